@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roomcastd's configuration: parsed from a libconfig file into a fresh struct, validated
+ * whole, then handed to the daemon. A bad file is refused with "FILE:LINE: KEY: problem".
+ * configs/node-example.conf documents every key.
+ */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define RC_MAX_PORTS 4
+#define RC_MAX_WORKERS 16
+#define RC_MAX_EAL_ARGS 32
+
+struct rc_port_conf {
+	char name[32];      /* operator's name for the port, e.g. "chat0" */
+	char device[128];   /* DPDK device: PCI address or vdev name, e.g. "net_af_packet0" */
+	char args[256];     /* vdev arguments, e.g. "iface=veth0,qpairs=1" ("" for PCI) */
+	unsigned rx_queues; /* default 1 */
+	unsigned tx_queues; /* default: workers (one TX queue per worker) */
+	unsigned rx_desc;   /* default 1024 */
+	unsigned tx_desc;   /* default 1024 */
+	unsigned mtu;       /* default 1500 */
+};
+
+struct rc_config {
+	char path[256]; /* the file it came from */
+
+	/* node { } */
+	char node_id[64];
+	struct in_addr service_ip; /* the address chat clients talk to (the VIP) */
+	uint16_t udp_port;         /* default 6420 */
+	char data_dir[256];        /* LMDB lives in data_dir/wal */
+	char admin_socket[256];    /* default /run/roomcast/<node_id>.sock */
+	char admin_group[64];      /* besides root, members of this group may use the socket */
+
+	/* eal { args = [...]; } */
+	unsigned eal_argc;
+	char eal_argv[RC_MAX_EAL_ARGS][128];
+
+	/* ports ( { }, ... ) */
+	unsigned n_ports;
+	struct rc_port_conf ports[RC_MAX_PORTS];
+
+	/* workers { } */
+	unsigned n_workers;              /* number of lcores listed */
+	unsigned worker_lcores[RC_MAX_WORKERS];
+	unsigned burst;                  /* default 32 */
+	bool idle_backoff;               /* sleep after empty polls (default true) */
+	unsigned idle_polls;             /* empty polls before sleeping; default 100 */
+	unsigned idle_sleep_us;          /* default 100 */
+	unsigned mbufs;                  /* mbuf pool size; default 16383 */
+
+	/* chat { } */
+	unsigned history_on_join;        /* messages sent after JOINED; default 20 */
+	unsigned max_fetch;              /* FETCH cap; default 200 */
+	unsigned session_idle_s;         /* default 120 */
+	unsigned max_sessions;           /* default 65536 */
+	unsigned max_rooms;              /* default 10000 */
+	unsigned max_members;            /* per room; default 1000 */
+	unsigned post_rate;              /* POSTs per second per session; default 50 */
+	unsigned post_burst;             /* token bucket depth; default 100 */
+	unsigned dedup_window;           /* recent (user, cmid) remembered per room; default 4096 */
+
+	/* auth { } */
+	char secret_file[256];           /* the cluster's token secret (>= 32 bytes) */
+	uint8_t secret[128];
+	unsigned secret_len;
+	unsigned token_ttl_s;            /* default for `token mint`; default 86400 */
+
+	/* wal { } */
+	uint64_t wal_map_size;           /* bytes; default 1 GiB (key map_size_mb) */
+	unsigned wal_high_water_pct;     /* default 90 */
+	unsigned wal_batch_max;          /* default 512 */
+	bool wal_nosync;                 /* default false; benchmarks only */
+};
+
+/* Fill c with every default (no file). */
+void rc_config_defaults(struct rc_config *c);
+
+/* Parse and validate path into c (defaults first). Returns 0, or -EINVAL with a message
+ * "PATH:LINE: KEY: problem" in err (or -errno when the file cannot be read). */
+int rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen);
+
+#endif /* RC_CONFIG_H */

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The write-ahead buffer: an LMDB environment that holds every room and every message a
+ * node accepted, written only by the WAL writer thread with group commit.
+ *
+ * Threads:
+ *  - producers (worker lcores, the control thread) allocate records from the pool that
+ *    rc_wal_pool() returns, fill them, and enqueue them on the ring from rc_wal_ring()
+ *    (multi-producer). A producer whose enqueue fails frees the record and counts a drop.
+ *  - the WAL writer thread (rc_wal_start) dequeues bursts, writes them in ONE LMDB write
+ *    transaction, commits it synced, then sets rec->status and enqueues every record on
+ *    completion ring rec->reply_to. It never drops a record: when a commit fails it
+ *    retries with back-off (the records stay in memory), and counts the failure.
+ *  - the consumer of a completion ring frees the record with rte_mempool_put().
+ *  - readers (control thread at start-up, the history thread) use rc_wal_load_rooms() and
+ *    rc_wal_read(): LMDB read transactions, safe from any thread but a worker lcore.
+ * Worker lcores never call anything here except rc_wal_pool(), rc_wal_ring() and
+ * rc_wal_full(), which do not touch LMDB.
+ *
+ * Errors: actions return 0 or -errno (LMDB codes are translated here; MDB_MAP_FULL ->
+ * -ENOSPC). Constructors return NULL and set errno.
+ */
+#ifndef RC_WAL_H
+#define RC_WAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct rc_wal;
+
+enum rc_wal_kind {
+	RC_WAL_MSG = 1,  /* a chat message: room_id, seq, ts_ms, cmid, user, body */
+	RC_WAL_ROOM = 2, /* a room's creation: room_id, ts_ms, user = creator, body = name */
+};
+
+#define RC_WAL_CTX_LEN 64
+#define RC_WAL_MAX_COMPLETIONS 64
+
+struct rc_wal_rec {
+	uint8_t kind;      /* enum rc_wal_kind */
+	int8_t status;     /* set by the writer before completion: 0, or a negative errno */
+	uint16_t reply_to; /* index of the completion ring, < RC_WAL_MAX_COMPLETIONS */
+	uint32_t room_id;
+	uint64_t seq;
+	uint64_t ts_ms; /* wall clock, ms since the epoch */
+	uint64_t cmid;  /* the poster's client message id */
+	uint8_t user_len;
+	uint16_t body_len;
+	char user[RC_MAX_USER];
+	uint8_t ctx[RC_WAL_CTX_LEN]; /* the producer's own reply context; not stored */
+	char body[RC_MAX_BODY];      /* message body, or the room name for RC_WAL_ROOM */
+};
+
+struct rc_wal_conf {
+	const char *dir;          /* created if missing */
+	uint64_t map_size;        /* bytes */
+	unsigned high_water_pct;  /* rc_wal_full() turns true above this share of the map */
+	unsigned batch_max;       /* records per transaction at most */
+	unsigned ring_size;       /* power of two */
+	unsigned pool_size;       /* records in the pool */
+	bool nosync;              /* tests and benchmarks only: MDB_NOSYNC */
+	int socket_id;            /* for the ring and the pool */
+};
+
+struct rc_wal_stats {
+	uint64_t commits;         /* synced transactions */
+	uint64_t records;         /* records committed */
+	uint64_t bytes;           /* value bytes committed */
+	uint64_t commit_errors;   /* failed commits (retried) */
+	uint64_t max_batch;       /* largest batch committed */
+	uint64_t map_size;        /* bytes */
+	uint64_t map_used;        /* bytes in use (last page number * page size) */
+	uint64_t rooms;           /* rooms stored */
+	uint64_t messages;        /* messages stored */
+	bool full;                /* above the high-water mark */
+};
+
+/* A stored room, as rc_wal_load_rooms() reports it. */
+struct rc_wal_room {
+	uint32_t room_id;
+	uint64_t created_ms;
+	uint64_t last_seq; /* 0 if no message yet */
+	const char *name;  /* NUL-terminated, valid during the callback */
+	const char *creator;
+};
+
+/* A stored message, as rc_wal_read() reports it; strings valid during the callback. */
+struct rc_wal_msg {
+	uint32_t room_id;
+	uint64_t seq;
+	uint64_t ts_ms;
+	uint64_t cmid;
+	struct rc_str user;
+	struct rc_str body;
+};
+
+/* Open (creating if needed) the environment, ring and record pool. Needs an initialised
+ * EAL. Returns NULL and sets errno on failure; the text of the error goes to err. */
+struct rc_wal *rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen);
+
+/* Register the completion ring with index idx (before rc_wal_start). */
+int rc_wal_set_completion(struct rc_wal *w, unsigned idx, struct rte_ring *ring);
+
+/* Start / stop the writer thread. Stop drains the input ring and commits it first. */
+int rc_wal_start(struct rc_wal *w);
+void rc_wal_stop(struct rc_wal *w);
+void rc_wal_close(struct rc_wal *w);
+
+struct rte_mempool *rc_wal_pool(struct rc_wal *w);
+struct rte_ring *rc_wal_ring(struct rc_wal *w);
+
+/* True while the map is above its high-water mark: refuse new POSTs with STORAGE_FULL. */
+bool rc_wal_full(const struct rc_wal *w);
+
+/* Call cb for every stored room, in room_id order; a non-zero return from cb stops the
+ * walk and is returned. */
+int rc_wal_load_rooms(struct rc_wal *w, int (*cb)(void *arg, const struct rc_wal_room *r),
+		      void *arg);
+
+/* Call cb for the messages of room_id with from_seq <= seq <= to_seq, in seq order, at most
+ * max of them; a non-zero return from cb stops. Returns the number reported, or -errno. */
+int rc_wal_read(struct rc_wal *w, uint32_t room_id, uint64_t from_seq, uint64_t to_seq,
+		unsigned max, int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
+
+/* The last n messages of room_id (n may exceed what exists), oldest first. */
+int rc_wal_read_last(struct rc_wal *w, uint32_t room_id, unsigned n,
+		     int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
+
+void rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st);
+
+/* Commit records synchronously from the calling thread, bypassing the ring; for unit tests
+ * and the start-up path only (never concurrently with a running writer). */
+int rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
+
+#endif /* RC_WAL_H */
