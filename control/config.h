@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <stddef.h>
 
 #define RC_MAX_PORTS 4
 #define RC_MAX_WORKERS 16
@@ -84,5 +85,10 @@ void rc_config_defaults(struct rc_config *c);
 /* Parse and validate path into c (defaults first). Returns 0, or -EINVAL with a message
  * "PATH:LINE: KEY: problem" in err (or -errno when the file cannot be read). */
 int rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen);
+
+/* Only the admin socket path of the file at path (node.admin_socket, else the default derived
+ * from node.id), without validating the rest and without reading the secret: for roomcastctl,
+ * which may run as a non-root member of admin_group. 0, -EINVAL (syntax) or -errno. */
+int rc_config_admin_socket(const char *path, char *out, size_t cap, char *err, size_t errlen);
 
 #endif /* RC_CONFIG_H */

@@ -1,1 +1,646 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <urcu-qsbr.h>
+
+#include "admin.h"
+#include "dedup.h"
+#include "history.h"
+#include "log.h"
+#include "room_table.h"
+#include "session.h"
+#include "token.h"
+#include "token_admin.h"
+#include "wal.h"
+
+#define CTRL_RING_SIZE 4096
+#define WORKER_RING_SIZE 4096
+#define WORK_POOL_SIZE 16383
+#define DEDUP_WARM_PER_ROOM 1024
+
+/* ---- set-up ---- */
+
+static int
+setup_ports(struct rc_node *n, char *err, size_t errlen)
+{
+	struct rc_dp *dp = &n->dp;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < n->cfg.n_ports; i++) {
+		if (n->cfg.ports[i].tx_queues < n->cfg.n_workers) {
+			snprintf(err, errlen, "port %s: tx_queues (%u) must be >= workers (%u)",
+				 n->cfg.ports[i].name, n->cfg.ports[i].tx_queues,
+				 n->cfg.n_workers);
+			return -EINVAL;
+		}
+		rc = rc_port_setup(&n->ports[i], &n->cfg.ports[i], dp->mbuf_pool, err, errlen);
+		if (rc != 0)
+			return rc;
+		n->n_ports_up++;
+		dp->ports[i].port_id = n->ports[i].port_id;
+		dp->ports[i].n_rxq = n->ports[i].n_rxq;
+		dp->ports[i].local.mac = n->ports[i].mac;
+		dp->ports[i].local.ip = n->cfg.service_ip.s_addr;
+		dp->ports[i].local.udp_port = rte_cpu_to_be_16(n->cfg.udp_port);
+		dp->ports[i].local.port_idx = (uint16_t)i;
+		RC_INFO("port %s (%s) up: mac " RTE_ETHER_ADDR_PRT_FMT ", %u rx / %u tx queues",
+			n->ports[i].name, n->ports[i].device,
+			RTE_ETHER_ADDR_BYTES(&n->ports[i].mac), n->ports[i].n_rxq,
+			n->ports[i].n_txq);
+	}
+	dp->n_ports = n->cfg.n_ports;
+	return 0;
+}
+
+static int
+setup_pools(struct rc_node *n, char *err, size_t errlen)
+{
+	struct rc_dp *dp = &n->dp;
+	int socket = (int)rte_socket_id();
+
+	dp->mbuf_pool = rte_pktmbuf_pool_create("rc_mbuf", n->cfg.mbufs, 256, 0,
+						RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	dp->work_pool = rte_mempool_create("rc_work", WORK_POOL_SIZE, sizeof(struct rc_work), 64,
+					   0, NULL, NULL, NULL, NULL, socket, 0);
+	dp->ctrl_ring = rte_ring_create("rc_ctrl", CTRL_RING_SIZE, socket, RING_F_SC_DEQ);
+	n->ctrl_done = rte_ring_create("rc_ctrl_done", 1024, socket,
+				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (dp->mbuf_pool == NULL || dp->work_pool == NULL || dp->ctrl_ring == NULL ||
+	    n->ctrl_done == NULL) {
+		snprintf(err, errlen, "cannot allocate pools and rings: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+setup_storage(struct rc_node *n, char *err, size_t errlen)
+{
+	char dir[512];
+	struct rc_wal_conf wc = {
+		.dir = dir,
+		.map_size = n->cfg.wal_map_size,
+		.high_water_pct = n->cfg.wal_high_water_pct,
+		.batch_max = n->cfg.wal_batch_max,
+		.ring_size = 8192,
+		.pool_size = 16383,
+		.nosync = n->cfg.wal_nosync,
+		.socket_id = (int)rte_socket_id(),
+	};
+
+	snprintf(dir, sizeof(dir), "%s/wal", n->cfg.data_dir);
+	n->wal = rc_wal_open(&wc, err, errlen);
+	if (n->wal == NULL)
+		return -errno;
+	n->replay.dp = &n->dp;
+	n->hist = rc_history_create(n->wal, 4096, (int)rte_socket_id(), &rc_replay_ops,
+				    &n->replay);
+	if (n->hist == NULL) {
+		snprintf(err, errlen, "cannot create the history thread's ring: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	n->dp.wal_ring = rc_wal_ring(n->wal);
+	n->dp.wal_pool = rc_wal_pool(n->wal);
+	n->dp.hist_ring = rc_history_ring(n->hist);
+	n->dp.hist_pool = rc_history_pool(n->hist);
+	return rc_wal_set_completion(n->wal, RC_CTRL_IDX, n->ctrl_done);
+}
+
+static struct rc_worker *
+worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
+{
+	struct rc_worker *w = rte_zmalloc("rc_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	int socket = (int)rte_socket_id();
+	char name[32];
+
+	if (w == NULL)
+		goto fail;
+	w->idx = i;
+	w->lcore = n->cfg.worker_lcores[i];
+	snprintf(name, sizeof(name), "rc_in_%u", i);
+	w->in = rte_ring_create(name, WORKER_RING_SIZE, socket, RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "rc_tx_%u", i);
+	w->tx = rte_ring_create(name, WORKER_RING_SIZE, socket, RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "rc_done_%u", i);
+	/* holds every record the WAL may complete at once: sized to the WAL's pool */
+	w->done = rte_ring_create(name, 16384, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "rc_dedup_%u", i);
+	w->dedup = rc_dedup_create(name, n->cfg.dedup_window, socket);
+	if (w->in == NULL || w->tx == NULL || w->done == NULL || w->dedup == NULL)
+		goto fail;
+	if (rc_wal_set_completion(n->wal, 1 + i, w->done) != 0)
+		goto fail;
+	return w;
+fail:
+	snprintf(err, errlen, "cannot create worker %u's rings: %s", i, rte_strerror(rte_errno));
+	return NULL;
+}
+
+static int
+load_room(void *arg, const struct rc_wal_room *sr)
+{
+	struct rc_node *n = arg;
+	struct rc_room *r;
+
+	r = rc_room_add(n->dp.rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
+			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % n->dp.n_workers));
+	if (r == NULL) {
+		RC_ERR("stored room %u (%s) cannot be loaded: %s", sr->room_id, sr->name,
+		       strerror(errno));
+		return -errno;
+	}
+	r->next_seq = sr->last_seq + 1;
+	r->last_committed = sr->last_seq;
+	if (sr->room_id >= n->next_room_id)
+		n->next_room_id = sr->room_id + 1;
+	return 0;
+}
+
+struct warm_ctx {
+	struct rc_dedup *d;
+	unsigned n;
+};
+
+static int
+warm_one(void *arg, const struct rc_wal_msg *m)
+{
+	struct warm_ctx *c = arg;
+	struct rc_dedup_key k = { m->room_id, 0, rc_user_hash(m->user.p, m->user.len), m->cmid };
+
+	if (rc_dedup_put(c->d, &k, m->seq, false) == 0)
+		c->n++;
+	return 0;
+}
+
+static int
+warm_room(void *arg, struct rc_room *r)
+{
+	struct rc_node *n = arg;
+	struct warm_ctx c = { n->dp.workers[r->home]->dedup, 0 };
+	unsigned per_room = n->cfg.dedup_window < DEDUP_WARM_PER_ROOM ? n->cfg.dedup_window :
+									DEDUP_WARM_PER_ROOM;
+
+	if (r->last_committed > 0)
+		rc_wal_read_last(n->wal, r->id, per_room, warm_one, &c);
+	return 0;
+}
+
+static int
+setup_tables(struct rc_node *n, char *err, size_t errlen)
+{
+	struct rc_dp *dp = &n->dp;
+	unsigned i;
+	int rc;
+
+	dp->rooms = rc_room_table_create(n->cfg.max_rooms);
+	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
+	if (dp->rooms == NULL || dp->sessions == NULL) {
+		snprintf(err, errlen, "cannot allocate the room and session tables");
+		return -ENOMEM;
+	}
+	dp->n_workers = n->cfg.n_workers;
+	for (i = 0; i < dp->n_workers; i++) {
+		dp->workers[i] = worker_create(n, i, err, errlen);
+		if (dp->workers[i] == NULL)
+			return -ENOMEM;
+	}
+	n->next_room_id = 1;
+	rc = rc_wal_load_rooms(n->wal, load_room, n);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot load the stored rooms: %s", strerror(-rc));
+		return rc;
+	}
+	rc_room_foreach(dp->rooms, warm_room, n);
+	RC_INFO("loaded %u rooms from %s/wal", rc_room_count(dp->rooms), n->cfg.data_dir);
+	return 0;
+}
+
+static void
+copy_settings(struct rc_dp *dp, const struct rc_config *c)
+{
+	dp->burst = c->burst < RC_BURST_MAX ? c->burst : RC_BURST_MAX;
+	dp->idle_backoff = c->idle_backoff;
+	dp->idle_polls = c->idle_polls;
+	dp->idle_sleep_us = c->idle_sleep_us;
+	dp->history_on_join = c->history_on_join;
+	dp->max_fetch = c->max_fetch;
+	dp->max_members = c->max_members;
+	dp->post_rate = c->post_rate;
+	dp->post_burst = c->post_burst;
+	dp->session_idle_s = c->session_idle_s;
+	dp->dedup_window = c->dedup_window;
+}
+
+int
+rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	n->cfg = *cfg;
+	n->started_ms = rc_mono_ms();
+	copy_settings(&n->dp, cfg);
+	rc_dp_global = &n->dp;
+	rcu_register_thread();
+	if ((rc = setup_pools(n, err, errlen)) != 0 || (rc = setup_ports(n, err, errlen)) != 0 ||
+	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_tables(n, err, errlen)) != 0)
+		return rc;
+	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
+	if (n->admin == NULL)
+		return -errno;
+	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
+	    (rc = rc_node_cmds_register(n)) != 0) {
+		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- the control loop's hand-offs ---- */
+
+static void
+reply(struct rc_node *n, const struct rc_who *who, struct rc_msg *m)
+{
+	m->hdr.session = who->session;
+	m->hdr.request_id = who->request_id;
+	if (rc_dp_send_msg(&n->dp, who->rx_worker, &who->peer, m) != 0)
+		RC_DEBUG("reply dropped: no mbuf or tx ring full");
+}
+
+static void
+reply_error(struct rc_node *n, const struct rc_who *who, unsigned code, unsigned ref,
+	    const char *text, size_t limit)
+{
+	struct rc_msg m;
+	size_t len = strlen(text);
+
+	if (limit != 0 && limit < RC_HDR_LEN + 4)
+		return; /* no amplification before login */
+	if (limit != 0 && RC_HDR_LEN + 4 + len > limit)
+		len = limit - RC_HDR_LEN - 4;
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_ERROR;
+	m.u.error.code = (uint16_t)code;
+	m.u.error.ref_type = (uint8_t)ref;
+	m.u.error.text.p = text;
+	m.u.error.text.len = (uint16_t)len;
+	reply(n, who, &m);
+}
+
+static void
+do_login(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_session *s;
+	struct rc_msg m;
+	size_t used;
+	int rc;
+
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0)
+		return;
+	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m.u.login.user.p,
+			     m.u.login.user.len, m.u.login.token.p, m.u.login.token.len,
+			     (uint64_t)time(NULL));
+	if (rc != 0) {
+		n->logins_failed++;
+		reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
+			    rc == -EKEYEXPIRED ? "token expired" : "bad token", wk->msg_len);
+		return;
+	}
+	s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
+			   &wk->who.peer, rc_mono_ms());
+	if (s == NULL) {
+		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN, "too many sessions",
+			    wk->msg_len);
+		return;
+	}
+	n->logins_ok++;
+	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
+		 (unsigned long long)s->id);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_LOGIN_OK;
+	m.u.login_ok.session = s->id;
+	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
+	wk->who.session = s->id;
+	reply(n, &wk->who, &m);
+}
+
+static void
+purge_everywhere(struct rc_node *n, uint64_t session)
+{
+	struct rc_work *wk;
+	unsigned i;
+
+	for (i = 0; i < n->dp.n_workers; i++) {
+		while (rte_mempool_get(n->dp.work_pool, (void **)&wk) != 0)
+			rte_pause();
+		memset(&wk->who, 0, sizeof(wk->who));
+		wk->kind = RC_WORK_PURGE;
+		wk->msg_len = 0;
+		wk->who.session = session;
+		/* the workers' rings drain every loop: waiting here is bounded */
+		while (rte_ring_enqueue(n->dp.workers[i]->in, wk) != 0)
+			rte_pause();
+	}
+}
+
+static void
+end_session(struct rc_node *n, struct rc_session *s)
+{
+	uint64_t id = s->id;
+
+	rc_session_del(n->dp.sessions, s);
+	purge_everywhere(n, id);
+}
+
+static void
+do_logout(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_session *s = rc_session_lookup(n->dp.sessions, wk->who.session);
+	struct rc_msg m;
+
+	if (s != NULL)
+		end_session(n, s);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_BYE;
+	reply(n, &wk->who, &m);
+}
+
+static struct rc_pending_room *
+pending_find(struct rc_node *n, const char *name, unsigned len, uint32_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < RC_PENDING_ROOMS; i++) {
+		struct rc_pending_room *p = &n->pending[i];
+
+		if (p->id == 0)
+			continue;
+		if (id != 0 ? p->id == id : p->name_len == len && memcmp(p->name, name, len) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static int
+forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
+{
+	wk->kind = RC_WORK_REQUEST;
+	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
+		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	return 0; /* the worker frees it */
+}
+
+static int
+start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
+{
+	struct rc_pending_room *p;
+	struct rc_wal_rec *rec;
+
+	if (n->next_room_id > n->cfg.max_rooms) { /* ids are never reused */
+		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms", 0);
+		return -ENOSPC;
+	}
+	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
+		;
+	if (p == n->pending + RC_PENDING_ROOMS ||
+	    rte_mempool_get(n->dp.wal_pool, (void **)&rec) != 0) {
+		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
+	rec->kind = RC_WAL_ROOM;
+	rec->reply_to = RC_CTRL_IDX;
+	rec->room_id = n->next_room_id;
+	rec->ts_ms = rc_wall_ms();
+	rec->user_len = wk->who.user_len;
+	memcpy(rec->user, wk->who.user, wk->who.user_len);
+	rec->body_len = name->len;
+	memcpy(rec->body, name->p, name->len);
+	if (rte_ring_enqueue(n->dp.wal_ring, rec) != 0) {
+		rte_mempool_put(n->dp.wal_pool, rec);
+		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	p->id = n->next_room_id++;
+	p->name_len = (uint8_t)name->len;
+	memcpy(p->name, name->p, name->len);
+	p->name[name->len] = '\0';
+	snprintf(p->creator, sizeof(p->creator), "%.*s", wk->who.user_len, wk->who.user);
+	p->n_joins = 1;
+	p->joins[0] = wk;
+	return 0;
+}
+
+/* A JOIN for a room that did not exist when a worker looked. Returns true when the work
+ * item was handed on (the caller must not free it). */
+static bool
+do_create_room(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_pending_room *p;
+	struct rc_room *r;
+	struct rc_msg m;
+	size_t used;
+
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || m.hdr.type != RC_T_JOIN)
+		return false;
+	r = rc_room_lookup_name(n->dp.rooms, m.u.join.room.p, m.u.join.room.len);
+	if (r != NULL)
+		return forward_to_home(n, r, wk) == 0;
+	p = pending_find(n, m.u.join.room.p, m.u.join.room.len, 0);
+	if (p != NULL) {
+		if (p->n_joins == RC_PENDING_JOINS) {
+			reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+			return false;
+		}
+		p->joins[p->n_joins++] = wk;
+		return true;
+	}
+	return start_creation(n, wk, &m.u.join.room) == 0;
+}
+
+static void
+room_created(struct rc_node *n, struct rc_wal_rec *rec)
+{
+	struct rc_pending_room *p = pending_find(n, NULL, 0, rec->room_id);
+	struct rc_room *r = NULL;
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	if (rec->status == 0)
+		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
+				(uint16_t)(p->id % n->dp.n_workers));
+	if (r != NULL) {
+		n->rooms_created++;
+		RC_INFO("room %u \"%s\" created by %s, home worker %u", r->id, r->name,
+			r->creator, r->home);
+	} else {
+		RC_ERR("room %u \"%s\" could not be created: %s", p->id, p->name,
+		       rec->status != 0 ? strerror(-rec->status) : strerror(errno));
+	}
+	for (i = 0; i < p->n_joins; i++) {
+		if (r == NULL || forward_to_home(n, r, p->joins[i]) != 0) {
+			if (r == NULL)
+				reply_error(n, &p->joins[i]->who, RC_E_BUSY, RC_T_JOIN,
+					    "room not created, retry", 0);
+			rte_mempool_put(n->dp.work_pool, p->joins[i]);
+		}
+	}
+	p->id = 0;
+	p->n_joins = 0;
+}
+
+static unsigned
+serve_handoffs(struct rc_node *n)
+{
+	void *objs[32];
+	unsigned i, k, done = 0;
+	struct rc_work *wk;
+	bool kept;
+
+	k = rte_ring_dequeue_burst(n->dp.ctrl_ring, objs, 32, NULL);
+	for (i = 0; i < k; i++) {
+		wk = objs[i];
+		kept = false;
+		if (wk->kind == RC_WORK_LOGIN)
+			do_login(n, wk);
+		else if (wk->kind == RC_WORK_LOGOUT)
+			do_logout(n, wk);
+		else if (wk->kind == RC_WORK_CREATE_ROOM)
+			kept = do_create_room(n, wk);
+		if (!kept)
+			rte_mempool_put(n->dp.work_pool, wk);
+	}
+	done += k;
+	k = rte_ring_dequeue_burst(n->ctrl_done, objs, 32, NULL);
+	for (i = 0; i < k; i++) {
+		room_created(n, objs[i]);
+		rte_mempool_put(n->dp.wal_pool, objs[i]);
+	}
+	return done + k;
+}
+
+struct expiry {
+	struct rc_node *n;
+	uint64_t now;
+	unsigned count;
+	struct rc_session *victims[256];
+};
+
+static int
+find_idle(void *arg, struct rc_session *s)
+{
+	struct expiry *e = arg;
+	uint64_t seen = __atomic_load_n(&s->last_seen_ms, __ATOMIC_RELAXED);
+
+	if (e->now > seen && e->now - seen > (uint64_t)e->n->cfg.session_idle_s * 1000)
+		e->victims[e->count++] = s;
+	return e->count == RTE_DIM(e->victims);
+}
+
+static void
+expire_sessions(struct rc_node *n)
+{
+	struct expiry e = { .n = n, .now = rc_mono_ms() };
+	unsigned i;
+
+	rc_session_foreach(n->dp.sessions, find_idle, &e);
+	for (i = 0; i < e.count; i++) {
+		RC_DEBUG("session %016llx of %.*s expired", (unsigned long long)e.victims[i]->id,
+			 (int)e.victims[i]->user_len, e.victims[i]->user);
+		end_session(n, e.victims[i]);
+		n->sessions_expired++;
+	}
+}
+
+/* ---- run and stop ---- */
+
+static int
+launch_workers(struct rc_node *n)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < n->dp.n_workers; i++) {
+		rc = rte_eal_remote_launch(rc_worker_main, n->dp.workers[i],
+					   n->dp.workers[i]->lcore);
+		if (rc != 0) {
+			RC_ERR("cannot launch worker %u on lcore %u: %s", i,
+			       n->dp.workers[i]->lcore, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int
+rc_node_run(struct rc_node *n)
+{
+	uint64_t now, next_expiry = 0;
+	int rc;
+
+	if ((rc = rc_wal_start(n->wal)) != 0 || (rc = rc_history_start(n->hist)) != 0) {
+		RC_ERR("cannot start the storage threads: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = launch_workers(n)) != 0)
+		return rc;
+	RC_INFO("node %s serving %s:%u with %u worker(s)", n->cfg.node_id,
+		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
+	while (!n->stop) {
+		rcu_thread_offline();
+		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
+		rcu_thread_online();
+		n->dp.storage_full = rc_wal_full(n->wal);
+		now = rc_mono_ms();
+		if (now >= next_expiry) {
+			expire_sessions(n);
+			next_expiry = now + 1000;
+		}
+		rcu_quiescent_state();
+	}
+	RC_INFO("stopping");
+	return 0;
+}
+
+void
+rc_node_fini(struct rc_node *n)
+{
+	unsigned i;
+
+	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
+	rte_eal_mp_wait_lcore();
+	if (n->hist != NULL)
+		rc_history_stop(n->hist);
+	if (n->wal != NULL)
+		rc_wal_stop(n->wal);
+	if (n->admin != NULL)
+		rc_admin_close(n->admin);
+	for (i = 0; i < n->n_ports_up; i++)
+		rc_port_stop(&n->ports[i]);
+	rcu_thread_offline();
+	rc_session_table_destroy(n->dp.sessions);
+	rc_room_table_destroy(n->dp.rooms);
+	rcu_thread_online();
+	if (n->hist != NULL)
+		rc_history_destroy(n->hist);
+	if (n->wal != NULL)
+		rc_wal_close(n->wal);
+	rcu_unregister_thread();
+}

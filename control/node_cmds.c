@@ -1,1 +1,336 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The node's admin commands: status, room list, room show, user list, stats.
+ * They run on the control thread (an RCU reader) and read the workers' counters without
+ * stopping them; member lists are copied under the room's lock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "admin.h"
+#include "history.h"
+#include "node.h"
+#include "room_table.h"
+#include "session.h"
+#include "wal.h"
+
+static const char *
+ip_str(rte_be32_t ip, char *buf)
+{
+	struct in_addr a = { .s_addr = ip };
+
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+static json_t *
+wal_json(struct rc_node *n)
+{
+	struct rc_wal_stats st;
+
+	rc_wal_get_stats(n->wal, &st);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "commits",
+			 (json_int_t)st.commits, "records", (json_int_t)st.records, "bytes",
+			 (json_int_t)st.bytes, "commit_errors", (json_int_t)st.commit_errors,
+			 "max_batch", (json_int_t)st.max_batch, "map_size",
+			 (json_int_t)st.map_size, "map_used", (json_int_t)st.map_used, "rooms",
+			 (json_int_t)st.rooms, "messages", (json_int_t)st.messages, "full",
+			 st.full);
+}
+
+static int
+cmd_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	   size_t errlen)
+{
+	struct rc_node *n = arg;
+	uint64_t up = (rc_mono_ms() - n->started_ms) / 1000;
+	json_t *ports = json_array(), *wal = wal_json(n);
+	struct rc_port_link link;
+	char ip[INET_ADDRSTRLEN];
+	unsigned i;
+
+	(void)argv, (void)err, (void)errlen;
+	if (argc != 0)
+		return -EINVAL;
+	ip_str(n->cfg.service_ip.s_addr, ip);
+	rc_text_printf(t, "node %s: serving %s:%u, up %" PRIu64 " s, %u worker(s)\n",
+		       n->cfg.node_id, ip, n->cfg.udp_port, up, n->dp.n_workers);
+	for (i = 0; i < n->n_ports_up; i++) {
+		memset(&link, 0, sizeof(link));
+		rc_port_link(&n->ports[i], &link);
+		json_array_append_new(ports, json_pack("{s:s,s:s,s:b,s:i}", "name",
+						       n->ports[i].name, "device",
+						       n->ports[i].device, "link_up", link.up,
+						       "rx_queues", n->ports[i].n_rxq));
+		rc_text_printf(t, "port %s (%s): link %s, %u rx queue(s)\n", n->ports[i].name,
+			       n->ports[i].device, link.up ? "up" : "down", n->ports[i].n_rxq);
+	}
+	rc_text_printf(t, "rooms %u, sessions %u, storage %s (%" PRIu64 " of %" PRIu64
+			  " bytes, %" PRIu64 " messages)\n",
+		       rc_room_count(n->dp.rooms), rc_session_count(n->dp.sessions),
+		       json_is_true(json_object_get(wal, "full")) ? "FULL" : "ok",
+		       (uint64_t)json_integer_value(json_object_get(wal, "map_used")),
+		       (uint64_t)json_integer_value(json_object_get(wal, "map_size")),
+		       (uint64_t)json_integer_value(json_object_get(wal, "messages")));
+	json_object_set_new(res, "node", json_string(n->cfg.node_id));
+	json_object_set_new(res, "service_ip", json_string(ip));
+	json_object_set_new(res, "udp_port", json_integer(n->cfg.udp_port));
+	json_object_set_new(res, "uptime_s", json_integer((json_int_t)up));
+	json_object_set_new(res, "workers", json_integer(n->dp.n_workers));
+	json_object_set_new(res, "rooms", json_integer(rc_room_count(n->dp.rooms)));
+	json_object_set_new(res, "sessions", json_integer(rc_session_count(n->dp.sessions)));
+	json_object_set_new(res, "storage_full", json_boolean(n->dp.storage_full));
+	json_object_set_new(res, "ports", ports);
+	json_object_set_new(res, "wal", wal);
+	return 0;
+}
+
+static json_t *
+room_json(const struct rc_room *r)
+{
+	return json_pack("{s:I,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id, "name",
+			 r->name, "home_worker", r->home, "members", (int)r->n_members,
+			 "last_seq",
+			 (json_int_t)__atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
+			 "posts", (json_int_t)r->posts, "creator", r->creator, "created_ms",
+			 (json_int_t)r->created_ms);
+}
+
+struct list_ctx {
+	json_t *arr;
+	struct rc_text *t;
+};
+
+static int
+list_room(void *arg, struct rc_room *r)
+{
+	struct list_ctx *c = arg;
+
+	json_array_append_new(c->arr, room_json(r));
+	rc_text_printf(c->t, "%-8u %-24s %8u %10" PRIu64 "\n", r->id, r->name, r->n_members,
+		       __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static int
+cmd_room_list(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	      size_t errlen)
+{
+	struct rc_node *n = arg;
+	struct list_ctx c = { json_array(), t };
+
+	(void)argv, (void)err, (void)errlen;
+	if (argc != 0)
+		return -EINVAL;
+	rc_text_printf(t, "%-8s %-24s %8s %10s\n", "ID", "ROOM", "MEMBERS", "LAST_SEQ");
+	rc_room_foreach(n->dp.rooms, list_room, &c);
+	json_object_set_new(res, "rooms", c.arr);
+	return 0;
+}
+
+static void
+members_json(struct rc_room *r, json_t *arr, struct rc_text *t)
+{
+	char ip[INET_ADDRSTRLEN], sid[24];
+	unsigned i;
+
+	rte_spinlock_lock(&r->lock);
+	for (i = 0; i < r->n_members; i++) {
+		const struct rc_member *m = &r->members[i];
+
+		ip_str(m->peer.ip, ip);
+		snprintf(sid, sizeof(sid), "%016" PRIx64, m->session);
+		json_array_append_new(arr, json_pack("{s:s#,s:s,s:s,s:i}", "user", m->user,
+						     (int)m->user_len, "session", sid, "ip", ip,
+						     "port",
+						     rte_be_to_cpu_16(m->peer.udp_port)));
+		rc_text_printf(t, "  %.*s  %s:%u  session %s\n", (int)m->user_len, m->user, ip,
+			       rte_be_to_cpu_16(m->peer.udp_port), sid);
+	}
+	rte_spinlock_unlock(&r->lock);
+}
+
+static int
+cmd_room_show(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	      size_t errlen)
+{
+	struct rc_node *n = arg;
+	json_t *room, *members;
+	struct rc_room *r;
+
+	if (argc != 1)
+		return -EINVAL;
+	r = rc_room_lookup_name(n->dp.rooms, argv[0], (unsigned)strlen(argv[0]));
+	if (r == NULL) {
+		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
+		return -ENOENT;
+	}
+	room = room_json(r);
+	members = json_array();
+	rc_text_printf(t, "room %u \"%s\": last seq %" PRIu64 ", %" PRIu64
+			  " posts since start, created by %s, home worker %u\nmembers:\n",
+		       r->id, r->name, __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
+		       r->posts, r->creator, r->home);
+	members_json(r, members, t);
+	json_object_set_new(room, "member_list", members);
+	json_object_update(res, room);
+	json_decref(room);
+	return 0;
+}
+
+static int
+list_user(void *arg, struct rc_session *s)
+{
+	struct list_ctx *c = arg;
+	uint64_t now = rc_mono_ms();
+	uint64_t seen = __atomic_load_n(&s->last_seen_ms, __ATOMIC_RELAXED);
+	char ip[INET_ADDRSTRLEN], sid[24];
+
+	ip_str(s->peer.ip, ip);
+	snprintf(sid, sizeof(sid), "%016" PRIx64, s->id);
+	json_array_append_new(c->arr,
+			      json_pack("{s:s#,s:s,s:s,s:i,s:I,s:I}", "user", s->user,
+					(int)s->user_len, "session", sid, "ip", ip, "port",
+					rte_be_to_cpu_16(s->peer.udp_port), "idle_ms",
+					(json_int_t)(now > seen ? now - seen : 0), "age_ms",
+					(json_int_t)(now - s->created_ms)));
+	rc_text_printf(c->t, "%-20.*s %-16s %15s:%-5u %8" PRIu64 "\n", (int)s->user_len, s->user,
+		       sid, ip, rte_be_to_cpu_16(s->peer.udp_port),
+		       (now > seen ? now - seen : 0) / 1000);
+	return 0;
+}
+
+static int
+cmd_user_list(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	      size_t errlen)
+{
+	struct rc_node *n = arg;
+	struct list_ctx c = { json_array(), t };
+
+	(void)argv, (void)err, (void)errlen;
+	if (argc != 0)
+		return -EINVAL;
+	rc_text_printf(t, "%-20s %-16s %21s %8s\n", "USER", "SESSION", "ADDRESS", "IDLE_S");
+	rc_session_foreach(n->dp.sessions, list_user, &c);
+	json_object_set_new(res, "users", c.arr);
+	return 0;
+}
+
+static json_t *
+lcore_json(const struct rc_worker *w, uint64_t *drops)
+{
+	const struct rc_lcore_stats *s = &w->stats;
+	json_t *o = json_pack("{s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lcore",
+			      (int)w->lcore, "worker", (int)w->idx, "rx", (json_int_t)s->rx_pkts,
+			      "tx", (json_int_t)s->tx_pkts, "rx_bytes", (json_int_t)s->rx_bytes,
+			      "tx_bytes", (json_int_t)s->tx_bytes, "polls", (json_int_t)s->polls,
+			      "idle_sleeps", (json_int_t)s->idle_sleeps, "forwarded",
+			      (json_int_t)s->forwarded, "deliveries", (json_int_t)s->deliveries,
+			      "posts_stored", (json_int_t)s->posts_stored, "resends_acked",
+			      (json_int_t)s->resends_acked);
+	json_t *d = json_object();
+	unsigned i;
+
+	for (i = 0; i < RC_DROP_MAX; i++) {
+		json_object_set_new(d, rc_drop_name(i), json_integer((json_int_t)s->drops[i]));
+		drops[i] += s->drops[i];
+	}
+	json_object_set_new(o, "drops", d);
+	return o;
+}
+
+static json_t *
+sum_by_name(struct rc_node *n, size_t off, unsigned max, const char *(*name)(unsigned))
+{
+	json_t *o = json_object();
+	unsigned i, k;
+	uint64_t v;
+
+	for (i = 1; i < max; i++) {
+		for (v = 0, k = 0; k < n->dp.n_workers; k++)
+			v += ((const uint64_t *)((const char *)&n->dp.workers[k]->stats + off))[i];
+		json_object_set_new(o, name(i), json_integer((json_int_t)v));
+	}
+	return o;
+}
+
+static int
+cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	  size_t errlen)
+{
+	struct rc_node *n = arg;
+	uint64_t drops[RC_DROP_MAX] = { 0 };
+	json_t *lcores = json_array(), *d = json_object();
+	struct rc_history_stats hs;
+	unsigned i;
+
+	(void)argv, (void)err, (void)errlen;
+	if (argc != 0)
+		return -EINVAL;
+	for (i = 0; i < n->dp.n_workers; i++) {
+		const struct rc_lcore_stats *s = &n->dp.workers[i]->stats;
+
+		json_array_append_new(lcores, lcore_json(n->dp.workers[i], drops));
+		rc_text_printf(t, "lcore %u (worker %u): rx %" PRIu64 " tx %" PRIu64
+				  " deliveries %" PRIu64 " stored %" PRIu64 " idle sleeps %" PRIu64
+				  "\n",
+			       n->dp.workers[i]->lcore, i, s->rx_pkts, s->tx_pkts, s->deliveries,
+			       s->posts_stored, s->idle_sleeps);
+	}
+	rc_text_printf(t, "drops:\n");
+	for (i = 0; i < RC_DROP_MAX; i++) {
+		json_object_set_new(d, rc_drop_name(i), json_integer((json_int_t)drops[i]));
+		if (drops[i] != 0)
+			rc_text_printf(t, "  %-16s %" PRIu64 "\n", rc_drop_name(i), drops[i]);
+	}
+	rc_history_get_stats(n->hist, &hs);
+	json_object_set_new(res, "drops", d);
+	json_object_set_new(res, "lcores", lcores);
+	json_object_set_new(res, "msgs_in", sum_by_name(n, offsetof(struct rc_lcore_stats, msgs_in),
+							RC_T_MAX, rc_msg_type_name));
+	json_object_set_new(res, "msgs_out",
+			    sum_by_name(n, offsetof(struct rc_lcore_stats, msgs_out), RC_T_MAX,
+					rc_msg_type_name));
+	json_object_set_new(res, "errors_out",
+			    sum_by_name(n, offsetof(struct rc_lcore_stats, errors_out), RC_E_MAX,
+					rc_err_name));
+	json_object_set_new(res, "wal", wal_json(n));
+	json_object_set_new(res, "history",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)hs.requests,
+				      "messages", (json_int_t)hs.messages, "errors",
+				      (json_int_t)hs.errors, "datagrams",
+				      (json_int_t)n->replay.sent, "dropped",
+				      (json_int_t)n->replay.dropped));
+	json_object_set_new(res, "control",
+			    json_pack("{s:I,s:I,s:I,s:I}", "logins_ok", (json_int_t)n->logins_ok,
+				      "logins_failed", (json_int_t)n->logins_failed,
+				      "sessions_expired", (json_int_t)n->sessions_expired,
+				      "rooms_created", (json_int_t)n->rooms_created));
+	return 0;
+}
+
+int
+rc_node_cmds_register(struct rc_node *n)
+{
+	const struct rc_admin_cmd cmds[] = {
+		{ "status", "", "node, ports, rooms, sessions, storage", cmd_status, n },
+		{ "room list", "", "every room with members and last sequence", cmd_room_list, n },
+		{ "room show", "ROOM", "one room and its members", cmd_room_show, n },
+		{ "user list", "", "logged-in sessions", cmd_user_list, n },
+		{ "stats", "", "per-lcore packet counts, drops by reason, messages by type",
+		  cmd_stats, n },
+	};
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < RTE_DIM(cmds); i++) {
+		rc = rc_admin_register(n->admin, &cmds[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

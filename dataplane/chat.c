@@ -1,1 +1,561 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+#include "chat.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_mempool.h>
+
+#include "dedup.h"
+#include "fanout.h"
+#include "history.h"
+#include "room_table.h"
+#include "session.h"
+#include "wal.h"
+
+#define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
+
+void
+rc_reply_ctx_from_who(struct rc_reply_ctx *c, const struct rc_who *who)
+{
+	memset(c, 0, sizeof(*c));
+	c->session = who->session;
+	c->request_id = who->request_id;
+	c->rx_worker = who->rx_worker;
+	c->peer = who->peer;
+}
+
+static void
+reply_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
+{
+	memset(m, 0, sizeof(*m));
+	m->hdr.type = (uint8_t)type;
+	m->hdr.session = session;
+	m->hdr.request_id = request_id;
+}
+
+static void
+send_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who, unsigned code,
+	   unsigned ref_type, const char *text)
+{
+	struct rc_msg m;
+
+	reply_hdr(&m, RC_T_ERROR, who->session, who->request_id);
+	m.u.error.code = (uint16_t)code;
+	m.u.error.ref_type = (uint8_t)ref_type;
+	m.u.error.text.p = text;
+	m.u.error.text.len = (uint16_t)strlen(text);
+	rc_tx_msg(dp, w, &who->peer, &m);
+}
+
+/* An ERROR to a sender without a session: never larger than what it sent. */
+static void
+send_error_unauth(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+		  const struct rc_hdr *h, size_t req_len, unsigned code, const char *text)
+{
+	struct rc_msg m;
+	size_t tlen = strlen(text);
+
+	if (req_len < ERR_HDR_LEN) {
+		w->stats.drops[RC_DROP_AMPLIFICATION]++;
+		return;
+	}
+	if (ERR_HDR_LEN + tlen > req_len)
+		tlen = req_len - ERR_HDR_LEN;
+	reply_hdr(&m, RC_T_ERROR, 0, h->request_id);
+	m.u.error.code = (uint16_t)code;
+	m.u.error.ref_type = h->type;
+	m.u.error.text.p = text;
+	m.u.error.text.len = (uint16_t)tlen;
+	rc_tx_msg(dp, w, peer, &m);
+}
+
+static const struct rc_str *
+room_of(const struct rc_msg *m)
+{
+	switch (m->hdr.type) {
+	case RC_T_JOIN:
+		return &m->u.join.room;
+	case RC_T_LEAVE:
+		return &m->u.leave.room;
+	case RC_T_MEMBERS:
+		return &m->u.members.room;
+	case RC_T_POST:
+		return &m->u.post.room;
+	case RC_T_FETCH:
+		return &m->u.fetch.room;
+	default:
+		return NULL;
+	}
+}
+
+static int
+hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned kind,
+	 const struct rc_who *who, const uint8_t *raw, size_t raw_len, enum rc_drop full)
+{
+	struct rc_work *wk;
+
+	if (raw_len > sizeof(wk->msg))
+		return -EMSGSIZE;
+	if (rte_mempool_get(dp->work_pool, (void **)&wk) != 0) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		return -ENOBUFS;
+	}
+	wk->kind = (uint8_t)kind;
+	wk->who = *who;
+	wk->msg_len = (uint16_t)raw_len;
+	memcpy(wk->msg, raw, raw_len);
+	if (rte_ring_enqueue(ring, wk) != 0) {
+		rte_mempool_put(dp->work_pool, wk);
+		w->stats.drops[full]++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* ---- requests that run on the room's home worker ---- */
+
+static int
+ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
+	    const struct rc_who *who, unsigned kind, uint64_t from, unsigned max,
+	    unsigned reply_type)
+{
+	struct rc_hist_req *q;
+
+	if (rte_mempool_get(dp->hist_pool, (void **)&q) != 0) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		return -ENOBUFS;
+	}
+	q->kind = (uint8_t)kind;
+	q->reply_type = (uint8_t)reply_type;
+	q->max = (uint16_t)max;
+	q->room_id = r->id;
+	q->from_seq = from;
+	q->to_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
+	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_HIST_CTX_LEN);
+	rc_reply_ctx_from_who((struct rc_reply_ctx *)q->ctx, who);
+	if (rte_ring_enqueue(dp->hist_ring, q) != 0) {
+		rte_mempool_put(dp->hist_pool, q);
+		w->stats.drops[RC_DROP_RING_HIST]++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+static void
+do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	const struct rc_msg *req)
+{
+	struct rc_member mem = { .session = who->session, .peer = who->peer,
+				 .user_len = who->user_len };
+	uint64_t since = req->u.join.since_seq;
+	struct rc_msg m;
+	int rc;
+
+	memcpy(mem.user, who->user, who->user_len);
+	rc = rc_room_member_add(r, &mem, dp->max_members);
+	if (rc == -ENOSPC || rc == -ENOMEM) {
+		send_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
+		return;
+	}
+	reply_hdr(&m, RC_T_JOINED, who->session, who->request_id);
+	m.u.joined.room.p = r->name;
+	m.u.joined.room.len = r->name_len;
+	m.u.joined.room_id = r->id;
+	m.u.joined.last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
+	m.u.joined.members = r->n_members;
+	rc_tx_msg(dp, w, &who->peer, &m);
+	if (since == 0)
+		rc = ask_history(dp, w, r, who, RC_HIST_LATEST, 1, dp->history_on_join, RC_T_JOIN);
+	else
+		rc = ask_history(dp, w, r, who, RC_HIST_RANGE, since + 1, dp->max_fetch,
+				 RC_T_JOIN);
+	if (rc != 0)
+		send_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "history busy, FETCH later");
+}
+
+static void
+do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who)
+{
+	struct rc_msg m;
+
+	if (!rc_room_member_remove(r, who->session)) {
+		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
+		return;
+	}
+	reply_hdr(&m, RC_T_LEFT, who->session, who->request_id);
+	m.u.left.room_id = r->id;
+	rc_tx_msg(dp, w, &who->peer, &m);
+}
+
+static void
+do_members(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
+	   const struct rc_who *who)
+{
+	struct rc_str users[RC_MAX_DGRAM / 2];
+	unsigned i = 0, n;
+	size_t size;
+	struct rc_msg m;
+
+	do {
+		reply_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
+		m.u.member_list.room_id = r->id;
+		size = RC_HDR_LEN + 6;
+		for (n = 0; i < r->n_members; i++, n++) {
+			if (size + 1 + r->members[i].user_len > RC_MAX_DGRAM)
+				break;
+			users[n].p = r->members[i].user;
+			users[n].len = r->members[i].user_len;
+			size += 1 + users[n].len;
+		}
+		m.u.member_list.count = (uint16_t)n;
+		m.u.member_list.users = users;
+		m.hdr.flags = i < r->n_members ? RC_F_MORE : 0;
+		rc_tx_msg(dp, w, &who->peer, &m);
+	} while (i < r->n_members);
+}
+
+static void
+do_fetch(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
+	 const struct rc_who *who, const struct rc_msg *req)
+{
+	unsigned max = req->u.fetch.max;
+
+	if (max > dp->max_fetch)
+		max = dp->max_fetch;
+	if (ask_history(dp, w, r, who, RC_HIST_RANGE,
+			req->u.fetch.from_seq == 0 ? 1 : req->u.fetch.from_seq, max,
+			RC_T_FETCH) != 0)
+		send_error(dp, w, who, RC_E_BUSY, RC_T_FETCH, "history busy, retry");
+}
+
+static void
+send_ack(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to, uint64_t session,
+	 uint32_t request_id, uint32_t room_id, uint64_t cmid, uint64_t seq)
+{
+	struct rc_msg m;
+
+	reply_hdr(&m, RC_T_ACK, session, request_id);
+	m.u.ack.room_id = room_id;
+	m.u.ack.cmid = cmid;
+	m.u.ack.seq = seq;
+	rc_tx_msg(dp, w, to, &m);
+}
+
+static struct rc_wal_rec *
+make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
+	    const struct rc_who *who, const struct rc_msg *req)
+{
+	struct rc_wal_rec *rec;
+
+	if (rte_mempool_get(dp->wal_pool, (void **)&rec) != 0) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		return NULL;
+	}
+	rec->kind = RC_WAL_MSG;
+	rec->status = 0;
+	rec->reply_to = (uint16_t)(1 + w->idx);
+	rec->room_id = r->id;
+	rec->seq = r->next_seq;
+	rec->ts_ms = rc_wall_ms();
+	rec->cmid = req->u.post.cmid;
+	rec->user_len = who->user_len;
+	memcpy(rec->user, who->user, who->user_len);
+	rec->body_len = req->u.post.body.len;
+	memcpy(rec->body, req->u.post.body.p, req->u.post.body.len);
+	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_WAL_CTX_LEN);
+	rc_reply_ctx_from_who((struct rc_reply_ctx *)rec->ctx, who);
+	return rec;
+}
+
+static void
+do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	const struct rc_msg *req)
+{
+	struct rc_dedup_key k = { r->id, 0, who->user_hash, req->u.post.cmid };
+	struct rc_wal_rec *rec;
+	uint64_t seq;
+	bool pending;
+
+	if (rc_room_member_find(r, who->session) < 0) {
+		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_POST, "join the room first");
+		return;
+	}
+	if (rc_dedup_find(w->dedup, &k, &seq, &pending) == 0) {
+		if (pending) {
+			w->stats.drops[RC_DROP_RESEND_PENDING]++;
+			return;
+		}
+		w->stats.resends_acked++;
+		send_ack(dp, w, &who->peer, who->session, who->request_id, r->id, k.cmid, seq);
+		return;
+	}
+	if (dp->storage_full) {
+		send_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
+		return;
+	}
+	rec = make_record(dp, w, r, who, req);
+	if (rec == NULL) {
+		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		return;
+	}
+	if (rte_ring_enqueue(dp->wal_ring, rec) != 0) {
+		rte_mempool_put(dp->wal_pool, rec);
+		w->stats.drops[RC_DROP_RING_WAL]++;
+		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		return;
+	}
+	rc_dedup_put(w->dedup, &k, r->next_seq, true);
+	r->next_seq++;
+}
+
+static void
+run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	    const struct rc_msg *m)
+{
+	if (m->hdr.type != RC_T_JOIN && rc_room_member_find(r, who->session) < 0 &&
+	    m->hdr.type != RC_T_POST) {
+		send_error(dp, w, who, RC_E_NOT_MEMBER, m->hdr.type, "not a member");
+		return;
+	}
+	switch (m->hdr.type) {
+	case RC_T_JOIN:
+		do_join(dp, w, r, who, m);
+		break;
+	case RC_T_LEAVE:
+		do_leave(dp, w, r, who);
+		break;
+	case RC_T_MEMBERS:
+		do_members(dp, w, r, who);
+		break;
+	case RC_T_FETCH:
+		do_fetch(dp, w, r, who, m);
+		break;
+	case RC_T_POST:
+		do_post(dp, w, r, who, m);
+		break;
+	}
+}
+
+/* ---- requests as received ---- */
+
+static void
+room_request(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
+	     const struct rc_who *who, const struct rc_msg *m, const uint8_t *raw,
+	     size_t raw_len)
+{
+	const struct rc_str *name = room_of(m);
+	struct rc_room *r = rc_room_lookup_name(dp->rooms, name->p, name->len);
+
+	if (m->hdr.type == RC_T_POST &&
+	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
+		send_error(dp, w, who, RC_E_RATE_LIMITED, RC_T_POST, "slow down");
+		return;
+	}
+	if (r == NULL) {
+		if (m->hdr.type != RC_T_JOIN)
+			send_error(dp, w, who, RC_E_UNKNOWN_ROOM, m->hdr.type, "unknown room");
+		else if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, who, raw, raw_len,
+				  RC_DROP_RING_CTRL) != 0)
+			send_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "busy, retry");
+		return;
+	}
+	if (r->home == w->idx) {
+		run_at_home(dp, w, r, who, m);
+		return;
+	}
+	if (hand_off(dp, w, dp->workers[r->home]->in, RC_WORK_REQUEST, who, raw, raw_len,
+		     RC_DROP_RING_WORKER) != 0)
+		send_error(dp, w, who, RC_E_BUSY, m->hdr.type, "busy, retry");
+	else
+		w->stats.forwarded++;
+}
+
+static void
+who_from_session(struct rc_who *who, const struct rc_session *s, const struct rc_peer *peer,
+		 const struct rc_hdr *h, unsigned rx_worker)
+{
+	who->session = s->id;
+	who->user_hash = s->user_hash;
+	who->request_id = h->request_id;
+	who->user_len = s->user_len;
+	who->rx_worker = (uint8_t)rx_worker;
+	who->peer = *peer;
+	memcpy(who->user, s->user, s->user_len);
+}
+
+static void
+session_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+		const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+{
+	struct rc_session *s = rc_session_lookup(dp->sessions, m->hdr.session);
+	struct rc_who who;
+	struct rc_msg r;
+
+	if (s == NULL || s->peer.ip != peer->ip || s->peer.udp_port != peer->udp_port) {
+		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_NOT_AUTH,
+				  "not authenticated: LOGIN first");
+		return;
+	}
+	rc_session_touch(s, rc_mono_ms());
+	who_from_session(&who, s, peer, &m->hdr, w->idx);
+	switch (m->hdr.type) {
+	case RC_T_PING:
+		reply_hdr(&r, RC_T_PONG, s->id, m->hdr.request_id);
+		r.u.pong.nonce = m->u.ping.nonce;
+		rc_tx_msg(dp, w, peer, &r);
+		break;
+	case RC_T_LOGOUT:
+		if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_LOGOUT, &who, raw, raw_len,
+			     RC_DROP_RING_CTRL) != 0)
+			send_error(dp, w, &who, RC_E_BUSY, RC_T_LOGOUT, "busy, retry");
+		break;
+	default:
+		room_request(dp, w, s, &who, m, raw, raw_len);
+	}
+}
+
+static void
+login_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+	      const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+{
+	struct rc_who who = { .request_id = m->hdr.request_id, .rx_worker = (uint8_t)w->idx,
+			      .peer = *peer };
+
+	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_LOGIN, &who, raw, raw_len,
+		     RC_DROP_RING_CTRL) != 0)
+		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_BUSY, "busy, retry");
+}
+
+static void
+bad_message(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+	    const struct rc_msg *m, int rc, size_t raw_len)
+{
+	struct rc_session *s;
+	struct rc_who who;
+
+	s = rc == -EPROTO ? NULL : rc_session_lookup(dp->sessions, m->hdr.session);
+	if (s == NULL || s->peer.ip != peer->ip || s->peer.udp_port != peer->udp_port) {
+		w->stats.drops[RC_DROP_MSG_MALFORMED]++;
+		return;
+	}
+	who_from_session(&who, s, peer, &m->hdr, w->idx);
+	send_error(dp, w, &who, rc_decode_err_code(rc), m->hdr.type,
+		   rc == -EMSGSIZE ? "a field is too large" :
+		   rc == -EILSEQ  ? "invalid UTF-8" :
+		   rc == -ENOMSG  ? "unknown message type" : "malformed message");
+	(void)raw_len;
+}
+
+void
+rc_chat_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+	      const uint8_t *p, uint16_t len)
+{
+	size_t off = 0, used;
+	struct rc_msg m;
+	int rc;
+
+	while (off < len) {
+		memset(&m.hdr, 0, sizeof(m.hdr));
+		rc = rc_decode(p + off, len - off, &m, &used);
+		if (used == 0)
+			used = len - off;
+		if (rc != 0) {
+			bad_message(dp, w, peer, &m, rc, used);
+			off += used;
+			continue;
+		}
+		w->stats.msgs_in[m.hdr.type]++;
+		switch (m.hdr.type) {
+		case RC_T_LOGIN:
+			login_request(dp, w, peer, &m, p + off, used);
+			break;
+		case RC_T_JOIN:
+		case RC_T_LEAVE:
+		case RC_T_POST:
+		case RC_T_FETCH:
+		case RC_T_MEMBERS:
+		case RC_T_PING:
+		case RC_T_LOGOUT:
+			session_request(dp, w, peer, &m, p + off, used);
+			break;
+		default:
+			w->stats.drops[RC_DROP_MSG_UNEXPECTED]++;
+		}
+		off += used;
+	}
+}
+
+static void
+purge_session(struct rc_dp *dp, struct rc_worker *w, uint64_t session)
+{
+	uint32_t id, max = rc_room_max_id(dp->rooms);
+	struct rc_room *r;
+
+	for (id = 1; id <= max; id++) {
+		r = rc_room_lookup_id(dp->rooms, id);
+		if (r != NULL && r->home == w->idx)
+			rc_room_member_remove(r, session);
+	}
+}
+
+void
+rc_chat_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
+{
+	const struct rc_str *name;
+	struct rc_room *r;
+	struct rc_msg m;
+	size_t used;
+
+	if (wk->kind == RC_WORK_PURGE) {
+		purge_session(dp, w, wk->who.session);
+		return;
+	}
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = room_of(&m)) == NULL)
+		return; /* decoded once already: cannot happen */
+	r = rc_room_lookup_name(dp->rooms, name->p, name->len);
+	if (r == NULL || r->home != w->idx) {
+		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room");
+		return;
+	}
+	run_at_home(dp, w, r, &wk->who, &m);
+}
+
+void
+rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
+{
+	const struct rc_reply_ctx *c = (const struct rc_reply_ctx *)rec->ctx;
+	struct rc_dedup_key k = { rec->room_id, 0, rc_user_hash(rec->user, rec->user_len),
+				  rec->cmid };
+	struct rc_room *r = rc_room_lookup_id(dp->rooms, rec->room_id);
+	struct rc_msg m;
+
+	if (rec->kind != RC_WAL_MSG || r == NULL)
+		return;
+	if (rec->status != 0) {
+		rc_dedup_forget(w->dedup, &k);
+		reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);
+		m.u.error.code = RC_E_BUSY;
+		m.u.error.ref_type = RC_T_POST;
+		m.u.error.text.p = "not stored, retry";
+		m.u.error.text.len = (uint16_t)strlen(m.u.error.text.p);
+		rc_tx_msg(dp, w, &c->peer, &m);
+		return;
+	}
+	__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
+	r->posts++;
+	w->stats.posts_stored++;
+	rc_dedup_put(w->dedup, &k, rec->seq, false);
+	send_ack(dp, w, &c->peer, c->session, c->request_id, r->id, rec->cmid, rec->seq);
+
+	reply_hdr(&m, RC_T_DELIVER, 0, 0);
+	m.u.deliver.room_id = r->id;
+	m.u.deliver.seq = rec->seq;
+	m.u.deliver.ts_ms = rec->ts_ms;
+	m.u.deliver.cmid = rec->cmid;
+	m.u.deliver.sender.p = rec->user;
+	m.u.deliver.sender.len = rec->user_len;
+	m.u.deliver.body.p = rec->body;
+	m.u.deliver.body.len = rec->body_len;
+	rc_fanout_room(dp, w, r, &m);
+}

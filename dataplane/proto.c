@@ -1,1 +1,766 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * roomcast wire protocol v1: the codec.
+ *
+ * Every message body is described once, as a table of fields (kind, check, offset into
+ * struct rc_msg). The decoder and the encoder walk the same table, and both run the same
+ * validation (rc_msg_check) on the decoded or to-be-encoded view, so whatever the encoder
+ * accepts the decoder accepts, and the other way round.
+ *
+ *   datagram = message { message }                      (a bundle, <= RC_MAX_DGRAM bytes)
+ *   message  = header(20) body(body_len)
+ *   decode:  header -> structural read of the fields (truncation, leftovers: -EBADMSG)
+ *            -> rc_msg_check (limits -EMSGSIZE, UTF-8 -EILSEQ, content -EBADMSG)
+ *   encode:  rc_msg_check (-EMSGSIZE, else -EINVAL) -> length -> -ENOSPC -> write
+ *
+ * Pure C: no DPDK, no allocation, no logging. All multi-byte integers are big-endian and
+ * accessed with memcpy, so buffers need no alignment.
+ *
+ * Concurrency: every function is reentrant and touches only its arguments; decoded strings
+ * point into the caller's buffer.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+enum rc_fkind {
+	FK_U8,
+	FK_U16,
+	FK_U32,
+	FK_U64,
+	FK_STR8,
+	FK_STR16,
+	FK_USERS, /* MEMBER_LIST: u16 count, then count x str8 user */
+};
+
+enum rc_fcheck {
+	FC_NONE,
+	FC_NONZERO,   /* POST cmid */
+	FC_FETCH_MAX, /* 1..RC_MAX_FETCH */
+	FC_ERR_CODE,  /* 1..RC_E_MAX-1 */
+	FC_USER,
+	FC_ROOM,
+	FC_TOKEN,
+	FC_BODY,
+	FC_ERRTEXT,
+};
+
+struct rc_field {
+	uint8_t kind;
+	uint8_t check;
+	uint16_t off; /* offset of the value in struct rc_msg */
+};
+
+struct rc_layout {
+	const struct rc_field *f;
+	uint8_t n;
+};
+
+/* String limits, indexed by enum rc_fcheck. */
+struct rc_strlim {
+	uint16_t min, max;
+	bool ascii;          /* visible ASCII only (token) */
+	bool allow_newlines; /* TAB/LF/CR allowed (body) */
+};
+
+static const struct rc_strlim str_limits[] = {
+	[FC_USER] = { 1, RC_MAX_USER, false, false },
+	[FC_ROOM] = { 1, RC_MAX_ROOM, false, false },
+	[FC_TOKEN] = { 1, RC_MAX_TOKEN, true, false },
+	[FC_BODY] = { 1, RC_MAX_BODY, false, true },
+	[FC_ERRTEXT] = { 0, RC_MAX_ERRTEXT, false, false },
+};
+
+#define F(k, c, member) { FK_##k, FC_##c, offsetof(struct rc_msg, u.member) }
+
+static const struct rc_field f_login[] = {
+	F(STR8, USER, login.user),
+	F(STR8, TOKEN, login.token),
+};
+static const struct rc_field f_login_ok[] = {
+	F(U64, NONE, login_ok.session),
+	F(U32, NONE, login_ok.idle_timeout_s),
+};
+static const struct rc_field f_join[] = {
+	F(STR8, ROOM, join.room),
+	F(U64, NONE, join.since_seq),
+};
+static const struct rc_field f_joined[] = {
+	F(STR8, ROOM, joined.room),
+	F(U32, NONE, joined.room_id),
+	F(U64, NONE, joined.last_seq),
+	F(U32, NONE, joined.members),
+};
+static const struct rc_field f_leave[] = {
+	F(STR8, ROOM, leave.room),
+};
+static const struct rc_field f_left[] = {
+	F(U32, NONE, left.room_id),
+};
+static const struct rc_field f_post[] = {
+	F(STR8, ROOM, post.room),
+	F(U64, NONZERO, post.cmid),
+	F(STR16, BODY, post.body),
+};
+static const struct rc_field f_ack[] = {
+	F(U32, NONE, ack.room_id),
+	F(U64, NONE, ack.cmid),
+	F(U64, NONE, ack.seq),
+};
+static const struct rc_field f_deliver[] = {
+	F(U32, NONE, deliver.room_id),
+	F(U64, NONE, deliver.seq),
+	F(U64, NONE, deliver.ts_ms),
+	F(U64, NONE, deliver.cmid),
+	F(STR8, USER, deliver.sender),
+	F(STR16, BODY, deliver.body),
+};
+static const struct rc_field f_fetch[] = {
+	F(STR8, ROOM, fetch.room),
+	F(U64, NONE, fetch.from_seq),
+	F(U16, FETCH_MAX, fetch.max),
+};
+static const struct rc_field f_fetch_end[] = {
+	F(U32, NONE, fetch_end.room_id),
+	F(U64, NONE, fetch_end.from_seq),
+	F(U64, NONE, fetch_end.next_seq),
+	F(U64, NONE, fetch_end.last_seq),
+	F(U16, NONE, fetch_end.count),
+};
+static const struct rc_field f_members[] = {
+	F(STR8, ROOM, members.room),
+};
+static const struct rc_field f_member_list[] = {
+	F(U32, NONE, member_list.room_id),
+	F(USERS, USER, member_list.count),
+};
+static const struct rc_field f_ping[] = {
+	F(U64, NONE, ping.nonce),
+};
+static const struct rc_field f_pong[] = {
+	F(U64, NONE, pong.nonce),
+};
+static const struct rc_field f_error[] = {
+	F(U16, ERR_CODE, error.code),
+	F(U8, NONE, error.ref_type),
+	F(STR8, ERRTEXT, error.text),
+};
+
+#undef F
+#define L(fields) { fields, ARRAY_SIZE(fields) }
+
+/* Indexed by type; LOGOUT and BYE have an empty body (n = 0), RC_T_INVALID has no entry. */
+static const struct rc_layout layouts[RC_T_MAX] = {
+	[RC_T_LOGIN] = L(f_login),
+	[RC_T_LOGIN_OK] = L(f_login_ok),
+	[RC_T_JOIN] = L(f_join),
+	[RC_T_JOINED] = L(f_joined),
+	[RC_T_LEAVE] = L(f_leave),
+	[RC_T_LEFT] = L(f_left),
+	[RC_T_POST] = L(f_post),
+	[RC_T_ACK] = L(f_ack),
+	[RC_T_DELIVER] = L(f_deliver),
+	[RC_T_FETCH] = L(f_fetch),
+	[RC_T_FETCH_END] = L(f_fetch_end),
+	[RC_T_MEMBERS] = L(f_members),
+	[RC_T_MEMBER_LIST] = L(f_member_list),
+	[RC_T_PING] = L(f_ping),
+	[RC_T_PONG] = L(f_pong),
+	[RC_T_LOGOUT] = { NULL, 0 },
+	[RC_T_BYE] = { NULL, 0 },
+	[RC_T_ERROR] = L(f_error),
+};
+
+#undef L
+
+static bool
+type_known(unsigned type)
+{
+	return type > RC_T_INVALID && type < RC_T_MAX;
+}
+
+/* ---- Field access inside struct rc_msg ---- */
+
+static void *
+field_ptr(const struct rc_msg *m, const struct rc_field *f)
+{
+	return (char *)m + f->off;
+}
+
+static uint64_t
+field_get_int(const struct rc_msg *m, const struct rc_field *f)
+{
+	const void *p = field_ptr(m, f);
+
+	switch (f->kind) {
+	case FK_U8:
+		return *(const uint8_t *)p;
+	case FK_U16:
+		return *(const uint16_t *)p;
+	case FK_U32:
+		return *(const uint32_t *)p;
+	default:
+		return *(const uint64_t *)p;
+	}
+}
+
+static void
+field_set_int(struct rc_msg *m, const struct rc_field *f, uint64_t v)
+{
+	void *p = field_ptr(m, f);
+
+	switch (f->kind) {
+	case FK_U8:
+		*(uint8_t *)p = (uint8_t)v;
+		break;
+	case FK_U16:
+		*(uint16_t *)p = (uint16_t)v;
+		break;
+	case FK_U32:
+		*(uint32_t *)p = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)p = v;
+		break;
+	}
+}
+
+static size_t
+int_size(uint8_t kind)
+{
+	static const uint8_t sizes[] = { [FK_U8] = 1, [FK_U16] = 2, [FK_U32] = 4, [FK_U64] = 8 };
+
+	return sizes[kind];
+}
+
+/* ---- Big-endian access to unaligned bytes ---- */
+
+static uint64_t
+get_be(const uint8_t *p, size_t n)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		memcpy(&v16, p, 2);
+		return be16toh(v16);
+	case 4:
+		memcpy(&v32, p, 4);
+		return be32toh(v32);
+	default:
+		memcpy(&v64, p, 8);
+		return be64toh(v64);
+	}
+}
+
+static void
+put_be(uint8_t *p, size_t n, uint64_t v)
+{
+	uint16_t v16 = htobe16((uint16_t)v);
+	uint32_t v32 = htobe32((uint32_t)v);
+	uint64_t v64 = htobe64(v);
+
+	switch (n) {
+	case 1:
+		p[0] = (uint8_t)v;
+		break;
+	case 2:
+		memcpy(p, &v16, 2);
+		break;
+	case 4:
+		memcpy(p, &v32, 4);
+		break;
+	default:
+		memcpy(p, &v64, 8);
+		break;
+	}
+}
+
+/* ---- UTF-8 and string validation ---- */
+
+/* Length of the sequence led by c, and the bounds of its second byte; 0 if c cannot lead. */
+static unsigned
+utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
+{
+	*lo = 0x80;
+	*hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		return 2;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (c == 0xE0)
+			*lo = 0xA0; /* no overlongs */
+		if (c == 0xED)
+			*hi = 0x9F; /* no surrogates U+D800..U+DFFF */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (c == 0xF0)
+			*lo = 0x90; /* no overlongs */
+		if (c == 0xF4)
+			*hi = 0x8F; /* nothing above U+10FFFF */
+		return 4;
+	}
+	return 0; /* continuation byte, C0/C1 overlong lead, or F5..FF */
+}
+
+static bool
+ascii_ok(uint8_t c, bool allow_newlines)
+{
+	if (c >= 0x20)
+		return true; /* includes DEL (0x7F): it is not a C0 control */
+	return allow_newlines && (c == '\t' || c == '\n' || c == '\r');
+}
+
+bool
+rc_utf8_valid(const char *s, size_t len, bool allow_newlines)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t lo, hi;
+		unsigned n;
+
+		if (p[i] < 0x80) {
+			if (!ascii_ok(p[i], allow_newlines))
+				return false;
+			i++;
+			continue;
+		}
+		n = utf8_lead(p[i], &lo, &hi);
+		if (n == 0 || len - i < n)
+			return false;
+		if (p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (unsigned k = 2; k < n; k++)
+			if ((p[i + k] & 0xC0) != 0x80)
+				return false;
+		i += n;
+	}
+	return true;
+}
+
+static bool
+token_chars_ok(const struct rc_str *s)
+{
+	for (uint16_t i = 0; i < s->len; i++) {
+		uint8_t c = (uint8_t)s->p[i];
+
+		if (c < 0x21 || c > 0x7E)
+			return false;
+	}
+	return true;
+}
+
+/* 0, -EMSGSIZE (too long), -EBADMSG (too short, bad token) or -EILSEQ (bad UTF-8). */
+static int
+check_str(const struct rc_str *s, uint8_t check)
+{
+	const struct rc_strlim *lim = &str_limits[check];
+
+	if (s->len > lim->max)
+		return -EMSGSIZE;
+	if (s->len < lim->min)
+		return -EBADMSG;
+	if (s->len > 0 && s->p == NULL)
+		return -EBADMSG;
+	if (lim->ascii)
+		return token_chars_ok(s) ? 0 : -EBADMSG;
+	return rc_utf8_valid(s->p, s->len, lim->allow_newlines) ? 0 : -EILSEQ;
+}
+
+static int
+check_int(uint64_t v, uint8_t check)
+{
+	switch (check) {
+	case FC_NONZERO:
+		return v != 0 ? 0 : -EBADMSG;
+	case FC_FETCH_MAX:
+		if (v == 0)
+			return -EBADMSG;
+		return v <= RC_MAX_FETCH ? 0 : -EMSGSIZE;
+	case FC_ERR_CODE:
+		return v > RC_E_NONE && v < RC_E_MAX ? 0 : -EBADMSG;
+	default:
+		return 0;
+	}
+}
+
+static int
+check_field(const struct rc_msg *m, const struct rc_field *f)
+{
+	switch (f->kind) {
+	case FK_STR8:
+	case FK_STR16:
+		return check_str(field_ptr(m, f), f->check);
+	case FK_USERS:
+		return 0; /* checked entry by entry while reading or writing */
+	default:
+		return check_int(field_get_int(m, f), f->check);
+	}
+}
+
+/* Validate every field of a known type. */
+static int
+rc_msg_check(const struct rc_msg *m)
+{
+	const struct rc_layout *l = &layouts[m->hdr.type];
+
+	if (m->hdr.flags & ~RC_F_MORE)
+		return -EBADMSG;
+	for (unsigned i = 0; i < l->n; i++) {
+		int rc = check_field(m, &l->f[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- Decoding ---- */
+
+struct reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int
+read_int(struct reader *r, size_t n, uint64_t *v)
+{
+	if (r->left < n)
+		return -EBADMSG;
+	*v = get_be(r->p, n);
+	r->p += n;
+	r->left -= n;
+	return 0;
+}
+
+static int
+read_str(struct reader *r, size_t lenlen, struct rc_str *s)
+{
+	uint64_t len;
+
+	if (read_int(r, lenlen, &len) < 0 || r->left < len)
+		return -EBADMSG;
+	s->p = (const char *)r->p;
+	s->len = (uint16_t)len;
+	r->p += len;
+	r->left -= len;
+	return 0;
+}
+
+/* MEMBER_LIST entries: structure first, then each user name against its limits. */
+static int
+read_users(struct reader *r, struct rc_msg *m)
+{
+	const uint8_t *start;
+	uint64_t count;
+	int rc;
+
+	if (read_int(r, 2, &count) < 0)
+		return -EBADMSG;
+	m->u.member_list.count = (uint16_t)count;
+	start = r->p;
+	for (uint64_t i = 0; i < count; i++) {
+		struct rc_str user;
+
+		if (read_str(r, 1, &user) < 0)
+			return -EBADMSG;
+		rc = check_str(&user, FC_USER);
+		if (rc < 0)
+			return rc;
+	}
+	m->u.member_list.raw = start;
+	m->u.member_list.raw_len = (uint16_t)(r->p - start);
+	return 0;
+}
+
+static int
+read_field(struct reader *r, struct rc_msg *m, const struct rc_field *f)
+{
+	uint64_t v;
+
+	switch (f->kind) {
+	case FK_STR8:
+		return read_str(r, 1, field_ptr(m, f));
+	case FK_STR16:
+		return read_str(r, 2, field_ptr(m, f));
+	case FK_USERS:
+		return read_users(r, m);
+	default:
+		if (read_int(r, int_size(f->kind), &v) < 0)
+			return -EBADMSG;
+		field_set_int(m, f, v);
+		return 0;
+	}
+}
+
+static int
+decode_body(const uint8_t *body, size_t len, struct rc_msg *m)
+{
+	const struct rc_layout *l = &layouts[m->hdr.type];
+	struct reader r = { body, len };
+
+	memset(&m->u, 0, sizeof(m->u));
+	for (unsigned i = 0; i < l->n; i++) {
+		int rc = read_field(&r, m, &l->f[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	if (r.left != 0)
+		return -EBADMSG;
+	return rc_msg_check(m);
+}
+
+/* Reads the 20-byte header into m->hdr; returns the magic. */
+static uint16_t
+decode_hdr(const uint8_t *buf, struct rc_hdr *h)
+{
+	h->version = buf[2];
+	h->type = buf[3];
+	h->flags = buf[4];
+	h->body_len = (uint16_t)get_be(buf + 6, 2);
+	h->session = get_be(buf + 8, 8);
+	h->request_id = (uint32_t)get_be(buf + 16, 4);
+	return (uint16_t)get_be(buf, 2);
+}
+
+int
+rc_decode(const uint8_t *buf, size_t len, struct rc_msg *m, size_t *consumed)
+{
+	size_t total;
+
+	*consumed = len;
+	if (buf == NULL || len < RC_HDR_LEN)
+		return -EBADMSG;
+	if (decode_hdr(buf, &m->hdr) != RC_MAGIC || m->hdr.version != RC_VERSION)
+		return -EPROTO;
+	total = RC_HDR_LEN + (size_t)m->hdr.body_len;
+	if (total > len)
+		return -EBADMSG;
+	*consumed = total;
+	if (buf[5] != 0 || (m->hdr.flags & ~RC_F_MORE))
+		return -EBADMSG;
+	if (!type_known(m->hdr.type))
+		return -ENOMSG;
+	return decode_body(buf + RC_HDR_LEN, m->hdr.body_len, m);
+}
+
+bool
+rc_member_list_next(const struct rc_msg *m, size_t *off, struct rc_str *user)
+{
+	const uint8_t *raw = m->u.member_list.raw;
+	size_t end = m->u.member_list.raw_len;
+	size_t len;
+
+	if (m->hdr.type != RC_T_MEMBER_LIST || raw == NULL || *off >= end)
+		return false;
+	len = raw[*off];
+	if (len > end - *off - 1)
+		return false;
+	user->p = (const char *)raw + *off + 1;
+	user->len = (uint16_t)len;
+	*off += 1 + len;
+	return true;
+}
+
+/* ---- Encoding ---- */
+
+/* Validation errors as rc_encode reports them: -EMSGSIZE stays, the rest is -EINVAL. */
+static ssize_t
+encode_err(int rc)
+{
+	return rc == -EMSGSIZE ? -EMSGSIZE : -EINVAL;
+}
+
+static ssize_t
+users_len(const struct rc_msg *m)
+{
+	const struct rc_str *users = m->u.member_list.users;
+	ssize_t n = 2;
+
+	if (m->u.member_list.count > 0 && users == NULL)
+		return -EINVAL;
+	for (unsigned i = 0; i < m->u.member_list.count; i++) {
+		int rc = check_str(&users[i], FC_USER);
+
+		if (rc < 0)
+			return encode_err(rc);
+		n += 1 + users[i].len;
+	}
+	return n;
+}
+
+static ssize_t
+field_len(const struct rc_msg *m, const struct rc_field *f)
+{
+	const struct rc_str *s = field_ptr(m, f);
+
+	switch (f->kind) {
+	case FK_STR8:
+		return 1 + s->len;
+	case FK_STR16:
+		return 2 + s->len;
+	case FK_USERS:
+		return users_len(m);
+	default:
+		return (ssize_t)int_size(f->kind);
+	}
+}
+
+ssize_t
+rc_encoded_len(const struct rc_msg *m)
+{
+	const struct rc_layout *l;
+	ssize_t total = RC_HDR_LEN;
+	int rc;
+
+	if (m == NULL || !type_known(m->hdr.type))
+		return -EINVAL;
+	rc = rc_msg_check(m);
+	if (rc < 0)
+		return encode_err(rc);
+	l = &layouts[m->hdr.type];
+	for (unsigned i = 0; i < l->n; i++) {
+		ssize_t n = field_len(m, &l->f[i]);
+
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	if (total - RC_HDR_LEN > UINT16_MAX)
+		return -EMSGSIZE;
+	return total;
+}
+
+static uint8_t *
+write_str(uint8_t *p, size_t lenlen, const struct rc_str *s)
+{
+	put_be(p, lenlen, s->len);
+	if (s->len > 0)
+		memcpy(p + lenlen, s->p, s->len);
+	return p + lenlen + s->len;
+}
+
+static uint8_t *
+write_field(uint8_t *p, const struct rc_msg *m, const struct rc_field *f)
+{
+	switch (f->kind) {
+	case FK_STR8:
+		return write_str(p, 1, field_ptr(m, f));
+	case FK_STR16:
+		return write_str(p, 2, field_ptr(m, f));
+	case FK_USERS:
+		put_be(p, 2, m->u.member_list.count);
+		p += 2;
+		for (unsigned i = 0; i < m->u.member_list.count; i++)
+			p = write_str(p, 1, &m->u.member_list.users[i]);
+		return p;
+	default:
+		put_be(p, int_size(f->kind), field_get_int(m, f));
+		return p + int_size(f->kind);
+	}
+}
+
+static void
+encode_hdr(uint8_t *buf, const struct rc_hdr *h, uint16_t body_len)
+{
+	put_be(buf, 2, RC_MAGIC);
+	buf[2] = RC_VERSION;
+	buf[3] = h->type;
+	buf[4] = h->flags;
+	buf[5] = 0;
+	put_be(buf + 6, 2, body_len);
+	put_be(buf + 8, 8, h->session);
+	put_be(buf + 16, 4, h->request_id);
+}
+
+ssize_t
+rc_encode(uint8_t *buf, size_t cap, const struct rc_msg *m)
+{
+	ssize_t total = rc_encoded_len(m);
+	const struct rc_layout *l;
+	uint8_t *p;
+
+	if (total < 0)
+		return total;
+	if (buf == NULL || (size_t)total > cap)
+		return -ENOSPC;
+	encode_hdr(buf, &m->hdr, (uint16_t)(total - RC_HDR_LEN));
+	l = &layouts[m->hdr.type];
+	p = buf + RC_HDR_LEN;
+	for (unsigned i = 0; i < l->n; i++)
+		p = write_field(p, m, &l->f[i]);
+	return total;
+}
+
+/* ---- Names ---- */
+
+static const char *const msg_type_names[RC_T_MAX] = {
+	[RC_T_INVALID] = "INVALID",
+	[RC_T_LOGIN] = "LOGIN",
+	[RC_T_LOGIN_OK] = "LOGIN_OK",
+	[RC_T_JOIN] = "JOIN",
+	[RC_T_JOINED] = "JOINED",
+	[RC_T_LEAVE] = "LEAVE",
+	[RC_T_LEFT] = "LEFT",
+	[RC_T_POST] = "POST",
+	[RC_T_ACK] = "ACK",
+	[RC_T_DELIVER] = "DELIVER",
+	[RC_T_FETCH] = "FETCH",
+	[RC_T_FETCH_END] = "FETCH_END",
+	[RC_T_MEMBERS] = "MEMBERS",
+	[RC_T_MEMBER_LIST] = "MEMBER_LIST",
+	[RC_T_PING] = "PING",
+	[RC_T_PONG] = "PONG",
+	[RC_T_LOGOUT] = "LOGOUT",
+	[RC_T_BYE] = "BYE",
+	[RC_T_ERROR] = "ERROR",
+};
+
+static const char *const err_names[RC_E_MAX] = {
+	[RC_E_NONE] = "none",
+	[RC_E_UNKNOWN_ROOM] = "unknown room",
+	[RC_E_NOT_MEMBER] = "not a member",
+	[RC_E_TOO_LARGE] = "too large",
+	[RC_E_RATE_LIMITED] = "rate limited",
+	[RC_E_NOT_AUTH] = "not authenticated",
+	[RC_E_BAD_REQUEST] = "bad request",
+	[RC_E_STORAGE_FULL] = "storage full",
+	[RC_E_NOT_OWNER] = "not the owner of this room",
+	[RC_E_BUSY] = "busy",
+	[RC_E_LIMIT_REACHED] = "limit reached",
+};
+
+const char *
+rc_msg_type_name(unsigned type)
+{
+	if (type >= RC_T_MAX || msg_type_names[type] == NULL)
+		return "?";
+	return msg_type_names[type];
+}
+
+const char *
+rc_err_name(unsigned code)
+{
+	if (code >= RC_E_MAX || err_names[code] == NULL)
+		return "?";
+	return err_names[code];
+}
+
+enum rc_err_code
+rc_decode_err_code(int rc)
+{
+	if (rc >= 0)
+		return RC_E_NONE;
+	return rc == -EMSGSIZE ? RC_E_TOO_LARGE : RC_E_BAD_REQUEST;
+}

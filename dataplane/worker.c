@@ -1,1 +1,160 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker lcore loop. Each iteration: RX bursts from this worker's queues, the `in`
+ * ring (requests forwarded to this home worker), the `done` ring (stored records: ACK +
+ * DELIVER), the `tx` ring (replies built by control and history), then every open datagram
+ * is closed and transmitted, then one RCU quiescent state. After idle_polls empty
+ * iterations the worker goes RCU-offline and sleeps idle_sleep_us (the idle back-off that
+ * lets two pollers share a small machine).
+ *
+ * Nothing here blocks, allocates from the heap per packet, or logs.
+ */
+#include "dp.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <urcu-qsbr.h>
+
+#include "chat.h"
+#include "fanout.h"
+#include "wal.h"
+
+struct rc_dp *rc_dp_global;
+
+uint64_t
+rc_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+rc_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned
+rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
+{
+	const struct rc_dp_port *port = &dp->ports[p];
+	struct rte_mbuf *pkts[RC_BURST_MAX];
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	unsigned total = 0;
+	uint16_t q, n, i, len;
+
+	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
+		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
+		for (i = 0; i < n; i++) {
+			w->stats.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+			switch (rc_pkt_classify(pkts[i], &port->local, &peer, &payload, &len,
+						&why)) {
+			case RC_V_REPLY:
+				pkts[i]->port = (uint16_t)p;
+				rc_tx_frame(dp, w, pkts[i]);
+				continue;
+			case RC_V_CHAT:
+				rc_chat_input(dp, w, &peer, payload, len);
+				break;
+			case RC_V_DROP:
+				w->stats.drops[why]++;
+				break;
+			}
+			rte_pktmbuf_free(pkts[i]);
+		}
+		total += n;
+	}
+	w->stats.rx_pkts += total;
+	return total;
+}
+
+static unsigned
+drain_rings(struct rc_dp *dp, struct rc_worker *w)
+{
+	void *objs[RC_BURST_MAX];
+	unsigned n, i, total = 0;
+
+	n = rte_ring_dequeue_burst(w->in, objs, dp->burst, NULL);
+	for (i = 0; i < n; i++) {
+		rc_chat_work(dp, w, objs[i]);
+		rte_mempool_put(dp->work_pool, objs[i]);
+	}
+	total += n;
+	n = rte_ring_dequeue_burst(w->done, objs, RC_BURST_MAX, NULL);
+	for (i = 0; i < n; i++) {
+		rc_chat_committed(dp, w, objs[i]);
+		rte_mempool_put(dp->wal_pool, objs[i]);
+	}
+	total += n;
+	n = rte_ring_dequeue_burst(w->tx, objs, RC_BURST_MAX, NULL);
+	for (i = 0; i < n; i++)
+		rc_tx_frame(dp, w, objs[i]);
+	return total + n;
+}
+
+int
+rc_worker_main(void *arg)
+{
+	struct rc_worker *w = arg;
+	struct rc_dp *dp = rc_dp_global;
+	unsigned idle = 0, work, p;
+
+	rcu_register_thread();
+	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		work = 0;
+		for (p = 0; p < dp->n_ports; p++)
+			work += rx_port(dp, w, p);
+		work += drain_rings(dp, w);
+		rc_tx_flush(dp, w);
+		w->stats.polls++;
+		__atomic_store_n(&w->last_heartbeat, w->stats.polls, __ATOMIC_RELAXED);
+		rcu_quiescent_state();
+		if (work != 0 || !dp->idle_backoff) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < dp->idle_polls)
+			continue;
+		w->stats.idle_sleeps++;
+		rcu_thread_offline();
+		usleep(dp->idle_sleep_us);
+		rcu_thread_online();
+	}
+	rcu_unregister_thread();
+	return 0;
+}
+
+int
+rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to, const struct rc_msg *m)
+{
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(dp->mbuf_pool);
+	uint8_t *p;
+	ssize_t n;
+
+	if (mb == NULL)
+		return -ENOBUFS;
+	p = rc_pkt_init(mb);
+	n = p == NULL ? -ENOBUFS : rc_encode(p, RC_MAX_DGRAM, m);
+	if (n < 0 || rte_pktmbuf_append(mb, (uint16_t)n) == NULL) {
+		rte_pktmbuf_free(mb);
+		return n < 0 ? (int)n : -ENOBUFS;
+	}
+	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, to);
+	mb->port = to->port_idx;
+	if (rte_ring_enqueue(dp->workers[w]->tx, mb) != 0) {
+		rte_pktmbuf_free(mb);
+		return -ENOBUFS;
+	}
+	return 0;
+}

@@ -77,6 +77,8 @@ struct rc_wal_stats {
 	uint64_t rooms;           /* rooms stored */
 	uint64_t messages;        /* messages stored */
 	bool full;                /* above the high-water mark */
+	uint64_t lost_completions; /* stored but freed unreported: reply_to had no ring, or
+				    * the ring stayed full for 1 s during rc_wal_stop() */
 };
 
 /* A stored room, as rc_wal_load_rooms() reports it. */
@@ -129,6 +131,10 @@ int rc_wal_read(struct rc_wal *w, uint32_t room_id, uint64_t from_seq, uint64_t 
 /* The last n messages of room_id (n may exceed what exists), oldest first. */
 int rc_wal_read_last(struct rc_wal *w, uint32_t room_id, unsigned n,
 		     int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
+
+/* The last n messages of room_id with seq <= to_seq, oldest first (history LATEST). */
+int rc_wal_read_last_to(struct rc_wal *w, uint32_t room_id, uint64_t to_seq, unsigned n,
+			int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
 
 void rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st);
 

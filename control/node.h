@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One roomcast node: assembles the dataplane, the storage threads, the ports and the admin
+ * API from a configuration, runs the control loop, and takes it all down again.
+ *
+ * The control thread (the EAL main lcore) is the only writer of the room and session
+ * tables. Its loop: admin requests, LOGIN / LOGOUT / room creation hand-offs from the
+ * workers, room-creation completions from the WAL writer, the storage high-water flag,
+ * session expiry. It sleeps in poll() (RCU-offline) between events: it never busy-polls.
+ */
+#ifndef RC_NODE_H
+#define RC_NODE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dp.h"
+#include "port.h"
+#include "replay.h"
+
+#define RC_PENDING_ROOMS 64 /* room creations waiting for their WAL commit */
+#define RC_PENDING_JOINS 32 /* JOINs waiting for one room's creation */
+
+struct rc_admin;
+struct rc_history;
+struct rc_wal;
+
+struct rc_pending_room {
+	uint32_t id; /* 0: free slot */
+	uint8_t name_len;
+	char name[RC_MAX_ROOM + 1];
+	char creator[RC_MAX_USER + 1];
+	unsigned n_joins;
+	struct rc_work *joins[RC_PENDING_JOINS];
+};
+
+struct rc_node {
+	struct rc_config cfg;
+	struct rc_dp dp;
+	struct rc_port ports[RC_MAX_PORTS];
+	unsigned n_ports_up;
+	struct rc_wal *wal;
+	struct rc_history *hist;
+	struct rc_replay replay;
+	struct rc_admin *admin;
+	struct rte_ring *ctrl_done; /* WAL completions of room creations */
+	struct rc_pending_room pending[RC_PENDING_ROOMS];
+	uint32_t next_room_id;
+	uint64_t started_ms;
+	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
+	volatile sig_atomic_t stop;
+};
+
+/* Build everything after rte_eal_init(). 0, or -errno with a message in err. */
+int rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t errlen);
+
+/* Launch the workers and run the control loop until n->stop. */
+int rc_node_run(struct rc_node *n);
+
+/* Stop the workers, drain the WAL, free everything. */
+void rc_node_fini(struct rc_node *n);
+
+/* The admin commands (status, room, user, stats): node_cmds.c. */
+int rc_node_cmds_register(struct rc_node *n);
+
+#endif /* RC_NODE_H */

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dataplane context shared by the worker lcores, the control thread and the storage
+ * threads' callbacks, and the hand-off items that travel between them on rte_rings.
+ *
+ * Ownership (ARCHITECTURE.md):
+ *  - struct rc_dp is built by the control thread before the workers start and is read-only
+ *    afterwards, except the fields marked otherwise.
+ *  - each struct rc_worker belongs to its lcore: only that lcore touches its fields, except
+ *    its rings (multi-producer) and its stats (read by the control thread).
+ */
+#ifndef RC_DP_H
+#define RC_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "counters.h"
+#include "pkt.h"
+#include "proto.h"
+
+#define RC_DP_MAX_WORKERS 16
+#define RC_DP_MAX_PORTS 4
+#define RC_BURST_MAX 64
+#define RC_TX_SLOTS 256 /* open per-recipient datagrams during one loop iteration */
+#define RC_CTRL_IDX 0   /* completion ring index of the control thread; workers use 1 + w */
+
+struct rc_room_table;
+struct rc_session_table;
+struct rc_room;
+struct rc_dedup;
+
+/* What a reply needs, carried through the WAL and history threads (fits their ctx). */
+struct rc_reply_ctx {
+	uint64_t session;
+	uint32_t request_id;
+	uint8_t rx_worker;
+	struct rc_peer peer;
+};
+
+/* A session's identity as the room's home worker needs it to answer and to deliver. */
+struct rc_who {
+	uint64_t session;
+	uint64_t user_hash;
+	uint32_t request_id;
+	uint8_t user_len;
+	uint8_t rx_worker; /* the worker that received the request */
+	struct rc_peer peer;
+	char user[RC_MAX_USER];
+};
+
+enum rc_work_kind {
+	RC_WORK_REQUEST = 1, /* a chat request to run on its room's home worker */
+	RC_WORK_LOGIN,       /* to control: verify a LOGIN */
+	RC_WORK_LOGOUT,      /* to control: end a session */
+	RC_WORK_CREATE_ROOM, /* to control: JOIN of a room that does not exist yet */
+	RC_WORK_PURGE,       /* to workers: remove session `who.session` from your rooms */
+};
+
+/* A hand-off between threads: allocated from dp->work_pool, freed by its consumer. */
+struct rc_work {
+	uint8_t kind;
+	uint16_t msg_len;
+	struct rc_who who;
+	uint8_t msg[RC_MAX_DGRAM]; /* one whole message, header included */
+};
+
+struct rc_tx_slot {
+	struct rte_mbuf *m;
+	struct rc_peer to;
+};
+
+struct rc_worker {
+	unsigned idx;   /* 0..n_workers-1 */
+	unsigned lcore;
+	struct rte_ring *in;   /* rc_work from other workers and control (MP/SC) */
+	struct rte_ring *tx;   /* ready mbufs from control and history (MP/SC) */
+	struct rte_ring *done; /* rc_wal_rec completions from the WAL writer (SP/SC) */
+	struct rc_dedup *dedup; /* re-sent POSTs of this worker's rooms */
+	struct rc_tx_slot slots[RC_TX_SLOTS];
+	uint16_t open_slots[RC_TX_SLOTS]; /* slots opened since the last flush (may repeat) */
+	unsigned n_open;
+	struct rte_mbuf *txq[RC_DP_MAX_PORTS][RC_BURST_MAX];
+	uint16_t txq_n[RC_DP_MAX_PORTS];
+	uint64_t last_heartbeat; /* bumped every loop; the control thread watches it */
+	struct rc_lcore_stats stats;
+} __rte_cache_aligned;
+
+struct rc_dp_port {
+	uint16_t port_id;
+	uint16_t n_rxq;
+	struct rc_local local;
+};
+
+struct rc_dp {
+	/* addressing */
+	unsigned n_ports;
+	struct rc_dp_port ports[RC_DP_MAX_PORTS];
+
+	/* threads and hand-offs */
+	unsigned n_workers;
+	struct rc_worker *workers[RC_DP_MAX_WORKERS];
+	struct rte_ring *ctrl_ring;      /* rc_work for the control thread */
+	struct rte_mempool *work_pool;   /* struct rc_work */
+	struct rte_mempool *mbuf_pool;
+	struct rte_ring *wal_ring;       /* struct rc_wal_rec* to the WAL writer */
+	struct rte_mempool *wal_pool;
+	struct rte_ring *hist_ring;      /* struct rc_hist_req* to the history thread */
+	struct rte_mempool *hist_pool;
+
+	/* tables (RCU) */
+	struct rc_room_table *rooms;
+	struct rc_session_table *sessions;
+
+	/* settings */
+	unsigned burst;
+	bool idle_backoff;
+	unsigned idle_polls;
+	unsigned idle_sleep_us;
+	unsigned history_on_join;
+	unsigned max_fetch;
+	unsigned max_members;
+	unsigned post_rate;
+	unsigned post_burst;
+	unsigned session_idle_s;
+	unsigned dedup_window;
+
+	/* written by the control thread, read by workers */
+	volatile bool storage_full;
+	volatile bool quit;
+};
+
+/* Worker main loop (rte_eal_remote_launch target; arg = struct rc_worker *). */
+int rc_worker_main(void *arg);
+
+/* Set by the daemon before launching workers. */
+extern struct rc_dp *rc_dp_global;
+
+/*
+ * Helpers the control thread and the history thread use to answer a client: build one
+ * datagram holding message m for `to` and queue it on worker w's tx ring (or free + count).
+ * Return 0 or -errno.
+ */
+int rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to,
+		   const struct rc_msg *m);
+
+/* Now, in milliseconds since the epoch / in TSC-derived monotonic ms. */
+uint64_t rc_wall_ms(void);
+uint64_t rc_mono_ms(void);
+
+#endif /* RC_DP_H */

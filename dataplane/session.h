@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sessions: who is logged in, from where. An RCU hash table (liburcu QSBR, rculfhash)
+ * keyed by the 64-bit session id.
+ *
+ * Concurrency contract:
+ *  - rc_session_lookup(): any registered RCU reader (workers), inside a read-side
+ *    section (for QSBR: between quiescent states). The session stays valid until the
+ *    reader's next quiescent state.
+ *  - rc_session_add(), rc_session_del(), rc_session_table_destroy(): the control thread
+ *    only (the single writer). Deleted sessions are freed after a grace period (call_rcu).
+ *  - last_seen_ms and the rate bucket are updated by workers with relaxed atomics.
+ */
+#ifndef RC_SESSION_H
+#define RC_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "pkt.h"
+#include "proto.h"
+
+struct rc_session {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	uint64_t id;
+	uint64_t user_hash;
+	uint64_t created_ms;
+	uint64_t last_seen_ms;  /* monotonic ms; relaxed atomic */
+	uint64_t rate_stamp_ms; /* token bucket: last refill; relaxed atomic */
+	uint32_t rate_tokens;   /* token bucket: tokens left, in 1/1000 of a POST */
+	uint8_t user_len;
+	struct rc_peer peer;
+	char user[RC_MAX_USER + 1];
+};
+
+struct rc_session_table;
+
+struct rc_session_table *rc_session_table_create(unsigned max);
+void rc_session_table_destroy(struct rc_session_table *t);
+
+/* Reader. NULL if unknown. */
+struct rc_session *rc_session_lookup(struct rc_session_table *t, uint64_t id);
+
+/* Writer. Returns the new session (id random, non-zero, unique), or NULL + errno
+ * (ENOSPC when max sessions are live). */
+struct rc_session *rc_session_add(struct rc_session_table *t, const char *user,
+				  unsigned user_len, const struct rc_peer *peer, uint64_t now_ms);
+/* Writer. The session is freed after a grace period. */
+void rc_session_del(struct rc_session_table *t, struct rc_session *s);
+
+unsigned rc_session_count(const struct rc_session_table *t);
+
+/* Iterate (reader or writer): cb returns non-zero to stop. */
+int rc_session_foreach(struct rc_session_table *t, int (*cb)(void *arg, struct rc_session *s),
+		       void *arg);
+
+/* Worker: refresh last_seen. */
+void rc_session_touch(struct rc_session *s, uint64_t now_ms);
+
+/* Worker: take one POST token; false when rate limited. */
+bool rc_session_take_token(struct rc_session *s, uint64_t now_ms, unsigned rate,
+			   unsigned burst);
+
+uint64_t rc_user_hash(const char *user, unsigned len);
+
+#endif /* RC_SESSION_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WAL's on-disk layout (see wal_format.h for the table). Pure functions: no LMDB, no
+ * DPDK, no allocation; reentrant.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "wal_format.h"
+
+#define ROOM_HDR_LEN 10 /* created_ms, name_len, creator_len */
+#define MSG_HDR_LEN 19  /* ts_ms, cmid, user_len, body_len */
+
+static void
+put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t
+get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+void
+rc_wal_put_be32(uint8_t *p, uint32_t v)
+{
+	put_be16(p, (uint16_t)(v >> 16));
+	put_be16(p + 2, (uint16_t)v);
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	rc_wal_put_be32(p, (uint32_t)(v >> 32));
+	rc_wal_put_be32(p + 4, (uint32_t)v);
+}
+
+uint32_t
+rc_wal_get_be32(const uint8_t *p)
+{
+	return (uint32_t)get_be16(p) << 16 | get_be16(p + 2);
+}
+
+uint64_t
+rc_wal_get_be64(const uint8_t *p)
+{
+	return (uint64_t)rc_wal_get_be32(p) << 32 | rc_wal_get_be32(p + 4);
+}
+
+size_t
+rc_wal_room_key(uint8_t *buf, uint32_t room_id)
+{
+	rc_wal_put_be32(buf, room_id);
+	return RC_WAL_ROOM_KEY_LEN;
+}
+
+size_t
+rc_wal_msg_key(uint8_t *buf, uint32_t room_id, uint64_t seq)
+{
+	rc_wal_put_be32(buf, room_id);
+	put_be64(buf + 4, seq);
+	return RC_WAL_MSG_KEY_LEN;
+}
+
+bool
+rc_wal_msg_key_next(uint8_t *key)
+{
+	for (int i = RC_WAL_MSG_KEY_LEN - 1; i >= 0; i--)
+		if (++key[i] != 0)
+			return true;
+	return false;
+}
+
+bool
+rc_wal_msg_key_room(const void *key, size_t len, uint32_t *room_id)
+{
+	if (len != RC_WAL_MSG_KEY_LEN)
+		return false;
+	*room_id = rc_wal_get_be32(key);
+	return true;
+}
+
+int
+rc_wal_rec_check(const struct rc_wal_rec *r)
+{
+	if (r->user_len > RC_MAX_USER)
+		return -EINVAL;
+	if (r->kind == RC_WAL_MSG)
+		return r->seq != 0 && r->body_len <= RC_MAX_BODY ? 0 : -EINVAL;
+	if (r->kind == RC_WAL_ROOM)
+		return r->body_len >= 1 && r->body_len <= RC_MAX_ROOM ? 0 : -EINVAL;
+	return -EINVAL;
+}
+
+size_t
+rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
+{
+	put_be64(buf, r->ts_ms);
+	put_be64(buf + 8, r->cmid);
+	buf[16] = r->user_len;
+	put_be16(buf + 17, r->body_len);
+	memcpy(buf + MSG_HDR_LEN, r->user, r->user_len);
+	memcpy(buf + MSG_HDR_LEN + r->user_len, r->body, r->body_len);
+	return MSG_HDR_LEN + (size_t)r->user_len + r->body_len;
+}
+
+size_t
+rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r)
+{
+	put_be64(buf, r->ts_ms);
+	buf[8] = (uint8_t)r->body_len;
+	buf[9] = r->user_len;
+	memcpy(buf + ROOM_HDR_LEN, r->body, r->body_len);
+	memcpy(buf + ROOM_HDR_LEN + r->body_len, r->user, r->user_len);
+	return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len;
+}
+
+int
+rc_wal_msg_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		  struct rc_wal_msg *m)
+{
+	const uint8_t *v = val;
+
+	if (klen != RC_WAL_MSG_KEY_LEN || vlen < MSG_HDR_LEN)
+		return -EIO;
+	m->room_id = rc_wal_get_be32(key);
+	m->seq = rc_wal_get_be64((const uint8_t *)key + 4);
+	m->ts_ms = rc_wal_get_be64(v);
+	m->cmid = rc_wal_get_be64(v + 8);
+	m->user = (struct rc_str){ (const char *)v + MSG_HDR_LEN, v[16] };
+	m->body = (struct rc_str){ m->user.p + m->user.len, get_be16(v + 17) };
+	if ((size_t)MSG_HDR_LEN + m->user.len + m->body.len != vlen)
+		return -EIO;
+	return 0;
+}
+
+int
+rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		   struct rc_wal_room *r, char name[RC_MAX_ROOM + 1],
+		   char creator[RC_MAX_USER + 1])
+{
+	const uint8_t *v = val;
+
+	if (klen != RC_WAL_ROOM_KEY_LEN || vlen < ROOM_HDR_LEN)
+		return -EIO;
+	if (v[8] > RC_MAX_ROOM || v[9] > RC_MAX_USER ||
+	    (size_t)ROOM_HDR_LEN + v[8] + v[9] != vlen)
+		return -EIO;
+	memcpy(name, v + ROOM_HDR_LEN, v[8]);
+	name[v[8]] = '\0';
+	memcpy(creator, v + ROOM_HDR_LEN + v[8], v[9]);
+	creator[v[9]] = '\0';
+	*r = (struct rc_wal_room){ .room_id = rc_wal_get_be32(key),
+				   .created_ms = rc_wal_get_be64(v),
+				   .name = name,
+				   .creator = creator };
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The WAL's on-disk layout, schema version 1: how rooms and messages become LMDB keys and
+ * values, and back. Three named databases in one environment; every integer big-endian, so
+ * LMDB's default memcmp order walks a room's messages in seq order:
+ *
+ *   "meta"   "schema_version"     -> u32 version
+ *   "rooms"  u32 room_id          -> u64 created_ms, u8 name_len, u8 creator_len, name,
+ *                                    creator
+ *   "msgs"   u32 room_id, u64 seq -> u64 ts_ms, u64 cmid, u8 user_len, u16 body_len, user,
+ *                                    body
+ *
+ * Used by the WAL writer and readers, and by anything else that reads the environment (the
+ * drainer). Pure functions without LMDB types; reentrant. Decoders check every length and
+ * return -EIO for a malformed entry.
+ */
+#ifndef RC_WAL_FORMAT_H
+#define RC_WAL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wal.h"
+
+#define RC_WAL_SCHEMA_VERSION 1u
+#define RC_WAL_SCHEMA_KEY "schema_version"
+#define RC_WAL_DB_META "meta"
+#define RC_WAL_DB_ROOMS "rooms"
+#define RC_WAL_DB_MSGS "msgs"
+
+#define RC_WAL_ROOM_KEY_LEN 4
+#define RC_WAL_MSG_KEY_LEN 12
+#define RC_WAL_VAL_MAX (19 + RC_MAX_USER + RC_MAX_BODY) /* the largest value of either */
+
+void rc_wal_put_be32(uint8_t *p, uint32_t v);
+uint32_t rc_wal_get_be32(const uint8_t *p);
+uint64_t rc_wal_get_be64(const uint8_t *p);
+
+/* Keys: write into buf (RC_WAL_*_KEY_LEN bytes), return the length. */
+size_t rc_wal_room_key(uint8_t *buf, uint32_t room_id);
+size_t rc_wal_msg_key(uint8_t *buf, uint32_t room_id, uint64_t seq);
+
+/* The smallest msgs key above key (a 96-bit increment); false when key was the largest. */
+bool rc_wal_msg_key_next(uint8_t *key);
+
+/* The room of a msgs key; false when the key is not one. */
+bool rc_wal_msg_key_room(const void *key, size_t len, uint32_t *room_id);
+
+/* Values: write the value of r (a message or a room) into buf (RC_WAL_VAL_MAX bytes),
+ * return its length. r must have passed rc_wal_rec_check(). */
+size_t rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r);
+size_t rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r);
+
+/* 0 when r can be stored: a known kind and lengths within the protocol's limits (a room
+ * name of 1..RC_MAX_ROOM bytes, a message seq above 0); else -EINVAL. */
+int rc_wal_rec_check(const struct rc_wal_rec *r);
+
+/* Decode a msgs entry; m's strings point into val. */
+int rc_wal_msg_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		      struct rc_wal_msg *m);
+
+/* Decode a rooms entry; name and creator are copied NUL-terminated into the buffers that
+ * r then points to. */
+int rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		       struct rc_wal_room *r, char name[RC_MAX_ROOM + 1],
+		       char creator[RC_MAX_USER + 1]);
+
+#endif /* RC_WAL_FORMAT_H */

@@ -1,0 +1,501 @@
+# shellcheck shell=bash disable=SC2034 # variables here are used by the scripts that source it
+# Helpers for roomcast's integration tests (and configs/demo/run). Source it, then:
+#
+#   rc_init NAME            traps, a private work dir, unique names for this run
+#   rc_setup_netns          namespace NODE (roomcastd) and CLI (clients) joined by a veth pair:
+#                             NODE side: no IP (DPDK net_af_packet owns it)
+#                             CLI side:  198.18.0.10/24 .. 198.18.0.13/24 (RC_CLIENT_IPS)
+#                             the node's service IP is 198.18.0.1 (RC_SERVICE_IP)
+#   rc_write_node_conf      writes RC_CONF for that layout (+ a 0600 secret file)
+#   rc_start_node / rc_stop_node / rc_kill_node
+#   rc_ctl ARGS             roomcastctl against this node's admin socket
+#   rc_rcload ARGS          rcload in the CLI namespace, pointed at the node
+#   rc_stat JQ / rc_drops_total   read `roomcastctl -j stats`
+#   rc_assert*, rc_fail     print what failed (and the node log's end), exit 1
+#
+# Everything created (namespaces, veth, processes, DPDK runtime dir, work dir) is removed by an
+# EXIT trap, also on failure. Each live run is recorded in RC_STATE_DIR so that
+# `bash tests/integration/lib.sh cleanup-stale` (run by tests/run after every test) removes what
+# a killed run left behind.
+#
+# Names: prefix rcNNN (NNN = PID % 1000, bumped while taken); namespaces rcNNN-node, rcNNN-cli;
+# interfaces rcNNN-nd (node side) and rcNNN-cl (client side): at most 15 characters.
+
+RC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RC_BUILD=${RC_BUILD_DIR:-$RC_ROOT/build}
+case "$RC_BUILD" in /*) ;; *) RC_BUILD="$RC_ROOT/$RC_BUILD" ;; esac
+RC_ROOMCASTD="$RC_BUILD/control/roomcastd"
+RC_ROOMCASTCTL="$RC_BUILD/control/roomcastctl"
+RC_CHAT="$RC_BUILD/control/chat/roomcast-chat"
+RC_RCLOAD="$RC_BUILD/tests/tools/rcload"
+
+RC_SERVICE_IP=198.18.0.1
+RC_PORT=6420
+RC_CLIENT_IPS=(198.18.0.10 198.18.0.11 198.18.0.12 198.18.0.13)
+RC_STATE_DIR=/run/roomcast-tests
+RC_READY_TIMEOUT_S=${RC_READY_TIMEOUT_S:-30}
+RC_STOP_TIMEOUT_S=${RC_STOP_TIMEOUT_S:-20}
+
+RC_NAME=""
+RC_PREFIX=""
+RC_WORK=""
+RC_STATE_FILE=""
+RC_NS_NODE=""
+RC_NS_CLI=""
+RC_IF_NODE=""
+RC_IF_CLI=""
+RC_FILE_PREFIX=""
+RC_CONF=""
+RC_SECRET=""
+RC_DATA_DIR=""
+RC_ADMIN_SOCK=""
+RC_NODE_LOG=""
+RC_NODE_PID=""
+RC_NODE_STARTS=0
+RC_BG_PIDS=()
+RC_FAIL_MSG=""
+RC_ERR_AT=""
+RC_RCLOAD_COMMON=()
+
+# ---- messages and assertions ---------------------------------------------------------------
+
+rc_log() { printf '[%4ds] %s\n' "$SECONDS" "$*"; }
+
+# Print the end of the node's log (where a failure usually explains itself).
+rc_show_node_log() {
+	[ -n "$RC_NODE_LOG" ] && [ -s "$RC_NODE_LOG" ] || return 0
+	echo "---- last ${1:-30} lines of the roomcastd log ($RC_NODE_LOG) ----"
+	tail -n "${1:-30}" "$RC_NODE_LOG"
+	echo "----"
+}
+
+# Fail the test: the message is printed again as the very last line by the EXIT trap.
+rc_fail() {
+	RC_FAIL_MSG="$*"
+	# Also on file: rc_fail may run in a $(...) subshell whose variables the EXIT trap never sees.
+	[ -n "$RC_WORK" ] && [ -d "$RC_WORK" ] && printf '%s\n' "$*" >>"$RC_WORK/fail.msg"
+	echo "ASSERTION FAILED: $*" >&2
+	rc_show_node_log 30 >&2
+	exit 1
+}
+
+# rc_assert DESC CMD [ARGS...]: CMD must exit 0.
+rc_assert() {
+	local desc=$1 rc=0
+	shift
+	"$@" || rc=$?
+	[ "$rc" -eq 0 ] || rc_fail "$desc: \`$*\` exited $rc"
+}
+
+# rc_assert_fails DESC CMD [ARGS...]: CMD must exit non-zero.
+rc_assert_fails() {
+	local desc=$1 rc=0
+	shift
+	"$@" || rc=$?
+	[ "$rc" -ne 0 ] || rc_fail "$desc: \`$*\` succeeded, expected a failure"
+}
+
+rc_assert_eq() { # ACTUAL EXPECTED DESC
+	[ "$1" = "$2" ] || rc_fail "$3: got '$1', expected '$2'"
+}
+
+rc_assert_int_gt() { # A B DESC: integers, A > B
+	[[ "$1" =~ ^-?[0-9]+$ ]] || rc_fail "$3: '$1' is not a number"
+	[[ "$2" =~ ^-?[0-9]+$ ]] || rc_fail "$3: '$2' is not a number"
+	[ "$1" -gt "$2" ] || rc_fail "$3: $1 is not > $2"
+}
+
+rc_assert_match() { # TEXT ERE DESC
+	printf '%s\n' "$1" | grep -Eq -- "$2" ||
+		rc_fail "$3: /$2/ not found in: $(printf '%s' "$1" | head -c 600)"
+}
+
+rc_assert_file_match() { # FILE ERE DESC
+	grep -Eq -- "$2" "$1" 2>/dev/null ||
+		rc_fail "$3: /$2/ not found in $1: $(head -c 600 "$1" 2>/dev/null)"
+}
+
+# rc_wait_until SECONDS DESC CMD [ARGS...]: poll CMD (every 0.2 s) until it succeeds.
+rc_wait_until() {
+	local secs=$1 limit=$((SECONDS + $1)) desc=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$limit" ] || rc_fail "$desc: still false after ${secs} s: \`$*\`"
+		sleep 0.2
+	done
+}
+
+rc_require_root() {
+	[ "$(id -u)" -eq 0 ] || rc_fail "needs root (network namespaces, DPDK); cannot run"
+}
+
+# rc_require_bins PATH...: the build produced these.
+rc_require_bins() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || rc_fail "$b is not built (run ninja -C ${RC_BUILD#"$RC_ROOT"/})"
+	done
+}
+
+rc_require_cmds() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || rc_fail "command '$c' missing (run .ci/install-deps)"
+	done
+}
+
+# ---- lifecycle -------------------------------------------------------------------------------
+
+rc_proc_start_time() { # PID: the kernel's start time of PID (to tell a reused PID apart)
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086 # split the fields on purpose
+	set -- $s
+	echo "${20}"
+}
+
+rc_alive() { # PID: running (not a zombie)
+	local s
+	[ -n "$1" ] || return 1
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+
+rc_kill_tree() { # SIGNAL PID: PID and its descendants (children first)
+	local c
+	for c in $(ps -o pid= --ppid "$2" 2>/dev/null); do rc_kill_tree "$1" "$c"; done
+	kill "-$1" "$2" 2>/dev/null
+	return 0
+}
+
+rc_state_add() { # KEY VALUE: remember something to delete if this run dies
+	[ -n "$RC_STATE_FILE" ] && echo "$1 $2" >>"$RC_STATE_FILE"
+	return 0
+}
+
+# rc_init NAME: call first. Sets traps, picks the prefix and creates the work dir.
+rc_init() {
+	RC_NAME=${1:-test}
+	set -Eeuo pipefail
+	trap 'RC_ERR_AT="line $LINENO: $BASH_COMMAND"' ERR
+	trap rc_cleanup EXIT
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
+	trap 'exit 129' HUP
+	rc_require_root
+	rc_require_cmds ip ethtool jq timeout
+	mkdir -p "$RC_STATE_DIR"
+	rc_cleanup_stale >/dev/null 2>&1 || true
+
+	local n=$(($$ % 1000)) i
+	for ((i = 0; i < 1000; i++)); do
+		RC_PREFIX="rc$(((n + i) % 1000))"
+		if [ ! -e "$RC_STATE_DIR/$RC_PREFIX" ] && [ ! -e "/run/netns/$RC_PREFIX-node" ] &&
+			[ ! -e "/run/netns/$RC_PREFIX-cli" ] &&
+			(set -o noclobber && echo "owner $$ $(rc_proc_start_time $$)" \
+				>"$RC_STATE_DIR/$RC_PREFIX") 2>/dev/null; then
+			break
+		fi
+		RC_PREFIX=""
+	done
+	[ -n "$RC_PREFIX" ] || rc_fail "no free name prefix in $RC_STATE_DIR"
+	RC_STATE_FILE="$RC_STATE_DIR/$RC_PREFIX"
+
+	RC_WORK=$(mktemp -d "/tmp/roomcast-$RC_NAME.XXXXXX")
+	rc_state_add workdir "$RC_WORK"
+	RC_NS_NODE="$RC_PREFIX-node"
+	RC_NS_CLI="$RC_PREFIX-cli"
+	RC_IF_NODE="$RC_PREFIX-nd"
+	RC_IF_CLI="$RC_PREFIX-cl"
+	RC_FILE_PREFIX="roomcast-$RC_PREFIX-$$"
+	RC_CONF="$RC_WORK/node.conf"
+	RC_SECRET="$RC_WORK/secret"
+	RC_DATA_DIR="$RC_WORK/data"
+	RC_ADMIN_SOCK="$RC_WORK/admin.sock"
+	RC_NODE_LOG="$RC_WORK/roomcastd.log"
+	rc_state_add dpdk "/var/run/dpdk/$RC_FILE_PREFIX"
+	# How rcload reaches the node and logs in (it mints its tokens from the shared secret).
+	RC_RCLOAD_COMMON=(-s "$RC_SERVICE_IP:$RC_PORT" --secret-file "$RC_SECRET")
+	rc_log "$RC_NAME: prefix $RC_PREFIX, work dir $RC_WORK, build $RC_BUILD"
+}
+
+# Remove one run's leftovers, as listed in its state file.
+rc_cleanup_state_file() { # FILE
+	local key val p
+	while read -r key val _; do
+		case "$key" in
+		netns)
+			for p in $(ip netns pids "$val" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+			ip netns del "$val" 2>/dev/null
+			;;
+		link) ip link del "$val" 2>/dev/null ;;
+		dpdk | workdir) [ -n "$val" ] && [ "$val" != / ] && rm -rf "$val" ;;
+		esac
+	done <"$1"
+	rm -f "$1"
+}
+
+# Delete what runs that are gone left behind (their owner process no longer exists).
+rc_cleanup_stale() {
+	local f owner pid start
+	[ -d "$RC_STATE_DIR" ] || return 0
+	for f in "$RC_STATE_DIR"/rc*; do
+		[ -f "$f" ] || continue
+		read -r owner pid start <"$f" || continue
+		[ "$owner" = owner ] || continue
+		if [ -n "$pid" ] && rc_alive "$pid" && [ "$(rc_proc_start_time "$pid")" = "$start" ]; then
+			continue
+		fi
+		echo "cleanup-stale: removing the leftovers of $(basename "$f") (pid $pid gone)"
+		rc_cleanup_state_file "$f"
+	done
+}
+
+# EXIT trap: stop everything, delete namespaces, keep the logs, report.
+rc_cleanup() {
+	local rc=$? p
+	set +e
+	trap - EXIT ERR TERM INT HUP
+	if rc_alive "$RC_NODE_PID"; then
+		kill -KILL "$RC_NODE_PID" 2>/dev/null
+		wait "$RC_NODE_PID" 2>/dev/null
+	fi
+	for p in "${RC_BG_PIDS[@]}"; do
+		rc_alive "$p" && rc_kill_tree KILL "$p"
+	done
+	if [ -z "$RC_FAIL_MSG" ] && [ -s "$RC_WORK/fail.msg" ]; then
+		RC_FAIL_MSG=$(head -n 1 "$RC_WORK/fail.msg")
+	fi
+	if [ -n "${RC_TEST_LOG_DIR:-}" ] && [ -n "$RC_WORK" ] && [ -d "$RC_WORK" ]; then
+		mkdir -p "$RC_TEST_LOG_DIR"
+		find "$RC_WORK" -maxdepth 1 -type f \( -name '*.log' -o -name '*.conf' \) \
+			-exec cp {} "$RC_TEST_LOG_DIR/" \;
+	fi
+	if [ -n "$RC_STATE_FILE" ] && [ -f "$RC_STATE_FILE" ]; then
+		rc_cleanup_state_file "$RC_STATE_FILE"
+	fi
+	if [ "$rc" -eq 0 ]; then
+		rc_log "$RC_NAME: OK"
+	elif [ -n "$RC_FAIL_MSG" ]; then
+		echo "FAIL: $RC_NAME: $RC_FAIL_MSG"
+	elif [ "$rc" -ge 129 ] && [ "$rc" -le 143 ]; then
+		rc_show_node_log 30
+		echo "FAIL: $RC_NAME: stopped by signal $((rc - 128)) (the test's timeout?)"
+	else
+		[ -n "$RC_ERR_AT" ] && rc_show_node_log 30
+		echo "FAIL: $RC_NAME: exit $rc${RC_ERR_AT:+ at $RC_ERR_AT}"
+	fi
+	exit "$rc"
+}
+
+# ---- the network layout -----------------------------------------------------------------------
+
+rc_ns() { # NS CMD...: run in a namespace
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+rc_disable_offloads() { # NS IF: full checksums on the wire, no GSO/GRO, so af_packet sees them
+	local f
+	if ! rc_ns "$1" ethtool -K "$2" rx off tx off gso off tso off gro off >/dev/null 2>&1; then
+		for f in rx tx gso tso gro; do
+			rc_ns "$1" ethtool -K "$2" "$f" off >/dev/null 2>&1 ||
+				rc_log "warning: ethtool -K $2 $f off failed"
+		done
+	fi
+}
+
+rc_setup_netns() {
+	local ns ip
+	for ns in "$RC_NS_NODE" "$RC_NS_CLI"; do
+		rc_state_add netns "$ns"
+		ip netns add "$ns" || rc_fail "ip netns add $ns"
+		ip -n "$ns" link set lo up
+		# No IPv6 chatter (router solicitations, MLD) on the wire: counters stay exact.
+		rc_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+	done
+	rc_state_add link "$RC_IF_NODE"
+	ip link add "$RC_IF_NODE" netns "$RC_NS_NODE" type veth peer name "$RC_IF_CLI" \
+		netns "$RC_NS_CLI" || rc_fail "cannot create the veth pair $RC_IF_NODE/$RC_IF_CLI"
+	rc_disable_offloads "$RC_NS_NODE" "$RC_IF_NODE"
+	rc_disable_offloads "$RC_NS_CLI" "$RC_IF_CLI"
+	for ip in "${RC_CLIENT_IPS[@]}"; do
+		ip -n "$RC_NS_CLI" addr add "$ip/24" dev "$RC_IF_CLI" ||
+			rc_fail "cannot add $ip to $RC_IF_CLI"
+	done
+	ip -n "$RC_NS_NODE" link set "$RC_IF_NODE" up
+	ip -n "$RC_NS_CLI" link set "$RC_IF_CLI" up
+	rc_log "namespaces $RC_NS_NODE ($RC_IF_NODE, no IP; node $RC_SERVICE_IP)" \
+		"and $RC_NS_CLI ($RC_IF_CLI: ${RC_CLIENT_IPS[*]})"
+}
+
+# ---- the node ---------------------------------------------------------------------------------
+
+# rc_write_node_conf [FILE [DEVICE [DEVICE_ARGS]]]: a node config for this layout (default
+# RC_CONF, net_af_packet0 on the node-side veth). Creates the secret file if missing.
+rc_write_node_conf() {
+	local file=${1:-$RC_CONF} dev=${2-net_af_packet0} devargs=${3-iface=$RC_IF_NODE}
+	if [ ! -f "$RC_SECRET" ]; then
+		(umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$RC_SECRET")
+		chmod 0600 "$RC_SECRET"
+	fi
+	cat >"$file" <<EOF
+# roomcast node config for the test layout (generated by tests/integration/lib.sh)
+node = {
+  id = "n1";
+  service_ip = "$RC_SERVICE_IP";
+  udp_port = $RC_PORT;
+  data_dir = "$RC_DATA_DIR";
+  admin_socket = "$RC_ADMIN_SOCK";
+  admin_group = "";
+};
+eal = { args = ["--no-huge", "--no-pci", "-m", "256", "--file-prefix=$RC_FILE_PREFIX",
+                "-l", "0-1", "--log-level=5"]; };
+ports = ( { name = "chat0"; device = "$dev"; args = "$devargs";
+            rx_queues = 1; tx_queues = 1; rx_desc = 1024; tx_desc = 1024; mtu = 1500; } );
+workers = { lcores = [1]; burst = 32; idle_backoff = true; idle_polls = 100;
+            idle_sleep_us = 100; mbufs = 16383; };
+chat = { history_on_join = 20; max_fetch = 200; session_idle_s = 120; max_sessions = 65536;
+         max_rooms = 10000; max_members = 1000; post_rate = 50; post_burst = 100;
+         dedup_window = 4096; };
+auth = { secret_file = "$RC_SECRET"; token_ttl_s = 86400; };
+wal = { map_size_mb = 64; high_water_pct = 90; batch_max = 512; nosync = false; };
+EOF
+}
+
+# rc_start_node [CONF]: start roomcastd in the NODE namespace, wait until its admin socket
+# answers `status` (at most RC_READY_TIMEOUT_S), fail if it exits or does not get ready.
+rc_start_node() {
+	local conf=${1:-$RC_CONF} deadline start=$SECONDS
+	rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL"
+	[ -z "$RC_NODE_PID" ] || rc_fail "rc_start_node: a node is already running ($RC_NODE_PID)"
+	RC_NODE_STARTS=$((RC_NODE_STARTS + 1))
+	echo "==== roomcastd start #$RC_NODE_STARTS at $(date '+%F %T') ====" >>"$RC_NODE_LOG"
+	ip netns exec "$RC_NS_NODE" "$RC_ROOMCASTD" -c "$conf" >>"$RC_NODE_LOG" 2>&1 &
+	RC_NODE_PID=$!
+	rc_log "roomcastd started (pid $RC_NODE_PID, start #$RC_NODE_STARTS)"
+	deadline=$((SECONDS + RC_READY_TIMEOUT_S))
+	while :; do
+		if ! rc_alive "$RC_NODE_PID"; then
+			local rc=0
+			wait "$RC_NODE_PID" || rc=$?
+			RC_NODE_PID=""
+			rc_fail "roomcastd exited during startup (exit $rc)"
+		fi
+		if timeout 5 "$RC_ROOMCASTCTL" -s "$RC_ADMIN_SOCK" status >/dev/null 2>&1; then
+			rc_log "roomcastd ready after $((SECONDS - start)) s"
+			return 0
+		fi
+		[ "$SECONDS" -lt "$deadline" ] ||
+			rc_fail "roomcastd not ready after ${RC_READY_TIMEOUT_S} s (roomcastctl status)"
+		sleep 0.2
+	done
+}
+
+# rc_stop_node: SIGTERM, wait (RC_STOP_TIMEOUT_S), then SIGKILL. Returns the daemon's exit
+# status (non-zero also when it had to be killed); sets RC_NODE_EXIT.
+rc_stop_node() {
+	local pid=$RC_NODE_PID deadline rc=0
+	RC_NODE_EXIT=""
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	deadline=$((SECONDS + RC_STOP_TIMEOUT_S))
+	while rc_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+	if rc_alive "$pid"; then
+		rc_log "roomcastd did not exit ${RC_STOP_TIMEOUT_S} s after SIGTERM: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		RC_NODE_PID=""
+		RC_NODE_EXIT=killed
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	RC_NODE_PID=""
+	RC_NODE_EXIT=$rc
+	rc_log "roomcastd stopped by SIGTERM (exit $rc)"
+	return "$rc"
+}
+
+# rc_kill_node: SIGKILL (a crash), no grace.
+rc_kill_node() {
+	local pid=$RC_NODE_PID
+	[ -n "$pid" ] || return 0
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	RC_NODE_PID=""
+	rc_log "roomcastd killed with SIGKILL"
+	return 0
+}
+
+rc_node_alive() { rc_alive "$RC_NODE_PID"; }
+
+# ---- talking to the node ------------------------------------------------------------------------
+
+# rc_ctl ARGS...: roomcastctl -s SOCK ARGS (e.g. rc_ctl room list, rc_ctl -j stats).
+rc_ctl() {
+	timeout 10 "$RC_ROOMCASTCTL" -s "$RC_ADMIN_SOCK" "$@"
+}
+
+# rc_stat JQ_FILTER: evaluate a jq filter on `roomcastctl -j stats`, e.g. '.lcores[0].rx'.
+rc_stat() {
+	local j
+	j=$(rc_ctl -j stats) || rc_fail "roomcastctl -j stats failed"
+	printf '%s' "$j" | jq -er "$1" 2>/dev/null ||
+		rc_fail "stats: filter '$1' gives nothing in: $(printf '%s' "$j" | head -c 400)"
+}
+
+# rc_drops_total: the sum of every number under "drops" in `roomcastctl -j stats`.
+rc_drops_total() {
+	rc_stat '[(.drops // {}) | .. | numbers] | add // 0'
+}
+
+# rc_token USER: mint a login token through the admin socket (prints it).
+rc_token() {
+	local out tok
+	out=$(rc_ctl token mint "$1") || rc_fail "roomcastctl token mint $1 failed: $out"
+	tok=$(printf '%s\n' "$out" | grep -oE '[0-9]+\.[0-9a-f]{64}' | head -n 1)
+	[ -n "$tok" ] || rc_fail "roomcastctl token mint $1 printed no token: $out"
+	printf '%s\n' "$tok"
+}
+
+# rc_cli CMD...: run a command in the client namespace.
+rc_cli() { ip netns exec "$RC_NS_CLI" "$@"; }
+
+# rc_rcload ARGS...: rcload in the CLI namespace against the node (timeout RC_RCLOAD_TIMEOUT_S,
+# default 120). Its output goes to stdout and to WORK/rcload.log. Returns rcload's status.
+rc_rcload() {
+	local rc=0
+	rc_require_bins "$RC_RCLOAD"
+	rc_log "rcload $*"
+	echo "==== rcload $* ====" >>"$RC_WORK/rcload.log"
+	if timeout --foreground -k 5 "${RC_RCLOAD_TIMEOUT_S:-120}" \
+		ip netns exec "$RC_NS_CLI" "$RC_RCLOAD" "${RC_RCLOAD_COMMON[@]}" "$@" 2>&1 |
+		tee -a "$RC_WORK/rcload.log"; then
+		rc=0
+	else
+		rc=${PIPESTATUS[0]}
+	fi
+	[ "$rc" -ne 124 ] || rc_log "rcload timed out"
+	return "$rc"
+}
+
+# rc_bind_args: --bind-ip for every client address.
+rc_bind_args() {
+	local ip
+	for ip in "${RC_CLIENT_IPS[@]}"; do printf -- '--bind-ip\n%s\n' "$ip"; done
+}
+
+# ---- run as a script: maintenance ------------------------------------------------------------
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	case "${1:-}" in
+	cleanup-stale) rc_cleanup_stale ;;
+	*)
+		echo "usage: bash tests/integration/lib.sh cleanup-stale   (else: source it)" >&2
+		exit 2
+		;;
+	esac
+fi

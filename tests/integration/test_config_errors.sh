@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Integration test: roomcastd refuses a bad configuration file, or bad arguments, with a clear
+# message ("FILE:LINE: KEY: problem" for the file) and a non-zero exit, without starting: it
+# must exit by itself within seconds and must not create its admin socket.
+# As a control, the unmodified config (the one test_relay uses) does start and stops cleanly.
+# rc-timeout: 240
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+rc_init config_errors
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL"
+rc_setup_netns
+GOOD="$RC_WORK/good.conf"
+rc_write_node_conf "$GOOD"
+cases=0
+
+ere_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
+
+# run_refused FILE_OR_EMPTY DESC ARGS...: roomcastd ARGS must exit non-zero within 20 s without
+# creating the admin socket; its output goes to $out.
+run_refused() {
+	local desc=$2 rc=0 log
+	shift 2
+	cases=$((cases + 1))
+	log="$RC_WORK/case$cases.log"
+	rm -f "$RC_ADMIN_SOCK"
+	ip netns exec "$RC_NS_NODE" timeout -k 5 20 "$RC_ROOMCASTD" "$@" >"$log" 2>&1 || rc=$?
+	out=$(cat "$log")
+	rc_log "case $cases: $desc: exit $rc: $(head -n 3 "$log" | tr '\n' ' ' | cut -c1-200)"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		rc_fail "$desc: roomcastd $* did not exit within 20 s (it started?)"
+	fi
+	[ "$rc" -ne 0 ] || rc_fail "$desc: roomcastd $* exited 0"
+	[ ! -e "$RC_ADMIN_SOCK" ] || rc_fail "$desc: roomcastd $* created its admin socket"
+	[ -n "$out" ] || rc_fail "$desc: roomcastd $* exited $rc without a word"
+}
+
+# bad_conf NAME DESC KEY_ERE LINE_ERE SED_SCRIPT: the good config edited by SED_SCRIPT must be
+# refused with "FILE:LINE: ...KEY". LINE_ERE: the expected line: a number, or "find:REGEX" for
+# the line of the edited file matching REGEX, or "any".
+bad_conf() {
+	local name=$1 desc=$2 key=$3 line=$4 script=$5 f
+	f="$RC_WORK/bad-$name.conf"
+	sed -e "$script" "$GOOD" >"$f"
+	cmp -s "$f" "$GOOD" && rc_fail "test bug: '$script' changed nothing in $GOOD"
+	case "$line" in
+	find:*)
+		line=$(grep -nE -- "${line#find:}" "$f" | head -n 1 | cut -d: -f1)
+		[ -n "$line" ] || rc_fail "test bug: no line matches in $f"
+		;;
+	any) line='[0-9]+' ;;
+	esac
+	run_refused "$f" "$desc" -c "$f"
+	rc_assert_match "$out" "$(ere_quote "$f"):$line: [^ ]*$key" \
+		"$desc: message names the file, line $line and key $key"
+}
+
+# Control: the good file starts (else every refusal below would prove nothing).
+rc_log "control: the unmodified config starts"
+rc_start_node "$GOOD"
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
+
+# Unknown keys, at each level.
+bad_conf unknown-node "unknown key in node { }" "bogus_key" "find:bogus_key" \
+	'/^node = {/a\  bogus_key = 1;'
+bad_conf unknown-workers "unknown key in workers { }" "spin_hard" "find:spin_hard" \
+	's/^workers = { lcores = \[1\];/workers = { lcores = [1]; spin_hard = true;/'
+# shellcheck disable=SC2016 # a sed script
+bad_conf unknown-group "unknown top-level group" "bogus_group" "find:bogus_group" \
+	'$a\bogus_group = { a = 1; };'
+bad_conf unknown-port-key "unknown key in a port" "rx_ring" "find:rx_ring" \
+	's/rx_queues = 1;/rx_queues = 1; rx_ring = 4;/'
+
+# Bad addresses.
+bad_conf bad-ip-octet "service_ip out of range" "service_ip" "find:service_ip" \
+	's/service_ip = "[^"]*"/service_ip = "198.18.0.300"/'
+bad_conf bad-ip-word "service_ip not an address" "service_ip" "find:service_ip" \
+	's/service_ip = "[^"]*"/service_ip = "chat.example"/'
+
+# Bad values and types.
+bad_conf port-range "udp_port out of range" "udp_port" "find:udp_port" \
+	's/udp_port = [0-9]*;/udp_port = 70000;/'
+bad_conf port-type "udp_port is a string" "udp_port" "find:udp_port" \
+	's/udp_port = [0-9]*;/udp_port = "6420";/'
+bad_conf no-lcores "an empty worker lcore list" "lcores" "find:lcores" \
+	's/lcores = \[1\];/lcores = [];/'
+
+# The secret.
+bad_conf secret-missing "secret file does not exist" "secret_file" "find:secret_file" \
+	"s|secret_file = \"[^\"]*\"|secret_file = \"$RC_WORK/no-such-secret\"|"
+printf 'short' >"$RC_WORK/short-secret"
+chmod 0600 "$RC_WORK/short-secret"
+bad_conf secret-short "secret shorter than 32 bytes" "secret_file" "find:secret_file" \
+	"s|secret_file = \"[^\"]*\"|secret_file = \"$RC_WORK/short-secret\"|"
+f="$RC_WORK/bad-secret-unset.conf"
+sed -e 's/secret_file = "[^"]*";//' "$GOOD" >"$f"
+run_refused "$f" "no auth.secret_file at all" -c "$f"
+rc_assert_match "$out" "$(ere_quote "$f"):[0-9]+: .*secret_file" \
+	"no auth.secret_file: message names the file, a line and secret_file"
+
+# Syntax errors: libconfig's own line number.
+bad_conf syntax "a syntax error" "" "find:udp_port" 's/udp_port = \([0-9]*\);/udp_port = = \1;/'
+
+# Not a config file at all, and bad arguments.
+run_refused "" "config file does not exist" -c "$RC_WORK/no-such.conf"
+rc_assert_match "$out" "$(ere_quote "$RC_WORK/no-such.conf")" "missing file: message names it"
+run_refused "" "an unknown option" --no-such-option
+run_refused "" "-c without a file" -c
+
+rc_log "$cases refusals checked"

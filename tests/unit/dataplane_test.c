@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the dataplane's tables and packet handling, with a real EAL (no hugepages)
+ * and real liburcu QSBR: the room table, sessions and their rate bucket, the re-sent POST
+ * table, and frame classification (ARP, ICMP echo, UDP chat, every drop reason).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_arp.h>
+#include <rte_eal.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "counters.h"
+#include "dedup.h"
+#include "pkt.h"
+#include "room_table.h"
+#include "session.h"
+
+static struct rte_mempool *pool;
+
+/* ---- room table ---- */
+
+static void
+test_room_add_lookup(void **state)
+{
+	struct rc_room_table *t = rc_room_table_create(4);
+	struct rc_room *a, *b;
+
+	(void)state;
+	assert_non_null(t);
+	a = rc_room_add(t, 1, "lobby", 5, "alice", 10, 1);
+	assert_non_null(a);
+	assert_int_equal(a->next_seq, 1);
+	assert_ptr_equal(rc_room_lookup_name(t, "lobby", 5), a);
+	assert_ptr_equal(rc_room_lookup_id(t, 1), a);
+	assert_null(rc_room_lookup_name(t, "lobb", 4));
+	assert_null(rc_room_lookup_id(t, 2));
+	assert_null(rc_room_lookup_id(t, 0));
+	assert_null(rc_room_lookup_id(t, 99));
+
+	assert_null(rc_room_add(t, 2, "lobby", 5, "bob", 11, 0)); /* name taken */
+	assert_int_equal(errno, EEXIST);
+	assert_null(rc_room_add(t, 1, "other", 5, "bob", 11, 0)); /* id taken */
+	assert_int_equal(errno, EEXIST);
+	assert_null(rc_room_add(t, 5, "five", 4, "bob", 11, 0)); /* beyond max_rooms */
+	assert_int_equal(errno, ENOSPC);
+	assert_null(rc_room_add(t, 3, "", 0, "bob", 11, 0));
+	assert_int_equal(errno, EINVAL);
+
+	b = rc_room_add(t, 4, "ü-room", strlen("ü-room"), "bob", 11, 0);
+	assert_non_null(b);
+	assert_int_equal(rc_room_count(t), 2);
+	assert_int_equal(rc_room_max_id(t), 4);
+	rc_room_table_destroy(t);
+}
+
+static void
+test_room_members(void **state)
+{
+	struct rc_room_table *t = rc_room_table_create(4);
+	struct rc_room *r = rc_room_add(t, 1, "lobby", 5, "alice", 10, 0);
+	struct rc_member m = { .user_len = 1, .user = "x" };
+	unsigned i;
+
+	(void)state;
+	for (i = 1; i <= 20; i++) {
+		m.session = i;
+		assert_int_equal(rc_room_member_add(r, &m, 20), 0);
+	}
+	m.session = 21;
+	assert_int_equal(rc_room_member_add(r, &m, 20), -ENOSPC);
+	m.session = 5;
+	assert_int_equal(rc_room_member_add(r, &m, 30), -EEXIST);
+	assert_int_equal(r->n_members, 20);
+	assert_true(rc_room_member_remove(r, 5));
+	assert_false(rc_room_member_remove(r, 5));
+	assert_int_equal(rc_room_member_find(r, 5), -1);
+	assert_true(rc_room_member_find(r, 20) >= 0);
+	assert_int_equal(r->n_members, 19);
+	rc_room_table_destroy(t);
+}
+
+/* ---- sessions ---- */
+
+static void
+test_sessions(void **state)
+{
+	struct rc_session_table *t = rc_session_table_create(2);
+	struct rc_peer p = { .ip = 1, .udp_port = 2 };
+	struct rc_session *a, *b;
+
+	(void)state;
+	a = rc_session_add(t, "alice", 5, &p, 1000);
+	b = rc_session_add(t, "alice", 5, &p, 1000);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a->id != 0 && b->id != 0 && a->id != b->id);
+	assert_null(rc_session_add(t, "carol", 5, &p, 1000));
+	assert_int_equal(errno, ENOSPC);
+	assert_ptr_equal(rc_session_lookup(t, a->id), a);
+	assert_null(rc_session_lookup(t, 0));
+	assert_int_equal(a->user_hash, rc_user_hash("alice", 5));
+	rc_session_del(t, b);
+	assert_int_equal(rc_session_count(t), 1);
+	synchronize_rcu();
+	rc_session_table_destroy(t);
+}
+
+static void
+test_rate_bucket(void **state)
+{
+	struct rc_session_table *t = rc_session_table_create(2);
+	struct rc_peer p = { 0 };
+	struct rc_session *s = rc_session_add(t, "bob", 3, &p, 0);
+	unsigned i, ok = 0;
+
+	(void)state;
+	for (i = 0; i < 20; i++)
+		ok += rc_session_take_token(s, 0, 10, 5);
+	assert_int_equal(ok, 5); /* the burst */
+	assert_false(rc_session_take_token(s, 50, 10, 5)); /* half a token after 50 ms */
+	assert_true(rc_session_take_token(s, 100, 10, 5)); /* one after 100 ms at 10/s */
+	assert_false(rc_session_take_token(s, 100, 10, 5));
+	for (ok = 0, i = 0; i < 20; i++)
+		ok += rc_session_take_token(s, 100000, 10, 5);
+	assert_int_equal(ok, 5); /* refill is capped at the burst */
+	rc_session_table_destroy(t);
+}
+
+/* ---- re-sent POSTs ---- */
+
+static void
+test_dedup(void **state)
+{
+	struct rc_dedup *d = rc_dedup_create("t_dedup", 4, 0);
+	struct rc_dedup_key k = { 1, 0, 42, 0 };
+	uint64_t seq;
+	bool pending;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(d);
+	k.cmid = 7;
+	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
+	assert_int_equal(rc_dedup_put(d, &k, 3, true), 0);
+	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), 0);
+	assert_int_equal(seq, 3);
+	assert_true(pending);
+	assert_int_equal(rc_dedup_put(d, &k, 3, false), 0); /* committed: update */
+	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), 0);
+	assert_false(pending);
+	assert_int_equal(rc_dedup_count(d), 1);
+	for (i = 100; i < 104; i++) { /* four more: the oldest (cmid 7) is evicted */
+		k.cmid = i;
+		assert_int_equal(rc_dedup_put(d, &k, i, false), 0);
+	}
+	assert_int_equal(rc_dedup_count(d), 4);
+	k.cmid = 7;
+	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
+	k.cmid = 103;
+	k.room_id = 2; /* same user and cmid in another room: another message */
+	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
+	rc_dedup_destroy(d);
+}
+
+/* ---- frames ---- */
+
+static const struct rte_ether_addr our_mac = { { 0x02, 0, 0, 0, 0, 1 } };
+static const struct rte_ether_addr their_mac = { { 0x02, 0, 0, 0, 0, 2 } };
+
+static struct rc_local
+local(void)
+{
+	struct rc_local l = { .mac = our_mac, .ip = RTE_IPV4(198, 18, 0, 1),
+			      .udp_port = 6420, .port_idx = 0 };
+
+	l.ip = rte_cpu_to_be_32(l.ip);
+	l.udp_port = rte_cpu_to_be_16(6420);
+	return l;
+}
+
+static struct rte_mbuf *
+udp_frame(uint32_t dst_ip, uint16_t dport, const char *payload, uint16_t plen)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct rc_local l = local();
+	struct rc_peer to = { .ip = l.ip, .udp_port = rte_cpu_to_be_16(dport), .mac = our_mac };
+	uint8_t *p = rc_pkt_init(m);
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+
+	assert_non_null(p);
+	memcpy(rte_pktmbuf_append(m, plen), payload, plen);
+	/* frame it as if sent by the client to us: swap the roles */
+	l.mac = their_mac;
+	l.ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10));
+	l.udp_port = rte_cpu_to_be_16(40000);
+	to.ip = rte_cpu_to_be_32(dst_ip);
+	rc_pkt_finish(m, &l, &to);
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	(void)ip;
+	return m;
+}
+
+static void
+test_classify_udp(void **state)
+{
+	struct rc_local l = local();
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "hello", 5);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_CHAT);
+	assert_int_equal(len, 5);
+	assert_memory_equal(payload, "hello", 5);
+	assert_int_equal(peer.ip, rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10)));
+	assert_int_equal(peer.udp_port, rte_cpu_to_be_16(40000));
+	assert_true(rte_is_same_ether_addr(&peer.mac, &their_mac));
+	rte_pktmbuf_free(m);
+
+	m = udp_frame(RTE_IPV4(198, 18, 0, 9), 6420, "x", 1);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_NOT_US);
+	rte_pktmbuf_free(m);
+
+	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 53, "x", 1);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_UDP_PORT);
+	rte_pktmbuf_free(m);
+}
+
+static void
+test_classify_bad_frames(void **state)
+{
+	struct rc_local l = local();
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "hello", 5);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	ip->hdr_checksum ^= 1; /* bad IPv4 checksum */
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_BAD);
+	ip->hdr_checksum ^= 1;
+
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_FRAGMENT);
+	ip->fragment_offset = 0;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+
+	udp->dgram_len = rte_cpu_to_be_16(500); /* longer than the packet */
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_UDP_BAD);
+	udp->dgram_len = rte_cpu_to_be_16(8 + 5);
+
+	udp->dgram_cksum = rte_cpu_to_be_16(0x1234); /* wrong, non-zero checksum */
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_UDP_BAD);
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_CHAT);
+
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_PROTO);
+
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ETH_TYPE);
+
+	eth->dst_addr = their_mac; /* unicast to someone else */
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ETH_DST);
+
+	rte_pktmbuf_trim(m, rte_pktmbuf_data_len(m) - 10);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ETH_SHORT);
+	rte_pktmbuf_free(m);
+}
+
+static struct rte_mbuf *
+arp_request(uint32_t target)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct rte_ether_hdr *eth =
+		(struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(struct rte_arp_hdr));
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+
+	memset(&eth->dst_addr, 0xff, 6);
+	eth->src_addr = their_mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = 6;
+	arp->arp_plen = 4;
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	arp->arp_data.arp_sha = their_mac;
+	arp->arp_data.arp_sip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10));
+	memset(&arp->arp_data.arp_tha, 0, 6);
+	arp->arp_data.arp_tip = rte_cpu_to_be_32(target);
+	return m;
+}
+
+static void
+test_arp(void **state)
+{
+	struct rc_local l = local();
+	struct rte_mbuf *m = arp_request(RTE_IPV4(198, 18, 0, 1));
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_REPLY);
+	assert_int_equal(arp->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REPLY));
+	assert_true(rte_is_same_ether_addr(&arp->arp_data.arp_sha, &our_mac));
+	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
+	assert_int_equal(arp->arp_data.arp_sip, l.ip);
+	rte_pktmbuf_free(m);
+
+	m = arp_request(RTE_IPV4(198, 18, 0, 77));
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ARP_NOT_US);
+	rte_pktmbuf_free(m);
+}
+
+static void
+test_icmp_echo(void **state)
+{
+	struct rc_local l = local();
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "12345678abcd", 12);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+	icmp->icmp_code = 0;
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_REPLY);
+	assert_int_equal(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+	assert_int_equal(rte_raw_cksum(icmp, 20), 0xffff); /* still a valid checksum */
+	assert_int_equal(ip->src_addr, l.ip);
+	assert_int_equal(rte_raw_cksum(ip, 20), 0xffff);
+	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
+
+	icmp->icmp_type = 13; /* timestamp request: not served */
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
+	ip->dst_addr = l.ip;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	eth->dst_addr = our_mac;
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ICMP_OTHER);
+	rte_pktmbuf_free(m);
+}
+
+static void
+test_drop_names(void **state)
+{
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < RC_DROP_MAX; i++)
+		assert_string_not_equal(rc_drop_name(i), "?");
+	assert_string_equal(rc_drop_name(RC_DROP_MAX), "?");
+}
+
+int
+main(void)
+{
+	char prefix[64];
+	char *eal[] = { "dataplane_test", "--no-huge", "--no-pci", "-m", "128", prefix,
+			"--log-level=3", NULL };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_room_add_lookup), cmocka_unit_test(test_room_members),
+		cmocka_unit_test(test_sessions),        cmocka_unit_test(test_rate_bucket),
+		cmocka_unit_test(test_dedup),           cmocka_unit_test(test_classify_udp),
+		cmocka_unit_test(test_classify_bad_frames), cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_icmp_echo),       cmocka_unit_test(test_drop_names),
+	};
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-dpt-%d", (int)getpid());
+	if (rte_eal_init(7, eal) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		return 1;
+	}
+	pool = rte_pktmbuf_pool_create("t_mbuf", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (pool == NULL)
+		return 1;
+	rcu_register_thread();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rcu_unregister_thread();
+	rte_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of storage/wal.c against a real LMDB in a scratch directory and a real EAL
+ * (--no-huge): reopen, group commit through the writer thread from two producers,
+ * duplicates, the high-water mark and a full map, room loading, reads, schema versions.
+ * cmocka assertions run on the test's main thread only; helper threads report counts.
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "wal_fixture.h"
+
+#define BODY_CAP 256
+
+struct fx {
+	char dir[128];
+	struct rc_wal *w;
+};
+
+struct got_msg {
+	uint32_t room_id;
+	uint64_t seq;
+	uint64_t ts_ms;
+	uint64_t cmid;
+	char user[RC_MAX_USER + 1];
+	char body[BODY_CAP];
+};
+
+struct got {
+	unsigned n;
+	unsigned cap;
+	unsigned stop_after; /* 0: never stop */
+	struct got_msg *m;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	fx_tmpdir(f->dir, sizeof(f->dir), NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	rc_wal_close(f->w);
+	fx_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct rc_wal *
+open_ok(const struct rc_wal_conf *c)
+{
+	char err[256] = "";
+	struct rc_wal *w = rc_wal_open(c, err, sizeof(err));
+
+	if (w == NULL)
+		fail_msg("rc_wal_open: %s (errno %d)", err, errno);
+	return w;
+}
+
+static void
+got_init(struct got *g, unsigned cap)
+{
+	*g = (struct got){ .cap = cap, .m = calloc(cap, sizeof(*g->m)) };
+	assert_non_null(g->m);
+}
+
+static int
+got_cb(void *arg, const struct rc_wal_msg *m)
+{
+	struct got *g = arg;
+	struct got_msg *o;
+
+	if (g->stop_after != 0 && g->n == g->stop_after)
+		return 1;
+	if (g->n == g->cap)
+		return -1;
+	o = &g->m[g->n++];
+	o->room_id = m->room_id;
+	o->seq = m->seq;
+	o->ts_ms = m->ts_ms;
+	o->cmid = m->cmid;
+	snprintf(o->user, sizeof(o->user), "%.*s", m->user.len, m->user.p);
+	snprintf(o->body, sizeof(o->body), "%.*s", m->body.len, m->body.p);
+	return 0;
+}
+
+/* Commits msgs room_id / [first, last] with body "r<room>s<seq>". */
+static void
+commit_range(struct rc_wal *w, uint32_t room_id, uint64_t first, uint64_t last)
+{
+	for (uint64_t s = first; s <= last; s++) {
+		struct rc_wal_rec r, *rp = &r;
+		char body[64];
+
+		snprintf(body, sizeof(body), "r%us%llu", room_id, (unsigned long long)s);
+		fx_msg(&r, room_id, s, "alice", body);
+		assert_int_equal(rc_wal_commit_now(w, &rp, 1), 0);
+		assert_int_equal(r.status, 0);
+	}
+}
+
+static void
+commit_room(struct rc_wal *w, uint32_t room_id, uint64_t created, const char *creator,
+	    const char *name)
+{
+	struct rc_wal_rec r, *rp = &r;
+
+	fx_room(&r, room_id, created, creator, name);
+	assert_int_equal(rc_wal_commit_now(w, &rp, 1), 0);
+	assert_int_equal(r.status, 0);
+}
+
+/* Reads room_id [from, to] (max) and checks it is exactly the seqs expected[0..n). */
+static void
+check_read(struct rc_wal *w, uint32_t room_id, uint64_t from, uint64_t to, unsigned max,
+	   const uint64_t *expected, unsigned n)
+{
+	struct got g;
+
+	got_init(&g, n + 16);
+	assert_int_equal(rc_wal_read(w, room_id, from, to, max, got_cb, &g), (int)n);
+	assert_int_equal(g.n, n);
+	for (unsigned i = 0; i < n; i++) {
+		char body[64];
+
+		snprintf(body, sizeof(body), "r%us%llu", room_id,
+			 (unsigned long long)expected[i]);
+		assert_int_equal(g.m[i].room_id, room_id);
+		assert_int_equal(g.m[i].seq, expected[i]);
+		assert_string_equal(g.m[i].body, body);
+	}
+	free(g.m);
+}
+
+static void
+check_last(struct rc_wal *w, uint32_t room_id, uint64_t to, unsigned max, uint64_t first,
+	   unsigned n)
+{
+	struct got g;
+
+	got_init(&g, 1024);
+	assert_int_equal(rc_wal_read_last_to(w, room_id, to, max, got_cb, &g), (int)n);
+	assert_int_equal(g.n, n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(g.m[i].seq, first + i);
+	free(g.m);
+}
+
+/* ---- rooms ---- */
+
+struct room_seen {
+	uint32_t room_id;
+	uint64_t created_ms;
+	uint64_t last_seq;
+	char name[RC_MAX_ROOM + 1];
+	char creator[RC_MAX_USER + 1];
+};
+
+struct rooms_got {
+	unsigned n;
+	unsigned stop_at; /* return 42 when reporting this many-th room (1-based); 0 never */
+	struct room_seen r[16];
+};
+
+static int
+rooms_cb(void *arg, const struct rc_wal_room *r)
+{
+	struct rooms_got *g = arg;
+	struct room_seen *s;
+
+	if (g->n == RTE_DIM(g->r))
+		return -1;
+	s = &g->r[g->n++];
+	s->room_id = r->room_id;
+	s->created_ms = r->created_ms;
+	s->last_seq = r->last_seq;
+	snprintf(s->name, sizeof(s->name), "%s", r->name);
+	snprintf(s->creator, sizeof(s->creator), "%s", r->creator);
+	return g->stop_at != 0 && g->n == g->stop_at ? 42 : 0;
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rooms_got rg = { 0 };
+	struct rc_wal_stats st;
+	struct got g;
+
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 1000, "alice", "lobby");
+	commit_room(f->w, 2, 2000, "bob", "dev");
+	commit_range(f->w, 1, 1, 3);
+	rc_wal_close(f->w);
+	f->w = NULL;
+
+	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.n, 2);
+	assert_int_equal(rg.r[0].room_id, 1);
+	assert_int_equal(rg.r[0].created_ms, 1000);
+	assert_int_equal(rg.r[0].last_seq, 3);
+	assert_string_equal(rg.r[0].name, "lobby");
+	assert_string_equal(rg.r[0].creator, "alice");
+	assert_int_equal(rg.r[1].room_id, 2);
+	assert_int_equal(rg.r[1].last_seq, 0);
+	assert_string_equal(rg.r[1].name, "dev");
+	assert_string_equal(rg.r[1].creator, "bob");
+
+	got_init(&g, 16);
+	assert_int_equal(rc_wal_read(f->w, 1, 1, UINT64_MAX, 100, got_cb, &g), 3);
+	assert_int_equal(g.m[1].seq, 2);
+	assert_int_equal(g.m[1].ts_ms, 1700000000002ull);
+	assert_int_equal(g.m[1].cmid, 1002);
+	assert_string_equal(g.m[1].user, "alice");
+	assert_string_equal(g.m[1].body, "r1s2");
+	free(g.m);
+
+	rc_wal_get_stats(f->w, &st);
+	assert_int_equal(st.rooms, 2);
+	assert_int_equal(st.messages, 3);
+	assert_true(st.map_used > 0 && st.map_used <= st.map_size);
+	assert_int_equal(st.map_size, c.map_size);
+	assert_false(st.full);
+}
+
+/* ---- group commit from two producers ---- */
+
+#define GC_PER_PRODUCER 5000
+#define GC_ROOM_BASE 100
+
+struct producer {
+	struct rc_wal *w;
+	struct rte_ring *done;
+	unsigned idx;
+	unsigned completed;
+	unsigned out_of_order;
+	unsigned bad;
+	bool timed_out;
+};
+
+static void
+producer_drain(struct producer *p)
+{
+	void *objs[64];
+	unsigned n = rte_ring_dequeue_burst(p->done, objs, RTE_DIM(objs), NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_wal_rec *r = objs[i];
+		uint64_t ctx_seq;
+
+		memcpy(&ctx_seq, r->ctx, sizeof(ctx_seq));
+		if (r->seq != p->completed + 1u || ctx_seq != r->seq ||
+		    r->room_id != GC_ROOM_BASE + p->idx)
+			p->out_of_order++;
+		if (r->status != 0)
+			p->bad++;
+		p->completed++;
+		rte_mempool_put(rc_wal_pool(p->w), r);
+	}
+}
+
+static void
+producer_fill(struct rc_wal_rec *r, const struct producer *p, uint64_t seq)
+{
+	char user[16], body[64];
+
+	snprintf(user, sizeof(user), "p%u", p->idx);
+	snprintf(body, sizeof(body), "r%us%llu", GC_ROOM_BASE + p->idx,
+		 (unsigned long long)seq);
+	fx_msg(r, GC_ROOM_BASE + p->idx, seq, user, body);
+	r->reply_to = (uint16_t)p->idx;
+	memcpy(r->ctx, &seq, sizeof(seq));
+}
+
+static void *
+producer_main(void *arg)
+{
+	struct producer *p = arg;
+	uint64_t deadline = fx_now_us() + 60u * 1000000u;
+
+	for (uint64_t seq = 1; seq <= GC_PER_PRODUCER && !p->timed_out; seq++) {
+		void *obj;
+
+		while (rte_mempool_get(rc_wal_pool(p->w), &obj) != 0) {
+			producer_drain(p);
+			usleep(20);
+		}
+		producer_fill(obj, p, seq);
+		while (rte_ring_enqueue(rc_wal_ring(p->w), obj) != 0)
+			usleep(10);
+		producer_drain(p);
+		p->timed_out = fx_now_us() > deadline;
+	}
+	while (p->completed < GC_PER_PRODUCER && !p->timed_out) {
+		producer_drain(p);
+		usleep(100);
+		p->timed_out = fx_now_us() > deadline;
+	}
+	return NULL;
+}
+
+static struct rte_ring *
+completion_ring(struct rc_wal *w, unsigned idx, unsigned size)
+{
+	char name[32];
+	struct rte_ring *r;
+
+	snprintf(name, sizeof(name), "walt_done%u_%p", idx, (void *)w);
+	r = rte_ring_create(name, size, SOCKET_ID_ANY,
+			    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+	assert_non_null(r);
+	assert_int_equal(rc_wal_set_completion(w, idx, r), 0);
+	return r;
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct producer p[2];
+	pthread_t th[2];
+	struct rc_wal_stats st;
+
+	c.nosync = false;
+	c.batch_max = 128;
+	c.pool_size = 1024;
+	f->w = open_ok(&c);
+	for (unsigned i = 0; i < 2; i++)
+		p[i] = (struct producer){ .w = f->w, .idx = i,
+					  .done = completion_ring(f->w, i, 2048) };
+	assert_int_equal(rc_wal_start(f->w), 0);
+	assert_int_equal(rc_wal_start(f->w), -EALREADY);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, producer_main, &p[i]), 0);
+	for (unsigned i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	rc_wal_stop(f->w);
+
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t *want = malloc(GC_PER_PRODUCER * sizeof(*want));
+
+		assert_false(p[i].timed_out);
+		assert_int_equal(p[i].completed, GC_PER_PRODUCER);
+		assert_int_equal(p[i].out_of_order, 0);
+		assert_int_equal(p[i].bad, 0);
+		assert_int_equal(rte_ring_count(p[i].done), 0);
+		for (unsigned s = 0; s < GC_PER_PRODUCER; s++)
+			want[s] = s + 1;
+		check_read(f->w, GC_ROOM_BASE + i, 1, UINT64_MAX, 100000, want,
+			   GC_PER_PRODUCER);
+		free(want);
+	}
+	rc_wal_get_stats(f->w, &st);
+	print_message("group commit: %llu records in %llu synced commits, largest batch %llu\n",
+		      (unsigned long long)st.records, (unsigned long long)st.commits,
+		      (unsigned long long)st.max_batch);
+	assert_int_equal(st.records, 2 * GC_PER_PRODUCER);
+	assert_int_equal(st.messages, 2 * GC_PER_PRODUCER);
+	assert_int_equal(st.commit_errors, 0);
+	assert_int_equal(st.lost_completions, 0);
+	assert_true(st.max_batch > 1 && st.max_batch <= c.batch_max);
+	assert_int_equal(rte_mempool_avail_count(rc_wal_pool(f->w)), c.pool_size);
+	for (unsigned i = 0; i < 2; i++)
+		rte_ring_free(p[i].done);
+}
+
+/* ---- duplicates and malformed records ---- */
+
+/* Takes n completions from done (5 s at most), in order, into out. */
+static unsigned
+take_completions(struct rc_wal *w, struct rte_ring *done, struct rc_wal_rec *out, unsigned n)
+{
+	uint64_t deadline = fx_now_us() + 5000000u;
+	unsigned got = 0;
+
+	while (got < n && fx_now_us() < deadline) {
+		void *obj;
+
+		if (rte_ring_dequeue(done, &obj) != 0) {
+			usleep(100);
+			continue;
+		}
+		memcpy(&out[got++], obj, sizeof(*out));
+		rte_mempool_put(rc_wal_pool(w), obj);
+	}
+	return got;
+}
+
+static void
+enqueue_copy(struct rc_wal *w, const struct rc_wal_rec *r)
+{
+	void *obj;
+
+	assert_int_equal(rte_mempool_get(rc_wal_pool(w), &obj), 0);
+	memcpy(obj, r, sizeof(*r));
+	assert_int_equal(rte_ring_enqueue(rc_wal_ring(w), obj), 0);
+}
+
+static void
+test_duplicate(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec r[4], out[4], *rp[4] = { &r[0], &r[1], &r[2], &r[3] };
+	struct rte_ring *done;
+	struct got g;
+
+	f->w = open_ok(&c);
+	fx_msg(&r[0], 1, 1, "alice", "orig");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), 0);
+	done = completion_ring(f->w, 3, 64);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), -EBUSY);
+	fx_msg(&r[0], 1, 1, "mallory", "dup");
+	fx_msg(&r[1], 1, 2, "alice", "next");
+	fx_room(&r[2], 5, 77, "alice", "five");
+	fx_room(&r[3], 5, 78, "bob", "five again");
+	for (unsigned i = 0; i < 4; i++) {
+		r[i].reply_to = 3;
+		enqueue_copy(f->w, &r[i]);
+	}
+	assert_int_equal(take_completions(f->w, done, out, 4), 4);
+	rc_wal_stop(f->w);
+	assert_int_equal(out[0].status, -EEXIST);
+	assert_int_equal(out[1].status, 0);
+	assert_int_equal(out[2].status, 0);
+	assert_int_equal(out[3].status, -EEXIST);
+
+	/* inside one transaction, and malformed records */
+	fx_msg(&r[0], 1, 3, "alice", "x");
+	fx_msg(&r[1], 1, 3, "alice", "y");
+	fx_msg(&r[2], 1, 0, "alice", "seq zero");
+	fx_msg(&r[3], 1, 4, "alice", "bad kind");
+	r[3].kind = 9;
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 4), 0);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[1].status, -EEXIST);
+	assert_int_equal(r[2].status, -EINVAL);
+	assert_int_equal(r[3].status, -EINVAL);
+
+	got_init(&g, 16);
+	assert_int_equal(rc_wal_read(f->w, 1, 0, UINT64_MAX, 100, got_cb, &g), 3);
+	assert_string_equal(g.m[0].body, "orig");
+	assert_string_equal(g.m[0].user, "alice");
+	assert_string_equal(g.m[1].body, "next");
+	assert_string_equal(g.m[2].body, "x");
+	free(g.m);
+	rte_ring_free(done);
+}
+
+/* ---- high-water mark and a full map ---- */
+
+#define HW_ROOM 7
+
+static void
+hw_fill(struct rc_wal_rec *r, uint64_t seq)
+{
+	char body[201];
+
+	memset(body, 'x', 200);
+	body[200] = '\0';
+	snprintf(body, 16, "b%llu", (unsigned long long)seq);
+	body[strlen(body)] = '-';
+	fx_msg(r, HW_ROOM, seq, "filler", body);
+	r->reply_to = 0;
+}
+
+/* Through the writer, one record at a time, until rc_wal_full(); returns records stored. */
+static uint64_t
+hw_fill_until_full(struct rc_wal *w, struct rte_ring *done)
+{
+	uint64_t seq = 1;
+
+	for (; seq < 20000 && !rc_wal_full(w); seq++) {
+		struct rc_wal_rec r, out;
+
+		hw_fill(&r, seq);
+		enqueue_copy(w, &r);
+		assert_int_equal(take_completions(w, done, &out, 1), 1);
+		assert_int_equal(out.status, 0);
+	}
+	return seq - 1;
+}
+
+/* With the writer stopped: commit single records until the map refuses one. */
+static uint64_t
+hw_fill_until_map_full(struct rc_wal *w, uint64_t seq)
+{
+	for (;; seq++) {
+		struct rc_wal_rec r, *rp = &r;
+		int rc;
+
+		assert_true(seq < 40000);
+		hw_fill(&r, seq);
+		rc = rc_wal_commit_now(w, &rp, 1);
+		if (rc == -ENOSPC)
+			return seq - 1;
+		assert_int_equal(rc, 0);
+	}
+}
+
+/* While the map is full the writer keeps the records and retries; stop gives up. */
+static uint64_t
+hw_stuck_then_stop(struct rc_wal *w, struct rte_ring *done, uint64_t stored)
+{
+	struct rc_wal_rec r, out[3];
+	struct rc_wal_stats st0, st1;
+
+	rc_wal_get_stats(w, &st0);
+	assert_int_equal(rc_wal_start(w), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		hw_fill(&r, stored + 1 + i);
+		enqueue_copy(w, &r);
+	}
+	usleep(300000);
+	rc_wal_get_stats(w, &st1);
+	assert_true(st1.commit_errors > st0.commit_errors);
+	assert_int_equal(rte_ring_count(done), 0);
+	rc_wal_stop(w);
+	assert_int_equal(take_completions(w, done, out, 3), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(out[i].seq, stored + 1 + i);
+		assert_true(out[i].status == -ENOSPC || out[i].status == 0);
+		if (out[i].status == 0)
+			stored++;
+	}
+	return stored;
+}
+
+static void
+test_high_water(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st;
+	struct rte_ring *done;
+	uint64_t stored;
+	struct got g;
+
+	c.map_size = 1u << 20;
+	c.high_water_pct = 50;
+	c.batch_max = 16;
+	c.pool_size = 256;
+	f->w = open_ok(&c);
+	assert_false(rc_wal_full(f->w));
+	done = completion_ring(f->w, 0, 512);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	stored = hw_fill_until_full(f->w, done);
+	rc_wal_stop(f->w);
+	assert_true(rc_wal_full(f->w));
+	rc_wal_get_stats(f->w, &st);
+	assert_true(st.full);
+	assert_true(st.map_used * 100 > 50ull * st.map_size);
+	print_message("high water after %llu records: %llu of %llu bytes\n",
+		      (unsigned long long)stored, (unsigned long long)st.map_used,
+		      (unsigned long long)st.map_size);
+
+	stored = hw_fill_until_map_full(f->w, stored + 1);
+	assert_true(rc_wal_full(f->w));
+	stored = hw_stuck_then_stop(f->w, done, stored);
+	rc_wal_get_stats(f->w, &st);
+	assert_int_equal(st.messages, stored);
+	rc_wal_close(f->w);
+	f->w = NULL;
+
+	f->w = open_ok(&c);
+	assert_true(rc_wal_full(f->w));
+	got_init(&g, 40000);
+	assert_int_equal(rc_wal_read(f->w, HW_ROOM, 0, UINT64_MAX, 40000, got_cb, &g),
+			 (int)stored);
+	for (unsigned i = 0; i < g.n; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "b%u-", i + 1);
+		assert_int_equal(g.m[i].seq, i + 1);
+		assert_memory_equal(g.m[i].body, want, strlen(want));
+		assert_int_equal(strlen(g.m[i].body), 200);
+	}
+	free(g.m);
+	rte_ring_free(done);
+}
+
+/* ---- load_rooms and reads ---- */
+
+static void
+test_load_rooms(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rooms_got rg = { 0 };
+	struct rc_wal_rec r, *rp = &r;
+	static const struct {
+		uint32_t id;
+		uint64_t last;
+	} want[] = { { 0, 0 }, { 1, 3 }, { 2, 0 }, { 3, 10 }, { 5, 7 }, { UINT32_MAX, UINT64_MAX } };
+
+	f->w = open_ok(&c);
+	for (unsigned i = 0; i < RTE_DIM(want); i++)
+		commit_room(f->w, want[i].id, 10 + i, "owner", "room");
+	commit_range(f->w, 1, 1, 3);
+	commit_range(f->w, 3, 1, 10);
+	commit_range(f->w, 4, 1, 50); /* messages of a room without a room record */
+	commit_range(f->w, 5, 7, 7);
+	commit_range(f->w, UINT32_MAX, 1, 2);
+	fx_msg(&r, UINT32_MAX, UINT64_MAX, "alice", "last");
+	assert_int_equal(rc_wal_commit_now(f->w, &rp, 1), 0);
+
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.n, RTE_DIM(want));
+	for (unsigned i = 0; i < RTE_DIM(want); i++) {
+		assert_int_equal(rg.r[i].room_id, want[i].id);
+		assert_int_equal(rg.r[i].last_seq, want[i].last);
+		assert_int_equal(rg.r[i].created_ms, 10 + i);
+		assert_string_equal(rg.r[i].creator, "owner");
+	}
+	rg = (struct rooms_got){ .stop_at = 2 };
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 42);
+	assert_int_equal(rg.n, 2);
+}
+
+static void
+test_read_ranges(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	static const uint64_t s5_10[] = { 5, 6, 7, 8, 9, 10 }, s5_7[] = { 5, 6, 7 },
+			      gap[] = { 6, 7, 100 };
+	uint64_t all[20];
+	struct got g;
+
+	f->w = open_ok(&c);
+	commit_range(f->w, 1, 1, 5);
+	commit_range(f->w, 2, 1, 20);
+	commit_range(f->w, 3, 1, 3);
+	commit_range(f->w, 9, 5, 7);
+	commit_range(f->w, 9, 100, 100);
+	for (unsigned i = 0; i < 20; i++)
+		all[i] = i + 1;
+
+	check_read(f->w, 2, 5, 10, 100, s5_10, 6);
+	check_read(f->w, 2, 5, UINT64_MAX, 3, s5_7, 3);
+	check_read(f->w, 2, 0, UINT64_MAX, 1000, all, 20);
+	check_read(f->w, 2, 21, UINT64_MAX, 10, NULL, 0);
+	check_read(f->w, 2, 10, 5, 10, NULL, 0);
+	check_read(f->w, 2, 1, UINT64_MAX, 0, NULL, 0);
+	check_read(f->w, 4, 0, UINT64_MAX, 10, NULL, 0);
+	check_read(f->w, 9, 6, UINT64_MAX, 10, gap, 3);
+
+	check_last(f->w, 2, UINT64_MAX, 5, 16, 5);
+	check_last(f->w, 2, UINT64_MAX, 100, 1, 20);
+	check_last(f->w, 2, UINT64_MAX, 0, 0, 0);
+	check_last(f->w, 2, 10, 3, 8, 3);
+	check_last(f->w, 2, 0, 5, 0, 0);
+	check_last(f->w, 3, UINT64_MAX, 10, 1, 3);
+	check_last(f->w, 4, UINT64_MAX, 3, 0, 0);
+	check_last(f->w, 8, UINT64_MAX, 3, 0, 0);
+	check_last(f->w, 10, UINT64_MAX, 3, 0, 0);
+	check_last(f->w, 9, 50, 2, 6, 2);
+	check_last(f->w, 9, 6, 100, 5, 2);
+
+	got_init(&g, 16);
+	assert_int_equal(rc_wal_read_last(f->w, 9, 2, got_cb, &g), 2);
+	assert_int_equal(g.m[0].seq, 7);
+	assert_int_equal(g.m[1].seq, 100);
+	g.n = 0;
+	g.stop_after = 2;
+	assert_int_equal(rc_wal_read(f->w, 2, 1, UINT64_MAX, 10, got_cb, &g), 2);
+	free(g.m);
+}
+
+/* ---- open errors and schema versions ---- */
+
+static void
+set_schema_version(const char *dir, uint32_t version)
+{
+	uint8_t v[4] = { version >> 24, version >> 16, version >> 8, version };
+	MDB_val key = { strlen("schema_version"), "schema_version" }, val = { 4, v };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+test_schema_newer_refused(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	char err[256] = "";
+
+	f->w = open_ok(&c);
+	rc_wal_close(f->w);
+	f->w = NULL;
+	set_schema_version(f->dir, 2);
+	errno = 0;
+	assert_null(rc_wal_open(&c, err, sizeof(err)));
+	assert_int_equal(errno, ENOTSUP);
+	assert_non_null(strstr(err, "schema version 2 is newer"));
+	set_schema_version(f->dir, 1);
+	f->w = open_ok(&c);
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	char path[256], err[256] = "";
+	FILE *fp;
+
+	c.high_water_pct = 0;
+	assert_null(rc_wal_open(&c, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "high-water"));
+
+	snprintf(path, sizeof(path), "%s/file", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/file/wal", f->dir);
+	c = fx_conf(path);
+	assert_null(rc_wal_open(&c, err, sizeof(err)));
+	assert_int_equal(errno, ENOTDIR);
+	assert_non_null(strstr(err, "mkdir"));
+
+	snprintf(path, sizeof(path), "%s/a/b/c", f->dir);
+	c = fx_conf(path);
+	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_set_completion(f->w, RC_WAL_MAX_COMPLETIONS, NULL), -EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_high_water, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_rooms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_newer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+	};
+	int rc;
+
+	if (fx_eal_init("wal_test") < 0) {
+		fprintf(stderr, "wal_test: cannot initialise the EAL\n");
+		return 1;
+	}
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rte_eal_cleanup();
+	return rc;
+}
