@@ -6,8 +6,8 @@
  * walks the file, looks each setting up in the table (a key that is not there is refused,
  * with the nearest known key as a hint, so a typo is never silently ignored), checks its
  * type, and lets the row's parser store it into a fresh struct pre-filled with the defaults.
- * Then the whole struct is validated (rules that involve several keys, the secret file),
- * and only a struct that passed is copied out to the caller.
+ * Then the whole struct is validated (config_check.c: rules that involve several keys, the
+ * secret file), and only a struct that passed is copied out to the caller.
  *
  * Every error reads "FILE:LINE: KEY: problem" (the line of the offending setting, or of its
  * group when a required key is missing; "FILE: KEY: problem" when the file has no such line).
@@ -15,33 +15,22 @@
  * Threads: no shared state; call from the control thread (or from roomcastctl).
  */
 #include "config.h"
+#include "config_load.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define RC_LCORE_MAX 128 /* RTE_MAX_LCORE of the DPDK build; this file stays DPDK-free */
-#define RC_SECRET_MIN 32
-#define RC_DEFAULT_RUN_DIR "/run/roomcast"
-#define RC_DEFAULT_DATA_DIR "/var/lib/roomcast"
-
-struct loader;
 struct key;
 
 /* Store setting s (already type-checked against k) at dst. 0 or -EINVAL (message set). */
-typedef int (*key_parse_fn)(struct loader *ld, const config_setting_t *s, const char *key,
-			    const struct key *k, void *dst);
+typedef int (*key_parse_fn)(struct rc_config_loader *ld, const config_setting_t *s,
+			    const char *key, const struct key *k, void *dst);
 
 struct key {
 	const char *path;  /* "node.udp_port"; for a port, the name inside the port's group */
@@ -50,86 +39,6 @@ struct key {
 	long long min, max;
 	key_parse_fn parse;
 };
-
-struct loader {
-	const char *path;
-	struct rc_config *c;
-	char *err;
-	size_t errlen;
-	const config_setting_t *root;
-	const config_setting_t *port_set[RC_MAX_PORTS]; /* each port's group */
-};
-
-static int parse_str(struct loader *, const config_setting_t *, const char *, const struct key *,
-		     void *);
-static int parse_uint(struct loader *, const config_setting_t *, const char *,
-		      const struct key *, void *);
-static int parse_bool(struct loader *, const config_setting_t *, const char *,
-		      const struct key *, void *);
-static int parse_ipv4(struct loader *, const config_setting_t *, const char *,
-		      const struct key *, void *);
-static int parse_mb(struct loader *, const config_setting_t *, const char *, const struct key *,
-		    void *);
-static int parse_eal_args(struct loader *, const config_setting_t *, const char *,
-			  const struct key *, void *);
-static int parse_lcores(struct loader *, const config_setting_t *, const char *,
-			const struct key *, void *);
-static int parse_ports(struct loader *, const config_setting_t *, const char *,
-		       const struct key *, void *);
-
-#define CONF(f) offsetof(struct rc_config, f), sizeof(((struct rc_config *)0)->f)
-#define PORT(f) offsetof(struct rc_port_conf, f), sizeof(((struct rc_port_conf *)0)->f)
-#define STR CONFIG_TYPE_STRING
-#define INT CONFIG_TYPE_INT
-#define BOOL CONFIG_TYPE_BOOL
-#define ARRAY CONFIG_TYPE_ARRAY
-
-static const struct key conf_keys[] = {
-	{ "node.id", STR, CONF(node_id), 1, 63, parse_str },
-	{ "node.service_ip", STR, CONF(service_ip), 0, 0, parse_ipv4 },
-	{ "node.udp_port", INT, CONF(udp_port), 1, 65535, parse_uint },
-	{ "node.data_dir", STR, CONF(data_dir), 1, 255, parse_str },
-	{ "node.admin_socket", STR, CONF(admin_socket), 1, 107, parse_str },
-	{ "node.admin_group", STR, CONF(admin_group), 0, 63, parse_str },
-	{ "eal.args", ARRAY, CONF(eal_argv), 0, RC_MAX_EAL_ARGS, parse_eal_args },
-	{ "ports", CONFIG_TYPE_LIST, CONF(ports), 1, RC_MAX_PORTS, parse_ports },
-	{ "workers.lcores", ARRAY, CONF(worker_lcores), 1, RC_MAX_WORKERS, parse_lcores },
-	{ "workers.burst", INT, CONF(burst), 1, 512, parse_uint },
-	{ "workers.idle_backoff", BOOL, CONF(idle_backoff), 0, 1, parse_bool },
-	{ "workers.idle_polls", INT, CONF(idle_polls), 1, 1000000, parse_uint },
-	{ "workers.idle_sleep_us", INT, CONF(idle_sleep_us), 1, 1000000, parse_uint },
-	{ "workers.mbufs", INT, CONF(mbufs), 1023, 16777215, parse_uint },
-	{ "chat.history_on_join", INT, CONF(history_on_join), 0, 1000, parse_uint },
-	{ "chat.max_fetch", INT, CONF(max_fetch), 1, 1000, parse_uint },
-	{ "chat.session_idle_s", INT, CONF(session_idle_s), 5, 86400, parse_uint },
-	{ "chat.max_sessions", INT, CONF(max_sessions), 1, 16777216, parse_uint },
-	{ "chat.max_rooms", INT, CONF(max_rooms), 1, 16777216, parse_uint },
-	{ "chat.max_members", INT, CONF(max_members), 1, 65535, parse_uint },
-	{ "chat.post_rate", INT, CONF(post_rate), 1, 100000, parse_uint },
-	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },
-	{ "chat.dedup_window", INT, CONF(dedup_window), 16, 1048576, parse_uint },
-	{ "auth.secret_file", STR, CONF(secret_file), 1, 255, parse_str },
-	{ "auth.token_ttl_s", INT, CONF(token_ttl_s), 60, 315360000, parse_uint },
-	{ "wal.map_size_mb", INT, CONF(wal_map_size), 16, 1048576, parse_mb },
-	{ "wal.high_water_pct", INT, CONF(wal_high_water_pct), 50, 99, parse_uint },
-	{ "wal.batch_max", INT, CONF(wal_batch_max), 1, 65536, parse_uint },
-	{ "wal.nosync", BOOL, CONF(wal_nosync), 0, 1, parse_bool },
-};
-
-static const struct key port_keys[] = {
-	{ "name", STR, PORT(name), 1, 31, parse_str },
-	{ "device", STR, PORT(device), 1, 127, parse_str },
-	{ "args", STR, PORT(args), 0, 255, parse_str },
-	{ "rx_queues", INT, PORT(rx_queues), 1, 64, parse_uint },
-	{ "tx_queues", INT, PORT(tx_queues), 1, 64, parse_uint },
-	{ "rx_desc", INT, PORT(rx_desc), 64, 32768, parse_uint },
-	{ "tx_desc", INT, PORT(tx_desc), 64, 32768, parse_uint },
-	{ "mtu", INT, PORT(mtu), 1500, 9600, parse_uint },
-};
-
-#define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
-
-static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal" };
 
 void
 rc_config_defaults(struct rc_config *c)
@@ -169,17 +78,15 @@ rc_config_defaults(struct rc_config *c)
 
 /* ---- error reporting ---- */
 
-static int __attribute__((format(printf, 4, 5)))
-fail(struct loader *ld, const config_setting_t *at, const char *key, const char *fmt, ...)
+int
+rc_config_vfail(struct rc_config_loader *ld, const config_setting_t *at, const char *key,
+		const char *fmt, va_list ap)
 {
 	const char *file = ld->path;
 	unsigned line = 0;
 	char msg[384];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (at != NULL) {
 		line = config_setting_source_line(at);
 		if (config_setting_source_file(at) != NULL)
@@ -192,6 +99,19 @@ fail(struct loader *ld, const config_setting_t *at, const char *key, const char 
 	else
 		snprintf(ld->err, ld->errlen, "%s: %s: %s", file, key, msg);
 	return -EINVAL;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
+     ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = rc_config_vfail(ld, at, key, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static const char *
@@ -268,7 +188,7 @@ nearest(const char *name, const char *const *candidates, size_t n, size_t skip)
 }
 
 static int
-fail_unknown(struct loader *ld, const config_setting_t *s, const char *key,
+fail_unknown(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 	     const char *const *candidates, size_t n, size_t skip)
 {
 	const char *hint = nearest(config_setting_name(s), candidates, n, skip);
@@ -281,8 +201,8 @@ fail_unknown(struct loader *ld, const config_setting_t *s, const char *key,
 /* ---- row parsers ---- */
 
 static int
-parse_str(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	  void *dst)
+parse_str(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	  const struct key *k, void *dst)
 {
 	const char *v = config_setting_get_string(s);
 	size_t len = strlen(v);
@@ -296,8 +216,8 @@ parse_str(struct loader *ld, const config_setting_t *s, const char *key, const s
 }
 
 static int
-get_ranged(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	   long long *out)
+get_ranged(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	   const struct key *k, long long *out)
 {
 	long long v = config_setting_get_int64(s);
 
@@ -308,8 +228,8 @@ get_ranged(struct loader *ld, const config_setting_t *s, const char *key, const 
 }
 
 static int
-parse_uint(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	   void *dst)
+parse_uint(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	   const struct key *k, void *dst)
 {
 	long long v = 0;
 	int rc = get_ranged(ld, s, key, k, &v);
@@ -326,8 +246,8 @@ parse_uint(struct loader *ld, const config_setting_t *s, const char *key, const 
 }
 
 static int
-parse_mb(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	 void *dst)
+parse_mb(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	 const struct key *k, void *dst)
 {
 	long long v = 0;
 	int rc = get_ranged(ld, s, key, k, &v);
@@ -338,8 +258,8 @@ parse_mb(struct loader *ld, const config_setting_t *s, const char *key, const st
 }
 
 static int
-parse_bool(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	   void *dst)
+parse_bool(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	   const struct key *k, void *dst)
 {
 	(void)ld, (void)key, (void)k;
 	*(bool *)dst = config_setting_get_bool(s) != 0;
@@ -347,8 +267,8 @@ parse_bool(struct loader *ld, const config_setting_t *s, const char *key, const 
 }
 
 static int
-parse_ipv4(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	   void *dst)
+parse_ipv4(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	   const struct key *k, void *dst)
 {
 	const char *v = config_setting_get_string(s);
 	struct in_addr a;
@@ -365,7 +285,7 @@ parse_ipv4(struct loader *ld, const config_setting_t *s, const char *key, const 
 }
 
 static int
-parse_eal_args(struct loader *ld, const config_setting_t *s, const char *key,
+parse_eal_args(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 	       const struct key *k, void *dst)
 {
 	char (*argv)[128] = dst;
@@ -390,8 +310,8 @@ parse_eal_args(struct loader *ld, const config_setting_t *s, const char *key,
 }
 
 static int
-parse_lcores(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	     void *dst)
+parse_lcores(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	     const struct key *k, void *dst)
 {
 	unsigned *lcores = dst;
 	int n = config_setting_length(s);
@@ -420,6 +340,65 @@ parse_lcores(struct loader *ld, const config_setting_t *s, const char *key, cons
 	return 0;
 }
 
+/* ---- the key tables ---- */
+
+#define CONF(f) offsetof(struct rc_config, f), sizeof(((struct rc_config *)0)->f)
+#define PORT(f) offsetof(struct rc_port_conf, f), sizeof(((struct rc_port_conf *)0)->f)
+#define STR CONFIG_TYPE_STRING
+#define INT CONFIG_TYPE_INT
+#define BOOL CONFIG_TYPE_BOOL
+#define ARRAY CONFIG_TYPE_ARRAY
+
+static int parse_ports(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+		       const struct key *k, void *dst); /* the rows of port_keys, per port */
+
+static const struct key conf_keys[] = {
+	{ "node.id", STR, CONF(node_id), 1, 63, parse_str },
+	{ "node.service_ip", STR, CONF(service_ip), 0, 0, parse_ipv4 },
+	{ "node.udp_port", INT, CONF(udp_port), 1, 65535, parse_uint },
+	{ "node.data_dir", STR, CONF(data_dir), 1, 255, parse_str },
+	{ "node.admin_socket", STR, CONF(admin_socket), 1, 107, parse_str },
+	{ "node.admin_group", STR, CONF(admin_group), 0, 63, parse_str },
+	{ "eal.args", ARRAY, CONF(eal_argv), 0, RC_MAX_EAL_ARGS, parse_eal_args },
+	{ "ports", CONFIG_TYPE_LIST, CONF(ports), 1, RC_MAX_PORTS, parse_ports },
+	{ "workers.lcores", ARRAY, CONF(worker_lcores), 1, RC_MAX_WORKERS, parse_lcores },
+	{ "workers.burst", INT, CONF(burst), 1, 512, parse_uint },
+	{ "workers.idle_backoff", BOOL, CONF(idle_backoff), 0, 1, parse_bool },
+	{ "workers.idle_polls", INT, CONF(idle_polls), 1, 1000000, parse_uint },
+	{ "workers.idle_sleep_us", INT, CONF(idle_sleep_us), 1, 1000000, parse_uint },
+	{ "workers.mbufs", INT, CONF(mbufs), 1023, 16777215, parse_uint },
+	{ "chat.history_on_join", INT, CONF(history_on_join), 0, 1000, parse_uint },
+	{ "chat.max_fetch", INT, CONF(max_fetch), 1, 1000, parse_uint },
+	{ "chat.session_idle_s", INT, CONF(session_idle_s), 5, 86400, parse_uint },
+	{ "chat.max_sessions", INT, CONF(max_sessions), 1, 16777216, parse_uint },
+	{ "chat.max_rooms", INT, CONF(max_rooms), 1, 16777216, parse_uint },
+	{ "chat.max_members", INT, CONF(max_members), 1, 65535, parse_uint },
+	{ "chat.post_rate", INT, CONF(post_rate), 1, 100000, parse_uint },
+	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },
+	{ "chat.dedup_window", INT, CONF(dedup_window), 16, 1048576, parse_uint },
+	{ "auth.secret_file", STR, CONF(secret_file), 1, 255, parse_str },
+	{ "auth.token_ttl_s", INT, CONF(token_ttl_s), 60, 315360000, parse_uint },
+	{ "wal.map_size_mb", INT, CONF(wal_map_size), 16, 1048576, parse_mb },
+	{ "wal.high_water_pct", INT, CONF(wal_high_water_pct), 50, 99, parse_uint },
+	{ "wal.batch_max", INT, CONF(wal_batch_max), 1, 65536, parse_uint },
+	{ "wal.nosync", BOOL, CONF(wal_nosync), 0, 1, parse_bool },
+};
+
+static const struct key port_keys[] = {
+	{ "name", STR, PORT(name), 1, 31, parse_str },
+	{ "device", STR, PORT(device), 1, 127, parse_str },
+	{ "args", STR, PORT(args), 0, 255, parse_str },
+	{ "rx_queues", INT, PORT(rx_queues), 1, 64, parse_uint },
+	{ "tx_queues", INT, PORT(tx_queues), 1, 64, parse_uint },
+	{ "rx_desc", INT, PORT(rx_desc), 64, 32768, parse_uint },
+	{ "tx_desc", INT, PORT(tx_desc), 64, 32768, parse_uint },
+	{ "mtu", INT, PORT(mtu), 1500, 9600, parse_uint },
+};
+
+#define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal" };
+
 /* Look path up in a table; NULL if unknown. */
 static const struct key *
 find_key(const struct key *t, size_t n, const char *path)
@@ -432,8 +411,8 @@ find_key(const struct key *t, size_t n, const char *path)
 
 /* Type-check s against k and store it. */
 static int
-apply_key(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	  void *base)
+apply_key(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	  const struct key *k, void *base)
 {
 	if (!type_ok(k->type, config_setting_type(s)))
 		return fail(ld, s, key, "expected %s, got %s", type_name(k->type),
@@ -442,7 +421,7 @@ apply_key(struct loader *ld, const config_setting_t *s, const char *key, const s
 }
 
 static int
-parse_port(struct loader *ld, const config_setting_t *g, unsigned idx)
+parse_port(struct rc_config_loader *ld, const config_setting_t *g, unsigned idx)
 {
 	const char *names[N_KEYS(port_keys)];
 	char key[96];
@@ -466,8 +445,8 @@ parse_port(struct loader *ld, const config_setting_t *g, unsigned idx)
 }
 
 static int
-parse_ports(struct loader *ld, const config_setting_t *s, const char *key, const struct key *k,
-	    void *dst)
+parse_ports(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	    const struct key *k, void *dst)
 {
 	int n = config_setting_length(s);
 
@@ -495,7 +474,7 @@ parse_ports(struct loader *ld, const config_setting_t *s, const char *key, const
 /* ---- the walk ---- */
 
 static int
-load_member(struct loader *ld, const config_setting_t *s, const char *group)
+load_member(struct rc_config_loader *ld, const config_setting_t *s, const char *group)
 {
 	const char *names[N_KEYS(conf_keys)];
 	size_t n = 0, glen = strlen(group);
@@ -513,7 +492,7 @@ load_member(struct loader *ld, const config_setting_t *s, const char *group)
 }
 
 static int
-load_top(struct loader *ld, const config_setting_t *s)
+load_top(struct rc_config_loader *ld, const config_setting_t *s)
 {
 	const char *name = config_setting_name(s);
 	const struct key *k = find_key(conf_keys, N_KEYS(conf_keys), name);
@@ -534,319 +513,6 @@ load_top(struct loader *ld, const config_setting_t *s)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
-}
-
-/* ---- whole-struct validation ---- */
-
-/* The setting at path ("node.id"), or NULL. */
-static const config_setting_t *
-at(struct loader *ld, const char *path)
-{
-	return config_setting_lookup((config_setting_t *)ld->root, path);
-}
-
-/* Where to point for a missing key: its group if present. */
-static const config_setting_t *
-parent_of(struct loader *ld, const char *path)
-{
-	char group[32];
-	const char *dot = strchr(path, '.');
-
-	if (dot == NULL || (size_t)(dot - path) >= sizeof(group))
-		return NULL;
-	memcpy(group, path, dot - path);
-	group[dot - path] = '\0';
-	return at(ld, group);
-}
-
-static int
-require(struct loader *ld, const char *path)
-{
-	if (at(ld, path) != NULL)
-		return 0;
-	return fail(ld, parent_of(ld, path), path, "required key is missing");
-}
-
-static int
-check_node(struct loader *ld)
-{
-	struct rc_config *c = ld->c;
-	int rc;
-
-	if ((rc = require(ld, "node.id")) < 0 || (rc = require(ld, "node.service_ip")) < 0)
-		return rc;
-	for (const char *p = c->node_id; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-			return fail(ld, at(ld, "node.id"), "node.id",
-				    "\"%s\": use letters, digits, '-', '_' or '.' only",
-				    c->node_id);
-	if (c->admin_socket[0] == '\0')
-		snprintf(c->admin_socket, sizeof(c->admin_socket), RC_DEFAULT_RUN_DIR "/%s.sock",
-			 c->node_id);
-	if (c->data_dir[0] == '\0')
-		snprintf(c->data_dir, sizeof(c->data_dir), RC_DEFAULT_DATA_DIR "/%s", c->node_id);
-	if (c->admin_socket[0] != '/')
-		return fail(ld, at(ld, "node.admin_socket"), "node.admin_socket",
-			    "must be an absolute path");
-	if (strlen(c->admin_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return fail(ld, at(ld, "node.admin_socket"), "node.admin_socket",
-			    "too long for a UNIX socket path (at most 107 bytes)");
-	if (c->admin_group[0] != '\0' && getgrnam(c->admin_group) == NULL)
-		return fail(ld, at(ld, "node.admin_group"), "node.admin_group",
-			    "no such group \"%s\"", c->admin_group);
-	return 0;
-}
-
-/* Parse an EAL core list "0-3,5" into a 128-bit set. */
-static int
-parse_core_list(const char *s, uint64_t set[2])
-{
-	set[0] = set[1] = 0;
-	while (*s) {
-		char *end;
-		unsigned long lo = strtoul(s, &end, 10), hi = lo;
-
-		if (end == s || !isdigit((unsigned char)*s))
-			return -EINVAL;
-		if (*end == '-') {
-			s = end + 1;
-			hi = strtoul(s, &end, 10);
-			if (end == s || !isdigit((unsigned char)*s))
-				return -EINVAL;
-		}
-		if (lo > hi || hi >= RC_LCORE_MAX)
-			return -EINVAL;
-		for (unsigned long i = lo; i <= hi; i++)
-			set[i / 64] |= 1ULL << (i % 64);
-		if (*end == ',')
-			end++;
-		else if (*end != '\0')
-			return -EINVAL;
-		s = end;
-	}
-	return 0;
-}
-
-/* The value of EAL option opt ("-l", "--main-lcore") in the args, or NULL. */
-static const char *
-eal_opt(const struct rc_config *c, const char *opt)
-{
-	size_t len = strlen(opt);
-
-	for (unsigned i = 0; i < c->eal_argc; i++) {
-		const char *a = c->eal_argv[i];
-
-		if (strcmp(a, opt) == 0)
-			return i + 1 < c->eal_argc ? c->eal_argv[i + 1] : "";
-		if (strncmp(a, opt, len) == 0 && a[len] == '=')
-			return a + len + 1;
-		if (len == 2 && strncmp(a, opt, 2) == 0 && a[2] != '\0')
-			return a + 2; /* -l0-1 */
-	}
-	return NULL;
-}
-
-static int
-check_eal(struct loader *ld, uint64_t cores[2], bool *have_cores, unsigned *main_lcore)
-{
-	const config_setting_t *s = at(ld, "eal.args");
-	const char *l = eal_opt(ld->c, "-l"), *m = eal_opt(ld->c, "--main-lcore");
-
-	if (eal_opt(ld->c, "--in-memory") && eal_opt(ld->c, "--no-huge"))
-		return fail(ld, s, "eal.args",
-			    "DPDK refuses --in-memory with --no-huge; use a unique --file-prefix");
-	*have_cores = l != NULL;
-	*main_lcore = 0;
-	if (l != NULL) {
-		if (parse_core_list(l, cores) < 0)
-			return fail(ld, s, "eal.args", "cannot parse the lcore list -l \"%s\"", l);
-		if (cores[0] == 0 && cores[1] == 0)
-			return fail(ld, s, "eal.args", "empty lcore list -l \"%s\"", l);
-		*main_lcore = cores[0] ? __builtin_ctzll(cores[0]) : 64 + __builtin_ctzll(cores[1]);
-	}
-	if (m != NULL) {
-		char *end;
-		unsigned long v = strtoul(m, &end, 10);
-
-		if (end == m || *end != '\0' || v >= RC_LCORE_MAX)
-			return fail(ld, s, "eal.args", "bad --main-lcore \"%s\"", m);
-		*main_lcore = v;
-	}
-	return 0;
-}
-
-static int
-check_workers(struct loader *ld)
-{
-	const struct rc_config *c = ld->c;
-	const config_setting_t *s = at(ld, "workers.lcores");
-	uint64_t cores[2];
-	unsigned main_lcore = 0;
-	bool have_cores = false;
-	int rc = check_eal(ld, cores, &have_cores, &main_lcore);
-
-	if (rc < 0)
-		return rc;
-	for (unsigned i = 0; i < c->n_workers; i++) {
-		unsigned l = c->worker_lcores[i];
-
-		if (l == main_lcore)
-			return fail(ld, s, "workers.lcores",
-				    "lcore %u is the main lcore (the control thread); "
-				    "workers must use other lcores",
-				    l);
-		if (have_cores && !(cores[l / 64] & (1ULL << (l % 64))))
-			return fail(ld, s, "workers.lcores",
-				    "lcore %u is not in the EAL lcore list -l \"%s\"", l,
-				    eal_opt(c, "-l"));
-	}
-	return 0;
-}
-
-static int
-check_port(struct loader *ld, unsigned i, uint64_t *descs)
-{
-	struct rc_port_conf *p = &ld->c->ports[i];
-	const config_setting_t *g = ld->port_set[i], *s;
-	char key[64];
-
-	snprintf(key, sizeof(key), "ports[%u].device", i);
-	if (p->device[0] == '\0')
-		return fail(ld, g, key, "required key is missing");
-	if (p->name[0] == '\0')
-		snprintf(p->name, sizeof(p->name), "port%u", i);
-	if (p->tx_queues == 0)
-		p->tx_queues = ld->c->n_workers;
-	snprintf(key, sizeof(key), "ports[%u].tx_queues", i);
-	if (p->tx_queues < ld->c->n_workers)
-		return fail(ld, config_setting_lookup((config_setting_t *)g, "tx_queues"), key,
-			    "%u TX queues for %u workers: each worker needs its own",
-			    p->tx_queues, ld->c->n_workers);
-	for (unsigned j = 0; j < i; j++) {
-		const struct rc_port_conf *q = &ld->c->ports[j];
-
-		s = config_setting_lookup((config_setting_t *)g, "name");
-		snprintf(key, sizeof(key), "ports[%u].name", i);
-		if (strcmp(q->name, p->name) == 0)
-			return fail(ld, s ? s : g, key, "\"%s\" is already the name of ports[%u]",
-				    p->name, j);
-		s = config_setting_lookup((config_setting_t *)g, "device");
-		snprintf(key, sizeof(key), "ports[%u].device", i);
-		if (strcmp(q->device, p->device) == 0)
-			return fail(ld, s, key, "\"%s\" is already used by ports[%u]", p->device,
-				    j);
-	}
-	*descs += (uint64_t)p->rx_queues * p->rx_desc + (uint64_t)p->tx_queues * p->tx_desc;
-	return 0;
-}
-
-static int
-check_ports(struct loader *ld)
-{
-	struct rc_config *c = ld->c;
-	uint64_t need = 0;
-
-	if (c->n_ports == 0)
-		return fail(ld, at(ld, "ports"), "ports",
-			    at(ld, "ports") ? "at least one port is needed"
-					    : "required key is missing");
-	for (unsigned i = 0; i < c->n_ports; i++) {
-		int rc = check_port(ld, i, &need);
-
-		if (rc < 0)
-			return rc;
-	}
-	need += (uint64_t)c->n_workers * c->burst * 2;
-	if (c->mbufs < need)
-		return fail(ld, at(ld, "workers.mbufs"), "workers.mbufs",
-			    "%u mbufs cannot fill the rings: at least %llu are needed", c->mbufs,
-			    (unsigned long long)need);
-	return 0;
-}
-
-static int
-check_chat(struct loader *ld)
-{
-	const struct rc_config *c = ld->c;
-
-	if (c->history_on_join > c->max_fetch)
-		return fail(ld, at(ld, "chat.history_on_join"), "chat.history_on_join",
-			    "%u is more than chat.max_fetch (%u)", c->history_on_join,
-			    c->max_fetch);
-	return 0;
-}
-
-/* Resolve a relative secret_file against the configuration file's directory. */
-static int
-resolve_secret_path(struct loader *ld, const config_setting_t *s)
-{
-	struct rc_config *c = ld->c;
-	const char *slash = strrchr(ld->path, '/');
-	char buf[sizeof(c->secret_file)];
-	int n;
-
-	if (c->secret_file[0] == '/' || slash == NULL)
-		return 0;
-	n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - ld->path), ld->path,
-		     c->secret_file);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return fail(ld, s, "auth.secret_file", "path too long once made absolute");
-	memcpy(c->secret_file, buf, n + 1);
-	return 0;
-}
-
-static int
-check_secret(struct loader *ld)
-{
-	struct rc_config *c = ld->c;
-	const config_setting_t *s = at(ld, "auth.secret_file");
-	const char *k = "auth.secret_file", *f = c->secret_file;
-	uint8_t buf[sizeof(c->secret) + 1];
-	struct stat st;
-	ssize_t n;
-	int fd, rc;
-
-	if ((rc = require(ld, k)) < 0 || (rc = resolve_secret_path(ld, s)) < 0)
-		return rc;
-	fd = open(f, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(ld, s, k, "cannot open %s: %s", f, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fail(ld, s, k, "%s is not a regular file", f);
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		close(fd);
-		return fail(ld, s, k, "%s is accessible to every user (mode %04o); chmod o-rw it",
-			    f, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_size > (off_t)sizeof(c->secret))
-		n = st.st_size; /* too long: say how long */
-	else
-		n = read(fd, buf, sizeof(buf));
-	rc = errno;
-	close(fd);
-	if (n < 0)
-		return fail(ld, s, k, "cannot read %s: %s", f, strerror(rc));
-	if (n < RC_SECRET_MIN || (size_t)n > sizeof(c->secret))
-		return fail(ld, s, k, "%s holds %zd bytes; a secret needs %d..%zu", f, n,
-			    RC_SECRET_MIN, sizeof(c->secret));
-	memcpy(c->secret, buf, n);
-	c->secret_len = n;
-	memset(buf, 0, sizeof(buf));
-	return 0;
-}
-
-static int
-validate(struct loader *ld)
-{
-	int rc;
-
-	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
-	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
-	    (rc = check_secret(ld)) < 0)
-		return rc;
 	return 0;
 }
 
@@ -887,7 +553,7 @@ set_include_dir(config_t *cf, const char *path, char *dir, size_t cap)
 int
 rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen)
 {
-	struct loader ld = { .path = path, .err = err, .errlen = errlen };
+	struct rc_config_loader ld = { .path = path, .err = err, .errlen = errlen };
 	char dir[256] = "";
 	config_t cf;
 	int rc;
@@ -910,7 +576,7 @@ rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen)
 	for (int i = 0; rc == 0 && i < config_setting_length(ld.root); i++)
 		rc = load_top(&ld, config_setting_get_elem(ld.root, i));
 	if (rc == 0)
-		rc = validate(&ld);
+		rc = rc_config_check(&ld);
 	if (rc == 0)
 		memcpy(c, ld.c, sizeof(*c));
 	config_destroy(&cf);

@@ -52,10 +52,10 @@ static const struct {
 	const char *path, *args, *help;
 } known[] = {
 	{ "help", "[OBJECT [COMMAND]]", "list the commands (under OBJECT)" },
-	{ "room list", "", "list the rooms" },
-	{ "room show", "ROOM", "one room: id, members, last seq" },
-	{ "stats", "", "counters: packets, drops, messages, storage" },
-	{ "status", "", "the node: id, state, addresses, ports, workers" },
+	{ "room list", "", "every room with members and last sequence" },
+	{ "room show", "ROOM", "one room and its members" },
+	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type" },
+	{ "status", "", "node, ports, rooms, sessions, storage" },
 	{ RC_TOKEN_ADMIN_PATH, RC_TOKEN_ADMIN_ARGS, RC_TOKEN_ADMIN_HELP },
 	{ "user list", "", "logged-in sessions" },
 };
@@ -358,7 +358,8 @@ unreachable(const struct opts *o, int argc, char **argv, const char *stage, int 
 	if (is_help(argc, argv))
 		return local_help(argc, argv);
 	if (mint)
-		fprintf(stderr, "roomcastctl: with -c CONFIG, token mint works without roomcastd\n");
+		fprintf(stderr,
+			"roomcastctl: with -c CONFIG, token mint works without roomcastd\n");
 	return EXIT_UNREACHABLE;
 }
 

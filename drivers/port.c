@@ -160,8 +160,8 @@ port_eal_args_one(struct rc_eal_args *a, const struct rc_port_conf *pc, char *er
 				 pc->args);
 	if (vdev && eal_args_has_vdev(a, pc->device))
 		return port_fail(pc, err, errlen, -EINVAL,
-				 "eal.args already creates %s: remove that --vdev, the port adds it",
-				 pc->device);
+				 "eal.args already creates %s: remove that --vdev (the port "
+				 "adds it)", pc->device);
 	if (!vdev && eal_args_has(a, "--no-pci"))
 		return port_fail(pc, err, errlen, -EINVAL,
 				 "a PCI device cannot be used with --no-pci in eal.args: remove "
@@ -184,13 +184,16 @@ rc_port_eal_args(struct rc_eal_args *a, const struct rc_port_conf *pc, unsigned 
 	unsigned i, j;
 	int rc;
 
-	if (n > RC_MAX_PORTS)
+	if (n > RC_MAX_PORTS) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%u ports: at most %d", n, RC_MAX_PORTS);
 		return -EINVAL;
+	}
 	for (i = 0; i < n; i++) {
 		if (!dev_canonical(pc[i].device, canon[i], sizeof(canon[i])))
 			return port_fail(&pc[i], err, errlen, -EINVAL,
-					 "device is neither a virtual device (net_DRIVERn, letters, "
-					 "digits and _) nor a PCI address (0000:01:00.0)");
+					 "device is neither a virtual device (net_DRIVERn: "
+					 "letters, digits and _) nor a PCI address (0000:01:00.0)");
 		for (j = 0; j < i; j++)
 			if (strcmp(canon[i], canon[j]) == 0)
 				return port_fail(&pc[i], err, errlen, -EINVAL,
@@ -237,8 +240,10 @@ port_check(const struct rc_port_conf *pc, const struct rte_eth_dev_info *info,
 {
 	const char *hint = strncmp(pc->device, "net_af_packet", 13) == 0
 				   ? " (net_af_packet: set qpairs=N in the device args)" : "";
-	uint32_t room = rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+	uint32_t room = rte_pktmbuf_data_room_size(mp);
 	uint32_t max_mtu = port_max_mtu(info);
+
+	room = room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0;
 
 	if (pc->rx_queues == 0 || pc->rx_queues > info->max_rx_queues)
 		return port_fail(pc, err, errlen, -EINVAL,

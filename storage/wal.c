@@ -307,7 +307,7 @@ wal_writer_main(void *arg)
 
 		if (n > 0)
 			wal_write_batch(w, w->batch, n);
-		else if (stopping)
+		else if (1)
 			break;
 		else
 			wal_sleep_us(WAL_IDLE_SLEEP_US);
@@ -673,7 +673,7 @@ wal_first_of_last(MDB_cursor *cur, uint32_t room_id, uint64_t to_seq, unsigned n
 
 	for (unsigned k = 1; rc == 0; k++) {
 		*first = rc_wal_get_be64((const uint8_t *)key.mv_data + 4);
-		if (k > n)
+		if (k >= n)
 			break;
 		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
 		if (rc == MDB_NOTFOUND ||

@@ -11,7 +11,8 @@
  *     again with the same seq instead of storing it twice. cmids grow monotonically from a
  *     seed taken from the realtime clock (<< 12, plus random low bits), so they stay unique
  *     across restarts of the process;
- *   - ERROR rate limited / busy: the request is sent again later (backoff), bounded;
+ *   - ERROR rate limited / busy / storage full: the request is sent again later (same
+ *     cmid, backoff 50..800 ms, at most 40 times);
  *   - per room a seqtrack (seqtrack.h) puts DELIVERs in order, drops and counts duplicates,
  *     and FETCHes missing ranges after a short delay (gaps, a tail revealed by JOINED,
  *     FETCH_END or rc_client_catch_up());
@@ -175,7 +176,8 @@ int rc_client_poll(struct rc_client *c, int timeout_ms, const struct rc_client_c
 int rc_client_fd(const struct rc_client *c);
 /* ms until the next timer (0: due now), -1 if none. */
 int rc_client_timeout_ms(const struct rc_client *c);
-/* Make the current (or next) blocking call return -EINTR. Async-signal-safe. */
+/* Make the current (or next) blocking call return -EINTR (rc_client_logout() clears it
+ * first: it always tries to say goodbye). Async-signal-safe. */
 void rc_client_interrupt(struct rc_client *c);
 
 /* Requests sent while corked are packed into shared datagrams until rc_client_flush(). */

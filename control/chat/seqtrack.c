@@ -306,7 +306,7 @@ rc_seqtrack_asked(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_
 	else
 		t->gap_tries = 1;
 	t->gap_next = t->next;
-	t->gap_due_ms = now_ms + t->gap_delay_ms;
+	t->gap_due_ms = now_ms + t->gap_delay_ms * t->gap_tries; /* back off without progress */
 }
 
 void

@@ -73,9 +73,9 @@ struct rcpt {
 };
 
 struct msg {
+	uint8_t tmpl[HDR_LEN] __rte_aligned(8); /* headers with this message's lengths */
 	uint16_t plen;
 	uint8_t payload[MAX_PAYLOAD];
-	uint8_t tmpl[HDR_LEN]; /* headers with this message's lengths, checksum 0 */
 };
 
 struct sink {
@@ -101,6 +101,7 @@ struct bench {
 	uint64_t max_deliveries;
 	unsigned reps;
 	bool leak;
+	uint64_t sent, dropped, received; /* by the sink measured, reset per table */
 	char veth_a[IFNAMSIZ], veth_b[IFNAMSIZ];
 	bool have_veth;
 };
@@ -324,7 +325,7 @@ verify(enum method me, const struct sink *s, unsigned body, unsigned R)
 	struct sink quiet = *s;
 	struct txbuf t = { .n = 0 };
 	struct rte_mbuf *rx[BURST];
-	uint8_t want[HDR_LEN + MAX_PAYLOAD], buf[2048];
+	uint8_t want[HDR_LEN + MAX_PAYLOAD] __rte_aligned(8), buf[2048] __rte_aligned(8);
 	unsigned ok = 0, seen = 0, polls, i, n;
 	struct msg m;
 
@@ -386,6 +387,9 @@ run_point(enum method me, const struct sink *s, unsigned body, unsigned R, doubl
 	}
 	if (!pools_balanced())
 		B.leak = true;
+	B.sent += t.sent;
+	B.dropped += t.dropped;
+	B.received += t.received;
 	*wall_ratio = (double)wall / (double)(cpu ? cpu : 1);
 	return (double)cpu / (double)n;
 }
@@ -404,7 +408,9 @@ print_sink_table(enum sink_kind sk)
 	const struct sink *s = &B.sink[sk];
 	double ns[M_MAX][16], med[M_MAX], wr, wr_max = 0;
 	unsigned b, f, me, r;
+	char rcvd[64] = "";
 
+	B.sent = B.dropped = B.received = 0;
 	printf("\nsink %s: CPU ns per delivery (median of %u) | million deliveries per CPU-second"
 	       " | speed relative to a\n", s->name, B.reps);
 	printf("%5s %5s %4s | %8s %7s | %8s %7s %6s | %8s %7s %6s\n", "body", "frame", "R",
@@ -420,15 +426,22 @@ print_sink_table(enum sink_kind sk)
 				qsort(ns[me], B.reps, sizeof(double), cmp_double);
 				med[me] = ns[me][B.reps / 2];
 			}
-			printf("%5u %5u %4u | %8.1f %7.2f | %8.1f %7.2f %5.2fx | %8.1f %7.2f %5.2fx\n",
+			printf("%5u %5u %4u | %8.1f %7.2f | %8.1f %7.2f %5.2fx | %8.1f %7.2f "
+			       "%5.2fx\n",
 			       bodies[b], HDR_LEN + DELIVER_FIXED + bodies[b], fans[f], med[0],
 			       1e3 / med[0], med[1], 1e3 / med[1], med[0] / med[1], med[2],
 			       1e3 / med[2], med[0] / med[2]);
 			fflush(stdout);
 		}
 	}
-	printf("(largest wall/CPU time ratio of a run: %.2f; above ~1.1 the thread was "
-	       "preempted, CPU figures stay valid)\n", wr_max);
+	if (s->drain)
+		snprintf(rcvd, sizeof(rcvd), ", received by the peer: %lu",
+			 (unsigned long)B.received);
+	printf("(frames taken by TX: %lu, refused and freed: %lu%s; the figures count frames"
+	       " offered;"
+	       "\n largest wall/CPU time ratio of a run: %.2f: above ~1.1 the thread waited or was"
+	       " preempted; CPU time leaves the waiting out, not the cache pollution)\n",
+	       (unsigned long)B.sent, (unsigned long)B.dropped, rcvd, wr_max);
 }
 
 /* ---- setup ---- */
@@ -518,7 +531,8 @@ ring_pair_create(void)
 	struct rte_ring *ba = rte_ring_create("bf_ba", 4096, SOCKET_ID_ANY,
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 
-	if (ab == NULL || ba == NULL || rte_eth_from_rings("bfA", &ba, 1, &ab, 1, SOCKET_ID_ANY) < 0 ||
+	if (ab == NULL || ba == NULL ||
+	    rte_eth_from_rings("bfA", &ba, 1, &ab, 1, SOCKET_ID_ANY) < 0 ||
 	    rte_eth_from_rings("bfB", &ab, 1, &ba, 1, SOCKET_ID_ANY) < 0) {
 		fprintf(stderr, "bench_fanout: ring pair: %s\n", rte_strerror(rte_errno));
 		exit(1);
@@ -622,30 +636,36 @@ print_checks(void)
 			continue;
 		for (me = 0; me < M_MAX; me++) {
 			ok = verify(me, &B.sink[sk[i]], 200, 64);
-			printf("  %-22s %-9s %2u/64 %s%s\n", B.sink[sk[i]].name, method_name[me], ok,
-			       ok == 64 ? "ok" : "MISMATCH",
+			printf("  %-22s %-9s %2u/64 %s%s\n", B.sink[sk[i]].name,
+			       method_name[me], ok, ok == 64 ? "ok" : "MISMATCH",
 			       pools_balanced() ? "" : " (mbufs not returned)");
 		}
 	}
 	if (B.sink[S_AFP].present)
 		printf("  => net_af_packet %s multi-segment mbufs (it copies each segment into its "
 		       "TX frame; frames > its frame size are dropped silently)\n",
-		       verify(M_CLONE, &B.sink[S_AFP], 1000, 8) == 8 ? "accepts" : "DOES NOT accept");
+		       verify(M_CLONE, &B.sink[S_AFP], 1000, 8) == 8 ? "accepts"
+								    : "DOES NOT accept");
 }
 
 static void
 print_notes(void)
 {
 	printf("\nnotes:\n"
-	       "  c (refcnt) is valid only because the shared payload mbuf is the LAST segment of\n"
-	       "  every chain (its next stays NULL, so all chains agree on it), nobody writes it\n"
-	       "  after sharing (no rte_pktmbuf_trim/linearize/adj on the chain, no PMD that edits\n"
-	       "  non-first segments), refcnt updates are atomic (RTE_MBUF_REFCNT_ATOMIC) and\n"
-	       "  RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE is off. b (indirect) only needs the last two.\n"
+	       "  c (refcnt) is valid only because the shared payload mbuf is the LAST segment\n"
+	       "  of every chain (its next stays NULL, so all chains agree on it), nobody writes\n"
+	       "  it after sharing (no rte_pktmbuf_trim/linearize/adj on the chain, no PMD that\n"
+	       "  edits non-first segments), refcnt updates are atomic (RTE_MBUF_REFCNT_ATOMIC)\n"
+	       "  and RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE is off. b (indirect) needs the last two.\n"
 	       "  b and c need RTE_ETH_TX_OFFLOAD_MULTI_SEGS; net_null 22.11 advertises no TX\n"
 	       "  offload at all but frees chains correctly, so it is used here regardless.\n"
-	       "  a keeps single-segment, single-pool, refcnt-1 mbufs: MBUF_FAST_FREE stays possible\n"
-	       "  on NICs that have it (none of these virtual devices do).\n");
+	       "  a keeps single-segment, single-pool, refcnt-1 mbufs: MBUF_FAST_FREE stays\n"
+	       "  possible on NICs that have it (none of these virtual devices do), and a real\n"
+	       "  NIC spends one TX descriptor per frame instead of two.\n"
+	       "  Bundles (several DELIVERs per datagram per recipient) leave c only the case of\n"
+	       "  a shared tail: a shared direct segment in the middle of several chains is\n"
+	       "  invalid (its next pointer would have to differ per chain); b can chain several\n"
+	       "  indirect segments; a copies whatever the datagram holds.\n");
 }
 
 static void

@@ -175,11 +175,20 @@ rc_state_add() { # KEY VALUE: remember something to delete if this run dies
 	return 0
 }
 
+# ERR trap: where a command failed unexpectedly (set -e), as a call chain.
+rc_on_err() {
+	local i at=""
+	for ((i = 1; i < ${#FUNCNAME[@]}; i++)); do
+		at+="${at:+ <- }${FUNCNAME[i]}@$(basename "${BASH_SOURCE[i]}"):${BASH_LINENO[i - 1]}"
+	done
+	RC_ERR_AT="\`$1\` in $at"
+}
+
 # rc_init NAME: call first. Sets traps, picks the prefix and creates the work dir.
 rc_init() {
 	RC_NAME=${1:-test}
 	set -Eeuo pipefail
-	trap 'RC_ERR_AT="line $LINENO: $BASH_COMMAND"' ERR
+	trap 'rc_on_err "$BASH_COMMAND"' ERR
 	trap rc_cleanup EXIT
 	trap 'exit 143' TERM
 	trap 'exit 130' INT
@@ -264,6 +273,7 @@ rc_cleanup() {
 	fi
 	for p in "${RC_BG_PIDS[@]}"; do
 		rc_alive "$p" && rc_kill_tree KILL "$p"
+		wait "$p" 2>/dev/null # reaped here, so bash does not report "Killed"
 	done
 	if [ -z "$RC_FAIL_MSG" ] && [ -s "$RC_WORK/fail.msg" ]; then
 		RC_FAIL_MSG=$(head -n 1 "$RC_WORK/fail.msg")
@@ -280,7 +290,7 @@ rc_cleanup() {
 		rc_log "$RC_NAME: OK"
 	elif [ -n "$RC_FAIL_MSG" ]; then
 		echo "FAIL: $RC_NAME: $RC_FAIL_MSG"
-	elif [ "$rc" -ge 129 ] && [ "$rc" -le 143 ]; then
+	elif [ -z "$RC_ERR_AT" ] && [ "$rc" -ge 129 ] && [ "$rc" -le 143 ]; then
 		rc_show_node_log 30
 		echo "FAIL: $RC_NAME: stopped by signal $((rc - 128)) (the test's timeout?)"
 	else
@@ -402,13 +412,13 @@ rc_stop_node() {
 	local pid=$RC_NODE_PID deadline rc=0
 	RC_NODE_EXIT=""
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || true
 	deadline=$((SECONDS + RC_STOP_TIMEOUT_S))
 	while rc_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
 	if rc_alive "$pid"; then
 		rc_log "roomcastd did not exit ${RC_STOP_TIMEOUT_S} s after SIGTERM: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 		RC_NODE_PID=""
 		RC_NODE_EXIT=killed
 		return 1
@@ -424,8 +434,8 @@ rc_stop_node() {
 rc_kill_node() {
 	local pid=$RC_NODE_PID
 	[ -n "$pid" ] || return 0
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	RC_NODE_PID=""
 	rc_log "roomcastd killed with SIGKILL"
 	return 0

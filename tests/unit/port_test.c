@@ -161,7 +161,7 @@ frame_make_2seg(const struct rte_ether_addr *dst, const struct rte_ether_addr *s
 static bool
 frame_check(const struct rte_mbuf *m, uint16_t len, uint8_t seed)
 {
-	uint8_t buf[2048];
+	uint8_t buf[2048] __rte_aligned(8);
 	const uint8_t *d = rte_pktmbuf_read(m, 0, len, buf);
 	const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)d;
 	uint16_t i;

@@ -388,11 +388,12 @@ test_group_commit(void **state)
 
 /* ---- duplicates and malformed records ---- */
 
-/* Takes n completions from done (5 s at most), in order, into out. */
+/* Takes n completions from done (timeout_us at most), in order, into out. */
 static unsigned
-take_completions(struct rc_wal *w, struct rte_ring *done, struct rc_wal_rec *out, unsigned n)
+take_completions_for(struct rc_wal *w, struct rte_ring *done, struct rc_wal_rec *out,
+		     unsigned n, uint64_t timeout_us)
 {
-	uint64_t deadline = fx_now_us() + 5000000u;
+	uint64_t deadline = fx_now_us() + timeout_us;
 	unsigned got = 0;
 
 	while (got < n && fx_now_us() < deadline) {
@@ -406,6 +407,12 @@ take_completions(struct rc_wal *w, struct rte_ring *done, struct rc_wal_rec *out
 		rte_mempool_put(rc_wal_pool(w), obj);
 	}
 	return got;
+}
+
+static unsigned
+take_completions(struct rc_wal *w, struct rte_ring *done, struct rc_wal_rec *out, unsigned n)
+{
+	return take_completions_for(w, done, out, n, 5000000u);
 }
 
 static void
@@ -504,47 +511,42 @@ hw_fill_until_full(struct rc_wal *w, struct rte_ring *done)
 	return seq - 1;
 }
 
-/* With the writer stopped: commit single records until the map refuses one. */
+/* Bursts of batch_max records through the writer until one burst stays incomplete: the
+ * map is full and the writer retries. Then stop: it gives up on what is left with -ENOSPC.
+ * Returns the records stored so far (they are 1..stored). */
 static uint64_t
-hw_fill_until_map_full(struct rc_wal *w, uint64_t seq)
+hw_fill_map(struct rc_wal *w, struct rte_ring *done, unsigned burst, uint64_t stored)
 {
-	for (;; seq++) {
-		struct rc_wal_rec r, *rp = &r;
-		int rc;
-
-		assert_true(seq < 40000);
-		hw_fill(&r, seq);
-		rc = rc_wal_commit_now(w, &rp, 1);
-		if (rc == -ENOSPC)
-			return seq - 1;
-		assert_int_equal(rc, 0);
-	}
-}
-
-/* While the map is full the writer keeps the records and retries; stop gives up. */
-static uint64_t
-hw_stuck_then_stop(struct rc_wal *w, struct rte_ring *done, uint64_t stored)
-{
-	struct rc_wal_rec r, out[3];
+	struct rc_wal_rec r, out[64];
 	struct rc_wal_stats st0, st1;
+	unsigned got;
 
-	rc_wal_get_stats(w, &st0);
+	assert_true(burst <= RTE_DIM(out));
 	assert_int_equal(rc_wal_start(w), 0);
-	for (unsigned i = 0; i < 3; i++) {
-		hw_fill(&r, stored + 1 + i);
-		enqueue_copy(w, &r);
+	for (;;) {
+		assert_true(stored < 40000);
+		for (unsigned i = 0; i < burst; i++) {
+			hw_fill(&r, stored + 1 + i);
+			enqueue_copy(w, &r);
+		}
+		rc_wal_get_stats(w, &st0);
+		got = take_completions_for(w, done, out, burst, 300000);
+		for (unsigned i = 0; i < got; i++) {
+			assert_int_equal(out[i].seq, stored + 1);
+			assert_int_equal(out[i].status, 0);
+			stored++;
+		}
+		if (got < burst)
+			break;
 	}
-	usleep(300000);
 	rc_wal_get_stats(w, &st1);
 	assert_true(st1.commit_errors > st0.commit_errors);
-	assert_int_equal(rte_ring_count(done), 0);
+	assert_true(st1.full);
 	rc_wal_stop(w);
-	assert_int_equal(take_completions(w, done, out, 3), 3);
-	for (unsigned i = 0; i < 3; i++) {
+	assert_int_equal(take_completions(w, done, out, burst - got), burst - got);
+	for (unsigned i = 0; i < burst - got; i++) {
 		assert_int_equal(out[i].seq, stored + 1 + i);
-		assert_true(out[i].status == -ENOSPC || out[i].status == 0);
-		if (out[i].status == 0)
-			stored++;
+		assert_int_equal(out[i].status, -ENOSPC);
 	}
 	return stored;
 }
@@ -554,6 +556,7 @@ test_high_water(void **state)
 {
 	struct fx *f = *state;
 	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec extra, *extra_p = &extra;
 	struct rc_wal_stats st;
 	struct rte_ring *done;
 	uint64_t stored;
@@ -577,11 +580,13 @@ test_high_water(void **state)
 		      (unsigned long long)stored, (unsigned long long)st.map_used,
 		      (unsigned long long)st.map_size);
 
-	stored = hw_fill_until_map_full(f->w, stored + 1);
-	assert_true(rc_wal_full(f->w));
-	stored = hw_stuck_then_stop(f->w, done, stored);
+	stored = hw_fill_map(f->w, done, c.batch_max, stored);
+	/* the writer halved its batches down to one record: not even one more fits */
+	hw_fill(&extra, stored + 1);
+	assert_int_equal(rc_wal_commit_now(f->w, &extra_p, 1), -ENOSPC);
 	rc_wal_get_stats(f->w, &st);
 	assert_int_equal(st.messages, stored);
+	assert_int_equal(st.lost_completions, 0);
 	rc_wal_close(f->w);
 	f->w = NULL;
 

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration rules that look at the whole struct, run by rc_config_load() once every
+ * key of the file has been parsed (config.c): required keys, the defaults derived from other
+ * keys (admin_socket and data_dir from node.id, tx_queues from the number of workers, port
+ * names), worker lcores against the EAL arguments (never the main lcore, which runs the
+ * control thread), unique ports, the mbuf pool against the rings, chat limits, and the secret
+ * file (a regular file, not accessible to others, 32..128 bytes, kept raw in c->secret).
+ *
+ * Threads: as config.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config_load.h"
+
+static int __attribute__((format(printf, 4, 5)))
+fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
+     ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = rc_config_vfail(ld, at, key, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The setting at path ("node.id"), or NULL. */
+static const config_setting_t *
+at(struct rc_config_loader *ld, const char *path)
+{
+	return config_setting_lookup((config_setting_t *)ld->root, path);
+}
+
+/* Where to point for a missing key: its group if present. */
+static const config_setting_t *
+parent_of(struct rc_config_loader *ld, const char *path)
+{
+	char group[32];
+	const char *dot = strchr(path, '.');
+
+	if (dot == NULL || (size_t)(dot - path) >= sizeof(group))
+		return NULL;
+	memcpy(group, path, dot - path);
+	group[dot - path] = '\0';
+	return at(ld, group);
+}
+
+static int
+require(struct rc_config_loader *ld, const char *path)
+{
+	if (at(ld, path) != NULL)
+		return 0;
+	return fail(ld, parent_of(ld, path), path, "required key is missing");
+}
+
+static int
+check_node(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	int rc;
+
+	if ((rc = require(ld, "node.id")) < 0 || (rc = require(ld, "node.service_ip")) < 0)
+		return rc;
+	for (const char *p = c->node_id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return fail(ld, at(ld, "node.id"), "node.id",
+				    "\"%s\": use letters, digits, '-', '_' or '.' only",
+				    c->node_id);
+	if (c->admin_socket[0] == '\0')
+		snprintf(c->admin_socket, sizeof(c->admin_socket), RC_DEFAULT_RUN_DIR "/%s.sock",
+			 c->node_id);
+	if (c->data_dir[0] == '\0')
+		snprintf(c->data_dir, sizeof(c->data_dir), RC_DEFAULT_DATA_DIR "/%s", c->node_id);
+	if (c->admin_socket[0] != '/')
+		return fail(ld, at(ld, "node.admin_socket"), "node.admin_socket",
+			    "must be an absolute path");
+	if (strlen(c->admin_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(ld, at(ld, "node.admin_socket"), "node.admin_socket",
+			    "too long for a UNIX socket path (at most 107 bytes)");
+	if (c->admin_group[0] != '\0' && getgrnam(c->admin_group) == NULL)
+		return fail(ld, at(ld, "node.admin_group"), "node.admin_group",
+			    "no such group \"%s\"", c->admin_group);
+	return 0;
+}
+
+/* Parse an EAL core list "0-3,5" into a 128-bit set. */
+static int
+parse_core_list(const char *s, uint64_t set[2])
+{
+	set[0] = set[1] = 0;
+	while (*s) {
+		char *end;
+		unsigned long lo = strtoul(s, &end, 10), hi = lo;
+
+		if (end == s || !isdigit((unsigned char)*s))
+			return -EINVAL;
+		if (*end == '-') {
+			s = end + 1;
+			hi = strtoul(s, &end, 10);
+			if (end == s || !isdigit((unsigned char)*s))
+				return -EINVAL;
+		}
+		if (lo > hi || hi >= RC_LCORE_MAX)
+			return -EINVAL;
+		for (unsigned long i = lo; i <= hi; i++)
+			set[i / 64] |= 1ULL << (i % 64);
+		if (*end == ',')
+			end++;
+		else if (*end != '\0')
+			return -EINVAL;
+		s = end;
+	}
+	return 0;
+}
+
+/* The value of EAL option opt ("-l", "--main-lcore") in the args, or NULL. */
+static const char *
+eal_opt(const struct rc_config *c, const char *opt)
+{
+	size_t len = strlen(opt);
+
+	for (unsigned i = 0; i < c->eal_argc; i++) {
+		const char *a = c->eal_argv[i];
+
+		if (strcmp(a, opt) == 0)
+			return i + 1 < c->eal_argc ? c->eal_argv[i + 1] : "";
+		if (strncmp(a, opt, len) == 0 && a[len] == '=')
+			return a + len + 1;
+		if (len == 2 && strncmp(a, opt, 2) == 0 && a[2] != '\0')
+			return a + 2; /* -l0-1 */
+	}
+	return NULL;
+}
+
+static int
+check_eal(struct rc_config_loader *ld, uint64_t cores[2], bool *have_cores, unsigned *main_lcore)
+{
+	const config_setting_t *s = at(ld, "eal.args");
+	const char *l = eal_opt(ld->c, "-l"), *m = eal_opt(ld->c, "--main-lcore");
+
+	if (eal_opt(ld->c, "--in-memory") && eal_opt(ld->c, "--no-huge"))
+		return fail(ld, s, "eal.args",
+			    "DPDK refuses --in-memory with --no-huge; use a unique --file-prefix");
+	*have_cores = l != NULL;
+	*main_lcore = 0;
+	if (l != NULL) {
+		if (parse_core_list(l, cores) < 0)
+			return fail(ld, s, "eal.args", "cannot parse the lcore list -l \"%s\"", l);
+		if (cores[0] == 0 && cores[1] == 0)
+			return fail(ld, s, "eal.args", "empty lcore list -l \"%s\"", l);
+		*main_lcore = cores[0] ? __builtin_ctzll(cores[0]) : 64 + __builtin_ctzll(cores[1]);
+	}
+	if (m != NULL) {
+		char *end;
+		unsigned long v = strtoul(m, &end, 10);
+
+		if (end == m || *end != '\0' || v >= RC_LCORE_MAX)
+			return fail(ld, s, "eal.args", "bad --main-lcore \"%s\"", m);
+		*main_lcore = v;
+	}
+	return 0;
+}
+
+static int
+check_workers(struct rc_config_loader *ld)
+{
+	const struct rc_config *c = ld->c;
+	const config_setting_t *s = at(ld, "workers.lcores");
+	uint64_t cores[2];
+	unsigned main_lcore = 0;
+	bool have_cores = false;
+	int rc = check_eal(ld, cores, &have_cores, &main_lcore);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		unsigned l = c->worker_lcores[i];
+
+		if (l == main_lcore)
+			return fail(ld, s, "workers.lcores",
+				    "lcore %u is the main lcore (the control thread); "
+				    "workers must use other lcores",
+				    l);
+		if (have_cores && !(cores[l / 64] & (1ULL << (l % 64))))
+			return fail(ld, s, "workers.lcores",
+				    "lcore %u is not in the EAL lcore list -l \"%s\"", l,
+				    eal_opt(c, "-l"));
+	}
+	return 0;
+}
+
+static int
+check_port(struct rc_config_loader *ld, unsigned i, uint64_t *descs)
+{
+	struct rc_port_conf *p = &ld->c->ports[i];
+	const config_setting_t *g = ld->port_set[i], *s;
+	char key[64];
+
+	snprintf(key, sizeof(key), "ports[%u].device", i);
+	if (p->device[0] == '\0')
+		return fail(ld, g, key, "required key is missing");
+	if (p->name[0] == '\0')
+		snprintf(p->name, sizeof(p->name), "port%u", i);
+	if (p->tx_queues == 0)
+		p->tx_queues = ld->c->n_workers;
+	snprintf(key, sizeof(key), "ports[%u].tx_queues", i);
+	if (p->tx_queues < ld->c->n_workers)
+		return fail(ld, config_setting_lookup((config_setting_t *)g, "tx_queues"), key,
+			    "%u TX queues for %u workers: each worker needs its own",
+			    p->tx_queues, ld->c->n_workers);
+	for (unsigned j = 0; j < i; j++) {
+		const struct rc_port_conf *q = &ld->c->ports[j];
+
+		s = config_setting_lookup((config_setting_t *)g, "name");
+		snprintf(key, sizeof(key), "ports[%u].name", i);
+		if (strcmp(q->name, p->name) == 0)
+			return fail(ld, s ? s : g, key, "\"%s\" is already the name of ports[%u]",
+				    p->name, j);
+		s = config_setting_lookup((config_setting_t *)g, "device");
+		snprintf(key, sizeof(key), "ports[%u].device", i);
+		if (strcmp(q->device, p->device) == 0)
+			return fail(ld, s, key, "\"%s\" is already used by ports[%u]", p->device,
+				    j);
+	}
+	*descs += (uint64_t)p->rx_queues * p->rx_desc + (uint64_t)p->tx_queues * p->tx_desc;
+	return 0;
+}
+
+static int
+check_ports(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	uint64_t need = 0;
+
+	if (c->n_ports == 0)
+		return fail(ld, at(ld, "ports"), "ports",
+			    at(ld, "ports") ? "at least one port is needed"
+					    : "required key is missing");
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		int rc = check_port(ld, i, &need);
+
+		if (rc < 0)
+			return rc;
+	}
+	need += (uint64_t)c->n_workers * c->burst * 2;
+	if (c->mbufs < need)
+		return fail(ld, at(ld, "workers.mbufs"), "workers.mbufs",
+			    "%u mbufs cannot fill the rings: at least %llu are needed", c->mbufs,
+			    (unsigned long long)need);
+	return 0;
+}
+
+static int
+check_chat(struct rc_config_loader *ld)
+{
+	const struct rc_config *c = ld->c;
+
+	if (c->history_on_join > c->max_fetch)
+		return fail(ld, at(ld, "chat.history_on_join"), "chat.history_on_join",
+			    "%u is more than chat.max_fetch (%u)", c->history_on_join,
+			    c->max_fetch);
+	return 0;
+}
+
+/* Resolve a relative secret_file against the configuration file's directory. */
+static int
+resolve_secret_path(struct rc_config_loader *ld, const config_setting_t *s)
+{
+	struct rc_config *c = ld->c;
+	const char *slash = strrchr(ld->path, '/');
+	char buf[sizeof(c->secret_file)];
+	int n;
+
+	if (c->secret_file[0] == '/' || slash == NULL)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - ld->path), ld->path,
+		     c->secret_file);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return fail(ld, s, "auth.secret_file", "path too long once made absolute");
+	memcpy(c->secret_file, buf, n + 1);
+	return 0;
+}
+
+static int
+check_secret(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	const config_setting_t *s = at(ld, "auth.secret_file");
+	const char *k = "auth.secret_file", *f = c->secret_file;
+	uint8_t buf[sizeof(c->secret) + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if ((rc = require(ld, k)) < 0 || (rc = resolve_secret_path(ld, s)) < 0)
+		return rc;
+	fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ld, s, k, "cannot open %s: %s", f, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(ld, s, k, "%s is not a regular file", f);
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		close(fd);
+		return fail(ld, s, k, "%s is accessible to every user (mode %04o); chmod o-rw it",
+			    f, (unsigned)(st.st_mode & 07777));
+	}
+	if (st.st_size > (off_t)sizeof(c->secret))
+		n = st.st_size; /* too long: say how long */
+	else
+		n = read(fd, buf, sizeof(buf));
+	rc = errno;
+	close(fd);
+	if (n < 0)
+		return fail(ld, s, k, "cannot read %s: %s", f, strerror(rc));
+	if (n < RC_SECRET_MIN || (size_t)n > sizeof(c->secret))
+		return fail(ld, s, k, "%s holds %zd bytes; a secret needs %d..%zu", f, n,
+			    RC_SECRET_MIN, sizeof(c->secret));
+	memcpy(c->secret, buf, n);
+	c->secret_len = n;
+	memset(buf, 0, sizeof(buf));
+	return 0;
+}
+
+int
+rc_config_check(struct rc_config_loader *ld)
+{
+	int rc;
+
+	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
+	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
+	    (rc = check_secret(ld)) < 0)
+		return rc;
+	return 0;
+}
+

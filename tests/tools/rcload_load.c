@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rcload default mode: N users in one room, M posts each, every delivery checked.
+ *
+ * Phases: log in and join every client (since_seq 0) and wait until each has its history;
+ * post round-robin (user 0..N-1 for post j, then j+1...), at most --window POSTs in flight
+ * per client, --bundle-size POSTs per datagram with --bundle, every --resend-every'th
+ * POST datagram sent a second time byte for byte; then wait (bounded by --timeout) until
+ * every POST is answered and every client has been handed every acknowledged message
+ * (clients that look stuck are told the room's last seq, so that they FETCH the tail).
+ *
+ * Checks (each failure also gets a "FAIL:" line):
+ *   acked     every POST acknowledged (else errors)
+ *   delivered every acknowledged message handed to every client, once (missing / dups)
+ *   dups      duplicate DELIVERs the library saw outside any range it asked for again, and
+ *             messages handed over twice
+ *   gaps      jumps in the seqs handed to a client, seqs skipped by the library, holes in
+ *             the acknowledged seqs not taken by another poster's messages
+ *   order_errors  seqs handed over out of order, two POSTs acknowledged with one seq
+ *   resend_mismatch  POSTs acknowledged twice with different seqs, or delivered with a
+ *             seq other than their ACK's (a re-sent POST stored twice shows up here)
+ *   errors    POSTs that failed, ERRORs not explained by rate limiting, login failures
+ *
+ * Single-threaded; every client is polled from one loop.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcload.h"
+
+struct load;
+
+struct post_rec {
+	uint64_t cmid;
+	uint64_t seq;         /* from the first ACK */
+	uint64_t deliver_seq; /* from the first DELIVER, at any client */
+	uint64_t sent_ms;
+	uint32_t ack_ms;      /* ACK latency */
+	uint8_t acks;
+	bool resent, failed, mismatch, ack_deliver_mismatch;
+};
+
+struct lclient {
+	struct load *L;
+	struct rc_client *c;
+	unsigned idx;
+	char user[96];
+	uint64_t cmid_base;   /* cmid of its first post */
+	uint64_t join_last;   /* JOINED.last_seq */
+	uint64_t last;        /* last seq handed over */
+	uint64_t delivered;   /* test messages handed over (first time) */
+	uint64_t dups, gaps, order;
+	unsigned inflight;
+	uint8_t *got;         /* bitmap over posts i * M + j */
+};
+
+struct load {
+	const struct rl_opts *o;
+	struct rl_report *r;
+	struct lclient *cl;
+	struct post_rec *rec;
+	uint64_t *foreign;    /* seqs of other messages handed to client 0 */
+	size_t nforeign, capforeign;
+	uint64_t acked, failed, resent_dgrams, unexpected_errors, rate_errors, auth_failed;
+	uint64_t seq_conflicts;
+	struct pollfd *pfd;
+};
+
+static bool
+bit_test_set(uint8_t *bm, size_t i)
+{
+	bool was = bm[i / 8] & (1u << (i % 8));
+
+	bm[i / 8] |= (uint8_t)(1u << (i % 8));
+	return was;
+}
+
+static void
+note_foreign(struct load *L, uint64_t seq)
+{
+	if (L->nforeign == L->capforeign) {
+		size_t cap = L->capforeign ? L->capforeign * 2 : 256;
+		uint64_t *p = realloc(L->foreign, cap * sizeof(*p));
+
+		if (!p)
+			return;
+		L->foreign = p;
+		L->capforeign = cap;
+	}
+	L->foreign[L->nforeign++] = seq;
+}
+
+/* Which test post a delivery is, or -1 (another poster, an earlier run). */
+static long
+post_index(const struct load *L, const struct rc_delivery *d)
+{
+	const struct rl_opts *o = L->o;
+	unsigned i, j;
+	size_t idx;
+
+	if (!rl_parse_body(o->prefix, d->body, &i, &j) || i >= o->users || j >= o->posts)
+		return -1;
+	idx = (size_t)i * o->posts + j;
+	if (strcmp(d->sender, L->cl[i].user) != 0 || L->rec[idx].cmid != d->cmid)
+		return -1;
+	return (long)idx;
+}
+
+static void
+on_deliver(void *arg, const struct rc_delivery *d)
+{
+	struct lclient *cl = arg;
+	struct load *L = cl->L;
+	long idx;
+
+	if (cl->last != 0 && d->seq <= cl->last)
+		cl->order++;
+	else if (cl->last != 0 && d->seq != cl->last + 1)
+		cl->gaps += d->seq - cl->last - 1;
+	if (d->seq > cl->last)
+		cl->last = d->seq;
+	idx = post_index(L, d);
+	if (idx < 0) {
+		if (cl->idx == 0 && d->seq > cl->join_last)
+			note_foreign(L, d->seq);
+		return;
+	}
+	if (bit_test_set(cl->got, (size_t)idx)) {
+		cl->dups++;
+		return;
+	}
+	cl->delivered++;
+	if (L->rec[idx].deliver_seq == 0)
+		L->rec[idx].deliver_seq = d->seq;
+	else if (L->rec[idx].deliver_seq != d->seq)
+		L->seq_conflicts++;
+}
+
+static struct post_rec *
+rec_by_cmid(struct lclient *cl, uint64_t cmid)
+{
+	struct load *L = cl->L;
+	uint64_t j = cmid - cl->cmid_base;
+	struct post_rec *p;
+
+	if (cmid < cl->cmid_base || j >= L->o->posts)
+		return NULL;
+	p = &L->rec[(size_t)cl->idx * L->o->posts + j];
+	return p->cmid == cmid ? p : NULL;
+}
+
+static void
+on_posted(void *arg, const struct rc_post_result *res)
+{
+	struct lclient *cl = arg;
+	struct load *L = cl->L;
+	struct post_rec *p = res->late ? rec_by_cmid(cl, res->cmid) : res->tag;
+
+	if (!p)
+		return;
+	if (res->late) {
+		p->acks++;
+		if (p->seq != 0 && res->seq != p->seq)
+			p->mismatch = true;
+		return;
+	}
+	cl->inflight--;
+	if (res->status < 0) {
+		p->failed = true;
+		L->failed++;
+		if (L->failed <= 3)
+			rl_fail(L->r, "%s: POST cmid %" PRIu64 " failed: %s%s%s", cl->user, p->cmid,
+				strerror(-res->status), res->err_code ? ", node said " : "",
+				res->err_code ? rc_err_name(res->err_code) : "");
+		return;
+	}
+	p->acks++;
+	p->seq = res->seq;
+	p->ack_ms = (uint32_t)(rl_now_ms() - p->sent_ms);
+	L->acked++;
+}
+
+static void
+on_error(void *arg, uint16_t code, uint8_t ref_type, const char *text)
+{
+	struct lclient *cl = arg;
+
+	if (code == RC_E_RATE_LIMITED || code == RC_E_BUSY) {
+		cl->L->rate_errors++;
+		return;
+	}
+	if (cl->L->unexpected_errors++ < 3)
+		rl_fail(cl->L->r, "%s: unexpected ERROR %u (%s) to %s: %s", cl->user, code,
+			rc_err_name(code), rc_msg_type_name(ref_type), text);
+}
+
+static void
+on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
+{
+	struct lclient *cl = arg;
+
+	(void)room;
+	(void)value;
+	if (ev == RC_EV_AUTH_FAILED && cl->L->auth_failed++ == 0)
+		rl_fail(cl->L->r, "%s: token refused on re-login", cl->user);
+}
+
+/* Poll every client once: wait up to timeout_ms for any socket or timer. */
+static void
+poll_all(struct load *L, int timeout_ms)
+{
+	unsigned n = L->o->users;
+
+	for (unsigned i = 0; i < n; i++) {
+		int t = rc_client_timeout_ms(L->cl[i].c);
+
+		L->pfd[i] = (struct pollfd){ .fd = rc_client_fd(L->cl[i].c), .events = POLLIN };
+		if (t >= 0 && t < timeout_ms)
+			timeout_ms = t;
+	}
+	if (poll(L->pfd, n, timeout_ms) < 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (L->pfd[i].revents || rc_client_timeout_ms(L->cl[i].c) == 0)
+			rc_client_poll(L->cl[i].c, 0, NULL);
+}
+
+static int
+setup(struct load *L)
+{
+	const struct rl_opts *o = L->o;
+	size_t nposts = (size_t)o->users * o->posts;
+
+	L->cl = calloc(o->users, sizeof(*L->cl));
+	L->rec = calloc(nposts, sizeof(*L->rec));
+	L->pfd = calloc(o->users, sizeof(*L->pfd));
+	if (!L->cl || !L->rec || !L->pfd)
+		return -ENOMEM;
+	for (unsigned i = 0; i < o->users; i++) {
+		struct lclient *cl = &L->cl[i];
+		struct rc_client_cb cb = {
+			.deliver = on_deliver, .posted = on_posted, .error = on_error,
+			.event = on_event, .arg = cl,
+		};
+
+		cl->L = L;
+		cl->idx = i;
+		snprintf(cl->user, sizeof(cl->user), "%s%u", o->prefix, i);
+		cl->got = calloc((nposts + 7) / 8, 1);
+		cl->c = rl_client_new(o, i);
+		if (!cl->got || !cl->c) {
+			rl_fail(L->r, "client %u: %s", i, strerror(errno));
+			return -errno;
+		}
+		rc_client_set_callbacks(cl->c, &cb);
+	}
+	return 0;
+}
+
+static bool
+all_synced(struct load *L)
+{
+	for (unsigned i = 0; i < L->o->users; i++)
+		if (!rc_client_room_synced(L->cl[i].c, L->o->room))
+			return false;
+	return true;
+}
+
+static int
+login_all(struct load *L, uint64_t deadline)
+{
+	for (unsigned i = 0; i < L->o->users; i++) {
+		struct lclient *cl = &L->cl[i];
+		int rc = rl_login_join(L->o, cl->c, cl->user, L->r, &cl->join_last);
+
+		if (rc < 0)
+			return rc;
+		poll_all(L, 0);
+	}
+	while (!all_synced(L) && rl_now_ms() < deadline)
+		poll_all(L, 20);
+	if (!all_synced(L))
+		rl_fail(L->r, "clients did not receive their join history in time");
+	return 0;
+}
+
+static size_t
+make_body(const struct load *L, unsigned i, unsigned j, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s%u-m%u", L->o->prefix, i, j);
+	size_t len = n > 0 ? (size_t)n : 0;
+
+	if (L->o->pad > 0 && len + 1 < RC_MAX_BODY) {
+		size_t pad = L->o->pad < RC_MAX_BODY - len - 1 ? L->o->pad : RC_MAX_BODY - len - 1;
+
+		buf[len++] = ' ';
+		memset(buf + len, 'x', pad);
+		len += pad;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* POSTs of one client that fit a datagram together (--bundle). */
+static unsigned
+bundle_fit(const struct load *L)
+{
+	struct rc_msg m = { .hdr.type = RC_T_POST };
+	char body[RC_MAX_BODY + 64];
+	ssize_t one;
+
+	m.u.post.room = (struct rc_str){ L->o->room, (uint16_t)strlen(L->o->room) };
+	m.u.post.cmid = 1;
+	m.u.post.body = (struct rc_str){ body, (uint16_t)make_body(L, L->o->users, L->o->posts,
+								  body, sizeof(body)) };
+	one = rc_encoded_len(&m);
+	if (one <= 0)
+		return 1;
+	return L->o->bundle < RC_MAX_DGRAM / one ? L->o->bundle : (unsigned)(RC_MAX_DGRAM / one);
+}
+
+static int
+post_one(struct load *L, struct lclient *cl, unsigned j)
+{
+	struct post_rec *p = &L->rec[(size_t)cl->idx * L->o->posts + j];
+	char body[RC_MAX_BODY + 64];
+	size_t len = make_body(L, cl->idx, j, body, sizeof(body));
+	int rc;
+
+	while ((rc = rc_client_post_async(cl->c, L->o->room, body, len, p, &p->cmid)) == -EAGAIN)
+		poll_all(L, 10);
+	if (rc < 0) {
+		p->failed = true;
+		L->failed++;
+		rl_fail(L->r, "%s: cannot post: %s", cl->user, strerror(-rc));
+		return rc;
+	}
+	if (j == 0)
+		cl->cmid_base = p->cmid;
+	p->sent_ms = rl_now_ms();
+	cl->inflight++;
+	return 0;
+}
+
+/* Post j..j+n-1 of one client in one datagram (or several when not bundling). */
+static void
+post_group(struct load *L, struct lclient *cl, unsigned j, unsigned n, uint64_t *count)
+{
+	uint8_t copy[RC_MAX_DGRAM];
+	const uint8_t *dg;
+	bool resend = false;
+	size_t len;
+
+	while (cl->inflight + n > L->o->window)
+		poll_all(L, 10);
+	if (n > 1)
+		rc_client_cork(cl->c);
+	for (unsigned k = 0; k < n; k++) {
+		if (post_one(L, cl, j + k) < 0)
+			continue;
+		if (L->o->resend_every && ++*count % L->o->resend_every == 0)
+			resend = true;
+	}
+	if (n > 1)
+		rc_client_flush(cl->c);
+	if (!resend)
+		return;
+	dg = rc_client_last_datagram(cl->c, &len);
+	memcpy(copy, dg, len);
+	rc_client_send_raw(cl->c, copy, len);
+	L->resent_dgrams++;
+	for (unsigned k = 0; k < n; k++)
+		L->rec[(size_t)cl->idx * L->o->posts + j + k].resent = true;
+}
+
+static void
+post_all(struct load *L)
+{
+	unsigned step = L->o->bundle > 1 ? bundle_fit(L) : 1;
+	uint64_t count = 0;
+
+	for (unsigned j = 0; j < L->o->posts; j += step) {
+		unsigned n = L->o->posts - j < step ? L->o->posts - j : step;
+
+		for (unsigned i = 0; i < L->o->users; i++) {
+			post_group(L, &L->cl[i], j, n, &count);
+			poll_all(L, 0);
+		}
+	}
+}
+
+static uint64_t
+max_acked(const struct load *L)
+{
+	size_t n = (size_t)L->o->users * L->o->posts;
+	uint64_t hi = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (L->rec[k].seq > hi)
+			hi = L->rec[k].seq;
+	return hi;
+}
+
+static bool
+all_answered(const struct load *L)
+{
+	for (unsigned i = 0; i < L->o->users; i++)
+		if (L->cl[i].inflight > 0)
+			return false;
+	return true;
+}
+
+static bool
+all_caught_up(const struct load *L, uint64_t hi)
+{
+	for (unsigned i = 0; i < L->o->users; i++)
+		if (L->cl[i].last < hi)
+			return false;
+	return true;
+}
+
+/* Wait for the answers and deliveries; nudge stuck clients to FETCH the tail. */
+static void
+wait_all(struct load *L, uint64_t deadline)
+{
+	uint64_t nudge = 0;
+
+	while (rl_now_ms() < deadline) {
+		uint64_t hi = max_acked(L), now = rl_now_ms();
+
+		if (all_answered(L) && all_caught_up(L, hi))
+			break;
+		if (all_answered(L) && now >= nudge) {
+			if (nudge != 0)
+				for (unsigned i = 0; i < L->o->users; i++)
+					if (L->cl[i].last < hi)
+						rc_client_catch_up(L->cl[i].c, L->o->room, hi);
+			nudge = now + 500;
+		}
+		poll_all(L, 20);
+	}
+}
+
+#include "rcload_check.h"
+
+int
+rl_run_load(const struct rl_opts *o, struct rl_report *r)
+{
+	struct load L = { .o = o, .r = r };
+	uint64_t t0 = rl_now_ms(), deadline = t0 + (uint64_t)o->timeout_s * 1000, t1, t2;
+	int rc = setup(&L);
+
+	if (rc == 0)
+		rc = login_all(&L, deadline);
+	t1 = rl_now_ms();
+	if (rc == 0) {
+		post_all(&L);
+		wait_all(&L, deadline);
+	}
+	t2 = rl_now_ms();
+	if (rl_now_ms() >= deadline)
+		rl_fail(r, "timeout after %u s", o->timeout_s);
+	check_and_report(&L, t1, t2);
+	for (unsigned i = 0; L.cl && i < o->users; i++) {
+		if (L.cl[i].c && rc_client_logged_in(L.cl[i].c))
+			rc_client_logout(L.cl[i].c);
+		rc_client_free(L.cl[i].c);
+		free(L.cl[i].got);
+	}
+	free(L.cl);
+	free(L.rec);
+	free(L.pfd);
+	free(L.foreign);
+	return 0;
+}

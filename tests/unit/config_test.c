@@ -1,0 +1,577 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * control/config: defaults, a complete file, and every class of error with its exact
+ * "FILE:LINE: KEY: problem" text. Files are written to a scratch directory; a test changes
+ * one line of a small valid base file, so the expected line numbers are the base's.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[64];
+static char conf_path[128];
+static char secret_path[128];
+static char err[1024];
+static struct rc_config cfg;
+static char text_want[1024];
+
+/* The base file: tests replace one of its lines (1-based). */
+static const char *const base[] = {
+	"node = {",                                               /* 1 */
+	"  id = \"n1\";",                                         /* 2 */
+	"  service_ip = \"198.18.0.1\";",                         /* 3 */
+	"  udp_port = 6420;",                                     /* 4 */
+	"};",                                                     /* 5 */
+	"eal = { args = [\"--no-huge\", \"-l\", \"0-2\"]; };",    /* 6 */
+	"ports = ( { name = \"chat0\"; device = \"net_null0\"; }", /* 7 */
+	"        , { name = \"chat1\"; device = \"net_null1\"; } );", /* 8 */
+	"workers = { lcores = [1]; };",                           /* 9 */
+	"chat = { max_fetch = 200; };",                           /* 10 */
+	"auth = { secret_file = \"secret\"; };",                  /* 11 */
+};
+#define BASE_LINES (sizeof(base) / sizeof(base[0]))
+
+static void
+write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void
+write_secret(size_t len, mode_t mode)
+{
+	uint8_t buf[512];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + 1);
+	write_file(secret_path, buf, len, mode);
+}
+
+/* Write the base with line l1 replaced by t1 and l2 by t2 (0: none) and load it. */
+static int
+load_with2(unsigned l1, const char *t1, unsigned l2, const char *t2)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	for (unsigned i = 0; i < BASE_LINES; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s\n",
+				i + 1 == l1 ? t1 : i + 1 == l2 ? t2 : base[i]);
+	write_file(conf_path, buf, len, 0644);
+	memset(&cfg, 0, sizeof(cfg));
+	err[0] = '\0';
+	return rc_config_load(conf_path, &cfg, err, sizeof(err));
+}
+
+static int
+load_with(unsigned line, const char *text)
+{
+	return load_with2(line, text, 0, NULL);
+}
+
+/* Expect load_with(line, text) to fail with "FILE:LINE: KEY: problem" (fmt after FILE). */
+static void __attribute__((format(printf, 3, 4)))
+expect_error(unsigned line, const char *text, const char *fmt, ...)
+{
+	char want[1024], tail[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof(tail), fmt, ap);
+	va_end(ap);
+	snprintf(want, sizeof(want), "%s%s", conf_path, tail);
+	assert_int_equal(load_with(line, text), -EINVAL);
+	assert_string_equal(err, want);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/rc-config-test.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/node.conf", dir);
+	snprintf(secret_path, sizeof(secret_path), "%s/secret", dir);
+	return 0;
+}
+
+static int
+setup_each(void **state)
+{
+	(void)state;
+	write_secret(32, 0600);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(conf_path);
+	unlink(secret_path);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+test_defaults(void **state)
+{
+	(void)state;
+	rc_config_defaults(&cfg);
+	assert_int_equal(cfg.udp_port, 6420);
+	assert_int_equal(cfg.n_workers, 1);
+	assert_int_equal(cfg.worker_lcores[0], 1);
+	assert_int_equal(cfg.burst, 32);
+	assert_true(cfg.idle_backoff);
+	assert_int_equal(cfg.idle_polls, 100);
+	assert_int_equal(cfg.idle_sleep_us, 100);
+	assert_int_equal(cfg.mbufs, 16383);
+	assert_int_equal(cfg.history_on_join, 20);
+	assert_int_equal(cfg.max_fetch, 200);
+	assert_int_equal(cfg.session_idle_s, 120);
+	assert_int_equal(cfg.max_sessions, 65536);
+	assert_int_equal(cfg.max_rooms, 10000);
+	assert_int_equal(cfg.max_members, 1000);
+	assert_int_equal(cfg.post_rate, 50);
+	assert_int_equal(cfg.post_burst, 100);
+	assert_int_equal(cfg.dedup_window, 4096);
+	assert_int_equal(cfg.token_ttl_s, 86400);
+	assert_true(cfg.wal_map_size == 1024ULL << 20);
+	assert_int_equal(cfg.wal_high_water_pct, 90);
+	assert_int_equal(cfg.wal_batch_max, 512);
+	assert_false(cfg.wal_nosync);
+	assert_int_equal(cfg.ports[0].rx_queues, 1);
+	assert_int_equal(cfg.ports[0].rx_desc, 1024);
+	assert_int_equal(cfg.ports[0].tx_desc, 1024);
+	assert_int_equal(cfg.ports[0].mtu, 1500);
+}
+
+/* The minimal base: derived defaults. */
+static void
+test_base_derived(void **state)
+{
+	(void)state;
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.path, conf_path);
+	assert_string_equal(cfg.node_id, "n1");
+	assert_string_equal(cfg.admin_socket, "/run/roomcast/n1.sock");
+	assert_string_equal(cfg.data_dir, "/var/lib/roomcast/n1");
+	assert_string_equal(cfg.secret_file, secret_path); /* relative to the file */
+	assert_int_equal(cfg.secret_len, 32);
+	assert_int_equal(cfg.secret[31], (uint8_t)(31 * 7 + 1));
+	assert_int_equal(cfg.n_ports, 2);
+	assert_int_equal(cfg.ports[1].tx_queues, 1); /* one per worker */
+	assert_string_equal(cfg.ports[1].device, "net_null1");
+	assert_string_equal(cfg.ports[0].args, "");
+	assert_int_equal(cfg.eal_argc, 3);
+	assert_string_equal(cfg.eal_argv[2], "0-2");
+}
+
+static void
+test_full_file(void **state)
+{
+	char text[4096];
+	int n;
+
+	(void)state;
+	n = snprintf(text, sizeof(text),
+		     "# every key\n"
+		     "node = { id = \"node-a_1.x\"; service_ip = \"198.18.0.7\"; udp_port = 7000;\n"
+		     "  data_dir = \"/var/tmp/rc\"; admin_socket = \"/tmp/rc-a.sock\";\n"
+		     "  admin_group = \"root\"; };\n"
+		     "eal = { args = [\"--no-huge\", \"--no-pci\", \"-m\", \"256\",\n"
+		     "  \"--file-prefix=rc-a\", \"-l\", \"0-3\", \"--main-lcore\", \"3\"]; };\n"
+		     "ports = ( { name = \"a\"; device = \"net_af_packet0\"; args = \"iface=x\";\n"
+		     "  rx_queues = 2; tx_queues = 4; rx_desc = 512; tx_desc = 256;\n"
+		     "  mtu = 9000; } );\n"
+		     "workers = { lcores = [0, 1, 2]; burst = 64; idle_backoff = false;\n"
+		     "  idle_polls = 10; idle_sleep_us = 50; mbufs = 32767; };\n"
+		     "chat = { history_on_join = 5; max_fetch = 100; session_idle_s = 30;\n"
+		     "  max_sessions = 100; max_rooms = 50; max_members = 10; post_rate = 5;\n"
+		     "  post_burst = 10; dedup_window = 64; };\n"
+		     "auth = { secret_file = \"%s\"; token_ttl_s = 3600; };\n"
+		     "wal = { map_size_mb = 64L; high_water_pct = 80; batch_max = 128;\n"
+		     "  nosync = true; };\n",
+		     secret_path);
+	write_file(conf_path, text, n, 0644);
+	write_secret(128, 0640);
+	assert_int_equal(rc_config_load(conf_path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.node_id, "node-a_1.x");
+	assert_int_equal(cfg.service_ip.s_addr, htonl(0xc6120007));
+	assert_int_equal(cfg.udp_port, 7000);
+	assert_string_equal(cfg.data_dir, "/var/tmp/rc");
+	assert_string_equal(cfg.admin_socket, "/tmp/rc-a.sock");
+	assert_string_equal(cfg.admin_group, "root");
+	assert_int_equal(cfg.eal_argc, 9);
+	assert_string_equal(cfg.eal_argv[4], "--file-prefix=rc-a");
+	assert_int_equal(cfg.n_ports, 1);
+	assert_string_equal(cfg.ports[0].args, "iface=x");
+	assert_int_equal(cfg.ports[0].rx_queues, 2);
+	assert_int_equal(cfg.ports[0].tx_queues, 4);
+	assert_int_equal(cfg.ports[0].rx_desc, 512);
+	assert_int_equal(cfg.ports[0].tx_desc, 256);
+	assert_int_equal(cfg.ports[0].mtu, 9000);
+	assert_int_equal(cfg.n_workers, 3); /* lcore 0 is fine: --main-lcore 3 */
+	assert_int_equal(cfg.worker_lcores[2], 2);
+	assert_int_equal(cfg.burst, 64);
+	assert_false(cfg.idle_backoff);
+	assert_int_equal(cfg.idle_polls, 10);
+	assert_int_equal(cfg.idle_sleep_us, 50);
+	assert_int_equal(cfg.mbufs, 32767);
+	assert_int_equal(cfg.history_on_join, 5);
+	assert_int_equal(cfg.max_fetch, 100);
+	assert_int_equal(cfg.session_idle_s, 30);
+	assert_int_equal(cfg.max_sessions, 100);
+	assert_int_equal(cfg.max_rooms, 50);
+	assert_int_equal(cfg.max_members, 10);
+	assert_int_equal(cfg.post_rate, 5);
+	assert_int_equal(cfg.post_burst, 10);
+	assert_int_equal(cfg.dedup_window, 64);
+	assert_int_equal(cfg.token_ttl_s, 3600);
+	assert_int_equal(cfg.secret_len, 128);
+	assert_true(cfg.wal_map_size == 64ULL << 20);
+	assert_int_equal(cfg.wal_high_water_pct, 80);
+	assert_int_equal(cfg.wal_batch_max, 128);
+	assert_true(cfg.wal_nosync);
+}
+
+static void
+test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_error(4, "  udpport = 6420;",
+		     ":4: node.udpport: unknown key (did you mean \"udp_port\"?)");
+	expect_error(4, "  frobnicate = 1;", ":4: node.frobnicate: unknown key");
+	expect_error(10, "chats = { max_fetch = 200; };",
+		     ":10: chats: unknown key (did you mean \"chat\"?)");
+	expect_error(8, "        , { name = \"chat1\"; devise = \"net_null1\"; } );",
+		     ":8: ports[1].devise: unknown key (did you mean \"device\"?)");
+	expect_error(10, "chat = 5;", ":10: chat: expected a group { ... }, got an integer");
+}
+
+static void
+test_wrong_type(void **state)
+{
+	(void)state;
+	expect_error(4, "  udp_port = \"6420\";",
+		     ":4: node.udp_port: expected an integer, got a string");
+	expect_error(9, "workers = { lcores = [1]; idle_backoff = 1; };",
+		     ":9: workers.idle_backoff: expected a boolean (true/false), got an integer");
+	expect_error(9, "workers = { lcores = 1; };",
+		     ":9: workers.lcores: expected an array [ ... ], got an integer");
+	expect_error(2, "  id = 7;", ":2: node.id: expected a string, got an integer");
+	expect_error(10, "chat = { max_fetch = 2.5; };",
+		     ":10: chat.max_fetch: expected an integer, got a floating-point number");
+	expect_error(6, "eal = { args = [1, 2]; };",
+		     ":6: eal.args: element 0: expected a string, got an integer");
+}
+
+static void
+test_out_of_range(void **state)
+{
+	(void)state;
+	expect_error(4, "  udp_port = 70000;", ":4: node.udp_port: 70000 is out of range 1..65535");
+	expect_error(4, "  udp_port = 0;", ":4: node.udp_port: 0 is out of range 1..65535");
+	expect_error(10, "chat = { max_fetch = 1001; };",
+		     ":10: chat.max_fetch: 1001 is out of range 1..1000");
+	expect_error(10, "chat = { max_fetch = 10; history_on_join = 11; };",
+		     ":10: chat.history_on_join: 11 is more than chat.max_fetch (10)");
+	expect_error(9, "workers = { lcores = [1, 200]; };",
+		     ":9: workers.lcores: lcore 200 is out of range 0..127");
+	expect_error(2, "  id = \"n/1\";",
+		     ":2: node.id: \"n/1\": use letters, digits, '-', '_' or '.' only");
+	expect_error(2, "  id = \"\";", ":2: node.id: must not be empty");
+}
+
+static void
+test_bad_ip(void **state)
+{
+	(void)state;
+	expect_error(3, "  service_ip = \"198.18.0.300\";",
+		     ":3: node.service_ip: \"198.18.0.300\" is not an IPv4 address (dotted quad)");
+	expect_error(3, "  service_ip = \"fe80::1\";",
+		     ":3: node.service_ip: \"fe80::1\" is not an IPv4 address (dotted quad)");
+	expect_error(3, "  service_ip = \"239.1.1.1\";",
+		     ":3: node.service_ip: 239.1.1.1 is not a unicast address");
+}
+
+static void
+test_ports(void **state)
+{
+	(void)state;
+	expect_error(8, "        , { name = \"chat0\"; device = \"net_null1\"; } );",
+		     ":8: ports[1].name: \"chat0\" is already the name of ports[0]");
+	expect_error(8, "        , { name = \"chat1\"; device = \"net_null0\"; } );",
+		     ":8: ports[1].device: \"net_null0\" is already used by ports[0]");
+	expect_error(8, "        , { name = \"chat1\"; } );",
+		     ":8: ports[1].device: required key is missing");
+	expect_error(8, "        , { device = \"x\"; mtu = 1400; } );",
+		     ":8: ports[1].mtu: 1400 is out of range 1500..9600");
+	expect_error(8, "        , 5 );",
+		     ":8: ports: element 1: expected a group { ... }, got an integer");
+	assert_int_equal(load_with(8, "        , { device = \"x\"; } );"), 0);
+	assert_string_equal(cfg.ports[1].name, "port1");
+}
+
+static void
+test_ports_queues(void **state)
+{
+	(void)state;
+	assert_int_equal(load_with(9, "workers = { lcores = [1, 2]; };"), 0);
+	assert_int_equal(cfg.n_workers, 2);
+	assert_int_equal(cfg.ports[0].tx_queues, 2);
+	assert_int_equal(load_with2(8, "  , { name = \"c\"; device = \"x\"; tx_queues = 1; } );",
+				    9, "workers = { lcores = [1, 2]; };"),
+			 -EINVAL);
+	snprintf(text_want, sizeof(text_want),
+		 "%s:8: ports[1].tx_queues: 1 TX queues for 2 workers: each worker needs its own",
+		 conf_path);
+	assert_string_equal(err, text_want);
+	assert_int_equal(load_with2(7, "ports = ( );", 8, ""), -EINVAL);
+	snprintf(text_want, sizeof(text_want), "%s:7: ports: at least one port is needed",
+		 conf_path);
+	assert_string_equal(err, text_want);
+}
+
+static void
+test_workers(void **state)
+{
+	(void)state;
+	expect_error(9, "workers = { lcores = [0, 1]; };",
+		     ":9: workers.lcores: lcore 0 is the main lcore (the control thread); "
+		     "workers must use other lcores");
+	expect_error(9, "workers = { lcores = [1, 1]; };",
+		     ":9: workers.lcores: lcore 1 is listed twice");
+	expect_error(9, "workers = { lcores = []; };",
+		     ":9: workers.lcores: must list at least one lcore");
+	expect_error(9, "workers = { lcores = [3]; };",
+		     ":9: workers.lcores: lcore 3 is not in the EAL lcore list -l \"0-2\"");
+	expect_error(9, "workers = { lcores = [1, 2]; mbufs = 2000; };",
+		     ":9: workers.mbufs: 2000 mbufs cannot fill the rings: at least 6272 are "
+		     "needed");
+	expect_error(6, "eal = { args = [\"--no-huge\", \"--in-memory\"]; };",
+		     ":6: eal.args: DPDK refuses --in-memory with --no-huge; use a unique "
+		     "--file-prefix");
+	expect_error(6, "eal = { args = [\"-l\", \"0-x\"]; };",
+		     ":6: eal.args: cannot parse the lcore list -l \"0-x\"");
+}
+
+static void
+test_required(void **state)
+{
+	(void)state;
+	expect_error(2, "", ":1: node.id: required key is missing");
+	expect_error(3, "", ":1: node.service_ip: required key is missing");
+	expect_error(11, "", ": auth.secret_file: required key is missing");
+	expect_error(5, "}; group = { };", ":5: group: unknown key");
+}
+
+static void
+test_secret_missing(void **state)
+{
+	(void)state;
+	unlink(secret_path);
+	expect_error(0, NULL, ":11: auth.secret_file: cannot open %s: No such file or directory",
+		     secret_path);
+}
+
+static void
+test_secret_world_readable(void **state)
+{
+	(void)state;
+	write_secret(32, 0644);
+	expect_error(0, NULL,
+		     ":11: auth.secret_file: %s is accessible to every user (mode 0644); "
+		     "chmod o-rw it",
+		     secret_path);
+	write_secret(32, 0602);
+	expect_error(0, NULL,
+		     ":11: auth.secret_file: %s is accessible to every user (mode 0602); "
+		     "chmod o-rw it",
+		     secret_path);
+}
+
+static void
+test_secret_size(void **state)
+{
+	(void)state;
+	write_secret(31, 0600);
+	expect_error(0, NULL, ":11: auth.secret_file: %s holds 31 bytes; a secret needs 32..128",
+		     secret_path);
+	write_secret(129, 0600);
+	expect_error(0, NULL,
+		     ":11: auth.secret_file: %s holds 129 bytes; a secret needs 32..128",
+		     secret_path);
+	expect_error(11, "auth = { secret_file = \"/\"; };",
+		     ":11: auth.secret_file: / is not a regular file");
+}
+
+static void
+test_syntax_error(void **state)
+{
+	(void)state;
+	expect_error(4, "  udp_port = 6420 6421;", ":4: syntax error: syntax error");
+	/* An unterminated string: libconfig gives up at the end of the file (line 12). */
+	expect_error(10, "chat = { max_fetch = \"200; };", ":12: syntax error: syntax error");
+	expect_error(10, "chat = { max_fetch = 200; max_fetch = 100; };",
+		     ":10: syntax error: duplicate setting name");
+}
+
+static void
+test_unreadable(void **state)
+{
+	char path[160];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/nope.conf", dir);
+	assert_int_equal(rc_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "nope.conf: cannot read: No such file or directory"));
+}
+
+static void
+test_admin_group(void **state)
+{
+	(void)state;
+	expect_error(4, "  admin_group = \"no-such-group-xyz\";",
+		     ":4: node.admin_group: no such group \"no-such-group-xyz\"");
+	expect_error(4, "  admin_socket = \"run/x.sock\";",
+		     ":4: node.admin_socket: must be an absolute path");
+}
+
+static void
+test_admin_socket_only(void **state)
+{
+	char out[128];
+
+	(void)state;
+	/* A broken secret does not matter for the socket lookup. */
+	unlink(secret_path);
+	assert_int_equal(load_with(4, "  admin_socket = \"/tmp/a.sock\";"), -EINVAL);
+	assert_int_equal(rc_config_admin_socket(conf_path, out, sizeof(out), err, sizeof(err)),
+			 0);
+	assert_string_equal(out, "/tmp/a.sock");
+	assert_int_equal(load_with(0, NULL), -EINVAL);
+	assert_int_equal(rc_config_admin_socket(conf_path, out, sizeof(out), err, sizeof(err)),
+			 0);
+	assert_string_equal(out, "/run/roomcast/n1.sock");
+	assert_int_equal(load_with(4, "  udp_port = 6420 6421;"), -EINVAL);
+	assert_int_equal(rc_config_admin_socket(conf_path, out, sizeof(out), err, sizeof(err)),
+			 -EINVAL);
+}
+
+/* configs/node-example.conf (argv[1]) loads, and every value it shows is the default. */
+static const char *example_path;
+
+static void
+test_example_file(void **state)
+{
+	static char text[65536];
+	struct rc_config d;
+	FILE *f;
+	size_t n;
+	char *at, out[65536 + 128];
+
+	(void)state;
+	if (example_path == NULL)
+		skip();
+	f = fopen(example_path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	at = strstr(text, "secret_file = \"/etc/roomcast/secret\";");
+	assert_non_null(at);
+	*at = '\0';
+	n = snprintf(out, sizeof(out), "%ssecret_file = \"%s\";%s", text, secret_path,
+		     at + strlen("secret_file = \"/etc/roomcast/secret\";"));
+	write_file(conf_path, out, n, 0644);
+	if (rc_config_load(conf_path, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	rc_config_defaults(&d);
+	assert_string_equal(cfg.admin_socket, "/run/roomcast/n1.sock");
+	assert_string_equal(cfg.data_dir, "/var/lib/roomcast/n1");
+	assert_string_equal(cfg.admin_group, "");
+	assert_int_equal(cfg.udp_port, d.udp_port);
+	assert_int_equal(cfg.n_workers, d.n_workers);
+	assert_int_equal(cfg.worker_lcores[0], d.worker_lcores[0]);
+	assert_int_equal(cfg.burst, d.burst);
+	assert_int_equal(cfg.idle_backoff, d.idle_backoff);
+	assert_int_equal(cfg.idle_polls, d.idle_polls);
+	assert_int_equal(cfg.idle_sleep_us, d.idle_sleep_us);
+	assert_int_equal(cfg.mbufs, d.mbufs);
+	assert_memory_equal(&cfg.history_on_join, &d.history_on_join,
+			    offsetof(struct rc_config, secret_file) -
+				    offsetof(struct rc_config, history_on_join));
+	assert_int_equal(cfg.token_ttl_s, d.token_ttl_s);
+	assert_true(cfg.wal_map_size == d.wal_map_size);
+	assert_int_equal(cfg.wal_high_water_pct, d.wal_high_water_pct);
+	assert_int_equal(cfg.wal_batch_max, d.wal_batch_max);
+	assert_int_equal(cfg.wal_nosync, d.wal_nosync);
+	assert_int_equal(cfg.n_ports, 1);
+	assert_string_equal(cfg.ports[0].args, "");
+	assert_int_equal(cfg.ports[0].rx_queues, d.ports[0].rx_queues);
+	assert_int_equal(cfg.ports[0].tx_queues, cfg.n_workers);
+	assert_int_equal(cfg.ports[0].rx_desc, d.ports[0].rx_desc);
+	assert_int_equal(cfg.ports[0].tx_desc, d.ports[0].tx_desc);
+	assert_int_equal(cfg.ports[0].mtu, d.ports[0].mtu);
+}
+
+static void
+test_failure_leaves_struct(void **state)
+{
+	(void)state;
+	rc_config_defaults(&cfg);
+	cfg.udp_port = 1234;
+	write_file(conf_path, "node = { udp_port = 0; };\n", 26, 0644);
+	assert_int_equal(rc_config_load(conf_path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(cfg.udp_port, 1234); /* untouched */
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test_setup(test_base_derived, setup_each),
+		cmocka_unit_test_setup(test_full_file, setup_each),
+		cmocka_unit_test_setup(test_unknown_keys, setup_each),
+		cmocka_unit_test_setup(test_wrong_type, setup_each),
+		cmocka_unit_test_setup(test_out_of_range, setup_each),
+		cmocka_unit_test_setup(test_bad_ip, setup_each),
+		cmocka_unit_test_setup(test_ports, setup_each),
+		cmocka_unit_test_setup(test_ports_queues, setup_each),
+		cmocka_unit_test_setup(test_workers, setup_each),
+		cmocka_unit_test_setup(test_required, setup_each),
+		cmocka_unit_test_setup(test_secret_missing, setup_each),
+		cmocka_unit_test_setup(test_secret_world_readable, setup_each),
+		cmocka_unit_test_setup(test_secret_size, setup_each),
+		cmocka_unit_test_setup(test_syntax_error, setup_each),
+		cmocka_unit_test_setup(test_unreadable, setup_each),
+		cmocka_unit_test_setup(test_admin_group, setup_each),
+		cmocka_unit_test_setup(test_admin_socket_only, setup_each),
+		cmocka_unit_test_setup(test_failure_leaves_struct, setup_each),
+		cmocka_unit_test_setup(test_example_file, setup_each),
+	};
+
+	example_path = argc > 1 ? argv[1] : NULL;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
