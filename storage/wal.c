@@ -4,7 +4,9 @@
  * that is the only one to write it while it runs.
  *
  * The on-disk layout (schema version 1: "meta", "rooms", "msgs") is wal_format.h's; a build
- * refuses an environment whose schema version is newer than its own.
+ * refuses an environment whose schema version is newer than its own. One rc_wal owns a
+ * directory: an exclusive flock() on roomcast.lock refuses a second opener (-EBUSY), in
+ * this process or another.
  *
  * Threads:
  *  - writer ("rc-wal", a control thread off the worker cores): dequeues bursts of at most
@@ -24,6 +26,7 @@
  *  - counters are written by the writing thread and read relaxed by rc_wal_get_stats().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,8 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_errno.h>
@@ -50,6 +55,7 @@
 #define WAL_COMPLETION_RETRY_US 10u
 #define WAL_HYSTERESIS_PCT 2
 #define WAL_POOL_CACHE 32
+#define WAL_LOCK_FILE "roomcast.lock"
 
 struct wal_counters {
 	_Atomic uint64_t commits;
@@ -61,6 +67,7 @@ struct wal_counters {
 };
 
 struct rc_wal {
+	int lock_fd; /* flock()ed: one owner per directory */
 	MDB_env *env;
 	MDB_dbi rooms;
 	MDB_dbi msgs;
@@ -307,7 +314,7 @@ wal_writer_main(void *arg)
 
 		if (n > 0)
 			wal_write_batch(w, w->batch, n);
-		else if (1)
+		else if (stopping)
 			break;
 		else
 			wal_sleep_us(WAL_IDLE_SLEEP_US);
@@ -417,17 +424,42 @@ wal_mkdirs(const char *dir)
 	}
 }
 
+/* Creates the directory and takes its lock. */
+static int
+wal_dir_lock(struct rc_wal *w, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	int rc = wal_mkdirs(dir);
+
+	if (rc != 0) {
+		wal_errf(err, errlen, "wal: mkdir %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, WAL_LOCK_FILE);
+	w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (w->lock_fd < 0) {
+		rc = -errno;
+		wal_errf(err, errlen, "wal: open %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		wal_errf(err, errlen, "wal: %s is in use by another WAL (lock %s): %s", dir,
+			 path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 static int
 wal_env_open(struct rc_wal *w, const struct rc_wal_conf *c, char *err, size_t errlen)
 {
 	unsigned flags = MDB_NOTLS | (c->nosync ? MDB_NOSYNC : 0);
-	int rc;
+	int dead, rc;
 
-	rc = wal_mkdirs(c->dir);
-	if (rc != 0) {
-		wal_errf(err, errlen, "wal: mkdir %s: %s", c->dir, strerror(-rc));
+	rc = wal_dir_lock(w, c->dir, err, errlen);
+	if (rc != 0)
 		return rc;
-	}
 	rc = mdb_env_create(&w->env);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(w->env, c->map_size);
@@ -440,6 +472,7 @@ wal_env_open(struct rc_wal *w, const struct rc_wal_conf *c, char *err, size_t er
 			 mdb_strerror(rc));
 		return wal_err(rc);
 	}
+	mdb_reader_check(w->env, &dead); /* slots of readers that died */
 	return 0;
 }
 
@@ -562,6 +595,7 @@ rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen)
 		wal_errf(err, errlen, "wal: out of memory");
 		return NULL;
 	}
+	w->lock_fd = -1;
 	w->high_water_pct = conf->high_water_pct;
 	w->batch_max = conf->batch_max;
 	rc = wal_env_open(w, conf, err, errlen);
@@ -588,6 +622,8 @@ rc_wal_close(struct rc_wal *w)
 	rc_wal_stop(w);
 	if (w->env != NULL)
 		mdb_env_close(w->env);
+	if (w->lock_fd >= 0)
+		close(w->lock_fd);
 	rte_ring_free(w->ring);
 	rte_mempool_free(w->pool);
 	free(w->batch);

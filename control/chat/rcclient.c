@@ -275,6 +275,17 @@ rcc_fail(struct rc_client *c, struct rcc_pending *p, int status, uint16_t code)
 
 /* ---- timers ---- */
 
+/* Wait after transmission number tries: rto_ms, doubling, at most RTO_MAX_MS. */
+uint64_t
+rcc_rto(const struct rc_client *c, unsigned tries)
+{
+	uint64_t rto = c->rto_ms;
+
+	for (unsigned i = 1; i < tries && rto < RTO_MAX_MS; i++)
+		rto *= 2;
+	return rto > RTO_MAX_MS && c->rto_ms <= RTO_MAX_MS ? RTO_MAX_MS : rto;
+}
+
 static void
 retransmit(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 {
@@ -286,7 +297,7 @@ retransmit(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 			rcc_room_join_resent(c, p->room, now);
 	}
 	c->st.retransmits++;
-	p->due_ms = now + c->rto_ms;
+	p->due_ms = now + rcc_rto(c, p->tries);
 	rcc_send_pending(c, p, now);
 }
 

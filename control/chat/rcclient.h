@@ -6,8 +6,9 @@
  * joins rooms, posts, fetches, and hands every room's messages to the application in seq
  * order, exactly once:
  *
- *   - requests are retransmitted every rto_ms (default 200) up to max_tries (default 10)
- *     times; a POST keeps its cmid across retransmissions, so the node acknowledges it
+ *   - requests are retransmitted after rto_ms (default 200), the interval doubling up to
+ *     1 s, until max_tries (default 10) transmissions went unanswered (about 8 s); a POST
+ *     keeps its cmid across retransmissions, so the node acknowledges it
  *     again with the same seq instead of storing it twice. cmids grow monotonically from a
  *     seed taken from the realtime clock (<< 12, plus random low bits), so they stay unique
  *     across restarts of the process;
@@ -130,7 +131,8 @@ struct rc_client_stats {
 struct rc_client *rc_client_new(const char *server_ip, uint16_t port, const char *bind_ip);
 void rc_client_free(struct rc_client *c);
 
-/* Retransmission: every rto_ms, at most max_tries transmissions (>= 1). */
+/* Retransmission: first after rto_ms, then doubling up to 1 s (or rto_ms if larger); at
+ * most max_tries transmissions (>= 1). */
 void rc_client_set_retry(struct rc_client *c, unsigned rto_ms, unsigned max_tries);
 /* Delay before FETCHing a gap (reordering tolerance), default 100 ms. */
 void rc_client_set_gap_delay(struct rc_client *c, unsigned ms);

@@ -25,6 +25,7 @@
 #define PEND_RESERVE 16       /* slots kept for internal requests (re-login, gaps) */
 #define RX_BURST 256          /* datagrams per receive pass */
 #define DEF_RTO_MS 200
+#define RTO_MAX_MS 1000       /* retransmission interval doubles up to this */
 #define DEF_TRIES 10
 #define BUSY_MAX_RETRIES 40   /* rate limited / busy answers before giving up */
 #define EXPECT_TTL_MS 3000    /* duplicates of a range asked again are expected this long */
@@ -158,6 +159,7 @@ void rcc_send_pending(struct rc_client *c, struct rcc_pending *p, uint64_t now);
 void rcc_free_pending(struct rc_client *c, struct rcc_pending *p);
 void rcc_fail(struct rc_client *c, struct rcc_pending *p, int status, uint16_t code);
 void rcc_run_timers(struct rc_client *c, uint64_t now);
+uint64_t rcc_rto(const struct rc_client *c, unsigned tries);
 int rcc_poll_once(struct rc_client *c, int timeout_ms);
 int rcc_wait(struct rc_client *c, struct rcc_wait *w);
 

@@ -131,15 +131,18 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 	}
 }
 
+/* Why a call failed: the node's error (its text may be shortened) or the local errno. */
 static const char *
 why(const struct rc_client *c, int rc)
 {
+	static char buf[160];
 	const char *text;
 	uint16_t code = rc_client_last_error(c, &text);
 
-	if (code != 0 && rc == -rc_client_errno(code))
-		return *text ? text : rc_err_name(code);
-	return strerror(-rc);
+	if (code == 0 || rc != -rc_client_errno(code))
+		return rc == -ETIMEDOUT ? "no answer from the node" : strerror(-rc);
+	snprintf(buf, sizeof(buf), "%s%s%s", rc_err_name(code), *text ? ": " : "", text);
+	return buf;
 }
 
 static void

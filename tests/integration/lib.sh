@@ -226,7 +226,7 @@ rc_init() {
 	RC_NODE_LOG="$RC_WORK/roomcastd.log"
 	rc_state_add dpdk "/var/run/dpdk/$RC_FILE_PREFIX"
 	# How rcload reaches the node and logs in (it mints its tokens from the shared secret).
-	RC_RCLOAD_COMMON=(-s "$RC_SERVICE_IP:$RC_PORT" --secret-file "$RC_SECRET")
+	RC_RCLOAD_COMMON=(--server "$RC_SERVICE_IP:$RC_PORT" --secret "$RC_SECRET")
 	rc_log "$RC_NAME: prefix $RC_PREFIX, work dir $RC_WORK, build $RC_BUILD"
 }
 

@@ -38,9 +38,10 @@ relay_round() { # ROOM
 		rc_rcload --users "$USERS" --posts "$POSTS" --resend-every 7 --room "$1" "${BIND[@]}"
 }
 
-verify_history() { # ROOM COUNT
+verify_history() { # ROOM COUNT: seqs 1..COUNT, each "u<i>-m<j>" of the round exactly once
 	rc_assert "history of room $1 ($2 messages) after restart #$((RC_NODE_STARTS - 1))" \
-		rc_rcload --verify-history "$2" --room "$1" --bind-ip "${RC_CLIENT_IPS[0]}"
+		rc_rcload --verify-history "$2" --users "$USERS" --posts "$POSTS" --room "$1" \
+		--bind-ip "${RC_CLIENT_IPS[0]}"
 }
 
 room_listed() { # ROOM: `room list` shows it

@@ -32,6 +32,8 @@
 
 #include "rcload.h"
 
+#define SETTLE_MS 300 /* keep listening this long after everything arrived */
+
 struct load;
 
 struct post_rec {
@@ -41,7 +43,7 @@ struct post_rec {
 	uint64_t sent_ms;
 	uint32_t ack_ms;      /* ACK latency */
 	uint8_t acks;
-	bool resent, failed, mismatch, ack_deliver_mismatch;
+	bool resent, failed, mismatch, stored_twice;
 };
 
 struct lclient {
@@ -67,6 +69,7 @@ struct load {
 	size_t nforeign, capforeign;
 	uint64_t acked, failed, resent_dgrams, unexpected_errors, rate_errors, auth_failed;
 	uint64_t seq_conflicts;
+	uint64_t done_ms; /* when everything had arrived (before the settle period) */
 	struct pollfd *pfd;
 };
 
@@ -115,6 +118,7 @@ on_deliver(void *arg, const struct rc_delivery *d)
 {
 	struct lclient *cl = arg;
 	struct load *L = cl->L;
+	struct post_rec *p;
 	long idx;
 
 	if (cl->last != 0 && d->seq <= cl->last)
@@ -129,15 +133,23 @@ on_deliver(void *arg, const struct rc_delivery *d)
 			note_foreign(L, d->seq);
 		return;
 	}
+	p = &L->rec[idx];
+	if (p->deliver_seq == 0) {
+		p->deliver_seq = d->seq;
+	} else if (p->deliver_seq != d->seq) {
+		/* the same POST stored twice (under two seqs): a de-duplication failure */
+		if (!p->stored_twice)
+			L->seq_conflicts++;
+		p->stored_twice = true;
+		if (cl->idx == 0)
+			note_foreign(L, d->seq); /* its seq is not a hole */
+		return;
+	}
 	if (bit_test_set(cl->got, (size_t)idx)) {
 		cl->dups++;
 		return;
 	}
 	cl->delivered++;
-	if (L->rec[idx].deliver_seq == 0)
-		L->rec[idx].deliver_seq = d->seq;
-	else if (L->rec[idx].deliver_seq != d->seq)
-		L->seq_conflicts++;
 }
 
 static struct post_rec *
@@ -424,7 +436,7 @@ all_caught_up(const struct load *L, uint64_t hi)
 }
 
 /* Wait for the answers and deliveries; nudge stuck clients to FETCH the tail. */
-static void
+static bool
 wait_all(struct load *L, uint64_t deadline)
 {
 	uint64_t nudge = 0;
@@ -432,8 +444,13 @@ wait_all(struct load *L, uint64_t deadline)
 	while (rl_now_ms() < deadline) {
 		uint64_t hi = max_acked(L), now = rl_now_ms();
 
-		if (all_answered(L) && all_caught_up(L, hi))
-			break;
+		if (all_answered(L) && all_caught_up(L, hi)) {
+			L->done_ms = rl_now_ms();
+			/* settle: late ACKs of re-sent POSTs, stray duplicates */
+			for (uint64_t end = rl_now_ms() + SETTLE_MS; rl_now_ms() < end;)
+				poll_all(L, 20);
+			return true;
+		}
 		if (all_answered(L) && now >= nudge) {
 			if (nudge != 0)
 				for (unsigned i = 0; i < L->o->users; i++)
@@ -443,9 +460,204 @@ wait_all(struct load *L, uint64_t deadline)
 		}
 		poll_all(L, 20);
 	}
+	return false;
 }
 
-#include "rcload_check.h"
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool
+is_foreign(const struct load *L, uint64_t seq)
+{
+	return L->nforeign && bsearch(&seq, L->foreign, L->nforeign, sizeof(seq), cmp_u64);
+}
+
+struct tally {
+	uint64_t delivered, expected, dups, gaps, order, mismatch, errors;
+};
+
+/* Every acknowledged message handed to every client. */
+static void
+check_deliveries(struct load *L, struct tally *t)
+{
+	const struct rl_opts *o = L->o;
+	size_t n = (size_t)o->users * o->posts;
+	uint64_t missing = 0;
+
+	for (unsigned i = 0; i < o->users; i++) {
+		const struct lclient *cl = &L->cl[i];
+
+		for (size_t k = 0; k < n; k++) {
+			if (L->rec[k].seq == 0)
+				continue;
+			if (cl->got[k / 8] & (1u << (k % 8))) {
+				t->delivered++;
+				continue;
+			}
+			if (missing++ < 3)
+				rl_fail(L->r, "%s never got %s%zu-m%zu (seq %" PRIu64 ")", cl->user,
+					o->prefix, k / o->posts, k % o->posts, L->rec[k].seq);
+		}
+		t->dups += cl->dups;
+		t->gaps += cl->gaps;
+		t->order += cl->order;
+	}
+	t->expected = L->acked * o->users;
+	if (missing)
+		rl_fail(L->r, "%" PRIu64 " deliveries missing", missing);
+}
+
+/* ACKs against each other and against the DELIVERs; counted once per POST. */
+static void
+check_acks(struct load *L, struct tally *t)
+{
+	size_t n = (size_t)L->o->users * L->o->posts;
+	unsigned shown = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		const struct post_rec *p = &L->rec[k];
+		bool other = p->seq && p->deliver_seq && p->seq != p->deliver_seq;
+
+		if (!p->mismatch && !p->stored_twice && !other)
+			continue;
+		t->mismatch++;
+		if (shown++ >= 3)
+			continue;
+		rl_fail(L->r, "POST %s%zu-m%zu%s: %s", L->o->prefix, k / L->o->posts,
+			k % L->o->posts, p->resent ? " (re-sent)" : "",
+			p->mismatch     ? "acknowledged with two different seqs"
+			: p->stored_twice ? "stored twice (delivered under two seqs)"
+					  : "ACK and DELIVER carry different seqs");
+	}
+	if (L->seq_conflicts)
+		rl_fail(L->r, "%" PRIu64 " POSTs stored twice (delivered under two seqs)",
+			L->seq_conflicts);
+}
+
+/* The acknowledged seqs step by one (holes only where another poster's messages are). */
+static void
+check_room_seqs(struct load *L, struct tally *t)
+{
+	size_t n = (size_t)L->o->users * L->o->posts, m = 0;
+	uint64_t *s = malloc((n ? n : 1) * sizeof(*s)), holes = 0, twice = 0;
+
+	if (!s)
+		return;
+	for (size_t k = 0; k < n; k++)
+		if (L->rec[k].seq)
+			s[m++] = L->rec[k].seq;
+	qsort(s, m, sizeof(*s), cmp_u64);
+	qsort(L->foreign, L->nforeign, sizeof(*L->foreign), cmp_u64);
+	for (size_t k = 1; k < m; k++) {
+		if (s[k] == s[k - 1])
+			twice++;
+		for (uint64_t q = s[k - 1] + 1; q < s[k] && holes < 1000000; q++)
+			if (!is_foreign(L, q) && holes++ < 3)
+				rl_fail(L->r, "seq %" PRIu64 " missing between acknowledged seqs", q);
+	}
+	if (twice)
+		rl_fail(L->r, "%" PRIu64 " seqs acknowledged for two different POSTs", twice);
+	t->gaps += holes;
+	t->order += twice;
+	free(s);
+}
+
+static void
+check_errors(struct load *L, struct tally *t)
+{
+	uint64_t n = (uint64_t)L->o->users * L->o->posts;
+	uint64_t unanswered = n - L->acked - L->failed;
+
+	if (unanswered)
+		rl_fail(L->r, "%" PRIu64 " POSTs never answered", unanswered);
+	if (L->failed)
+		rl_fail(L->r, "%" PRIu64 " POSTs failed", L->failed);
+	t->errors = L->failed + unanswered + L->unexpected_errors + L->auth_failed;
+}
+
+static void
+report_info(struct load *L, const struct tally *t, uint64_t t1, uint64_t t2)
+{
+	size_t n = (size_t)L->o->users * L->o->posts, m = 0;
+	uint32_t *lat = malloc((n ? n : 1) * sizeof(*lat));
+	double secs = (double)(t2 - t1) / 1000.0;
+	struct rc_client_stats sum = { 0 }, s;
+
+	for (unsigned i = 0; i < L->o->users; i++) {
+		rc_client_stats(L->cl[i].c, &s);
+		rl_stats_add(&sum, &s);
+	}
+	for (size_t k = 0; lat && k < n; k++)
+		if (L->rec[k].seq)
+			lat[m++] = L->rec[k].ack_ms;
+	if (lat && m) {
+		qsort(lat, m, sizeof(*lat), cmp_u32);
+		rl_info(L->r, "ack_ms_p50", "%u", lat[m / 2]);
+		rl_info(L->r, "ack_ms_p99", "%u", lat[m * 99 / 100]);
+		rl_info(L->r, "ack_ms_max", "%u", lat[m - 1]);
+	}
+	free(lat);
+	rl_info(L->r, "elapsed_ms", "%" PRIu64, t2 - t1);
+	rl_info(L->r, "posts_per_s", "%.0f", secs > 0 ? (double)L->acked / secs : 0.0);
+	rl_info(L->r, "deliveries_per_s", "%.0f", secs > 0 ? (double)t->delivered / secs : 0.0);
+	rl_info(L->r, "resent_dgrams", "%" PRIu64, L->resent_dgrams);
+	rl_info(L->r, "rate_limited_unmatched", "%" PRIu64, L->rate_errors);
+	rl_info(L->r, "other_messages", "%zu", L->nforeign);
+	rl_info(L->r, "lib_dups", "%" PRIu64, sum.dup_deliveries);
+	rl_info_stats(L->r, &sum);
+}
+
+static void
+check_and_report(struct load *L, uint64_t t1, uint64_t t2)
+{
+	struct tally t = { 0 };
+	struct rc_client_stats s;
+
+	if (L->cl && L->rec) {
+		check_deliveries(L, &t);
+		check_acks(L, &t);
+		check_room_seqs(L, &t);
+		check_errors(L, &t);
+		for (unsigned i = 0; i < L->o->users; i++) {
+			if (!L->cl[i].c)
+				continue;
+			rc_client_stats(L->cl[i].c, &s);
+			t.dups += s.dup_deliveries; /* the node sent a seq twice, unasked */
+		}
+	}
+	if (t.dups)
+		rl_fail(L->r, "%" PRIu64 " duplicate deliveries", t.dups);
+	if (t.gaps)
+		rl_fail(L->r, "%" PRIu64 " seqs skipped (gaps)", t.gaps);
+	if (t.order)
+		rl_fail(L->r, "%" PRIu64 " order errors", t.order);
+	rl_field(L->r, "users", L->o->users);
+	rl_field(L->r, "posts", (uint64_t)L->o->users * L->o->posts);
+	rl_field(L->r, "acked", L->acked);
+	rl_field(L->r, "delivered", t.delivered);
+	rl_field(L->r, "expected", t.expected);
+	rl_field(L->r, "dups", t.dups);
+	rl_field(L->r, "gaps", t.gaps);
+	rl_field(L->r, "order_errors", t.order);
+	rl_field(L->r, "resend_mismatch", t.mismatch);
+	rl_field(L->r, "errors", t.errors);
+	if (L->cl && L->rec)
+		report_info(L, &t, t1, t2);
+}
 
 int
 rl_run_load(const struct rl_opts *o, struct rl_report *r)
@@ -459,11 +671,10 @@ rl_run_load(const struct rl_opts *o, struct rl_report *r)
 	t1 = rl_now_ms();
 	if (rc == 0) {
 		post_all(&L);
-		wait_all(&L, deadline);
+		if (!wait_all(&L, deadline))
+			rl_fail(r, "not complete after --timeout %u s", o->timeout_s);
 	}
-	t2 = rl_now_ms();
-	if (rl_now_ms() >= deadline)
-		rl_fail(r, "timeout after %u s", o->timeout_s);
+	t2 = L.done_ms ? L.done_ms : rl_now_ms();
 	check_and_report(&L, t1, t2);
 	for (unsigned i = 0; L.cl && i < o->users; i++) {
 		if (L.cl[i].c && rc_client_logged_in(L.cl[i].c))

@@ -18,16 +18,23 @@
 
 #include "wal.h"
 
-/* Initialises the EAL once per process, with a per-process file prefix. */
+/* Initialises the EAL once per process, with a per-process file prefix; lcores (an -l
+ * list) may be NULL for the default. */
 static inline int
-fx_eal_init(const char *name)
+fx_eal_init_lcores(const char *name, const char *lcores)
 {
 	char prefix[64];
 	char *argv[] = { (char *)name, "--no-huge", "--no-pci", "-m", "128", prefix,
-			 "--log-level=3" };
+			 "--log-level=3", "-l", (char *)lcores };
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-walt-%d", (int)getpid());
-	return rte_eal_init((int)RTE_DIM(argv), argv);
+	return rte_eal_init(lcores != NULL ? (int)RTE_DIM(argv) : (int)RTE_DIM(argv) - 2, argv);
+}
+
+static inline int
+fx_eal_init(const char *name)
+{
+	return fx_eal_init_lcores(name, NULL);
 }
 
 static inline int

@@ -299,18 +299,20 @@ producer_main(void *arg)
 	struct producer *p = arg;
 	uint64_t deadline = fx_now_us() + 60u * 1000000u;
 
-	for (uint64_t seq = 1; seq <= GC_PER_PRODUCER && !p->timed_out; seq++) {
+	for (uint64_t seq = 1; seq <= GC_PER_PRODUCER; seq++) {
 		void *obj;
 
 		while (rte_mempool_get(rc_wal_pool(p->w), &obj) != 0) {
 			producer_drain(p);
 			usleep(20);
+			p->timed_out = fx_now_us() > deadline;
+			if (p->timed_out)
+				return NULL;
 		}
 		producer_fill(obj, p, seq);
 		while (rte_ring_enqueue(rc_wal_ring(p->w), obj) != 0)
 			usleep(10);
 		producer_drain(p);
-		p->timed_out = fx_now_us() > deadline;
 	}
 	while (p->completed < GC_PER_PRODUCER && !p->timed_out) {
 		producer_drain(p);
@@ -619,7 +621,8 @@ test_load_rooms(void **state)
 	static const struct {
 		uint32_t id;
 		uint64_t last;
-	} want[] = { { 0, 0 }, { 1, 3 }, { 2, 0 }, { 3, 10 }, { 5, 7 }, { UINT32_MAX, UINT64_MAX } };
+	} want[] = { { 0, 0 }, { 1, 3 }, { 2, 0 },
+		     { 3, 10 }, { 5, 7 }, { UINT32_MAX, UINT64_MAX } };
 
 	f->w = open_ok(&c);
 	for (unsigned i = 0; i < RTE_DIM(want); i++)
@@ -762,6 +765,13 @@ test_open_errors(void **state)
 	c = fx_conf(path);
 	f->w = open_ok(&c);
 	assert_int_equal(rc_wal_set_completion(f->w, RC_WAL_MAX_COMPLETIONS, NULL), -EINVAL);
+
+	/* one owner per directory */
+	assert_null(rc_wal_open(&c, err, sizeof(err)));
+	assert_int_equal(errno, EBUSY);
+	assert_non_null(strstr(err, "in use"));
+	rc_wal_close(f->w);
+	f->w = open_ok(&c);
 }
 
 int
