@@ -81,7 +81,9 @@ rcc_session_lost(struct rc_client *c, uint64_t now)
 
 		if (p->req_id == 0)
 			continue;
-		if (p->purpose == RCC_P_KEEPALIVE)
+		/* the library's own requests are made again after the re-login */
+		if (p->purpose == RCC_P_KEEPALIVE || p->purpose == RCC_P_REJOIN ||
+		    p->purpose == RCC_P_GAP_FETCH)
 			rcc_free_pending(c, p);
 		else
 			p->held = true;
@@ -130,6 +132,7 @@ rejoin_all(struct rc_client *c, uint64_t now)
 
 		if (!r->joined)
 			continue;
+		r->trk.gap_tries = 0; /* FETCHes lost with the session were no failed tries */
 		if (rc_seqtrack_started(&r->trk))
 			rc_seqtrack_asked(&r->trk, since + 1, UINT64_MAX, now, EXPECT_TTL_MS, false);
 		if (rcc_room_send_join(c, r, since, RCC_INTERNAL, RCC_P_REJOIN))

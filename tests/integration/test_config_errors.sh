@@ -17,11 +17,11 @@ cases=0
 
 ere_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 
-# run_refused FILE_OR_EMPTY DESC ARGS...: roomcastd ARGS must exit non-zero within 20 s without
-# creating the admin socket; its output goes to $out.
+# run_refused DESC ARGS...: roomcastd ARGS must exit non-zero within 20 s without creating the
+# admin socket; its output goes to $out.
 run_refused() {
-	local desc=$2 rc=0 log
-	shift 2
+	local desc=$1 rc=0 log
+	shift
 	cases=$((cases + 1))
 	log="$RC_WORK/case$cases.log"
 	rm -f "$RC_ADMIN_SOCK"
@@ -51,7 +51,7 @@ bad_conf() {
 		;;
 	any) line='[0-9]+' ;;
 	esac
-	run_refused "$f" "$desc" -c "$f"
+	run_refused "$desc" -c "$f"
 	rc_assert_match "$out" "$(ere_quote "$f"):$line: [^ ]*$key" \
 		"$desc: message names the file, line $line and key $key"
 }
@@ -95,7 +95,7 @@ bad_conf secret-short "secret shorter than 32 bytes" "secret_file" "find:secret_
 	"s|secret_file = \"[^\"]*\"|secret_file = \"$RC_WORK/short-secret\"|"
 f="$RC_WORK/bad-secret-unset.conf"
 sed -e 's/secret_file = "[^"]*";//' "$GOOD" >"$f"
-run_refused "$f" "no auth.secret_file at all" -c "$f"
+run_refused "no auth.secret_file at all" -c "$f"
 rc_assert_match "$out" "$(ere_quote "$f"):[0-9]+: .*secret_file" \
 	"no auth.secret_file: message names the file, a line and secret_file"
 
@@ -103,9 +103,9 @@ rc_assert_match "$out" "$(ere_quote "$f"):[0-9]+: .*secret_file" \
 bad_conf syntax "a syntax error" "" "find:udp_port" 's/udp_port = \([0-9]*\);/udp_port = = \1;/'
 
 # Not a config file at all, and bad arguments.
-run_refused "" "config file does not exist" -c "$RC_WORK/no-such.conf"
+run_refused "config file does not exist" -c "$RC_WORK/no-such.conf"
 rc_assert_match "$out" "$(ere_quote "$RC_WORK/no-such.conf")" "missing file: message names it"
-run_refused "" "an unknown option" --no-such-option
-run_refused "" "-c without a file" -c
+run_refused "an unknown option" --no-such-option
+run_refused "-c without a file" -c
 
 rc_log "$cases refusals checked"

@@ -14,12 +14,15 @@
  *   delivered every acknowledged message handed to every client, once (missing / dups)
  *   dups      duplicate DELIVERs the library saw outside any range it asked for again, and
  *             messages handed over twice
- *   gaps      jumps in the seqs handed to a client, seqs skipped by the library, holes in
- *             the acknowledged seqs not taken by another poster's messages
+ *   gaps      jumps in the seqs handed to a client, seqs the library gave up (it FETCHed
+ *             them GAP_MAX_TRIES times in vain), holes in the acknowledged seqs not taken
+ *             by another poster's messages
  *   order_errors  seqs handed over out of order, two POSTs acknowledged with one seq
  *   resend_mismatch  POSTs acknowledged twice with different seqs, or delivered with a
  *             seq other than their ACK's (a re-sent POST stored twice shows up here)
- *   errors    POSTs that failed, ERRORs not explained by rate limiting, login failures
+ *   errors    POSTs that failed, unsolicited ERRORs other than rate limited / busy / not
+ *             authenticated (the latter answer datagrams sent with a replaced session),
+ *             login failures
  *
  * Single-threaded; every client is polled from one loop.
  */
@@ -68,6 +71,7 @@ struct load {
 	uint64_t *foreign;    /* seqs of other messages handed to client 0 */
 	size_t nforeign, capforeign;
 	uint64_t acked, failed, resent_dgrams, unexpected_errors, rate_errors, auth_failed;
+	uint64_t stale_not_auth;
 	uint64_t seq_conflicts;
 	uint64_t done_ms; /* when everything had arrived (before the settle period) */
 	struct pollfd *pfd;
@@ -203,6 +207,10 @@ on_error(void *arg, uint16_t code, uint8_t ref_type, const char *text)
 
 	if (code == RC_E_RATE_LIMITED || code == RC_E_BUSY) {
 		cl->L->rate_errors++;
+		return;
+	}
+	if (code == RC_E_NOT_AUTH) { /* answers a datagram sent with a session since replaced */
+		cl->L->stale_not_auth++;
 		return;
 	}
 	if (cl->L->unexpected_errors++ < 3)
@@ -616,6 +624,7 @@ report_info(struct load *L, const struct tally *t, uint64_t t1, uint64_t t2)
 	rl_info(L->r, "deliveries_per_s", "%.0f", secs > 0 ? (double)t->delivered / secs : 0.0);
 	rl_info(L->r, "resent_dgrams", "%" PRIu64, L->resent_dgrams);
 	rl_info(L->r, "rate_limited_unmatched", "%" PRIu64, L->rate_errors);
+	rl_info(L->r, "stale_not_auth", "%" PRIu64, L->stale_not_auth);
 	rl_info(L->r, "other_messages", "%zu", L->nforeign);
 	rl_info(L->r, "lib_dups", "%" PRIu64, sum.dup_deliveries);
 	rl_info_stats(L->r, &sum);
@@ -637,6 +646,10 @@ check_and_report(struct load *L, uint64_t t1, uint64_t t2)
 				continue;
 			rc_client_stats(L->cl[i].c, &s);
 			t.dups += s.dup_deliveries; /* the node sent a seq twice, unasked */
+			/* seqs the library gave up: a jump the client saw, or none at all when
+			 * they were the first ones */
+			if (s.gap_skipped > L->cl[i].gaps)
+				t.gaps += s.gap_skipped - L->cl[i].gaps;
 		}
 	}
 	if (t.dups)
