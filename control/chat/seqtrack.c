@@ -285,15 +285,46 @@ rc_seqtrack_gap_kick(struct rc_seqtrack *t)
 	t->gap_due_ms = 0;
 }
 
+static bool
+touches(const struct rc_seqtrack_range *r, uint64_t lo, uint64_t hi)
+{
+	return (r->hi == UINT64_MAX || lo <= r->hi + 1) && (hi == UINT64_MAX || r->lo <= hi + 1);
+}
+
+/* Record [lo, hi] until until_ms: merged into a live range of the same kind that it
+ * overlaps or touches (so that re-JOIN storms do not push other ranges out), else in a
+ * free slot, else in the one that expires first. */
+static struct rc_seqtrack_range *
+record_range(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms,
+	     uint64_t until_ms, bool gap)
+{
+	struct rc_seqtrack_range *victim = NULL;
+
+	for (unsigned i = 0; i < RC_SEQTRACK_RANGES; i++) {
+		struct rc_seqtrack_range *r = &t->asked[i];
+
+		if (r->lo != 0 && r->until_ms >= now_ms && r->gap == gap && touches(r, lo, hi)) {
+			r->lo = r->lo < lo ? r->lo : lo;
+			r->hi = r->hi > hi ? r->hi : hi;
+			r->until_ms = r->until_ms > until_ms ? r->until_ms : until_ms;
+			return r;
+		}
+		if (r->lo == 0)
+			victim = victim && victim->lo == 0 ? victim : r;
+		else if (!victim || (victim->lo != 0 && r->until_ms < victim->until_ms))
+			victim = r;
+	}
+	*victim = (struct rc_seqtrack_range){ .lo = lo, .hi = hi, .until_ms = until_ms };
+	return victim;
+}
+
 void
 rc_seqtrack_asked(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms,
 		  uint64_t ttl_ms, bool gap)
 {
-	struct rc_seqtrack_range *r = &t->asked[t->asked_pos++ % RC_SEQTRACK_RANGES];
+	struct rc_seqtrack_range *r;
 
-	r->lo = lo ? lo : 1;
-	r->hi = hi;
-	r->until_ms = now_ms + ttl_ms;
+	r = record_range(t, lo ? lo : 1, hi, now_ms, now_ms + ttl_ms, gap);
 	r->gap = gap;
 	if (!gap)
 		return;

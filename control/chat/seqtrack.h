@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #define RC_SEQTRACK_WINDOW 1024u /* max seqs held ahead of next (power of two) */
-#define RC_SEQTRACK_RANGES 8     /* ranges asked again, remembered for dup accounting */
+#define RC_SEQTRACK_RANGES 8     /* ranges asked again (merged when they touch) */
 #define RC_SEQTRACK_GAP_DELAY_MS 100 /* default wait before FETCHing a gap (reordering) */
 
 enum rc_seq_verdict {
@@ -82,7 +82,6 @@ struct rc_seqtrack {
 	bool gap_open;       /* next <= known_last */
 	bool gap_counted;    /* this gap already counted in st.gaps */
 	unsigned held;
-	unsigned asked_pos;
 	rc_seqtrack_release_fn release;
 	void *release_arg;
 	struct rc_seqtrack_range asked[RC_SEQTRACK_RANGES];

@@ -160,6 +160,46 @@ test_expected_dups_expire(void **state)
 }
 
 static void
+test_ranges_merge(void **state)
+{
+	struct rc_seqtrack *t = new_tracker();
+	const uint64_t n = 2 * RC_SEQTRACK_RANGES;
+
+	(void)state;
+	rc_seqtrack_start(t, 1, 0);
+	for (uint64_t s = 1; s <= 500; s++)
+		offer(t, s, 0);
+	rc_seqtrack_asked(t, 10, 12, 0, 1000, false); /* a FETCH */
+	/* a storm of re-JOINs (since_seq growing): merged into one range, 10..12 stays */
+	for (uint64_t since = 20; since < 60; since++)
+		rc_seqtrack_asked(t, since + 1, UINT64_MAX, 10, 1000, false);
+	assert_int_equal(offer(t, 11, 20), RC_SEQ_DUP);
+	assert_int_equal(offer(t, 90, 20), RC_SEQ_DUP);
+	assert_int_equal(t->st.expected_dups, 2);
+	rc_seqtrack_fini(t);
+
+	/* more distinct ranges than slots: the soonest-expiring go first */
+	t = new_tracker();
+	rc_seqtrack_start(t, 1, 0);
+	for (uint64_t s = 1; s <= 500; s++)
+		offer(t, s, 0);
+	rc_seqtrack_asked(t, 10, 12, 0, 1000, false);
+	for (uint64_t k = 0; k < n; k++) /* 100, 103, ...: none touches another */
+		rc_seqtrack_asked(t, 100 + 3 * k, 100 + 3 * k, 0, 100 + k, false);
+	assert_int_equal(offer(t, 11, 50), RC_SEQ_DUP);                    /* kept */
+	assert_int_equal(offer(t, 100 + 3 * (n - 1), 50), RC_SEQ_DUP);    /* newest: kept */
+	assert_int_equal(offer(t, 100 + 3 * (n - 7), 50), RC_SEQ_DUP);    /* 7 newest kept */
+	assert_int_equal(t->st.expected_dups, 3);
+	assert_int_equal(offer(t, 100 + 3 * (n - 8), 50), RC_SEQ_DUP);    /* evicted */
+	assert_int_equal(offer(t, 100, 50), RC_SEQ_DUP);                  /* evicted */
+	assert_int_equal(t->st.dups, 2);
+	/* ranges expire */
+	assert_int_equal(offer(t, 11, 1001), RC_SEQ_DUP);
+	assert_int_equal(t->st.dups, 3);
+	rc_seqtrack_fini(t);
+}
+
+static void
 test_tail_gap_from_last_seq(void **state)
 {
 	struct rc_seqtrack *t = new_tracker();
@@ -389,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_gap_hold_and_fill),
 		cmocka_unit_test(test_expected_dups_expire),
+		cmocka_unit_test(test_ranges_merge),
 		cmocka_unit_test(test_tail_gap_from_last_seq),
 		cmocka_unit_test(test_unstarted_holds_then_starts),
 		cmocka_unit_test(test_unstarted_span_limited),
