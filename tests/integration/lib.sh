@@ -347,8 +347,17 @@ rc_setup_netns() {
 
 # rc_write_node_conf [FILE [DEVICE [DEVICE_ARGS]]]: a node config for this layout (default
 # RC_CONF, net_af_packet0 on the node-side veth). Creates the secret file if missing.
+# RC_WORKERS=2 gives two worker lcores (lcores 1 and 2, both on CPU 1) with two queue pairs on
+# the port (af_packet qpairs=2: the kernel fans flows out over the two RX queues).
 rc_write_node_conf() {
 	local file=${1:-$RC_CONF} dev=${2-net_af_packet0} devargs=${3-iface=$RC_IF_NODE}
+	local lcores='"-l", "0-1"' workers='[1]' queues=1
+	if [ "${RC_WORKERS:-1}" = 2 ]; then
+		lcores='"--lcores", "0@0,1@1,2@1"'
+		workers='[1, 2]'
+		queues=2
+		devargs="$devargs,qpairs=2"
+	fi
 	if [ ! -f "$RC_SECRET" ]; then
 		(umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$RC_SECRET")
 		chmod 0600 "$RC_SECRET"
@@ -364,10 +373,10 @@ node = {
   admin_group = "";
 };
 eal = { args = ["--no-huge", "--no-pci", "-m", "256", "--file-prefix=$RC_FILE_PREFIX",
-                "-l", "0-1", "--log-level=5"]; };
+                $lcores, "--log-level=5"]; };
 ports = ( { name = "chat0"; device = "$dev"; args = "$devargs";
-            rx_queues = 1; tx_queues = 1; rx_desc = 1024; tx_desc = 1024; mtu = 1500; } );
-workers = { lcores = [1]; burst = 32; idle_backoff = true; idle_polls = 100;
+            rx_queues = $queues; tx_queues = $queues; rx_desc = 1024; tx_desc = 1024; mtu = 1500; } );
+workers = { lcores = $workers; burst = 32; idle_backoff = true; idle_polls = 100;
             idle_sleep_us = 100; mbufs = 16383; };
 chat = { history_on_join = 20; max_fetch = 200; session_idle_s = 120; max_sessions = 65536;
          max_rooms = 10000; max_members = 1000; post_rate = 50; post_burst = 100;
