@@ -64,6 +64,7 @@ struct rc_wal_conf {
 	unsigned pool_size;       /* records in the pool */
 	bool nosync;              /* tests and benchmarks only: MDB_NOSYNC */
 	int socket_id;            /* for the ring and the pool */
+	uint64_t keep_records;    /* drained records kept as the recent window (0: keep all) */
 };
 
 struct rc_wal_stats {
@@ -79,7 +80,50 @@ struct rc_wal_stats {
 	bool full;                /* above the high-water mark */
 	uint64_t lost_completions; /* stored but freed unreported: reply_to had no ring, or
 				    * the ring stayed full for 1 s during rc_wal_stop() */
+	/* the commit log and the drain (issue 3) */
+	uint64_t last_lsn;          /* highest LSN committed */
+	uint64_t drained_lsn;       /* every LSN <= this is in the external database */
+	uint64_t backlog_records;   /* last_lsn - drained_lsn */
+	uint64_t backlog_bytes;     /* value bytes of the undrained records */
+	uint64_t oldest_undrained_ms; /* ts_ms of the first undrained record, 0 if none */
+	uint64_t trimmed;           /* records removed from LMDB after their drain */
+	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
 };
+
+/*
+ * The commit log. Every committed record (message or room) gets a log sequence number
+ * (LSN: 1, 2, 3, ... in commit order, never reused), stored with it. The drainer reads the
+ * log in LSN order and, once a batch is in the external database, calls
+ * rc_wal_set_drained(); the writer persists the drained LSN in its next transaction (also
+ * when it has no new records) and trims: a drained record is deleted from LMDB once it is
+ * older than the newest `keep_records` records (its message and log entry go; rooms are
+ * never deleted). Trimming runs in bounded chunks so that it never holds up a commit long.
+ */
+struct rc_wal_logrec {
+	uint64_t lsn;
+	uint8_t kind; /* enum rc_wal_kind */
+	uint32_t room_id;
+	uint64_t seq;   /* RC_WAL_MSG */
+	uint64_t ts_ms;
+	uint64_t cmid;  /* RC_WAL_MSG */
+	struct rc_str user; /* sender, or the room's creator */
+	struct rc_str body; /* message body, or the room's name */
+	uint32_t value_len; /* stored bytes, for backlog accounting */
+};
+
+/* Call cb for the log records with lsn >= from_lsn in LSN order, at most max (read txn,
+ * any thread but a worker). Returns the number reported or -errno. */
+int rc_wal_log_read(struct rc_wal *w, uint64_t from_lsn, unsigned max,
+		    int (*cb)(void *arg, const struct rc_wal_logrec *r), void *arg);
+
+/* The drainer: every record with lsn <= lsn is now in the external database. Atomic;
+ * never moves backwards. Any thread. */
+void rc_wal_set_drained(struct rc_wal *w, uint64_t lsn);
+uint64_t rc_wal_drained_lsn(const struct rc_wal *w); /* as persisted or set, whichever newer */
+uint64_t rc_wal_last_lsn(const struct rc_wal *w);
+
+/* The room's name by id, copied into buf (NUL-terminated). 0 or -ENOENT. Read txn. */
+int rc_wal_room_name(struct rc_wal *w, uint32_t room_id, char *buf, size_t len);
 
 /* A stored room, as rc_wal_load_rooms() reports it. */
 struct rc_wal_room {

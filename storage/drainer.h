@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The drainer thread: copies the WAL's committed records to the group's PostgreSQL
+ * database, in LSN order, in batches, exactly once.
+ *
+ * One batch = one PostgreSQL transaction with synchronous_commit on: the messages go into
+ * a temporary staging table (COPY) and then INSERT ... SELECT ... ON CONFLICT (room, seq)
+ * DO NOTHING; a staged row whose key exists with a different (cmid, sender) is an ALARM
+ * (drain_alarms row + counter), never silently dropped; rooms are upserted; drain_state
+ * gets the batch's last LSN. Only after COMMIT does the drainer call rc_wal_set_drained().
+ * Re-draining after a crash (LMDB's marker behind the database's) therefore inserts
+ * nothing twice; at start the drainer takes the larger of the two markers.
+ *
+ * PostgreSQL unreachable: the drainer reconnects with back-off (retry_min_ms doubling to
+ * retry_max_ms) and resumes; the node meanwhile keeps accepting into LMDB.
+ * Cleanup requests (delete messages older than N days) run on this thread, in bounded
+ * batches, between drains.
+ */
+#ifndef RC_DRAINER_H
+#define RC_DRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wal.h"
+
+struct rc_drainer;
+
+enum rc_drain_method {
+	RC_DRAIN_COPY = 0,     /* COPY into a staging table, then insert-on-conflict */
+	RC_DRAIN_PIPELINE = 1, /* libpq pipeline mode, one INSERT ... ON CONFLICT per row */
+};
+
+struct rc_drainer_conf {
+	const char *conninfo;
+	const char *node_id;
+	unsigned batch_max;      /* records per transaction; default 2000 */
+	unsigned retry_min_ms;   /* default 100 */
+	unsigned retry_max_ms;   /* default 5000 */
+	unsigned idle_ms;        /* sleep when nothing to drain; default 5 */
+	enum rc_drain_method method;
+	uint64_t epoch;          /* the writer's epoch stored with each row (HA lease; 0) */
+};
+
+struct rc_drainer_stats {
+	bool connected;
+	uint64_t drained;        /* records written (rows inserted or already present) */
+	uint64_t batches;
+	uint64_t conflicts;      /* alarms: same (room, seq), different message */
+	uint64_t errors;         /* failed batches (retried) */
+	uint64_t reconnects;
+	uint64_t last_batch_ms;  /* wall clock of the last committed batch */
+	uint64_t cleanup_deleted; /* rows removed by cleanups */
+	uint64_t cleanup_runs;
+	char last_error[256];
+	int schema_version;
+};
+
+struct rc_drainer *rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c);
+int rc_drainer_start(struct rc_drainer *d);
+void rc_drainer_stop(struct rc_drainer *d);
+void rc_drainer_destroy(struct rc_drainer *d);
+void rc_drainer_get_stats(struct rc_drainer *d, struct rc_drainer_stats *st);
+
+/* Ask for messages older than `days` days (by ts_ms) to be deleted; runs on the drainer
+ * thread soon. Any thread. */
+void rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days);
+
+/* Synchronous drain of everything committed so far, from the calling thread (tests,
+ * benchmarks; never while the thread runs). Returns records drained or -errno. */
+int rc_drainer_drain_now(struct rc_drainer *d);
+
+#endif /* RC_DRAINER_H */
