@@ -65,6 +65,11 @@ rc_config_defaults(struct rc_config *c)
 	c->wal_map_size = 1024ULL << 20;
 	c->wal_high_water_pct = 90;
 	c->wal_batch_max = 512;
+	c->wal_keep_records = 100000;
+	strcpy(c->db_method, "copy");
+	c->db_batch_max = 2000;
+	c->db_retry_max_ms = 5000;
+	c->db_cleanup_interval_s = 3600;
 	for (unsigned i = 0; i < RC_MAX_PORTS; i++) {
 		struct rc_port_conf *p = &c->ports[i];
 
@@ -382,6 +387,14 @@ static const struct key conf_keys[] = {
 	{ "wal.high_water_pct", INT, CONF(wal_high_water_pct), 50, 99, parse_uint },
 	{ "wal.batch_max", INT, CONF(wal_batch_max), 1, 65536, parse_uint },
 	{ "wal.nosync", BOOL, CONF(wal_nosync), 0, 1, parse_bool },
+	{ "wal.keep_records", INT, CONF(wal_keep_records), 0, 1000000000, parse_uint },
+	{ "db.conninfo", STR, CONF(db_conninfo), 0, 511, parse_str },
+	{ "db.password_file", STR, CONF(db_password_file), 0, 255, parse_str },
+	{ "db.method", STR, CONF(db_method), 1, 15, parse_str },
+	{ "db.batch_max", INT, CONF(db_batch_max), 1, 100000, parse_uint },
+	{ "db.retry_max_ms", INT, CONF(db_retry_max_ms), 100, 600000, parse_uint },
+	{ "db.cleanup_days", INT, CONF(db_cleanup_days), 0, 36500, parse_uint },
+	{ "db.cleanup_interval_s", INT, CONF(db_cleanup_interval_s), 60, 604800, parse_uint },
 };
 
 static const struct key port_keys[] = {
@@ -397,7 +410,8 @@ static const struct key port_keys[] = {
 
 #define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal" };
+static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal",
+				       "db" };
 
 /* Look path up in a table; NULL if unknown. */
 static const struct key *

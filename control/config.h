@@ -77,6 +77,17 @@ struct rc_config {
 	unsigned wal_high_water_pct;     /* default 90 */
 	unsigned wal_batch_max;          /* default 512 */
 	bool wal_nosync;                 /* default false; benchmarks only */
+	uint64_t wal_keep_records;       /* drained records kept in LMDB; default 100000 */
+
+	/* db { }: the group's external database (PostgreSQL); none when conninfo is "" */
+	char db_conninfo[512];           /* libpq conninfo, without the password */
+	char db_password_file[256];      /* file holding the password (mode 0600), or "" */
+	char db_password[128];           /* read from db_password_file; never logged */
+	char db_method[16];              /* "copy" (default) or "pipeline" */
+	unsigned db_batch_max;           /* records per drain transaction; default 2000 */
+	unsigned db_retry_max_ms;        /* reconnect back-off cap; default 5000 */
+	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */
+	unsigned db_cleanup_interval_s;  /* how often the scheduled cleanup runs; default 3600 */
 };
 
 /* Fill c with every default (no file). */

@@ -336,6 +336,41 @@ check_secret(struct rc_config_loader *ld)
 	return 0;
 }
 
+/* The external database: a known drain method, and the password read from its file. */
+static int
+check_db(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	const char *k = "db.password_file";
+	const config_setting_t *s = at(ld, k);
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	if (strcmp(c->db_method, "copy") != 0 && strcmp(c->db_method, "pipeline") != 0)
+		return fail(ld, at(ld, "db.method"), "db.method",
+			    "\"%s\": expected \"copy\" or \"pipeline\"", c->db_method);
+	if (c->db_password_file[0] == '\0')
+		return 0;
+	fd = open(c->db_password_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(ld, s, k, "cannot open %s: %s", c->db_password_file, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_IROTH | S_IWOTH))) {
+		close(fd);
+		return fail(ld, s, k, "%s must be a regular file not accessible to every user",
+			    c->db_password_file);
+	}
+	n = read(fd, c->db_password, sizeof(c->db_password) - 1);
+	rc = errno;
+	close(fd);
+	if (n < 0)
+		return fail(ld, s, k, "cannot read %s: %s", c->db_password_file, strerror(rc));
+	while (n > 0 && (c->db_password[n - 1] == '\n' || c->db_password[n - 1] == '\r'))
+		n--;
+	c->db_password[n] = '\0';
+	return 0;
+}
+
 int
 rc_config_check(struct rc_config_loader *ld)
 {
@@ -343,7 +378,7 @@ rc_config_check(struct rc_config_loader *ld)
 
 	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
-	    (rc = check_secret(ld)) < 0)
+	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0)
 		return rc;
 	return 0;
 }

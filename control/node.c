@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "dedup.h"
+#include "drainer.h"
 #include "history.h"
 #include "log.h"
 #include "room_table.h"
@@ -86,6 +87,59 @@ setup_pools(struct rc_node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* libpq conninfo value quoting: single quotes, with \ and ' escaped. */
+static int
+append_password(char *dst, size_t cap, const char *pw)
+{
+	size_t len = strlen(dst);
+
+	if (len + 12 >= cap)
+		return -ENOSPC;
+	len += (size_t)snprintf(dst + len, cap - len, " password='");
+	for (; *pw != '\0'; pw++) {
+		if (len + 4 >= cap)
+			return -ENOSPC;
+		if (*pw == '\'' || *pw == '\\')
+			dst[len++] = '\\';
+		dst[len++] = *pw;
+	}
+	dst[len++] = '\'';
+	dst[len] = '\0';
+	return 0;
+}
+
+static int
+setup_db(struct rc_node *n, char *err, size_t errlen)
+{
+	struct rc_drainer_conf dc = {
+		.conninfo = n->db_conninfo,
+		.node_id = n->cfg.node_id,
+		.batch_max = n->cfg.db_batch_max,
+		.retry_min_ms = 100,
+		.retry_max_ms = n->cfg.db_retry_max_ms,
+		.idle_ms = 5,
+		.method = strcmp(n->cfg.db_method, "pipeline") == 0 ? RC_DRAIN_PIPELINE :
+								      RC_DRAIN_COPY,
+	};
+
+	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", n->cfg.db_conninfo);
+	if (n->cfg.db_password[0] != '\0' &&
+	    append_password(n->db_conninfo, sizeof(n->db_conninfo), n->cfg.db_password) != 0) {
+		snprintf(err, errlen, "db.conninfo and the password are too long together");
+		return -ENOSPC;
+	}
+	n->drainer = rc_drainer_create(n->wal, &dc);
+	if (n->drainer == NULL) {
+		snprintf(err, errlen, "cannot create the drainer: %s", strerror(errno));
+		return -errno;
+	}
+	if (rc_history_set_db(n->hist, n->db_conninfo) != 0) {
+		snprintf(err, errlen, "cannot give the history thread the database");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 setup_storage(struct rc_node *n, char *err, size_t errlen)
 {
@@ -99,6 +153,7 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 		.pool_size = 16383,
 		.nosync = n->cfg.wal_nosync,
 		.socket_id = (int)rte_socket_id(),
+		.keep_records = n->cfg.wal_keep_records,
 	};
 
 	snprintf(dir, sizeof(dir), "%s/wal", n->cfg.data_dir);
@@ -113,6 +168,8 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
+	if (n->cfg.db_conninfo[0] != '\0' && setup_db(n, err, errlen) != 0)
+		return -EINVAL;
 	n->dp.wal_ring = rc_wal_ring(n->wal);
 	n->dp.wal_pool = rc_wal_pool(n->wal);
 	n->dp.hist_ring = rc_history_ring(n->hist);
@@ -589,13 +646,28 @@ launch_workers(struct rc_node *n)
 	return 0;
 }
 
+static void
+scheduled_cleanup(struct rc_node *n, uint64_t now)
+{
+	if (n->drainer == NULL || n->cfg.db_cleanup_days == 0)
+		return;
+	if (n->next_cleanup_ms == 0)
+		n->next_cleanup_ms = now + 10000; /* first one shortly after start */
+	if (now < n->next_cleanup_ms)
+		return;
+	rc_drainer_request_cleanup(n->drainer, n->cfg.db_cleanup_days);
+	n->next_cleanup_ms = now + (uint64_t)n->cfg.db_cleanup_interval_s * 1000;
+	RC_INFO("scheduled cleanup: messages older than %u days", n->cfg.db_cleanup_days);
+}
+
 int
 rc_node_run(struct rc_node *n)
 {
 	uint64_t now, next_expiry = 0;
 	int rc;
 
-	if ((rc = rc_wal_start(n->wal)) != 0 || (rc = rc_history_start(n->hist)) != 0) {
+	if ((rc = rc_wal_start(n->wal)) != 0 || (rc = rc_history_start(n->hist)) != 0 ||
+	    (n->drainer != NULL && (rc = rc_drainer_start(n->drainer)) != 0)) {
 		RC_ERR("cannot start the storage threads: %s", strerror(-rc));
 		return rc;
 	}
@@ -612,6 +684,7 @@ rc_node_run(struct rc_node *n)
 		if (now >= next_expiry) {
 			expire_sessions(n);
 			next_expiry = now + 1000;
+			scheduled_cleanup(n, now);
 		}
 		rcu_quiescent_state();
 	}
@@ -628,6 +701,8 @@ rc_node_fini(struct rc_node *n)
 	rte_eal_mp_wait_lcore();
 	if (n->hist != NULL)
 		rc_history_stop(n->hist);
+	if (n->drainer != NULL)
+		rc_drainer_stop(n->drainer);
 	if (n->wal != NULL)
 		rc_wal_stop(n->wal);
 	if (n->admin != NULL)
@@ -640,6 +715,9 @@ rc_node_fini(struct rc_node *n)
 	rcu_thread_online();
 	if (n->hist != NULL)
 		rc_history_destroy(n->hist);
+	if (n->drainer != NULL)
+		rc_drainer_destroy(n->drainer);
+	explicit_bzero(n->db_conninfo, sizeof(n->db_conninfo));
 	if (n->wal != NULL)
 		rc_wal_close(n->wal);
 	rcu_unregister_thread();

@@ -23,6 +23,7 @@
 #define RC_PENDING_JOINS 32 /* JOINs waiting for one room's creation */
 
 struct rc_admin;
+struct rc_drainer;
 struct rc_history;
 struct rc_wal;
 
@@ -42,12 +43,15 @@ struct rc_node {
 	unsigned n_ports_up;
 	struct rc_wal *wal;
 	struct rc_history *hist;
+	struct rc_drainer *drainer; /* NULL without an external database */
+	char db_conninfo[768];      /* cfg's conninfo + password: never logged */
 	struct rc_replay replay;
 	struct rc_admin *admin;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	uint32_t next_room_id;
 	uint64_t started_ms;
+	uint64_t next_cleanup_ms;
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	volatile sig_atomic_t stop;
 };

@@ -13,6 +13,7 @@
 #include <rte_ethdev.h>
 
 #include "admin.h"
+#include "drainer.h"
 #include "history.h"
 #include "node.h"
 #include "room_table.h"
@@ -313,6 +314,106 @@ cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char
 	return 0;
 }
 
+static int
+cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	      size_t errlen)
+{
+	struct rc_node *n = arg;
+	struct rc_drainer_stats ds;
+	struct rc_wal_stats ws;
+	uint64_t now = rc_wall_ms(), age;
+
+	(void)argv, (void)err, (void)errlen;
+	if (argc != 0)
+		return -EINVAL;
+	rc_wal_get_stats(n->wal, &ws);
+	age = ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
+		      now - ws.oldest_undrained_ms : 0;
+	json_object_set_new(res, "configured", json_boolean(n->drainer != NULL));
+	json_object_set_new(res, "backlog",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "records",
+				      (json_int_t)ws.backlog_records, "bytes",
+				      (json_int_t)ws.backlog_bytes, "oldest_age_ms",
+				      (json_int_t)age, "last_lsn", (json_int_t)ws.last_lsn,
+				      "drained_lsn", (json_int_t)ws.drained_lsn));
+	json_object_set_new(res, "lmdb",
+			    json_pack("{s:I,s:I,s:I,s:b,s:I}", "map_size", (json_int_t)ws.map_size,
+				      "map_used", (json_int_t)ws.map_used, "messages",
+				      (json_int_t)ws.messages, "full", ws.full, "trimmed",
+				      (json_int_t)ws.trimmed));
+	rc_text_printf(t, "backlog: %" PRIu64 " records, %" PRIu64 " bytes, oldest %" PRIu64
+			  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
+		       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn, ws.last_lsn);
+	rc_text_printf(t, "lmdb: %" PRIu64 " of %" PRIu64 " bytes used%s, %" PRIu64
+			  " messages held, %" PRIu64 " trimmed after their drain\n",
+		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",
+		       ws.messages, ws.trimmed);
+	if (n->drainer == NULL) {
+		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
+				  "store\n");
+		return 0;
+	}
+	rc_drainer_get_stats(n->drainer, &ds);
+	json_object_set_new(res, "database",
+			    json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "connected",
+				      ds.connected, "schema_version", ds.schema_version,
+				      "drained", (json_int_t)ds.drained, "batches",
+				      (json_int_t)ds.batches, "conflicts",
+				      (json_int_t)ds.conflicts, "errors", (json_int_t)ds.errors,
+				      "reconnects", (json_int_t)ds.reconnects, "last_batch_ms",
+				      (json_int_t)ds.last_batch_ms, "cleanup_runs",
+				      (json_int_t)ds.cleanup_runs, "cleanup_deleted",
+				      (json_int_t)ds.cleanup_deleted, "last_error", ds.last_error));
+	rc_text_printf(t, "database: %s, schema v%d, %" PRIu64 " records drained in %" PRIu64
+			  " batches, %" PRIu64 " errors, %" PRIu64 " reconnects\n",
+		       ds.connected ? "connected" : "NOT CONNECTED", ds.schema_version, ds.drained,
+		       ds.batches, ds.errors, ds.reconnects);
+	if (ds.conflicts != 0)
+		rc_text_printf(t, "ALARM: %" PRIu64 " conflicting rows (same room and seq, another "
+				  "message): see table drain_alarms\n",
+			       ds.conflicts);
+	if (ds.last_error[0] != '\0')
+		rc_text_printf(t, "last error: %s\n", ds.last_error);
+	if (ds.cleanup_runs != 0)
+		rc_text_printf(t, "cleanup: %" PRIu64 " runs, %" PRIu64 " messages deleted\n",
+			       ds.cleanup_runs, ds.cleanup_deleted);
+	return 0;
+}
+
+static int
+cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	       size_t errlen)
+{
+	struct rc_node *n = arg;
+	unsigned long days = n->cfg.db_cleanup_days;
+	char *end;
+
+	if (argc == 2 && strcmp(argv[0], "--days") == 0) {
+		errno = 0;
+		days = strtoul(argv[1], &end, 10);
+		if (errno != 0 || *end != '\0' || end == argv[1] || days > 36500)
+			return -EINVAL;
+	} else if (argc != 0) {
+		return -EINVAL;
+	}
+	if (n->drainer == NULL) {
+		snprintf(err, errlen, "no external database configured (db.conninfo)");
+		return -ENOENT;
+	}
+	if (days == 0) {
+		snprintf(err, errlen, "say how many days to keep: db cleanup --days N "
+				      "(db.cleanup_days is 0)");
+		return -EINVAL;
+	}
+	rc_drainer_request_cleanup(n->drainer, (unsigned)days);
+	json_object_set_new(res, "days", json_integer((json_int_t)days));
+	json_object_set_new(res, "scheduled", json_true());
+	rc_text_printf(t, "cleanup of messages older than %lu days started on the drainer; "
+			  "see `db status`\n",
+		       days);
+	return 0;
+}
+
 int
 rc_node_cmds_register(struct rc_node *n)
 {
@@ -323,6 +424,11 @@ rc_node_cmds_register(struct rc_node *n)
 		{ "user list", "", "logged-in sessions", cmd_user_list, n },
 		{ "stats", "", "per-lcore packet counts, drops by reason, messages by type",
 		  cmd_stats, n },
+		{ "db status", "", "drain backlog, LMDB use, database connection and alarms",
+		  cmd_db_status, n },
+		{ "db cleanup", "[--days N]",
+		  "delete messages older than N days from the database (rooms are kept)",
+		  cmd_db_cleanup, n },
 	};
 	unsigned i;
 	int rc;

@@ -1,1 +1,319 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The external-database driver: libpq connections, statements and COPY, with libpq's
+ * errors translated here, once, into -errno and a one-line text in db->err.
+ *
+ * Connections get defaults that suit a storage thread (each overridable in the conninfo):
+ * connect_timeout=3, TCP keepalives after 5 s idle (3 probes 2 s apart) and a 10 s TCP user
+ * timeout, so that a dead server is noticed in seconds rather than in hours. libpq's notices
+ * ("relation already exists, skipping") are swallowed: library code does not print.
+ *
+ * Error mapping:
+ *   connecting: refused / no socket / unreachable / timeout / server starting or stopping
+ *               -> -ECONNREFUSED; authentication or privileges -> -EACCES; else -EIO
+ *   statements: the connection is gone (CONNECTION_BAD, SQLSTATE class 08, 57P0x)
+ *               -> -ECONNRESET; privileges (42501) -> -EACCES; unique violation -> -EEXIST;
+ *               serialization failure / deadlock / lock timeout -> -EAGAIN;
+ *               disk full (53100) -> -ENOSPC; query cancelled (57014) -> -ETIMEDOUT;
+ *               else -EIO
+ *
+ * Threads: a struct rc_pgdb is used by one thread at a time (libpq's rule).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgdb.h"
+
+/* Copies text into db->err as one line: newlines and tabs become spaces, runs of spaces
+ * collapse, trailing space goes. */
+static void
+pgdb_set_err(struct rc_pgdb *db, const char *prefix, const char *text)
+{
+	size_t n = 0, cap = sizeof(db->err);
+	const char *parts[2] = { prefix, text };
+
+	for (unsigned i = 0; i < 2; i++) {
+		for (const char *p = parts[i]; p != NULL && *p != '\0' && n + 1 < cap; p++) {
+			char c = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+
+			if (c == ' ' && (n == 0 || db->err[n - 1] == ' '))
+				continue;
+			db->err[n++] = c;
+		}
+	}
+	while (n > 0 && db->err[n - 1] == ' ')
+		n--;
+	db->err[n] = '\0';
+}
+
+static bool
+has(const char *haystack, const char *needle)
+{
+	return haystack != NULL && strcasestr(haystack, needle) != NULL;
+}
+
+/* A failed connection attempt's message -> -errno. */
+static int
+pgdb_connect_errno(const char *msg)
+{
+	static const char *const unreachable[] = {
+		"connection refused", "no such file", "timeout expired", "could not translate",
+		"network is unreachable", "no route to host", "the database system is starting up",
+		"the database system is shutting down", "the database system is in recovery",
+		"server closed the connection",
+	};
+	static const char *const denied[] = {
+		"authentication failed", "no pg_hba.conf entry", "permission denied",
+		"password", "role", "not permitted",
+	};
+
+	for (size_t i = 0; i < sizeof(unreachable) / sizeof(unreachable[0]); i++)
+		if (has(msg, unreachable[i]))
+			return -ECONNREFUSED;
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		if (has(msg, denied[i]))
+			return -EACCES;
+	return -EIO;
+}
+
+/* A failed statement's result (may be NULL) -> -errno; sets db->err. */
+static int
+pgdb_result_errno(struct rc_pgdb *db, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : NULL;
+
+	if (msg == NULL || *msg == '\0')
+		msg = PQerrorMessage(db->conn);
+	pgdb_set_err(db, NULL, msg);
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return -ECONNRESET;
+	if (state == NULL)
+		return -EIO;
+	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
+		return -ECONNRESET;
+	if (strcmp(state, "42501") == 0)
+		return -EACCES;
+	if (strcmp(state, "23505") == 0)
+		return -EEXIST;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "55P03") == 0)
+		return -EAGAIN;
+	if (strcmp(state, "53100") == 0)
+		return -ENOSPC;
+	if (strcmp(state, "57014") == 0)
+		return -ETIMEDOUT;
+	return -EIO;
+}
+
+static void
+pgdb_quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int
+rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname)
+{
+	/* defaults first: the expanded conninfo (dbname) overrides them; appname wins last */
+	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
+			       "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+			       "dbname", "application_name", NULL };
+	const char *vals[] = { "3", "1", "5", "2", "3", "10000", conninfo,
+			       appname != NULL ? appname : "roomcastd", NULL };
+	int rc;
+
+	if (db->conn != NULL)
+		rc_pgdb_close(db);
+	db->err[0] = '\0';
+	if (conninfo == NULL) {
+		pgdb_set_err(db, NULL, "no database configured");
+		return -EINVAL;
+	}
+	snprintf(db->conninfo, sizeof(db->conninfo), "%s", conninfo);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn == NULL) {
+		pgdb_set_err(db, NULL, "out of memory");
+		return -ENOMEM;
+	}
+	if (PQstatus(db->conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(db->conn, pgdb_quiet, NULL);
+		return 0;
+	}
+	rc = pgdb_connect_errno(PQerrorMessage(db->conn));
+	pgdb_set_err(db, NULL, PQerrorMessage(db->conn));
+	PQfinish(db->conn);
+	db->conn = NULL;
+	return rc;
+}
+
+void
+rc_pgdb_close(struct rc_pgdb *db)
+{
+	if (db == NULL || db->conn == NULL)
+		return;
+	PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+bool
+rc_pgdb_ok(const struct rc_pgdb *db)
+{
+	return db != NULL && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+/* Checks a result against the statuses that mean success; clears it on failure. */
+static int
+pgdb_check(struct rc_pgdb *db, PGresult *res)
+{
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int rc;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return 0;
+	rc = pgdb_result_errno(db, res);
+	PQclear(res);
+	return rc;
+}
+
+static int
+pgdb_not_connected(struct rc_pgdb *db)
+{
+	if (rc_pgdb_ok(db))
+		return 0;
+	pgdb_set_err(db, NULL, "not connected");
+	return -ENOTCONN;
+}
+
+int
+rc_pgdb_exec(struct rc_pgdb *db, const char *sql)
+{
+	PGresult *res;
+	int rc = pgdb_not_connected(db);
+
+	if (rc != 0)
+		return rc;
+	res = PQexec(db->conn, sql);
+	rc = pgdb_check(db, res);
+	if (rc == 0)
+		PQclear(res);
+	return rc;
+}
+
+int
+rc_pgdb_query(struct rc_pgdb *db, const char *sql, int nparams, const char *const *params,
+	      PGresult **res)
+{
+	int rc = pgdb_not_connected(db);
+
+	*res = NULL;
+	if (rc != 0)
+		return rc;
+	*res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	rc = pgdb_check(db, *res);
+	if (rc != 0)
+		*res = NULL;
+	return rc;
+}
+
+int
+rc_pgdb_copy_begin(struct rc_pgdb *db, const char *copy_sql)
+{
+	PGresult *res;
+	int rc = pgdb_not_connected(db);
+
+	if (rc != 0)
+		return rc;
+	res = PQexec(db->conn, copy_sql);
+	if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN) {
+		PQclear(res);
+		return 0;
+	}
+	rc = pgdb_check(db, res);
+	if (rc == 0) { /* a statement that succeeded without entering COPY */
+		PQclear(res);
+		pgdb_set_err(db, "not a COPY FROM STDIN: ", copy_sql);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+int
+rc_pgdb_copy_put(struct rc_pgdb *db, const char *buf, size_t len)
+{
+	while (len > 0) {
+		int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
+
+		if (PQputCopyData(db->conn, buf, chunk) != 1) {
+			pgdb_set_err(db, "COPY data: ", PQerrorMessage(db->conn));
+			return PQstatus(db->conn) == CONNECTION_OK ? -EIO : -ECONNRESET;
+		}
+		buf += chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}
+
+/* Ends the COPY and collects its result (and anything after it, until NULL). */
+int
+rc_pgdb_copy_end(struct rc_pgdb *db)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (PQputCopyEnd(db->conn, NULL) != 1) {
+		pgdb_set_err(db, "COPY end: ", PQerrorMessage(db->conn));
+		rc = PQstatus(db->conn) == CONNECTION_OK ? -EIO : -ECONNRESET;
+	}
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		int r = pgdb_check(db, res);
+
+		if (r == 0)
+			PQclear(res);
+		else if (rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
+/*
+ * Appends s, escaped for COPY's text format (backslash, tab, newline, CR), at dst. Returns
+ * the number of bytes the escaped text takes; it is written only when that fits in cap
+ * (snprintf-like, without a NUL), so the caller checks the result against cap.
+ */
+size_t
+rc_pgdb_copy_escape(char *dst, size_t cap, const char *s, size_t len)
+{
+	size_t need = len;
+
+	for (size_t i = 0; i < len; i++)
+		need += s[i] == '\\' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r';
+	if (need > cap)
+		return need;
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '\\':
+			*dst++ = '\\';
+			*dst++ = '\\';
+			break;
+		case '\t':
+			*dst++ = '\\';
+			*dst++ = 't';
+			break;
+		case '\n':
+			*dst++ = '\\';
+			*dst++ = 'n';
+			break;
+		case '\r':
+			*dst++ = '\\';
+			*dst++ = 'r';
+			break;
+		default:
+			*dst++ = s[i];
+		}
+	}
+	return need;
+}

@@ -1,1 +1,1192 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+/*
+ * The drainer: the WAL's commit log -> the group's PostgreSQL database, in LSN order, in
+ * batches, exactly once (per (room, seq)).
+ *
+ * One batch:
+ *   read up to batch_max log records after the drained marker (LMDB read txn, copied out)
+ *   -> resolve room names (a cache of room_id -> name; names never change)
+ *   -> one PostgreSQL transaction, SET LOCAL synchronous_commit = on:
+ *        rooms created in the batch        upsert (blanks filled, nothing overwritten)
+ *        messages                          COPY: into the temp table rc_staging, then
+ *                                          INSERT ... SELECT ... ON CONFLICT DO NOTHING
+ *                                          PIPELINE: one prepared INSERT ... ON CONFLICT
+ *                                          DO NOTHING per row, pipelined
+ *        if fewer rows went in than were sent: the rows whose key holds a DIFFERENT message
+ *        (cmid or sender differ) become drain_alarms rows (the new message kept whole) and
+ *        count as conflicts; equal rows are a re-drain and count as drained
+ *        rooms.next_seq                    greatest(existing, max seq of the batch + 1)
+ *        drain_state(node)                 the batch's last LSN
+ *      COMMIT
+ *   -> rc_wal_set_drained(last LSN). Only now.
+ *
+ * The markers: LMDB's (rc_wal_drained_lsn) and drain_state's, written in the same PostgreSQL
+ * transaction as the rows. After a crash between COMMIT and rc_wal_set_drained() LMDB's is
+ * behind: at each connection the drainer adopts drain_state's when it is ahead, but only if
+ * the log record at that LSN is in the database (a drain_state row left by another WAL of
+ * the same node id is ignored). A re-drain of rows already present inserts nothing.
+ *
+ * Failures: a failed connection or batch closes the connection, counts an error, keeps
+ * its text in the stats, and retries after a back-off (retry_min_ms doubling up to
+ * retry_max_ms; reset by a committed batch). Nothing is marked drained unless committed.
+ * A database whose schema is newer than this binary is retried at the back-off cap (and
+ * never written).
+ *
+ * Cleanup (rc_drainer_request_cleanup): DELETE of messages with ts_ms before the cutoff,
+ * 10000 rows per statement (one transaction each), one chunk per loop between batches.
+ *
+ * Threads: the drainer thread ("rc-drain") owns the connection, the room cache and the
+ * buffers; rc_drainer_drain_now() uses them from the caller instead (never both).
+ * rc_drainer_get_stats() and rc_drainer_request_cleanup() are safe from any thread (a mutex
+ * guards the stats, an atomic holds the cleanup request). Nothing here logs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_common.h>
+#include <rte_lcore.h>
+
+#include "drainer.h"
+#include "schema.h"
+
+#define DRAIN_APPNAME "roomcastd-drainer"
+#define DRAIN_CLEANUP_CHUNK 10000
+#define DRAIN_PL_CHUNK 512 /* pipelined rows between two reads of their results */
+#define DRAIN_SLEEP_SLICE_MS 10
+#define DRAIN_ROOMS_INIT 256
+
+/* One log record, copied out of LMDB. */
+struct drain_rec {
+	uint64_t lsn;
+	uint64_t seq;
+	uint64_t ts_ms;
+	uint64_t cmid;
+	uint32_t room_id;
+	uint8_t kind;
+	const char *room; /* the room's name (room cache; stable) */
+	char user[RC_MAX_USER + 1];
+	char body[RC_MAX_BODY + 1]; /* message body, or the room's name */
+};
+
+/* room_id -> name; open addressing, grows, never evicts. `gen`/`max_seq` aggregate the
+ * current batch, `rgen` dedups the batch's room records. */
+struct room_slot {
+	uint32_t id;
+	bool used;
+	char *name;
+	uint64_t gen;
+	uint64_t rgen;
+	uint64_t max_seq;
+};
+
+struct room_cache {
+	struct room_slot *slots;
+	unsigned cap; /* power of two */
+	unsigned n;
+};
+
+/* A growable byte buffer (COPY data, array literals). */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+struct rc_drainer {
+	struct rc_wal *wal;
+	struct rc_drainer_conf conf;
+	char *conninfo;
+	char *node_id;
+	struct rc_pgdb db;
+	bool ready; /* connected, migrated, staging table and statements in place */
+	bool ever_connected;
+	uint64_t drained; /* every LSN <= this is in the database */
+	struct drain_rec *recs;
+	unsigned nrecs;
+	unsigned nmsgs;
+	uint64_t gen;
+	uint32_t *brooms; /* room ids with messages in this batch */
+	unsigned nbrooms;
+	struct room_cache rooms;
+	struct sbuf copy, a[4];
+	unsigned backoff_ms;
+	uint64_t retry_at_ms;
+	pthread_t thread;
+	bool running;
+	atomic_bool stopping;
+	_Atomic uint64_t cleanup_cutoff_ms; /* 0: no cleanup pending */
+	pthread_mutex_t lock;
+	struct rc_drainer_stats st;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t
+now_ms(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int
+sb_reserve(struct sbuf *b, size_t more)
+{
+	size_t cap = b->cap != 0 ? b->cap : 4096;
+	char *p;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (sb_reserve(b, n + 1) != 0)
+		return -ENOMEM;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static int
+sb_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+sb_addf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* s escaped for COPY's text format. */
+static int
+sb_add_copy(struct sbuf *b, const char *s, size_t n)
+{
+	if (sb_reserve(b, 2 * n + 1) != 0)
+		return -ENOMEM;
+	b->len += rc_pgdb_copy_escape(b->p + b->len, b->cap - b->len, s, n);
+	return 0;
+}
+
+/* s as a quoted element of an array literal ("...", with " and \ escaped), comma first
+ * unless it is the first element. */
+static int
+sb_add_elem(struct sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (sb_reserve(b, 2 * n + 4) != 0)
+		return -ENOMEM;
+	if (b->len > 1)
+		b->p[b->len++] = ',';
+	b->p[b->len++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			b->p[b->len++] = '\\';
+		b->p[b->len++] = *s;
+	}
+	b->p[b->len++] = '"';
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static void
+sb_array_open(struct sbuf *b)
+{
+	b->len = 0;
+	sb_add(b, "{", 1);
+}
+
+static void
+sb_free(struct sbuf *b)
+{
+	free(b->p);
+	*b = (struct sbuf){ 0 };
+}
+
+/* ---- the room cache ---- */
+
+static struct room_slot *
+rooms_find(struct room_cache *c, uint32_t id)
+{
+	for (unsigned i = (id * 2654435761u) & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+		if (!c->slots[i].used || c->slots[i].id == id)
+			return &c->slots[i];
+	}
+}
+
+static int
+rooms_grow(struct room_cache *c)
+{
+	struct room_cache g = { .cap = c->cap != 0 ? c->cap * 2 : DRAIN_ROOMS_INIT, .n = c->n };
+
+	g.slots = calloc(g.cap, sizeof(*g.slots));
+	if (g.slots == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->cap; i++)
+		if (c->slots[i].used)
+			*rooms_find(&g, c->slots[i].id) = c->slots[i];
+	free(c->slots);
+	*c = g;
+	return 0;
+}
+
+/* The slot of id, inserted with name when missing. Slot pointers are valid until the next
+ * insertion. NULL when out of memory. */
+static struct room_slot *
+rooms_put(struct room_cache *c, uint32_t id, const char *name)
+{
+	struct room_slot *s;
+
+	if ((c->n + 1) * 2 > c->cap && rooms_grow(c) != 0)
+		return NULL;
+	s = rooms_find(c, id);
+	if (s->used)
+		return s;
+	s->name = strdup(name);
+	if (s->name == NULL)
+		return NULL;
+	s->used = true;
+	s->id = id;
+	c->n++;
+	return s;
+}
+
+static void
+rooms_free(struct room_cache *c)
+{
+	for (unsigned i = 0; i < c->cap; i++)
+		free(c->slots[i].name);
+	free(c->slots);
+	*c = (struct room_cache){ 0 };
+}
+
+/* ---- stats ---- */
+
+static void
+st_error(struct rc_drainer *d, const char *what, const char *text)
+{
+	pthread_mutex_lock(&d->lock);
+	d->st.errors++;
+	snprintf(d->st.last_error, sizeof(d->st.last_error), "%.40s%.200s", what, text);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void
+st_connected(struct rc_drainer *d, bool up, int version)
+{
+	pthread_mutex_lock(&d->lock);
+	if (up && d->ever_connected)
+		d->st.reconnects++;
+	d->st.connected = up;
+	if (up)
+		d->st.schema_version = version;
+	pthread_mutex_unlock(&d->lock);
+	d->ever_connected |= up;
+}
+
+static void
+st_batch(struct rc_drainer *d, unsigned records, uint64_t conflicts)
+{
+	pthread_mutex_lock(&d->lock);
+	d->st.drained += records;
+	d->st.batches++;
+	d->st.conflicts += conflicts;
+	d->st.last_batch_ms = now_ms(CLOCK_REALTIME);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- connecting ---- */
+
+static const char *const drain_setup_sql =
+	"SET statement_timeout = '60s';"
+	"CREATE TEMP TABLE IF NOT EXISTS rc_staging (room text, seq bigint, sender text,"
+	" ts_ms bigint, body text, cmid bigint, lsn bigint) ON COMMIT DELETE ROWS;"
+	"PREPARE rc_ins (text, bigint, text, bigint, text, bigint, bigint, text) AS"
+	" INSERT INTO messages (room, seq, sender, ts_ms, body, cmid, epoch, node)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (room, seq) DO NOTHING;"
+	"PREPARE rc_alarm (text, bigint, text, bigint, text, bigint, bigint, text, bigint) AS"
+	" INSERT INTO drain_alarms (room, seq, stored_cmid, stored_sender, new_cmid, new_sender,"
+	" new_ts_ms, new_body, new_epoch, node, lsn)"
+	" SELECT m.room, m.seq, m.cmid, m.sender, $6, $3, $4, $5, $7, $8, $9 FROM messages m"
+	" WHERE m.room = $1 AND m.seq = $2 AND (m.cmid, m.sender) <> ($6, $3)"
+	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING";
+
+/* Does the database hold the log record at lsn? (1 yes, 0 no, -errno) */
+static int
+drain_rec_in_db(struct rc_drainer *d, const struct drain_rec *r)
+{
+	char seq[24], cmid[24];
+	const char *pm[3] = { r->room, seq, cmid };
+	PGresult *res;
+	int rc;
+
+	snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
+	snprintf(cmid, sizeof(cmid), "%" PRId64, (int64_t)r->cmid);
+	if (r->kind == RC_WAL_MSG)
+		rc = rc_pgdb_query(&d->db, "SELECT 1 FROM messages WHERE room = $1 AND seq = $2"
+					   " AND cmid = $3", 3, pm, &res);
+	else
+		rc = rc_pgdb_query(&d->db, "SELECT 1 FROM rooms WHERE name = $1", 1, pm, &res);
+	if (rc != 0)
+		return rc;
+	rc = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
+static int drain_read(struct rc_drainer *d, uint64_t from, unsigned max);
+static struct room_slot *drain_room(struct rc_drainer *d, uint32_t id);
+
+/* Adopts drain_state's marker when it is ahead of LMDB's and really ours. */
+static int
+drain_adopt_marker(struct rc_drainer *d)
+{
+	const char *pm[1] = { d->node_id };
+	uint64_t pg = 0;
+	PGresult *res;
+	int rc;
+
+	d->drained = rc_wal_drained_lsn(d->wal);
+	rc = rc_pgdb_query(&d->db, "SELECT drained_lsn FROM drain_state WHERE node = $1", 1, pm,
+			   &res);
+	if (rc != 0)
+		return rc;
+	if (PQntuples(res) == 1)
+		pg = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (pg <= d->drained || pg > rc_wal_last_lsn(d->wal))
+		return 0;
+	rc = drain_read(d, pg, 1);
+	if (rc <= 0 || d->recs[0].lsn != pg)
+		return rc < 0 ? rc : 0;
+	if (d->recs[0].kind == RC_WAL_ROOM) {
+		d->recs[0].room = d->recs[0].body;
+	} else {
+		struct room_slot *s = drain_room(d, d->recs[0].room_id);
+
+		if (s == NULL)
+			return 0;
+		d->recs[0].room = s->name;
+	}
+	rc = drain_rec_in_db(d, &d->recs[0]);
+	if (rc == 1) {
+		d->drained = pg;
+		rc_wal_set_drained(d->wal, pg);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static void
+drain_disconnect(struct rc_drainer *d)
+{
+	rc_pgdb_close(&d->db);
+	d->ready = false;
+	st_connected(d, false, 0);
+}
+
+static int
+drain_connect(struct rc_drainer *d)
+{
+	char err[256];
+	int rc = rc_pgdb_connect(&d->db, d->conninfo, DRAIN_APPNAME);
+
+	if (rc != 0) {
+		st_error(d, "connect: ", d->db.err);
+		return rc;
+	}
+	rc = rc_schema_migrate(&d->db, NULL, err, sizeof(err));
+	if (rc != 0) {
+		st_error(d, "", err);
+		goto out_close;
+	}
+	rc = rc_pgdb_exec(&d->db, drain_setup_sql);
+	if (rc == 0)
+		rc = drain_adopt_marker(d);
+	if (rc != 0) {
+		st_error(d, "session setup: ", d->db.err);
+		goto out_close;
+	}
+	d->ready = true;
+	st_connected(d, true, RC_SCHEMA_VERSION);
+	return 0;
+out_close:
+	drain_disconnect(d);
+	return rc;
+}
+
+/* ---- reading a batch ---- */
+
+static int
+drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
+{
+	struct rc_drainer *d = arg;
+	struct drain_rec *r = &d->recs[d->nrecs++];
+	size_t ul = l->user.len < RC_MAX_USER ? l->user.len : RC_MAX_USER;
+	size_t bl = l->body.len < RC_MAX_BODY ? l->body.len : RC_MAX_BODY;
+
+	r->lsn = l->lsn;
+	r->kind = l->kind;
+	r->room_id = l->room_id;
+	r->seq = l->seq;
+	r->ts_ms = l->ts_ms;
+	r->cmid = l->cmid;
+	r->room = NULL;
+	memcpy(r->user, l->user.p, ul);
+	r->user[ul] = '\0';
+	memcpy(r->body, l->body.p, bl);
+	r->body[bl] = '\0';
+	return 0;
+}
+
+/* Reads up to max records from lsn into d->recs. Returns the count or -errno. */
+static int
+drain_read(struct rc_drainer *d, uint64_t from, unsigned max)
+{
+	int rc;
+
+	d->nrecs = 0;
+	rc = rc_wal_log_read(d->wal, from, max, drain_copy_rec, d);
+	return rc < 0 ? rc : (int)d->nrecs;
+}
+
+/* The room slot for a message, learning the name from LMDB the first time. */
+static struct room_slot *
+drain_room(struct rc_drainer *d, uint32_t id)
+{
+	char name[RC_MAX_ROOM + 1];
+	struct room_slot *s = rooms_find(&d->rooms, id);
+
+	if (s->used)
+		return s;
+	if (rc_wal_room_name(d->wal, id, name, sizeof(name)) != 0)
+		return NULL;
+	return rooms_put(&d->rooms, id, name);
+}
+
+/* Resolves room names and aggregates the batch's max seq per room. */
+static int
+drain_resolve(struct rc_drainer *d)
+{
+	d->gen++;
+	d->nbrooms = 0;
+	d->nmsgs = 0;
+	for (unsigned i = 0; i < d->nrecs; i++) {
+		struct drain_rec *r = &d->recs[i];
+		struct room_slot *s = r->kind == RC_WAL_ROOM ?
+					      rooms_put(&d->rooms, r->room_id, r->body) :
+					      drain_room(d, r->room_id);
+
+		if (s == NULL)
+			return -ENOENT;
+		r->room = s->name;
+		if (r->kind != RC_WAL_MSG)
+			continue;
+		d->nmsgs++;
+		if (s->gen != d->gen) {
+			s->gen = d->gen;
+			s->max_seq = 0;
+			d->brooms[d->nbrooms++] = r->room_id;
+		}
+		if (r->seq > s->max_seq)
+			s->max_seq = r->seq;
+	}
+	return 0;
+}
+
+/* ---- statements shared by both methods ---- */
+
+/* Arrays for the rooms created in the batch: names, ids, creators, created_ms. */
+static unsigned
+drain_room_arrays(struct rc_drainer *d)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < 4; k++)
+		sb_array_open(&d->a[k]);
+	for (unsigned i = 0; i < d->nrecs; i++) {
+		const struct drain_rec *r = &d->recs[i];
+		struct room_slot *s;
+		char num[24];
+
+		if (r->kind != RC_WAL_ROOM)
+			continue;
+		s = rooms_find(&d->rooms, r->room_id);
+		if (s->rgen == d->gen)
+			continue;
+		s->rgen = d->gen;
+		sb_add_elem(&d->a[0], r->room);
+		snprintf(num, sizeof(num), "%" PRIu32, r->room_id);
+		sb_add_elem(&d->a[1], num);
+		sb_add_elem(&d->a[2], r->user);
+		snprintf(num, sizeof(num), "%" PRIu64, r->ts_ms);
+		sb_add_elem(&d->a[3], num);
+		n++;
+	}
+	for (unsigned k = 0; k < 4; k++)
+		sb_add(&d->a[k], "}", 1);
+	return n;
+}
+
+static const char *const drain_rooms_sql =
+	"INSERT INTO rooms AS r (name, room_id, hosting_node, creator, created_at)"
+	" SELECT n, i, $1, c, to_timestamp(t / 1000.0)"
+	" FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS u(n, i, c, t)"
+	" ON CONFLICT (name) DO UPDATE SET"
+	" room_id = coalesce(r.room_id, EXCLUDED.room_id),"
+	" hosting_node = CASE WHEN r.hosting_node = '' THEN EXCLUDED.hosting_node"
+	"  ELSE r.hosting_node END,"
+	" creator = CASE WHEN r.creator = '' THEN EXCLUDED.creator ELSE r.creator END,"
+	" created_at = least(r.created_at, EXCLUDED.created_at)";
+
+/* Arrays for rooms.next_seq: names, max seqs. */
+static void
+drain_seq_arrays(struct rc_drainer *d)
+{
+	sb_array_open(&d->a[0]);
+	sb_array_open(&d->a[1]);
+	for (unsigned i = 0; i < d->nbrooms; i++) {
+		const struct room_slot *s = rooms_find(&d->rooms, d->brooms[i]);
+		char num[24];
+
+		sb_add_elem(&d->a[0], s->name);
+		snprintf(num, sizeof(num), "%" PRIu64, s->max_seq);
+		sb_add_elem(&d->a[1], num);
+	}
+	sb_add(&d->a[0], "}", 1);
+	sb_add(&d->a[1], "}", 1);
+}
+
+static const char *const drain_next_seq_sql =
+	"INSERT INTO rooms AS r (name, hosting_node, next_seq)"
+	" SELECT n, $1, s + 1 FROM unnest($2::text[], $3::bigint[]) AS u(n, s)"
+	" ON CONFLICT (name) DO UPDATE SET next_seq = greatest(r.next_seq, EXCLUDED.next_seq)";
+
+static const char *const drain_state_sql =
+	"INSERT INTO drain_state (node, drained_lsn) VALUES ($1, $2)"
+	" ON CONFLICT (node) DO UPDATE SET drained_lsn = EXCLUDED.drained_lsn,"
+	" updated_at = now()";
+
+/* Runs a statement with parameters, returning its row count in *n (may be NULL). */
+static int
+drain_cmd(struct rc_drainer *d, const char *sql, int np, const char *const *pm, uint64_t *n)
+{
+	PGresult *res;
+	int rc = rc_pgdb_query(&d->db, sql, np, pm, &res);
+
+	if (rc != 0)
+		return rc;
+	if (n != NULL)
+		*n = strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* The rooms created in the batch: 0 or -errno. */
+static int
+drain_rooms_created(struct rc_drainer *d)
+{
+	const char *pm[5];
+
+	if (drain_room_arrays(d) == 0)
+		return 0;
+	pm[0] = d->node_id;
+	for (unsigned k = 0; k < 4; k++)
+		pm[k + 1] = d->a[k].p;
+	return drain_cmd(d, drain_rooms_sql, 5, pm, NULL);
+}
+
+/* rooms.next_seq and drain_state, last in the batch's transaction: 0 or -errno. */
+static int
+drain_seqs_and_state(struct rc_drainer *d)
+{
+	char lsn[24];
+	const char *pm[3] = { d->node_id, lsn, NULL };
+	int rc;
+
+	if (d->nbrooms > 0) {
+		drain_seq_arrays(d);
+		pm[1] = d->a[0].p;
+		pm[2] = d->a[1].p;
+		rc = drain_cmd(d, drain_next_seq_sql, 3, pm, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	snprintf(lsn, sizeof(lsn), "%" PRIu64, d->recs[d->nrecs - 1].lsn);
+	pm[1] = lsn;
+	return drain_cmd(d, drain_state_sql, 2, pm, NULL);
+}
+
+/* ---- method COPY ---- */
+
+static int
+drain_copy_data(struct rc_drainer *d)
+{
+	struct sbuf *b = &d->copy;
+	int rc = 0;
+
+	b->len = 0;
+	for (unsigned i = 0; i < d->nrecs && rc == 0; i++) {
+		const struct drain_rec *r = &d->recs[i];
+
+		if (r->kind != RC_WAL_MSG)
+			continue;
+		rc = sb_add_copy(b, r->room, strlen(r->room));
+		rc |= sb_addf(b, "\t%" PRIu64 "\t", r->seq);
+		rc |= sb_add_copy(b, r->user, strlen(r->user));
+		rc |= sb_addf(b, "\t%" PRIu64 "\t", r->ts_ms);
+		rc |= sb_add_copy(b, r->body, strlen(r->body));
+		rc |= sb_addf(b, "\t%" PRId64 "\t%" PRIu64 "\n", (int64_t)r->cmid, r->lsn);
+	}
+	return rc != 0 ? -ENOMEM : 0;
+}
+
+static const char *const drain_merge_sql =
+	"INSERT INTO messages (room, seq, sender, ts_ms, body, cmid, epoch, node)"
+	" SELECT room, seq, sender, ts_ms, body, cmid, $1, $2 FROM rc_staging"
+	" ON CONFLICT (room, seq) DO NOTHING";
+
+static const char *const drain_alarms_sql =
+	"INSERT INTO drain_alarms (room, seq, stored_cmid, stored_sender, new_cmid, new_sender,"
+	" new_ts_ms, new_body, new_epoch, node, lsn)"
+	" SELECT s.room, s.seq, m.cmid, m.sender, s.cmid, s.sender, s.ts_ms, s.body, $1, $2,"
+	" s.lsn FROM rc_staging s JOIN messages m ON m.room = s.room AND m.seq = s.seq"
+	" WHERE (m.cmid, m.sender) <> (s.cmid, s.sender)"
+	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING";
+
+/* The messages of the batch, inside its transaction. *alarms gets the new alarms. */
+static int
+drain_copy_msgs(struct rc_drainer *d, uint64_t *alarms)
+{
+	char epoch[24];
+	const char *pm[2] = { epoch, d->node_id };
+	uint64_t inserted = 0;
+	int rc = drain_copy_data(d);
+
+	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t)d->conf.epoch);
+	if (rc == 0)
+		rc = rc_pgdb_copy_begin(&d->db, "COPY rc_staging (room, seq, sender, ts_ms, body,"
+						" cmid, lsn) FROM STDIN");
+	if (rc == 0)
+		rc = rc_pgdb_copy_put(&d->db, d->copy.p, d->copy.len);
+	if (rc == 0)
+		rc = rc_pgdb_copy_end(&d->db);
+	if (rc == 0)
+		rc = drain_cmd(d, drain_merge_sql, 2, pm, &inserted);
+	if (rc != 0 || inserted == d->nmsgs)
+		return rc;
+	/* some keys were there already: a re-drain, or a conflict. The staging table has no
+	 * statistics yet; give the planner some so it probes messages' key. */
+	rc = rc_pgdb_exec(&d->db, "ANALYZE rc_staging");
+	if (rc == 0)
+		rc = drain_cmd(d, drain_alarms_sql, 2, pm, alarms);
+	return rc;
+}
+
+/* ---- method PIPELINE ---- */
+
+/* Results expected back, in order: what each is. */
+enum pl_tag { PL_OTHER = -1, PL_SYNC = -2 };
+
+struct pl {
+	int *tags; /* >= 0: index of the message in d->recs */
+	unsigned sent;
+	unsigned got;
+	bool *missed; /* per record: its INSERT found the key taken */
+	uint64_t rows; /* sum of the row counts of rc_alarm */
+};
+
+static int
+pl_fail(struct rc_drainer *d, const char *text)
+{
+	snprintf(d->db.err, sizeof(d->db.err), "%s", text != NULL ? text : "pipeline failed");
+	for (char *p = d->db.err; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	return rc_pgdb_ok(&d->db) ? -EIO : -ECONNRESET;
+}
+
+/* Reads one query's results (or the sync). */
+static int
+pl_read_one(struct rc_drainer *d, struct pl *p)
+{
+	int tag = p->tags[p->got++];
+	PGresult *res = PQgetResult(d->db.conn);
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int rc = 0;
+
+	if (tag == PL_SYNC) {
+		if (st != PGRES_PIPELINE_SYNC)
+			rc = pl_fail(d, PQerrorMessage(d->db.conn));
+		PQclear(res);
+		return rc;
+	}
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = pl_fail(d, res != NULL ? PQresultErrorMessage(res) :
+					      PQerrorMessage(d->db.conn));
+	else if (tag >= 0)
+		p->missed[tag] = strtoull(PQcmdTuples(res), NULL, 10) == 0;
+	else if (tag == PL_OTHER)
+		p->rows += strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	while ((res = PQgetResult(d->db.conn)) != NULL) /* the end of this query */
+		PQclear(res);
+	return rc;
+}
+
+static int
+pl_collect(struct rc_drainer *d, struct pl *p)
+{
+	int rc = 0;
+
+	if (PQflush(d->db.conn) != 0)
+		return pl_fail(d, PQerrorMessage(d->db.conn));
+	while (p->got < p->sent && rc == 0)
+		rc = pl_read_one(d, p);
+	return rc;
+}
+
+static int
+pl_send(struct rc_drainer *d, struct pl *p, int tag, const char *stmt, const char *sql,
+	int np, const char *const *pm)
+{
+	int ok = stmt != NULL ?
+			 PQsendQueryPrepared(d->db.conn, stmt, np, pm, NULL, NULL, 0) :
+			 PQsendQueryParams(d->db.conn, sql, np, NULL, pm, NULL, NULL, 0);
+
+	if (ok != 1)
+		return pl_fail(d, PQerrorMessage(d->db.conn));
+	p->tags[p->sent++] = tag;
+	return 0;
+}
+
+static int
+pl_sync(struct rc_drainer *d, struct pl *p)
+{
+	if (PQpipelineSync(d->db.conn) != 1)
+		return pl_fail(d, PQerrorMessage(d->db.conn));
+	p->tags[p->sent++] = PL_SYNC;
+	return pl_collect(d, p);
+}
+
+/* The parameters of rc_ins / rc_alarm for record r (buffers in nums). */
+static void
+pl_params(struct rc_drainer *d, const struct drain_rec *r, char nums[5][24],
+	  const char *pm[9])
+{
+	snprintf(nums[0], 24, "%" PRIu64, r->seq);
+	snprintf(nums[1], 24, "%" PRIu64, r->ts_ms);
+	snprintf(nums[2], 24, "%" PRId64, (int64_t)r->cmid);
+	snprintf(nums[3], 24, "%" PRId64, (int64_t)d->conf.epoch);
+	snprintf(nums[4], 24, "%" PRIu64, r->lsn);
+	pm[0] = r->room;
+	pm[1] = nums[0];
+	pm[2] = r->user;
+	pm[3] = nums[1];
+	pm[4] = r->body;
+	pm[5] = nums[2];
+	pm[6] = nums[3];
+	pm[7] = d->node_id;
+	pm[8] = nums[4];
+}
+
+/* Stage 1: every message's INSERT, in chunks whose results are read back as they go. */
+static int
+pl_inserts(struct rc_drainer *d, struct pl *p)
+{
+	unsigned in_chunk = 0;
+	int rc = 0;
+
+	for (unsigned i = 0; i < d->nrecs && rc == 0; i++) {
+		char nums[5][24];
+		const char *pm[9];
+
+		if (d->recs[i].kind != RC_WAL_MSG)
+			continue;
+		pl_params(d, &d->recs[i], nums, pm);
+		rc = pl_send(d, p, (int)i, "rc_ins", NULL, 8, pm);
+		if (rc == 0 && ++in_chunk == DRAIN_PL_CHUNK) {
+			in_chunk = 0;
+			if (PQsendFlushRequest(d->db.conn) != 1)
+				return pl_fail(d, PQerrorMessage(d->db.conn));
+			rc = pl_collect(d, p);
+		}
+	}
+	return rc;
+}
+
+/* Stage 2: an alarm check for every message whose key was taken. */
+static int
+pl_alarms(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
+{
+	unsigned n = 0;
+	int rc = 0;
+
+	p->rows = 0;
+	for (unsigned i = 0; i < d->nrecs && rc == 0; i++) {
+		char nums[5][24];
+		const char *pm[9];
+
+		if (!p->missed[i])
+			continue;
+		pl_params(d, &d->recs[i], nums, pm);
+		rc = pl_send(d, p, PL_OTHER, "rc_alarm", NULL, 9, pm);
+		n++;
+	}
+	if (rc == 0 && n > 0)
+		rc = pl_sync(d, p);
+	*alarms = p->rows;
+	return rc;
+}
+
+static int
+drain_pipeline_txn(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
+{
+	int rc = pl_send(d, p, PL_OTHER, NULL, "BEGIN", 0, NULL);
+
+	if (rc == 0)
+		rc = pl_send(d, p, PL_OTHER, NULL, "SET LOCAL synchronous_commit = on", 0, NULL);
+	if (rc == 0 && drain_room_arrays(d) > 0) {
+		const char *pm[5] = { d->node_id, d->a[0].p, d->a[1].p, d->a[2].p, d->a[3].p };
+
+		rc = pl_send(d, p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
+	}
+	if (rc == 0)
+		rc = pl_inserts(d, p);
+	if (rc == 0)
+		rc = pl_sync(d, p);
+	if (rc == 0)
+		rc = pl_alarms(d, p, alarms);
+	if (rc == 0 && PQexitPipelineMode(d->db.conn) != 1)
+		rc = pl_fail(d, PQerrorMessage(d->db.conn));
+	if (rc == 0)
+		rc = drain_seqs_and_state(d);
+	return rc;
+}
+
+/* The whole batch in pipeline mode; returns with the transaction open (COMMIT follows). */
+static int
+drain_pipeline(struct rc_drainer *d, uint64_t *alarms)
+{
+	struct pl p = { 0 };
+	int rc = -ENOMEM;
+
+	p.tags = malloc(sizeof(*p.tags) * (2 * d->nrecs + 16));
+	p.missed = calloc(d->nrecs, sizeof(*p.missed));
+	if (p.tags == NULL || p.missed == NULL)
+		goto out_free;
+	if (PQenterPipelineMode(d->db.conn) != 1) {
+		rc = pl_fail(d, PQerrorMessage(d->db.conn));
+		goto out_free;
+	}
+	rc = drain_pipeline_txn(d, &p, alarms);
+out_free:
+	free(p.tags);
+	free(p.missed);
+	return rc;
+}
+
+/* ---- one batch ---- */
+
+static int
+drain_txn(struct rc_drainer *d, uint64_t *alarms)
+{
+	int rc;
+
+	if (d->conf.method == RC_DRAIN_PIPELINE)
+		rc = drain_pipeline(d, alarms);
+	else {
+		rc = rc_pgdb_exec(&d->db, "BEGIN; SET LOCAL synchronous_commit = on");
+		if (rc == 0)
+			rc = drain_rooms_created(d);
+		if (rc == 0 && d->nmsgs > 0)
+			rc = drain_copy_msgs(d, alarms);
+		if (rc == 0)
+			rc = drain_seqs_and_state(d);
+	}
+	if (rc == 0)
+		rc = rc_pgdb_exec(&d->db, "COMMIT");
+	return rc;
+}
+
+/* One batch: the records drained (0: nothing to do), or -errno (connection closed). */
+static int
+drain_batch(struct rc_drainer *d)
+{
+	uint64_t from = RTE_MAX(d->drained, rc_wal_drained_lsn(d->wal)) + 1, alarms = 0;
+	int rc = drain_read(d, from, d->conf.batch_max);
+
+	if (rc <= 0) {
+		if (rc < 0)
+			st_error(d, "reading the WAL: ", strerror(-rc));
+		return rc;
+	}
+	rc = drain_resolve(d);
+	if (rc != 0) {
+		st_error(d, "resolving room names: ", strerror(-rc));
+		return rc;
+	}
+	rc = drain_txn(d, &alarms);
+	if (rc != 0) {
+		st_error(d, "drain: ", d->db.err);
+		drain_disconnect(d);
+		return rc;
+	}
+	d->drained = d->recs[d->nrecs - 1].lsn;
+	rc_wal_set_drained(d->wal, d->drained);
+	st_batch(d, d->nrecs, alarms);
+	return (int)d->nrecs;
+}
+
+/* ---- cleanup ---- */
+
+/* One chunk of the pending cleanup, if any. */
+static int
+drain_cleanup_chunk(struct rc_drainer *d)
+{
+	uint64_t cutoff = atomic_load(&d->cleanup_cutoff_ms), n = 0;
+	char num[24];
+	const char *pm[1] = { num };
+	int rc;
+
+	if (cutoff == 0)
+		return 0;
+	snprintf(num, sizeof(num), "%" PRIu64, cutoff);
+	rc = drain_cmd(d, "DELETE FROM messages WHERE ctid = ANY (ARRAY(SELECT ctid FROM"
+			  " messages WHERE ts_ms < $1 LIMIT 10000))", 1, pm, &n);
+	if (rc != 0) {
+		st_error(d, "cleanup: ", d->db.err);
+		drain_disconnect(d);
+		return rc;
+	}
+	pthread_mutex_lock(&d->lock);
+	d->st.cleanup_deleted += n;
+	if (n < DRAIN_CLEANUP_CHUNK)
+		d->st.cleanup_runs++;
+	pthread_mutex_unlock(&d->lock);
+	if (n < DRAIN_CLEANUP_CHUNK) /* done, unless a newer request came meanwhile */
+		atomic_compare_exchange_strong(&d->cleanup_cutoff_ms, &cutoff, 0);
+	return (int)n;
+}
+
+void
+rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days)
+{
+	uint64_t now = now_ms(CLOCK_REALTIME), age = (uint64_t)days * 86400000u;
+
+	atomic_store(&d->cleanup_cutoff_ms, now > age ? now - age : 1);
+}
+
+/* ---- the thread ---- */
+
+static bool
+drain_stopping(struct rc_drainer *d)
+{
+	return atomic_load_explicit(&d->stopping, memory_order_acquire);
+}
+
+static void
+drain_sleep_ms(struct rc_drainer *d, uint64_t ms)
+{
+	while (ms > 0 && !drain_stopping(d)) {
+		uint64_t slice = RTE_MIN(ms, (uint64_t)DRAIN_SLEEP_SLICE_MS);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
+
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
+
+static void
+drain_backoff(struct rc_drainer *d, int rc)
+{
+	unsigned wait = rc == -EPROTO ? d->conf.retry_max_ms : d->backoff_ms;
+
+	d->retry_at_ms = now_ms(CLOCK_MONOTONIC) + wait;
+	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, d->conf.retry_max_ms);
+}
+
+/* One round of the loop: connect, or a batch and a cleanup chunk. Returns how long to
+ * sleep, in ms. After a failure nothing is tried before retry_at_ms. */
+static uint64_t
+drain_round(struct rc_drainer *d)
+{
+	uint64_t now = now_ms(CLOCK_MONOTONIC);
+	int rc = 0, n;
+
+	if (now < d->retry_at_ms)
+		return d->retry_at_ms - now;
+	if (!d->ready)
+		rc = drain_connect(d);
+	n = rc == 0 ? drain_batch(d) : rc;
+	if (n >= 0)
+		rc = drain_cleanup_chunk(d);
+	if (n < 0 || rc < 0) {
+		drain_backoff(d, n < 0 ? n : rc);
+		return d->retry_at_ms - now;
+	}
+	if (n > 0)
+		d->backoff_ms = d->conf.retry_min_ms;
+	return n == 0 && rc == 0 ? d->conf.idle_ms : 0;
+}
+
+static void *
+drain_main(void *arg)
+{
+	struct rc_drainer *d = arg;
+
+	while (!drain_stopping(d))
+		drain_sleep_ms(d, drain_round(d));
+	drain_disconnect(d);
+	return NULL;
+}
+
+int
+rc_drainer_start(struct rc_drainer *d)
+{
+	int rc;
+
+	if (d->running)
+		return -EALREADY;
+	atomic_store(&d->stopping, false);
+	rc = rte_ctrl_thread_create(&d->thread, "rc-drain", NULL, drain_main, d);
+	if (rc != 0)
+		return rc < 0 ? rc : -rc;
+	d->running = true;
+	return 0;
+}
+
+void
+rc_drainer_stop(struct rc_drainer *d)
+{
+	if (d == NULL || !d->running)
+		return;
+	atomic_store_explicit(&d->stopping, true, memory_order_release);
+	pthread_join(d->thread, NULL);
+	d->running = false;
+}
+
+/* ---- synchronous use ---- */
+
+int
+rc_drainer_drain_now(struct rc_drainer *d)
+{
+	uint64_t target = rc_wal_last_lsn(d->wal);
+	int total = 0, n, rc;
+
+	if (d->running)
+		return -EBUSY;
+	if (!d->ready && (rc = drain_connect(d)) != 0)
+		return rc;
+	do {
+		n = drain_batch(d);
+		if (n < 0)
+			return n;
+		total += n;
+	} while (n > 0 && d->drained < target);
+	while ((rc = drain_cleanup_chunk(d)) > 0 && atomic_load(&d->cleanup_cutoff_ms) != 0)
+		;
+	return rc < 0 ? rc : total;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+drain_conf_defaults(struct rc_drainer_conf *c)
+{
+	if (c->batch_max == 0)
+		c->batch_max = 2000;
+	if (c->retry_min_ms == 0)
+		c->retry_min_ms = 100;
+	if (c->retry_max_ms < c->retry_min_ms)
+		c->retry_max_ms = c->retry_min_ms > 5000 ? c->retry_min_ms : 5000;
+	if (c->idle_ms == 0)
+		c->idle_ms = 5;
+}
+
+struct rc_drainer *
+rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c)
+{
+	struct rc_drainer *d;
+
+	if (w == NULL || c == NULL || c->conninfo == NULL || c->node_id == NULL ||
+	    (c->method != RC_DRAIN_COPY && c->method != RC_DRAIN_PIPELINE)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	d->wal = w;
+	d->conf = *c;
+	drain_conf_defaults(&d->conf);
+	d->backoff_ms = d->conf.retry_min_ms;
+	pthread_mutex_init(&d->lock, NULL);
+	d->conninfo = strdup(c->conninfo);
+	d->node_id = strdup(c->node_id);
+	d->recs = calloc(d->conf.batch_max, sizeof(*d->recs));
+	d->brooms = calloc(d->conf.batch_max, sizeof(*d->brooms));
+	if (d->conninfo == NULL || d->node_id == NULL || d->recs == NULL || d->brooms == NULL ||
+	    rooms_grow(&d->rooms) != 0) {
+		rc_drainer_destroy(d);
+		errno = ENOMEM;
+		return NULL;
+	}
+	d->conf.conninfo = d->conninfo;
+	d->conf.node_id = d->node_id;
+	return d;
+}
+
+void
+rc_drainer_destroy(struct rc_drainer *d)
+{
+	if (d == NULL)
+		return;
+	rc_drainer_stop(d);
+	rc_pgdb_close(&d->db);
+	if (d->conninfo != NULL)
+		explicit_bzero(d->conninfo, strlen(d->conninfo));
+	explicit_bzero(d->db.conninfo, sizeof(d->db.conninfo));
+	free(d->conninfo);
+	free(d->node_id);
+	free(d->recs);
+	free(d->brooms);
+	rooms_free(&d->rooms);
+	sb_free(&d->copy);
+	for (unsigned k = 0; k < 4; k++)
+		sb_free(&d->a[k]);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+void
+rc_drainer_get_stats(struct rc_drainer *d, struct rc_drainer_stats *st)
+{
+	pthread_mutex_lock(&d->lock);
+	*st = d->st;
+	pthread_mutex_unlock(&d->lock);
+}

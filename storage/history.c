@@ -14,12 +14,20 @@
  *    When the ring is empty it sleeps 100 us.
  *  - rc_history_stop() serves what is queued, then joins. Counters are written by the
  *    history thread only and read relaxed.
+ *  - with a database (rc_history_set_db): the history thread owns the libpq connection.
+ *    A request then reads LMDB's part into a buffer first (one read transaction: a
+ *    consistent view even while the writer trims), asks PostgreSQL for the part before it
+ *    when there is one, and emits PostgreSQL's rows, then the buffer. Trimming only removes
+ *    drained records, so PostgreSQL holds whatever LMDB lost (unless a cleanup deleted it:
+ *    then it is gone from both, and the reply starts later).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <rte_common.h>
@@ -29,8 +37,29 @@
 #include <rte_ring.h>
 
 #include "history.h"
+#include "pgdb.h"
 
 #define HIST_BURST 16
+#define HIST_DB_APPNAME "roomcastd-history"
+#define HIST_DB_BACKOFF_MIN_MS 1000u
+#define HIST_DB_BACKOFF_MAX_MS 30000u
+
+/* A message copied out of LMDB, for requests that may need PostgreSQL first. */
+struct hist_msg {
+	struct rc_wal_msg m;
+	char user[RC_MAX_USER];
+	char body[RC_MAX_BODY];
+};
+
+/* The PostgreSQL side; only the history thread touches it once started. */
+struct hist_db {
+	char *conninfo;
+	struct rc_pgdb db;
+	uint64_t retry_at_ms;
+	unsigned backoff_ms;
+	struct hist_msg *buf; /* RC_MAX_FETCH messages (a request's max is a u16: clamped) */
+	unsigned nbuf;
+};
 #define HIST_IDLE_SLEEP_US 100
 #define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
@@ -46,6 +75,10 @@ struct rc_history {
 	_Atomic uint64_t requests;
 	_Atomic uint64_t messages;
 	_Atomic uint64_t errors;
+	_Atomic uint64_t db_requests;
+	_Atomic uint64_t db_messages;
+	_Atomic uint64_t db_errors;
+	struct hist_db db;
 };
 
 /* One request being served: what the emit wrapper needs and what it found. */
@@ -54,6 +87,7 @@ struct hist_walk {
 	const struct rc_hist_req *req;
 	unsigned count;
 	uint64_t last_seq;
+	bool refused; /* emit returned non-zero: the request ends */
 };
 
 static atomic_uint hist_instances;
@@ -70,23 +104,203 @@ hist_emit(void *arg, const struct rc_wal_msg *m)
 	struct hist_walk *hw = arg;
 	int rc = hw->h->ops.emit(hw->h->arg, hw->req, m);
 
-	if (rc != 0)
+	if (rc != 0) {
+		hw->refused = true;
 		return rc;
+	}
 	hw->count++;
 	hw->last_seq = m->seq;
 	return 0;
 }
 
+/* ---- with a database ---- */
+
+static uint64_t
+hist_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Connected, or -EAGAIN (also while backing off after a failure). */
+static int
+hist_db_ready(struct rc_history *h)
+{
+	struct hist_db *d = &h->db;
+	uint64_t now = hist_now_ms();
+	int rc;
+
+	if (rc_pgdb_ok(&d->db))
+		return 0;
+	if (now < d->retry_at_ms)
+		return -EAGAIN;
+	rc = rc_pgdb_connect(&d->db, d->conninfo, HIST_DB_APPNAME);
+	if (rc == 0)
+		rc = rc_pgdb_exec(&d->db, "SET statement_timeout = '5s'");
+	if (rc == 0) {
+		d->backoff_ms = HIST_DB_BACKOFF_MIN_MS;
+		return 0;
+	}
+	rc_pgdb_close(&d->db);
+	hist_count(&h->db_errors, 1);
+	d->retry_at_ms = now + d->backoff_ms;
+	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
+	return -EAGAIN;
+}
+
+/* A failed query: drop the connection (the next request reconnects after the back-off). */
+static int
+hist_db_failed(struct rc_history *h)
+{
+	struct hist_db *d = &h->db;
+
+	rc_pgdb_close(&d->db);
+	hist_count(&h->db_errors, 1);
+	d->retry_at_ms = hist_now_ms() + d->backoff_ms;
+	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
+	return -EAGAIN;
+}
+
+/* Emits row i of a messages query (seq, ts_ms, cmid, sender, body). */
+static int
+hist_db_emit_row(struct hist_walk *hw, PGresult *res, int i)
+{
+	struct rc_wal_msg m = {
+		.room_id = hw->req->room_id,
+		.seq = strtoull(PQgetvalue(res, i, 0), NULL, 10),
+		.ts_ms = strtoull(PQgetvalue(res, i, 1), NULL, 10),
+		.cmid = (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
+		.user = { PQgetvalue(res, i, 3), (uint16_t)PQgetlength(res, i, 3) },
+		.body = { PQgetvalue(res, i, 4), (uint16_t)PQgetlength(res, i, 4) },
+	};
+
+	return hist_emit(hw, &m);
+}
+
+/* Messages of the request's room from PostgreSQL: with latest, the last n with
+ * seq <= hi (emitted oldest first); else lo <= seq <= hi, the first n. Returns 0 (the
+ * messages emitted, or none when the room is unknown) or -EAGAIN. */
+static int
+hist_db_read(struct hist_walk *hw, bool latest, uint64_t lo, uint64_t hi, unsigned n)
+{
+	struct rc_history *h = hw->h;
+	char room[RC_MAX_ROOM + 1], a[24], b[24], c[24];
+	const char *pm[4] = { room, a, b, c };
+	PGresult *res;
+	int rc, rows;
+
+	if (rc_wal_room_name(h->wal, hw->req->room_id, room, sizeof(room)) != 0)
+		return 0;
+	hist_count(&h->db_requests, 1);
+	if (hist_db_ready(h) != 0)
+		return -EAGAIN;
+	snprintf(a, sizeof(a), "%" PRIu64, RTE_MIN(lo, (uint64_t)INT64_MAX));
+	snprintf(b, sizeof(b), "%" PRIu64, RTE_MIN(hi, (uint64_t)INT64_MAX));
+	snprintf(c, sizeof(c), "%u", n);
+	if (latest)
+		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
+					      " ORDER BY seq DESC LIMIT $4", 4, pm, &res);
+	else
+		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
+					      " ORDER BY seq LIMIT $4", 4, pm, &res);
+	if (rc != 0)
+		return hist_db_failed(h);
+	rows = PQntuples(res);
+	for (int k = 0; k < rows && !hw->refused; k++)
+		hist_db_emit_row(hw, res, latest ? rows - 1 - k : k);
+	hist_count(&h->db_messages, (uint64_t)rows);
+	PQclear(res);
+	return 0;
+}
+
+static int
+hist_buf_add(void *arg, const struct rc_wal_msg *m)
+{
+	struct hist_db *d = arg;
+	struct hist_msg *b = &d->buf[d->nbuf++];
+
+	b->m = *m;
+	memcpy(b->user, m->user.p, m->user.len);
+	memcpy(b->body, m->body.p, m->body.len);
+	b->m.user.p = b->user;
+	b->m.body.p = b->body;
+	return 0;
+}
+
+/* Emits the buffered LMDB messages, at most up to the request's max in all. */
+static void
+hist_buf_emit(struct hist_walk *hw)
+{
+	const struct hist_db *d = &hw->h->db;
+
+	for (unsigned i = 0; i < d->nbuf && !hw->refused && hw->count < hw->req->max; i++)
+		hist_emit(hw, &d->buf[i].m);
+}
+
+static int
+hist_db_latest(struct hist_walk *hw, unsigned max)
+{
+	const struct rc_hist_req *r = hw->req;
+	struct hist_db *d = &hw->h->db;
+	uint64_t hi;
+	int rc;
+
+	d->nbuf = 0;
+	rc = rc_wal_read_last_to(hw->h->wal, r->room_id, r->to_seq, max, hist_buf_add, d);
+	if (rc < 0)
+		return rc;
+	hi = d->nbuf > 0 ? d->buf[0].m.seq - 1 : r->to_seq;
+	if (d->nbuf < max && hi > 0)
+		hist_db_read(hw, true, 1, hi, max - d->nbuf); /* unreachable: LMDB's part only */
+	hist_buf_emit(hw);
+	return 0;
+}
+
+static int
+hist_db_range(struct hist_walk *hw, unsigned max)
+{
+	const struct rc_hist_req *r = hw->req;
+	struct hist_db *d = &hw->h->db;
+	uint64_t hi;
+	int rc;
+
+	d->nbuf = 0;
+	rc = rc_wal_read(hw->h->wal, r->room_id, r->from_seq, r->to_seq, max, hist_buf_add, d);
+	if (rc < 0)
+		return rc;
+	if (max > 0 && r->from_seq <= r->to_seq &&
+	    (d->nbuf == 0 || d->buf[0].m.seq > r->from_seq)) {
+		hi = d->nbuf > 0 ? d->buf[0].m.seq - 1 : r->to_seq;
+		rc = hist_db_read(hw, false, r->from_seq, hi, max);
+		if (rc != 0)
+			return rc;
+	}
+	hist_buf_emit(hw);
+	return 0;
+}
+
+/* ---- serving ---- */
+
 static int
 hist_read(struct hist_walk *hw)
 {
 	const struct rc_hist_req *r = hw->req;
+	bool db = hw->h->db.conninfo != NULL;
+	unsigned max = RTE_MIN((unsigned)r->max, (unsigned)RC_MAX_FETCH);
 
 	switch (r->kind) {
 	case RC_HIST_LATEST:
+		if (db)
+			return hist_db_latest(hw, max);
 		return rc_wal_read_last_to(hw->h->wal, r->room_id, r->to_seq, r->max, hist_emit,
 					   hw);
 	case RC_HIST_RANGE:
+		if (db)
+			return hist_db_range(hw, max);
 		return rc_wal_read(hw->h->wal, r->room_id, r->from_seq, r->to_seq, r->max,
 				   hist_emit, hw);
 	default:
@@ -210,6 +424,31 @@ rc_history_stop(struct rc_history *h)
 	h->running = false;
 }
 
+int
+rc_history_set_db(struct rc_history *h, const char *conninfo)
+{
+	struct hist_db *d = &h->db;
+
+	if (h->running)
+		return -EBUSY;
+	rc_pgdb_close(&d->db);
+	free(d->conninfo);
+	d->conninfo = NULL;
+	if (conninfo == NULL || conninfo[0] == '\0')
+		return 0;
+	if (d->buf == NULL)
+		d->buf = malloc(sizeof(*d->buf) * RC_MAX_FETCH);
+	d->conninfo = strdup(conninfo);
+	if (d->buf == NULL || d->conninfo == NULL) {
+		free(d->conninfo);
+		d->conninfo = NULL;
+		return -ENOMEM;
+	}
+	d->backoff_ms = HIST_DB_BACKOFF_MIN_MS;
+	d->retry_at_ms = 0;
+	return 0;
+}
+
 /* Stops the thread; requests still queued (enqueued after the stop) are freed unserved. */
 void
 rc_history_destroy(struct rc_history *h)
@@ -223,6 +462,12 @@ rc_history_destroy(struct rc_history *h)
 		rte_mempool_put(h->pool, req);
 	rte_ring_free(h->ring);
 	rte_mempool_free(h->pool);
+	rc_pgdb_close(&h->db.db);
+	if (h->db.conninfo != NULL)
+		explicit_bzero(h->db.conninfo, strlen(h->db.conninfo));
+	explicit_bzero(h->db.db.conninfo, sizeof(h->db.db.conninfo));
+	free(h->db.conninfo);
+	free(h->db.buf);
 	free(h);
 }
 
@@ -245,5 +490,8 @@ rc_history_get_stats(struct rc_history *h, struct rc_history_stats *st)
 		.requests = atomic_load_explicit(&h->requests, memory_order_relaxed),
 		.messages = atomic_load_explicit(&h->messages, memory_order_relaxed),
 		.errors = atomic_load_explicit(&h->errors, memory_order_relaxed),
+		.db_requests = atomic_load_explicit(&h->db_requests, memory_order_relaxed),
+		.db_messages = atomic_load_explicit(&h->db_messages, memory_order_relaxed),
+		.db_errors = atomic_load_explicit(&h->db_errors, memory_order_relaxed),
 	};
 }

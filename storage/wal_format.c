@@ -31,8 +31,8 @@ rc_wal_put_be32(uint8_t *p, uint32_t v)
 	put_be16(p + 2, (uint16_t)v);
 }
 
-static void
-put_be64(uint8_t *p, uint64_t v)
+void
+rc_wal_put_be64(uint8_t *p, uint64_t v)
 {
 	rc_wal_put_be32(p, (uint32_t)(v >> 32));
 	rc_wal_put_be32(p + 4, (uint32_t)v);
@@ -61,8 +61,52 @@ size_t
 rc_wal_msg_key(uint8_t *buf, uint32_t room_id, uint64_t seq)
 {
 	rc_wal_put_be32(buf, room_id);
-	put_be64(buf + 4, seq);
+	rc_wal_put_be64(buf + 4, seq);
 	return RC_WAL_MSG_KEY_LEN;
+}
+
+size_t
+rc_wal_log_key(uint8_t *buf, uint64_t lsn)
+{
+	rc_wal_put_be64(buf, lsn);
+	return RC_WAL_LOG_KEY_LEN;
+}
+
+size_t
+rc_wal_log_val(uint8_t *buf, const struct rc_wal_logent *e)
+{
+	buf[0] = e->kind;
+	rc_wal_put_be32(buf + 1, e->room_id);
+	rc_wal_put_be64(buf + 5, e->seq);
+	rc_wal_put_be32(buf + 13, e->value_len);
+	return RC_WAL_LOG_VAL_LEN;
+}
+
+int
+rc_wal_log_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		  struct rc_wal_logent *e)
+{
+	const uint8_t *v = val;
+
+	if (klen != RC_WAL_LOG_KEY_LEN || vlen != RC_WAL_LOG_VAL_LEN)
+		return -EIO;
+	if (v[0] != RC_WAL_MSG && v[0] != RC_WAL_ROOM)
+		return -EIO;
+	*e = (struct rc_wal_logent){ .lsn = rc_wal_get_be64(key),
+				     .kind = v[0],
+				     .room_id = rc_wal_get_be32(v + 1),
+				     .seq = rc_wal_get_be64(v + 5),
+				     .value_len = rc_wal_get_be32(v + 13) };
+	return 0;
+}
+
+bool
+rc_wal_u64_decode(const void *val, size_t len, uint64_t *v)
+{
+	if (len != RC_WAL_U64_LEN)
+		return false;
+	*v = rc_wal_get_be64(val);
+	return true;
 }
 
 bool
@@ -98,8 +142,8 @@ rc_wal_rec_check(const struct rc_wal_rec *r)
 size_t
 rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
 {
-	put_be64(buf, r->ts_ms);
-	put_be64(buf + 8, r->cmid);
+	rc_wal_put_be64(buf, r->ts_ms);
+	rc_wal_put_be64(buf + 8, r->cmid);
 	buf[16] = r->user_len;
 	put_be16(buf + 17, r->body_len);
 	memcpy(buf + MSG_HDR_LEN, r->user, r->user_len);
@@ -110,7 +154,7 @@ rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
 size_t
 rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r)
 {
-	put_be64(buf, r->ts_ms);
+	rc_wal_put_be64(buf, r->ts_ms);
 	buf[8] = (uint8_t)r->body_len;
 	buf[9] = r->user_len;
 	memcpy(buf + ROOM_HDR_LEN, r->body, r->body_len);

@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The WAL's on-disk layout, schema version 1: how rooms and messages become LMDB keys and
- * values, and back. Three named databases in one environment; every integer big-endian, so
- * LMDB's default memcmp order walks a room's messages in seq order:
+ * The WAL's on-disk layout, schema version 2: how rooms, messages and the commit log become
+ * LMDB keys and values, and back. Five named databases in one environment; every integer
+ * big-endian, so LMDB's default memcmp order walks a room's messages in seq order and the
+ * log in LSN order:
  *
  *   "meta"   "schema_version"     -> u32 version
+ *            "last_lsn"           -> u64 highest LSN ever committed (written with it)
+ *            "drained_lsn"        -> u64 every LSN <= this is in the external database
  *   "rooms"  u32 room_id          -> u64 created_ms, u8 name_len, u8 creator_len, name,
  *                                    creator
  *   "msgs"   u32 room_id, u64 seq -> u64 ts_ms, u64 cmid, u8 user_len, u16 body_len, user,
  *                                    body
+ *   "log"    u64 lsn              -> u8 kind, u32 room_id, u64 seq (0 for a room),
+ *                                    u32 value_len (of its "rooms" or "msgs" value)
+ *   "seqs"   u32 room_id          -> u64 the room's highest seq ever stored (survives the
+ *                                    trimming of its messages)
+ *
+ * Version 1 had "meta" (schema_version only), "rooms" and "msgs" with the same values; the
+ * WAL migrates it at open (wal.c). The log is trimmed from its front: a message's log entry
+ * and "msgs" entry go together; a room's log entry goes once drained, its "rooms" entry
+ * never.
  *
  * Used by the WAL writer and readers, and by anything else that reads the environment (the
  * drainer). Pure functions without LMDB types; reentrant. Decoders check every length and
@@ -23,23 +35,51 @@
 
 #include "wal.h"
 
-#define RC_WAL_SCHEMA_VERSION 1u
+#define RC_WAL_SCHEMA_VERSION 2u
 #define RC_WAL_SCHEMA_KEY "schema_version"
+#define RC_WAL_LAST_LSN_KEY "last_lsn"
+#define RC_WAL_DRAINED_KEY "drained_lsn"
 #define RC_WAL_DB_META "meta"
 #define RC_WAL_DB_ROOMS "rooms"
 #define RC_WAL_DB_MSGS "msgs"
+#define RC_WAL_DB_LOG "log"
+#define RC_WAL_DB_SEQS "seqs"
 
 #define RC_WAL_ROOM_KEY_LEN 4
 #define RC_WAL_MSG_KEY_LEN 12
+#define RC_WAL_LOG_KEY_LEN 8
+#define RC_WAL_LOG_VAL_LEN 17
+#define RC_WAL_U64_LEN 8 /* "seqs" values, the u64 entries of "meta" */
 #define RC_WAL_VAL_MAX (19 + RC_MAX_USER + RC_MAX_BODY) /* the largest value of either */
 
+/* A "log" entry, decoded. */
+struct rc_wal_logent {
+	uint64_t lsn;
+	uint8_t kind; /* enum rc_wal_kind */
+	uint32_t room_id;
+	uint64_t seq; /* 0 for a room */
+	uint32_t value_len;
+};
+
 void rc_wal_put_be32(uint8_t *p, uint32_t v);
+void rc_wal_put_be64(uint8_t *p, uint64_t v);
 uint32_t rc_wal_get_be32(const uint8_t *p);
 uint64_t rc_wal_get_be64(const uint8_t *p);
+
+/* A u64 value ("seqs", "meta" counters): false when len is not RC_WAL_U64_LEN. */
+bool rc_wal_u64_decode(const void *val, size_t len, uint64_t *v);
 
 /* Keys: write into buf (RC_WAL_*_KEY_LEN bytes), return the length. */
 size_t rc_wal_room_key(uint8_t *buf, uint32_t room_id);
 size_t rc_wal_msg_key(uint8_t *buf, uint32_t room_id, uint64_t seq);
+size_t rc_wal_log_key(uint8_t *buf, uint64_t lsn);
+
+/* The "log" value of e (RC_WAL_LOG_VAL_LEN bytes into buf); returns its length. */
+size_t rc_wal_log_val(uint8_t *buf, const struct rc_wal_logent *e);
+
+/* Decode a "log" entry; -EIO when malformed (wrong lengths, unknown kind). */
+int rc_wal_log_decode(const void *key, size_t klen, const void *val, size_t vlen,
+		      struct rc_wal_logent *e);
 
 /* The smallest msgs key above key (a 96-bit increment); false when key was the largest. */
 bool rc_wal_msg_key_next(uint8_t *key);

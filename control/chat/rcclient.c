@@ -22,12 +22,9 @@
 #include "rcclient_int.h"
 
 static const char *const event_names[RC_EV_MAX] = {
-	[RC_EV_SESSION_LOST] = "session-lost",
-	[RC_EV_RELOGGED_IN] = "relogged-in",
-	[RC_EV_REJOINED] = "rejoined",
-	[RC_EV_RELOGIN_FAILED] = "relogin-failed",
-	[RC_EV_AUTH_FAILED] = "auth-failed",
-	[RC_EV_GAP_SKIPPED] = "gap-skipped",
+	[RC_EV_SESSION_LOST] = "session-lost", [RC_EV_RELOGGED_IN] = "relogged-in",
+	[RC_EV_REJOINED] = "rejoined",	       [RC_EV_RELOGIN_FAILED] = "relogin-failed",
+	[RC_EV_AUTH_FAILED] = "auth-failed",   [RC_EV_GAP_SKIPPED] = "gap-skipped",
 };
 
 const char *
@@ -40,11 +37,11 @@ int
 rc_client_errno(uint16_t code)
 {
 	static const int map[RC_E_MAX] = {
-		[RC_E_UNKNOWN_ROOM] = ENOENT,  [RC_E_NOT_MEMBER] = EPERM,
-		[RC_E_TOO_LARGE] = EMSGSIZE,   [RC_E_RATE_LIMITED] = EAGAIN,
-		[RC_E_NOT_AUTH] = EACCES,      [RC_E_BAD_REQUEST] = EBADMSG,
-		[RC_E_STORAGE_FULL] = ENOSPC,  [RC_E_NOT_OWNER] = EXDEV,
-		[RC_E_BUSY] = EBUSY,           [RC_E_LIMIT_REACHED] = EDQUOT,
+		[RC_E_UNKNOWN_ROOM] = ENOENT, [RC_E_NOT_MEMBER] = EPERM,
+		[RC_E_TOO_LARGE] = EMSGSIZE,  [RC_E_RATE_LIMITED] = EAGAIN,
+		[RC_E_NOT_AUTH] = EACCES,     [RC_E_BAD_REQUEST] = EBADMSG,
+		[RC_E_STORAGE_FULL] = ENOSPC, [RC_E_NOT_OWNER] = EXDEV,
+		[RC_E_BUSY] = EBUSY,	      [RC_E_LIMIT_REACHED] = EDQUOT,
 	};
 
 	return code < RC_E_MAX && map[code] ? map[code] : EPROTO;
@@ -259,7 +256,10 @@ rcc_fail(struct rc_client *c, struct rcc_pending *p, int status, uint16_t code)
 		w->err_code = code;
 	} else if (p->kind == RCC_ASYNC && c->cur_cb->posted) {
 		struct rc_post_result r = {
-			.cmid = p->cmid, .status = status, .err_code = code, .tag = p->tag,
+			.cmid = p->cmid,
+			.status = status,
+			.err_code = code,
+			.tag = p->tag,
 			.sent_ms = p->first_ms,
 		};
 
@@ -333,7 +333,7 @@ scan_pending(struct rc_client *c, uint64_t now)
 static void
 keepalive(struct rc_client *c, uint64_t now)
 {
-	struct rc_msg m = { .hdr.type = RC_T_PING };
+	struct rc_msg m = {.hdr.type = RC_T_PING};
 	struct rcc_pending *p;
 
 	if (!c->keepalive || c->state != RCC_LIVE || c->ka_req != 0 ||
@@ -368,8 +368,7 @@ timers_deadline(const struct rc_client *c)
 		if (r < t)
 			t = r;
 	}
-	if (c->keepalive && c->state == RCC_LIVE && c->ka_req == 0 &&
-	    c->last_tx_ms + c->ka_ms < t)
+	if (c->keepalive && c->state == RCC_LIVE && c->ka_req == 0 && c->last_tx_ms + c->ka_ms < t)
 		t = c->last_tx_ms + c->ka_ms;
 	if (c->state == RCC_LOST && c->relogin_at < t)
 		t = c->relogin_at;
@@ -440,7 +439,7 @@ rx_burst(struct rc_client *c)
 int
 rcc_poll_once(struct rc_client *c, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 	int t = rc_client_timeout_ms(c), n = 0, rc;
 
 	if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))

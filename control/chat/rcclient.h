@@ -73,22 +73,22 @@ struct rc_delivery {
 /* Completion of rc_client_post_async(), or an extra ACK (late). */
 struct rc_post_result {
 	uint64_t cmid;
-	uint64_t seq;     /* 0 on failure */
+	uint64_t seq; /* 0 on failure */
 	uint32_t room_id;
-	int status;       /* 0 or -errno */
+	int status;	   /* 0 or -errno */
 	uint16_t err_code; /* the node's ERROR code, 0 if none */
-	bool late;        /* ACK for a POST already completed (a re-sent datagram) */
-	void *tag;        /* as given to rc_client_post_async(); NULL when late */
-	uint64_t sent_ms; /* monotonic ms of the first transmission (0 when late) */
+	bool late;	   /* ACK for a POST already completed (a re-sent datagram) */
+	void *tag;	   /* as given to rc_client_post_async(); NULL when late */
+	uint64_t sent_ms;  /* monotonic ms of the first transmission (0 when late) */
 };
 
 enum rc_client_event {
 	RC_EV_SESSION_LOST = 0, /* not authenticated: logging in again */
-	RC_EV_RELOGGED_IN,      /* value: the new session id */
-	RC_EV_REJOINED,         /* room joined again after a re-login; value: since_seq */
-	RC_EV_RELOGIN_FAILED,   /* no answer; retrying in the background */
-	RC_EV_AUTH_FAILED,      /* the token was refused: the client stays logged out */
-	RC_EV_GAP_SKIPPED,      /* room: seqs could not be fetched; value: how many */
+	RC_EV_RELOGGED_IN,	/* value: the new session id */
+	RC_EV_REJOINED,		/* room joined again after a re-login; value: since_seq */
+	RC_EV_RELOGIN_FAILED,	/* no answer; retrying in the background */
+	RC_EV_AUTH_FAILED,	/* the token was refused: the client stays logged out */
+	RC_EV_GAP_SKIPPED,	/* room: seqs could not be fetched; value: how many */
 	RC_EV_MAX
 };
 
@@ -105,24 +105,24 @@ struct rc_client_cb {
 
 struct rc_client_stats {
 	uint64_t dgrams_sent, dgrams_rcvd, bytes_sent, bytes_rcvd;
-	uint64_t sent;           /* requests sent (first transmissions) */
-	uint64_t retransmits;    /* request retransmissions (timeouts, rate limits) */
-	uint64_t raw_sent;       /* rc_client_send_raw() datagrams */
-	uint64_t timeouts;       /* requests given up after max_tries */
-	uint64_t acked;          /* POSTs acknowledged */
-	uint64_t late_acks;      /* ACKs for POSTs already completed */
-	uint64_t delivered;      /* messages handed to the application */
-	uint64_t dup_deliveries; /* duplicate DELIVERs nobody asked for (the node's fault) */
-	uint64_t fetch_dups;     /* duplicates inside ranges fetched/joined again (expected) */
-	uint64_t reordered;      /* DELIVERs that arrived ahead of a missing seq */
-	uint64_t gaps;           /* gaps that needed a FETCH */
-	uint64_t gaps_filled;    /* missing seqs recovered */
-	uint64_t gap_skipped;    /* seqs given up */
-	uint64_t dropped_far;    /* DELIVERs beyond the reorder window (fetched again) */
-	uint64_t unknown_room;   /* DELIVERs for a room not joined (yet) */
-	uint64_t relogins;       /* sessions lost and logged in again */
-	uint64_t decode_errors;  /* undecodable messages received */
-	uint64_t unmatched;      /* replies matching no request */
+	uint64_t sent;		   /* requests sent (first transmissions) */
+	uint64_t retransmits;	   /* request retransmissions (timeouts, rate limits) */
+	uint64_t raw_sent;	   /* rc_client_send_raw() datagrams */
+	uint64_t timeouts;	   /* requests given up after max_tries */
+	uint64_t acked;		   /* POSTs acknowledged */
+	uint64_t late_acks;	   /* ACKs for POSTs already completed */
+	uint64_t delivered;	   /* messages handed to the application */
+	uint64_t dup_deliveries;   /* duplicates nobody asked for: the node's fault */
+	uint64_t fetch_dups;	   /* duplicates in ranges asked again (expected) */
+	uint64_t reordered;	   /* DELIVERs that arrived ahead of a missing seq */
+	uint64_t gaps;		   /* gaps that needed a FETCH */
+	uint64_t gaps_filled;	   /* missing seqs recovered */
+	uint64_t gap_skipped;	   /* seqs given up */
+	uint64_t dropped_far;	   /* DELIVERs beyond the reorder window (fetched again) */
+	uint64_t unknown_room;	   /* DELIVERs for a room not joined (yet) */
+	uint64_t relogins;	   /* sessions lost and logged in again */
+	uint64_t decode_errors;	   /* undecodable messages received */
+	uint64_t unmatched;	   /* replies matching no request */
 	uint64_t errors[RC_E_MAX]; /* ERROR messages received, by code (0: unknown codes) */
 };
 
@@ -141,8 +141,8 @@ void rc_client_set_callbacks(struct rc_client *c, const struct rc_client_cb *cb)
 
 int rc_client_login(struct rc_client *c, const char *user, const char *token);
 /* since_seq 0: the latest history_on_join messages; else those after since_seq. */
-int rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq,
-		   uint32_t *room_id, uint64_t *last_seq);
+int rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32_t *room_id,
+		   uint64_t *last_seq);
 int rc_client_leave(struct rc_client *c, const char *room);
 /* Post and wait for the ACK; *seq (may be NULL) gets the seq. */
 int rc_client_post(struct rc_client *c, const char *room, const char *body, size_t len,

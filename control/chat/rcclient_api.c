@@ -40,8 +40,8 @@ cmid_seed(void)
 static int
 open_socket(const char *server_ip, uint16_t port, const char *bind_ip)
 {
-	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct sockaddr_in me = { .sin_family = AF_INET };
+	struct sockaddr_in srv = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in me = {.sin_family = AF_INET};
 	int fd, size = RCVBUF_BYTES;
 
 	if (inet_pton(AF_INET, server_ip, &srv.sin_addr) != 1 ||
@@ -183,8 +183,8 @@ issue_wait(struct rc_client *c, struct rc_msg *m, struct rcc_room *r, struct rcc
 int
 rc_client_login(struct rc_client *c, const char *user, const char *token)
 {
-	struct rc_msg m = { .hdr.type = RC_T_LOGIN };
-	struct rcc_wait w = { 0 };
+	struct rc_msg m = {.hdr.type = RC_T_LOGIN};
+	struct rcc_wait w = {0};
 	int rc;
 
 	if (c->cb_depth > 0)
@@ -199,8 +199,8 @@ rc_client_login(struct rc_client *c, const char *user, const char *token)
 	c->state = RCC_LOGGING_IN;
 	c->session = 0;
 	c->last_err = 0;
-	m.u.login.user = (struct rc_str){ c->user, (uint16_t)strlen(c->user) };
-	m.u.login.token = (struct rc_str){ c->token, (uint16_t)strlen(c->token) };
+	m.u.login.user = (struct rc_str){c->user, (uint16_t)strlen(c->user)};
+	m.u.login.token = (struct rc_str){c->token, (uint16_t)strlen(c->token)};
 	rc = issue_wait(c, &m, NULL, &w);
 	if (rc < 0 && c->state == RCC_LOGGING_IN) {
 		c->state = RCC_IDLE;
@@ -213,7 +213,7 @@ int
 rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32_t *room_id,
 	       uint64_t *last_seq)
 {
-	struct rcc_wait w = { 0 };
+	struct rcc_wait w = {0};
 	struct rcc_room *r;
 	struct rcc_pending *p;
 	bool created = false;
@@ -228,8 +228,8 @@ rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32
 			return -ENOMEM;
 		created = true;
 	} else if (r->joined) {
-		rc_seqtrack_asked(&r->trk, since_seq + 1, UINT64_MAX, rcc_now_ms(),
-				  EXPECT_TTL_MS, false);
+		rc_seqtrack_asked(&r->trk, since_seq + 1, UINT64_MAX, rcc_now_ms(), EXPECT_TTL_MS,
+				  false);
 	}
 	p = rcc_room_send_join(c, r, since_seq, RCC_WAIT, RCC_P_NONE);
 	if (p) {
@@ -253,14 +253,14 @@ rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32
 int
 rc_client_leave(struct rc_client *c, const char *room)
 {
-	struct rc_msg m = { .hdr.type = RC_T_LEAVE };
-	struct rcc_wait w = { 0 };
+	struct rc_msg m = {.hdr.type = RC_T_LEAVE};
+	struct rcc_wait w = {0};
 	struct rcc_room *r;
 	int rc;
 
 	if ((rc = check_call(c)) < 0 || (rc = check_name(room, RC_MAX_ROOM)) < 0)
 		return rc;
-	m.u.leave.room = (struct rc_str){ room, (uint16_t)strlen(room) };
+	m.u.leave.room = (struct rc_str){room, (uint16_t)strlen(room)};
 	rc = issue_wait(c, &m, NULL, &w);
 	r = rcc_room_find(c, room);
 	if (r)
@@ -269,8 +269,7 @@ rc_client_leave(struct rc_client *c, const char *room)
 }
 
 static int
-make_post(struct rc_client *c, struct rc_msg *m, const char *room, const char *body,
-	  size_t len)
+make_post(struct rc_client *c, struct rc_msg *m, const char *room, const char *body, size_t len)
 {
 	int rc;
 
@@ -285,18 +284,17 @@ make_post(struct rc_client *c, struct rc_msg *m, const char *room, const char *b
 	if (c->next_cmid == 0)
 		c->next_cmid = 1;
 	m->hdr.type = RC_T_POST;
-	m->u.post.room = (struct rc_str){ room, (uint16_t)strlen(room) };
+	m->u.post.room = (struct rc_str){room, (uint16_t)strlen(room)};
 	m->u.post.cmid = c->next_cmid++;
-	m->u.post.body = (struct rc_str){ body, (uint16_t)len };
+	m->u.post.body = (struct rc_str){body, (uint16_t)len};
 	return 0;
 }
 
 int
-rc_client_post(struct rc_client *c, const char *room, const char *body, size_t len,
-	       uint64_t *seq)
+rc_client_post(struct rc_client *c, const char *room, const char *body, size_t len, uint64_t *seq)
 {
-	struct rc_msg m = { 0 };
-	struct rcc_wait w = { 0 };
+	struct rc_msg m = {0};
+	struct rcc_wait w = {0};
 	struct rcc_pending *p;
 	int rc = c->cb_depth > 0 ? -EDEADLK : make_post(c, &m, room, body, len);
 
@@ -314,10 +312,10 @@ rc_client_post(struct rc_client *c, const char *room, const char *body, size_t l
 }
 
 int
-rc_client_post_async(struct rc_client *c, const char *room, const char *body, size_t len,
-		     void *tag, uint64_t *cmid)
+rc_client_post_async(struct rc_client *c, const char *room, const char *body, size_t len, void *tag,
+		     uint64_t *cmid)
 {
-	struct rc_msg m = { 0 };
+	struct rc_msg m = {0};
 	struct rcc_pending *p;
 	int rc;
 
@@ -340,8 +338,8 @@ int
 rc_client_fetch(struct rc_client *c, const char *room, uint64_t from_seq, uint16_t max,
 		rc_fetch_fn fn, void *arg, struct rc_fetch_result *res)
 {
-	struct rc_msg m = { .hdr.type = RC_T_FETCH };
-	struct rcc_wait w = { .ffn = fn, .fn_arg = arg };
+	struct rc_msg m = {.hdr.type = RC_T_FETCH};
+	struct rcc_wait w = {.ffn = fn, .fn_arg = arg};
 	struct rcc_pending *p;
 	struct rcc_room *r;
 	int rc;
@@ -355,7 +353,7 @@ rc_client_fetch(struct rc_client *c, const char *room, uint64_t from_seq, uint16
 		return -ENOENT;
 	if (r->ufetch_req != 0)
 		return -EBUSY;
-	m.u.fetch.room = (struct rc_str){ r->name, (uint16_t)strlen(r->name) };
+	m.u.fetch.room = (struct rc_str){r->name, (uint16_t)strlen(r->name)};
 	m.u.fetch.from_seq = from_seq;
 	m.u.fetch.max = max;
 	p = rcc_issue(c, &m, RCC_WAIT, RCC_P_NONE, r);
@@ -381,13 +379,13 @@ rc_client_fetch(struct rc_client *c, const char *room, uint64_t from_seq, uint16
 int
 rc_client_members(struct rc_client *c, const char *room, rc_member_fn fn, void *arg)
 {
-	struct rc_msg m = { .hdr.type = RC_T_MEMBERS };
-	struct rcc_wait w = { .mfn = fn, .fn_arg = arg };
+	struct rc_msg m = {.hdr.type = RC_T_MEMBERS};
+	struct rcc_wait w = {.mfn = fn, .fn_arg = arg};
 	int rc;
 
 	if ((rc = check_call(c)) < 0 || (rc = check_name(room, RC_MAX_ROOM)) < 0)
 		return rc;
-	m.u.members.room = (struct rc_str){ room, (uint16_t)strlen(room) };
+	m.u.members.room = (struct rc_str){room, (uint16_t)strlen(room)};
 	rc = issue_wait(c, &m, NULL, &w);
 	return rc < 0 ? rc : w.count;
 }
@@ -395,8 +393,8 @@ rc_client_members(struct rc_client *c, const char *room, rc_member_fn fn, void *
 int
 rc_client_ping(struct rc_client *c, uint64_t *rtt_us)
 {
-	struct rc_msg m = { .hdr.type = RC_T_PING };
-	struct rcc_wait w = { .t0_us = rcc_now_us() };
+	struct rc_msg m = {.hdr.type = RC_T_PING};
+	struct rcc_wait w = {.t0_us = rcc_now_us()};
 	int rc;
 
 	if ((rc = check_call(c)) < 0)
@@ -411,8 +409,8 @@ rc_client_ping(struct rc_client *c, uint64_t *rtt_us)
 int
 rc_client_logout(struct rc_client *c)
 {
-	struct rc_msg m = { .hdr.type = RC_T_LOGOUT };
-	struct rcc_wait w = { 0 };
+	struct rc_msg m = {.hdr.type = RC_T_LOGOUT};
+	struct rcc_wait w = {0};
 	int rc = check_call(c);
 
 	if (rc == -EDEADLK)

@@ -21,28 +21,28 @@
 #include "rcclient.h"
 #include "seqtrack.h"
 
-#define PEND_CAP 256          /* pending requests per client (power of two) */
-#define PEND_RESERVE 16       /* slots kept for internal requests (re-login, gaps) */
-#define RX_BURST 256          /* datagrams per receive pass */
-#define DEF_RTO_MS 200
-#define RTO_MAX_MS 1000       /* retransmission interval doubles up to this */
-#define DEF_TRIES 10
-#define BUSY_MAX_RETRIES 40   /* rate limited / busy answers before giving up */
-#define EXPECT_TTL_MS 3000    /* duplicates of a range asked again are expected this long */
+#define PEND_CAP	  256 /* pending requests per client (power of two) */
+#define PEND_RESERVE	  16  /* slots kept for internal requests (re-login, gaps) */
+#define RX_BURST	  256 /* datagrams per receive pass */
+#define DEF_RTO_MS	  200
+#define RTO_MAX_MS	  1000 /* retransmission interval doubles up to this */
+#define DEF_TRIES	  10
+#define BUSY_MAX_RETRIES  40   /* rate limited / busy answers before giving up */
+#define EXPECT_TTL_MS	  3000 /* duplicates of a range asked again are expected this long */
 #define START_FALLBACK_MS 1500 /* start a since_seq=0 room without its FETCH_END */
-#define GAP_MAX_TRIES 5       /* gap FETCHes without progress before giving up */
-#define GAP_FETCH_MAX 1000    /* FETCH.max of a gap FETCH (the node caps it) */
-#define RELOGIN_MIN_MS 1000
-#define RELOGIN_MAX_MS 8000
-#define KEEPALIVE_DEF_MS 30000
+#define GAP_MAX_TRIES	  5    /* gap FETCHes without progress before giving up */
+#define GAP_FETCH_MAX	  1000 /* FETCH.max of a gap FETCH (the node caps it) */
+#define RELOGIN_MIN_MS	  1000
+#define RELOGIN_MAX_MS	  8000
+#define KEEPALIVE_DEF_MS  30000
 
 enum rcc_state {
-	RCC_IDLE = 0,     /* no session, no credentials */
-	RCC_LOGGING_IN,   /* rc_client_login() in progress */
-	RCC_LIVE,         /* session valid (as far as we know) */
-	RCC_RELOGIN,      /* session lost, internal LOGIN + re-JOINs in flight */
-	RCC_LOST,         /* re-login failed, retrying at relogin_at */
-	RCC_FAILED,       /* token refused */
+	RCC_IDLE = 0,	/* no session, no credentials */
+	RCC_LOGGING_IN, /* rc_client_login() in progress */
+	RCC_LIVE,	/* session valid (as far as we know) */
+	RCC_RELOGIN,	/* session lost, internal LOGIN + re-JOINs in flight */
+	RCC_LOST,	/* re-login failed, retrying at relogin_at */
+	RCC_FAILED,	/* token refused */
 	RCC_STATE_MAX
 };
 
@@ -78,9 +78,9 @@ struct rcc_room;
 struct rcc_pending {
 	uint32_t req_id; /* 0: free slot */
 	uint8_t type;
-	uint8_t kind;    /* enum rcc_kind */
-	uint8_t purpose; /* enum rcc_purpose */
-	bool held;       /* waiting for the session to come back */
+	uint8_t kind;	  /* enum rcc_kind */
+	uint8_t purpose;  /* enum rcc_purpose */
+	bool held;	  /* waiting for the session to come back */
 	bool busy_resend; /* next transmission answers a rate limit: does not count a try */
 	uint16_t tries;
 	uint16_t busy_tries;
@@ -98,15 +98,15 @@ struct rcc_pending {
 struct rcc_room {
 	char name[RC_MAX_ROOM + 1];
 	uint32_t room_id;
-	bool joined;         /* JOINED received */
-	bool hist_wait;      /* waiting for the FETCH_END that ends the JOIN's history */
-	uint32_t join_req;   /* request id of the last JOIN */
-	uint64_t since;      /* since_seq of the last JOIN */
-	uint64_t joined_last; /* JOINED.last_seq */
+	bool joined;		 /* JOINED received */
+	bool hist_wait;		 /* waiting for the FETCH_END that ends the JOIN's history */
+	uint32_t join_req;	 /* request id of the last JOIN */
+	uint64_t since;		 /* since_seq of the last JOIN */
+	uint64_t joined_last;	 /* JOINED.last_seq */
 	uint64_t start_deadline; /* start without FETCH_END at this time (0: none) */
-	uint32_t gap_req;    /* gap FETCH in flight */
-	uint32_t ufetch_req; /* rc_client_fetch() in flight */
-	uint64_t ufrom, uto; /* its range [ufrom, uto) */
+	uint32_t gap_req;	 /* gap FETCH in flight */
+	uint32_t ufetch_req;	 /* rc_client_fetch() in flight */
+	uint64_t ufrom, uto;	 /* its range [ufrom, uto) */
 	struct rc_seqtrack trk;
 };
 
@@ -127,7 +127,7 @@ struct rc_client {
 	unsigned npend;
 	unsigned rejoins_left;
 	uint64_t next_cmid;
-	uint64_t next_due;   /* lower bound of the pending requests' due times */
+	uint64_t next_due; /* lower bound of the pending requests' due times */
 	uint64_t last_tx_ms;
 	uint64_t ka_ms;
 	uint64_t relogin_at, relogin_backoff;
@@ -139,8 +139,8 @@ struct rc_client {
 	struct rc_client_stats st;
 	uint16_t last_err;
 	char last_err_text[RC_MAX_ERRTEXT + 1];
-	char sbuf[256];              /* NUL-terminated sender of the DELIVER being handled */
-	char bbuf[RC_MAX_BODY + 1];  /* and its body */
+	char sbuf[256];		    /* NUL-terminated sender of the DELIVER being handled */
+	char bbuf[RC_MAX_BODY + 1]; /* and its body */
 	size_t txlen, last_len;
 	struct rcc_pending pend[PEND_CAP];
 	uint8_t txbuf[RC_MAX_DGRAM];
@@ -182,15 +182,13 @@ struct rcc_room *rcc_room_by_id(const struct rc_client *c, uint32_t room_id);
 struct rcc_room *rcc_room_add(struct rc_client *c, const char *name);
 void rcc_room_remove(struct rc_client *c, struct rcc_room *r);
 void rcc_room_deliver(struct rc_client *c, const struct rc_msg *m, uint64_t now);
-void rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m,
-		     uint64_t now);
+void rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m, uint64_t now);
 void rcc_room_fetch_end(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m,
 			bool history, uint64_t now);
 void rcc_room_join_resent(struct rc_client *c, struct rcc_room *r, uint64_t now);
 void rcc_room_tick(struct rc_client *c, struct rcc_room *r, uint64_t now);
 uint64_t rcc_room_deadline(const struct rcc_room *r);
-struct rcc_pending *rcc_room_send_join(struct rc_client *c, struct rcc_room *r,
-				       uint64_t since, enum rcc_kind kind,
-				       enum rcc_purpose purpose);
+struct rcc_pending *rcc_room_send_join(struct rc_client *c, struct rcc_room *r, uint64_t since,
+				       enum rcc_kind kind, enum rcc_purpose purpose);
 
 #endif /* RC_CLIENT_INT_H */

@@ -16,15 +16,24 @@ static uint8_t
 reply_type(uint8_t req_type)
 {
 	switch (req_type) {
-	case RC_T_LOGIN: return RC_T_LOGIN_OK;
-	case RC_T_JOIN: return RC_T_JOINED;
-	case RC_T_LEAVE: return RC_T_LEFT;
-	case RC_T_POST: return RC_T_ACK;
-	case RC_T_FETCH: return RC_T_FETCH_END;
-	case RC_T_MEMBERS: return RC_T_MEMBER_LIST;
-	case RC_T_PING: return RC_T_PONG;
-	case RC_T_LOGOUT: return RC_T_BYE;
-	default: return RC_T_INVALID;
+	case RC_T_LOGIN:
+		return RC_T_LOGIN_OK;
+	case RC_T_JOIN:
+		return RC_T_JOINED;
+	case RC_T_LEAVE:
+		return RC_T_LEFT;
+	case RC_T_POST:
+		return RC_T_ACK;
+	case RC_T_FETCH:
+		return RC_T_FETCH_END;
+	case RC_T_MEMBERS:
+		return RC_T_MEMBER_LIST;
+	case RC_T_PING:
+		return RC_T_PONG;
+	case RC_T_LOGOUT:
+		return RC_T_BYE;
+	default:
+		return RC_T_INVALID;
 	}
 }
 
@@ -128,7 +137,9 @@ on_ack(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 	struct rcc_pending *p = find_post(c, m->hdr.request_id, m->u.ack.cmid);
 	struct rcc_room *r = rcc_room_by_id(c, m->u.ack.room_id);
 	struct rc_post_result res = {
-		.cmid = m->u.ack.cmid, .seq = m->u.ack.seq, .room_id = m->u.ack.room_id,
+		.cmid = m->u.ack.cmid,
+		.seq = m->u.ack.seq,
+		.room_id = m->u.ack.room_id,
 	};
 
 	if (r)

@@ -122,8 +122,13 @@ drain(struct rc_client *c, struct rcc_room *r, uint64_t now)
 
 	while ((h = rc_seqtrack_pop(&r->trk, &seq, now)) != NULL) {
 		struct rc_delivery d = {
-			.room = r->name, .room_id = r->room_id, .seq = seq, .ts_ms = h->ts_ms,
-			.cmid = h->cmid, .sender = h->data, .body = h->data + h->body_off,
+			.room = r->name,
+			.room_id = r->room_id,
+			.seq = seq,
+			.ts_ms = h->ts_ms,
+			.cmid = h->cmid,
+			.sender = h->data,
+			.body = h->data + h->body_off,
 			.body_len = h->body_len,
 		};
 
@@ -186,8 +191,12 @@ rcc_room_deliver(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		return;
 	}
 	d = (struct rc_delivery){
-		.room = r->name, .room_id = r->room_id, .seq = m->u.deliver.seq,
-		.ts_ms = m->u.deliver.ts_ms, .cmid = m->u.deliver.cmid, .sender = c->sbuf,
+		.room = r->name,
+		.room_id = r->room_id,
+		.seq = m->u.deliver.seq,
+		.ts_ms = m->u.deliver.ts_ms,
+		.cmid = m->u.deliver.cmid,
+		.sender = c->sbuf,
 		.body = c->bbuf,
 	};
 	copy_wire(c->sbuf, sizeof(c->sbuf), m->u.deliver.sender);
@@ -219,8 +228,7 @@ start(struct rc_client *c, struct rcc_room *r, uint64_t first, uint64_t now)
 }
 
 void
-rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m,
-		uint64_t now)
+rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m, uint64_t now)
 {
 	(void)c;
 	r->room_id = m->u.joined.room_id;
@@ -246,8 +254,8 @@ history_first(const struct rcc_room *r, const struct rc_msg *m)
 }
 
 void
-rcc_room_fetch_end(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m,
-		   bool history, uint64_t now)
+rcc_room_fetch_end(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m, bool history,
+		   uint64_t now)
 {
 	const uint64_t from = m->u.fetch_end.from_seq, next = m->u.fetch_end.next_seq;
 
@@ -271,13 +279,13 @@ rcc_room_join_resent(struct rc_client *c, struct rcc_room *r, uint64_t now)
 }
 
 struct rcc_pending *
-rcc_room_send_join(struct rc_client *c, struct rcc_room *r, uint64_t since,
-		   enum rcc_kind kind, enum rcc_purpose purpose)
+rcc_room_send_join(struct rc_client *c, struct rcc_room *r, uint64_t since, enum rcc_kind kind,
+		   enum rcc_purpose purpose)
 {
-	struct rc_msg m = { .hdr.type = RC_T_JOIN };
+	struct rc_msg m = {.hdr.type = RC_T_JOIN};
 	struct rcc_pending *p;
 
-	m.u.join.room = (struct rc_str){ r->name, (uint16_t)strlen(r->name) };
+	m.u.join.room = (struct rc_str){r->name, (uint16_t)strlen(r->name)};
 	m.u.join.since_seq = since;
 	r->since = since;
 	if (since > 0 && !rc_seqtrack_started(&r->trk))
@@ -302,13 +310,12 @@ skip_gap(struct rc_client *c, struct rcc_room *r, uint64_t now)
 }
 
 static void
-fetch_gap(struct rc_client *c, struct rcc_room *r, uint64_t from, uint16_t count,
-	  uint64_t now)
+fetch_gap(struct rc_client *c, struct rcc_room *r, uint64_t from, uint16_t count, uint64_t now)
 {
-	struct rc_msg m = { .hdr.type = RC_T_FETCH };
+	struct rc_msg m = {.hdr.type = RC_T_FETCH};
 	struct rcc_pending *p;
 
-	m.u.fetch.room = (struct rc_str){ r->name, (uint16_t)strlen(r->name) };
+	m.u.fetch.room = (struct rc_str){r->name, (uint16_t)strlen(r->name)};
 	m.u.fetch.from_seq = from;
 	m.u.fetch.max = count;
 	p = rcc_issue(c, &m, RCC_INTERNAL, RCC_P_GAP_FETCH, r);

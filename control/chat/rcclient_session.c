@@ -55,7 +55,7 @@ auth_failed(struct rc_client *c)
 void
 rcc_relogin(struct rc_client *c, uint64_t now)
 {
-	struct rc_msg m = { .hdr.type = RC_T_LOGIN };
+	struct rc_msg m = {.hdr.type = RC_T_LOGIN};
 
 	if (!c->have_creds) {
 		c->state = RCC_IDLE;
@@ -64,8 +64,8 @@ rcc_relogin(struct rc_client *c, uint64_t now)
 	}
 	c->state = RCC_RELOGIN;
 	c->session = 0;
-	m.u.login.user = (struct rc_str){ c->user, (uint16_t)strlen(c->user) };
-	m.u.login.token = (struct rc_str){ c->token, (uint16_t)strlen(c->token) };
+	m.u.login.user = (struct rc_str){c->user, (uint16_t)strlen(c->user)};
+	m.u.login.token = (struct rc_str){c->token, (uint16_t)strlen(c->token)};
 	if (!rcc_issue(c, &m, RCC_INTERNAL, RCC_P_RELOGIN, NULL))
 		relogin_failed(c, now);
 }
@@ -134,7 +134,8 @@ rejoin_all(struct rc_client *c, uint64_t now)
 			continue;
 		r->trk.gap_tries = 0; /* FETCHes lost with the session were no failed tries */
 		if (rc_seqtrack_started(&r->trk))
-			rc_seqtrack_asked(&r->trk, since + 1, UINT64_MAX, now, EXPECT_TTL_MS, false);
+			rc_seqtrack_asked(&r->trk, since + 1, UINT64_MAX, now, EXPECT_TTL_MS,
+					  false);
 		if (rcc_room_send_join(c, r, since, RCC_INTERNAL, RCC_P_REJOIN))
 			c->rejoins_left++;
 	}
@@ -143,8 +144,7 @@ rejoin_all(struct rc_client *c, uint64_t now)
 }
 
 void
-rcc_logged_in(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m,
-	      uint64_t now)
+rcc_logged_in(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
 {
 	uint32_t idle = m->u.login_ok.idle_timeout_s;
 

@@ -27,7 +27,7 @@
 #include "rcclient.h"
 
 #define LINE_MAX_BYTES 8192
-#define FETCH_DEFAULT 50
+#define FETCH_DEFAULT  50
 
 struct chat {
 	struct rc_client *c;
@@ -52,13 +52,14 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: roomcast-chat -s IP[:PORT] -u USER -t TOKEN -r ROOM [-b BIND_IP]\n"
-		   "  -s  the node's service address (port %d by default)\n"
-		   "  -u  user name          -t  login token (\"@FILE\": read it from FILE;\n"
-		   "  -r  room to join           without -t: $ROOMCAST_TOKEN)\n"
-		   "  -b  local address to send from\n"
-		   "stdin lines are posted; commands: /members, /fetch FROM [MAX], /ping, /stats,\n"
-		   "/help, /quit (\"//text\" posts \"/text\"). EOF logs out.\n",
+	fprintf(f,
+		"usage: roomcast-chat -s IP[:PORT] -u USER -t TOKEN -r ROOM [-b BIND_IP]\n"
+		"  -s  the node's service address (port %d by default)\n"
+		"  -u  user name          -t  login token (\"@FILE\": read it from FILE;\n"
+		"  -r  room to join           without -t: $ROOMCAST_TOKEN)\n"
+		"  -b  local address to send from\n"
+		"stdin lines are posted; commands: /members, /fetch FROM [MAX], /ping, /stats,\n"
+		"/help, /quit (\"//text\" posts \"/text\"). EOF logs out.\n",
 		RC_DEFAULT_UDP_PORT);
 }
 
@@ -200,8 +201,8 @@ cmd_stats(struct chat *ch)
 	rc_client_stats(ch->c, &s);
 	printf("* sent %" PRIu64 " retransmits %" PRIu64 " acked %" PRIu64 " delivered %" PRIu64
 	       " dups %" PRIu64 " gaps %" PRIu64 " filled %" PRIu64 " relogins %" PRIu64 "\n",
-	       s.sent, s.retransmits, s.acked, s.delivered, s.dup_deliveries, s.gaps,
-	       s.gaps_filled, s.relogins);
+	       s.sent, s.retransmits, s.acked, s.delivered, s.dup_deliveries, s.gaps, s.gaps_filled,
+	       s.relogins);
 }
 
 static void
@@ -295,8 +296,8 @@ run(struct chat *ch)
 
 	while (!ch->quit && !got_signal && in_open) {
 		struct pollfd pfd[2] = {
-			{ .fd = STDIN_FILENO, .events = POLLIN },
-			{ .fd = rc_client_fd(ch->c), .events = POLLIN },
+			{.fd = STDIN_FILENO, .events = POLLIN},
+			{.fd = rc_client_fd(ch->c), .events = POLLIN},
 		};
 		int rc = poll(pfd, 2, rc_client_timeout_ms(ch->c));
 
@@ -358,7 +359,9 @@ static int
 session(struct chat *ch, const char *user, const char *token)
 {
 	struct rc_client_cb cb = {
-		.deliver = on_deliver, .error = on_error, .event = on_event,
+		.deliver = on_deliver,
+		.error = on_error,
+		.event = on_event,
 	};
 	uint64_t last;
 	uint32_t id;
@@ -387,38 +390,68 @@ session(struct chat *ch, const char *user, const char *token)
 	return rc < 0 ? 1 : 0;
 }
 
-int
-main(int argc, char **argv)
+struct args {
+	const char *server, *user, *token, *room, *bind_ip;
+};
+
+/* 0, or 2 after printing the usage (1 for -h: print it to stdout and exit 0). */
+static int
+parse_args(int argc, char **argv, struct args *a)
 {
-	const char *server = NULL, *user = NULL, *tok_arg = NULL, *bind_ip = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct chat ch = { 0 };
-	char ip[64], *token;
-	uint16_t port;
-	int opt, rc;
+	int opt;
 
 	while ((opt = getopt(argc, argv, "s:u:t:r:b:h")) != -1) {
 		switch (opt) {
-		case 's': server = optarg; break;
-		case 'u': user = optarg; break;
-		case 't': tok_arg = optarg; break;
-		case 'r': ch.room = optarg; break;
-		case 'b': bind_ip = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 's':
+			a->server = optarg;
+			break;
+		case 'u':
+			a->user = optarg;
+			break;
+		case 't':
+			a->token = optarg;
+			break;
+		case 'r':
+			a->room = optarg;
+			break;
+		case 'b':
+			a->bind_ip = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	token = load_token(tok_arg);
-	if (!server || !user || !ch.room || !token || optind != argc ||
-	    split_addr(server, ip, sizeof(ip), &port) < 0) {
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct args a = {0};
+	struct chat ch = {0};
+	char ip[64], *token;
+	uint16_t port;
+	int rc = parse_args(argc, argv, &a);
+
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	token = load_token(a.token);
+	ch.room = a.room;
+	if (!a.server || !a.user || !a.room || !token || optind != argc ||
+	    split_addr(a.server, ip, sizeof(ip), &port) < 0) {
 		usage(stderr);
 		free(token);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ch.c = rc_client_new(ip, port, bind_ip);
+	ch.c = rc_client_new(ip, port, a.bind_ip);
 	if (!ch.c) {
-		fprintf(stderr, "roomcast-chat: %s: %s\n", server, strerror(errno));
+		fprintf(stderr, "roomcast-chat: %s: %s\n", a.server, strerror(errno));
 		free(token);
 		return 1;
 	}
@@ -426,7 +459,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = session(&ch, user, token);
+	rc = session(&ch, a.user, token);
 	sig_client = NULL;
 	rc_client_free(ch.c);
 	free(token);

@@ -12,11 +12,8 @@
 _Static_assert((RC_SEQTRACK_WINDOW & SLOT_MASK) == 0, "window must be a power of two");
 
 static const char *const verdict_names[RC_SEQ_VERDICT_MAX] = {
-	[RC_SEQ_NEXT] = "next",
-	[RC_SEQ_HOLD] = "hold",
-	[RC_SEQ_DUP] = "dup",
-	[RC_SEQ_OLD] = "old",
-	[RC_SEQ_FAR] = "far",
+	[RC_SEQ_NEXT] = "next", [RC_SEQ_HOLD] = "hold", [RC_SEQ_DUP] = "dup",
+	[RC_SEQ_OLD] = "old",	[RC_SEQ_FAR] = "far",
 };
 
 const char *
@@ -295,8 +292,8 @@ touches(const struct rc_seqtrack_range *r, uint64_t lo, uint64_t hi)
  * overlaps or touches (so that re-JOIN storms do not push other ranges out), else in a
  * free slot, else in the one that expires first. */
 static struct rc_seqtrack_range *
-record_range(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms,
-	     uint64_t until_ms, bool gap)
+record_range(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms, uint64_t until_ms,
+	     bool gap)
 {
 	struct rc_seqtrack_range *victim = NULL;
 
@@ -314,13 +311,13 @@ record_range(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms,
 		else if (!victim || (victim->lo != 0 && r->until_ms < victim->until_ms))
 			victim = r;
 	}
-	*victim = (struct rc_seqtrack_range){ .lo = lo, .hi = hi, .until_ms = until_ms };
+	*victim = (struct rc_seqtrack_range){.lo = lo, .hi = hi, .until_ms = until_ms};
 	return victim;
 }
 
 void
-rc_seqtrack_asked(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms,
-		  uint64_t ttl_ms, bool gap)
+rc_seqtrack_asked(struct rc_seqtrack *t, uint64_t lo, uint64_t hi, uint64_t now_ms, uint64_t ttl_ms,
+		  bool gap)
 {
 	struct rc_seqtrack_range *r;
 
@@ -345,8 +342,7 @@ rc_seqtrack_skip(struct rc_seqtrack *t, uint64_t upto, uint64_t now_ms)
 {
 	if (!rc_seqtrack_started(t) || upto <= t->next)
 		return;
-	for (uint64_t s = t->next; s < upto && t->held > 0 && s - t->next < RC_SEQTRACK_WINDOW;
-	     s++)
+	for (uint64_t s = t->next; s < upto && t->held > 0 && s - t->next < RC_SEQTRACK_WINDOW; s++)
 		if (is_held(t, s))
 			drop_slot(t, s & SLOT_MASK);
 	t->st.skipped += upto - t->next;

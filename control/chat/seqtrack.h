@@ -36,51 +36,51 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define RC_SEQTRACK_WINDOW 1024u /* max seqs held ahead of next (power of two) */
-#define RC_SEQTRACK_RANGES 8     /* ranges asked again (merged when they touch) */
-#define RC_SEQTRACK_GAP_DELAY_MS 100 /* default wait before FETCHing a gap (reordering) */
+#define RC_SEQTRACK_WINDOW	 1024u /* max seqs held ahead of next (power of two) */
+#define RC_SEQTRACK_RANGES	 8     /* ranges asked again (merged when they touch) */
+#define RC_SEQTRACK_GAP_DELAY_MS 100   /* default wait before FETCHing a gap (reordering) */
 
 enum rc_seq_verdict {
 	RC_SEQ_NEXT = 0, /* seq == next: hand it over now (next advanced), then drain pop */
-	RC_SEQ_HOLD,     /* ahead of a missing seq: store it with rc_seqtrack_hold() */
-	RC_SEQ_DUP,      /* already handed over or held: drop */
-	RC_SEQ_OLD,      /* below the start (or 0): drop */
-	RC_SEQ_FAR,      /* beyond the window: drop, a FETCH brings it back later */
+	RC_SEQ_HOLD,	 /* ahead of a missing seq: store it with rc_seqtrack_hold() */
+	RC_SEQ_DUP,	 /* already handed over or held: drop */
+	RC_SEQ_OLD,	 /* below the start (or 0): drop */
+	RC_SEQ_FAR,	 /* beyond the window: drop, a FETCH brings it back later */
 	RC_SEQ_VERDICT_MAX
 };
 
 struct rc_seqtrack_stats {
-	uint64_t delivered;     /* handed over in order */
-	uint64_t dups;          /* duplicates outside any range asked again */
+	uint64_t delivered;	/* handed over in order */
+	uint64_t dups;		/* duplicates outside any range asked again */
 	uint64_t expected_dups; /* duplicates inside a range asked again */
-	uint64_t reordered;     /* received ahead of a missing seq */
-	uint64_t gaps;          /* gaps that needed a FETCH */
-	uint64_t filled;        /* seqs handed over that a gap FETCH asked for */
-	uint64_t skipped;       /* seqs given up (rc_seqtrack_skip) */
-	uint64_t far;           /* dropped beyond the window */
-	uint64_t old;           /* dropped below the start */
+	uint64_t reordered;	/* received ahead of a missing seq */
+	uint64_t gaps;		/* gaps that needed a FETCH */
+	uint64_t filled;	/* seqs handed over that a gap FETCH asked for */
+	uint64_t skipped;	/* seqs given up (rc_seqtrack_skip) */
+	uint64_t far;		/* dropped beyond the window */
+	uint64_t old;		/* dropped below the start */
 };
 
 struct rc_seqtrack_range {
-	uint64_t lo, hi;      /* inclusive */
-	uint64_t until_ms;    /* dups in the range count as expected until then */
-	bool gap;             /* asked because of a gap (counts as filled) */
+	uint64_t lo, hi;   /* inclusive */
+	uint64_t until_ms; /* dups in the range count as expected until then */
+	bool gap;	   /* asked because of a gap (counts as filled) */
 };
 
 typedef void (*rc_seqtrack_release_fn)(void *item, void *arg);
 
 struct rc_seqtrack {
-	uint64_t start;      /* first seq handed over; 0 until started */
-	uint64_t next;       /* next seq to hand over; 0 until started */
-	uint64_t high;       /* highest seq received */
-	uint64_t low_held;   /* lowest held seq (meaningful while held > 0 and not started) */
-	uint64_t known_last; /* highest seq known to exist */
-	uint64_t gap_due_ms; /* when the open gap should be FETCHed */
+	uint64_t start;	       /* first seq handed over; 0 until started */
+	uint64_t next;	       /* next seq to hand over; 0 until started */
+	uint64_t high;	       /* highest seq received */
+	uint64_t low_held;     /* lowest held seq (meaningful while held > 0 and not started) */
+	uint64_t known_last;   /* highest seq known to exist */
+	uint64_t gap_due_ms;   /* when the open gap should be FETCHed */
 	uint64_t gap_delay_ms; /* wait before FETCHing a new gap; RC_SEQTRACK_GAP_DELAY_MS */
-	uint64_t gap_next;   /* next when the last gap FETCH was asked */
-	unsigned gap_tries;  /* gap FETCHes asked without next moving */
-	bool gap_open;       /* next <= known_last */
-	bool gap_counted;    /* this gap already counted in st.gaps */
+	uint64_t gap_next;     /* next when the last gap FETCH was asked */
+	unsigned gap_tries;    /* gap FETCHes asked without next moving */
+	bool gap_open;	       /* next <= known_last */
+	bool gap_counted;      /* this gap already counted in st.gaps */
 	unsigned held;
 	rc_seqtrack_release_fn release;
 	void *release_arg;
@@ -119,8 +119,8 @@ void rc_seqtrack_learn_last(struct rc_seqtrack *t, uint64_t last, uint64_t now_m
  * the first missing run, clipped to max (>= 1). The caller FETCHes it and calls
  * rc_seqtrack_asked().
  */
-bool rc_seqtrack_gap_due(const struct rc_seqtrack *t, uint64_t now_ms, uint16_t max,
-			 uint64_t *from, uint16_t *count);
+bool rc_seqtrack_gap_due(const struct rc_seqtrack *t, uint64_t now_ms, uint16_t max, uint64_t *from,
+			 uint16_t *count);
 
 /* False if no gap is open; else *when = the now_ms at which it becomes due. */
 bool rc_seqtrack_gap_deadline(const struct rc_seqtrack *t, uint64_t *when);

@@ -62,7 +62,7 @@ void
 rl_field(struct rl_report *r, const char *key, uint64_t val)
 {
 	if (r->nfields < sizeof(r->field) / sizeof(r->field[0]))
-		r->field[r->nfields++] = (typeof(r->field[0])){ key, val };
+		r->field[r->nfields++] = (typeof(r->field[0])){key, val};
 }
 
 void
@@ -145,8 +145,8 @@ why(const struct rc_client *c, int rc)
 }
 
 int
-rl_login_join(const struct rl_opts *o, struct rc_client *c, const char *user,
-	      struct rl_report *r, uint64_t *last_seq)
+rl_login_join(const struct rl_opts *o, struct rc_client *c, const char *user, struct rl_report *r,
+	      uint64_t *last_seq)
 {
 	char tok[RC_TOKEN_LEN_MAX];
 	int rc = rl_mint(o, user, tok, sizeof(tok));
@@ -241,7 +241,8 @@ usage(FILE *f)
 		"       rcload --server ... --secret FILE --room ROOM --verify-history COUNT\n"
 		"              [--users N --posts M] [--prefix P]\n"
 		"       rcload --server ... --secret FILE --malformed N [--room ROOM] [--seed S]\n"
-		"Default mode: users P0..P{N-1} join ROOM and post M messages each (\"P<i>-m<j>\"),\n"
+		"Default mode: users P0..P{N-1} join ROOM and post M messages each "
+		"(\"P<i>-m<j>\"),\n"
 		"round-robin; every K-th POST datagram is sent twice; all deliveries are checked.\n"
 		"Exit 0 iff every check passed (1: a check failed, 2: usage).\n");
 }
@@ -291,32 +292,48 @@ load_secret(struct rl_opts *o, const char *path)
 }
 
 enum {
-	OPT_SERVER = 256, OPT_SECRET, OPT_USERS, OPT_ROOM, OPT_POSTS, OPT_PREFIX, OPT_RESEND,
-	OPT_BIND, OPT_TIMEOUT, OPT_VERIFY, OPT_MALFORMED, OPT_BUNDLE, OPT_BUNDLE_SIZE,
-	OPT_WINDOW, OPT_PAD, OPT_RTO, OPT_SEED, OPT_JSON, OPT_HELP,
+	OPT_SERVER = 256,
+	OPT_SECRET,
+	OPT_USERS,
+	OPT_ROOM,
+	OPT_POSTS,
+	OPT_PREFIX,
+	OPT_RESEND,
+	OPT_BIND,
+	OPT_TIMEOUT,
+	OPT_VERIFY,
+	OPT_MALFORMED,
+	OPT_BUNDLE,
+	OPT_BUNDLE_SIZE,
+	OPT_WINDOW,
+	OPT_PAD,
+	OPT_RTO,
+	OPT_SEED,
+	OPT_JSON,
+	OPT_HELP,
 };
 
 static const struct option long_opts[] = {
-	{ "server", required_argument, NULL, OPT_SERVER },
-	{ "secret", required_argument, NULL, OPT_SECRET },
-	{ "users", required_argument, NULL, OPT_USERS },
-	{ "room", required_argument, NULL, OPT_ROOM },
-	{ "posts", required_argument, NULL, OPT_POSTS },
-	{ "prefix", required_argument, NULL, OPT_PREFIX },
-	{ "resend-every", required_argument, NULL, OPT_RESEND },
-	{ "bind-ip", required_argument, NULL, OPT_BIND },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "verify-history", required_argument, NULL, OPT_VERIFY },
-	{ "malformed", required_argument, NULL, OPT_MALFORMED },
-	{ "bundle", no_argument, NULL, OPT_BUNDLE },
-	{ "bundle-size", required_argument, NULL, OPT_BUNDLE_SIZE },
-	{ "window", required_argument, NULL, OPT_WINDOW },
-	{ "pad", required_argument, NULL, OPT_PAD },
-	{ "rto", required_argument, NULL, OPT_RTO },
-	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
+	{"server", required_argument, NULL, OPT_SERVER},
+	{"secret", required_argument, NULL, OPT_SECRET},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"room", required_argument, NULL, OPT_ROOM},
+	{"posts", required_argument, NULL, OPT_POSTS},
+	{"prefix", required_argument, NULL, OPT_PREFIX},
+	{"resend-every", required_argument, NULL, OPT_RESEND},
+	{"bind-ip", required_argument, NULL, OPT_BIND},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"verify-history", required_argument, NULL, OPT_VERIFY},
+	{"malformed", required_argument, NULL, OPT_MALFORMED},
+	{"bundle", no_argument, NULL, OPT_BUNDLE},
+	{"bundle-size", required_argument, NULL, OPT_BUNDLE_SIZE},
+	{"window", required_argument, NULL, OPT_WINDOW},
+	{"pad", required_argument, NULL, OPT_PAD},
+	{"rto", required_argument, NULL, OPT_RTO},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
 };
 
 /* One option with a numeric argument; -EINVAL names it. */
@@ -328,55 +345,48 @@ num_opt(int opt, const char *arg, struct rl_opts *o)
 	if (parse_uint(arg, opt == OPT_SEED ? ULONG_MAX : 100000000, &v) < 0)
 		return -EINVAL;
 	switch (opt) {
-	case OPT_USERS: o->users = (unsigned)v; return v ? 0 : -EINVAL;
-	case OPT_POSTS: o->posts = (unsigned)v; return 0;
-	case OPT_RESEND: o->resend_every = (unsigned)v; return 0;
-	case OPT_TIMEOUT: o->timeout_s = (unsigned)v; return v ? 0 : -EINVAL;
-	case OPT_VERIFY: o->verify_count = (long)v; return 0;
-	case OPT_MALFORMED: o->malformed = (unsigned)v; return v ? 0 : -EINVAL;
-	case OPT_BUNDLE_SIZE: o->bundle = (unsigned)v; return v && v <= 64 ? 0 : -EINVAL;
-	case OPT_WINDOW: o->window = (unsigned)v; return v && v <= 200 ? 0 : -EINVAL;
-	case OPT_PAD: o->pad = (unsigned)v; return v <= RC_MAX_BODY ? 0 : -EINVAL;
-	case OPT_RTO: o->rto_ms = (unsigned)v; return v ? 0 : -EINVAL;
-	case OPT_SEED: o->seed = v; return 0;
-	default: return -EINVAL;
+	case OPT_USERS:
+		o->users = (unsigned)v;
+		return v ? 0 : -EINVAL;
+	case OPT_POSTS:
+		o->posts = (unsigned)v;
+		return 0;
+	case OPT_RESEND:
+		o->resend_every = (unsigned)v;
+		return 0;
+	case OPT_TIMEOUT:
+		o->timeout_s = (unsigned)v;
+		return v ? 0 : -EINVAL;
+	case OPT_VERIFY:
+		o->verify_count = (long)v;
+		return 0;
+	case OPT_MALFORMED:
+		o->malformed = (unsigned)v;
+		return v ? 0 : -EINVAL;
+	case OPT_BUNDLE_SIZE:
+		o->bundle = (unsigned)v;
+		return v && v <= 64 ? 0 : -EINVAL;
+	case OPT_WINDOW:
+		o->window = (unsigned)v;
+		return v && v <= 200 ? 0 : -EINVAL;
+	case OPT_PAD:
+		o->pad = (unsigned)v;
+		return v <= RC_MAX_BODY ? 0 : -EINVAL;
+	case OPT_RTO:
+		o->rto_ms = (unsigned)v;
+		return v ? 0 : -EINVAL;
+	case OPT_SEED:
+		o->seed = v;
+		return 0;
+	default:
+		return -EINVAL;
 	}
 }
 
+/* What each mode needs. */
 static int
-parse_args(int argc, char **argv, struct rl_opts *o)
+check_mode(const struct rl_opts *o)
 {
-	const char *secret = NULL;
-	bool server = false;
-	int opt, rc;
-
-	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_SERVER: rc = parse_server(o, optarg); server = rc == 0; break;
-		case OPT_SECRET: secret = optarg; rc = 0; break;
-		case OPT_ROOM: o->room = optarg; rc = 0; break;
-		case OPT_PREFIX: o->prefix = optarg; rc = *optarg ? 0 : -EINVAL; break;
-		case OPT_BUNDLE: o->bundle = o->bundle > 1 ? o->bundle : 8; rc = 0; break;
-		case OPT_JSON: o->json = true; rc = 0; break;
-		case OPT_HELP: usage(stdout); exit(0);
-		case OPT_BIND:
-			rc = o->nbind < RL_MAX_BIND ? 0 : -E2BIG;
-			if (rc == 0)
-				o->bind_ip[o->nbind++] = optarg;
-			break;
-		case '?': return -EINVAL;
-		default: rc = num_opt(opt, optarg, o); break;
-		}
-		if (rc < 0) {
-			fprintf(stderr, "rcload: bad value for --%s: %s\n",
-				long_opts[opt - OPT_SERVER].name, optarg ? optarg : "");
-			return rc;
-		}
-	}
-	if (optind != argc || !server || !secret) {
-		fprintf(stderr, "rcload: --server and --secret are required\n");
-		return -EINVAL;
-	}
 	if (o->malformed == 0 && !o->room) {
 		fprintf(stderr, "rcload: --room is required\n");
 		return -EINVAL;
@@ -385,6 +395,70 @@ parse_args(int argc, char **argv, struct rl_opts *o)
 		fprintf(stderr, "rcload: --users N and --posts M (both > 0) are required\n");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* One option without a numeric argument: 0 or -errno; 1 if it is a numeric one. */
+static int
+str_opt(int opt, const char *arg, struct rl_opts *o, const char **secret)
+{
+	switch (opt) {
+	case OPT_SERVER:
+		return parse_server(o, arg);
+	case OPT_SECRET:
+		*secret = arg;
+		return 0;
+	case OPT_ROOM:
+		o->room = arg;
+		return 0;
+	case OPT_PREFIX:
+		o->prefix = arg;
+		return *arg ? 0 : -EINVAL;
+	case OPT_BUNDLE:
+		o->bundle = o->bundle > 1 ? o->bundle : 8;
+		return 0;
+	case OPT_JSON:
+		o->json = true;
+		return 0;
+	case OPT_BIND:
+		if (o->nbind >= RL_MAX_BIND)
+			return -E2BIG;
+		o->bind_ip[o->nbind++] = arg;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int
+parse_args(int argc, char **argv, struct rl_opts *o)
+{
+	const char *secret = NULL;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (opt == '?')
+			return -EINVAL;
+		if (opt == OPT_HELP) {
+			usage(stdout);
+			exit(0);
+		}
+		rc = str_opt(opt, optarg, o, &secret);
+		if (rc == 1)
+			rc = num_opt(opt, optarg, o);
+		if (rc < 0) {
+			fprintf(stderr, "rcload: bad value for --%s: %s\n",
+				long_opts[opt - OPT_SERVER].name, optarg ? optarg : "");
+			return rc;
+		}
+	}
+	if (optind != argc || !o->server_ip[0] || !secret) {
+		fprintf(stderr, "rcload: --server and --secret are required\n");
+		return -EINVAL;
+	}
+	rc = check_mode(o);
+	if (rc < 0)
+		return rc;
 	rc = load_secret(o, secret);
 	if (rc < 0)
 		fprintf(stderr, "rcload: secret file %s: %s\n", secret,
@@ -396,10 +470,14 @@ int
 main(int argc, char **argv)
 {
 	struct rl_opts o = {
-		.prefix = "u", .timeout_s = 30, .verify_count = -1, .bundle = 1, .window = 32,
+		.prefix = "u",
+		.timeout_s = 30,
+		.verify_count = -1,
+		.bundle = 1,
+		.window = 32,
 		.rto_ms = 200,
 	};
-	struct rl_report r = { .mode = "load" };
+	struct rl_report r = {.mode = "load"};
 	int rc;
 
 	if (parse_args(argc, argv, &o) < 0) {

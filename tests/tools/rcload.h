@@ -18,7 +18,7 @@
 
 #include "rcclient.h"
 
-#define RL_MAX_BIND 64
+#define RL_MAX_BIND    64
 #define RL_MAX_REASONS 32
 
 struct rl_opts {
@@ -38,7 +38,7 @@ struct rl_opts {
 	unsigned malformed; /* --malformed N, 0 if not given */
 	unsigned bundle;    /* POSTs per datagram, 1 = no bundling */
 	unsigned window;    /* POSTs in flight per client */
-	unsigned pad;       /* bytes of padding appended to each body */
+	unsigned pad;	    /* bytes of padding appended to each body */
 	unsigned rto_ms;
 	uint64_t seed;
 	bool json;

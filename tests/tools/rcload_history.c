@@ -27,7 +27,7 @@ struct seen {
 struct hist {
 	const struct rl_opts *o;
 	struct rl_report *r;
-	struct seen *seq;   /* indexed by seq */
+	struct seen *seq; /* indexed by seq */
 	uint64_t cap;
 	uint64_t fetched, dup_seqs, differing;
 };
@@ -90,8 +90,10 @@ fetch_all(struct hist *h, struct rc_client *c, uint64_t *last)
 		if (res.next_seq > res.last_seq)
 			return 0;
 		if (res.next_seq <= from) {
-			rl_fail(h->r, "FETCH from %" PRIu64 " made no progress (next_seq %" PRIu64
-				      ", last_seq %" PRIu64 ")", from, res.next_seq, res.last_seq);
+			rl_fail(h->r,
+				"FETCH from %" PRIu64 " made no progress (next_seq %" PRIu64
+				", last_seq %" PRIu64 ")",
+				from, res.next_seq, res.last_seq);
 			return -EPROTO;
 		}
 		if (rl_now_ms() > deadline) {
@@ -171,8 +173,8 @@ check(struct hist *h, uint64_t last, const struct rc_client_stats *st)
 int
 rl_run_history(const struct rl_opts *o, struct rl_report *r)
 {
-	struct hist h = { .o = o, .r = r };
-	struct rc_client_stats st = { 0 };
+	struct hist h = {.o = o, .r = r};
+	struct rc_client_stats st = {0};
 	struct rc_client *c = rl_client_new(o, 0);
 	char user[96];
 	uint64_t last = 0, t0 = rl_now_ms();

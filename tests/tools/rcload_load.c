@@ -4,10 +4,13 @@
  *
  * Phases: log in and join every client (since_seq 0) and wait until each has its history;
  * post round-robin (user 0..N-1 for post j, then j+1...), at most --window POSTs in flight
- * per client, --bundle-size POSTs per datagram with --bundle, every --resend-every'th
- * POST datagram sent a second time byte for byte; then wait (bounded by --timeout) until
- * every POST is answered and every client has been handed every acknowledged message
- * (clients that look stuck are told the room's last seq, so that they FETCH the tail).
+ * per client, --bundle-size POSTs per datagram with --bundle; a datagram holding a
+ * --resend-every'th POST is sent again byte for byte at once (the node should ignore it
+ * while the first copy is being stored) and once more after all its POSTs are acknowledged
+ * (the node must answer it with the same ACKs from its dedup window); then wait (bounded by
+ * --timeout) until every POST is answered and every client has been handed every
+ * acknowledged message (clients that look stuck are told the room's last seq, so that they
+ * FETCH the tail).
  *
  * Checks (each failure also gets a "FAIL:" line):
  *   acked     every POST acknowledged (else errors)
@@ -39,13 +42,21 @@
 
 struct load;
 
+/* A re-sent datagram, kept to be sent a third time once all its POSTs are acknowledged. */
+struct resend {
+	unsigned waiting; /* POSTs of the datagram not acknowledged yet */
+	uint16_t len;
+	uint8_t dgram[];
+};
+
 struct post_rec {
 	uint64_t cmid;
-	uint64_t seq;         /* from the first ACK */
+	uint64_t seq;	      /* from the first ACK */
 	uint64_t deliver_seq; /* from the first DELIVER, at any client */
 	uint64_t sent_ms;
-	uint32_t ack_ms;      /* ACK latency */
+	uint32_t ack_ms; /* ACK latency */
 	uint8_t acks;
+	struct resend *again; /* shared by the POSTs of one re-sent datagram */
 	bool resent, failed, mismatch, stored_twice;
 };
 
@@ -54,13 +65,13 @@ struct lclient {
 	struct rc_client *c;
 	unsigned idx;
 	char user[96];
-	uint64_t cmid_base;   /* cmid of its first post */
-	uint64_t join_last;   /* JOINED.last_seq */
-	uint64_t last;        /* last seq handed over */
-	uint64_t delivered;   /* test messages handed over (first time) */
+	uint64_t cmid_base; /* cmid of its first post */
+	uint64_t join_last; /* JOINED.last_seq */
+	uint64_t last;	    /* last seq handed over */
+	uint64_t delivered; /* test messages handed over (first time) */
 	uint64_t dups, gaps, order;
 	unsigned inflight;
-	uint8_t *got;         /* bitmap over posts i * M + j */
+	uint8_t *got; /* bitmap over posts i * M + j */
 };
 
 struct load {
@@ -68,9 +79,10 @@ struct load {
 	struct rl_report *r;
 	struct lclient *cl;
 	struct post_rec *rec;
-	uint64_t *foreign;    /* seqs of other messages handed to client 0 */
+	uint64_t *foreign; /* seqs of other messages handed to client 0 */
 	size_t nforeign, capforeign;
-	uint64_t acked, failed, resent_dgrams, unexpected_errors, rate_errors, auth_failed;
+	uint64_t acked, failed, resent_dgrams, resent_after_ack, unexpected_errors, rate_errors;
+	uint64_t auth_failed;
 	uint64_t stale_not_auth;
 	uint64_t seq_conflicts;
 	uint64_t done_ms; /* when everything had arrived (before the settle period) */
@@ -169,6 +181,21 @@ rec_by_cmid(struct lclient *cl, uint64_t cmid)
 	return p->cmid == cmid ? p : NULL;
 }
 
+/* The node ignores a copy that arrives while the first is being stored; once everything in
+ * the datagram is acknowledged, the same bytes again must get the same ACKs (dedup window). */
+static void
+resend_after_ack(struct lclient *cl, struct post_rec *p)
+{
+	struct resend *r = p->again;
+
+	p->again = NULL;
+	if (!r || --r->waiting > 0)
+		return;
+	rc_client_send_raw(cl->c, r->dgram, r->len);
+	cl->L->resent_after_ack++;
+	free(r);
+}
+
 static void
 on_posted(void *arg, const struct rc_post_result *res)
 {
@@ -186,6 +213,9 @@ on_posted(void *arg, const struct rc_post_result *res)
 	}
 	cl->inflight--;
 	if (res->status < 0) {
+		if (p->again && --p->again->waiting == 0)
+			free(p->again);
+		p->again = NULL;
 		p->failed = true;
 		L->failed++;
 		if (L->failed <= 3)
@@ -198,6 +228,7 @@ on_posted(void *arg, const struct rc_post_result *res)
 	p->seq = res->seq;
 	p->ack_ms = (uint32_t)(rl_now_ms() - p->sent_ms);
 	L->acked++;
+	resend_after_ack(cl, p);
 }
 
 static void
@@ -238,7 +269,7 @@ poll_all(struct load *L, int timeout_ms)
 	for (unsigned i = 0; i < n; i++) {
 		int t = rc_client_timeout_ms(L->cl[i].c);
 
-		L->pfd[i] = (struct pollfd){ .fd = rc_client_fd(L->cl[i].c), .events = POLLIN };
+		L->pfd[i] = (struct pollfd){.fd = rc_client_fd(L->cl[i].c), .events = POLLIN};
 		if (t >= 0 && t < timeout_ms)
 			timeout_ms = t;
 	}
@@ -263,8 +294,11 @@ setup(struct load *L)
 	for (unsigned i = 0; i < o->users; i++) {
 		struct lclient *cl = &L->cl[i];
 		struct rc_client_cb cb = {
-			.deliver = on_deliver, .posted = on_posted, .error = on_error,
-			.event = on_event, .arg = cl,
+			.deliver = on_deliver,
+			.posted = on_posted,
+			.error = on_error,
+			.event = on_event,
+			.arg = cl,
 		};
 
 		cl->L = L;
@@ -329,14 +363,14 @@ make_body(const struct load *L, unsigned i, unsigned j, char *buf, size_t cap)
 static unsigned
 bundle_fit(const struct load *L)
 {
-	struct rc_msg m = { .hdr.type = RC_T_POST };
+	struct rc_msg m = {.hdr.type = RC_T_POST};
 	char body[RC_MAX_BODY + 64];
 	ssize_t one;
 
-	m.u.post.room = (struct rc_str){ L->o->room, (uint16_t)strlen(L->o->room) };
+	m.u.post.room = (struct rc_str){L->o->room, (uint16_t)strlen(L->o->room)};
 	m.u.post.cmid = 1;
-	m.u.post.body = (struct rc_str){ body, (uint16_t)make_body(L, L->o->users, L->o->posts,
-								  body, sizeof(body)) };
+	m.u.post.body = (struct rc_str){
+		body, (uint16_t)make_body(L, L->o->users, L->o->posts, body, sizeof(body))};
 	one = rc_encoded_len(&m);
 	if (one <= 0)
 		return 1;
@@ -367,13 +401,42 @@ post_one(struct load *L, struct lclient *cl, unsigned j)
 }
 
 /* Post j..j+n-1 of one client in one datagram (or several when not bundling). */
+/* Send the datagram just sent once more now, and keep it for once more after its ACKs. */
+static void
+resend(struct load *L, struct lclient *cl, unsigned j, unsigned n)
+{
+	size_t len;
+	const uint8_t *dg = rc_client_last_datagram(cl->c, &len);
+	struct resend *r = malloc(sizeof(*r) + len);
+
+	if (!r)
+		return;
+	memcpy(r->dgram, dg, len);
+	r->len = (uint16_t)len;
+	r->waiting = 0;
+	rc_client_send_raw(cl->c, r->dgram, len);
+	L->resent_dgrams++;
+	for (unsigned k = 0; k < n; k++) {
+		struct post_rec *p = &L->rec[(size_t)cl->idx * L->o->posts + j + k];
+
+		p->resent = true;
+		if (p->seq == 0 && !p->failed) { /* not acknowledged yet */
+			p->again = r;
+			r->waiting++;
+		}
+	}
+	if (r->waiting == 0) {
+		rc_client_send_raw(cl->c, r->dgram, len);
+		L->resent_after_ack++;
+		free(r);
+	}
+}
+
+/* Post j..j+n-1 of one client in one datagram (or several when not bundling). */
 static void
 post_group(struct load *L, struct lclient *cl, unsigned j, unsigned n, uint64_t *count)
 {
-	uint8_t copy[RC_MAX_DGRAM];
-	const uint8_t *dg;
-	bool resend = false;
-	size_t len;
+	bool again = false;
 
 	while (cl->inflight + n > L->o->window)
 		poll_all(L, 10);
@@ -383,18 +446,12 @@ post_group(struct load *L, struct lclient *cl, unsigned j, unsigned n, uint64_t 
 		if (post_one(L, cl, j + k) < 0)
 			continue;
 		if (L->o->resend_every && ++*count % L->o->resend_every == 0)
-			resend = true;
+			again = true;
 	}
 	if (n > 1)
 		rc_client_flush(cl->c);
-	if (!resend)
-		return;
-	dg = rc_client_last_datagram(cl->c, &len);
-	memcpy(copy, dg, len);
-	rc_client_send_raw(cl->c, copy, len);
-	L->resent_dgrams++;
-	for (unsigned k = 0; k < n; k++)
-		L->rec[(size_t)cl->idx * L->o->posts + j + k].resent = true;
+	if (again)
+		resend(L, cl, j, n);
 }
 
 static void
@@ -471,7 +528,6 @@ wait_all(struct load *L, uint64_t deadline)
 	return false;
 }
 
-
 static int
 cmp_u64(const void *a, const void *b)
 {
@@ -529,6 +585,24 @@ check_deliveries(struct load *L, struct tally *t)
 		rl_fail(L->r, "%" PRIu64 " deliveries missing", missing);
 }
 
+/* Re-sent POSTs answered by a second ACK (from the node's dedup window). */
+static void
+check_acked_again(struct load *L)
+{
+	size_t n = (size_t)L->o->users * L->o->posts;
+	uint64_t again = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (L->rec[k].resent && L->rec[k].acks >= 2)
+			again++;
+	rl_info(L->r, "resent_acked_again", "%" PRIu64, again);
+	if (L->resent_after_ack && !again && !L->rate_errors && !L->stale_not_auth)
+		rl_fail(L->r,
+			"no re-sent POST was acknowledged again (%" PRIu64 " sent after their"
+			" ACK)",
+			L->resent_after_ack);
+}
+
 /* ACKs against each other and against the DELIVERs; counted once per POST. */
 static void
 check_acks(struct load *L, struct tally *t)
@@ -547,13 +621,14 @@ check_acks(struct load *L, struct tally *t)
 			continue;
 		rl_fail(L->r, "POST %s%zu-m%zu%s: %s", L->o->prefix, k / L->o->posts,
 			k % L->o->posts, p->resent ? " (re-sent)" : "",
-			p->mismatch     ? "acknowledged with two different seqs"
+			p->mismatch	  ? "acknowledged with two different seqs"
 			: p->stored_twice ? "stored twice (delivered under two seqs)"
 					  : "ACK and DELIVER carry different seqs");
 	}
 	if (L->seq_conflicts)
 		rl_fail(L->r, "%" PRIu64 " POSTs stored twice (delivered under two seqs)",
 			L->seq_conflicts);
+	check_acked_again(L);
 }
 
 /* The acknowledged seqs step by one (holes only where another poster's messages are). */
@@ -575,7 +650,8 @@ check_room_seqs(struct load *L, struct tally *t)
 			twice++;
 		for (uint64_t q = s[k - 1] + 1; q < s[k] && holes < 1000000; q++)
 			if (!is_foreign(L, q) && holes++ < 3)
-				rl_fail(L->r, "seq %" PRIu64 " missing between acknowledged seqs", q);
+				rl_fail(L->r, "seq %" PRIu64 " missing between acknowledged seqs",
+					q);
 	}
 	if (twice)
 		rl_fail(L->r, "%" PRIu64 " seqs acknowledged for two different POSTs", twice);
@@ -603,7 +679,7 @@ report_info(struct load *L, const struct tally *t, uint64_t t1, uint64_t t2)
 	size_t n = (size_t)L->o->users * L->o->posts, m = 0;
 	uint32_t *lat = malloc((n ? n : 1) * sizeof(*lat));
 	double secs = (double)(t2 - t1) / 1000.0;
-	struct rc_client_stats sum = { 0 }, s;
+	struct rc_client_stats sum = {0}, s;
 
 	for (unsigned i = 0; i < L->o->users; i++) {
 		rc_client_stats(L->cl[i].c, &s);
@@ -623,6 +699,7 @@ report_info(struct load *L, const struct tally *t, uint64_t t1, uint64_t t2)
 	rl_info(L->r, "posts_per_s", "%.0f", secs > 0 ? (double)L->acked / secs : 0.0);
 	rl_info(L->r, "deliveries_per_s", "%.0f", secs > 0 ? (double)t->delivered / secs : 0.0);
 	rl_info(L->r, "resent_dgrams", "%" PRIu64, L->resent_dgrams);
+	rl_info(L->r, "resent_after_ack", "%" PRIu64, L->resent_after_ack);
 	rl_info(L->r, "rate_limited_unmatched", "%" PRIu64, L->rate_errors);
 	rl_info(L->r, "stale_not_auth", "%" PRIu64, L->stale_not_auth);
 	rl_info(L->r, "other_messages", "%zu", L->nforeign);
@@ -633,7 +710,7 @@ report_info(struct load *L, const struct tally *t, uint64_t t1, uint64_t t2)
 static void
 check_and_report(struct load *L, uint64_t t1, uint64_t t2)
 {
-	struct tally t = { 0 };
+	struct tally t = {0};
 	struct rc_client_stats s;
 
 	if (L->cl && L->rec) {
@@ -675,7 +752,7 @@ check_and_report(struct load *L, uint64_t t1, uint64_t t2)
 int
 rl_run_load(const struct rl_opts *o, struct rl_report *r)
 {
-	struct load L = { .o = o, .r = r };
+	struct load L = {.o = o, .r = r};
 	uint64_t t0 = rl_now_ms(), deadline = t0 + (uint64_t)o->timeout_s * 1000, t1, t2;
 	int rc = setup(&L);
 

@@ -34,15 +34,29 @@
 
 #include "rcload.h"
 
-#define REQ_TAG 0x52000000u /* request ids of the unauthenticated phase: tag | index */
+#define REQ_TAG	   0x52000000u /* request ids of the unauthenticated phase: tag | index */
 #define PROBE_ROOM "rcload-malformed-probe"
 
 enum mcase {
-	MC_TRUNC_HDR = 0, MC_BAD_MAGIC, MC_BAD_VERSION, MC_LEN_LONG, MC_LEN_SHORT, MC_OVERSIZE,
-	MC_RANDOM, MC_GARBAGE_BODY, MC_JUNK_BUNDLE, MC_BAD_FLAGS, MC_UNKNOWN_TYPE,
-	MC_BAD_UTF8, MC_TRAILING, MC_ZERO_FIELD, MC_NC_TYPE,
+	MC_TRUNC_HDR = 0,
+	MC_BAD_MAGIC,
+	MC_BAD_VERSION,
+	MC_LEN_LONG,
+	MC_LEN_SHORT,
+	MC_OVERSIZE,
+	MC_RANDOM,
+	MC_GARBAGE_BODY,
+	MC_JUNK_BUNDLE,
+	MC_BAD_FLAGS,
+	MC_UNKNOWN_TYPE,
+	MC_BAD_UTF8,
+	MC_TRAILING,
+	MC_ZERO_FIELD,
+	MC_NC_TYPE,
 	MC_SESSION_MAX, /* the cases above are also sent with a valid session */
-	MC_TINY_LOGIN = MC_SESSION_MAX, MC_UNAUTH_REQ, MC_MAX
+	MC_TINY_LOGIN = MC_SESSION_MAX,
+	MC_UNAUTH_REQ,
+	MC_MAX
 };
 
 struct mal {
@@ -52,7 +66,7 @@ struct mal {
 	int raw;
 	struct sockaddr_in srv;
 	uint64_t session;
-	uint16_t *len_sent;  /* unauthenticated phase: length per index */
+	uint16_t *len_sent; /* unauthenticated phase: length per index */
 	uint64_t a_sent, a_replies, a_amplified, a_accepted, a_bytes;
 	uint64_t b_sent, b_errors[RC_E_MAX], b_unexpected, b_undecodable;
 	double worst_ratio;
@@ -178,8 +192,8 @@ oversize(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 static size_t
 garbage_body(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 {
-	static const uint8_t types[] = { RC_T_LOGIN, RC_T_JOIN, RC_T_LEAVE, RC_T_POST,
-					 RC_T_FETCH, RC_T_MEMBERS, RC_T_PING, RC_T_LOGOUT };
+	static const uint8_t types[] = {RC_T_LOGIN, RC_T_JOIN,	  RC_T_LEAVE, RC_T_POST,
+					RC_T_FETCH, RC_T_MEMBERS, RC_T_PING,  RC_T_LOGOUT};
 	uint8_t t = types[rnd(m) % sizeof(types)];
 	size_t n = 1 + rnd(m) % 200;
 
@@ -196,7 +210,7 @@ garbage_body(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 static size_t
 junk_bundle(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 {
-	static const uint8_t nc[] = { 0, 2, 4, 6, 8, 9, 11, 13, 15, 17, 18 };
+	static const uint8_t nc[] = {0, 2, 4, 6, 8, 9, 11, 13, 15, 17, 18};
 	size_t off = 0;
 
 	while (off + RC_HDR_LEN + 16 <= RC_MAX_DGRAM) {
@@ -213,8 +227,15 @@ junk_bundle(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 static size_t
 bad_utf8(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 {
-	static const char *const bad[] = { "\xc3\x28", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80",
-					   "a\x01", "\xc0\xaf", "x\x1b[2J", "\xf4\x90\x80\x80" };
+	static const char *const bad[] = {
+		"\xc3\x28",		/* truncated sequence */
+		"\xed\xa0\x80",		/* surrogate */
+		"\xf8\x88\x80\x80\x80", /* 5-byte form */
+		"a\x01",		/* control character */
+		"\xc0\xaf",		/* overlong */
+		"x\x1b[2J",		/* escape sequence */
+		"\xf4\x90\x80\x80",	/* above U+10FFFF */
+	};
 	const char *v = bad[rnd(m) % (sizeof(bad) / sizeof(bad[0]))];
 	uint8_t *p = b + RC_HDR_LEN;
 	size_t vl = strlen(v), n;
@@ -308,76 +329,98 @@ unauth_req(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 	}
 }
 
+/* A valid PING, then one thing broken in its header. */
 static size_t
-gen(struct mal *m, enum mcase mc, uint8_t *b, uint64_t s, uint32_t req)
+gen_header(struct mal *m, uint8_t *b, uint64_t s, uint32_t req, enum mcase mc)
+{
+	size_t n = ping(b, s, req);
+
+	switch (mc) {
+	case MC_TRUNC_HDR:
+		return 1 + rnd(m) % (RC_HDR_LEN - 1);
+	case MC_BAD_MAGIC:
+		put16(b, (uint16_t)(RC_MAGIC ^ (1 + rnd(m) % 0xfffe)));
+		return n;
+	case MC_BAD_VERSION:
+		b[2] = (uint8_t[]){0, 2, 255}[rnd(m) % 3];
+		return n;
+	case MC_LEN_LONG: /* body_len beyond the datagram */
+		put16(b + 6, (uint16_t)(9 + rnd(m) % 2000));
+		return n;
+	case MC_LEN_SHORT: /* body_len 4 of 8: a short PING, then 4 stray bytes */
+		put16(b + 6, 4);
+		return n;
+	default: /* MC_BAD_FLAGS: a flag other than MORE, or the reserved byte */
+		if (rnd(m) & 1)
+			b[4] = (uint8_t)(2 + rnd(m) % 254);
+		else
+			b[5] = (uint8_t)(1 + rnd(m) % 255);
+		return n;
+	}
+}
+
+/* Random bytes (never the magic), an unknown type, trailing bytes after a PING's nonce, a
+ * node-to-client type, a LOGIN of at most 24 bytes. */
+static size_t
+gen_misc(struct mal *m, uint8_t *b, uint64_t s, uint32_t req, enum mcase mc)
 {
 	size_t n;
 
 	switch (mc) {
-	case MC_TRUNC_HDR:
-		ping(b, s, req);
-		return 1 + rnd(m) % (RC_HDR_LEN - 1);
-	case MC_BAD_MAGIC:
-		n = ping(b, s, req);
-		put16(b, (uint16_t)(RC_MAGIC ^ (1 + rnd(m) % 0xfffe)));
-		return n;
-	case MC_BAD_VERSION:
-		n = ping(b, s, req);
-		b[2] = (uint8_t[]){ 0, 2, 255 }[rnd(m) % 3];
-		return n;
-	case MC_LEN_LONG:
-		n = ping(b, s, req);
-		put16(b + 6, (uint16_t)(9 + rnd(m) % 2000));
-		return n;
-	case MC_LEN_SHORT:
-		n = ping(b, s, req);
-		put16(b + 6, 4);
-		return n;
-	case MC_OVERSIZE:
-		return oversize(m, b, s, req);
 	case MC_RANDOM:
 		n = 1 + rnd(m) % RC_MAX_DGRAM;
 		fill(m, b, n);
 		if (n >= 2 && b[0] == 0x52 && b[1] == 0x43)
 			b[1] ^= 0xff;
 		return n;
-	case MC_GARBAGE_BODY:
-		return garbage_body(m, b, s, req);
-	case MC_JUNK_BUNDLE:
-		return junk_bundle(m, b, s, req);
-	case MC_BAD_FLAGS:
-		n = ping(b, s, req);
-		if (rnd(m) & 1)
-			b[4] = (uint8_t)(2 + rnd(m) % 254);
-		else
-			b[5] = (uint8_t)(1 + rnd(m) % 255);
-		return n;
 	case MC_UNKNOWN_TYPE:
 		n = rnd(m) % 33;
 		hdr(b, rnd(m) % 4 ? (uint8_t)(19 + rnd(m) % 237) : 0, (uint16_t)n, s, req);
 		fill(m, b + RC_HDR_LEN, n);
 		return RC_HDR_LEN + n;
-	case MC_BAD_UTF8:
-		return bad_utf8(m, b, s, req);
 	case MC_TRAILING:
 		n = 1 + rnd(m) % 8;
 		ping(b, s, req);
 		put16(b + 6, (uint16_t)(8 + n));
 		fill(m, b + RC_HDR_LEN + 8, n);
 		return RC_HDR_LEN + 8 + n;
-	case MC_ZERO_FIELD:
-		return zero_field(m, b, s, req);
 	case MC_NC_TYPE:
 		hdr(b, RC_T_LOGIN_OK, 12, s, req);
 		fill(m, b + RC_HDR_LEN, 12);
 		return RC_HDR_LEN + 12;
-	case MC_TINY_LOGIN: /* 24 bytes or less: even an empty ERROR (24 + 1) is larger */
+	default: /* MC_TINY_LOGIN: even an empty ERROR (24 + 1 bytes) is larger */
 		n = str8(b + RC_HDR_LEN, 1 + rnd(m) % 2, 'a');
 		n += str8(b + RC_HDR_LEN + n, 1, 'b');
 		hdr(b, RC_T_LOGIN, (uint16_t)n, 0, req);
 		return RC_HDR_LEN + n;
-	default:
+	}
+}
+
+static size_t
+gen(struct mal *m, enum mcase mc, uint8_t *b, uint64_t s, uint32_t req)
+{
+	switch (mc) {
+	case MC_TRUNC_HDR:
+	case MC_BAD_MAGIC:
+	case MC_BAD_VERSION:
+	case MC_LEN_LONG:
+	case MC_LEN_SHORT:
+	case MC_BAD_FLAGS:
+		return gen_header(m, b, s, req, mc);
+	case MC_OVERSIZE:
+		return oversize(m, b, s, req);
+	case MC_GARBAGE_BODY:
+		return garbage_body(m, b, s, req);
+	case MC_JUNK_BUNDLE:
+		return junk_bundle(m, b, s, req);
+	case MC_BAD_UTF8:
+		return bad_utf8(m, b, s, req);
+	case MC_ZERO_FIELD:
+		return zero_field(m, b, s, req);
+	case MC_UNAUTH_REQ:
 		return unauth_req(m, b, s, req);
+	default:
+		return gen_misc(m, b, s, req, mc);
 	}
 }
 
@@ -386,8 +429,8 @@ gen(struct mal *m, enum mcase mc, uint8_t *b, uint64_t s, uint32_t req)
 static void
 check_reply(struct mal *m, const uint8_t *b, size_t len)
 {
-	uint32_t req = len >= RC_HDR_LEN ? (uint32_t)b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19]
-					 : 0;
+	uint32_t req =
+		len >= RC_HDR_LEN ? (uint32_t)b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19] : 0;
 	uint64_t k = (req & 0xff000000u) == REQ_TAG ? req & 0xffffff : m->a_sent - 1;
 	size_t sent = k < m->a_sent ? m->len_sent[k] : m->len_sent[m->a_sent - 1];
 	size_t off = 0, used;
@@ -411,7 +454,7 @@ check_reply(struct mal *m, const uint8_t *b, size_t len)
 static void
 drain_raw(struct mal *m, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = m->raw, .events = POLLIN };
+	struct pollfd pfd = {.fd = m->raw, .events = POLLIN};
 	uint8_t buf[2048];
 
 	while (poll(&pfd, 1, timeout_ms) > 0) {
@@ -421,7 +464,8 @@ drain_raw(struct mal *m, int timeout_ms)
 
 		if (n < 0)
 			break;
-		if (from.sin_addr.s_addr == m->srv.sin_addr.s_addr && from.sin_port == m->srv.sin_port)
+		if (from.sin_addr.s_addr == m->srv.sin_addr.s_addr &&
+		    from.sin_port == m->srv.sin_port)
 			check_reply(m, buf, (size_t)n);
 		timeout_ms = 0;
 	}
@@ -430,9 +474,9 @@ drain_raw(struct mal *m, int timeout_ms)
 static int
 open_raw(struct mal *m)
 {
-	struct sockaddr_in me = { .sin_family = AF_INET };
+	struct sockaddr_in me = {.sin_family = AF_INET};
 
-	m->srv = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(m->o->port) };
+	m->srv = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(m->o->port)};
 	inet_pton(AF_INET, m->o->server_ip, &m->srv.sin_addr);
 	m->raw = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (m->raw < 0)
@@ -454,7 +498,7 @@ unauth_phase(struct mal *m, unsigned n)
 		return;
 	}
 	for (unsigned k = 0; k < n; k++) {
-		uint64_t sess = (uint64_t[]){ 0, rnd(m) | 1, m->session }[k % 3];
+		uint64_t sess = (uint64_t[]){0, rnd(m) | 1, m->session}[k % 3];
 		size_t len = gen(m, (enum mcase)(k % MC_MAX), b, sess, REQ_TAG | k);
 
 		m->len_sent[k] = (uint16_t)len;
@@ -486,7 +530,8 @@ session_phase(struct mal *m, struct rc_client *c, unsigned n)
 
 	rc_client_stats(c, &before);
 	for (unsigned k = 0; k < n; k++) {
-		size_t len = gen(m, (enum mcase)(k % MC_SESSION_MAX), b, m->session, 0x4d000000u | k);
+		size_t len =
+			gen(m, (enum mcase)(k % MC_SESSION_MAX), b, m->session, 0x4d000000u | k);
 
 		rc_client_send_raw(c, b, len);
 		m->b_sent++;
@@ -560,8 +605,8 @@ int
 rl_run_malformed(const struct rl_opts *o, struct rl_report *r)
 {
 	struct rl_opts oo = *o;
-	struct mal m = { .o = &oo, .r = r, .rng = o->seed | 1, .raw = -1 };
-	struct rc_client_cb cb = { .error = on_error, .arg = &m };
+	struct mal m = {.o = &oo, .r = r, .rng = o->seed | 1, .raw = -1};
+	struct rc_client_cb cb = {.error = on_error, .arg = &m};
 	struct rc_client *c;
 	char user[96];
 	uint64_t rtt;

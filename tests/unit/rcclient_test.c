@@ -152,7 +152,7 @@ test_expected_dups_expire(void **state)
 		offer(t, s, 0);
 	rc_seqtrack_asked(t, 5, 8, 100, 1000, false);
 	assert_int_equal(offer(t, 6, 500), RC_SEQ_DUP);
-	assert_int_equal(offer(t, 9, 500), RC_SEQ_DUP); /* outside the range */
+	assert_int_equal(offer(t, 9, 500), RC_SEQ_DUP);	 /* outside the range */
 	assert_int_equal(offer(t, 7, 1101), RC_SEQ_DUP); /* after the ttl */
 	assert_int_equal(t->st.expected_dups, 1);
 	assert_int_equal(t->st.dups, 2);
@@ -186,12 +186,12 @@ test_ranges_merge(void **state)
 	rc_seqtrack_asked(t, 10, 12, 0, 1000, false);
 	for (uint64_t k = 0; k < n; k++) /* 100, 103, ...: none touches another */
 		rc_seqtrack_asked(t, 100 + 3 * k, 100 + 3 * k, 0, 100 + k, false);
-	assert_int_equal(offer(t, 11, 50), RC_SEQ_DUP);                    /* kept */
-	assert_int_equal(offer(t, 100 + 3 * (n - 1), 50), RC_SEQ_DUP);    /* newest: kept */
-	assert_int_equal(offer(t, 100 + 3 * (n - 7), 50), RC_SEQ_DUP);    /* 7 newest kept */
+	assert_int_equal(offer(t, 11, 50), RC_SEQ_DUP);		       /* kept */
+	assert_int_equal(offer(t, 100 + 3 * (n - 1), 50), RC_SEQ_DUP); /* newest: kept */
+	assert_int_equal(offer(t, 100 + 3 * (n - 7), 50), RC_SEQ_DUP); /* 7 newest kept */
 	assert_int_equal(t->st.expected_dups, 3);
-	assert_int_equal(offer(t, 100 + 3 * (n - 8), 50), RC_SEQ_DUP);    /* evicted */
-	assert_int_equal(offer(t, 100, 50), RC_SEQ_DUP);                  /* evicted */
+	assert_int_equal(offer(t, 100 + 3 * (n - 8), 50), RC_SEQ_DUP); /* evicted */
+	assert_int_equal(offer(t, 100, 50), RC_SEQ_DUP);	       /* evicted */
 	assert_int_equal(t->st.dups, 2);
 	/* ranges expire */
 	assert_int_equal(offer(t, 11, 1001), RC_SEQ_DUP);
@@ -215,7 +215,7 @@ test_tail_gap_from_last_seq(void **state)
 	assert_int_equal(from, 2);
 	assert_int_equal(count, 4);
 	assert_true(rc_seqtrack_gap_due(t, 10 + DELAY, 3, &from, &count));
-	assert_int_equal(count, 3); /* clipped to max */
+	assert_int_equal(count, 3);	  /* clipped to max */
 	rc_seqtrack_learn_last(t, 3, 20); /* never lowers */
 	assert_int_equal(t->known_last, 5);
 }

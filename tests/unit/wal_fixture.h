@@ -104,6 +104,14 @@ fx_room(struct rc_wal_rec *r, uint32_t room_id, uint64_t created_ms, const char 
 	r->cmid = 0;
 }
 
+/* Stored value bytes of a message or room record (wal_format.h's layout), as the commit log
+ * reports them in value_len and the backlog counts them. */
+static inline uint32_t
+fx_value_len(const struct rc_wal_rec *r)
+{
+	return (r->kind == RC_WAL_MSG ? 19u : 10u) + r->user_len + r->body_len;
+}
+
 static inline uint64_t
 fx_now_us(void)
 {

@@ -2,7 +2,9 @@
 /*
  * Unit tests of storage/wal.c against a real LMDB in a scratch directory and a real EAL
  * (--no-huge): reopen, group commit through the writer thread from two producers,
- * duplicates, the high-water mark and a full map, room loading, reads, schema versions.
+ * duplicates, the high-water mark and a full map, room loading, reads, schema versions and
+ * the migration of a version-1 environment; the commit log (LSNs, rc_wal_log_read), the
+ * drained marker, trimming, the backlog counters, and a full map freed again by a drain.
  * cmocka assertions run on the test's main thread only; helper threads report counts.
  */
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -19,6 +22,7 @@
 #include <rte_ring.h>
 
 #include "wal_fixture.h"
+#include "wal_format.h"
 
 #define BODY_CAP 256
 
@@ -163,6 +167,105 @@ check_last(struct rc_wal *w, uint32_t room_id, uint64_t to, unsigned max, uint64
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(g.m[i].seq, first + i);
 	free(g.m);
+}
+
+/* ---- the commit log: helpers ---- */
+
+struct log_seen {
+	uint64_t lsn;
+	uint8_t kind;
+	uint32_t room_id;
+	uint64_t seq;
+	uint64_t ts_ms;
+	uint64_t cmid;
+	uint32_t value_len;
+	char user[RC_MAX_USER + 1];
+	char body[BODY_CAP];
+};
+
+struct log_got {
+	unsigned n;
+	unsigned cap;
+	unsigned stop_after; /* 0: never stop */
+	struct log_seen *r;
+};
+
+static int
+log_cb(void *arg, const struct rc_wal_logrec *r)
+{
+	struct log_got *g = arg;
+	struct log_seen *o;
+
+	if (g->stop_after != 0 && g->n == g->stop_after)
+		return 1;
+	if (g->n == g->cap)
+		return -1;
+	o = &g->r[g->n++];
+	*o = (struct log_seen){ .lsn = r->lsn, .kind = r->kind, .room_id = r->room_id,
+				.seq = r->seq, .ts_ms = r->ts_ms, .cmid = r->cmid,
+				.value_len = r->value_len };
+	snprintf(o->user, sizeof(o->user), "%.*s", r->user.len, r->user.p);
+	snprintf(o->body, sizeof(o->body), "%.*s", r->body.len, r->body.p);
+	return 0;
+}
+
+/* Reads the log from `from` (at most max) and checks that it reports `expect` records;
+ * the caller frees g->r. */
+static void
+log_read_ok(struct rc_wal *w, uint64_t from, unsigned max, unsigned expect, struct log_got *g)
+{
+	*g = (struct log_got){ .cap = expect + 16 };
+	g->r = calloc(g->cap, sizeof(*g->r));
+	assert_non_null(g->r);
+	assert_int_equal(rc_wal_log_read(w, from, max, log_cb, g), (int)expect);
+	assert_int_equal(g->n, expect);
+}
+
+/* The LSNs of the log from `from` on are exactly want[0..n) (NULL: from, from + 1, ...). */
+static void
+check_log_lsns(struct rc_wal *w, uint64_t from, const uint64_t *want, unsigned n)
+{
+	struct log_got g;
+
+	log_read_ok(w, from, 1000, n, &g);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(g.r[i].lsn, want != NULL ? want[i] : from + i);
+	free(g.r);
+}
+
+/* Value bytes of commit_range's message room_id / seq. */
+static uint64_t
+range_len(uint32_t room_id, uint64_t seq)
+{
+	char body[64];
+
+	return 19 + strlen("alice") +
+	       (uint64_t)snprintf(body, sizeof(body), "r%us%llu", room_id, (unsigned long long)seq);
+}
+
+/* One writer iteration's marker-and-trim work, repeated until nothing is left. */
+static void
+settle(struct rc_wal *w)
+{
+	for (unsigned i = 0; i < 20; i++)
+		assert_int_equal(rc_wal_commit_now(w, NULL, 0), 0);
+}
+
+static struct rc_wal_stats
+stats(struct rc_wal *w)
+{
+	struct rc_wal_stats st;
+
+	rc_wal_get_stats(w, &st);
+	return st;
+}
+
+static void
+reopen(struct fx *f, const struct rc_wal_conf *c)
+{
+	rc_wal_close(f->w);
+	f->w = NULL;
+	f->w = open_ok(c);
 }
 
 /* ---- rooms ---- */
@@ -336,6 +439,33 @@ completion_ring(struct rc_wal *w, unsigned idx, unsigned size)
 	return r;
 }
 
+/* The log of test_group_commit: LSNs 1..N without a gap, each producer's seqs in order; the
+ * next LSN after a reopen is N + 1. */
+static void
+check_gc_log(struct fx *f)
+{
+	struct rc_wal_conf c = fx_conf(f->dir);
+	uint64_t next[2] = { 1, 1 };
+	struct log_got g;
+
+	assert_int_equal(rc_wal_last_lsn(f->w), 2 * GC_PER_PRODUCER);
+	log_read_ok(f->w, 0, 3 * GC_PER_PRODUCER, 2 * GC_PER_PRODUCER, &g);
+	for (unsigned i = 0; i < g.n; i++) {
+		unsigned p = g.r[i].room_id - GC_ROOM_BASE;
+
+		assert_int_equal(g.r[i].lsn, i + 1);
+		assert_int_equal(g.r[i].kind, RC_WAL_MSG);
+		assert_true(p < 2);
+		assert_int_equal(g.r[i].seq, next[p]);
+		next[p]++;
+	}
+	free(g.r);
+	reopen(f, &c);
+	assert_int_equal(rc_wal_last_lsn(f->w), 2 * GC_PER_PRODUCER);
+	commit_range(f->w, GC_ROOM_BASE, GC_PER_PRODUCER + 1, GC_PER_PRODUCER + 1);
+	assert_int_equal(rc_wal_last_lsn(f->w), 2 * GC_PER_PRODUCER + 1);
+}
+
 static void
 test_group_commit(void **state)
 {
@@ -386,6 +516,7 @@ test_group_commit(void **state)
 	assert_int_equal(rte_mempool_avail_count(rc_wal_pool(f->w)), c.pool_size);
 	for (unsigned i = 0; i < 2; i++)
 		rte_ring_free(p[i].done);
+	check_gc_log(f);
 }
 
 /* ---- duplicates and malformed records ---- */
@@ -496,13 +627,14 @@ hw_fill(struct rc_wal_rec *r, uint64_t seq)
 	r->reply_to = 0;
 }
 
-/* Through the writer, one record at a time, until rc_wal_full(); returns records stored. */
+/* Through the writer, one record at a time from seq first on, until rc_wal_full(); returns
+ * the last seq stored. */
 static uint64_t
-hw_fill_until_full(struct rc_wal *w, struct rte_ring *done)
+hw_fill_until_full(struct rc_wal *w, struct rte_ring *done, uint64_t first)
 {
-	uint64_t seq = 1;
+	uint64_t seq = first;
 
-	for (; seq < 20000 && !rc_wal_full(w); seq++) {
+	for (; seq < first + 20000 && !rc_wal_full(w); seq++) {
 		struct rc_wal_rec r, out;
 
 		hw_fill(&r, seq);
@@ -572,7 +704,7 @@ test_high_water(void **state)
 	assert_false(rc_wal_full(f->w));
 	done = completion_ring(f->w, 0, 512);
 	assert_int_equal(rc_wal_start(f->w), 0);
-	stored = hw_fill_until_full(f->w, done);
+	stored = hw_fill_until_full(f->w, done, 1);
 	rc_wal_stop(f->w);
 	assert_true(rc_wal_full(f->w));
 	rc_wal_get_stats(f->w, &st);
@@ -729,12 +861,12 @@ test_schema_newer_refused(void **state)
 	f->w = open_ok(&c);
 	rc_wal_close(f->w);
 	f->w = NULL;
-	set_schema_version(f->dir, 2);
+	set_schema_version(f->dir, 3);
 	errno = 0;
 	assert_null(rc_wal_open(&c, err, sizeof(err)));
 	assert_int_equal(errno, ENOTSUP);
-	assert_non_null(strstr(err, "schema version 2 is newer"));
-	set_schema_version(f->dir, 1);
+	assert_non_null(strstr(err, "schema version 3 is newer"));
+	set_schema_version(f->dir, 2);
 	f->w = open_ok(&c);
 }
 
@@ -774,6 +906,534 @@ test_open_errors(void **state)
 	f->w = open_ok(&c);
 }
 
+/* ---- the commit log ---- */
+
+static void
+test_log_content(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec r[3], *rp[3] = { &r[0], &r[1], &r[2] };
+	struct log_got g;
+	char name[8];
+
+	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_last_lsn(f->w), 0);
+	log_read_ok(f->w, 0, 10, 0, &g);
+	free(g.r);
+	commit_room(f->w, 7, 5000, "carol", "ops"); /* LSN 1 */
+	commit_range(f->w, 7, 1, 3);                 /* LSN 2..4 */
+	/* a duplicate and a malformed record get no LSN */
+	fx_msg(&r[0], 7, 2, "mallory", "dup");
+	fx_msg(&r[1], 7, 0, "mallory", "seq zero");
+	fx_msg(&r[2], 7, 4, "dave", "four");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 3), 0);
+	assert_int_equal(r[0].status, -EEXIST);
+	assert_int_equal(r[1].status, -EINVAL);
+	assert_int_equal(r[2].status, 0);
+	assert_int_equal(rc_wal_last_lsn(f->w), 5);
+
+	log_read_ok(f->w, 0, 100, 5, &g);
+	assert_int_equal(g.r[0].lsn, 1);
+	assert_int_equal(g.r[0].kind, RC_WAL_ROOM);
+	assert_int_equal(g.r[0].room_id, 7);
+	assert_int_equal(g.r[0].seq, 0);
+	assert_int_equal(g.r[0].ts_ms, 5000);
+	assert_string_equal(g.r[0].user, "carol");
+	assert_string_equal(g.r[0].body, "ops");
+	assert_int_equal(g.r[0].value_len, 10 + 5 + 3);
+	for (unsigned i = 1; i <= 3; i++) {
+		char body[16];
+
+		snprintf(body, sizeof(body), "r7s%u", i);
+		assert_int_equal(g.r[i].lsn, i + 1);
+		assert_int_equal(g.r[i].kind, RC_WAL_MSG);
+		assert_int_equal(g.r[i].room_id, 7);
+		assert_int_equal(g.r[i].seq, i);
+		assert_int_equal(g.r[i].ts_ms, 1700000000000ull + i);
+		assert_int_equal(g.r[i].cmid, 1000 + i);
+		assert_string_equal(g.r[i].user, "alice");
+		assert_string_equal(g.r[i].body, body);
+		assert_int_equal(g.r[i].value_len, range_len(7, i));
+	}
+	assert_int_equal(g.r[4].lsn, 5);
+	assert_int_equal(g.r[4].seq, 4);
+	assert_string_equal(g.r[4].user, "dave");
+	assert_string_equal(g.r[4].body, "four");
+	assert_int_equal(g.r[4].value_len, fx_value_len(&r[2]));
+	free(g.r);
+
+	/* limits: from, max, past the end, a callback that stops */
+	log_read_ok(f->w, 3, 2, 2, &g);
+	assert_int_equal(g.r[0].lsn, 3);
+	assert_int_equal(g.r[1].lsn, 4);
+	free(g.r);
+	check_log_lsns(f->w, 3, (const uint64_t[]){ 3, 4, 5 }, 3);
+	check_log_lsns(f->w, 6, NULL, 0);
+	check_log_lsns(f->w, UINT64_MAX, NULL, 0);
+	assert_int_equal(rc_wal_log_read(f->w, 0, 0, log_cb, &g), 0);
+	g = (struct log_got){ .cap = 8, .stop_after = 2, .r = calloc(8, sizeof(*g.r)) };
+	assert_int_equal(rc_wal_log_read(f->w, 0, 100, log_cb, &g), 2);
+	free(g.r);
+
+	/* room names */
+	assert_int_equal(rc_wal_room_name(f->w, 7, name, sizeof(name)), 0);
+	assert_string_equal(name, "ops");
+	assert_int_equal(rc_wal_room_name(f->w, 7, name, 4), 0);
+	assert_int_equal(rc_wal_room_name(f->w, 7, name, 3), -ERANGE);
+	assert_int_equal(rc_wal_room_name(f->w, 8, name, sizeof(name)), -ENOENT);
+
+	/* LSNs survive a restart and are never reused */
+	reopen(f, &c);
+	assert_int_equal(rc_wal_last_lsn(f->w), 5);
+	commit_range(f->w, 7, 5, 5);
+	assert_int_equal(rc_wal_last_lsn(f->w), 6);
+	log_read_ok(f->w, 6, 10, 1, &g);
+	assert_int_equal(g.r[0].seq, 5);
+	free(g.r);
+}
+
+/* ---- the drained marker ---- */
+
+static void
+wait_backlog_bytes(struct rc_wal *w, uint64_t want)
+{
+	uint64_t deadline = fx_now_us() + 5000000u;
+	struct rc_wal_stats st;
+
+	do {
+		st = stats(w);
+		if (st.backlog_bytes == want)
+			return;
+		usleep(1000);
+	} while (fx_now_us() < deadline);
+	fail_msg("backlog_bytes %llu, want %llu", (unsigned long long)st.backlog_bytes,
+		 (unsigned long long)want);
+}
+
+static void
+test_drained_marker(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rte_ring *done;
+	uint64_t bytes = 0;
+
+	f->w = open_ok(&c);
+	commit_range(f->w, 1, 1, 10); /* LSN 1..10 */
+	assert_int_equal(rc_wal_drained_lsn(f->w), 0);
+	rc_wal_set_drained(f->w, 4);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 4);
+	rc_wal_set_drained(f->w, 2);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 4);
+	/* beyond what is committed: clamped, and never drains a later record */
+	rc_wal_set_drained(f->w, 1000);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+	commit_range(f->w, 1, 11, 15);
+	assert_int_equal(rc_wal_last_lsn(f->w), 15);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+	assert_int_equal(stats(f->w).backlog_records, 5);
+
+	/* close persists a marker set since the last transaction */
+	reopen(f, &c);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+	assert_int_equal(rc_wal_last_lsn(f->w), 15);
+	rc_wal_set_drained(f->w, 3);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+
+	/* the idle writer persists it by itself: the backlog bytes follow the persisted one */
+	for (uint64_t s = 11; s <= 15; s++)
+		bytes += range_len(1, s);
+	assert_int_equal(stats(f->w).backlog_bytes, bytes);
+	done = completion_ring(f->w, 0, 64);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	rc_wal_set_drained(f->w, 12);
+	wait_backlog_bytes(f->w, range_len(1, 13) + range_len(1, 14) + range_len(1, 15));
+	rc_wal_stop(f->w);
+	reopen(f, &c);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 12);
+	assert_int_equal(stats(f->w).backlog_records, 3);
+	rte_ring_free(done);
+}
+
+/* ---- trimming ---- */
+
+static void
+check_rooms_last(struct rc_wal *w, const uint32_t *ids, const uint64_t *last, unsigned n)
+{
+	struct rooms_got rg = { 0 };
+
+	assert_int_equal(rc_wal_load_rooms(w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.n, n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(rg.r[i].room_id, ids[i]);
+		assert_int_equal(rg.r[i].last_seq, last[i]);
+	}
+}
+
+static void
+test_trim(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	static const uint64_t r1_15_20[] = { 15, 16, 17, 18, 19, 20 };
+	static const uint32_t ids[] = { 1, 2 };
+	static const uint64_t lasts[] = { 20, 13 };
+	struct rc_wal_stats st;
+
+	c.keep_records = 5;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 100, "alice", "one"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 20);               /* LSN 2..21 */
+	commit_room(f->w, 2, 200, "bob", "two");   /* LSN 22 */
+	commit_range(f->w, 2, 1, 3);                /* LSN 23..25 */
+	settle(f->w);
+	assert_int_equal(stats(f->w).trimmed, 0); /* nothing drained yet */
+
+	/* drained up to 15, window 21..25: LSN <= 15 goes, room 1 stays in "rooms" */
+	rc_wal_set_drained(f->w, 15);
+	settle(f->w);
+	st = stats(f->w);
+	assert_int_equal(st.trimmed, 14);
+	assert_int_equal(st.messages, 9);
+	assert_int_equal(st.rooms, 2);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, r1_15_20, 6);
+	check_log_lsns(f->w, 0, (const uint64_t[]){ 16, 17, 18, 19, 20, 21, 22, 23, 24, 25 }, 10);
+
+	/* all drained: the keep window (21..25) stays; room 2's log entry goes */
+	rc_wal_set_drained(f->w, 25);
+	settle(f->w);
+	st = stats(f->w);
+	assert_int_equal(st.trimmed, 19);
+	assert_int_equal(st.messages, 4);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 20 }, 1);
+	check_log_lsns(f->w, 0, (const uint64_t[]){ 21, 23, 24, 25 }, 4);
+
+	/* new records push the window: the batches' own transactions trim as they go, and
+	 * never an undrained record (LSN 26..35) */
+	commit_range(f->w, 2, 4, 13); /* LSN 26..35 */
+	st = stats(f->w);
+	assert_int_equal(st.trimmed, 23);
+	assert_int_equal(st.messages, 10);
+	assert_int_equal(st.backlog_records, 10);
+	rc_wal_set_drained(f->w, 35);
+	settle(f->w);
+	st = stats(f->w);
+	assert_int_equal(st.trimmed, 28);
+	assert_int_equal(st.messages, 5);
+	check_log_lsns(f->w, 0, (const uint64_t[]){ 31, 32, 33, 34, 35 }, 5);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, NULL, 0);
+	check_last(f->w, 2, UINT64_MAX, 100, 9, 5);
+	check_rooms_last(f->w, ids, lasts, 2);
+
+	/* and after a restart */
+	reopen(f, &c);
+	check_rooms_last(f->w, ids, lasts, 2);
+	assert_int_equal(rc_wal_last_lsn(f->w), 35);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 35);
+	check_log_lsns(f->w, 0, (const uint64_t[]){ 31, 32, 33, 34, 35 }, 5);
+	commit_room(f->w, 3, 300, "carol", "three");
+	assert_int_equal(rc_wal_last_lsn(f->w), 36);
+	assert_int_equal(rc_wal_room_name(f->w, 1, (char[8]){ 0 }, 8), 0);
+}
+
+static void
+test_trim_disabled(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st;
+
+	c.keep_records = 0;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 100, "alice", "one");
+	commit_range(f->w, 1, 1, 50);
+	rc_wal_set_drained(f->w, 51);
+	settle(f->w);
+	st = stats(f->w);
+	assert_int_equal(st.trimmed, 0);
+	assert_int_equal(st.messages, 50);
+	assert_int_equal(st.backlog_records, 0);
+	assert_int_equal(st.backlog_bytes, 0);
+	check_log_lsns(f->w, 1, NULL, 51);
+}
+
+/* ---- the backlog ---- */
+
+static void
+check_backlog(struct rc_wal *w, uint64_t last, uint64_t drained, uint64_t bytes,
+	      uint64_t oldest)
+{
+	struct rc_wal_stats st = stats(w);
+
+	assert_int_equal(st.last_lsn, last);
+	assert_int_equal(st.drained_lsn, drained);
+	assert_int_equal(st.backlog_records, last - drained);
+	assert_int_equal(st.backlog_bytes, bytes);
+	assert_int_equal(st.oldest_undrained_ms, oldest);
+}
+
+static void
+test_backlog(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	uint64_t all = 10 + 4 + 4, rest;
+
+	f->w = open_ok(&c);
+	check_backlog(f->w, 0, 0, 0, 0);
+	commit_room(f->w, 3, 777, "erin", "news"); /* LSN 1 */
+	commit_range(f->w, 3, 1, 4);                /* LSN 2..5 */
+	for (uint64_t s = 1; s <= 4; s++)
+		all += range_len(3, s);
+	check_backlog(f->w, 5, 0, all, 777);
+
+	/* the marker counts at once; the bytes once it is persisted */
+	rc_wal_set_drained(f->w, 2);
+	assert_int_equal(stats(f->w).backlog_records, 3);
+	settle(f->w);
+	rest = all - 18 - range_len(3, 1);
+	check_backlog(f->w, 5, 2, rest, 1700000000002ull);
+	reopen(f, &c);
+	check_backlog(f->w, 5, 2, rest, 1700000000002ull);
+
+	rc_wal_set_drained(f->w, 5);
+	settle(f->w);
+	check_backlog(f->w, 5, 5, 0, 0);
+	reopen(f, &c);
+	check_backlog(f->w, 5, 5, 0, 0);
+	commit_range(f->w, 3, 5, 5);
+	check_backlog(f->w, 6, 5, range_len(3, 5), 1700000000005ull);
+}
+
+/* ---- a full map freed by a drain ---- */
+
+static void
+wait_trimmed(struct rc_wal *w, uint64_t want)
+{
+	uint64_t deadline = fx_now_us() + 5000000u;
+
+	while (stats(w).trimmed < want && fx_now_us() < deadline)
+		usleep(1000);
+	assert_int_equal(stats(w).trimmed, want);
+}
+
+static void
+wait_not_full(struct rc_wal *w)
+{
+	uint64_t deadline = fx_now_us() + 5000000u;
+
+	while (rc_wal_full(w) && fx_now_us() < deadline)
+		usleep(1000);
+	assert_false(rc_wal_full(w));
+}
+
+/* The high-water mark reached through the writer; a drain lets it trim and POSTs go in
+ * again. Nothing undrained is lost. */
+static void
+test_full_then_drain(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st0, st1;
+	struct rte_ring *done;
+	uint64_t last, more;
+	struct got g;
+
+	c.map_size = 1u << 20;
+	c.high_water_pct = 50;
+	c.batch_max = 16;
+	c.pool_size = 256;
+	c.keep_records = 10;
+	f->w = open_ok(&c);
+	done = completion_ring(f->w, 0, 512);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	last = hw_fill_until_full(f->w, done, 1);
+	st0 = stats(f->w);
+	assert_true(st0.full);
+	assert_int_equal(st0.last_lsn, last);
+	assert_int_equal(st0.backlog_records, last);
+
+	rc_wal_set_drained(f->w, last - 50);
+	wait_not_full(f->w);
+	wait_trimmed(f->w, last - 50);
+	wait_backlog_bytes(f->w, 50 * fx_value_len(&(struct rc_wal_rec){
+					  .kind = RC_WAL_MSG, .user_len = 6, .body_len = 200 }));
+	st1 = stats(f->w);
+	print_message("full after %llu records (%llu bytes used); drained and trimmed: %llu "
+		      "used, %llu free\n", (unsigned long long)last,
+		      (unsigned long long)st0.map_used, (unsigned long long)st1.map_used,
+		      (unsigned long long)st1.map_free);
+	assert_int_equal(st1.trimmed, last - 50);
+	assert_int_equal(st1.messages, 50);
+	assert_int_equal(st1.backlog_records, 50);
+	assert_true(st1.map_free > 0);
+	assert_true(st1.map_used * 100 < 48ull * st1.map_size);
+	got_init(&g, 100);
+	assert_int_equal(rc_wal_read(f->w, HW_ROOM, 0, UINT64_MAX, 100, got_cb, &g), 50);
+	for (unsigned i = 0; i < g.n; i++)
+		assert_int_equal(g.m[i].seq, last - 49 + i);
+	free(g.m);
+
+	/* accepted again until the mark, reusing the freed pages */
+	more = hw_fill_until_full(f->w, done, last + 1);
+	assert_true(more - last > (last - 50) / 2);
+	rc_wal_stop(f->w);
+	assert_int_equal(stats(f->w).messages, 50 + more - last);
+	rte_ring_free(done);
+}
+
+/* The map really full (MDB_MAP_FULL, the writer retrying a batch): a drain lets the writer
+ * trim in its retry loop and the batch goes in; full clears. */
+static void
+test_map_full_recovers(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec r, out[16];
+	struct rte_ring *done;
+	uint64_t stored = 0;
+	unsigned got;
+
+	c.map_size = 1u << 20;
+	c.high_water_pct = 100;
+	c.batch_max = 16;
+	c.pool_size = 256;
+	c.keep_records = 10;
+	f->w = open_ok(&c);
+	done = completion_ring(f->w, 0, 512);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	for (got = 16; got == 16; stored += got) {
+		assert_true(stored < 40000);
+		for (unsigned i = 0; i < 16; i++) {
+			hw_fill(&r, stored + 1 + i);
+			enqueue_copy(f->w, &r);
+		}
+		got = take_completions_for(f->w, done, out, 16, 300000);
+		for (unsigned i = 0; i < got; i++)
+			assert_int_equal(out[i].status, 0);
+	}
+	assert_true(rc_wal_full(f->w));
+	assert_true(stats(f->w).commit_errors > 0);
+
+	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
+	assert_int_equal(take_completions(f->w, done, out, 16 - got), 16 - got);
+	for (unsigned i = 0; i < 16 - got; i++) {
+		assert_int_equal(out[i].seq, stored + 1 + i);
+		assert_int_equal(out[i].status, 0);
+	}
+	stored += 16 - got;
+	wait_not_full(f->w);
+	rc_wal_stop(f->w);
+	print_message("map full at %llu records; after the drain %llu trimmed\n",
+		      (unsigned long long)stored, (unsigned long long)stats(f->w).trimmed);
+	check_last(f->w, HW_ROOM, UINT64_MAX, 5, stored - 4, 5);
+	rte_ring_free(done);
+}
+
+/* ---- migration of a version-1 environment ---- */
+
+static void
+v1_put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
+
+	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+}
+
+static void
+v1_rec(MDB_txn *txn, MDB_dbi rooms, MDB_dbi msgs, const struct rc_wal_rec *r)
+{
+	uint8_t k[RC_WAL_MSG_KEY_LEN], v[RC_WAL_VAL_MAX];
+
+	if (r->kind == RC_WAL_ROOM)
+		v1_put(txn, rooms, k, rc_wal_room_key(k, r->room_id), v, rc_wal_room_val(v, r));
+	else
+		v1_put(txn, msgs, k, rc_wal_msg_key(k, r->room_id, r->seq), v,
+		       rc_wal_msg_val(v, r));
+}
+
+/* A version-1 environment: rooms 1 and 2; messages 1..3 of room 1 and 5..6 of room 3 (no
+ * room record). Returns the value bytes of all, in *bytes. */
+static void
+make_v1_env(const char *dir, uint64_t *bytes)
+{
+	static const uint8_t one[4] = { 0, 0, 0, 1 };
+	struct rc_wal_rec recs[7];
+	MDB_dbi meta, rooms, msgs;
+	MDB_env *env;
+	MDB_txn *txn;
+
+	fx_room(&recs[0], 1, 1000, "alice", "lobby");
+	fx_msg(&recs[1], 1, 1, "alice", "r1s1");
+	fx_msg(&recs[2], 1, 2, "bob", "r1s2");
+	fx_msg(&recs[3], 1, 3, "alice", "r1s3");
+	fx_room(&recs[4], 2, 2000, "bob", "dev");
+	fx_msg(&recs[5], 3, 5, "carol", "r3s5");
+	fx_msg(&recs[6], 3, 6, "carol", "r3s6");
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", MDB_CREATE, &meta), 0);
+	assert_int_equal(mdb_dbi_open(txn, "rooms", MDB_CREATE, &rooms), 0);
+	assert_int_equal(mdb_dbi_open(txn, "msgs", MDB_CREATE, &msgs), 0);
+	v1_put(txn, meta, "schema_version", strlen("schema_version"), one, sizeof(one));
+	*bytes = 0;
+	for (unsigned i = 0; i < RTE_DIM(recs); i++) {
+		v1_rec(txn, rooms, msgs, &recs[i]);
+		*bytes += fx_value_len(&recs[i]);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+test_migrate_v1(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	static const struct {
+		uint8_t kind;
+		uint32_t room;
+		uint64_t seq;
+		const char *body;
+	} want[] = { { RC_WAL_ROOM, 1, 0, "lobby" }, { RC_WAL_MSG, 1, 1, "r1s1" },
+		     { RC_WAL_MSG, 1, 2, "r1s2" },   { RC_WAL_MSG, 1, 3, "r1s3" },
+		     { RC_WAL_ROOM, 2, 0, "dev" },   { RC_WAL_MSG, 3, 5, "r3s5" },
+		     { RC_WAL_MSG, 3, 6, "r3s6" } };
+	static const uint32_t ids[] = { 1, 2 };
+	static const uint64_t lasts[] = { 3, 0 };
+	uint64_t bytes;
+	struct log_got g;
+
+	make_v1_env(f->dir, &bytes);
+	f->w = open_ok(&c);
+	check_backlog(f->w, 7, 0, bytes, 1000);
+	log_read_ok(f->w, 0, 100, 7, &g);
+	for (unsigned i = 0; i < RTE_DIM(want); i++) {
+		assert_int_equal(g.r[i].lsn, i + 1);
+		assert_int_equal(g.r[i].kind, want[i].kind);
+		assert_int_equal(g.r[i].room_id, want[i].room);
+		assert_int_equal(g.r[i].seq, want[i].seq);
+		assert_string_equal(g.r[i].body, want[i].body);
+	}
+	assert_string_equal(g.r[2].user, "bob");
+	free(g.r);
+	check_rooms_last(f->w, ids, lasts, 2);
+	commit_range(f->w, 3, 7, 7);
+	assert_int_equal(rc_wal_last_lsn(f->w), 8);
+
+	/* migrated once: a reopen keeps the log as it is */
+	reopen(f, &c);
+	check_backlog(f->w, 8, 0, bytes + range_len(3, 7), 1000);
+	rc_wal_close(f->w);
+	f->w = NULL;
+	set_schema_version(f->dir, 3); /* and the version written was 2 */
+	assert_null(rc_wal_open(&c, NULL, 0));
+	assert_int_equal(errno, ENOTSUP);
+}
+
 int
 main(void)
 {
@@ -786,6 +1446,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_newer_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drained_marker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_then_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	};
 	int rc;
 

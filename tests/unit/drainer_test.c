@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of storage/drainer.c and of storage/history.c with a database: a real WAL
+ * (LMDB in a scratch directory, EAL with --no-huge) and a real PostgreSQL
+ * (tests/unit/pg_fixture.h), each test in a database of its own. The drain tests run once
+ * per method (COPY, PIPELINE).
+ *
+ *   drainer_test [PATH/TO/pg-fixture.sh]
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "drainer.h"
+#include "history.h"
+#include "pg_fixture.h"
+#include "wal_fixture.h"
+
+struct fx {
+	enum rc_drain_method method;
+	char dir[128];
+	char conninfo[600];
+	struct rc_wal *w;
+	struct rc_drainer *d;
+};
+
+static const enum rc_drain_method m_copy = RC_DRAIN_COPY, m_pipeline = RC_DRAIN_PIPELINE;
+
+/* ---- helpers ---- */
+
+static struct rc_wal *
+wal_open(const char *dir, uint64_t keep_records)
+{
+	struct rc_wal_conf c = fx_conf(dir);
+	char err[256] = "";
+	struct rc_wal *w;
+
+	c.keep_records = keep_records;
+	w = rc_wal_open(&c, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("rc_wal_open: %s", err);
+	return w;
+}
+
+static void
+commit_rec(struct rc_wal *w, struct rc_wal_rec *r)
+{
+	assert_int_equal(rc_wal_commit_now(w, &r, 1), 0);
+	assert_int_equal(r->status, 0);
+}
+
+static void
+commit_room(struct rc_wal *w, uint32_t id, const char *name)
+{
+	struct rc_wal_rec r;
+
+	fx_room(&r, id, 1700000000000ull, "creator", name);
+	commit_rec(w, &r);
+}
+
+/* Messages first..last of a room, sender alice, body "hello SEQ" (+ extra), in batches. */
+static void
+commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, const char *extra,
+	    uint64_t ts_ms)
+{
+	static struct rc_wal_rec recs[64];
+	struct rc_wal_rec *rp[64];
+	unsigned n = 0;
+
+	for (uint64_t s = first; s <= last; s++) {
+		char body[256];
+
+		snprintf(body, sizeof(body), "hello %" PRIu64 "%s", s, extra != NULL ? extra : "");
+		fx_msg(&recs[n], room, s, "alice", body);
+		if (ts_ms != 0)
+			recs[n].ts_ms = ts_ms;
+		rp[n] = &recs[n];
+		if (++n == 64 || s == last) {
+			assert_int_equal(rc_wal_commit_now(w, rp, n), 0);
+			for (unsigned i = 0; i < n; i++)
+				assert_int_equal(recs[i].status, 0);
+			n = 0;
+		}
+	}
+}
+
+static struct rc_drainer *
+drainer_new(struct fx *f, unsigned batch_max)
+{
+	struct rc_drainer_conf c = {
+		.conninfo = f->conninfo,
+		.node_id = "n1",
+		.batch_max = batch_max,
+		.retry_min_ms = 50,
+		.retry_max_ms = 400,
+		.idle_ms = 2,
+		.method = f->method,
+		.epoch = 7,
+	};
+	struct rc_drainer *d = rc_drainer_create(f->w, &c);
+
+	assert_non_null(d);
+	return d;
+}
+
+static long long
+num(struct fx *f, const char *sql)
+{
+	return pgfx_num(f->conninfo, sql);
+}
+
+static void
+snapshot(const char *dir, const char *suffix)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s%s' && cp -a '%s' '%s%s'", dir, suffix, dir, dir,
+		 suffix);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Replaces dir by its snapshot (the WAL must be closed). */
+static void
+restore(const char *dir, const char *suffix)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mv '%s%s' '%s'", dir, dir, suffix, dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->method = *state != NULL ? *(const enum rc_drain_method *)*state : RC_DRAIN_COPY;
+	fx_tmpdir(f->dir, sizeof(f->dir), NULL);
+	assert_int_equal(pgfx_newdb(f->conninfo, sizeof(f->conninfo)), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[640];
+
+	rc_drainer_destroy(f->d);
+	if (f->w != NULL)
+		rc_wal_close(f->w);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'.s1 '%s'.s2 '%s'.s3", f->dir, f->dir, f->dir,
+		 f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- drain ---- */
+
+static const char room2[] = "we{ird}, \"room\" \\ name";
+
+static void
+test_drain_once(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	uint64_t last;
+	int n;
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_room(f->w, 2, room2);
+	commit_room(f->w, 3, "caf\xc3\xa9");
+	commit_msgs(f->w, 1, 1, 1500, NULL, 0);
+	commit_msgs(f->w, 2, 1, 700, " tab\there\nnew line\\back\rcr \xe2\x82\xac", 0);
+	commit_msgs(f->w, 3, 1, 3, NULL, 0);
+	last = rc_wal_last_lsn(f->w);
+	assert_int_equal(last, 3 + 2203);
+	f->d = drainer_new(f, 500);
+	n = rc_drainer_drain_now(f->d);
+	assert_int_equal(n, 3 + 2203);
+	assert_int_equal(rc_wal_drained_lsn(f->w), last);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 2203);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 1500);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'we{ird}, \"room\""
+				" \\ name' AND body = 'hello 9 tab' || chr(9) || 'here' || chr(10) ||"
+				" 'new line\\back' || chr(13) || 'cr \xe2\x82\xac' AND seq = 9"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'caf\xc3\xa9'"), 3);
+	assert_int_equal(num(f, "SELECT cmid + ts_ms + epoch FROM messages WHERE room = 'lobby'"
+				" AND seq = 42 AND sender = 'alice' AND node = 'n1'"),
+			 1042 + 1700000000042ll + 7);
+	assert_int_equal(num(f, "SELECT sum(next_seq) FROM rooms"), 1501 + 701 + 4);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE creator = 'creator' AND"
+				" hosting_node = 'n1' AND room_id IS NOT NULL"), 3);
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state WHERE node = 'n1'"),
+			 (long long)last);
+	rc_drainer_get_stats(f->d, &st);
+	assert_true(st.connected);
+	assert_int_equal(st.drained, last);
+	assert_true(st.batches >= 5);
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.schema_version, 1);
+	assert_true(st.last_batch_ms > 1700000000000ull);
+	/* nothing more to do; then only what is new */
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	commit_msgs(f->w, 1, 1501, 1510, NULL, 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 10);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 2213);
+	assert_int_equal(num(f, "SELECT next_seq FROM rooms WHERE name = 'lobby'"), 1511);
+}
+
+/* A crash between the PostgreSQL COMMIT and the LMDB marker: the database's marker is
+ * adopted; without it (row lost) the re-drain inserts nothing twice; a marker that is not
+ * ours is ignored. */
+static void
+test_redrain(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 1000, NULL, 0);
+	rc_wal_close(f->w);
+	snapshot(f->dir, ".s1");
+	snapshot(f->dir, ".s2");
+	snapshot(f->dir, ".s3");
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 300);
+	assert_int_equal(rc_drainer_drain_now(f->d), 1001);
+	rc_drainer_destroy(f->d);
+	rc_wal_close(f->w);
+
+	/* LMDB's marker lost: drain_state says 1001, the record there is in the database */
+	restore(f->dir, ".s1");
+	f->w = wal_open(f->dir, 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 0);
+	f->d = drainer_new(f, 300);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 1001);
+	rc_drainer_destroy(f->d);
+	rc_wal_close(f->w);
+
+	/* both markers lost: everything again, exactly one row each, no alarm */
+	restore(f->dir, ".s2");
+	assert_int_equal(pgfx_exec(f->conninfo, "DELETE FROM drain_state"), 0);
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 300);
+	assert_int_equal(rc_drainer_drain_now(f->d), 1001);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 1000);
+	assert_int_equal(num(f, "SELECT count(DISTINCT (room, seq)) FROM messages"), 1000);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_alarms"), 0);
+	assert_int_equal(num(f, "SELECT next_seq FROM rooms"), 1001);
+	rc_drainer_destroy(f->d);
+	rc_wal_close(f->w);
+
+	/* a marker whose record is not in the database (another WAL's): ignored */
+	restore(f->dir, ".s3");
+	assert_int_equal(pgfx_exec(f->conninfo, "UPDATE drain_state SET drained_lsn = 500;"
+						"DELETE FROM messages WHERE seq = 499"), 0);
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 300);
+	assert_int_equal(rc_drainer_drain_now(f->d), 1001);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 1000);
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state"), 1001);
+}
+
+/* A row in the way with a different message: an alarm, the new message kept in it. */
+static void
+test_conflict_alarm(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 100);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0); /* creates the schema */
+	assert_int_equal(pgfx_exec(f->conninfo,
+				   "INSERT INTO messages (room, seq, sender, ts_ms, body, cmid)"
+				   " VALUES ('lobby', 5, 'mallory', 1, 'evil', 777),"
+				   " ('lobby', 6, 'alice', 1, 'same message', 1006)"), 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 10, NULL, 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 11);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.conflicts, 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 10);
+	assert_int_equal(num(f, "SELECT cmid FROM messages WHERE seq = 5"), 777);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_alarms WHERE room = 'lobby' AND"
+				" seq = 5 AND stored_cmid = 777 AND stored_sender = 'mallory' AND"
+				" new_cmid = 1005 AND new_sender = 'alice' AND new_body = 'hello 5'"
+				" AND new_ts_ms = 1700000000005 AND new_epoch = 7 AND node = 'n1'"
+				" AND lsn = 6"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_alarms"), 1);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 11);
+}
+
+struct pump {
+	struct rc_wal *w;
+	uint64_t next_seq;
+};
+
+static void
+pump(struct pump *p, unsigned n)
+{
+	commit_msgs(p->w, 1, p->next_seq, p->next_seq + n - 1, NULL, 0);
+	p->next_seq += n;
+}
+
+static void
+pump_for(struct pump *p, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 10) {
+		pump(p, 50);
+		usleep(10000);
+	}
+}
+
+static bool
+wait_drained(struct rc_wal *w, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 10) {
+		if (rc_wal_drained_lsn(w) == rc_wal_last_lsn(w))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* PostgreSQL stops while the thread drains a stream of messages: errors are counted, the
+ * node keeps accepting, the backlog goes in after the restart, nothing lost or doubled. */
+static void
+test_outage(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	struct pump p = { .next_seq = 1 };
+
+	if (!pgfx_can_restart())
+		skip();
+	f->w = p.w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	f->d = drainer_new(f, 200);
+	assert_int_equal(rc_drainer_start(f->d), 0);
+	assert_int_equal(rc_drainer_start(f->d), -EALREADY);
+	pump_for(&p, 500);
+	assert_int_equal(pgfx_stop(), 0);
+	pump_for(&p, 1000);
+	rc_drainer_get_stats(f->d, &st);
+	assert_false(st.connected);
+	assert_true(st.errors > 0);
+	assert_true(st.last_error[0] != '\0');
+	assert_true(rc_wal_drained_lsn(f->w) < rc_wal_last_lsn(f->w));
+	assert_int_equal(pgfx_start(), 0);
+	pump_for(&p, 300);
+	assert_true(wait_drained(f->w, 20000));
+	rc_drainer_stop(f->d);
+	rc_drainer_get_stats(f->d, &st);
+	assert_true(st.reconnects >= 1);
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), (long long)p.next_seq - 1);
+	assert_int_equal(num(f, "SELECT max(seq) FROM messages"), (long long)p.next_seq - 1);
+	assert_int_equal(num(f, "SELECT next_seq FROM rooms"), (long long)p.next_seq);
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state"),
+			 (long long)rc_wal_last_lsn(f->w));
+}
+
+static void
+test_unreachable_and_newer(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	char ci[600];
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	snprintf(ci, sizeof(ci), "%s", f->conninfo);
+	snprintf(f->conninfo, sizeof(f->conninfo), "host=127.0.0.1 port=1 user=postgres");
+	f->d = drainer_new(f, 100);
+	assert_int_equal(rc_drainer_drain_now(f->d), -ECONNREFUSED);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.errors, 1);
+	assert_false(st.connected);
+	assert_non_null(strstr(st.last_error, "connect: "));
+	rc_drainer_destroy(f->d);
+
+	snprintf(f->conninfo, sizeof(f->conninfo), "%s", ci);
+	assert_int_equal(pgfx_exec(f->conninfo, "CREATE TABLE roomcast_schema (version int,"
+						" applied_at timestamptz);"
+						"INSERT INTO roomcast_schema VALUES (99, now())"), 0);
+	f->d = drainer_new(f, 100);
+	assert_int_equal(rc_drainer_drain_now(f->d), -EPROTO);
+	rc_drainer_get_stats(f->d, &st);
+	assert_non_null(strstr(st.last_error, "database schema version 99 is newer"));
+	assert_int_equal(rc_wal_drained_lsn(f->w), 0);
+}
+
+static void
+test_cleanup(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 50, NULL, 0); /* November 2023 */
+	commit_msgs(f->w, 1, 51, 60, NULL, (uint64_t)now.tv_sec * 1000u);
+	f->d = drainer_new(f, 100);
+	assert_int_equal(rc_drainer_drain_now(f->d), 61);
+	assert_int_equal(pgfx_exec(f->conninfo,
+				   "INSERT INTO messages (room, seq, sender, ts_ms, body, cmid)"
+				   " SELECT 'old', g, 'bob', 1000 + g, 'x', g"
+				   " FROM generate_series(1, 25000) g"), 0);
+	rc_drainer_request_cleanup(f->d, 36500); /* a century: nothing that old */
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 25060);
+	rc_drainer_request_cleanup(f->d, 30);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 10);
+	assert_int_equal(num(f, "SELECT min(seq) FROM messages"), 51);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.cleanup_deleted, 25050);
+	assert_int_equal(st.cleanup_runs, 2);
+	/* the thread runs requests too */
+	commit_msgs(f->w, 1, 61, 70, NULL, 1000);
+	assert_int_equal(rc_drainer_start(f->d), 0);
+	rc_drainer_request_cleanup(f->d, 1);
+	for (unsigned t = 0; t < 500 && (rc_drainer_get_stats(f->d, &st), st.cleanup_runs < 3);
+	     t++)
+		usleep(10000);
+	rc_drainer_stop(f->d);
+	assert_int_equal(st.cleanup_runs, 3);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 10);
+}
+
+/* ---- history spanning trimmed LMDB and PostgreSQL ---- */
+
+#define MAX_LOG 1024
+
+struct hlog {
+	unsigned nmsg;
+	struct {
+		unsigned id;
+		uint64_t seq;
+		char body[32];
+	} msg[MAX_LOG];
+	struct {
+		unsigned id, count;
+		uint64_t next_seq;
+		int err;
+	} end[64];
+	atomic_uint ends;
+};
+
+struct req_ctx {
+	unsigned id;
+	unsigned take;
+	unsigned taken;
+};
+
+static int
+hlog_emit(void *arg, const struct rc_hist_req *r, const struct rc_wal_msg *m)
+{
+	struct hlog *lg = arg;
+	struct req_ctx *c = (struct req_ctx *)r->ctx;
+
+	if ((c->take != 0 && c->taken == c->take) || lg->nmsg == MAX_LOG)
+		return 1;
+	c->taken++;
+	lg->msg[lg->nmsg].id = c->id;
+	lg->msg[lg->nmsg].seq = m->seq;
+	snprintf(lg->msg[lg->nmsg].body, sizeof(lg->msg[0].body), "%.*s", (int)m->body.len,
+		 m->body.p);
+	lg->nmsg++;
+	return 0;
+}
+
+static void
+hlog_end(void *arg, const struct rc_hist_req *r, unsigned count, uint64_t next_seq, int err)
+{
+	struct hlog *lg = arg;
+	const struct req_ctx *c = (const struct req_ctx *)r->ctx;
+	unsigned i = atomic_load(&lg->ends);
+
+	lg->end[i].id = c->id;
+	lg->end[i].count = count;
+	lg->end[i].next_seq = next_seq;
+	lg->end[i].err = err;
+	atomic_store(&lg->ends, i + 1);
+}
+
+static const struct rc_history_ops hlog_ops = { .emit = hlog_emit, .end = hlog_end };
+
+struct hcase {
+	struct rc_hist_req req;
+	unsigned take;
+	uint64_t first; /* expected: seqs first..first+count-1 */
+	unsigned count;
+	uint64_t next_seq;
+	int err;
+};
+
+static void
+run_cases(struct rc_history *h, struct hlog *lg, const struct hcase *cs, unsigned n)
+{
+	memset(lg, 0, sizeof(*lg));
+	for (unsigned i = 0; i < n; i++) {
+		struct req_ctx c = { .id = i, .take = cs[i].take };
+		struct rc_hist_req *q;
+
+		assert_int_equal(rte_mempool_get(rc_history_pool(h), (void **)&q), 0);
+		*q = cs[i].req;
+		q->room_id = 1;
+		memcpy(q->ctx, &c, sizeof(c));
+		assert_int_equal(rte_ring_enqueue(rc_history_ring(h), q), 0);
+	}
+	for (unsigned t = 0; t < 1000 && atomic_load(&lg->ends) < n; t++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&lg->ends), n);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = 0;
+
+		assert_int_equal(lg->end[i].id, i);
+		assert_int_equal(lg->end[i].count, cs[i].count);
+		assert_int_equal(lg->end[i].next_seq, cs[i].next_seq);
+		assert_int_equal(lg->end[i].err, cs[i].err);
+		for (unsigned j = 0; j < lg->nmsg; j++) {
+			char want[32];
+
+			if (lg->msg[j].id != i)
+				continue;
+			assert_int_equal(lg->msg[j].seq, cs[i].first + k);
+			snprintf(want, sizeof(want), "hello %" PRIu64, cs[i].first + k);
+			assert_string_equal(lg->msg[j].body, want);
+			k++;
+		}
+		assert_int_equal(k, cs[i].count);
+	}
+}
+
+#define RANGE(f, t, m) { .kind = RC_HIST_RANGE, .from_seq = (f), .to_seq = (t), .max = (m) }
+#define LATEST(t, m) { .kind = RC_HIST_LATEST, .from_seq = 1, .to_seq = (t), .max = (m) }
+
+static const struct hcase span_cases[] = {
+	{ RANGE(1, 100, 200), 0, 1, 100, 101, 0 },
+	{ RANGE(70, 90, 100), 0, 70, 21, 91, 0 },
+	{ RANGE(1, UINT64_MAX, 10), 0, 1, 10, 11, 0 },
+	{ RANGE(85, 100, 100), 0, 85, 16, 101, 0 },
+	{ RANGE(75, 85, 100), 3, 75, 3, 78, 0 },
+	{ RANGE(120, UINT64_MAX, 100), 0, 0, 0, 120, 0 },
+	{ RANGE(10, 5, 100), 0, 0, 0, 10, 0 },
+	{ LATEST(100, 30), 0, 71, 30, 101, 0 },
+	{ LATEST(UINT64_MAX, 10), 0, 91, 10, 101, 0 },
+	{ LATEST(50, 10), 0, 41, 10, 51, 0 },
+	{ LATEST(100, 1000), 0, 1, 100, 101, 0 },
+	{ LATEST(0, 10), 0, 0, 0, 1, 0 },
+};
+
+/* PostgreSQL down: a range needing it fails (retry), LATEST gives LMDB's part. */
+static const struct hcase down_cases[] = {
+	{ RANGE(1, 100, 200), 0, 0, 0, 1, -EAGAIN },
+	{ RANGE(85, 100, 100), 0, 85, 16, 101, 0 },
+	{ LATEST(100, 30), 0, 81, 20, 101, 0 },
+};
+
+static void
+trim_all(struct rc_wal *w)
+{
+	struct rc_wal_stats st;
+	uint64_t before;
+
+	do {
+		rc_wal_get_stats(w, &st);
+		before = st.trimmed;
+		assert_int_equal(rc_wal_commit_now(w, NULL, 0), 0);
+		rc_wal_get_stats(w, &st);
+	} while (st.trimmed != before);
+}
+
+static int
+first_seq(void *arg, const struct rc_wal_msg *m)
+{
+	*(uint64_t *)arg = m->seq;
+	return 1;
+}
+
+static void
+test_history_spanning(void **state)
+{
+	struct fx *f = *state;
+	struct rc_history_stats hs;
+	struct rc_history *h;
+	struct hlog *lg = calloc(1, sizeof(*lg));
+	uint64_t first = 0;
+
+	assert_non_null(lg);
+	f->w = wal_open(f->dir, 20);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 101);
+	trim_all(f->w);
+	rc_wal_read(f->w, 1, 1, UINT64_MAX, 1, first_seq, &first);
+	assert_int_equal(first, 81); /* LMDB keeps the newest 20 */
+
+	h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	assert_non_null(h);
+	assert_int_equal(rc_history_set_db(h, f->conninfo), 0);
+	assert_int_equal(rc_history_start(h), 0);
+	assert_int_equal(rc_history_set_db(h, NULL), -EBUSY);
+	run_cases(h, lg, span_cases, RTE_DIM(span_cases));
+	rc_history_get_stats(h, &hs);
+	assert_int_equal(hs.db_errors, 0);
+	assert_int_equal(hs.db_requests, 8);
+	assert_int_equal(hs.db_messages, 80 + 11 + 10 + 6 + 10 + 10 + 80);
+	if (pgfx_can_restart()) {
+		assert_int_equal(pgfx_stop(), 0);
+		run_cases(h, lg, down_cases, RTE_DIM(down_cases));
+		assert_int_equal(pgfx_start(), 0);
+		usleep(1200 * 1000); /* the back-off after the failure */
+		run_cases(h, lg, span_cases, 2);
+	}
+	rc_history_destroy(h);
+	free(lg);
+}
+
+/* Without a database the history thread serves LMDB's part only, as before. */
+static void
+test_history_no_db(void **state)
+{
+	static const struct hcase cases[] = {
+		{ RANGE(1, 100, 200), 0, 81, 20, 101, 0 },
+		{ LATEST(100, 30), 0, 81, 20, 101, 0 },
+	};
+	struct fx *f = *state;
+	struct rc_history_stats hs;
+	struct rc_history *h;
+	struct hlog *lg = calloc(1, sizeof(*lg));
+
+	assert_non_null(lg);
+	f->w = wal_open(f->dir, 20);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
+	trim_all(f->w);
+	h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	assert_non_null(h);
+	assert_int_equal(rc_history_set_db(h, ""), 0);
+	assert_int_equal(rc_history_start(h), 0);
+	run_cases(h, lg, cases, RTE_DIM(cases));
+	rc_history_get_stats(h, &hs);
+	assert_int_equal(hs.db_requests, 0);
+	rc_history_destroy(h);
+	free(lg);
+}
+
+static void
+test_create_errors(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_conf c = { .conninfo = "x", .node_id = "n1" };
+
+	f->w = wal_open(f->dir, 0);
+	errno = 0;
+	assert_null(rc_drainer_create(NULL, &c));
+	assert_int_equal(errno, EINVAL);
+	c.node_id = NULL;
+	assert_null(rc_drainer_create(f->w, &c));
+	c.node_id = "n1";
+	c.method = 5;
+	assert_null(rc_drainer_create(f->w, &c));
+	c.method = RC_DRAIN_PIPELINE;
+	f->d = rc_drainer_create(f->w, &c);
+	assert_non_null(f->d);
+	assert_int_equal(rc_drainer_start(f->d), 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), -EBUSY);
+	rc_drainer_stop(f->d);
+}
+
+#define BOTH(t)                                                                      \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_copy), \
+	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_pipeline)
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_drain_once),
+		BOTH(test_redrain),
+		BOTH(test_conflict_alarm),
+		BOTH(test_outage),
+		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_no_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
+	};
+	int rc;
+
+	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {
+		fprintf(stderr, "drainer_test: no PostgreSQL\n");
+		return 1;
+	}
+	if (fx_eal_init("drainer_test") < 0) {
+		fprintf(stderr, "drainer_test: cannot initialise the EAL\n");
+		return 1;
+	}
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rte_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A real PostgreSQL for the unit tests that need one (schema, drainer, history with a
+ * database), through tests/pg/pg-fixture.sh.
+ *
+ * Where the server comes from, first match wins:
+ *   ROOMCAST_TEST_PG_DIR=DIR   a fixture directory already started by pg-fixture.sh (the
+ *                              tests may stop and restart it)
+ *   ROOMCAST_TEST_PG=CONNINFO  any server where the user may CREATE DATABASE (tests that
+ *                              stop the server are skipped)
+ *   otherwise                  the test starts its own in a fresh /tmp directory with the
+ *                              fixture script (path given as argv[1], else
+ *                              tests/pg/pg-fixture.sh) and removes it at exit (also on
+ *                              SIGTERM/SIGINT, as meson's timeout sends).
+ * Every test gets a database of its own (pgfx_newdb). Single-threaded helpers.
+ */
+#ifndef RC_PG_FIXTURE_H
+#define RC_PG_FIXTURE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+struct pgfx {
+	char script[512];
+	char dir[256];      /* fixture directory, "" when the server is not ours to stop */
+	char conninfo[512]; /* the server's, database roomcast (or as given) */
+	bool owned;         /* started here: removed at exit */
+	unsigned ndb;
+};
+
+static struct pgfx pgfx;
+
+static inline int
+pgfx_run(const char *cmd, const char *dir, char *out, size_t outlen)
+{
+	char line[1024];
+	FILE *p;
+	int st;
+
+	snprintf(line, sizeof(line), "'%s' %s '%s' 2>&1", pgfx.script, cmd, dir);
+	p = popen(line, "r");
+	if (p == NULL)
+		return -1;
+	if (out != NULL) {
+		out[0] = '\0';
+		while (fgets(line, sizeof(line), p) != NULL)
+			snprintf(out, outlen, "%.*s", (int)outlen - 1, line);
+		out[strcspn(out, "\n")] = '\0';
+	} else {
+		while (fgets(line, sizeof(line), p) != NULL)
+			fputs(line, stderr);
+	}
+	st = pclose(p);
+	return st == 0 ? 0 : -1;
+}
+
+static inline void
+pgfx_cleanup(void)
+{
+	if (pgfx.owned) {
+		pgfx.owned = false;
+		pgfx_run("clean", pgfx.dir, NULL, 0);
+	}
+}
+
+static inline void
+pgfx_on_signal(int sig)
+{
+	pgfx_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static inline int
+pgfx_read_conninfo(const char *dir)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/conninfo", dir);
+	f = fopen(path, "r");
+	if (f == NULL || fgets(pgfx.conninfo, sizeof(pgfx.conninfo), f) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	pgfx.conninfo[strcspn(pgfx.conninfo, "\n")] = '\0';
+	return 0;
+}
+
+/* Finds or starts the server. 0, or -1 with a message on stderr. */
+static inline int
+pgfx_init(const char *script)
+{
+	const char *dir = getenv("ROOMCAST_TEST_PG_DIR"), *ci = getenv("ROOMCAST_TEST_PG");
+
+	snprintf(pgfx.script, sizeof(pgfx.script), "%s",
+		 script != NULL ? script : "tests/pg/pg-fixture.sh");
+	if (dir != NULL && dir[0] != '\0') {
+		snprintf(pgfx.dir, sizeof(pgfx.dir), "%s", dir);
+		return pgfx_read_conninfo(dir);
+	}
+	if (ci != NULL && ci[0] != '\0') {
+		snprintf(pgfx.conninfo, sizeof(pgfx.conninfo), "%s", ci);
+		return 0;
+	}
+	snprintf(pgfx.dir, sizeof(pgfx.dir), "/tmp/rc-pgt-XXXXXX");
+	if (mkdtemp(pgfx.dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	pgfx.owned = true;
+	atexit(pgfx_cleanup);
+	signal(SIGTERM, pgfx_on_signal);
+	signal(SIGINT, pgfx_on_signal);
+	if (pgfx_run("start", pgfx.dir, pgfx.conninfo, sizeof(pgfx.conninfo)) != 0) {
+		fprintf(stderr, "pg-fixture start failed: %s\n", pgfx.conninfo);
+		return -1;
+	}
+	return 0;
+}
+
+/* Can the tests stop and restart the server? */
+static inline bool
+pgfx_can_restart(void)
+{
+	return pgfx.dir[0] != '\0';
+}
+
+static inline int
+pgfx_stop(void)
+{
+	return pgfx_run("stop", pgfx.dir, NULL, 0);
+}
+
+static inline int
+pgfx_start(void)
+{
+	char out[512];
+
+	return pgfx_run("start", pgfx.dir, out, sizeof(out));
+}
+
+/* SQL on the server's own database (no result rows expected). 0 or -1 (message printed). */
+static inline void
+pgfx_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static inline int
+pgfx_exec(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+	int rc = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		PQsetNoticeProcessor(c, pgfx_quiet, NULL);
+		r = PQexec(c, sql);
+		rc = (PQresultStatus(r) == PGRES_COMMAND_OK ||
+		      PQresultStatus(r) == PGRES_TUPLES_OK) ? 0 : -1;
+		if (rc != 0)
+			fprintf(stderr, "pgfx_exec(%s): %s", sql, PQerrorMessage(c));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "pgfx_exec: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	return rc;
+}
+
+/* One number from a query (-1 on error, 0 for NULL). */
+static inline long long
+pgfx_num(const char *conninfo, const char *sql)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	long long v = -1;
+	PGresult *r;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			v = PQgetisnull(r, 0, 0) ? 0 : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		else
+			fprintf(stderr, "pgfx_num(%s): %s", sql, PQerrorMessage(c));
+		PQclear(r);
+	}
+	PQfinish(c);
+	return v;
+}
+
+/* A fresh, empty database; its conninfo goes to out. 0 or -1. */
+static inline int
+pgfx_newdb(char *out, size_t len)
+{
+	char sql[128], name[64];
+
+	snprintf(name, sizeof(name), "rc_t%d_%u", (int)getpid(), ++pgfx.ndb);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
+	if (pgfx_exec(pgfx.conninfo, sql) != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	if (pgfx_exec(pgfx.conninfo, sql) != 0)
+		return -1;
+	snprintf(out, len, "%s dbname=%s", pgfx.conninfo, name);
+	return 0;
+}
+
+#endif /* RC_PG_FIXTURE_H */
