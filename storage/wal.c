@@ -808,7 +808,7 @@ wal_write_batch(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 			continue;
 		}
 		/* a drain that lets the writer trim may free the room this batch needs */
-		if (0 && rc == -ENOSPC && wal_maint_pending(w, false) &&
+		if (rc == -ENOSPC && wal_maint_pending(w, false) &&
 		    wal_maintain(w, WAL_TRIM_CHUNK) == 0)
 			continue;
 		if (rc == -ENOSPC && k > 1) {

@@ -241,6 +241,7 @@ rc_cleanup_state_file() { # FILE
 			;;
 		link) ip link del "$val" 2>/dev/null ;;
 		dpdk | workdir) [ -n "$val" ] && [ "$val" != / ] && rm -rf "$val" ;;
+		pg) [ -n "$val" ] && bash "$RC_ROOT/tests/pg/pg-fixture.sh" clean "$val" >/dev/null 2>&1 ;;
 		esac
 	done <"$1"
 	rm -f "$1"
@@ -379,11 +380,44 @@ ports = ( { name = "chat0"; device = "$dev"; args = "$devargs";
 workers = { lcores = $workers; burst = 32; idle_backoff = true; idle_polls = 100;
             idle_sleep_us = 100; mbufs = 16383; };
 chat = { history_on_join = 20; max_fetch = 200; session_idle_s = 120; max_sessions = 65536;
-         max_rooms = 10000; max_members = 1000; post_rate = 50; post_burst = 100;
-         dedup_window = 4096; };
+         max_rooms = 10000; max_members = 1000; post_rate = ${RC_POST_RATE:-50};
+         post_burst = ${RC_POST_BURST:-100}; dedup_window = 4096; };
 auth = { secret_file = "$RC_SECRET"; token_ttl_s = 86400; };
-wal = { map_size_mb = 64; high_water_pct = 90; batch_max = 512; nosync = false; };
+wal = { map_size_mb = ${RC_MAP_MB:-64}; high_water_pct = ${RC_HIGH_WATER:-90}; batch_max = 512;
+        nosync = false; keep_records = ${RC_KEEP_RECORDS:-100000}; };
 EOF
+	if [ -n "${RC_PG_CONNINFO:-}" ]; then
+		cat >>"$file" <<EOF
+db = { conninfo = "$RC_PG_CONNINFO"; batch_max = ${RC_DB_BATCH:-2000}; retry_max_ms = 500; };
+EOF
+	fi
+}
+
+# ---- PostgreSQL (tests/pg/pg-fixture.sh): a throw-away server on a unix socket in a short
+# directory; the node reaches it through the socket (the file system is shared by the
+# namespaces, the loopback is not).
+RC_PG_DIR=""
+RC_PG_CONNINFO=""
+
+rc_start_pg() {
+	if [ -z "$RC_PG_DIR" ]; then
+		RC_PG_DIR=$(mktemp -d /tmp/rcpg.XXXXXX)
+		rc_state_add pg "$RC_PG_DIR"
+	fi
+	bash "$RC_ROOT/tests/pg/pg-fixture.sh" start "$RC_PG_DIR" >"$RC_WORK/pg.start.log" 2>&1 ||
+		rc_fail "PostgreSQL did not start: $(tail -n 3 "$RC_WORK/pg.start.log")"
+	RC_PG_CONNINFO=$(bash "$RC_ROOT/tests/pg/pg-fixture.sh" conninfo "$RC_PG_DIR")
+	rc_log "PostgreSQL up: $RC_PG_CONNINFO"
+}
+
+rc_stop_pg() {
+	bash "$RC_ROOT/tests/pg/pg-fixture.sh" stop "$RC_PG_DIR" >>"$RC_WORK/pg.start.log" 2>&1 ||
+		rc_fail "PostgreSQL did not stop"
+	rc_log "PostgreSQL stopped"
+}
+
+rc_psql() { # SQL: one row per line, fields separated by |
+	psql "$RC_PG_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -c "$1"
 }
 
 # rc_start_node [CONF]: start roomcastd in the NODE namespace, wait until its admin socket

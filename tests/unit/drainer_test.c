@@ -30,6 +30,7 @@ struct fx {
 	char conninfo[600];
 	struct rc_wal *w;
 	struct rc_drainer *d;
+	struct rc_history *h;
 };
 
 static const enum rc_drain_method m_copy = RC_DRAIN_COPY, m_pipeline = RC_DRAIN_PIPELINE;
@@ -156,6 +157,7 @@ teardown(void **state)
 	struct fx *f = *state;
 	char cmd[640];
 
+	rc_history_destroy(f->h);
 	rc_drainer_destroy(f->d);
 	if (f->w != NULL)
 		rc_wal_close(f->w);
@@ -620,7 +622,7 @@ test_history_spanning(void **state)
 	rc_wal_read(f->w, 1, 1, UINT64_MAX, 1, first_seq, &first);
 	assert_int_equal(first, 81); /* LMDB keeps the newest 20 */
 
-	h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	h = f->h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
 	assert_non_null(h);
 	assert_int_equal(rc_history_set_db(h, f->conninfo), 0);
 	assert_int_equal(rc_history_start(h), 0);
@@ -638,6 +640,7 @@ test_history_spanning(void **state)
 		run_cases(h, lg, span_cases, 2);
 	}
 	rc_history_destroy(h);
+	f->h = NULL;
 	free(lg);
 }
 
@@ -660,7 +663,7 @@ test_history_no_db(void **state)
 	commit_msgs(f->w, 1, 1, 100, NULL, 0);
 	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
 	trim_all(f->w);
-	h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	h = f->h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
 	assert_non_null(h);
 	assert_int_equal(rc_history_set_db(h, ""), 0);
 	assert_int_equal(rc_history_start(h), 0);
@@ -668,6 +671,7 @@ test_history_no_db(void **state)
 	rc_history_get_stats(h, &hs);
 	assert_int_equal(hs.db_requests, 0);
 	rc_history_destroy(h);
+	f->h = NULL;
 	free(lg);
 }
 

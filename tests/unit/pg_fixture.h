@@ -11,7 +11,8 @@
  *   otherwise                  the test starts its own in a fresh /tmp directory with the
  *                              fixture script (path given as argv[1], else
  *                              tests/pg/pg-fixture.sh) and removes it at exit (also on
- *                              SIGTERM/SIGINT, as meson's timeout sends).
+ *                              SIGTERM/SIGINT, as meson's timeout sends); a detached
+ *                              watchdog removes it too should the test die otherwise.
  * Every test gets a database of its own (pgfx_newdb). Single-threaded helpers.
  */
 #ifndef RC_PG_FIXTURE_H
@@ -95,6 +96,20 @@ pgfx_read_conninfo(const char *dir)
 	return 0;
 }
 
+/* A detached shell that cleans the fixture directory once this process is gone. */
+static inline void
+pgfx_watchdog(void)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd),
+		 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
+		 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
+		 (int)getpid(), pgfx.script, pgfx.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "pg_fixture: no watchdog for %s\n", pgfx.dir);
+}
+
 /* Finds or starts the server. 0, or -1 with a message on stderr. */
 static inline int
 pgfx_init(const char *script)
@@ -118,6 +133,7 @@ pgfx_init(const char *script)
 	}
 	pgfx.owned = true;
 	atexit(pgfx_cleanup);
+	pgfx_watchdog();
 	signal(SIGTERM, pgfx_on_signal);
 	signal(SIGINT, pgfx_on_signal);
 	if (pgfx_run("start", pgfx.dir, pgfx.conninfo, sizeof(pgfx.conninfo)) != 0) {

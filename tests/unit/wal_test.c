@@ -1026,20 +1026,23 @@ test_drained_marker(void **state)
 	assert_int_equal(rc_wal_drained_lsn(f->w), 4);
 	rc_wal_set_drained(f->w, 2);
 	assert_int_equal(rc_wal_drained_lsn(f->w), 4);
-	/* beyond what is committed: clamped, and never drains a later record */
+	/* beyond what is committed: clamped */
 	rc_wal_set_drained(f->w, 1000);
 	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
-	commit_range(f->w, 1, 11, 15);
-	assert_int_equal(rc_wal_last_lsn(f->w), 15);
-	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
-	assert_int_equal(stats(f->w).backlog_records, 5);
 
 	/* close persists a marker set since the last transaction */
 	reopen(f, &c);
 	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
-	assert_int_equal(rc_wal_last_lsn(f->w), 15);
+	assert_int_equal(rc_wal_last_lsn(f->w), 10);
 	rc_wal_set_drained(f->w, 3);
 	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+
+	/* the clamped value never drains a later record */
+	rc_wal_set_drained(f->w, 1000);
+	commit_range(f->w, 1, 11, 15);
+	assert_int_equal(rc_wal_last_lsn(f->w), 15);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 10);
+	assert_int_equal(stats(f->w).backlog_records, 5);
 
 	/* the idle writer persists it by itself: the backlog bytes follow the persisted one */
 	for (uint64_t s = 11; s <= 15; s++)
@@ -1331,6 +1334,103 @@ test_map_full_recovers(void **state)
 	rte_ring_free(done);
 }
 
+/* ---- draining while the writer writes ---- */
+
+struct drainer_sim {
+	struct rc_wal *w;
+	uint64_t target;  /* stop once drained this far */
+	uint64_t next;    /* the LSN expected next */
+	unsigned bad;     /* records out of LSN order or of an unknown room */
+	int error;        /* a failed log read */
+	bool timed_out;
+};
+
+static int
+drainer_sim_rec(void *arg, const struct rc_wal_logrec *r)
+{
+	struct drainer_sim *d = arg;
+
+	if (r->lsn != d->next || r->kind != RC_WAL_MSG || r->room_id < GC_ROOM_BASE ||
+	    r->room_id > GC_ROOM_BASE + 1)
+		d->bad++;
+	d->next = r->lsn + 1;
+	return 0;
+}
+
+/* Reads the log from the drained marker on and moves the marker after every batch. */
+static void *
+drainer_sim_main(void *arg)
+{
+	struct drainer_sim *d = arg;
+	uint64_t deadline = fx_now_us() + 60u * 1000000u;
+
+	d->next = 1;
+	while (rc_wal_drained_lsn(d->w) < d->target && !d->timed_out) {
+		int n = rc_wal_log_read(d->w, rc_wal_drained_lsn(d->w) + 1, 300, drainer_sim_rec, d);
+
+		if (n < 0) {
+			d->error = n;
+			return NULL;
+		}
+		if (n > 0)
+			rc_wal_set_drained(d->w, d->next - 1);
+		else
+			usleep(200);
+		d->timed_out = fx_now_us() > deadline;
+	}
+	return NULL;
+}
+
+static void
+test_drain_while_writing(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct drainer_sim d = { .target = 2 * GC_PER_PRODUCER };
+	struct rc_wal_stats st;
+	struct log_got g;
+	struct producer p[2];
+	pthread_t th[3];
+
+	c.batch_max = 128;
+	c.pool_size = 1024;
+	c.keep_records = 100;
+	f->w = open_ok(&c);
+	d.w = f->w;
+	for (unsigned i = 0; i < 2; i++)
+		p[i] = (struct producer){ .w = f->w, .idx = i,
+					  .done = completion_ring(f->w, i, 2048) };
+	assert_int_equal(rc_wal_start(f->w), 0);
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, producer_main, &p[i]), 0);
+	assert_int_equal(pthread_create(&th[2], NULL, drainer_sim_main, &d), 0);
+	for (unsigned i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	wait_trimmed(f->w, 2 * GC_PER_PRODUCER - 100);
+	wait_backlog_bytes(f->w, 0);
+	rc_wal_stop(f->w);
+
+	assert_false(d.timed_out);
+	assert_int_equal(d.error, 0);
+	assert_int_equal(d.bad, 0);
+	assert_int_equal(d.next, 2 * GC_PER_PRODUCER + 1);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_false(p[i].timed_out);
+		assert_int_equal(p[i].completed, GC_PER_PRODUCER);
+		assert_int_equal(p[i].out_of_order + p[i].bad, 0);
+		rte_ring_free(p[i].done);
+	}
+	st = stats(f->w);
+	assert_int_equal(st.messages, 100);
+	assert_int_equal(st.backlog_records, 0);
+	assert_int_equal(st.oldest_undrained_ms, 0);
+	assert_int_equal(st.commit_errors, 0);
+	check_log_lsns(f->w, 2 * GC_PER_PRODUCER - 99, NULL, 100);
+	log_read_ok(f->w, 0, 1, 1, &g); /* the window is all that is left */
+	assert_int_equal(g.r[0].lsn, 2 * GC_PER_PRODUCER - 99);
+	free(g.r);
+}
+
 /* ---- migration of a version-1 environment ---- */
 
 static void
@@ -1453,6 +1553,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_then_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full_recovers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_while_writing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 	};
 	int rc;

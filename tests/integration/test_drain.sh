@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Integration test of the drain to PostgreSQL (issue 3), with a real PostgreSQL started by the
+# test (tests/pg/pg-fixture.sh) and roomcastd on net_af_packet in its namespace.
+#  1. Steady state: 200 messages are ACKed, drained, and stored exactly once in the database
+#     (one row per (room, seq), seq 1..200, every cmid once); the schema was created.
+#  2. The recent window: with wal.keep_records = 50 the drained records beyond the window are
+#     trimmed from LMDB, and a FETCH of the whole room (rcload --verify-history) returns all
+#     200 messages in order: seq 1..150 from PostgreSQL, the rest from LMDB.
+#  3. PostgreSQL stopped under load: clients keep posting (all ACKed into LMDB), the backlog
+#     shows in `db status` (records, bytes, age), the database comes back, the backlog drains:
+#     nothing lost, nothing doubled.
+#  4. SIGKILL in the middle of a drain (small batches, a large backlog): after the restart
+#     every acknowledged message is in the database exactly once, in order.
+#  5. Cleanup: `db cleanup --days 1` deletes the messages older than a day and keeps rooms.
+# rc-timeout: 600
+# shellcheck disable=SC2119 # rc_* helpers take optional arguments
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+rc_init drain
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCLOAD"
+rc_require_cmds psql
+rc_setup_netns
+rc_start_pg
+export RC_KEEP_RECORDS=50 RC_POST_RATE=2000 RC_POST_BURST=2000
+rc_write_node_conf
+rc_start_node
+mapfile -t BIND < <(rc_bind_args)
+
+db_backlog() { rc_ctl -j db status | jq -r '.backlog.records'; }
+backlog_empty() { [ "$(db_backlog)" = 0 ]; }
+db_connected() { [ "$(rc_ctl -j db status | jq -r '.database.connected')" = true ]; }
+
+# check_room ROOM N: the database holds exactly seq 1..N of ROOM, once each, and N distinct
+# (sender, cmid) pairs.
+check_room() {
+	local room=$1 n=$2 got
+	got=$(rc_psql "SELECT count(*), count(DISTINCT seq), coalesce(min(seq),0),
+			coalesce(max(seq),0), count(DISTINCT (sender, cmid))
+			FROM messages WHERE room = '$room'")
+	rc_assert_eq "$got" "$n|$n|1|$n|$n" \
+		"room $room in PostgreSQL: rows|distinct seqs|min|max|distinct (sender,cmid)"
+}
+
+rc_log "step 1: steady state"
+rc_assert "relay round in d-one" rc_rcload --users 4 --posts 50 --resend-every 7 \
+	--room d-one "${BIND[@]}"
+rc_wait_until 30 "the backlog drains" backlog_empty
+rc_assert_eq "$(rc_psql 'SELECT max(version) FROM roomcast_schema')" 1 "schema version"
+check_room d-one 200
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room row"
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms"
+
+rc_log "step 2: the recent window and a FETCH spanning LMDB and PostgreSQL"
+trimmed=$(rc_ctl -j db status | jq -r '.lmdb.trimmed')
+rc_assert_int_gt "$trimmed" 100 "drained records beyond the window of 50 were trimmed"
+rc_assert "FETCH of all 200 (PostgreSQL + LMDB)" \
+	rc_rcload --verify-history 200 --users 4 --posts 50 --room d-one \
+	--bind-ip "${RC_CLIENT_IPS[0]}"
+
+rc_log "step 3: PostgreSQL stopped under load"
+rc_stop_pg
+rc_rcload --users 3 --posts 100 --room d-two --prefix o "${BIND[@]}" >"$RC_WORK/load2.log" 2>&1 &
+load=$!
+db_down() { ! db_connected; }
+rc_wait_until 20 "the drainer notices that PostgreSQL is gone" db_down
+wait "$load" || rc_fail "the load round failed while PostgreSQL was down: $(tail -n 5 "$RC_WORK/load2.log")"
+rc_log "$(grep '^rcload: users' "$RC_WORK/load2.log")"
+status=$(rc_ctl -j db status)
+rc_log "db status while down: $(jq -c '.backlog' <<<"$status")"
+rc_assert_int_gt "$(jq -r '.backlog.records' <<<"$status")" 0 "backlog records while down"
+rc_assert_int_gt "$(jq -r '.backlog.bytes' <<<"$status")" 0 "backlog bytes while down"
+rc_assert_int_gt "$(jq -r '.backlog.oldest_age_ms' <<<"$status")" 0 "backlog age while down"
+rc_assert_eq "$(jq -r '.database.connected' <<<"$status")" false "db status says disconnected"
+rc_start_pg
+rc_wait_until 60 "the backlog drains after PostgreSQL is back" backlog_empty
+check_room d-two 300
+check_room d-one 200
+
+rc_log "step 4: SIGKILL in the middle of a drain"
+rc_stop_node
+export RC_DB_BATCH=5
+rc_write_node_conf
+rc_start_node
+rc_stop_pg
+rc_assert "2000 messages ACKed into LMDB while PostgreSQL is down" \
+	rc_rcload --users 4 --posts 500 --room d-three --prefix k "${BIND[@]}"
+before=$(db_backlog)
+rc_assert_int_gt "$before" 1999 "backlog before the drain"
+rc_start_pg
+in_db() { rc_psql "SELECT count(*) FROM messages WHERE room = 'd-three'" 2>/dev/null || echo 0; }
+started() { [ "$(in_db)" -gt 0 ]; }
+rc_wait_until 60 "the drain starts" started
+rc_kill_node
+mid=$(in_db)
+rc_log "SIGKILL with $mid of 2000 rows of d-three in PostgreSQL"
+rc_assert_int_gt 2000 "$mid" "the kill landed before the drain finished"
+rc_start_node
+rc_wait_until 120 "the rest drains after the restart" backlog_empty
+check_room d-three 2000
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms after re-drain"
+rc_assert "history of d-three after the kill" \
+	rc_rcload --verify-history 2000 --users 4 --posts 500 --prefix k --room d-three \
+	--bind-ip "${RC_CLIENT_IPS[1]}"
+
+rc_log "step 5: cleanup"
+rc_psql "UPDATE messages SET ts_ms = ts_ms - 3 * 86400000 WHERE room = 'd-one' AND seq <= 20"
+rc_assert "db cleanup --days 1" rc_ctl db cleanup --days 1
+cleaned() { [ "$(rc_ctl -j db status | jq -r '.database.cleanup_deleted')" -ge 20 ]; }
+rc_wait_until 30 "the cleanup ran" cleaned
+rc_assert_eq "$(rc_psql "SELECT count(*), min(seq) FROM messages WHERE room = 'd-one'")" \
+	"180|21" "d-one after the cleanup: 180 rows from seq 21"
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room kept"
+rc_assert_fails "db cleanup with a bad argument" rc_ctl db cleanup --days x
+
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
