@@ -175,8 +175,9 @@ int rc_mgmt_push(const struct rc_mgmt_cred *c, const char *peer, const char *pat
 
 /* GET http://PEER/PATH. 0 when the peer answered (status in r->status); a 200 answer must be
  * signed by the cluster secret (else -EBADMSG, nothing returned) and at most
- * RC_MGMT_BODY_MAX bytes (else -EMSGSIZE). Transport errors as rc_mgmt_push. Free r with
- * rc_mgmt_reply_free. */
+ * RC_MGMT_BODY_MAX bytes (else -EMSGSIZE). Another status comes with the peer's unsigned
+ * explanation in body: for messages only. Transport errors as rc_mgmt_push. Free r with
+ * rc_mgmt_reply_free (also after an error). */
 int rc_mgmt_get(const struct rc_mgmt_cred *c, const char *peer, const char *path,
 		struct rc_mgmt_reply *r);
 void rc_mgmt_reply_free(struct rc_mgmt_reply *r);

@@ -43,7 +43,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +58,7 @@
 #define DRAIN_APPNAME "roomcastd-drainer"
 #define DRAIN_CLEANUP_CHUNK 10000
 #define DRAIN_PL_CHUNK 512 /* pipelined rows between two reads of their results */
+#define DRAIN_STREAM_CHUNK 1000 /* records read from LMDB per COPY chunk */
 #define DRAIN_SLEEP_SLICE_MS 10
 #define DRAIN_ROOMS_INIT 256
 
@@ -116,6 +116,7 @@ struct rc_drainer {
 	unsigned nbrooms;
 	struct room_cache rooms;
 	struct sbuf copy, a[4];
+	char copy_tail[160]; /* "EPOCH\tNODE\n", escaped for COPY */
 	unsigned backoff_ms;
 	uint64_t retry_at_ms;
 	pthread_t thread;
@@ -164,22 +165,6 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return 0;
-}
-
-static int
-sb_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-sb_addf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	return sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 /* s escaped for COPY's text format. */
@@ -463,15 +448,30 @@ drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 	return 0;
 }
 
-/* Reads up to max records from lsn into d->recs. Returns the count or -errno. */
+/* Reads up to max records from lsn into d->recs (emptied first). Returns the count or
+ * -errno. */
 static int
 drain_read(struct rc_drainer *d, uint64_t from, unsigned max)
 {
 	int rc;
 
 	d->nrecs = 0;
-	rc = rc_wal_log_read(d->wal, from, max, drain_copy_rec, d);
+	rc = rc_wal_log_read(d->wal, from, RTE_MIN(max, d->conf.batch_max), drain_copy_rec, d);
 	return rc < 0 ? rc : (int)d->nrecs;
+}
+
+/* Appends up to max more records (the batch stays within batch_max). Returns how many. */
+static int
+drain_read_more(struct rc_drainer *d, unsigned max)
+{
+	unsigned before = d->nrecs;
+	int rc;
+
+	max = RTE_MIN(max, d->conf.batch_max - d->nrecs);
+	if (max == 0 || d->nrecs == 0)
+		return 0;
+	rc = rc_wal_log_read(d->wal, d->recs[d->nrecs - 1].lsn + 1, max, drain_copy_rec, d);
+	return rc < 0 ? rc : (int)(d->nrecs - before);
 }
 
 /* The room slot for a message, learning the name from LMDB the first time. */
@@ -488,14 +488,20 @@ drain_room(struct rc_drainer *d, uint32_t id)
 	return rooms_put(&d->rooms, id, name);
 }
 
-/* Resolves room names and aggregates the batch's max seq per room. */
-static int
-drain_resolve(struct rc_drainer *d)
+/* A new batch: per-room aggregates start over. */
+static void
+drain_batch_begin(struct rc_drainer *d)
 {
 	d->gen++;
 	d->nbrooms = 0;
 	d->nmsgs = 0;
-	for (unsigned i = 0; i < d->nrecs; i++) {
+}
+
+/* Resolves the room names of recs[first..) and aggregates the batch's max seq per room. */
+static int
+drain_resolve(struct rc_drainer *d, unsigned first)
+{
+	for (unsigned i = first; i < d->nrecs; i++) {
 		struct drain_rec *r = &d->recs[i];
 		struct room_slot *s = r->kind == RC_WAL_ROOM ?
 					      rooms_put(&d->rooms, r->room_id, r->body) :
@@ -643,26 +649,75 @@ drain_seqs_and_state(struct rc_drainer *d)
 
 /* ---- method COPY ---- */
 
+/* Appends v in decimal (no vsnprintf: this runs for every column of every row). */
 static int
-drain_copy_data(struct rc_drainer *d)
+sb_add_u64(struct sbuf *b, uint64_t v, char sep)
+{
+	char tmp[24];
+	size_t n = sizeof(tmp);
+
+	tmp[--n] = sep;
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return sb_add(b, tmp + n, sizeof(tmp) - n);
+}
+
+static int
+sb_add_i64(struct sbuf *b, int64_t v, char sep)
+{
+	if (v >= 0)
+		return sb_add_u64(b, (uint64_t)v, sep);
+	return sb_add(b, "-", 1) | sb_add_u64(b, -(uint64_t)v, sep);
+}
+
+/* Appends the messages of recs[first..) as COPY text: for messages (.., epoch, node) or,
+ * with `staging`, for rc_staging (.., lsn). */
+static int
+drain_copy_data(struct rc_drainer *d, bool staging, unsigned first)
 {
 	struct sbuf *b = &d->copy;
 	int rc = 0;
 
-	b->len = 0;
-	for (unsigned i = 0; i < d->nrecs && rc == 0; i++) {
+	for (unsigned i = first; i < d->nrecs && rc == 0; i++) {
 		const struct drain_rec *r = &d->recs[i];
 
 		if (r->kind != RC_WAL_MSG)
 			continue;
 		rc = sb_add_copy(b, r->room, strlen(r->room));
-		rc |= sb_addf(b, "\t%" PRIu64 "\t", r->seq);
+		rc |= sb_add(b, "\t", 1);
+		rc |= sb_add_u64(b, r->seq, '\t');
 		rc |= sb_add_copy(b, r->user, strlen(r->user));
-		rc |= sb_addf(b, "\t%" PRIu64 "\t", r->ts_ms);
+		rc |= sb_add(b, "\t", 1);
+		rc |= sb_add_u64(b, r->ts_ms, '\t');
 		rc |= sb_add_copy(b, r->body, strlen(r->body));
-		rc |= sb_addf(b, "\t%" PRId64 "\t%" PRIu64 "\n", (int64_t)r->cmid, r->lsn);
+		rc |= sb_add(b, "\t", 1);
+		if (staging) {
+			rc |= sb_add_i64(b, (int64_t)r->cmid, '\t');
+			rc |= sb_add_u64(b, r->lsn, '\n');
+		} else {
+			rc |= sb_add_i64(b, (int64_t)r->cmid, '\t');
+			rc |= sb_add(b, d->copy_tail, strlen(d->copy_tail));
+		}
 	}
 	return rc != 0 ? -ENOMEM : 0;
+}
+
+static int
+drain_copy(struct rc_drainer *d, const char *copy_sql, bool staging)
+{
+	int rc;
+
+	d->copy.len = 0;
+	rc = drain_copy_data(d, staging, 0);
+	if (rc == 0)
+		rc = rc_pgdb_copy_begin(&d->db, copy_sql);
+	if (rc == 0)
+		rc = rc_pgdb_copy_put(&d->db, d->copy.p, d->copy.len);
+	if (rc == 0)
+		rc = rc_pgdb_copy_end(&d->db);
+	return rc;
 }
 
 static const char *const drain_merge_sql =
@@ -678,23 +733,18 @@ static const char *const drain_alarms_sql =
 	" WHERE (m.cmid, m.sender) <> (s.cmid, s.sender)"
 	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING";
 
-/* The messages of the batch, inside its transaction. *alarms gets the new alarms. */
+/* The careful way: staging table, insert-on-conflict, alarms for the rows in the way. */
 static int
-drain_copy_msgs(struct rc_drainer *d, uint64_t *alarms)
+drain_copy_merge(struct rc_drainer *d, uint64_t *alarms)
 {
 	char epoch[24];
 	const char *pm[2] = { epoch, d->node_id };
 	uint64_t inserted = 0;
-	int rc = drain_copy_data(d);
+	int rc;
 
 	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t)d->conf.epoch);
-	if (rc == 0)
-		rc = rc_pgdb_copy_begin(&d->db, "COPY rc_staging (room, seq, sender, ts_ms, body,"
-						" cmid, lsn) FROM STDIN");
-	if (rc == 0)
-		rc = rc_pgdb_copy_put(&d->db, d->copy.p, d->copy.len);
-	if (rc == 0)
-		rc = rc_pgdb_copy_end(&d->db);
+	rc = drain_copy(d, "COPY rc_staging (room, seq, sender, ts_ms, body, cmid, lsn)"
+			   " FROM STDIN", true);
 	if (rc == 0)
 		rc = drain_cmd(d, drain_merge_sql, 2, pm, &inserted);
 	if (rc != 0 || inserted == d->nmsgs)
@@ -704,6 +754,50 @@ drain_copy_msgs(struct rc_drainer *d, uint64_t *alarms)
 	rc = rc_pgdb_exec(&d->db, "ANALYZE rc_staging");
 	if (rc == 0)
 		rc = drain_cmd(d, drain_alarms_sql, 2, pm, alarms);
+	return rc;
+}
+
+/* Streams the batch into COPY messages: what was read already, then more, chunk by chunk,
+ * so that the server inserts one chunk while the next is read from LMDB. */
+static int
+drain_copy_stream(struct rc_drainer *d)
+{
+	unsigned first = 0;
+	int rc = rc_pgdb_copy_begin(&d->db, "COPY messages (room, seq, sender, ts_ms, body,"
+					    " cmid, epoch, node) FROM STDIN");
+
+	while (rc == 0) {
+		d->copy.len = 0;
+		rc = drain_copy_data(d, false, first);
+		if (rc == 0)
+			rc = rc_pgdb_copy_put(&d->db, d->copy.p, d->copy.len);
+		first = d->nrecs;
+		if (rc == 0)
+			rc = drain_read_more(d, DRAIN_STREAM_CHUNK);
+		if (rc <= 0)
+			break;
+		rc = drain_resolve(d, first);
+	}
+	/* on failure the connection is left mid-COPY: the caller closes it */
+	return rc < 0 ? rc : rc_pgdb_copy_end(&d->db);
+}
+
+/* The messages of the batch, inside its transaction; *alarms gets the new alarms. First
+ * a plain COPY into messages inside a savepoint (the common case: none of the keys is
+ * there yet; as fast as COPY gets); a unique violation (a re-drain, a conflict) rolls it
+ * back and the batch goes the careful way. */
+static int
+drain_copy_msgs(struct rc_drainer *d, uint64_t *alarms)
+{
+	int rc = rc_pgdb_exec(&d->db, "SAVEPOINT rc_fast");
+
+	if (rc == 0)
+		rc = drain_copy_stream(d);
+	if (rc != -EEXIST)
+		return rc;
+	rc = rc_pgdb_exec(&d->db, "ROLLBACK TO SAVEPOINT rc_fast");
+	if (rc == 0)
+		rc = drain_copy_merge(d, alarms);
 	return rc;
 }
 
@@ -922,9 +1016,9 @@ drain_txn(struct rc_drainer *d, uint64_t *alarms)
 	else {
 		rc = rc_pgdb_exec(&d->db, "BEGIN; SET LOCAL synchronous_commit = on");
 		if (rc == 0)
-			rc = drain_rooms_created(d);
-		if (rc == 0 && d->nmsgs > 0)
 			rc = drain_copy_msgs(d, alarms);
+		if (rc == 0)
+			rc = drain_rooms_created(d);
 		if (rc == 0)
 			rc = drain_seqs_and_state(d);
 	}
@@ -938,14 +1032,16 @@ static int
 drain_batch(struct rc_drainer *d)
 {
 	uint64_t from = RTE_MAX(d->drained, rc_wal_drained_lsn(d->wal)) + 1, alarms = 0;
-	int rc = drain_read(d, from, d->conf.batch_max);
+	bool stream = d->conf.method == RC_DRAIN_COPY;
+	int rc = drain_read(d, from, stream ? DRAIN_STREAM_CHUNK : d->conf.batch_max);
 
 	if (rc <= 0) {
 		if (rc < 0)
 			st_error(d, "reading the WAL: ", strerror(-rc));
 		return rc;
 	}
-	rc = drain_resolve(d);
+	drain_batch_begin(d);
+	rc = drain_resolve(d, 0);
 	if (rc != 0) {
 		st_error(d, "resolving room names: ", strerror(-rc));
 		return rc;
@@ -1128,6 +1224,19 @@ drain_conf_defaults(struct rc_drainer_conf *c)
 		c->idle_ms = 5;
 }
 
+static void
+drain_copy_tail(struct rc_drainer *d)
+{
+	int n = snprintf(d->copy_tail, sizeof(d->copy_tail), "%" PRId64 "\t",
+			 (int64_t)d->conf.epoch);
+	size_t cap = sizeof(d->copy_tail) - (size_t)n - 2, len = strlen(d->node_id);
+	size_t need = rc_pgdb_copy_escape(d->copy_tail + n, cap, d->node_id, RTE_MIN(len, 64u));
+
+	n += (int)(need <= cap ? need : 0);
+	d->copy_tail[n++] = '\n';
+	d->copy_tail[n] = '\0';
+}
+
 struct rc_drainer *
 rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c)
 {
@@ -1158,6 +1267,7 @@ rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c)
 	}
 	d->conf.conninfo = d->conninfo;
 	d->conf.node_id = d->node_id;
+	drain_copy_tail(d);
 	return d;
 }
 

@@ -13,6 +13,9 @@
  * transaction (no CREATE INDEX CONCURRENTLY); bump RC_SCHEMA_VERSION in schema.h.
  *
  * Notes on version 1:
+ *  - names (rooms, users) are identifiers: COLLATE "C", compared byte by byte, so that
+ *    their indexes do not depend on the operating system's locale data (a glibc update
+ *    that changes a collation silently breaks text indexes) and compare faster.
  *  - messages are keyed by (room NAME, seq); there is deliberately no foreign key to rooms:
  *    the drainer upserts the room in the same transaction anyway, and the key check would
  *    cost an index probe per drained row.
@@ -36,7 +39,7 @@
 static const char *const migrations[] = {
 	/* 0 -> 1 */
 	"CREATE TABLE rooms ("
-	" name text PRIMARY KEY,"
+	" name text COLLATE \"C\" PRIMARY KEY,"
 	" room_id bigint,"
 	" hosting_node text NOT NULL DEFAULT '',"
 	" type text NOT NULL DEFAULT 'persistent' CHECK (type IN ('persistent', 'adhoc')),"
@@ -49,15 +52,16 @@ static const char *const migrations[] = {
 	"COMMENT ON COLUMN rooms.max_occupants IS '0: the node''s max_members';"
 	"COMMENT ON COLUMN rooms.next_seq IS 'the seq the next message of the room gets';"
 	"CREATE TABLE room_members ("
-	" room text NOT NULL REFERENCES rooms (name) ON DELETE CASCADE ON UPDATE CASCADE,"
-	" user_name text NOT NULL,"
+	" room text COLLATE \"C\" NOT NULL"
+	"  REFERENCES rooms (name) ON DELETE CASCADE ON UPDATE CASCADE,"
+	" user_name text COLLATE \"C\" NOT NULL,"
 	" role text NOT NULL DEFAULT 'participant'"
 	"  CHECK (role IN ('moderator', 'participant', 'visitor', 'none')),"
 	" affiliation text NOT NULL DEFAULT 'member'"
 	"  CHECK (affiliation IN ('owner', 'admin', 'member', 'outcast', 'none')),"
 	" PRIMARY KEY (room, user_name));"
 	"CREATE TABLE messages ("
-	" room text NOT NULL,"
+	" room text COLLATE \"C\" NOT NULL,"
 	" seq bigint NOT NULL CHECK (seq >= 1),"
 	" sender text NOT NULL,"
 	" ts_ms bigint NOT NULL,"
@@ -70,7 +74,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX messages_ts_ms ON messages (ts_ms);"
 	"CREATE TABLE drain_alarms ("
 	" id bigserial PRIMARY KEY,"
-	" room text NOT NULL,"
+	" room text COLLATE \"C\" NOT NULL,"
 	" seq bigint NOT NULL,"
 	" stored_cmid bigint,"
 	" stored_sender text,"

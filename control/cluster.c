@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster state (cluster.h): names of the enums, the empty state, look-ups, the rules
+ * of a whole state (rc_cluster_validate), and which of two states wins (rc_cluster_newer).
+ *
+ * The rules, in the order they are checked (the first broken one is reported):
+ *   - every field's own rule (cluster_json.c tables): names of [A-Za-z0-9._-], addresses,
+ *     ranges, enum values, database type postgresql, 1..3 groups per cluster, 1..2 nodes
+ *     per group, counts within the table sizes;
+ *   - cluster names unique; group names unique over all clusters (`--group G` names one);
+ *   - a group with high availability on has two nodes;
+ *   - node ids, management addresses and VIPs unique over all clusters;
+ *   - database names unique; a node's database is defined; a database serves the nodes of
+ *     one group at most; in a group with high availability on both nodes have the same one;
+ *   - chat: messages_on_join <= max_archive_query;
+ *   - merge jobs: unique ids below next_merge_id, a defined group, two distinct sources and
+ *     a different target; an unfinished job's databases are defined.
+ *
+ * Threads: no shared state (see cluster.h).
+ */
+#include "cluster_impl.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- names ---- */
+
+static const char *const assign_names[RC_CL_ASSIGN_MAX] = {
+	[RC_CL_ASSIGN_BALANCED] = "balanced",
+	[RC_CL_ASSIGN_ACTIVE_STANDBY] = "active-standby",
+	[RC_CL_ASSIGN_NONE] = "none",
+};
+
+static const char *const svc_names[RC_CL_SVC_MAX] = {
+	[RC_CL_SVC_STOPPED] = "stopped",
+	[RC_CL_SVC_STARTED] = "started",
+};
+
+static const char *const merge_state_names[RC_CL_MERGE_STATE_MAX] = {
+	[RC_CL_MERGE_CREATED] = "created",
+	[RC_CL_MERGE_VALIDATED] = "validated",
+	[RC_CL_MERGE_VALIDATION_FAILED] = "validation-failed",
+	[RC_CL_MERGE_RUNNING] = "running",
+	[RC_CL_MERGE_DONE] = "done",
+	[RC_CL_MERGE_FAILED] = "failed",
+};
+
+static const char *const table_names[RC_CL_TABLE_MAX] = {
+	[RC_CL_TABLE_ROOMS] = "rooms",
+	[RC_CL_TABLE_MEMBERS] = "members",
+	[RC_CL_TABLE_MESSAGES] = "messages",
+};
+
+static const char *
+name_of(const char *const *names, int n, int v)
+{
+	return v >= 0 && v < n ? names[v] : NULL;
+}
+
+/* Index of s in names, '_' matching '-'; -1 when unknown. */
+static int
+parse_name(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s != NULL && i < n; i++) {
+		const char *a = names[i], *b = s;
+
+		while (*a && (*a == *b || (*a == '-' && *b == '_')))
+			a++, b++;
+		if (*a == '\0' && *b == '\0')
+			return i;
+	}
+	return -1;
+}
+
+const char *
+rc_cl_assign_name(enum rc_cl_assign a)
+{
+	return name_of(assign_names, RC_CL_ASSIGN_MAX, a);
+}
+
+int
+rc_cl_assign_parse(const char *s)
+{
+	return parse_name(assign_names, RC_CL_ASSIGN_MAX, s);
+}
+
+const char *
+rc_cl_svc_name(enum rc_cl_svc_state s)
+{
+	return name_of(svc_names, RC_CL_SVC_MAX, s);
+}
+
+int
+rc_cl_svc_parse(const char *s)
+{
+	return parse_name(svc_names, RC_CL_SVC_MAX, s);
+}
+
+const char *
+rc_cl_merge_state_name(enum rc_cl_merge_state s)
+{
+	return name_of(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
+}
+
+int
+rc_cl_merge_state_parse(const char *s)
+{
+	return parse_name(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
+}
+
+const char *
+rc_cl_table_name(enum rc_cl_table t)
+{
+	return name_of(table_names, RC_CL_TABLE_MAX, t);
+}
+
+/* ---- small helpers ---- */
+
+int
+cl_refuse(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+uint64_t
+cl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool
+chars_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
+			return false;
+	return true;
+}
+
+bool
+cl_name_ok(const char *s)
+{
+	return chars_ok(s, RC_CL_NAME_MAX - 1, "._-");
+}
+
+bool
+cl_host_ok(const char *s)
+{
+	return chars_ok(s, 255, "._:/-");
+}
+
+bool
+cl_ident_ok(const char *s)
+{
+	return chars_ok(s, 63, "._@$-");
+}
+
+bool
+cl_user_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= RC_CL_USER_MAX || s[0] == ' ' || s[n - 1] == ' ')
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == ',')
+			return false;
+	return true;
+}
+
+bool
+cl_unicast_ok(struct in_addr a)
+{
+	uint32_t h = ntohl(a.s_addr);
+
+	return h != 0 && h != 0xffffffffu && (h >> 28) != 0xe;
+}
+
+const char *
+cl_db_type_normalize(const char *type)
+{
+	static const char *const ok[] = { "postgresql", "postgres", "pg", "pgsql" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcasecmp(type, ok[i]) == 0)
+			return "postgresql";
+	return NULL;
+}
+
+int
+cl_db_type_refusal(const char *type, char *buf, size_t len)
+{
+	return snprintf(buf, len, "database type \"%s\" is not supported: roomcast supports "
+			"PostgreSQL only (type postgresql)", type);
+}
+
+bool
+rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out)
+{
+	const char *colon = strrchr(s, ':');
+	char ip[INET_ADDRSTRLEN];
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(ip))
+		return false;
+	memcpy(ip, s, colon - s);
+	ip[colon - s] = '\0';
+	if (!isdigit((unsigned char)colon[1]))
+		return false;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 1 || port > 65535)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, ip, &out->sin_addr) != 1)
+		return false;
+	return out->sin_addr.s_addr != htonl(0) && out->sin_addr.s_addr != htonl(0xffffffffu);
+}
+
+int
+rc_cluster_check_password_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (path == NULL || path[0] != '/')
+		return cl_refuse(err, errlen, -EINVAL, "password file \"%s\" must be an absolute "
+				 "path", path ? path : "");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
+	}
+	rc = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
+	if (!S_ISREG(st.st_mode))
+		return cl_refuse(err, errlen, -EINVAL, "password file %s is not a regular file",
+				 path);
+	if (st.st_mode & (S_IROTH | S_IWOTH))
+		return cl_refuse(err, errlen, -EPERM, "password file %s is accessible to every "
+				 "user (mode %04o); chmod o-rw it", path,
+				 (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* ---- the empty state ---- */
+
+void
+cl_chat_defaults(struct rc_cl_chat *chat)
+{
+	memset(chat, 0, sizeof(*chat));
+	chat->enabled = true;
+	chat->max_rooms = 10000;
+	chat->default_max_occupants = 1000;
+	chat->messages_on_join = 20;
+	chat->max_archive_query = 200;
+}
+
+void
+rc_cluster_init_empty(struct rc_cluster *c)
+{
+	memset(c, 0, sizeof(*c));
+	cl_chat_defaults(&c->chat);
+	c->next_merge_id = 1;
+}
+
+/* ---- look-ups ---- */
+
+const struct rc_cl_node *
+rc_cluster_find_node(const struct rc_cluster *c, const char *id, const struct rc_cl_group **group,
+		     const struct rc_cl_cluster **cluster)
+{
+	for (unsigned i = 0; id != NULL && i < c->n_clusters; i++) {
+		const struct rc_cl_cluster *cl = &c->clusters[i];
+
+		for (unsigned j = 0; j < cl->n_groups; j++) {
+			const struct rc_cl_group *g = &cl->groups[j];
+
+			for (unsigned k = 0; k < g->n_nodes; k++) {
+				if (strcmp(g->nodes[k].id, id) != 0)
+					continue;
+				if (group != NULL)
+					*group = g;
+				if (cluster != NULL)
+					*cluster = cl;
+				return &g->nodes[k];
+			}
+		}
+	}
+	return NULL;
+}
+
+const struct rc_cl_group *
+rc_cluster_find_group(const struct rc_cluster *c, const char *name,
+		      const struct rc_cl_cluster **cluster)
+{
+	for (unsigned i = 0; name != NULL && i < c->n_clusters; i++) {
+		const struct rc_cl_cluster *cl = &c->clusters[i];
+
+		for (unsigned j = 0; j < cl->n_groups; j++) {
+			if (strcmp(cl->groups[j].name, name) != 0)
+				continue;
+			if (cluster != NULL)
+				*cluster = cl;
+			return &cl->groups[j];
+		}
+	}
+	return NULL;
+}
+
+const struct rc_cl_db *
+rc_cluster_find_db(const struct rc_cluster *c, const char *name)
+{
+	for (unsigned i = 0; name != NULL && i < c->n_dbs; i++)
+		if (strcmp(c->dbs[i].name, name) == 0)
+			return &c->dbs[i];
+	return NULL;
+}
+
+const struct rc_cl_merge *
+rc_cluster_find_merge(const struct rc_cluster *c, uint32_t id)
+{
+	for (unsigned i = 0; i < c->n_merges; i++)
+		if (c->merges[i].id == id)
+			return &c->merges[i];
+	return NULL;
+}
+
+const struct rc_cl_node *
+rc_cluster_peer_of(const struct rc_cluster *c, const char *id)
+{
+	const struct rc_cl_group *g = NULL;
+	const struct rc_cl_node *n = rc_cluster_find_node(c, id, &g, NULL);
+
+	if (n == NULL || g->n_nodes < 2)
+		return NULL;
+	return n == &g->nodes[0] ? &g->nodes[1] : &g->nodes[0];
+}
+
+const char *
+rc_cluster_group_db(const struct rc_cl_group *g)
+{
+	if (g->n_nodes == 2 && strcmp(g->nodes[0].db, g->nodes[1].db) != 0)
+		return NULL;
+	return g->n_nodes > 0 ? g->nodes[0].db : "";
+}
+
+/* ---- the rules over the whole state ---- */
+
+/* Every node with its place, for the pairwise rules. */
+struct node_ref {
+	const struct rc_cl_node *n;
+	const struct rc_cl_group *g;
+	char key[96]; /* "clusters[0].groups[1].nodes[0]" */
+};
+
+static unsigned
+list_nodes(const struct rc_cluster *c, struct node_ref *out)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n_clusters; i++)
+		for (unsigned j = 0; j < c->clusters[i].n_groups; j++) {
+			const struct rc_cl_group *g = &c->clusters[i].groups[j];
+
+			for (unsigned k = 0; k < g->n_nodes; k++, n++) {
+				out[n].n = &g->nodes[k];
+				out[n].g = g;
+				snprintf(out[n].key, sizeof(out[n].key),
+					 "clusters[%u].groups[%u].nodes[%u]", i, j, k);
+			}
+		}
+	return n;
+}
+
+static int
+check_names(const struct rc_cluster *c, struct cl_err *e)
+{
+	char k[96];
+
+	for (unsigned i = 0; i < c->n_clusters; i++) {
+		const struct rc_cl_cluster *cl = &c->clusters[i];
+
+		for (unsigned p = 0; p < i; p++)
+			if (strcmp(c->clusters[p].name, cl->name) == 0) {
+				snprintf(k, sizeof(k), "clusters[%u].name", i);
+				return cl_fail(e, k, "cluster %s is defined twice", cl->name);
+			}
+		for (unsigned j = 0; j < cl->n_groups; j++) {
+			const struct rc_cl_group *g = &cl->groups[j];
+			const struct rc_cl_cluster *other = NULL;
+
+			snprintf(k, sizeof(k), "clusters[%u].groups[%u]", i, j);
+			if (rc_cluster_find_group(c, g->name, &other) != g)
+				return cl_fail(e, k, "group %s is defined twice (in cluster %s)",
+					       g->name, other->name);
+			if (g->ha && g->n_nodes < 2)
+				return cl_fail(e, k, "group %s has high availability on but one node:"
+					       " a group with high availability is a pair", g->name);
+		}
+	}
+	return 0;
+}
+
+static int
+check_nodes(const struct node_ref *r, unsigned n, struct cl_err *e)
+{
+	char k[128];
+
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned p = 0; p < i; p++) {
+			const struct rc_cl_node *a = r[p].n, *b = r[i].n;
+
+			if (strcmp(a->id, b->id) == 0) {
+				snprintf(k, sizeof(k), "%s.id", r[i].key);
+				return cl_fail(e, k, "node %s is defined twice (groups %s and %s)",
+					       b->id, r[p].g->name, r[i].g->name);
+			}
+			if (strcmp(a->mgmt, b->mgmt) == 0) {
+				snprintf(k, sizeof(k), "%s.mgmt", r[i].key);
+				return cl_fail(e, k, "%s is also the management address of node %s",
+					       b->mgmt, a->id);
+			}
+			if (a->vip.s_addr == b->vip.s_addr) {
+				char ip[INET_ADDRSTRLEN];
+
+				inet_ntop(AF_INET, &b->vip, ip, sizeof(ip));
+				snprintf(k, sizeof(k), "%s.vip", r[i].key);
+				return cl_fail(e, k, "%s is also the vip of node %s", ip, a->id);
+			}
+		}
+	return 0;
+}
+
+static int
+check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, struct cl_err *e)
+{
+	char k[128];
+
+	for (unsigned i = 0; i < c->n_dbs; i++)
+		if (rc_cluster_find_db(c, c->dbs[i].name) != &c->dbs[i]) {
+			snprintf(k, sizeof(k), "databases[%u].name", i);
+			return cl_fail(e, k, "database %s is defined twice", c->dbs[i].name);
+		}
+	for (unsigned i = 0; i < n; i++) {
+		const struct rc_cl_node *b = r[i].n;
+
+		snprintf(k, sizeof(k), "%s.database", r[i].key);
+		if (b->db[0] == '\0')
+			continue;
+		if (rc_cluster_find_db(c, b->db) == NULL)
+			return cl_fail(e, k, "database %s is not defined (add it: db add %s ...)",
+				       b->db, b->db);
+		for (unsigned p = 0; p < i; p++)
+			if (r[p].g != r[i].g && strcmp(r[p].n->db, b->db) == 0)
+				return cl_fail(e, k, "database %s is already assigned to group %s; "
+					       "no two groups may share a database", b->db,
+					       r[p].g->name);
+		if (r[i].g->ha && rc_cluster_group_db(r[i].g) == NULL)
+			return cl_fail(e, k, "nodes %s and %s of group %s are assigned different "
+				       "databases (%s, %s): with high availability on, both nodes"
+				       " of a group must be assigned the same database",
+				       r[i].g->nodes[0].id, r[i].g->nodes[1].id, r[i].g->name,
+				       r[i].g->nodes[0].db, r[i].g->nodes[1].db);
+	}
+	return 0;
+}
+
+static bool
+merge_finished(enum rc_cl_merge_state s)
+{
+	return s == RC_CL_MERGE_DONE || s == RC_CL_MERGE_FAILED;
+}
+
+static int
+check_merge(const struct rc_cluster *c, unsigned i, struct cl_err *e)
+{
+	const struct rc_cl_merge *m = &c->merges[i];
+	const char *const names[3] = { m->sources[0], m->sources[1], m->target };
+	char k[64];
+
+	snprintf(k, sizeof(k), "merge_jobs[%u]", i);
+	if (rc_cluster_find_merge(c, m->id) != m)
+		return cl_fail(e, k, "merge job %u is defined twice", m->id);
+	if (m->id >= c->next_merge_id)
+		return cl_fail(e, k, "merge job id %u is not below next_merge_id %u", m->id,
+			       c->next_merge_id);
+	if (rc_cluster_find_group(c, m->group, NULL) == NULL)
+		return cl_fail(e, k, "merge job %u: group %s is not defined", m->id, m->group);
+	if (strcmp(m->sources[0], m->sources[1]) == 0)
+		return cl_fail(e, k, "merge job %u: the two sources are the same database (%s)",
+			       m->id, m->sources[0]);
+	if (strcmp(m->target, m->sources[0]) == 0 || strcmp(m->target, m->sources[1]) == 0)
+		return cl_fail(e, k, "merge job %u: the target %s is also a source", m->id,
+			       m->target);
+	for (int t = 0; t < 3 && !merge_finished(m->state); t++)
+		if (rc_cluster_find_db(c, names[t]) == NULL)
+			return cl_fail(e, k, "merge job %u: database %s is not defined", m->id,
+				       names[t]);
+	return 0;
+}
+
+int
+cl_validate(const struct rc_cluster *c, struct cl_err *e)
+{
+	struct node_ref *refs;
+	unsigned n;
+	int rc;
+
+	rc = cl_check_object(c, &cl_root_json, "", e);
+	if (rc < 0)
+		return rc;
+	refs = calloc(RC_CL_MAX_CLUSTERS * RC_CL_MAX_GROUPS * RC_CL_GROUP_NODES, sizeof(*refs));
+	if (refs == NULL) {
+		cl_fail(e, "", "out of memory");
+		return -ENOMEM;
+	}
+	n = list_nodes(c, refs);
+	rc = check_names(c, e);
+	if (rc == 0)
+		rc = check_nodes(refs, n, e);
+	if (rc == 0)
+		rc = check_dbs(c, refs, n, e);
+	free(refs);
+	if (rc == 0 && c->chat.messages_on_join > c->chat.max_archive_query)
+		rc = cl_fail(e, "chat.messages_on_join", "%u exceeds max_archive_query (%u)",
+			     c->chat.messages_on_join, c->chat.max_archive_query);
+	for (unsigned i = 0; rc == 0 && i < c->n_merges; i++)
+		rc = check_merge(c, i, e);
+	return rc;
+}
+
+int
+rc_cluster_validate(const struct rc_cluster *c, char *err, size_t errlen)
+{
+	struct cl_err e = { "", "" };
+	int rc = cl_validate(c, &e);
+
+	if (errlen > 0)
+		err[0] = '\0';
+	return rc < 0 ? cl_err_out(&e, rc, err, errlen) : 0;
+}
+
+/* ---- which state wins ---- */
+
+static char *
+canonical(const struct rc_cluster *c)
+{
+	json_t *j = rc_cluster_to_json(c);
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
+bool
+rc_cluster_newer(const struct rc_cluster *a, const struct rc_cluster *b)
+{
+	char *sa, *sb;
+	int d;
+
+	if (a->version != b->version)
+		return a->version > b->version;
+	d = strcmp(a->origin, b->origin);
+	if (d != 0)
+		return d > 0;
+	sa = canonical(a);
+	sb = canonical(b);
+	d = sa && sb ? strcmp(sa, sb) : 0;
+	free(sa);
+	free(sb);
+	return d > 0;
+}

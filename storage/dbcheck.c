@@ -1,0 +1,860 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `db check`: connection, pg_hba.conf, server version, schema version, privileges (a
+ * node's, a merge's), dblink (information only) and room, each a PASS/FAIL with a fix.
+ *
+ * A refused connection is explained from libpq's message, which carries the server's own
+ * words: "no pg_hba.conf entry for host "10.0.0.5", user "rc", database "chat", no
+ * encryption" names the address the server saw (NAT included), so the fix line
+ * `host chat rc 10.0.0.5/32 scram-sha-256` is exactly the one that lets the node in. The
+ * user and database for the other fixes come from that message too, else from the
+ * conninfo, else from libpq's defaults.
+ *
+ * Privileges are computed by the server (has_*_privilege) for the rows a need asks for, and
+ * the missing ones come back grouped into GRANT statements, identifiers quoted by the
+ * server (quote_ident), so that the fix can be pasted into psql by the objects' owner.
+ *
+ * Threads: the caller's (see dbcheck.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbcheck.h"
+#include "schema.h"
+
+#define MIN_SERVER_VERSION 120000
+
+static const char *const result_str[RC_DBCHECK_RESULT_MAX] = {
+	[RC_DBCHECK_PASS] = "pass",
+	[RC_DBCHECK_FAIL] = "fail",
+	[RC_DBCHECK_INFO] = "info",
+	[RC_DBCHECK_SKIP] = "skip",
+};
+
+const char *
+rc_dbcheck_result_str(enum rc_dbcheck_result res)
+{
+	return (unsigned)res < RC_DBCHECK_RESULT_MAX && result_str[res] != NULL ? result_str[res]
+									       : "?";
+}
+
+void
+rc_dbcheck_reset(struct rc_dbcheck_report *r)
+{
+	r->n = 0;
+	r->failed = 0;
+	r->dropped = 0;
+}
+
+struct rc_dbcheck_item *
+rc_dbcheck_add(struct rc_dbcheck_report *r, const char *subject, const char *name,
+	       enum rc_dbcheck_result res, int err, const char *fix, const char *fmt, ...)
+{
+	struct rc_dbcheck_item *it;
+	va_list ap;
+
+	if (res == RC_DBCHECK_FAIL)
+		r->failed++;
+	if (r->n >= RC_DBCHECK_MAX_ITEMS) {
+		r->dropped++;
+		return NULL;
+	}
+	it = &r->items[r->n++];
+	snprintf(it->subject, sizeof(it->subject), "%s", subject != NULL ? subject : "");
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	it->result = res;
+	it->err = res == RC_DBCHECK_FAIL ? (err != 0 ? err : -EIO) : 0;
+	snprintf(it->fix, sizeof(it->fix), "%s", fix != NULL ? fix : "");
+	va_start(ap, fmt);
+	vsnprintf(it->detail, sizeof(it->detail), fmt, ap);
+	va_end(ap);
+	return it;
+}
+
+int
+rc_dbcheck_first_err(const struct rc_dbcheck_report *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->items[i].result == RC_DBCHECK_FAIL)
+			return r->items[i].err;
+	return r->failed > 0 ? -EIO : 0;
+}
+
+/*
+ * Connecting.
+ */
+
+enum conn_fail {
+	CF_UNREACHABLE = 0,
+	CF_DNS,
+	CF_STARTING,
+	CF_HBA,
+	CF_HBA_REJECT,
+	CF_PASSWORD,
+	CF_NO_PASSWORD,
+	CF_NO_ROLE,
+	CF_NO_LOGIN,
+	CF_NO_DB,
+	CF_NO_CONNECT,
+	CF_TOO_MANY,
+	CF_OTHER,
+};
+
+static bool
+has(const char *haystack, const char *needle)
+{
+	return strcasestr(haystack, needle) != NULL;
+}
+
+/* libpq's message of a failed connection -> why. Order matters: pg_hba.conf messages also
+ * name a database and a user. */
+static enum conn_fail
+conn_classify(const char *msg)
+{
+	static const struct {
+		const char *pattern;
+		enum conn_fail why;
+	} pats[] = {
+		{ "no pg_hba.conf entry", CF_HBA },
+		{ "pg_hba.conf rejects", CF_HBA_REJECT },
+		{ "authentication failed", CF_PASSWORD },
+		{ "no password supplied", CF_NO_PASSWORD },
+		{ "is not permitted to log in", CF_NO_LOGIN },
+		{ "permission denied for database", CF_NO_CONNECT },
+		{ "too many connections", CF_TOO_MANY },
+		{ "remaining connection slots", CF_TOO_MANY },
+		{ "could not translate host name", CF_DNS },
+		{ "starting up", CF_STARTING },
+		{ "shutting down", CF_STARTING },
+		{ "in recovery mode", CF_STARTING },
+		{ "not yet accepting connections", CF_STARTING },
+		{ "connection refused", CF_UNREACHABLE },
+		{ "timeout expired", CF_UNREACHABLE },
+		{ "no route to host", CF_UNREACHABLE },
+		{ "network is unreachable", CF_UNREACHABLE },
+		{ "no such file or directory", CF_UNREACHABLE },
+		{ "server closed the connection", CF_UNREACHABLE },
+	};
+
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (has(msg, pats[i].pattern))
+			return pats[i].why;
+	if (has(msg, "does not exist") && has(msg, "role \""))
+		return CF_NO_ROLE;
+	if (has(msg, "does not exist") && has(msg, "database \""))
+		return CF_NO_DB;
+	return CF_OTHER;
+}
+
+static int
+conn_errno(enum conn_fail why, int pgdb_rc)
+{
+	switch (why) {
+	case CF_UNREACHABLE:
+	case CF_DNS:
+	case CF_STARTING:
+		return -ECONNREFUSED;
+	case CF_NO_DB:
+		return -ENOENT;
+	case CF_TOO_MANY:
+		return -EAGAIN;
+	case CF_OTHER:
+		return pgdb_rc != 0 ? pgdb_rc : -EIO;
+	default:
+		return -EACCES;
+	}
+}
+
+/* The value in double quotes after key (e.g. `user "`) in msg, into out; false if absent. */
+static bool
+quoted_after(const char *msg, const char *key, char *out, size_t len)
+{
+	const char *p = strstr(msg, key), *e;
+
+	if (p == NULL)
+		return false;
+	p += strlen(key);
+	e = strchr(p, '"');
+	if (e == NULL)
+		return false;
+	snprintf(out, len, "%.*s", (int)(e - p), p);
+	return true;
+}
+
+/* Who and where a conninfo names: user, dbname, host, port (libpq's defaults filled in). */
+struct conn_names {
+	char user[64];
+	char dbname[64];
+	char host[128];
+	char port[16];
+};
+
+static void
+names_take(PQconninfoOption *opts, struct conn_names *n, bool only_missing)
+{
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+		char *dst = NULL;
+		size_t len = 0;
+
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "user") == 0) {
+			dst = n->user;
+			len = sizeof(n->user);
+		} else if (strcmp(o->keyword, "dbname") == 0) {
+			dst = n->dbname;
+			len = sizeof(n->dbname);
+		} else if (strcmp(o->keyword, "host") == 0) {
+			dst = n->host;
+			len = sizeof(n->host);
+		} else if (strcmp(o->keyword, "port") == 0) {
+			dst = n->port;
+			len = sizeof(n->port);
+		}
+		if (dst != NULL && (!only_missing || dst[0] == '\0'))
+			snprintf(dst, len, "%s", o->val);
+	}
+}
+
+static void
+conn_names(const char *conninfo, struct conn_names *n)
+{
+	PQconninfoOption *opts;
+	char *perr = NULL;
+
+	memset(n, 0, sizeof(*n));
+	opts = PQconninfoParse(conninfo, &perr);
+	if (opts != NULL) {
+		names_take(opts, n, false);
+		PQconninfoFree(opts);
+	}
+	PQfreemem(perr);
+	opts = PQconndefaults();
+	if (opts != NULL) {
+		names_take(opts, n, true);
+		PQconninfoFree(opts);
+	}
+	if (n->dbname[0] == '\0')
+		snprintf(n->dbname, sizeof(n->dbname), "%s", n->user);
+	if (n->host[0] == '\0')
+		snprintf(n->host, sizeof(n->host), "(default socket)");
+	if (n->port[0] == '\0')
+		snprintf(n->port, sizeof(n->port), "5432");
+}
+
+/* The pg_hba.conf line that lets user into dbname from addr ("[local]": the unix socket). */
+static void
+hba_line(char *out, size_t len, const char *addr, const char *dbname, const char *user)
+{
+	if (strcmp(addr, "[local]") == 0)
+		snprintf(out, len, "local %s %s scram-sha-256", dbname, user);
+	else
+		snprintf(out, len, "host %s %s %s/%s scram-sha-256", dbname, user, addr,
+			 strchr(addr, ':') != NULL ? "128" : "32");
+}
+
+static const char *
+node_label(const struct rc_dbcheck_opts *o)
+{
+	return o != NULL && o->node_name != NULL && o->node_name[0] != '\0' ? o->node_name
+									     : "this node";
+}
+
+/* The fix for a refused connection; *hba_known says whether pg_hba.conf was passed. */
+static void
+conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
+	 const struct rc_dbcheck_opts *o, char *fix, size_t len, char *hba, size_t hlen)
+{
+	char user[64], db[64], addr[64], line[256];
+
+	if (!quoted_after(msg, "user \"", user, sizeof(user)) &&
+	    !quoted_after(msg, "role \"", user, sizeof(user)))
+		snprintf(user, sizeof(user), "%s", n->user);
+	if (!quoted_after(msg, "database \"", db, sizeof(db)))
+		snprintf(db, sizeof(db), "%s", n->dbname);
+	if (!quoted_after(msg, "host \"", addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "%s",
+			 o != NULL && o->node_addr != NULL && o->node_addr[0] != '\0'
+				 ? o->node_addr
+				 : "NODE_ADDRESS");
+	hba_line(line, sizeof(line), addr, db, user);
+	hba[0] = '\0';
+	switch (why) {
+	case CF_UNREACHABLE:
+		snprintf(fix, len,
+			 "check host/port (%s:%s) and that PostgreSQL listens on it "
+			 "(listen_addresses and port in postgresql.conf; firewalls between %s "
+			 "and the server)",
+			 n->host, n->port, node_label(o));
+		return;
+	case CF_DNS:
+		snprintf(fix, len, "check the host name %s (DNS, /etc/hosts) or use its address",
+			 n->host);
+		return;
+	case CF_STARTING:
+		snprintf(fix, len, "the server is starting, stopping or in recovery: wait, or "
+				   "point the conninfo at the primary");
+		return;
+	case CF_HBA:
+		snprintf(fix, len,
+			 "add this line to pg_hba.conf on the database server, then reload "
+			 "PostgreSQL (SELECT pg_reload_conf()): %s",
+			 line);
+		snprintf(hba, hlen, "%s", fix);
+		return;
+	case CF_HBA_REJECT:
+		snprintf(fix, len,
+			 "a 'reject' line of pg_hba.conf matches: put this line above it, then "
+			 "reload PostgreSQL (SELECT pg_reload_conf()): %s",
+			 line);
+		snprintf(hba, hlen, "%s", fix);
+		return;
+	case CF_PASSWORD:
+		snprintf(fix, len,
+			 "check the user and password file: user \"%s\" (conninfo) and the "
+			 "password in db.password_file must be the role's (ALTER ROLE %s PASSWORD "
+			 "'...' sets it); the server log says more",
+			 user, user);
+		return;
+	case CF_NO_PASSWORD:
+		snprintf(fix, len,
+			 "the server asks user \"%s\" for a password: set db.password_file to a "
+			 "file (mode 0600) holding it",
+			 user);
+		return;
+	case CF_NO_ROLE:
+		snprintf(fix, len, "create the role: CREATE ROLE %s LOGIN PASSWORD '...'", user);
+		return;
+	case CF_NO_LOGIN:
+		snprintf(fix, len, "let the role log in: ALTER ROLE %s LOGIN", user);
+		return;
+	case CF_NO_DB:
+		snprintf(fix, len, "create the database: CREATE DATABASE %s OWNER %s", db, user);
+		return;
+	case CF_NO_CONNECT:
+		snprintf(fix, len, "GRANT CONNECT ON DATABASE %s TO %s", db, user);
+		return;
+	case CF_TOO_MANY:
+		snprintf(fix, len, "the server has no free connection slot: raise max_connections "
+				   "(or the role's CONNECTION LIMIT), or close idle sessions");
+		return;
+	case CF_OTHER:
+		break;
+	}
+	snprintf(fix, len, "see the error; the server's log says more");
+}
+
+/* Connected: the pg_hba check passes, naming where the server sees the node. */
+static void
+hba_connected(struct rc_pgdb *db, const char *subject, struct rc_dbcheck_report *r)
+{
+	const char *pm[1] = { NULL };
+	PGresult *res;
+	char addr[64] = "[local] (unix socket)";
+
+	if (rc_pgdb_query(db, "SELECT host(inet_client_addr())", 0, pm, &res) == 0) {
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			snprintf(addr, sizeof(addr), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_PASS, 0,
+		       "the peer node of the group needs a line too: run db check on it",
+		       "pg_hba.conf lets %s into database %s from %s", PQuser(db->conn),
+		       PQdb(db->conn), addr);
+}
+
+int
+rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject,
+		   const struct rc_dbcheck_opts *o, bool hba_item, struct rc_dbcheck_report *r)
+{
+	struct conn_names n;
+	enum conn_fail why;
+	char fix[512], hba[512];
+	int rc;
+
+	rc = rc_pgdb_connect(db, conninfo, "roomcast-dbcheck");
+	if (rc == 0) {
+		const char *ver = PQparameterStatus(db->conn, "server_version");
+		const char *host = PQhost(db->conn);
+
+		rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_PASS, 0, NULL,
+			       "connected to %s:%s, database %s, as %s (PostgreSQL %s)",
+			       host != NULL ? host : "?", PQport(db->conn),
+			       PQdb(db->conn), PQuser(db->conn), ver != NULL ? ver : "?");
+		if (hba_item)
+			hba_connected(db, subject, r);
+		return 0;
+	}
+	if (rc == -EINVAL) {
+		rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc,
+			       "configure the database connection (db.conninfo)", "%s", db->err);
+		return rc;
+	}
+	conn_names(conninfo, &n);
+	why = conn_classify(db->err);
+	conn_fix(why, db->err, &n, o, fix, sizeof(fix), hba, sizeof(hba));
+	rc = conn_errno(why, rc);
+	rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc, fix, "%s", db->err);
+	if (!hba_item)
+		return rc;
+	if (hba[0] != '\0')
+		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_FAIL, -EACCES, hba,
+			       "pg_hba.conf has no line that lets the node in");
+	else if (why >= CF_PASSWORD && why <= CF_NO_CONNECT)
+		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_PASS, 0, NULL,
+			       "a pg_hba.conf line matched (the refusal came after it)");
+	else
+		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_SKIP, 0, NULL,
+			       "not known: the server did not get that far");
+	return rc;
+}
+
+/*
+ * Privileges.
+ */
+
+/* One wanted privilege: kind database/schema (object computed by the server), table or
+ * sequence (object named, checked only if it exists). */
+struct want {
+	const char *kind;
+	const char *obj;
+	const char *priv;
+	unsigned need; /* RC_DBCHECK_NEED_* that want it */
+};
+
+#define N_ (RC_DBCHECK_NEED_NODE)
+#define S_ (RC_DBCHECK_NEED_MERGE_SOURCE)
+#define T_ (RC_DBCHECK_NEED_MERGE_TARGET)
+
+static const char *const tables[] = {
+	"rooms", "room_members", "messages", "drain_alarms", "drain_state",
+};
+
+static const struct want wants_fixed[] = {
+	{ "database", NULL, "CONNECT", N_ | S_ | T_ },
+	{ "database", NULL, "TEMP", N_ | T_ },
+	{ "schema", NULL, "USAGE", N_ | S_ | T_ },
+	{ "schema", NULL, "CREATE", T_ }, /* N_ too while the schema is missing or older */
+	{ "table", "roomcast_schema", "SELECT", N_ | S_ | T_ },
+	{ "sequence", "drain_alarms_id_seq", "USAGE", N_ | T_ },
+	{ "table", "merge_jobs", "SELECT", T_ },
+	{ "table", "merge_jobs", "INSERT", T_ },
+	{ "table", "merge_jobs", "UPDATE", T_ },
+	{ "table", "merge_seq_map", "SELECT", T_ },
+	{ "table", "merge_seq_map", "INSERT", T_ },
+};
+
+static const struct {
+	const char *priv;
+	unsigned need;
+} table_privs[] = {
+	{ "SELECT", N_ | S_ | T_ },
+	{ "INSERT", N_ | T_ },
+	{ "UPDATE", N_ | T_ },
+	{ "DELETE", N_ },
+};
+
+/* Appends a VALUES row; returns the new length. */
+static size_t
+want_row(char *sql, size_t cap, size_t len, unsigned ord, const char *kind, const char *obj,
+	 const char *priv)
+{
+	if (len >= cap)
+		return len;
+	len += (size_t)snprintf(sql + len, cap - len, "%s(%u, '%s', %s%s%s, '%s')",
+				ord > 1 ? ", " : "", ord, kind, obj != NULL ? "'" : "",
+				obj != NULL ? obj : "NULL::text", obj != NULL ? "'" : "", priv);
+	return len;
+}
+
+/* The query listing the missing privileges of `need`, grouped as GRANTs:
+ * (kind, privileges, objects quoted, current_user quoted). */
+static int
+privileges_sql(char *sql, size_t cap, unsigned need, int schema_version)
+{
+	unsigned ord = 0;
+	size_t len = (size_t)snprintf(sql, cap, "WITH want(ord, kind, obj, priv) AS (VALUES ");
+
+	for (size_t i = 0; i < sizeof(wants_fixed) / sizeof(wants_fixed[0]); i++) {
+		const struct want *w = &wants_fixed[i];
+		unsigned wn = w->need;
+
+		if (strcmp(w->priv, "CREATE") == 0 && schema_version < RC_SCHEMA_VERSION)
+			wn |= N_;
+		if (wn & need)
+			len = want_row(sql, cap, len, ++ord, w->kind, w->obj, w->priv);
+	}
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (size_t p = 0; p < sizeof(table_privs) / sizeof(table_privs[0]); p++)
+			if (table_privs[p].need & need)
+				len = want_row(sql, cap, len, ++ord, "table", tables[t],
+					       table_privs[p].priv);
+	if (len < cap)
+		len += (size_t)snprintf(
+			sql + len, cap - len,
+			"), w AS (SELECT ord, kind, CASE kind WHEN 'database' THEN "
+			"current_database()::text WHEN 'schema' THEN coalesce(current_schema(), "
+			"'public')::text ELSE obj END AS obj, priv FROM want),"
+			" missing AS (SELECT * FROM w WHERE NOT coalesce(CASE kind"
+			" WHEN 'database' THEN has_database_privilege(obj, priv)"
+			" WHEN 'schema' THEN has_schema_privilege(obj, priv)"
+			" WHEN 'table' THEN has_table_privilege(to_regclass(obj), priv)"
+			" WHEN 'sequence' THEN has_sequence_privilege(to_regclass(obj), priv)"
+			" END, true)),"
+			" per_obj AS (SELECT kind, obj, min(ord) AS ord,"
+			" string_agg(priv, ', ' ORDER BY ord) AS privs FROM missing GROUP BY kind, obj)"
+			" SELECT upper(kind), privs, string_agg(quote_ident(obj), ', ' ORDER BY ord),"
+			" quote_ident(current_user::text) FROM per_obj GROUP BY kind, privs"
+			" ORDER BY min(ord)");
+	return len < cap ? 0 : -ENOSPC;
+}
+
+static void
+append(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+append(char *dst, size_t cap, const char *fmt, ...)
+{
+	size_t len = strnlen(dst, cap);
+	va_list ap;
+
+	if (len + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dst + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+need_text(unsigned need)
+{
+	if (need == RC_DBCHECK_NEED_NODE)
+		return "a node";
+	if (need == RC_DBCHECK_NEED_MERGE_SOURCE)
+		return "a merge source";
+	if (need == RC_DBCHECK_NEED_MERGE_TARGET)
+		return "a merge target";
+	if (need == (RC_DBCHECK_NEED_MERGE_SOURCE | RC_DBCHECK_NEED_MERGE_TARGET))
+		return "a merge (as source and as target)";
+	return "roomcast";
+}
+
+/* Connected, no missing privilege: PASS (with a note for a node without CREATE). */
+static int
+privileges_pass(struct rc_pgdb *db, unsigned need, int schema_version, const char *subject,
+		const char *name, struct rc_dbcheck_report *r)
+{
+	const char *note = NULL;
+	PGresult *res;
+
+	if ((need & RC_DBCHECK_NEED_NODE) && schema_version >= RC_SCHEMA_VERSION &&
+	    rc_pgdb_query(db, "SELECT has_schema_privilege(coalesce(current_schema(), 'public'),"
+			      " 'CREATE')", 0, NULL, &res) == 0) {
+		if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+			note = "no CREATE on the schema: fine now, but the next schema upgrade "
+			       "needs it (or run it as the tables' owner)";
+		PQclear(res);
+	}
+	rc_dbcheck_add(r, subject, name, RC_DBCHECK_PASS, 0, note,
+		       "role %s has what %s needs on database %s", PQuser(db->conn),
+		       need_text(need), PQdb(db->conn));
+	return 0;
+}
+
+int
+rc_dbcheck_privileges(struct rc_pgdb *db, unsigned need, int schema_version,
+		      const char *subject, const char *name, struct rc_dbcheck_report *r)
+{
+	char sql[6144], detail[512] = "", fix[512] = "";
+	PGresult *res;
+	int rc, n;
+
+	rc = privileges_sql(sql, sizeof(sql), need, schema_version);
+	if (rc == 0)
+		rc = rc_pgdb_query(db, sql, 0, NULL, &res);
+	if (rc != 0) {
+		rc_dbcheck_add(r, subject, name, RC_DBCHECK_FAIL, rc, NULL,
+			       "could not read the privileges: %s", db->err);
+		return rc;
+	}
+	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return privileges_pass(db, need, schema_version, subject, name, r);
+	}
+	snprintf(fix, sizeof(fix), "as the objects' owner (or a superuser): ");
+	for (int i = 0; i < n; i++) {
+		const char *kind = PQgetvalue(res, i, 0), *privs = PQgetvalue(res, i, 1),
+			   *objs = PQgetvalue(res, i, 2), *user = PQgetvalue(res, i, 3);
+
+		append(detail, sizeof(detail), "%s%s on %s %s", i > 0 ? "; " : "", privs, kind,
+		       objs);
+		append(fix, sizeof(fix), "%sGRANT %s ON %s %s TO %s;", i > 0 ? " " : "", privs,
+		       kind, objs, user);
+	}
+	rc_dbcheck_add(r, subject, name, RC_DBCHECK_FAIL, -EACCES, fix,
+		       "role %s lacks what %s needs: %s", PQuser(db->conn), need_text(need),
+		       detail);
+	PQclear(res);
+	return -EACCES;
+}
+
+/*
+ * Size, dblink, versions.
+ */
+
+int
+rc_dbcheck_sizes(struct rc_pgdb *db, uint64_t *db_bytes, uint64_t *data_bytes)
+{
+	PGresult *res;
+	int rc = rc_pgdb_query(
+		db,
+		"SELECT pg_database_size(current_database()),"
+		" coalesce(sum(pg_total_relation_size(c)), 0)::bigint FROM unnest(ARRAY["
+		"to_regclass('rooms'), to_regclass('room_members'), to_regclass('messages'),"
+		" to_regclass('drain_alarms'), to_regclass('drain_state')]) AS c",
+		0, NULL, &res);
+
+	if (rc != 0)
+		return rc;
+	*db_bytes = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	*data_bytes = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static double
+mib(uint64_t b)
+{
+	return (double)b / (1024.0 * 1024.0);
+}
+
+int
+rc_dbcheck_room(struct rc_pgdb *db, const char *subject, const struct rc_dbcheck_opts *o,
+		struct rc_dbcheck_report *r)
+{
+	uint64_t size, data, incoming = o != NULL ? o->incoming_bytes : 0,
+			     limit = o != NULL ? o->limit_bytes : 0;
+	char detail[400], note[400];
+	int rc = rc_dbcheck_sizes(db, &size, &data);
+
+	if (rc != 0) {
+		rc_dbcheck_add(r, subject, "room", RC_DBCHECK_FAIL, rc, NULL,
+			       "could not read the database size: %s", db->err);
+		return rc;
+	}
+	snprintf(detail, sizeof(detail), "database %s uses %.1f MiB (roomcast tables %.1f MiB)",
+		 PQdb(db->conn), mib(size), mib(data));
+	if (incoming > 0)
+		append(detail, sizeof(detail), "; the merge adds about %.1f MiB", mib(incoming));
+	if (limit > 0)
+		append(detail, sizeof(detail), "; limit %.1f MiB", mib(limit));
+	else
+		append(detail, sizeof(detail), "; no size limit configured");
+	if (limit > 0 && size + incoming > limit) {
+		rc_dbcheck_add(r, subject, "room", RC_DBCHECK_FAIL, -ENOSPC,
+			       "free space in the database (db cleanup), raise the limit, or use a "
+			       "larger database", "%s: over the limit", detail);
+		return -ENOSPC;
+	}
+	snprintf(note, sizeof(note),
+		 "best effort: PostgreSQL does not tell a client the free disk space; check "
+		 "that the database host's file system has room for %.1f MiB more (and a backup)",
+		 mib(incoming > 0 ? incoming : data));
+	rc_dbcheck_add(r, subject, "room", RC_DBCHECK_PASS, 0, note, "%s", detail);
+	return 0;
+}
+
+static void
+check_dblink(struct rc_pgdb *db, struct rc_dbcheck_report *r)
+{
+	static const char *const why_not =
+		"roomcast's merge does not need dblink: the node reads both sources and writes "
+		"the target through libpq itself";
+	PGresult *res;
+	int rc = rc_pgdb_query(db, "SELECT default_version, installed_version FROM"
+				   " pg_available_extensions WHERE name = 'dblink'",
+			       0, NULL, &res);
+
+	if (rc != 0) {
+		rc_dbcheck_add(r, NULL, "dblink", RC_DBCHECK_INFO, 0, why_not,
+			       "could not read pg_available_extensions: %s", db->err);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		rc_dbcheck_add(r, NULL, "dblink", RC_DBCHECK_INFO, 0, why_not,
+			       "dblink is not available on this server (postgresql-contrib)");
+	else if (!PQgetisnull(res, 0, 1))
+		rc_dbcheck_add(r, NULL, "dblink", RC_DBCHECK_INFO, 0, why_not,
+			       "dblink %s is installed", PQgetvalue(res, 0, 1));
+	else
+		rc_dbcheck_add(r, NULL, "dblink", RC_DBCHECK_INFO, 0, why_not,
+			       "dblink %s is available, not installed (CREATE EXTENSION dblink)",
+			       PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+static int
+check_server_version(struct rc_pgdb *db, struct rc_dbcheck_report *r)
+{
+	int v = PQserverVersion(db->conn);
+	const char *s = PQparameterStatus(db->conn, "server_version");
+
+	if (v >= MIN_SERVER_VERSION) {
+		rc_dbcheck_add(r, NULL, "server_version", RC_DBCHECK_PASS, 0, NULL,
+			       "PostgreSQL %s (12 or later needed)", s != NULL ? s : "?");
+		return 0;
+	}
+	rc_dbcheck_add(r, NULL, "server_version", RC_DBCHECK_FAIL, -EPROTO,
+		       "upgrade the database server to PostgreSQL 12 or later",
+		       "PostgreSQL %s is too old (12 or later needed)", s != NULL ? s : "?");
+	return -EPROTO;
+}
+
+/* The schema check; *version gets the version (0 when unknown). */
+static int
+check_schema(struct rc_pgdb *db, struct rc_dbcheck_report *r, int *version)
+{
+	int v = rc_schema_version(db);
+	char fix[256];
+
+	*version = v > 0 ? v : 0;
+	if (v < 0) {
+		snprintf(fix, sizeof(fix), "GRANT SELECT ON roomcast_schema TO %s", PQuser(db->conn));
+		rc_dbcheck_add(r, NULL, "schema", RC_DBCHECK_FAIL, v, v == -EACCES ? fix : NULL,
+			       "could not read the schema version: %s", db->err);
+		return v;
+	}
+	if (v == 0)
+		rc_dbcheck_add(r, NULL, "schema", RC_DBCHECK_PASS, 0, NULL,
+			       "no roomcast schema yet: the node creates version %d when it starts",
+			       RC_SCHEMA_VERSION);
+	else if (v < RC_SCHEMA_VERSION)
+		rc_dbcheck_add(r, NULL, "schema", RC_DBCHECK_PASS, 0, NULL,
+			       "schema version %d: the node migrates it to %d when it starts", v,
+			       RC_SCHEMA_VERSION);
+	else if (v == RC_SCHEMA_VERSION)
+		rc_dbcheck_add(r, NULL, "schema", RC_DBCHECK_PASS, 0, NULL,
+			       "schema version %d, current", v);
+	else
+		rc_dbcheck_add(r, NULL, "schema", RC_DBCHECK_FAIL, -EPROTO,
+			       "upgrade roomcastd on every node of the group to a version that "
+			       "knows this schema (or check that the conninfo names the right "
+			       "database)",
+			       "schema version %d is newer than this roomcastd (knows up to %d)", v,
+			       RC_SCHEMA_VERSION);
+	return v > RC_SCHEMA_VERSION ? -EPROTO : 0;
+}
+
+int
+rc_dbcheck_run(const char *conninfo, const struct rc_dbcheck_opts *o,
+	       struct rc_dbcheck_report *r)
+{
+	static const char *const after_connect[] = { "server_version", "schema", "privileges",
+						     "merge_privileges", "dblink", "room" };
+	struct rc_pgdb db = { 0 };
+	int version = 0;
+
+	rc_dbcheck_reset(r);
+	if (rc_dbcheck_connect(&db, conninfo, NULL, o, true, r) != 0) {
+		for (size_t i = 0; i < sizeof(after_connect) / sizeof(after_connect[0]); i++)
+			rc_dbcheck_add(r, NULL, after_connect[i], RC_DBCHECK_SKIP, 0, NULL,
+				       "not checked: no connection");
+		return rc_dbcheck_first_err(r);
+	}
+	check_server_version(&db, r);
+	check_schema(&db, r, &version);
+	rc_dbcheck_privileges(&db, RC_DBCHECK_NEED_NODE, version, NULL, "privileges", r);
+	rc_dbcheck_privileges(&db, RC_DBCHECK_NEED_MERGE_SOURCE | RC_DBCHECK_NEED_MERGE_TARGET,
+			      version, NULL, "merge_privileges", r);
+	check_dblink(&db, r);
+	rc_dbcheck_room(&db, NULL, o, r);
+	rc_pgdb_close(&db);
+	return rc_dbcheck_first_err(r);
+}
+
+/*
+ * Rendering.
+ */
+
+json_t *
+rc_dbcheck_to_json(const struct rc_dbcheck_report *r)
+{
+	json_t *checks = json_array(), *o;
+	unsigned count[RC_DBCHECK_RESULT_MAX] = { 0 };
+
+	if (checks == NULL)
+		return NULL;
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct rc_dbcheck_item *it = &r->items[i];
+
+		count[it->result < RC_DBCHECK_RESULT_MAX ? it->result : RC_DBCHECK_FAIL]++;
+		json_array_append_new(checks,
+				      json_pack("{s:s,s:s,s:s,s:s,s:s}", "subject", it->subject,
+						"name", it->name, "result",
+						rc_dbcheck_result_str(it->result), "detail",
+						it->detail, "fix", it->fix));
+	}
+	o = json_pack("{s:b,s:i,s:i,s:i,s:i,s:i,s:o}", "ok", r->failed == 0, "passed",
+		      (int)count[RC_DBCHECK_PASS], "failed", (int)r->failed, "info",
+		      (int)count[RC_DBCHECK_INFO], "skipped", (int)count[RC_DBCHECK_SKIP],
+		      "dropped", (int)r->dropped, "checks", checks);
+	return o;
+}
+
+struct textbuf {
+	char *p;
+	size_t cap;
+	size_t len; /* needed so far */
+};
+
+static void
+tb_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+tb_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->len < b->cap ? b->p + b->len : NULL,
+		      b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+size_t
+rc_dbcheck_to_text(const struct rc_dbcheck_report *r, char *buf, size_t cap)
+{
+	struct textbuf b = { buf, cap, 0 };
+	unsigned count[RC_DBCHECK_RESULT_MAX] = { 0 };
+	char up[8];
+
+	if (cap > 0)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < r->n; i++) {
+		const struct rc_dbcheck_item *it = &r->items[i];
+		const char *s = rc_dbcheck_result_str(it->result);
+		size_t k;
+
+		count[it->result < RC_DBCHECK_RESULT_MAX ? it->result : RC_DBCHECK_FAIL]++;
+		for (k = 0; s[k] != '\0' && k + 1 < sizeof(up); k++)
+			up[k] = (char)toupper((unsigned char)s[k]);
+		up[k] = '\0';
+		tb_printf(&b, "%-4s  %s%s%s: %s\n", up, it->subject, it->subject[0] ? " " : "",
+			  it->name, it->detail);
+		if (it->fix[0] != '\0')
+			tb_printf(&b, "      %s: %s\n",
+				  it->result == RC_DBCHECK_FAIL ? "fix" : "note", it->fix);
+	}
+	tb_printf(&b, "%u passed, %u failed, %u info, %u skipped%s\n", count[RC_DBCHECK_PASS],
+		  r->failed, count[RC_DBCHECK_INFO], count[RC_DBCHECK_SKIP],
+		  r->dropped > 0 ? " (some checks did not fit the report)" : "");
+	return b.len;
+}
