@@ -441,8 +441,11 @@ check_nodes(const struct node_ref *r, unsigned n, struct cl_err *e)
 
 			if (strcmp(a->id, b->id) == 0) {
 				snprintf(k, sizeof(k), "%s.id", r[i].key);
-				return cl_fail(e, k, "node %s is defined twice (groups %s and %s)",
-					       b->id, r[p].g->name, r[i].g->name);
+				if (r[p].g == r[i].g)
+					return cl_fail(e, k, "node %s is defined twice (in group "
+						       "%s)", b->id, r[i].g->name);
+				return cl_fail(e, k, "node %s is defined twice (in groups %s and "
+					       "%s)", b->id, r[p].g->name, r[i].g->name);
 			}
 			if (strcmp(a->mgmt, b->mgmt) == 0) {
 				snprintf(k, sizeof(k), "%s.mgmt", r[i].key);
@@ -474,6 +477,13 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 		const struct rc_cl_node *b = r[i].n;
 
 		snprintf(k, sizeof(k), "%s.database", r[i].key);
+		if (r[i].g->ha && b == &r[i].g->nodes[1] && rc_cluster_group_db(r[i].g) == NULL)
+			return cl_fail(e, k, "nodes %s and %s of group %s are assigned different "
+				       "databases (%s, %s): with high availability on, both nodes"
+				       " of a group must be assigned the same database",
+				       r[i].g->nodes[0].id, b->id, r[i].g->name,
+				       r[i].g->nodes[0].db[0] ? r[i].g->nodes[0].db : "none",
+				       b->db[0] ? b->db : "none");
 		if (b->db[0] == '\0')
 			continue;
 		if (rc_cluster_find_db(c, b->db) == NULL)
@@ -484,12 +494,6 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 				return cl_fail(e, k, "database %s is already assigned to group %s; "
 					       "no two groups may share a database", b->db,
 					       r[p].g->name);
-		if (r[i].g->ha && rc_cluster_group_db(r[i].g) == NULL)
-			return cl_fail(e, k, "nodes %s and %s of group %s are assigned different "
-				       "databases (%s, %s): with high availability on, both nodes"
-				       " of a group must be assigned the same database",
-				       r[i].g->nodes[0].id, r[i].g->nodes[1].id, r[i].g->name,
-				       r[i].g->nodes[0].db, r[i].g->nodes[1].db);
 	}
 	return 0;
 }

@@ -256,8 +256,11 @@ int rc_cluster_chat_set(struct rc_cluster *c, const char *origin, const char *ke
 			const char *value, char *err, size_t errlen);
 extern const char *const rc_cluster_chat_keys[]; /* NULL-terminated */
 
-/* type: "postgresql" (or "postgres", "pg"); any other type is refused naming it. port 0 =
- * 5432. password_file: "" or see rc_cluster_check_password_file (checked here). */
+/* type: "postgresql" (or "postgres", "pg", "pgsql", any case); any other type (Oracle, SQL
+ * Server, ...) is refused with -EOPNOTSUPP and "database type \"oracle\" is not supported:
+ * roomcast supports PostgreSQL only (type postgresql)". port 0 = 5432. password_file: "" (no
+ * password) or a file that passes rc_cluster_check_password_file (checked here, on the node
+ * that runs the command). -EEXIST when the name is taken, -ENOSPC when the table is full. */
 int rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name,
 		      const char *type, const char *host, unsigned port, const char *dbname,
 		      const char *user, const char *password_file, char *err, size_t errlen);

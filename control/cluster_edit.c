@@ -204,7 +204,8 @@ rc_cluster_group_set_ha(struct rc_cluster *c, const char *origin, const char *gr
 					       "nodes of a group must be assigned the same database;"
 					       " assign one first (db assign NAME --group %s)",
 					       g->nodes[0].id, g->nodes[1].id, g->name,
-					       g->nodes[0].db, g->nodes[1].db, g->name));
+					       g->nodes[0].db[0] ? g->nodes[0].db : "none",
+					       g->nodes[1].db[0] ? g->nodes[1].db : "none", g->name));
 	g->ha = on;
 	return cl_edit_commit(c, n, origin, err, errlen);
 }
@@ -341,7 +342,7 @@ rc_cluster_chat_set(struct rc_cluster *c, const char *origin, const char *key,
 		json_decref(obj);
 		return cl_edit_abort(n, cl_refuse(err, errlen, -ENOMEM, "out of memory"));
 	}
-	rc = cl_parse_object(obj, &cl_chat_obj, &n->chat, "chat", false, &e);
+	rc = cl_parse_object(obj, &cl_chat_obj, &n->chat, "chat", &e);
 	json_decref(obj);
 	if (rc < 0)
 		return cl_edit_abort(n, cl_err_out(&e, rc, err, errlen));
@@ -387,8 +388,6 @@ rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name, co
 		return -EOPNOTSUPP;
 	}
 	rc = check_db_args(name, host, port, dbname, user, err, errlen);
-	if (rc == 0 && password_file != NULL && password_file[0] != '\0')
-		rc = rc_cluster_check_password_file(password_file, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (rc_cluster_find_db(c, name) != NULL)
@@ -396,6 +395,11 @@ rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name, co
 	if (c->n_dbs == RC_CL_MAX_DBS)
 		return cl_refuse(err, errlen, -ENOSPC, "%d databases are defined, the most there "
 				 "can be: remove one first", RC_CL_MAX_DBS);
+	if (password_file != NULL && password_file[0] != '\0') {
+		rc = rc_cluster_check_password_file(password_file, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	n = cl_edit_begin(c, origin, err, errlen);
 	if (n == NULL)
 		return -errno;

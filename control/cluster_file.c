@@ -123,23 +123,28 @@ int
 rc_cluster_load(const char *path, struct rc_cluster *c, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *j;
 	char sub[512];
+	json_t *j;
+	FILE *f;
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (access(path, F_OK) < 0) {
+	f = fopen(path, "re");
+	if (f == NULL) {
 		rc = -errno;
 		return cl_refuse(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		if (json_error_code(&je) == json_error_cannot_open_file)
-			return cl_refuse(err, errlen, -EIO, "%s: cannot read: %s", path, je.text);
+	j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+	rc = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (rc < 0) {
+		json_decref(j);
+		return cl_refuse(err, errlen, rc, "%s: cannot read: %s", path, strerror(-rc));
+	}
+	if (j == NULL)
 		return cl_refuse(err, errlen, -EINVAL, "%s:%d: syntax error: %s", path, je.line,
 				 je.text);
-	}
 	rc = rc_cluster_from_json(j, c, sub, sizeof(sub));
 	json_decref(j);
 	if (rc < 0)

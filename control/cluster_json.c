@@ -13,15 +13,11 @@
  */
 #include "cluster_impl.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- errors ---- */
 
@@ -120,8 +116,7 @@ fail_unknown(const struct cl_object *o, const char *name, const char *key, struc
 /* ---- the walkers ---- */
 
 int
-cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key,
-		bool seed, struct cl_err *e)
+cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key, struct cl_err *e)
 {
 	const char *name;
 	const json_t *v;
@@ -146,7 +141,7 @@ cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const 
 				return cl_fail(e, k, "required key is missing");
 			continue;
 		}
-		rc = f->kind->parse(v, (char *)base + f->off, f, k, seed, e);
+		rc = f->kind->parse(v, (char *)base + f->off, f, k, e);
 		if (rc < 0)
 			return rc;
 	}
@@ -404,7 +399,7 @@ rc_cluster_from_json(const json_t *j, struct rc_cluster *c, char *err, size_t er
 	if (tmp == NULL)
 		return cl_refuse(err, errlen, -ENOMEM, "out of memory");
 	rc_cluster_init_empty(tmp);
-	rc = cl_parse_object(j, &cl_root_json, tmp, "", false, &e);
+	rc = cl_parse_object(j, &cl_root_json, tmp, "", &e);
 	if (rc == 0)
 		rc = cl_validate(tmp, &e);
 	if (rc == 0)

@@ -40,12 +40,11 @@ cl_fail_type(const json_t *v, const char *want, const char *key, struct cl_err *
 /* ---- strings ---- */
 
 static int
-parse_string(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_string(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	     struct cl_err *e)
 {
 	size_t len;
 
-	(void)seed;
 	if (!json_is_string(v))
 		return cl_fail_type(v, "a string", key, e);
 	len = json_string_length(v);
@@ -128,12 +127,12 @@ check_mgmt(const void *src, const struct cl_field *f, const char *key, struct cl
 }
 
 static int
-parse_dbtype(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_dbtype(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	     struct cl_err *e)
 {
 	const char *norm;
 	char msg[256];
-	int rc = parse_string(v, dst, f, key, seed, e);
+	int rc = parse_string(v, dst, f, key, e);
 
 	if (rc < 0)
 		return rc;
@@ -171,12 +170,11 @@ load_uint(const void *src, size_t size)
 }
 
 static int
-parse_uint(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_uint(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	   struct cl_err *e)
 {
 	json_int_t n;
 
-	(void)seed;
 	if (!json_is_integer(v))
 		return cl_fail_type(v, "an integer", key, e);
 	n = json_integer_value(v);
@@ -210,10 +208,10 @@ check_uint(const void *src, const struct cl_field *f, const char *key, struct cl
 }
 
 static int
-parse_bool(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_bool(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	   struct cl_err *e)
 {
-	(void)f, (void)seed;
+	(void)f;
 	if (!json_is_boolean(v))
 		return cl_fail_type(v, "a boolean (true/false)", key, e);
 	*(bool *)dst = json_is_true(v);
@@ -229,10 +227,10 @@ emit_bool(const void *src, const struct cl_field *f)
 
 /* "format": not stored; must be RC_CL_FORMAT. */
 static int
-parse_format(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_format(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	     struct cl_err *e)
 {
-	(void)dst, (void)f, (void)seed;
+	(void)dst, (void)f;
 	if (!json_is_integer(v))
 		return cl_fail_type(v, "an integer", key, e);
 	if (json_integer_value(v) != RC_CL_FORMAT)
@@ -251,12 +249,12 @@ emit_format(const void *src, const struct cl_field *f)
 /* ---- addresses ---- */
 
 static int
-parse_ipv4(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_ipv4(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	   struct cl_err *e)
 {
 	struct in_addr a;
 
-	(void)f, (void)seed;
+	(void)f;
 	if (!json_is_string(v))
 		return cl_fail_type(v, "a string", key, e);
 	if (inet_pton(AF_INET, json_string_value(v), &a) != 1)
@@ -294,10 +292,10 @@ check_ipv4(const void *src, const struct cl_field *f, const char *key, struct cl
 
 #define ENUM_KIND(kname, parsefn, namefn, what)                                             \
 	static int kname##_parse(const json_t *v, void *dst, const struct cl_field *f,     \
-				 const char *key, bool seed, struct cl_err *e)             \
+				 const char *key, struct cl_err *e)             \
 	{                                                                                  \
 		int x;                                                                     \
-		(void)f, (void)seed;                                                       \
+		(void)f;                                                       \
 		if (!json_is_string(v))                                                    \
 			return cl_fail_type(v, "a string", key, e);                           \
 		x = parsefn(json_string_value(v));                                         \
@@ -333,14 +331,14 @@ ENUM_KIND(cl_kind_mstate, rc_cl_merge_state_parse, rc_cl_merge_state_name,
 
 /* admin_users: dst is the struct rc_cl_chat. */
 static int
-parse_users(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_users(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	    struct cl_err *e)
 {
 	struct rc_cl_chat *chat = dst;
 	const json_t *u;
 	size_t i;
 
-	(void)f, (void)seed;
+	(void)f;
 	if (!json_is_array(v))
 		return cl_fail_type(v, "an array of user names", key, e);
 	if (json_array_size(v) > RC_CL_MAX_ADMINS)
@@ -393,12 +391,12 @@ check_users(const void *src, const struct cl_field *f, const char *key, struct c
 
 /* sources: two database names. */
 static int
-parse_pair(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_pair(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	   struct cl_err *e)
 {
 	char (*pair)[RC_CL_NAME_MAX] = dst;
 
-	(void)f, (void)seed;
+	(void)f;
 	if (!json_is_array(v) || json_array_size(v) != 2)
 		return cl_fail(e, key, "expected an array of two database names");
 	for (size_t i = 0; i < 2; i++) {
@@ -434,13 +432,12 @@ check_pair(const void *src, const struct cl_field *f, const char *key, struct cl
 
 /* A group's "database": assigns both nodes (parsed after "nodes"); dst is the group. */
 static int
-parse_group_db(const json_t *v, void *dst, const struct cl_field *f, const char *key,
-	       bool seed, struct cl_err *e)
+parse_group_db(const json_t *v, void *dst, const struct cl_field *f, const char *key, struct cl_err *e)
 {
 	struct rc_cl_group *g = dst;
 	char db[RC_CL_NAME_MAX];
 	struct cl_field sf = { .size = sizeof(db) };
-	int rc = parse_string(v, db, &sf, key, seed, e);
+	int rc = parse_string(v, db, &sf, key, e);
 
 	(void)f;
 	if (rc < 0)
@@ -457,7 +454,7 @@ parse_group_db(const json_t *v, void *dst, const struct cl_field *f, const char 
 /* ---- objects ---- */
 
 static int
-parse_objects(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_objects(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	      struct cl_err *e)
 {
 	const struct cl_object *o = f->sub;
@@ -480,7 +477,7 @@ parse_objects(const json_t *v, void *dst, const struct cl_field *f, const char *
 		snprintf(k, sizeof(k), "%s[%zu]", key, i);
 		if (o->init != NULL)
 			o->init(elem);
-		rc = cl_parse_object(json_array_get(v, i), o, elem, k, seed, e);
+		rc = cl_parse_object(json_array_get(v, i), o, elem, k, e);
 		if (rc < 0)
 			return rc;
 	}
@@ -529,10 +526,10 @@ check_objects(const void *src, const struct cl_field *f, const char *key, struct
 }
 
 static int
-parse_sub(const json_t *v, void *dst, const struct cl_field *f, const char *key, bool seed,
+parse_sub(const json_t *v, void *dst, const struct cl_field *f, const char *key,
 	  struct cl_err *e)
 {
-	return cl_parse_object(v, f->sub, dst, key, seed, e);
+	return cl_parse_object(v, f->sub, dst, key, e);
 }
 
 static json_t *

@@ -226,7 +226,7 @@ rc_cluster_load_seed(const char *path, struct rc_cluster *c, char *err, size_t e
 	}
 	if (rc == 0) {
 		rc_cluster_init_empty(tmp);
-		rc = cl_parse_object(j, &cl_root_seed, tmp, "", true, &sc.e);
+		rc = cl_parse_object(j, &cl_root_seed, tmp, "", &sc.e);
 		tmp->version = 1;
 		if (rc == 0)
 			rc = cl_validate(tmp, &sc.e);

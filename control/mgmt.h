@@ -168,8 +168,9 @@ struct rc_mgmt_reply {
 
 /* PUT body to http://PEER/PATH with the authentication headers. Returns 0 when the peer
  * answered (its HTTP status in *status: 202 = queued there), or -EINVAL (bad peer or path),
- * -ECONNREFUSED, -ETIMEDOUT, -ECANCELED (*cancel became true), -EIO (other transport
- * errors). cancel may be NULL; it is checked while the transfer runs. */
+ * -EMSGSIZE (body larger than RC_MGMT_BODY_MAX), -ECONNREFUSED, -ETIMEDOUT, -ECANCELED
+ * (*cancel became true), -EIO (other transport errors). status and cancel may be NULL;
+ * cancel is checked while the transfer runs. */
 int rc_mgmt_push(const struct rc_mgmt_cred *c, const char *peer, const char *path,
 		 const void *body, size_t len, long *status, const volatile bool *cancel);
 
@@ -200,7 +201,7 @@ struct rc_syncer_conf {
 	struct rc_mgmt_cred cred; /* copied */
 	unsigned retry_min_ms;    /* 0: 200 */
 	unsigned retry_max_ms;    /* 0: 5000 */
-	unsigned max_entries;     /* distinct (peer, path) waiting; 0: 32 */
+	unsigned max_entries;     /* distinct (peer, path) waiting; 0: 64 */
 };
 
 struct rc_syncer_stats {

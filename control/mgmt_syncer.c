@@ -327,7 +327,7 @@ rc_syncer_start(const struct rc_syncer_conf *conf)
 	pthread_condattr_destroy(&ca);
 	s->min_ms = conf->retry_min_ms != 0 ? conf->retry_min_ms : 200;
 	s->max_ms = conf->retry_max_ms != 0 ? conf->retry_max_ms : 5000;
-	s->n_entries = conf->max_entries != 0 ? conf->max_entries : 32;
+	s->n_entries = conf->max_entries != 0 ? conf->max_entries : 64;
 	snprintf(s->node_id, sizeof(s->node_id), "%s", c->node_id);
 	s->e = calloc(s->n_entries, sizeof(*s->e));
 	s->secret = malloc(c->secret_len);

@@ -244,11 +244,14 @@ family(struct rc_metrics_buf *b, const char *name, const char *help, enum rc_met
 		return fail(b, -ENOMEM);
 	b->n_families++;
 	b->cur_type = type;
-	append(b, "# HELP ", 7);
-	append(b, name, strlen(name));
-	append(b, " ", 1);
-	append_fmt(b, rc_prom_escape_help, help != NULL ? help : "");
-	append(b, "\n# TYPE ", 8);
+	if (help != NULL && help[0] != '\0') { /* HELP is optional */
+		append(b, "# HELP ", 7);
+		append(b, name, strlen(name));
+		append(b, " ", 1);
+		append_fmt(b, rc_prom_escape_help, help);
+		append(b, "\n", 1);
+	}
+	append(b, "# TYPE ", 7);
 	append(b, name, strlen(name));
 	append(b, " ", 1);
 	append(b, type_names[type], strlen(type_names[type]));

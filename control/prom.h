@@ -54,8 +54,8 @@ void rc_metrics_buf_reset(struct rc_metrics_buf *b);
 void rc_metrics_buf_free(struct rc_metrics_buf *b);
 
 /* Append one sample of a counter (value never decreases; by convention the name ends in
- * "_total") or a gauge. help is the family's one-line description (escaped here). 0 or the
- * sticky error. */
+ * "_total") or a gauge. help is the family's one-line description (escaped here), used by
+ * the first sample of the family (NULL or "": no HELP line). 0 or the sticky error. */
 int rc_metric_counter(struct rc_metrics_buf *b, const char *name, const char *help,
 		      const char *const *labels, uint64_t value);
 int rc_metric_gauge(struct rc_metrics_buf *b, const char *name, const char *help,

@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -65,6 +66,7 @@ struct drain_result {
 	uint64_t rows;
 	uint64_t batches;
 	double seconds;
+	double cpu_s; /* this process's CPU time meanwhile (the drainer thread, mostly) */
 	bool complete;
 };
 
@@ -81,6 +83,16 @@ static double
 secs_since(uint64_t t0)
 {
 	return (double)(fx_now_us() - t0) / 1e6;
+}
+
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- databases ---- */
@@ -281,6 +293,7 @@ drain_phase(const char *dir, const char *conninfo, enum rc_drain_method m,
 	struct rc_drainer_stats st;
 	struct rc_drainer *d;
 	struct rc_wal *w;
+	double c0;
 	uint64_t t0;
 
 	if (prepare_db(conninfo) != 0 || (w = wal_open(dir)) == NULL)
@@ -291,8 +304,10 @@ drain_phase(const char *dir, const char *conninfo, enum rc_drain_method m,
 		return -1;
 	}
 	t0 = fx_now_us();
+	c0 = cpu_s();
 	res->complete = wait_drained(w, t0 + (uint64_t)(o.seconds * 1e6));
 	res->seconds = secs_since(t0);
+	res->cpu_s = cpu_s() - c0;
 	rc_drainer_stop(d);
 	rc_drainer_get_stats(d, &st);
 	res->rows = st.drained > o.rooms ? st.drained - o.rooms : 0;
@@ -461,8 +476,9 @@ parse_opts(int argc, char **argv)
 static void
 print_drain(const struct drain_result *r)
 {
-	printf("  %-28s %10" PRIu64 " rows %8.2f s %10.0f rows/s %6" PRIu64 " batches%s\n",
-	       r->name, r->rows, r->seconds, (double)r->rows / r->seconds, r->batches,
+	printf("  %-28s %10" PRIu64 " rows %8.2f s %10.0f rows/s %6" PRIu64
+	       " batches, drainer cpu %.2f s%s\n", r->name, r->rows, r->seconds,
+	       (double)r->rows / r->seconds, r->batches, r->cpu_s,
 	       r->complete ? "" : "  INCOMPLETE");
 }
 

@@ -155,17 +155,14 @@ test_several_clients(void **state)
 static void
 remove_run_dir(const char *dir)
 {
-	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 	rmdir(dir);
 }
