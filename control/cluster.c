@@ -58,6 +58,8 @@ static const char *const table_names[RC_CL_TABLE_MAX] = {
 	[RC_CL_TABLE_ROOMS] = "rooms",
 	[RC_CL_TABLE_MEMBERS] = "members",
 	[RC_CL_TABLE_MESSAGES] = "messages",
+	[RC_CL_TABLE_DRAIN_ALARMS] = "drain_alarms",
+	[RC_CL_TABLE_DRAIN_STATE] = "drain_state",
 };
 
 static const char *
@@ -215,6 +217,43 @@ cl_db_type_refusal(const char *type, char *buf, size_t len)
 {
 	return snprintf(buf, len, "database type \"%s\" is not supported: roomcast supports "
 			"PostgreSQL only (type postgresql)", type);
+}
+
+/* Append " key=value" to buf at len (snprintf-like), quoting the value for libpq when it is
+ * empty or holds a space, a quote or a backslash. */
+static size_t
+conninfo_add(char *buf, size_t cap, size_t len, const char *key, const char *value)
+{
+	bool quote = value[0] == '\0' || strpbrk(value, " '\\") != NULL;
+	char q[2 * 256 + 3], *o = q;
+	size_t at = len < cap ? len : cap;
+
+	if (quote)
+		*o++ = '\'';
+	for (const char *v = value; *v && o < q + sizeof(q) - 3; v++) {
+		if (quote && (*v == '\'' || *v == '\\'))
+			*o++ = '\\';
+		*o++ = *v;
+	}
+	if (quote)
+		*o++ = '\'';
+	*o = '\0';
+	return len + snprintf(buf + at, cap - at, "%s%s=%s", len ? " " : "", key, q);
+}
+
+size_t
+rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap)
+{
+	char port[8];
+	size_t len = 0;
+
+	if (cap > 0)
+		buf[0] = '\0';
+	snprintf(port, sizeof(port), "%u", (unsigned)d->port);
+	len = conninfo_add(buf, cap, len, "host", d->host);
+	len = conninfo_add(buf, cap, len, "port", port);
+	len = conninfo_add(buf, cap, len, "dbname", d->dbname);
+	return conninfo_add(buf, cap, len, "user", d->user);
 }
 
 bool

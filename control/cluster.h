@@ -69,10 +69,11 @@ enum rc_cl_svc_state {
 /*
  * A merge job's life:  created -> validated | validation-failed   (validate)
  *                      validation-failed -> validated | validation-failed
- *                      validated -> running -> done | failed      (merge)
  *                      validated -> validated | validation-failed (validate again)
+ *                      validated -> running (optional) -> done | failed   (merge)
+ *                      running -> running (progress) | validation-failed (re-check failed)
  *                      failed -> validated | validation-failed    (validate again)
- *                      running -> running                         (progress)
+ *                      done: final
  */
 enum rc_cl_merge_state {
 	RC_CL_MERGE_CREATED = 0,
@@ -84,11 +85,13 @@ enum rc_cl_merge_state {
 	RC_CL_MERGE_STATE_MAX
 };
 
-/* The text conference tables a merge copies. */
+/* The tables a merge copies (the order of storage/merge.h's enum rc_merge_table). */
 enum rc_cl_table {
 	RC_CL_TABLE_ROOMS = 0,
 	RC_CL_TABLE_MEMBERS,
 	RC_CL_TABLE_MESSAGES,
+	RC_CL_TABLE_DRAIN_ALARMS,
+	RC_CL_TABLE_DRAIN_STATE,
 	RC_CL_TABLE_MAX
 };
 
@@ -174,7 +177,8 @@ struct rc_cluster {
 /* ---- names of the enums (string tables checked complete by the unit test) ---- */
 
 /* "balanced", "active-standby", "none"; "stopped", "started"; "created", "validated",
- * "validation-failed", "running", "done", "failed"; "rooms", "members", "messages".
+ * "validation-failed", "running", "done", "failed"; "rooms", "members", "messages",
+ * "drain_alarms", "drain_state".
  * NULL when out of range. Parsers accept '_' for '-' and return -1 when unknown. */
 const char *rc_cl_assign_name(enum rc_cl_assign a);
 int rc_cl_assign_parse(const char *s);
@@ -234,6 +238,10 @@ const struct rc_cl_node *rc_cluster_peer_of(const struct rc_cluster *c, const ch
 /* The group's database when both nodes have the same one ("" = none), NULL when they
  * differ (per-node databases, high availability off). */
 const char *rc_cluster_group_db(const struct rc_cl_group *g);
+
+/* A libpq connection string for d, without the password (the caller reads password_file):
+ * "host=H port=P dbname=D user=U" (values quoted when needed). snprintf-like. */
+size_t rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap);
 
 /* "IPV4:PORT" -> address (network order). false when malformed. */
 bool rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out);

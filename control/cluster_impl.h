@@ -42,8 +42,9 @@ struct cl_field;
 
 struct cl_kind {
 	/* JSON value -> dst (type and size checks only). 0 or -EINVAL. */
-	int (*parse)(const json_t *v, void *dst, const struct cl_field *f, const char *key, struct cl_err *e);
-	/* dst -> a new JSON value; NULL: omit the key (or ENOMEM, see cl_emit). */
+	int (*parse)(const json_t *v, void *dst, const struct cl_field *f, const char *key,
+		     struct cl_err *e);
+	/* dst -> a new JSON value; NULL: omit the key (or ENOMEM: see cl_emit_object). */
 	json_t *(*emit)(const void *src, const struct cl_field *f);
 	/* The stored value's own rule. 0 or -EINVAL. NULL: nothing to check. */
 	int (*check)(const void *src, const struct cl_field *f, const char *key, struct cl_err *e);
@@ -89,7 +90,8 @@ int cl_fail_type(const json_t *v, const char *want, const char *key, struct cl_e
 const struct cl_field *cl_find_field(const struct cl_object *o, const char *name);
 
 /* Walk obj against o's rows into base (already initialized). 0 or -EINVAL. */
-int cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key, struct cl_err *e);
+int cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key,
+		    struct cl_err *e);
 /* Every row of o over base (recursively). NULL on ENOMEM. */
 json_t *cl_emit_object(const void *base, const struct cl_object *o);
 /* Every row's own rule over base (recursively). */

@@ -116,7 +116,8 @@ fail_unknown(const struct cl_object *o, const char *name, const char *key, struc
 /* ---- the walkers ---- */
 
 int
-cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key, struct cl_err *e)
+cl_parse_object(const json_t *obj, const struct cl_object *o, void *base, const char *key,
+		struct cl_err *e)
 {
 	const char *name;
 	const json_t *v;
@@ -323,6 +324,10 @@ static const struct cl_field tables_fields[] = {
 	{ "rooms", &cl_kind_sub, MERGE(tables[RC_CL_TABLE_ROOMS]), 0, 0, false, &counts_obj },
 	{ "members", &cl_kind_sub, MERGE(tables[RC_CL_TABLE_MEMBERS]), 0, 0, false, &counts_obj },
 	{ "messages", &cl_kind_sub, MERGE(tables[RC_CL_TABLE_MESSAGES]), 0, 0, false,
+	  &counts_obj },
+	{ "drain_alarms", &cl_kind_sub, MERGE(tables[RC_CL_TABLE_DRAIN_ALARMS]), 0, 0, false,
+	  &counts_obj },
+	{ "drain_state", &cl_kind_sub, MERGE(tables[RC_CL_TABLE_DRAIN_STATE]), 0, 0, false,
 	  &counts_obj },
 };
 /* base of this object is the job itself (offsets above are from struct rc_cl_merge) */

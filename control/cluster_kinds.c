@@ -432,7 +432,8 @@ check_pair(const void *src, const struct cl_field *f, const char *key, struct cl
 
 /* A group's "database": assigns both nodes (parsed after "nodes"); dst is the group. */
 static int
-parse_group_db(const json_t *v, void *dst, const struct cl_field *f, const char *key, struct cl_err *e)
+parse_group_db(const json_t *v, void *dst, const struct cl_field *f, const char *key,
+	       struct cl_err *e)
 {
 	struct rc_cl_group *g = dst;
 	char db[RC_CL_NAME_MAX];

@@ -5,11 +5,13 @@
  * tables, counting conflicts) is storage/merge.c's; this file only keeps the record every
  * node shows, and its life:
  *
- *     created --validate--> validated ----merge----> running ---> done
- *        |                   |    ^                     |
- *        +--> validation-failed <-+---------------------+-> failed --validate--> ...
+ *     created --validate--> validated --merge--> [running] --> done (final)
+ *        |                   |    ^                   |
+ *        +----------> validation-failed <-------------+--> failed --validate--> ...
  *
- * (validated, validation-failed and failed may be validated again; done is final.)
+ * (validated, validation-failed and failed may be validated again; "running" is optional:
+ * a merge that runs in one blocking call may go from validated to done or failed; a run
+ * whose re-check fails goes back to validation-failed.)
  *
  * Threads: no shared state (see cluster.h).
  */
@@ -25,9 +27,10 @@
 static const bool legal[RC_CL_MERGE_STATE_MAX][RC_CL_MERGE_STATE_MAX] = {
 	[S(CREATED)] = { [S(VALIDATED)] = true, [S(VALIDATION_FAILED)] = true },
 	[S(VALIDATED)] = { [S(VALIDATED)] = true, [S(VALIDATION_FAILED)] = true,
-			   [S(RUNNING)] = true },
+			   [S(RUNNING)] = true, [S(DONE)] = true, [S(FAILED)] = true },
 	[S(VALIDATION_FAILED)] = { [S(VALIDATED)] = true, [S(VALIDATION_FAILED)] = true },
-	[S(RUNNING)] = { [S(RUNNING)] = true, [S(DONE)] = true, [S(FAILED)] = true },
+	[S(RUNNING)] = { [S(RUNNING)] = true, [S(DONE)] = true, [S(FAILED)] = true,
+			 [S(VALIDATION_FAILED)] = true },
 	[S(DONE)] = { false },
 	[S(FAILED)] = { [S(VALIDATED)] = true, [S(VALIDATION_FAILED)] = true },
 };

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config_load.h"
+#include "mgmt.h"
 
 static int __attribute__((format(printf, 4, 5)))
 fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
@@ -344,9 +345,14 @@ check_db(struct rc_config_loader *ld)
 	const char *k = "db.password_file";
 	const config_setting_t *s = at(ld, k);
 	struct stat st;
+	uint32_t ip;
+	uint16_t port;
 	ssize_t n;
 	int fd, rc;
 
+	if (c->mgmt_address[0] != '\0' && rc_mgmt_parse_addr(c->mgmt_address, &ip, &port) != 0)
+		return fail(ld, at(ld, "node.mgmt_address"), "node.mgmt_address",
+			    "\"%s\" is not IPV4:PORT", c->mgmt_address);
 	if (strcmp(c->db_method, "copy") != 0 && strcmp(c->db_method, "pipeline") != 0)
 		return fail(ld, at(ld, "db.method"), "db.method",
 			    "\"%s\": expected \"copy\" or \"pipeline\"", c->db_method);

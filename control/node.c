@@ -19,6 +19,7 @@
 #include "drainer.h"
 #include "history.h"
 #include "log.h"
+#include "mgmt.h"
 #include "room_table.h"
 #include "session.h"
 #include "token.h"
@@ -316,6 +317,17 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if ((rc = setup_pools(n, err, errlen)) != 0 || (rc = setup_ports(n, err, errlen)) != 0 ||
 	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_tables(n, err, errlen)) != 0)
 		return rc;
+	if (cfg->mgmt_address[0] != '\0') {
+		struct rc_mgmt_conf mc = {
+			.addr = cfg->mgmt_address,
+			.cred = { n->cfg.secret, n->cfg.secret_len, n->cfg.node_id },
+		};
+
+		n->mgmt = rc_mgmt_open(&mc, err, errlen);
+		if (n->mgmt == NULL)
+			return -errno;
+		RC_INFO("management endpoint on %s (GET /metrics)", cfg->mgmt_address);
+	}
 	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
 	if (n->admin == NULL)
 		return -errno;
@@ -685,6 +697,8 @@ rc_node_run(struct rc_node *n)
 			expire_sessions(n);
 			next_expiry = now + 1000;
 			scheduled_cleanup(n, now);
+			if (n->mgmt != NULL && rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n) != 0)
+				RC_DEBUG("metrics snapshot incomplete");
 		}
 		rcu_quiescent_state();
 	}
@@ -707,6 +721,8 @@ rc_node_fini(struct rc_node *n)
 		rc_wal_stop(n->wal);
 	if (n->admin != NULL)
 		rc_admin_close(n->admin);
+	if (n->mgmt != NULL)
+		rc_mgmt_close(n->mgmt);
 	for (i = 0; i < n->n_ports_up; i++)
 		rc_port_stop(&n->ports[i]);
 	rcu_thread_offline();

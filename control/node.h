@@ -24,6 +24,8 @@
 
 struct rc_admin;
 struct rc_drainer;
+struct rc_mgmt;
+struct rc_metrics_buf;
 struct rc_history;
 struct rc_wal;
 
@@ -47,6 +49,7 @@ struct rc_node {
 	char db_conninfo[768];      /* cfg's conninfo + password: never logged */
 	struct rc_replay replay;
 	struct rc_admin *admin;
+	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	uint32_t next_room_id;
@@ -64,6 +67,9 @@ int rc_node_run(struct rc_node *n);
 
 /* Stop the workers, drain the WAL, free everything. */
 void rc_node_fini(struct rc_node *n);
+
+/* The Prometheus metrics (node_metrics.c): rc_metrics_fn for rc_mgmt_refresh_metrics. */
+int rc_node_metrics(void *arg, struct rc_metrics_buf *b);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

@@ -341,9 +341,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 				      "map_used", (json_int_t)ws.map_used, "messages",
 				      (json_int_t)ws.messages, "full", ws.full, "trimmed",
 				      (json_int_t)ws.trimmed));
-	rc_text_printf(t, "backlog: %" PRIu64 " records, %" PRIu64 " bytes, oldest %" PRIu64
-			  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
-		       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn, ws.last_lsn);
+	if (n->drainer != NULL)
+		rc_text_printf(t, "backlog: %" PRIu64 " records, %" PRIu64 " bytes, oldest %" PRIu64
+				  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
+			       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn,
+			       ws.last_lsn);
 	rc_text_printf(t, "lmdb: %" PRIu64 " of %" PRIu64 " bytes used%s, %" PRIu64
 			  " messages held, %" PRIu64 " trimmed after their drain\n",
 		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",

@@ -372,6 +372,7 @@ node = {
   data_dir = "$RC_DATA_DIR";
   admin_socket = "$RC_ADMIN_SOCK";
   admin_group = "";
+  mgmt_address = "127.0.0.1:${RC_MGMT_PORT:-9464}";
 };
 eal = { args = ["--no-huge", "--no-pci", "-m", "256", "--file-prefix=$RC_FILE_PREFIX",
                 $lcores, "--log-level=5"]; };

@@ -6,7 +6,8 @@
 #  2. 4 users on 4 source addresses post 50 messages each, re-sending every 7th POST: rcload
 #     exits 0 only if every member got every message exactly once and in order, and re-sent
 #     POSTs were acknowledged with the same seq and never delivered twice.
-#  3. roomcastctl: the room is listed and shown, `user list` and `stats` answer.
+#  3. roomcastctl: the room is listed and shown, `user list` and `stats` answer; the same
+#     counters are served in the Prometheus format on the management address.
 #  4. SIGTERM + restart on the same data dir: the history is intact.
 #  5. Another round, then SIGKILL + restart: both rooms' histories are intact (ACKed = stored).
 #  6. 500 malformed datagrams: rcload --malformed passes, the drop counters grew, and the node
@@ -79,6 +80,14 @@ rx=$(rc_stat '[.lcores[]?.rx // 0] | add // 0')
 tx=$(rc_stat '[.lcores[]?.tx // 0] | add // 0')
 rc_assert_int_gt "$rx" 0 "stats: packets received by the worker lcores (sum of lcores[].rx)"
 rc_assert_int_gt "$tx" 0 "stats: packets sent by the worker lcores (sum of lcores[].tx)"
+metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
+metrics_caught_up() { metrics | grep -Eq '^roomcast_posts_stored_total\{lcore="1",worker="0"\} 200$'; }
+rc_wait_until 5 "Prometheus (GET /metrics on the management address): posts stored per lcore" \
+	metrics_caught_up
+m=$(metrics)
+rc_assert_match "$m" '# TYPE roomcast_drops_total counter' "Prometheus: the drops family"
+rc_assert_match "$m" 'roomcast_rooms 1' "Prometheus: the rooms gauge"
+rc_assert_match "$m" 'roomcast_storage_full 0' "Prometheus: the storage-full gauge"
 
 # 4. Graceful restart.
 rc_log "step 4: SIGTERM, restart, history"

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The node's Prometheus metrics: the same counters, states and backlogs `roomcastctl status`,
+ * `stats` and `db status` show. Written on the control thread about once a second into a
+ * snapshot that the management endpoint serves (control/mgmt.h); the HTTP thread never
+ * reads node state.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "drainer.h"
+#include "history.h"
+#include "mgmt.h"
+#include "node.h"
+#include "prom.h"
+#include "room_table.h"
+#include "session.h"
+#include "wal.h"
+
+typedef uint64_t (*lcore_field_fn)(const struct rc_lcore_stats *s);
+
+#define FIELD(f)                                                                               \
+	static uint64_t get_##f(const struct rc_lcore_stats *s)                                \
+	{                                                                                      \
+		return s->f;                                                                   \
+	}
+FIELD(rx_pkts)
+FIELD(tx_pkts)
+FIELD(rx_bytes)
+FIELD(tx_bytes)
+FIELD(deliveries)
+FIELD(posts_stored)
+FIELD(forwarded)
+FIELD(resends_acked)
+FIELD(idle_sleeps)
+
+static const struct {
+	const char *name, *help;
+	lcore_field_fn get;
+} lcore_counters[] = {
+	{ "roomcast_rx_packets_total", "Frames received by a worker lcore", get_rx_pkts },
+	{ "roomcast_tx_packets_total", "Frames sent by a worker lcore", get_tx_pkts },
+	{ "roomcast_rx_bytes_total", "Bytes received by a worker lcore", get_rx_bytes },
+	{ "roomcast_tx_bytes_total", "Bytes queued for sending by a worker lcore", get_tx_bytes },
+	{ "roomcast_deliveries_total", "DELIVER messages sent", get_deliveries },
+	{ "roomcast_posts_stored_total", "POSTs stored and acknowledged", get_posts_stored },
+	{ "roomcast_forwarded_total", "Requests handed to the room's home worker",
+	  get_forwarded },
+	{ "roomcast_resends_acked_total", "Re-sent POSTs answered with their first ACK",
+	  get_resends_acked },
+	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", get_idle_sleeps },
+};
+
+static void
+lcore_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	char lc[16], wk[16];
+	unsigned i, k, r;
+
+	for (i = 0; i < RTE_DIM(lcore_counters); i++)
+		for (k = 0; k < n->dp.n_workers; k++) {
+			snprintf(lc, sizeof(lc), "%u", n->dp.workers[k]->lcore);
+			snprintf(wk, sizeof(wk), "%u", k);
+			rc_metric_counter(b, lcore_counters[i].name, lcore_counters[i].help,
+					  RC_LABELS("lcore", lc, "worker", wk),
+					  lcore_counters[i].get(&n->dp.workers[k]->stats));
+		}
+	for (k = 0; k < n->dp.n_workers; k++)
+		for (r = 0; r < RC_DROP_MAX; r++) {
+			snprintf(lc, sizeof(lc), "%u", n->dp.workers[k]->lcore);
+			rc_metric_counter(b, "roomcast_drops_total",
+					  "Frames or messages dropped, by reason",
+					  RC_LABELS("lcore", lc, "reason", rc_drop_name(r)),
+					  n->dp.workers[k]->stats.drops[r]);
+		}
+}
+
+static void
+message_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	uint64_t in, out;
+	unsigned t, k;
+
+	for (t = 1; t < RC_T_MAX; t++) {
+		for (in = 0, k = 0; k < n->dp.n_workers; k++)
+			in += n->dp.workers[k]->stats.msgs_in[t];
+		rc_metric_counter(b, "roomcast_messages_in_total", "Requests decoded, by type",
+				  RC_LABELS("type", rc_msg_type_name(t)), in);
+	}
+	for (t = 1; t < RC_T_MAX; t++) {
+		for (out = 0, k = 0; k < n->dp.n_workers; k++)
+			out += n->dp.workers[k]->stats.msgs_out[t];
+		rc_metric_counter(b, "roomcast_messages_out_total", "Messages sent, by type",
+				  RC_LABELS("type", rc_msg_type_name(t)), out);
+	}
+	for (t = 1; t < RC_E_MAX; t++) {
+		for (out = 0, k = 0; k < n->dp.n_workers; k++)
+			out += n->dp.workers[k]->stats.errors_out[t];
+		rc_metric_counter(b, "roomcast_errors_out_total", "ERROR replies, by code",
+				  RC_LABELS("code", rc_err_name(t)), out);
+	}
+}
+
+static void
+storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	uint64_t now = rc_wall_ms();
+	struct rc_wal_stats ws;
+
+	rc_wal_get_stats(n->wal, &ws);
+	rc_metric_counter(b, "roomcast_wal_commits_total", "Synced LMDB transactions", NULL,
+			  ws.commits);
+	rc_metric_counter(b, "roomcast_wal_records_total", "Records committed to LMDB", NULL,
+			  ws.records);
+	rc_metric_counter(b, "roomcast_wal_commit_errors_total", "Failed LMDB commits (retried)",
+			  NULL, ws.commit_errors);
+	rc_metric_gauge(b, "roomcast_wal_map_bytes", "LMDB map size", NULL, (double)ws.map_size);
+	rc_metric_gauge(b, "roomcast_wal_used_bytes", "LMDB bytes in use", NULL,
+			(double)ws.map_used);
+	rc_metric_gauge(b, "roomcast_storage_full", "1 while POSTs are refused: LMDB full", NULL,
+			ws.full ? 1 : 0);
+	rc_metric_counter(b, "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB",
+			  NULL, ws.trimmed);
+	if (n->drainer == NULL)
+		return; /* no database: nothing is ever drained, there is no backlog */
+	rc_metric_gauge(b, "roomcast_db_backlog_records", "Records not yet in the database", NULL,
+			(double)ws.backlog_records);
+	rc_metric_gauge(b, "roomcast_db_backlog_bytes", "Bytes not yet in the database", NULL,
+			(double)ws.backlog_bytes);
+	rc_metric_gauge(b, "roomcast_db_backlog_oldest_age_seconds",
+			"Age of the oldest record not yet in the database", NULL,
+			ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
+				(double)(now - ws.oldest_undrained_ms) / 1000.0 : 0.0);
+}
+
+static void
+db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	struct rc_drainer_stats ds;
+
+	if (n->drainer == NULL)
+		return;
+	rc_drainer_get_stats(n->drainer, &ds);
+	rc_metric_gauge(b, "roomcast_db_connected", "1 while the drainer is connected", NULL,
+			ds.connected ? 1 : 0);
+	rc_metric_counter(b, "roomcast_db_drained_total", "Records drained to the database", NULL,
+			  ds.drained);
+	rc_metric_counter(b, "roomcast_db_conflicts_total",
+			  "Alarms: a row with the same room and seq but another message", NULL,
+			  ds.conflicts);
+	rc_metric_counter(b, "roomcast_db_errors_total", "Failed drain batches (retried)", NULL,
+			  ds.errors);
+	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
+			  ds.reconnects);
+}
+
+int
+rc_node_metrics(void *arg, struct rc_metrics_buf *b)
+{
+	struct rc_node *n = arg;
+
+	rc_metric_gauge(b, "roomcast_rooms", "Rooms hosted", NULL,
+			rc_room_count(n->dp.rooms));
+	rc_metric_gauge(b, "roomcast_sessions", "Live sessions", NULL,
+			rc_session_count(n->dp.sessions));
+	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
+			  RC_LABELS("result", "ok"), n->logins_ok);
+	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
+			  RC_LABELS("result", "failed"), n->logins_failed);
+	rc_metric_counter(b, "roomcast_sessions_expired_total", "Sessions ended by idleness",
+			  NULL, n->sessions_expired);
+	lcore_metrics(n, b);
+	message_metrics(n, b);
+	storage_metrics(n, b);
+	db_metrics(n, b);
+	return b->err;
+}
