@@ -32,7 +32,8 @@
  *
  * Threads: none of this is thread-safe; a struct rc_cluster belongs to one thread at a time
  * (roomcastd: the control thread). Functions that only read take a const pointer and may run
- * concurrently with each other on the same state.
+ * concurrently with each other on the same state. A struct rc_cluster is about 60 KB (fixed
+ * tables, no pointers: copy it with =, memcpy); mutations allocate one copy on the heap.
  */
 #ifndef RC_CLUSTER_H
 #define RC_CLUSTER_H
@@ -118,8 +119,8 @@ struct rc_cl_cluster {
 	struct rc_cl_group groups[RC_CL_MAX_GROUPS];
 };
 
-/* Persistent chat settings; the node maps them onto its chat { } limits (see the README of
- * the lead's wiring): max_rooms, default_max_occupants -> max_members, messages_on_join ->
+/* Persistent chat settings, the same on every node. A node applies them over its chat { }
+ * limits: max_rooms -> max_rooms, default_max_occupants -> max_members, messages_on_join ->
  * history_on_join, max_archive_query -> max_fetch. */
 struct rc_cl_chat {
 	bool enabled;                    /* persistent chat rooms; default true */

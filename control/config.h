@@ -37,6 +37,7 @@ struct rc_config {
 	char data_dir[256];        /* LMDB lives in data_dir/wal */
 	char admin_socket[256];    /* default /run/roomcast/<node_id>.sock */
 	char admin_group[64];      /* besides root, members of this group may use the socket */
+	char cluster_file[256];    /* seed of the cluster state (configs/cluster-example.conf) or "" */
 	char mgmt_address[64];     /* "IP:PORT" of the management endpoint (metrics, peers), or "" */
 
 	/* eal { args = [...]; } */

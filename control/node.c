@@ -15,6 +15,7 @@
 #include <urcu-qsbr.h>
 
 #include "admin.h"
+#include "cluster_node.h"
 #include "dedup.h"
 #include "drainer.h"
 #include "history.h"
@@ -109,8 +110,20 @@ append_password(char *dst, size_t cap, const char *pw)
 	return 0;
 }
 
+int
+rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *password, char *out,
+		    size_t cap)
+{
+	(void)n;
+	if (out != conninfo)
+		snprintf(out, cap, "%s", conninfo);
+	if (out[0] == '\0' || password == NULL || password[0] == '\0')
+		return 0;
+	return append_password(out, cap, password);
+}
+
 static int
-setup_db(struct rc_node *n, char *err, size_t errlen)
+drainer_new(struct rc_node *n)
 {
 	struct rc_drainer_conf dc = {
 		.conninfo = n->db_conninfo,
@@ -123,22 +136,32 @@ setup_db(struct rc_node *n, char *err, size_t errlen)
 								      RC_DRAIN_COPY,
 	};
 
-	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", n->cfg.db_conninfo);
-	if (n->cfg.db_password[0] != '\0' &&
-	    append_password(n->db_conninfo, sizeof(n->db_conninfo), n->cfg.db_password) != 0) {
-		snprintf(err, errlen, "db.conninfo and the password are too long together");
-		return -ENOSPC;
-	}
 	n->drainer = rc_drainer_create(n->wal, &dc);
-	if (n->drainer == NULL) {
-		snprintf(err, errlen, "cannot create the drainer: %s", strerror(errno));
+	if (n->drainer == NULL)
 		return -errno;
+	return n->running ? rc_drainer_start(n->drainer) : 0;
+}
+
+int
+rc_node_db_switch(struct rc_node *n, const char *conninfo)
+{
+	int rc;
+
+	if (n->drainer != NULL) {
+		rc_drainer_stop(n->drainer);
+		rc_drainer_destroy(n->drainer);
+		n->drainer = NULL;
 	}
-	if (rc_history_set_db(n->hist, n->db_conninfo) != 0) {
-		snprintf(err, errlen, "cannot give the history thread the database");
-		return -EINVAL;
-	}
-	return 0;
+	if (n->running)
+		rc_history_stop(n->hist);
+	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", conninfo);
+	rc = rc_history_set_db(n->hist, n->db_conninfo);
+	if (n->running && rc_history_start(n->hist) != 0)
+		RC_ERR("cannot restart the history thread");
+	if (rc == 0 && n->db_conninfo[0] != '\0')
+		rc = drainer_new(n);
+	RC_INFO("external database: %s", n->db_conninfo[0] != '\0' ? "configured" : "none");
+	return rc;
 }
 
 static int
@@ -169,8 +192,6 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	if (n->cfg.db_conninfo[0] != '\0' && setup_db(n, err, errlen) != 0)
-		return -EINVAL;
 	n->dp.wal_ring = rc_wal_ring(n->wal);
 	n->dp.wal_pool = rc_wal_pool(n->wal);
 	n->dp.hist_ring = rc_history_ring(n->hist);
@@ -328,6 +349,9 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 			return -errno;
 		RC_INFO("management endpoint on %s (GET /metrics)", cfg->mgmt_address);
 	}
+	rc = rc_node_cluster_init(n, err, errlen);
+	if (rc != 0)
+		return rc;
 	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
 	if (n->admin == NULL)
 		return -errno;
@@ -475,13 +499,30 @@ forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 	return 0; /* the worker frees it */
 }
 
+static bool
+is_admin(const struct rc_node *n, const struct rc_who *who)
+{
+	unsigned i;
+
+	for (i = 0; i < n->cl->chat.n_admins; i++)
+		if (strlen(n->cl->chat.admins[i]) == who->user_len &&
+		    memcmp(n->cl->chat.admins[i], who->user, who->user_len) == 0)
+			return true;
+	return false;
+}
+
 static int
 start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 {
 	struct rc_pending_room *p;
 	struct rc_wal_rec *rec;
 
-	if (n->next_room_id > n->cfg.max_rooms) { /* ids are never reused */
+	if (n->cl != NULL && n->cl->chat.admins_only_create && !is_admin(n, &wk->who)) {
+		reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
+			    "only administrators create rooms here", 0);
+		return -EPERM;
+	}
+	if (n->next_room_id > n->cfg.max_rooms || rc_room_count(n->dp.rooms) >= n->max_rooms) {
 		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms", 0);
 		return -ENOSPC;
 	}
@@ -685,12 +726,14 @@ rc_node_run(struct rc_node *n)
 	}
 	if ((rc = launch_workers(n)) != 0)
 		return rc;
+	n->running = true;
 	RC_INFO("node %s serving %s:%u with %u worker(s)", n->cfg.node_id,
 		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
 	while (!n->stop) {
 		rcu_thread_offline();
 		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
 		rcu_thread_online();
+		rc_node_cluster_poll(n);
 		n->dp.storage_full = rc_wal_full(n->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
@@ -721,6 +764,7 @@ rc_node_fini(struct rc_node *n)
 		rc_wal_stop(n->wal);
 	if (n->admin != NULL)
 		rc_admin_close(n->admin);
+	rc_node_cluster_fini(n);
 	if (n->mgmt != NULL)
 		rc_mgmt_close(n->mgmt);
 	for (i = 0; i < n->n_ports_up; i++)

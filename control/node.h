@@ -24,6 +24,8 @@
 
 struct rc_admin;
 struct rc_drainer;
+struct rc_cluster;
+struct rc_syncer;
 struct rc_mgmt;
 struct rc_metrics_buf;
 struct rc_history;
@@ -50,6 +52,11 @@ struct rc_node {
 	struct rc_replay replay;
 	struct rc_admin *admin;
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
+	struct rc_syncer *syncer;   /* pushes the cluster state to the other nodes */
+	struct rc_cluster *cl;      /* the cluster state (control/cluster_node.h) */
+	char cluster_path[300];     /* DATA_DIR/cluster.json */
+	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
+	bool running;               /* the threads are started */
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	uint32_t next_room_id;
@@ -67,6 +74,14 @@ int rc_node_run(struct rc_node *n);
 
 /* Stop the workers, drain the WAL, free everything. */
 void rc_node_fini(struct rc_node *n);
+
+/* conninfo + " password='...'" (quoted for libpq) into out; password may be "". */
+int rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *password,
+			char *out, size_t cap);
+
+/* Drain to (and read history from) the database at conninfo from now on ("" = none):
+ * restarts the drainer and the history thread's connection. */
+int rc_node_db_switch(struct rc_node *n, const char *conninfo);
 
 /* The Prometheus metrics (node_metrics.c): rc_metrics_fn for rc_mgmt_refresh_metrics. */
 int rc_node_metrics(void *arg, struct rc_metrics_buf *b);

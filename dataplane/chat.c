@@ -347,6 +347,13 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
 	const struct rc_str *name = room_of(m);
 	struct rc_room *r = rc_room_lookup_name(dp->rooms, name->p, name->len);
 
+	if (dp->rooms_blocked != RC_ROOMS_SERVED) {
+		send_error(dp, w, who, RC_E_NOT_OWNER, m->hdr.type,
+			   dp->rooms_blocked == RC_ROOMS_TC_STOPPED ?
+				   "text conference service stopped on this node" :
+				   "persistent chat is disabled");
+		return;
+	}
 	if (m->hdr.type == RC_T_POST &&
 	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
 		send_error(dp, w, who, RC_E_RATE_LIMITED, RC_T_POST, "slow down");

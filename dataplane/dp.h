@@ -130,8 +130,16 @@ struct rc_dp {
 	unsigned dedup_window;
 
 	/* written by the control thread, read by workers */
+	volatile uint8_t rooms_blocked; /* enum rc_rooms_state */
 	volatile bool storage_full;
 	volatile bool quit;
+};
+
+/* Whether this node serves rooms (the cluster state: TC service, persistent chat). */
+enum rc_rooms_state {
+	RC_ROOMS_SERVED = 0,
+	RC_ROOMS_TC_STOPPED,     /* ERROR 8: "text conference service stopped on this node" */
+	RC_ROOMS_CHAT_DISABLED,  /* ERROR 8: "persistent chat is disabled" */
 };
 
 /* Worker main loop (rte_eal_remote_launch target; arg = struct rc_worker *). */

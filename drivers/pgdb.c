@@ -279,41 +279,38 @@ rc_pgdb_copy_end(struct rc_pgdb *db)
 	return rc;
 }
 
+/* The bytes COPY's text format escapes, and what follows the backslash. */
+static const char copy_escapes[256] = {
+	['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r',
+};
+
 /*
  * Appends s, escaped for COPY's text format (backslash, tab, newline, CR), at dst. Returns
  * the number of bytes the escaped text takes; it is written only when that fits in cap
- * (snprintf-like, without a NUL), so the caller checks the result against cap.
+ * (snprintf-like, without a NUL), so the caller checks the result against cap. The common
+ * case (nothing to escape) is one scan and one memcpy.
  */
 size_t
 rc_pgdb_copy_escape(char *dst, size_t cap, const char *s, size_t len)
 {
-	size_t need = len;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t first = 0, need;
 
-	for (size_t i = 0; i < len; i++)
-		need += s[i] == '\\' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r';
+	while (first < len && copy_escapes[u[first]] == 0)
+		first++;
+	need = len;
+	for (size_t i = first; i < len; i++)
+		need += copy_escapes[u[i]] != 0;
 	if (need > cap)
 		return need;
-	for (size_t i = 0; i < len; i++) {
-		switch (s[i]) {
-		case '\\':
+	memcpy(dst, s, first);
+	dst += first;
+	for (size_t i = first; i < len; i++) {
+		char e = copy_escapes[u[i]];
+
+		if (e != 0)
 			*dst++ = '\\';
-			*dst++ = '\\';
-			break;
-		case '\t':
-			*dst++ = '\\';
-			*dst++ = 't';
-			break;
-		case '\n':
-			*dst++ = '\\';
-			*dst++ = 'n';
-			break;
-		case '\r':
-			*dst++ = '\\';
-			*dst++ = 'r';
-			break;
-		default:
-			*dst++ = s[i];
-		}
+		*dst++ = e != 0 ? e : s[i];
 	}
 	return need;
 }

@@ -264,10 +264,11 @@ node_label(const struct rc_dbcheck_opts *o)
 									     : "this node";
 }
 
-/* The fix for a refused connection; *hba_known says whether pg_hba.conf was passed. */
+/* The fix for a refused connection; for a pg_hba.conf refusal, also the pg_hba check's
+ * detail (hba_detail, else ""). */
 static void
 conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
-	 const struct rc_dbcheck_opts *o, char *fix, size_t len, char *hba, size_t hlen)
+	 const struct rc_dbcheck_opts *o, char *fix, size_t len, char *hba_detail, size_t hlen)
 {
 	char user[64], db[64], addr[64], line[256];
 
@@ -282,7 +283,7 @@ conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
 				 ? o->node_addr
 				 : "NODE_ADDRESS");
 	hba_line(line, sizeof(line), addr, db, user);
-	hba[0] = '\0';
+	hba_detail[0] = '\0';
 	switch (why) {
 	case CF_UNREACHABLE:
 		snprintf(fix, len,
@@ -304,14 +305,17 @@ conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
 			 "add this line to pg_hba.conf on the database server, then reload "
 			 "PostgreSQL (SELECT pg_reload_conf()): %s",
 			 line);
-		snprintf(hba, hlen, "%s", fix);
+		snprintf(hba_detail, hlen, "pg_hba.conf has no line for user %s, database %s from %s",
+			 user, db, addr);
 		return;
 	case CF_HBA_REJECT:
 		snprintf(fix, len,
 			 "a 'reject' line of pg_hba.conf matches: put this line above it, then "
 			 "reload PostgreSQL (SELECT pg_reload_conf()): %s",
 			 line);
-		snprintf(hba, hlen, "%s", fix);
+		snprintf(hba_detail, hlen,
+			 "a 'reject' line of pg_hba.conf refuses user %s, database %s from %s", user,
+			 db, addr);
 		return;
 	case CF_PASSWORD:
 		snprintf(fix, len,
@@ -373,7 +377,7 @@ rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject
 {
 	struct conn_names n;
 	enum conn_fail why;
-	char fix[512], hba[512];
+	char fix[512], hba_detail[256];
 	int rc;
 
 	rc = rc_pgdb_connect(db, conninfo, "roomcast-dbcheck");
@@ -396,14 +400,16 @@ rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject
 	}
 	conn_names(conninfo, &n);
 	why = conn_classify(db->err);
-	conn_fix(why, db->err, &n, o, fix, sizeof(fix), hba, sizeof(hba));
+	conn_fix(why, db->err, &n, o, fix, sizeof(fix), hba_detail, sizeof(hba_detail));
 	rc = conn_errno(why, rc);
-	rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc, fix, "%s", db->err);
+	rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc,
+		       hba_item && hba_detail[0] != '\0' ? "see the pg_hba check" : fix, "%s",
+		       db->err);
 	if (!hba_item)
 		return rc;
-	if (hba[0] != '\0')
-		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_FAIL, -EACCES, hba,
-			       "pg_hba.conf has no line that lets the node in");
+	if (hba_detail[0] != '\0')
+		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_FAIL, -EACCES, fix, "%s",
+			       hba_detail);
 	else if (why >= CF_PASSWORD && why <= CF_NO_CONNECT)
 		rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_PASS, 0, NULL,
 			       "a pg_hba.conf line matched (the refusal came after it)");
@@ -661,10 +667,16 @@ rc_dbcheck_room(struct rc_pgdb *db, const char *subject, const struct rc_dbcheck
 			       "larger database", "%s: over the limit", detail);
 		return -ENOSPC;
 	}
-	snprintf(note, sizeof(note),
-		 "best effort: PostgreSQL does not tell a client the free disk space; check "
-		 "that the database host's file system has room for %.1f MiB more (and a backup)",
-		 mib(incoming > 0 ? incoming : data));
+	if (incoming > 0)
+		snprintf(note, sizeof(note),
+			 "best effort: PostgreSQL does not tell a client the free disk space; check "
+			 "that the database host's file system has room for %.1f MiB more (and a "
+			 "backup)",
+			 mib(incoming));
+	else
+		snprintf(note, sizeof(note),
+			 "best effort: PostgreSQL does not tell a client the free disk space; check "
+			 "the database host's file system (df)");
 	rc_dbcheck_add(r, subject, "room", RC_DBCHECK_PASS, 0, note, "%s", detail);
 	return 0;
 }

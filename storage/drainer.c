@@ -167,16 +167,6 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* s escaped for COPY's text format. */
-static int
-sb_add_copy(struct sbuf *b, const char *s, size_t n)
-{
-	if (sb_reserve(b, 2 * n + 1) != 0)
-		return -ENOMEM;
-	b->len += rc_pgdb_copy_escape(b->p + b->len, b->cap - b->len, s, n);
-	return 0;
-}
-
 /* s as a quoted element of an array literal ("...", with " and \ escaped), comma first
  * unless it is the first element. */
 static int
@@ -649,59 +639,75 @@ drain_seqs_and_state(struct rc_drainer *d)
 
 /* ---- method COPY ---- */
 
-/* Appends v in decimal (no vsnprintf: this runs for every column of every row). */
-static int
-sb_add_u64(struct sbuf *b, uint64_t v, char sep)
+/* Writes v in decimal and then sep at p; returns the end. */
+static char *
+put_u64(char *p, uint64_t v, char sep)
 {
 	char tmp[24];
 	size_t n = sizeof(tmp);
 
-	tmp[--n] = sep;
 	do {
 		tmp[--n] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	return sb_add(b, tmp + n, sizeof(tmp) - n);
+	memcpy(p, tmp + n, sizeof(tmp) - n);
+	p += sizeof(tmp) - n;
+	*p++ = sep;
+	return p;
 }
 
-static int
-sb_add_i64(struct sbuf *b, int64_t v, char sep)
+static char *
+put_i64(char *p, int64_t v, char sep)
 {
-	if (v >= 0)
-		return sb_add_u64(b, (uint64_t)v, sep);
-	return sb_add(b, "-", 1) | sb_add_u64(b, -(uint64_t)v, sep);
+	if (v < 0)
+		*p++ = '-';
+	return put_u64(p, v < 0 ? -(uint64_t)v : (uint64_t)v, sep);
 }
 
-/* Appends the messages of recs[first..) as COPY text: for messages (.., epoch, node) or,
- * with `staging`, for rc_staging (.., lsn). */
+static char *
+put_text(char *p, const char *s, char sep)
+{
+	size_t n = strlen(s);
+
+	p += rc_pgdb_copy_escape(p, 2 * n, s, n);
+	*p++ = sep;
+	return p;
+}
+
+/* Appends the messages of recs[first..) as COPY text, one reservation per row (this runs
+ * for every column of every row): for messages (.., epoch, node) or, with `staging`, for
+ * rc_staging (.., lsn). */
 static int
 drain_copy_data(struct rc_drainer *d, bool staging, unsigned first)
 {
 	struct sbuf *b = &d->copy;
-	int rc = 0;
+	size_t tail = strlen(d->copy_tail);
 
-	for (unsigned i = first; i < d->nrecs && rc == 0; i++) {
+	for (unsigned i = first; i < d->nrecs; i++) {
 		const struct drain_rec *r = &d->recs[i];
+		char *p;
 
 		if (r->kind != RC_WAL_MSG)
 			continue;
-		rc = sb_add_copy(b, r->room, strlen(r->room));
-		rc |= sb_add(b, "\t", 1);
-		rc |= sb_add_u64(b, r->seq, '\t');
-		rc |= sb_add_copy(b, r->user, strlen(r->user));
-		rc |= sb_add(b, "\t", 1);
-		rc |= sb_add_u64(b, r->ts_ms, '\t');
-		rc |= sb_add_copy(b, r->body, strlen(r->body));
-		rc |= sb_add(b, "\t", 1);
+		if (sb_reserve(b, 2 * (RC_MAX_ROOM + RC_MAX_USER + RC_MAX_BODY) + tail + 128) != 0)
+			return -ENOMEM;
+		p = b->p + b->len;
+		p = put_text(p, r->room, '\t');
+		p = put_u64(p, r->seq, '\t');
+		p = put_text(p, r->user, '\t');
+		p = put_u64(p, r->ts_ms, '\t');
+		p = put_text(p, r->body, '\t');
 		if (staging) {
-			rc |= sb_add_i64(b, (int64_t)r->cmid, '\t');
-			rc |= sb_add_u64(b, r->lsn, '\n');
+			p = put_i64(p, (int64_t)r->cmid, '\t');
+			p = put_u64(p, r->lsn, '\n');
 		} else {
-			rc |= sb_add_i64(b, (int64_t)r->cmid, '\t');
-			rc |= sb_add(b, d->copy_tail, strlen(d->copy_tail));
+			p = put_i64(p, (int64_t)r->cmid, '\t');
+			memcpy(p, d->copy_tail, tail);
+			p += tail;
 		}
+		b->len = (size_t)(p - b->p);
 	}
-	return rc != 0 ? -ENOMEM : 0;
+	return 0;
 }
 
 static int

@@ -107,9 +107,37 @@ needs_quotes(const char *v)
 	return v[0] == '\0' || strpbrk(v, " \t\n'\\") != NULL;
 }
 
+/* Appends key=value (quoted when needed) at out + len; returns the new length. */
+static size_t
+redact_kv(char *out, size_t cap, size_t len, const char *key, const char *val)
+{
+	len += (size_t)snprintf(len < cap ? out + len : NULL, len < cap ? cap - len : 0, "%s%s=",
+				len > 0 ? " " : "", key);
+	if (!needs_quotes(val))
+		return len + (size_t)snprintf(len < cap ? out + len : NULL,
+					      len < cap ? cap - len : 0, "%s", val);
+	if (len < cap)
+		out[len] = '\'';
+	len++;
+	for (const char *v = val; *v != '\0'; v++) {
+		if (*v == '\'' || *v == '\\') {
+			if (len < cap)
+				out[len] = '\\';
+			len++;
+		}
+		if (len < cap)
+			out[len] = *v;
+		len++;
+	}
+	if (len < cap)
+		out[len] = '\'';
+	return len + 1;
+}
+
 size_t
 rc_merge_redact(const char *conninfo, char *out, size_t cap)
 {
+	static const char *const first[] = { "host", "hostaddr", "port", "dbname", "user" };
 	PQconninfoOption *opts;
 	char *perr = NULL;
 	size_t len = 0;
@@ -125,32 +153,18 @@ rc_merge_redact(const char *conninfo, char *out, size_t cap)
 			return (size_t)snprintf(out, cap, "(unparsable connection string)");
 		return (size_t)snprintf(out, cap, "%s", conninfo);
 	}
+	/* where and who first, in this order, then the rest in libpq's order */
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+		for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+			if (o->val != NULL && strcmp(o->keyword, first[i]) == 0)
+				len = redact_kv(out, cap, len, o->keyword, o->val);
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL || strcasestr(o->keyword, "password") != NULL)
-			continue;
-		len += (size_t)snprintf(len < cap ? out + len : NULL, len < cap ? cap - len : 0,
-					"%s%s=", len > 0 ? " " : "", o->keyword);
-		if (!needs_quotes(o->val)) {
-			len += (size_t)snprintf(len < cap ? out + len : NULL,
-						len < cap ? cap - len : 0, "%s", o->val);
-			continue;
-		}
-		if (len < cap)
-			out[len] = '\'';
-		len++;
-		for (const char *v = o->val; *v != '\0'; v++) {
-			if (*v == '\'' || *v == '\\') {
-				if (len < cap)
-					out[len] = '\\';
-				len++;
-			}
-			if (len < cap)
-				out[len] = *v;
-			len++;
-		}
-		if (len < cap)
-			out[len] = '\'';
-		len++;
+		bool is_first = false;
+
+		for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+			is_first |= strcmp(o->keyword, first[i]) == 0;
+		if (o->val != NULL && !is_first && strcasestr(o->keyword, "password") == NULL)
+			len = redact_kv(out, cap, len, o->keyword, o->val);
 	}
 	if (cap > 0)
 		out[len < cap ? len : cap - 1] = '\0';

@@ -281,7 +281,7 @@ wait_drained(struct rc_wal *w, uint64_t deadline_us)
 	while (rc_wal_drained_lsn(w) < rc_wal_last_lsn(w)) {
 		if (fx_now_us() > deadline_us)
 			return false;
-		usleep(200);
+		usleep(1000);
 	}
 	return true;
 }

@@ -33,21 +33,22 @@ static struct rc_cluster cl;
 
 #define ERR sizeof(err)
 
-/* A small valid seed: tests replace one of its lines (1-based). */
+/* A small valid seed: tests replace one of its lines (1-based; line 4 is g1, line 7 g2, line 11
+ * chat, line 13 the second database). */
 static const char *const base[] = {
-	"clusters = ( {",                                                                /* 1 */
-	"  name = \"c1\";",                                                              /* 2 */
-	"  groups = (",                                                                  /* 3 */
-	"    { name = \"g1\"; ha = true; database = \"pg1\";",                           /* 4 */
-	"      nodes = ( { id = \"n1\"; mgmt = \"127.0.0.1:8441\"; vip = \"198.18.0.1\"; },", /* 5 */
-	"                { id = \"n2\"; mgmt = \"127.0.0.1:8442\"; vip = \"198.18.0.2\"; } ); },", /* 6 */
-	"    { name = \"g2\"; ha = false;",                                              /* 7 */
-	"      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = \"198.18.0.3\"; } ); }", /* 8 */
-	"  );",                                                                          /* 9 */
-	"} );",                                                                          /* 10 */
-	"chat = { max_rooms = 100; };",                                                  /* 11 */
-	"databases = ( { name = \"pg1\"; host = \"127.0.0.1\"; dbname = \"rc1\"; user = \"rc\"; },", /* 12 */
-	"              { name = \"pg2\"; host = \"127.0.0.1\"; dbname = \"rc2\"; user = \"rc\"; } );", /* 13 */
+	"clusters = ( {",
+	"  name = \"c1\";",
+	"  groups = (",
+	"    { name = \"g1\"; ha = true; database = \"pg1\";",
+	"      nodes = ( { id = \"n1\"; mgmt = \"127.0.0.1:8441\"; vip = \"198.18.0.1\"; },",
+	"                { id = \"n2\"; mgmt = \"127.0.0.1:8442\"; vip = \"198.18.0.2\"; } ); },",
+	"    { name = \"g2\"; ha = false;",
+	"      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = \"198.18.0.3\"; } ); }",
+	"  );",
+	"} );",
+	"chat = { max_rooms = 100; };",
+	"databases = ( { name = \"pg1\"; host = \"127.0.0.1\"; dbname = \"rc1\"; user = \"rc\"; },",
+	"              { name = \"pg2\"; host = \"127.0.0.1\"; dbname = \"rc2\"; user = \"rc\"; } );",
 };
 #define BASE_LINES (sizeof(base) / sizeof(base[0]))
 
@@ -293,6 +294,14 @@ test_seed_rules(void **state)
 	expect_seed_error(7, "    { name = \"g2\"; ha = false; database = \"pg1\";",
 			  ":7: clusters[0].groups[1].database: database pg1 is already assigned to"
 			  " group g1; no two groups may share a database");
+	expect_seed_error(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = "
+			  "\"198.18.0.3\"; database = \"pg1\"; } ); }",
+			  ":8: clusters[0].groups[1].nodes[0].database: database pg1 is already "
+			  "assigned to group g1; no two groups may share a database");
+	expect_seed_error(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = "
+			  "\"198.18.0.3\"; database = \"pg1\"; } ); database = \"pg2\"; }",
+			  ":8: clusters[0].groups[1].database: \"pg2\" conflicts with node n3's "
+			  "database \"pg1\"");
 	expect_seed_error(7, "    { name = \"g2\"; database = \"nope\";",
 			  ":7: clusters[0].groups[1].database: database nope is not defined (add "
 			  "it: db add nope ...)");
@@ -506,6 +515,7 @@ test_db_add(void **state)
 {
 	struct rc_cluster before;
 	char p[160], want[512];
+	size_t n;
 
 	(void)state;
 	load_base();
@@ -557,6 +567,15 @@ test_db_add(void **state)
 	assert_int_equal(cl.dbs[2].port, 5432);
 	assert_string_equal(cl.dbs[2].password_file, pw_path);
 	assert_int_equal(chmod(pw_path, 0600), 0);
+	/* what the lead hands libpq (the password comes from password_file) */
+	assert_int_equal(rc_cluster_db_conninfo(&cl.dbs[2], want, sizeof(want)),
+			 strlen("host=/run/postgresql port=5432 dbname=rc_3 user=rc@host"));
+	assert_string_equal(want, "host=/run/postgresql port=5432 dbname=rc_3 user=rc@host");
+	strcpy(cl.dbs[2].host, "a b'c");
+	n = rc_cluster_db_conninfo(&cl.dbs[2], want, sizeof(want));
+	assert_string_equal(want, "host='a b\\'c' port=5432 dbname=rc_3 user=rc@host");
+	assert_int_equal(rc_cluster_db_conninfo(&cl.dbs[2], want, 8), n); /* truncated */
+	assert_string_equal(want, "host='a");
 }
 
 static void

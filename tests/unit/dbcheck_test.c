@@ -80,7 +80,7 @@ pw_wait_reload(void)
 static int
 pw_start(void)
 {
-	char path[128], cmd[600];
+	char path[128], cmd[1200];
 	FILE *f;
 
 	snprintf(pw.dir, sizeof(pw.dir), "/tmp/rc-pgpw-XXXXXX");
@@ -434,7 +434,9 @@ test_no_hba_entry(void **state)
 	/* the address the server saw wins over the configured one */
 	expect_text("pg_hba", true, "host rc_pwdb rc_nohba 127.0.0.1/32 scram-sha-256");
 	expect_text("pg_hba", true, "pg_reload_conf()");
-	expect_text("connect", true, "host rc_pwdb rc_nohba 127.0.0.1/32 scram-sha-256");
+	expect_text("connect", true, "see the pg_hba check");
+	expect_text("pg_hba", false,
+		    "pg_hba.conf has no line for user rc_nohba, database rc_pwdb from 127.0.0.1");
 	/* through the unix socket */
 	snprintf(ci, sizeof(ci), "host=%s port=%s user=rc_nohba dbname=rc_pwdb", pw.dir, pw.port);
 	assert_int_equal(rc_dbcheck_run(ci, &o, &rep), -EACCES);
@@ -444,6 +446,7 @@ test_no_hba_entry(void **state)
 		 pw.port);
 	assert_int_equal(rc_dbcheck_run(ci, &o, &rep), -EACCES);
 	expect_text("pg_hba", true, "'reject' line");
+	expect_text("pg_hba", false, "a 'reject' line of pg_hba.conf refuses user rc_rej");
 	expect_text("pg_hba", true, "host rc_pwdb rc_rej 127.0.0.1/32 scram-sha-256");
 	/* the suggested line, added (above the reject), lets rc_nohba in: the fix is right */
 	{
