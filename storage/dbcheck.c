@@ -356,11 +356,10 @@ conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
 static void
 hba_connected(struct rc_pgdb *db, const char *subject, struct rc_dbcheck_report *r)
 {
-	const char *pm[1] = { NULL };
-	PGresult *res;
 	char addr[64] = "[local] (unix socket)";
+	PGresult *res;
 
-	if (rc_pgdb_query(db, "SELECT host(inet_client_addr())", 0, pm, &res) == 0) {
+	if (rc_pgdb_query(db, "SELECT host(inet_client_addr())", 0, NULL, &res) == 0) {
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 			snprintf(addr, sizeof(addr), "%s", PQgetvalue(res, 0, 0));
 		PQclear(res);

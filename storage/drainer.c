@@ -189,11 +189,36 @@ sb_add_elem(struct sbuf *b, const char *s)
 	return 0;
 }
 
-static void
-sb_array_open(struct sbuf *b)
+static int
+sb_add_num(struct sbuf *b, uint64_t v)
 {
-	b->len = 0;
-	sb_add(b, "{", 1);
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRIu64, v);
+	return sb_add_elem(b, num);
+}
+
+/* Opens (clears) n array literals. */
+static int
+sb_arrays_open(struct sbuf *a, unsigned n)
+{
+	int rc = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		a[k].len = 0;
+		rc |= sb_add(&a[k], "{", 1);
+	}
+	return rc;
+}
+
+static int
+sb_arrays_close(struct sbuf *a, unsigned n)
+{
+	int rc = 0;
+
+	for (unsigned k = 0; k < n; k++)
+		rc |= sb_add(&a[k], "}", 1);
+	return rc;
 }
 
 static void
@@ -517,17 +542,14 @@ drain_resolve(struct rc_drainer *d, unsigned first)
 /* ---- statements shared by both methods ---- */
 
 /* Arrays for the rooms created in the batch: names, ids, creators, created_ms. */
-static unsigned
+static int
 drain_room_arrays(struct rc_drainer *d)
 {
-	unsigned n = 0;
+	int n = 0, rc = sb_arrays_open(d->a, 4);
 
-	for (unsigned k = 0; k < 4; k++)
-		sb_array_open(&d->a[k]);
-	for (unsigned i = 0; i < d->nrecs; i++) {
+	for (unsigned i = 0; i < d->nrecs && rc == 0; i++) {
 		const struct drain_rec *r = &d->recs[i];
 		struct room_slot *s;
-		char num[24];
 
 		if (r->kind != RC_WAL_ROOM)
 			continue;
@@ -535,17 +557,13 @@ drain_room_arrays(struct rc_drainer *d)
 		if (s->rgen == d->gen)
 			continue;
 		s->rgen = d->gen;
-		sb_add_elem(&d->a[0], r->room);
-		snprintf(num, sizeof(num), "%" PRIu32, r->room_id);
-		sb_add_elem(&d->a[1], num);
-		sb_add_elem(&d->a[2], r->user);
-		snprintf(num, sizeof(num), "%" PRIu64, r->ts_ms);
-		sb_add_elem(&d->a[3], num);
+		rc = sb_add_elem(&d->a[0], r->room) | sb_add_num(&d->a[1], r->room_id) |
+		     sb_add_elem(&d->a[2], r->user) | sb_add_num(&d->a[3], r->ts_ms);
 		n++;
 	}
-	for (unsigned k = 0; k < 4; k++)
-		sb_add(&d->a[k], "}", 1);
-	return n;
+	if (rc == 0)
+		rc = sb_arrays_close(d->a, 4);
+	return rc != 0 ? -ENOMEM : n;
 }
 
 static const char *const drain_rooms_sql =
@@ -559,22 +577,31 @@ static const char *const drain_rooms_sql =
 	" creator = CASE WHEN r.creator = '' THEN EXCLUDED.creator ELSE r.creator END,"
 	" created_at = least(r.created_at, EXCLUDED.created_at)";
 
-/* Arrays for rooms.next_seq: names, max seqs. */
-static void
+static int
+drain_room_cmp(const void *a, const void *b, void *arg)
+{
+	struct room_cache *c = arg;
+
+	return strcmp(rooms_find(c, *(const uint32_t *)a)->name,
+		      rooms_find(c, *(const uint32_t *)b)->name);
+}
+
+/* Arrays for rooms.next_seq: names, max seqs; in name order, so that two drainers
+ * updating the same rooms take the row locks in the same order (no deadlock). */
+static int
 drain_seq_arrays(struct rc_drainer *d)
 {
-	sb_array_open(&d->a[0]);
-	sb_array_open(&d->a[1]);
-	for (unsigned i = 0; i < d->nbrooms; i++) {
-		const struct room_slot *s = rooms_find(&d->rooms, d->brooms[i]);
-		char num[24];
+	int rc = sb_arrays_open(d->a, 2);
 
-		sb_add_elem(&d->a[0], s->name);
-		snprintf(num, sizeof(num), "%" PRIu64, s->max_seq);
-		sb_add_elem(&d->a[1], num);
+	qsort_r(d->brooms, d->nbrooms, sizeof(*d->brooms), drain_room_cmp, &d->rooms);
+	for (unsigned i = 0; i < d->nbrooms && rc == 0; i++) {
+		const struct room_slot *s = rooms_find(&d->rooms, d->brooms[i]);
+
+		rc = sb_add_elem(&d->a[0], s->name) | sb_add_num(&d->a[1], s->max_seq);
 	}
-	sb_add(&d->a[0], "}", 1);
-	sb_add(&d->a[1], "}", 1);
+	if (rc == 0)
+		rc = sb_arrays_close(d->a, 2);
+	return rc != 0 ? -ENOMEM : 0;
 }
 
 static const char *const drain_next_seq_sql =
@@ -607,9 +634,10 @@ static int
 drain_rooms_created(struct rc_drainer *d)
 {
 	const char *pm[5];
+	int n = drain_room_arrays(d);
 
-	if (drain_room_arrays(d) == 0)
-		return 0;
+	if (n <= 0)
+		return n;
 	pm[0] = d->node_id;
 	for (unsigned k = 0; k < 4; k++)
 		pm[k + 1] = d->a[k].p;
@@ -625,10 +653,11 @@ drain_seqs_and_state(struct rc_drainer *d)
 	int rc;
 
 	if (d->nbrooms > 0) {
-		drain_seq_arrays(d);
+		rc = drain_seq_arrays(d);
 		pm[1] = d->a[0].p;
 		pm[2] = d->a[1].p;
-		rc = drain_cmd(d, drain_next_seq_sql, 3, pm, NULL);
+		if (rc == 0)
+			rc = drain_cmd(d, drain_next_seq_sql, 3, pm, NULL);
 		if (rc != 0)
 			return rc;
 	}
@@ -966,14 +995,14 @@ pl_alarms(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
 static int
 drain_pipeline_txn(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
 {
-	int rc = pl_send(d, p, PL_OTHER, NULL, "BEGIN", 0, NULL);
+	int n, rc = pl_send(d, p, PL_OTHER, NULL, "BEGIN", 0, NULL);
 
 	if (rc == 0)
 		rc = pl_send(d, p, PL_OTHER, NULL, "SET LOCAL synchronous_commit = on", 0, NULL);
-	if (rc == 0 && drain_room_arrays(d) > 0) {
+	if (rc == 0 && (n = drain_room_arrays(d)) != 0) {
 		const char *pm[5] = { d->node_id, d->a[0].p, d->a[1].p, d->a[2].p, d->a[3].p };
 
-		rc = pl_send(d, p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
+		rc = n < 0 ? n : pl_send(d, p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
 	}
 	if (rc == 0)
 		rc = pl_inserts(d, p);

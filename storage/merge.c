@@ -784,7 +784,8 @@ stream_source(struct merge_ctx *c, enum rc_merge_db d, struct rc_merge_stats *st
 	      size_t len)
 {
 	struct rc_pgdb *src = &c->db[d];
-	int rc = rc_pgdb_exec(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	int rc = rc_pgdb_exec(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+				   " SET LOCAL statement_timeout = 0");
 
 	if (rc != 0) {
 		snprintf(err, len, "%s: %s", db_str[d], src->err);
@@ -897,7 +898,9 @@ merge_exec(struct merge_ctx *c, struct rc_merge_job *job, struct rc_merge_stats 
 	char err[512] = "", nonempty[8];
 	int rc;
 
-	rc = rc_pgdb_exec(t, "BEGIN; SET LOCAL lock_timeout = '10s'; " MERGE_LOCK_SQL);
+	/* no statement timeout (a large merge takes its time), but do not queue for locks */
+	rc = rc_pgdb_exec(t, "BEGIN; SET LOCAL statement_timeout = 0;"
+			     " SET LOCAL lock_timeout = '10s'; " MERGE_LOCK_SQL);
 	if (rc == 0)
 		rc = rc_pgdb_exec(t, merge_tables_sql);
 	if (rc == 0 && (rc = done_in_target(c, job)) == 1) {

@@ -460,7 +460,8 @@ parse_opts(int argc, char **argv)
 		case 's': o.synced = true; break;
 		default:
 			fprintf(stderr, "usage: bench_drain -c CONNINFO [-n MESSAGES] [-r ROOMS] "
-					"[-B BODY] [-b BATCH_MAX] [-d DIR] [-t SECONDS] [-R ROUNDS] [-s]\n");
+					"[-B BODY] [-b BATCH_MAX] [-d DIR] [-t SECONDS] "
+					"[-R ROUNDS] [-s]\n");
 			return ch == 'h' ? 1 : -1;
 		}
 	}

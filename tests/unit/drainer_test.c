@@ -197,8 +197,9 @@ test_drain_once(void **state)
 	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 2203);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 1500);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'we{ird}, \"room\""
-				" \\ name' AND body = 'hello 9 tab' || chr(9) || 'here' || chr(10) ||"
-				" 'new line\\back' || chr(13) || 'cr \xe2\x82\xac' AND seq = 9"), 1);
+				" \\ name' AND body = 'hello 9 tab' || chr(9) || 'here' ||"
+				" chr(10) || 'new line\\back' || chr(13) || 'cr \xe2\x82\xac'"
+				" AND seq = 9"), 1);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'caf\xc3\xa9'"), 3);
 	assert_int_equal(num(f, "SELECT cmid + ts_ms + epoch FROM messages WHERE room = 'lobby'"
 				" AND seq = 42 AND sender = 'alice' AND node = 'n1'"),
@@ -408,8 +409,8 @@ test_unreachable_and_newer(void **state)
 
 	snprintf(f->conninfo, sizeof(f->conninfo), "%s", ci);
 	assert_int_equal(pgfx_exec(f->conninfo, "CREATE TABLE roomcast_schema (version int,"
-						" applied_at timestamptz);"
-						"INSERT INTO roomcast_schema VALUES (99, now())"), 0);
+						" applied_at timestamptz); INSERT INTO"
+						" roomcast_schema VALUES (99, now())"), 0);
 	f->d = drainer_new(f, 100);
 	assert_int_equal(rc_drainer_drain_now(f->d), -EPROTO);
 	rc_drainer_get_stats(f->d, &st);

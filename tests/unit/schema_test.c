@@ -160,11 +160,12 @@ test_migrate(void **state)
 	/* the tables are there and usable */
 	assert_int_equal(rc_pgdb_exec(&f->db,
 				      "INSERT INTO rooms (name, creator) VALUES ('lobby', 'al');"
-				      "INSERT INTO room_members (room, user_name, role, affiliation)"
-				      " VALUES ('lobby', 'al', 'moderator', 'owner');"
+				      "INSERT INTO room_members (room, user_name, role,"
+				      " affiliation) VALUES ('lobby', 'al', 'moderator', 'owner');"
 				      "INSERT INTO messages (room, seq, sender, ts_ms, body, cmid)"
 				      " VALUES ('lobby', 1, 'al', 1, 'hi', -1);"
-				      "INSERT INTO drain_state (node, drained_lsn) VALUES ('n1', 1)"),
+				      "INSERT INTO drain_state (node, drained_lsn)"
+				      " VALUES ('n1', 1)"),
 			 0);
 	assert_int_equal(rc_pgdb_exec(&f->db, "INSERT INTO messages (room, seq, sender, ts_ms,"
 					      " body, cmid) VALUES ('lobby', 1, 'b', 1, 'x', 2)"),

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The external database commands (cluster_cmds_impl.h):
+ *
+ *   db add NAME --type T --host H [--port P] --dbname D --user U [--password-file F]
+ *   db list | db remove NAME
+ *   db assign NAME --group G | --node N
+ *   db unassign --group G [--node N]
+ *
+ * and cc_db_conninfo(), which reads a database's password file when a connection is about to
+ * be made. The password is never part of the state, of a reply, of a log line or of a
+ * published document: only the file's path is.
+ *
+ * Threads: the control thread (cc_db_conninfo: any thread).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster_cmds_impl.h"
+#include "node.h"
+
+#define PASSWORD_MAX 1024
+
+/* ---- conninfo with the password ---- */
+
+/* The first line of path (without its line end) into pw. 0 or -errno with the reason. */
+static int
+read_password(const char *path, char *pw, size_t cap, char *err, size_t errlen)
+{
+	ssize_t len;
+	int fd, rc;
+
+	rc = rc_cluster_check_password_file(path, err, errlen);
+	if (rc != 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "password file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	len = read(fd, pw, cap - 1);
+	rc = len < 0 ? -errno : 0;
+	close(fd);
+	if (rc != 0) {
+		snprintf(err, errlen, "password file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	pw[len] = '\0';
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return 0;
+}
+
+/* Append " password='...'" (libpq quoting) to out. */
+static int
+append_password(char *out, size_t cap, const char *pw)
+{
+	size_t len = strlen(out);
+
+	if (len + 13 >= cap)
+		return -ENOSPC;
+	len += (size_t)snprintf(out + len, cap - len, " password='");
+	for (; *pw != '\0'; pw++) {
+		if (len + 4 >= cap)
+			return -ENOSPC;
+		if (*pw == '\'' || *pw == '\\')
+			out[len++] = '\\';
+		out[len++] = *pw;
+	}
+	out[len++] = '\'';
+	out[len] = '\0';
+	return 0;
+}
+
+int
+cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_t errlen)
+{
+	char pw[PASSWORD_MAX];
+	int rc = 0;
+
+	if (rc_cluster_db_conninfo(d, out, cap) >= cap) {
+		snprintf(err, errlen, "database %s: its connection string is too long", d->name);
+		return -ENOSPC;
+	}
+	if (d->password_file[0] == '\0')
+		return 0;
+	rc = read_password(d->password_file, pw, sizeof(pw), err, errlen);
+	if (rc == 0 && pw[0] != '\0' && append_password(out, cap, pw) != 0) {
+		snprintf(err, errlen, "database %s: the password is too long", d->name);
+		rc = -ENOSPC;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if (rc != 0)
+		explicit_bzero(out, cap);
+	return rc;
+}
+
+/* ---- db add ---- */
+
+struct db_add {
+	const char *name, *type, *host, *port, *dbname, *user, *pwfile;
+	unsigned port_num;
+};
+
+static int
+mut_db_add(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
+{
+	const struct db_add *a = arg;
+
+	return rc_cluster_db_add(c, origin, a->name, a->type, a->host, a->port_num, a->dbname,
+				 a->user, a->pwfile ? a->pwfile : "", err, errlen);
+}
+
+/* Is type one that db add takes? Asked of cluster.h itself, on a scratch state, so that the
+ * refusal ("... roomcast supports PostgreSQL only") comes before any missing-option error. */
+static int
+type_refusal(const char *type, char *err, size_t errlen)
+{
+	struct rc_cluster *scratch = malloc(sizeof(*scratch));
+	int rc;
+
+	if (scratch == NULL)
+		return -ENOMEM;
+	rc_cluster_init_empty(scratch);
+	rc = rc_cluster_db_add(scratch, "probe", "probe", type, "localhost", 0, "probe", "probe",
+			       "", err, errlen);
+	free(scratch);
+	if (rc == -EOPNOTSUPP)
+		return rc;
+	if (errlen > 0)
+		err[0] = '\0';
+	return 0;
+}
+
+static int
+db_add_args(int argc, char **argv, struct db_add *a, char *err, size_t errlen)
+{
+	const struct cc_opt opts[] = {
+		{ "--type", { &a->type, NULL } },	  { "--host", { &a->host, NULL } },
+		{ "--port", { &a->port, NULL } },	  { "--dbname", { &a->dbname, NULL } },
+		{ "--user", { &a->user, NULL } },	  { "--password-file", { &a->pwfile, NULL } },
+	};
+	const char *pos[1];
+	unsigned n_pos;
+	char *end;
+	int rc;
+
+	rc = cc_parse(argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, 1, &n_pos, err,
+		      errlen);
+	if (rc != 0)
+		return rc;
+	a->name = n_pos == 1 ? pos[0] : NULL;
+	if (a->type != NULL && (rc = type_refusal(a->type, err, errlen)) != 0)
+		return rc;
+	if (a->name == NULL || a->host == NULL || a->dbname == NULL || a->user == NULL) {
+		snprintf(err, errlen, "db add needs NAME, --host, --dbname and --user");
+		return -EINVAL;
+	}
+	if (a->type == NULL)
+		a->type = "postgresql";
+	a->port_num = 5432;
+	if (a->port != NULL) {
+		errno = 0;
+		a->port_num = (unsigned)strtoul(a->port, &end, 10);
+		if (errno != 0 || *end != '\0' || end == a->port || a->port_num < 1 ||
+		    a->port_num > 65535) {
+			snprintf(err, errlen, "--port \"%s\" is not a port (1..65535)", a->port);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static CC_HANDLER(cmd_db_add)
+{
+	struct cc_ctx *x = arg;
+	struct db_add a = { 0 };
+	json_t *dbs, *d;
+	size_t i;
+	int rc = db_add_args(argc, argv, &a, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	rc = cc_change(x, mut_db_add, &a, err, errlen);
+	if (rc != 0)
+		return rc;
+	dbs = rc_cluster_describe_dbs(rc_node_cluster(x->n));
+	json_array_foreach(json_object_get(dbs, "databases"), i, d)
+		if (strcmp(json_string_value(json_object_get(d, "name")), a.name) == 0)
+			json_object_update(res, d);
+	json_decref(dbs);
+	rc_text_printf(t, "database %s added: %s, host %s port %u dbname %s user %s, password "
+			  "%s%s\nassign it to a group: roomcastctl db assign %s --group GROUP\n",
+		       a.name, json_string_value(json_object_get(res, "type")), a.host,
+		       a.port_num, a.dbname, a.user,
+		       a.pwfile && a.pwfile[0] ? "read from " : "none",
+		       a.pwfile && a.pwfile[0] ? a.pwfile : "", a.name);
+	return 0;
+}
+
+/* ---- db list, db remove ---- */
+
+static void
+db_line(struct rc_text *t, const json_t *d)
+{
+	const char *group = json_string_value(json_object_get(d, "group"));
+	const json_t *nodes = json_object_get(d, "nodes"), *n;
+	char where[160] = "-";
+	size_t i, len = 0;
+
+	json_array_foreach(nodes, i, n)
+		len += (size_t)snprintf(where + len, len < sizeof(where) ? sizeof(where) - len : 0,
+					"%s%s", i ? "," : "", json_string_value(n));
+	rc_text_printf(t, "%-12s %-10s %-24s %5" JSON_INTEGER_FORMAT " %-14s %-12s %-8s %-10s "
+			  "%s\n",
+		       json_string_value(json_object_get(d, "name")),
+		       json_string_value(json_object_get(d, "type")),
+		       json_string_value(json_object_get(d, "host")),
+		       json_integer_value(json_object_get(d, "port")),
+		       json_string_value(json_object_get(d, "dbname")),
+		       json_string_value(json_object_get(d, "user")), group ? group : "-", where,
+		       json_string_value(json_object_get(d, "password")));
+}
+
+static CC_HANDLER(cmd_db_list)
+{
+	struct cc_ctx *x = arg;
+	const struct rc_cluster *c = cc_state(x, err, errlen);
+	json_t *dbs, *d;
+	size_t i;
+
+	(void)argv;
+	if (argc != 0)
+		return -EINVAL;
+	if (c == NULL)
+		return -ENODATA;
+	dbs = rc_cluster_describe_dbs(c);
+	if (dbs == NULL)
+		return -ENOMEM;
+	rc_text_printf(t, "%-12s %-10s %-24s %5s %-14s %-12s %-8s %-10s %s\n", "NAME", "TYPE",
+		       "HOST", "PORT", "DBNAME", "USER", "GROUP", "NODES", "PASSWORD");
+	json_array_foreach(json_object_get(dbs, "databases"), i, d)
+		db_line(t, d);
+	if (json_array_size(json_object_get(dbs, "databases")) == 0)
+		rc_text_printf(t, "no database is defined (db add)\n");
+	json_object_update(res, dbs);
+	json_decref(dbs);
+	return 0;
+}
+
+struct db_mut {
+	const char *name, *group, *node;
+};
+
+static int
+mut_db_remove(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
+{
+	const struct db_mut *m = arg;
+
+	return rc_cluster_db_remove(c, origin, m->name, err, errlen);
+}
+
+static CC_HANDLER(cmd_db_remove)
+{
+	struct cc_ctx *x = arg;
+	struct db_mut m = { argc == 1 ? argv[0] : NULL, NULL, NULL };
+	int rc;
+
+	if (argc != 1 || argv[0][0] == '-')
+		return -EINVAL;
+	rc = cc_change(x, mut_db_remove, &m, err, errlen);
+	if (rc != 0)
+		return rc;
+	json_object_set_new(res, "removed", json_string(m.name));
+	rc_text_printf(t, "database %s removed\n", m.name);
+	return 0;
+}
+
+/* ---- db assign, db unassign ---- */
+
+static int
+mut_db_assign(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
+{
+	const struct db_mut *m = arg;
+
+	if (m->group != NULL)
+		return rc_cluster_db_assign(c, origin, m->name, m->group, err, errlen);
+	return rc_cluster_db_assign_node(c, origin, m->name, m->node, err, errlen);
+}
+
+static int
+mut_db_unassign(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
+{
+	const struct db_mut *m = arg;
+
+	return rc_cluster_db_unassign(c, origin, m->group, m->node, err, errlen);
+}
+
+/* The nodes of the group (or the node) as they stand now, into res and t. */
+static void
+assignment_result(struct cc_ctx *x, const struct db_mut *m, json_t *res, struct rc_text *t)
+{
+	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cl_group *g = NULL;
+	json_t *nodes = json_array();
+
+	if (m->group != NULL)
+		g = rc_cluster_find_group(c, m->group, NULL);
+	else
+		rc_cluster_find_node(c, m->node, &g, NULL);
+	for (unsigned i = 0; g != NULL && i < g->n_nodes; i++) {
+		const struct rc_cl_node *nd = &g->nodes[i];
+
+		json_array_append_new(nodes, json_pack("{s:s, s:s?}", "node", nd->id, "database",
+						       nd->db[0] ? nd->db : NULL));
+		rc_text_printf(t, "  node %s: database %s\n", nd->id, nd->db[0] ? nd->db : "none");
+	}
+	json_object_set_new(res, "group", g ? json_string(g->name) : json_null());
+	json_object_set_new(res, "nodes", nodes);
+	json_object_set_new(res, "version", json_integer((json_int_t)c->version));
+}
+
+static CC_HANDLER(cmd_db_assign)
+{
+	struct cc_ctx *x = arg;
+	struct db_mut m = { 0 };
+	const struct cc_opt opts[] = { { "--group", { &m.group, NULL } },
+				       { "--node", { &m.node, NULL } } };
+	const char *pos[1];
+	unsigned n_pos;
+	int rc = cc_parse(argc, argv, opts, 2, pos, 1, &n_pos, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	if (n_pos != 1 || (m.group == NULL) == (m.node == NULL)) {
+		snprintf(err, errlen, "db assign needs NAME and one of --group G, --node N");
+		return -EINVAL;
+	}
+	m.name = pos[0];
+	rc = cc_change(x, mut_db_assign, &m, err, errlen);
+	if (rc != 0)
+		return rc;
+	json_object_set_new(res, "database", json_string(m.name));
+	rc_text_printf(t, "database %s assigned to %s %s\n", m.name, m.group ? "group" : "node",
+		       m.group ? m.group : m.node);
+	assignment_result(x, &m, res, t);
+	return 0;
+}
+
+static CC_HANDLER(cmd_db_unassign)
+{
+	struct cc_ctx *x = arg;
+	struct db_mut m = { 0 };
+	const struct cc_opt opts[] = { { "--group", { &m.group, NULL } },
+				       { "--node", { &m.node, NULL } } };
+	const char *pos[1];
+	unsigned n_pos;
+	int rc = cc_parse(argc, argv, opts, 2, pos, 0, &n_pos, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	if (m.group == NULL) {
+		snprintf(err, errlen, "db unassign needs --group G");
+		return -EINVAL;
+	}
+	rc = cc_change(x, mut_db_unassign, &m, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc_text_printf(t, "database assignment cleared on %s%s\n", m.node ? "node " : "group ",
+		       m.node ? m.node : m.group);
+	assignment_result(x, &m, res, t);
+	return 0;
+}
+
+static const struct cc_cmd cmds[] = {
+	{ "db add",
+	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F]",
+	  "define an external database (PostgreSQL); the password stays in F", cmd_db_add },
+	{ "db list", "", "the external databases and where they are assigned (no passwords)",
+	  cmd_db_list },
+	{ "db remove", "NAME", "forget a database that no node and no merge job uses",
+	  cmd_db_remove },
+	{ "db assign", "NAME --group G | NAME --node N",
+	  "assign a database to both nodes of a group (or to one node while ha is off)",
+	  cmd_db_assign },
+	{ "db unassign", "--group G [--node N]",
+	  "clear the database of a group (or of one node while ha is off)", cmd_db_unassign },
+};
+
+int
+cc_register_db(struct cc_ctx *x)
+{
+	return cc_register(x, cmds, sizeof(cmds) / sizeof(cmds[0]));
+}
