@@ -26,14 +26,14 @@
  *   168     end
  *
  * The receiver checks, in this order, and counts every drop by reason (enum rc_hb_drop):
- *   1. size, magic, version, reserved bytes             -> malformed
+ *   1. size, magic, version, reserved bytes 0, key ids and boot id not 0 -> malformed
  *   2. key id: a retired key (RC_HB_DROP_OLD_KEY), a key id never configured
  *      (RC_HB_DROP_UNKNOWN_KEY)
  *   3. the MAC, compared in constant time                -> forged
  *   4. the node id is the configured peer's               -> wrong_peer
  *   5. boot id and seq:
  *      - same boot id as the last accepted heartbeat: seq must be greater -> else replayed
- *        (a reordered datagram counts here too; heartbeats are never late-useful)
+ *        (a reordered datagram counts here too: an older heartbeat is of no use)
  *      - a boot id other than the last accepted one (or the first heartbeat since this
  *        process started): time_ms must be within skew_ms (default 5 s) of our own wall
  *        clock (-> else stale), and greater than the newest time_ms of the boot it replaces
@@ -273,9 +273,11 @@ struct rc_hb;
 /* The random boot id of this process (never 0), drawn once. */
 uint64_t rc_hb_process_boot_id(void);
 
-/* Bind the heartbeat socket and install the keys (copied). NULL with errno: EINVAL (bad
- * conf or keys), an errno of socket()/bind() (EADDRINUSE, EADDRNOTAVAIL, ...), ENOMEM.
- * Create it once per process: its boot id is the process's, its seq never goes back. */
+/* Bind the heartbeat socket and install the keys (copied; a previous key given here has
+ * its grace counted from the first clock sample). NULL with errno: EINVAL (bad conf or
+ * keys), an errno of socket()/bind() (EADDRINUSE, EADDRNOTAVAIL, ...), ENOMEM.
+ * Create it once per process (reload with rc_hb_set_keys / rc_hb_set_peer_addr): its boot
+ * id is the process's, and seq is process-wide, so it never goes back. */
 struct rc_hb *rc_hb_create(const struct rc_hb_conf *conf, const struct rc_hb_keys *keys);
 void rc_hb_destroy(struct rc_hb *hb); /* closes the socket, wipes the keys */
 
