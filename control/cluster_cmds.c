@@ -158,8 +158,7 @@ ha_state(const char *node, bool ha, const char **state, const char **reason)
 	if (cc_ha_fn != NULL && cc_ha_fn(cc_ha_arg, node, state, reason))
 		return;
 	*state = "Unknown";
-	*reason = ha ? "Not Reported (no HA state machine on this node)"
-		     : "High Availability Not Enabled";
+	*reason = ha ? "Not Reported" : "High Availability Not Enabled";
 }
 
 static CC_HANDLER(cmd_topology)
@@ -180,7 +179,7 @@ static CC_HANDLER(cmd_topology)
 	nodes = json_object_get(top, "nodes");
 	rc_text_printf(t, "cluster state version %" PRIu64 " (last change by %s)\n", c->version,
 		       c->origin[0] ? c->origin : "the seed");
-	rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-34s %-12s %-15s %s\n", "NODE", "CLUSTER",
+	rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-40s %-12s %-15s %s\n", "NODE", "CLUSTER",
 		       "GROUP", "HA", "TC", "HA STATE (REASON)", "DATABASE", "VIP", "MGMT");
 	json_array_foreach(nodes, i, node) {
 		const char *id = json_string_value(json_object_get(node, "id"));
@@ -194,7 +193,7 @@ static CC_HANDLER(cmd_topology)
 		json_object_set_new(node, "ha_reason", json_string(why));
 		json_object_set_new(node, "self", json_boolean(strcmp(id, cc_self_id(x)) == 0));
 		snprintf(hs, sizeof(hs), "%s (%s)", st, why);
-		rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-34s %-12s %-15s %s%s\n", id,
+		rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-40s %-12s %-15s %s%s\n", id,
 			       json_string_value(json_object_get(node, "cluster")),
 			       json_string_value(json_object_get(node, "group")),
 			       ha ? "on" : "off", json_string_value(json_object_get(node, "tc")),

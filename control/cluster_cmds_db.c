@@ -189,9 +189,10 @@ static CC_HANDLER(cmd_db_add)
 	if (rc != 0)
 		return rc;
 	dbs = rc_cluster_describe_dbs(rc_node_cluster(x->n));
-	json_array_foreach(json_object_get(dbs, "databases"), i, d)
+	json_array_foreach(json_object_get(dbs, "databases"), i, d) {
 		if (strcmp(json_string_value(json_object_get(d, "name")), a.name) == 0)
 			json_object_update(res, d);
+	}
 	json_decref(dbs);
 	rc_text_printf(t, "database %s added: %s, host %s port %u dbname %s user %s, password "
 			  "%s%s\nassign it to a group: roomcastctl db assign %s --group GROUP\n",

@@ -32,6 +32,7 @@ struct cc_ctx {
 	bool polled;               /* the first poll (restart recovery) has run */
 	struct cc_check *check;    /* the background database check in flight, or NULL */
 	uint64_t next_check_ms;    /* monotonic; 0: as soon as possible */
+	uint64_t check_version;    /* the state's version when check_key was computed */
 	char check_key[1024];      /* what the last background check was about */
 	struct cc_run *run;        /* the merge running on this node, or NULL */
 	json_t *last_run;          /* the last merge finished here: {id, checks, conflicts} */

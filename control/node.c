@@ -15,6 +15,7 @@
 #include <urcu-qsbr.h>
 
 #include "admin.h"
+#include "cluster_cmds.h"
 #include "cluster_node.h"
 #include "dedup.h"
 #include "drainer.h"
@@ -356,7 +357,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if (n->admin == NULL)
 		return -errno;
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0) {
+	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
@@ -734,6 +735,7 @@ rc_node_run(struct rc_node *n)
 		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
 		rcu_thread_online();
 		rc_node_cluster_poll(n);
+		rc_cluster_cmds_poll(n);
 		n->dp.storage_full = rc_wal_full(n->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
@@ -764,6 +766,8 @@ rc_node_fini(struct rc_node *n)
 		rc_wal_stop(n->wal);
 	if (n->admin != NULL)
 		rc_admin_close(n->admin);
+	if (n->cl != NULL)
+		rc_cluster_cmds_fini(n);
 	rc_node_cluster_fini(n);
 	if (n->mgmt != NULL)
 		rc_mgmt_close(n->mgmt);

@@ -8,7 +8,8 @@
  * reply's "text", or its "result" as indented JSON with -j. The socket is -s, else the
  * admin_socket of -c CONFIG, else $ROOMCAST_SOCKET, else /run/roomcast/roomcastd.sock.
  *
- * Exit status: 0 ok; 1 the command failed; 2 usage error (ours or the daemon's: its reply
+ * Exit status: 0 ok; 1 the command failed (or ran and reports "ok": false in its result: a
+ * check that found problems); 2 usage error (ours or the daemon's: its reply
  * then carries a "usage"); 3 the daemon is unreachable (no socket, refused, no reply).
  * When the daemon is unreachable, "help" still prints the commands this roomcastctl knows,
  * and "token mint" with -c CONFIG mints from the configuration's secret_file itself.
@@ -51,20 +52,44 @@ struct opts {
 static const struct {
 	const char *path, *args, *help;
 } known[] = {
+	{ "chat set", "KEY VALUE", "change a persistent chat setting (see chat show)" },
+	{ "chat show", "", "the persistent chat settings" },
+	{ "db add", "NAME --type postgresql --host H [--port P] --dbname D --user U "
+		    "[--password-file F]", "define an external database (PostgreSQL)" },
+	{ "db assign", "NAME --group G | NAME --node N", "assign a database to a group or node" },
+	{ "db check", "", "check every node's database, each check with how to fix it" },
+	{ "db cleanup", "[--days N]", "delete messages older than N days from the database" },
+	{ "db list", "", "the external databases and where they are assigned" },
+	{ "db merge add", "--source A --source B --target T [--group G]", "a merge job" },
+	{ "db merge list", "", "the merge jobs and their states" },
+	{ "db merge remove", "JOB", "forget a job that is not running" },
+	{ "db merge run", "JOB", "run a validated job in the background" },
+	{ "db merge show", "JOB", "a job: state, per-table row counts, conflicts, error" },
+	{ "db merge validate", "JOB", "check a job before running it" },
+	{ "db remove", "NAME", "forget a database that nothing uses" },
+	{ "db status", "", "drain backlog, LMDB use, database connection and alarms" },
+	{ "db unassign", "--group G [--node N]", "clear a group's (or node's) database" },
+	{ "group set", "GROUP ha on|off | GROUP assignment MODE", "change a group's settings" },
+	{ "group show", "[GROUP]", "a group (or every group)" },
 	{ "help", "[OBJECT [COMMAND]]", "list the commands (under OBJECT)" },
 	{ "room list", "", "every room with members and last sequence" },
 	{ "room show", "ROOM", "one room and its members" },
+	{ "service start", "tc [--node N]", "start the text conference service" },
+	{ "service status", "tc [--node N]", "the text conference service's state" },
+	{ "service stop", "tc [--node N]", "stop the text conference service" },
 	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type" },
 	{ "status", "", "node, ports, rooms, sessions, storage" },
 	{ RC_TOKEN_ADMIN_PATH, RC_TOKEN_ADMIN_ARGS, RC_TOKEN_ADMIN_HELP },
+	{ "topology", "", "every node: group, HA, TC service, HA state and reason" },
 	{ "user list", "", "logged-in sessions" },
+	{ "verify ha", "", "the high availability prerequisites (exit 1 when one fails)" },
 };
 
 static void
 print_known(FILE *f, int n, char **words)
 {
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		char head[64];
+		char head[160];
 		bool match = true;
 		const char *p = known[i].path;
 
@@ -276,8 +301,13 @@ print_reply(const char *s, bool as_json)
 		return EXIT_FAILED;
 	}
 	if (json_is_true(json_object_get(r, "ok"))) {
-		rc = print_result(json_object_get(r, "result"),
-				  json_string_value(json_object_get(r, "text")), as_json);
+		json_t *result = json_object_get(r, "result");
+
+		rc = print_result(result, json_string_value(json_object_get(r, "text")), as_json);
+		/* a command that ran but whose outcome is a failure (verify ha, db check, db
+		 * merge validate) says "ok": false in its result: printed, then exit 1 */
+		if (json_is_false(json_object_get(result, "ok")))
+			rc = EXIT_FAILED;
 	} else {
 		error = json_string_value(json_object_get(r, "error"));
 		usage = json_string_value(json_object_get(r, "usage"));

@@ -15,6 +15,8 @@
  *               -> -ECONNRESET; privileges (42501) -> -EACCES; unique violation -> -EEXIST;
  *               serialization failure / deadlock / lock timeout -> -EAGAIN;
  *               disk full (53100) -> -ENOSPC; query cancelled (57014) -> -ETIMEDOUT;
+ *               RC001 (the product's own: a write of a stale lease epoch, refused by the
+ *               messages trigger of schema version 2, storage/lease.h) -> -ESTALE;
  *               else -EIO
  *
  * Threads: a struct rc_pgdb is used by one thread at a time (libpq's rule).
@@ -105,6 +107,8 @@ pgdb_result_errno(struct rc_pgdb *db, const PGresult *res)
 		return -ENOSPC;
 	if (strcmp(state, "57014") == 0)
 		return -ETIMEDOUT;
+	if (strcmp(state, "RC001") == 0)
+		return -ESTALE;
 	return -EIO;
 }
 

@@ -53,6 +53,7 @@
 #include <rte_lcore.h>
 
 #include "drainer.h"
+#include "lease.h"
 #include "schema.h"
 
 #define DRAIN_APPNAME "roomcastd-drainer"
@@ -629,43 +630,6 @@ drain_cmd(struct rc_drainer *d, const char *sql, int np, const char *const *pm, 
 	return 0;
 }
 
-/* The rooms created in the batch: 0 or -errno. */
-static int
-drain_rooms_created(struct rc_drainer *d)
-{
-	const char *pm[5];
-	int n = drain_room_arrays(d);
-
-	if (n <= 0)
-		return n;
-	pm[0] = d->node_id;
-	for (unsigned k = 0; k < 4; k++)
-		pm[k + 1] = d->a[k].p;
-	return drain_cmd(d, drain_rooms_sql, 5, pm, NULL);
-}
-
-/* rooms.next_seq and drain_state, last in the batch's transaction: 0 or -errno. */
-static int
-drain_seqs_and_state(struct rc_drainer *d)
-{
-	char lsn[24];
-	const char *pm[3] = { d->node_id, lsn, NULL };
-	int rc;
-
-	if (d->nbrooms > 0) {
-		rc = drain_seq_arrays(d);
-		pm[1] = d->a[0].p;
-		pm[2] = d->a[1].p;
-		if (rc == 0)
-			rc = drain_cmd(d, drain_next_seq_sql, 3, pm, NULL);
-		if (rc != 0)
-			return rc;
-	}
-	snprintf(lsn, sizeof(lsn), "%" PRIu64, d->recs[d->nrecs - 1].lsn);
-	pm[1] = lsn;
-	return drain_cmd(d, drain_state_sql, 2, pm, NULL);
-}
-
 /* ---- method COPY ---- */
 
 /* Writes v in decimal and then sep at p; returns the end. */
@@ -798,8 +762,9 @@ static int
 drain_copy_stream(struct rc_drainer *d)
 {
 	unsigned first = 0;
-	int rc = rc_pgdb_copy_begin(&d->db, "COPY messages (room, seq, sender, ts_ms, body,"
-					    " cmid, epoch, node) FROM STDIN");
+	int rc = rc_pgdb_copy_begin(&d->db, "BEGIN; SET LOCAL synchronous_commit = on;"
+					    " SAVEPOINT rc_fast; COPY messages (room, seq, sender,"
+					    " ts_ms, body, cmid, epoch, node) FROM STDIN");
 
 	while (rc == 0) {
 		d->copy.len = 0;
@@ -817,17 +782,15 @@ drain_copy_stream(struct rc_drainer *d)
 	return rc < 0 ? rc : rc_pgdb_copy_end(&d->db);
 }
 
-/* The messages of the batch, inside its transaction; *alarms gets the new alarms. First
- * a plain COPY into messages inside a savepoint (the common case: none of the keys is
- * there yet; as fast as COPY gets); a unique violation (a re-drain, a conflict) rolls it
- * back and the batch goes the careful way. */
+/* Opens the batch's transaction and writes its messages; *alarms gets the new alarms.
+ * First a plain COPY into messages inside a savepoint, sent with BEGIN in one round trip
+ * (the common case: none of the keys is there yet; as fast as COPY gets); a unique
+ * violation (a re-drain, a conflict) rolls it back and the batch goes the careful way. */
 static int
 drain_copy_msgs(struct rc_drainer *d, uint64_t *alarms)
 {
-	int rc = rc_pgdb_exec(&d->db, "SAVEPOINT rc_fast");
+	int rc = drain_copy_stream(d);
 
-	if (rc == 0)
-		rc = drain_copy_stream(d);
 	if (rc != -EEXIST)
 		return rc;
 	rc = rc_pgdb_exec(&d->db, "ROLLBACK TO SAVEPOINT rc_fast");
@@ -874,10 +837,14 @@ pl_read_one(struct rc_drainer *d, struct pl *p)
 		PQclear(res);
 		return rc;
 	}
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
 		rc = pl_fail(d, res != NULL ? PQresultErrorMessage(res) :
 					      PQerrorMessage(d->db.conn));
-	else if (tag >= 0)
+		if (state != NULL && strcmp(state, RC_LEASE_SQLSTATE_STALE) == 0)
+			rc = -ESTALE; /* our epoch is not the lease's (rc_pgdb maps it likewise) */
+	} else if (tag >= 0)
 		p->missed[tag] = strtoull(PQcmdTuples(res), NULL, 10) == 0;
 	else if (tag == PL_OTHER)
 		p->rows += strtoull(PQcmdTuples(res), NULL, 10);
@@ -943,6 +910,50 @@ pl_params(struct rc_drainer *d, const struct drain_rec *r, char nums[5][24],
 	pm[8] = nums[4];
 }
 
+/* Sends the end of the batch's transaction into the pipeline: the rooms created in the
+ * batch (with rooms_created), rooms.next_seq, drain_state, COMMIT; then syncs. Parameters
+ * are copied by libpq when sent, so the array buffers are reused. */
+static int
+pl_finish(struct rc_drainer *d, struct pl *p, bool rooms_created)
+{
+	char lsn[24];
+	const char *pm[5] = { d->node_id };
+	int n = rooms_created ? drain_room_arrays(d) : 0, rc = n < 0 ? n : 0;
+
+	for (unsigned k = 0; k < 4; k++)
+		pm[k + 1] = d->a[k].p;
+	if (rc == 0 && n > 0)
+		rc = pl_send(d, p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
+	if (rc == 0 && d->nbrooms > 0 && (rc = drain_seq_arrays(d)) == 0) {
+		pm[1] = d->a[0].p;
+		pm[2] = d->a[1].p;
+		rc = pl_send(d, p, PL_OTHER, NULL, drain_next_seq_sql, 3, pm);
+	}
+	snprintf(lsn, sizeof(lsn), "%" PRIu64, d->recs[d->nrecs - 1].lsn);
+	pm[1] = lsn;
+	if (rc == 0)
+		rc = pl_send(d, p, PL_OTHER, NULL, drain_state_sql, 2, pm);
+	if (rc == 0)
+		rc = pl_send(d, p, PL_OTHER, NULL, "COMMIT", 0, NULL);
+	return rc == 0 ? pl_sync(d, p) : rc;
+}
+
+/* The COPY method's end of batch: one round trip. */
+static int
+drain_copy_finish(struct rc_drainer *d)
+{
+	int tags[8];
+	struct pl p = { .tags = tags };
+	int rc;
+
+	if (PQenterPipelineMode(d->db.conn) != 1)
+		return pl_fail(d, PQerrorMessage(d->db.conn));
+	rc = pl_finish(d, &p, true);
+	if (rc == 0 && PQexitPipelineMode(d->db.conn) != 1)
+		rc = pl_fail(d, PQerrorMessage(d->db.conn));
+	return rc;
+}
+
 /* Stage 1: every message's INSERT, in chunks whose results are read back as they go. */
 static int
 pl_inserts(struct rc_drainer *d, struct pl *p)
@@ -995,36 +1006,31 @@ pl_alarms(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
 static int
 drain_pipeline_txn(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
 {
-	int n, rc = pl_send(d, p, PL_OTHER, NULL, "BEGIN", 0, NULL);
+	int rc = pl_send(d, p, PL_OTHER, NULL, "BEGIN", 0, NULL);
 
 	if (rc == 0)
 		rc = pl_send(d, p, PL_OTHER, NULL, "SET LOCAL synchronous_commit = on", 0, NULL);
-	if (rc == 0 && (n = drain_room_arrays(d)) != 0) {
-		const char *pm[5] = { d->node_id, d->a[0].p, d->a[1].p, d->a[2].p, d->a[3].p };
-
-		rc = n < 0 ? n : pl_send(d, p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
-	}
 	if (rc == 0)
 		rc = pl_inserts(d, p);
 	if (rc == 0)
 		rc = pl_sync(d, p);
 	if (rc == 0)
 		rc = pl_alarms(d, p, alarms);
+	if (rc == 0)
+		rc = pl_finish(d, p, true);
 	if (rc == 0 && PQexitPipelineMode(d->db.conn) != 1)
 		rc = pl_fail(d, PQerrorMessage(d->db.conn));
-	if (rc == 0)
-		rc = drain_seqs_and_state(d);
 	return rc;
 }
 
-/* The whole batch in pipeline mode; returns with the transaction open (COMMIT follows). */
+/* The whole batch, committed, in pipeline mode. */
 static int
 drain_pipeline(struct rc_drainer *d, uint64_t *alarms)
 {
 	struct pl p = { 0 };
 	int rc = -ENOMEM;
 
-	p.tags = malloc(sizeof(*p.tags) * (2 * d->nrecs + 16));
+	p.tags = malloc(sizeof(*p.tags) * (2 * d->nrecs + 24));
 	p.missed = calloc(d->nrecs, sizeof(*p.missed));
 	if (p.tags == NULL || p.missed == NULL)
 		goto out_free;
@@ -1047,18 +1053,10 @@ drain_txn(struct rc_drainer *d, uint64_t *alarms)
 	int rc;
 
 	if (d->conf.method == RC_DRAIN_PIPELINE)
-		rc = drain_pipeline(d, alarms);
-	else {
-		rc = rc_pgdb_exec(&d->db, "BEGIN; SET LOCAL synchronous_commit = on");
-		if (rc == 0)
-			rc = drain_copy_msgs(d, alarms);
-		if (rc == 0)
-			rc = drain_rooms_created(d);
-		if (rc == 0)
-			rc = drain_seqs_and_state(d);
-	}
+		return drain_pipeline(d, alarms);
+	rc = drain_copy_msgs(d, alarms);
 	if (rc == 0)
-		rc = rc_pgdb_exec(&d->db, "COMMIT");
+		rc = drain_copy_finish(d);
 	return rc;
 }
 
@@ -1083,7 +1081,7 @@ drain_batch(struct rc_drainer *d)
 	}
 	rc = drain_txn(d, &alarms);
 	if (rc != 0) {
-		st_error(d, "drain: ", d->db.err);
+		st_error(d, rc == -ESTALE ? "stale epoch: fenced: " : "drain: ", d->db.err);
 		drain_disconnect(d);
 		return rc;
 	}

@@ -43,6 +43,8 @@
 #define HIST_DB_APPNAME "roomcastd-history"
 #define HIST_DB_BACKOFF_MIN_MS 1000u
 #define HIST_DB_BACKOFF_MAX_MS 30000u
+#define HIST_IDLE_SLEEP_US 100
+#define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
 /* A message copied out of LMDB, for requests that may need PostgreSQL first. */
 struct hist_msg {
@@ -60,8 +62,6 @@ struct hist_db {
 	struct hist_msg *buf; /* RC_MAX_FETCH messages (a request's max is a u16: clamped) */
 	unsigned nbuf;
 };
-#define HIST_IDLE_SLEEP_US 100
-#define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
 struct rc_history {
 	struct rc_wal *wal;
@@ -163,19 +163,23 @@ hist_db_failed(struct rc_history *h)
 	return -EAGAIN;
 }
 
-/* Emits row i of a messages query (seq, ts_ms, cmid, sender, body). */
+/* Emits row i of a messages query (seq, ts_ms, cmid, sender, body); a row that could not
+ * have come from a drain (a sender or body over the protocol's limits) is skipped. */
 static int
 hist_db_emit_row(struct hist_walk *hw, PGresult *res, int i)
 {
+	int ul = PQgetlength(res, i, 3), bl = PQgetlength(res, i, 4);
 	struct rc_wal_msg m = {
 		.room_id = hw->req->room_id,
 		.seq = strtoull(PQgetvalue(res, i, 0), NULL, 10),
 		.ts_ms = strtoull(PQgetvalue(res, i, 1), NULL, 10),
 		.cmid = (uint64_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
-		.user = { PQgetvalue(res, i, 3), (uint16_t)PQgetlength(res, i, 3) },
-		.body = { PQgetvalue(res, i, 4), (uint16_t)PQgetlength(res, i, 4) },
+		.user = { PQgetvalue(res, i, 3), (uint16_t)ul },
+		.body = { PQgetvalue(res, i, 4), (uint16_t)bl },
 	};
 
+	if (ul > RC_MAX_USER || bl > RC_MAX_BODY)
+		return 0;
 	return hist_emit(hw, &m);
 }
 
@@ -224,8 +228,10 @@ hist_buf_add(void *arg, const struct rc_wal_msg *m)
 	struct hist_msg *b = &d->buf[d->nbuf++];
 
 	b->m = *m;
-	memcpy(b->user, m->user.p, m->user.len);
-	memcpy(b->body, m->body.p, m->body.len);
+	b->m.user.len = RTE_MIN(m->user.len, (uint16_t)RC_MAX_USER);
+	b->m.body.len = RTE_MIN(m->body.len, (uint16_t)RC_MAX_BODY);
+	memcpy(b->user, m->user.p, b->m.user.len);
+	memcpy(b->body, m->body.p, b->m.body.len);
 	b->m.user.p = b->user;
 	b->m.body.p = b->body;
 	return 0;

@@ -25,6 +25,48 @@
  *    is never lost; one alarm per distinct (room, seq, new message), so a re-drain does
  *    not repeat it.
  *
+ * Notes on version 2 (ownership leases, storage/lease.h has the rules and the timing):
+ *  - ha_lease: one row per scope ("rooms:NODE"), never deleted, so epochs only grow. The
+ *    operations are plpgsql functions, one statement and one round trip each, usable by an
+ *    operator from psql too: SELECT * FROM rc_lease_acquire('rooms:n1', 'n2', 10000, true)
+ *    is the forced (admin) failover. Their time is statement_timestamp(): the moment the
+ *    server received the request (later than the moment the caller read its monotonic
+ *    clock, which the caller's guard counts from; now() would be wrong inside an outer
+ *    transaction). The expiry is never shortened by a renewal (greatest()), so that a
+ *    renewal whose answer was lost cannot cut below the guard the holder still has.
+ *  - the fence: an AFTER INSERT ... FOR EACH STATEMENT trigger on messages with a
+ *    transition table (one check per statement, not per row: a COPY of 2000 rows costs
+ *    one scan of the new rows; nothing at all is looked up when ha_lease is empty). A row
+ *    is refused when a lease row exists for scope 'rooms:' || row.node and row.epoch is
+ *    not that lease's epoch (lower: an old term; higher: a term of another database or of
+ *    a reset row); SQLSTATE RC001, the whole statement (and transaction) fails. Rows that
+ *    ON CONFLICT DO NOTHING skipped are not in the transition table: nothing was written.
+ *  - the scope of a row is found from messages.node, which the writer fills: it names the
+ *    scope whose lease the row was written under, and epoch is that lease's epoch. The
+ *    trigger deliberately does not look up rooms.hosting_node: the room may not be in
+ *    rooms yet (the drainer upserts rooms after the messages of its batch), the directory
+ *    can change under a writer, and only the writer knows which lease it writes under.
+ *    Today's drainer writes its own node id and the epoch of its own "rooms:<node id>"
+ *    lease: a node whose scope was taken over (epoch + 1) can write nothing any more,
+ *    whichever room; a survivor writes the rooms it took over under its own id and lease.
+ *    A writer that holds several scopes may instead name the room's hosting node and that
+ *    scope's epoch per row: the trigger checks both the same way.
+ *  - linearisation: the trigger locks the lease rows it checks FOR KEY SHARE until its
+ *    transaction ends. A takeover (rc_lease_acquire) locks the row FOR UPDATE, which
+ *    conflicts: it waits for writers that passed the check to commit, and writers that
+ *    check after it see the new epoch (READ COMMITTED re-reads the locked row). So every
+ *    stored row either committed before the takeover or carries the new epoch. Renewals
+ *    and releases are plain UPDATEs of non-key columns (FOR NO KEY UPDATE), which do not
+ *    conflict with KEY SHARE: a drain batch never delays a renewal. So that a writer
+ *    frozen in the middle of its transaction cannot hold a takeover back for long, the
+ *    trigger sets idle_in_transaction_session_timeout = 5s for the rest of its transaction
+ *    (only when a lease row was involved).
+ *  - no lease row for the scope (single node, epoch 0): no check, no lock. The first
+ *    acquire of a scope deposes nobody, so it needs no fence against earlier writes.
+ *  - a session may turn the check off for its transaction with
+ *    SET LOCAL roomcast.fence = 'off' (database merges and manual repairs that copy rows
+ *    of old terms); a node never does.
+ *
  * Threads: whoever owns the struct rc_pgdb (the drainer at start-up; tests).
  */
 #include <errno.h>
@@ -93,6 +135,126 @@ static const char *const migrations[] = {
 	" updated_at timestamptz NOT NULL DEFAULT now());"
 	"CREATE VIEW message_log AS SELECT room, seq, sender,"
 	" to_timestamp(ts_ms / 1000.0) AS ts, body, cmid, epoch, node FROM messages;",
+	/* 1 -> 2: leases and the stale-write fence (see the notes above) */
+	"CREATE TABLE ha_lease (\n"
+	" owner_scope text COLLATE \"C\" PRIMARY KEY,\n"
+	" holder text COLLATE \"C\" NOT NULL,\n"
+	" epoch bigint NOT NULL CHECK (epoch >= 1),\n"
+	" expires_at timestamptz NOT NULL,\n"
+	" renewed_at timestamptz NOT NULL,\n"
+	" acquired_at timestamptz NOT NULL);\n"
+	"COMMENT ON TABLE ha_lease IS 'leases, storage/lease.h: never delete a row';\n"
+	"CREATE FUNCTION rc_lease_answer(s text, l ha_lease, t timestamptz, OUT status text,\n"
+	" OUT holder text, OUT epoch bigint, OUT db_now_us bigint, OUT expires_us bigint)\n"
+	" LANGUAGE sql IMMUTABLE AS $$ SELECT s, l.holder, l.epoch,\n"
+	" (extract(epoch FROM t) * 1000000)::bigint,\n"
+	" (extract(epoch FROM l.expires_at) * 1000000)::bigint $$;\n"
+	"CREATE FUNCTION rc_lease_acquire(p_scope text, p_holder text, p_ttl_ms bigint,\n"
+	" p_force boolean DEFAULT false, OUT status text, OUT holder text, OUT epoch bigint,\n"
+	" OUT db_now_us bigint, OUT expires_us bigint) LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" t timestamptz := statement_timestamp();\n"
+	" ttl interval := p_ttl_ms * interval '1 millisecond';\n"
+	" l ha_lease;\n"
+	" s text := 'busy';\n"
+	"BEGIN\n"
+	" IF coalesce(p_scope, '') = '' OR coalesce(p_holder, '') = '' OR p_force IS NULL\n"
+	"    OR p_ttl_ms IS NULL OR p_ttl_ms NOT BETWEEN 1 AND 86400000 THEN\n"
+	"  RAISE EXCEPTION 'rc_lease_acquire: bad argument' USING ERRCODE = '22023';\n"
+	" END IF;\n"
+	" INSERT INTO ha_lease AS h (owner_scope, holder, epoch, expires_at, renewed_at,\n"
+	"  acquired_at) VALUES (p_scope, p_holder, 1, t + ttl, t, t)\n"
+	"  ON CONFLICT (owner_scope) DO NOTHING RETURNING h.* INTO l;\n"
+	" IF FOUND THEN\n"
+	"  s := 'new';\n"
+	" ELSE\n"
+	"  SELECT * INTO STRICT l FROM ha_lease h WHERE h.owner_scope = p_scope FOR UPDATE;\n"
+	"  IF l.holder = p_holder AND l.expires_at > t THEN\n"
+	"   s := 'renewed';\n"
+	"   UPDATE ha_lease h\n"
+	"    SET expires_at = greatest(h.expires_at, t + ttl), renewed_at = t\n"
+	"    WHERE h.owner_scope = p_scope RETURNING h.* INTO l;\n"
+	"  ELSIF l.expires_at <= t OR p_force THEN\n"
+	"   s := CASE WHEN l.holder = p_holder THEN 'reacquired'\n"
+	"        WHEN l.expires_at <= t THEN 'taken' ELSE 'forced' END;\n"
+	"   UPDATE ha_lease h SET holder = p_holder, epoch = h.epoch + 1,\n"
+	"    expires_at = t + ttl, renewed_at = t, acquired_at = t\n"
+	"    WHERE h.owner_scope = p_scope RETURNING h.* INTO l;\n"
+	"  END IF;\n"
+	" END IF;\n"
+	" SELECT * INTO status, holder, epoch, db_now_us, expires_us\n"
+	"  FROM rc_lease_answer(s, l, t);\n"
+	"END $$;\n"
+	"CREATE FUNCTION rc_lease_renew(p_scope text, p_holder text, p_epoch bigint,\n"
+	" p_ttl_ms bigint, OUT status text, OUT holder text, OUT epoch bigint,\n"
+	" OUT db_now_us bigint, OUT expires_us bigint) LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" t timestamptz := statement_timestamp();\n"
+	" l ha_lease;\n"
+	" s text := 'renewed';\n"
+	"BEGIN\n"
+	" IF p_ttl_ms IS NULL OR p_ttl_ms NOT BETWEEN 1 AND 86400000 THEN\n"
+	"  RAISE EXCEPTION 'rc_lease_renew: bad argument' USING ERRCODE = '22023';\n"
+	" END IF;\n"
+	" UPDATE ha_lease h\n"
+	"  SET expires_at = greatest(h.expires_at, t + p_ttl_ms * interval '1 millisecond'),\n"
+	"  renewed_at = t\n"
+	"  WHERE h.owner_scope = p_scope AND h.holder = p_holder AND h.epoch = p_epoch\n"
+	"  AND h.expires_at > t RETURNING h.* INTO l;\n"
+	" IF NOT FOUND THEN\n"
+	"  SELECT * INTO l FROM ha_lease h WHERE h.owner_scope = p_scope;\n"
+	"  s := CASE WHEN NOT FOUND THEN 'missing'\n"
+	"       WHEN l.holder = p_holder AND l.epoch = p_epoch THEN 'expired' ELSE 'stale' END;\n"
+	" END IF;\n"
+	" SELECT * INTO status, holder, epoch, db_now_us, expires_us\n"
+	"  FROM rc_lease_answer(s, l, t);\n"
+	"END $$;\n"
+	"CREATE FUNCTION rc_lease_release(p_scope text, p_holder text, p_epoch bigint,\n"
+	" OUT status text, OUT holder text, OUT epoch bigint, OUT db_now_us bigint,\n"
+	" OUT expires_us bigint) LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" t timestamptz := statement_timestamp();\n"
+	" l ha_lease;\n"
+	" s text := 'released';\n"
+	"BEGIN\n"
+	" UPDATE ha_lease h SET expires_at = least(h.expires_at, t), renewed_at = t\n"
+	"  WHERE h.owner_scope = p_scope AND h.holder = p_holder AND h.epoch = p_epoch\n"
+	"  RETURNING h.* INTO l;\n"
+	" IF NOT FOUND THEN\n"
+	"  SELECT * INTO l FROM ha_lease h WHERE h.owner_scope = p_scope;\n"
+	"  s := CASE WHEN FOUND THEN 'stale' ELSE 'missing' END;\n"
+	" END IF;\n"
+	" SELECT * INTO status, holder, epoch, db_now_us, expires_us\n"
+	"  FROM rc_lease_answer(s, l, t);\n"
+	"END $$;\n"
+	"CREATE FUNCTION rc_messages_fence() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" l record;\n"
+	" bad record;\n"
+	"BEGIN\n"
+	" IF current_setting('roomcast.fence', true) = 'off'\n"
+	"    OR NOT EXISTS (SELECT 1 FROM ha_lease) THEN\n"
+	"  RETURN NULL;\n"
+	" END IF;\n"
+	" FOR l IN SELECT h.owner_scope, h.holder, h.epoch FROM ha_lease h\n"
+	"  WHERE h.owner_scope IN (SELECT DISTINCT 'rooms:' || n.node FROM rc_new n)\n"
+	"  ORDER BY h.owner_scope FOR KEY SHARE\n"
+	" LOOP\n"
+	"  PERFORM set_config('idle_in_transaction_session_timeout', '5s', true);\n"
+	"  SELECT n.room, n.seq, n.node, n.epoch INTO bad FROM rc_new n\n"
+	"   WHERE 'rooms:' || n.node = l.owner_scope AND n.epoch <> l.epoch LIMIT 1;\n"
+	"  IF FOUND THEN\n"
+	"   RAISE EXCEPTION\n"
+	"    'epoch % of node % is stale: lease % is at epoch % (held by %)',\n"
+	"    bad.epoch, bad.node, l.owner_scope, l.epoch, l.holder USING ERRCODE = 'RC001',\n"
+	"    DETAIL = format('first refused row: room %s, seq %s', bad.room, bad.seq),\n"
+	"    HINT = 'another term owns these rooms: this writer must stop writing';\n"
+	"  END IF;\n"
+	" END LOOP;\n"
+	" RETURN NULL;\n"
+	"END $$;\n"
+	"CREATE TRIGGER messages_fence AFTER INSERT ON messages REFERENCING NEW TABLE AS rc_new\n"
+	" FOR EACH STATEMENT EXECUTE FUNCTION rc_messages_fence();",
 };
 
 #define SCHEMA_KNOWN ((int)(sizeof(migrations) / sizeof(migrations[0])))

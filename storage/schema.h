@@ -13,6 +13,9 @@
  *   messages(room, seq, sender, ts_ms, body, cmid, epoch, node, PK(room, seq))
  *   drain_alarms(id, room, seq, stored_cmid, stored_sender, new_cmid, new_sender, node, at)
  *   drain_state(node PK, drained_lsn, updated_at)
+ * Version 2 adds ha_lease(owner_scope PK, holder, epoch, expires_at, renewed_at,
+ * acquired_at), the functions rc_lease_acquire/renew/release (storage/lease.h) and the
+ * trigger messages_fence, which refuses rows of a stale epoch (SQLSTATE RC001).
  * Messages are keyed by the room's NAME, so that the two nodes of a group (and merged
  * databases) agree on a room whatever local id each gave it.
  */
@@ -21,7 +24,7 @@
 
 #include "pgdb.h"
 
-#define RC_SCHEMA_VERSION 1
+#define RC_SCHEMA_VERSION 2
 
 /* Bring db to RC_SCHEMA_VERSION. 0; -EPROTO if the database is newer (text in err);
  * -errno otherwise. *applied gets the number of migrations run (may be NULL). */

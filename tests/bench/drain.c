@@ -7,7 +7,8 @@
  *  1. fill: ROOMS room records and MESSAGES messages (BODY-byte bodies, rooms round-robin)
  *     through the WAL writer thread (nosync unless -s) -> accept rate alone. The filled
  *     WAL is kept aside, undrained; every drain below works on a fresh copy of it.
- *  2. ROUNDS rounds (the machine may be shared: each figure is the best of its rounds), each:
+ *  2. ROUNDS rounds (the machine may be shared: the figures that count are medians over
+ *     the rounds), each:
  *     a. drain, method COPY, into a fresh database: the drainer thread from its start
  *        until the last LSN is drained (or -t SECONDS passed) -> rows/s
  *     b. the ceiling: the same rows (read back from the log beforehand, not timed) in ONE
@@ -19,9 +20,9 @@
  *     drainer (the faster method) runs into a fresh database; the lag at the end.
  * Each database gets CHECKPOINT before its timed phase (when permitted). Prints a table,
  * then ends with exactly three lines:
- *     drain_rows_per_s: N      the faster method's best rate
- *     copy_rows_per_s: N       the ceiling's best rate (indexed table)
- *     drain_vs_copy: R
+ *     drain_rows_per_s: N      the faster method's median rate
+ *     copy_rows_per_s: N       the ceiling's median rate (indexed table)
+ *     drain_vs_copy: R         the first over the second
  * No assertions on time; exit status 1 if a phase fails or a drain is incomplete.
  *
  *   bench_drain -c CONNINFO [-n MESSAGES] [-r ROOMS] [-B BODY] [-b BATCH_MAX] [-d DIR]
@@ -446,7 +447,7 @@ parse_opts(int argc, char **argv)
 	int ch;
 
 	o = (struct opts){ .dir = "/var/tmp", .messages = 200000, .rooms = 100, .body = 200,
-			   .batch_max = 10000, .seconds = 120, .rounds = 3 };
+			   .batch_max = 10000, .seconds = 120, .rounds = 5 };
 	while ((ch = getopt(argc, argv, "c:n:r:B:b:d:t:R:sh")) != -1) {
 		switch (ch) {
 		case 'c': o.conninfo = optarg; break;
@@ -513,7 +514,27 @@ struct best {
 	struct drain_result dr[2];
 	double copy_s;
 	double noidx_s;
+	double ratio[64]; /* per round: the faster drain / the ceiling, same conditions */
+	double rate[3][64]; /* per round: drain COPY, drain PIPELINE, ceiling (rows/s) */
+	unsigned rounds;
 };
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of n values (sorts them). */
+static double
+median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 
 static void
 keep_best(struct drain_result *best, const struct drain_result *r)
@@ -529,7 +550,7 @@ round_run(const char *orig, const char *work, const struct copy_buf *b, struct b
 {
 	struct drain_result dr[2] = { { .name = "drain COPY" }, { .name = "drain PIPELINE" } };
 	const enum rc_drain_method m[2] = { RC_DRAIN_COPY, RC_DRAIN_PIPELINE };
-	double copy_s = -1, noidx_s = -1;
+	double copy_s = -1, noidx_s = -1, ratio;
 	struct bench_db db;
 	int rc = 0;
 
@@ -552,6 +573,15 @@ round_run(const char *orig, const char *work, const struct copy_buf *b, struct b
 	print_copy("(COPY, no index)", noidx_s);
 	print_drain(&dr[1]);
 	fflush(stdout);
+	ratio = RTE_MAX(dr[0].rows / dr[0].seconds, dr[1].rows / dr[1].seconds) /
+		((double)o.messages / copy_s);
+	if (best->rounds < RTE_DIM(best->ratio)) {
+		best->rate[0][best->rounds] = dr[0].rows / dr[0].seconds;
+		best->rate[1][best->rounds] = dr[1].rows / dr[1].seconds;
+		best->rate[2][best->rounds] = (double)o.messages / copy_s;
+		best->ratio[best->rounds++] = ratio;
+	}
+	printf("  %-28s %.2f\n", "this round: drain / ceiling", ratio);
 	keep_best(&best->dr[0], &dr[0]);
 	keep_best(&best->dr[1], &dr[1]);
 	if (best->copy_s == 0 || copy_s < best->copy_s)
@@ -565,7 +595,7 @@ static int
 run(const char *orig, const char *work)
 {
 	uint64_t *seqs = calloc(o.rooms, sizeof(*seqs)), lag = 0;
-	double accept_s, live_s = 0, catchup_s = 0, rate[2];
+	double accept_s, live_s = 0, catchup_s = 0, rate[3];
 	struct best best = { 0 };
 	struct copy_buf b = { 0 };
 	struct rte_ring *done;
@@ -594,8 +624,8 @@ run(const char *orig, const char *work)
 	free(b.p);
 	if (rc != 0)
 		return rc;
-	for (unsigned k = 0; k < 2; k++)
-		rate[k] = (double)best.dr[k].rows / best.dr[k].seconds;
+	for (unsigned k = 0; k < 3; k++)
+		rate[k] = median(best.rate[k], best.rounds);
 	fast = rate[1] > rate[0] ? 1 : 0;
 	if (remove_dir(work) != 0 || db_create(&db) != 0)
 		return -1;
@@ -613,9 +643,12 @@ run(const char *orig, const char *work)
 	print_drain(&best.dr[1]);
 	print_copy("ceiling: COPY, indexed", best.copy_s);
 	print_copy("(COPY, no index)", best.noidx_s);
+	printf("median of %u round(s): drain COPY %.0f rows/s, drain PIPELINE %.0f rows/s, "
+	       "ceiling %.0f rows/s; the rounds' own drain / ceiling: median %.2f\n", o.rounds,
+	       rate[0], rate[1], rate[2], median(best.ratio, best.rounds));
 	printf("drain_rows_per_s: %.0f\n", rate[fast]);
-	printf("copy_rows_per_s: %.0f\n", (double)o.messages / best.copy_s);
-	printf("drain_vs_copy: %.2f\n", rate[fast] / ((double)o.messages / best.copy_s));
+	printf("copy_rows_per_s: %.0f\n", rate[2]);
+	printf("drain_vs_copy: %.2f\n", rate[fast] / rate[2]);
 	return best.dr[0].complete && best.dr[1].complete ? 0 : -1;
 }
 

@@ -47,7 +47,9 @@ rc_log "step 1: steady state"
 rc_assert "relay round in d-one" rc_rcload --users 4 --posts 50 --resend-every 7 \
 	--room d-one "${BIND[@]}"
 rc_wait_until 30 "the backlog drains" backlog_empty
-rc_assert_eq "$(rc_psql 'SELECT max(version) FROM roomcast_schema')" 1 "schema version"
+want=$(sed -n 's/^#define RC_SCHEMA_VERSION \([0-9]*\).*/\1/p' "$RC_ROOT/storage/schema.h")
+rc_assert_eq "$(rc_psql 'SELECT max(version) FROM roomcast_schema')" "$want" \
+	"schema version (RC_SCHEMA_VERSION)"
 check_room d-one 200
 rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room row"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms"
