@@ -237,13 +237,13 @@ hist_buf_add(void *arg, const struct rc_wal_msg *m)
 	return 0;
 }
 
-/* Emits the buffered LMDB messages, at most up to the request's max in all. */
+/* Emits the buffered LMDB messages, max in all with what was emitted before. */
 static void
-hist_buf_emit(struct hist_walk *hw)
+hist_buf_emit(struct hist_walk *hw, unsigned max)
 {
 	const struct hist_db *d = &hw->h->db;
 
-	for (unsigned i = 0; i < d->nbuf && !hw->refused && hw->count < hw->req->max; i++)
+	for (unsigned i = 0; i < d->nbuf && !hw->refused && hw->count < max; i++)
 		hist_emit(hw, &d->buf[i].m);
 }
 
@@ -262,7 +262,7 @@ hist_db_latest(struct hist_walk *hw, unsigned max)
 	hi = d->nbuf > 0 ? d->buf[0].m.seq - 1 : r->to_seq;
 	if (d->nbuf < max && hi > 0)
 		hist_db_read(hw, true, 1, hi, max - d->nbuf); /* unreachable: LMDB's part only */
-	hist_buf_emit(hw);
+	hist_buf_emit(hw, max);
 	return 0;
 }
 
@@ -285,7 +285,7 @@ hist_db_range(struct hist_walk *hw, unsigned max)
 		if (rc != 0)
 			return rc;
 	}
-	hist_buf_emit(hw);
+	hist_buf_emit(hw, max);
 	return 0;
 }
 

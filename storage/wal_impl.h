@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to storage/wal*.c: the struct rc_wal that they share, the state of one write
+ * transaction, and the helpers each file offers the others.
+ *
+ *   wal.c        open/close, the writer thread and group commit, completions, statistics
+ *   wal_write.c  one write transaction: records, their LSNs and last seqs; maintenance
+ *   wal_log.c    the commit log: LSNs, rc_wal_log_read, the drained marker, trimming,
+ *                backlog accounting
+ *   wal_space.c  the free-page walk, map_used/map_free, the high-water flag
+ *   wal_read.c   the read path: messages and rooms
+ *
+ * "Writing thread" below: the writer thread while it runs, else the caller of
+ * rc_wal_commit_now(), rc_wal_open() or rc_wal_close() (never two at once). Functions that
+ * write LMDB or w's writing-thread fields are for the writing thread only.
+ */
+#ifndef RC_WAL_IMPL_H
+#define RC_WAL_IMPL_H
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "wal.h"
+#include "wal_format.h"
+
+#define WAL_TRIM_CHUNK 1000u        /* deletions per transaction at most */
+#define WAL_TRIM_BUSY_MIN 64u       /* a batch's transaction trims max(this, its records) */
+
+struct wal_counters {
+	_Atomic uint64_t commits;
+	_Atomic uint64_t records;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t commit_errors;
+	_Atomic uint64_t max_batch;
+	_Atomic uint64_t lost_completions;
+	_Atomic uint64_t trimmed;
+};
+
+/* A message's room and seq, gathered per transaction for "seqs". */
+struct wal_seq {
+	uint32_t room_id;
+	uint64_t seq;
+};
+
+struct rc_wal {
+	int lock_fd; /* flock()ed: one owner per directory */
+	MDB_env *env;
+	MDB_dbi rooms;
+	MDB_dbi msgs;
+	MDB_dbi meta;
+	MDB_dbi log;
+	MDB_dbi seqs;
+	bool opened; /* every database handle valid */
+	uint64_t psize;
+	uint64_t map_size;
+	uint64_t keep_records;
+	unsigned high_water_pct;
+	unsigned batch_max;
+	struct rte_ring *ring;
+	struct rte_mempool *pool;
+	struct rte_ring *completions[RC_WAL_MAX_COMPLETIONS];
+	struct rc_wal_rec **batch;
+	struct wal_seq *seqbuf; /* batch_max entries */
+	pthread_t thread;
+	bool running;
+	atomic_bool stopping;
+	atomic_bool full;
+	/* the commit log, written by the writing thread (writer, or commit_now's caller) */
+	_Atomic uint64_t last_lsn;      /* committed */
+	_Atomic uint64_t lsn_hi;        /* highest LSN a reader may have seen: set before commit */
+	_Atomic uint64_t drained;       /* persisted */
+	_Atomic uint64_t backlog_bytes; /* value bytes of the LSNs above `drained` */
+	_Atomic uint64_t drain_req;     /* rc_wal_set_drained(), any thread; <= lsn_hi */
+	/* the writing thread's own */
+	uint64_t trim_to;        /* every message with an LSN <= trim_to is trimmed */
+	uint64_t space_check_us; /* the last freelist walk */
+	bool space_stale;        /* a commit skipped the walk: redo it when idle */
+	bool enospc;             /* the last commit of records failed with MDB_MAP_FULL */
+	uint64_t maint_after_us; /* no marker-and-trim transaction before (after a failure) */
+	struct wal_counters ctr;
+};
+
+/* What one write transaction did, published once it commits. */
+struct wal_txn {
+	MDB_txn *txn;
+	uint64_t lsn;           /* the last LSN given out */
+	uint64_t stored;        /* records stored */
+	uint64_t bytes;         /* their value bytes */
+	uint64_t drained;       /* the drained marker as this transaction leaves it */
+	uint64_t drained_bytes; /* value bytes of the log entries the marker passed */
+	uint64_t trim_to;
+	uint64_t trimmed; /* messages deleted */
+	unsigned nseq;    /* entries of w->seqbuf in use */
+	bool dirty;       /* something written: commit */
+};
+
+/* ---- errors, time, atomics ---- */
+
+/* LMDB's own codes become -errno here and nowhere else; system errors pass through. */
+static inline int
+wal_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+static inline uint64_t
+wal_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static inline void
+wal_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline uint64_t
+wal_read_count(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static inline uint64_t
+wal_load(const _Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_acquire);
+}
+
+static inline void
+wal_store(_Atomic uint64_t *v, uint64_t x)
+{
+	atomic_store_explicit(v, x, memory_order_release);
+}
+
+/* ---- LMDB helpers ---- */
+
+/* A read transaction with a cursor on dbi; wal_read_end() closes both. Any thread but a
+ * worker lcore. */
+static inline int
+wal_read_begin(struct rc_wal *w, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur)
+{
+	int rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, txn);
+
+	if (rc != 0)
+		return wal_err(rc);
+	rc = mdb_cursor_open(*txn, dbi, cur);
+	if (rc != 0) {
+		mdb_txn_abort(*txn);
+		return wal_err(rc);
+	}
+	return 0;
+}
+
+static inline void
+wal_read_end(MDB_txn *txn, MDB_cursor *cur)
+{
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+}
+
+/* A u64 value ("seqs", the counters of "meta"): 0, -ENOENT, -EIO (malformed) or -errno. */
+static inline int
+wal_get_u64(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, uint64_t *v)
+{
+	MDB_val key = { .mv_size = klen, .mv_data = (void *)k }, val;
+	int rc = mdb_get(txn, dbi, &key, &val);
+
+	if (rc != 0)
+		return wal_err(rc);
+	return rc_wal_u64_decode(val.mv_data, val.mv_size, v) ? 0 : -EIO;
+}
+
+static inline int
+wal_put_u64(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, uint64_t v)
+{
+	uint8_t buf[RC_WAL_U64_LEN];
+	MDB_val key = { .mv_size = klen, .mv_data = (void *)k };
+	MDB_val val = { .mv_size = sizeof(buf), .mv_data = buf };
+
+	rc_wal_put_be64(buf, v);
+	return wal_err(mdb_put(txn, dbi, &key, &val, 0));
+}
+
+/* ---- wal_write.c: the write path ---- */
+
+/* Raises room_id's last seq in "seqs" to seq (a malformed entry is replaced). */
+int wal_seq_raise(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t seq);
+
+/* Writes recs in one transaction. 0: committed, every status set; else -errno, counted.
+ * Writing thread. */
+int wal_txn_write(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
+
+/* Work for a transaction of its own: a drained marker to persist or, unless marker_only,
+ * records to trim. Writing thread. */
+bool wal_maint_pending(const struct rc_wal *w, bool marker_only);
+
+/* A transaction for the drained marker and at most budget deletions; the budget halves
+ * while the map is full. 0 or -errno (counted). Writing thread. */
+int wal_maintain(struct rc_wal *w, unsigned budget);
+
+/* ---- wal_log.c: the commit log ---- */
+
+/* A counter of "meta" (a missing one reads 0), and its update. */
+int wal_meta_get(struct rc_wal *w, MDB_txn *txn, const char *name, uint64_t *v);
+int wal_meta_put(struct rc_wal *w, MDB_txn *txn, const char *name, uint64_t v);
+
+/* The log entry cur lands on with op (MDB_SET_RANGE: the first with an LSN >= lsn).
+ * 0, -ENOENT past the end, -EIO for a malformed entry, or -errno. */
+int wal_log_get(MDB_cursor *cur, MDB_cursor_op op, uint64_t lsn, struct rc_wal_logent *e);
+
+/* Appends the next LSN's (t->lsn + 1) log entry in t. */
+int wal_log_append(struct rc_wal *w, struct wal_txn *t, uint8_t kind, uint32_t room_id,
+		   uint64_t seq, size_t value_len);
+
+/* The drained LSN the writer may persist: the drainer's, never above what is committed.
+ * Any thread. */
+uint64_t wal_drain_target(const struct rc_wal *w);
+
+/* Messages with an LSN up to this may go: drained, and older than the keep window. */
+uint64_t wal_trim_target(const struct rc_wal *w, uint64_t drained, uint64_t last);
+
+/* In t: moves the persisted drained marker towards the drainer's, over at most
+ * WAL_DRAIN_STEP log entries. 0 or -errno (t must then be aborted). */
+int wal_drain_advance(struct rc_wal *w, struct wal_txn *t);
+
+/* In t: trims at most budget records, oldest first, up to the trim target. 0 or -errno (t
+ * must then be aborted). */
+int wal_trim(struct rc_wal *w, struct wal_txn *t, unsigned budget);
+
+/* At open: the last LSN, drained marker, backlog bytes and trim point from the log. */
+int wal_log_state_load(struct rc_wal *w);
+
+/* ts_ms of the first record with an LSN above drained (0 if none), in txn. */
+uint64_t wal_oldest_undrained(struct rc_wal *w, MDB_txn *txn, uint64_t drained);
+
+/* ---- wal_space.c: space and the high-water flag ---- */
+
+struct wal_space {
+	uint64_t map_size; /* bytes */
+	uint64_t end;      /* bytes up to the last page in use */
+	uint64_t free;     /* bytes on the freelist (0 unless walked), <= end */
+};
+
+/* The map's size and use; walk: count the freelist's pages too (a read transaction). Any
+ * thread but a worker lcore. */
+int wal_space_get(struct rc_wal *w, struct wal_space *s, bool walk);
+
+void wal_set_full(struct rc_wal *w, bool full);
+
+/* Sets or clears `full` from the pages in use, with hysteresis; force: walk the freelist
+ * now, not rate-limited. Writing thread. */
+void wal_update_full(struct rc_wal *w, bool force);
+
+#endif /* RC_WAL_IMPL_H */

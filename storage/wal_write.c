@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The write path of the write-ahead buffer: one LMDB write transaction stores a batch of
+ * records with their log entries (wal_log.c gives the LSNs), raises the rooms' last seqs in
+ * "seqs", moves the drained marker and trims; once it commits, what it did is published
+ * (last LSN, drained marker, backlog bytes, counters). A transaction without records is a
+ * maintenance one: the drained marker and trimming only.
+ *
+ * Threads: the writing thread only (the writer thread, or the caller of
+ * rc_wal_commit_now(), rc_wal_open() and rc_wal_close() while it does not run).
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <rte_common.h>
+
+#include "wal_impl.h"
+
+/* ---- records and their last seqs ---- */
+
+/* Raises room_id's last seq in "seqs" to seq (a malformed entry is replaced). */
+int
+wal_seq_raise(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t seq)
+{
+	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN];
+	uint64_t cur;
+	int rc;
+
+	rc_wal_room_key(kbuf, room_id);
+	rc = wal_get_u64(txn, w->seqs, kbuf, sizeof(kbuf), &cur);
+	if (rc == 0 && cur >= seq)
+		return 0;
+	if (rc != 0 && rc != -ENOENT && rc != -EIO)
+		return rc;
+	return wal_put_u64(txn, w->seqs, kbuf, sizeof(kbuf), seq);
+}
+
+static int
+wal_seq_cmp(const void *a, const void *b)
+{
+	const struct wal_seq *x = a, *y = b;
+
+	if (x->room_id != y->room_id)
+		return x->room_id < y->room_id ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* One "seqs" update per room of w->seqbuf: its highest seq. */
+static int
+wal_seqs_flush(struct rc_wal *w, struct wal_txn *t)
+{
+	struct wal_seq *s = w->seqbuf;
+	unsigned n = t->nseq;
+	int rc = 0;
+
+	qsort(s, n, sizeof(*s), wal_seq_cmp);
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		if (i + 1 == n || s[i + 1].room_id != s[i].room_id)
+			rc = wal_seq_raise(w, t->txn, s[i].room_id, s[i].seq);
+	t->nseq = 0;
+	return rc;
+}
+
+static int
+wal_seq_note(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
+{
+	int rc = t->nseq == w->batch_max ? wal_seqs_flush(w, t) : 0;
+
+	w->seqbuf[t->nseq++] = (struct wal_seq){ .room_id = room_id, .seq = seq };
+	return rc;
+}
+
+/* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
+ * transaction failed (it must then be aborted). */
+static int
+wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
+{
+	uint8_t kbuf[RC_WAL_MSG_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
+	MDB_val key = { .mv_data = kbuf }, val = { .mv_data = vbuf };
+	bool msg = r->kind == RC_WAL_MSG;
+	int rc;
+
+	r->status = (int8_t)rc_wal_rec_check(r);
+	if (r->status != 0)
+		return 0;
+	if (msg) {
+		key.mv_size = rc_wal_msg_key(kbuf, r->room_id, r->seq);
+		val.mv_size = rc_wal_msg_val(vbuf, r);
+	} else {
+		key.mv_size = rc_wal_room_key(kbuf, r->room_id);
+		val.mv_size = rc_wal_room_val(vbuf, r);
+	}
+	rc = mdb_put(t->txn, msg ? w->msgs : w->rooms, &key, &val, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST) {
+		r->status = -EEXIST;
+		return 0;
+	}
+	rc = rc != 0 ? wal_err(rc) :
+		       wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
+	if (rc == 0 && msg)
+		rc = wal_seq_note(w, t, r->room_id, r->seq);
+	if (rc == 0) {
+		t->stored++;
+		t->bytes += val.mv_size;
+	}
+	return rc;
+}
+
+/* ---- transactions ---- */
+
+static void
+wal_publish(struct rc_wal *w, const struct wal_txn *t)
+{
+	wal_store(&w->last_lsn, t->lsn);
+	wal_store(&w->drained, t->drained);
+	wal_count(&w->backlog_bytes, t->bytes);
+	atomic_fetch_sub_explicit(&w->backlog_bytes, t->drained_bytes, memory_order_relaxed);
+	wal_count(&w->ctr.trimmed, t->trimmed);
+	wal_count(&w->ctr.commits, 1);
+}
+
+static int
+wal_txn_fill(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec **recs, unsigned n,
+	     unsigned trim_budget)
+{
+	uint64_t first = t->lsn;
+	int rc = 0;
+
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		rc = wal_put_rec(w, t, recs[i]);
+	if (rc == 0 && t->nseq > 0)
+		rc = wal_seqs_flush(w, t);
+	if (rc == 0 && t->lsn > first)
+		rc = wal_meta_put(w, t->txn, RC_WAL_LAST_LSN_KEY, t->lsn);
+	if (rc == 0)
+		rc = wal_drain_advance(w, t);
+	if (rc == 0)
+		rc = wal_trim(w, t, trim_budget);
+	return rc;
+}
+
+/* One write transaction: recs, the drained marker, at most trim_budget deletions. 0 once
+ * committed (or when there was nothing to write); else -errno and the transaction is gone.
+ * The LSNs it gives become visible to set_drained's clamp before the commit. */
+static int
+wal_txn_run(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, unsigned trim_budget,
+	    struct wal_txn *t)
+{
+	int rc;
+
+	*t = (struct wal_txn){ .lsn = wal_load(&w->last_lsn), .drained = wal_load(&w->drained),
+			       .trim_to = w->trim_to };
+	rc = mdb_txn_begin(w->env, NULL, 0, &t->txn);
+	if (rc != 0)
+		return wal_err(rc);
+	rc = wal_txn_fill(w, t, recs, n, trim_budget);
+	if (rc != 0 || !t->dirty) {
+		mdb_txn_abort(t->txn);
+		if (rc == 0)
+			w->trim_to = t->trim_to; /* a target with nothing left below it */
+		return rc;
+	}
+	if (t->lsn > wal_load(&w->lsn_hi))
+		wal_store(&w->lsn_hi, t->lsn);
+	rc = wal_err(mdb_txn_commit(t->txn));
+	if (rc != 0)
+		return rc;
+	w->trim_to = t->trim_to;
+	wal_publish(w, t);
+	return 0;
+}
+
+static void
+wal_account(struct rc_wal *w, unsigned n, uint64_t stored, uint64_t bytes)
+{
+	wal_count(&w->ctr.records, stored);
+	wal_count(&w->ctr.bytes, bytes);
+	if (n > wal_read_count(&w->ctr.max_batch))
+		atomic_store_explicit(&w->ctr.max_batch, n, memory_order_relaxed);
+}
+
+/* ---- what the writing thread calls ---- */
+
+/* Writes recs in one transaction. 0: committed, every status set; else -errno, counted. */
+int
+wal_txn_write(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
+{
+	unsigned budget = RTE_MIN(RTE_MAX(n, WAL_TRIM_BUSY_MIN), WAL_TRIM_CHUNK);
+	struct wal_txn t;
+	int rc = wal_txn_run(w, recs, n, budget, &t);
+
+	if (rc != 0) {
+		wal_count(&w->ctr.commit_errors, 1);
+		if (rc == -ENOSPC) {
+			w->enospc = true;
+			wal_set_full(w, true);
+		}
+		return rc;
+	}
+	w->enospc = false;
+	wal_account(w, n, t.stored, t.bytes);
+	wal_update_full(w, t.trimmed > 0);
+	return 0;
+}
+
+/* Work for a transaction of its own: a drained marker to persist or, unless marker_only,
+ * records to trim. */
+bool
+wal_maint_pending(const struct rc_wal *w, bool marker_only)
+{
+	uint64_t drained = wal_load(&w->drained);
+
+	if (wal_drain_target(w) > drained)
+		return true;
+	return !marker_only && wal_trim_target(w, drained, wal_load(&w->last_lsn)) > w->trim_to;
+}
+
+/* A transaction for the drained marker and at most budget deletions; the budget halves
+ * while the map is full. */
+int
+wal_maintain(struct rc_wal *w, unsigned budget)
+{
+	struct wal_txn t;
+	int rc;
+
+	for (;;) {
+		rc = wal_txn_run(w, NULL, 0, budget, &t);
+		if (rc != -ENOSPC || budget <= 1)
+			break;
+		budget /= 2;
+	}
+	if (rc != 0) {
+		wal_count(&w->ctr.commit_errors, 1);
+		return rc;
+	}
+	if (t.trimmed > 0)
+		w->enospc = false;
+	wal_update_full(w, t.trimmed > 0);
+	return 0;
+}
