@@ -156,6 +156,7 @@ rc_node_db_switch(struct rc_node *n, const char *conninfo)
 	if (n->running)
 		rc_history_stop(n->hist);
 	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", conninfo);
+	n->conflicts_logged = 0; /* a new drainer counts from 0 */
 	rc = rc_history_set_db(n->hist, n->db_conninfo);
 	if (n->running && rc_history_start(n->hist) != 0)
 		RC_ERR("cannot restart the history thread");
@@ -700,6 +701,23 @@ launch_workers(struct rc_node *n)
 	return 0;
 }
 
+/* Drain alarms (a row with the same room and seq but another message) go to the log once. */
+static void
+report_alarms(struct rc_node *n)
+{
+	struct rc_drainer_stats ds;
+
+	if (n->drainer == NULL)
+		return;
+	rc_drainer_get_stats(n->drainer, &ds);
+	if (ds.conflicts > n->conflicts_logged) {
+		RC_ERR("ALARM: %llu drained row(s) conflict with a different message already in the "
+		       "database (same room and seq): see table drain_alarms and `roomcastctl db "
+		       "status`", (unsigned long long)(ds.conflicts - n->conflicts_logged));
+		n->conflicts_logged = ds.conflicts;
+	}
+}
+
 static void
 scheduled_cleanup(struct rc_node *n, uint64_t now)
 {
@@ -742,6 +760,7 @@ rc_node_run(struct rc_node *n)
 			expire_sessions(n);
 			next_expiry = now + 1000;
 			scheduled_cleanup(n, now);
+			report_alarms(n);
 			if (n->mgmt != NULL && rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n) != 0)
 				RC_DEBUG("metrics snapshot incomplete");
 		}

@@ -62,6 +62,7 @@ struct rc_node {
 	uint32_t next_room_id;
 	uint64_t started_ms;
 	uint64_t next_cleanup_ms;
+	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	volatile sig_atomic_t stop;
 };
