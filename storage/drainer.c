@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <rte_common.h>
@@ -60,6 +61,8 @@
 #define DRAIN_CLEANUP_CHUNK 10000
 #define DRAIN_PL_CHUNK 512 /* pipelined rows between two reads of their results */
 #define DRAIN_STREAM_CHUNK 1000 /* records read from LMDB per COPY chunk */
+#define DRAIN_STREAM_FIRST 200  /* the first chunk: small, the server idles until it comes */
+#define DRAIN_SNDBUF (2 << 20)  /* bytes of socket send buffer, local connections */
 #define DRAIN_SLEEP_SLICE_MS 10
 #define DRAIN_ROOMS_INIT 256
 
@@ -402,6 +405,21 @@ drain_adopt_marker(struct rc_drainer *d)
 	return rc < 0 ? rc : 0;
 }
 
+/* A larger send buffer on a local (unix socket) connection: the COPY stream then keeps
+ * the server busy for longer while this thread reads the next chunk from LMDB, or waits for
+ * a CPU. (A TCP connection keeps the kernel's autotuning.) */
+static void
+drain_sndbuf(struct rc_drainer *d)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	int fd = PQsocket(d->db.conn), size = DRAIN_SNDBUF;
+
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&sa, &len) == 0 &&
+	    sa.ss_family == AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 static void
 drain_disconnect(struct rc_drainer *d)
 {
@@ -420,6 +438,7 @@ drain_connect(struct rc_drainer *d)
 		st_error(d, "connect: ", d->db.err);
 		return rc;
 	}
+	drain_sndbuf(d);
 	rc = rc_schema_migrate(&d->db, NULL, err, sizeof(err));
 	if (rc != 0) {
 		st_error(d, "", err);
@@ -1066,7 +1085,7 @@ drain_batch(struct rc_drainer *d)
 {
 	uint64_t from = RTE_MAX(d->drained, rc_wal_drained_lsn(d->wal)) + 1, alarms = 0;
 	bool stream = d->conf.method == RC_DRAIN_COPY;
-	int rc = drain_read(d, from, stream ? DRAIN_STREAM_CHUNK : d->conf.batch_max);
+	int rc = drain_read(d, from, stream ? DRAIN_STREAM_FIRST : d->conf.batch_max);
 
 	if (rc <= 0) {
 		if (rc < 0)

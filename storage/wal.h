@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The write-ahead buffer: an LMDB environment that holds every room and every message a
- * node accepted, written only by the WAL writer thread with group commit.
+ * node accepted, written only by the WAL writer thread with group commit. The implementation
+ * is split by concept: wal.c (open/close, the writer thread, completions), wal_write.c (the
+ * write transaction), wal_log.c (the commit log), wal_space.c (space, rc_wal_full()),
+ * wal_read.c (the read path).
  *
  * Threads:
  *  - producers (worker lcores, the control thread) allocate records from the pool that
@@ -10,10 +13,14 @@
  *  - the WAL writer thread (rc_wal_start) dequeues bursts, writes them in ONE LMDB write
  *    transaction, commits it synced, then sets rec->status and enqueues every record on
  *    completion ring rec->reply_to. It never drops a record: when a commit fails it
- *    retries with back-off (the records stay in memory), and counts the failure.
+ *    retries with back-off (the records stay in memory), and counts the failure; on
+ *    MDB_MAP_FULL it first trims what the drain allows, then halves the batch. Only once
+ *    rc_wal_stop() runs does a commit still failing after 1 s complete its records with
+ *    the error, so that stopping always ends.
  *  - the consumer of a completion ring frees the record with rte_mempool_put().
- *  - readers (control thread at start-up, the history thread) use rc_wal_load_rooms() and
- *    rc_wal_read(): LMDB read transactions, safe from any thread but a worker lcore.
+ *  - readers (control thread at start-up, the history thread, the drainer) use
+ *    rc_wal_load_rooms(), rc_wal_read*(), rc_wal_room_name() and rc_wal_log_read(): LMDB
+ *    read transactions, safe from any thread but a worker lcore.
  * Worker lcores never call anything here except rc_wal_pool(), rc_wal_ring() and
  * rc_wal_full(), which do not touch LMDB.
  *
@@ -58,7 +65,8 @@ struct rc_wal_rec {
 struct rc_wal_conf {
 	const char *dir;          /* created if missing */
 	uint64_t map_size;        /* bytes */
-	unsigned high_water_pct;  /* rc_wal_full() turns true above this share of the map */
+	unsigned high_water_pct;  /* rc_wal_full() turns true when map_used is above this share
+				   * of the map, false again 2 points below */
 	unsigned batch_max;       /* records per transaction at most */
 	unsigned ring_size;       /* power of two */
 	unsigned pool_size;       /* records in the pool */
@@ -68,13 +76,14 @@ struct rc_wal_conf {
 };
 
 struct rc_wal_stats {
-	uint64_t commits;         /* synced transactions */
+	uint64_t commits;         /* committed transactions (batches, marker-and-trim) */
 	uint64_t records;         /* records committed */
 	uint64_t bytes;           /* value bytes committed */
-	uint64_t commit_errors;   /* failed commits (retried) */
+	uint64_t commit_errors;   /* failed transactions (retried) */
 	uint64_t max_batch;       /* largest batch committed */
 	uint64_t map_size;        /* bytes */
-	uint64_t map_used;        /* bytes in use (last page number * page size) */
+	uint64_t map_used;        /* bytes in use: the pages up to the last one in use minus
+				   * the free pages on LMDB's freelist, times the page size */
 	uint64_t rooms;           /* rooms stored */
 	uint64_t messages;        /* messages stored */
 	bool full;                /* above the high-water mark */
@@ -84,9 +93,9 @@ struct rc_wal_stats {
 	uint64_t last_lsn;          /* highest LSN committed */
 	uint64_t drained_lsn;       /* every LSN <= this is in the external database */
 	uint64_t backlog_records;   /* last_lsn - drained_lsn */
-	uint64_t backlog_bytes;     /* value bytes of the undrained records */
+	uint64_t backlog_bytes;     /* value bytes of the records above the persisted marker */
 	uint64_t oldest_undrained_ms; /* ts_ms of the first undrained record, 0 if none */
-	uint64_t trimmed;           /* records removed from LMDB after their drain */
+	uint64_t trimmed;           /* messages removed from LMDB after their drain */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
 };
 
@@ -95,9 +104,10 @@ struct rc_wal_stats {
  * (LSN: 1, 2, 3, ... in commit order, never reused), stored with it. The drainer reads the
  * log in LSN order and, once a batch is in the external database, calls
  * rc_wal_set_drained(); the writer persists the drained LSN in its next transaction (also
- * when it has no new records) and trims: a drained record is deleted from LMDB once it is
- * older than the newest `keep_records` records (its message and log entry go; rooms are
- * never deleted). Trimming runs in bounded chunks so that it never holds up a commit long.
+ * when it has no new records) and trims: a drained message is deleted from LMDB once it is
+ * older than the newest `keep_records` records (its message and log entry go); a room's
+ * log entry goes once drained, its room record never (keep_records 0: nothing is
+ * trimmed). Trimming runs in bounded chunks so that it never holds up a commit long.
  */
 struct rc_wal_logrec {
 	uint64_t lsn;
@@ -112,17 +122,22 @@ struct rc_wal_logrec {
 };
 
 /* Call cb for the log records with lsn >= from_lsn in LSN order, at most max (read txn,
- * any thread but a worker). Returns the number reported or -errno. */
+ * any thread but a worker). A non-zero return from cb stops the walk; that record is not
+ * counted. Returns the number of records cb took (returned 0 for), or -errno. */
 int rc_wal_log_read(struct rc_wal *w, uint64_t from_lsn, unsigned max,
 		    int (*cb)(void *arg, const struct rc_wal_logrec *r), void *arg);
 
 /* The drainer: every record with lsn <= lsn is now in the external database. Atomic;
- * never moves backwards. Any thread. */
+ * never moves backwards; clamped to the LSNs a reader can have seen. Any thread. */
 void rc_wal_set_drained(struct rc_wal *w, uint64_t lsn);
-uint64_t rc_wal_drained_lsn(const struct rc_wal *w); /* as persisted or set, whichever newer */
+/* The newer of the persisted marker and the one set, the latter counted only up to
+ * rc_wal_last_lsn() (it can lag a commit that readers already see). Any thread. */
+uint64_t rc_wal_drained_lsn(const struct rc_wal *w);
 uint64_t rc_wal_last_lsn(const struct rc_wal *w);
 
-/* The room's name by id, copied into buf (NUL-terminated). 0 or -ENOENT. Read txn. */
+/* The room's name by id, copied into buf (NUL-terminated). 0; -ENOENT (no such room);
+ * -ERANGE when buf is too small for the name; -EINVAL for a NULL buf or len 0; -EIO for a
+ * malformed record; -errno. On -ENOENT, -ERANGE and -EIO buf holds "". Read txn. */
 int rc_wal_room_name(struct rc_wal *w, uint32_t room_id, char *buf, size_t len);
 
 /* A stored room, as rc_wal_load_rooms() reports it. */
@@ -145,13 +160,17 @@ struct rc_wal_msg {
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised
- * EAL. Returns NULL and sets errno on failure; the text of the error goes to err. */
+ * EAL. Returns NULL and sets errno on failure (EBUSY: another rc_wal holds the
+ * directory); the text of the error goes to err. */
 struct rc_wal *rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen);
 
-/* Register the completion ring with index idx (before rc_wal_start). */
+/* Register the completion ring with index idx (before rc_wal_start). 0, -EINVAL (idx out
+ * of range) or -EBUSY (the writer runs). */
 int rc_wal_set_completion(struct rc_wal *w, unsigned idx, struct rte_ring *ring);
 
-/* Start / stop the writer thread. Stop drains the input ring and commits it first. */
+/* Start (-EALREADY if running) / stop the writer thread. Stop drains the input ring and
+ * commits it first, and persists a drained marker set meanwhile. Close stops the writer,
+ * persists a drained marker still pending, and frees everything. */
 int rc_wal_start(struct rc_wal *w);
 void rc_wal_stop(struct rc_wal *w);
 void rc_wal_close(struct rc_wal *w);
@@ -163,12 +182,13 @@ struct rte_ring *rc_wal_ring(struct rc_wal *w);
 bool rc_wal_full(const struct rc_wal *w);
 
 /* Call cb for every stored room, in room_id order; a non-zero return from cb stops the
- * walk and is returned. */
+ * walk and is returned. Else 0, or -errno (-EIO for a malformed record). */
 int rc_wal_load_rooms(struct rc_wal *w, int (*cb)(void *arg, const struct rc_wal_room *r),
 		      void *arg);
 
 /* Call cb for the messages of room_id with from_seq <= seq <= to_seq, in seq order, at most
- * max of them; a non-zero return from cb stops. Returns the number reported, or -errno. */
+ * max of them; a non-zero return from cb stops (that message is not counted). Returns the
+ * number of messages cb took (returned 0 for), or -errno. */
 int rc_wal_read(struct rc_wal *w, uint32_t room_id, uint64_t from_seq, uint64_t to_seq,
 		unsigned max, int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
 
@@ -183,7 +203,10 @@ int rc_wal_read_last_to(struct rc_wal *w, uint32_t room_id, uint64_t to_seq, uns
 void rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st);
 
 /* Commit records synchronously from the calling thread, bypassing the ring; for unit tests
- * and the start-up path only (never concurrently with a running writer). */
+ * and the start-up path only (-EBUSY while the writer runs). 0 once committed, every
+ * record's status set; else -errno, counted, nothing retried. rc_wal_commit_now(w, NULL, 0)
+ * runs one save-marker-and-trim transaction (a drained marker set since the last commit,
+ * at most 1000 trimmed records) when there is anything to do, else returns 0. */
 int rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
 
 #endif /* RC_WAL_H */

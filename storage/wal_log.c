@@ -220,7 +220,9 @@ rc_wal_set_drained(struct rc_wal *w, uint64_t lsn)
 uint64_t
 rc_wal_drained_lsn(const struct rc_wal *w)
 {
-	return RTE_MAX(wal_load(&w->drained), wal_drain_target(w));
+	/* drain_req itself, not clamped by last_lsn: last_lsn is published after the commit,
+	 * so a drainer may already have read (and drained) records beyond it */
+	return RTE_MAX(wal_load(&w->drained), wal_load(&w->drain_req));
 }
 
 uint64_t
