@@ -67,7 +67,7 @@ rc_config_defaults(struct rc_config *c)
 	c->wal_batch_max = 512;
 	c->wal_keep_records = 100000;
 	strcpy(c->db_method, "copy");
-	c->db_batch_max = 2000;
+	c->db_batch_max = 10000;
 	c->db_retry_max_ms = 5000;
 	c->db_cleanup_interval_s = 3600;
 	for (unsigned i = 0; i < RC_MAX_PORTS; i++) {

@@ -86,7 +86,7 @@ struct rc_config {
 	char db_password_file[256];      /* file holding the password (mode 0600), or "" */
 	char db_password[128];           /* read from db_password_file; never logged */
 	char db_method[16];              /* "copy" (default) or "pipeline" */
-	unsigned db_batch_max;           /* records per drain transaction; default 2000 */
+	unsigned db_batch_max;           /* records per drain transaction; default 10000 */
 	unsigned db_retry_max_ms;        /* reconnect back-off cap; default 5000 */
 	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */
 	unsigned db_cleanup_interval_s;  /* how often the scheduled cleanup runs; default 3600 */

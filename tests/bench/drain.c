@@ -705,7 +705,7 @@ main(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv)) != 0)
 		return rc > 0 ? 0 : 2;
-	if (fx_eal_init_lcores("bench_drain", getenv("H8L") ? getenv("H8L") : sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "1" : "0")
+	if (fx_eal_init_lcores("bench_drain", sysconf(_SC_NPROCESSORS_ONLN) > 1 ? "1" : "0")
 	    < 0) {
 		fprintf(stderr, "bench_drain: cannot initialise the EAL\n");
 		return 1;
