@@ -361,7 +361,7 @@ test_outage(void **state)
 	struct pump p = { .next_seq = 1 };
 
 	if (!pgfx_can_restart())
-		skip();
+		fail_msg("needs a PostgreSQL this test may stop and start (unset ROOMCAST_TEST_PG)");
 	f->w = p.w = wal_open(f->dir, 0);
 	commit_room(f->w, 1, "lobby");
 	f->d = drainer_new(f, 200);
