@@ -90,6 +90,25 @@ struct rc_config {
 	unsigned db_retry_max_ms;        /* reconnect back-off cap; default 5000 */
 	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */
 	unsigned db_cleanup_interval_s;  /* how often the scheduled cleanup runs; default 3600 */
+
+	/* ha { }: the HA pair (control/node_ha.c). The HA link (heartbeats over UDP and the WAL
+	 * stream over TCP, both on ha.address's port) is authenticated with the auth secret,
+	 * which the two nodes of a pair share (they accept each other's users' tokens). */
+	bool ha_enabled;                 /* default false: a standalone node (state Unknown) */
+	char ha_peer_id[64];             /* the other node of the pair */
+	char ha_address[64];             /* "IPV4:PORT": our end of the HA link */
+	char ha_peer_address[64];        /* "IPV4:PORT": the peer's */
+	struct in_addr ha_peer_service_ip; /* the peer's service address (claimed on takeover) */
+	unsigned ha_interval_ms;         /* heartbeat interval; default 100 */
+	unsigned ha_dead_ms;             /* peer declared dead after this silence; default 500 */
+	unsigned ha_lease_ttl_ms;        /* ownership lease in the database; default 600 */
+	unsigned ha_stall_ms;            /* a worker without progress this long is down; 300 */
+	char ha_durability[8];           /* "peer" (default: ACK after the peer holds it) or
+					  * "local" (ACK after the local synced commit) */
+	bool ha_auto_fallback;           /* default false */
+	unsigned ha_auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
+	unsigned ha_key_id;              /* key id of the auth secret on the HA link; 1 */
+	bool ha_fault_injection;         /* `roomcastctl ha fault` allowed (tests); false */
 };
 
 /* Fill c with every default (no file). */

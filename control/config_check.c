@@ -377,6 +377,47 @@ check_db(struct rc_config_loader *ld)
 	return 0;
 }
 
+/* The HA pair: the peer, both ends of the HA link, the timing, a database for the lease. */
+static int
+check_ha(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	static const char *const need[] = { "ha.peer_id", "ha.address", "ha.peer_address",
+					    "ha.peer_service_ip" };
+	const char *addrs[2] = { c->ha_address, c->ha_peer_address };
+	uint32_t ip;
+	uint16_t port;
+	int rc;
+
+	if (!c->ha_enabled)
+		return 0;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if ((rc = require(ld, need[i])) < 0)
+			return rc;
+	for (int i = 0; i < 2; i++)
+		if (rc_mgmt_parse_addr(addrs[i], &ip, &port) != 0 || port == 0)
+			return fail(ld, at(ld, i ? "ha.peer_address" : "ha.address"),
+				    i ? "ha.peer_address" : "ha.address",
+				    "\"%s\" is not IPV4:PORT", addrs[i]);
+	if (strcmp(c->ha_peer_id, c->node_id) == 0)
+		return fail(ld, at(ld, "ha.peer_id"), "ha.peer_id",
+			    "the peer cannot be this node (%s)", c->node_id);
+	if (c->ha_peer_service_ip.s_addr == c->service_ip.s_addr)
+		return fail(ld, at(ld, "ha.peer_service_ip"), "ha.peer_service_ip",
+			    "must differ from node.service_ip");
+	if (c->ha_dead_ms <= c->ha_interval_ms)
+		return fail(ld, at(ld, "ha.dead_ms"), "ha.dead_ms",
+			    "%u must exceed ha.interval_ms (%u)", c->ha_dead_ms, c->ha_interval_ms);
+	if (strcmp(c->ha_durability, "peer") != 0 && strcmp(c->ha_durability, "local") != 0)
+		return fail(ld, at(ld, "ha.durability"), "ha.durability",
+			    "\"%s\": expected \"peer\" or \"local\"", c->ha_durability);
+	if (c->db_conninfo[0] == '\0')
+		return fail(ld, at(ld, "ha.enabled"), "ha.enabled",
+			    "high availability needs db.conninfo (the lease lives in the group's "
+			    "database)");
+	return 0;
+}
+
 int
 rc_config_check(struct rc_config_loader *ld)
 {
@@ -384,7 +425,8 @@ rc_config_check(struct rc_config_loader *ld)
 
 	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
-	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0)
+	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0 ||
+	    (rc = check_ha(ld)) < 0)
 		return rc;
 	return 0;
 }

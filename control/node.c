@@ -22,6 +22,7 @@
 #include "history.h"
 #include "log.h"
 #include "mgmt.h"
+#include "node_ha.h"
 #include "room_table.h"
 #include "session.h"
 #include "token.h"
@@ -59,6 +60,7 @@ setup_ports(struct rc_node *n, char *err, size_t errlen)
 		dp->ports[i].local.ip = n->cfg.service_ip.s_addr;
 		dp->ports[i].local.udp_port = rte_cpu_to_be_16(n->cfg.udp_port);
 		dp->ports[i].local.port_idx = (uint16_t)i;
+		dp->ports[i].local.ip_on = true; /* HA: from the lease on (node_ha.c) */
 		RC_INFO("port %s (%s) up: mac " RTE_ETHER_ADDR_PRT_FMT ", %u rx / %u tx queues",
 			n->ports[i].name, n->ports[i].device,
 			RTE_ETHER_ADDR_BYTES(&n->ports[i].mac), n->ports[i].n_rxq,
@@ -79,8 +81,8 @@ setup_pools(struct rc_node *n, char *err, size_t errlen)
 	dp->work_pool = rte_mempool_create("rc_work", WORK_POOL_SIZE, sizeof(struct rc_work), 64,
 					   0, NULL, NULL, NULL, NULL, socket, 0);
 	dp->ctrl_ring = rte_ring_create("rc_ctrl", CTRL_RING_SIZE, socket, RING_F_SC_DEQ);
-	n->ctrl_done = rte_ring_create("rc_ctrl_done", 1024, socket,
-				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	/* multi-producer: the own and the HA peer's WAL writers complete into it */
+	n->ctrl_done = rte_ring_create("rc_ctrl_done", 1024, socket, RING_F_SC_DEQ);
 	if (dp->mbuf_pool == NULL || dp->work_pool == NULL || dp->ctrl_ring == NULL ||
 	    n->ctrl_done == NULL) {
 		snprintf(err, errlen, "cannot allocate pools and rings: %s",
@@ -137,10 +139,24 @@ drainer_new(struct rc_node *n)
 								      RC_DRAIN_COPY,
 	};
 
+	if (!rc_node_ha_may_drain(n, &dc.epoch))
+		return 0; /* HA: started with our lease (node_ha.c) */
 	n->drainer = rc_drainer_create(n->wal, &dc);
 	if (n->drainer == NULL)
 		return -errno;
 	return n->running ? rc_drainer_start(n->drainer) : 0;
+}
+
+int
+rc_node_drainer_restart(struct rc_node *n)
+{
+	if (n->drainer != NULL) {
+		rc_drainer_stop(n->drainer);
+		rc_drainer_destroy(n->drainer);
+		n->drainer = NULL;
+	}
+	n->conflicts_logged = 0;
+	return n->db_conninfo[0] != '\0' ? drainer_new(n) : 0;
 }
 
 int
@@ -194,10 +210,11 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	n->dp.wal_ring = rc_wal_ring(n->wal);
-	n->dp.wal_pool = rc_wal_pool(n->wal);
-	n->dp.hist_ring = rc_history_ring(n->hist);
-	n->dp.hist_pool = rc_history_pool(n->hist);
+	n->dp.wal_ring[0] = rc_wal_ring(n->wal);
+	n->dp.wal_pool[0] = rc_wal_pool(n->wal);
+	n->dp.hist_ring[0] = rc_history_ring(n->hist);
+	n->dp.hist_pool[0] = rc_history_pool(n->hist);
+	n->dp.scope_serving[0] = true; /* HA: from the lease on (node_ha.c) */
 	return rc_wal_set_completion(n->wal, RC_CTRL_IDX, n->ctrl_done);
 }
 
@@ -218,12 +235,13 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 	w->tx = rte_ring_create(name, WORKER_RING_SIZE, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "rc_done_%u", i);
 	/* holds every record the WAL may complete at once: sized to the WAL's pool */
-	w->done = rte_ring_create(name, 16384, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	w->done = rte_ring_create(name, 16384, socket, RING_F_SC_DEQ); /* both WAL writers */
 	snprintf(name, sizeof(name), "rc_dedup_%u", i);
 	w->dedup = rc_dedup_create(name, n->cfg.dedup_window, socket);
 	if (w->in == NULL || w->tx == NULL || w->done == NULL || w->dedup == NULL)
 		goto fail;
-	if (rc_wal_set_completion(n->wal, 1 + i, w->done) != 0)
+	if (rc_wal_set_completion(n->wal, 1 + i, w->done) != 0 ||
+	    rc_node_ha_set_completion(n, 1 + i, w->done) != 0)
 		goto fail;
 	return w;
 fail:
@@ -231,12 +249,24 @@ fail:
 	return NULL;
 }
 
+struct load_ctx {
+	struct rc_node *n;
+	unsigned scope;
+};
+
 static int
 load_room(void *arg, const struct rc_wal_room *sr)
 {
-	struct rc_node *n = arg;
+	struct load_ctx *c = arg;
+	struct rc_node *n = c->n;
 	struct rc_room *r;
 
+	if (sr->room_id < n->room_lo[c->scope] || sr->room_id > n->room_hi[c->scope]) {
+		RC_ERR("stored room %u (%s) is outside this scope's room ids %u..%u (HA splits "
+		       "the ids between the two nodes: both need the same chat.max_rooms)",
+		       sr->room_id, sr->name, n->room_lo[c->scope], n->room_hi[c->scope]);
+		return -ERANGE;
+	}
 	r = rc_room_add(n->dp.rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % n->dp.n_workers));
 	if (r == NULL) {
@@ -244,16 +274,23 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		       strerror(errno));
 		return -errno;
 	}
+	r->scope = (uint8_t)c->scope;
 	r->next_seq = sr->last_seq + 1;
 	r->last_committed = sr->last_seq;
-	if (sr->room_id >= n->next_room_id)
-		n->next_room_id = sr->room_id + 1;
+	if (sr->room_id >= n->next_room_id[c->scope])
+		n->next_room_id[c->scope] = sr->room_id + 1;
 	return 0;
 }
 
 struct warm_ctx {
 	struct rc_dedup *d;
 	unsigned n;
+};
+
+struct warm_rooms {
+	struct rc_node *n;
+	struct rc_wal *w;
+	unsigned scope;
 };
 
 static int
@@ -270,13 +307,29 @@ warm_one(void *arg, const struct rc_wal_msg *m)
 static int
 warm_room(void *arg, struct rc_room *r)
 {
-	struct rc_node *n = arg;
+	struct warm_rooms *wr = arg;
+	struct rc_node *n = wr->n;
 	struct warm_ctx c = { n->dp.workers[r->home]->dedup, 0 };
 	unsigned per_room = n->cfg.dedup_window < DEDUP_WARM_PER_ROOM ? n->cfg.dedup_window :
 									DEDUP_WARM_PER_ROOM;
 
-	if (r->last_committed > 0)
-		rc_wal_read_last(n->wal, r->id, per_room, warm_one, &c);
+	if (r->scope == wr->scope && r->last_committed > 0)
+		rc_wal_read_last(wr->w, r->id, per_room, warm_one, &c);
+	return 0;
+}
+
+int
+rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
+{
+	struct load_ctx lc = { n, scope };
+	struct warm_rooms wr = { n, w, scope };
+	int rc;
+
+	n->next_room_id[scope] = n->room_lo[scope];
+	rc = rc_wal_load_rooms(w, load_room, &lc);
+	if (rc != 0)
+		return rc;
+	rc_room_foreach(n->dp.rooms, warm_room, &wr);
 	return 0;
 }
 
@@ -287,7 +340,8 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
-	dp->rooms = rc_room_table_create(n->cfg.max_rooms);
+	dp->rooms = rc_room_table_create(n->cfg.ha_enabled ? 2 * n->cfg.max_rooms :
+							      n->cfg.max_rooms);
 	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
 	if (dp->rooms == NULL || dp->sessions == NULL) {
 		snprintf(err, errlen, "cannot allocate the room and session tables");
@@ -299,13 +353,16 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 		if (dp->workers[i] == NULL)
 			return -ENOMEM;
 	}
-	n->next_room_id = 1;
-	rc = rc_wal_load_rooms(n->wal, load_room, n);
+	if (n->ha != NULL) {
+		/* HA: our rooms are loaded when our lease is won (node_ha.c, reload-own) */
+		n->next_room_id[0] = n->room_lo[0];
+		return 0;
+	}
+	rc = rc_node_load_rooms(n, n->wal, 0);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot load the stored rooms: %s", strerror(-rc));
 		return rc;
 	}
-	rc_room_foreach(dp->rooms, warm_room, n);
 	RC_INFO("loaded %u rooms from %s/wal", rc_room_count(dp->rooms), n->cfg.data_dir);
 	return 0;
 }
@@ -338,7 +395,8 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	rc_dp_global = &n->dp;
 	rcu_register_thread();
 	if ((rc = setup_pools(n, err, errlen)) != 0 || (rc = setup_ports(n, err, errlen)) != 0 ||
-	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_tables(n, err, errlen)) != 0)
+	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = rc_node_ha_init(n, err, errlen)) != 0 ||
+	    (rc = setup_tables(n, err, errlen)) != 0)
 		return rc;
 	if (cfg->mgmt_address[0] != '\0') {
 		struct rc_mgmt_conf mc = {
@@ -358,7 +416,8 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if (n->admin == NULL)
 		return -errno;
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0) {
+	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0 ||
+	    (rc = rc_node_ha_cmds_register(n)) != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
@@ -431,6 +490,7 @@ do_login(struct rc_node *n, struct rc_work *wk)
 	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
 	wk->who.session = s->id;
 	reply(n, &wk->who, &m);
+	rc_node_ha_session(n, s, true);
 }
 
 static void
@@ -452,11 +512,12 @@ purge_everywhere(struct rc_node *n, uint64_t session)
 	}
 }
 
-static void
-end_session(struct rc_node *n, struct rc_session *s)
+void
+rc_node_end_session(struct rc_node *n, struct rc_session *s)
 {
 	uint64_t id = s->id;
 
+	rc_node_ha_session(n, s, false);
 	rc_session_del(n->dp.sessions, s);
 	purge_everywhere(n, id);
 }
@@ -468,7 +529,7 @@ do_logout(struct rc_node *n, struct rc_work *wk)
 	struct rc_msg m;
 
 	if (s != NULL)
-		end_session(n, s);
+		rc_node_end_session(n, s);
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = RC_T_BYE;
 	reply(n, &wk->who, &m);
@@ -516,6 +577,7 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 static int
 start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 {
+	unsigned scope = wk->who.peer.vip & 1;
 	struct rc_pending_room *p;
 	struct rc_wal_rec *rec;
 
@@ -524,32 +586,43 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 			    "only administrators create rooms here", 0);
 		return -EPERM;
 	}
-	if (n->next_room_id > n->cfg.max_rooms || rc_room_count(n->dp.rooms) >= n->max_rooms) {
+	if (!n->dp.scope_serving[scope]) {
+		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
+			    "not the owner: these rooms are being moved between the HA pair", 0);
+		return -EAGAIN;
+	}
+	if (rc_node_ha_peer_has_room(n, scope, name->p, name->len)) {
+		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
+			    "not the owner: the room is hosted by the other node of the pair", 0);
+		return -EXDEV;
+	}
+	if (n->next_room_id[scope] > n->room_hi[scope] ||
+	    rc_room_count(n->dp.rooms) >= n->max_rooms * (n->ha != NULL ? 2u : 1u)) {
 		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms", 0);
 		return -ENOSPC;
 	}
 	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
 		;
 	if (p == n->pending + RC_PENDING_ROOMS ||
-	    rte_mempool_get(n->dp.wal_pool, (void **)&rec) != 0) {
+	    rte_mempool_get(n->dp.wal_pool[scope], (void **)&rec) != 0) {
 		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
 		return -ENOBUFS;
 	}
 	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
 	rec->kind = RC_WAL_ROOM;
 	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = n->next_room_id;
+	rec->room_id = n->next_room_id[scope];
 	rec->ts_ms = rc_wall_ms();
 	rec->user_len = wk->who.user_len;
 	memcpy(rec->user, wk->who.user, wk->who.user_len);
 	rec->body_len = name->len;
 	memcpy(rec->body, name->p, name->len);
-	if (rte_ring_enqueue(n->dp.wal_ring, rec) != 0) {
-		rte_mempool_put(n->dp.wal_pool, rec);
+	if (rte_ring_enqueue(n->dp.wal_ring[scope], rec) != 0) {
+		rte_mempool_put(n->dp.wal_pool[scope], rec);
 		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
 		return -ENOBUFS;
 	}
-	p->id = n->next_room_id++;
+	p->id = n->next_room_id[scope]++;
 	p->name_len = (uint8_t)name->len;
 	memcpy(p->name, name->p, name->len);
 	p->name[name->len] = '\0';
@@ -599,6 +672,7 @@ room_created(struct rc_node *n, struct rc_wal_rec *rec)
 		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
 				(uint16_t)(p->id % n->dp.n_workers));
 	if (r != NULL) {
+		r->scope = p->id > n->room_hi[0] || p->id < n->room_lo[0] ? 1 : 0;
 		n->rooms_created++;
 		RC_INFO("room %u \"%s\" created by %s, home worker %u", r->id, r->name,
 			r->creator, r->home);
@@ -643,7 +717,7 @@ serve_handoffs(struct rc_node *n)
 	k = rte_ring_dequeue_burst(n->ctrl_done, objs, 32, NULL);
 	for (i = 0; i < k; i++) {
 		room_created(n, objs[i]);
-		rte_mempool_put(n->dp.wal_pool, objs[i]);
+		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
 	}
 	return done + k;
 }
@@ -676,7 +750,7 @@ expire_sessions(struct rc_node *n)
 	for (i = 0; i < e.count; i++) {
 		RC_DEBUG("session %016llx of %.*s expired", (unsigned long long)e.victims[i]->id,
 			 (int)e.victims[i]->user_len, e.victims[i]->user);
-		end_session(n, e.victims[i]);
+		rc_node_end_session(n, e.victims[i]);
 		n->sessions_expired++;
 	}
 }
@@ -745,6 +819,10 @@ rc_node_run(struct rc_node *n)
 	}
 	if ((rc = launch_workers(n)) != 0)
 		return rc;
+	if ((rc = rc_node_ha_start(n)) != 0) {
+		RC_ERR("cannot start the HA threads: %s", strerror(-rc));
+		return rc;
+	}
 	n->running = true;
 	RC_INFO("node %s serving %s:%u with %u worker(s)", n->cfg.node_id,
 		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
@@ -754,6 +832,7 @@ rc_node_run(struct rc_node *n)
 		rcu_thread_online();
 		rc_node_cluster_poll(n);
 		rc_cluster_cmds_poll(n);
+		rc_node_ha_tick(n);
 		n->dp.storage_full = rc_wal_full(n->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
@@ -777,6 +856,7 @@ rc_node_fini(struct rc_node *n)
 
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	rc_node_ha_fini(n);
 	if (n->hist != NULL)
 		rc_history_stop(n->hist);
 	if (n->drainer != NULL)

@@ -30,6 +30,8 @@ struct rc_mgmt;
 struct rc_metrics_buf;
 struct rc_history;
 struct rc_wal;
+struct rc_session;
+struct rc_node_ha;
 
 struct rc_pending_room {
 	uint32_t id; /* 0: free slot */
@@ -59,7 +61,9 @@ struct rc_node {
 	bool running;               /* the threads are started */
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
-	uint32_t next_room_id;
+	/* room ids per scope (0 own, 1 the HA peer's): lo..hi, the next free one */
+	uint32_t room_lo[2], room_hi[2], next_room_id[2];
+	struct rc_node_ha *ha;      /* NULL without ha.enabled (control/node_ha.h) */
 	uint64_t started_ms;
 	uint64_t next_cleanup_ms;
 	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
@@ -86,6 +90,17 @@ int rc_node_db_switch(struct rc_node *n, const char *conninfo);
 
 /* The Prometheus metrics (node_metrics.c): rc_metrics_fn for rc_mgmt_refresh_metrics. */
 int rc_node_metrics(void *arg, struct rc_metrics_buf *b);
+
+/* Load the stored rooms of a scope (0 own, 1 the HA peer's) from w into the room table and
+ * warm the dedup tables. 0 or -errno (a stored room outside the scope's id range: -ERANGE). */
+int rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope);
+
+/* Stop the own drainer, and start it again if it may run (HA: our lease is held; at its
+ * epoch). 0 or -errno. */
+int rc_node_drainer_restart(struct rc_node *n);
+
+/* End a session (the workers drop it from their rooms). */
+void rc_node_end_session(struct rc_node *n, struct rc_session *s);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

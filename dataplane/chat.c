@@ -11,6 +11,7 @@
 #include "history.h"
 #include "room_table.h"
 #include "session.h"
+#include "lease_guard.h"
 #include "wal.h"
 
 #define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
@@ -122,7 +123,7 @@ ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 {
 	struct rc_hist_req *q;
 
-	if (rte_mempool_get(dp->hist_pool, (void **)&q) != 0) {
+	if (rte_mempool_get(dp->hist_pool[r->scope], (void **)&q) != 0) {
 		w->stats.drops[RC_DROP_NO_MBUF]++;
 		return -ENOBUFS;
 	}
@@ -134,8 +135,8 @@ ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 	q->to_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
 	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_HIST_CTX_LEN);
 	rc_reply_ctx_from_who((struct rc_reply_ctx *)q->ctx, who);
-	if (rte_ring_enqueue(dp->hist_ring, q) != 0) {
-		rte_mempool_put(dp->hist_pool, q);
+	if (rte_ring_enqueue(dp->hist_ring[r->scope], q) != 0) {
+		rte_mempool_put(dp->hist_pool[r->scope], q);
 		w->stats.drops[RC_DROP_RING_HIST]++;
 		return -ENOBUFS;
 	}
@@ -248,7 +249,7 @@ make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 {
 	struct rc_wal_rec *rec;
 
-	if (rte_mempool_get(dp->wal_pool, (void **)&rec) != 0) {
+	if (rte_mempool_get(dp->wal_pool[r->scope], (void **)&rec) != 0) {
 		w->stats.drops[RC_DROP_NO_MBUF]++;
 		return NULL;
 	}
@@ -299,8 +300,8 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
-	if (rte_ring_enqueue(dp->wal_ring, rec) != 0) {
-		rte_mempool_put(dp->wal_pool, rec);
+	if (rte_ring_enqueue(dp->wal_ring[r->scope], rec) != 0) {
+		rte_mempool_put(dp->wal_pool[r->scope], rec);
 		w->stats.drops[RC_DROP_RING_WAL]++;
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
@@ -352,6 +353,11 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
 			   dp->rooms_blocked == RC_ROOMS_TC_STOPPED ?
 				   "text conference service stopped on this node" :
 				   "persistent chat is disabled");
+		return;
+	}
+	if (!dp->scope_serving[r != NULL ? r->scope : (s->peer.vip & 1)]) {
+		send_error(dp, w, who, RC_E_NOT_OWNER, m->hdr.type,
+			   "not the owner: these rooms are being moved between the HA pair");
 		return;
 	}
 	if (m->hdr.type == RC_T_POST &&
@@ -539,6 +545,15 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 
 	if (rec->kind != RC_WAL_MSG || r == NULL)
 		return;
+	if (rec->status == 0 && dp->guard[r->scope] != NULL &&
+	    !rc_lease_guard_ok(dp->guard[r->scope], rc_lease_mono_ms())) {
+		/* stored, but our lease may be gone: never acknowledge it. The client resends
+		 * the POST (same cmid) to the new owner, which holds the record if it was
+		 * replicated (same seq) or stores it anew. */
+		rc_dedup_forget(w->dedup, &k);
+		__atomic_fetch_add(&dp->fenced_acks, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	if (rec->status != 0) {
 		rc_dedup_forget(w->dedup, &k);
 		reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);

@@ -33,6 +33,7 @@ struct rc_room_table;
 struct rc_session_table;
 struct rc_room;
 struct rc_dedup;
+struct rc_lease_guard;
 
 /* What a reply needs, carried through the WAL and history threads (fits their ctx). */
 struct rc_reply_ctx {
@@ -107,10 +108,11 @@ struct rc_dp {
 	struct rte_ring *ctrl_ring;      /* rc_work for the control thread */
 	struct rte_mempool *work_pool;   /* struct rc_work */
 	struct rte_mempool *mbuf_pool;
-	struct rte_ring *wal_ring;       /* struct rc_wal_rec* to the WAL writer */
-	struct rte_mempool *wal_pool;
-	struct rte_ring *hist_ring;      /* struct rc_hist_req* to the history thread */
-	struct rte_mempool *hist_pool;
+	/* storage, per HA scope: [0] our own rooms, [1] the HA peer's (NULL without HA) */
+	struct rte_ring *wal_ring[2];      /* struct rc_wal_rec* to that scope's WAL writer */
+	struct rte_mempool *wal_pool[2];
+	struct rte_ring *hist_ring[2];     /* struct rc_hist_req* to its history thread */
+	struct rte_mempool *hist_pool[2];
 
 	/* tables (RCU) */
 	struct rc_room_table *rooms;
@@ -133,6 +135,16 @@ struct rc_dp {
 	volatile uint8_t rooms_blocked; /* enum rc_rooms_state */
 	volatile bool storage_full;
 	volatile bool quit;
+	/* HA (written by the control thread): a scope's rooms are served (else ERROR 8) only
+	 * while scope_serving[s]; with guard[s] set, a stored POST is acknowledged only while
+	 * that scope's lease guard is valid (storage/lease.h), else it is dropped unanswered
+	 * (counted in fenced_acks): the client resends it to the new owner. */
+	volatile bool scope_serving[2];
+	const struct rc_lease_guard *guard[2];
+	uint64_t fenced_acks; /* relaxed atomic, any worker */
+	/* fault injection (ha.fault_injection, tests only): the workers stop making progress,
+	 * as a hung text-conference service would; nothing is received or sent meanwhile */
+	volatile bool fault_stall;
 };
 
 /* Whether this node serves rooms (the cluster state: TC service, persistent chat). */

@@ -71,7 +71,8 @@ slot_index(const struct rc_peer *to)
 static bool
 same_peer(const struct rc_peer *a, const struct rc_peer *b)
 {
-	return a->ip == b->ip && a->udp_port == b->udp_port && a->port_idx == b->port_idx;
+	return a->ip == b->ip && a->udp_port == b->udp_port && a->port_idx == b->port_idx &&
+	       a->vip == b->vip;
 }
 
 int

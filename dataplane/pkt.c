@@ -29,14 +29,16 @@ arp_input(struct rte_mbuf *m, struct rte_ether_hdr *eth, const struct rc_local *
 	    arp->arp_plen != 4)
 		return drop(why, RC_DROP_ARP_BAD);
 	if (arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) ||
-	    arp->arp_data.arp_tip != local->ip)
+	    rc_local_vip_of(local, arp->arp_data.arp_tip) < 0)
 		return drop(why, RC_DROP_ARP_NOT_US);
 
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+	rte_be32_t asked = arp->arp_data.arp_tip;
+
 	arp->arp_data.arp_tha = arp->arp_data.arp_sha;
 	arp->arp_data.arp_tip = arp->arp_data.arp_sip;
 	arp->arp_data.arp_sha = local->mac;
-	arp->arp_data.arp_sip = local->ip;
+	arp->arp_data.arp_sip = asked;
 	eth->dst_addr = eth->src_addr;
 	eth->src_addr = local->mac;
 	return RC_V_REPLY;
@@ -106,6 +108,7 @@ ipv4_input(struct rte_mbuf *m, struct rte_ether_hdr *eth, const struct rc_local 
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	uint16_t avail = (uint16_t)(rte_pktmbuf_data_len(m) - sizeof(*eth));
 	uint16_t ip_len;
+	int vip;
 
 	if (avail < sizeof(*ip) || (ip->version_ihl >> 4) != 4 ||
 	    rte_ipv4_hdr_len(ip) < sizeof(*ip) || rte_ipv4_hdr_len(ip) > avail)
@@ -114,7 +117,8 @@ ipv4_input(struct rte_mbuf *m, struct rte_ether_hdr *eth, const struct rc_local 
 	if (ip_len < rte_ipv4_hdr_len(ip) || ip_len > avail ||
 	    rte_raw_cksum(ip, rte_ipv4_hdr_len(ip)) != 0xffff)
 		return drop(why, RC_DROP_IP_BAD);
-	if (ip->dst_addr != local->ip)
+	vip = rc_local_vip_of(local, ip->dst_addr);
+	if (vip < 0)
 		return drop(why, RC_DROP_IP_NOT_US);
 	if (ip->fragment_offset &
 	    rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
@@ -125,6 +129,7 @@ ipv4_input(struct rte_mbuf *m, struct rte_ether_hdr *eth, const struct rc_local 
 		return drop(why, RC_DROP_IP_PROTO);
 	rte_ether_addr_copy(&eth->src_addr, &peer->mac);
 	peer->port_idx = local->port_idx;
+	peer->vip = (uint8_t)vip;
 	return udp_input(ip, ip_len, local, peer, payload, len, why);
 }
 
@@ -173,7 +178,7 @@ rc_pkt_finish(struct rte_mbuf *m, const struct rc_local *local, const struct rc_
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = local->ip;
+	ip->src_addr = rc_local_ip(local, to->vip);
 	ip->dst_addr = to->ip;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);

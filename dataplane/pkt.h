@@ -8,6 +8,7 @@
 #ifndef RC_PKT_H
 #define RC_PKT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_byteorder.h>
@@ -23,6 +24,8 @@ struct rc_peer {
 	rte_be32_t ip;
 	rte_be16_t udp_port;
 	uint16_t port_idx; /* index of our rc_port it came in on */
+	uint8_t vip;       /* which of our service addresses it was sent to: 0 ours, 1 the
+			    * HA peer's (while we serve it); replies leave from that address */
 	struct rte_ether_addr mac;
 };
 
@@ -32,7 +35,31 @@ struct rc_local {
 	rte_be32_t ip;
 	rte_be16_t udp_port;
 	uint16_t port_idx;
+	/* HA: the peer's service address (0: none configured), answered (ARP, chat) only
+	 * while peer_ip_on is set by the control thread (after a takeover). */
+	rte_be32_t peer_ip;
+	bool peer_ip_on; /* relaxed atomic */
+	bool ip_on;      /* our own address is answered (HA: while we serve our rooms) */
 };
+
+/* Our address number `vip` (0 ours, 1 the peer's) on this port. */
+static inline rte_be32_t
+rc_local_ip(const struct rc_local *local, uint8_t vip)
+{
+	return vip == 0 ? local->ip : local->peer_ip;
+}
+
+/* Which of our addresses ip is (0 ours, 1 the peer's while served), or -1. */
+static inline int
+rc_local_vip_of(const struct rc_local *local, rte_be32_t ip)
+{
+	if (ip == local->ip && __atomic_load_n(&local->ip_on, __ATOMIC_RELAXED))
+		return 0;
+	if (local->peer_ip != 0 && ip == local->peer_ip &&
+	    __atomic_load_n(&local->peer_ip_on, __ATOMIC_RELAXED))
+		return 1;
+	return -1;
+}
 
 enum rc_verdict {
 	RC_V_DROP = 0,  /* free it; *why says why */

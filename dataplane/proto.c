@@ -42,6 +42,7 @@ enum rc_fcheck {
 	FC_NONZERO,   /* POST cmid */
 	FC_FETCH_MAX, /* 1..RC_MAX_FETCH */
 	FC_ERR_CODE,  /* 1..RC_E_MAX-1 */
+	FC_RESUME_REASON, /* 1..RC_RESUME_MAX-1 */
 	FC_USER,
 	FC_ROOM,
 	FC_TOKEN,
@@ -149,6 +150,10 @@ static const struct rc_field f_error[] = {
 	F(U8, NONE, error.ref_type),
 	F(STR8, ERRTEXT, error.text),
 };
+static const struct rc_field f_resume[] = {
+	F(STR8, USER, resume.node),
+	F(U8, RESUME_REASON, resume.reason),
+};
 
 #undef F
 #define L(fields) { fields, ARRAY_SIZE(fields) }
@@ -173,6 +178,7 @@ static const struct rc_layout layouts[RC_T_MAX] = {
 	[RC_T_LOGOUT] = { NULL, 0 },
 	[RC_T_BYE] = { NULL, 0 },
 	[RC_T_ERROR] = L(f_error),
+	[RC_T_RESUME] = L(f_resume),
 };
 
 #undef L
@@ -389,6 +395,8 @@ check_int(uint64_t v, uint8_t check)
 		return v <= RC_MAX_FETCH ? 0 : -EMSGSIZE;
 	case FC_ERR_CODE:
 		return v > RC_E_NONE && v < RC_E_MAX ? 0 : -EBADMSG;
+	case FC_RESUME_REASON:
+		return v > RC_RESUME_NONE && v < RC_RESUME_MAX ? 0 : -EBADMSG;
 	default:
 		return 0;
 	}
@@ -725,6 +733,7 @@ static const char *const msg_type_names[RC_T_MAX] = {
 	[RC_T_LOGOUT] = "LOGOUT",
 	[RC_T_BYE] = "BYE",
 	[RC_T_ERROR] = "ERROR",
+	[RC_T_RESUME] = "RESUME",
 };
 
 static const char *const err_names[RC_E_MAX] = {
@@ -747,6 +756,21 @@ rc_msg_type_name(unsigned type)
 	if (type >= RC_T_MAX || msg_type_names[type] == NULL)
 		return "?";
 	return msg_type_names[type];
+}
+
+static const char *const resume_reason_names[RC_RESUME_MAX] = {
+	[RC_RESUME_NONE] = "none",
+	[RC_RESUME_FAILOVER] = "failover",
+	[RC_RESUME_FALLBACK] = "fallback",
+	[RC_RESUME_OTHER] = "other",
+};
+
+const char *
+rc_resume_reason_name(unsigned reason)
+{
+	if (reason >= RC_RESUME_MAX || resume_reason_names[reason] == NULL)
+		return "?";
+	return resume_reason_names[reason];
 }
 
 const char *

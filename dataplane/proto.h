@@ -53,7 +53,17 @@ enum rc_msg_type {
 	RC_T_LOGOUT = 16,
 	RC_T_BYE = 17,
 	RC_T_ERROR = 18,
+	RC_T_RESUME = 19, /* the session now runs on the node named in it (HA takeover) */
 	RC_T_MAX
+};
+
+/* RESUME.reason */
+enum rc_resume_reason {
+	RC_RESUME_NONE = 0, /* never valid on the wire */
+	RC_RESUME_FAILOVER = 1,
+	RC_RESUME_FALLBACK = 2,
+	RC_RESUME_OTHER = 3,
+	RC_RESUME_MAX
 };
 
 enum rc_err_code {
@@ -163,6 +173,10 @@ struct rc_msg {
 			uint8_t ref_type; /* type of the request that failed, 0 if none */
 			struct rc_str text;
 		} error;
+		struct {
+			struct rc_str node; /* id of the node now serving the session (user kind) */
+			uint8_t reason;	    /* enum rc_resume_reason, 1..RC_RESUME_MAX-1 */
+		} resume;
 	} u;
 };
 
@@ -198,6 +212,7 @@ bool rc_utf8_valid(const char *s, size_t len, bool allow_newlines);
 
 const char *rc_msg_type_name(unsigned type); /* "LOGIN", ...; "?" when out of range */
 const char *rc_err_name(unsigned code);      /* "unknown room", ...; "?" when out of range */
+const char *rc_resume_reason_name(unsigned reason); /* "failover", ...; "?" when out of range */
 
 /* Map a negative rc_decode() result to the ERROR code to answer with. */
 enum rc_err_code rc_decode_err_code(int rc);

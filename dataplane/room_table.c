@@ -139,6 +139,25 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	return r;
 }
 
+static void
+room_free_rcu(struct rcu_head *head)
+{
+	room_free(caa_container_of(head, struct rc_room, rcu));
+}
+
+int
+rc_room_del(struct rc_room_table *t, struct rc_room *r)
+{
+	if (r == NULL || r->id == 0 || r->id > t->max || t->by_id[r->id] != r)
+		return -ENOENT;
+	if (cds_lfht_del(t->ht, &r->node) != 0)
+		return -ENOENT;
+	rcu_assign_pointer(t->by_id[r->id], NULL);
+	t->count--;
+	call_rcu(&r->rcu, room_free_rcu);
+	return 0;
+}
+
 unsigned
 rc_room_count(const struct rc_room_table *t)
 {

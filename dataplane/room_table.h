@@ -39,6 +39,7 @@ struct rc_room {
 	struct rcu_head rcu;
 	uint32_t id;
 	uint16_t home; /* worker index */
+	uint8_t scope; /* HA: 0 our own rooms, 1 the peer's (loaded on takeover) */
 	uint8_t name_len;
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
@@ -55,6 +56,11 @@ struct rc_room {
 };
 
 struct rc_room_table;
+
+/* Writer: remove a room (unloading the HA peer's rooms after a fallback). Readers that
+ * still hold it keep a valid room until their next quiescent state (call_rcu). 0 or
+ * -ENOENT. */
+int rc_room_del(struct rc_room_table *t, struct rc_room *r);
 
 struct rc_room_table *rc_room_table_create(unsigned max_rooms);
 void rc_room_table_destroy(struct rc_room_table *t);

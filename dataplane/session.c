@@ -99,6 +99,13 @@ struct rc_session *
 rc_session_add(struct rc_session_table *t, const char *user, unsigned user_len,
 	       const struct rc_peer *peer, uint64_t now_ms)
 {
+	return rc_session_add_id(t, 0, user, user_len, peer, now_ms);
+}
+
+struct rc_session *
+rc_session_add_id(struct rc_session_table *t, uint64_t id, const char *user,
+		  unsigned user_len, const struct rc_peer *peer, uint64_t now_ms)
+{
 	struct rc_session *s;
 
 	if (t->count >= t->max) {
@@ -121,10 +128,20 @@ rc_session_add(struct rc_session_table *t, const char *user, unsigned user_len,
 	s->rate_stamp_ms = now_ms;
 	s->rate_tokens = UINT32_MAX; /* full; clamped to the burst at first use */
 	cds_lfht_node_init(&s->node);
-	do {
-		s->id = random_id();
-	} while (cds_lfht_add_unique(t->ht, (unsigned long)s->id, match_id, &s->id, &s->node) !=
-		 &s->node);
+	if (id != 0) {
+		s->id = id;
+		if (cds_lfht_add_unique(t->ht, (unsigned long)s->id, match_id, &s->id,
+					&s->node) != &s->node) {
+			free(s);
+			errno = EEXIST;
+			return NULL;
+		}
+	} else {
+		do {
+			s->id = random_id();
+		} while (cds_lfht_add_unique(t->ht, (unsigned long)s->id, match_id, &s->id,
+					     &s->node) != &s->node);
+	}
 	t->count++;
 	return s;
 }

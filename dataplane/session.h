@@ -49,6 +49,11 @@ struct rc_session *rc_session_lookup(struct rc_session_table *t, uint64_t id);
  * (ENOSPC when max sessions are live). */
 struct rc_session *rc_session_add(struct rc_session_table *t, const char *user,
 				  unsigned user_len, const struct rc_peer *peer, uint64_t now_ms);
+/* Writer. The same with a given id (an HA takeover keeps the peer's session ids); NULL +
+ * errno EEXIST when that id is live, ENOSPC, EINVAL. id 0: a random one. */
+struct rc_session *rc_session_add_id(struct rc_session_table *t, uint64_t id,
+				     const char *user, unsigned user_len,
+				     const struct rc_peer *peer, uint64_t now_ms);
 /* Writer. The session is freed after a grace period. */
 void rc_session_del(struct rc_session_table *t, struct rc_session *s);
 

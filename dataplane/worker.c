@@ -94,7 +94,7 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 	n = rte_ring_dequeue_burst(w->done, objs, RC_BURST_MAX, NULL);
 	for (i = 0; i < n; i++) {
 		rc_chat_committed(dp, w, objs[i]);
-		rte_mempool_put(dp->wal_pool, objs[i]);
+		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
 	}
 	total += n;
 	n = rte_ring_dequeue_burst(w->tx, objs, RC_BURST_MAX, NULL);
@@ -112,6 +112,12 @@ rc_worker_main(void *arg)
 
 	rcu_register_thread();
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		if (unlikely(dp->fault_stall)) {
+			rcu_thread_offline();
+			usleep(1000);
+			rcu_thread_online();
+			continue;
+		}
 		work = 0;
 		for (p = 0; p < dp->n_ports; p++)
 			work += rx_port(dp, w, p);

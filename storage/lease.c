@@ -38,15 +38,6 @@ rc_lease_status_str(enum rc_lease_status s)
 	return (unsigned)s < RC_LEASE_STATUS_MAX && status_str[s] != NULL ? status_str[s] : "?";
 }
 
-uint64_t
-rc_lease_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 uint32_t
 rc_lease_margin_ms(uint32_t ttl_ms)
 {
@@ -281,14 +272,3 @@ rc_lease_guard_revoke(struct rc_lease_guard *g)
 	atomic_store_explicit(&g->valid_until_mono_ms, 0, memory_order_release);
 }
 
-bool
-rc_lease_guard_ok(const struct rc_lease_guard *g, uint64_t now_mono_ms)
-{
-	return now_mono_ms < atomic_load_explicit(&g->valid_until_mono_ms, memory_order_acquire);
-}
-
-uint64_t
-rc_lease_guard_epoch(const struct rc_lease_guard *g)
-{
-	return atomic_load_explicit(&g->epoch, memory_order_acquire);
-}

@@ -89,6 +89,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lease_guard.h"
 #include "pgdb.h"
 
 #define RC_LEASE_NAME_MAX 128        /* scope and holder names, bytes */
@@ -126,10 +127,6 @@ struct rc_lease {
 	enum rc_lease_status status;
 };
 
-struct rc_lease_guard {
-	_Atomic uint64_t epoch;               /* 0: no lease */
-	_Atomic uint64_t valid_until_mono_ms; /* acknowledge only while now < this */
-};
 
 /* "rooms:NODE" into buf. 0, or -ENAMETOOLONG / -EINVAL (empty node). */
 int rc_lease_scope(char *buf, size_t len, const char *node);
@@ -169,8 +166,6 @@ int rc_lease_get(struct rc_pgdb *db, const char *scope, struct rc_lease *out);
 /* The default safety margin for a ttl (see the timing argument). */
 uint32_t rc_lease_margin_ms(uint32_t ttl_ms);
 
-/* This host's CLOCK_MONOTONIC in ms (the clock of the guard). */
-uint64_t rc_lease_mono_ms(void);
 
 /* After a successful acquire/renew (l->status NEW .. FORCED): acknowledge until
  * l->sent_mono_ms + l->ttl_ms - margin_ms (0 when margin >= ttl). A new epoch is published
@@ -181,11 +176,6 @@ void rc_lease_guard_grant(struct rc_lease_guard *g, const struct rc_lease *l,
 /* Stop acknowledging now (fenced, released, shutting down). Control thread only. */
 void rc_lease_guard_revoke(struct rc_lease_guard *g);
 
-/* May the node acknowledge at now_mono_ms? Any thread, lock-free. */
-bool rc_lease_guard_ok(const struct rc_lease_guard *g, uint64_t now_mono_ms);
-
-/* The epoch the guard was granted for (0: none). Any thread. */
-uint64_t rc_lease_guard_epoch(const struct rc_lease_guard *g);
 
 const char *rc_lease_status_str(enum rc_lease_status s);
 

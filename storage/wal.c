@@ -29,7 +29,13 @@
  *    still failing after 1 s completes its records with the error (none of them was
  *    acknowledged), so that stopping always ends. With an empty ring it runs a transaction
  *    of its own for a drained marker to persist or records to trim; stopping, it persists
- *    the marker before it returns.
+ *    the marker before it returns. While the peer gate is on, a committed batch's
+ *    completions wait in w->hold until the peer acknowledged its last LSN (wal.h); the
+ *    writer keeps committing, and stops dequeuing only while the hold has no room for a
+ *    whole batch. Stopping, it waits WAL_STOP_HOLD_US for the acks of what it holds, then
+ *    completes the rest with -ENOTCONN.
+ *  - every write transaction runs under w->wlock, which wal_repl.c's replication calls
+ *    (another thread) take too.
  *  - rc_wal_commit_now(): the same write from the caller's thread, when the writer is not
  *    running; with no records, one marker-and-trim transaction. rc_wal_close() persists a
  *    marker still pending.
@@ -70,6 +76,7 @@
 #define WAL_LOCK_FILE "roomcast.lock"
 #define WAL_MAX_DBS 8
 #define WAL_MAINT_RETRY_US 100000u /* after a failed marker-and-trim transaction */
+#define WAL_STOP_HOLD_US 200000u   /* stopping: how long held records wait for the peer */
 
 static atomic_uint wal_instances;
 
@@ -118,6 +125,96 @@ wal_complete(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, int status)
 	}
 }
 
+/* ---- the peer gate's hold ---- */
+
+static unsigned
+wal_hold_room(const struct rc_wal *w)
+{
+	return w->hold.cap - w->hold.count;
+}
+
+/* Completes the oldest held batch with status (0: leave each record's own). */
+static void
+wal_hold_pop(struct rc_wal *w, uint64_t now, int status)
+{
+	struct wal_hold *h = &w->hold;
+	struct wal_held_batch *b = &h->b[h->bhead];
+	uint64_t held_us = now > b->t_us ? now - b->t_us : 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		struct rc_wal_rec *r = h->recs[h->head];
+
+		h->head = (h->head + 1) % h->cap;
+		if (status != 0) {
+			r->status = (int8_t)status;
+			wal_count(&w->ctr.unacked_completions, 1);
+		}
+		wal_complete_one(w, r);
+	}
+	h->count -= b->n;
+	atomic_fetch_sub_explicit(&w->ctr.holding, b->n, memory_order_relaxed);
+	h->bhead = (h->bhead + 1) % h->cap;
+	h->bcount--;
+	if (held_us > wal_read_count(&w->ctr.hold_max_us))
+		atomic_store_explicit(&w->ctr.hold_max_us, held_us, memory_order_relaxed);
+}
+
+/* Completes the held batches the peer acknowledged, or all of them when the gate is off;
+ * stopping, those still unacknowledged after WAL_STOP_HOLD_US with -ENOTCONN. */
+static void
+wal_hold_release(struct rc_wal *w, bool stopping)
+{
+	struct wal_hold *h = &w->hold;
+	bool gate = rc_wal_peer_gate(w);
+	uint64_t acked = rc_wal_peer_acked_lsn(w), now;
+
+	if (h->bcount == 0) {
+		h->stop_since_us = 0;
+		return;
+	}
+	now = wal_now_us();
+	if (stopping && h->stop_since_us == 0)
+		h->stop_since_us = now;
+	while (h->bcount > 0) {
+		int status = 0;
+
+		if (gate && h->b[h->bhead].lsn > acked) {
+			if (!stopping || now - h->stop_since_us < WAL_STOP_HOLD_US)
+				break;
+			status = -ENOTCONN;
+		}
+		wal_hold_pop(w, now, status);
+	}
+}
+
+/* A committed part of a batch: complete it, or hold it while the gate is on (or older
+ * batches are still held: completions stay in order). The caller made room for it. */
+static void
+wal_done(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
+{
+	struct wal_hold *h = &w->hold;
+	int fd = atomic_load_explicit(&w->notify_fd, memory_order_relaxed);
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* a full counter still wakes the reader */
+	}
+	if (!rc_wal_peer_gate(w) && h->bcount == 0) {
+		wal_complete(w, recs, n, 0);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		h->recs[(h->head + h->count + i) % h->cap] = recs[i];
+	h->b[(h->bhead + h->bcount) % h->cap] = (struct wal_held_batch){
+		.lsn = rc_wal_last_lsn(w), .t_us = wal_now_us(), .n = n };
+	h->count += n;
+	h->bcount++;
+	wal_count(&w->ctr.holding, n);
+	wal_count(&w->ctr.held_records, n);
+	wal_count(&w->ctr.held_batches, 1);
+	wal_hold_release(w, wal_stopping(w));
+}
+
 /* Commits recs[0..n) in input order, never dropping one (see the file header). */
 static void
 wal_write_batch(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
@@ -129,7 +226,7 @@ wal_write_batch(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 		int rc = wal_txn_write(w, recs + done, k);
 
 		if (rc == 0) {
-			wal_complete(w, recs + done, k, 0);
+			wal_done(w, recs + done, k);
 			done += k;
 			backoff = WAL_BACKOFF_MIN_US;
 			slept = 0;
@@ -159,10 +256,14 @@ static bool
 wal_idle_work(struct rc_wal *w, bool stopping)
 {
 	uint64_t now;
+	bool pending;
 
+	wal_wlock(w);
 	if (w->space_stale)
 		wal_update_full(w, true);
-	if (!wal_maint_pending(w, stopping))
+	pending = wal_maint_pending(w, stopping);
+	wal_wunlock(w);
+	if (!pending)
 		return false;
 	now = wal_now_us();
 	if (now < w->maint_after_us)
@@ -183,14 +284,19 @@ wal_writer_main(void *arg)
 		/* read the flag before the ring: a record enqueued before the stop request
 		 * is then seen by this dequeue */
 		bool stopping = wal_stopping(w);
-		unsigned n = rte_ring_dequeue_burst(w->ring, (void **)w->batch, w->batch_max,
-						    NULL);
+		unsigned room, n = 0;
 
+		wal_hold_release(w, stopping);
+		room = RTE_MIN(wal_hold_room(w), w->batch_max);
+		if (room == w->batch_max)
+			n = rte_ring_dequeue_burst(w->ring, (void **)w->batch, room, NULL);
 		if (n > 0)
 			wal_write_batch(w, w->batch, n);
+		else if (room < w->batch_max)
+			wal_sleep_us(WAL_IDLE_SLEEP_US); /* the hold is full: wait for acks */
 		else if (wal_idle_work(w, stopping))
 			continue;
-		else if (stopping)
+		else if (stopping && w->hold.bcount == 0)
 			break;
 		else
 			wal_sleep_us(WAL_IDLE_SLEEP_US);
@@ -519,6 +625,8 @@ wal_state_load(struct rc_wal *w, char *err, size_t errlen)
 {
 	int rc = wal_log_state_load(w);
 
+	if (rc == 0)
+		rc = wal_repl_state_load(w);
 	if (rc != 0)
 		wal_errf(err, errlen, "wal: read the commit log: %s", strerror(-rc));
 	return rc;
@@ -548,7 +656,9 @@ wal_queues_create(struct rc_wal *w, const struct rc_wal_conf *c, char *err, size
 	}
 	w->batch = calloc(c->batch_max, sizeof(*w->batch));
 	w->seqbuf = calloc(c->batch_max, sizeof(*w->seqbuf));
-	if (w->batch == NULL || w->seqbuf == NULL) {
+	if (w->batch == NULL || w->seqbuf == NULL ||
+	    wal_hold_init(w, RTE_MAX(c->peer_hold_max != 0 ? c->peer_hold_max : c->ring_size,
+				     c->batch_max)) != 0) {
 		wal_errf(err, errlen, "wal: out of memory");
 		return -ENOMEM;
 	}
@@ -573,6 +683,14 @@ rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	w->lock_fd = -1;
+	atomic_init(&w->notify_fd, -1);
+	if (pthread_mutex_init(&w->wlock, NULL) != 0) {
+		wal_errf(err, errlen, "wal: mutex: out of memory");
+		free(w);
+		errno = ENOMEM;
+		return NULL;
+	}
+	w->wlock_ok = true;
 	w->high_water_pct = conf->high_water_pct;
 	w->batch_max = conf->batch_max;
 	w->keep_records = conf->keep_records;
@@ -611,6 +729,9 @@ rc_wal_close(struct rc_wal *w)
 	rte_mempool_free(w->pool);
 	free(w->batch);
 	free(w->seqbuf);
+	wal_hold_free(w);
+	if (w->wlock_ok)
+		pthread_mutex_destroy(&w->wlock);
 	free(w);
 }
 
@@ -665,6 +786,16 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 		.backlog_records = last - drained,
 		.backlog_bytes = wal_read_count(&w->backlog_bytes),
 		.trimmed = wal_read_count(&w->ctr.trimmed),
+		.writer_start = rc_wal_writer_start(w),
+		.peer_acked_lsn = rc_wal_peer_acked_lsn(w),
+		.held_batches = wal_read_count(&w->ctr.held_batches),
+		.held_records = wal_read_count(&w->ctr.held_records),
+		.holding = wal_read_count(&w->ctr.holding),
+		.hold_max_us = wal_read_count(&w->ctr.hold_max_us),
+		.unacked_completions = wal_read_count(&w->ctr.unacked_completions),
+		.applied = wal_read_count(&w->ctr.applied),
+		.truncated = wal_read_count(&w->ctr.truncated),
+		.resets = wal_read_count(&w->ctr.resets),
 	};
 	if (wal_space_get(w, &s, true) == 0) {
 		st->map_size = s.map_size;

@@ -73,6 +73,8 @@ struct rc_wal_conf {
 	bool nosync;              /* tests and benchmarks only: MDB_NOSYNC */
 	int socket_id;            /* for the ring and the pool */
 	uint64_t keep_records;    /* drained records kept as the recent window (0: keep all) */
+	unsigned peer_hold_max;   /* records the peer gate holds at most (0: ring_size); at
+				   * least batch_max */
 };
 
 struct rc_wal_stats {
@@ -97,6 +99,18 @@ struct rc_wal_stats {
 	uint64_t oldest_undrained_ms; /* ts_ms of the first undrained record, 0 if none */
 	uint64_t trimmed;           /* messages removed from LMDB after their drain */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
+	/* replication (issue 5) */
+	uint64_t writer_start;      /* rc_wal_writer_start() */
+	uint64_t peer_acked_lsn;    /* the highest LSN the peer acknowledged */
+	uint64_t held_batches;      /* committed batches whose completion the gate held */
+	uint64_t held_records;      /* their records */
+	uint64_t holding;           /* records held right now */
+	uint64_t hold_max_us;       /* the longest a batch was held */
+	uint64_t unacked_completions; /* held records completed by rc_wal_stop() with
+				       * -ENOTCONN: the peer had not acknowledged them */
+	uint64_t applied;           /* records written by rc_wal_apply() */
+	uint64_t truncated;         /* log records removed by rc_wal_truncate_above() */
+	uint64_t resets;            /* rc_wal_reset_to() calls that changed the log */
 };
 
 /*
@@ -208,5 +222,85 @@ void rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st);
  * runs one save-marker-and-trim transaction (a drained marker set since the last commit,
  * at most 1000 trimmed records) when there is anything to do, else returns 0. */
 int rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
+
+/*
+ * Replication (issue 5; storage/repl.h streams the log to the HA peer). For each WAL exactly
+ * one node of the pair is the writer at a time; the other holds a replica whose log has the
+ * writer's records at the writer's LSNs.
+ *
+ * Replica side: rc_wal_apply(), rc_wal_apply_rooms(), rc_wal_truncate_above() and
+ * rc_wal_reset_to() write LMDB from the calling thread (the replication thread). They are
+ * safe while this rc_wal's writer thread runs: one mutex serialises every write
+ * transaction of an rc_wal (the writer's batches and maintenance, and these), and each of
+ * them reads the log's state inside it. The replica's writer thread should have no records
+ * to write (nothing is enqueued on a replica); its idle work (persisting the drained
+ * marker, trimming) may run meanwhile. Any thread but a worker lcore.
+ *
+ * Writer side: the peer gate. While it is on (rc_wal_set_peer_gate), the writer thread
+ * commits as usual but holds the completions of each committed batch until
+ * rc_wal_peer_acked() reached the batch's highest LSN, in batch order; it keeps committing
+ * further batches meanwhile, up to peer_hold_max held records, then stops dequeuing until
+ * acks arrive. Turning the gate off completes everything held at once (status untouched).
+ * rc_wal_stop() waits up to 200 ms for the acks of what is held, then completes the rest
+ * with status -ENOTCONN ("stored here, not confirmed by the peer": the dataplane answers
+ * "not stored, retry", and the client's resend is deduplicated by the node that then owns
+ * the room); no held record is ever freed unreported.
+ */
+
+/* Writes records received from the writer, in ONE write transaction (synced unless
+ * conf.nosync), with their LSNs: recs[0].lsn must be rc_wal_last_lsn() + 1 and the rest
+ * consecutive, else -EINVAL and nothing is written. A MSG is stored as the writer stores it
+ * (its message, log entry and the room's last seq), a ROOM creates the room; an entry
+ * already stored under the same key is overwritten (the writer's copy wins). The same
+ * transaction persists a drained marker set meanwhile and trims. 0 or -errno (-EINVAL also
+ * for a malformed record). Any thread but a worker lcore; see above. */
+int rc_wal_apply(struct rc_wal *w, const struct rc_wal_logrec *recs, unsigned n);
+
+/* Stores rooms without log entries or LSNs (a reset's snapshot of the writer's rooms):
+ * each room is created or overwritten, and its last seq raised to r->last_seq. One
+ * transaction. 0, -EINVAL (malformed: empty or long name) or -errno. */
+int rc_wal_apply_rooms(struct rc_wal *w, const struct rc_wal_room *rooms, unsigned n);
+
+/* Deletes every log record with an LSN above lsn and what it created (a message; a ROOM
+ * record's room and its last seq), sets the rooms' last seqs back below the first deleted
+ * message, and makes lsn the last LSN (persisted; the drained marker, the peer's ack and
+ * the trim point are lowered to it if above). Records above lsn whose log entries were
+ * already trimmed cannot be found and stay. It also clears the writer start (persisted):
+ * the log is now a copy of the current writer's, none of it written here. lsn at or above
+ * the last LSN only clears the writer start. 0 or -errno. */
+int rc_wal_truncate_above(struct rc_wal *w, uint64_t lsn);
+
+/* The writer trimmed (after their drain) LSNs this replica misses: forget the position.
+ * Log entries above lsn are dropped (the messages and rooms they point to stay readable;
+ * the writer resends what it still holds, overwriting them), lsn becomes the last LSN and
+ * the drained marker (every LSN the writer trimmed was drained), so the next
+ * rc_wal_apply() starts at lsn + 1. Rooms are kept: the writer sends its rooms with
+ * rc_wal_apply_rooms() BEFORE the reset, so that a reset seen means the rooms are there.
+ * 0 or -errno. */
+int rc_wal_reset_to(struct rc_wal *w, uint64_t lsn);
+
+/* This environment becomes the writer: its writer start, the LSN of the first record it
+ * will write itself (rc_wal_last_lsn() + 1), is persisted in "meta"; the peer's ack goes
+ * back to 0 (the peer acknowledges again once connected). 0 or -errno. */
+int rc_wal_become_writer(struct rc_wal *w);
+/* The persisted writer start: 0 when never a writer, or when a truncation since made the
+ * log a copy of another writer's. Any thread. */
+uint64_t rc_wal_writer_start(const struct rc_wal *w);
+
+/* The first LSN still in the log (rc_wal_last_lsn() + 1 when the log is empty) into *lsn.
+ * Read transaction. 0 or -errno. */
+int rc_wal_first_lsn(struct rc_wal *w, uint64_t *lsn);
+
+/* The peer gate (see above). Any thread. */
+void rc_wal_set_peer_gate(struct rc_wal *w, bool on);
+bool rc_wal_peer_gate(const struct rc_wal *w);
+/* The peer holds every LSN <= lsn. Never moves backwards (except through
+ * rc_wal_become_writer and rc_wal_truncate_above). The replication thread. */
+void rc_wal_peer_acked(struct rc_wal *w, uint64_t lsn);
+uint64_t rc_wal_peer_acked_lsn(const struct rc_wal *w);
+
+/* An eventfd (or -1: none) the writer thread writes 1 to after each commit of records, so
+ * that the replication thread streams them at once. Any thread. */
+void rc_wal_set_notify_fd(struct rc_wal *w, int fd);
 
 #endif /* RC_WAL_H */

@@ -8,6 +8,8 @@
  *   "meta"   "schema_version"     -> u32 version
  *            "last_lsn"           -> u64 highest LSN ever committed (written with it)
  *            "drained_lsn"        -> u64 every LSN <= this is in the external database
+ *            "writer_start"       -> u64 the first LSN this node wrote as the writer, the
+ *                                    last time it became one (absent: never)
  *   "rooms"  u32 room_id          -> u64 created_ms, u8 name_len, u8 creator_len, name,
  *                                    creator
  *   "msgs"   u32 room_id, u64 seq -> u64 ts_ms, u64 cmid, u8 user_len, u16 body_len, user,
@@ -39,6 +41,7 @@
 #define RC_WAL_SCHEMA_KEY "schema_version"
 #define RC_WAL_LAST_LSN_KEY "last_lsn"
 #define RC_WAL_DRAINED_KEY "drained_lsn"
+#define RC_WAL_WRITER_START_KEY "writer_start"
 #define RC_WAL_DB_META "meta"
 #define RC_WAL_DB_ROOMS "rooms"
 #define RC_WAL_DB_MSGS "msgs"

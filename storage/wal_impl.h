@@ -9,10 +9,13 @@
  *                backlog accounting
  *   wal_space.c  the free-page walk, map_used/map_free, the high-water flag
  *   wal_read.c   the read path: messages and rooms
+ *   wal_repl.c   replication: apply, truncate, reset, writer start, the peer gate's state
  *
  * "Writing thread" below: the writer thread while it runs, else the caller of
  * rc_wal_commit_now(), rc_wal_open() or rc_wal_close() (never two at once). Functions that
- * write LMDB or w's writing-thread fields are for the writing thread only.
+ * write LMDB or w's writing-thread fields are for the writing thread only, holding
+ * w->wlock: the replication calls of wal_repl.c take it too, from their own thread, so that
+ * every write transaction, and the fields it reads and publishes, has one owner at a time.
  */
 #ifndef RC_WAL_IMPL_H
 #define RC_WAL_IMPL_H
@@ -40,6 +43,32 @@ struct wal_counters {
 	_Atomic uint64_t max_batch;
 	_Atomic uint64_t lost_completions;
 	_Atomic uint64_t trimmed;
+	_Atomic uint64_t held_batches;
+	_Atomic uint64_t held_records;
+	_Atomic uint64_t holding;
+	_Atomic uint64_t hold_max_us;
+	_Atomic uint64_t unacked_completions;
+	_Atomic uint64_t applied;
+	_Atomic uint64_t truncated;
+	_Atomic uint64_t resets;
+};
+
+/* A committed batch whose completions the peer gate holds (writer thread only). */
+struct wal_held_batch {
+	uint64_t lsn;  /* the last LSN committed with it */
+	uint64_t t_us; /* when it was committed */
+	unsigned n;    /* its records, next in the hold's record FIFO */
+};
+
+/* The FIFO of committed batches held for the peer's ack; both rings have cap entries (a
+ * batch has at least one record). Writer thread only. */
+struct wal_hold {
+	struct rc_wal_rec **recs;
+	struct wal_held_batch *b;
+	unsigned cap;
+	unsigned head, count;   /* records */
+	unsigned bhead, bcount; /* batches */
+	uint64_t stop_since_us; /* stopping with records held: since when (0: not) */
 };
 
 /* A message's room and seq, gathered per transaction for "seqs". */
@@ -84,6 +113,14 @@ struct rc_wal {
 	bool enospc;             /* the last commit of records failed with MDB_MAP_FULL */
 	uint64_t maint_after_us; /* no marker-and-trim transaction before (after a failure) */
 	struct wal_counters ctr;
+	/* replication */
+	pthread_mutex_t wlock;           /* one write transaction at a time (see above) */
+	bool wlock_ok;                   /* initialised */
+	_Atomic uint64_t writer_start;   /* persisted in "meta" */
+	atomic_bool peer_gate;
+	_Atomic uint64_t peer_acked;
+	atomic_int notify_fd;            /* -1: none */
+	struct wal_hold hold;
 };
 
 /* What one write transaction did, published once it commits. */
@@ -202,13 +239,40 @@ wal_put_u64(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, uint64_t v)
 	return wal_err(mdb_put(txn, dbi, &key, &val, 0));
 }
 
+static inline void
+wal_wlock(struct rc_wal *w)
+{
+	pthread_mutex_lock(&w->wlock);
+}
+
+static inline void
+wal_wunlock(struct rc_wal *w)
+{
+	pthread_mutex_unlock(&w->wlock);
+}
+
 /* ---- wal_write.c: the write path ---- */
+
+/* Fills a write transaction with records (t->lsn is the last LSN given out). 0 or -errno
+ * (the transaction is then aborted). */
+typedef int (*wal_fill_fn)(struct rc_wal *w, struct wal_txn *t, void *arg);
+
+/* One write transaction: fill's records, the rooms' last seqs, "last_lsn", the drained
+ * marker, at most trim_budget deletions. 0 once committed and published (or when there
+ * was nothing to write); else -errno and the transaction is gone (not counted). Writing
+ * thread holding w->wlock. */
+int wal_txn_exec(struct rc_wal *w, wal_fill_fn fill, void *arg, unsigned trim_budget,
+		 struct wal_txn *t);
+
+/* Notes a message's (room, seq) for the transaction's "seqs" update. */
+int wal_seq_note(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq);
+
 
 /* Raises room_id's last seq in "seqs" to seq (a malformed entry is replaced). */
 int wal_seq_raise(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t seq);
 
 /* Writes recs in one transaction. 0: committed, every status set; else -errno, counted.
- * Writing thread. */
+ * Writing thread; takes w->wlock. */
 int wal_txn_write(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
 
 /* Work for a transaction of its own: a drained marker to persist or, unless marker_only,
@@ -216,7 +280,7 @@ int wal_txn_write(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
 bool wal_maint_pending(const struct rc_wal *w, bool marker_only);
 
 /* A transaction for the drained marker and at most budget deletions; the budget halves
- * while the map is full. 0 or -errno (counted). Writing thread. */
+ * while the map is full. 0 or -errno (counted). Writing thread; takes w->wlock. */
 int wal_maintain(struct rc_wal *w, unsigned budget);
 
 /* ---- wal_log.c: the commit log ---- */
@@ -251,6 +315,9 @@ int wal_trim(struct rc_wal *w, struct wal_txn *t, unsigned budget);
 /* At open: the last LSN, drained marker, backlog bytes and trim point from the log. */
 int wal_log_state_load(struct rc_wal *w);
 
+/* Value bytes of the log entries from LSN `from` on, cur being a cursor on "log". */
+int wal_log_sum(MDB_cursor *cur, uint64_t from, uint64_t *bytes);
+
 /* ts_ms of the first record with an LSN above drained (0 if none), in txn. */
 uint64_t wal_oldest_undrained(struct rc_wal *w, MDB_txn *txn, uint64_t drained);
 
@@ -271,5 +338,14 @@ void wal_set_full(struct rc_wal *w, bool full);
 /* Sets or clears `full` from the pages in use, with hysteresis; force: walk the freelist
  * now, not rate-limited. Writing thread. */
 void wal_update_full(struct rc_wal *w, bool force);
+
+/* ---- wal_repl.c: replication ---- */
+
+/* At open: the writer start from "meta". */
+int wal_repl_state_load(struct rc_wal *w);
+
+/* The peer gate's hold (wal.c's writer thread). */
+int wal_hold_init(struct rc_wal *w, unsigned cap);
+void wal_hold_free(struct rc_wal *w);
 
 #endif /* RC_WAL_IMPL_H */

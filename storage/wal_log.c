@@ -323,7 +323,7 @@ wal_oldest_undrained(struct rc_wal *w, MDB_txn *txn, uint64_t drained)
 /* ---- at open: the log's state ---- */
 
 /* Value bytes of the log entries from LSN `from` on. */
-static int
+int
 wal_log_sum(MDB_cursor *cur, uint64_t from, uint64_t *bytes)
 {
 	struct rc_wal_logent e;

@@ -7,7 +7,9 @@
  * maintenance one: the drained marker and trimming only.
  *
  * Threads: the writing thread only (the writer thread, or the caller of
- * rc_wal_commit_now(), rc_wal_open() and rc_wal_close() while it does not run).
+ * rc_wal_commit_now(), rc_wal_open() and rc_wal_close() while it does not run), holding
+ * w->wlock (wal_txn_write and wal_maintain take it); wal_repl.c runs its transactions
+ * through wal_txn_exec() under the same lock.
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -64,7 +66,7 @@ wal_seqs_flush(struct rc_wal *w, struct wal_txn *t)
 	return rc;
 }
 
-static int
+int
 wal_seq_note(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
 {
 	int rc = t->nseq == w->batch_max ? wal_seqs_flush(w, t) : 0;
@@ -123,14 +125,12 @@ wal_publish(struct rc_wal *w, const struct wal_txn *t)
 }
 
 static int
-wal_txn_fill(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec **recs, unsigned n,
+wal_txn_fill(struct rc_wal *w, struct wal_txn *t, wal_fill_fn fill, void *arg,
 	     unsigned trim_budget)
 {
 	uint64_t first = t->lsn;
-	int rc = 0;
+	int rc = fill != NULL ? fill(w, t, arg) : 0;
 
-	for (unsigned i = 0; i < n && rc == 0; i++)
-		rc = wal_put_rec(w, t, recs[i]);
 	if (rc == 0 && t->nseq > 0)
 		rc = wal_seqs_flush(w, t);
 	if (rc == 0 && t->lsn > first)
@@ -142,12 +142,11 @@ wal_txn_fill(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec **recs, unsi
 	return rc;
 }
 
-/* One write transaction: recs, the drained marker, at most trim_budget deletions. 0 once
- * committed (or when there was nothing to write); else -errno and the transaction is gone.
- * The LSNs it gives become visible to set_drained's clamp before the commit. */
-static int
-wal_txn_run(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, unsigned trim_budget,
-	    struct wal_txn *t)
+/* One write transaction (see wal_impl.h). The LSNs it gives become visible to
+ * set_drained's clamp before the commit. */
+int
+wal_txn_exec(struct rc_wal *w, wal_fill_fn fill, void *arg, unsigned trim_budget,
+	     struct wal_txn *t)
 {
 	int rc;
 
@@ -156,7 +155,7 @@ wal_txn_run(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, unsigned tri
 	rc = mdb_txn_begin(w->env, NULL, 0, &t->txn);
 	if (rc != 0)
 		return wal_err(rc);
-	rc = wal_txn_fill(w, t, recs, n, trim_budget);
+	rc = wal_txn_fill(w, t, fill, arg, trim_budget);
 	if (rc != 0 || !t->dirty) {
 		mdb_txn_abort(t->txn);
 		if (rc == 0)
@@ -171,6 +170,22 @@ wal_txn_run(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, unsigned tri
 	w->trim_to = t->trim_to;
 	wal_publish(w, t);
 	return 0;
+}
+
+struct wal_recs {
+	struct rc_wal_rec **recs;
+	unsigned n;
+};
+
+static int
+wal_fill_recs(struct rc_wal *w, struct wal_txn *t, void *arg)
+{
+	const struct wal_recs *b = arg;
+	int rc = 0;
+
+	for (unsigned i = 0; i < b->n && rc == 0; i++)
+		rc = wal_put_rec(w, t, b->recs[i]);
+	return rc;
 }
 
 static void
@@ -189,21 +204,25 @@ int
 wal_txn_write(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 {
 	unsigned budget = RTE_MIN(RTE_MAX(n, WAL_TRIM_BUSY_MIN), WAL_TRIM_CHUNK);
+	struct wal_recs b = { .recs = recs, .n = n };
 	struct wal_txn t;
-	int rc = wal_txn_run(w, recs, n, budget, &t);
+	int rc;
 
+	wal_wlock(w);
+	rc = wal_txn_exec(w, wal_fill_recs, &b, budget, &t);
 	if (rc != 0) {
 		wal_count(&w->ctr.commit_errors, 1);
 		if (rc == -ENOSPC) {
 			w->enospc = true;
 			wal_set_full(w, true);
 		}
-		return rc;
+	} else {
+		w->enospc = false;
+		wal_account(w, n, t.stored, t.bytes);
+		wal_update_full(w, t.trimmed > 0);
 	}
-	w->enospc = false;
-	wal_account(w, n, t.stored, t.bytes);
-	wal_update_full(w, t.trimmed > 0);
-	return 0;
+	wal_wunlock(w);
+	return rc;
 }
 
 /* Work for a transaction of its own: a drained marker to persist or, unless marker_only,
@@ -226,18 +245,20 @@ wal_maintain(struct rc_wal *w, unsigned budget)
 	struct wal_txn t;
 	int rc;
 
+	wal_wlock(w);
 	for (;;) {
-		rc = wal_txn_run(w, NULL, 0, budget, &t);
+		rc = wal_txn_exec(w, NULL, NULL, budget, &t);
 		if (rc != -ENOSPC || budget <= 1)
 			break;
 		budget /= 2;
 	}
 	if (rc != 0) {
 		wal_count(&w->ctr.commit_errors, 1);
-		return rc;
+	} else {
+		if (t.trimmed > 0)
+			w->enospc = false;
+		wal_update_full(w, t.trimmed > 0);
 	}
-	if (t.trimmed > 0)
-		w->enospc = false;
-	wal_update_full(w, t.trimmed > 0);
-	return 0;
+	wal_wunlock(w);
+	return rc;
 }

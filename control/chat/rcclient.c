@@ -25,6 +25,7 @@ static const char *const event_names[RC_EV_MAX] = {
 	[RC_EV_SESSION_LOST] = "session-lost", [RC_EV_RELOGGED_IN] = "relogged-in",
 	[RC_EV_REJOINED] = "rejoined",	       [RC_EV_RELOGIN_FAILED] = "relogin-failed",
 	[RC_EV_AUTH_FAILED] = "auth-failed",   [RC_EV_GAP_SKIPPED] = "gap-skipped",
+	[RC_EV_RESUMED] = "resumed",	       [RC_EV_MEMBERSHIP_LOST] = "membership-lost",
 };
 
 const char *
@@ -131,6 +132,7 @@ rcc_send_pending(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 {
 	put_be64(p->msg + 8, c->session);
 	p->sent_session = c->session;
+	p->sent_gen = c->member_gen;
 	c->last_tx_ms = now;
 	if (!c->corked) {
 		xmit(c, p->msg, p->len);
@@ -188,10 +190,14 @@ rcc_free_pending(struct rc_client *c, struct rcc_pending *p)
 	c->npend--;
 }
 
-static bool
-recovering(const struct rc_client *c)
+/* While the session is recovered, or its rooms joined again, requests wait (held). */
+bool
+rcc_must_hold(const struct rc_client *c, uint8_t type, enum rcc_purpose purpose)
 {
-	return c->state == RCC_RELOGIN || c->state == RCC_LOST;
+	if (c->state == RCC_RELOGIN || c->state == RCC_LOST)
+		return type != RC_T_LOGIN;
+	return c->resuming && purpose != RCC_P_REJOIN && type != RC_T_PING &&
+	       type != RC_T_LOGOUT;
 }
 
 /*
@@ -232,7 +238,7 @@ rcc_issue(struct rc_client *c, struct rc_msg *m, enum rcc_kind kind, enum rcc_pu
 	c->st.sent++;
 	if (c->next_due > p->due_ms)
 		c->next_due = p->due_ms;
-	if (recovering(c) && p->type != RC_T_LOGIN) {
+	if (rcc_must_hold(c, p->type, purpose)) {
 		p->held = true;
 		if (c->state == RCC_LOST)
 			rcc_relogin(c, now);

@@ -22,7 +22,14 @@
  *     and then re-sends the requests that were waiting. If that login fails the pending
  *     requests fail with -ENOTCONN and the client keeps trying in the background (backoff
  *     up to 8 s); a refused token stops it (RC_EV_AUTH_FAILED);
- *   - an idle client PINGs every idle_timeout/3 so that its session does not expire.
+ *   - an idle client PINGs every idle_timeout/3 so that its session does not expire;
+ *   - RESUME (the other node of an HA pair took the session over, PROTOCOL.md section 10):
+ *     room ids are forgotten, every room is joined again with since_seq = the last seq
+ *     handed over, and the requests waiting for an answer (POSTs with their cmids) are
+ *     held until every JOINED is in, then sent again; RC_EV_RESUMED tells the application.
+ *     The session id stays: no LOGIN. An ERROR not a member to a POST, FETCH or MEMBERS for
+ *     a room the client had joined means the same (a RESUME that was lost): the same
+ *     re-JOIN round runs (RC_EV_MEMBERSHIP_LOST), at most NM_MAX_ROUNDS times per request.
  *
  *  state:  IDLE --login--> LOGGING_IN --LOGIN_OK--> LIVE --ERROR 5--> RELOGIN
  *            ^                  |                     ^                 |   \
@@ -89,6 +96,9 @@ enum rc_client_event {
 	RC_EV_RELOGIN_FAILED,	/* no answer; retrying in the background */
 	RC_EV_AUTH_FAILED,	/* the token was refused: the client stays logged out */
 	RC_EV_GAP_SKIPPED,	/* room: seqs could not be fetched; value: how many */
+	RC_EV_RESUMED,		/* RESUME: room = the id of the node now serving the session,
+				 * value = the reason (enum rc_resume_reason); re-JOINing */
+	RC_EV_MEMBERSHIP_LOST,	/* ERROR not a member for a joined room: re-JOINing */
 	RC_EV_MAX
 };
 
@@ -121,6 +131,9 @@ struct rc_client_stats {
 	uint64_t dropped_far;	   /* DELIVERs beyond the reorder window (fetched again) */
 	uint64_t unknown_room;	   /* DELIVERs for a room not joined (yet) */
 	uint64_t relogins;	   /* sessions lost and logged in again */
+	uint64_t resumes;	   /* RESUMEs for this session (takeovers) */
+	uint64_t membership_lost;  /* ERROR not a member for a joined room (re-JOIN rounds) */
+	uint64_t rejoin_rounds;	   /* re-JOIN rounds after a RESUME or a lost membership */
 	uint64_t decode_errors;	   /* undecodable messages received */
 	uint64_t unmatched;	   /* replies matching no request */
 	uint64_t errors[RC_E_MAX]; /* ERROR messages received, by code (0: unknown codes) */
@@ -191,6 +204,12 @@ int rc_client_send_raw(struct rc_client *c, const void *buf, size_t len);
 const uint8_t *rc_client_last_datagram(const struct rc_client *c, size_t *len);
 
 uint64_t rc_client_session(const struct rc_client *c);
+/* The cmid that the next POST will carry (rc_client_post*). */
+uint64_t rc_client_next_cmid(const struct rc_client *c);
+/* The node named by the last RESUME ("" if none); *reason (may be NULL) gets its reason. */
+const char *rc_client_last_resume(const struct rc_client *c, uint8_t *reason);
+/* True while the rooms are being joined again after a RESUME or a lost membership. */
+bool rc_client_resuming(const struct rc_client *c);
 bool rc_client_logged_in(const struct rc_client *c);
 /* Requests waiting for an answer. */
 unsigned rc_client_pending(const struct rc_client *c);

@@ -447,6 +447,26 @@ rc_client_session(const struct rc_client *c)
 	return c->session;
 }
 
+uint64_t
+rc_client_next_cmid(const struct rc_client *c)
+{
+	return c->next_cmid ? c->next_cmid : 1;
+}
+
+const char *
+rc_client_last_resume(const struct rc_client *c, uint8_t *reason)
+{
+	if (reason)
+		*reason = c->resume_reason;
+	return c->resume_node;
+}
+
+bool
+rc_client_resuming(const struct rc_client *c)
+{
+	return c->resuming;
+}
+
 bool
 rc_client_logged_in(const struct rc_client *c)
 {

@@ -4,7 +4,8 @@
  *
  *   rcclient.c          socket, pending table, retransmission, receive loop, waiting
  *   rcclient_reply.c    replies and ERRORs matched to their requests
- *   rcclient_session.c  login state, re-login and re-join after "not authenticated"
+ *   rcclient_session.c  login state, re-login and re-join after "not authenticated",
+ *                       re-join after RESUME or "not a member" (HA takeover)
  *   rcclient_room.c     rooms: DELIVERs through the seqtrack, gap FETCHes, history start
  *   rcclient_api.c      the public calls
  *
@@ -35,6 +36,7 @@
 #define RELOGIN_MIN_MS	  1000
 #define RELOGIN_MAX_MS	  8000
 #define KEEPALIVE_DEF_MS  30000
+#define NM_MAX_ROUNDS	  3 /* re-JOIN rounds a request may cause by "not a member" */
 
 enum rcc_state {
 	RCC_IDLE = 0,	/* no session, no credentials */
@@ -84,6 +86,8 @@ struct rcc_pending {
 	bool busy_resend; /* next transmission answers a rate limit: does not count a try */
 	uint16_t tries;
 	uint16_t busy_tries;
+	uint16_t nm_rounds; /* re-JOIN rounds this request caused (ERROR not a member) */
+	uint32_t sent_gen;  /* c->member_gen at the last transmission */
 	uint16_t len;
 	uint64_t due_ms;
 	uint64_t first_ms;
@@ -99,6 +103,7 @@ struct rcc_room {
 	char name[RC_MAX_ROOM + 1];
 	uint32_t room_id;
 	bool joined;		 /* JOINED received */
+	bool rejoin;		 /* joined before a takeover: to be joined again */
 	bool hist_wait;		 /* waiting for the FETCH_END that ends the JOIN's history */
 	uint32_t join_req;	 /* request id of the last JOIN */
 	uint64_t since;		 /* since_seq of the last JOIN */
@@ -126,6 +131,10 @@ struct rc_client {
 	uint32_t ka_req;
 	unsigned npend;
 	unsigned rejoins_left;
+	bool resuming;	     /* re-JOIN round after RESUME / not a member: requests held */
+	uint32_t member_gen; /* bumped at each re-JOIN round */
+	uint8_t resume_reason;
+	char resume_node[RC_MAX_USER + 1];
 	uint64_t next_cmid;
 	uint64_t next_due; /* lower bound of the pending requests' due times */
 	uint64_t last_tx_ms;
@@ -175,6 +184,9 @@ void rcc_logged_in(struct rc_client *c, struct rcc_pending *p, const struct rc_m
 void rcc_rejoined(struct rc_client *c, uint64_t now);
 void rcc_internal_failed(struct rc_client *c, struct rcc_pending *p, int status);
 void rcc_fail_all(struct rc_client *c, int status, bool held_only);
+void rcc_resume(struct rc_client *c, const struct rc_msg *m, uint64_t now);
+bool rcc_not_member(struct rc_client *c, struct rcc_pending *p, uint64_t now);
+bool rcc_must_hold(const struct rc_client *c, uint8_t type, enum rcc_purpose purpose);
 
 /* rcclient_room.c */
 struct rcc_room *rcc_room_find(const struct rc_client *c, const char *name);

@@ -250,8 +250,25 @@ on_error(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		retry_later(c, p, now);
 		return;
 	}
+	if (code == RC_E_NOT_MEMBER && rcc_not_member(c, p, now))
+		return;
 	save_error(c, m);
 	rcc_fail(c, p, -rc_client_errno(code), code);
+}
+
+/* RESUME for this session: another node took it over; its rooms must be joined again. */
+static void
+on_resume(struct rc_client *c, const struct rc_msg *m, uint64_t now)
+{
+	if (c->state != RCC_LIVE || c->session == 0 || m->hdr.session != c->session) {
+		c->st.unmatched++;
+		return;
+	}
+	c->st.resumes++;
+	copy_str(c->resume_node, sizeof(c->resume_node), m->u.resume.node);
+	c->resume_reason = m->u.resume.reason;
+	rcc_resume(c, m, now);
+	rcc_event(c, RC_EV_RESUMED, c->resume_node, c->resume_reason);
 }
 
 void
@@ -271,6 +288,9 @@ rcc_dispatch(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		return;
 	case RC_T_FETCH_END:
 		on_fetch_end(c, m, now);
+		return;
+	case RC_T_RESUME:
+		on_resume(c, m, now);
 		return;
 	default:
 		break;

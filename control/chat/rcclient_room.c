@@ -233,6 +233,7 @@ rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m,
 	(void)c;
 	r->room_id = m->u.joined.room_id;
 	r->joined = true;
+	r->rejoin = false;
 	r->joined_last = m->u.joined.last_seq;
 	r->hist_wait = true;
 	rc_seqtrack_learn_last(&r->trk, r->joined_last, now);

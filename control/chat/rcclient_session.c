@@ -11,6 +11,14 @@
  *                        +--LOGIN timeout--> LOST --backoff 1..8 s--> RELOGIN
  *                        +--LOGIN refused--> FAILED (RC_EV_AUTH_FAILED)
  *
+ * After a takeover by the other node of an HA pair (PROTOCOL.md section 10) the session is
+ * still valid but in no room, and every room id is void. On RESUME, or on ERROR not a member
+ * for a room the client had joined (the RESUME was lost), a re-JOIN round runs: the same
+ * re-JOINs with the same holding of requests, without a LOGIN:
+ *
+ *   LIVE --RESUME / ERROR 2--> LIVE+resuming (ids void, requests held, re-JOINs in flight)
+ *                                 --all JOINED/failed--> held requests sent (same cmids)
+ *
  * Concurrency: one thread per client object (see rcclient.h).
  */
 #include <errno.h>
@@ -76,6 +84,7 @@ rcc_session_lost(struct rc_client *c, uint64_t now)
 	if (c->state != RCC_LIVE)
 		return; /* already recovering */
 	c->st.relogins++;
+	c->resuming = false; /* the re-login joins every room again */
 	for (unsigned i = 0; i < PEND_CAP; i++) {
 		struct rcc_pending *p = &c->pend[i];
 
@@ -117,8 +126,10 @@ release_held(struct rc_client *c, uint64_t now)
 void
 rcc_rejoined(struct rc_client *c, uint64_t now)
 {
-	if (c->rejoins_left > 0 && --c->rejoins_left == 0)
+	if (c->rejoins_left > 0 && --c->rejoins_left == 0) {
+		c->resuming = false;
 		release_held(c, now);
+	}
 }
 
 /* JOIN every room again, since the last seq handed over; held requests go after. */
@@ -130,7 +141,7 @@ rejoin_all(struct rc_client *c, uint64_t now)
 		struct rcc_room *r = c->rooms[i];
 		uint64_t since = rc_seqtrack_last(&r->trk);
 
-		if (!r->joined)
+		if (!r->joined && !r->rejoin)
 			continue;
 		r->trk.gap_tries = 0; /* FETCHes lost with the session were no failed tries */
 		if (rc_seqtrack_started(&r->trk))
@@ -139,8 +150,119 @@ rejoin_all(struct rc_client *c, uint64_t now)
 		if (rcc_room_send_join(c, r, since, RCC_INTERNAL, RCC_P_REJOIN))
 			c->rejoins_left++;
 	}
-	if (c->rejoins_left == 0)
+	if (c->rejoins_left == 0) {
+		c->resuming = false;
 		release_held(c, now);
+	}
+}
+
+/* Hold what waits for an answer (it is sent again after the re-JOINs) and drop the
+ * library's own requests (made again afterwards). */
+static void
+hold_pending(struct rc_client *c)
+{
+	for (unsigned i = 0; i < PEND_CAP; i++) {
+		struct rcc_pending *p = &c->pend[i];
+
+		if (p->req_id == 0)
+			continue;
+		if (p->purpose == RCC_P_KEEPALIVE || p->purpose == RCC_P_REJOIN ||
+		    p->purpose == RCC_P_GAP_FETCH)
+			rcc_free_pending(c, p);
+		else
+			p->held = true;
+	}
+}
+
+/* A re-JOIN round: the session is valid but in no room; every room id is void. */
+static void
+rejoin_round(struct rc_client *c, uint64_t now)
+{
+	c->st.rejoin_rounds++;
+	c->member_gen++;
+	c->resuming = true;
+	hold_pending(c);
+	for (unsigned i = 0; i < c->nrooms; i++) {
+		struct rcc_room *r = c->rooms[i];
+
+		if (!r->joined && !r->rejoin)
+			continue;
+		r->rejoin = true;
+		r->joined = false; /* its DELIVERs and ACKs are no longer matched by the old id */
+		r->room_id = 0;
+		r->hist_wait = false;
+		r->start_deadline = 0;
+	}
+	rejoin_all(c, now);
+}
+
+void
+rcc_resume(struct rc_client *c, const struct rc_msg *m, uint64_t now)
+{
+	(void)m;
+	rejoin_round(c, now);
+}
+
+/* The room a POST, FETCH or MEMBERS request names (decoded from its datagram). */
+static struct rcc_room *
+request_room(struct rc_client *c, const struct rcc_pending *p)
+{
+	char name[RC_MAX_ROOM + 1];
+	struct rc_msg m;
+	struct rc_str s;
+	size_t used;
+
+	if (rc_decode(p->msg, p->len, &m, &used) != 0)
+		return NULL;
+	switch (m.hdr.type) {
+	case RC_T_POST:
+		s = m.u.post.room;
+		break;
+	case RC_T_FETCH:
+		s = m.u.fetch.room;
+		break;
+	case RC_T_MEMBERS:
+		s = m.u.members.room;
+		break;
+	default:
+		return NULL;
+	}
+	memcpy(name, s.p, s.len);
+	name[s.len] = '\0';
+	return rcc_room_find(c, name);
+}
+
+/*
+ * ERROR not a member to p. True if it was handled: the request answers a transmission from
+ * before the last re-JOIN round (it is, or will be, sent again), or it names a room the
+ * client had joined, so the membership was lost in a takeover whose RESUME never arrived:
+ * a re-JOIN round runs and p is sent again after it. False: fail p as usual.
+ */
+bool
+rcc_not_member(struct rc_client *c, struct rcc_pending *p, uint64_t now)
+{
+	struct rcc_room *r;
+
+	if (c->state != RCC_LIVE)
+		return false;
+	if (p->type != RC_T_POST && p->type != RC_T_FETCH && p->type != RC_T_MEMBERS)
+		return false;
+	r = request_room(c, p);
+	if (!r || (!r->joined && !r->rejoin))
+		return false;
+	if (p->held || p->sent_gen != c->member_gen)
+		return true;
+	if (p->nm_rounds >= NM_MAX_ROUNDS)
+		return false;
+	p->nm_rounds++;
+	c->st.membership_lost++;
+	rcc_event(c, RC_EV_MEMBERSHIP_LOST, r->name, 0);
+	if (c->resuming) {
+		p->held = true;
+		return true;
+	}
+	rejoin_round(c, now);
+	return true;
 }
 
 void

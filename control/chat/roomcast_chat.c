@@ -127,6 +127,15 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 	case RC_EV_GAP_SKIPPED:
 		fprintf(stderr, "* %" PRIu64 " messages of %s could not be fetched\n", value, room);
 		break;
+	case RC_EV_RESUMED:
+		printf("[resumed on ");
+		print_clean(stdout, room);
+		printf(" (%s)]\n", rc_resume_reason_name((unsigned)value));
+		fflush(stdout);
+		break;
+	case RC_EV_MEMBERSHIP_LOST:
+		fprintf(stderr, "* no longer a member of %s (takeover?): joining again\n", room);
+		break;
 	default:
 		break;
 	}

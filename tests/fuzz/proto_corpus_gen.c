@@ -78,6 +78,9 @@ sample(uint8_t type)
 	case RC_T_ERROR:
 		m.u.error = (typeof(m.u.error)){ RC_E_NOT_MEMBER, RC_T_POST, S("not a member") };
 		break;
+	case RC_T_RESUME:
+		m.u.resume = (typeof(m.u.resume)){ S("n2"), RC_RESUME_FAILOVER };
+		break;
 	default:
 		break;
 	}

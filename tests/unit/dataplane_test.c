@@ -181,7 +181,7 @@ static const struct rte_ether_addr their_mac = { { 0x02, 0, 0, 0, 0, 2 } };
 static struct rc_local
 local(void)
 {
-	struct rc_local l = { .mac = our_mac, .ip = RTE_IPV4(198, 18, 0, 1),
+	struct rc_local l = { .ip_on = true, .mac = our_mac, .ip = RTE_IPV4(198, 18, 0, 1),
 			      .udp_port = 6420, .port_idx = 0 };
 
 	l.ip = rte_cpu_to_be_32(l.ip);

@@ -247,6 +247,11 @@ sample(uint8_t type)
 		m.u.error.ref_type = RC_T_POST;
 		m.u.error.text = S("not a member");
 		break;
+	case RC_T_RESUME:
+		m.hdr.request_id = 0;
+		m.u.resume.node = S("n2");
+		m.u.resume.reason = RC_RESUME_FAILOVER;
+		break;
 	default: /* LOGOUT, BYE: empty body */
 		break;
 	}
@@ -288,6 +293,10 @@ assert_body_eq(const struct rc_msg *a, const struct rc_msg *d)
 		assert_int_equal(a->u.error.code, d->u.error.code);
 		assert_int_equal(a->u.error.ref_type, d->u.error.ref_type);
 		assert_str_eq(a->u.error.text, d->u.error.text);
+		break;
+	case RC_T_RESUME:
+		assert_str_eq(a->u.resume.node, d->u.resume.node);
+		assert_int_equal(a->u.resume.reason, d->u.resume.reason);
 		break;
 	default:
 		break;
@@ -960,6 +969,102 @@ test_bundle_encode_sequence(void **state)
 	assert_int_equal(n, RC_T_MAX - RC_T_LOGIN);
 }
 
+static void
+add_resume(struct dg *d, const char *node, size_t nlen, uint8_t reason)
+{
+	begin_msg(d, RC_T_RESUME);
+	put_str8(d, node, nlen);
+	put_u8(d, reason);
+	end_msg(d);
+}
+
+/* RESUME: exact bytes, every reason, truncation, leftovers, bad reasons, node limits. */
+static void
+test_resume(void **state)
+{
+	static const uint8_t want[] = {
+		0x52, 0x43, 0x01, 0x13, 0x00, 0x00, 0x00, 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+		0x77, 0x88, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6e, 0x32, 0x01,
+	};
+	struct rc_msg a, m;
+	uint8_t buf[64];
+	struct dg d = { 0 };
+	size_t consumed;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.hdr.type = RC_T_RESUME;
+	a.hdr.session = 0x1122334455667788ull;
+	a.u.resume.node = S("n2");
+	a.u.resume.reason = RC_RESUME_FAILOVER;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	for (uint8_t r = RC_RESUME_FAILOVER; r < RC_RESUME_MAX; r++) {
+		memset(&d, 0, sizeof(d));
+		add_resume(&d, "n1", 2, r);
+		assert_int_equal(decode_all(&d, &m, &consumed), 0);
+		assert_int_equal(consumed, d.len);
+		assert_int_equal(m.hdr.type, RC_T_RESUME);
+		assert_int_equal(m.u.resume.reason, r);
+		assert_str_eq(m.u.resume.node, S("n1"));
+	}
+	/* truncated: the reason missing, the node string cut */
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_RESUME);
+	put_str8(&d, "n2", 2);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_RESUME);
+	put_u8(&d, 5);
+	put(&d, "n2", 2);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	/* a byte after the reason */
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_RESUME);
+	put_str8(&d, "n2", 2);
+	put_u8(&d, RC_RESUME_FALLBACK);
+	put_u8(&d, 0);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	/* reasons 0 and above 3: bad request */
+	for (unsigned r = 0; r < 256; r = r == 0 ? RC_RESUME_MAX : r + 60) {
+		struct rc_msg e;
+
+		memset(&d, 0, sizeof(d));
+		add_resume(&d, "n2", 2, (uint8_t)r);
+		assert_int_equal(decode_all(&d, &e, &consumed), -EBADMSG);
+		assert_int_equal(consumed, d.len);
+		assert_int_equal(rc_decode_err_code(-EBADMSG), RC_E_BAD_REQUEST);
+	}
+	/* the node id follows the user kind: 1..64 bytes of UTF-8 without controls */
+	memset(&d, 0, sizeof(d));
+	add_resume(&d, "", 0, RC_RESUME_OTHER);
+	expect_rc(&d, -EBADMSG, d.len);
+	memset(&d, 0, sizeof(d));
+	add_resume(&d, fill('n', RC_MAX_USER + 1), RC_MAX_USER + 1, RC_RESUME_OTHER);
+	expect_rc(&d, -EMSGSIZE, d.len);
+	memset(&d, 0, sizeof(d));
+	add_resume(&d, "n\x01", 2, RC_RESUME_OTHER);
+	expect_rc(&d, -EILSEQ, d.len);
+	/* a RESUME in a bundle does not stop the next message */
+	memset(&d, 0, sizeof(d));
+	add_resume(&d, "n2", 2, 0);
+	add_ping(&d, 9);
+	assert_int_equal(decode_all(&d, &m, &consumed), -EBADMSG);
+	assert_int_equal(rc_decode(d.b + consumed, d.len - consumed, &m, &consumed), 0);
+	/* the encoder refuses what the decoder refuses */
+	a.u.resume.reason = 0;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	a.u.resume.reason = RC_RESUME_MAX;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	a.u.resume.reason = RC_RESUME_FALLBACK;
+	a.u.resume.node = (struct rc_str){ fill('n', RC_MAX_USER + 1), RC_MAX_USER + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+	assert_string_equal(rc_msg_type_name(RC_T_RESUME), "RESUME");
+}
+
 /* ---- Encoder ---- */
 
 static void
@@ -1103,6 +1208,10 @@ test_name_tables_complete(void **state)
 	assert_string_equal(rc_err_name(RC_E_MAX), "?");
 	assert_string_equal(rc_msg_type_name(RC_T_MEMBER_LIST), "MEMBER_LIST");
 	assert_string_equal(rc_err_name(RC_E_NOT_AUTH), "not authenticated");
+	for (unsigned r = 0; r < RC_RESUME_MAX; r++)
+		assert_string_not_equal(rc_resume_reason_name(r), "?");
+	assert_string_equal(rc_resume_reason_name(RC_RESUME_MAX), "?");
+	assert_string_equal(rc_resume_reason_name(RC_RESUME_FALLBACK), "fallback");
 }
 
 static void
@@ -1149,6 +1258,7 @@ main(void)
 		cmocka_unit_test(test_bundle_bad_in_middle),
 		cmocka_unit_test(test_bundle_stops_on_bad_magic),
 		cmocka_unit_test(test_bundle_encode_sequence),
+		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_encode_enospc),
 		cmocka_unit_test(test_encode_limits),
 		cmocka_unit_test(test_encode_bad_type_and_flags),

@@ -2,14 +2,25 @@
 /*
  * Unit tests of the client-side logic that needs no node: the per-room seqtrack (in-order
  * hand-over, duplicates, gaps, history start, window, give-up) and rcclient's pure helpers
- * (ERROR code to errno, name tables).
+ * (ERROR code to errno, name tables). Then the client against a scripted fake node on a
+ * loopback UDP socket (its own thread): an HA takeover with RESUME (re-JOINs with since_seq,
+ * held POSTs resent with their cmids after the JOINED, never refused), and without it (ERROR
+ * not a member to a POST: re-JOIN, resend).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -421,6 +432,458 @@ test_client_args(void **state)
 	rc_client_free(c);
 }
 
+/* ---- A fake node on 127.0.0.1 (one thread), scripted through a pipe ---- */
+
+#define FK_ROOMS 4
+#define FK_LOG	 256
+
+struct fk_entry {
+	uint8_t type; /* request type, or RC_T_ERROR for an ERROR 2 sent */
+	unsigned room;
+	uint64_t arg; /* JOIN: since_seq; POST: cmid */
+};
+
+struct fake {
+	int fd, cmd[2];
+	uint16_t port;
+	pthread_t th;
+	struct sockaddr_in peer;
+	uint64_t session;
+	bool paused;
+	uint32_t id_base;
+	unsigned nrooms;
+	struct {
+		char name[32];
+		uint64_t last;
+		bool member;
+	} room[FK_ROOMS];
+	struct {
+		unsigned room;
+		uint64_t cmid, seq;
+	} stored[64];
+	unsigned nstored, nlog, err2_sent, logins;
+	struct fk_entry log[FK_LOG];
+};
+
+static void
+fk_send(struct fake *f, struct rc_msg *m)
+{
+	uint8_t b[RC_MAX_DGRAM];
+	ssize_t n = rc_encode(b, sizeof(b), m);
+
+	assert_true(n > 0);
+	sendto(f->fd, b, (size_t)n, 0, (struct sockaddr *)&f->peer, sizeof(f->peer));
+}
+
+static void
+fk_reply(struct fake *f, struct rc_msg *m, uint8_t type, uint32_t req)
+{
+	memset(m, 0, sizeof(*m));
+	m->hdr.type = type;
+	m->hdr.session = f->session;
+	m->hdr.request_id = req;
+}
+
+static void
+fk_log(struct fake *f, uint8_t type, unsigned room, uint64_t arg)
+{
+	if (f->nlog < FK_LOG)
+		f->log[f->nlog++] = (struct fk_entry){ type, room, arg };
+}
+
+static int
+fk_room(struct fake *f, struct rc_str name)
+{
+	for (unsigned i = 0; i < f->nrooms; i++)
+		if (strlen(f->room[i].name) == name.len &&
+		    memcmp(f->room[i].name, name.p, name.len) == 0)
+			return (int)i;
+	if (f->nrooms == FK_ROOMS || name.len >= sizeof(f->room[0].name))
+		return -1;
+	memcpy(f->room[f->nrooms].name, name.p, name.len);
+	return (int)f->nrooms++;
+}
+
+static bool
+fk_not_member(struct fake *f, int r, uint8_t type, uint32_t req)
+{
+	struct rc_msg e;
+
+	if (r >= 0 && f->room[r].member)
+		return false;
+	fk_reply(f, &e, RC_T_ERROR, req);
+	e.u.error.code = RC_E_NOT_MEMBER;
+	e.u.error.ref_type = type;
+	f->err2_sent++;
+	fk_log(f, RC_T_ERROR, (unsigned)r, 0);
+	fk_send(f, &e);
+	return true;
+}
+
+static void
+fk_join(struct fake *f, const struct rc_msg *m)
+{
+	int r = fk_room(f, m->u.join.room);
+	struct rc_msg o;
+
+	assert_true(r >= 0);
+	f->room[r].member = true;
+	fk_log(f, RC_T_JOIN, (unsigned)r, m->u.join.since_seq);
+	fk_reply(f, &o, RC_T_JOINED, m->hdr.request_id);
+	o.u.joined.room = m->u.join.room;
+	o.u.joined.room_id = f->id_base + (uint32_t)r;
+	o.u.joined.last_seq = f->room[r].last;
+	o.u.joined.members = 1;
+	fk_send(f, &o);
+	/* no history to send in these tests: the client is up to date (or starts afresh) */
+	fk_reply(f, &o, RC_T_FETCH_END, m->hdr.request_id);
+	o.u.fetch_end.room_id = f->id_base + (uint32_t)r;
+	o.u.fetch_end.from_seq = m->u.join.since_seq + 1;
+	o.u.fetch_end.next_seq = f->room[r].last + 1;
+	o.u.fetch_end.last_seq = f->room[r].last;
+	fk_send(f, &o);
+}
+
+static void
+fk_post(struct fake *f, const struct rc_msg *m)
+{
+	int r = fk_room(f, m->u.post.room);
+	uint64_t seq = 0;
+	struct rc_msg o;
+
+	if (fk_not_member(f, r, RC_T_POST, m->hdr.request_id))
+		return;
+	fk_log(f, RC_T_POST, (unsigned)r, m->u.post.cmid);
+	for (unsigned i = 0; i < f->nstored; i++)
+		if (f->stored[i].room == (unsigned)r && f->stored[i].cmid == m->u.post.cmid)
+			seq = f->stored[i].seq;
+	if (seq == 0) {
+		assert_true(f->nstored < 64);
+		seq = ++f->room[r].last;
+		f->stored[f->nstored++] = (typeof(f->stored[0])){ (unsigned)r, m->u.post.cmid, seq };
+	}
+	fk_reply(f, &o, RC_T_ACK, m->hdr.request_id);
+	o.u.ack = (typeof(o.u.ack)){ f->id_base + (uint32_t)r, m->u.post.cmid, seq };
+	fk_send(f, &o);
+	fk_reply(f, &o, RC_T_DELIVER, 0);
+	o.u.deliver.room_id = f->id_base + (uint32_t)r;
+	o.u.deliver.seq = seq;
+	o.u.deliver.ts_ms = 1;
+	o.u.deliver.cmid = m->u.post.cmid;
+	o.u.deliver.sender = (struct rc_str){ "alice", 5 };
+	o.u.deliver.body = m->u.post.body;
+	fk_send(f, &o);
+}
+
+static void
+fk_request(struct fake *f, const struct rc_msg *m)
+{
+	struct rc_msg o;
+
+	switch (m->hdr.type) {
+	case RC_T_LOGIN:
+		f->logins++;
+		fk_reply(f, &o, RC_T_LOGIN_OK, m->hdr.request_id);
+		o.u.login_ok.session = f->session;
+		o.u.login_ok.idle_timeout_s = 120;
+		fk_send(f, &o);
+		break;
+	case RC_T_JOIN:
+		fk_join(f, m);
+		break;
+	case RC_T_POST:
+		fk_post(f, m);
+		break;
+	case RC_T_PING:
+		fk_reply(f, &o, RC_T_PONG, m->hdr.request_id);
+		o.u.pong.nonce = m->u.ping.nonce;
+		fk_send(f, &o);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The peer takes over: memberships are gone, room ids change; RESUME unless it is lost. */
+static void
+fk_takeover(struct fake *f, bool resume, uint64_t session)
+{
+	uint8_t b[2048];
+	struct rc_msg o;
+
+	while (recv(f->fd, b, sizeof(b), MSG_DONTWAIT) >= 0)
+		; /* what the failed node never saw */
+	for (unsigned i = 0; i < f->nrooms; i++)
+		f->room[i].member = false;
+	f->id_base += 100;
+	f->paused = false;
+	f->nlog = 0;
+	if (!resume)
+		return;
+	fk_reply(f, &o, RC_T_RESUME, 0);
+	o.hdr.session = session;
+	o.u.resume.node = (struct rc_str){ "n2", 2 };
+	o.u.resume.reason = RC_RESUME_FAILOVER;
+	fk_send(f, &o);
+}
+
+static void *
+fk_main(void *arg)
+{
+	struct fake *f = arg;
+	uint8_t b[2048];
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = f->fd, .events = POLLIN },
+					 { .fd = f->cmd[0], .events = POLLIN } };
+		socklen_t alen = sizeof(f->peer);
+		size_t off = 0, used;
+		struct rc_msg m;
+		ssize_t n;
+		char cmd;
+
+		if (poll(pfd, 2, 1000) <= 0)
+			continue;
+		if (pfd[1].revents & POLLIN) {
+			if (read(f->cmd[0], &cmd, 1) != 1 || cmd == 'q')
+				return NULL;
+			if (cmd == 'p')
+				f->paused = true;
+			else if (cmd == 'w') /* a RESUME for another session: ignored */
+				fk_takeover(f, true, f->session + 1);
+			else
+				fk_takeover(f, cmd == 't', f->session);
+			continue;
+		}
+		n = recvfrom(f->fd, b, sizeof(b), 0, (struct sockaddr *)&f->peer, &alen);
+		if (n <= 0 || f->paused)
+			continue;
+		while ((size_t)n > off && rc_decode(b + off, (size_t)n - off, &m, &used) == 0) {
+			fk_request(f, &m);
+			off += used;
+		}
+	}
+}
+
+static struct fake *
+fk_start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct fake *f = calloc(1, sizeof(*f));
+	socklen_t alen = sizeof(a);
+
+	assert_non_null(f);
+	f->session = 0x5e5510aull;
+	f->id_base = 7;
+	f->fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(f->fd >= 0);
+	assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &alen), 0);
+	f->port = ntohs(a.sin_port);
+	assert_int_equal(pipe(f->cmd), 0);
+	assert_int_equal(pthread_create(&f->th, NULL, fk_main, f), 0);
+	return f;
+}
+
+static void
+fk_cmd(struct fake *f, char cmd)
+{
+	assert_int_equal(write(f->cmd[1], &cmd, 1), 1);
+	usleep(20000); /* let the fake act before the client goes on */
+}
+
+static void
+fk_stop(struct fake *f)
+{
+	char q = 'q';
+
+	assert_int_equal(write(f->cmd[1], &q, 1), 1);
+	pthread_join(f->th, NULL);
+	close(f->fd);
+	close(f->cmd[0]);
+	close(f->cmd[1]);
+}
+
+/* What the client's callbacks saw. */
+struct seen {
+	unsigned posted, failed, resumed, lost;
+	uint64_t seq[8], cmid[8];
+	char node[RC_MAX_USER + 1];
+	uint64_t reason;
+};
+
+static void
+seen_posted(void *arg, const struct rc_post_result *r)
+{
+	struct seen *s = arg;
+
+	if (r->late)
+		return;
+	if (r->status != 0)
+		s->failed++;
+	if (s->posted < 8) {
+		s->seq[s->posted] = r->seq;
+		s->cmid[s->posted] = r->cmid;
+	}
+	s->posted++;
+}
+
+static void
+seen_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
+{
+	struct seen *s = arg;
+
+	if (ev == RC_EV_RESUMED) {
+		s->resumed++;
+		snprintf(s->node, sizeof(s->node), "%s", room);
+		s->reason = value;
+	} else if (ev == RC_EV_MEMBERSHIP_LOST) {
+		s->lost++;
+	}
+}
+
+static struct rc_client *
+fk_client(struct fake *f, struct seen *s)
+{
+	struct rc_client_cb cb = { .posted = seen_posted, .event = seen_event, .arg = s };
+	struct rc_client *c = rc_client_new("127.0.0.1", f->port, "127.0.0.1");
+
+	assert_non_null(c);
+	rc_client_set_retry(c, 40, 100);
+	rc_client_set_callbacks(c, &cb);
+	assert_int_equal(rc_client_login(c, "alice", "1.tok"), 0);
+	return c;
+}
+
+/* Poll the client until want POSTs completed (or 5 s). */
+static void
+poll_posted(struct rc_client *c, const struct seen *s, unsigned want)
+{
+	for (int i = 0; i < 500 && s->posted < want; i++)
+		rc_client_poll(c, 10, NULL);
+	for (int i = 0; i < 10; i++) /* the DELIVERs after the last ACK */
+		rc_client_poll(c, 10, NULL);
+}
+
+static void
+test_resume_rejoins_and_resends(void **state)
+{
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c = fk_client(f, &s);
+	struct rc_client_stats st;
+	uint64_t seq = 0, cmid;
+	uint32_t id;
+	unsigned joins = 0;
+
+	(void)state;
+	assert_int_equal(rc_client_join(c, "r1", 0, &id, NULL), 0);
+	assert_int_equal(id, 7);
+	assert_int_equal(rc_client_join(c, "r2", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_post(c, "r1", "a", 1, &seq), 0);
+	assert_int_equal(rc_client_post(c, "r1", "b", 1, &seq), 0);
+	assert_int_equal(seq, 2);
+	poll_posted(c, &s, 0);
+	assert_int_equal(rc_client_room_last(c, "r1"), 2);
+
+	/* the node fails: three POSTs go unanswered (retransmitted into the void) */
+	fk_cmd(f, 'p');
+	cmid = rc_client_next_cmid(c);
+	assert_int_equal(rc_client_post_async(c, "r1", "c", 1, NULL, NULL), 0);
+	assert_int_equal(rc_client_post_async(c, "r2", "d", 1, NULL, NULL), 0);
+	assert_int_equal(rc_client_post_async(c, "r1", "e", 1, NULL, NULL), 0);
+	for (int i = 0; i < 20; i++)
+		rc_client_poll(c, 10, NULL);
+	assert_int_equal(s.posted, 0);
+
+	/* the peer takes over and sends RESUME */
+	fk_cmd(f, 't');
+	poll_posted(c, &s, 3);
+	fk_stop(f);
+
+	assert_int_equal(s.resumed, 1);
+	assert_string_equal(s.node, "n2");
+	assert_int_equal(s.reason, RC_RESUME_FAILOVER);
+	assert_string_equal(rc_client_last_resume(c, NULL), "n2");
+	assert_int_equal(s.posted, 3);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(s.cmid[0], cmid); /* the cmids of the first transmissions */
+	assert_int_equal(f->err2_sent, 0); /* no POST went out before its room's JOINED */
+	assert_int_equal(f->nstored, 5);
+	assert_int_equal(f->logins, 1);
+	/* after the takeover: the two re-JOINs (since the last seq held) come first */
+	for (unsigned i = 0; i < f->nlog; i++) {
+		if (f->log[i].type == RC_T_JOIN) {
+			joins++;
+			assert_int_equal(f->log[i].arg, f->log[i].room == 0 ? 2 : 0);
+		} else {
+			assert_int_equal(joins, 2);
+		}
+	}
+	assert_int_equal(joins, 2);
+	assert_int_equal(rc_client_room_last(c, "r1"), 4);
+	assert_int_equal(rc_client_room_last(c, "r2"), 1);
+	assert_false(rc_client_resuming(c));
+	rc_client_stats(c, &st);
+	assert_int_equal(st.resumes, 1);
+	assert_int_equal(st.rejoin_rounds, 1);
+	assert_int_equal(st.relogins, 0);
+	assert_int_equal(st.unknown_room, 0);
+	rc_client_free(c);
+	free(f);
+}
+
+static void
+test_lost_resume_not_member(void **state)
+{
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c = fk_client(f, &s);
+	struct rc_client_stats st;
+	bool rejoined = false;
+	uint64_t seq = 0;
+
+	(void)state;
+	assert_int_equal(rc_client_join(c, "r1", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_post(c, "r1", "a", 1, &seq), 0);
+	poll_posted(c, &s, 0);
+	/* a RESUME for somebody else's session changes nothing */
+	fk_cmd(f, 'w');
+	poll_posted(c, &s, 0);
+	assert_int_equal(s.resumed, 0);
+	assert_int_equal(f->nlog, 0);
+	/* a takeover whose RESUME is lost: the next POST gets ERROR 2 */
+	fk_cmd(f, 'l');
+	assert_int_equal(rc_client_post_async(c, "r1", "b", 1, NULL, NULL), 0);
+	poll_posted(c, &s, 1);
+	fk_stop(f);
+
+	assert_int_equal(s.posted, 1);
+	assert_int_equal(s.failed, 0);
+	assert_int_equal(s.seq[0], 2);
+	assert_int_equal(s.lost, 1);
+	assert_int_equal(f->err2_sent, 1);
+	assert_int_equal(f->nstored, 2);
+	assert_true(f->nlog >= 3);
+	assert_int_equal(f->log[0].type, RC_T_ERROR);
+	for (unsigned i = 1; i < f->nlog; i++) {
+		if (f->log[i].type == RC_T_JOIN) {
+			assert_int_equal(f->log[i].arg, 1);
+			rejoined = true;
+		}
+		if (f->log[i].type == RC_T_POST)
+			assert_true(rejoined);
+	}
+	assert_true(rejoined);
+	rc_client_stats(c, &st);
+	assert_int_equal(st.membership_lost, 1);
+	assert_int_equal(st.resumes, 0);
+	assert_int_equal(st.relogins, 0);
+	assert_true(st.unmatched >= 1); /* the stray RESUME */
+	rc_client_free(c);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -441,6 +904,8 @@ main(void)
 		cmocka_unit_test(test_names_complete),
 		cmocka_unit_test(test_errno_map),
 		cmocka_unit_test(test_client_args),
+		cmocka_unit_test(test_resume_rejoins_and_resends),
+		cmocka_unit_test(test_lost_resume_not_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

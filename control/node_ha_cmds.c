@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roomcastctl ha status | failover NODE | fallback GROUP | recover [NODE] | fault ...:
+ * the HA pair's administration (control/CLI.md). A command that a state does not allow is
+ * refused with the state and what to do instead.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+#include "cluster.h"
+#include "ha_fsm.h"
+#include "ha_lease.h"
+#include "lease.h"
+#include "node.h"
+#include "node_ha.h"
+#include "node_ha_int.h"
+#include "repl.h"
+#include "wal.h"
+
+static uint64_t
+now_ms(void)
+{
+	return rc_lease_mono_ms();
+}
+
+static json_t *
+scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
+	   struct rc_text *t)
+{
+	struct rc_node_ha *ha = n->ha;
+	struct rc_ha_scope *sc = &ha->sc[s];
+	struct rc_repl_status rs;
+	bool have = rc_repl_get_status(ha->repl, sc->lease_scope, &rs) == 0;
+	uint64_t last = rc_wal_last_lsn(sc->wal);
+	uint64_t lag = 0;
+	const char *role = "off";
+
+	if (have) {
+		role = rs.role == RC_REPL_WRITER ? "writer" : rs.role == RC_REPL_REPLICA ? "replica" :
+											 "off";
+		lag = rs.role == RC_REPL_WRITER && last > rs.acked_lsn ? last - rs.acked_lsn : 0;
+	}
+	rc_text_printf(t,
+		       "  %-14s %-7s lease %s epoch %" PRIu64 "%s, %s, stream %s (%s), last LSN "
+		       "%" PRIu64 ", peer lag %" PRIu64 " records, %u sessions replicated\n",
+		       sc->lease_scope, s == 0 ? "(own)" : "(peer)",
+		       ls->held[s] ? "held" : ls->acquiring[s] ? "acquiring" : "not held",
+		       ls->epoch[s], rc_lease_guard_ok(&sc->guard, now_ms()) ? " (acking)" : "",
+		       sc->loaded ? "served here" : "not served here", role,
+		       have && rs.connected ? "connected" : "disconnected", last, lag, sc->n_sess);
+	return json_pack("{s:s,s:b,s:b,s:I,s:b,s:s,s:b,s:I,s:I,s:I,s:I}", "scope",
+			 sc->lease_scope, "served", sc->loaded, "lease_held", ls->held[s], "epoch",
+			 (json_int_t)ls->epoch[s], "acking", rc_lease_guard_ok(&sc->guard, now_ms()),
+			 "stream_role", role, "stream_connected", have && rs.connected, "last_lsn",
+			 (json_int_t)last, "acked_lsn", (json_int_t)(have ? rs.acked_lsn : 0),
+			 "lag_records", (json_int_t)lag, "sessions_replicated",
+			 (json_int_t)sc->n_sess);
+}
+
+static int
+cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	      size_t errlen)
+{
+	struct rc_node *n = arg;
+	struct rc_node_ha *ha = n->ha;
+	struct rc_ha_lease_status ls;
+	struct rc_hb_stats hs;
+	uint64_t now = now_ms();
+	json_t *scopes, *peer;
+	const char *pstate, *preason;
+	bool up;
+
+	(void)argv;
+	if (argc != 0)
+		return -EINVAL;
+	if (ha == NULL) {
+		json_object_set_new(res, "state", json_string(rc_ha_state_name(RC_HA_UNKNOWN)));
+		json_object_set_new(res, "reason", json_string(rc_ha_reason_name(
+							     RC_HA_REASON_HA_NOT_ENABLED)));
+		rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
+			       n->cfg.node_id);
+		(void)err, (void)errlen;
+		return 0;
+	}
+	rc_ha_lease_get_status(ha->lease, &ls);
+	rc_hb_get_stats(ha->hb, &hs);
+	up = rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
+	pstate = ha->peer_heard ? rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ?
+							   ha->peer.ha_state : RC_HA_UNKNOWN) :
+				  "Unknown";
+	preason = ha->peer_heard ? rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
+							     ha->peer.ha_reason :
+							     RC_HA_REASON_NORMAL) :
+				   "Not Reported";
+	rc_text_printf(t, "%-8s %-48s %s for %.1f s\n", n->cfg.node_id,
+		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason),
+		       (double)(now - ha->fsm.since_ms) / 1000.0);
+	rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", n->cfg.ha_peer_id,
+		       up ? pstate : "Unknown", up ? preason : "Not Reported",
+		       rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
+		       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
+	scopes = json_array();
+	for (unsigned s = 0; s < 2; s++)
+		json_array_append_new(scopes, scope_json(n, s, &ls, t));
+	rc_text_printf(t,
+		       "  database %s; heartbeats tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64
+		       "; takeovers %" PRIu64 ", fences %" PRIu64 ", RESUMEs sent %" PRIu64
+		       ", acks withheld after fencing %" PRIu64 "\n",
+		       ls.db_ok ? "reachable" : "UNREACHABLE", hs.tx, hs.rx,
+		       hs.drops[0] + hs.drops[1] + hs.drops[2] + hs.drops[3] + hs.drops[4] +
+			       hs.drops[5] + hs.drops[6],
+		       ha->takeovers, ha->fences, ha->resumes_sent,
+		       __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
+	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I}", "node", n->cfg.ha_peer_id, "state",
+			 up ? pstate : "Unknown", "reason", up ? preason : "Not Reported", "alive",
+			 up, "epoch", (json_int_t)ha->peer.epoch, "last_lsn",
+			 (json_int_t)ha->peer.last_lsn);
+	json_object_update(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
+					  "node", n->cfg.node_id, "state",
+					  rc_ha_state_name(ha->fsm.state), "reason",
+					  rc_ha_reason_name(ha->fsm.reason), "in_state_ms",
+					  (json_int_t)(now - ha->fsm.since_ms), "peer", peer,
+					  "scopes", scopes, "fsm", rc_ha_fsm_to_json(&ha->fsm, now),
+					  "db_ok", ls.db_ok, "takeovers", (json_int_t)ha->takeovers,
+					  "fences", (json_int_t)ha->fences, "resumes_sent",
+					  (json_int_t)ha->resumes_sent, "fenced_acks",
+					  (json_int_t)__atomic_load_n(&n->dp.fenced_acks,
+								      __ATOMIC_RELAXED),
+					  "heartbeats_rx", (json_int_t)hs.rx));
+	return 0;
+}
+
+/* Deliver an admin event; a refusal says why. */
+static int
+admin_event(struct rc_node *n, enum rc_ha_event ev, char *err, size_t errlen, struct rc_text *t)
+{
+	struct rc_node_ha *ha = n->ha;
+	enum rc_ha_state before = ha->fsm.state;
+
+	rc_node_ha_admin(n, ev);
+	if (ha->fsm.state == before && ha->fsm.invalid[ev] != ha->last_invalid[ev]) {
+		ha->last_invalid[ev] = ha->fsm.invalid[ev];
+		snprintf(err, errlen, "refused: %s is %s (%s)", n->cfg.node_id,
+			 rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason));
+		return -EPERM;
+	}
+	rc_text_printf(t, "%s: %s -> %s (%s)\n", n->cfg.node_id, rc_ha_state_name(before),
+		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason));
+	return 0;
+}
+
+static int
+need_ha(struct rc_node *n, char *err, size_t errlen)
+{
+	if (n->ha != NULL)
+		return 0;
+	snprintf(err, errlen, "high availability is not enabled on %s (ha.enabled)",
+		 n->cfg.node_id);
+	return -ENOTSUP;
+}
+
+static int
+cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+		size_t errlen)
+{
+	struct rc_node *n = arg;
+	int rc;
+
+	if (argc != 1)
+		return -EINVAL;
+	if ((rc = need_ha(n, err, errlen)) != 0)
+		return rc;
+	if (strcmp(argv[0], n->cfg.node_id) != 0) {
+		snprintf(err, errlen,
+			 "%s is not this node (%s): run `roomcastctl ha failover %s` on %s, the "
+			 "node that gives its rooms away",
+			 argv[0], n->cfg.node_id, argv[0], argv[0]);
+		return -EINVAL;
+	}
+	rc = admin_event(n, RC_HA_EV_ADMIN_FAILOVER, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	return rc;
+}
+
+static int
+cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+		size_t errlen)
+{
+	struct rc_node *n = arg;
+	const struct rc_cl_group *g = NULL;
+	int rc;
+
+	if (argc != 1)
+		return -EINVAL;
+	if ((rc = need_ha(n, err, errlen)) != 0)
+		return rc;
+	if (n->cl != NULL)
+		rc_cluster_find_node(n->cl, n->cfg.node_id, &g, NULL);
+	if (strcmp(argv[0], n->cfg.node_id) != 0 && strcmp(argv[0], n->cfg.ha_peer_id) != 0 &&
+	    (g == NULL || strcmp(argv[0], g->name) != 0)) {
+		snprintf(err, errlen, "%s is not this node's group (%s)", argv[0],
+			 g != NULL ? g->name : "none in the cluster state");
+		return -EINVAL;
+	}
+	if (n->ha->fsm.state != RC_HA_FAILED_OVER && n->ha->fsm.state != RC_HA_IDLE) {
+		snprintf(err, errlen,
+			 "refused: %s is %s (%s); a fallback starts on the node whose rooms moved "
+			 "away (Failed Over or Idle): run it on %s",
+			 n->cfg.node_id, rc_ha_state_name(n->ha->fsm.state),
+			 rc_ha_reason_name(n->ha->fsm.reason), n->cfg.ha_peer_id);
+		return -EPERM;
+	}
+	rc = admin_event(n, RC_HA_EV_ADMIN_FALLBACK, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	return rc;
+}
+
+static int
+cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	       size_t errlen)
+{
+	struct rc_node *n = arg;
+	int rc;
+
+	if (argc > 1)
+		return -EINVAL;
+	if ((rc = need_ha(n, err, errlen)) != 0)
+		return rc;
+	if (argc == 1 && strcmp(argv[0], n->cfg.node_id) != 0) {
+		snprintf(err, errlen, "%s is not this node (%s): run it on %s", argv[0],
+			 n->cfg.node_id, argv[0]);
+		return -EINVAL;
+	}
+	rc = admin_event(n, RC_HA_EV_ADMIN_RECOVER, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	return rc;
+}
+
+static int
+cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	     size_t errlen)
+{
+	struct rc_node *n = arg;
+	bool on;
+
+	if (argc != 1)
+		return -EINVAL;
+	if (!n->cfg.ha_fault_injection) {
+		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
+		return -EPERM;
+	}
+	if (strcmp(argv[0], "stall-workers") == 0)
+		on = true;
+	else if (strcmp(argv[0], "resume-workers") == 0)
+		on = false;
+	else
+		return -EINVAL;
+	n->dp.fault_stall = on;
+	rc_text_printf(t, "workers %s\n", on ? "stalled (the TC service looks hung)" : "running");
+	json_object_set_new(res, "stalled", json_boolean(on));
+	return 0;
+}
+
+int
+rc_node_ha_cmds_register(struct rc_node *n)
+{
+	static const struct {
+		const char *path, *args, *help;
+		rc_admin_fn fn;
+	} cmds[] = {
+		{ "ha status", "", "both nodes' HA state, reason, time in state, leases, streams",
+		  cmd_ha_status },
+		{ "ha failover", "NODE", "hand NODE's rooms and users to its peer (run on NODE)",
+		  cmd_ha_failover },
+		{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
+		  "node in Failed Over or Idle)", cmd_ha_fallback },
+		{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover },
+		{ "ha fault", "stall-workers|resume-workers", "fault injection (tests only)",
+		  cmd_ha_fault },
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn, n };
+
+		if ((rc = rc_admin_register(n->admin, &c)) != 0)
+			return rc;
+	}
+	return 0;
+}

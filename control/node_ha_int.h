@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the HA wiring shared by node_ha.c and node_ha_cmds.c. Control thread only. */
+#ifndef RC_NODE_HA_INT_H
+#define RC_NODE_HA_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ha_fsm.h"
+#include "heartbeat.h"
+#include "lease_guard.h"
+#include "proto.h"
+
+struct rc_wal;
+struct rc_history;
+struct rc_drainer;
+struct rc_ha_lease;
+struct rc_repl;
+
+/* A session of a scope as its writer replicated it to us. */
+struct rc_ha_sess {
+	uint64_t id;
+	uint32_t ip;       /* network order */
+	uint16_t udp_port; /* network order */
+	uint8_t mac[6];
+	uint8_t user_len;
+	char user[RC_MAX_USER];
+};
+
+struct rc_ha_scope {
+	char node[64];          /* the node whose rooms these are */
+	char lease_scope[80];   /* "rooms:<node>": the lease and the stream's name */
+	struct rc_wal *wal;     /* [0]: the node's own n->wal */
+	struct rc_history *hist;
+	struct rc_drainer *drainer; /* [1] only ([0] is n->drainer) */
+	struct rc_lease_guard guard;
+	uint64_t epoch;         /* the drainer's epoch while loaded; 0 otherwise */
+	bool loaded;            /* rooms in the table, served */
+	struct rc_ha_sess *sess; /* replica: the writer's sessions */
+	unsigned n_sess, cap_sess;
+};
+
+/* release / unload-peer in progress: waiting for the peer to hold the stream. */
+struct rc_ha_job {
+	bool active;
+	bool answer;
+	uint32_t op;
+	uint64_t deadline;
+	uint64_t lsn;
+};
+
+struct rc_node_ha {
+	struct rc_ha_fsm fsm;
+	struct rc_hb *hb;
+	struct rc_health *health;
+	struct rc_ha_lease *lease;
+	struct rc_repl *repl;
+	struct rc_ha_scope sc[2];
+	struct rc_ha_job job[2];
+	uint32_t lease_op[2];
+	bool durability_peer, gate_on, gate_set;
+	bool critical_ok, critical_reported;
+	uint64_t started_ms;
+	/* the peer as last heard */
+	struct rc_hb_status peer;
+	bool peer_heard;
+	uint64_t peer_heard_ms, peer_dead_ms;
+	/* WAL writer watch */
+	uint64_t wal_commits[2], wal_progress_ms[2];
+	/* gratuitous ARP schedule per scope */
+	unsigned garp_left[2];
+	uint64_t garp_t0[2];
+	/* counters */
+	uint64_t takeovers, loads, unloads, fences, alarms, resumes_sent, garps_sent;
+	uint64_t aux_tx, aux_rx, aux_bad;
+	uint64_t last_invalid[RC_HA_EV_MAX]; /* refusals already reported by a command */
+};
+
+struct rc_node;
+/* Deliver an administrator's event (ha failover / fallback / recover) and act on it. */
+void rc_node_ha_admin(struct rc_node *n, enum rc_ha_event ev);
+
+#endif /* RC_NODE_HA_INT_H */

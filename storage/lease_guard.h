@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lease guard (self-fencing), the part of storage/lease.h that worker lcores read: no
+ * database, no allocation, lock-free. The rules (who grants, the timing argument) are in
+ * lease.h.
+ */
+#ifndef RC_LEASE_GUARD_H
+#define RC_LEASE_GUARD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+struct rc_lease_guard {
+	_Atomic uint64_t epoch;               /* 0: no lease */
+	_Atomic uint64_t valid_until_mono_ms; /* acknowledge only while now < this */
+};
+
+/* This host's CLOCK_MONOTONIC in ms (the clock of the guard). */
+static inline uint64_t
+rc_lease_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* May the node acknowledge at now_mono_ms? Any thread, lock-free. */
+static inline bool
+rc_lease_guard_ok(const struct rc_lease_guard *g, uint64_t now_mono_ms)
+{
+	return now_mono_ms < atomic_load_explicit(&g->valid_until_mono_ms, memory_order_acquire);
+}
+
+/* The epoch the guard was granted for (0: none). Any thread. */
+static inline uint64_t
+rc_lease_guard_epoch(const struct rc_lease_guard *g)
+{
+	return atomic_load_explicit(&g->epoch, memory_order_acquire);
+}
+
+#endif /* RC_LEASE_GUARD_H */

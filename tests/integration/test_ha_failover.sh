@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# The HA pair (issue 5), real processes, real PostgreSQL, network namespaces: clients post
+# continuously to both nodes (rcha, unique cmids) while
+#   1. n1 is killed with SIGKILL: n2 takes over n1's rooms, service address and sessions
+#      (Running in Backup Mode); n1 restarts into Failed Over;
+#   2. `ha fallback` on n1: n1 Taking Back / n2 Falling Back, then both Normal, under load;
+# then rcha verify compares what the clients saw acknowledged with the database: 0 lost,
+# 0 duplicates, no gap in any room's seqs, no client logged in twice (sessions kept).
+# rc-timeout: 300
+# shellcheck disable=SC2119 # rc_* helpers take optional arguments
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=ha_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ha_lib.sh"
+
+RC_RCHA="$RC_BUILD/tests/tools/rcha"
+
+rc_init ha_failover
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCHA"
+rc_require_cmds psql
+rc_start_pg
+rc_ha_setup
+rc_ha_write_confs
+rc_ha_start 0
+rc_ha_start 1
+rc_ha_wait_state 0 Normal 20
+rc_ha_wait_state 1 Normal 20
+rc_ha_ctl 0 ha status
+mapfile -t BIND < <(rc_bind_args)
+val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
+
+OUT="$RC_WORK/rcha"
+rc_log "rcha: 8 users (4 per node), 2 rooms (one per node), 10 posts/s each, 16 s"
+ip netns exec "$RC_NS_CLI" "$RC_RCHA" run --server "${RC_HA_VIP[0]}" \
+	--server "${RC_HA_VIP[1]}" --port "$RC_PORT" --users 8 --room-prefix room- --rooms 2 \
+	--rate 10 --duration 16 --drain 15 --secret "$RC_SECRET" --out "$OUT" "${BIND[@]}" \
+	>"$RC_WORK/rcha-run.log" 2>&1 &
+RCHA=$!
+RC_BG_PIDS+=("$RCHA")
+
+sleep 4
+rc_log "step 1: SIGKILL n1"
+rc_ha_kill 0
+t0=$SECONDS
+rc_ha_wait_state 1 "Running in Backup Mode" 10
+rc_log "n2 Running in Backup Mode after $((SECONDS - t0)) s"
+rc_ha_ctl 1 ha status
+rc_ha_ctl 1 room list
+rc_assert_match "$(rc_ha_ctl 1 room list)" "room-0" "n2 hosts n1's room"
+
+sleep 2
+rc_log "n1 restarts"
+rc_ha_start 0
+rc_ha_wait_state 0 "Failed Over" 15
+rc_assert_match "$(rc_ha_ctl 0 ha status)" "Failed Over" "n1 Failed Over"
+
+rc_log "step 2: fallback (under load)"
+rc_ha_ctl 0 ha fallback n1
+rc_ha_wait_state 0 Normal 15
+rc_ha_wait_state 1 Normal 15
+rc_assert_match "$(rc_ha_ctl 0 room list)" "room-0" "n1 hosts its room again"
+rc_ha_ctl 0 ha status
+
+rc=0
+wait "$RCHA" || rc=$?
+cat "$RC_WORK/rcha-run.log"
+rc_assert_eq "$rc" 0 "rcha run exit status"
+rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
+rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins (sessions kept)"
+rc_assert_int_gt "$(val resumes "$RC_WORK/rcha-run.log")" 0 "RESUMEs seen by clients"
+
+backlog_empty() {
+	[ "$(rc_ha_ctl 0 -j db status | jq -r '.backlog.records')" = 0 ] &&
+		[ "$(rc_ha_ctl 1 -j db status | jq -r '.backlog.records')" = 0 ]
+}
+rc_wait_until 30 "both backlogs drain" backlog_empty
+rc_assert "rcha verify" "$RC_RCHA" verify --out "$OUT" --conninfo "$RC_PG_CONNINFO" \
+	>"$RC_WORK/verify.log" 2>&1
+cat "$RC_WORK/verify.log"
+for k in lost_acked duplicates gaps relogins; do
+	rc_assert_eq "$(val "$k" "$RC_WORK/verify.log")" 0 "verify $k"
+done
+rc_ha_stop 1 || rc_fail "n2 did not exit cleanly"
+rc_ha_stop 0 || rc_fail "n1 did not exit cleanly"

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `rcha run`: users post continuously (through a failover, typically) and record what they
+ * were acknowledged and handed, the pauses they lived through, RESUMEs and re-logins.
+ *
+ * Phases: log in and join every client (blocking, one after the other); post at --rate
+ * per user (round-robin over its rooms, at most --window POSTs in flight, no catch-up burst
+ * after a pause) until --duration; then stop posting and wait up to --drain seconds for
+ * the outstanding ACKs. A pause is the time between two consecutive events (ACK or
+ * delivery) of one client while posting; the last one runs to the end of the posting
+ * phase. Requests are retransmitted for --give-up seconds before the library gives up.
+ *
+ * Single-threaded: every client is polled from one loop.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rcclient.h"
+#include "rcha.h"
+#include "token.h"
+
+#define POLL_MS 5
+
+struct rh;
+
+/* A POST in flight (the tag of rc_client_post_async), or failed (kept for a late ACK). */
+struct rh_post {
+	uint64_t cmid;
+	unsigned room;
+	struct rh_post *next;
+};
+
+struct rh_user {
+	struct rh *H;
+	struct rc_client *c;
+	char name[96];
+	unsigned room[64], nrooms, next_room;
+	unsigned inflight;
+	uint64_t next_post_ms, last_ev_ms;
+	uint64_t posts, acked, failed;
+	struct rh_post *failed_list;
+};
+
+struct rh {
+	const struct rh_opts *o;
+	struct rh_user *u;
+	char (*room_name)[256];
+	FILE *acked, *pauses, *events;
+	uint64_t t0, end_ms;
+	uint32_t *gap;
+	size_t ngap, capgap;
+	uint64_t max_pause, npauses, setup_fail;
+};
+
+static uint64_t
+rel(const struct rh *H, uint64_t now)
+{
+	return now - H->t0;
+}
+
+static void
+event(struct rh_user *u, const char *what, const char *detail)
+{
+	fprintf(u->H->events, "%" PRIu64 "\t%s\t%s\t%s\n", rel(u->H, rh_now_ms()), u->name, what,
+		detail ? detail : "");
+}
+
+static void
+pause_end(struct rh_user *u, uint64_t now)
+{
+	struct rh *H = u->H;
+	uint64_t gap;
+
+	if (now > H->end_ms)
+		now = H->end_ms;
+	if (u->last_ev_ms == 0 || now < u->last_ev_ms)
+		return;
+	gap = now - u->last_ev_ms;
+	if (H->ngap == H->capgap) {
+		size_t cap = H->capgap ? H->capgap * 2 : 4096;
+		uint32_t *g = realloc(H->gap, cap * sizeof(*g));
+
+		if (!g)
+			return;
+		H->gap = g;
+		H->capgap = cap;
+	}
+	H->gap[H->ngap++] = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+	if (gap > H->max_pause)
+		H->max_pause = gap;
+	if (gap > H->o->pause_ms) {
+		H->npauses++;
+		fprintf(H->pauses, "%s\t%" PRIu64 "\t%" PRIu64 "\n", u->name, rel(H, u->last_ev_ms),
+			gap);
+	}
+}
+
+/* An ACK or a delivery: the end of a pause, while posting. */
+static void
+activity(struct rh_user *u)
+{
+	uint64_t now = rh_now_ms();
+
+	if (now > u->H->end_ms)
+		return;
+	pause_end(u, now);
+	u->last_ev_ms = now;
+}
+
+static void
+on_deliver(void *arg, const struct rc_delivery *d)
+{
+	struct rh_user *u = arg;
+
+	fprintf(u->H->acked, "D\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", u->name,
+		d->room, d->cmid, d->seq, rel(u->H, rh_now_ms()), d->sender);
+	activity(u);
+}
+
+static void
+record_ack(struct rh_user *u, unsigned room, uint64_t cmid, uint64_t seq)
+{
+	fprintf(u->H->acked, "A\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", u->name,
+		u->H->room_name[room], cmid, seq, rel(u->H, rh_now_ms()));
+	u->acked++;
+	activity(u);
+}
+
+/* A late ACK for a POST that had failed (given up): it was stored after all. */
+static void
+late_ack(struct rh_user *u, const struct rc_post_result *r)
+{
+	for (struct rh_post **pp = &u->failed_list; *pp; pp = &(*pp)->next) {
+		struct rh_post *p = *pp;
+
+		if (p->cmid != r->cmid)
+			continue;
+		*pp = p->next;
+		u->failed--;
+		record_ack(u, p->room, p->cmid, r->seq);
+		event(u, "late-ack", NULL);
+		free(p);
+		return;
+	}
+}
+
+static void
+on_posted(void *arg, const struct rc_post_result *r)
+{
+	struct rh_user *u = arg;
+	struct rh_post *p = r->tag;
+	char why[64];
+
+	if (r->late) {
+		late_ack(u, r);
+		return;
+	}
+	u->inflight--;
+	if (r->status == 0) {
+		record_ack(u, p->room, p->cmid, r->seq);
+		free(p);
+		return;
+	}
+	u->failed++;
+	snprintf(why, sizeof(why), "cmid %" PRIu64 ": %s (error %u)", p->cmid,
+		 strerror(-r->status), r->err_code);
+	event(u, "post-failed", why);
+	p->next = u->failed_list;
+	u->failed_list = p;
+}
+
+static void
+on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
+{
+	struct rh_user *u = arg;
+	char d[128];
+
+	if (ev == RC_EV_RESUMED)
+		snprintf(d, sizeof(d), "%s %s", room, rc_resume_reason_name((unsigned)value));
+	else
+		snprintf(d, sizeof(d), "%s %" PRIu64, room ? room : "-", value);
+	event(u, rc_client_event_name(ev), d);
+}
+
+static void
+on_error(void *arg, uint16_t code, uint8_t ref_type, const char *text)
+{
+	char d[160];
+
+	snprintf(d, sizeof(d), "%u %s to %s: %s", code, rc_err_name(code),
+		 rc_msg_type_name(ref_type), text);
+	event(arg, "error", d);
+}
+
+static int
+user_setup(struct rh *H, struct rh_user *u, unsigned i)
+{
+	const struct rh_opts *o = H->o;
+	unsigned s = i % o->nservers;
+	struct rc_client_cb cb = { .deliver = on_deliver, .posted = on_posted, .error = on_error,
+				   .event = on_event, .arg = u };
+	char tok[RC_MAX_TOKEN + 1];
+	int rc;
+
+	u->H = H;
+	snprintf(u->name, sizeof(u->name), "%s%u", o->user_prefix, i);
+	u->c = rc_client_new(o->server_ip[s], o->server_port[s] ? o->server_port[s] : o->port,
+			     o->nbind ? o->bind_ip[i % o->nbind] : NULL);
+	if (!u->c)
+		return -errno;
+	rc_client_set_retry(u->c, 200, o->give_up_s + 3); /* 0.2 + 0.4 + 0.8 + 1 s each */
+	rc_client_set_callbacks(u->c, &cb);
+	if ((rc = rh_token(o, u->name, tok, sizeof(tok))) < 0) {
+		fprintf(stderr, "rcha: no token for %s: %s\n", u->name, strerror(-rc));
+		return rc;
+	}
+	if ((rc = rc_client_login(u->c, u->name, tok)) < 0) {
+		fprintf(stderr, "rcha: login of %s failed: %s\n", u->name, strerror(-rc));
+		return rc;
+	}
+	for (unsigned j = 0; j < o->rooms_per_user; j++) {
+		unsigned r = (i + j) % o->rooms;
+
+		if ((rc = rc_client_join(u->c, H->room_name[r], 0, NULL, NULL)) < 0) {
+			fprintf(stderr, "rcha: %s: join %s failed: %s\n", u->name, H->room_name[r],
+				strerror(-rc));
+			return rc;
+		}
+		u->room[u->nrooms++] = r;
+	}
+	return 0;
+}
+
+static void
+post_one(struct rh_user *u, uint64_t now, uint64_t interval)
+{
+	struct rh_post *p = calloc(1, sizeof(*p));
+	char body[160];
+	int rc;
+
+	if (!p)
+		return;
+	p->room = u->room[u->next_room++ % u->nrooms];
+	p->cmid = rc_client_next_cmid(u->c);
+	snprintf(body, sizeof(body), "%s:%" PRIu64, u->name, p->cmid);
+	rc = rc_client_post_async(u->c, u->H->room_name[p->room], body, strlen(body), p, &p->cmid);
+	if (rc < 0) {
+		free(p);
+		u->next_post_ms = now + interval; /* table full: try later */
+		return;
+	}
+	u->posts++;
+	u->inflight++;
+	u->next_post_ms += interval;
+	if (u->next_post_ms + interval < now)
+		u->next_post_ms = now; /* no burst to catch up after a pause */
+}
+
+static unsigned
+inflight_total(const struct rh *H)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < H->o->users; i++)
+		n += H->u[i].inflight;
+	return n;
+}
+
+static void
+loop(struct rh *H, struct pollfd *pfd)
+{
+	const struct rh_opts *o = H->o;
+	uint64_t interval = (uint64_t)(1000.0 / o->rate), stop = H->end_ms + o->drain_s * 1000ull;
+	bool ended = false;
+
+	if (interval == 0)
+		interval = 1;
+	for (;;) {
+		uint64_t now = rh_now_ms();
+
+		if (now >= H->end_ms && !ended) {
+			ended = true;
+			for (unsigned i = 0; i < o->users; i++)
+				pause_end(&H->u[i], H->end_ms);
+		}
+		if (ended && (inflight_total(H) == 0 || now >= stop))
+			return;
+		for (unsigned i = 0; i < o->users && !ended; i++) {
+			struct rh_user *u = &H->u[i];
+
+			if (now >= u->next_post_ms && u->inflight < o->window)
+				post_one(u, now, interval);
+		}
+		if (poll(pfd, o->users, POLL_MS) < 0 && errno != EINTR)
+			return;
+		for (unsigned i = 0; i < o->users; i++)
+			if ((pfd[i].revents & POLLIN) || rc_client_timeout_ms(H->u[i].c) == 0)
+				rc_client_poll(H->u[i].c, 0, NULL);
+	}
+}
+
+static FILE *
+out_file(const char *dir, const char *name, const char *header)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "rcha: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	fprintf(f, "#%s\n", header);
+	return f;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+pct(const struct rh *H, double p)
+{
+	if (H->ngap == 0)
+		return 0;
+	return H->gap[(size_t)(p * (double)(H->ngap - 1) + 0.5)];
+}
+
+static int
+summary(struct rh *H)
+{
+	const struct rh_opts *o = H->o;
+	uint64_t posts = 0, acked = 0, failed = 0, resumes = 0, relogins = 0, unacked;
+	char path[4096];
+	FILE *f;
+
+	for (unsigned i = 0; i < o->users; i++) {
+		struct rc_client_stats st;
+
+		rc_client_stats(H->u[i].c, &st);
+		posts += H->u[i].posts;
+		acked += H->u[i].acked;
+		failed += H->u[i].failed;
+		resumes += st.resumes;
+		relogins += st.relogins;
+	}
+	unacked = posts - acked;
+	qsort(H->gap, H->ngap, sizeof(*H->gap), cmp_u32);
+	snprintf(path, sizeof(path), "%s/summary.tsv", o->out);
+	f = fopen(path, "w");
+	for (int k = 0; k < 2; k++) {
+		FILE *w = k == 0 ? stdout : f;
+		const char *fmt = k == 0 ? "%s: %" PRIu64 "\n" : "%s\t%" PRIu64 "\n";
+
+		if (!w)
+			continue;
+		fprintf(w, fmt, "users", (uint64_t)o->users);
+		fprintf(w, fmt, "posts", posts);
+		fprintf(w, fmt, "acked", acked);
+		fprintf(w, fmt, "unacked", unacked);
+		fprintf(w, fmt, "failed", failed);
+		fprintf(w, fmt, "resumes", resumes);
+		fprintf(w, fmt, "relogins", relogins);
+		fprintf(w, fmt, "setup_failures", H->setup_fail);
+		fprintf(w, fmt, "pauses", H->npauses);
+		fprintf(w, fmt, "max_pause_ms", H->max_pause);
+		fprintf(w, fmt, "p50_pause_ms", pct(H, 0.50));
+		fprintf(w, fmt, "p99_pause_ms", pct(H, 0.99));
+	}
+	if (f)
+		fclose(f);
+	return unacked || relogins || H->setup_fail ? 1 : 0;
+}
+
+int
+rh_run(const struct rh_opts *o)
+{
+	struct rh H = { .o = o };
+	struct pollfd *pfd;
+	int rc = 1;
+
+	if (mkdir(o->out, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "rcha: %s: %s\n", o->out, strerror(errno));
+		return 1;
+	}
+	H.u = calloc(o->users, sizeof(*H.u));
+	H.room_name = calloc(o->rooms, sizeof(*H.room_name));
+	pfd = calloc(o->users, sizeof(*pfd));
+	H.acked = out_file(o->out, "acked.tsv", "kind\tuser\troom\tcmid\tseq\tt_ms\tsender");
+	H.pauses = out_file(o->out, "pauses.tsv", "user\tstart_ms\tlength_ms");
+	H.events = out_file(o->out, "events.tsv", "t_ms\tuser\tevent\tdetail");
+	if (!H.u || !H.room_name || !pfd || !H.acked || !H.pauses || !H.events)
+		goto out;
+	for (unsigned r = 0; r < o->rooms; r++)
+		snprintf(H.room_name[r], sizeof(H.room_name[r]), "%s%u", o->room_prefix, r);
+	H.t0 = rh_now_ms();
+	for (unsigned i = 0; i < o->users; i++) {
+		if (user_setup(&H, &H.u[i], i) < 0) {
+			H.setup_fail++;
+			goto out;
+		}
+		pfd[i] = (struct pollfd){ .fd = rc_client_fd(H.u[i].c), .events = POLLIN };
+	}
+	H.end_ms = rh_now_ms() + o->duration_s * 1000ull;
+	for (unsigned i = 0; i < o->users; i++)
+		H.u[i].next_post_ms = H.u[i].last_ev_ms = rh_now_ms();
+	loop(&H, pfd);
+	rc = summary(&H);
+out:
+	if (H.setup_fail)
+		fprintf(stderr, "rcha: setup failed\n");
+	for (unsigned i = 0; H.u && i < o->users; i++) {
+		while (H.u[i].failed_list) {
+			struct rh_post *p = H.u[i].failed_list;
+
+			H.u[i].failed_list = p->next;
+			free(p);
+		}
+		rc_client_free(H.u[i].c); /* no LOGOUT: the sessions expire on the node */
+	}
+	for (FILE **f = (FILE *[]){ H.acked, H.pauses, H.events, NULL }; *f; f++)
+		fclose(*f);
+	free(H.u);
+	free(H.room_name);
+	free(H.gap);
+	free(pfd);
+	return rc;
+}

@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of storage/repl.c and the WAL's replication calls (wal_repl.c): two real LMDB
+ * environments of one scope ("rooms:A") in scratch directories, their writer threads, and
+ * two rc_repl (nodes A and B) on 127.0.0.1 with ephemeral ports, in one process with a real
+ * EAL (--no-huge). Streaming with equal LSNs and contents, the peer gate, a role flip with
+ * truncation, a reset after trimming, a wrong key, garbage to the listener, aux messages.
+ * cmocka assertions run on the test's main thread only.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "repl.h"
+#include "wal_fixture.h"
+
+#define SCOPE "rooms:A"
+#define WAIT_MS 5000
+
+struct fx {
+	char dir[128];
+	struct rc_wal *wa, *wb;       /* A's and B's environment of SCOPE */
+	struct rte_ring *cqa, *cqb;   /* their completion rings */
+	struct rc_repl *ra, *rb;
+	uint64_t keep;                /* keep_records of both */
+};
+
+static unsigned ring_id;
+
+static uint64_t
+ms_now(void)
+{
+	return fx_now_us() / 1000;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static struct rc_wal *
+wal_open(struct fx *f, const char *sub, struct rte_ring **cq)
+{
+	char path[256], err[256] = "", name[32];
+	struct rc_wal_conf c;
+	struct rc_wal *w;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
+	c = fx_conf(path);
+	c.keep_records = f->keep;
+	w = rc_wal_open(&c, err, sizeof(err));
+	if (w == NULL)
+		fail_msg("rc_wal_open: %s", err);
+	snprintf(name, sizeof(name), "rt_cq%u", ring_id++);
+	*cq = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	assert_non_null(*cq);
+	assert_int_equal(rc_wal_set_completion(w, 0, *cq), 0);
+	assert_int_equal(rc_wal_start(w), 0);
+	return w;
+}
+
+static struct rc_repl_conf
+repl_conf(const char *me, const char *peer)
+{
+	struct rc_repl_conf c = {
+		.node_id = me,
+		.peer_id = peer,
+		.listen_addr = "127.0.0.1:0",
+		.key = { .id = 1, .len = 32 },
+		.reconnect_min_ms = 20,
+		.reconnect_max_ms = 200,
+		.dead_ms = 1000,
+	};
+
+	memset(c.key.key, 0x5a, c.key.len);
+	return c;
+}
+
+/* A (writer) and B (replica) of SCOPE; B's key bytes may differ (key_byte != 0). */
+static void
+fx_up(struct fx *f, uint8_t b_key_byte, bool start_b)
+{
+	struct rc_repl_conf ca = repl_conf("A", "B"), cb = repl_conf("B", "A");
+	char addr[64];
+
+	if (b_key_byte != 0)
+		memset(cb.key.key, b_key_byte, cb.key.len);
+	f->wa = wal_open(f, "a", &f->cqa);
+	f->wb = wal_open(f, "b", &f->cqb);
+	f->ra = rc_repl_create(&ca);
+	f->rb = rc_repl_create(&cb);
+	assert_non_null(f->ra);
+	assert_non_null(f->rb);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", rc_repl_listen_port(f->rb));
+	assert_int_equal(rc_repl_set_peer_addr(f->ra, addr), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", rc_repl_listen_port(f->ra));
+	assert_int_equal(rc_repl_set_peer_addr(f->rb, addr), 0);
+	assert_int_equal(rc_repl_attach(f->ra, SCOPE, f->wa, RC_REPL_WRITER), 0);
+	assert_int_equal(rc_repl_attach(f->rb, SCOPE, f->wb, RC_REPL_REPLICA), 0);
+	assert_int_equal(rc_repl_start(f->ra), 0);
+	if (start_b)
+		assert_int_equal(rc_repl_start(f->rb), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	fx_tmpdir(f->dir, sizeof(f->dir), NULL);
+	*state = f;
+	return 0;
+}
+
+static void
+drain_cq(struct rte_ring *cq, struct rc_wal *w)
+{
+	void *p;
+
+	while (cq != NULL && rte_ring_dequeue(cq, &p) == 0)
+		rte_mempool_put(rc_wal_pool(w), p);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	rc_repl_destroy(f->ra);
+	rc_repl_destroy(f->rb);
+	if (f->wa != NULL)
+		rc_wal_stop(f->wa);
+	if (f->wb != NULL)
+		rc_wal_stop(f->wb);
+	drain_cq(f->cqa, f->wa);
+	drain_cq(f->cqb, f->wb);
+	rc_wal_close(f->wa);
+	rc_wal_close(f->wb);
+	rte_ring_free(f->cqa);
+	rte_ring_free(f->cqb);
+	fx_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- producing through the writer's ring ---- */
+
+static struct rc_wal_rec *
+rec_get(struct rc_wal *w)
+{
+	void *p = NULL;
+
+	assert_int_equal(rte_mempool_get(rc_wal_pool(w), &p), 0);
+	return p;
+}
+
+static void
+post(struct rc_wal *w, struct rc_wal_rec *r)
+{
+	r->reply_to = 0;
+	assert_int_equal(rte_ring_enqueue(rc_wal_ring(w), r), 0);
+}
+
+static void
+post_room(struct rc_wal *w, uint32_t room, const char *name)
+{
+	struct rc_wal_rec *r = rec_get(w);
+
+	fx_room(r, room, 1700000000000ull + room, "alice", name);
+	post(w, r);
+}
+
+static void
+post_msg(struct rc_wal *w, uint32_t room, uint64_t seq, const char *tag)
+{
+	struct rc_wal_rec *r = rec_get(w);
+	char body[64];
+
+	snprintf(body, sizeof(body), "%s-r%us%llu", tag, room, (unsigned long long)seq);
+	fx_msg(r, room, seq, "bob", body);
+	post(w, r);
+}
+
+/* Waits up to ms for n completions on cq; returns how many came (each status checked 0). */
+static unsigned
+completions(struct rc_wal *w, struct rte_ring *cq, unsigned n, unsigned ms)
+{
+	uint64_t end = ms_now() + ms;
+	unsigned got = 0;
+
+	while (got < n && ms_now() < end) {
+		void *p;
+
+		if (rte_ring_dequeue(cq, &p) != 0) {
+			sleep_ms(1);
+			continue;
+		}
+		assert_int_equal(((struct rc_wal_rec *)p)->status, 0);
+		rte_mempool_put(rc_wal_pool(w), p);
+		got++;
+	}
+	return got;
+}
+
+static void
+write_msgs(struct rc_wal *w, struct rte_ring *cq, uint32_t room, uint64_t first,
+	   uint64_t last, const char *tag)
+{
+	for (uint64_t s = first; s <= last; s++)
+		post_msg(w, room, s, tag);
+	assert_int_equal(completions(w, cq, (unsigned)(last - first + 1), WAIT_MS),
+			 last - first + 1);
+}
+
+static bool
+wait_lsn(struct rc_wal *w, uint64_t lsn)
+{
+	uint64_t end = ms_now() + WAIT_MS;
+
+	while (rc_wal_last_lsn(w) != lsn && ms_now() < end)
+		sleep_ms(2);
+	return rc_wal_last_lsn(w) == lsn;
+}
+
+static bool
+wait_connected(struct rc_repl *r, bool up)
+{
+	uint64_t end = ms_now() + WAIT_MS;
+	struct rc_repl_status st;
+
+	do {
+		assert_int_equal(rc_repl_get_status(r, SCOPE, &st), 0);
+		if (st.connected == up)
+			return true;
+		sleep_ms(2);
+	} while (ms_now() < end);
+	return false;
+}
+
+/* ---- comparing two environments ---- */
+
+struct dump {
+	char *buf;
+	size_t len, cap;
+};
+
+static void
+dump_add(struct dump *d, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (d->len + n + 1 > d->cap) {
+		d->cap = (d->len + n + 1) * 2;
+		d->buf = realloc(d->buf, d->cap);
+		assert_non_null(d->buf);
+	}
+	memcpy(d->buf + d->len, s, n + 1);
+	d->len += n;
+}
+
+static int
+dump_log_cb(void *arg, const struct rc_wal_logrec *r)
+{
+	char line[2048];
+
+	snprintf(line, sizeof(line), "%llu %u %u %llu %llu %llu %.*s %.*s %u\n",
+		 (unsigned long long)r->lsn, r->kind, r->room_id, (unsigned long long)r->seq,
+		 (unsigned long long)r->ts_ms, (unsigned long long)r->cmid, r->user.len,
+		 r->user.p, r->body.len, r->body.p, r->value_len);
+	dump_add(arg, line);
+	return 0;
+}
+
+static int
+dump_room_cb(void *arg, const struct rc_wal_room *r)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), "room %u %llu %llu %s %s\n", r->room_id,
+		 (unsigned long long)r->created_ms, (unsigned long long)r->last_seq, r->name,
+		 r->creator);
+	dump_add(arg, line);
+	return 0;
+}
+
+static int
+dump_msg_cb(void *arg, const struct rc_wal_msg *m)
+{
+	char line[2048];
+
+	snprintf(line, sizeof(line), "msg %u %llu %llu %.*s\n", m->room_id,
+		 (unsigned long long)m->seq, (unsigned long long)m->cmid, m->body.len, m->body.p);
+	dump_add(arg, line);
+	return 0;
+}
+
+/* The log from `from`, the rooms and rooms 1..3's messages, as text. */
+static char *
+dump(struct rc_wal *w, uint64_t from)
+{
+	struct dump d = { 0 };
+
+	dump_add(&d, "");
+	assert_true(rc_wal_log_read(w, from, 100000, dump_log_cb, &d) >= 0);
+	assert_int_equal(rc_wal_load_rooms(w, dump_room_cb, &d), 0);
+	for (uint32_t room = 1; room <= 3; room++)
+		assert_true(rc_wal_read(w, room, 1, UINT64_MAX, 100000, dump_msg_cb, &d) >= 0);
+	return d.buf;
+}
+
+static void
+assert_same(struct rc_wal *a, struct rc_wal *b, uint64_t from)
+{
+	char *x = dump(a, from), *y = dump(b, from);
+
+	assert_int_equal(rc_wal_last_lsn(a), rc_wal_last_lsn(b));
+	assert_string_equal(x, y);
+	free(x);
+	free(y);
+}
+
+/* ---- tests ---- */
+
+static void
+test_stream(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_event ev[8];
+	struct rc_repl_status st;
+	bool connected = false;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	post_room(f->wa, 2, "dev");
+	assert_int_equal(completions(f->wa, f->cqa, 2, WAIT_MS), 2);
+	write_msgs(f->wa, f->cqa, 1, 1, 300, "a");
+	write_msgs(f->wa, f->cqa, 2, 1, 20, "a");
+	assert_true(wait_lsn(f->wb, 322));
+	assert_same(f->wa, f->wb, 1);
+	assert_true(wait_connected(f->ra, true));
+	assert_int_equal(rc_repl_get_status(f->ra, SCOPE, &st), 0);
+	assert_int_equal(st.role, RC_REPL_WRITER);
+	assert_int_equal(st.sent_lsn, 322);
+	assert_int_equal(st.protocol_errors + st.auth_failures + st.timeouts, 0);
+	assert_int_equal(st.connects, 1);
+	assert_int_equal(st.reconnects, 0);
+	for (unsigned i = 0; i < 100 && st.acked_lsn != 322; i++) {
+		sleep_ms(5);
+		rc_repl_get_status(f->ra, SCOPE, &st);
+	}
+	assert_int_equal(st.acked_lsn, 322);
+	assert_int_equal(st.lag, 0);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.role, RC_REPL_REPLICA);
+	assert_int_equal(st.applied_lsn, 322);
+	assert_int_equal(st.records_rx, 322);
+	assert_int_equal(rc_repl_get_status(f->rb, "nope", &st), -ENOENT);
+	for (unsigned n = rc_repl_poll_events(f->rb, ev, 8), i = 0; i < n; i++)
+		connected |= ev[i].type == RC_REPL_EV_CONNECTED && strcmp(ev[i].scope, SCOPE) == 0;
+	assert_true(connected);
+	/* the drained marker follows the writer's */
+	rc_wal_set_drained(f->wa, 100);
+	for (unsigned i = 0; i < 200 && rc_wal_drained_lsn(f->wb) < 100; i++)
+		sleep_ms(5);
+	assert_int_equal(rc_wal_drained_lsn(f->wb), 100);
+}
+
+static void
+test_gate(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_stats ws;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_connected(f->ra, true));
+	rc_wal_set_peer_gate(f->wa, true);
+	/* B up: completes once B acked */
+	write_msgs(f->wa, f->cqa, 1, 1, 10, "a");
+	assert_int_equal(rc_wal_last_lsn(f->wb), 11);
+	/* B down: committed, not completed */
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_msg(f->wa, 1, 11, "a");
+	assert_int_equal(completions(f->wa, f->cqa, 1, 300), 0);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 12);
+	rc_wal_get_stats(f->wa, &ws);
+	assert_int_equal(ws.holding, 1);
+	/* gate off: completed at once */
+	rc_wal_set_peer_gate(f->wa, false);
+	assert_int_equal(completions(f->wa, f->cqa, 1, 1000), 1);
+	/* gate on again, B still down: held; B back: acked, completed */
+	rc_wal_set_peer_gate(f->wa, true);
+	post_msg(f->wa, 1, 12, "a");
+	post_msg(f->wa, 1, 13, "a");
+	assert_int_equal(completions(f->wa, f->cqa, 2, 300), 0);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_int_equal(completions(f->wa, f->cqa, 2, WAIT_MS), 2);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 14);
+	assert_same(f->wa, f->wb, 1);
+	rc_wal_get_stats(f->wa, &ws);
+	assert_int_equal(ws.holding, 0);
+	assert_true(ws.held_records >= 13);
+	assert_true(ws.hold_max_us >= 250000);
+	/* stop with a held record: completed with -ENOTCONN, never lost */
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_msg(f->wa, 1, 14, "a");
+	sleep_ms(50);
+	rc_wal_stop(f->wa);
+	{
+		void *p = NULL;
+
+		assert_int_equal(rte_ring_dequeue(f->cqa, &p), 0);
+		assert_int_equal(((struct rc_wal_rec *)p)->status, -ENOTCONN);
+		rte_mempool_put(rc_wal_pool(f->wa), p);
+	}
+	rc_wal_get_stats(f->wa, &ws);
+	assert_int_equal(ws.unacked_completions, 1);
+	assert_int_equal(ws.lost_completions, 0);
+}
+
+static void
+test_truncate_after_flip(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_status st;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 10, "a");
+	assert_true(wait_lsn(f->wb, 11));
+	/* B misses A's last records (12..14) */
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_room(f->wa, 2, "a-only");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 11, 12, "a");
+	assert_int_equal(rc_wal_last_lsn(f->wa), 14);
+	/* A dies; B takes over and writes 12..16 itself */
+	rc_repl_stop(f->ra);
+	assert_int_equal(rc_repl_set_role(f->rb, SCOPE, RC_REPL_WRITER), 0);
+	assert_int_equal(rc_repl_set_role(f->ra, SCOPE, RC_REPL_REPLICA), 0);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	for (unsigned i = 0; i < 200 && rc_wal_writer_start(f->wb) != 12; i++)
+		sleep_ms(5);
+	assert_int_equal(rc_wal_writer_start(f->wb), 12);
+	write_msgs(f->wb, f->cqb, 1, 11, 15, "b");
+	assert_int_equal(rc_wal_last_lsn(f->wb), 16);
+	/* A comes back as the replica: truncated to 11, then B's 12..16 */
+	assert_int_equal(rc_repl_start(f->ra), 0);
+	assert_true(wait_lsn(f->wa, 16));
+	for (unsigned i = 0; i < 200; i++) {
+		char *x = dump(f->wa, 1), *y = dump(f->wb, 1);
+		bool same = strcmp(x, y) == 0;
+
+		free(x);
+		free(y);
+		if (same)
+			break;
+		sleep_ms(5);
+	}
+	assert_same(f->wa, f->wb, 1);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.truncations, 1);
+	assert_int_equal(rc_repl_get_status(f->ra, SCOPE, &st), 0);
+	assert_int_equal(st.truncations, 1);
+	assert_int_equal(st.role, RC_REPL_REPLICA);
+	{
+		char name[64];
+
+		assert_int_equal(rc_wal_room_name(f->wa, 2, name, sizeof(name)), -ENOENT);
+	}
+}
+
+static void
+test_reset_when_trimmed(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_status st;
+	uint64_t first = 0, last;
+
+	f->keep = 5;
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
+	assert_true(wait_lsn(f->wb, 6));
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_room(f->wa, 2, "while-away");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 6, 40, "a");
+	write_msgs(f->wa, f->cqa, 2, 1, 3, "a");
+	last = rc_wal_last_lsn(f->wa);
+	assert_int_equal(last, 45);
+	rc_wal_set_drained(f->wa, last);
+	for (unsigned i = 0; i < 400 && first <= 7; i++) {
+		sleep_ms(5);
+		assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	}
+	assert_true(first > 7); /* B's next LSN is gone */
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_lsn(f->wb, last));
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_true(st.resets >= 1);
+	/* the same rooms (with their last seqs) and the same log from A's first LSN on */
+	assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	{
+		char *x = dump(f->wa, first), *y;
+		char *rooms_a = strstr(x, "room "), *rooms_b;
+
+		y = dump(f->wb, first);
+		rooms_b = strstr(y, "room ");
+		assert_non_null(rooms_a);
+		assert_non_null(rooms_b);
+		/* B kept its older messages (not yet trimmed): compare log and rooms */
+		*strstr(rooms_a, "msg ") = '\0';
+		*strstr(rooms_b, "msg ") = '\0';
+		assert_string_equal(x, y);
+		free(x);
+		free(y);
+	}
+	/* B continues from there */
+	write_msgs(f->wa, f->cqa, 1, 41, 45, "a");
+	assert_true(wait_lsn(f->wb, 50));
+}
+
+static void
+test_wrong_key(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_status st;
+
+	fx_up(f, 0x33, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
+	for (unsigned i = 0; i < 200; i++) {
+		rc_repl_get_status(f->ra, SCOPE, &st);
+		if (st.auth_failures >= 2)
+			break;
+		sleep_ms(5);
+	}
+	assert_true(st.auth_failures >= 2);
+	assert_false(st.connected);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
+	rc_repl_get_status(f->rb, SCOPE, &st);
+	assert_false(st.connected);
+	assert_int_equal(st.records_rx, 0);
+}
+
+static void
+garbage_send(uint16_t port, const void *buf, size_t len, bool wait_close)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = 3 };
+	char sink[256];
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (len > 0)
+		assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (wait_close && recv(fd, sink, sizeof(sink), 0) > 0)
+		;
+	close(fd);
+}
+
+/* A HELLO frame with the given fields. */
+static size_t
+hello(uint8_t *b, const char *magic, uint8_t version, const char *node, const char *scope)
+{
+	size_t n = 4, nl = strlen(node), sl = strlen(scope);
+
+	b[n++] = RC_REPL_T_HELLO;
+	memcpy(b + n, magic, 4);
+	n += 4;
+	b[n++] = version;
+	b[n++] = 1;
+	memset(b + n, 7, RC_REPL_NONCE_LEN);
+	n += RC_REPL_NONCE_LEN;
+	b[n++] = (uint8_t)nl;
+	memcpy(b + n, node, nl);
+	n += nl;
+	b[n++] = (uint8_t)sl;
+	memcpy(b + n, scope, sl);
+	n += sl;
+	b[0] = 0;
+	b[1] = (uint8_t)((n - 4) >> 16);
+	b[2] = (uint8_t)((n - 4) >> 8);
+	b[3] = (uint8_t)(n - 4);
+	return n;
+}
+
+static void
+test_garbage(void **state)
+{
+	struct fx *f = *state;
+	uint16_t port;
+	struct rc_repl_stats rs;
+	struct rc_repl_status st;
+	uint8_t b[4096];
+	size_t n;
+	unsigned seed = 12345;
+
+	fx_up(f, 0, false);
+	rc_repl_stop(f->ra); /* only the garbage talks to B */
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	port = rc_repl_listen_port(f->rb);
+	garbage_send(port, "\xff\xff\xff\xff\x01", 5, true);       /* too long */
+	garbage_send(port, "\x00\x00\x00\x00", 4, true);           /* empty frame */
+	garbage_send(port, "\x00\x00\x00\x01\x05", 5, true);       /* RECORDS before HELLO */
+	n = hello(b, "XXXX", RC_REPL_VERSION, "A", SCOPE);
+	garbage_send(port, b, n, true);                            /* bad magic */
+	n = hello(b, RC_REPL_MAGIC, 99, "A", SCOPE);
+	garbage_send(port, b, n, true);                            /* bad version */
+	n = hello(b, RC_REPL_MAGIC, RC_REPL_VERSION, "A", "rooms:Z");
+	garbage_send(port, b, n, true);                            /* unknown scope */
+	n = hello(b, RC_REPL_MAGIC, RC_REPL_VERSION, "A", SCOPE);
+	garbage_send(port, b, n - 3, false);                       /* cut short */
+	/* random mutations of a valid HELLO, and random bytes */
+	for (unsigned i = 0; i < 200; i++) {
+		n = hello(b, RC_REPL_MAGIC, RC_REPL_VERSION, "A", SCOPE);
+		for (unsigned k = 0; k < 1 + i % 4; k++)
+			b[rand_r(&seed) % n] = (uint8_t)rand_r(&seed);
+		if (i % 5 == 0) {
+			n = 5 + (size_t)rand_r(&seed) % 64;
+			for (size_t k = 0; k < n; k++)
+				b[k] = (uint8_t)rand_r(&seed);
+		}
+		garbage_send(port, b, n, false);
+	}
+	for (unsigned i = 0; i < 600; i++) {
+		rc_repl_get_stats(f->rb, &rs);
+		if (rs.accepted >= 207 && rs.rejected + rs.unknown_scope >= 6)
+			break;
+		sleep_ms(5);
+	}
+	assert_true(rs.accepted >= 207);
+	assert_true(rs.rejected >= 5);
+	assert_true(rs.unknown_scope >= 1);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
+	/* B still works: A connects and streams */
+	assert_int_equal(rc_repl_start(f->ra), 0);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	assert_true(wait_lsn(f->wb, 4));
+	assert_same(f->wa, f->wb, 1);
+	rc_repl_get_status(f->rb, SCOPE, &st);
+	assert_true(st.connected);
+}
+
+struct aux_got {
+	unsigned n;
+	bool in_order;
+};
+
+static void
+aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
+{
+	struct aux_got *g = arg;
+	char want[32];
+
+	snprintf(want, sizeof(want), "aux-%u", g->n);
+	if (strcmp(scope, SCOPE) != 0 || len != strlen(want) || memcmp(buf, want, len) != 0)
+		g->in_order = false;
+	g->n++;
+}
+
+static void
+test_aux(void **state)
+{
+	struct fx *f = *state;
+	struct aux_got g = { .in_order = true };
+	struct rc_repl_status st;
+
+	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_send_aux(f->ra, SCOPE, "x", 1), -ENOTCONN);
+	assert_int_equal(rc_repl_send_aux(f->ra, "nope", "x", 1), -ENOENT);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_connected(f->ra, true));
+	for (unsigned i = 0; i < 500; i++) {
+		char m[32];
+
+		snprintf(m, sizeof(m), "aux-%u", i);
+		assert_int_equal(rc_repl_send_aux(f->ra, SCOPE, m, (uint16_t)strlen(m)), 0);
+		if (i % 100 == 0)
+			sleep_ms(1);
+	}
+	for (unsigned i = 0; i < 1000 && g.n < 500; i++) {
+		rc_repl_poll_aux(f->rb, aux_cb, &g);
+		sleep_ms(2);
+	}
+	assert_int_equal(g.n, 500);
+	assert_true(g.in_order);
+	rc_repl_get_status(f->ra, SCOPE, &st);
+	assert_int_equal(st.aux_tx, 500);
+	assert_int_equal(st.aux_dropped, 1);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 0); /* not stored */
+}
+
+/* The WAL calls alone: apply refuses LSNs that do not follow; reset. */
+static void
+test_wal_apply_rules(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_logrec lr = { .lsn = 2, .kind = RC_WAL_ROOM, .room_id = 1, .ts_ms = 5,
+				    .user = { "u", 1 }, .body = { "room", 4 } };
+	struct rc_wal_room room = { .room_id = 9, .created_ms = 1, .last_seq = 77,
+				    .name = "nine", .creator = "c" };
+	char name[32];
+	uint64_t first;
+
+	f->wa = wal_open(f, "a", &f->cqa);
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), -EINVAL);
+	lr.lsn = 1;
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), 0);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 1);
+	assert_int_equal(rc_wal_room_name(f->wa, 1, name, sizeof(name)), 0);
+	assert_string_equal(name, "room");
+	lr = (struct rc_wal_logrec){ .lsn = 2, .kind = RC_WAL_MSG, .room_id = 1, .seq = 0,
+				     .user = { "u", 1 }, .body = { "b", 1 } };
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), -EINVAL); /* seq 0 */
+	assert_int_equal(rc_wal_apply_rooms(f->wa, &room, 1), 0);
+	assert_int_equal(rc_wal_reset_to(f->wa, 100), 0);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 100);
+	assert_int_equal(rc_wal_drained_lsn(f->wa), 100);
+	assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	assert_int_equal(first, 1); /* the room's entry is still there until trimmed */
+	assert_int_equal(rc_wal_room_name(f->wa, 9, name, sizeof(name)), 0);
+	lr.lsn = 101;
+	lr.seq = 78;
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), 0);
+	assert_int_equal(rc_wal_truncate_above(f->wa, 100), 0);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 100);
+	{
+		char *x = dump(f->wa, 1);
+
+		assert_non_null(strstr(x, "room 9 1 77 nine c"));
+		free(x);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_wal_apply_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_after_flip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_when_trimmed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aux, setup, teardown),
+	};
+
+	if (fx_eal_init("repl_test") < 0) {
+		fprintf(stderr, "repl_test: EAL init failed\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
