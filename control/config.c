@@ -74,6 +74,7 @@ rc_config_defaults(struct rc_config *c)
 	c->ha_dead_ms = 500;
 	c->ha_lease_ttl_ms = 600;
 	c->ha_stall_ms = 300;
+	c->ha_startup_grace_ms = 5000;
 	strcpy(c->ha_durability, "peer");
 	c->ha_auto_fallback_s = 1800;
 	c->ha_key_id = 1;
@@ -412,6 +413,7 @@ static const struct key conf_keys[] = {
 	{ "ha.interval_ms", INT, CONF(ha_interval_ms), 10, 60000, parse_uint },
 	{ "ha.dead_ms", INT, CONF(ha_dead_ms), 30, 600000, parse_uint },
 	{ "ha.lease_ttl_ms", INT, CONF(ha_lease_ttl_ms), 150, 600000, parse_uint },
+	{ "ha.startup_grace_ms", INT, CONF(ha_startup_grace_ms), 0, 600000, parse_uint },
 	{ "ha.stall_ms", INT, CONF(ha_stall_ms), 50, 600000, parse_uint },
 	{ "ha.durability", STR, CONF(ha_durability), 1, 7, parse_str },
 	{ "ha.auto_fallback", BOOL, CONF(ha_auto_fallback), 0, 1, parse_bool },

@@ -15,8 +15,9 @@
 
 #define EV_QUEUE 64
 #define RELEASE_TRIES 3
+#define BUSY_POLL_MS 25 /* -EBUSY: ask again this often until the holder's lease runs out */
 
-enum scope_state { S_IDLE = 0, S_ACQUIRING, S_HELD, S_RELEASING };
+enum scope_state { S_IDLE = 0, S_ACQUIRING, S_HELD, S_PARKED, S_RELEASING };
 
 struct scope {
 	char name[RC_LEASE_NAME_MAX + 1];
@@ -26,6 +27,7 @@ struct scope {
 	uint64_t epoch;
 	uint64_t next_ms;      /* when to act next (monotonic) */
 	int64_t busy_expires;  /* ACQUIRING: the holder's expiry seen at the first -EBUSY */
+	uint64_t busy_until;   /* ... and when it runs out (monotonic ms) */
 	uint64_t busy_epoch;
 	unsigned tries;
 };
@@ -138,8 +140,14 @@ acquire_step(struct rc_ha_lease *l, unsigned i, uint64_t now)
 		char d[160];
 
 		db_state(l, true, NULL);
-		if (s->tries > 0 && (out.expires_us != s->busy_expires ||
-				     out.epoch != s->busy_epoch)) {
+		if (s->tries == 0) {
+			s->busy_expires = out.expires_us;
+			s->busy_epoch = out.epoch;
+			s->busy_until = now + out.remaining_ms;
+		} else if (now >= s->busy_until && (out.expires_us != s->busy_expires ||
+						   out.epoch != s->busy_epoch)) {
+			/* the lease we first saw ran out, and it was renewed meanwhile: the
+			 * holder is alive and serving */
 			snprintf(d, sizeof(d), "held by %s (epoch %llu), renewed", out.holder,
 				 (unsigned long long)out.epoch);
 			s->st = S_IDLE;
@@ -148,9 +156,9 @@ acquire_step(struct rc_ha_lease *l, unsigned i, uint64_t now)
 			return;
 		}
 		s->tries++;
-		s->busy_expires = out.expires_us;
-		s->busy_epoch = out.epoch;
-		s->next_ms = now + out.remaining_ms + 5;
+		/* poll: a holder that hands the lease back (fallback) releases it early */
+		s->next_ms = now + (out.remaining_ms < BUSY_POLL_MS ? out.remaining_ms + 2 :
+								    BUSY_POLL_MS);
 		return;
 	}
 	db_state(l, false, l->db.err);
@@ -258,7 +266,7 @@ lease_main(void *arg)
 			struct scope *s = &l->sc[i];
 
 			check_guard(l, i, now);
-			if (s->st == S_IDLE)
+			if (s->st == S_IDLE || s->st == S_PARKED)
 				continue;
 			if (now >= s->next_ms) {
 				if (!connect_db(l)) {
@@ -372,7 +380,7 @@ rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op)
 
 	rc_lease_guard_revoke(l->guard[scope & 1]);
 	pthread_mutex_lock(&l->mu);
-	if (s->st == S_HELD) {
+	if (s->st == S_HELD || s->st == S_PARKED) {
 		s->st = S_RELEASING;
 		s->tries = 0;
 		s->next_ms = 0;
@@ -382,6 +390,16 @@ rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op)
 		push(l, RC_HAL_RELEASED, scope & 1, op, s->epoch, "not held");
 	}
 	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+rc_ha_lease_park(struct rc_ha_lease *l, unsigned scope)
+{
+	rc_lease_guard_revoke(l->guard[scope & 1]);
+	pthread_mutex_lock(&l->mu);
+	if (l->sc[scope & 1].st == S_HELD)
+		l->sc[scope & 1].st = S_PARKED;
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -416,7 +434,7 @@ rc_ha_lease_get_status(struct rc_ha_lease *l, struct rc_ha_lease_status *st)
 	pthread_mutex_lock(&l->mu);
 	*st = l->st;
 	for (unsigned i = 0; i < 2; i++) {
-		st->held[i] = l->sc[i].st == S_HELD;
+		st->held[i] = l->sc[i].st == S_HELD || l->sc[i].st == S_PARKED;
 		st->acquiring[i] = l->sc[i].st == S_ACQUIRING;
 		st->epoch[i] = l->sc[i].epoch;
 	}

@@ -7,12 +7,14 @@
  * Scopes: index 0 is "rooms:<us>", index 1 "rooms:<peer>". Per scope the thread is
  *   IDLE       nothing held, nothing wanted;
  *   ACQUIRING  rc_lease_acquire until it answers: success -> guard granted, HELD, event WON;
- *              -EBUSY -> wait until the holder's lease runs out (the database's remaining
- *              time), try again; busy again with a moved expiry (the holder renewed it: it
- *              is alive) -> event REFUSED, IDLE. Database errors: DB_DOWN, keep trying.
+ *              -EBUSY -> ask again every 25 ms (a holder handing it back releases it
+ *              early) until the holder's lease as first seen runs out (the database's
+ *              remaining time); still busy then with a moved expiry (the holder renewed
+ *              it: it is alive) -> event REFUSED, IDLE. Database errors: DB_DOWN, keep trying.
  *   HELD       renew every ttl / 4 (statement timeout ttl / 3): success -> guard granted;
  *              -ESTALE -> guard revoked, event LOST, IDLE; other errors keep the guard,
  *              which runs out by itself: then event LOST, IDLE (HA.md: lease-lost).
+ *   PARKED     a handover is under way (rc_ha_lease_park): guard revoked, not renewed;
  *   RELEASING  guard revoked at once by rc_ha_lease_release (the caller's thread), then
  *              rc_lease_release -> event RELEASED, IDLE (on errors it gives up after a few
  *              tries: the lease then expires by itself).
@@ -77,6 +79,9 @@ void rc_ha_lease_destroy(struct rc_ha_lease *l); /* stops the thread; releases n
 void rc_ha_lease_acquire(struct rc_ha_lease *l, unsigned scope, uint32_t op, bool forced);
 /* Stop acknowledging for the scope now (guard revoked here), then hand the lease back. */
 void rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op);
+/* A handover begins: stop acknowledging now (guard revoked) and stop renewing, without
+ * reporting the lease lost; rc_ha_lease_release follows. */
+void rc_ha_lease_park(struct rc_ha_lease *l, unsigned scope);
 /* Fence: revoke now, stop renewing and acquiring; no database call. */
 void rc_ha_lease_drop(struct rc_ha_lease *l, unsigned scope);
 

@@ -459,9 +459,10 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 	}
 	sc->loaded = true;
 	__atomic_store_n(&n->dp.scope_serving[scope], true, __ATOMIC_RELEASE);
-	sessions = install_sessions(n, scope, reason);
+	/* the address first: a client answers a RESUME at once, to the address's new MAC */
 	vip_set(n, scope, true);
 	garp_tick(n, now_ms());
+	sessions = install_sessions(n, scope, reason);
 	send_session_snapshot(n, scope);
 	RC_INFO("ha: serving %s rooms (%s, epoch %" PRIu64 "): %u rooms, %u sessions resumed, "
 		"last LSN %" PRIu64 ", in %" PRIu64 " ms",
@@ -533,7 +534,7 @@ start_handover(struct rc_node *n, unsigned scope, uint32_t op, bool answer_wante
 	struct rc_ha_job *j = &ha->job[scope];
 
 	__atomic_store_n(&n->dp.scope_serving[scope], false, __ATOMIC_RELEASE);
-	rc_lease_guard_revoke(&ha->sc[scope].guard);
+	rc_ha_lease_park(ha->lease, scope);
 	j->active = true;
 	j->op = op;
 	j->answer = answer_wanted;
@@ -812,6 +813,8 @@ rc_node_ha_tick(struct rc_node *n)
 		RC_INFO("ha: peer %s restarted", n->cfg.ha_peer_id);
 		ha_event(n, RC_HA_EV_PEER_REBOOTED, NULL);
 	}
+	if (!ha->peer_heard && now - ha->started_ms < n->cfg.ha_startup_grace_ms)
+		ev &= ~RC_HB_EV(RC_HB_PEER_DEAD); /* start-up grace: the peer may be booting too */
 	if (ev & RC_HB_EV(RC_HB_PEER_DEAD)) {
 		RC_WARN("ha: peer %s is silent for %u ms: dead", n->cfg.ha_peer_id,
 			n->cfg.ha_dead_ms);
@@ -820,7 +823,8 @@ rc_node_ha_tick(struct rc_node *n)
 	}
 	if (ev & RC_HB_EV(RC_HB_SEND_DUE)) {
 		send_heartbeat(n, now);
-		if (rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_DEAD)
+		if (rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_DEAD &&
+		    (ha->peer_heard || now - ha->started_ms >= n->cfg.ha_startup_grace_ms))
 			ha_event(n, RC_HA_EV_PEER_DEAD, NULL); /* a level: HA.md */
 	}
 	update_gate(n);
@@ -907,8 +911,6 @@ open_peer_scope(struct rc_node *n, char *err, size_t errlen)
 			 strerror(errno));
 		return -errno;
 	}
-	if (n->db_conninfo[0] != '\0')
-		rc_history_set_db(sc->hist, n->db_conninfo);
 	n->dp.wal_ring[1] = rc_wal_ring(sc->wal);
 	n->dp.wal_pool[1] = rc_wal_pool(sc->wal);
 	n->dp.hist_ring[1] = rc_history_ring(sc->hist);
@@ -1037,22 +1039,6 @@ rc_node_ha_init(struct rc_node *n, char *err, size_t errlen)
 			}
 		}
 	}
-	{
-		const char *scopes[2] = { ha->sc[0].lease_scope, ha->sc[1].lease_scope };
-		struct rc_lease_guard *guards[2] = { &ha->sc[0].guard, &ha->sc[1].guard };
-		struct rc_ha_lease_conf lc = {
-			.conninfo = n->db_conninfo,
-			.me = n->cfg.node_id,
-			.scope = { scopes[0], scopes[1] },
-			.ttl_ms = n->cfg.ha_lease_ttl_ms,
-		};
-
-		ha->lease = rc_ha_lease_create(&lc, guards);
-		if (ha->lease == NULL) {
-			snprintf(err, errlen, "ha: cannot create the lease thread");
-			return -ENOMEM;
-		}
-	}
 	RC_INFO("ha: pair %s + %s, room ids %u..%u (ours) and %u..%u, heartbeats every %u ms "
 		"(dead after %u ms) over %s, lease %u ms, durability %s",
 		n->cfg.node_id, n->cfg.ha_peer_id, n->room_lo[0], n->room_hi[0], n->room_lo[1],
@@ -1091,6 +1077,25 @@ rc_node_ha_start(struct rc_node *n)
 
 	if (ha == NULL)
 		return 0;
+	/* the database's conninfo is known once the cluster state is applied (rc_node_init) */
+	if (n->db_conninfo[0] != '\0')
+		rc_history_set_db(ha->sc[1].hist, n->db_conninfo);
+	{
+		const char *scopes[2] = { ha->sc[0].lease_scope, ha->sc[1].lease_scope };
+		struct rc_lease_guard *guards[2] = { &ha->sc[0].guard, &ha->sc[1].guard };
+		struct rc_ha_lease_conf lc = {
+			.conninfo = n->db_conninfo,
+			.me = n->cfg.node_id,
+			.scope = { scopes[0], scopes[1] },
+			.ttl_ms = n->cfg.ha_lease_ttl_ms,
+		};
+
+		ha->lease = rc_ha_lease_create(&lc, guards);
+		if (ha->lease == NULL) {
+			RC_ERR("ha: cannot create the lease thread");
+			return -ENOMEM;
+		}
+	}
 	if ((rc = rc_wal_start(ha->sc[1].wal)) != 0 || (rc = rc_history_start(ha->sc[1].hist)) != 0 ||
 	    (rc = rc_repl_start(ha->repl)) != 0 || (rc = rc_ha_lease_start(ha->lease)) != 0)
 		return rc;

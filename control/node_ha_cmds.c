@@ -114,6 +114,10 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 			       hs.drops[5] + hs.drops[6],
 		       ha->takeovers, ha->fences, ha->resumes_sent,
 		       __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
+	rc_text_printf(t, "  lease: renewals %" PRIu64 ", renew errors %" PRIu64 ", acquisitions %"
+		       PRIu64 ", refusals %" PRIu64 ", losses %" PRIu64 "%s%s\n",
+		       ls.renewals, ls.renew_errors, ls.acquisitions, ls.refusals, ls.losses,
+		       ls.last_error[0] ? "; last error: " : "", ls.last_error);
 	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I}", "node", n->cfg.ha_peer_id, "state",
 			 up ? pstate : "Unknown", "reason", up ? preason : "Not Reported", "alive",
 			 up, "epoch", (json_int_t)ha->peer.epoch, "last_lsn",

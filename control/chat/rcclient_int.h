@@ -29,6 +29,7 @@
 #define RTO_MAX_MS	  1000 /* retransmission interval doubles up to this */
 #define DEF_TRIES	  10
 #define BUSY_MAX_RETRIES  40   /* rate limited / busy answers before giving up */
+#define NOT_OWNER_MAX_RETRIES 8 /* ERROR 8 answers (about 4 s: a room move takes < 1 s) */
 #define EXPECT_TTL_MS	  3000 /* duplicates of a range asked again are expected this long */
 #define START_FALLBACK_MS 1500 /* start a since_seq=0 room without its FETCH_END */
 #define GAP_MAX_TRIES	  5    /* gap FETCHes without progress before giving up */

@@ -245,8 +245,11 @@ on_error(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		not_auth(c, p, now);
 		return;
 	}
-	if ((code == RC_E_RATE_LIMITED || code == RC_E_BUSY || code == RC_E_STORAGE_FULL) &&
-	    p->busy_tries < BUSY_MAX_RETRIES) {
+	/* ERROR 8 too: the room may be moving between the two nodes of an HA pair (a
+	 * takeover or fallback under way; PROTOCOL.md section 10) */
+	if ((code == RC_E_RATE_LIMITED || code == RC_E_BUSY || code == RC_E_STORAGE_FULL ||
+	     code == RC_E_NOT_OWNER) &&
+	    p->busy_tries < (code == RC_E_NOT_OWNER ? NOT_OWNER_MAX_RETRIES : BUSY_MAX_RETRIES)) {
 		retry_later(c, p, now);
 		return;
 	}

@@ -65,6 +65,7 @@ rc_ha_ctl 0 ha status
 rc=0
 wait "$RCHA" || rc=$?
 cat "$RC_WORK/rcha-run.log"
+for f in pauses events; do cp "$OUT/$f.tsv" "$RC_WORK/rcha-$f.log"; done
 rc_assert_eq "$rc" 0 "rcha run exit status"
 rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
 rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins (sessions kept)"
