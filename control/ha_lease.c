@@ -15,6 +15,7 @@
 
 #define EV_QUEUE 64
 #define RELEASE_TRIES 3
+#define PROBE_MS 200     /* database probe while no lease call runs and it is down */
 #define BUSY_POLL_MS 25 /* -EBUSY: ask again this often until the holder's lease runs out */
 
 enum scope_state { S_IDLE = 0, S_ACQUIRING, S_HELD, S_PARKED, S_RELEASING };
@@ -48,6 +49,8 @@ struct rc_ha_lease {
 	struct rc_ha_lease_status st;
 	struct rc_pgdb db;
 	bool db_reported, db_was_ok;
+	bool want_up;       /* a lease was lost: report DB_UP at the next statement that works */
+	uint64_t probe_due; /* when to probe the database while nothing else talks to it */
 };
 
 static void
@@ -199,6 +202,7 @@ renew_step(struct rc_ha_lease *l, unsigned i, uint64_t now)
 			 (unsigned long long)out.epoch);
 		s->st = S_IDLE;
 		l->st.losses++;
+		l->want_up = true;
 		push(l, RC_HAL_LOST, i, s->op, epoch, d);
 		return;
 	}
@@ -246,6 +250,7 @@ check_guard(struct rc_ha_lease *l, unsigned i, uint64_t now)
 	if (s->st == S_HELD && !rc_lease_guard_ok(l->guard[i], now)) {
 		s->st = S_IDLE;
 		l->st.losses++;
+		l->want_up = true;
 		push(l, RC_HAL_LOST, i, s->op, s->epoch, "could not renew before the guard ran out");
 	}
 }
@@ -262,6 +267,28 @@ lease_main(void *arg)
 	while (!l->quit) {
 		now = rc_lease_mono_ms();
 		due = now + 100;
+		if ((!l->db_reported || !l->st.db_ok || l->want_up) && now >= l->probe_due) {
+			/* nobody else may talk to the database now (every scope idle after a
+			 * fence): probe it, so that the machine hears db-up */
+			l->probe_due = now + PROBE_MS;
+			if (connect_db(l)) {
+				int rc;
+
+				pthread_mutex_unlock(&l->mu);
+				rc = rc_pgdb_exec(&l->db, "SELECT 1");
+				pthread_mutex_lock(&l->mu);
+				if (rc == 0) {
+					if (l->want_up && l->db_reported && l->db_was_ok)
+						push(l, RC_HAL_DB_UP, 0, 0, 0, "answers again");
+					l->want_up = false;
+					db_state(l, true, NULL);
+				} else {
+					db_state(l, false, l->db.err);
+					rc_pgdb_close(&l->db);
+				}
+			}
+			now = rc_lease_mono_ms();
+		}
 		for (i = 0; i < 2; i++) {
 			struct scope *s = &l->sc[i];
 
@@ -283,6 +310,8 @@ lease_main(void *arg)
 			if (s->st != S_IDLE && s->next_ms < due)
 				due = s->next_ms;
 		}
+		if ((!l->st.db_ok || l->want_up) && l->probe_due < due)
+			due = l->probe_due;
 		now = rc_lease_mono_ms();
 		if (due > now) {
 			clock_gettime(CLOCK_REALTIME, &ts);

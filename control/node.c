@@ -267,6 +267,14 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		       sr->room_id, sr->name, n->room_lo[c->scope], n->room_hi[c->scope]);
 		return -ERANGE;
 	}
+	r = rc_room_lookup_id(n->dp.rooms, sr->room_id);
+	if (r != NULL && strcmp(r->name, sr->name) == 0) {
+		/* already in the table (created meanwhile): keep it, counters from the WAL */
+		r->scope = (uint8_t)c->scope;
+		if (sr->room_id >= n->next_room_id[c->scope])
+			n->next_room_id[c->scope] = sr->room_id + 1;
+		return 0;
+	}
 	r = rc_room_add(n->dp.rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % n->dp.n_workers));
 	if (r == NULL) {
@@ -668,7 +676,10 @@ room_created(struct rc_node *n, struct rc_wal_rec *rec)
 
 	if (p == NULL)
 		return;
-	if (rec->status == 0)
+	/* HA: the scope may have been unloaded while the creation was committed: the room is
+	 * stored and loaded with the others by whoever serves the scope next */
+	if (rec->status == 0 && n->dp.scope_serving[p->id >= n->room_lo[0] &&
+						    p->id <= n->room_hi[0] ? 0 : 1])
 		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
 				(uint16_t)(p->id % n->dp.n_workers));
 	if (r != NULL) {

@@ -416,7 +416,15 @@ unload_tables(struct rc_node *n, unsigned scope)
 		rc_session_foreach(n->dp.sessions, pick_session, &c);
 		for (unsigned i = 0; i < c.count; i++) {
 			struct rc_session *s = c.victims[i];
+			struct sess_aux a = { .kind = SESS_AUX_ADD, .user_len = s->user_len,
+					      .udp_port = s->peer.udp_port, .ip = s->peer.ip,
+					      .id = s->id };
 
+			/* kept, as the peer keeps its copy: whichever node serves the scope
+			 * next resumes the session (after a fence, it may be this one) */
+			memcpy(a.mac, s->peer.mac.addr_bytes, 6);
+			memcpy(a.user, s->user, s->user_len);
+			replica_put(&n->ha->sc[scope], &a);
 			rc_session_del(n->dp.sessions, s); /* not replicated: the peer has it */
 		}
 	} while (c.count == RTE_DIM(c.victims));
