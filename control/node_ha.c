@@ -30,7 +30,7 @@
 #include "wal.h"
 
 #define GARP_TIMES 4          /* gratuitous ARPs per claim: at 0, 50, 250 and 1000 ms */
-#define PUSH_WAIT_MS 300      /* release: wait this long at most for the peer's ack */
+#define PUSH_WAIT_MS 10000    /* handover: wait this long at most for a live peer's ack */
 #define SESS_AUX_ADD 1
 #define SESS_AUX_DEL 2
 #define SESS_AUX_RESET 3
@@ -449,6 +449,7 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 
 	if (sc->loaded)
 		return 0;
+	rc_repl_poll_aux(ha->repl, aux_cb, n); /* the session list the last writer sent */
 	rc = rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_WRITER);
 	if (rc != 0) {
 		RC_ERR("ha: cannot become the writer of %s: %s", sc->lease_scope, strerror(-rc));
@@ -564,14 +565,18 @@ job_tick(struct rc_node *n, uint64_t now)
 			continue;
 		pushed = !ha->sc[s].loaded ||
 			 (rc_repl_get_status(ha->repl, ha->sc[s].lease_scope, &rs) == 0 &&
-			  rs.acked_lsn >= rc_wal_last_lsn(ha->sc[s].wal));
-		if (!pushed && now < j->deadline)
+			  rs.connected && rs.acked_lsn >= rc_wal_last_lsn(ha->sc[s].wal));
+		/* a live peer gets everything before it may serve the rooms (its lease waits
+		 * for our release); a dead one cannot take anything */
+		if (!pushed && rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP && now < j->deadline)
 			continue;
 		if (!pushed)
-			RC_WARN("ha: the peer did not acknowledge %s up to LSN %" PRIu64
-				" within %u ms: handing over anyway (the records stay here and are "
-				"drained when this node serves them again)",
-				ha->sc[s].lease_scope, rc_wal_last_lsn(ha->sc[s].wal), PUSH_WAIT_MS);
+			RC_ERR("ALARM: ha: the peer does not hold %s up to LSN %" PRIu64
+			       " (%s): handing over anyway; the records stay here and are streamed "
+			       "or drained when this node writes the scope again",
+			       ha->sc[s].lease_scope, rc_wal_last_lsn(ha->sc[s].wal),
+			       now >= j->deadline ? "no acknowledgement within 10 s" :
+						    "the peer is not up");
 		j->active = false;
 		unload_scope(n, s);
 		rc_ha_lease_release(ha->lease, s, j->op);
@@ -1022,6 +1027,8 @@ rc_node_ha_init(struct rc_node *n, char *err, size_t errlen)
 			.listen_addr = n->cfg.ha_address,
 			.peer_addr = n->cfg.ha_peer_address,
 			.dead_ms = n->cfg.ha_dead_ms * 2,
+			.reconnect_min_ms = 50,
+			.reconnect_max_ms = 500, /* a restarted peer gets its stream soon */
 		};
 
 		rcf.key.id = keys.current.id;

@@ -61,6 +61,14 @@ rc_ha_wait_state 0 Normal 15
 rc_ha_wait_state 1 Normal 15
 rc_assert_match "$(rc_ha_ctl 0 room list)" "room-0" "n1 hosts its room again"
 rc_ha_ctl 0 ha status
+# each step's states, from the transition history of each node (MISSION.md's fallback use
+# case: 1A Taking Back and 1B Falling Back, then both Normal)
+path() { rc_ha_ctl "$1" -j ha status | jq -r '.fsm.history | map(.to) | join(" > ")'; }
+rc_log "n1: $(path 0)"
+rc_log "n2: $(path 1)"
+rc_assert_match "$(path 0)" "Failed Over > Taking Back > Normal$" "n1's fallback path"
+rc_assert_match "$(path 1)" \
+	"Taking Over > Running in Backup Mode > Falling Back > Normal$" "n2's takeover and fallback path"
 
 rc=0
 wait "$RCHA" || rc=$?
@@ -70,6 +78,15 @@ rc_assert_eq "$rc" 0 "rcha run exit status"
 rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
 rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins (sessions kept)"
 rc_assert_int_gt "$(val resumes "$RC_WORK/rcha-run.log")" 0 "RESUMEs seen by clients"
+# user A (even users, on n1) resumed on n2, then back on n1; user B (odd, on n2) never moved
+for u in 0 2 4 6; do
+	rc_assert_eq "$(awk -v u="ha$u" '$2 == u && $3 == "resumed" { printf "%s %s;", $4, $5 }' \
+		"$OUT/events.tsv")" "n2 failover;n1 fallback;" "user ha$u resumed on n2, then on n1"
+done
+for u in 1 3 5 7; do
+	rc_assert_eq "$(awk -v u="ha$u" '$2 == u && $3 == "resumed"' "$OUT/events.tsv" | wc -l)" 0 \
+		"user ha$u (on n2) never moved"
+done
 
 backlog_empty() {
 	[ "$(rc_ha_ctl 0 -j db status | jq -r '.backlog.records')" = 0 ] &&
