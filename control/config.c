@@ -73,7 +73,7 @@ rc_config_defaults(struct rc_config *c)
 	c->ha_interval_ms = 100;
 	c->ha_dead_ms = 500;
 	c->ha_lease_ttl_ms = 600;
-	c->ha_stall_ms = 300;
+	c->ha_stall_ms = 1000;
 	c->ha_startup_grace_ms = 5000;
 	strcpy(c->ha_durability, "peer");
 	c->ha_auto_fallback_s = 1800;

@@ -103,7 +103,7 @@ struct rc_config {
 	unsigned ha_dead_ms;             /* peer declared dead after this silence; default 500 */
 	unsigned ha_lease_ttl_ms;        /* ownership lease in the database; default 600 */
 	unsigned ha_startup_grace_ms;    /* a peer never heard is not dead before this; 5000 */
-	unsigned ha_stall_ms;            /* a worker without progress this long is down; 300 */
+	unsigned ha_stall_ms;            /* a worker without progress this long is down; 1000 */
 	char ha_durability[8];           /* "peer" (default: ACK after the peer holds it) or
 					  * "local" (ACK after the local synced commit) */
 	bool ha_auto_fallback;           /* default false */

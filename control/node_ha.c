@@ -31,6 +31,10 @@
 
 #define GARP_TIMES 4          /* gratuitous ARPs per claim: at 0, 50, 250 and 1000 ms */
 #define PUSH_WAIT_MS 10000    /* handover: wait this long at most for a live peer's ack */
+/* The WAL writer is down when records wait and nothing was committed for this long: a synced
+ * commit on a busy disk, or a batch held for a slow peer's acknowledgement, takes far longer
+ * than a worker's loop, so the workers' ha.stall_ms would give false alarms. */
+#define WAL_STALL_MS(n) ((n)->cfg.ha_stall_ms * 10 > 3000 ? (n)->cfg.ha_stall_ms * 10 : 3000)
 #define SESS_AUX_ADD 1
 #define SESS_AUX_DEL 2
 #define SESS_AUX_RESET 3
@@ -735,7 +739,7 @@ watch_health(struct rc_node *n, uint64_t now)
 		    rte_ring_count(rc_wal_ring(ha->sc[s].wal)) == 0) {
 			ha->wal_commits[s] = ws.commits;
 			ha->wal_progress_ms[s] = now;
-		} else if (now - ha->wal_progress_ms[s] > n->cfg.ha_stall_ms) {
+		} else if (now - ha->wal_progress_ms[s] > WAL_STALL_MS(n)) {
 			wal_ok = false;
 		}
 	}

@@ -104,6 +104,34 @@ def longest(pauses, users, lo, hi):
             for u in users}
 
 
+def show_events(path):
+    """rcha's events other than the expected RESUMEs and re-joins, counted by kind."""
+    if not path:
+        return
+    seen = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            kind = line.split("\t")[2]
+            if kind not in ("resumed", "rejoined"):
+                seen[kind] = seen.get(kind, 0) + 1
+    print("client events besides resumed/rejoined: %s" % (
+        ", ".join("%s %d" % kv for kv in sorted(seen.items())) or "none"))
+
+
+def show_alarms(logs, limit=10):
+    """The nodes' ALARM and fencing lines (the first few)."""
+    rx = re.compile(r"ALARM|fencing|STALLED|handing over anyway")
+    hits = sorted((t, node, msg) for node, log in logs.items() for t, msg in log if rx.search(msg))
+    print("log alarms: %d" % len(hits))
+    for t, node, msg in hits[:limit]:
+        stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        print("  %s %s %s" % (stamp, node, msg))
+    if len(hits) > limit:
+        print("  ... (%d more)" % (len(hits) - limit))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cycles", required=True)
@@ -116,6 +144,8 @@ def main():
     ap.add_argument("--pause-ms", type=int, required=True)
     ap.add_argument("--run", required=True)
     ap.add_argument("--verify", required=True)
+    ap.add_argument("--events", help="rcha's events.tsv (re-logins, lost sessions, failures)")
+    ap.add_argument("--drain-alarms", default="n/a", help="rows in the drain_alarms table")
     a = ap.parse_args()
 
     logs = {}
@@ -197,6 +227,9 @@ def main():
     print("rcha verify: rows %s, acked %s, lost_acked %s, duplicates %s, gaps %s, relogins %s"
           % tuple(ver.get(k, "?") for k in ("rows", "acked", "lost_acked", "duplicates", "gaps",
                                              "relogins")))
+    print("drain_alarms rows: %s" % a.drain_alarms)
+    show_events(a.events)
+    show_alarms(logs)
     print()
     print("kills: %d" % len(cycles))
     print("lost_acked: %s" % ver.get("lost_acked", "n/a"))
