@@ -12,6 +12,7 @@
 #include "history.h"
 #include "mgmt.h"
 #include "node.h"
+#include "node_ha_int.h"
 #include "prom.h"
 #include "room_table.h"
 #include "session.h"
@@ -154,6 +155,36 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  ds.reconnects);
 }
 
+/* HA: the state as a labelled gauge (1 for the current state), the counters. */
+static void
+ha_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	struct rc_node_ha *ha = n->ha;
+	const char *name = rc_ha_state_name(ha != NULL ? ha->fsm.state : RC_HA_UNKNOWN);
+
+	rc_metric_gauge(b, "roomcast_ha_state", "The node's HA state (1 = current)",
+			RC_LABELS("state", name), 1);
+	if (ha == NULL)
+		return;
+	rc_metric_counter(b, "roomcast_ha_transitions_total", "HA state transitions", NULL,
+			  ha->fsm.transitions);
+	rc_metric_counter(b, "roomcast_ha_takeovers_total", "Peer rooms taken over", NULL,
+			  ha->takeovers);
+	rc_metric_counter(b, "roomcast_ha_fences_total", "Self-fencing (lease lost)", NULL,
+			  ha->fences);
+	rc_metric_counter(b, "roomcast_ha_alarms_total", "HA alarms raised", NULL, ha->alarms);
+	rc_metric_counter(b, "roomcast_ha_resumes_sent_total", "RESUMEs sent to sessions", NULL,
+			  ha->resumes_sent);
+	rc_metric_counter(b, "roomcast_ha_fenced_acks_total",
+			  "Stored POSTs not acknowledged because the lease guard ran out", NULL,
+			  __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
+	rc_metric_gauge(b, "roomcast_ha_peer_up", "1 while the peer's heartbeats arrive", NULL,
+			rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP ? 1 : 0);
+	for (unsigned s = 0; s < 2; s++)
+		rc_metric_gauge(b, "roomcast_ha_serving", "1 while this node serves the rooms",
+				RC_LABELS("scope", ha->sc[s].lease_scope), ha->sc[s].loaded ? 1 : 0);
+}
+
 int
 rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 {
@@ -173,5 +204,6 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 	message_metrics(n, b);
 	storage_metrics(n, b);
 	db_metrics(n, b);
+	ha_metrics(n, b);
 	return b->err;
 }

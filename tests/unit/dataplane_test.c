@@ -2,7 +2,9 @@
 /*
  * Unit tests of the dataplane's tables and packet handling, with a real EAL (no hugepages)
  * and real liburcu QSBR: the room table, sessions and their rate bucket, the re-sent POST
- * table, and frame classification (ARP, ICMP echo, UDP chat, every drop reason).
+ * table, and frame classification (ARP, ICMP echo, UDP chat, every drop reason); the HA
+ * parts: room removal (call_rcu), sessions with a given id, and the peer's service address
+ * (ARP, chat, the reply's source address) served only while peer_ip_on.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -90,6 +92,54 @@ test_room_members(void **state)
 	rc_room_table_destroy(t);
 }
 
+/* rc_room_del: gone by name and id at once, the slot and the name reusable; the removed room
+ * stays readable until our next quiescent state (this thread is an online QSBR reader). */
+static void
+test_room_del(void **state)
+{
+	struct rc_room_table *t = rc_room_table_create(4);
+	struct rc_room *a, *b, *c;
+
+	(void)state;
+	assert_non_null(t);
+	a = rc_room_add(t, 1, "lobby", 5, "alice", 10, 0);
+	b = rc_room_add(t, 2, "other", 5, "bob", 11, 0);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(rc_room_count(t), 2);
+
+	assert_int_equal(rc_room_del(t, a), 0);
+	assert_null(rc_room_lookup_name(t, "lobby", 5));
+	assert_null(rc_room_lookup_id(t, 1));
+	assert_int_equal(rc_room_count(t), 1);
+	assert_ptr_equal(rc_room_lookup_id(t, 2), b); /* the other room is untouched */
+	assert_ptr_equal(rc_room_lookup_name(t, "other", 5), b);
+	/* a is not freed before our next quiescent state: deleting it again is refused */
+	assert_int_equal(rc_room_del(t, a), -ENOENT);
+	assert_int_equal(rc_room_del(t, NULL), -ENOENT);
+	assert_int_equal(rc_room_count(t), 1);
+
+	/* the same id and name again: a new room */
+	c = rc_room_add(t, 1, "lobby", 5, "carol", 12, 0);
+	assert_non_null(c);
+	assert_ptr_equal(rc_room_lookup_id(t, 1), c);
+	assert_ptr_equal(rc_room_lookup_name(t, "lobby", 5), c);
+	assert_string_equal(c->creator, "carol");
+	assert_int_equal(rc_room_count(t), 2);
+	assert_int_equal(rc_room_del(t, a), -ENOENT); /* the old pointer is not slot 1's room */
+	assert_ptr_equal(rc_room_lookup_id(t, 1), c);
+
+	/* every room, then the table empty */
+	assert_int_equal(rc_room_del(t, b), 0);
+	assert_int_equal(rc_room_del(t, c), 0);
+	assert_int_equal(rc_room_count(t), 0);
+	assert_null(rc_room_lookup_id(t, 1));
+	assert_null(rc_room_lookup_id(t, 2));
+	assert_null(rc_room_lookup_name(t, "other", 5));
+	rcu_barrier(); /* the call_rcu frees ran (rcu_barrier goes offline itself under QSBR) */
+	rc_room_table_destroy(t);
+}
+
 /* ---- sessions ---- */
 
 static void
@@ -113,6 +163,47 @@ test_sessions(void **state)
 	rc_session_del(t, b);
 	assert_int_equal(rc_session_count(t), 1);
 	synchronize_rcu();
+	rc_session_table_destroy(t);
+}
+
+/* rc_session_add_id: an HA takeover keeps the peer's session ids. */
+static void
+test_session_add_id(void **state)
+{
+	struct rc_session_table *t = rc_session_table_create(4);
+	struct rc_peer p = { .ip = 1, .udp_port = 2, .vip = 1 };
+	const uint64_t id = 0x1122334455667788ULL;
+	struct rc_session *a, *b;
+
+	(void)state;
+	assert_non_null(t);
+	a = rc_session_add_id(t, id, "alice", 5, &p, 1000);
+	assert_non_null(a);
+	assert_true(a->id == id);
+	assert_ptr_equal(rc_session_lookup(t, id), a);
+	assert_int_equal(a->peer.vip, 1);
+	assert_int_equal(rc_session_count(t), 1);
+
+	errno = 0;
+	assert_null(rc_session_add_id(t, id, "bob", 3, &p, 1000)); /* that id is live */
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(rc_session_count(t), 1);
+	assert_ptr_equal(rc_session_lookup(t, id), a); /* still alice's */
+
+	b = rc_session_add_id(t, 0, "bob", 3, &p, 1000); /* 0: a random id */
+	assert_non_null(b);
+	assert_true(b->id != 0 && b->id != id);
+	assert_ptr_equal(rc_session_lookup(t, b->id), b);
+	assert_int_equal(rc_session_count(t), 2);
+
+	/* once deleted, the id may be given again */
+	rc_session_del(t, a);
+	assert_null(rc_session_lookup(t, id));
+	a = rc_session_add_id(t, id, "carol", 5, &p, 2000);
+	assert_non_null(a);
+	assert_true(a->id == id);
+	assert_ptr_equal(rc_session_lookup(t, id), a);
+	assert_int_equal(rc_session_count(t), 2);
 	rc_session_table_destroy(t);
 }
 
