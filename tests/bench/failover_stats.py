@@ -120,6 +120,43 @@ def show_events(path):
         ", ".join("%s %d" % kv for kv in sorted(seen.items())) or "none"))
 
 
+def show_acked(path, t0, limit=5):
+    """What the clients saw that the invariants forbid (rcha verify counts it, this shows
+    it): one message at two seqs, or one seq acknowledged or delivered as two messages."""
+    if not path:
+        return
+    first, bad = {}, []
+    by_seq = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            x = line.rstrip("\n").split("\t")
+            if x[0] == "A":
+                kind, user, room, cmid, seq, t = x[:6]
+                sender = user
+            else:
+                kind, user, room, cmid, seq, t, sender = x[:7]
+            msg, at = (room, sender, cmid), (room, seq)
+            if first.setdefault(msg, (seq, t))[0] != seq:
+                bad.append((int(t), "%s: %s's cmid %s at seq %s (t_ms %s) and %s (t_ms %s)" % (
+                    room, sender, cmid, first[msg][0], first[msg][1], seq, t)))
+                first[msg] = (seq, t)
+            if by_seq.setdefault(at, (msg, t))[0] != msg:
+                bad.append((int(t), "%s seq %s: %s's cmid %s (t_ms %s) and %s's cmid %s "
+                            "(t_ms %s)" % (room, seq, by_seq[at][0][1], by_seq[at][0][2],
+                                          by_seq[at][1], sender, cmid, t)))
+                by_seq[at] = (msg, t)
+    bad.sort()
+    print("seen by clients: %d message(s) at two seqs or seq(s) holding two messages%s" % (
+        len(bad), " (t_ms 0 = %s UTC)" % datetime.fromtimestamp(t0, timezone.utc).strftime(
+            "%H:%M:%S.%f")[:-3] if bad else ""))
+    for _, text in bad[:limit]:
+        print("  " + text)
+    if len(bad) > limit:
+        print("  ... (%d more)" % (len(bad) - limit))
+
+
 def show_alarms(logs, limit=10):
     """The nodes' ALARM and fencing lines (the first few)."""
     rx = re.compile(r"ALARM|fencing|STALLED|handing over anyway")
@@ -145,6 +182,7 @@ def main():
     ap.add_argument("--run", required=True)
     ap.add_argument("--verify", required=True)
     ap.add_argument("--events", help="rcha's events.tsv (re-logins, lost sessions, failures)")
+    ap.add_argument("--acked", help="rcha's acked.tsv (ACKs and deliveries)")
     ap.add_argument("--drain-alarms", default="n/a", help="rows in the drain_alarms table")
     a = ap.parse_args()
 
@@ -229,6 +267,7 @@ def main():
                                              "relogins")))
     print("drain_alarms rows: %s" % a.drain_alarms)
     show_events(a.events)
+    show_acked(a.acked, a.t0)
     show_alarms(logs)
     print()
     print("kills: %d" % len(cycles))

@@ -546,6 +546,159 @@ test_failure_leaves_struct(void **state)
 	assert_int_equal(cfg.udp_port, 1234); /* untouched */
 }
 
+/* ---- ha { }: the HA pair ---- */
+
+/* A valid pair (the base, a database, an ha group): tests replace one of its lines. */
+static const char *const ha_tail[] = {
+	"db = { conninfo = \"host=/tmp dbname=roomcast\"; };", /* 12 */
+	"ha = {",                                            /* 13 */
+	"  enabled = true;",                                 /* 14 */
+	"  peer_id = \"n2\";",                               /* 15 */
+	"  address = \"10.0.0.1:6500\";",                    /* 16 */
+	"  peer_address = \"10.0.0.2:6500\";",               /* 17 */
+	"  peer_service_ip = \"198.18.0.2\";",               /* 18 */
+	"};",                                                /* 19 */
+};
+#define HA_LINES (BASE_LINES + sizeof(ha_tail) / sizeof(ha_tail[0]))
+
+/* Write base + ha_tail with line l replaced by t (0: none) and load it. */
+static int
+load_ha(unsigned l, const char *t)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	for (unsigned i = 0; i < HA_LINES; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s\n",
+				i + 1 == l ? t : i < BASE_LINES ? base[i] : ha_tail[i - BASE_LINES]);
+	write_file(conf_path, buf, len, 0644);
+	memset(&cfg, 0, sizeof(cfg));
+	err[0] = '\0';
+	return rc_config_load(conf_path, &cfg, err, sizeof(err));
+}
+
+/* Expect load_ha(line, text) to fail with "FILE" fmt. */
+static void __attribute__((format(printf, 3, 4)))
+expect_ha_error(unsigned line, const char *text, const char *fmt, ...)
+{
+	char tail[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof(tail), fmt, ap);
+	va_end(ap);
+	snprintf(text_want, sizeof(text_want), "%s%s", conf_path, tail);
+	assert_int_equal(load_ha(line, text), -EINVAL);
+	assert_string_equal(err, text_want);
+}
+
+static void
+test_ha_defaults(void **state)
+{
+	(void)state;
+	rc_config_defaults(&cfg);
+	assert_false(cfg.ha_enabled);
+	assert_int_equal(cfg.ha_interval_ms, 100);
+	assert_int_equal(cfg.ha_dead_ms, 500);
+	assert_int_equal(cfg.ha_lease_ttl_ms, 600);
+	assert_int_equal(cfg.ha_stall_ms, 1000);
+	assert_int_equal(cfg.ha_startup_grace_ms, 5000);
+	assert_string_equal(cfg.ha_durability, "peer");
+	assert_false(cfg.ha_auto_fallback);
+	assert_int_equal(cfg.ha_auto_fallback_s, 1800);
+	assert_int_equal(cfg.ha_key_id, 1);
+	assert_false(cfg.ha_fault_injection);
+	/* a standalone node needs none of the ha keys */
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_false(cfg.ha_enabled);
+	assert_int_equal(load_ha(14, "  enabled = false;"), 0);
+	assert_false(cfg.ha_enabled);
+	assert_int_equal(load_ha(15, ""), 0); /* disabled: no peer_id needed */
+}
+
+static void
+test_ha_pair(void **state)
+{
+	(void)state;
+	assert_int_equal(load_ha(0, NULL), 0);
+	assert_string_equal(err, "");
+	assert_true(cfg.ha_enabled);
+	assert_string_equal(cfg.ha_peer_id, "n2");
+	assert_string_equal(cfg.ha_address, "10.0.0.1:6500");
+	assert_string_equal(cfg.ha_peer_address, "10.0.0.2:6500");
+	assert_int_equal(cfg.ha_peer_service_ip.s_addr, htonl(0xc6120002));
+	assert_string_equal(cfg.db_conninfo, "host=/tmp dbname=roomcast");
+	/* the defaults, as loaded */
+	assert_int_equal(cfg.ha_interval_ms, 100);
+	assert_int_equal(cfg.ha_dead_ms, 500);
+	assert_int_equal(cfg.ha_lease_ttl_ms, 600);
+	assert_int_equal(cfg.ha_stall_ms, 1000);
+	assert_int_equal(cfg.ha_startup_grace_ms, 5000);
+	assert_string_equal(cfg.ha_durability, "peer");
+	assert_false(cfg.ha_auto_fallback);
+	assert_int_equal(cfg.ha_auto_fallback_s, 1800);
+	assert_int_equal(cfg.ha_key_id, 1);
+	assert_false(cfg.ha_fault_injection);
+	/* every other key, set */
+	assert_int_equal(load_ha(19, "  interval_ms = 50; dead_ms = 300; lease_ttl_ms = 900;"
+				     " stall_ms = 2000; startup_grace_ms = 0;"
+				     " durability = \"local\"; auto_fallback = true;"
+				     " auto_fallback_after_s = 60; key_id = 7;"
+				     " fault_injection = true; };"),
+			 0);
+	assert_int_equal(cfg.ha_interval_ms, 50);
+	assert_int_equal(cfg.ha_dead_ms, 300);
+	assert_int_equal(cfg.ha_lease_ttl_ms, 900);
+	assert_int_equal(cfg.ha_stall_ms, 2000);
+	assert_int_equal(cfg.ha_startup_grace_ms, 0);
+	assert_string_equal(cfg.ha_durability, "local");
+	assert_true(cfg.ha_auto_fallback);
+	assert_int_equal(cfg.ha_auto_fallback_s, 60);
+	assert_int_equal(cfg.ha_key_id, 7);
+	assert_true(cfg.ha_fault_injection);
+}
+
+static void
+test_ha_errors(void **state)
+{
+	(void)state;
+	/* a missing key points at the ha group */
+	expect_ha_error(15, "", ":13: ha.peer_id: required key is missing");
+	expect_ha_error(17, "", ":13: ha.peer_address: required key is missing");
+	expect_ha_error(18, "", ":13: ha.peer_service_ip: required key is missing");
+	expect_ha_error(16, "  address = \"nope\";", ":16: ha.address: \"nope\" is not IPV4:PORT");
+	expect_ha_error(17, "  peer_address = \"10.0.0.2:0\";",
+			":17: ha.peer_address: \"10.0.0.2:0\" is not IPV4:PORT");
+	expect_ha_error(15, "  peer_id = \"n1\";",
+			":15: ha.peer_id: the peer cannot be this node (n1)");
+	expect_ha_error(18, "  peer_service_ip = \"198.18.0.1\";",
+			":18: ha.peer_service_ip: must differ from node.service_ip");
+	expect_ha_error(18, "  peer_service_ip = \"nope\";",
+			":18: ha.peer_service_ip: \"nope\" is not an IPv4 address (dotted quad)");
+	expect_ha_error(19, "  interval_ms = 100; dead_ms = 100; };",
+			":19: ha.dead_ms: 100 must exceed ha.interval_ms (100)");
+	expect_ha_error(19, "  dead_ms = 60; };", ":19: ha.dead_ms: 60 must exceed ha.interval_ms (100)");
+	expect_ha_error(19, "  durability = \"remote\"; };",
+			":19: ha.durability: \"remote\": expected \"peer\" or \"local\"");
+	expect_ha_error(12, "",
+			":14: ha.enabled: high availability needs db.conninfo (the lease lives "
+			"in the group's database)");
+	expect_ha_error(19, "  lease_ttl_ms = 100; };",
+			":19: ha.lease_ttl_ms: 100 is out of range 150..600000");
+	expect_ha_error(14, "  enabled = 1;",
+			":14: ha.enabled: expected a boolean (true/false), got an integer");
+}
+
+static void
+test_ha_unknown_key(void **state)
+{
+	(void)state;
+	expect_ha_error(15, "  peerid = \"n2\";",
+			":15: ha.peerid: unknown key (did you mean \"peer_id\"?)");
+	expect_ha_error(19, "  dead = 500; };", ":19: ha.dead: unknown key");
+	expect_ha_error(13, "hb = {", ":13: hb: unknown key (did you mean \"ha\"?)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -570,6 +723,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_admin_socket_only, setup_each),
 		cmocka_unit_test_setup(test_failure_leaves_struct, setup_each),
 		cmocka_unit_test_setup(test_example_file, setup_each),
+		cmocka_unit_test_setup(test_ha_defaults, setup_each),
+		cmocka_unit_test_setup(test_ha_pair, setup_each),
+		cmocka_unit_test_setup(test_ha_errors, setup_each),
+		cmocka_unit_test_setup(test_ha_unknown_key, setup_each),
 	};
 
 	example_path = argc > 1 ? argv[1] : NULL;

@@ -443,6 +443,180 @@ test_arp(void **state)
 	rte_pktmbuf_free(m);
 }
 
+/* ---- HA: the peer's service address ---- */
+
+#define PEER_IP RTE_IPV4(198, 18, 0, 2)
+#define CLIENT_IP RTE_IPV4(198, 18, 0, 10)
+
+static struct rc_local
+local_pair(bool peer_on)
+{
+	struct rc_local l = local();
+
+	l.peer_ip = rte_cpu_to_be_32(PEER_IP);
+	l.peer_ip_on = peer_on;
+	return l;
+}
+
+/* An ARP request for target: its verdict (and *why). The reply stays in *out when asked. */
+static enum rc_verdict
+arp_verdict(const struct rc_local *l, uint32_t target, enum rc_drop *why, struct rte_mbuf **out)
+{
+	struct rte_mbuf *m = arp_request(target);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_verdict v;
+	uint16_t len;
+
+	assert_non_null(m);
+	v = rc_pkt_classify(m, l, &peer, &payload, &len, why);
+	if (out != NULL)
+		*out = m;
+	else
+		rte_pktmbuf_free(m);
+	return v;
+}
+
+static void
+test_peer_ip_arp(void **state)
+{
+	struct rc_local l = local_pair(false);
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+	struct rte_mbuf *m;
+	enum rc_drop why;
+
+	(void)state;
+	/* not serving the peer's rooms: its address is not ours */
+	assert_int_equal(arp_verdict(&l, PEER_IP, &why, NULL), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ARP_NOT_US);
+
+	/* after a takeover: answered, from the address asked for, with our MAC */
+	l.peer_ip_on = true;
+	assert_int_equal(arp_verdict(&l, PEER_IP, &why, &m), RC_V_REPLY);
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	assert_int_equal(arp->arp_opcode, rte_cpu_to_be_16(RTE_ARP_OP_REPLY));
+	assert_int_equal(arp->arp_data.arp_sip, rte_cpu_to_be_32(PEER_IP));
+	assert_true(rte_is_same_ether_addr(&arp->arp_data.arp_sha, &our_mac));
+	assert_int_equal(arp->arp_data.arp_tip, rte_cpu_to_be_32(CLIENT_IP));
+	assert_true(rte_is_same_ether_addr(&arp->arp_data.arp_tha, &their_mac));
+	assert_true(rte_is_same_ether_addr(&eth->src_addr, &our_mac));
+	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
+	rte_pktmbuf_free(m);
+
+	/* our own address still answers as itself */
+	assert_int_equal(arp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &why, &m), RC_V_REPLY);
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	assert_int_equal(arp->arp_data.arp_sip, l.ip);
+	rte_pktmbuf_free(m);
+
+	/* our own address while we do not serve our rooms (HA: fenced, or handed over) */
+	l.ip_on = false;
+	assert_int_equal(arp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &why, NULL), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ARP_NOT_US);
+	assert_int_equal(arp_verdict(&l, PEER_IP, &why, NULL), RC_V_REPLY);
+
+	/* no peer address configured: 0.0.0.0 is never ours */
+	l = local_pair(true);
+	l.peer_ip = 0;
+	assert_int_equal(arp_verdict(&l, 0, &why, NULL), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ARP_NOT_US);
+	assert_int_equal(arp_verdict(&l, PEER_IP, &why, NULL), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ARP_NOT_US);
+}
+
+/* A chat datagram to dst_ip: its verdict; *peer as classified (vip poisoned first). */
+static enum rc_verdict
+udp_verdict(const struct rc_local *l, uint32_t dst_ip, struct rc_peer *peer, enum rc_drop *why)
+{
+	struct rte_mbuf *m = udp_frame(dst_ip, 6420, "hello", 5);
+	const uint8_t *payload;
+	enum rc_verdict v;
+	uint16_t len;
+
+	memset(peer, 0, sizeof(*peer));
+	peer->vip = 0xff;
+	v = rc_pkt_classify(m, l, peer, &payload, &len, why);
+	if (v == RC_V_CHAT) {
+		assert_int_equal(len, 5);
+		assert_memory_equal(payload, "hello", 5);
+	}
+	rte_pktmbuf_free(m);
+	return v;
+}
+
+static void
+test_peer_ip_udp(void **state)
+{
+	struct rc_local l = local_pair(false);
+	struct rc_peer peer;
+	enum rc_drop why;
+
+	(void)state;
+	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_NOT_US);
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_CHAT);
+	assert_int_equal(peer.vip, 0);
+
+	l.peer_ip_on = true;
+	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_CHAT);
+	assert_int_equal(peer.vip, 1);
+	assert_int_equal(peer.ip, rte_cpu_to_be_32(CLIENT_IP));
+	assert_int_equal(peer.udp_port, rte_cpu_to_be_16(40000));
+	assert_true(rte_is_same_ether_addr(&peer.mac, &their_mac));
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_CHAT);
+	assert_int_equal(peer.vip, 0);
+
+	/* our own address off, the peer's on */
+	l.ip_on = false;
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_NOT_US);
+	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_CHAT);
+	assert_int_equal(peer.vip, 1);
+
+	/* both off: nothing is ours */
+	l.peer_ip_on = false;
+	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_IP_NOT_US);
+}
+
+/* A reply leaves from the address the request was sent to. */
+static void
+test_finish_vip(void **state)
+{
+	struct rc_local l = local_pair(true);
+	struct rc_peer to = { .ip = rte_cpu_to_be_32(CLIENT_IP),
+			      .udp_port = rte_cpu_to_be_16(40000), .mac = their_mac, .vip = 1 };
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	struct rte_mbuf *m;
+	uint8_t vip;
+
+	(void)state;
+	for (vip = 0; vip < 2; vip++) {
+		m = rte_pktmbuf_alloc(pool);
+		assert_non_null(m);
+		assert_non_null(rc_pkt_init(m));
+		memcpy(rte_pktmbuf_append(m, 3), "abc", 3);
+		to.vip = (uint8_t)(1 - vip); /* 1 first, then 0 */
+		rc_pkt_finish(m, &l, &to);
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		ip = (struct rte_ipv4_hdr *)(eth + 1);
+		udp = (struct rte_udp_hdr *)(ip + 1);
+		assert_int_equal(ip->src_addr, to.vip == 1 ? rte_cpu_to_be_32(PEER_IP) : l.ip);
+		assert_int_equal(ip->dst_addr, rte_cpu_to_be_32(CLIENT_IP));
+		assert_int_equal(rte_raw_cksum(ip, sizeof(*ip)), 0xffff);
+		assert_int_equal(udp->src_port, l.udp_port);
+		assert_int_equal(udp->dst_port, rte_cpu_to_be_16(40000));
+		assert_true(rte_is_same_ether_addr(&eth->src_addr, &our_mac));
+		assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
+		rte_pktmbuf_free(m);
+	}
+}
+
 static void
 test_icmp_echo(void **state)
 {
@@ -501,11 +675,21 @@ main(void)
 	char *eal[] = { "dataplane_test", "--no-huge", "--no-pci", "-m", "128", prefix,
 			"--log-level=3", NULL };
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_room_add_lookup), cmocka_unit_test(test_room_members),
-		cmocka_unit_test(test_sessions),        cmocka_unit_test(test_rate_bucket),
-		cmocka_unit_test(test_dedup),           cmocka_unit_test(test_classify_udp),
-		cmocka_unit_test(test_classify_bad_frames), cmocka_unit_test(test_arp),
-		cmocka_unit_test(test_icmp_echo),       cmocka_unit_test(test_drop_names),
+		cmocka_unit_test(test_room_add_lookup),
+		cmocka_unit_test(test_room_members),
+		cmocka_unit_test(test_room_del),
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_session_add_id),
+		cmocka_unit_test(test_rate_bucket),
+		cmocka_unit_test(test_dedup),
+		cmocka_unit_test(test_classify_udp),
+		cmocka_unit_test(test_classify_bad_frames),
+		cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_peer_ip_arp),
+		cmocka_unit_test(test_peer_ip_udp),
+		cmocka_unit_test(test_finish_vip),
+		cmocka_unit_test(test_icmp_echo),
+		cmocka_unit_test(test_drop_names),
 	};
 	int rc;
 
