@@ -35,9 +35,11 @@
  * commit on a busy disk, or a batch held for a slow peer's acknowledgement, takes far longer
  * than a worker's loop, so the workers' ha.stall_ms would give false alarms. */
 #define WAL_STALL_MS(n) ((n)->cfg.ha_stall_ms * 10 > 3000 ? (n)->cfg.ha_stall_ms * 10 : 3000)
+#define HOST_STALL_MS 100 /* a control loop gap this long: the host, not a service, stalled */
 #define SESS_AUX_ADD 1
 #define SESS_AUX_DEL 2
 #define SESS_AUX_RESET 3
+#define AUX_ADMIN 4 /* an administrator's request relayed to the peer: ha failover / fallback */
 
 static const uint64_t garp_at_ms[GARP_TIMES] = { 0, 50, 250, 1000 };
 
@@ -132,6 +134,17 @@ aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
 	}
 	memset(&a, 0, sizeof(a));
 	memcpy(&a, buf, len);
+	if (a.kind == AUX_ADMIN && len == 2) {
+		uint8_t ev = ((const uint8_t *)buf)[1];
+
+		if (ev == RC_HA_EV_ADMIN_FAILOVER || ev == RC_HA_EV_ADMIN_FALLBACK) {
+			ha->admin_from_peer = ev; /* acted on in rc_node_ha_tick */
+			ha->aux_rx++;
+			return;
+		}
+		ha->aux_bad++;
+		return;
+	}
 	if (a.kind == SESS_AUX_RESET) {
 		replica_clear(sc);
 	} else if (a.kind == SESS_AUX_DEL && len >= SESS_AUX_HDR) {
@@ -671,6 +684,19 @@ rc_node_ha_admin(struct rc_node *n, enum rc_ha_event ev)
 	ha_event(n, ev, NULL);
 }
 
+int
+rc_node_ha_admin_relay(struct rc_node *n, unsigned scope, enum rc_ha_event ev)
+{
+	struct rc_node_ha *ha = n->ha;
+	struct rc_repl_status rs;
+	uint8_t msg[2] = { AUX_ADMIN, (uint8_t)ev };
+
+	if (rc_repl_get_status(ha->repl, ha->sc[scope].lease_scope, &rs) != 0 ||
+	    rs.role != RC_REPL_WRITER || !rs.connected)
+		return -ENOTCONN;
+	return rc_repl_send_aux(ha->repl, ha->sc[scope].lease_scope, msg, sizeof(msg));
+}
+
 /* ---- inputs ---- */
 
 static void
@@ -685,6 +711,14 @@ lease_events(struct rc_node *n)
 			RC_INFO("ha: lease %s won, epoch %" PRIu64 " (%s)",
 				ha->sc[e.scope].lease_scope, e.epoch, e.detail);
 			answer(n, RC_HA_EV_LEASE_WON, e.op);
+			if (!(ha->fsm.lease_want & (e.scope == 0 ? RC_HA_OWN : RC_HA_PEER)) &&
+			    !ha->sc[e.scope].loaded && !ha->job[e.scope].active) {
+				/* an acquisition the machine no longer waits for (a fence came
+				 * first): never sit on a lease we do not serve */
+				RC_INFO("ha: lease %s not wanted any more: handing it back",
+					ha->sc[e.scope].lease_scope);
+				rc_ha_lease_release(ha->lease, e.scope, 0);
+			}
 			break;
 		case RC_HAL_REFUSED:
 			RC_INFO("ha: lease %s refused: %s", ha->sc[e.scope].lease_scope, e.detail);
@@ -745,6 +779,16 @@ watch_health(struct rc_node *n, uint64_t now)
 	}
 	rc_health_set(ha->health, RC_HEALTH_WAL_WRITER, wal_ok);
 	ok = rc_health_tc_ok(rc_health_bits(ha->health));
+	/* A host-wide freeze (the VM descheduled, swapping) stops this thread too: a gap in
+	 * our own ticks within the stall window means the workers may simply not have had
+	 * the CPU. Only a stall seen while this thread ran smoothly is a failed service. */
+	if (ha->last_tick_ms != 0 && now - ha->last_tick_ms > HOST_STALL_MS)
+		ha->last_host_stall_ms = now;
+	ha->last_tick_ms = now;
+	if (!ok && ha->critical_ok && now - ha->last_host_stall_ms < n->cfg.ha_stall_ms) {
+		ha->host_stalls_ignored++;
+		return;
+	}
 	if (ok != ha->critical_ok || !ha->critical_reported) {
 		if (!ok && ha->critical_reported)
 			RC_ERR("ha: critical service down: workers %s, WAL writer %s",
@@ -784,21 +828,32 @@ repl_events(struct rc_node *n)
 
 /* peer durability: the ACK waits for the peer's copy while the peer is alive. A dead peer
  * (heartbeats) cannot acknowledge: we then acknowledge on the local commit alone. */
+/* peer durability: the ACK waits for the peer's copy while the peer is alive and the scope's
+ * stream is connected. A dead peer cannot acknowledge, and a peer whose stream is not up yet
+ * (it is restarting) holds no copy to wait for: we then acknowledge on the local commit
+ * alone, as a standalone node would (logged). */
 static void
 update_gate(struct rc_node *n)
 {
 	struct rc_node_ha *ha = n->ha;
-	bool on = ha->durability_peer && rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
+	bool up = rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
 
-	if (on == ha->gate_on && ha->gate_set)
-		return;
-	ha->gate_on = on;
-	ha->gate_set = true;
-	for (unsigned s = 0; s < 2; s++)
+	for (unsigned s = 0; s < 2; s++) {
+		struct rc_repl_status rs;
+		bool on = ha->durability_peer && up &&
+			  rc_repl_get_status(ha->repl, ha->sc[s].lease_scope, &rs) == 0 &&
+			  rs.role == RC_REPL_WRITER && rs.connected;
+
+		if (on == ha->gate_on[s] && ha->gate_set)
+			continue;
 		rc_wal_set_peer_gate(ha->sc[s].wal, on);
-	if (ha->durability_peer)
-		RC_INFO("ha: acknowledgements %s", on ? "wait for the peer's copy" :
-						       "on the local commit only (peer not up)");
+		if (ha->durability_peer && ha->sc[s].loaded && on != ha->gate_on[s])
+			RC_INFO("ha: acknowledgements for %s %s", ha->sc[s].lease_scope,
+				on ? "wait for the peer's copy" :
+				     "on the local commit only (no peer copy now)");
+		ha->gate_on[s] = on;
+	}
+	ha->gate_set = true;
 }
 
 void
@@ -848,6 +903,13 @@ rc_node_ha_tick(struct rc_node *n)
 	watch_health(n, now);
 	lease_events(n);
 	repl_events(n);
+	if (ha->admin_from_peer != 0) {
+		enum rc_ha_event aev = (enum rc_ha_event)ha->admin_from_peer;
+
+		ha->admin_from_peer = 0;
+		RC_INFO("ha: the peer relays an administrator's %s", rc_ha_event_name(aev));
+		ha_event(n, aev, NULL);
+	}
 	job_tick(n, now);
 	garp_tick(n, now);
 	due = rc_ha_fsm_fallback_due(&ha->fsm);

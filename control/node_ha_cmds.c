@@ -177,11 +177,22 @@ cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 		return -EINVAL;
 	if ((rc = need_ha(n, err, errlen)) != 0)
 		return rc;
+	if (strcmp(argv[0], n->cfg.ha_peer_id) == 0) {
+		/* the peer gives its rooms away: relayed on the stream of our rooms */
+		rc = rc_node_ha_admin_relay(n, 0, RC_HA_EV_ADMIN_FAILOVER);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot reach %s over the HA link (%s): run it on %s",
+				 argv[0], strerror(-rc), argv[0]);
+			return rc;
+		}
+		rc_text_printf(t, "asked %s to fail over; watch `roomcastctl ha status`\n",
+			       argv[0]);
+		json_object_set_new(res, "relayed_to", json_string(argv[0]));
+		return 0;
+	}
 	if (strcmp(argv[0], n->cfg.node_id) != 0) {
-		snprintf(err, errlen,
-			 "%s is not this node (%s): run `roomcastctl ha failover %s` on %s, the "
-			 "node that gives its rooms away",
-			 argv[0], n->cfg.node_id, argv[0], argv[0]);
+		snprintf(err, errlen, "%s is neither this node (%s) nor its peer (%s)", argv[0],
+			 n->cfg.node_id, n->cfg.ha_peer_id);
 		return -EINVAL;
 	}
 	rc = admin_event(n, RC_HA_EV_ADMIN_FAILOVER, err, errlen, t);
@@ -208,6 +219,14 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 		snprintf(err, errlen, "%s is not this node's group (%s)", argv[0],
 			 g != NULL ? g->name : "none in the cluster state");
 		return -EINVAL;
+	}
+	if (n->ha->fsm.state == RC_HA_BACKUP &&
+	    rc_node_ha_admin_relay(n, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
+		/* we serve the peer's rooms: the fallback starts on the peer */
+		rc_text_printf(t, "asked %s to fall back; watch `roomcastctl ha status`\n",
+			       n->cfg.ha_peer_id);
+		json_object_set_new(res, "relayed_to", json_string(n->cfg.ha_peer_id));
+		return 0;
 	}
 	if (n->ha->fsm.state != RC_HA_FAILED_OVER && n->ha->fsm.state != RC_HA_IDLE) {
 		snprintf(err, errlen,

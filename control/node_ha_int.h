@@ -58,7 +58,7 @@ struct rc_node_ha {
 	struct rc_ha_scope sc[2];
 	struct rc_ha_job job[2];
 	uint32_t lease_op[2];
-	bool durability_peer, gate_on, gate_set;
+	bool durability_peer, gate_on[2], gate_set;
 	bool critical_ok, critical_reported;
 	uint64_t started_ms;
 	/* the peer as last heard */
@@ -74,10 +74,15 @@ struct rc_node_ha {
 	uint64_t takeovers, loads, unloads, fences, alarms, resumes_sent, garps_sent;
 	uint64_t aux_tx, aux_rx, aux_bad;
 	uint64_t last_invalid[RC_HA_EV_MAX]; /* refusals already reported by a command */
+	uint8_t admin_from_peer;
+	uint64_t last_tick_ms, last_host_stall_ms, host_stalls_ignored; /* an admin event the peer relayed, to deliver (0: none) */
 };
 
 struct rc_node;
 /* Deliver an administrator's event (ha failover / fallback / recover) and act on it. */
 void rc_node_ha_admin(struct rc_node *n, enum rc_ha_event ev);
+/* Relay an administrator's event to the peer on the stream of `scope`, which this node must
+ * write (connected). 0, -ENOTCONN, or rc_repl_send_aux's error. */
+int rc_node_ha_admin_relay(struct rc_node *n, unsigned scope, enum rc_ha_event ev);
 
 #endif /* RC_NODE_HA_INT_H */

@@ -547,10 +547,13 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 		return;
 	if (rec->status == 0 && dp->guard[r->scope] != NULL &&
 	    !rc_lease_guard_ok(dp->guard[r->scope], rc_lease_mono_ms())) {
-		/* stored, but our lease may be gone: never acknowledge it. The client resends
-		 * the POST (same cmid) to the new owner, which holds the record if it was
-		 * replicated (same seq) or stores it anew. */
-		rc_dedup_forget(w->dedup, &k);
+		/* stored, but our lease may be gone: never acknowledge it now. It stays known
+		 * as stored: a resend (same cmid) is acknowledged with this seq if we still
+		 * serve the room then; a new owner holds the record if it was replicated (same
+		 * seq) or stores the resend anew (this copy is then truncated away when this
+		 * node rejoins the stream). Members FETCH it like any missed DELIVER. */
+		__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
+		rc_dedup_put(w->dedup, &k, rec->seq, false);
 		__atomic_fetch_add(&dp->fenced_acks, 1, __ATOMIC_RELAXED);
 		return;
 	}

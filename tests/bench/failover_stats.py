@@ -125,28 +125,25 @@ def show_acked(path, t0, limit=5):
     it): one message at two seqs, or one seq acknowledged or delivered as two messages."""
     if not path:
         return
-    first, bad = {}, []
-    by_seq = {}
+    seqs, msgs = {}, {}
     with open(path) as f:
         for line in f:
             if line.startswith("#"):
                 continue
             x = line.rstrip("\n").split("\t")
-            if x[0] == "A":
-                kind, user, room, cmid, seq, t = x[:6]
-                sender = user
-            else:
-                kind, user, room, cmid, seq, t, sender = x[:7]
-            msg, at = (room, sender, cmid), (room, seq)
-            if first.setdefault(msg, (seq, t))[0] != seq:
-                bad.append((int(t), "%s: %s's cmid %s at seq %s (t_ms %s) and %s (t_ms %s)" % (
-                    room, sender, cmid, first[msg][0], first[msg][1], seq, t)))
-                first[msg] = (seq, t)
-            if by_seq.setdefault(at, (msg, t))[0] != msg:
-                bad.append((int(t), "%s seq %s: %s's cmid %s (t_ms %s) and %s's cmid %s "
-                            "(t_ms %s)" % (room, seq, by_seq[at][0][1], by_seq[at][0][2],
-                                          by_seq[at][1], sender, cmid, t)))
-                by_seq[at] = (msg, t)
+            room, cmid, seq, t = x[2], x[3], int(x[4]), int(x[5])
+            sender = x[1] if x[0] == "A" else x[6]
+            seqs.setdefault((room, sender, cmid), {}).setdefault(seq, t)
+            msgs.setdefault((room, seq), {}).setdefault((sender, cmid), t)
+    bad = []
+    for (room, sender, cmid), at in seqs.items():
+        if len(at) > 1:
+            bad.append((min(at.values()), "%s: %s's cmid %s at seqs %s" % (
+                room, sender, cmid, ", ".join("%d (t_ms %d)" % kv for kv in sorted(at.items())))))
+    for (room, seq), who in msgs.items():
+        if len(who) > 1:
+            bad.append((min(who.values()), "%s seq %d holds %s" % (room, seq, ", ".join(
+                "%s's cmid %s (t_ms %d)" % (u, c, t) for (u, c), t in sorted(who.items())))))
     bad.sort()
     print("seen by clients: %d message(s) at two seqs or seq(s) holding two messages%s" % (
         len(bad), " (t_ms 0 = %s UTC)" % datetime.fromtimestamp(t0, timezone.utc).strftime(

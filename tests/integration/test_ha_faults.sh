@@ -7,8 +7,9 @@
 #      n1 Failing Over -> Failed Over with Critical Services Not Running (Critical Service
 #      Down), n2 Running in Backup Mode; the service comes back: n1 Failed Over (Auto
 #      Recover (critical service)); `ha fallback` -> both Normal.
-#   B. manual failover: `ha failover n2` on n2 -> n2 Idle (On Admin Request), n1 Running in
-#      Backup Mode; `ha fallback` on n2 -> both Normal.
+#   B. manual failover: `ha failover n2` (run on n1: relayed to n2 over the HA link) -> n2
+#      Idle (On Admin Request), n1 Running in Backup Mode; `ha fallback n2` (on n1, relayed)
+#      -> both Normal.
 #   C. the HA link is cut, both nodes alive: each keeps its own rooms (its lease), neither
 #      takes the other's (lease refused), nothing is fenced; the link comes back.
 #   D. PostgreSQL is unreachable when n1 is killed: n2 cannot win n1's lease (and fences
@@ -82,7 +83,7 @@ sleep 2
 rc_ha_ctl 0 ha fault resume-workers
 rc_ha_wait_state 0 "Failed Over" 10
 rc_assert_eq "$(reason 0)" "Auto Recover (critical service)" "A: n1 recovered by itself"
-rc_assert_fails "A: fallback refused on n2 (it serves the rooms)" rc_ha_ctl 1 ha fallback n1
+rc_assert_fails "A: recover refused outside Running in Failed Mode" rc_ha_ctl 0 ha recover
 rc_ha_ctl 0 ha fallback n1
 rc_ha_wait_state 0 Normal 10
 rc_ha_wait_state 1 Normal 10
@@ -91,15 +92,15 @@ load_check tc
 rc_log "==== B. manual failover of n2, then fallback"
 load_start manual 12
 sleep 3
-rc_assert_fails "B: failover of the peer is refused here" rc_ha_ctl 0 ha failover n2
-rc_ha_ctl 1 ha failover n2
+rc_assert_fails "B: failover of an unknown node is refused" rc_ha_ctl 0 ha failover n9
+rc_ha_ctl 0 ha failover n2 # run on n1: relayed to n2 over the HA link
 rc_ha_wait_state 1 Idle 10
 rc_assert_eq "$(reason 1)" "On Admin Request" "B: n2's reason"
 rc_ha_wait_state 0 "Running in Backup Mode" 10
 rc_assert_eq "$(reason 0)" "On Admin Request" "B: n1's reason"
 rc_assert_match "$(rc_ha_ctl 0 room list)" "manual-1" "B: n1 hosts n2's room"
 sleep 2
-rc_ha_ctl 1 ha fallback n2
+rc_ha_ctl 0 ha fallback n2 # on n1, which serves n2's rooms: relayed to n2
 rc_ha_wait_state 1 Normal 10
 rc_ha_wait_state 0 Normal 10
 load_check manual

@@ -561,20 +561,27 @@ static const char *const ha_tail[] = {
 };
 #define HA_LINES (BASE_LINES + sizeof(ha_tail) / sizeof(ha_tail[0]))
 
-/* Write base + ha_tail with line l replaced by t (0: none) and load it. */
+/* Write base + ha_tail with line l1 replaced by t1 and l2 by t2 (0: none) and load it. */
 static int
-load_ha(unsigned l, const char *t)
+load_ha2(unsigned l1, const char *t1, unsigned l2, const char *t2)
 {
 	char buf[4096];
 	size_t len = 0;
 
 	for (unsigned i = 0; i < HA_LINES; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s\n",
-				i + 1 == l ? t : i < BASE_LINES ? base[i] : ha_tail[i - BASE_LINES]);
+				i + 1 == l1 ? t1 : i + 1 == l2 ? t2 :
+				i < BASE_LINES ? base[i] : ha_tail[i - BASE_LINES]);
 	write_file(conf_path, buf, len, 0644);
 	memset(&cfg, 0, sizeof(cfg));
 	err[0] = '\0';
 	return rc_config_load(conf_path, &cfg, err, sizeof(err));
+}
+
+static int
+load_ha(unsigned line, const char *text)
+{
+	return load_ha2(line, text, 0, NULL);
 }
 
 /* Expect load_ha(line, text) to fail with "FILE" fmt. */
@@ -613,7 +620,11 @@ test_ha_defaults(void **state)
 	assert_false(cfg.ha_enabled);
 	assert_int_equal(load_ha(14, "  enabled = false;"), 0);
 	assert_false(cfg.ha_enabled);
-	assert_int_equal(load_ha(15, ""), 0); /* disabled: no peer_id needed */
+	/* disabled: neither the peer nor a database is needed */
+	assert_int_equal(load_ha2(14, "  enabled = false;", 15, ""), 0);
+	assert_false(cfg.ha_enabled);
+	assert_int_equal(load_ha2(14, "  enabled = false;", 12, ""), 0);
+	assert_false(cfg.ha_enabled);
 }
 
 static void
@@ -677,7 +688,8 @@ test_ha_errors(void **state)
 			":18: ha.peer_service_ip: \"nope\" is not an IPv4 address (dotted quad)");
 	expect_ha_error(19, "  interval_ms = 100; dead_ms = 100; };",
 			":19: ha.dead_ms: 100 must exceed ha.interval_ms (100)");
-	expect_ha_error(19, "  dead_ms = 60; };", ":19: ha.dead_ms: 60 must exceed ha.interval_ms (100)");
+	expect_ha_error(19, "  dead_ms = 60; };",
+			":19: ha.dead_ms: 60 must exceed ha.interval_ms (100)");
 	expect_ha_error(19, "  durability = \"remote\"; };",
 			":19: ha.durability: \"remote\": expected \"peer\" or \"local\"");
 	expect_ha_error(12, "",
@@ -696,7 +708,7 @@ test_ha_unknown_key(void **state)
 	expect_ha_error(15, "  peerid = \"n2\";",
 			":15: ha.peerid: unknown key (did you mean \"peer_id\"?)");
 	expect_ha_error(19, "  dead = 500; };", ":19: ha.dead: unknown key");
-	expect_ha_error(13, "hb = {", ":13: hb: unknown key (did you mean \"ha\"?)");
+	expect_ha_error(13, "hx = {", ":13: hx: unknown key (did you mean \"ha\"?)");
 }
 
 int
