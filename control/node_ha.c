@@ -868,6 +868,9 @@ rc_node_ha_tick(struct rc_node *n)
 	if (ha == NULL)
 		return;
 	if (rc_hb_recv(ha->hb, now, &peer) > 0) {
+		if (!ha->peer_heard || peer.ha_state != ha->peer.ha_state ||
+		    peer.ha_reason != ha->peer.ha_reason)
+			ha->peer_since_ms = now; /* as seen from here: within a heartbeat */
 		ha->peer = peer;
 		ha->peer_heard = true;
 		ha->peer_heard_ms = now;

@@ -98,10 +98,15 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	rc_text_printf(t, "%-8s %-48s %s for %.1f s\n", n->cfg.node_id,
 		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason),
 		       (double)(now - ha->fsm.since_ms) / 1000.0);
-	rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", n->cfg.ha_peer_id,
-		       up ? pstate : "Unknown", up ? preason : "Not Reported",
-		       rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
-		       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
+	if (up)
+		rc_text_printf(t, "%-8s %-48s %s for %.1f s (heard %.1f s ago)\n",
+			       n->cfg.ha_peer_id, pstate, preason,
+			       (double)(now - ha->peer_since_ms) / 1000.0,
+			       (double)(now - ha->peer_heard_ms) / 1000.0);
+	else
+		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", n->cfg.ha_peer_id,
+			       "Unknown", "Not Reported", rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
+			       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
 	scopes = json_array();
 	for (unsigned s = 0; s < 2; s++)
 		json_array_append_new(scopes, scope_json(n, s, &ls, t));
@@ -118,10 +123,10 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		       PRIu64 ", refusals %" PRIu64 ", losses %" PRIu64 "%s%s\n",
 		       ls.renewals, ls.renew_errors, ls.acquisitions, ls.refusals, ls.losses,
 		       ls.last_error[0] ? "; last error: " : "", ls.last_error);
-	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I}", "node", n->cfg.ha_peer_id, "state",
+	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", n->cfg.ha_peer_id, "state",
 			 up ? pstate : "Unknown", "reason", up ? preason : "Not Reported", "alive",
-			 up, "epoch", (json_int_t)ha->peer.epoch, "last_lsn",
-			 (json_int_t)ha->peer.last_lsn);
+			 up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0), "epoch",
+			 (json_int_t)ha->peer.epoch, "last_lsn", (json_int_t)ha->peer.last_lsn);
 	json_object_update(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
 					  "node", n->cfg.node_id, "state",
 					  rc_ha_state_name(ha->fsm.state), "reason",

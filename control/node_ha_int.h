@@ -65,6 +65,7 @@ struct rc_node_ha {
 	struct rc_hb_status peer;
 	bool peer_heard;
 	uint64_t peer_heard_ms, peer_dead_ms;
+	uint64_t peer_since_ms; /* when the peer's state or reason last changed, as heard */
 	/* WAL writer watch */
 	uint64_t wal_commits[2], wal_progress_ms[2];
 	/* gratuitous ARP schedule per scope */
