@@ -453,6 +453,19 @@ unload_tables(struct rc_node *n, unsigned scope)
 	} while (c.count == RTE_DIM(c.victims));
 }
 
+struct count_ctx {
+	unsigned scope, n;
+};
+
+static int
+count_room(void *arg, struct rc_room *r)
+{
+	struct count_ctx *c = arg;
+
+	c->n += r->scope == c->scope;
+	return 0;
+}
+
 /* Serve a scope whose lease we hold: the stream turned around, rooms, drainer, sessions,
  * service address. 0 or -errno. */
 static int
@@ -461,6 +474,7 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 	struct rc_node_ha *ha = n->ha;
 	struct rc_ha_scope *sc = &ha->sc[scope];
 	uint64_t t0 = now_ms(), epoch = rc_lease_guard_epoch(&sc->guard);
+	struct count_ctx rooms = { scope, 0 };
 	unsigned sessions;
 	int rc;
 
@@ -490,9 +504,10 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 	garp_tick(n, now_ms());
 	sessions = install_sessions(n, scope, reason);
 	send_session_snapshot(n, scope);
+	rc_room_foreach(n->dp.rooms, count_room, &rooms);
 	RC_INFO("ha: serving %s rooms (%s, epoch %" PRIu64 "): %u rooms, %u sessions resumed, "
 		"last LSN %" PRIu64 ", in %" PRIu64 " ms",
-		scope_word(scope), sc->lease_scope, epoch, rc_room_count(n->dp.rooms), sessions,
+		scope_word(scope), sc->lease_scope, epoch, rooms.n, sessions,
 		rc_wal_last_lsn(sc->wal), now_ms() - t0);
 	ha->loads++;
 	return 0;
