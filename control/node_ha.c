@@ -488,14 +488,21 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 	}
 	rcu_thread_offline(); /* rooms must be visible before their sessions: below */
 	rcu_thread_online();
+	if (ha->fault_fail_load) {
+		ha->fault_fail_load = false;
+		rc = -EIO;
+		RC_ERR("ha: cannot load the rooms of %s: fault injection (ha fault fail-load)",
+		       sc->lease_scope);
+		goto undo;
+	}
 	rc = rc_node_load_rooms(n, sc->wal, scope);
 	if (rc != 0) {
 		RC_ERR("ha: cannot load the rooms of %s: %s", sc->lease_scope, strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	if (n->db_conninfo[0] != '\0' && (rc = drainer_start(n, scope, epoch)) != 0) {
 		RC_ERR("ha: cannot start the drainer of %s: %s", sc->lease_scope, strerror(-rc));
-		return rc;
+		goto undo;
 	}
 	sc->loaded = true;
 	__atomic_store_n(&n->dp.scope_serving[scope], true, __ATOMIC_RELEASE);
@@ -511,6 +518,12 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 		rc_wal_last_lsn(sc->wal), now_ms() - t0);
 	ha->loads++;
 	return 0;
+undo:
+	/* nothing of the scope stays half loaded; the machine's next actions hand it back */
+	drainer_stop(n, scope);
+	unload_tables(n, scope);
+	rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_REPLICA);
+	return rc;
 }
 
 /* Stop serving a scope: no ACK from now on, VIP dropped, the stream turned around; the
@@ -523,8 +536,10 @@ unload_scope(struct rc_node *n, unsigned scope)
 
 	__atomic_store_n(&n->dp.scope_serving[scope], false, __ATOMIC_RELEASE);
 	vip_set(n, scope, false);
-	if (!sc->loaded)
+	if (!sc->loaded) {
+		rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_REPLICA);
 		return;
+	}
 	if (ha->repl != NULL)
 		send_session_snapshot(n, scope);
 	drainer_stop(n, scope);

@@ -280,6 +280,12 @@ cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
 	}
+	if (strcmp(argv[0], "fail-load") == 0 && n->ha != NULL) {
+		n->ha->fault_fail_load = true;
+		rc_text_printf(t, "the next takeover or reload of rooms fails\n");
+		json_object_set_new(res, "fail_load", json_true());
+		return 0;
+	}
 	if (strcmp(argv[0], "stall-workers") == 0)
 		on = true;
 	else if (strcmp(argv[0], "resume-workers") == 0)
@@ -306,7 +312,7 @@ rc_node_ha_cmds_register(struct rc_node *n)
 		{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
 		  "node in Failed Over or Idle)", cmd_ha_fallback },
 		{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover },
-		{ "ha fault", "stall-workers|resume-workers", "fault injection (tests only)",
+		{ "ha fault", "stall-workers|resume-workers|fail-load", "fault injection (tests only)",
 		  cmd_ha_fault },
 	};
 	int rc;

@@ -76,6 +76,7 @@ struct rc_node_ha {
 	uint64_t aux_tx, aux_rx, aux_bad;
 	uint64_t last_invalid[RC_HA_EV_MAX]; /* refusals already reported by a command */
 	uint8_t admin_from_peer;
+	bool fault_fail_load; /* ha fault fail-load: the next load of a scope fails (tests) */
 	uint64_t last_tick_ms, last_host_stall_ms, host_stalls_ignored; /* an admin event the peer relayed, to deliver (0: none) */
 };
 

@@ -14,6 +14,9 @@
 #      takes the other's (lease refused), nothing is fenced; the link comes back.
 #   D. PostgreSQL is unreachable when n1 is killed: n2 cannot win n1's lease (and fences
 #      itself when its own lease cannot be renewed); PostgreSQL returns: n2 takes n1's rooms.
+#   E. a takeover that fails (`ha fault fail-load` on n1, then n2 killed): n1 Running in
+#      Failed Mode (Take Over Users Failed), still serving its own rooms; `ha recover`: n1
+#      takes n2's rooms over (Running in Backup Mode); n2 restarts; fallback.
 # rc-timeout: 420
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -148,6 +151,28 @@ rc_ha_ctl 0 ha fallback n1
 rc_ha_wait_state 0 Normal 10
 rc_ha_wait_state 1 Normal 10
 load_check pgdown
+
+rc_log "==== E. a takeover that fails, then ha recover"
+load_start recover 16
+sleep 3
+rc_ha_ctl 0 ha fault fail-load
+rc_ha_kill 1
+rc_ha_wait_state 0 "Running in Failed Mode" 10
+rc_assert_eq "$(reason 0)" "Take Over Users Failed" "E: n1's reason"
+rc_assert_eq "$(rc_ha_ctl 0 -j ha status | jq -r '.scopes[0].served')" true \
+	"E: n1 still serves its own rooms"
+rc_assert_eq "$(rc_ha_ctl 0 -j ha status | jq -r '.scopes[1].served')" false \
+	"E: n1 does not serve n2's rooms"
+rc_assert_fails "E: fallback refused in Running in Failed Mode" rc_ha_ctl 0 ha fallback n1
+rc_ha_ctl 0 ha recover n1
+rc_ha_wait_state 0 "Running in Backup Mode" 15
+rc_assert_match "$(rc_ha_ctl 0 room list)" "recover-1" "E: n1 hosts n2's room after recover"
+rc_ha_start 1
+rc_ha_wait_state 1 "Failed Over" 15
+rc_ha_ctl 1 ha fallback n2
+rc_ha_wait_state 1 Normal 10
+rc_ha_wait_state 0 Normal 10
+load_check recover
 
 rc_ha_stop 1 || rc_fail "n2 did not exit cleanly"
 rc_ha_stop 0 || rc_fail "n1 did not exit cleanly"
