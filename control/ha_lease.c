@@ -3,6 +3,7 @@
 #include "ha_lease.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "pgdb.h"
 #include "schema.h"
 
-#define EV_QUEUE 64
+#define EV_QUEUE 1024
 #define RELEASE_TRIES 3
 #define PROBE_MS 200     /* database probe while no lease call runs and it is down */
 #define BUSY_POLL_MS 25 /* -EBUSY: ask again this often until the holder's lease runs out */
@@ -51,6 +52,7 @@ struct rc_ha_lease {
 	bool db_reported, db_was_ok;
 	bool want_up;       /* a lease was lost: report DB_UP at the next statement that works */
 	uint64_t probe_due; /* when to probe the database while nothing else talks to it */
+	_Atomic uint64_t alive_ms; /* the control thread's last tick (rc_ha_lease_alive) */
 };
 
 static void
@@ -179,6 +181,13 @@ renew_step(struct rc_ha_lease *l, unsigned i, uint64_t now)
 	struct rc_lease out;
 	int rc;
 
+	if (atomic_load(&l->alive_ms) != 0 && now > atomic_load(&l->alive_ms) + l->ttl_ms) {
+		/* the control thread is hung: it serves nothing the peer could not. Let the
+		 * lease run out (LOST when the guard does), so the peer can take over. */
+		l->st.renew_skipped++;
+		s->next_ms = now + 10;
+		return;
+	}
 	memcpy(scope, s->name, sizeof(scope));
 	pthread_mutex_unlock(&l->mu);
 	rc = rc_lease_renew(&l->db, scope, l->me, epoch, l->ttl_ms, &out);
@@ -407,8 +416,8 @@ rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op)
 {
 	struct scope *s = &l->sc[scope & 1];
 
+	pthread_mutex_lock(&l->mu); /* a renewal grants under the mutex: revoke under it */
 	rc_lease_guard_revoke(l->guard[scope & 1]);
-	pthread_mutex_lock(&l->mu);
 	if (s->st == S_HELD || s->st == S_PARKED) {
 		s->st = S_RELEASING;
 		s->tries = 0;
@@ -425,20 +434,26 @@ rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op)
 void
 rc_ha_lease_park(struct rc_ha_lease *l, unsigned scope)
 {
-	rc_lease_guard_revoke(l->guard[scope & 1]);
 	pthread_mutex_lock(&l->mu);
 	if (l->sc[scope & 1].st == S_HELD)
 		l->sc[scope & 1].st = S_PARKED;
+	rc_lease_guard_revoke(l->guard[scope & 1]);
 	pthread_mutex_unlock(&l->mu);
 }
 
 void
 rc_ha_lease_drop(struct rc_ha_lease *l, unsigned scope)
 {
-	rc_lease_guard_revoke(l->guard[scope & 1]);
 	pthread_mutex_lock(&l->mu);
 	l->sc[scope & 1].st = S_IDLE;
+	rc_lease_guard_revoke(l->guard[scope & 1]);
 	pthread_mutex_unlock(&l->mu);
+}
+
+void
+rc_ha_lease_alive(struct rc_ha_lease *l, uint64_t now_mono_ms)
+{
+	atomic_store(&l->alive_ms, now_mono_ms);
 }
 
 int

@@ -62,7 +62,7 @@ struct rc_ha_lease_status {
 	bool db_ok;
 	bool held[2], acquiring[2];
 	uint64_t epoch[2];
-	uint64_t renewals, renew_errors, acquisitions, refusals, losses;
+	uint64_t renewals, renew_errors, renew_skipped, acquisitions, refusals, losses;
 	char last_error[160];
 };
 
@@ -84,6 +84,11 @@ void rc_ha_lease_release(struct rc_ha_lease *l, unsigned scope, uint32_t op);
 void rc_ha_lease_park(struct rc_ha_lease *l, unsigned scope);
 /* Fence: revoke now, stop renewing and acquiring; no database call. */
 void rc_ha_lease_drop(struct rc_ha_lease *l, unsigned scope);
+
+/* The control thread's heartbeat, every loop: once called, a held lease is renewed only
+ * while the control thread ticked within ttl (a hung control thread must not keep its
+ * rooms); never called: no such check. */
+void rc_ha_lease_alive(struct rc_ha_lease *l, uint64_t now_mono_ms);
 
 /* The next event: 1 (ev filled), 0 (none). */
 int rc_ha_lease_poll(struct rc_ha_lease *l, struct rc_ha_lease_ev *ev);

@@ -33,6 +33,7 @@
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
 #define DEDUP_WARM_PER_ROOM 1024
+#define PURGE_WAIT_MS 5 /* a worker's ring stays full this long: drop the purge */
 
 /* ---- set-up ---- */
 
@@ -277,6 +278,14 @@ load_room(void *arg, const struct rc_wal_room *sr)
 	}
 	r = rc_room_add(n->dp.rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % n->dp.n_workers));
+	if (r == NULL && errno == EEXIST && n->ha != NULL) {
+		/* both nodes created a room of this name (while the HA link was cut, or within
+		 * the replication lag): the other one stays, this one is not served */
+		RC_ERR("ALARM: stored room %u (%s) not loaded: another room of that name is "
+		       "served here (created on both nodes of the pair)", sr->room_id, sr->name);
+		n->rooms_name_clash++;
+		return 0;
+	}
 	if (r == NULL) {
 		RC_ERR("stored room %u (%s) cannot be loaded: %s", sr->room_id, sr->name,
 		       strerror(errno));
@@ -508,16 +517,40 @@ purge_everywhere(struct rc_node *n, uint64_t session)
 	unsigned i;
 
 	for (i = 0; i < n->dp.n_workers; i++) {
-		while (rte_mempool_get(n->dp.work_pool, (void **)&wk) != 0)
+		uint64_t give_up = rc_mono_ms() + PURGE_WAIT_MS;
+		int rc;
+
+		/* the workers' rings drain every loop; a hung worker must not hang this
+		 * thread (it heartbeats): after PURGE_WAIT_MS the purge is dropped, counted
+		 * (the session's membership then stays until the room is left or unloaded) */
+		while ((rc = rte_mempool_get(n->dp.work_pool, (void **)&wk)) != 0 &&
+		       rc_mono_ms() < give_up)
 			rte_pause();
+		if (rc != 0) {
+			n->purges_dropped++;
+			continue;
+		}
 		memset(&wk->who, 0, sizeof(wk->who));
 		wk->kind = RC_WORK_PURGE;
 		wk->msg_len = 0;
 		wk->who.session = session;
-		/* the workers' rings drain every loop: waiting here is bounded */
-		while (rte_ring_enqueue(n->dp.workers[i]->in, wk) != 0)
+		while ((rc = rte_ring_enqueue(n->dp.workers[i]->in, wk)) != 0 &&
+		       rc_mono_ms() < give_up)
 			rte_pause();
+		if (rc != 0) {
+			rte_mempool_put(n->dp.work_pool, wk);
+			n->purges_dropped++;
+		}
 	}
+}
+
+void
+rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s)
+{
+	uint64_t id = s->id;
+
+	rc_session_del(n->dp.sessions, s);
+	purge_everywhere(n, id);
 }
 
 void
@@ -838,9 +871,9 @@ rc_node_run(struct rc_node *n)
 	RC_INFO("node %s serving %s:%u with %u worker(s)", n->cfg.node_id,
 		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
 	while (!n->stop) {
-		rcu_thread_offline();
+		/* RCU-online throughout: the hand-offs and the admin commands read and write
+		 * the tables (the 1 ms wait only delays a grace period that long) */
 		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
-		rcu_thread_online();
 		rc_node_cluster_poll(n);
 		rc_cluster_cmds_poll(n);
 		rc_node_ha_tick(n);

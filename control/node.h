@@ -68,6 +68,8 @@ struct rc_node {
 	uint64_t next_cleanup_ms;
 	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
+	uint64_t purges_dropped;   /* session purges not handed to a worker in time */
+	uint64_t rooms_name_clash; /* HA: stored rooms not loaded (name taken by the peer's) */
 	volatile sig_atomic_t stop;
 };
 
@@ -101,6 +103,8 @@ int rc_node_drainer_restart(struct rc_node *n);
 
 /* End a session (the workers drop it from their rooms). */
 void rc_node_end_session(struct rc_node *n, struct rc_session *s);
+/* The same without telling the HA peer (a handover: the peer keeps it). */
+void rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

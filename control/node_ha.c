@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_arp.h>
 #include <rte_ether.h>
@@ -428,6 +429,7 @@ unload_tables(struct rc_node *n, unsigned scope)
 {
 	struct unload_ctx c = { .n = n, .scope = scope };
 
+	replica_clear(&n->ha->sc[scope]); /* rebuilt from the table: no stale session */
 	do {
 		c.count = 0;
 		rc_session_foreach(n->dp.sessions, pick_session, &c);
@@ -442,7 +444,8 @@ unload_tables(struct rc_node *n, unsigned scope)
 			memcpy(a.mac, s->peer.mac.addr_bytes, 6);
 			memcpy(a.user, s->user, s->user_len);
 			replica_put(&n->ha->sc[scope], &a);
-			rc_session_del(n->dp.sessions, s); /* not replicated: the peer has it */
+			/* not replicated (the peer has it); out of every room still served */
+			rc_node_end_session_quiet(n, s);
 		}
 	} while (c.count == RTE_DIM(c.victims));
 	do {
@@ -478,13 +481,32 @@ load_scope(struct rc_node *n, unsigned scope, unsigned reason)
 	unsigned sessions;
 	int rc;
 
-	if (sc->loaded)
+	if (ha->job[scope].active) {
+		/* a newer operation ends a handover still pushing (HA.md): keep serving */
+		ha->job[scope].active = false;
+		RC_INFO("ha: handover of %s cancelled: serving it again", sc->lease_scope);
+	}
+	if (sc->loaded) {
+		__atomic_store_n(&n->dp.scope_serving[scope], true, __ATOMIC_RELEASE);
+		vip_set(n, scope, true);
 		return 0;
+	}
 	rc_repl_poll_aux(ha->repl, aux_cb, n); /* the session list the last writer sent */
 	rc = rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_WRITER);
 	if (rc != 0) {
 		RC_ERR("ha: cannot become the writer of %s: %s", sc->lease_scope, strerror(-rc));
 		return rc;
+	}
+	/* the stream thread applies the role (ending an apply in progress, then
+	 * rc_wal_become_writer) before anything of the scope is read or written here */
+	for (int i = 0; i < 200; i++) {
+		struct rc_repl_status rs;
+
+		if (rc_repl_get_status(ha->repl, sc->lease_scope, &rs) == 0 &&
+		    rs.role == RC_REPL_WRITER && rc_wal_writer_start(sc->wal) ==
+						       rc_wal_last_lsn(sc->wal) + 1)
+			break;
+		usleep(500);
 	}
 	rcu_thread_offline(); /* rooms must be visible before their sessions: below */
 	rcu_thread_online();
@@ -665,8 +687,12 @@ do_actions(struct rc_node *n, const struct rc_ha_step *st)
 		if (st->to == RC_HA_TAKING_BACK)
 			answer(n, rc == 0 ? RC_HA_EV_FALLBACK_DONE : RC_HA_EV_FALLBACK_FAILED,
 			       st->op);
-		else if (rc != 0)
+		else if (rc != 0) {
+			/* reported as a critical service down; the next tick reports it up
+			 * again (the watcher sees the services running), which retries */
+			ha->critical_ok = false;
 			ha_event(n, RC_HA_EV_LOCAL_CRITICAL_DOWN, NULL);
+		}
 	}
 	if (a & RC_HA_ACT(RC_HA_ACT_START_TAKEOVER)) {
 		rc = load_scope(n, 1, 1);
@@ -897,6 +923,8 @@ rc_node_ha_tick(struct rc_node *n)
 
 	if (ha == NULL)
 		return;
+	if (ha->lease != NULL)
+		rc_ha_lease_alive(ha->lease, now);
 	if (rc_hb_recv(ha->hb, now, &peer) > 0) {
 		if (!ha->peer_heard || peer.ha_state != ha->peer.ha_state ||
 		    peer.ha_reason != ha->peer.ha_reason)

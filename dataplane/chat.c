@@ -543,8 +543,14 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	struct rc_room *r = rc_room_lookup_id(dp->rooms, rec->room_id);
 	struct rc_msg m;
 
-	if (rec->kind != RC_WAL_MSG || r == NULL)
+	if (rec->kind != RC_WAL_MSG)
 		return;
+	if (r == NULL) {
+		/* the room was unloaded meanwhile (HA): no ACK from here, and no "pending"
+		 * entry left behind to swallow a later resend */
+		rc_dedup_forget(w->dedup, &k);
+		return;
+	}
 	if (rec->status == 0 && dp->guard[r->scope] != NULL &&
 	    !rc_lease_guard_ok(dp->guard[r->scope], rc_lease_mono_ms())) {
 		/* stored, but our lease may be gone: never acknowledge it now. It stays known

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include <rte_hash.h>
+#include <rte_spinlock.h>
 #include <rte_hash_crc.h>
 
 struct rc_dedup {
+	rte_spinlock_t lock; /* the home worker, and the control thread warming it (HA) */
 	struct rte_hash *h;
 	struct rc_dedup_key *fifo; /* insertion order, a ring of `cap` keys */
 	unsigned cap, head, count;
@@ -30,6 +32,7 @@ rc_dedup_create(const char *name, unsigned capacity, int socket_id)
 	if (d == NULL)
 		return NULL;
 	d->cap = capacity == 0 ? 1 : capacity;
+	rte_spinlock_init(&d->lock);
 	d->fifo = calloc(d->cap, sizeof(*d->fifo));
 	d->h = rte_hash_create(&p);
 	if (d->fifo == NULL || d->h == NULL) {
@@ -60,9 +63,14 @@ int
 rc_dedup_find(const struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t *seq,
 	      bool *pending)
 {
+	struct rc_dedup *w = (struct rc_dedup *)(uintptr_t)d; /* the lock only */
 	void *data;
+	int rc;
 
-	if (rte_hash_lookup_data(d->h, k, &data) < 0)
+	rte_spinlock_lock(&w->lock);
+	rc = rte_hash_lookup_data(d->h, k, &data);
+	rte_spinlock_unlock(&w->lock);
+	if (rc < 0)
 		return -ENOENT;
 	*seq = (uint64_t)(uintptr_t)data >> 1;
 	*pending = ((uintptr_t)data & 1) != 0;
@@ -78,8 +86,8 @@ evict_oldest(struct rc_dedup *d)
 	d->count--;
 }
 
-int
-rc_dedup_put(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, bool pending)
+static int
+put_locked(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, bool pending)
 {
 	void *old;
 	int rc;
@@ -101,11 +109,24 @@ rc_dedup_put(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, boo
 	return 0;
 }
 
+int
+rc_dedup_put(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, bool pending)
+{
+	int rc;
+
+	rte_spinlock_lock(&d->lock);
+	rc = put_locked(d, k, seq, pending);
+	rte_spinlock_unlock(&d->lock);
+	return rc;
+}
+
 void
 rc_dedup_forget(struct rc_dedup *d, const struct rc_dedup_key *k)
 {
 	/* the FIFO slot stays; deleting a missing key later is harmless */
+	rte_spinlock_lock(&d->lock);
 	rte_hash_del_key(d->h, k);
+	rte_spinlock_unlock(&d->lock);
 }
 
 unsigned
