@@ -429,7 +429,8 @@ unload_tables(struct rc_node *n, unsigned scope)
 {
 	struct unload_ctx c = { .n = n, .scope = scope };
 
-	replica_clear(&n->ha->sc[scope]); /* rebuilt from the table: no stale session */
+	if (n->ha->sc[scope].loaded)
+		replica_clear(&n->ha->sc[scope]); /* rebuilt from the table: no stale session */
 	do {
 		c.count = 0;
 		rc_session_foreach(n->dp.sessions, pick_session, &c);
