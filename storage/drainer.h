@@ -34,7 +34,7 @@ enum rc_drain_method {
 struct rc_drainer_conf {
 	const char *conninfo;
 	const char *node_id;
-	unsigned batch_max;      /* records per transaction; default 10000 */
+	unsigned batch_max;      /* records per transaction; 0: 2000 (roomcastd passes db.batch_max, default 10000) */
 	unsigned retry_min_ms;   /* default 100 */
 	unsigned retry_max_ms;   /* default 5000 */
 	unsigned idle_ms;        /* sleep when nothing to drain; default 5 */

@@ -12,9 +12,13 @@
  *     a. drain, method COPY, into a fresh database: the drainer thread from its start
  *        until the last LSN is drained (or -t SECONDS passed) -> rows/s
  *     b. the ceiling: the same rows (read back from the log beforehand, not timed) in ONE
- *        COPY into a fresh table shaped like messages (same primary key and index), in
- *        that same database, one transaction, synchronous_commit on -> rows/s; for
- *        reference also into a table without indexes. Every other round runs b before a.
+ *        COPY into a fresh table shaped like messages (same columns, primary key, index
+ *        and the fence trigger: LIKE does not copy triggers, so it is created explicitly),
+ *        in that same database, one transaction, synchronous_commit on -> rows/s; for
+ *        reference also into a table without indexes or trigger. Every other round runs
+ *        b before a. The ceiling commits once; the drainer commits every batch_max rows (a
+ *        synced COMMIT each, which it overlaps with the next batch's COPY), and also
+ *        upserts rooms.next_seq and drain_state per batch: work the ceiling does not do.
  *     c. drain, method PIPELINE, into another fresh database -> rows/s
  *  3. accept while draining: a fresh WAL filled with MESSAGES / 2 messages while the
  *     drainer (the faster method) runs into a fresh database; the lag at the end.
@@ -381,9 +385,12 @@ copy_text(const char *dir, struct copy_buf *b)
 }
 
 /* One COPY of the buffer into a fresh table (CREATE TABLE table (like)), one transaction;
- * seconds or < 0. */
+ * with `fence`, the table gets messages' statement trigger (the stale-write fence, whose
+ * transition table captures every row: work that every write into messages pays), which
+ * LIKE does not copy. Seconds or < 0. */
 static double
-copy_into(const char *conninfo, const char *table, const char *like, const struct copy_buf *b)
+copy_into(const char *conninfo, const char *table, const char *like, bool fence,
+	  const struct copy_buf *b)
 {
 	struct rc_pgdb db = { 0 };
 	char sql[256];
@@ -392,6 +399,11 @@ copy_into(const char *conninfo, const char *table, const char *like, const struc
 
 	snprintf(sql, sizeof(sql), "CREATE TABLE %s (%s)", table, like);
 	if (rc == 0)
+		rc = rc_pgdb_exec(&db, sql);
+	snprintf(sql, sizeof(sql), "CREATE TRIGGER %s_fence AFTER INSERT ON %s REFERENCING NEW"
+		 " TABLE AS rc_new FOR EACH STATEMENT EXECUTE FUNCTION rc_messages_fence()",
+		 table, table);
+	if (rc == 0 && fence)
 		rc = rc_pgdb_exec(&db, sql);
 	if (rc == 0) {
 		rc_pgdb_exec(&db, "CHECKPOINT");
@@ -572,8 +584,8 @@ keep_best(struct drain_result *best, const struct drain_result *r)
 static int
 ceiling_phase(const char *conninfo, const struct copy_buf *b, double *copy_s, double *noidx_s)
 {
-	*copy_s = copy_into(conninfo, "ceiling", "LIKE messages INCLUDING ALL", b);
-	*noidx_s = copy_into(conninfo, "ceiling_noidx", "LIKE messages", b);
+	*copy_s = copy_into(conninfo, "ceiling", "LIKE messages INCLUDING ALL", true, b);
+	*noidx_s = copy_into(conninfo, "ceiling_noidx", "LIKE messages", false, b);
 	return *copy_s > 0 && *noidx_s > 0 ? 0 : -1;
 }
 
