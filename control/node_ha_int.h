@@ -81,6 +81,36 @@ struct rc_node_ha {
 };
 
 struct rc_node;
+struct rc_session;
+
+/* aux messages on a scope's stream (node_ha_scope.c) */
+#define SESS_AUX_ADD 1
+#define SESS_AUX_DEL 2
+#define SESS_AUX_RESET 3
+#define AUX_ADMIN 4 /* an administrator's request relayed to the peer: ha failover / fallback */
+
+static inline uint64_t
+rc_ha_now_ms(void)
+{
+	return rc_lease_mono_ms();
+}
+
+static inline const char *
+rc_ha_scope_word(unsigned s)
+{
+	return s == 0 ? "own" : "peer";
+}
+
+/* node_ha_scope.c */
+void rc_ha_aux_cb(void *arg, const char *scope, const void *buf, uint16_t len);
+void rc_ha_send_session_snapshot(struct rc_node *n, unsigned scope);
+void rc_ha_garp_tick(struct rc_node *n, uint64_t now);
+/* Serve a scope whose lease we hold (HA.md, reload-own / start-takeover). 0 or -errno. */
+int rc_ha_load_scope(struct rc_node *n, unsigned scope, unsigned reason);
+/* Stop serving a scope (release, unload-peer, fence). */
+void rc_ha_unload_scope(struct rc_node *n, unsigned scope);
+void rc_ha_drainer_stop(struct rc_node *n, unsigned scope);
+
 /* Deliver an administrator's event (ha failover / fallback / recover) and act on it. */
 void rc_node_ha_admin(struct rc_node *n, enum rc_ha_event ev);
 /* Relay an administrator's event to the peer on the stream of `scope`, which this node must
