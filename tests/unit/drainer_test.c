@@ -8,6 +8,7 @@
  *   drainer_test [PATH/TO/pg-fixture.sh]
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -282,6 +283,341 @@ test_redrain(void **state)
 	assert_int_equal(rc_drainer_drain_now(f->d), 1001);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 1000);
 	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state"), 1001);
+}
+
+/* ---- hostile contents, byte for byte ---- */
+
+/* What COPY's encodings could get wrong: the text format's delimiters and escapes (tab,
+ * newline, CR, backslash, "\N" = NULL, "\." = end of data, and literal "\t" sequences a
+ * double unescape would turn into a tab), multi-byte UTF-8 (emoji, CJK), control bytes,
+ * empty strings, the largest body, user and room name, cmids above 2^63 - 1 (a bigint as
+ * two's complement, schema.c) and large ts_ms. */
+#define H_EMOJI "\xf0\x9f\x98\x80"                                   /* U+1F600 */
+#define H_PARTY "\xf0\x9f\x8e\x89"                                   /* U+1F389 */
+#define H_CJK "\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\xe7\xac\xa6"     /* 4 CJK ideographs */
+#define H_USER_CJK "\xe7\x94\xa8\xe6\x88\xb7"                        /* 2 CJK ideographs */
+#define H_EURO "\xe2\x82\xac"
+#define H_NA 10 /* rows of the first drain; as many new ones in the re-drain */
+
+struct hrow {
+	uint32_t room_id;
+	uint64_t seq;
+	uint64_t cmid;
+	uint64_t ts_ms;
+	const char *user;
+	const char *body;
+};
+
+static char h_room_max[RC_MAX_ROOM + 1], h_user_max[RC_MAX_USER + 1];
+static char h_body_mixed[RC_MAX_BODY + 1], h_body_bs[RC_MAX_BODY + 1];
+static char h_body_emoji[RC_MAX_BODY + 1];
+
+static const char h_room2[] = "tab\there nl\nthere cr\r back\\slash \\N \\. \"q\" {a,b} '"
+			      H_EMOJI H_CJK;
+static const char *const h_rooms[4] = { NULL, "\\N", h_room2, h_room_max };
+
+/* Exactly len bytes of the pieces over and over (valid UTF-8: a piece that does not fit
+ * whole is left out, 'x' fills the rest). */
+static void
+h_fill(char *buf, size_t len, const char *const *pieces, unsigned npieces)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; n < len; i++) {
+		const char *p = pieces[i % npieces];
+		size_t pl = strlen(p);
+
+		if (i >= npieces * (len + 1)) /* nothing fits any more */
+			break;
+		if (n + pl <= len) {
+			memcpy(buf + n, p, pl);
+			n += pl;
+		}
+	}
+	memset(buf + n, 'x', len - n);
+	buf[len] = '\0';
+}
+
+static void
+h_init(void)
+{
+	static const char *const mixed[] = {
+		"\t", "\n", "\r", "\\", "\\N", "\\.", H_EMOJI, H_CJK, H_EURO, "\"", "{", "}",
+		",", "'", "\x01\x08\x0b\x0c\x1b\x7f", " ", "\\t", "\r\n", H_PARTY, "\\\\",
+	};
+	static const char *const user[] = { "\\N", "\t", H_EMOJI, "\\", "\n", "\r", H_USER_CJK };
+	static const char *const bs[] = { "\\" };
+	static const char *const emoji[] = { H_EMOJI, H_PARTY };
+
+	h_fill(h_room_max, RC_MAX_ROOM, mixed, RTE_DIM(mixed));
+	h_fill(h_user_max, RC_MAX_USER, user, RTE_DIM(user));
+	h_fill(h_body_mixed, RC_MAX_BODY, mixed, RTE_DIM(mixed));
+	h_fill(h_body_bs, RC_MAX_BODY, bs, 1);
+	h_fill(h_body_emoji, RC_MAX_BODY, emoji, RTE_DIM(emoji));
+	assert_int_equal(strlen(h_room_max), RC_MAX_ROOM);
+	assert_int_equal(strlen(h_user_max), RC_MAX_USER);
+	assert_int_equal(strlen(h_body_mixed), RC_MAX_BODY);
+	assert_int_equal(strlen(h_body_emoji), RC_MAX_BODY);
+	assert_int_equal(strspn(h_body_bs, "\\"), RC_MAX_BODY);
+}
+
+/* The first drain's rows; the re-drain adds each again 100 seqs later, with the cmids
+ * and ts_ms of other rows. */
+static void
+h_rows(struct hrow *r)
+{
+	const struct hrow a[H_NA] = {
+		{ 1, 1, 1, INT64_MAX, "tab\tuser", "a\tb\tc" },
+		{ 1, 2, INT64_MAX, (1ull << 53) + 1, "nl\nuser\r", "line1\nline2\r\nline3\r" },
+		{ 1, 3, 1ull << 63, 4102444800000ull, "back\\slash\\", "\\N" },
+		{ 1, 4, UINT64_MAX, 1ull << 62, "\\N", "\\." },
+		{ 1, 5, 0, 0, "", "" },
+		{ 2, 1, (1ull << 63) + 1, INT64_MAX - 1, H_EMOJI H_USER_CJK,
+		  "emoji " H_EMOJI H_PARTY " CJK " H_CJK " \t\\N\n" H_EURO
+		  " \x01\x08\x0b\x0c\x1b\x7f end\\" },
+		{ 2, 2, UINT64_MAX - 1, 253402300799999ull, h_user_max, h_body_mixed },
+		{ 3, 1, 1, 1ull << 40, "\r", h_body_bs },
+		{ 3, 2, 1ull << 63, UINT32_MAX + 1ull, "\\", h_body_emoji },
+		{ 3, 7, INT64_MAX, 1700000000000ull, "\\t\\n", "\\\\N \\t \\n \\r \\\\ \\x41 \\101" },
+	};
+
+	for (unsigned i = 0; i < H_NA; i++) {
+		r[i] = a[i];
+		r[H_NA + i] = a[i];
+		r[H_NA + i].seq += 100;
+		r[H_NA + i].cmid = a[(i + 3) % H_NA].cmid;
+		r[H_NA + i].ts_ms = a[(i + 1) % H_NA].ts_ms;
+	}
+}
+
+static void
+h_commit(struct rc_wal *w, const struct hrow *rows, unsigned n)
+{
+	static struct rc_wal_rec recs[2 * H_NA];
+	struct rc_wal_rec *rp[2 * H_NA];
+
+	assert_true(n <= RTE_DIM(recs));
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_wal_rec *r = &recs[i];
+
+		memset(r, 0, sizeof(*r));
+		r->kind = RC_WAL_MSG;
+		r->room_id = rows[i].room_id;
+		r->seq = rows[i].seq;
+		r->ts_ms = rows[i].ts_ms;
+		r->cmid = rows[i].cmid;
+		r->user_len = (uint8_t)strlen(rows[i].user);
+		r->body_len = (uint16_t)strlen(rows[i].body);
+		assert_int_equal(r->user_len, strlen(rows[i].user));
+		assert_int_equal(r->body_len, strlen(rows[i].body));
+		memcpy(r->user, rows[i].user, r->user_len);
+		memcpy(r->body, rows[i].body, r->body_len);
+		rp[i] = r;
+	}
+	assert_int_equal(rc_wal_commit_now(w, rp, n), 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(recs[i].status, 0);
+}
+
+static void
+h_hex(char *out, const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (; *s != '\0'; s++) {
+		*out++ = digits[(unsigned char)*s >> 4];
+		*out++ = digits[(unsigned char)*s & 15];
+	}
+	*out = '\0';
+}
+
+/* Column col of the only row of res is exactly the bytes of want. */
+static void
+h_col(const PGresult *res, int col, const char *want, unsigned row, const char *what)
+{
+	size_t n = strlen(want);
+
+	if (PQgetisnull(res, 0, col))
+		fail_msg("row %u: %s is NULL", row, what);
+	if ((size_t)PQgetlength(res, 0, col) != n || memcmp(PQgetvalue(res, 0, col), want, n) != 0)
+		fail_msg("row %u: %s differs: got %d bytes \"%.80s\", want %zu bytes \"%.80s\"", row,
+			 what, PQgetlength(res, 0, col), PQgetvalue(res, 0, col), n, want);
+}
+
+static PGconn *
+h_connect(struct fx *f)
+{
+	char ci[700];
+	PGconn *c;
+	PGresult *res;
+
+	snprintf(ci, sizeof(ci), "%s client_encoding=UTF8", f->conninfo);
+	c = PQconnectdb(ci);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	/* so that the server checked the UTF-8 and the text results are the stored bytes */
+	res = PQexec(c, "SELECT current_setting('server_encoding'),"
+			" current_setting('client_encoding')");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "UTF8");
+	assert_string_equal(PQgetvalue(res, 0, 1), "UTF8");
+	PQclear(res);
+	return c;
+}
+
+/* Every column of every row of messages, byte for byte; nothing else in the table. */
+static void
+h_check(struct fx *f, const struct hrow *rows, unsigned n)
+{
+	static char hex[2 * RC_MAX_BODY + 1];
+	PGconn *c = h_connect(f);
+	PGresult *res;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct hrow *r = &rows[i];
+		char seq[24], want[24];
+		const char *pm[2] = { h_rooms[r->room_id], seq };
+
+		snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
+		res = PQexecParams(c, "SELECT room, seq::text, sender, ts_ms::text, body, cmid::text,"
+				      " (cmid::numeric + CASE WHEN cmid < 0 THEN"
+				      " 18446744073709551616 ELSE 0 END)::text, epoch::text, node,"
+				      " encode(convert_to(room, 'UTF8'), 'hex'),"
+				      " encode(convert_to(sender, 'UTF8'), 'hex'),"
+				      " encode(convert_to(body, 'UTF8'), 'hex'), octet_length(body)"
+				      " FROM messages WHERE room = $1 AND seq = $2",
+				   2, NULL, pm, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("row %u: %s", i, PQerrorMessage(c));
+		if (PQntuples(res) != 1)
+			fail_msg("row %u (room %u, seq %" PRIu64 "): %d rows", i, r->room_id, r->seq,
+				 PQntuples(res));
+		h_col(res, 0, h_rooms[r->room_id], i, "room");
+		h_col(res, 1, seq, i, "seq");
+		h_col(res, 2, r->user, i, "sender");
+		snprintf(want, sizeof(want), "%" PRIu64, r->ts_ms);
+		h_col(res, 3, want, i, "ts_ms");
+		h_col(res, 4, r->body, i, "body");
+		snprintf(want, sizeof(want), "%" PRId64, (int64_t)r->cmid);
+		h_col(res, 5, want, i, "cmid (bigint)");
+		snprintf(want, sizeof(want), "%" PRIu64, r->cmid);
+		h_col(res, 6, want, i, "cmid (as u64)");
+		h_col(res, 7, "7", i, "epoch");
+		h_col(res, 8, "n1", i, "node");
+		h_hex(hex, h_rooms[r->room_id]);
+		h_col(res, 9, hex, i, "room (hex)");
+		h_hex(hex, r->user);
+		h_col(res, 10, hex, i, "sender (hex)");
+		h_hex(hex, r->body);
+		h_col(res, 11, hex, i, "body (hex)");
+		snprintf(want, sizeof(want), "%zu", strlen(r->body));
+		h_col(res, 12, want, i, "octet_length(body)");
+		PQclear(res);
+	}
+	PQfinish(c);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), n);
+	assert_int_equal(num(f, "SELECT count(DISTINCT (room, seq)) FROM messages"), n);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room IS NULL OR"
+				" sender IS NULL OR body IS NULL"), 0);
+}
+
+/* The rooms by name, with their next_seq. */
+static void
+h_check_rooms(struct fx *f, const uint64_t next_seq[4])
+{
+	PGconn *c = h_connect(f);
+
+	for (unsigned k = 1; k < 4; k++) {
+		const char *pm[1] = { h_rooms[k] };
+		PGresult *res = PQexecParams(c, "SELECT next_seq::text, room_id::text FROM rooms"
+						" WHERE name = $1", 1, NULL, pm, NULL, NULL, 0);
+		char want[24];
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		if (PQntuples(res) != 1)
+			fail_msg("room %u: %d rows", k, PQntuples(res));
+		snprintf(want, sizeof(want), "%" PRIu64, next_seq[k]);
+		h_col(res, 0, want, k, "rooms.next_seq");
+		snprintf(want, sizeof(want), "%u", k);
+		h_col(res, 1, want, k, "rooms.room_id");
+		PQclear(res);
+	}
+	PQfinish(c);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms"), 3);
+}
+
+/* rc_drainer_drain_now(), which drains want records (the error text when it does not). */
+static void
+h_drain(struct fx *f, int want)
+{
+	struct rc_drainer_stats st;
+	int n = rc_drainer_drain_now(f->d);
+
+	rc_drainer_get_stats(f->d, &st);
+	if (n != want)
+		fail_msg("drained %d, want %d: %s", n, want, st.last_error);
+}
+
+/* Hostile rows through the WAL: the fast path (COPY: binary, straight into messages) stores
+ * them byte for byte; then both markers are lost and the same rows are drained again with
+ * new ones in the same batch: the fast COPY meets the existing keys, the batch goes the slow
+ * way (COPY: text into rc_staging, insert-on-conflict, the alarm check comparing the staged
+ * cmid and sender with the stored ones): one row per key, no alarm, the new rows byte for
+ * byte too. (PIPELINE: the same through text parameters.) */
+static void
+test_hostile_bytes(void **state)
+{
+	static struct hrow rows[2 * H_NA];
+	static const uint64_t next1[4] = { 0, 6, 3, 8 }, next2[4] = { 0, 106, 103, 108 };
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	uint64_t last;
+
+	h_init();
+	h_rows(rows);
+	f->w = wal_open(f->dir, 0);
+	for (uint32_t k = 1; k < 4; k++)
+		commit_room(f->w, k, h_rooms[k]);
+	h_commit(f->w, rows, H_NA);
+	rc_wal_close(f->w);
+	f->w = NULL;
+	snapshot(f->dir, ".s1");
+
+	/* the first drain: nothing there yet, the fast path */
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 1000);
+	h_drain(f, 3 + H_NA);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.batches, 1);
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(st.errors, 0);
+	h_check(f, rows, H_NA);
+	h_check_rooms(f, next1);
+	rc_drainer_destroy(f->d);
+	f->d = NULL;
+	rc_wal_close(f->w);
+	f->w = NULL;
+
+	/* both markers lost, new hostile rows after the old ones: all of it in one batch */
+	restore(f->dir, ".s1");
+	assert_int_equal(pgfx_exec(f->conninfo, "DELETE FROM drain_state"), 0);
+	f->w = wal_open(f->dir, 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 0);
+	h_commit(f->w, rows + H_NA, H_NA);
+	last = rc_wal_last_lsn(f->w);
+	assert_int_equal(last, 3 + 2 * H_NA);
+	f->d = drainer_new(f, 1000);
+	h_drain(f, 3 + 2 * H_NA);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.batches, 1); /* old and new keys in one transaction */
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_alarms"), 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), last);
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state WHERE node = 'n1'"),
+			 (long long)last);
+	h_check(f, rows, 2 * H_NA);
+	h_check_rooms(f, next2);
 }
 
 /* A row in the way with a different message: an alarm, the new message kept in it. */
@@ -719,6 +1055,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_drain_once),
 		BOTH(test_redrain),
+		BOTH(test_hostile_bytes),
 		BOTH(test_conflict_alarm),
 		BOTH(test_outage),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
