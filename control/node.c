@@ -126,19 +126,45 @@ rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *passwor
 	return append_password(out, cap, password);
 }
 
-static int
-drainer_new(struct rc_node *n)
+void
+rc_node_drainer_conf(const struct rc_node *n, const char *node_id, uint64_t epoch,
+		     struct rc_drainer_conf *dc)
 {
-	struct rc_drainer_conf dc = {
+	*dc = (struct rc_drainer_conf){
 		.conninfo = n->db_conninfo,
-		.node_id = n->cfg.node_id,
+		.node_id = node_id,
 		.batch_max = n->cfg.db_batch_max,
 		.retry_min_ms = 100,
 		.retry_max_ms = n->cfg.db_retry_max_ms,
 		.idle_ms = 5,
 		.method = strcmp(n->cfg.db_method, "pipeline") == 0 ? RC_DRAIN_PIPELINE :
 								      RC_DRAIN_COPY,
+		.epoch = epoch,
 	};
+}
+
+void
+rc_node_wal_conf(const struct rc_node *n, const char *dir, struct rc_wal_conf *wc)
+{
+	*wc = (struct rc_wal_conf){
+		.dir = dir,
+		.map_size = n->cfg.wal_map_size,
+		.high_water_pct = n->cfg.wal_high_water_pct,
+		.batch_max = n->cfg.wal_batch_max,
+		.ring_size = 8192,
+		.pool_size = 16383,
+		.nosync = n->cfg.wal_nosync,
+		.socket_id = (int)rte_socket_id(),
+		.keep_records = n->cfg.wal_keep_records,
+	};
+}
+
+static int
+drainer_new(struct rc_node *n)
+{
+	struct rc_drainer_conf dc;
+
+	rc_node_drainer_conf(n, n->cfg.node_id, 0, &dc);
 
 	if (!rc_node_ha_may_drain(n, &dc.epoch))
 		return 0; /* HA: started with our lease (node_ha.c) */
@@ -187,19 +213,10 @@ static int
 setup_storage(struct rc_node *n, char *err, size_t errlen)
 {
 	char dir[512];
-	struct rc_wal_conf wc = {
-		.dir = dir,
-		.map_size = n->cfg.wal_map_size,
-		.high_water_pct = n->cfg.wal_high_water_pct,
-		.batch_max = n->cfg.wal_batch_max,
-		.ring_size = 8192,
-		.pool_size = 16383,
-		.nosync = n->cfg.wal_nosync,
-		.socket_id = (int)rte_socket_id(),
-		.keep_records = n->cfg.wal_keep_records,
-	};
+	struct rc_wal_conf wc;
 
 	snprintf(dir, sizeof(dir), "%s/wal", n->cfg.data_dir);
+	rc_node_wal_conf(n, dir, &wc);
 	n->wal = rc_wal_open(&wc, err, errlen);
 	if (n->wal == NULL)
 		return -errno;

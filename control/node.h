@@ -97,6 +97,13 @@ int rc_node_metrics(void *arg, struct rc_metrics_buf *b);
  * warm the dedup tables. 0 or -errno (a stored room outside the scope's id range: -ERANGE). */
 int rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope);
 
+/* The drainer / WAL settings from the configuration (one place for both scopes). */
+struct rc_drainer_conf;
+struct rc_wal_conf;
+void rc_node_drainer_conf(const struct rc_node *n, const char *node_id, uint64_t epoch,
+			  struct rc_drainer_conf *dc);
+void rc_node_wal_conf(const struct rc_node *n, const char *dir, struct rc_wal_conf *wc);
+
 /* Stop the own drainer, and start it again if it may run (HA: our lease is held; at its
  * epoch). 0 or -errno. */
 int rc_node_drainer_restart(struct rc_node *n);

@@ -493,19 +493,10 @@ open_peer_scope(struct rc_node *n, char *err, size_t errlen)
 	struct rc_node_ha *ha = n->ha;
 	struct rc_ha_scope *sc = &ha->sc[1];
 	char dir[512];
-	struct rc_wal_conf wc = {
-		.dir = dir,
-		.map_size = n->cfg.wal_map_size,
-		.high_water_pct = n->cfg.wal_high_water_pct,
-		.batch_max = n->cfg.wal_batch_max,
-		.ring_size = 8192,
-		.pool_size = 16383,
-		.nosync = n->cfg.wal_nosync,
-		.socket_id = (int)rte_socket_id(),
-		.keep_records = n->cfg.wal_keep_records,
-	};
+	struct rc_wal_conf wc;
 
 	snprintf(dir, sizeof(dir), "%s/wal-peer", n->cfg.data_dir);
+	rc_node_wal_conf(n, dir, &wc); /* the same settings as our own WAL */
 	sc->wal = rc_wal_open(&wc, err, errlen);
 	if (sc->wal == NULL)
 		return -errno;

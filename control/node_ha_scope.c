@@ -281,17 +281,7 @@ static int
 drainer_start(struct rc_node *n, unsigned scope, uint64_t epoch)
 {
 	struct rc_ha_scope *sc = &n->ha->sc[scope];
-	struct rc_drainer_conf dc = {
-		.conninfo = n->db_conninfo,
-		.node_id = sc->node,
-		.batch_max = n->cfg.db_batch_max,
-		.retry_min_ms = 100,
-		.retry_max_ms = n->cfg.db_retry_max_ms,
-		.idle_ms = 5,
-		.method = strcmp(n->cfg.db_method, "pipeline") == 0 ? RC_DRAIN_PIPELINE :
-								      RC_DRAIN_COPY,
-		.epoch = epoch,
-	};
+	struct rc_drainer_conf dc;
 
 	if (scope == 0) {
 		sc->epoch = epoch;
@@ -300,6 +290,7 @@ drainer_start(struct rc_node *n, unsigned scope, uint64_t epoch)
 	if (sc->drainer != NULL)
 		return 0;
 	sc->epoch = epoch;
+	rc_node_drainer_conf(n, sc->node, epoch, &dc); /* the peer's rows, our new epoch */
 	sc->drainer = rc_drainer_create(sc->wal, &dc);
 	if (sc->drainer == NULL)
 		return -errno;
