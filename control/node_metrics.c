@@ -33,6 +33,8 @@ FIELD(deliveries)
 FIELD(posts_stored)
 FIELD(forwarded)
 FIELD(resends_acked)
+FIELD(seqs_handed_back)
+FIELD(seq_conflicts)
 FIELD(idle_sleeps)
 
 static const struct {
@@ -49,6 +51,11 @@ static const struct {
 	  get_forwarded },
 	{ "roomcast_resends_acked_total", "Re-sent POSTs answered with their first ACK",
 	  get_resends_acked },
+	{ "roomcast_seqs_handed_back_total",
+	  "POSTs not stored whose seq was assigned again (no gap)", get_seqs_handed_back },
+	{ "roomcast_seq_conflicts_total",
+	  "POSTs refused by the WAL because their room already stored that seq (alarm)",
+	  get_seq_conflicts },
 	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", get_idle_sleeps },
 };
 
