@@ -24,6 +24,8 @@ rc_require_cmds psql
 rc_setup_netns
 rc_start_pg
 export RC_KEEP_RECORDS=50 RC_POST_RATE=2000 RC_POST_BURST=2000
+# a room keeps its last dedup_window messages in LMDB too: small here, so that step 2 trims
+export RC_DEDUP_WINDOW=64
 rc_write_node_conf
 rc_start_node
 mapfile -t BIND < <(rc_bind_args)
