@@ -6,7 +6,8 @@
 #     (one row per (room, seq), seq 1..200, every cmid once); the schema was created.
 #  2. The recent window: with wal.keep_records = 50 and dedup_window = 128 the drained records
 #     beyond both (the newest 50 overall, the room's last 128) are trimmed from LMDB, and a
-#     FETCH of the whole room (rcload --verify-history) returns all 200 messages in order: seq 1..72 from PostgreSQL, the rest from LMDB.
+#     FETCH of the whole room (rcload --verify-history) returns all 200 messages in order:
+#     seq 1..72 from PostgreSQL, the rest from LMDB.
 #  3. PostgreSQL stopped under load: clients keep posting (all ACKed into LMDB), the backlog
 #     shows in `db status` (records, bytes, age), the database comes back, the backlog drains:
 #     nothing lost, nothing doubled.
