@@ -157,6 +157,7 @@ rc_node_wal_conf(const struct rc_node *n, const char *dir, struct rc_wal_conf *w
 		.socket_id = (int)rte_socket_id(),
 		.keep_records = n->cfg.wal_keep_records,
 		.keep_per_room = n->cfg.dedup_window,
+		.peer_keep_records = n->cfg.ha_enabled ? n->cfg.wal_peer_keep_records : 0,
 		.strict_seq = true,
 	};
 }

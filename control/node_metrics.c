@@ -129,6 +129,15 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			ws.full ? 1 : 0);
 	rc_metric_counter(b, "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB",
 			  NULL, ws.trimmed);
+	rc_metric_counter(b, "roomcast_wal_window_trimmed_total",
+			  "Messages of a room's re-sent POST window trimmed for space (alarm)", NULL,
+			  ws.window_trimmed);
+	rc_metric_counter(b, "roomcast_wal_peer_trimmed_total",
+			  "Records trimmed before the HA peer acknowledged them (alarm)", NULL,
+			  ws.peer_trimmed);
+	rc_metric_counter(b, "roomcast_wal_seq_gaps_refused_total",
+			  "Messages refused because a seq before them was not stored", NULL,
+			  ws.seq_gaps_refused);
 	if (n->drainer == NULL)
 		return; /* no database: nothing is ever drained, there is no backlog */
 	rc_metric_gauge(b, "roomcast_db_backlog_records", "Records not yet in the database", NULL,

@@ -695,6 +695,7 @@ rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen)
 	w->batch_max = conf->batch_max;
 	w->keep_records = conf->keep_records;
 	w->keep_per_room = conf->keep_per_room;
+	w->peer_keep_records = conf->peer_keep_records;
 	w->strict_seq = conf->strict_seq;
 	rc = wal_env_open(w, conf, err, errlen);
 	if (rc == 0)
@@ -790,6 +791,7 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 		.trimmed = wal_read_count(&w->ctr.trimmed),
 		.window_trimmed = wal_read_count(&w->ctr.window_trimmed),
 		.seq_gaps_refused = wal_read_count(&w->ctr.seq_gaps_refused),
+		.peer_trimmed = wal_read_count(&w->ctr.peer_trimmed),
 		.writer_start = rc_wal_writer_start(w),
 		.peer_acked_lsn = rc_wal_peer_acked_lsn(w),
 		.held_batches = wal_read_count(&w->ctr.held_batches),

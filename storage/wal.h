@@ -80,6 +80,9 @@ struct rc_wal_conf {
 	bool strict_seq;          /* a message is stored only right after its room's last
 				   * stored seq (else -ESPIPE): the node's rule, no gap ever;
 				   * off for tests that store arbitrary seqs */
+	uint64_t peer_keep_records; /* HA (0: off): while this node writes the log, records the
+				     * peer has not acknowledged are not trimmed unless this many
+				     * newer ones exist (counted: peer_trimmed) */
 	unsigned keep_per_room;   /* and each room's last messages, whatever their age (the
 				   * re-sent POST windows are rebuilt from them; 0: none), unless
 				   * the map is above high_water_pct (counted: window_trimmed) */
@@ -111,6 +114,7 @@ struct rc_wal_stats {
 	uint64_t window_trimmed;    /* of them, inside their room's keep_per_room: trimmed
 				     * because the map was above high water (an alarm) */
 	uint64_t seq_gaps_refused;  /* messages refused with -ESPIPE (see rc_wal_rec) */
+	uint64_t peer_trimmed;      /* records trimmed before the HA peer acknowledged them */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
 	/* replication (issue 5) */
 	uint64_t writer_start;      /* rc_wal_writer_start() */

@@ -73,13 +73,28 @@ wal_drain_target(const struct rc_wal *w)
 	return RTE_MIN(wal_load(&w->drain_req), wal_load(&w->last_lsn));
 }
 
-/* Messages with an LSN up to this may go: drained, and older than the keep window. */
+/* HA: while this node writes the log (writer start set), log entries above what the peer
+ * acknowledged stay, so that the stream can send them once it is back; at most
+ * peer_keep_records of them. UINT64_MAX: no hold. */
+static uint64_t
+wal_peer_hold(const struct rc_wal *w, uint64_t last)
+{
+	uint64_t floor;
+
+	if (w->peer_keep_records == 0 || wal_load(&w->writer_start) == 0)
+		return UINT64_MAX;
+	floor = last > w->peer_keep_records ? last - w->peer_keep_records : 0;
+	return RTE_MAX(rc_wal_peer_acked_lsn(w), floor);
+}
+
+/* Messages with an LSN up to this may go: drained, older than the keep window, and held
+ * for the peer no longer. */
 uint64_t
 wal_trim_target(const struct rc_wal *w, uint64_t drained, uint64_t last)
 {
 	if (w->keep_records == 0 || last <= w->keep_records)
 		return 0;
-	return RTE_MIN(drained, last - w->keep_records);
+	return RTE_MIN(RTE_MIN(drained, last - w->keep_records), wal_peer_hold(w, last));
 }
 
 /* ---- writing the log: new entries, the drained marker, trimming ---- */
@@ -126,7 +141,8 @@ wal_drain_advance(struct rc_wal *w, struct wal_txn *t)
 	for (steps = 0; rc == 0 && e.lsn <= target && steps < WAL_DRAIN_STEP; steps++) {
 		t->drained_bytes += e.value_len;
 		t->drained = e.lsn;
-		if (e.kind == RC_WAL_ROOM && w->keep_records != 0) {
+		if (e.kind == RC_WAL_ROOM && w->keep_records != 0 &&
+		    e.lsn <= wal_peer_hold(w, t->lsn)) {
 			rc = wal_err(mdb_cursor_del(cur, 0));
 			if (rc == 0)
 				rc = wal_log_get(cur, MDB_SET_RANGE, e.lsn + 1, &e);
@@ -213,6 +229,9 @@ wal_trim_one(struct rc_wal *w, struct wal_txn *t, MDB_cursor *cur,
 	rc = mdb_cursor_del(cur, 0);
 	if (rc != 0)
 		return wal_err(rc);
+	if (w->peer_keep_records != 0 && wal_load(&w->writer_start) != 0 &&
+	    e->lsn > rc_wal_peer_acked_lsn(w))
+		t->peer_trimmed++;
 	t->trim_to = e->lsn;
 	t->dirty = true;
 	return 0;

@@ -156,6 +156,7 @@ wal_publish(struct rc_wal *w, const struct wal_txn *t)
 	wal_count(&w->ctr.trimmed, t->trimmed);
 	wal_count(&w->ctr.window_trimmed, t->window_trimmed);
 	wal_count(&w->ctr.seq_gaps_refused, t->seq_gaps);
+	wal_count(&w->ctr.peer_trimmed, t->peer_trimmed);
 	wal_count(&w->ctr.commits, 1);
 }
 

@@ -2,8 +2,11 @@
 # shellcheck source-path=SCRIPTDIR
 # Re-sent POSTs across a failover and a fallback (PROTOCOL.md 7.6; issue 9, S7): the HA pair
 # (real processes, DPDK net_af_packet, the WAL stream, a real PostgreSQL).
-#  1. alice POSTs to lobby on n1 (cmid 1000), then 10 000 POSTs by other users in another
-#     room of n1 and 200 by bob in lobby.
+#  1. n1 runs alone (n2 not started yet): alice POSTs to lobby (cmid 1000), then 10 000 POSTs
+#     by other users in another room and 200 by bob in lobby, all drained to PostgreSQL; then
+#     n2 starts and its copy of n1's WAL catches up. (n1 keeps the records n2 has not
+#     acknowledged: before, n1 had trimmed the drained ones beyond wal.keep_records, n2 got a
+#     snapshot instead, and alice's record was missing from n2's copy.)
 #  2. n1 is killed with SIGKILL: n2 takes over n1's rooms from its copy of n1's WAL and
 #     rebuilds their re-sent POST windows from it; alice's resend, through n1's service
 #     address (now answered by n2), gets the same seq; a new POST continues the room's seqs.
@@ -26,9 +29,7 @@ export RC_POST_RATE=100000 RC_POST_BURST=100000 RC_KEEP_RECORDS=1000
 rc_ha_setup
 rc_ha_write_confs
 rc_ha_start 0
-rc_ha_start 1
 rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
 mapfile -t BIND < <(rc_bind_args)
 
 # resend USER CMID: the seq n1's service address answers with (retried through a failover)
@@ -42,15 +43,28 @@ load() { # ROOM USERS POSTS PREFIX: rcload against n1's service address
 		--server "${RC_HA_VIP[0]}:$RC_PORT" --secret "$RC_SECRET" --users "$2" \
 		--posts "$3" --room "$1" --prefix "$4" "${BIND[@]}"
 }
+n1_backlog_empty() { [ "$(rc_ha_ctl 0 -j db status | jq -r '.backlog.records')" = 0 ]; }
 backlog_empty() {
 	[ "$(rc_ha_ctl 0 -j db status | jq -r '.backlog.records')" = 0 ] &&
 		[ "$(rc_ha_ctl 1 -j db status | jq -r '.backlog.records')" = 0 ]
 }
 
-rc_log "step 1: alice's POST on n1, then 10 200 POSTs of others"
+stream_caught_up() { # n1's copy on n2 holds every record of n1's WAL
+	rc_ha_ctl 0 -j ha status | jq -e '.scopes[] | select(.scope == "rooms:n1") |
+		.stream_connected and .lag_records == 0' >/dev/null
+}
+
+rc_log "step 1: alice's POST on n1 alone, then 10 200 POSTs of others, drained"
 rc_assert_eq "$(resend alice 1000)" 1 "alice's first POST: seq 1"
 load elsewhere 20 500 m
 load lobby 1 200 bob
+rc_wait_until 30 "n1's backlog drains" n1_backlog_empty
+rc_ha_start 1
+rc_ha_wait_state 1 Normal 20
+rc_ha_wait_state 0 Normal 20
+rc_wait_until 30 "n2's copy of n1's WAL catches up" stream_caught_up
+rc_assert_eq "$(rc_ha_ctl 0 -j db status | jq '.lmdb.peer_trimmed')" 0 \
+	"n1 trimmed nothing n2 had not acknowledged"
 rc_assert_eq "$(resend alice 1000)" 1 "alice's resend on n1: seq 1"
 
 rc_log "step 2: SIGKILL n1, n2 takes over"

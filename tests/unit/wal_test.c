@@ -1228,6 +1228,49 @@ test_trim_keep_per_room(void **state)
 	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 9, 10, 11, 12 }, 4);
 }
 
+/* HA (peer_keep_records): while this node writes the log, drained records the peer has not
+ * acknowledged are not trimmed (the stream sends them once it is back: the peer's copy then
+ * holds every record, and a takeover rebuilds the rooms' windows from it), up to
+ * peer_keep_records newer ones; a replica's own copy (no writer start) trims as before. */
+static void
+test_trim_peer_hold(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st;
+
+	c.keep_records = 2;
+	c.peer_keep_records = 20;
+	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_become_writer(f->w), 0);
+	commit_room(f->w, 1, 100, "alice", "one"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 9);                /* LSN 2..10 */
+	rc_wal_set_drained(f->w, 10);
+	settle(f->w);
+	/* all drained, none acknowledged by the peer: the whole log stays, the room's too */
+	check_log_lsns(f->w, 1, NULL, 10);
+	assert_int_equal(stats(f->w).trimmed, 0);
+	/* the peer has 1..6: up to 6 goes */
+	rc_wal_peer_acked(f->w, 6);
+	settle(f->w);
+	check_log_lsns(f->w, 7, NULL, 4);
+	assert_int_equal(stats(f->w).trimmed, 5);
+	assert_int_equal(stats(f->w).peer_trimmed, 0);
+	/* the peer stays away: 30 more records; beyond 20 unacknowledged ones the oldest go,
+	 * counted */
+	commit_range(f->w, 1, 10, 39); /* LSN 11..40 */
+	rc_wal_set_drained(f->w, 40);
+	settle(f->w);
+	st = stats(f->w);
+	check_log_lsns(f->w, 21, NULL, 20);
+	assert_int_equal(st.peer_trimmed, 14); /* LSN 7..20 */
+	/* a replica's copy (the writer start cleared by a truncation) is not held */
+	assert_int_equal(rc_wal_truncate_above(f->w, 40), 0);
+	assert_int_equal(rc_wal_writer_start(f->w), 0);
+	settle(f->w);
+	check_log_lsns(f->w, 39, NULL, 2);
+}
+
 static void
 test_trim_disabled(void **state)
 {
@@ -1639,6 +1682,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strict_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_keep_per_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_peer_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_disabled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_then_drain, setup, teardown),
