@@ -604,7 +604,7 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	}
 	/* stored here: the window keeps it, whatever is answered now */
 	__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
-	rc_dedup_put(r->dedup, rec->seq, rec->user, rec->user_len, rec->cmid, false);
+	rc_dedup_stored(r->dedup, rec->seq, rec->user, rec->user_len, rec->cmid);
 	if (rec->status == -ENOTCONN) {
 		/* stored, but the HA peer did not confirm it before the WAL stopped: no ACK.
 		 * The resend is answered with this seq by whichever node serves the room. */

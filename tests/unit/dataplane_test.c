@@ -259,7 +259,7 @@ test_dedup(void **state)
 	assert_true(dd_find(d, "alice", 7, &seq, &pending));
 	assert_int_equal(seq, 1);
 	assert_true(pending);
-	assert_int_equal(dd_put(d, 1, "alice", 7, false), 0); /* committed: update */
+	assert_int_equal(rc_dedup_stored(d, 1, "alice", 5, 7), 0); /* committed: update */
 	assert_true(dd_find(d, "alice", 7, &seq, &pending));
 	assert_false(pending);
 	assert_int_equal(rc_dedup_count(d), 1);
