@@ -910,13 +910,15 @@ relay_frame(struct relay *r, struct relay_dir *d, const uint8_t *f, size_t n)
 		uint8_t b[64];
 		size_t k;
 
+		bool plain = atomic_load(&r->conns) % 2 == 1;
+
 		atomic_fetch_add(&r->swallowed, 1);
-		/* "the replica holds everything": a sealed-looking ACK at the writer's next
-		 * counter, then a plain one */
-		k = relay_forge(b, false, RC_REPL_T_ACK, r->r2w.sealed, r->forge_ack_lsn);
-		relay_send(r->r2w.to, b, k);
-		k = relay_forge(b, true, RC_REPL_T_ACK, 0, r->forge_ack_lsn);
-		relay_send(r->r2w.to, b, k);
+		/* "the replica holds everything": on odd connections a plain ACK first, on
+		 * even ones a sealed-looking ACK at the writer's next counter first */
+		for (int i = 0; i < 2; i++, plain = !plain) {
+			k = relay_forge(b, plain, RC_REPL_T_ACK, r->r2w.sealed, r->forge_ack_lsn);
+			relay_send(r->r2w.to, b, k);
+		}
 		atomic_fetch_add(&r->forged_acks, 2);
 		return;
 	}
