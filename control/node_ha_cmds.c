@@ -26,6 +26,16 @@ now_ms(void)
 	return rc_lease_mono_ms();
 }
 
+static uint64_t
+hb_dropped(const struct rc_hb_stats *hs)
+{
+	uint64_t n = 0;
+
+	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
+		n += hs->drops[d];
+	return n;
+}
+
 static json_t *
 scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 	   struct rc_text *t)
@@ -115,8 +125,7 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		       "; takeovers %" PRIu64 ", fences %" PRIu64 ", RESUMEs sent %" PRIu64
 		       ", acks withheld after fencing %" PRIu64 "\n",
 		       ls.db_ok ? "reachable" : "UNREACHABLE", hs.tx, hs.rx,
-		       hs.drops[0] + hs.drops[1] + hs.drops[2] + hs.drops[3] + hs.drops[4] +
-			       hs.drops[5] + hs.drops[6],
+		       hb_dropped(&hs),
 		       ha->takeovers, ha->fences, ha->resumes_sent,
 		       __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
 	rc_text_printf(t, "  lease: renewals %" PRIu64 ", renew errors %" PRIu64 ", acquisitions %"
