@@ -1323,6 +1323,62 @@ test_slot_flood(void **state)
 	assert_true(rs.pending_evicted > 0);
 }
 
+static bool
+invalid_at_least(const struct rc_repl_status *st, uint64_t n)
+{
+	return st->records_invalid >= n;
+}
+
+/* The replica applies only what the request path could have stored: a room id outside its
+ * scope's range, or a body that is not UTF-8, is refused (counted, connection closed) and
+ * nothing of it is stored; the records before it are. */
+static void
+test_replica_validates(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_status st;
+
+	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 1, 100), 0);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 0, 100), -EINVAL);
+	assert_int_equal(rc_repl_set_room_range(f->rb, "nope", 1, 100), -ENOENT);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 1, 100), -EBUSY);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	assert_true(wait_lsn(f->wb, 4));
+	/* a room of the other node's range */
+	post_room(f->wa, 500, "elsewhere");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_status(f->rb, invalid_at_least, 1));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 4);
+	/* the next connection meets the same record: refused again, never stored */
+	assert_true(wait_status(f->rb, invalid_at_least, 2));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 4);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.records_rx, 4);
+}
+
+/* A body that is not UTF-8 (as the request path would refuse it) is refused too. */
+static void
+test_replica_refuses_bad_utf8(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_rec *r;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 1));
+	r = rec_get(f->wa);
+	fx_msg(r, 1, 1, "bob", "caf\xc3 au lait"); /* a lead byte without its continuation */
+	post(f->wa, r);
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_status(f->rb, invalid_at_least, 1));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 1);
+}
+
 int
 main(void)
 {
@@ -1339,6 +1395,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_forged_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replica_validates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replica_refuses_bad_utf8, setup, teardown),
 	};
 
 	if (fx_eal_init("repl_test") < 0) {
