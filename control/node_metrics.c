@@ -175,19 +175,23 @@ ha_durability_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  "POSTs and room creations refused with ERROR 9: no peer copy "
 			  "(peer-required)", NULL,
 			  __atomic_load_n(&n->dp.peer_busy_refusals, __ATOMIC_RELAXED));
-	for (unsigned s = 0; s < 2; s++) {
-		const char *sc = ha->sc[s].lease_scope;
-		struct rc_repl_status rs;
-
+	/* a family's samples must be contiguous: one loop per family */
+	for (unsigned s = 0; s < 2; s++)
 		rc_metric_gauge(b, "roomcast_ha_acks_local_only",
 				"1 while ACKs of a served scope go out on the local commit only",
-				RC_LABELS("scope", sc), ha->local_only[s] ? 1 : 0);
+				RC_LABELS("scope", ha->sc[s].lease_scope), ha->local_only[s] ? 1 : 0);
+	for (unsigned s = 0; s < 2; s++)
 		rc_metric_gauge(b, "roomcast_ha_no_peer_copy_busy",
 				"1 while POSTs of a served scope are refused: no peer copy",
-				RC_LABELS("scope", sc), ha->sc[s].loaded && ha->no_peer_busy[s]);
+				RC_LABELS("scope", ha->sc[s].lease_scope),
+				ha->sc[s].loaded && ha->no_peer_busy[s]);
+	for (unsigned s = 0; s < 2; s++) {
+		const char *sc = ha->sc[s].lease_scope;
+		const char *help = "HA stream frames refused (connection reset)";
+		struct rc_repl_status rs;
+
 		if (rc_repl_get_status(ha->repl, sc, &rs) != 0)
 			continue;
-		const char *help = "HA stream frames refused (connection reset)";
 		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
 				  RC_LABELS("scope", sc, "reason", "bad_mac"), rs.frames_bad_mac);
 		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,

@@ -18,7 +18,7 @@ RC_RCHA="$RC_BUILD/tests/tools/rcha"
 
 rc_init ha_peer_required
 rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCHA"
-rc_require_cmds psql jq
+rc_require_cmds psql jq curl
 rc_start_pg
 rc_ha_setup
 RC_HA_DURABILITY=peer-required rc_ha_write_confs
@@ -90,6 +90,19 @@ for i in 0 1; do
 	rc_assert_eq "$(st "$i" .durability_downgrades)" 0 \
 		"${RC_HA_ID[i]}: never acknowledged on its local commit alone"
 	rc_assert_int_gt "$(st "$i" .durability_busy_periods)" 0 "${RC_HA_ID[i]}: busy periods"
+done
+# the same in /metrics (the management endpoint on the HA link)
+metrics() { ip netns exec "${RC_HA_NS[$1]}" curl -s "http://${RC_HA_LINK_IP[$1]}:$((9464 + $1))/metrics"; }
+for i in 0 1; do
+	m=$(metrics "$i")
+	rc_assert_match "$m" '^roomcast_ha_durability_downgrades_total 0$' \
+		"${RC_HA_ID[i]}: /metrics: no downgrade"
+	rc_assert_match "$m" '^roomcast_ha_peer_busy_refusals_total [1-9][0-9]*$' \
+		"${RC_HA_ID[i]}: /metrics: POSTs refused busy"
+	rc_assert_match "$m" '^roomcast_ha_durability_busy_periods_total [1-9][0-9]*$' \
+		"${RC_HA_ID[i]}: /metrics: busy periods"
+	rc_assert_match "$m" "^roomcast_ha_stream_refused_total\\{scope=\"rooms:${RC_HA_ID[i]}\",reason=\"bad_mac\"\\} 0$" \
+		"${RC_HA_ID[i]}: /metrics: no forged stream frame"
 done
 backlog_empty() {
 	[ "$(rc_ha_ctl 0 -j db status | jq -r '.backlog.records')" = 0 ] &&
