@@ -786,6 +786,7 @@ enum relay_mode {
 	RELAY_PASS = 0,
 	RELAY_SWALLOW, /* drop the writer's frames after the handshake, forge ACKs instead */
 	RELAY_REPLAY,  /* send the writer's first frame after the handshake twice */
+	RELAY_DROP,    /* leave out the writer's first frame after the handshake */
 };
 
 struct relay_dir {
@@ -807,7 +808,7 @@ struct relay {
 	atomic_int inject_type; /* 0: none */
 	uint64_t inject_val;
 	atomic_bool inject_plain;
-	atomic_uint injected, forged_acks, swallowed, replayed, conns;
+	atomic_uint injected, forged_acks, swallowed, replayed, dropped, conns;
 	uint64_t forge_ack_lsn;
 };
 
@@ -920,6 +921,10 @@ relay_frame(struct relay *r, struct relay_dir *d, const uint8_t *f, size_t n)
 			relay_send(r->r2w.to, b, k);
 		}
 		atomic_fetch_add(&r->forged_acks, 2);
+		return;
+	}
+	if (w2r && !handshake && r->mode == RELAY_DROP && idx == 2) {
+		atomic_fetch_add(&r->dropped, 1); /* genuine, never delivered */
 		return;
 	}
 	relay_send(d->to, f, n);
@@ -1236,6 +1241,28 @@ test_relay_replay(void **state)
 	assert_same(f->wa, f->wb, 1);
 }
 
+/* A genuine frame left out: the next one is refused (gap), and counted. */
+static void
+test_relay_drop(void **state)
+{
+	struct fx *f = *state;
+	struct relay *rl = fx_up_relayed(f, RELAY_DROP);
+	struct rc_repl_status st;
+
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	for (unsigned k = 0; k < 2500 && atomic_load(&rl->dropped) == 0; k++)
+		sleep_ms(2);
+	assert_true(atomic_load(&rl->dropped) >= 1);
+	assert_true(wait_status(f->rb, refused_at_least, 1));
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_true(st.frames_gap >= 1);
+	assert_int_equal(st.frames_bad_mac, 0);
+	rc_repl_stop(f->ra);
+	relay_stop(rl);
+}
+
 /* ---- the listener's slots (review S3) ---- */
 
 struct flood {
@@ -1394,6 +1421,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_injection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_forged_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replica_validates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replica_refuses_bad_utf8, setup, teardown),
