@@ -40,15 +40,17 @@ rc_repl_rd_name(struct rd *b, char out[RC_REPL_ID_MAX + 1])
 }
 
 /* The connection's transmit buffer: frames are appended, then written as the socket
- * takes them. */
+ * takes them. What was written is moved out (compact) only when no frame is open, i.e. at a
+ * frame's beginning: a frame being built is addressed by its offset in tx, which a move
+ * would invalidate (a realloc does not). */
 static int
-tx_reserve(struct repl_conn *c, size_t n)
+tx_reserve(struct repl_conn *c, size_t n, bool compact)
 {
-	if (c->tx_off > 0 && c->tx_off == c->tx_len)
+	if (compact && c->tx_off > 0 && c->tx_off == c->tx_len)
 		c->tx_off = c->tx_len = 0;
 	if (c->tx_len + n <= c->tx_cap)
 		return 0;
-	if (c->tx_off > 0) {
+	if (compact && c->tx_off > 0) {
 		memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
 		c->tx_len -= c->tx_off;
 		c->tx_off = 0;
@@ -73,7 +75,7 @@ rc_repl_frame_begin(struct repl_conn *c, uint8_t type, size_t body_hint)
 	size_t hdr = c->seal_tx.ctx != NULL ? REPL_SEALED_HDR : REPL_HDR;
 	long off;
 
-	if (tx_reserve(c, hdr + body_hint + REPL_TAG_LEN) != 0)
+	if (tx_reserve(c, hdr + body_hint + REPL_TAG_LEN, true) != 0)
 		return -ENOMEM;
 	off = (long)c->tx_len;
 	c->tx[c->tx_len + 4] = type;
@@ -86,7 +88,7 @@ rc_repl_frame_put(struct repl_conn *c, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
-	if (tx_reserve(c, n) != 0)
+	if (tx_reserve(c, n, false) != 0)
 		return -ENOMEM;
 	memcpy(c->tx + c->tx_len, p, n);
 	c->tx_len += n;
@@ -165,7 +167,7 @@ frame_seal(struct repl_conn *c, size_t off)
 	int l = 0, ok;
 
 	if (s->seq == UINT64_MAX || n > RC_REPL_FRAME_MAX - 1 - REPL_SEQ_LEN - REPL_TAG_LEN ||
-	    tx_reserve(c, REPL_TAG_LEN) != 0)
+	    tx_reserve(c, REPL_TAG_LEN, false) != 0)
 		return -ENOMEM;
 	f = c->tx + off;
 	rc_wal_put_be32(f, (uint32_t)(1 + REPL_SEQ_LEN + n + REPL_TAG_LEN));
