@@ -534,7 +534,9 @@ recv_all(struct rc_hb *b, uint64_t now, struct rc_hb_status *st)
 /* A flood of junk heartbeats (well formed, wrong MAC: each one costs a MAC) from the peer's
  * own address, 1500 between two genuine heartbeats, for 40 heartbeat intervals: every
  * genuine heartbeat is read (none lost in the socket queue or left behind), the peer is
- * never declared dead, and every junk datagram is counted. */
+ * never declared dead, and every junk datagram is counted. Needs root (as every test here
+ * is run): the 4 MB receive buffer is beyond net.core.rmem_max (SO_RCVBUFFORCE); without it
+ * the kernel drops genuine heartbeats and the test fails. */
 static void
 test_flood(void **state)
 {
