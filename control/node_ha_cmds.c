@@ -202,14 +202,15 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	hbd = json_object();
 	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
 		json_object_set_new(hbd, rc_hb_drop_name(d), json_integer((json_int_t)hs.drops[d]));
-	extra = json_pack("{s:s,s:I,s:I,s:I,s:o,s:{s:I,s:I,s:I,s:I,s:I}}",
+	extra = json_pack("{s:s,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
 					  "durability", durability_name(ha->durability),
 					  "durability_downgrades", (json_int_t)ha->downgrades,
 					  "durability_busy_periods", (json_int_t)ha->busy_periods,
 					  "peer_busy_refusals",
 					  (json_int_t)__atomic_load_n(&n->dp.peer_busy_refusals,
 								      __ATOMIC_RELAXED),
-					  "heartbeat_drops", hbd, "stream_listener", "accepted",
+					  "heartbeat_drops", hbd, "heartbeat_peer_dead",
+					  (json_int_t)hs.peer_dead, "stream_listener", "accepted",
 					  (json_int_t)rst.accepted, "wrong_source",
 					  (json_int_t)rst.wrong_source, "evicted",
 					  (json_int_t)rst.pending_evicted, "preauth_timeouts",
