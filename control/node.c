@@ -652,6 +652,11 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 			    "not the owner: these rooms are being moved between the HA pair", 0);
 		return -EAGAIN;
 	}
+	if (n->dp.scope_no_peer[scope]) { /* ha.durability "peer-required" */
+		__atomic_fetch_add(&n->dp.peer_busy_refusals, 1, __ATOMIC_RELAXED);
+		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy: no HA peer copy, retry", 0);
+		return -EAGAIN;
+	}
 	if (rc_node_ha_peer_has_room(n, scope, name->p, name->len)) {
 		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
 			    "not the owner: the room is hosted by the other node of the pair", 0);

@@ -306,6 +306,11 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		send_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
 		return;
 	}
+	if (dp->scope_no_peer[r->scope]) { /* ha.durability "peer-required" */
+		__atomic_fetch_add(&dp->peer_busy_refusals, 1, __ATOMIC_RELAXED);
+		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy: no HA peer copy, retry");
+		return;
+	}
 	rec = make_record(dp, w, r, who, req);
 	if (rec == NULL) {
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
