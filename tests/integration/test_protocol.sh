@@ -22,19 +22,11 @@
 rc_init protocol
 rc_require_cmds python3 curl
 rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL"
-RCPROTO="$RC_ROOT/tests/tools/rcproto.py"
-PY=$(command -v python3)
 rc_setup_netns
 rc_write_node_conf
 rc_start_node
 TOKEN=$(rc_token alice)
-
-proto() { # CHECK [ARGS]: rcproto in the client namespace, from the first client address
-	rc_log "rcproto $*"
-	rc_cli "$PY" -B "$RCPROTO" --server "$RC_SERVICE_IP:$RC_PORT" --bind-ip "${RC_CLIENT_IPS[0]}" \
-		--user alice --token "$TOKEN" "$@" 2>&1 | tee -a "$RC_WORK/rcproto.log"
-	return "${PIPESTATUS[0]}"
-}
+proto() { rc_rcproto alice "$TOKEN" "$@"; }
 
 drop() { rc_stat ".drops.$1"; }
 stat_at_least() { [ "$(rc_stat "$1")" -ge "$2" ]; }

@@ -419,7 +419,53 @@ def check_join_history(c, a):
              (frm, nxt, lst, count, want))
 
 
+def join_room(c, room):
+    rid = c.next_rid()
+    c.send(join(room, 0, c.session, rid))
+    m = c.recv_until(lambda m: m.rid == rid and m.type in (T["JOINED"], T["ERROR"]), "JOINED")
+    if m is None or m.type != T["JOINED"]:
+        fail("JOIN %s: %s" % (room, m.error() if m else None))
+        sys.exit(1)
+    return m
+
+
+def post_wait(c, room, cmid, text):
+    rid = c.next_rid()
+    c.send(post(room, cmid, text, c.session, rid))
+    return c.recv_until(lambda m: m.rid == rid and m.type in (T["ACK"], T["ERROR"]),
+                        "the answer to POST cmid %d" % cmid)
+
+
+def check_post(c, a):
+    """Store one POST (--cmid) in --room; prints its seq."""
+    c.login()
+    join_room(c, a.room)
+    m = post_wait(c, a.room, a.cmid, "stored before the storage filled up")
+    if m is None or m.type != T["ACK"]:
+        fail("POST: %s" % (m.error() if m else None))
+        return
+    print("rcproto: seq %d" % m.u("Q", 12))
+
+
+def check_resend_full(c, a):
+    """While storage is full: a resend of a stored POST (same user, --cmid) is acknowledged
+    with its seq (--seq), from another session of the user too; a new POST gets ERROR 7
+    (PROTOCOL.md 7.6, 7.11)."""
+    c.login()
+    join_room(c, a.room)
+    m = post_wait(c, a.room, a.cmid, "stored before the storage filled up")
+    if m is None or m.type != T["ACK"] or m.u("Q", 12) != a.seq:
+        fail("a resend of a stored POST while storage is full: %s, expected ACK seq %d" %
+             (m.error() if m is not None and m.type == T["ERROR"] else m, a.seq))
+    m = post_wait(c, a.room, a.cmid ^ 0x5A5A0000, "new while full")
+    if m is None or m.type != T["ERROR"] or m.error()[0] != 7:
+        fail("a new POST while storage is full: %s, expected ERROR 7" %
+             (m.error() if m is not None and m.type == T["ERROR"] else m,))
+
+
 CHECKS = {
+    "post": check_post,
+    "resend-full": check_resend_full,
     "frag-ping": check_frag_ping,
     "frag-big": check_frag_big,
     "oversize": check_oversize,
@@ -441,6 +487,8 @@ def main():
     p.add_argument("--secret", help="the node's secret file (to mint an expired token)")
     p.add_argument("--room", default="proto-room")
     p.add_argument("--history", type=int, default=20, help="the node's history_on_join")
+    p.add_argument("--cmid", type=int, default=1)
+    p.add_argument("--seq", type=int, default=0)
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for an expected answer before failing")
     p.add_argument("check", choices=sorted(CHECKS))
