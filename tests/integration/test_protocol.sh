@@ -14,6 +14,7 @@
 #     id gets a new one; refusals are counted by reason (stats and /metrics).
 #  5. LOGOUT twice: BYE both times. A message running past the datagram: no answer, the
 #     messages before it served. JOIN since 0: FETCH_END.from_seq = the first seq sent.
+#  6. Steps 1 and 3 again with two workers.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -89,4 +90,23 @@ rc_assert "a message running past the datagram ends it, unanswered" proto overru
 rc_assert "FETCH_END.from_seq after JOIN since 0" proto join-history --room history-1
 
 rc_assert "roomcastd still running" rc_node_alive
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
+
+# 6. Two workers (two af_packet queues, a fragment tap each; rooms homed on either worker):
+# fragments still dropped and counted once each, bundles still ordered.
+rc_log "step 6: the same with two workers"
+ip -n "$RC_NS_NODE" link set "$RC_IF_NODE" mtu 1500
+RC_WORKERS=2 rc_write_node_conf
+rc_start_node
+f0=$(drop ip_fragment)
+rc_assert "2 workers: a PING in two IP fragments is not answered" proto frag-ping
+rc_assert "2 workers: a 1484-byte datagram fragmented on the wire is not answered" \
+	proto frag-big
+rc_wait_until 10 "2 workers: ip_fragment counts the 4 fragments" \
+	stat_at_least .drops.ip_fragment $((f0 + 4))
+rc_assert_eq "$(drop ip_fragment)" $((f0 + 4)) "2 workers: ip_fragment counts each fragment once"
+for room in bundled-2 bundled-3; do # room ids 2 and 3: homed on both workers
+	rc_assert "2 workers: JOIN + FETCH + POST, new room $room" proto bundle-new-room --room "$room"
+	rc_assert_eq "$(rc_ctl -j room show "$room" | jq -r '.last_seq')" 1 "room $room: stored"
+done
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"

@@ -26,7 +26,7 @@ export RC_POST_BURST=100000
 rc_write_node_conf
 rc_start_node
 TOKEN=$(rc_token alice)
-seq=$(rc_rcproto alice "$TOKEN" post --room full --cmid 77 | sed -n 's/^rcproto: seq //p')
+seq=$(rc_rcproto alice "$TOKEN" post --room full-resend --cmid 77 | sed -n 's/^rcproto: seq //p')
 [ -n "$seq" ] || rc_fail "rcproto post: no ACK before the storage filled up"
 rc_stop_pg
 mapfile -t BIND < <(rc_bind_args)
@@ -48,7 +48,7 @@ rc_log "db status when full: $(rc_ctl -j db status | jq -c '{backlog, lmdb}')"
 rc_assert "the node still answers ping while full" rc_cli ping -c 1 -W 2 "$RC_SERVICE_IP"
 rc_assert "status while full" rc_ctl status
 rc_assert "while full: a resend of a stored POST gets its ACK (seq $seq), a new one ERROR 7" \
-	rc_rcproto alice "$TOKEN" resend-full --room full --cmid 77 --seq "$seq"
+	rc_rcproto alice "$TOKEN" resend-full --room full-resend --cmid 77 --seq "$seq"
 
 rc_log "step 2: PostgreSQL back: drain, trim, accept again"
 sleep 2 # let the clients hit the refusal and retry for a while
