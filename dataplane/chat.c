@@ -349,7 +349,7 @@ run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const stru
  * datagram follow it there, so that they run after it, in order (PROTOCOL.md 3: each is
  * answered as if it had come alone, e.g. JOIN + FETCH + POST for a new room).
  */
-#define RC_DGRAM_CREATING 8
+#define RC_DGRAM_CREATING (RC_MAX_DGRAM / (RC_HDR_LEN + 10)) /* JOINs a datagram can hold */
 
 struct dgram {
 	unsigned n_creating;
