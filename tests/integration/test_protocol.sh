@@ -76,12 +76,21 @@ rc_assert "bad and expired tokens are refused with ERROR 5" proto bad-login --se
 rc_assert_eq "$(rc_stat '.control.login_refused.bad_token')" $((b0 + 1)) "login_refused.bad_token"
 rc_assert_eq "$(rc_stat '.control.login_refused.token_expired')" $((e0 + 1)) \
 	"login_refused.token_expired"
-m=$(rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics") ||
-	rc_fail "GET /metrics failed"
-rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="bad_token"\} [1-9]' \
-	"/metrics: LOGIN refusals by reason"
-rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="too_many_sessions"\} 0' \
+metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
+# the served metrics are a snapshot the control thread refreshes: wait for this one
+metrics_counted() {
+	local m
+	m=$(metrics) || return 1
+	grep -Eq "^roomcast_login_refusals_total\{reason=\"token_expired\"\} $((e0 + 1))\$" <<<"$m"
+}
+rc_wait_until 10 "/metrics: LOGIN refusals by reason (token_expired $((e0 + 1)))" metrics_counted
+m=$(metrics) || rc_fail "GET /metrics failed"
+rc_assert_match "$m" "^roomcast_login_refusals_total\{reason=\"bad_token\"\} $((b0 + 1))\$" \
+	"/metrics: LOGIN refusals, bad_token"
+rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="too_many_sessions"\} 0$' \
 	"/metrics: every reason is listed"
+rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="busy"\} 0$' \
+	"/metrics: busy LOGINs"
 
 # 5. The places the spec settles (PROTOCOL.md 3, 7.4, 7.10).
 rc_log "step 5: LOGOUT twice, a length past the datagram, JOIN history bounds"
