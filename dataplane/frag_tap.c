@@ -13,16 +13,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TAP_FRAME 256
-#define TAP_BLOCK 4096
+#define TAP_FRAME  256
+#define TAP_BLOCK  4096
 #define TAP_BLOCKS 16
-#define TAP_SNAP 128 /* Ethernet + the largest IPv4 header, with room to spare */
+#define TAP_SNAP   128 /* Ethernet + the largest IPv4 header, with room to spare */
 
 /* Keep IPv4 frames whose MF flag or fragment offset is set (the first TAP_SNAP bytes). */
 static struct sock_filter frag_filter[] = {
-	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),               /* ethertype */
+	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12), /* ethertype */
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
-	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14 + 6),           /* flags + fragment offset */
+	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 14 + 6), /* flags + fragment offset */
 	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, 0, 1),
 	BPF_STMT(BPF_RET | BPF_K, TAP_SNAP),
 	BPF_STMT(BPF_RET | BPF_K, 0),
@@ -40,11 +40,12 @@ tap_fail(char *err, size_t errlen, const char *ifname, const char *what)
 int
 rc_frag_tap_open(struct rc_frag_tap *t, const char *ifname, char *err, size_t errlen)
 {
-	struct sock_fprog prog = { .len = sizeof(frag_filter) / sizeof(frag_filter[0]),
-				   .filter = frag_filter };
-	struct tpacket_req req = { .tp_block_size = TAP_BLOCK, .tp_block_nr = TAP_BLOCKS,
-				   .tp_frame_size = TAP_FRAME,
-				   .tp_frame_nr = TAP_BLOCKS * (TAP_BLOCK / TAP_FRAME) };
+	struct sock_fprog prog = {.len = sizeof(frag_filter) / sizeof(frag_filter[0]),
+				  .filter = frag_filter};
+	struct tpacket_req req = {.tp_block_size = TAP_BLOCK,
+				  .tp_block_nr = TAP_BLOCKS,
+				  .tp_frame_size = TAP_FRAME,
+				  .tp_frame_nr = TAP_BLOCKS * (TAP_BLOCK / TAP_FRAME)};
 	struct sockaddr_ll sll;
 	int ver = TPACKET_V2, one = 1, rc;
 
@@ -145,8 +146,8 @@ rc_frag_tap_poll(struct rc_frag_tap *t, uint64_t now_ms,
 		 uint64_t *fragments)
 {
 	for (;;) {
-		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(t->map +
-								 (size_t)t->next * t->frame_size);
+		struct tpacket2_hdr *h =
+			(struct tpacket2_hdr *)(t->map + (size_t)t->next * t->frame_size);
 		const uint8_t *frame, *ip;
 		uint32_t dst;
 

@@ -28,15 +28,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RC_FRAG_TAP_KEYS 64     /* recent fragmented datagrams remembered per tap */
+#define RC_FRAG_TAP_KEYS    64	 /* recent fragmented datagrams remembered per tap */
 #define RC_FRAG_TAP_KEEP_MS 5000 /* a key outlives its last fragment this long */
 
 struct rc_frag_key {
 	uint32_t src, dst; /* network order */
-	uint16_t id;       /* network order */
+	uint16_t id;	   /* network order */
 	uint8_t proto;
 	uint8_t used;
-	uint64_t seen_ms;  /* when its last fragment was seen */
+	uint64_t seen_ms; /* when its last fragment was seen */
 };
 
 struct rc_frag_tap {

@@ -82,7 +82,8 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 		 * tap's ring by now (frag_tap.h) */
 		if (tap != NULL)
 			rc_frag_tap_poll(tap, now = rc_mono_ms(), frag_dst_ours, &port->local,
-					 w->idx == 0 ? &w->stats.drops[RC_DROP_IP_FRAGMENT] : &ignored);
+					 w->idx == 0 ? &w->stats.drops[RC_DROP_IP_FRAGMENT]
+						     : &ignored);
 		for (i = 0; i < n; i++) {
 			w->stats.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
 			if (tap != NULL && tap->n_keys != 0 && reassembled(tap, pkts[i], now)) {
