@@ -106,10 +106,24 @@ rc_frag_tap_close(struct rc_frag_tap *t)
 	t->fd = -1;
 }
 
+/* The whole datagram's IP payload length, from its last fragment (MF clear); 0 otherwise. */
+static uint16_t
+datagram_total(const uint8_t *ip)
+{
+	unsigned frag = (unsigned)ip[6] << 8 | ip[7];
+	unsigned tot = (unsigned)ip[2] << 8 | ip[3];
+	unsigned hl = (ip[0] & 0xfu) * 4u;
+
+	if ((frag & 0x2000) != 0 || tot < hl)
+		return 0;
+	return (uint16_t)((frag & 0x1fff) * 8u + tot - hl);
+}
+
 static void
 remember(struct rc_frag_tap *t, const uint8_t *ip, uint64_t now_ms)
 {
 	struct rc_frag_key k, *slot = NULL;
+	uint16_t total = datagram_total(ip);
 	unsigned i;
 
 	memset(&k, 0, sizeof(k));
@@ -118,6 +132,7 @@ remember(struct rc_frag_tap *t, const uint8_t *ip, uint64_t now_ms)
 	memcpy(&k.id, ip + 4, 2);
 	k.proto = ip[9];
 	k.used = 1;
+	k.total = total;
 	k.seen_ms = now_ms;
 	for (i = 0; i < RC_FRAG_TAP_KEYS; i++) {
 		struct rc_frag_key *e = &t->keys[i];
@@ -125,6 +140,8 @@ remember(struct rc_frag_tap *t, const uint8_t *ip, uint64_t now_ms)
 		if (e->used && e->src == k.src && e->dst == k.dst && e->id == k.id &&
 		    e->proto == k.proto) {
 			e->seen_ms = now_ms; /* another fragment of the same datagram */
+			if (total != 0)
+				e->total = total;
 			return;
 		}
 	}
@@ -171,6 +188,7 @@ bool
 rc_frag_tap_reassembled(struct rc_frag_tap *t, const void *ip, uint64_t now_ms)
 {
 	const uint8_t *p = ip;
+	unsigned tot = (unsigned)p[2] << 8 | p[3], hl = (p[0] & 0xfu) * 4u;
 	uint32_t src, dst;
 	uint16_t id;
 	unsigned i;
@@ -190,7 +208,8 @@ rc_frag_tap_reassembled(struct rc_frag_tap *t, const void *ip, uint64_t now_ms)
 			t->n_keys--;
 			continue;
 		}
-		if (e->src == src && e->dst == dst && e->id == id && e->proto == p[9]) {
+		if (e->src == src && e->dst == dst && e->id == id && e->proto == p[9] &&
+		    (e->total == 0 || e->total == tot - hl)) {
 			e->used = 0;
 			t->n_keys--;
 			return true;

@@ -36,6 +36,8 @@ struct rc_frag_key {
 	uint16_t id;	   /* network order */
 	uint8_t proto;
 	uint8_t used;
+	uint16_t total;	  /* IP payload bytes of the whole datagram, once its last fragment
+			   * (MF clear) was seen; 0 before */
 	uint64_t seen_ms; /* when its last fragment was seen */
 };
 
@@ -63,7 +65,8 @@ void rc_frag_tap_poll(struct rc_frag_tap *t, uint64_t now_ms,
 		      uint64_t *fragments);
 
 /* Worker: is the IPv4 header ip (at least 20 bytes) that of a datagram whose fragments the
- * tap saw? A match is forgotten. Cheap when no fragment was seen (n_keys == 0). */
+ * tap saw (same source, destination, IP id and protocol; and the same length, once the last
+ * fragment told it)? A match is forgotten. Cheap when no fragment was seen (n_keys == 0). */
 bool rc_frag_tap_reassembled(struct rc_frag_tap *t, const void *ip, uint64_t now_ms);
 
 /* The interface named by "iface=NAME" in net_af_packet device arguments, into out. */
