@@ -284,6 +284,13 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 			  RC_LABELS("result", "ok"), n->logins_ok);
 	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
 			  RC_LABELS("result", "failed"), n->logins_failed);
+	rc_metric_counter(b, "roomcast_logins_repeated_total",
+			  "LOGINs answered with the session of the LOGIN they repeat", NULL,
+			  n->logins_repeated);
+	for (unsigned i = 0; i < RC_LOGIN_REFUSAL_MAX; i++)
+		rc_metric_counter(b, "roomcast_login_refusals_total", "LOGINs refused, by reason",
+				  RC_LABELS("reason", rc_login_refusal_name(i)),
+				  rc_node_login_refused(n, i));
 	rc_metric_counter(b, "roomcast_sessions_expired_total", "Sessions ended by idleness",
 			  NULL, n->sessions_expired);
 	lcore_metrics(n, b);

@@ -89,10 +89,14 @@ struct rc_worker {
 	struct rc_lcore_stats stats;
 } __rte_cache_aligned;
 
+struct rc_frag_tap;
+
 struct rc_dp_port {
 	uint16_t port_id;
 	uint16_t n_rxq;
 	struct rc_local local;
+	/* per worker, NULL unless the device reassembles fragments (frag_tap.h) */
+	struct rc_frag_tap *frag_tap[RC_DP_MAX_WORKERS];
 };
 
 struct rc_dp {
