@@ -479,18 +479,28 @@ test_session_checks(void **state)
 	input(1, 1, &m);
 	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
 
-	/* a malformed message of a known session: ERROR 6 with a counted reason */
+	/* malformed messages of a known session (PROTOCOL.md 3 and 7.2): one whose length runs
+	 * past the datagram cannot be delimited: no answer, counted; a delimited one of an
+	 * unknown type is answered with an ERROR, and the message after it still runs */
 	{
 		uint8_t bad[RC_MAX_DGRAM];
 		struct rc_peer p = peer_of(1);
 		struct rc_msg pm = req(RC_T_PING, s->id, 9);
+		uint64_t malformed = dp.workers[0]->stats.drops[RC_DROP_MSG_MALFORMED];
 		ssize_t n = rc_encode(bad, sizeof(bad), &pm);
 
-		assert_true(n > 4);
-		bad[n - 1] = 0; /* truncated: the length says more */
+		assert_true(n > RC_HDR_LEN);
 		rc_chat_input(&dp, dp.workers[0], &p, bad, (uint16_t)(n - 3));
 		collect();
+		assert_int_equal(n_out, 0);
+		assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_MSG_MALFORMED], malformed + 1);
+
+		memcpy(bad + n, bad, (size_t)n); /* a second, good PING after it */
+		bad[3] = 99;                     /* the first: an unknown type */
+		rc_chat_input(&dp, dp.workers[0], &p, bad, (uint16_t)(2 * n));
+		collect();
 		assert_int_equal(count_sent(RC_T_ERROR), 1);
+		assert_non_null(sent(RC_T_PONG, 1, 0));
 	}
 }
 
