@@ -390,7 +390,21 @@ rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject
 			       PQdb(db->conn), PQuser(db->conn), ver != NULL ? ver : "?");
 		if (hba_item)
 			hba_connected(db, subject, r);
+		rc_dbcheck_add(r, subject, "encoding", RC_DBCHECK_PASS, 0, NULL,
+			       "server_encoding UTF8, client_encoding %s (pinned)",
+			       PQparameterStatus(db->conn, "client_encoding") != NULL ?
+				       PQparameterStatus(db->conn, "client_encoding") : "?");
 		return 0;
+	}
+	if (rc == -EPROTO) { /* connected, but not a UTF8 database (rc_pgdb_connect) */
+		rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_PASS, 0, NULL,
+			       "connected (then refused: see the encoding check)");
+		rc_dbcheck_add(r, subject, "encoding", RC_DBCHECK_FAIL, rc,
+			       "recreate the database with ENCODING 'UTF8' (and TEMPLATE template0), "
+			       "or point the conninfo at a UTF8 database: the drain cannot store "
+			       "UTF-8 text in another encoding",
+			       "%s", db->err);
+		return rc;
 	}
 	if (rc == -EINVAL) {
 		rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc,
@@ -437,6 +451,7 @@ struct want {
 
 static const char *const tables[] = {
 	"rooms", "room_members", "messages", "drain_alarms", "drain_state",
+	"drain_dead_letters",
 };
 
 static const struct want wants_fixed[] = {
@@ -446,6 +461,7 @@ static const struct want wants_fixed[] = {
 	{ "schema", NULL, "CREATE", T_ }, /* N_ too while the schema is missing or older */
 	{ "table", "roomcast_schema", "SELECT", N_ | S_ | T_ },
 	{ "sequence", "drain_alarms_id_seq", "USAGE", N_ | T_ },
+	{ "sequence", "drain_dead_letters_id_seq", "USAGE", N_ | T_ },
 	{ "table", "merge_jobs", "SELECT", T_ },
 	{ "table", "merge_jobs", "INSERT", T_ },
 	{ "table", "merge_jobs", "UPDATE", T_ },

@@ -299,6 +299,17 @@ bool rc_wal_peer_gate(const struct rc_wal *w);
 void rc_wal_peer_acked(struct rc_wal *w, uint64_t lsn);
 uint64_t rc_wal_peer_acked_lsn(const struct rc_wal *w);
 
+/* The drain ceiling: the drainer sends PostgreSQL only LSNs <= this, so that the database
+ * never holds a record the peer (the survivor of a crash) may lack. It is the larger of
+ * the peer's ack (rc_wal_peer_acked_lsn) and the highest LSN completed WITHOUT it: while
+ * the gate is off (no peer, or the stream down: the node acknowledges alone), every commit
+ * once completed; when the gate is turned off, what it held; what the log held when this
+ * node became the writer (the previous writer's acknowledged records). Records held by the
+ * gate, or completed unacknowledged by rc_wal_stop() (-ENOTCONN), stay above it until the
+ * peer acknowledges them. Never above rc_wal_last_lsn(); lowered by a truncation. Any
+ * thread. */
+uint64_t rc_wal_drain_ceiling(const struct rc_wal *w);
+
 /* An eventfd (or -1: none) the writer thread writes 1 to after each commit of records, so
  * that the replication thread streams them at once. Any thread. */
 void rc_wal_set_notify_fd(struct rc_wal *w, int fd);
