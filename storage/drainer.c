@@ -488,14 +488,20 @@ static int
 drain_count_dead(struct rc_drainer *d)
 {
 	const char *pm[1] = { d->node_id };
+	uint64_t rows;
 	PGresult *res;
 	int rc = rc_pgdb_query(d->db, "SELECT count(*) FROM drain_dead_letters WHERE node = $1",
 			       1, pm, &res);
 
 	if (rc != 0)
 		return rc;
+	rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
 	pthread_mutex_lock(&d->lock);
-	d->st.dead_letter_rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	/* a batch committed while its answer was lost (a failure on the other connection)
+	 * was adopted with drain_state's marker: count its dead letters now */
+	if (d->ever_connected && rows > d->st.dead_letter_rows)
+		d->st.dead_letters += rows - d->st.dead_letter_rows;
+	d->st.dead_letter_rows = rows;
 	pthread_mutex_unlock(&d->lock);
 	PQclear(res);
 	return 0;
@@ -599,7 +605,7 @@ drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 	r = &d->recs[d->nrecs++];
 	r->bad = NULL;
 	r->bad_state = "";
-	if (!rc_wal_rec_valid(l, &r->bad))
+	if (!rc_wal_rec_storable(l, &r->bad))
 		r->bad_state = "";
 	else if (l->lsn == d->poison_lsn) {
 		r->bad = d->poison_err;
@@ -694,9 +700,8 @@ drain_resolve(struct rc_drainer *d, unsigned first)
 			return -ENOENT;
 		r->room = s->name;
 		if (r->bad == NULL && r->kind == RC_WAL_MSG &&
-		    !rc_wal_room_name_valid(s->name, strlen(s->name)))
-			r->bad = "the room's name is empty, too long, not valid UTF-8 or holds a "
-				 "control character";
+		    !rc_wal_room_name_storable(s->name, strlen(s->name)))
+			r->bad = "the room's name is empty, too long or not valid UTF-8";
 		if (r->bad != NULL)
 			d->nbad++;
 		if (r->kind != RC_WAL_MSG || r->bad != NULL)
@@ -1157,13 +1162,13 @@ static const char *const drain_dead_sql =
 	" epoch, error, sqlstate) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8::numeric,"
 	" $9::bytea, $10, $11, $12) ON CONFLICT (node, lsn, room, seq) DO NOTHING";
 
-/* n bytes of s as text any database takes: as they are when they are UTF-8 without control
- * characters, else printable ASCII kept, a backslash doubled and every other byte as \xNN.
+/* n bytes of s as text any database takes: as they are when they are storable text
+ * (rc_wal_text_storable), else printable ASCII kept, a backslash doubled and every other byte as \xNN.
  * out has room for 4 * n + 1 bytes. */
 static void
 dead_text(char *out, const char *s, size_t n)
 {
-	if (rc_utf8_valid(s, n, false)) {
+	if (rc_wal_text_storable(s, n)) {
 		memcpy(out, s, n);
 		out[n] = '\0';
 		return;

@@ -321,10 +321,10 @@ int wal_log_state_load(struct rc_wal *w);
 /* Value bytes of the log entries from LSN `from` on, cur being a cursor on "log". */
 int wal_log_sum(MDB_cursor *cur, uint64_t from, uint64_t *bytes);
 
-/* ts_ms of the first record with an LSN above drained (0 if none), in txn. */
 /* Raises *v to x (never lowers it). Any thread. */
 void wal_raise(_Atomic uint64_t *v, uint64_t x);
 
+/* ts_ms of the first record with an LSN above drained (0 if none), in txn. */
 uint64_t wal_oldest_undrained(struct rc_wal *w, MDB_txn *txn, uint64_t drained);
 
 /* ---- wal_space.c: space and the high-water flag ---- */

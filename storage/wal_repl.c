@@ -39,6 +39,8 @@ wal_repl_state_load(struct rc_wal *w)
 	mdb_txn_abort(txn);
 	if (rc == 0)
 		wal_store(&w->writer_start, v);
+	/* the gate starts off: what the log holds counts as acknowledged alone (wal.h) */
+	wal_store(&w->acked_alone, rc_wal_last_lsn(w));
 	return rc;
 }
 
