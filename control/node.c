@@ -183,6 +183,7 @@ rc_node_drainer_restart(struct rc_node *n)
 		n->drainer = NULL;
 	}
 	n->conflicts_logged = 0;
+	n->dead_letters_logged = 0;
 	return n->db_conninfo[0] != '\0' ? drainer_new(n) : 0;
 }
 
@@ -200,6 +201,7 @@ rc_node_db_switch(struct rc_node *n, const char *conninfo)
 		rc_history_stop(n->hist);
 	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", conninfo);
 	n->conflicts_logged = 0; /* a new drainer counts from 0 */
+	n->dead_letters_logged = 0;
 	rc = rc_history_set_db(n->hist, n->db_conninfo);
 	if (n->running && rc_history_start(n->hist) != 0)
 		RC_ERR("cannot restart the history thread");
@@ -850,6 +852,12 @@ report_alarms(struct rc_node *n)
 		       "database (same room and seq): see table drain_alarms and `roomcastctl db "
 		       "status`", (unsigned long long)(ds.conflicts - n->conflicts_logged));
 		n->conflicts_logged = ds.conflicts;
+	}
+	if (ds.dead_letters > n->dead_letters_logged) {
+		RC_ERR("ALARM: %llu record(s) set aside into drain_dead_letters (the database cannot "
+		       "hold or refused them; the drain goes on): see `roomcastctl db status`",
+		       (unsigned long long)(ds.dead_letters - n->dead_letters_logged));
+		n->dead_letters_logged = ds.dead_letters;
 	}
 }
 

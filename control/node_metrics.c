@@ -151,6 +151,12 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  ds.conflicts);
 	rc_metric_counter(b, "roomcast_db_errors_total", "Failed drain batches (retried)", NULL,
 			  ds.errors);
+	rc_metric_counter(b, "roomcast_db_dead_letters_total",
+			  "Records set aside into drain_dead_letters (invalid, or refused by the"
+			  " database)", NULL, ds.dead_letters);
+	rc_metric_gauge(b, "roomcast_db_dead_letter_rows",
+			"Alarm while above 0: the node's rows in drain_dead_letters", NULL,
+			(double)ds.dead_letter_rows);
 	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
 			  ds.reconnects);
 }
