@@ -83,8 +83,9 @@
  *    (`roomcastctl db status`, /metrics) stands while rows of the node remain.
  *  - rc_lease_acquire: a takeover (the lease expired, or forced) first ends the backends
  *    of the scope's writers of the old terms (rc_lease_end_writers: application_name
- *    'roomcastd-drainer SCOPE eEPOCH', epoch <= the old one; pg_terminate_backend, waiting
- *    up to 100 ms for each), and only then locks the row. A writer whose host froze or
+ *    'roomcastd-drainer SCOPE eEPOCH', epoch <= the old one: pg_terminate_backend), and
+ *    only then locks the row (the ended backends' locks go as they exit, within the
+ *    lease connection's lock_timeout). A writer whose host froze or
  *    lost its network with a drain transaction open holds the lease row FOR KEY SHARE
  *    (the fence) and maybe row locks on rooms and uncommitted message keys: the server
  *    would keep them until idle_in_transaction_session_timeout (5 s) or the statement
@@ -315,7 +316,7 @@ static const char *const migrations[] = {
 	"  AND substr(split_part(s.application_name, ' ', 3), 2)::bigint <= p_epoch\n"
 	" LOOP\n"
 	"  BEGIN\n"
-	"   IF pg_terminate_backend(a.pid, 100) THEN n := n + 1; END IF;\n"
+	"   IF pg_terminate_backend(a.pid) THEN n := n + 1; END IF;\n"
 	"  EXCEPTION WHEN insufficient_privilege THEN NULL;\n"
 	"  END;\n"
 	" END LOOP;\n"
