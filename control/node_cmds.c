@@ -321,21 +321,23 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	struct rc_node *n = arg;
 	struct rc_drainer_stats ds;
 	struct rc_wal_stats ws;
-	uint64_t now = rc_wall_ms(), age;
+	uint64_t now = rc_wall_ms(), age, ceiling;
 
 	(void)argv, (void)err, (void)errlen;
 	if (argc != 0)
 		return -EINVAL;
 	rc_wal_get_stats(n->wal, &ws);
+	ceiling = rc_wal_drain_ceiling(n->wal);
 	age = ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
 		      now - ws.oldest_undrained_ms : 0;
 	json_object_set_new(res, "configured", json_boolean(n->drainer != NULL));
 	json_object_set_new(res, "backlog",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "records",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "records",
 				      (json_int_t)ws.backlog_records, "bytes",
 				      (json_int_t)ws.backlog_bytes, "oldest_age_ms",
 				      (json_int_t)age, "last_lsn", (json_int_t)ws.last_lsn,
-				      "drained_lsn", (json_int_t)ws.drained_lsn));
+				      "drained_lsn", (json_int_t)ws.drained_lsn, "ceiling_lsn",
+				      (json_int_t)ceiling));
 	json_object_set_new(res, "lmdb",
 			    json_pack("{s:I,s:I,s:I,s:b,s:I}", "map_size", (json_int_t)ws.map_size,
 				      "map_used", (json_int_t)ws.map_used, "messages",
@@ -346,6 +348,9 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 				  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
 			       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn,
 			       ws.last_lsn);
+	if (n->drainer != NULL && ceiling < ws.last_lsn)
+		rc_text_printf(t, "drain ceiling: LSN %" PRIu64 " (the rest waits for the HA peer's "
+				  "copy)\n", ceiling);
 	rc_text_printf(t, "lmdb: %" PRIu64 " of %" PRIu64 " bytes used%s, %" PRIu64
 			  " messages held, %" PRIu64 " trimmed after their drain\n",
 		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",
