@@ -430,6 +430,39 @@ cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 	return 0;
 }
 
+/* db fault hold-drain|release-drain (tests: needs ha.fault_injection): the drainer stops
+ * inside a batch's open transaction (rc_drainer_fault_hold), e.g. before a SIGSTOP that
+ * plays a frozen host. */
+static int
+cmd_db_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	     size_t errlen)
+{
+	struct rc_node *n = arg;
+	bool on;
+
+	if (argc != 1)
+		return -EINVAL;
+	if (!n->cfg.ha_fault_injection) {
+		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
+		return -EPERM;
+	}
+	if (strcmp(argv[0], "hold-drain") == 0)
+		on = true;
+	else if (strcmp(argv[0], "release-drain") == 0)
+		on = false;
+	else
+		return -EINVAL;
+	if (n->drainer == NULL) {
+		snprintf(err, errlen, "no drainer runs here");
+		return -ENOENT;
+	}
+	rc_drainer_fault_hold(n->drainer, on);
+	rc_text_printf(t, "drainer %s\n", on ? "held inside its next batch's transaction" :
+						 "running");
+	json_object_set_new(res, "held", json_boolean(on));
+	return 0;
+}
+
 int
 rc_node_cmds_register(struct rc_node *n)
 {
@@ -445,6 +478,8 @@ rc_node_cmds_register(struct rc_node *n)
 		{ "db cleanup", "[--days N]",
 		  "delete messages older than N days from the database (rooms are kept)",
 		  cmd_db_cleanup, n },
+		{ "db fault", "hold-drain|release-drain", "fault injection (tests only)",
+		  cmd_db_fault, n },
 	};
 	unsigned i;
 	int rc;

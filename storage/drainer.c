@@ -191,12 +191,31 @@ struct rc_drainer {
 	pthread_t thread;
 	bool running;
 	atomic_bool stopping;
+	atomic_bool fault_hold; /* rc_drainer_fault_hold() */
 	_Atomic uint64_t cleanup_cutoff_ms; /* 0: no cleanup pending */
 	pthread_mutex_t lock;
 	struct rc_drainer_stats st;
 };
 
 /* ---- small helpers ---- */
+
+static bool
+drain_stopping(struct rc_drainer *d)
+{
+	return atomic_load_explicit(&d->stopping, memory_order_acquire);
+}
+
+static void
+drain_sleep_ms(struct rc_drainer *d, uint64_t ms)
+{
+	while (ms > 0 && !drain_stopping(d)) {
+		uint64_t slice = RTE_MIN(ms, (uint64_t)DRAIN_SLEEP_SLICE_MS);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
+
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
 
 static uint64_t
 now_ms(clockid_t clk)
@@ -1455,6 +1474,8 @@ drain_txn(struct rc_drainer *d)
 		return rc;
 	}
 	rc = drain_copy_msgs(d, &alarms);
+	while (rc == 0 && atomic_load(&d->fault_hold) && !drain_stopping(d))
+		drain_sleep_ms(d, DRAIN_SLEEP_SLICE_MS); /* fault injection: a frozen host */
 	if (rc == 0)
 		rc = drain_pending_end(d);
 	else
@@ -1585,22 +1606,10 @@ rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days)
 
 /* ---- the thread ---- */
 
-static bool
-drain_stopping(struct rc_drainer *d)
+void
+rc_drainer_fault_hold(struct rc_drainer *d, bool on)
 {
-	return atomic_load_explicit(&d->stopping, memory_order_acquire);
-}
-
-static void
-drain_sleep_ms(struct rc_drainer *d, uint64_t ms)
-{
-	while (ms > 0 && !drain_stopping(d)) {
-		uint64_t slice = RTE_MIN(ms, (uint64_t)DRAIN_SLEEP_SLICE_MS);
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
-
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
+	atomic_store(&d->fault_hold, on);
 }
 
 static void

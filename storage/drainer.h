@@ -84,6 +84,12 @@ void rc_drainer_get_stats(struct rc_drainer *d, struct rc_drainer_stats *st);
  * thread soon. Any thread. */
 void rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days);
 
+/* Fault injection (tests: `roomcastctl db fault hold-drain`): while on, the drainer stops
+ * inside its next batch's transaction, after the batch's rows went in (the fence's lock on
+ * the lease row taken, the rows uncommitted), as a drainer whose host froze there would.
+ * Any thread. */
+void rc_drainer_fault_hold(struct rc_drainer *d, bool on);
+
 /* Synchronous drain of everything committed so far, from the calling thread (tests,
  * benchmarks; never while the thread runs). Returns records drained or -errno. */
 int rc_drainer_drain_now(struct rc_drainer *d);

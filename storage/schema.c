@@ -84,8 +84,10 @@
  *  - rc_lease_acquire: a takeover (the lease expired, or forced) first ends the backends
  *    of the scope's writers of the old terms (rc_lease_end_writers: application_name
  *    'roomcastd-drainer SCOPE eEPOCH', epoch <= the old one: pg_terminate_backend), and
- *    only then locks the row (the ended backends' locks go as they exit, within the
- *    lease connection's lock_timeout). A writer whose host froze or
+ *    only then locks the row (the ended backends' locks go as they exit: the lock_timeout
+ *    is lifted for that wait, which the statement timeout still bounds). Another holder's
+ *    valid lease is answered 'busy' from a plain read, without locking the row: a takeover
+ *    attempt before the expiry does not queue behind a frozen writer either. A writer whose host froze or
  *    lost its network with a drain transaction open holds the lease row FOR KEY SHARE
  *    (the fence) and maybe row locks on rooms and uncommitted message keys: the server
  *    would keep them until idle_in_transaction_session_timeout (5 s) or the statement
@@ -342,9 +344,13 @@ static const char *const migrations[] = {
 	"  s := 'new';\n"
 	" ELSE\n"
 	"  SELECT * INTO STRICT l FROM ha_lease h WHERE h.owner_scope = p_scope;\n"
-	"  IF NOT (l.holder = p_holder AND l.expires_at > t)\n"
-	"     AND (l.expires_at <= t OR p_force) THEN\n"
-	"   PERFORM rc_lease_end_writers(p_scope, l.epoch);\n"
+	"  IF l.holder <> p_holder AND l.expires_at > t AND NOT p_force THEN\n"
+	"   NULL; /* busy: answered from this read, without waiting for the row's lock */\n"
+	"  ELSE\n"
+	"  IF NOT (l.holder = p_holder AND l.expires_at > t) THEN\n"
+	"   IF rc_lease_end_writers(p_scope, l.epoch) > 0 THEN\n"
+	"    PERFORM set_config('lock_timeout', '0', true);\n"
+	"   END IF;\n"
 	"  END IF;\n"
 	"  SELECT * INTO STRICT l FROM ha_lease h WHERE h.owner_scope = p_scope FOR UPDATE;\n"
 	"  IF l.holder = p_holder AND l.expires_at > t THEN\n"
@@ -358,6 +364,7 @@ static const char *const migrations[] = {
 	"   UPDATE ha_lease h SET holder = p_holder, epoch = h.epoch + 1,\n"
 	"    expires_at = t + ttl, renewed_at = t, acquired_at = t\n"
 	"    WHERE h.owner_scope = p_scope RETURNING h.* INTO l;\n"
+	"  END IF;\n"
 	"  END IF;\n"
 	" END IF;\n"
 	" SELECT * INTO status, holder, epoch, db_now_us, expires_us\n"

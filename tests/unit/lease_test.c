@@ -577,6 +577,8 @@ test_takeover_ends_frozen_writer(void **state)
 			assert_int_equal(rc_pgdb_copy_put(&w, "lobby\t99\tal\t1\thi\t", 18), 0);
 			assert_int_equal(PQflush(w.conn), 0);
 		}
+		/* an attempt before the expiry is told "busy" at once (no lock wait) */
+		assert_int_equal(rc_lease_acquire(&lease, scope, "survivor", 5000, &o), -EBUSY);
 		sleep_ms(TTL + 100);
 		t0 = rc_lease_mono_ms();
 		rc = rc_lease_acquire(&lease, scope, "survivor", 5000, &o);
