@@ -618,7 +618,7 @@ test_takeover_ends_frozen_writer(void **state)
 	rc_pgdb_close(&lease);
 }
 
-/* ---- migration 1 -> 2 ---- */
+/* ---- migrations 1 -> 2 -> 3 ---- */
 
 static void
 test_migrate_1_to_2(void **state)
@@ -628,9 +628,12 @@ test_migrate_1_to_2(void **state)
 	char err[256];
 	int applied = -1;
 
-	assert_int_equal(rc_schema_version(&f->n1), 2);
-	/* back to what version 1 was: what migration 2 adds, removed */
+	assert_int_equal(rc_schema_version(&f->n1), 3);
+	/* back to what version 1 was: what migrations 3 and 2 add, removed */
 	assert_int_equal(pgfx_exec(f->conninfo,
+				   "DROP TABLE drain_dead_letters;"
+				   "DROP FUNCTION rc_lease_end_writers(text, bigint);"
+				   "DELETE FROM roomcast_schema WHERE version = 3;"
 				   "DROP TRIGGER messages_fence ON messages;"
 				   "DROP FUNCTION rc_messages_fence(), rc_lease_acquire(text, text,"
 				   " bigint, boolean), rc_lease_renew(text, text, bigint, bigint),"
@@ -644,12 +647,12 @@ test_migrate_1_to_2(void **state)
 	assert_int_equal(insert_msg(&f->n1, 1, "n1", 0), 0);
 	assert_int_equal(insert_msg(&f->n1, 2, "n1", 7), 0);
 	assert_int_equal(rc_schema_migrate(&f->n2, &applied, err, sizeof(err)), 0);
-	assert_int_equal(applied, 1);
-	assert_int_equal(rc_schema_version(&f->n1), 2);
+	assert_int_equal(applied, 2);
+	assert_int_equal(rc_schema_version(&f->n1), 3);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 2);
 	assert_int_equal(rc_schema_migrate(&f->n2, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 0);
-	assert_int_equal(num(f, "SELECT count(*) FROM roomcast_schema"), 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM roomcast_schema"), 3);
 	/* and it works */
 	assert_int_equal(rc_lease_acquire(&f->n1, SCOPE, "n1", 5000, &l), 0);
 	assert_int_equal(insert_msg(&f->n1, 3, "n1", 1), 0);
