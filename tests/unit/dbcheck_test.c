@@ -333,10 +333,12 @@ test_bare_role(void **state)
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EACCES);
 	expect("privileges", RC_DBCHECK_FAIL);
 	snprintf(want, sizeof(want), "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE rooms, "
-				     "room_members, messages, drain_alarms, drain_state TO \"rc bare\";");
+				     "room_members, messages, drain_alarms, drain_state, "
+				     "drain_dead_letters TO \"rc bare\";");
 	expect_text("privileges", true, want);
 	expect_text("privileges", true, "GRANT SELECT ON TABLE roomcast_schema");
-	expect_text("privileges", true, "GRANT USAGE ON SEQUENCE drain_alarms_id_seq");
+	expect_text("privileges", true, "GRANT USAGE ON SEQUENCE drain_alarms_id_seq, "
+					"drain_dead_letters_id_seq");
 	expect_text("privileges", false, "lacks what a node needs");
 	/* the whole fix, pasted by the owner, makes the check pass */
 	{
