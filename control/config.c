@@ -66,6 +66,7 @@ rc_config_defaults(struct rc_config *c)
 	c->wal_high_water_pct = 90;
 	c->wal_batch_max = 512;
 	c->wal_keep_records = 100000;
+	c->wal_peer_keep_records = 1000000;
 	strcpy(c->db_method, "copy");
 	c->db_batch_max = 10000;
 	c->db_retry_max_ms = 5000;
@@ -398,6 +399,8 @@ static const struct key conf_keys[] = {
 	{ "wal.batch_max", INT, CONF(wal_batch_max), 1, 65536, parse_uint },
 	{ "wal.nosync", BOOL, CONF(wal_nosync), 0, 1, parse_bool },
 	{ "wal.keep_records", INT, CONF(wal_keep_records), 0, 1000000000, parse_uint },
+	{ "wal.peer_keep_records", INT, CONF(wal_peer_keep_records), 1000, 1000000000,
+	  parse_uint },
 	{ "db.conninfo", STR, CONF(db_conninfo), 0, 511, parse_str },
 	{ "db.password_file", STR, CONF(db_password_file), 0, 255, parse_str },
 	{ "db.method", STR, CONF(db_method), 1, 15, parse_str },

@@ -80,6 +80,7 @@ struct rc_config {
 	unsigned wal_batch_max;          /* default 512 */
 	bool wal_nosync;                 /* default false; benchmarks only */
 	uint64_t wal_keep_records;       /* drained records kept in LMDB; default 100000 */
+	uint64_t wal_peer_keep_records;  /* HA: records kept for the peer's copy; 1000000 */
 
 	/* db { }: the group's external database (PostgreSQL); none when conninfo is "" */
 	char db_conninfo[512];           /* libpq conninfo, without the password */

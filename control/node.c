@@ -2,6 +2,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,7 +33,6 @@
 #define CTRL_RING_SIZE 4096
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
-#define DEDUP_WARM_PER_ROOM 1024
 #define PURGE_WAIT_MS 5 /* a worker's ring stays full this long: drop the purge */
 
 /* ---- set-up ---- */
@@ -156,6 +156,9 @@ rc_node_wal_conf(const struct rc_node *n, const char *dir, struct rc_wal_conf *w
 		.nosync = n->cfg.wal_nosync,
 		.socket_id = (int)rte_socket_id(),
 		.keep_records = n->cfg.wal_keep_records,
+		.keep_per_room = n->cfg.dedup_window,
+		.peer_keep_records = n->cfg.ha_enabled ? n->cfg.wal_peer_keep_records : 0,
+		.strict_seq = true,
 	};
 }
 
@@ -256,9 +259,7 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 	snprintf(name, sizeof(name), "rc_done_%u", i);
 	/* holds every record the WAL may complete at once: sized to the WAL's pool */
 	w->done = rte_ring_create(name, 16384, socket, RING_F_SC_DEQ); /* both WAL writers */
-	snprintf(name, sizeof(name), "rc_dedup_%u", i);
-	w->dedup = rc_dedup_create(name, n->cfg.dedup_window, socket);
-	if (w->in == NULL || w->tx == NULL || w->done == NULL || w->dedup == NULL)
+	if (w->in == NULL || w->tx == NULL || w->done == NULL)
 		goto fail;
 	if (rc_wal_set_completion(n->wal, 1 + i, w->done) != 0 ||
 	    rc_node_ha_set_completion(n, 1 + i, w->done) != 0)
@@ -318,25 +319,23 @@ load_room(void *arg, const struct rc_wal_room *sr)
 	return 0;
 }
 
-struct warm_ctx {
-	struct rc_dedup *d;
-	unsigned n;
-};
-
+/* The re-sent POST windows of a scope's rooms, from the WAL's records (PROTOCOL.md 7.6:
+ * a room's last dedup_window messages, across restarts and takeovers). The WAL keeps
+ * every room's last dedup_window messages (wal.keep_per_room), unless it had to trim them
+ * under space pressure (counted there). Runs while the rooms are not served. */
 struct warm_rooms {
 	struct rc_node *n;
 	struct rc_wal *w;
 	unsigned scope;
+	uint64_t entries;
 };
 
 static int
 warm_one(void *arg, const struct rc_wal_msg *m)
 {
-	struct warm_ctx *c = arg;
-	struct rc_dedup_key k = { m->room_id, 0, rc_user_hash(m->user.p, m->user.len), m->cmid };
+	struct rc_room *r = arg;
 
-	if (rc_dedup_put(c->d, &k, m->seq, false) == 0)
-		c->n++;
+	rc_dedup_put(r->dedup, m->seq, m->user.p, m->user.len, m->cmid, false);
 	return 0;
 }
 
@@ -344,13 +343,12 @@ static int
 warm_room(void *arg, struct rc_room *r)
 {
 	struct warm_rooms *wr = arg;
-	struct rc_node *n = wr->n;
-	struct warm_ctx c = { n->dp.workers[r->home]->dedup, 0 };
-	unsigned per_room = n->cfg.dedup_window < DEDUP_WARM_PER_ROOM ? n->cfg.dedup_window :
-									DEDUP_WARM_PER_ROOM;
 
-	if (r->scope == wr->scope && r->last_committed > 0)
-		rc_wal_read_last(wr->w, r->id, per_room, warm_one, &c);
+	if (r->scope != wr->scope || r->last_committed == 0)
+		return 0;
+	rc_dedup_forget_from(r->dedup, 1);
+	rc_wal_read_last(wr->w, r->id, rc_dedup_window(r->dedup), warm_one, r);
+	wr->entries += rc_dedup_count(r->dedup);
 	return 0;
 }
 
@@ -358,7 +356,8 @@ int
 rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
 {
 	struct load_ctx lc = { n, scope };
-	struct warm_rooms wr = { n, w, scope };
+	struct warm_rooms wr = { n, w, scope, 0 };
+	uint64_t t0 = rc_mono_ms();
 	int rc;
 
 	n->next_room_id[scope] = n->room_lo[scope];
@@ -366,6 +365,8 @@ rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
 	if (rc != 0)
 		return rc;
 	rc_room_foreach(n->dp.rooms, warm_room, &wr);
+	RC_INFO("re-sent POST windows of scope %u: %" PRIu64 " entries from the WAL in %" PRIu64
+		" ms", scope, wr.entries, rc_mono_ms() - t0);
 	return 0;
 }
 
@@ -378,6 +379,8 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 
 	dp->rooms = rc_room_table_create(n->cfg.ha_enabled ? 2 * n->cfg.max_rooms :
 							      n->cfg.max_rooms);
+	if (dp->rooms != NULL)
+		rc_room_table_set_dedup_window(dp->rooms, n->cfg.dedup_window);
 	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
 	if (dp->rooms == NULL || dp->sessions == NULL) {
 		snprintf(err, errlen, "cannot allocate the room and session tables");

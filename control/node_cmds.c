@@ -236,6 +236,8 @@ lcore_json(const struct rc_worker *w, uint64_t *drops)
 	json_t *d = json_object();
 	unsigned i;
 
+	json_object_set_new(o, "seqs_handed_back", json_integer((json_int_t)s->seqs_handed_back));
+	json_object_set_new(o, "seq_conflicts", json_integer((json_int_t)s->seq_conflicts));
 	for (i = 0; i < RC_DROP_MAX; i++) {
 		json_object_set_new(d, rc_drop_name(i), json_integer((json_int_t)s->drops[i]));
 		drops[i] += s->drops[i];
@@ -343,6 +345,14 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 				      "map_used", (json_int_t)ws.map_used, "messages",
 				      (json_int_t)ws.messages, "full", ws.full, "trimmed",
 				      (json_int_t)ws.trimmed));
+	/* alarms: a room's window trimmed for space, a record trimmed before the HA peer had
+	 * it, a message refused because a seq before it was not stored */
+	json_object_set_new(json_object_get(res, "lmdb"), "window_trimmed",
+			    json_integer((json_int_t)ws.window_trimmed));
+	json_object_set_new(json_object_get(res, "lmdb"), "peer_trimmed",
+			    json_integer((json_int_t)ws.peer_trimmed));
+	json_object_set_new(json_object_get(res, "lmdb"), "seq_gaps_refused",
+			    json_integer((json_int_t)ws.seq_gaps_refused));
 	if (n->drainer != NULL)
 		rc_text_printf(t, "backlog: %" PRIu64 " records, %" PRIu64 " bytes, oldest %" PRIu64
 				  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
@@ -355,6 +365,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 			  " messages held, %" PRIu64 " trimmed after their drain\n",
 		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",
 		       ws.messages, ws.trimmed);
+	if (ws.window_trimmed + ws.peer_trimmed + ws.seq_gaps_refused > 0)
+		rc_text_printf(t, "ALARM lmdb: %" PRIu64 " messages of re-sent POST windows trimmed "
+				  "for space, %" PRIu64 " records trimmed before the HA peer had "
+				  "them, %" PRIu64 " messages refused after a seq not stored\n",
+			       ws.window_trimmed, ws.peer_trimmed, ws.seq_gaps_refused);
 	if (n->drainer == NULL) {
 		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
 				  "store\n");

@@ -33,6 +33,8 @@ FIELD(deliveries)
 FIELD(posts_stored)
 FIELD(forwarded)
 FIELD(resends_acked)
+FIELD(seqs_handed_back)
+FIELD(seq_conflicts)
 FIELD(idle_sleeps)
 
 static const struct {
@@ -49,6 +51,11 @@ static const struct {
 	  get_forwarded },
 	{ "roomcast_resends_acked_total", "Re-sent POSTs answered with their first ACK",
 	  get_resends_acked },
+	{ "roomcast_seqs_handed_back_total",
+	  "POSTs not stored whose seq was assigned again (no gap)", get_seqs_handed_back },
+	{ "roomcast_seq_conflicts_total",
+	  "POSTs refused by the WAL because their room already stored that seq (alarm)",
+	  get_seq_conflicts },
 	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", get_idle_sleeps },
 };
 
@@ -122,6 +129,15 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			ws.full ? 1 : 0);
 	rc_metric_counter(b, "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB",
 			  NULL, ws.trimmed);
+	rc_metric_counter(b, "roomcast_wal_window_trimmed_total",
+			  "Messages of a room's re-sent POST window trimmed for space (alarm)", NULL,
+			  ws.window_trimmed);
+	rc_metric_counter(b, "roomcast_wal_peer_trimmed_total",
+			  "Records trimmed before the HA peer acknowledged them (alarm)", NULL,
+			  ws.peer_trimmed);
+	rc_metric_counter(b, "roomcast_wal_seq_gaps_refused_total",
+			  "Messages refused because a seq before them was not stored", NULL,
+			  ws.seq_gaps_refused);
 	if (n->drainer == NULL)
 		return; /* no database: nothing is ever drained, there is no backlog */
 	rc_metric_gauge(b, "roomcast_db_backlog_records", "Records not yet in the database", NULL,

@@ -266,29 +266,40 @@ make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 	memcpy(rec->body, req->u.post.body.p, req->u.post.body.len);
 	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_WAL_CTX_LEN);
 	rc_reply_ctx_from_who((struct rc_reply_ctx *)rec->ctx, who);
+	((struct rc_reply_ctx *)rec->ctx)->seq_gen = r->seq_gen;
 	return rec;
 }
 
+/*
+ * A POST at the room's home worker. The seq rule (no gap, ever): a seq is assigned here,
+ * in order, when the record is handed to the WAL, and it is entered in the room's re-sent
+ * POST window as pending at the same moment. The WAL stores a room's message only right
+ * after the room's last stored seq (storage/wal.h, -ESPIPE), so when a record cannot be
+ * stored, none of the same room's records queued behind it is stored either; the first
+ * failure hands its seq back (rc_chat_committed: next_seq goes back to it, the window
+ * forgets it and everything after it, seq_gen moves on so that the failures behind it
+ * change nothing more) and every refused POST is answered ERROR 9 "not stored, retry".
+ * The client's resend then gets the seq again: the room's seqs stay 1, 2, 3, ...
+ */
 static void
 do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
 	const struct rc_msg *req)
 {
-	struct rc_dedup_key k = { r->id, 0, who->user_hash, req->u.post.cmid };
+	uint64_t cmid = req->u.post.cmid, seq;
 	struct rc_wal_rec *rec;
-	uint64_t seq;
 	bool pending;
 
 	if (rc_room_member_find(r, who->session) < 0) {
 		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_POST, "join the room first");
 		return;
 	}
-	if (rc_dedup_find(w->dedup, &k, &seq, &pending) == 0) {
+	if (rc_dedup_find(r->dedup, who->user, who->user_len, cmid, &seq, &pending) == 0) {
 		if (pending) {
 			w->stats.drops[RC_DROP_RESEND_PENDING]++;
 			return;
 		}
 		w->stats.resends_acked++;
-		send_ack(dp, w, &who->peer, who->session, who->request_id, r->id, k.cmid, seq);
+		send_ack(dp, w, &who->peer, who->session, who->request_id, r->id, cmid, seq);
 		return;
 	}
 	if (dp->storage_full) {
@@ -300,13 +311,19 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
+	if (rc_dedup_put(r->dedup, r->next_seq, who->user, who->user_len, cmid, true) != 0) {
+		rte_mempool_put(dp->wal_pool[r->scope], rec);
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		return;
+	}
 	if (rte_ring_enqueue(dp->wal_ring[r->scope], rec) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
+		rc_dedup_forget_from(r->dedup, r->next_seq);
 		w->stats.drops[RC_DROP_RING_WAL]++;
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
-	rc_dedup_put(w->dedup, &k, r->next_seq, true);
 	r->next_seq++;
 }
 
@@ -389,7 +406,6 @@ who_from_session(struct rc_who *who, const struct rc_session *s, const struct rc
 		 const struct rc_hdr *h, unsigned rx_worker)
 {
 	who->session = s->id;
-	who->user_hash = s->user_hash;
 	who->request_id = h->request_id;
 	who->user_len = s->user_len;
 	who->rx_worker = (uint8_t)rx_worker;
@@ -534,49 +550,79 @@ rc_chat_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 	run_at_home(dp, w, r, &wk->who, &m);
 }
 
+static void
+send_not_stored(struct rc_dp *dp, struct rc_worker *w, const struct rc_reply_ctx *c,
+		const char *text)
+{
+	struct rc_msg m;
+
+	reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);
+	m.u.error.code = RC_E_BUSY;
+	m.u.error.ref_type = RC_T_POST;
+	m.u.error.text.p = text;
+	m.u.error.text.len = (uint16_t)strlen(text);
+	rc_tx_msg(dp, w, &c->peer, &m);
+}
+
+/* A record the WAL did not store (see do_post for the rule). */
+static void
+post_not_stored(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
+		const struct rc_wal_rec *rec, const struct rc_reply_ctx *c)
+{
+	if (rec->status == -EEXIST) {
+		/* the room already has this seq (another record): no gap, but the room's
+		 * counter and its storage disagree: an alarm. This POST was not stored. */
+		r->seq_conflicts++;
+		w->stats.seq_conflicts++;
+		rc_dedup_forget_seq(r->dedup, rec->seq);
+	} else if (c->seq_gen == r->seq_gen && rec->seq < r->next_seq) {
+		/* the first failure of this generation: its seq, and those after it (refused
+		 * by the WAL behind it), are handed back */
+		r->next_seq = rec->seq;
+		r->seq_gen++;
+		rc_dedup_forget_from(r->dedup, rec->seq);
+		w->stats.seqs_handed_back++;
+	}
+	send_not_stored(dp, w, c, "not stored, retry");
+}
+
 void
 rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 {
 	const struct rc_reply_ctx *c = (const struct rc_reply_ctx *)rec->ctx;
-	struct rc_dedup_key k = { rec->room_id, 0, rc_user_hash(rec->user, rec->user_len),
-				  rec->cmid };
-	struct rc_room *r = rc_room_lookup_id(dp->rooms, rec->room_id);
+	struct rc_room *r;
 	struct rc_msg m;
 
 	if (rec->kind != RC_WAL_MSG)
 		return;
-	if (r == NULL) {
-		/* the room was unloaded meanwhile (HA): no ACK from here, and no "pending"
-		 * entry left behind to swallow a later resend */
-		rc_dedup_forget(w->dedup, &k);
+	r = rc_room_lookup_id(dp->rooms, rec->room_id);
+	if (r == NULL)
+		return; /* the room was unloaded meanwhile (HA): its window went with it */
+	if (rec->status != 0 && rec->status != -ENOTCONN) {
+		post_not_stored(dp, w, r, rec, c);
 		return;
 	}
-	if (rec->status == 0 && dp->guard[r->scope] != NULL &&
+	/* stored here: the window keeps it, whatever is answered now */
+	__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
+	rc_dedup_put(r->dedup, rec->seq, rec->user, rec->user_len, rec->cmid, false);
+	if (rec->status == -ENOTCONN) {
+		/* stored, but the HA peer did not confirm it before the WAL stopped: no ACK.
+		 * The resend is answered with this seq by whichever node serves the room. */
+		send_not_stored(dp, w, c, "not confirmed by the HA peer, retry");
+		return;
+	}
+	if (dp->guard[r->scope] != NULL &&
 	    !rc_lease_guard_ok(dp->guard[r->scope], rc_lease_mono_ms())) {
 		/* stored, but our lease may be gone: never acknowledge it now. It stays known
 		 * as stored: a resend (same cmid) is acknowledged with this seq if we still
 		 * serve the room then; a new owner holds the record if it was replicated (same
 		 * seq) or stores the resend anew (this copy is then truncated away when this
 		 * node rejoins the stream). Members FETCH it like any missed DELIVER. */
-		__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
-		rc_dedup_put(w->dedup, &k, rec->seq, false);
 		__atomic_fetch_add(&dp->fenced_acks, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	if (rec->status != 0) {
-		rc_dedup_forget(w->dedup, &k);
-		reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);
-		m.u.error.code = RC_E_BUSY;
-		m.u.error.ref_type = RC_T_POST;
-		m.u.error.text.p = "not stored, retry";
-		m.u.error.text.len = (uint16_t)strlen(m.u.error.text.p);
-		rc_tx_msg(dp, w, &c->peer, &m);
-		return;
-	}
-	__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
 	r->posts++;
 	w->stats.posts_stored++;
-	rc_dedup_put(w->dedup, &k, rec->seq, false);
 	send_ack(dp, w, &c->peer, c->session, c->request_id, r->id, rec->cmid, rec->seq);
 
 	reply_hdr(&m, RC_T_DELIVER, 0, 0);

@@ -53,7 +53,9 @@ struct rc_lcore_stats {
 	uint64_t forwarded;           /* requests handed to the room's home worker */
 	uint64_t deliveries;          /* DELIVER messages sent */
 	uint64_t posts_stored;        /* POSTs committed and acknowledged */
-	uint64_t resends_acked;       /* re-sent POSTs answered from the dedup table */
+	uint64_t resends_acked;       /* re-sent POSTs answered from the room's window */
+	uint64_t seqs_handed_back;    /* a record not stored: its seq assigned again (no gap) */
+	uint64_t seq_conflicts;       /* records refused as already stored (an alarm) */
 	uint64_t drops[RC_DROP_MAX];
 } __rte_cache_aligned;
 

@@ -1,42 +1,116 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * One room's re-sent POST window (dedup.h). Two arrays:
+ *  - the ring: one entry per seq, at slot seq % cap; it grows (doubling, up to `window`)
+ *    while every seq it holds is still inside the window;
+ *  - the index: open addressing with linear probing over 2 x cap cells (rounded up to a
+ *    power of two), each cell a ring slot + 1 (0: empty), found by SipHash(cmid, user);
+ *    removal shifts the following cells back, so no tombstones.
+ * An entry counts only while its seq is inside the window (seq > hi - window).
+ */
 #include "dedup.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_hash.h>
-#include <rte_spinlock.h>
-#include <rte_hash_crc.h>
+#include <sodium.h>
 
-struct rc_dedup {
-	rte_spinlock_t lock; /* the home worker, and the control thread warming it (HA) */
-	struct rte_hash *h;
-	struct rc_dedup_key *fifo; /* insertion order, a ring of `cap` keys */
-	unsigned cap, head, count;
+#include "proto.h"
+
+#define DEDUP_MIN_CAP 16u
+
+struct dedup_ent {
+	uint64_t seq; /* 0: empty */
+	uint64_t cmid;
+	uint32_t h; /* index hash of (cmid, user) */
+	uint8_t user_len;
+	uint8_t pending;
+	char user[RC_MAX_USER];
 };
 
-struct rc_dedup *
-rc_dedup_create(const char *name, unsigned capacity, int socket_id)
-{
-	struct rte_hash_parameters p = {
-		.name = name,
-		/* twice the capacity: cuckoo hashing fills unevenly near its limit */
-		.entries = capacity * 2 < 64 ? 64 : capacity * 2,
-		.key_len = sizeof(struct rc_dedup_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = socket_id,
-	};
-	struct rc_dedup *d = calloc(1, sizeof(*d));
+struct rc_dedup {
+	unsigned window;
+	unsigned cap;   /* ring slots */
+	unsigned count; /* entries in the ring (some may be outside the window) */
+	unsigned idx_mask;
+	uint64_t hi; /* the highest seq put (0: none) */
+	struct dedup_ent *ring;
+	uint32_t *idx;
+};
 
+static unsigned char dedup_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t dedup_once = PTHREAD_ONCE_INIT;
+static int dedup_init_rc;
+
+static void
+dedup_global_init(void)
+{
+	if (sodium_init() < 0) {
+		dedup_init_rc = -EIO;
+		return;
+	}
+	randombytes_buf(dedup_key, sizeof(dedup_key));
+}
+
+static uint32_t
+dedup_hash(const char *user, unsigned user_len, uint64_t cmid)
+{
+	unsigned char in[8 + RC_MAX_USER], out[crypto_shorthash_BYTES];
+	uint32_t h;
+
+	memcpy(in, &cmid, 8);
+	memcpy(in + 8, user, user_len);
+	crypto_shorthash(out, in, 8 + user_len, dedup_key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
+
+static unsigned
+pow2_at_least(unsigned n)
+{
+	unsigned p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static int
+dedup_alloc(struct rc_dedup *d, unsigned cap)
+{
+	unsigned cells = pow2_at_least(2 * cap);
+
+	d->ring = calloc(cap, sizeof(*d->ring));
+	d->idx = calloc(cells, sizeof(*d->idx));
+	if (d->ring == NULL || d->idx == NULL) {
+		free(d->ring);
+		free(d->idx);
+		return -ENOMEM;
+	}
+	d->cap = cap;
+	d->idx_mask = cells - 1;
+	d->count = 0;
+	return 0;
+}
+
+struct rc_dedup *
+rc_dedup_create(unsigned window)
+{
+	struct rc_dedup *d;
+
+	pthread_once(&dedup_once, dedup_global_init);
+	if (dedup_init_rc != 0) {
+		errno = -dedup_init_rc;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
-	d->cap = capacity == 0 ? 1 : capacity;
-	rte_spinlock_init(&d->lock);
-	d->fifo = calloc(d->cap, sizeof(*d->fifo));
-	d->h = rte_hash_create(&p);
-	if (d->fifo == NULL || d->h == NULL) {
-		rc_dedup_destroy(d);
+	d->window = window == 0 ? 1 : window;
+	if (dedup_alloc(d, d->window < DEDUP_MIN_CAP ? d->window : DEDUP_MIN_CAP) != 0) {
+		free(d);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -48,89 +122,224 @@ rc_dedup_destroy(struct rc_dedup *d)
 {
 	if (d == NULL)
 		return;
-	rte_hash_free(d->h);
-	free(d->fifo);
+	free(d->ring);
+	free(d->idx);
 	free(d);
 }
 
-static uintptr_t
-pack(uint64_t seq, bool pending)
+static bool
+in_window(const struct rc_dedup *d, uint64_t seq)
 {
-	return (uintptr_t)(seq << 1 | (pending ? 1 : 0));
+	return seq != 0 && (d->hi < d->window || seq > d->hi - d->window);
 }
 
-int
-rc_dedup_find(const struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t *seq,
-	      bool *pending)
+static bool
+ent_is(const struct dedup_ent *e, const char *user, unsigned user_len, uint64_t cmid)
 {
-	struct rc_dedup *w = (struct rc_dedup *)(uintptr_t)d; /* the lock only */
-	void *data;
-	int rc;
+	return e->seq != 0 && e->cmid == cmid && e->user_len == user_len &&
+	       memcmp(e->user, user, user_len) == 0;
+}
 
-	rte_spinlock_lock(&w->lock);
-	rc = rte_hash_lookup_data(d->h, k, &data);
-	rte_spinlock_unlock(&w->lock);
-	if (rc < 0)
-		return -ENOENT;
-	*seq = (uint64_t)(uintptr_t)data >> 1;
-	*pending = ((uintptr_t)data & 1) != 0;
-	return 0;
+/* The index cell pointing at (user, cmid), or -1. */
+static long
+idx_find(const struct rc_dedup *d, uint32_t h, const char *user, unsigned user_len,
+	 uint64_t cmid)
+{
+	for (unsigned i = h & d->idx_mask; d->idx[i] != 0; i = (i + 1) & d->idx_mask)
+		if (ent_is(&d->ring[d->idx[i] - 1], user, user_len, cmid))
+			return (long)i;
+	return -1;
 }
 
 static void
-evict_oldest(struct rc_dedup *d)
+idx_insert(struct rc_dedup *d, unsigned slot)
 {
-	unsigned tail = (d->head + d->cap - d->count) % d->cap;
+	unsigned i = d->ring[slot].h & d->idx_mask;
 
-	rte_hash_del_key(d->h, &d->fifo[tail]);
+	while (d->idx[i] != 0)
+		i = (i + 1) & d->idx_mask;
+	d->idx[i] = slot + 1;
+}
+
+/* Removes cell i, shifting back the cells of the probe run that follows it. */
+static void
+idx_remove_cell(struct rc_dedup *d, unsigned i)
+{
+	unsigned j = i;
+
+	for (;;) {
+		unsigned home;
+
+		j = (j + 1) & d->idx_mask;
+		if (d->idx[j] == 0)
+			break;
+		home = d->ring[d->idx[j] - 1].h & d->idx_mask;
+		/* the entry at j may move to i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			d->idx[i] = d->idx[j];
+			i = j;
+		}
+	}
+	d->idx[i] = 0;
+}
+
+/* Drops the ring's entry at slot (and its index cell). */
+static void
+ent_drop(struct rc_dedup *d, unsigned slot)
+{
+	struct dedup_ent *e = &d->ring[slot];
+
+	for (unsigned i = e->h & d->idx_mask; d->idx[i] != 0; i = (i + 1) & d->idx_mask) {
+		if (d->idx[i] == slot + 1) {
+			idx_remove_cell(d, i);
+			break;
+		}
+	}
+	memset(e, 0, sizeof(*e));
 	d->count--;
 }
 
-static int
-put_locked(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, bool pending)
+int
+rc_dedup_find(const struct rc_dedup *d, const char *user, unsigned user_len, uint64_t cmid,
+	      uint64_t *seq, bool *pending)
 {
-	void *old;
-	int rc;
+	const struct dedup_ent *e;
+	long i;
 
-	if (rte_hash_lookup_data(d->h, k, &old) >= 0)
-		return rte_hash_add_key_data(d->h, k, (void *)pack(seq, pending));
-	if (d->count == d->cap)
-		evict_oldest(d);
-	rc = rte_hash_add_key_data(d->h, k, (void *)pack(seq, pending));
-	while (rc == -ENOSPC && d->count > 0) {
-		evict_oldest(d);
-		rc = rte_hash_add_key_data(d->h, k, (void *)pack(seq, pending));
-	}
-	if (rc < 0)
-		return rc;
-	d->fifo[d->head] = *k;
-	d->head = (d->head + 1) % d->cap;
-	d->count++;
+	if (user_len > RC_MAX_USER)
+		return -ENOENT;
+	i = idx_find(d, dedup_hash(user, user_len, cmid), user, user_len, cmid);
+	if (i < 0)
+		return -ENOENT;
+	e = &d->ring[d->idx[i] - 1];
+	if (!in_window(d, e->seq))
+		return -ENOENT;
+	*seq = e->seq;
+	*pending = e->pending != 0;
 	return 0;
 }
 
-int
-rc_dedup_put(struct rc_dedup *d, const struct rc_dedup_key *k, uint64_t seq, bool pending)
+/* Re-homes every entry still inside the window (hi' = new_hi) into a ring of new_cap. */
+static int
+dedup_grow(struct rc_dedup *d, unsigned new_cap, uint64_t new_hi)
 {
-	int rc;
+	struct rc_dedup old = *d;
+	uint64_t keep_above = new_hi > d->window ? new_hi - d->window : 0;
 
-	rte_spinlock_lock(&d->lock);
-	rc = put_locked(d, k, seq, pending);
-	rte_spinlock_unlock(&d->lock);
-	return rc;
+	if (dedup_alloc(d, new_cap) != 0) {
+		*d = old;
+		return -ENOMEM;
+	}
+	for (unsigned s = 0; s < old.cap; s++) {
+		unsigned slot;
+
+		if (old.ring[s].seq <= keep_above)
+			continue;
+		slot = (unsigned)(old.ring[s].seq % new_cap);
+		if (d->ring[slot].seq > old.ring[s].seq)
+			continue; /* cannot happen (new_cap covers the span): the newer stays */
+		if (d->ring[slot].seq != 0)
+			ent_drop(d, slot);
+		d->ring[slot] = old.ring[s];
+		idx_insert(d, slot);
+		d->count++;
+	}
+	free(old.ring);
+	free(old.idx);
+	return 0;
+}
+
+/* The ring capacity that gives every seq of (hi - window, hi] inside [lo, hi] a slot of its
+ * own: at least the span, doubled from today's, at most the window. */
+static unsigned
+dedup_cap_for(const struct rc_dedup *d, uint64_t lo, uint64_t hi)
+{
+	uint64_t span = hi - lo + 1;
+	unsigned cap = d->cap;
+
+	while (cap < d->window && cap < span)
+		cap = cap * 2 > d->window ? d->window : cap * 2;
+	return cap;
+}
+
+int
+rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
+	     uint64_t cmid, bool pending)
+{
+	uint64_t new_hi = seq > d->hi ? seq : d->hi;
+	uint32_t h;
+	struct dedup_ent *e;
+	unsigned slot;
+	long i;
+
+	if (seq == 0 || user_len > RC_MAX_USER)
+		return -EINVAL;
+	if (new_hi >= d->window && seq <= new_hi - d->window)
+		return -ERANGE;
+	h = dedup_hash(user, user_len, cmid);
+	i = idx_find(d, h, user, user_len, cmid);
+	if (i >= 0) {
+		e = &d->ring[d->idx[i] - 1];
+		if (e->seq == seq) {
+			e->pending = pending;
+			return 0;
+		}
+		ent_drop(d, d->idx[i] - 1); /* the same key at another seq: the newest wins */
+	}
+	slot = (unsigned)(seq % d->cap);
+	e = &d->ring[slot];
+	if (e->seq != 0 && e->seq != seq && e->seq > new_hi - (new_hi >= d->window ?
+								 d->window : new_hi)) {
+		/* the slot's entry is still inside the window: a bigger ring */
+		uint64_t lo = e->seq < seq ? e->seq : seq;
+
+		for (unsigned s = 0; s < d->cap; s++)
+			if (d->ring[s].seq != 0 && in_window(d, d->ring[s].seq) &&
+			    d->ring[s].seq < lo)
+				lo = d->ring[s].seq;
+		if (dedup_grow(d, dedup_cap_for(d, lo, new_hi), new_hi) != 0)
+			return -ENOMEM;
+		slot = (unsigned)(seq % d->cap);
+		e = &d->ring[slot];
+	}
+	if (e->seq != 0)
+		ent_drop(d, slot);
+	*e = (struct dedup_ent){ .seq = seq, .cmid = cmid, .h = h,
+				 .user_len = (uint8_t)user_len, .pending = pending };
+	memcpy(e->user, user, user_len);
+	idx_insert(d, slot);
+	d->count++;
+	d->hi = new_hi;
+	return 0;
 }
 
 void
-rc_dedup_forget(struct rc_dedup *d, const struct rc_dedup_key *k)
+rc_dedup_forget_seq(struct rc_dedup *d, uint64_t seq)
 {
-	/* the FIFO slot stays; deleting a missing key later is harmless */
-	rte_spinlock_lock(&d->lock);
-	rte_hash_del_key(d->h, k);
-	rte_spinlock_unlock(&d->lock);
+	unsigned slot = (unsigned)(seq % d->cap);
+
+	if (seq != 0 && d->ring[slot].seq == seq)
+		ent_drop(d, slot);
+}
+
+void
+rc_dedup_forget_from(struct rc_dedup *d, uint64_t seq)
+{
+	for (unsigned s = 0; s < d->cap; s++)
+		if (d->ring[s].seq >= seq && d->ring[s].seq != 0)
+			ent_drop(d, s);
+	if (seq > 0 && d->hi >= seq)
+		d->hi = seq - 1;
 }
 
 unsigned
 rc_dedup_count(const struct rc_dedup *d)
 {
 	return d->count;
+}
+
+unsigned
+rc_dedup_window(const struct rc_dedup *d)
+{
+	return d->window;
 }

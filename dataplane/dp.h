@@ -32,7 +32,6 @@
 struct rc_room_table;
 struct rc_session_table;
 struct rc_room;
-struct rc_dedup;
 struct rc_lease_guard;
 
 /* What a reply needs, carried through the WAL and history threads (fits their ctx). */
@@ -41,12 +40,12 @@ struct rc_reply_ctx {
 	uint32_t request_id;
 	uint8_t rx_worker;
 	struct rc_peer peer;
+	uint64_t seq_gen; /* a POST's record: the room's seq_gen when its seq was assigned */
 };
 
 /* A session's identity as the room's home worker needs it to answer and to deliver. */
 struct rc_who {
 	uint64_t session;
-	uint64_t user_hash;
 	uint32_t request_id;
 	uint8_t user_len;
 	uint8_t rx_worker; /* the worker that received the request */
@@ -81,7 +80,6 @@ struct rc_worker {
 	struct rte_ring *in;   /* rc_work from other workers and control (MP/SC) */
 	struct rte_ring *tx;   /* ready mbufs from control and history (MP/SC) */
 	struct rte_ring *done; /* rc_wal_rec completions from the WAL writer (SP/SC) */
-	struct rc_dedup *dedup; /* re-sent POSTs of this worker's rooms */
 	struct rc_tx_slot slots[RC_TX_SLOTS];
 	uint16_t open_slots[RC_TX_SLOTS]; /* slots opened since the last flush (may repeat) */
 	unsigned n_open;

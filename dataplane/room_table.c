@@ -7,10 +7,13 @@
 
 #include <rte_hash_crc.h>
 
+#include "dedup.h"
+
 struct rc_room_table {
 	struct cds_lfht *ht;
 	struct rc_room **by_id; /* [0..max]; slot 0 unused */
 	unsigned max;
+	unsigned dedup_window; /* each new room's re-sent POST window */
 	unsigned count;   /* control thread */
 	uint32_t max_id;  /* control thread */
 };
@@ -43,6 +46,7 @@ rc_room_table_create(unsigned max_rooms)
 	if (t == NULL)
 		return NULL;
 	t->max = max_rooms;
+	t->dedup_window = RC_ROOM_DEDUP_WINDOW;
 	t->by_id = calloc(max_rooms + 1, sizeof(*t->by_id));
 	t->ht = cds_lfht_new(256, 256, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (t->by_id == NULL || t->ht == NULL) {
@@ -56,9 +60,16 @@ rc_room_table_create(unsigned max_rooms)
 	return t;
 }
 
+void
+rc_room_table_set_dedup_window(struct rc_room_table *t, unsigned window)
+{
+	t->dedup_window = window == 0 ? 1 : window;
+}
+
 static void
 room_free(struct rc_room *r)
 {
+	rc_dedup_destroy(r->dedup);
 	free(r->members);
 	free(r);
 }
@@ -122,6 +133,12 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
+	r->dedup = rc_dedup_create(t->dedup_window);
+	if (r->dedup == NULL) {
+		free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
 	r->id = id;
 	r->home = home;
 	r->name_len = (uint8_t)name_len;

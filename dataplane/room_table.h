@@ -12,7 +12,8 @@
  *    assigns sequence numbers and changes members. Members are also read by the control
  *    thread for the admin API under room->lock, which the home worker takes only when it
  *    changes the member array (JOIN, LEAVE, purge), never per message.
- *  - before the workers start, the control thread may set next_seq/last_committed.
+ *  - before the workers start, or while the room's HA scope is not served, the control
+ *    thread may set next_seq/last_committed and fill the re-sent POST window.
  */
 #ifndef RC_ROOM_TABLE_H
 #define RC_ROOM_TABLE_H
@@ -26,6 +27,8 @@
 
 #include "pkt.h"
 #include "proto.h"
+
+struct rc_dedup;
 
 struct rc_member {
 	uint64_t session;
@@ -49,6 +52,9 @@ struct rc_room {
 	uint64_t next_seq;       /* the next sequence number to assign */
 	uint64_t last_committed; /* highest seq stored (JOINED.last_seq); relaxed atomic */
 	uint64_t posts;          /* messages stored since start */
+	uint64_t seq_gen;        /* bumped when seqs are handed back (chat.c: no gap) */
+	uint64_t seq_conflicts;  /* records the WAL refused as already stored (alarm) */
+	struct rc_dedup *dedup;  /* re-sent POSTs: the last dedup_window seqs (dedup.h) */
 	rte_spinlock_t lock;     /* guards members against the admin reader */
 	unsigned n_members;
 	unsigned cap_members;
@@ -56,6 +62,11 @@ struct rc_room {
 };
 
 struct rc_room_table;
+
+#define RC_ROOM_DEDUP_WINDOW 4096 /* default re-sent POST window of a room */
+
+/* Writer, before the first rc_room_add(): the re-sent POST window of each new room. */
+void rc_room_table_set_dedup_window(struct rc_room_table *t, unsigned window);
 
 /* Writer: remove a room (unloading the HA peer's rooms after a fallback). Readers that
  * still hold it keep a valid room until their next quiescent state (call_rcu). 0 or

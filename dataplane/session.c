@@ -6,22 +6,12 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <rte_hash_crc.h>
 
 struct rc_session_table {
 	struct cds_lfht *ht;
 	unsigned max;
 	unsigned count; /* written by the control thread only */
 };
-
-uint64_t
-rc_user_hash(const char *user, unsigned len)
-{
-	uint64_t lo = rte_hash_crc(user, len, 0x52434c4f);
-	uint64_t hi = rte_hash_crc(user, len, 0x9e3779b9);
-
-	return hi << 32 | lo;
-}
 
 struct rc_session_table *
 rc_session_table_create(unsigned max)
@@ -121,7 +111,6 @@ rc_session_add_id(struct rc_session_table *t, uint64_t id, const char *user,
 		return NULL;
 	memcpy(s->user, user, user_len);
 	s->user_len = (uint8_t)user_len;
-	s->user_hash = rc_user_hash(user, user_len);
 	s->peer = *peer;
 	s->created_ms = now_ms;
 	s->last_seen_ms = now_ms;

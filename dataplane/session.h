@@ -27,7 +27,6 @@ struct rc_session {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	uint64_t id;
-	uint64_t user_hash;
 	uint64_t created_ms;
 	uint64_t last_seen_ms;  /* monotonic ms; relaxed atomic */
 	uint64_t rate_stamp_ms; /* token bucket: last refill; relaxed atomic */
@@ -69,7 +68,5 @@ void rc_session_touch(struct rc_session *s, uint64_t now_ms);
 /* Worker: take one POST token; false when rate limited. */
 bool rc_session_take_token(struct rc_session *s, uint64_t now_ms, unsigned rate,
 			   unsigned burst);
-
-uint64_t rc_user_hash(const char *user, unsigned len);
 
 #endif /* RC_SESSION_H */

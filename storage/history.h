@@ -48,7 +48,7 @@ struct rc_hist_req {
 	uint32_t room_id;
 	uint64_t from_seq;
 	uint64_t to_seq;
-	uint8_t ctx[RC_HIST_CTX_LEN]; /* the requester's reply context */
+	_Alignas(8) uint8_t ctx[RC_HIST_CTX_LEN]; /* the requester's reply context */
 };
 
 struct rc_history_ops {

@@ -705,6 +705,9 @@ rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen)
 	w->high_water_pct = conf->high_water_pct;
 	w->batch_max = conf->batch_max;
 	w->keep_records = conf->keep_records;
+	w->keep_per_room = conf->keep_per_room;
+	w->peer_keep_records = conf->peer_keep_records;
+	w->strict_seq = conf->strict_seq;
 	rc = wal_env_open(w, conf, err, errlen);
 	if (rc == 0)
 		rc = wal_schema_open(w, err, errlen);
@@ -797,6 +800,9 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 		.backlog_records = last - drained,
 		.backlog_bytes = wal_read_count(&w->backlog_bytes),
 		.trimmed = wal_read_count(&w->ctr.trimmed),
+		.window_trimmed = wal_read_count(&w->ctr.window_trimmed),
+		.seq_gaps_refused = wal_read_count(&w->ctr.seq_gaps_refused),
+		.peer_trimmed = wal_read_count(&w->ctr.peer_trimmed),
 		.writer_start = rc_wal_writer_start(w),
 		.peer_acked_lsn = rc_wal_peer_acked_lsn(w),
 		.held_batches = wal_read_count(&w->ctr.held_batches),

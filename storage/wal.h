@@ -49,7 +49,11 @@ enum rc_wal_kind {
 
 struct rc_wal_rec {
 	uint8_t kind;      /* enum rc_wal_kind */
-	int8_t status;     /* set by the writer before completion: 0, or a negative errno */
+	int8_t status;     /* set by the writer before completion: 0, or a negative errno:
+			    * -EEXIST (room, seq) or room stored already; -EINVAL malformed;
+			    * -ESPIPE a message whose seq does not follow its room's last
+			    * stored seq (a seq before it was not stored: no gap is ever
+			    * stored); -ENOTCONN stored, but the peer did not confirm it */
 	uint16_t reply_to; /* index of the completion ring, < RC_WAL_MAX_COMPLETIONS */
 	uint32_t room_id;
 	uint64_t seq;
@@ -58,7 +62,7 @@ struct rc_wal_rec {
 	uint8_t user_len;
 	uint16_t body_len;
 	char user[RC_MAX_USER];
-	uint8_t ctx[RC_WAL_CTX_LEN]; /* the producer's own reply context; not stored */
+	_Alignas(8) uint8_t ctx[RC_WAL_CTX_LEN]; /* the producer's reply context; not stored */
 	char body[RC_MAX_BODY];      /* message body, or the room name for RC_WAL_ROOM */
 };
 
@@ -73,6 +77,15 @@ struct rc_wal_conf {
 	bool nosync;              /* tests and benchmarks only: MDB_NOSYNC */
 	int socket_id;            /* for the ring and the pool */
 	uint64_t keep_records;    /* drained records kept as the recent window (0: keep all) */
+	bool strict_seq;          /* a message is stored only right after its room's last
+				   * stored seq (else -ESPIPE): the node's rule, no gap ever;
+				   * off for tests that store arbitrary seqs */
+	uint64_t peer_keep_records; /* HA (0: off): while this node writes the log, records the
+				     * peer has not acknowledged are not trimmed unless this many
+				     * newer ones exist (counted: peer_trimmed) */
+	unsigned keep_per_room;   /* and each room's last messages, whatever their age (the
+				   * re-sent POST windows are rebuilt from them; 0: none), unless
+				   * the map is above high_water_pct (counted: window_trimmed) */
 	unsigned peer_hold_max;   /* records the peer gate holds at most (0: ring_size); at
 				   * least batch_max */
 };
@@ -98,6 +111,10 @@ struct rc_wal_stats {
 	uint64_t backlog_bytes;     /* value bytes of the records above the persisted marker */
 	uint64_t oldest_undrained_ms; /* ts_ms of the first undrained record, 0 if none */
 	uint64_t trimmed;           /* messages removed from LMDB after their drain */
+	uint64_t window_trimmed;    /* of them, inside their room's keep_per_room: trimmed
+				     * because the map was above high water (an alarm) */
+	uint64_t seq_gaps_refused;  /* messages refused with -ESPIPE (see rc_wal_rec) */
+	uint64_t peer_trimmed;      /* records trimmed before the HA peer acknowledged them */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
 	/* replication (issue 5) */
 	uint64_t writer_start;      /* rc_wal_writer_start() */
@@ -119,7 +136,8 @@ struct rc_wal_stats {
  * log in LSN order and, once a batch is in the external database, calls
  * rc_wal_set_drained(); the writer persists the drained LSN in its next transaction (also
  * when it has no new records) and trims: a drained message is deleted from LMDB once it is
- * older than the newest `keep_records` records (its message and log entry go); a room's
+ * older than the newest `keep_records` records (its message and log entry go; a message
+ * among its room's last `keep_per_room` keeps its message until it leaves them); a room's
  * log entry goes once drained, its room record never (keep_records 0: nothing is
  * trimmed). Trimming runs in bounded chunks so that it never holds up a commit long.
  */

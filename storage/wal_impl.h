@@ -43,6 +43,9 @@ struct wal_counters {
 	_Atomic uint64_t max_batch;
 	_Atomic uint64_t lost_completions;
 	_Atomic uint64_t trimmed;
+	_Atomic uint64_t window_trimmed;
+	_Atomic uint64_t seq_gaps_refused;
+	_Atomic uint64_t peer_trimmed;
 	_Atomic uint64_t held_batches;
 	_Atomic uint64_t held_records;
 	_Atomic uint64_t holding;
@@ -89,6 +92,9 @@ struct rc_wal {
 	uint64_t psize;
 	uint64_t map_size;
 	uint64_t keep_records;
+	unsigned keep_per_room; /* each room's last messages kept past the trim (0: none) */
+	uint64_t peer_keep_records; /* conf.peer_keep_records */
+	bool strict_seq;        /* conf.strict_seq */
 	unsigned high_water_pct;
 	unsigned batch_max;
 	struct rte_ring *ring;
@@ -136,6 +142,9 @@ struct wal_txn {
 	uint64_t drained_bytes; /* value bytes of the log entries the marker passed */
 	uint64_t trim_to;
 	uint64_t trimmed; /* messages deleted */
+	uint64_t window_trimmed; /* of them, inside their room's keep_per_room (space) */
+	uint64_t seq_gaps;       /* messages refused: seq not right after the room's last */
+	uint64_t peer_trimmed;   /* log entries trimmed above the peer's ack */
 	unsigned nseq;    /* entries of w->seqbuf in use */
 	bool dirty;       /* something written: commit */
 };

@@ -75,6 +75,31 @@ wal_seq_note(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq
 	return rc;
 }
 
+/* Whether a message with this seq may be stored in its room: seq 1, or right after the
+ * room's last stored seq (its message, or "seqs" when that message was trimmed). A gap is
+ * never stored (wal.h, -ESPIPE): the dataplane hands a refused seq back instead. */
+static int
+wal_seq_follows(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
+{
+	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
+	MDB_val key = { .mv_size = rc_wal_msg_key(kbuf, room_id, seq - 1), .mv_data = kbuf };
+	MDB_val val;
+	uint64_t last;
+	int rc;
+
+	if (seq == 1 || !w->strict_seq)
+		return 0;
+	rc = mdb_get(t->txn, w->msgs, &key, &val);
+	if (rc == 0)
+		return 0;
+	if (rc != MDB_NOTFOUND)
+		return wal_err(rc);
+	rc = wal_get_u64(t->txn, w->seqs, kbuf, rc_wal_room_key(kbuf, room_id), &last);
+	if (rc == 0 && last == seq - 1)
+		return 0;
+	return rc == 0 || rc == -ENOENT || rc == -EIO ? -ESPIPE : rc;
+}
+
 /* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
  * transaction failed (it must then be aborted). */
 static int
@@ -89,6 +114,14 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 	if (r->status != 0)
 		return 0;
 	if (msg) {
+		rc = wal_seq_follows(w, t, r->room_id, r->seq);
+		if (rc == -ESPIPE) {
+			r->status = -ESPIPE;
+			t->seq_gaps++;
+			return 0;
+		}
+		if (rc != 0)
+			return rc;
 		key.mv_size = rc_wal_msg_key(kbuf, r->room_id, r->seq);
 		val.mv_size = rc_wal_msg_val(vbuf, r);
 	} else {
@@ -121,6 +154,9 @@ wal_publish(struct rc_wal *w, const struct wal_txn *t)
 	wal_count(&w->backlog_bytes, t->bytes);
 	atomic_fetch_sub_explicit(&w->backlog_bytes, t->drained_bytes, memory_order_relaxed);
 	wal_count(&w->ctr.trimmed, t->trimmed);
+	wal_count(&w->ctr.window_trimmed, t->window_trimmed);
+	wal_count(&w->ctr.seq_gaps_refused, t->seq_gaps);
+	wal_count(&w->ctr.peer_trimmed, t->peer_trimmed);
 	wal_count(&w->ctr.commits, 1);
 }
 

@@ -204,6 +204,9 @@ int rc_client_send_raw(struct rc_client *c, const void *buf, size_t len);
 const uint8_t *rc_client_last_datagram(const struct rc_client *c, size_t *len);
 
 uint64_t rc_client_session(const struct rc_client *c);
+/* The cmid the next POST carries (tests and tools that replay a client's resend: a new
+ * client sending an earlier cmid again is, to the node, that user's resend). */
+void rc_client_set_next_cmid(struct rc_client *c, uint64_t cmid);
 /* The cmid that the next POST will carry (rc_client_post*). */
 uint64_t rc_client_next_cmid(const struct rc_client *c);
 /* The node named by the last RESUME ("" if none); *reason (may be NULL) gets its reason. */

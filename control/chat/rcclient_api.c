@@ -447,6 +447,12 @@ rc_client_session(const struct rc_client *c)
 	return c->session;
 }
 
+void
+rc_client_set_next_cmid(struct rc_client *c, uint64_t cmid)
+{
+	c->next_cmid = cmid;
+}
+
 uint64_t
 rc_client_next_cmid(const struct rc_client *c)
 {

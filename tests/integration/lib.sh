@@ -406,7 +406,7 @@ workers = { lcores = $workers; burst = 32; idle_backoff = true; idle_polls = 100
             idle_sleep_us = 100; mbufs = 16383; };
 chat = { history_on_join = 20; max_fetch = 200; session_idle_s = 120; max_sessions = 65536;
          max_rooms = 10000; max_members = 1000; post_rate = ${RC_POST_RATE:-50};
-         post_burst = ${RC_POST_BURST:-100}; dedup_window = 4096; };
+         post_burst = ${RC_POST_BURST:-100}; dedup_window = ${RC_DEDUP_WINDOW:-4096}; };
 auth = { secret_file = "$RC_SECRET"; token_ttl_s = 86400; };
 wal = { map_size_mb = ${RC_MAP_MB:-64}; high_water_pct = ${RC_HIGH_WATER:-90}; batch_max = 512;
         nosync = false; keep_records = ${RC_KEEP_RECORDS:-100000}; };

@@ -159,7 +159,7 @@ test_sessions(void **state)
 	assert_int_equal(errno, ENOSPC);
 	assert_ptr_equal(rc_session_lookup(t, a->id), a);
 	assert_null(rc_session_lookup(t, 0));
-	assert_int_equal(a->user_hash, rc_user_hash("alice", 5));
+	assert_memory_equal(a->user, "alice", 5);
 	rc_session_del(t, b);
 	assert_int_equal(rc_session_count(t), 1);
 	synchronize_rcu();
@@ -230,37 +230,191 @@ test_rate_bucket(void **state)
 
 /* ---- re-sent POSTs ---- */
 
+static bool
+dd_find(const struct rc_dedup *d, const char *user, uint64_t cmid, uint64_t *seq,
+	bool *pending)
+{
+	return rc_dedup_find(d, user, (unsigned)strlen(user), cmid, seq, pending) == 0;
+}
+
+static int
+dd_put(struct rc_dedup *d, uint64_t seq, const char *user, uint64_t cmid, bool pending)
+{
+	return rc_dedup_put(d, seq, user, (unsigned)strlen(user), cmid, pending);
+}
+
+/* Pending, then stored; the same cmid by another user is another message. */
 static void
 test_dedup(void **state)
 {
-	struct rc_dedup *d = rc_dedup_create("t_dedup", 4, 0);
-	struct rc_dedup_key k = { 1, 0, 42, 0 };
+	struct rc_dedup *d = rc_dedup_create(4);
 	uint64_t seq;
 	bool pending;
-	unsigned i;
 
 	(void)state;
 	assert_non_null(d);
-	k.cmid = 7;
-	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
-	assert_int_equal(rc_dedup_put(d, &k, 3, true), 0);
-	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), 0);
-	assert_int_equal(seq, 3);
+	assert_int_equal(rc_dedup_window(d), 4);
+	assert_false(dd_find(d, "alice", 7, &seq, &pending));
+	assert_int_equal(dd_put(d, 1, "alice", 7, true), 0);
+	assert_true(dd_find(d, "alice", 7, &seq, &pending));
+	assert_int_equal(seq, 1);
 	assert_true(pending);
-	assert_int_equal(rc_dedup_put(d, &k, 3, false), 0); /* committed: update */
-	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), 0);
+	assert_int_equal(dd_put(d, 1, "alice", 7, false), 0); /* committed: update */
+	assert_true(dd_find(d, "alice", 7, &seq, &pending));
 	assert_false(pending);
 	assert_int_equal(rc_dedup_count(d), 1);
-	for (i = 100; i < 104; i++) { /* four more: the oldest (cmid 7) is evicted */
-		k.cmid = i;
-		assert_int_equal(rc_dedup_put(d, &k, i, false), 0);
+	assert_false(dd_find(d, "bob", 7, &seq, &pending));
+	assert_false(dd_find(d, "alic", 7, &seq, &pending));
+	assert_false(dd_find(d, "alice", 8, &seq, &pending));
+	assert_int_equal(dd_put(d, 0, "alice", 9, false), -EINVAL);
+	rc_dedup_destroy(d);
+}
+
+/* The window is the room's last `window` seqs: seq 1 is remembered through 63 later seqs of
+ * a 64-window, forgotten at the 64th; an older seq is refused. */
+static void
+test_dedup_window_edge(void **state)
+{
+	struct rc_dedup *d = rc_dedup_create(64);
+	uint64_t seq;
+	bool pending;
+
+	(void)state;
+	assert_int_equal(dd_put(d, 1, "alice", 1000, false), 0);
+	for (uint64_t s = 2; s <= 64; s++)
+		assert_int_equal(dd_put(d, s, "bob", s, false), 0);
+	assert_true(dd_find(d, "alice", 1000, &seq, &pending));
+	assert_int_equal(seq, 1);
+	assert_int_equal(dd_put(d, 65, "bob", 65, false), 0);
+	assert_false(dd_find(d, "alice", 1000, &seq, &pending));
+	assert_int_equal(dd_put(d, 1, "alice", 1000, false), -ERANGE);
+	assert_true(rc_dedup_count(d) <= 64);
+	rc_dedup_destroy(d);
+}
+
+/* S8: "alice" and "nHUp;" had the same 64-bit user hash (two CRC32C halves): with full names
+ * as keys, one user's cmid never answers for the other's. */
+static void
+test_dedup_full_names(void **state)
+{
+	struct rc_dedup *d = rc_dedup_create(4096);
+	uint64_t seq;
+	bool pending;
+
+	(void)state;
+	assert_int_equal(dd_put(d, 3, "nHUp;", 1001, false), 0);
+	assert_false(dd_find(d, "alice", 1001, &seq, &pending));
+	assert_int_equal(dd_put(d, 4, "alice", 1001, false), 0);
+	assert_true(dd_find(d, "alice", 1001, &seq, &pending));
+	assert_int_equal(seq, 4);
+	assert_true(dd_find(d, "nHUp;", 1001, &seq, &pending));
+	assert_int_equal(seq, 3);
+	rc_dedup_destroy(d);
+}
+
+/* S7: windows are per room: 10 000 POSTs in another room (another window) leave alice's
+ * entry alone, and 4095 later POSTs in her own room too. */
+static void
+test_dedup_per_room(void **state)
+{
+	struct rc_dedup *lobby = rc_dedup_create(4096), *other = rc_dedup_create(4096);
+	char user[16];
+	uint64_t seq;
+	bool pending;
+
+	(void)state;
+	assert_int_equal(dd_put(lobby, 1, "alice", 1000, false), 0);
+	for (uint64_t s = 1; s <= 10000; s++) {
+		snprintf(user, sizeof(user), "m%u", (unsigned)(s % 97));
+		assert_int_equal(dd_put(other, s, user, s, false), 0);
 	}
-	assert_int_equal(rc_dedup_count(d), 4);
-	k.cmid = 7;
-	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
-	k.cmid = 103;
-	k.room_id = 2; /* same user and cmid in another room: another message */
-	assert_int_equal(rc_dedup_find(d, &k, &seq, &pending), -ENOENT);
+	assert_true(dd_find(lobby, "alice", 1000, &seq, &pending));
+	assert_int_equal(seq, 1);
+	assert_int_equal(rc_dedup_count(other), 4096);
+	for (uint64_t s = 2; s <= 4096; s++)
+		assert_int_equal(dd_put(lobby, s, "mallory", s, false), 0);
+	assert_true(dd_find(lobby, "alice", 1000, &seq, &pending));
+	assert_int_equal(seq, 1);
+	rc_dedup_destroy(lobby);
+	rc_dedup_destroy(other);
+}
+
+/* Handing seqs back: forget_from(s) drops s and everything after it; s is given again. */
+static void
+test_dedup_forget(void **state)
+{
+	struct rc_dedup *d = rc_dedup_create(8);
+	uint64_t seq;
+	bool pending;
+
+	(void)state;
+	for (uint64_t s = 1; s <= 5; s++)
+		assert_int_equal(dd_put(d, s, "alice", 100 + s, s >= 3), 0);
+	rc_dedup_forget_from(d, 3);
+	assert_true(dd_find(d, "alice", 102, &seq, &pending));
+	assert_false(dd_find(d, "alice", 103, &seq, &pending));
+	assert_false(dd_find(d, "alice", 105, &seq, &pending));
+	assert_int_equal(rc_dedup_count(d), 2);
+	assert_int_equal(dd_put(d, 3, "alice", 105, true), 0); /* the resend takes seq 3 */
+	assert_true(dd_find(d, "alice", 105, &seq, &pending));
+	assert_int_equal(seq, 3);
+	rc_dedup_forget_seq(d, 3);
+	assert_false(dd_find(d, "alice", 105, &seq, &pending));
+	assert_true(dd_find(d, "alice", 101, &seq, &pending));
+	rc_dedup_destroy(d);
+}
+
+/* Against a plain model (the last `window` seqs, each with its key), over random puts in
+ * order, out-of-order warm-ups, repeated keys and hand-backs, while the ring grows. */
+static void
+test_dedup_model(void **state)
+{
+	enum { W = 200, SEQS = 3000 };
+	static struct {
+		char user[8];
+		uint64_t cmid;
+		bool live;
+	} model[SEQS + 1];
+	struct rc_dedup *d = rc_dedup_create(W);
+	uint64_t hi = 0, peak = 0, seq;
+	unsigned rnd = 12345;
+	bool pending;
+
+	(void)state;
+	memset(model, 0, sizeof(model));
+	while (hi < SEQS) {
+		uint64_t s = hi + 1;
+
+		rnd = rnd * 1103515245 + 12345;
+		if ((rnd >> 16) % 50 == 0 && hi > 5) { /* hand back the last few seqs */
+			uint64_t from = hi - (rnd >> 8) % 5;
+
+			rc_dedup_forget_from(d, from);
+			for (uint64_t x = from; x <= hi; x++)
+				model[x].live = false;
+			hi = from - 1;
+			continue;
+		}
+		snprintf(model[s].user, sizeof(model[s].user), "u%u", (rnd >> 20) % 7);
+		model[s].cmid = (rnd >> 4) % 40; /* keys repeat: the newest seq wins */
+		for (uint64_t x = (s > W ? s - W + 1 : 1); x < s; x++)
+			if (model[x].live && model[x].cmid == model[s].cmid &&
+			    strcmp(model[x].user, model[s].user) == 0)
+				model[x].live = false;
+		model[s].live = true;
+		assert_int_equal(dd_put(d, s, model[s].user, model[s].cmid, false), 0);
+		hi = s;
+		peak = hi > peak ? hi : peak;
+		/* (a seq that left the window at the peak may be gone for good, even if a
+		 * hand-back lowered the top since) */
+		for (uint64_t x = 1; x <= hi; x++) {
+			if (model[x].live && x + W > peak) {
+				assert_true(dd_find(d, model[x].user, model[x].cmid, &seq, &pending));
+				assert_int_equal(seq, x);
+			}
+		}
+	}
+	assert_true(rc_dedup_count(d) <= W);
 	rc_dedup_destroy(d);
 }
 
@@ -682,6 +836,11 @@ main(void)
 		cmocka_unit_test(test_session_add_id),
 		cmocka_unit_test(test_rate_bucket),
 		cmocka_unit_test(test_dedup),
+		cmocka_unit_test(test_dedup_window_edge),
+		cmocka_unit_test(test_dedup_full_names),
+		cmocka_unit_test(test_dedup_per_room),
+		cmocka_unit_test(test_dedup_forget),
+		cmocka_unit_test(test_dedup_model),
 		cmocka_unit_test(test_classify_udp),
 		cmocka_unit_test(test_classify_bad_frames),
 		cmocka_unit_test(test_arp),

@@ -1140,6 +1140,137 @@ test_trim(void **state)
 	assert_int_equal(rc_wal_room_name(f->w, 1, (char[8]){ 0 }, 8), 0);
 }
 
+/* strict_seq (the node's rule): a message is stored only right after its room's last stored
+ * seq: a gap is refused with -ESPIPE (counted), in the same batch as in a later one, also
+ * after its predecessor was trimmed (the room's last seq in "seqs" then answers). */
+static void
+test_strict_seq(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec r[4], *rp[4];
+
+	c.strict_seq = true;
+	c.keep_records = 2;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 100, "alice", "one");
+	commit_range(f->w, 1, 1, 3);
+	/* one batch: 4 stored, 6 refused (5 missing), 5 stored; room 2 cannot start at 2 */
+	fx_msg(&r[0], 1, 4, "alice", "four");
+	fx_msg(&r[1], 1, 6, "alice", "six");
+	fx_msg(&r[2], 1, 5, "alice", "five");
+	fx_msg(&r[3], 2, 2, "bob", "room 2 starts at 2");
+	for (unsigned i = 0; i < 4; i++)
+		rp[i] = &r[i];
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 4), 0);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[1].status, -ESPIPE);
+	assert_int_equal(r[2].status, 0);
+	assert_int_equal(r[3].status, -ESPIPE);
+	assert_int_equal(stats(f->w).seq_gaps_refused, 2);
+	check_last(f->w, 1, UINT64_MAX, 1, 5, 1);
+	/* everything drained and trimmed but the newest 2 (room 3's): room 1 holds no message
+	 * now, and 6 still follows 5 (its last seq in "seqs") */
+	commit_room(f->w, 3, 300, "carol", "three");
+	commit_range(f->w, 3, 1, 3);
+	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
+	settle(f->w);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, NULL, 0);
+	commit_range(f->w, 1, 6, 7);
+	fx_msg(&r[0], 1, 9, "alice", "nine");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), 0);
+	assert_int_equal(r[0].status, -ESPIPE);
+	/* off (the default for tools that store arbitrary seqs): gaps are stored */
+	reopen(f, &(struct rc_wal_conf){ .dir = c.dir, .map_size = c.map_size,
+					 .high_water_pct = c.high_water_pct,
+					 .batch_max = c.batch_max, .ring_size = c.ring_size,
+					 .pool_size = c.pool_size, .nosync = c.nosync,
+					 .socket_id = c.socket_id });
+	commit_range(f->w, 1, 9, 9);
+}
+
+/* keep_per_room: drained messages beyond keep_records still stay while they are among their
+ * room's last keep_per_room (the re-sent POST windows are rebuilt from them), and go once
+ * later messages of their room push them out. */
+static void
+test_trim_keep_per_room(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st;
+
+	c.keep_records = 5;
+	c.keep_per_room = 4;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 100, "alice", "quiet");
+	commit_range(f->w, 1, 1, 6); /* LSN 2..7 */
+	commit_room(f->w, 2, 200, "bob", "busy");
+	commit_range(f->w, 2, 1, 30); /* LSN 9..38 */
+	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
+	settle(f->w);
+	/* the quiet room keeps its last 4 (3..6) although 30 newer records passed it */
+	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 3, 4, 5, 6 }, 4);
+	/* the busy room: its newest 5 (keep_records) */
+	check_read(f->w, 2, 0, UINT64_MAX, 100, (const uint64_t[]){ 26, 27, 28, 29, 30 }, 5);
+	st = stats(f->w);
+	assert_int_equal(st.messages, 9);
+	assert_int_equal(st.window_trimmed, 0);
+	/* the quiet room speaks again: 7..12; once drained and pushed out of the newest 5,
+	 * its older messages leave the room's last 4 and go */
+	commit_range(f->w, 1, 7, 12);
+	commit_range(f->w, 2, 31, 40);
+	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
+	settle(f->w);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 9, 10, 11, 12 }, 4);
+	check_read(f->w, 2, 0, UINT64_MAX, 100, (const uint64_t[]){ 36, 37, 38, 39, 40 }, 5);
+	/* after a restart too */
+	reopen(f, &c);
+	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 9, 10, 11, 12 }, 4);
+}
+
+/* HA (peer_keep_records): while this node writes the log, drained records the peer has not
+ * acknowledged are not trimmed (the stream sends them once it is back: the peer's copy then
+ * holds every record, and a takeover rebuilds the rooms' windows from it), up to
+ * peer_keep_records newer ones; a replica's own copy (no writer start) trims as before. */
+static void
+test_trim_peer_hold(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_stats st;
+
+	c.keep_records = 2;
+	c.peer_keep_records = 20;
+	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_become_writer(f->w), 0);
+	commit_room(f->w, 1, 100, "alice", "one"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 9);                /* LSN 2..10 */
+	rc_wal_set_drained(f->w, 10);
+	settle(f->w);
+	/* all drained, none acknowledged by the peer: the whole log stays, the room's too */
+	check_log_lsns(f->w, 1, NULL, 10);
+	assert_int_equal(stats(f->w).trimmed, 0);
+	/* the peer has 1..6: up to 6 goes */
+	rc_wal_peer_acked(f->w, 6);
+	settle(f->w);
+	check_log_lsns(f->w, 7, NULL, 4);
+	assert_int_equal(stats(f->w).trimmed, 5);
+	assert_int_equal(stats(f->w).peer_trimmed, 0);
+	/* the peer stays away: 30 more records; beyond 20 unacknowledged ones the oldest go,
+	 * counted */
+	commit_range(f->w, 1, 10, 39); /* LSN 11..40 */
+	rc_wal_set_drained(f->w, 40);
+	settle(f->w);
+	st = stats(f->w);
+	check_log_lsns(f->w, 21, NULL, 20);
+	assert_int_equal(st.peer_trimmed, 14); /* LSN 7..20 */
+	/* a replica's copy (the writer start cleared by a truncation) is not held */
+	assert_int_equal(rc_wal_truncate_above(f->w, 40), 0);
+	assert_int_equal(rc_wal_writer_start(f->w), 0);
+	settle(f->w);
+	check_log_lsns(f->w, 39, NULL, 2);
+}
+
 static void
 test_trim_disabled(void **state)
 {
@@ -1549,6 +1680,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drained_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_strict_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_keep_per_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim_peer_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_disabled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_then_drain, setup, teardown),

@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request path (dataplane/chat.c) on its own: two workers' state driven by hand in this
+ * thread (no lcores), a real EAL (--no-huge), real liburcu QSBR tables, a real LMDB WAL with
+ * the node's strict seq rule, and a net_ring port whose TX rings this test reads back and
+ * decodes. Each request goes in as the worker would hand it (rc_chat_input); the test plays
+ * the other threads: it runs hand-offs to the room's home worker (rc_chat_work), commits the
+ * WAL's input ring with rc_wal_commit_now() and hands every record back (rc_chat_committed),
+ * and looks at what reached the control and history rings.
+ *
+ * Covered: PING, no session, LOGIN and LOGOUT hand-offs, JOIN (existing room, unknown room),
+ * membership (POST, FETCH, MEMBERS, LEAVE refused to non-members), MEMBERS, LEAVE, FETCH,
+ * POST + ACK + DELIVER, resends (pending: ignored; stored: the same ACK), the rate limit, the
+ * forwarded case (a room homed on the other worker), storage full, a scope not served, the
+ * TC service stopped, a malformed message, and the seq rule with injected commit failures:
+ * a record the WAL refuses hands its seq back (no gap), and a seq already stored is an
+ * alarm (no gap either).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <urcu-qsbr.h>
+
+#include "chat.h"
+#include "dedup.h"
+#include "fanout.h"
+#include "history.h"
+#include "room_table.h"
+#include "session.h"
+#include "wal.h"
+#include "wal_fixture.h"
+
+#define NW 2
+#define MAX_OUT 512
+
+static struct rc_dp dp;
+static struct rc_wal *wal;
+static struct rte_ring *txr[NW];
+static struct rte_ring *rings[32];
+static unsigned n_rings;
+static char wal_dir[64];
+static unsigned port_seq;
+
+struct out {
+	struct rc_msg m;
+	uint8_t raw[RC_MAX_DGRAM];
+	rte_be32_t to_ip;
+	uint16_t to_port;
+};
+static struct out outs[MAX_OUT];
+static unsigned n_out;
+
+/* ---- the test's side of the threads ---- */
+
+static struct rc_peer
+peer_of(unsigned k)
+{
+	struct rc_peer p = { .ip = rte_cpu_to_be_32(0xc6120000u + 10 + k),
+			     .udp_port = rte_cpu_to_be_16((uint16_t)(40000 + k)), .port_idx = 0 };
+
+	p.mac.addr_bytes[5] = (uint8_t)k;
+	return p;
+}
+
+/* Sends m from peer k to worker wi, as that worker's RX would. */
+static void
+input(unsigned wi, unsigned k, const struct rc_msg *m)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	ssize_t n = rc_encode(buf, sizeof(buf), m);
+	struct rc_peer p = peer_of(k);
+
+	assert_true(n > 0);
+	rc_chat_input(&dp, dp.workers[wi], &p, buf, (uint16_t)n);
+}
+
+/* Runs what workers handed to each other (RC_WORK_REQUEST), until nothing is left. */
+static unsigned
+run_handoffs(void)
+{
+	unsigned done = 0;
+	void *obj;
+
+	for (bool more = true; more;) {
+		more = false;
+		for (unsigned i = 0; i < NW; i++)
+			while (rte_ring_dequeue(dp.workers[i]->in, &obj) == 0) {
+				rc_chat_work(&dp, dp.workers[i], obj);
+				rte_mempool_put(dp.work_pool, obj);
+				done++;
+				more = true;
+			}
+	}
+	return done;
+}
+
+/* The WAL writer's part, in this thread: commits everything queued (with `corrupt` applied
+ * to one record first, the injected failure), then the completions on their workers. */
+static unsigned
+commit_queued(uint64_t corrupt_seq)
+{
+	struct rc_wal_rec *recs[64];
+	unsigned n = rte_ring_dequeue_burst(dp.wal_ring[0], (void **)recs, RTE_DIM(recs), NULL);
+
+	if (n == 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (corrupt_seq != 0 && recs[i]->seq == corrupt_seq)
+			recs[i]->body_len = RC_MAX_BODY + 1; /* -EINVAL: the record alone */
+	assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
+	for (unsigned i = 0; i < n; i++) {
+		rc_chat_committed(&dp, dp.workers[recs[i]->reply_to - 1], recs[i]);
+		rte_mempool_put(dp.wal_pool[0], recs[i]);
+	}
+	return n;
+}
+
+/* Flushes every worker and decodes every message sent since the last call into outs[]. */
+static void
+collect(void)
+{
+	struct rte_mbuf *m;
+
+	n_out = 0;
+	for (unsigned i = 0; i < NW; i++) {
+		rc_tx_flush(&dp, dp.workers[i]);
+		while (rte_ring_dequeue(txr[i], (void **)&m) == 0) {
+			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+			const struct rte_ipv4_hdr *ip = (const void *)(p + 14);
+			const struct rte_udp_hdr *udp = (const void *)(p + 14 + 20);
+			size_t len = rte_be_to_cpu_16(udp->dgram_len) - 8, off = 0, used;
+
+			while (off < len && n_out < MAX_OUT) {
+				struct out *o = &outs[n_out];
+
+				memcpy(o->raw, p + 42 + off, len - off);
+				assert_int_equal(rc_decode(o->raw, len - off, &o->m, &used), 0);
+				o->to_ip = ip->dst_addr;
+				o->to_port = rte_be_to_cpu_16(udp->dst_port);
+				off += used;
+				n_out++;
+			}
+			rte_pktmbuf_free(m);
+		}
+	}
+}
+
+/* The k-th message of `type` sent to peer k (or anyone: k < 0) since collect(). */
+static const struct rc_msg *
+sent(unsigned type, int k, unsigned nth)
+{
+	for (unsigned i = 0; i < n_out; i++) {
+		struct rc_peer p = peer_of(k < 0 ? 0 : (unsigned)k);
+
+		if (outs[i].m.hdr.type != type)
+			continue;
+		if (k >= 0 && (outs[i].to_ip != p.ip ||
+			       outs[i].to_port != rte_be_to_cpu_16(p.udp_port)))
+			continue;
+		if (nth-- == 0)
+			return &outs[i].m;
+	}
+	return NULL;
+}
+
+static unsigned
+count_sent(unsigned type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < n_out; i++)
+		n += outs[i].m.hdr.type == type;
+	return n;
+}
+
+static void
+expect_error(int k, unsigned code, unsigned ref_type)
+{
+	const struct rc_msg *e = sent(RC_T_ERROR, k, 0);
+
+	assert_non_null(e);
+	assert_int_equal(e->u.error.code, code);
+	assert_int_equal(e->u.error.ref_type, ref_type);
+}
+
+/* ---- requests ---- */
+
+static struct rc_msg
+req(unsigned type, uint64_t session, uint32_t request_id)
+{
+	struct rc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = (uint8_t)type;
+	m.hdr.session = session;
+	m.hdr.request_id = request_id;
+	return m;
+}
+
+static struct rc_str
+str(const char *s)
+{
+	return (struct rc_str){ .p = s, .len = (uint16_t)strlen(s) };
+}
+
+static void
+post(unsigned wi, unsigned k, uint64_t session, const char *room, uint64_t cmid,
+     const char *body)
+{
+	struct rc_msg m = req(RC_T_POST, session, (uint32_t)cmid);
+
+	m.u.post.room = str(room);
+	m.u.post.cmid = cmid;
+	m.u.post.body = str(body);
+	input(wi, k, &m);
+}
+
+static void
+join(unsigned wi, unsigned k, uint64_t session, const char *room)
+{
+	struct rc_msg m = req(RC_T_JOIN, session, 7);
+
+	m.u.join.room = str(room);
+	input(wi, k, &m);
+}
+
+static struct rc_session *
+login_as(const char *user, unsigned k)
+{
+	struct rc_peer p = peer_of(k);
+	struct rc_session *s = rc_session_add(dp.sessions, user, (unsigned)strlen(user), &p,
+					      rc_mono_ms());
+
+	assert_non_null(s);
+	return s;
+}
+
+static unsigned
+drain_ring(struct rte_ring *r, struct rte_mempool *pool, unsigned want_kind, bool hist)
+{
+	unsigned n = 0;
+	void *obj;
+
+	while (rte_ring_dequeue(r, &obj) == 0) {
+		if (hist)
+			assert_int_equal(((struct rc_hist_req *)obj)->kind, want_kind);
+		else
+			assert_int_equal(((struct rc_work *)obj)->kind, want_kind);
+		rte_mempool_put(pool, obj);
+		n++;
+	}
+	return n;
+}
+
+/* Reads room_id's stored seqs from the WAL into seqs[] (returns how many). */
+struct seqs_got {
+	uint64_t seq[256];
+	uint64_t cmid[256];
+	unsigned n;
+};
+
+static int
+seq_cb(void *arg, const struct rc_wal_msg *m)
+{
+	struct seqs_got *g = arg;
+
+	if (g->n < 256) {
+		g->seq[g->n] = m->seq;
+		g->cmid[g->n++] = m->cmid;
+	}
+	return 0;
+}
+
+static void
+expect_stored(uint32_t room_id, uint64_t first, uint64_t last)
+{
+	struct seqs_got g = { .n = 0 };
+
+	assert_int_equal(rc_wal_read(wal, room_id, 1, UINT64_MAX, 256, seq_cb, &g),
+			 (int)(last - first + 1));
+	for (unsigned i = 0; i < g.n; i++)
+		assert_int_equal(g.seq[i], first + i);
+}
+
+static uint64_t
+stats_seq_gaps(struct rc_wal *w)
+{
+	struct rc_wal_stats st;
+
+	rc_wal_get_stats(w, &st);
+	return st.seq_gaps_refused;
+}
+
+/* ---- fixture ---- */
+
+static struct rte_ring *
+ring(const char *what, unsigned i, unsigned flags)
+{
+	char name[32];
+	struct rte_ring *r;
+
+	snprintf(name, sizeof(name), "ct_%s_%u_%u", what, port_seq, i);
+	r = rte_ring_create(name, 1024, SOCKET_ID_ANY, flags);
+	assert_non_null(r);
+	assert_true(n_rings < RTE_DIM(rings));
+	rings[n_rings++] = r;
+	return r;
+}
+
+static int
+setup(void **state)
+{
+	static const struct rte_eth_conf conf;
+	struct rte_ring *rxr;
+	struct rc_wal_conf wc;
+	char name[32], err[256];
+	int port;
+
+	(void)state;
+	port_seq++;
+	memset(&dp, 0, sizeof(dp));
+	snprintf(wal_dir, sizeof(wal_dir), "/tmp/rc-chat-test-%d-%u", (int)getpid(), port_seq);
+	wc = (struct rc_wal_conf){ .dir = wal_dir, .map_size = 32u << 20, .high_water_pct = 90,
+				   .batch_max = 64, .ring_size = 1024, .pool_size = 1023,
+				   .nosync = true, .socket_id = SOCKET_ID_ANY,
+				   .strict_seq = true, .keep_per_room = 4096 };
+	wal = rc_wal_open(&wc, err, sizeof(err));
+	assert_non_null(wal);
+	snprintf(name, sizeof(name), "ctm%u", port_seq);
+	dp.mbuf_pool = rte_pktmbuf_pool_create(name, 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					       SOCKET_ID_ANY);
+	snprintf(name, sizeof(name), "ctw%u", port_seq);
+	dp.work_pool = rte_mempool_create(name, 1023, sizeof(struct rc_work), 0, 0, NULL, NULL,
+					  NULL, NULL, SOCKET_ID_ANY, 0);
+	snprintf(name, sizeof(name), "cth%u", port_seq);
+	dp.hist_pool[0] = rte_mempool_create(name, 1023, sizeof(struct rc_hist_req), 0, 0, NULL,
+					     NULL, NULL, NULL, SOCKET_ID_ANY, 0);
+	assert_non_null(dp.mbuf_pool);
+	assert_non_null(dp.work_pool);
+	assert_non_null(dp.hist_pool[0]);
+	dp.hist_ring[0] = ring("hist", 0, 0);
+	dp.ctrl_ring = ring("ctrl", 0, 0);
+	dp.wal_ring[0] = rc_wal_ring(wal);
+	dp.wal_pool[0] = rc_wal_pool(wal);
+
+	rxr = ring("rx", 0, 0);
+	for (unsigned i = 0; i < NW; i++)
+		txr[i] = ring("tx", i, 0);
+	snprintf(name, sizeof(name), "ct_port%u", port_seq);
+	port = rte_eth_from_rings(name, &rxr, 1, txr, NW, SOCKET_ID_ANY);
+	assert_true(port >= 0);
+	assert_int_equal(rte_eth_dev_configure((uint16_t)port, 1, NW, &conf), 0);
+	assert_int_equal(rte_eth_rx_queue_setup((uint16_t)port, 0, 64, SOCKET_ID_ANY, NULL,
+						dp.mbuf_pool), 0);
+	for (unsigned i = 0; i < NW; i++)
+		assert_int_equal(rte_eth_tx_queue_setup((uint16_t)port, (uint16_t)i, 64,
+							SOCKET_ID_ANY, NULL), 0);
+	assert_int_equal(rte_eth_dev_start((uint16_t)port), 0);
+	dp.n_ports = 1;
+	dp.ports[0].port_id = (uint16_t)port;
+	dp.ports[0].n_rxq = 1;
+	dp.ports[0].local.ip = rte_cpu_to_be_32(0xc6120001u);
+
+	dp.n_workers = NW;
+	for (unsigned i = 0; i < NW; i++) {
+		struct rc_worker *w = rte_zmalloc("ct_w", sizeof(*w), RTE_CACHE_LINE_SIZE);
+
+		assert_non_null(w);
+		w->idx = i;
+		w->in = ring("in", i, 0);
+		w->tx = ring("wtx", i, 0);
+		w->done = ring("done", i, 0);
+		dp.workers[i] = w;
+	}
+	dp.rooms = rc_room_table_create(16);
+	assert_non_null(dp.rooms);
+	rc_room_table_set_dedup_window(dp.rooms, 64);
+	dp.sessions = rc_session_table_create(64);
+	dp.history_on_join = 20;
+	dp.max_fetch = 100;
+	dp.max_members = 8;
+	dp.post_rate = 1000;
+	dp.post_burst = 1000;
+	dp.dedup_window = 64;
+	dp.scope_serving[0] = true;
+	dp.rooms_blocked = RC_ROOMS_SERVED;
+	n_out = 0;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	rte_eth_dev_stop(dp.ports[0].port_id);
+	rte_eth_dev_close(dp.ports[0].port_id);
+	rc_wal_close(wal);
+	rc_room_table_destroy(dp.rooms);
+	rc_session_table_destroy(dp.sessions);
+	for (unsigned i = 0; i < NW; i++)
+		rte_free(dp.workers[i]);
+	while (n_rings > 0)
+		rte_ring_free(rings[--n_rings]);
+	rte_mempool_free(dp.mbuf_pool);
+	rte_mempool_free(dp.work_pool);
+	rte_mempool_free(dp.hist_pool[0]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", wal_dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* A room with id `id` homed on worker `home`, and sessions joined to it (no replies kept). */
+static struct rc_room *
+room(uint32_t id, const char *name, unsigned home)
+{
+	struct rc_room *r = rc_room_add(dp.rooms, id, name, (unsigned)strlen(name), "t", 1,
+					(uint16_t)home);
+
+	assert_non_null(r);
+	return r;
+}
+
+static void
+joined(struct rc_session *s, unsigned k, const char *name)
+{
+	join(0, k, s->id, name);
+	run_handoffs();
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	collect();
+	assert_non_null(sent(RC_T_JOINED, (int)k, 0));
+}
+
+/* ---- tests ---- */
+
+static void
+test_session_checks(void **state)
+{
+	struct rc_session *s = login_as("alice", 1);
+	struct rc_msg m;
+
+	(void)state;
+	m = req(RC_T_PING, s->id, 1);
+	m.u.ping.nonce = 42;
+	input(0, 1, &m);
+	collect();
+	assert_non_null(sent(RC_T_PONG, 1, 0));
+	assert_int_equal(sent(RC_T_PONG, 1, 0)->u.pong.nonce, 42);
+
+	/* a session id from another address: not authenticated */
+	input(0, 2, &m);
+	collect();
+	expect_error(2, RC_E_NOT_AUTH, RC_T_PING);
+
+	/* LOGIN and LOGOUT go to the control thread */
+	m = req(RC_T_LOGIN, 0, 3);
+	m.u.login.user = str("bob");
+	m.u.login.token = str("t0ken-t0ken-t0ken-t0ken");
+	input(0, 3, &m);
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	m = req(RC_T_LOGOUT, s->id, 4);
+	input(1, 1, &m);
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
+
+	/* a malformed message of a known session: ERROR 6 with a counted reason */
+	{
+		uint8_t bad[RC_MAX_DGRAM];
+		struct rc_peer p = peer_of(1);
+		struct rc_msg pm = req(RC_T_PING, s->id, 9);
+		ssize_t n = rc_encode(bad, sizeof(bad), &pm);
+
+		assert_true(n > 4);
+		bad[n - 1] = 0; /* truncated: the length says more */
+		rc_chat_input(&dp, dp.workers[0], &p, bad, (uint16_t)(n - 3));
+		collect();
+		assert_int_equal(count_sent(RC_T_ERROR), 1);
+	}
+}
+
+static void
+test_join_members_leave(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
+	struct rc_msg m;
+
+	(void)state;
+	room(1, "lobby", 0);
+	/* not a member: FETCH, MEMBERS, LEAVE, POST refused with ERROR 2 */
+	m = req(RC_T_FETCH, a->id, 1);
+	m.u.fetch.room = str("lobby");
+	m.u.fetch.max = 10;
+	input(0, 1, &m);
+	m = req(RC_T_MEMBERS, a->id, 2);
+	m.u.members.room = str("lobby");
+	input(0, 1, &m);
+	m = req(RC_T_LEAVE, a->id, 3);
+	m.u.leave.room = str("lobby");
+	input(0, 1, &m);
+	post(0, 1, a->id, "lobby", 1, "hello");
+	collect();
+	assert_int_equal(count_sent(RC_T_ERROR), 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(sent(RC_T_ERROR, 1, i)->u.error.code, RC_E_NOT_MEMBER);
+	assert_int_equal(rte_ring_count(dp.wal_ring[0]), 0);
+
+	/* JOIN: JOINED, and a history request for the latest history_on_join */
+	join(0, 1, a->id, "lobby");
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 1, 0));
+	assert_int_equal(sent(RC_T_JOINED, 1, 0)->u.joined.room_id, 1);
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true), 1);
+	joined(b, 2, "lobby");
+
+	m = req(RC_T_MEMBERS, a->id, 4);
+	m.u.members.room = str("lobby");
+	input(0, 1, &m);
+	collect();
+	assert_non_null(sent(RC_T_MEMBER_LIST, 1, 0));
+	assert_int_equal(sent(RC_T_MEMBER_LIST, 1, 0)->u.member_list.count, 2);
+
+	/* FETCH from 0: a range request from seq 1, max clamped to max_fetch (100 here) */
+	m = req(RC_T_FETCH, a->id, 5);
+	m.u.fetch.room = str("lobby");
+	m.u.fetch.max = RC_MAX_FETCH;
+	input(0, 1, &m);
+	{
+		struct rc_hist_req *q = NULL;
+
+		assert_int_equal(rte_ring_dequeue(dp.hist_ring[0], (void **)&q), 0);
+		assert_int_equal(q->kind, RC_HIST_RANGE);
+		assert_int_equal(q->from_seq, 1);
+		assert_int_equal(q->max, 100);
+		rte_mempool_put(dp.hist_pool[0], q);
+	}
+
+	m = req(RC_T_LEAVE, a->id, 6);
+	m.u.leave.room = str("lobby");
+	input(0, 1, &m);
+	collect();
+	assert_non_null(sent(RC_T_LEFT, 1, 0));
+	input(0, 1, &m);
+	collect();
+	expect_error(1, RC_E_NOT_MEMBER, RC_T_LEAVE);
+
+	/* an unknown room: JOIN goes to the control thread (creation); FETCH: ERROR 1 */
+	join(0, 1, a->id, "new-room");
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_CREATE_ROOM, false), 1);
+	m = req(RC_T_FETCH, a->id, 8);
+	m.u.fetch.room = str("new-room");
+	m.u.fetch.max = 10;
+	input(0, 1, &m);
+	collect();
+	expect_error(1, RC_E_UNKNOWN_ROOM, RC_T_FETCH);
+}
+
+static void
+test_post_ack_deliver_resend(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
+	struct rc_room *r;
+
+	(void)state;
+	r = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	joined(b, 2, "lobby");
+
+	post(0, 1, a->id, "lobby", 100, "first");
+	post(0, 1, a->id, "lobby", 100, "first"); /* resend while pending: ignored */
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_RESEND_PENDING], 1);
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_non_null(sent(RC_T_ACK, 1, 0));
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 1);
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.cmid, 100);
+	assert_null(sent(RC_T_ACK, 1, 1));
+	assert_non_null(sent(RC_T_DELIVER, 1, 0)); /* the poster too */
+	assert_non_null(sent(RC_T_DELIVER, 2, 0));
+	assert_int_equal(sent(RC_T_DELIVER, 2, 0)->u.deliver.seq, 1);
+	assert_int_equal(r->last_committed, 1);
+
+	post(0, 1, a->id, "lobby", 100, "first"); /* resend once stored: the same ACK */
+	assert_int_equal(commit_queued(0), 0);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 1);
+	assert_int_equal(count_sent(RC_T_DELIVER), 0);
+	assert_int_equal(dp.workers[0]->stats.resends_acked, 1);
+
+	/* bob's cmid 100 is bob's own message */
+	post(0, 2, b->id, "lobby", 100, "bob's");
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 2, 0)->u.ack.seq, 2);
+	expect_stored(1, 1, 2);
+}
+
+static void
+test_forwarded(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_room *r;
+
+	(void)state;
+	r = room(3, "upstairs", 1); /* homed on worker 1; requests arrive on worker 0 */
+	join(0, 1, a->id, "upstairs");
+	assert_int_equal(dp.workers[0]->stats.forwarded, 1);
+	assert_int_equal(r->n_members, 0); /* not before the home worker ran it */
+	assert_int_equal(run_handoffs(), 1);
+	assert_int_equal(r->n_members, 1);
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	post(0, 1, a->id, "upstairs", 5, "via worker 1");
+	assert_int_equal(run_handoffs(), 1);
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 1);
+	assert_int_equal(dp.workers[1]->stats.posts_stored, 1);
+	assert_int_equal(dp.workers[0]->stats.posts_stored, 0);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+
+	(void)state;
+	room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+
+	dp.storage_full = true;
+	post(0, 1, a->id, "lobby", 1, "x");
+	collect();
+	expect_error(1, RC_E_STORAGE_FULL, RC_T_POST);
+	dp.storage_full = false;
+
+	dp.scope_serving[0] = false;
+	post(0, 1, a->id, "lobby", 1, "x");
+	collect();
+	expect_error(1, RC_E_NOT_OWNER, RC_T_POST);
+	dp.scope_serving[0] = true;
+
+	dp.rooms_blocked = RC_ROOMS_TC_STOPPED;
+	post(0, 1, a->id, "lobby", 1, "x");
+	collect();
+	expect_error(1, RC_E_NOT_OWNER, RC_T_POST);
+	dp.rooms_blocked = RC_ROOMS_SERVED;
+
+	/* the rate limit: a burst of 3, then ERROR 4; nothing of the refused is stored */
+	dp.post_rate = 1;
+	dp.post_burst = 3;
+	for (uint64_t c = 10; c < 15; c++)
+		post(0, 1, a->id, "lobby", c, "burst");
+	collect();
+	assert_int_equal(count_sent(RC_T_ERROR), 2);
+	expect_error(1, RC_E_RATE_LIMITED, RC_T_POST);
+	assert_int_equal(commit_queued(0), 3);
+	expect_stored(1, 1, 3);
+	assert_int_equal(rte_ring_count(dp.wal_ring[0]), 0);
+}
+
+/* The seq rule: an injected commit failure of seq 2 among 5 queued POSTs. 1 is stored and
+ * acknowledged; 2 is refused (-EINVAL), 3..5 behind it too (-ESPIPE: no gap is stored);
+ * all four get ERROR 9 and seq 2 is handed back. The clients' resends (same cmids) get
+ * 2..5; the room holds 1..5 with no gap, each message once. */
+static void
+test_seq_never_skipped(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_room *r;
+	struct seqs_got g = { .n = 0 };
+
+	(void)state;
+	r = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	for (uint64_t c = 1; c <= 5; c++)
+		post(0, 1, a->id, "lobby", 100 + c, "queued");
+	assert_int_equal(r->next_seq, 6);
+	assert_int_equal(commit_queued(2), 5);
+	collect();
+	assert_int_equal(count_sent(RC_T_ACK), 1);
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.cmid, 101);
+	assert_int_equal(count_sent(RC_T_ERROR), 4);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(sent(RC_T_ERROR, 1, i)->u.error.code, RC_E_BUSY);
+	assert_int_equal(r->next_seq, 2);
+	assert_int_equal(dp.workers[0]->stats.seqs_handed_back, 1);
+	assert_int_equal(stats_seq_gaps(wal), 3);
+	expect_stored(1, 1, 1);
+
+	/* the resends: seqs 2..5 again, and a new POST after them */
+	for (uint64_t c = 2; c <= 5; c++)
+		post(0, 1, a->id, "lobby", 100 + c, "queued");
+	post(0, 1, a->id, "lobby", 200, "new");
+	assert_int_equal(commit_queued(0), 5);
+	collect();
+	assert_int_equal(count_sent(RC_T_ACK), 5);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(sent(RC_T_ACK, 1, i)->u.ack.seq, 2 + i);
+	assert_int_equal(rc_wal_read(wal, 1, 1, UINT64_MAX, 256, seq_cb, &g), 6);
+	for (unsigned i = 0; i < 6; i++) {
+		assert_int_equal(g.seq[i], i + 1);
+		assert_int_equal(g.cmid[i], i < 5 ? 101 + i : 200);
+	}
+}
+
+/* A seq the room already has (its counter behind its storage): the POST is refused with
+ * ERROR 9 and counted as an alarm, nothing is handed back (that seq is stored), and the
+ * resend gets the next seq: still no gap. */
+static void
+test_seq_conflict(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_wal_rec rec, *rp = &rec;
+	struct rc_room *r;
+
+	(void)state;
+	r = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	fx_msg(&rec, 1, 1, "ghost", "stored behind the room's back");
+	assert_int_equal(rc_wal_commit_now(wal, &rp, 1), 0);
+	post(0, 1, a->id, "lobby", 7, "mine");
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	expect_error(1, RC_E_BUSY, RC_T_POST);
+	assert_int_equal(r->seq_conflicts, 1);
+	assert_int_equal(dp.workers[0]->stats.seq_conflicts, 1);
+	assert_int_equal(r->next_seq, 2);
+	post(0, 1, a->id, "lobby", 7, "mine");
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 2);
+	expect_stored(1, 1, 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_session_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_members_leave, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_ack_deliver_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_never_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_conflict, setup, teardown),
+	};
+
+	if (fx_eal_init("chat_test") < 0) {
+		fprintf(stderr, "chat_test: EAL init failed\n");
+		return 1;
+	}
+	rcu_register_thread();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
