@@ -846,6 +846,7 @@ static void
 report_alarms(struct rc_node *n)
 {
 	struct rc_drainer_stats ds;
+	uint64_t dead, rows;
 
 	if (n->drainer == NULL)
 		return;
@@ -856,12 +857,12 @@ report_alarms(struct rc_node *n)
 		       "status`", (unsigned long long)(ds.conflicts - n->conflicts_logged));
 		n->conflicts_logged = ds.conflicts;
 	}
-	if (ds.dead_letters > n->dead_letters_logged) {
+	rc_node_dead_letters(n, &dead, &rows);
+	if (dead > n->dead_letters_logged)
 		RC_ERR("ALARM: %llu record(s) set aside into drain_dead_letters (the database cannot "
 		       "hold or refused them; the drain goes on): see `roomcastctl db status`",
-		       (unsigned long long)(ds.dead_letters - n->dead_letters_logged));
-		n->dead_letters_logged = ds.dead_letters;
-	}
+		       (unsigned long long)(dead - n->dead_letters_logged));
+	n->dead_letters_logged = dead; /* also down: a drainer stopped */
 }
 
 static void

@@ -117,4 +117,9 @@ void rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s);
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);
 
+/* Dead letters of the drainers running here (ours, and the peer's scope while we serve
+ * it): records set aside since they started, and the rows of those scopes in
+ * drain_dead_letters (the alarm while above 0). Control thread (node_metrics.c). */
+void rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows);
+
 #endif /* RC_NODE_H */

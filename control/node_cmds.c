@@ -323,7 +323,7 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	struct rc_node *n = arg;
 	struct rc_drainer_stats ds;
 	struct rc_wal_stats ws;
-	uint64_t now = rc_wall_ms(), age, ceiling;
+	uint64_t now = rc_wall_ms(), age, ceiling, dead, dead_rows;
 
 	(void)argv, (void)err, (void)errlen;
 	if (argc != 0)
@@ -376,10 +376,10 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		return 0;
 	}
 	rc_drainer_get_stats(n->drainer, &ds);
+	rc_node_dead_letters(n, &dead, &dead_rows);
 	json_object_set_new(res, "dead_letters",
-			    json_pack("{s:b,s:I,s:I}", "alarm", ds.dead_letter_rows != 0, "rows",
-				      (json_int_t)ds.dead_letter_rows, "set_aside",
-				      (json_int_t)ds.dead_letters));
+			    json_pack("{s:b,s:I,s:I}", "alarm", dead_rows != 0, "rows",
+				      (json_int_t)dead_rows, "set_aside", (json_int_t)dead));
 	json_object_set_new(res, "database",
 			    json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "connected",
 				      ds.connected, "schema_version", ds.schema_version,
@@ -398,11 +398,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		rc_text_printf(t, "ALARM: %" PRIu64 " conflicting rows (same room and seq, another "
 				  "message): see table drain_alarms\n",
 			       ds.conflicts);
-	if (ds.dead_letter_rows != 0)
+	if (dead_rows != 0)
 		rc_text_printf(t, "ALARM: %" PRIu64 " dead letters: records the database cannot hold "
 				  "or refused, set aside (%" PRIu64 " since start): see table "
 				  "drain_dead_letters\n",
-			       ds.dead_letter_rows, ds.dead_letters);
+			       dead_rows, dead);
 	if (ds.last_error[0] != '\0')
 		rc_text_printf(t, "last error: %s\n", ds.last_error);
 	if (ds.cleanup_runs != 0)

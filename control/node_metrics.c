@@ -154,9 +154,11 @@ static void
 db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
 	struct rc_drainer_stats ds;
+	uint64_t dead, dead_rows;
 
 	if (n->drainer == NULL)
 		return;
+	rc_node_dead_letters(n, &dead, &dead_rows);
 	rc_drainer_get_stats(n->drainer, &ds);
 	rc_metric_gauge(b, "roomcast_db_connected", "1 while the drainer is connected", NULL,
 			ds.connected ? 1 : 0);
@@ -169,12 +171,29 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  ds.errors);
 	rc_metric_counter(b, "roomcast_db_dead_letters_total",
 			  "Records set aside into drain_dead_letters (invalid, or refused by the"
-			  " database)", NULL, ds.dead_letters);
+			  " database)", NULL, dead);
 	rc_metric_gauge(b, "roomcast_db_dead_letter_rows",
-			"Alarm while above 0: the node's rows in drain_dead_letters", NULL,
-			(double)ds.dead_letter_rows);
+			"Alarm while above 0: rows in drain_dead_letters of the scopes drained here",
+			NULL, (double)dead_rows);
 	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
 			  ds.reconnects);
+}
+
+void
+rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows)
+{
+	struct rc_drainer *d[2] = { n->drainer, n->ha != NULL ? n->ha->sc[1].drainer : NULL };
+
+	*set_aside = *rows = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		struct rc_drainer_stats ds;
+
+		if (d[i] == NULL)
+			continue;
+		rc_drainer_get_stats(d[i], &ds);
+		*set_aside += ds.dead_letters;
+		*rows += ds.dead_letter_rows;
+	}
 }
 
 /* HA: the state as a labelled gauge (1 for the current state), the counters. */
