@@ -857,6 +857,13 @@ report_alarms(struct rc_node *n)
 		       "status`", (unsigned long long)(ds.conflicts - n->conflicts_logged));
 		n->conflicts_logged = ds.conflicts;
 	}
+	if (!ds.connected && strstr(ds.last_error, "not UTF8") != NULL) {
+		if (!n->encoding_logged)
+			RC_ERR("ALARM: nothing is drained: %s", ds.last_error);
+		n->encoding_logged = true;
+	} else if (ds.connected) {
+		n->encoding_logged = false;
+	}
 	rc_node_dead_letters(n, &dead, &rows);
 	if (dead > n->dead_letters_logged)
 		RC_ERR("ALARM: %llu record(s) set aside into drain_dead_letters (the database cannot "

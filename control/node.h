@@ -68,6 +68,7 @@ struct rc_node {
 	uint64_t next_cleanup_ms;
 	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
 	uint64_t dead_letters_logged; /* dead letters already reported in the log */
+	bool encoding_logged;         /* "the database is not UTF8" reported in the log */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t purges_dropped;   /* session purges not handed to a worker in time */
 	uint64_t rooms_name_clash; /* HA: stored rooms not loaded (name taken by the peer's) */
