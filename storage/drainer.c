@@ -1783,6 +1783,8 @@ rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c)
 	}
 	d->conf.conninfo = d->conninfo;
 	d->conf.node_id = d->node_id;
+	/* the scope cut to 36 bytes ("rooms:" + 30 of the node id), as rc_lease_end_writers
+	 * compares it: the name fits application_name's 63 bytes whatever the epoch */
 	snprintf(d->appname, sizeof(d->appname), DRAIN_APPNAME " rooms:%.30s e%" PRIu64,
 		 d->node_id, d->conf.epoch);
 	drain_copy_tail(d);

@@ -83,7 +83,9 @@
  *    (`roomcastctl db status`, /metrics) stands while rows of the node remain.
  *  - rc_lease_acquire: a takeover (the lease expired, or forced) first ends the backends
  *    of the scope's writers of the old terms (rc_lease_end_writers: application_name
- *    'roomcastd-drainer SCOPE eEPOCH', epoch <= the old one: pg_terminate_backend), and
+ *    'roomcastd-drainer SCOPE eEPOCH' with SCOPE cut to 36 bytes, so that the name fits
+ *    63 bytes; epoch <= the old one: pg_terminate_backend; two node ids alike in their
+ *    first 30 bytes could end each other's old-term drainers: they reconnect), and
  *    only then locks the row (the ended backends' locks go as they exit: the lock_timeout
  *    is lifted for that wait, which the statement timeout still bounds). Another holder's
  *    valid lease is answered 'busy' from a plain read, without locking the row: a takeover
@@ -313,7 +315,7 @@ static const char *const migrations[] = {
 	" FOR a IN SELECT s.pid FROM pg_stat_activity s\n"
 	"  WHERE s.pid <> pg_backend_pid()\n"
 	"  AND split_part(s.application_name, ' ', 1) = 'roomcastd-drainer'\n"
-	"  AND split_part(s.application_name, ' ', 2) = p_scope\n"
+	"  AND split_part(s.application_name, ' ', 2) = left(p_scope, 36)\n"
 	"  AND split_part(s.application_name, ' ', 3) ~ '^e[0-9]{1,18}$'\n"
 	"  AND substr(split_part(s.application_name, ' ', 3), 2)::bigint <= p_epoch\n"
 	" LOOP\n"
