@@ -4,7 +4,9 @@
  * batches, exactly once (per (room, seq)).
  *
  * One batch:
- *   read up to batch_max log records after the drained marker (LMDB read txn, copied out)
+ *   read up to batch_max log records after the drained marker, up to the drain ceiling
+ *      (rc_wal_drain_ceiling: what the HA peer holds or what was acknowledged without it),
+ *      copied out with their exact lengths and checked (rc_wal_rec_storable)
  *   -> resolve room names (a cache of room_id -> name; names never change)
  *   -> one PostgreSQL transaction, SET LOCAL synchronous_commit = on:
  *        rooms created in the batch        upsert (blanks filled, nothing overwritten)
@@ -19,6 +21,8 @@
  *        if fewer rows went in than were sent: the rows whose key holds a DIFFERENT message
  *        (cmid or sender differ) become drain_alarms rows (the new message kept whole) and
  *        count as conflicts; equal rows are a re-drain and count as drained
+ *        records PostgreSQL cannot hold    drain_dead_letters rows (exact bytes, why), in
+ *        or refused alone                  place of messages / rooms rows
  *        rooms.next_seq                    greatest(existing, max seq of the batch + 1)
  *        drain_state(node)                 the batch's last LSN
  *      COMMIT
@@ -44,6 +48,13 @@
  * Failures: a failed connection or batch closes the connections, counts an error, keeps
  * its text in the stats, and retries after a back-off (retry_min_ms doubling up to
  * retry_max_ms; reset by a committed batch). Nothing is marked drained unless committed.
+ * A batch refused for its data (rc_pgdb_data_error: SQLSTATE classes 22, 23 but 23505, 54)
+ * dead_letter_after times in a row is narrowed down (drain_isolate): half the records per
+ * batch at each further refusal, no back-off, until the refused record is alone; it is
+ * then written to drain_dead_letters with the server's error (poison_lsn) and the batches
+ * grow back. So the drain never wedges on a row, and every other record goes in, in order.
+ * Connections are named "roomcastd-drainer rooms:NODE eEPOCH" so that a takeover can end
+ * the old term's backends (schema.c, version 3).
  * A database whose schema is newer than this binary is retried at the back-off cap (and
  * never written).
  *
@@ -1182,8 +1193,8 @@ static const char *const drain_dead_sql =
 	" $9::bytea, $10, $11, $12) ON CONFLICT (node, lsn, room, seq) DO NOTHING";
 
 /* n bytes of s as text any database takes: as they are when they are storable text
- * (rc_wal_text_storable), else printable ASCII kept, a backslash doubled and every other byte as \xNN.
- * out has room for 4 * n + 1 bytes. */
+ * (rc_wal_text_storable), else printable ASCII kept, a backslash doubled and every other
+ * byte as \xNN. out has room for 4 * n + 1 bytes. */
 static void
 dead_text(char *out, const char *s, size_t n)
 {
@@ -1219,9 +1230,9 @@ pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
 	char *b = body;
 
 	if (msg)
-		dead_text(room, r->room, strlen(r->room));
-	else
-		dead_text(room, r->body, r->body_len);
+		dead_text(room, r->room, RTE_MIN(strlen(r->room), (size_t)255));
+	else /* a room's name: a u8 length in the log */
+		dead_text(room, r->body, RTE_MIN((size_t)r->body_len, (size_t)255));
 	dead_text(user, r->user, r->user_len);
 	*b++ = '\\';
 	*b++ = 'x';
@@ -1256,9 +1267,9 @@ pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
 }
 
 /* Sends the end of the batch's transaction into the pipeline: the rooms created in the
- * batch (with rooms_created), the dead letters, rooms.next_seq, drain_state, COMMIT; then syncs, and with
- * `wait` reads the results (otherwise pl_collect() does, later). Parameters are copied by
- * libpq when sent, so the array buffers are reused. */
+ * batch (with rooms_created), the dead letters, rooms.next_seq, drain_state, COMMIT; then
+ * syncs, and with `wait` reads the results (otherwise pl_collect() does, later). Parameters
+ * are copied by libpq when sent, so the array buffers are reused. */
 static int
 pl_finish(struct rc_drainer *d, struct pl *p, bool rooms_created, bool wait)
 {
