@@ -109,6 +109,23 @@ message_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	}
 }
 
+void
+rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows)
+{
+	struct rc_drainer *d[2] = { n->drainer, n->ha != NULL ? n->ha->sc[1].drainer : NULL };
+
+	*set_aside = *rows = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		struct rc_drainer_stats ds;
+
+		if (d[i] == NULL)
+			continue;
+		rc_drainer_get_stats(d[i], &ds);
+		*set_aside += ds.dead_letters;
+		*rows += ds.dead_letter_rows;
+	}
+}
+
 static void
 storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
@@ -177,23 +194,6 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			NULL, (double)dead_rows);
 	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
 			  ds.reconnects);
-}
-
-void
-rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows)
-{
-	struct rc_drainer *d[2] = { n->drainer, n->ha != NULL ? n->ha->sc[1].drainer : NULL };
-
-	*set_aside = *rows = 0;
-	for (unsigned i = 0; i < 2; i++) {
-		struct rc_drainer_stats ds;
-
-		if (d[i] == NULL)
-			continue;
-		rc_drainer_get_stats(d[i], &ds);
-		*set_aside += ds.dead_letters;
-		*rows += ds.dead_letter_rows;
-	}
 }
 
 /* HA: the state as a labelled gauge (1 for the current state), the counters. */
