@@ -107,6 +107,7 @@ struct drain_rec {
 	uint16_t body_len;  /* bytes in body (at most RC_MAX_BODY: see body_cut) */
 	uint16_t body_cut;  /* bytes of the stored body beyond RC_MAX_BODY (not copied) */
 	const char *room;   /* the room's name (room cache; stable) */
+	uint16_t room_len;  /* its bytes (strlen for a storable name) */
 	const char *bad;    /* NULL, or why it goes to drain_dead_letters instead */
 	const char *bad_state; /* its SQLSTATE ("" for our own checks) */
 	char user[256];     /* the log's u8 length: any stored length fits */
@@ -122,6 +123,8 @@ struct room_slot {
 	uint64_t gen;
 	uint64_t rgen;
 	uint64_t max_seq;
+	bool bad_name; /* its ROOM record's name cannot be stored (NUL, not UTF-8, length) */
+	uint16_t name_len; /* bytes of name (a bad one may hold a NUL) */
 };
 
 struct room_cache {
@@ -357,7 +360,7 @@ rooms_grow(struct room_cache *c)
 /* The slot of id, inserted with name when missing. Slot pointers are valid until the next
  * insertion. NULL when out of memory. */
 static struct room_slot *
-rooms_put(struct room_cache *c, uint32_t id, const char *name)
+rooms_put(struct room_cache *c, uint32_t id, const char *name, size_t len)
 {
 	struct room_slot *s;
 
@@ -366,9 +369,12 @@ rooms_put(struct room_cache *c, uint32_t id, const char *name)
 	s = rooms_find(c, id);
 	if (s->used)
 		return s;
-	s->name = strdup(name);
+	s->name = malloc(len + 1);
 	if (s->name == NULL)
 		return NULL;
+	memcpy(s->name, name, len);
+	s->name[len] = '\0';
+	s->name_len = (uint16_t)len;
 	s->used = true;
 	s->id = id;
 	c->n++;
@@ -703,7 +709,7 @@ drain_room(struct rc_drainer *d, uint32_t id)
 		return s;
 	if (rc_wal_room_name(d->wal, id, name, sizeof(name)) != 0)
 		return NULL;
-	return rooms_put(&d->rooms, id, name);
+	return rooms_put(&d->rooms, id, name, strlen(name));
 }
 
 /* A new batch: per-room aggregates start over. */
@@ -723,15 +729,19 @@ drain_resolve(struct rc_drainer *d, unsigned first)
 	for (unsigned i = first; i < d->nrecs; i++) {
 		struct drain_rec *r = &d->recs[i];
 		struct room_slot *s = r->kind == RC_WAL_ROOM ?
-					      rooms_put(&d->rooms, r->room_id, r->body) :
+					      rooms_put(&d->rooms, r->room_id, r->body, r->body_len) :
 					      drain_room(d, r->room_id);
 
 		if (s == NULL)
 			return -ENOENT;
 		r->room = s->name;
+		r->room_len = s->name_len;
+		if (r->kind == RC_WAL_ROOM && !rc_wal_room_name_storable(r->body, r->body_len))
+			s->bad_name = true; /* the cache's copy may be cut at a NUL: not a name */
 		if (r->bad == NULL && r->kind == RC_WAL_MSG &&
-		    !rc_wal_room_name_storable(s->name, strlen(s->name)))
-			r->bad = "the room's name is empty, too long or not valid UTF-8";
+		    (s->bad_name || !rc_wal_room_name_storable(s->name, strlen(s->name))))
+			r->bad = "the room's name is empty, too long, not valid UTF-8 or holds a NUL "
+				 "byte";
 		if (r->bad != NULL)
 			d->nbad++;
 		if (r->kind != RC_WAL_MSG || r->bad != NULL)
@@ -889,7 +899,7 @@ drain_copy_data(struct rc_drainer *d, unsigned first)
 		if (sb_reserve(b, 2 * (RC_MAX_ROOM + RC_MAX_USER + RC_MAX_BODY) + 128) != 0)
 			return -ENOMEM;
 		p = b->p + b->len;
-		p = put_text(p, r->room, strlen(r->room), '\t');
+		p = put_text(p, r->room, r->room_len, '\t');
 		p = put_u64(p, r->seq, '\t');
 		p = put_text(p, r->user, r->user_len, '\t');
 		p = put_u64(p, r->ts_ms, '\t');
@@ -957,7 +967,7 @@ drain_copy_bin(struct rc_drainer *d, unsigned first)
 		p = b->p + b->len;
 		memcpy(p, &nf, sizeof(nf));
 		p += sizeof(nf);
-		p = put_bin_text(p, r->room, strlen(r->room));
+		p = put_bin_text(p, r->room, r->room_len);
 		p = put_bin_i64(p, r->seq);
 		p = put_bin_text(p, r->user, r->user_len);
 		p = put_bin_i64(p, r->ts_ms);
@@ -1230,7 +1240,7 @@ pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
 	char *b = body;
 
 	if (msg)
-		dead_text(room, r->room, RTE_MIN(strlen(r->room), (size_t)255));
+		dead_text(room, r->room, RTE_MIN((size_t)r->room_len, (size_t)255));
 	else /* a room's name: a u8 length in the log */
 		dead_text(room, r->body, RTE_MIN((size_t)r->body_len, (size_t)255));
 	dead_text(user, r->user, r->user_len);

@@ -179,6 +179,8 @@ struct rc_wal_room {
 	uint64_t last_seq; /* 0 if no message yet */
 	const char *name;  /* NUL-terminated, valid during the callback */
 	const char *creator;
+	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
+	uint8_t creator_len;
 };
 
 /* A stored message, as rc_wal_read() reports it; strings valid during the callback. */

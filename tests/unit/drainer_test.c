@@ -736,13 +736,31 @@ test_dead_letters(void **state)
 	commit_msgs(f->w, 2, 1, 5, NULL, 0);
 	commit_msgs(f->w, 2, UINT64_C(1) << 63, UINT64_C(1) << 63, NULL, 0);
 	commit_msgs(f->w, 2, 6, 305, NULL, 0);
+	{ /* a room whose name holds a NUL byte, and its messages: none cut to "ba" */
+		struct rc_wal_rec r;
+
+		fx_room(&r, 3, 1700000000000ull, "creator", "x");
+		r.body_len = 4;
+		memcpy(r.body, "ba\0d", 4);
+		commit_rec(f->w, &r);
+		commit_msgs(f->w, 3, 1, 2, NULL, 0);
+	}
 	drain_until_done(f, 60);
 	dump_dead_letters(f);
 
 	rc_drainer_get_stats(f->d, &st);
-	assert_int_equal(st.dead_letters, 4);
-	assert_int_equal(st.dead_letter_rows, 4);
-	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 4);
+	assert_int_equal(st.dead_letters, 7);
+	assert_int_equal(st.dead_letter_rows, 7);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 7);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE kind = 'room' AND"
+				" room = 'ba\\x00d' AND body = '\\x62610064'::bytea AND seq = 0 AND"
+				" error LIKE '%NUL%'"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE kind = 'message'"
+				" AND room = 'ba\\x00d' AND seq IN (1, 2) AND error LIKE"
+				" 'the room''s name%'"),
+			 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'ba'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'ba'"), 0);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 297);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'other'"), 305);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby' AND seq IN"
@@ -776,7 +794,7 @@ test_dead_letters(void **state)
 	assert_int_equal(rc_drainer_drain_now(f->d), 0);
 	rc_drainer_get_stats(f->d, &st);
 	assert_int_equal(st.dead_letters, 0);
-	assert_int_equal(st.dead_letter_rows, 4);
+	assert_int_equal(st.dead_letter_rows, 7);
 }
 
 /* The encoding: a database that is not UTF8 is refused with a clear error (nothing is
