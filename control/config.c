@@ -418,7 +418,7 @@ static const struct key conf_keys[] = {
 	{ "ha.lease_ttl_ms", INT, CONF(ha_lease_ttl_ms), 150, 600000, parse_uint },
 	{ "ha.startup_grace_ms", INT, CONF(ha_startup_grace_ms), 0, 600000, parse_uint },
 	{ "ha.stall_ms", INT, CONF(ha_stall_ms), 50, 600000, parse_uint },
-	{ "ha.durability", STR, CONF(ha_durability), 1, 7, parse_str },
+	{ "ha.durability", STR, CONF(ha_durability), 1, 15, parse_str },
 	{ "ha.auto_fallback", BOOL, CONF(ha_auto_fallback), 0, 1, parse_bool },
 	{ "ha.auto_fallback_after_s", INT, CONF(ha_auto_fallback_s), 10, 86400, parse_uint },
 	{ "ha.key_id", INT, CONF(ha_key_id), 1, 255, parse_uint },

@@ -105,8 +105,10 @@ struct rc_config {
 	unsigned ha_lease_ttl_ms;        /* ownership lease in the database; default 600 */
 	unsigned ha_startup_grace_ms;    /* a peer never heard is not dead before this; 5000 */
 	unsigned ha_stall_ms;            /* a worker without progress this long is down; 1000 */
-	char ha_durability[8];           /* "peer" (default: ACK after the peer holds it) or
-					  * "local" (ACK after the local synced commit) */
+	char ha_durability[16];          /* "peer" (default: ACK after the peer holds it while
+					  * it can, else on the local commit, counted), "peer-required"
+					  * (no peer copy: POSTs refused, ERROR 9 busy) or "local" (ACK
+					  * after the local synced commit) */
 	bool ha_auto_fallback;           /* default false */
 	unsigned ha_auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
 	unsigned ha_key_id;              /* key id of the auth secret on the HA link; 1 */

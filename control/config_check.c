@@ -408,9 +408,11 @@ check_ha(struct rc_config_loader *ld)
 	if (c->ha_dead_ms <= c->ha_interval_ms)
 		return fail(ld, at(ld, "ha.dead_ms"), "ha.dead_ms",
 			    "%u must exceed ha.interval_ms (%u)", c->ha_dead_ms, c->ha_interval_ms);
-	if (strcmp(c->ha_durability, "peer") != 0 && strcmp(c->ha_durability, "local") != 0)
+	if (strcmp(c->ha_durability, "peer") != 0 && strcmp(c->ha_durability, "local") != 0 &&
+	    strcmp(c->ha_durability, "peer-required") != 0)
 		return fail(ld, at(ld, "ha.durability"), "ha.durability",
-			    "\"%s\": expected \"peer\" or \"local\"", c->ha_durability);
+			    "\"%s\": expected \"peer\", \"peer-required\" or \"local\"",
+			    c->ha_durability);
 	if (c->db_conninfo[0] == '\0')
 		return fail(ld, at(ld, "ha.enabled"), "ha.enabled",
 			    "high availability needs db.conninfo (the lease lives in the group's "

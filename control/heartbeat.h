@@ -26,6 +26,8 @@
  *   168     end
  *
  * The receiver checks, in this order, and counts every drop by reason (enum rc_hb_drop):
+ *   0. the source address is the peer's (the IP of rc_hb_conf.peer_addr; the port is not
+ *      checked)                                          -> wrong_source (no MAC computed)
  *   1. size, magic, version, reserved bytes 0, key ids and boot id not 0 -> malformed
  *   2. key id: a retired key (RC_HB_DROP_OLD_KEY), a key id never configured
  *      (RC_HB_DROP_UNKNOWN_KEY)
@@ -53,7 +55,13 @@
  *     heartbeats (the peer then looks dead, as it would if they were dropped) can release
  *     them later; they are genuine but old. Ownership is decided by the lease in the
  *     database, never by a heartbeat alone.
- *   - The source address of a datagram is not checked: the MAC authenticates the sender.
+ *   - The source address is checked (rule 0) only to keep the cost of a flood from
+ *     elsewhere low: it authenticates nothing; the MAC does.
+ *
+ * Floods: rc_hb_recv drains the socket (to EAGAIN, at most RC_HB_RX_BURST datagrams or
+ * RC_HB_RX_BUDGET_US per call), and the socket asks for an RC_HB_RCVBUF receive buffer, so
+ * that a genuine heartbeat queued behind junk is read in the same control pass, not dropped
+ * by the kernel or left for later.
  *
  * Keys and rotation (struct rc_hb_keys): the current key signs and is accepted; during a
  * rotation the previous key is still accepted, until a valid heartbeat signed with the
@@ -133,7 +141,9 @@ enum rc_hb_wire {
 #define RC_HB_DEAD_MS      500
 #define RC_HB_SKEW_MS      5000
 #define RC_HB_KEY_GRACE_MS 300000 /* 5 min to rotate the second node */
-#define RC_HB_RX_BURST     64     /* datagrams read per rc_hb_recv call, at most */
+#define RC_HB_RX_BURST     4096   /* datagrams read per rc_hb_recv call, at most ... */
+#define RC_HB_RX_BUDGET_US 3000   /* ... and for this long at most (checked every 64) */
+#define RC_HB_RCVBUF       (4u << 20) /* socket receive buffer asked for, bytes */
 
 /* ---- critical services ---- */
 
@@ -199,6 +209,7 @@ enum rc_hb_drop {
 	RC_HB_DROP_WRONG_PEER,
 	RC_HB_DROP_REPLAYED,
 	RC_HB_DROP_STALE,
+	RC_HB_DROP_WRONG_SOURCE, /* not from the peer's address: dropped before any check */
 	RC_HB_DROP_MAX,
 };
 
@@ -295,7 +306,8 @@ int rc_hb_set_peer_addr(struct rc_hb *hb, const char *peer_addr);
  * -ENETUNREACH), or -EIO (crypto failure). */
 int rc_hb_send(struct rc_hb *hb, uint64_t now_ms, const struct rc_hb_status *mine);
 
-/* Read the pending datagrams (at most RC_HB_RX_BURST), check each, count the drops, and
+/* Read the pending datagrams (to EAGAIN, within RC_HB_RX_BURST / RC_HB_RX_BUDGET_US), check
+ * each, count the drops, and
  * put the newest valid heartbeat into *peer. 1 (peer filled), 0 (nothing valid) or
  * -errno of recvfrom (nothing valid read before it). Never blocks. */
 int rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer);

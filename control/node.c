@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +22,7 @@
 #include "cluster_node.h"
 #include "dedup.h"
 #include "drainer.h"
+#include "frag_tap.h"
 #include "history.h"
 #include "log.h"
 #include "mgmt.h"
@@ -36,6 +39,57 @@
 #define PURGE_WAIT_MS 5 /* a worker's ring stays full this long: drop the purge */
 
 /* ---- set-up ---- */
+
+/* net_af_packet has the kernel reassemble IP fragments (frag_tap.h): give each worker a tap
+ * that shows it the fragments, so that the node can drop what it reassembled. */
+static int
+open_frag_taps(struct rc_node *n, unsigned i, char *err, size_t errlen)
+{
+	const struct rc_port_conf *pc = &n->cfg.ports[i];
+	char ifname[IF_NAMESIZE];
+	unsigned w;
+	int rc;
+
+	if (strncmp(pc->device, "net_af_packet", 13) != 0 &&
+	    strncmp(pc->device, "eth_af_packet", 13) != 0)
+		return 0;
+	if (rc_frag_tap_iface(pc->args, ifname, sizeof(ifname)) != 0) {
+		snprintf(err, errlen, "port %s: no iface=NAME in its device arguments", pc->name);
+		return -EINVAL;
+	}
+	for (w = 0; w < n->cfg.n_workers; w++) {
+		struct rc_frag_tap *t = calloc(1, sizeof(*t));
+
+		if (t == NULL)
+			return -ENOMEM;
+		rc = rc_frag_tap_open(t, ifname, err, errlen);
+		if (rc != 0) {
+			free(t);
+			return rc;
+		}
+		n->dp.ports[i].frag_tap[w] = t;
+	}
+	RC_INFO("port %s: %s reassembles IP fragments in the kernel; a fragment tap per worker "
+		"drops what it reassembles", pc->name, pc->device);
+	return 0;
+}
+
+static void
+close_frag_taps(struct rc_node *n)
+{
+	unsigned i, w;
+
+	for (i = 0; i < RC_DP_MAX_PORTS; i++)
+		for (w = 0; w < RC_DP_MAX_WORKERS; w++) {
+			struct rc_frag_tap *t = n->dp.ports[i].frag_tap[w];
+
+			if (t != NULL) {
+				rc_frag_tap_close(t);
+				free(t);
+				n->dp.ports[i].frag_tap[w] = NULL;
+			}
+		}
+}
 
 static int
 setup_ports(struct rc_node *n, char *err, size_t errlen)
@@ -62,6 +116,9 @@ setup_ports(struct rc_node *n, char *err, size_t errlen)
 		dp->ports[i].local.udp_port = rte_cpu_to_be_16(n->cfg.udp_port);
 		dp->ports[i].local.port_idx = (uint16_t)i;
 		dp->ports[i].local.ip_on = true; /* HA: from the lease on (node_ha.c) */
+		rc = open_frag_taps(n, i, err, errlen);
+		if (rc != 0)
+			return rc;
 		RC_INFO("port %s (%s) up: mac " RTE_ETHER_ADDR_PRT_FMT ", %u rx / %u tx queues",
 			n->ports[i].name, n->ports[i].device,
 			RTE_ETHER_ADDR_BYTES(&n->ports[i].mac), n->ports[i].n_rxq,
@@ -494,32 +551,111 @@ reply_error(struct rc_node *n, const struct rc_who *who, unsigned code, unsigned
 	reply(n, who, &m);
 }
 
+const char *
+rc_login_refusal_name(unsigned reason)
+{
+	static const char *const names[RC_LOGIN_REFUSAL_MAX] = {
+		[RC_LOGIN_BAD_TOKEN] = "bad_token",
+		[RC_LOGIN_TOKEN_EXPIRED] = "token_expired",
+		[RC_LOGIN_TOO_MANY] = "too_many_sessions",
+		[RC_LOGIN_BUSY] = "busy",
+	};
+
+	return reason < RC_LOGIN_REFUSAL_MAX && names[reason] != NULL ? names[reason] : "?";
+}
+
+static void
+login_refused(struct rc_node *n, unsigned reason)
+{
+	n->login_refused[reason]++;
+	n->logins_failed++;
+}
+
+/* The recent LOGIN this one repeats (same user, address and request id, answered less than
+ * RC_LOGIN_REPEAT_MS ago, its session still live and bound there), or NULL. */
+static struct rc_session *
+login_repeated(struct rc_node *n, const struct rc_who *who, const struct rc_str *user)
+{
+	uint64_t now = rc_mono_ms();
+	struct rc_session *s;
+	unsigned i;
+
+	for (i = 0; i < RC_RECENT_LOGINS; i++) {
+		const struct rc_recent_login *e = &n->recent_logins[i];
+
+		if (e->session == 0 || now - e->at_ms > RC_LOGIN_REPEAT_MS ||
+		    e->ip != who->peer.ip || e->port != who->peer.udp_port ||
+		    e->request_id != who->request_id || e->user_len != user->len ||
+		    memcmp(e->user, user->p, user->len) != 0)
+			continue;
+		s = rc_session_lookup(n->dp.sessions, e->session);
+		if (s != NULL && s->peer.ip == who->peer.ip && s->peer.udp_port == who->peer.udp_port)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+login_remember(struct rc_node *n, const struct rc_who *who, const struct rc_session *s)
+{
+	struct rc_recent_login *e = &n->recent_logins[n->recent_login_next];
+
+	n->recent_login_next = (n->recent_login_next + 1) % RC_RECENT_LOGINS;
+	e->session = s->id;
+	e->at_ms = rc_mono_ms();
+	e->ip = who->peer.ip;
+	e->port = who->peer.udp_port;
+	e->request_id = who->request_id;
+	e->user_len = s->user_len;
+	memcpy(e->user, s->user, s->user_len);
+}
+
 static void
 do_login(struct rc_node *n, struct rc_work *wk)
 {
 	struct rc_session *s;
+	bool repeat = false;
 	struct rc_msg m;
 	size_t used;
 	int rc;
 
 	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0)
 		return;
+	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
 	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m.u.login.user.p,
 			     m.u.login.user.len, m.u.login.token.p, m.u.login.token.len,
 			     (uint64_t)time(NULL));
 	if (rc != 0) {
-		n->logins_failed++;
+		login_refused(n, rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN);
 		reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
 			    rc == -EKEYEXPIRED ? "token expired" : "bad token", wk->msg_len);
 		return;
 	}
-	s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
-			   &wk->who.peer, rc_mono_ms());
+	s = login_repeated(n, &wk->who, &m.u.login.user);
+	if (s != NULL) {
+		repeat = true;
+		n->logins_repeated++;
+	} else {
+		s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
+				   &wk->who.peer, rc_mono_ms());
+	}
 	if (s == NULL) {
+		login_refused(n, RC_LOGIN_TOO_MANY);
 		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN, "too many sessions",
 			    wk->msg_len);
 		return;
 	}
+	if (repeat) {
+		rc_session_touch(s, rc_mono_ms());
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = RC_T_LOGIN_OK;
+		m.u.login_ok.session = s->id;
+		m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
+		wk->who.session = s->id;
+		reply(n, &wk->who, &m);
+		return;
+	}
+	login_remember(n, &wk->who, s);
 	n->logins_ok++;
 	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
 		 (unsigned long long)s->id);
@@ -614,12 +750,19 @@ pending_find(struct rc_node *n, const char *name, unsigned len, uint32_t id)
 	return NULL;
 }
 
+/* The type of the request a work item carries (its header's byte 3). */
+static unsigned
+work_type(const struct rc_work *wk)
+{
+	return wk->msg_len >= RC_HDR_LEN ? wk->msg[3] : 0;
+}
+
 static int
 forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 {
 	wk->kind = RC_WORK_REQUEST;
 	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
-		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		reply_error(n, &wk->who, RC_E_BUSY, work_type(wk), "busy, retry", 0);
 		return -ENOBUFS;
 	}
 	return 0; /* the worker frees it */
@@ -652,6 +795,11 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	if (!n->dp.scope_serving[scope]) {
 		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
 			    "not the owner: these rooms are being moved between the HA pair", 0);
+		return -EAGAIN;
+	}
+	if (n->dp.scope_no_peer[scope]) { /* ha.durability "peer-required" */
+		__atomic_fetch_add(&n->dp.peer_busy_refusals, 1, __ATOMIC_RELAXED);
+		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy: no HA peer copy, retry", 0);
 		return -EAGAIN;
 	}
 	if (rc_node_ha_peer_has_room(n, scope, name->p, name->len)) {
@@ -695,31 +843,57 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	return 0;
 }
 
-/* A JOIN for a room that did not exist when a worker looked. Returns true when the work
- * item was handed on (the caller must not free it). */
+static const struct rc_str *
+work_room(const struct rc_msg *m)
+{
+	switch (m->hdr.type) {
+	case RC_T_JOIN:
+		return &m->u.join.room;
+	case RC_T_LEAVE:
+		return &m->u.leave.room;
+	case RC_T_POST:
+		return &m->u.post.room;
+	case RC_T_FETCH:
+		return &m->u.fetch.room;
+	case RC_T_MEMBERS:
+		return &m->u.members.room;
+	default:
+		return NULL;
+	}
+}
+
+/* A JOIN for a room that did not exist when a worker looked, or a request that followed
+ * such a JOIN in the same datagram (dataplane/chat.c): it runs after the creation, in the
+ * order received. Returns true when the work item was handed on (the caller must not free
+ * it). */
 static bool
 do_create_room(struct rc_node *n, struct rc_work *wk)
 {
+	const struct rc_str *name;
 	struct rc_pending_room *p;
 	struct rc_room *r;
 	struct rc_msg m;
 	size_t used;
 
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || m.hdr.type != RC_T_JOIN)
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = work_room(&m)) == NULL)
 		return false;
-	r = rc_room_lookup_name(n->dp.rooms, m.u.join.room.p, m.u.join.room.len);
+	r = rc_room_lookup_name(n->dp.rooms, name->p, name->len);
 	if (r != NULL)
 		return forward_to_home(n, r, wk) == 0;
-	p = pending_find(n, m.u.join.room.p, m.u.join.room.len, 0);
+	p = pending_find(n, name->p, name->len, 0);
 	if (p != NULL) {
 		if (p->n_joins == RC_PENDING_JOINS) {
-			reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+			reply_error(n, &wk->who, RC_E_BUSY, m.hdr.type, "busy, retry", 0);
 			return false;
 		}
 		p->joins[p->n_joins++] = wk;
 		return true;
 	}
-	return start_creation(n, wk, &m.u.join.room) == 0;
+	if (m.hdr.type != RC_T_JOIN) { /* its JOIN was refused: answered as if alone */
+		reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room", 0);
+		return false;
+	}
+	return start_creation(n, wk, name) == 0;
 }
 
 static void
@@ -748,9 +922,12 @@ room_created(struct rc_node *n, struct rc_wal_rec *rec)
 	}
 	for (i = 0; i < p->n_joins; i++) {
 		if (r == NULL || forward_to_home(n, r, p->joins[i]) != 0) {
-			if (r == NULL)
+			if (r == NULL && work_type(p->joins[i]) == RC_T_JOIN)
 				reply_error(n, &p->joins[i]->who, RC_E_BUSY, RC_T_JOIN,
 					    "room not created, retry", 0);
+			else if (r == NULL)
+				reply_error(n, &p->joins[i]->who, RC_E_UNKNOWN_ROOM,
+					    work_type(p->joins[i]), "unknown room", 0);
 			rte_mempool_put(n->dp.work_pool, p->joins[i]);
 		}
 	}
@@ -952,6 +1129,7 @@ rc_node_fini(struct rc_node *n)
 		rc_mgmt_close(n->mgmt);
 	for (i = 0; i < n->n_ports_up; i++)
 		rc_port_stop(&n->ports[i]);
+	close_frag_taps(n);
 	rcu_thread_offline();
 	rc_session_table_destroy(n->dp.sessions);
 	rc_room_table_destroy(n->dp.rooms);

@@ -42,6 +42,34 @@ struct rc_pending_room {
 	struct rc_work *joins[RC_PENDING_JOINS];
 };
 
+/* LOGIN refusals by reason (stats control.login_refused, roomcast_login_refusals_total). */
+enum rc_login_refusal {
+	RC_LOGIN_BAD_TOKEN = 0,   /* ERROR 5: the MAC does not match (or a malformed token) */
+	RC_LOGIN_TOKEN_EXPIRED,   /* ERROR 5: past its expiry */
+	RC_LOGIN_TOO_MANY,        /* ERROR 10: max_sessions reached */
+	RC_LOGIN_BUSY,            /* ERROR 9 (or dropped): the control thread's ring was full */
+	RC_LOGIN_REFUSAL_MAX
+};
+const char *rc_login_refusal_name(unsigned reason);
+struct rc_node;
+/* Refusals of one reason so far (the workers' busy refusals included): node_cmds.c. */
+uint64_t rc_node_login_refused(const struct rc_node *n, unsigned reason);
+
+/* LOGINs answered recently: a repeated LOGIN (same user, address and request id) gets the
+ * same session (PROTOCOL.md 7.1). */
+#define RC_RECENT_LOGINS 1024
+#define RC_LOGIN_REPEAT_MS 60000
+
+struct rc_recent_login {
+	uint64_t session; /* 0: free */
+	uint64_t at_ms;
+	uint32_t ip;      /* network order */
+	uint16_t port;    /* network order */
+	uint32_t request_id;
+	uint8_t user_len;
+	char user[RC_MAX_USER];
+};
+
 struct rc_node {
 	struct rc_config cfg;
 	struct rc_dp dp;
@@ -70,6 +98,10 @@ struct rc_node {
 	uint64_t dead_letters_logged; /* dead letters already reported in the log */
 	bool encoding_logged;         /* "the database is not UTF8" reported in the log */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
+	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
+	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
+	struct rc_recent_login recent_logins[RC_RECENT_LOGINS];
+	unsigned recent_login_next;
 	uint64_t purges_dropped;   /* session purges not handed to a worker in time */
 	uint64_t rooms_name_clash; /* HA: stored rooms not loaded (name taken by the peer's) */
 	volatile sig_atomic_t stop;

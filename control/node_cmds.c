@@ -261,6 +261,37 @@ sum_by_name(struct rc_node *n, size_t off, unsigned max, const char *(*name)(uns
 	return o;
 }
 
+/* LOGIN refusals by reason; busy ones are counted by the workers. */
+uint64_t
+rc_node_login_refused(const struct rc_node *n, unsigned reason)
+{
+	uint64_t v = n->login_refused[reason];
+	unsigned k;
+
+	if (reason == RC_LOGIN_BUSY)
+		for (k = 0; k < n->dp.n_workers; k++)
+			v += n->dp.workers[k]->stats.logins_busy;
+	return v;
+}
+
+static json_t *
+login_refused_json(const struct rc_node *n, struct rc_text *t)
+{
+	json_t *o = json_object();
+	unsigned i;
+
+	rc_text_printf(t, "logins: ok %" PRIu64 ", repeated %" PRIu64 ", refused:", n->logins_ok,
+		       n->logins_repeated);
+	for (i = 0; i < RC_LOGIN_REFUSAL_MAX; i++) {
+		uint64_t v = rc_node_login_refused(n, i);
+
+		json_object_set_new(o, rc_login_refusal_name(i), json_integer((json_int_t)v));
+		rc_text_printf(t, " %s %" PRIu64, rc_login_refusal_name(i), v);
+	}
+	rc_text_printf(t, "\n");
+	return o;
+}
+
 static int
 cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 	  size_t errlen)
@@ -309,10 +340,13 @@ cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char
 				      (json_int_t)n->replay.sent, "dropped",
 				      (json_int_t)n->replay.dropped));
 	json_object_set_new(res, "control",
-			    json_pack("{s:I,s:I,s:I,s:I}", "logins_ok", (json_int_t)n->logins_ok,
-				      "logins_failed", (json_int_t)n->logins_failed,
-				      "sessions_expired", (json_int_t)n->sessions_expired,
-				      "rooms_created", (json_int_t)n->rooms_created));
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "logins_ok",
+				      (json_int_t)n->logins_ok, "logins_failed",
+				      (json_int_t)n->logins_failed, "logins_repeated",
+				      (json_int_t)n->logins_repeated, "sessions_expired",
+				      (json_int_t)n->sessions_expired, "rooms_created",
+				      (json_int_t)n->rooms_created, "login_refused",
+				      login_refused_json(n, t)));
 	return 0;
 }
 

@@ -347,12 +347,17 @@ repl_events(struct rc_node *n)
 	}
 }
 
-/* peer durability: the ACK waits for the peer's copy while the peer is alive. A dead peer
- * (heartbeats) cannot acknowledge: we then acknowledge on the local commit alone. */
-/* peer durability: the ACK waits for the peer's copy while the peer is alive and the scope's
- * stream is connected. A dead peer cannot acknowledge, and a peer whose stream is not up yet
- * (it is restarting) holds no copy to wait for: we then acknowledge on the local commit
- * alone, as a standalone node would (logged). */
+/* The durability gate (ha.durability, control/HA.md "Durability"). A scope's peer copy can
+ * be had while the peer is up (heartbeats) and the scope's stream, written by us, is
+ * connected (the handshake and every frame authenticated: storage/repl.h).
+ *   "peer": the gate is on while a copy can be had; otherwise ACKs go out on the local
+ *     commit alone. Every time a served scope goes to local-only ACKs is a downgrade:
+ *     logged as an ALARM and counted (ha status, /metrics).
+ *   "peer-required": the gate is always on, so nothing is ever acknowledged before the
+ *     peer holds it; while no copy can be had, new POSTs and new rooms of the scope are
+ *     refused with ERROR 9 busy (the workers read scope_no_peer) and what was committed
+ *     meanwhile waits for the peer. Each start of such a period is logged and counted.
+ *   "local": the gate is off. */
 static void
 update_gate(struct rc_node *n)
 {
@@ -361,18 +366,43 @@ update_gate(struct rc_node *n)
 
 	for (unsigned s = 0; s < 2; s++) {
 		struct rc_repl_status rs;
-		bool on = ha->durability_peer && up &&
-			  rc_repl_get_status(ha->repl, ha->sc[s].lease_scope, &rs) == 0 &&
-			  rs.role == RC_REPL_WRITER && rs.connected;
+		bool copy = up && rc_repl_get_status(ha->repl, ha->sc[s].lease_scope, &rs) == 0 &&
+			    rs.role == RC_REPL_WRITER && rs.connected;
+		bool on = ha->durability == RC_HA_DUR_PEER_REQUIRED ||
+			  (ha->durability == RC_HA_DUR_PEER && copy);
+		bool served = ha->sc[s].loaded;
+		bool local_only = served && ha->durability == RC_HA_DUR_PEER && !copy;
+		bool busy = ha->durability == RC_HA_DUR_PEER_REQUIRED && !copy;
 
-		if (on == ha->gate_on[s] && ha->gate_set)
-			continue;
-		rc_wal_set_peer_gate(ha->sc[s].wal, on);
-		if (ha->durability_peer && ha->sc[s].loaded && on != ha->gate_on[s])
-			RC_INFO("ha: acknowledgements for %s %s", ha->sc[s].lease_scope,
-				on ? "wait for the peer's copy" :
-				     "on the local commit only (no peer copy now)");
-		ha->gate_on[s] = on;
+		if (on != ha->gate_on[s] || !ha->gate_set) {
+			rc_wal_set_peer_gate(ha->sc[s].wal, on);
+			ha->gate_on[s] = on;
+		}
+		if (busy != ha->no_peer_busy[s]) {
+			__atomic_store_n(&n->dp.scope_no_peer[s], busy, __ATOMIC_RELEASE);
+			ha->no_peer_busy[s] = busy;
+		}
+		if (served && busy && !ha->busy_logged[s]) {
+			ha->busy_periods++;
+			RC_WARN("ha: no peer copy of %s (%s): POSTs refused busy until the peer "
+				"holds the stream again (durability peer-required)",
+				ha->sc[s].lease_scope, up ? "stream not connected" : "peer not up");
+		} else if (served && !busy && ha->busy_logged[s]) {
+			RC_INFO("ha: the peer holds %s again: POSTs accepted",
+				ha->sc[s].lease_scope);
+		}
+		ha->busy_logged[s] = served && busy;
+		if (local_only && !ha->local_only[s]) {
+			ha->downgrades++;
+			RC_ERR("ALARM: ha: acknowledgements for %s on the local commit only: no peer "
+			       "copy (%s); a crash of this node now loses what it acknowledges until "
+			       "the peer holds it (durability peer; peer-required would refuse)",
+			       ha->sc[s].lease_scope, up ? "stream not connected" : "peer not up");
+		} else if (!local_only && ha->local_only[s] && served) {
+			RC_INFO("ha: acknowledgements for %s wait for the peer's copy again",
+				ha->sc[s].lease_scope);
+		}
+		ha->local_only[s] = local_only;
 	}
 	ha->gate_set = true;
 }
@@ -552,7 +582,10 @@ rc_node_ha_init(struct rc_node *n, char *err, size_t errlen)
 	n->room_hi[1] = (2 - slot) * m;
 	n->next_room_id[0] = n->room_lo[0];
 	n->next_room_id[1] = n->room_lo[1];
-	ha->durability_peer = strcmp(n->cfg.ha_durability, "peer") == 0;
+	ha->durability = strcmp(n->cfg.ha_durability, "peer") == 0 ? RC_HA_DUR_PEER :
+			 strcmp(n->cfg.ha_durability, "peer-required") == 0 ?
+							 RC_HA_DUR_PEER_REQUIRED :
+							 RC_HA_DUR_LOCAL;
 	ha->started_ms = rc_ha_now_ms();
 	snprintf(ha->sc[0].node, sizeof(ha->sc[0].node), "%s", n->cfg.node_id);
 	snprintf(ha->sc[1].node, sizeof(ha->sc[1].node), "%s", n->cfg.ha_peer_id);
@@ -630,6 +663,9 @@ rc_node_ha_init(struct rc_node *n, char *err, size_t errlen)
 		for (unsigned s = 0; s < 2; s++) {
 			rc = rc_repl_attach(ha->repl, ha->sc[s].lease_scope, ha->sc[s].wal,
 					    RC_REPL_REPLICA);
+			if (rc == 0) /* the replica applies only room ids of the scope */
+				rc = rc_repl_set_room_range(ha->repl, ha->sc[s].lease_scope,
+							    n->room_lo[s], n->room_hi[s]);
 			if (rc != 0) {
 				snprintf(err, errlen, "ha: cannot attach %s to the stream: %s",
 					 ha->sc[s].lease_scope, strerror(-rc));

@@ -26,6 +26,36 @@ now_ms(void)
 	return rc_lease_mono_ms();
 }
 
+static uint64_t
+hb_dropped(const struct rc_hb_stats *hs)
+{
+	uint64_t n = 0;
+
+	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
+		n += hs->drops[d];
+	return n;
+}
+
+static const char *
+durability_name(enum rc_ha_durability d)
+{
+	return d == RC_HA_DUR_PEER ? "peer" : d == RC_HA_DUR_PEER_REQUIRED ? "peer-required" :
+									       "local";
+}
+
+/* What a POST of this scope gets now (update_gate in node_ha.c). */
+static const char *
+acks_word(const struct rc_node_ha *ha, unsigned s)
+{
+	if (!ha->sc[s].loaded)
+		return "not served";
+	if (ha->no_peer_busy[s])
+		return "REFUSED busy (no peer copy)";
+	if (ha->local_only[s])
+		return "LOCAL COMMIT ONLY (no peer copy)";
+	return ha->durability == RC_HA_DUR_LOCAL ? "local commit" : "after the peer's copy";
+}
+
 static json_t *
 scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 	   struct rc_text *t)
@@ -43,6 +73,8 @@ scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 											 "off";
 		lag = rs.role == RC_REPL_WRITER && last > rs.acked_lsn ? last - rs.acked_lsn : 0;
 	}
+	if (!have)
+		memset(&rs, 0, sizeof(rs));
 	rc_text_printf(t,
 		       "  %-14s %-7s lease %s epoch %" PRIu64 "%s, %s, stream %s (%s), last LSN "
 		       "%" PRIu64 ", peer lag %" PRIu64 " records, %u sessions replicated\n",
@@ -51,13 +83,27 @@ scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 		       ls->epoch[s], rc_lease_guard_ok(&sc->guard, now_ms()) ? " (acking)" : "",
 		       sc->loaded ? "served here" : "not served here", role,
 		       have && rs.connected ? "connected" : "disconnected", last, lag, sc->n_sess);
-	return json_pack("{s:s,s:b,s:b,s:I,s:b,s:s,s:b,s:I,s:I,s:I,s:I}", "scope",
-			 sc->lease_scope, "served", sc->loaded, "lease_held", ls->held[s], "epoch",
-			 (json_int_t)ls->epoch[s], "acking", rc_lease_guard_ok(&sc->guard, now_ms()),
-			 "stream_role", role, "stream_connected", have && rs.connected, "last_lsn",
-			 (json_int_t)last, "acked_lsn", (json_int_t)(have ? rs.acked_lsn : 0),
-			 "lag_records", (json_int_t)lag, "sessions_replicated",
-			 (json_int_t)sc->n_sess);
+	rc_text_printf(t,
+		       "  %-14s ACKs: %s; stream frames refused: bad MAC %" PRIu64 ", replayed %"
+		       PRIu64 ", gap %" PRIu64 ", invalid records %" PRIu64 ", protocol %" PRIu64
+		       ", auth %" PRIu64 "\n",
+		       "", acks_word(ha, s), rs.frames_bad_mac, rs.frames_replayed, rs.frames_gap,
+		       rs.records_invalid, rs.protocol_errors, rs.auth_failures);
+	return json_pack("{s:s,s:b,s:b,s:I,s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:b,s:b,"
+			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+			 "scope", sc->lease_scope, "served", sc->loaded, "lease_held", ls->held[s],
+			 "epoch", (json_int_t)ls->epoch[s], "acking",
+			 rc_lease_guard_ok(&sc->guard, now_ms()), "stream_role", role,
+			 "stream_connected", have && rs.connected, "last_lsn", (json_int_t)last,
+			 "acked_lsn", (json_int_t)rs.acked_lsn, "lag_records", (json_int_t)lag,
+			 "sessions_replicated", (json_int_t)sc->n_sess, "acks_local_only",
+			 ha->local_only[s], "posts_refused_no_peer_copy",
+			 sc->loaded && ha->no_peer_busy[s],
+			 "stream_refused", "bad_mac", (json_int_t)rs.frames_bad_mac, "replayed",
+			 (json_int_t)rs.frames_replayed, "gap", (json_int_t)rs.frames_gap,
+			 "invalid_records", (json_int_t)rs.records_invalid, "protocol",
+			 (json_int_t)rs.protocol_errors, "auth", (json_int_t)rs.auth_failures,
+			 "timeouts", (json_int_t)rs.timeouts);
 }
 
 static int
@@ -68,8 +114,9 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	struct rc_node_ha *ha = n->ha;
 	struct rc_ha_lease_status ls;
 	struct rc_hb_stats hs;
+	struct rc_repl_stats rst;
 	uint64_t now = now_ms();
-	json_t *scopes, *peer;
+	json_t *scopes, *peer, *hbd, *extra;
 	const char *pstate, *preason;
 	bool up;
 
@@ -115,10 +162,23 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		       "; takeovers %" PRIu64 ", fences %" PRIu64 ", RESUMEs sent %" PRIu64
 		       ", acks withheld after fencing %" PRIu64 "\n",
 		       ls.db_ok ? "reachable" : "UNREACHABLE", hs.tx, hs.rx,
-		       hs.drops[0] + hs.drops[1] + hs.drops[2] + hs.drops[3] + hs.drops[4] +
-			       hs.drops[5] + hs.drops[6],
+		       hb_dropped(&hs),
 		       ha->takeovers, ha->fences, ha->resumes_sent,
 		       __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
+	rc_repl_get_stats(ha->repl, &rst);
+	rc_text_printf(t,
+		       "  durability %s: downgrades to local-only ACKs %" PRIu64
+		       ", no-peer-copy periods %" PRIu64 ", POSTs and rooms refused busy %" PRIu64
+		       "\n",
+		       durability_name(ha->durability), ha->downgrades, ha->busy_periods,
+		       __atomic_load_n(&n->dp.peer_busy_refusals, __ATOMIC_RELAXED));
+	rc_text_printf(t,
+		       "  stream listener: accepted %" PRIu64 ", wrong source %" PRIu64
+		       ", evicted unauthenticated %" PRIu64 ", pre-auth timeouts %" PRIu64
+		       ", rejected %" PRIu64 "; heartbeats from a wrong source %" PRIu64
+		       ", forged %" PRIu64 "\n",
+		       rst.accepted, rst.wrong_source, rst.pending_evicted, rst.pending_timeouts,
+		       rst.rejected, hs.drops[RC_HB_DROP_WRONG_SOURCE], hs.drops[RC_HB_DROP_FORGED]);
 	rc_text_printf(t, "  lease: renewals %" PRIu64 ", renew errors %" PRIu64 ", acquisitions %"
 		       PRIu64 ", refusals %" PRIu64 ", losses %" PRIu64 "%s%s\n",
 		       ls.renewals, ls.renew_errors, ls.acquisitions, ls.refusals, ls.losses,
@@ -139,6 +199,25 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 					  (json_int_t)__atomic_load_n(&n->dp.fenced_acks,
 								      __ATOMIC_RELAXED),
 					  "heartbeats_rx", (json_int_t)hs.rx));
+	hbd = json_object();
+	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
+		json_object_set_new(hbd, rc_hb_drop_name(d), json_integer((json_int_t)hs.drops[d]));
+	extra = json_pack("{s:s,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
+					  "durability", durability_name(ha->durability),
+					  "durability_downgrades", (json_int_t)ha->downgrades,
+					  "durability_busy_periods", (json_int_t)ha->busy_periods,
+					  "peer_busy_refusals",
+					  (json_int_t)__atomic_load_n(&n->dp.peer_busy_refusals,
+								      __ATOMIC_RELAXED),
+					  "heartbeat_drops", hbd, "heartbeat_peer_dead",
+					  (json_int_t)hs.peer_dead, "stream_listener", "accepted",
+					  (json_int_t)rst.accepted, "wrong_source",
+					  (json_int_t)rst.wrong_source, "evicted",
+					  (json_int_t)rst.pending_evicted, "preauth_timeouts",
+					  (json_int_t)rst.pending_timeouts, "rejected",
+					  (json_int_t)rst.rejected);
+	json_object_update(res, extra);
+	json_decref(extra);
 	return 0;
 }
 

@@ -17,6 +17,13 @@ struct rc_drainer;
 struct rc_ha_lease;
 struct rc_repl;
 
+/* ha.durability */
+enum rc_ha_durability {
+	RC_HA_DUR_LOCAL = 0,     /* "local": ACK on the local synced commit */
+	RC_HA_DUR_PEER,          /* "peer": ACK once the peer holds it, while a copy can be had */
+	RC_HA_DUR_PEER_REQUIRED, /* "peer-required": ACK only once the peer holds it */
+};
+
 /* A session of a scope as its writer replicated it to us. */
 struct rc_ha_sess {
 	uint64_t id;
@@ -58,7 +65,14 @@ struct rc_node_ha {
 	struct rc_ha_scope sc[2];
 	struct rc_ha_job job[2];
 	uint32_t lease_op[2];
-	bool durability_peer, gate_on[2], gate_set;
+	enum rc_ha_durability durability;
+	bool gate_on[2], gate_set;
+	/* what acknowledgements of a served scope wait for now (update_gate) */
+	bool local_only[2];    /* "peer": no peer copy, ACKs on the local commit alone */
+	bool no_peer_busy[2];  /* "peer-required": no peer copy, POSTs refused busy */
+	bool busy_logged[2];   /* ... while the scope is served (logged, counted) */
+	uint64_t downgrades;   /* "peer": times a served scope went to local-only ACKs */
+	uint64_t busy_periods; /* "peer-required": times a served scope started refusing */
 	bool critical_ok, critical_reported;
 	uint64_t started_ms;
 	/* the peer as last heard */
@@ -82,6 +96,7 @@ struct rc_node_ha {
 
 struct rc_node;
 struct rc_session;
+
 
 /* aux messages on a scope's stream (node_ha_scope.c) */
 #define SESS_AUX_ADD 1

@@ -53,8 +53,10 @@ replica_clear(struct rc_ha_scope *sc)
 	sc->n_sess = 0;
 }
 
-static void
-replica_put(struct rc_ha_scope *sc, const struct sess_aux *a)
+/* Adds or updates a's session; false when it is new and the list holds max sessions
+ * already (review S20: the peer's list cannot grow without bound) or memory ran out. */
+static bool
+replica_put(struct rc_ha_scope *sc, const struct sess_aux *a, unsigned max)
 {
 	struct rc_ha_sess *e;
 	unsigned i;
@@ -63,12 +65,14 @@ replica_put(struct rc_ha_scope *sc, const struct sess_aux *a)
 		if (sc->sess[i].id == a->id)
 			break;
 	if (i == sc->n_sess) {
+		if (sc->n_sess >= max)
+			return false;
 		if (sc->n_sess == sc->cap_sess) {
 			unsigned cap = sc->cap_sess ? sc->cap_sess * 2 : 64;
 			void *p = realloc(sc->sess, cap * sizeof(*sc->sess));
 
 			if (p == NULL)
-				return;
+				return false;
 			sc->sess = p;
 			sc->cap_sess = cap;
 		}
@@ -81,6 +85,7 @@ replica_put(struct rc_ha_scope *sc, const struct sess_aux *a)
 	memcpy(e->mac, a->mac, 6);
 	e->user_len = a->user_len;
 	memcpy(e->user, a->user, a->user_len);
+	return true;
 }
 
 static void
@@ -127,7 +132,10 @@ rc_ha_aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
 		replica_del(sc, a.id);
 	} else if (a.kind == SESS_AUX_ADD && len == SESS_AUX_HDR + a.user_len && a.user_len > 0 &&
 		   a.user_len <= RC_MAX_USER) {
-		replica_put(sc, &a);
+		if (!replica_put(sc, &a, n->cfg.max_sessions)) {
+			ha->aux_bad++;
+			return;
+		}
 	} else {
 		ha->aux_bad++;
 		return;
@@ -410,7 +418,7 @@ unload_tables(struct rc_node *n, unsigned scope)
 			 * next resumes the session (after a fence, it may be this one) */
 			memcpy(a.mac, s->peer.mac.addr_bytes, 6);
 			memcpy(a.user, s->user, s->user_len);
-			replica_put(&n->ha->sc[scope], &a);
+			(void)replica_put(&n->ha->sc[scope], &a, n->cfg.max_sessions);
 			/* not replicated (the peer has it); out of every room still served */
 			rc_node_end_session_quiet(n, s);
 		}

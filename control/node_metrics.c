@@ -14,6 +14,7 @@
 #include "node.h"
 #include "node_ha_int.h"
 #include "prom.h"
+#include "repl.h"
 #include "room_table.h"
 #include "session.h"
 #include "wal.h"
@@ -196,6 +197,74 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  ds.reconnects);
 }
 
+/* HA durability (ha.durability) and what the HA link refused: the stream's frames by
+ * reason, its listener, the heartbeats. */
+static void
+ha_durability_metrics(struct rc_node *n, struct rc_metrics_buf *b)
+{
+	struct rc_node_ha *ha = n->ha;
+	struct rc_repl_stats rst;
+	struct rc_hb_stats hs;
+
+	rc_metric_counter(b, "roomcast_ha_durability_downgrades_total",
+			  "Times a served scope went to ACKs on the local commit only (peer)",
+			  NULL, ha->downgrades);
+	rc_metric_counter(b, "roomcast_ha_durability_busy_periods_total",
+			  "Times a served scope started refusing POSTs: no peer copy "
+			  "(peer-required)", NULL, ha->busy_periods);
+	rc_metric_counter(b, "roomcast_ha_peer_busy_refusals_total",
+			  "POSTs and room creations refused with ERROR 9: no peer copy "
+			  "(peer-required)", NULL,
+			  __atomic_load_n(&n->dp.peer_busy_refusals, __ATOMIC_RELAXED));
+	/* a family's samples must be contiguous: one loop per family */
+	for (unsigned s = 0; s < 2; s++)
+		rc_metric_gauge(b, "roomcast_ha_acks_local_only",
+				"1 while ACKs of a served scope go out on the local commit only",
+				RC_LABELS("scope", ha->sc[s].lease_scope), ha->local_only[s] ? 1 : 0);
+	for (unsigned s = 0; s < 2; s++)
+		rc_metric_gauge(b, "roomcast_ha_no_peer_copy_busy",
+				"1 while POSTs of a served scope are refused: no peer copy",
+				RC_LABELS("scope", ha->sc[s].lease_scope),
+				ha->sc[s].loaded && ha->no_peer_busy[s]);
+	for (unsigned s = 0; s < 2; s++) {
+		const char *sc = ha->sc[s].lease_scope;
+		const char *help = "HA stream frames refused (connection reset)";
+		struct rc_repl_status rs;
+
+		if (rc_repl_get_status(ha->repl, sc, &rs) != 0)
+			continue;
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "bad_mac"), rs.frames_bad_mac);
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "replayed"), rs.frames_replayed);
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "gap"), rs.frames_gap);
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "invalid_record"),
+				  rs.records_invalid);
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "protocol"), rs.protocol_errors);
+		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
+				  RC_LABELS("scope", sc, "reason", "auth"), rs.auth_failures);
+	}
+	rc_repl_get_stats(ha->repl, &rst);
+	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
+			  "HA stream connections closed before authentication",
+			  RC_LABELS("reason", "wrong_source"), rst.wrong_source);
+	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
+			  "HA stream connections closed before authentication",
+			  RC_LABELS("reason", "evicted"), rst.pending_evicted);
+	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
+			  "HA stream connections closed before authentication",
+			  RC_LABELS("reason", "preauth_timeout"), rst.pending_timeouts);
+	rc_hb_get_stats(ha->hb, &hs);
+	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
+		rc_metric_counter(b, "roomcast_ha_heartbeat_drops_total",
+				  "Heartbeats dropped, by reason", RC_LABELS("reason",
+									rc_hb_drop_name(d)),
+				  hs.drops[d]);
+}
+
 /* HA: the state as a labelled gauge (1 for the current state), the counters. */
 static void
 ha_metrics(struct rc_node *n, struct rc_metrics_buf *b)
@@ -224,6 +293,7 @@ ha_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	for (unsigned s = 0; s < 2; s++)
 		rc_metric_gauge(b, "roomcast_ha_serving", "1 while this node serves the rooms",
 				RC_LABELS("scope", ha->sc[s].lease_scope), ha->sc[s].loaded ? 1 : 0);
+	ha_durability_metrics(n, b);
 }
 
 int
@@ -239,6 +309,13 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 			  RC_LABELS("result", "ok"), n->logins_ok);
 	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
 			  RC_LABELS("result", "failed"), n->logins_failed);
+	rc_metric_counter(b, "roomcast_logins_repeated_total",
+			  "LOGINs answered with the session of the LOGIN they repeat", NULL,
+			  n->logins_repeated);
+	for (unsigned i = 0; i < RC_LOGIN_REFUSAL_MAX; i++)
+		rc_metric_counter(b, "roomcast_login_refusals_total", "LOGINs refused, by reason",
+				  RC_LABELS("reason", rc_login_refusal_name(i)),
+				  rc_node_login_refused(n, i));
 	rc_metric_counter(b, "roomcast_sessions_expired_total", "Sessions ended by idleness",
 			  NULL, n->sessions_expired);
 	lcore_metrics(n, b);

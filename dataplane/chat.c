@@ -166,8 +166,11 @@ do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	m.u.joined.last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
 	m.u.joined.members = r->n_members;
 	rc_tx_msg(dp, w, &who->peer, &m);
-	if (since == 0)
-		rc = ask_history(dp, w, r, who, RC_HIST_LATEST, 1, dp->history_on_join, RC_T_JOIN);
+	if (since == 0) /* FETCH_END.from_seq: the first of the latest history_on_join */
+		rc = ask_history(dp, w, r, who, RC_HIST_LATEST,
+				 m.u.joined.last_seq >= dp->history_on_join ?
+					 m.u.joined.last_seq - dp->history_on_join + 1 : 1,
+				 dp->history_on_join, RC_T_JOIN);
 	else
 		rc = ask_history(dp, w, r, who, RC_HIST_RANGE, since + 1, dp->max_fetch,
 				 RC_T_JOIN);
@@ -306,6 +309,11 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		send_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
 		return;
 	}
+	if (dp->scope_no_peer[r->scope]) { /* ha.durability "peer-required" */
+		__atomic_fetch_add(&dp->peer_busy_refusals, 1, __ATOMIC_RELAXED);
+		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy: no HA peer copy, retry");
+		return;
+	}
 	rec = make_record(dp, w, r, who, req);
 	if (rec == NULL) {
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
@@ -357,8 +365,56 @@ run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const stru
 
 /* ---- requests as received ---- */
 
+/*
+ * One datagram being read. A JOIN that has to create its room goes to the control thread
+ * and runs only once the room is stored; the requests for that room later in the same
+ * datagram follow it there, so that they run after it, in order (PROTOCOL.md 3: each is
+ * answered as if it had come alone, e.g. JOIN + FETCH + POST for a new room).
+ */
+#define RC_DGRAM_CREATING (RC_MAX_DGRAM / (RC_HDR_LEN + 10)) /* JOINs a datagram can hold */
+
+struct dgram {
+	unsigned n_creating;
+	struct rc_str creating[RC_DGRAM_CREATING]; /* point into the datagram */
+};
+
+static bool
+dgram_creating(const struct dgram *d, const struct rc_str *name)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n_creating; i++)
+		if (d->creating[i].len == name->len &&
+		    memcmp(d->creating[i].p, name->p, name->len) == 0)
+			return true;
+	return false;
+}
+
+/* A request whose room does not exist (yet): a JOIN asks the control thread to create the
+ * room; a request after such a JOIN in the same datagram goes to the control thread too, to
+ * run after the creation; anything else names an unknown room. */
 static void
-room_request(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
+room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct rc_who *who,
+	     const struct rc_msg *m, const struct rc_str *name, const uint8_t *raw,
+	     size_t raw_len)
+{
+	bool follows = dgram_creating(d, name);
+
+	if (m->hdr.type != RC_T_JOIN && !follows) {
+		send_error(dp, w, who, RC_E_UNKNOWN_ROOM, m->hdr.type, "unknown room");
+		return;
+	}
+	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, who, raw, raw_len,
+		     RC_DROP_RING_CTRL) != 0) {
+		send_error(dp, w, who, RC_E_BUSY, m->hdr.type, "busy, retry");
+		return;
+	}
+	if (!follows && d->n_creating < RC_DGRAM_CREATING)
+		d->creating[d->n_creating++] = *name;
+}
+
+static void
+room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
 	     const struct rc_who *who, const struct rc_msg *m, const uint8_t *raw,
 	     size_t raw_len)
 {
@@ -382,12 +438,8 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
 		send_error(dp, w, who, RC_E_RATE_LIMITED, RC_T_POST, "slow down");
 		return;
 	}
-	if (r == NULL) {
-		if (m->hdr.type != RC_T_JOIN)
-			send_error(dp, w, who, RC_E_UNKNOWN_ROOM, m->hdr.type, "unknown room");
-		else if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, who, raw, raw_len,
-				  RC_DROP_RING_CTRL) != 0)
-			send_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "busy, retry");
+	if (r == NULL || (d->n_creating != 0 && dgram_creating(d, name))) {
+		room_missing(dp, w, d, who, m, name, raw, raw_len);
 		return;
 	}
 	if (r->home == w->idx) {
@@ -414,13 +466,21 @@ who_from_session(struct rc_who *who, const struct rc_session *s, const struct rc
 }
 
 static void
-session_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-		const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
+		const struct rc_peer *peer, const struct rc_msg *m, const uint8_t *raw,
+		size_t raw_len)
 {
 	struct rc_session *s = rc_session_lookup(dp->sessions, m->hdr.session);
 	struct rc_who who;
 	struct rc_msg r;
 
+	if (s == NULL && m->hdr.type == RC_T_LOGOUT) {
+		/* the session is gone already (its BYE was lost, it expired): LOGOUT is
+		 * idempotent, and a BYE is no larger than the LOGOUT (PROTOCOL.md 7.10) */
+		reply_hdr(&r, RC_T_BYE, 0, m->hdr.request_id);
+		rc_tx_msg(dp, w, peer, &r);
+		return;
+	}
 	if (s == NULL || s->peer.ip != peer->ip || s->peer.udp_port != peer->udp_port) {
 		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_NOT_AUTH,
 				  "not authenticated: LOGIN first");
@@ -440,7 +500,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *pee
 			send_error(dp, w, &who, RC_E_BUSY, RC_T_LOGOUT, "busy, retry");
 		break;
 	default:
-		room_request(dp, w, s, &who, m, raw, raw_len);
+		room_request(dp, w, d, s, &who, m, raw, raw_len);
 	}
 }
 
@@ -452,8 +512,10 @@ login_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 			      .peer = *peer };
 
 	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_LOGIN, &who, raw, raw_len,
-		     RC_DROP_RING_CTRL) != 0)
+		     RC_DROP_RING_CTRL) != 0) {
+		w->stats.logins_busy++;
 		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_BUSY, "busy, retry");
+	}
 }
 
 static void
@@ -481,6 +543,7 @@ rc_chat_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 	      const uint8_t *p, uint16_t len)
 {
 	size_t off = 0, used;
+	struct dgram d = { .n_creating = 0 };
 	struct rc_msg m;
 	int rc;
 
@@ -489,6 +552,14 @@ rc_chat_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 		rc = rc_decode(p + off, len - off, &m, &used);
 		if (used == 0)
 			used = len - off;
+		if (rc != 0 && (len - off < RC_HDR_LEN ||
+				RC_HDR_LEN + (size_t)m.hdr.body_len > len - off)) {
+			/* cannot be delimited (PROTOCOL.md 3): fewer than 20 bytes left, or a
+			 * body_len past the end: its header is not trusted, nothing is answered,
+			 * and it ends the datagram (bad magic / version are -EPROTO: the same) */
+			w->stats.drops[RC_DROP_MSG_MALFORMED]++;
+			return;
+		}
 		if (rc != 0) {
 			bad_message(dp, w, peer, &m, rc, used);
 			off += used;
@@ -506,7 +577,7 @@ rc_chat_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 		case RC_T_MEMBERS:
 		case RC_T_PING:
 		case RC_T_LOGOUT:
-			session_request(dp, w, peer, &m, p + off, used);
+			session_request(dp, w, &d, peer, &m, p + off, used);
 			break;
 		default:
 			w->stats.drops[RC_DROP_MSG_UNEXPECTED]++;
@@ -542,6 +613,8 @@ rc_chat_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 	}
 	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = room_of(&m)) == NULL)
 		return; /* decoded once already: cannot happen */
+	if (m.hdr.type == RC_T_JOIN && rc_session_lookup(dp->sessions, wk->who.session) == NULL)
+		return; /* the session ended (LOGOUT, expiry) while its JOIN waited for the room */
 	r = rc_room_lookup_name(dp->rooms, name->p, name->len);
 	if (r == NULL || r->home != w->idx) {
 		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room");
@@ -604,7 +677,7 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	}
 	/* stored here: the window keeps it, whatever is answered now */
 	__atomic_store_n(&r->last_committed, rec->seq, __ATOMIC_RELEASE);
-	rc_dedup_put(r->dedup, rec->seq, rec->user, rec->user_len, rec->cmid, false);
+	rc_dedup_stored(r->dedup, rec->seq, rec->user, rec->user_len, rec->cmid);
 	if (rec->status == -ENOTCONN) {
 		/* stored, but the HA peer did not confirm it before the WAL stopped: no ACK.
 		 * The resend is answered with this seq by whichever node serves the room. */

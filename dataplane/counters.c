@@ -14,6 +14,7 @@ static const char *const drop_names[RC_DROP_MAX] = {
 	[RC_DROP_ICMP_OTHER] = "icmp_other",
 	[RC_DROP_UDP_BAD] = "udp_bad",
 	[RC_DROP_UDP_PORT] = "udp_port",
+	[RC_DROP_UDP_OVERSIZE] = "udp_oversize",
 	[RC_DROP_MSG_MALFORMED] = "msg_malformed",
 	[RC_DROP_MSG_NOT_AUTH] = "msg_not_auth",
 	[RC_DROP_MSG_UNEXPECTED] = "msg_unexpected",

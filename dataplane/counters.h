@@ -26,6 +26,7 @@ enum rc_drop {
 	RC_DROP_ICMP_OTHER,       /* ICMP other than echo request, or malformed */
 	RC_DROP_UDP_BAD,          /* bad UDP length or checksum */
 	RC_DROP_UDP_PORT,         /* UDP to a port we do not serve */
+	RC_DROP_UDP_OVERSIZE,     /* UDP payload over 1472 bytes (PROTOCOL.md 1) */
 	RC_DROP_MSG_MALFORMED,    /* chat message that does not decode, without a session */
 	RC_DROP_MSG_NOT_AUTH,     /* no live session and too small to answer */
 	RC_DROP_MSG_UNEXPECTED,   /* a server-to-client type sent to the node */
@@ -56,6 +57,7 @@ struct rc_lcore_stats {
 	uint64_t resends_acked;       /* re-sent POSTs answered from the room's window */
 	uint64_t seqs_handed_back;    /* a record not stored: its seq assigned again (no gap) */
 	uint64_t seq_conflicts;       /* records refused as already stored (an alarm) */
+	uint64_t logins_busy;         /* LOGINs refused: the control thread's ring was full */
 	uint64_t drops[RC_DROP_MAX];
 } __rte_cache_aligned;
 

@@ -313,6 +313,19 @@ rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_l
 	return 0;
 }
 
+int
+rc_dedup_stored(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
+		uint64_t cmid)
+{
+	struct dedup_ent *e = &d->ring[seq % d->cap];
+
+	if (e->seq == seq && ent_is(e, user, user_len, cmid)) {
+		e->pending = 0;
+		return 0;
+	}
+	return rc_dedup_put(d, seq, user, user_len, cmid, false);
+}
+
 void
 rc_dedup_forget_seq(struct rc_dedup *d, uint64_t seq)
 {

@@ -48,6 +48,11 @@ int rc_dedup_find(const struct rc_dedup *d, const char *user, unsigned user_len,
 int rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
 		 uint64_t cmid, bool pending);
 
+/* Seq's record is stored: its pending entry (user, cmid) becomes stored, without a hash
+ * lookup when it is still in its slot (the common case); else as rc_dedup_put(). */
+int rc_dedup_stored(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
+		    uint64_t cmid);
+
 /* Forgets the entry of seq (its record was not stored). */
 void rc_dedup_forget_seq(struct rc_dedup *d, uint64_t seq);
 

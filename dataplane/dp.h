@@ -89,10 +89,14 @@ struct rc_worker {
 	struct rc_lcore_stats stats;
 } __rte_cache_aligned;
 
+struct rc_frag_tap;
+
 struct rc_dp_port {
 	uint16_t port_id;
 	uint16_t n_rxq;
 	struct rc_local local;
+	/* per worker, NULL unless the device reassembles fragments (frag_tap.h) */
+	struct rc_frag_tap *frag_tap[RC_DP_MAX_WORKERS];
 };
 
 struct rc_dp {
@@ -140,6 +144,11 @@ struct rc_dp {
 	volatile bool scope_serving[2];
 	const struct rc_lease_guard *guard[2];
 	uint64_t fenced_acks; /* relaxed atomic, any worker */
+	/* ha.durability = "peer-required": while no peer copy of scope s can be had, a new POST
+	 * to one of its rooms is refused with ERROR 9 busy (counted in peer_busy_refusals), never
+	 * stored to be acknowledged on the local commit alone (control/HA.md) */
+	volatile bool scope_no_peer[2];
+	uint64_t peer_busy_refusals; /* POSTs and room creations refused so; relaxed atomic */
 	/* fault injection (ha.fault_injection, tests only): the workers stop making progress,
 	 * as a hung text-conference service would; nothing is received or sent meanwhile */
 	volatile bool fault_stall;

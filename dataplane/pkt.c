@@ -92,6 +92,8 @@ udp_input(struct rte_ipv4_hdr *ip, uint16_t ip_len, const struct rc_local *local
 		return drop(why, RC_DROP_UDP_BAD);
 	if (udp->dst_port != local->udp_port)
 		return drop(why, RC_DROP_UDP_PORT);
+	if (ulen - sizeof(*udp) > RC_MAX_DGRAM)
+		return drop(why, RC_DROP_UDP_OVERSIZE); /* larger than any datagram may be */
 	if (udp->dgram_cksum != 0 && rte_ipv4_udptcp_cksum_verify(ip, udp) != 0)
 		return drop(why, RC_DROP_UDP_BAD);
 	peer->ip = ip->src_addr;

@@ -21,6 +21,7 @@
 
 #include "chat.h"
 #include "fanout.h"
+#include "frag_tap.h"
 #include "wal.h"
 
 struct rc_dp *rc_dp_global;
@@ -43,10 +44,31 @@ rc_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static bool
+frag_dst_ours(const void *arg, uint32_t dst)
+{
+	return rc_local_vip_of(arg, dst) >= 0;
+}
+
+/* A datagram the device reassembled from fragments the tap saw (PROTOCOL.md 1: dropped; the
+ * fragments were counted as ip_fragment when the tap saw them). */
+static bool
+reassembled(struct rc_frag_tap *tap, const struct rte_mbuf *m, uint64_t now)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + 20 ||
+	    eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return false;
+	return rc_frag_tap_reassembled(tap, eth + 1, now);
+}
+
 static unsigned
 rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 {
 	const struct rc_dp_port *port = &dp->ports[p];
+	struct rc_frag_tap *tap = port->frag_tap[w->idx];
+	uint64_t now = 0, ignored = 0;
 	struct rte_mbuf *pkts[RC_BURST_MAX];
 	const uint8_t *payload;
 	struct rc_peer peer;
@@ -56,8 +78,18 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 
 	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
 		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
+		/* after the burst: the fragments of any datagram reassembled into it are in the
+		 * tap's ring by now (frag_tap.h) */
+		if (tap != NULL)
+			rc_frag_tap_poll(tap, now = rc_mono_ms(), frag_dst_ours, &port->local,
+					 w->idx == 0 ? &w->stats.drops[RC_DROP_IP_FRAGMENT]
+						     : &ignored);
 		for (i = 0; i < n; i++) {
 			w->stats.rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
+			if (tap != NULL && tap->n_keys != 0 && reassembled(tap, pkts[i], now)) {
+				rte_pktmbuf_free(pkts[i]);
+				continue;
+			}
 			switch (rc_pkt_classify(pkts[i], &port->local, &peer, &payload, &len,
 						&why)) {
 			case RC_V_REPLY:

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -142,6 +143,7 @@ conn_free(struct repl_conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	rc_repl_seal_free(c);
 	free(c->rx);
 	free(c->tx);
 	free(c);
@@ -222,6 +224,14 @@ count_failure(struct rc_repl *r, struct repl_conn *c, int rc)
 	}
 	if (rc == -EACCES)
 		rc_repl_ctr_add(&sc->c.auth_failures, 1);
+	else if (rc == -EBADMSG)
+		rc_repl_ctr_add(&sc->c.frames_bad_mac, 1);
+	else if (rc == -EALREADY)
+		rc_repl_ctr_add(&sc->c.frames_replayed, 1);
+	else if (rc == -EILSEQ)
+		rc_repl_ctr_add(&sc->c.frames_gap, 1);
+	else if (rc == -EDOM)
+		rc_repl_ctr_add(&sc->c.records_invalid, 1);
 	else if (rc == -ETIMEDOUT)
 		rc_repl_ctr_add(&sc->c.timeouts, 1);
 	else if (rc != -ENOENT && rc != -ECONNRESET)
@@ -282,7 +292,17 @@ conn_read(struct rc_repl *r, struct repl_conn *c, struct rx_batch *bt)
 		}
 		if (c->rx_len - off < 4 + (size_t)len)
 			break;
-		b = (struct rd){ .p = c->rx + off + REPL_HDR, .left = len - 1 };
+		if (c->seal_rx.ctx != NULL) {
+			/* after the handshake: nothing is looked at before its tag and counter
+			 * are checked */
+			rc = rc_repl_seal_open(c, c->rx + off, 4 + (size_t)len);
+			if (rc != 0)
+				break;
+			b = (struct rd){ .p = c->rx + off + REPL_SEALED_HDR,
+					 .left = len - 1 - REPL_SEQ_LEN - REPL_TAG_LEN };
+		} else {
+			b = (struct rd){ .p = c->rx + off + REPL_HDR, .left = len - 1 };
+		}
 		rc = conn_frame(r, c, c->rx[off + 4], &b, bt, &upped);
 		off += 4 + len;
 		if (upped) {
@@ -308,21 +328,67 @@ conn_read(struct rc_repl *r, struct repl_conn *c, struct rx_batch *bt)
 
 /* ---- the thread ---- */
 
+/* How far a pending connection got: an idle one (nothing received) is evicted first, then
+ * one that sent bytes not yet read, then one waiting for its AUTH. */
+static int
+pending_rank(const struct repl_conn *c)
+{
+	int avail = 0;
+
+	if (c->st != CS_WAIT_HELLO)
+		return 2;
+	if (c->rx_len > 0 || (ioctl(c->fd, FIONREAD, &avail) == 0 && avail > 0))
+		return 1;
+	return 0;
+}
+
+/* A free pending slot, or the one of the least advanced, oldest connection, evicted. */
+static int
+pending_slot(struct rc_repl *r)
+{
+	int victim = -1, vrank = 3;
+
+	for (int i = 0; i < REPL_PENDING_MAX; i++) {
+		int rank;
+
+		if (r->pending[i] == NULL)
+			return i;
+		rank = pending_rank(r->pending[i]);
+		if (rank < vrank ||
+		    (rank == vrank && r->pending[i]->opened_ms < r->pending[victim]->opened_ms)) {
+			victim = i;
+			vrank = rank;
+		}
+	}
+	conn_free(r->pending[victim]);
+	r->pending[victim] = NULL;
+	rc_repl_ctr_add(&r->st.pending_evicted, 1);
+	return victim;
+}
+
+/* Accepts what the backlog holds: only from the peer's address (when known); a new
+ * connection never waits for a slot, it takes the place of the least advanced one. */
 static void
 listener_accept(struct rc_repl *r)
 {
-	for (;;) {
-		int fd = accept4(r->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-		unsigned i;
+	for (unsigned n = 0; n < 4 * REPL_PENDING_MAX; n++) {
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		int fd = accept4(r->lfd, (struct sockaddr *)&from, &flen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1, i;
 
 		if (fd < 0)
 			return;
 		rc_repl_ctr_add(&r->st.accepted, 1);
+		if (r->peer_set && (flen < sizeof(from) || from.sin_family != AF_INET ||
+				    from.sin_addr.s_addr != r->peer.sin_addr.s_addr)) {
+			rc_repl_ctr_add(&r->st.wrong_source, 1);
+			close(fd);
+			continue;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (i = 0; i < REPL_PENDING_MAX && r->pending[i] != NULL; i++)
-			;
-		if (i == REPL_PENDING_MAX ||
-		    (r->pending[i] = rc_repl_conn_new(fd, CS_WAIT_HELLO)) == NULL) {
+		i = pending_slot(r);
+		if ((r->pending[i] = rc_repl_conn_new(fd, CS_WAIT_HELLO)) == NULL) {
 			rc_repl_ctr_add(&r->st.rejected, 1);
 			close(fd);
 		}
@@ -378,8 +444,12 @@ conn_events(struct rc_repl *r, struct repl_conn *c, short revents, struct rx_bat
 
 /* Deadline checks: handshake time, silence. */
 static int
-conn_timer(struct rc_repl *r, struct repl_conn *c, uint64_t now)
+conn_timer(struct rc_repl *r, struct repl_conn *c, uint64_t now, bool pending)
 {
+	if (pending && rc_repl_since(now, c->opened_ms) >= REPL_PREAUTH_MS) {
+		rc_repl_ctr_add(&r->st.pending_timeouts, 1);
+		return -ETIMEDOUT;
+	}
 	if (c->st != CS_UP && rc_repl_since(now, c->opened_ms) >= REPL_HANDSHAKE_MS)
 		return -ETIMEDOUT;
 	if (c->st == CS_UP && rc_repl_since(now, c->last_rx_ms) >= r->dead_ms)
@@ -394,10 +464,10 @@ conn_service(struct rc_repl *r, struct repl_conn *c, short revents, struct rx_ba
 	struct repl_scope *sc;
 	int rc = conn_events(r, c, revents, bt);
 
-	if (rc == 0)
-		rc = conn_timer(r, c, now);
 	if (pending_idx >= 0 && r->pending[pending_idx] != c)
 		pending_idx = -1; /* became its scope's link */
+	if (rc == 0)
+		rc = conn_timer(r, c, now, pending_idx >= 0);
 	sc = c->sc;
 	if (rc == 0 && pending_idx < 0 && sc->role == RC_REPL_WRITER && c->st == CS_UP)
 		rc = rc_repl_writer_pump(r, sc, c, now);
@@ -666,6 +736,23 @@ rc_repl_attach(struct rc_repl *r, const char *scope, struct rc_wal *wal,
 }
 
 int
+rc_repl_set_room_range(struct rc_repl *r, const char *scope, uint32_t lo, uint32_t hi)
+{
+	struct repl_scope *sc;
+
+	if (scope == NULL || (hi != 0 && (lo == 0 || lo > hi)))
+		return -EINVAL;
+	if (r->running)
+		return -EBUSY;
+	sc = rc_repl_scope_find(r, scope);
+	if (sc == NULL)
+		return -ENOENT;
+	sc->room_lo = lo;
+	sc->room_hi = hi;
+	return 0;
+}
+
+int
 rc_repl_start(struct rc_repl *r)
 {
 	int rc;
@@ -795,6 +882,10 @@ rc_repl_get_status(struct rc_repl *r, const char *scope, struct rc_repl_status *
 		.aux_tx = rd(&sc->c.aux_tx),
 		.aux_rx = rd(&sc->c.aux_rx),
 		.aux_dropped = rd(&sc->c.aux_dropped),
+		.frames_bad_mac = rd(&sc->c.frames_bad_mac),
+		.frames_replayed = rd(&sc->c.frames_replayed),
+		.frames_gap = rd(&sc->c.frames_gap),
+		.records_invalid = rd(&sc->c.records_invalid),
 	};
 	if (st->role == RC_REPL_WRITER)
 		st->lag = last > acked ? last - acked : 0;
@@ -809,5 +900,8 @@ rc_repl_get_stats(struct rc_repl *r, struct rc_repl_stats *st)
 		.rejected = rd(&r->st.rejected),
 		.unknown_scope = rd(&r->st.unknown_scope),
 		.events_dropped = rd(&r->st.events_dropped),
+		.wrong_source = rd(&r->st.wrong_source),
+		.pending_evicted = rd(&r->st.pending_evicted),
+		.pending_timeouts = rd(&r->st.pending_timeouts),
 	};
 }

@@ -5,12 +5,34 @@
  * One struct rc_repl per node, one thread ("rc-repl", poll()), one connection per scope,
  * opened by the scope's writer to the peer's listener.
  *
- * Frames (every integer big-endian):
+ * Frames (every integer big-endian). The handshake's three frames (HELLO, CHALLENGE, AUTH)
+ * are plain:
  *
  *   off len field
  *     0   4 length L of what follows (type and body), 1..RC_REPL_FRAME_MAX
  *     4   1 type (enum rc_repl_type)
- *     5 L-1 body:
+ *     5 L-1 body
+ *
+ * every later frame, in both directions, is sealed (ChaCha20-Poly1305, OpenSSL EVP):
+ *
+ *     0   4 length L of what follows (type, counter, body, tag), 25..RC_REPL_FRAME_MAX
+ *     4   1 type
+ *     5   8 counter: 0 for the first sealed frame of the direction, then +1 per frame
+ *    13 L-25 body, encrypted
+ *   L-12 16 tag over bytes 0..12 (AAD) and the body; nonce = 4 zero bytes | counter
+ *
+ * Keys: one per direction and connection, HKDF-SHA256(the shared key, salt = nonce_w |
+ * nonce_r, info = "rcrp2 stream w2r" (or "r2w") | lp(writer id) | lp(replica id) |
+ * lp(scope)), derived by each side once AUTH's MAC is checked (the replica) or sent (the
+ * writer). The receiver checks the tag before it reads anything of the frame (-> bad_mac),
+ * then the counter: one it has seen (-> replayed: a replay or reordering) or one beyond the
+ * next (-> gap: a frame taken out) is refused. Each refusal is counted by reason and closes
+ * the connection; the writer reconnects (new nonces, new keys, counters from 0). So
+ * nothing on the link can be injected, altered, replayed, reordered, dropped unnoticed or
+ * carried over from another connection: records, TRUNCATE, RESET, DRAINED, ROOMS, AUX
+ * (admin relays, session hand-overs) and the ACKs that release the peer gate alike.
+ *
+ * Bodies:
  *
  *   HELLO     W->R  "RCRP", u8 version, u8 key id, nonce_w[32], u8 n, writer id[n],
  *                   u8 m, scope[m]
@@ -34,13 +56,18 @@
  *
  * Handshake (mutual HMAC-SHA256 challenge-response with the shared key; lp(s) is a one-byte
  * length then s):
+ *   0. R accepts a connection only from the peer's address (rc_repl_set_peer_addr; else
+ *      wrong_source, closed at once). At most REPL_PENDING_MAX connections may be
+ *      unauthenticated at a time, each for REPL_PREAUTH_MS (1 s) at most (pending_timeouts);
+ *      a new connection takes the slot of the least advanced, oldest one (pending_evicted):
+ *      idle ones first, then those whose HELLO is not read yet, then those awaiting AUTH.
  *   1. W connects and sends HELLO. R checks the magic, version, that the scope is attached
  *      here with role REPLICA (else: unknown_scope, closed), the key id, and that the
  *      writer id is its configured peer (else: auth failure, closed).
- *   2. R answers CHALLENGE with mac_r = HMAC(key, "rcrp1 replica" | nonce_w | nonce_r |
+ *   2. R answers CHALLENGE with mac_r = HMAC(key, "rcrp2 replica" | nonce_w | nonce_r |
  *      lp(writer id) | lp(replica id) | lp(scope) | last_lsn | its writer_start).
  *   3. W checks the replica id (its configured peer) and mac_r (constant time); else auth
- *      failure, closed. It sends AUTH with mac_w = HMAC(key, "rcrp1 writer" | nonce_w |
+ *      failure, closed. It sends AUTH with mac_w = HMAC(key, "rcrp2 writer" | nonce_w |
  *      nonce_r | lp(writer id) | lp(replica id) | lp(scope) | replica last_lsn |
  *      replica writer_start | writer_start | first | writer last_lsn).
  *   4. R checks mac_w (else auth failure, closed; nothing of the stream is applied before),
@@ -70,9 +97,13 @@
  * counters when the scope is not known yet), closes the connection, and the writer
  * reconnects after its back-off. A link silent for dead_ms is closed (timeouts).
  *
- * Limits: frames after the handshake are not authenticated one by one (the HA link is a
- * private segment; the handshake keeps a misconfigured or foreign node out, not an on-path
- * attacker). writer_start tells only which records the CURRENT writer did not write: after
+ * The replica validates what it applies (repl_replica.c): a record's kind, lengths (user
+ * 1..RC_MAX_USER, body per kind), UTF-8 user, room name and body, seq in 1..2^63-1, a room
+ * id inside the scope's range (rc_repl_set_room_range); else records_invalid, closed.
+ *
+ * Limits: an on-path attacker can still delay or cut the link (the writer then holds its
+ * acknowledgements with durability "peer-required", or acknowledges alone with "peer",
+ * counted: control/HA.md). writer_start tells only which records the CURRENT writer did not write: after
  * two failovers in a row with a peer down each time (each node acknowledged records alone
  * while the gate was off), records of the same LSN can differ and stay so.
  *
@@ -95,7 +126,7 @@
 struct rc_wal;
 
 #define RC_REPL_MAGIC "RCRP"
-#define RC_REPL_VERSION 1
+#define RC_REPL_VERSION 2 /* 2: frames after the handshake are sealed (see above) */
 #define RC_REPL_FRAME_MAX (1u << 20) /* bytes after the length field */
 #define RC_REPL_BATCH_MAX 1024u      /* records or rooms per frame */
 #define RC_REPL_NONCE_LEN 32
@@ -169,6 +200,11 @@ struct rc_repl_status {
 	uint64_t aux_tx;
 	uint64_t aux_rx;
 	uint64_t aux_dropped;    /* not connected, ring full, or lost with the link */
+	/* sealed frames refused, each closing the connection: */
+	uint64_t frames_bad_mac;  /* tag wrong: forged, altered, or not from this connection */
+	uint64_t frames_replayed; /* genuine but a counter already seen (replay, reordering) */
+	uint64_t frames_gap;      /* genuine but a counter skipped (a frame taken out) */
+	uint64_t records_invalid; /* replica: a record or room that fails validation */
 };
 
 /* Node-wide counters: connections refused before their scope was known. */
@@ -177,6 +213,9 @@ struct rc_repl_stats {
 	uint64_t rejected;       /* closed before their HELLO was valid (garbage, timeouts) */
 	uint64_t unknown_scope;  /* HELLO for a scope not attached here as REPLICA */
 	uint64_t events_dropped; /* connection events lost: nobody polled */
+	uint64_t wrong_source;     /* connections from another address than the peer's */
+	uint64_t pending_evicted;  /* unauthenticated connections closed for a newer one */
+	uint64_t pending_timeouts; /* unauthenticated connections closed after 1 s */
 };
 
 enum rc_repl_event_type {
@@ -210,6 +249,10 @@ int rc_repl_set_peer_addr(struct rc_repl *r, const char *peer_addr);
  * -EEXIST (scope attached), -ENOSPC (RC_REPL_SCOPES_MAX), -EBUSY (running), -errno. */
 int rc_repl_attach(struct rc_repl *r, const char *scope, struct rc_wal *wal,
 		   enum rc_repl_role role);
+
+/* Before start: the room ids (lo..hi) a replica of scope accepts in records and rooms;
+ * hi 0 (the default): any but 0. 0, -EINVAL, -ENOENT, -EBUSY (running). */
+int rc_repl_set_room_range(struct rc_repl *r, const char *scope, uint32_t lo, uint32_t hi);
 
 int rc_repl_start(struct rc_repl *r); /* 0, -EALREADY, -errno */
 void rc_repl_stop(struct rc_repl *r);

@@ -34,18 +34,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
 #include <rte_ring.h>
 
 #include "repl.h"
 #include "wal.h"
 #include "wal_format.h"
 
-#define REPL_HANDSHAKE_MS 2000u
+#define REPL_HANDSHAKE_MS 2000u     /* the writer's side: connect to first ACK */
+#define REPL_PREAUTH_MS 1000u       /* the listener's side: accept to AUTH checked */
 #define REPL_POLL_MAX_MS 50
-#define REPL_PENDING_MAX 8          /* accepted connections not yet identified */
+#define REPL_PENDING_MAX 8          /* accepted connections not yet authenticated */
 #define REPL_TX_HIGH (512u << 10)   /* stop building frames above this much queued */
 #define REPL_RECS_BYTES (256u << 10) /* a RECORDS frame's body, about */
 #define REPL_HDR 5                  /* length + type */
+#define REPL_SEQ_LEN 8              /* a sealed frame's counter */
+#define REPL_TAG_LEN 16             /* a sealed frame's AEAD tag */
+#define REPL_SEALED_HDR (REPL_HDR + REPL_SEQ_LEN)
+#define REPL_KEY_LEN 32             /* per-direction key (ChaCha20-Poly1305) */
 #define REPL_REC_FIXED 40           /* a record's bytes besides user and body */
 #define REPL_ROOM_FIXED 22
 #define REPL_EVENTS 64
@@ -64,6 +70,13 @@ enum conn_state {
 
 struct repl_scope;
 
+/* One direction of an authenticated link: its key (derived per connection, repl.h
+ * "Frames after the handshake") and the counter of the next frame. */
+struct repl_seal {
+	EVP_CIPHER_CTX *ctx; /* NULL: frames in this direction are not sealed (handshake) */
+	uint64_t seq;
+};
+
 struct repl_conn {
 	int fd;
 	enum conn_state st;
@@ -76,6 +89,7 @@ struct repl_conn {
 	uint8_t nonce_r[RC_REPL_NONCE_LEN];
 	uint64_t peer_last;     /* R's last_lsn from CHALLENGE */
 	uint64_t peer_ws;       /* R's own writer start from CHALLENGE (W side) */
+	struct repl_seal seal_tx, seal_rx;
 	uint64_t last_rx_ms;
 	uint64_t last_tx_ms;
 	uint64_t opened_ms;
@@ -86,6 +100,7 @@ struct repl_ctr {
 	_Atomic uint64_t bytes_tx, bytes_rx, records_tx, records_rx;
 	_Atomic uint64_t connects, reconnects, auth_failures, protocol_errors, timeouts;
 	_Atomic uint64_t truncations, resets, aux_tx, aux_rx, aux_dropped;
+	_Atomic uint64_t frames_bad_mac, frames_replayed, frames_gap, records_invalid;
 };
 
 struct repl_aux {
@@ -110,6 +125,7 @@ struct repl_scope {
 	uint32_t backoff_ms;
 	bool tried;            /* a connection was attempted before */
 	struct rte_ring *aux_tx;
+	uint32_t room_lo, room_hi; /* the replica accepts room ids in lo..hi (hi 0: any) */
 	struct repl_ctr c;
 };
 
@@ -135,6 +151,7 @@ struct rc_repl {
 	atomic_bool stop;
 	struct {
 		_Atomic uint64_t accepted, rejected, unknown_scope, events_dropped;
+		_Atomic uint64_t wrong_source, pending_evicted, pending_timeouts;
 	} st;
 };
 
@@ -245,8 +262,9 @@ int rc_repl_frame_put(struct repl_conn *c, const void *p, size_t n);
 int rc_repl_frame_put8(struct repl_conn *c, uint8_t v);
 int rc_repl_frame_put64(struct repl_conn *c, uint64_t v);
 int rc_repl_frame_put_name(struct repl_conn *c, const char *s);
-/* Writes the frame's length; tx may have moved, so off is an offset. */
-void rc_repl_frame_end(struct repl_conn *c, long off);
+/* Writes the frame's length and, on a sealed link, its counter, encrypts the body and
+ * appends the tag; tx may have moved, so off is an offset. 0, -ENOMEM or -EIO. */
+int rc_repl_frame_end(struct repl_conn *c, long off);
 /* A frame with a u64 body (ACK, DRAINED, TRUNCATE, RESET). */
 int rc_repl_frame_u64(struct repl_conn *c, uint8_t type, uint64_t v);
 
@@ -255,6 +273,18 @@ int rc_repl_frame_u64(struct repl_conn *c, uint8_t type, uint64_t v);
 int rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_conn *c,
 		const char *writer, const char *replica, const char *scope, const uint64_t *u64s,
 		unsigned n, uint8_t mac[RC_REPL_MAC_LEN]);
+
+/* After the handshake: derives the connection's two keys (HKDF-SHA256 of the shared key,
+ * salt nonce_w | nonce_r, info label | lp(writer) | lp(replica) | lp(scope)) and seals both
+ * directions from here on; is_writer picks which key sends. 0, -ENOMEM or -EIO. */
+int rc_repl_seal_start(struct repl_conn *c, const struct rc_repl_key *k, const char *writer,
+		       const char *replica, const char *scope, bool is_writer);
+/* Opens the sealed frame f (length field first, flen bytes in all) in place: checks the
+ * tag, then the counter. 0 (the body is at f + REPL_SEALED_HDR, flen - REPL_SEALED_HDR -
+ * REPL_TAG_LEN bytes), -EPROTO (too short), -EBADMSG (tag), -EALREADY (a counter already
+ * seen: replay or reordering), -EILSEQ (a counter skipped: a frame missing). */
+int rc_repl_seal_open(struct repl_conn *c, uint8_t *f, size_t flen);
+void rc_repl_seal_free(struct repl_conn *c);
 
 /* ---- repl.c: events, connections, scopes ---- */
 

@@ -8,12 +8,14 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include <rte_ring.h>
 
+#include "proto.h"
 #include "repl_impl.h"
 
 /* HELLO on an accepted connection: identify the scope, answer CHALLENGE. */
@@ -46,15 +48,14 @@ rc_repl_replica_on_hello(struct rc_repl *r, struct repl_conn *c, struct rd *b)
 		return -EIO;
 	v[0] = rc_wal_last_lsn(sc->wal);
 	v[1] = rc_wal_writer_start(sc->wal);
-	if (rc_repl_mac(&r->key, "rcrp1 replica", c, writer, r->node_id, sc->name, v, 2, mac) != 0)
+	if (rc_repl_mac(&r->key, "rcrp2 replica", c, writer, r->node_id, sc->name, v, 2, mac) != 0)
 		return -EIO;
 	off = rc_repl_frame_begin(c, RC_REPL_T_CHALLENGE, 128);
 	if (off < 0 || rc_repl_frame_put(c, c->nonce_r, RC_REPL_NONCE_LEN) != 0 ||
 	    rc_repl_frame_put64(c, v[0]) != 0 || rc_repl_frame_put64(c, v[1]) != 0 ||
 	    rc_repl_frame_put_name(c, r->node_id) != 0 ||
-	    rc_repl_frame_put(c, mac, sizeof(mac)) != 0)
+	    rc_repl_frame_put(c, mac, sizeof(mac)) != 0 || rc_repl_frame_end(c, off) != 0)
 		return -ENOMEM;
-	rc_repl_frame_end(c, off);
 	c->peer_last = v[0];
 	c->peer_ws = v[1];
 	c->st = CS_WAIT_AUTH;
@@ -75,10 +76,13 @@ rc_repl_replica_on_auth(struct rc_repl *r, struct repl_conn *c, struct rd *b)
 	peer_mac = rc_repl_rd_take(b, RC_REPL_MAC_LEN);
 	if (b->bad || b->left != 0)
 		return -EPROTO;
-	if (rc_repl_mac(&r->key, "rcrp1 writer", c, r->peer_id, r->node_id, sc->name, u, 5,
+	if (rc_repl_mac(&r->key, "rcrp2 writer", c, r->peer_id, r->node_id, sc->name, u, 5,
 		     mac) != 0 ||
 	    CRYPTO_memcmp(mac, peer_mac, sizeof(mac)) != 0)
 		return -EACCES;
+	/* everything after AUTH, both ways, is sealed under this connection's keys */
+	if (rc_repl_seal_start(c, &r->key, r->peer_id, r->node_id, sc->name, false) != 0)
+		return -EIO;
 	return rc_repl_frame_u64(c, RC_REPL_T_ACK, rc_wal_last_lsn(sc->wal));
 }
 
@@ -96,6 +100,45 @@ rc_repl_batch_flush(struct repl_scope *sc, struct rx_batch *bt)
 	}
 	bt->n = 0;
 	return rc;
+}
+
+/* ---- what the replica applies ----
+ *
+ * A record is stored here only if the request path could have stored it (PROTOCOL.md's
+ * limits, dataplane/proto.c's UTF-8 rule), with a seq in 1..2^63-1 and a room id of the
+ * scope's range: the stream is authenticated, so a record failing this comes from a writer
+ * with a bug, and storing it would hand it to the drain and to clients. It is refused
+ * (records_invalid), the connection closed, and the stream stays down until the writer
+ * is fixed: visible, never silent. (This is the replica's own check; the request path has
+ * its own in dataplane/proto.c.) */
+
+static bool
+room_id_ok(const struct repl_scope *sc, uint32_t id)
+{
+	return id != 0 && (sc->room_hi == 0 || (id >= sc->room_lo && id <= sc->room_hi));
+}
+
+static bool
+user_ok(const char *p, size_t len)
+{
+	return len >= 1 && len <= RC_MAX_USER && rc_utf8_valid(p, len, false);
+}
+
+static bool
+record_valid(const struct repl_scope *sc, const struct rc_wal_logrec *lr)
+{
+	if (!room_id_ok(sc, lr->room_id) || !user_ok(lr->user.p, lr->user.len))
+		return false;
+	switch (lr->kind) {
+	case RC_WAL_MSG:
+		return lr->seq >= 1 && lr->seq <= (uint64_t)INT64_MAX && lr->body.len >= 1 &&
+		       lr->body.len <= RC_MAX_BODY && rc_utf8_valid(lr->body.p, lr->body.len, true);
+	case RC_WAL_ROOM:
+		return lr->body.len >= 1 && lr->body.len <= RC_MAX_ROOM &&
+		       rc_utf8_valid(lr->body.p, lr->body.len, false);
+	default:
+		return false;
+	}
 }
 
 static int
@@ -131,6 +174,8 @@ replica_on_records(struct repl_scope *sc, struct rx_batch *bt, struct rd *b)
 		lr->body = (struct rc_str){ .p = (const char *)rc_repl_rd_take(b, bl), .len = bl };
 		if (b->bad)
 			return -EPROTO;
+		if (!record_valid(sc, lr))
+			return -EDOM;
 		bt->n++;
 	}
 	return b->left == 0 ? 0 : -EPROTO;
@@ -143,7 +188,8 @@ struct rx_room {
 };
 
 static int
-replica_rooms_decode(struct rd *b, unsigned n, struct rc_wal_room *rooms, struct rx_room *s)
+replica_rooms_decode(const struct repl_scope *sc, struct rd *b, unsigned n,
+		     struct rc_wal_room *rooms, struct rx_room *s)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t nl, cl;
@@ -159,6 +205,10 @@ replica_rooms_decode(struct rd *b, unsigned n, struct rc_wal_room *rooms, struct
 		cp = rc_repl_rd_take(b, cl);
 		if (b->bad || memchr(np, '\0', nl) != NULL || memchr(cp, '\0', cl) != NULL)
 			return -EPROTO;
+		if (!room_id_ok(sc, rooms[i].room_id) || rooms[i].last_seq > (uint64_t)INT64_MAX ||
+		    nl < 1 || nl > RC_MAX_ROOM || !rc_utf8_valid((const char *)np, nl, false) ||
+		    !user_ok((const char *)cp, cl))
+			return -EDOM;
 		memcpy(s[i].name, np, nl);
 		s[i].name[nl] = '\0';
 		memcpy(s[i].creator, cp, cl);
@@ -181,7 +231,7 @@ replica_on_rooms(struct repl_scope *sc, struct rd *b)
 		return -EPROTO;
 	rooms = calloc(n, sizeof(*rooms));
 	s = calloc(n, sizeof(*s));
-	rc = rooms == NULL || s == NULL ? -ENOMEM : replica_rooms_decode(b, n, rooms, s);
+	rc = rooms == NULL || s == NULL ? -ENOMEM : replica_rooms_decode(sc, b, n, rooms, s);
 	if (rc == 0 && rc_wal_apply_rooms(sc->wal, rooms, n) != 0)
 		rc = -EPROTO;
 	free(rooms);

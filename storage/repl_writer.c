@@ -32,9 +32,9 @@ writer_send_hello(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *c)
 	if (off < 0 || rc_repl_frame_put(c, RC_REPL_MAGIC, 4) != 0 ||
 	    rc_repl_frame_put8(c, RC_REPL_VERSION) != 0 || rc_repl_frame_put8(c, r->key.id) != 0 ||
 	    rc_repl_frame_put(c, c->nonce_w, sizeof(c->nonce_w)) != 0 ||
-	    rc_repl_frame_put_name(c, r->node_id) != 0 || rc_repl_frame_put_name(c, sc->name) != 0)
+	    rc_repl_frame_put_name(c, r->node_id) != 0 || rc_repl_frame_put_name(c, sc->name) != 0 ||
+	    rc_repl_frame_end(c, off) != 0)
 		return -ENOMEM;
-	rc_repl_frame_end(c, off);
 	c->st = CS_WAIT_CHALLENGE;
 	return 0;
 }
@@ -100,7 +100,7 @@ writer_on_challenge(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 		return -EPROTO;
 	memcpy(c->nonce_r, nonce, RC_REPL_NONCE_LEN);
 	if (strcmp(replica, r->peer_id) != 0 ||
-	    rc_repl_mac(&r->key, "rcrp1 replica", c, r->node_id, replica, sc->name, rv, 2,
+	    rc_repl_mac(&r->key, "rcrp2 replica", c, r->node_id, replica, sc->name, rv, 2,
 		     mac) != 0 ||
 	    CRYPTO_memcmp(mac, peer_mac, sizeof(mac)) != 0)
 		return -EACCES;
@@ -113,13 +113,16 @@ writer_on_challenge(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 	u[2] = ws;
 	u[3] = first;
 	u[4] = wlast;
-	if (rc_repl_mac(&r->key, "rcrp1 writer", c, r->node_id, replica, sc->name, u, 5, mac) != 0)
+	if (rc_repl_mac(&r->key, "rcrp2 writer", c, r->node_id, replica, sc->name, u, 5, mac) != 0)
 		return -EIO;
 	off = rc_repl_frame_begin(c, RC_REPL_T_AUTH, 24 + RC_REPL_MAC_LEN);
 	if (off < 0 || rc_repl_frame_put64(c, ws) != 0 || rc_repl_frame_put64(c, first) != 0 ||
-	    rc_repl_frame_put64(c, wlast) != 0 || rc_repl_frame_put(c, mac, sizeof(mac)) != 0)
+	    rc_repl_frame_put64(c, wlast) != 0 || rc_repl_frame_put(c, mac, sizeof(mac)) != 0 ||
+	    rc_repl_frame_end(c, off) != 0)
 		return -ENOMEM;
-	rc_repl_frame_end(c, off);
+	/* everything after AUTH, both ways, is sealed under this connection's keys */
+	if (rc_repl_seal_start(c, &r->key, r->node_id, replica, sc->name, true) != 0)
+		return -EIO;
 	c->peer_last = rv[0];
 	c->peer_ws = rv[1];
 	c->st = CS_WAIT_FIRST_ACK;
@@ -241,12 +244,13 @@ struct room_frames {
 static int
 room_frames_close(struct room_frames *f)
 {
-	if (f->off < 0)
+	long off = f->off;
+
+	if (off < 0)
 		return 0;
-	rc_repl_put16(f->c->tx + f->count_at, (uint16_t)f->n);
-	rc_repl_frame_end(f->c, f->off);
 	f->off = -1;
-	return 0;
+	rc_repl_put16(f->c->tx + f->count_at, (uint16_t)f->n);
+	return rc_repl_frame_end(f->c, off) == 0 ? 0 : -ENOMEM;
 }
 
 static int
@@ -257,8 +261,8 @@ room_frames_add(void *arg, const struct rc_wal_room *room)
 	size_t nl = strlen(room->name), cl = strlen(room->creator);
 	uint8_t h[REPL_ROOM_FIXED];
 
-	if (f->off >= 0 && f->n == RC_REPL_BATCH_MAX)
-		room_frames_close(f);
+	if (f->off >= 0 && f->n == RC_REPL_BATCH_MAX && room_frames_close(f) != 0)
+		return -ENOMEM;
 	if (f->off < 0) {
 		uint8_t zero[2] = { 0, 0 };
 
@@ -289,9 +293,10 @@ writer_reset(struct repl_scope *sc, struct repl_conn *c, uint64_t first)
 	struct room_frames f = { .c = c, .off = -1 };
 	int rc = rc_wal_load_rooms(sc->wal, room_frames_add, &f);
 
+	if (rc == 0)
+		rc = room_frames_close(&f);
 	if (rc != 0)
 		return rc < 0 ? rc : -ENOMEM;
-	room_frames_close(&f);
 	if (rc_repl_frame_u64(c, RC_REPL_T_RESET, first - 1) != 0)
 		return -ENOMEM;
 	rc_repl_ctr_add(&sc->c.resets, 1);
@@ -334,7 +339,8 @@ writer_records(struct repl_scope *sc, struct repl_conn *c)
 		return writer_reset(sc, c, first) == 0 ? 1 : -ENOMEM;
 	}
 	rc_repl_put16(c->tx + count_at, (uint16_t)f.n);
-	rc_repl_frame_end(c, off);
+	if (rc_repl_frame_end(c, off) != 0)
+		return -ENOMEM;
 	sc->next_lsn = f.next;
 	sc->ack_cap = f.next - 1;
 	rc_repl_ctr_set(&sc->c.sent_lsn, f.next - 1);
@@ -352,8 +358,8 @@ writer_aux(struct repl_scope *sc, struct repl_conn *c)
 	for (unsigned i = 0; i < n; i++) {
 		long off = rc == 0 ? rc_repl_frame_begin(c, RC_REPL_T_AUX, a[i]->len) : -1;
 
-		if (off >= 0 && rc_repl_frame_put(c, a[i]->data, a[i]->len) == 0) {
-			rc_repl_frame_end(c, off);
+		if (off >= 0 && rc_repl_frame_put(c, a[i]->data, a[i]->len) == 0 &&
+		    rc_repl_frame_end(c, off) == 0) {
 			rc_repl_ctr_add(&sc->c.aux_tx, 1);
 		} else {
 			rc = -ENOMEM;
@@ -385,9 +391,8 @@ rc_repl_writer_pump(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 	if (c->tx_len == c->tx_off && rc_repl_since(now, c->last_tx_ms) >= r->dead_ms / 4) {
 		long off = rc_repl_frame_begin(c, RC_REPL_T_PING, 0);
 
-		if (off < 0)
+		if (off < 0 || rc_repl_frame_end(c, off) != 0)
 			return -ENOMEM;
-		rc_repl_frame_end(c, off);
 	}
 	return 0;
 }

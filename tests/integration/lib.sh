@@ -10,6 +10,7 @@
 #   rc_start_node / rc_stop_node / rc_kill_node
 #   rc_ctl ARGS             roomcastctl against this node's admin socket
 #   rc_rcload ARGS          rcload in the CLI namespace, pointed at the node
+#   rc_rcproto USER TOKEN CHECK   tests/tools/rcproto.py (raw protocol checks) likewise
 #   rc_stat JQ / rc_drops_total   read `roomcastctl -j stats`
 #   rc_assert*, rc_fail     print what failed (and the node log's end), exit 1
 #
@@ -611,6 +612,21 @@ rc_rcload() {
 	fi
 	[ "$rc" -ne 124 ] || rc_log "rcload timed out"
 	return "$rc"
+}
+
+# rc_rcproto USER TOKEN CHECK [ARGS...]: tests/tools/rcproto.py (a raw client of the
+# protocol) in the CLI namespace from the first client address, against the node. Its output
+# goes to stdout and to WORK/rcproto.log. Returns its status.
+rc_rcproto() {
+	local user=$1 token=$2 py
+	shift 2
+	py=$(command -v python3) || rc_fail "python3 missing (run .ci/install-deps)"
+	rc_log "rcproto $*"
+	echo "==== rcproto $* ====" >>"$RC_WORK/rcproto.log"
+	rc_cli "$py" -B "$RC_ROOT/tests/tools/rcproto.py" --server "$RC_SERVICE_IP:$RC_PORT" \
+		--bind-ip "${RC_CLIENT_IPS[0]}" --user "$user" --token "$token" "$@" 2>&1 |
+		tee -a "$RC_WORK/rcproto.log"
+	return "${PIPESTATUS[0]}"
 }
 
 # rc_bind_args: --bind-ip for every client address.

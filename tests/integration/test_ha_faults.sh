@@ -125,6 +125,14 @@ for i in 0 1; do
 	rc_assert_eq "$(rc_ha_ctl "$i" -j ha status | jq -r '.scopes[1].served')" false \
 		"C: ${RC_HA_ID[i]} does not serve its peer's"
 done
+# durability "peer": with no peer copy, each node acknowledges on its local commit alone:
+# that downgrade is an alarm, counted (never silent)
+for i in 0 1; do
+	rc_assert_eq "$(rc_ha_ctl "$i" -j ha status | jq -r '.scopes[0].acks_local_only')" true \
+		"C: ${RC_HA_ID[i]} shows its ACKs on the local commit only"
+	rc_assert_int_gt "$(rc_ha_ctl "$i" -j ha status | jq '.durability_downgrades')" 0 \
+		"C: ${RC_HA_ID[i]} counted the downgrade"
+done
 rc_ha_link up
 rc_ha_wait_state 0 Normal 10
 rc_ha_wait_state 1 Normal 10

@@ -4,7 +4,8 @@
 # its PostgreSQL stopped so that nothing drains, takes POSTs of ~1.1 KB until LMDB passes the
 # mark. Then:
 #  1. POSTs are refused with ERROR 7 "storage full" (counted in `stats`), `db status` says
-#     FULL, the node keeps running and answering.
+#     FULL, the node keeps running and answering; a resend of a POST stored before is still
+#     acknowledged with its seq (PROTOCOL.md 7.11).
 #  2. PostgreSQL comes back: the drain and the trim of the window free room, the flag clears,
 #     and the clients' retried POSTs are accepted: rcload, which retries ERROR 7 with back-off,
 #     ends with every message ACKed and delivered exactly once.
@@ -24,6 +25,9 @@ export RC_MAP_MB=16 RC_HIGH_WATER=50 RC_KEEP_RECORDS=100 RC_POST_RATE=100000
 export RC_POST_BURST=100000
 rc_write_node_conf
 rc_start_node
+TOKEN=$(rc_token alice)
+seq=$(rc_rcproto alice "$TOKEN" post --room full-resend --cmid 77 | sed -n 's/^rcproto: seq //p')
+[ -n "$seq" ] || rc_fail "rcproto post: no ACK before the storage filled up"
 rc_stop_pg
 mapfile -t BIND < <(rc_bind_args)
 
@@ -43,6 +47,8 @@ rc_wait_until 30 "POSTs are refused with ERROR 7 storage full" refused
 rc_log "db status when full: $(rc_ctl -j db status | jq -c '{backlog, lmdb}')"
 rc_assert "the node still answers ping while full" rc_cli ping -c 1 -W 2 "$RC_SERVICE_IP"
 rc_assert "status while full" rc_ctl status
+rc_assert "while full: a resend of a stored POST gets its ACK (seq $seq), a new one ERROR 7" \
+	rc_rcproto alice "$TOKEN" resend-full --room full-resend --cmid 77 --seq "$seq"
 
 rc_log "step 2: PostgreSQL back: drain, trim, accept again"
 sleep 2 # let the clients hit the refusal and retry for a while

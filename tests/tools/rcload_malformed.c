@@ -9,7 +9,7 @@
  *      session sent from the wrong address, and LOGINs too small to be answered. No valid
  *      session covers these, so no reply may be larger than the datagram that caused it
  *      (replies are matched by the echoed request id) and no reply may be anything but an
- *      ERROR.
+ *      ERROR, or a BYE to a LOGOUT (of a session that does not exist).
  *   3. Session phase, the other N/2 datagrams, malformed only, from the client's own socket
  *      with its real session id: the node may answer ERROR 6/3 and nothing else (a reply
  *      that is not an ERROR, or that does not decode, fails the check).
@@ -444,7 +444,10 @@ check_reply(struct mal *m, const uint8_t *b, size_t len)
 		rl_fail(m->r, "amplification: %zu-byte reply to a %zu-byte datagram (no session)",
 			len, sent);
 	while (off < len && rc_decode(b + off, len - off, &msg, &used) == 0 && used > 0) {
-		if (msg.hdr.type != RC_T_ERROR && m->a_accepted++ < 3)
+		/* a BYE answers a LOGOUT of a session that is gone (PROTOCOL.md 7.10): no
+		 * larger than the LOGOUT, checked above like every reply */
+		if (msg.hdr.type != RC_T_ERROR && msg.hdr.type != RC_T_BYE &&
+		    m->a_accepted++ < 3)
 			rl_fail(m->r, "node answered %s to an unauthenticated datagram",
 				rc_msg_type_name(msg.hdr.type));
 		off += used;

@@ -667,6 +667,8 @@ test_ha_pair(void **state)
 	assert_int_equal(cfg.ha_auto_fallback_s, 60);
 	assert_int_equal(cfg.ha_key_id, 7);
 	assert_true(cfg.ha_fault_injection);
+	assert_int_equal(load_ha(19, "  durability = \"peer-required\"; };"), 0);
+	assert_string_equal(cfg.ha_durability, "peer-required");
 }
 
 static void
@@ -691,7 +693,7 @@ test_ha_errors(void **state)
 	expect_ha_error(19, "  dead_ms = 60; };",
 			":19: ha.dead_ms: 60 must exceed ha.interval_ms (100)");
 	expect_ha_error(19, "  durability = \"remote\"; };",
-			":19: ha.durability: \"remote\": expected \"peer\" or \"local\"");
+			":19: ha.durability: \"remote\": expected \"peer\", \"peer-required\" or \"local\"");
 	expect_ha_error(12, "",
 			":14: ha.enabled: high availability needs db.conninfo (the lease lives "
 			"in the group's database)");

@@ -24,6 +24,7 @@
 
 #include "counters.h"
 #include "dedup.h"
+#include "frag_tap.h"
 #include "pkt.h"
 #include "room_table.h"
 #include "session.h"
@@ -259,7 +260,7 @@ test_dedup(void **state)
 	assert_true(dd_find(d, "alice", 7, &seq, &pending));
 	assert_int_equal(seq, 1);
 	assert_true(pending);
-	assert_int_equal(dd_put(d, 1, "alice", 7, false), 0); /* committed: update */
+	assert_int_equal(rc_dedup_stored(d, 1, "alice", 5, 7), 0); /* committed: update */
 	assert_true(dd_find(d, "alice", 7, &seq, &pending));
 	assert_false(pending);
 	assert_int_equal(rc_dedup_count(d), 1);
@@ -546,6 +547,51 @@ test_classify_bad_frames(void **state)
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_ETH_SHORT);
 	rte_pktmbuf_free(m);
+}
+
+/* PROTOCOL.md 1: a datagram is at most 1472 bytes of UDP payload; larger ones are dropped
+ * (counted udp_oversize) even when they arrive whole. */
+static void
+test_classify_oversize(void **state)
+{
+	static char big[RC_MAX_DGRAM + 1];
+	struct rc_local l = local();
+	struct rte_mbuf *m;
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, big, RC_MAX_DGRAM);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_CHAT);
+	assert_int_equal(len, RC_MAX_DGRAM);
+	rte_pktmbuf_free(m);
+	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, big, RC_MAX_DGRAM + 1);
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_UDP_OVERSIZE);
+	assert_string_equal(rc_drop_name(why), "udp_oversize");
+	rte_pktmbuf_free(m);
+}
+
+/* The interface of a net_af_packet port, for its fragment tap. */
+static void
+test_frag_tap_iface(void **state)
+{
+	char name[16];
+
+	(void)state;
+	assert_int_equal(rc_frag_tap_iface("iface=rc1-nd", name, sizeof(name)), 0);
+	assert_string_equal(name, "rc1-nd");
+	assert_int_equal(rc_frag_tap_iface("qpairs=2,iface=veth0,qdisc_bypass=0", name,
+					   sizeof(name)), 0);
+	assert_string_equal(name, "veth0");
+	assert_int_equal(rc_frag_tap_iface("qpairs=2", name, sizeof(name)), -ENOENT);
+	assert_int_equal(rc_frag_tap_iface("", name, sizeof(name)), -ENOENT);
+	assert_int_equal(rc_frag_tap_iface("iface=,qpairs=2", name, sizeof(name)), -EINVAL);
+	assert_int_equal(rc_frag_tap_iface("iface=a-name-longer-than-ifnamsiz", name,
+					   sizeof(name)), -EINVAL);
 }
 
 static struct rte_mbuf *
@@ -843,6 +889,8 @@ main(void)
 		cmocka_unit_test(test_dedup_model),
 		cmocka_unit_test(test_classify_udp),
 		cmocka_unit_test(test_classify_bad_frames),
+		cmocka_unit_test(test_classify_oversize),
+		cmocka_unit_test(test_frag_tap_iface),
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_peer_ip_arp),
 		cmocka_unit_test(test_peer_ip_udp),

@@ -10,7 +10,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -761,6 +764,681 @@ test_wal_apply_rules(void **state)
 	}
 }
 
+static void
+aux_count(void *arg, const char *scope, const void *buf, uint16_t len)
+{
+	(void)scope, (void)buf, (void)len;
+	(*(unsigned *)arg)++;
+}
+
+/* ---- an on-path relay without the key (review S1) ----
+ *
+ * The writer connects to the relay, the relay to the replica; it forwards whole frames
+ * (the length prefix is the same in every frame) and, as the test asks, injects frames of
+ * its own or swallows the writer's. The first two writer->replica frames (HELLO, AUTH) and
+ * the first replica->writer frame (CHALLENGE) are the handshake; every later frame is
+ * sealed (repl.h): length, type, u64 frame counter, body, 16-byte tag. The forgeries come
+ * in both shapes: the plain frame of version 1, and a sealed-looking frame at the counter
+ * the receiver expects next, with a tag the relay cannot compute. */
+#define RELAY_BUF (4u << 20)
+
+enum relay_mode {
+	RELAY_PASS = 0,
+	RELAY_SWALLOW, /* drop the writer's frames after the handshake, forge ACKs instead */
+	RELAY_REPLAY,  /* send the writer's first frame after the handshake twice */
+	RELAY_DROP,    /* leave out the writer's first frame after the handshake */
+};
+
+struct relay_dir {
+	int from, to;
+	uint8_t *buf;
+	size_t len;
+	unsigned frames; /* frames seen in this direction on this connection */
+	uint64_t sealed; /* sealed frames forwarded (the receiver's next counter) */
+};
+
+struct relay {
+	int lfd;
+	uint16_t port, to_port;
+	enum relay_mode mode;
+	struct relay_dir w2r, r2w;
+	pthread_t th;
+	atomic_bool stop;
+	/* a frame body to inject towards the replica (type, u64) in the shape asked for */
+	atomic_int inject_type; /* 0: none */
+	uint64_t inject_val;
+	atomic_bool inject_plain;
+	atomic_uint injected, forged_acks, swallowed, replayed, dropped, conns;
+	uint64_t forge_ack_lsn;
+};
+
+static void
+relay_put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static void
+relay_send(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (fd >= 0 && n > 0) {
+		ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				sleep_ms(1);
+				continue;
+			}
+			return;
+		}
+		b += k;
+		n -= (size_t)k;
+	}
+}
+
+/* A forged frame of type with a u64 body: plain (version 1) or sealed-looking at counter
+ * seq with a zero tag. Returns its length. */
+static size_t
+relay_forge(uint8_t *b, bool plain, uint8_t type, uint64_t seq, uint64_t v)
+{
+	size_t n = 4;
+
+	b[n++] = type;
+	if (!plain) {
+		relay_put_be64(b + n, seq);
+		n += 8;
+	}
+	relay_put_be64(b + n, v);
+	n += 8;
+	if (!plain) {
+		memset(b + n, 0, 16);
+		n += 16;
+	}
+	b[0] = 0;
+	b[1] = (uint8_t)((n - 4) >> 16);
+	b[2] = (uint8_t)((n - 4) >> 8);
+	b[3] = (uint8_t)(n - 4);
+	return n;
+}
+
+static void
+relay_close_pair(struct relay *r)
+{
+	if (r->w2r.from >= 0)
+		close(r->w2r.from);
+	if (r->w2r.to >= 0)
+		close(r->w2r.to);
+	r->w2r.from = r->w2r.to = r->r2w.from = r->r2w.to = -1;
+	r->w2r.len = r->r2w.len = 0;
+	r->w2r.frames = r->r2w.frames = 0;
+	r->w2r.sealed = r->r2w.sealed = 0;
+}
+
+static void
+relay_accept(struct relay *r)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(r->to_port) };
+	int fd = accept(r->lfd, NULL, NULL), up;
+
+	if (fd < 0)
+		return;
+	relay_close_pair(r);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	up = socket(AF_INET, SOCK_STREAM, 0);
+	if (up < 0 || connect(up, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		if (up >= 0)
+			close(up);
+		return;
+	}
+	r->w2r.from = r->r2w.to = fd;
+	r->w2r.to = r->r2w.from = up;
+	atomic_fetch_add(&r->conns, 1);
+}
+
+/* One complete frame f (n bytes) read in direction d: forward, drop, or duplicate it. */
+static void
+relay_frame(struct relay *r, struct relay_dir *d, const uint8_t *f, size_t n)
+{
+	bool w2r = d == &r->w2r;
+	unsigned idx = d->frames++;
+	bool handshake = w2r ? idx < 2 : idx < 1;
+
+	if (w2r && !handshake && r->mode == RELAY_SWALLOW) {
+		uint8_t b[64];
+		size_t k;
+
+		bool plain = atomic_load(&r->conns) % 2 == 1;
+
+		atomic_fetch_add(&r->swallowed, 1);
+		/* "the replica holds everything": on odd connections a plain ACK first, on
+		 * even ones a sealed-looking ACK at the writer's next counter first */
+		for (int i = 0; i < 2; i++, plain = !plain) {
+			k = relay_forge(b, plain, RC_REPL_T_ACK, r->r2w.sealed, r->forge_ack_lsn);
+			relay_send(r->r2w.to, b, k);
+		}
+		atomic_fetch_add(&r->forged_acks, 2);
+		return;
+	}
+	if (w2r && !handshake && r->mode == RELAY_DROP && idx == 2) {
+		atomic_fetch_add(&r->dropped, 1); /* genuine, never delivered */
+		return;
+	}
+	relay_send(d->to, f, n);
+	if (!handshake)
+		d->sealed++;
+	if (w2r && !handshake && r->mode == RELAY_REPLAY && idx == 2) {
+		relay_send(d->to, f, n); /* a genuine frame, recorded and sent again */
+		atomic_fetch_add(&r->replayed, 1);
+	}
+}
+
+static void
+relay_read(struct relay *r, struct relay_dir *d)
+{
+	ssize_t k = recv(d->from, d->buf + d->len, RELAY_BUF - d->len, 0);
+	size_t off = 0;
+
+	if (k <= 0) {
+		relay_close_pair(r);
+		return;
+	}
+	d->len += (size_t)k;
+	while (d->len - off >= 4) {
+		size_t n = 4 + ((size_t)d->buf[off] << 24 | (size_t)d->buf[off + 1] << 16 |
+				(size_t)d->buf[off + 2] << 8 | d->buf[off + 3]);
+
+		if (n > RELAY_BUF) {
+			relay_close_pair(r);
+			return;
+		}
+		if (d->len - off < n)
+			break;
+		relay_frame(r, d, d->buf + off, n);
+		if (d->from < 0)
+			return;
+		off += n;
+	}
+	memmove(d->buf, d->buf + off, d->len - off);
+	d->len -= off;
+}
+
+static void
+relay_inject(struct relay *r)
+{
+	int type = atomic_load(&r->inject_type);
+	uint8_t b[64];
+	size_t n;
+
+	/* only once the handshake went through (whole frames are forwarded: the replica's
+	 * side is always between two frames) */
+	if (type == 0 || r->w2r.to < 0 || r->w2r.frames < 2)
+		return;
+	n = relay_forge(b, atomic_load(&r->inject_plain), (uint8_t)type, r->w2r.sealed,
+			r->inject_val);
+	relay_send(r->w2r.to, b, n);
+	atomic_store(&r->inject_type, 0);
+	atomic_fetch_add(&r->injected, 1);
+}
+
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p[3] = { { .fd = r->lfd, .events = POLLIN },
+				       { .fd = r->w2r.from, .events = POLLIN },
+				       { .fd = r->r2w.from, .events = POLLIN } };
+
+		if (poll(p, 3, 5) < 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			relay_accept(r);
+		else if (p[1].fd >= 0 && p[1].revents & (POLLIN | POLLHUP | POLLERR))
+			relay_read(r, &r->w2r);
+		else if (p[2].fd >= 0 && p[2].revents & (POLLIN | POLLHUP | POLLERR))
+			relay_read(r, &r->r2w);
+		relay_inject(r);
+	}
+	relay_close_pair(r);
+	return NULL;
+}
+
+static struct relay *
+relay_start(uint16_t to_port, enum relay_mode mode)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	assert_non_null(r);
+	r->to_port = to_port;
+	r->mode = mode;
+	r->w2r.buf = malloc(RELAY_BUF);
+	r->r2w.buf = malloc(RELAY_BUF);
+	assert_non_null(r->w2r.buf);
+	assert_non_null(r->r2w.buf);
+	r->w2r.from = r->w2r.to = r->r2w.from = r->r2w.to = -1;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r->lfd >= 0);
+	assert_int_equal(bind(r->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(r->lfd, 4), 0);
+	assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&sa, &len), 0);
+	r->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&r->th, NULL, relay_main, r), 0);
+	return r;
+}
+
+static void
+relay_stop(struct relay *r)
+{
+	atomic_store(&r->stop, true);
+	pthread_join(r->th, NULL);
+	close(r->lfd);
+	free(r->w2r.buf);
+	free(r->r2w.buf);
+	free(r);
+}
+
+/* A (writer) streams to B (replica) through a relay in mode. */
+static struct relay *
+fx_up_relayed(struct fx *f, enum relay_mode mode)
+{
+	struct rc_repl_conf ca = repl_conf("A", "B"), cb = repl_conf("B", "A");
+	struct relay *rl;
+	char addr[64];
+
+	f->wa = wal_open(f, "a", &f->cqa);
+	f->wb = wal_open(f, "b", &f->cqb);
+	f->ra = rc_repl_create(&ca);
+	f->rb = rc_repl_create(&cb);
+	assert_non_null(f->ra);
+	assert_non_null(f->rb);
+	rl = relay_start(rc_repl_listen_port(f->rb), mode);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", rl->port);
+	assert_int_equal(rc_repl_set_peer_addr(f->ra, addr), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", rc_repl_listen_port(f->ra));
+	assert_int_equal(rc_repl_set_peer_addr(f->rb, addr), 0);
+	assert_int_equal(rc_repl_attach(f->ra, SCOPE, f->wa, RC_REPL_WRITER), 0);
+	assert_int_equal(rc_repl_attach(f->rb, SCOPE, f->wb, RC_REPL_REPLICA), 0);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_int_equal(rc_repl_start(f->ra), 0);
+	return rl;
+}
+
+/* Waits until cond(status of r) holds; false after WAIT_MS (the test then fails). */
+static bool
+wait_status(struct rc_repl *r, bool (*cond)(const struct rc_repl_status *, uint64_t),
+	    uint64_t arg)
+{
+	uint64_t end = ms_now() + WAIT_MS;
+	struct rc_repl_status st;
+
+	do {
+		assert_int_equal(rc_repl_get_status(r, SCOPE, &st), 0);
+		if (cond(&st, arg))
+			return true;
+		sleep_ms(2);
+	} while (ms_now() < end);
+	return false;
+}
+
+static bool
+refused_at_least(const struct rc_repl_status *st, uint64_t n)
+{
+	return st->frames_bad_mac + st->frames_replayed + st->frames_gap +
+		       st->protocol_errors >= n;
+}
+
+static bool
+connects_at_least(const struct rc_repl_status *st, uint64_t n)
+{
+	return st->connected && st->connects >= n;
+}
+
+/* Forged TRUNCATE, RECORDS-free DRAINED / RESET and AUX admin frames, each in both shapes,
+ * are refused by the replica: its copy stays whole, nothing reaches its control thread,
+ * the connection is reset and counted, and the stream comes back. */
+static void
+test_relay_injection(void **state)
+{
+	struct fx *f = *state;
+	struct relay *rl = fx_up_relayed(f, RELAY_PASS);
+	static const struct {
+		int type;
+		uint64_t val;
+		bool plain;
+	} forged[] = {
+		{ RC_REPL_T_TRUNCATE, 0, true },  { RC_REPL_T_TRUNCATE, 0, false },
+		{ RC_REPL_T_RESET, 5000, true },  { RC_REPL_T_RESET, 5000, false },
+		{ RC_REPL_T_DRAINED, 11, true },  { RC_REPL_T_DRAINED, 11, false },
+		{ RC_REPL_T_AUX, 0x0410000000000000ull, true },
+		{ RC_REPL_T_AUX, 0x0410000000000000ull, false },
+	};
+	struct rc_repl_status st;
+	unsigned got = 0;
+
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 10, "a");
+	assert_true(wait_lsn(f->wb, 11));
+	for (unsigned i = 0; i < RTE_DIM(forged); i++) {
+		unsigned before = atomic_load(&rl->injected);
+
+		assert_true(wait_status(f->rb, connects_at_least, i + 1));
+		rl->inject_val = forged[i].val;
+		atomic_store(&rl->inject_plain, forged[i].plain);
+		atomic_store(&rl->inject_type, forged[i].type);
+		for (unsigned k = 0; k < 2500 && atomic_load(&rl->injected) == before; k++)
+			sleep_ms(2);
+		assert_int_equal(atomic_load(&rl->injected), before + 1);
+		assert_true(wait_status(f->rb, refused_at_least, i + 1));
+	}
+	/* the replica's copy is whole and nothing was handed to its control thread */
+	assert_int_equal(rc_wal_last_lsn(f->wb), 11);
+	assert_int_equal(rc_wal_drained_lsn(f->wb), 0);
+	assert_int_equal(rc_repl_poll_aux(f->rb, aux_count, &got), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.truncations + st.resets + st.aux_rx, 0);
+	assert_true(st.frames_bad_mac >= 4);
+	assert_true(st.protocol_errors >= 4); /* the plain ones: too short for a sealed frame */
+	/* the stream comes back and goes on */
+	write_msgs(f->wa, f->cqa, 1, 11, 15, "a");
+	assert_true(wait_lsn(f->wb, 16));
+	assert_same(f->wa, f->wb, 1);
+	rc_repl_stop(f->ra);
+	relay_stop(rl);
+}
+
+/* The relay swallows every record and forges ACKs: with the peer gate on nothing is
+ * acknowledged (completed) to a client, the writer refuses the ACKs and resets the link. */
+static void
+test_relay_forged_ack(void **state)
+{
+	struct fx *f = *state;
+	struct relay *rl;
+	struct rc_repl_status st;
+	struct rc_wal_stats ws;
+
+	rl = fx_up_relayed(f, RELAY_SWALLOW);
+	rl->forge_ack_lsn = 1000;
+	assert_true(wait_connected(f->ra, true));
+	rc_wal_set_peer_gate(f->wa, true);
+	post_room(f->wa, 1, "lobby");
+	for (uint64_t s = 1; s <= 9; s++)
+		post_msg(f->wa, 1, s, "a");
+	/* wait until the writer has committed all ten and refused forged ACKs */
+	for (unsigned k = 0; k < 2500 && rc_wal_last_lsn(f->wa) < 10; k++)
+		sleep_ms(2);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 10);
+	for (unsigned k = 0; k < 2500 && atomic_load(&rl->forged_acks) < 4; k++)
+		sleep_ms(2);
+	assert_true(atomic_load(&rl->forged_acks) >= 4);
+	assert_true(wait_status(f->ra, refused_at_least, 2));
+	/* nothing acknowledged: the peer holds nothing */
+	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
+	assert_int_equal(rc_wal_peer_acked_lsn(f->wa), 0);
+	for (unsigned k = 0; k < 2500; k++) {
+		rc_wal_get_stats(f->wa, &ws);
+		if (ws.holding == 10)
+			break;
+		sleep_ms(2);
+	}
+	assert_int_equal(ws.holding, 10);
+	assert_int_equal(rte_ring_count(f->cqa), 0);
+	assert_int_equal(rc_repl_get_status(f->ra, SCOPE, &st), 0);
+	assert_int_equal(st.acked_lsn, 0);
+	assert_true(st.frames_bad_mac >= 1);
+	/* the relay gone, the stream runs direct: the peer's copy releases them */
+	relay_stop(rl);
+	{
+		char addr[64];
+
+		rc_repl_stop(f->ra);
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", rc_repl_listen_port(f->rb));
+		assert_int_equal(rc_repl_set_peer_addr(f->ra, addr), 0);
+		assert_int_equal(rc_repl_start(f->ra), 0);
+	}
+	assert_int_equal(completions(f->wa, f->cqa, 10, WAIT_MS), 10);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 10);
+	assert_same(f->wa, f->wb, 1);
+}
+
+/* A genuine frame sent twice is refused (replay), and counted. */
+static void
+test_relay_replay(void **state)
+{
+	struct fx *f = *state;
+	struct relay *rl = fx_up_relayed(f, RELAY_REPLAY);
+	struct rc_repl_status st;
+
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	for (unsigned k = 0; k < 2500 && atomic_load(&rl->replayed) == 0; k++)
+		sleep_ms(2);
+	assert_true(atomic_load(&rl->replayed) >= 1);
+	assert_true(wait_status(f->rb, refused_at_least, 1));
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_true(st.frames_replayed >= 1);
+	/* every later connection replays its first frame too: stop that, and go on direct */
+	rc_repl_stop(f->ra);
+	relay_stop(rl);
+	{
+		char addr[64];
+
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", rc_repl_listen_port(f->rb));
+		assert_int_equal(rc_repl_set_peer_addr(f->ra, addr), 0);
+		assert_int_equal(rc_repl_start(f->ra), 0);
+	}
+	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
+	assert_true(wait_lsn(f->wb, 6));
+	assert_same(f->wa, f->wb, 1);
+}
+
+/* A genuine frame left out: the next one is refused (gap), and counted. */
+static void
+test_relay_drop(void **state)
+{
+	struct fx *f = *state;
+	struct relay *rl = fx_up_relayed(f, RELAY_DROP);
+	struct rc_repl_status st;
+
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	for (unsigned k = 0; k < 2500 && atomic_load(&rl->dropped) == 0; k++)
+		sleep_ms(2);
+	assert_true(atomic_load(&rl->dropped) >= 1);
+	assert_true(wait_status(f->rb, refused_at_least, 1));
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_true(st.frames_gap >= 1);
+	assert_int_equal(st.frames_bad_mac, 0);
+	rc_repl_stop(f->ra);
+	relay_stop(rl);
+}
+
+/* ---- the listener's slots (review S3) ---- */
+
+struct flood {
+	uint16_t port;
+	int fd[48];
+	pthread_t th;
+	atomic_bool stop;
+	atomic_uint opened;
+};
+
+static int
+flood_open(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Keeps 48 idle connections open to the listener, reopening each one it closes. */
+static void *
+flood_main(void *arg)
+{
+	struct flood *fl = arg;
+	char sink[64];
+
+	while (!atomic_load(&fl->stop)) {
+		for (unsigned i = 0; i < RTE_DIM(fl->fd); i++) {
+			ssize_t k = fl->fd[i] >= 0 ? recv(fl->fd[i], sink, sizeof(sink), 0) : 0;
+
+			if (fl->fd[i] >= 0 && (k > 0 || (k < 0 && errno == EAGAIN)))
+				continue;
+			if (fl->fd[i] >= 0)
+				close(fl->fd[i]);
+			fl->fd[i] = flood_open(fl->port);
+			atomic_fetch_add(&fl->opened, 1);
+		}
+		sleep_ms(1);
+	}
+	for (unsigned i = 0; i < RTE_DIM(fl->fd); i++)
+		if (fl->fd[i] >= 0)
+			close(fl->fd[i]);
+	return NULL;
+}
+
+/* Idle connections that fill the replica's pending slots, reopened as soon as they are
+ * closed, do not keep the writer out: the stream comes up and streams. */
+static void
+test_slot_flood(void **state)
+{
+	struct fx *f = *state;
+	struct flood fl = { 0 };
+	struct rc_repl_stats rs;
+
+	fx_up(f, 0, false);
+	rc_repl_stop(f->ra);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	fl.port = rc_repl_listen_port(f->rb);
+	for (unsigned i = 0; i < RTE_DIM(fl.fd); i++)
+		fl.fd[i] = -1;
+	assert_int_equal(pthread_create(&fl.th, NULL, flood_main, &fl), 0);
+	for (unsigned k = 0; k < 2500; k++) {
+		rc_repl_get_stats(f->rb, &rs);
+		if (rs.accepted >= 48)
+			break;
+		sleep_ms(2);
+	}
+	assert_true(rs.accepted >= 48);
+	assert_int_equal(rc_repl_start(f->ra), 0);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
+	assert_true(wait_connected(f->ra, true));
+	assert_true(wait_lsn(f->wb, 6));
+	atomic_store(&fl.stop, true);
+	pthread_join(fl.th, NULL);
+	assert_same(f->wa, f->wb, 1);
+	rc_repl_get_stats(f->rb, &rs);
+	assert_true(rs.pending_evicted > 0);
+}
+
+static bool
+invalid_at_least(const struct rc_repl_status *st, uint64_t n)
+{
+	return st->records_invalid >= n;
+}
+
+/* The replica applies only what the request path could have stored: a room id outside its
+ * scope's range, or a body that is not UTF-8, is refused (counted, connection closed) and
+ * nothing of it is stored; the records before it are. */
+static void
+test_replica_validates(void **state)
+{
+	struct fx *f = *state;
+	struct rc_repl_status st;
+
+	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 1, 100), 0);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 0, 100), -EINVAL);
+	assert_int_equal(rc_repl_set_room_range(f->rb, "nope", 1, 100), -ENOENT);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_int_equal(rc_repl_set_room_range(f->rb, SCOPE, 1, 100), -EBUSY);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	assert_true(wait_lsn(f->wb, 4));
+	/* a room of the other node's range */
+	post_room(f->wa, 500, "elsewhere");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_status(f->rb, invalid_at_least, 1));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 4);
+	/* the next connection meets the same record: refused again, never stored */
+	assert_true(wait_status(f->rb, invalid_at_least, 2));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 4);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.records_rx, 4);
+}
+
+/* A body that is not UTF-8 (as the request path would refuse it) is refused too. */
+static void
+test_replica_refuses_bad_utf8(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_rec *r;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 1));
+	r = rec_get(f->wa);
+	fx_msg(r, 1, 1, "bob", "caf\xc3 au lait"); /* a lead byte without its continuation */
+	post(f->wa, r);
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_status(f->rb, invalid_at_least, 1));
+	assert_int_equal(rc_wal_last_lsn(f->wb), 1);
+}
+
+/* A backlog of several MB streamed at once (frames built while the socket takes only part
+ * of what is queued): every frame arrives intact, the copy is the writer's. */
+static void
+test_big_backlog(void **state)
+{
+	struct fx *f = *state;
+	char body[1001];
+	struct rc_repl_status st;
+
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	fx_up(f, 0, false);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	for (uint64_t s0 = 1; s0 <= 6000; s0 += 500) {
+		for (uint64_t s = s0; s < s0 + 500; s++) {
+			struct rc_wal_rec *r = rec_get(f->wa);
+
+			body[0] = (char)('a' + s % 26);
+			fx_msg(r, 1, s, "bob", body);
+			post(f->wa, r);
+		}
+		assert_int_equal(completions(f->wa, f->cqa, 500, WAIT_MS), 500);
+	}
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_lsn(f->wb, 6001));
+	assert_same(f->wa, f->wb, 1);
+	assert_int_equal(rc_repl_get_status(f->rb, SCOPE, &st), 0);
+	assert_int_equal(st.frames_bad_mac + st.frames_gap + st.frames_replayed +
+				 st.protocol_errors,
+			 0);
+}
+
 int
 main(void)
 {
@@ -773,6 +1451,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aux, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_injection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_forged_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_backlog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replica_validates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replica_refuses_bad_utf8, setup, teardown),
 	};
 
 	if (fx_eal_init("repl_test") < 0) {
