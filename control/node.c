@@ -243,6 +243,7 @@ rc_node_drainer_restart(struct rc_node *n)
 		n->drainer = NULL;
 	}
 	n->conflicts_logged = 0;
+	n->dead_letters_logged = 0;
 	return n->db_conninfo[0] != '\0' ? drainer_new(n) : 0;
 }
 
@@ -260,6 +261,7 @@ rc_node_db_switch(struct rc_node *n, const char *conninfo)
 		rc_history_stop(n->hist);
 	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", conninfo);
 	n->conflicts_logged = 0; /* a new drainer counts from 0 */
+	n->dead_letters_logged = 0;
 	rc = rc_history_set_db(n->hist, n->db_conninfo);
 	if (n->running && rc_history_start(n->hist) != 0)
 		RC_ERR("cannot restart the history thread");
@@ -1021,6 +1023,7 @@ static void
 report_alarms(struct rc_node *n)
 {
 	struct rc_drainer_stats ds;
+	uint64_t dead, rows;
 
 	if (n->drainer == NULL)
 		return;
@@ -1031,6 +1034,19 @@ report_alarms(struct rc_node *n)
 		       "status`", (unsigned long long)(ds.conflicts - n->conflicts_logged));
 		n->conflicts_logged = ds.conflicts;
 	}
+	if (!ds.connected && strstr(ds.last_error, "not UTF8") != NULL) {
+		if (!n->encoding_logged)
+			RC_ERR("ALARM: nothing is drained: %s", ds.last_error);
+		n->encoding_logged = true;
+	} else if (ds.connected) {
+		n->encoding_logged = false;
+	}
+	rc_node_dead_letters(n, &dead, &rows);
+	if (dead > n->dead_letters_logged)
+		RC_ERR("ALARM: %llu record(s) set aside into drain_dead_letters (the database cannot "
+		       "hold or refused them; the drain goes on): see `roomcastctl db status`",
+		       (unsigned long long)(dead - n->dead_letters_logged));
+	n->dead_letters_logged = dead; /* also down: a drainer stopped */
 }
 
 static void

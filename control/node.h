@@ -95,6 +95,8 @@ struct rc_node {
 	uint64_t started_ms;
 	uint64_t next_cleanup_ms;
 	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
+	uint64_t dead_letters_logged; /* dead letters already reported in the log */
+	bool encoding_logged;         /* "the database is not UTF8" reported in the log */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
@@ -147,5 +149,10 @@ void rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);
+
+/* Dead letters of the drainers running here (ours, and the peer's scope while we serve
+ * it): records set aside since they started, and the rows of those scopes in
+ * drain_dead_letters (the alarm while above 0). Control thread (node_metrics.c). */
+void rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows);
 
 #endif /* RC_NODE_H */

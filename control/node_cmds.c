@@ -357,21 +357,23 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	struct rc_node *n = arg;
 	struct rc_drainer_stats ds;
 	struct rc_wal_stats ws;
-	uint64_t now = rc_wall_ms(), age;
+	uint64_t now = rc_wall_ms(), age, ceiling, dead, dead_rows;
 
 	(void)argv, (void)err, (void)errlen;
 	if (argc != 0)
 		return -EINVAL;
 	rc_wal_get_stats(n->wal, &ws);
+	ceiling = rc_wal_drain_ceiling(n->wal);
 	age = ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
 		      now - ws.oldest_undrained_ms : 0;
 	json_object_set_new(res, "configured", json_boolean(n->drainer != NULL));
 	json_object_set_new(res, "backlog",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I}", "records",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "records",
 				      (json_int_t)ws.backlog_records, "bytes",
 				      (json_int_t)ws.backlog_bytes, "oldest_age_ms",
 				      (json_int_t)age, "last_lsn", (json_int_t)ws.last_lsn,
-				      "drained_lsn", (json_int_t)ws.drained_lsn));
+				      "drained_lsn", (json_int_t)ws.drained_lsn, "ceiling_lsn",
+				      (json_int_t)ceiling));
 	json_object_set_new(res, "lmdb",
 			    json_pack("{s:I,s:I,s:I,s:b,s:I}", "map_size", (json_int_t)ws.map_size,
 				      "map_used", (json_int_t)ws.map_used, "messages",
@@ -390,6 +392,9 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 				  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
 			       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn,
 			       ws.last_lsn);
+	if (n->drainer != NULL && ceiling < ws.last_lsn)
+		rc_text_printf(t, "drain ceiling: LSN %" PRIu64 " (the rest waits for the HA peer's "
+				  "copy)\n", ceiling);
 	rc_text_printf(t, "lmdb: %" PRIu64 " of %" PRIu64 " bytes used%s, %" PRIu64
 			  " messages held, %" PRIu64 " trimmed after their drain\n",
 		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",
@@ -405,6 +410,10 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		return 0;
 	}
 	rc_drainer_get_stats(n->drainer, &ds);
+	rc_node_dead_letters(n, &dead, &dead_rows);
+	json_object_set_new(res, "dead_letters",
+			    json_pack("{s:b,s:I,s:I}", "alarm", dead_rows != 0, "rows",
+				      (json_int_t)dead_rows, "set_aside", (json_int_t)dead));
 	json_object_set_new(res, "database",
 			    json_pack("{s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "connected",
 				      ds.connected, "schema_version", ds.schema_version,
@@ -423,6 +432,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		rc_text_printf(t, "ALARM: %" PRIu64 " conflicting rows (same room and seq, another "
 				  "message): see table drain_alarms\n",
 			       ds.conflicts);
+	if (dead_rows != 0)
+		rc_text_printf(t, "ALARM: %" PRIu64 " dead letters: records the database cannot hold "
+				  "or refused, set aside (%" PRIu64 " since start): see table "
+				  "drain_dead_letters\n",
+			       dead_rows, dead);
 	if (ds.last_error[0] != '\0')
 		rc_text_printf(t, "last error: %s\n", ds.last_error);
 	if (ds.cleanup_runs != 0)
@@ -465,6 +479,39 @@ cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 	return 0;
 }
 
+/* db fault hold-drain|release-drain (tests: needs ha.fault_injection): the drainer stops
+ * inside a batch's open transaction (rc_drainer_fault_hold), e.g. before a SIGSTOP that
+ * plays a frozen host. */
+static int
+cmd_db_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
+	     size_t errlen)
+{
+	struct rc_node *n = arg;
+	bool on;
+
+	if (argc != 1)
+		return -EINVAL;
+	if (!n->cfg.ha_fault_injection) {
+		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
+		return -EPERM;
+	}
+	if (strcmp(argv[0], "hold-drain") == 0)
+		on = true;
+	else if (strcmp(argv[0], "release-drain") == 0)
+		on = false;
+	else
+		return -EINVAL;
+	if (n->drainer == NULL) {
+		snprintf(err, errlen, "no drainer runs here");
+		return -ENOENT;
+	}
+	rc_drainer_fault_hold(n->drainer, on);
+	rc_text_printf(t, "drainer %s\n", on ? "held inside its next batch's transaction" :
+						 "running");
+	json_object_set_new(res, "held", json_boolean(on));
+	return 0;
+}
+
 int
 rc_node_cmds_register(struct rc_node *n)
 {
@@ -480,6 +527,8 @@ rc_node_cmds_register(struct rc_node *n)
 		{ "db cleanup", "[--days N]",
 		  "delete messages older than N days from the database (rooms are kept)",
 		  cmd_db_cleanup, n },
+		{ "db fault", "hold-drain|release-drain", "fault injection (tests only)",
+		  cmd_db_fault, n },
 	};
 	unsigned i;
 	int rc;

@@ -110,6 +110,23 @@ message_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	}
 }
 
+void
+rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows)
+{
+	struct rc_drainer *d[2] = { n->drainer, n->ha != NULL ? n->ha->sc[1].drainer : NULL };
+
+	*set_aside = *rows = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		struct rc_drainer_stats ds;
+
+		if (d[i] == NULL)
+			continue;
+		rc_drainer_get_stats(d[i], &ds);
+		*set_aside += ds.dead_letters;
+		*rows += ds.dead_letter_rows;
+	}
+}
+
 static void
 storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
@@ -155,9 +172,11 @@ static void
 db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
 	struct rc_drainer_stats ds;
+	uint64_t dead, dead_rows;
 
 	if (n->drainer == NULL)
 		return;
+	rc_node_dead_letters(n, &dead, &dead_rows);
 	rc_drainer_get_stats(n->drainer, &ds);
 	rc_metric_gauge(b, "roomcast_db_connected", "1 while the drainer is connected", NULL,
 			ds.connected ? 1 : 0);
@@ -168,6 +187,12 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			  ds.conflicts);
 	rc_metric_counter(b, "roomcast_db_errors_total", "Failed drain batches (retried)", NULL,
 			  ds.errors);
+	rc_metric_counter(b, "roomcast_db_dead_letters_total",
+			  "Records set aside into drain_dead_letters (invalid, or refused by the"
+			  " database)", NULL, dead);
+	rc_metric_gauge(b, "roomcast_db_dead_letter_rows",
+			"Alarm while above 0: rows in drain_dead_letters of the scopes drained here",
+			NULL, (double)dead_rows);
 	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
 			  ds.reconnects);
 }

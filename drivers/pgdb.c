@@ -8,6 +8,10 @@
  * timeout, so that a dead server is noticed in seconds rather than in hours. libpq's notices
  * ("relation already exists, skipping") are swallowed: library code does not print.
  *
+ * client_encoding is pinned to UTF8 after the conninfo (so neither the conninfo nor a role's or
+ * database's setting can change it) and server_encoding must be UTF8 (else -EPROTO): see
+ * pgdb.h.
+ *
  * Error mapping:
  *   connecting: refused / no socket / unreachable / timeout / server starting or stopping
  *               -> -ECONNREFUSED; authentication or privileges -> -EACCES; else -EIO
@@ -89,6 +93,7 @@ pgdb_result_errno(struct rc_pgdb *db, const PGresult *res)
 	if (msg == NULL || *msg == '\0')
 		msg = PQerrorMessage(db->conn);
 	pgdb_set_err(db, NULL, msg);
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state != NULL ? state : "");
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return -ECONNRESET;
 	if (state == NULL)
@@ -125,14 +130,16 @@ rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname)
 	/* defaults first: the expanded conninfo (dbname) overrides them; appname wins last */
 	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
 			       "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-			       "dbname", "application_name", NULL };
+			       "dbname", "application_name", "client_encoding", NULL };
 	const char *vals[] = { "3", "1", "5", "2", "3", "10000", conninfo,
-			       appname != NULL ? appname : "roomcastd", NULL };
+			       appname != NULL ? appname : "roomcastd", "UTF8", NULL };
+	const char *enc;
 	int rc;
 
 	if (db->conn != NULL)
 		rc_pgdb_close(db);
 	db->err[0] = '\0';
+	db->sqlstate[0] = '\0';
 	if (conninfo == NULL) {
 		pgdb_set_err(db, NULL, "no database configured");
 		return -EINVAL;
@@ -145,6 +152,16 @@ rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname)
 	}
 	if (PQstatus(db->conn) == CONNECTION_OK) {
 		PQsetNoticeProcessor(db->conn, pgdb_quiet, NULL);
+		enc = PQparameterStatus(db->conn, "server_encoding");
+		if (enc == NULL || strcmp(enc, "UTF8") != 0) {
+			snprintf(db->err, sizeof(db->err),
+				 "database encoding is %s, not UTF8: roomcast stores UTF-8 text "
+				 "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
+				 enc != NULL ? enc : "unknown");
+			PQfinish(db->conn);
+			db->conn = NULL;
+			return -EPROTO;
+		}
 		return 0;
 	}
 	rc = pgdb_connect_errno(PQerrorMessage(db->conn));
@@ -152,6 +169,13 @@ rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname)
 	PQfinish(db->conn);
 	db->conn = NULL;
 	return rc;
+}
+
+bool
+rc_pgdb_data_error(const char *s)
+{
+	return strncmp(s, "22", 2) == 0 || strncmp(s, "54", 2) == 0 ||
+	       (strncmp(s, "23", 2) == 0 && strcmp(s, "23505") != 0);
 }
 
 void

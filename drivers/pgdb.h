@@ -21,14 +21,24 @@ struct rc_pgdb {
 	PGconn *conn;
 	char conninfo[512];
 	char err[256]; /* the last error, one line */
+	char sqlstate[6]; /* the last failed statement's SQLSTATE ("" if none or unknown) */
 };
 
-/* Connect (conninfo in libpq's syntax; connect_timeout defaults to 3 s). 0, or -ECONNREFUSED
- * (server unreachable), -EACCES (authentication or privileges), -EIO (other), with the
- * text in db->err. */
+/* Connect (conninfo in libpq's syntax; connect_timeout defaults to 3 s). client_encoding is
+ * pinned to UTF8 (whatever the conninfo, the role or the database say), and a database
+ * whose server_encoding is not UTF8 is refused: the product stores UTF-8 text, and any
+ * other encoding would refuse (or, SQL_ASCII, not check) some of it. 0, or -ECONNREFUSED
+ * (server unreachable), -EACCES (authentication or privileges), -EPROTO (not a UTF8
+ * database), -EIO (other), with the text in db->err. */
 int rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname);
 void rc_pgdb_close(struct rc_pgdb *db);
 bool rc_pgdb_ok(const struct rc_pgdb *db); /* connected and CONNECTION_OK */
+
+/* True when a failure with this SQLSTATE (db->sqlstate) was the data's fault, not the server's or the connection's:
+ * SQLSTATE class 22 (data exception: bad encoding, out of range), 23 (integrity constraint
+ * violation) but not 23505 (unique violation: -EEXIST, handled by its callers), or 54
+ * (program limit exceeded). Retrying the same rows cannot succeed. */
+bool rc_pgdb_data_error(const char *sqlstate);
 
 /* Run SQL without result rows (several statements allowed). 0 or -errno (db->err). */
 int rc_pgdb_exec(struct rc_pgdb *db, const char *sql);

@@ -370,6 +370,11 @@ hba_connected(struct rc_pgdb *db, const char *subject, struct rc_dbcheck_report 
 		       PQdb(db->conn), addr);
 }
 
+#define ENCODING_FIX                                                                        \
+	"recreate the database with ENCODING 'UTF8' (CREATE DATABASE ... ENCODING 'UTF8' "   \
+	"TEMPLATE template0) or point the conninfo at a UTF8 database: roomcast stores UTF-8 " \
+	"text"
+
 int
 rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject,
 		   const struct rc_dbcheck_opts *o, bool hba_item, struct rc_dbcheck_report *r)
@@ -391,6 +396,16 @@ rc_dbcheck_connect(struct rc_pgdb *db, const char *conninfo, const char *subject
 		if (hba_item)
 			hba_connected(db, subject, r);
 		return 0;
+	}
+	if (rc == -EPROTO) { /* connected, but not a UTF8 database (rc_pgdb_connect) */
+		rc_dbcheck_add(r, subject, "connect", hba_item ? RC_DBCHECK_PASS : RC_DBCHECK_FAIL,
+			       hba_item ? 0 : rc, hba_item ? NULL : ENCODING_FIX,
+			       hba_item ? "connected, then refused: see the encoding check" : "%s",
+			       db->err);
+		if (hba_item)
+			rc_dbcheck_add(r, subject, "pg_hba", RC_DBCHECK_PASS, 0, NULL,
+				       "a pg_hba.conf line let the node in");
+		return rc;
 	}
 	if (rc == -EINVAL) {
 		rc_dbcheck_add(r, subject, "connect", RC_DBCHECK_FAIL, rc,
@@ -437,6 +452,7 @@ struct want {
 
 static const char *const tables[] = {
 	"rooms", "room_members", "messages", "drain_alarms", "drain_state",
+	"drain_dead_letters",
 };
 
 static const struct want wants_fixed[] = {
@@ -446,6 +462,7 @@ static const struct want wants_fixed[] = {
 	{ "schema", NULL, "CREATE", T_ }, /* N_ too while the schema is missing or older */
 	{ "table", "roomcast_schema", "SELECT", N_ | S_ | T_ },
 	{ "sequence", "drain_alarms_id_seq", "USAGE", N_ | T_ },
+	{ "sequence", "drain_dead_letters_id_seq", "USAGE", N_ | T_ },
 	{ "table", "merge_jobs", "SELECT", T_ },
 	{ "table", "merge_jobs", "INSERT", T_ },
 	{ "table", "merge_jobs", "UPDATE", T_ },
@@ -770,8 +787,22 @@ rc_dbcheck_run(const char *conninfo, const struct rc_dbcheck_opts *o,
 	struct rc_pgdb db = { 0 };
 	int version = 0;
 
+	int rc;
+
 	rc_dbcheck_reset(r);
-	if (rc_dbcheck_connect(&db, conninfo, NULL, o, true, r) != 0) {
+	rc = rc_dbcheck_connect(&db, conninfo, NULL, o, true, r);
+	if (rc == -EPROTO)
+		rc_dbcheck_add(r, NULL, "encoding", RC_DBCHECK_FAIL, rc, ENCODING_FIX, "%s",
+			       db.err);
+	else if (rc != 0)
+		rc_dbcheck_add(r, NULL, "encoding", RC_DBCHECK_SKIP, 0, NULL,
+			       "not checked: no connection");
+	else
+		rc_dbcheck_add(r, NULL, "encoding", RC_DBCHECK_PASS, 0, NULL,
+			       "server_encoding UTF8; client_encoding %s (pinned by the node)",
+			       PQparameterStatus(db.conn, "client_encoding") != NULL ?
+				       PQparameterStatus(db.conn, "client_encoding") : "?");
+	if (rc != 0) {
 		for (size_t i = 0; i < sizeof(after_connect) / sizeof(after_connect[0]); i++)
 			rc_dbcheck_add(r, NULL, after_connect[i], RC_DBCHECK_SKIP, 0, NULL,
 				       "not checked: no connection");

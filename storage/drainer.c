@@ -4,7 +4,9 @@
  * batches, exactly once (per (room, seq)).
  *
  * One batch:
- *   read up to batch_max log records after the drained marker (LMDB read txn, copied out)
+ *   read up to batch_max log records after the drained marker, up to the drain ceiling
+ *      (rc_wal_drain_ceiling: what the HA peer holds or what was acknowledged without it),
+ *      copied out with their exact lengths and checked (rc_wal_rec_storable)
  *   -> resolve room names (a cache of room_id -> name; names never change)
  *   -> one PostgreSQL transaction, SET LOCAL synchronous_commit = on:
  *        rooms created in the batch        upsert (blanks filled, nothing overwritten)
@@ -19,6 +21,8 @@
  *        if fewer rows went in than were sent: the rows whose key holds a DIFFERENT message
  *        (cmid or sender differ) become drain_alarms rows (the new message kept whole) and
  *        count as conflicts; equal rows are a re-drain and count as drained
+ *        records PostgreSQL cannot hold    drain_dead_letters rows (exact bytes, why), in
+ *        or refused alone                  place of messages / rooms rows
  *        rooms.next_seq                    greatest(existing, max seq of the batch + 1)
  *        drain_state(node)                 the batch's last LSN
  *      COMMIT
@@ -44,6 +48,13 @@
  * Failures: a failed connection or batch closes the connections, counts an error, keeps
  * its text in the stats, and retries after a back-off (retry_min_ms doubling up to
  * retry_max_ms; reset by a committed batch). Nothing is marked drained unless committed.
+ * A batch refused for its data (rc_pgdb_data_error: SQLSTATE classes 22, 23 but 23505, 54)
+ * dead_letter_after times in a row is narrowed down (drain_isolate): half the records per
+ * batch at each further refusal, no back-off, until the refused record is alone; it is
+ * then written to drain_dead_letters with the server's error (poison_lsn) and the batches
+ * grow back. So the drain never wedges on a row, and every other record goes in, in order.
+ * Connections are named "roomcastd-drainer rooms:NODE eEPOCH" so that a takeover can end
+ * the old term's backends (schema.c, version 3).
  * A database whose schema is newer than this binary is retried at the back-off cap (and
  * never written).
  *
@@ -72,8 +83,9 @@
 #include "drainer.h"
 #include "lease.h"
 #include "schema.h"
+#include "wal_valid.h"
 
-#define DRAIN_APPNAME "roomcastd-drainer"
+#define DRAIN_APPNAME "roomcastd-drainer" /* + " SCOPE eEPOCH": schema.c, version 3 */
 #define DRAIN_CLEANUP_CHUNK 10000
 #define DRAIN_PL_CHUNK 512 /* pipelined rows between two reads of their results */
 #define DRAIN_STREAM_CHUNK 1000 /* records read from LMDB per COPY chunk */
@@ -82,7 +94,8 @@
 #define DRAIN_SLEEP_SLICE_MS 10
 #define DRAIN_ROOMS_INIT 256
 
-/* One log record, copied out of LMDB. */
+/* One log record, copied out of LMDB, with its exact lengths (a NUL byte in a body is
+ * data, not an end). */
 struct drain_rec {
 	uint64_t lsn;
 	uint64_t seq;
@@ -90,9 +103,15 @@ struct drain_rec {
 	uint64_t cmid;
 	uint32_t room_id;
 	uint8_t kind;
-	const char *room; /* the room's name (room cache; stable) */
-	char user[RC_MAX_USER + 1];
-	char body[RC_MAX_BODY + 1]; /* message body, or the room's name */
+	uint8_t user_len;
+	uint16_t body_len;  /* bytes in body (at most RC_MAX_BODY: see body_cut) */
+	uint16_t body_cut;  /* bytes of the stored body beyond RC_MAX_BODY (not copied) */
+	const char *room;   /* the room's name (room cache; stable) */
+	uint16_t room_len;  /* its bytes (strlen for a storable name) */
+	const char *bad;    /* NULL, or why it goes to drain_dead_letters instead */
+	const char *bad_state; /* its SQLSTATE ("" for our own checks) */
+	char user[256];     /* the log's u8 length: any stored length fits */
+	char body[RC_MAX_BODY + 1]; /* message body, or the room's name; NUL-terminated too */
 };
 
 /* room_id -> name; open addressing, grows, never evicts. `gen`/`max_seq` aggregate the
@@ -104,6 +123,8 @@ struct room_slot {
 	uint64_t gen;
 	uint64_t rgen;
 	uint64_t max_seq;
+	bool bad_name; /* its ROOM record's name cannot be stored (NUL, not UTF-8, length) */
+	uint16_t name_len; /* bytes of name (a bad one may hold a NUL) */
 };
 
 struct room_cache {
@@ -120,7 +141,7 @@ struct sbuf {
 };
 
 /* Results expected back, in order: what each is. */
-enum pl_tag { PL_OTHER = -1, PL_SYNC = -2 };
+enum pl_tag { PL_OTHER = -1, PL_SYNC = -2, PL_DEAD = -3 };
 
 struct pl {
 	struct rc_pgdb *db; /* the connection the queries went to */
@@ -129,6 +150,7 @@ struct pl {
 	unsigned got;
 	bool *missed; /* per record: its INSERT found the key taken */
 	uint64_t rows; /* sum of the row counts of rc_alarm */
+	uint64_t dead; /* rows added to drain_dead_letters */
 };
 
 /* A batch whose COMMIT was sent and not answered yet (method COPY): the next batch is
@@ -137,8 +159,10 @@ struct drain_pending {
 	struct pl pl; /* pl.db: its connection; NULL when nothing is pending */
 	int tags[8];
 	uint64_t lsn; /* its last LSN */
+	uint64_t first; /* its first LSN */
 	unsigned nrecs;
 	uint64_t alarms;
+	unsigned dead; /* dead letters in it */
 };
 
 struct rc_drainer {
@@ -146,6 +170,20 @@ struct rc_drainer {
 	struct rc_drainer_conf conf;
 	char *conninfo;
 	char *node_id;
+	char appname[64]; /* DRAIN_APPNAME " rooms:NODE eEPOCH" (schema.c, version 3) */
+	uint64_t ceiling; /* the batch being read stops before LSNs above this */
+	/* isolating a record the database refuses (see "Dead letters" above) */
+	uint64_t fail_lsn;  /* first LSN of the batch that failed with a data error */
+	unsigned fail_n;    /* its consecutive data-error failures */
+	unsigned limit;     /* records per batch while isolating (0: batch_max) */
+	uint64_t poison_lsn; /* a record the database refused alone: dead-lettered next */
+	char poison_err[300];
+	char poison_state[6];
+	char failed_state[6]; /* SQLSTATE of the last failure (copied from its connection) */
+	uint64_t failed_first; /* first LSN and size of the batch that failed last */
+	unsigned failed_n;
+	unsigned nbad;      /* records of the batch going to drain_dead_letters */
+	bool retry_now;     /* isolating: the next try without a back-off */
 	struct rc_pgdb conns[2]; /* method COPY uses both, in turns; PIPELINE conns[0] */
 	struct rc_pgdb *db;      /* the connection of the batch being built */
 	struct drain_pending pend;
@@ -167,12 +205,31 @@ struct rc_drainer {
 	pthread_t thread;
 	bool running;
 	atomic_bool stopping;
+	atomic_bool fault_hold; /* rc_drainer_fault_hold() */
 	_Atomic uint64_t cleanup_cutoff_ms; /* 0: no cleanup pending */
 	pthread_mutex_t lock;
 	struct rc_drainer_stats st;
 };
 
 /* ---- small helpers ---- */
+
+static bool
+drain_stopping(struct rc_drainer *d)
+{
+	return atomic_load_explicit(&d->stopping, memory_order_acquire);
+}
+
+static void
+drain_sleep_ms(struct rc_drainer *d, uint64_t ms)
+{
+	while (ms > 0 && !drain_stopping(d)) {
+		uint64_t slice = RTE_MIN(ms, (uint64_t)DRAIN_SLEEP_SLICE_MS);
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
+
+		nanosleep(&ts, NULL);
+		ms -= slice;
+	}
+}
 
 static uint64_t
 now_ms(clockid_t clk)
@@ -212,8 +269,8 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* s as a quoted element of an array literal ("...", with " and \ escaped), comma first
- * unless it is the first element. */
+/* s (a valid name: no NUL, wal_valid.h) as a quoted element of an array literal ("...",
+ * with " and \ escaped), comma first unless it is the first element. */
 static int
 sb_add_elem(struct sbuf *b, const char *s)
 {
@@ -224,7 +281,7 @@ sb_add_elem(struct sbuf *b, const char *s)
 	if (b->len > 1)
 		b->p[b->len++] = ',';
 	b->p[b->len++] = '"';
-	for (; *s != '\0'; s++) {
+	for (const char *e = s + n; s < e; s++) {
 		if (*s == '"' || *s == '\\')
 			b->p[b->len++] = '\\';
 		b->p[b->len++] = *s;
@@ -303,7 +360,7 @@ rooms_grow(struct room_cache *c)
 /* The slot of id, inserted with name when missing. Slot pointers are valid until the next
  * insertion. NULL when out of memory. */
 static struct room_slot *
-rooms_put(struct room_cache *c, uint32_t id, const char *name)
+rooms_put(struct room_cache *c, uint32_t id, const char *name, size_t len)
 {
 	struct room_slot *s;
 
@@ -312,9 +369,12 @@ rooms_put(struct room_cache *c, uint32_t id, const char *name)
 	s = rooms_find(c, id);
 	if (s->used)
 		return s;
-	s->name = strdup(name);
+	s->name = malloc(len + 1);
 	if (s->name == NULL)
 		return NULL;
+	memcpy(s->name, name, len);
+	s->name[len] = '\0';
+	s->name_len = (uint16_t)len;
 	s->used = true;
 	s->id = id;
 	c->n++;
@@ -355,12 +415,14 @@ st_connected(struct rc_drainer *d, bool up, int version)
 }
 
 static void
-st_batch(struct rc_drainer *d, unsigned records, uint64_t conflicts)
+st_batch(struct rc_drainer *d, unsigned records, uint64_t conflicts, unsigned dead)
 {
 	pthread_mutex_lock(&d->lock);
 	d->st.drained += records;
 	d->st.batches++;
 	d->st.conflicts += conflicts;
+	d->st.dead_letters += dead;
+	d->st.dead_letter_rows += dead;
 	d->st.last_batch_ms = now_ms(CLOCK_REALTIME);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -385,18 +447,28 @@ static const char *const drain_setup_sql =
 static int
 drain_rec_in_db(struct rc_drainer *d, const struct drain_rec *r)
 {
-	char seq[24], cmid[24];
-	const char *pm[3] = { r->room, seq, cmid };
+	char seq[24], cmid[24], lsn[24];
+	const char *pm[5] = { r->bad != NULL ? "" : r->room, seq, cmid, d->node_id, lsn };
 	PGresult *res;
 	int rc;
 
 	snprintf(seq, sizeof(seq), "%" PRIu64, r->seq);
 	snprintf(cmid, sizeof(cmid), "%" PRId64, (int64_t)r->cmid);
-	if (r->kind == RC_WAL_MSG)
+	snprintf(lsn, sizeof(lsn), "%" PRIu64, r->lsn);
+	if (r->bad != NULL) /* not valid text: look for its dead letter alone */
+		rc = rc_pgdb_query(d->db, "SELECT 1 FROM drain_dead_letters WHERE node = $4"
+					   " AND lsn = $5::bigint AND $1::text IS NOT NULL"
+					   " AND $2::text IS NOT NULL AND $3::text IS NOT NULL",
+				   5, pm, &res);
+	else if (r->kind == RC_WAL_MSG)
 		rc = rc_pgdb_query(d->db, "SELECT 1 FROM messages WHERE room = $1 AND seq = $2"
-					   " AND cmid = $3", 3, pm, &res);
+					   " AND cmid = $3 UNION ALL SELECT 1 FROM drain_dead_letters"
+					   " WHERE node = $4 AND lsn = $5::bigint", 5, pm, &res);
 	else
-		rc = rc_pgdb_query(d->db, "SELECT 1 FROM rooms WHERE name = $1", 1, pm, &res);
+		rc = rc_pgdb_query(d->db, "SELECT 1 FROM rooms WHERE name = $1 AND $2::text IS NOT"
+					   " NULL AND $3::text IS NOT NULL UNION ALL SELECT 1 FROM"
+					   " drain_dead_letters WHERE node = $4 AND lsn = $5::bigint",
+				   5, pm, &res);
 	if (rc != 0)
 		return rc;
 	rc = PQntuples(res) > 0;
@@ -446,6 +518,31 @@ drain_adopt_marker(struct rc_drainer *d)
 	return rc < 0 ? rc : 0;
 }
 
+/* The alarm's gauge: the node's rows in drain_dead_letters (an operator deletes a row once
+ * handled). Counted at each connection, then kept up to date by the batches. */
+static int
+drain_count_dead(struct rc_drainer *d)
+{
+	const char *pm[1] = { d->node_id };
+	uint64_t rows;
+	PGresult *res;
+	int rc = rc_pgdb_query(d->db, "SELECT count(*) FROM drain_dead_letters WHERE node = $1",
+			       1, pm, &res);
+
+	if (rc != 0)
+		return rc;
+	rows = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	pthread_mutex_lock(&d->lock);
+	/* a batch committed while its answer was lost (a failure on the other connection)
+	 * was adopted with drain_state's marker: count its dead letters now */
+	if (d->ever_connected && rows > d->st.dead_letter_rows)
+		d->st.dead_letters += rows - d->st.dead_letter_rows;
+	d->st.dead_letter_rows = rows;
+	pthread_mutex_unlock(&d->lock);
+	PQclear(res);
+	return 0;
+}
+
 /* A larger send buffer on a local (unix socket) connection: the COPY stream then keeps
  * the server busy for longer while this thread reads the next chunk from LMDB, or waits for
  * a CPU. (A TCP connection keeps the kernel's autotuning.) */
@@ -479,7 +576,7 @@ static int
 drain_connect_second(struct rc_drainer *d)
 {
 	struct rc_pgdb *db = &d->conns[1];
-	int rc = rc_pgdb_connect(db, d->conninfo, DRAIN_APPNAME);
+	int rc = rc_pgdb_connect(db, d->conninfo, d->appname);
 
 	if (rc == 0) {
 		drain_sndbuf(db);
@@ -497,7 +594,7 @@ drain_connect(struct rc_drainer *d)
 	int rc;
 
 	d->db = &d->conns[0];
-	rc = rc_pgdb_connect(d->db, d->conninfo, DRAIN_APPNAME);
+	rc = rc_pgdb_connect(d->db, d->conninfo, d->appname);
 	if (rc != 0) {
 		st_error(d, "connect: ", d->db->err);
 		return rc;
@@ -511,6 +608,8 @@ drain_connect(struct rc_drainer *d)
 	rc = rc_pgdb_exec(d->db, drain_setup_sql);
 	if (rc == 0)
 		rc = drain_adopt_marker(d);
+	if (rc == 0)
+		rc = drain_count_dead(d);
 	if (rc == 0 && d->conf.method == RC_DRAIN_COPY)
 		rc = drain_connect_second(d);
 	if (rc != 0) {
@@ -527,14 +626,30 @@ out_close:
 
 /* ---- reading a batch ---- */
 
+/* Copies a log record out, with its exact lengths, and checks it (wal_valid.h): a record
+ * that breaks the rules, or the one the database refused alone (poison_lsn), is marked for
+ * the dead-letter table. Stops (returns 1) at the drain ceiling. */
 static int
 drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 {
 	struct rc_drainer *d = arg;
-	struct drain_rec *r = &d->recs[d->nrecs++];
-	size_t ul = l->user.len < RC_MAX_USER ? l->user.len : RC_MAX_USER;
-	size_t bl = l->body.len < RC_MAX_BODY ? l->body.len : RC_MAX_BODY;
+	struct drain_rec *r;
+	size_t ul = l->user.len, bl = l->body.len < RC_MAX_BODY ? l->body.len : RC_MAX_BODY;
 
+	if (l->lsn > d->ceiling)
+		return 1;
+	r = &d->recs[d->nrecs++];
+	r->bad = NULL;
+	r->bad_state = "";
+	if (!rc_wal_rec_storable(l, &r->bad))
+		r->bad_state = "";
+	else if (l->lsn == d->poison_lsn) {
+		r->bad = d->poison_err;
+		r->bad_state = d->poison_state;
+	}
+	r->user_len = (uint8_t)ul;
+	r->body_len = (uint16_t)bl;
+	r->body_cut = (uint16_t)(l->body.len - bl);
 	r->lsn = l->lsn;
 	r->kind = l->kind;
 	r->room_id = l->room_id;
@@ -549,6 +664,13 @@ drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 	return 0;
 }
 
+/* The batch size now: batch_max, or less while a refused record is being isolated. */
+static unsigned
+drain_limit(const struct rc_drainer *d)
+{
+	return d->limit != 0 ? RTE_MIN(d->limit, d->conf.batch_max) : d->conf.batch_max;
+}
+
 /* Reads up to max records from lsn into d->recs (emptied first). Returns the count or
  * -errno. */
 static int
@@ -557,7 +679,8 @@ drain_read(struct rc_drainer *d, uint64_t from, unsigned max)
 	int rc;
 
 	d->nrecs = 0;
-	rc = rc_wal_log_read(d->wal, from, RTE_MIN(max, d->conf.batch_max), drain_copy_rec, d);
+	d->ceiling = rc_wal_drain_ceiling(d->wal);
+	rc = rc_wal_log_read(d->wal, from, RTE_MIN(max, drain_limit(d)), drain_copy_rec, d);
 	return rc < 0 ? rc : (int)d->nrecs;
 }
 
@@ -568,7 +691,7 @@ drain_read_more(struct rc_drainer *d, unsigned max)
 	unsigned before = d->nrecs;
 	int rc;
 
-	max = RTE_MIN(max, d->conf.batch_max - d->nrecs);
+	max = RTE_MIN(max, drain_limit(d) - RTE_MIN(d->nrecs, drain_limit(d)));
 	if (max == 0 || d->nrecs == 0)
 		return 0;
 	rc = rc_wal_log_read(d->wal, d->recs[d->nrecs - 1].lsn + 1, max, drain_copy_rec, d);
@@ -586,7 +709,7 @@ drain_room(struct rc_drainer *d, uint32_t id)
 		return s;
 	if (rc_wal_room_name(d->wal, id, name, sizeof(name)) != 0)
 		return NULL;
-	return rooms_put(&d->rooms, id, name);
+	return rooms_put(&d->rooms, id, name, strlen(name));
 }
 
 /* A new batch: per-room aggregates start over. */
@@ -596,6 +719,7 @@ drain_batch_begin(struct rc_drainer *d)
 	d->gen++;
 	d->nbrooms = 0;
 	d->nmsgs = 0;
+	d->nbad = 0;
 }
 
 /* Resolves the room names of recs[first..) and aggregates the batch's max seq per room. */
@@ -605,13 +729,22 @@ drain_resolve(struct rc_drainer *d, unsigned first)
 	for (unsigned i = first; i < d->nrecs; i++) {
 		struct drain_rec *r = &d->recs[i];
 		struct room_slot *s = r->kind == RC_WAL_ROOM ?
-					      rooms_put(&d->rooms, r->room_id, r->body) :
+					      rooms_put(&d->rooms, r->room_id, r->body, r->body_len) :
 					      drain_room(d, r->room_id);
 
 		if (s == NULL)
 			return -ENOENT;
 		r->room = s->name;
-		if (r->kind != RC_WAL_MSG)
+		r->room_len = s->name_len;
+		if (r->kind == RC_WAL_ROOM && !rc_wal_room_name_storable(r->body, r->body_len))
+			s->bad_name = true; /* the cache's copy may be cut at a NUL: not a name */
+		if (r->bad == NULL && r->kind == RC_WAL_MSG &&
+		    (s->bad_name || !rc_wal_room_name_storable(s->name, strlen(s->name))))
+			r->bad = "the room's name is empty, too long, not valid UTF-8 or holds a NUL "
+				 "byte";
+		if (r->bad != NULL)
+			d->nbad++;
+		if (r->kind != RC_WAL_MSG || r->bad != NULL)
 			continue;
 		d->nmsgs++;
 		if (s->gen != d->gen) {
@@ -637,7 +770,7 @@ drain_room_arrays(struct rc_drainer *d)
 		const struct drain_rec *r = &d->recs[i];
 		struct room_slot *s;
 
-		if (r->kind != RC_WAL_ROOM)
+		if (r->kind != RC_WAL_ROOM || r->bad != NULL)
 			continue;
 		s = rooms_find(&d->rooms, r->room_id);
 		if (s->rgen == d->gen)
@@ -743,10 +876,8 @@ put_i64(char *p, int64_t v, char sep)
 }
 
 static char *
-put_text(char *p, const char *s, char sep)
+put_text(char *p, const char *s, size_t n, char sep)
 {
-	size_t n = strlen(s);
-
 	p += rc_pgdb_copy_escape(p, 2 * n, s, n);
 	*p++ = sep;
 	return p;
@@ -763,16 +894,16 @@ drain_copy_data(struct rc_drainer *d, unsigned first)
 		const struct drain_rec *r = &d->recs[i];
 		char *p;
 
-		if (r->kind != RC_WAL_MSG)
+		if (r->kind != RC_WAL_MSG || r->bad != NULL)
 			continue;
 		if (sb_reserve(b, 2 * (RC_MAX_ROOM + RC_MAX_USER + RC_MAX_BODY) + 128) != 0)
 			return -ENOMEM;
 		p = b->p + b->len;
-		p = put_text(p, r->room, '\t');
+		p = put_text(p, r->room, r->room_len, '\t');
 		p = put_u64(p, r->seq, '\t');
-		p = put_text(p, r->user, '\t');
+		p = put_text(p, r->user, r->user_len, '\t');
 		p = put_u64(p, r->ts_ms, '\t');
-		p = put_text(p, r->body, '\t');
+		p = put_text(p, r->body, r->body_len, '\t');
 		p = put_i64(p, (int64_t)r->cmid, '\t');
 		p = put_u64(p, r->lsn, '\n');
 		b->len = (size_t)(p - b->p);
@@ -808,12 +939,10 @@ put_bin_i64(char *p, uint64_t v)
 	return p + sizeof(v);
 }
 
-/* A text field: its bytes as they are (the server checks the encoding, as for text). */
+/* A text field: its n bytes as they are (the server checks the encoding, as for text). */
 static char *
-put_bin_text(char *p, const char *s)
+put_bin_text(char *p, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	p = put_be32(p, (uint32_t)n);
 	memcpy(p, s, n);
 	return p + n;
@@ -830,7 +959,7 @@ drain_copy_bin(struct rc_drainer *d, unsigned first)
 		const struct drain_rec *r = &d->recs[i];
 		char *p;
 
-		if (r->kind != RC_WAL_MSG)
+		if (r->kind != RC_WAL_MSG || r->bad != NULL)
 			continue;
 		if (sb_reserve(b, RC_MAX_ROOM + RC_MAX_USER + RC_MAX_BODY + 64 +
 				      d->copy_tail_len) != 0)
@@ -838,11 +967,11 @@ drain_copy_bin(struct rc_drainer *d, unsigned first)
 		p = b->p + b->len;
 		memcpy(p, &nf, sizeof(nf));
 		p += sizeof(nf);
-		p = put_bin_text(p, r->room);
+		p = put_bin_text(p, r->room, r->room_len);
 		p = put_bin_i64(p, r->seq);
-		p = put_bin_text(p, r->user);
+		p = put_bin_text(p, r->user, r->user_len);
 		p = put_bin_i64(p, r->ts_ms);
-		p = put_bin_text(p, r->body);
+		p = put_bin_text(p, r->body, r->body_len);
 		p = put_bin_i64(p, r->cmid);
 		memcpy(p, d->copy_tail, d->copy_tail_len);
 		b->len = (size_t)(p + d->copy_tail_len - b->p);
@@ -984,12 +1113,16 @@ pl_read_one(struct pl *p)
 
 		rc = pl_fail(p->db, res != NULL ? PQresultErrorMessage(res) :
 					      PQerrorMessage(p->db->conn));
+		snprintf(p->db->sqlstate, sizeof(p->db->sqlstate), "%s",
+			 state != NULL ? state : "");
 		if (state != NULL && strcmp(state, RC_LEASE_SQLSTATE_STALE) == 0)
 			rc = -ESTALE; /* our epoch is not the lease's (rc_pgdb maps it likewise) */
 	} else if (tag >= 0)
 		p->missed[tag] = strtoull(PQcmdTuples(res), NULL, 10) == 0;
 	else if (tag == PL_OTHER)
 		p->rows += strtoull(PQcmdTuples(res), NULL, 10);
+	else if (tag == PL_DEAD)
+		p->dead += strtoull(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	while ((res = PQgetResult(p->db->conn)) != NULL) /* the end of this query */
 		PQclear(res);
@@ -1062,10 +1195,91 @@ pl_params(struct rc_drainer *d, const struct drain_rec *r, char nums[5][24],
 	pm[8] = nums[4];
 }
 
+/* ---- dead letters ---- */
+
+static const char *const drain_dead_sql =
+	"INSERT INTO drain_dead_letters (node, lsn, kind, room, seq, sender, cmid, ts_ms, body,"
+	" epoch, error, sqlstate) VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8::numeric,"
+	" $9::bytea, $10, $11, $12) ON CONFLICT (node, lsn, room, seq) DO NOTHING";
+
+/* n bytes of s as text any database takes: as they are when they are storable text
+ * (rc_wal_text_storable), else printable ASCII kept, a backslash doubled and every other
+ * byte as \xNN. out has room for 4 * n + 1 bytes. */
+static void
+dead_text(char *out, const char *s, size_t n)
+{
+	if (rc_wal_text_storable(s, n)) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\\') {
+			*out++ = '\\';
+			*out++ = '\\';
+		} else if (c >= 0x20 && c < 0x7f) {
+			*out++ = (char)c;
+		} else {
+			out += sprintf(out, "\\x%02x", c);
+		}
+	}
+	*out = '\0';
+}
+
+/* Sends the INSERT of one dead letter into the pipeline. */
+static int
+pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
+{
+	static const char hex[] = "0123456789abcdef";
+	char room[4 * 256 + 1], user[4 * 256 + 1], body[2 * RC_MAX_BODY + 3], err[320];
+	char nums[5][24];
+	const bool msg = r->kind == RC_WAL_MSG;
+	const char *pm[12];
+	char *b = body;
+
+	if (msg)
+		dead_text(room, r->room, RTE_MIN((size_t)r->room_len, (size_t)255));
+	else /* a room's name: a u8 length in the log */
+		dead_text(room, r->body, RTE_MIN((size_t)r->body_len, (size_t)255));
+	dead_text(user, r->user, r->user_len);
+	*b++ = '\\';
+	*b++ = 'x';
+	for (unsigned i = 0; i < r->body_len; i++) {
+		*b++ = hex[(unsigned char)r->body[i] >> 4];
+		*b++ = hex[(unsigned char)r->body[i] & 15];
+	}
+	*b = '\0';
+	if (r->body_cut != 0)
+		snprintf(err, sizeof(err), "%s (body of %u bytes: the first %u kept)", r->bad,
+			 (unsigned)r->body_len + r->body_cut, (unsigned)r->body_len);
+	else
+		snprintf(err, sizeof(err), "%s", r->bad);
+	snprintf(nums[0], 24, "%" PRIu64, r->lsn);
+	snprintf(nums[1], 24, "%" PRIu64, msg ? r->seq : 0);
+	snprintf(nums[2], 24, "%" PRId64, msg ? (int64_t)r->cmid : 0);
+	snprintf(nums[3], 24, "%" PRIu64, r->ts_ms);
+	snprintf(nums[4], 24, "%" PRId64, (int64_t)d->conf.epoch);
+	pm[0] = d->node_id;
+	pm[1] = nums[0];
+	pm[2] = msg ? "message" : "room";
+	pm[3] = room;
+	pm[4] = nums[1];
+	pm[5] = user;
+	pm[6] = nums[2];
+	pm[7] = nums[3];
+	pm[8] = body;
+	pm[9] = nums[4];
+	pm[10] = err;
+	pm[11] = r->bad_state;
+	return pl_send(p, PL_DEAD, NULL, drain_dead_sql, 12, pm);
+}
+
 /* Sends the end of the batch's transaction into the pipeline: the rooms created in the
- * batch (with rooms_created), rooms.next_seq, drain_state, COMMIT; then syncs, and with
- * `wait` reads the results (otherwise pl_collect() does, later). Parameters are copied by
- * libpq when sent, so the array buffers are reused. */
+ * batch (with rooms_created), the dead letters, rooms.next_seq, drain_state, COMMIT; then
+ * syncs, and with `wait` reads the results (otherwise pl_collect() does, later). Parameters
+ * are copied by libpq when sent, so the array buffers are reused. */
 static int
 pl_finish(struct rc_drainer *d, struct pl *p, bool rooms_created, bool wait)
 {
@@ -1077,6 +1291,9 @@ pl_finish(struct rc_drainer *d, struct pl *p, bool rooms_created, bool wait)
 		pm[k + 1] = d->a[k].p;
 	if (rc == 0 && n > 0)
 		rc = pl_send(p, PL_OTHER, NULL, drain_rooms_sql, 5, pm);
+	for (unsigned i = 0; i < d->nrecs && rc == 0 && d->nbad > 0; i++)
+		if (d->recs[i].bad != NULL)
+			rc = pl_dead_letter(d, p, &d->recs[i]);
 	if (rc == 0 && d->nbrooms > 0 && (rc = drain_seq_arrays(d)) == 0) {
 		pm[1] = d->a[0].p;
 		pm[2] = d->a[1].p;
@@ -1111,6 +1328,7 @@ drain_copy_finish(struct rc_drainer *d, uint64_t alarms)
 		return rc;
 	}
 	q->lsn = d->recs[d->nrecs - 1].lsn;
+	q->first = d->recs[0].lsn;
 	q->nrecs = d->nrecs;
 	q->alarms = alarms;
 	d->db = d->db == &d->conns[0] ? &d->conns[1] : &d->conns[0];
@@ -1119,11 +1337,20 @@ drain_copy_finish(struct rc_drainer *d, uint64_t alarms)
 
 /* Marks a committed batch drained: the markers, the stats. */
 static void
-drain_committed(struct rc_drainer *d, uint64_t lsn, unsigned nrecs, uint64_t alarms)
+drain_committed(struct rc_drainer *d, uint64_t lsn, unsigned nrecs, uint64_t alarms,
+		uint64_t dead)
 {
 	d->drained = lsn;
 	rc_wal_set_drained(d->wal, lsn);
-	st_batch(d, nrecs, alarms);
+	st_batch(d, nrecs, alarms, (unsigned)dead);
+	if (d->poison_lsn != 0 && d->poison_lsn <= lsn)
+		d->poison_lsn = 0;
+	if (d->fail_lsn != 0 && d->fail_lsn <= lsn) { /* past the failing batch */
+		d->fail_lsn = 0;
+		d->fail_n = 0;
+	}
+	if (d->limit != 0) /* isolating: grow back, batch by batch */
+		d->limit = d->limit * 2 >= d->conf.batch_max ? 0 : d->limit * 2;
 }
 
 /* Waits for the pending batch's COMMIT and marks it drained. Returns its records (0: none
@@ -1144,9 +1371,12 @@ drain_pending_end(struct rc_drainer *d)
 	if (rc != 0) {
 		if (db != d->db)
 			snprintf(d->db->err, sizeof(d->db->err), "%s", db->err);
+		snprintf(d->failed_state, sizeof(d->failed_state), "%s", db->sqlstate);
+		d->failed_first = q->first;
+		d->failed_n = q->nrecs;
 		return rc;
 	}
-	drain_committed(d, q->lsn, q->nrecs, q->alarms);
+	drain_committed(d, q->lsn, q->nrecs, q->alarms, q->pl.dead);
 	return (int)q->nrecs;
 }
 
@@ -1161,7 +1391,7 @@ pl_inserts(struct rc_drainer *d, struct pl *p)
 		char nums[5][24];
 		const char *pm[9];
 
-		if (d->recs[i].kind != RC_WAL_MSG)
+		if (d->recs[i].kind != RC_WAL_MSG || d->recs[i].bad != NULL)
 			continue;
 		pl_params(d, &d->recs[i], nums, pm);
 		rc = pl_send(p, (int)i, "rc_ins", NULL, 8, pm);
@@ -1221,7 +1451,7 @@ drain_pipeline_txn(struct rc_drainer *d, struct pl *p, uint64_t *alarms)
 
 /* The whole batch, committed, in pipeline mode. */
 static int
-drain_pipeline(struct rc_drainer *d, uint64_t *alarms)
+drain_pipeline(struct rc_drainer *d, uint64_t *alarms, uint64_t *dead)
 {
 	struct pl p = { .db = d->db };
 	int rc = -ENOMEM;
@@ -1235,6 +1465,9 @@ drain_pipeline(struct rc_drainer *d, uint64_t *alarms)
 		goto out_free;
 	}
 	rc = drain_pipeline_txn(d, &p, alarms);
+	*dead = p.dead;
+	if (rc != 0)
+		snprintf(d->failed_state, sizeof(d->failed_state), "%s", d->db->sqlstate);
 out_free:
 	free(p.tags);
 	free(p.missed);
@@ -1254,15 +1487,52 @@ drain_txn(struct rc_drainer *d)
 	int rc;
 
 	if (d->conf.method == RC_DRAIN_PIPELINE) {
-		rc = drain_pipeline(d, &alarms);
+		uint64_t dead = 0;
+
+		rc = drain_pipeline(d, &alarms, &dead);
 		if (rc == 0)
-			drain_committed(d, d->recs[d->nrecs - 1].lsn, d->nrecs, alarms);
+			drain_committed(d, d->recs[d->nrecs - 1].lsn, d->nrecs, alarms, dead);
 		return rc;
 	}
 	rc = drain_copy_msgs(d, &alarms);
+	while (rc == 0 && atomic_load(&d->fault_hold) && !drain_stopping(d))
+		drain_sleep_ms(d, DRAIN_SLEEP_SLICE_MS); /* fault injection: a frozen host */
 	if (rc == 0)
 		rc = drain_pending_end(d);
+	else
+		snprintf(d->failed_state, sizeof(d->failed_state), "%s", d->db->sqlstate);
 	return rc < 0 ? rc : drain_copy_finish(d, alarms);
+}
+
+/* A batch failed (d->failed_*): when the database refused its DATA (rc_pgdb_data_error),
+ * for the dead_letter_after-th time in a row, or again while isolating, narrow it down:
+ * the next batches take half as many records, down to one; a single record refused is
+ * the one: it goes to drain_dead_letters with the server's error (poison_lsn), and the
+ * drain goes on. Retries while isolating are not backed off (retry_now). */
+static void
+drain_isolate(struct rc_drainer *d, int rc)
+{
+	if (d->failed_first == 0 || rc == -ESTALE || rc == -ECONNRESET ||
+	    !rc_pgdb_data_error(d->failed_state))
+		return;
+	if (d->fail_lsn == d->failed_first) {
+		d->fail_n++;
+	} else {
+		d->fail_lsn = d->failed_first;
+		d->fail_n = 1;
+	}
+	if (d->fail_n < d->conf.dead_letter_after && d->limit == 0)
+		return;
+	d->retry_now = true;
+	if (d->failed_n <= 1) {
+		d->poison_lsn = d->failed_first;
+		snprintf(d->poison_err, sizeof(d->poison_err), "refused by the database: %s",
+			 d->db->err);
+		snprintf(d->poison_state, sizeof(d->poison_state), "%s", d->failed_state);
+		d->limit = 1;
+		return;
+	}
+	d->limit = (d->failed_n + 1) / 2;
 }
 
 /* One batch: the records sent to the database; when there is nothing new, the records of
@@ -1293,11 +1563,18 @@ drain_batch(struct rc_drainer *d)
 		st_error(d, "resolving room names: ", strerror(-rc));
 		return rc;
 	}
+	d->failed_first = 0;
+	d->conns[0].sqlstate[0] = d->conns[1].sqlstate[0] = '\0';
 	rc = drain_txn(d);
 	if (rc != 0)
 		goto out_fail;
 	return (int)d->nrecs;
 out_fail:
+	if (d->failed_first == 0 && d->nrecs > 0) { /* this batch failed (not the pending) */
+		d->failed_first = d->recs[0].lsn;
+		d->failed_n = d->nrecs;
+	}
+	drain_isolate(d, rc);
 	st_error(d, rc == -ESTALE ? "stale epoch: fenced: " : "drain: ", d->db->err);
 	drain_disconnect(d);
 	return rc;
@@ -1350,22 +1627,10 @@ rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days)
 
 /* ---- the thread ---- */
 
-static bool
-drain_stopping(struct rc_drainer *d)
+void
+rc_drainer_fault_hold(struct rc_drainer *d, bool on)
 {
-	return atomic_load_explicit(&d->stopping, memory_order_acquire);
-}
-
-static void
-drain_sleep_ms(struct rc_drainer *d, uint64_t ms)
-{
-	while (ms > 0 && !drain_stopping(d)) {
-		uint64_t slice = RTE_MIN(ms, (uint64_t)DRAIN_SLEEP_SLICE_MS);
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)slice * 1000000 };
-
-		nanosleep(&ts, NULL);
-		ms -= slice;
-	}
+	atomic_store(&d->fault_hold, on);
 }
 
 static void
@@ -1373,6 +1638,11 @@ drain_backoff(struct rc_drainer *d, int rc)
 {
 	unsigned wait = rc == -EPROTO ? d->conf.retry_max_ms : d->backoff_ms;
 
+	if (d->retry_now) { /* isolating a refused record: each try narrows it down */
+		d->retry_now = false;
+		d->retry_at_ms = now_ms(CLOCK_MONOTONIC);
+		return;
+	}
 	d->retry_at_ms = now_ms(CLOCK_MONOTONIC) + wait;
 	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, d->conf.retry_max_ms);
 }
@@ -1486,6 +1756,8 @@ drain_conf_defaults(struct rc_drainer_conf *c)
 		c->retry_max_ms = c->retry_min_ms > 5000 ? c->retry_min_ms : 5000;
 	if (c->idle_ms == 0)
 		c->idle_ms = 5;
+	if (c->dead_letter_after == 0)
+		c->dead_letter_after = 3;
 }
 
 /* The last two fields of every binary row: epoch and node (its first 64 bytes). */
@@ -1497,7 +1769,7 @@ drain_copy_tail(struct rc_drainer *d)
 
 	snprintf(node, sizeof(node), "%s", d->node_id);
 	p = put_bin_i64(d->copy_tail, d->conf.epoch);
-	p = put_bin_text(p, node);
+	p = put_bin_text(p, node, strlen(node));
 	d->copy_tail_len = (size_t)(p - d->copy_tail);
 }
 
@@ -1532,6 +1804,10 @@ rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c)
 	}
 	d->conf.conninfo = d->conninfo;
 	d->conf.node_id = d->node_id;
+	/* the scope cut to 36 bytes ("rooms:" + 30 of the node id), as rc_lease_end_writers
+	 * compares it: the name fits application_name's 63 bytes whatever the epoch */
+	snprintf(d->appname, sizeof(d->appname), DRAIN_APPNAME " rooms:%.30s e%" PRIu64,
+		 d->node_id, d->conf.epoch);
 	drain_copy_tail(d);
 	return d;
 }

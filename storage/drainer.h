@@ -11,6 +11,20 @@
  * Re-draining after a crash (LMDB's marker behind the database's) therefore inserts
  * nothing twice; at start the drainer takes the larger of the two markers.
  *
+ * Dead letters (schema version 3): a batch never wedges the drain. A record that breaks
+ * storage/wal_valid.h's rules (not UTF-8, a NUL byte, seq or ts_ms beyond a bigint, a length)
+ * is written to drain_dead_letters instead of messages, in its batch's transaction, with
+ * its exact bytes. A batch the database refuses because of its data (SQLSTATE classes 22,
+ * 23 but unique violations, 54: rc_pgdb_data_error) dead_letter_after times in a row is
+ * narrowed down: half as many records per batch at each further refusal, down to one,
+ * without back-off; the record refused alone goes to drain_dead_letters with the
+ * server's error; then the batches grow back. Every other record goes on in LSN order;
+ * a dead letter counts as drained. The alarm: dead_letter_rows > 0 (stats).
+ *
+ * The drain ceiling: a batch reads only LSNs <= rc_wal_drain_ceiling() (wal.h): with peer
+ * durability, what the peer holds or what was acknowledged without it; PostgreSQL
+ * never gets a record a surviving peer may lack.
+ *
  * PostgreSQL unreachable: the drainer reconnects with back-off (retry_min_ms doubling to
  * retry_max_ms) and resumes; the node meanwhile keeps accepting into LMDB.
  * Cleanup requests (delete messages older than N days) run on this thread, in bounded
@@ -40,6 +54,8 @@ struct rc_drainer_conf {
 	unsigned idle_ms;        /* sleep when nothing to drain; default 5 */
 	enum rc_drain_method method;
 	uint64_t epoch;          /* the writer's epoch stored with each row (HA lease; 0) */
+	unsigned dead_letter_after; /* data-error failures of a batch before its records are
+				     * isolated (see "Dead letters"); 0: 3 */
 };
 
 struct rc_drainer_stats {
@@ -52,6 +68,8 @@ struct rc_drainer_stats {
 	uint64_t last_batch_ms;  /* wall clock of the last committed batch */
 	uint64_t cleanup_deleted; /* rows removed by cleanups */
 	uint64_t cleanup_runs;
+	uint64_t dead_letters;   /* records set aside into drain_dead_letters by this drainer */
+	uint64_t dead_letter_rows; /* the node's rows in drain_dead_letters (the alarm: > 0) */
 	char last_error[256];
 	int schema_version;
 };
@@ -65,6 +83,12 @@ void rc_drainer_get_stats(struct rc_drainer *d, struct rc_drainer_stats *st);
 /* Ask for messages older than `days` days (by ts_ms) to be deleted; runs on the drainer
  * thread soon. Any thread. */
 void rc_drainer_request_cleanup(struct rc_drainer *d, unsigned days);
+
+/* Fault injection (tests: `roomcastctl db fault hold-drain`): while on, the drainer stops
+ * inside its next batch's transaction, after the batch's rows went in (the fence's lock on
+ * the lease row taken, the rows uncommitted), as a drainer whose host froze there would.
+ * Any thread. */
+void rc_drainer_fault_hold(struct rc_drainer *d, bool on);
 
 /* Synchronous drain of everything committed so far, from the calling thread (tests,
  * benchmarks; never while the thread runs). Returns records drained or -errno. */

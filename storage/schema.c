@@ -67,6 +67,38 @@
  *    SET LOCAL roomcast.fence = 'off' (database merges and manual repairs that copy rows
  *    of old terms); a node never does.
  *
+ * Notes on version 3 (issue 9):
+ *  - drain_dead_letters: what the drainer set aside instead of wedging (storage/drainer.c):
+ *    a record that breaks storage/wal_valid.h's rules (invalid UTF-8, a NUL byte in a body,
+ *    seq or ts_ms beyond a bigint, lengths), or one PostgreSQL refused on its own after the
+ *    batch holding it failed dead_letter_after times with a data error (SQLSTATE class 22,
+ *    23 but 23505, 54). One row per record: the WAL it came from (node, lsn), kind, room
+ *    and sender as text (bytes that are not UTF-8 without controls shown as \xNN, a
+ *    backslash as \\), seq and ts_ms exact as numeric(20) (a u64 may not fit a bigint),
+ *    cmid as messages store it, the body's exact bytes (bytea: NUL and all; a room record:
+ *    the name's bytes), the drainer's epoch, why (error text and SQLSTATE, '' for our own
+ *    checks), when. The row is written in the batch's transaction, with drain_state: the
+ *    record counts as drained. A re-drain adds nothing (UNIQUE (node, lsn, room, seq)).
+ *    An operator repairs and re-inserts a row by hand, then deletes it: the alarm
+ *    (`roomcastctl db status`, /metrics) stands while rows of the node remain.
+ *  - rc_lease_acquire: a takeover (the lease expired, or forced) first ends the backends
+ *    of the scope's writers of the old terms (rc_lease_end_writers: application_name
+ *    'roomcastd-drainer SCOPE eEPOCH' with SCOPE cut to 36 bytes, so that the name fits
+ *    63 bytes; epoch <= the old one: pg_terminate_backend; two node ids alike in their
+ *    first 30 bytes could end each other's old-term drainers: they reconnect), and
+ *    only then locks the row (the ended backends' locks go as they exit: the lock_timeout
+ *    is lifted for that wait, which the statement timeout still bounds). Another holder's
+ *    valid lease is answered 'busy' from a plain read, without locking the row: a takeover
+ *    attempt before the expiry does not queue behind a frozen writer either. A writer whose host froze or
+ *    lost its network with a drain transaction open holds the lease row FOR KEY SHARE
+ *    (the fence) and maybe row locks on rooms and uncommitted message keys: the server
+ *    would keep them until idle_in_transaction_session_timeout (5 s) or the statement
+ *    timeout (60 s) ended it, and the takeover and the new owner's drain would wait that
+ *    long. A writer terminated this way would have been fenced anyway (its epoch is
+ *    stale once the new term starts). The lease connection's own lock_timeout
+ *    (rc_lease_session) bounds any other wait; a backend the role may not signal is
+ *    skipped (waited for as before).
+ *
  * Threads: whoever owns the struct rc_pgdb (the drainer at start-up; tests).
  */
 #include <errno.h>
@@ -255,6 +287,91 @@ static const char *const migrations[] = {
 	"END $$;\n"
 	"CREATE TRIGGER messages_fence AFTER INSERT ON messages REFERENCING NEW TABLE AS rc_new\n"
 	" FOR EACH STATEMENT EXECUTE FUNCTION rc_messages_fence();",
+	/* 2 -> 3: the dead-letter table; takeovers end the old term's writers (notes above) */
+	"CREATE TABLE drain_dead_letters (\n"
+	" id bigserial PRIMARY KEY,\n"
+	" node text COLLATE \"C\" NOT NULL,\n"
+	" lsn bigint NOT NULL,\n"
+	" kind text NOT NULL CHECK (kind IN ('message', 'room')),\n"
+	" room text COLLATE \"C\" NOT NULL,\n"
+	" seq numeric(20, 0) NOT NULL,\n"
+	" sender text NOT NULL,\n"
+	" cmid bigint NOT NULL,\n"
+	" ts_ms numeric(20, 0) NOT NULL,\n"
+	" body bytea NOT NULL,\n"
+	" epoch bigint NOT NULL,\n"
+	" error text NOT NULL,\n"
+	" sqlstate text NOT NULL DEFAULT '',\n"
+	" at timestamptz NOT NULL DEFAULT now(),\n"
+	" UNIQUE (node, lsn, room, seq));\n"
+	"COMMENT ON TABLE drain_dead_letters IS 'records the drain set aside (invalid, or"
+	" refused by the database): an alarm while rows remain; see README, storage';\n"
+	"CREATE FUNCTION rc_lease_end_writers(p_scope text, p_epoch bigint) RETURNS integer\n"
+	" LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" a record;\n"
+	" n integer := 0;\n"
+	"BEGIN\n"
+	" FOR a IN SELECT s.pid FROM pg_stat_activity s\n"
+	"  WHERE s.pid <> pg_backend_pid()\n"
+	"  AND split_part(s.application_name, ' ', 1) = 'roomcastd-drainer'\n"
+	"  AND split_part(s.application_name, ' ', 2) = left(p_scope, 36)\n"
+	"  AND split_part(s.application_name, ' ', 3) ~ '^e[0-9]{1,18}$'\n"
+	"  AND substr(split_part(s.application_name, ' ', 3), 2)::bigint <= p_epoch\n"
+	" LOOP\n"
+	"  BEGIN\n"
+	"   IF pg_terminate_backend(a.pid) THEN n := n + 1; END IF;\n"
+	"  EXCEPTION WHEN insufficient_privilege THEN NULL;\n"
+	"  END;\n"
+	" END LOOP;\n"
+	" RETURN n;\n"
+	"END $$;\n"
+	"CREATE OR REPLACE FUNCTION rc_lease_acquire(p_scope text, p_holder text, p_ttl_ms bigint,\n"
+	" p_force boolean DEFAULT false, OUT status text, OUT holder text, OUT epoch bigint,\n"
+	" OUT db_now_us bigint, OUT expires_us bigint) LANGUAGE plpgsql AS $$\n"
+	"DECLARE\n"
+	" t timestamptz := statement_timestamp();\n"
+	" ttl interval := p_ttl_ms * interval '1 millisecond';\n"
+	" l ha_lease;\n"
+	" s text := 'busy';\n"
+	"BEGIN\n"
+	" IF coalesce(p_scope, '') = '' OR coalesce(p_holder, '') = '' OR p_force IS NULL\n"
+	"    OR p_ttl_ms IS NULL OR p_ttl_ms NOT BETWEEN 1 AND 86400000 THEN\n"
+	"  RAISE EXCEPTION 'rc_lease_acquire: bad argument' USING ERRCODE = '22023';\n"
+	" END IF;\n"
+	" INSERT INTO ha_lease AS h (owner_scope, holder, epoch, expires_at, renewed_at,\n"
+	"  acquired_at) VALUES (p_scope, p_holder, 1, t + ttl, t, t)\n"
+	"  ON CONFLICT (owner_scope) DO NOTHING RETURNING h.* INTO l;\n"
+	" IF FOUND THEN\n"
+	"  s := 'new';\n"
+	" ELSE\n"
+	"  SELECT * INTO STRICT l FROM ha_lease h WHERE h.owner_scope = p_scope;\n"
+	"  IF l.holder <> p_holder AND l.expires_at > t AND NOT p_force THEN\n"
+	"   NULL; /* busy: answered from this read, without waiting for the row's lock */\n"
+	"  ELSE\n"
+	"  IF NOT (l.holder = p_holder AND l.expires_at > t) THEN\n"
+	"   IF rc_lease_end_writers(p_scope, l.epoch) > 0 THEN\n"
+	"    PERFORM set_config('lock_timeout', '0', true);\n"
+	"   END IF;\n"
+	"  END IF;\n"
+	"  SELECT * INTO STRICT l FROM ha_lease h WHERE h.owner_scope = p_scope FOR UPDATE;\n"
+	"  IF l.holder = p_holder AND l.expires_at > t THEN\n"
+	"   s := 'renewed';\n"
+	"   UPDATE ha_lease h\n"
+	"    SET expires_at = greatest(h.expires_at, t + ttl), renewed_at = t\n"
+	"    WHERE h.owner_scope = p_scope RETURNING h.* INTO l;\n"
+	"  ELSIF l.expires_at <= t OR p_force THEN\n"
+	"   s := CASE WHEN l.holder = p_holder THEN 'reacquired'\n"
+	"        WHEN l.expires_at <= t THEN 'taken' ELSE 'forced' END;\n"
+	"   UPDATE ha_lease h SET holder = p_holder, epoch = h.epoch + 1,\n"
+	"    expires_at = t + ttl, renewed_at = t, acquired_at = t\n"
+	"    WHERE h.owner_scope = p_scope RETURNING h.* INTO l;\n"
+	"  END IF;\n"
+	"  END IF;\n"
+	" END IF;\n"
+	" SELECT * INTO status, holder, epoch, db_now_us, expires_us\n"
+	"  FROM rc_lease_answer(s, l, t);\n"
+	"END $$;",
 };
 
 #define SCHEMA_KNOWN ((int)(sizeof(migrations) / sizeof(migrations[0])))

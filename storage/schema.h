@@ -16,6 +16,8 @@
  * Version 2 adds ha_lease(owner_scope PK, holder, epoch, expires_at, renewed_at,
  * acquired_at), the functions rc_lease_acquire/renew/release (storage/lease.h) and the
  * trigger messages_fence, which refuses rows of a stale epoch (SQLSTATE RC001).
+ * Version 3 adds drain_dead_letters (records the drain set aside, storage/drainer.h) and
+ * makes a takeover by rc_lease_acquire end the old term's drain backends first.
  * Messages are keyed by the room's NAME, so that the two nodes of a group (and merged
  * databases) agree on a room whatever local id each gave it.
  */
@@ -24,7 +26,7 @@
 
 #include "pgdb.h"
 
-#define RC_SCHEMA_VERSION 2
+#define RC_SCHEMA_VERSION 3
 
 /* Bring db to RC_SCHEMA_VERSION. 0; -EPROTO if the database is newer (text in err);
  * -errno otherwise. *applied gets the number of migrations run (may be NULL). */

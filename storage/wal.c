@@ -141,6 +141,8 @@ wal_hold_pop(struct rc_wal *w, uint64_t now, int status)
 	struct wal_held_batch *b = &h->b[h->bhead];
 	uint64_t held_us = now > b->t_us ? now - b->t_us : 0;
 
+	if (status == 0 && !rc_wal_peer_gate(w)) /* released by the gate turned off */
+		wal_raise(&w->acked_alone, b->lsn);
 	for (unsigned i = 0; i < b->n; i++) {
 		struct rc_wal_rec *r = h->recs[h->head];
 
@@ -168,6 +170,8 @@ wal_hold_release(struct rc_wal *w, bool stopping)
 	bool gate = rc_wal_peer_gate(w);
 	uint64_t acked = rc_wal_peer_acked_lsn(w), now;
 
+	if (!gate && h->bcount == 0) /* everything committed was completed without the peer */
+		wal_raise(&w->acked_alone, rc_wal_last_lsn(w));
 	if (h->bcount == 0) {
 		h->stop_since_us = 0;
 		return;
@@ -200,6 +204,7 @@ wal_done(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 		/* a full counter still wakes the reader */
 	}
 	if (!rc_wal_peer_gate(w) && h->bcount == 0) {
+		wal_raise(&w->acked_alone, rc_wal_last_lsn(w)); /* before the ACKs go out */
 		wal_complete(w, recs, n, 0);
 		return;
 	}
@@ -332,10 +337,16 @@ rc_wal_stop(struct rc_wal *w)
 int
 rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 {
+	int rc;
+
 	if (w->running)
 		return -EBUSY;
-	if (n > 0)
-		return wal_txn_write(w, recs, n);
+	if (n > 0) {
+		rc = wal_txn_write(w, recs, n);
+		if (rc == 0 && !rc_wal_peer_gate(w))
+			wal_raise(&w->acked_alone, rc_wal_last_lsn(w));
+		return rc;
+	}
 	return wal_maint_pending(w, false) ? wal_maintain(w, WAL_TRIM_CHUNK) : 0;
 }
 

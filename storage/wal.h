@@ -179,6 +179,8 @@ struct rc_wal_room {
 	uint64_t last_seq; /* 0 if no message yet */
 	const char *name;  /* NUL-terminated, valid during the callback */
 	const char *creator;
+	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
+	uint8_t creator_len;
 };
 
 /* A stored message, as rc_wal_read() reports it; strings valid during the callback. */
@@ -316,6 +318,17 @@ bool rc_wal_peer_gate(const struct rc_wal *w);
  * rc_wal_become_writer and rc_wal_truncate_above). The replication thread. */
 void rc_wal_peer_acked(struct rc_wal *w, uint64_t lsn);
 uint64_t rc_wal_peer_acked_lsn(const struct rc_wal *w);
+
+/* The drain ceiling: the drainer sends PostgreSQL only LSNs <= this, so that the database
+ * never holds a record the peer (the survivor of a crash) may lack. It is the larger of
+ * the peer's ack (rc_wal_peer_acked_lsn) and the highest LSN completed WITHOUT it: while
+ * the gate is off (no peer, or the stream down: the node acknowledges alone), every commit
+ * once completed; when the gate is turned off, what it held; what the log held when this
+ * node became the writer (the previous writer's acknowledged records). Records held by the
+ * gate, or completed unacknowledged by rc_wal_stop() (-ENOTCONN), stay above it until the
+ * peer acknowledges them. Never above rc_wal_last_lsn(); lowered by a truncation. Any
+ * thread. */
+uint64_t rc_wal_drain_ceiling(const struct rc_wal *w);
 
 /* An eventfd (or -1: none) the writer thread writes 1 to after each commit of records, so
  * that the replication thread streams them at once. Any thread. */

@@ -200,6 +200,8 @@ rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 	*r = (struct rc_wal_room){ .room_id = rc_wal_get_be32(key),
 				   .created_ms = rc_wal_get_be64(v),
 				   .name = name,
-				   .creator = creator };
+				   .creator = creator,
+				   .name_len = v[8],
+				   .creator_len = v[9] };
 	return 0;
 }

@@ -125,6 +125,9 @@ struct rc_wal {
 	_Atomic uint64_t writer_start;   /* persisted in "meta" */
 	atomic_bool peer_gate;
 	_Atomic uint64_t peer_acked;
+	_Atomic uint64_t acked_alone;    /* the highest LSN completed without the peer's ack
+					  * (gate off), or held here when becoming the writer:
+					  * rc_wal_drain_ceiling() */
 	atomic_int notify_fd;            /* -1: none */
 	struct wal_hold hold;
 };
@@ -326,6 +329,9 @@ int wal_log_state_load(struct rc_wal *w);
 
 /* Value bytes of the log entries from LSN `from` on, cur being a cursor on "log". */
 int wal_log_sum(MDB_cursor *cur, uint64_t from, uint64_t *bytes);
+
+/* Raises *v to x (never lowers it). Any thread. */
+void wal_raise(_Atomic uint64_t *v, uint64_t x);
 
 /* ts_ms of the first record with an LSN above drained (0 if none), in txn. */
 uint64_t wal_oldest_undrained(struct rc_wal *w, MDB_txn *txn, uint64_t drained);

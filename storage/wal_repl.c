@@ -39,6 +39,8 @@ wal_repl_state_load(struct rc_wal *w)
 	mdb_txn_abort(txn);
 	if (rc == 0)
 		wal_store(&w->writer_start, v);
+	/* the gate starts off: what the log holds counts as acknowledged alone (wal.h) */
+	wal_store(&w->acked_alone, rc_wal_last_lsn(w));
 	return rc;
 }
 
@@ -91,6 +93,24 @@ uint64_t
 rc_wal_peer_acked_lsn(const struct rc_wal *w)
 {
 	return wal_load(&w->peer_acked);
+}
+
+void
+wal_raise(_Atomic uint64_t *v, uint64_t x)
+{
+	uint64_t cur = wal_load(v);
+
+	while (x > cur && !atomic_compare_exchange_weak_explicit(v, &cur, x, memory_order_acq_rel,
+								  memory_order_acquire))
+		;
+}
+
+uint64_t
+rc_wal_drain_ceiling(const struct rc_wal *w)
+{
+	uint64_t c = RTE_MAX(wal_load(&w->acked_alone), wal_load(&w->peer_acked));
+
+	return RTE_MIN(c, rc_wal_last_lsn(w));
 }
 
 void
@@ -449,6 +469,8 @@ wal_cut(struct rc_wal *w, struct wal_cut_arg *a)
 	wal_store(&w->lsn_hi, a->lsn);
 	if (acked > a->lsn)
 		wal_store(&w->peer_acked, a->lsn);
+	if (wal_load(&w->acked_alone) > a->lsn)
+		wal_store(&w->acked_alone, a->lsn);
 	wal_backlog_reload(w);
 	wal_update_full(w, true);
 	return 0;
@@ -514,6 +536,9 @@ rc_wal_become_writer(struct rc_wal *w)
 	if (rc == 0) {
 		wal_store(&w->writer_start, start);
 		wal_store(&w->peer_acked, 0);
+		/* what the log holds now was acknowledged before: by the previous writer (our
+		 * copy of its stream), or by this node before a restart */
+		wal_raise(&w->acked_alone, start - 1);
 	} else {
 		wal_count(&w->ctr.commit_errors, 1);
 	}

@@ -14,6 +14,10 @@
 #  4. SIGKILL in the middle of a drain (small batches, a large backlog): after the restart
 #     every acknowledged message is in the database exactly once, in order.
 #  5. Cleanup: `db cleanup --days 1` deletes the messages older than a day and keeps rooms.
+#  6. A record PostgreSQL refuses (issue 9, S13: a CHECK constraint the test adds refuses
+#     d-four's seq 37): the drain does not wedge; the row is set aside in drain_dead_letters
+#     (its exact bytes and the server's error), the alarm shows in `db status` (text and
+#     -j) and /metrics, every other message of d-four (and after it) is in messages once.
 # rc-timeout: 600
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -120,5 +124,34 @@ rc_assert_eq "$(rc_psql "SELECT count(*), min(seq) FROM messages WHERE room = 'd
 	"180|21" "d-one after the cleanup: 180 rows from seq 21"
 rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room kept"
 rc_assert_fails "db cleanup with a bad argument" rc_ctl db cleanup --days x
+
+rc_log "step 6: a record the database refuses goes to drain_dead_letters; the drain goes on"
+rc_psql "ALTER TABLE messages ADD CONSTRAINT test_refuse_one
+	CHECK (NOT (room = 'd-four' AND seq = 37))" >/dev/null
+rc_assert "200 messages to d-four" rc_rcload --users 4 --posts 50 --room d-four --prefix p \
+	"${BIND[@]}"
+rc_assert "200 messages to d-five after it" rc_rcload --users 4 --posts 50 --room d-five \
+	--prefix q "${BIND[@]}"
+rc_wait_until 60 "the backlog drains past the refused record" backlog_empty
+rc_assert_eq "$(rc_psql "SELECT count(*), count(DISTINCT seq), min(seq), max(seq)
+	FROM messages WHERE room = 'd-four'")" "199|199|1|200" "d-four: every row but seq 37"
+check_room d-five 200
+rc_assert_eq "$(rc_psql "SELECT room, seq, kind, sqlstate, error LIKE '%test_refuse_one%',
+	length(body) > 0 FROM drain_dead_letters")" "d-four|37|message|23514|t|t" \
+	"the dead letter: room, seq, kind, SQLSTATE, the server's error, the body"
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM drain_dead_letters
+	WHERE sender <> '' AND cmid <> 0 AND ts_ms > 0 AND lsn > 0 AND node <> ''")" 1 \
+	"the dead letter's sender, cmid, ts_ms, lsn, node"
+status=$(rc_ctl db status)
+rc_log "db status: $(grep ALARM <<<"$status")"
+rc_assert_match "$status" 'ALARM: 1 dead letters' "db status shows the alarm"
+rc_assert_eq "$(rc_ctl -j db status | jq -c '.dead_letters')" \
+	'{"alarm":true,"rows":1,"set_aside":1}' "db status -j: dead_letters"
+metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
+metrics_alarm() { metrics | grep -q '^roomcast_db_dead_letter_rows 1$'; }
+rc_wait_until 10 "/metrics (a snapshot) shows the alarm's gauge" metrics_alarm
+m=$(metrics)
+rc_log "/metrics: $(grep dead_letter <<<"$m" | grep -v '^#' | tr '\n' ' ')"
+rc_assert_match "$m" '^roomcast_db_dead_letters_total 1$' "/metrics: the counter"
 
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"

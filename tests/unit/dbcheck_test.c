@@ -158,8 +158,8 @@ print_report(void)
 }
 
 static const char *const all_names[] = {
-	"connect", "pg_hba", "server_version", "schema", "privileges", "merge_privileges",
-	"dblink", "room",
+	"connect", "pg_hba", "encoding", "server_version", "schema", "privileges",
+	"merge_privileges", "dblink", "room",
 };
 
 static void
@@ -224,6 +224,8 @@ test_good_fresh(void **state)
 	expect_text("connect", false, dbname_of(ci));
 	expect("pg_hba", RC_DBCHECK_PASS);
 	expect_text("pg_hba", false, "[local]");
+	expect("encoding", RC_DBCHECK_PASS);
+	expect_text("encoding", false, "client_encoding UTF8");
 	expect("server_version", RC_DBCHECK_PASS);
 	expect("schema", RC_DBCHECK_PASS);
 	expect_text("schema", false, "creates version");
@@ -331,10 +333,12 @@ test_bare_role(void **state)
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EACCES);
 	expect("privileges", RC_DBCHECK_FAIL);
 	snprintf(want, sizeof(want), "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE rooms, "
-				     "room_members, messages, drain_alarms, drain_state TO \"rc bare\";");
+				     "room_members, messages, drain_alarms, drain_state, "
+				     "drain_dead_letters TO \"rc bare\";");
 	expect_text("privileges", true, want);
 	expect_text("privileges", true, "GRANT SELECT ON TABLE roomcast_schema");
-	expect_text("privileges", true, "GRANT USAGE ON SEQUENCE drain_alarms_id_seq");
+	expect_text("privileges", true, "GRANT USAGE ON SEQUENCE drain_alarms_id_seq, "
+					"drain_dead_letters_id_seq");
 	expect_text("privileges", false, "lacks what a node needs");
 	/* the whole fix, pasted by the owner, makes the check pass */
 	{
@@ -514,9 +518,9 @@ test_render(void **state)
 	assert_non_null(j);
 	assert_true(json_is_false(json_object_get(j, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(j, "failed")), 1);
-	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 7);
+	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 8);
 	checks = json_object_get(j, "checks");
-	assert_int_equal(json_array_size(checks), 8);
+	assert_int_equal(json_array_size(checks), 9);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "result")),
 			    "fail");
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(checks, 0), "fix")),
@@ -527,7 +531,7 @@ test_render(void **state)
 	assert_non_null(strstr(buf, "FAIL  connect: "));
 	assert_non_null(strstr(buf, "\n      fix: check host/port"));
 	assert_non_null(strstr(buf, "SKIP  pg_hba: "));
-	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 7 skipped\n"));
+	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 8 skipped\n"));
 	assert_int_equal(rc_dbcheck_to_text(&rep, small, sizeof(small)), need);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	/* a full report counts what it drops */
@@ -540,12 +544,37 @@ test_render(void **state)
 	assert_int_equal(rc_dbcheck_first_err(&rep), -EINVAL);
 }
 
+/* A database that is not UTF8 (issue 9, S13): the encoding check fails with the fix; the
+ * rest is not checked (the node refuses the connection). */
+static void
+test_not_utf8(void **state)
+{
+	char ci[600], sql[256], latin[640];
+
+	(void)state;
+	newdb(ci, sizeof(ci));
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s_l1 ENCODING 'LATIN1' TEMPLATE template0"
+				   " LC_COLLATE 'C' LC_CTYPE 'C'", dbname_of(ci));
+	assert_int_equal(pgfx_exec(pgfx.conninfo, sql), 0);
+	snprintf(latin, sizeof(latin), "%s_l1", ci);
+	assert_int_equal(rc_dbcheck_run(latin, NULL, &rep), -EPROTO);
+	expect_names();
+	print_report();
+	expect("connect", RC_DBCHECK_PASS);
+	expect("encoding", RC_DBCHECK_FAIL);
+	expect_text("encoding", false, "LATIN1");
+	expect_text("encoding", true, "ENCODING 'UTF8'");
+	expect("schema", RC_DBCHECK_SKIP);
+	assert_int_equal(rep.failed, 1);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_good_fresh),
+		cmocka_unit_test(test_not_utf8),
 		cmocka_unit_test(test_good_owner_tcp),
 		cmocka_unit_test(test_newer_schema),
 		cmocka_unit_test(test_no_create),

@@ -655,6 +655,241 @@ test_conflict_alarm(void **state)
 	assert_int_equal(num(f, "SELECT next_seq FROM rooms"), 2601);
 }
 
+/* ---- the drain never wedges (issue 9, S13) ---- */
+
+/* rc_drainer_drain_now() until everything committed is drained (failed batches are tried
+ * again: each try narrows a refused record down); fails after `tries`. */
+static void
+drain_until_done(struct fx *f, unsigned tries)
+{
+	struct rc_drainer_stats st;
+	unsigned t;
+
+	for (t = 0; t < tries && rc_wal_drained_lsn(f->w) < rc_wal_last_lsn(f->w); t++)
+		(void)rc_drainer_drain_now(f->d);
+	rc_drainer_get_stats(f->d, &st);
+	if (rc_wal_drained_lsn(f->w) < rc_wal_last_lsn(f->w))
+		fail_msg("drain wedged at LSN %" PRIu64 " of %" PRIu64 " after %u tries: %s",
+			 rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w), t, st.last_error);
+	printf("drained to LSN %" PRIu64 " in %u tries (%" PRIu64 " errors, %" PRIu64
+	       " dead letters)\n", rc_wal_last_lsn(f->w), t, st.errors, st.dead_letters);
+}
+
+/* Prints drain_dead_letters (what a failure message needs). */
+static void
+dump_dead_letters(struct fx *f)
+{
+	PGconn *c = PQconnectdb(f->conninfo);
+	PGresult *r = PQexec(c, "SELECT lsn, kind, room, seq, sender, encode(body, 'hex'),"
+				" sqlstate, error, node, epoch, cmid, ts_ms FROM drain_dead_letters"
+				" ORDER BY lsn");
+
+	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+		printf("dead letter: node %s epoch %s lsn %s %s room %s seq %s sender %s cmid %s"
+		       " ts_ms %s body %s [%s] %s\n", PQgetvalue(r, i, 8), PQgetvalue(r, i, 9),
+		       PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+		       PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 10),
+		       PQgetvalue(r, i, 11), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6),
+		       PQgetvalue(r, i, 7));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A message with raw body bytes (NUL, bad UTF-8 and all). */
+static void
+commit_raw(struct rc_wal *w, uint32_t room, uint64_t seq, const char *body, size_t len)
+{
+	struct rc_wal_rec r;
+
+	fx_msg(&r, room, seq, "alice", "x");
+	r.body_len = (uint16_t)len;
+	memcpy(r.body, body, len);
+	commit_rec(w, &r);
+}
+
+/* Records PostgreSQL cannot or will not take, among 600 good ones: a body with a NUL byte
+ * (text cannot hold it; strlen would have cut it), a body that is not UTF-8, a seq beyond a
+ * bigint, and a row a CHECK constraint refuses. Today's drain retried the batch forever
+ * (or cut the NUL body). Now: each lands in drain_dead_letters with its exact bytes and
+ * why, everything else is in messages once, in LSN order, and the markers reach the end. */
+static void
+test_dead_letters(void **state)
+{
+	static const char nul_body[] = { 'a', '\0', 'b' };
+	static const char bad_utf8[] = { 'o', 'k', '\xff', '\xfe' };
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 64);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0); /* creates the schema */
+	assert_int_equal(pgfx_exec(f->conninfo, "ALTER TABLE messages ADD CONSTRAINT no_poison"
+						 " CHECK (body NOT LIKE '%poison%')"), 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	commit_raw(f->w, 1, 101, nul_body, sizeof(nul_body));
+	commit_raw(f->w, 1, 102, bad_utf8, sizeof(bad_utf8));
+	commit_msgs(f->w, 1, 103, 149, NULL, 0);
+	commit_msgs(f->w, 1, 150, 150, " poison", 0);
+	commit_msgs(f->w, 1, 151, 300, NULL, 0);
+	commit_room(f->w, 2, "other");
+	commit_msgs(f->w, 2, 1, 5, NULL, 0);
+	commit_msgs(f->w, 2, UINT64_C(1) << 63, UINT64_C(1) << 63, NULL, 0);
+	commit_msgs(f->w, 2, 6, 305, NULL, 0);
+	{ /* a room whose name holds a NUL byte, and its messages: none cut to "ba" */
+		struct rc_wal_rec r;
+
+		fx_room(&r, 3, 1700000000000ull, "creator", "x");
+		r.body_len = 4;
+		memcpy(r.body, "ba\0d", 4);
+		commit_rec(f->w, &r);
+		commit_msgs(f->w, 3, 1, 2, NULL, 0);
+	}
+	drain_until_done(f, 60);
+	dump_dead_letters(f);
+
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.dead_letters, 7);
+	assert_int_equal(st.dead_letter_rows, 7);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 7);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE kind = 'room' AND"
+				" room = 'ba\\x00d' AND body = '\\x62610064'::bytea AND seq = 0 AND"
+				" error LIKE '%NUL%'"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE kind = 'message'"
+				" AND room = 'ba\\x00d' AND seq IN (1, 2) AND error LIKE"
+				" 'the room''s name%'"),
+			 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'ba'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'ba'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 297);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'other'"), 305);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby' AND seq IN"
+				" (101, 102, 150)"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages m WHERE m.body <> 'hello ' ||"
+				" m.seq"), 0); /* byte for byte */
+	/* the NUL body whole, as bytes; the reasons */
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE node = 'n1' AND"
+				" kind = 'message' AND room = 'lobby' AND seq = 101 AND sender ="
+				" 'alice' AND cmid = 1101 AND ts_ms = 1700000000101 AND body ="
+				" '\\x610062'::bytea AND epoch = 7 AND error LIKE '%NUL%' AND"
+				" sqlstate = '' AND lsn = 102"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE seq = 102 AND"
+				" body = '\\x6f6bfffe'::bytea AND error LIKE '%UTF-8%'"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE seq = 150 AND"
+				" body = convert_to('hello 150 poison', 'UTF8') AND sqlstate = '23514'"
+				" AND error LIKE 'refused by the database:%no_poison%'"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters WHERE room = 'other'"
+				" AND seq = 9223372036854775808 AND error LIKE 'seq out of range%'"),
+			 1);
+	/* the rooms' counters come from the stored messages only */
+	assert_int_equal(num(f, "SELECT next_seq FROM rooms WHERE name = 'lobby'"), 301);
+	assert_int_equal(num(f, "SELECT next_seq FROM rooms WHERE name = 'other'"), 306);
+	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state WHERE node = 'n1'"),
+			 (long long)rc_wal_last_lsn(f->w));
+
+	/* a new drainer (a restart) counts the alarm's rows from the table */
+	rc_drainer_destroy(f->d);
+	f->d = drainer_new(f, 64);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.dead_letters, 0);
+	assert_int_equal(st.dead_letter_rows, 7);
+}
+
+/* The encoding: a database that is not UTF8 is refused with a clear error (nothing is
+ * written into it); a database or role whose client_encoding is set to something else
+ * still gets UTF-8 from the drainer (pinned), byte for byte. */
+static void
+test_encoding(void **state)
+{
+	static const char body[] = "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x91\x8b"; /* é ✓ 👋 */
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	char latin[640], sql[256];
+	const char *db = strrchr(f->conninfo, '=') + 1; /* the last: dbname=rc_t... */
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_raw(f->w, 1, 1, body, strlen(body));
+
+	/* a LATIN1 database: refused at connect, the error says why */
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s_latin1 ENCODING 'LATIN1' TEMPLATE"
+				   " template0 LC_COLLATE 'C' LC_CTYPE 'C'", db);
+	assert_int_equal(pgfx_exec(pgfx.conninfo, sql), 0);
+	snprintf(latin, sizeof(latin), "%s_latin1", f->conninfo);
+	{
+		struct rc_drainer_conf c = { .conninfo = latin, .node_id = "n1", .method = f->method };
+		struct rc_drainer *d = rc_drainer_create(f->w, &c);
+
+		assert_non_null(d);
+		assert_int_equal(rc_drainer_drain_now(d), -EPROTO);
+		rc_drainer_get_stats(d, &st);
+		assert_non_null(strstr(st.last_error, "LATIN1"));
+		assert_non_null(strstr(st.last_error, "UTF8"));
+		assert_false(st.connected);
+		rc_drainer_destroy(d);
+	}
+	assert_int_equal(pgfx_num(latin, "SELECT count(*) FROM pg_tables WHERE tablename ="
+					 " 'messages'"), 0);
+
+	/* a UTF8 database whose sessions default to LATIN1: the drainer pins UTF8 */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET client_encoding = 'LATIN1'", db);
+	assert_int_equal(pgfx_exec(pgfx.conninfo, sql), 0);
+	f->d = drainer_new(f, 64);
+	h_drain(f, 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE convert_to(body, 'UTF8') ="
+				" '\\x68c3a96c6c6f20e29c9320f09f918b'::bytea"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 0);
+}
+
+/* The drain ceiling (issue 9): with the peer gate on, only what the peer acknowledged is
+ * drained; the rest waits until the ack moves. With the gate off (the node acknowledges
+ * alone), everything committed is drained. Today's drain sent every committed LSN. */
+static void
+test_ceiling(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	rc_wal_set_peer_gate(f->w, true);
+	commit_room(f->w, 1, "lobby");   /* LSN 1 */
+	commit_msgs(f->w, 1, 1, 10, NULL, 0); /* LSN 2..11 */
+	assert_int_equal(rc_wal_drain_ceiling(f->w), 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 0);
+
+	rc_wal_peer_acked(f->w, 5); /* the peer holds LSNs 1..5 */
+	assert_int_equal(rc_wal_drain_ceiling(f->w), 5);
+	assert_int_equal(rc_drainer_drain_now(f->d), 5);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 4);
+	assert_int_equal(num(f, "SELECT max(seq) FROM messages"), 4);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 5);
+	assert_int_equal(rc_drainer_drain_now(f->d), 0); /* nothing more until the ack moves */
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 4);
+
+	rc_wal_peer_acked(f->w, 11);
+	assert_int_equal(rc_drainer_drain_now(f->d), 6);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 10);
+
+	/* more records while the peer is away: held above the ceiling */
+	commit_msgs(f->w, 1, 11, 12, NULL, 0); /* LSN 12, 13 */
+	assert_int_equal(rc_drainer_drain_now(f->d), 0);
+	/* the stream goes down: the node acknowledges alone; what it commits then is drained
+	 * (what it acked), and so are earlier records once completed without the peer */
+	rc_wal_set_peer_gate(f->w, false);
+	commit_msgs(f->w, 1, 13, 13, NULL, 0); /* LSN 14, committed alone */
+	assert_int_equal(rc_wal_drain_ceiling(f->w), 14);
+	assert_int_equal(rc_drainer_drain_now(f->d), 3);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 13);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.errors, 0);
+}
+
 struct pump {
 	struct rc_wal *w;
 	uint64_t next_seq;
@@ -1058,6 +1293,9 @@ main(int argc, char **argv)
 		BOTH(test_hostile_bytes),
 		BOTH(test_conflict_alarm),
 		BOTH(test_outage),
+		BOTH(test_dead_letters),
+		BOTH(test_encoding),
+		BOTH(test_ceiling),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
@@ -1066,6 +1304,8 @@ main(int argc, char **argv)
 	};
 	int rc;
 
+	if (getenv("RC_TEST_FILTER") != NULL) /* e.g. RC_TEST_FILTER=test_dead_letters */
+		cmocka_set_test_filter(getenv("RC_TEST_FILTER"));
 	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {
 		fprintf(stderr, "drainer_test: no PostgreSQL\n");
 		return 1;

@@ -519,7 +519,106 @@ test_takeover_waits_for_writer(void **state)
 	rc_pgdb_close(&admin);
 }
 
-/* ---- migration 1 -> 2 ---- */
+/* ---- a takeover never waits on a dead host (issue 9) ---- */
+
+/* A connection of the old owner's drainer, named as roomcastd names it. */
+static void
+drainer_conn(struct fx *f, struct rc_pgdb *db, const char *scope, uint64_t epoch)
+{
+	char app[64];
+
+	snprintf(app, sizeof(app), "roomcastd-drainer %s e%" PRIu64, scope, epoch);
+	assert_int_equal(rc_pgdb_connect(db, f->conninfo, app), 0);
+}
+
+/* The old owner's host froze (or lost its network) with a drain transaction open: after a
+ * batch (idle in transaction: the fence's KEY SHARE lock on the lease row, an uncommitted
+ * row), or in the middle of the next COPY (the server waits for data that never comes).
+ * PostgreSQL would keep its locks until idle_in_transaction_session_timeout (5 s) or the
+ * statement timeout (60 s). The survivor's takeover, with the lease connection's lock
+ * timeout of 150 ms, must still succeed at its first try, end the old term's backends,
+ * and its drain must write the same key without waiting. Today's takeover failed with
+ * -EAGAIN (lock timeout) until the server dropped the frozen backend. Compared with a
+ * killed owner (its socket closed: the server aborts at once). Times printed. */
+static void
+test_takeover_ends_frozen_writer(void **state)
+{
+	static const char *const cases[3] = { "killed (socket closed)",
+					      "frozen idle in transaction",
+					      "frozen in the middle of a COPY" };
+	struct fx *f = *state;
+	struct rc_pgdb bystander = { 0 }, lease = { 0 };
+
+	/* a drainer of another scope must not be touched */
+	drainer_conn(f, &bystander, "rooms:n9", 1);
+	assert_int_equal(rc_pgdb_connect(&lease, f->conninfo, "lease_test n2 lease"), 0);
+	assert_int_equal(rc_lease_session(&lease, 200), 0); /* lock_timeout 150 ms */
+	for (unsigned c = 0; c < 3; c++) {
+		char node[8], scope[16];
+		struct rc_pgdb w = { 0 };
+		struct rc_lease l, o;
+		uint64_t t0, took;
+		int rc;
+
+		snprintf(node, sizeof(node), "n%u", c + 1);
+		snprintf(scope, sizeof(scope), "rooms:%s", node);
+		assert_int_equal(rc_lease_acquire(&f->n1, scope, "old owner", TTL, &l), 0);
+		drainer_conn(f, &w, scope, l.epoch);
+		assert_int_equal(rc_pgdb_exec(&w, "BEGIN"), 0);
+		assert_int_equal(insert_msg(&w, 10 * c + 1, node, l.epoch), 0); /* the fence */
+		assert_int_equal(rc_pgdb_exec(&w, "INSERT INTO rooms (name) VALUES ('lobby')"
+						  " ON CONFLICT (name) DO UPDATE SET next_seq = 2"), 0);
+		if (c == 0)
+			rc_pgdb_close(&w); /* SIGKILL: the kernel closes the socket */
+		if (c == 2) {
+			assert_int_equal(rc_pgdb_copy_begin(&w, "COPY messages (room, seq, sender,"
+								" ts_ms, body, cmid, epoch, node)"
+								" FROM STDIN"), 0);
+			assert_int_equal(rc_pgdb_copy_put(&w, "lobby\t99\tal\t1\thi\t", 18), 0);
+			assert_int_equal(PQflush(w.conn), 0);
+		}
+		/* an attempt before the expiry is told "busy" at once (no lock wait) */
+		assert_int_equal(rc_lease_acquire(&lease, scope, "survivor", 5000, &o), -EBUSY);
+		sleep_ms(TTL + 100);
+		t0 = rc_lease_mono_ms();
+		rc = rc_lease_acquire(&lease, scope, "survivor", 5000, &o);
+		took = rc_lease_mono_ms() - t0;
+		if (rc != 0)
+			fail_msg("%s: the takeover failed: %s (%s)", cases[c], strerror(-rc),
+				 lease.err);
+		assert_int_equal(o.status, RC_LEASE_TAKEN);
+		assert_int_equal(o.epoch, l.epoch + 1);
+		/* the new owner's drain writes the same key and the room at once (no wait: its
+		 * lock timeout is 150 ms) */
+		t0 = rc_lease_mono_ms();
+		assert_int_equal(rc_lease_session(&f->n2, 200), 0);
+		assert_int_equal(rc_pgdb_exec(&f->n2, "BEGIN"), 0);
+		assert_int_equal(insert_msg(&f->n2, 10 * c + 1, node, o.epoch), 0);
+		assert_int_equal(rc_pgdb_exec(&f->n2, "INSERT INTO rooms (name) VALUES ('lobby')"
+						   " ON CONFLICT (name) DO UPDATE SET next_seq = 2"),
+				 0);
+		assert_int_equal(rc_pgdb_exec(&f->n2, "COMMIT"), 0);
+		printf("takeover, old owner %s: lease taken in %" PRIu64 " ms, the new owner's"
+		       " first batch in %" PRIu64 " ms more\n", cases[c], took,
+		       rc_lease_mono_ms() - t0);
+		/* the frozen backend is gone: its writes never land */
+		if (c == 1)
+			assert_int_equal(rc_pgdb_exec(&w, "COMMIT"), -ECONNRESET);
+		if (c == 2)
+			assert_int_not_equal(rc_pgdb_copy_end(&w), 0);
+		rc_pgdb_close(&w);
+		assert_int_equal(pgfx_num(f->conninfo, "SELECT count(*) FROM messages"), c + 1);
+		assert_int_equal(pgfx_num(f->conninfo, "SELECT count(*) FROM messages WHERE"
+						       " epoch = 1"), 0);
+	}
+	/* nobody else was ended: a drainer of another scope, the lease connections */
+	assert_int_equal(rc_pgdb_exec(&bystander, "SELECT 1"), 0);
+	assert_int_equal(rc_pgdb_exec(&f->n1, "SELECT 1"), 0);
+	rc_pgdb_close(&bystander);
+	rc_pgdb_close(&lease);
+}
+
+/* ---- migrations 1 -> 2 -> 3 ---- */
 
 static void
 test_migrate_1_to_2(void **state)
@@ -529,9 +628,12 @@ test_migrate_1_to_2(void **state)
 	char err[256];
 	int applied = -1;
 
-	assert_int_equal(rc_schema_version(&f->n1), 2);
-	/* back to what version 1 was: what migration 2 adds, removed */
+	assert_int_equal(rc_schema_version(&f->n1), 3);
+	/* back to what version 1 was: what migrations 3 and 2 add, removed */
 	assert_int_equal(pgfx_exec(f->conninfo,
+				   "DROP TABLE drain_dead_letters;"
+				   "DROP FUNCTION rc_lease_end_writers(text, bigint);"
+				   "DELETE FROM roomcast_schema WHERE version = 3;"
 				   "DROP TRIGGER messages_fence ON messages;"
 				   "DROP FUNCTION rc_messages_fence(), rc_lease_acquire(text, text,"
 				   " bigint, boolean), rc_lease_renew(text, text, bigint, bigint),"
@@ -545,12 +647,12 @@ test_migrate_1_to_2(void **state)
 	assert_int_equal(insert_msg(&f->n1, 1, "n1", 0), 0);
 	assert_int_equal(insert_msg(&f->n1, 2, "n1", 7), 0);
 	assert_int_equal(rc_schema_migrate(&f->n2, &applied, err, sizeof(err)), 0);
-	assert_int_equal(applied, 1);
-	assert_int_equal(rc_schema_version(&f->n1), 2);
+	assert_int_equal(applied, 2);
+	assert_int_equal(rc_schema_version(&f->n1), 3);
 	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 2);
 	assert_int_equal(rc_schema_migrate(&f->n2, &applied, err, sizeof(err)), 0);
 	assert_int_equal(applied, 0);
-	assert_int_equal(num(f, "SELECT count(*) FROM roomcast_schema"), 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM roomcast_schema"), 3);
 	/* and it works */
 	assert_int_equal(rc_lease_acquire(&f->n1, SCOPE, "n1", 5000, &l), 0);
 	assert_int_equal(insert_msg(&f->n1, 3, "n1", 1), 0);
@@ -643,11 +745,14 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_guard_timing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_epoch0_without_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_waits_for_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_ends_frozen_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_1_to_2, setup, teardown),
 		BOTH(test_drainer_fenced),
 	};
 	int rc;
 
+	if (getenv("RC_TEST_FILTER") != NULL) /* e.g. RC_TEST_FILTER=test_forced */
+		cmocka_set_test_filter(getenv("RC_TEST_FILTER"));
 	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {
 		fprintf(stderr, "lease_test: no PostgreSQL\n");
 		return 1;
