@@ -17,6 +17,7 @@
 
 #include "proto.h"
 #include "repl_impl.h"
+#include "wal_valid.h"
 
 /* HELLO on an accepted connection: identify the scope, answer CHALLENGE. */
 int
@@ -109,8 +110,8 @@ rc_repl_batch_flush(struct repl_scope *sc, struct rx_batch *bt)
  * scope's range: the stream is authenticated, so a record failing this comes from a writer
  * with a bug, and storing it would hand it to the drain and to clients. It is refused
  * (records_invalid), the connection closed, and the stream stays down until the writer
- * is fixed: visible, never silent. (This is the replica's own check; the request path has
- * its own in dataplane/proto.c.) */
+ * is fixed: visible, never silent. The rules are storage/wal_valid.h's, the same as the
+ * request path's codec (dataplane/proto.c), plus the scope's room id range. */
 
 static bool
 room_id_ok(const struct repl_scope *sc, uint32_t id)
@@ -119,26 +120,9 @@ room_id_ok(const struct repl_scope *sc, uint32_t id)
 }
 
 static bool
-user_ok(const char *p, size_t len)
-{
-	return len >= 1 && len <= RC_MAX_USER && rc_utf8_valid(p, len, false);
-}
-
-static bool
 record_valid(const struct repl_scope *sc, const struct rc_wal_logrec *lr)
 {
-	if (!room_id_ok(sc, lr->room_id) || !user_ok(lr->user.p, lr->user.len))
-		return false;
-	switch (lr->kind) {
-	case RC_WAL_MSG:
-		return lr->seq >= 1 && lr->seq <= (uint64_t)INT64_MAX && lr->body.len >= 1 &&
-		       lr->body.len <= RC_MAX_BODY && rc_utf8_valid(lr->body.p, lr->body.len, true);
-	case RC_WAL_ROOM:
-		return lr->body.len >= 1 && lr->body.len <= RC_MAX_ROOM &&
-		       rc_utf8_valid(lr->body.p, lr->body.len, false);
-	default:
-		return false;
-	}
+	return room_id_ok(sc, lr->room_id) && rc_wal_rec_valid(lr, NULL);
 }
 
 static int
@@ -205,10 +189,17 @@ replica_rooms_decode(const struct repl_scope *sc, struct rd *b, unsigned n,
 		cp = rc_repl_rd_take(b, cl);
 		if (b->bad || memchr(np, '\0', nl) != NULL || memchr(cp, '\0', cl) != NULL)
 			return -EPROTO;
-		if (!room_id_ok(sc, rooms[i].room_id) || rooms[i].last_seq > (uint64_t)INT64_MAX ||
-		    nl < 1 || nl > RC_MAX_ROOM || !rc_utf8_valid((const char *)np, nl, false) ||
-		    !user_ok((const char *)cp, cl))
-			return -EDOM;
+		{
+			struct rc_wal_logrec lr = {
+				.kind = RC_WAL_ROOM, .room_id = rooms[i].room_id,
+				.ts_ms = rooms[i].created_ms,
+				.user = { .p = (const char *)cp, .len = cl },
+				.body = { .p = (const char *)np, .len = nl },
+			};
+
+			if (rooms[i].last_seq > (uint64_t)INT64_MAX || !record_valid(sc, &lr))
+				return -EDOM;
+		}
 		memcpy(s[i].name, np, nl);
 		s[i].name[nl] = '\0';
 		memcpy(s[i].creator, cp, cl);
