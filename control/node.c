@@ -404,6 +404,8 @@ warm_room(void *arg, struct rc_room *r)
 	if (r->scope != wr->scope || r->last_committed == 0)
 		return 0;
 	rc_dedup_forget_from(r->dedup, 1);
+	rc_dedup_reserve(r->dedup, r->last_committed < UINT32_MAX ? (unsigned)r->last_committed :
+								     UINT32_MAX);
 	rc_wal_read_last(wr->w, r->id, rc_dedup_window(r->dedup), warm_one, r);
 	wr->entries += rc_dedup_count(r->dedup);
 	return 0;

@@ -314,6 +314,16 @@ rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_l
 }
 
 int
+rc_dedup_reserve(struct rc_dedup *d, unsigned n)
+{
+	if (n > d->window)
+		n = d->window;
+	if (n <= d->cap)
+		return 0;
+	return dedup_grow(d, n, d->hi);
+}
+
+int
 rc_dedup_stored(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
 		uint64_t cmid)
 {

@@ -48,6 +48,10 @@ int rc_dedup_find(const struct rc_dedup *d, const char *user, unsigned user_len,
 int rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,
 		 uint64_t cmid, bool pending);
 
+/* Makes room for n entries at once (at most the window), so that filling a window from
+ * the WAL does not grow it step by step. 0 or -ENOMEM (the window is unchanged). */
+int rc_dedup_reserve(struct rc_dedup *d, unsigned n);
+
 /* Seq's record is stored: its pending entry (user, cmid) becomes stored, without a hash
  * lookup when it is still in its slot (the common case); else as rc_dedup_put(). */
 int rc_dedup_stored(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_len,

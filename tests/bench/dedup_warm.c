@@ -118,6 +118,7 @@ main(int argc, char **argv)
 	t0 = now_s();
 	for (unsigned r = 1; r <= rooms; r++) {
 		win[r] = rc_dedup_create(window);
+		rc_dedup_reserve(win[r], per_room);
 		rc_wal_read_last(w, r, window, put_cb, win[r]);
 		entries += rc_dedup_count(win[r]);
 	}

@@ -365,6 +365,37 @@ test_dedup_forget(void **state)
 	rc_dedup_destroy(d);
 }
 
+/* A warm-up: room made for the room's messages at once (reserve), then its last `window`
+ * messages put newest first or oldest first: every one found, nothing beyond the window. */
+static void
+test_dedup_reserve_warm(void **state)
+{
+	char user[8];
+	uint64_t seq;
+	bool pending;
+
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		struct rc_dedup *d = rc_dedup_create(100);
+
+		assert_int_equal(rc_dedup_reserve(d, 1000), 0); /* capped at the window */
+		for (uint64_t i = 0; i < 100; i++) {
+			uint64_t s = order == 0 ? 250 - i : 151 + i;
+
+			snprintf(user, sizeof(user), "u%u", (unsigned)(s % 3));
+			assert_int_equal(dd_put(d, s, user, s * 11, false), 0);
+		}
+		for (uint64_t s = 151; s <= 250; s++) {
+			snprintf(user, sizeof(user), "u%u", (unsigned)(s % 3));
+			assert_true(dd_find(d, user, s * 11, &seq, &pending));
+			assert_int_equal(seq, s);
+		}
+		assert_int_equal(rc_dedup_count(d), 100);
+		assert_int_equal(dd_put(d, 150, "u0", 150 * 11, false), -ERANGE);
+		rc_dedup_destroy(d);
+	}
+}
+
 /* Against a plain model (the last `window` seqs, each with its key), over random puts in
  * order, out-of-order warm-ups, repeated keys and hand-backs, while the ring grows. */
 static void
@@ -886,6 +917,7 @@ main(void)
 		cmocka_unit_test(test_dedup_full_names),
 		cmocka_unit_test(test_dedup_per_room),
 		cmocka_unit_test(test_dedup_forget),
+		cmocka_unit_test(test_dedup_reserve_warm),
 		cmocka_unit_test(test_dedup_model),
 		cmocka_unit_test(test_classify_udp),
 		cmocka_unit_test(test_classify_bad_frames),
