@@ -183,6 +183,19 @@ hist_db_emit_row(struct hist_walk *hw, PGresult *res, int i)
 	return hist_emit(hw, &m);
 }
 
+/* The messages query of hist_db_read. 0 or -errno. */
+static int
+hist_db_query(struct rc_history *h, bool latest, const char *const *pm, PGresult **res)
+{
+	if (latest)
+		return rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+						" WHERE room = $1 AND seq BETWEEN $2 AND $3"
+						" ORDER BY seq DESC LIMIT $4", 4, pm, res);
+	return rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+					" WHERE room = $1 AND seq BETWEEN $2 AND $3"
+					" ORDER BY seq LIMIT $4", 4, pm, res);
+}
+
 /* Messages of the request's room from PostgreSQL: with latest, the last n with
  * seq <= hi (emitted oldest first); else lo <= seq <= hi, the first n. Returns 0 (the
  * messages emitted, or none when the room is unknown) or -EAGAIN. */
@@ -198,21 +211,24 @@ hist_db_read(struct hist_walk *hw, bool latest, uint64_t lo, uint64_t hi, unsign
 	if (rc_wal_room_name(h->wal, hw->req->room_id, room, sizeof(room)) != 0)
 		return 0;
 	hist_count(&h->db_requests, 1);
-	if (hist_db_ready(h) != 0)
-		return -EAGAIN;
 	snprintf(a, sizeof(a), "%" PRIu64, RTE_MIN(lo, (uint64_t)INT64_MAX));
 	snprintf(b, sizeof(b), "%" PRIu64, RTE_MIN(hi, (uint64_t)INT64_MAX));
 	snprintf(c, sizeof(c), "%u", n);
-	if (latest)
-		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
-					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
-					      " ORDER BY seq DESC LIMIT $4", 4, pm, &res);
-	else
-		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
-					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
-					      " ORDER BY seq LIMIT $4", 4, pm, &res);
-	if (rc != 0)
-		return hist_db_failed(h);
+	/* A connection made for an earlier request may have died since (the server restarted,
+	 * or the database failed over to its standby): that is found out only now. Then
+	 * reconnect at once (a multi-host conninfo finds the new primary) and ask again,
+	 * once, rather than answer busy with a database that is up. */
+	for (bool reused = rc_pgdb_ok(&h->db.db);; reused = false) {
+		if (hist_db_ready(h) != 0)
+			return -EAGAIN;
+		rc = hist_db_query(h, latest, pm, &res);
+		if (rc == 0)
+			break;
+		if (!reused || rc != -ECONNRESET)
+			return hist_db_failed(h);
+		rc_pgdb_close(&h->db.db);
+		hist_count(&h->db_errors, 1);
+	}
 	rows = PQntuples(res);
 	for (int k = 0; k < rows && !hw->refused; k++)
 		hist_db_emit_row(hw, res, latest ? rows - 1 - k : k);

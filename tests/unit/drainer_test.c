@@ -1208,6 +1208,43 @@ test_history_spanning(void **state)
 	free(lg);
 }
 
+/* The server restarts (or the database fails over) between two requests: the history
+ * thread's connection is dead, which only the next request finds out. That request is
+ * served from the server that is up now, at once: not answered busy (-EAGAIN). Needs a
+ * server this test may restart (the fixture's own, or ROOMCAST_TEST_PG_DIR). */
+static void
+test_history_server_restart(void **state)
+{
+	struct fx *f = *state;
+	struct rc_history_stats hs;
+	struct rc_history *h;
+	struct hlog *lg = calloc(1, sizeof(*lg));
+
+	assert_non_null(lg);
+	assert_true(pgfx_can_restart());
+	f->w = wal_open(f->dir, 20);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 101);
+	trim_all(f->w);
+	h = f->h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	assert_non_null(h);
+	assert_int_equal(rc_history_set_db(h, f->conninfo), 0);
+	assert_int_equal(rc_history_start(h), 0);
+	run_cases(h, lg, span_cases, 2); /* connected */
+	assert_int_equal(pgfx_stop(), 0);
+	assert_int_equal(pgfx_start(), 0);
+	memset(lg, 0, sizeof(*lg));
+	run_cases(h, lg, span_cases, 2); /* the first one finds the old connection dead */
+	rc_history_get_stats(h, &hs);
+	assert_int_equal(hs.db_requests, 4);
+	assert_int_equal(hs.db_errors, 1); /* the dead connection, counted */
+	rc_history_destroy(h);
+	f->h = NULL;
+	free(lg);
+}
+
 /* Without a database the history thread serves LMDB's part only, as before. */
 static void
 test_history_no_db(void **state)
@@ -1282,6 +1319,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_no_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_server_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
 	int rc;
