@@ -159,7 +159,7 @@ print_report(void)
 
 static const char *const all_names[] = {
 	"connect", "pg_hba", "encoding", "server_version", "schema", "privileges",
-	"merge_privileges", "dblink", "room",
+	"merge_privileges", "dblink", "room", "replication",
 };
 
 static void
@@ -235,6 +235,9 @@ test_good_fresh(void **state)
 	expect_text("dblink", true, "does not need dblink");
 	expect("room", RC_DBCHECK_PASS);
 	expect_text("room", false, "no size limit configured");
+	expect("replication", RC_DBCHECK_WARN); /* the fixture has no standby */
+	expect_text("replication", false, "not replicated");
+	expect_text("replication", false, "could lose the last committed lease rows");
 }
 
 /* The usual production set-up: a role owning its database, over TCP, schema current. */
@@ -518,9 +521,9 @@ test_render(void **state)
 	assert_non_null(j);
 	assert_true(json_is_false(json_object_get(j, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(j, "failed")), 1);
-	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 8);
+	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 9);
 	checks = json_object_get(j, "checks");
-	assert_int_equal(json_array_size(checks), 9);
+	assert_int_equal(json_array_size(checks), 10);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "result")),
 			    "fail");
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(checks, 0), "fix")),
@@ -531,7 +534,7 @@ test_render(void **state)
 	assert_non_null(strstr(buf, "FAIL  connect: "));
 	assert_non_null(strstr(buf, "\n      fix: check host/port"));
 	assert_non_null(strstr(buf, "SKIP  pg_hba: "));
-	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 8 skipped\n"));
+	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 9 skipped\n"));
 	assert_int_equal(rc_dbcheck_to_text(&rep, small, sizeof(small)), need);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	/* a full report counts what it drops */
@@ -568,6 +571,121 @@ test_not_utf8(void **state)
 	assert_int_equal(rep.failed, 1);
 }
 
+/* ---- replication: a synchronous standby of the fixture's server (tests/pg/pg-standby.sh) */
+
+static char sb_dir[64];
+
+static int
+sb_run(const char *args)
+{
+	char cmd[1400], dir[512];
+	const char *slash = strrchr(pgfx.script, '/');
+
+	snprintf(dir, sizeof(dir), "%.*s", slash != NULL ? (int)(slash - pgfx.script) : 1,
+		 slash != NULL ? pgfx.script : ".");
+	snprintf(cmd, sizeof(cmd), "bash '%s'/%s >/dev/null", dir, args);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+sb_cleanup(void)
+{
+	char args[200];
+
+	if (sb_dir[0] == '\0')
+		return;
+	snprintf(args, sizeof(args), "pg-fixture.sh clean '%s'", sb_dir);
+	sb_run(args);
+	sb_dir[0] = '\0';
+}
+
+static long long
+sb_port(const char *dir)
+{
+	char path[128];
+	long long port = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/port", dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%lld", &port) != 1)
+			port = -1;
+		fclose(f);
+	}
+	return port;
+}
+
+/* The replication item against a primary with a synchronous standby, the standby alone,
+ * the standby down, and an asynchronous standby. Needs a fixture server of the test's own
+ * (its configuration is changed, then restored). */
+static void
+test_replication(void **state)
+{
+	char args[600], ci[700];
+	long long pport, sport;
+
+	(void)state;
+	assert_true(pgfx_can_restart());
+	snprintf(sb_dir, sizeof(sb_dir), "/tmp/rc-sbt-XXXXXX");
+	assert_non_null(mkdtemp(sb_dir));
+	atexit(sb_cleanup);
+	snprintf(args, sizeof(args), "pg-standby.sh start '%s' '%s' sync", pgfx.dir, sb_dir);
+	assert_int_equal(sb_run(args), 0);
+	pport = sb_port(pgfx.dir);
+	sport = sb_port(sb_dir);
+	assert_true(pport > 0 && sport > 0);
+
+	/* the primary, synchronously replicated */
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), 0);
+	expect("replication", RC_DBCHECK_PASS);
+	expect_text("replication", false, "replicated synchronously");
+	expect_text("replication", false, "rc_standby (sync, streaming)");
+
+	/* both servers, the standby listed first: the node's connection finds the primary */
+	snprintf(ci, sizeof(ci), "host=%s,%s port=%lld,%lld user=postgres dbname=roomcast",
+		 sb_dir, pgfx.dir, sport, pport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), 0);
+	expect("connect", RC_DBCHECK_PASS);
+	expect("replication", RC_DBCHECK_PASS);
+
+	/* the standby alone: no read-write server (a connection refused, retried) */
+	snprintf(ci, sizeof(ci), "host=%s port=%lld user=postgres dbname=roomcast", sb_dir, sport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -ECONNREFUSED);
+	expect("connect", RC_DBCHECK_FAIL);
+	expect_text("connect", true, "no server of the conninfo accepts writes");
+	/* ... and with target_session_attrs=any, the standby itself: it cannot take writes */
+	snprintf(ci, sizeof(ci), "host=%s port=%lld user=postgres dbname=roomcast "
+		 "target_session_attrs=any", sb_dir, sport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EROFS);
+	expect("connect", RC_DBCHECK_PASS);
+	expect("replication", RC_DBCHECK_FAIL);
+	expect_text("replication", false, "standby");
+
+	/* the synchronous standby down: every commit would wait */
+	snprintf(args, sizeof(args), "pg-fixture.sh stop '%s'", sb_dir);
+	assert_int_equal(sb_run(args), 0);
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), -EAGAIN);
+	expect("replication", RC_DBCHECK_FAIL);
+	expect_text("replication", false, "no synchronous standby is streaming");
+
+	/* an asynchronous standby: a promotion could lose lease rows */
+	snprintf(args, sizeof(args), "pg-standby.sh start '%s' '%s' async", pgfx.dir, sb_dir);
+	assert_int_equal(sb_run(args), 0);
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), 0);
+	expect("replication", RC_DBCHECK_WARN);
+	expect_text("replication", false, "replicated asynchronously");
+	expect_text("replication", false, "rc_standby (async, streaming)");
+	expect_text("replication", false, "could lose the last committed lease rows");
+	expect_text("replication", true, "synchronous_standby_names");
+	print_report();
+
+	sb_cleanup();
+	assert_int_equal(pgfx_exec(pgfx.conninfo, "ALTER SYSTEM RESET synchronous_standby_names"),
+			 0);
+	assert_int_equal(pgfx_exec(pgfx.conninfo, "SELECT pg_reload_conf()"), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -585,6 +703,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_no_hba_entry),
 		cmocka_unit_test(test_room_limit),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_replication),
 	};
 
 	setenv("PGPASSFILE", "/nonexistent", 1); /* no ~/.pgpass behind the tests' back */
