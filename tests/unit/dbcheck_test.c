@@ -571,50 +571,7 @@ test_not_utf8(void **state)
 	assert_int_equal(rep.failed, 1);
 }
 
-/* ---- replication: a synchronous standby of the fixture's server (tests/pg/pg-standby.sh) */
-
-static char sb_dir[64];
-
-static int
-sb_run(const char *args)
-{
-	char cmd[1400], dir[512];
-	const char *slash = strrchr(pgfx.script, '/');
-
-	snprintf(dir, sizeof(dir), "%.*s", slash != NULL ? (int)(slash - pgfx.script) : 1,
-		 slash != NULL ? pgfx.script : ".");
-	snprintf(cmd, sizeof(cmd), "bash '%s'/%s >/dev/null", dir, args);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void
-sb_cleanup(void)
-{
-	char args[200];
-
-	if (sb_dir[0] == '\0')
-		return;
-	snprintf(args, sizeof(args), "pg-fixture.sh clean '%s'", sb_dir);
-	sb_run(args);
-	sb_dir[0] = '\0';
-}
-
-static long long
-sb_port(const char *dir)
-{
-	char path[128];
-	long long port = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/port", dir);
-	f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%lld", &port) != 1)
-			port = -1;
-		fclose(f);
-	}
-	return port;
-}
+/* ---- replication: a synchronous standby of the fixture's server ---- */
 
 /* The replication item against a primary with a synchronous standby, the standby alone,
  * the standby down, and an asynchronous standby. Needs a fixture server of the test's own
@@ -622,18 +579,15 @@ sb_port(const char *dir)
 static void
 test_replication(void **state)
 {
-	char args[600], ci[700];
-	long long pport, sport;
+	struct rc_pgdb db = { 0 };
+	char ci[700];
+	long pport, sport;
 
 	(void)state;
 	assert_true(pgfx_can_restart());
-	snprintf(sb_dir, sizeof(sb_dir), "/tmp/rc-sbt-XXXXXX");
-	assert_non_null(mkdtemp(sb_dir));
-	atexit(sb_cleanup);
-	snprintf(args, sizeof(args), "pg-standby.sh start '%s' '%s' sync", pgfx.dir, sb_dir);
-	assert_int_equal(sb_run(args), 0);
-	pport = sb_port(pgfx.dir);
-	sport = sb_port(sb_dir);
+	assert_int_equal(pgfx_standby_start("sync"), 0);
+	pport = pgfx_port_of(pgfx.dir);
+	sport = pgfx_port_of(pgfx_sb_dir);
 	assert_true(pport > 0 && sport > 0);
 
 	/* the primary, synchronously replicated */
@@ -643,35 +597,43 @@ test_replication(void **state)
 	expect_text("replication", false, "rc_standby (sync, streaming)");
 
 	/* both servers, the standby listed first: the node's connection finds the primary */
-	snprintf(ci, sizeof(ci), "host=%s,%s port=%lld,%lld user=postgres dbname=roomcast",
-		 sb_dir, pgfx.dir, sport, pport);
+	snprintf(ci, sizeof(ci), "host=%s,%s port=%ld,%ld user=postgres dbname=roomcast",
+		 pgfx_sb_dir, pgfx.dir, sport, pport);
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), 0);
 	expect("connect", RC_DBCHECK_PASS);
 	expect("replication", RC_DBCHECK_PASS);
 
 	/* the standby alone: no read-write server (a connection refused, retried) */
-	snprintf(ci, sizeof(ci), "host=%s port=%lld user=postgres dbname=roomcast", sb_dir, sport);
+	snprintf(ci, sizeof(ci), "host=%s port=%ld user=postgres dbname=roomcast", pgfx_sb_dir,
+		 sport);
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -ECONNREFUSED);
 	expect("connect", RC_DBCHECK_FAIL);
 	expect_text("connect", true, "no server of the conninfo accepts writes");
+	assert_int_equal(rc_pgdb_connect(&db, ci, "dbcheck_test"), -ECONNREFUSED);
 	/* ... and with target_session_attrs=any, the standby itself: it cannot take writes */
-	snprintf(ci, sizeof(ci), "host=%s port=%lld user=postgres dbname=roomcast "
-		 "target_session_attrs=any", sb_dir, sport);
+	snprintf(ci, sizeof(ci), "host=%s port=%ld user=postgres dbname=roomcast "
+		 "target_session_attrs=any", pgfx_sb_dir, sport);
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EROFS);
 	expect("connect", RC_DBCHECK_PASS);
 	expect("replication", RC_DBCHECK_FAIL);
 	expect_text("replication", false, "standby");
+	/* a write there drops the connection (the caller reconnects, and finds the primary
+	 * when the conninfo lists it) */
+	assert_int_equal(rc_pgdb_connect(&db, ci, "dbcheck_test"), 0);
+	assert_true(rc_pgdb_ok(&db));
+	assert_int_equal(rc_pgdb_exec(&db, "CREATE TABLE rc_not_here (x int)"), -ECONNRESET);
+	assert_string_equal(db.sqlstate, "25006");
+	assert_false(rc_pgdb_ok(&db));
+	rc_pgdb_close(&db);
 
 	/* the synchronous standby down: every commit would wait */
-	snprintf(args, sizeof(args), "pg-fixture.sh stop '%s'", sb_dir);
-	assert_int_equal(sb_run(args), 0);
+	assert_int_equal(pgfx_standby_stop(), 0);
 	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), -EAGAIN);
 	expect("replication", RC_DBCHECK_FAIL);
 	expect_text("replication", false, "no synchronous standby is streaming");
 
 	/* an asynchronous standby: a promotion could lose lease rows */
-	snprintf(args, sizeof(args), "pg-standby.sh start '%s' '%s' async", pgfx.dir, sb_dir);
-	assert_int_equal(sb_run(args), 0);
+	assert_int_equal(pgfx_standby_start("async"), 0);
 	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), 0);
 	expect("replication", RC_DBCHECK_WARN);
 	expect_text("replication", false, "replicated asynchronously");
@@ -679,11 +641,7 @@ test_replication(void **state)
 	expect_text("replication", false, "could lose the last committed lease rows");
 	expect_text("replication", true, "synchronous_standby_names");
 	print_report();
-
-	sb_cleanup();
-	assert_int_equal(pgfx_exec(pgfx.conninfo, "ALTER SYSTEM RESET synchronous_standby_names"),
-			 0);
-	assert_int_equal(pgfx_exec(pgfx.conninfo, "SELECT pg_reload_conf()"), 0);
+	assert_int_equal(pgfx_standby_forget(), 0);
 }
 
 int

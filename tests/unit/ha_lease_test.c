@@ -397,64 +397,21 @@ test_db_down(void **state)
 
 /* ---- the database fails over: a synchronous standby (tests/pg/pg-standby.sh) promoted */
 
-static char sb_dir[64];
-
-static int
-sb_run(const char *args)
-{
-	char cmd[1400], dir[512];
-	const char *slash = strrchr(pgfx.script, '/');
-
-	snprintf(dir, sizeof(dir), "%.*s", slash != NULL ? (int)(slash - pgfx.script) : 1,
-		 slash != NULL ? pgfx.script : ".");
-	snprintf(cmd, sizeof(cmd), "bash '%s'/%s >/dev/null", dir, args);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void
-sb_cleanup(void)
-{
-	char args[200];
-
-	if (sb_dir[0] == '\0')
-		return;
-	snprintf(args, sizeof(args), "pg-fixture.sh clean '%s'", sb_dir);
-	sb_run(args);
-	sb_dir[0] = '\0';
-}
-
 /* Both nodes' lease threads on a multi-host conninfo (host=PRIMARY,STANDBY ...) of a test
  * database replicated synchronously. */
 static int
 setup_failover(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char one[600], args[600], pp[16] = "", sp[16] = "", path[300];
-	const char *name;
-	FILE *fp;
+	char one[600];
 
 	assert_non_null(f);
 	assert_true(pgfx_can_restart());
 	assert_int_equal(pgfx_newdb(one, sizeof(one)), 0);
-	name = strrchr(one, '=') + 1;
-	snprintf(sb_dir, sizeof(sb_dir), "/tmp/rc-sbl-XXXXXX");
-	assert_non_null(mkdtemp(sb_dir));
-	atexit(sb_cleanup);
-	snprintf(args, sizeof(args), "pg-standby.sh start '%s' '%s' sync", pgfx.dir, sb_dir);
-	assert_int_equal(sb_run(args), 0);
-	snprintf(path, sizeof(path), "%s/port", pgfx.dir);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(pp, sizeof(pp), fp));
-	fclose(fp);
-	snprintf(path, sizeof(path), "%s/port", sb_dir);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(sp, sizeof(sp), fp));
-	fclose(fp);
-	pp[strcspn(pp, "\n")] = sp[strcspn(sp, "\n")] = '\0';
+	assert_int_equal(pgfx_standby_start("sync"), 0);
 	snprintf(f->conninfo, sizeof(f->conninfo),
-		 "host=%s,%s port=%s,%s user=postgres dbname=%s", pgfx.dir, sb_dir, pp, sp, name);
+		 "host=%s,%s port=%ld,%ld user=postgres dbname=%s", pgfx.dir, pgfx_sb_dir,
+		 pgfx_port_of(pgfx.dir), pgfx_port_of(pgfx_sb_dir), strrchr(one, '=') + 1);
 	node_start(f, &f->n1, "n1", "n2");
 	node_start(f, &f->n2, "n2", "n1");
 	*state = f;
@@ -465,13 +422,9 @@ setup_failover(void **state)
 static int
 teardown_failover(void **state)
 {
-	struct fx *f = *state;
 	int rc = teardown(state);
 
-	(void)f;
-	sb_cleanup();
-	if (pgfx_exec(pgfx.conninfo, "ALTER SYSTEM RESET synchronous_standby_names") != 0 ||
-	    pgfx_exec(pgfx.conninfo, "SELECT pg_reload_conf()") != 0)
+	if (pgfx_standby_forget() != 0)
 		fprintf(stderr, "ha_lease_test: cannot reset synchronous_standby_names\n");
 	return rc;
 }
@@ -485,7 +438,7 @@ test_db_failover(void **state)
 {
 	struct fx *f = *state;
 	struct rc_ha_lease_ev ev;
-	char args[300], sql[160], ci2[700];
+	char sql[160], ci2[700];
 	uint64_t e1, e2, t0, t_promoted, got = 0;
 	long long row;
 
@@ -495,8 +448,7 @@ test_db_failover(void **state)
 	t0 = rc_lease_mono_ms();
 	f->pg_stopped = true;
 	assert_int_equal(pgfx_stop(), 0);
-	snprintf(args, sizeof(args), "pg-standby.sh promote '%s'", sb_dir);
-	assert_int_equal(sb_run(args), 0);
+	assert_int_equal(pgfx_standby_promote(), 0);
 	t_promoted = rc_lease_mono_ms();
 	print_message("primary stopped and standby promoted in %" PRIu64 " ms\n", t_promoted - t0);
 
