@@ -16,7 +16,7 @@
 #     including those drained before the promotion; no alarm.
 #  4. History after the failover: the first FETCH that needs PostgreSQL is served at once
 #     from the new primary (the history thread's old connection is dead: it reconnects and
-#     retries, it does not answer ERROR busy).
+#     asks again; before, the client got ERROR 9 busy answers and retried).
 #  5. `db check` on the promoted server, which has no standby: the replication item warns
 #     (WARN, not a failure) that a promotion could lose lease rows and drained messages.
 # Figures printed (not asserted): primary stopped -> promoted, promoted -> drainer connected
@@ -144,6 +144,10 @@ rc_log "step 4: history from the new primary"
 rc_assert "FETCH of all 200 of f-one right after the failover" \
 	rc_rcload --verify-history 200 --users 4 --posts 50 --room f-one \
 	--bind-ip "${RC_CLIENT_IPS[1]}"
+# served at once: no ERROR 9 (busy) while the history thread found its old connection dead
+# (before the fix: error_replies=9:5, the client retrying for about 2 s)
+rc_assert_match "$(grep 'rcload: info elapsed_ms' "$RC_WORK/rcload.log" | tail -n 1)" \
+	"error_replies=none" "the first FETCH after the failover got no busy answer"
 rc_assert "FETCH of f-two ($((n * 400)))" \
 	rc_rcload --verify-history $((n * 400)) --room f-two --bind-ip "${RC_CLIENT_IPS[2]}"
 
