@@ -66,9 +66,12 @@ check_room() { # ROOM N: exactly seq 1..N, once each, N distinct (sender, cmid)
 
 rc_log "step 1: steady state on the primary"
 rc_assert_eq "$(primary_port)" "$(cat "$PRIMARY_DIR/port")" "the conninfo finds the primary"
+drain_server() { rc_ctl -j db status | jq -r '.database.server'; }
 rc_assert "200 messages to f-one" rc_rcload --users 4 --posts 50 --room f-one "${BIND[@]}"
 rc_wait_until 30 "the backlog drains" backlog_empty
 check_room f-one 200
+rc_assert_eq "$(drain_server)" "$PRIMARY_DIR port $(cat "$PRIMARY_DIR/port")" \
+	"db status: the drainer is on the primary"
 rc_assert "FETCH of all 200 (PostgreSQL + LMDB)" \
 	rc_rcload --verify-history 200 --users 4 --posts 50 --room f-one \
 	--bind-ip "${RC_CLIENT_IPS[0]}"
@@ -118,7 +121,8 @@ t_promoted=$(now_ms)
 rc_log "primary stopped with $before rows of f-two in it (round $rounds_down); standby promoted"
 rc_assert_eq "$(primary_port)" "$(cat "$STANDBY_DIR/port")" "the conninfo finds the new primary"
 reconnected() {
-	db_connected && [ "$(rc_ctl -j db status | jq -r '.database.reconnects')" -gt "$reconnects0" ]
+	db_connected && [ "$(rc_ctl -j db status | jq -r '.database.reconnects')" -gt "$reconnects0" ] &&
+		[ "$(drain_server)" = "$STANDBY_DIR port $(cat "$STANDBY_DIR/port")" ]
 }
 rc_wait_until 60 "the drainer reconnects to the new primary" reconnected
 t_connected=$(now_ms)
