@@ -16,8 +16,8 @@
 # then rcha verify against the new primary: every acknowledged message there exactly once
 # (0 lost, 0 duplicates, no gap), no client logged in twice.
 # Figures printed (not asserted): the switch, and how long after the promotion each node's
-# drain and lease were back. RC_DB_PROMOTE_DELAY_MS=2000 makes the failover tool slow (both
-# leases run out before the promotion: the Database Failure path).
+# drain and lease were back. RC_DB_PROMOTE_DELAY_MS (default 2000) is the failover tool's
+# delay between the stop and the promotion; 0 for a switch faster than the lease.
 # rc-timeout: 420
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -70,9 +70,11 @@ rc_log "step 1: the database fails over (primary stopped, standby promoted)"
 t_stop=$(now_ms)
 bash "$RC_ROOT/tests/pg/pg-fixture.sh" stop "$PRIMARY_DIR" >>"$RC_WORK/pg.start.log" 2>&1 ||
 	rc_fail "the primary did not stop"
-# RC_DB_PROMOTE_DELAY_MS: how long the failover tool takes to promote (default 0): beyond the
-# lease (600 ms) both nodes fence themselves meanwhile (the Database Failure path)
-sleep "$(awk -v ms="${RC_DB_PROMOTE_DELAY_MS:-0}" 'BEGIN { printf "%.3f", ms / 1000 }')"
+# RC_DB_PROMOTE_DELAY_MS: how long the failover tool takes to promote (default 2000): beyond
+# the lease (600 ms) both nodes fence themselves meanwhile (Database Failure) and win their
+# leases again on the new primary at epoch + 1; 0: a switch faster than the lease, which the
+# nodes may ride through on renewals
+sleep "$(awk -v ms="${RC_DB_PROMOTE_DELAY_MS:-2000}" 'BEGIN { printf "%.3f", ms / 1000 }')"
 bash "$RC_ROOT/tests/pg/pg-standby.sh" promote "$STANDBY_DIR" >>"$RC_WORK/standby.log" 2>&1 ||
 	rc_fail "the standby was not promoted: $(tail -n 3 "$RC_WORK/standby.log")"
 t_promoted=$(now_ms)
@@ -120,6 +122,17 @@ e2_after=$(epoch_of n2)
 rc_log "lease epochs after the promotion: rooms:n1 $e1_after, rooms:n2 $e2_after"
 [ "$e1_after" -ge "$e1_before" ] || rc_fail "rooms:n1's epoch went back: $e1_before -> $e1_after"
 [ "$e2_after" -ge "$e2_before" ] || rc_fail "rooms:n2's epoch went back: $e2_before -> $e2_after"
+# a node whose lease ran out during the switch won it again on the new primary: at an epoch
+# greater than the one written on the old primary (the row survived the promotion; a lost
+# row would restart the scope at epoch 1)
+for i in 0 1; do
+	if grep -q "lease rooms:${RC_HA_ID[i]} lost" "${RC_HA_LOG[i]}"; then
+		after=$(epoch_of "${RC_HA_ID[i]}")
+		before=$([ "$i" = 0 ] && echo "$e1_before" || echo "$e2_before")
+		rc_assert_int_gt "$after" "$before" \
+			"rooms:${RC_HA_ID[i]} won again after the promotion at a greater epoch"
+	fi
+done
 echo "figure: stop_to_promoted_ms $((t_promoted - t_stop))"
 echo "figure: promoted_to_rooms_served_ms $((t_settled - t_promoted))"
 echo "figure: promoted_to_both_normal_ms $((t_normal - t_promoted)) (with a fallback if needed)"
