@@ -43,6 +43,7 @@
 #define HIST_DB_APPNAME "roomcastd-history"
 #define HIST_DB_BACKOFF_MIN_MS 1000u
 #define HIST_DB_BACKOFF_MAX_MS 30000u
+#define HIST_DB_FAST_FAIL_MS 100u /* a connection refused this fast costs the thread nothing */
 #define HIST_IDLE_SLEEP_US 100
 #define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
@@ -146,7 +147,15 @@ hist_db_ready(struct rc_history *h)
 	rc_pgdb_close(&d->db);
 	hist_count(&h->db_errors, 1);
 	d->retry_at_ms = now + d->backoff_ms;
-	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
+	/* The back-off protects the thread (which also serves LMDB's part of every request)
+	 * from waiting connect_timeout again and again for a host that does not answer. A
+	 * refusal that came at once (the server stopped, or no read-write server yet during a
+	 * failover) costs nothing: keep trying every HIST_DB_BACKOFF_MIN_MS, so that history
+	 * is served again soon after the database is back, however long it was away. */
+	if (hist_now_ms() - now < HIST_DB_FAST_FAIL_MS)
+		d->backoff_ms = HIST_DB_BACKOFF_MIN_MS;
+	else
+		d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
 	return -EAGAIN;
 }
 
