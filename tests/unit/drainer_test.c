@@ -168,6 +168,9 @@ teardown(void **state)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
 	free(f);
+	/* a test that failed while the server was stopped must not fail the next ones */
+	if (pgfx_can_restart() && pgfx_start() != 0)
+		fprintf(stderr, "drainer_test: cannot start PostgreSQL again\n");
 	return 0;
 }
 
