@@ -10,7 +10,8 @@
  *   - cluster names unique; group names unique over all clusters (`--group G` names one);
  *   - a group with high availability on has two nodes;
  *   - node ids, management addresses and VIPs unique over all clusters;
- *   - database names unique; a node's database is defined; a database serves the nodes of
+ *   - database names unique; a database's ports list has one port or one per host;
+ *     a node's database is defined; a database serves the nodes of
  *     one group at most; in a group with high availability on both nodes have the same one;
  *   - chat: messages_on_join <= max_archive_query;
  *   - merge jobs: unique ids below next_merge_id, a defined group, two distinct sources and
@@ -174,6 +175,46 @@ cl_host_ok(const char *s)
 	return chars_ok(s, 255, "._:/-");
 }
 
+int
+rc_cluster_list_count(const char *s, bool (*ok)(const char *item))
+{
+	char item[256];
+	int n = 0;
+
+	for (const char *p = s;; n++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+		if (len == 0 || len >= sizeof(item) || n == RC_CL_DB_MAX_HOSTS)
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (!ok(item))
+			return -1;
+		if (comma == NULL)
+			return n + 1;
+		p = comma + 1;
+	}
+}
+
+bool
+cl_hosts_ok(const char *s)
+{
+	return strlen(s) <= 255 && rc_cluster_list_count(s, cl_host_ok) > 0;
+}
+
+bool
+cl_port_ok(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	return *end == '\0' && v >= 1 && v <= 65535;
+}
+
 bool
 cl_ident_ok(const char *s)
 {
@@ -251,9 +292,14 @@ rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap)
 		buf[0] = '\0';
 	snprintf(port, sizeof(port), "%u", (unsigned)d->port);
 	len = conninfo_add(buf, cap, len, "host", d->host);
-	len = conninfo_add(buf, cap, len, "port", port);
+	len = conninfo_add(buf, cap, len, "port", d->ports[0] != '\0' ? d->ports : port);
 	len = conninfo_add(buf, cap, len, "dbname", d->dbname);
-	return conninfo_add(buf, cap, len, "user", d->user);
+	len = conninfo_add(buf, cap, len, "user", d->user);
+	/* several hosts: the read-write one (also rc_pgdb_connect's default; said here so
+	 * that the conninfo shown by db list and db check tells) */
+	if (strchr(d->host, ',') != NULL)
+		len = conninfo_add(buf, cap, len, "target_session_attrs", "read-write");
+	return len;
 }
 
 bool
@@ -507,11 +553,21 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 {
 	char k[128];
 
-	for (unsigned i = 0; i < c->n_dbs; i++)
-		if (rc_cluster_find_db(c, c->dbs[i].name) != &c->dbs[i]) {
+	for (unsigned i = 0; i < c->n_dbs; i++) {
+		const struct rc_cl_db *d = &c->dbs[i];
+		int hosts = rc_cluster_list_count(d->host, cl_host_ok), ports;
+
+		if (rc_cluster_find_db(c, d->name) != d) {
 			snprintf(k, sizeof(k), "databases[%u].name", i);
-			return cl_fail(e, k, "database %s is defined twice", c->dbs[i].name);
+			return cl_fail(e, k, "database %s is defined twice", d->name);
 		}
+		ports = d->ports[0] != '\0' ? rc_cluster_list_count(d->ports, cl_port_ok) : 0;
+		if (ports > 1 && ports != hosts) {
+			snprintf(k, sizeof(k), "databases[%u].ports", i);
+			return cl_fail(e, k, "%d ports for %d hosts: give one port (of every host) "
+				       "or one per host", ports, hosts);
+		}
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct rc_cl_node *b = r[i].n;
 

@@ -134,11 +134,17 @@ struct rc_cl_chat {
 	char admins[RC_CL_MAX_ADMINS][RC_CL_USER_MAX]; /* admin user names, unique */
 };
 
+#define RC_CL_DB_MAX_HOSTS 8
+
 struct rc_cl_db {
 	char name[RC_CL_NAME_MAX];
 	char type[16];           /* "postgresql" (the only type supported) */
-	char host[256];          /* host name, IP address, or a UNIX socket directory */
-	uint16_t port;           /* default 5432 */
+	char host[256];          /* host name, IP address, or a UNIX socket directory; or
+				  * several, comma-separated (a replicated database: the node
+				  * connects to whichever is read-write, libpq's multi-host
+				  * conninfo), at most RC_CL_DB_MAX_HOSTS */
+	uint16_t port;           /* default 5432; of every host, unless ports is set */
+	char ports[64];          /* "" or one port per host, comma-separated ("5432,5433") */
 	char dbname[64];
 	char user[64];
 	char password_file[256]; /* absolute path, or "" (no password); never the password */
@@ -273,6 +279,15 @@ extern const char *const rc_cluster_chat_keys[]; /* NULL-terminated */
 int rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name,
 		      const char *type, const char *host, unsigned port, const char *dbname,
 		      const char *user, const char *password_file, char *err, size_t errlen);
+/* The same with the port(s) as text: NULL or "" (5432), one port (of every host), or one
+ * port per host of a comma-separated host list ("5432,5433" with host "a,b"). */
+int rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *name,
+			    const char *type, const char *host, const char *ports,
+			    const char *dbname, const char *user, const char *password_file,
+			    char *err, size_t errlen);
+/* How many comma-separated items s holds, each non-empty and passing ok(); -1 when one
+ * fails (or there are more than RC_CL_DB_MAX_HOSTS). For hosts and ports lists. */
+int rc_cluster_list_count(const char *s, bool (*ok)(const char *item));
 /* Refused (-EBUSY) while assigned to a node or named by an unfinished merge job. */
 int rc_cluster_db_remove(struct rc_cluster *c, const char *origin, const char *name, char *err,
 			 size_t errlen);

@@ -79,7 +79,10 @@ cc_checks_text(struct rc_text *t, const json_t *checks)
 			       json_string_value(json_object_get(c, "detail")));
 		if (fix != NULL && fix[0] != '\0')
 			rc_text_printf(t, "        %s: %s\n",
-				       res && strcmp(res, "fail") == 0 ? "fix" : "note", fix);
+				       res && (strcmp(res, "fail") == 0 || strcmp(res, "warn") == 0)
+					       ? "fix"
+					       : "note",
+				       fix);
 	}
 }
 

@@ -111,8 +111,9 @@ mut_db_add(struct rc_cluster *c, const char *origin, void *arg, char *err, size_
 {
 	const struct db_add *a = arg;
 
-	return rc_cluster_db_add(c, origin, a->name, a->type, a->host, a->port_num, a->dbname,
-				 a->user, a->pwfile ? a->pwfile : "", err, errlen);
+	return rc_cluster_db_add_hosts(c, origin, a->name, a->type, a->host,
+				       a->port != NULL ? a->port : "5432", a->dbname, a->user,
+				       a->pwfile ? a->pwfile : "", err, errlen);
 }
 
 /* Is type one that db add takes? Asked of cluster.h itself, on a scratch state, so that the
@@ -134,6 +135,19 @@ type_refusal(const char *type, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	return 0;
+}
+
+static bool
+port_ok(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0' && v >= 1 && v <= 65535;
 }
 
 static int
@@ -164,13 +178,13 @@ db_add_args(int argc, char **argv, struct db_add *a, char *err, size_t errlen)
 		a->type = "postgresql";
 	a->port_num = 5432;
 	if (a->port != NULL) {
-		errno = 0;
-		a->port_num = (unsigned)strtoul(a->port, &end, 10);
-		if (errno != 0 || *end != '\0' || end == a->port || a->port_num < 1 ||
-		    a->port_num > 65535) {
-			snprintf(err, errlen, "--port \"%s\" is not a port (1..65535)", a->port);
+		/* one port, or one per host of a --host list (a replicated database) */
+		if (rc_cluster_list_count(a->port, port_ok) < 0) {
+			snprintf(err, errlen, "--port \"%s\" is not a port (1..65535) or a "
+				 "comma-separated list of them, one per --host", a->port);
 			return -EINVAL;
 		}
+		a->port_num = (unsigned)strtoul(a->port, &end, 10);
 	}
 	return 0;
 }
@@ -194,10 +208,10 @@ static CC_HANDLER(cmd_db_add)
 			json_object_update(res, d);
 	}
 	json_decref(dbs);
-	rc_text_printf(t, "database %s added: %s, host %s port %u dbname %s user %s, password "
+	rc_text_printf(t, "database %s added: %s, host %s port %s dbname %s user %s, password "
 			  "%s%s\nassign it to a group: roomcastctl db assign %s --group GROUP\n",
 		       a.name, json_string_value(json_object_get(res, "type")), a.host,
-		       a.port_num, a.dbname, a.user,
+		       a.port != NULL ? a.port : "5432", a.dbname, a.user,
 		       a.pwfile && a.pwfile[0] ? "read from " : "none",
 		       a.pwfile && a.pwfile[0] ? a.pwfile : "", a.name);
 	return 0;
@@ -216,12 +230,18 @@ db_line(struct rc_text *t, const json_t *d)
 	json_array_foreach(nodes, i, n)
 		len += (size_t)snprintf(where + len, len < sizeof(where) ? sizeof(where) - len : 0,
 					"%s%s", i ? "," : "", json_string_value(n));
-	rc_text_printf(t, "%-12s %-10s %-24s %5" JSON_INTEGER_FORMAT " %-14s %-12s %-8s %-10s "
-			  "%s\n",
+	char port[72];
+	const char *ports = json_string_value(json_object_get(d, "ports"));
+
+	if (ports != NULL)
+		snprintf(port, sizeof(port), "%s", ports);
+	else
+		snprintf(port, sizeof(port), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(d, "port")));
+	rc_text_printf(t, "%-12s %-10s %-24s %5s %-14s %-12s %-8s %-10s %s\n",
 		       json_string_value(json_object_get(d, "name")),
 		       json_string_value(json_object_get(d, "type")),
-		       json_string_value(json_object_get(d, "host")),
-		       json_integer_value(json_object_get(d, "port")),
+		       json_string_value(json_object_get(d, "host")), port,
 		       json_string_value(json_object_get(d, "dbname")),
 		       json_string_value(json_object_get(d, "user")), group ? group : "-", where,
 		       json_string_value(json_object_get(d, "password")));

@@ -355,12 +355,16 @@ static int
 check_db_args(const char *name, const char *host, unsigned port, const char *dbname,
 	      const char *user, char *err, size_t errlen)
 {
+	int hosts = host != NULL ? rc_cluster_list_count(host, cl_host_ok) : -1;
+
 	if (name == NULL || !cl_name_ok(name))
 		return cl_refuse(err, errlen, -EINVAL, "database name \"%s\" is not valid (1..63 "
 				 "bytes of letters, digits, '-', '_', '.')", name ? name : "");
-	if (host == NULL || !cl_host_ok(host))
+	if (hosts < 0 || strlen(host) > 255)
 		return cl_refuse(err, errlen, -EINVAL, "host \"%s\" is not a host name, IP "
-				 "address or socket directory", host ? host : "");
+				 "address or socket directory (or a comma-separated list of at "
+				 "most %d of them: a replicated database)", host ? host : "",
+				 RC_CL_DB_MAX_HOSTS);
 	if (port > 65535)
 		return cl_refuse(err, errlen, -EINVAL, "port %u is out of range 1..65535", port);
 	if (dbname == NULL || !cl_ident_ok(dbname))
@@ -377,6 +381,25 @@ rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name, co
 		  const char *host, unsigned port, const char *dbname, const char *user,
 		  const char *password_file, char *err, size_t errlen)
 {
+	char p[16];
+
+	if (port > 65535)
+		return cl_refuse(err, errlen, -EINVAL, "port %u is out of range 1..65535", port);
+	snprintf(p, sizeof(p), "%u", port ? port : 5432);
+	return rc_cluster_db_add_hosts(c, origin, name, type, host, p, dbname, user,
+				       password_file, err, errlen);
+}
+
+int
+rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *name,
+			const char *type, const char *host, const char *ports,
+			const char *dbname, const char *user, const char *password_file,
+			char *err, size_t errlen)
+{
+	int nports = ports != NULL && ports[0] != '\0' ? rc_cluster_list_count(ports, cl_port_ok)
+						      : 0;
+	int nhosts = host != NULL ? rc_cluster_list_count(host, cl_host_ok) : -1;
+	unsigned port = nports > 0 ? (unsigned)strtoul(ports, NULL, 10) : 5432;
 	const char *norm = cl_db_type_normalize(type ? type : "");
 	struct rc_cluster *n;
 	struct rc_cl_db *d;
@@ -390,6 +413,12 @@ rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name, co
 	rc = check_db_args(name, host, port, dbname, user, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (nports < 0 || strlen(ports) >= sizeof(((struct rc_cl_db *)NULL)->ports))
+		return cl_refuse(err, errlen, -EINVAL, "port \"%s\" is not a port (1..65535) or "
+				 "a comma-separated list of them, one per host", ports);
+	if (nports > 1 && nports != nhosts)
+		return cl_refuse(err, errlen, -EINVAL, "%d ports for %d hosts: give one port (of "
+				 "every host) or one per host", nports, nhosts);
 	if (rc_cluster_find_db(c, name) != NULL)
 		return cl_refuse(err, errlen, -EEXIST, "database %s already exists", name);
 	if (c->n_dbs == RC_CL_MAX_DBS)
@@ -409,6 +438,8 @@ rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name, co
 	snprintf(d->type, sizeof(d->type), "%s", norm);
 	snprintf(d->host, sizeof(d->host), "%s", host);
 	d->port = port ? port : 5432;
+	if (nports > 1)
+		snprintf(d->ports, sizeof(d->ports), "%s", ports);
 	snprintf(d->dbname, sizeof(d->dbname), "%s", dbname);
 	snprintf(d->user, sizeof(d->user), "%s", user);
 	snprintf(d->password_file, sizeof(d->password_file), "%s",

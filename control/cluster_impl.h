@@ -48,6 +48,9 @@ struct cl_kind {
 	json_t *(*emit)(const void *src, const struct cl_field *f);
 	/* The stored value's own rule. 0 or -EINVAL. NULL: nothing to check. */
 	int (*check)(const void *src, const struct cl_field *f, const char *key, struct cl_err *e);
+	/* true: the key is left out of the emitted object (an optional value at its default,
+	 * so that states without it read as before). NULL: always emitted. */
+	bool (*omit)(const void *src);
 };
 
 /* An object: its rows, how to initialize an element, and (for an array of them) where the
@@ -78,6 +81,7 @@ extern const struct cl_object cl_chat_obj;  /* the chat settings (rc_cluster_cha
 extern const struct cl_object cl_merge_obj; /* one merge job (its view) */
 
 /* The kinds (cluster_kinds.c). */
+extern const struct cl_kind cl_kind_ports; /* "" or comma-separated ports; omitted when "" */
 extern const struct cl_kind cl_kind_name, cl_kind_text, cl_kind_host, cl_kind_ident,
 	cl_kind_path, cl_kind_mgmt, cl_kind_dbtype, cl_kind_uint, cl_kind_bool, cl_kind_format,
 	cl_kind_ipv4, cl_kind_users, cl_kind_pair, cl_kind_group_db, cl_kind_objects,
@@ -108,6 +112,8 @@ void cl_chat_defaults(struct rc_cl_chat *chat);
 bool cl_name_ok(const char *s);      /* 1..63 bytes of [A-Za-z0-9._-] */
 bool cl_user_ok(const char *s);      /* 1..64 bytes, no control char, comma or edge space */
 bool cl_host_ok(const char *s);      /* 1..255 bytes of [A-Za-z0-9._:/-] */
+bool cl_hosts_ok(const char *s);     /* 1..RC_CL_DB_MAX_HOSTS of them, comma-separated */
+bool cl_port_ok(const char *s);      /* 1..65535, decimal */
 bool cl_ident_ok(const char *s);     /* 1..63 bytes of [A-Za-z0-9._@$-] */
 bool cl_unicast_ok(struct in_addr a);
 /* "postgresql" for accepted spellings, NULL otherwise. */

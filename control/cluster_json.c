@@ -158,7 +158,8 @@ cl_emit_object(const void *base, const struct cl_object *o)
 		const struct cl_field *f = &o->fields[i];
 		json_t *v;
 
-		if (f->kind->emit == NULL)
+		if (f->kind->emit == NULL ||
+		    (f->kind->omit != NULL && f->kind->omit((const char *)base + f->off)))
 			continue;
 		v = f->kind->emit((const char *)base + f->off, f);
 		if (v == NULL || json_object_set_new(obj, f->name, v) < 0) {
@@ -301,6 +302,7 @@ static const struct cl_field db_fields[] = {
 	{ "type", &cl_kind_dbtype, DB(type), 0, 0, false, NULL },
 	{ "host", &cl_kind_host, DB(host), 0, 0, true, NULL },
 	{ "port", &cl_kind_uint, DB(port), 1, 65535, false, NULL },
+	{ "ports", &cl_kind_ports, DB(ports), 0, 0, false, NULL },
 	{ "dbname", &cl_kind_ident, DB(dbname), 0, 0, true, NULL },
 	{ "user", &cl_kind_ident, DB(user), 0, 0, true, NULL },
 	{ "password_file", &cl_kind_path, DB(password_file), 0, 0, false, NULL },

@@ -82,10 +82,27 @@ static int
 check_host(const void *src, const struct cl_field *f, const char *key, struct cl_err *e)
 {
 	(void)f;
-	if (!cl_host_ok(src))
-		return cl_fail(e, key, "\"%s\" is not a host name, IP address or socket directory",
-			       (const char *)src);
+	if (!cl_hosts_ok(src))
+		return cl_fail(e, key, "\"%s\" is not a host name, IP address or socket directory"
+			       " (or a comma-separated list of at most %d of them)",
+			       (const char *)src, RC_CL_DB_MAX_HOSTS);
 	return 0;
+}
+
+static int
+check_ports(const void *src, const struct cl_field *f, const char *key, struct cl_err *e)
+{
+	(void)f;
+	if (((const char *)src)[0] != '\0' && rc_cluster_list_count(src, cl_port_ok) < 0)
+		return cl_fail(e, key, "\"%s\" is not a list of ports (1..65535, comma-separated, "
+			       "at most %d)", (const char *)src, RC_CL_DB_MAX_HOSTS);
+	return 0;
+}
+
+static bool
+omit_empty(const void *src)
+{
+	return ((const char *)src)[0] == '\0';
 }
 
 static int
@@ -548,6 +565,7 @@ check_sub(const void *src, const struct cl_field *f, const char *key, struct cl_
 const struct cl_kind cl_kind_name = { parse_string, emit_string, check_name };
 const struct cl_kind cl_kind_text = { parse_string, emit_string, NULL };
 const struct cl_kind cl_kind_host = { parse_string, emit_string, check_host };
+const struct cl_kind cl_kind_ports = { parse_string, emit_string, check_ports, omit_empty };
 const struct cl_kind cl_kind_ident = { parse_string, emit_string, check_ident };
 const struct cl_kind cl_kind_path = { parse_string, emit_string, check_path };
 const struct cl_kind cl_kind_mgmt = { parse_string, emit_string, check_mgmt };

@@ -143,8 +143,9 @@ db_json(const struct rc_cluster *c, const struct rc_cl_db *d)
 		snprintf(password, sizeof(password), "from %s", d->password_file);
 	else
 		snprintf(password, sizeof(password), "none");
-	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:o*, s:o*}", "name",
+	return json_pack("{s:s, s:s, s:s, s:i, s:o*, s:s, s:s, s:s, s:o, s:o*, s:o*}", "name",
 			 d->name, "type", d->type, "host", d->host, "port", (int)d->port,
+			 "ports", d->ports[0] != '\0' ? json_string(d->ports) : NULL,
 			 "dbname", d->dbname, "user", d->user, "password", password, "group",
 			 null_or_string(g ? g->name : NULL), "nodes", nodes, "merge_jobs",
 			 merge_ids(c, NULL, d->name));

@@ -428,6 +428,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 			  " batches, %" PRIu64 " errors, %" PRIu64 " reconnects\n",
 		       ds.connected ? "connected" : "NOT CONNECTED", ds.schema_version, ds.drained,
 		       ds.batches, ds.errors, ds.reconnects);
+	/* which server: of a multi-host conninfo (a replicated database), the primary found */
+	json_object_set_new(json_object_get(res, "database"), "server",
+			    ds.server[0] != '\0' ? json_string(ds.server) : json_null());
+	if (ds.server[0] != '\0')
+		rc_text_printf(t, "server: %s\n", ds.server);
 	if (ds.conflicts != 0)
 		rc_text_printf(t, "ALARM: %" PRIu64 " conflicting rows (same room and seq, another "
 				  "message): see table drain_alarms\n",

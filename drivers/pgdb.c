@@ -5,7 +5,10 @@
  *
  * Connections get defaults that suit a storage thread (each overridable in the conninfo):
  * connect_timeout=3, TCP keepalives after 5 s idle (3 probes 2 s apart) and a 10 s TCP user
- * timeout, so that a dead server is noticed in seconds rather than in hours. libpq's notices
+ * timeout, so that a dead server is noticed in seconds rather than in hours; and
+ * target_session_attrs=read-write, so that a multi-host conninfo (host=a,b, or port=p1,p2
+ * with unix sockets) of a replicated database connects to its primary, whichever that is
+ * now: every caller reconnects after a lost connection, and so follows a promotion. libpq's notices
  * ("relation already exists, skipping") are swallowed: library code does not print.
  *
  * client_encoding is pinned to UTF8 after the conninfo (so neither the conninfo nor a role's or
@@ -14,13 +17,16 @@
  *
  * Error mapping:
  *   connecting: refused / no socket / unreachable / timeout / server starting or stopping
- *               -> -ECONNREFUSED; authentication or privileges -> -EACCES; else -EIO
+ *               -> -ECONNREFUSED (also: no read-write server among the hosts, as during a
+ *               promotion); authentication or privileges -> -EACCES; else -EIO
  *   statements: the connection is gone (CONNECTION_BAD, SQLSTATE class 08, 57P0x)
  *               -> -ECONNRESET; privileges (42501) -> -EACCES; unique violation -> -EEXIST;
  *               serialization failure / deadlock / lock timeout -> -EAGAIN;
  *               disk full (53100) -> -ENOSPC; query cancelled (57014) -> -ETIMEDOUT;
  *               RC001 (the product's own: a write of a stale lease epoch, refused by the
  *               messages trigger of schema version 2, storage/lease.h) -> -ESTALE;
+ *               read-only transaction (25006: a standby) -> -ECONNRESET, and the
+ *               connection counts as lost (rc_pgdb_ok false) so that it is reconnected;
  *               else -EIO
  *
  * Threads: a struct rc_pgdb is used by one thread at a time (libpq's rule).
@@ -68,6 +74,10 @@ pgdb_connect_errno(const char *msg)
 		"network is unreachable", "no route to host", "the database system is starting up",
 		"the database system is shutting down", "the database system is in recovery",
 		"server closed the connection",
+		/* a multi-host conninfo whose servers are all standbys right now (a promotion
+		 * under way): no read-write server yet, try again */
+		"session is read-only", "server is in hot standby mode",
+		"server is not in hot standby mode",
 	};
 	static const char *const denied[] = {
 		"authentication failed", "no pg_hba.conf entry", "permission denied",
@@ -114,6 +124,14 @@ pgdb_result_errno(struct rc_pgdb *db, const PGresult *res)
 		return -ETIMEDOUT;
 	if (strcmp(state, "RC001") == 0)
 		return -ESTALE;
+	if (strcmp(state, "25006") == 0) {
+		/* a write on a read-only server: a standby (a single-host conninfo naming one,
+		 * target_session_attrs=any) or a server demoted under us. This connection cannot
+		 * write again: mark it lost, so that the caller reconnects and finds the
+		 * read-write server */
+		db->lost = true;
+		return -ECONNRESET;
+	}
 	return -EIO;
 }
 
@@ -130,14 +148,16 @@ rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname)
 	/* defaults first: the expanded conninfo (dbname) overrides them; appname wins last */
 	const char *keys[] = { "connect_timeout", "keepalives", "keepalives_idle",
 			       "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-			       "dbname", "application_name", "client_encoding", NULL };
-	const char *vals[] = { "3", "1", "5", "2", "3", "10000", conninfo,
+			       "target_session_attrs", "dbname", "application_name",
+			       "client_encoding", NULL };
+	const char *vals[] = { "3", "1", "5", "2", "3", "10000", "read-write", conninfo,
 			       appname != NULL ? appname : "roomcastd", "UTF8", NULL };
 	const char *enc;
 	int rc;
 
 	if (db->conn != NULL)
 		rc_pgdb_close(db);
+	db->lost = false;
 	db->err[0] = '\0';
 	db->sqlstate[0] = '\0';
 	if (conninfo == NULL) {
@@ -185,12 +205,13 @@ rc_pgdb_close(struct rc_pgdb *db)
 		return;
 	PQfinish(db->conn);
 	db->conn = NULL;
+	db->lost = false;
 }
 
 bool
 rc_pgdb_ok(const struct rc_pgdb *db)
 {
-	return db != NULL && db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+	return db != NULL && db->conn != NULL && !db->lost && PQstatus(db->conn) == CONNECTION_OK;
 }
 
 /* Checks a result against the statuses that mean success; clears it on failure. */

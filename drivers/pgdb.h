@@ -22,13 +22,17 @@ struct rc_pgdb {
 	char conninfo[512];
 	char err[256]; /* the last error, one line */
 	char sqlstate[6]; /* the last failed statement's SQLSTATE ("" if none or unknown) */
+	bool lost;        /* a statement found the server read-only: reconnect (rc_pgdb_ok) */
 };
 
-/* Connect (conninfo in libpq's syntax; connect_timeout defaults to 3 s). client_encoding is
+/* Connect (conninfo in libpq's syntax; connect_timeout defaults to 3 s, and
+ * target_session_attrs to read-write: of a multi-host conninfo, "host=a,b" or "port=p1,p2",
+ * the server that accepts writes, i.e. a replicated database's primary, whichever that is
+ * now; a conninfo may say target_session_attrs=any to connect to a standby). client_encoding is
  * pinned to UTF8 (whatever the conninfo, the role or the database say), and a database
  * whose server_encoding is not UTF8 is refused: the product stores UTF-8 text, and any
  * other encoding would refuse (or, SQL_ASCII, not check) some of it. 0, or -ECONNREFUSED
- * (server unreachable), -EACCES (authentication or privileges), -EPROTO (not a UTF8
+ * (server unreachable, or none of the hosts read-write: a promotion under way), -EACCES (authentication or privileges), -EPROTO (not a UTF8
  * database), -EIO (other), with the text in db->err. */
 int rc_pgdb_connect(struct rc_pgdb *db, const char *conninfo, const char *appname);
 void rc_pgdb_close(struct rc_pgdb *db);

@@ -33,6 +33,7 @@ static const char *const result_str[RC_DBCHECK_RESULT_MAX] = {
 	[RC_DBCHECK_FAIL] = "fail",
 	[RC_DBCHECK_INFO] = "info",
 	[RC_DBCHECK_SKIP] = "skip",
+	[RC_DBCHECK_WARN] = "warn",
 };
 
 const char *
@@ -101,6 +102,7 @@ enum conn_fail {
 	CF_NO_DB,
 	CF_NO_CONNECT,
 	CF_TOO_MANY,
+	CF_READ_ONLY,
 	CF_OTHER,
 };
 
@@ -127,6 +129,10 @@ conn_classify(const char *msg)
 		{ "permission denied for database", CF_NO_CONNECT },
 		{ "too many connections", CF_TOO_MANY },
 		{ "remaining connection slots", CF_TOO_MANY },
+		/* before "no such file": of a multi-host conninfo, some hosts may be down and
+		 * the others standbys */
+		{ "session is read-only", CF_READ_ONLY },
+		{ "server is in hot standby mode", CF_READ_ONLY },
 		{ "could not translate host name", CF_DNS },
 		{ "starting up", CF_STARTING },
 		{ "shutting down", CF_STARTING },
@@ -157,6 +163,7 @@ conn_errno(enum conn_fail why, int pgdb_rc)
 	case CF_UNREACHABLE:
 	case CF_DNS:
 	case CF_STARTING:
+	case CF_READ_ONLY:
 		return -ECONNREFUSED;
 	case CF_NO_DB:
 		return -ENOENT;
@@ -345,6 +352,14 @@ conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
 	case CF_TOO_MANY:
 		snprintf(fix, len, "the server has no free connection slot: raise max_connections "
 				   "(or the role's CONNECTION LIMIT), or close idle sessions");
+		return;
+	case CF_READ_ONLY:
+		snprintf(fix, len,
+			 "no server of the conninfo accepts writes (%s): they are standbys, or "
+			 "the primary is down and no standby promoted yet; list the primary too "
+			 "(host=PRIMARY,STANDBY: the node connects to whichever is read-write), or "
+			 "promote a standby",
+			 n->host);
 		return;
 	case CF_OTHER:
 		break;
@@ -778,12 +793,103 @@ check_schema(struct rc_pgdb *db, struct rc_dbcheck_report *r, int *version)
 	return v > RC_SCHEMA_VERSION ? -EPROTO : 0;
 }
 
+/*
+ * Replication: can a promotion of a standby (the database failing over) lose what the
+ * nodes committed? The nodes' drain and lease sessions commit with synchronous_commit = on,
+ * so with a synchronous standby streaming, every committed lease row and drained batch is on
+ * it before the node acts on it.
+ */
+#define REPL_SQL                                                                            \
+	"SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names'),"        \
+	" current_setting('synchronous_commit'),"                                           \
+	" pg_has_role('pg_read_all_stats', 'USAGE'),"                                       \
+	" (SELECT count(*) FROM pg_stat_replication),"                                      \
+	" (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"              \
+	"  AND sync_state IN ('sync', 'quorum')),"                                          \
+	" (SELECT coalesce(string_agg(coalesce(application_name, '?') || ' ('"              \
+	"  || coalesce(sync_state, '?') || ', ' || coalesce(state, '?') || ')', ', '"       \
+	"  ORDER BY application_name), '') FROM pg_stat_replication)"
+
+static void
+check_replication(struct rc_pgdb *db, struct rc_dbcheck_report *r)
+{
+	static const char *const lose =
+		"a promotion of a standby could lose the last committed lease rows (a lease "
+		"epoch could be handed out twice: split brain) and drained messages (already "
+		"trimmed from the nodes' LMDB)";
+	const char *names, *list;
+	char fix[512];
+	long nrep, nsync;
+	bool privileged;
+	PGresult *res;
+	int rc = rc_pgdb_query(db, REPL_SQL, 0, NULL, &res);
+
+	if (rc != 0) {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
+			       "GRANT pg_monitor TO the node's role",
+			       "could not read the replication state: %s", db->err);
+		return;
+	}
+	names = PQgetvalue(res, 0, 1);
+	privileged = PQgetvalue(res, 0, 3)[0] == 't';
+	nrep = strtol(PQgetvalue(res, 0, 4), NULL, 10);
+	nsync = strtol(PQgetvalue(res, 0, 5), NULL, 10);
+	list = PQgetvalue(res, 0, 6);
+	if (PQgetvalue(res, 0, 0)[0] == 't') {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_FAIL, -EROFS,
+			       "point the conninfo at the primary: list every server (host=A,B or "
+			       "port=P1,P2) and leave target_session_attrs at read-write (the "
+			       "node's default)",
+			       "this server is a standby (in recovery, read-only): the node cannot "
+			       "drain or hold leases on it");
+	} else if (nrep > 0 && !privileged) {
+		snprintf(fix, sizeof(fix),
+			 "GRANT pg_monitor TO %s (it may read pg_stat_replication's state); %s",
+			 PQuser(db->conn), "then check again");
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0, fix,
+			       "%ld standby(s) streaming, synchronous_standby_names = '%s', but "
+			       "role %s may not see whether they are synchronous",
+			       nrep, names, PQuser(db->conn));
+	} else if (names[0] != '\0' && nsync == 0) {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_FAIL, -EAGAIN,
+			       "start the synchronous standby (or let the failover tool clear "
+			       "synchronous_standby_names, or name two standbys: ANY 1 (A, B))",
+			       "synchronous_standby_names = '%s' but no synchronous standby is "
+			       "streaming%s%s: every commit waits for one (the drain stops, lease "
+			       "renewals hang and the nodes fence themselves)",
+			       names, list[0] ? "; standbys: " : "", list);
+	} else if (names[0] != '\0') {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_PASS, 0,
+			       "the nodes' drain and lease sessions commit with synchronous_commit "
+			       "= on; a failover must promote a synchronous standby",
+			       "replicated synchronously: synchronous_standby_names = '%s'; "
+			       "standbys: %s (synchronous_commit %s by default here)",
+			       names, list, PQgetvalue(res, 0, 2));
+	} else if (nrep > 0) {
+		snprintf(fix, sizeof(fix),
+			 "make a standby synchronous on the primary: ALTER SYSTEM SET "
+			 "synchronous_standby_names = 'STANDBY_NAME' (or 'ANY 1 (A, B)'); SELECT "
+			 "pg_reload_conf()");
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0, fix,
+			       "replicated asynchronously (synchronous_standby_names is empty; "
+			       "standbys: %s): %s", list, lose);
+	} else {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
+			       "for a database that fails over, add a streaming standby and make it "
+			       "synchronous (synchronous_standby_names on the primary)",
+			       "not replicated: no standby streams from this server; if one is "
+			       "promoted after a copy or an asynchronous stream, %s", lose);
+	}
+	PQclear(res);
+}
+
 int
 rc_dbcheck_run(const char *conninfo, const struct rc_dbcheck_opts *o,
 	       struct rc_dbcheck_report *r)
 {
 	static const char *const after_connect[] = { "server_version", "schema", "privileges",
-						     "merge_privileges", "dblink", "room" };
+						     "merge_privileges", "dblink", "room",
+						     "replication" };
 	struct rc_pgdb db = { 0 };
 	int version = 0;
 
@@ -815,6 +921,7 @@ rc_dbcheck_run(const char *conninfo, const struct rc_dbcheck_opts *o,
 			      version, NULL, "merge_privileges", r);
 	check_dblink(&db, r);
 	rc_dbcheck_room(&db, NULL, o, r);
+	check_replication(&db, r);
 	rc_pgdb_close(&db);
 	return rc_dbcheck_first_err(r);
 }
@@ -841,10 +948,11 @@ rc_dbcheck_to_json(const struct rc_dbcheck_report *r)
 						rc_dbcheck_result_str(it->result), "detail",
 						it->detail, "fix", it->fix));
 	}
-	o = json_pack("{s:b,s:i,s:i,s:i,s:i,s:i,s:o}", "ok", r->failed == 0, "passed",
+	o = json_pack("{s:b,s:i,s:i,s:i,s:i,s:i,s:i,s:o}", "ok", r->failed == 0, "passed",
 		      (int)count[RC_DBCHECK_PASS], "failed", (int)r->failed, "info",
 		      (int)count[RC_DBCHECK_INFO], "skipped", (int)count[RC_DBCHECK_SKIP],
-		      "dropped", (int)r->dropped, "checks", checks);
+		      "warnings", (int)count[RC_DBCHECK_WARN], "dropped", (int)r->dropped,
+		      "checks", checks);
 	return o;
 }
 
@@ -893,10 +1001,15 @@ rc_dbcheck_to_text(const struct rc_dbcheck_report *r, char *buf, size_t cap)
 			  it->name, it->detail);
 		if (it->fix[0] != '\0')
 			tb_printf(&b, "      %s: %s\n",
-				  it->result == RC_DBCHECK_FAIL ? "fix" : "note", it->fix);
+				  it->result == RC_DBCHECK_FAIL || it->result == RC_DBCHECK_WARN
+					  ? "fix"
+					  : "note",
+				  it->fix);
 	}
-	tb_printf(&b, "%u passed, %u failed, %u info, %u skipped%s\n", count[RC_DBCHECK_PASS],
-		  r->failed, count[RC_DBCHECK_INFO], count[RC_DBCHECK_SKIP],
-		  r->dropped > 0 ? " (some checks did not fit the report)" : "");
+	tb_printf(&b, "%u passed, %u failed, %u info, %u skipped", count[RC_DBCHECK_PASS],
+		  r->failed, count[RC_DBCHECK_INFO], count[RC_DBCHECK_SKIP]);
+	if (count[RC_DBCHECK_WARN] > 0)
+		tb_printf(&b, ", %u warnings", count[RC_DBCHECK_WARN]);
+	tb_printf(&b, "%s\n", r->dropped > 0 ? " (some checks did not fit the report)" : "");
 	return b.len;
 }

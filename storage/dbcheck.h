@@ -2,7 +2,8 @@
 /*
  * `db check`: from a node, check that the group's external database will work, one check
  * at a time, each ending in PASS or FAIL with how to fix it (INFO: a fact worth knowing,
- * never a failure; SKIP: could not be checked because an earlier check failed).
+ * never a failure; WARN: works now, but a risk, with how to remove it, never a failure;
+ * SKIP: could not be checked because an earlier check failed).
  *
  * Checks of rc_dbcheck_run(), in this order (the item's `name`):
  *   connect           the server is reached and lets the role in. A refusal says why:
@@ -32,6 +33,16 @@
  *                     unless opts.limit_bytes is set and would be exceeded. PostgreSQL does
  *                     not tell a client how much disk is free: the note says to check the
  *                     database host's file system.
+ *   replication       can the database fail over without losing what the nodes committed?
+ *                     (pg_is_in_recovery, synchronous_standby_names, pg_stat_replication:
+ *                     needs pg_read_all_stats, e.g. GRANT pg_monitor, to see sync_state.)
+ *                     PASS: a synchronous standby streams (the nodes commit their drain and
+ *                     lease rows with synchronous_commit = on, so a promoted synchronous
+ *                     standby holds them all). WARN: asynchronous standbys only, or none: a
+ *                     promotion could lose lease rows (an epoch handed out twice) and
+ *                     drained messages; or the role cannot see sync_state. FAIL: the server
+ *                     is a standby (-EROFS), or synchronous_standby_names is set and no
+ *                     synchronous standby streams: every commit waits (-EAGAIN).
  *
  * Library code: nothing here logs; texts never contain a password. Threads: a report and a
  * struct rc_pgdb belong to the calling thread (the control thread, for the CLI); every call
@@ -53,6 +64,7 @@ enum rc_dbcheck_result {
 	RC_DBCHECK_FAIL,
 	RC_DBCHECK_INFO, /* never a failure */
 	RC_DBCHECK_SKIP, /* not checked: an earlier check failed */
+	RC_DBCHECK_WARN, /* works now, but a risk to know about: never a failure */
 	RC_DBCHECK_RESULT_MAX,
 };
 
@@ -88,15 +100,16 @@ struct rc_dbcheck_opts {
  * fills r (reset first). o may be NULL. Returns 0 when no check failed, else the -errno of
  * the first failure: -ECONNREFUSED (unreachable), -EACCES (refused: pg_hba.conf,
  * authentication, privileges), -ENOENT (no such database), -EPROTO (schema newer than this
- * binary, server too old), -ENOSPC (over the limit), -EIO.
+ * binary, server too old), -ENOSPC (over the limit), -EROFS (a standby), -EAGAIN (no
+ * synchronous standby streaming while one is required), -EIO.
  */
 int rc_dbcheck_run(const char *conninfo, const struct rc_dbcheck_opts *o,
 		   struct rc_dbcheck_report *r);
 
-/* "pass", "fail", "info", "skip" ("?" out of range). */
+/* "pass", "fail", "info", "skip", "warn" ("?" out of range). */
 const char *rc_dbcheck_result_str(enum rc_dbcheck_result res);
 
-/* {"ok": bool, "passed": n, "failed": n, "info": n, "skipped": n, "checks": [{"subject",
+/* {"ok": bool, "passed": n, "failed": n, "info": n, "skipped": n, "warnings": n, "checks": [{"subject",
  * "name", "result", "detail", "fix"}]}; NULL on allocation failure. */
 json_t *rc_dbcheck_to_json(const struct rc_dbcheck_report *r);
 

@@ -410,6 +410,11 @@ st_connected(struct rc_drainer *d, bool up, int version)
 	d->st.connected = up;
 	if (up)
 		d->st.schema_version = version;
+	if (up && d->db->conn != NULL)
+		snprintf(d->st.server, sizeof(d->st.server), "%s port %s", PQhost(d->db->conn),
+			 PQport(d->db->conn));
+	else if (!up)
+		d->st.server[0] = '\0';
 	pthread_mutex_unlock(&d->lock);
 	d->ever_connected |= up;
 }

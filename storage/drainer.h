@@ -72,6 +72,8 @@ struct rc_drainer_stats {
 	uint64_t dead_letter_rows; /* the node's rows in drain_dead_letters (the alarm: > 0) */
 	char last_error[256];
 	int schema_version;
+	char server[160];        /* the server connected to: "HOST port PORT" ("" when not);
+				  * of a multi-host conninfo, the read-write one found */
 };
 
 struct rc_drainer *rc_drainer_create(struct rc_wal *w, const struct rc_drainer_conf *c);

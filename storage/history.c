@@ -43,6 +43,7 @@
 #define HIST_DB_APPNAME "roomcastd-history"
 #define HIST_DB_BACKOFF_MIN_MS 1000u
 #define HIST_DB_BACKOFF_MAX_MS 30000u
+#define HIST_DB_FAST_FAIL_MS 100u /* a connection refused this fast costs the thread nothing */
 #define HIST_IDLE_SLEEP_US 100
 #define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
@@ -146,7 +147,15 @@ hist_db_ready(struct rc_history *h)
 	rc_pgdb_close(&d->db);
 	hist_count(&h->db_errors, 1);
 	d->retry_at_ms = now + d->backoff_ms;
-	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
+	/* The back-off protects the thread (which also serves LMDB's part of every request)
+	 * from waiting connect_timeout again and again for a host that does not answer. A
+	 * refusal that came at once (the server stopped, or no read-write server yet during a
+	 * failover) costs nothing: keep trying every HIST_DB_BACKOFF_MIN_MS, so that history
+	 * is served again soon after the database is back, however long it was away. */
+	if (hist_now_ms() - now < HIST_DB_FAST_FAIL_MS)
+		d->backoff_ms = HIST_DB_BACKOFF_MIN_MS;
+	else
+		d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
 	return -EAGAIN;
 }
 
@@ -183,6 +192,19 @@ hist_db_emit_row(struct hist_walk *hw, PGresult *res, int i)
 	return hist_emit(hw, &m);
 }
 
+/* The messages query of hist_db_read. 0 or -errno. */
+static int
+hist_db_query(struct rc_history *h, bool latest, const char *const *pm, PGresult **res)
+{
+	if (latest)
+		return rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+						" WHERE room = $1 AND seq BETWEEN $2 AND $3"
+						" ORDER BY seq DESC LIMIT $4", 4, pm, res);
+	return rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
+					" WHERE room = $1 AND seq BETWEEN $2 AND $3"
+					" ORDER BY seq LIMIT $4", 4, pm, res);
+}
+
 /* Messages of the request's room from PostgreSQL: with latest, the last n with
  * seq <= hi (emitted oldest first); else lo <= seq <= hi, the first n. Returns 0 (the
  * messages emitted, or none when the room is unknown) or -EAGAIN. */
@@ -198,21 +220,24 @@ hist_db_read(struct hist_walk *hw, bool latest, uint64_t lo, uint64_t hi, unsign
 	if (rc_wal_room_name(h->wal, hw->req->room_id, room, sizeof(room)) != 0)
 		return 0;
 	hist_count(&h->db_requests, 1);
-	if (hist_db_ready(h) != 0)
-		return -EAGAIN;
 	snprintf(a, sizeof(a), "%" PRIu64, RTE_MIN(lo, (uint64_t)INT64_MAX));
 	snprintf(b, sizeof(b), "%" PRIu64, RTE_MIN(hi, (uint64_t)INT64_MAX));
 	snprintf(c, sizeof(c), "%u", n);
-	if (latest)
-		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
-					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
-					      " ORDER BY seq DESC LIMIT $4", 4, pm, &res);
-	else
-		rc = rc_pgdb_query(&h->db.db, "SELECT seq, ts_ms, cmid, sender, body FROM messages"
-					      " WHERE room = $1 AND seq BETWEEN $2 AND $3"
-					      " ORDER BY seq LIMIT $4", 4, pm, &res);
-	if (rc != 0)
-		return hist_db_failed(h);
+	/* A connection made for an earlier request may have died since (the server restarted,
+	 * or the database failed over to its standby): that is found out only now. Then
+	 * reconnect at once (a multi-host conninfo finds the new primary) and ask again,
+	 * once, rather than answer busy with a database that is up. */
+	for (bool reused = rc_pgdb_ok(&h->db.db);; reused = false) {
+		if (hist_db_ready(h) != 0)
+			return -EAGAIN;
+		rc = hist_db_query(h, latest, pm, &res);
+		if (rc == 0)
+			break;
+		if (!reused || rc != -ECONNRESET)
+			return hist_db_failed(h);
+		rc_pgdb_close(&h->db.db);
+		hist_count(&h->db_errors, 1);
+	}
 	rows = PQntuples(res);
 	for (int k = 0; k < rows && !hw->refused; k++)
 		hist_db_emit_row(hw, res, latest ? rows - 1 - k : k);

@@ -23,7 +23,11 @@
  *    node answers ERROR busy: the client retries; it never gets a silent hole).
  * The history thread connects on first need, with connect_timeout 3 s, and a 5 s statement
  * timeout; after a failure it does not try again for a back-off of 1 s doubling to 30 s
- * (requests needing PostgreSQL meanwhile fail as above, at once).
+ * (requests needing PostgreSQL meanwhile fail as above, at once); a connection refused at
+ * once (under 100 ms: the server down, no read-write server yet) keeps the back-off at 1 s. A connection that worked
+ * for an earlier request and is found dead by this one (the server restarted, or the
+ * database failed over: a multi-host conninfo then reconnects to the new primary) is not a
+ * failure yet: the request reconnects at once and asks again, once.
  */
 #ifndef RC_HISTORY_H
 #define RC_HISTORY_H

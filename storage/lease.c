@@ -63,9 +63,13 @@ rc_lease_session(struct rc_pgdb *db, uint32_t timeout_ms)
 
 	if (timeout_ms == 0)
 		return -EINVAL;
+	/* synchronous_commit = on whatever the role or database say: with a synchronous
+	 * standby, a lease row is on it before the node acts on the answer, so a promotion
+	 * of that standby keeps every epoch handed out */
 	snprintf(sql, sizeof(sql),
-		 "SET statement_timeout = %" PRIu32 "; SET lock_timeout = %" PRIu32, timeout_ms,
-		 lock_ms > 0 ? lock_ms : 1);
+		 "SET statement_timeout = %" PRIu32 "; SET lock_timeout = %" PRIu32
+		 "; SET synchronous_commit = on",
+		 timeout_ms, lock_ms > 0 ? lock_ms : 1);
 	return rc_pgdb_exec(db, sql);
 }
 

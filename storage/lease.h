@@ -131,8 +131,9 @@ struct rc_lease {
 /* "rooms:NODE" into buf. 0, or -ENAMETOOLONG / -EINVAL (empty node). */
 int rc_lease_scope(char *buf, size_t len, const char *node);
 
-/* Session settings for a connection used for leases: statement_timeout = timeout_ms (e.g.
- * ttl / 3) and lock_timeout = 3/4 of it, so that a call waiting for a lock (a takeover
+/* Session settings for a connection used for leases: synchronous_commit = on (a
+ * synchronous standby holds every lease row before the answer comes back: a promotion keeps
+ * the epochs), statement_timeout = timeout_ms (e.g. ttl / 3) and lock_timeout = 3/4 of it, so that a call waiting for a lock (a takeover
  * waits for the writers' open batches) fails with -EAGAIN, a slow server with -ETIMEDOUT;
  * both mean "try again". 0, -EINVAL (0 ms) or -errno. */
 int rc_lease_session(struct rc_pgdb *db, uint32_t timeout_ms);

@@ -540,7 +540,8 @@ test_db_add(void **state)
 					 err, ERR), -EEXIST, "database pg1 already exists", &before);
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "postgresql", "h o", 0, "d", "u", "",
 					 err, ERR), -EINVAL, "host \"h o\" is not a host name, IP "
-		       "address or socket directory", &before);
+		       "address or socket directory (or a comma-separated list of at most 8 of "
+		       "them: a replicated database)", &before);
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 70000, "d", "u", "",
 					 err, ERR), -EINVAL, "port 70000 is out of range 1..65535",
 		       &before);
@@ -778,6 +779,79 @@ load_busy(void)
 	assert_int_equal(rc_cluster_merge_update(&cl, "n2", id, &p, err, ERR), 0);
 	assert_int_equal(rc_cluster_group_set_assign(&cl, "n2", "g2", "active-standby", err, ERR),
 			 0);
+}
+
+/* A replicated database (issue 9): several hosts, one port of each or one per host; the
+ * conninfo asks for the read-write one; the ports survive the JSON round trip and a state
+ * without them reads and writes as before. */
+static void
+test_db_multi_host(void **state)
+{
+	struct rc_cluster before, back;
+	char want[512];
+	json_t *j;
+	int k;
+
+	(void)state;
+	load_base();
+	before = cl;
+	expect_refusal(rc_cluster_db_add_hosts(&cl, "n1", "pgr", "pg", "a,,b", "5432", "d", "u",
+					       "", err, ERR), -EINVAL,
+		       "host \"a,,b\" is not a host name, IP address or socket directory (or a "
+		       "comma-separated list of at most 8 of them: a replicated database)",
+		       &before);
+	expect_refusal(rc_cluster_db_add_hosts(&cl, "n1", "pgr", "pg", "a,b,c,d,e,f,g,h,i",
+					       "5432", "d", "u", "", err, ERR), -EINVAL,
+		       "host \"a,b,c,d,e,f,g,h,i\" is not a host name, IP address or socket "
+		       "directory (or a comma-separated list of at most 8 of them: a replicated "
+		       "database)", &before);
+	expect_refusal(rc_cluster_db_add_hosts(&cl, "n1", "pgr", "pg", "a,b", "5432,x", "d", "u",
+					       "", err, ERR), -EINVAL,
+		       "port \"5432,x\" is not a port (1..65535) or a comma-separated list of "
+		       "them, one per host", &before);
+	expect_refusal(rc_cluster_db_add_hosts(&cl, "n1", "pgr", "pg", "a,b", "1,2,3", "d", "u",
+					       "", err, ERR), -EINVAL,
+		       "3 ports for 2 hosts: give one port (of every host) or one per host",
+		       &before);
+	/* two servers on one port */
+	assert_int_equal(rc_cluster_db_add_hosts(&cl, "n1", "pgr", "pg", "pg-a.example,pg-b.example",
+						 "6432", "rc", "rc", "", err, ERR), 0);
+	k = (int)cl.n_dbs - 1;
+	assert_string_equal(cl.dbs[k].ports, "");
+	assert_int_equal(cl.dbs[k].port, 6432);
+	rc_cluster_db_conninfo(&cl.dbs[k], want, sizeof(want));
+	assert_string_equal(want, "host=pg-a.example,pg-b.example port=6432 dbname=rc user=rc "
+				  "target_session_attrs=read-write");
+	/* two unix sockets, a port each */
+	assert_int_equal(rc_cluster_db_add_hosts(&cl, "n1", "pgs", "pg", "/run/pg1,/run/pg2",
+						 "5432,5433", "rc", "rc", "", err, ERR), 0);
+	k = (int)cl.n_dbs - 1;
+	assert_string_equal(cl.dbs[k].ports, "5432,5433");
+	rc_cluster_db_conninfo(&cl.dbs[k], want, sizeof(want));
+	assert_string_equal(want, "host=/run/pg1,/run/pg2 port=5432,5433 dbname=rc user=rc "
+				  "target_session_attrs=read-write");
+	/* one host: as before, no ports key in the JSON */
+	rc_cluster_db_conninfo(&cl.dbs[0], want, sizeof(want));
+	assert_null(strstr(want, "target_session_attrs"));
+	j = rc_cluster_to_json(&cl);
+	assert_non_null(j);
+	assert_null(json_object_get(json_array_get(json_object_get(j, "databases"), 0), "ports"));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "databases"), k), "ports")),
+			    "5432,5433");
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), 0);
+	assert_string_equal(back.dbs[k].ports, "5432,5433");
+	assert_string_equal(back.dbs[k].host, "/run/pg1,/run/pg2");
+	/* a state whose ports do not match its hosts is refused */
+	json_object_set_new(json_array_get(json_object_get(j, "databases"), k), "ports",
+			    json_string("1,2,3"));
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), -EINVAL);
+	assert_non_null(strstr(err, "3 ports for 2 hosts"));
+	json_object_set_new(json_array_get(json_object_get(j, "databases"), k), "ports",
+			    json_string("1,0"));
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), -EINVAL);
+	assert_non_null(strstr(err, "is not a list of ports"));
+	json_decref(j);
 }
 
 static void
@@ -1053,6 +1127,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_group_ha),
 		cmocka_unit_test(test_chat_set),
 		cmocka_unit_test(test_db_add),
+		cmocka_unit_test(test_db_multi_host),
 		cmocka_unit_test(test_db_assign_remove),
 		cmocka_unit_test(test_service),
 		cmocka_unit_test(test_merge),

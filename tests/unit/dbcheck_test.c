@@ -159,7 +159,7 @@ print_report(void)
 
 static const char *const all_names[] = {
 	"connect", "pg_hba", "encoding", "server_version", "schema", "privileges",
-	"merge_privileges", "dblink", "room",
+	"merge_privileges", "dblink", "room", "replication",
 };
 
 static void
@@ -235,6 +235,9 @@ test_good_fresh(void **state)
 	expect_text("dblink", true, "does not need dblink");
 	expect("room", RC_DBCHECK_PASS);
 	expect_text("room", false, "no size limit configured");
+	expect("replication", RC_DBCHECK_WARN); /* the fixture has no standby */
+	expect_text("replication", false, "not replicated");
+	expect_text("replication", false, "could lose the last committed lease rows");
 }
 
 /* The usual production set-up: a role owning its database, over TCP, schema current. */
@@ -518,9 +521,9 @@ test_render(void **state)
 	assert_non_null(j);
 	assert_true(json_is_false(json_object_get(j, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(j, "failed")), 1);
-	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 8);
+	assert_int_equal(json_integer_value(json_object_get(j, "skipped")), 9);
 	checks = json_object_get(j, "checks");
-	assert_int_equal(json_array_size(checks), 9);
+	assert_int_equal(json_array_size(checks), 10);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, 0), "result")),
 			    "fail");
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(checks, 0), "fix")),
@@ -531,7 +534,7 @@ test_render(void **state)
 	assert_non_null(strstr(buf, "FAIL  connect: "));
 	assert_non_null(strstr(buf, "\n      fix: check host/port"));
 	assert_non_null(strstr(buf, "SKIP  pg_hba: "));
-	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 8 skipped\n"));
+	assert_non_null(strstr(buf, "0 passed, 1 failed, 0 info, 9 skipped\n"));
 	assert_int_equal(rc_dbcheck_to_text(&rep, small, sizeof(small)), need);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	/* a full report counts what it drops */
@@ -568,6 +571,79 @@ test_not_utf8(void **state)
 	assert_int_equal(rep.failed, 1);
 }
 
+/* ---- replication: a synchronous standby of the fixture's server ---- */
+
+/* The replication item against a primary with a synchronous standby, the standby alone,
+ * the standby down, and an asynchronous standby. Needs a fixture server of the test's own
+ * (its configuration is changed, then restored). */
+static void
+test_replication(void **state)
+{
+	struct rc_pgdb db = { 0 };
+	char ci[700];
+	long pport, sport;
+
+	(void)state;
+	assert_true(pgfx_can_restart());
+	assert_int_equal(pgfx_standby_start("sync"), 0);
+	pport = pgfx_port_of(pgfx.dir);
+	sport = pgfx_port_of(pgfx_sb_dir);
+	assert_true(pport > 0 && sport > 0);
+
+	/* the primary, synchronously replicated */
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), 0);
+	expect("replication", RC_DBCHECK_PASS);
+	expect_text("replication", false, "replicated synchronously");
+	expect_text("replication", false, "rc_standby (sync, streaming)");
+
+	/* both servers, the standby listed first: the node's connection finds the primary */
+	snprintf(ci, sizeof(ci), "host=%s,%s port=%ld,%ld user=postgres dbname=roomcast",
+		 pgfx_sb_dir, pgfx.dir, sport, pport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), 0);
+	expect("connect", RC_DBCHECK_PASS);
+	expect("replication", RC_DBCHECK_PASS);
+
+	/* the standby alone: no read-write server (a connection refused, retried) */
+	snprintf(ci, sizeof(ci), "host=%s port=%ld user=postgres dbname=roomcast", pgfx_sb_dir,
+		 sport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -ECONNREFUSED);
+	expect("connect", RC_DBCHECK_FAIL);
+	expect_text("connect", true, "no server of the conninfo accepts writes");
+	assert_int_equal(rc_pgdb_connect(&db, ci, "dbcheck_test"), -ECONNREFUSED);
+	/* ... and with target_session_attrs=any, the standby itself: it cannot take writes */
+	snprintf(ci, sizeof(ci), "host=%s port=%ld user=postgres dbname=roomcast "
+		 "target_session_attrs=any", pgfx_sb_dir, sport);
+	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EROFS);
+	expect("connect", RC_DBCHECK_PASS);
+	expect("replication", RC_DBCHECK_FAIL);
+	expect_text("replication", false, "standby");
+	/* a write there drops the connection (the caller reconnects, and finds the primary
+	 * when the conninfo lists it) */
+	assert_int_equal(rc_pgdb_connect(&db, ci, "dbcheck_test"), 0);
+	assert_true(rc_pgdb_ok(&db));
+	assert_int_equal(rc_pgdb_exec(&db, "CREATE TABLE rc_not_here (x int)"), -ECONNRESET);
+	assert_string_equal(db.sqlstate, "25006");
+	assert_false(rc_pgdb_ok(&db));
+	rc_pgdb_close(&db);
+
+	/* the synchronous standby down: every commit would wait */
+	assert_int_equal(pgfx_standby_stop(), 0);
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), -EAGAIN);
+	expect("replication", RC_DBCHECK_FAIL);
+	expect_text("replication", false, "no synchronous standby is streaming");
+
+	/* an asynchronous standby: a promotion could lose lease rows */
+	assert_int_equal(pgfx_standby_start("async"), 0);
+	assert_int_equal(rc_dbcheck_run(pgfx.conninfo, NULL, &rep), 0);
+	expect("replication", RC_DBCHECK_WARN);
+	expect_text("replication", false, "replicated asynchronously");
+	expect_text("replication", false, "rc_standby (async, streaming)");
+	expect_text("replication", false, "could lose the last committed lease rows");
+	expect_text("replication", true, "synchronous_standby_names");
+	print_report();
+	assert_int_equal(pgfx_standby_forget(), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -585,6 +661,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_no_hba_entry),
 		cmocka_unit_test(test_room_limit),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_replication),
 	};
 
 	setenv("PGPASSFILE", "/nonexistent", 1); /* no ~/.pgpass behind the tests' back */

@@ -168,6 +168,9 @@ teardown(void **state)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->dir);
 	free(f);
+	/* a test that failed while the server was stopped must not fail the next ones */
+	if (pgfx_can_restart() && pgfx_start() != 0)
+		fprintf(stderr, "drainer_test: cannot start PostgreSQL again\n");
 	return 0;
 }
 
@@ -1226,6 +1229,87 @@ test_history_spanning(void **state)
 	free(lg);
 }
 
+/* The server restarts (or the database fails over) between two requests: the history
+ * thread's connection is dead, which only the next request finds out. That request is
+ * served from the server that is up now, at once: not answered busy (-EAGAIN). Needs a
+ * server this test may restart (the fixture's own, or ROOMCAST_TEST_PG_DIR). */
+static void
+test_history_server_restart(void **state)
+{
+	struct fx *f = *state;
+	struct rc_history_stats hs;
+	struct rc_history *h;
+	struct hlog *lg = calloc(1, sizeof(*lg));
+
+	assert_non_null(lg);
+	assert_true(pgfx_can_restart());
+	f->w = wal_open(f->dir, 20);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 101);
+	trim_all(f->w);
+	h = f->h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	assert_non_null(h);
+	assert_int_equal(rc_history_set_db(h, f->conninfo), 0);
+	assert_int_equal(rc_history_start(h), 0);
+	run_cases(h, lg, span_cases, 2); /* connected */
+	assert_int_equal(pgfx_stop(), 0);
+	assert_int_equal(pgfx_start(), 0);
+	memset(lg, 0, sizeof(*lg));
+	run_cases(h, lg, span_cases, 2); /* the first one finds the old connection dead */
+	rc_history_get_stats(h, &hs);
+	assert_int_equal(hs.db_requests, 4);
+	assert_int_equal(hs.db_errors, 1); /* the dead connection, counted */
+	rc_history_destroy(h);
+	f->h = NULL;
+	free(lg);
+}
+
+/* The database away for several tries (each refused at once, as a stopped server or a
+ * failover's moment without a read-write server): the back-off stays at its 1 s minimum,
+ * so history is served again about a second after the server is back, not after a back-off
+ * that doubled with each try (1, 2, 4 s: the third try would have waited until 7 s). */
+static void
+test_history_outage_backoff(void **state)
+{
+	static const struct hcase need_db[] = {
+		{ RANGE(1, 100, 200), 0, 0, 0, 1, -EAGAIN },
+	};
+	struct fx *f = *state;
+	struct rc_history_stats hs;
+	struct rc_history *h;
+	struct hlog *lg = calloc(1, sizeof(*lg));
+
+	assert_non_null(lg);
+	assert_true(pgfx_can_restart());
+	f->w = wal_open(f->dir, 20);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 100, NULL, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 101);
+	trim_all(f->w);
+	h = f->h = rc_history_create(f->w, 64, SOCKET_ID_ANY, &hlog_ops, lg);
+	assert_non_null(h);
+	assert_int_equal(rc_history_set_db(h, f->conninfo), 0);
+	assert_int_equal(rc_history_start(h), 0);
+	assert_int_equal(pgfx_stop(), 0);
+	for (unsigned i = 0; i < 3; i++) { /* three tries, each after the back-off */
+		memset(lg, 0, sizeof(*lg));
+		run_cases(h, lg, need_db, 1);
+		usleep(1100 * 1000);
+	}
+	rc_history_get_stats(h, &hs);
+	assert_int_equal(hs.db_errors, 3);
+	assert_int_equal(pgfx_start(), 0);
+	usleep(1100 * 1000);
+	memset(lg, 0, sizeof(*lg));
+	run_cases(h, lg, span_cases, 2);
+	rc_history_destroy(h);
+	f->h = NULL;
+	free(lg);
+}
+
 /* Without a database the history thread serves LMDB's part only, as before. */
 static void
 test_history_no_db(void **state)
@@ -1300,6 +1384,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_no_db, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_server_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_outage_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
 	int rc;

@@ -395,6 +395,102 @@ test_db_down(void **state)
 	assert_true(win(&f->n2, 0, 72) > e1);
 }
 
+/* ---- the database fails over: a synchronous standby (tests/pg/pg-standby.sh) promoted */
+
+/* Both nodes' lease threads on a multi-host conninfo (host=PRIMARY,STANDBY ...) of a test
+ * database replicated synchronously. */
+static int
+setup_failover(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char one[600];
+
+	assert_non_null(f);
+	assert_true(pgfx_can_restart());
+	assert_int_equal(pgfx_newdb(one, sizeof(one)), 0);
+	assert_int_equal(pgfx_standby_start("sync"), 0);
+	snprintf(f->conninfo, sizeof(f->conninfo),
+		 "host=%s,%s port=%ld,%ld user=postgres dbname=%s", pgfx.dir, pgfx_sb_dir,
+		 pgfx_port_of(pgfx.dir), pgfx_port_of(pgfx_sb_dir), strrchr(one, '=') + 1);
+	node_start(f, &f->n1, "n1", "n2");
+	node_start(f, &f->n2, "n2", "n1");
+	*state = f;
+	return 0;
+}
+
+/* After the test, the fixture's own server (the old primary) is started again, alone. */
+static int
+teardown_failover(void **state)
+{
+	int rc = teardown(state);
+
+	if (pgfx_standby_forget() != 0)
+		fprintf(stderr, "ha_lease_test: cannot reset synchronous_standby_names\n");
+	return rc;
+}
+
+/* The primary stops and its synchronous standby is promoted while n1 and n2 hold their
+ * rooms. The lease threads reconnect through the same multi-host conninfo to the new
+ * primary; the lease rows written on the old one are there; n1 takes n2's rooms over (n2
+ * fenced, as if it had died with the database) at an epoch greater than any before. */
+static void
+test_db_failover(void **state)
+{
+	struct fx *f = *state;
+	struct rc_ha_lease_ev ev;
+	char sql[160], ci2[700];
+	uint64_t e1, e2, t0, t_promoted, got = 0;
+	long long row;
+
+	e1 = win(&f->n1, 0, 80);
+	e2 = win(&f->n2, 0, 81);
+	quiet_for(&f->n2, 0, true, TTL / 2);
+	t0 = rc_lease_mono_ms();
+	f->pg_stopped = true;
+	assert_int_equal(pgfx_stop(), 0);
+	assert_int_equal(pgfx_standby_promote(), 0);
+	t_promoted = rc_lease_mono_ms();
+	print_message("primary stopped and standby promoted in %" PRIu64 " ms\n", t_promoted - t0);
+
+	/* the rows written on the old primary, on the new one */
+	snprintf(ci2, sizeof(ci2), "%s", f->conninfo);
+	snprintf(sql, sizeof(sql), "SELECT epoch FROM ha_lease WHERE owner_scope = 'rooms:n2'");
+	row = pgfx_num(ci2, sql);
+	assert_true(row >= (long long)e2);
+	snprintf(sql, sizeof(sql), "SELECT epoch FROM ha_lease WHERE owner_scope = 'rooms:n1'");
+	assert_true(pgfx_num(ci2, sql) >= (long long)e1);
+
+	/* n2 is gone: n1 takes its rooms through the new primary */
+	rc_ha_lease_drop(f->n2.l, 0);
+	rc_ha_lease_acquire(f->n1.l, 1, 82, false);
+	for (;;) {
+		if (rc_lease_mono_ms() - t_promoted > DB_UP_MS)
+			fail_msg("n1: no WON of n2's rooms within %u ms of the promotion", DB_UP_MS);
+		if (rc_ha_lease_poll(f->n1.l, &ev) != 1) {
+			sleep_ms(2);
+			continue;
+		}
+		if (ev.kind == RC_HAL_WON && ev.scope == 1) {
+			assert_int_equal(ev.op, 82);
+			got = ev.epoch;
+			break;
+		}
+		/* n1's own lease may have run out during the outage: LOST of scope 0 is fine */
+		if (is_db_event(ev.kind) || (ev.kind == RC_HAL_LOST && ev.scope == 0))
+			continue;
+		fail_msg("n1: unexpected %s scope %u: %s", kind_name(ev.kind), ev.scope, ev.detail);
+	}
+	print_message("n1 won n2's rooms %" PRIu64 " ms after the promotion: epoch %" PRIu64
+		      " (before: %" PRIu64 ")\n", rc_lease_mono_ms() - t_promoted, got, e2);
+	assert_true(got > e2);
+	assert_true(guard_ok(&f->n1, 1));
+	snprintf(sql, sizeof(sql), "SELECT epoch FROM ha_lease WHERE owner_scope = 'rooms:n2'");
+	assert_int_equal(pgfx_num(ci2, sql), (long long)got);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM ha_lease WHERE owner_scope = 'rooms:n2'"
+		 " AND holder = 'n1'");
+	assert_int_equal(pgfx_num(ci2, sql), 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -404,6 +500,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_park_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_db_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_db_failover, setup_failover,
+						teardown_failover),
 	};
 
 	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {

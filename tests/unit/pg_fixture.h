@@ -231,4 +231,115 @@ pgfx_newdb(char *out, size_t len)
 	return 0;
 }
 
+/* ---- a streaming standby of the fixture's server (tests/pg/pg-standby.sh, beside the
+ * fixture script): for the database failover tests. Needs a server of the test's own
+ * (pgfx_can_restart). One standby at a time; removed at exit (a detached watchdog removes it
+ * too should the test die otherwise). */
+
+static char pgfx_sb_dir[64];
+
+/* Runs "SCRIPT ARGS" where SCRIPT is a file beside the fixture script. 0 or -1. */
+static inline int
+pgfx_sibling(const char *script, const char *args)
+{
+	char cmd[1400];
+	const char *slash = strrchr(pgfx.script, '/');
+
+	snprintf(cmd, sizeof(cmd), "bash '%.*s/%s' %s >/dev/null",
+		 slash != NULL ? (int)(slash - pgfx.script) : 1, slash != NULL ? pgfx.script : ".",
+		 script, args);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static inline void
+pgfx_standby_clean(void)
+{
+	char args[128];
+
+	if (pgfx_sb_dir[0] == '\0')
+		return;
+	snprintf(args, sizeof(args), "clean '%s'", pgfx_sb_dir);
+	pgfx_sibling("pg-fixture.sh", args);
+	pgfx_sb_dir[0] = '\0';
+}
+
+/* Starts (or restarts) the standby, mode "sync" or "async" (synchronous_standby_names on
+ * the primary). Its directory (socket, port file) is pgfx_sb_dir. 0 or -1. */
+static inline int
+pgfx_standby_start(const char *mode)
+{
+	static bool registered;
+	char args[600], cmd[1200];
+
+	if (pgfx.dir[0] == '\0')
+		return -1;
+	if (pgfx_sb_dir[0] == '\0') {
+		snprintf(pgfx_sb_dir, sizeof(pgfx_sb_dir), "/tmp/rc-sb-XXXXXX");
+		if (mkdtemp(pgfx_sb_dir) == NULL) {
+			pgfx_sb_dir[0] = '\0';
+			return -1;
+		}
+		if (!registered) {
+			registered = true;
+			atexit(pgfx_standby_clean);
+		}
+		snprintf(cmd, sizeof(cmd),
+			 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
+			 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
+			 (int)getpid(), pgfx.script, pgfx_sb_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "pg_fixture: no watchdog for %s\n", pgfx_sb_dir);
+	}
+	snprintf(args, sizeof(args), "start '%s' '%s' %s", pgfx.dir, pgfx_sb_dir, mode);
+	return pgfx_sibling("pg-standby.sh", args);
+}
+
+static inline int
+pgfx_standby_stop(void)
+{
+	char args[128];
+
+	snprintf(args, sizeof(args), "stop '%s'", pgfx_sb_dir);
+	return pgfx_sibling("pg-fixture.sh", args);
+}
+
+static inline int
+pgfx_standby_promote(void)
+{
+	char args[128];
+
+	snprintf(args, sizeof(args), "promote '%s'", pgfx_sb_dir);
+	return pgfx_sibling("pg-standby.sh", args);
+}
+
+/* The port of a fixture directory (the primary's: pgfx.dir; the standby's: pgfx_sb_dir),
+ * or -1. */
+static inline long
+pgfx_port_of(const char *dir)
+{
+	char path[300];
+	long port = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/port", dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &port) != 1)
+			port = -1;
+		fclose(f);
+	}
+	return port;
+}
+
+/* After a test with a standby: the fixture's own server alone again (no synchronous
+ * standby named). 0 or -1. */
+static inline int
+pgfx_standby_forget(void)
+{
+	pgfx_standby_clean();
+	if (pgfx_exec(pgfx.conninfo, "ALTER SYSTEM RESET synchronous_standby_names") != 0)
+		return -1;
+	return pgfx_exec(pgfx.conninfo, "SELECT pg_reload_conf()");
+}
+
 #endif /* RC_PG_FIXTURE_H */
