@@ -376,23 +376,25 @@ load_room(void *arg, const struct rc_wal_room *sr)
 	return 0;
 }
 
-/* The re-sent POST windows of a scope's rooms, from the WAL's records (PROTOCOL.md 7.6:
- * a room's last dedup_window messages, across restarts and takeovers). The WAL keeps
- * every room's last dedup_window messages (wal.keep_per_room), unless it had to trim them
- * under space pressure (counted there). Runs while the rooms are not served. */
+/* The re-sent POST windows of a scope's rooms, from the WAL's re-sent POST keys
+ * (PROTOCOL.md 7.6: a room's last dedup_window messages, across restarts and takeovers;
+ * the WAL keeps those keys in "dkeys", wal.keep_per_room, whatever the trim does to the
+ * messages). Runs while the rooms are not served. */
 struct warm_rooms {
 	struct rc_node *n;
 	struct rc_wal *w;
 	unsigned scope;
 	uint64_t entries;
+	unsigned short_windows; /* rooms whose window could not take every key (memory) */
 };
 
 static int
-warm_one(void *arg, const struct rc_wal_msg *m)
+warm_one(void *arg, uint64_t seq, uint64_t cmid, const char *user, unsigned user_len)
 {
 	struct rc_room *r = arg;
 
-	rc_dedup_put(r->dedup, m->seq, m->user.p, m->user.len, m->cmid, false);
+	/* -ERANGE: a key older than the window (not trimmed yet); -ENOMEM: counted below */
+	rc_dedup_put(r->dedup, seq, user, user_len, cmid, false);
 	return 0;
 }
 
@@ -400,13 +402,20 @@ static int
 warm_room(void *arg, struct rc_room *r)
 {
 	struct warm_rooms *wr = arg;
+	int rc;
 
 	if (r->scope != wr->scope || r->last_committed == 0)
 		return 0;
 	rc_dedup_forget_from(r->dedup, 1);
 	rc_dedup_reserve(r->dedup, r->last_committed < UINT32_MAX ? (unsigned)r->last_committed :
 								     UINT32_MAX);
-	rc_wal_read_last(wr->w, r->id, rc_dedup_window(r->dedup), warm_one, r);
+	rc = rc_wal_read_dkeys(wr->w, r->id, warm_one, r);
+	if (rc < 0)
+		RC_ERR("room %u (%s): cannot read its re-sent POST keys: %s", r->id, r->name,
+		       strerror(-rc));
+	else if (rc_dedup_count(r->dedup) < (unsigned)rc &&
+		 rc_dedup_count(r->dedup) < rc_dedup_window(r->dedup))
+		wr->short_windows++;
 	wr->entries += rc_dedup_count(r->dedup);
 	return 0;
 }
@@ -415,7 +424,7 @@ int
 rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
 {
 	struct load_ctx lc = { n, scope };
-	struct warm_rooms wr = { n, w, scope, 0 };
+	struct warm_rooms wr = { n, w, scope, 0, 0 };
 	uint64_t t0 = rc_mono_ms();
 	int rc;
 
@@ -426,6 +435,9 @@ rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
 	rc_room_foreach(n->dp.rooms, warm_room, &wr);
 	RC_INFO("re-sent POST windows of scope %u: %" PRIu64 " entries from the WAL in %" PRIu64
 		" ms", scope, wr.entries, rc_mono_ms() - t0);
+	if (wr.short_windows > 0)
+		RC_ERR("ALARM: %u rooms' re-sent POST windows are incomplete (out of memory): a "
+		       "resend of their recent messages may be stored twice", wr.short_windows);
 	return 0;
 }
 

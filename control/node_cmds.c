@@ -381,8 +381,8 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 				      (json_int_t)ws.trimmed));
 	/* alarms: a room's window trimmed for space, a record trimmed before the HA peer had
 	 * it, a message refused because a seq before it was not stored */
-	json_object_set_new(json_object_get(res, "lmdb"), "window_trimmed",
-			    json_integer((json_int_t)ws.window_trimmed));
+	json_object_set_new(json_object_get(res, "lmdb"), "dedup_keys",
+			    json_integer((json_int_t)ws.dedup_keys));
 	json_object_set_new(json_object_get(res, "lmdb"), "peer_trimmed",
 			    json_integer((json_int_t)ws.peer_trimmed));
 	json_object_set_new(json_object_get(res, "lmdb"), "seq_gaps_refused",
@@ -399,11 +399,10 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 			  " messages held, %" PRIu64 " trimmed after their drain\n",
 		       ws.map_used, ws.map_size, ws.full ? " (FULL: POSTs refused)" : "",
 		       ws.messages, ws.trimmed);
-	if (ws.window_trimmed + ws.peer_trimmed + ws.seq_gaps_refused > 0)
-		rc_text_printf(t, "ALARM lmdb: %" PRIu64 " messages of re-sent POST windows trimmed "
-				  "for space, %" PRIu64 " records trimmed before the HA peer had "
+	if (ws.peer_trimmed + ws.seq_gaps_refused > 0)
+		rc_text_printf(t, "ALARM lmdb: %" PRIu64 " records trimmed before the HA peer had "
 				  "them, %" PRIu64 " messages refused after a seq not stored\n",
-			       ws.window_trimmed, ws.peer_trimmed, ws.seq_gaps_refused);
+			       ws.peer_trimmed, ws.seq_gaps_refused);
 	if (n->drainer == NULL) {
 		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
 				  "store\n");

@@ -147,9 +147,9 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			ws.full ? 1 : 0);
 	rc_metric_counter(b, "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB",
 			  NULL, ws.trimmed);
-	rc_metric_counter(b, "roomcast_wal_window_trimmed_total",
-			  "Messages of a room's re-sent POST window trimmed for space (alarm)", NULL,
-			  ws.window_trimmed);
+	rc_metric_gauge(b, "roomcast_wal_dedup_keys",
+			"Re-sent POST keys kept in LMDB (each room's last dedup_window)", NULL,
+			(double)ws.dedup_keys);
 	rc_metric_counter(b, "roomcast_wal_peer_trimmed_total",
 			  "Records trimmed before the HA peer acknowledged them (alarm)", NULL,
 			  ws.peer_trimmed);

@@ -270,6 +270,7 @@ make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_WAL_CTX_LEN);
 	rc_reply_ctx_from_who((struct rc_reply_ctx *)rec->ctx, who);
 	((struct rc_reply_ctx *)rec->ctx)->seq_gen = r->seq_gen;
+	((struct rc_reply_ctx *)rec->ctx)->incarnation = r->incarnation;
 	return rec;
 }
 
@@ -620,6 +621,13 @@ rc_chat_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room");
 		return;
 	}
+	if (!dp->scope_serving[r->scope]) {
+		/* the scope stopped being served while this waited in the ring: nothing of
+		 * the room is touched (the control thread may be loading it again) */
+		send_error(dp, w, &wk->who, RC_E_NOT_OWNER, m.hdr.type,
+			   "not the owner: these rooms are being moved between the HA pair");
+		return;
+	}
 	run_at_home(dp, w, r, &wk->who, &m);
 }
 
@@ -671,6 +679,13 @@ rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	r = rc_room_lookup_id(dp->rooms, rec->room_id);
 	if (r == NULL)
 		return; /* the room was unloaded meanwhile (HA): its window went with it */
+	if (c->incarnation != r->incarnation) {
+		/* the room was unloaded and loaded again meanwhile: this record belongs to the
+		 * old instance (stored, or truncated away since): it changes nothing of the new
+		 * one; the client's resend is answered by whatever the new one holds */
+		send_not_stored(dp, w, c, "not confirmed, retry");
+		return;
+	}
 	if (rec->status != 0 && rec->status != -ENOTCONN) {
 		post_not_stored(dp, w, r, rec, c);
 		return;

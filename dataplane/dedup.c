@@ -316,6 +316,13 @@ rc_dedup_put(struct rc_dedup *d, uint64_t seq, const char *user, unsigned user_l
 int
 rc_dedup_reserve(struct rc_dedup *d, unsigned n)
 {
+	uint64_t lo = d->hi;
+
+	for (unsigned s = 0; s < d->cap; s++) /* the entries inside the window keep a slot */
+		if (d->ring[s].seq != 0 && in_window(d, d->ring[s].seq) && d->ring[s].seq < lo)
+			lo = d->ring[s].seq;
+	if (d->hi > 0 && d->hi - lo + 1 > n)
+		n = d->hi - lo + 1 > d->window ? d->window : (unsigned)(d->hi - lo + 1);
 	if (n > d->window)
 		n = d->window;
 	if (n <= d->cap)

@@ -40,7 +40,8 @@ struct rc_reply_ctx {
 	uint32_t request_id;
 	uint8_t rx_worker;
 	struct rc_peer peer;
-	uint64_t seq_gen; /* a POST's record: the room's seq_gen when its seq was assigned */
+	uint64_t seq_gen;     /* a POST's record: the room's seq_gen when its seq was assigned */
+	uint64_t incarnation; /* ... and the room instance's (room_table.h) */
 };
 
 /* A session's identity as the room's home worker needs it to answer and to deliver. */

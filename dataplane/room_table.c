@@ -16,6 +16,7 @@ struct rc_room_table {
 	unsigned dedup_window; /* each new room's re-sent POST window */
 	unsigned count;   /* control thread */
 	uint32_t max_id;  /* control thread */
+	uint64_t incarnations; /* control thread: rooms ever added */
 };
 
 struct name_key {
@@ -140,6 +141,7 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 		return NULL;
 	}
 	r->id = id;
+	r->incarnation = ++t->incarnations;
 	r->home = home;
 	r->name_len = (uint8_t)name_len;
 	memcpy(r->name, name, name_len);

@@ -587,8 +587,8 @@ static int
 wal_dbs_open(struct rc_wal *w, MDB_txn *txn)
 {
 	static const char *const names[] = { RC_WAL_DB_META, RC_WAL_DB_ROOMS, RC_WAL_DB_MSGS,
-					     RC_WAL_DB_LOG, RC_WAL_DB_SEQS };
-	MDB_dbi *dbis[] = { &w->meta, &w->rooms, &w->msgs, &w->log, &w->seqs };
+					     RC_WAL_DB_LOG, RC_WAL_DB_SEQS, RC_WAL_DB_DKEYS };
+	MDB_dbi *dbis[] = { &w->meta, &w->rooms, &w->msgs, &w->log, &w->seqs, &w->dkeys };
 	int rc = 0;
 
 	for (unsigned i = 0; i < RTE_DIM(names) && rc == 0; i++)
@@ -618,6 +618,18 @@ wal_schema_open(struct rc_wal *w, char *err, size_t errlen)
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return rc;
+	}
+	/* a buffer written before "dkeys" existed (or with keep_per_room 0): fill it */
+	{
+		MDB_stat dk, ms;
+
+		if (w->keep_per_room > 0 && mdb_stat(txn, w->dkeys, &dk) == 0 &&
+		    mdb_stat(txn, w->msgs, &ms) == 0 && dk.ms_entries == 0 && ms.ms_entries > 0 &&
+		    (rc = wal_dkeys_backfill(w, txn)) != 0) {
+			wal_errf(err, errlen, "wal: fill the re-sent POST keys: %s", strerror(-rc));
+			mdb_txn_abort(txn);
+			return rc;
+		}
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc == 0)
@@ -775,6 +787,8 @@ wal_stats_db(struct rc_wal *w, struct rc_wal_stats *st)
 		st->rooms = ms.ms_entries;
 	if (mdb_stat(txn, w->msgs, &ms) == 0)
 		st->messages = ms.ms_entries;
+	if (mdb_stat(txn, w->dkeys, &ms) == 0)
+		st->dedup_keys = ms.ms_entries;
 	if (st->backlog_records > 0)
 		st->oldest_undrained_ms = wal_oldest_undrained(w, txn, st->drained_lsn);
 	mdb_txn_abort(txn);
@@ -800,7 +814,6 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 		.backlog_records = last - drained,
 		.backlog_bytes = wal_read_count(&w->backlog_bytes),
 		.trimmed = wal_read_count(&w->ctr.trimmed),
-		.window_trimmed = wal_read_count(&w->ctr.window_trimmed),
 		.seq_gaps_refused = wal_read_count(&w->ctr.seq_gaps_refused),
 		.peer_trimmed = wal_read_count(&w->ctr.peer_trimmed),
 		.writer_start = rc_wal_writer_start(w),

@@ -83,9 +83,10 @@ struct rc_wal_conf {
 	uint64_t peer_keep_records; /* HA (0: off): while this node writes the log, records the
 				     * peer has not acknowledged are not trimmed unless this many
 				     * newer ones exist (counted: peer_trimmed) */
-	unsigned keep_per_room;   /* and each room's last messages, whatever their age (the
-				   * re-sent POST windows are rebuilt from them; 0: none), unless
-				   * the map is above high_water_pct (counted: window_trimmed) */
+	unsigned keep_per_room;   /* the (user, cmid) of each room's last keep_per_room
+				   * messages are kept in "dkeys", whatever the trim does to the
+				   * messages (the re-sent POST windows are rebuilt from them after
+				   * a restart or a takeover: rc_wal_read_dkeys); 0: none */
 	unsigned peer_hold_max;   /* records the peer gate holds at most (0: ring_size); at
 				   * least batch_max */
 };
@@ -111,8 +112,7 @@ struct rc_wal_stats {
 	uint64_t backlog_bytes;     /* value bytes of the records above the persisted marker */
 	uint64_t oldest_undrained_ms; /* ts_ms of the first undrained record, 0 if none */
 	uint64_t trimmed;           /* messages removed from LMDB after their drain */
-	uint64_t window_trimmed;    /* of them, inside their room's keep_per_room: trimmed
-				     * because the map was above high water (an alarm) */
+	uint64_t dedup_keys;        /* re-sent POST keys held in "dkeys" (keep_per_room) */
 	uint64_t seq_gaps_refused;  /* messages refused with -ESPIPE (see rc_wal_rec) */
 	uint64_t peer_trimmed;      /* records trimmed before the HA peer acknowledged them */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
@@ -136,8 +136,8 @@ struct rc_wal_stats {
  * log in LSN order and, once a batch is in the external database, calls
  * rc_wal_set_drained(); the writer persists the drained LSN in its next transaction (also
  * when it has no new records) and trims: a drained message is deleted from LMDB once it is
- * older than the newest `keep_records` records (its message and log entry go; a message
- * among its room's last `keep_per_room` keeps its message until it leaves them); a room's
+ * older than the newest `keep_records` records (its message and log entry go; its re-sent
+ * POST key stays in "dkeys" while it is among its room's last `keep_per_room`); a room's
  * log entry goes once drained, its room record never (keep_records 0: nothing is
  * trimmed). Trimming runs in bounded chunks so that it never holds up a commit long.
  */
@@ -306,6 +306,15 @@ int rc_wal_become_writer(struct rc_wal *w);
 /* The persisted writer start: 0 when never a writer, or when a truncation since made the
  * log a copy of another writer's. Any thread. */
 uint64_t rc_wal_writer_start(const struct rc_wal *w);
+
+/* Calls cb for each re-sent POST key kept for room_id ("dkeys": the (cmid, user) of its
+ * last keep_per_room messages, whether or not the messages were trimmed), in seq order;
+ * a non-zero return stops. The number of keys read, or -errno. Read transaction, any
+ * thread but a worker lcore. */
+int rc_wal_read_dkeys(struct rc_wal *w, uint32_t room_id,
+		      int (*cb)(void *arg, uint64_t seq, uint64_t cmid, const char *user,
+				unsigned user_len),
+		      void *arg);
 
 /* The first LSN still in the log (rc_wal_last_lsn() + 1 when the log is empty) into *lsn.
  * Read transaction. 0 or -errno. */

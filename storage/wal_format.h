@@ -47,6 +47,7 @@
 #define RC_WAL_DB_MSGS "msgs"
 #define RC_WAL_DB_LOG "log"
 #define RC_WAL_DB_SEQS "seqs"
+#define RC_WAL_DB_DKEYS "dkeys" /* (room, seq) -> (cmid, user): re-sent POST keys */
 
 #define RC_WAL_ROOM_KEY_LEN 4
 #define RC_WAL_MSG_KEY_LEN 12

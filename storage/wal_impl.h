@@ -43,7 +43,6 @@ struct wal_counters {
 	_Atomic uint64_t max_batch;
 	_Atomic uint64_t lost_completions;
 	_Atomic uint64_t trimmed;
-	_Atomic uint64_t window_trimmed;
 	_Atomic uint64_t seq_gaps_refused;
 	_Atomic uint64_t peer_trimmed;
 	_Atomic uint64_t held_batches;
@@ -88,6 +87,7 @@ struct rc_wal {
 	MDB_dbi meta;
 	MDB_dbi log;
 	MDB_dbi seqs;
+	MDB_dbi dkeys; /* wal_dkeys.c */
 	bool opened; /* every database handle valid */
 	uint64_t psize;
 	uint64_t map_size;
@@ -142,12 +142,17 @@ struct wal_txn {
 	uint64_t drained_bytes; /* value bytes of the log entries the marker passed */
 	uint64_t trim_to;
 	uint64_t trimmed; /* messages deleted */
-	uint64_t window_trimmed; /* of them, inside their room's keep_per_room (space) */
 	uint64_t seq_gaps;       /* messages refused: seq not right after the room's last */
 	uint64_t peer_trimmed;   /* log entries trimmed above the peer's ack */
 	unsigned nseq;    /* entries of w->seqbuf in use */
 	bool dirty;       /* something written: commit */
 };
+
+/* ---- the re-sent POST keys ("dkeys", wal_dkeys.c), in the caller's write txn ---- */
+int wal_dkey_put(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r);
+int wal_dkey_del(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t seq);
+int wal_dkeys_drop_room(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
+int wal_dkeys_backfill(struct rc_wal *w, MDB_txn *txn);
 
 /* ---- errors, time, atomics ---- */
 

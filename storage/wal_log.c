@@ -162,69 +162,23 @@ wal_drain_advance(struct rc_wal *w, struct wal_txn *t)
 	return rc;
 }
 
-/* Deletes room_id's messages with a seq <= to that are still stored (those its window kept
- * earlier and that have left it since). */
-static int
-wal_trim_room_below(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t to)
-{
-	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
-	MDB_val key, val;
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(t->txn, w->msgs, &cur);
-
-	if (rc != 0)
-		return wal_err(rc);
-	for (;;) {
-		key = (MDB_val){ .mv_size = rc_wal_msg_key(kbuf, room_id, 0), .mv_data = kbuf };
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc != 0 || key.mv_size != RC_WAL_MSG_KEY_LEN ||
-		    rc_wal_get_be32(key.mv_data) != room_id ||
-		    rc_wal_get_be64((const uint8_t *)key.mv_data + 4) > to)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != 0)
-			break;
-		t->trimmed++;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : wal_err(rc);
-}
-
-/* Whether message (room_id, seq) stays as one of its room's last keep_per_room: the
- * re-sent POST windows are rebuilt from them after a restart or a takeover. Not while
- * the map is above its high-water mark: space first (counted in window_trimmed). */
-static bool
-wal_trim_keeps(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
-{
-	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN];
-	uint64_t last;
-
-	if (w->keep_per_room == 0)
-		return false;
-	if (wal_get_u64(t->txn, w->seqs, kbuf, rc_wal_room_key(kbuf, room_id), &last) != 0)
-		return false;
-	if (seq + w->keep_per_room <= last)
-		return false;
-	if (rc_wal_full(w)) {
-		t->window_trimmed++;
-		return false;
-	}
-	return true;
-}
-
 /* Deletes the record of log entry e (cur is on it): a message's "msgs" and log entries, a
- * room's log entry. A message that is one of its room's last keep_per_room loses only its
- * log entry; it goes when a later message of its room is trimmed past the window. */
+ * room's log entry. (A message's re-sent POST key stays in "dkeys": wal_dkeys.c.) */
 static int
 wal_trim_one(struct rc_wal *w, struct wal_txn *t, MDB_cursor *cur,
 	     const struct rc_wal_logent *e)
 {
 	int rc;
 
-	if (e->kind == RC_WAL_MSG && !wal_trim_keeps(w, t, e->room_id, e->seq)) {
-		rc = wal_trim_room_below(w, t, e->room_id, e->seq);
-		if (rc != 0)
-			return rc;
+	if (e->kind == RC_WAL_MSG) {
+		uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
+		MDB_val key = { .mv_size = rc_wal_msg_key(kbuf, e->room_id, e->seq),
+				.mv_data = kbuf };
+
+		rc = mdb_del(t->txn, w->msgs, &key, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return wal_err(rc);
+		t->trimmed += rc == 0;
 	}
 	rc = mdb_cursor_del(cur, 0);
 	if (rc != 0)

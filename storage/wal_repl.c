@@ -172,12 +172,14 @@ wal_put_copy(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r, size_t 
 	uint8_t kbuf[RC_WAL_MSG_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
 	bool msg = r->kind == RC_WAL_MSG;
 	MDB_val key = { .mv_data = kbuf }, val = { .mv_data = vbuf };
+	int rc;
 
 	key.mv_size = msg ? rc_wal_msg_key(kbuf, r->room_id, r->seq) :
 			    rc_wal_room_key(kbuf, r->room_id);
 	val.mv_size = msg ? rc_wal_msg_val(vbuf, r) : rc_wal_room_val(vbuf, r);
 	*vlen = val.mv_size;
-	return wal_err(mdb_put(txn, msg ? w->msgs : w->rooms, &key, &val, 0));
+	rc = wal_err(mdb_put(txn, msg ? w->msgs : w->rooms, &key, &val, 0));
+	return rc == 0 ? wal_dkey_put(w, txn, r) : rc;
 }
 
 struct wal_apply {
@@ -359,6 +361,12 @@ wal_cut_record(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 	if (e->kind == RC_WAL_MSG) {
 		key.mv_size = rc_wal_msg_key(kbuf, e->room_id, e->seq);
 		rc = mdb_del(txn, w->msgs, &key, NULL);
+		if (rc == 0 || rc == MDB_NOTFOUND) {
+			int e2 = wal_dkey_del(w, txn, e->room_id, e->seq);
+
+			if (e2 != 0)
+				return e2;
+		}
 		if (cut->seq == 0 || e->seq < cut->seq)
 			cut->seq = e->seq;
 	} else {
@@ -366,6 +374,12 @@ wal_cut_record(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 		rc = mdb_del(txn, w->rooms, &key, NULL);
 		if (rc == 0 || rc == MDB_NOTFOUND)
 			rc = mdb_del(txn, w->seqs, &key, NULL);
+		if (rc == 0 || rc == MDB_NOTFOUND) {
+			int e2 = wal_dkeys_drop_room(w, txn, e->room_id);
+
+			if (e2 != 0)
+				return e2;
+		}
 		cut->room = true;
 	}
 	return rc == MDB_NOTFOUND ? 0 : wal_err(rc);

@@ -84,20 +84,26 @@ wal_seq_follows(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t 
 	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
 	MDB_val key = { .mv_size = rc_wal_msg_key(kbuf, room_id, seq - 1), .mv_data = kbuf };
 	MDB_val val;
-	uint64_t last;
+	uint64_t last = 0;
 	int rc;
 
-	if (seq == 1 || !w->strict_seq)
+	if (!w->strict_seq)
 		return 0;
-	rc = mdb_get(t->txn, w->msgs, &key, &val);
-	if (rc == 0)
-		return 0;
-	if (rc != MDB_NOTFOUND)
-		return wal_err(rc);
+	if (seq > 1) {
+		rc = mdb_get(t->txn, w->msgs, &key, &val);
+		if (rc == 0)
+			return 0; /* (a (room, seq) stored already is refused by the put) */
+		if (rc != MDB_NOTFOUND)
+			return wal_err(rc);
+	}
 	rc = wal_get_u64(t->txn, w->seqs, kbuf, rc_wal_room_key(kbuf, room_id), &last);
-	if (rc == 0 && last == seq - 1)
-		return 0;
-	return rc == 0 || rc == -ENOENT || rc == -EIO ? -ESPIPE : rc;
+	if (rc != 0 && rc != -ENOENT && rc != -EIO)
+		return rc;
+	if (rc != 0)
+		last = 0;
+	if (last >= seq)
+		return -EEXIST; /* the room is past it already (its message trimmed) */
+	return last == seq - 1 ? 0 : -ESPIPE;
 }
 
 /* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
@@ -115,9 +121,9 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 		return 0;
 	if (msg) {
 		rc = wal_seq_follows(w, t, r->room_id, r->seq);
-		if (rc == -ESPIPE) {
-			r->status = -ESPIPE;
-			t->seq_gaps++;
+		if (rc == -ESPIPE || rc == -EEXIST) {
+			r->status = (int8_t)rc;
+			t->seq_gaps += rc == -ESPIPE;
 			return 0;
 		}
 		if (rc != 0)
@@ -135,6 +141,8 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 	}
 	rc = rc != 0 ? wal_err(rc) :
 		       wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
+	if (rc == 0 && msg)
+		rc = wal_dkey_put(w, t->txn, r);
 	if (rc == 0 && msg)
 		rc = wal_seq_note(w, t, r->room_id, r->seq);
 	if (rc == 0) {
@@ -154,7 +162,6 @@ wal_publish(struct rc_wal *w, const struct wal_txn *t)
 	wal_count(&w->backlog_bytes, t->bytes);
 	atomic_fetch_sub_explicit(&w->backlog_bytes, t->drained_bytes, memory_order_relaxed);
 	wal_count(&w->ctr.trimmed, t->trimmed);
-	wal_count(&w->ctr.window_trimmed, t->window_trimmed);
 	wal_count(&w->ctr.seq_gaps_refused, t->seq_gaps);
 	wal_count(&w->ctr.peer_trimmed, t->peer_trimmed);
 	wal_count(&w->ctr.commits, 1);

@@ -9,8 +9,9 @@
 #     every room: the resend was stored a second time.)
 #  2. "nHUp;" (whose old 64-bit user hash equals alice's) posts alice's next cmid first: both
 #     are stored, each user gets their own seq.
-#  3. SIGKILL + restart: the windows are rebuilt from the WAL: alice's and nHUp;'s resends get
-#     their first seqs again.
+#  3. everything drained and trimmed from LMDB but the newest 1000 messages, then SIGKILL +
+#     restart: the windows are rebuilt from the WAL's re-sent POST keys (not the messages):
+#     alice's and nHUp;'s resends get their first seqs again.
 #  4. PostgreSQL holds lobby's seqs 1..N once each, alice's cmid 1000 once, no alarm.
 # rc-timeout: 400
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
@@ -54,6 +55,13 @@ rc_assert_eq "$(resend 'nHUp;' 1001)" 302 "nHUp; posts cmid 1001 first: a messag
 rc_assert_eq "$(resend alice 1001)" 303 "alice's cmid 1001 is hers, stored as seq 303"
 
 rc_log "step 3: SIGKILL and restart: the windows come back from the WAL"
+# drained, and trimmed well past alice's message (the oldest): the window must come from the
+# WAL's re-sent POST keys, not from the messages
+trimmed_past() { [ "$(rc_ctl -j db status | jq -r '.lmdb.trimmed')" -gt 9000 ]; }
+rc_wait_until 60 "the backlog drains" backlog_empty
+rc_wait_until 30 "LMDB trims the drained messages beyond keep_records" trimmed_past
+rc_assert_int_gt "$(rc_ctl -j db status | jq -r '.lmdb.dedup_keys')" 4000 \
+	"re-sent POST keys kept for both rooms"
 rc_kill_node
 rc_start_node
 rc_assert_eq "$(resend alice 1000)" 1 "alice's resend after the restart: seq 1"

@@ -757,6 +757,93 @@ test_seq_conflict(void **state)
 	expect_stored(1, 1, 2);
 }
 
+/* seq_gen: completions of a failed generation that arrive after new POSTs took the
+ * handed-back seqs change nothing. POSTs 1..5, seq 2 refused; only 1 and 2 complete; two
+ * new POSTs take 2 and 3; then 3..5 complete (refused behind the gap): next_seq stays 4. */
+static void
+test_seq_gen_interleaved(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_wal_rec *recs[8];
+	struct rc_room *r;
+	unsigned n;
+
+	(void)state;
+	r = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	for (uint64_t c = 1; c <= 5; c++)
+		post(0, 1, a->id, "lobby", 100 + c, "queued");
+	n = rte_ring_dequeue_burst(dp.wal_ring[0], (void **)recs, RTE_DIM(recs), NULL);
+	assert_int_equal(n, 5);
+	recs[1]->body_len = RC_MAX_BODY + 1; /* seq 2: refused */
+	assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
+	for (unsigned i = 0; i < 2; i++)
+		rc_chat_committed(&dp, dp.workers[0], recs[i]);
+	assert_int_equal(r->next_seq, 2);
+	post(0, 1, a->id, "lobby", 200, "new");
+	post(0, 1, a->id, "lobby", 201, "new");
+	assert_int_equal(r->next_seq, 4);
+	for (unsigned i = 2; i < 5; i++)
+		rc_chat_committed(&dp, dp.workers[0], recs[i]);
+	assert_int_equal(r->next_seq, 4);
+	assert_int_equal(dp.workers[0]->stats.seqs_handed_back, 1);
+	for (unsigned i = 0; i < 5; i++)
+		rte_mempool_put(dp.wal_pool[0], recs[i]);
+	assert_int_equal(commit_queued(0), 2);
+	collect();
+	assert_int_equal(r->seq_conflicts, 0);
+	expect_stored(1, 1, 3);
+}
+
+/* A record completing after its room was unloaded and loaded again (an HA move back and
+ * forth) belongs to the old instance: ERROR 9, and the new instance's window, counters and
+ * members are untouched. */
+static void
+test_stale_incarnation(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_room *r1, *r2;
+
+	(void)state;
+	r1 = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	post(0, 1, a->id, "lobby", 7, "before the move");
+	assert_int_equal(rc_room_del(dp.rooms, r1), 0);
+	r2 = room(1, "lobby", 0);
+	assert_true(r2->incarnation != r1->incarnation);
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	expect_error(1, RC_E_BUSY, RC_T_POST);
+	assert_null(sent(RC_T_ACK, 1, 0));
+	assert_int_equal(rc_dedup_count(r2->dedup), 0);
+	assert_int_equal(r2->last_committed, 0);
+	assert_int_equal(r2->next_seq, 1);
+}
+
+/* A request forwarded to the room's home worker while its scope stops being served (an HA
+ * handover) is refused there with ERROR 8: nothing of the room is touched. */
+static void
+test_forwarded_scope_unserved(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_room *r;
+
+	(void)state;
+	r = room(3, "upstairs", 1);
+	join(0, 1, a->id, "upstairs");
+	run_handoffs();
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	collect();
+	post(0, 1, a->id, "upstairs", 5, "in the ring");
+	dp.scope_serving[0] = false;
+	assert_int_equal(run_handoffs(), 1);
+	collect();
+	expect_error(1, RC_E_NOT_OWNER, RC_T_POST);
+	assert_int_equal(rte_ring_count(dp.wal_ring[0]), 0);
+	assert_int_equal(r->next_seq, 1);
+	assert_int_equal(rc_dedup_count(r->dedup), 0);
+}
+
 int
 main(void)
 {
@@ -768,6 +855,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_gen_interleaved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_scope_unserved, setup, teardown),
 	};
 
 	if (fx_eal_init("chat_test") < 0) {

@@ -394,6 +394,18 @@ test_dedup_reserve_warm(void **state)
 		assert_int_equal(dd_put(d, 150, "u0", 150 * 11, false), -ERANGE);
 		rc_dedup_destroy(d);
 	}
+	/* on a window already holding entries, reserving keeps every one of them */
+	{
+		struct rc_dedup *d = rc_dedup_create(100);
+
+		assert_int_equal(dd_put(d, 1, "alice", 1, false), 0);
+		assert_int_equal(dd_put(d, 18, "bob", 18, false), 0);
+		assert_int_equal(rc_dedup_reserve(d, 17), 0);
+		assert_true(dd_find(d, "alice", 1, &seq, &pending));
+		assert_true(dd_find(d, "bob", 18, &seq, &pending));
+		assert_int_equal(rc_dedup_count(d), 2);
+		rc_dedup_destroy(d);
+	}
 }
 
 /* Against a plain model (the last `window` seqs, each with its key), over random puts in

@@ -1180,6 +1180,13 @@ test_strict_seq(void **state)
 	fx_msg(&r[0], 1, 9, "alice", "nine");
 	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), 0);
 	assert_int_equal(r[0].status, -ESPIPE);
+	/* a seq the room is past already, its message trimmed: -EEXIST, not a gap */
+	fx_msg(&r[0], 1, 3, "alice", "three again");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), 0);
+	assert_int_equal(r[0].status, -EEXIST);
+	fx_msg(&r[0], 1, 1, "alice", "one again");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 1), 0);
+	assert_int_equal(r[0].status, -EEXIST);
 	/* off (the default for tools that store arbitrary seqs): gaps are stored */
 	reopen(f, &(struct rc_wal_conf){ .dir = c.dir, .map_size = c.map_size,
 					 .high_water_pct = c.high_water_pct,
@@ -1189,15 +1196,49 @@ test_strict_seq(void **state)
 	commit_range(f->w, 1, 9, 9);
 }
 
-/* keep_per_room: drained messages beyond keep_records still stay while they are among their
- * room's last keep_per_room (the re-sent POST windows are rebuilt from them), and go once
- * later messages of their room push them out. */
+/* keep_per_room: the (cmid, user) of each room's last keep_per_room messages stay in
+ * "dkeys" (the re-sent POST windows are rebuilt from them) while the messages themselves are
+ * trimmed as before; a truncation takes the keys of what it removes; a restart keeps them;
+ * a buffer written without keys gets them filled at open. */
+struct dkeys_got {
+	uint64_t seq[64], cmid[64];
+	char user[64][RC_MAX_USER + 1];
+	unsigned n;
+};
+
+static int
+dkeys_cb(void *arg, uint64_t seq, uint64_t cmid, const char *user, unsigned len)
+{
+	struct dkeys_got *g = arg;
+
+	if (g->n < 64) {
+		g->seq[g->n] = seq;
+		g->cmid[g->n] = cmid;
+		snprintf(g->user[g->n], sizeof(g->user[0]), "%.*s", (int)len, user);
+		g->n++;
+	}
+	return 0;
+}
+
 static void
-test_trim_keep_per_room(void **state)
+check_dkeys(struct rc_wal *w, uint32_t room_id, uint64_t first, unsigned n)
+{
+	struct dkeys_got g = { .n = 0 };
+
+	assert_int_equal(rc_wal_read_dkeys(w, room_id, dkeys_cb, &g), (int)n);
+	assert_int_equal(g.n, n);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(g.seq[i], first + i);
+		assert_int_equal(g.cmid[i], 1000 + first + i);
+		assert_string_equal(g.user[i], "alice");
+	}
+}
+
+static void
+test_dkeys(void **state)
 {
 	struct fx *f = *state;
 	struct rc_wal_conf c = fx_conf(f->dir);
-	struct rc_wal_stats st;
 
 	c.keep_records = 5;
 	c.keep_per_room = 4;
@@ -1208,24 +1249,41 @@ test_trim_keep_per_room(void **state)
 	commit_range(f->w, 2, 1, 30); /* LSN 9..38 */
 	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
 	settle(f->w);
-	/* the quiet room keeps its last 4 (3..6) although 30 newer records passed it */
-	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 3, 4, 5, 6 }, 4);
-	/* the busy room: its newest 5 (keep_records) */
+	/* the messages: the newest 5 only (keep_records); the keys: each room's last 4 */
+	check_read(f->w, 1, 0, UINT64_MAX, 100, NULL, 0);
 	check_read(f->w, 2, 0, UINT64_MAX, 100, (const uint64_t[]){ 26, 27, 28, 29, 30 }, 5);
-	st = stats(f->w);
-	assert_int_equal(st.messages, 9);
-	assert_int_equal(st.window_trimmed, 0);
-	/* the quiet room speaks again: 7..12; once drained and pushed out of the newest 5,
-	 * its older messages leave the room's last 4 and go */
-	commit_range(f->w, 1, 7, 12);
-	commit_range(f->w, 2, 31, 40);
-	rc_wal_set_drained(f->w, rc_wal_last_lsn(f->w));
-	settle(f->w);
-	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 9, 10, 11, 12 }, 4);
-	check_read(f->w, 2, 0, UINT64_MAX, 100, (const uint64_t[]){ 36, 37, 38, 39, 40 }, 5);
-	/* after a restart too */
+	check_dkeys(f->w, 1, 3, 4);
+	check_dkeys(f->w, 2, 27, 4);
+	assert_int_equal(stats(f->w).dedup_keys, 8);
+	/* after a restart */
 	reopen(f, &c);
-	check_read(f->w, 1, 0, UINT64_MAX, 100, (const uint64_t[]){ 9, 10, 11, 12 }, 4);
+	check_dkeys(f->w, 1, 3, 4);
+	/* a truncation takes the keys of the messages it removes */
+	commit_range(f->w, 1, 7, 8); /* LSN 39..40 */
+	check_dkeys(f->w, 1, 5, 4);
+	assert_int_equal(rc_wal_truncate_above(f->w, 39), 0);
+	check_dkeys(f->w, 1, 5, 3);
+	rc_wal_close(f->w);
+	f->w = NULL;
+
+	/* a buffer written without keys (keep_per_room 0) gets them at the next open */
+	{
+		struct rc_wal_conf c0 = c;
+		char dir2[600];
+
+		snprintf(dir2, sizeof(dir2), "%s/nokeys", f->dir);
+		c0.dir = dir2;
+		c0.keep_per_room = 0;
+		c0.keep_records = 0;
+		f->w = open_ok(&c0);
+		commit_room(f->w, 3, 300, "carol", "old");
+		commit_range(f->w, 3, 1, 10);
+		check_dkeys(f->w, 3, 1, 0);
+		rc_wal_close(f->w);
+		c0.keep_per_room = 4;
+		f->w = open_ok(&c0);
+		check_dkeys(f->w, 3, 7, 4);
+	}
 }
 
 /* HA (peer_keep_records): while this node writes the log, drained records the peer has not
@@ -1681,7 +1739,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_drained_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strict_seq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trim_keep_per_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dkeys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_peer_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trim_disabled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
