@@ -347,7 +347,8 @@ load_room(void *arg, const struct rc_wal_room *sr)
 	}
 	r = rc_room_lookup_id(n->dp.rooms, sr->room_id);
 	if (r != NULL && strcmp(r->name, sr->name) == 0) {
-		/* already in the table (created meanwhile): keep it, counters from the WAL */
+		/* already in the table (created meanwhile): keep it and its counters (its
+		 * window is filled below like every other room of the scope) */
 		r->scope = (uint8_t)c->scope;
 		if (sr->room_id >= n->next_room_id[c->scope])
 			n->next_room_id[c->scope] = sr->room_id + 1;

@@ -322,7 +322,7 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	}
 	if (rc_dedup_put(r->dedup, r->next_seq, who->user, who->user_len, cmid, true) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
-		w->stats.drops[RC_DROP_NO_MBUF]++;
+		w->stats.drops[RC_DROP_WINDOW_NOMEM]++;
 		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}

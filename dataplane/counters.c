@@ -26,6 +26,7 @@ static const char *const drop_names[RC_DROP_MAX] = {
 	[RC_DROP_RING_HIST] = "ring_hist",
 	[RC_DROP_NO_MBUF] = "no_mbuf",
 	[RC_DROP_TX_FULL] = "tx_full",
+	[RC_DROP_WINDOW_NOMEM] = "window_nomem",
 };
 
 const char *

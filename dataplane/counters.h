@@ -38,6 +38,8 @@ enum rc_drop {
 	RC_DROP_RING_HIST,        /* history ring full */
 	RC_DROP_NO_MBUF,          /* mbuf or record pool empty */
 	RC_DROP_TX_FULL,          /* NIC TX queue full */
+	RC_DROP_WINDOW_NOMEM,     /* POST answered BUSY: its room's re-sent POST window could
+				   * not grow (out of memory) */
 	RC_DROP_MAX
 };
 
