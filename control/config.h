@@ -12,20 +12,10 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-#define RC_MAX_PORTS 4
+#include "port_conf.h" /* struct rc_port_conf, RC_MAX_PORTS (drivers/) */
+
 #define RC_MAX_WORKERS 16
 #define RC_MAX_EAL_ARGS 32
-
-struct rc_port_conf {
-	char name[32];      /* operator's name for the port, e.g. "chat0" */
-	char device[128];   /* DPDK device: PCI address or vdev name, e.g. "net_af_packet0" */
-	char args[256];     /* vdev arguments, e.g. "iface=veth0,qpairs=1" ("" for PCI) */
-	unsigned rx_queues; /* default 1 */
-	unsigned tx_queues; /* default: workers (one TX queue per worker) */
-	unsigned rx_desc;   /* default 1024 */
-	unsigned tx_desc;   /* default 1024 */
-	unsigned mtu;       /* default 1500 */
-};
 
 struct rc_config {
 	char path[256]; /* the file it came from */

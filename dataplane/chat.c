@@ -8,11 +8,10 @@
 
 #include "dedup.h"
 #include "fanout.h"
-#include "history.h"
+#include "handoff.h"
 #include "room_table.h"
 #include "session.h"
 #include "lease_guard.h"
-#include "wal.h"
 
 #define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "dp.h"
-#include "history.h"
+#include "handoff.h"
 
 struct rc_replay {
 	struct rc_dp *dp;

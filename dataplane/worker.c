@@ -22,7 +22,7 @@
 #include "chat.h"
 #include "fanout.h"
 #include "frag_tap.h"
-#include "wal.h"
+#include "handoff.h"
 
 struct rc_dp *rc_dp_global;
 

@@ -32,7 +32,7 @@
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 
-#include "config.h"
+#include "port_conf.h"
 
 #define RC_EAL_ARGV_MAX 96   /* arguments in one vector, program name included */
 #define RC_EAL_ARGBUF 8192   /* bytes of argument text */

@@ -33,38 +33,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "handoff.h" /* the records and their kinds (dataplane/) */
 #include "proto.h"
 
 struct rte_mempool;
 struct rte_ring;
 struct rc_wal;
 
-enum rc_wal_kind {
-	RC_WAL_MSG = 1,  /* a chat message: room_id, seq, ts_ms, cmid, user, body */
-	RC_WAL_ROOM = 2, /* a room's creation: room_id, ts_ms, user = creator, body = name */
-};
-
-#define RC_WAL_CTX_LEN 64
-#define RC_WAL_MAX_COMPLETIONS 64
-
-struct rc_wal_rec {
-	uint8_t kind;      /* enum rc_wal_kind */
-	int8_t status;     /* set by the writer before completion: 0, or a negative errno:
-			    * -EEXIST (room, seq) or room stored already; -EINVAL malformed;
-			    * -ESPIPE a message whose seq does not follow its room's last
-			    * stored seq (a seq before it was not stored: no gap is ever
-			    * stored); -ENOTCONN stored, but the peer did not confirm it */
-	uint16_t reply_to; /* index of the completion ring, < RC_WAL_MAX_COMPLETIONS */
-	uint32_t room_id;
-	uint64_t seq;
-	uint64_t ts_ms; /* wall clock, ms since the epoch */
-	uint64_t cmid;  /* the poster's client message id */
-	uint8_t user_len;
-	uint16_t body_len;
-	char user[RC_MAX_USER];
-	_Alignas(8) uint8_t ctx[RC_WAL_CTX_LEN]; /* the producer's reply context; not stored */
-	char body[RC_MAX_BODY];      /* message body, or the room name for RC_WAL_ROOM */
-};
+#define RC_WAL_MAX_COMPLETIONS 64 /* completion rings (rc_wal_rec.reply_to) */
 
 struct rc_wal_conf {
 	const char *dir;          /* created if missing */
@@ -181,16 +157,6 @@ struct rc_wal_room {
 	const char *creator;
 	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
 	uint8_t creator_len;
-};
-
-/* A stored message, as rc_wal_read() reports it; strings valid during the callback. */
-struct rc_wal_msg {
-	uint32_t room_id;
-	uint64_t seq;
-	uint64_t ts_ms;
-	uint64_t cmid;
-	struct rc_str user;
-	struct rc_str body;
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised
