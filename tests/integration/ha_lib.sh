@@ -18,6 +18,9 @@
 #   rc_ha_state I          its HA state ("Normal", ...), "" when it does not answer
 #   rc_ha_wait_state I STATE [SECONDS]
 #   rc_ha_link down|up     cut / restore the HA link (both nodes stay up)
+#   rc_ha_verify LOG [I...]  after an rcha run into $OUT: wait until the drain backlogs of
+#                          nodes I (default both) are empty, run `rcha verify` against the
+#                          database into LOG, assert 0 lost, duplicates, gaps, re-logins
 # The database: rc_start_pg (lib.sh) before rc_ha_write_confs.
 
 RC_HA_ID=(n1 n2)
@@ -150,4 +153,22 @@ rc_ha_wait_state() { # I STATE [SECONDS]
 rc_ha_link() { # down|up
 	ip -n "${RC_HA_NS[0]}" link set "${RC_IF_HA[0]}" "$1"
 	rc_log "HA link $1"
+}
+
+rc_ha_verify() { # LOG [I...]
+	local log=$1 k i
+	shift
+	[ "$#" -gt 0 ] || set -- 0 1
+	_rc_ha_backlogs_empty() {
+		for i in "$@"; do
+			[ "$(rc_ha_ctl "$i" -j db status | jq -r '.backlog.records')" = 0 ] || return 1
+		done
+	}
+	rc_wait_until 30 "the drain backlogs of node(s) $* empty" _rc_ha_backlogs_empty "$@"
+	rc_assert "rcha verify" "$RC_BUILD/tests/tools/rcha" verify --out "$OUT" \
+		--conninfo "$RC_PG_CONNINFO" >"$log" 2>&1
+	cat "$log"
+	for k in lost_acked duplicates gaps relogins; do
+		rc_assert_eq "$(sed -n "s/^$k: //p" "$log")" 0 "verify $k"
+	done
 }

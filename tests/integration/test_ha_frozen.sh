@@ -102,16 +102,7 @@ wait "$RCHA" || rc=$?
 cat "$RC_WORK/rcha-run.log"
 rc_assert_eq "$rc" 0 "rcha run exit status"
 rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins (sessions kept)"
-backlog_empty() {
-	[ "$(rc_ha_ctl 1 -j db status | jq -r '.backlog.records')" = 0 ]
-}
-rc_wait_until 30 "n2's backlog drains" backlog_empty
-rc_assert "rcha verify" "$RC_RCHA" verify --out "$OUT" --conninfo "$RC_PG_CONNINFO" \
-	>"$RC_WORK/verify.log" 2>&1
-cat "$RC_WORK/verify.log"
-for k in lost_acked duplicates gaps relogins; do
-	rc_assert_eq "$(val "$k" "$RC_WORK/verify.log")" 0 "verify $k"
-done
+rc_ha_verify "$RC_WORK/verify.log" 1
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 \
 	"no drain alarm (PostgreSQL never got a row n2 lacked: the drain ceiling)"
 rc_log "figures (dead $RC_HA_DEAD_MS ms, lease $RC_HA_TTL_MS ms):" \
