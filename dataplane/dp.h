@@ -147,7 +147,7 @@ struct rc_dp {
 	uint64_t fenced_acks; /* relaxed atomic, any worker */
 	/* ha.durability = "peer-required": while no peer copy of scope s can be had, a new POST
 	 * to one of its rooms is refused with ERROR 9 busy (counted in peer_busy_refusals), never
-	 * stored to be acknowledged on the local commit alone (control/HA.md) */
+	 * stored to be acknowledged on the local commit alone (control/ha/HA.md) */
 	volatile bool scope_no_peer[2];
 	uint64_t peer_busy_refusals; /* POSTs and room creations refused so; relaxed atomic */
 	/* fault injection (ha.fault_injection, tests only): the workers stop making progress,

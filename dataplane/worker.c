@@ -19,7 +19,7 @@
 #include <rte_mempool.h>
 #include <urcu-qsbr.h>
 
-#include "chat.h"
+#include "request.h"
 #include "fanout.h"
 #include "frag_tap.h"
 #include "handoff.h"
@@ -97,7 +97,7 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 				rc_tx_frame(dp, w, pkts[i]);
 				continue;
 			case RC_V_CHAT:
-				rc_chat_input(dp, w, &peer, payload, len);
+				rc_req_input(dp, w, &peer, payload, len);
 				break;
 			case RC_V_DROP:
 				w->stats.drops[why]++;
@@ -119,13 +119,13 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 
 	n = rte_ring_dequeue_burst(w->in, objs, dp->burst, NULL);
 	for (i = 0; i < n; i++) {
-		rc_chat_work(dp, w, objs[i]);
+		rc_req_work(dp, w, objs[i]);
 		rte_mempool_put(dp->work_pool, objs[i]);
 	}
 	total += n;
 	n = rte_ring_dequeue_burst(w->done, objs, RC_BURST_MAX, NULL);
 	for (i = 0; i < n; i++) {
-		rc_chat_committed(dp, w, objs[i]);
+		rc_req_committed(dp, w, objs[i]);
 		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
 	}
 	total += n;

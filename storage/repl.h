@@ -103,7 +103,7 @@
  *
  * Limits: an on-path attacker can still delay or cut the link (the writer then holds its
  * acknowledgements with durability "peer-required", or acknowledges alone with "peer",
- * counted: control/HA.md). writer_start tells only which records the CURRENT writer did not write: after
+ * counted: control/ha/HA.md). writer_start tells only which records the CURRENT writer did not write: after
  * two failovers in a row with a peer down each time (each node acknowledged records alone
  * while the gate was off), records of the same LSN can differ and stay so.
  *

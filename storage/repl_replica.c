@@ -106,12 +106,12 @@ rc_repl_batch_flush(struct repl_scope *sc, struct rx_batch *bt)
 /* ---- what the replica applies ----
  *
  * A record is stored here only if the request path could have stored it (PROTOCOL.md's
- * limits, dataplane/proto.c's UTF-8 rule), with a seq in 1..2^63-1 and a room id of the
+ * limits, dataplane/wire/proto.c's UTF-8 rule), with a seq in 1..2^63-1 and a room id of the
  * scope's range: the stream is authenticated, so a record failing this comes from a writer
  * with a bug, and storing it would hand it to the drain and to clients. It is refused
  * (records_invalid), the connection closed, and the stream stays down until the writer
  * is fixed: visible, never silent. The rules are storage/wal_valid.h's, the same as the
- * request path's codec (dataplane/proto.c), plus the scope's room id range. */
+ * request path's codec (dataplane/wire/proto.c), plus the scope's room id range. */
 
 static bool
 room_id_ok(const struct repl_scope *sc, uint32_t id)

@@ -2,7 +2,7 @@
 /*
  * What a WAL record must be, at two levels:
  *
- * rc_wal_rec_valid(): the product's rules, those of dataplane/PROTOCOL.md section 2 (the
+ * rc_wal_rec_valid(): the product's rules, those of dataplane/wire/PROTOCOL.md section 2 (the
  * worker's codec enforces them on every POST and JOIN), restated for records that did not
  * come through the codec: the HA replica's input (call it before rc_wal_apply()), a
  * damaged or foreign LMDB file.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Integration test of the operator's cluster CLI (control/CLI.md) against two running roomcastd
+# Integration test of the operator's cluster CLI (control/admin/CLI.md) against two running roomcastd
 # processes, n1 and n2 of group g1 (cluster c1), and a real PostgreSQL.
 #
 # Layout: both daemons run in the NODE namespace; n1 serves chat on net_af_packet (the usual

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Integration test: the node does what dataplane/PROTOCOL.md says, checked by a raw client
+# Integration test: the node does what dataplane/wire/PROTOCOL.md says, checked by a raw client
 # written from the spec alone (tests/tools/rcproto.py), against one roomcastd on
 # net_af_packet (tests/integration/lib.sh). Each check proves that something was NOT
 # answered by the answer to a later request on the same flow, never by a timer.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""rcproto: a raw client of the roomcast protocol, written from dataplane/PROTOCOL.md alone,
+"""rcproto: a raw client of the roomcast protocol, written from dataplane/wire/PROTOCOL.md alone,
 for the protocol checks of tests/integration/test_protocol.sh.
 
     rcproto.py --server IP[:PORT] --bind-ip IP --user U --token T CHECK [ARGS]

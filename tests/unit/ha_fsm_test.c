@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * control/ha_fsm: the name tables, the transition table's completeness and its copy in
- * control/HA.md (argv[1]), the use cases of MISSION.md step by step (failover with TC failing
+ * control/ha/HA.md (argv[1]), the use cases of MISSION.md step by step (failover with TC failing
  * on 1A, fallback, manual failover, lease lost, takeover failed, recover, HA disabled, peer
  * reboot, auto fallback), and an exhaustive search over two machines joined by their
  * announced states and one lease per set of rooms: no reachable world has both nodes serving
@@ -223,7 +223,7 @@ test_doc_matches(void **state)
 
 	(void)state;
 	if (doc_path == NULL)
-		fail_msg("pass control/HA.md as the first argument");
+		fail_msg("pass control/ha/HA.md as the first argument");
 	doc = slurp(doc_path);
 	assert_non_null(doc);
 	mem = open_memstream(&gen, &genlen);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * roomcastctl ha status | failover NODE | fallback GROUP | recover [NODE] | fault ...:
- * the HA pair's administration (control/CLI.md). A command that a state does not allow is
+ * the HA pair's administration (control/admin/CLI.md). A command that a state does not allow is
  * refused with the state and what to do instead.
  */
 #include <errno.h>

@@ -878,7 +878,7 @@ work_room(const struct rc_msg *m)
 }
 
 /* A JOIN for a room that did not exist when a worker looked, or a request that followed
- * such a JOIN in the same datagram (dataplane/chat.c): it runs after the creation, in the
+ * such a JOIN in the same datagram (dataplane/request.c): it runs after the creation, in the
  * order received. Returns true when the work item was handed on (the caller must not free
  * it). */
 static bool

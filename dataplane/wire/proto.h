@@ -2,7 +2,7 @@
 /*
  * roomcast wire protocol v1: constants, decoded views and the codec.
  *
- * The byte-level reference is dataplane/PROTOCOL.md; this header and that file must agree.
+ * The byte-level reference is dataplane/wire/PROTOCOL.md; this header and that file must agree.
  * The codec is pure C (no DPDK, no allocation): the dataplane, the client library and the
  * tests all link it.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The operator's cluster commands (control/CLI.md): topology, group, chat, service, db,
+ * The operator's cluster commands (control/admin/CLI.md): topology, group, chat, service, db,
  * verify ha, db merge. They read the node's cluster state (cluster_node.h) and change it
  * only through rc_node_cluster_change(), which validates, saves, applies and replicates.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The admin API: a UNIX stream socket served by the control thread, one request per
- * connection. roomcastctl is its client. See control/CLI.md for the commands.
+ * connection. roomcastctl is its client. See control/admin/CLI.md for the commands.
  *
  * Wire: the client sends one JSON line {"argv": ["room", "show", "lobby"]}; the server
  * answers one JSON line {"ok": true, "result": {...}, "text": "..."} or

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The HA pair wired into a node: see node_ha.h and control/HA.md. */
+/* The HA pair wired into a node: see node_ha.h and control/ha/HA.md. */
 #include "node_ha.h"
 
 #include <errno.h>
@@ -347,7 +347,7 @@ repl_events(struct rc_node *n)
 	}
 }
 
-/* The durability gate (ha.durability, control/HA.md "Durability"). A scope's peer copy can
+/* The durability gate (ha.durability, control/ha/HA.md "Durability"). A scope's peer copy can
  * be had while the peer is up (heartbeats) and the scope's stream, written by us, is
  * connected (the handshake and every frame authenticated: storage/repl.h).
  *   "peer": the gate is on while a copy can be had; otherwise ACKs go out on the local

@@ -24,7 +24,7 @@
  *   Unknown                       served (HA off)            -
  *
  * The failover and fallback of node A's rooms; B is A's backup (the full table, and both use
- * cases of MISSION.md as event sequences, are in control/HA.md):
+ * cases of MISSION.md as event sequences, are in control/ha/HA.md):
  *
  *   node A                                          node B
  *   Initializing --local-critical-up, lease-won-->  Normal <----------------------------+

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "chat.h"
+#include "request.h"
 
 #include <errno.h>
 #include <string.h>
@@ -279,7 +279,7 @@ make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
  * POST window as pending at the same moment. The WAL stores a room's message only right
  * after the room's last stored seq (storage/wal.h, -ESPIPE), so when a record cannot be
  * stored, none of the same room's records queued behind it is stored either; the first
- * failure hands its seq back (rc_chat_committed: next_seq goes back to it, the window
+ * failure hands its seq back (rc_req_committed: next_seq goes back to it, the window
  * forgets it and everything after it, seq_gen moves on so that the failures behind it
  * change nothing more) and every refused POST is answered ERROR 9 "not stored, retry".
  * The client's resend then gets the seq again: the room's seqs stay 1, 2, 3, ...
@@ -539,7 +539,7 @@ bad_message(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 }
 
 void
-rc_chat_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 	      const uint8_t *p, uint16_t len)
 {
 	size_t off = 0, used;
@@ -600,7 +600,7 @@ purge_session(struct rc_dp *dp, struct rc_worker *w, uint64_t session)
 }
 
 void
-rc_chat_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
+rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 {
 	const struct rc_str *name;
 	struct rc_room *r;
@@ -667,7 +667,7 @@ post_not_stored(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
 }
 
 void
-rc_chat_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
+rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 {
 	const struct rc_reply_ctx *c = (const struct rc_reply_ctx *)rec->ctx;
 	struct rc_room *r;

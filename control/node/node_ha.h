@@ -7,7 +7,7 @@
  *   - the WAL stream to and from the peer (storage/repl.h),
  *   - the peer's scope: a second WAL environment (DATA_DIR/wal-peer), its history thread
  *     and, while we serve it, its drainer,
- * and performs the machine's actions (control/HA.md, "Actions: the caller's contract").
+ * and performs the machine's actions (control/ha/HA.md, "Actions: the caller's contract").
  *
  * Scopes: index 0 is our own rooms and users ("rooms:<us>"), 1 the peer's. A room's scope
  * is rc_room.scope; a session's is the service address it talks to (rc_peer.vip). Room ids

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request path (dataplane/chat.c) on its own: two workers' state driven by hand in this
+ * The request path (dataplane/request.c) on its own: two workers' state driven by hand in this
  * thread (no lcores), a real EAL (--no-huge), real liburcu QSBR tables, a real LMDB WAL with
  * the node's strict seq rule, and a net_ring port whose TX rings this test reads back and
- * decodes. Each request goes in as the worker would hand it (rc_chat_input); the test plays
- * the other threads: it runs hand-offs to the room's home worker (rc_chat_work), commits the
- * WAL's input ring with rc_wal_commit_now() and hands every record back (rc_chat_committed),
+ * decodes. Each request goes in as the worker would hand it (rc_req_input); the test plays
+ * the other threads: it runs hand-offs to the room's home worker (rc_req_work), commits the
+ * WAL's input ring with rc_wal_commit_now() and hands every record back (rc_req_committed),
  * and looks at what reached the control and history rings.
  *
  * Covered: PING, no session, LOGIN and LOGOUT hand-offs, JOIN (existing room, unknown room),
@@ -37,7 +37,7 @@
 #include <rte_udp.h>
 #include <urcu-qsbr.h>
 
-#include "chat.h"
+#include "request.h"
 #include "dedup.h"
 #include "fanout.h"
 #include "history.h"
@@ -87,7 +87,7 @@ input(unsigned wi, unsigned k, const struct rc_msg *m)
 	struct rc_peer p = peer_of(k);
 
 	assert_true(n > 0);
-	rc_chat_input(&dp, dp.workers[wi], &p, buf, (uint16_t)n);
+	rc_req_input(&dp, dp.workers[wi], &p, buf, (uint16_t)n);
 }
 
 /* Runs what workers handed to each other (RC_WORK_REQUEST), until nothing is left. */
@@ -101,7 +101,7 @@ run_handoffs(void)
 		more = false;
 		for (unsigned i = 0; i < NW; i++)
 			while (rte_ring_dequeue(dp.workers[i]->in, &obj) == 0) {
-				rc_chat_work(&dp, dp.workers[i], obj);
+				rc_req_work(&dp, dp.workers[i], obj);
 				rte_mempool_put(dp.work_pool, obj);
 				done++;
 				more = true;
@@ -125,7 +125,7 @@ commit_queued(uint64_t corrupt_seq)
 			recs[i]->body_len = RC_MAX_BODY + 1; /* -EINVAL: the record alone */
 	assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
 	for (unsigned i = 0; i < n; i++) {
-		rc_chat_committed(&dp, dp.workers[recs[i]->reply_to - 1], recs[i]);
+		rc_req_committed(&dp, dp.workers[recs[i]->reply_to - 1], recs[i]);
 		rte_mempool_put(dp.wal_pool[0], recs[i]);
 	}
 	return n;
@@ -490,14 +490,14 @@ test_session_checks(void **state)
 		ssize_t n = rc_encode(bad, sizeof(bad), &pm);
 
 		assert_true(n > RC_HDR_LEN);
-		rc_chat_input(&dp, dp.workers[0], &p, bad, (uint16_t)(n - 3));
+		rc_req_input(&dp, dp.workers[0], &p, bad, (uint16_t)(n - 3));
 		collect();
 		assert_int_equal(n_out, 0);
 		assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_MSG_MALFORMED], malformed + 1);
 
 		memcpy(bad + n, bad, (size_t)n); /* a second, good PING after it */
 		bad[3] = 99;                     /* the first: an unknown type */
-		rc_chat_input(&dp, dp.workers[0], &p, bad, (uint16_t)(2 * n));
+		rc_req_input(&dp, dp.workers[0], &p, bad, (uint16_t)(2 * n));
 		collect();
 		assert_int_equal(count_sent(RC_T_ERROR), 1);
 		assert_non_null(sent(RC_T_PONG, 1, 0));
@@ -778,13 +778,13 @@ test_seq_gen_interleaved(void **state)
 	recs[1]->body_len = RC_MAX_BODY + 1; /* seq 2: refused */
 	assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
 	for (unsigned i = 0; i < 2; i++)
-		rc_chat_committed(&dp, dp.workers[0], recs[i]);
+		rc_req_committed(&dp, dp.workers[0], recs[i]);
 	assert_int_equal(r->next_seq, 2);
 	post(0, 1, a->id, "lobby", 200, "new");
 	post(0, 1, a->id, "lobby", 201, "new");
 	assert_int_equal(r->next_seq, 4);
 	for (unsigned i = 2; i < 5; i++)
-		rc_chat_committed(&dp, dp.workers[0], recs[i]);
+		rc_req_committed(&dp, dp.workers[0], recs[i]);
 	assert_int_equal(r->next_seq, 4);
 	assert_int_equal(dp.workers[0]->stats.seqs_handed_back, 1);
 	for (unsigned i = 0; i < 5; i++)
@@ -860,8 +860,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_scope_unserved, setup, teardown),
 	};
 
-	if (fx_eal_init("chat_test") < 0) {
-		fprintf(stderr, "chat_test: EAL init failed\n");
+	if (fx_eal_init("request_test") < 0) {
+		fprintf(stderr, "request_test: EAL init failed\n");
 		return 1;
 	}
 	rcu_register_thread();

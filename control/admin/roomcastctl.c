@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * roomcastctl: the admin CLI of roomcastd (control/CLI.md).
+ * roomcastctl: the admin CLI of roomcastd (control/admin/CLI.md).
  *
  *   roomcastctl [-s SOCKET] [-c CONFIG] [-j] OBJECT COMMAND [ARGS]
  *
