@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
 #include "counters.h"
 #include "pkt.h"
 #include "proto.h"
@@ -175,9 +176,5 @@ extern struct rc_dp *rc_dp_global;
  */
 int rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to,
 		   const struct rc_msg *m);
-
-/* Now, in milliseconds since the epoch / in TSC-derived monotonic ms. */
-uint64_t rc_wall_ms(void);
-uint64_t rc_mono_ms(void);
 
 #endif /* RC_DP_H */
