@@ -26,7 +26,7 @@
 #include "history.h"
 #include "log.h"
 #include "mgmt.h"
-#include "node_ha.h"
+#include "ha_node.h"
 #include "room_table.h"
 #include "session.h"
 #include "token.h"
@@ -115,7 +115,7 @@ setup_ports(struct rc_node *n, char *err, size_t errlen)
 		dp->ports[i].local.ip = n->cfg.service_ip.s_addr;
 		dp->ports[i].local.udp_port = rte_cpu_to_be_16(n->cfg.udp_port);
 		dp->ports[i].local.port_idx = (uint16_t)i;
-		dp->ports[i].local.ip_on = true; /* HA: from the lease on (node_ha.c) */
+		dp->ports[i].local.ip_on = false; /* while its scope is served (scope.h) */
 		rc = open_frag_taps(n, i, err, errlen);
 		if (rc != 0)
 			return rc;
@@ -150,152 +150,113 @@ setup_pools(struct rc_node *n, char *err, size_t errlen)
 	return 0;
 }
 
-/* libpq conninfo value quoting: single quotes, with \ and ' escaped. */
-static int
-append_password(char *dst, size_t cap, const char *pw)
+/* The scopes' settings from the configuration (the same for both scopes of a pair). */
+static void
+scopes_conf(struct rc_node *n, struct rc_scopes_conf *sc)
 {
-	size_t len = strlen(dst);
+	const struct rc_config *c = &n->cfg;
 
-	if (len + 12 >= cap)
-		return -ENOSPC;
-	len += (size_t)snprintf(dst + len, cap - len, " password='");
-	for (; *pw != '\0'; pw++) {
-		if (len + 4 >= cap)
-			return -ENOSPC;
-		if (*pw == '\'' || *pw == '\\')
-			dst[len++] = '\\';
-		dst[len++] = *pw;
-	}
-	dst[len++] = '\'';
-	dst[len] = '\0';
-	return 0;
-}
-
-int
-rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *password, char *out,
-		    size_t cap)
-{
-	(void)n;
-	if (out != conninfo)
-		snprintf(out, cap, "%s", conninfo);
-	if (out[0] == '\0' || password == NULL || password[0] == '\0')
-		return 0;
-	return append_password(out, cap, password);
-}
-
-void
-rc_node_drainer_conf(const struct rc_node *n, const char *node_id, uint64_t epoch,
-		     struct rc_drainer_conf *dc)
-{
-	*dc = (struct rc_drainer_conf){
-		.conninfo = n->db_conninfo,
-		.node_id = node_id,
-		.batch_max = n->cfg.db_batch_max,
-		.retry_min_ms = 100,
-		.retry_max_ms = n->cfg.db_retry_max_ms,
-		.idle_ms = 5,
-		.method = strcmp(n->cfg.db_method, "pipeline") == 0 ? RC_DRAIN_PIPELINE :
-								      RC_DRAIN_COPY,
-		.epoch = epoch,
+	*sc = (struct rc_scopes_conf){
+		.dp = &n->dp,
+		.ctrl_done = n->ctrl_done,
+		.replay = &n->replay,
+		.data_dir = c->data_dir,
+		.node_id = c->node_id,
+		.peer_id = c->ha_enabled ? c->ha_peer_id : NULL,
+		.max_rooms = c->max_rooms,
+		.max_sessions = c->max_sessions,
+		.wal = {
+			.map_size = c->wal_map_size,
+			.high_water_pct = c->wal_high_water_pct,
+			.batch_max = c->wal_batch_max,
+			.ring_size = 8192,
+			.pool_size = 16383,
+			.nosync = c->wal_nosync,
+			.socket_id = (int)rte_socket_id(),
+			.keep_records = c->wal_keep_records,
+			.keep_per_room = c->dedup_window,
+			.peer_keep_records = c->ha_enabled ? c->wal_peer_keep_records : 0,
+			.strict_seq = true,
+		},
+		.drain = {
+			.batch_max = c->db_batch_max,
+			.retry_min_ms = 100,
+			.retry_max_ms = c->db_retry_max_ms,
+			.idle_ms = 5,
+			.method = strcmp(c->db_method, "pipeline") == 0 ? RC_DRAIN_PIPELINE :
+									  RC_DRAIN_COPY,
+		},
 	};
-}
-
-void
-rc_node_wal_conf(const struct rc_node *n, const char *dir, struct rc_wal_conf *wc)
-{
-	*wc = (struct rc_wal_conf){
-		.dir = dir,
-		.map_size = n->cfg.wal_map_size,
-		.high_water_pct = n->cfg.wal_high_water_pct,
-		.batch_max = n->cfg.wal_batch_max,
-		.ring_size = 8192,
-		.pool_size = 16383,
-		.nosync = n->cfg.wal_nosync,
-		.socket_id = (int)rte_socket_id(),
-		.keep_records = n->cfg.wal_keep_records,
-		.keep_per_room = n->cfg.dedup_window,
-		.peer_keep_records = n->cfg.ha_enabled ? n->cfg.wal_peer_keep_records : 0,
-		.strict_seq = true,
-	};
-}
-
-static int
-drainer_new(struct rc_node *n)
-{
-	struct rc_drainer_conf dc;
-
-	rc_node_drainer_conf(n, n->cfg.node_id, 0, &dc);
-
-	if (!rc_node_ha_may_drain(n, &dc.epoch))
-		return 0; /* HA: started with our lease (node_ha.c) */
-	n->drainer = rc_drainer_create(n->wal, &dc);
-	if (n->drainer == NULL)
-		return -errno;
-	return n->running ? rc_drainer_start(n->drainer) : 0;
-}
-
-int
-rc_node_drainer_restart(struct rc_node *n)
-{
-	if (n->drainer != NULL) {
-		rc_drainer_stop(n->drainer);
-		rc_drainer_destroy(n->drainer);
-		n->drainer = NULL;
-	}
-	n->conflicts_logged = 0;
-	n->dead_letters_logged = 0;
-	return n->db_conninfo[0] != '\0' ? drainer_new(n) : 0;
-}
-
-int
-rc_node_db_switch(struct rc_node *n, const char *conninfo)
-{
-	int rc;
-
-	if (n->drainer != NULL) {
-		rc_drainer_stop(n->drainer);
-		rc_drainer_destroy(n->drainer);
-		n->drainer = NULL;
-	}
-	if (n->running)
-		rc_history_stop(n->hist);
-	snprintf(n->db_conninfo, sizeof(n->db_conninfo), "%s", conninfo);
-	n->conflicts_logged = 0; /* a new drainer counts from 0 */
-	n->dead_letters_logged = 0;
-	rc = rc_history_set_db(n->hist, n->db_conninfo);
-	if (n->running && rc_history_start(n->hist) != 0)
-		RC_ERR("cannot restart the history thread");
-	if (rc == 0 && n->db_conninfo[0] != '\0')
-		rc = drainer_new(n);
-	RC_INFO("external database: %s", n->db_conninfo[0] != '\0' ? "configured" : "none");
-	return rc;
 }
 
 static int
 setup_storage(struct rc_node *n, char *err, size_t errlen)
 {
-	char dir[512];
-	struct rc_wal_conf wc;
+	struct rc_scopes_conf sc;
 
-	snprintf(dir, sizeof(dir), "%s/wal", n->cfg.data_dir);
-	rc_node_wal_conf(n, dir, &wc);
-	n->wal = rc_wal_open(&wc, err, errlen);
-	if (n->wal == NULL)
-		return -errno;
 	n->replay.dp = &n->dp;
-	n->hist = rc_history_create(n->wal, 4096, (int)rte_socket_id(), &rc_replay_ops,
-				    &n->replay);
-	if (n->hist == NULL) {
-		snprintf(err, errlen, "cannot create the history thread's ring: %s",
-			 strerror(errno));
-		return -errno;
-	}
-	n->dp.wal_ring[0] = rc_wal_ring(n->wal);
-	n->dp.wal_pool[0] = rc_wal_pool(n->wal);
-	n->dp.hist_ring[0] = rc_history_ring(n->hist);
-	n->dp.hist_pool[0] = rc_history_pool(n->hist);
-	n->dp.scope_serving[0] = true; /* HA: from the lease on (node_ha.c) */
-	return rc_wal_set_completion(n->wal, RC_CTRL_IDX, n->ctrl_done);
+	scopes_conf(n, &sc);
+	return rc_scopes_open(&n->scopes, &sc, err, errlen);
+}
+
+/* ---- the cluster state's settings ---- */
+
+static void
+cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *self)
+{
+	struct rc_node *n = arg;
+	const struct rc_cl_chat *ch = &c->chat;
+	struct rc_dp *dp = &n->dp;
+	uint8_t block = RC_ROOMS_SERVED;
+
+	dp->history_on_join = ch->messages_on_join;
+	dp->max_fetch = ch->max_archive_query;
+	dp->max_members = ch->default_max_occupants;
+	n->max_rooms = ch->max_rooms < n->cfg.max_rooms ? ch->max_rooms : n->cfg.max_rooms;
+	if (!ch->enabled)
+		block = RC_ROOMS_CHAT_DISABLED;
+	else if (self != NULL && self->tc == RC_CL_SVC_STOPPED)
+		block = RC_ROOMS_TC_STOPPED;
+	if (block != dp->rooms_blocked)
+		RC_INFO("rooms on this node: %s", block == RC_ROOMS_SERVED ? "served" :
+						   block == RC_ROOMS_TC_STOPPED ?
+						   "not served: TC service stopped" :
+						   "not served: persistent chat disabled");
+	__atomic_store_n(&dp->rooms_blocked, block, __ATOMIC_RELEASE);
+}
+
+static int
+cluster_db_switch(void *arg, const char *conninfo)
+{
+	struct rc_node *n = arg;
+
+	return rc_scopes_db_switch(&n->scopes, conninfo);
+}
+
+static const char *
+cluster_db_current(void *arg)
+{
+	struct rc_node *n = arg;
+
+	return n->scopes.db_conninfo;
+}
+
+static int
+setup_cluster(struct rc_node *n, char *err, size_t errlen)
+{
+	const struct rc_cluster_node_ops ops = { n, cluster_apply, cluster_db_switch,
+						 cluster_db_current };
+
+	n->max_rooms = n->cfg.max_rooms;
+	return rc_cluster_node_open(&n->cfg, n->mgmt, &ops, &n->cn, err, errlen);
+}
+
+static int
+setup_ha(struct rc_node *n, char *err, size_t errlen)
+{
+	if (!n->cfg.ha_enabled)
+		return 0;
+	return rc_ha_node_create(&n->cfg, &n->scopes, &n->dp, &n->ha, err, errlen);
 }
 
 static struct rc_worker *
@@ -318,8 +279,7 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 	w->done = rte_ring_create(name, 16384, socket, RING_F_SC_DEQ); /* both WAL writers */
 	if (w->in == NULL || w->tx == NULL || w->done == NULL)
 		goto fail;
-	if (rc_wal_set_completion(n->wal, 1 + i, w->done) != 0 ||
-	    rc_node_ha_set_completion(n, 1 + i, w->done) != 0)
+	if (rc_scopes_set_completion(&n->scopes, 1 + i, w->done) != 0)
 		goto fail;
 	return w;
 fail:
@@ -327,125 +287,11 @@ fail:
 	return NULL;
 }
 
-struct load_ctx {
-	struct rc_node *n;
-	unsigned scope;
-};
-
-static int
-load_room(void *arg, const struct rc_wal_room *sr)
-{
-	struct load_ctx *c = arg;
-	struct rc_node *n = c->n;
-	struct rc_room *r;
-
-	if (sr->room_id < n->room_lo[c->scope] || sr->room_id > n->room_hi[c->scope]) {
-		RC_ERR("stored room %u (%s) is outside this scope's room ids %u..%u (HA splits "
-		       "the ids between the two nodes: both need the same chat.max_rooms)",
-		       sr->room_id, sr->name, n->room_lo[c->scope], n->room_hi[c->scope]);
-		return -ERANGE;
-	}
-	r = rc_room_lookup_id(n->dp.rooms, sr->room_id);
-	if (r != NULL && strcmp(r->name, sr->name) == 0) {
-		/* already in the table (created meanwhile): keep it and its counters (its
-		 * window is filled below like every other room of the scope) */
-		r->scope = (uint8_t)c->scope;
-		if (sr->room_id >= n->next_room_id[c->scope])
-			n->next_room_id[c->scope] = sr->room_id + 1;
-		return 0;
-	}
-	r = rc_room_add(n->dp.rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
-			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % n->dp.n_workers));
-	if (r == NULL && errno == EEXIST && n->ha != NULL) {
-		/* both nodes created a room of this name (while the HA link was cut, or within
-		 * the replication lag): the other one stays, this one is not served */
-		RC_ERR("ALARM: stored room %u (%s) not loaded: another room of that name is "
-		       "served here (created on both nodes of the pair)", sr->room_id, sr->name);
-		n->rooms_name_clash++;
-		return 0;
-	}
-	if (r == NULL) {
-		RC_ERR("stored room %u (%s) cannot be loaded: %s", sr->room_id, sr->name,
-		       strerror(errno));
-		return -errno;
-	}
-	r->scope = (uint8_t)c->scope;
-	r->next_seq = sr->last_seq + 1;
-	r->last_committed = sr->last_seq;
-	if (sr->room_id >= n->next_room_id[c->scope])
-		n->next_room_id[c->scope] = sr->room_id + 1;
-	return 0;
-}
-
-/* The re-sent POST windows of a scope's rooms, from the WAL's re-sent POST keys
- * (PROTOCOL.md 7.6: a room's last dedup_window messages, across restarts and takeovers;
- * the WAL keeps those keys in "dkeys", wal.keep_per_room, whatever the trim does to the
- * messages). Runs while the rooms are not served. */
-struct warm_rooms {
-	struct rc_node *n;
-	struct rc_wal *w;
-	unsigned scope;
-	uint64_t entries;
-	unsigned short_windows; /* rooms whose window could not take every key (memory) */
-};
-
-static int
-warm_one(void *arg, uint64_t seq, uint64_t cmid, const char *user, unsigned user_len)
-{
-	struct rc_room *r = arg;
-
-	/* -ERANGE: a key older than the window (not trimmed yet); -ENOMEM: counted below */
-	rc_dedup_put(r->dedup, seq, user, user_len, cmid, false);
-	return 0;
-}
-
-static int
-warm_room(void *arg, struct rc_room *r)
-{
-	struct warm_rooms *wr = arg;
-	int rc;
-
-	if (r->scope != wr->scope || r->last_committed == 0)
-		return 0;
-	rc_dedup_forget_from(r->dedup, 1);
-	rc_dedup_reserve(r->dedup, r->last_committed < UINT32_MAX ? (unsigned)r->last_committed :
-								     UINT32_MAX);
-	rc = rc_wal_read_dkeys(wr->w, r->id, warm_one, r);
-	if (rc < 0)
-		RC_ERR("room %u (%s): cannot read its re-sent POST keys: %s", r->id, r->name,
-		       strerror(-rc));
-	else if (rc_dedup_count(r->dedup) < (unsigned)rc &&
-		 rc_dedup_count(r->dedup) < rc_dedup_window(r->dedup))
-		wr->short_windows++;
-	wr->entries += rc_dedup_count(r->dedup);
-	return 0;
-}
-
-int
-rc_node_load_rooms(struct rc_node *n, struct rc_wal *w, unsigned scope)
-{
-	struct load_ctx lc = { n, scope };
-	struct warm_rooms wr = { n, w, scope, 0, 0 };
-	uint64_t t0 = rc_mono_ms();
-	int rc;
-
-	n->next_room_id[scope] = n->room_lo[scope];
-	rc = rc_wal_load_rooms(w, load_room, &lc);
-	if (rc != 0)
-		return rc;
-	rc_room_foreach(n->dp.rooms, warm_room, &wr);
-	RC_INFO("re-sent POST windows of scope %u: %" PRIu64 " entries from the WAL in %" PRIu64
-		" ms", scope, wr.entries, rc_mono_ms() - t0);
-	if (wr.short_windows > 0)
-		RC_ERR("ALARM: %u rooms' re-sent POST windows are incomplete (out of memory): a "
-		       "resend of their recent messages may be stored twice", wr.short_windows);
-	return 0;
-}
-
 static int
 setup_tables(struct rc_node *n, char *err, size_t errlen)
 {
 	struct rc_dp *dp = &n->dp;
+	struct rc_scope *own;
 	unsigned i;
 	int rc;
 
@@ -464,18 +310,18 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 		if (dp->workers[i] == NULL)
 			return -ENOMEM;
 	}
-	if (n->ha != NULL) {
-		/* HA: our rooms are loaded when our lease is won (node_ha.c, reload-own) */
-		n->next_room_id[0] = n->room_lo[0];
-		return 0;
-	}
-	rc = rc_node_load_rooms(n, n->wal, 0);
+	if (n->scopes.leased)
+		return 0; /* HA: a scope is loaded when its lease is won (ha_node.c) */
+	own = rc_node_own(n);
+	rc = rc_scope_load(own);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot load the stored rooms: %s", strerror(-rc));
 		return rc;
 	}
 	RC_INFO("loaded %u rooms from %s/wal", rc_room_count(dp->rooms), n->cfg.data_dir);
-	return 0;
+	rc_scope_serve(own, true);
+	rc_scope_address(own, true);
+	return rc_scope_drainer_start(own, 0); /* once a database is known */
 }
 
 static void
@@ -506,7 +352,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	rc_dp_global = &n->dp;
 	rcu_register_thread();
 	if ((rc = setup_pools(n, err, errlen)) != 0 || (rc = setup_ports(n, err, errlen)) != 0 ||
-	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = rc_node_ha_init(n, err, errlen)) != 0 ||
+	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_ha(n, err, errlen)) != 0 ||
 	    (rc = setup_tables(n, err, errlen)) != 0)
 		return rc;
 	if (cfg->mgmt_address[0] != '\0') {
@@ -520,15 +366,16 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 			return -errno;
 		RC_INFO("management endpoint on %s (GET /metrics)", cfg->mgmt_address);
 	}
-	rc = rc_node_cluster_init(n, err, errlen);
+	rc = setup_cluster(n, err, errlen);
 	if (rc != 0)
 		return rc;
 	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
 	if (n->admin == NULL)
 		return -errno;
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0 ||
-	    (rc = rc_node_ha_cmds_register(n)) != 0) {
+	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
+	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->cfg, &n->dp,
+				      rc_cluster_node_state(n->cn))) != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
@@ -680,60 +527,14 @@ do_login(struct rc_node *n, struct rc_work *wk)
 	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
 	wk->who.session = s->id;
 	reply(n, &wk->who, &m);
-	rc_node_ha_session(n, s, true);
-}
-
-static void
-purge_everywhere(struct rc_node *n, uint64_t session)
-{
-	struct rc_work *wk;
-	unsigned i;
-
-	for (i = 0; i < n->dp.n_workers; i++) {
-		uint64_t give_up = rc_mono_ms() + PURGE_WAIT_MS;
-		int rc;
-
-		/* the workers' rings drain every loop; a hung worker must not hang this
-		 * thread (it heartbeats): after PURGE_WAIT_MS the purge is dropped, counted
-		 * (the session's membership then stays until the room is left or unloaded) */
-		while ((rc = rte_mempool_get(n->dp.work_pool, (void **)&wk)) != 0 &&
-		       rc_mono_ms() < give_up)
-			rte_pause();
-		if (rc != 0) {
-			n->purges_dropped++;
-			continue;
-		}
-		memset(&wk->who, 0, sizeof(wk->who));
-		wk->kind = RC_WORK_PURGE;
-		wk->msg_len = 0;
-		wk->who.session = session;
-		while ((rc = rte_ring_enqueue(n->dp.workers[i]->in, wk)) != 0 &&
-		       rc_mono_ms() < give_up)
-			rte_pause();
-		if (rc != 0) {
-			rte_mempool_put(n->dp.work_pool, wk);
-			n->purges_dropped++;
-		}
-	}
-}
-
-void
-rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s)
-{
-	uint64_t id = s->id;
-
-	rc_session_del(n->dp.sessions, s);
-	purge_everywhere(n, id);
+	rc_ha_node_session(n->ha, s, true);
 }
 
 void
 rc_node_end_session(struct rc_node *n, struct rc_session *s)
 {
-	uint64_t id = s->id;
-
-	rc_node_ha_session(n, s, false);
-	rc_session_del(n->dp.sessions, s);
-	purge_everywhere(n, id);
+	rc_ha_node_session(n->ha, s, false);
+	rc_scopes_end_session(&n->scopes, s);
 }
 
 static void
@@ -788,9 +589,11 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 {
 	unsigned i;
 
-	for (i = 0; i < n->cl->chat.n_admins; i++)
-		if (strlen(n->cl->chat.admins[i]) == who->user_len &&
-		    memcmp(n->cl->chat.admins[i], who->user, who->user_len) == 0)
+	const struct rc_cl_chat *ch = &rc_cluster_node_state(n->cn)->chat;
+
+	for (i = 0; i < ch->n_admins; i++)
+		if (strlen(ch->admins[i]) == who->user_len &&
+		    memcmp(ch->admins[i], who->user, who->user_len) == 0)
 			return true;
 	return false;
 }
@@ -798,11 +601,12 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 static int
 start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 {
-	unsigned scope = wk->who.peer.vip & 1;
+	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
+	unsigned scope = sc->idx;
 	struct rc_pending_room *p;
 	struct rc_wal_rec *rec;
 
-	if (n->cl != NULL && n->cl->chat.admins_only_create && !is_admin(n, &wk->who)) {
+	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
 		reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
 			    "only administrators create rooms here", 0);
 		return -EPERM;
@@ -817,13 +621,13 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy: no HA peer copy, retry", 0);
 		return -EAGAIN;
 	}
-	if (rc_node_ha_peer_has_room(n, scope, name->p, name->len)) {
+	if (rc_scopes_room_elsewhere(&n->scopes, sc, name->p, name->len)) {
 		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
 			    "not the owner: the room is hosted by the other node of the pair", 0);
 		return -EXDEV;
 	}
-	if (n->next_room_id[scope] > n->room_hi[scope] ||
-	    rc_room_count(n->dp.rooms) >= n->max_rooms * (n->ha != NULL ? 2u : 1u)) {
+	if (sc->next_room_id > sc->room_hi ||
+	    rc_room_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
 		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms", 0);
 		return -ENOSPC;
 	}
@@ -837,7 +641,7 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
 	rec->kind = RC_WAL_ROOM;
 	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = n->next_room_id[scope];
+	rec->room_id = sc->next_room_id;
 	rec->ts_ms = rc_wall_ms();
 	rec->user_len = wk->who.user_len;
 	memcpy(rec->user, wk->who.user, wk->who.user_len);
@@ -848,7 +652,7 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
 		return -ENOBUFS;
 	}
-	p->id = n->next_room_id[scope]++;
+	p->id = sc->next_room_id++;
 	p->name_len = (uint8_t)name->len;
 	memcpy(p->name, name->p, name->len);
 	p->name[name->len] = '\0';
@@ -915,19 +719,20 @@ static void
 room_created(struct rc_node *n, struct rc_wal_rec *rec)
 {
 	struct rc_pending_room *p = pending_find(n, NULL, 0, rec->room_id);
+	struct rc_scope *sc;
 	struct rc_room *r = NULL;
 	unsigned i;
 
 	if (p == NULL)
 		return;
+	sc = rc_scopes_of_room(&n->scopes, p->id);
 	/* HA: the scope may have been unloaded while the creation was committed: the room is
 	 * stored and loaded with the others by whoever serves the scope next */
-	if (rec->status == 0 && n->dp.scope_serving[p->id >= n->room_lo[0] &&
-						    p->id <= n->room_hi[0] ? 0 : 1])
+	if (rec->status == 0 && sc != NULL && n->dp.scope_serving[sc->idx])
 		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
 				(uint16_t)(p->id % n->dp.n_workers));
 	if (r != NULL) {
-		r->scope = p->id > n->room_hi[0] || p->id < n->room_lo[0] ? 1 : 0;
+		r->scope = (uint8_t)sc->idx;
 		n->rooms_created++;
 		RC_INFO("room %u \"%s\" created by %s, home worker %u", r->id, r->name,
 			r->creator, r->home);
@@ -1037,12 +842,18 @@ launch_workers(struct rc_node *n)
 static void
 report_alarms(struct rc_node *n)
 {
+	struct rc_scope *own = rc_node_own(n);
 	struct rc_drainer_stats ds;
 	uint64_t dead, rows;
 
-	if (n->drainer == NULL)
+	if (own->drainer_gen != n->alarms_gen) { /* a new drainer counts from 0 */
+		n->alarms_gen = own->drainer_gen;
+		n->conflicts_logged = 0;
+		n->dead_letters_logged = 0;
+	}
+	if (own->drainer == NULL)
 		return;
-	rc_drainer_get_stats(n->drainer, &ds);
+	rc_drainer_get_stats(own->drainer, &ds);
 	if (ds.conflicts > n->conflicts_logged) {
 		RC_ERR("ALARM: %llu drained row(s) conflict with a different message already in the "
 		       "database (same room and seq): see table drain_alarms and `roomcastctl db "
@@ -1056,7 +867,7 @@ report_alarms(struct rc_node *n)
 	} else if (ds.connected) {
 		n->encoding_logged = false;
 	}
-	rc_node_dead_letters(n, &dead, &rows);
+	rc_scopes_dead_letters(&n->scopes, &dead, &rows);
 	if (dead > n->dead_letters_logged)
 		RC_ERR("ALARM: %llu record(s) set aside into drain_dead_letters (the database cannot "
 		       "hold or refused them; the drain goes on): see `roomcastctl db status`",
@@ -1067,13 +878,15 @@ report_alarms(struct rc_node *n)
 static void
 scheduled_cleanup(struct rc_node *n, uint64_t now)
 {
-	if (n->drainer == NULL || n->cfg.db_cleanup_days == 0)
+	struct rc_drainer *d = rc_node_own(n)->drainer;
+
+	if (d == NULL || n->cfg.db_cleanup_days == 0)
 		return;
 	if (n->next_cleanup_ms == 0)
 		n->next_cleanup_ms = now + 10000; /* first one shortly after start */
 	if (now < n->next_cleanup_ms)
 		return;
-	rc_drainer_request_cleanup(n->drainer, n->cfg.db_cleanup_days);
+	rc_drainer_request_cleanup(d, n->cfg.db_cleanup_days);
 	n->next_cleanup_ms = now + (uint64_t)n->cfg.db_cleanup_interval_s * 1000;
 	RC_INFO("scheduled cleanup: messages older than %u days", n->cfg.db_cleanup_days);
 }
@@ -1084,28 +897,28 @@ rc_node_run(struct rc_node *n)
 	uint64_t now, next_expiry = 0;
 	int rc;
 
-	if ((rc = rc_wal_start(n->wal)) != 0 || (rc = rc_history_start(n->hist)) != 0 ||
-	    (n->drainer != NULL && (rc = rc_drainer_start(n->drainer)) != 0)) {
+	if ((rc = rc_scopes_start(&n->scopes)) != 0) {
 		RC_ERR("cannot start the storage threads: %s", strerror(-rc));
 		return rc;
 	}
 	if ((rc = launch_workers(n)) != 0)
 		return rc;
-	if ((rc = rc_node_ha_start(n)) != 0) {
+	if (n->ha != NULL && (rc = rc_ha_node_start(n->ha)) != 0) {
 		RC_ERR("cannot start the HA threads: %s", strerror(-rc));
 		return rc;
 	}
-	n->running = true;
+	if (n->ha != NULL)
+		rc_cluster_cmds_set_ha(rc_ha_node_state_of, n->ha);
 	RC_INFO("node %s serving %s:%u with %u worker(s)", n->cfg.node_id,
 		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
 	while (!n->stop) {
 		/* RCU-online throughout: the hand-offs and the admin commands read and write
 		 * the tables (the 1 ms wait only delays a grace period that long) */
 		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
-		rc_node_cluster_poll(n);
-		rc_cluster_cmds_poll(n);
-		rc_node_ha_tick(n);
-		n->dp.storage_full = rc_wal_full(n->wal);
+		rc_cluster_node_poll(n->cn);
+		rc_cluster_cmds_poll(n->cn);
+		rc_ha_node_tick(n->ha);
+		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
 			expire_sessions(n);
@@ -1128,18 +941,17 @@ rc_node_fini(struct rc_node *n)
 
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
-	rc_node_ha_fini(n);
-	if (n->hist != NULL)
-		rc_history_stop(n->hist);
-	if (n->drainer != NULL)
-		rc_drainer_stop(n->drainer);
-	if (n->wal != NULL)
-		rc_wal_stop(n->wal);
+	if (n->ha != NULL) {
+		rc_cluster_cmds_set_ha(NULL, NULL);
+		rc_ha_node_destroy(n->ha);
+		n->ha = NULL;
+	}
+	rc_scopes_stop(&n->scopes);
 	if (n->admin != NULL)
 		rc_admin_close(n->admin);
-	if (n->cl != NULL)
-		rc_cluster_cmds_fini(n);
-	rc_node_cluster_fini(n);
+	if (n->cn != NULL)
+		rc_cluster_cmds_fini(n->cn);
+	rc_cluster_node_close(n->cn);
 	if (n->mgmt != NULL)
 		rc_mgmt_close(n->mgmt);
 	for (i = 0; i < n->n_ports_up; i++)
@@ -1149,12 +961,6 @@ rc_node_fini(struct rc_node *n)
 	rc_session_table_destroy(n->dp.sessions);
 	rc_room_table_destroy(n->dp.rooms);
 	rcu_thread_online();
-	if (n->hist != NULL)
-		rc_history_destroy(n->hist);
-	if (n->drainer != NULL)
-		rc_drainer_destroy(n->drainer);
-	explicit_bzero(n->db_conninfo, sizeof(n->db_conninfo));
-	if (n->wal != NULL)
-		rc_wal_close(n->wal);
+	rc_scopes_close(&n->scopes);
 	rcu_unregister_thread();
 }

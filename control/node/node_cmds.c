@@ -33,7 +33,7 @@ wal_json(struct rc_node *n)
 {
 	struct rc_wal_stats st;
 
-	rc_wal_get_stats(n->wal, &st);
+	rc_wal_get_stats(rc_node_own(n)->wal, &st);
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "commits",
 			 (json_int_t)st.commits, "records", (json_int_t)st.records, "bytes",
 			 (json_int_t)st.bytes, "commit_errors", (json_int_t)st.commit_errors,
@@ -321,7 +321,7 @@ cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char
 		if (drops[i] != 0)
 			rc_text_printf(t, "  %-16s %" PRIu64 "\n", rc_drop_name(i), drops[i]);
 	}
-	rc_history_get_stats(n->hist, &hs);
+	rc_history_get_stats(rc_node_own(n)->hist, &hs);
 	json_object_set_new(res, "drops", d);
 	json_object_set_new(res, "lcores", lcores);
 	json_object_set_new(res, "msgs_in", sum_by_name(n, offsetof(struct rc_lcore_stats, msgs_in),
@@ -362,11 +362,11 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	(void)argv, (void)err, (void)errlen;
 	if (argc != 0)
 		return -EINVAL;
-	rc_wal_get_stats(n->wal, &ws);
-	ceiling = rc_wal_drain_ceiling(n->wal);
+	rc_wal_get_stats(rc_node_own(n)->wal, &ws);
+	ceiling = rc_wal_drain_ceiling(rc_node_own(n)->wal);
 	age = ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
 		      now - ws.oldest_undrained_ms : 0;
-	json_object_set_new(res, "configured", json_boolean(n->drainer != NULL));
+	json_object_set_new(res, "configured", json_boolean(rc_node_own(n)->drainer != NULL));
 	json_object_set_new(res, "backlog",
 			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "records",
 				      (json_int_t)ws.backlog_records, "bytes",
@@ -387,12 +387,12 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 			    json_integer((json_int_t)ws.peer_trimmed));
 	json_object_set_new(json_object_get(res, "lmdb"), "seq_gaps_refused",
 			    json_integer((json_int_t)ws.seq_gaps_refused));
-	if (n->drainer != NULL)
+	if (rc_node_own(n)->drainer != NULL)
 		rc_text_printf(t, "backlog: %" PRIu64 " records, %" PRIu64 " bytes, oldest %" PRIu64
 				  " ms old (LSN %" PRIu64 " drained of %" PRIu64 ")\n",
 			       ws.backlog_records, ws.backlog_bytes, age, ws.drained_lsn,
 			       ws.last_lsn);
-	if (n->drainer != NULL && ceiling < ws.last_lsn)
+	if (rc_node_own(n)->drainer != NULL && ceiling < ws.last_lsn)
 		rc_text_printf(t, "drain ceiling: LSN %" PRIu64 " (the rest waits for the HA peer's "
 				  "copy)\n", ceiling);
 	rc_text_printf(t, "lmdb: %" PRIu64 " of %" PRIu64 " bytes used%s, %" PRIu64
@@ -403,13 +403,13 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		rc_text_printf(t, "ALARM lmdb: %" PRIu64 " records trimmed before the HA peer had "
 				  "them, %" PRIu64 " messages refused after a seq not stored\n",
 			       ws.peer_trimmed, ws.seq_gaps_refused);
-	if (n->drainer == NULL) {
+	if (rc_node_own(n)->drainer == NULL) {
 		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
 				  "store\n");
 		return 0;
 	}
-	rc_drainer_get_stats(n->drainer, &ds);
-	rc_node_dead_letters(n, &dead, &dead_rows);
+	rc_drainer_get_stats(rc_node_own(n)->drainer, &ds);
+	rc_scopes_dead_letters(&n->scopes, &dead, &dead_rows);
 	json_object_set_new(res, "dead_letters",
 			    json_pack("{s:b,s:I,s:I}", "alarm", dead_rows != 0, "rows",
 				      (json_int_t)dead_rows, "set_aside", (json_int_t)dead));
@@ -465,7 +465,7 @@ cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 	} else if (argc != 0) {
 		return -EINVAL;
 	}
-	if (n->drainer == NULL) {
+	if (rc_node_own(n)->drainer == NULL) {
 		snprintf(err, errlen, "no external database configured (db.conninfo)");
 		return -ENOENT;
 	}
@@ -474,7 +474,7 @@ cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 				      "(db.cleanup_days is 0)");
 		return -EINVAL;
 	}
-	rc_drainer_request_cleanup(n->drainer, (unsigned)days);
+	rc_drainer_request_cleanup(rc_node_own(n)->drainer, (unsigned)days);
 	json_object_set_new(res, "days", json_integer((json_int_t)days));
 	json_object_set_new(res, "scheduled", json_true());
 	rc_text_printf(t, "cleanup of messages older than %lu days started on the drainer; "
@@ -505,11 +505,11 @@ cmd_db_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 		on = false;
 	else
 		return -EINVAL;
-	if (n->drainer == NULL) {
+	if (rc_node_own(n)->drainer == NULL) {
 		snprintf(err, errlen, "no drainer runs here");
 		return -ENOENT;
 	}
-	rc_drainer_fault_hold(n->drainer, on);
+	rc_drainer_fault_hold(rc_node_own(n)->drainer, on);
 	rc_text_printf(t, "drainer %s\n", on ? "held inside its next batch's transaction" :
 						 "running");
 	json_object_set_new(res, "held", json_boolean(on));

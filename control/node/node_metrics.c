@@ -12,9 +12,8 @@
 #include "history.h"
 #include "mgmt.h"
 #include "node.h"
-#include "node_ha_int.h"
+#include "ha_node.h"
 #include "prom.h"
-#include "repl.h"
 #include "room_table.h"
 #include "session.h"
 #include "wal.h"
@@ -110,30 +109,13 @@ message_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	}
 }
 
-void
-rc_node_dead_letters(struct rc_node *n, uint64_t *set_aside, uint64_t *rows)
-{
-	struct rc_drainer *d[2] = { n->drainer, n->ha != NULL ? n->ha->sc[1].drainer : NULL };
-
-	*set_aside = *rows = 0;
-	for (unsigned i = 0; i < 2; i++) {
-		struct rc_drainer_stats ds;
-
-		if (d[i] == NULL)
-			continue;
-		rc_drainer_get_stats(d[i], &ds);
-		*set_aside += ds.dead_letters;
-		*rows += ds.dead_letter_rows;
-	}
-}
-
 static void
 storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
 	uint64_t now = rc_wall_ms();
 	struct rc_wal_stats ws;
 
-	rc_wal_get_stats(n->wal, &ws);
+	rc_wal_get_stats(rc_node_own(n)->wal, &ws);
 	rc_metric_counter(b, "roomcast_wal_commits_total", "Synced LMDB transactions", NULL,
 			  ws.commits);
 	rc_metric_counter(b, "roomcast_wal_records_total", "Records committed to LMDB", NULL,
@@ -156,7 +138,7 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	rc_metric_counter(b, "roomcast_wal_seq_gaps_refused_total",
 			  "Messages refused because a seq before them was not stored", NULL,
 			  ws.seq_gaps_refused);
-	if (n->drainer == NULL)
+	if (rc_node_own(n)->drainer == NULL)
 		return; /* no database: nothing is ever drained, there is no backlog */
 	rc_metric_gauge(b, "roomcast_db_backlog_records", "Records not yet in the database", NULL,
 			(double)ws.backlog_records);
@@ -174,10 +156,10 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	struct rc_drainer_stats ds;
 	uint64_t dead, dead_rows;
 
-	if (n->drainer == NULL)
+	if (rc_node_own(n)->drainer == NULL)
 		return;
-	rc_node_dead_letters(n, &dead, &dead_rows);
-	rc_drainer_get_stats(n->drainer, &ds);
+	rc_scopes_dead_letters(&n->scopes, &dead, &dead_rows);
+	rc_drainer_get_stats(rc_node_own(n)->drainer, &ds);
 	rc_metric_gauge(b, "roomcast_db_connected", "1 while the drainer is connected", NULL,
 			ds.connected ? 1 : 0);
 	rc_metric_counter(b, "roomcast_db_drained_total", "Records drained to the database", NULL,
@@ -195,105 +177,6 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 			NULL, (double)dead_rows);
 	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
 			  ds.reconnects);
-}
-
-/* HA durability (ha.durability) and what the HA link refused: the stream's frames by
- * reason, its listener, the heartbeats. */
-static void
-ha_durability_metrics(struct rc_node *n, struct rc_metrics_buf *b)
-{
-	struct rc_node_ha *ha = n->ha;
-	struct rc_repl_stats rst;
-	struct rc_hb_stats hs;
-
-	rc_metric_counter(b, "roomcast_ha_durability_downgrades_total",
-			  "Times a served scope went to ACKs on the local commit only (peer)",
-			  NULL, ha->downgrades);
-	rc_metric_counter(b, "roomcast_ha_durability_busy_periods_total",
-			  "Times a served scope started refusing POSTs: no peer copy "
-			  "(peer-required)", NULL, ha->busy_periods);
-	rc_metric_counter(b, "roomcast_ha_peer_busy_refusals_total",
-			  "POSTs and room creations refused with ERROR 9: no peer copy "
-			  "(peer-required)", NULL,
-			  __atomic_load_n(&n->dp.peer_busy_refusals, __ATOMIC_RELAXED));
-	/* a family's samples must be contiguous: one loop per family */
-	for (unsigned s = 0; s < 2; s++)
-		rc_metric_gauge(b, "roomcast_ha_acks_local_only",
-				"1 while ACKs of a served scope go out on the local commit only",
-				RC_LABELS("scope", ha->sc[s].lease_scope), ha->local_only[s] ? 1 : 0);
-	for (unsigned s = 0; s < 2; s++)
-		rc_metric_gauge(b, "roomcast_ha_no_peer_copy_busy",
-				"1 while POSTs of a served scope are refused: no peer copy",
-				RC_LABELS("scope", ha->sc[s].lease_scope),
-				ha->sc[s].loaded && ha->no_peer_busy[s]);
-	for (unsigned s = 0; s < 2; s++) {
-		const char *sc = ha->sc[s].lease_scope;
-		const char *help = "HA stream frames refused (connection reset)";
-		struct rc_repl_status rs;
-
-		if (rc_repl_get_status(ha->repl, sc, &rs) != 0)
-			continue;
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "bad_mac"), rs.frames_bad_mac);
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "replayed"), rs.frames_replayed);
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "gap"), rs.frames_gap);
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "invalid_record"),
-				  rs.records_invalid);
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "protocol"), rs.protocol_errors);
-		rc_metric_counter(b, "roomcast_ha_stream_refused_total", help,
-				  RC_LABELS("scope", sc, "reason", "auth"), rs.auth_failures);
-	}
-	rc_repl_get_stats(ha->repl, &rst);
-	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
-			  "HA stream connections closed before authentication",
-			  RC_LABELS("reason", "wrong_source"), rst.wrong_source);
-	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
-			  "HA stream connections closed before authentication",
-			  RC_LABELS("reason", "evicted"), rst.pending_evicted);
-	rc_metric_counter(b, "roomcast_ha_stream_listener_total",
-			  "HA stream connections closed before authentication",
-			  RC_LABELS("reason", "preauth_timeout"), rst.pending_timeouts);
-	rc_hb_get_stats(ha->hb, &hs);
-	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
-		rc_metric_counter(b, "roomcast_ha_heartbeat_drops_total",
-				  "Heartbeats dropped, by reason", RC_LABELS("reason",
-									rc_hb_drop_name(d)),
-				  hs.drops[d]);
-}
-
-/* HA: the state as a labelled gauge (1 for the current state), the counters. */
-static void
-ha_metrics(struct rc_node *n, struct rc_metrics_buf *b)
-{
-	struct rc_node_ha *ha = n->ha;
-	const char *name = rc_ha_state_name(ha != NULL ? ha->fsm.state : RC_HA_UNKNOWN);
-
-	rc_metric_gauge(b, "roomcast_ha_state", "The node's HA state (1 = current)",
-			RC_LABELS("state", name), 1);
-	if (ha == NULL)
-		return;
-	rc_metric_counter(b, "roomcast_ha_transitions_total", "HA state transitions", NULL,
-			  ha->fsm.transitions);
-	rc_metric_counter(b, "roomcast_ha_takeovers_total", "Peer rooms taken over", NULL,
-			  ha->takeovers);
-	rc_metric_counter(b, "roomcast_ha_fences_total", "Self-fencing (lease lost)", NULL,
-			  ha->fences);
-	rc_metric_counter(b, "roomcast_ha_alarms_total", "HA alarms raised", NULL, ha->alarms);
-	rc_metric_counter(b, "roomcast_ha_resumes_sent_total", "RESUMEs sent to sessions", NULL,
-			  ha->resumes_sent);
-	rc_metric_counter(b, "roomcast_ha_fenced_acks_total",
-			  "Stored POSTs not acknowledged because the lease guard ran out", NULL,
-			  __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
-	rc_metric_gauge(b, "roomcast_ha_peer_up", "1 while the peer's heartbeats arrive", NULL,
-			rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP ? 1 : 0);
-	for (unsigned s = 0; s < 2; s++)
-		rc_metric_gauge(b, "roomcast_ha_serving", "1 while this node serves the rooms",
-				RC_LABELS("scope", ha->sc[s].lease_scope), ha->sc[s].loaded ? 1 : 0);
-	ha_durability_metrics(n, b);
 }
 
 int
@@ -322,6 +205,6 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 	message_metrics(n, b);
 	storage_metrics(n, b);
 	db_metrics(n, b);
-	ha_metrics(n, b);
+	rc_ha_node_metrics(n->ha, b);
 	return b->err;
 }

@@ -2,7 +2,7 @@
 /*
  * The operator's cluster commands (control/admin/CLI.md): topology, group, chat, service, db,
  * verify ha, db merge. They read the node's cluster state (cluster_node.h) and change it
- * only through rc_node_cluster_change(), which validates, saves, applies and replicates.
+ * only through rc_cluster_node_change(), which validates, saves, applies and replicates.
  *
  * Work that may take long never runs on the control thread: a merge runs on its own thread
  * (`db merge run` answers "started"; rc_cluster_cmds_poll() records the outcome), and the
@@ -22,21 +22,25 @@
 
 #define RC_CLUSTER_CMDS_CHECK_S 300 /* the background database check's period */
 
-struct rc_node;
+struct rc_admin;
+struct rc_cluster_node;
+struct rc_config;
+struct rc_mgmt;
 
-/* Register the commands on n->admin. Call after the admin socket is open (rc_node_init).
- * 0 or -errno. */
-int rc_cluster_cmds_register(struct rc_node *n);
+/* Register the commands on the admin socket, over the node's cluster state cn (its config
+ * cfg; mgmt: its management endpoint, or NULL). All outlive the commands. 0 or -errno. */
+int rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_config *cfg,
+			     struct rc_admin *admin, struct rc_mgmt *mgmt);
 
 /* Control loop, every iteration (never blocks): records a finished merge, publishes a
  * finished background database check, starts the next one when due. */
-void rc_cluster_cmds_poll(struct rc_node *n);
+void rc_cluster_cmds_poll(struct rc_cluster_node *cn);
 
-/* At shutdown (rc_node_fini, before the cluster state goes): waits for the background
+/* At shutdown (before the cluster state goes): waits for the background
  * database check (a few seconds at most); a merge still running is abandoned (its target
  * transaction is rolled back when the process exits; the job is marked failed at the next
  * start). NULL-safe; a no-op when nothing was registered. */
-void rc_cluster_cmds_fini(struct rc_node *n);
+void rc_cluster_cmds_fini(struct rc_cluster_node *cn);
 
 /* The HA state of a node for `topology`: the HA state machine registers this when it runs.
  * fn returns false when it knows nothing of node; state and reason are static strings

@@ -28,12 +28,12 @@
 #include <string.h>
 
 #include "cluster_cmds.h"
+#include "clock.h"
 #include "cluster_cmds_impl.h"
 #include "dbcheck.h"
 #include "log.h"
 #include "merge.h"
 #include "mgmt.h"
-#include "node.h"
 
 #define CONNINFO_MAX 1536
 #define DOC_NAME "dbcheck"
@@ -92,9 +92,9 @@ cc_checks_text(struct rc_text *t, const json_t *checks)
 static int
 resolve_target(struct cc_ctx *x, struct target *tg, struct rc_dbcheck_report *r)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
 	const struct rc_cl_group *g = NULL;
-	const struct rc_cl_node *self = c ? rc_node_cluster_self(x->n, &g) : NULL;
+	const struct rc_cl_node *self = c ? rc_cluster_node_self(x->cn, &g) : NULL;
 	const struct rc_cl_db *d = NULL;
 	char err[512], fix[512];
 	int rc;
@@ -115,16 +115,16 @@ resolve_target(struct cc_ctx *x, struct target *tg, struct rc_dbcheck_report *r)
 		}
 		return rc;
 	}
-	if (x->n->cfg.db_conninfo[0] != '\0') {
-		rc_merge_redact(x->n->cfg.db_conninfo, tg->shown, sizeof(tg->shown));
-		snprintf(tg->conninfo, sizeof(tg->conninfo), "%s", x->n->cfg.db_conninfo);
+	if (x->cfg->db_conninfo[0] != '\0') {
+		rc_merge_redact(x->cfg->db_conninfo, tg->shown, sizeof(tg->shown));
+		snprintf(tg->conninfo, sizeof(tg->conninfo), "%s", x->cfg->db_conninfo);
 		snprintf(tg->password_file, sizeof(tg->password_file), "%s",
-			 x->n->cfg.db_password_file);
-		if (x->n->cfg.db_password[0] != '\0') {
+			 x->cfg->db_password_file);
+		if (x->cfg->db_password[0] != '\0') {
 			size_t len = strlen(tg->conninfo);
 
 			snprintf(tg->conninfo + len, sizeof(tg->conninfo) - len, " password='");
-			for (const char *p = x->n->cfg.db_password; *p; p++) {
+			for (const char *p = x->cfg->db_password; *p; p++) {
 				len = strlen(tg->conninfo);
 				if (len + 4 >= sizeof(tg->conninfo))
 					break;
@@ -168,12 +168,12 @@ publish(struct cc_ctx *x, const json_t *doc)
 	char *s;
 	int rc;
 
-	if (x->n->mgmt == NULL || doc == NULL)
+	if (x->mgmt == NULL || doc == NULL)
 		return;
 	s = json_dumps(doc, JSON_COMPACT);
 	if (s == NULL)
 		return;
-	rc = rc_mgmt_publish(x->n->mgmt, DOC_NAME, s, strlen(s));
+	rc = rc_mgmt_publish(x->mgmt, DOC_NAME, s, strlen(s));
 	if (rc != 0)
 		RC_WARN("db check: cannot publish the result on the management endpoint: %s",
 			strerror(-rc));
@@ -184,15 +184,15 @@ publish(struct cc_ctx *x, const json_t *doc)
 static void
 target_key(struct cc_ctx *x, char *key, size_t cap)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
-	const struct rc_cl_node *self = c ? rc_node_cluster_self(x->n, NULL) : NULL;
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
+	const struct rc_cl_node *self = c ? rc_cluster_node_self(x->cn, NULL) : NULL;
 	const struct rc_cl_db *d = self && self->db[0] ? rc_cluster_find_db(c, self->db) : NULL;
 	char ci[600] = "";
 
 	if (d != NULL)
 		rc_cluster_db_conninfo(d, ci, sizeof(ci));
 	snprintf(key, cap, "%s|%s|%s|%s", d ? d->name : "", ci, d ? d->password_file : "",
-		 d ? "" : x->n->cfg.db_conninfo);
+		 d ? "" : x->cfg->db_conninfo);
 }
 
 /* ---- the background check ---- */
@@ -249,7 +249,7 @@ cc_check_poll(struct cc_ctx *x)
 	char key[sizeof(x->check_key)];
 	json_t *doc;
 
-	if (x->n->mgmt == NULL)
+	if (x->mgmt == NULL)
 		return;
 	if (k != NULL) {
 		if (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE))
@@ -265,12 +265,12 @@ cc_check_poll(struct cc_ctx *x)
 		x->check = NULL;
 		return;
 	}
-	if (rc_node_cluster(x->n) == NULL)
+	if (rc_cluster_node_state(x->cn) == NULL)
 		return;
 	/* the key changes only with the state: recompute it when the version moves */
-	if (now < x->next_check_ms && x->check_version == rc_node_cluster(x->n)->version)
+	if (now < x->next_check_ms && x->check_version == rc_cluster_node_state(x->cn)->version)
 		return;
-	x->check_version = rc_node_cluster(x->n)->version;
+	x->check_version = rc_cluster_node_state(x->cn)->version;
 	target_key(x, key, sizeof(key));
 	if (now < x->next_check_ms && strcmp(key, x->check_key) == 0)
 		return;
@@ -417,8 +417,8 @@ static CC_HANDLER(cmd_db_check)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
-	const struct rc_mgmt_cred cred = { x->n->cfg.secret, x->n->cfg.secret_len,
-					   x->n->cfg.node_id };
+	const struct rc_mgmt_cred cred = { x->cfg->secret, x->cfg->secret_len,
+					   x->cfg->node_id };
 	const struct rc_dbcheck_opts o = { .node_name = cc_self_id(x) };
 	struct rc_dbcheck_report *r;
 	struct target *tg;

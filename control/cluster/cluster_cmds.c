@@ -11,7 +11,7 @@
  *   service start|stop|status tc [--node N]      the text conference service (default: here)
  *   verify ha                                    the HA prerequisites, each with its fix
  *
- * Every change goes through rc_node_cluster_change() with a small adapter calling the
+ * Every change goes through rc_cluster_node_change() with a small adapter calling the
  * cluster.h mutation; nothing here writes the state directly.
  *
  * Threads: the control thread.
@@ -25,8 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "cluster_cmds_impl.h"
-#include "node.h"
 
 static struct cc_ctx *cc_the;      /* one node per process */
 static rc_cluster_ha_fn cc_ha_fn;
@@ -102,7 +102,7 @@ cc_parse_id(const char *s, uint32_t *id)
 const struct rc_cluster *
 cc_state(struct cc_ctx *x, char *err, size_t errlen)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
 
 	if (c == NULL)
 		snprintf(err, errlen, "this node holds no cluster state (node.cluster_file)");
@@ -112,13 +112,13 @@ cc_state(struct cc_ctx *x, char *err, size_t errlen)
 const char *
 cc_self_id(const struct cc_ctx *x)
 {
-	return x->n->cfg.node_id;
+	return x->cfg->node_id;
 }
 
 int
 cc_change(struct cc_ctx *x, rc_cluster_mut_fn fn, void *arg, char *err, size_t errlen)
 {
-	int rc = rc_node_cluster_change(x->n, fn, arg, err, errlen);
+	int rc = rc_cluster_node_change(x->cn, fn, arg, err, errlen);
 
 	return rc == -EINVAL ? -EPERM : rc;
 }
@@ -129,7 +129,7 @@ cc_register(struct cc_ctx *x, const struct cc_cmd *cmds, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help,
 						cmds[i].fn, x };
-		int rc = rc_admin_register(x->n->admin, &c);
+		int rc = rc_admin_register(x->admin, &c);
 
 		if (rc != 0)
 			return rc;
@@ -351,7 +351,7 @@ static CC_HANDLER(cmd_group_set)
 	json_object_set_new(res, argv[1], strcmp(argv[1], "ha") == 0 ? json_boolean(m.on)
 								     : json_string(argv[2]));
 	json_object_set_new(res, "version",
-			    json_integer((json_int_t)rc_node_cluster(x->n)->version));
+			    json_integer((json_int_t)rc_cluster_node_state(x->cn)->version));
 	rc_text_printf(t, "group %s: %s %s\n", argv[0], argv[1],
 		       strcmp(argv[1], "ha") == 0 ? (m.on ? "on" : "off") : argv[2]);
 	return 0;
@@ -439,13 +439,13 @@ static CC_HANDLER(cmd_chat_set)
 	rc = cc_change(x, mut_chat, &m, err, errlen);
 	if (rc != 0)
 		return rc;
-	chat = rc_cluster_describe_chat(rc_node_cluster(x->n));
+	chat = rc_cluster_describe_chat(rc_cluster_node_state(x->cn));
 	json_object_set_new(res, "key", json_string(argv[0]));
 	json_object_set(res, "value", json_object_get(chat, argv[0]));
 	json_object_set_new(res, "version",
-			    json_integer((json_int_t)rc_node_cluster(x->n)->version));
+			    json_integer((json_int_t)rc_cluster_node_state(x->cn)->version));
 	rc_text_printf(t, "chat %s set (cluster state version %" PRIu64 "); now:\n", argv[0],
-		       rc_node_cluster(x->n)->version);
+		       rc_cluster_node_state(x->cn)->version);
 	chat_text(t, chat);
 	json_decref(chat);
 	return 0;
@@ -679,7 +679,8 @@ static const struct cc_cmd cmds[] = {
 };
 
 int
-rc_cluster_cmds_register(struct rc_node *n)
+rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_config *cfg,
+			 struct rc_admin *admin, struct rc_mgmt *mgmt)
 {
 	struct cc_ctx *x;
 	int rc;
@@ -689,7 +690,7 @@ rc_cluster_cmds_register(struct rc_node *n)
 	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return -ENOMEM;
-	x->n = n;
+	*x = (struct cc_ctx){ .cn = cn, .cfg = cfg, .admin = admin, .mgmt = mgmt };
 	rc = cc_register(x, cmds, sizeof(cmds) / sizeof(cmds[0]));
 	if (rc == 0)
 		rc = cc_register_db(x);
@@ -702,11 +703,11 @@ rc_cluster_cmds_register(struct rc_node *n)
 }
 
 void
-rc_cluster_cmds_poll(struct rc_node *n)
+rc_cluster_cmds_poll(struct rc_cluster_node *cn)
 {
 	struct cc_ctx *x = cc_the;
 
-	if (x == NULL || x->n != n)
+	if (x == NULL || x->cn != cn)
 		return;
 	cc_merge_poll(x);
 	cc_check_poll(x);
@@ -714,11 +715,11 @@ rc_cluster_cmds_poll(struct rc_node *n)
 }
 
 void
-rc_cluster_cmds_fini(struct rc_node *n)
+rc_cluster_cmds_fini(struct rc_cluster_node *cn)
 {
 	struct cc_ctx *x = cc_the;
 
-	if (x == NULL || x->n != n)
+	if (x == NULL || x->cn != cn)
 		return;
 	cc_check_fini(x);
 	cc_merge_fini(x);

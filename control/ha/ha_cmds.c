@@ -14,11 +14,19 @@
 #include "ha_fsm.h"
 #include "ha_lease.h"
 #include "lease.h"
-#include "node.h"
-#include "node_ha.h"
-#include "node_ha_int.h"
+#include "ha_node_int.h"
 #include "repl.h"
 #include "wal.h"
+
+/* The commands' context: HA may be off (ha NULL). One node per process. */
+struct ha_cmds {
+	struct rc_ha_node *ha;
+	const struct rc_config *cfg;
+	struct rc_dp *dp;
+	const struct rc_cluster *cl;
+};
+
+static struct ha_cmds cmds_ctx;
 
 static uint64_t
 now_ms(void)
@@ -43,25 +51,24 @@ durability_name(enum rc_ha_durability d)
 									       "local";
 }
 
-/* What a POST of this scope gets now (update_gate in node_ha.c). */
+/* What a POST of this scope gets now (update_gate in ha_node.c). */
 static const char *
-acks_word(const struct rc_node_ha *ha, unsigned s)
+acks_word(const struct rc_ha_node *ha, unsigned s)
 {
-	if (!ha->sc[s].loaded)
+	if (!ha->ss->sc[s].loaded)
 		return "not served";
-	if (ha->no_peer_busy[s])
+	if (ha->ss->sc[s].no_peer_busy)
 		return "REFUSED busy (no peer copy)";
-	if (ha->local_only[s])
+	if (ha->ss->sc[s].local_only)
 		return "LOCAL COMMIT ONLY (no peer copy)";
 	return ha->durability == RC_HA_DUR_LOCAL ? "local commit" : "after the peer's copy";
 }
 
 static json_t *
-scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
+scope_json(struct rc_ha_node *ha, unsigned s, const struct rc_ha_lease_status *ls,
 	   struct rc_text *t)
 {
-	struct rc_node_ha *ha = n->ha;
-	struct rc_ha_scope *sc = &ha->sc[s];
+	struct rc_scope *sc = &ha->ss->sc[s];
 	struct rc_repl_status rs;
 	bool have = rc_repl_get_status(ha->repl, sc->lease_scope, &rs) == 0;
 	uint64_t last = rc_wal_last_lsn(sc->wal);
@@ -97,8 +104,8 @@ scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 			 "stream_connected", have && rs.connected, "last_lsn", (json_int_t)last,
 			 "acked_lsn", (json_int_t)rs.acked_lsn, "lag_records", (json_int_t)lag,
 			 "sessions_replicated", (json_int_t)sc->n_sess, "acks_local_only",
-			 ha->local_only[s], "posts_refused_no_peer_copy",
-			 sc->loaded && ha->no_peer_busy[s],
+			 ha->ss->sc[s].local_only, "posts_refused_no_peer_copy",
+			 sc->loaded && ha->ss->sc[s].no_peer_busy,
 			 "stream_refused", "bad_mac", (json_int_t)rs.frames_bad_mac, "replayed",
 			 (json_int_t)rs.frames_replayed, "gap", (json_int_t)rs.frames_gap,
 			 "invalid_records", (json_int_t)rs.records_invalid, "protocol",
@@ -110,8 +117,8 @@ static int
 cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 	      size_t errlen)
 {
-	struct rc_node *n = arg;
-	struct rc_node_ha *ha = n->ha;
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
 	struct rc_ha_lease_status ls;
 	struct rc_hb_stats hs;
 	struct rc_repl_stats rst;
@@ -128,7 +135,7 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		json_object_set_new(res, "reason", json_string(rc_ha_reason_name(
 							     RC_HA_REASON_HA_NOT_ENABLED)));
 		rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
-			       n->cfg.node_id);
+			       x->cfg->node_id);
 		(void)err, (void)errlen;
 		return 0;
 	}
@@ -142,36 +149,36 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 							     ha->peer.ha_reason :
 							     RC_HA_REASON_NORMAL) :
 				   "Not Reported";
-	rc_text_printf(t, "%-8s %-48s %s for %.1f s\n", n->cfg.node_id,
+	rc_text_printf(t, "%-8s %-48s %s for %.1f s\n", x->cfg->node_id,
 		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason),
 		       (double)(now - ha->fsm.since_ms) / 1000.0);
 	if (up)
 		rc_text_printf(t, "%-8s %-48s %s for %.1f s (heard %.1f s ago)\n",
-			       n->cfg.ha_peer_id, pstate, preason,
+			       x->cfg->ha_peer_id, pstate, preason,
 			       (double)(now - ha->peer_since_ms) / 1000.0,
 			       (double)(now - ha->peer_heard_ms) / 1000.0);
 	else
-		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", n->cfg.ha_peer_id,
+		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", x->cfg->ha_peer_id,
 			       "Unknown", "Not Reported", rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
 			       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
 	scopes = json_array();
 	for (unsigned s = 0; s < 2; s++)
-		json_array_append_new(scopes, scope_json(n, s, &ls, t));
+		json_array_append_new(scopes, scope_json(ha, s, &ls, t));
 	rc_text_printf(t,
 		       "  database %s; heartbeats tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64
 		       "; takeovers %" PRIu64 ", fences %" PRIu64 ", RESUMEs sent %" PRIu64
 		       ", acks withheld after fencing %" PRIu64 "\n",
 		       ls.db_ok ? "reachable" : "UNREACHABLE", hs.tx, hs.rx,
 		       hb_dropped(&hs),
-		       ha->takeovers, ha->fences, ha->resumes_sent,
-		       __atomic_load_n(&n->dp.fenced_acks, __ATOMIC_RELAXED));
+		       ha->takeovers, ha->fences, ha->ss->resumes_sent,
+		       __atomic_load_n(&x->dp->fenced_acks, __ATOMIC_RELAXED));
 	rc_repl_get_stats(ha->repl, &rst);
 	rc_text_printf(t,
 		       "  durability %s: downgrades to local-only ACKs %" PRIu64
 		       ", no-peer-copy periods %" PRIu64 ", POSTs and rooms refused busy %" PRIu64
 		       "\n",
 		       durability_name(ha->durability), ha->downgrades, ha->busy_periods,
-		       __atomic_load_n(&n->dp.peer_busy_refusals, __ATOMIC_RELAXED));
+		       __atomic_load_n(&x->dp->peer_busy_refusals, __ATOMIC_RELAXED));
 	rc_text_printf(t,
 		       "  stream listener: accepted %" PRIu64 ", wrong source %" PRIu64
 		       ", evicted unauthenticated %" PRIu64 ", pre-auth timeouts %" PRIu64
@@ -183,20 +190,20 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 		       PRIu64 ", refusals %" PRIu64 ", losses %" PRIu64 "%s%s\n",
 		       ls.renewals, ls.renew_errors, ls.acquisitions, ls.refusals, ls.losses,
 		       ls.last_error[0] ? "; last error: " : "", ls.last_error);
-	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", n->cfg.ha_peer_id, "state",
+	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", x->cfg->ha_peer_id, "state",
 			 up ? pstate : "Unknown", "reason", up ? preason : "Not Reported", "alive",
 			 up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0), "epoch",
 			 (json_int_t)ha->peer.epoch, "last_lsn", (json_int_t)ha->peer.last_lsn);
 	json_object_update(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
-					  "node", n->cfg.node_id, "state",
+					  "node", x->cfg->node_id, "state",
 					  rc_ha_state_name(ha->fsm.state), "reason",
 					  rc_ha_reason_name(ha->fsm.reason), "in_state_ms",
 					  (json_int_t)(now - ha->fsm.since_ms), "peer", peer,
 					  "scopes", scopes, "fsm", rc_ha_fsm_to_json(&ha->fsm, now),
 					  "db_ok", ls.db_ok, "takeovers", (json_int_t)ha->takeovers,
 					  "fences", (json_int_t)ha->fences, "resumes_sent",
-					  (json_int_t)ha->resumes_sent, "fenced_acks",
-					  (json_int_t)__atomic_load_n(&n->dp.fenced_acks,
+					  (json_int_t)ha->ss->resumes_sent, "fenced_acks",
+					  (json_int_t)__atomic_load_n(&x->dp->fenced_acks,
 								      __ATOMIC_RELAXED),
 					  "heartbeats_rx", (json_int_t)hs.rx));
 	hbd = json_object();
@@ -207,7 +214,7 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 					  "durability_downgrades", (json_int_t)ha->downgrades,
 					  "durability_busy_periods", (json_int_t)ha->busy_periods,
 					  "peer_busy_refusals",
-					  (json_int_t)__atomic_load_n(&n->dp.peer_busy_refusals,
+					  (json_int_t)__atomic_load_n(&x->dp->peer_busy_refusals,
 								      __ATOMIC_RELAXED),
 					  "heartbeat_drops", hbd, "heartbeat_peer_dead",
 					  (json_int_t)hs.peer_dead, "stream_listener", "accepted",
@@ -223,30 +230,30 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 
 /* Deliver an admin event; a refusal says why. */
 static int
-admin_event(struct rc_node *n, enum rc_ha_event ev, char *err, size_t errlen, struct rc_text *t)
+admin_event(struct ha_cmds *x, enum rc_ha_event ev, char *err, size_t errlen, struct rc_text *t)
 {
-	struct rc_node_ha *ha = n->ha;
+	struct rc_ha_node *ha = x->ha;
 	enum rc_ha_state before = ha->fsm.state;
 
-	rc_node_ha_admin(n, ev);
+	rc_ha_node_admin(ha, ev);
 	if (ha->fsm.state == before && ha->fsm.invalid[ev] != ha->last_invalid[ev]) {
 		ha->last_invalid[ev] = ha->fsm.invalid[ev];
-		snprintf(err, errlen, "refused: %s is %s (%s)", n->cfg.node_id,
+		snprintf(err, errlen, "refused: %s is %s (%s)", x->cfg->node_id,
 			 rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason));
 		return -EPERM;
 	}
-	rc_text_printf(t, "%s: %s -> %s (%s)\n", n->cfg.node_id, rc_ha_state_name(before),
+	rc_text_printf(t, "%s: %s -> %s (%s)\n", x->cfg->node_id, rc_ha_state_name(before),
 		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason));
 	return 0;
 }
 
 static int
-need_ha(struct rc_node *n, char *err, size_t errlen)
+need_ha(struct ha_cmds *x, char *err, size_t errlen)
 {
-	if (n->ha != NULL)
+	if (x->ha != NULL)
 		return 0;
 	snprintf(err, errlen, "high availability is not enabled on %s (ha.enabled)",
-		 n->cfg.node_id);
+		 x->cfg->node_id);
 	return -ENOTSUP;
 }
 
@@ -254,16 +261,17 @@ static int
 cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 		size_t errlen)
 {
-	struct rc_node *n = arg;
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
 	int rc;
 
 	if (argc != 1)
 		return -EINVAL;
-	if ((rc = need_ha(n, err, errlen)) != 0)
+	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
-	if (strcmp(argv[0], n->cfg.ha_peer_id) == 0) {
+	if (strcmp(argv[0], x->cfg->ha_peer_id) == 0) {
 		/* the peer gives its rooms away: relayed on the stream of our rooms */
-		rc = rc_node_ha_admin_relay(n, 0, RC_HA_EV_ADMIN_FAILOVER);
+		rc = rc_ha_node_admin_relay(ha, 0, RC_HA_EV_ADMIN_FAILOVER);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot reach %s over the HA link (%s): run it on %s",
 				 argv[0], strerror(-rc), argv[0]);
@@ -274,13 +282,13 @@ cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 		json_object_set_new(res, "relayed_to", json_string(argv[0]));
 		return 0;
 	}
-	if (strcmp(argv[0], n->cfg.node_id) != 0) {
+	if (strcmp(argv[0], x->cfg->node_id) != 0) {
 		snprintf(err, errlen, "%s is neither this node (%s) nor its peer (%s)", argv[0],
-			 n->cfg.node_id, n->cfg.ha_peer_id);
+			 x->cfg->node_id, x->cfg->ha_peer_id);
 		return -EINVAL;
 	}
-	rc = admin_event(n, RC_HA_EV_ADMIN_FAILOVER, err, errlen, t);
-	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	rc = admin_event(x, RC_HA_EV_ADMIN_FAILOVER, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(ha->fsm.state)));
 	return rc;
 }
 
@@ -288,40 +296,41 @@ static int
 cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 		size_t errlen)
 {
-	struct rc_node *n = arg;
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
 	const struct rc_cl_group *g = NULL;
 	int rc;
 
 	if (argc != 1)
 		return -EINVAL;
-	if ((rc = need_ha(n, err, errlen)) != 0)
+	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
-	if (n->cl != NULL)
-		rc_cluster_find_node(n->cl, n->cfg.node_id, &g, NULL);
-	if (strcmp(argv[0], n->cfg.node_id) != 0 && strcmp(argv[0], n->cfg.ha_peer_id) != 0 &&
+	if (x->cl != NULL)
+		rc_cluster_find_node(x->cl, x->cfg->node_id, &g, NULL);
+	if (strcmp(argv[0], x->cfg->node_id) != 0 && strcmp(argv[0], x->cfg->ha_peer_id) != 0 &&
 	    (g == NULL || strcmp(argv[0], g->name) != 0)) {
 		snprintf(err, errlen, "%s is not this node's group (%s)", argv[0],
 			 g != NULL ? g->name : "none in the cluster state");
 		return -EINVAL;
 	}
-	if (n->ha->fsm.state == RC_HA_BACKUP &&
-	    rc_node_ha_admin_relay(n, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
+	if (ha->fsm.state == RC_HA_BACKUP &&
+	    rc_ha_node_admin_relay(ha, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
 		/* we serve the peer's rooms: the fallback starts on the peer */
 		rc_text_printf(t, "asked %s to fall back; watch `roomcastctl ha status`\n",
-			       n->cfg.ha_peer_id);
-		json_object_set_new(res, "relayed_to", json_string(n->cfg.ha_peer_id));
+			       x->cfg->ha_peer_id);
+		json_object_set_new(res, "relayed_to", json_string(x->cfg->ha_peer_id));
 		return 0;
 	}
-	if (n->ha->fsm.state != RC_HA_FAILED_OVER && n->ha->fsm.state != RC_HA_IDLE) {
+	if (ha->fsm.state != RC_HA_FAILED_OVER && ha->fsm.state != RC_HA_IDLE) {
 		snprintf(err, errlen,
 			 "refused: %s is %s (%s); a fallback starts on the node whose rooms moved "
 			 "away (Failed Over or Idle): run it on %s",
-			 n->cfg.node_id, rc_ha_state_name(n->ha->fsm.state),
-			 rc_ha_reason_name(n->ha->fsm.reason), n->cfg.ha_peer_id);
+			 x->cfg->node_id, rc_ha_state_name(ha->fsm.state),
+			 rc_ha_reason_name(ha->fsm.reason), x->cfg->ha_peer_id);
 		return -EPERM;
 	}
-	rc = admin_event(n, RC_HA_EV_ADMIN_FALLBACK, err, errlen, t);
-	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	rc = admin_event(x, RC_HA_EV_ADMIN_FALLBACK, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(ha->fsm.state)));
 	return rc;
 }
 
@@ -329,20 +338,21 @@ static int
 cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 	       size_t errlen)
 {
-	struct rc_node *n = arg;
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
 	int rc;
 
 	if (argc > 1)
 		return -EINVAL;
-	if ((rc = need_ha(n, err, errlen)) != 0)
+	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
-	if (argc == 1 && strcmp(argv[0], n->cfg.node_id) != 0) {
+	if (argc == 1 && strcmp(argv[0], x->cfg->node_id) != 0) {
 		snprintf(err, errlen, "%s is not this node (%s): run it on %s", argv[0],
-			 n->cfg.node_id, argv[0]);
+			 x->cfg->node_id, argv[0]);
 		return -EINVAL;
 	}
-	rc = admin_event(n, RC_HA_EV_ADMIN_RECOVER, err, errlen, t);
-	json_object_set_new(res, "state", json_string(rc_ha_state_name(n->ha->fsm.state)));
+	rc = admin_event(x, RC_HA_EV_ADMIN_RECOVER, err, errlen, t);
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(ha->fsm.state)));
 	return rc;
 }
 
@@ -350,17 +360,18 @@ static int
 cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
 	     size_t errlen)
 {
-	struct rc_node *n = arg;
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
 	bool on;
 
 	if (argc != 1)
 		return -EINVAL;
-	if (!n->cfg.ha_fault_injection) {
+	if (!x->cfg->ha_fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
 	}
-	if (strcmp(argv[0], "fail-load") == 0 && n->ha != NULL) {
-		n->ha->fault_fail_load = true;
+	if (strcmp(argv[0], "fail-load") == 0 && ha != NULL) {
+		ha->fault_fail_load = true;
 		rc_text_printf(t, "the next takeover or reload of rooms fails\n");
 		json_object_set_new(res, "fail_load", json_true());
 		return 0;
@@ -371,14 +382,15 @@ cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 		on = false;
 	else
 		return -EINVAL;
-	n->dp.fault_stall = on;
+	x->dp->fault_stall = on;
 	rc_text_printf(t, "workers %s\n", on ? "stalled (the TC service looks hung)" : "running");
 	json_object_set_new(res, "stalled", json_boolean(on));
 	return 0;
 }
 
 int
-rc_node_ha_cmds_register(struct rc_node *n)
+rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct rc_config *cfg,
+		    struct rc_dp *dp, const struct rc_cluster *cl)
 {
 	static const struct {
 		const char *path, *args, *help;
@@ -396,10 +408,12 @@ rc_node_ha_cmds_register(struct rc_node *n)
 	};
 	int rc;
 
+	cmds_ctx = (struct ha_cmds){ ha, cfg, dp, cl };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn, n };
+		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn,
+					  &cmds_ctx };
 
-		if ((rc = rc_admin_register(n->admin, &c)) != 0)
+		if ((rc = rc_admin_register(admin, &c)) != 0)
 			return rc;
 	}
 	return 0;

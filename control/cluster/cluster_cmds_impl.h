@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to control/cluster_cmds*.c: the module's context, argument parsing, the
+ * Private to cluster_cmds*.c: the module's context, argument parsing, the
  * mutation adapter and the database helpers the command files share.
  *
  *   cluster_cmds.c        registration, poll, topology, group, chat, service, verify ha
@@ -21,14 +21,19 @@
 
 #include "admin.h"
 #include "cluster_node.h"
+#include "config.h"
 
-struct rc_node;
+struct rc_config;
+struct rc_mgmt;
 struct cc_check;
 struct cc_run;
 struct rc_dbcheck_report;
 
 struct cc_ctx {
-	struct rc_node *n;
+	struct rc_cluster_node *cn;
+	const struct rc_config *cfg;
+	struct rc_admin *admin;
+	struct rc_mgmt *mgmt;      /* NULL without node.mgmt_address */
 	bool polled;               /* the first poll (restart recovery) has run */
 	struct cc_check *check;    /* the background database check in flight, or NULL */
 	uint64_t next_check_ms;    /* monotonic; 0: as soon as possible */

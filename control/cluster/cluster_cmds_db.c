@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster_cmds_impl.h"
-#include "node.h"
 
 #define PASSWORD_MAX 1024
 
@@ -202,7 +202,7 @@ static CC_HANDLER(cmd_db_add)
 	rc = cc_change(x, mut_db_add, &a, err, errlen);
 	if (rc != 0)
 		return rc;
-	dbs = rc_cluster_describe_dbs(rc_node_cluster(x->n));
+	dbs = rc_cluster_describe_dbs(rc_cluster_node_state(x->cn));
 	json_array_foreach(json_object_get(dbs, "databases"), i, d) {
 		if (strcmp(json_string_value(json_object_get(d, "name")), a.name) == 0)
 			json_object_update(res, d);
@@ -325,7 +325,7 @@ mut_db_unassign(struct rc_cluster *c, const char *origin, void *arg, char *err, 
 static void
 assignment_result(struct cc_ctx *x, const struct db_mut *m, json_t *res, struct rc_text *t)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
 	const struct rc_cl_group *g = NULL;
 	json_t *nodes = json_array();
 

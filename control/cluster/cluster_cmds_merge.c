@@ -34,10 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cluster_cmds_impl.h"
 #include "log.h"
 #include "merge.h"
-#include "node.h"
 
 #define CONNINFO_MAX 1536
 
@@ -183,7 +183,7 @@ record_stats(struct cc_ctx *x, uint32_t id, enum rc_cl_merge_state s,
 static void
 marker_path(struct cc_ctx *x, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/merge-running", x->n->cfg.data_dir);
+	snprintf(buf, cap, "%s/merge-running", x->cfg->data_dir);
 }
 
 static void
@@ -212,7 +212,7 @@ marker_clear(struct cc_ctx *x)
 static void
 recover_interrupted(struct cc_ctx *x)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
 	const struct rc_cl_merge *m;
 	char path[600], err[512], why[256];
 	unsigned long id = 0;
@@ -270,7 +270,7 @@ reminder(const struct rc_cl_merge *m, const struct rc_cluster *c, char *buf, siz
 static void
 run_finished(struct cc_ctx *x, struct cc_run *run)
 {
-	const struct rc_cluster *c = rc_node_cluster(x->n);
+	const struct rc_cluster *c = rc_cluster_node_state(x->cn);
 	enum rc_cl_merge_state s;
 	char err[512], rem[512];
 	const char *why = run->job.error;
@@ -396,8 +396,8 @@ static CC_HANDLER(cmd_merge_add)
 	rc = cc_change(x, mut_add, &a, err, errlen);
 	if (rc != 0)
 		return rc;
-	m = rc_cluster_find_merge(rc_node_cluster(x->n), a.id);
-	j = rc_cluster_describe_merge(rc_node_cluster(x->n), a.id);
+	m = rc_cluster_find_merge(rc_cluster_node_state(x->cn), a.id);
+	j = rc_cluster_describe_merge(rc_cluster_node_state(x->cn), a.id);
 	json_object_update(res, j);
 	json_decref(j);
 	rc_text_printf(t, "merge job %" PRIu32 " added: group %s, sources %s and %s, target %s\n"
@@ -549,7 +549,7 @@ static CC_HANDLER(cmd_merge_validate)
 		run_wipe(v);
 		s = v->job.state == RC_MERGE_VALIDATED || v->job.state == RC_MERGE_DONE ?
 			    RC_CL_MERGE_VALIDATED : RC_CL_MERGE_VALIDATION_FAILED;
-		c = rc_node_cluster(x->n);
+		c = rc_cluster_node_state(x->cn);
 		m = rc_cluster_find_merge(c, id);
 		rc = m ? record_keep(x, m, s, s == RC_CL_MERGE_VALIDATED ? "" : v->job.error, err,
 				     errlen) : -ENOENT;
@@ -637,7 +637,7 @@ static CC_HANDLER(cmd_merge_run)
 		rc = -pthread_create(&run->th, NULL, run_main, run);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot start the merge thread: %s", strerror(-rc));
-			m = rc_cluster_find_merge(rc_node_cluster(x->n), id);
+			m = rc_cluster_find_merge(rc_cluster_node_state(x->cn), id);
 			if (m != NULL)
 				record_keep(x, m, RC_CL_MERGE_FAILED, err, why, sizeof(why));
 			marker_clear(x);

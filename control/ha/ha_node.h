@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HA pair, wired into a node: the control thread's part. It owns
+ *   - the heartbeats and the critical-service watcher (heartbeat.h),
+ *   - the state machine (ha_fsm.h: every transition is logged with its reason),
+ *   - the lease thread (ha_lease.h: our rooms' and the peer's rooms' leases),
+ *   - the WAL stream to and from the peer (storage/repl.h),
+ * and performs the machine's actions (HA.md, "Actions: the caller's contract") on the
+ * node's two scopes (control/scope/scope.h): index 0 is our own rooms and users
+ * ("rooms:<us>"), 1 the peer's (a second WAL environment, DATA_DIR/wal-peer).
+ *
+ * Loading a scope (reload-own, start-takeover): the stream for that scope is turned around
+ * (we become its writer), its rooms are loaded from our copy of its WAL (sequence counters
+ * included), the dedup tables warmed, its drainer started at the lease's epoch, its users'
+ * sessions installed with their ids (replicated as "aux" messages on the stream) and each
+ * sent a RESUME, its service address answered and announced by gratuitous ARP; then it is
+ * served, acknowledged under the lease guard. Unloading (release, unload-peer, fence) is
+ * the reverse, after pushing what the peer has not acknowledged yet.
+ *
+ * Threads: everything here runs on the control thread.
+ */
+#ifndef RC_HA_NODE_H
+#define RC_HA_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rc_admin;
+struct rc_cluster;
+struct rc_config;
+struct rc_dp;
+struct rc_metrics_buf;
+struct rc_scopes;
+struct rc_session;
+struct rc_ha_node;
+
+/* With ha.enabled, after the scopes are open and before the tables are loaded: the pair's
+ * heartbeats, state machine and WAL stream over the node's scopes (both, ours and the
+ * peer's) and its dataplane. cfg, ss and dp outlive it. 0 with *out set, or -errno with the
+ * reason in err. */
+int rc_ha_node_create(const struct rc_config *cfg, struct rc_scopes *ss, struct rc_dp *dp,
+		      struct rc_ha_node **out, char *err, size_t errlen);
+/* Start the threads (after the scopes' threads and the workers run). */
+int rc_ha_node_start(struct rc_ha_node *ha);
+/* Every control loop iteration (never blocks for long). NULL: nothing. */
+void rc_ha_node_tick(struct rc_ha_node *ha);
+/* A session was created / ended by the control thread (replicated to the peer). NULL:
+ * nothing. */
+void rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool added);
+/* Stop the threads (before the scopes stop) and free it. NULL-safe. */
+void rc_ha_node_destroy(struct rc_ha_node *ha);
+
+/* The HA state of a node for `topology` (rc_cluster_ha_fn, arg: the struct rc_ha_node):
+ * this node's, or the peer's as last heard while it is up. */
+bool rc_ha_node_state_of(void *arg, const char *node, const char **state,
+			 const char **reason);
+
+/* The `ha` commands (ha_cmds.c) on the admin socket; ha NULL: HA is off (ha status says
+ * so). cl: the cluster state (updated in place), for the group names. 0 or -errno. */
+int rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha,
+			const struct rc_config *cfg, struct rc_dp *dp, const struct rc_cluster *cl);
+
+/* The HA metrics (ha_metrics.c): the state (Unknown while ha is NULL), counters,
+ * durability, what the HA link refused. */
+void rc_ha_node_metrics(struct rc_ha_node *ha, struct rc_metrics_buf *b);
+
+#endif /* RC_HA_NODE_H */

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HA pair, one scope at a time (ha_node.h): the session list a scope's writer
+ * replicates to us (aux messages on its stream), the service addresses (gratuitous ARP),
+ * and taking a scope on or off (the stream turned around around control/scope's load,
+ * drainer and serve). Control thread only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_arp.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "ha_node_int.h"
+#include "log.h"
+#include "repl.h"
+#include "session.h"
+#include "wal.h"
+
+#define GARP_TIMES 4 /* gratuitous ARPs per claim: at 0, 50, 250 and 1000 ms */
+
+static const uint64_t garp_at_ms[GARP_TIMES] = { 0, 50, 250, 1000 };
+
+/* ---- the replicated session list of a scope (what its writer told us) ---- */
+
+struct sess_aux {
+	uint8_t kind;
+	uint8_t user_len;
+	uint16_t udp_port; /* network order */
+	uint32_t ip;       /* network order */
+	uint64_t id;
+	uint8_t mac[6];
+	char user[RC_MAX_USER];
+} __attribute__((packed));
+
+#define SESS_AUX_HDR offsetof(struct sess_aux, user)
+
+/* Adds or updates a's session in the scope's list (rc_scope_sess_put). */
+static bool
+replica_put(struct rc_scope *sc, const struct sess_aux *a)
+{
+	struct rc_scope_sess e = { .id = a->id, .ip = a->ip, .udp_port = a->udp_port,
+				   .user_len = a->user_len };
+
+	memcpy(e.mac, a->mac, 6);
+	memcpy(e.user, a->user, a->user_len);
+	return rc_scope_sess_put(sc, &e);
+}
+
+void
+rc_ha_aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
+{
+	struct rc_ha_node *ha = arg;
+	struct sess_aux a;
+	struct rc_scope *sc = NULL;
+
+	for (unsigned i = 0; i < ha->ss->n; i++)
+		if (strcmp(scope, ha->ss->sc[i].lease_scope) == 0)
+			sc = &ha->ss->sc[i];
+	if (sc == NULL || len < 1 || len > sizeof(a)) {
+		ha->aux_bad++;
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(&a, buf, len);
+	if (a.kind == AUX_ADMIN && len == 2) {
+		uint8_t ev = ((const uint8_t *)buf)[1];
+
+		if (ev == RC_HA_EV_ADMIN_FAILOVER || ev == RC_HA_EV_ADMIN_FALLBACK) {
+			ha->admin_from_peer = ev; /* acted on in rc_ha_node_tick */
+			ha->aux_rx++;
+			return;
+		}
+		ha->aux_bad++;
+		return;
+	}
+	if (a.kind == SESS_AUX_RESET) {
+		rc_scope_sess_clear(sc);
+	} else if (a.kind == SESS_AUX_DEL && len >= SESS_AUX_HDR) {
+		rc_scope_sess_del(sc, a.id);
+	} else if (a.kind == SESS_AUX_ADD && len == SESS_AUX_HDR + a.user_len && a.user_len > 0 &&
+		   a.user_len <= RC_MAX_USER) {
+		if (!replica_put(sc, &a)) {
+			ha->aux_bad++;
+			return;
+		}
+	} else {
+		ha->aux_bad++;
+		return;
+	}
+	ha->aux_rx++;
+}
+
+static void
+send_session_aux(struct rc_ha_node *ha, unsigned scope, const struct rc_session *s, uint8_t kind)
+{
+	struct sess_aux a;
+	uint16_t len = SESS_AUX_HDR;
+
+	memset(&a, 0, sizeof(a));
+	a.kind = kind;
+	if (s != NULL) {
+		a.id = s->id;
+		a.ip = s->peer.ip;
+		a.udp_port = s->peer.udp_port;
+		memcpy(a.mac, s->peer.mac.addr_bytes, 6);
+		if (kind == SESS_AUX_ADD) {
+			a.user_len = s->user_len;
+			memcpy(a.user, s->user, s->user_len);
+			len = (uint16_t)(SESS_AUX_HDR + s->user_len);
+		}
+	}
+	if (rc_repl_send_aux(ha->repl, ha->ss->sc[scope].lease_scope, &a, len) == 0)
+		ha->aux_tx++;
+}
+
+struct snap_ctx {
+	struct rc_ha_node *ha;
+	unsigned scope;
+};
+
+static int
+snap_one(void *arg, struct rc_session *s)
+{
+	struct snap_ctx *c = arg;
+
+	if ((s->peer.vip & 1) == c->scope)
+		send_session_aux(c->ha, c->scope, s, SESS_AUX_ADD);
+	return 0;
+}
+
+/* The whole session list of a scope we write, after each (re)connection of its stream. */
+void
+rc_ha_send_session_snapshot(struct rc_ha_node *ha, unsigned scope)
+{
+	struct snap_ctx c = { ha, scope };
+
+	send_session_aux(ha, scope, NULL, SESS_AUX_RESET);
+	rc_session_foreach(ha->dp->sessions, snap_one, &c);
+}
+
+void
+rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool added)
+{
+	unsigned scope;
+
+	if (ha == NULL)
+		return;
+	scope = s->peer.vip & 1;
+	if (ha->ss->sc[scope].loaded)
+		send_session_aux(ha, scope, s, added ? SESS_AUX_ADD : SESS_AUX_DEL);
+}
+
+/* ---- service addresses ---- */
+
+static void
+send_garp(struct rc_ha_node *ha, unsigned scope)
+{
+	struct rc_dp *dp = ha->dp;
+
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		const struct rc_local *l = &dp->ports[p].local;
+		rte_be32_t ip = scope == 0 ? l->ip : l->peer_ip;
+
+		for (int op = 0; op < 2; op++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbuf_pool);
+			struct rte_ether_hdr *eth;
+			struct rte_arp_hdr *arp;
+
+			if (m == NULL)
+				return;
+			eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
+				m, sizeof(*eth) + sizeof(*arp));
+			if (eth == NULL) {
+				rte_pktmbuf_free(m);
+				return;
+			}
+			arp = (struct rte_arp_hdr *)(eth + 1);
+			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+			eth->src_addr = l->mac;
+			eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+			arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+			arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+			arp->arp_hlen = 6;
+			arp->arp_plen = 4;
+			arp->arp_opcode = rte_cpu_to_be_16(op == 0 ? RTE_ARP_OP_REQUEST :
+								     RTE_ARP_OP_REPLY);
+			arp->arp_data.arp_sha = l->mac;
+			arp->arp_data.arp_sip = ip;
+			memset(&arp->arp_data.arp_tha, op == 0 ? 0 : 0xff,
+			       sizeof(arp->arp_data.arp_tha));
+			arp->arp_data.arp_tip = ip;
+			m->port = (uint16_t)p;
+			if (rte_ring_enqueue(dp->workers[0]->tx, m) != 0)
+				rte_pktmbuf_free(m);
+			else
+				ha->garps_sent++;
+		}
+	}
+}
+
+static void
+vip_set(struct rc_ha_node *ha, unsigned scope, bool on)
+{
+	rc_scope_address(&ha->ss->sc[scope], on);
+	if (on) {
+		ha->ss->sc[scope].garp_left = GARP_TIMES;
+		ha->ss->sc[scope].garp_t0 = rc_ha_now_ms();
+	} else {
+		ha->ss->sc[scope].garp_left = 0;
+	}
+}
+
+void
+rc_ha_garp_tick(struct rc_ha_node *ha, uint64_t now)
+{
+	for (unsigned s = 0; s < 2; s++) {
+		while (ha->ss->sc[s].garp_left > 0 &&
+		       now >= ha->ss->sc[s].garp_t0 + garp_at_ms[GARP_TIMES - ha->ss->sc[s].garp_left]) {
+			send_garp(ha, s);
+			ha->ss->sc[s].garp_left--;
+		}
+	}
+}
+
+/* ---- taking a scope on and off ---- */
+
+/* The stream of a scope turned around: we write it (the stream thread applies the role,
+ * ending an apply in progress, then rc_wal_become_writer, before anything of the scope is
+ * read or written here), or hold a copy. */
+static int
+become_writer(struct rc_ha_node *ha, struct rc_scope *sc)
+{
+	int rc = rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_WRITER);
+
+	if (rc != 0) {
+		RC_ERR("ha: cannot become the writer of %s: %s", sc->lease_scope, strerror(-rc));
+		return rc;
+	}
+	for (int i = 0; i < 200; i++) {
+		struct rc_repl_status rs;
+
+		if (rc_repl_get_status(ha->repl, sc->lease_scope, &rs) == 0 &&
+		    rs.role == RC_REPL_WRITER && rc_wal_writer_start(sc->wal) ==
+						       rc_wal_last_lsn(sc->wal) + 1)
+			break;
+		usleep(500);
+	}
+	return 0;
+}
+
+/* Rooms and drainer of a scope whose stream we write. 0 or -errno (logged). */
+static int
+load_rooms(struct rc_ha_node *ha, struct rc_scope *sc, uint64_t epoch)
+{
+	int rc;
+
+	if (ha->fault_fail_load) {
+		ha->fault_fail_load = false;
+		RC_ERR("ha: cannot load the rooms of %s: fault injection (ha fault fail-load)",
+		       sc->lease_scope);
+		return -EIO;
+	}
+	rc = rc_scope_load(sc);
+	if (rc != 0) {
+		RC_ERR("ha: cannot load the rooms of %s: %s", sc->lease_scope, strerror(-rc));
+		return rc;
+	}
+	rc = rc_scope_drainer_start(sc, epoch);
+	if (rc != 0)
+		RC_ERR("ha: cannot start the drainer of %s: %s", sc->lease_scope, strerror(-rc));
+	return rc;
+}
+
+/* Serve a scope whose lease we hold: the stream turned around, rooms, drainer, sessions,
+ * service address. 0 or -errno. */
+int
+rc_ha_load_scope(struct rc_ha_node *ha, unsigned scope, unsigned reason)
+{
+	struct rc_scope *sc = &ha->ss->sc[scope];
+	uint64_t t0 = rc_ha_now_ms(), epoch = rc_lease_guard_epoch(&sc->guard);
+	unsigned sessions;
+	int rc;
+
+	if (sc->handover.active) {
+		/* a newer operation ends a handover still pushing (HA.md): keep serving */
+		sc->handover.active = false;
+		RC_INFO("ha: handover of %s cancelled: serving it again", sc->lease_scope);
+	}
+	if (sc->loaded) {
+		rc_scope_serve(sc, true);
+		vip_set(ha, scope, true);
+		return 0;
+	}
+	rc_repl_poll_aux(ha->repl, rc_ha_aux_cb, ha); /* the session list the last writer sent */
+	rc = become_writer(ha, sc);
+	if (rc != 0)
+		return rc;
+	rc = load_rooms(ha, sc, epoch);
+	if (rc != 0) {
+		/* nothing of the scope stays half loaded; the machine's next actions hand it
+		 * back */
+		rc_scope_drainer_stop(sc);
+		rc_scope_unload(sc);
+		rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_REPLICA);
+		return rc;
+	}
+	rc_scope_serve(sc, true);
+	/* the address first: a client answers a RESUME at once, to the address's new MAC */
+	vip_set(ha, scope, true);
+	rc_ha_garp_tick(ha, rc_ha_now_ms());
+	sessions = rc_scope_load_sessions(sc, reason);
+	rc_ha_send_session_snapshot(ha, scope);
+	RC_INFO("ha: serving %s rooms (%s, epoch %" PRIu64 "): %u rooms, %u sessions resumed, "
+		"last LSN %" PRIu64 ", in %" PRIu64 " ms",
+		rc_ha_scope_word(scope), sc->lease_scope, epoch, rc_scope_room_count(sc),
+		sessions, rc_wal_last_lsn(sc->wal), rc_ha_now_ms() - t0);
+	ha->loads++;
+	return 0;
+}
+
+/* Stop serving a scope: no ACK from now on, VIP dropped, the stream turned around; the
+ * rooms and sessions leave the tables. The lease is released by the caller (or dropped). */
+void
+rc_ha_unload_scope(struct rc_ha_node *ha, unsigned scope)
+{
+	struct rc_scope *sc = &ha->ss->sc[scope];
+
+	rc_scope_serve(sc, false);
+	vip_set(ha, scope, false);
+	if (!sc->loaded) {
+		rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_REPLICA);
+		return;
+	}
+	if (ha->repl != NULL)
+		rc_ha_send_session_snapshot(ha, scope);
+	rc_scope_drainer_stop(sc);
+	rc_repl_set_role(ha->repl, sc->lease_scope, RC_REPL_REPLICA);
+	rc_scope_unload(sc);
+	ha->unloads++;
+	RC_INFO("ha: stopped serving %s rooms (%s)", rc_ha_scope_word(scope), sc->lease_scope);
+}
