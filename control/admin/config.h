@@ -82,7 +82,7 @@ struct rc_config {
 	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */
 	unsigned db_cleanup_interval_s;  /* how often the scheduled cleanup runs; default 3600 */
 
-	/* ha { }: the HA pair (control/node_ha.c). The HA link (heartbeats over UDP and the WAL
+	/* ha { }: the HA pair (control/ha/ha_node.c). The HA link (heartbeats over UDP and the WAL
 	 * stream over TCP, both on ha.address's port) is authenticated with the auth secret,
 	 * which the two nodes of a pair share (they accept each other's users' tokens). */
 	bool ha_enabled;                 /* default false: a standalone node (state Unknown) */

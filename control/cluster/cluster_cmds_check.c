@@ -117,25 +117,11 @@ resolve_target(struct cc_ctx *x, struct target *tg, struct rc_dbcheck_report *r)
 	}
 	if (x->cfg->db_conninfo[0] != '\0') {
 		rc_merge_redact(x->cfg->db_conninfo, tg->shown, sizeof(tg->shown));
-		snprintf(tg->conninfo, sizeof(tg->conninfo), "%s", x->cfg->db_conninfo);
 		snprintf(tg->password_file, sizeof(tg->password_file), "%s",
 			 x->cfg->db_password_file);
-		if (x->cfg->db_password[0] != '\0') {
-			size_t len = strlen(tg->conninfo);
-
-			snprintf(tg->conninfo + len, sizeof(tg->conninfo) - len, " password='");
-			for (const char *p = x->cfg->db_password; *p; p++) {
-				len = strlen(tg->conninfo);
-				if (len + 4 >= sizeof(tg->conninfo))
-					break;
-				if (*p == '\'' || *p == '\\')
-					tg->conninfo[len++] = '\\';
-				tg->conninfo[len++] = *p;
-				tg->conninfo[len] = '\0';
-			}
-			len = strlen(tg->conninfo);
-			snprintf(tg->conninfo + len, sizeof(tg->conninfo) - len, "'");
-		}
+		/* a password too long for the buffer: the connection fails and says so */
+		(void)rc_cluster_conninfo_password(x->cfg->db_conninfo, x->cfg->db_password,
+						   tg->conninfo, sizeof(tg->conninfo));
 		return 0;
 	}
 	snprintf(fix, sizeof(fix), "roomcastctl db assign NAME --group %s",

@@ -55,27 +55,6 @@ read_password(const char *path, char *pw, size_t cap, char *err, size_t errlen)
 	return 0;
 }
 
-/* Append " password='...'" (libpq quoting) to out. */
-static int
-append_password(char *out, size_t cap, const char *pw)
-{
-	size_t len = strlen(out);
-
-	if (len + 13 >= cap)
-		return -ENOSPC;
-	len += (size_t)snprintf(out + len, cap - len, " password='");
-	for (; *pw != '\0'; pw++) {
-		if (len + 4 >= cap)
-			return -ENOSPC;
-		if (*pw == '\'' || *pw == '\\')
-			out[len++] = '\\';
-		out[len++] = *pw;
-	}
-	out[len++] = '\'';
-	out[len] = '\0';
-	return 0;
-}
-
 int
 cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_t errlen)
 {
@@ -89,7 +68,7 @@ cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_
 	if (d->password_file[0] == '\0')
 		return 0;
 	rc = read_password(d->password_file, pw, sizeof(pw), err, errlen);
-	if (rc == 0 && pw[0] != '\0' && append_password(out, cap, pw) != 0) {
+	if (rc == 0 && pw[0] != '\0' && rc_cluster_append_password(out, cap, pw) != 0) {
 		snprintf(err, errlen, "database %s: the password is too long", d->name);
 		rc = -ENOSPC;
 	}

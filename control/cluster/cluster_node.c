@@ -39,9 +39,8 @@ rc_cluster_node_self(const struct rc_cluster_node *cn, const struct rc_cl_group 
 
 /* ---- the database ---- */
 
-/* libpq conninfo value quoting: single quotes, with \ and ' escaped. */
-static int
-append_password(char *dst, size_t cap, const char *pw)
+int
+rc_cluster_append_password(char *dst, size_t cap, const char *pw)
 {
 	size_t len = strlen(dst);
 
@@ -67,7 +66,7 @@ rc_cluster_conninfo_password(const char *conninfo, const char *password, char *o
 		snprintf(out, cap, "%s", conninfo);
 	if (out[0] == '\0' || password == NULL || password[0] == '\0')
 		return 0;
-	return append_password(out, cap, password);
+	return rc_cluster_append_password(out, cap, password);
 }
 
 static int

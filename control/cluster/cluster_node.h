@@ -74,6 +74,10 @@ const struct rc_cluster *rc_cluster_node_state(const struct rc_cluster_node *cn)
 const struct rc_cl_node *rc_cluster_node_self(const struct rc_cluster_node *cn,
 					      const struct rc_cl_group **g);
 
+/* Append " password='...'" to out, quoted for libpq (single quotes, \ and ' escaped).
+ * 0 or -ENOSPC. */
+int rc_cluster_append_password(char *out, size_t cap, const char *pw);
+
 /* conninfo + " password='...'" (quoted for libpq) into out (out may be conninfo); password
  * may be "" or NULL. 0 or -ENOSPC. */
 int rc_cluster_conninfo_password(const char *conninfo, const char *password, char *out,

@@ -13,8 +13,8 @@
 #include "cluster.h"
 #include "ha_fsm.h"
 #include "ha_lease.h"
-#include "lease.h"
 #include "ha_node_int.h"
+#include "lease.h"
 #include "repl.h"
 #include "wal.h"
 

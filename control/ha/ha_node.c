@@ -7,24 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <rte_arp.h>
-#include <rte_ether.h>
-#include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <urcu-qsbr.h>
 
 #include "ha_fsm.h"
 #include "ha_lease.h"
+#include "ha_node_int.h"
 #include "heartbeat.h"
-#include "history.h"
 #include "lease.h"
 #include "log.h"
-#include "ha_node_int.h"
 #include "repl.h"
-#include "room_table.h"
-#include "session.h"
 #include "wal.h"
 
 #define PUSH_WAIT_MS 10000    /* handover: wait this long at most for a live peer's ack */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The node assembly and the control loop: see node.h. */
 #include "node.h"
 
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <rte_eal.h>
 #include <rte_launch.h>
@@ -18,25 +18,22 @@
 #include <urcu-qsbr.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "cluster_cmds.h"
 #include "cluster_node.h"
-#include "dedup.h"
 #include "drainer.h"
 #include "frag_tap.h"
-#include "history.h"
+#include "ha_node.h"
 #include "log.h"
 #include "mgmt.h"
-#include "ha_node.h"
 #include "room_table.h"
 #include "session.h"
-#include "token.h"
 #include "token_admin.h"
 #include "wal.h"
 
 #define CTRL_RING_SIZE 4096
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
-#define PURGE_WAIT_MS 5 /* a worker's ring stays full this long: drop the purge */
 
 /* ---- set-up ---- */
 
@@ -373,7 +370,8 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if (n->admin == NULL)
 		return -errno;
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
+	    (rc = rc_node_cmds_register(n)) != 0 ||
+	    (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
 	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->cfg, &n->dp,
 				      rc_cluster_node_state(n->cn))) != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
@@ -382,378 +380,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	return 0;
 }
 
-/* ---- the control loop's hand-offs ---- */
-
-static void
-reply(struct rc_node *n, const struct rc_who *who, struct rc_msg *m)
-{
-	m->hdr.session = who->session;
-	m->hdr.request_id = who->request_id;
-	if (rc_dp_send_msg(&n->dp, who->rx_worker, &who->peer, m) != 0)
-		RC_DEBUG("reply dropped: no mbuf or tx ring full");
-}
-
-static void
-reply_error(struct rc_node *n, const struct rc_who *who, unsigned code, unsigned ref,
-	    const char *text, size_t limit)
-{
-	struct rc_msg m;
-	size_t len = strlen(text);
-
-	if (limit != 0 && limit < RC_HDR_LEN + 4)
-		return; /* no amplification before login */
-	if (limit != 0 && RC_HDR_LEN + 4 + len > limit)
-		len = limit - RC_HDR_LEN - 4;
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = RC_T_ERROR;
-	m.u.error.code = (uint16_t)code;
-	m.u.error.ref_type = (uint8_t)ref;
-	m.u.error.text.p = text;
-	m.u.error.text.len = (uint16_t)len;
-	reply(n, who, &m);
-}
-
-const char *
-rc_login_refusal_name(unsigned reason)
-{
-	static const char *const names[RC_LOGIN_REFUSAL_MAX] = {
-		[RC_LOGIN_BAD_TOKEN] = "bad_token",
-		[RC_LOGIN_TOKEN_EXPIRED] = "token_expired",
-		[RC_LOGIN_TOO_MANY] = "too_many_sessions",
-		[RC_LOGIN_BUSY] = "busy",
-	};
-
-	return reason < RC_LOGIN_REFUSAL_MAX && names[reason] != NULL ? names[reason] : "?";
-}
-
-static void
-login_refused(struct rc_node *n, unsigned reason)
-{
-	n->login_refused[reason]++;
-	n->logins_failed++;
-}
-
-/* The recent LOGIN this one repeats (same user, address and request id, answered less than
- * RC_LOGIN_REPEAT_MS ago, its session still live and bound there), or NULL. */
-static struct rc_session *
-login_repeated(struct rc_node *n, const struct rc_who *who, const struct rc_str *user)
-{
-	uint64_t now = rc_mono_ms();
-	struct rc_session *s;
-	unsigned i;
-
-	for (i = 0; i < RC_RECENT_LOGINS; i++) {
-		const struct rc_recent_login *e = &n->recent_logins[i];
-
-		if (e->session == 0 || now - e->at_ms > RC_LOGIN_REPEAT_MS ||
-		    e->ip != who->peer.ip || e->port != who->peer.udp_port ||
-		    e->request_id != who->request_id || e->user_len != user->len ||
-		    memcmp(e->user, user->p, user->len) != 0)
-			continue;
-		s = rc_session_lookup(n->dp.sessions, e->session);
-		if (s != NULL && s->peer.ip == who->peer.ip && s->peer.udp_port == who->peer.udp_port)
-			return s;
-	}
-	return NULL;
-}
-
-static void
-login_remember(struct rc_node *n, const struct rc_who *who, const struct rc_session *s)
-{
-	struct rc_recent_login *e = &n->recent_logins[n->recent_login_next];
-
-	n->recent_login_next = (n->recent_login_next + 1) % RC_RECENT_LOGINS;
-	e->session = s->id;
-	e->at_ms = rc_mono_ms();
-	e->ip = who->peer.ip;
-	e->port = who->peer.udp_port;
-	e->request_id = who->request_id;
-	e->user_len = s->user_len;
-	memcpy(e->user, s->user, s->user_len);
-}
-
-static void
-do_login(struct rc_node *n, struct rc_work *wk)
-{
-	struct rc_session *s;
-	bool repeat = false;
-	struct rc_msg m;
-	size_t used;
-	int rc;
-
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0)
-		return;
-	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
-	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m.u.login.user.p,
-			     m.u.login.user.len, m.u.login.token.p, m.u.login.token.len,
-			     (uint64_t)time(NULL));
-	if (rc != 0) {
-		login_refused(n, rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN);
-		reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
-			    rc == -EKEYEXPIRED ? "token expired" : "bad token", wk->msg_len);
-		return;
-	}
-	s = login_repeated(n, &wk->who, &m.u.login.user);
-	if (s != NULL) {
-		repeat = true;
-		n->logins_repeated++;
-	} else {
-		s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
-				   &wk->who.peer, rc_mono_ms());
-	}
-	if (s == NULL) {
-		login_refused(n, RC_LOGIN_TOO_MANY);
-		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN, "too many sessions",
-			    wk->msg_len);
-		return;
-	}
-	if (repeat) {
-		rc_session_touch(s, rc_mono_ms());
-		memset(&m, 0, sizeof(m));
-		m.hdr.type = RC_T_LOGIN_OK;
-		m.u.login_ok.session = s->id;
-		m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
-		wk->who.session = s->id;
-		reply(n, &wk->who, &m);
-		return;
-	}
-	login_remember(n, &wk->who, s);
-	n->logins_ok++;
-	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
-		 (unsigned long long)s->id);
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = RC_T_LOGIN_OK;
-	m.u.login_ok.session = s->id;
-	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
-	wk->who.session = s->id;
-	reply(n, &wk->who, &m);
-	rc_ha_node_session(n->ha, s, true);
-}
-
-void
-rc_node_end_session(struct rc_node *n, struct rc_session *s)
-{
-	rc_ha_node_session(n->ha, s, false);
-	rc_scopes_end_session(&n->scopes, s);
-}
-
-static void
-do_logout(struct rc_node *n, struct rc_work *wk)
-{
-	struct rc_session *s = rc_session_lookup(n->dp.sessions, wk->who.session);
-	struct rc_msg m;
-
-	if (s != NULL)
-		rc_node_end_session(n, s);
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = RC_T_BYE;
-	reply(n, &wk->who, &m);
-}
-
-static struct rc_pending_room *
-pending_find(struct rc_node *n, const char *name, unsigned len, uint32_t id)
-{
-	unsigned i;
-
-	for (i = 0; i < RC_PENDING_ROOMS; i++) {
-		struct rc_pending_room *p = &n->pending[i];
-
-		if (p->id == 0)
-			continue;
-		if (id != 0 ? p->id == id : p->name_len == len && memcmp(p->name, name, len) == 0)
-			return p;
-	}
-	return NULL;
-}
-
-/* The type of the request a work item carries (its header's byte 3). */
-static unsigned
-work_type(const struct rc_work *wk)
-{
-	return wk->msg_len >= RC_HDR_LEN ? wk->msg[3] : 0;
-}
-
-static int
-forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
-{
-	wk->kind = RC_WORK_REQUEST;
-	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
-		reply_error(n, &wk->who, RC_E_BUSY, work_type(wk), "busy, retry", 0);
-		return -ENOBUFS;
-	}
-	return 0; /* the worker frees it */
-}
-
-static bool
-is_admin(const struct rc_node *n, const struct rc_who *who)
-{
-	unsigned i;
-
-	const struct rc_cl_chat *ch = &rc_cluster_node_state(n->cn)->chat;
-
-	for (i = 0; i < ch->n_admins; i++)
-		if (strlen(ch->admins[i]) == who->user_len &&
-		    memcmp(ch->admins[i], who->user, who->user_len) == 0)
-			return true;
-	return false;
-}
-
-static int
-start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
-{
-	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
-	unsigned scope = sc->idx;
-	struct rc_pending_room *p;
-	struct rc_wal_rec *rec;
-
-	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
-		reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
-			    "only administrators create rooms here", 0);
-		return -EPERM;
-	}
-	if (!n->dp.scope_serving[scope]) {
-		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
-			    "not the owner: these rooms are being moved between the HA pair", 0);
-		return -EAGAIN;
-	}
-	if (n->dp.scope_no_peer[scope]) { /* ha.durability "peer-required" */
-		__atomic_fetch_add(&n->dp.peer_busy_refusals, 1, __ATOMIC_RELAXED);
-		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy: no HA peer copy, retry", 0);
-		return -EAGAIN;
-	}
-	if (rc_scopes_room_elsewhere(&n->scopes, sc, name->p, name->len)) {
-		reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
-			    "not the owner: the room is hosted by the other node of the pair", 0);
-		return -EXDEV;
-	}
-	if (sc->next_room_id > sc->room_hi ||
-	    rc_room_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
-		reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms", 0);
-		return -ENOSPC;
-	}
-	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
-		;
-	if (p == n->pending + RC_PENDING_ROOMS ||
-	    rte_mempool_get(n->dp.wal_pool[scope], (void **)&rec) != 0) {
-		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
-		return -ENOBUFS;
-	}
-	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
-	rec->kind = RC_WAL_ROOM;
-	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = sc->next_room_id;
-	rec->ts_ms = rc_wall_ms();
-	rec->user_len = wk->who.user_len;
-	memcpy(rec->user, wk->who.user, wk->who.user_len);
-	rec->body_len = name->len;
-	memcpy(rec->body, name->p, name->len);
-	if (rte_ring_enqueue(n->dp.wal_ring[scope], rec) != 0) {
-		rte_mempool_put(n->dp.wal_pool[scope], rec);
-		reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
-		return -ENOBUFS;
-	}
-	p->id = sc->next_room_id++;
-	p->name_len = (uint8_t)name->len;
-	memcpy(p->name, name->p, name->len);
-	p->name[name->len] = '\0';
-	snprintf(p->creator, sizeof(p->creator), "%.*s", wk->who.user_len, wk->who.user);
-	p->n_joins = 1;
-	p->joins[0] = wk;
-	return 0;
-}
-
-static const struct rc_str *
-work_room(const struct rc_msg *m)
-{
-	switch (m->hdr.type) {
-	case RC_T_JOIN:
-		return &m->u.join.room;
-	case RC_T_LEAVE:
-		return &m->u.leave.room;
-	case RC_T_POST:
-		return &m->u.post.room;
-	case RC_T_FETCH:
-		return &m->u.fetch.room;
-	case RC_T_MEMBERS:
-		return &m->u.members.room;
-	default:
-		return NULL;
-	}
-}
-
-/* A JOIN for a room that did not exist when a worker looked, or a request that followed
- * such a JOIN in the same datagram (dataplane/request.c): it runs after the creation, in the
- * order received. Returns true when the work item was handed on (the caller must not free
- * it). */
-static bool
-do_create_room(struct rc_node *n, struct rc_work *wk)
-{
-	const struct rc_str *name;
-	struct rc_pending_room *p;
-	struct rc_room *r;
-	struct rc_msg m;
-	size_t used;
-
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = work_room(&m)) == NULL)
-		return false;
-	r = rc_room_lookup_name(n->dp.rooms, name->p, name->len);
-	if (r != NULL)
-		return forward_to_home(n, r, wk) == 0;
-	p = pending_find(n, name->p, name->len, 0);
-	if (p != NULL) {
-		if (p->n_joins == RC_PENDING_JOINS) {
-			reply_error(n, &wk->who, RC_E_BUSY, m.hdr.type, "busy, retry", 0);
-			return false;
-		}
-		p->joins[p->n_joins++] = wk;
-		return true;
-	}
-	if (m.hdr.type != RC_T_JOIN) { /* its JOIN was refused: answered as if alone */
-		reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room", 0);
-		return false;
-	}
-	return start_creation(n, wk, name) == 0;
-}
-
-static void
-room_created(struct rc_node *n, struct rc_wal_rec *rec)
-{
-	struct rc_pending_room *p = pending_find(n, NULL, 0, rec->room_id);
-	struct rc_scope *sc;
-	struct rc_room *r = NULL;
-	unsigned i;
-
-	if (p == NULL)
-		return;
-	sc = rc_scopes_of_room(&n->scopes, p->id);
-	/* HA: the scope may have been unloaded while the creation was committed: the room is
-	 * stored and loaded with the others by whoever serves the scope next */
-	if (rec->status == 0 && sc != NULL && n->dp.scope_serving[sc->idx])
-		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
-				(uint16_t)(p->id % n->dp.n_workers));
-	if (r != NULL) {
-		r->scope = (uint8_t)sc->idx;
-		n->rooms_created++;
-		RC_INFO("room %u \"%s\" created by %s, home worker %u", r->id, r->name,
-			r->creator, r->home);
-	} else {
-		RC_ERR("room %u \"%s\" could not be created: %s", p->id, p->name,
-		       rec->status != 0 ? strerror(-rec->status) : strerror(errno));
-	}
-	for (i = 0; i < p->n_joins; i++) {
-		if (r == NULL || forward_to_home(n, r, p->joins[i]) != 0) {
-			if (r == NULL && work_type(p->joins[i]) == RC_T_JOIN)
-				reply_error(n, &p->joins[i]->who, RC_E_BUSY, RC_T_JOIN,
-					    "room not created, retry", 0);
-			else if (r == NULL)
-				reply_error(n, &p->joins[i]->who, RC_E_UNKNOWN_ROOM,
-					    work_type(p->joins[i]), "unknown room", 0);
-			rte_mempool_put(n->dp.work_pool, p->joins[i]);
-		}
-	}
-	p->id = 0;
-	p->n_joins = 0;
-}
+/* ---- the control loop ---- */
 
 static unsigned
 serve_handoffs(struct rc_node *n)
@@ -768,54 +395,21 @@ serve_handoffs(struct rc_node *n)
 		wk = objs[i];
 		kept = false;
 		if (wk->kind == RC_WORK_LOGIN)
-			do_login(n, wk);
+			rc_node_login(n, wk);
 		else if (wk->kind == RC_WORK_LOGOUT)
-			do_logout(n, wk);
+			rc_node_logout(n, wk);
 		else if (wk->kind == RC_WORK_CREATE_ROOM)
-			kept = do_create_room(n, wk);
+			kept = rc_node_create_room(n, wk);
 		if (!kept)
 			rte_mempool_put(n->dp.work_pool, wk);
 	}
 	done += k;
 	k = rte_ring_dequeue_burst(n->ctrl_done, objs, 32, NULL);
 	for (i = 0; i < k; i++) {
-		room_created(n, objs[i]);
+		rc_node_room_created(n, objs[i]);
 		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
 	}
 	return done + k;
-}
-
-struct expiry {
-	struct rc_node *n;
-	uint64_t now;
-	unsigned count;
-	struct rc_session *victims[256];
-};
-
-static int
-find_idle(void *arg, struct rc_session *s)
-{
-	struct expiry *e = arg;
-	uint64_t seen = __atomic_load_n(&s->last_seen_ms, __ATOMIC_RELAXED);
-
-	if (e->now > seen && e->now - seen > (uint64_t)e->n->cfg.session_idle_s * 1000)
-		e->victims[e->count++] = s;
-	return e->count == RTE_DIM(e->victims);
-}
-
-static void
-expire_sessions(struct rc_node *n)
-{
-	struct expiry e = { .n = n, .now = rc_mono_ms() };
-	unsigned i;
-
-	rc_session_foreach(n->dp.sessions, find_idle, &e);
-	for (i = 0; i < e.count; i++) {
-		RC_DEBUG("session %016llx of %.*s expired", (unsigned long long)e.victims[i]->id,
-			 (int)e.victims[i]->user_len, e.victims[i]->user);
-		rc_node_end_session(n, e.victims[i]);
-		n->sessions_expired++;
-	}
 }
 
 /* ---- run and stop ---- */
@@ -921,7 +515,7 @@ rc_node_run(struct rc_node *n)
 		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
-			expire_sessions(n);
+			rc_node_expire_sessions(n);
 			next_expiry = now + 1000;
 			scheduled_cleanup(n, now);
 			report_alarms(n);

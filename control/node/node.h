@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One roomcast node: assembles the dataplane, the storage threads, the ports and the admin
- * API from a configuration, runs the control loop, and takes it all down again.
+ * One roomcast node: assembles the dataplane, the scopes (control/scope: WAL, history,
+ * drainer), the ports, the HA pair, the cluster state and the admin API from a
+ * configuration, runs the control loop, and takes it all down again. Only the node wing
+ * includes this header: the wings below receive handles, not struct rc_node.
  *
  * The control thread (the EAL main lcore) is the only writer of the room and session
  * tables. Its loop: admin requests, LOGIN / LOGOUT / room creation hand-offs from the
@@ -24,14 +26,11 @@
 #define RC_PENDING_JOINS 32 /* JOINs waiting for one room's creation */
 
 struct rc_admin;
-struct rc_drainer;
 struct rc_cluster_node;
-struct rc_mgmt;
-struct rc_metrics_buf;
-struct rc_history;
-struct rc_wal;
-struct rc_session;
 struct rc_ha_node;
+struct rc_metrics_buf;
+struct rc_mgmt;
+struct rc_session;
 
 struct rc_pending_room {
 	uint32_t id; /* 0: free slot */
@@ -121,8 +120,29 @@ int rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *pas
 /* The Prometheus metrics (node_metrics.c): rc_metrics_fn for rc_mgmt_refresh_metrics. */
 int rc_node_metrics(void *arg, struct rc_metrics_buf *b);
 
-/* End a session (the workers drop it from their rooms). */
+/* ---- the control thread's half of the chat protocol (sessions.c, rooms.c) ---- */
+
+/* Answer a worker's hand-off (from its RX worker, to its client); an ERROR with code, the
+ * request type ref and text, cut to `limit` bytes when not 0 (before a login: no reply
+ * larger than the request). */
+void rc_node_reply(struct rc_node *n, const struct rc_who *who, struct rc_msg *m);
+void rc_node_reply_error(struct rc_node *n, const struct rc_who *who, unsigned code,
+			 unsigned ref, const char *text, size_t limit);
+/* LOGIN and LOGOUT hand-offs. */
+void rc_node_login(struct rc_node *n, struct rc_work *wk);
+void rc_node_logout(struct rc_node *n, struct rc_work *wk);
+/* End a session (the HA peer is told; the workers drop it from their rooms). */
 void rc_node_end_session(struct rc_node *n, struct rc_session *s);
+/* End the sessions idle for longer than session_idle_s. */
+void rc_node_expire_sessions(struct rc_node *n);
+
+/* A JOIN for a room that did not exist when a worker looked, or a request that followed
+ * such a JOIN in the same datagram: it runs after the creation, in the order received.
+ * true when the work item was handed on (the caller must not free it). */
+bool rc_node_create_room(struct rc_node *n, struct rc_work *wk);
+/* A room record's WAL completion: the room into the table, its waiting requests to its
+ * home worker. */
+void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

@@ -17,8 +17,8 @@
  * for its rooms and its service address); then unserve, drainer stop, unload, stop, close.
  * Loading is what a start does for a single node, and what a lease won does in a pair.
  *
- * Threads: the control thread, the only writer of the tables. Nothing here logs but
- * rc_scope_load's alarms (control/lib/log.h).
+ * Threads: the control thread, the only writer of the tables. It logs (control/lib/log.h)
+ * what loading finds and the database switch.
  */
 #ifndef RC_SCOPE_H
 #define RC_SCOPE_H

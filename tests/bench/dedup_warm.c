@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_dedup_warm: what rebuilding the rooms' re-sent POST windows costs at a restart or a
- * takeover (control/node.c warm_room): for R rooms holding M messages each in LMDB, the time
+ * takeover (control/scope/scope_load.c warm_room): for R rooms holding M messages each in LMDB, the time
  * to read each room's last `window` messages (the baseline: what any rebuild from the WAL
  * costs) against reading them AND putting them into a window (dataplane/dedup.c), in the
  * same run. Also the per-POST cost of the window on the worker (find + put pending + put

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread's half of the chat protocol, rooms (node.h): a JOIN for a room that
+ * does not exist yet creates it (a room record to its scope's WAL; the JOINs and requests
+ * that arrive meanwhile wait for the commit, in order), and a created room goes to the table
+ * and its waiting requests to its home worker.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "clock.h"
+#include "cluster_node.h"
+#include "log.h"
+#include "room_table.h"
+
+static struct rc_pending_room *
+pending_find(struct rc_node *n, const char *name, unsigned len, uint32_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < RC_PENDING_ROOMS; i++) {
+		struct rc_pending_room *p = &n->pending[i];
+
+		if (p->id == 0)
+			continue;
+		if (id != 0 ? p->id == id : p->name_len == len && memcmp(p->name, name, len) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* The type of the request a work item carries (its header's byte 3). */
+static unsigned
+work_type(const struct rc_work *wk)
+{
+	return wk->msg_len >= RC_HDR_LEN ? wk->msg[3] : 0;
+}
+
+static int
+forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
+{
+	wk->kind = RC_WORK_REQUEST;
+	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, work_type(wk), "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	return 0; /* the worker frees it */
+}
+
+static bool
+is_admin(const struct rc_node *n, const struct rc_who *who)
+{
+	unsigned i;
+
+	const struct rc_cl_chat *ch = &rc_cluster_node_state(n->cn)->chat;
+
+	for (i = 0; i < ch->n_admins; i++)
+		if (strlen(ch->admins[i]) == who->user_len &&
+		    memcmp(ch->admins[i], who->user, who->user_len) == 0)
+			return true;
+	return false;
+}
+
+static int
+start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
+{
+	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
+	unsigned scope = sc->idx;
+	struct rc_pending_room *p;
+	struct rc_wal_rec *rec;
+
+	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
+		rc_node_reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
+				    "only administrators create rooms here", 0);
+		return -EPERM;
+	}
+	if (!n->dp.scope_serving[scope]) {
+		rc_node_reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
+				    "not the owner: these rooms are being moved between the HA pair",
+				    0);
+		return -EAGAIN;
+	}
+	if (n->dp.scope_no_peer[scope]) { /* ha.durability "peer-required" */
+		__atomic_fetch_add(&n->dp.peer_busy_refusals, 1, __ATOMIC_RELAXED);
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN,
+				    "busy: no HA peer copy, retry", 0);
+		return -EAGAIN;
+	}
+	if (rc_scopes_room_elsewhere(&n->scopes, sc, name->p, name->len)) {
+		rc_node_reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
+				    "not the owner: the room is hosted by the other node of the pair",
+				    0);
+		return -EXDEV;
+	}
+	if (sc->next_room_id > sc->room_hi ||
+	    rc_room_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
+				    0);
+		return -ENOSPC;
+	}
+	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
+		;
+	if (p == n->pending + RC_PENDING_ROOMS ||
+	    rte_mempool_get(n->dp.wal_pool[scope], (void **)&rec) != 0) {
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
+	rec->kind = RC_WAL_ROOM;
+	rec->reply_to = RC_CTRL_IDX;
+	rec->room_id = sc->next_room_id;
+	rec->ts_ms = rc_wall_ms();
+	rec->user_len = wk->who.user_len;
+	memcpy(rec->user, wk->who.user, wk->who.user_len);
+	rec->body_len = name->len;
+	memcpy(rec->body, name->p, name->len);
+	if (rte_ring_enqueue(n->dp.wal_ring[scope], rec) != 0) {
+		rte_mempool_put(n->dp.wal_pool[scope], rec);
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -ENOBUFS;
+	}
+	p->id = sc->next_room_id++;
+	p->name_len = (uint8_t)name->len;
+	memcpy(p->name, name->p, name->len);
+	p->name[name->len] = '\0';
+	snprintf(p->creator, sizeof(p->creator), "%.*s", wk->who.user_len, wk->who.user);
+	p->n_joins = 1;
+	p->joins[0] = wk;
+	return 0;
+}
+
+static const struct rc_str *
+work_room(const struct rc_msg *m)
+{
+	switch (m->hdr.type) {
+	case RC_T_JOIN:
+		return &m->u.join.room;
+	case RC_T_LEAVE:
+		return &m->u.leave.room;
+	case RC_T_POST:
+		return &m->u.post.room;
+	case RC_T_FETCH:
+		return &m->u.fetch.room;
+	case RC_T_MEMBERS:
+		return &m->u.members.room;
+	default:
+		return NULL;
+	}
+}
+
+/* A JOIN for a room that did not exist when a worker looked, or a request that followed
+ * such a JOIN in the same datagram (dataplane/request.c): it runs after the creation, in the
+ * order received. Returns true when the work item was handed on (the caller must not free
+ * it). */
+bool
+rc_node_create_room(struct rc_node *n, struct rc_work *wk)
+{
+	const struct rc_str *name;
+	struct rc_pending_room *p;
+	struct rc_room *r;
+	struct rc_msg m;
+	size_t used;
+
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = work_room(&m)) == NULL)
+		return false;
+	r = rc_room_lookup_name(n->dp.rooms, name->p, name->len);
+	if (r != NULL)
+		return forward_to_home(n, r, wk) == 0;
+	p = pending_find(n, name->p, name->len, 0);
+	if (p != NULL) {
+		if (p->n_joins == RC_PENDING_JOINS) {
+			rc_node_reply_error(n, &wk->who, RC_E_BUSY, m.hdr.type, "busy, retry", 0);
+			return false;
+		}
+		p->joins[p->n_joins++] = wk;
+		return true;
+	}
+	if (m.hdr.type != RC_T_JOIN) { /* its JOIN was refused: answered as if alone */
+		rc_node_reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room", 0);
+		return false;
+	}
+	return start_creation(n, wk, name) == 0;
+}
+
+void
+rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
+{
+	struct rc_pending_room *p = pending_find(n, NULL, 0, rec->room_id);
+	struct rc_scope *sc;
+	struct rc_room *r = NULL;
+	unsigned i;
+
+	if (p == NULL)
+		return;
+	sc = rc_scopes_of_room(&n->scopes, p->id);
+	/* HA: the scope may have been unloaded while the creation was committed: the room is
+	 * stored and loaded with the others by whoever serves the scope next */
+	if (rec->status == 0 && sc != NULL && n->dp.scope_serving[sc->idx])
+		r = rc_room_add(n->dp.rooms, p->id, p->name, p->name_len, p->creator, rec->ts_ms,
+				(uint16_t)(p->id % n->dp.n_workers));
+	if (r != NULL) {
+		r->scope = (uint8_t)sc->idx;
+		n->rooms_created++;
+		RC_INFO("room %u \"%s\" created by %s, home worker %u", r->id, r->name,
+			r->creator, r->home);
+	} else {
+		RC_ERR("room %u \"%s\" could not be created: %s", p->id, p->name,
+		       rec->status != 0 ? strerror(-rec->status) : strerror(errno));
+	}
+	for (i = 0; i < p->n_joins; i++) {
+		if (r == NULL || forward_to_home(n, r, p->joins[i]) != 0) {
+			if (r == NULL && work_type(p->joins[i]) == RC_T_JOIN)
+				rc_node_reply_error(n, &p->joins[i]->who, RC_E_BUSY, RC_T_JOIN,
+						    "room not created, retry", 0);
+			else if (r == NULL)
+				rc_node_reply_error(n, &p->joins[i]->who, RC_E_UNKNOWN_ROOM,
+						    work_type(p->joins[i]), "unknown room", 0);
+			rte_mempool_put(n->dp.work_pool, p->joins[i]);
+		}
+	}
+	p->id = 0;
+	p->n_joins = 0;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control thread's half of the chat protocol, sessions (node.h): LOGIN (the token
+ * checked, a repeated LOGIN answered with its session), LOGOUT, the end of a session (the
+ * HA peer told, the workers purge it) and idle expiry; the replies to the workers' hand-offs.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "ha_node.h"
+#include "log.h"
+#include "session.h"
+#include "token.h"
+
+void
+rc_node_reply(struct rc_node *n, const struct rc_who *who, struct rc_msg *m)
+{
+	m->hdr.session = who->session;
+	m->hdr.request_id = who->request_id;
+	if (rc_dp_send_msg(&n->dp, who->rx_worker, &who->peer, m) != 0)
+		RC_DEBUG("reply dropped: no mbuf or tx ring full");
+}
+
+void
+rc_node_reply_error(struct rc_node *n, const struct rc_who *who, unsigned code, unsigned ref,
+		    const char *text, size_t limit)
+{
+	struct rc_msg m;
+	size_t len = strlen(text);
+
+	if (limit != 0 && limit < RC_HDR_LEN + 4)
+		return; /* no amplification before login */
+	if (limit != 0 && RC_HDR_LEN + 4 + len > limit)
+		len = limit - RC_HDR_LEN - 4;
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_ERROR;
+	m.u.error.code = (uint16_t)code;
+	m.u.error.ref_type = (uint8_t)ref;
+	m.u.error.text.p = text;
+	m.u.error.text.len = (uint16_t)len;
+	rc_node_reply(n, who, &m);
+}
+
+const char *
+rc_login_refusal_name(unsigned reason)
+{
+	static const char *const names[RC_LOGIN_REFUSAL_MAX] = {
+		[RC_LOGIN_BAD_TOKEN] = "bad_token",
+		[RC_LOGIN_TOKEN_EXPIRED] = "token_expired",
+		[RC_LOGIN_TOO_MANY] = "too_many_sessions",
+		[RC_LOGIN_BUSY] = "busy",
+	};
+
+	return reason < RC_LOGIN_REFUSAL_MAX && names[reason] != NULL ? names[reason] : "?";
+}
+
+static void
+login_refused(struct rc_node *n, unsigned reason)
+{
+	n->login_refused[reason]++;
+	n->logins_failed++;
+}
+
+/* The recent LOGIN this one repeats (same user, address and request id, answered less than
+ * RC_LOGIN_REPEAT_MS ago, its session still live and bound there), or NULL. */
+static struct rc_session *
+login_repeated(struct rc_node *n, const struct rc_who *who, const struct rc_str *user)
+{
+	uint64_t now = rc_mono_ms();
+	struct rc_session *s;
+	unsigned i;
+
+	for (i = 0; i < RC_RECENT_LOGINS; i++) {
+		const struct rc_recent_login *e = &n->recent_logins[i];
+
+		if (e->session == 0 || now - e->at_ms > RC_LOGIN_REPEAT_MS ||
+		    e->ip != who->peer.ip || e->port != who->peer.udp_port ||
+		    e->request_id != who->request_id || e->user_len != user->len ||
+		    memcmp(e->user, user->p, user->len) != 0)
+			continue;
+		s = rc_session_lookup(n->dp.sessions, e->session);
+		if (s != NULL && s->peer.ip == who->peer.ip && s->peer.udp_port == who->peer.udp_port)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+login_remember(struct rc_node *n, const struct rc_who *who, const struct rc_session *s)
+{
+	struct rc_recent_login *e = &n->recent_logins[n->recent_login_next];
+
+	n->recent_login_next = (n->recent_login_next + 1) % RC_RECENT_LOGINS;
+	e->session = s->id;
+	e->at_ms = rc_mono_ms();
+	e->ip = who->peer.ip;
+	e->port = who->peer.udp_port;
+	e->request_id = who->request_id;
+	e->user_len = s->user_len;
+	memcpy(e->user, s->user, s->user_len);
+}
+
+void
+rc_node_login(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_session *s;
+	bool repeat = false;
+	struct rc_msg m;
+	size_t used;
+	int rc;
+
+	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0)
+		return;
+	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
+	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m.u.login.user.p,
+			     m.u.login.user.len, m.u.login.token.p, m.u.login.token.len,
+			     (uint64_t)time(NULL));
+	if (rc != 0) {
+		login_refused(n, rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN);
+		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
+				    rc == -EKEYEXPIRED ? "token expired" : "bad token",
+				    wk->msg_len);
+		return;
+	}
+	s = login_repeated(n, &wk->who, &m.u.login.user);
+	if (s != NULL) {
+		repeat = true;
+		n->logins_repeated++;
+	} else {
+		s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
+				   &wk->who.peer, rc_mono_ms());
+	}
+	if (s == NULL) {
+		login_refused(n, RC_LOGIN_TOO_MANY);
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN,
+				    "too many sessions", wk->msg_len);
+		return;
+	}
+	if (repeat) {
+		rc_session_touch(s, rc_mono_ms());
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = RC_T_LOGIN_OK;
+		m.u.login_ok.session = s->id;
+		m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
+		wk->who.session = s->id;
+		rc_node_reply(n, &wk->who, &m);
+		return;
+	}
+	login_remember(n, &wk->who, s);
+	n->logins_ok++;
+	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
+		 (unsigned long long)s->id);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_LOGIN_OK;
+	m.u.login_ok.session = s->id;
+	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
+	wk->who.session = s->id;
+	rc_node_reply(n, &wk->who, &m);
+	rc_ha_node_session(n->ha, s, true);
+}
+
+void
+rc_node_end_session(struct rc_node *n, struct rc_session *s)
+{
+	rc_ha_node_session(n->ha, s, false);
+	rc_scopes_end_session(&n->scopes, s);
+}
+
+void
+rc_node_logout(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_session *s = rc_session_lookup(n->dp.sessions, wk->who.session);
+	struct rc_msg m;
+
+	if (s != NULL)
+		rc_node_end_session(n, s);
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_BYE;
+	rc_node_reply(n, &wk->who, &m);
+}
+
+struct expiry {
+	struct rc_node *n;
+	uint64_t now;
+	unsigned count;
+	struct rc_session *victims[256];
+};
+
+static int
+find_idle(void *arg, struct rc_session *s)
+{
+	struct expiry *e = arg;
+	uint64_t seen = __atomic_load_n(&s->last_seen_ms, __ATOMIC_RELAXED);
+
+	if (e->now > seen && e->now - seen > (uint64_t)e->n->cfg.session_idle_s * 1000)
+		e->victims[e->count++] = s;
+	return e->count == RTE_DIM(e->victims);
+}
+
+void
+rc_node_expire_sessions(struct rc_node *n)
+{
+	struct expiry e = { .n = n, .now = rc_mono_ms() };
+	unsigned i;
+
+	rc_session_foreach(n->dp.sessions, find_idle, &e);
+	for (i = 0; i < e.count; i++) {
+		RC_DEBUG("session %016llx of %.*s expired", (unsigned long long)e.victims[i]->id,
+			 (int)e.victims[i]->user_len, e.victims[i]->user);
+		rc_node_end_session(n, e.victims[i]);
+		n->sessions_expired++;
+	}
+}
