@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "cluster.h"
+#include "cluster_node.h"
 #include "ha_fsm.h"
 #include "ha_lease.h"
 #include "ha_node_int.h"
@@ -23,7 +23,7 @@ struct ha_cmds {
 	struct rc_ha_node *ha;
 	const struct rc_config *cfg;
 	struct rc_dp *dp;
-	const struct rc_cluster *cl;
+	const struct rc_cluster_node *cn; /* the cluster state here (group names) */
 };
 
 static struct ha_cmds cmds_ctx;
@@ -305,8 +305,8 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 		return -EINVAL;
 	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
-	if (x->cl != NULL)
-		rc_cluster_find_node(x->cl, x->cfg->node_id, &g, NULL);
+	if (x->cn != NULL)
+		rc_cluster_find_node(rc_cluster_node_state(x->cn), x->cfg->node_id, &g, NULL);
 	if (strcmp(argv[0], x->cfg->node_id) != 0 && strcmp(argv[0], x->cfg->ha_peer_id) != 0 &&
 	    (g == NULL || strcmp(argv[0], g->name) != 0)) {
 		snprintf(err, errlen, "%s is not this node's group (%s)", argv[0],
@@ -390,7 +390,7 @@ cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 
 int
 rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct rc_config *cfg,
-		    struct rc_dp *dp, const struct rc_cluster *cl)
+		    struct rc_dp *dp, const struct rc_cluster_node *cn)
 {
 	static const struct {
 		const char *path, *args, *help;
@@ -408,7 +408,7 @@ rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct 
 	};
 	int rc;
 
-	cmds_ctx = (struct ha_cmds){ ha, cfg, dp, cl };
+	cmds_ctx = (struct ha_cmds){ ha, cfg, dp, cn };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn,
 					  &cmds_ctx };

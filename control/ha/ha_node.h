@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 struct rc_admin;
-struct rc_cluster;
+struct rc_cluster_node;
 struct rc_config;
 struct rc_dp;
 struct rc_metrics_buf;
@@ -57,9 +57,11 @@ bool rc_ha_node_state_of(void *arg, const char *node, const char **state,
 			 const char **reason);
 
 /* The `ha` commands (ha_cmds.c) on the admin socket; ha NULL: HA is off (ha status says
- * so). cl: the cluster state (updated in place), for the group names. 0 or -errno. */
+ * so). cn: the cluster state here, for the group names. Registering only keeps the
+ * pointers. 0 or -errno. */
 int rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha,
-			const struct rc_config *cfg, struct rc_dp *dp, const struct rc_cluster *cl);
+			const struct rc_config *cfg, struct rc_dp *dp,
+			const struct rc_cluster_node *cn);
 
 /* The HA metrics (ha_metrics.c): the state (Unknown while ha is NULL), counters,
  * durability, what the HA link refused. */

@@ -372,8 +372,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
 	    (rc = rc_node_cmds_register(n)) != 0 ||
 	    (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
-	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->cfg, &n->dp,
-				      rc_cluster_node_state(n->cn))) != 0) {
+	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->cfg, &n->dp, n->cn)) != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}

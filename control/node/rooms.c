@@ -67,26 +67,24 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 	return false;
 }
 
+/* A room `name` may be created in scope sc for this JOIN: 0, or -errno once refused (the
+ * JOIN answered). */
 static int
-start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
+creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *sc,
+		 const struct rc_str *name)
 {
-	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
-	unsigned scope = sc->idx;
-	struct rc_pending_room *p;
-	struct rc_wal_rec *rec;
-
 	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
 		rc_node_reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
 				    "only administrators create rooms here", 0);
 		return -EPERM;
 	}
-	if (!n->dp.scope_serving[scope]) {
+	if (!n->dp.scope_serving[sc->idx]) {
 		rc_node_reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
 				    "not the owner: these rooms are being moved between the HA pair",
 				    0);
 		return -EAGAIN;
 	}
-	if (n->dp.scope_no_peer[scope]) { /* ha.durability "peer-required" */
+	if (n->dp.scope_no_peer[sc->idx]) { /* ha.durability "peer-required" */
 		__atomic_fetch_add(&n->dp.peer_busy_refusals, 1, __ATOMIC_RELAXED);
 		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN,
 				    "busy: no HA peer copy, retry", 0);
@@ -104,6 +102,20 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 				    0);
 		return -ENOSPC;
 	}
+	return 0;
+}
+
+static int
+start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
+{
+	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
+	unsigned scope = sc->idx;
+	struct rc_pending_room *p;
+	struct rc_wal_rec *rec;
+	int rc;
+
+	if ((rc = creation_allowed(n, wk, sc, name)) != 0)
+		return rc;
 	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
 		;
 	if (p == n->pending + RC_PENDING_ROOMS ||
