@@ -12,15 +12,16 @@
  * and pushed to every other node by the syncer thread. A state pushed by a peer is taken when
  * it is newer (rc_cluster_newer), saved and applied the same way.
  *
- * What applying means here:
+ * What applying means here (the node does the first two: rc_cluster_node_ops.apply):
  *  - TC stopped on this node, or persistent chat disabled: the workers refuse every room
  *    request with ERROR 8 "not the owner" and a text saying why; LOGIN and PING still work.
  *  - chat settings: messages_on_join, max_archive_query, default_max_occupants and
  *    max_rooms (capped by the node's own table size) replace the node config's values;
  *    admins_only_create limits room creation to the listed admin users.
  *  - database: the database assigned to this node (conninfo from the state, password from
- *    its file) replaces node config's db.conninfo; the drainer and the history thread's
- *    connection are restarted on a change. No assignment: the node config's db applies.
+ *    its file) replaces node config's db.conninfo; the drainers and the history threads'
+ *    connections are restarted on a change (rc_cluster_node_ops.db_switch). No assignment:
+ *    the node config's db applies.
  *
  * Threads: the control thread only.
  */

@@ -105,6 +105,19 @@ login_remember(struct rc_node *n, const struct rc_who *who, const struct rc_sess
 	memcpy(e->user, s->user, s->user_len);
 }
 
+static void
+login_ok(struct rc_node *n, struct rc_work *wk, const struct rc_session *s)
+{
+	struct rc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_LOGIN_OK;
+	m.u.login_ok.session = s->id;
+	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
+	wk->who.session = s->id;
+	rc_node_reply(n, &wk->who, &m);
+}
+
 void
 rc_node_login(struct rc_node *n, struct rc_work *wk)
 {
@@ -143,24 +156,14 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	}
 	if (repeat) {
 		rc_session_touch(s, rc_mono_ms());
-		memset(&m, 0, sizeof(m));
-		m.hdr.type = RC_T_LOGIN_OK;
-		m.u.login_ok.session = s->id;
-		m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
-		wk->who.session = s->id;
-		rc_node_reply(n, &wk->who, &m);
+		login_ok(n, wk, s);
 		return;
 	}
 	login_remember(n, &wk->who, s);
 	n->logins_ok++;
 	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
 		 (unsigned long long)s->id);
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = RC_T_LOGIN_OK;
-	m.u.login_ok.session = s->id;
-	m.u.login_ok.idle_timeout_s = n->cfg.session_idle_s;
-	wk->who.session = s->id;
-	rc_node_reply(n, &wk->who, &m);
+	login_ok(n, wk, s);
 	rc_ha_node_session(n->ha, s, true);
 }
 
