@@ -5,9 +5,9 @@
  *
  * A POST, in order (the numbers are the threads' hand-offs):
  *   RX worker   rc_req_input: the bundle is decoded message by message (views into the
- *               mbuf, no copy); its row: session and address (session_request), the node
- *               serves rooms and the room's HA scope (room_request), the POST rate token,
- *               the room by name (RCU).
+ *               mbuf, no copy), each message dispatched by its row: session and address
+ *               (session_request); the room by name (RCU), the node serves rooms, the
+ *               room's HA scope is served, the POST rate token (room_request).
  *    (1)        the room's home worker is another one: hand_off() copies the message's
  *               bytes into a struct rc_work with the decoded message pointed at the copy and
  *               the room's id, onto the home worker's `in` ring (MP/SC; full: ERROR 9).
@@ -17,8 +17,8 @@
  *               re-sent POST window (dedup.h), storage full, peer-required; make_record
  *               copies user and body into an rc_wal_rec with the room's next seq.
  *    (2)        the record onto the scope's WAL ring; next_seq++, the cmid "pending".
- *   WAL writer  group commit (storage/wal.h); the record comes back on this worker's
- *    (3)        `done` ring, stored or not.
+ *   WAL writer  group commit (storage/wal.h; with an HA peer gate, once the peer holds it
+ *    (3)        too); the record comes back on this worker's `done` ring, stored or not.
  *   home worker rc_req_committed: the room by id, the lease guard, last_committed, the
  *               window's "stored"; ACK to the poster, DELIVER to the members (fanout.c).
  * LOGIN, LOGOUT and a JOIN that creates its room go to the control thread (ctrl_ring)
@@ -317,7 +317,6 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	r->next_seq++;
 }
 
-
 static void
 do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
 	const struct rc_msg *req)
@@ -332,6 +331,7 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 
 /* ---- the dispatch table ---- */
 
+/* clang-format off */
 /* Local short names for the table's columns. */
 #define SESSION RC_REQ_SESSION
 #define RATED RC_REQ_RATED
@@ -392,6 +392,7 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 #undef CREATES
 #undef RATED
 #undef SESSION
+/* clang-format on */
 
 const struct rc_req_row *
 rc_req_row(unsigned type)
