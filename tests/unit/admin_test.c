@@ -31,6 +31,7 @@
 
 #include "admin.h"
 #include "admin_cmd.h"
+#include "admin_table.h"
 #include "config.h"
 #include "token.h"
 #include "token_admin.h"
@@ -68,13 +69,9 @@ cmd_show(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char 
 	return 0;
 }
 
-static int
-cmd_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	   size_t errlen)
+/* No arguments: the row says so, the dispatcher checks it. */
+static RC_ADMIN_HANDLER(cmd_status)
 {
-	(void)arg, (void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
 	json_object_set_new(res, "state", json_string("normal"));
 	rc_text_printf(t, "state normal");
 	return 0;
@@ -93,10 +90,10 @@ cmd_big(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *
 }
 
 static const struct rc_admin_cmd cmds[] = {
-	{ "room show", "ROOM", "one room", cmd_show, NULL },
-	{ "room list", "", "every room", cmd_status, NULL },
-	{ "status", "", "the node", cmd_status, NULL },
-	{ "debug big", "", "a long reply", cmd_big, NULL },
+	{ "room show", "ROOM", "one room", cmd_show, 0, RC_ADMIN_ANY },
+	{ "room list", "", "every room", cmd_status },
+	{ "status", "", "the node", cmd_status },
+	{ "debug big", "", "a long reply", cmd_big },
 };
 
 /* ---- server ---- */
@@ -118,8 +115,9 @@ start_server(const char *group)
 	srv = rc_admin_open(sock, group, err, sizeof(err));
 	if (srv == NULL)
 		fail_msg("rc_admin_open: %s", err);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		assert_int_equal(rc_admin_register(srv, &cmds[i]), 0);
+	assert_int_equal(rc_admin_register_table(srv, cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
+						 NULL),
+			 0);
 	assert_int_equal(rc_token_admin_register(srv, &cfg), 0);
 	srv_stop = 0;
 	assert_int_equal(pthread_create(&srv_thread, NULL, serve, NULL), 0);
@@ -827,27 +825,27 @@ static void
 test_table(void **state)
 {
 	struct rc_admin_table t = { 0 };
-	struct rc_admin_cmd room = { "room", "NAME", "a room", cmd_echo, "room" };
-	struct rc_admin_cmd show = { "room  show", "ROOM", "show", cmd_echo, "room show" };
+	struct rc_admin_cmd room = { "room", "NAME", "a room", cmd_echo, 0, RC_ADMIN_ANY };
+	struct rc_admin_cmd show = { "room  show", "ROOM", "show", cmd_echo, 0, RC_ADMIN_ANY };
 	char *argv[] = { "room", "show", "x", "y" };
 	json_t *r;
 
 	(void)state;
-	assert_int_equal(rc_admin_table_add(&t, &room), 0);
-	assert_int_equal(rc_admin_table_add(&t, &show), 0);
+	assert_int_equal(rc_admin_table_add(&t, &room, "room", NULL), 0);
+	assert_int_equal(rc_admin_table_add(&t, &show, "room show", NULL), 0);
 	show.path = "room show";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EEXIST);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EEXIST);
 	show.path = "help";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EEXIST);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EEXIST);
 	show.path = " ";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "room --x";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "a b c d e f g h i";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "x";
 	show.fn = NULL;
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	/* Longest match. */
 	r = rc_admin_table_dispatch(&t, 4, argv);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"),
@@ -865,6 +863,139 @@ test_table(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "text")), "lobby");
 	json_decref(r);
 	rc_admin_table_free(&t);
+}
+
+/* The table's precondition for RC_ADMIN_NEEDS_STATE rows: *ctx says whether it holds. */
+static int
+ready_if(void *ctx, char *err, size_t errlen)
+{
+	if (*(const int *)ctx)
+		return 0;
+	snprintf(err, errlen, "no state here");
+	return -ENODATA;
+}
+
+static RC_ADMIN_HANDLER(cmd_count)
+{
+	json_object_set_new(res, "argc", json_integer(argc));
+	return 0;
+}
+
+/* {error, usage or NULL} of a dispatch that must fail; argc of one that must succeed. */
+static void
+expect_reply(struct rc_admin_table *t, int argc, char **argv, const char *error,
+	     const char *usage, int ok_argc)
+{
+	json_t *r = rc_admin_table_dispatch(t, argc, argv);
+
+	assert_non_null(r);
+	if (error == NULL) {
+		assert_true(json_is_true(json_object_get(r, "ok")));
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"),
+								    "argc")),
+				 ok_argc);
+	} else {
+		assert_string_equal(json_string_value(json_object_get(r, "error")), error);
+		if (usage == NULL)
+			assert_null(json_object_get(r, "usage"));
+		else
+			assert_string_equal(json_string_value(json_object_get(r, "usage")), usage);
+	}
+	json_decref(r);
+}
+
+static void
+test_table_rows(void **state)
+{
+	static const struct rc_admin_cmd rows[] = {
+		{ "node status", "", "no words", cmd_count },
+		{ "node show", "NAME [MORE]", "one or two", cmd_count, 1, 2 },
+		{ "group list", "", "needs the state", cmd_count, 0, 0, RC_ADMIN_NEEDS_STATE },
+		{ "group show", "GROUP", "needs the state", cmd_count, 1, 1, RC_ADMIN_NEEDS_STATE },
+	};
+	struct rc_admin_cmd bad = { "x", "", "x", cmd_count };
+	struct rc_admin_table t = { 0 };
+	char *w[] = { "node", "show", "a", "b", "c" };
+	char *g[] = { "group", "show", "g1", "g2" };
+	int have_state = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(rc_admin_table_add(&t, &rows[i], &have_state, ready_if), 0);
+	/* Rows that contradict themselves are refused. */
+	bad.min_args = 1; /* min above max */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.max_args = 1; /* words allowed, no usage for them */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.args = "Y", bad.min_args = 0, bad.max_args = 0; /* a usage, no words allowed */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.max_args = 1, bad.flags = RC_ADMIN_NEEDS_STATE; /* a precondition nobody checks */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, ready_if), 0);
+	/* Arity: outside min..max a usage error, as a handler's -EINVAL. */
+	expect_reply(&t, 3, (char *[]){ "node", "status", "x" }, "invalid arguments",
+		     "node status", 0);
+	expect_reply(&t, 2, w, "invalid arguments", "node show NAME [MORE]", 0);
+	expect_reply(&t, 3, w, NULL, NULL, 1);
+	expect_reply(&t, 4, w, NULL, NULL, 2);
+	expect_reply(&t, 5, w, "invalid arguments", "node show NAME [MORE]", 0);
+	/* No state: the precondition's error; with a wrong arity too, still a usage error that
+	 * names what is missing. */
+	expect_reply(&t, 2, (char *[]){ "group", "list" }, "no state here", NULL, 0);
+	expect_reply(&t, 3, g, "no state here", NULL, 0);
+	expect_reply(&t, 4, g, "no state here", "group show GROUP", 0);
+	/* With the state: the handler, or the plain usage error. */
+	have_state = 1;
+	expect_reply(&t, 2, (char *[]){ "group", "list" }, NULL, NULL, 0);
+	expect_reply(&t, 3, g, NULL, NULL, 1);
+	expect_reply(&t, 4, g, "invalid arguments", "group show GROUP", 0);
+	rc_admin_table_free(&t);
+}
+
+static void
+join_cell(const json_t *row, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%" JSON_INTEGER_FORMAT,
+		 json_string_value(json_object_get(row, "name")),
+		 json_integer_value(json_object_get(row, "n")));
+}
+
+static void
+test_table_render(void **state)
+{
+	static const struct rc_table_col cols[] = {
+		{ "NAME", -6, "name" }, { "N", 4, "n" },	    { "ON", -3, "on" },
+		{ "WHO", -8, "who" },	{ "BOTH", 8, NULL, join_cell }, { "LAST", 0, "last" },
+	};
+	struct rc_text t = { 0 };
+	json_t *arr = json_array();
+
+	(void)state;
+	rc_table_head(&t, RC_TABLE(cols));
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr,
+				      json_pack("{s:s,s:i,s:b,s:[ss],s:s}", "name", "a", "n", 7,
+						"on", 1, "who", "x", "y", "last", "end")),
+			 0);
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr,
+				      json_pack("{s:s,s:i,s:b,s:[],s:n}", "name", "longer-name",
+						"n", -12345, "on", 0, "who", "last")),
+			 0);
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr, NULL), -ENOMEM);
+	assert_string_equal(t.buf, "NAME      N ON  WHO          BOTH LAST\n"
+				   "a         7 on  x,y           a/7 end\n"
+				   "longer-name -12345 off -        longer-name/-12345 -\n");
+	/* The JSON holds the rows as given; printing them again gives the same lines. */
+	assert_int_equal(json_array_size(arr), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 1), "n")),
+			 -12345);
+	free(t.buf);
+	t = (struct rc_text){ 0 };
+	rc_table_print(&t, RC_TABLE(cols), arr);
+	assert_string_equal(t.buf, "NAME      N ON  WHO          BOTH LAST\n"
+				   "a         7 on  x,y           a/7 end\n"
+				   "longer-name -12345 off -        longer-name/-12345 -\n");
+	free(t.buf);
+	json_decref(arr);
 }
 
 int
@@ -899,6 +1030,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_local_help_and_mint),
 		cmocka_unit_test(test_socket_lifecycle),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_table_render),
 	};
 	char err[512];
 	FILE *f;
