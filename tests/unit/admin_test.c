@@ -4,7 +4,12 @@
  * (its path is argv[1], from meson) and by raw requests on the socket: replies, -j, usage
  * errors, help at every level, slow and oversized clients, the peer credential check (as
  * root: children drop to uid 65534 / 1), the socket file's life cycle, and token mint both
- * through the daemon and locally (roomcastctl -c CONFIG without a daemon).
+ * through the daemon and locally (roomcastctl -c CONFIG without a daemon). The rows' arity
+ * and precondition checks, and the table renderer.
+ *
+ * roomcastd's own commands, as its `help -j` lists them (rc_cmdlist --json, argv[2]): the
+ * list roomcastctl prints without a daemon must be exactly that, and control/admin/CLI.md
+ * (argv[3]) must have a section for each of them and none for a command that does not exist.
  *
  * The server runs in a thread of this process, polling; roomcastctl runs as a child.
  */
@@ -38,7 +43,7 @@
 
 #define NOBODY 65534
 
-static const char *ctl;
+static const char *ctl, *cmdlist, *cli_md;
 static char dir[64], sock[128], conf[128], secret_path[128];
 static struct rc_admin *srv;
 static pthread_t srv_thread;
@@ -998,6 +1003,121 @@ test_table_render(void **state)
 	json_decref(arr);
 }
 
+/* ---- tests: roomcastd's commands, offline and in CLI.md ---- */
+
+/* roomcastd's `help -j` result: its "commands" array (a new reference). */
+static json_t *
+daemon_commands(void)
+{
+	char cmd[512];
+	json_error_t jerr;
+	json_t *r, *cmds;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --json", cmdlist);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	r = json_loadf(p, 0, &jerr);
+	assert_int_equal(pclose(p), 0);
+	if (r == NULL)
+		fail_msg("rc_cmdlist --json: %s", jerr.text);
+	cmds = json_incref(json_object_get(r, "commands"));
+	json_decref(r);
+	assert_true(json_array_size(cmds) > 20);
+	return cmds;
+}
+
+static void
+test_offline_list(void **state)
+{
+	json_t *cmds = daemon_commands(), *c;
+	struct rc_text want = { 0 };
+	char path[160], head[256];
+	size_t i;
+
+	(void)state;
+	rc_text_printf(&want, "Commands:\n");
+	json_array_foreach(cmds, i, c) {
+		const char *args = json_string_value(json_object_get(c, "args"));
+
+		snprintf(head, sizeof(head), "%s%s%s",
+			 json_string_value(json_object_get(c, "command")), args[0] ? " " : "", args);
+		rc_text_printf(&want, "  %-34s  %s\n", head,
+			       json_string_value(json_object_get(c, "help")));
+	}
+	snprintf(path, sizeof(path), "%s/nobody-listens.sock", dir);
+	assert_int_equal(run_ctl("-s", path, "help", NULL), 3);
+	assert_string_equal(out, want.buf);
+	/* the HA commands too (an earlier hand-written list lacked them) */
+	assert_contains(out, "  ha failover NODE");
+	free(want.buf);
+	json_decref(cmds);
+}
+
+/* Does the CLI.md heading (its words) start with the command path p? A heading word
+ * "a|b|c" stands for each of a, b and c ("service start|stop|status tc"). */
+static bool
+heading_covers(char **words, int n, const char *p)
+{
+	char buf[128], *save = NULL, *w;
+	int k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", p);
+	for (w = strtok_r(buf, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save), k++) {
+		const char *alt = k < n ? words[k] : NULL;
+		size_t len = strlen(w);
+		bool hit = false;
+
+		while (alt != NULL && !hit) {
+			hit = strncmp(alt, w, len) == 0 && (alt[len] == '|' || alt[len] == '\0');
+			alt = strchr(alt, '|');
+			alt = alt ? alt + 1 : NULL;
+		}
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+static void
+test_cli_md(void **state)
+{
+	json_t *cmds = daemon_commands(), *c;
+	bool covered[128] = { false };
+	char line[512];
+	FILE *f = fopen(cli_md, "r");
+	size_t i;
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(json_array_size(cmds) <= sizeof(covered));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *words[16], *save = NULL, *w, heading[512];
+		bool any = false;
+		int n = 0;
+
+		if (strncmp(line, "### ", 4) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(heading, sizeof(heading), "%s", line);
+		for (w = strtok_r(line + 4, " ", &save); w != NULL && n < 16;
+		     w = strtok_r(NULL, " ", &save))
+			words[n++] = w;
+		json_array_foreach(cmds, i, c)
+			if (heading_covers(words, n,
+					   json_string_value(json_object_get(c, "command"))))
+				covered[i] = any = true;
+		if (!any)
+			fail_msg("CLI.md: \"%s\" is no command roomcastd serves", heading);
+	}
+	fclose(f);
+	json_array_foreach(cmds, i, c)
+		if (!covered[i])
+			fail_msg("CLI.md has no section for \"%s\"",
+				 json_string_value(json_object_get(c, "command")));
+	json_decref(cmds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1032,14 +1152,19 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_table_render),
+		cmocka_unit_test(test_offline_list),
+		cmocka_unit_test(test_cli_md),
 	};
 	char err[512];
 	FILE *f;
 	int rc;
 
 	ctl = argc > 1 ? argv[1] : getenv("RC_ROOMCASTCTL");
-	if (ctl == NULL || access(ctl, X_OK) != 0) {
-		fprintf(stderr, "usage: admin_test PATH-TO-ROOMCASTCTL\n");
+	cmdlist = argc > 2 ? argv[2] : NULL;
+	cli_md = argc > 3 ? argv[3] : NULL;
+	if (ctl == NULL || access(ctl, X_OK) != 0 || cmdlist == NULL || access(cmdlist, X_OK) != 0 ||
+	    cli_md == NULL) {
+		fprintf(stderr, "usage: admin_test ROOMCASTCTL RC_CMDLIST CLI.md\n");
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/rc-admin-test.XXXXXX");
