@@ -38,13 +38,13 @@ typedef int (*rc_admin_fn)(void *arg, int argc, char **argv, json_t *result,
 
 /* Defines a handler (rc_admin_fn) that may leave any of its parameters unused. */
 #define RC_ADMIN_UNUSED __attribute__((unused))
-#define RC_ADMIN_HANDLER(name)                                                             \
-	int name(void *arg RC_ADMIN_UNUSED, int argc RC_ADMIN_UNUSED,                        \
-		 char **argv RC_ADMIN_UNUSED, json_t *res RC_ADMIN_UNUSED,                   \
-		 struct rc_text *t RC_ADMIN_UNUSED, char *err RC_ADMIN_UNUSED,               \
+#define RC_ADMIN_HANDLER(name)                                                                  \
+	int name(void *arg RC_ADMIN_UNUSED, int argc RC_ADMIN_UNUSED,                           \
+		 char **argv RC_ADMIN_UNUSED, json_t *res RC_ADMIN_UNUSED,                      \
+		 struct rc_text *t RC_ADMIN_UNUSED, char *err RC_ADMIN_UNUSED,                  \
 		 size_t errlen RC_ADMIN_UNUSED)
 
-#define RC_ADMIN_ANY UINT8_MAX       /* max_args: no limit here (the handler parses) */
+#define RC_ADMIN_ANY UINT8_MAX         /* max_args: no limit here (the handler parses) */
 #define RC_ADMIN_NEEDS_STATE (1u << 0) /* flags: runs only when its table's ready() agrees */
 
 /*

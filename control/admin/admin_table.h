@@ -47,6 +47,6 @@ int rc_table_add(struct rc_text *t, const struct rc_table_col *cols, size_t n, j
 
 /* The header, then the line of every element of arr. */
 void rc_table_print(struct rc_text *t, const struct rc_table_col *cols, size_t n,
-		   const json_t *arr);
+		    const json_t *arr);
 
 #endif /* RC_ADMIN_TABLE_H */
