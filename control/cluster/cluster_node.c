@@ -28,7 +28,7 @@ struct rc_cluster_node {
 const struct rc_cluster *
 rc_cluster_node_state(const struct rc_cluster_node *cn)
 {
-	return cn->cl;
+	return cn != NULL ? cn->cl : NULL;
 }
 
 const struct rc_cl_node *

@@ -68,7 +68,7 @@ void rc_cluster_node_poll(struct rc_cluster_node *cn);
 int rc_cluster_node_change(struct rc_cluster_node *cn, rc_cluster_mut_fn fn, void *arg,
 			   char *err, size_t errlen);
 
-/* The state (updated in place by a change or a push). */
+/* The state (updated in place by a change or a push); NULL while cn is NULL. */
 const struct rc_cluster *rc_cluster_node_state(const struct rc_cluster_node *cn);
 
 /* This node's entry in the state, or NULL when the state does not name it. */

@@ -113,9 +113,7 @@ scope_json(struct rc_ha_node *ha, unsigned s, const struct rc_ha_lease_status *l
 			 "timeouts", (json_int_t)rs.timeouts);
 }
 
-static int
-cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_status)
 {
 	struct ha_cmds *x = arg;
 	struct rc_ha_node *ha = x->ha;
@@ -127,16 +125,12 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	const char *pstate, *preason;
 	bool up;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
 	if (ha == NULL) {
 		json_object_set_new(res, "state", json_string(rc_ha_state_name(RC_HA_UNKNOWN)));
 		json_object_set_new(res, "reason", json_string(rc_ha_reason_name(
 							     RC_HA_REASON_HA_NOT_ENABLED)));
 		rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
 			       x->cfg->node_id);
-		(void)err, (void)errlen;
 		return 0;
 	}
 	rc_ha_lease_get_status(ha->lease, &ls);
@@ -257,16 +251,12 @@ need_ha(struct ha_cmds *x, char *err, size_t errlen)
 	return -ENOTSUP;
 }
 
-static int
-cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-		size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_failover)
 {
 	struct ha_cmds *x = arg;
 	struct rc_ha_node *ha = x->ha;
 	int rc;
 
-	if (argc != 1)
-		return -EINVAL;
 	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
 	if (strcmp(argv[0], x->cfg->ha_peer_id) == 0) {
@@ -292,17 +282,13 @@ cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 	return rc;
 }
 
-static int
-cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-		size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_fallback)
 {
 	struct ha_cmds *x = arg;
 	struct rc_ha_node *ha = x->ha;
 	const struct rc_cl_group *g = NULL;
 	int rc;
 
-	if (argc != 1)
-		return -EINVAL;
 	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
 	if (x->cn != NULL)
@@ -334,16 +320,12 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 	return rc;
 }
 
-static int
-cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	       size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_recover)
 {
 	struct ha_cmds *x = arg;
 	struct rc_ha_node *ha = x->ha;
 	int rc;
 
-	if (argc > 1)
-		return -EINVAL;
 	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
 	if (argc == 1 && strcmp(argv[0], x->cfg->node_id) != 0) {
@@ -356,16 +338,12 @@ cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 	return rc;
 }
 
-static int
-cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	     size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_fault)
 {
 	struct ha_cmds *x = arg;
 	struct rc_ha_node *ha = x->ha;
 	bool on;
 
-	if (argc != 1)
-		return -EINVAL;
 	if (!x->cfg->ha_fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
@@ -388,33 +366,23 @@ cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 	return 0;
 }
 
+static const struct rc_admin_cmd cmds[] = {
+	{ "ha status", "", "both nodes' HA state, reason, time in state, leases, streams",
+	  cmd_ha_status },
+	{ "ha failover", "NODE", "hand NODE's rooms and users to its peer (run on NODE)",
+	  cmd_ha_failover, 1, 1 },
+	{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
+	  "node in Failed Over or Idle)", cmd_ha_fallback, 1, 1 },
+	{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover, 0, 1 },
+	{ "ha fault", "stall-workers|resume-workers|fail-load", "fault injection (tests only)",
+	  cmd_ha_fault, 1, 1 },
+};
+
 int
 rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct rc_config *cfg,
 		    struct rc_dp *dp, const struct rc_cluster_node *cn)
 {
-	static const struct {
-		const char *path, *args, *help;
-		rc_admin_fn fn;
-	} cmds[] = {
-		{ "ha status", "", "both nodes' HA state, reason, time in state, leases, streams",
-		  cmd_ha_status },
-		{ "ha failover", "NODE", "hand NODE's rooms and users to its peer (run on NODE)",
-		  cmd_ha_failover },
-		{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
-		  "node in Failed Over or Idle)", cmd_ha_fallback },
-		{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover },
-		{ "ha fault", "stall-workers|resume-workers|fail-load", "fault injection (tests only)",
-		  cmd_ha_fault },
-	};
-	int rc;
-
 	cmds_ctx = (struct ha_cmds){ ha, cfg, dp, cn };
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn,
-					  &cmds_ctx };
-
-		if ((rc = rc_admin_register(admin, &c)) != 0)
-			return rc;
-	}
-	return 0;
+	return rc_admin_register_table(admin, cmds, sizeof(cmds) / sizeof(cmds[0]), &cmds_ctx,
+				       NULL);
 }

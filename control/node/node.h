@@ -147,5 +147,9 @@ void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);
 
+/* Every admin command roomcastd serves, registered on n->admin (rc_node_init). Registration
+ * only keeps pointers and reads nothing of n, so rc_cmdlist lists the commands with an
+ * otherwise zeroed node. 0 or -errno. */
+int rc_node_admin_register(struct rc_node *n);
 
 #endif /* RC_NODE_H */
