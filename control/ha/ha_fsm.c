@@ -15,8 +15,6 @@ rc_ha_state_may_serve(enum rc_ha_state s)
 	return (unsigned)s < RC_HA_STATE_MAX ? ha_states[s].serve : 0;
 }
 
-/* ---- the machine ---- */
-
 void
 rc_ha_fsm_init(struct rc_ha_fsm *f, bool ha_enabled, uint64_t now_ms)
 {
@@ -38,10 +36,11 @@ rc_ha_fsm_set_auto_fallback(struct rc_ha_fsm *f, bool on, uint64_t after_ms)
 	f->auto_fallback_ms = after_ms;
 }
 
+/* Due only in a state that healthy-period can move (Failed Over). */
 uint64_t
 rc_ha_fsm_fallback_due(const struct rc_ha_fsm *f)
 {
-	if (!f->auto_fallback || f->state != RC_HA_FAILED_OVER)
+	if (!f->auto_fallback || ha_table[f->state][RC_HA_EV_HEALTHY_PERIOD].alt[0].kind != K_GO)
 		return 0;
 	return f->since_ms + f->auto_fallback_ms;
 }

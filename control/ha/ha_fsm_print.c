@@ -150,7 +150,7 @@ rc_ha_result_name(enum rc_ha_result r)
 	return name_at(result_names, COUNT(result_names), r);
 }
 
-/* ---- presentation ---- */
+/* ---- the step line and JSON ---- */
 
 static int
 format_actions(uint32_t actions, char *buf, size_t cap)
@@ -493,6 +493,11 @@ rc_ha_fsm_check_tables(char *err, size_t errlen)
 				return r;
 	}
 	for (unsigned s = 0; s < RC_HA_STATE_MAX; s++) {
+		if ((ha_states[s].serve & ~(RC_HA_OWN | RC_HA_PEER)) ||
+		    (ha_states[s].reads & ~(HA_READS(RC_HA_AWAIT_MAX) - HA_READS(1)))) {
+			snprintf(err, errlen, "%s: state row out of range", state_names[s]);
+			return -EINVAL;
+		}
 		/* A state that reads an answer acts on it. */
 		for (unsigned w = RC_HA_AWAIT_NONE + 1; w < RC_HA_AWAIT_MAX; w++)
 			for (unsigned e = 0; e < RC_HA_EV_MAX; e++)

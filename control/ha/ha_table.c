@@ -422,7 +422,8 @@ const struct ha_state_row ha_states[RC_HA_STATE_MAX] = {
 	S(UNKNOWN)          = { OWN,        W(LEASE_OWN) },
 };
 
-#define OP(act, w, a1, a2, where)                                                                 	{ RC_HA_ACT_##act, RC_HA_AWAIT_##w, { RC_HA_EV_##a1, RC_HA_EV_##a2 }, (where) }
+#define OP(act, w, a1, a2, where)                                                                  \
+	{ RC_HA_ACT_##act, RC_HA_AWAIT_##w, { RC_HA_EV_##a1, RC_HA_EV_##a2 }, (where) }
 
 /* release and unload-peer are awaited only where a state lives until they finish (Failing
  * Over, Falling Back); elsewhere they are fire-and-forget. */

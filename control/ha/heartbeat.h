@@ -15,7 +15,7 @@
  *    72   8 boot id: random per process start, never 0
  *    80   8 seq: strictly increasing per boot id
  *    88   8 time_ms: the sender's wall clock (ms since the Unix epoch)
- *    96   4 HA state  (control/ha_fsm.h's enum, as a plain integer)
+ *    96   4 HA state  (ha_fsm.h's enum, as a plain integer)
  *   100   4 HA reason (idem)
  *   104   8 lease epoch
  *   112   8 last_lsn: the sender's WAL position
