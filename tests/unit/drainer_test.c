@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of storage/drainer.c and of storage/history.c with a database: a real WAL
- * (LMDB in a scratch directory, EAL with --no-huge) and a real PostgreSQL
- * (tests/unit/pg_fixture.h), each test in a database of its own. The drain tests run once
- * per method (COPY, PIPELINE).
+ * Unit tests of storage/drainer.c (with its drain_*.c) and of storage/history.c with a
+ * database: a real WAL (LMDB in a scratch directory, EAL with --no-huge) and a real
+ * PostgreSQL (tests/unit/pg_fixture.h), each test in a database of its own. The drain tests
+ * run once per method (COPY, PIPELINE; tests/unit/drain_fixture.h).
  *
  *   drainer_test [PATH/TO/pg-fixture.sh]
  */
