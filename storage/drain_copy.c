@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -149,7 +150,7 @@ drain_copy_bin(struct rc_drainer *d, unsigned first)
 }
 
 /* The last two fields of every binary row, the same for all: epoch and node (its first 64
- * bytes). */
+ * bytes); the pending batch's result tags. */
 static int
 copy_setup(struct rc_drainer *d)
 {
@@ -160,7 +161,8 @@ copy_setup(struct rc_drainer *d)
 	p = put_bin_i64(d->copy_tail, d->conf.epoch);
 	p = put_bin_text(p, node, strlen(node));
 	d->copy_tail_len = (size_t)(p - d->copy_tail);
-	return 0;
+	d->pend.pl.tags = malloc(sizeof(*d->pend.pl.tags) * (d->conf.batch_max + 8));
+	return d->pend.pl.tags == NULL ? -ENOMEM : 0;
 }
 
 /* ---- the batch ---- */
@@ -248,7 +250,7 @@ copy_finish(struct rc_drainer *d, uint64_t alarms, uint64_t *dead)
 	int rc;
 
 	(void)dead; /* counted when the answer comes */
-	q->pl = (struct pl){ .db = d->db, .tags = q->tags };
+	q->pl = (struct pl){ .db = d->db, .tags = q->pl.tags };
 	rc = drain_pl_begin(&q->pl);
 	if (rc == 0)
 		rc = drain_pl_finish(d, &q->pl);

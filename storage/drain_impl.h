@@ -106,8 +106,8 @@ struct pl {
 /* A batch whose COMMIT was sent and not answered yet (method COPY): the next batch is
  * streamed on the other connection meanwhile, and finished only after this one committed. */
 struct drain_pending {
-	struct pl pl; /* pl.db: its connection; NULL when nothing is pending */
-	int tags[8];
+	struct pl pl; /* pl.db: its connection; NULL when nothing is pending; pl.tags: one
+		       * per statement of a batch's end, dead letters included (batch_max + 8) */
 	uint64_t lsn; /* its last LSN */
 	uint64_t first; /* its first LSN */
 	unsigned nrecs;

@@ -626,6 +626,7 @@ rc_drainer_destroy(struct rc_drainer *d)
 	free(d->recs);
 	free(d->brooms);
 	free(d->pipe.tags);
+	free(d->pend.pl.tags);
 	free(d->pipe.missed);
 	drain_rooms_free(&d->rooms);
 	drain_sb_free(&d->copy);

@@ -792,6 +792,33 @@ test_dead_letters(void **state)
 	assert_int_equal(st.dead_letter_rows, 7);
 }
 
+/* Many dead letters in one batch: a room whose name holds a NUL byte, and 12 messages of
+ * it (each a dead letter for its room's name), then good ones: all 13 set aside, in one
+ * batch's end, and the drain goes on. */
+static void
+test_dead_letters_many(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	struct rc_wal_rec r;
+
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 64);
+	fx_room(&r, 3, 1700000000000ull, "creator", "x");
+	r.body_len = 4;
+	memcpy(r.body, "ba\0d", 4);
+	commit_rec(f->w, &r);
+	commit_msgs(f->w, 3, 1, 12, NULL, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 20, NULL, 0);
+	drain_until_done(f, 20);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.dead_letters, 13);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 13);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 20);
+	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
+}
+
 /* The encoding: a database that is not UTF8 is refused with a clear error (nothing is
  * written into it); a database or role whose client_encoding is set to something else
  * still gets UTF-8 from the drainer (pinned), byte for byte. */
@@ -1368,6 +1395,7 @@ main(int argc, char **argv)
 		BOTH(test_conflict_alarm),
 		BOTH(test_outage),
 		BOTH(test_dead_letters),
+		BOTH(test_dead_letters_many),
 		BOTH(test_encoding),
 		BOTH(test_ceiling),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
