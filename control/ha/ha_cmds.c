@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "cluster_node.h"
 #include "ha_fsm.h"
+#include "ha_fsm_print.h"
 #include "ha_lease.h"
 #include "ha_node_int.h"
 #include "lease.h"
@@ -299,7 +300,7 @@ static RC_ADMIN_HANDLER(cmd_ha_fallback)
 			 g != NULL ? g->name : "none in the cluster state");
 		return -EINVAL;
 	}
-	if (ha->fsm.state == RC_HA_BACKUP &&
+	if ((ha->fsm.serving & RC_HA_PEER) &&
 	    rc_ha_node_admin_relay(ha, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
 		/* we serve the peer's rooms: the fallback starts on the peer */
 		rc_text_printf(t, "asked %s to fall back; watch `roomcastctl ha status`\n",
@@ -307,7 +308,7 @@ static RC_ADMIN_HANDLER(cmd_ha_fallback)
 		json_object_set_new(res, "relayed_to", json_string(x->cfg->ha_peer_id));
 		return 0;
 	}
-	if (ha->fsm.state != RC_HA_FAILED_OVER && ha->fsm.state != RC_HA_IDLE) {
+	if (rc_ha_fsm_refuses(&ha->fsm, RC_HA_EV_ADMIN_FALLBACK)) {
 		snprintf(err, errlen,
 			 "refused: %s is %s (%s); a fallback starts on the node whose rooms moved "
 			 "away (Failed Over or Idle): run it on %s",

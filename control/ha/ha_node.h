@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The HA pair, wired into a node: the control thread's part. It owns
- *   - the heartbeats and the critical-service watcher (heartbeat.h),
+ *   - the heartbeats and the critical-service watcher (heartbeat.h, health.h),
  *   - the state machine (ha_fsm.h: every transition is logged with its reason),
  *   - the lease thread (ha_lease.h: our rooms' and the peer's rooms' leases),
  *   - the WAL stream to and from the peer (storage/repl.h),

@@ -71,7 +71,6 @@ struct rc_scope {
 	/* the HA wiring's per-scope state (control/ha/ha_node.c) */
 	struct rc_scope_handover {
 		bool active;      /* release / unload-peer: waiting for the peer's copy */
-		bool answer;
 		uint32_t op;
 		uint64_t deadline, lsn;
 	} handover;
