@@ -65,6 +65,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "clock.h"
 #include "wal_impl.h"
 
 #define WAL_IDLE_SLEEP_US 50u
@@ -176,7 +177,7 @@ wal_hold_release(struct rc_wal *w, bool stopping)
 		h->stop_since_us = 0;
 		return;
 	}
-	now = wal_now_us();
+	now = rc_mono_us();
 	if (stopping && h->stop_since_us == 0)
 		h->stop_since_us = now;
 	while (h->bcount > 0) {
@@ -211,7 +212,7 @@ wal_done(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		h->recs[(h->head + h->count + i) % h->cap] = recs[i];
 	h->b[(h->bhead + h->bcount) % h->cap] = (struct wal_held_batch){
-		.lsn = rc_wal_last_lsn(w), .t_us = wal_now_us(), .n = n };
+		.lsn = rc_wal_last_lsn(w), .t_us = rc_mono_us(), .n = n };
 	h->count += n;
 	h->bcount++;
 	wal_count(&w->ctr.holding, n);
@@ -270,7 +271,7 @@ wal_idle_work(struct rc_wal *w, bool stopping)
 	wal_wunlock(w);
 	if (!pending)
 		return false;
-	now = wal_now_us();
+	now = rc_mono_us();
 	if (now < w->maint_after_us)
 		return false;
 	if (wal_maintain(w, WAL_TRIM_CHUNK) != 0) {

@@ -174,15 +174,6 @@ wal_err(int rc)
 	}
 }
 
-static inline uint64_t
-wal_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static inline void
 wal_count(_Atomic uint64_t *c, uint64_t n)
 {

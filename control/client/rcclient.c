@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "rcclient_int.h"
 
 static const char *const event_names[RC_EV_MAX] = {
@@ -46,24 +46,6 @@ rc_client_errno(uint16_t code)
 	};
 
 	return code < RC_E_MAX && map[code] ? map[code] : EPROTO;
-}
-
-uint64_t
-rcc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-rcc_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 void
@@ -209,7 +191,7 @@ rcc_issue(struct rc_client *c, struct rc_msg *m, enum rcc_kind kind, enum rcc_pu
 	  struct rcc_room *room)
 {
 	uint8_t buf[RC_MAX_DGRAM];
-	uint64_t now = rcc_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 	struct rcc_pending *p = alloc_slot(c);
 	ssize_t len;
 
@@ -388,7 +370,7 @@ rc_client_timeout_ms(const struct rc_client *c)
 
 	if (t == UINT64_MAX)
 		return -1;
-	now = rcc_now_ms();
+	now = rc_mono_ms_precise();
 	if (t <= now)
 		return 0;
 	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
@@ -435,7 +417,7 @@ rx_burst(struct rc_client *c)
 			c->st.decode_errors++;
 			continue;
 		}
-		on_datagram(c, c->rxbuf, (size_t)len, rcc_now_ms());
+		on_datagram(c, c->rxbuf, (size_t)len, rc_mono_ms_precise());
 		n++;
 	}
 	return n;
@@ -455,7 +437,7 @@ rcc_poll_once(struct rc_client *c, int timeout_ms)
 		return -errno;
 	if (rc > 0)
 		n = rx_burst(c);
-	rcc_run_timers(c, rcc_now_ms());
+	rcc_run_timers(c, rc_mono_ms_precise());
 	return n;
 }
 

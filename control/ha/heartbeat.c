@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mgmt.h"
 
 struct rc_hb {
@@ -174,12 +175,9 @@ elapsed(uint64_t a, uint64_t b)
 static uint64_t
 wall_ms(const struct rc_hb *hb)
 {
-	struct timespec ts;
-
 	if (hb->wall_clock_ms != NULL)
 		return hb->wall_clock_ms(hb->clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return rc_wall_ms();
 }
 
 /* ---- boot id and seq ---- */
@@ -668,15 +666,6 @@ hb_accept(struct rc_hb *hb, const uint8_t *b, size_t n, uint64_t now, struct rc_
 	return true;
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int
 rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 {
@@ -684,7 +673,7 @@ rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 	struct rc_hb_status st;
 	enum rc_hb_drop why;
 	bool found = false;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = rc_mono_us();
 	int err = 0;
 
 	clock_start(hb, now_ms);
@@ -694,7 +683,7 @@ rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 		socklen_t flen = sizeof(from);
 		ssize_t n;
 
-		if (i % 64 == 63 && mono_us() - t0 >= RC_HB_RX_BUDGET_US)
+		if (i % 64 == 63 && rc_mono_us() - t0 >= RC_HB_RX_BUDGET_US)
 			break; /* the rest in the next pass: the control loop has other work */
 		n = recvfrom(hb->fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
 			     &flen);

@@ -27,6 +27,8 @@
 
 #include <openssl/crypto.h>
 
+#include "clock.h"
+
 #define PEER_MAX 24  /* "255.255.255.255:65535" */
 #define PATH_MAX_LEN 128
 
@@ -52,15 +54,6 @@ struct rc_syncer {
 	struct entry *e;
 	struct rc_syncer_stats st;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 permanent(long status)
@@ -126,7 +119,7 @@ settle(struct rc_syncer *s, struct entry *e, int rc, long status)
 	e->backoff_ms = e->backoff_ms == 0 ? s->min_ms : e->backoff_ms * 2;
 	if (e->backoff_ms > s->max_ms)
 		e->backoff_ms = s->max_ms;
-	e->due_ms = mono_ms() + e->backoff_ms;
+	e->due_ms = rc_mono_ms_precise() + e->backoff_ms;
 }
 
 static void
@@ -158,7 +151,7 @@ syncer_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		e = next_due(s, mono_ms(), &wait_ms);
+		e = next_due(s, rc_mono_ms_precise(), &wait_ms);
 		if (e == NULL || wait_ms > 0) {
 			wait_for(s, wait_ms);
 			continue;

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "rcload.h"
 
 #define REQ_TAG	   0x52000000u /* request ids of the unauthenticated phase: tag | index */
@@ -540,7 +541,7 @@ session_phase(struct mal *m, struct rc_client *c, unsigned n)
 		m->b_sent++;
 		rc_client_poll(c, 1, NULL);
 	}
-	for (uint64_t end = rl_now_ms() + 300; rl_now_ms() < end;)
+	for (uint64_t end = rc_mono_ms_precise() + 300; rc_mono_ms_precise() < end;)
 		rc_client_poll(c, 50, NULL);
 	/* junk may only be answered by ERRORs, and what the node sends must decode */
 	rc_client_stats(c, &after);
