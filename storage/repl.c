@@ -41,6 +41,7 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "repl_impl.h"
 #include "wal.h"
@@ -274,7 +275,7 @@ conn_read(struct rc_repl *r, struct repl_conn *c, struct rx_batch *bt)
 	bt->n = 0;
 	bt->dirty = false;
 	while (rc == 0 && c->rx_len - off >= 4) {
-		uint32_t len = rc_wal_get_be32(c->rx + off);
+		uint32_t len = rc_get_be32(c->rx + off);
 		struct rd b;
 
 		if (len == 0 || len > RC_REPL_FRAME_MAX) {

@@ -19,6 +19,7 @@
 
 #include <rte_common.h>
 
+#include "bytes.h"
 #include "repl_impl.h"
 
 /* ---- encoding and parsing ---- */
@@ -106,7 +107,7 @@ rc_repl_frame_put64(struct repl_conn *c, uint64_t v)
 {
 	uint8_t b[8];
 
-	rc_wal_put_be64(b, v);
+	rc_put_be64(b, v);
 	return rc_repl_frame_put(c, b, sizeof(b));
 }
 
@@ -128,7 +129,7 @@ rc_repl_frame_end(struct repl_conn *c, long off)
 {
 	if (c->seal_tx.ctx != NULL)
 		return frame_seal(c, (size_t)off);
-	rc_wal_put_be32(c->tx + off, (uint32_t)(c->tx_len - (size_t)off - 4));
+	rc_put_be32(c->tx + off, (uint32_t)(c->tx_len - (size_t)off - 4));
 	return 0;
 }
 
@@ -154,7 +155,7 @@ static void
 seal_nonce(uint8_t nonce[12], uint64_t seq)
 {
 	memset(nonce, 0, 4);
-	rc_wal_put_be64(nonce + 4, seq);
+	rc_put_be64(nonce + 4, seq);
 }
 
 /* Encrypts the body of the frame at off in place, appends the tag, counts the frame. */
@@ -170,8 +171,8 @@ frame_seal(struct repl_conn *c, size_t off)
 	    tx_reserve(c, REPL_TAG_LEN, false) != 0)
 		return -ENOMEM;
 	f = c->tx + off;
-	rc_wal_put_be32(f, (uint32_t)(1 + REPL_SEQ_LEN + n + REPL_TAG_LEN));
-	rc_wal_put_be64(f + REPL_HDR, s->seq);
+	rc_put_be32(f, (uint32_t)(1 + REPL_SEQ_LEN + n + REPL_TAG_LEN));
+	rc_put_be64(f + REPL_HDR, s->seq);
 	seal_nonce(nonce, s->seq);
 	ok = EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) == 1 &&
 	     EVP_EncryptUpdate(s->ctx, NULL, &l, f, REPL_SEALED_HDR) == 1 &&
@@ -200,7 +201,7 @@ rc_repl_seal_open(struct repl_conn *c, uint8_t *f, size_t flen)
 		return -EPROTO;
 	n = flen - REPL_SEALED_HDR - REPL_TAG_LEN;
 	tag = f + REPL_SEALED_HDR + n;
-	seq = rc_wal_get_be64(f + REPL_HDR);
+	seq = rc_get_be64(f + REPL_HDR);
 	seal_nonce(nonce, seq);
 	ok = EVP_DecryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_SET_TAG, REPL_TAG_LEN, tag) == 1 &&
@@ -346,7 +347,7 @@ rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_co
 	for (unsigned i = 0; i < n && ok; i++) {
 		uint8_t b[8];
 
-		rc_wal_put_be64(b, u64s[i]);
+		rc_put_be64(b, u64s[i]);
 		ok = EVP_MAC_update(ctx, b, sizeof(b));
 	}
 	ok = ok && EVP_MAC_final(ctx, mac, &mac_len, RC_REPL_MAC_LEN) &&

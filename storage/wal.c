@@ -65,6 +65,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "wal_impl.h"
 
@@ -489,17 +490,17 @@ wal_migrate_walk(struct rc_wal *w, struct wal_txn *t, MDB_cursor *rooms, MDB_cur
 		if ((rr == 0 && rk.mv_size != RC_WAL_ROOM_KEY_LEN) ||
 		    (mr == 0 && mk.mv_size != RC_WAL_MSG_KEY_LEN))
 			return -EIO;
-		room = rr == 0 ? rc_wal_get_be32(rk.mv_data) : UINT32_MAX;
-		mroom = mr == 0 ? rc_wal_get_be32(mk.mv_data) : UINT32_MAX;
+		room = rr == 0 ? rc_get_be32(rk.mv_data) : UINT32_MAX;
+		mroom = mr == 0 ? rc_get_be32(mk.mv_data) : UINT32_MAX;
 		if (rr == 0 && (mr != 0 || room <= mroom)) {
 			rc = wal_log_append(w, t, RC_WAL_ROOM, room, 0, rv.mv_size);
 			rr = mdb_cursor_get(rooms, &rk, &rv, MDB_NEXT);
 			continue;
 		}
-		seq = rc_wal_get_be64((const uint8_t *)mk.mv_data + 4);
+		seq = rc_get_be64((const uint8_t *)mk.mv_data + 4);
 		rc = wal_log_append(w, t, RC_WAL_MSG, mroom, seq, mv.mv_size);
 		mr = mdb_cursor_get(msgs, &mk, &mv, MDB_NEXT);
-		if (rc == 0 && (mr != 0 || rc_wal_get_be32(mk.mv_data) != mroom))
+		if (rc == 0 && (mr != 0 || rc_get_be32(mk.mv_data) != mroom))
 			rc = wal_seq_raise(w, t->txn, mroom, seq); /* the room's last message */
 	}
 	if (rc == 0 && rr != MDB_NOTFOUND)
@@ -560,7 +561,7 @@ wal_schema_check(struct rc_wal *w, MDB_txn *txn, char *err, size_t errlen)
 		return wal_err(rc);
 	}
 	if (rc == 0 && val.mv_size == sizeof(buf))
-		version = rc_wal_get_be32(val.mv_data);
+		version = rc_get_be32(val.mv_data);
 	if (rc == 0 && version == 0) {
 		wal_errf(err, errlen, "wal: schema version record is corrupt");
 		return -EINVAL;
@@ -576,7 +577,7 @@ wal_schema_check(struct rc_wal *w, MDB_txn *txn, char *err, size_t errlen)
 	rc = wal_migrate_v1(w, txn, err, errlen); /* version 1, or a new environment */
 	if (rc != 0)
 		return rc;
-	rc_wal_put_be32(buf, RC_WAL_SCHEMA_VERSION);
+	rc_put_be32(buf, RC_WAL_SCHEMA_VERSION);
 	val = (MDB_val){ .mv_size = sizeof(buf), .mv_data = buf };
 	rc = mdb_put(txn, w->meta, &key, &val, 0);
 	if (rc != 0)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "rcclient_int.h"
 
@@ -101,18 +102,11 @@ rc_client_send_raw(struct rc_client *c, const void *buf, size_t len)
 	return xmit(c, buf, len);
 }
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 /* Send (or queue, when corked) one pending request with the current session id. */
 void
 rcc_send_pending(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 {
-	put_be64(p->msg + 8, c->session);
+	rc_put_be64(p->msg + 8, c->session);
 	p->sent_session = c->session;
 	p->sent_gen = c->member_gen;
 	c->last_tx_ms = now;

@@ -19,7 +19,6 @@
 #include "heartbeat.h"
 
 #include <arpa/inet.h>
-#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -36,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "mgmt.h"
 
@@ -132,38 +132,6 @@ rc_health_bit_name(enum rc_health_bit bit)
 }
 
 /* ---- helpers ---- */
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be32toh(v);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
 
 /* a - b, or 0 if the clock went backwards */
 static uint64_t
@@ -507,15 +475,15 @@ hb_build(const struct rc_hb *hb, const struct rc_hb_key *k, const struct rc_hb_s
 	b[RC_HB_OFF_KEY_ID] = k->id;
 	b[RC_HB_OFF_KEY_CUR] = hb->cur.id;
 	memcpy(b + RC_HB_OFF_NODE, hb->node_field, RC_HB_NODE_FIELD);
-	put64(b + RC_HB_OFF_BOOT, hb->boot_id);
-	put64(b + RC_HB_OFF_SEQ, seq);
-	put64(b + RC_HB_OFF_TIME, wall_ms(hb));
-	put32(b + RC_HB_OFF_STATE, mine->ha_state);
-	put32(b + RC_HB_OFF_REASON, mine->ha_reason);
-	put64(b + RC_HB_OFF_EPOCH, mine->epoch);
-	put64(b + RC_HB_OFF_LSN, mine->last_lsn);
-	put64(b + RC_HB_OFF_ACKED, mine->peer_lsn_acked);
-	put32(b + RC_HB_OFF_HEALTH, mine->health);
+	rc_put_be64(b + RC_HB_OFF_BOOT, hb->boot_id);
+	rc_put_be64(b + RC_HB_OFF_SEQ, seq);
+	rc_put_be64(b + RC_HB_OFF_TIME, wall_ms(hb));
+	rc_put_be32(b + RC_HB_OFF_STATE, mine->ha_state);
+	rc_put_be32(b + RC_HB_OFF_REASON, mine->ha_reason);
+	rc_put_be64(b + RC_HB_OFF_EPOCH, mine->epoch);
+	rc_put_be64(b + RC_HB_OFF_LSN, mine->last_lsn);
+	rc_put_be64(b + RC_HB_OFF_ACKED, mine->peer_lsn_acked);
+	rc_put_be32(b + RC_HB_OFF_HEALTH, mine->health);
 }
 
 int
@@ -563,7 +531,7 @@ wire_ok(const uint8_t *b, size_t n)
 	return n == RC_HB_WIRE_LEN && memcmp(b + RC_HB_OFF_MAGIC, RC_HB_MAGIC, 4) == 0 &&
 	       b[RC_HB_OFF_VERSION] == RC_HB_VERSION && b[RC_HB_OFF_KEY_ID] != 0 &&
 	       b[RC_HB_OFF_KEY_CUR] != 0 && b[RC_HB_OFF_RSVD1] == 0 &&
-	       get32(b + RC_HB_OFF_RSVD2) == 0 && get64(b + RC_HB_OFF_BOOT) != 0;
+	       rc_get_be32(b + RC_HB_OFF_RSVD2) == 0 && rc_get_be64(b + RC_HB_OFF_BOOT) != 0;
 }
 
 static const struct rc_hb_key *
@@ -606,16 +574,16 @@ status_decode(const uint8_t *b, struct rc_hb_status *st)
 {
 	memcpy(st->node_id, b + RC_HB_OFF_NODE, RC_HB_NODE_FIELD);
 	st->node_id[RC_HB_NODE_FIELD - 1] = '\0';
-	st->boot_id = get64(b + RC_HB_OFF_BOOT);
-	st->seq = get64(b + RC_HB_OFF_SEQ);
-	st->time_ms = get64(b + RC_HB_OFF_TIME);
+	st->boot_id = rc_get_be64(b + RC_HB_OFF_BOOT);
+	st->seq = rc_get_be64(b + RC_HB_OFF_SEQ);
+	st->time_ms = rc_get_be64(b + RC_HB_OFF_TIME);
 	st->key_id = b[RC_HB_OFF_KEY_ID];
-	st->ha_state = get32(b + RC_HB_OFF_STATE);
-	st->ha_reason = get32(b + RC_HB_OFF_REASON);
-	st->epoch = get64(b + RC_HB_OFF_EPOCH);
-	st->last_lsn = get64(b + RC_HB_OFF_LSN);
-	st->peer_lsn_acked = get64(b + RC_HB_OFF_ACKED);
-	st->health = get32(b + RC_HB_OFF_HEALTH);
+	st->ha_state = rc_get_be32(b + RC_HB_OFF_STATE);
+	st->ha_reason = rc_get_be32(b + RC_HB_OFF_REASON);
+	st->epoch = rc_get_be64(b + RC_HB_OFF_EPOCH);
+	st->last_lsn = rc_get_be64(b + RC_HB_OFF_LSN);
+	st->peer_lsn_acked = rc_get_be64(b + RC_HB_OFF_ACKED);
+	st->health = rc_get_be32(b + RC_HB_OFF_HEALTH);
 }
 
 /* Check one datagram; if it is valid, update the peer's state and decode it into *st. */
@@ -637,9 +605,9 @@ hb_accept(struct rc_hb *hb, const uint8_t *b, size_t n, uint64_t now, struct rc_
 		return drop(why, RC_HB_DROP_FORGED); /* fail closed */
 	if (memcmp(b + RC_HB_OFF_NODE, hb->peer_field, RC_HB_NODE_FIELD) != 0)
 		return drop(why, RC_HB_DROP_WRONG_PEER);
-	boot = get64(b + RC_HB_OFF_BOOT);
-	seq = get64(b + RC_HB_OFF_SEQ);
-	t = get64(b + RC_HB_OFF_TIME);
+	boot = rc_get_be64(b + RC_HB_OFF_BOOT);
+	seq = rc_get_be64(b + RC_HB_OFF_SEQ);
+	t = rc_get_be64(b + RC_HB_OFF_TIME);
 	if (!boot_seq_ok(hb, boot, seq, t, &rebooted, why))
 		return false;
 
