@@ -257,7 +257,8 @@ int rc_repl_frame_end(struct repl_conn *c, long off);
 int rc_repl_frame_u64(struct repl_conn *c, uint8_t type, uint64_t v);
 
 /* mac = HMAC-SHA256(key, label | nonce_w | nonce_r | lp(writer) | lp(replica) |
- * lp(scope) | u64s[0..n)). 0 or -EIO. Any thread. */
+ * lp(scope) | u64s[0..n)), n at most RC_REPL_MAC_U64_MAX. 0, -EINVAL or -EIO. Any thread. */
+#define RC_REPL_MAC_U64_MAX 8
 int rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_conn *c,
 		const char *writer, const char *replica, const char *scope, const uint64_t *u64s,
 		unsigned n, uint8_t mac[RC_REPL_MAC_LEN]);

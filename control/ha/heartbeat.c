@@ -14,7 +14,7 @@
  *
  * rc_hb_recv finds PEER_UP / PEER_REBOOTED / KEY_RETIRED as it accepts heartbeats and keeps
  * them pending; rc_hb_tick reports them together with its timers (PEER_DEAD, SEND_DUE, the
- * key grace). The HMAC is OpenSSL's EVP_MAC, as control/token.c does it.
+ * key grace). The HMAC is hmac.h's.
  */
 #include "heartbeat.h"
 
@@ -23,10 +23,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +34,7 @@
 
 #include "bytes.h"
 #include "clock.h"
+#include "hmac.h"
 #include "mgmt.h"
 
 struct rc_hb {
@@ -188,34 +186,15 @@ rc_hb_process_boot_id(void)
 
 /* ---- HMAC ---- */
 
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
+_Static_assert(RC_HB_MAC_LEN == RC_HMAC_SHA256_LEN, "the heartbeat MAC is a whole HMAC-SHA256");
 
 /* mac = HMAC-SHA256(k, msg[0..RC_HB_OFF_MAC)). 0 or -EIO. */
 static int
 hb_mac(const struct rc_hb_key *k, const uint8_t *msg, uint8_t mac[RC_HB_MAC_LEN])
 {
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	size_t mac_len = 0;
-	EVP_MAC_CTX *ctx;
-	bool ok;
+	const struct rc_hmac_part part = { msg, RC_HB_OFF_MAC };
 
-	pthread_once(&hmac_once, hmac_fetch);
-	if (hmac_alg == NULL || (ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
-		return -EIO;
-	ok = EVP_MAC_init(ctx, k->key, k->len, params) && EVP_MAC_update(ctx, msg, RC_HB_OFF_MAC) &&
-	     EVP_MAC_final(ctx, mac, &mac_len, RC_HB_MAC_LEN) && mac_len == RC_HB_MAC_LEN;
-	EVP_MAC_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+	return rc_hmac_sha256(k->key, k->len, &part, 1, mac);
 }
 
 /* ---- keys ---- */
