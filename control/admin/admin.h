@@ -16,15 +16,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-struct rc_admin;
+#include "text.h" /* struct rc_text, rc_text_printf(): part of the handler contract */
 
-/* Growable text for the human rendering. */
-struct rc_text {
-	char *buf;
-	size_t len, cap;
-};
-void rc_text_printf(struct rc_text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+struct rc_admin;
 
 /*
  * A command handler. argv[0..argc) are the words after the command path (e.g. for
