@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "hmac.h"
 #include "mgmt.h"
+#include "names.h"
 
 struct rc_hb {
 	int fd;
@@ -108,19 +109,19 @@ static const char *const health_names[RC_HEALTH_BIT_MAX] = {
 const char *
 rc_hb_event_name(enum rc_hb_event e)
 {
-	return (unsigned)e < RC_HB_EVENT_MAX ? event_names[e] : NULL;
+	return rc_name_of(event_names, RC_HB_EVENT_MAX, e);
 }
 
 const char *
 rc_hb_drop_name(enum rc_hb_drop d)
 {
-	return (unsigned)d < RC_HB_DROP_MAX ? drop_names[d] : NULL;
+	return rc_name_of(drop_names, RC_HB_DROP_MAX, d);
 }
 
 const char *
 rc_hb_peer_name(enum rc_hb_peer p)
 {
-	return (unsigned)p < RC_HB_PEER_MAX ? peer_names[p] : NULL;
+	return rc_name_of(peer_names, RC_HB_PEER_MAX, p);
 }
 
 const char *
