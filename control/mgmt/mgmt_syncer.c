@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,29 +256,32 @@ rc_syncer_get_stats(struct rc_syncer *s, struct rc_syncer_stats *st)
 	pthread_mutex_unlock(&s->lock);
 }
 
+#define SS(f) offsetof(struct rc_syncer_stats, f)
+
+static const struct rc_metric_row syncer_rows[] = {
+	{ "roomcast_mgmt_sync_pushes_total",
+	  "Pushes of documents to the peer, by outcome (failed attempts are retried).",
+	  RC_LABELS("result", "ok"), SS(pushes_ok) },
+	{ "roomcast_mgmt_sync_pushes_total", NULL, RC_LABELS("result", "failed"),
+	  SS(pushes_failed) },
+	{ "roomcast_mgmt_sync_pushes_total", NULL, RC_LABELS("result", "dropped"),
+	  SS(pushes_dropped) },
+	{ "roomcast_mgmt_sync_auth_failures_total",
+	  "Pushes the peer refused 401 (do the cluster secrets differ?).", NULL,
+	  SS(auth_failures) },
+	{ "roomcast_mgmt_sync_superseded_total",
+	  "Waiting pushes replaced by a newer document before delivery.", NULL, SS(superseded) },
+	{ "roomcast_mgmt_sync_pending", "Pushes waiting for delivery to the peer.", NULL,
+	  SS(pending), RC_METRIC_GAUGE },
+};
+
 int
 rc_syncer_write_metrics(struct rc_syncer *s, struct rc_metrics_buf *b)
 {
 	struct rc_syncer_stats st;
 
 	rc_syncer_get_stats(s, &st);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total",
-			  "Pushes of documents to the peer, by outcome (failed attempts are "
-			  "retried).",
-			  RC_LABELS("result", "ok"), st.pushes_ok);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total", NULL,
-			  RC_LABELS("result", "failed"), st.pushes_failed);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total", NULL,
-			  RC_LABELS("result", "dropped"), st.pushes_dropped);
-	rc_metric_counter(b, "roomcast_mgmt_sync_auth_failures_total",
-			  "Pushes the peer refused 401 (do the cluster secrets differ?).", NULL,
-			  st.auth_failures);
-	rc_metric_counter(b, "roomcast_mgmt_sync_superseded_total",
-			  "Waiting pushes replaced by a newer document before delivery.", NULL,
-			  st.superseded);
-	return rc_metric_gauge(b, "roomcast_mgmt_sync_pending",
-			       "Pushes waiting for delivery to the peer.", NULL,
-			       (double)st.pending);
+	return rc_metric_rows(b, syncer_rows, sizeof(syncer_rows) / sizeof(syncer_rows[0]), &st);
 }
 
 static void
