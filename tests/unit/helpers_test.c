@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The small shared helpers: control/lib/names (name tables both ways, "did you mean") and
- * dataplane/wire's text buffer (growable and bounded), HMAC-SHA256 (RFC 4231 vectors) and
- * hex, big-endian integers, and the clocks.
+ * The small shared helpers: control/lib's names (name tables both ways, "did you mean") and
+ * whole writes, and dataplane/wire's text buffer (growable and bounded), HMAC-SHA256 (RFC 4231
+ * vectors) and hex, big-endian integers, and the clocks.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "bytes.h"
 #include "clock.h"
+#include "fdio.h"
 #include "hmac.h"
 #include "names.h"
 #include "text.h"
@@ -218,6 +222,39 @@ test_clocks(void **state)
 	assert_true(rc_clock_ns(CLOCK_MONOTONIC) >= ns);
 }
 
+static void
+test_fdio(void **state)
+{
+	static char big[200000]; /* more than a pipe holds: written in several pieces */
+	char got[sizeof(big)];
+	size_t have = 0;
+	int p[2], s[2];
+	pid_t pid;
+
+	(void)state;
+	memset(big, 'z', sizeof(big));
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		_exit(rc_write_all(p[1], big, sizeof(big)) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	for (ssize_t n; (n = read(p[0], got + have, sizeof(got) - have)) > 0;)
+		have += (size_t)n;
+	close(p[0]);
+	assert_int_equal(have, sizeof(big));
+	assert_memory_equal(got, big, sizeof(big));
+	assert_int_equal(rc_write_all(-1, "x", 1), -EBADF);
+	/* a socket whose peer is gone: -EPIPE, and no SIGPIPE to kill the test */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	assert_int_equal(rc_send_all(s[0], "ping", 4), 0);
+	close(s[1]);
+	assert_int_equal(rc_send_all(s[0], "ping", 4), -EPIPE);
+	close(s[0]);
+}
+
 int
 main(void)
 {
@@ -226,7 +263,7 @@ main(void)
 		cmocka_unit_test(test_nearest),	      cmocka_unit_test(test_text_growable),
 		cmocka_unit_test(test_text_bounded),  cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hex),	      cmocka_unit_test(test_bytes),
-		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_clocks),	      cmocka_unit_test(test_fdio),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
