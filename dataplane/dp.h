@@ -63,11 +63,27 @@ enum rc_work_kind {
 	RC_WORK_PURGE,       /* to workers: remove session `who.session` from your rooms */
 };
 
-/* A hand-off between threads: allocated from dp->work_pool, freed by its consumer. */
+/*
+ * A hand-off between threads: allocated from dp->work_pool, freed by its consumer.
+ *
+ * A request travels decoded, once: `req` is the message as the worker that received it
+ * decoded it, with its strings (room name, body, ...) pointing into `msg`, a copy of the
+ * message's bytes (the received mbuf is freed after RX; rc_msg_rebase() moved the views).
+ * The item never moves while it is in flight, so the views stay valid until it is freed.
+ * The home worker reads `who`, `req` and `room_id` only; the control thread reads `msg`
+ * (LOGIN, LOGOUT, room creation) and hands a creation's requests on to the home worker as
+ * they are (RC_WORK_REQUEST, room_id 0).
+ *
+ * The room travels as its id, not as a pointer: the receiving worker's RCU read side ends
+ * at its next quiescent state, and the room may be unloaded (rc_room_del) and freed before
+ * the home worker dequeues the item; the home worker looks the id up again.
+ */
 struct rc_work {
 	uint8_t kind;
 	uint16_t msg_len;
+	uint32_t room_id; /* RC_WORK_REQUEST: the room found on RX; 0: by the name in req */
 	struct rc_who who;
+	struct rc_msg req;         /* LOGIN, LOGOUT, CREATE_ROOM, REQUEST: decoded, into msg */
 	uint8_t msg[RC_MAX_DGRAM]; /* one whole message, header included */
 };
 

@@ -1,7 +1,33 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The request path on a worker lcore. What a request type needs and where it runs is one
+ * row of `rows` below; the code here reads the row, never the type.
+ *
+ * A POST, in order (the numbers are the threads' hand-offs):
+ *   RX worker   rc_req_input: the bundle is decoded message by message (views into the
+ *               mbuf, no copy), each message dispatched by its row: session and address
+ *               (session_request); the room by name (RCU), the node serves rooms, the
+ *               room's HA scope is served, the POST rate token (room_request).
+ *    (1)        the room's home worker is another one: hand_off() copies the message's
+ *               bytes into a struct rc_work with the decoded message pointed at the copy and
+ *               the room's id, onto the home worker's `in` ring (MP/SC; full: ERROR 9).
+ *   home worker rc_req_work: the room again by id (never a pointer across a ring: RCU) and
+ *               the scope re-checked (it may have stopped being served meanwhile); then, as
+ *               for a room homed on the RX worker, run_at_home: membership, then do_post:
+ *               re-sent POST window (dedup.h), storage full, peer-required; make_record
+ *               copies user and body into an rc_wal_rec with the room's next seq.
+ *    (2)        the record onto the scope's WAL ring; next_seq++, the cmid "pending".
+ *   WAL writer  group commit (storage/wal.h; with an HA peer gate, once the peer holds it
+ *    (3)        too); the record comes back on this worker's `done` ring, stored or not.
+ *   home worker rc_req_committed: the room by id, the lease guard, last_committed, the
+ *               window's "stored"; ACK to the poster, DELIVER to the members (fanout.c).
+ * LOGIN, LOGOUT and a JOIN that creates its room go to the control thread (ctrl_ring)
+ * instead; JOIN back-fill and FETCH go to the history thread (hist_ring).
+ */
 #include "request.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_mempool.h>
@@ -70,50 +96,7 @@ send_error_unauth(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *p
 	rc_tx_msg(dp, w, peer, &m);
 }
 
-static const struct rc_str *
-room_of(const struct rc_msg *m)
-{
-	switch (m->hdr.type) {
-	case RC_T_JOIN:
-		return &m->u.join.room;
-	case RC_T_LEAVE:
-		return &m->u.leave.room;
-	case RC_T_MEMBERS:
-		return &m->u.members.room;
-	case RC_T_POST:
-		return &m->u.post.room;
-	case RC_T_FETCH:
-		return &m->u.fetch.room;
-	default:
-		return NULL;
-	}
-}
-
-static int
-hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned kind,
-	 const struct rc_who *who, const uint8_t *raw, size_t raw_len, enum rc_drop full)
-{
-	struct rc_work *wk;
-
-	if (raw_len > sizeof(wk->msg))
-		return -EMSGSIZE;
-	if (rte_mempool_get(dp->work_pool, (void **)&wk) != 0) {
-		w->stats.drops[RC_DROP_NO_MBUF]++;
-		return -ENOBUFS;
-	}
-	wk->kind = (uint8_t)kind;
-	wk->who = *who;
-	wk->msg_len = (uint16_t)raw_len;
-	memcpy(wk->msg, raw, raw_len);
-	if (rte_ring_enqueue(ring, wk) != 0) {
-		rte_mempool_put(dp->work_pool, wk);
-		w->stats.drops[full]++;
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-/* ---- requests that run on the room's home worker ---- */
+/* ---- handlers ---- */
 
 static int
 ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
@@ -178,10 +161,12 @@ do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 }
 
 static void
-do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who)
+do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	 const struct rc_msg *req)
 {
 	struct rc_msg m;
 
+	(void)req;
 	if (!rc_room_member_remove(r, who->session)) {
 		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
 		return;
@@ -192,14 +177,15 @@ do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct 
 }
 
 static void
-do_members(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
-	   const struct rc_who *who)
+do_members(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	   const struct rc_msg *req)
 {
 	struct rc_str users[RC_MAX_DGRAM / 2];
 	unsigned i = 0, n;
 	size_t size;
 	struct rc_msg m;
 
+	(void)req;
 	do {
 		reply_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
 		m.u.member_list.room_id = r->id;
@@ -219,8 +205,8 @@ do_members(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 }
 
 static void
-do_fetch(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
-	 const struct rc_who *who, const struct rc_msg *req)
+do_fetch(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	 const struct rc_msg *req)
 {
 	unsigned max = req->u.fetch.max;
 
@@ -292,10 +278,6 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	struct rc_wal_rec *rec;
 	bool pending;
 
-	if (rc_room_member_find(r, who->session) < 0) {
-		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_POST, "join the room first");
-		return;
-	}
 	if (rc_dedup_find(r->dedup, who->user, who->user_len, cmid, &seq, &pending) == 0) {
 		if (pending) {
 			w->stats.drops[RC_DROP_RESEND_PENDING]++;
@@ -336,34 +318,195 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 }
 
 static void
-run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	    const struct rc_msg *m)
+do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
+	const struct rc_msg *req)
 {
-	if (m->hdr.type != RC_T_JOIN && rc_room_member_find(r, who->session) < 0 &&
-	    m->hdr.type != RC_T_POST) {
-		send_error(dp, w, who, RC_E_NOT_MEMBER, m->hdr.type, "not a member");
+	struct rc_msg m;
+
+	(void)r;
+	reply_hdr(&m, RC_T_PONG, who->session, who->request_id);
+	m.u.pong.nonce = req->u.ping.nonce;
+	rc_tx_msg(dp, w, &who->peer, &m);
+}
+
+/* ---- the dispatch table ---- */
+
+/* clang-format off */
+/* Local short names for the table's columns. */
+#define SESSION RC_REQ_SESSION
+#define RATED RC_REQ_RATED
+#define CREATES RC_REQ_CREATES
+#define LIVE RC_REQ_LIVE
+#define GONE_BYE RC_REQ_GONE_BYE
+#define ROW(t, runs, needs, work, room, not_member, fn) \
+	[RC_T_##t] = { RC_T_##t, RC_REQ_##runs, needs, work, room, not_member, fn }
+#define CONTROL(t, needs, work) ROW(t, ON_CONTROL, needs, RC_WORK_##work, 0, NULL, NULL)
+#define RX(t, needs, fn) ROW(t, ON_RX, needs, 0, 0, NULL, fn)
+#define ROOM(body) offsetof(struct rc_msg, u.body.room)
+#define HOME(t, needs, body, not_member, fn) \
+	ROW(t, ON_HOME, needs, RC_WORK_REQUEST, ROOM(body), not_member, fn)
+#define REFUSED(t) ROW(t, REFUSED, 0, 0, 0, NULL, NULL)
+
+/*
+ * One row per message type. Checked in this order (rc_req_input): the session (needs);
+ * then, for a request that runs at its room's home worker: the node serves rooms, the
+ * room's HA scope is served, the rate token (RATED), the room exists (else CREATES), and
+ * at the home worker membership; then the handler. The room column names the member of
+ * struct rc_msg's union whose `room` holds the name (its offset is never 0: the header
+ * comes first).
+ */
+static const struct rc_req_row rows[RC_T_MAX] = {
+	/*      type    needs              hand-off (enum rc_work_kind) */
+	CONTROL(LOGIN,  0,                 LOGIN),
+	CONTROL(LOGOUT, SESSION | GONE_BYE, LOGOUT),
+	/*      type    needs              handler */
+	RX(PING,        SESSION,           do_ping),
+	/*   type       needs                      room     non-members refused with  handler */
+	HOME(JOIN,      SESSION | CREATES | LIVE,  join,    NULL,                     do_join),
+	HOME(LEAVE,     SESSION,                   leave,   "not a member",           do_leave),
+	HOME(MEMBERS,   SESSION,                   members, "not a member",           do_members),
+	HOME(FETCH,     SESSION,                   fetch,   "not a member",           do_fetch),
+	HOME(POST,      SESSION | RATED,           post,    "join the room first",    do_post),
+	/* what the node sends: never accepted from a client */
+	REFUSED(LOGIN_OK),
+	REFUSED(JOINED),
+	REFUSED(LEFT),
+	REFUSED(ACK),
+	REFUSED(DELIVER),
+	REFUSED(FETCH_END),
+	REFUSED(MEMBER_LIST),
+	REFUSED(PONG),
+	REFUSED(BYE),
+	REFUSED(ERROR),
+	REFUSED(RESUME),
+};
+
+#undef REFUSED
+#undef HOME
+#undef ROOM
+#undef RX
+#undef CONTROL
+#undef ROW
+#undef GONE_BYE
+#undef LIVE
+#undef CREATES
+#undef RATED
+#undef SESSION
+/* clang-format on */
+
+const struct rc_req_row *
+rc_req_row(unsigned type)
+{
+	return type < RC_T_MAX ? &rows[type] : NULL;
+}
+
+static const struct rc_str *
+room_name(const struct rc_req_row *row, const struct rc_msg *m)
+{
+	return (const struct rc_str *)((const char *)m + row->room);
+}
+
+/* ---- requests at the room's home worker ---- */
+
+static void
+run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
+	    const struct rc_req_row *row, const struct rc_who *who, const struct rc_msg *m)
+{
+	if (row->not_member != NULL && rc_room_member_find(r, who->session) < 0) {
+		send_error(dp, w, who, RC_E_NOT_MEMBER, row->type, row->not_member);
 		return;
 	}
-	switch (m->hdr.type) {
-	case RC_T_JOIN:
-		do_join(dp, w, r, who, m);
-		break;
-	case RC_T_LEAVE:
-		do_leave(dp, w, r, who);
-		break;
-	case RC_T_MEMBERS:
-		do_members(dp, w, r, who);
-		break;
-	case RC_T_FETCH:
-		do_fetch(dp, w, r, who, m);
-		break;
-	case RC_T_POST:
-		do_post(dp, w, r, who, m);
-		break;
+	row->fn(dp, w, r, who, m);
+}
+
+static void
+purge_session(struct rc_dp *dp, struct rc_worker *w, uint64_t session)
+{
+	uint32_t id, max = rc_room_max_id(dp->rooms);
+	struct rc_room *r;
+
+	for (id = 1; id <= max; id++) {
+		r = rc_room_lookup_id(dp->rooms, id);
+		if (r != NULL && r->home == w->idx)
+			rc_room_member_remove(r, session);
 	}
 }
 
+void
+rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
+{
+	const struct rc_req_row *row;
+	const struct rc_str *name;
+	struct rc_room *r;
+
+	if (wk->kind == RC_WORK_PURGE) {
+		purge_session(dp, w, wk->who.session);
+		return;
+	}
+	row = rc_req_row(wk->req.hdr.type);
+	if (row == NULL || row->runs != RC_REQ_ON_HOME)
+		return; /* routed by its row on RX: cannot happen */
+	if ((row->needs & RC_REQ_LIVE) && rc_session_lookup(dp->sessions, wk->who.session) == NULL)
+		return; /* the session ended (LOGOUT, expiry) while this waited (for its room) */
+	if (wk->room_id != 0) {
+		r = rc_room_lookup_id(dp->rooms, wk->room_id);
+	} else { /* handed on by the control thread once its room was created */
+		name = room_name(row, &wk->req);
+		r = rc_room_lookup_name(dp->rooms, name->p, name->len);
+	}
+	if (r == NULL || r->home != w->idx) {
+		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, row->type, "unknown room");
+		return;
+	}
+	if (!dp->scope_serving[r->scope]) {
+		/* the scope stopped being served while this waited in the ring: nothing of
+		 * the room is touched (the control thread may be loading it again) */
+		send_error(dp, w, &wk->who, RC_E_NOT_OWNER, row->type,
+			   "not the owner: these rooms are being moved between the HA pair");
+		return;
+	}
+	run_at_home(dp, w, r, row, &wk->who, &wk->req);
+}
+
 /* ---- requests as received ---- */
+
+/* One request of a datagram, decoded, on the worker that received it. */
+struct req {
+	const struct rc_req_row *row;
+	const struct rc_msg *m;
+	const uint8_t *raw; /* its bytes in the datagram */
+	size_t raw_len;
+	struct rc_who who;
+};
+
+/* Hands q to another thread, decoded: its bytes are copied into the item (the mbuf is freed
+ * after RX) and its views moved onto the copy. */
+static int
+hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned kind,
+	 const struct req *q, uint32_t room_id, enum rc_drop full)
+{
+	struct rc_work *wk;
+
+	if (q->raw_len > sizeof(wk->msg))
+		return -EMSGSIZE;
+	if (rte_mempool_get(dp->work_pool, (void **)&wk) != 0) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		return -ENOBUFS;
+	}
+	wk->kind = (uint8_t)kind;
+	wk->room_id = room_id;
+	wk->who = q->who;
+	wk->msg_len = (uint16_t)q->raw_len;
+	memcpy(wk->msg, q->raw, q->raw_len);
+	wk->req = *q->m;
+	rc_msg_rebase(&wk->req, q->raw, wk->msg);
+	if (rte_ring_enqueue(ring, wk) != 0) {
+		rte_mempool_put(dp->work_pool, wk);
+		w->stats.drops[full]++;
+		return -ENOBUFS;
+	}
+	return 0;
+}
 
 /*
  * One datagram being read. A JOIN that has to create its room goes to the control thread
@@ -390,23 +533,21 @@ dgram_creating(const struct dgram *d, const struct rc_str *name)
 	return false;
 }
 
-/* A request whose room does not exist (yet): a JOIN asks the control thread to create the
- * room; a request after such a JOIN in the same datagram goes to the control thread too, to
- * run after the creation; anything else names an unknown room. */
+/* A request whose room does not exist (yet): one whose row creates its room (JOIN) asks the
+ * control thread to; a request after such a one in the same datagram goes to the control
+ * thread too, to run after the creation; anything else names an unknown room. */
 static void
-room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct rc_who *who,
-	     const struct rc_msg *m, const struct rc_str *name, const uint8_t *raw,
-	     size_t raw_len)
+room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct req *q,
+	     const struct rc_str *name)
 {
 	bool follows = dgram_creating(d, name);
 
-	if (m->hdr.type != RC_T_JOIN && !follows) {
-		send_error(dp, w, who, RC_E_UNKNOWN_ROOM, m->hdr.type, "unknown room");
+	if (!(q->row->needs & RC_REQ_CREATES) && !follows) {
+		send_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, "unknown room");
 		return;
 	}
-	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, who, raw, raw_len,
-		     RC_DROP_RING_CTRL) != 0) {
-		send_error(dp, w, who, RC_E_BUSY, m->hdr.type, "busy, retry");
+	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, q, 0, RC_DROP_RING_CTRL) != 0) {
+		send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		return;
 	}
 	if (!follows && d->n_creating < RC_DGRAM_CREATING)
@@ -415,40 +556,39 @@ room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struc
 
 static void
 room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
-	     const struct rc_who *who, const struct rc_msg *m, const uint8_t *raw,
-	     size_t raw_len)
+	     const struct req *q)
 {
-	const struct rc_str *name = room_of(m);
+	const struct rc_str *name = room_name(q->row, q->m);
 	struct rc_room *r = rc_room_lookup_name(dp->rooms, name->p, name->len);
 
 	if (dp->rooms_blocked != RC_ROOMS_SERVED) {
-		send_error(dp, w, who, RC_E_NOT_OWNER, m->hdr.type,
+		send_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
 			   dp->rooms_blocked == RC_ROOMS_TC_STOPPED ?
 				   "text conference service stopped on this node" :
 				   "persistent chat is disabled");
 		return;
 	}
 	if (!dp->scope_serving[r != NULL ? r->scope : (s->peer.vip & 1)]) {
-		send_error(dp, w, who, RC_E_NOT_OWNER, m->hdr.type,
+		send_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
 			   "not the owner: these rooms are being moved between the HA pair");
 		return;
 	}
-	if (m->hdr.type == RC_T_POST &&
+	if ((q->row->needs & RC_REQ_RATED) &&
 	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
-		send_error(dp, w, who, RC_E_RATE_LIMITED, RC_T_POST, "slow down");
+		send_error(dp, w, &q->who, RC_E_RATE_LIMITED, q->row->type, "slow down");
 		return;
 	}
 	if (r == NULL || (d->n_creating != 0 && dgram_creating(d, name))) {
-		room_missing(dp, w, d, who, m, name, raw, raw_len);
+		room_missing(dp, w, d, q, name);
 		return;
 	}
 	if (r->home == w->idx) {
-		run_at_home(dp, w, r, who, m);
+		run_at_home(dp, w, r, q->row, &q->who, q->m);
 		return;
 	}
-	if (hand_off(dp, w, dp->workers[r->home]->in, RC_WORK_REQUEST, who, raw, raw_len,
+	if (hand_off(dp, w, dp->workers[r->home]->in, q->row->work, q, r->id,
 		     RC_DROP_RING_WORKER) != 0)
-		send_error(dp, w, who, RC_E_BUSY, m->hdr.type, "busy, retry");
+		send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 	else
 		w->stats.forwarded++;
 }
@@ -467,60 +607,54 @@ who_from_session(struct rc_who *who, const struct rc_session *s, const struct rc
 
 static void
 session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
-		const struct rc_peer *peer, const struct rc_msg *m, const uint8_t *raw,
-		size_t raw_len)
+		const struct rc_peer *peer, struct req *q)
 {
-	struct rc_session *s = rc_session_lookup(dp->sessions, m->hdr.session);
-	struct rc_who who;
+	struct rc_session *s = rc_session_lookup(dp->sessions, q->m->hdr.session);
 	struct rc_msg r;
 
-	if (s == NULL && m->hdr.type == RC_T_LOGOUT) {
-		/* the session is gone already (its BYE was lost, it expired): LOGOUT is
-		 * idempotent, and a BYE is no larger than the LOGOUT (PROTOCOL.md 7.10) */
-		reply_hdr(&r, RC_T_BYE, 0, m->hdr.request_id);
+	if (s == NULL && (q->row->needs & RC_REQ_GONE_BYE)) {
+		/* the session is gone already (its BYE was lost, it expired): a BYE is no
+		 * larger than the request (PROTOCOL.md 7.10) */
+		reply_hdr(&r, RC_T_BYE, 0, q->m->hdr.request_id);
 		rc_tx_msg(dp, w, peer, &r);
 		return;
 	}
 	if (s == NULL || s->peer.ip != peer->ip || s->peer.udp_port != peer->udp_port) {
-		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_NOT_AUTH,
+		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_NOT_AUTH,
 				  "not authenticated: LOGIN first");
 		return;
 	}
 	rc_session_touch(s, rc_mono_ms());
-	who_from_session(&who, s, peer, &m->hdr, w->idx);
-	switch (m->hdr.type) {
-	case RC_T_PING:
-		reply_hdr(&r, RC_T_PONG, s->id, m->hdr.request_id);
-		r.u.pong.nonce = m->u.ping.nonce;
-		rc_tx_msg(dp, w, peer, &r);
+	who_from_session(&q->who, s, peer, &q->m->hdr, w->idx);
+	switch (q->row->runs) {
+	case RC_REQ_ON_RX:
+		q->row->fn(dp, w, NULL, &q->who, q->m);
 		break;
-	case RC_T_LOGOUT:
-		if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_LOGOUT, &who, raw, raw_len,
-			     RC_DROP_RING_CTRL) != 0)
-			send_error(dp, w, &who, RC_E_BUSY, RC_T_LOGOUT, "busy, retry");
+	case RC_REQ_ON_CONTROL:
+		if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0)
+			send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		break;
 	default:
-		room_request(dp, w, d, s, &who, m, raw, raw_len);
+		room_request(dp, w, d, s, q);
 	}
 }
 
+/* A request without a session: the LOGIN that makes one, verified by the control thread. */
 static void
-login_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-	      const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+sessionless_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
+		    struct req *q)
 {
-	struct rc_who who = { .request_id = m->hdr.request_id, .rx_worker = (uint8_t)w->idx,
-			      .peer = *peer };
-
-	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_LOGIN, &who, raw, raw_len,
-		     RC_DROP_RING_CTRL) != 0) {
+	q->who = (struct rc_who){ .request_id = q->m->hdr.request_id,
+				  .rx_worker = (uint8_t)w->idx, .peer = *peer };
+	if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0) {
 		w->stats.logins_busy++;
-		send_error_unauth(dp, w, peer, &m->hdr, raw_len, RC_E_BUSY, "busy, retry");
+		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_BUSY, "busy, retry");
 	}
 }
 
 static void
 bad_message(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-	    const struct rc_msg *m, int rc, size_t raw_len)
+	    const struct rc_msg *m, int rc)
 {
 	struct rc_session *s;
 	struct rc_who who;
@@ -535,16 +669,29 @@ bad_message(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 		   rc == -EMSGSIZE ? "a field is too large" :
 		   rc == -EILSEQ  ? "invalid UTF-8" :
 		   rc == -ENOMSG  ? "unknown message type" : "malformed message");
-	(void)raw_len;
+}
+
+static void
+dispatch(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct rc_peer *peer,
+	 struct req *q)
+{
+	w->stats.msgs_in[q->m->hdr.type]++;
+	if (q->row->runs == RC_REQ_REFUSED || q->row->runs == RC_REQ_UNLISTED)
+		w->stats.drops[RC_DROP_MSG_UNEXPECTED]++;
+	else if (q->row->needs & RC_REQ_SESSION)
+		session_request(dp, w, d, peer, q);
+	else
+		sessionless_request(dp, w, peer, q);
 }
 
 void
 rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-	      const uint8_t *p, uint16_t len)
+	     const uint8_t *p, uint16_t len)
 {
 	size_t off = 0, used;
 	struct dgram d = { .n_creating = 0 };
 	struct rc_msg m;
+	struct req q;
 	int rc;
 
 	while (off < len) {
@@ -561,73 +708,14 @@ rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 			return;
 		}
 		if (rc != 0) {
-			bad_message(dp, w, peer, &m, rc, used);
-			off += used;
-			continue;
-		}
-		w->stats.msgs_in[m.hdr.type]++;
-		switch (m.hdr.type) {
-		case RC_T_LOGIN:
-			login_request(dp, w, peer, &m, p + off, used);
-			break;
-		case RC_T_JOIN:
-		case RC_T_LEAVE:
-		case RC_T_POST:
-		case RC_T_FETCH:
-		case RC_T_MEMBERS:
-		case RC_T_PING:
-		case RC_T_LOGOUT:
-			session_request(dp, w, &d, peer, &m, p + off, used);
-			break;
-		default:
-			w->stats.drops[RC_DROP_MSG_UNEXPECTED]++;
+			bad_message(dp, w, peer, &m, rc);
+		} else {
+			q = (struct req){ .row = &rows[m.hdr.type], .m = &m, .raw = p + off,
+					  .raw_len = used };
+			dispatch(dp, w, &d, peer, &q);
 		}
 		off += used;
 	}
-}
-
-static void
-purge_session(struct rc_dp *dp, struct rc_worker *w, uint64_t session)
-{
-	uint32_t id, max = rc_room_max_id(dp->rooms);
-	struct rc_room *r;
-
-	for (id = 1; id <= max; id++) {
-		r = rc_room_lookup_id(dp->rooms, id);
-		if (r != NULL && r->home == w->idx)
-			rc_room_member_remove(r, session);
-	}
-}
-
-void
-rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
-{
-	const struct rc_str *name;
-	struct rc_room *r;
-	struct rc_msg m;
-	size_t used;
-
-	if (wk->kind == RC_WORK_PURGE) {
-		purge_session(dp, w, wk->who.session);
-		return;
-	}
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = room_of(&m)) == NULL)
-		return; /* decoded once already: cannot happen */
-	if (m.hdr.type == RC_T_JOIN && rc_session_lookup(dp->sessions, wk->who.session) == NULL)
-		return; /* the session ended (LOGOUT, expiry) while its JOIN waited for the room */
-	r = rc_room_lookup_name(dp->rooms, name->p, name->len);
-	if (r == NULL || r->home != w->idx) {
-		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room");
-		return;
-	}
-	if (!dp->scope_serving[r->scope]) {
-		/* the scope stopped being served while this waited in the ring: nothing of
-		 * the room is touched (the control thread may be loading it again) */
-		send_error(dp, w, &wk->who, RC_E_NOT_OWNER, m.hdr.type,
-			   "not the owner: these rooms are being moved between the HA pair");
-		return;
-	}
-	run_at_home(dp, w, r, &wk->who, &m);
 }
 
 static void

@@ -2,27 +2,73 @@
 /*
  * The chat protocol on a worker lcore: requests in, replies and DELIVERs out.
  *
- * A request is decoded and its session checked on the worker that received it; requests
- * for a room then run on the room's home worker (forwarded through its `in` ring when that
- * is another worker), which alone assigns sequence numbers and changes the members. POSTs
- * go to the WAL writer; their ACK and DELIVERs leave only from rc_req_committed(), once
- * the record is stored. LOGIN, LOGOUT and room creation go to the control thread.
+ * One table, one row per message type (struct rc_req_row, rc_req_row()), says how a
+ * request is dispatched: whether it needs a session, where its room name is, whether it
+ * needs membership or a POST rate token, and where it runs: on the worker that received
+ * it, on its room's home worker, or on the control thread. A new request type is one codec
+ * row (wire/proto.c), one row here and one handler.
  *
- * Concurrency: every function runs on the worker `w` given, inside its RCU read side.
+ * A request is decoded and its session checked on the worker that received it; requests
+ * for a room then run on the room's home worker, which alone assigns sequence numbers and
+ * changes the members. When that is another worker, the request is forwarded through its
+ * `in` ring already decoded (struct rc_work: type, room id, views into a copy of the
+ * bytes): the home worker neither decodes nor looks the name up again. POSTs go to the WAL
+ * writer; their ACK and DELIVERs leave only from rc_req_committed(), once the record is
+ * stored. LOGIN, LOGOUT and room creation go to the control thread.
+ *
+ * Concurrency: every function runs on the worker `w` given, inside its RCU read side;
+ * rc_req_row() and the table are read-only, from any thread.
  */
-#ifndef RC_CHAT_H
-#define RC_CHAT_H
+#ifndef RC_REQUEST_H
+#define RC_REQUEST_H
 
 #include "dp.h"
 
+struct rc_room;
 struct rc_wal_rec;
+
+/* Where a request type runs: the table's "runs on" column. */
+enum rc_req_run {
+	RC_REQ_UNLISTED = 0, /* no row: a gap in the table (its test fails) */
+	RC_REQ_REFUSED,      /* a reply type: never accepted (dropped, msg_unexpected) */
+	RC_REQ_ON_RX,        /* answered by the worker that received it */
+	RC_REQ_ON_HOME,      /* run by its room's home worker (forwarded as `work`) */
+	RC_REQ_ON_CONTROL,   /* handed to the control thread as `work` */
+	RC_REQ_RUN_MAX
+};
+
+/* What a request type needs: the table's flag columns (struct rc_req_row.needs). */
+#define RC_REQ_SESSION 0x01  /* a session from this address, else ERROR 5; without: LOGIN */
+#define RC_REQ_RATED 0x02    /* a token of the session's POST rate, else ERROR 4 */
+#define RC_REQ_CREATES 0x04  /* a missing room is created for it by the control thread */
+#define RC_REQ_LIVE 0x08     /* at home, dropped if its session ended meanwhile: it adds the
+			      * session to the room, and the session's purge has already run */
+#define RC_REQ_GONE_BYE 0x10 /* without its session: answered BYE (ending is idempotent) */
+
+/* A handler: r is the room (ON_HOME, on its home worker) or NULL (ON_RX). */
+typedef void rc_req_fn(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
+		       const struct rc_who *who, const struct rc_msg *m);
+
+/* How one message type is dispatched. */
+struct rc_req_row {
+	uint8_t type;  /* enum rc_msg_type: the row's own index */
+	uint8_t runs;  /* enum rc_req_run */
+	uint8_t needs; /* RC_REQ_* */
+	uint8_t work;  /* enum rc_work_kind: ON_CONTROL's hand-off, ON_HOME's forwarding */
+	uint16_t room; /* offset of the room name (struct rc_str) in struct rc_msg; 0: none */
+	const char *not_member; /* ON_HOME: text of the ERROR 2 for a non-member; NULL: anyone */
+	rc_req_fn *fn;          /* ON_RX and ON_HOME */
+};
+
+/* The row of `type`, or NULL when type >= RC_T_MAX. */
+const struct rc_req_row *rc_req_row(unsigned type);
 
 /* One received UDP payload (a bundle of messages) from `peer`. */
 void rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-		   const uint8_t *p, uint16_t len);
+		  const uint8_t *p, uint16_t len);
 
-/* A hand-off from the `in` ring (request forwarded to this home worker, or a purge). The
- * caller frees it. */
+/* A hand-off from the `in` ring (a request forwarded to this home worker, decoded; or a
+ * purge). The caller frees it. */
 void rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk);
 
 /* A stored record back from the WAL writer. The caller frees it. */
@@ -31,4 +77,4 @@ void rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *
 /* Pack/unpack the reply context carried in WAL records and history requests. */
 void rc_reply_ctx_from_who(struct rc_reply_ctx *c, const struct rc_who *who);
 
-#endif /* RC_CHAT_H */
+#endif /* RC_REQUEST_H */

@@ -534,6 +534,38 @@ rc_member_list_next(const struct rc_msg *m, size_t *off, struct rc_str *user)
 	return true;
 }
 
+/* Views are pointers; a copy of the bytes gets the same offsets. */
+static const void *
+rebased(const void *p, const uint8_t *from, const uint8_t *to)
+{
+	return p == NULL ? NULL : to + ((const uint8_t *)p - from);
+}
+
+void
+rc_msg_rebase(struct rc_msg *m, const uint8_t *from, const uint8_t *to)
+{
+	const struct rc_layout *l;
+	struct rc_str *s;
+
+	if (!type_known(m->hdr.type))
+		return;
+	l = &layouts[m->hdr.type];
+	for (uint8_t i = 0; i < l->n; i++) {
+		switch (l->f[i].kind) {
+		case FK_STR8:
+		case FK_STR16:
+			s = field_ptr(m, &l->f[i]);
+			s->p = rebased(s->p, from, to);
+			break;
+		case FK_USERS:
+			m->u.member_list.raw = rebased(m->u.member_list.raw, from, to);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 /* ---- Encoding ---- */
 
 /* Validation errors as rc_encode reports them: -EMSGSIZE stays, the rest is -EINVAL. */

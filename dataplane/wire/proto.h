@@ -203,6 +203,13 @@ ssize_t rc_encode(uint8_t *buf, size_t cap, const struct rc_msg *m);
 /* Exact encoded length of m (header included), or negative as rc_encode. */
 ssize_t rc_encoded_len(const struct rc_msg *m);
 
+/*
+ * Point the views of m, decoded from the bytes at `from`, at the same bytes copied to `to`
+ * (a message handed to another thread with a copy of its bytes, decoded once). Integers
+ * are values and stay; a type without a layout is left as it is.
+ */
+void rc_msg_rebase(struct rc_msg *m, const uint8_t *from, const uint8_t *to);
+
 /* Iterate MEMBER_LIST users: *off starts at 0; returns false at the end. */
 bool rc_member_list_next(const struct rc_msg *m, size_t *off, struct rc_str *user);
 

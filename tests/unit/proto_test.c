@@ -353,6 +353,31 @@ test_roundtrip_all_types(void **state)
 		roundtrip((uint8_t)t);
 }
 
+/* A decoded message moved onto a copy of its bytes (rc_msg_rebase) reads only the copy:
+ * with the original scribbled over, it encodes to the same bytes. */
+static void
+test_rebase_all_types(void **state)
+{
+	(void)state;
+	for (unsigned t = RC_T_LOGIN; t < RC_T_MAX; t++) {
+		struct rc_msg a = sample((uint8_t)t), d;
+		uint8_t buf[RC_MAX_DGRAM], copy[RC_MAX_DGRAM], again[RC_MAX_DGRAM];
+		struct rc_str users[8];
+		size_t consumed;
+		ssize_t n;
+
+		n = rc_encode(buf, sizeof(buf), &a);
+		assert_true(n >= RC_HDR_LEN);
+		assert_int_equal(rc_decode(buf, (size_t)n, &d, &consumed), 0);
+		memcpy(copy, buf, (size_t)n);
+		rc_msg_rebase(&d, buf, copy);
+		memset(buf, 0xAA, sizeof(buf));
+		users_from_raw(&d, users, 8);
+		assert_int_equal(rc_encode(again, sizeof(again), &d), n);
+		assert_memory_equal(again, copy, (size_t)n);
+	}
+}
+
 static void
 test_roundtrip_member_list(void **state)
 {
@@ -1231,6 +1256,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_all_types),
+		cmocka_unit_test(test_rebase_all_types),
 		cmocka_unit_test(test_roundtrip_member_list),
 		cmocka_unit_test(test_member_list_empty),
 		cmocka_unit_test(test_empty_bodies),

@@ -14,7 +14,9 @@
  * forwarded case (a room homed on the other worker), storage full, a scope not served, the
  * TC service stopped, a malformed message, and the seq rule with injected commit failures:
  * a record the WAL refuses hands its seq back (no gap), and a seq already stored is an
- * alarm (no gap either).
+ * alarm (no gap either). The dispatch table is complete (a row per type, the refused ones
+ * listed); a forwarded request and a bundle that follows its room's creation reach the
+ * home worker decoded (its copy's header scribbled over, it still runs).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -844,6 +846,197 @@ test_forwarded_scope_unserved(void **state)
 	assert_int_equal(rc_dedup_count(r->dedup), 0);
 }
 
+/* The dispatch table: every type has its row; the requests a client may send are the
+ * listed ones, every other type is listed as refused. A new RC_T_* that is in neither list
+ * fails here until its row is written and it is listed. */
+static void
+test_dispatch_table(void **state)
+{
+	static const unsigned accepted[] = { RC_T_LOGIN, RC_T_LOGOUT, RC_T_PING, RC_T_JOIN,
+					     RC_T_LEAVE, RC_T_MEMBERS, RC_T_FETCH, RC_T_POST };
+	static const unsigned refused[] = { RC_T_LOGIN_OK, RC_T_JOINED,    RC_T_LEFT,
+					    RC_T_ACK,      RC_T_DELIVER,   RC_T_FETCH_END,
+					    RC_T_MEMBER_LIST, RC_T_PONG,   RC_T_BYE,
+					    RC_T_ERROR,    RC_T_RESUME };
+	unsigned listed[RC_T_MAX] = { 0 };
+
+	(void)state;
+	for (unsigned i = 0; i < RTE_DIM(accepted); i++)
+		listed[accepted[i]]++;
+	for (unsigned i = 0; i < RTE_DIM(refused); i++)
+		listed[refused[i]]++;
+	assert_null(rc_req_row(RC_T_MAX));
+	assert_int_equal(rc_req_row(RC_T_INVALID)->runs, RC_REQ_UNLISTED);
+	for (unsigned t = RC_T_INVALID + 1; t < RC_T_MAX; t++) {
+		const struct rc_req_row *row = rc_req_row(t);
+
+		assert_int_equal(listed[t], 1); /* in exactly one of the lists */
+		assert_int_equal(row->type, t);
+		assert_true(row->runs > RC_REQ_UNLISTED && row->runs < RC_REQ_RUN_MAX);
+		assert_true(row->room == 0 || row->room + sizeof(struct rc_str) <=
+							sizeof(struct rc_msg));
+		switch (row->runs) {
+		case RC_REQ_REFUSED:
+			assert_int_equal(row->needs, 0);
+			assert_int_equal(row->room, 0);
+			assert_null(row->fn);
+			break;
+		case RC_REQ_ON_RX:
+			assert_true(row->needs & RC_REQ_SESSION);
+			assert_int_equal(row->room, 0);
+			assert_non_null(row->fn);
+			break;
+		case RC_REQ_ON_HOME:
+			assert_true(row->needs & RC_REQ_SESSION);
+			assert_true(row->room >= offsetof(struct rc_msg, u));
+			assert_int_equal(row->work, RC_WORK_REQUEST);
+			assert_non_null(row->fn);
+			break;
+		case RC_REQ_ON_CONTROL:
+			assert_int_equal(row->room, 0);
+			assert_true(row->work == RC_WORK_LOGIN || row->work == RC_WORK_LOGOUT);
+			assert_null(row->fn);
+			break;
+		}
+		if (row->runs != RC_REQ_ON_HOME)
+			assert_null(row->not_member);
+		for (unsigned i = 0; i < RTE_DIM(refused); i++)
+			if (refused[i] == t)
+				assert_int_equal(row->runs, RC_REQ_REFUSED);
+	}
+}
+
+/* A type the node only sends, from a client with a session: dropped, counted, unanswered. */
+static void
+test_refused_type(void **state)
+{
+	struct rc_session *s = login_as("alice", 1);
+	struct rc_msg m = req(RC_T_PONG, s->id, 1);
+
+	(void)state;
+	m.u.pong.nonce = 1;
+	input(0, 1, &m);
+	collect();
+	assert_int_equal(n_out, 0);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_MSG_UNEXPECTED], 1);
+	assert_int_equal(dp.workers[0]->stats.msgs_in[RC_T_PONG], 1);
+}
+
+/* What the home worker receives, before it runs it. */
+static struct rc_work *
+take_work(struct rte_ring *r)
+{
+	void *obj = NULL;
+
+	assert_int_equal(rte_ring_dequeue(r, &obj), 0);
+	return obj;
+}
+
+static bool
+inside(const struct rc_work *wk, const struct rc_str *v)
+{
+	return (const uint8_t *)v->p >= wk->msg &&
+	       (const uint8_t *)v->p + v->len <= wk->msg + wk->msg_len;
+}
+
+/* A request forwarded to its room's home worker travels decoded: the room's id and the
+ * message with its views in the item's copy of the bytes. The home worker neither decodes
+ * it nor looks the name up again: with the copy's header and room name scribbled over, it
+ * still runs, and the body stored is the one sent. */
+static void
+test_forwarded_decoded(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_work *wk;
+	struct rc_str name;
+
+	(void)state;
+	room(3, "upstairs", 1);
+	joined(a, 1, "upstairs");
+	post(0, 1, a->id, "upstairs", 5, "via worker 1");
+	assert_int_equal(dp.workers[0]->stats.forwarded, 2);
+	wk = take_work(dp.workers[1]->in);
+	assert_int_equal(wk->kind, RC_WORK_REQUEST);
+	assert_int_equal(wk->room_id, 3);
+	assert_int_equal(wk->who.session, a->id);
+	assert_int_equal(wk->who.rx_worker, 0);
+	assert_int_equal(wk->req.hdr.type, RC_T_POST);
+	assert_int_equal(wk->req.u.post.cmid, 5);
+	name = wk->req.u.post.room;
+	assert_true(inside(wk, &name) && inside(wk, &wk->req.u.post.body));
+	assert_memory_equal(wk->req.u.post.body.p, "via worker 1", 12);
+	memset(wk->msg, 0, RC_HDR_LEN);
+	memset((char *)name.p, 'x', name.len);
+	rc_req_work(&dp, dp.workers[1], wk);
+	rte_mempool_put(dp.work_pool, wk);
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 1);
+	assert_int_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.body.len, 12);
+	assert_memory_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.body.p, "via worker 1", 12);
+	assert_int_equal(dp.workers[1]->stats.posts_stored, 1);
+}
+
+/* A bundle JOIN + FETCH + POST for a room that does not exist yet (PROTOCOL.md 3): all three
+ * go to the control thread, in order, decoded; once the room is created (played here) they
+ * run on its home worker in that order, by name, without a second decode. */
+static void
+test_bundle_new_room(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	static const unsigned order[] = { RC_T_JOIN, RC_T_FETCH, RC_T_POST };
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_peer p = peer_of(1);
+	struct rc_msg m[3];
+	struct rc_hist_req *q = NULL;
+	size_t len = 0;
+
+	(void)state;
+	m[0] = req(RC_T_JOIN, a->id, 1);
+	m[0].u.join.room = str("new-room");
+	m[1] = req(RC_T_FETCH, a->id, 2);
+	m[1].u.fetch.room = str("new-room");
+	m[1].u.fetch.max = 10;
+	m[2] = req(RC_T_POST, a->id, 3);
+	m[2].u.post.room = str("new-room");
+	m[2].u.post.cmid = 9;
+	m[2].u.post.body = str("first words");
+	for (unsigned i = 0; i < 3; i++) {
+		ssize_t n = rc_encode(buf + len, sizeof(buf) - len, &m[i]);
+
+		assert_true(n > 0);
+		len += (size_t)n;
+	}
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)len);
+	assert_int_equal(rte_ring_count(dp.ctrl_ring), 3);
+	room(4, "new-room", 1); /* the control thread created it, homed on worker 1 */
+	for (unsigned i = 0; i < 3; i++) {
+		struct rc_work *wk = take_work(dp.ctrl_ring);
+
+		assert_int_equal(wk->kind, RC_WORK_CREATE_ROOM);
+		assert_int_equal(wk->room_id, 0);
+		assert_int_equal(wk->req.hdr.type, order[i]);
+		memset(wk->msg, 0, RC_HDR_LEN);
+		wk->kind = RC_WORK_REQUEST; /* as the control thread hands it on */
+		assert_int_equal(rte_ring_enqueue(dp.workers[1]->in, wk), 0);
+	}
+	assert_int_equal(run_handoffs(), 3);
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 1, 0));
+	assert_int_equal(count_sent(RC_T_ERROR), 0);
+	assert_int_equal(rte_ring_dequeue(dp.hist_ring[0], (void **)&q), 0);
+	assert_int_equal(q->kind, RC_HIST_LATEST);
+	rte_mempool_put(dp.hist_pool[0], q);
+	assert_int_equal(rte_ring_dequeue(dp.hist_ring[0], (void **)&q), 0);
+	assert_int_equal(q->kind, RC_HIST_RANGE);
+	assert_int_equal(q->max, 10);
+	rte_mempool_put(dp.hist_pool[0], q);
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.cmid, 9);
+	expect_stored(4, 1, 1);
+}
+
 int
 main(void)
 {
@@ -858,6 +1051,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_seq_gen_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_scope_unserved, setup, teardown),
+		cmocka_unit_test(test_dispatch_table),
+		cmocka_unit_test_setup_teardown(test_refused_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
