@@ -68,9 +68,22 @@ struct rc_admin {
 };
 
 int
-rc_admin_register(struct rc_admin *a, const struct rc_admin_cmd *cmd)
+rc_admin_register_table(struct rc_admin *a, const struct rc_admin_cmd *rows, size_t n,
+			void *ctx, rc_admin_ready_fn ready)
 {
-	return rc_admin_table_add(&a->table, cmd);
+	for (size_t i = 0; i < n; i++) {
+		int rc = rc_admin_table_add(&a->table, &rows[i], ctx, ready);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+json_t *
+rc_admin_call(struct rc_admin *a, int argc, char **argv)
+{
+	return rc_admin_table_dispatch(&a->table, argc, argv);
 }
 
 /* ---- opening ---- */
@@ -176,6 +189,19 @@ resolve_group(struct rc_admin *a, const char *group, char *err, size_t errlen)
 }
 
 struct rc_admin *
+rc_admin_new(void)
+{
+	struct rc_admin *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->lfd = -1;
+	for (unsigned i = 0; i < ADMIN_MAX_CONNS; i++)
+		a->conns[i].fd = -1;
+	return a;
+}
+
+struct rc_admin *
 rc_admin_open(const char *path, const char *group, char *err, size_t errlen)
 {
 	struct rc_admin *a;
@@ -187,14 +213,11 @@ rc_admin_open(const char *path, const char *group, char *err, size_t errlen)
 		errno = path && path[0] ? ENAMETOOLONG : EINVAL;
 		return NULL;
 	}
-	a = calloc(1, sizeof(*a));
+	a = rc_admin_new();
 	if (a == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	a->lfd = -1;
-	for (unsigned i = 0; i < ADMIN_MAX_CONNS; i++)
-		a->conns[i].fd = -1;
 	snprintf(a->path, sizeof(a->path), "%s", path);
 	rc = resolve_group(a, group, err, errlen);
 	if (rc == 0)
@@ -471,10 +494,12 @@ rc_admin_close(struct rc_admin *a)
 	for (unsigned i = 0; i < ADMIN_MAX_CONNS; i++)
 		if (a->conns[i].fd >= 0)
 			conn_close(a, &a->conns[i]);
-	close(a->lfd);
 	/* Only remove the socket if it is still ours (not a newer daemon's). */
-	if (lstat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
-		unlink(a->path);
+	if (a->lfd >= 0) {
+		close(a->lfd);
+		if (lstat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
+			unlink(a->path);
+	}
 	rc_admin_table_free(&a->table);
 	free(a);
 }

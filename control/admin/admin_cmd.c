@@ -9,8 +9,8 @@
  *   help room show          one command
  *   room show --help        one command (also "status help" for a command without args)
  * A handler gets copies of its words (it may modify them), a fresh result object and an
- * empty text; it returns 0, -EINVAL (bad arguments: the reply carries its usage) or another
- * -errno with a message in err.
+ * empty text, once its row's arity and precondition hold; it returns 0, -EINVAL (bad
+ * arguments: the reply carries its usage) or another -errno with a message in err.
  *
  * Threads: the control thread only.
  */
@@ -28,6 +28,8 @@
 
 struct rc_admin_entry {
 	struct rc_admin_cmd cmd; /* path/args/help point to the copies below */
+	void *ctx;
+	rc_admin_ready_fn ready;
 	char *path, *args, *help;
 	char *words_buf; /* the path's words, NUL-separated */
 	char *words[RC_ADMIN_MAX_WORDS];
@@ -45,14 +47,27 @@ entry_free(struct rc_admin_entry *e)
 	free(e->words_buf);
 }
 
+/* The row's own consistency: a handler, an arity its usage agrees with, a precondition with
+ * its check. */
+static bool
+row_ok(const struct rc_admin_cmd *cmd, rc_admin_ready_fn ready)
+{
+	bool has_args = cmd->args != NULL && cmd->args[0] != '\0';
+
+	return cmd->path != NULL && cmd->fn != NULL && cmd->min_args <= cmd->max_args &&
+	       has_args == (cmd->max_args > 0) &&
+	       (ready != NULL || !(cmd->flags & RC_ADMIN_NEEDS_STATE));
+}
+
 /* Split path into words; rebuild it with single spaces. */
 static int
-entry_init(struct rc_admin_entry *e, const struct rc_admin_cmd *cmd)
+entry_init(struct rc_admin_entry *e, const struct rc_admin_cmd *cmd, void *ctx,
+	   rc_admin_ready_fn ready)
 {
 	char *save = NULL, *w;
 
 	memset(e, 0, sizeof(*e));
-	if (cmd->path == NULL || cmd->fn == NULL)
+	if (!row_ok(cmd, ready))
 		return -EINVAL;
 	e->words_buf = strdup(cmd->path);
 	e->path = calloc(1, strlen(cmd->path) + 1);
@@ -80,15 +95,18 @@ entry_init(struct rc_admin_entry *e, const struct rc_admin_cmd *cmd)
 	e->cmd.path = e->path;
 	e->cmd.args = e->args;
 	e->cmd.help = e->help;
+	e->ctx = ctx;
+	e->ready = ready;
 	return 0;
 }
 
 int
-rc_admin_table_add(struct rc_admin_table *t, const struct rc_admin_cmd *cmd)
+rc_admin_table_add(struct rc_admin_table *t, const struct rc_admin_cmd *cmd, void *ctx,
+		   rc_admin_ready_fn ready)
 {
 	struct rc_admin_entry e;
 	size_t pos = 0;
-	int rc = entry_init(&e, cmd);
+	int rc = entry_init(&e, cmd, ctx, ready);
 
 	if (rc < 0)
 		return rc;
@@ -296,6 +314,22 @@ is_help_word(const char *w, bool plain_ok)
 	       (plain_ok && strcmp(w, "help") == 0);
 }
 
+/* The row's checks (its table's precondition, then the arity), then its handler. */
+static int
+call_entry(const struct rc_admin_entry *e, int argc, char **argv, json_t *result,
+	   struct rc_text *text, char *err, size_t errlen)
+{
+	int ready = 0;
+
+	if (e->cmd.flags & RC_ADMIN_NEEDS_STATE)
+		ready = e->ready(e->ctx, err, errlen);
+	if (argc < e->cmd.min_args || argc > e->cmd.max_args)
+		return -EINVAL;
+	if (ready != 0)
+		return ready;
+	return e->cmd.fn(e->ctx, argc, argv, result, text, err, errlen);
+}
+
 static json_t *
 run_handler(struct rc_admin_table *t, struct rc_admin_entry *e, int argc, char **argv)
 {
@@ -307,7 +341,7 @@ run_handler(struct rc_admin_table *t, struct rc_admin_entry *e, int argc, char *
 
 	if (result == NULL)
 		return NULL;
-	rc = e->cmd.fn(e->cmd.arg, argc, argv, result, &text, err, sizeof(err));
+	rc = call_entry(e, argc, argv, result, &text, err, sizeof(err));
 	if (rc >= 0) {
 		r = reply_ok(result, &text);
 	} else {

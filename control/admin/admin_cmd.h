@@ -30,9 +30,12 @@ struct rc_admin_table {
 	size_t n, cap;
 };
 
-/* Add a copy of cmd (its strings are copied too). -EINVAL for an empty or malformed path
- * or a NULL fn, -EEXIST if the path (or "help") is taken, -ENOMEM. */
-int rc_admin_table_add(struct rc_admin_table *t, const struct rc_admin_cmd *cmd);
+/* Add a copy of cmd (its strings are copied too), to be called with ctx; ready as for
+ * rc_admin_register_table. -EINVAL for an empty or malformed path, a NULL fn, min_args above
+ * max_args, args given without max_args (or the other way round), or RC_ADMIN_NEEDS_STATE
+ * without ready; -EEXIST if the path (or "help") is taken; -ENOMEM. */
+int rc_admin_table_add(struct rc_admin_table *t, const struct rc_admin_cmd *cmd, void *ctx,
+		       rc_admin_ready_fn ready);
 
 /* Run one request line ({"argv": [...]}) and return the reply object (never NULL unless
  * out of memory). */

@@ -48,43 +48,10 @@ struct opts {
 	char socket_buf[sizeof(((struct sockaddr_un *)0)->sun_path) + 64];
 };
 
-/* What this roomcastctl knows without asking the daemon (the daemon's "help" is the
- * authority: it lists what it actually serves). */
-static const struct {
-	const char *path, *args, *help;
-} known[] = {
-	{ "chat set", "KEY VALUE", "change a persistent chat setting (see chat show)" },
-	{ "chat show", "", "the persistent chat settings" },
-	{ "db add", "NAME --type postgresql --host H [--port P] --dbname D --user U "
-		    "[--password-file F]", "define an external database (PostgreSQL)" },
-	{ "db assign", "NAME --group G | NAME --node N", "assign a database to a group or node" },
-	{ "db check", "", "check every node's database, each check with how to fix it" },
-	{ "db cleanup", "[--days N]", "delete messages older than N days from the database" },
-	{ "db list", "", "the external databases and where they are assigned" },
-	{ "db merge add", "--source A --source B --target T [--group G]", "a merge job" },
-	{ "db merge list", "", "the merge jobs and their states" },
-	{ "db merge remove", "JOB", "forget a job that is not running" },
-	{ "db merge run", "JOB", "run a validated job in the background" },
-	{ "db merge show", "JOB", "a job: state, per-table row counts, conflicts, error" },
-	{ "db merge validate", "JOB", "check a job before running it" },
-	{ "db remove", "NAME", "forget a database that nothing uses" },
-	{ "db status", "", "drain backlog, LMDB use, database connection and alarms" },
-	{ "db unassign", "--group G [--node N]", "clear a group's (or node's) database" },
-	{ "group set", "GROUP ha on|off | GROUP assignment MODE", "change a group's settings" },
-	{ "group show", "[GROUP]", "a group (or every group)" },
-	{ "help", "[OBJECT [COMMAND]]", "list the commands (under OBJECT)" },
-	{ "room list", "", "every room with members and last sequence" },
-	{ "room show", "ROOM", "one room and its members" },
-	{ "service start", "tc [--node N]", "start the text conference service" },
-	{ "service status", "tc [--node N]", "the text conference service's state" },
-	{ "service stop", "tc [--node N]", "stop the text conference service" },
-	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type" },
-	{ "status", "", "node, ports, rooms, sessions, storage" },
-	{ RC_TOKEN_ADMIN_PATH, RC_TOKEN_ADMIN_ARGS, RC_TOKEN_ADMIN_HELP },
-	{ "topology", "", "every node: group, HA, TC service, HA state and reason" },
-	{ "user list", "", "logged-in sessions" },
-	{ "verify ha", "", "the high availability prerequisites (exit 1 when one fails)" },
-};
+/* What this roomcastctl knows without asking the daemon: known[], generated at build time
+ * from roomcastd's command rows (rc_cmdlist). The daemon's "help" is the authority: it lists
+ * what it actually serves. */
+#include "roomcastctl_cmds.h"
 
 static void
 print_known(FILE *f, int n, char **words)

@@ -105,16 +105,13 @@ rc_token_admin_mint(void *arg, int argc, char **argv, json_t *result, struct rc_
 	return 0;
 }
 
+static const struct rc_admin_cmd rows[] = {
+	{ RC_TOKEN_ADMIN_PATH, RC_TOKEN_ADMIN_ARGS, RC_TOKEN_ADMIN_HELP, rc_token_admin_mint, 0,
+	  RC_ADMIN_ANY },
+};
+
 int
 rc_token_admin_register(struct rc_admin *a, const struct rc_config *cfg)
 {
-	const struct rc_admin_cmd cmd = {
-		.path = RC_TOKEN_ADMIN_PATH,
-		.args = RC_TOKEN_ADMIN_ARGS,
-		.help = RC_TOKEN_ADMIN_HELP,
-		.fn = rc_token_admin_mint,
-		.arg = (void *)cfg,
-	};
-
-	return rc_admin_register(a, &cmd);
+	return rc_admin_register_table(a, rows, sizeof(rows) / sizeof(rows[0]), (void *)cfg, NULL);
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The high-availability state machine of one node of a presence redundancy group (pair A, B).
- * Pure: no I/O, no clock, no logging, no allocation (except rc_ha_fsm_to_json). The caller
- * (the control thread) feeds events, performs the actions returned, and logs each transition
- * once: "ha: Normal -> Taking Over (Peer Down) on peer-dead: lease-peer,announce"
- * (rc_ha_step_format).
+ * Pure: no I/O, no clock, no logging, no allocation. The caller (the control thread) feeds
+ * events, performs the actions returned, and logs each transition once: "ha: Normal -> Taking
+ * Over (Peer Down) on peer-dead: lease-peer,announce" (rc_ha_step_format). Every behaviour is an
+ * action of the table: the caller tests actions, never states or events. JSON for `ha status`
+ * and the table in words are in ha_fsm_print.h.
  *
  * Both nodes run the same table. Each node is the PRIMARY of its own rooms and users ("own")
  * and the BACKUP of its peer's ("peer"); a state says what the node does with both sets:
@@ -43,7 +44,7 @@
  *   Taking Back  - - - - - - - - - - - - peer-state ->| unload-peer                     |
  *     | peer-state Normal <- - - - - - - - - - - - -  v                                 |
  *     | lease-own, lease-won,                       Falling Back --fallback-done--------+
- *     | reload-own, fallback-done
+ *     | take-back, fallback-done
  *     v
  *   Normal
  *
@@ -52,8 +53,8 @@
  *   any state --ha-disabled--> Unknown --ha-enabled--> Initializing
  *
  * Split brain: a node serves a set of rooms only while it holds that set's lease (PostgreSQL,
- * storage/lease.h). RELOAD_OWN answers only an own lease won, START_TAKEOVER only a peer
- * lease won, LEASE_LOST always fences, and a node holds no lease it does not serve. Heartbeats
+ * storage/lease.h). RELOAD_OWN and TAKE_BACK answer only an own lease won, START_TAKEOVER only
+ * a peer lease won, LEASE_LOST always fences, and a node holds no lease it does not serve. Heartbeats
  * (PEER_*) only decide when to TRY; the lease decides who wins. The unit test checks this over
  * every reachable world of one node against any peer, and over all short event sequences of
  * two nodes sharing the leases.
@@ -63,8 +64,8 @@
  *     levels: the machine acts on them only when something is new since the last one it
  *     evaluated (the peer's state or reason, its liveness, or our own state). Feed them
  *     freely. A move made on such news is not re-evaluated in the new state.
- *   - Operations whose answer is awaited (LEASE_OWN, LEASE_PEER, START_TAKEOVER, and RELEASE,
- *     UNLOAD_PEER, RELOAD_OWN where a state waits for them) get an id, rc_ha_step.op. The
+ *   - Operations whose answer is awaited (LEASE_OWN, LEASE_PEER, START_TAKEOVER, TAKE_BACK,
+ *     and RELEASE, UNLOAD_PEER where a state waits for them) get an id, rc_ha_step.op. The
  *     answer must carry it in rc_ha_event_data.op; any other answer is stale and ignored. At
  *     most one operation is awaited; a newer one, FENCE, RELEASE (own lease, reload) or
  *     UNLOAD_PEER (peer lease, takeover) ends it, and so does leaving for a state that does
@@ -73,8 +74,10 @@
  *   - ANNOUNCE is added to every step that changes the state or the reason.
  *
  * Threads: none of this is thread-safe. A struct rc_ha_fsm belongs to the control thread;
- * const functions may run concurrently with each other. Enum values go on the wire in
- * heartbeats (control/heartbeat.h): append only, before _MAX.
+ * const functions may run concurrently with each other. States and reasons go on the wire in
+ * heartbeats (control/ha/heartbeat.h), events in the administrator's relay to the peer
+ * (control/node/node_ha_scope.c): append only, before _MAX. Action bits never leave the node:
+ * their order is the order of execution.
  */
 #ifndef RC_HA_FSM_H
 #define RC_HA_FSM_H
@@ -82,9 +85,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-
-#include <jansson.h>
 
 enum rc_ha_state {
 	RC_HA_INITIALIZING = 0,
@@ -154,7 +154,8 @@ enum rc_ha_action {
 	RC_HA_ACT_UNLOAD_PEER,	  /* peer's rooms: stop acking now, hand back, release the lease */
 	RC_HA_ACT_LEASE_OWN,	  /* acquire the lease on our own rooms (epoch + 1) */
 	RC_HA_ACT_LEASE_PEER,	  /* acquire the lease on the peer's rooms (epoch + 1) */
-	RC_HA_ACT_RELOAD_OWN,	  /* load and serve our own rooms, VIP and users */
+	RC_HA_ACT_RELOAD_OWN,	  /* load and serve our own rooms, VIP and users (at start) */
+	RC_HA_ACT_TAKE_BACK,	  /* the same as the end of a fallback: answered, RESUME fallback */
 	RC_HA_ACT_START_TAKEOVER, /* load and serve the peer's rooms, VIP, users, WAL records */
 	RC_HA_ACT_ANNOUNCE,	  /* send a heartbeat with the new state now */
 	RC_HA_ACT_ALARM,	  /* raise an operator alarm */
@@ -170,7 +171,7 @@ enum rc_ha_await {
 	RC_HA_AWAIT_TAKEOVER,	/* takeover-done / takeover-failed */
 	RC_HA_AWAIT_RELEASE,	/* release-done */
 	RC_HA_AWAIT_UNLOAD,	/* fallback-done / fallback-failed */
-	RC_HA_AWAIT_RELOAD,	/* fallback-done / fallback-failed */
+	RC_HA_AWAIT_RELOAD,	/* take-back: fallback-done / fallback-failed */
 	RC_HA_AWAIT_MAX
 };
 
@@ -270,16 +271,13 @@ uint64_t rc_ha_fsm_fallback_due(const struct rc_ha_fsm *f);
 int rc_ha_fsm_event(struct rc_ha_fsm *f, enum rc_ha_event ev, const struct rc_ha_event_data *d,
 		    uint64_t now_ms, struct rc_ha_step *out);
 
+/* Would ev be refused (RC_HA_RES_INVALID) in f's state, with its guards as they hold now?
+ * For a command that explains a refusal before it delivers the event. PEER_STATE and the
+ * answers are never refused. */
+bool rc_ha_fsm_refuses(const struct rc_ha_fsm *f, enum rc_ha_event ev);
+
 /* "Normal -> Taking Over (Peer Down) on peer-dead: lease-peer,announce"; snprintf's return. */
 int rc_ha_step_format(const struct rc_ha_step *s, char *buf, size_t cap);
-
-/* For `ha status`: state, reason, time in state, peer, health, serving, awaited operation,
- * counters and the last transitions. A new reference, or NULL (errno = ENOMEM). The caller
- * adds what the machine does not know (lease epoch, replication lag). */
-json_t *rc_ha_fsm_to_json(const struct rc_ha_fsm *f, uint64_t now_ms);
-
-/* The whole transition table as Markdown (HA.md embeds it). 0 or -errno. */
-int rc_ha_fsm_write_table(FILE *out);
 
 /* Self-check of the tables: every cell defined, every guard chain ends unguarded, next
  * states, reasons and actions in range, PEER_STATE dispatches to the peer table. 0, or

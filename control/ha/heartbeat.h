@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Heartbeats between the two nodes of a pair, over the HA link (UDP, IPv4), and the watcher
- * of this node's critical services whose result each heartbeat carries.
+ * Heartbeats between the two nodes of a pair, over the HA link (UDP, IPv4). Each carries the
+ * result of this node's critical-service watcher (health.h).
  *
  * A heartbeat is one fixed-size datagram (RC_HB_WIRE_LEN bytes, integers big-endian):
  *
@@ -15,12 +15,12 @@
  *    72   8 boot id: random per process start, never 0
  *    80   8 seq: strictly increasing per boot id
  *    88   8 time_ms: the sender's wall clock (ms since the Unix epoch)
- *    96   4 HA state  (control/ha_fsm.h's enum, as a plain integer)
+ *    96   4 HA state  (ha_fsm.h's enum, as a plain integer)
  *   100   4 HA reason (idem)
  *   104   8 lease epoch
  *   112   8 last_lsn: the sender's WAL position
  *   120   8 peer_lsn_acked: the receiver's WAL position as the sender has received it
- *   128   4 health bits (enum rc_health_bit; a set bit = the service is running)
+ *   128   4 health bits (health.h enum rc_health_bit; a set bit = the service is running)
  *   132   4 reserved, 0
  *   136  32 HMAC-SHA256(key[key id], bytes 0..135)
  *   168     end
@@ -94,7 +94,7 @@
  *   feed the other bits to the HA state machine.
  * recv before tick: heartbeats already queued in the socket keep the peer alive.
  *
- * Threads: an rc_hb and an rc_health belong to one thread (the control thread); no locks.
+ * Threads: an rc_hb belongs to one thread (the control thread); no locks.
  * The functions do not log: they return -errno and count. rc_hb_* never block.
  */
 #ifndef RC_HEARTBEAT_H
@@ -144,49 +144,6 @@ enum rc_hb_wire {
 #define RC_HB_RX_BURST     4096   /* datagrams read per rc_hb_recv call, at most ... */
 #define RC_HB_RX_BUDGET_US 3000   /* ... and for this long at most (checked every 64) */
 #define RC_HB_RCVBUF       (4u << 20) /* socket receive buffer asked for, bytes */
-
-/* ---- critical services ---- */
-
-enum rc_health_bit {
-	RC_HEALTH_WORKERS = 0, /* every worker lcore makes progress (derived, see rc_health) */
-	RC_HEALTH_WAL_WRITER,  /* the WAL writer thread is alive */
-	RC_HEALTH_DATABASE,    /* the external database (PostgreSQL) connection works */
-	RC_HEALTH_BIT_MAX,
-};
-
-#define RC_HEALTH_MASK(bit) (1u << (bit))
-/* The TC service: the workers and the WAL writer. */
-#define RC_HEALTH_TC (RC_HEALTH_MASK(RC_HEALTH_WORKERS) | RC_HEALTH_MASK(RC_HEALTH_WAL_WRITER))
-
-const char *rc_health_bit_name(enum rc_health_bit bit); /* "workers", ...; NULL if out of range */
-
-static inline bool
-rc_health_tc_ok(uint32_t bits)
-{
-	return (bits & RC_HEALTH_TC) == RC_HEALTH_TC;
-}
-
-struct rc_health;
-
-/* n_workers up to 1024 may be 0 (then the workers bit is always set); stall_ms 0 means
- * 1000. Every bit starts clear (not running). NULL with errno EINVAL or ENOMEM. */
-struct rc_health *rc_health_create(unsigned n_workers, uint64_t stall_ms);
-void rc_health_destroy(struct rc_health *h);
-
-/* The control thread samples worker idx's loop counter (rc_worker.last_heartbeat) at now
- * (ms, monotonic). A worker is stalled when its counter has not moved for stall_ms; it is
- * running again as soon as it moves. A worker never sampled counts as not running.
- * 0 or -EINVAL (idx out of range). */
-int rc_health_worker_progress(struct rc_health *h, unsigned idx, uint64_t counter,
-			      uint64_t now_ms);
-bool rc_health_worker_stalled(const struct rc_health *h, unsigned idx);
-
-/* Set or clear a bit that the caller observes (WAL writer, database). 0, or -EINVAL for
- * RC_HEALTH_WORKERS (derived) and out-of-range bits. */
-int rc_health_set(struct rc_health *h, enum rc_health_bit bit, bool running);
-
-/* The bits to put in a heartbeat: RC_HEALTH_MASK(bit) set when the service runs. */
-uint32_t rc_health_bits(const struct rc_health *h);
 
 /* ---- heartbeats ---- */
 

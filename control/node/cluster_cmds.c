@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin_table.h"
 #include "cluster_cmds_impl.h"
 #include "node.h"
 
@@ -123,18 +124,16 @@ cc_change(struct cc_ctx *x, rc_cluster_mut_fn fn, void *arg, char *err, size_t e
 	return rc == -EINVAL ? -EPERM : rc;
 }
 
-int
-cc_register(struct cc_ctx *x, const struct cc_cmd *cmds, size_t n)
+static int
+cc_ready(void *ctx, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help,
-						cmds[i].fn, x };
-		int rc = rc_admin_register(x->n->admin, &c);
+	return cc_state(ctx, err, errlen) != NULL ? 0 : -ENODATA;
+}
 
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+int
+cc_register(struct cc_ctx *x, const struct rc_admin_cmd *cmds, size_t n)
+{
+	return rc_admin_register_table(x->n->admin, cmds, n, x, cc_ready);
 }
 
 /* The mutation adapters' argument: which fields a command uses is its own business. */
@@ -161,46 +160,55 @@ ha_state(const char *node, bool ha, const char **state, const char **reason)
 	*reason = ha ? "Not Reported" : "High Availability Not Enabled";
 }
 
-static CC_HANDLER(cmd_topology)
+static void
+ha_state_cell(const json_t *node, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s (%s)", json_string_value(json_object_get(node, "ha_state")),
+		 json_string_value(json_object_get(node, "ha_reason")));
+}
+
+static void
+mgmt_cell(const json_t *node, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%s", json_string_value(json_object_get(node, "mgmt")),
+		 json_is_true(json_object_get(node, "self")) ? "  (this node)" : "");
+}
+
+static const struct rc_table_col topology_cols[] = {
+	{ "NODE", -10, "id" },
+	{ "CLUSTER", -8, "cluster" },
+	{ "GROUP", -8, "group" },
+	{ "HA", -3, "ha" },
+	{ "TC", -8, "tc" },
+	{ "HA STATE (REASON)", -40, NULL, ha_state_cell },
+	{ "DATABASE", -12, "database" },
+	{ "VIP", -15, "vip" },
+	{ "MGMT", 0, NULL, mgmt_cell },
+};
+
+static RC_ADMIN_HANDLER(cmd_topology)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
 	json_t *top, *nodes, *node;
 	size_t i;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	top = rc_cluster_describe_topology(c);
 	if (top == NULL)
 		return -errno;
 	nodes = json_object_get(top, "nodes");
 	rc_text_printf(t, "cluster state version %" PRIu64 " (last change by %s)\n", c->version,
 		       c->origin[0] ? c->origin : "the seed");
-	rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-40s %-12s %-15s %s\n", "NODE", "CLUSTER",
-		       "GROUP", "HA", "TC", "HA STATE (REASON)", "DATABASE", "VIP", "MGMT");
 	json_array_foreach(nodes, i, node) {
 		const char *id = json_string_value(json_object_get(node, "id"));
-		bool ha = json_is_true(json_object_get(node, "ha"));
-		const char *db = json_string_value(json_object_get(node, "database"));
 		const char *st, *why;
-		char hs[160];
 
-		ha_state(id, ha, &st, &why);
+		ha_state(id, json_is_true(json_object_get(node, "ha")), &st, &why);
 		json_object_set_new(node, "ha_state", json_string(st));
 		json_object_set_new(node, "ha_reason", json_string(why));
 		json_object_set_new(node, "self", json_boolean(strcmp(id, cc_self_id(x)) == 0));
-		snprintf(hs, sizeof(hs), "%s (%s)", st, why);
-		rc_text_printf(t, "%-10s %-8s %-8s %-3s %-8s %-40s %-12s %-15s %s%s\n", id,
-			       json_string_value(json_object_get(node, "cluster")),
-			       json_string_value(json_object_get(node, "group")),
-			       ha ? "on" : "off", json_string_value(json_object_get(node, "tc")),
-			       hs, db ? db : "-", json_string_value(json_object_get(node, "vip")),
-			       json_string_value(json_object_get(node, "mgmt")),
-			       strcmp(id, cc_self_id(x)) == 0 ? "  (this node)" : "");
 	}
+	rc_table_print(t, RC_TABLE(topology_cols), nodes);
 	if (json_array_size(nodes) == 0)
 		rc_text_printf(t, "no node is defined (node.cluster_file seeds the state)\n");
 	json_object_update(res, top);
@@ -246,16 +254,12 @@ group_text(struct rc_text *t, const json_t *g)
 	}
 }
 
-static CC_HANDLER(cmd_group_show)
+static RC_ADMIN_HANDLER(cmd_group_show)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
 	json_t *g, *all;
 
-	if (argc > 1)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	if (argc == 1) {
 		g = rc_cluster_describe_group(c, argv[0]);
 		if (g == NULL && errno == ENOENT) {
@@ -317,14 +321,12 @@ on_off(const char *s)
 	return -1;
 }
 
-static CC_HANDLER(cmd_group_set)
+static RC_ADMIN_HANDLER(cmd_group_set)
 {
 	struct cc_ctx *x = arg;
-	struct mut m = { { argc > 0 ? argv[0] : NULL, argc > 2 ? argv[2] : NULL, NULL }, false };
+	struct mut m = { { argv[0], argv[2], NULL }, false };
 	int rc, on;
 
-	if (argc != 3)
-		return -EINVAL;
 	if (strcmp(argv[1], "ha") == 0) {
 		on = on_off(argv[2]);
 		if (on < 0) {
@@ -381,17 +383,12 @@ chat_text(struct rc_text *t, const json_t *chat)
 	}
 }
 
-static CC_HANDLER(cmd_chat_show)
+static RC_ADMIN_HANDLER(cmd_chat_show)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
 	json_t *chat;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	chat = rc_cluster_describe_chat(c);
 	if (chat == NULL)
 		return -ENOMEM;
@@ -418,15 +415,13 @@ chat_key_known(const char *key)
 	return false;
 }
 
-static CC_HANDLER(cmd_chat_set)
+static RC_ADMIN_HANDLER(cmd_chat_set)
 {
 	struct cc_ctx *x = arg;
-	struct mut m = { { argc > 0 ? argv[0] : NULL, argc > 1 ? argv[1] : NULL, NULL }, false };
+	struct mut m = { { argv[0], argv[1], NULL }, false };
 	json_t *chat;
 	int rc;
 
-	if (argc != 2)
-		return -EINVAL;
 	if (!chat_key_known(argv[0])) {
 		size_t len = (size_t)snprintf(err, errlen, "unknown chat setting \"%s\"; settings:",
 					      argv[0]);
@@ -511,17 +506,17 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 	return 0;
 }
 
-static CC_HANDLER(cmd_service_start)
+static RC_ADMIN_HANDLER(cmd_service_start)
 {
 	return service_set(arg, argc, argv, true, res, t, err, errlen);
 }
 
-static CC_HANDLER(cmd_service_stop)
+static RC_ADMIN_HANDLER(cmd_service_stop)
 {
 	return service_set(arg, argc, argv, false, res, t, err, errlen);
 }
 
-static CC_HANDLER(cmd_service_status)
+static RC_ADMIN_HANDLER(cmd_service_status)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c;
@@ -610,7 +605,7 @@ ha_fix(const struct rc_cluster *c, const char *check, char *fix, size_t cap)
 	}
 }
 
-static CC_HANDLER(cmd_verify_ha)
+static RC_ADMIN_HANDLER(cmd_verify_ha)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
@@ -619,11 +614,6 @@ static CC_HANDLER(cmd_verify_ha)
 	char fix[512];
 	size_t i;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	v = rc_cluster_describe_checks(c);
 	if (v == NULL)
 		return -ENOMEM;
@@ -657,25 +647,28 @@ static CC_HANDLER(cmd_verify_ha)
 
 /* ---- registration, poll, fini ---- */
 
-static const struct cc_cmd cmds[] = {
+static const struct rc_admin_cmd cmds[] = {
 	{ "topology", "", "every node: cluster, group, HA, TC service, HA state and reason",
-	  cmd_topology },
+	  cmd_topology, 0, 0, RC_ADMIN_NEEDS_STATE },
 	{ "group show", "[GROUP]", "a group (or every group): HA, assignment, nodes, database",
-	  cmd_group_show },
+	  cmd_group_show, 0, 1, RC_ADMIN_NEEDS_STATE },
 	{ "group set", "GROUP ha on|off | GROUP assignment balanced|active-standby|none",
 	  "enable or disable high availability; how users are spread over the pair",
-	  cmd_group_set },
-	{ "chat show", "", "the persistent chat settings", cmd_chat_show },
+	  cmd_group_set, 3, 3 },
+	{ "chat show", "", "the persistent chat settings", cmd_chat_show, 0, 0,
+	  RC_ADMIN_NEEDS_STATE },
 	{ "chat set", "KEY VALUE", "change a persistent chat setting (see chat show)",
-	  cmd_chat_set },
+	  cmd_chat_set, 2, 2 },
 	{ "service start", "tc [--node N]", "start the text conference service (default: here)",
-	  cmd_service_start },
+	  cmd_service_start, 0, RC_ADMIN_ANY },
 	{ "service stop", "tc [--node N]",
-	  "stop the text conference service: the node hosts no rooms", cmd_service_stop },
+	  "stop the text conference service: the node hosts no rooms", cmd_service_stop, 0,
+	  RC_ADMIN_ANY },
 	{ "service status", "tc [--node N]", "the text conference service's state",
-	  cmd_service_status },
+	  cmd_service_status, 0, RC_ADMIN_ANY },
 	{ "verify ha", "", "the high availability prerequisites, each with the command that "
-			   "fixes it (exit 1 when one fails)", cmd_verify_ha },
+			   "fixes it (exit 1 when one fails)", cmd_verify_ha, 0, 0,
+	  RC_ADMIN_NEEDS_STATE },
 };
 
 int

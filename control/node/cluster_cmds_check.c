@@ -413,7 +413,7 @@ block_failed(const json_t *b)
 	return n;
 }
 
-static CC_HANDLER(cmd_db_check)
+static RC_ADMIN_HANDLER(cmd_db_check)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
@@ -427,11 +427,6 @@ static CC_HANDLER(cmd_db_check)
 	unsigned n_peers, failed = 0;
 	bool ok = true;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	r = malloc(sizeof(*r));
 	tg = malloc(sizeof(*tg));
 	peers = r && tg ? peers_start(x, c, &cred, &n_peers) : NULL;
@@ -477,11 +472,11 @@ static CC_HANDLER(cmd_db_check)
 	return 0; /* "ok": false in the result: roomcastctl exits 1 */
 }
 
-static const struct cc_cmd cmds[] = {
+static const struct rc_admin_cmd cmds[] = {
 	{ "db check", "",
 	  "from every node: connection, pg_hba.conf, privileges (also a merge's), schema version"
 	  " and room of its database, each with how to fix it (exit 1 when one fails)",
-	  cmd_db_check },
+	  cmd_db_check, 0, 0, RC_ADMIN_NEEDS_STATE },
 };
 
 int

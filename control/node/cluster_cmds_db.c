@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin_table.h"
 #include "cluster_cmds_impl.h"
 #include "node.h"
 
@@ -189,7 +190,7 @@ db_add_args(int argc, char **argv, struct db_add *a, char *err, size_t errlen)
 	return 0;
 }
 
-static CC_HANDLER(cmd_db_add)
+static RC_ADMIN_HANDLER(cmd_db_add)
 {
 	struct cc_ctx *x = arg;
 	struct db_add a = { 0 };
@@ -219,53 +220,41 @@ static CC_HANDLER(cmd_db_add)
 
 /* ---- db list, db remove ---- */
 
+/* The port, or a replicated database's ports (one per host). */
 static void
-db_line(struct rc_text *t, const json_t *d)
+port_cell(const json_t *d, char *buf, size_t cap)
 {
-	const char *group = json_string_value(json_object_get(d, "group"));
-	const json_t *nodes = json_object_get(d, "nodes"), *n;
-	char where[160] = "-";
-	size_t i, len = 0;
-
-	json_array_foreach(nodes, i, n)
-		len += (size_t)snprintf(where + len, len < sizeof(where) ? sizeof(where) - len : 0,
-					"%s%s", i ? "," : "", json_string_value(n));
-	char port[72];
 	const char *ports = json_string_value(json_object_get(d, "ports"));
 
 	if (ports != NULL)
-		snprintf(port, sizeof(port), "%s", ports);
+		snprintf(buf, cap, "%s", ports);
 	else
-		snprintf(port, sizeof(port), "%" JSON_INTEGER_FORMAT,
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(d, "port")));
-	rc_text_printf(t, "%-12s %-10s %-24s %5s %-14s %-12s %-8s %-10s %s\n",
-		       json_string_value(json_object_get(d, "name")),
-		       json_string_value(json_object_get(d, "type")),
-		       json_string_value(json_object_get(d, "host")), port,
-		       json_string_value(json_object_get(d, "dbname")),
-		       json_string_value(json_object_get(d, "user")), group ? group : "-", where,
-		       json_string_value(json_object_get(d, "password")));
 }
 
-static CC_HANDLER(cmd_db_list)
+static const struct rc_table_col db_cols[] = {
+	{ "NAME", -12, "name" },
+	{ "TYPE", -10, "type" },
+	{ "HOST", -24, "host" },
+	{ "PORT", 5, NULL, port_cell },
+	{ "DBNAME", -14, "dbname" },
+	{ "USER", -12, "user" },
+	{ "GROUP", -8, "group" },
+	{ "NODES", -10, "nodes" },
+	{ "PASSWORD", 0, "password" },
+};
+
+static RC_ADMIN_HANDLER(cmd_db_list)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
-	json_t *dbs, *d;
-	size_t i;
+	json_t *dbs;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	dbs = rc_cluster_describe_dbs(c);
 	if (dbs == NULL)
 		return -ENOMEM;
-	rc_text_printf(t, "%-12s %-10s %-24s %5s %-14s %-12s %-8s %-10s %s\n", "NAME", "TYPE",
-		       "HOST", "PORT", "DBNAME", "USER", "GROUP", "NODES", "PASSWORD");
-	json_array_foreach(json_object_get(dbs, "databases"), i, d)
-		db_line(t, d);
+	rc_table_print(t, RC_TABLE(db_cols), json_object_get(dbs, "databases"));
 	if (json_array_size(json_object_get(dbs, "databases")) == 0)
 		rc_text_printf(t, "no database is defined (db add)\n");
 	json_object_update(res, dbs);
@@ -285,13 +274,13 @@ mut_db_remove(struct rc_cluster *c, const char *origin, void *arg, char *err, si
 	return rc_cluster_db_remove(c, origin, m->name, err, errlen);
 }
 
-static CC_HANDLER(cmd_db_remove)
+static RC_ADMIN_HANDLER(cmd_db_remove)
 {
 	struct cc_ctx *x = arg;
-	struct db_mut m = { argc == 1 ? argv[0] : NULL, NULL, NULL };
+	struct db_mut m = { argv[0], NULL, NULL };
 	int rc;
 
-	if (argc != 1 || argv[0][0] == '-')
+	if (argv[0][0] == '-')
 		return -EINVAL;
 	rc = cc_change(x, mut_db_remove, &m, err, errlen);
 	if (rc != 0)
@@ -345,7 +334,7 @@ assignment_result(struct cc_ctx *x, const struct db_mut *m, json_t *res, struct 
 	json_object_set_new(res, "version", json_integer((json_int_t)c->version));
 }
 
-static CC_HANDLER(cmd_db_assign)
+static RC_ADMIN_HANDLER(cmd_db_assign)
 {
 	struct cc_ctx *x = arg;
 	struct db_mut m = { 0 };
@@ -372,7 +361,7 @@ static CC_HANDLER(cmd_db_assign)
 	return 0;
 }
 
-static CC_HANDLER(cmd_db_unassign)
+static RC_ADMIN_HANDLER(cmd_db_unassign)
 {
 	struct cc_ctx *x = arg;
 	struct db_mut m = { 0 };
@@ -397,19 +386,21 @@ static CC_HANDLER(cmd_db_unassign)
 	return 0;
 }
 
-static const struct cc_cmd cmds[] = {
+static const struct rc_admin_cmd cmds[] = {
 	{ "db add",
 	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F]",
-	  "define an external database (PostgreSQL); the password stays in F", cmd_db_add },
+	  "define an external database (PostgreSQL); the password stays in F", cmd_db_add, 0,
+	  RC_ADMIN_ANY },
 	{ "db list", "", "the external databases and where they are assigned (no passwords)",
-	  cmd_db_list },
+	  cmd_db_list, 0, 0, RC_ADMIN_NEEDS_STATE },
 	{ "db remove", "NAME", "forget a database that no node and no merge job uses",
-	  cmd_db_remove },
+	  cmd_db_remove, 1, 1 },
 	{ "db assign", "NAME --group G | NAME --node N",
 	  "assign a database to both nodes of a group (or to one node while ha is off)",
-	  cmd_db_assign },
+	  cmd_db_assign, 0, RC_ADMIN_ANY },
 	{ "db unassign", "--group G [--node N]",
-	  "clear the database of a group (or of one node while ha is off)", cmd_db_unassign },
+	  "clear the database of a group (or of one node while ha is off)", cmd_db_unassign, 0,
+	  RC_ADMIN_ANY },
 };
 
 int

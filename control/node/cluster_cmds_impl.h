@@ -38,11 +38,6 @@ struct cc_ctx {
 	json_t *last_run;          /* the last merge finished here: {id, checks, conflicts} */
 };
 
-/* A handler's signature, as admin.h's rc_admin_fn with the context typed. */
-#define CC_HANDLER(name)                                                                  \
-	int name(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err, \
-		 size_t errlen)
-
 /* ---- arguments ---- */
 
 /* An option: "--name VALUE" or "--name=VALUE". val[0] gets the first occurrence, val[1]
@@ -63,7 +58,8 @@ bool cc_parse_id(const char *s, uint32_t *id);
 
 /* ---- the state ---- */
 
-/* The state, or NULL with "no cluster state" in err (then return -ENODATA). */
+/* The state, or NULL with "no cluster state" in err (then return -ENODATA). A handler of a
+ * row flagged RC_ADMIN_NEEDS_STATE always gets the state. */
 const struct rc_cluster *cc_state(struct cc_ctx *x, char *err, size_t errlen);
 
 /* This node's id in the state (node.id). */
@@ -97,11 +93,8 @@ void cc_check_fini(struct cc_ctx *x);
 void cc_merge_poll(struct cc_ctx *x);
 void cc_merge_fini(struct cc_ctx *x);
 
-/* Add a table of commands (arg = x for each) to the node's admin socket. */
-struct cc_cmd {
-	const char *path, *args, *help;
-	rc_admin_fn fn;
-};
-int cc_register(struct cc_ctx *x, const struct cc_cmd *cmds, size_t n);
+/* Add a table of commands (arg = x for each) to the node's admin socket; its rows flagged
+ * RC_ADMIN_NEEDS_STATE run only while the node holds a cluster state. */
+int cc_register(struct cc_ctx *x, const struct rc_admin_cmd *cmds, size_t n);
 
 #endif /* RC_CLUSTER_CMDS_IMPL_H */

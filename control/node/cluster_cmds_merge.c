@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin_table.h"
 #include "cluster_cmds_impl.h"
 #include "log.h"
 #include "merge.h"
@@ -334,19 +335,17 @@ cc_merge_fini(struct cc_ctx *x)
 
 /* ---- commands ---- */
 
-/* The job JOB names (argv[0]), or NULL with the reason (*rc set). */
+/* The job the word JOB names, or NULL with the reason (*rc set). */
 static const struct rc_cl_merge *
-job_arg(struct cc_ctx *x, int argc, char **argv, const struct rc_cluster **c, int *rc,
-	char *err, size_t errlen)
+job_arg(struct cc_ctx *x, const char *job, const struct rc_cluster **c, int *rc, char *err,
+	size_t errlen)
 {
 	uint32_t id;
 	const struct rc_cl_merge *m;
 
 	*rc = -EINVAL;
-	if (argc != 1 || !cc_parse_id(argv[0], &id)) {
-		if (argc == 1)
-			snprintf(err, errlen, "JOB \"%s\" is not a job id (see: db merge list)",
-				 argv[0]);
+	if (!cc_parse_id(job, &id)) {
+		snprintf(err, errlen, "JOB \"%s\" is not a job id (see: db merge list)", job);
 		return NULL;
 	}
 	*c = cc_state(x, err, errlen);
@@ -374,7 +373,7 @@ mut_add(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t e
 	return rc_cluster_merge_add(c, origin, a->src, a->target, a->group, &a->id, err, errlen);
 }
 
-static CC_HANDLER(cmd_merge_add)
+static RC_ADMIN_HANDLER(cmd_merge_add)
 {
 	struct cc_ctx *x = arg;
 	struct add a = { { NULL, NULL }, NULL, NULL, 0 };
@@ -408,30 +407,33 @@ static CC_HANDLER(cmd_merge_add)
 	return 0;
 }
 
-static CC_HANDLER(cmd_merge_list)
+static void
+sources_cell(const json_t *job, char *buf, size_t cap)
+{
+	const json_t *src = json_object_get(job, "sources");
+
+	snprintf(buf, cap, "%s + %s", json_string_value(json_array_get(src, 0)),
+		 json_string_value(json_array_get(src, 1)));
+}
+
+static const struct rc_table_col merge_cols[] = {
+	{ "ID", -4, "id" },
+	{ "STATE", -18, "state" },
+	{ "GROUP", -8, "group" },
+	{ "SOURCES", -24, NULL, sources_cell },
+	{ "TARGET", 0, "target" },
+};
+
+static RC_ADMIN_HANDLER(cmd_merge_list)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
 	json_t *j;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
-	if (c == NULL)
-		return -ENODATA;
 	j = rc_cluster_describe_merges(c);
 	if (j == NULL)
 		return -ENOMEM;
-	rc_text_printf(t, "%-4s %-18s %-8s %-24s %s\n", "ID", "STATE", "GROUP", "SOURCES",
-		       "TARGET");
-	for (unsigned i = 0; i < c->n_merges; i++) {
-		const struct rc_cl_merge *m = &c->merges[i];
-		char src[140];
-
-		snprintf(src, sizeof(src), "%s + %s", m->sources[0], m->sources[1]);
-		rc_text_printf(t, "%-4" PRIu32 " %-18s %-8s %-24s %s\n", m->id,
-			       rc_cl_merge_state_name(m->state), m->group, src, m->target);
-	}
+	rc_table_print(t, RC_TABLE(merge_cols), json_object_get(j, "merge_jobs"));
 	if (c->n_merges == 0)
 		rc_text_printf(t, "no merge job (db merge add)\n");
 	json_object_update(res, j);
@@ -473,12 +475,12 @@ merge_text(struct rc_text *t, const struct rc_cluster *c, const struct rc_cl_mer
 	}
 }
 
-static CC_HANDLER(cmd_merge_show)
+static RC_ADMIN_HANDLER(cmd_merge_show)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = NULL;
 	int rc;
-	const struct rc_cl_merge *m = job_arg(x, argc, argv, &c, &rc, err, errlen);
+	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
 	bool here;
 	json_t *j;
 	char rem[512];
@@ -503,12 +505,12 @@ static CC_HANDLER(cmd_merge_show)
 	return 0;
 }
 
-static CC_HANDLER(cmd_merge_validate)
+static RC_ADMIN_HANDLER(cmd_merge_validate)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = NULL;
 	int rc;
-	const struct rc_cl_merge *m = job_arg(x, argc, argv, &c, &rc, err, errlen);
+	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
 	struct cc_run *v;
 	enum rc_cl_merge_state s;
 	char why[512];
@@ -585,12 +587,12 @@ static CC_HANDLER(cmd_merge_validate)
 	return 0; /* "ok": false in the result when not valid: roomcastctl exits 1 */
 }
 
-static CC_HANDLER(cmd_merge_run)
+static RC_ADMIN_HANDLER(cmd_merge_run)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = NULL;
 	int rc;
-	const struct rc_cl_merge *m = job_arg(x, argc, argv, &c, &rc, err, errlen);
+	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
 	char why[512], rem[512];
 	struct cc_run *run;
 	uint32_t id;
@@ -664,12 +666,12 @@ mut_remove(struct rc_cluster *c, const char *origin, void *arg, char *err, size_
 	return rc_cluster_merge_remove(c, origin, *(const uint32_t *)arg, err, errlen);
 }
 
-static CC_HANDLER(cmd_merge_remove)
+static RC_ADMIN_HANDLER(cmd_merge_remove)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = NULL;
 	int rc;
-	const struct rc_cl_merge *m = job_arg(x, argc, argv, &c, &rc, err, errlen);
+	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
 	uint32_t id;
 
 	if (m == NULL)
@@ -683,19 +685,21 @@ static CC_HANDLER(cmd_merge_remove)
 	return 0;
 }
 
-static const struct cc_cmd cmds[] = {
+static const struct rc_admin_cmd cmds[] = {
 	{ "db merge add", "--source A --source B --target T [--group G]",
-	  "a job merging the two per-node databases of a group into T", cmd_merge_add },
-	{ "db merge list", "", "the merge jobs and their states", cmd_merge_list },
+	  "a job merging the two per-node databases of a group into T", cmd_merge_add, 0,
+	  RC_ADMIN_ANY },
+	{ "db merge list", "", "the merge jobs and their states", cmd_merge_list, 0, 0,
+	  RC_ADMIN_NEEDS_STATE },
 	{ "db merge show", "JOB", "a job: state, per-table row counts, conflicts, error",
-	  cmd_merge_show },
+	  cmd_merge_show, 1, 1 },
 	{ "db merge validate", "JOB",
 	  "check a job (TC stopped on both nodes, sources, target, privileges, room); exit 1 "
-	  "when not valid", cmd_merge_validate },
+	  "when not valid", cmd_merge_validate, 1, 1 },
 	{ "db merge run", "JOB",
 	  "run a validated job in the background (see db merge show); a done job is not run "
-	  "again", cmd_merge_run },
-	{ "db merge remove", "JOB", "forget a job that is not running", cmd_merge_remove },
+	  "again", cmd_merge_run, 1, 1 },
+	{ "db merge remove", "JOB", "forget a job that is not running", cmd_merge_remove, 1, 1 },
 };
 
 int

@@ -526,12 +526,23 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
 	if (n->admin == NULL)
 		return -errno;
-	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0 ||
-	    (rc = rc_node_ha_cmds_register(n)) != 0) {
+	rc = rc_node_admin_register(n);
+	if (rc != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+int
+rc_node_admin_register(struct rc_node *n)
+{
+	int rc;
+
+	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
+	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_cluster_cmds_register(n)) != 0 ||
+	    (rc = rc_node_ha_cmds_register(n)) != 0)
+		return rc;
 	return 0;
 }
 

@@ -150,6 +150,11 @@ void rc_node_end_session_quiet(struct rc_node *n, struct rc_session *s);
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);
 
+/* Every admin command roomcastd serves, registered on n->admin (rc_node_init). Registration
+ * only keeps pointers and reads nothing of n, so rc_cmdlist lists the commands with an
+ * otherwise zeroed node. 0 or -errno. */
+int rc_node_admin_register(struct rc_node *n);
+
 /* Dead letters of the drainers running here (ours, and the peer's scope while we serve
  * it): records set aside since they started, and the rows of those scopes in
  * drain_dead_letters (the alarm while above 0). Control thread (node_metrics.c). */

@@ -13,6 +13,7 @@
 #include <rte_ethdev.h>
 
 #include "admin.h"
+#include "admin_table.h"
 #include "drainer.h"
 #include "history.h"
 #include "node.h"
@@ -43,9 +44,7 @@ wal_json(struct rc_node *n)
 			 st.full);
 }
 
-static int
-cmd_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	   size_t errlen)
+static RC_ADMIN_HANDLER(cmd_status)
 {
 	struct rc_node *n = arg;
 	uint64_t up = (rc_mono_ms() - n->started_ms) / 1000;
@@ -54,9 +53,6 @@ cmd_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, cha
 	char ip[INET_ADDRSTRLEN];
 	unsigned i;
 
-	(void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
 	ip_str(n->cfg.service_ip.s_addr, ip);
 	rc_text_printf(t, "node %s: serving %s:%u, up %" PRIu64 " s, %u worker(s)\n",
 		       n->cfg.node_id, ip, n->cfg.udp_port, up, n->dp.n_workers);
@@ -106,28 +102,28 @@ struct list_ctx {
 	struct rc_text *t;
 };
 
+static const struct rc_table_col room_cols[] = {
+	{ "ID", -8, "id" },
+	{ "ROOM", -24, "name" },
+	{ "MEMBERS", 8, "members" },
+	{ "LAST_SEQ", 10, "last_seq" },
+};
+
 static int
 list_room(void *arg, struct rc_room *r)
 {
 	struct list_ctx *c = arg;
 
-	json_array_append_new(c->arr, room_json(r));
-	rc_text_printf(c->t, "%-8u %-24s %8u %10" PRIu64 "\n", r->id, r->name, r->n_members,
-		       __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED));
+	rc_table_add(c->t, RC_TABLE(room_cols), c->arr, room_json(r));
 	return 0;
 }
 
-static int
-cmd_room_list(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_room_list)
 {
 	struct rc_node *n = arg;
 	struct list_ctx c = { json_array(), t };
 
-	(void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
-	rc_text_printf(t, "%-8s %-24s %8s %10s\n", "ID", "ROOM", "MEMBERS", "LAST_SEQ");
+	rc_table_head(t, RC_TABLE(room_cols));
 	rc_room_foreach(n->dp.rooms, list_room, &c);
 	json_object_set_new(res, "rooms", c.arr);
 	return 0;
@@ -155,16 +151,12 @@ members_json(struct rc_room *r, json_t *arr, struct rc_text *t)
 	rte_spinlock_unlock(&r->lock);
 }
 
-static int
-cmd_room_show(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_room_show)
 {
 	struct rc_node *n = arg;
 	json_t *room, *members;
 	struct rc_room *r;
 
-	if (argc != 1)
-		return -EINVAL;
 	r = rc_room_lookup_name(n->dp.rooms, argv[0], (unsigned)strlen(argv[0]));
 	if (r == NULL) {
 		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
@@ -183,6 +175,28 @@ cmd_room_show(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	return 0;
 }
 
+/* "%15s:%-5u": at least as wide as the column (21). */
+static void
+user_address(const json_t *u, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%15s:%-5u", json_string_value(json_object_get(u, "ip")),
+		 (unsigned)json_integer_value(json_object_get(u, "port")));
+}
+
+static void
+user_idle_s(const json_t *u, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%" JSON_INTEGER_FORMAT,
+		 json_integer_value(json_object_get(u, "idle_ms")) / 1000);
+}
+
+static const struct rc_table_col user_cols[] = {
+	{ "USER", -20, "user" },
+	{ "SESSION", -16, "session" },
+	{ "ADDRESS", 21, NULL, user_address },
+	{ "IDLE_S", 8, NULL, user_idle_s },
+};
+
 static int
 list_user(void *arg, struct rc_session *s)
 {
@@ -193,29 +207,20 @@ list_user(void *arg, struct rc_session *s)
 
 	ip_str(s->peer.ip, ip);
 	snprintf(sid, sizeof(sid), "%016" PRIx64, s->id);
-	json_array_append_new(c->arr,
-			      json_pack("{s:s#,s:s,s:s,s:i,s:I,s:I}", "user", s->user,
-					(int)s->user_len, "session", sid, "ip", ip, "port",
-					rte_be_to_cpu_16(s->peer.udp_port), "idle_ms",
-					(json_int_t)(now > seen ? now - seen : 0), "age_ms",
-					(json_int_t)(now - s->created_ms)));
-	rc_text_printf(c->t, "%-20.*s %-16s %15s:%-5u %8" PRIu64 "\n", (int)s->user_len, s->user,
-		       sid, ip, rte_be_to_cpu_16(s->peer.udp_port),
-		       (now > seen ? now - seen : 0) / 1000);
+	rc_table_add(c->t, RC_TABLE(user_cols), c->arr,
+		     json_pack("{s:s#,s:s,s:s,s:i,s:I,s:I}", "user", s->user, (int)s->user_len,
+			       "session", sid, "ip", ip, "port", rte_be_to_cpu_16(s->peer.udp_port),
+			       "idle_ms", (json_int_t)(now > seen ? now - seen : 0), "age_ms",
+			       (json_int_t)(now - s->created_ms)));
 	return 0;
 }
 
-static int
-cmd_user_list(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_user_list)
 {
 	struct rc_node *n = arg;
 	struct list_ctx c = { json_array(), t };
 
-	(void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
-	rc_text_printf(t, "%-20s %-16s %21s %8s\n", "USER", "SESSION", "ADDRESS", "IDLE_S");
+	rc_table_head(t, RC_TABLE(user_cols));
 	rc_session_foreach(n->dp.sessions, list_user, &c);
 	json_object_set_new(res, "users", c.arr);
 	return 0;
@@ -292,9 +297,7 @@ login_refused_json(const struct rc_node *n, struct rc_text *t)
 	return o;
 }
 
-static int
-cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	  size_t errlen)
+static RC_ADMIN_HANDLER(cmd_stats)
 {
 	struct rc_node *n = arg;
 	uint64_t drops[RC_DROP_MAX] = { 0 };
@@ -302,9 +305,6 @@ cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char
 	struct rc_history_stats hs;
 	unsigned i;
 
-	(void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
 	for (i = 0; i < n->dp.n_workers; i++) {
 		const struct rc_lcore_stats *s = &n->dp.workers[i]->stats;
 
@@ -350,18 +350,13 @@ cmd_stats(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char
 	return 0;
 }
 
-static int
-cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_db_status)
 {
 	struct rc_node *n = arg;
 	struct rc_drainer_stats ds;
 	struct rc_wal_stats ws;
 	uint64_t now = rc_wall_ms(), age, ceiling, dead, dead_rows;
 
-	(void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
 	rc_wal_get_stats(n->wal, &ws);
 	ceiling = rc_wal_drain_ceiling(n->wal);
 	age = ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
@@ -449,9 +444,7 @@ cmd_db_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	return 0;
 }
 
-static int
-cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	       size_t errlen)
+static RC_ADMIN_HANDLER(cmd_db_cleanup)
 {
 	struct rc_node *n = arg;
 	unsigned long days = n->cfg.db_cleanup_days;
@@ -486,15 +479,11 @@ cmd_db_cleanup(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 /* db fault hold-drain|release-drain (tests: needs ha.fault_injection): the drainer stops
  * inside a batch's open transaction (rc_drainer_fault_hold), e.g. before a SIGSTOP that
  * plays a frozen host. */
-static int
-cmd_db_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	     size_t errlen)
+static RC_ADMIN_HANDLER(cmd_db_fault)
 {
 	struct rc_node *n = arg;
 	bool on;
 
-	if (argc != 1)
-		return -EINVAL;
 	if (!n->cfg.ha_fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
@@ -516,31 +505,23 @@ cmd_db_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 	return 0;
 }
 
+static const struct rc_admin_cmd cmds[] = {
+	{ "status", "", "node, ports, rooms, sessions, storage", cmd_status },
+	{ "room list", "", "every room with members and last sequence", cmd_room_list },
+	{ "room show", "ROOM", "one room and its members", cmd_room_show, 1, 1 },
+	{ "user list", "", "logged-in sessions", cmd_user_list },
+	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type", cmd_stats },
+	{ "db status", "", "drain backlog, LMDB use, database connection and alarms",
+	  cmd_db_status },
+	{ "db cleanup", "[--days N]",
+	  "delete messages older than N days from the database (rooms are kept)", cmd_db_cleanup,
+	  0, 2 },
+	{ "db fault", "hold-drain|release-drain", "fault injection (tests only)", cmd_db_fault, 1,
+	  1 },
+};
+
 int
 rc_node_cmds_register(struct rc_node *n)
 {
-	const struct rc_admin_cmd cmds[] = {
-		{ "status", "", "node, ports, rooms, sessions, storage", cmd_status, n },
-		{ "room list", "", "every room with members and last sequence", cmd_room_list, n },
-		{ "room show", "ROOM", "one room and its members", cmd_room_show, n },
-		{ "user list", "", "logged-in sessions", cmd_user_list, n },
-		{ "stats", "", "per-lcore packet counts, drops by reason, messages by type",
-		  cmd_stats, n },
-		{ "db status", "", "drain backlog, LMDB use, database connection and alarms",
-		  cmd_db_status, n },
-		{ "db cleanup", "[--days N]",
-		  "delete messages older than N days from the database (rooms are kept)",
-		  cmd_db_cleanup, n },
-		{ "db fault", "hold-drain|release-drain", "fault injection (tests only)",
-		  cmd_db_fault, n },
-	};
-	unsigned i;
-	int rc;
-
-	for (i = 0; i < RTE_DIM(cmds); i++) {
-		rc = rc_admin_register(n->admin, &cmds[i]);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return rc_admin_register_table(n->admin, cmds, RTE_DIM(cmds), n, NULL);
 }

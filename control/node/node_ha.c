@@ -19,6 +19,7 @@
 #include "drainer.h"
 #include "ha_fsm.h"
 #include "ha_lease.h"
+#include "health.h"
 #include "heartbeat.h"
 #include "history.h"
 #include "lease.h"
@@ -71,7 +72,7 @@ answer(struct rc_node *n, enum rc_ha_event ev, uint32_t op)
 /* Release (scope 0) / unload-peer (scope 1): stop acking now, then push the stream to the
  * peer (job below), then hand the lease back. */
 static void
-start_handover(struct rc_node *n, unsigned scope, uint32_t op, bool answer_wanted)
+start_handover(struct rc_node *n, unsigned scope, uint32_t op)
 {
 	struct rc_node_ha *ha = n->ha;
 	struct rc_ha_job *j = &ha->job[scope];
@@ -80,7 +81,6 @@ start_handover(struct rc_node *n, unsigned scope, uint32_t op, bool answer_wante
 	rc_ha_lease_park(ha->lease, scope);
 	j->active = true;
 	j->op = op;
-	j->answer = answer_wanted;
 	j->deadline = rc_ha_now_ms() + PUSH_WAIT_MS;
 	j->lsn = rc_wal_last_lsn(ha->sc[scope].wal);
 }
@@ -122,9 +122,6 @@ do_actions(struct rc_node *n, const struct rc_ha_step *st)
 {
 	struct rc_node_ha *ha = n->ha;
 	uint32_t a = st->actions;
-	unsigned reason = st->event == RC_HA_EV_ADMIN_FALLBACK ||
-					  st->to == RC_HA_TAKING_BACK || st->to == RC_HA_FALLING_BACK ?
-				  2 : 1;
 	int rc;
 
 	if (a & RC_HA_ACT(RC_HA_ACT_FENCE)) {
@@ -136,9 +133,9 @@ do_actions(struct rc_node *n, const struct rc_ha_step *st)
 		ha->fences++;
 	}
 	if (a & RC_HA_ACT(RC_HA_ACT_RELEASE))
-		start_handover(n, 0, st->op, st->to == RC_HA_FAILING_OVER);
+		start_handover(n, 0, st->op);
 	if (a & RC_HA_ACT(RC_HA_ACT_UNLOAD_PEER))
-		start_handover(n, 1, st->op, st->to == RC_HA_FALLING_BACK);
+		start_handover(n, 1, st->op);
 	if (a & RC_HA_ACT(RC_HA_ACT_LEASE_OWN)) {
 		ha->lease_op[0] = st->op;
 		rc_ha_lease_acquire(ha->lease, 0, st->op, false);
@@ -147,20 +144,19 @@ do_actions(struct rc_node *n, const struct rc_ha_step *st)
 		ha->lease_op[1] = st->op;
 		rc_ha_lease_acquire(ha->lease, 1, st->op, false);
 	}
-	if (a & RC_HA_ACT(RC_HA_ACT_RELOAD_OWN)) {
-		rc = rc_ha_load_scope(n, 0, reason);
-		if (st->to == RC_HA_TAKING_BACK)
-			answer(n, rc == 0 ? RC_HA_EV_FALLBACK_DONE : RC_HA_EV_FALLBACK_FAILED,
-			       st->op);
-		else if (rc != 0) {
-			/* reported as a critical service down; the next tick reports it up
-			 * again (the watcher sees the services running), which retries */
-			ha->critical_ok = false;
-			ha_event(n, RC_HA_EV_LOCAL_CRITICAL_DOWN, NULL);
-		}
+	if ((a & RC_HA_ACT(RC_HA_ACT_RELOAD_OWN)) &&
+	    rc_ha_load_scope(n, 0, RC_RESUME_FAILOVER) != 0) {
+		/* reported as a critical service down; the next tick reports it up again (the
+		 * watcher sees the services running), which retries */
+		ha->critical_ok = false;
+		ha_event(n, RC_HA_EV_LOCAL_CRITICAL_DOWN, NULL);
+	}
+	if (a & RC_HA_ACT(RC_HA_ACT_TAKE_BACK)) {
+		rc = rc_ha_load_scope(n, 0, RC_RESUME_FALLBACK);
+		answer(n, rc == 0 ? RC_HA_EV_FALLBACK_DONE : RC_HA_EV_FALLBACK_FAILED, st->op);
 	}
 	if (a & RC_HA_ACT(RC_HA_ACT_START_TAKEOVER)) {
-		rc = rc_ha_load_scope(n, 1, 1);
+		rc = rc_ha_load_scope(n, 1, RC_RESUME_FAILOVER);
 		if (rc == 0)
 			ha->takeovers++;
 		answer(n, rc == 0 ? RC_HA_EV_TAKEOVER_DONE : RC_HA_EV_TAKEOVER_FAILED, st->op);
@@ -254,11 +250,11 @@ lease_events(struct rc_node *n)
 		case RC_HAL_RELEASED:
 			RC_INFO("ha: lease %s handed back (%s)", ha->sc[e.scope].lease_scope,
 				e.detail);
-			/* the answer to release / unload-peer where a state waits for it (a
+			/* the answer to release / unload-peer while the machine waits for it (a
 			 * stale one is ignored by the machine) */
-			if (e.scope == 0 && ha->fsm.state == RC_HA_FAILING_OVER)
+			if (e.scope == 0 && ha->fsm.await == RC_HA_AWAIT_RELEASE)
 				answer(n, RC_HA_EV_RELEASE_DONE, e.op);
-			else if (e.scope == 1 && ha->fsm.state == RC_HA_FALLING_BACK)
+			else if (e.scope == 1 && ha->fsm.await == RC_HA_AWAIT_UNLOAD)
 				answer(n, RC_HA_EV_FALLBACK_DONE, e.op);
 			break;
 		case RC_HAL_DB_UP:

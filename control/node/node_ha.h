@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The HA pair, wired into a node (issue 5): the control thread's part. It owns
- *   - the heartbeats and the critical-service watcher (control/heartbeat.h),
- *   - the state machine (control/ha_fsm.h: every transition is logged with its reason),
+ *   - the heartbeats and the critical-service watcher (control/ha/heartbeat.h, health.h),
+ *   - the state machine (control/ha/ha_fsm.h: every transition is logged with its reason),
  *   - the lease thread (control/ha_lease.h: our rooms' and the peer's rooms' leases),
  *   - the WAL stream to and from the peer (storage/repl.h),
  *   - the peer's scope: a second WAL environment (DATA_DIR/wal-peer), its history thread

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "cluster.h"
 #include "ha_fsm.h"
+#include "ha_fsm_print.h"
 #include "ha_lease.h"
 #include "lease.h"
 #include "node.h"
@@ -106,9 +107,7 @@ scope_json(struct rc_node *n, unsigned s, const struct rc_ha_lease_status *ls,
 			 "timeouts", (json_int_t)rs.timeouts);
 }
 
-static int
-cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	      size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_status)
 {
 	struct rc_node *n = arg;
 	struct rc_node_ha *ha = n->ha;
@@ -120,16 +119,12 @@ cmd_ha_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, 
 	const char *pstate, *preason;
 	bool up;
 
-	(void)argv;
-	if (argc != 0)
-		return -EINVAL;
 	if (ha == NULL) {
 		json_object_set_new(res, "state", json_string(rc_ha_state_name(RC_HA_UNKNOWN)));
 		json_object_set_new(res, "reason", json_string(rc_ha_reason_name(
 							     RC_HA_REASON_HA_NOT_ENABLED)));
 		rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
 			       n->cfg.node_id);
-		(void)err, (void)errlen;
 		return 0;
 	}
 	rc_ha_lease_get_status(ha->lease, &ls);
@@ -250,15 +245,11 @@ need_ha(struct rc_node *n, char *err, size_t errlen)
 	return -ENOTSUP;
 }
 
-static int
-cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-		size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_failover)
 {
 	struct rc_node *n = arg;
 	int rc;
 
-	if (argc != 1)
-		return -EINVAL;
 	if ((rc = need_ha(n, err, errlen)) != 0)
 		return rc;
 	if (strcmp(argv[0], n->cfg.ha_peer_id) == 0) {
@@ -284,16 +275,12 @@ cmd_ha_failover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 	return rc;
 }
 
-static int
-cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-		size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_fallback)
 {
 	struct rc_node *n = arg;
 	const struct rc_cl_group *g = NULL;
 	int rc;
 
-	if (argc != 1)
-		return -EINVAL;
 	if ((rc = need_ha(n, err, errlen)) != 0)
 		return rc;
 	if (n->cl != NULL)
@@ -304,7 +291,7 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 			 g != NULL ? g->name : "none in the cluster state");
 		return -EINVAL;
 	}
-	if (n->ha->fsm.state == RC_HA_BACKUP &&
+	if ((n->ha->fsm.serving & RC_HA_PEER) &&
 	    rc_node_ha_admin_relay(n, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
 		/* we serve the peer's rooms: the fallback starts on the peer */
 		rc_text_printf(t, "asked %s to fall back; watch `roomcastctl ha status`\n",
@@ -312,7 +299,7 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 		json_object_set_new(res, "relayed_to", json_string(n->cfg.ha_peer_id));
 		return 0;
 	}
-	if (n->ha->fsm.state != RC_HA_FAILED_OVER && n->ha->fsm.state != RC_HA_IDLE) {
+	if (rc_ha_fsm_refuses(&n->ha->fsm, RC_HA_EV_ADMIN_FALLBACK)) {
 		snprintf(err, errlen,
 			 "refused: %s is %s (%s); a fallback starts on the node whose rooms moved "
 			 "away (Failed Over or Idle): run it on %s",
@@ -325,15 +312,11 @@ cmd_ha_fallback(void *arg, int argc, char **argv, json_t *res, struct rc_text *t
 	return rc;
 }
 
-static int
-cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	       size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_recover)
 {
 	struct rc_node *n = arg;
 	int rc;
 
-	if (argc > 1)
-		return -EINVAL;
 	if ((rc = need_ha(n, err, errlen)) != 0)
 		return rc;
 	if (argc == 1 && strcmp(argv[0], n->cfg.node_id) != 0) {
@@ -346,15 +329,11 @@ cmd_ha_recover(void *arg, int argc, char **argv, json_t *res, struct rc_text *t,
 	return rc;
 }
 
-static int
-cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	     size_t errlen)
+static RC_ADMIN_HANDLER(cmd_ha_fault)
 {
 	struct rc_node *n = arg;
 	bool on;
 
-	if (argc != 1)
-		return -EINVAL;
 	if (!n->cfg.ha_fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
@@ -377,30 +356,20 @@ cmd_ha_fault(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, c
 	return 0;
 }
 
+static const struct rc_admin_cmd cmds[] = {
+	{ "ha status", "", "both nodes' HA state, reason, time in state, leases, streams",
+	  cmd_ha_status },
+	{ "ha failover", "NODE", "hand NODE's rooms and users to its peer (run on NODE)",
+	  cmd_ha_failover, 1, 1 },
+	{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
+	  "node in Failed Over or Idle)", cmd_ha_fallback, 1, 1 },
+	{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover, 0, 1 },
+	{ "ha fault", "stall-workers|resume-workers|fail-load", "fault injection (tests only)",
+	  cmd_ha_fault, 1, 1 },
+};
+
 int
 rc_node_ha_cmds_register(struct rc_node *n)
 {
-	static const struct {
-		const char *path, *args, *help;
-		rc_admin_fn fn;
-	} cmds[] = {
-		{ "ha status", "", "both nodes' HA state, reason, time in state, leases, streams",
-		  cmd_ha_status },
-		{ "ha failover", "NODE", "hand NODE's rooms and users to its peer (run on NODE)",
-		  cmd_ha_failover },
-		{ "ha fallback", "GROUP", "move the rooms and users back to their node (run on the "
-		  "node in Failed Over or Idle)", cmd_ha_fallback },
-		{ "ha recover", "[NODE]", "leave Running in Failed Mode", cmd_ha_recover },
-		{ "ha fault", "stall-workers|resume-workers|fail-load", "fault injection (tests only)",
-		  cmd_ha_fault },
-	};
-	int rc;
-
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct rc_admin_cmd c = { cmds[i].path, cmds[i].args, cmds[i].help, cmds[i].fn, n };
-
-		if ((rc = rc_admin_register(n->admin, &c)) != 0)
-			return rc;
-	}
-	return 0;
+	return rc_admin_register_table(n->admin, cmds, sizeof(cmds) / sizeof(cmds[0]), n, NULL);
 }

@@ -50,7 +50,6 @@ struct rc_ha_scope {
 /* release / unload-peer in progress: waiting for the peer to hold the stream. */
 struct rc_ha_job {
 	bool active;
-	bool answer;
 	uint32_t op;
 	uint64_t deadline;
 	uint64_t lsn;

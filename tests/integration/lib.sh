@@ -34,7 +34,7 @@ RC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 RC_BUILD=${RC_BUILD_DIR:-$RC_ROOT/build}
 case "$RC_BUILD" in /*) ;; *) RC_BUILD="$RC_ROOT/$RC_BUILD" ;; esac
 RC_ROOMCASTD="$RC_BUILD/control/node/roomcastd"
-RC_ROOMCASTCTL="$RC_BUILD/control/admin/roomcastctl"
+RC_ROOMCASTCTL="$RC_BUILD/control/roomcastctl"
 RC_CHAT="$RC_BUILD/control/client/roomcast-chat"
 RC_RCLOAD="$RC_BUILD/tests/tools/rcload"
 

@@ -4,7 +4,12 @@
  * (its path is argv[1], from meson) and by raw requests on the socket: replies, -j, usage
  * errors, help at every level, slow and oversized clients, the peer credential check (as
  * root: children drop to uid 65534 / 1), the socket file's life cycle, and token mint both
- * through the daemon and locally (roomcastctl -c CONFIG without a daemon).
+ * through the daemon and locally (roomcastctl -c CONFIG without a daemon). The rows' arity
+ * and precondition checks, and the table renderer.
+ *
+ * roomcastd's own commands, as its `help -j` lists them (rc_cmdlist --json, argv[2]): the
+ * list roomcastctl prints without a daemon must be exactly that, and control/admin/CLI.md
+ * (argv[3]) must have a section for each of them and none for a command that does not exist.
  *
  * The server runs in a thread of this process, polling; roomcastctl runs as a child.
  */
@@ -31,13 +36,14 @@
 
 #include "admin.h"
 #include "admin_cmd.h"
+#include "admin_table.h"
 #include "config.h"
 #include "token.h"
 #include "token_admin.h"
 
 #define NOBODY 65534
 
-static const char *ctl;
+static const char *ctl, *cmdlist, *cli_md;
 static char dir[64], sock[128], conf[128], secret_path[128];
 static struct rc_admin *srv;
 static pthread_t srv_thread;
@@ -68,13 +74,9 @@ cmd_show(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char 
 	return 0;
 }
 
-static int
-cmd_status(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *err,
-	   size_t errlen)
+/* No arguments: the row says so, the dispatcher checks it. */
+static RC_ADMIN_HANDLER(cmd_status)
 {
-	(void)arg, (void)argv, (void)err, (void)errlen;
-	if (argc != 0)
-		return -EINVAL;
 	json_object_set_new(res, "state", json_string("normal"));
 	rc_text_printf(t, "state normal");
 	return 0;
@@ -93,10 +95,10 @@ cmd_big(void *arg, int argc, char **argv, json_t *res, struct rc_text *t, char *
 }
 
 static const struct rc_admin_cmd cmds[] = {
-	{ "room show", "ROOM", "one room", cmd_show, NULL },
-	{ "room list", "", "every room", cmd_status, NULL },
-	{ "status", "", "the node", cmd_status, NULL },
-	{ "debug big", "", "a long reply", cmd_big, NULL },
+	{ "room show", "ROOM", "one room", cmd_show, 0, RC_ADMIN_ANY },
+	{ "room list", "", "every room", cmd_status },
+	{ "status", "", "the node", cmd_status },
+	{ "debug big", "", "a long reply", cmd_big },
 };
 
 /* ---- server ---- */
@@ -118,8 +120,9 @@ start_server(const char *group)
 	srv = rc_admin_open(sock, group, err, sizeof(err));
 	if (srv == NULL)
 		fail_msg("rc_admin_open: %s", err);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		assert_int_equal(rc_admin_register(srv, &cmds[i]), 0);
+	assert_int_equal(rc_admin_register_table(srv, cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
+						 NULL),
+			 0);
 	assert_int_equal(rc_token_admin_register(srv, &cfg), 0);
 	srv_stop = 0;
 	assert_int_equal(pthread_create(&srv_thread, NULL, serve, NULL), 0);
@@ -827,27 +830,27 @@ static void
 test_table(void **state)
 {
 	struct rc_admin_table t = { 0 };
-	struct rc_admin_cmd room = { "room", "NAME", "a room", cmd_echo, "room" };
-	struct rc_admin_cmd show = { "room  show", "ROOM", "show", cmd_echo, "room show" };
+	struct rc_admin_cmd room = { "room", "NAME", "a room", cmd_echo, 0, RC_ADMIN_ANY };
+	struct rc_admin_cmd show = { "room  show", "ROOM", "show", cmd_echo, 0, RC_ADMIN_ANY };
 	char *argv[] = { "room", "show", "x", "y" };
 	json_t *r;
 
 	(void)state;
-	assert_int_equal(rc_admin_table_add(&t, &room), 0);
-	assert_int_equal(rc_admin_table_add(&t, &show), 0);
+	assert_int_equal(rc_admin_table_add(&t, &room, "room", NULL), 0);
+	assert_int_equal(rc_admin_table_add(&t, &show, "room show", NULL), 0);
 	show.path = "room show";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EEXIST);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EEXIST);
 	show.path = "help";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EEXIST);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EEXIST);
 	show.path = " ";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "room --x";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "a b c d e f g h i";
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	show.path = "x";
 	show.fn = NULL;
-	assert_int_equal(rc_admin_table_add(&t, &show), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &show, NULL, NULL), -EINVAL);
 	/* Longest match. */
 	r = rc_admin_table_dispatch(&t, 4, argv);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "result"),
@@ -865,6 +868,254 @@ test_table(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "text")), "lobby");
 	json_decref(r);
 	rc_admin_table_free(&t);
+}
+
+/* The table's precondition for RC_ADMIN_NEEDS_STATE rows: *ctx says whether it holds. */
+static int
+ready_if(void *ctx, char *err, size_t errlen)
+{
+	if (*(const int *)ctx)
+		return 0;
+	snprintf(err, errlen, "no state here");
+	return -ENODATA;
+}
+
+static RC_ADMIN_HANDLER(cmd_count)
+{
+	json_object_set_new(res, "argc", json_integer(argc));
+	return 0;
+}
+
+/* {error, usage or NULL} of a dispatch that must fail; argc of one that must succeed. */
+static void
+expect_reply(struct rc_admin_table *t, int argc, char **argv, const char *error,
+	     const char *usage, int ok_argc)
+{
+	json_t *r = rc_admin_table_dispatch(t, argc, argv);
+
+	assert_non_null(r);
+	if (error == NULL) {
+		assert_true(json_is_true(json_object_get(r, "ok")));
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"),
+								    "argc")),
+				 ok_argc);
+	} else {
+		assert_string_equal(json_string_value(json_object_get(r, "error")), error);
+		if (usage == NULL)
+			assert_null(json_object_get(r, "usage"));
+		else
+			assert_string_equal(json_string_value(json_object_get(r, "usage")), usage);
+	}
+	json_decref(r);
+}
+
+static void
+test_table_rows(void **state)
+{
+	static const struct rc_admin_cmd rows[] = {
+		{ "node status", "", "no words", cmd_count },
+		{ "node show", "NAME [MORE]", "one or two", cmd_count, 1, 2 },
+		{ "group list", "", "needs the state", cmd_count, 0, 0, RC_ADMIN_NEEDS_STATE },
+		{ "group show", "GROUP", "needs the state", cmd_count, 1, 1, RC_ADMIN_NEEDS_STATE },
+	};
+	struct rc_admin_cmd bad = { "x", "", "x", cmd_count };
+	struct rc_admin_table t = { 0 };
+	char *w[] = { "node", "show", "a", "b", "c" };
+	char *g[] = { "group", "show", "g1", "g2" };
+	int have_state = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(rc_admin_table_add(&t, &rows[i], &have_state, ready_if), 0);
+	/* Rows that contradict themselves are refused. */
+	bad.min_args = 1; /* min above max */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.max_args = 1; /* words allowed, no usage for them */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.args = "Y", bad.min_args = 0, bad.max_args = 0; /* a usage, no words allowed */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	bad.max_args = 1, bad.flags = RC_ADMIN_NEEDS_STATE; /* a precondition nobody checks */
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, NULL), -EINVAL);
+	assert_int_equal(rc_admin_table_add(&t, &bad, NULL, ready_if), 0);
+	/* Arity: outside min..max a usage error, as a handler's -EINVAL. */
+	expect_reply(&t, 3, (char *[]){ "node", "status", "x" }, "invalid arguments",
+		     "node status", 0);
+	expect_reply(&t, 2, w, "invalid arguments", "node show NAME [MORE]", 0);
+	expect_reply(&t, 3, w, NULL, NULL, 1);
+	expect_reply(&t, 4, w, NULL, NULL, 2);
+	expect_reply(&t, 5, w, "invalid arguments", "node show NAME [MORE]", 0);
+	/* No state: the precondition's error; with a wrong arity too, still a usage error that
+	 * names what is missing. */
+	expect_reply(&t, 2, (char *[]){ "group", "list" }, "no state here", NULL, 0);
+	expect_reply(&t, 3, g, "no state here", NULL, 0);
+	expect_reply(&t, 4, g, "no state here", "group show GROUP", 0);
+	/* With the state: the handler, or the plain usage error. */
+	have_state = 1;
+	expect_reply(&t, 2, (char *[]){ "group", "list" }, NULL, NULL, 0);
+	expect_reply(&t, 3, g, NULL, NULL, 1);
+	expect_reply(&t, 4, g, "invalid arguments", "group show GROUP", 0);
+	rc_admin_table_free(&t);
+}
+
+static void
+join_cell(const json_t *row, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%" JSON_INTEGER_FORMAT,
+		 json_string_value(json_object_get(row, "name")),
+		 json_integer_value(json_object_get(row, "n")));
+}
+
+static void
+test_table_render(void **state)
+{
+	static const struct rc_table_col cols[] = {
+		{ "NAME", -6, "name" }, { "N", 4, "n" },	    { "ON", -3, "on" },
+		{ "WHO", -8, "who" },	{ "BOTH", 8, NULL, join_cell }, { "LAST", 0, "last" },
+	};
+	struct rc_text t = { 0 };
+	json_t *arr = json_array();
+
+	(void)state;
+	rc_table_head(&t, RC_TABLE(cols));
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr,
+				      json_pack("{s:s,s:i,s:b,s:[ss],s:s}", "name", "a", "n", 7,
+						"on", 1, "who", "x", "y", "last", "end")),
+			 0);
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr,
+				      json_pack("{s:s,s:i,s:b,s:[],s:n}", "name", "longer-name",
+						"n", -12345, "on", 0, "who", "last")),
+			 0);
+	assert_int_equal(rc_table_add(&t, RC_TABLE(cols), arr, NULL), -ENOMEM);
+	assert_string_equal(t.buf, "NAME      N ON  WHO          BOTH LAST\n"
+				   "a         7 on  x,y           a/7 end\n"
+				   "longer-name -12345 off -        longer-name/-12345 -\n");
+	/* The JSON holds the rows as given; printing them again gives the same lines. */
+	assert_int_equal(json_array_size(arr), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 1), "n")),
+			 -12345);
+	free(t.buf);
+	t = (struct rc_text){ 0 };
+	rc_table_print(&t, RC_TABLE(cols), arr);
+	assert_string_equal(t.buf, "NAME      N ON  WHO          BOTH LAST\n"
+				   "a         7 on  x,y           a/7 end\n"
+				   "longer-name -12345 off -        longer-name/-12345 -\n");
+	free(t.buf);
+	json_decref(arr);
+}
+
+/* ---- tests: roomcastd's commands, offline and in CLI.md ---- */
+
+/* roomcastd's `help -j` result: its "commands" array (a new reference). */
+static json_t *
+daemon_commands(void)
+{
+	char cmd[512];
+	json_error_t jerr;
+	json_t *r, *cmds;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --json", cmdlist);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	r = json_loadf(p, 0, &jerr);
+	assert_int_equal(pclose(p), 0);
+	if (r == NULL)
+		fail_msg("rc_cmdlist --json: %s", jerr.text);
+	cmds = json_incref(json_object_get(r, "commands"));
+	json_decref(r);
+	assert_true(json_array_size(cmds) > 20);
+	return cmds;
+}
+
+static void
+test_offline_list(void **state)
+{
+	json_t *cmds = daemon_commands(), *c;
+	struct rc_text want = { 0 };
+	char path[160], head[256];
+	size_t i;
+
+	(void)state;
+	rc_text_printf(&want, "Commands:\n");
+	json_array_foreach(cmds, i, c) {
+		const char *args = json_string_value(json_object_get(c, "args"));
+
+		snprintf(head, sizeof(head), "%s%s%s",
+			 json_string_value(json_object_get(c, "command")), args[0] ? " " : "", args);
+		rc_text_printf(&want, "  %-34s  %s\n", head,
+			       json_string_value(json_object_get(c, "help")));
+	}
+	snprintf(path, sizeof(path), "%s/nobody-listens.sock", dir);
+	assert_int_equal(run_ctl("-s", path, "help", NULL), 3);
+	assert_string_equal(out, want.buf);
+	/* the HA commands too (an earlier hand-written list lacked them) */
+	assert_contains(out, "  ha failover NODE");
+	free(want.buf);
+	json_decref(cmds);
+}
+
+/* Does the CLI.md heading (its words) start with the command path p? A heading word
+ * "a|b|c" stands for each of a, b and c ("service start|stop|status tc"). */
+static bool
+heading_covers(char **words, int n, const char *p)
+{
+	char buf[128], *save = NULL, *w;
+	int k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", p);
+	for (w = strtok_r(buf, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save), k++) {
+		const char *alt = k < n ? words[k] : NULL;
+		size_t len = strlen(w);
+		bool hit = false;
+
+		while (alt != NULL && !hit) {
+			hit = strncmp(alt, w, len) == 0 && (alt[len] == '|' || alt[len] == '\0');
+			alt = strchr(alt, '|');
+			alt = alt ? alt + 1 : NULL;
+		}
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+static void
+test_cli_md(void **state)
+{
+	json_t *cmds = daemon_commands(), *c;
+	bool covered[128] = { false };
+	char line[512];
+	FILE *f = fopen(cli_md, "r");
+	size_t i;
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(json_array_size(cmds) <= sizeof(covered));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *words[16], *save = NULL, *w, heading[512];
+		bool any = false;
+		int n = 0;
+
+		if (strncmp(line, "### ", 4) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(heading, sizeof(heading), "%s", line);
+		for (w = strtok_r(line + 4, " ", &save); w != NULL && n < 16;
+		     w = strtok_r(NULL, " ", &save))
+			words[n++] = w;
+		json_array_foreach(cmds, i, c)
+			if (heading_covers(words, n,
+					   json_string_value(json_object_get(c, "command"))))
+				covered[i] = any = true;
+		if (!any)
+			fail_msg("CLI.md: \"%s\" is no command roomcastd serves", heading);
+	}
+	fclose(f);
+	json_array_foreach(cmds, i, c)
+		if (!covered[i])
+			fail_msg("CLI.md has no section for \"%s\"",
+				 json_string_value(json_object_get(c, "command")));
+	json_decref(cmds);
 }
 
 int
@@ -899,14 +1150,21 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_local_help_and_mint),
 		cmocka_unit_test(test_socket_lifecycle),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_table_render),
+		cmocka_unit_test(test_offline_list),
+		cmocka_unit_test(test_cli_md),
 	};
 	char err[512];
 	FILE *f;
 	int rc;
 
 	ctl = argc > 1 ? argv[1] : getenv("RC_ROOMCASTCTL");
-	if (ctl == NULL || access(ctl, X_OK) != 0) {
-		fprintf(stderr, "usage: admin_test PATH-TO-ROOMCASTCTL\n");
+	cmdlist = argc > 2 ? argv[2] : NULL;
+	cli_md = argc > 3 ? argv[3] : NULL;
+	if (ctl == NULL || access(ctl, X_OK) != 0 || cmdlist == NULL || access(cmdlist, X_OK) != 0 ||
+	    cli_md == NULL) {
+		fprintf(stderr, "usage: admin_test ROOMCASTCTL RC_CMDLIST CLI.md\n");
 		return 1;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/rc-admin-test.XXXXXX");

@@ -22,41 +22,12 @@
 #include "pg_fixture.h"
 #include "schema.h"
 
-/* ---- the password server ---- */
+/* ---- the password server (pg_fixture.h's second server) ---- */
 
-static struct {
-	char dir[64];
-	char ci[512];   /* superuser, unix socket, database roomcast */
-	char port[16];
-	bool up;
-} pw;
-
-static void
-pw_cleanup(void)
-{
-	if (pw.up) {
-		pw.up = false;
-		pgfx_run("clean", pw.dir, NULL, 0);
-	}
-}
-
-static int
-pw_write_hba(void)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/data/pg_hba.conf", pw.dir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fputs("local all postgres trust\n"
-	      "host all postgres 127.0.0.1/32 trust\n"
-	      "host all rc_pw 127.0.0.1/32 scram-sha-256\n"
-	      "host all rc_rej 127.0.0.1/32 reject\n",
-	      f);
-	return fclose(f);
-}
+static const char pw_hba[] = "local all postgres trust\n"
+			     "host all postgres 127.0.0.1/32 trust\n"
+			     "host all rc_pw 127.0.0.1/32 scram-sha-256\n"
+			     "host all rc_rej 127.0.0.1/32 reject\n";
 
 /* Waits until the server refuses rc_nohba for want of a pg_hba.conf line. */
 static int
@@ -64,52 +35,20 @@ pw_wait_reload(void)
 {
 	char ci[256];
 
-	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_nohba dbname=postgres", pw.port);
-	for (int i = 0; i < 100; i++) {
-		PGconn *c = PQconnectdb(ci);
-		bool done = strstr(PQerrorMessage(c), "no pg_hba.conf entry") != NULL;
-
-		PQfinish(c);
-		if (done)
-			return 0;
-		usleep(50 * 1000);
-	}
-	return -1;
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_nohba dbname=postgres",
+		 pgfx_second.port);
+	return pgfx_wait_refusal(ci, "no pg_hba.conf entry");
 }
 
 static int
 pw_start(void)
 {
-	char path[128], cmd[1200];
-	FILE *f;
-
-	snprintf(pw.dir, sizeof(pw.dir), "/tmp/rc-pgpw-XXXXXX");
-	if (mkdtemp(pw.dir) == NULL)
-		return -1;
-	pw.up = true;
-	atexit(pw_cleanup);
-	snprintf(cmd, sizeof(cmd),
-		 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
-		 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
-		 (int)getpid(), pgfx.script, pw.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "dbcheck_test: no watchdog for %s\n", pw.dir);
-	if (pgfx_run("start", pw.dir, pw.ci, sizeof(pw.ci)) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/port", pw.dir);
-	f = fopen(path, "r");
-	if (f == NULL || fgets(pw.port, sizeof(pw.port), f) == NULL) {
-		if (f != NULL)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	pw.port[strcspn(pw.port, "\n")] = '\0';
-	if (pgfx_exec(pw.ci, "CREATE ROLE rc_pw LOGIN PASSWORD 'right';"
-			     "CREATE ROLE rc_nohba LOGIN PASSWORD 'x';"
-			     "CREATE ROLE rc_rej LOGIN PASSWORD 'x'") != 0 ||
-	    pgfx_exec(pw.ci, "CREATE DATABASE rc_pwdb OWNER rc_pw") != 0 || pw_write_hba() != 0 ||
-	    pgfx_exec(pw.ci, "SELECT pg_reload_conf()") != 0)
+	if (pgfx_second_start("/tmp/rc-pgpw-XXXXXX") != 0 ||
+	    pgfx_exec(pgfx_second.ci, "CREATE ROLE rc_pw LOGIN PASSWORD 'right';"
+				      "CREATE ROLE rc_nohba LOGIN PASSWORD 'x';"
+				      "CREATE ROLE rc_rej LOGIN PASSWORD 'x'") != 0 ||
+	    pgfx_exec(pgfx_second.ci, "CREATE DATABASE rc_pwdb OWNER rc_pw") != 0 ||
+	    pgfx_second_hba(pw_hba) != 0)
 		return -1;
 	return pw_wait_reload();
 }
@@ -403,7 +342,7 @@ test_wrong_password(void **state)
 
 	(void)state;
 	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb password=wrong",
-		 pw.port);
+		 pgfx_second.port);
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EACCES);
 	expect("connect", RC_DBCHECK_FAIL);
 	assert_int_equal(item("connect")->err, -EACCES);
@@ -415,12 +354,13 @@ test_wrong_password(void **state)
 	expect("pg_hba", RC_DBCHECK_PASS);
 	expect("schema", RC_DBCHECK_SKIP);
 	/* no password at all */
-	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb", pw.port);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb",
+		 pgfx_second.port);
 	assert_int_equal(rc_dbcheck_run(ci, NULL, &rep), -EACCES);
 	expect_text("connect", true, "set db.password_file");
 	/* the right one */
 	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb password=right",
-		 pw.port);
+		 pgfx_second.port);
 	if (rc_dbcheck_run(ci, NULL, &rep) != 0)
 		print_report();
 	assert_int_equal(rep.failed, 0);
@@ -434,7 +374,7 @@ test_no_hba_entry(void **state)
 
 	(void)state;
 	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_nohba dbname=rc_pwdb password=x",
-		 pw.port);
+		 pgfx_second.port);
 	assert_int_equal(rc_dbcheck_run(ci, &o, &rep), -EACCES);
 	expect("connect", RC_DBCHECK_FAIL);
 	expect("pg_hba", RC_DBCHECK_FAIL);
@@ -445,46 +385,36 @@ test_no_hba_entry(void **state)
 	expect_text("pg_hba", false,
 		    "pg_hba.conf has no line for user rc_nohba, database rc_pwdb from 127.0.0.1");
 	/* through the unix socket */
-	snprintf(ci, sizeof(ci), "host=%s port=%s user=rc_nohba dbname=rc_pwdb", pw.dir, pw.port);
+	snprintf(ci, sizeof(ci), "host=%s port=%s user=rc_nohba dbname=rc_pwdb", pgfx_second.dir,
+		 pgfx_second.port);
 	assert_int_equal(rc_dbcheck_run(ci, &o, &rep), -EACCES);
 	expect_text("pg_hba", true, "local rc_pwdb rc_nohba scram-sha-256");
 	/* a reject line */
 	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_rej dbname=rc_pwdb password=x",
-		 pw.port);
+		 pgfx_second.port);
 	assert_int_equal(rc_dbcheck_run(ci, &o, &rep), -EACCES);
 	expect_text("pg_hba", true, "'reject' line");
 	expect_text("pg_hba", false, "a 'reject' line of pg_hba.conf refuses user rc_rej");
 	expect_text("pg_hba", true, "host rc_pwdb rc_rej 127.0.0.1/32 scram-sha-256");
 	/* the suggested line, added (above the reject), lets rc_nohba in: the fix is right */
-	{
-		char path[128];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/data/pg_hba.conf", pw.dir);
-		f = fopen(path, "w");
-		assert_non_null(f);
-		fputs("local all postgres trust\n"
-		      "host all postgres 127.0.0.1/32 trust\n"
-		      "host rc_pwdb rc_nohba 127.0.0.1/32 scram-sha-256\n"
-		      "host all rc_pw 127.0.0.1/32 scram-sha-256\n"
-		      "host all rc_rej 127.0.0.1/32 reject\n",
-		      f);
-		assert_int_equal(fclose(f), 0);
-		assert_int_equal(pgfx_exec(pw.ci, "SELECT pg_reload_conf()"), 0);
-		snprintf(ci, sizeof(ci),
-			 "host=127.0.0.1 port=%s user=rc_nohba dbname=rc_pwdb password=x", pw.port);
-		for (int i = 0; i < 100; i++) {
-			rc_dbcheck_run(ci, &o, &rep);
-			if (item("pg_hba")->result == RC_DBCHECK_PASS)
-				break;
-			usleep(50 * 1000);
-		}
-		expect("pg_hba", RC_DBCHECK_PASS);
-		expect("connect", RC_DBCHECK_PASS);
-		assert_int_equal(pw_write_hba(), 0);
-		assert_int_equal(pgfx_exec(pw.ci, "SELECT pg_reload_conf()"), 0);
-		assert_int_equal(pw_wait_reload(), 0);
+	assert_int_equal(pgfx_second_hba("local all postgres trust\n"
+					 "host all postgres 127.0.0.1/32 trust\n"
+					 "host rc_pwdb rc_nohba 127.0.0.1/32 scram-sha-256\n"
+					 "host all rc_pw 127.0.0.1/32 scram-sha-256\n"
+					 "host all rc_rej 127.0.0.1/32 reject\n"),
+			 0);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_nohba dbname=rc_pwdb password=x",
+		 pgfx_second.port);
+	for (int i = 0; i < 100; i++) {
+		rc_dbcheck_run(ci, &o, &rep);
+		if (item("pg_hba")->result == RC_DBCHECK_PASS)
+			break;
+		usleep(50 * 1000);
 	}
+	expect("pg_hba", RC_DBCHECK_PASS);
+	expect("connect", RC_DBCHECK_PASS);
+	assert_int_equal(pgfx_second_hba(pw_hba), 0);
+	assert_int_equal(pw_wait_reload(), 0);
 }
 
 static void

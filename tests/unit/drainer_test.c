@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of storage/drainer.c and of storage/history.c with a database: a real WAL
- * (LMDB in a scratch directory, EAL with --no-huge) and a real PostgreSQL
- * (tests/unit/pg_fixture.h), each test in a database of its own. The drain tests run once
- * per method (COPY, PIPELINE).
+ * Unit tests of storage/drainer.c (with its drain_*.c) and of storage/history.c with a
+ * database: a real WAL (LMDB in a scratch directory, EAL with --no-huge) and a real
+ * PostgreSQL (tests/unit/pg_fixture.h), each test in a database of its own. The drain tests
+ * run once per method (COPY, PIPELINE; tests/unit/drain_fixture.h).
  *
  *   drainer_test [PATH/TO/pg-fixture.sh]
  */
@@ -20,6 +20,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "drain_fixture.h"
 #include "drainer.h"
 #include "history.h"
 #include "pg_fixture.h"
@@ -34,8 +35,6 @@ struct fx {
 	struct rc_drainer *d;
 	struct rc_history *h;
 };
-
-static const enum rc_drain_method m_copy = RC_DRAIN_COPY, m_pipeline = RC_DRAIN_PIPELINE;
 
 /* ---- helpers ---- */
 
@@ -98,18 +97,13 @@ commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, cons
 static struct rc_drainer *
 drainer_new(struct fx *f, unsigned batch_max)
 {
-	struct rc_drainer_conf c = {
-		.conninfo = f->conninfo,
-		.node_id = "n1",
-		.batch_max = batch_max,
-		.retry_min_ms = 50,
-		.retry_max_ms = 400,
-		.idle_ms = 2,
-		.method = f->method,
-		.epoch = 7,
-	};
-	struct rc_drainer *d = rc_drainer_create(f->w, &c);
+	struct rc_drainer_conf c = fx_drainer_conf(f->conninfo, f->method);
+	struct rc_drainer *d;
 
+	c.batch_max = batch_max;
+	c.idle_ms = 2;
+	c.epoch = 7;
+	d = rc_drainer_create(f->w, &c);
 	assert_non_null(d);
 	return d;
 }
@@ -143,11 +137,9 @@ restore(const char *dir, const char *suffix)
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f = FX_STATE_NEW(struct fx);
 
-	assert_non_null(f);
-	f->method = *state != NULL ? *(const enum rc_drain_method *)*state : RC_DRAIN_COPY;
-	fx_tmpdir(f->dir, sizeof(f->dir), NULL);
+	f->method = fx_method(state);
 	assert_int_equal(pgfx_newdb(f->conninfo, sizeof(f->conninfo)), 0);
 	*state = f;
 	return 0;
@@ -800,6 +792,33 @@ test_dead_letters(void **state)
 	assert_int_equal(st.dead_letter_rows, 7);
 }
 
+/* Many dead letters in one batch: a room whose name holds a NUL byte, and 12 messages of
+ * it (each a dead letter for its room's name), then good ones: all 13 set aside, in one
+ * batch's end, and the drain goes on. */
+static void
+test_dead_letters_many(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	struct rc_wal_rec r;
+
+	f->w = wal_open(f->dir, 0);
+	f->d = drainer_new(f, 64);
+	fx_room(&r, 3, 1700000000000ull, "creator", "x");
+	r.body_len = 4;
+	memcpy(r.body, "ba\0d", 4);
+	commit_rec(f->w, &r);
+	commit_msgs(f->w, 3, 1, 12, NULL, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_msgs(f->w, 1, 1, 20, NULL, 0);
+	drain_until_done(f, 20);
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.dead_letters, 13);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 13);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 20);
+	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
+}
+
 /* The encoding: a database that is not UTF8 is refused with a clear error (nothing is
  * written into it); a database or role whose client_encoding is set to something else
  * still gets UTF-8 from the drainer (pinned), byte for byte. */
@@ -1364,9 +1383,7 @@ test_create_errors(void **state)
 	rc_drainer_stop(f->d);
 }
 
-#define BOTH(t)                                                                      \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_copy), \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_pipeline)
+#define BOTH(t) FX_BOTH_METHODS(t, setup, teardown)
 
 int
 main(int argc, char **argv)
@@ -1378,6 +1395,7 @@ main(int argc, char **argv)
 		BOTH(test_conflict_alarm),
 		BOTH(test_outage),
 		BOTH(test_dead_letters),
+		BOTH(test_dead_letters_many),
 		BOTH(test_encoding),
 		BOTH(test_ceiling),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
@@ -1388,18 +1406,11 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_history_outage_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_errors, setup, teardown),
 	};
-	int rc;
+	/* RC_TEST_FILTER=test_dead_letters runs one */
+	int rc = fx_drain_main_init("drainer_test", argc, argv);
 
-	if (getenv("RC_TEST_FILTER") != NULL) /* e.g. RC_TEST_FILTER=test_dead_letters */
-		cmocka_set_test_filter(getenv("RC_TEST_FILTER"));
-	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {
-		fprintf(stderr, "drainer_test: no PostgreSQL\n");
-		return 1;
-	}
-	if (fx_eal_init("drainer_test") < 0) {
-		fprintf(stderr, "drainer_test: cannot initialise the EAL\n");
-		return 1;
-	}
+	if (rc != 0)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
 	return rc;

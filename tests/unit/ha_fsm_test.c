@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "ha_fsm.h"
+#include "ha_fsm_print.h"
 
 #define ACT(x) RC_HA_ACT(RC_HA_ACT_##x)
 #define T0     1000000ULL
@@ -381,7 +382,7 @@ test_fallback_use_case(void **state)
 	assert_int_equal(hear(&a, &b), 0);
 	assert_int_equal(st.actions, ACT(LEASE_OWN));
 	assert_int_equal(fire(&a, RC_HA_EV_LEASE_WON), 0);
-	assert_int_equal(st.actions, ACT(RELOAD_OWN));
+	assert_int_equal(st.actions, ACT(TAKE_BACK));
 	expect(&a, TAKING_BACK, ADMIN);
 	assert_int_equal(fire(&a, RC_HA_EV_FALLBACK_DONE), 0);
 	expect(&a, NORMAL, ADMIN);
@@ -783,6 +784,38 @@ test_repeat_stale_invalid(void **state)
 	expect(&a, TAKING_OVER, PEER_DOWN);
 }
 
+/* rc_ha_fsm_refuses answers what rc_ha_fsm_event would do, in every state, with the guards
+ * both ways. */
+static void
+test_refuses(void **state)
+{
+	struct rc_ha_fsm f, g;
+
+	(void)state;
+	for (unsigned s = 0; s < RC_HA_STATE_MAX; s++)
+		for (unsigned k = 0; k < 16; k++)
+			for (unsigned e = 0; e < RC_HA_EV_MAX; e++) {
+				rc_ha_fsm_init(&f, true, now);
+				f.state = (enum rc_ha_state)s;
+				f.critical_ok = k & 1;
+				f.db_ok = k & 2;
+				f.reason = k & 4 ? RC_HA_REASON_ADMIN : RC_HA_REASON_PEER_DOWN;
+				f.peer_alive = f.peer_known = k & 8;
+				f.peer_state = RC_HA_NORMAL;
+				g = f;
+				assert_int_equal(rc_ha_fsm_refuses(&f, (enum rc_ha_event)e),
+						 fire(&g, (enum rc_ha_event)e) == -EPERM);
+			}
+	/* `ha fallback` names the states that accept it in its refusal. */
+	for (unsigned s = 0; s < RC_HA_STATE_MAX; s++) {
+		rc_ha_fsm_init(&f, true, now);
+		f.state = (enum rc_ha_state)s;
+		assert_int_equal(rc_ha_fsm_refuses(&f, RC_HA_EV_ADMIN_FALLBACK),
+				 s != RC_HA_FAILED_OVER && s != RC_HA_IDLE);
+	}
+	assert_false(rc_ha_fsm_refuses(&f, RC_HA_EV_MAX));
+}
+
 static void
 test_json_and_format(void **state)
 {
@@ -967,7 +1000,7 @@ perform(struct world *w, int n, uint32_t actions)
 		w->serving[n] &= ~RC_HA_PEER;
 		drop(w, n, RC_HA_PEER);
 	}
-	if (actions & ACT(RELOAD_OWN)) {
+	if (actions & (ACT(RELOAD_OWN) | ACT(TAKE_BACK))) {
 		assert_true(holds(w, n, n));
 		w->serving[n] |= RC_HA_OWN;
 	}
@@ -1326,7 +1359,7 @@ solo_perform(struct solo *w, uint32_t actions)
 		w->serving &= ~RC_HA_PEER;
 		solo_drop(w, RC_HA_PEER);
 	}
-	if (actions & ACT(RELOAD_OWN)) {
+	if (actions & (ACT(RELOAD_OWN) | ACT(TAKE_BACK))) {
 		assert_int_equal(w->holder[0], 1);
 		w->serving |= RC_HA_OWN;
 	}
@@ -1680,6 +1713,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_peer_reboot),
 		cmocka_unit_test(test_auto_fallback),
 		cmocka_unit_test(test_repeat_stale_invalid),
+		cmocka_unit_test(test_refuses),
 		cmocka_unit_test(test_json_and_format),
 		cmocka_unit_test(test_split_brain_compositional),
 		cmocka_unit_test(test_split_brain_pairs),

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "health.h"
 #include "heartbeat.h"
 
 #define WALL0 1700000000000ULL /* ms */

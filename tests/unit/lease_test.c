@@ -21,6 +21,7 @@
 #include <rte_common.h>
 #include <rte_memory.h>
 
+#include "drain_fixture.h"
 #include "drainer.h"
 #include "lease.h"
 #include "pg_fixture.h"
@@ -40,8 +41,6 @@ struct fx {
 	struct rc_drainer *d;
 };
 
-static const enum rc_drain_method m_copy = RC_DRAIN_COPY, m_pipeline = RC_DRAIN_PIPELINE;
-
 static int
 setup(void **state)
 {
@@ -49,7 +48,7 @@ setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	f->method = *state != NULL ? *(const enum rc_drain_method *)*state : RC_DRAIN_COPY;
+	f->method = fx_method(state);
 	assert_int_equal(pgfx_newdb(f->conninfo, sizeof(f->conninfo)), 0);
 	assert_int_equal(rc_pgdb_connect(&f->n1, f->conninfo, "lease_test n1"), 0);
 	assert_int_equal(rc_pgdb_connect(&f->n2, f->conninfo, "lease_test n2"), 0);
@@ -679,17 +678,12 @@ commit_all(struct rc_wal *w)
 static struct rc_drainer *
 drainer_at(struct fx *f, uint64_t epoch)
 {
-	struct rc_drainer_conf c = {
-		.conninfo = f->conninfo,
-		.node_id = "n1",
-		.batch_max = 100,
-		.retry_min_ms = 50,
-		.retry_max_ms = 400,
-		.method = f->method,
-		.epoch = epoch,
-	};
-	struct rc_drainer *d = rc_drainer_create(f->w, &c);
+	struct rc_drainer_conf c = fx_drainer_conf(f->conninfo, f->method);
+	struct rc_drainer *d;
 
+	c.batch_max = 100;
+	c.epoch = epoch;
+	d = rc_drainer_create(f->w, &c);
 	assert_non_null(d);
 	return d;
 }
@@ -727,9 +721,7 @@ test_drainer_fenced(void **state)
 	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE epoch = 2"), 10);
 }
 
-#define BOTH(t)                                                                      \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_copy), \
-	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown, (void *)&m_pipeline)
+#define BOTH(t) FX_BOTH_METHODS(t, setup, teardown)
 
 int
 main(int argc, char **argv)
@@ -749,18 +741,11 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_migrate_1_to_2, setup, teardown),
 		BOTH(test_drainer_fenced),
 	};
-	int rc;
+	/* RC_TEST_FILTER=test_forced runs one */
+	int rc = fx_drain_main_init("lease_test", argc, argv);
 
-	if (getenv("RC_TEST_FILTER") != NULL) /* e.g. RC_TEST_FILTER=test_forced */
-		cmocka_set_test_filter(getenv("RC_TEST_FILTER"));
-	if (pgfx_init(argc > 1 ? argv[1] : NULL) != 0) {
-		fprintf(stderr, "lease_test: no PostgreSQL\n");
-		return 1;
-	}
-	if (fx_eal_init("lease_test") < 0) {
-		fprintf(stderr, "lease_test: cannot initialise the EAL\n");
-		return 1;
-	}
+	if (rc != 0)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
 	return rc;

@@ -27,73 +27,23 @@
 #include "pg_fixture.h"
 #include "schema.h"
 
-/* ---- a password server (scram-sha-256) for the wrong-password refusal ---- */
-
-static struct {
-	char dir[64];
-	char ci[512];
-	char port[16];
-	bool up;
-} pw;
-
-static void
-pw_cleanup(void)
-{
-	if (pw.up) {
-		pw.up = false;
-		pgfx_run("clean", pw.dir, NULL, 0);
-	}
-}
+/* ---- a password server (scram-sha-256) for the wrong-password refusal: pg_fixture.h's
+ * second server ---- */
 
 static int
 pw_start(void)
 {
-	char path[128], cmd[1200];
-	FILE *f;
+	char ci[256];
 
-	snprintf(pw.dir, sizeof(pw.dir), "/tmp/rc-pgmw-XXXXXX");
-	if (mkdtemp(pw.dir) == NULL)
+	if (pgfx_second_start("/tmp/rc-pgmw-XXXXXX") != 0 ||
+	    pgfx_exec(pgfx_second.ci, "CREATE ROLE rc_pw LOGIN PASSWORD 'right'") != 0 ||
+	    pgfx_exec(pgfx_second.ci, "CREATE DATABASE rc_pwdb OWNER rc_pw") != 0 ||
+	    pgfx_second_hba("local all postgres trust\n"
+			    "host all all 127.0.0.1/32 scram-sha-256\n") != 0)
 		return -1;
-	pw.up = true;
-	atexit(pw_cleanup);
-	snprintf(cmd, sizeof(cmd),
-		 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
-		 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
-		 (int)getpid(), pgfx.script, pw.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "merge_test: no watchdog for %s\n", pw.dir);
-	if (pgfx_run("start", pw.dir, pw.ci, sizeof(pw.ci)) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/port", pw.dir);
-	f = fopen(path, "r");
-	if (f == NULL || fgets(pw.port, sizeof(pw.port), f) == NULL) {
-		if (f != NULL)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	pw.port[strcspn(pw.port, "\n")] = '\0';
-	if (pgfx_exec(pw.ci, "CREATE ROLE rc_pw LOGIN PASSWORD 'right'") != 0 ||
-	    pgfx_exec(pw.ci, "CREATE DATABASE rc_pwdb OWNER rc_pw") != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/data/pg_hba.conf", pw.dir);
-	f = fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	fputs("local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n", f);
-	if (fclose(f) != 0 || pgfx_exec(pw.ci, "SELECT pg_reload_conf()") != 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb", pw.port);
-	for (int i = 0; i < 100; i++) { /* until the reload took effect */
-		PGconn *c = PQconnectdb(cmd);
-		bool done = strstr(PQerrorMessage(c), "no password supplied") != NULL;
-
-		PQfinish(c);
-		if (done)
-			return 0;
-		usleep(50 * 1000);
-	}
-	return -1;
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=rc_pw dbname=rc_pwdb",
+		 pgfx_second.port);
+	return pgfx_wait_refusal(ci, "no password supplied");
 }
 
 /* ---- the two sources ---- */
@@ -633,7 +583,7 @@ test_wrong_password(void **state)
 	(void)state;
 	make_dbs(&d);
 	snprintf(d.t, sizeof(d.t), "host=127.0.0.1 port=%s user=rc_pw password=wrong dbname=rc_pwdb",
-		 pw.port);
+		 pgfx_second.port);
 	j = new_job(1, &d);
 	assert_null(strstr(j.db[RC_MERGE_TARGET], "wrong"));
 	p = params(&d, true, true);
@@ -643,7 +593,7 @@ test_wrong_password(void **state)
 	assert_null(strstr(j.error, "password=wrong"));
 	/* the right password: the target (owned by rc_pw) is fine */
 	snprintf(d.t, sizeof(d.t), "host=127.0.0.1 port=%s user=rc_pw password=right dbname=rc_pwdb",
-		 pw.port);
+		 pgfx_second.port);
 	p = params(&d, true, true);
 	validate_ok(&j, &p);
 }

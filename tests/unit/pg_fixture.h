@@ -96,18 +96,18 @@ pgfx_read_conninfo(const char *dir)
 	return 0;
 }
 
-/* A detached shell that cleans the fixture directory once this process is gone. */
+/* A detached shell that cleans a fixture directory once this process is gone. */
 static inline void
-pgfx_watchdog(void)
+pgfx_watchdog_for(const char *dir)
 {
 	char cmd[1200];
 
 	snprintf(cmd, sizeof(cmd),
 		 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
 		 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
-		 (int)getpid(), pgfx.script, pgfx.dir);
+		 (int)getpid(), pgfx.script, dir);
 	if (system(cmd) != 0)
-		fprintf(stderr, "pg_fixture: no watchdog for %s\n", pgfx.dir);
+		fprintf(stderr, "pg_fixture: no watchdog for %s\n", dir);
 }
 
 /* Finds or starts the server. 0, or -1 with a message on stderr. */
@@ -133,7 +133,7 @@ pgfx_init(const char *script)
 	}
 	pgfx.owned = true;
 	atexit(pgfx_cleanup);
-	pgfx_watchdog();
+	pgfx_watchdog_for(pgfx.dir);
 	signal(SIGTERM, pgfx_on_signal);
 	signal(SIGINT, pgfx_on_signal);
 	if (pgfx_run("start", pgfx.dir, pgfx.conninfo, sizeof(pgfx.conninfo)) != 0) {
@@ -269,7 +269,7 @@ static inline int
 pgfx_standby_start(const char *mode)
 {
 	static bool registered;
-	char args[600], cmd[1200];
+	char args[600];
 
 	if (pgfx.dir[0] == '\0')
 		return -1;
@@ -283,12 +283,7 @@ pgfx_standby_start(const char *mode)
 			registered = true;
 			atexit(pgfx_standby_clean);
 		}
-		snprintf(cmd, sizeof(cmd),
-			 "setsid sh -c 'while kill -0 %d 2>/dev/null; do sleep 1; done;"
-			 " \"$0\" clean \"$1\"' '%s' '%s' </dev/null >/dev/null 2>&1 &",
-			 (int)getpid(), pgfx.script, pgfx_sb_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "pg_fixture: no watchdog for %s\n", pgfx_sb_dir);
+		pgfx_watchdog_for(pgfx_sb_dir);
 	}
 	snprintf(args, sizeof(args), "start '%s' '%s' %s", pgfx.dir, pgfx_sb_dir, mode);
 	return pgfx_sibling("pg-standby.sh", args);
@@ -340,6 +335,81 @@ pgfx_standby_forget(void)
 	if (pgfx_exec(pgfx.conninfo, "ALTER SYSTEM RESET synchronous_standby_names") != 0)
 		return -1;
 	return pgfx_exec(pgfx.conninfo, "SELECT pg_reload_conf()");
+}
+
+/* ---- a second server of the test's own, started with the fixture script: its roles,
+ * databases and pg_hba.conf are the test's (a server that asks for passwords, say). One at
+ * a time; removed at exit (a detached watchdog removes it too should the test die
+ * otherwise). */
+
+static struct {
+	char dir[64];
+	char ci[512];   /* superuser, unix socket, database roomcast */
+	char port[16];  /* its TCP port, on 127.0.0.1 */
+	bool up;
+} pgfx_second;
+
+static inline void
+pgfx_second_clean(void)
+{
+	if (pgfx_second.up) {
+		pgfx_second.up = false;
+		pgfx_run("clean", pgfx_second.dir, NULL, 0);
+	}
+}
+
+/* Starts it in a fresh directory made from tmpl ("/tmp/NAME-XXXXXX"). 0 or -1. */
+static inline int
+pgfx_second_start(const char *tmpl)
+{
+	long port;
+
+	snprintf(pgfx_second.dir, sizeof(pgfx_second.dir), "%s", tmpl);
+	if (mkdtemp(pgfx_second.dir) == NULL)
+		return -1;
+	pgfx_second.up = true;
+	atexit(pgfx_second_clean);
+	pgfx_watchdog_for(pgfx_second.dir);
+	if (pgfx_run("start", pgfx_second.dir, pgfx_second.ci, sizeof(pgfx_second.ci)) != 0)
+		return -1;
+	port = pgfx_port_of(pgfx_second.dir);
+	snprintf(pgfx_second.port, sizeof(pgfx_second.port), "%ld", port);
+	return port < 0 ? -1 : 0;
+}
+
+/* Its pg_hba.conf is lines from now on, reloaded (pgfx_wait_refusal() tells when the
+ * server applied it). 0 or -1. */
+static inline int
+pgfx_second_hba(const char *lines)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/data/pg_hba.conf", pgfx_second.dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	fputs(lines, f);
+	if (fclose(f) != 0)
+		return -1;
+	return pgfx_exec(pgfx_second.ci, "SELECT pg_reload_conf()");
+}
+
+/* Waits (5 s at most) until a connection with conninfo is refused with text in libpq's
+ * message: a reloaded pg_hba.conf took effect. 0 or -1. */
+static inline int
+pgfx_wait_refusal(const char *conninfo, const char *text)
+{
+	for (int i = 0; i < 100; i++) {
+		PGconn *c = PQconnectdb(conninfo);
+		bool done = strstr(PQerrorMessage(c), text) != NULL;
+
+		PQfinish(c);
+		if (done)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -1;
 }
 
 #endif /* RC_PG_FIXTURE_H */

@@ -121,11 +121,7 @@ fx_up(struct fx *f, uint8_t b_key_byte, bool start_b)
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	fx_tmpdir(f->dir, sizeof(f->dir), NULL);
-	*state = f;
+	*state = FX_STATE_NEW(struct fx);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #define RC_WAL_FIXTURE_H
 
 #include <ftw.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,23 @@ fx_rmdir(const char *dir)
 {
 	nftw(dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* A cmocka setup's state: size bytes, zeroed, with a fresh scratch directory (fx_tmpdir)
+ * in its dirlen-byte member at dir_off. Aborts when out of memory. FX_STATE_NEW(struct fx)
+ * names the member `dir`. */
+static inline void *
+fx_state_new(size_t size, size_t dir_off, size_t dirlen)
+{
+	char *f = calloc(1, size);
+
+	if (f == NULL)
+		abort();
+	fx_tmpdir(f + dir_off, dirlen, NULL);
+	return f;
+}
+
+#define FX_STATE_NEW(type) \
+	((type *)fx_state_new(sizeof(type), offsetof(type, dir), sizeof(((type *)0)->dir)))
 
 static inline struct rc_wal_conf
 fx_conf(const char *dir)
