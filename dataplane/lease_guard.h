@@ -10,7 +10,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
+
+#include "clock.h"
 
 struct rc_lease_guard {
 	_Atomic uint64_t epoch;               /* 0: no lease */
@@ -21,10 +22,7 @@ struct rc_lease_guard {
 static inline uint64_t
 rc_lease_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return rc_mono_ms_precise();
 }
 
 /* May the node acknowledge at now_mono_ms? Any thread, lock-free. */

@@ -3,26 +3,13 @@
  * The request path on a worker lcore. What a request type needs and where it runs is one
  * row of `rows` below; the code here reads the row, never the type.
  *
- * A POST, in order (the numbers are the threads' hand-offs):
- *   RX worker   rc_req_input: the bundle is decoded message by message (views into the
- *               mbuf, no copy), each message dispatched by its row: session and address
- *               (session_request); the room by name (RCU), the node serves rooms, the
- *               room's HA scope is served, the POST rate token (room_request).
- *    (1)        the room's home worker is another one: hand_off() copies the message's
- *               bytes into a struct rc_work with the decoded message pointed at the copy and
- *               the room's id, onto the home worker's `in` ring (MP/SC; full: ERROR 9).
- *   home worker rc_req_work: the room again by id (never a pointer across a ring: RCU) and
- *               the scope re-checked (it may have stopped being served meanwhile); then, as
- *               for a room homed on the RX worker, run_at_home: membership, then do_post:
- *               re-sent POST window (dedup.h), storage full, peer-required; make_record
- *               copies user and body into an rc_wal_rec with the room's next seq.
- *    (2)        the record onto the scope's WAL ring; next_seq++, the cmid "pending".
- *   WAL writer  group commit (storage/wal.h; with an HA peer gate, once the peer holds it
- *    (3)        too); the record comes back on this worker's `done` ring, stored or not.
- *   home worker rc_req_committed: the room by id, the lease guard, last_committed, the
- *               window's "stored"; ACK to the poster, DELIVER to the members (fanout.c).
- * LOGIN, LOGOUT and a JOIN that creates its room go to the control thread (ctrl_ring)
- * instead; JOIN back-fill and FETCH go to the history thread (hist_ring).
+ * A POST's whole way, thread by thread with its hand-offs (rings, the WAL writer, the HA
+ * stream, the drainer), is written once: README.md, "The POST path" (tests/doccheck checks
+ * that each step it names is a function of the file it names). Here: rc_req_input on the
+ * worker that received the datagram, hand_off / rc_req_work when the room's home worker is
+ * another one, run_at_home -> do_post -> make_record onto the WAL ring, rc_req_committed
+ * when the record comes back stored. LOGIN, LOGOUT and a JOIN that creates its room go to
+ * the control thread (ctrl_ring); JOIN back-fill and FETCH to the history thread (hist_ring).
  */
 #include "request.h"
 

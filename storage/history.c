@@ -36,6 +36,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "clock.h"
 #include "history.h"
 #include "pgdb.h"
 
@@ -116,21 +117,12 @@ hist_emit(void *arg, const struct rc_wal_msg *m)
 
 /* ---- with a database ---- */
 
-static uint64_t
-hist_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Connected, or -EAGAIN (also while backing off after a failure). */
 static int
 hist_db_ready(struct rc_history *h)
 {
 	struct hist_db *d = &h->db;
-	uint64_t now = hist_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 	int rc;
 
 	if (rc_pgdb_ok(&d->db))
@@ -152,7 +144,7 @@ hist_db_ready(struct rc_history *h)
 	 * refusal that came at once (the server stopped, or no read-write server yet during a
 	 * failover) costs nothing: keep trying every HIST_DB_BACKOFF_MIN_MS, so that history
 	 * is served again soon after the database is back, however long it was away. */
-	if (hist_now_ms() - now < HIST_DB_FAST_FAIL_MS)
+	if (rc_mono_ms_precise() - now < HIST_DB_FAST_FAIL_MS)
 		d->backoff_ms = HIST_DB_BACKOFF_MIN_MS;
 	else
 		d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
@@ -167,7 +159,7 @@ hist_db_failed(struct rc_history *h)
 
 	rc_pgdb_close(&d->db);
 	hist_count(&h->db_errors, 1);
-	d->retry_at_ms = hist_now_ms() + d->backoff_ms;
+	d->retry_at_ms = rc_mono_ms_precise() + d->backoff_ms;
 	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, HIST_DB_BACKOFF_MAX_MS);
 	return -EAGAIN;
 }

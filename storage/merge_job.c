@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "merge.h"
 #include "merge_impl.h"
+#include "text.h"
 
 static const char *const state_str[RC_MERGE_STATE_MAX] = {
 	[RC_MERGE_ADDED] = "added",	    [RC_MERGE_INVALID] = "invalid",
@@ -250,29 +250,6 @@ job_from_json(struct rc_merge_job *job, json_t *o)
 	return job->uid[0] != '\0' ? 0 : -EINVAL;
 }
 
-struct textbuf {
-	char *p;
-	size_t cap;
-	size_t len;
-};
-
-static void
-tb_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-tb_printf(struct textbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->len < b->cap ? b->p + b->len : NULL,
-		      b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len += (size_t)n;
-}
-
 static const char *
 when(int64_t s, char *buf, size_t len)
 {
@@ -289,32 +266,31 @@ size_t
 rc_merge_job_to_text(const struct rc_merge_job *job, char *buf, size_t cap)
 {
 	const struct rc_merge_stats *st = &job->stats;
-	struct textbuf b = { buf, cap, 0 };
+	struct rc_text b = rc_text_fixed(buf, cap);
 	char t0[40], t1[40], t2[40];
 
-	if (cap > 0)
-		buf[0] = '\0';
-	tb_printf(&b, "merge job %u (%s): %s\n", job->id, job->uid, rc_merge_state_str(job->state));
+	rc_text_printf(&b, "merge job %u (%s): %s\n", job->id, job->uid,
+		       rc_merge_state_str(job->state));
 	for (unsigned d = 0; d < RC_MERGE_DB_MAX; d++)
-		tb_printf(&b, "  %-9s %s\n", db_str[d], job->db[d]);
-	tb_printf(&b, "  added %s, validated %s, finished %s\n",
-		  when(job->created_s, t0, sizeof(t0)), when(job->validated_s, t1, sizeof(t1)),
-		  when(job->finished_s, t2, sizeof(t2)));
-	tb_printf(&b, "  %-14s %10s %10s %10s\n", "TABLE", "SOURCE A", "SOURCE B", "TARGET");
+		rc_text_printf(&b, "  %-9s %s\n", db_str[d], job->db[d]);
+	rc_text_printf(&b, "  added %s, validated %s, finished %s\n",
+		       when(job->created_s, t0, sizeof(t0)), when(job->validated_s, t1, sizeof(t1)),
+		       when(job->finished_s, t2, sizeof(t2)));
+	rc_text_printf(&b, "  %-14s %10s %10s %10s\n", "TABLE", "SOURCE A", "SOURCE B", "TARGET");
 	for (unsigned t = 0; t < RC_MERGE_T_MAX; t++)
-		tb_printf(&b, "  %-14s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n", table_str[t],
-			  st->rows[t][0], st->rows[t][1], st->rows[t][2]);
-	tb_printf(&b,
-		  "  conflicts: %" PRIu64 " room(s) in both (%" PRIu64 " with different "
-		  "attributes: the earlier created kept); %" PRIu64 " room(s) renumbered, %" PRIu64
-		  " copied as they were; %" PRIu64 " duplicate message(s) folded; %" PRIu64
-		  " member(s) in both (%" PRIu64 " with a different role or affiliation: the "
-		  "higher kept); %" PRIu64 " row(s) in merge_seq_map\n",
-		  st->rooms_in_both, st->room_attrs_differ, st->rooms_renumbered, st->rooms_copied,
-		  st->duplicates_folded, st->members_in_both, st->member_roles_differ,
-		  st->seq_map_rows);
+		rc_text_printf(&b, "  %-14s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
+			       table_str[t], st->rows[t][0], st->rows[t][1], st->rows[t][2]);
+	rc_text_printf(&b,
+		       "  conflicts: %" PRIu64 " room(s) in both (%" PRIu64 " with different "
+		       "attributes: the earlier created kept); %" PRIu64 " room(s) renumbered, "
+		       "%" PRIu64 " copied as they were; %" PRIu64 " duplicate message(s) folded; "
+		       "%" PRIu64 " member(s) in both (%" PRIu64 " with a different role or "
+		       "affiliation: the higher kept); %" PRIu64 " row(s) in merge_seq_map\n",
+		       st->rooms_in_both, st->room_attrs_differ, st->rooms_renumbered,
+		       st->rooms_copied, st->duplicates_folded, st->members_in_both,
+		       st->member_roles_differ, st->seq_map_rows);
 	if (job->error[0] != '\0')
-		tb_printf(&b, "  error: %s\n", job->error);
+		rc_text_printf(&b, "  error: %s\n", job->error);
 	return b.len;
 }
 
@@ -558,18 +534,17 @@ rc_merge_store_to_json(const struct rc_merge_store *s)
 size_t
 rc_merge_store_to_text(const struct rc_merge_store *s, char *buf, size_t cap)
 {
-	struct textbuf b = { buf, cap, 0 };
+	struct rc_text b = rc_text_fixed(buf, cap);
 
-	if (cap > 0)
-		buf[0] = '\0';
 	if (s->n == 0) {
-		tb_printf(&b, "no merge jobs (db merge add --source A --source B --target T)\n");
+		rc_text_printf(&b,
+			       "no merge jobs (db merge add --source A --source B --target T)\n");
 		return b.len;
 	}
-	tb_printf(&b, "%-4s %-10s %s\n", "ID", "STATE", "SOURCE A | SOURCE B -> TARGET");
+	rc_text_printf(&b, "%-4s %-10s %s\n", "ID", "STATE", "SOURCE A | SOURCE B -> TARGET");
 	for (unsigned i = 0; i < s->n; i++)
-		tb_printf(&b, "%-4u %-10s %s | %s -> %s\n", s->jobs[i].id,
-			  rc_merge_state_str(s->jobs[i].state), s->jobs[i].db[0], s->jobs[i].db[1],
-			  s->jobs[i].db[2]);
+		rc_text_printf(&b, "%-4u %-10s %s | %s -> %s\n", s->jobs[i].id,
+			       rc_merge_state_str(s->jobs[i].state), s->jobs[i].db[0],
+			       s->jobs[i].db[1], s->jobs[i].db[2]);
 	return b.len;
 }

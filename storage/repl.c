@@ -34,7 +34,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -42,6 +41,8 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
+#include "clock.h"
 #include "repl_impl.h"
 #include "wal.h"
 
@@ -57,15 +58,6 @@ const char *
 rc_repl_role_name(enum rc_repl_role role)
 {
 	return (unsigned)role < RC_REPL_ROLE_MAX ? role_names[role] : NULL;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static uint64_t
@@ -132,7 +124,7 @@ rc_repl_conn_new(int fd, enum conn_state st)
 	}
 	c->fd = fd;
 	c->st = st;
-	c->opened_ms = c->last_rx_ms = c->last_tx_ms = now_ms();
+	c->opened_ms = c->last_rx_ms = c->last_tx_ms = rc_mono_ms_precise();
 	return c;
 }
 
@@ -165,7 +157,7 @@ void
 rc_repl_scope_close(struct rc_repl *r, struct repl_scope *sc)
 {
 	struct repl_conn *c = sc->conn;
-	uint64_t now = now_ms();
+	uint64_t now = rc_mono_ms_precise();
 
 	if (c == NULL)
 		return;
@@ -191,7 +183,7 @@ conn_flush(struct repl_conn *c, struct repl_scope *sc)
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 		c->tx_off += (size_t)n;
-		c->last_tx_ms = now_ms();
+		c->last_tx_ms = rc_mono_ms_precise();
 		if (sc != NULL)
 			rc_repl_ctr_add(&sc->c.bytes_tx, (uint64_t)n);
 	}
@@ -277,13 +269,13 @@ conn_read(struct rc_repl *r, struct repl_conn *c, struct rx_batch *bt)
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -ECONNRESET;
 	c->rx_len += (size_t)n;
-	c->last_rx_ms = now_ms();
+	c->last_rx_ms = rc_mono_ms_precise();
 	if (c->sc != NULL)
 		rc_repl_ctr_add(&c->sc->c.bytes_rx, (uint64_t)n);
 	bt->n = 0;
 	bt->dirty = false;
 	while (rc == 0 && c->rx_len - off >= 4) {
-		uint32_t len = rc_wal_get_be32(c->rx + off);
+		uint32_t len = rc_get_be32(c->rx + off);
 		struct rd b;
 
 		if (len == 0 || len > RC_REPL_FRAME_MAX) {
@@ -500,7 +492,7 @@ static void
 repl_loop_once(struct rc_repl *r, struct rx_batch *bt)
 {
 	struct poll_set ps = { .n = 2 };
-	uint64_t now = now_ms(), drain;
+	uint64_t now = rc_mono_ms_precise(), drain;
 
 	ps.fds[0] = (struct pollfd){ .fd = r->lfd, .events = POLLIN };
 	ps.fds[1] = (struct pollfd){ .fd = r->efd, .events = POLLIN };
@@ -523,7 +515,7 @@ repl_loop_once(struct rc_repl *r, struct rx_batch *bt)
 	}
 	if (ps.fds[0].revents & POLLIN)
 		listener_accept(r);
-	now = now_ms();
+	now = rc_mono_ms_precise();
 	for (unsigned i = 2; i < ps.n; i++) {
 		struct repl_conn *c = ps.conn[i];
 		int pi = ps.pending[i];

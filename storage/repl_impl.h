@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
 #include "repl.h"
 #include "wal.h"
 #include "wal_format.h"
@@ -190,19 +191,6 @@ rc_repl_ctr_set(_Atomic uint64_t *c, uint64_t v)
 	atomic_store_explicit(c, v, memory_order_relaxed);
 }
 
-static inline void
-rc_repl_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint16_t
-rc_repl_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static inline const uint8_t *
 rc_repl_rd_take(struct rd *b, size_t n)
 {
@@ -230,7 +218,7 @@ rc_repl_rd16(struct rd *b)
 {
 	const uint8_t *p = rc_repl_rd_take(b, 2);
 
-	return p != NULL ? rc_repl_get16(p) : 0;
+	return p != NULL ? rc_get_be16(p) : 0;
 }
 
 static inline uint32_t
@@ -238,7 +226,7 @@ rc_repl_rd32(struct rd *b)
 {
 	const uint8_t *p = rc_repl_rd_take(b, 4);
 
-	return p != NULL ? rc_wal_get_be32(p) : 0;
+	return p != NULL ? rc_get_be32(p) : 0;
 }
 
 static inline uint64_t
@@ -246,7 +234,7 @@ rc_repl_rd64(struct rd *b)
 {
 	const uint8_t *p = rc_repl_rd_take(b, 8);
 
-	return p != NULL ? rc_wal_get_be64(p) : 0;
+	return p != NULL ? rc_get_be64(p) : 0;
 }
 
 /* ---- repl_wire.c: encoding and parsing, the handshake's HMAC ---- */
@@ -269,7 +257,8 @@ int rc_repl_frame_end(struct repl_conn *c, long off);
 int rc_repl_frame_u64(struct repl_conn *c, uint8_t type, uint64_t v);
 
 /* mac = HMAC-SHA256(key, label | nonce_w | nonce_r | lp(writer) | lp(replica) |
- * lp(scope) | u64s[0..n)). 0 or -EIO. Any thread. */
+ * lp(scope) | u64s[0..n)), n at most RC_REPL_MAC_U64_MAX. 0, -EINVAL or -EIO. Any thread. */
+#define RC_REPL_MAC_U64_MAX 8
 int rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_conn *c,
 		const char *writer, const char *replica, const char *scope, const uint64_t *u64s,
 		unsigned n, uint8_t mac[RC_REPL_MAC_LEN]);

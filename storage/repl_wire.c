@@ -13,12 +13,13 @@
 #include <openssl/kdf.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_common.h>
 
+#include "bytes.h"
+#include "hmac.h"
 #include "repl_impl.h"
 
 /* ---- encoding and parsing ---- */
@@ -106,7 +107,7 @@ rc_repl_frame_put64(struct repl_conn *c, uint64_t v)
 {
 	uint8_t b[8];
 
-	rc_wal_put_be64(b, v);
+	rc_put_be64(b, v);
 	return rc_repl_frame_put(c, b, sizeof(b));
 }
 
@@ -128,7 +129,7 @@ rc_repl_frame_end(struct repl_conn *c, long off)
 {
 	if (c->seal_tx.ctx != NULL)
 		return frame_seal(c, (size_t)off);
-	rc_wal_put_be32(c->tx + off, (uint32_t)(c->tx_len - (size_t)off - 4));
+	rc_put_be32(c->tx + off, (uint32_t)(c->tx_len - (size_t)off - 4));
 	return 0;
 }
 
@@ -154,7 +155,7 @@ static void
 seal_nonce(uint8_t nonce[12], uint64_t seq)
 {
 	memset(nonce, 0, 4);
-	rc_wal_put_be64(nonce + 4, seq);
+	rc_put_be64(nonce + 4, seq);
 }
 
 /* Encrypts the body of the frame at off in place, appends the tag, counts the frame. */
@@ -170,8 +171,8 @@ frame_seal(struct repl_conn *c, size_t off)
 	    tx_reserve(c, REPL_TAG_LEN, false) != 0)
 		return -ENOMEM;
 	f = c->tx + off;
-	rc_wal_put_be32(f, (uint32_t)(1 + REPL_SEQ_LEN + n + REPL_TAG_LEN));
-	rc_wal_put_be64(f + REPL_HDR, s->seq);
+	rc_put_be32(f, (uint32_t)(1 + REPL_SEQ_LEN + n + REPL_TAG_LEN));
+	rc_put_be64(f + REPL_HDR, s->seq);
 	seal_nonce(nonce, s->seq);
 	ok = EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) == 1 &&
 	     EVP_EncryptUpdate(s->ctx, NULL, &l, f, REPL_SEALED_HDR) == 1 &&
@@ -200,7 +201,7 @@ rc_repl_seal_open(struct repl_conn *c, uint8_t *f, size_t flen)
 		return -EPROTO;
 	n = flen - REPL_SEALED_HDR - REPL_TAG_LEN;
 	tag = f + REPL_SEALED_HDR + n;
-	seq = rc_wal_get_be64(f + REPL_HDR);
+	seq = rc_get_be64(f + REPL_HDR);
 	seal_nonce(nonce, seq);
 	ok = EVP_DecryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_AEAD_SET_TAG, REPL_TAG_LEN, tag) == 1 &&
@@ -302,55 +303,32 @@ rc_repl_seal_free(struct repl_conn *c)
 
 /* ---- HMAC ---- */
 
-static EVP_MAC *repl_hmac;
-static pthread_once_t repl_hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-repl_hmac_fetch(void)
-{
-	repl_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
-static void
-mac_lp(EVP_MAC_CTX *ctx, const char *s, int *ok)
-{
-	uint8_t n = (uint8_t)strlen(s);
-
-	*ok = *ok && EVP_MAC_update(ctx, &n, 1) && EVP_MAC_update(ctx, (const uint8_t *)s, n);
-}
+_Static_assert(RC_REPL_MAC_LEN == RC_HMAC_SHA256_LEN, "the handshake MAC is a whole HMAC-SHA256");
 
 /* mac = HMAC-SHA256(key, label | nonce_w | nonce_r | lp(writer) | lp(replica) |
- * lp(scope) | u64s[0..n)). 0 or -EIO. */
+ * lp(scope) | u64s[0..n)). 0, -EINVAL (n over RC_REPL_MAC_U64_MAX) or -EIO. */
 int
 rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_conn *c,
 	 const char *writer, const char *replica, const char *scope, const uint64_t *u64s,
 	 unsigned n, uint8_t mac[RC_REPL_MAC_LEN])
 {
-	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-								 "SHA256", 0),
-				OSSL_PARAM_construct_end() };
-	size_t mac_len = 0;
-	EVP_MAC_CTX *ctx;
-	int ok;
+	const char *names[3] = { writer, replica, scope };
+	uint8_t lens[3], u[RC_REPL_MAC_U64_MAX * 8];
+	struct rc_hmac_part parts[10] = {
+		{ label, strlen(label) },
+		{ c->nonce_w, RC_REPL_NONCE_LEN },
+		{ c->nonce_r, RC_REPL_NONCE_LEN },
+	};
 
-	pthread_once(&repl_hmac_once, repl_hmac_fetch);
-	if (repl_hmac == NULL || (ctx = EVP_MAC_CTX_new(repl_hmac)) == NULL)
-		return -EIO;
-	ok = EVP_MAC_init(ctx, k->key, k->len, params) &&
-	     EVP_MAC_update(ctx, (const uint8_t *)label, strlen(label)) &&
-	     EVP_MAC_update(ctx, c->nonce_w, RC_REPL_NONCE_LEN) &&
-	     EVP_MAC_update(ctx, c->nonce_r, RC_REPL_NONCE_LEN);
-	mac_lp(ctx, writer, &ok);
-	mac_lp(ctx, replica, &ok);
-	mac_lp(ctx, scope, &ok);
-	for (unsigned i = 0; i < n && ok; i++) {
-		uint8_t b[8];
-
-		rc_wal_put_be64(b, u64s[i]);
-		ok = EVP_MAC_update(ctx, b, sizeof(b));
+	if (n > RC_REPL_MAC_U64_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < 3; i++) {
+		lens[i] = (uint8_t)strlen(names[i]);
+		parts[3 + 2 * i] = (struct rc_hmac_part){ &lens[i], 1 };
+		parts[4 + 2 * i] = (struct rc_hmac_part){ names[i], lens[i] };
 	}
-	ok = ok && EVP_MAC_final(ctx, mac, &mac_len, RC_REPL_MAC_LEN) &&
-	     mac_len == RC_REPL_MAC_LEN;
-	EVP_MAC_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+	for (unsigned i = 0; i < n; i++)
+		rc_put_be64(u + 8 * i, u64s[i]);
+	parts[9] = (struct rc_hmac_part){ u, 8 * (size_t)n };
+	return rc_hmac_sha256(k->key, k->len, parts, 10, mac);
 }

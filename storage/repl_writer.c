@@ -19,6 +19,7 @@
 #include <rte_common.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
 #include "repl_impl.h"
 
 static int
@@ -213,14 +214,14 @@ rec_frame_add(void *arg, const struct rc_wal_logrec *lr)
 	}
 	if (f->n == RC_REPL_BATCH_MAX || f->bytes >= REPL_RECS_BYTES)
 		return 1;
-	rc_wal_put_be64(h, lr->lsn);
+	rc_put_be64(h, lr->lsn);
 	h[8] = lr->kind;
-	rc_wal_put_be32(h + 9, lr->room_id);
-	rc_wal_put_be64(h + 13, lr->seq);
-	rc_wal_put_be64(h + 21, lr->ts_ms);
-	rc_wal_put_be64(h + 29, lr->cmid);
+	rc_put_be32(h + 9, lr->room_id);
+	rc_put_be64(h + 13, lr->seq);
+	rc_put_be64(h + 21, lr->ts_ms);
+	rc_put_be64(h + 29, lr->cmid);
 	h[37] = (uint8_t)lr->user.len;
-	rc_repl_put16(h + 38, lr->body.len);
+	rc_put_be16(h + 38, lr->body.len);
 	if (rc_repl_frame_put(c, h, sizeof(h)) != 0 ||
 	    rc_repl_frame_put(c, lr->user.p, lr->user.len) != 0 ||
 	    rc_repl_frame_put(c, lr->body.p, lr->body.len) != 0) {
@@ -249,7 +250,7 @@ room_frames_close(struct room_frames *f)
 	if (off < 0)
 		return 0;
 	f->off = -1;
-	rc_repl_put16(f->c->tx + f->count_at, (uint16_t)f->n);
+	rc_put_be16(f->c->tx + f->count_at, (uint16_t)f->n);
 	return rc_repl_frame_end(f->c, off) == 0 ? 0 : -ENOMEM;
 }
 
@@ -274,9 +275,9 @@ room_frames_add(void *arg, const struct rc_wal_room *room)
 		if (rc_repl_frame_put(c, zero, 2) != 0)
 			return -ENOMEM;
 	}
-	rc_wal_put_be32(h, room->room_id);
-	rc_wal_put_be64(h + 4, room->created_ms);
-	rc_wal_put_be64(h + 12, room->last_seq);
+	rc_put_be32(h, room->room_id);
+	rc_put_be64(h + 4, room->created_ms);
+	rc_put_be64(h + 12, room->last_seq);
 	h[20] = (uint8_t)nl;
 	h[21] = (uint8_t)cl;
 	if (rc_repl_frame_put(c, h, sizeof(h)) != 0 || rc_repl_frame_put(c, room->name, nl) != 0 ||
@@ -338,7 +339,7 @@ writer_records(struct repl_scope *sc, struct repl_conn *c)
 			return 0;
 		return writer_reset(sc, c, first) == 0 ? 1 : -ENOMEM;
 	}
-	rc_repl_put16(c->tx + count_at, (uint16_t)f.n);
+	rc_put_be16(c->tx + count_at, (uint16_t)f.n);
 	if (rc_repl_frame_end(c, off) != 0)
 		return -ENOMEM;
 	sc->next_lsn = f.next;

@@ -65,6 +65,8 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "bytes.h"
+#include "clock.h"
 #include "wal_impl.h"
 
 #define WAL_IDLE_SLEEP_US 50u
@@ -176,7 +178,7 @@ wal_hold_release(struct rc_wal *w, bool stopping)
 		h->stop_since_us = 0;
 		return;
 	}
-	now = wal_now_us();
+	now = rc_mono_us();
 	if (stopping && h->stop_since_us == 0)
 		h->stop_since_us = now;
 	while (h->bcount > 0) {
@@ -211,7 +213,7 @@ wal_done(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		h->recs[(h->head + h->count + i) % h->cap] = recs[i];
 	h->b[(h->bhead + h->bcount) % h->cap] = (struct wal_held_batch){
-		.lsn = rc_wal_last_lsn(w), .t_us = wal_now_us(), .n = n };
+		.lsn = rc_wal_last_lsn(w), .t_us = rc_mono_us(), .n = n };
 	h->count += n;
 	h->bcount++;
 	wal_count(&w->ctr.holding, n);
@@ -270,7 +272,7 @@ wal_idle_work(struct rc_wal *w, bool stopping)
 	wal_wunlock(w);
 	if (!pending)
 		return false;
-	now = wal_now_us();
+	now = rc_mono_us();
 	if (now < w->maint_after_us)
 		return false;
 	if (wal_maintain(w, WAL_TRIM_CHUNK) != 0) {
@@ -488,17 +490,17 @@ wal_migrate_walk(struct rc_wal *w, struct wal_txn *t, MDB_cursor *rooms, MDB_cur
 		if ((rr == 0 && rk.mv_size != RC_WAL_ROOM_KEY_LEN) ||
 		    (mr == 0 && mk.mv_size != RC_WAL_MSG_KEY_LEN))
 			return -EIO;
-		room = rr == 0 ? rc_wal_get_be32(rk.mv_data) : UINT32_MAX;
-		mroom = mr == 0 ? rc_wal_get_be32(mk.mv_data) : UINT32_MAX;
+		room = rr == 0 ? rc_get_be32(rk.mv_data) : UINT32_MAX;
+		mroom = mr == 0 ? rc_get_be32(mk.mv_data) : UINT32_MAX;
 		if (rr == 0 && (mr != 0 || room <= mroom)) {
 			rc = wal_log_append(w, t, RC_WAL_ROOM, room, 0, rv.mv_size);
 			rr = mdb_cursor_get(rooms, &rk, &rv, MDB_NEXT);
 			continue;
 		}
-		seq = rc_wal_get_be64((const uint8_t *)mk.mv_data + 4);
+		seq = rc_get_be64((const uint8_t *)mk.mv_data + 4);
 		rc = wal_log_append(w, t, RC_WAL_MSG, mroom, seq, mv.mv_size);
 		mr = mdb_cursor_get(msgs, &mk, &mv, MDB_NEXT);
-		if (rc == 0 && (mr != 0 || rc_wal_get_be32(mk.mv_data) != mroom))
+		if (rc == 0 && (mr != 0 || rc_get_be32(mk.mv_data) != mroom))
 			rc = wal_seq_raise(w, t->txn, mroom, seq); /* the room's last message */
 	}
 	if (rc == 0 && rr != MDB_NOTFOUND)
@@ -559,7 +561,7 @@ wal_schema_check(struct rc_wal *w, MDB_txn *txn, char *err, size_t errlen)
 		return wal_err(rc);
 	}
 	if (rc == 0 && val.mv_size == sizeof(buf))
-		version = rc_wal_get_be32(val.mv_data);
+		version = rc_get_be32(val.mv_data);
 	if (rc == 0 && version == 0) {
 		wal_errf(err, errlen, "wal: schema version record is corrupt");
 		return -EINVAL;
@@ -575,7 +577,7 @@ wal_schema_check(struct rc_wal *w, MDB_txn *txn, char *err, size_t errlen)
 	rc = wal_migrate_v1(w, txn, err, errlen); /* version 1, or a new environment */
 	if (rc != 0)
 		return rc;
-	rc_wal_put_be32(buf, RC_WAL_SCHEMA_VERSION);
+	rc_put_be32(buf, RC_WAL_SCHEMA_VERSION);
 	val = (MDB_val){ .mv_size = sizeof(buf), .mv_data = buf };
 	rc = mdb_put(txn, w->meta, &key, &val, 0);
 	if (rc != 0)

@@ -19,6 +19,7 @@
 #include <lmdb.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "wal_impl.h"
 
 #define DKEY_VAL_MAX (8 + 1 + RC_MAX_USER)
@@ -38,8 +39,8 @@ dkeys_drop_upto(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t to)
 		key = (MDB_val){ .mv_size = rc_wal_msg_key(kbuf, room_id, 0), .mv_data = kbuf };
 		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 		if (rc != 0 || key.mv_size != RC_WAL_MSG_KEY_LEN ||
-		    rc_wal_get_be32(key.mv_data) != room_id ||
-		    rc_wal_get_be64((const uint8_t *)key.mv_data + 4) > to)
+		    rc_get_be32(key.mv_data) != room_id ||
+		    rc_get_be64((const uint8_t *)key.mv_data + 4) > to)
 			break;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc != 0)
@@ -59,7 +60,7 @@ wal_dkey_put(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r)
 
 	if (w->keep_per_room == 0 || r->kind != RC_WAL_MSG)
 		return 0;
-	rc_wal_put_be64(vbuf, r->cmid);
+	rc_put_be64(vbuf, r->cmid);
 	vbuf[8] = r->user_len;
 	memcpy(vbuf + 9, r->user, r->user_len);
 	rc = wal_err(mdb_put(txn, w->dkeys, &key, &val, 0));
@@ -141,13 +142,13 @@ rc_wal_read_dkeys(struct rc_wal *w, uint32_t room_id,
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		const uint8_t *v = val.mv_data;
 
-		if (key.mv_size != RC_WAL_MSG_KEY_LEN || rc_wal_get_be32(key.mv_data) != room_id)
+		if (key.mv_size != RC_WAL_MSG_KEY_LEN || rc_get_be32(key.mv_data) != room_id)
 			break;
 		if (val.mv_size < 9 || val.mv_size != 9 + (size_t)v[8] || v[8] > RC_MAX_USER)
 			continue; /* malformed: skipped */
 		n++;
-		if (cb(arg, rc_wal_get_be64((const uint8_t *)key.mv_data + 4),
-		       rc_wal_get_be64(v), (const char *)v + 9, v[8]) != 0)
+		if (cb(arg, rc_get_be64((const uint8_t *)key.mv_data + 4),
+		       rc_get_be64(v), (const char *)v + 9, v[8]) != 0)
 			break;
 	}
 	wal_read_end(txn, cur);

@@ -6,69 +6,31 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "wal_format.h"
 
 #define ROOM_HDR_LEN 10 /* created_ms, name_len, creator_len */
 #define MSG_HDR_LEN 19  /* ts_ms, cmid, user_len, body_len */
 
-static void
-put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint16_t
-get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-void
-rc_wal_put_be32(uint8_t *p, uint32_t v)
-{
-	put_be16(p, (uint16_t)(v >> 16));
-	put_be16(p + 2, (uint16_t)v);
-}
-
-void
-rc_wal_put_be64(uint8_t *p, uint64_t v)
-{
-	rc_wal_put_be32(p, (uint32_t)(v >> 32));
-	rc_wal_put_be32(p + 4, (uint32_t)v);
-}
-
-uint32_t
-rc_wal_get_be32(const uint8_t *p)
-{
-	return (uint32_t)get_be16(p) << 16 | get_be16(p + 2);
-}
-
-uint64_t
-rc_wal_get_be64(const uint8_t *p)
-{
-	return (uint64_t)rc_wal_get_be32(p) << 32 | rc_wal_get_be32(p + 4);
-}
-
 size_t
 rc_wal_room_key(uint8_t *buf, uint32_t room_id)
 {
-	rc_wal_put_be32(buf, room_id);
+	rc_put_be32(buf, room_id);
 	return RC_WAL_ROOM_KEY_LEN;
 }
 
 size_t
 rc_wal_msg_key(uint8_t *buf, uint32_t room_id, uint64_t seq)
 {
-	rc_wal_put_be32(buf, room_id);
-	rc_wal_put_be64(buf + 4, seq);
+	rc_put_be32(buf, room_id);
+	rc_put_be64(buf + 4, seq);
 	return RC_WAL_MSG_KEY_LEN;
 }
 
 size_t
 rc_wal_log_key(uint8_t *buf, uint64_t lsn)
 {
-	rc_wal_put_be64(buf, lsn);
+	rc_put_be64(buf, lsn);
 	return RC_WAL_LOG_KEY_LEN;
 }
 
@@ -76,9 +38,9 @@ size_t
 rc_wal_log_val(uint8_t *buf, const struct rc_wal_logent *e)
 {
 	buf[0] = e->kind;
-	rc_wal_put_be32(buf + 1, e->room_id);
-	rc_wal_put_be64(buf + 5, e->seq);
-	rc_wal_put_be32(buf + 13, e->value_len);
+	rc_put_be32(buf + 1, e->room_id);
+	rc_put_be64(buf + 5, e->seq);
+	rc_put_be32(buf + 13, e->value_len);
 	return RC_WAL_LOG_VAL_LEN;
 }
 
@@ -92,11 +54,11 @@ rc_wal_log_decode(const void *key, size_t klen, const void *val, size_t vlen,
 		return -EIO;
 	if (v[0] != RC_WAL_MSG && v[0] != RC_WAL_ROOM)
 		return -EIO;
-	*e = (struct rc_wal_logent){ .lsn = rc_wal_get_be64(key),
+	*e = (struct rc_wal_logent){ .lsn = rc_get_be64(key),
 				     .kind = v[0],
-				     .room_id = rc_wal_get_be32(v + 1),
-				     .seq = rc_wal_get_be64(v + 5),
-				     .value_len = rc_wal_get_be32(v + 13) };
+				     .room_id = rc_get_be32(v + 1),
+				     .seq = rc_get_be64(v + 5),
+				     .value_len = rc_get_be32(v + 13) };
 	return 0;
 }
 
@@ -105,7 +67,7 @@ rc_wal_u64_decode(const void *val, size_t len, uint64_t *v)
 {
 	if (len != RC_WAL_U64_LEN)
 		return false;
-	*v = rc_wal_get_be64(val);
+	*v = rc_get_be64(val);
 	return true;
 }
 
@@ -123,7 +85,7 @@ rc_wal_msg_key_room(const void *key, size_t len, uint32_t *room_id)
 {
 	if (len != RC_WAL_MSG_KEY_LEN)
 		return false;
-	*room_id = rc_wal_get_be32(key);
+	*room_id = rc_get_be32(key);
 	return true;
 }
 
@@ -142,10 +104,10 @@ rc_wal_rec_check(const struct rc_wal_rec *r)
 size_t
 rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
 {
-	rc_wal_put_be64(buf, r->ts_ms);
-	rc_wal_put_be64(buf + 8, r->cmid);
+	rc_put_be64(buf, r->ts_ms);
+	rc_put_be64(buf + 8, r->cmid);
 	buf[16] = r->user_len;
-	put_be16(buf + 17, r->body_len);
+	rc_put_be16(buf + 17, r->body_len);
 	memcpy(buf + MSG_HDR_LEN, r->user, r->user_len);
 	memcpy(buf + MSG_HDR_LEN + r->user_len, r->body, r->body_len);
 	return MSG_HDR_LEN + (size_t)r->user_len + r->body_len;
@@ -154,7 +116,7 @@ rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
 size_t
 rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r)
 {
-	rc_wal_put_be64(buf, r->ts_ms);
+	rc_put_be64(buf, r->ts_ms);
 	buf[8] = (uint8_t)r->body_len;
 	buf[9] = r->user_len;
 	memcpy(buf + ROOM_HDR_LEN, r->body, r->body_len);
@@ -170,12 +132,12 @@ rc_wal_msg_decode(const void *key, size_t klen, const void *val, size_t vlen,
 
 	if (klen != RC_WAL_MSG_KEY_LEN || vlen < MSG_HDR_LEN)
 		return -EIO;
-	m->room_id = rc_wal_get_be32(key);
-	m->seq = rc_wal_get_be64((const uint8_t *)key + 4);
-	m->ts_ms = rc_wal_get_be64(v);
-	m->cmid = rc_wal_get_be64(v + 8);
+	m->room_id = rc_get_be32(key);
+	m->seq = rc_get_be64((const uint8_t *)key + 4);
+	m->ts_ms = rc_get_be64(v);
+	m->cmid = rc_get_be64(v + 8);
 	m->user = (struct rc_str){ (const char *)v + MSG_HDR_LEN, v[16] };
-	m->body = (struct rc_str){ m->user.p + m->user.len, get_be16(v + 17) };
+	m->body = (struct rc_str){ m->user.p + m->user.len, rc_get_be16(v + 17) };
 	if ((size_t)MSG_HDR_LEN + m->user.len + m->body.len != vlen)
 		return -EIO;
 	return 0;
@@ -197,8 +159,8 @@ rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 	name[v[8]] = '\0';
 	memcpy(creator, v + ROOM_HDR_LEN + v[8], v[9]);
 	creator[v[9]] = '\0';
-	*r = (struct rc_wal_room){ .room_id = rc_wal_get_be32(key),
-				   .created_ms = rc_wal_get_be64(v),
+	*r = (struct rc_wal_room){ .room_id = rc_get_be32(key),
+				   .created_ms = rc_get_be64(v),
 				   .name = name,
 				   .creator = creator,
 				   .name_len = v[8],

@@ -65,11 +65,6 @@ struct rc_wal_logent {
 	uint32_t value_len;
 };
 
-void rc_wal_put_be32(uint8_t *p, uint32_t v);
-void rc_wal_put_be64(uint8_t *p, uint64_t v);
-uint32_t rc_wal_get_be32(const uint8_t *p);
-uint64_t rc_wal_get_be64(const uint8_t *p);
-
 /* A u64 value ("seqs", "meta" counters): false when len is not RC_WAL_U64_LEN. */
 bool rc_wal_u64_decode(const void *val, size_t len, uint64_t *v);
 

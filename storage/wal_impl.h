@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "wal.h"
 #include "wal_format.h"
 
@@ -174,15 +175,6 @@ wal_err(int rc)
 	}
 }
 
-static inline uint64_t
-wal_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static inline void
 wal_count(_Atomic uint64_t *c, uint64_t n)
 {
@@ -252,7 +244,7 @@ wal_put_u64(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, uint64_t v)
 	MDB_val key = { .mv_size = klen, .mv_data = (void *)k };
 	MDB_val val = { .mv_size = sizeof(buf), .mv_data = buf };
 
-	rc_wal_put_be64(buf, v);
+	rc_put_be64(buf, v);
 	return wal_err(mdb_put(txn, dbi, &key, &val, 0));
 }
 

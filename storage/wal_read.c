@@ -13,6 +13,7 @@
 
 #include <rte_common.h>
 
+#include "bytes.h"
 #include "wal_impl.h"
 
 /* ---- messages ---- */
@@ -53,7 +54,7 @@ wal_first_of_last(MDB_cursor *cur, uint32_t room_id, uint64_t to_seq, unsigned n
 	int rc = wal_seek_last(cur, room_id, to_seq, &key, &val);
 
 	for (unsigned k = 1; rc == 0; k++) {
-		*first = rc_wal_get_be64((const uint8_t *)key.mv_data + 4);
+		*first = rc_get_be64((const uint8_t *)key.mv_data + 4);
 		if (k >= n)
 			break;
 		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
@@ -158,7 +159,7 @@ wal_room_last_seq(struct rc_wal *w, MDB_cursor *msgs, uint32_t room_id, uint64_t
 		return rc;
 	rc = wal_seek_last(msgs, room_id, UINT64_MAX, &mkey, &mval);
 	if (rc == 0)
-		*last = RTE_MAX(*last, rc_wal_get_be64((const uint8_t *)mkey.mv_data + 4));
+		*last = RTE_MAX(*last, rc_get_be64((const uint8_t *)mkey.mv_data + 4));
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : wal_err(rc);
 }
 

@@ -23,6 +23,7 @@
 
 #include <rte_common.h>
 
+#include "clock.h"
 #include "wal_impl.h"
 
 #define WAL_HYSTERESIS_PCT 2
@@ -85,7 +86,7 @@ wal_update_full(struct rc_wal *w, bool force)
 {
 	unsigned low = w->high_water_pct > WAL_HYSTERESIS_PCT ?
 			       w->high_water_pct - WAL_HYSTERESIS_PCT : 0;
-	uint64_t now = wal_now_us(), used;
+	uint64_t now = rc_mono_us(), used;
 	struct wal_space s;
 
 	if (w->enospc) {

@@ -33,10 +33,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "admin_cmd.h"
+#include "clock.h"
 
 #define ADMIN_MAX_CONNS 16
 #define ADMIN_REQ_MAX (64 * 1024)
@@ -66,15 +66,6 @@ struct rc_admin {
 	struct admin_conn conns[ADMIN_MAX_CONNS];
 	unsigned n_conns;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 rc_admin_register_table(struct rc_admin *a, const struct rc_admin_cmd *rows, size_t n,
@@ -323,7 +314,7 @@ accept_ready(struct rc_admin *a)
 			break; /* EAGAIN, or a peer gone before we got to it */
 		c->fd = fd;
 		c->allowed = peer_allowed(a, fd, c->deny, sizeof(c->deny));
-		c->deadline = now_ms() + ADMIN_READ_MS;
+		c->deadline = (int64_t)rc_mono_ms_precise() + ADMIN_READ_MS;
 		a->n_conns++;
 		served += conn_serve(a, c, POLLIN);
 	}
@@ -350,7 +341,7 @@ conn_reply(struct admin_conn *c, json_t *reply)
 		c->buf[c->len++] = '\n'; /* replaces the NUL: buf is not a C string now */
 	}
 	c->writing = true;
-	c->deadline = now_ms() + ADMIN_WRITE_MS;
+	c->deadline = (int64_t)rc_mono_ms_precise() + ADMIN_WRITE_MS;
 }
 
 static void
@@ -481,7 +472,7 @@ rc_admin_poll(struct rc_admin *a, int timeout_ms)
 	who[n] = NULL;
 	pfd[n++] = (struct pollfd){ .fd = a->n_conns < ADMIN_MAX_CONNS ? a->lfd : -1,
 				    .events = POLLIN };
-	rc = poll(pfd, n, poll_timeout(a, timeout_ms, now_ms()));
+	rc = poll(pfd, n, poll_timeout(a, timeout_ms, (int64_t)rc_mono_ms_precise()));
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n - 1; i++)
@@ -489,7 +480,7 @@ rc_admin_poll(struct rc_admin *a, int timeout_ms)
 			served += conn_serve(a, who[i], pfd[i].revents);
 	if (pfd[n - 1].revents & POLLIN)
 		served += accept_ready(a);
-	expire(a, now_ms());
+	expire(a, (int64_t)rc_mono_ms_precise());
 	return served;
 }
 

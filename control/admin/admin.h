@@ -17,15 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct rc_admin;
+#include "text.h" /* struct rc_text, rc_text_printf(): part of the handler contract */
 
-/* Growable text for the human rendering. */
-struct rc_text {
-	char *buf;
-	size_t len, cap;
-};
-void rc_text_printf(struct rc_text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+struct rc_admin;
 
 /*
  * A command handler. argv[0..argc) are the words after the command path (e.g. for

@@ -17,7 +17,6 @@
 #include "admin_cmd.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,35 +35,6 @@ struct rc_admin_entry {
 	char *words[RC_ADMIN_MAX_WORDS];
 	int n_words;
 };
-
-void
-rc_text_printf(struct rc_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		char *buf;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		buf = realloc(t->buf, cap);
-		if (buf == NULL)
-			return; /* the text is best effort; the JSON result is what counts */
-		t->buf = buf;
-		t->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += n;
-}
 
 /* ---- registration ---- */
 

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 struct key;
 
 /* Store setting s (already type-checked against k) at dst. 0 or -EINVAL (message set). */
@@ -152,60 +154,12 @@ type_ok(int want, int got)
 	return want == got;
 }
 
-/* Levenshtein distance, capped: only used to suggest a key for a typo. */
-static unsigned
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[64];
-
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-/* The candidate closest to name (within 2 edits), or NULL. candidates[i] may have a
- * "prefix." which is skipped. */
-static const char *
-nearest(const char *name, const char *const *candidates, size_t n, size_t skip)
-{
-	const char *best = NULL;
-	unsigned best_d = 3;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned d = edit_distance(name, candidates[i] + skip);
-
-		if (d < best_d) {
-			best_d = d;
-			best = candidates[i] + skip;
-		}
-	}
-	return best;
-}
-
 static int
 fail_unknown(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 	     const char *const *candidates, size_t n, size_t skip)
 {
-	const char *hint = nearest(config_setting_name(s), candidates, n, skip);
+	const char *hint =
+		rc_nearest(config_setting_name(s), candidates, n, sizeof(*candidates), skip);
 
 	if (hint != NULL)
 		return fail(ld, s, key, "unknown key (did you mean \"%s\"?)", hint);

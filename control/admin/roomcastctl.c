@@ -29,6 +29,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "fdio.h"
 #include "token_admin.h"
 
 #define EXIT_OK 0
@@ -108,22 +109,6 @@ build_request(int argc, char **argv)
 	return line;
 }
 
-static int
-send_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Read the reply line (until newline or EOF). NULL + errno. */
 static char *
 recv_reply(int fd)
@@ -199,9 +184,9 @@ call(const char *path, const char *line, char **reply, const char **stage)
 	if (fd < 0)
 		return fd;
 	*stage = "cannot send to";
-	rc = send_all(fd, line, strlen(line));
+	rc = rc_send_all(fd, line, strlen(line));
 	if (rc == 0)
-		rc = send_all(fd, "\n", 1);
+		rc = rc_send_all(fd, "\n", 1);
 	if (rc == 0) {
 		*stage = "no reply from";
 		*reply = recv_reply(fd);

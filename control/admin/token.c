@@ -9,34 +9,23 @@
  * is genuine. User names are 1..64 bytes without NUL or ASCII control characters (the wire
  * limit of LOGIN); a token can never be valid for any other name.
  *
- * Threads: reentrant. The HMAC algorithm is fetched from OpenSSL once (pthread_once); no
- * allocation here (OpenSSL allocates its MAC context internally).
+ * Threads: reentrant (hmac.h); no allocation here (OpenSSL allocates its MAC context
+ * internally).
  */
 #include "token.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "hmac.h"
 
 #define TOKEN_DOMAIN "roomcast-token-v1" /* hashed with its NUL */
 #define TOKEN_MAC_HEX 64
 #define TOKEN_EXPIRY_DIGITS 20
 #define TOKEN_USER_MAX 64
-
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
 
 static bool
 user_ok(const char *user, size_t len)
@@ -54,35 +43,19 @@ static int
 token_mac(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
 	  const char *expiry, size_t expiry_len, char hex[TOKEN_MAC_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
+	const struct rc_hmac_part parts[] = {
+		{ TOKEN_DOMAIN, sizeof(TOKEN_DOMAIN) },
+		{ user, user_len },
+		{ "", 1 },
+		{ expiry, expiry_len },
 	};
-	uint8_t mac[32];
-	size_t mac_len = 0;
-	EVP_MAC_CTX *ctx;
-	bool ok;
+	uint8_t mac[RC_HMAC_SHA256_LEN];
+	int rc = rc_hmac_sha256(secret, secret_len, parts, sizeof(parts) / sizeof(parts[0]), mac);
 
-	pthread_once(&hmac_once, hmac_fetch);
-	if (hmac_alg == NULL || (ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
-		return -EIO;
-	ok = EVP_MAC_init(ctx, secret, secret_len, params) &&
-	     EVP_MAC_update(ctx, (const uint8_t *)TOKEN_DOMAIN, sizeof(TOKEN_DOMAIN)) &&
-	     EVP_MAC_update(ctx, (const uint8_t *)user, user_len) &&
-	     EVP_MAC_update(ctx, (const uint8_t *)"", 1) &&
-	     EVP_MAC_update(ctx, (const uint8_t *)expiry, expiry_len) &&
-	     EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) && mac_len == sizeof(mac);
-	EVP_MAC_CTX_free(ctx);
-	if (!ok)
-		return -EIO;
-	for (size_t i = 0; i < sizeof(mac); i++) {
-		hex[2 * i] = digits[mac[i] >> 4];
-		hex[2 * i + 1] = digits[mac[i] & 15];
-	}
-	hex[TOKEN_MAC_HEX] = '\0';
+	if (rc == 0)
+		rc_hex(hex, mac, sizeof(mac));
 	OPENSSL_cleanse(mac, sizeof(mac));
-	return 0;
+	return rc;
 }
 
 int

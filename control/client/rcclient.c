@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "bytes.h"
+#include "clock.h"
 #include "rcclient_int.h"
 
 static const char *const event_names[RC_EV_MAX] = {
@@ -46,24 +47,6 @@ rc_client_errno(uint16_t code)
 	};
 
 	return code < RC_E_MAX && map[code] ? map[code] : EPROTO;
-}
-
-uint64_t
-rcc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-rcc_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 void
@@ -119,18 +102,11 @@ rc_client_send_raw(struct rc_client *c, const void *buf, size_t len)
 	return xmit(c, buf, len);
 }
 
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
 /* Send (or queue, when corked) one pending request with the current session id. */
 void
 rcc_send_pending(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 {
-	put_be64(p->msg + 8, c->session);
+	rc_put_be64(p->msg + 8, c->session);
 	p->sent_session = c->session;
 	p->sent_gen = c->member_gen;
 	c->last_tx_ms = now;
@@ -209,7 +185,7 @@ rcc_issue(struct rc_client *c, struct rc_msg *m, enum rcc_kind kind, enum rcc_pu
 	  struct rcc_room *room)
 {
 	uint8_t buf[RC_MAX_DGRAM];
-	uint64_t now = rcc_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 	struct rcc_pending *p = alloc_slot(c);
 	ssize_t len;
 
@@ -388,7 +364,7 @@ rc_client_timeout_ms(const struct rc_client *c)
 
 	if (t == UINT64_MAX)
 		return -1;
-	now = rcc_now_ms();
+	now = rc_mono_ms_precise();
 	if (t <= now)
 		return 0;
 	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
@@ -435,7 +411,7 @@ rx_burst(struct rc_client *c)
 			c->st.decode_errors++;
 			continue;
 		}
-		on_datagram(c, c->rxbuf, (size_t)len, rcc_now_ms());
+		on_datagram(c, c->rxbuf, (size_t)len, rc_mono_ms_precise());
 		n++;
 	}
 	return n;
@@ -455,7 +431,7 @@ rcc_poll_once(struct rc_client *c, int timeout_ms)
 		return -errno;
 	if (rc > 0)
 		n = rx_burst(c);
-	rcc_run_timers(c, rcc_now_ms());
+	rcc_run_timers(c, rc_mono_ms_precise());
 	return n;
 }
 

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "rcclient_int.h"
 
 #define RCVBUF_BYTES (4 << 20)
@@ -228,8 +229,8 @@ rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32
 			return -ENOMEM;
 		created = true;
 	} else if (r->joined) {
-		rc_seqtrack_asked(&r->trk, since_seq + 1, UINT64_MAX, rcc_now_ms(), EXPECT_TTL_MS,
-				  false);
+		rc_seqtrack_asked(&r->trk, since_seq + 1, UINT64_MAX, rc_mono_ms_precise(),
+				  EXPECT_TTL_MS, false);
 	}
 	p = rcc_room_send_join(c, r, since_seq, RCC_WAIT, RCC_P_NONE);
 	if (p) {
@@ -363,8 +364,8 @@ rc_client_fetch(struct rc_client *c, const char *room, uint64_t from_seq, uint16
 	r->ufetch_req = p->req_id;
 	r->ufrom = from_seq;
 	r->uto = from_seq + max;
-	rc_seqtrack_asked(&r->trk, from_seq, from_seq + max - 1, rcc_now_ms(), EXPECT_TTL_MS,
-			  false);
+	rc_seqtrack_asked(&r->trk, from_seq, from_seq + max - 1, rc_mono_ms_precise(),
+			  EXPECT_TTL_MS, false);
 	rc = rcc_wait(c, &w);
 	if (rc == 0 && res)
 		*res = (struct rc_fetch_result){
@@ -394,7 +395,7 @@ int
 rc_client_ping(struct rc_client *c, uint64_t *rtt_us)
 {
 	struct rc_msg m = {.hdr.type = RC_T_PING};
-	struct rcc_wait w = {.t0_us = rcc_now_us()};
+	struct rcc_wait w = {.t0_us = rc_mono_us()};
 	int rc;
 
 	if ((rc = check_call(c)) < 0)
@@ -402,7 +403,7 @@ rc_client_ping(struct rc_client *c, uint64_t *rtt_us)
 	m.u.ping.nonce = w.t0_us;
 	rc = issue_wait(c, &m, NULL, &w);
 	if (rc == 0 && rtt_us)
-		*rtt_us = rcc_now_us() - w.t0_us;
+		*rtt_us = rc_mono_us() - w.t0_us;
 	return rc;
 }
 
@@ -508,7 +509,7 @@ rc_client_catch_up(struct rc_client *c, const char *room, uint64_t last_seq)
 
 	if (!r || !r->joined)
 		return -ENOENT;
-	rc_seqtrack_learn_last(&r->trk, last_seq, rcc_now_ms());
+	rc_seqtrack_learn_last(&r->trk, last_seq, rc_mono_ms_precise());
 	return 0;
 }
 

@@ -159,8 +159,6 @@ struct rc_client {
 };
 
 /* rcclient.c */
-uint64_t rcc_now_ms(void);
-uint64_t rcc_now_us(void);
 void rcc_event(struct rc_client *c, enum rc_client_event ev, const char *room, uint64_t value);
 struct rcc_pending *rcc_issue(struct rc_client *c, struct rc_msg *m, enum rcc_kind kind,
 			      enum rcc_purpose purpose, struct rcc_room *room);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "clock.h"
 #include "rcclient_int.h"
 
 static uint8_t
@@ -76,7 +77,7 @@ void
 rcc_complete(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m)
 {
 	struct rcc_wait *w = p->kind == RCC_WAIT ? p->wait : NULL;
-	uint64_t now = rcc_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 
 	switch (m->hdr.type) {
 	case RC_T_LOGIN_OK:

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "rcclient_int.h"
 
 /* A DELIVER kept until the seqs before it arrive. */
@@ -290,7 +291,7 @@ rcc_room_send_join(struct rc_client *c, struct rcc_room *r, uint64_t since, enum
 	m.u.join.since_seq = since;
 	r->since = since;
 	if (since > 0 && !rc_seqtrack_started(&r->trk))
-		rc_seqtrack_start(&r->trk, since + 1, rcc_now_ms());
+		rc_seqtrack_start(&r->trk, since + 1, rc_mono_ms_precise());
 	p = rcc_issue(c, &m, kind, purpose, r);
 	if (p)
 		r->join_req = p->req_id;

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "clock.h"
 #include "rcclient_int.h"
 
 void
@@ -286,7 +287,7 @@ rcc_logged_in(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m
 void
 rcc_internal_failed(struct rc_client *c, struct rcc_pending *p, int status)
 {
-	uint64_t now = rcc_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 
 	switch (p->purpose) {
 	case RCC_P_RELOGIN:

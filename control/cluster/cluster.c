@@ -30,8 +30,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "names.h"
 
 /* ---- names ---- */
 
@@ -63,67 +64,46 @@ static const char *const table_names[RC_CL_TABLE_MAX] = {
 	[RC_CL_TABLE_DRAIN_STATE] = "drain_state",
 };
 
-static const char *
-name_of(const char *const *names, int n, int v)
-{
-	return v >= 0 && v < n ? names[v] : NULL;
-}
-
-/* Index of s in names, '_' matching '-'; -1 when unknown. */
-static int
-parse_name(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; s != NULL && i < n; i++) {
-		const char *a = names[i], *b = s;
-
-		while (*a && (*a == *b || (*a == '-' && *b == '_')))
-			a++, b++;
-		if (*a == '\0' && *b == '\0')
-			return i;
-	}
-	return -1;
-}
-
 const char *
 rc_cl_assign_name(enum rc_cl_assign a)
 {
-	return name_of(assign_names, RC_CL_ASSIGN_MAX, a);
+	return rc_name_of(assign_names, RC_CL_ASSIGN_MAX, a);
 }
 
 int
 rc_cl_assign_parse(const char *s)
 {
-	return parse_name(assign_names, RC_CL_ASSIGN_MAX, s);
+	return rc_name_parse(assign_names, RC_CL_ASSIGN_MAX, s);
 }
 
 const char *
 rc_cl_svc_name(enum rc_cl_svc_state s)
 {
-	return name_of(svc_names, RC_CL_SVC_MAX, s);
+	return rc_name_of(svc_names, RC_CL_SVC_MAX, s);
 }
 
 int
 rc_cl_svc_parse(const char *s)
 {
-	return parse_name(svc_names, RC_CL_SVC_MAX, s);
+	return rc_name_parse(svc_names, RC_CL_SVC_MAX, s);
 }
 
 const char *
 rc_cl_merge_state_name(enum rc_cl_merge_state s)
 {
-	return name_of(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
+	return rc_name_of(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
 }
 
 int
 rc_cl_merge_state_parse(const char *s)
 {
-	return parse_name(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
+	return rc_name_parse(merge_state_names, RC_CL_MERGE_STATE_MAX, s);
 }
 
 const char *
 rc_cl_table_name(enum rc_cl_table t)
 {
-	return name_of(table_names, RC_CL_TABLE_MAX, t);
+	return rc_name_of(table_names, RC_CL_TABLE_MAX, t);
 }
 
 /* ---- small helpers ---- */
@@ -139,15 +119,6 @@ cl_refuse(char *err, size_t errlen, int rc, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-uint64_t
-cl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
+
 /* ---- the edit cycle ---- */
 
 struct rc_cluster *
@@ -57,7 +59,7 @@ cl_edit_commit(struct rc_cluster *c, struct rc_cluster *n, const char *origin, c
 	} else if (memcmp(n, c, sizeof(*n)) != 0) {
 		n->version = c->version + 1;
 		snprintf(n->origin, sizeof(n->origin), "%s", origin);
-		n->updated_ms = cl_now_ms();
+		n->updated_ms = rc_wall_ms();
 		memcpy(c, n, sizeof(*c));
 	}
 	free(n);

@@ -18,21 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
+#include "fdio.h"
 
 /* The directory of path ("." when it has none) into dir. */
 static void
@@ -75,9 +61,9 @@ write_tmp(const char *tmp, const char *text)
 		return -errno;
 	rc = fchmod(fd, 0640) < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = write_all(fd, text, strlen(text));
+		rc = rc_write_all(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = rc_write_all(fd, "\n", 1);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

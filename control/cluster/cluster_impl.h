@@ -147,7 +147,4 @@ int cl_refuse_other_group(const struct rc_cluster *c, const char *db,
 int cl_refuse_running_merge(const struct rc_cluster *c, const char *group, const char *what,
 			    char *err, size_t errlen);
 
-/* Wall clock in ms. */
-uint64_t cl_now_ms(void);
-
 #endif /* RC_CLUSTER_IMPL_H */

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
+
 /* ---- errors ---- */
 
 int
@@ -56,35 +58,6 @@ join_key(char *out, size_t cap, const char *parent, const char *name)
 		snprintf(out, cap, "%s.%s", parent, name);
 }
 
-/* Levenshtein distance of short strings (99 when too long): only for "did you mean". */
-static unsigned
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[64];
-
-	if (la >= 63 || lb >= 63)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 const struct cl_field *
 cl_find_field(const struct cl_object *o, const char *name)
 {
@@ -98,16 +71,9 @@ static int
 fail_unknown(const struct cl_object *o, const char *name, const char *key, struct cl_err *e)
 {
 	const char *best = NULL;
-	unsigned best_d = 3;
 
-	for (size_t i = 0; i < o->n_fields; i++) {
-		unsigned d = edit_distance(name, o->fields[i].name);
-
-		if (d < best_d) {
-			best_d = d;
-			best = o->fields[i].name;
-		}
-	}
+	if (o->n_fields > 0)
+		best = rc_nearest(name, &o->fields[0].name, o->n_fields, sizeof(o->fields[0]), 0);
 	if (best != NULL)
 		return cl_fail(e, key, "unknown key (did you mean \"%s\"?)", best);
 	return cl_fail(e, key, "unknown key");

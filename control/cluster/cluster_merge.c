@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define S(x) RC_CL_MERGE_##x
 
 static const bool legal[RC_CL_MERGE_STATE_MAX][RC_CL_MERGE_STATE_MAX] = {
@@ -133,7 +135,7 @@ rc_cluster_merge_add(struct rc_cluster *c, const char *origin, const char *const
 	snprintf(m->sources[1], sizeof(m->sources[1]), "%s", sources[1]);
 	snprintf(m->target, sizeof(m->target), "%s", target);
 	m->state = S(CREATED);
-	m->created_ms = m->updated_ms = cl_now_ms();
+	m->created_ms = m->updated_ms = rc_wall_ms();
 	*id = m->id;
 	return cl_edit_commit(c, n, origin, err, errlen);
 }
@@ -215,7 +217,7 @@ rc_cluster_merge_update(struct rc_cluster *c, const char *origin, uint32_t id,
 	m->renumbered = p->renumbered;
 	if (p->error != NULL)
 		snprintf(m->error, sizeof(m->error), "%s", p->error);
-	m->updated_ms = cl_now_ms();
+	m->updated_ms = rc_wall_ms();
 	return cl_edit_commit(c, n, origin, err, errlen);
 }
 

@@ -14,20 +14,16 @@
  *
  * rc_hb_recv finds PEER_UP / PEER_REBOOTED / KEY_RETIRED as it accepts heartbeats and keeps
  * them pending; rc_hb_tick reports them together with its timers (PEER_DEAD, SEND_DUE, the
- * key grace). The HMAC is OpenSSL's EVP_MAC, as control/token.c does it.
+ * key grace). The HMAC is hmac.h's.
  */
 #include "heartbeat.h"
 
 #include <arpa/inet.h>
-#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bytes.h"
+#include "clock.h"
+#include "hmac.h"
 #include "mgmt.h"
+#include "names.h"
 
 struct rc_hb {
 	int fd;
@@ -103,54 +103,22 @@ static const char *const peer_names[RC_HB_PEER_MAX] = {
 const char *
 rc_hb_event_name(enum rc_hb_event e)
 {
-	return (unsigned)e < RC_HB_EVENT_MAX ? event_names[e] : NULL;
+	return rc_name_of(event_names, RC_HB_EVENT_MAX, e);
 }
 
 const char *
 rc_hb_drop_name(enum rc_hb_drop d)
 {
-	return (unsigned)d < RC_HB_DROP_MAX ? drop_names[d] : NULL;
+	return rc_name_of(drop_names, RC_HB_DROP_MAX, d);
 }
 
 const char *
 rc_hb_peer_name(enum rc_hb_peer p)
 {
-	return (unsigned)p < RC_HB_PEER_MAX ? peer_names[p] : NULL;
+	return rc_name_of(peer_names, RC_HB_PEER_MAX, p);
 }
 
 /* ---- helpers ---- */
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be32toh(v);
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
 
 /* a - b, or 0 if the clock went backwards */
 static uint64_t
@@ -162,12 +130,9 @@ elapsed(uint64_t a, uint64_t b)
 static uint64_t
 wall_ms(const struct rc_hb *hb)
 {
-	struct timespec ts;
-
 	if (hb->wall_clock_ms != NULL)
 		return hb->wall_clock_ms(hb->clock_arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return rc_wall_ms();
 }
 
 /* ---- boot id and seq ---- */
@@ -210,34 +175,15 @@ rc_hb_process_boot_id(void)
 
 /* ---- HMAC ---- */
 
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
+_Static_assert(RC_HB_MAC_LEN == RC_HMAC_SHA256_LEN, "the heartbeat MAC is a whole HMAC-SHA256");
 
 /* mac = HMAC-SHA256(k, msg[0..RC_HB_OFF_MAC)). 0 or -EIO. */
 static int
 hb_mac(const struct rc_hb_key *k, const uint8_t *msg, uint8_t mac[RC_HB_MAC_LEN])
 {
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	size_t mac_len = 0;
-	EVP_MAC_CTX *ctx;
-	bool ok;
+	const struct rc_hmac_part part = { msg, RC_HB_OFF_MAC };
 
-	pthread_once(&hmac_once, hmac_fetch);
-	if (hmac_alg == NULL || (ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
-		return -EIO;
-	ok = EVP_MAC_init(ctx, k->key, k->len, params) && EVP_MAC_update(ctx, msg, RC_HB_OFF_MAC) &&
-	     EVP_MAC_final(ctx, mac, &mac_len, RC_HB_MAC_LEN) && mac_len == RC_HB_MAC_LEN;
-	EVP_MAC_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+	return rc_hmac_sha256(k->key, k->len, &part, 1, mac);
 }
 
 /* ---- keys ---- */
@@ -497,15 +443,15 @@ hb_build(const struct rc_hb *hb, const struct rc_hb_key *k, const struct rc_hb_s
 	b[RC_HB_OFF_KEY_ID] = k->id;
 	b[RC_HB_OFF_KEY_CUR] = hb->cur.id;
 	memcpy(b + RC_HB_OFF_NODE, hb->node_field, RC_HB_NODE_FIELD);
-	put64(b + RC_HB_OFF_BOOT, hb->boot_id);
-	put64(b + RC_HB_OFF_SEQ, seq);
-	put64(b + RC_HB_OFF_TIME, wall_ms(hb));
-	put32(b + RC_HB_OFF_STATE, mine->ha_state);
-	put32(b + RC_HB_OFF_REASON, mine->ha_reason);
-	put64(b + RC_HB_OFF_EPOCH, mine->epoch);
-	put64(b + RC_HB_OFF_LSN, mine->last_lsn);
-	put64(b + RC_HB_OFF_ACKED, mine->peer_lsn_acked);
-	put32(b + RC_HB_OFF_HEALTH, mine->health);
+	rc_put_be64(b + RC_HB_OFF_BOOT, hb->boot_id);
+	rc_put_be64(b + RC_HB_OFF_SEQ, seq);
+	rc_put_be64(b + RC_HB_OFF_TIME, wall_ms(hb));
+	rc_put_be32(b + RC_HB_OFF_STATE, mine->ha_state);
+	rc_put_be32(b + RC_HB_OFF_REASON, mine->ha_reason);
+	rc_put_be64(b + RC_HB_OFF_EPOCH, mine->epoch);
+	rc_put_be64(b + RC_HB_OFF_LSN, mine->last_lsn);
+	rc_put_be64(b + RC_HB_OFF_ACKED, mine->peer_lsn_acked);
+	rc_put_be32(b + RC_HB_OFF_HEALTH, mine->health);
 }
 
 int
@@ -553,7 +499,7 @@ wire_ok(const uint8_t *b, size_t n)
 	return n == RC_HB_WIRE_LEN && memcmp(b + RC_HB_OFF_MAGIC, RC_HB_MAGIC, 4) == 0 &&
 	       b[RC_HB_OFF_VERSION] == RC_HB_VERSION && b[RC_HB_OFF_KEY_ID] != 0 &&
 	       b[RC_HB_OFF_KEY_CUR] != 0 && b[RC_HB_OFF_RSVD1] == 0 &&
-	       get32(b + RC_HB_OFF_RSVD2) == 0 && get64(b + RC_HB_OFF_BOOT) != 0;
+	       rc_get_be32(b + RC_HB_OFF_RSVD2) == 0 && rc_get_be64(b + RC_HB_OFF_BOOT) != 0;
 }
 
 static const struct rc_hb_key *
@@ -596,16 +542,16 @@ status_decode(const uint8_t *b, struct rc_hb_status *st)
 {
 	memcpy(st->node_id, b + RC_HB_OFF_NODE, RC_HB_NODE_FIELD);
 	st->node_id[RC_HB_NODE_FIELD - 1] = '\0';
-	st->boot_id = get64(b + RC_HB_OFF_BOOT);
-	st->seq = get64(b + RC_HB_OFF_SEQ);
-	st->time_ms = get64(b + RC_HB_OFF_TIME);
+	st->boot_id = rc_get_be64(b + RC_HB_OFF_BOOT);
+	st->seq = rc_get_be64(b + RC_HB_OFF_SEQ);
+	st->time_ms = rc_get_be64(b + RC_HB_OFF_TIME);
 	st->key_id = b[RC_HB_OFF_KEY_ID];
-	st->ha_state = get32(b + RC_HB_OFF_STATE);
-	st->ha_reason = get32(b + RC_HB_OFF_REASON);
-	st->epoch = get64(b + RC_HB_OFF_EPOCH);
-	st->last_lsn = get64(b + RC_HB_OFF_LSN);
-	st->peer_lsn_acked = get64(b + RC_HB_OFF_ACKED);
-	st->health = get32(b + RC_HB_OFF_HEALTH);
+	st->ha_state = rc_get_be32(b + RC_HB_OFF_STATE);
+	st->ha_reason = rc_get_be32(b + RC_HB_OFF_REASON);
+	st->epoch = rc_get_be64(b + RC_HB_OFF_EPOCH);
+	st->last_lsn = rc_get_be64(b + RC_HB_OFF_LSN);
+	st->peer_lsn_acked = rc_get_be64(b + RC_HB_OFF_ACKED);
+	st->health = rc_get_be32(b + RC_HB_OFF_HEALTH);
 }
 
 /* Check one datagram; if it is valid, update the peer's state and decode it into *st. */
@@ -627,9 +573,9 @@ hb_accept(struct rc_hb *hb, const uint8_t *b, size_t n, uint64_t now, struct rc_
 		return drop(why, RC_HB_DROP_FORGED); /* fail closed */
 	if (memcmp(b + RC_HB_OFF_NODE, hb->peer_field, RC_HB_NODE_FIELD) != 0)
 		return drop(why, RC_HB_DROP_WRONG_PEER);
-	boot = get64(b + RC_HB_OFF_BOOT);
-	seq = get64(b + RC_HB_OFF_SEQ);
-	t = get64(b + RC_HB_OFF_TIME);
+	boot = rc_get_be64(b + RC_HB_OFF_BOOT);
+	seq = rc_get_be64(b + RC_HB_OFF_SEQ);
+	t = rc_get_be64(b + RC_HB_OFF_TIME);
 	if (!boot_seq_ok(hb, boot, seq, t, &rebooted, why))
 		return false;
 
@@ -656,15 +602,6 @@ hb_accept(struct rc_hb *hb, const uint8_t *b, size_t n, uint64_t now, struct rc_
 	return true;
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int
 rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 {
@@ -672,7 +609,7 @@ rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 	struct rc_hb_status st;
 	enum rc_hb_drop why;
 	bool found = false;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = rc_mono_us();
 	int err = 0;
 
 	clock_start(hb, now_ms);
@@ -682,7 +619,7 @@ rc_hb_recv(struct rc_hb *hb, uint64_t now_ms, struct rc_hb_status *peer)
 		socklen_t flen = sizeof(from);
 		ssize_t n;
 
-		if (i % 64 == 63 && mono_us() - t0 >= RC_HB_RX_BUDGET_US)
+		if (i % 64 == 63 && rc_mono_us() - t0 >= RC_HB_RX_BUDGET_US)
 			break; /* the rest in the next pass: the control loop has other work */
 		n = recvfrom(hb->fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from,
 			     &flen);

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,32 +208,35 @@ rc_mgmt_refresh_metrics(struct rc_mgmt *m, rc_metrics_fn fn, void *arg)
 	return rc_mgmt_publish_metrics(m, m->mbuf.buf, m->mbuf.len);
 }
 
+#define MS(f) offsetof(struct rc_mgmt_stats, f)
+
+static const struct rc_metric_row mgmt_rows[] = {
+	{ "roomcast_mgmt_requests_total",
+	  "Requests answered by the management endpoint, any status.", NULL,
+	  MS(requests_served) },
+	{ "roomcast_mgmt_auth_failures_total",
+	  "Management requests refused 401: missing or wrong MAC, or clock skew.", NULL,
+	  MS(auth_failures) },
+	{ "roomcast_mgmt_refused_total", "Management requests refused, by reason.",
+	  RC_LABELS("reason", "not_found"), MS(not_found) },
+	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "bad_method"), MS(bad_method) },
+	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "too_large"), MS(too_large) },
+	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "queue_full"),
+	  MS(pushes_dropped) },
+	{ "roomcast_mgmt_pushes_received_total",
+	  "Documents pushed by the peer and queued for the control thread.", NULL,
+	  MS(pushes_received) },
+	{ "roomcast_mgmt_documents_served_total", "Documents served at GET /v1/NAME.", NULL,
+	  MS(docs_served) },
+};
+
 int
 rc_mgmt_write_metrics(const struct rc_mgmt *m, struct rc_metrics_buf *b)
 {
 	struct rc_mgmt_stats s;
 
 	rc_mgmt_get_stats(m, &s);
-	rc_metric_counter(b, "roomcast_mgmt_requests_total",
-			  "Requests answered by the management endpoint, any status.", NULL,
-			  s.requests_served);
-	rc_metric_counter(b, "roomcast_mgmt_auth_failures_total",
-			  "Management requests refused 401: missing or wrong MAC, or clock skew.",
-			  NULL, s.auth_failures);
-	rc_metric_counter(b, "roomcast_mgmt_refused_total",
-			  "Management requests refused, by reason.",
-			  RC_LABELS("reason", "not_found"), s.not_found);
-	rc_metric_counter(b, "roomcast_mgmt_refused_total", NULL,
-			  RC_LABELS("reason", "bad_method"), s.bad_method);
-	rc_metric_counter(b, "roomcast_mgmt_refused_total", NULL,
-			  RC_LABELS("reason", "too_large"), s.too_large);
-	rc_metric_counter(b, "roomcast_mgmt_refused_total", NULL,
-			  RC_LABELS("reason", "queue_full"), s.pushes_dropped);
-	rc_metric_counter(b, "roomcast_mgmt_pushes_received_total",
-			  "Documents pushed by the peer and queued for the control thread.", NULL,
-			  s.pushes_received);
-	return rc_metric_counter(b, "roomcast_mgmt_documents_served_total",
-				 "Documents served at GET /v1/NAME.", NULL, s.docs_served);
+	return rc_metric_rows(b, mgmt_rows, sizeof(mgmt_rows) / sizeof(mgmt_rows[0]), &s);
 }
 
 void

@@ -2,39 +2,28 @@
 /*
  * Authentication of management requests (see mgmt.h): the MAC is lower-case hex of
  * HMAC-SHA256(cluster secret, "roomcast-mgmt-v1" NUL node NUL time NUL METHOD NUL PATH NUL
- * body), computed with OpenSSL's EVP_MAC as control/token.c does, compared in constant time.
+ * body) (hmac.h), compared in constant time.
  * Also the small syntax checks shared by the server and the client (node ids, document
  * names, "IP:PORT").
  *
  * Verification order: syntax (-EBADMSG), the MAC (-EKEYREJECTED), then the clock
  * (-EKEYEXPIRED): a stale request is only reported as such when it is genuine.
  *
- * Threads: reentrant; the HMAC algorithm is fetched once (pthread_once).
+ * Threads: reentrant.
  */
 #include "mgmt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hmac.h"
+
 #define MGMT_DOMAIN "roomcast-mgmt-v1" /* hashed with its NUL */
 #define TIME_DIGITS 20
-
-static EVP_MAC *hmac_alg;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-static void
-hmac_fetch(void)
-{
-	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
 
 bool
 rc_mgmt_node_id_ok(const char *id)
@@ -99,10 +88,11 @@ rc_mgmt_parse_addr(const char *addr, uint32_t *ip, uint16_t *port)
 	return 0;
 }
 
-static bool
-update_str(EVP_MAC_CTX *ctx, const char *s)
+/* s with its NUL, as the MAC hashes every string field. */
+static struct rc_hmac_part
+str_part(const char *s)
 {
-	return EVP_MAC_update(ctx, (const uint8_t *)s, strlen(s) + 1); /* with its NUL */
+	return (struct rc_hmac_part){ s, strlen(s) + 1 };
 }
 
 int
@@ -110,38 +100,24 @@ rc_mgmt_sign(const uint8_t *secret, size_t secret_len, const char *node, uint64_
 	     const char *method, const char *path, const void *body, size_t len,
 	     char hex[RC_MGMT_MAC_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
 	char t[TIME_DIGITS + 1];
-	uint8_t mac[32];
-	size_t mac_len = 0;
-	EVP_MAC_CTX *ctx;
-	bool ok;
+	uint8_t mac[RC_HMAC_SHA256_LEN];
+	int rc;
 
 	if (secret == NULL || secret_len == 0 || !rc_mgmt_node_id_ok(node) || method == NULL ||
 	    path == NULL || (body == NULL && len != 0))
 		return -EINVAL;
 	snprintf(t, sizeof(t), "%llu", (unsigned long long)time);
-	pthread_once(&hmac_once, hmac_fetch);
-	if (hmac_alg == NULL || (ctx = EVP_MAC_CTX_new(hmac_alg)) == NULL)
-		return -EIO;
-	ok = EVP_MAC_init(ctx, secret, secret_len, params) && update_str(ctx, MGMT_DOMAIN) &&
-	     update_str(ctx, node) && update_str(ctx, t) && update_str(ctx, method) &&
-	     update_str(ctx, path) && (len == 0 || EVP_MAC_update(ctx, body, len)) &&
-	     EVP_MAC_final(ctx, mac, &mac_len, sizeof(mac)) && mac_len == sizeof(mac);
-	EVP_MAC_CTX_free(ctx);
-	if (!ok)
-		return -EIO;
-	for (size_t i = 0; i < sizeof(mac); i++) {
-		hex[2 * i] = digits[mac[i] >> 4];
-		hex[2 * i + 1] = digits[mac[i] & 15];
-	}
-	hex[RC_MGMT_MAC_HEX] = '\0';
+	const struct rc_hmac_part parts[] = {
+		str_part(MGMT_DOMAIN), str_part(node), str_part(t), str_part(method),
+		str_part(path),	       { body, len },
+	};
+
+	rc = rc_hmac_sha256(secret, secret_len, parts, sizeof(parts) / sizeof(parts[0]), mac);
+	if (rc == 0)
+		rc_hex(hex, mac, sizeof(mac));
 	OPENSSL_cleanse(mac, sizeof(mac));
-	return 0;
+	return rc;
 }
 
 /* Canonical decimal (no sign, no leading zero, at most 20 digits) into *v. */

@@ -20,12 +20,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
+
+#include "clock.h"
 
 #define PEER_MAX 24  /* "255.255.255.255:65535" */
 #define PATH_MAX_LEN 128
@@ -52,15 +55,6 @@ struct rc_syncer {
 	struct entry *e;
 	struct rc_syncer_stats st;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 permanent(long status)
@@ -126,7 +120,7 @@ settle(struct rc_syncer *s, struct entry *e, int rc, long status)
 	e->backoff_ms = e->backoff_ms == 0 ? s->min_ms : e->backoff_ms * 2;
 	if (e->backoff_ms > s->max_ms)
 		e->backoff_ms = s->max_ms;
-	e->due_ms = mono_ms() + e->backoff_ms;
+	e->due_ms = rc_mono_ms_precise() + e->backoff_ms;
 }
 
 static void
@@ -158,7 +152,7 @@ syncer_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		e = next_due(s, mono_ms(), &wait_ms);
+		e = next_due(s, rc_mono_ms_precise(), &wait_ms);
 		if (e == NULL || wait_ms > 0) {
 			wait_for(s, wait_ms);
 			continue;
@@ -262,29 +256,32 @@ rc_syncer_get_stats(struct rc_syncer *s, struct rc_syncer_stats *st)
 	pthread_mutex_unlock(&s->lock);
 }
 
+#define SS(f) offsetof(struct rc_syncer_stats, f)
+
+static const struct rc_metric_row syncer_rows[] = {
+	{ "roomcast_mgmt_sync_pushes_total",
+	  "Pushes of documents to the peer, by outcome (failed attempts are retried).",
+	  RC_LABELS("result", "ok"), SS(pushes_ok) },
+	{ "roomcast_mgmt_sync_pushes_total", NULL, RC_LABELS("result", "failed"),
+	  SS(pushes_failed) },
+	{ "roomcast_mgmt_sync_pushes_total", NULL, RC_LABELS("result", "dropped"),
+	  SS(pushes_dropped) },
+	{ "roomcast_mgmt_sync_auth_failures_total",
+	  "Pushes the peer refused 401 (do the cluster secrets differ?).", NULL,
+	  SS(auth_failures) },
+	{ "roomcast_mgmt_sync_superseded_total",
+	  "Waiting pushes replaced by a newer document before delivery.", NULL, SS(superseded) },
+	{ "roomcast_mgmt_sync_pending", "Pushes waiting for delivery to the peer.", NULL,
+	  SS(pending), RC_METRIC_GAUGE },
+};
+
 int
 rc_syncer_write_metrics(struct rc_syncer *s, struct rc_metrics_buf *b)
 {
 	struct rc_syncer_stats st;
 
 	rc_syncer_get_stats(s, &st);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total",
-			  "Pushes of documents to the peer, by outcome (failed attempts are "
-			  "retried).",
-			  RC_LABELS("result", "ok"), st.pushes_ok);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total", NULL,
-			  RC_LABELS("result", "failed"), st.pushes_failed);
-	rc_metric_counter(b, "roomcast_mgmt_sync_pushes_total", NULL,
-			  RC_LABELS("result", "dropped"), st.pushes_dropped);
-	rc_metric_counter(b, "roomcast_mgmt_sync_auth_failures_total",
-			  "Pushes the peer refused 401 (do the cluster secrets differ?).", NULL,
-			  st.auth_failures);
-	rc_metric_counter(b, "roomcast_mgmt_sync_superseded_total",
-			  "Waiting pushes replaced by a newer document before delivery.", NULL,
-			  st.superseded);
-	return rc_metric_gauge(b, "roomcast_mgmt_sync_pending",
-			       "Pushes waiting for delivery to the peer.", NULL,
-			       (double)st.pending);
+	return rc_metric_rows(b, syncer_rows, sizeof(syncer_rows) / sizeof(syncer_rows[0]), &st);
 }
 
 static void

@@ -321,3 +321,20 @@ rc_metric_gauge(struct rc_metrics_buf *b, const char *name, const char *help,
 	rc_prom_format_value(value, v, sizeof(v));
 	return sample(b, name, help, RC_METRIC_GAUGE, labels, v);
 }
+
+int
+rc_metric_rows(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
+	       const void *stats)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rc_metric_row *r = &rows[i];
+		uint64_t v;
+
+		memcpy(&v, (const char *)stats + r->off, sizeof(v));
+		if (r->type == RC_METRIC_GAUGE)
+			rc_metric_gauge(b, r->name, r->help, r->labels, (double)v);
+		else
+			rc_metric_counter(b, r->name, r->help, r->labels, v);
+	}
+	return b->err;
+}

@@ -61,6 +61,28 @@ int rc_metric_counter(struct rc_metrics_buf *b, const char *name, const char *he
 int rc_metric_gauge(struct rc_metrics_buf *b, const char *name, const char *help,
 		    const char *const *labels, double value);
 
+/*
+ * A metric as a row of a table: one sample whose value is the uint64_t at byte off of a stats
+ * struct (offsetof). A family's HELP goes on its first row; its other rows (other label
+ * values) follow it directly and leave help NULL. Counters by default (type left out).
+ *
+ *   static const struct rc_metric_row rows[] = {
+ *           { "x_requests_total", "Requests answered.", NULL, offsetof(struct st, served) },
+ *           { "x_pending", "Waiting now.", NULL, offsetof(struct st, pending), RC_METRIC_GAUGE },
+ *   };
+ */
+struct rc_metric_row {
+	const char *name;
+	const char *help;
+	const char *const *labels; /* NULL or RC_LABELS(...) */
+	size_t off;
+	enum rc_metric_type type; /* a gauge's value is converted to double */
+};
+
+/* One sample per row, in order, read from stats. 0 or the sticky error. */
+int rc_metric_rows(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
+		   const void *stats);
+
 /* Metric names match [a-zA-Z_:][a-zA-Z0-9_:]*; label names [a-zA-Z_][a-zA-Z0-9_]* and do
  * not start with "__" (reserved by Prometheus). */
 bool rc_prom_metric_name_ok(const char *name);

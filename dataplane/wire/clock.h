@@ -5,7 +5,9 @@
  * Wall time (CLOCK_REALTIME) is what goes on the wire and into storage (message timestamps,
  * token expiry, cluster documents); monotonic time is for every interval and deadline.
  * rc_mono_ms() reads the coarse clock (a few ms of resolution, no syscall cost on the hot
- * path); rc_mono_us()/rc_mono_ns() read the precise one, for latencies and benchmarks.
+ * path); rc_mono_ms_precise()/rc_mono_us()/rc_mono_ns() read the precise one, for latencies,
+ * benchmarks and deadlines that another thread's precise reading is compared with (the lease
+ * guard). rc_clock_ns() reads any other clock (a CPU-time clock, for benchmarks).
  * None of them fail on Linux; all are async-signal-safe.
  */
 #ifndef RC_CLOCK_H
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Nanoseconds on clock id. */
 static inline uint64_t
 rc_clock_ns(clockid_t id)
 {
@@ -42,6 +45,13 @@ static inline uint64_t
 rc_mono_ms(void)
 {
 	return rc_clock_ns(CLOCK_MONOTONIC_COARSE) / 1000000u;
+}
+
+/* Precise monotonic milliseconds (CLOCK_MONOTONIC). */
+static inline uint64_t
+rc_mono_ms_precise(void)
+{
+	return rc_clock_ns(CLOCK_MONOTONIC) / 1000000u;
 }
 
 /* Precise monotonic microseconds (CLOCK_MONOTONIC). */

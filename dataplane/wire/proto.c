@@ -14,15 +14,15 @@
  *   encode:  rc_msg_check (-EMSGSIZE, else -EINVAL) -> length -> -ENOSPC -> write
  *
  * Pure C: no DPDK, no allocation, no logging. All multi-byte integers are big-endian and
- * accessed with memcpy, so buffers need no alignment.
+ * read and written with bytes.h, so buffers need no alignment.
  *
  * Concurrency: every function is reentrant and touches only its arguments; decoded strings
  * point into the caller's buffer.
  */
-#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "proto.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -243,53 +243,6 @@ int_size(uint8_t kind)
 	return sizes[kind];
 }
 
-/* ---- Big-endian access to unaligned bytes ---- */
-
-static uint64_t
-get_be(const uint8_t *p, size_t n)
-{
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	switch (n) {
-	case 1:
-		return p[0];
-	case 2:
-		memcpy(&v16, p, 2);
-		return be16toh(v16);
-	case 4:
-		memcpy(&v32, p, 4);
-		return be32toh(v32);
-	default:
-		memcpy(&v64, p, 8);
-		return be64toh(v64);
-	}
-}
-
-static void
-put_be(uint8_t *p, size_t n, uint64_t v)
-{
-	uint16_t v16 = htobe16((uint16_t)v);
-	uint32_t v32 = htobe32((uint32_t)v);
-	uint64_t v64 = htobe64(v);
-
-	switch (n) {
-	case 1:
-		p[0] = (uint8_t)v;
-		break;
-	case 2:
-		memcpy(p, &v16, 2);
-		break;
-	case 4:
-		memcpy(p, &v32, 4);
-		break;
-	default:
-		memcpy(p, &v64, 8);
-		break;
-	}
-}
-
 /* ---- UTF-8 and string validation ---- */
 
 /* Length of the sequence led by c, and the bounds of its second byte; 0 if c cannot lead. */
@@ -445,7 +398,7 @@ read_int(struct reader *r, size_t n, uint64_t *v)
 {
 	if (r->left < n)
 		return -EBADMSG;
-	*v = get_be(r->p, n);
+	*v = rc_get_be(r->p, n);
 	r->p += n;
 	r->left -= n;
 	return 0;
@@ -536,10 +489,10 @@ decode_hdr(const uint8_t *buf, struct rc_hdr *h)
 	h->version = buf[2];
 	h->type = buf[3];
 	h->flags = buf[4];
-	h->body_len = (uint16_t)get_be(buf + 6, 2);
-	h->session = get_be(buf + 8, 8);
-	h->request_id = (uint32_t)get_be(buf + 16, 4);
-	return (uint16_t)get_be(buf, 2);
+	h->body_len = rc_get_be16(buf + 6);
+	h->session = rc_get_be64(buf + 8);
+	h->request_id = rc_get_be32(buf + 16);
+	return rc_get_be16(buf);
 }
 
 int
@@ -685,7 +638,7 @@ rc_encoded_len(const struct rc_msg *m)
 static uint8_t *
 write_str(uint8_t *p, size_t lenlen, const struct rc_str *s)
 {
-	put_be(p, lenlen, s->len);
+	rc_put_be(p, lenlen, s->len);
 	if (s->len > 0)
 		memcpy(p + lenlen, s->p, s->len);
 	return p + lenlen + s->len;
@@ -700,13 +653,13 @@ write_field(uint8_t *p, const struct rc_msg *m, const struct rc_field *f)
 	case FK_STR16:
 		return write_str(p, 2, field_ptr(m, f));
 	case FK_USERS:
-		put_be(p, 2, m->u.member_list.count);
+		rc_put_be16(p, m->u.member_list.count);
 		p += 2;
 		for (unsigned i = 0; i < m->u.member_list.count; i++)
 			p = write_str(p, 1, &m->u.member_list.users[i]);
 		return p;
 	default:
-		put_be(p, int_size(f->kind), field_get_int(m, f));
+		rc_put_be(p, int_size(f->kind), field_get_int(m, f));
 		return p + int_size(f->kind);
 	}
 }
@@ -714,14 +667,14 @@ write_field(uint8_t *p, const struct rc_msg *m, const struct rc_field *f)
 static void
 encode_hdr(uint8_t *buf, const struct rc_hdr *h, uint16_t body_len)
 {
-	put_be(buf, 2, RC_MAGIC);
+	rc_put_be16(buf, RC_MAGIC);
 	buf[2] = RC_VERSION;
 	buf[3] = h->type;
 	buf[4] = h->flags;
 	buf[5] = 0;
-	put_be(buf + 6, 2, body_len);
-	put_be(buf + 8, 8, h->session);
-	put_be(buf + 16, 4, h->request_id);
+	rc_put_be16(buf + 6, body_len);
+	rc_put_be64(buf + 8, h->session);
+	rc_put_be32(buf + 16, h->request_id);
 }
 
 ssize_t

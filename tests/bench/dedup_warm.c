@@ -13,22 +13,13 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <rte_common.h>
 #include <rte_memory.h>
 
 #include "../unit/wal_fixture.h"
+#include "clock.h"
 #include "dedup.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 count_cb(void *arg, const struct rc_wal_msg *m)
@@ -81,7 +72,8 @@ main(int argc, char **argv)
 	struct rc_dedup **win;
 	struct rc_wal *w;
 	uint64_t read = 0, entries = 0;
-	double t0, t_read, t_warm;
+	uint64_t t0;
+	double t_read, t_warm;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "r:m:w:d:")) != -1) {
@@ -109,20 +101,20 @@ main(int argc, char **argv)
 	}
 	fill(w, rooms, per_room);
 
-	t0 = now_s();
+	t0 = rc_mono_ns();
 	for (unsigned r = 1; r <= rooms; r++)
 		rc_wal_read_last(w, r, window, count_cb, &read);
-	t_read = now_s() - t0;
+	t_read = (double)(rc_mono_ns() - t0) / 1e9;
 
 	win = calloc(rooms + 1, sizeof(*win));
-	t0 = now_s();
+	t0 = rc_mono_ns();
 	for (unsigned r = 1; r <= rooms; r++) {
 		win[r] = rc_dedup_create(window);
 		rc_dedup_reserve(win[r], per_room);
 		rc_wal_read_last(w, r, window, put_cb, win[r]);
 		entries += rc_dedup_count(win[r]);
 	}
-	t_warm = now_s() - t0;
+	t_warm = (double)(rc_mono_ns() - t0) / 1e9;
 	printf("bench_dedup_warm: rooms=%u messages_per_room=%u window=%u entries=%llu\n", rooms,
 	       per_room, window, (unsigned long long)entries);
 	printf("read_only_ms=%.1f warm_ms=%.1f warm_vs_read=%.2f entries_per_s=%.0f\n",
@@ -135,17 +127,17 @@ main(int argc, char **argv)
 		bool pending;
 		double t_find, t_post;
 
-		t0 = now_s();
+		t0 = rc_mono_ns();
 		for (uint64_t i = 1; i <= n; i++)
 			rc_dedup_find(d, "someone", 7, i, &seq, &pending);
-		t_find = now_s() - t0;
-		t0 = now_s();
+		t_find = (double)(rc_mono_ns() - t0) / 1e9;
+		t0 = rc_mono_ns();
 		for (uint64_t i = 1; i <= n; i++) {
 			rc_dedup_find(d, "someone", 7, i, &seq, &pending);
 			rc_dedup_put(d, i, "someone", 7, i, true);
 			rc_dedup_stored(d, i, "someone", 7, i);
 		}
-		t_post = now_s() - t0;
+		t_post = (double)(rc_mono_ns() - t0) / 1e9;
 		printf("per_post_ns=%.1f find_only_ns=%.1f post_vs_find=%.2f\n", t_post * 1e9 / n,
 		       t_find * 1e9 / n, t_post / t_find);
 		rc_dedup_destroy(d);

@@ -46,6 +46,7 @@
 #include <rte_ring.h>
 #include <rte_udp.h>
 
+#include "clock.h"
 #include "port.h"
 #include "proto.h"
 
@@ -353,15 +354,6 @@ verify(enum method me, const struct sink *s, unsigned body, unsigned R)
 
 /* ---- timing ---- */
 
-static uint64_t
-now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* One run: fan messages out until the time or delivery bound. Returns CPU ns / delivery. */
 static double
 run_point(enum method me, const struct sink *s, unsigned body, unsigned R, double *wall_ratio)
@@ -372,15 +364,15 @@ run_point(enum method me, const struct sink *s, unsigned body, unsigned R, doubl
 
 	msg_init(&m, body);
 	deadline = rte_rdtsc() + (uint64_t)(B.seconds * (double)rte_get_tsc_hz());
-	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
-	w0 = now_ns(CLOCK_MONOTONIC);
+	c0 = rc_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	w0 = rc_clock_ns(CLOCK_MONOTONIC);
 	while (n < B.max_deliveries && rte_rdtsc() < deadline) {
 		fan(me, s, &t, &m, R);
 		n += R;
 	}
 	tx_flush(s, &t);
-	cpu = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-	wall = now_ns(CLOCK_MONOTONIC) - w0;
+	cpu = rc_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+	wall = rc_clock_ns(CLOCK_MONOTONIC) - w0;
 	if (s->drain) {
 		usleep(2000);
 		sink_drain(s, &t);

@@ -26,20 +26,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define HB_LEN 168
 #define CONNS_MAX 1024
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int
 parse_addr(const char *s, bool with_port, struct sockaddr_in *sa)
@@ -86,7 +78,7 @@ tcp_flood(const struct sockaddr_in *to, const struct sockaddr_in *from, unsigned
 
 	for (unsigned i = 0; i < conns; i++)
 		fd[i] = -1;
-	while (now_us() < end) {
+	while (rc_mono_us() < end) {
 		for (unsigned i = 0; i < conns; i++) {
 			ssize_t k = fd[i] >= 0 ? recv(fd[i], sink, sizeof(sink), 0) : 0;
 
@@ -125,16 +117,16 @@ udp_flood(const struct sockaddr_in *to, const struct sockaddr_in *from, unsigned
 {
 	uint8_t b[HB_LEN];
 	unsigned long sent = 0;
-	uint64_t t0 = now_us();
+	uint64_t t0 = rc_mono_us();
 	int fd = sock_open(SOCK_DGRAM, from);
 
 	if (fd < 0) {
 		perror("rcflood: socket");
 		return 1;
 	}
-	while (now_us() < end) {
+	while (rc_mono_us() < end) {
 		/* send what the rate allows so far, in bursts, then sleep 1 ms */
-		uint64_t due = (now_us() - t0) * pps / 1000000u;
+		uint64_t due = (rc_mono_us() - t0) * pps / 1000000u;
 
 		while (sent < due) {
 			if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
@@ -212,11 +204,12 @@ main(int argc, char **argv)
 		if (conns == 0 || conns > CONNS_MAX)
 			goto bad;
 		return tcp_flood(&to, have_from ? &from : NULL, (unsigned)conns,
-				 now_us() + secs * 1000000u);
+				 rc_mono_us() + secs * 1000000u);
 	}
 	if (pps == 0 || pps > 1000000)
 		goto bad;
-	return udp_flood(&to, have_from ? &from : NULL, (unsigned)pps, now_us() + secs * 1000000u);
+	return udp_flood(&to, have_from ? &from : NULL, (unsigned)pps,
+			 rc_mono_us() + secs * 1000000u);
 bad:
 	usage();
 	return 2;

@@ -29,19 +29,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "rcha.h"
 #include "token.h"
 
 #define SECRET_MAX (1u << 20)
-
-uint64_t
-rh_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int
 token_from_file(const char *path, const char *user, char *tok, size_t cap)

@@ -51,7 +51,6 @@ struct rh_opts {
 
 /* The token of user into tok (minted from the secret, or read from --tokens). 0 or -errno. */
 int rh_token(const struct rh_opts *o, const char *user, char *tok, size_t cap);
-uint64_t rh_now_ms(void);
 
 int rh_run(const struct rh_opts *o);
 int rh_verify(const struct rh_opts *o);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "rcclient.h"
 #include "rcha.h"
 #include "token.h"
@@ -66,8 +67,8 @@ rel(const struct rh *H, uint64_t now)
 static void
 event(struct rh_user *u, const char *what, const char *detail)
 {
-	fprintf(u->H->events, "%" PRIu64 "\t%s\t%s\t%s\n", rel(u->H, rh_now_ms()), u->name, what,
-		detail ? detail : "");
+	fprintf(u->H->events, "%" PRIu64 "\t%s\t%s\t%s\n", rel(u->H, rc_mono_ms_precise()), u->name,
+		what, detail ? detail : "");
 }
 
 static void
@@ -104,7 +105,7 @@ pause_end(struct rh_user *u, uint64_t now)
 static void
 activity(struct rh_user *u)
 {
-	uint64_t now = rh_now_ms();
+	uint64_t now = rc_mono_ms_precise();
 
 	if (now > u->H->end_ms)
 		return;
@@ -118,7 +119,7 @@ on_deliver(void *arg, const struct rc_delivery *d)
 	struct rh_user *u = arg;
 
 	fprintf(u->H->acked, "D\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", u->name,
-		d->room, d->cmid, d->seq, rel(u->H, rh_now_ms()), d->sender);
+		d->room, d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
 	activity(u);
 }
 
@@ -126,7 +127,7 @@ static void
 record_ack(struct rh_user *u, unsigned room, uint64_t cmid, uint64_t seq)
 {
 	fprintf(u->H->acked, "A\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", u->name,
-		u->H->room_name[room], cmid, seq, rel(u->H, rh_now_ms()));
+		u->H->room_name[room], cmid, seq, rel(u->H, rc_mono_ms_precise()));
 	u->acked++;
 	activity(u);
 }
@@ -281,7 +282,7 @@ loop(struct rh *H, struct pollfd *pfd)
 	if (interval == 0)
 		interval = 1;
 	for (;;) {
-		uint64_t now = rh_now_ms();
+		uint64_t now = rc_mono_ms_precise();
 
 		if (now >= H->end_ms && !ended) {
 			ended = true;
@@ -403,7 +404,7 @@ rh_run(const struct rh_opts *o)
 		goto out;
 	for (unsigned r = 0; r < o->rooms; r++)
 		snprintf(H.room_name[r], sizeof(H.room_name[r]), "%s%u", o->room_prefix, r);
-	H.t0 = rh_now_ms();
+	H.t0 = rc_mono_ms_precise();
 	for (unsigned i = 0; i < o->users; i++) {
 		if (user_setup(&H, &H.u[i], i) < 0) {
 			H.setup_fail++;
@@ -411,9 +412,9 @@ rh_run(const struct rh_opts *o)
 		}
 		pfd[i] = (struct pollfd){ .fd = rc_client_fd(H.u[i].c), .events = POLLIN };
 	}
-	H.end_ms = rh_now_ms() + o->duration_s * 1000ull;
+	H.end_ms = rc_mono_ms_precise() + o->duration_s * 1000ull;
 	for (unsigned i = 0; i < o->users; i++)
-		H.u[i].next_post_ms = H.u[i].last_ev_ms = rh_now_ms();
+		H.u[i].next_post_ms = H.u[i].last_ev_ms = rc_mono_ms_precise();
 	loop(&H, pfd);
 	rc = summary(&H);
 out:

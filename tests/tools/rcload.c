@@ -27,19 +27,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "rcload.h"
 #include "token.h"
 
 #define SECRET_MAX (1u << 20)
-
-uint64_t
-rl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 rl_fail(struct rl_report *r, const char *fmt, ...)
@@ -485,7 +477,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (o.seed == 0)
-		o.seed = (uint64_t)time(NULL) ^ ((uint64_t)rl_now_ms() << 20);
+		o.seed = (uint64_t)time(NULL) ^ ((uint64_t)rc_mono_ms_precise() << 20);
 	if (o.verify_count >= 0)
 		rc = rl_run_history(&o, &r);
 	else if (o.malformed > 0)

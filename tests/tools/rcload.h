@@ -77,7 +77,6 @@ int rl_login_join(const struct rl_opts *o, struct rc_client *c, const char *user
 void rl_stats_add(struct rc_client_stats *sum, const struct rc_client_stats *s);
 /* Parse "<prefix><i>-m<j>" optionally followed by a space and padding. */
 bool rl_parse_body(const char *prefix, const char *body, unsigned *i, unsigned *j);
-uint64_t rl_now_ms(void);
 
 int rl_run_load(const struct rl_opts *o, struct rl_report *r);
 int rl_run_history(const struct rl_opts *o, struct rl_report *r);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "rcload.h"
 
 struct seen {
@@ -77,7 +78,7 @@ static int
 fetch_all(struct hist *h, struct rc_client *c, uint64_t *last)
 {
 	struct rc_fetch_result res;
-	uint64_t from = 1, deadline = rl_now_ms() + (uint64_t)h->o->timeout_s * 1000;
+	uint64_t from = 1, deadline = rc_mono_ms_precise() + (uint64_t)h->o->timeout_s * 1000;
 
 	for (;;) {
 		int rc = rc_client_fetch(c, h->o->room, from, RC_MAX_FETCH, on_fetched, h, &res);
@@ -96,7 +97,7 @@ fetch_all(struct hist *h, struct rc_client *c, uint64_t *last)
 				from, res.next_seq, res.last_seq);
 			return -EPROTO;
 		}
-		if (rl_now_ms() > deadline) {
+		if (rc_mono_ms_precise() > deadline) {
 			rl_fail(h->r, "history not read within --timeout");
 			return -ETIMEDOUT;
 		}
@@ -177,7 +178,7 @@ rl_run_history(const struct rl_opts *o, struct rl_report *r)
 	struct rc_client_stats st = {0};
 	struct rc_client *c = rl_client_new(o, 0);
 	char user[96];
-	uint64_t last = 0, t0 = rl_now_ms();
+	uint64_t last = 0, t0 = rc_mono_ms_precise();
 	int rc;
 
 	r->mode = "verify-history";
@@ -188,14 +189,14 @@ rl_run_history(const struct rl_opts *o, struct rl_report *r)
 	snprintf(user, sizeof(user), "%sverify", o->prefix);
 	rc = rl_login_join(o, c, user, r, NULL);
 	/* let the JOIN's own history pass first: it would overlap the first FETCH */
-	while (rc == 0 && !rc_client_room_synced(c, o->room) && rl_now_ms() < t0 + 3000)
+	while (rc == 0 && !rc_client_room_synced(c, o->room) && rc_mono_ms_precise() < t0 + 3000)
 		rc_client_poll(c, 20, NULL);
 	if (rc == 0)
 		rc = fetch_all(&h, c, &last);
 	rc_client_stats(c, &st);
 	if (rc == 0)
 		check(&h, last, &st);
-	rl_info(r, "elapsed_ms", "%" PRIu64, rl_now_ms() - t0);
+	rl_info(r, "elapsed_ms", "%" PRIu64, rc_mono_ms_precise() - t0);
 	rl_info_stats(r, &st);
 	if (rc_client_logged_in(c))
 		rc_client_logout(c);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "rcload.h"
 
 #define SETTLE_MS 300 /* keep listening this long after everything arrived */
@@ -226,7 +227,7 @@ on_posted(void *arg, const struct rc_post_result *res)
 	}
 	p->acks++;
 	p->seq = res->seq;
-	p->ack_ms = (uint32_t)(rl_now_ms() - p->sent_ms);
+	p->ack_ms = (uint32_t)(rc_mono_ms_precise() - p->sent_ms);
 	L->acked++;
 	resend_after_ack(cl, p);
 }
@@ -335,7 +336,7 @@ login_all(struct load *L, uint64_t deadline)
 			return rc;
 		poll_all(L, 0);
 	}
-	while (!all_synced(L) && rl_now_ms() < deadline)
+	while (!all_synced(L) && rc_mono_ms_precise() < deadline)
 		poll_all(L, 20);
 	if (!all_synced(L))
 		rl_fail(L->r, "clients did not receive their join history in time");
@@ -395,7 +396,7 @@ post_one(struct load *L, struct lclient *cl, unsigned j)
 	}
 	if (j == 0)
 		cl->cmid_base = p->cmid;
-	p->sent_ms = rl_now_ms();
+	p->sent_ms = rc_mono_ms_precise();
 	cl->inflight++;
 	return 0;
 }
@@ -506,13 +507,14 @@ wait_all(struct load *L, uint64_t deadline)
 {
 	uint64_t nudge = 0;
 
-	while (rl_now_ms() < deadline) {
-		uint64_t hi = max_acked(L), now = rl_now_ms();
+	while (rc_mono_ms_precise() < deadline) {
+		uint64_t hi = max_acked(L), now = rc_mono_ms_precise();
 
 		if (all_answered(L) && all_caught_up(L, hi)) {
-			L->done_ms = rl_now_ms();
+			L->done_ms = rc_mono_ms_precise();
 			/* settle: late ACKs of re-sent POSTs, stray duplicates */
-			for (uint64_t end = rl_now_ms() + SETTLE_MS; rl_now_ms() < end;)
+			for (uint64_t end = rc_mono_ms_precise() + SETTLE_MS;
+			     rc_mono_ms_precise() < end;)
 				poll_all(L, 20);
 			return true;
 		}
@@ -753,18 +755,18 @@ int
 rl_run_load(const struct rl_opts *o, struct rl_report *r)
 {
 	struct load L = {.o = o, .r = r};
-	uint64_t t0 = rl_now_ms(), deadline = t0 + (uint64_t)o->timeout_s * 1000, t1, t2;
+	uint64_t t0 = rc_mono_ms_precise(), deadline = t0 + (uint64_t)o->timeout_s * 1000, t1, t2;
 	int rc = setup(&L);
 
 	if (rc == 0)
 		rc = login_all(&L, deadline);
-	t1 = rl_now_ms();
+	t1 = rc_mono_ms_precise();
 	if (rc == 0) {
 		post_all(&L);
 		if (!wait_all(&L, deadline))
 			rl_fail(r, "not complete after --timeout %u s", o->timeout_s);
 	}
-	t2 = L.done_ms ? L.done_ms : rl_now_ms();
+	t2 = L.done_ms ? L.done_ms : rc_mono_ms_precise();
 	check_and_report(&L, t1, t2);
 	for (unsigned i = 0; L.cl && i < o->users; i++) {
 		if (L.cl[i].c && rc_client_logged_in(L.cl[i].c))

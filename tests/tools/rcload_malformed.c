@@ -32,6 +32,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bytes.h"
+#include "clock.h"
 #include "rcload.h"
 
 #define REQ_TAG	   0x52000000u /* request ids of the unauthenticated phase: tag | index */
@@ -85,37 +87,16 @@ rnd(struct mal *m)
 }
 
 static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static void
 hdr(uint8_t *b, uint8_t type, uint16_t body_len, uint64_t session, uint32_t req)
 {
-	put16(b, RC_MAGIC);
+	rc_put_be16(b, RC_MAGIC);
 	b[2] = RC_VERSION;
 	b[3] = type;
 	b[4] = 0;
 	b[5] = 0;
-	put16(b + 6, body_len);
-	put64(b + 8, session);
-	put32(b + 16, req);
+	rc_put_be16(b + 6, body_len);
+	rc_put_be64(b + 8, session);
+	rc_put_be32(b + 16, req);
 }
 
 static void
@@ -138,7 +119,7 @@ static size_t
 ping(uint8_t *b, uint64_t session, uint32_t req)
 {
 	hdr(b, RC_T_PING, 8, session, req);
-	put64(b + RC_HDR_LEN, 0x6d616c666f726d64ull);
+	rc_put_be64(b + RC_HDR_LEN, 0x6d616c666f726d64ull);
 	return RC_HDR_LEN + 8;
 }
 
@@ -161,7 +142,7 @@ oversize(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 		break;
 	case 2: /* room over 200 bytes */
 		n = str8(p, 201 + rnd(m) % 55, 'r');
-		put64(p + n, 0);
+		rc_put_be64(p + n, 0);
 		n += 8;
 		hdr(b, RC_T_JOIN, (uint16_t)n, s, req);
 		break;
@@ -169,8 +150,8 @@ oversize(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 		uint16_t bl = (uint16_t)(1201 + rnd(m) % 200);
 
 		n = str8(p, sizeof(PROBE_ROOM) - 1, 'r');
-		put64(p + n, 1);
-		put16(p + n + 8, bl);
+		rc_put_be64(p + n, 1);
+		rc_put_be16(p + n + 8, bl);
 		memset(p + n + 10, 'b', bl);
 		n += 10u + bl;
 		hdr(b, RC_T_POST, (uint16_t)n, s, req);
@@ -178,8 +159,8 @@ oversize(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 	}
 	default: /* FETCH.max over 1000 */
 		n = str8(p, 1, 'r');
-		put64(p + n, 1);
-		put16(p + n + 8, (uint16_t)(1001 + rnd(m) % 64000));
+		rc_put_be64(p + n, 1);
+		rc_put_be16(p + n + 8, (uint16_t)(1001 + rnd(m) % 64000));
 		n += 10;
 		hdr(b, RC_T_FETCH, (uint16_t)n, s, req);
 		break;
@@ -243,13 +224,13 @@ bad_utf8(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 	if (rnd(m) & 1) { /* room name */
 		p[0] = (uint8_t)vl;
 		memcpy(p + 1, v, vl);
-		put64(p + 1 + vl, 0);
+		rc_put_be64(p + 1 + vl, 0);
 		n = vl + 9;
 		hdr(b, RC_T_JOIN, (uint16_t)n, s, req);
 	} else { /* POST body (a control character other than TAB/LF/CR, or bad UTF-8) */
 		n = str8(p, sizeof(PROBE_ROOM) - 1, 'r');
-		put64(p + n, 7);
-		put16(p + n + 8, (uint16_t)vl);
+		rc_put_be64(p + n, 7);
+		rc_put_be16(p + n + 8, (uint16_t)vl);
 		memcpy(p + n + 10, v, vl);
 		n += 10 + vl;
 		hdr(b, RC_T_POST, (uint16_t)n, s, req);
@@ -267,22 +248,22 @@ zero_field(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 	switch (rnd(m) % 4) {
 	case 0:
 		n = str8(p, 3, 'r');
-		put64(p + n, 1);
-		put16(p + n + 8, 0);
+		rc_put_be64(p + n, 1);
+		rc_put_be16(p + n + 8, 0);
 		n += 10;
 		hdr(b, RC_T_FETCH, (uint16_t)n, s, req);
 		break;
 	case 1:
 		n = str8(p, 3, 'r');
-		put64(p + n, 0);
-		put16(p + n + 8, 2);
+		rc_put_be64(p + n, 0);
+		rc_put_be16(p + n + 8, 2);
 		memcpy(p + n + 10, "hi", 2);
 		n += 12;
 		hdr(b, RC_T_POST, (uint16_t)n, s, req);
 		break;
 	case 2:
 		n = str8(p, 0, 'r');
-		put64(p + n, 0);
+		rc_put_be64(p + n, 0);
 		n += 8;
 		hdr(b, RC_T_JOIN, (uint16_t)n, s, req);
 		break;
@@ -308,7 +289,7 @@ unauth_req(struct mal *m, uint8_t *b, uint64_t s, uint32_t req)
 	case 1:
 		n = str8(p, sizeof(PROBE_ROOM) - 1, 'q');
 		memcpy(p + 1, PROBE_ROOM, sizeof(PROBE_ROOM) - 1);
-		put64(p + n, 0);
+		rc_put_be64(p + n, 0);
 		n += 8;
 		hdr(b, RC_T_JOIN, (uint16_t)n, s, req);
 		return RC_HDR_LEN + n;
@@ -339,16 +320,16 @@ gen_header(struct mal *m, uint8_t *b, uint64_t s, uint32_t req, enum mcase mc)
 	case MC_TRUNC_HDR:
 		return 1 + rnd(m) % (RC_HDR_LEN - 1);
 	case MC_BAD_MAGIC:
-		put16(b, (uint16_t)(RC_MAGIC ^ (1 + rnd(m) % 0xfffe)));
+		rc_put_be16(b, (uint16_t)(RC_MAGIC ^ (1 + rnd(m) % 0xfffe)));
 		return n;
 	case MC_BAD_VERSION:
 		b[2] = (uint8_t[]){0, 2, 255}[rnd(m) % 3];
 		return n;
 	case MC_LEN_LONG: /* body_len beyond the datagram */
-		put16(b + 6, (uint16_t)(9 + rnd(m) % 2000));
+		rc_put_be16(b + 6, (uint16_t)(9 + rnd(m) % 2000));
 		return n;
 	case MC_LEN_SHORT: /* body_len 4 of 8: a short PING, then 4 stray bytes */
-		put16(b + 6, 4);
+		rc_put_be16(b + 6, 4);
 		return n;
 	default: /* MC_BAD_FLAGS: a flag other than MORE, or the reserved byte */
 		if (rnd(m) & 1)
@@ -381,7 +362,7 @@ gen_misc(struct mal *m, uint8_t *b, uint64_t s, uint32_t req, enum mcase mc)
 	case MC_TRAILING:
 		n = 1 + rnd(m) % 8;
 		ping(b, s, req);
-		put16(b + 6, (uint16_t)(8 + n));
+		rc_put_be16(b + 6, (uint16_t)(8 + n));
 		fill(m, b + RC_HDR_LEN + 8, n);
 		return RC_HDR_LEN + 8 + n;
 	case MC_NC_TYPE:
@@ -540,7 +521,7 @@ session_phase(struct mal *m, struct rc_client *c, unsigned n)
 		m->b_sent++;
 		rc_client_poll(c, 1, NULL);
 	}
-	for (uint64_t end = rl_now_ms() + 300; rl_now_ms() < end;)
+	for (uint64_t end = rc_mono_ms_precise() + 300; rc_mono_ms_precise() < end;)
 		rc_client_poll(c, 50, NULL);
 	/* junk may only be answered by ERRORs, and what the node sends must decode */
 	rc_client_stats(c, &after);

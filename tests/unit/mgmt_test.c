@@ -299,6 +299,39 @@ test_prom_buffer(void **state)
 	assert_null(b.buf);
 }
 
+struct row_stats {
+	uint64_t a, b, c;
+};
+
+static const struct rc_metric_row test_rows[] = {
+	{ "x_total", "Two rows.", RC_LABELS("k", "b"), offsetof(struct row_stats, b) },
+	{ "x_total", NULL, RC_LABELS("k", "a"), offsetof(struct row_stats, a) },
+	{ "x_level", "A gauge.", NULL, offsetof(struct row_stats, c), RC_METRIC_GAUGE },
+};
+
+/* Metric rows: each reads its own field, in the rows' order, the same text as by hand. */
+static void
+test_prom_rows(void **state)
+{
+	static const char expected[] = "# HELP x_total Two rows.\n"
+				       "# TYPE x_total counter\n"
+				       "x_total{k=\"b\"} 2\n"
+				       "x_total{k=\"a\"} 1\n"
+				       "# HELP x_level A gauge.\n"
+				       "# TYPE x_level gauge\n"
+				       "x_level 3\n";
+	const struct row_stats st = { 1, 2, 3 };
+	struct rc_metrics_buf b;
+
+	(void)state;
+	rc_metrics_buf_init(&b);
+	assert_int_equal(rc_metric_rows(&b, test_rows, 3, &st), 0);
+	assert_string_equal(b.buf, expected);
+	assert_int_equal(rc_metric_rows(&b, test_rows, 1, &st), -EEXIST); /* sticky */
+	assert_int_equal(rc_metric_rows(&b, test_rows, 0, &st), -EEXIST);
+	rc_metrics_buf_free(&b);
+}
+
 /* ---- authentication ---- */
 
 static void
@@ -1044,7 +1077,7 @@ main(void)
 		cmocka_unit_test(test_put_refused),      cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_queue_full),       cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_client_errors),    cmocka_unit_test(test_syncer_late_peer),
-		cmocka_unit_test(test_syncer_refusals),
+		cmocka_unit_test(test_syncer_refusals),  cmocka_unit_test(test_prom_rows),
 	};
 
 	/* The management client must ignore proxies the environment names. */
