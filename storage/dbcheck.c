@@ -25,6 +25,7 @@
 
 #include "dbcheck_impl.h"
 #include "schema.h"
+#include "text.h"
 
 #define MIN_SERVER_VERSION 120000
 
@@ -674,38 +675,13 @@ rc_dbcheck_to_json(const struct rc_dbcheck_report *r)
 	return o;
 }
 
-struct textbuf {
-	char *p;
-	size_t cap;
-	size_t len; /* needed so far */
-};
-
-static void
-tb_printf(struct textbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-tb_printf(struct textbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->len < b->cap ? b->p + b->len : NULL,
-		      b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->len += (size_t)n;
-}
-
 size_t
 rc_dbcheck_to_text(const struct rc_dbcheck_report *r, char *buf, size_t cap)
 {
-	struct textbuf b = { buf, cap, 0 };
+	struct rc_text b = rc_text_fixed(buf, cap);
 	unsigned count[RC_DBCHECK_RESULT_MAX] = { 0 };
 	char up[8];
 
-	if (cap > 0)
-		buf[0] = '\0';
 	for (unsigned i = 0; i < r->n; i++) {
 		const struct rc_dbcheck_item *it = &r->items[i];
 		const char *s = rc_dbcheck_result_str(it->result);
@@ -715,19 +691,19 @@ rc_dbcheck_to_text(const struct rc_dbcheck_report *r, char *buf, size_t cap)
 		for (k = 0; s[k] != '\0' && k + 1 < sizeof(up); k++)
 			up[k] = (char)toupper((unsigned char)s[k]);
 		up[k] = '\0';
-		tb_printf(&b, "%-4s  %s%s%s: %s\n", up, it->subject, it->subject[0] ? " " : "",
+		rc_text_printf(&b, "%-4s  %s%s%s: %s\n", up, it->subject, it->subject[0] ? " " : "",
 			  it->name, it->detail);
 		if (it->fix[0] != '\0')
-			tb_printf(&b, "      %s: %s\n",
+			rc_text_printf(&b, "      %s: %s\n",
 				  it->result == RC_DBCHECK_FAIL || it->result == RC_DBCHECK_WARN
 					  ? "fix"
 					  : "note",
 				  it->fix);
 	}
-	tb_printf(&b, "%u passed, %u failed, %u info, %u skipped", count[RC_DBCHECK_PASS],
+	rc_text_printf(&b, "%u passed, %u failed, %u info, %u skipped", count[RC_DBCHECK_PASS],
 		  r->failed, count[RC_DBCHECK_INFO], count[RC_DBCHECK_SKIP]);
 	if (count[RC_DBCHECK_WARN] > 0)
-		tb_printf(&b, ", %u warnings", count[RC_DBCHECK_WARN]);
-	tb_printf(&b, "%s\n", r->dropped > 0 ? " (some checks did not fit the report)" : "");
+		rc_text_printf(&b, ", %u warnings", count[RC_DBCHECK_WARN]);
+	rc_text_printf(&b, "%s\n", r->dropped > 0 ? " (some checks did not fit the report)" : "");
 	return b.len;
 }
