@@ -157,7 +157,7 @@ static RC_ADMIN_HANDLER(cmd_ha_status)
 			       "Unknown", "Not Reported", rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
 			       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
 	scopes = json_array();
-	for (unsigned s = 0; s < 2; s++)
+	for (unsigned s = 0; s < ha->ss->n; s++)
 		json_array_append_new(scopes, scope_json(ha, s, &ls, t));
 	rc_text_printf(t,
 		       "  database %s; heartbeats tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64

@@ -75,7 +75,7 @@ start_handover(struct rc_ha_node *ha, unsigned scope, uint32_t op)
 static void
 job_tick(struct rc_ha_node *ha, uint64_t now)
 {
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < ha->ss->n; s++) {
 		struct rc_scope_handover *j = &ha->ss->sc[s].handover;
 		struct rc_repl_status rs;
 		bool pushed;
@@ -109,7 +109,7 @@ do_actions(struct rc_ha_node *ha, const struct rc_ha_step *st)
 	int rc;
 
 	if (a & RC_HA_ACT(RC_HA_ACT_FENCE)) {
-		for (unsigned s = 0; s < 2; s++) {
+		for (unsigned s = 0; s < ha->ss->n; s++) {
 			ha->ss->sc[s].handover.active = false;
 			rc_ha_lease_drop(ha->lease, s);
 			rc_ha_unload_scope(ha, s);
@@ -262,7 +262,7 @@ watch_health(struct rc_ha_node *ha, uint64_t now)
 					  __atomic_load_n(&ha->dp->workers[i]->last_heartbeat,
 							  __ATOMIC_RELAXED),
 					  now);
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < ha->ss->n; s++) {
 		struct rc_wal_stats ws;
 
 		rc_wal_get_stats(ha->ss->sc[s].wal, &ws);
@@ -310,7 +310,7 @@ repl_events(struct rc_ha_node *ha)
 	while (rc_repl_poll_events(ha->repl, &e, 1) == 1) {
 		bool up = e.type == RC_REPL_EV_CONNECTED;
 
-		for (unsigned s = 0; s < 2; s++) {
+		for (unsigned s = 0; s < ha->ss->n; s++) {
 			if (strcmp(e.scope, ha->ss->sc[s].lease_scope) != 0)
 				continue;
 			if (up && e.role == RC_REPL_WRITER && ha->ss->sc[s].loaded)
@@ -338,7 +338,7 @@ update_gate(struct rc_ha_node *ha)
 {
 	bool up = rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
 
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < ha->ss->n; s++) {
 		struct rc_repl_status rs;
 		bool copy = up && rc_repl_get_status(ha->repl, ha->ss->sc[s].lease_scope, &rs) == 0 &&
 			    rs.role == RC_REPL_WRITER && rs.connected;

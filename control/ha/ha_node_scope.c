@@ -220,7 +220,7 @@ vip_set(struct rc_ha_node *ha, unsigned scope, bool on)
 void
 rc_ha_garp_tick(struct rc_ha_node *ha, uint64_t now)
 {
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < ha->ss->n; s++) {
 		while (ha->ss->sc[s].garp_left > 0 &&
 		       now >= ha->ss->sc[s].garp_t0 + garp_at_ms[GARP_TIMES - ha->ss->sc[s].garp_left]) {
 			send_garp(ha, s);
