@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dbcheck_impl.h"
+#include "text.h"
 
 enum conn_fail {
 	CF_UNREACHABLE = 0,
@@ -28,6 +29,7 @@ enum conn_fail {
 	CF_TOO_MANY,
 	CF_READ_ONLY,
 	CF_OTHER,
+	CF_MAX,
 };
 
 static bool
@@ -195,100 +197,133 @@ node_label(const struct rc_dbcheck_opts *o)
 									     : "this node";
 }
 
+/*
+ * The fix of each class, and for the pg_hba.conf refusals the pg_hba check's detail too:
+ * texts in which a word in braces stands for a name of the refusal (enum fix_word).
+ */
+enum fix_word {
+	W_USER = 0, /* the role: the message's, else the conninfo's */
+	W_DB,       /* the database: the message's, else the conninfo's */
+	W_ADDR,     /* the node's address: the message's, else the options', else a placeholder */
+	W_LINE,     /* the pg_hba.conf line that lets W_USER into W_DB from W_ADDR */
+	W_HOST,     /* the conninfo's host and port */
+	W_PORT,
+	W_NODE,     /* the node's name */
+	W_MAX,
+};
+
+static const char *const fix_word_names[W_MAX] = {
+	[W_USER] = "user", [W_DB] = "db",     [W_ADDR] = "addr", [W_LINE] = "line",
+	[W_HOST] = "host", [W_PORT] = "port", [W_NODE] = "node",
+};
+
+static const struct {
+	const char *fix;
+	const char *hba_detail; /* NULL: not a pg_hba.conf refusal */
+} fixes[CF_MAX] = {
+	[CF_UNREACHABLE] = { "check host/port ({host}:{port}) and that PostgreSQL listens on it "
+			     "(listen_addresses and port in postgresql.conf; firewalls between "
+			     "{node} and the server)" },
+	[CF_DNS] = { "check the host name {host} (DNS, /etc/hosts) or use its address" },
+	[CF_STARTING] = { "the server is starting, stopping or in recovery: wait, or point the "
+			  "conninfo at the primary" },
+	[CF_HBA] = { "add this line to pg_hba.conf on the database server, then reload "
+		     "PostgreSQL (SELECT pg_reload_conf()): {line}",
+		     "pg_hba.conf has no line for user {user}, database {db} from {addr}" },
+	[CF_HBA_REJECT] = { "a 'reject' line of pg_hba.conf matches: put this line above it, "
+			    "then reload PostgreSQL (SELECT pg_reload_conf()): {line}",
+			    "a 'reject' line of pg_hba.conf refuses user {user}, database {db} "
+			    "from {addr}" },
+	[CF_PASSWORD] = { "check the user and password file: user \"{user}\" (conninfo) and the "
+			  "password in db.password_file must be the role's (ALTER ROLE {user} "
+			  "PASSWORD '...' sets it); the server log says more" },
+	[CF_NO_PASSWORD] = { "the server asks user \"{user}\" for a password: set "
+			     "db.password_file to a file (mode 0600) holding it" },
+	[CF_NO_ROLE] = { "create the role: CREATE ROLE {user} LOGIN PASSWORD '...'" },
+	[CF_NO_LOGIN] = { "let the role log in: ALTER ROLE {user} LOGIN" },
+	[CF_NO_DB] = { "create the database: CREATE DATABASE {db} OWNER {user}" },
+	[CF_NO_CONNECT] = { "GRANT CONNECT ON DATABASE {db} TO {user}" },
+	[CF_TOO_MANY] = { "the server has no free connection slot: raise max_connections (or "
+			  "the role's CONNECTION LIMIT), or close idle sessions" },
+	[CF_READ_ONLY] = { "no server of the conninfo accepts writes ({host}): they are "
+			   "standbys, or the primary is down and no standby promoted yet; list the "
+			   "primary too (host=PRIMARY,STANDBY: the node connects to whichever is "
+			   "read-write), or promote a standby" },
+	[CF_OTHER] = { "see the error; the server's log says more" },
+};
+
+/* The names a fix may use (fix_word), taken from msg, else n, else o. */
+struct fix_names {
+	char user[64];
+	char db[64];
+	char addr[64];
+	char line[256];
+	const char *word[W_MAX];
+};
+
+static void
+fix_names(const char *msg, const struct conn_names *n, const struct rc_dbcheck_opts *o,
+	  struct fix_names *f)
+{
+	if (!quoted_after(msg, "user \"", f->user, sizeof(f->user)) &&
+	    !quoted_after(msg, "role \"", f->user, sizeof(f->user)))
+		snprintf(f->user, sizeof(f->user), "%s", n->user);
+	if (!quoted_after(msg, "database \"", f->db, sizeof(f->db)))
+		snprintf(f->db, sizeof(f->db), "%s", n->dbname);
+	if (!quoted_after(msg, "host \"", f->addr, sizeof(f->addr)))
+		snprintf(f->addr, sizeof(f->addr), "%s",
+			 o != NULL && o->node_addr != NULL && o->node_addr[0] != '\0'
+				 ? o->node_addr
+				 : "NODE_ADDRESS");
+	hba_line(f->line, sizeof(f->line), f->addr, f->db, f->user);
+	f->word[W_USER] = f->user;
+	f->word[W_DB] = f->db;
+	f->word[W_ADDR] = f->addr;
+	f->word[W_LINE] = f->line;
+	f->word[W_HOST] = n->host;
+	f->word[W_PORT] = n->port;
+	f->word[W_NODE] = node_label(o);
+}
+
+/* The name that the word text[0..len) stands for; an unknown word stays as written. */
+static void
+put_word(struct rc_text *t, const char *text, size_t len, const struct fix_names *f)
+{
+	for (unsigned w = 0; w < W_MAX; w++)
+		if (strlen(fix_word_names[w]) == len &&
+		    strncmp(fix_word_names[w], text, len) == 0) {
+			rc_text_printf(t, "%s", f->word[w]);
+			return;
+		}
+	rc_text_printf(t, "{%.*s}", (int)len, text);
+}
+
+/* tmpl with its words filled in, into out[0..len) (cut as snprintf cuts). */
+static void
+fill(char *out, size_t len, const char *tmpl, const struct fix_names *f)
+{
+	struct rc_text t = rc_text_fixed(out, len);
+	const char *open, *close;
+
+	while ((open = strchr(tmpl, '{')) != NULL && (close = strchr(open, '}')) != NULL) {
+		rc_text_printf(&t, "%.*s", (int)(open - tmpl), tmpl);
+		put_word(&t, open + 1, (size_t)(close - open - 1), f);
+		tmpl = close + 1;
+	}
+	rc_text_printf(&t, "%s", tmpl);
+}
+
 /* The fix for a refused connection; for a pg_hba.conf refusal, also the pg_hba check's
  * detail (hba_detail, else ""). */
 static void
 conn_fix(enum conn_fail why, const char *msg, const struct conn_names *n,
 	 const struct rc_dbcheck_opts *o, char *fix, size_t len, char *hba_detail, size_t hlen)
 {
-	char user[64], db[64], addr[64], line[256];
+	struct fix_names f;
 
-	if (!quoted_after(msg, "user \"", user, sizeof(user)) &&
-	    !quoted_after(msg, "role \"", user, sizeof(user)))
-		snprintf(user, sizeof(user), "%s", n->user);
-	if (!quoted_after(msg, "database \"", db, sizeof(db)))
-		snprintf(db, sizeof(db), "%s", n->dbname);
-	if (!quoted_after(msg, "host \"", addr, sizeof(addr)))
-		snprintf(addr, sizeof(addr), "%s",
-			 o != NULL && o->node_addr != NULL && o->node_addr[0] != '\0'
-				 ? o->node_addr
-				 : "NODE_ADDRESS");
-	hba_line(line, sizeof(line), addr, db, user);
-	hba_detail[0] = '\0';
-	switch (why) {
-	case CF_UNREACHABLE:
-		snprintf(fix, len,
-			 "check host/port (%s:%s) and that PostgreSQL listens on it "
-			 "(listen_addresses and port in postgresql.conf; firewalls between %s "
-			 "and the server)",
-			 n->host, n->port, node_label(o));
-		return;
-	case CF_DNS:
-		snprintf(fix, len, "check the host name %s (DNS, /etc/hosts) or use its address",
-			 n->host);
-		return;
-	case CF_STARTING:
-		snprintf(fix, len, "the server is starting, stopping or in recovery: wait, or "
-				   "point the conninfo at the primary");
-		return;
-	case CF_HBA:
-		snprintf(fix, len,
-			 "add this line to pg_hba.conf on the database server, then reload "
-			 "PostgreSQL (SELECT pg_reload_conf()): %s",
-			 line);
-		snprintf(hba_detail, hlen, "pg_hba.conf has no line for user %s, database %s from %s",
-			 user, db, addr);
-		return;
-	case CF_HBA_REJECT:
-		snprintf(fix, len,
-			 "a 'reject' line of pg_hba.conf matches: put this line above it, then "
-			 "reload PostgreSQL (SELECT pg_reload_conf()): %s",
-			 line);
-		snprintf(hba_detail, hlen,
-			 "a 'reject' line of pg_hba.conf refuses user %s, database %s from %s", user,
-			 db, addr);
-		return;
-	case CF_PASSWORD:
-		snprintf(fix, len,
-			 "check the user and password file: user \"%s\" (conninfo) and the "
-			 "password in db.password_file must be the role's (ALTER ROLE %s PASSWORD "
-			 "'...' sets it); the server log says more",
-			 user, user);
-		return;
-	case CF_NO_PASSWORD:
-		snprintf(fix, len,
-			 "the server asks user \"%s\" for a password: set db.password_file to a "
-			 "file (mode 0600) holding it",
-			 user);
-		return;
-	case CF_NO_ROLE:
-		snprintf(fix, len, "create the role: CREATE ROLE %s LOGIN PASSWORD '...'", user);
-		return;
-	case CF_NO_LOGIN:
-		snprintf(fix, len, "let the role log in: ALTER ROLE %s LOGIN", user);
-		return;
-	case CF_NO_DB:
-		snprintf(fix, len, "create the database: CREATE DATABASE %s OWNER %s", db, user);
-		return;
-	case CF_NO_CONNECT:
-		snprintf(fix, len, "GRANT CONNECT ON DATABASE %s TO %s", db, user);
-		return;
-	case CF_TOO_MANY:
-		snprintf(fix, len, "the server has no free connection slot: raise max_connections "
-				   "(or the role's CONNECTION LIMIT), or close idle sessions");
-		return;
-	case CF_READ_ONLY:
-		snprintf(fix, len,
-			 "no server of the conninfo accepts writes (%s): they are standbys, or "
-			 "the primary is down and no standby promoted yet; list the primary too "
-			 "(host=PRIMARY,STANDBY: the node connects to whichever is read-write), or "
-			 "promote a standby",
-			 n->host);
-		return;
-	case CF_OTHER:
-		break;
-	}
-	snprintf(fix, len, "see the error; the server's log says more");
+	fix_names(msg, n, o, &f);
+	fill(fix, len, fixes[why].fix, &f);
+	fill(hba_detail, hlen, fixes[why].hba_detail != NULL ? fixes[why].hba_detail : "", &f);
 }
 
 void
