@@ -529,75 +529,111 @@ check_schema(struct rc_pgdb *db, struct rc_dbcheck_report *r, int *version)
 	"  || coalesce(sync_state, '?') || ', ' || coalesce(state, '?') || ')', ', '"       \
 	"  ORDER BY application_name), '') FROM pg_stat_replication)"
 
-static void
-check_replication(struct rc_pgdb *db, struct rc_dbcheck_report *r)
-{
-	static const char *const lose =
-		"a promotion of a standby could lose the last committed lease rows (a lease "
-		"epoch could be handed out twice: split brain) and drained messages (already "
-		"trimmed from the nodes' LMDB)";
-	const char *names, *list;
-	char fix[512];
-	long nrep, nsync;
-	bool privileged;
-	PGresult *res;
-	int rc = rc_pgdb_query(db, REPL_SQL, 0, NULL, &res);
+/* What a promotion could lose when no standby is synchronous. */
+static const char repl_lose[] =
+	"a promotion of a standby could lose the last committed lease rows (a lease epoch could "
+	"be handed out twice: split brain) and drained messages (already trimmed from the "
+	"nodes' LMDB)";
 
-	if (rc != 0) {
-		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
-			       "GRANT pg_monitor TO the node's role",
-			       "could not read the replication state: %s", db->err);
-		return;
-	}
-	names = PQgetvalue(res, 0, 1);
-	privileged = PQgetvalue(res, 0, 3)[0] == 't';
-	nrep = strtol(PQgetvalue(res, 0, 4), NULL, 10);
-	nsync = strtol(PQgetvalue(res, 0, 5), NULL, 10);
-	list = PQgetvalue(res, 0, 6);
-	if (PQgetvalue(res, 0, 0)[0] == 't') {
-		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_FAIL, -EROFS,
-			       "point the conninfo at the primary: list every server (host=A,B or "
-			       "port=P1,P2) and leave target_session_attrs at read-write (the "
-			       "node's default)",
-			       "this server is a standby (in recovery, read-only): the node cannot "
-			       "drain or hold leases on it");
-	} else if (nrep > 0 && !privileged) {
-		snprintf(fix, sizeof(fix),
-			 "GRANT pg_monitor TO %s (it may read pg_stat_replication's state); %s",
-			 PQuser(db->conn), "then check again");
-		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0, fix,
-			       "%ld standby(s) streaming, synchronous_standby_names = '%s', but "
-			       "role %s may not see whether they are synchronous",
-			       nrep, names, PQuser(db->conn));
-	} else if (names[0] != '\0' && nsync == 0) {
+/* REPL_SQL's answer, its columns in order. */
+struct repl_state {
+	bool standby;            /* the server is in recovery */
+	const char *names;       /* synchronous_standby_names */
+	const char *sync_commit; /* synchronous_commit */
+	bool privileged;         /* the role may read pg_stat_replication's state */
+	long nrep;               /* standbys connected */
+	long nsync;              /* synchronous (or quorum) standbys streaming */
+	const char *list;        /* "NAME (sync_state, state), ..." */
+};
+
+static void
+repl_read(PGresult *res, struct repl_state *st)
+{
+	st->standby = PQgetvalue(res, 0, 0)[0] == 't';
+	st->names = PQgetvalue(res, 0, 1);
+	st->sync_commit = PQgetvalue(res, 0, 2);
+	st->privileged = PQgetvalue(res, 0, 3)[0] == 't';
+	st->nrep = strtol(PQgetvalue(res, 0, 4), NULL, 10);
+	st->nsync = strtol(PQgetvalue(res, 0, 5), NULL, 10);
+	st->list = PQgetvalue(res, 0, 6);
+}
+
+/* A primary with synchronous_standby_names set: is one of them streaming? */
+static void
+repl_synchronous(struct rc_dbcheck_report *r, const struct repl_state *st)
+{
+	if (st->nsync == 0)
 		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_FAIL, -EAGAIN,
 			       "start the synchronous standby (or let the failover tool clear "
 			       "synchronous_standby_names, or name two standbys: ANY 1 (A, B))",
 			       "synchronous_standby_names = '%s' but no synchronous standby is "
 			       "streaming%s%s: every commit waits for one (the drain stops, lease "
 			       "renewals hang and the nodes fence themselves)",
-			       names, list[0] ? "; standbys: " : "", list);
-	} else if (names[0] != '\0') {
+			       st->names, st->list[0] ? "; standbys: " : "", st->list);
+	else
 		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_PASS, 0,
 			       "the nodes' drain and lease sessions commit with synchronous_commit "
 			       "= on; a failover must promote a synchronous standby",
 			       "replicated synchronously: synchronous_standby_names = '%s'; "
 			       "standbys: %s (synchronous_commit %s by default here)",
-			       names, list, PQgetvalue(res, 0, 2));
-	} else if (nrep > 0) {
-		snprintf(fix, sizeof(fix),
-			 "make a standby synchronous on the primary: ALTER SYSTEM SET "
-			 "synchronous_standby_names = 'STANDBY_NAME' (or 'ANY 1 (A, B)'); SELECT "
-			 "pg_reload_conf()");
-		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0, fix,
+			       st->names, st->list, st->sync_commit);
+}
+
+/* A primary with synchronous_standby_names empty: asynchronous standbys, or none. */
+static void
+repl_asynchronous(struct rc_dbcheck_report *r, const struct repl_state *st)
+{
+	if (st->nrep > 0)
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
+			       "make a standby synchronous on the primary: ALTER SYSTEM SET "
+			       "synchronous_standby_names = 'STANDBY_NAME' (or 'ANY 1 (A, B)'); "
+			       "SELECT pg_reload_conf()",
 			       "replicated asynchronously (synchronous_standby_names is empty; "
-			       "standbys: %s): %s", list, lose);
-	} else {
+			       "standbys: %s): %s",
+			       st->list, repl_lose);
+	else
 		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
 			       "for a database that fails over, add a streaming standby and make it "
 			       "synchronous (synchronous_standby_names on the primary)",
 			       "not replicated: no standby streams from this server; if one is "
-			       "promoted after a copy or an asynchronous stream, %s", lose);
+			       "promoted after a copy or an asynchronous stream, %s",
+			       repl_lose);
+}
+
+static void
+check_replication(struct rc_pgdb *db, struct rc_dbcheck_report *r)
+{
+	struct repl_state st;
+	char fix[512];
+	PGresult *res;
+
+	if (rc_pgdb_query(db, REPL_SQL, 0, NULL, &res) != 0) {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0,
+			       "GRANT pg_monitor TO the node's role",
+			       "could not read the replication state: %s", db->err);
+		return;
+	}
+	repl_read(res, &st);
+	if (st.standby) {
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_FAIL, -EROFS,
+			       "point the conninfo at the primary: list every server (host=A,B or "
+			       "port=P1,P2) and leave target_session_attrs at read-write (the "
+			       "node's default)",
+			       "this server is a standby (in recovery, read-only): the node cannot "
+			       "drain or hold leases on it");
+	} else if (st.nrep > 0 && !st.privileged) {
+		snprintf(fix, sizeof(fix),
+			 "GRANT pg_monitor TO %s (it may read pg_stat_replication's state); then "
+			 "check again",
+			 PQuser(db->conn));
+		rc_dbcheck_add(r, NULL, "replication", RC_DBCHECK_WARN, 0, fix,
+			       "%ld standby(s) streaming, synchronous_standby_names = '%s', but "
+			       "role %s may not see whether they are synchronous",
+			       st.nrep, st.names, PQuser(db->conn));
+	} else if (st.names[0] != '\0') {
+		repl_synchronous(r, &st);
+	} else {
+		repl_asynchronous(r, &st);
 	}
 	PQclear(res);
 }
