@@ -264,71 +264,93 @@ check_guard(struct rc_ha_lease *l, unsigned i, uint64_t now)
 	}
 }
 
+/* While the database is down, not yet reported, or owes a db-up after a lost lease, probe
+ * it every PROBE_MS: nobody else may talk to it now (every scope idle after a fence), and the
+ * machine must hear db-up. Locked (the lock is dropped for the statement). Returns the
+ * time after. */
+static uint64_t
+probe_db(struct rc_ha_lease *l, uint64_t now)
+{
+	int rc;
+
+	if ((l->db_reported && l->st.db_ok && !l->want_up) || now < l->probe_due)
+		return now;
+	l->probe_due = now + PROBE_MS;
+	if (connect_db(l)) {
+		pthread_mutex_unlock(&l->mu);
+		rc = rc_pgdb_exec(&l->db, "SELECT 1");
+		pthread_mutex_lock(&l->mu);
+		if (rc == 0) {
+			if (l->want_up && l->db_reported && l->db_was_ok)
+				push(l, RC_HAL_DB_UP, 0, 0, 0, "answers again");
+			l->want_up = false;
+			db_state(l, true, NULL);
+		} else {
+			db_state(l, false, l->db.err);
+			rc_pgdb_close(&l->db);
+		}
+	}
+	return rc_lease_mono_ms();
+}
+
+/* Scope i: its guard checked, then the next step of its call if one is due; the step after
+ * lowers *due. Locked. Returns the time after. */
+static uint64_t
+scope_step(struct rc_ha_lease *l, unsigned i, uint64_t now, uint64_t *due)
+{
+	struct scope *s = &l->sc[i];
+
+	check_guard(l, i, now);
+	if (s->st == S_IDLE || s->st == S_PARKED)
+		return now;
+	if (now >= s->next_ms) {
+		if (!connect_db(l))
+			s->next_ms = rc_lease_mono_ms() + 100;
+		else if (s->st == S_ACQUIRING)
+			acquire_step(l, i, now);
+		else if (s->st == S_HELD)
+			renew_step(l, i, now);
+		else if (s->st == S_RELEASING)
+			release_step(l, i, now);
+		now = rc_lease_mono_ms();
+	}
+	if (s->st != S_IDLE && s->next_ms < *due)
+		*due = s->next_ms;
+	return now;
+}
+
+/* Sleeps until due (monotonic ms) or until woken on l->cv. Locked. */
+static void
+wait_until(struct rc_ha_lease *l, uint64_t due)
+{
+	struct timespec ts;
+	uint64_t now = rc_lease_mono_ms();
+
+	if (due <= now)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)((due - now) % 1000) * 1000000L;
+	ts.tv_sec += (time_t)((due - now) / 1000) + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+}
+
 static void *
 lease_main(void *arg)
 {
 	struct rc_ha_lease *l = arg;
-	struct timespec ts;
 	uint64_t now, due;
-	unsigned i;
 
 	pthread_mutex_lock(&l->mu);
 	while (!l->quit) {
 		now = rc_lease_mono_ms();
 		due = now + 100;
-		if ((!l->db_reported || !l->st.db_ok || l->want_up) && now >= l->probe_due) {
-			/* nobody else may talk to the database now (every scope idle after a
-			 * fence): probe it, so that the machine hears db-up */
-			l->probe_due = now + PROBE_MS;
-			if (connect_db(l)) {
-				int rc;
-
-				pthread_mutex_unlock(&l->mu);
-				rc = rc_pgdb_exec(&l->db, "SELECT 1");
-				pthread_mutex_lock(&l->mu);
-				if (rc == 0) {
-					if (l->want_up && l->db_reported && l->db_was_ok)
-						push(l, RC_HAL_DB_UP, 0, 0, 0, "answers again");
-					l->want_up = false;
-					db_state(l, true, NULL);
-				} else {
-					db_state(l, false, l->db.err);
-					rc_pgdb_close(&l->db);
-				}
-			}
-			now = rc_lease_mono_ms();
-		}
-		for (i = 0; i < 2; i++) {
-			struct scope *s = &l->sc[i];
-
-			check_guard(l, i, now);
-			if (s->st == S_IDLE || s->st == S_PARKED)
-				continue;
-			if (now >= s->next_ms) {
-				if (!connect_db(l)) {
-					s->next_ms = rc_lease_mono_ms() + 100;
-				} else if (s->st == S_ACQUIRING) {
-					acquire_step(l, i, now);
-				} else if (s->st == S_HELD) {
-					renew_step(l, i, now);
-				} else if (s->st == S_RELEASING) {
-					release_step(l, i, now);
-				}
-				now = rc_lease_mono_ms();
-			}
-			if (s->st != S_IDLE && s->next_ms < due)
-				due = s->next_ms;
-		}
+		now = probe_db(l, now);
+		for (unsigned i = 0; i < 2; i++)
+			now = scope_step(l, i, now, &due);
 		if ((!l->st.db_ok || l->want_up) && l->probe_due < due)
 			due = l->probe_due;
-		now = rc_lease_mono_ms();
-		if (due > now) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)((due - now) % 1000) * 1000000L;
-			ts.tv_sec += (time_t)((due - now) / 1000) + ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-		}
+		wait_until(l, due);
 	}
 	pthread_mutex_unlock(&l->mu);
 	rc_pgdb_close(&l->db);
