@@ -383,70 +383,110 @@ rc_ha_fsm_write_table(FILE *out)
 
 /* ---- self-check ---- */
 
+/* What is wrong with a cell, and how check_cell says it. */
+enum cell_fault {
+	CELL_OK = 0,
+	CELL_HOLE,
+	CELL_PEER,
+	CELL_ROW,
+	CELL_UNREACHABLE,
+	CELL_PARTIAL,
+	CELL_LEASE,
+	CELL_FAULT_MAX,
+};
+
+static const struct {
+	const char *text;
+	bool row; /* the text names the row */
+} cell_faults[CELL_FAULT_MAX] = {
+	[CELL_HOLE] = { "cell not defined", false },
+	[CELL_PEER] = { "peer-state dispatch misplaced", false },
+	[CELL_ROW] = { "out of range", true },
+	[CELL_UNREACHABLE] = { "unreachable", true },
+	[CELL_PARTIAL] = { "last row guarded", false },
+	[CELL_LEASE] = { "lease rule broken", false },
+};
+
+/* A move (K_GO row) of the cell for event e (peer: for the peer's state e). */
+static enum cell_fault
+check_move(const struct ha_row *r, unsigned e, bool peer)
+{
+	if (r->next >= RC_HA_STATE_MAX ||
+	    (r->reason >= RC_HA_REASON_MAX && r->reason != R_KEEP && r->reason != R_PEER &&
+	     r->reason != R_HEALTH) ||
+	    r->actions >= RC_HA_ACT(RC_HA_ACT_MAX) || (r->actions & A(ANNOUNCE)) ||
+	    ha_awaited_count(r->actions, r->next) > 1 ||
+	    ((r->actions & A(RELOAD_OWN)) && (r->actions & A(TAKE_BACK))))
+		return CELL_ROW;
+	/* An operation is started only where its answer is read. */
+	if (ha_awaited(r->actions, r->next) != RC_HA_AWAIT_NONE &&
+	    !ha_expects(r->next, ha_awaited(r->actions, r->next)))
+		return CELL_ROW;
+	/* Serve a set of rooms only on the answer that the lease for it is ours. */
+	if ((r->actions & (A(RELOAD_OWN) | A(TAKE_BACK) | A(START_TAKEOVER))) &&
+	    (peer || e != RC_HA_EV_LEASE_WON))
+		return CELL_LEASE;
+	if (r->reason == R_PEER && !peer)
+		return CELL_ROW;
+	return CELL_OK;
+}
+
+/* Row i of cell c: in range, reachable, and a peer-state dispatch only as the first. */
+static enum cell_fault
+check_row(const struct ha_cell *c, unsigned i, unsigned e, bool peer)
+{
+	const struct ha_row *r = &c->alt[i];
+
+	if (r->kind > K_PEER || r->guard >= G_MAX || (r->kind != K_GO && r->guard))
+		return CELL_ROW;
+	if (i > 0 && c->alt[i - 1].guard == G_NONE)
+		return CELL_UNREACHABLE;
+	if (r->kind == K_PEER && i > 0)
+		return CELL_PEER;
+	return r->kind == K_GO ? check_move(r, e, peer) : CELL_OK;
+}
+
+/* The first fault of cell c of state s (and of its row *row, for a row's fault). */
+static enum cell_fault
+cell_fault(const struct ha_cell *c, unsigned s, unsigned e, bool peer, unsigned *row)
+{
+	bool want_peer = !peer && e == RC_HA_EV_PEER_STATE;
+	enum cell_fault f;
+	unsigned i;
+
+	if (c->alt[0].kind == K_UNSET)
+		return CELL_HOLE;
+	if (want_peer != (c->alt[0].kind == K_PEER))
+		return CELL_PEER;
+	for (i = 0; i < HA_ALTS && c->alt[i].kind != K_UNSET; i++) {
+		f = check_row(c, i, e, peer);
+		if (f != CELL_OK) {
+			*row = i;
+			return f;
+		}
+	}
+	if (c->alt[i - 1].guard != G_NONE)
+		return CELL_PARTIAL;
+	if (!peer && e == RC_HA_EV_LEASE_LOST && rc_ha_state_may_serve(s) &&
+	    (c->alt[0].kind != K_GO || !(c->alt[0].actions & A(FENCE))))
+		return CELL_LEASE;
+	return CELL_OK;
+}
+
 static int
 check_cell(const struct ha_cell *c, unsigned s, unsigned e, bool peer, char *err, size_t errlen)
 {
 	const char *what = peer ? state_names[e] : event_names[e];
-	bool want_peer = !peer && e == RC_HA_EV_PEER_STATE;
-	unsigned i;
+	unsigned row = 0;
+	enum cell_fault f = cell_fault(c, s, e, peer, &row);
 
-	if (c->alt[0].kind == K_UNSET)
-		goto out_bad_hole;
-	if (want_peer != (c->alt[0].kind == K_PEER))
-		goto out_bad_peer;
-	for (i = 0; i < HA_ALTS && c->alt[i].kind != K_UNSET; i++) {
-		const struct ha_row *r = &c->alt[i];
-
-		if (r->kind > K_PEER || r->guard >= G_MAX || (r->kind != K_GO && r->guard))
-			goto out_bad_row;
-		if (i > 0 && c->alt[i - 1].guard == G_NONE)
-			goto out_bad_unreachable;
-		if (r->kind == K_PEER && i > 0)
-			goto out_bad_peer;
-		if (r->kind != K_GO)
-			continue;
-		if (r->next >= RC_HA_STATE_MAX ||
-		    (r->reason >= RC_HA_REASON_MAX && r->reason != R_KEEP && r->reason != R_PEER &&
-		     r->reason != R_HEALTH) ||
-		    r->actions >= RC_HA_ACT(RC_HA_ACT_MAX) || (r->actions & A(ANNOUNCE)) ||
-		    ha_awaited_count(r->actions, r->next) > 1 ||
-		    ((r->actions & A(RELOAD_OWN)) && (r->actions & A(TAKE_BACK))))
-			goto out_bad_row;
-		/* An operation is started only where its answer is read. */
-		if (ha_awaited(r->actions, r->next) != RC_HA_AWAIT_NONE &&
-		    !ha_expects(r->next, ha_awaited(r->actions, r->next)))
-			goto out_bad_row;
-		/* Serve a set of rooms only on the answer that the lease for it is ours. */
-		if ((r->actions & (A(RELOAD_OWN) | A(TAKE_BACK) | A(START_TAKEOVER))) &&
-		    (peer || e != RC_HA_EV_LEASE_WON))
-			goto out_bad_lease;
-		if (r->reason == R_PEER && !peer)
-			goto out_bad_row;
-	}
-	if (c->alt[i - 1].guard != G_NONE)
-		goto out_bad_partial;
-	if (!peer && e == RC_HA_EV_LEASE_LOST && rc_ha_state_may_serve(s) &&
-	    (c->alt[0].kind != K_GO || !(c->alt[0].actions & A(FENCE))))
-		goto out_bad_lease;
-	return 0;
-
-out_bad_hole:
-	snprintf(err, errlen, "%s, %s: cell not defined", state_names[s], what);
-	return -EINVAL;
-out_bad_peer:
-	snprintf(err, errlen, "%s, %s: peer-state dispatch misplaced", state_names[s], what);
-	return -EINVAL;
-out_bad_row:
-	snprintf(err, errlen, "%s, %s: row %u out of range", state_names[s], what, i);
-	return -EINVAL;
-out_bad_unreachable:
-	snprintf(err, errlen, "%s, %s: row %u unreachable", state_names[s], what, i);
-	return -EINVAL;
-out_bad_partial:
-	snprintf(err, errlen, "%s, %s: last row guarded", state_names[s], what);
-	return -EINVAL;
-out_bad_lease:
-	snprintf(err, errlen, "%s, %s: lease rule broken", state_names[s], what);
+	if (f == CELL_OK)
+		return 0;
+	if (cell_faults[f].row)
+		snprintf(err, errlen, "%s, %s: row %u %s", state_names[s], what, row,
+			 cell_faults[f].text);
+	else
+		snprintf(err, errlen, "%s, %s: %s", state_names[s], what, cell_faults[f].text);
 	return -EINVAL;
 }
 
