@@ -381,31 +381,32 @@ update_gate(struct rc_ha_node *ha)
 	ha->gate_set = true;
 }
 
-void
-rc_ha_node_tick(struct rc_ha_node *ha)
+/* A heartbeat from the peer, if one came: its state and reason become PEER_STATE. */
+static void
+hear_peer(struct rc_ha_node *ha, uint64_t now)
 {
 	struct rc_hb_status peer;
 	struct rc_ha_event_data d = { 0 };
-	uint64_t now = rc_ha_now_ms(), due;
-	uint32_t ev;
 
-	if (ha == NULL)
+	if (rc_hb_recv(ha->hb, now, &peer) <= 0)
 		return;
-	if (ha->lease != NULL)
-		rc_ha_lease_alive(ha->lease, now);
-	if (rc_hb_recv(ha->hb, now, &peer) > 0) {
-		if (!ha->peer_heard || peer.ha_state != ha->peer.ha_state ||
-		    peer.ha_reason != ha->peer.ha_reason)
-			ha->peer_since_ms = now; /* as seen from here: within a heartbeat */
-		ha->peer = peer;
-		ha->peer_heard = true;
-		ha->peer_heard_ms = now;
-		d.peer_state = peer.ha_state < RC_HA_STATE_MAX ? peer.ha_state : RC_HA_UNKNOWN;
-		d.peer_reason = peer.ha_reason < RC_HA_REASON_MAX ? peer.ha_reason :
-								    RC_HA_REASON_NORMAL;
-		ha_event(ha, RC_HA_EV_PEER_STATE, &d);
-	}
-	ev = rc_hb_tick(ha->hb, now);
+	if (!ha->peer_heard || peer.ha_state != ha->peer.ha_state ||
+	    peer.ha_reason != ha->peer.ha_reason)
+		ha->peer_since_ms = now; /* as seen from here: within a heartbeat */
+	ha->peer = peer;
+	ha->peer_heard = true;
+	ha->peer_heard_ms = now;
+	d.peer_state = peer.ha_state < RC_HA_STATE_MAX ? peer.ha_state : RC_HA_UNKNOWN;
+	d.peer_reason = peer.ha_reason < RC_HA_REASON_MAX ? peer.ha_reason : RC_HA_REASON_NORMAL;
+	ha_event(ha, RC_HA_EV_PEER_STATE, &d);
+}
+
+/* The heartbeat's timers: the peer up, restarted or dead, and our own heartbeat due. */
+static void
+heartbeat_events(struct rc_ha_node *ha, uint64_t now)
+{
+	uint32_t ev = rc_hb_tick(ha->hb, now);
+
 	if (ev & RC_HB_EV(RC_HB_PEER_UP)) {
 		RC_INFO("ha: peer %s is up", ha->cfg->ha_peer_id);
 		ha_event(ha, RC_HA_EV_PEER_UP, NULL);
@@ -428,17 +429,37 @@ rc_ha_node_tick(struct rc_ha_node *ha)
 		    (ha->peer_heard || now - ha->started_ms >= ha->cfg->ha_startup_grace_ms))
 			ha_event(ha, RC_HA_EV_PEER_DEAD, NULL); /* a level: HA.md */
 	}
+}
+
+/* An administrator's command that the peer relayed (failover, fallback), if one came. */
+static void
+peer_admin_event(struct rc_ha_node *ha)
+{
+	enum rc_ha_event aev = (enum rc_ha_event)ha->admin_from_peer;
+
+	if (ha->admin_from_peer == 0)
+		return;
+	ha->admin_from_peer = 0;
+	RC_INFO("ha: the peer relays an administrator's %s", rc_ha_event_name(aev));
+	ha_event(ha, aev, NULL);
+}
+
+void
+rc_ha_node_tick(struct rc_ha_node *ha)
+{
+	uint64_t now = rc_ha_now_ms(), due;
+
+	if (ha == NULL)
+		return;
+	if (ha->lease != NULL)
+		rc_ha_lease_alive(ha->lease, now);
+	hear_peer(ha, now);
+	heartbeat_events(ha, now);
 	update_gate(ha);
 	watch_health(ha, now);
 	lease_events(ha);
 	repl_events(ha);
-	if (ha->admin_from_peer != 0) {
-		enum rc_ha_event aev = (enum rc_ha_event)ha->admin_from_peer;
-
-		ha->admin_from_peer = 0;
-		RC_INFO("ha: the peer relays an administrator's %s", rc_ha_event_name(aev));
-		ha_event(ha, aev, NULL);
-	}
+	peer_admin_event(ha);
 	job_tick(ha, now);
 	rc_ha_garp_tick(ha, now);
 	due = rc_ha_fsm_fallback_due(&ha->fsm);
