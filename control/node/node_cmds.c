@@ -350,12 +350,12 @@ static RC_ADMIN_HANDLER(cmd_stats)
 	return 0;
 }
 
-static RC_ADMIN_HANDLER(cmd_db_status)
+/* db status, the local store: the WAL's backlog toward the database and LMDB. */
+static void
+db_status_lmdb(struct rc_node *n, json_t *res, struct rc_text *t)
 {
-	struct rc_node *n = arg;
-	struct rc_drainer_stats ds;
 	struct rc_wal_stats ws;
-	uint64_t now = rc_wall_ms(), age, ceiling, dead, dead_rows;
+	uint64_t now = rc_wall_ms(), age, ceiling;
 
 	rc_wal_get_stats(rc_node_own(n)->wal, &ws);
 	ceiling = rc_wal_drain_ceiling(rc_node_own(n)->wal);
@@ -398,11 +398,15 @@ static RC_ADMIN_HANDLER(cmd_db_status)
 		rc_text_printf(t, "ALARM lmdb: %" PRIu64 " records trimmed before the HA peer had "
 				  "them, %" PRIu64 " messages refused after a seq not stored\n",
 			       ws.peer_trimmed, ws.seq_gaps_refused);
-	if (rc_node_own(n)->drainer == NULL) {
-		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
-				  "store\n");
-		return 0;
-	}
+}
+
+/* db status, the database: the drainer's connection, counters and alarms. */
+static void
+db_status_database(struct rc_node *n, json_t *res, struct rc_text *t)
+{
+	struct rc_drainer_stats ds;
+	uint64_t dead, dead_rows;
+
 	rc_drainer_get_stats(rc_node_own(n)->drainer, &ds);
 	rc_scopes_dead_letters(&n->scopes, &dead, &dead_rows);
 	json_object_set_new(res, "dead_letters",
@@ -441,6 +445,19 @@ static RC_ADMIN_HANDLER(cmd_db_status)
 	if (ds.cleanup_runs != 0)
 		rc_text_printf(t, "cleanup: %" PRIu64 " runs, %" PRIu64 " messages deleted\n",
 			       ds.cleanup_runs, ds.cleanup_deleted);
+}
+
+static RC_ADMIN_HANDLER(cmd_db_status)
+{
+	struct rc_node *n = arg;
+
+	db_status_lmdb(n, res, t);
+	if (rc_node_own(n)->drainer == NULL) {
+		rc_text_printf(t, "database: none configured (db.conninfo): LMDB is the only "
+				  "store\n");
+		return 0;
+	}
+	db_status_database(n, res, t);
 	return 0;
 }
 
