@@ -114,60 +114,82 @@ scope_json(struct rc_ha_node *ha, unsigned s, const struct rc_ha_lease_status *l
 			 "timeouts", (json_int_t)rs.timeouts);
 }
 
-static RC_ADMIN_HANDLER(cmd_ha_status)
-{
-	struct ha_cmds *x = arg;
-	struct rc_ha_node *ha = x->ha;
+/* One reading of the pair for ha status, shared by its text and its JSON. */
+struct ha_status {
+	uint64_t now;
+	bool up;             /* the peer's heartbeats arrive */
+	const char *pstate;  /* the peer's state and reason as it last announced them */
+	const char *preason;
 	struct rc_ha_lease_status ls;
 	struct rc_hb_stats hs;
 	struct rc_repl_stats rst;
-	uint64_t now = now_ms();
-	json_t *scopes, *peer, *hbd, *extra;
-	const char *pstate, *preason;
-	bool up;
+};
 
-	if (ha == NULL) {
-		json_object_set_new(res, "state", json_string(rc_ha_state_name(RC_HA_UNKNOWN)));
-		json_object_set_new(res, "reason", json_string(rc_ha_reason_name(
-							     RC_HA_REASON_HA_NOT_ENABLED)));
-		rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
-			       x->cfg->node_id);
-		return 0;
-	}
-	rc_ha_lease_get_status(ha->lease, &ls);
-	rc_hb_get_stats(ha->hb, &hs);
-	up = rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
-	pstate = ha->peer_heard ? rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ?
-							   ha->peer.ha_state : RC_HA_UNKNOWN) :
-				  "Unknown";
-	preason = ha->peer_heard ? rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
-							     ha->peer.ha_reason :
-							     RC_HA_REASON_NORMAL) :
-				   "Not Reported";
+static int
+ha_status_off(const struct ha_cmds *x, json_t *res, struct rc_text *t)
+{
+	json_object_set_new(res, "state", json_string(rc_ha_state_name(RC_HA_UNKNOWN)));
+	json_object_set_new(res, "reason",
+			    json_string(rc_ha_reason_name(RC_HA_REASON_HA_NOT_ENABLED)));
+	rc_text_printf(t, "%s: Unknown (High Availability Not Enabled): ha.enabled is off\n",
+		       x->cfg->node_id);
+	return 0;
+}
+
+static void
+ha_status_read(struct rc_ha_node *ha, struct ha_status *st)
+{
+	st->now = now_ms();
+	rc_ha_lease_get_status(ha->lease, &st->ls);
+	rc_hb_get_stats(ha->hb, &st->hs);
+	st->up = rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
+	st->pstate = ha->peer_heard ? rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ?
+							       ha->peer.ha_state : RC_HA_UNKNOWN) :
+				      "Unknown";
+	st->preason = ha->peer_heard ? rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
+								 ha->peer.ha_reason :
+								 RC_HA_REASON_NORMAL) :
+				       "Not Reported";
+}
+
+/* The text's first two lines: this node's state, then the peer's. */
+static void
+ha_status_text_nodes(const struct ha_cmds *x, const struct ha_status *st, struct rc_text *t)
+{
+	const struct rc_ha_node *ha = x->ha;
+	uint64_t now = st->now;
+
 	rc_text_printf(t, "%-8s %-48s %s for %.1f s\n", x->cfg->node_id,
 		       rc_ha_state_name(ha->fsm.state), rc_ha_reason_name(ha->fsm.reason),
 		       (double)(now - ha->fsm.since_ms) / 1000.0);
-	if (up)
+	if (st->up)
 		rc_text_printf(t, "%-8s %-48s %s for %.1f s (heard %.1f s ago)\n",
-			       x->cfg->ha_peer_id, pstate, preason,
+			       x->cfg->ha_peer_id, st->pstate, st->preason,
 			       (double)(now - ha->peer_since_ms) / 1000.0,
 			       (double)(now - ha->peer_heard_ms) / 1000.0);
 	else
 		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", x->cfg->ha_peer_id,
 			       "Unknown", "Not Reported", rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
 			       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
-	scopes = json_array();
-	for (unsigned s = 0; s < ha->ss->n; s++)
-		json_array_append_new(scopes, scope_json(ha, s, &ls, t));
+}
+
+/* The text's counter lines, after the scopes'. */
+static void
+ha_status_text_counters(const struct ha_cmds *x, const struct ha_status *st, struct rc_text *t)
+{
+	const struct rc_ha_node *ha = x->ha;
+	const struct rc_ha_lease_status *ls = &st->ls;
+	const struct rc_hb_stats *hs = &st->hs;
+	const struct rc_repl_stats *rst = &st->rst;
+
 	rc_text_printf(t,
 		       "  database %s; heartbeats tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64
 		       "; takeovers %" PRIu64 ", fences %" PRIu64 ", RESUMEs sent %" PRIu64
 		       ", acks withheld after fencing %" PRIu64 "\n",
-		       ls.db_ok ? "reachable" : "UNREACHABLE", hs.tx, hs.rx,
-		       hb_dropped(&hs),
+		       ls->db_ok ? "reachable" : "UNREACHABLE", hs->tx, hs->rx,
+		       hb_dropped(hs),
 		       ha->takeovers, ha->fences, ha->ss->resumes_sent,
 		       __atomic_load_n(&x->dp->fenced_acks, __ATOMIC_RELAXED));
-	rc_repl_get_stats(ha->repl, &rst);
 	rc_text_printf(t,
 		       "  durability %s: downgrades to local-only ACKs %" PRIu64
 		       ", no-peer-copy periods %" PRIu64 ", POSTs and rooms refused busy %" PRIu64
@@ -179,47 +201,90 @@ static RC_ADMIN_HANDLER(cmd_ha_status)
 		       ", evicted unauthenticated %" PRIu64 ", pre-auth timeouts %" PRIu64
 		       ", rejected %" PRIu64 "; heartbeats from a wrong source %" PRIu64
 		       ", forged %" PRIu64 "\n",
-		       rst.accepted, rst.wrong_source, rst.pending_evicted, rst.pending_timeouts,
-		       rst.rejected, hs.drops[RC_HB_DROP_WRONG_SOURCE], hs.drops[RC_HB_DROP_FORGED]);
+		       rst->accepted, rst->wrong_source, rst->pending_evicted, rst->pending_timeouts,
+		       rst->rejected, hs->drops[RC_HB_DROP_WRONG_SOURCE],
+		       hs->drops[RC_HB_DROP_FORGED]);
 	rc_text_printf(t, "  lease: renewals %" PRIu64 ", renew errors %" PRIu64 ", acquisitions %"
 		       PRIu64 ", refusals %" PRIu64 ", losses %" PRIu64 "%s%s\n",
-		       ls.renewals, ls.renew_errors, ls.acquisitions, ls.refusals, ls.losses,
-		       ls.last_error[0] ? "; last error: " : "", ls.last_error);
+		       ls->renewals, ls->renew_errors, ls->acquisitions, ls->refusals, ls->losses,
+		       ls->last_error[0] ? "; last error: " : "", ls->last_error);
+}
+
+/* The JSON: the states, the peer, the scopes and the machine. */
+static void
+ha_status_json(const struct ha_cmds *x, const struct ha_status *st, json_t *scopes, json_t *res)
+{
+	const struct rc_ha_node *ha = x->ha;
+	uint64_t now = st->now;
+	bool up = st->up;
+	json_t *peer;
+
 	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", x->cfg->ha_peer_id, "state",
-			 up ? pstate : "Unknown", "reason", up ? preason : "Not Reported", "alive",
-			 up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0), "epoch",
-			 (json_int_t)ha->peer.epoch, "last_lsn", (json_int_t)ha->peer.last_lsn);
+			 up ? st->pstate : "Unknown", "reason", up ? st->preason : "Not Reported",
+			 "alive", up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0),
+			 "epoch", (json_int_t)ha->peer.epoch, "last_lsn",
+			 (json_int_t)ha->peer.last_lsn);
 	json_object_update(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
 					  "node", x->cfg->node_id, "state",
 					  rc_ha_state_name(ha->fsm.state), "reason",
 					  rc_ha_reason_name(ha->fsm.reason), "in_state_ms",
 					  (json_int_t)(now - ha->fsm.since_ms), "peer", peer,
 					  "scopes", scopes, "fsm", rc_ha_fsm_to_json(&ha->fsm, now),
-					  "db_ok", ls.db_ok, "takeovers", (json_int_t)ha->takeovers,
+					  "db_ok", st->ls.db_ok, "takeovers",
+					  (json_int_t)ha->takeovers,
 					  "fences", (json_int_t)ha->fences, "resumes_sent",
 					  (json_int_t)ha->ss->resumes_sent, "fenced_acks",
 					  (json_int_t)__atomic_load_n(&x->dp->fenced_acks,
 								      __ATOMIC_RELAXED),
-					  "heartbeats_rx", (json_int_t)hs.rx));
+					  "heartbeats_rx", (json_int_t)st->hs.rx));
+}
+
+/* The JSON's durability, heartbeat drop and stream listener counters. */
+static void
+ha_status_json_counters(const struct ha_cmds *x, const struct ha_status *st, json_t *res)
+{
+	const struct rc_ha_node *ha = x->ha;
+	const struct rc_repl_stats *rst = &st->rst;
+	json_t *hbd, *extra;
+
 	hbd = json_object();
 	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
-		json_object_set_new(hbd, rc_hb_drop_name(d), json_integer((json_int_t)hs.drops[d]));
+		json_object_set_new(hbd, rc_hb_drop_name(d),
+				    json_integer((json_int_t)st->hs.drops[d]));
 	extra = json_pack("{s:s,s:I,s:I,s:I,s:o,s:I,s:{s:I,s:I,s:I,s:I,s:I}}",
-					  "durability", durability_name(ha->durability),
-					  "durability_downgrades", (json_int_t)ha->downgrades,
-					  "durability_busy_periods", (json_int_t)ha->busy_periods,
-					  "peer_busy_refusals",
-					  (json_int_t)__atomic_load_n(&x->dp->peer_busy_refusals,
-								      __ATOMIC_RELAXED),
-					  "heartbeat_drops", hbd, "heartbeat_peer_dead",
-					  (json_int_t)hs.peer_dead, "stream_listener", "accepted",
-					  (json_int_t)rst.accepted, "wrong_source",
-					  (json_int_t)rst.wrong_source, "evicted",
-					  (json_int_t)rst.pending_evicted, "preauth_timeouts",
-					  (json_int_t)rst.pending_timeouts, "rejected",
-					  (json_int_t)rst.rejected);
+			  "durability", durability_name(ha->durability),
+			  "durability_downgrades", (json_int_t)ha->downgrades,
+			  "durability_busy_periods", (json_int_t)ha->busy_periods,
+			  "peer_busy_refusals",
+			  (json_int_t)__atomic_load_n(&x->dp->peer_busy_refusals, __ATOMIC_RELAXED),
+			  "heartbeat_drops", hbd, "heartbeat_peer_dead",
+			  (json_int_t)st->hs.peer_dead,
+			  "stream_listener", "accepted", (json_int_t)rst->accepted, "wrong_source",
+			  (json_int_t)rst->wrong_source, "evicted", (json_int_t)rst->pending_evicted,
+			  "preauth_timeouts", (json_int_t)rst->pending_timeouts, "rejected",
+			  (json_int_t)rst->rejected);
 	json_object_update(res, extra);
 	json_decref(extra);
+}
+
+static RC_ADMIN_HANDLER(cmd_ha_status)
+{
+	struct ha_cmds *x = arg;
+	struct rc_ha_node *ha = x->ha;
+	struct ha_status st;
+	json_t *scopes;
+
+	if (ha == NULL)
+		return ha_status_off(x, res, t);
+	ha_status_read(ha, &st);
+	ha_status_text_nodes(x, &st, t);
+	scopes = json_array();
+	for (unsigned s = 0; s < ha->ss->n; s++)
+		json_array_append_new(scopes, scope_json(ha, s, &st.ls, t));
+	rc_repl_get_stats(ha->repl, &st.rst);
+	ha_status_text_counters(x, &st, t);
+	ha_status_json(x, &st, scopes, res);
+	ha_status_json_counters(x, &st, res);
 	return 0;
 }
 
