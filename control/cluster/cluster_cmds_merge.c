@@ -505,6 +505,61 @@ static RC_ADMIN_HANDLER(cmd_merge_show)
 	return 0;
 }
 
+/* Validates job *m of cluster state c into v and records the verdict (*s); *m becomes the
+ * job's row after the record. */
+static int
+validate_job(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_merge **m,
+	     struct cc_run *v, enum rc_cl_merge_state *s, char *err, size_t errlen)
+{
+	uint32_t id = (*m)->id;
+	int rc;
+
+	job_of(c, *m, &v->job);
+	rc = params_of(c, *m, v, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc_merge_validate(&v->job, &v->p, &v->r); /* the verdict is in v->job and v->r */
+	run_wipe(v);
+	*s = v->job.state == RC_MERGE_VALIDATED || v->job.state == RC_MERGE_DONE ?
+		     RC_CL_MERGE_VALIDATED : RC_CL_MERGE_VALIDATION_FAILED;
+	c = rc_cluster_node_state(x->cn);
+	*m = rc_cluster_find_merge(c, id);
+	rc = *m ? record_keep(x, *m, *s, *s == RC_CL_MERGE_VALIDATED ? "" : v->job.error, err,
+			      errlen) : -ENOENT;
+	if (rc == 0 && v->job.state == RC_MERGE_DONE) /* done in the target already */
+		rc = record_stats(x, id, RC_CL_MERGE_DONE, &v->job.stats, "", err, errlen);
+	return rc;
+}
+
+/* db merge validate's answer: the checks and the verdict s of job m, validated in v. */
+static void
+validate_report(const struct cc_run *v, const struct rc_cl_merge *m, enum rc_cl_merge_state s,
+		json_t *res, struct rc_text *t)
+{
+	json_t *checks = rc_dbcheck_to_json(&v->r);
+	uint32_t id = m->id;
+
+	json_object_update(res, checks);
+	json_decref(checks);
+	json_object_set_new(res, "id", json_integer(id));
+	json_object_set_new(res, "state",
+			    json_string(v->job.state == RC_MERGE_DONE ? "done" :
+					rc_cl_merge_state_name(s)));
+	json_object_set_new(res, "error", json_string(v->job.error));
+	rc_text_printf(t, "merge job %" PRIu32 " (%s + %s -> %s):\n", id, m->sources[0],
+		       m->sources[1], m->target);
+	cc_checks_text(t, json_object_get(res, "checks"));
+	if (v->job.state == RC_MERGE_DONE)
+		rc_text_printf(t, "merge job %" PRIu32 " is already done in the target: nothing "
+				  "to run\n", id);
+	else if (s == RC_CL_MERGE_VALIDATED)
+		rc_text_printf(t, "merge job %" PRIu32 " is valid: roomcastctl db merge run %" PRIu32
+				  "\n", id, id);
+	else
+		rc_text_printf(t, "merge job %" PRIu32 " is NOT valid: %s\nfix the FAIL lines above, "
+				  "then validate again\n", id, v->job.error);
+}
+
 static RC_ADMIN_HANDLER(cmd_merge_validate)
 {
 	struct cc_ctx *x = arg;
@@ -514,7 +569,6 @@ static RC_ADMIN_HANDLER(cmd_merge_validate)
 	struct cc_run *v;
 	enum rc_cl_merge_state s;
 	char why[512];
-	json_t *checks;
 	uint32_t id;
 
 	if (m == NULL)
@@ -544,72 +598,27 @@ static RC_ADMIN_HANDLER(cmd_merge_validate)
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
-	job_of(c, m, &v->job);
-	rc = params_of(c, m, v, err, errlen);
-	if (rc == 0) {
-		rc = rc_merge_validate(&v->job, &v->p, &v->r);
-		run_wipe(v);
-		s = v->job.state == RC_MERGE_VALIDATED || v->job.state == RC_MERGE_DONE ?
-			    RC_CL_MERGE_VALIDATED : RC_CL_MERGE_VALIDATION_FAILED;
-		c = rc_cluster_node_state(x->cn);
-		m = rc_cluster_find_merge(c, id);
-		rc = m ? record_keep(x, m, s, s == RC_CL_MERGE_VALIDATED ? "" : v->job.error, err,
-				     errlen) : -ENOENT;
-		if (rc == 0 && v->job.state == RC_MERGE_DONE) /* done in the target already */
-			rc = record_stats(x, id, RC_CL_MERGE_DONE, &v->job.stats, "", err, errlen);
-	}
+	rc = validate_job(x, c, &m, v, &s, err, errlen);
 	if (rc != 0) {
 		run_wipe(v);
 		free(v);
 		return rc;
 	}
-	checks = rc_dbcheck_to_json(&v->r);
-	json_object_update(res, checks);
-	json_decref(checks);
-	json_object_set_new(res, "id", json_integer(id));
-	json_object_set_new(res, "state",
-			    json_string(v->job.state == RC_MERGE_DONE ? "done" :
-					rc_cl_merge_state_name(s)));
-	json_object_set_new(res, "error", json_string(v->job.error));
-	rc_text_printf(t, "merge job %" PRIu32 " (%s + %s -> %s):\n", id, m->sources[0],
-		       m->sources[1], m->target);
-	cc_checks_text(t, json_object_get(res, "checks"));
-	if (v->job.state == RC_MERGE_DONE)
-		rc_text_printf(t, "merge job %" PRIu32 " is already done in the target: nothing "
-				  "to run\n", id);
-	else if (s == RC_CL_MERGE_VALIDATED)
-		rc_text_printf(t, "merge job %" PRIu32 " is valid: roomcastctl db merge run %" PRIu32
-				  "\n", id, id);
-	else
-		rc_text_printf(t, "merge job %" PRIu32 " is NOT valid: %s\nfix the FAIL lines above, "
-				  "then validate again\n", id, v->job.error);
+	validate_report(v, m, s, res, t);
 	free(v);
 	return 0; /* "ok": false in the result when not valid: roomcastctl exits 1 */
 }
 
-static RC_ADMIN_HANDLER(cmd_merge_run)
+/* Why job m (of cluster state c) may not run now: another run, no validation, or a cluster
+ * state that no longer allows it; 0 when it may. */
+static int
+run_refused(const struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_merge *m,
+	    char *err, size_t errlen)
 {
-	struct cc_ctx *x = arg;
-	const struct rc_cluster *c = NULL;
+	uint32_t id = m->id;
+	char why[512];
 	int rc;
-	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
-	char why[512], rem[512];
-	struct cc_run *run;
-	uint32_t id;
 
-	if (m == NULL)
-		return rc;
-	id = m->id;
-	json_object_set_new(res, "id", json_integer(id));
-	if (m->state == RC_CL_MERGE_DONE) {
-		reminder(m, c, rem, sizeof(rem));
-		json_object_set_new(res, "state", json_string("done"));
-		json_object_set_new(res, "already_done", json_true());
-		json_object_set_new(res, "next", json_string(rem));
-		rc_text_printf(t, "merge job %" PRIu32 " is already done: nothing changed\nnext: "
-				  "%s\n", id, rem);
-		return 0;
-	}
 	if (m->state == RC_CL_MERGE_RUNNING || x->run != NULL) {
 		snprintf(err, errlen, "merge job %" PRIu32 " is running: see db merge show %" PRIu32,
 			 x->run ? x->run->id : id, x->run ? x->run->id : id);
@@ -626,25 +635,68 @@ static RC_ADMIN_HANDLER(cmd_merge_run)
 		snprintf(err, errlen, "merge job %" PRIu32 " not valid: %s", id, why);
 		return rc == -EINVAL ? -EPERM : rc;
 	}
-	run = calloc(1, sizeof(*run));
-	if (run == NULL)
-		return -ENOMEM;
+	return 0;
+}
+
+/* Records job m (of cluster state c) running and starts its thread on run; a thread that
+ * cannot start leaves the job failed. */
+static int
+run_start(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_merge *m,
+	  struct cc_run *run, char *err, size_t errlen)
+{
+	uint32_t id = m->id;
+	char scratch[512];
+	int rc;
+
 	run->id = id;
 	job_of(c, m, &run->job);
 	rc = params_of(c, m, run, err, errlen);
 	if (rc == 0)
 		rc = record_keep(x, m, RC_CL_MERGE_RUNNING, "", err, errlen);
-	if (rc == 0) {
-		marker_set(x, id);
-		rc = -pthread_create(&run->th, NULL, run_main, run);
-		if (rc != 0) {
-			snprintf(err, errlen, "cannot start the merge thread: %s", strerror(-rc));
-			m = rc_cluster_find_merge(rc_cluster_node_state(x->cn), id);
-			if (m != NULL)
-				record_keep(x, m, RC_CL_MERGE_FAILED, err, why, sizeof(why));
-			marker_clear(x);
-		}
+	if (rc != 0)
+		return rc;
+	marker_set(x, id);
+	rc = -pthread_create(&run->th, NULL, run_main, run);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the merge thread: %s", strerror(-rc));
+		m = rc_cluster_find_merge(rc_cluster_node_state(x->cn), id);
+		if (m != NULL)
+			record_keep(x, m, RC_CL_MERGE_FAILED, err, scratch, sizeof(scratch));
+		marker_clear(x);
 	}
+	return rc;
+}
+
+static RC_ADMIN_HANDLER(cmd_merge_run)
+{
+	struct cc_ctx *x = arg;
+	const struct rc_cluster *c = NULL;
+	int rc;
+	const struct rc_cl_merge *m = job_arg(x, argv[0], &c, &rc, err, errlen);
+	char rem[512];
+	struct cc_run *run;
+	uint32_t id;
+
+	if (m == NULL)
+		return rc;
+	id = m->id;
+	json_object_set_new(res, "id", json_integer(id));
+	if (m->state == RC_CL_MERGE_DONE) {
+		reminder(m, c, rem, sizeof(rem));
+		json_object_set_new(res, "state", json_string("done"));
+		json_object_set_new(res, "already_done", json_true());
+		json_object_set_new(res, "next", json_string(rem));
+		rc_text_printf(t, "merge job %" PRIu32 " is already done: nothing changed\nnext: "
+				  "%s\n", id, rem);
+		return 0;
+	}
+	rc = run_refused(x, c, m, err, errlen);
+	if (rc != 0)
+		return rc;
+	run = calloc(1, sizeof(*run));
+	if (run == NULL)
+		return -ENOMEM;
+	rc = run_start(x, c, m, run, err, errlen);
 	if (rc != 0) {
 		run_wipe(run);
 		free(run);
