@@ -195,6 +195,7 @@ static RC_ADMIN_HANDLER(cmd_ha_status)
 					  (json_int_t)__atomic_load_n(&x->dp->fenced_acks,
 								      __ATOMIC_RELAXED),
 					  "heartbeats_rx", (json_int_t)hs.rx));
+	json_object_set_new(res, "garps_sent", json_integer((json_int_t)ha->garps_sent));
 	hbd = json_object();
 	for (unsigned d = 0; d < RC_HB_DROP_MAX; d++)
 		json_object_set_new(hbd, rc_hb_drop_name(d), json_integer((json_int_t)hs.drops[d]));

@@ -49,6 +49,9 @@ metrics() { ip netns exec "${RC_HA_NS[1]}" curl -s "http://${RC_HA_LINK_IP[1]}:9
 backup_metrics() { metrics | grep -q '^roomcast_ha_state{state="Running in Backup Mode"} 1'; }
 rc_wait_until 5 "n2's /metrics shows its HA state" backup_metrics
 rc_assert_match "$(metrics)" 'roomcast_ha_takeovers_total 1' "n2's /metrics counts the takeover"
+rc_assert_int_gt "$(rc_ha_ctl 1 -j ha status | jq -r .garps_sent)" 0 \
+	"n2 announced n1's service address (gratuitous ARPs)"
+rc_assert_match "$(metrics)" 'roomcast_ha_garps_sent_total [1-9]' "n2's /metrics counts them"
 
 sleep 2
 rc_log "n1 restarts"
