@@ -17,7 +17,7 @@
  * stored. LOGIN, LOGOUT and room creation go to the control thread, decoded in the same way.
  *
  * Concurrency: every function runs on the worker `w` given, inside its RCU read side;
- * rc_req_row() and the table are read-only, from any thread.
+ * rc_req_row(), rc_req_room() and the table are read-only, from any thread.
  */
 #ifndef RC_REQUEST_H
 #define RC_REQUEST_H
