@@ -196,4 +196,11 @@ extern struct rc_dp *rc_dp_global;
 int rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to,
 		   const struct rc_msg *m);
 
+/*
+ * Gratuitous ARPs (a request, then a reply) for our own service address (peer false) or
+ * the HA peer's (peer true) on every port, queued on worker 0's tx ring: announced when the
+ * address moves to this node. Control thread. Returns how many were queued.
+ */
+unsigned rc_dp_send_garp(struct rc_dp *dp, bool peer);
+
 #endif /* RC_DP_H */

@@ -53,7 +53,7 @@ struct rc_room {
 	uint64_t last_committed; /* highest seq stored (JOINED.last_seq); relaxed atomic */
 	uint64_t posts;          /* messages stored since start */
 	uint64_t incarnation;    /* this instance of the room: unique in the table's life */
-	uint64_t seq_gen;        /* bumped when seqs are handed back (chat.c: no gap) */
+	uint64_t seq_gen;        /* bumped when seqs are handed back (request.c: no gap) */
 	uint64_t seq_conflicts;  /* records the WAL refused as already stored (alarm) */
 	struct rc_dedup *dedup;  /* re-sent POSTs: the last dedup_window seqs (dedup.h) */
 	rte_spinlock_t lock;     /* guards members against the admin reader */

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "drain_impl.h"
+#include "hmac.h" /* rc_hex */
 #include "lease.h"
 #include "wal_valid.h"
 
@@ -565,7 +566,6 @@ dead_text(char *out, const char *s, size_t n)
 static int
 pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
 {
-	static const char hex[] = "0123456789abcdef";
 	char room[4 * 256 + 1], user[4 * 256 + 1], body[2 * RC_MAX_BODY + 3], err[320];
 	char nums[5][24];
 	const bool msg = r->kind == RC_WAL_MSG;
@@ -579,11 +579,7 @@ pl_dead_letter(struct rc_drainer *d, struct pl *p, const struct drain_rec *r)
 	dead_text(user, r->user, r->user_len);
 	*b++ = '\\';
 	*b++ = 'x';
-	for (unsigned i = 0; i < r->body_len; i++) {
-		*b++ = hex[(unsigned char)r->body[i] >> 4];
-		*b++ = hex[(unsigned char)r->body[i] & 15];
-	}
-	*b = '\0';
+	rc_hex(b, r->body, r->body_len);
 	if (r->body_cut != 0)
 		snprintf(err, sizeof(err), "%s (body of %u bytes: the first %u kept)", r->bad,
 			 (unsigned)r->body_len + r->body_cut, (unsigned)r->body_len);

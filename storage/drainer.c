@@ -85,13 +85,6 @@ static const struct drain_method *const drain_methods[] = {
 	[RC_DRAIN_PIPELINE] = &drain_method_pipeline,
 };
 
-/* Monotonic milliseconds, precise (back-off and idle waits are a few ms). */
-static uint64_t
-mono_ms(void)
-{
-	return rc_mono_us() / 1000u;
-}
-
 /* ---- stats ---- */
 
 static void
@@ -450,10 +443,10 @@ drain_backoff(struct rc_drainer *d, int rc)
 
 	if (d->retry_now) { /* isolating a refused record: each try narrows it down */
 		d->retry_now = false;
-		d->retry_at_ms = mono_ms();
+		d->retry_at_ms = rc_mono_ms_precise();
 		return;
 	}
-	d->retry_at_ms = mono_ms() + wait;
+	d->retry_at_ms = rc_mono_ms_precise() + wait;
 	d->backoff_ms = RTE_MIN(d->backoff_ms * 2, d->conf.retry_max_ms);
 }
 
@@ -462,7 +455,7 @@ drain_backoff(struct rc_drainer *d, int rc)
 static uint64_t
 drain_round(struct rc_drainer *d)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = rc_mono_ms_precise();
 	int rc = 0, n;
 
 	if (now < d->retry_at_ms)

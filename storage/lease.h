@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Ownership leases in the group's PostgreSQL database (issue #5): who owns a scope, at which
- * epoch, until when. A scope is a string; the rooms hosted on node X are the scope
- * "rooms:X" (rc_lease_scope()). The lease is what keeps a pair out of split brain: a missed
+ * Ownership leases in the group's PostgreSQL database (control/ha/HA.md): who owns a
+ * scope, at which epoch, until when. A scope is a string; the rooms hosted on node X are the
+ * scope "rooms:X" (rc_lease_scope()). The lease is what keeps a pair out of split brain: a missed
  * heartbeat only starts a takeover ATTEMPT; ownership is granted here.
  *
  * The rules (table ha_lease, functions rc_lease_* of schema version 2, storage/schema.c):

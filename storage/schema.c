@@ -67,7 +67,7 @@
  *    SET LOCAL roomcast.fence = 'off' (database merges and manual repairs that copy rows
  *    of old terms); a node never does.
  *
- * Notes on version 3 (issue 9):
+ * Notes on version 3 (nothing acknowledged lost or doubled; README "Reliability"):
  *  - drain_dead_letters: what the drainer set aside instead of wedging (storage/drainer.c):
  *    a record that breaks storage/wal_valid.h's rules (invalid UTF-8, a NUL byte in a body,
  *    seq or ts_ms beyond a bigint, lengths), or one PostgreSQL refused on its own after the

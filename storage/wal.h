@@ -81,7 +81,7 @@ struct rc_wal_stats {
 	bool full;                /* above the high-water mark */
 	uint64_t lost_completions; /* stored but freed unreported: reply_to had no ring, or
 				    * the ring stayed full for 1 s during rc_wal_stop() */
-	/* the commit log and the drain (issue 3) */
+	/* the commit log and the drain (README "Storage") */
 	uint64_t last_lsn;          /* highest LSN committed */
 	uint64_t drained_lsn;       /* every LSN <= this is in the external database */
 	uint64_t backlog_records;   /* last_lsn - drained_lsn */
@@ -92,7 +92,7 @@ struct rc_wal_stats {
 	uint64_t seq_gaps_refused;  /* messages refused with -ESPIPE (see rc_wal_rec) */
 	uint64_t peer_trimmed;      /* records trimmed before the HA peer acknowledged them */
 	uint64_t map_free;          /* bytes of free pages inside the used part of the map */
-	/* replication (issue 5) */
+	/* replication to the HA peer (control/ha/HA.md) */
 	uint64_t writer_start;      /* rc_wal_writer_start() */
 	uint64_t peer_acked_lsn;    /* the highest LSN the peer acknowledged */
 	uint64_t held_batches;      /* committed batches whose completion the gate held */
@@ -210,7 +210,7 @@ void rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st);
 int rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
 
 /*
- * Replication (issue 5; storage/repl.h streams the log to the HA peer). For each WAL exactly
+ * Replication (storage/repl.h streams the log to the HA peer). For each WAL exactly
  * one node of the pair is the writer at a time; the other holds a replica whose log has the
  * writer's records at the writer's LSNs.
  *

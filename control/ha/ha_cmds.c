@@ -30,12 +30,6 @@ struct ha_cmds {
 static struct ha_cmds cmds_ctx;
 
 static uint64_t
-now_ms(void)
-{
-	return rc_lease_mono_ms();
-}
-
-static uint64_t
 hb_dropped(const struct rc_hb_stats *hs)
 {
 	uint64_t n = 0;
@@ -88,7 +82,7 @@ scope_json(struct rc_ha_node *ha, unsigned s, const struct rc_ha_lease_status *l
 		       "%" PRIu64 ", peer lag %" PRIu64 " records, %u sessions replicated\n",
 		       sc->lease_scope, s == 0 ? "(own)" : "(peer)",
 		       ls->held[s] ? "held" : ls->acquiring[s] ? "acquiring" : "not held",
-		       ls->epoch[s], rc_lease_guard_ok(&sc->guard, now_ms()) ? " (acking)" : "",
+		       ls->epoch[s], rc_lease_guard_ok(&sc->guard, rc_lease_mono_ms()) ? " (acking)" : "",
 		       sc->loaded ? "served here" : "not served here", role,
 		       have && rs.connected ? "connected" : "disconnected", last, lag, sc->n_sess);
 	rc_text_printf(t,
@@ -101,7 +95,7 @@ scope_json(struct rc_ha_node *ha, unsigned s, const struct rc_ha_lease_status *l
 			 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 			 "scope", sc->lease_scope, "served", sc->loaded, "lease_held", ls->held[s],
 			 "epoch", (json_int_t)ls->epoch[s], "acking",
-			 rc_lease_guard_ok(&sc->guard, now_ms()), "stream_role", role,
+			 rc_lease_guard_ok(&sc->guard, rc_lease_mono_ms()), "stream_role", role,
 			 "stream_connected", have && rs.connected, "last_lsn", (json_int_t)last,
 			 "acked_lsn", (json_int_t)rs.acked_lsn, "lag_records", (json_int_t)lag,
 			 "sessions_replicated", (json_int_t)sc->n_sess, "acks_local_only",
@@ -121,7 +115,7 @@ static RC_ADMIN_HANDLER(cmd_ha_status)
 	struct rc_ha_lease_status ls;
 	struct rc_hb_stats hs;
 	struct rc_repl_stats rst;
-	uint64_t now = now_ms();
+	uint64_t now = rc_lease_mono_ms();
 	json_t *scopes, *peer, *hbd, *extra;
 	const char *pstate, *preason;
 	bool up;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ha_fsm_int.h"
+#include "names.h"
 #include "ha_fsm_print.h"
 
 /* ---- names ---- */
@@ -107,47 +108,40 @@ static const char *const guard_names[G_MAX] = {
 
 #define COUNT(tab) (sizeof(tab) / sizeof((tab)[0]))
 
-/* The one lookup behind the rc_ha_*_name getters: NULL when i is out of range. */
-static const char *
-name_at(const char *const *tab, size_t n, unsigned i)
-{
-	return i < n ? tab[i] : NULL;
-}
-
 const char *
 rc_ha_state_name(enum rc_ha_state s)
 {
-	return name_at(state_names, COUNT(state_names), s);
+	return rc_name_of(state_names, COUNT(state_names), s);
 }
 
 const char *
 rc_ha_reason_name(enum rc_ha_reason r)
 {
-	return name_at(reason_names, COUNT(reason_names), r);
+	return rc_name_of(reason_names, COUNT(reason_names), r);
 }
 
 const char *
 rc_ha_event_name(enum rc_ha_event e)
 {
-	return name_at(event_names, COUNT(event_names), e);
+	return rc_name_of(event_names, COUNT(event_names), e);
 }
 
 const char *
 rc_ha_action_name(enum rc_ha_action a)
 {
-	return name_at(action_names, COUNT(action_names), a);
+	return rc_name_of(action_names, COUNT(action_names), a);
 }
 
 const char *
 rc_ha_await_name(enum rc_ha_await w)
 {
-	return name_at(await_names, COUNT(await_names), w);
+	return rc_name_of(await_names, COUNT(await_names), w);
 }
 
 const char *
 rc_ha_result_name(enum rc_ha_result r)
 {
-	return name_at(result_names, COUNT(result_names), r);
+	return rc_name_of(result_names, COUNT(result_names), r);
 }
 
 /* ---- the step line and JSON ---- */

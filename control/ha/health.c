@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The critical-service watcher: see health.h. */
 #include "health.h"
+#include "names.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@ static const char *const health_names[RC_HEALTH_BIT_MAX] = {
 const char *
 rc_health_bit_name(enum rc_health_bit bit)
 {
-	return (unsigned)bit < RC_HEALTH_BIT_MAX ? health_names[bit] : NULL;
+	return rc_name_of(health_names, RC_HEALTH_BIT_MAX, (int)bit);
 }
 
 #define HEALTH_WORKERS_MAX 1024

@@ -322,19 +322,59 @@ rc_metric_gauge(struct rc_metrics_buf *b, const char *name, const char *help,
 	return sample(b, name, help, RC_METRIC_GAUGE, labels, v);
 }
 
+/* labels then more (either NULL) as one NULL-terminated array in *res: one of them when the
+ * other is empty, else the pairs copied into out (2 * RC_METRIC_LABELS_MAX + 1 slots). false
+ * when they do not fit or labels has an odd count. */
+static bool
+merge_labels(const char *const *labels, const char *const *more, const char **out,
+	     const char *const **res)
+{
+	size_t n = 0;
+
+	for (; labels != NULL && labels[n] != NULL; n++)
+		if (n == 2 * RC_METRIC_LABELS_MAX)
+			return false;
+	if (n % 2 != 0)
+		return false;
+	*res = n == 0 ? more : labels;
+	if (n == 0 || more == NULL || more[0] == NULL)
+		return true;
+	memcpy(out, labels, n * sizeof(*out));
+	for (; *more != NULL; more++) {
+		if (n == 2 * RC_METRIC_LABELS_MAX)
+			return false;
+		out[n++] = *more;
+	}
+	out[n] = NULL;
+	*res = out;
+	return true;
+}
+
+int
+rc_metric_rows_labeled(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
+		       const void *stats, const char *const *labels)
+{
+	const char *merged[2 * RC_METRIC_LABELS_MAX + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct rc_metric_row *r = &rows[i];
+		const char *const *l;
+		uint64_t v;
+
+		if (!merge_labels(labels, r->labels, merged, &l))
+			return fail(b, -EINVAL);
+		memcpy(&v, (const char *)stats + r->off, sizeof(v));
+		if (r->type == RC_METRIC_GAUGE)
+			rc_metric_gauge(b, r->name, r->help, l, (double)v);
+		else
+			rc_metric_counter(b, r->name, r->help, l, v);
+	}
+	return b->err;
+}
+
 int
 rc_metric_rows(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
 	       const void *stats)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct rc_metric_row *r = &rows[i];
-		uint64_t v;
-
-		memcpy(&v, (const char *)stats + r->off, sizeof(v));
-		if (r->type == RC_METRIC_GAUGE)
-			rc_metric_gauge(b, r->name, r->help, r->labels, (double)v);
-		else
-			rc_metric_counter(b, r->name, r->help, r->labels, v);
-	}
-	return b->err;
+	return rc_metric_rows_labeled(b, rows, n, stats, NULL);
 }

@@ -83,6 +83,18 @@ struct rc_metric_row {
 int rc_metric_rows(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
 		   const void *stats);
 
+#define RC_METRIC_LABELS_MAX 8 /* label pairs of one sample written from a row */
+
+/*
+ * The same for one of several stats structs of one kind (a worker's, a scope's): labels (NULL
+ * or RC_LABELS(...), e.g. the worker's lcore) go before each row's own. A family's samples
+ * must be contiguous, so a caller with several sources calls this once per family and
+ * source: rows of one family, or a single row, at a time. More than RC_METRIC_LABELS_MAX
+ * pairs in all, or an odd count in labels: -EINVAL. 0 or the sticky error.
+ */
+int rc_metric_rows_labeled(struct rc_metrics_buf *b, const struct rc_metric_row *rows, size_t n,
+			   const void *stats, const char *const *labels);
+
 /* Metric names match [a-zA-Z_:][a-zA-Z0-9_:]*; label names [a-zA-Z_][a-zA-Z0-9_]* and do
  * not start with "__" (reserved by Prometheus). */
 bool rc_prom_metric_name_ok(const char *name);

@@ -340,13 +340,17 @@ static RC_ADMIN_HANDLER(cmd_stats)
 				      (json_int_t)n->replay.sent, "dropped",
 				      (json_int_t)n->replay.dropped));
 	json_object_set_new(res, "control",
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "logins_ok",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "logins_ok",
 				      (json_int_t)n->logins_ok, "logins_failed",
 				      (json_int_t)n->logins_failed, "logins_repeated",
 				      (json_int_t)n->logins_repeated, "sessions_expired",
 				      (json_int_t)n->sessions_expired, "rooms_created",
-				      (json_int_t)n->rooms_created, "login_refused",
+				      (json_int_t)n->rooms_created, "purges_dropped",
+				      (json_int_t)n->scopes.purges_dropped, "rooms_name_clash",
+				      (json_int_t)n->scopes.rooms_name_clash, "login_refused",
 				      login_refused_json(n, t)));
+	rc_text_printf(t, "scopes: session purges dropped %" PRIu64 ", rooms not loaded (name clash) %"
+			  PRIu64 "\n", n->scopes.purges_dropped, n->scopes.rooms_name_clash);
 	return 0;
 }
 

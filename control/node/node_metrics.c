@@ -6,6 +6,7 @@
  * reads node state.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "drainer.h"
@@ -18,45 +19,27 @@
 #include "session.h"
 #include "wal.h"
 
-typedef uint64_t (*lcore_field_fn)(const struct rc_lcore_stats *s);
+#define LS(f) offsetof(struct rc_lcore_stats, f)
 
-#define FIELD(f)                                                                               \
-	static uint64_t get_##f(const struct rc_lcore_stats *s)                                \
-	{                                                                                      \
-		return s->f;                                                                   \
-	}
-FIELD(rx_pkts)
-FIELD(tx_pkts)
-FIELD(rx_bytes)
-FIELD(tx_bytes)
-FIELD(deliveries)
-FIELD(posts_stored)
-FIELD(forwarded)
-FIELD(resends_acked)
-FIELD(seqs_handed_back)
-FIELD(seq_conflicts)
-FIELD(idle_sleeps)
-
-static const struct {
-	const char *name, *help;
-	lcore_field_fn get;
-} lcore_counters[] = {
-	{ "roomcast_rx_packets_total", "Frames received by a worker lcore", get_rx_pkts },
-	{ "roomcast_tx_packets_total", "Frames sent by a worker lcore", get_tx_pkts },
-	{ "roomcast_rx_bytes_total", "Bytes received by a worker lcore", get_rx_bytes },
-	{ "roomcast_tx_bytes_total", "Bytes queued for sending by a worker lcore", get_tx_bytes },
-	{ "roomcast_deliveries_total", "DELIVER messages sent", get_deliveries },
-	{ "roomcast_posts_stored_total", "POSTs stored and acknowledged", get_posts_stored },
-	{ "roomcast_forwarded_total", "Requests handed to the room's home worker",
-	  get_forwarded },
-	{ "roomcast_resends_acked_total", "Re-sent POSTs answered with their first ACK",
-	  get_resends_acked },
-	{ "roomcast_seqs_handed_back_total",
-	  "POSTs not stored whose seq was assigned again (no gap)", get_seqs_handed_back },
+/* One family per row, each written for every worker in turn (rc_metric_rows_labeled). */
+static const struct rc_metric_row lcore_rows[] = {
+	{ "roomcast_rx_packets_total", "Frames received by a worker lcore", NULL, LS(rx_pkts) },
+	{ "roomcast_tx_packets_total", "Frames sent by a worker lcore", NULL, LS(tx_pkts) },
+	{ "roomcast_rx_bytes_total", "Bytes received by a worker lcore", NULL, LS(rx_bytes) },
+	{ "roomcast_tx_bytes_total", "Bytes queued for sending by a worker lcore", NULL,
+	  LS(tx_bytes) },
+	{ "roomcast_deliveries_total", "DELIVER messages sent", NULL, LS(deliveries) },
+	{ "roomcast_posts_stored_total", "POSTs stored and acknowledged", NULL, LS(posts_stored) },
+	{ "roomcast_forwarded_total", "Requests handed to the room's home worker", NULL,
+	  LS(forwarded) },
+	{ "roomcast_resends_acked_total", "Re-sent POSTs answered with their first ACK", NULL,
+	  LS(resends_acked) },
+	{ "roomcast_seqs_handed_back_total", "POSTs not stored whose seq was assigned again (no gap)",
+	  NULL, LS(seqs_handed_back) },
 	{ "roomcast_seq_conflicts_total",
-	  "POSTs refused by the WAL because their room already stored that seq (alarm)",
-	  get_seq_conflicts },
-	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", get_idle_sleeps },
+	  "POSTs refused by the WAL because their room already stored that seq (alarm)", NULL,
+	  LS(seq_conflicts) },
+	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", NULL, LS(idle_sleeps) },
 };
 
 static void
@@ -65,13 +48,12 @@ lcore_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	char lc[16], wk[16];
 	unsigned i, k, r;
 
-	for (i = 0; i < RTE_DIM(lcore_counters); i++)
+	for (i = 0; i < RTE_DIM(lcore_rows); i++)
 		for (k = 0; k < n->dp.n_workers; k++) {
 			snprintf(lc, sizeof(lc), "%u", n->dp.workers[k]->lcore);
 			snprintf(wk, sizeof(wk), "%u", k);
-			rc_metric_counter(b, lcore_counters[i].name, lcore_counters[i].help,
-					  RC_LABELS("lcore", lc, "worker", wk),
-					  lcore_counters[i].get(&n->dp.workers[k]->stats));
+			rc_metric_rows_labeled(b, &lcore_rows[i], 1, &n->dp.workers[k]->stats,
+					       RC_LABELS("lcore", lc, "worker", wk));
 		}
 	for (k = 0; k < n->dp.n_workers; k++)
 		for (r = 0; r < RC_DROP_MAX; r++) {
@@ -109,6 +91,37 @@ message_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	}
 }
 
+#define WS(f) offsetof(struct rc_wal_stats, f)
+
+/* The WAL's counters and gauges; its "full" flag goes between the two tables. */
+static const struct rc_metric_row wal_rows[] = {
+	{ "roomcast_wal_commits_total", "Synced LMDB transactions", NULL, WS(commits) },
+	{ "roomcast_wal_records_total", "Records committed to LMDB", NULL, WS(records) },
+	{ "roomcast_wal_commit_errors_total", "Failed LMDB commits (retried)", NULL,
+	  WS(commit_errors) },
+	{ "roomcast_wal_map_bytes", "LMDB map size", NULL, WS(map_size), RC_METRIC_GAUGE },
+	{ "roomcast_wal_used_bytes", "LMDB bytes in use", NULL, WS(map_used), RC_METRIC_GAUGE },
+};
+
+static const struct rc_metric_row wal_trim_rows[] = {
+	{ "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB", NULL, WS(trimmed) },
+	{ "roomcast_wal_dedup_keys", "Re-sent POST keys kept in LMDB (each room's last dedup_window)",
+	  NULL, WS(dedup_keys), RC_METRIC_GAUGE },
+	{ "roomcast_wal_peer_trimmed_total",
+	  "Records trimmed before the HA peer acknowledged them (alarm)", NULL, WS(peer_trimmed) },
+	{ "roomcast_wal_seq_gaps_refused_total",
+	  "Messages refused because a seq before them was not stored", NULL,
+	  WS(seq_gaps_refused) },
+};
+
+/* With a database only; the age of the oldest record follows them. */
+static const struct rc_metric_row backlog_rows[] = {
+	{ "roomcast_db_backlog_records", "Records not yet in the database", NULL,
+	  WS(backlog_records), RC_METRIC_GAUGE },
+	{ "roomcast_db_backlog_bytes", "Bytes not yet in the database", NULL, WS(backlog_bytes),
+	  RC_METRIC_GAUGE },
+};
+
 static void
 storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 {
@@ -116,39 +129,32 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	struct rc_wal_stats ws;
 
 	rc_wal_get_stats(rc_node_own(n)->wal, &ws);
-	rc_metric_counter(b, "roomcast_wal_commits_total", "Synced LMDB transactions", NULL,
-			  ws.commits);
-	rc_metric_counter(b, "roomcast_wal_records_total", "Records committed to LMDB", NULL,
-			  ws.records);
-	rc_metric_counter(b, "roomcast_wal_commit_errors_total", "Failed LMDB commits (retried)",
-			  NULL, ws.commit_errors);
-	rc_metric_gauge(b, "roomcast_wal_map_bytes", "LMDB map size", NULL, (double)ws.map_size);
-	rc_metric_gauge(b, "roomcast_wal_used_bytes", "LMDB bytes in use", NULL,
-			(double)ws.map_used);
+	rc_metric_rows(b, wal_rows, RTE_DIM(wal_rows), &ws);
 	rc_metric_gauge(b, "roomcast_storage_full", "1 while POSTs are refused: LMDB full", NULL,
 			ws.full ? 1 : 0);
-	rc_metric_counter(b, "roomcast_wal_trimmed_total", "Drained records trimmed from LMDB",
-			  NULL, ws.trimmed);
-	rc_metric_gauge(b, "roomcast_wal_dedup_keys",
-			"Re-sent POST keys kept in LMDB (each room's last dedup_window)", NULL,
-			(double)ws.dedup_keys);
-	rc_metric_counter(b, "roomcast_wal_peer_trimmed_total",
-			  "Records trimmed before the HA peer acknowledged them (alarm)", NULL,
-			  ws.peer_trimmed);
-	rc_metric_counter(b, "roomcast_wal_seq_gaps_refused_total",
-			  "Messages refused because a seq before them was not stored", NULL,
-			  ws.seq_gaps_refused);
+	rc_metric_rows(b, wal_trim_rows, RTE_DIM(wal_trim_rows), &ws);
 	if (rc_node_own(n)->drainer == NULL)
 		return; /* no database: nothing is ever drained, there is no backlog */
-	rc_metric_gauge(b, "roomcast_db_backlog_records", "Records not yet in the database", NULL,
-			(double)ws.backlog_records);
-	rc_metric_gauge(b, "roomcast_db_backlog_bytes", "Bytes not yet in the database", NULL,
-			(double)ws.backlog_bytes);
+	rc_metric_rows(b, backlog_rows, RTE_DIM(backlog_rows), &ws);
 	rc_metric_gauge(b, "roomcast_db_backlog_oldest_age_seconds",
 			"Age of the oldest record not yet in the database", NULL,
 			ws.oldest_undrained_ms != 0 && now > ws.oldest_undrained_ms ?
 				(double)(now - ws.oldest_undrained_ms) / 1000.0 : 0.0);
 }
+
+#define DS(f) offsetof(struct rc_drainer_stats, f)
+
+/* The drainer's counters; the dead letters (every scope's) go between the two tables. */
+static const struct rc_metric_row drain_rows[] = {
+	{ "roomcast_db_drained_total", "Records drained to the database", NULL, DS(drained) },
+	{ "roomcast_db_conflicts_total",
+	  "Alarms: a row with the same room and seq but another message", NULL, DS(conflicts) },
+	{ "roomcast_db_errors_total", "Failed drain batches (retried)", NULL, DS(errors) },
+};
+
+static const struct rc_metric_row drain_link_rows[] = {
+	{ "roomcast_db_reconnects_total", "Database reconnections", NULL, DS(reconnects) },
+};
 
 static void
 db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
@@ -162,22 +168,38 @@ db_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	rc_drainer_get_stats(rc_node_own(n)->drainer, &ds);
 	rc_metric_gauge(b, "roomcast_db_connected", "1 while the drainer is connected", NULL,
 			ds.connected ? 1 : 0);
-	rc_metric_counter(b, "roomcast_db_drained_total", "Records drained to the database", NULL,
-			  ds.drained);
-	rc_metric_counter(b, "roomcast_db_conflicts_total",
-			  "Alarms: a row with the same room and seq but another message", NULL,
-			  ds.conflicts);
-	rc_metric_counter(b, "roomcast_db_errors_total", "Failed drain batches (retried)", NULL,
-			  ds.errors);
+	rc_metric_rows(b, drain_rows, RTE_DIM(drain_rows), &ds);
 	rc_metric_counter(b, "roomcast_db_dead_letters_total",
 			  "Records set aside into drain_dead_letters (invalid, or refused by the"
 			  " database)", NULL, dead);
 	rc_metric_gauge(b, "roomcast_db_dead_letter_rows",
 			"Alarm while above 0: rows in drain_dead_letters of the scopes drained here",
 			NULL, (double)dead_rows);
-	rc_metric_counter(b, "roomcast_db_reconnects_total", "Database reconnections", NULL,
-			  ds.reconnects);
+	rc_metric_rows(b, drain_link_rows, RTE_DIM(drain_link_rows), &ds);
 }
+
+#define NS(f) offsetof(struct rc_node, f)
+
+/* The control thread's counters; LOGIN refusals by reason (some counted by the workers) go
+ * between the two tables. */
+static const struct rc_metric_row login_rows[] = {
+	{ "roomcast_logins_total", "LOGIN results", RC_LABELS("result", "ok"), NS(logins_ok) },
+	{ "roomcast_logins_total", NULL, RC_LABELS("result", "failed"), NS(logins_failed) },
+	{ "roomcast_logins_repeated_total",
+	  "LOGINs answered with the session of the LOGIN they repeat", NULL,
+	  NS(logins_repeated) },
+};
+
+static const struct rc_metric_row control_rows[] = {
+	{ "roomcast_sessions_expired_total", "Sessions ended by idleness", NULL,
+	  NS(sessions_expired) },
+	{ "roomcast_session_purges_dropped_total",
+	  "Session purges not handed to a worker in time (its room memberships stay until the"
+	  " room is left or unloaded)", NULL, NS(scopes.purges_dropped) },
+	{ "roomcast_rooms_name_clash_total",
+	  "Stored rooms not loaded: a room of that name is served here (created on both nodes of"
+	  " the pair; alarm)", NULL, NS(scopes.rooms_name_clash) },
+};
 
 int
 rc_node_metrics(void *arg, struct rc_metrics_buf *b)
@@ -188,19 +210,12 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 			rc_room_count(n->dp.rooms));
 	rc_metric_gauge(b, "roomcast_sessions", "Live sessions", NULL,
 			rc_session_count(n->dp.sessions));
-	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
-			  RC_LABELS("result", "ok"), n->logins_ok);
-	rc_metric_counter(b, "roomcast_logins_total", "LOGIN results",
-			  RC_LABELS("result", "failed"), n->logins_failed);
-	rc_metric_counter(b, "roomcast_logins_repeated_total",
-			  "LOGINs answered with the session of the LOGIN they repeat", NULL,
-			  n->logins_repeated);
+	rc_metric_rows(b, login_rows, RTE_DIM(login_rows), n);
 	for (unsigned i = 0; i < RC_LOGIN_REFUSAL_MAX; i++)
 		rc_metric_counter(b, "roomcast_login_refusals_total", "LOGINs refused, by reason",
 				  RC_LABELS("reason", rc_login_refusal_name(i)),
 				  rc_node_login_refused(n, i));
-	rc_metric_counter(b, "roomcast_sessions_expired_total", "Sessions ended by idleness",
-			  NULL, n->sessions_expired);
+	rc_metric_rows(b, control_rows, RTE_DIM(control_rows), n);
 	lcore_metrics(n, b);
 	message_metrics(n, b);
 	storage_metrics(n, b);

@@ -6,8 +6,9 @@
 #  2. 4 users on 4 source addresses post 50 messages each, re-sending every 7th POST: rcload
 #     exits 0 only if every member got every message exactly once and in order, and re-sent
 #     POSTs were acknowledged with the same seq and never delivered twice.
-#  3. roomcastctl: the room is listed and shown, `user list` and `stats` answer; the same
-#     counters are served in the Prometheus format on the management address.
+#  3. roomcastctl: the room is listed and shown, `user list` and `stats` answer (with the
+#     scopes' counters: session purges dropped, rooms not loaded); the same counters are
+#     served in the Prometheus format on the management address.
 #  4. SIGTERM + restart on the same data dir: the history is intact.
 #  5. Another round, then SIGKILL + restart: both rooms' histories are intact (ACKed = stored).
 #  6. 500 malformed datagrams: rcload --malformed passes, the drop counters grew, and the node
@@ -88,6 +89,15 @@ m=$(metrics)
 rc_assert_match "$m" '# TYPE roomcast_drops_total counter' "Prometheus: the drops family"
 rc_assert_match "$m" 'roomcast_rooms 1' "Prometheus: the rooms gauge"
 rc_assert_match "$m" 'roomcast_storage_full 0' "Prometheus: the storage-full gauge"
+# the scopes' counters are shown (a single node has one scope: no room can clash)
+rc_assert_eq "$(rc_stat '.control.purges_dropped | type')" number "stats -j: control.purges_dropped"
+rc_assert_eq "$(rc_stat '.control.rooms_name_clash')" 0 "stats -j: control.rooms_name_clash"
+rc_assert_match "$(rc_ctl stats)" \
+	'^scopes: session purges dropped [0-9]+, rooms not loaded \(name clash\) 0$' \
+	"stats: the scopes' counters"
+rc_assert_match "$m" '^roomcast_session_purges_dropped_total [0-9]+$' \
+	"Prometheus: session purges dropped"
+rc_assert_match "$m" '^roomcast_rooms_name_clash_total 0$' "Prometheus: rooms not loaded (name clash)"
 
 # 4. Graceful restart.
 rc_log "step 4: SIGTERM, restart, history"

@@ -332,6 +332,55 @@ test_prom_rows(void **state)
 	rc_metrics_buf_free(&b);
 }
 
+/* Labeled rows: one stats struct per source (a worker), its labels before the row's own, a
+ * family written for each source in turn (as the node writes its per-lcore counters). */
+static void
+test_prom_rows_labeled(void **state)
+{
+	static const char expected[] = "# HELP x_total Two rows.\n"
+				       "# TYPE x_total counter\n"
+				       "x_total{lcore=\"1\",k=\"b\"} 2\n"
+				       "x_total{lcore=\"1\",k=\"a\"} 1\n"
+				       "x_total{lcore=\"2\",k=\"b\"} 20\n"
+				       "x_total{lcore=\"2\",k=\"a\"} 10\n"
+				       "# HELP x_level A gauge.\n"
+				       "# TYPE x_level gauge\n"
+				       "x_level{lcore=\"1\"} 3\n"
+				       "x_level{lcore=\"2\"} 30\n";
+	const struct row_stats st[2] = { { 1, 2, 3 }, { 10, 20, 30 } };
+	const char *const too_many[] = { "a", "1", "b", "2", "c", "3", "d", "4", "e", "5",
+					 "f", "6", "g", "7", "h", "8", NULL };
+	struct rc_metrics_buf b;
+	char lc[8];
+
+	(void)state;
+	rc_metrics_buf_init(&b);
+	for (unsigned k = 0; k < 2; k++) {
+		snprintf(lc, sizeof(lc), "%u", k + 1);
+		assert_int_equal(rc_metric_rows_labeled(&b, test_rows, 2, &st[k],
+							RC_LABELS("lcore", lc)), 0);
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		snprintf(lc, sizeof(lc), "%u", k + 1);
+		assert_int_equal(rc_metric_rows_labeled(&b, &test_rows[2], 1, &st[k],
+							RC_LABELS("lcore", lc)), 0);
+	}
+	assert_string_equal(b.buf, expected);
+	/* no labels of its own: the row's alone, as rc_metric_rows writes them */
+	rc_metrics_buf_reset(&b);
+	assert_int_equal(rc_metric_rows_labeled(&b, test_rows, 3, &st[0], NULL), 0);
+	assert_int_equal(rc_metric_rows_labeled(&b, NULL, 0, &st[0], too_many), 0);
+	/* 8 pairs fit, a ninth (the row's) does not; an odd count is refused */
+	rc_metrics_buf_reset(&b);
+	assert_int_equal(rc_metric_rows_labeled(&b, &test_rows[2], 1, &st[0], too_many), 0);
+	assert_int_equal(rc_metric_rows_labeled(&b, test_rows, 1, &st[0], too_many), -EINVAL);
+	rc_metrics_buf_reset(&b);
+	assert_int_equal(rc_metric_rows_labeled(&b, &test_rows[2], 1, &st[0], RC_LABELS("lcore")),
+			 -EINVAL);
+	assert_null(strstr(b.buf != NULL ? b.buf : "", "x_level"));
+	rc_metrics_buf_free(&b);
+}
+
 /* ---- authentication ---- */
 
 static void
@@ -1078,6 +1127,7 @@ main(void)
 		cmocka_unit_test(test_queue_full),       cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_client_errors),    cmocka_unit_test(test_syncer_late_peer),
 		cmocka_unit_test(test_syncer_refusals),  cmocka_unit_test(test_prom_rows),
+		cmocka_unit_test(test_prom_rows_labeled),
 	};
 
 	/* The management client must ignore proxies the environment names. */
