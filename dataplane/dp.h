@@ -69,10 +69,13 @@ enum rc_work_kind {
  * A request travels decoded, once: `req` is the message as the worker that received it
  * decoded it, with its strings (room name, body, ...) pointing into `msg`, a copy of the
  * message's bytes (the received mbuf is freed after RX; rc_msg_rebase() moved the views).
- * The item never moves while it is in flight, so the views stay valid until it is freed.
- * The home worker reads `who`, `req` and `room_id` only; the control thread reads `msg`
- * (LOGIN, LOGOUT, room creation) and hands a creation's requests on to the home worker as
- * they are (RC_WORK_REQUEST, room_id 0).
+ * The item never moves while it is in flight, so the views stay valid until it is freed;
+ * whoever copies an item by value must rc_msg_rebase() the copy's `req` onto its own `msg`.
+ * No reader decodes `msg` again: the home worker reads `who`, `req` and `room_id`; the
+ * control thread reads `who` and `req` (LOGIN, LOGOUT, room creation) and `msg_len` (a
+ * reply before a login is no larger than the request), keeps the items of a room being
+ * created (by pointer) and hands them on to the home worker as they are (RC_WORK_REQUEST,
+ * room_id 0).
  *
  * The room travels as its id, not as a pointer: the receiving worker's RCU read side ends
  * at its next quiescent state, and the room may be unloaded (rc_room_del) and freed before
@@ -192,5 +195,12 @@ extern struct rc_dp *rc_dp_global;
  */
 int rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to,
 		   const struct rc_msg *m);
+
+/*
+ * Gratuitous ARPs (a request, then a reply) for our own service address (peer false) or
+ * the HA peer's (peer true) on every port, queued on worker 0's tx ring: announced when the
+ * address moves to this node. Control thread. Returns how many were queued.
+ */
+unsigned rc_dp_send_garp(struct rc_dp *dp, bool peer);
 
 #endif /* RC_DP_H */

@@ -189,3 +189,28 @@ rc_pkt_finish(struct rte_mbuf *m, const struct rc_local *local, const struct rc_
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(plen + 8));
 	udp->dgram_cksum = 0; /* optional in IPv4; see PROTOCOL.md */
 }
+
+int
+rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, bool reply)
+{
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*arp));
+	if (eth == NULL)
+		return -ENOBUFS;
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	eth->src_addr = local->mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = 6;
+	arp->arp_plen = 4;
+	arp->arp_opcode = rte_cpu_to_be_16(reply ? RTE_ARP_OP_REPLY : RTE_ARP_OP_REQUEST);
+	arp->arp_data.arp_sha = local->mac;
+	arp->arp_data.arp_sip = ip;
+	memset(&arp->arp_data.arp_tha, reply ? 0xff : 0, sizeof(arp->arp_data.arp_tha));
+	arp->arp_data.arp_tip = ip;
+	return 0;
+}

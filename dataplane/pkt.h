@@ -82,6 +82,13 @@ uint8_t *rc_pkt_init(struct rte_mbuf *m);
 /* Write the headers for a payload of m's current data length minus RC_L2L4_LEN. */
 void rc_pkt_finish(struct rte_mbuf *m, const struct rc_local *local, const struct rc_peer *to);
 
+/*
+ * A gratuitous ARP for ip from local's MAC into the empty mbuf m (broadcast; a request when
+ * reply is false, a reply otherwise): what a node sends when a service address moves to it.
+ * 0, or -ENOBUFS when m has no room.
+ */
+int rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, bool reply);
+
 /* Payload bytes already in m, and how many more fit in one datagram of max payload. */
 static inline uint16_t
 rc_pkt_payload_len(const struct rte_mbuf *m)

@@ -393,6 +393,14 @@ room_name(const struct rc_req_row *row, const struct rc_msg *m)
 	return (const struct rc_str *)((const char *)m + row->room);
 }
 
+const struct rc_str *
+rc_req_room(const struct rc_msg *m)
+{
+	const struct rc_req_row *row = rc_req_row(m->hdr.type);
+
+	return row == NULL || row->room == 0 ? NULL : room_name(row, m);
+}
+
 /* ---- requests at the room's home worker ---- */
 
 static void

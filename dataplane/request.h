@@ -14,10 +14,10 @@
  * `in` ring already decoded (struct rc_work: type, room id, views into a copy of the
  * bytes): the home worker neither decodes nor looks the name up again. POSTs go to the WAL
  * writer; their ACK and DELIVERs leave only from rc_req_committed(), once the record is
- * stored. LOGIN, LOGOUT and room creation go to the control thread.
+ * stored. LOGIN, LOGOUT and room creation go to the control thread, decoded in the same way.
  *
  * Concurrency: every function runs on the worker `w` given, inside its RCU read side;
- * rc_req_row() and the table are read-only, from any thread.
+ * rc_req_row(), rc_req_room() and the table are read-only, from any thread.
  */
 #ifndef RC_REQUEST_H
 #define RC_REQUEST_H
@@ -62,6 +62,10 @@ struct rc_req_row {
 
 /* The row of `type`, or NULL when type >= RC_T_MAX. */
 const struct rc_req_row *rc_req_row(unsigned type);
+
+/* The room name of m by its row's room column (a view into m's bytes), or NULL when its
+ * type names no room. */
+const struct rc_str *rc_req_room(const struct rc_msg *m);
 
 /* One received UDP payload (a bundle of messages) from `peer`. */
 void rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,

@@ -178,3 +178,30 @@ rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to, const str
 	}
 	return 0;
 }
+
+unsigned
+rc_dp_send_garp(struct rc_dp *dp, bool peer)
+{
+	unsigned sent = 0;
+
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		const struct rc_local *l = &dp->ports[p].local;
+
+		for (int reply = 0; reply < 2; reply++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbuf_pool);
+
+			if (m == NULL)
+				return sent;
+			if (rc_pkt_garp(m, l, peer ? l->peer_ip : l->ip, reply != 0) != 0) {
+				rte_pktmbuf_free(m);
+				return sent;
+			}
+			m->port = (uint16_t)p;
+			if (rte_ring_enqueue(dp->workers[0]->tx, m) != 0)
+				rte_pktmbuf_free(m);
+			else
+				sent++;
+		}
+	}
+	return sent;
+}

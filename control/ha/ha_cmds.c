@@ -231,6 +231,7 @@ ha_status_json(const struct ha_cmds *x, const struct ha_status *st, json_t *scop
 					  (json_int_t)__atomic_load_n(&x->dp->fenced_acks,
 								      __ATOMIC_RELAXED),
 					  "heartbeats_rx", (json_int_t)st->hs.rx));
+	json_object_set_new(res, "garps_sent", json_integer((json_int_t)ha->garps_sent));
 }
 
 /* The JSON's durability, heartbeat drop and stream listener counters. */

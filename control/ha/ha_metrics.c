@@ -17,6 +17,9 @@ static const struct rc_metric_row ha_rows[] = {
 	{ "roomcast_ha_takeovers_total", "Peer rooms taken over", NULL, HS(takeovers) },
 	{ "roomcast_ha_fences_total", "Self-fencing (lease lost)", NULL, HS(fences) },
 	{ "roomcast_ha_alarms_total", "HA alarms raised", NULL, HS(alarms) },
+	{ "roomcast_ha_garps_sent_total",
+	  "Gratuitous ARPs queued for a service address that moved to this node", NULL,
+	  HS(garps_sent) },
 };
 
 static const struct rc_metric_row durability_rows[] = {

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rte_arp.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -162,47 +161,7 @@ rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool added
 static void
 send_garp(struct rc_ha_node *ha, unsigned scope)
 {
-	struct rc_dp *dp = ha->dp;
-
-	for (unsigned p = 0; p < dp->n_ports; p++) {
-		const struct rc_local *l = &dp->ports[p].local;
-		rte_be32_t ip = scope == 0 ? l->ip : l->peer_ip;
-
-		for (int op = 0; op < 2; op++) {
-			struct rte_mbuf *m = rte_pktmbuf_alloc(dp->mbuf_pool);
-			struct rte_ether_hdr *eth;
-			struct rte_arp_hdr *arp;
-
-			if (m == NULL)
-				return;
-			eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
-				m, sizeof(*eth) + sizeof(*arp));
-			if (eth == NULL) {
-				rte_pktmbuf_free(m);
-				return;
-			}
-			arp = (struct rte_arp_hdr *)(eth + 1);
-			memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-			eth->src_addr = l->mac;
-			eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-			arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-			arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-			arp->arp_hlen = 6;
-			arp->arp_plen = 4;
-			arp->arp_opcode = rte_cpu_to_be_16(op == 0 ? RTE_ARP_OP_REQUEST :
-								     RTE_ARP_OP_REPLY);
-			arp->arp_data.arp_sha = l->mac;
-			arp->arp_data.arp_sip = ip;
-			memset(&arp->arp_data.arp_tha, op == 0 ? 0 : 0xff,
-			       sizeof(arp->arp_data.arp_tha));
-			arp->arp_data.arp_tip = ip;
-			m->port = (uint16_t)p;
-			if (rte_ring_enqueue(dp->workers[0]->tx, m) != 0)
-				rte_pktmbuf_free(m);
-			else
-				ha->garps_sent++;
-		}
-	}
+	ha->garps_sent += rc_dp_send_garp(ha->dp, scope != 0);
 }
 
 static void

@@ -38,7 +38,7 @@ struct rc_pending_room {
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
 	unsigned n_joins;
-	struct rc_work *joins[RC_PENDING_JOINS];
+	struct rc_work *joins[RC_PENDING_JOINS]; /* the items themselves: their req views stay */
 };
 
 /* LOGIN refusals by reason (stats control.login_refused, roomcast_login_refusals_total). */

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cluster_node.h"
 #include "log.h"
+#include "request.h"
 #include "room_table.h"
 
 static struct rc_pending_room *
@@ -35,19 +36,12 @@ pending_find(struct rc_node *n, const char *name, unsigned len, uint32_t id)
 	return NULL;
 }
 
-/* The type of the request a work item carries (its header's byte 3). */
-static unsigned
-work_type(const struct rc_work *wk)
-{
-	return wk->msg_len >= RC_HDR_LEN ? wk->msg[3] : 0;
-}
-
 static int
 forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 {
 	wk->kind = RC_WORK_REQUEST;
 	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
-		rc_node_reply_error(n, &wk->who, RC_E_BUSY, work_type(wk), "busy, retry", 0);
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, wk->req.hdr.type, "busy, retry", 0);
 		return -ENOBUFS;
 	}
 	return 0; /* the worker frees it */
@@ -147,25 +141,6 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	return 0;
 }
 
-static const struct rc_str *
-work_room(const struct rc_msg *m)
-{
-	switch (m->hdr.type) {
-	case RC_T_JOIN:
-		return &m->u.join.room;
-	case RC_T_LEAVE:
-		return &m->u.leave.room;
-	case RC_T_POST:
-		return &m->u.post.room;
-	case RC_T_FETCH:
-		return &m->u.fetch.room;
-	case RC_T_MEMBERS:
-		return &m->u.members.room;
-	default:
-		return NULL;
-	}
-}
-
 /* A JOIN for a room that did not exist when a worker looked, or a request that followed
  * such a JOIN in the same datagram (dataplane/request.c): it runs after the creation, in the
  * order received. Returns true when the work item was handed on (the caller must not free
@@ -173,28 +148,27 @@ work_room(const struct rc_msg *m)
 bool
 rc_node_create_room(struct rc_node *n, struct rc_work *wk)
 {
-	const struct rc_str *name;
+	const struct rc_str *name = rc_req_room(&wk->req); /* decoded on RX, into wk->msg */
+	unsigned type = wk->req.hdr.type;
 	struct rc_pending_room *p;
 	struct rc_room *r;
-	struct rc_msg m;
-	size_t used;
 
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0 || (name = work_room(&m)) == NULL)
-		return false;
+	if (name == NULL)
+		return false; /* only rows with a room hand over RC_WORK_CREATE_ROOM */
 	r = rc_room_lookup_name(n->dp.rooms, name->p, name->len);
 	if (r != NULL)
 		return forward_to_home(n, r, wk) == 0;
 	p = pending_find(n, name->p, name->len, 0);
 	if (p != NULL) {
 		if (p->n_joins == RC_PENDING_JOINS) {
-			rc_node_reply_error(n, &wk->who, RC_E_BUSY, m.hdr.type, "busy, retry", 0);
+			rc_node_reply_error(n, &wk->who, RC_E_BUSY, type, "busy, retry", 0);
 			return false;
 		}
 		p->joins[p->n_joins++] = wk;
 		return true;
 	}
-	if (m.hdr.type != RC_T_JOIN) { /* its JOIN was refused: answered as if alone */
-		rc_node_reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, m.hdr.type, "unknown room", 0);
+	if (type != RC_T_JOIN) { /* its JOIN was refused: answered as if alone */
+		rc_node_reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, type, "unknown room", 0);
 		return false;
 	}
 	return start_creation(n, wk, name) == 0;
@@ -226,14 +200,16 @@ rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
 		       rec->status != 0 ? strerror(-rec->status) : strerror(errno));
 	}
 	for (i = 0; i < p->n_joins; i++) {
-		if (r == NULL || forward_to_home(n, r, p->joins[i]) != 0) {
-			if (r == NULL && work_type(p->joins[i]) == RC_T_JOIN)
-				rc_node_reply_error(n, &p->joins[i]->who, RC_E_BUSY, RC_T_JOIN,
+		struct rc_work *wk = p->joins[i];
+
+		if (r == NULL || forward_to_home(n, r, wk) != 0) {
+			if (r == NULL && wk->req.hdr.type == RC_T_JOIN)
+				rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN,
 						    "room not created, retry", 0);
 			else if (r == NULL)
-				rc_node_reply_error(n, &p->joins[i]->who, RC_E_UNKNOWN_ROOM,
-						    work_type(p->joins[i]), "unknown room", 0);
-			rte_mempool_put(n->dp.work_pool, p->joins[i]);
+				rc_node_reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM,
+						    wk->req.hdr.type, "unknown room", 0);
+			rte_mempool_put(n->dp.work_pool, wk);
 		}
 	}
 	p->id = 0;

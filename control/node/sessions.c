@@ -121,17 +121,16 @@ login_ok(struct rc_node *n, struct rc_work *wk, const struct rc_session *s)
 void
 rc_node_login(struct rc_node *n, struct rc_work *wk)
 {
+	const struct rc_msg *m = &wk->req; /* as the RX worker decoded it, views into wk->msg */
 	struct rc_session *s;
 	bool repeat = false;
-	struct rc_msg m;
-	size_t used;
 	int rc;
 
-	if (rc_decode(wk->msg, wk->msg_len, &m, &used) != 0)
-		return;
+	if (m->hdr.type != RC_T_LOGIN)
+		return; /* only LOGIN's row hands over RC_WORK_LOGIN (request.c) */
 	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
-	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m.u.login.user.p,
-			     m.u.login.user.len, m.u.login.token.p, m.u.login.token.len,
+	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m->u.login.user.p,
+			     m->u.login.user.len, m->u.login.token.p, m->u.login.token.len,
 			     (uint64_t)time(NULL));
 	if (rc != 0) {
 		login_refused(n, rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN);
@@ -140,12 +139,12 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 				    wk->msg_len);
 		return;
 	}
-	s = login_repeated(n, &wk->who, &m.u.login.user);
+	s = login_repeated(n, &wk->who, &m->u.login.user);
 	if (s != NULL) {
 		repeat = true;
 		n->logins_repeated++;
 	} else {
-		s = rc_session_add(n->dp.sessions, m.u.login.user.p, m.u.login.user.len,
+		s = rc_session_add(n->dp.sessions, m->u.login.user.p, m->u.login.user.len,
 				   &wk->who.peer, rc_mono_ms());
 	}
 	if (s == NULL) {

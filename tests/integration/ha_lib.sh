@@ -14,6 +14,7 @@
 #                          RC_HA_INTERVAL_MS, RC_HA_DEAD_MS, RC_HA_TTL_MS (defaults: the
 #                          product's), RC_HA_EXTRA (appended to the ha { } block)
 #   rc_ha_start I / rc_ha_stop I / rc_ha_kill I    node I (0 = n1, 1 = n2)
+#   rc_ha_pair_up          both nodes started and Normal (20 s each)
 #   rc_ha_ctl I ARGS       roomcastctl on node I
 #   rc_ha_state I          its HA state ("Normal", ...), "" when it does not answer
 #   rc_ha_wait_state I STATE [SECONDS]
@@ -125,6 +126,12 @@ rc_ha_start() { # I
 	RC_NS_NODE=${RC_HA_NS[i]} _rc_daemon_start "${RC_HA_CONF[i]}" "${RC_HA_SOCK[i]}" \
 		"${RC_HA_LOG[i]}" "RC_HA_PID[$i]" "RC_HA_STARTS[$i]" "roomcastd ${RC_HA_ID[i]}"
 	RC_BG_PIDS+=("${RC_HA_PID[i]}")
+}
+rc_ha_pair_up() { # both nodes started, both Normal within 20 s (or the test fails)
+	rc_ha_start 0
+	rc_ha_start 1
+	rc_ha_wait_state 0 Normal 20
+	rc_ha_wait_state 1 Normal 20
 }
 rc_ha_stop() { _rc_daemon_stop "RC_HA_PID[$1]" "roomcastd ${RC_HA_ID[$1]}"; }
 rc_ha_kill() { _rc_daemon_kill "RC_HA_PID[$1]" "roomcastd ${RC_HA_ID[$1]}"; }

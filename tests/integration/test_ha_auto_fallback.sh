@@ -20,10 +20,7 @@ rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCHA"
 rc_start_pg
 rc_ha_setup
 RC_HA_EXTRA="auto_fallback = true; auto_fallback_after_s = 10;" rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 mapfile -t BIND < <(rc_bind_args)
 path() { rc_ha_ctl "$1" -j ha status | jq -r '.fsm.history | map(.to + " (" + .reason + ")") | join(" > ")'; }
 

@@ -41,10 +41,7 @@ RC_PG_CONNINFO=$(bash "$RC_ROOT/tests/pg/pg-standby.sh" conninfo "$PRIMARY_DIR" 
 rc_log "database: $RC_PG_CONNINFO"
 rc_ha_setup
 rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 mapfile -t BIND < <(rc_bind_args)
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
 now_ms() { date +%s%3N; }

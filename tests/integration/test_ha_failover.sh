@@ -22,10 +22,7 @@ rc_require_cmds psql
 rc_start_pg
 rc_ha_setup
 rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 rc_ha_ctl 0 ha status
 mapfile -t BIND < <(rc_bind_args)
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
@@ -52,6 +49,9 @@ metrics() { ip netns exec "${RC_HA_NS[1]}" curl -s "http://${RC_HA_LINK_IP[1]}:9
 backup_metrics() { metrics | grep -q '^roomcast_ha_state{state="Running in Backup Mode"} 1'; }
 rc_wait_until 5 "n2's /metrics shows its HA state" backup_metrics
 rc_assert_match "$(metrics)" 'roomcast_ha_takeovers_total 1' "n2's /metrics counts the takeover"
+rc_assert_int_gt "$(rc_ha_ctl 1 -j ha status | jq -r .garps_sent)" 0 \
+	"n2 announced n1's service address (gratuitous ARPs)"
+rc_assert_match "$(metrics)" 'roomcast_ha_garps_sent_total [1-9]' "n2's /metrics counts them"
 
 sleep 2
 rc_log "n1 restarts"

@@ -31,10 +31,7 @@ rc_ha_setup
 # renewals fences itself, which is not what this test is about); both cases use the same
 export RC_HA_DEAD_MS=${RC_HA_DEAD_MS:-1000} RC_HA_TTL_MS=${RC_HA_TTL_MS:-1500}
 rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 mapfile -t BIND < <(rc_bind_args)
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
 now_ms() { date +%s%3N; }

@@ -30,10 +30,7 @@ rc_require_cmds psql jq
 rc_start_pg
 rc_ha_setup
 rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 ip -n "${RC_HA_NS[1]}" addr add "$OTHER/24" dev "${RC_IF_HA[1]}" || rc_fail "addr $OTHER"
 mapfile -t BIND < <(rc_bind_args)
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE

@@ -22,10 +22,7 @@ rc_require_cmds psql jq curl
 rc_start_pg
 rc_ha_setup
 RC_HA_DURABILITY=peer-required rc_ha_write_confs
-rc_ha_start 0
-rc_ha_start 1
-rc_ha_wait_state 0 Normal 20
-rc_ha_wait_state 1 Normal 20
+rc_ha_pair_up
 mapfile -t BIND < <(rc_bind_args)
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
 st() { rc_ha_ctl "$1" -j ha status | jq -r "$2"; } # I JQ-FILTER

@@ -686,6 +686,48 @@ test_arp(void **state)
 	rte_pktmbuf_free(m);
 }
 
+/* A gratuitous ARP, as sent when a service address moves to this node: broadcast from our
+ * MAC, sender and target the moved address; the request's target MAC zero, the reply's all
+ * ones; and a node that receives another's GARP for an address not its own drops it. */
+static void
+test_garp(void **state)
+{
+	struct rc_local l = local();
+	rte_be32_t ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 2));
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	for (int reply = 0; reply < 2; reply++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		struct rte_ether_hdr *eth;
+		struct rte_arp_hdr *arp;
+		uint8_t tha[6];
+
+		assert_int_equal(rc_pkt_garp(m, &l, ip, reply != 0), 0);
+		assert_int_equal(rte_pktmbuf_data_len(m),
+				 sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr));
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		arp = (struct rte_arp_hdr *)(eth + 1);
+		assert_true(rte_is_broadcast_ether_addr(&eth->dst_addr));
+		assert_true(rte_is_same_ether_addr(&eth->src_addr, &our_mac));
+		assert_int_equal(eth->ether_type, rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP));
+		assert_int_equal(arp->arp_opcode, rte_cpu_to_be_16(reply ? RTE_ARP_OP_REPLY :
+									       RTE_ARP_OP_REQUEST));
+		assert_true(rte_is_same_ether_addr(&arp->arp_data.arp_sha, &our_mac));
+		assert_int_equal(arp->arp_data.arp_sip, ip);
+		assert_int_equal(arp->arp_data.arp_tip, ip);
+		memset(tha, reply ? 0xff : 0, sizeof(tha));
+		assert_memory_equal(&arp->arp_data.arp_tha, tha, sizeof(tha));
+		l.mac = their_mac; /* another node's view: not its address, dropped */
+		assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+		l.mac = our_mac;
+		rte_pktmbuf_free(m);
+	}
+}
+
 /* ---- HA: the peer's service address ---- */
 
 #define PEER_IP RTE_IPV4(198, 18, 0, 2)
@@ -936,6 +978,7 @@ main(void)
 		cmocka_unit_test(test_classify_oversize),
 		cmocka_unit_test(test_frag_tap_iface),
 		cmocka_unit_test(test_arp),
+		cmocka_unit_test(test_garp),
 		cmocka_unit_test(test_peer_ip_arp),
 		cmocka_unit_test(test_peer_ip_udp),
 		cmocka_unit_test(test_finish_vip),

@@ -16,7 +16,11 @@
  * a record the WAL refuses hands its seq back (no gap), and a seq already stored is an
  * alarm (no gap either). The dispatch table is complete (a row per type, the refused ones
  * listed); a forwarded request and a bundle that follows its room's creation reach the
- * home worker decoded (its copy's header scribbled over, it still runs).
+ * home worker decoded (its copy's header scribbled over, it still runs). The control
+ * thread's half (control/node: sessions.c, rooms.c, on a node around this dataplane) reads
+ * the items as decoded too: LOGIN (the token checked in the item's copy) and room creation
+ * (waiting for a creation under way, created, refused, found meanwhile) with the items'
+ * headers scribbled over.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -43,8 +47,10 @@
 #include "dedup.h"
 #include "fanout.h"
 #include "history.h"
+#include "node.h"
 #include "room_table.h"
 #include "session.h"
+#include "token.h"
 #include "wal.h"
 #include "wal_fixture.h"
 
@@ -141,6 +147,8 @@ collect(void)
 
 	n_out = 0;
 	for (unsigned i = 0; i < NW; i++) {
+		while (rte_ring_dequeue(dp.workers[i]->tx, (void **)&m) == 0)
+			rc_tx_frame(&dp, dp.workers[i], m); /* the control thread's replies */
 		rc_tx_flush(&dp, dp.workers[i]);
 		while (rte_ring_dequeue(txr[i], (void **)&m) == 0) {
 			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -1037,6 +1045,218 @@ test_bundle_new_room(void **state)
 	expect_stored(4, 1, 1);
 }
 
+/* ---- the control thread's half (control/node), on this dataplane ---- */
+
+static struct rc_node node;
+
+/* A node around the test's dataplane (the same tables, rings and pools): its token secret,
+ * one scope of room ids 1..100 served. */
+static void
+node_around_dp(void)
+{
+	memset(&node, 0, sizeof(node));
+	node.dp = dp;
+	node.cfg.secret_len = 32;
+	memset(node.cfg.secret, 's', node.cfg.secret_len);
+	node.cfg.session_idle_s = 120;
+	node.scopes.n = 1;
+	node.scopes.sc[0].room_lo = 1;
+	node.scopes.sc[0].room_hi = 100;
+}
+
+/* What worker 0 handed to the control thread for m from peer k, its header scribbled over:
+ * whoever reads it now can only use what was decoded on RX. */
+static struct rc_work *
+to_control(unsigned k, const struct rc_msg *m, unsigned kind)
+{
+	struct rc_work *wk;
+
+	input(0, k, m);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, kind);
+	assert_int_equal(wk->req.hdr.type, m->hdr.type);
+	memset(wk->msg, 0, RC_HDR_LEN);
+	return wk;
+}
+
+static struct rc_msg
+login_msg(const char *user, const char *token, uint32_t request_id)
+{
+	struct rc_msg m = req(RC_T_LOGIN, 0, request_id);
+
+	m.u.login.user = str(user);
+	m.u.login.token = str(token);
+	return m;
+}
+
+/* LOGIN on the control thread: the token is verified against the bytes the RX worker decoded
+ * (in the item's copy), without decoding them again. */
+static void
+test_control_login_decoded(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX];
+	struct rc_msg m;
+	struct rc_work *wk;
+	struct rc_session *s;
+
+	(void)state;
+	node_around_dp();
+	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
+				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
+	m = login_msg("bob", token, 11);
+	wk = to_control(3, &m, RC_WORK_LOGIN);
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	assert_non_null(sent(RC_T_LOGIN_OK, 3, 0));
+	s = rc_session_lookup(dp.sessions, sent(RC_T_LOGIN_OK, 3, 0)->u.login_ok.session);
+	assert_non_null(s);
+	assert_int_equal(s->user_len, 3);
+	assert_memory_equal(s->user, "bob", 3);
+	assert_int_equal(node.logins_ok, 1);
+
+	/* the same token, one byte of it changed in the item's copy only: refused */
+	m = login_msg("bob", token, 12);
+	wk = to_control(3, &m, RC_WORK_LOGIN);
+	assert_true(wk->req.u.login.token.p >= (const char *)wk->msg &&
+		    wk->req.u.login.token.p < (const char *)wk->msg + wk->msg_len);
+	((char *)wk->req.u.login.token.p)[0] ^= 1;
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	expect_error(3, RC_E_NOT_AUTH, RC_T_LOGIN);
+	assert_int_equal(node.login_refused[RC_LOGIN_BAD_TOKEN], 1);
+	assert_int_equal(node.logins_failed, 1);
+	assert_int_equal(node.logins_ok, 1);
+}
+
+/* Two requests for `name` in one datagram from peer k (a JOIN and `then`), on the control
+ * thread's ring as room creations. */
+static void
+join_and(unsigned k, uint64_t session, const char *name, unsigned then)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_peer p = peer_of(k);
+	struct rc_msg m[2] = { req(RC_T_JOIN, session, 1), req(then, session, 2) };
+	ssize_t n1, n2;
+
+	m[0].u.join.room = str(name);
+	if (then == RC_T_FETCH) {
+		m[1].u.fetch.room = str(name);
+		m[1].u.fetch.max = 10;
+	} else {
+		m[1].u.post.room = str(name);
+		m[1].u.post.cmid = 1;
+		m[1].u.post.body = str("hi");
+	}
+	n1 = rc_encode(buf, sizeof(buf), &m[0]);
+	assert_true(n1 > 0);
+	n2 = rc_encode(buf + n1, sizeof(buf) - (size_t)n1, &m[1]);
+	assert_true(n2 > 0);
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)(n1 + n2));
+	assert_int_equal(rte_ring_count(dp.ctrl_ring), 2);
+}
+
+/* The two items join_and() queued, each run by rc_node_create_room with its header
+ * scribbled over, and kept by the control thread (waiting, or handed on). */
+static void
+create_both(void)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		struct rc_work *wk = take_work(dp.ctrl_ring);
+
+		memset(wk->msg, 0, RC_HDR_LEN);
+		assert_true(rc_node_create_room(&node, wk));
+	}
+}
+
+static struct rc_pending_room *
+creation_under_way(unsigned slot, uint32_t id, const char *name)
+{
+	struct rc_pending_room *p = &node.pending[slot];
+
+	p->id = id;
+	p->name_len = (uint8_t)strlen(name);
+	memcpy(p->name, name, p->name_len + 1);
+	return p;
+}
+
+/* The next request on the history ring is of `kind` (freed). */
+static void
+take_hist(unsigned kind)
+{
+	struct rc_hist_req *q = NULL;
+
+	assert_int_equal(rte_ring_dequeue(dp.hist_ring[0], (void **)&q), 0);
+	assert_int_equal(q->kind, kind);
+	rte_mempool_put(dp.hist_pool[0], q);
+}
+
+/* Room creation on the control thread: the room named by the dispatch row's column of the
+ * request as decoded on RX; the requests kept while the room is stored (the items
+ * themselves: their views still point into them) run at its home worker once it is; a
+ * refused creation answers each by its decoded type; a room created meanwhile gets them at
+ * once; a request whose JOIN did not start a creation names an unknown room. No item is
+ * lost. */
+static void
+test_control_create_room_decoded(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	unsigned avail = rte_mempool_avail_count(dp.work_pool);
+	struct rc_wal_rec rec = { .ts_ms = 1 };
+	struct rc_pending_room *p;
+	struct rc_work *wk;
+
+	(void)state;
+	node_around_dp();
+	p = creation_under_way(0, 5, "fresh");
+	join_and(1, a->id, "fresh", RC_T_FETCH);
+	create_both();
+	assert_int_equal(p->n_joins, 2);
+	rec.room_id = 5;
+	rc_node_room_created(&node, &rec);
+	assert_int_equal(node.rooms_created, 1);
+	assert_int_equal(run_handoffs(), 2);
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 1, 0));
+	assert_int_equal(sent(RC_T_JOINED, 1, 0)->u.joined.room_id, 5);
+	assert_int_equal(count_sent(RC_T_ERROR), 0);
+	take_hist(RC_HIST_LATEST);
+	take_hist(RC_HIST_RANGE);
+
+	creation_under_way(1, 7, "doomed");
+	join_and(1, a->id, "doomed", RC_T_POST);
+	create_both();
+	rec.room_id = 7;
+	rec.status = -EIO;
+	rc_node_room_created(&node, &rec);
+	collect();
+	assert_int_equal(count_sent(RC_T_ERROR), 2);
+	expect_error(1, RC_E_BUSY, RC_T_JOIN);
+	assert_int_equal(sent(RC_T_ERROR, 1, 1)->u.error.code, RC_E_UNKNOWN_ROOM);
+	assert_int_equal(sent(RC_T_ERROR, 1, 1)->u.error.ref_type, RC_T_POST);
+
+	join_and(1, a->id, "later", RC_T_FETCH);
+	room(6, "later", 0);
+	create_both();
+	assert_int_equal(run_handoffs(), 2);
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 1, 0));
+	assert_int_equal(sent(RC_T_JOINED, 1, 0)->u.joined.room_id, 6);
+	take_hist(RC_HIST_LATEST);
+	take_hist(RC_HIST_RANGE);
+
+	join_and(1, a->id, "nowhere", RC_T_POST);
+	rte_mempool_put(dp.work_pool, take_work(dp.ctrl_ring)); /* its JOIN refused */
+	wk = take_work(dp.ctrl_ring);
+	memset(wk->msg, 0, RC_HDR_LEN);
+	assert_false(rc_node_create_room(&node, wk));
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	expect_error(1, RC_E_UNKNOWN_ROOM, RC_T_POST);
+	assert_int_equal(rte_mempool_avail_count(dp.work_pool), avail);
+}
+
 int
 main(void)
 {
@@ -1055,6 +1275,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
