@@ -218,7 +218,7 @@ ha_status_json(const struct ha_cmds *x, const struct ha_status *st, json_t *scop
 			 "alive", up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0),
 			 "epoch", (json_int_t)ha->peer.epoch, "last_lsn",
 			 (json_int_t)ha->peer.last_lsn);
-	json_object_update(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
+	json_object_update_new(res, json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:b,s:I,s:I,s:I,s:I,s:I}",
 					  "node", x->cfg->node_id, "state",
 					  rc_ha_state_name(ha->fsm.state), "reason",
 					  rc_ha_reason_name(ha->fsm.reason), "in_state_ms",
