@@ -21,6 +21,7 @@
 
 #include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
 #include "counters.h"
+#include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "pkt.h"
 #include "proto.h"
 
@@ -132,10 +133,10 @@ struct rc_dp {
 	struct rte_mempool *work_pool;   /* struct rc_work */
 	struct rte_mempool *mbuf_pool;
 	/* storage, per HA scope: [0] our own rooms, [1] the HA peer's (NULL without HA) */
-	struct rte_ring *wal_ring[2];      /* struct rc_wal_rec* to that scope's WAL writer */
-	struct rte_mempool *wal_pool[2];
-	struct rte_ring *hist_ring[2];     /* struct rc_hist_req* to its history thread */
-	struct rte_mempool *hist_pool[2];
+	struct rte_ring *wal_ring[RC_MAX_SCOPES];      /* struct rc_wal_rec* to that scope's WAL writer */
+	struct rte_mempool *wal_pool[RC_MAX_SCOPES];
+	struct rte_ring *hist_ring[RC_MAX_SCOPES];     /* struct rc_hist_req* to its history thread */
+	struct rte_mempool *hist_pool[RC_MAX_SCOPES];
 
 	/* tables (RCU) */
 	struct rc_room_table *rooms;
@@ -162,13 +163,13 @@ struct rc_dp {
 	 * while scope_serving[s]; with guard[s] set, a stored POST is acknowledged only while
 	 * that scope's lease guard is valid (storage/lease.h), else it is dropped unanswered
 	 * (counted in fenced_acks): the client resends it to the new owner. */
-	volatile bool scope_serving[2];
-	const struct rc_lease_guard *guard[2];
+	volatile bool scope_serving[RC_MAX_SCOPES];
+	const struct rc_lease_guard *guard[RC_MAX_SCOPES];
 	uint64_t fenced_acks; /* relaxed atomic, any worker */
 	/* ha.durability = "peer-required": while no peer copy of scope s can be had, a new POST
 	 * to one of its rooms is refused with ERROR 9 busy (counted in peer_busy_refusals), never
 	 * stored to be acknowledged on the local commit alone (control/ha/HA.md) */
-	volatile bool scope_no_peer[2];
+	volatile bool scope_no_peer[RC_MAX_SCOPES];
 	uint64_t peer_busy_refusals; /* POSTs and room creations refused so; relaxed atomic */
 	/* fault injection (ha.fault_injection, tests only): the workers stop making progress,
 	 * as a hung text-conference service would; nothing is received or sent meanwhile */

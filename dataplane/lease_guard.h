@@ -13,6 +13,10 @@
 
 #include "clock.h"
 
+/* A node's ownership scopes: [0] the rooms it hosts, [1] its HA peer's (a pair member
+ * holds both; a single node only [0]). Every per-scope array is this long. */
+#define RC_MAX_SCOPES 2
+
 struct rc_lease_guard {
 	_Atomic uint64_t epoch;               /* 0: no lease */
 	_Atomic uint64_t valid_until_mono_ms; /* acknowledge only while now < this */

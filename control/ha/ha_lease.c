@@ -43,8 +43,8 @@ struct rc_ha_lease {
 	char conninfo[768];
 	char me[RC_LEASE_NAME_MAX + 1];
 	uint32_t ttl_ms;
-	struct rc_lease_guard *guard[2];
-	struct scope sc[2];
+	struct rc_lease_guard *guard[RC_MAX_SCOPES];
+	struct scope sc[RC_MAX_SCOPES];
 	struct rc_ha_lease_ev q[EV_QUEUE];
 	unsigned q_head, q_len;
 	struct rc_ha_lease_status st;
@@ -346,7 +346,7 @@ lease_main(void *arg)
 		now = rc_lease_mono_ms();
 		due = now + 100;
 		now = probe_db(l, now);
-		for (unsigned i = 0; i < 2; i++)
+		for (unsigned i = 0; i < RC_MAX_SCOPES; i++)
 			now = scope_step(l, i, now, &due);
 		if ((!l->st.db_ok || l->want_up) && l->probe_due < due)
 			due = l->probe_due;
@@ -358,7 +358,7 @@ lease_main(void *arg)
 }
 
 struct rc_ha_lease *
-rc_ha_lease_create(const struct rc_ha_lease_conf *c, struct rc_lease_guard *guards[2])
+rc_ha_lease_create(const struct rc_ha_lease_conf *c, struct rc_lease_guard *guards[RC_MAX_SCOPES])
 {
 	struct rc_ha_lease *l;
 
@@ -375,7 +375,7 @@ rc_ha_lease_create(const struct rc_ha_lease_conf *c, struct rc_lease_guard *guar
 	snprintf(l->conninfo, sizeof(l->conninfo), "%s", c->conninfo);
 	snprintf(l->me, sizeof(l->me), "%s", c->me);
 	l->ttl_ms = c->ttl_ms;
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < RC_MAX_SCOPES; i++) {
 		snprintf(l->sc[i].name, sizeof(l->sc[i].name), "%s", c->scope[i]);
 		l->guard[i] = guards[i];
 	}
@@ -499,7 +499,7 @@ rc_ha_lease_get_status(struct rc_ha_lease *l, struct rc_ha_lease_status *st)
 {
 	pthread_mutex_lock(&l->mu);
 	*st = l->st;
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < RC_MAX_SCOPES; i++) {
 		st->held[i] = l->sc[i].st == S_HELD || l->sc[i].st == S_PARKED;
 		st->acquiring[i] = l->sc[i].st == S_ACQUIRING;
 		st->epoch[i] = l->sc[i].epoch;

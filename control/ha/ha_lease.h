@@ -54,23 +54,23 @@ struct rc_ha_lease_ev {
 struct rc_ha_lease_conf {
 	const char *conninfo; /* the group's database (with the password) */
 	const char *me;       /* our node id: the holder name */
-	const char *scope[2]; /* "rooms:<us>", "rooms:<peer>" */
+	const char *scope[RC_MAX_SCOPES]; /* "rooms:<us>", "rooms:<peer>" */
 	uint32_t ttl_ms;
 };
 
 struct rc_ha_lease_status {
 	bool db_ok;
-	bool held[2], acquiring[2];
-	uint64_t epoch[2];
+	bool held[RC_MAX_SCOPES], acquiring[RC_MAX_SCOPES];
+	uint64_t epoch[RC_MAX_SCOPES];
 	uint64_t renewals, renew_errors, renew_skipped, acquisitions, refusals, losses;
 	char last_error[160];
 };
 
 struct rc_ha_lease;
 
-/* guards[0], guards[1]: the scopes' guards (owned by the caller). NULL + errno. */
+/* guards[0..RC_MAX_SCOPES): the scopes' guards (owned by the caller). NULL + errno. */
 struct rc_ha_lease *rc_ha_lease_create(const struct rc_ha_lease_conf *c,
-				       struct rc_lease_guard *guards[2]);
+				       struct rc_lease_guard *guards[RC_MAX_SCOPES]);
 int rc_ha_lease_start(struct rc_ha_lease *l);
 void rc_ha_lease_destroy(struct rc_ha_lease *l); /* stops the thread; releases nothing */
 

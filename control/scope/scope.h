@@ -33,7 +33,6 @@
 #include "proto.h"
 #include "wal.h"
 
-#define RC_MAX_SCOPES 2
 
 struct rc_history;
 struct rc_replay;
