@@ -64,7 +64,7 @@ start_handover(struct rc_ha_node *ha, unsigned scope, uint32_t op)
 {
 	struct rc_scope_handover *j = &ha->ss->sc[scope].handover;
 
-	__atomic_store_n(&ha->dp->scope_serving[scope], false, __ATOMIC_RELEASE);
+	rc_scope_serve(&ha->ss->sc[scope], false);
 	rc_ha_lease_park(ha->lease, scope);
 	j->active = true;
 	j->op = op;
@@ -225,7 +225,7 @@ lease_events(struct rc_ha_node *ha)
 		case RC_HAL_LOST:
 			RC_ERR("ha: lease %s lost: %s: fencing", ha->ss->sc[e.scope].lease_scope,
 			       e.detail);
-			__atomic_store_n(&ha->dp->scope_serving[e.scope], false, __ATOMIC_RELEASE);
+			rc_scope_serve(&ha->ss->sc[e.scope], false);
 			ha_event(ha, RC_HA_EV_LEASE_LOST, NULL);
 			break;
 		case RC_HAL_RELEASED:
@@ -353,7 +353,7 @@ update_gate(struct rc_ha_node *ha)
 			ha->ss->sc[s].gate_on = on;
 		}
 		if (busy != ha->ss->sc[s].no_peer_busy) {
-			__atomic_store_n(&ha->dp->scope_no_peer[s], busy, __ATOMIC_RELEASE);
+			rc_scope_busy(&ha->ss->sc[s], busy);
 			ha->ss->sc[s].no_peer_busy = busy;
 		}
 		if (served && busy && !ha->ss->sc[s].busy_logged) {
@@ -558,8 +558,7 @@ ha_open(struct rc_ha_node *ha, char *err, size_t errlen)
 									   RC_HA_DUR_LOCAL;
 	ha->started_ms = rc_ha_now_ms();
 	/* nothing is served until a lease is won */
-	for (unsigned p = 0; p < ha->dp->n_ports; p++)
-		ha->dp->ports[p].local.peer_ip = c->ha_peer_service_ip.s_addr;
+	rc_scope_set_ip(&ha->ss->sc[1], c->ha_peer_service_ip.s_addr);
 	rc_ha_fsm_init(&ha->fsm, true, ha->started_ms);
 	rc_ha_fsm_set_auto_fallback(&ha->fsm, c->ha_auto_fallback,
 				    (uint64_t)c->ha_auto_fallback_s * 1000);

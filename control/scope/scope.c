@@ -349,6 +349,27 @@ rc_scope_address(struct rc_scope *s, bool on)
 	}
 }
 
+void
+rc_scope_set_ip(struct rc_scope *s, uint32_t ip)
+{
+	struct rc_dp *dp = s->set->dp;
+
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		struct rc_local *l = &dp->ports[p].local;
+
+		if (s->idx == 0)
+			l->ip = ip;
+		else
+			l->peer_ip = ip;
+	}
+}
+
+void
+rc_scope_busy(struct rc_scope *s, bool on)
+{
+	__atomic_store_n(&s->set->dp->scope_no_peer[s->idx], on, __ATOMIC_RELEASE);
+}
+
 bool
 rc_scope_sess_put(struct rc_scope *s, const struct rc_scope_sess *e)
 {

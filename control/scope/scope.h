@@ -175,6 +175,12 @@ void rc_scope_drainer_stop(struct rc_scope *s);
 void rc_scope_serve(struct rc_scope *s, bool on);
 /* The workers answer ARP and traffic for the scope's service address (on), or not. */
 void rc_scope_address(struct rc_scope *s, bool on);
+/* The scope's service address (network order) on every port: scope 0 the node's own, scope 1
+ * its HA peer's (claimed on a takeover). Before the workers start. */
+void rc_scope_set_ip(struct rc_scope *s, uint32_t ip);
+/* The workers refuse new POSTs and room creations in the scope's rooms with ERROR 9 busy
+ * (on: ha.durability "peer-required" and no peer copy to be had), or accept them. */
+void rc_scope_busy(struct rc_scope *s, bool on);
 
 /* The replicated session list: add or update (false when new and the list holds
  * max_sessions already, or out of memory), remove one, clear. */
