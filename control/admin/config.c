@@ -73,14 +73,14 @@ rc_config_defaults(struct rc_config *c)
 	c->db_batch_max = 10000;
 	c->db_retry_max_ms = 5000;
 	c->db_cleanup_interval_s = 3600;
-	c->ha_interval_ms = 100;
-	c->ha_dead_ms = 500;
-	c->ha_lease_ttl_ms = 600;
-	c->ha_stall_ms = 1000;
-	c->ha_startup_grace_ms = 5000;
-	strcpy(c->ha_durability, "peer");
-	c->ha_auto_fallback_s = 1800;
-	c->ha_key_id = 1;
+	c->ha.interval_ms = 100;
+	c->ha.dead_ms = 500;
+	c->ha.lease_ttl_ms = 600;
+	c->ha.stall_ms = 1000;
+	c->ha.startup_grace_ms = 5000;
+	strcpy(c->ha.durability, "peer");
+	c->ha.auto_fallback_s = 1800;
+	c->ha.key_id = 1;
 	for (unsigned i = 0; i < RC_MAX_PORTS; i++) {
 		struct rc_port_conf *p = &c->ports[i];
 
@@ -362,21 +362,21 @@ static const struct key conf_keys[] = {
 	{ "db.retry_max_ms", INT, CONF(db_retry_max_ms), 100, 600000, parse_uint },
 	{ "db.cleanup_days", INT, CONF(db_cleanup_days), 0, 36500, parse_uint },
 	{ "db.cleanup_interval_s", INT, CONF(db_cleanup_interval_s), 60, 604800, parse_uint },
-	{ "ha.enabled", BOOL, CONF(ha_enabled), 0, 1, parse_bool },
-	{ "ha.peer_id", STR, CONF(ha_peer_id), 1, 63, parse_str },
-	{ "ha.address", STR, CONF(ha_address), 1, 63, parse_str },
-	{ "ha.peer_address", STR, CONF(ha_peer_address), 1, 63, parse_str },
-	{ "ha.peer_service_ip", STR, CONF(ha_peer_service_ip), 0, 0, parse_ipv4 },
-	{ "ha.interval_ms", INT, CONF(ha_interval_ms), 10, 60000, parse_uint },
-	{ "ha.dead_ms", INT, CONF(ha_dead_ms), 30, 600000, parse_uint },
-	{ "ha.lease_ttl_ms", INT, CONF(ha_lease_ttl_ms), 150, 600000, parse_uint },
-	{ "ha.startup_grace_ms", INT, CONF(ha_startup_grace_ms), 0, 600000, parse_uint },
-	{ "ha.stall_ms", INT, CONF(ha_stall_ms), 50, 600000, parse_uint },
-	{ "ha.durability", STR, CONF(ha_durability), 1, 15, parse_str },
-	{ "ha.auto_fallback", BOOL, CONF(ha_auto_fallback), 0, 1, parse_bool },
-	{ "ha.auto_fallback_after_s", INT, CONF(ha_auto_fallback_s), 10, 86400, parse_uint },
-	{ "ha.key_id", INT, CONF(ha_key_id), 1, 255, parse_uint },
-	{ "ha.fault_injection", BOOL, CONF(ha_fault_injection), 0, 1, parse_bool },
+	{ "ha.enabled", BOOL, CONF(ha.enabled), 0, 1, parse_bool },
+	{ "ha.peer_id", STR, CONF(ha.peer_id), 1, 63, parse_str },
+	{ "ha.address", STR, CONF(ha.address), 1, 63, parse_str },
+	{ "ha.peer_address", STR, CONF(ha.peer_address), 1, 63, parse_str },
+	{ "ha.peer_service_ip", STR, CONF(ha.peer_service_ip), 0, 0, parse_ipv4 },
+	{ "ha.interval_ms", INT, CONF(ha.interval_ms), 10, 60000, parse_uint },
+	{ "ha.dead_ms", INT, CONF(ha.dead_ms), 30, 600000, parse_uint },
+	{ "ha.lease_ttl_ms", INT, CONF(ha.lease_ttl_ms), 150, 600000, parse_uint },
+	{ "ha.startup_grace_ms", INT, CONF(ha.startup_grace_ms), 0, 600000, parse_uint },
+	{ "ha.stall_ms", INT, CONF(ha.stall_ms), 50, 600000, parse_uint },
+	{ "ha.durability", STR, CONF(ha.durability), 1, 15, parse_str },
+	{ "ha.auto_fallback", BOOL, CONF(ha.auto_fallback), 0, 1, parse_bool },
+	{ "ha.auto_fallback_after_s", INT, CONF(ha.auto_fallback_s), 10, 86400, parse_uint },
+	{ "ha.key_id", INT, CONF(ha.key_id), 1, 255, parse_uint },
+	{ "ha.fault_injection", BOOL, CONF(ha.fault_injection), 0, 1, parse_bool },
 };
 
 static const struct key port_keys[] = {

@@ -17,6 +17,28 @@
 #define RC_MAX_WORKERS 16
 #define RC_MAX_EAL_ARGS 32
 
+/* The HA pair's section of the configuration (keys ha.*), the part the HA wing reads. */
+struct rc_ha_conf {
+	bool enabled;                 /* default false: a standalone node (state Unknown) */
+	char peer_id[64];             /* the other node of the pair */
+	char address[64];             /* "IPV4:PORT": our end of the HA link */
+	char peer_address[64];        /* "IPV4:PORT": the peer's */
+	struct in_addr peer_service_ip; /* the peer's service address (claimed on takeover) */
+	unsigned interval_ms;         /* heartbeat interval; default 100 */
+	unsigned dead_ms;             /* peer declared dead after this silence; default 500 */
+	unsigned lease_ttl_ms;        /* ownership lease in the database; default 600 */
+	unsigned startup_grace_ms;    /* a peer never heard is not dead before this; 5000 */
+	unsigned stall_ms;            /* a worker without progress this long is down; 1000 */
+	char durability[16];          /* "peer" (default: ACK after the peer holds it while
+					  * it can, else on the local commit, counted), "peer-required"
+					  * (no peer copy: POSTs refused, ERROR 9 busy) or "local" (ACK
+					  * after the local synced commit) */
+	bool auto_fallback;           /* default false */
+	unsigned auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
+	unsigned key_id;              /* key id of the auth secret on the HA link; 1 */
+	bool fault_injection;         /* `roomcastctl ha fault` allowed (tests); false */
+};
+
 struct rc_config {
 	char path[256]; /* the file it came from */
 
@@ -85,24 +107,7 @@ struct rc_config {
 	/* ha { }: the HA pair (control/ha/ha_node.c). The HA link (heartbeats over UDP and the WAL
 	 * stream over TCP, both on ha.address's port) is authenticated with the auth secret,
 	 * which the two nodes of a pair share (they accept each other's users' tokens). */
-	bool ha_enabled;                 /* default false: a standalone node (state Unknown) */
-	char ha_peer_id[64];             /* the other node of the pair */
-	char ha_address[64];             /* "IPV4:PORT": our end of the HA link */
-	char ha_peer_address[64];        /* "IPV4:PORT": the peer's */
-	struct in_addr ha_peer_service_ip; /* the peer's service address (claimed on takeover) */
-	unsigned ha_interval_ms;         /* heartbeat interval; default 100 */
-	unsigned ha_dead_ms;             /* peer declared dead after this silence; default 500 */
-	unsigned ha_lease_ttl_ms;        /* ownership lease in the database; default 600 */
-	unsigned ha_startup_grace_ms;    /* a peer never heard is not dead before this; 5000 */
-	unsigned ha_stall_ms;            /* a worker without progress this long is down; 1000 */
-	char ha_durability[16];          /* "peer" (default: ACK after the peer holds it while
-					  * it can, else on the local commit, counted), "peer-required"
-					  * (no peer copy: POSTs refused, ERROR 9 busy) or "local" (ACK
-					  * after the local synced commit) */
-	bool ha_auto_fallback;           /* default false */
-	unsigned ha_auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
-	unsigned ha_key_id;              /* key id of the auth secret on the HA link; 1 */
-	bool ha_fault_injection;         /* `roomcastctl ha fault` allowed (tests); false */
+	struct rc_ha_conf ha;         /* the HA pair (keys ha.*) */
 };
 
 /* Fill c with every default (no file). */

@@ -384,12 +384,12 @@ check_ha(struct rc_config_loader *ld)
 	struct rc_config *c = ld->c;
 	static const char *const need[] = { "ha.peer_id", "ha.address", "ha.peer_address",
 					    "ha.peer_service_ip" };
-	const char *addrs[2] = { c->ha_address, c->ha_peer_address };
+	const char *addrs[2] = { c->ha.address, c->ha.peer_address };
 	uint32_t ip;
 	uint16_t port;
 	int rc;
 
-	if (!c->ha_enabled)
+	if (!c->ha.enabled)
 		return 0;
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if ((rc = require(ld, need[i])) < 0)
@@ -399,20 +399,20 @@ check_ha(struct rc_config_loader *ld)
 			return fail(ld, at(ld, i ? "ha.peer_address" : "ha.address"),
 				    i ? "ha.peer_address" : "ha.address",
 				    "\"%s\" is not IPV4:PORT", addrs[i]);
-	if (strcmp(c->ha_peer_id, c->node_id) == 0)
+	if (strcmp(c->ha.peer_id, c->node_id) == 0)
 		return fail(ld, at(ld, "ha.peer_id"), "ha.peer_id",
 			    "the peer cannot be this node (%s)", c->node_id);
-	if (c->ha_peer_service_ip.s_addr == c->service_ip.s_addr)
+	if (c->ha.peer_service_ip.s_addr == c->service_ip.s_addr)
 		return fail(ld, at(ld, "ha.peer_service_ip"), "ha.peer_service_ip",
 			    "must differ from node.service_ip");
-	if (c->ha_dead_ms <= c->ha_interval_ms)
+	if (c->ha.dead_ms <= c->ha.interval_ms)
 		return fail(ld, at(ld, "ha.dead_ms"), "ha.dead_ms",
-			    "%u must exceed ha.interval_ms (%u)", c->ha_dead_ms, c->ha_interval_ms);
-	if (strcmp(c->ha_durability, "peer") != 0 && strcmp(c->ha_durability, "local") != 0 &&
-	    strcmp(c->ha_durability, "peer-required") != 0)
+			    "%u must exceed ha.interval_ms (%u)", c->ha.dead_ms, c->ha.interval_ms);
+	if (strcmp(c->ha.durability, "peer") != 0 && strcmp(c->ha.durability, "local") != 0 &&
+	    strcmp(c->ha.durability, "peer-required") != 0)
 		return fail(ld, at(ld, "ha.durability"), "ha.durability",
 			    "\"%s\": expected \"peer\", \"peer-required\" or \"local\"",
-			    c->ha_durability);
+			    c->ha.durability);
 	if (c->db_conninfo[0] == '\0')
 		return fail(ld, at(ld, "ha.enabled"), "ha.enabled",
 			    "high availability needs db.conninfo (the lease lives in the group's "

@@ -22,7 +22,7 @@
 /* The commands' context: HA may be off (ha NULL). One node per process. */
 struct ha_cmds {
 	struct rc_ha_node *ha;
-	const struct rc_config *cfg;
+	const struct rc_ha_settings *cfg;
 	struct rc_dp *dp;
 	const struct rc_cluster_node *cn; /* the cluster state here (group names) */
 };
@@ -158,11 +158,11 @@ ha_status_text_nodes(const struct ha_cmds *x, const struct ha_status *st, struct
 		       (double)(now - ha->fsm.since_ms) / 1000.0);
 	if (st->up)
 		rc_text_printf(t, "%-8s %-48s %s for %.1f s (heard %.1f s ago)\n",
-			       x->cfg->ha_peer_id, st->pstate, st->preason,
+			       x->cfg->ha->peer_id, st->pstate, st->preason,
 			       (double)(now - ha->peer_since_ms) / 1000.0,
 			       (double)(now - ha->peer_heard_ms) / 1000.0);
 	else
-		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", x->cfg->ha_peer_id,
+		rc_text_printf(t, "%-8s %-48s %s (%s, heard %.1f s ago)\n", x->cfg->ha->peer_id,
 			       "Unknown", "Not Reported", rc_hb_peer_name(rc_hb_peer_state(ha->hb)),
 			       ha->peer_heard ? (double)(now - ha->peer_heard_ms) / 1000.0 : -1.0);
 }
@@ -213,7 +213,7 @@ ha_status_json(const struct ha_cmds *x, const struct ha_status *st, json_t *scop
 	bool up = st->up;
 	json_t *peer;
 
-	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", x->cfg->ha_peer_id, "state",
+	peer = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "node", x->cfg->ha->peer_id, "state",
 			 up ? st->pstate : "Unknown", "reason", up ? st->preason : "Not Reported",
 			 "alive", up, "in_state_ms", (json_int_t)(up ? now - ha->peer_since_ms : 0),
 			 "epoch", (json_int_t)ha->peer.epoch, "last_lsn",
@@ -320,7 +320,7 @@ static RC_ADMIN_HANDLER(cmd_ha_failover)
 
 	if ((rc = need_ha(x, err, errlen)) != 0)
 		return rc;
-	if (strcmp(argv[0], x->cfg->ha_peer_id) == 0) {
+	if (strcmp(argv[0], x->cfg->ha->peer_id) == 0) {
 		/* the peer gives its rooms away: relayed on the stream of our rooms */
 		rc = rc_ha_node_admin_relay(ha, 0, RC_HA_EV_ADMIN_FAILOVER);
 		if (rc != 0) {
@@ -335,7 +335,7 @@ static RC_ADMIN_HANDLER(cmd_ha_failover)
 	}
 	if (strcmp(argv[0], x->cfg->node_id) != 0) {
 		snprintf(err, errlen, "%s is neither this node (%s) nor its peer (%s)", argv[0],
-			 x->cfg->node_id, x->cfg->ha_peer_id);
+			 x->cfg->node_id, x->cfg->ha->peer_id);
 		return -EINVAL;
 	}
 	rc = admin_event(x, RC_HA_EV_ADMIN_FAILOVER, err, errlen, t);
@@ -354,7 +354,7 @@ static RC_ADMIN_HANDLER(cmd_ha_fallback)
 		return rc;
 	if (x->cn != NULL)
 		rc_cluster_find_node(rc_cluster_node_state(x->cn), x->cfg->node_id, &g, NULL);
-	if (strcmp(argv[0], x->cfg->node_id) != 0 && strcmp(argv[0], x->cfg->ha_peer_id) != 0 &&
+	if (strcmp(argv[0], x->cfg->node_id) != 0 && strcmp(argv[0], x->cfg->ha->peer_id) != 0 &&
 	    (g == NULL || strcmp(argv[0], g->name) != 0)) {
 		snprintf(err, errlen, "%s is not this node's group (%s)", argv[0],
 			 g != NULL ? g->name : "none in the cluster state");
@@ -364,8 +364,8 @@ static RC_ADMIN_HANDLER(cmd_ha_fallback)
 	    rc_ha_node_admin_relay(ha, 1, RC_HA_EV_ADMIN_FALLBACK) == 0) {
 		/* we serve the peer's rooms: the fallback starts on the peer */
 		rc_text_printf(t, "asked %s to fall back; watch `roomcastctl ha status`\n",
-			       x->cfg->ha_peer_id);
-		json_object_set_new(res, "relayed_to", json_string(x->cfg->ha_peer_id));
+			       x->cfg->ha->peer_id);
+		json_object_set_new(res, "relayed_to", json_string(x->cfg->ha->peer_id));
 		return 0;
 	}
 	if (rc_ha_fsm_refuses(&ha->fsm, RC_HA_EV_ADMIN_FALLBACK)) {
@@ -373,7 +373,7 @@ static RC_ADMIN_HANDLER(cmd_ha_fallback)
 			 "refused: %s is %s (%s); a fallback starts on the node whose rooms moved "
 			 "away (Failed Over or Idle): run it on %s",
 			 x->cfg->node_id, rc_ha_state_name(ha->fsm.state),
-			 rc_ha_reason_name(ha->fsm.reason), x->cfg->ha_peer_id);
+			 rc_ha_reason_name(ha->fsm.reason), x->cfg->ha->peer_id);
 		return -EPERM;
 	}
 	rc = admin_event(x, RC_HA_EV_ADMIN_FALLBACK, err, errlen, t);
@@ -405,7 +405,7 @@ static RC_ADMIN_HANDLER(cmd_ha_fault)
 	struct rc_ha_node *ha = x->ha;
 	bool on;
 
-	if (!x->cfg->ha_fault_injection) {
+	if (!x->cfg->ha->fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
 	}
@@ -440,7 +440,7 @@ static const struct rc_admin_cmd cmds[] = {
 };
 
 int
-rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct rc_config *cfg,
+rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha, const struct rc_ha_settings *cfg,
 		    struct rc_dp *dp, const struct rc_cluster_node *cn)
 {
 	cmds_ctx = (struct ha_cmds){ ha, cfg, dp, cn };

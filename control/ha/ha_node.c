@@ -24,7 +24,7 @@
 /* The WAL writer is down when records wait and nothing was committed for this long: a synced
  * commit on a busy disk, or a batch held for a slow peer's acknowledgement, takes far longer
  * than a worker's loop, so the workers' ha.stall_ms would give false alarms. */
-#define WAL_STALL_MS(ha) ((ha)->cfg->ha_stall_ms * 10 > 3000 ? (ha)->cfg->ha_stall_ms * 10 : 3000)
+#define WAL_STALL_MS(ha) ((ha)->cfg->ha->stall_ms * 10 > 3000 ? (ha)->cfg->ha->stall_ms * 10 : 3000)
 #define HOST_STALL_MS 100 /* a control loop gap this long: the host, not a service, stalled */
 
 /* ---- the state machine ---- */
@@ -282,7 +282,7 @@ watch_health(struct rc_ha_node *ha, uint64_t now)
 	if (ha->last_tick_ms != 0 && now - ha->last_tick_ms > HOST_STALL_MS)
 		ha->last_host_stall_ms = now;
 	ha->last_tick_ms = now;
-	if (!ok && ha->critical_ok && now - ha->last_host_stall_ms < ha->cfg->ha_stall_ms) {
+	if (!ok && ha->critical_ok && now - ha->last_host_stall_ms < ha->cfg->ha->stall_ms) {
 		ha->host_stalls_ignored++;
 		return;
 	}
@@ -408,25 +408,25 @@ heartbeat_events(struct rc_ha_node *ha, uint64_t now)
 	uint32_t ev = rc_hb_tick(ha->hb, now);
 
 	if (ev & RC_HB_EV(RC_HB_PEER_UP)) {
-		RC_INFO("ha: peer %s is up", ha->cfg->ha_peer_id);
+		RC_INFO("ha: peer %s is up", ha->cfg->ha->peer_id);
 		ha_event(ha, RC_HA_EV_PEER_UP, NULL);
 	}
 	if (ev & RC_HB_EV(RC_HB_PEER_REBOOTED)) {
-		RC_INFO("ha: peer %s restarted", ha->cfg->ha_peer_id);
+		RC_INFO("ha: peer %s restarted", ha->cfg->ha->peer_id);
 		ha_event(ha, RC_HA_EV_PEER_REBOOTED, NULL);
 	}
-	if (!ha->peer_heard && now - ha->started_ms < ha->cfg->ha_startup_grace_ms)
+	if (!ha->peer_heard && now - ha->started_ms < ha->cfg->ha->startup_grace_ms)
 		ev &= ~RC_HB_EV(RC_HB_PEER_DEAD); /* start-up grace: the peer may be booting too */
 	if (ev & RC_HB_EV(RC_HB_PEER_DEAD)) {
-		RC_WARN("ha: peer %s is silent for %u ms: dead", ha->cfg->ha_peer_id,
-			ha->cfg->ha_dead_ms);
+		RC_WARN("ha: peer %s is silent for %u ms: dead", ha->cfg->ha->peer_id,
+			ha->cfg->ha->dead_ms);
 		ha->peer_dead_ms = now;
 		ha_event(ha, RC_HA_EV_PEER_DEAD, NULL);
 	}
 	if (ev & RC_HB_EV(RC_HB_SEND_DUE)) {
 		send_heartbeat(ha, now);
 		if (rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_DEAD &&
-		    (ha->peer_heard || now - ha->started_ms >= ha->cfg->ha_startup_grace_ms))
+		    (ha->peer_heard || now - ha->started_ms >= ha->cfg->ha->startup_grace_ms))
 			ha_event(ha, RC_HA_EV_PEER_DEAD, NULL); /* a level: HA.md */
 	}
 }
@@ -473,7 +473,7 @@ static int
 make_key(const struct rc_ha_node *ha, struct rc_hb_keys *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->current.id = (uint8_t)ha->cfg->ha_key_id;
+	k->current.id = (uint8_t)ha->cfg->ha->key_id;
 	k->current.len = ha->cfg->secret_len < RC_HB_KEY_MAX ? ha->cfg->secret_len : RC_HB_KEY_MAX;
 	if (k->current.len < RC_HB_KEY_MIN)
 		return -EINVAL;
@@ -484,14 +484,14 @@ make_key(const struct rc_ha_node *ha, struct rc_hb_keys *k)
 static int
 open_heartbeats(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err, size_t errlen)
 {
-	const struct rc_config *c = ha->cfg;
+	const struct rc_ha_settings *c = ha->cfg;
 	struct rc_hb_conf hc = {
 		.node_id = c->node_id,
-		.peer_id = c->ha_peer_id,
-		.local_addr = c->ha_address,
-		.peer_addr = c->ha_peer_address,
-		.interval_ms = c->ha_interval_ms,
-		.dead_ms = c->ha_dead_ms,
+		.peer_id = c->ha->peer_id,
+		.local_addr = c->ha->address,
+		.peer_addr = c->ha->peer_address,
+		.interval_ms = c->ha->interval_ms,
+		.dead_ms = c->ha->dead_ms,
 	};
 	int rc;
 
@@ -499,7 +499,7 @@ open_heartbeats(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err,
 	if (ha->hb != NULL)
 		return 0;
 	rc = -errno;
-	snprintf(err, errlen, "ha: cannot open the heartbeat socket on %s: %s", c->ha_address,
+	snprintf(err, errlen, "ha: cannot open the heartbeat socket on %s: %s", c->ha->address,
 		 strerror(errno));
 	return rc;
 }
@@ -507,13 +507,13 @@ open_heartbeats(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err,
 static int
 open_stream(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err, size_t errlen)
 {
-	const struct rc_config *c = ha->cfg;
+	const struct rc_ha_settings *c = ha->cfg;
 	struct rc_repl_conf rcf = {
 		.node_id = c->node_id,
-		.peer_id = c->ha_peer_id,
-		.listen_addr = c->ha_address,
-		.peer_addr = c->ha_peer_address,
-		.dead_ms = c->ha_dead_ms * 2,
+		.peer_id = c->ha->peer_id,
+		.listen_addr = c->ha->address,
+		.peer_addr = c->ha->peer_address,
+		.dead_ms = c->ha->dead_ms * 2,
 		.reconnect_min_ms = 50,
 		.reconnect_max_ms = 500, /* a restarted peer gets its stream soon */
 	};
@@ -527,7 +527,7 @@ open_stream(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err, siz
 	if (ha->repl == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "ha: cannot open the WAL stream listener on %s: %s",
-			 c->ha_address, strerror(errno));
+			 c->ha->address, strerror(errno));
 		return rc;
 	}
 	for (unsigned s = 0; s < ha->ss->n; s++) {
@@ -549,20 +549,20 @@ open_stream(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err, siz
 static int
 ha_open(struct rc_ha_node *ha, char *err, size_t errlen)
 {
-	const struct rc_config *c = ha->cfg;
+	const struct rc_ha_settings *c = ha->cfg;
 	struct rc_hb_keys keys;
 	int rc;
 
-	ha->durability = strcmp(c->ha_durability, "peer") == 0 ? RC_HA_DUR_PEER :
-			 strcmp(c->ha_durability, "peer-required") == 0 ? RC_HA_DUR_PEER_REQUIRED :
+	ha->durability = strcmp(c->ha->durability, "peer") == 0 ? RC_HA_DUR_PEER :
+			 strcmp(c->ha->durability, "peer-required") == 0 ? RC_HA_DUR_PEER_REQUIRED :
 									   RC_HA_DUR_LOCAL;
 	ha->started_ms = rc_ha_now_ms();
 	/* nothing is served until a lease is won */
-	rc_scope_set_ip(&ha->ss->sc[1], c->ha_peer_service_ip.s_addr);
+	rc_scope_set_ip(&ha->ss->sc[1], c->ha->peer_service_ip.s_addr);
 	rc_ha_fsm_init(&ha->fsm, true, ha->started_ms);
-	rc_ha_fsm_set_auto_fallback(&ha->fsm, c->ha_auto_fallback,
-				    (uint64_t)c->ha_auto_fallback_s * 1000);
-	ha->health = rc_health_create(c->n_workers, c->ha_stall_ms);
+	rc_ha_fsm_set_auto_fallback(&ha->fsm, c->ha->auto_fallback,
+				    (uint64_t)c->ha->auto_fallback_s * 1000);
+	ha->health = rc_health_create(c->n_workers, c->ha->stall_ms);
 	if (ha->health == NULL || make_key(ha, &keys) != 0) {
 		snprintf(err, errlen, "ha: cannot set up the health watcher or the key");
 		return -EINVAL;
@@ -576,7 +576,7 @@ ha_open(struct rc_ha_node *ha, char *err, size_t errlen)
 }
 
 int
-rc_ha_node_create(const struct rc_config *cfg, struct rc_scopes *ss, struct rc_dp *dp,
+rc_ha_node_create(const struct rc_ha_settings *cfg, struct rc_scopes *ss, struct rc_dp *dp,
 		  struct rc_ha_node **out, char *err, size_t errlen)
 {
 	struct rc_ha_node *ha = calloc(1, sizeof(*ha));
@@ -600,9 +600,9 @@ rc_ha_node_create(const struct rc_config *cfg, struct rc_scopes *ss, struct rc_d
 	}
 	RC_INFO("ha: pair %s + %s, room ids %u..%u (ours) and %u..%u, heartbeats every %u ms "
 		"(dead after %u ms) over %s, lease %u ms, durability %s",
-		cfg->node_id, cfg->ha_peer_id, ss->sc[0].room_lo, ss->sc[0].room_hi,
-		ss->sc[1].room_lo, ss->sc[1].room_hi, cfg->ha_interval_ms, cfg->ha_dead_ms,
-		cfg->ha_address, cfg->ha_lease_ttl_ms, cfg->ha_durability);
+		cfg->node_id, cfg->ha->peer_id, ss->sc[0].room_lo, ss->sc[0].room_hi,
+		ss->sc[1].room_lo, ss->sc[1].room_hi, cfg->ha->interval_ms, cfg->ha->dead_ms,
+		cfg->ha->address, cfg->ha->lease_ttl_ms, cfg->ha->durability);
 	*out = ha;
 	return 0;
 }
@@ -617,7 +617,7 @@ rc_ha_node_state_of(void *arg, const char *node, const char **state, const char 
 		*reason = rc_ha_reason_name(ha->fsm.reason);
 		return true;
 	}
-	if (strcmp(node, ha->cfg->ha_peer_id) == 0 && ha->peer_heard &&
+	if (strcmp(node, ha->cfg->ha->peer_id) == 0 && ha->peer_heard &&
 	    rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP) {
 		*state = rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ? ha->peer.ha_state :
 										 RC_HA_UNKNOWN);
@@ -638,7 +638,7 @@ rc_ha_node_start(struct rc_ha_node *ha)
 		.conninfo = ha->ss->db_conninfo,
 		.me = ha->cfg->node_id,
 		.scope = { scopes[0], scopes[1] },
-		.ttl_ms = ha->cfg->ha_lease_ttl_ms,
+		.ttl_ms = ha->cfg->ha->lease_ttl_ms,
 	};
 	int rc;
 

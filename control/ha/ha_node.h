@@ -28,18 +28,29 @@
 
 struct rc_admin;
 struct rc_cluster_node;
-struct rc_config;
+struct rc_ha_conf;
 struct rc_dp;
 struct rc_metrics_buf;
 struct rc_scopes;
 struct rc_session;
 struct rc_ha_node;
 
+/* What the HA wing reads of the node's configuration: its own section (keys ha.*) and the
+ * node's identity (the heartbeats and the stream authenticate with the node's secret). The
+ * node fills it; it and what it points to outlive the HA wing. */
+struct rc_ha_settings {
+	const struct rc_ha_conf *ha;
+	const char *node_id;
+	const uint8_t *secret;
+	unsigned secret_len;
+	unsigned n_workers;
+};
+
 /* With ha.enabled, after the scopes are open and before the tables are loaded: the pair's
  * heartbeats, state machine and WAL stream over the node's scopes (both, ours and the
  * peer's) and its dataplane. cfg, ss and dp outlive it. 0 with *out set, or -errno with the
  * reason in err. */
-int rc_ha_node_create(const struct rc_config *cfg, struct rc_scopes *ss, struct rc_dp *dp,
+int rc_ha_node_create(const struct rc_ha_settings *cfg, struct rc_scopes *ss, struct rc_dp *dp,
 		      struct rc_ha_node **out, char *err, size_t errlen);
 /* Start the threads (after the scopes' threads and the workers run). */
 int rc_ha_node_start(struct rc_ha_node *ha);
@@ -60,7 +71,7 @@ bool rc_ha_node_state_of(void *arg, const char *node, const char **state,
  * so). cn: the cluster state here, for the group names. Registering only keeps the
  * pointers. 0 or -errno. */
 int rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha,
-			const struct rc_config *cfg, struct rc_dp *dp,
+			const struct rc_ha_settings *cfg, struct rc_dp *dp,
 			const struct rc_cluster_node *cn);
 
 /* The HA metrics (ha_metrics.c): the state (Unknown while ha is NULL), counters,

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config.h" /* struct rc_ha_conf, the section HA reads */
 #include "dp.h"
 #include "ha_fsm.h"
 #include "ha_node.h"
@@ -27,7 +27,7 @@ enum rc_ha_durability {
 };
 
 struct rc_ha_node {
-	const struct rc_config *cfg;
+	const struct rc_ha_settings *cfg;
 	struct rc_scopes *ss;  /* ours [0] and the peer's [1]: each holds its HA state */
 	struct rc_dp *dp;
 	struct rc_ha_fsm fsm;

@@ -159,7 +159,7 @@ scopes_conf(struct rc_node *n, struct rc_scopes_conf *sc)
 		.replay = &n->replay,
 		.data_dir = c->data_dir,
 		.node_id = c->node_id,
-		.peer_id = c->ha_enabled ? c->ha_peer_id : NULL,
+		.peer_id = c->ha.enabled ? c->ha.peer_id : NULL,
 		.max_rooms = c->max_rooms,
 		.max_sessions = c->max_sessions,
 		.wal = {
@@ -172,7 +172,7 @@ scopes_conf(struct rc_node *n, struct rc_scopes_conf *sc)
 			.socket_id = (int)rte_socket_id(),
 			.keep_records = c->wal_keep_records,
 			.keep_per_room = c->dedup_window,
-			.peer_keep_records = c->ha_enabled ? c->wal_peer_keep_records : 0,
+			.peer_keep_records = c->ha.enabled ? c->wal_peer_keep_records : 0,
 			.strict_seq = true,
 		},
 		.drain = {
@@ -251,9 +251,9 @@ setup_cluster(struct rc_node *n, char *err, size_t errlen)
 static int
 setup_ha(struct rc_node *n, char *err, size_t errlen)
 {
-	if (!n->cfg.ha_enabled)
+	if (!n->cfg.ha.enabled)
 		return 0;
-	return rc_ha_node_create(&n->cfg, &n->scopes, &n->dp, &n->ha, err, errlen);
+	return rc_ha_node_create(&n->ha_settings, &n->scopes, &n->dp, &n->ha, err, errlen);
 }
 
 static struct rc_worker *
@@ -292,7 +292,7 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
-	dp->rooms = rc_room_table_create(n->cfg.ha_enabled ? 2 * n->cfg.max_rooms :
+	dp->rooms = rc_room_table_create(n->cfg.ha.enabled ? 2 * n->cfg.max_rooms :
 							      n->cfg.max_rooms);
 	if (dp->rooms != NULL)
 		rc_room_table_set_dedup_window(dp->rooms, n->cfg.dedup_window);
@@ -344,6 +344,10 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
+	n->ha_settings = (struct rc_ha_settings){ .ha = &n->cfg.ha, .node_id = n->cfg.node_id,
+						  .secret = n->cfg.secret,
+						  .secret_len = n->cfg.secret_len,
+						  .n_workers = n->cfg.n_workers };
 	n->started_ms = rc_mono_ms();
 	copy_settings(&n->dp, cfg);
 	rc_dp_global = &n->dp;
@@ -385,7 +389,7 @@ rc_node_admin_register(struct rc_node *n)
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
 	    (rc = rc_node_cmds_register(n)) != 0 ||
 	    (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
-	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->cfg, &n->dp, n->cn)) != 0)
+	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->ha_settings, &n->dp, n->cn)) != 0)
 		return rc;
 	return 0;
 }

@@ -505,7 +505,7 @@ static RC_ADMIN_HANDLER(cmd_db_fault)
 	struct rc_node *n = arg;
 	bool on;
 
-	if (!n->cfg.ha_fault_injection) {
+	if (!n->cfg.ha.fault_injection) {
 		snprintf(err, errlen, "fault injection is off (ha.fault_injection = true; tests only)");
 		return -EPERM;
 	}

@@ -604,27 +604,27 @@ test_ha_defaults(void **state)
 {
 	(void)state;
 	rc_config_defaults(&cfg);
-	assert_false(cfg.ha_enabled);
-	assert_int_equal(cfg.ha_interval_ms, 100);
-	assert_int_equal(cfg.ha_dead_ms, 500);
-	assert_int_equal(cfg.ha_lease_ttl_ms, 600);
-	assert_int_equal(cfg.ha_stall_ms, 1000);
-	assert_int_equal(cfg.ha_startup_grace_ms, 5000);
-	assert_string_equal(cfg.ha_durability, "peer");
-	assert_false(cfg.ha_auto_fallback);
-	assert_int_equal(cfg.ha_auto_fallback_s, 1800);
-	assert_int_equal(cfg.ha_key_id, 1);
-	assert_false(cfg.ha_fault_injection);
+	assert_false(cfg.ha.enabled);
+	assert_int_equal(cfg.ha.interval_ms, 100);
+	assert_int_equal(cfg.ha.dead_ms, 500);
+	assert_int_equal(cfg.ha.lease_ttl_ms, 600);
+	assert_int_equal(cfg.ha.stall_ms, 1000);
+	assert_int_equal(cfg.ha.startup_grace_ms, 5000);
+	assert_string_equal(cfg.ha.durability, "peer");
+	assert_false(cfg.ha.auto_fallback);
+	assert_int_equal(cfg.ha.auto_fallback_s, 1800);
+	assert_int_equal(cfg.ha.key_id, 1);
+	assert_false(cfg.ha.fault_injection);
 	/* a standalone node needs none of the ha keys */
 	assert_int_equal(load_with(0, NULL), 0);
-	assert_false(cfg.ha_enabled);
+	assert_false(cfg.ha.enabled);
 	assert_int_equal(load_ha(14, "  enabled = false;"), 0);
-	assert_false(cfg.ha_enabled);
+	assert_false(cfg.ha.enabled);
 	/* disabled: neither the peer nor a database is needed */
 	assert_int_equal(load_ha2(14, "  enabled = false;", 15, ""), 0);
-	assert_false(cfg.ha_enabled);
+	assert_false(cfg.ha.enabled);
 	assert_int_equal(load_ha2(14, "  enabled = false;", 12, ""), 0);
-	assert_false(cfg.ha_enabled);
+	assert_false(cfg.ha.enabled);
 }
 
 static void
@@ -633,23 +633,23 @@ test_ha_pair(void **state)
 	(void)state;
 	assert_int_equal(load_ha(0, NULL), 0);
 	assert_string_equal(err, "");
-	assert_true(cfg.ha_enabled);
-	assert_string_equal(cfg.ha_peer_id, "n2");
-	assert_string_equal(cfg.ha_address, "10.0.0.1:6500");
-	assert_string_equal(cfg.ha_peer_address, "10.0.0.2:6500");
-	assert_int_equal(cfg.ha_peer_service_ip.s_addr, htonl(0xc6120002));
+	assert_true(cfg.ha.enabled);
+	assert_string_equal(cfg.ha.peer_id, "n2");
+	assert_string_equal(cfg.ha.address, "10.0.0.1:6500");
+	assert_string_equal(cfg.ha.peer_address, "10.0.0.2:6500");
+	assert_int_equal(cfg.ha.peer_service_ip.s_addr, htonl(0xc6120002));
 	assert_string_equal(cfg.db_conninfo, "host=/tmp dbname=roomcast");
 	/* the defaults, as loaded */
-	assert_int_equal(cfg.ha_interval_ms, 100);
-	assert_int_equal(cfg.ha_dead_ms, 500);
-	assert_int_equal(cfg.ha_lease_ttl_ms, 600);
-	assert_int_equal(cfg.ha_stall_ms, 1000);
-	assert_int_equal(cfg.ha_startup_grace_ms, 5000);
-	assert_string_equal(cfg.ha_durability, "peer");
-	assert_false(cfg.ha_auto_fallback);
-	assert_int_equal(cfg.ha_auto_fallback_s, 1800);
-	assert_int_equal(cfg.ha_key_id, 1);
-	assert_false(cfg.ha_fault_injection);
+	assert_int_equal(cfg.ha.interval_ms, 100);
+	assert_int_equal(cfg.ha.dead_ms, 500);
+	assert_int_equal(cfg.ha.lease_ttl_ms, 600);
+	assert_int_equal(cfg.ha.stall_ms, 1000);
+	assert_int_equal(cfg.ha.startup_grace_ms, 5000);
+	assert_string_equal(cfg.ha.durability, "peer");
+	assert_false(cfg.ha.auto_fallback);
+	assert_int_equal(cfg.ha.auto_fallback_s, 1800);
+	assert_int_equal(cfg.ha.key_id, 1);
+	assert_false(cfg.ha.fault_injection);
 	/* every other key, set */
 	assert_int_equal(load_ha(19, "  interval_ms = 50; dead_ms = 300; lease_ttl_ms = 900;"
 				     " stall_ms = 2000; startup_grace_ms = 0;"
@@ -657,18 +657,18 @@ test_ha_pair(void **state)
 				     " auto_fallback_after_s = 60; key_id = 7;"
 				     " fault_injection = true; };"),
 			 0);
-	assert_int_equal(cfg.ha_interval_ms, 50);
-	assert_int_equal(cfg.ha_dead_ms, 300);
-	assert_int_equal(cfg.ha_lease_ttl_ms, 900);
-	assert_int_equal(cfg.ha_stall_ms, 2000);
-	assert_int_equal(cfg.ha_startup_grace_ms, 0);
-	assert_string_equal(cfg.ha_durability, "local");
-	assert_true(cfg.ha_auto_fallback);
-	assert_int_equal(cfg.ha_auto_fallback_s, 60);
-	assert_int_equal(cfg.ha_key_id, 7);
-	assert_true(cfg.ha_fault_injection);
+	assert_int_equal(cfg.ha.interval_ms, 50);
+	assert_int_equal(cfg.ha.dead_ms, 300);
+	assert_int_equal(cfg.ha.lease_ttl_ms, 900);
+	assert_int_equal(cfg.ha.stall_ms, 2000);
+	assert_int_equal(cfg.ha.startup_grace_ms, 0);
+	assert_string_equal(cfg.ha.durability, "local");
+	assert_true(cfg.ha.auto_fallback);
+	assert_int_equal(cfg.ha.auto_fallback_s, 60);
+	assert_int_equal(cfg.ha.key_id, 7);
+	assert_true(cfg.ha.fault_injection);
 	assert_int_equal(load_ha(19, "  durability = \"peer-required\"; };"), 0);
-	assert_string_equal(cfg.ha_durability, "peer-required");
+	assert_string_equal(cfg.ha.durability, "peer-required");
 }
 
 static void
