@@ -672,7 +672,7 @@ static const struct rc_admin_cmd cmds[] = {
 };
 
 int
-rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_config *cfg,
+rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_cluster_settings *cfg,
 			 struct rc_admin *admin, struct rc_mgmt *mgmt)
 {
 	struct cc_ctx *x;

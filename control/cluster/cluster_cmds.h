@@ -24,12 +24,12 @@
 
 struct rc_admin;
 struct rc_cluster_node;
-struct rc_config;
+struct rc_cluster_settings;
 struct rc_mgmt;
 
 /* Register the commands on the admin socket, over the node's cluster state cn (its config
  * cfg; mgmt: its management endpoint, or NULL). All outlive the commands. 0 or -errno. */
-int rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_config *cfg,
+int rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_cluster_settings *cfg,
 			     struct rc_admin *admin, struct rc_mgmt *mgmt);
 
 /* Control loop, every iteration (never blocks): records a finished merge, publishes a

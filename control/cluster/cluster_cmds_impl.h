@@ -23,7 +23,7 @@
 #include "cluster_node.h"
 #include "config.h"
 
-struct rc_config;
+struct rc_cluster_settings;
 struct rc_mgmt;
 struct cc_check;
 struct cc_run;
@@ -31,7 +31,7 @@ struct rc_dbcheck_report;
 
 struct cc_ctx {
 	struct rc_cluster_node *cn;
-	const struct rc_config *cfg;
+	const struct rc_cluster_settings *cfg;
 	struct rc_admin *admin;
 	struct rc_mgmt *mgmt;      /* NULL without node.mgmt_address */
 	bool polled;               /* the first poll (restart recovery) has run */

@@ -17,7 +17,7 @@
 #define CLUSTER_FILE "cluster.json"
 
 struct rc_cluster_node {
-	const struct rc_config *cfg;
+	const struct rc_cluster_settings *cfg;
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rc_cluster_node_ops ops;
 	struct rc_syncer *syncer;   /* pushes the state to the other nodes */
@@ -305,7 +305,7 @@ check_self(struct rc_cluster_node *cn, char *err, size_t errlen)
 }
 
 int
-rc_cluster_node_open(const struct rc_config *cfg, struct rc_mgmt *mgmt,
+rc_cluster_node_open(const struct rc_cluster_settings *cfg, struct rc_mgmt *mgmt,
 		     const struct rc_cluster_node_ops *ops, struct rc_cluster_node **out, char *err,
 		     size_t errlen)
 {

@@ -28,16 +28,33 @@
 #ifndef RC_CLUSTER_NODE_H
 #define RC_CLUSTER_NODE_H
 
+#include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster.h"
 
-struct rc_config;
 struct rc_mgmt;
 struct rc_cluster_node;
 
 typedef int (*rc_cluster_mut_fn)(struct rc_cluster *c, const char *origin, void *arg,
 				 char *err, size_t errlen);
+
+/* What the cluster wing reads of the node's configuration: the node's identity and secret,
+ * where its files are, its service and management addresses, its start-up database. The
+ * node fills it; it and the strings it points to outlive the wing. */
+struct rc_cluster_settings {
+	const char *node_id;
+	const char *data_dir;
+	const char *cluster_file;     /* the seed file, or "" */
+	const char *mgmt_address;     /* "IP:PORT", or "" */
+	struct in_addr service_ip;
+	const char *db_conninfo;      /* without the password, or "" */
+	const char *db_password;
+	const char *db_password_file;
+	const uint8_t *secret;
+	unsigned secret_len;
+};
 
 /* What applying the state asks of the node. */
 struct rc_cluster_node_ops {
@@ -55,7 +72,7 @@ struct rc_cluster_node_ops {
  * entry against cfg, start the syncer (with a management endpoint: mgmt, may be NULL), apply
  * the state and publish it. cfg, mgmt and ops outlive it. 0 with *out set, or -errno with
  * the reason in err. */
-int rc_cluster_node_open(const struct rc_config *cfg, struct rc_mgmt *mgmt,
+int rc_cluster_node_open(const struct rc_cluster_settings *cfg, struct rc_mgmt *mgmt,
 			 const struct rc_cluster_node_ops *ops, struct rc_cluster_node **out,
 			 char *err, size_t errlen);
 /* Stop the syncer and free it. NULL-safe. */

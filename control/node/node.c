@@ -245,7 +245,7 @@ setup_cluster(struct rc_node *n, char *err, size_t errlen)
 						 cluster_db_current };
 
 	n->max_rooms = n->cfg.max_rooms;
-	return rc_cluster_node_open(&n->cfg, n->mgmt, &ops, &n->cn, err, errlen);
+	return rc_cluster_node_open(&n->cluster_settings, n->mgmt, &ops, &n->cn, err, errlen);
 }
 
 static int
@@ -348,6 +348,12 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 						  .secret = n->cfg.secret,
 						  .secret_len = n->cfg.secret_len,
 						  .n_workers = n->cfg.n_workers };
+	n->cluster_settings = (struct rc_cluster_settings){
+		.node_id = n->cfg.node_id, .data_dir = n->cfg.data_dir,
+		.cluster_file = n->cfg.cluster_file, .mgmt_address = n->cfg.mgmt_address,
+		.service_ip = n->cfg.service_ip, .db_conninfo = n->cfg.db_conninfo,
+		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
+		.secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
 	n->started_ms = rc_mono_ms();
 	copy_settings(&n->dp, cfg);
 	rc_dp_global = &n->dp;
@@ -388,7 +394,7 @@ rc_node_admin_register(struct rc_node *n)
 
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
 	    (rc = rc_node_cmds_register(n)) != 0 ||
-	    (rc = rc_cluster_cmds_register(n->cn, &n->cfg, n->admin, n->mgmt)) != 0 ||
+	    (rc = rc_cluster_cmds_register(n->cn, &n->cluster_settings, n->admin, n->mgmt)) != 0 ||
 	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->ha_settings, &n->dp, n->cn)) != 0)
 		return rc;
 	return 0;

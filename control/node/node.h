@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "cluster_node.h"
 #include "ha_node.h"
 #include "dp.h"
 #include "port.h"
@@ -83,6 +84,7 @@ struct rc_node {
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
+	struct rc_cluster_settings cluster_settings; /* the cluster wing's view of cfg */
 	struct rc_ha_settings ha_settings; /* HA's view of cfg (its section, our identity) */
 	struct rc_ha_node *ha;      /* NULL without ha.enabled (control/ha/ha_node.h) */
 	uint64_t started_ms;
