@@ -161,6 +161,8 @@ struct rc_dp {
 	unsigned post_burst;
 	unsigned session_idle_s;
 	unsigned dedup_window;
+	unsigned relay_refresh_ms;    /* relay.refresh_ms (0: RC_RELAY_REFRESH_MS) */
+	uint64_t relay_refreshed_ms;  /* control thread: the last refresh (relay_rooms.c) */
 
 	/* written by the control thread, read by workers */
 	volatile uint8_t rooms_blocked; /* enum rc_rooms_state */

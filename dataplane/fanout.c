@@ -139,8 +139,10 @@ rc_fanout_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 
 		/* a node member gets its own id of the room (DELIVER's first field) */
 		rc_put_be32(buf + RC_HDR_LEN, mb->peer.relay != 0 ? mb->alias : r->id);
-		if (rc_tx_append(dp, w, &mb->peer, buf, (uint16_t)n) == 0)
+		if (rc_tx_append(dp, w, &mb->peer, buf, (uint16_t)n) == 0) {
 			reached++;
+			w->relay_stats.delivers_out += mb->peer.relay != 0;
+		}
 	}
 	w->stats.msgs_out[RC_T_DELIVER] += reached;
 	w->stats.deliveries += reached;

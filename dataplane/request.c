@@ -695,8 +695,10 @@ rc_req_relayed(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
 		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, q.row->type, "not a member: JOIN again");
 		return;
 	}
+	/* a node's own refresh never creates a room: only a user's JOIN does */
 	if ((r != NULL && r->kind != RC_ROOM_HOSTED) ||
-	    (r == NULL && rc_room_resolve(dp, name, &where) != RC_ROOM_HOSTED)) {
+	    (r == NULL && (who->session == 0 ||
+			   rc_room_resolve(dp, name, &where) != RC_ROOM_HOSTED))) {
 		rc_req_error(dp, w, who, RC_E_UNKNOWN_ROOM, q.row->type,
 			     "unknown room: not hosted by this node");
 		return;

@@ -116,9 +116,9 @@ rc_room_lookup_id(struct rc_room_table *t, uint32_t id)
 	return rcu_dereference(t->by_id[id]);
 }
 
-struct rc_room *
-rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
-	    const char *creator, uint64_t created_ms, uint16_t home)
+static struct rc_room *
+room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+	 const char *creator, uint64_t created_ms, uint16_t home, int host_node)
 {
 	struct name_key k = { name, name_len };
 	struct rc_room *r;
@@ -148,6 +148,10 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	snprintf(r->creator, sizeof(r->creator), "%s", creator != NULL ? creator : "");
 	r->created_ms = created_ms;
 	r->next_seq = 1;
+	if (host_node >= 0) {
+		r->kind = RC_ROOM_REMOTE;
+		r->host_node = (uint16_t)host_node;
+	}
 	rte_spinlock_init(&r->lock);
 	cds_lfht_node_init(&r->node);
 	rcu_assign_pointer(t->by_id[id], r);
@@ -156,6 +160,20 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	if (id > t->max_id)
 		t->max_id = id;
 	return r;
+}
+
+struct rc_room *
+rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+	    const char *creator, uint64_t created_ms, uint16_t home)
+{
+	return room_add(t, id, name, name_len, creator, created_ms, home, -1);
+}
+
+struct rc_room *
+rc_room_add_remote(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+		   const char *creator, uint64_t created_ms, uint16_t home, uint16_t host_node)
+{
+	return room_add(t, id, name, name_len, creator, created_ms, home, host_node);
 }
 
 static void

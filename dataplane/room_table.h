@@ -111,6 +111,12 @@ struct rc_room *rc_room_add(struct rc_room_table *t, uint32_t id, const char *na
 			    unsigned name_len, const char *creator, uint64_t created_ms,
 			    uint16_t home);
 
+/* Writer. The same for a remote room (kind RC_ROOM_REMOTE, hosted by directory index
+ * host_node), complete before readers can see it. */
+struct rc_room *rc_room_add_remote(struct rc_room_table *t, uint32_t id, const char *name,
+				   unsigned name_len, const char *creator, uint64_t created_ms,
+				   uint16_t home, uint16_t host_node);
+
 unsigned rc_room_count(const struct rc_room_table *t);
 uint32_t rc_room_max_id(const struct rc_room_table *t); /* highest id in use, 0 if none */
 unsigned rc_room_capacity(const struct rc_room_table *t);
