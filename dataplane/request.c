@@ -655,11 +655,13 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	struct rc_str name;
 	struct rc_room *r;
 	unsigned where = 0;
-	int kind;
+	int kind, rc;
 
-	if (rc_room_canonical(dp, room_name(q->row, q->m), s->peer.vip, buf, &name) != 0) {
-		rc_req_error(dp, w, &q->who, RC_E_TOO_LARGE, q->row->type,
-			     "room name too long with its service");
+	rc = rc_room_canonical(dp, room_name(q->row, q->m), s->peer.vip, buf, &name);
+	if (rc != 0) {
+		rc_req_error(dp, w, &q->who, rc == -EMSGSIZE ? RC_E_TOO_LARGE : RC_E_UNKNOWN_ROOM,
+			     q->row->type, rc == -EMSGSIZE ? "room name too long with its service"
+							   : "unknown room: no service here yet");
 		return;
 	}
 	q->canon = &name;
