@@ -292,8 +292,11 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
-	dp->rooms = rc_room_table_create(n->cfg.ha.enabled ? 2 * n->cfg.max_rooms :
-							      n->cfg.max_rooms);
+	/* the scopes' ids (one or two ranges of max_rooms), then as many remote rooms */
+	i = n->cfg.ha.enabled ? 2 : 1;
+	n->next_remote_id = i * n->cfg.max_rooms + 1;
+	n->remote_hi = (i + 1) * n->cfg.max_rooms;
+	dp->rooms = rc_room_table_create((i + 1) * n->cfg.max_rooms);
 	if (dp->rooms != NULL)
 		rc_room_table_set_dedup_window(dp->rooms, n->cfg.dedup_window);
 	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
