@@ -285,8 +285,8 @@ login_refused_json(const struct rc_node *n, struct rc_text *t)
 	json_t *o = json_object();
 	unsigned i;
 
-	rc_text_printf(t, "logins: ok %" PRIu64 ", repeated %" PRIu64 ", refused:", n->logins_ok,
-		       n->logins_repeated);
+	rc_text_printf(t, "logins: ok %" PRIu64 ", repeated %" PRIu64 ", redirected %" PRIu64
+			  ", refused:", n->logins_ok, n->logins_repeated, n->logins_redirected);
 	for (i = 0; i < RC_LOGIN_REFUSAL_MAX; i++) {
 		uint64_t v = rc_node_login_refused(n, i);
 
@@ -351,6 +351,9 @@ static RC_ADMIN_HANDLER(cmd_stats)
 				      login_refused_json(n, t)));
 	rc_text_printf(t, "scopes: session purges dropped %" PRIu64 ", rooms not loaded (name clash) %"
 			  PRIu64 "\n", n->scopes.purges_dropped, n->scopes.rooms_name_clash);
+	json_object_set_new(json_object_get(res, "control"), "logins_redirected",
+			    json_integer((json_int_t)n->logins_redirected));
+	json_object_set_new(res, "relay", rc_node_relay_counters(n, t));
 	return 0;
 }
 
