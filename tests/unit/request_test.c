@@ -1303,9 +1303,8 @@ creation_under_way(unsigned slot, uint32_t id, const char *name)
 {
 	struct rc_pending_room *p = &node.pending[slot];
 
-	p->id = id;
-	p->name_len = (uint8_t)strlen(name);
-	memcpy(p->name, name, p->name_len + 1);
+	p->id = id; /* stored, as every room, under its canonical name */
+	p->name_len = (uint8_t)snprintf(p->name, sizeof(p->name), "%s@" SELF_SERVICE, name);
 	return p;
 }
 
