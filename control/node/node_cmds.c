@@ -17,6 +17,7 @@
 #include "drainer.h"
 #include "history.h"
 #include "node.h"
+#include "relay_rooms.h"
 #include "room_table.h"
 #include "session.h"
 #include "wal.h"
@@ -151,13 +152,27 @@ members_json(struct rc_room *r, json_t *arr, struct rc_text *t)
 	rte_spinlock_unlock(&r->lock);
 }
 
+/* A room by its canonical name, or a bare one of our services (ours first). */
+static struct rc_room *
+room_by_name(struct rc_node *n, const char *name)
+{
+	struct rc_str in = { name, (uint16_t)strnlen(name, RC_MAX_ROOM + 1) }, c;
+	char buf[RC_MAX_ROOM];
+	struct rc_room *r = NULL;
+
+	for (unsigned vip = 0; r == NULL && vip < n->scopes.n; vip++)
+		if (in.len <= RC_MAX_ROOM && rc_room_canonical(&n->dp, &in, vip, buf, &c) == 0)
+			r = rc_room_lookup_name(n->dp.rooms, c.p, c.len);
+	return r;
+}
+
 static RC_ADMIN_HANDLER(cmd_room_show)
 {
 	struct rc_node *n = arg;
 	json_t *room, *members;
 	struct rc_room *r;
 
-	r = rc_room_lookup_name(n->dp.rooms, argv[0], (unsigned)strlen(argv[0]));
+	r = room_by_name(n, argv[0]);
 	if (r == NULL) {
 		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
 		return -ENOENT;
