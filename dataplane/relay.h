@@ -70,6 +70,9 @@ enum rc_relay_drop {
 	RC_RELAY_DROP_MAX
 };
 
+/* "relay_malformed", "relay_bad_sender", ... (the counters' names); "?" out of range. */
+const char *rc_relay_drop_name(unsigned reason);
+
 /* A worker's relay counters (the control thread sums them: rc_relay_stats_sum). */
 struct rc_relay_stats {
 	uint64_t dgrams_in;  /* envelopes verified */

@@ -83,6 +83,12 @@ rc_start_node
 
 # ---- 1. users of n1 in a room hosted by n2 ----
 mapfile -t BIND < <(rc_bind_args)
+if ! rc_rcload --users 1 --posts 1 --room "$ROOM" --bind-ip "${RC_CLIENT_IPS[0]}"; then
+	rc_log "n1: $(rc_ctl -j stats | jq -c '.relay // .')"
+	rc_log "n2: $(rc_ctl2 -j stats | jq -c '.relay // .')"
+	rc_log "n1 relay: $(rc_ctl relay status 2>&1)"
+	rc_log "n2 relay: $(rc_ctl2 relay status 2>&1)"
+fi
 rc_assert "users of n1 post in $ROOM, hosted by n2 (every POST acknowledged; every member gets
 every message once, in order; re-sent POSTs acknowledged again, never delivered twice)" \
 	rc_rcload --users "$USERS" --posts "$POSTS" --resend-every 7 --room "$ROOM" "${BIND[@]}"
