@@ -83,11 +83,14 @@ rc_start_node
 
 # ---- 1. users of n1 in a room hosted by n2 ----
 mapfile -t BIND < <(rc_bind_args)
-if ! rc_rcload --users 1 --posts 1 --room "$ROOM" --bind-ip "${RC_CLIENT_IPS[0]}"; then
-	rc_log "n1: $(rc_ctl -j stats | jq -c '.relay // .')"
-	rc_log "n2: $(rc_ctl2 -j stats | jq -c '.relay // .')"
+# a first message through the relay (in a room of its own), with the relay's state shown
+# when it does not get through
+if ! rc_rcload --users 1 --posts 1 --room "probe@tc-n2.c1" --bind-ip "${RC_CLIENT_IPS[0]}"; then
+	rc_log "n1 relay counters: $(rc_ctl -j stats | jq -c '.relay // .')"
+	rc_log "n2 relay counters: $(rc_ctl2 -j stats | jq -c '.relay // .')"
 	rc_log "n1 relay: $(rc_ctl relay status 2>&1)"
 	rc_log "n2 relay: $(rc_ctl2 relay status 2>&1)"
+	rc_fail "a first POST through the relay was not acknowledged"
 fi
 rc_assert "users of n1 post in $ROOM, hosted by n2 (every POST acknowledged; every member gets
 every message once, in order; re-sent POSTs acknowledged again, never delivered twice)" \
@@ -110,7 +113,11 @@ rc_assert "n1 shows its remote copy of $ROOM" rc_ctl room show "$ROOM"
 rc_assert "n2 hosts $ROOM" rc_ctl2 room show "$ROOM"
 rc_assert_eq "$(rc_ctl2 -j room show "$ROOM" | jq -r '.last_seq')" "$TOTAL" "n2's last seq"
 relay_json=$(rc_ctl -j stats)
-rc_log "n1 stats: $(printf '%s' "$relay_json" | jq -c '.relay // empty')"
+rc_log "n1 relay counters: $(printf '%s' "$relay_json" | jq -c '.relay // empty')"
+rc_assert_int_gt "$(printf '%s' "$relay_json" | jq -r '.relay.requests_out.RPOST // 0')" \
+	$((TOTAL - 1)) "n1 relayed every POST (RPOST)"
+rc_assert_int_gt "$(printf '%s' "$relay_json" | jq -r '.relay.delivers_in // 0')" \
+	$((TOTAL - 1)) "n1 received every live DELIVER from n2 (once per node, not per user)"
 rc_stop_node
 rc_stop_node2
 rc_log "PASS: relay pair"
