@@ -184,29 +184,19 @@ publish_pair(void)
 	assert_int_equal(rc_relay_publish(&B.dp, &d), 0);
 }
 
-/* An ARP frame (op) from ip/mac for tip, as the wire brings it to n. */
+/* An ARP frame (op) from ip/mac for tip, as the wire brings it (built as that sender's
+ * node would, rc_pkt_arp_request, then given the opcode). */
 static struct rte_mbuf *
 arp_frame(uint16_t op, uint32_t ip, const struct rte_ether_addr *mac, uint32_t tip)
 {
+	struct rc_local sender = { .mac = *mac, .ip = rte_cpu_to_be_32(ip) };
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	struct rte_ether_hdr *eth;
 	struct rte_arp_hdr *arp;
 
 	assert_non_null(m);
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*arp));
-	arp = (struct rte_arp_hdr *)(eth + 1);
-	memset(&eth->dst_addr, 0xff, 6);
-	eth->src_addr = *mac;
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	arp->arp_hlen = 6;
-	arp->arp_plen = 4;
+	assert_int_equal(rc_pkt_arp_request(m, &sender, rte_cpu_to_be_32(tip)), 0);
+	arp = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, sizeof(struct rte_ether_hdr));
 	arp->arp_opcode = rte_cpu_to_be_16(op);
-	arp->arp_data.arp_sha = *mac;
-	arp->arp_data.arp_sip = rte_cpu_to_be_32(ip);
-	memset(&arp->arp_data.arp_tha, 0, 6);
-	arp->arp_data.arp_tip = rte_cpu_to_be_32(tip);
 	return m;
 }
 
