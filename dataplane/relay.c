@@ -14,6 +14,8 @@
 static_assert(RC_RELAY_LANES <= 1u << RC_RELAY_LANE_BITS, "a lane fits in the counter's bits");
 static_assert(RC_DP_MAX_WORKERS <= RC_RELAY_LANE_CTRL, "every worker has a lane of its own");
 static_assert(RC_RELAY_MAX_NODES < 255, "rc_peer.relay holds 1 + a directory index");
+static_assert(sizeof(struct rc_relay_stats) % sizeof(uint64_t) == 0,
+	      "the counters are summed as an array of uint64_t");
 
 /* ---- publication (control thread) ---- */
 
