@@ -110,7 +110,7 @@ pub_free(struct rc_relay_pub *pub)
 	for (unsigned w = 0; w < RC_DP_MAX_WORKERS; w++)
 		for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++)
 			rc_hmac_keyed_free(pub->mac[w][i]);
-	memset(pub, 0, sizeof(*pub)); /* the pair keys */
+	explicit_bzero(pub, sizeof(*pub)); /* the pair keys */
 	free(pub);
 }
 
