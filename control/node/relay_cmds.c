@@ -20,18 +20,14 @@
 #include "relay.h"
 #include "room_table.h"
 
-/* The names of enum rc_relay_drop, as PROTOCOL.md and the stats show them ("relay_" + the
- * reason /metrics labels). */
-static const char *const drop_names[RC_RELAY_DROP_MAX] = {
-	[RC_RELAY_DROP_MALFORMED] = "relay_malformed",
-	[RC_RELAY_DROP_BAD_SENDER] = "relay_bad_sender",
-	[RC_RELAY_DROP_BAD_KEY] = "relay_bad_key",
-	[RC_RELAY_DROP_BAD_TAG] = "relay_bad_tag",
-	[RC_RELAY_DROP_REPLAY] = "relay_replay",
-	[RC_RELAY_DROP_NO_NEIGH] = "relay_no_neigh",
-	[RC_RELAY_DROP_NO_NODE] = "relay_no_node",
-	[RC_RELAY_DROP_TOO_BIG] = "relay_too_big",
-};
+/* A drop reason without its "relay_" prefix (the text lines, the metrics' label). */
+static const char *
+drop_reason(unsigned reason)
+{
+	const char *name = rc_relay_drop_name(reason);
+
+	return strncmp(name, "relay_", 6) == 0 ? name + 6 : name;
+}
 
 static int
 count_remote(void *arg, struct rc_room *r)
@@ -91,7 +87,7 @@ rc_node_relay_counters(struct rc_node *n, struct rc_text *t)
 
 	rc_relay_stats_sum(&n->dp, &s);
 	for (unsigned i = 0; i < RC_RELAY_DROP_MAX; i++)
-		json_object_set_new(d, drop_names[i], json_integer((json_int_t)s.drops[i]));
+		json_object_set_new(d, rc_relay_drop_name(i), json_integer((json_int_t)s.drops[i]));
 	for (unsigned i = 1; i < RC_T_MAX; i++) {
 		relayed += s.requests_out[i];
 		if (s.requests_out[i] != 0)
@@ -117,7 +113,7 @@ rc_node_relay_counters(struct rc_node *n, struct rc_text *t)
 		       s.gaps);
 	rc_text_printf(t, "relay drops:");
 	for (unsigned i = 0; i < RC_RELAY_DROP_MAX; i++)
-		rc_text_printf(t, " %s %" PRIu64, drop_names[i] + 6, s.drops[i]);
+		rc_text_printf(t, " %s %" PRIu64, drop_reason(i), s.drops[i]);
 	rc_text_printf(t, "\n");
 	return o;
 }
@@ -252,7 +248,7 @@ rc_node_relay_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	for (unsigned r = 0; r < RC_RELAY_DROP_MAX; r++)
 		rc_metric_counter(b, "roomcast_relay_drops_total",
 				  "Relay datagrams dropped, by reason",
-				  RC_LABELS("reason", drop_names[r] + 6), s.drops[r]);
+				  RC_LABELS("reason", drop_reason(r)), s.drops[r]);
 	rc_metric_gauge(b, "roomcast_relay_nodes", "Other nodes in the relay directory", NULL,
 			n->relay_dir != NULL ? n->relay_dir->n_nodes : 0);
 	rc_metric_gauge(b, "roomcast_relay_remote_rooms",
