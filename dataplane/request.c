@@ -564,7 +564,10 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 		return;
 	}
 	if (!dp->scope_serving[r != NULL ? r->scope : (s->peer.vip & 1)]) {
+		unsigned sc = r != NULL ? r->scope : (s->peer.vip & 1);
+
 		send_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
+			   dp->scope_away[sc] ? dp->scope_away_text[sc] :
 			   "not the owner: these rooms are being moved between the HA pair");
 		return;
 	}

@@ -59,6 +59,17 @@ void rc_ha_node_tick(struct rc_ha_node *ha);
 /* A session was created / ended by the control thread (replicated to the peer). NULL:
  * nothing. */
 void rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool added);
+/* The group's "enable high availability" (the cluster state), live. On: rooms, users and
+ * address of a failed node move to the peer (the full state machine). Off: each node
+ * serves its own rooms (Unknown); a dead peer's users and address move here, its rooms do
+ * not (ERROR 8 "unavailable until NODE returns") and its users go back when it returns.
+ * Before rc_ha_node_start it sets where the machine starts. NULL: nothing. */
+void rc_ha_node_set_enabled(struct rc_ha_node *ha, bool on);
+bool rc_ha_node_enabled(const struct rc_ha_node *ha);
+/* The administrator's TC service state here (cluster state): stopped counts as a critical
+ * service down (the rooms fail over, Critical Service Down); started lets the node recover
+ * (Failed Over: a fallback may follow). NULL: nothing. */
+void rc_ha_node_set_tc(struct rc_ha_node *ha, bool started);
 /* Stop the threads (before the scopes stop) and free it. NULL-safe. */
 void rc_ha_node_destroy(struct rc_ha_node *ha);
 

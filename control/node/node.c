@@ -198,6 +198,18 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 
 /* ---- the cluster state's settings ---- */
 
+/* The group's "enable high availability"; a node the state does not name keeps its pair
+ * (ha { }) with high availability on. */
+static bool
+group_ha(const struct rc_cluster *c, const struct rc_cl_node *self)
+{
+	const struct rc_cl_group *g = NULL;
+
+	if (self == NULL || rc_cluster_find_node(c, self->id, &g, NULL) == NULL || g == NULL)
+		return true;
+	return g->ha;
+}
+
 static void
 cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *self)
 {
@@ -205,6 +217,8 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 	const struct rc_cl_chat *ch = &c->chat;
 	struct rc_dp *dp = &n->dp;
 	uint8_t block = RC_ROOMS_SERVED;
+	bool tc_stopped = self != NULL && self->tc == RC_CL_SVC_STOPPED;
+	bool ha_on = group_ha(c, self);
 
 	dp->history_on_join = ch->messages_on_join;
 	dp->max_fetch = ch->max_archive_query;
@@ -212,8 +226,10 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 	n->max_rooms = ch->max_rooms < n->cfg.max_rooms ? ch->max_rooms : n->cfg.max_rooms;
 	if (!ch->enabled)
 		block = RC_ROOMS_CHAT_DISABLED;
-	else if (self != NULL && self->tc == RC_CL_SVC_STOPPED)
+	else if (tc_stopped && !(n->ha != NULL && ha_on)) /* HA on: the rooms fail over */
 		block = RC_ROOMS_TC_STOPPED;
+	rc_ha_node_set_enabled(n->ha, ha_on);
+	rc_ha_node_set_tc(n->ha, !(tc_stopped && ha_on));
 	if (block != dp->rooms_blocked)
 		RC_INFO("rooms on this node: %s", block == RC_ROOMS_SERVED ? "served" :
 						   block == RC_ROOMS_TC_STOPPED ?
