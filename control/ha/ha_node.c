@@ -617,6 +617,26 @@ rc_ha_node_create(const struct rc_ha_settings *cfg, struct rc_scopes *ss, struct
 	return 0;
 }
 
+json_t *
+rc_ha_node_report(const struct rc_ha_node *ha)
+{
+	bool heard = ha->peer_heard && rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
+	const char *pst = "", *prs = "";
+
+	if (heard) {
+		pst = rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ? ha->peer.ha_state :
+									     RC_HA_UNKNOWN);
+		prs = rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
+						ha->peer.ha_reason : RC_HA_REASON_NORMAL);
+	}
+	return json_pack("{s:b, s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b}", "enabled",
+			 ha->enabled, "state", rc_ha_state_name(ha->fsm.state), "reason",
+			 rc_ha_reason_name(ha->fsm.reason), "peer", ha->cfg->ha->peer_id,
+			 "peer_heard", heard, "peer_state", pst, "peer_reason", prs,
+			 "critical_services", rc_health_tc_ok(rc_health_bits(ha->health)),
+			 "users_of_peer", ha->users_taken, "tc_stopped", ha->tc_stopped);
+}
+
 bool
 rc_ha_node_state_of(void *arg, const char *node, const char **state, const char **reason)
 {

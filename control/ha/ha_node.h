@@ -22,6 +22,7 @@
 #ifndef RC_HA_NODE_H
 #define RC_HA_NODE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -72,6 +73,13 @@ bool rc_ha_node_enabled(const struct rc_ha_node *ha);
 void rc_ha_node_set_tc(struct rc_ha_node *ha, bool started);
 /* Stop the threads (before the scopes stop) and free it. NULL-safe. */
 void rc_ha_node_destroy(struct rc_ha_node *ha);
+
+/* What the pair reports of itself for `verify ha` (cluster.h rc_cluster_verify_live, its
+ * "ha" member): {enabled (the group's switch as applied), state, reason, peer, peer_heard,
+ * peer_state, peer_reason (as last heard, "" when not), critical_services (workers and WAL
+ * writer running), users_of_peer (HA off: the dead peer's users served here), tc_stopped}.
+ * A new reference, or NULL. */
+json_t *rc_ha_node_report(const struct rc_ha_node *ha);
 
 /* The HA state of a node for `topology` (rc_cluster_ha_fn, arg: the struct rc_ha_node):
  * this node's, or the peer's as last heard while it is up. */

@@ -236,6 +236,7 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 						   "not served: TC service stopped" :
 						   "not served: persistent chat disabled");
 	__atomic_store_n(&dp->rooms_blocked, block, __ATOMIC_RELEASE);
+	n->report_due = true; /* after the database switch that follows */
 }
 
 static int
@@ -400,6 +401,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
+	rc_cluster_cmds_set_report(rc_node_report, n);
 	return 0;
 }
 
@@ -548,6 +550,10 @@ rc_node_run(struct rc_node *n)
 		rc_cluster_node_poll(n->cn);
 		rc_cluster_cmds_poll(n->cn);
 		rc_ha_node_tick(n->ha);
+		if (n->report_due) {
+			n->report_due = false;
+			rc_node_publish_report(n);
+		}
 		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
 		now = rc_mono_ms();
 		if (now >= next_expiry) {
@@ -555,6 +561,7 @@ rc_node_run(struct rc_node *n)
 			next_expiry = now + 1000;
 			scheduled_cleanup(n, now);
 			report_alarms(n);
+			rc_node_publish_report(n);
 			if (n->mgmt != NULL && rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n) != 0)
 				RC_DEBUG("metrics snapshot incomplete");
 		}
@@ -571,6 +578,7 @@ rc_node_fini(struct rc_node *n)
 
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	rc_cluster_cmds_set_report(NULL, NULL);
 	if (n->ha != NULL) {
 		rc_cluster_cmds_set_ha(NULL, NULL);
 		rc_ha_node_destroy(n->ha);
