@@ -492,6 +492,7 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 	    struct rc_text *t, char *err, size_t errlen)
 {
 	struct mut m = { { NULL, start ? "started" : "stopped", NULL }, false };
+	const struct rc_cl_group *g = NULL;
 	int rc = service_args(x, argc, argv, &m.s[0], err, errlen);
 
 	if (rc != 0)
@@ -502,10 +503,18 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 	json_object_set_new(res, "node", json_string(m.s[0]));
 	json_object_set_new(res, "service", json_string("tc"));
 	json_object_set_new(res, "state", json_string(m.s[1]));
-	rc_text_printf(t, "TC service %s on node %s%s\n", m.s[1], m.s[0],
-		       start ? ": it hosts rooms again"
-			     : ": it hosts no rooms; its clients get ERROR 8 until it is started "
-			       "again");
+	rc_cluster_find_node(rc_cluster_node_state(x->cn), m.s[0], &g, NULL);
+	if (g != NULL && g->ha && g->n_nodes == 2) /* a critical service down (HA.md) */
+		rc_text_printf(t, "TC service %s on node %s%s%s\n", m.s[1], m.s[0],
+			       start ? ": it recovers (Failed Over); its rooms come back with "
+				       "roomcastctl ha fallback " : ": its rooms, users and address "
+				       "fail over to its peer (Critical Service Down)",
+			       start ? g->name : "");
+	else
+		rc_text_printf(t, "TC service %s on node %s%s\n", m.s[1], m.s[0],
+			       start ? ": it hosts rooms again"
+				     : ": it hosts no rooms; its clients get ERROR 8 until it is "
+				       "started again");
 	return 0;
 }
 

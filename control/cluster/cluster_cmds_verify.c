@@ -115,11 +115,33 @@ static RC_ADMIN_HANDLER(cmd_verify_ha)
 	return 0; /* "ok": false in the result: roomcastctl exits 1 */
 }
 
+/* "n1 Failed Over (Peer Down), n2 Running in Backup Mode (Peer Down)": the nodes of g whose
+ * report is not Normal (or Unknown: HA off already) into out; false when none. */
+static bool
+not_normal(const struct rc_cl_group *g, const json_t *reports, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (unsigned k = 0; k < g->n_nodes; k++) {
+		const json_t *ha = json_object_get(json_object_get(reports, g->nodes[k].id), "ha");
+		const char *st = json_string_value(json_object_get(ha, "state"));
+
+		if (st == NULL || strcmp(st, "Normal") == 0 || strcmp(st, "Unknown") == 0)
+			continue;
+		len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%snode %s is %s (%s)",
+					len ? ", " : "", g->nodes[k].id, st,
+					json_string_value(json_object_get(ha, "reason")));
+	}
+	return out[0] != '\0';
+}
+
 int
 cc_ha_off_allowed(struct cc_ctx *x, const char *group, char *err, size_t errlen)
 {
 	const struct rc_cluster *c = cc_state(x, err, errlen);
 	const struct rc_cl_group *g = c ? rc_cluster_find_group(c, group, NULL) : NULL;
+	char states[400];
 	json_t *reports;
 	int rc = 0;
 
@@ -130,24 +152,21 @@ cc_ha_off_allowed(struct cc_ctx *x, const char *group, char *err, size_t errlen)
 		return -ENOMEM;
 	for (unsigned k = 0; k < g->n_nodes && rc == 0; k++) {
 		const json_t *r = json_object_get(reports, g->nodes[k].id);
-		const json_t *ha = json_object_get(r, "ha");
-		const char *st = json_string_value(json_object_get(ha, "state"));
 
-		if (json_object_get(r, "error") != NULL) {
-			snprintf(err, errlen, "cannot turn high availability off on group %s: node %s "
-				 "does not answer (%s), so whether its rooms are failed over is "
-				 "unknown; retry when it answers", group, g->nodes[k].id,
-				 json_string_value(json_object_get(r, "error")));
-			rc = -EBUSY;
-		} else if (st != NULL && strcmp(st, "Normal") != 0 && strcmp(st, "Unknown") != 0) {
-			snprintf(err, errlen, "cannot turn high availability off on group %s: node %s "
-				 "is %s (%s); turned off now, the rooms it serves or hands over "
-				 "would have nobody to serve them. Fall back first (roomcastctl ha "
-				 "fallback %s, once both nodes are up) or wait until both are Normal",
-				 group, g->nodes[k].id, st,
-				 json_string_value(json_object_get(ha, "reason")), group);
-			rc = -EBUSY;
-		}
+		if (json_object_get(r, "error") == NULL)
+			continue;
+		snprintf(err, errlen, "cannot turn high availability off on group %s: node %s does "
+			 "not answer (%s), so whether its rooms are failed over is unknown; retry "
+			 "when it answers", group, g->nodes[k].id,
+			 json_string_value(json_object_get(r, "error")));
+		rc = -EBUSY;
+	}
+	if (rc == 0 && not_normal(g, reports, states, sizeof(states))) {
+		snprintf(err, errlen, "cannot turn high availability off on group %s: %s; turned "
+			 "off now, the rooms served for the other node or being handed over would "
+			 "have nobody to serve them. Fall back first (roomcastctl ha fallback %s) "
+			 "or wait until both nodes are Normal", group, states, group);
+		rc = -EBUSY;
 	}
 	json_decref(reports);
 	return rc;

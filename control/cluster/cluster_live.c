@@ -129,7 +129,9 @@ check_db(json_t *a, bool *all, const struct rc_cluster *c, const struct rc_cl_gr
 		const json_t *r = report_of(reports, g->nodes[k].id, why, sizeof(why));
 
 		use[k] = r != NULL ? str(r, "database") : "";
-		if (r != NULL && use[k][0] == '\0')
+		if (r == NULL)
+			snprintf(fix, sizeof(fix), "start roomcastd on node %s", g->nodes[k].id);
+		else if (use[k][0] == '\0')
 			snprintf(why, sizeof(why), "node %s uses no database", g->nodes[k].id);
 	}
 	if (why[0] == '\0' && g->n_nodes == 2 && strcmp(use[0], use[1]) != 0) {
