@@ -363,9 +363,10 @@ json_t *rc_cluster_describe_checks(const struct rc_cluster *c);
  * that node's report (the document of /v1/ha: {node, tc: "started"|"stopped", rooms:
  * "served"|"tc stopped"|"chat disabled", database: the conninfo it uses without password
  * or "", ha: null without a pair, else {enabled, state, reason, peer, peer_heard,
- * critical_services}}) or {error: why it did not answer}. The checks: persistent chat
- * enabled; per group, high availability on (both nodes report it on and hear each other)
- * and its database (both use the same one); per node, its TC service running and, in a
+ * critical_services, lease_database}}) or {error: why it did not answer}. The checks:
+ * persistent chat enabled; per group, high availability on (both nodes report it on and
+ * hear each other) and its database (both use the same one, their leases in it too); per
+ * node, its TC service running and, in a
  * pair, its HA state Normal. Each failing check carries its fix. {ok, checks: [{check, ok,
  * detail, fix}]}, or NULL with errno = ENOMEM. */
 json_t *rc_cluster_verify_live(const struct rc_cluster *c, const json_t *reports);

@@ -134,6 +134,17 @@ check_db(json_t *a, bool *all, const struct rc_cluster *c, const struct rc_cl_gr
 		else if (use[k][0] == '\0')
 			snprintf(why, sizeof(why), "node %s uses no database", g->nodes[k].id);
 	}
+	for (unsigned k = 0; k < g->n_nodes && why[0] == '\0'; k++) {
+		const json_t *ha = json_object_get(json_object_get(reports, g->nodes[k].id), "ha");
+		const char *lease = str(ha, "lease_database");
+
+		if (!json_is_object(ha) || lease[0] == '\0' || strcmp(lease, use[k]) == 0)
+			continue;
+		snprintf(why, sizeof(why), "node %s drains to %s but its leases live in %s (the "
+			 "database it started with)", g->nodes[k].id, use[k], lease);
+		snprintf(fix, sizeof(fix), "restart node %s (its leases follow the database it "
+			 "starts with), then node %s", g->nodes[k].id, g->nodes[1 - k].id);
+	}
 	if (why[0] == '\0' && g->n_nodes == 2 && strcmp(use[0], use[1]) != 0) {
 		snprintf(why, sizeof(why), "nodes %s and %s use different databases (%s; %s)",
 			 g->nodes[0].id, g->nodes[1].id, use[0], use[1]);

@@ -17,6 +17,7 @@
 #include "heartbeat.h"
 #include "lease.h"
 #include "log.h"
+#include "merge.h"
 #include "repl.h"
 #include "wal.h"
 
@@ -629,12 +630,13 @@ rc_ha_node_report(const struct rc_ha_node *ha)
 		prs = rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
 						ha->peer.ha_reason : RC_HA_REASON_NORMAL);
 	}
-	return json_pack("{s:b, s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b}", "enabled",
+	return json_pack("{s:b, s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s}", "enabled",
 			 ha->enabled, "state", rc_ha_state_name(ha->fsm.state), "reason",
 			 rc_ha_reason_name(ha->fsm.reason), "peer", ha->cfg->ha->peer_id,
 			 "peer_heard", heard, "peer_state", pst, "peer_reason", prs,
 			 "critical_services", rc_health_tc_ok(rc_health_bits(ha->health)),
-			 "users_of_peer", ha->users_taken, "tc_stopped", ha->tc_stopped);
+			 "users_of_peer", ha->users_taken, "tc_stopped", ha->tc_stopped,
+			 "lease_database", ha->lease_db);
 }
 
 bool
@@ -672,6 +674,8 @@ rc_ha_node_start(struct rc_ha_node *ha)
 	};
 	int rc;
 
+	if (ha->ss->db_conninfo[0] != '\0')
+		rc_merge_redact(ha->ss->db_conninfo, ha->lease_db, sizeof(ha->lease_db));
 	ha->lease = rc_ha_lease_create(&lc, guards);
 	if (ha->lease == NULL) {
 		RC_ERR("ha: cannot create the lease thread");

@@ -77,7 +77,8 @@ void rc_ha_node_destroy(struct rc_ha_node *ha);
 /* What the pair reports of itself for `verify ha` (cluster.h rc_cluster_verify_live, its
  * "ha" member): {enabled (the group's switch as applied), state, reason, peer, peer_heard,
  * peer_state, peer_reason (as last heard, "" when not), critical_services (workers and WAL
- * writer running), users_of_peer (HA off: the dead peer's users served here), tc_stopped}.
+ * writer running), users_of_peer (HA off: the dead peer's users served here), tc_stopped,
+ * lease_database (where the leases live, without the password: the database at start)}.
  * A new reference, or NULL. */
 json_t *rc_ha_node_report(const struct rc_ha_node *ha);
 

@@ -50,6 +50,7 @@ struct rc_ha_node {
 	 * copy, as the peer's own session list may replace the scope's meanwhile */
 	struct rc_scope_sess *handback;
 	unsigned n_handback;
+	char lease_db[600]; /* the database the leases live in (fixed at start), no password */
 	uint64_t started_ms;
 	/* the peer as last heard */
 	struct rc_hb_status peer;

@@ -1142,6 +1142,17 @@ test_verify_live(void **state)
 	assert_non_null(strstr(live_failures(r), "database of group g1: nodes n1 and n2 use "
 					       "different databases"));
 	json_object_set_new(r, "n1", report("n1", "n2", "Normal", db));
+	/* a database switched under a running pair: the leases stay where it started */
+	json_object_set_new(json_object_get(json_object_get(r, "n2"), "ha"), "lease_database",
+			    json_string(db2));
+	assert_non_null(strstr(live_failures(r), "database of group g1: node n2 drains to "
+					       "host=/run/pg port=5432 dbname=roomcast_g1 user=rc but "
+					       "its leases live in host=/run/pg port=5432 "
+					       "dbname=roomcast_g2 user=rc (the database it started "
+					       "with) | restart node n2"));
+	json_object_set_new(json_object_get(json_object_get(r, "n2"), "ha"), "lease_database",
+			    json_string(db));
+	assert_string_equal(live_failures(r), "");
 	json_object_set_new(json_object_get(r, "n3"), "tc", json_string("stopped"));
 	json_object_set_new(json_object_get(json_object_get(r, "n4"), "ha"), "critical_services",
 			    json_false());
