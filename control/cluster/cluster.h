@@ -354,10 +354,6 @@ json_t *rc_cluster_describe_dbs(const struct rc_cluster *c);
 json_t *rc_cluster_describe_merges(const struct rc_cluster *c);
 /* One job with every field. */
 json_t *rc_cluster_describe_merge(const struct rc_cluster *c, uint32_t id);
-/* The administrator's high-availability prerequisites (MISSION.md), each with ok and a
- * detail: persistent chat enabled; high availability on for each group; each group's two
- * nodes on the same, unique database; TC started on every node. {ok, checks: [...]} */
-json_t *rc_cluster_describe_checks(const struct rc_cluster *c);
 
 /* `verify ha` from what the nodes report (cluster_live.c). reports: an object, node id ->
  * that node's report (the document of /v1/ha: {node, tc: "started"|"stopped", rooms:

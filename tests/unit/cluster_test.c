@@ -1064,15 +1064,6 @@ test_views(void **state)
 	assert_int_equal(json_array_size(json_object_get(v, "admin_users")), 2);
 	json_decref(v);
 
-	v = rc_cluster_describe_checks(&cl);
-	assert_false(json_is_true(json_object_get(v, "ok")));
-	json_decref(v);
-	assert_int_equal(rc_cluster_load_seed(example_path, &cl, err, ERR), 0);
-	v = rc_cluster_describe_checks(&cl);
-	assert_true(json_is_true(json_object_get(v, "ok")));
-	/* chat + (ha + database) x 2 groups + TC x 4 nodes */
-	assert_int_equal(json_array_size(json_object_get(v, "checks")), 9);
-	json_decref(v);
 }
 
 /* A node's report as roomcastd publishes it (node_report.c): a healthy member of a pair. */
