@@ -508,7 +508,8 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 		rc_text_printf(t, "TC service %s on node %s%s%s\n", m.s[1], m.s[0],
 			       start ? ": it recovers (Failed Over); its rooms come back with "
 				       "roomcastctl ha fallback " : ": its rooms, users and address "
-				       "fail over to its peer (Critical Service Down)",
+				       "fail over to its peer (Critical Service Down; a node running "
+				       "without its pair refuses room requests with ERROR 8)",
 			       start ? g->name : "");
 	else
 		rc_text_printf(t, "TC service %s on node %s%s\n", m.s[1], m.s[0],
