@@ -29,6 +29,8 @@ reply_type(uint8_t req_type)
 		return RC_T_FETCH_END;
 	case RC_T_MEMBERS:
 		return RC_T_MEMBER_LIST;
+	case RC_T_ROOMS:
+		return RC_T_ROOM_LIST;
 	case RC_T_PING:
 		return RC_T_PONG;
 	case RC_T_LOGOUT:
@@ -47,25 +49,38 @@ copy_str(char *dst, size_t cap, struct rc_str s)
 	dst[n] = '\0';
 }
 
-/* MEMBER_LIST: hand the names over; true while more lists follow. */
+/* The next name of a MEMBER_LIST or ROOM_LIST (*last: a room's last_seq, else 0). */
 static bool
-member_list(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
+list_next(const struct rc_msg *m, size_t *off, struct rc_str *name, uint64_t *last)
+{
+	*last = 0;
+	if (m->hdr.type == RC_T_MEMBER_LIST)
+		return rc_member_list_next(m, off, name);
+	return rc_room_list_next(m, off, name, last);
+}
+
+/* MEMBER_LIST or ROOM_LIST: hand the names over; true while more lists follow. */
+static bool
+list_part(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
 {
 	struct rcc_wait *w = p->kind == RCC_WAIT ? p->wait : NULL;
-	struct rc_str u;
+	struct rc_str s;
+	uint64_t last;
 	size_t off = 0;
 
-	while (rc_member_list_next(m, &off, &u)) {
-		char name[256];
+	while (list_next(m, &off, &s, &last)) {
+		char name[RC_MAX_ROOM + 1];
 
-		copy_str(name, sizeof(name), u);
-		if (w && w->mfn) {
-			c->cb_depth++;
+		if (!w)
+			continue;
+		copy_str(name, sizeof(name), s);
+		w->count++;
+		c->cb_depth++;
+		if (w->mfn)
 			w->mfn(w->fn_arg, name);
-			c->cb_depth--;
-		}
-		if (w)
-			w->count++;
+		if (w->rfn)
+			w->rfn(w->fn_arg, name, last);
+		c->cb_depth--;
 	}
 	if (!(m->hdr.flags & RC_F_MORE))
 		return false;
@@ -93,7 +108,8 @@ rcc_complete(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m)
 		}
 		break;
 	case RC_T_MEMBER_LIST:
-		if (member_list(c, p, m, now))
+	case RC_T_ROOM_LIST:
+		if (list_part(c, p, m, now))
 			return;
 		break;
 	default:
@@ -295,6 +311,9 @@ rcc_dispatch(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		return;
 	case RC_T_RESUME:
 		on_resume(c, m, now);
+		return;
+	case RC_T_REDIRECT:
+		rcc_redirect(c, m, now);
 		return;
 	default:
 		break;
