@@ -532,7 +532,6 @@ def check_ha_off(c, a):
     print("rcproto: step 3: the room is back", flush=True)
 
 
-
 def check_rooms(c, a):
     """ROOMS(prefix): ROOM_LISTs (MORE on all but the last) naming the rooms that start with
     the prefix, with their last seq; a prefix nothing matches: one empty ROOM_LIST
