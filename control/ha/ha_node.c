@@ -705,6 +705,12 @@ rc_ha_node_set_enabled(struct rc_ha_node *ha, bool on)
 	ha_event(ha, on ? RC_HA_EV_HA_ENABLED : RC_HA_EV_HA_DISABLED, NULL);
 }
 
+uint64_t
+rc_ha_node_changes(const struct rc_ha_node *ha)
+{
+	return ha != NULL ? ha->fsm.transitions + (ha->peer_heard ? ha->peer_since_ms : 0) : 0;
+}
+
 bool
 rc_ha_node_enabled(const struct rc_ha_node *ha)
 {

@@ -67,6 +67,9 @@ void rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool 
  * Before rc_ha_node_start it sets where the machine starts. NULL: nothing. */
 void rc_ha_node_set_enabled(struct rc_ha_node *ha, bool on);
 bool rc_ha_node_enabled(const struct rc_ha_node *ha);
+/* A number that changes whenever this node's HA state or reason, or its peer's as heard,
+ * changes (for republishing the node's report at once). 0 for NULL. */
+uint64_t rc_ha_node_changes(const struct rc_ha_node *ha);
 /* The administrator's TC service state here (cluster state): stopped counts as a critical
  * service down (the rooms fail over, Critical Service Down); started lets the node recover
  * (Failed Over: a fallback may follow). NULL: nothing. */

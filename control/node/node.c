@@ -552,8 +552,9 @@ rc_node_run(struct rc_node *n)
 		rc_cluster_node_poll(n->cn);
 		rc_cluster_cmds_poll(n->cn);
 		rc_ha_node_tick(n->ha);
-		if (n->report_due) {
+		if (n->report_due || rc_ha_node_changes(n->ha) != n->ha_changes) {
 			n->report_due = false;
+			n->ha_changes = rc_ha_node_changes(n->ha);
 			rc_node_publish_report(n);
 		}
 		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
