@@ -45,6 +45,42 @@ reassembled(struct rc_frag_tap *tap, const struct rte_mbuf *m, uint64_t now)
 	return rc_frag_tap_reassembled(tap, eth + 1, now);
 }
 
+/* One received frame: answered in place, handed to the chat or relay input, or dropped. */
+static inline void
+rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	switch (rc_pkt_classify(m, &dp->ports[p].local, &peer, &payload, &len, &why)) {
+	case RC_V_REPLY:
+		rc_neigh_arp(dp, w, m, true);
+		m->port = (uint16_t)p;
+		rc_tx_frame(dp, w, m);
+		return;
+	case RC_V_CHAT:
+		if (unlikely(len >= 2 && payload[1] == 0x4E && payload[0] == 0x52))
+			rc_relay_input(dp, w, &peer, payload, len); /* "RN": another node */
+		else
+			rc_req_input(dp, w, &peer, payload, len);
+		break;
+	case RC_V_DROP:
+		w->stats.drops[why]++;
+		if (why == RC_DROP_ARP_NOT_US) /* ARP replies, gratuitous ARP */
+			rc_neigh_arp(dp, w, m, false);
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+void
+rc_worker_rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	rx_frame(dp, w, p, m);
+}
+
 static unsigned
 rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 {
@@ -52,11 +88,8 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 	struct rc_frag_tap *tap = port->frag_tap[w->idx];
 	uint64_t now = 0, ignored = 0;
 	struct rte_mbuf *pkts[RC_BURST_MAX];
-	const uint8_t *payload;
-	struct rc_peer peer;
-	enum rc_drop why;
 	unsigned total = 0;
-	uint16_t q, n, i, len;
+	uint16_t q, n, i;
 
 	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
 		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
@@ -72,20 +105,7 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 				rte_pktmbuf_free(pkts[i]);
 				continue;
 			}
-			switch (rc_pkt_classify(pkts[i], &port->local, &peer, &payload, &len,
-						&why)) {
-			case RC_V_REPLY:
-				pkts[i]->port = (uint16_t)p;
-				rc_tx_frame(dp, w, pkts[i]);
-				continue;
-			case RC_V_CHAT:
-				rc_req_input(dp, w, &peer, payload, len);
-				break;
-			case RC_V_DROP:
-				w->stats.drops[why]++;
-				break;
-			}
-			rte_pktmbuf_free(pkts[i]);
+			rx_frame(dp, w, p, pkts[i]);
 		}
 		total += n;
 	}
@@ -155,22 +175,36 @@ rc_worker_main(void *arg)
 	return 0;
 }
 
+/* m for the relay peer `to` into mb (headers reserved), in a sealed envelope. */
+static int
+relay_msg(struct rc_dp *dp, struct rc_peer *to, struct rte_mbuf *mb, const struct rc_msg *m)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	ssize_t n = rc_encode(buf, sizeof(buf), m);
+
+	return n < 0 ? (int)n : rc_relay_wrap(dp, to, mb, buf, (uint16_t)n);
+}
+
 int
 rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to, const struct rc_msg *m)
 {
 	struct rte_mbuf *mb = rte_pktmbuf_alloc(dp->mbuf_pool);
+	struct rc_peer dst = *to;
 	uint8_t *p;
 	ssize_t n;
 
 	if (mb == NULL)
 		return -ENOBUFS;
 	p = rc_pkt_init(mb);
-	n = p == NULL ? -ENOBUFS : rc_encode(p, RC_MAX_DGRAM, m);
-	if (n < 0 || rte_pktmbuf_append(mb, (uint16_t)n) == NULL) {
+	if (p != NULL && unlikely(to->relay != 0))
+		n = relay_msg(dp, &dst, mb, m);
+	else if ((n = p == NULL ? -ENOBUFS : rc_encode(p, RC_MAX_DGRAM, m)) >= 0)
+		n = rte_pktmbuf_append(mb, (uint16_t)n) == NULL ? -ENOBUFS : 0;
+	if (n < 0) {
 		rte_pktmbuf_free(mb);
-		return n < 0 ? (int)n : -ENOBUFS;
+		return (int)n;
 	}
-	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, to);
+	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, &dst);
 	mb->port = to->port_idx;
 	if (rte_ring_enqueue(dp->workers[w]->tx, mb) != 0) {
 		rte_pktmbuf_free(mb);
