@@ -188,6 +188,12 @@ struct rc_dp {
 	 * to one of its rooms is refused with ERROR 9 busy (counted in peer_busy_refusals), never
 	 * stored to be acknowledged on the local commit alone (control/ha/HA.md) */
 	volatile bool scope_no_peer[RC_MAX_SCOPES];
+	/* HA off, the peer dead: its users are served here but its rooms are not (they stay
+	 * on the dead node): while scope_away[s], scope s's room requests answer ERROR 8 with
+	 * scope_away_text[s] ("unavailable until NODE returns", written before the scope is
+	 * opened to the workers) instead of "being moved" */
+	volatile bool scope_away[RC_MAX_SCOPES];
+	char scope_away_text[RC_MAX_SCOPES][96];
 	uint64_t peer_busy_refusals; /* POSTs and room creations refused so; relaxed atomic */
 	/* fault injection (ha.fault_injection, tests only): the workers stop making progress,
 	 * as a hung text-conference service would; nothing is received or sent meanwhile */

@@ -64,11 +64,12 @@ rc_room_resolve(struct rc_dp *dp, const struct rc_str *name, unsigned *where)
 		return -ENOENT;
 	svc = at + 1;
 	len = (size_t)(name->p + name->len - svc);
-	/* ours, or the HA peer's while we serve it; otherwise the peer is one more host */
+	/* ours, or the HA peer's while we serve it (or answer for it while it is away, HA off:
+	 * ERROR 8 "unavailable until it returns"); otherwise the peer is one more host */
 	for (s = 0; s < RC_MAX_SCOPES; s++) {
 		if (!same_service(rc_relay_scope_service(dp, s), svc, len))
 			continue;
-		if (s == 0 || dp->scope_serving[s]) {
+		if (s == 0 || dp->scope_serving[s] || dp->scope_away[s]) {
 			*where = s;
 			return RC_ROOM_HOSTED;
 		}

@@ -608,6 +608,7 @@ hosted_refused(struct rc_dp *dp, struct rc_worker *w, const struct req *q, unsig
 	}
 	if (!dp->scope_serving[scope]) {
 		rc_req_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
+			     dp->scope_away[scope] ? dp->scope_away_text[scope] :
 			     "not the owner: these rooms are being moved between the HA pair");
 		return true;
 	}

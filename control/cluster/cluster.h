@@ -372,9 +372,17 @@ json_t *rc_cluster_describe_dbs(const struct rc_cluster *c);
 json_t *rc_cluster_describe_merges(const struct rc_cluster *c);
 /* One job with every field. */
 json_t *rc_cluster_describe_merge(const struct rc_cluster *c, uint32_t id);
-/* The administrator's high-availability prerequisites (MISSION.md), each with ok and a
- * detail: persistent chat enabled; high availability on for each group; each group's two
- * nodes on the same database; TC started on every node. {ok, checks: [...]} */
-json_t *rc_cluster_describe_checks(const struct rc_cluster *c);
+
+/* `verify ha` from what the nodes report (cluster_live.c). reports: an object, node id ->
+ * that node's report (the document of /v1/ha: {node, tc: "started"|"stopped", rooms:
+ * "served"|"tc stopped"|"chat disabled", database: the conninfo it uses without password
+ * or "", ha: null without a pair, else {enabled, state, reason, peer, peer_heard,
+ * critical_services, lease_database}}) or {error: why it did not answer}. The checks:
+ * persistent chat enabled; per group, high availability on (both nodes report it on and
+ * hear each other) and its database (both use the same one, their leases in it too); per
+ * node, its TC service running and, in a
+ * pair, its HA state Normal. Each failing check carries its fix. {ok, checks: [{check, ok,
+ * detail, fix}]}, or NULL with errno = ENOMEM. */
+json_t *rc_cluster_verify_live(const struct rc_cluster *c, const json_t *reports);
 
 #endif /* RC_CLUSTER_H */

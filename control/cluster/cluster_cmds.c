@@ -9,7 +9,8 @@
  *   group set GROUP assignment MODE              balanced | active-standby | none
  *   chat show / chat set KEY VALUE               the persistent chat settings
  *   service start|stop|status tc [--node N]      the text conference service (default: here)
- *   verify ha                                    the HA prerequisites, each with its fix
+ *
+ * verify ha (and the live check behind `group set GROUP ha off`) is in cluster_cmds_verify.c.
  *
  * Every change goes through rc_cluster_node_change() with a small adapter calling the
  * cluster.h mutation; nothing here writes the state directly.
@@ -336,7 +337,9 @@ static RC_ADMIN_HANDLER(cmd_group_set)
 			return -EINVAL;
 		}
 		m.on = on;
-		rc = cc_change(x, mut_ha, &m, err, errlen);
+		rc = on ? 0 : cc_ha_off_allowed(x, argv[0], err, errlen);
+		if (rc == 0)
+			rc = cc_change(x, mut_ha, &m, err, errlen);
 	} else if (strcmp(argv[1], "assignment") == 0) {
 		if (rc_cl_assign_parse(argv[2]) < 0) {
 			snprintf(err, errlen, "assignment: \"%s\" is not balanced, active-standby "
@@ -491,6 +494,7 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 	    struct rc_text *t, char *err, size_t errlen)
 {
 	struct mut m = { { NULL, start ? "started" : "stopped", NULL }, false };
+	const struct rc_cl_group *g = NULL;
 	int rc = service_args(x, argc, argv, &m.s[0], err, errlen);
 
 	if (rc != 0)
@@ -501,10 +505,19 @@ service_set(struct cc_ctx *x, int argc, char **argv, bool start, json_t *res,
 	json_object_set_new(res, "node", json_string(m.s[0]));
 	json_object_set_new(res, "service", json_string("tc"));
 	json_object_set_new(res, "state", json_string(m.s[1]));
-	rc_text_printf(t, "TC service %s on node %s%s\n", m.s[1], m.s[0],
-		       start ? ": it hosts rooms again"
-			     : ": it hosts no rooms; its clients get ERROR 8 until it is started "
-			       "again");
+	rc_cluster_find_node(rc_cluster_node_state(x->cn), m.s[0], &g, NULL);
+	if (g != NULL && g->ha && g->n_nodes == 2) /* a critical service down (HA.md) */
+		rc_text_printf(t, "TC service %s on node %s%s%s\n", m.s[1], m.s[0],
+			       start ? ": it recovers (Failed Over); its rooms come back with "
+				       "roomcastctl ha fallback " : ": its rooms, users and address "
+				       "fail over to its peer (Critical Service Down; a node running "
+				       "without its pair refuses room requests with ERROR 8)",
+			       start ? g->name : "");
+	else
+		rc_text_printf(t, "TC service %s on node %s%s\n", m.s[1], m.s[0],
+			       start ? ": it hosts rooms again"
+				     : ": it hosts no rooms; its clients get ERROR 8 until it is "
+				       "started again");
 	return 0;
 }
 
@@ -546,107 +559,6 @@ static RC_ADMIN_HANDLER(cmd_service_status)
 	return 0;
 }
 
-/* ---- verify ha ---- */
-
-/* A database no group uses (for a fix line), or NULL. */
-static const char *
-spare_db(const struct rc_cluster *c)
-{
-	for (unsigned d = 0; d < c->n_dbs; d++) {
-		bool used = false;
-
-		for (unsigned i = 0; !used && i < c->n_clusters; i++)
-			for (unsigned j = 0; !used && j < c->clusters[i].n_groups; j++)
-				for (unsigned k = 0; k < c->clusters[i].groups[j].n_nodes; k++)
-					used |= strcmp(c->clusters[i].groups[j].nodes[k].db,
-						       c->dbs[d].name) == 0;
-		if (!used)
-			return c->dbs[d].name;
-	}
-	return NULL;
-}
-
-/* The command that fixes a failing check of rc_cluster_describe_checks. */
-static void
-ha_fix(const struct rc_cluster *c, const char *check, char *fix, size_t cap)
-{
-	const struct rc_cl_group *g;
-	const char *spare = spare_db(c), *name;
-
-	if (strcmp(check, "persistent chat enabled") == 0) {
-		snprintf(fix, cap, "roomcastctl chat set enabled true");
-	} else if (strncmp(check, "TC service on node ", 19) == 0) {
-		snprintf(fix, cap, "roomcastctl service start tc --node %s", check + 19);
-	} else if (strncmp(check, "high availability on group ", 27) == 0) {
-		name = check + 27;
-		g = rc_cluster_find_group(c, name, NULL);
-		if (g != NULL && g->n_nodes < 2)
-			snprintf(fix, cap, "add a second node to group %s in the cluster file "
-					   "(node.cluster_file), then: roomcastctl group set %s ha on",
-				 name, name);
-		else if (g != NULL && rc_cluster_group_db(g) == NULL)
-			snprintf(fix, cap, "roomcastctl db assign NAME --group %s, then "
-					   "roomcastctl group set %s ha on", name, name);
-		else
-			snprintf(fix, cap, "roomcastctl group set %s ha on", name);
-	} else if (strncmp(check, "database of group ", 18) == 0) {
-		name = check + 18;
-		g = rc_cluster_find_group(c, name, NULL);
-		if (g != NULL && rc_cluster_group_db(g) == NULL)
-			snprintf(fix, cap, "roomcastctl db merge add --source %s --source %s "
-					   "--target %s, then roomcastctl db assign %s --group %s",
-				 g->nodes[0].db, g->nodes[1].db, spare ? spare : "NEW",
-				 spare ? spare : "NEW", name);
-		else
-			snprintf(fix, cap, "%sroomcastctl db assign %s --group %s",
-				 spare ? "" : "roomcastctl db add NAME --type postgresql --host H "
-					      "--port P --dbname D --user U --password-file F, then ",
-				 spare ? spare : "NAME", name);
-	} else {
-		fix[0] = '\0';
-	}
-}
-
-static RC_ADMIN_HANDLER(cmd_verify_ha)
-{
-	struct cc_ctx *x = arg;
-	const struct rc_cluster *c = cc_state(x, err, errlen);
-	json_t *v, *checks, *ck;
-	unsigned failed = 0;
-	char fix[512];
-	size_t i;
-
-	v = rc_cluster_describe_checks(c);
-	if (v == NULL)
-		return -ENOMEM;
-	checks = json_object_get(v, "checks");
-	json_array_foreach(checks, i, ck) {
-		const char *name = json_string_value(json_object_get(ck, "check"));
-		bool ok = json_is_true(json_object_get(ck, "ok"));
-
-		fix[0] = '\0';
-		if (!ok) {
-			failed++;
-			ha_fix(c, name, fix, sizeof(fix));
-		}
-		json_object_set_new(ck, "fix", json_string(fix));
-		rc_text_printf(t, "%s  %s: %s\n", ok ? "PASS" : "FAIL", name,
-			       json_string_value(json_object_get(ck, "detail")));
-		if (fix[0] != '\0')
-			rc_text_printf(t, "      fix: %s\n", fix);
-	}
-	if (failed == 0)
-		rc_text_printf(t, "high availability prerequisites: all %zu checks pass\n",
-			       json_array_size(checks));
-	else
-		rc_text_printf(t, "high availability prerequisites: %u of %zu checks FAIL\n",
-			       failed, json_array_size(checks));
-	json_object_set_new(v, "failed", json_integer(failed));
-	json_object_update(res, v);
-	json_decref(v);
-	return 0; /* "ok": false in the result: roomcastctl exits 1 */
-}
-
 /* ---- registration, poll, fini ---- */
 
 static const struct rc_admin_cmd cmds[] = {
@@ -668,9 +580,6 @@ static const struct rc_admin_cmd cmds[] = {
 	  RC_ADMIN_ANY },
 	{ "service status", "tc [--node N]", "the text conference service's state",
 	  cmd_service_status, 0, RC_ADMIN_ANY },
-	{ "verify ha", "", "the high availability prerequisites, each with the command that "
-			   "fixes it (exit 1 when one fails)", cmd_verify_ha, 0, 0,
-	  RC_ADMIN_NEEDS_STATE },
 };
 
 int
@@ -691,6 +600,8 @@ rc_cluster_cmds_register(struct rc_cluster_node *cn, const struct rc_cluster_set
 		rc = cc_register_db(x);
 	if (rc == 0)
 		rc = cc_register_check(x);
+	if (rc == 0)
+		rc = cc_register_verify(x);
 	if (rc == 0)
 		rc = cc_register_merge(x);
 	cc_the = x; /* even on failure: the admin table holds x */

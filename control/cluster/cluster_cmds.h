@@ -18,6 +18,7 @@
 #ifndef RC_CLUSTER_CMDS_H
 #define RC_CLUSTER_CMDS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #define RC_CLUSTER_CMDS_CHECK_S 300 /* the background database check's period */
@@ -48,5 +49,12 @@ void rc_cluster_cmds_fini(struct rc_cluster_node *cn);
 typedef bool (*rc_cluster_ha_fn)(void *arg, const char *node, const char **state,
 				 const char **reason);
 void rc_cluster_cmds_set_ha(rc_cluster_ha_fn fn, void *arg);
+
+/* What this node reports of itself for `verify ha` (the document other nodes GET as
+ * /v1/ha, cluster.h rc_cluster_verify_live): fn returns a new reference, or NULL. The node
+ * registers it; without it, this node reports nothing. */
+#define RC_CLUSTER_REPORT_DOC "ha"
+typedef json_t *(*rc_cluster_report_fn)(void *arg);
+void rc_cluster_cmds_set_report(rc_cluster_report_fn fn, void *arg);
 
 #endif /* RC_CLUSTER_CMDS_H */

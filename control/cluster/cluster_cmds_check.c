@@ -277,42 +277,33 @@ cc_check_fini(struct cc_ctx *x)
 
 /* ---- the peers' published checks ---- */
 
-struct peer {
-	pthread_t th;
-	bool threaded;
-	const struct rc_mgmt_cred *cred;
-	char node[RC_CL_NAME_MAX], mgmt[64];
-	int rc;
-	struct rc_mgmt_reply reply;
-};
-
 static void *
 peer_main(void *arg)
 {
-	struct peer *p = arg;
+	struct cc_peer *p = arg;
 
-	p->rc = rc_mgmt_get(p->cred, p->mgmt, DOC_PATH, &p->reply);
+	p->rc = rc_mgmt_get(p->cred, p->mgmt, p->path, &p->reply);
 	return NULL;
 }
 
-/* The other nodes of the state, their GETs started. *n gets how many. */
-static struct peer *
-peers_start(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_mgmt_cred *cred,
-	    unsigned *n)
+struct cc_peer *
+cc_peers_start(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_mgmt_cred *cred,
+	       const char *path, unsigned *n)
 {
-	struct peer *p = calloc(RC_CL_MAX_CLUSTERS * RC_CL_MAX_GROUPS * RC_CL_GROUP_NODES,
-				sizeof(*p));
+	struct cc_peer *p = calloc(RC_CL_MAX_CLUSTERS * RC_CL_MAX_GROUPS * RC_CL_GROUP_NODES,
+				   sizeof(*p));
 
 	*n = 0;
 	for (unsigned i = 0; p != NULL && i < c->n_clusters; i++)
 		for (unsigned j = 0; j < c->clusters[i].n_groups; j++)
 			for (unsigned k = 0; k < c->clusters[i].groups[j].n_nodes; k++) {
 				const struct rc_cl_node *nd = &c->clusters[i].groups[j].nodes[k];
-				struct peer *q = &p[*n];
+				struct cc_peer *q = &p[*n];
 
 				if (strcmp(nd->id, cc_self_id(x)) == 0)
 					continue;
 				q->cred = cred;
+				q->path = path;
 				snprintf(q->node, sizeof(q->node), "%s", nd->id);
 				snprintf(q->mgmt, sizeof(q->mgmt), "%s", nd->mgmt);
 				q->threaded = pthread_create(&q->th, NULL, peer_main, q) == 0;
@@ -323,16 +314,23 @@ peers_start(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_mgmt_c
 	return p;
 }
 
+void
+cc_peer_join(struct cc_peer *p)
+{
+	if (p->threaded)
+		pthread_join(p->th, NULL);
+	p->threaded = false;
+}
+
 /* One peer's block: its published check, or why there is none. */
 static json_t *
-peer_block(struct peer *p, struct rc_text *t)
+peer_block(struct cc_peer *p, struct rc_text *t)
 {
 	json_t *b = NULL, *doc = NULL;
 	char detail[512], fix[256];
 	uint64_t now = rc_wall_ms(), at;
 
-	if (p->threaded)
-		pthread_join(p->th, NULL);
+	cc_peer_join(p);
 	fix[0] = '\0';
 	if (p->rc != 0) {
 		snprintf(detail, sizeof(detail), "unreachable at %s (%s)", p->mgmt,
@@ -408,14 +406,14 @@ static RC_ADMIN_HANDLER(cmd_db_check)
 	const struct rc_dbcheck_opts o = { .node_name = cc_self_id(x) };
 	struct rc_dbcheck_report *r;
 	struct target *tg;
-	struct peer *peers;
+	struct cc_peer *peers;
 	json_t *nodes, *self;
 	unsigned n_peers, failed = 0;
 	bool ok = true;
 
 	r = malloc(sizeof(*r));
 	tg = malloc(sizeof(*tg));
-	peers = r && tg ? peers_start(x, c, &cred, &n_peers) : NULL;
+	peers = r && tg ? cc_peers_start(x, c, &cred, DOC_PATH, &n_peers) : NULL;
 	if (peers == NULL) {
 		free(r);
 		free(tg);

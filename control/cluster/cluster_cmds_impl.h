@@ -3,7 +3,8 @@
  * Private to cluster_cmds*.c: the module's context, argument parsing, the
  * mutation adapter and the database helpers the command files share.
  *
- *   cluster_cmds.c        registration, poll, topology, group, chat, service, verify ha
+ *   cluster_cmds.c        registration, poll, topology, group, chat, service
+ *   cluster_cmds_verify.c verify ha from the nodes' reports; the live check of ha off
  *   cluster_cmds_db.c     db add/list/remove/assign/unassign, password files, conninfos
  *   cluster_cmds_check.c  db check: this node's check (foreground and background), the
  *                         peers' published checks
@@ -19,9 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "admin.h"
 #include "cluster_node.h"
 #include "config.h"
+#include "mgmt.h"
 
 struct rc_cluster_settings;
 struct rc_mgmt;
@@ -87,10 +91,36 @@ int cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, s
  * ..."), from the JSON form of rc_dbcheck_to_json (so published reports print the same). */
 void cc_checks_text(struct rc_text *t, const json_t *checks);
 
+/* ---- the other nodes' documents (cluster_cmds_check.c) ---- */
+
+/* A GET of one node's published document on a helper thread. */
+struct cc_peer {
+	pthread_t th;
+	bool threaded;
+	const struct rc_mgmt_cred *cred;
+	const char *path;
+	char node[RC_CL_NAME_MAX], mgmt[64];
+	int rc;
+	struct rc_mgmt_reply reply;
+};
+
+/* GET path from every other node of the state, in parallel (2 s at most each); *n gets
+ * how many. Join each (cc_peer_join) before reading it; free the array and each reply.
+ * NULL when out of memory. */
+struct cc_peer *cc_peers_start(struct cc_ctx *x, const struct rc_cluster *c,
+			       const struct rc_mgmt_cred *cred, const char *path, unsigned *n);
+void cc_peer_join(struct cc_peer *p);
+
 /* ---- the command tables and the poll parts ---- */
 
 int cc_register_db(struct cc_ctx *x);
 int cc_register_check(struct cc_ctx *x);
+int cc_register_verify(struct cc_ctx *x);
+
+/* `group set GROUP ha off` may go ahead: high availability is already off there, or both
+ * nodes of the group report Normal (each serves its own rooms, nothing is failed over). 0,
+ * or -EBUSY with why and what to do first in err (cluster_cmds_verify.c). */
+int cc_ha_off_allowed(struct cc_ctx *x, const char *group, char *err, size_t errlen);
 int cc_register_merge(struct cc_ctx *x);
 
 void cc_check_poll(struct cc_ctx *x);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the operator is shown of the cluster state: one JSON document per view (topology,
- * a group, chat settings, databases, merge jobs, the high-availability prerequisites).
+ * a group, chat settings, databases, merge jobs; `verify ha` reads the nodes' reports:
+ * cluster_live.c).
  * roomcastctl prints them as text, or as they are with -j. No view ever holds a password:
  * a database shows "password": "from FILE" (or "none").
  *
@@ -199,81 +200,4 @@ rc_cluster_describe_merge(const struct rc_cluster *c, uint32_t id)
 		return NULL;
 	}
 	return nomem(cl_emit_object(m, &cl_merge_obj));
-}
-
-/* ---- the prerequisites ---- */
-
-static bool
-add_check(json_t *a, bool *all, bool ok, const char *check, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static bool
-add_check(json_t *a, bool *all, bool ok, const char *check, const char *fmt, ...)
-{
-	char detail[384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	*all = *all && ok;
-	return append(a, json_pack("{s:s, s:b, s:s}", "check", check, "ok", ok, "detail",
-				   detail));
-}
-
-static bool
-check_group(json_t *a, bool *all, const struct rc_cl_group *g)
-{
-	const char *db = rc_cluster_group_db(g);
-	char what[128];
-	bool ok;
-
-	snprintf(what, sizeof(what), "high availability on group %s", g->name);
-	ok = add_check(a, all, g->ha, what, "%s", g->ha ? "enabled"
-				 : g->n_nodes < 2 ? "off: the group has one node"
-						  : "off: enable high availability on the group");
-	snprintf(what, sizeof(what), "database of group %s", g->name);
-	if (db == NULL)
-		return ok && add_check(a, all, false, what, "nodes %s and %s use different "
-				       "databases (%s, %s): merge them, then assign the target "
-				       "to the group", g->nodes[0].id, g->nodes[1].id,
-				       g->nodes[0].db, g->nodes[1].db);
-	if (db[0] == '\0')
-		return ok && add_check(a, all, false, what, "no database is assigned "
-				       "(db assign NAME --group %s)", g->name);
-	return ok && add_check(a, all, true, what, "%s, on %s%s%s", db, g->nodes[0].id,
-			       g->n_nodes > 1 ? " and " : "", g->n_nodes > 1 ? g->nodes[1].id : "");
-}
-
-json_t *
-rc_cluster_describe_checks(const struct rc_cluster *c)
-{
-	json_t *a = json_array();
-	bool all = true, ok = a != NULL;
-	char what[128];
-
-	if (ok)
-		ok = add_check(a, &all, c->chat.enabled, "persistent chat enabled", "%s",
-			       c->chat.enabled ? "enabled" : "disabled: enable persistent chat (chat setting enabled)");
-	for (unsigned i = 0; ok && i < c->n_clusters; i++)
-		for (unsigned j = 0; ok && j < c->clusters[i].n_groups; j++)
-			ok = check_group(a, &all, &c->clusters[i].groups[j]);
-	for (unsigned i = 0; ok && i < c->n_clusters; i++)
-		for (unsigned j = 0; ok && j < c->clusters[i].n_groups; j++) {
-			const struct rc_cl_group *g = &c->clusters[i].groups[j];
-
-			for (unsigned k = 0; ok && k < g->n_nodes; k++) {
-				bool up = g->nodes[k].tc == RC_CL_SVC_STARTED;
-
-				snprintf(what, sizeof(what), "TC service on node %s",
-					 g->nodes[k].id);
-				ok = add_check(a, &all, up, what, "%s", up ? "started"
-					       : "stopped: start the TC service on this node");
-			}
-		}
-	if (!ok) {
-		json_decref(a);
-		return nomem(NULL);
-	}
-	return nomem(json_pack("{s:b, s:o}", "ok", all, "checks", a));
 }

@@ -51,6 +51,8 @@
  *   any state --lease-lost--> fence --> Failed Over with CSNR (Database Failure)
  *   Taking Over --takeover-failed--> Running in Failed Mode --admin-recover--> Initializing
  *   any state --ha-disabled--> Unknown --ha-enabled--> Initializing
+ *   Unknown --peer-dead--> take-users (the peer's VIP and users, not its rooms)
+ *   Unknown --peer-up--> give-users
  *
  * Split brain: a node serves a set of rooms only while it holds that set's lease (PostgreSQL,
  * storage/lease.h). RELOAD_OWN and TAKE_BACK answer only an own lease won, START_TAKEOVER only
@@ -152,11 +154,13 @@ enum rc_ha_action {
 	RC_HA_ACT_FENCE = 0,	  /* stop acking everything now; drop VIPs; stop renewing */
 	RC_HA_ACT_RELEASE,	  /* own rooms: stop acking now, hand over, release the lease */
 	RC_HA_ACT_UNLOAD_PEER,	  /* peer's rooms: stop acking now, hand back, release the lease */
+	RC_HA_ACT_GIVE_USERS,	  /* HA off: the peer's address and users taken below, given back */
 	RC_HA_ACT_LEASE_OWN,	  /* acquire the lease on our own rooms (epoch + 1) */
 	RC_HA_ACT_LEASE_PEER,	  /* acquire the lease on the peer's rooms (epoch + 1) */
 	RC_HA_ACT_RELOAD_OWN,	  /* load and serve our own rooms, VIP and users (at start) */
 	RC_HA_ACT_TAKE_BACK,	  /* the same as the end of a fallback: answered, RESUME fallback */
 	RC_HA_ACT_START_TAKEOVER, /* load and serve the peer's rooms, VIP, users, WAL records */
+	RC_HA_ACT_TAKE_USERS,	  /* HA off: the peer's VIP and users only; its rooms unavailable */
 	RC_HA_ACT_ANNOUNCE,	  /* send a heartbeat with the new state now */
 	RC_HA_ACT_ALARM,	  /* raise an operator alarm */
 	RC_HA_ACT_MAX

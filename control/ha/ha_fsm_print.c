@@ -73,11 +73,13 @@ static const char *const action_names[RC_HA_ACT_MAX] = {
 	[RC_HA_ACT_FENCE] = "fence",
 	[RC_HA_ACT_RELEASE] = "release",
 	[RC_HA_ACT_UNLOAD_PEER] = "unload-peer",
+	[RC_HA_ACT_GIVE_USERS] = "give-users",
 	[RC_HA_ACT_LEASE_OWN] = "lease-own",
 	[RC_HA_ACT_LEASE_PEER] = "lease-peer",
 	[RC_HA_ACT_RELOAD_OWN] = "reload-own",
 	[RC_HA_ACT_TAKE_BACK] = "take-back",
 	[RC_HA_ACT_START_TAKEOVER] = "start-takeover",
+	[RC_HA_ACT_TAKE_USERS] = "take-users",
 	[RC_HA_ACT_ANNOUNCE] = "announce",
 	[RC_HA_ACT_ALARM] = "alarm",
 };

@@ -17,6 +17,7 @@
 #include "heartbeat.h"
 #include "lease.h"
 #include "log.h"
+#include "merge.h"
 #include "repl.h"
 #include "wal.h"
 
@@ -120,6 +121,8 @@ do_actions(struct rc_ha_node *ha, const struct rc_ha_step *st)
 		start_handover(ha, 0, st->op);
 	if (a & RC_HA_ACT(RC_HA_ACT_UNLOAD_PEER))
 		start_handover(ha, 1, st->op);
+	if (a & RC_HA_ACT(RC_HA_ACT_GIVE_USERS))
+		rc_ha_give_users(ha);
 	if (a & RC_HA_ACT(RC_HA_ACT_LEASE_OWN)) {
 		ha->ss->sc[0].lease_op = st->op;
 		rc_ha_lease_acquire(ha->lease, 0, st->op, false);
@@ -145,6 +148,8 @@ do_actions(struct rc_ha_node *ha, const struct rc_ha_step *st)
 			ha->takeovers++;
 		answer(ha, rc == 0 ? RC_HA_EV_TAKEOVER_DONE : RC_HA_EV_TAKEOVER_FAILED, st->op);
 	}
+	if (a & RC_HA_ACT(RC_HA_ACT_TAKE_USERS))
+		rc_ha_take_users(ha);
 	if (a & RC_HA_ACT(RC_HA_ACT_ANNOUNCE))
 		send_heartbeat(ha, rc_ha_now_ms());
 	if (a & RC_HA_ACT(RC_HA_ACT_ALARM)) {
@@ -275,7 +280,8 @@ watch_health(struct rc_ha_node *ha, uint64_t now)
 		}
 	}
 	rc_health_set(ha->health, RC_HEALTH_WAL_WRITER, wal_ok);
-	ok = rc_health_tc_ok(rc_health_bits(ha->health));
+	/* an administrator's `service stop tc` is a TC down like a failed one */
+	ok = rc_health_tc_ok(rc_health_bits(ha->health)) && !ha->tc_stopped;
 	/* A host-wide freeze (the VM descheduled, swapping) stops this thread too: a gap in
 	 * our own ticks within the stall window means the workers may simply not have had
 	 * the CPU. Only a stall seen while this thread ran smoothly is a failed service. */
@@ -288,10 +294,11 @@ watch_health(struct rc_ha_node *ha, uint64_t now)
 	}
 	if (ok != ha->critical_ok || !ha->critical_reported) {
 		if (!ok && ha->critical_reported)
-			RC_ERR("ha: critical service down: workers %s, WAL writer %s",
+			RC_ERR("ha: critical service down: workers %s, WAL writer %s, TC %s",
 			       (rc_health_bits(ha->health) &
 				RC_HEALTH_MASK(RC_HEALTH_WORKERS)) ? "running" : "STALLED",
-			       wal_ok ? "running" : "STALLED");
+			       wal_ok ? "running" : "STALLED",
+			       ha->tc_stopped ? "STOPPED by the administrator" : "started");
 		if (ok || ha->critical_reported || now - ha->started_ms > 2000) {
 			ha->critical_ok = ok;
 			ha->critical_reported = true;
@@ -315,6 +322,8 @@ repl_events(struct rc_ha_node *ha)
 				continue;
 			if (up && e.role == RC_REPL_WRITER && ha->ss->sc[s].loaded)
 				rc_ha_send_session_snapshot(ha, s);
+			if (up && e.role == RC_REPL_WRITER && s == 0)
+				rc_ha_send_handback(ha);
 			RC_INFO("ha: WAL stream of %s %s (%s)", e.scope,
 				up ? "connected" : "disconnected",
 				e.role == RC_REPL_WRITER ? "we write it" : "we hold a copy");
@@ -342,11 +351,12 @@ update_gate(struct rc_ha_node *ha)
 		struct rc_repl_status rs;
 		bool copy = up && rc_repl_get_status(ha->repl, ha->ss->sc[s].lease_scope, &rs) == 0 &&
 			    rs.role == RC_REPL_WRITER && rs.connected;
-		bool on = ha->durability == RC_HA_DUR_PEER_REQUIRED ||
-			  (ha->durability == RC_HA_DUR_PEER && copy);
+		/* HA off: nobody would serve a copy, so no ACK waits for one */
+		enum rc_ha_durability dur = ha->enabled ? ha->durability : RC_HA_DUR_LOCAL;
+		bool on = dur == RC_HA_DUR_PEER_REQUIRED || (dur == RC_HA_DUR_PEER && copy);
 		bool served = ha->ss->sc[s].loaded;
-		bool local_only = served && ha->durability == RC_HA_DUR_PEER && !copy;
-		bool busy = ha->durability == RC_HA_DUR_PEER_REQUIRED && !copy;
+		bool local_only = served && dur == RC_HA_DUR_PEER && !copy;
+		bool busy = dur == RC_HA_DUR_PEER_REQUIRED && !copy;
 
 		if (on != ha->ss->sc[s].gate_on || !ha->gate_set) {
 			rc_wal_set_peer_gate(ha->ss->sc[s].wal, on);
@@ -559,6 +569,7 @@ ha_open(struct rc_ha_node *ha, char *err, size_t errlen)
 	ha->started_ms = rc_ha_now_ms();
 	/* nothing is served until a lease is won */
 	rc_scope_set_ip(&ha->ss->sc[1], c->ha->peer_service_ip.s_addr);
+	ha->enabled = true; /* until the cluster state says otherwise (rc_ha_node_set_enabled) */
 	rc_ha_fsm_init(&ha->fsm, true, ha->started_ms);
 	rc_ha_fsm_set_auto_fallback(&ha->fsm, c->ha->auto_fallback,
 				    (uint64_t)c->ha->auto_fallback_s * 1000);
@@ -607,6 +618,27 @@ rc_ha_node_create(const struct rc_ha_settings *cfg, struct rc_scopes *ss, struct
 	return 0;
 }
 
+json_t *
+rc_ha_node_report(const struct rc_ha_node *ha)
+{
+	bool heard = ha->peer_heard && rc_hb_peer_state(ha->hb) == RC_HB_PEER_IS_UP;
+	const char *pst = "", *prs = "";
+
+	if (heard) {
+		pst = rc_ha_state_name(ha->peer.ha_state < RC_HA_STATE_MAX ? ha->peer.ha_state :
+									     RC_HA_UNKNOWN);
+		prs = rc_ha_reason_name(ha->peer.ha_reason < RC_HA_REASON_MAX ?
+						ha->peer.ha_reason : RC_HA_REASON_NORMAL);
+	}
+	return json_pack("{s:b, s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:s}", "enabled",
+			 ha->enabled, "state", rc_ha_state_name(ha->fsm.state), "reason",
+			 rc_ha_reason_name(ha->fsm.reason), "peer", ha->cfg->ha->peer_id,
+			 "peer_heard", heard, "peer_state", pst, "peer_reason", prs,
+			 "critical_services", rc_health_tc_ok(rc_health_bits(ha->health)),
+			 "users_of_peer", ha->users_taken, "tc_stopped", ha->tc_stopped,
+			 "lease_database", ha->lease_db);
+}
+
 bool
 rc_ha_node_state_of(void *arg, const char *node, const char **state, const char **reason)
 {
@@ -642,6 +674,8 @@ rc_ha_node_start(struct rc_ha_node *ha)
 	};
 	int rc;
 
+	if (ha->ss->db_conninfo[0] != '\0')
+		rc_merge_redact(ha->ss->db_conninfo, ha->lease_db, sizeof(ha->lease_db));
 	ha->lease = rc_ha_lease_create(&lc, guards);
 	if (ha->lease == NULL) {
 		RC_ERR("ha: cannot create the lease thread");
@@ -649,7 +683,48 @@ rc_ha_node_start(struct rc_ha_node *ha)
 	}
 	if ((rc = rc_repl_start(ha->repl)) != 0 || (rc = rc_ha_lease_start(ha->lease)) != 0)
 		return rc;
+	ha->running = true;
 	return 0;
+}
+
+void
+rc_ha_node_set_enabled(struct rc_ha_node *ha, bool on)
+{
+	if (ha == NULL || on == ha->enabled)
+		return;
+	ha->enabled = on;
+	RC_INFO("ha: the group's high availability is %s: %s", on ? "on" : "off",
+		on ? "rooms, users and address fail over" :
+		     "a dead node's users and address move, its rooms wait for it");
+	if (!ha->running) { /* at start: the machine begins where the switch says */
+		rc_ha_fsm_init(&ha->fsm, on, ha->started_ms);
+		rc_ha_fsm_set_auto_fallback(&ha->fsm, ha->cfg->ha->auto_fallback,
+					    (uint64_t)ha->cfg->ha->auto_fallback_s * 1000);
+		return;
+	}
+	ha_event(ha, on ? RC_HA_EV_HA_ENABLED : RC_HA_EV_HA_DISABLED, NULL);
+}
+
+uint64_t
+rc_ha_node_changes(const struct rc_ha_node *ha)
+{
+	return ha != NULL ? ha->fsm.transitions + (ha->peer_heard ? ha->peer_since_ms : 0) : 0;
+}
+
+bool
+rc_ha_node_enabled(const struct rc_ha_node *ha)
+{
+	return ha != NULL && ha->enabled;
+}
+
+void
+rc_ha_node_set_tc(struct rc_ha_node *ha, bool started)
+{
+	if (ha == NULL || ha->tc_stopped == !started)
+		return;
+	ha->tc_stopped = !started;
+	RC_INFO("ha: TC service %s by the administrator%s", started ? "started" : "stopped",
+		started ? "" : ": a critical service down, the rooms fail over to the peer");
 }
 
 void
@@ -664,5 +739,6 @@ rc_ha_node_destroy(struct rc_ha_node *ha)
 		rc_repl_destroy(ha->repl);
 	rc_hb_destroy(ha->hb);
 	rc_health_destroy(ha->health);
+	free(ha->handback);
 	free(ha);
 }

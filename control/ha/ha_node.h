@@ -22,6 +22,7 @@
 #ifndef RC_HA_NODE_H
 #define RC_HA_NODE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,8 +60,30 @@ void rc_ha_node_tick(struct rc_ha_node *ha);
 /* A session was created / ended by the control thread (replicated to the peer). NULL:
  * nothing. */
 void rc_ha_node_session(struct rc_ha_node *ha, const struct rc_session *s, bool added);
+/* The group's "enable high availability" (the cluster state), live. On: rooms, users and
+ * address of a failed node move to the peer (the full state machine). Off: each node
+ * serves its own rooms (Unknown); a dead peer's users and address move here, its rooms do
+ * not (ERROR 8 "unavailable until NODE returns") and its users go back when it returns.
+ * Before rc_ha_node_start it sets where the machine starts. NULL: nothing. */
+void rc_ha_node_set_enabled(struct rc_ha_node *ha, bool on);
+bool rc_ha_node_enabled(const struct rc_ha_node *ha);
+/* A number that changes whenever this node's HA state or reason, or its peer's as heard,
+ * changes (for republishing the node's report at once). 0 for NULL. */
+uint64_t rc_ha_node_changes(const struct rc_ha_node *ha);
+/* The administrator's TC service state here (cluster state): stopped counts as a critical
+ * service down (the rooms fail over, Critical Service Down); started lets the node recover
+ * (Failed Over: a fallback may follow). NULL: nothing. */
+void rc_ha_node_set_tc(struct rc_ha_node *ha, bool started);
 /* Stop the threads (before the scopes stop) and free it. NULL-safe. */
 void rc_ha_node_destroy(struct rc_ha_node *ha);
+
+/* What the pair reports of itself for `verify ha` (cluster.h rc_cluster_verify_live, its
+ * "ha" member): {enabled (the group's switch as applied), state, reason, peer, peer_heard,
+ * peer_state, peer_reason (as last heard, "" when not), critical_services (workers and WAL
+ * writer running), users_of_peer (HA off: the dead peer's users served here), tc_stopped,
+ * lease_database (where the leases live, without the password: the database at start)}.
+ * A new reference, or NULL. */
+json_t *rc_ha_node_report(const struct rc_ha_node *ha);
 
 /* The HA state of a node for `topology` (rc_cluster_ha_fn, arg: the struct rc_ha_node):
  * this node's, or the peer's as last heard while it is up. */

@@ -40,6 +40,17 @@ struct rc_ha_node {
 	uint64_t downgrades;   /* "peer": times a served scope went to local-only ACKs */
 	uint64_t busy_periods; /* "peer-required": times a served scope started refusing */
 	bool critical_ok, critical_reported;
+	/* the group's "enable high availability" (cluster state), as applied: off, the pair
+	 * still moves a dead node's users and address, not its rooms (Unknown, take-users) */
+	bool enabled;
+	bool running;	     /* rc_ha_node_start ran: a switch is an event, not a new start */
+	bool tc_stopped;     /* the administrator stopped TC here: a critical service down */
+	bool users_taken;    /* the peer's address and users are served here, not its rooms */
+	/* the peer's users given back, until our stream (connected) carries them to it: a
+	 * copy, as the peer's own session list may replace the scope's meanwhile */
+	struct rc_scope_sess *handback;
+	unsigned n_handback;
+	char lease_db[600]; /* the database the leases live in (fixed at start), no password */
 	uint64_t started_ms;
 	/* the peer as last heard */
 	struct rc_hb_status peer;
@@ -60,6 +71,7 @@ struct rc_ha_node {
 #define SESS_AUX_DEL 2
 #define SESS_AUX_RESET 3
 #define AUX_ADMIN 4 /* an administrator's request relayed to the peer: ha failover / fallback */
+#define SESS_AUX_HANDBACK 5 /* a session of the receiver's own scope, served here meanwhile */
 
 static inline uint64_t
 rc_ha_now_ms(void)
@@ -81,6 +93,13 @@ void rc_ha_garp_tick(struct rc_ha_node *ha, uint64_t now);
 int rc_ha_load_scope(struct rc_ha_node *ha, unsigned scope, unsigned reason);
 /* Stop serving a scope (release, unload-peer, fence). */
 void rc_ha_unload_scope(struct rc_ha_node *ha, unsigned scope);
+/* take-users: the peer's address and its users' sessions (RESUME), not its rooms, which
+ * answer "unavailable until PEER returns". give-users: the address dropped, the sessions
+ * out of the table and sent back to the peer on our stream (now, or once it connects). */
+void rc_ha_take_users(struct rc_ha_node *ha);
+void rc_ha_give_users(struct rc_ha_node *ha);
+/* Our stream connected: the sessions given back, if they wait for it. */
+void rc_ha_send_handback(struct rc_ha_node *ha);
 
 /* Deliver an administrator's event (ha failover / fallback / recover) and act on it. */
 void rc_ha_node_admin(struct rc_ha_node *ha, enum rc_ha_event ev);

@@ -52,6 +52,30 @@ replica_put(struct rc_scope *sc, const struct sess_aux *a)
 	return rc_scope_sess_put(sc, &e);
 }
 
+static void send_session_aux(struct rc_ha_node *ha, unsigned scope, const struct rc_session *s,
+			     uint8_t kind);
+
+/* One of our users, whom the peer served while we were down (HA off): ours again. Into our
+ * list (loading our rooms resumes it), or, with our rooms served already, resumed now. */
+static void
+handback_take(struct rc_ha_node *ha, const struct sess_aux *a)
+{
+	struct rc_scope *own = &ha->ss->sc[0];
+	struct rc_scope_sess e = { .id = a->id, .ip = a->ip, .udp_port = a->udp_port,
+				   .user_len = a->user_len };
+	struct rc_session *se;
+
+	memcpy(e.mac, a->mac, 6);
+	memcpy(e.user, a->user, a->user_len);
+	if (!own->loaded) {
+		(void)rc_scope_sess_put(own, &e);
+		return;
+	}
+	se = rc_scope_resume_one(own, &e, RC_RESUME_FALLBACK);
+	if (se != NULL)
+		send_session_aux(ha, 0, se, SESS_AUX_ADD);
+}
+
 void
 rc_ha_aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
 {
@@ -79,7 +103,10 @@ rc_ha_aux_cb(void *arg, const char *scope, const void *buf, uint16_t len)
 		ha->aux_bad++;
 		return;
 	}
-	if (a.kind == SESS_AUX_RESET) {
+	if (a.kind == SESS_AUX_HANDBACK && len == SESS_AUX_HDR + a.user_len && a.user_len > 0 &&
+	    a.user_len <= RC_MAX_USER && sc->idx == 1) {
+		handback_take(ha, &a);
+	} else if (a.kind == SESS_AUX_RESET) {
 		rc_scope_sess_clear(sc);
 	} else if (a.kind == SESS_AUX_DEL && len >= SESS_AUX_HDR) {
 		rc_scope_sess_del(sc, a.id);
@@ -109,7 +136,7 @@ send_session_aux(struct rc_ha_node *ha, unsigned scope, const struct rc_session 
 		a.ip = s->peer.ip;
 		a.udp_port = s->peer.udp_port;
 		memcpy(a.mac, s->peer.mac.addr_bytes, 6);
-		if (kind == SESS_AUX_ADD) {
+		if (kind == SESS_AUX_ADD || kind == SESS_AUX_HANDBACK) {
 			a.user_len = s->user_len;
 			memcpy(a.user, s->user, s->user_len);
 			len = (uint16_t)(SESS_AUX_HDR + s->user_len);
@@ -188,6 +215,82 @@ rc_ha_garp_tick(struct rc_ha_node *ha, uint64_t now)
 	}
 }
 
+/* ---- the peer's users without its rooms (HA off) ---- */
+
+void
+rc_ha_take_users(struct rc_ha_node *ha)
+{
+	struct rc_scope *sc = &ha->ss->sc[1];
+	unsigned n;
+
+	if (ha->users_taken || sc->loaded)
+		return;
+	rc_repl_poll_aux(ha->repl, rc_ha_aux_cb, ha); /* the session list the peer sent last */
+	for (unsigned i = 0; i < ha->n_handback; i++) /* given back, never received */
+		(void)rc_scope_sess_put(sc, &ha->handback[i]);
+	free(ha->handback);
+	ha->handback = NULL;
+	ha->n_handback = 0;
+	rc_scope_away(sc, true);
+	vip_set(ha, 1, true);
+	rc_ha_garp_tick(ha, rc_ha_now_ms());
+	n = rc_scope_load_sessions(sc, RC_RESUME_FAILOVER);
+	ha->users_taken = true;
+	RC_WARN("ha: high availability is off: %u users of %s and its address served here; its "
+		"rooms are unavailable until it returns", n, sc->node);
+}
+
+void
+rc_ha_send_handback(struct rc_ha_node *ha)
+{
+	struct rc_repl_status rs;
+	struct rc_session s;
+
+	if (ha->handback == NULL ||
+	    rc_repl_get_status(ha->repl, ha->ss->sc[0].lease_scope, &rs) != 0 ||
+	    rs.role != RC_REPL_WRITER || !rs.connected)
+		return;
+	memset(&s, 0, sizeof(s));
+	for (unsigned i = 0; i < ha->n_handback; i++) {
+		const struct rc_scope_sess *e = &ha->handback[i];
+
+		s.id = e->id;
+		s.peer.ip = e->ip;
+		s.peer.udp_port = e->udp_port;
+		memcpy(s.peer.mac.addr_bytes, e->mac, 6);
+		s.user_len = e->user_len;
+		memcpy(s.user, e->user, e->user_len);
+		send_session_aux(ha, 0, &s, SESS_AUX_HANDBACK);
+	}
+	RC_INFO("ha: %u users handed back to %s", ha->n_handback, ha->ss->sc[1].node);
+	free(ha->handback);
+	ha->handback = NULL;
+	ha->n_handback = 0;
+}
+
+void
+rc_ha_give_users(struct rc_ha_node *ha)
+{
+	struct rc_scope *sc = &ha->ss->sc[1];
+
+	if (!ha->users_taken)
+		return;
+	vip_set(ha, 1, false);
+	rc_scope_unload(sc); /* no rooms; the sessions stay in its list */
+	rc_scope_away(sc, false);
+	ha->users_taken = false;
+	free(ha->handback);
+	ha->n_handback = 0;
+	ha->handback = calloc(sc->n_sess + 1, sizeof(*ha->handback));
+	if (ha->handback != NULL && sc->n_sess > 0)
+		memcpy(ha->handback, sc->sess, sc->n_sess * sizeof(*ha->handback));
+	if (ha->handback != NULL)
+		ha->n_handback = sc->n_sess;
+	RC_INFO("ha: %s is back: its address and %u users go back to it", sc->node,
+		ha->n_handback);
+	rc_ha_send_handback(ha);
+}
+
 /* ---- taking a scope on and off ---- */
 
 /* The stream of a scope turned around: we write it (the stream thread applies the role,
@@ -247,6 +350,10 @@ rc_ha_load_scope(struct rc_ha_node *ha, unsigned scope, unsigned reason)
 	unsigned sessions;
 	int rc;
 
+	if (scope == 1 && ha->users_taken) { /* high availability turned on meanwhile */
+		ha->users_taken = false;
+		rc_scope_away(sc, false);
+	}
 	if (sc->handover.active) {
 		/* a newer operation ends a handover still pushing (HA.md): keep serving */
 		sc->handover.active = false;

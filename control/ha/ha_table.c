@@ -271,12 +271,15 @@ const struct ha_cell ha_table[RC_HA_STATE_MAX][RC_HA_EV_MAX] = {
 		E(HEALTHY_PERIOD) = IGN,
 		ANSWERS_IGNORED,
 	},
+	/* HA off: each node serves its own rooms; a dead peer's users (and service address)
+	 * move here, its rooms do not (they answer "unavailable until it returns"). */
 	[RC_HA_UNKNOWN] = {
-		E(HA_ENABLED) = C2(IF(HEALTHY, INITIALIZING, INITIALIZATION, A(LEASE_OWN)),
-				   GO(FAILED_OVER_CSNR, HEALTH, A(RELEASE))),
+		E(HA_ENABLED) = C2(IF(HEALTHY, INITIALIZING, INITIALIZATION,
+				      A(GIVE_USERS) | A(LEASE_OWN)),
+				   GO(FAILED_OVER_CSNR, HEALTH, A(RELEASE) | A(GIVE_USERS))),
 		E(HA_DISABLED) = IGN,
-		E(PEER_UP) = IGN,
-		E(PEER_DEAD) = IGN,
+		E(PEER_UP) = TO(UNKNOWN, KEEP, A(GIVE_USERS)),
+		E(PEER_DEAD) = TO(UNKNOWN, KEEP, A(TAKE_USERS)),
 		E(PEER_REBOOTED) = IGN,
 		E(PEER_STATE) = PEER_TABLE,
 		E(LOCAL_CRITICAL_DOWN) = TO(UNKNOWN, KEEP, A(RELEASE) | A(ALARM)),

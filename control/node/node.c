@@ -198,6 +198,18 @@ setup_storage(struct rc_node *n, char *err, size_t errlen)
 
 /* ---- the cluster state's settings ---- */
 
+/* The group's "enable high availability"; a node the state does not name keeps its pair
+ * (ha { }) with high availability on. */
+static bool
+group_ha(const struct rc_cluster *c, const struct rc_cl_node *self)
+{
+	const struct rc_cl_group *g = NULL;
+
+	if (self == NULL || rc_cluster_find_node(c, self->id, &g, NULL) == NULL || g == NULL)
+		return true;
+	return g->ha;
+}
+
 static void
 cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *self)
 {
@@ -205,6 +217,8 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 	const struct rc_cl_chat *ch = &c->chat;
 	struct rc_dp *dp = &n->dp;
 	uint8_t block = RC_ROOMS_SERVED;
+	bool tc_stopped = self != NULL && self->tc == RC_CL_SVC_STOPPED;
+	bool ha_on = group_ha(c, self);
 
 	dp->history_on_join = ch->messages_on_join;
 	dp->max_fetch = ch->max_archive_query;
@@ -212,8 +226,10 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 	n->max_rooms = ch->max_rooms < n->cfg.max_rooms ? ch->max_rooms : n->cfg.max_rooms;
 	if (!ch->enabled)
 		block = RC_ROOMS_CHAT_DISABLED;
-	else if (self != NULL && self->tc == RC_CL_SVC_STOPPED)
+	else if (tc_stopped && !(n->ha != NULL && ha_on)) /* HA on: the rooms fail over */
 		block = RC_ROOMS_TC_STOPPED;
+	rc_ha_node_set_enabled(n->ha, ha_on);
+	rc_ha_node_set_tc(n->ha, !(tc_stopped && ha_on));
 	if (block != dp->rooms_blocked)
 		RC_INFO("rooms on this node: %s", block == RC_ROOMS_SERVED ? "served" :
 						   block == RC_ROOMS_TC_STOPPED ?
@@ -221,6 +237,7 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 						   "not served: persistent chat disabled");
 	__atomic_store_n(&dp->rooms_blocked, block, __ATOMIC_RELEASE);
 	rc_node_relay_publish(n, c); /* the nodes and their addresses may have changed */
+	n->report_due = true; /* after the database switch that follows */
 }
 
 static int
@@ -400,6 +417,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
 		return rc;
 	}
+	rc_cluster_cmds_set_report(rc_node_report, n);
 	return 0;
 }
 
@@ -550,6 +568,11 @@ rc_node_run(struct rc_node *n)
 		rc_cluster_node_poll(n->cn);
 		rc_cluster_cmds_poll(n->cn);
 		rc_ha_node_tick(n->ha);
+		if (n->report_due || rc_ha_node_changes(n->ha) != n->ha_changes) {
+			n->report_due = false;
+			n->ha_changes = rc_ha_node_changes(n->ha);
+			rc_node_publish_report(n);
+		}
 		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
 		now = rc_mono_ms();
 		rc_node_relay_tick(n, now);
@@ -558,6 +581,7 @@ rc_node_run(struct rc_node *n)
 			next_expiry = now + 1000;
 			scheduled_cleanup(n, now);
 			report_alarms(n);
+			rc_node_publish_report(n);
 			if (n->mgmt != NULL && rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n) != 0)
 				RC_DEBUG("metrics snapshot incomplete");
 		}
@@ -574,6 +598,7 @@ rc_node_fini(struct rc_node *n)
 
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	rc_cluster_cmds_set_report(NULL, NULL);
 	if (n->ha != NULL) {
 		rc_cluster_cmds_set_ha(NULL, NULL);
 		rc_ha_node_destroy(n->ha);

@@ -106,6 +106,8 @@ struct rc_node {
 	uint64_t conflicts_logged;  /* drain alarms already reported in the log */
 	uint64_t dead_letters_logged; /* dead letters already reported in the log */
 	bool encoding_logged;         /* "the database is not UTF8" reported in the log */
+	bool report_due;              /* the cluster state was applied: publish the report */
+	uint64_t ha_changes;          /* rc_ha_node_changes when the report was published */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
@@ -140,6 +142,12 @@ void rc_node_fini(struct rc_node *n);
 /* conninfo + " password='...'" (quoted for libpq) into out; password may be "". */
 int rc_node_db_conninfo(struct rc_node *n, const char *conninfo, const char *password,
 			char *out, size_t cap);
+
+/* What this node reports of itself for `verify ha` (node_report.c; rc_cluster_report_fn,
+ * arg: the node): a new reference, or NULL. Published as /v1/ha every second, after each
+ * change of the cluster state (report_due) and of the HA states (rc_ha_node_changes). */
+json_t *rc_node_report(void *arg);
+void rc_node_publish_report(struct rc_node *n);
 
 /* The Prometheus metrics (node_metrics.c): rc_metrics_fn for rc_mgmt_refresh_metrics. */
 int rc_node_metrics(void *arg, struct rc_metrics_buf *b);

@@ -75,6 +75,7 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 	}
 	if (!n->dp.scope_serving[sc->idx]) {
 		rc_node_reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
+				    n->dp.scope_away[sc->idx] ? n->dp.scope_away_text[sc->idx] :
 				    "not the owner: these rooms are being moved between the HA pair",
 				    0);
 		return -EAGAIN;

@@ -59,6 +59,8 @@ static int
 scope_name(struct rc_scope *s, const char *node, char *err, size_t errlen)
 {
 	snprintf(s->node, sizeof(s->node), "%s", node);
+	snprintf(s->set->dp->scope_away_text[s->idx], sizeof(s->set->dp->scope_away_text[0]),
+		 "unavailable until %s returns", node);
 	if (rc_lease_scope(s->lease_scope, sizeof(s->lease_scope), node) != 0) {
 		snprintf(err, errlen, "node id %s too long for a scope name", node);
 		return -EINVAL;
@@ -333,6 +335,12 @@ rc_scope_set_ip(struct rc_scope *s, uint32_t ip)
 		else
 			l->peer_ip = ip;
 	}
+}
+
+void
+rc_scope_away(struct rc_scope *s, bool on)
+{
+	__atomic_store_n(&s->set->dp->scope_away[s->idx], on, __ATOMIC_RELEASE);
 }
 
 void

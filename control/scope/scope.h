@@ -155,6 +155,10 @@ int rc_scope_load(struct rc_scope *s);
  * answered: a client answers a RESUME at once) and RESUME each with `reason`
  * (PROTOCOL.md). Returns how many. */
 unsigned rc_scope_load_sessions(struct rc_scope *s, unsigned reason);
+/* One session of the scope into the table (kept if there) and RESUMEd with `reason`: the
+ * session, or NULL (logged). */
+struct rc_session *rc_scope_resume_one(struct rc_scope *s, const struct rc_scope_sess *e,
+				       unsigned reason);
 /* Take the scope's sessions and rooms out of the tables; its sessions are kept in its
  * replicated list (whoever serves it next resumes them). */
 void rc_scope_unload(struct rc_scope *s);
@@ -172,6 +176,9 @@ void rc_scope_address(struct rc_scope *s, bool on);
 /* The scope's service address (network order) on every port: scope 0 the node's own, scope 1
  * its HA peer's (claimed on a takeover). Before the workers start. */
 void rc_scope_set_ip(struct rc_scope *s, uint32_t ip);
+/* The scope's rooms stay on its node, which is down (HA off): while not served, its room
+ * requests answer ERROR 8 "unavailable until NODE returns" (on), or "being moved" (off). */
+void rc_scope_away(struct rc_scope *s, bool on);
 /* The workers refuse new POSTs and room creations in the scope's rooms with ERROR 9 busy
  * (on: ha.durability "peer-required" and no peer copy to be had), or accept them. */
 void rc_scope_busy(struct rc_scope *s, bool on);

@@ -146,31 +146,34 @@ resume_session(struct rc_scope *s, const struct rc_session *se, unsigned reason)
 		ss->resumes_sent++;
 }
 
+struct rc_session *
+rc_scope_resume_one(struct rc_scope *s, const struct rc_scope_sess *e, unsigned reason)
+{
+	struct rc_session_table *t = s->set->dp->sessions;
+	struct rc_peer p = { .ip = e->ip, .udp_port = e->udp_port, .port_idx = 0,
+			     .vip = (uint8_t)s->idx };
+	struct rc_session *se;
+
+	memcpy(p.mac.addr_bytes, e->mac, 6);
+	se = rc_session_lookup(t, e->id);
+	if (se == NULL)
+		se = rc_session_add_id(t, e->id, e->user, e->user_len, &p, rc_mono_ms());
+	if (se == NULL) {
+		RC_ERR("ha: session %016" PRIx64 " of %.*s cannot be taken over: %s", e->id,
+		       (int)e->user_len, e->user, strerror(errno));
+		return NULL;
+	}
+	resume_session(s, se, reason);
+	return se;
+}
+
 unsigned
 rc_scope_load_sessions(struct rc_scope *s, unsigned reason)
 {
-	struct rc_session_table *t = s->set->dp->sessions;
-	uint64_t now = rc_mono_ms();
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < s->n_sess; i++) {
-		const struct rc_scope_sess *e = &s->sess[i];
-		struct rc_peer p = { .ip = e->ip, .udp_port = e->udp_port, .port_idx = 0,
-				     .vip = (uint8_t)s->idx };
-		struct rc_session *se;
-
-		memcpy(p.mac.addr_bytes, e->mac, 6);
-		se = rc_session_lookup(t, e->id);
-		if (se == NULL)
-			se = rc_session_add_id(t, e->id, e->user, e->user_len, &p, now);
-		if (se == NULL) {
-			RC_ERR("ha: session %016" PRIx64 " of %.*s cannot be taken over: %s", e->id,
-			       (int)e->user_len, e->user, strerror(errno));
-			continue;
-		}
-		resume_session(s, se, reason);
-		k++;
-	}
+	for (unsigned i = 0; i < s->n_sess; i++)
+		k += rc_scope_resume_one(s, &s->sess[i], reason) != NULL;
 	return k;
 }
 

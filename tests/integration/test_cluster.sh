@@ -19,12 +19,14 @@
 #     refused; db list never shows a password; db assign to one node while ha is on refused;
 #     db remove of an assigned database refused; db check passes (both nodes: n2's published
 #     check), fails with a wrong password (with the fix).
-#  6. verify ha passes; TC stopped on n1: fails (exit 1), naming roomcastctl service start tc
-#     --node n1.
+#  6. verify ha, from what the nodes report: these two run without ha { } (no pair), so the
+#     group's HA check fails, every other one passes (the database both really use); TC
+#     stopped on n1: fails (exit 1), naming roomcastctl service start tc --node n1.
 #  7. db merge: ha off, src_a on n1 and src_b on n2 (the nodes create their schemas); both
 #     filled with rooms in one or both; merge add; validate while TC runs: refused; TC stopped on
 #     both; validate; run; done; the target checked row by row; run again: nothing changes;
-#     then the reminder followed (assign the target, ha on, TC started): verify ha passes.
+#     then the reminder followed (assign the target, ha on, TC started): verify ha shows both
+#     nodes on the target (only the missing pair fails).
 #  8. Bad input: unknown commands and bad arguments exit 2 with usage; help at every level.
 #  9. No password anywhere: not in any roomcastctl output, node log or cluster.json.
 # 10. Two groups (n3 alone in g2, not running): a database of g1 assigned to g2 too (groups
@@ -331,21 +333,30 @@ until_ctl 30 "n2's published check fails too (wrong password)" 1 \
 	  select(.name == "connect" and .result == "fail")] | length) == 1' db check
 ok1 1 db assign pg_g1 --group g1
 
-# 6. verify ha
+# 6. verify ha: what the nodes report. These two run without an ha { } section (no pair),
+# so the group's HA check fails whatever the state says; every other check passes.
 rc_log "step 6: verify ha"
-ok 1 verify ha
-rc_assert_match "$TEXT" 'all [0-9]+ checks pass' "verify ha passes"
-rc_assert_eq "$(jq_out '.ok')" true "verify ha -j: ok"
+until_ctl 30 "verify ha: only the pair fails (n1)" 1 \
+	'[.checks[] | select(.ok == false) | .check] == ["high availability on group g1"]' verify ha
+refused 1 'FAIL +high availability on group g1: node n1 runs without its pair' 1 verify ha
+rc_assert_match "$OUT" 'PASS +database of group g1: .*dbname=pg_g1.*used by n1 and n2' \
+	"verify ha: the database both nodes really use"
+rc_assert_match "$OUT" 'fix: give node n1 an ha \{ \} section' "verify ha names the fix"
 ok1 1 service stop tc --node n1
-refused 1 'FAIL +TC service on node n1' 1 verify ha
+refused 1 'FAIL +TC service on node n1: stopped by the administrator' 1 verify ha
 rc_assert_match "$OUT" 'fix: roomcastctl service start tc --node n1' "verify ha names the fix"
+until_ctl 30 "n2 reads n1's report: TC stopped" 2 \
+	'[.checks[] | select(.ok == false) | .check] | index("TC service on node n1") != null' \
+	verify ha
 run_ctl 2 -j verify ha
 rc_assert_eq "$RC" 1 "verify ha -j exits 1 when a check fails"
 json_ok verify ha
-rc_assert_eq "$(jq_out '[.checks[] | select(.ok == false) | .fix] | join(";")')" \
+rc_assert_eq "$(jq_out '[.checks[] | select(.ok == false) | .fix] | .[1]')" \
 	"roomcastctl service start tc --node n1" "verify ha -j: the failing check and its fix"
+rc_assert_eq "$(jq_out '.reports.n1.tc')" stopped "verify ha -j: n1's own report"
 ok1 1 service start tc --node n1
-ok 1 verify ha
+until_ctl 30 "verify ha: TC running again" 2 \
+	'[.checks[] | select(.ok == false) | .check] == ["high availability on group g1"]' verify ha
 
 # 7. the merge
 rc_log "step 7: db merge"
@@ -488,8 +499,12 @@ ok1 1 db assign tgt --group g1
 ok1 1 group set g1 ha on
 ok1 1 service start tc --node n1
 ok1 1 service start tc --node n2
-ok 1 verify ha
-ok 2 verify ha
+for node in 1 2; do
+	until_ctl 30 "verify ha on n$node: both nodes use tgt, only the pair fails" "$node" \
+		'([.checks[] | select(.ok == false) | .check] == ["high availability on group g1"])
+		 and ([.checks[] | select(.check == "database of group g1") | .detail] | .[0] |
+		      test("dbname=tgt"))' verify ha
+done
 jok 2 db merge remove "$JOB"
 rc_assert_eq "$(jq_out .removed)" "$JOB" "db merge remove -j"
 refused 1 "merge job $JOB does not exist" 1 db merge show "$JOB"

@@ -498,6 +498,64 @@ def check_redirect(c, a):
         fail("REDIRECT carries session %x: it is no session" % m.session)
 
 
+def wait_resume(c, reason, secs):
+    """The next RESUME of this session (a node took it over or gave it back): its node."""
+    c.sock.settimeout(secs)
+    m = c.recv_until(lambda m: m.type == T["RESUME"], "a RESUME (%s)" % reason)
+    c.sock.settimeout(c.args.wait)
+    if m is None:
+        sys.exit(1)
+    node, off = m.str8(0)
+    got = ("failover", "fallback", "other")[m.body[off] - 1] if 1 <= m.body[off] <= 3 else "?"
+    print("rcproto: resumed on %s (%s)" % (node.decode(errors="replace"), got), flush=True)
+    if got != reason:
+        fail("RESUME reason %s, expected %s" % (got, reason))
+
+
+def expect_unavailable(c, room, node):
+    """JOIN and POST in a room of --node while it is down (HA off): ERROR 8, "unavailable
+    until NODE returns"."""
+    want = "unavailable until %s returns" % node
+    for what, data in (("JOIN", lambda rid: join(room, 0, c.session, rid)),
+                       ("POST", lambda rid: post(room, 99, "while away", c.session, rid))):
+        rid = c.next_rid()
+        c.send(data(rid))
+        m = c.recv_until(lambda m, rid=rid: m.rid == rid and m.type in (
+            T["JOINED"], T["ACK"], T["ERROR"]), "the answer to " + what)
+        if m is None or m.type != T["ERROR"] or m.error()[0] != 8 or m.error()[2] != want:
+            fail("%s in %s while %s is down: %s, expected ERROR 8 \"%s\"" %
+                 (what, room, node, m.error() if m is not None and m.type == T["ERROR"] else m,
+                  want))
+        else:
+            print("rcproto: %s answered ERROR 8: %s" % (what, want), flush=True)
+
+
+def check_ha_off(c, a):
+    """HA off for the pair, a user of --node: joins and posts in --room (a room of --node);
+    when --node dies the peer resumes the session (RESUME failover) but the room answers
+    ERROR 8 "unavailable until NODE returns" to JOIN and POST; when --node returns it takes
+    the session back (RESUME fallback) and the room works again, its history kept. Prints
+    "rcproto: step N" lines for the test to act on; --resume-wait bounds each wait."""
+    c.login()
+    join_room(c, a.room)
+    m = post_wait(c, a.room, a.cmid, "before the node dies")
+    if m is None or m.type != T["ACK"]:
+        fail("POST: %s" % (m.error() if m else None))
+        return
+    seq = m.u("Q", 12)
+    print("rcproto: step 1: joined, seq %d" % seq, flush=True)
+    wait_resume(c, "failover", a.resume_wait)
+    expect_unavailable(c, a.room, a.node)
+    print("rcproto: step 2: room unavailable", flush=True)
+    wait_resume(c, "fallback", a.resume_wait)
+    join_room(c, a.room)
+    m = post_wait(c, a.room, a.cmid + 1, "after the node returned")
+    if m is None or m.type != T["ACK"] or m.u("Q", 12) != seq + 1:
+        fail("POST after the node returned: %s, expected ACK seq %d" %
+             (m.error() if m is not None and m.type == T["ERROR"] else m, seq + 1))
+    print("rcproto: step 3: the room is back", flush=True)
+
+
 def check_rooms(c, a):
     """ROOMS(prefix): ROOM_LISTs (MORE on all but the last) naming the rooms that start with
     the prefix, with their last seq; a prefix nothing matches: one empty ROOM_LIST
@@ -557,6 +615,7 @@ def check_relay_refused(c, a):
 
 
 CHECKS = {
+    "ha-off": check_ha_off,
     "rooms": check_rooms,
     "relay-refused": check_relay_refused,
     "post": check_post,
@@ -587,6 +646,11 @@ def main():
     p.add_argument("--seq", type=int, default=0)
     p.add_argument("--expect-home", default="none",
                    help="redirect: \"NODE IP PORT\" of the REDIRECT expected, or none")
+
+
+    p.add_argument("--node", default="n1", help="ha-off: the node whose room --room is")
+    p.add_argument("--resume-wait", type=float, default=60.0,
+                   help="ha-off: seconds to wait for each RESUME")
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for an expected answer before failing")
     p.add_argument("check", choices=sorted(CHECKS))

@@ -1074,15 +1074,108 @@ test_views(void **state)
 	assert_int_equal(json_array_size(json_object_get(v, "admin_users")), 2);
 	json_decref(v);
 
-	v = rc_cluster_describe_checks(&cl);
-	assert_false(json_is_true(json_object_get(v, "ok")));
+}
+
+/* A node's report as roomcastd publishes it (node_report.c): a healthy member of a pair. */
+static json_t *
+report(const char *node, const char *peer, const char *state, const char *db)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:s, s:s, s:s, s:b, s:b}}", "node", node,
+			 "tc", "started", "rooms", "served", "database", db, "ha", "enabled", 1,
+			 "state", state, "reason", "Normal", "peer", peer, "peer_heard", 1,
+			 "critical_services", 1);
+}
+
+/* The failing checks of verify ha, "check: detail | fix" joined by "; ". */
+static const char *
+live_failures(const json_t *reports)
+{
+	static char out[2048];
+	json_t *v = rc_cluster_verify_live(&cl, reports), *c;
+	size_t i, len = 0;
+
+	assert_non_null(v);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(v, "checks"), i, c)
+		if (!json_is_true(json_object_get(c, "ok")))
+			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s: %s | %s",
+						len ? "; " : "",
+						json_string_value(json_object_get(c, "check")),
+						json_string_value(json_object_get(c, "detail")),
+						json_string_value(json_object_get(c, "fix")));
+	assert_true(json_is_true(json_object_get(v, "ok")) == (out[0] == '\0'));
 	json_decref(v);
+	return out;
+}
+
+static void
+test_verify_live(void **state)
+{
+	const char *db = "host=/run/pg port=5432 dbname=roomcast_g1 user=rc";
+	const char *db2 = "host=/run/pg port=5432 dbname=roomcast_g2 user=rc";
+	json_t *r = json_object();
+
+	(void)state;
 	assert_int_equal(rc_cluster_load_seed(example_path, &cl, err, ERR), 0);
-	v = rc_cluster_describe_checks(&cl);
-	assert_true(json_is_true(json_object_get(v, "ok")));
-	/* chat + (ha + database) x 2 groups + TC x 4 nodes */
-	assert_int_equal(json_array_size(json_object_get(v, "checks")), 9);
-	json_decref(v);
+	json_object_set_new(r, "n1", report("n1", "n2", "Normal", db));
+	json_object_set_new(r, "n2", report("n2", "n1", "Normal", db));
+	json_object_set_new(r, "n3", report("n3", "n4", "Normal", db2));
+	json_object_set_new(r, "n4", report("n4", "n3", "Normal", db2));
+	assert_string_equal(live_failures(r), "");
+	/* the stored flags say nothing: what n2 reports does */
+	json_object_set_new(json_object_get(json_object_get(r, "n2"), "ha"), "enabled",
+			    json_false());
+	assert_non_null(strstr(live_failures(r), "high availability on group g1: node n2 reports "
+					       "high availability off"));
+	json_object_set_new(r, "n2", report("n2", "n1", "Running in Backup Mode", db));
+	json_object_set_new(r, "n1", json_pack("{s:s}", "error", "unreachable at 127.0.0.1:8441"));
+	assert_string_equal(live_failures(r),
+			    "high availability on group g1: node n1 does not answer: unreachable "
+			    "at 127.0.0.1:8441 | start roomcastd on node n1 (or check its "
+			    "node.mgmt_address); database of group g1: node n1 does not answer: "
+			    "unreachable at 127.0.0.1:8441 | start roomcastd on node n1; "
+			    "TC service on node n1: node n1 does not answer: unreachable at "
+			    "127.0.0.1:8441 | start roomcastd on node n1; HA state of node n2: "
+			    "Running in Backup Mode (Normal) | its peer is failed over: bring it back, "
+			    "then roomcastctl ha fallback g1");
+	json_object_set_new(r, "n1", report("n1", "n2", "Normal", db2));
+	json_object_set_new(r, "n2", report("n2", "n1", "Normal", db));
+	assert_non_null(strstr(live_failures(r), "database of group g1: nodes n1 and n2 use "
+					       "different databases"));
+	json_object_set_new(r, "n1", report("n1", "n2", "Normal", db));
+	/* a database switched under a running pair: the leases stay where it started */
+	json_object_set_new(json_object_get(json_object_get(r, "n2"), "ha"), "lease_database",
+			    json_string(db2));
+	assert_non_null(strstr(live_failures(r), "database of group g1: node n2 drains to "
+					       "host=/run/pg port=5432 dbname=roomcast_g1 user=rc but "
+					       "its leases live in host=/run/pg port=5432 "
+					       "dbname=roomcast_g2 user=rc (the database it started "
+					       "with) | restart node n2"));
+	json_object_set_new(json_object_get(json_object_get(r, "n2"), "ha"), "lease_database",
+			    json_string(db));
+	assert_string_equal(live_failures(r), "");
+	json_object_set_new(json_object_get(r, "n3"), "tc", json_string("stopped"));
+	json_object_set_new(json_object_get(json_object_get(r, "n4"), "ha"), "critical_services",
+			    json_false());
+	assert_string_equal(live_failures(r),
+			    "TC service on node n3: stopped by the administrator | roomcastctl "
+			    "service start tc --node n3; TC service on node n4: started, but down: "
+			    "a critical service failed (workers or WAL writer: see its log) | restore "
+			    "the failed service on node n4 (its log says which)");
+	json_object_set_new(r, "n3", report("n3", "n4", "Failed Over with Critical Services Not "
+					    "Running", db2));
+	json_object_set_new(r, "n4", json_pack("{s:s, s:s, s:s, s:s, s:n}", "node", "n4", "tc",
+					       "started", "rooms", "chat disabled", "database",
+					       db2, "ha"));
+	assert_string_equal(live_failures(r),
+			    "persistent chat enabled: node n4 reports persistent chat disabled | "
+			    "roomcastctl chat set enabled true; high availability on group g2: node "
+			    "n4 runs without its pair (no ha { } section in its configuration) | give "
+			    "node n4 an ha { } section (enabled, peer, addresses) and restart it; HA "
+			    "state of node n3: Failed Over with Critical Services Not Running (Normal) "
+			    "| restore its critical services (roomcastctl service start tc --node n3), "
+			    "then roomcastctl ha fallback g2");
+	json_decref(r);
 }
 
 static void
@@ -1239,6 +1332,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_newer),
 		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_verify_live),
 		cmocka_unit_test(test_apply_seed),
 		cmocka_unit_test(test_parse_mgmt),
 		cmocka_unit_test(test_home_node),

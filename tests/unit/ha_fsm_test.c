@@ -640,6 +640,26 @@ test_ha_disabled(void **state)
 	assert_int_equal(st.actions, ACT(UNLOAD_PEER) | ACT(LEASE_OWN) | ACT(ANNOUNCE));
 	fire(&a, RC_HA_EV_LEASE_WON);
 	assert_int_equal(a.serving, RC_HA_OWN);
+	/* HA off, the peer dead: its users and address move here (take-users), its rooms do
+	 * not; they go back when it is heard again (give-users), and before HA comes on. */
+	rc_ha_fsm_init(&a, false, now);
+	fire(&a, RC_HA_EV_LOCAL_CRITICAL_UP);
+	fire(&a, RC_HA_EV_LEASE_WON);
+	assert_int_equal(fire(&a, RC_HA_EV_PEER_DEAD), 0);
+	assert_int_equal(st.result, RC_HA_RES_ACTIONS);
+	assert_int_equal(st.actions, ACT(TAKE_USERS));
+	assert_int_equal(a.serving, RC_HA_OWN);
+	assert_int_equal(a.lease_want, RC_HA_OWN);
+	assert_int_equal(fire(&a, RC_HA_EV_PEER_DEAD), 0);
+	assert_int_equal(st.result, RC_HA_RES_REPEAT);
+	assert_int_equal(fire(&a, RC_HA_EV_PEER_UP), 0);
+	assert_int_equal(st.actions, ACT(GIVE_USERS));
+	expect(&a, UNKNOWN, HA_NOT_ENABLED);
+	fire(&a, RC_HA_EV_PEER_DEAD);
+	assert_int_equal(st.actions, ACT(TAKE_USERS));
+	assert_int_equal(fire(&a, RC_HA_EV_HA_ENABLED), 0);
+	assert_int_equal(st.actions, ACT(GIVE_USERS) | ACT(LEASE_OWN) | ACT(ANNOUNCE));
+	expect(&a, INITIALIZING, INITIALIZATION);
 	/* Enabled while a critical service is down: Failed Over (CSNR) at once. */
 	rc_ha_fsm_init(&a, false, now);
 	assert_int_equal(fire(&a, RC_HA_EV_HA_ENABLED), 0);
