@@ -62,6 +62,7 @@ enum rc_work_kind {
 	RC_WORK_LOGOUT,      /* to control: end a session */
 	RC_WORK_CREATE_ROOM, /* to control: JOIN of a room that does not exist yet */
 	RC_WORK_PURGE,       /* to workers: remove session `who.session` from your rooms */
+	RC_WORK_ROOMS,       /* to control: list rooms by name prefix (ROOMS) */
 };
 
 /*

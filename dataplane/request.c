@@ -346,6 +346,7 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 	/*      type    needs              hand-off (enum rc_work_kind) */
 	CONTROL(LOGIN,  0,                 LOGIN),
 	CONTROL(LOGOUT, SESSION | GONE_BYE, LOGOUT),
+	CONTROL(ROOMS,  SESSION,           ROOMS),
 	/*      type    needs              handler */
 	RX(PING,        SESSION,           do_ping),
 	/*   type       needs                      room     non-members refused with  handler */
@@ -366,6 +367,15 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 	REFUSED(BYE),
 	REFUSED(ERROR),
 	REFUSED(RESUME),
+	REFUSED(REDIRECT),
+	REFUSED(ROOM_LIST),
+	/* node to node: accepted only inside a relay envelope, never in a client's datagram */
+	REFUSED(RJOIN),
+	REFUSED(RJOINED),
+	REFUSED(RPOST),
+	REFUSED(RFETCH),
+	REFUSED(RLEAVE),
+	REFUSED(RMEMBERS),
 };
 
 #undef REFUSED

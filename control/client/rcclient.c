@@ -27,6 +27,7 @@ static const char *const event_names[RC_EV_MAX] = {
 	[RC_EV_REJOINED] = "rejoined",	       [RC_EV_RELOGIN_FAILED] = "relogin-failed",
 	[RC_EV_AUTH_FAILED] = "auth-failed",   [RC_EV_GAP_SKIPPED] = "gap-skipped",
 	[RC_EV_RESUMED] = "resumed",	       [RC_EV_MEMBERSHIP_LOST] = "membership-lost",
+	[RC_EV_REDIRECTED] = "redirected",
 };
 
 const char *

@@ -6,6 +6,13 @@
  * joins rooms, posts, fetches, and hands every room's messages to the application in seq
  * order, exactly once:
  *
+ *   - a LOGIN answered REDIRECT (PROTOCOL.md section 12) is sent again, with the same
+ *     token, to the home node the REDIRECT names; the socket is connected there from then
+ *     on (rc_client_home_node(), RC_EV_REDIRECTED). One REDIRECT is followed per LOGIN: a
+ *     second one (to another address) fails the login with -ELOOP;
+ *   - rooms are keyed by the name the application gives; JOINED may answer with the
+ *     room's canonical name NAME@SERVICE (PROTOCOL.md section 11), kept beside it
+ *     (rc_client_room_name()), and either name finds the room;
  *   - requests are retransmitted after rto_ms (default 200), the interval doubling up to
  *     1 s, until max_tries (default 10) transmissions went unanswered (about 8 s); a POST
  *     keeps its cmid across retransmissions, so the node acknowledges it
@@ -99,6 +106,8 @@ enum rc_client_event {
 	RC_EV_RESUMED,		/* RESUME: room = the id of the node now serving the session,
 				 * value = the reason (enum rc_resume_reason); re-JOINing */
 	RC_EV_MEMBERSHIP_LOST,	/* ERROR not a member for a joined room: re-JOINing */
+	RC_EV_REDIRECTED,	/* LOGIN answered REDIRECT: room = the home node's id,
+				 * value = its IPv4 address (host order) << 16 | its UDP port */
 	RC_EV_MAX
 };
 
@@ -134,6 +143,7 @@ struct rc_client_stats {
 	uint64_t resumes;	   /* RESUMEs for this session (takeovers) */
 	uint64_t membership_lost;  /* ERROR not a member for a joined room (re-JOIN rounds) */
 	uint64_t rejoin_rounds;	   /* re-JOIN rounds after a RESUME or a lost membership */
+	uint64_t redirects;	   /* REDIRECTs followed */
 	uint64_t decode_errors;	   /* undecodable messages received */
 	uint64_t unmatched;	   /* replies matching no request */
 	uint64_t errors[RC_E_MAX]; /* ERROR messages received, by code (0: unknown codes) */
@@ -152,6 +162,7 @@ void rc_client_set_gap_delay(struct rc_client *c, unsigned ms);
 void rc_client_set_keepalive(struct rc_client *c, bool on);
 void rc_client_set_callbacks(struct rc_client *c, const struct rc_client_cb *cb);
 
+/* Log in; a REDIRECT is followed once (-ELOOP when the home node redirects again). */
 int rc_client_login(struct rc_client *c, const char *user, const char *token);
 /* since_seq 0: the latest history_on_join messages; else those after since_seq. */
 int rc_client_join(struct rc_client *c, const char *room, uint64_t since_seq, uint32_t *room_id,
@@ -179,6 +190,12 @@ int rc_client_fetch(struct rc_client *c, const char *room, uint64_t from_seq, ui
 typedef void (*rc_member_fn)(void *arg, const char *user);
 /* Returns the number of names passed to fn, or -errno. */
 int rc_client_members(struct rc_client *c, const char *room, rc_member_fn fn, void *arg);
+
+typedef void (*rc_room_fn)(void *arg, const char *room, uint64_t last_seq);
+/* ROOMS: each room whose canonical name starts with prefix (NULL or "": every room) goes to
+ * fn with its last stored seq, over as many ROOM_LISTs as the node sends. Returns the
+ * number of rooms passed to fn, or -errno. A retransmitted ROOMS may pass a room twice. */
+int rc_client_rooms(struct rc_client *c, const char *prefix, rc_room_fn fn, void *arg);
 int rc_client_ping(struct rc_client *c, uint64_t *rtt_us);
 int rc_client_logout(struct rc_client *c);
 
@@ -209,6 +226,11 @@ uint64_t rc_client_session(const struct rc_client *c);
 void rc_client_set_next_cmid(struct rc_client *c, uint64_t cmid);
 /* The cmid that the next POST will carry (rc_client_post*). */
 uint64_t rc_client_next_cmid(const struct rc_client *c);
+/* The home node a REDIRECT named ("" if the client was never redirected). */
+const char *rc_client_home_node(const struct rc_client *c);
+/* The canonical name JOINED gave for room (the application's name, or that canonical name
+ * itself); NULL if the room was never joined. */
+const char *rc_client_room_name(const struct rc_client *c, const char *room);
 /* The node named by the last RESUME ("" if none); *reason (may be NULL) gets its reason. */
 const char *rc_client_last_resume(const struct rc_client *c, uint8_t *reason);
 /* True while the rooms are being joined again after a RESUME or a lost membership. */

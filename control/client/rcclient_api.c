@@ -392,6 +392,23 @@ rc_client_members(struct rc_client *c, const char *room, rc_member_fn fn, void *
 }
 
 int
+rc_client_rooms(struct rc_client *c, const char *prefix, rc_room_fn fn, void *arg)
+{
+	struct rc_msg m = {.hdr.type = RC_T_ROOMS};
+	struct rcc_wait w = {.rfn = fn, .fn_arg = arg};
+	size_t n = prefix ? strlen(prefix) : 0;
+	int rc;
+
+	if ((rc = check_call(c)) < 0)
+		return rc;
+	if (n > RC_MAX_ROOM)
+		return -EMSGSIZE;
+	m.u.rooms.prefix = (struct rc_str){prefix ? prefix : "", (uint16_t)n};
+	rc = issue_wait(c, &m, NULL, &w);
+	return rc < 0 ? rc : w.count;
+}
+
+int
 rc_client_ping(struct rc_client *c, uint64_t *rtt_us)
 {
 	struct rc_msg m = {.hdr.type = RC_T_PING};
@@ -458,6 +475,20 @@ uint64_t
 rc_client_next_cmid(const struct rc_client *c)
 {
 	return c->next_cmid ? c->next_cmid : 1;
+}
+
+const char *
+rc_client_home_node(const struct rc_client *c)
+{
+	return c->home_node;
+}
+
+const char *
+rc_client_room_name(const struct rc_client *c, const char *room)
+{
+	const struct rcc_room *r = room ? rcc_room_find(c, room) : NULL;
+
+	return r && r->canon[0] != '\0' ? r->canon : NULL;
 }
 
 const char *

@@ -4,8 +4,9 @@
  *
  *   rcclient.c          socket, pending table, retransmission, receive loop, waiting
  *   rcclient_reply.c    replies and ERRORs matched to their requests
- *   rcclient_session.c  login state, re-login and re-join after "not authenticated",
- *                       re-join after RESUME or "not a member" (HA takeover)
+ *   rcclient_session.c  login state, REDIRECT to the home node, re-login and re-join
+ *                       after "not authenticated", re-join after RESUME or "not a member"
+ *                       (HA takeover)
  *   rcclient_room.c     rooms: DELIVERs through the seqtrack, gap FETCHes, history start
  *   rcclient_api.c      the public calls
  *
@@ -71,6 +72,7 @@ struct rcc_wait {
 	struct rc_msg reply; /* scalar fields of the answer (strings are not kept) */
 	rc_member_fn mfn;
 	rc_fetch_fn ffn;
+	rc_room_fn rfn;
 	void *fn_arg;
 	int count;
 	uint64_t t0_us;
@@ -88,6 +90,7 @@ struct rcc_pending {
 	uint16_t tries;
 	uint16_t busy_tries;
 	uint16_t nm_rounds; /* re-JOIN rounds this request caused (ERROR not a member) */
+	bool redirected;    /* LOGIN: a REDIRECT was followed */
 	uint32_t sent_gen;  /* c->member_gen at the last transmission */
 	uint16_t len;
 	uint64_t due_ms;
@@ -101,7 +104,8 @@ struct rcc_pending {
 };
 
 struct rcc_room {
-	char name[RC_MAX_ROOM + 1];
+	char name[RC_MAX_ROOM + 1];  /* the application's name: the key */
+	char canon[RC_MAX_ROOM + 1]; /* JOINED's (canonical) name; "" before the first */
 	uint32_t room_id;
 	bool joined;		 /* JOINED received */
 	bool rejoin;		 /* joined before a takeover: to be joined again */
@@ -136,6 +140,9 @@ struct rc_client {
 	uint32_t member_gen; /* bumped at each re-JOIN round */
 	uint8_t resume_reason;
 	char resume_node[RC_MAX_USER + 1];
+	char home_node[RC_MAX_USER + 1]; /* from the REDIRECT followed ("" none) */
+	uint32_t home_ip;		 /* its address (host order) and port */
+	uint16_t home_port;
 	uint64_t next_cmid;
 	uint64_t next_due; /* lower bound of the pending requests' due times */
 	uint64_t last_tx_ms;
@@ -184,6 +191,7 @@ void rcc_rejoined(struct rc_client *c, uint64_t now);
 void rcc_internal_failed(struct rc_client *c, struct rcc_pending *p, int status);
 void rcc_fail_all(struct rc_client *c, int status, bool held_only);
 void rcc_resume(struct rc_client *c, const struct rc_msg *m, uint64_t now);
+void rcc_redirect(struct rc_client *c, const struct rc_msg *m, uint64_t now);
 bool rcc_not_member(struct rc_client *c, struct rcc_pending *p, uint64_t now);
 bool rcc_must_hold(const struct rc_client *c, uint8_t type, enum rcc_purpose purpose);
 

@@ -29,6 +29,8 @@ reply_type(uint8_t req_type)
 		return RC_T_FETCH_END;
 	case RC_T_MEMBERS:
 		return RC_T_MEMBER_LIST;
+	case RC_T_ROOMS:
+		return RC_T_ROOM_LIST;
 	case RC_T_PING:
 		return RC_T_PONG;
 	case RC_T_LOGOUT:
@@ -73,6 +75,33 @@ member_list(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, 
 	return true;
 }
 
+/* ROOM_LIST: hand the rooms over; true while more lists follow. */
+static bool
+room_list(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
+{
+	struct rcc_wait *w = p->kind == RCC_WAIT ? p->wait : NULL;
+	struct rc_str r;
+	uint64_t last;
+	size_t off = 0;
+
+	while (rc_room_list_next(m, &off, &r, &last)) {
+		char name[RC_MAX_ROOM + 1];
+
+		copy_str(name, sizeof(name), r);
+		if (w && w->rfn) {
+			c->cb_depth++;
+			w->rfn(w->fn_arg, name, last);
+			c->cb_depth--;
+		}
+		if (w)
+			w->count++;
+	}
+	if (!(m->hdr.flags & RC_F_MORE))
+		return false;
+	p->due_ms = now + c->rto_ms; /* the rest is on its way */
+	return true;
+}
+
 void
 rcc_complete(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m)
 {
@@ -94,6 +123,10 @@ rcc_complete(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m)
 		break;
 	case RC_T_MEMBER_LIST:
 		if (member_list(c, p, m, now))
+			return;
+		break;
+	case RC_T_ROOM_LIST:
+		if (room_list(c, p, m, now))
 			return;
 		break;
 	default:
@@ -295,6 +328,9 @@ rcc_dispatch(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		return;
 	case RC_T_RESUME:
 		on_resume(c, m, now);
+		return;
+	case RC_T_REDIRECT:
+		rcc_redirect(c, m, now);
 		return;
 	default:
 		break;

@@ -36,11 +36,16 @@ release_held(void *item, void *arg)
 	free(item);
 }
 
+/* By the application's name, or by the canonical name JOINED gave: a room joined as
+ * "lobby" is the room "lobby@SERVICE" too (one membership, one id at the node). */
 struct rcc_room *
 rcc_room_find(const struct rc_client *c, const char *name)
 {
 	for (unsigned i = 0; i < c->nrooms; i++)
 		if (strcmp(c->rooms[i]->name, name) == 0)
+			return c->rooms[i];
+	for (unsigned i = 0; i < c->nrooms; i++)
+		if (c->rooms[i]->canon[0] != '\0' && strcmp(c->rooms[i]->canon, name) == 0)
 			return c->rooms[i];
 	return NULL;
 }
@@ -232,6 +237,7 @@ void
 rcc_room_joined(struct rc_client *c, struct rcc_room *r, const struct rc_msg *m, uint64_t now)
 {
 	(void)c;
+	copy_wire(r->canon, sizeof(r->canon), m->u.joined.room);
 	r->room_id = m->u.joined.room_id;
 	r->joined = true;
 	r->rejoin = false;

@@ -11,6 +11,9 @@
  *                        +--LOGIN timeout--> LOST --backoff 1..8 s--> RELOGIN
  *                        +--LOGIN refused--> FAILED (RC_EV_AUTH_FAILED)
  *
+ * A LOGIN answered REDIRECT (PROTOCOL.md section 12) goes again, the same request with the
+ * same token, to the home node it names; the socket is connected there for good.
+ *
  * After a takeover by the other node of an HA pair (PROTOCOL.md section 10) the session is
  * still valid but in no room, and every room id is void. On RESUME, or on ERROR not a member
  * for a room the client had joined (the RESUME was lost), a re-JOIN round runs: the same
@@ -21,8 +24,11 @@
  *
  * Concurrency: one thread per client object (see rcclient.h).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "rcclient_int.h"
@@ -264,6 +270,60 @@ rcc_not_member(struct rc_client *c, struct rcc_pending *p, uint64_t now)
 	}
 	rejoin_round(c, now);
 	return true;
+}
+
+/* Talk to the home node from now on. 0 or -errno. */
+static int
+connect_home(struct rc_client *c, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(ip),
+	};
+
+	return connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+}
+
+/*
+ * REDIRECT to a LOGIN: send that LOGIN again at once to the home node it names. One per
+ * LOGIN: a copy of the REDIRECT followed (the LOGIN went out more than once) changes
+ * nothing; one to another address fails the login (-ELOOP: the cluster is changing, a
+ * later login starts again from the home node).
+ */
+void
+rcc_redirect(struct rc_client *c, const struct rc_msg *m, uint64_t now)
+{
+	struct rcc_pending *p = rcc_find(c, m->hdr.request_id);
+	uint32_t ip = m->u.redirect.ip;
+	uint16_t port = m->u.redirect.udp_port;
+	int rc;
+
+	if (!p || p->type != RC_T_LOGIN) {
+		c->st.unmatched++;
+		return;
+	}
+	if (p->redirected) {
+		if (ip != c->home_ip || port != c->home_port)
+			rcc_fail(c, p, -ELOOP, 0);
+		return;
+	}
+	if ((rc = connect_home(c, ip, port)) < 0) {
+		rcc_fail(c, p, rc, 0);
+		return;
+	}
+	p->redirected = true;
+	c->home_ip = ip;
+	c->home_port = port;
+	memcpy(c->home_node, m->u.redirect.node.p, m->u.redirect.node.len);
+	c->home_node[m->u.redirect.node.len] = '\0';
+	c->st.redirects++;
+	p->tries = 1;
+	p->due_ms = now + c->rto_ms;
+	if (c->next_due > p->due_ms)
+		c->next_due = p->due_ms;
+	rcc_send_pending(c, p, now);
+	rcc_event(c, RC_EV_REDIRECTED, c->home_node, (uint64_t)ip << 16 | port);
 }
 
 void

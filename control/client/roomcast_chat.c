@@ -6,8 +6,10 @@
  *
  * Logs in, joins ROOM, prints its recent history and then every message as
  *   [ROOM #SEQ HH:MM:SS] USER: BODY
- * on stdout, and posts every line read from stdin. Commands: /members, /fetch FROM [MAX],
- * /ping, /stats, /help, /quit; a line starting with "//" posts the text after the first "/".
+ * on stdout, and posts every line read from stdin. Commands: /members, /rooms [PREFIX],
+ * /fetch FROM [MAX], /ping, /stats, /help, /quit; a line starting with "//" posts the text
+ * after the first "/". A LOGIN sent to a node that is not the user's home node is followed
+ * to the home node, and "[redirected to NODE]" printed.
  * Status and errors go to stderr, prefixed with "* ". EOF on stdin (or /quit) logs out and
  * exits 0; SIGINT/SIGTERM log out and exit 128 + signal.
  *
@@ -58,8 +60,8 @@ usage(FILE *f)
 		"  -u  user name          -t  login token (\"@FILE\": read it from FILE;\n"
 		"  -r  room to join           without -t: $ROOMCAST_TOKEN)\n"
 		"  -b  local address to send from\n"
-		"stdin lines are posted; commands: /members, /fetch FROM [MAX], /ping, /stats,\n"
-		"/help, /quit (\"//text\" posts \"/text\"). EOF logs out.\n",
+		"stdin lines are posted; commands: /members, /rooms [PREFIX], /fetch FROM [MAX],\n"
+		"/ping, /stats, /help, /quit (\"//text\" posts \"/text\"). EOF logs out.\n",
 		RC_DEFAULT_UDP_PORT);
 }
 
@@ -136,6 +138,12 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 	case RC_EV_MEMBERSHIP_LOST:
 		fprintf(stderr, "* no longer a member of %s (takeover?): joining again\n", room);
 		break;
+	case RC_EV_REDIRECTED:
+		printf("[redirected to ");
+		print_clean(stdout, room);
+		printf("]\n");
+		fflush(stdout);
+		break;
 	default:
 		break;
 	}
@@ -174,6 +182,29 @@ cmd_members(struct chat *ch)
 		fprintf(stderr, "* members failed: %s\n", why(ch->c, rc));
 	else
 		printf("* %d member%s in %s\n", rc, rc == 1 ? "" : "s", ch->room);
+}
+
+static void
+print_room(void *arg, const char *room, uint64_t last_seq)
+{
+	(void)arg;
+	printf("* room ");
+	print_clean(stdout, room);
+	printf(" (last #%" PRIu64 ")\n", last_seq);
+}
+
+static void
+cmd_rooms(struct chat *ch, const char *prefix)
+{
+	int rc;
+
+	while (*prefix == ' ')
+		prefix++;
+	rc = rc_client_rooms(ch->c, prefix, print_room, NULL);
+	if (rc < 0)
+		fprintf(stderr, "* rooms failed: %s\n", why(ch->c, rc));
+	else
+		printf("* %d room%s\n", rc, rc == 1 ? "" : "s");
 }
 
 static void
@@ -224,6 +255,8 @@ command(struct chat *ch, const char *cmd)
 		ch->quit = true;
 	} else if (strcmp(cmd, "/members") == 0) {
 		cmd_members(ch);
+	} else if (strncmp(cmd, "/rooms", 6) == 0 && (cmd[6] == ' ' || cmd[6] == '\0')) {
+		cmd_rooms(ch, cmd + 6);
 	} else if (strncmp(cmd, "/fetch", 6) == 0 && (cmd[6] == ' ' || cmd[6] == '\0')) {
 		cmd_fetch(ch, cmd + 6);
 	} else if (strcmp(cmd, "/ping") == 0) {
@@ -388,8 +421,8 @@ session(struct chat *ch, const char *user, const char *token)
 		rc_client_logout(ch->c);
 		return 1;
 	}
-	fprintf(stderr, "* joined %s as %s (room id %" PRIu32 ", last #%" PRIu64 ")\n", ch->room,
-		user, id, last);
+	fprintf(stderr, "* joined %s as %s (room id %" PRIu32 ", last #%" PRIu64 ")\n",
+		rc_client_room_name(ch->c, ch->room), user, id, last);
 	rc = run(ch);
 	if (rc < 0)
 		fprintf(stderr, "roomcast-chat: %s\n", strerror(-rc));

@@ -420,6 +420,8 @@ serve_handoffs(struct rc_node *n)
 			rc_node_logout(n, wk);
 		else if (wk->kind == RC_WORK_CREATE_ROOM)
 			kept = rc_node_create_room(n, wk);
+		else if (wk->kind == RC_WORK_ROOMS)
+			rc_node_list_rooms(n, wk);
 		if (!kept)
 			rte_mempool_put(n->dp.work_pool, wk);
 	}

@@ -147,6 +147,9 @@ bool rc_node_create_room(struct rc_node *n, struct rc_work *wk);
 /* A room record's WAL completion: the room into the table, its waiting requests to its
  * home worker. */
 void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
+/* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms of this node's table whose
+ * name starts with the request's prefix, sorted by name. */
+void rc_node_list_rooms(struct rc_node *n, struct rc_work *wk);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

@@ -3,12 +3,13 @@
  * The control thread's half of the chat protocol, rooms (node.h): a JOIN for a room that
  * does not exist yet creates it (a room record to its scope's WAL; the JOINs and requests
  * that arrive meanwhile wait for the commit, in order), and a created room goes to the table
- * and its waiting requests to its home worker.
+ * and its waiting requests to its home worker. ROOMS lists the rooms of the table.
  */
 #include "node.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_mempool.h>
@@ -214,4 +215,82 @@ rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
 	}
 	p->id = 0;
 	p->n_joins = 0;
+}
+
+/* ---- ROOMS ---- */
+
+struct room_pick {
+	const struct rc_str *prefix;
+	struct rc_room **rooms;
+	unsigned n, cap;
+};
+
+static int
+pick_room(void *arg, struct rc_room *r)
+{
+	struct room_pick *p = arg;
+
+	if (r->name_len < p->prefix->len || memcmp(r->name, p->prefix->p, p->prefix->len) != 0)
+		return 0;
+	if (p->n == p->cap)
+		return 1; /* the table grew since it was counted: only this thread adds rooms */
+	p->rooms[p->n++] = r;
+	return 0;
+}
+
+static int
+room_name_cmp(const void *a, const void *b)
+{
+	const struct rc_room *x = *(struct rc_room *const *)a, *y = *(struct rc_room *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* As many rooms from rooms[*i] as fit one datagram; *i moves past them. */
+static void
+room_list_fill(struct rc_msg *m, struct rc_room_entry *e, struct rc_room **rooms,
+	       unsigned cnt, unsigned *i)
+{
+	size_t size = RC_HDR_LEN + 2;
+	unsigned k;
+
+	for (k = 0; *i < cnt; (*i)++, k++) {
+		const struct rc_room *r = rooms[*i];
+
+		if (size + 1 + r->name_len + 8 > RC_MAX_DGRAM)
+			break;
+		e[k].room.p = r->name;
+		e[k].room.len = r->name_len;
+		e[k].last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
+		size += 1 + r->name_len + 8;
+	}
+	m->u.room_list.count = (uint16_t)k;
+	m->u.room_list.rooms = e;
+	m->hdr.flags = *i < cnt ? RC_F_MORE : 0;
+}
+
+void
+rc_node_list_rooms(struct rc_node *n, struct rc_work *wk)
+{
+	struct rc_room_entry e[RC_MAX_DGRAM / 10]; /* an entry takes 10 bytes at least */
+	struct room_pick p = { &wk->req.u.rooms.prefix, NULL, 0, rc_room_count(n->dp.rooms) };
+	unsigned i = 0;
+	struct rc_msg m;
+
+	if (wk->req.hdr.type != RC_T_ROOMS)
+		return; /* only ROOMS' row hands over RC_WORK_ROOMS (request.c) */
+	if (p.cap > 0 && (p.rooms = calloc(p.cap, sizeof(*p.rooms))) == NULL) {
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_ROOMS, "busy, retry", 0);
+		return;
+	}
+	rc_room_foreach(n->dp.rooms, pick_room, &p);
+	if (p.n > 1)
+		qsort(p.rooms, p.n, sizeof(*p.rooms), room_name_cmp);
+	do {
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = RC_T_ROOM_LIST;
+		room_list_fill(&m, e, p.rooms, p.n, &i);
+		rc_node_reply(n, &wk->who, &m);
+	} while (i < p.n);
+	free(p.rooms);
 }

@@ -35,6 +35,7 @@ enum rc_fkind {
 	FK_STR8,
 	FK_STR16,
 	FK_USERS, /* MEMBER_LIST: u16 count, then count x str8 user */
+	FK_ROOMS, /* ROOM_LIST: u16 count, then count x (str8 room, u64 last_seq) */
 };
 
 enum rc_fcheck {
@@ -45,6 +46,7 @@ enum rc_fcheck {
 	FC_RESUME_REASON, /* 1..RC_RESUME_MAX-1 */
 	FC_USER,
 	FC_ROOM,
+	FC_PREFIX, /* a room name's first bytes: may be empty */
 	FC_TOKEN,
 	FC_BODY,
 	FC_ERRTEXT,
@@ -71,6 +73,7 @@ struct rc_strlim {
 static const struct rc_strlim str_limits[] = {
 	[FC_USER] = { 1, RC_MAX_USER, false, false },
 	[FC_ROOM] = { 1, RC_MAX_ROOM, false, false },
+	[FC_PREFIX] = { 0, RC_MAX_ROOM, false, false },
 	[FC_TOKEN] = { 1, RC_MAX_TOKEN, true, false },
 	[FC_BODY] = { 1, RC_MAX_BODY, false, true },
 	[FC_ERRTEXT] = { 0, RC_MAX_ERRTEXT, false, false },
@@ -154,6 +157,45 @@ static const struct rc_field f_resume[] = {
 	F(STR8, USER, resume.node),
 	F(U8, RESUME_REASON, resume.reason),
 };
+static const struct rc_field f_redirect[] = {
+	F(STR8, USER, redirect.node),
+	F(U32, NONE, redirect.ip),
+	F(U16, NONE, redirect.udp_port),
+};
+static const struct rc_field f_rjoin[] = {
+	F(U32, NONE, rjoin.alias),
+	F(U64, NONE, rjoin.since_seq),
+	F(STR8, USER, rjoin.user),
+	F(STR8, ROOM, rjoin.room),
+};
+static const struct rc_field f_rjoined[] = {
+	F(U32, NONE, rjoined.alias),
+	F(U32, NONE, rjoined.room_id),
+	F(U64, NONE, rjoined.last_seq),
+};
+static const struct rc_field f_rpost[] = {
+	F(U32, NONE, rpost.room_id),
+	F(U32, NONE, rpost.alias),
+	F(U64, NONZERO, rpost.cmid),
+	F(STR8, USER, rpost.user),
+	F(STR16, BODY, rpost.body),
+};
+static const struct rc_field f_rfetch[] = {
+	F(U32, NONE, rfetch.room_id),
+	F(U32, NONE, rfetch.alias),
+	F(U64, NONE, rfetch.from_seq),
+	F(U16, FETCH_MAX, rfetch.max),
+};
+static const struct rc_field f_rref[] = {
+	F(U32, NONE, rref.room_id),
+	F(U32, NONE, rref.alias),
+};
+static const struct rc_field f_rooms[] = {
+	F(STR8, PREFIX, rooms.prefix),
+};
+static const struct rc_field f_room_list[] = {
+	F(ROOMS, ROOM, room_list.count),
+};
 
 #undef F
 #define L(fields) { fields, ARRAY_SIZE(fields) }
@@ -179,6 +221,15 @@ static const struct rc_layout layouts[RC_T_MAX] = {
 	[RC_T_BYE] = { NULL, 0 },
 	[RC_T_ERROR] = L(f_error),
 	[RC_T_RESUME] = L(f_resume),
+	[RC_T_REDIRECT] = L(f_redirect),
+	[RC_T_RJOIN] = L(f_rjoin),
+	[RC_T_RJOINED] = L(f_rjoined),
+	[RC_T_RPOST] = L(f_rpost),
+	[RC_T_RFETCH] = L(f_rfetch),
+	[RC_T_RLEAVE] = L(f_rref),
+	[RC_T_RMEMBERS] = L(f_rref),
+	[RC_T_ROOMS] = L(f_rooms),
+	[RC_T_ROOM_LIST] = L(f_room_list),
 };
 
 #undef L
@@ -363,6 +414,7 @@ check_field(const struct rc_msg *m, const struct rc_field *f)
 	case FK_STR16:
 		return check_str(field_ptr(m, f), f->check);
 	case FK_USERS:
+	case FK_ROOMS:
 		return 0; /* checked entry by entry while reading or writing */
 	default:
 		return check_int(field_get_int(m, f), f->check);
@@ -418,29 +470,33 @@ read_str(struct reader *r, size_t lenlen, struct rc_str *s)
 	return 0;
 }
 
-/* MEMBER_LIST entries: structure first, then each user name against its limits. */
+/*
+ * A list (MEMBER_LIST users, ROOM_LIST rooms): u16 count, then count x (str8 name checked
+ * against `check`, `tail` more bytes). Structure first, then each name against its limits.
+ */
 static int
-read_users(struct reader *r, struct rc_msg *m)
+read_list(struct reader *r, uint8_t check, size_t tail, uint16_t *count,
+	  const uint8_t **raw, uint16_t *raw_len)
 {
 	const uint8_t *start;
-	uint64_t count;
+	uint64_t n, skip;
 	int rc;
 
-	if (read_int(r, 2, &count) < 0)
+	if (read_int(r, 2, &n) < 0)
 		return -EBADMSG;
-	m->u.member_list.count = (uint16_t)count;
+	*count = (uint16_t)n;
 	start = r->p;
-	for (uint64_t i = 0; i < count; i++) {
-		struct rc_str user;
+	for (uint64_t i = 0; i < n; i++) {
+		struct rc_str name;
 
-		if (read_str(r, 1, &user) < 0)
+		if (read_str(r, 1, &name) < 0 || (tail > 0 && read_int(r, tail, &skip) < 0))
 			return -EBADMSG;
-		rc = check_str(&user, FC_USER);
+		rc = check_str(&name, check);
 		if (rc < 0)
 			return rc;
 	}
-	m->u.member_list.raw = start;
-	m->u.member_list.raw_len = (uint16_t)(r->p - start);
+	*raw = start;
+	*raw_len = (uint16_t)(r->p - start);
 	return 0;
 }
 
@@ -455,7 +511,11 @@ read_field(struct reader *r, struct rc_msg *m, const struct rc_field *f)
 	case FK_STR16:
 		return read_str(r, 2, field_ptr(m, f));
 	case FK_USERS:
-		return read_users(r, m);
+		return read_list(r, FC_USER, 0, &m->u.member_list.count,
+				 &m->u.member_list.raw, &m->u.member_list.raw_len);
+	case FK_ROOMS:
+		return read_list(r, FC_ROOM, 8, &m->u.room_list.count, &m->u.room_list.raw,
+				 &m->u.room_list.raw_len);
 	default:
 		if (read_int(r, int_size(f->kind), &v) < 0)
 			return -EBADMSG;
@@ -516,22 +576,45 @@ rc_decode(const uint8_t *buf, size_t len, struct rc_msg *m, size_t *consumed)
 	return decode_body(buf + RC_HDR_LEN, m->hdr.body_len, m);
 }
 
+/* The entry of a decoded list at *off: its name and the `tail` bytes after it. */
+static const uint8_t *
+list_next(const uint8_t *raw, size_t end, size_t tail, size_t *off, struct rc_str *name)
+{
+	const uint8_t *after;
+	size_t len;
+
+	if (raw == NULL || *off >= end)
+		return NULL;
+	len = raw[*off];
+	if (len + tail > end - *off - 1)
+		return NULL;
+	name->p = (const char *)raw + *off + 1;
+	name->len = (uint16_t)len;
+	after = raw + *off + 1 + len;
+	*off += 1 + len + tail;
+	return after;
+}
+
 bool
 rc_member_list_next(const struct rc_msg *m, size_t *off, struct rc_str *user)
 {
-	const uint8_t *raw = m->u.member_list.raw;
-	size_t end = m->u.member_list.raw_len;
-	size_t len;
+	if (m->hdr.type != RC_T_MEMBER_LIST)
+		return false;
+	return list_next(m->u.member_list.raw, m->u.member_list.raw_len, 0, off, user) != NULL;
+}
 
-	if (m->hdr.type != RC_T_MEMBER_LIST || raw == NULL || *off >= end)
+bool
+rc_room_list_next(const struct rc_msg *m, size_t *off, struct rc_str *room,
+		  uint64_t *last_seq)
+{
+	const uint8_t *seq;
+
+	if (m->hdr.type != RC_T_ROOM_LIST)
 		return false;
-	len = raw[*off];
-	if (len > end - *off - 1)
-		return false;
-	user->p = (const char *)raw + *off + 1;
-	user->len = (uint16_t)len;
-	*off += 1 + len;
-	return true;
+	seq = list_next(m->u.room_list.raw, m->u.room_list.raw_len, 8, off, room);
+	if (seq != NULL && last_seq != NULL)
+		*last_seq = rc_get_be64(seq);
+	return seq != NULL;
 }
 
 /* Views are pointers; a copy of the bytes gets the same offsets. */
@@ -559,6 +642,9 @@ rc_msg_rebase(struct rc_msg *m, const uint8_t *from, const uint8_t *to)
 			break;
 		case FK_USERS:
 			m->u.member_list.raw = rebased(m->u.member_list.raw, from, to);
+			break;
+		case FK_ROOMS:
+			m->u.room_list.raw = rebased(m->u.room_list.raw, from, to);
 			break;
 		default:
 			break;
@@ -594,6 +680,24 @@ users_len(const struct rc_msg *m)
 }
 
 static ssize_t
+rooms_len(const struct rc_msg *m)
+{
+	const struct rc_room_entry *rooms = m->u.room_list.rooms;
+	ssize_t n = 2;
+
+	if (m->u.room_list.count > 0 && rooms == NULL)
+		return -EINVAL;
+	for (unsigned i = 0; i < m->u.room_list.count; i++) {
+		int rc = check_str(&rooms[i].room, FC_ROOM);
+
+		if (rc < 0)
+			return encode_err(rc);
+		n += 1 + rooms[i].room.len + 8;
+	}
+	return n;
+}
+
+static ssize_t
 field_len(const struct rc_msg *m, const struct rc_field *f)
 {
 	const struct rc_str *s = field_ptr(m, f);
@@ -605,6 +709,8 @@ field_len(const struct rc_msg *m, const struct rc_field *f)
 		return 2 + s->len;
 	case FK_USERS:
 		return users_len(m);
+	case FK_ROOMS:
+		return rooms_len(m);
 	default:
 		return (ssize_t)int_size(f->kind);
 	}
@@ -657,6 +763,15 @@ write_field(uint8_t *p, const struct rc_msg *m, const struct rc_field *f)
 		p += 2;
 		for (unsigned i = 0; i < m->u.member_list.count; i++)
 			p = write_str(p, 1, &m->u.member_list.users[i]);
+		return p;
+	case FK_ROOMS:
+		rc_put_be16(p, m->u.room_list.count);
+		p += 2;
+		for (unsigned i = 0; i < m->u.room_list.count; i++) {
+			p = write_str(p, 1, &m->u.room_list.rooms[i].room);
+			rc_put_be64(p, m->u.room_list.rooms[i].last_seq);
+			p += 8;
+		}
 		return p;
 	default:
 		rc_put_be(p, int_size(f->kind), field_get_int(m, f));
@@ -719,6 +834,15 @@ static const char *const msg_type_names[RC_T_MAX] = {
 	[RC_T_BYE] = "BYE",
 	[RC_T_ERROR] = "ERROR",
 	[RC_T_RESUME] = "RESUME",
+	[RC_T_REDIRECT] = "REDIRECT",
+	[RC_T_RJOIN] = "RJOIN",
+	[RC_T_RJOINED] = "RJOINED",
+	[RC_T_RPOST] = "RPOST",
+	[RC_T_RFETCH] = "RFETCH",
+	[RC_T_RLEAVE] = "RLEAVE",
+	[RC_T_RMEMBERS] = "RMEMBERS",
+	[RC_T_ROOMS] = "ROOMS",
+	[RC_T_ROOM_LIST] = "ROOM_LIST",
 };
 
 static const char *const err_names[RC_E_MAX] = {

@@ -31,7 +31,7 @@
 #define RC_MAX_FETCH 1000  /* hard cap of FETCH.max; the node's setting may be lower */
 
 /* Header flags. */
-#define RC_F_MORE 0x01 /* MEMBER_LIST: another MEMBER_LIST for the same room follows */
+#define RC_F_MORE 0x01 /* MEMBER_LIST, ROOM_LIST: another list for the same request follows */
 
 enum rc_msg_type {
 	RC_T_INVALID = 0,
@@ -54,6 +54,17 @@ enum rc_msg_type {
 	RC_T_BYE = 17,
 	RC_T_ERROR = 18,
 	RC_T_RESUME = 19, /* the session now runs on the node named in it (HA takeover) */
+	RC_T_REDIRECT = 20, /* answer to LOGIN: log in at the user's home node instead */
+	/* Node-to-node only, inside a relay envelope; refused in a client's datagram. */
+	RC_T_RJOIN = 21,
+	RC_T_RJOINED = 22,
+	RC_T_RPOST = 23,
+	RC_T_RFETCH = 24,
+	RC_T_RLEAVE = 25,
+	RC_T_RMEMBERS = 26,
+	/* The room directory: rooms of the cluster by canonical-name prefix. */
+	RC_T_ROOMS = 27,
+	RC_T_ROOM_LIST = 28,
 	RC_T_MAX
 };
 
@@ -85,6 +96,12 @@ enum rc_err_code {
 struct rc_str {
 	const char *p;
 	uint16_t len;
+};
+
+/* One ROOM_LIST entry (encode side). */
+struct rc_room_entry {
+	struct rc_str room; /* canonical name */
+	uint64_t last_seq;
 };
 
 struct rc_hdr {
@@ -177,6 +194,51 @@ struct rc_msg {
 			struct rc_str node; /* id of the node now serving the session (user kind) */
 			uint8_t reason;	    /* enum rc_resume_reason, 1..RC_RESUME_MAX-1 */
 		} resume;
+		struct {
+			struct rc_str node; /* the home node's id (user kind) */
+			uint32_t ip;	    /* its service address, host order (192.0.2.1 = 0xC0000201) */
+			uint16_t udp_port;
+		} redirect;
+		struct {
+			uint32_t alias;	    /* the home node's id of its copy of the room */
+			uint64_t since_seq;
+			struct rc_str user;
+			struct rc_str room; /* canonical NAME@SERVICE */
+		} rjoin;
+		struct {
+			uint32_t alias;
+			uint32_t room_id; /* the host's id */
+			uint64_t last_seq;
+		} rjoined;
+		struct {
+			uint32_t room_id; /* the host's */
+			uint32_t alias;
+			uint64_t cmid;
+			struct rc_str user;
+			struct rc_str body;
+		} rpost;
+		struct {
+			uint32_t room_id;
+			uint32_t alias;
+			uint64_t from_seq;
+			uint16_t max;
+		} rfetch;
+		struct {
+			uint32_t room_id;
+			uint32_t alias;
+		} rref, rleave, rmembers; /* RLEAVE, RMEMBERS */
+		struct {
+			struct rc_str prefix; /* 0..RC_MAX_ROOM bytes; empty: every room */
+		} rooms;
+		struct {
+			uint16_t count;
+			/* decode: raw points at count (str8 room, u64 last_seq) entries; use
+			 * rc_room_list_next() */
+			const uint8_t *raw;
+			uint16_t raw_len;
+			/* encode: count entries */
+			const struct rc_room_entry *rooms;
+		} room_list;
 	} u;
 };
 
@@ -212,6 +274,13 @@ void rc_msg_rebase(struct rc_msg *m, const uint8_t *from, const uint8_t *to);
 
 /* Iterate MEMBER_LIST users: *off starts at 0; returns false at the end. */
 bool rc_member_list_next(const struct rc_msg *m, size_t *off, struct rc_str *user);
+
+/*
+ * Iterate ROOM_LIST entries: *off starts at 0; returns false at the end. last_seq may be
+ * NULL.
+ */
+bool rc_room_list_next(const struct rc_msg *m, size_t *off, struct rc_str *room,
+		       uint64_t *last_seq);
 
 /* True if s[0..len) is well-formed UTF-8 with no C0 control characters other than
  * TAB/LF/CR (allow_newlines) or none at all (!allow_newlines), and no NUL. */

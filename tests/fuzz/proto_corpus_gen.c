@@ -5,7 +5,8 @@
  *
  *   proto_corpus_gen DIR      writes DIR/<name>.bin (the files are committed; rerun this
  *                             only when the protocol changes)
- *   proto_corpus_gen -x       prints the LOGIN and POST examples of PROTOCOL.md in hex
+ *   proto_corpus_gen -x       prints the LOGIN, POST and REDIRECT examples of PROTOCOL.md
+ *                             in hex
  * Single-threaded.
  */
 #include <errno.h>
@@ -19,6 +20,32 @@
 #define TOKEN "1767225600.4f2d3c1b0a9988776655443322110000ffeeddccbbaa99887766554433221100"
 
 static const struct rc_str members[] = { S("alice"), S("bob"), S("\xc3\xa9milie") };
+static const struct rc_room_entry rooms[] = { { S("lobby@tc-1a.cluster1"), 42 },
+					      { S("lounge@tc-1a.cluster1"), 0 } };
+
+/* The node-to-node types (they travel inside a relay envelope). */
+static void
+sample_relay(struct rc_msg *m)
+{
+	switch (m->hdr.type) {
+	case RC_T_RJOIN:
+		m->u.rjoin = (typeof(m->u.rjoin)){ 0x40000007u, 41, S("alice"),
+						   S("lobby@tc-1a.cluster1") };
+		break;
+	case RC_T_RJOINED:
+		m->u.rjoined = (typeof(m->u.rjoined)){ 0x40000007u, 7, 42 };
+		break;
+	case RC_T_RPOST:
+		m->u.rpost = (typeof(m->u.rpost)){ 7, 0x40000007u, 1, S("alice"), S("hi") };
+		break;
+	case RC_T_RFETCH:
+		m->u.rfetch = (typeof(m->u.rfetch)){ 7, 0x40000007u, 1, 200 };
+		break;
+	default: /* RLEAVE, RMEMBERS */
+		m->u.rref = (typeof(m->u.rref)){ 7, 0x40000007u };
+		break;
+	}
+}
 
 static struct rc_msg
 sample(uint8_t type)
@@ -80,6 +107,25 @@ sample(uint8_t type)
 		break;
 	case RC_T_RESUME:
 		m.u.resume = (typeof(m.u.resume)){ S("n2"), RC_RESUME_FAILOVER };
+		break;
+	case RC_T_REDIRECT:
+		m.u.redirect = (typeof(m.u.redirect)){ S("1b"), 0xc0000202u, RC_DEFAULT_UDP_PORT };
+		break;
+	case RC_T_RJOIN:
+	case RC_T_RJOINED:
+	case RC_T_RPOST:
+	case RC_T_RFETCH:
+	case RC_T_RLEAVE:
+	case RC_T_RMEMBERS:
+		sample_relay(&m);
+		break;
+	case RC_T_ROOMS:
+		m.u.rooms.prefix = S("lo");
+		break;
+	case RC_T_ROOM_LIST:
+		m.hdr.flags = RC_F_MORE;
+		m.u.room_list.count = 2;
+		m.u.room_list.rooms = rooms;
 		break;
 	default:
 		break;
@@ -171,6 +217,12 @@ static const struct mutation mutations[] = {
 	{ RC_T_FETCH, 34, 0x04, "fetch_max_over" },
 	{ RC_T_MEMBER_LIST, 25, 4, "member_count_over" },
 	{ RC_T_ERROR, 21, 0, "error_code_zero" },
+	{ RC_T_REDIRECT, 20, 0, "redirect_node_empty" },
+	{ RC_T_ROOM_LIST, 21, 3, "room_count_over" },
+	{ RC_T_ROOM_LIST, 22, 201, "room_list_name_beyond" },
+	{ RC_T_ROOMS, 20, 201, "rooms_prefix_beyond" },
+	{ RC_T_RPOST, 35, 0, "rpost_cmid_zero" },
+	{ RC_T_RFETCH, 37, 0, "rfetch_max_zero" },
 };
 
 static void
@@ -218,6 +270,13 @@ print_examples(void)
 	m.u.post.cmid = 1;
 	m.u.post.body = S("hi \xf0\x9f\x91\x8b");
 	hexdump("POST", b, (size_t)rc_encode(b, sizeof(b), &m));
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_REDIRECT;
+	m.hdr.request_id = 1;
+	m.u.redirect.node = S("1b");
+	m.u.redirect.ip = 0xc0000202u; /* 192.0.2.2 */
+	m.u.redirect.udp_port = RC_DEFAULT_UDP_PORT;
+	hexdump("REDIRECT", b, (size_t)rc_encode(b, sizeof(b), &m));
 }
 
 int

@@ -62,12 +62,28 @@ ref_utf8_valid(const uint8_t *s, size_t len, bool allow_newlines)
 	return true;
 }
 
+/* The same for ROOM_LIST entries. */
+static void
+rooms_from_raw(struct rc_msg *m)
+{
+	static struct rc_room_entry rooms[UINT16_MAX];
+	size_t off = 0, n = 0;
+
+	while (n < UINT16_MAX && rc_room_list_next(m, &off, &rooms[n].room, &rooms[n].last_seq))
+		n++;
+	CHECK(n == m->u.room_list.count);
+	CHECK(off == m->u.room_list.raw_len);
+	m->u.room_list.rooms = rooms;
+}
+
 /* The encoder takes MEMBER_LIST names as an array; the decoder leaves them raw. */
 static void
 users_from_raw(struct rc_msg *m, struct rc_str *users, size_t cap)
 {
 	size_t off = 0, n = 0;
 
+	if (m->hdr.type == RC_T_ROOM_LIST)
+		rooms_from_raw(m);
 	if (m->hdr.type != RC_T_MEMBER_LIST)
 		return;
 	while (n < cap && rc_member_list_next(m, &off, &users[n]))

@@ -163,6 +163,46 @@ S(const char *s)
 /* ---- Round trips ---- */
 
 static const struct rc_str sample_users[] = { { "alice", 5 }, { "bob", 3 }, { "\xc3\xa9ve", 4 } };
+static const struct rc_room_entry sample_rooms[] = {
+	{ { "lobby@tc-1a.cluster1", 20 }, 1001 },
+	{ { "caf\xc3\xa9@tc-1b", 11 }, 0 },
+};
+
+/* One valid message of each node-to-node type (RJOIN..RMEMBERS) in m. */
+static void
+sample_relay(struct rc_msg *m)
+{
+	switch (m->hdr.type) {
+	case RC_T_RJOIN:
+		m->u.rjoin.alias = 0x80000001u;
+		m->u.rjoin.since_seq = 42;
+		m->u.rjoin.user = S("alice");
+		m->u.rjoin.room = S("lobby@tc-1a.cluster1");
+		break;
+	case RC_T_RJOINED:
+		m->u.rjoined.alias = 0x80000001u;
+		m->u.rjoined.room_id = 7;
+		m->u.rjoined.last_seq = 1000;
+		break;
+	case RC_T_RPOST:
+		m->u.rpost.room_id = 7;
+		m->u.rpost.alias = 0x80000001u;
+		m->u.rpost.cmid = 5;
+		m->u.rpost.user = S("alice");
+		m->u.rpost.body = S("hi\nthere");
+		break;
+	case RC_T_RFETCH:
+		m->u.rfetch.room_id = 7;
+		m->u.rfetch.alias = 0x80000001u;
+		m->u.rfetch.from_seq = 900;
+		m->u.rfetch.max = 100;
+		break;
+	default: /* RLEAVE, RMEMBERS */
+		m->u.rref.room_id = 7;
+		m->u.rref.alias = 0x80000001u;
+		break;
+	}
+}
 
 /* One valid message of each type. */
 static struct rc_msg
@@ -252,6 +292,28 @@ sample(uint8_t type)
 		m.u.resume.node = S("n2");
 		m.u.resume.reason = RC_RESUME_FAILOVER;
 		break;
+	case RC_T_REDIRECT:
+		m.hdr.session = 0;
+		m.u.redirect.node = S("1b");
+		m.u.redirect.ip = 0xC0000202u; /* 192.0.2.2 */
+		m.u.redirect.udp_port = RC_DEFAULT_UDP_PORT;
+		break;
+	case RC_T_RJOIN:
+	case RC_T_RJOINED:
+	case RC_T_RPOST:
+	case RC_T_RFETCH:
+	case RC_T_RLEAVE:
+	case RC_T_RMEMBERS:
+		sample_relay(&m);
+		break;
+	case RC_T_ROOMS:
+		m.u.rooms.prefix = S("lobby@");
+		break;
+	case RC_T_ROOM_LIST:
+		m.hdr.flags = RC_F_MORE;
+		m.u.room_list.count = 2;
+		m.u.room_list.rooms = sample_rooms;
+		break;
 	default: /* LOGOUT, BYE: empty body */
 		break;
 	}
@@ -263,6 +325,56 @@ assert_str_eq(struct rc_str a, struct rc_str b)
 {
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.p, b.p, a.len);
+}
+
+/* The types of the room directory, REDIRECT and the node-to-node ones: every field. */
+static void
+assert_relay_eq(const struct rc_msg *a, const struct rc_msg *d)
+{
+	switch (a->hdr.type) {
+	case RC_T_REDIRECT:
+		assert_str_eq(a->u.redirect.node, d->u.redirect.node);
+		assert_int_equal(a->u.redirect.ip, d->u.redirect.ip);
+		assert_int_equal(a->u.redirect.udp_port, d->u.redirect.udp_port);
+		break;
+	case RC_T_RJOIN:
+		assert_int_equal(a->u.rjoin.alias, d->u.rjoin.alias);
+		assert_int_equal(a->u.rjoin.since_seq, d->u.rjoin.since_seq);
+		assert_str_eq(a->u.rjoin.user, d->u.rjoin.user);
+		assert_str_eq(a->u.rjoin.room, d->u.rjoin.room);
+		break;
+	case RC_T_RJOINED:
+		assert_int_equal(a->u.rjoined.alias, d->u.rjoined.alias);
+		assert_int_equal(a->u.rjoined.room_id, d->u.rjoined.room_id);
+		assert_int_equal(a->u.rjoined.last_seq, d->u.rjoined.last_seq);
+		break;
+	case RC_T_RPOST:
+		assert_int_equal(a->u.rpost.room_id, d->u.rpost.room_id);
+		assert_int_equal(a->u.rpost.alias, d->u.rpost.alias);
+		assert_int_equal(a->u.rpost.cmid, d->u.rpost.cmid);
+		assert_str_eq(a->u.rpost.user, d->u.rpost.user);
+		assert_str_eq(a->u.rpost.body, d->u.rpost.body);
+		break;
+	case RC_T_RFETCH:
+		assert_int_equal(a->u.rfetch.room_id, d->u.rfetch.room_id);
+		assert_int_equal(a->u.rfetch.alias, d->u.rfetch.alias);
+		assert_int_equal(a->u.rfetch.from_seq, d->u.rfetch.from_seq);
+		assert_int_equal(a->u.rfetch.max, d->u.rfetch.max);
+		break;
+	case RC_T_RLEAVE:
+	case RC_T_RMEMBERS:
+		assert_int_equal(a->u.rref.room_id, d->u.rref.room_id);
+		assert_int_equal(a->u.rref.alias, d->u.rref.alias);
+		break;
+	case RC_T_ROOMS:
+		assert_str_eq(a->u.rooms.prefix, d->u.rooms.prefix);
+		break;
+	case RC_T_ROOM_LIST:
+		assert_int_equal(a->u.room_list.count, d->u.room_list.count);
+		break;
+	default:
+		break;
+	}
 }
 
 static void
@@ -299,16 +411,32 @@ assert_body_eq(const struct rc_msg *a, const struct rc_msg *d)
 		assert_int_equal(a->u.resume.reason, d->u.resume.reason);
 		break;
 	default:
+		assert_relay_eq(a, d);
 		break;
 	}
+}
+
+/* A decoded ROOM_LIST carries raw entries; the encoder takes an array of entries. */
+static void
+rooms_from_raw(struct rc_msg *d, struct rc_room_entry *rooms, size_t cap)
+{
+	size_t off = 0, i = 0;
+
+	while (i < cap && rc_room_list_next(d, &off, &rooms[i].room, &rooms[i].last_seq))
+		i++;
+	assert_int_equal(i, d->u.room_list.count);
+	d->u.room_list.rooms = rooms;
 }
 
 /* A decoded MEMBER_LIST carries raw entries; the encoder takes an array of names. */
 static void
 users_from_raw(struct rc_msg *d, struct rc_str *users, size_t cap)
 {
+	static struct rc_room_entry rooms[8];
 	size_t off = 0, i = 0;
 
+	if (d->hdr.type == RC_T_ROOM_LIST)
+		rooms_from_raw(d, rooms, 8);
 	if (d->hdr.type != RC_T_MEMBER_LIST)
 		return;
 	while (i < cap && rc_member_list_next(d, &off, &users[i]))
@@ -1090,6 +1218,268 @@ test_resume(void **state)
 	assert_string_equal(rc_msg_type_name(RC_T_RESUME), "RESUME");
 }
 
+/* ---- REDIRECT, the room directory, node to node ---- */
+
+static void
+add_redirect(struct dg *d, const char *node, size_t nlen, uint32_t ip, uint16_t port)
+{
+	begin_msg(d, RC_T_REDIRECT);
+	put_str8(d, node, nlen);
+	put_u32(d, ip);
+	put_u16(d, port);
+	end_msg(d);
+}
+
+/* REDIRECT: exact bytes (the address big-endian), node id limits, truncation, leftovers. */
+static void
+test_redirect(void **state)
+{
+	static const uint8_t want[] = {
+		0x52, 0x43, 0x01, 0x14, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x02, 0x31, 0x62, 0xc0, 0x00, 0x02, 0x02, 0x19,
+		0x14,
+	};
+	struct rc_msg a, m;
+	uint8_t buf[64];
+	struct dg d = { 0 };
+	size_t consumed;
+
+	(void)state;
+	a = sample(RC_T_REDIRECT);
+	a.hdr.request_id = 5;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	add_redirect(&d, "2a", 2, 0x0a000001u, 7000);
+	assert_int_equal(decode_all(&d, &m, &consumed), 0);
+	assert_str_eq(m.u.redirect.node, S("2a"));
+	assert_int_equal(m.u.redirect.ip, 0x0a000001u);
+	assert_int_equal(m.u.redirect.udp_port, 7000);
+	memset(&d, 0, sizeof(d));
+	add_redirect(&d, "", 0, 1, 1); /* the node id follows the user kind */
+	expect_rc(&d, -EBADMSG, d.len);
+	memset(&d, 0, sizeof(d));
+	add_redirect(&d, fill('n', RC_MAX_USER + 1), RC_MAX_USER + 1, 1, 1);
+	expect_rc(&d, -EMSGSIZE, d.len);
+	memset(&d, 0, sizeof(d));
+	add_redirect(&d, "n\x1b", 2, 1, 1);
+	expect_rc(&d, -EILSEQ, d.len);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_REDIRECT); /* the port cut */
+	put_str8(&d, "1b", 2);
+	put_u32(&d, 1);
+	put_u8(&d, 0x19);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_REDIRECT); /* a byte after the port */
+	put_str8(&d, "1b", 2);
+	put_u32(&d, 1);
+	put_u16(&d, 1);
+	put_u8(&d, 0);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	a.u.redirect.node = (struct rc_str){ fill('n', RC_MAX_USER + 1), RC_MAX_USER + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+}
+
+static void
+add_rooms(struct dg *d, const char *prefix, size_t plen)
+{
+	begin_msg(d, RC_T_ROOMS);
+	put_str8(d, prefix, plen);
+	end_msg(d);
+}
+
+/* ROOMS: the prefix is a room name's first bytes: empty allowed, up to RC_MAX_ROOM. */
+static void
+test_rooms_prefix(void **state)
+{
+	struct rc_msg a = sample(RC_T_ROOMS);
+	uint8_t buf[512];
+	struct dg d = { 0 };
+
+	(void)state;
+	add_rooms(&d, "", 0);
+	expect_rc(&d, 0, d.len);
+	memset(&d, 0, sizeof(d));
+	add_rooms(&d, fill('p', RC_MAX_ROOM), RC_MAX_ROOM);
+	expect_rc(&d, 0, d.len);
+	memset(&d, 0, sizeof(d));
+	add_rooms(&d, fill('p', RC_MAX_ROOM + 1), RC_MAX_ROOM + 1);
+	expect_rc(&d, -EMSGSIZE, d.len);
+	memset(&d, 0, sizeof(d));
+	add_rooms(&d, "lo\n", 3);
+	expect_rc(&d, -EILSEQ, d.len);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_ROOMS); /* no prefix at all */
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	a.u.rooms.prefix = (struct rc_str){ "", 0 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), RC_HDR_LEN + 1);
+	a.u.rooms.prefix = (struct rc_str){ fill('p', RC_MAX_ROOM + 1), RC_MAX_ROOM + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+}
+
+/* ROOM_LIST: entries in order with their last_seq, MORE kept, an empty list. */
+static void
+test_room_list(void **state)
+{
+	struct rc_msg a = sample(RC_T_ROOM_LIST), d;
+	uint8_t buf[256];
+	size_t consumed, off = 0;
+	struct rc_str r;
+	uint64_t seq;
+	unsigned i = 0;
+	ssize_t n;
+
+	(void)state;
+	n = rc_encode(buf, sizeof(buf), &a);
+	assert_int_equal(n, RC_HDR_LEN + 2 + (1 + 20 + 8) + (1 + 11 + 8));
+	assert_int_equal(rc_decode(buf, (size_t)n, &d, &consumed), 0);
+	assert_int_equal(d.hdr.flags, RC_F_MORE);
+	assert_int_equal(d.u.room_list.count, 2);
+	while (rc_room_list_next(&d, &off, &r, &seq)) {
+		assert_str_eq(r, sample_rooms[i].room);
+		assert_int_equal(seq, sample_rooms[i++].last_seq);
+	}
+	assert_int_equal(i, 2);
+	assert_false(rc_room_list_next(&d, &off, &r, NULL));
+	off = 0;
+	assert_true(rc_room_list_next(&d, &off, &r, NULL)); /* last_seq not wanted */
+	assert_false(rc_member_list_next(&d, &off, &r));    /* not a MEMBER_LIST */
+	a.u.room_list.count = 0;
+	a.u.room_list.rooms = NULL;
+	a.hdr.flags = 0;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), RC_HDR_LEN + 2);
+	assert_int_equal(rc_decode(buf, RC_HDR_LEN + 2, &d, &consumed), 0);
+	off = 0;
+	assert_false(rc_room_list_next(&d, &off, &r, &seq));
+}
+
+static void
+begin_room_list(struct dg *d, uint16_t count)
+{
+	memset(d, 0, sizeof(*d));
+	begin_msg(d, RC_T_ROOM_LIST);
+	put_u16(d, count);
+}
+
+static void
+test_room_list_malformed(void **state)
+{
+	struct rc_room_entry bad[2] = { { { "ok", 2 }, 1 }, { { NULL, 0 }, 2 } };
+	struct rc_msg a = sample(RC_T_ROOM_LIST);
+	uint8_t buf[512];
+	struct dg d;
+
+	(void)state;
+	begin_room_list(&d, 2); /* count 2, one entry */
+	put_str8(&d, "a", 1);
+	put_u64(&d, 1);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	begin_room_list(&d, 1); /* count 1, two entries */
+	put_str8(&d, "a", 1);
+	put_u64(&d, 1);
+	put_str8(&d, "b", 1);
+	put_u64(&d, 2);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	begin_room_list(&d, 1); /* last_seq cut */
+	put_str8(&d, "a", 1);
+	put_u32(&d, 1);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	begin_room_list(&d, 1); /* an empty name */
+	put_str8(&d, "", 0);
+	put_u64(&d, 1);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	begin_room_list(&d, 1); /* a name over the limit */
+	put_str8(&d, fill('r', RC_MAX_ROOM + 1), RC_MAX_ROOM + 1);
+	put_u64(&d, 1);
+	end_msg(&d);
+	expect_rc(&d, -EMSGSIZE, d.len);
+	begin_room_list(&d, 1); /* a name that is not UTF-8 */
+	put_str8(&d, "\xff", 1);
+	put_u64(&d, 1);
+	end_msg(&d);
+	expect_rc(&d, -EILSEQ, d.len);
+	a.u.room_list.rooms = bad; /* the encoder refuses the same */
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	a.u.room_list.rooms = NULL;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	bad[1].room = (struct rc_str){ fill('r', RC_MAX_ROOM + 1), RC_MAX_ROOM + 1 };
+	a.u.room_list.rooms = bad;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+}
+
+/* The node-to-node types: string limits as their client counterparts, cmid and max
+ * checked, fixed-size bodies exact. */
+static void
+test_relay_limits(void **state)
+{
+	static const uint8_t fixed[] = { RC_T_RJOINED, RC_T_RLEAVE, RC_T_RMEMBERS };
+	static const size_t fixed_len[] = { 16, 8, 8 };
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_msg a;
+	struct dg d;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(fixed); i++) {
+		for (size_t len = fixed_len[i] - 1; len <= fixed_len[i] + 1; len++) {
+			memset(&d, 0, sizeof(d));
+			begin_msg(&d, fixed[i]);
+			put(&d, fill(1, len), len);
+			end_msg(&d);
+			expect_rc(&d, len == fixed_len[i] ? 0 : -EBADMSG, d.len);
+		}
+	}
+	a = sample(RC_T_RJOIN);
+	a.u.rjoin.user = (struct rc_str){ fill('u', RC_MAX_USER + 1), RC_MAX_USER + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+	a = sample(RC_T_RJOIN);
+	a.u.rjoin.room = (struct rc_str){ fill('r', RC_MAX_ROOM), RC_MAX_ROOM };
+	assert_true(rc_encode(buf, sizeof(buf), &a) > 0);
+	a.u.rjoin.room = (struct rc_str){ fill('r', RC_MAX_ROOM + 1), RC_MAX_ROOM + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+	a.u.rjoin.room = S("");
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_RJOIN); /* an empty user */
+	put_u32(&d, 1);
+	put_u64(&d, 0);
+	put_str8(&d, "", 0);
+	put_str8(&d, "r@s", 3);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	a = sample(RC_T_RPOST);
+	a.u.rpost.cmid = 0;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	a = sample(RC_T_RPOST);
+	a.u.rpost.body = (struct rc_str){ fill('b', RC_MAX_BODY), RC_MAX_BODY };
+	a.u.rpost.user = (struct rc_str){ fill('u', RC_MAX_USER), RC_MAX_USER };
+	assert_true(rc_encode(buf, sizeof(buf), &a) > 0);
+	a.u.rpost.body = (struct rc_str){ fill('b', RC_MAX_BODY + 1), RC_MAX_BODY + 1 };
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+	memset(&d, 0, sizeof(d));
+	begin_msg(&d, RC_T_RPOST); /* cmid 0 on the wire */
+	put_u32(&d, 7);
+	put_u32(&d, 1);
+	put_u64(&d, 0);
+	put_str8(&d, "alice", 5);
+	put_str16(&d, "x", 1);
+	end_msg(&d);
+	expect_rc(&d, -EBADMSG, d.len);
+	a = sample(RC_T_RFETCH);
+	a.u.rfetch.max = 0;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EINVAL);
+	a.u.rfetch.max = RC_MAX_FETCH + 1;
+	assert_int_equal(rc_encode(buf, sizeof(buf), &a), -EMSGSIZE);
+	a.u.rfetch.max = RC_MAX_FETCH;
+	assert_true(rc_encode(buf, sizeof(buf), &a) > 0);
+}
+
 /* ---- Encoder ---- */
 
 static void
@@ -1232,6 +1622,10 @@ test_name_tables_complete(void **state)
 	assert_string_equal(rc_msg_type_name(9999), "?");
 	assert_string_equal(rc_err_name(RC_E_MAX), "?");
 	assert_string_equal(rc_msg_type_name(RC_T_MEMBER_LIST), "MEMBER_LIST");
+	assert_string_equal(rc_msg_type_name(RC_T_REDIRECT), "REDIRECT");
+	assert_string_equal(rc_msg_type_name(RC_T_RMEMBERS), "RMEMBERS");
+	assert_string_equal(rc_msg_type_name(RC_T_ROOM_LIST), "ROOM_LIST");
+	assert_int_equal(RC_T_MAX, 29);
 	assert_string_equal(rc_err_name(RC_E_NOT_AUTH), "not authenticated");
 	for (unsigned r = 0; r < RC_RESUME_MAX; r++)
 		assert_string_not_equal(rc_resume_reason_name(r), "?");
@@ -1278,6 +1672,11 @@ main(void)
 		cmocka_unit_test(test_error_limits),
 		cmocka_unit_test(test_fetch_max),
 		cmocka_unit_test(test_member_list_malformed),
+		cmocka_unit_test(test_redirect),
+		cmocka_unit_test(test_rooms_prefix),
+		cmocka_unit_test(test_room_list),
+		cmocka_unit_test(test_room_list_malformed),
+		cmocka_unit_test(test_relay_limits),
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_decode_bad_utf8),
 		cmocka_unit_test(test_body_newlines),

@@ -5,7 +5,8 @@
  * (ERROR code to errno, name tables). Then the client against a scripted fake node on a
  * loopback UDP socket (its own thread): an HA takeover with RESUME (re-JOINs with since_seq,
  * held POSTs resent with their cmids after the JOINED, never refused), and without it (ERROR
- * not a member to a POST: re-JOIN, resend).
+ * not a member to a POST: re-JOIN, resend); a LOGIN redirected to another fake (the home
+ * node), once; JOINED with a room's canonical name; ROOMS answered over several ROOM_LISTs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -463,6 +464,8 @@ struct fake {
 	} stored[64];
 	unsigned nstored, nlog, err2_sent, logins;
 	struct fk_entry log[FK_LOG];
+	uint16_t redirect_port; /* LOGIN answered REDIRECT to 127.0.0.1 here (0: LOGIN_OK) */
+	const char *service;	/* JOINED names a bare room NAME@service (NULL: as sent) */
 };
 
 static void
@@ -524,6 +527,7 @@ static void
 fk_join(struct fake *f, const struct rc_msg *m)
 {
 	int r = fk_room(f, m->u.join.room);
+	char canon[64];
 	struct rc_msg o;
 
 	assert_true(r >= 0);
@@ -531,6 +535,10 @@ fk_join(struct fake *f, const struct rc_msg *m)
 	fk_log(f, RC_T_JOIN, (unsigned)r, m->u.join.since_seq);
 	fk_reply(f, &o, RC_T_JOINED, m->hdr.request_id);
 	o.u.joined.room = m->u.join.room;
+	if (f->service != NULL) { /* the canonical name */
+		snprintf(canon, sizeof(canon), "%s@%s", f->room[r].name, f->service);
+		o.u.joined.room = (struct rc_str){ canon, (uint16_t)strlen(canon) };
+	}
 	o.u.joined.room_id = f->id_base + (uint32_t)r;
 	o.u.joined.last_seq = f->room[r].last;
 	o.u.joined.members = 1;
@@ -576,6 +584,45 @@ fk_post(struct fake *f, const struct rc_msg *m)
 }
 
 static void
+fk_redirect(struct fake *f, const struct rc_msg *m)
+{
+	struct rc_msg o;
+
+	fk_reply(f, &o, RC_T_REDIRECT, m->hdr.request_id);
+	o.hdr.session = 0;
+	o.u.redirect.node = (struct rc_str){ "1b", 2 };
+	o.u.redirect.ip = INADDR_LOOPBACK;
+	o.u.redirect.udp_port = f->redirect_port;
+	fk_send(f, &o);
+}
+
+/* ROOMS: one ROOM_LIST per matching room, MORE on all but the last. */
+static void
+fk_rooms(struct fake *f, const struct rc_msg *m)
+{
+	const struct rc_str *pre = &m->u.rooms.prefix;
+	struct rc_room_entry e;
+	unsigned match[FK_ROOMS], n = 0;
+	struct rc_msg o;
+
+	for (unsigned i = 0; i < f->nrooms; i++)
+		if (strncmp(f->room[i].name, pre->p, pre->len) == 0)
+			match[n++] = i;
+	for (unsigned k = 0; k < n || k == 0; k++) {
+		fk_reply(f, &o, RC_T_ROOM_LIST, m->hdr.request_id);
+		o.hdr.flags = k + 1 < n ? RC_F_MORE : 0;
+		o.u.room_list.count = n > 0 ? 1 : 0;
+		if (n > 0) {
+			e.room = (struct rc_str){ f->room[match[k]].name,
+						  (uint16_t)strlen(f->room[match[k]].name) };
+			e.last_seq = f->room[match[k]].last;
+			o.u.room_list.rooms = &e;
+		}
+		fk_send(f, &o);
+	}
+}
+
+static void
 fk_request(struct fake *f, const struct rc_msg *m)
 {
 	struct rc_msg o;
@@ -583,6 +630,10 @@ fk_request(struct fake *f, const struct rc_msg *m)
 	switch (m->hdr.type) {
 	case RC_T_LOGIN:
 		f->logins++;
+		if (f->redirect_port != 0) {
+			fk_redirect(f, m);
+			break;
+		}
 		fk_reply(f, &o, RC_T_LOGIN_OK, m->hdr.request_id);
 		o.u.login_ok.session = f->session;
 		o.u.login_ok.idle_timeout_s = 120;
@@ -593,6 +644,9 @@ fk_request(struct fake *f, const struct rc_msg *m)
 		break;
 	case RC_T_POST:
 		fk_post(f, m);
+		break;
+	case RC_T_ROOMS:
+		fk_rooms(f, m);
 		break;
 	case RC_T_PING:
 		fk_reply(f, &o, RC_T_PONG, m->hdr.request_id);
@@ -706,11 +760,21 @@ fk_stop(struct fake *f)
 
 /* What the client's callbacks saw. */
 struct seen {
-	unsigned posted, failed, resumed, lost;
+	unsigned posted, failed, resumed, lost, redirected, delivered;
 	uint64_t seq[8], cmid[8];
 	char node[RC_MAX_USER + 1];
+	char droom[RC_MAX_ROOM + 1]; /* the room of the last delivery */
 	uint64_t reason;
 };
+
+static void
+seen_deliver(void *arg, const struct rc_delivery *d)
+{
+	struct seen *s = arg;
+
+	s->delivered++;
+	snprintf(s->droom, sizeof(s->droom), "%s", d->room);
+}
 
 static void
 seen_posted(void *arg, const struct rc_post_result *r)
@@ -739,18 +803,31 @@ seen_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 		s->reason = value;
 	} else if (ev == RC_EV_MEMBERSHIP_LOST) {
 		s->lost++;
+	} else if (ev == RC_EV_REDIRECTED) {
+		s->redirected++;
+		snprintf(s->node, sizeof(s->node), "%s", room);
+		s->reason = value;
 	}
 }
 
 static struct rc_client *
-fk_client(struct fake *f, struct seen *s)
+fk_client_new(struct fake *f, struct seen *s)
 {
-	struct rc_client_cb cb = { .posted = seen_posted, .event = seen_event, .arg = s };
+	struct rc_client_cb cb = { .deliver = seen_deliver, .posted = seen_posted,
+				   .event = seen_event, .arg = s };
 	struct rc_client *c = rc_client_new("127.0.0.1", f->port, "127.0.0.1");
 
 	assert_non_null(c);
 	rc_client_set_retry(c, 40, 100);
 	rc_client_set_callbacks(c, &cb);
+	return c;
+}
+
+static struct rc_client *
+fk_client(struct fake *f, struct seen *s)
+{
+	struct rc_client *c = fk_client_new(f, s);
+
 	assert_int_equal(rc_client_login(c, "alice", "1.tok"), 0);
 	return c;
 }
@@ -884,6 +961,153 @@ test_lost_resume_not_member(void **state)
 	free(f);
 }
 
+/* A LOGIN at a node that is not the user's home: REDIRECT; the same LOGIN goes to the home
+ * node, and so does everything after it. */
+static void
+test_redirect_followed(void **state)
+{
+	struct fake *a = fk_start(), *b = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c;
+	struct rc_client_stats st;
+	uint64_t seq = 0;
+
+	(void)state;
+	a->redirect_port = b->port;
+	c = fk_client_new(a, &s);
+	assert_string_equal(rc_client_home_node(c), "");
+	assert_int_equal(rc_client_login(c, "alice", "1.tok"), 0);
+	assert_true(rc_client_logged_in(c));
+	assert_int_equal(rc_client_session(c), b->session);
+	assert_string_equal(rc_client_home_node(c), "1b");
+	assert_int_equal(s.redirected, 1);
+	assert_string_equal(s.node, "1b");
+	assert_int_equal(s.reason, (uint64_t)INADDR_LOOPBACK << 16 | b->port);
+	assert_int_equal(rc_client_join(c, "r1", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_post(c, "r1", "hi", 2, &seq), 0);
+	assert_int_equal(seq, 1);
+	fk_stop(a);
+	fk_stop(b);
+	assert_int_equal(a->logins, 1);
+	assert_int_equal(b->logins, 1);
+	assert_int_equal(a->nrooms, 0); /* nothing but the LOGIN went to the first node */
+	assert_int_equal(b->nstored, 1);
+	rc_client_stats(c, &st);
+	assert_int_equal(st.redirects, 1);
+	rc_client_free(c);
+	free(a);
+	free(b);
+}
+
+/* The home node redirects again: one REDIRECT per LOGIN is followed, the second fails it. */
+static void
+test_redirect_once(void **state)
+{
+	struct fake *a = fk_start(), *b = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c;
+
+	(void)state;
+	a->redirect_port = b->port;
+	b->redirect_port = a->port;
+	c = fk_client_new(a, &s);
+	assert_int_equal(rc_client_login(c, "alice", "1.tok"), -ELOOP);
+	assert_false(rc_client_logged_in(c));
+	fk_stop(a);
+	fk_stop(b);
+	assert_int_equal(s.redirected, 1);
+	assert_int_equal(a->logins, 1);
+	assert_true(b->logins >= 1);
+	rc_client_free(c);
+	free(a);
+	free(b);
+}
+
+/* JOINED of a bare name carries the canonical NAME@SERVICE: the application's name stays
+ * the key (DELIVERs name it), the canonical one is kept and finds the same room. */
+static void
+test_joined_canonical(void **state)
+{
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c;
+	uint32_t id = 0;
+	uint64_t seq = 0;
+
+	(void)state;
+	f->service = "tc-1a.cluster1";
+	c = fk_client(f, &s);
+	assert_null(rc_client_room_name(c, "r1"));
+	assert_int_equal(rc_client_join(c, "r1", 0, &id, NULL), 0);
+	assert_int_equal(id, 7);
+	assert_string_equal(rc_client_room_name(c, "r1"), "r1@tc-1a.cluster1");
+	assert_string_equal(rc_client_room_name(c, "r1@tc-1a.cluster1"), "r1@tc-1a.cluster1");
+	assert_int_equal(rc_client_post(c, "r1", "hi", 2, &seq), 0);
+	poll_posted(c, &s, 0);
+	fk_stop(f);
+	assert_int_equal(s.delivered, 1);
+	assert_string_equal(s.droom, "r1");
+	assert_int_equal(rc_client_room_last(c, "r1"), 1);
+	assert_int_equal(rc_client_room_last(c, "r1@tc-1a.cluster1"), 1);
+	assert_true(rc_client_room_synced(c, "r1@tc-1a.cluster1"));
+	rc_client_free(c);
+	free(f);
+}
+
+struct listed {
+	unsigned n;
+	char room[4][32];
+	uint64_t last[4];
+};
+
+static void
+list_room(void *arg, const char *room, uint64_t last_seq)
+{
+	struct listed *l = arg;
+
+	if (l->n < 4) {
+		snprintf(l->room[l->n], sizeof(l->room[0]), "%s", room);
+		l->last[l->n] = last_seq;
+	}
+	l->n++;
+}
+
+/* ROOMS: the answer spans several ROOM_LISTs (MORE); every room reaches the callback. */
+static char big_prefix[RC_MAX_ROOM + 2];
+
+static void
+test_rooms_more(void **state)
+{
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c = fk_client(f, &s);
+	struct listed l = { 0 };
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(rc_client_join(c, "ra", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_join(c, "rb", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_join(c, "x", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_post(c, "rb", "hi", 2, &seq), 0);
+	assert_int_equal(rc_client_rooms(c, NULL, list_room, &l), 3);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.room[0], "ra");
+	assert_string_equal(l.room[1], "rb");
+	assert_int_equal(l.last[1], 1);
+	assert_string_equal(l.room[2], "x");
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(rc_client_rooms(c, "r", list_room, &l), 2);
+	assert_int_equal(l.n, 2);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(rc_client_rooms(c, "zz", list_room, &l), 0);
+	assert_int_equal(l.n, 0);
+	memset(big_prefix, 'p', sizeof(big_prefix) - 1);
+	assert_int_equal(rc_client_rooms(c, big_prefix, list_room, &l), -EMSGSIZE);
+	fk_stop(f);
+	rc_client_free(c);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -906,6 +1130,10 @@ main(void)
 		cmocka_unit_test(test_client_args),
 		cmocka_unit_test(test_resume_rejoins_and_resends),
 		cmocka_unit_test(test_lost_resume_not_member),
+		cmocka_unit_test(test_redirect_followed),
+		cmocka_unit_test(test_redirect_once),
+		cmocka_unit_test(test_joined_canonical),
+		cmocka_unit_test(test_rooms_more),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -861,11 +861,15 @@ static void
 test_dispatch_table(void **state)
 {
 	static const unsigned accepted[] = { RC_T_LOGIN, RC_T_LOGOUT, RC_T_PING, RC_T_JOIN,
-					     RC_T_LEAVE, RC_T_MEMBERS, RC_T_FETCH, RC_T_POST };
+					     RC_T_LEAVE, RC_T_MEMBERS, RC_T_FETCH, RC_T_POST,
+					     RC_T_ROOMS };
 	static const unsigned refused[] = { RC_T_LOGIN_OK, RC_T_JOINED,    RC_T_LEFT,
 					    RC_T_ACK,      RC_T_DELIVER,   RC_T_FETCH_END,
 					    RC_T_MEMBER_LIST, RC_T_PONG,   RC_T_BYE,
-					    RC_T_ERROR,    RC_T_RESUME };
+					    RC_T_ERROR,    RC_T_RESUME,    RC_T_REDIRECT,
+					    RC_T_ROOM_LIST, RC_T_RJOIN,    RC_T_RJOINED,
+					    RC_T_RPOST,    RC_T_RFETCH,    RC_T_RLEAVE,
+					    RC_T_RMEMBERS };
 	unsigned listed[RC_T_MAX] = { 0 };
 
 	(void)state;
@@ -902,7 +906,8 @@ test_dispatch_table(void **state)
 			break;
 		case RC_REQ_ON_CONTROL:
 			assert_int_equal(row->room, 0);
-			assert_true(row->work == RC_WORK_LOGIN || row->work == RC_WORK_LOGOUT);
+			assert_true(row->work == RC_WORK_LOGIN || row->work == RC_WORK_LOGOUT ||
+				    row->work == RC_WORK_ROOMS);
 			assert_null(row->fn);
 			break;
 		}
@@ -928,6 +933,33 @@ test_refused_type(void **state)
 	assert_int_equal(n_out, 0);
 	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_MSG_UNEXPECTED], 1);
 	assert_int_equal(dp.workers[0]->stats.msgs_in[RC_T_PONG], 1);
+}
+
+/* The node-to-node types in a client's datagram (a relay envelope is not a session's): dropped
+ * and counted like the types the node only sends. */
+static void
+test_refused_relay_types(void **state)
+{
+	struct rc_session *s = login_as("alice", 1);
+	struct rc_msg m = req(RC_T_RJOIN, s->id, 1);
+
+	(void)state;
+	room(3, "lobby", 0);
+	m.u.rjoin.alias = 3;
+	m.u.rjoin.user = str("mallory");
+	m.u.rjoin.room = str("lobby");
+	input(0, 1, &m);
+	m = req(RC_T_RLEAVE, s->id, 2);
+	m.u.rleave.room_id = 3;
+	input(0, 1, &m);
+	m = req(RC_T_REDIRECT, s->id, 3);
+	m.u.redirect.node = str("n2");
+	input(0, 1, &m);
+	collect();
+	assert_int_equal(n_out, 0);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_MSG_UNEXPECTED], 3);
+	assert_int_equal(dp.workers[0]->stats.msgs_in[RC_T_RJOIN], 1);
+	assert_int_equal(rc_room_lookup_id(dp.rooms, 3)->n_members, 0);
 }
 
 /* What the home worker receives, before it runs it. */
@@ -1130,6 +1162,71 @@ test_control_login_decoded(void **state)
 	assert_int_equal(node.logins_ok, 1);
 }
 
+/* ROOMS on the control thread: the rooms of the table whose name starts with the prefix,
+ * sorted, with their last stored seq, over as many ROOM_LISTs as they need (MORE on all but
+ * the last); a prefix nothing matches gets one empty ROOM_LIST. */
+static void
+test_control_rooms(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	char name[RC_MAX_ROOM + 1];
+	unsigned total = 0, i;
+	struct rc_msg m;
+	struct rc_work *wk;
+	const struct rc_msg *l;
+
+	(void)state;
+	node_around_dp();
+	room(1, "attic", 0);
+	room(2, "lounge", 1)->last_committed = 42;
+	for (i = 0; i < 9; i++) { /* 209 bytes an entry: 6 fit a datagram */
+		memset(name, 'x', RC_MAX_ROOM);
+		name[RC_MAX_ROOM] = '\0';
+		memcpy(name, "long-", 5);
+		name[5] = (char)('0' + i);
+		room(3 + i, name, 0);
+	}
+	m = req(RC_T_ROOMS, a->id, 7);
+	m.u.rooms.prefix = str("lo");
+	wk = to_control(1, &m, RC_WORK_ROOMS);
+	rc_node_list_rooms(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	assert_int_equal(count_sent(RC_T_ROOM_LIST), 2);
+	for (unsigned d = 0; d < 2; d++) {
+		struct rc_str r;
+		uint64_t seq;
+		size_t off = 0;
+
+		l = sent(RC_T_ROOM_LIST, 1, d);
+		assert_int_equal(l->hdr.request_id, 7);
+		assert_int_equal(l->hdr.session, a->id);
+		assert_int_equal(l->hdr.flags, d == 0 ? RC_F_MORE : 0);
+		for (i = 0; rc_room_list_next(l, &off, &r, &seq); i++, total++) {
+			if (total < 9) {
+				assert_int_equal(r.len, RC_MAX_ROOM);
+				assert_int_equal(r.p[5], '0' + total);
+			} else {
+				assert_int_equal(r.len, 6);
+				assert_memory_equal(r.p, "lounge", 6);
+				assert_int_equal(seq, 42);
+			}
+		}
+		assert_int_equal(i, l->u.room_list.count);
+	}
+	assert_int_equal(total, 10);
+
+	m = req(RC_T_ROOMS, a->id, 8);
+	m.u.rooms.prefix = str("zz");
+	wk = to_control(1, &m, RC_WORK_ROOMS);
+	rc_node_list_rooms(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	assert_int_equal(count_sent(RC_T_ROOM_LIST), 1);
+	assert_int_equal(sent(RC_T_ROOM_LIST, 1, 0)->u.room_list.count, 0);
+	assert_int_equal(sent(RC_T_ROOM_LIST, 1, 0)->hdr.flags, 0);
+}
+
 /* Two requests for `name` in one datagram from peer k (a JOIN and `then`), on the control
  * thread's ring as room creations. */
 static void
@@ -1273,6 +1370,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_scope_unserved, setup, teardown),
 		cmocka_unit_test(test_dispatch_table),
 		cmocka_unit_test_setup_teardown(test_refused_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_relay_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
