@@ -24,6 +24,7 @@
 #include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "pkt.h"
 #include "proto.h"
+#include "relay.h"
 
 #define RC_DP_MAX_WORKERS 16
 #define RC_DP_MAX_PORTS 4
@@ -95,6 +96,8 @@ struct rc_work {
 struct rc_tx_slot {
 	struct rte_mbuf *m;
 	struct rc_peer to;
+	uint16_t cap; /* payload bytes the datagram may reach (a relay envelope keeps room for
+		       * its tag) */
 };
 
 struct rc_worker {
@@ -110,9 +113,12 @@ struct rc_worker {
 	uint16_t txq_n[RC_DP_MAX_PORTS];
 	uint64_t last_heartbeat; /* bumped every loop; the control thread watches it */
 	struct rc_lcore_stats stats;
+	struct rc_relay_stats relay_stats; /* relay.h */
+	struct rc_relay_wstate relay;      /* send counters and replay windows (relay.c) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;
+struct rc_relay;
 
 struct rc_dp_port {
 	uint16_t port_id;
@@ -142,6 +148,9 @@ struct rc_dp {
 	/* tables (RCU) */
 	struct rc_room_table *rooms;
 	struct rc_session_table *sessions;
+	/* the relay directory and the neighbour table (relay.h); NULL until the control thread
+	 * first publishes a directory (store-release; workers load-acquire) */
+	struct rc_relay *relay;
 
 	/* settings */
 	unsigned burst;

@@ -26,6 +26,8 @@ struct rc_peer {
 	uint16_t port_idx; /* index of our rc_port it came in on */
 	uint8_t vip;       /* which of our service addresses it was sent to: 0 ours, 1 the
 			    * HA peer's (while we serve it); replies leave from that address */
+	uint8_t relay;     /* 0: a client; else another node, 1 + its directory index
+			    * (relay.h): what is sent to it travels in a relay envelope */
 	struct rte_ether_addr mac;
 };
 

@@ -30,6 +30,16 @@ struct rc_hmac_part {
 int rc_hmac_sha256(const void *key, size_t key_len, const struct rc_hmac_part *parts, size_t n,
 		   uint8_t mac[RC_HMAC_SHA256_LEN]);
 
+/*
+ * A context keyed once, for many MACs with the same key without allocating per MAC (the
+ * relay envelopes on the workers). One thread at a time per context. new: NULL on failure.
+ */
+struct rc_hmac_keyed;
+struct rc_hmac_keyed *rc_hmac_keyed_new(const void *key, size_t key_len);
+int rc_hmac_keyed_sha256(struct rc_hmac_keyed *k, const struct rc_hmac_part *parts, size_t n,
+			 uint8_t mac[RC_HMAC_SHA256_LEN]);
+void rc_hmac_keyed_free(struct rc_hmac_keyed *k); /* NULL: nothing */
+
 /* hex = the n bytes at b as 2 * n lower-case hex digits, then a NUL (2 * n + 1 bytes). */
 void rc_hex(char *hex, const void *b, size_t n);
 
