@@ -2,12 +2,13 @@
 # shellcheck source-path=SCRIPTDIR
 # MISSION.md's failover and fallback use cases on a cluster of four nodes (cluster4_lib.sh):
 # 1a and 1b (group g1, HA), 2a and 2b (group g2, HA), one PostgreSQL database per group.
-# Users A, B, C, D are homed on 1a, 1b, 2a, 2b (each client talks to its home node's VIP)
-# and all four post throughout to one room, lobby@tc-1a.cluster1, hosted by 1a's text
-# conference service; B, C and D reach it through the relay between nodes.
+# Users A, B, C, D (adam, bruce, carl, daisy: the names the cluster's balanced assignment
+# homes on 1a, 1b, 2a, 2b) all post throughout to one room, lobby@tc-1a.cluster1, hosted by
+# 1a's text conference service; B, C and D reach it through the relay between nodes. A and C
+# log in at their home node's VIP, B and D at another node's, which redirects them home.
 #   0. the cluster: every node Normal, each knows the four nodes (cluster state).
 #   1. everyone joins lobby@tc-1a.cluster1 from its home node and posts (rcha, every ACK
-#      and DELIVER recorded); 1a hosts the room.
+#      and DELIVER recorded); 1a hosts the room; B and D were redirected home, A and C not.
 #   2. TC fails on 1a (its workers hang): 1a Failed Over with Critical Services Not Running
 #      (Critical Service Down), 1b Running in Backup Mode hosting the room, 2a and 2b Normal.
 #   3. TC runs again on 1a: 1a Failed Over (Auto Recover), the others unchanged.
@@ -29,7 +30,8 @@
 
 RC_RCHA="$RC_BUILD/tests/tools/rcha"
 ROOM="lobby@tc-1a.$C4_CLUSTER"
-read -ra USERS <<<"${C4_USERS:-A B C D}" # homed on 1a 1b 2a 2b
+USERS=(adam bruce carl daisy) # A, B, C, D: homed on 1a 1b 2a 2b
+FIRST=(0 2 2 0)                # the node each one logs in to first
 DURATION=40
 
 rc_init cluster_usecase
@@ -52,7 +54,7 @@ rc_log "==== step 1: A, B, C, D join $ROOM from their home nodes and post"
 	"refuses relay.secret_file ($(head -n 1 "$RC_WORK/relay-probe.log"))"
 OUT="$RC_WORK/rcha"
 args=()
-for i in 0 1 2 3; do args+=(--server "${C4_VIP[i]}" --user "${USERS[i]}" \
+for i in 0 1 2 3; do args+=(--server "${C4_VIP[FIRST[i]]}" --user "${USERS[i]}" \
 	--bind-ip "${RC_CLIENT_IPS[i]}"); done
 T_RUN=$(date +%s%3N)
 ip netns exec "$RC_NS_CLI" "$RC_RCHA" run "${args[@]}" --port "$RC_PORT" --room "$ROOM" \
@@ -64,6 +66,17 @@ sleep 5
 rc_alive "$RCHA" || rc_fail "step 1: the users could not log in and join $ROOM:" \
 	"$(tr '\n' ' ' <"$RC_WORK/rcha-run.log" | head -c 400)"
 rc_assert_match "$(rc_ha_ctl 0 room list)" "$ROOM" "step 1: 1a hosts $ROOM"
+for i in 0 1 2 3; do # each user's session is on its home node, and there only
+	sessions=$(rc_ha_ctl "$i" user list)
+	for j in 0 1 2 3; do
+		if [ "$i" = "$j" ]; then
+			rc_assert_match "$sessions" "\\b${USERS[j]}\\b" \
+				"step 1: ${USERS[j]} has a session on its home node ${C4_ID[i]}"
+		elif printf '%s\n' "$sessions" | grep -qw "${USERS[j]}"; then
+			rc_fail "step 1: ${USERS[j]} has a session on ${C4_ID[i]}, not its home: $sessions"
+		fi
+	done
+done
 c4_show_states
 
 rc_log "==== step 2: TC fails on 1a"
@@ -121,6 +134,10 @@ for i in 0 1 2 3; do
 	u=${USERS[i]}
 	rc_assert_int_gt "$(ucol "$u" acked)" 100 "$u's ACKs"
 	rc_assert_eq "$(ucol "$u" relogins)" 0 "$u logged in once"
+	home=${C4_ID[i]}
+	[ "${FIRST[i]}" != "$i" ] || home=-
+	rc_assert_eq "$(ucol "$u" home)" "$home" \
+		"$u's REDIRECT (logged in first at ${C4_ID[FIRST[i]]})"
 	rc_assert_eq "$(ucol "$u" dup_deliveries)" 0 "$u: duplicate deliveries"
 	rc_assert_eq "$(ucol "$u" gap_skipped)" 0 "$u: seqs given up"
 	[ "$i" = 0 ] || rc_assert_eq "$(resumed "$u")" "" "$u (homed on ${C4_ID[i]}) never moved"

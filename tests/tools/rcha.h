@@ -14,8 +14,10 @@
  *                                                   consecutive ACKs/deliveries
  *   events.tsv   t_ms user event detail             RESUMEs, re-logins, failures
  *   summary.tsv  key value                          the summary (verify reads relogins)
- *   users.tsv    user server posts acked delivered dup_deliveries gaps gaps_filled
- *                gap_skipped resumes relogins max_pause_ms          one line per user
+ *   users.tsv    user server home posts acked delivered dup_deliveries gaps
+ *                gaps_filled gap_skipped resumes relogins max_pause_ms   one line per user
+ *                (server: where it logged in first; home: the node a REDIRECT sent it
+ *                to, "-" if none)
  * Times are milliseconds since the start of the run.
  *
  * Single-threaded: every client is polled from one loop.

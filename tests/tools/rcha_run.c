@@ -348,22 +348,23 @@ user_lines(struct rh *H)
 {
 	const struct rh_opts *o = H->o;
 	FILE *f = out_file(o->out, "users.tsv",
-			   "user\tserver\tposts\tacked\tdelivered\tdup_deliveries\tgaps\t"
+			   "user\tserver\thome\tposts\tacked\tdelivered\tdup_deliveries\tgaps\t"
 			   "gaps_filled\tgap_skipped\tresumes\trelogins\tmax_pause_ms");
 
 	if (!f)
 		return;
 	for (unsigned i = 0; i < o->users; i++) {
 		const struct rh_user *u = &H->u[i];
+		const char *home = rc_client_home_node(u->c);
 		struct rc_client_stats st;
 
 		rc_client_stats(u->c, &st);
 		fprintf(f,
-			"%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+			"%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 			"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n",
-			u->name, o->server_ip[i % o->nservers], u->posts, u->acked, st.delivered,
-			st.dup_deliveries, st.gaps, st.gaps_filled, st.gap_skipped, st.resumes,
-			st.relogins, u->max_pause);
+			u->name, o->server_ip[i % o->nservers], *home ? home : "-", u->posts,
+			u->acked, st.delivered, st.dup_deliveries, st.gaps, st.gaps_filled,
+			st.gap_skipped, st.resumes, st.relogins, u->max_pause);
 	}
 	fclose(f);
 }
