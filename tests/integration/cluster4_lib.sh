@@ -11,7 +11,9 @@
 #                                  g2 198.19.2.1/.2
 #                      PREFIX-cli  clients on br0: RC_CLIENT_IPS
 #                    VIPs: 1a 198.18.0.1, 1b .2, 2a .3, 2b .4 (C4_VIP).
-#   c4_start_pg      one PostgreSQL server, a database per group (C4_DB_CONNINFO[g1|g2])
+#   c4_start_pg      one PostgreSQL server: a database per group, g1 and g2, or with
+#                    C4_DB_LAYOUT=shared one database "shared" for both groups (as the seed's
+#                    databases, assigned to the groups; C4_DB_CONNINFO[g1|g2] either way)
 #   c4_write_confs   the seed (cluster cluster1: g1 = 1a 1b, g2 = 2a 2b, HA on, assignment
 #                    C4_ASSIGNMENT, default "balanced"), each node's config (HA block as
 #                    ha_lib's, RC_HA_* knobs apply; relay block: see C4_RELAY), the secrets
@@ -51,6 +53,7 @@ C4_HA_IP=(198.19.1.1 198.19.1.2 198.19.2.1 198.19.2.2)
 C4_MGMT_PORT=9464
 C4_CLUSTER=cluster1
 C4_ASSIGNMENT=${C4_ASSIGNMENT:-balanced}
+C4_DB_LAYOUT=${C4_DB_LAYOUT:-per-group}
 C4_SEED=""
 C4_RELAY=0
 C4_RELAY_SECRET=""
@@ -137,14 +140,24 @@ c4_setup() {
 		"in ${RC_PREFIX}-<id>; clients in $RC_NS_CLI (${RC_CLIENT_IPS[*]})"
 }
 
-# c4_start_pg: PostgreSQL (lib.sh's fixture) with the databases g1 and g2.
+_c4_db_of() { # GROUP: its database's name
+	if [ "$C4_DB_LAYOUT" = shared ]; then echo shared; else echo "$1"; fi
+}
+
+# c4_start_pg: PostgreSQL (lib.sh's fixture) with the groups' databases. Each conninfo is
+# written as the cluster state writes an assigned database's, so that a node starts on the
+# database its group is assigned, without a switch.
 c4_start_pg() {
-	local g
+	local g db
 	rc_start_pg
 	for g in g1 g2; do
-		rc_psql "CREATE DATABASE $g" >/dev/null || rc_fail "CREATE DATABASE $g"
-		C4_DB_CONNINFO[$g]="${RC_PG_CONNINFO/dbname=roomcast/dbname=$g}"
+		db=$(_c4_db_of "$g")
+		if [ "$(rc_psql "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
+			rc_psql "CREATE DATABASE $db" >/dev/null || rc_fail "CREATE DATABASE $db"
+		fi
+		C4_DB_CONNINFO[$g]="host=$RC_PG_DIR port=$(cat "$RC_PG_DIR/port") dbname=$db user=postgres"
 	done
+	rc_log "databases: g1 -> $(_c4_db_of g1), g2 -> $(_c4_db_of g2)"
 }
 
 _c4_write_seed() {
@@ -156,6 +169,7 @@ _c4_write_seed() {
 		for g in 0 2; do
 			[ "$g" = 0 ] || echo "  ,"
 			echo "  { name = \"${C4_GROUP[g]}\"; ha = true; assignment = \"$C4_ASSIGNMENT\";"
+			echo "    database = \"$(_c4_db_of "${C4_GROUP[g]}")\";"
 			echo "    nodes = ("
 			for i in "$g" $((g + 1)); do
 				printf '      { id = "%s"; mgmt = "%s:%s"; vip = "%s"; port = "chat0"; }%s\n' \
@@ -166,6 +180,13 @@ _c4_write_seed() {
 		done
 		echo "); } );"
 		echo "chat = { enabled = true; messages_on_join = 20; };"
+		echo "databases = ("
+		for g in $(printf '%s\n' "$(_c4_db_of g1)" "$(_c4_db_of g2)" | sort -u); do
+			[ "$g" = "$(_c4_db_of g1)" ] || echo "  ,"
+			echo "  { name = \"$g\"; type = \"postgresql\"; host = \"$RC_PG_DIR\";"
+			echo "    port = $(cat "$RC_PG_DIR/port"); dbname = \"$g\"; user = \"postgres\"; }"
+		done
+		echo ");"
 	} >"$C4_SEED"
 }
 

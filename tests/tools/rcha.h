@@ -18,6 +18,7 @@
  *                gaps_filled gap_skipped resumes relogins max_pause_ms   one line per user
  *                (server: where it logged in first; home: the node a REDIRECT sent it
  *                to, "-" if none)
+ * Rooms are named as the node stores them (JOINED's canonical name, NAME@SERVICE).
  * Times are milliseconds since the start of the run.
  *
  * Single-threaded: every client is polled from one loop.

@@ -115,13 +115,23 @@ activity(struct rh_user *u)
 	u->last_ev_ms = now;
 }
 
+/* The room's name as the node stores it (JOINED's canonical NAME@SERVICE), so that verify
+ * finds its rows; the name the run gave until the room is joined. */
+static const char *
+stored_name(const struct rh_user *u, const char *room)
+{
+	const char *canon = rc_client_room_name(u->c, room);
+
+	return canon ? canon : room;
+}
+
 static void
 on_deliver(void *arg, const struct rc_delivery *d)
 {
 	struct rh_user *u = arg;
 
 	fprintf(u->H->acked, "D\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", u->name,
-		d->room, d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
+		stored_name(u, d->room), d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
 	activity(u);
 }
 
@@ -129,7 +139,7 @@ static void
 record_ack(struct rh_user *u, unsigned room, uint64_t cmid, uint64_t seq)
 {
 	fprintf(u->H->acked, "A\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", u->name,
-		u->H->room_name[room], cmid, seq, rel(u->H, rc_mono_ms_precise()));
+		stored_name(u, u->H->room_name[room]), cmid, seq, rel(u->H, rc_mono_ms_precise()));
 	u->acked++;
 	activity(u);
 }
