@@ -49,52 +49,38 @@ copy_str(char *dst, size_t cap, struct rc_str s)
 	dst[n] = '\0';
 }
 
-/* MEMBER_LIST: hand the names over; true while more lists follow. */
+/* The next name of a MEMBER_LIST or ROOM_LIST (*last: a room's last_seq, else 0). */
 static bool
-member_list(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
+list_next(const struct rc_msg *m, size_t *off, struct rc_str *name, uint64_t *last)
 {
-	struct rcc_wait *w = p->kind == RCC_WAIT ? p->wait : NULL;
-	struct rc_str u;
-	size_t off = 0;
-
-	while (rc_member_list_next(m, &off, &u)) {
-		char name[256];
-
-		copy_str(name, sizeof(name), u);
-		if (w && w->mfn) {
-			c->cb_depth++;
-			w->mfn(w->fn_arg, name);
-			c->cb_depth--;
-		}
-		if (w)
-			w->count++;
-	}
-	if (!(m->hdr.flags & RC_F_MORE))
-		return false;
-	p->due_ms = now + c->rto_ms; /* the rest is on its way */
-	return true;
+	*last = 0;
+	if (m->hdr.type == RC_T_MEMBER_LIST)
+		return rc_member_list_next(m, off, name);
+	return rc_room_list_next(m, off, name, last);
 }
 
-/* ROOM_LIST: hand the rooms over; true while more lists follow. */
+/* MEMBER_LIST or ROOM_LIST: hand the names over; true while more lists follow. */
 static bool
-room_list(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
+list_part(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m, uint64_t now)
 {
 	struct rcc_wait *w = p->kind == RCC_WAIT ? p->wait : NULL;
-	struct rc_str r;
+	struct rc_str s;
 	uint64_t last;
 	size_t off = 0;
 
-	while (rc_room_list_next(m, &off, &r, &last)) {
+	while (list_next(m, &off, &s, &last)) {
 		char name[RC_MAX_ROOM + 1];
 
-		copy_str(name, sizeof(name), r);
-		if (w && w->rfn) {
-			c->cb_depth++;
+		if (!w)
+			continue;
+		copy_str(name, sizeof(name), s);
+		w->count++;
+		c->cb_depth++;
+		if (w->mfn)
+			w->mfn(w->fn_arg, name);
+		if (w->rfn)
 			w->rfn(w->fn_arg, name, last);
-			c->cb_depth--;
-		}
-		if (w)
-			w->count++;
+		c->cb_depth--;
 	}
 	if (!(m->hdr.flags & RC_F_MORE))
 		return false;
@@ -122,11 +108,8 @@ rcc_complete(struct rc_client *c, struct rcc_pending *p, const struct rc_msg *m)
 		}
 		break;
 	case RC_T_MEMBER_LIST:
-		if (member_list(c, p, m, now))
-			return;
-		break;
 	case RC_T_ROOM_LIST:
-		if (room_list(c, p, m, now))
+		if (list_part(c, p, m, now))
 			return;
 		break;
 	default:

@@ -14,7 +14,10 @@
 #     id gets a new one; refusals are counted by reason (stats and /metrics).
 #  5. LOGOUT twice: BYE both times. A message running past the datagram: no answer, the
 #     messages before it served. JOIN since 0: FETCH_END.from_seq = the first seq sent.
-#  6. Steps 1 and 3 again with two workers.
+#  6. ROOMS lists rooms by prefix (ROOM_LIST with their last seq); the node-to-node types,
+#     REDIRECT and ROOM_LIST sent by a client are dropped unanswered and counted
+#     (msg_unexpected).
+#  7. Steps 1 and 3 again with two workers.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -98,12 +101,21 @@ rc_assert "LOGOUT, then the same LOGOUT again: BYE both times" proto logout-twic
 rc_assert "a message running past the datagram ends it, unanswered" proto overrun
 rc_assert "FETCH_END.from_seq after JOIN since 0" proto join-history --room history-1
 
+# 6. The room directory, and the types a client never sends (PROTOCOL.md 5, 11).
+rc_log "step 6: ROOMS, and node-to-node types from a client"
+rc_assert "ROOMS by prefix: ROOM_LIST" proto rooms --room dir-1
+u0=$(drop msg_unexpected)
+rc_assert "RJOIN..RMEMBERS, REDIRECT, ROOM_LIST from a client: not answered" proto relay-refused
+rc_wait_until 10 "msg_unexpected counts the 8 refused types" \
+	stat_at_least .drops.msg_unexpected $((u0 + 8))
+rc_assert_eq "$(drop msg_unexpected)" $((u0 + 8)) "msg_unexpected after 8 refused types"
+
 rc_assert "roomcastd still running" rc_node_alive
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 
-# 6. Two workers (two af_packet queues, a fragment tap each; rooms homed on either worker):
+# 7. Two workers (two af_packet queues, a fragment tap each; rooms homed on either worker):
 # fragments still dropped and counted once each, bundles still ordered.
-rc_log "step 6: the same with two workers"
+rc_log "step 7: the same with two workers"
 ip -n "$RC_NS_NODE" link set "$RC_IF_NODE" mtu 1500
 RC_WORKERS=2 rc_write_node_conf
 rc_start_node

@@ -106,15 +106,25 @@ class Msg:
         room, off = self.str8(0)
         return (room,) + struct.unpack_from("!IQI", self.body, off)
 
+    def room_list(self):
+        """[(canonical name, last_seq)]; None when the count does not match the entries."""
+        count, off, out = struct.unpack_from("!H", self.body)[0], 2, []
+        while off < len(self.body):
+            room, off = self.str8(off)
+            out.append((room.decode(errors="replace"), struct.unpack_from("!Q", self.body, off)[0]))
+            off += 8
+        return out if len(out) == count and off == len(self.body) else None
+
 
 def decode(dgram):
     out, off = [], 0
     while len(dgram) - off >= HDR:
-        magic, ver, mtype, _flags, _res, blen, session, rid = struct.unpack_from(
+        magic, ver, mtype, flags, _res, blen, session, rid = struct.unpack_from(
             "!HBBBBHQI", dgram, off)
         if magic != MAGIC or ver != VERSION or off + HDR + blen > len(dgram):
             break
         out.append(Msg(mtype, session, rid, dgram[off + HDR:off + HDR + blen]))
+        out[-1].flags = flags
         off += HDR + blen
     return out
 
@@ -464,7 +474,67 @@ def check_resend_full(c, a):
              (m.error() if m is not None and m.type == T["ERROR"] else m,))
 
 
+def check_rooms(c, a):
+    """ROOMS(prefix): ROOM_LISTs (MORE on all but the last) naming the rooms that start with
+    the prefix, with their last seq; a prefix nothing matches: one empty ROOM_LIST
+    (PROTOCOL.md 11.2). Rooms --room-a and --room-b are joined first, one POST in the second."""
+    c.login()
+    join_room(c, a.room + "-a")
+    join_room(c, a.room + "-b")
+    m = post_wait(c, a.room + "-b", 0xD1, "listed")
+    if m is None or m.type != T["ACK"]:
+        fail("POST: %s" % (m.error() if m else None))
+        return
+    for prefix, want in ((a.room, {a.room + "-a": 0, a.room + "-b": 1}), ("zz-none", {})):
+        rid = c.next_rid()
+        c.send(msg(T["ROOMS"], s8(prefix.encode()), c.session, rid))
+        got = {}
+        while True:
+            m = c.recv_until(lambda m, r=rid: m.rid == r and m.type in (T["ROOM_LIST"],
+                                                                        T["ERROR"]), "ROOM_LIST")
+            if m is None or m.type != T["ROOM_LIST"] or m.room_list() is None:
+                fail("ROOMS %r: %s" % (prefix, m.error() if m and m.type == T["ERROR"] else m))
+                return
+            got.update(dict(m.room_list()))
+            if not m.flags & 1:
+                break
+        # a node without services lists names as created; with them, NAME@SERVICE
+        seen = {n.split("@")[0]: v for n, v in got.items()}
+        if seen != want or any(not n.startswith(prefix) for n in got):
+            fail("ROOMS %r listed %s, expected %s" % (prefix, got, want))
+
+
+def check_relay_refused(c, a):
+    """The node-to-node types (and REDIRECT, ROOM_LIST) in a client's datagram, with a live
+    session: dropped without an answer (PROTOCOL.md 5)."""
+    c.login()
+    join_room(c, a.room)
+    bodies = {
+        "RJOIN": struct.pack("!IQ", 1, 0) + s8(a.user.encode()) + s8(a.room.encode()),
+        "RPOST": struct.pack("!IIQ", 1, 1, 0xBAD) + s8(a.user.encode()) + s16(b"forged"),
+        "RFETCH": struct.pack("!IIQH", 1, 1, 1, 10),
+        "RLEAVE": struct.pack("!II", 1, 1),
+        "RMEMBERS": struct.pack("!II", 1, 1),
+        "RJOINED": struct.pack("!IIQ", 1, 1, 0),
+        "REDIRECT": s8(b"n9") + struct.pack("!IH", 0x7F000001, 6420),
+        "ROOM_LIST": struct.pack("!H", 0),
+    }
+    rids = {}
+    data = b""
+    for name, body in bodies.items():
+        rids[name] = c.next_rid()
+        data += msg(T[name], body, c.session, rids[name])
+    c.send(data)
+    c.sync()
+    for name, rid in rids.items():
+        if c.replies_to(rid):
+            fail("%s from a client was answered: %s" % (name, c.replies_to(rid)))
+    print("rcproto: sent %d" % len(rids))
+
+
 CHECKS = {
+    "rooms": check_rooms,
+    "relay-refused": check_relay_refused,
     "post": check_post,
     "resend-full": check_resend_full,
     "frag-ping": check_frag_ping,

@@ -1162,6 +1162,20 @@ test_control_login_decoded(void **state)
 	assert_int_equal(node.logins_ok, 1);
 }
 
+/* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
+static void
+list_rooms(const struct rc_session *s, const char *prefix, uint32_t request_id)
+{
+	struct rc_msg m = req(RC_T_ROOMS, s->id, request_id);
+	struct rc_work *wk;
+
+	m.u.rooms.prefix = str(prefix);
+	wk = to_control(1, &m, RC_WORK_ROOMS);
+	rc_node_list_rooms(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+}
+
 /* ROOMS on the control thread: the rooms of the table whose name starts with the prefix,
  * sorted, with their last stored seq, over as many ROOM_LISTs as they need (MORE on all but
  * the last); a prefix nothing matches gets one empty ROOM_LIST. */
@@ -1171,8 +1185,6 @@ test_control_rooms(void **state)
 	struct rc_session *a = login_as("alice", 1);
 	char name[RC_MAX_ROOM + 1];
 	unsigned total = 0, i;
-	struct rc_msg m;
-	struct rc_work *wk;
 	const struct rc_msg *l;
 
 	(void)state;
@@ -1186,12 +1198,7 @@ test_control_rooms(void **state)
 		name[5] = (char)('0' + i);
 		room(3 + i, name, 0);
 	}
-	m = req(RC_T_ROOMS, a->id, 7);
-	m.u.rooms.prefix = str("lo");
-	wk = to_control(1, &m, RC_WORK_ROOMS);
-	rc_node_list_rooms(&node, wk);
-	rte_mempool_put(dp.work_pool, wk);
-	collect();
+	list_rooms(a, "lo", 7);
 	assert_int_equal(count_sent(RC_T_ROOM_LIST), 2);
 	for (unsigned d = 0; d < 2; d++) {
 		struct rc_str r;
@@ -1216,12 +1223,7 @@ test_control_rooms(void **state)
 	}
 	assert_int_equal(total, 10);
 
-	m = req(RC_T_ROOMS, a->id, 8);
-	m.u.rooms.prefix = str("zz");
-	wk = to_control(1, &m, RC_WORK_ROOMS);
-	rc_node_list_rooms(&node, wk);
-	rte_mempool_put(dp.work_pool, wk);
-	collect();
+	list_rooms(a, "zz", 8);
 	assert_int_equal(count_sent(RC_T_ROOM_LIST), 1);
 	assert_int_equal(sent(RC_T_ROOM_LIST, 1, 0)->u.room_list.count, 0);
 	assert_int_equal(sent(RC_T_ROOM_LIST, 1, 0)->hdr.flags, 0);
