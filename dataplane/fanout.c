@@ -43,6 +43,11 @@ slot_close(struct rc_dp *dp, struct rc_worker *w, struct rc_tx_slot *s)
 {
 	const struct rc_dp_port *port = &dp->ports[s->to.port_idx];
 
+	if (unlikely(s->to.relay != 0) && rc_relay_seal(dp, w, &s->to, s->m) != 0) {
+		rte_pktmbuf_free(s->m);
+		s->m = NULL;
+		return;
+	}
 	rc_pkt_finish(s->m, &port->local, &s->to);
 	s->m->port = s->to.port_idx;
 	rc_tx_frame(dp, w, s->m);
@@ -72,7 +77,36 @@ static bool
 same_peer(const struct rc_peer *a, const struct rc_peer *b)
 {
 	return a->ip == b->ip && a->udp_port == b->udp_port && a->port_idx == b->port_idx &&
-	       a->vip == b->vip;
+	       a->vip == b->vip && a->relay == b->relay;
+}
+
+/* A new datagram in slot s for `to`: its headers, and for a relay peer its envelope's. */
+static int
+slot_open(struct rc_dp *dp, struct rc_worker *w, struct rc_tx_slot *s,
+	  const struct rc_peer *to, uint16_t len)
+{
+	s->m = rte_pktmbuf_alloc(dp->mbuf_pool);
+	if (s->m == NULL || rc_pkt_init(s->m) == NULL) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		goto fail;
+	}
+	s->to = *to;
+	s->cap = RC_MAX_DGRAM;
+	if (unlikely(to->relay != 0)) {
+		if (rc_relay_open(dp, w, to, s->m) != 0)
+			goto fail;
+		s->cap = RC_MAX_DGRAM - RC_RELAY_TAG_LEN;
+		if (rc_pkt_payload_len(s->m) + len > s->cap) {
+			w->relay_stats.drops[RC_RELAY_DROP_TOO_BIG]++;
+			goto fail;
+		}
+	}
+	w->open_slots[w->n_open++] = (uint16_t)(s - w->slots);
+	return 0;
+fail:
+	rte_pktmbuf_free(s->m);
+	s->m = NULL;
+	return -ENOBUFS;
 }
 
 int
@@ -82,21 +116,14 @@ rc_tx_append(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to,
 	struct rc_tx_slot *s = &w->slots[slot_index(to)];
 	uint8_t *dst;
 
-	if (s->m != NULL && (!same_peer(&s->to, to) ||
-			     rc_pkt_payload_len(s->m) + len > RC_MAX_DGRAM))
+	if (s->m != NULL &&
+	    (!same_peer(&s->to, to) || rc_pkt_payload_len(s->m) + len > s->cap))
 		slot_close(dp, w, s);
 	if (s->m == NULL) {
 		if (w->n_open == RC_TX_SLOTS)
 			close_open_slots(dp, w);
-		s->m = rte_pktmbuf_alloc(dp->mbuf_pool);
-		if (s->m == NULL || rc_pkt_init(s->m) == NULL) {
-			rte_pktmbuf_free(s->m);
-			s->m = NULL;
-			w->stats.drops[RC_DROP_NO_MBUF]++;
+		if (slot_open(dp, w, s, to, len) != 0)
 			return -ENOBUFS;
-		}
-		s->to = *to;
-		w->open_slots[w->n_open++] = (uint16_t)(s - w->slots);
 	}
 	dst = (uint8_t *)rte_pktmbuf_append(s->m, len);
 	if (dst == NULL) {

@@ -190,8 +190,10 @@ rc_pkt_finish(struct rte_mbuf *m, const struct rc_local *local, const struct rc_
 	udp->dgram_cksum = 0; /* optional in IPv4; see PROTOCOL.md */
 }
 
-int
-rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, bool reply)
+/* An ARP frame from local's MAC and sender address sip into the empty mbuf m, broadcast. */
+static int
+arp_frame(struct rte_mbuf *m, const struct rc_local *local, uint16_t op, rte_be32_t sip,
+	  rte_be32_t tip, uint8_t tha_fill)
 {
 	struct rte_ether_hdr *eth;
 	struct rte_arp_hdr *arp;
@@ -207,10 +209,40 @@ rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, boo
 	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	arp->arp_hlen = 6;
 	arp->arp_plen = 4;
-	arp->arp_opcode = rte_cpu_to_be_16(reply ? RTE_ARP_OP_REPLY : RTE_ARP_OP_REQUEST);
+	arp->arp_opcode = rte_cpu_to_be_16(op);
 	arp->arp_data.arp_sha = local->mac;
-	arp->arp_data.arp_sip = ip;
-	memset(&arp->arp_data.arp_tha, reply ? 0xff : 0, sizeof(arp->arp_data.arp_tha));
-	arp->arp_data.arp_tip = ip;
+	arp->arp_data.arp_sip = sip;
+	memset(&arp->arp_data.arp_tha, tha_fill, sizeof(arp->arp_data.arp_tha));
+	arp->arp_data.arp_tip = tip;
 	return 0;
+}
+
+int
+rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, bool reply)
+{
+	return arp_frame(m, local, reply ? RTE_ARP_OP_REPLY : RTE_ARP_OP_REQUEST, ip, ip,
+			 reply ? 0xff : 0);
+}
+
+int
+rc_pkt_arp_request(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t tip)
+{
+	return arp_frame(m, local, RTE_ARP_OP_REQUEST, local->ip, tip, 0);
+}
+
+bool
+rc_pkt_arp_sender(const struct rte_mbuf *m, bool answered, rte_be32_t *ip,
+		  struct rte_ether_addr *mac)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_arp_hdr *arp = (const struct rte_arp_hdr *)(eth + 1);
+
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(*arp) ||
+	    eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) || arp->arp_hlen != 6 ||
+	    arp->arp_plen != 4)
+		return false;
+	/* our reply swapped them: the asker is now the target */
+	*ip = answered ? arp->arp_data.arp_tip : arp->arp_data.arp_sip;
+	*mac = answered ? arp->arp_data.arp_tha : arp->arp_data.arp_sha;
+	return true;
 }

@@ -91,6 +91,18 @@ void rc_pkt_finish(struct rte_mbuf *m, const struct rc_local *local, const struc
  */
 int rc_pkt_garp(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t ip, bool reply);
 
+/* An ARP request (broadcast) from our own service address for tip into the empty mbuf m:
+ * how the node resolves another node's MAC. 0, or -ENOBUFS. */
+int rc_pkt_arp_request(struct rte_mbuf *m, const struct rc_local *local, rte_be32_t tip);
+
+/*
+ * The sender (IP and MAC) of an Ethernet ARP frame m as rc_pkt_classify left it: answered
+ * when it was rewritten into our reply (RC_V_REPLY), else untouched. false when m is not
+ * such a frame.
+ */
+bool rc_pkt_arp_sender(const struct rte_mbuf *m, bool answered, rte_be32_t *ip,
+		       struct rte_ether_addr *mac);
+
 /* Payload bytes already in m, and how many more fit in one datagram of max payload. */
 static inline uint16_t
 rc_pkt_payload_len(const struct rte_mbuf *m)

@@ -165,9 +165,22 @@ void rc_relay_inner(struct rc_dp *dp, struct rc_worker *w, unsigned idx,
 int rc_relay_open(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to,
 		  struct rte_mbuf *m);
 
-/* ... and seal it: counter and tag. 0, or -errno (counted; the caller frees m). */
-int rc_relay_seal(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to,
+/*
+ * ... and seal it, once its bundle is in: counter, key id and tag; to->mac becomes the
+ * node's MAC as last learned (the frame is not finished yet). 0, or -errno (counted; the
+ * caller frees m).
+ */
+int rc_relay_seal(struct rc_dp *dp, struct rc_worker *w, struct rc_peer *to,
 		  struct rte_mbuf *m);
+
+/*
+ * Any thread but a worker (rc_dp_send_msg: control, history): append the envelope for the
+ * relay peer `to` holding bundle[0..len) to m (headers reserved by rc_pkt_init), sealed on
+ * the lane RC_RELAY_LANE_CTRL; to->mac as for rc_relay_seal. 0, or -ENOENT (no such node),
+ * -EHOSTUNREACH (no MAC), -EMSGSIZE (over one datagram), -ENOBUFS, -EIO: counted.
+ */
+int rc_relay_wrap(struct rc_dp *dp, struct rc_peer *to, struct rte_mbuf *m,
+		  const uint8_t *bundle, uint16_t len);
 
 /* Control thread: the sum of every worker's counters (and the control thread's own). */
 void rc_relay_stats_sum(const struct rc_dp *dp, struct rc_relay_stats *out);
@@ -176,8 +189,9 @@ void rc_relay_stats_sum(const struct rc_dp *dp, struct rc_relay_stats *out);
  * Neighbours (neigh.c): the MAC of every directory node, learned from the ARP frames the
  * workers see (requests, replies, gratuitous), by directory index.
  *
- * Control thread, about every second: ARP requests (on worker 0's tx ring) for the nodes
- * whose MAC is unknown, or was last confirmed over RC_NEIGH_STALE_MS ago.
+ * Control thread, about every second (now_ms: rc_mono_ms()): ARP requests (broadcast, on
+ * worker 0's tx ring) for the nodes whose MAC is unknown, or was last confirmed over
+ * RC_NEIGH_STALE_MS ago (a stale MAC is still used meanwhile).
  */
 #define RC_NEIGH_STALE_MS 30000
 void rc_neigh_solicit(struct rc_dp *dp, uint64_t now_ms);

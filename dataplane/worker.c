@@ -75,14 +75,20 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 			switch (rc_pkt_classify(pkts[i], &port->local, &peer, &payload, &len,
 						&why)) {
 			case RC_V_REPLY:
+				rc_neigh_arp(dp, w, pkts[i], true);
 				pkts[i]->port = (uint16_t)p;
 				rc_tx_frame(dp, w, pkts[i]);
 				continue;
 			case RC_V_CHAT:
-				rc_req_input(dp, w, &peer, payload, len);
+				if (unlikely(len >= 2 && payload[1] == 0x4E && payload[0] == 0x52))
+					rc_relay_input(dp, w, &peer, payload, len); /* "RN" */
+				else
+					rc_req_input(dp, w, &peer, payload, len);
 				break;
 			case RC_V_DROP:
 				w->stats.drops[why]++;
+				if (why == RC_DROP_ARP_NOT_US) /* replies, gratuitous ARP */
+					rc_neigh_arp(dp, w, pkts[i], false);
 				break;
 			}
 			rte_pktmbuf_free(pkts[i]);
@@ -155,22 +161,36 @@ rc_worker_main(void *arg)
 	return 0;
 }
 
+/* m for the relay peer `to` into mb (headers reserved), in a sealed envelope. */
+static int
+relay_msg(struct rc_dp *dp, struct rc_peer *to, struct rte_mbuf *mb, const struct rc_msg *m)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	ssize_t n = rc_encode(buf, sizeof(buf), m);
+
+	return n < 0 ? (int)n : rc_relay_wrap(dp, to, mb, buf, (uint16_t)n);
+}
+
 int
 rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to, const struct rc_msg *m)
 {
 	struct rte_mbuf *mb = rte_pktmbuf_alloc(dp->mbuf_pool);
+	struct rc_peer dst = *to;
 	uint8_t *p;
 	ssize_t n;
 
 	if (mb == NULL)
 		return -ENOBUFS;
 	p = rc_pkt_init(mb);
-	n = p == NULL ? -ENOBUFS : rc_encode(p, RC_MAX_DGRAM, m);
-	if (n < 0 || rte_pktmbuf_append(mb, (uint16_t)n) == NULL) {
+	if (p != NULL && unlikely(to->relay != 0))
+		n = relay_msg(dp, &dst, mb, m);
+	else if ((n = p == NULL ? -ENOBUFS : rc_encode(p, RC_MAX_DGRAM, m)) >= 0)
+		n = rte_pktmbuf_append(mb, (uint16_t)n) == NULL ? -ENOBUFS : 0;
+	if (n < 0) {
 		rte_pktmbuf_free(mb);
-		return n < 0 ? (int)n : -ENOBUFS;
+		return (int)n;
 	}
-	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, to);
+	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, &dst);
 	mb->port = to->port_idx;
 	if (rte_ring_enqueue(dp->workers[w]->tx, mb) != 0) {
 		rte_pktmbuf_free(mb);
