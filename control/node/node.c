@@ -292,8 +292,11 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
-	dp->rooms = rc_room_table_create(n->cfg.ha.enabled ? 2 * n->cfg.max_rooms :
-							      n->cfg.max_rooms);
+	/* the scopes' ids (one or two ranges of max_rooms), then as many remote rooms */
+	i = n->cfg.ha.enabled ? 2 : 1;
+	n->next_remote_id = i * n->cfg.max_rooms + 1;
+	n->remote_hi = (i + 1) * n->cfg.max_rooms;
+	dp->rooms = rc_room_table_create((i + 1) * n->cfg.max_rooms);
 	if (dp->rooms != NULL)
 		rc_room_table_set_dedup_window(dp->rooms, n->cfg.dedup_window);
 	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
@@ -319,6 +322,22 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	rc_scope_serve(own, true);
 	rc_scope_address(own, true);
 	return rc_scope_drainer_start(own, 0); /* once a database is known */
+}
+
+/* Room names need the services of our scopes (NAME@SERVICE) from the first request on:
+ * until the relay directory (the other nodes, their keys) is published from the cluster
+ * state, the dataplane knows our own service and the HA peer's. */
+static int
+publish_own_services(struct rc_node *n)
+{
+	static struct rc_relay_dir dir;
+
+	memset(&dir, 0, sizeof(dir));
+	snprintf(dir.self_id, sizeof(dir.self_id), "%s", n->cfg.node_id);
+	snprintf(dir.service[0], sizeof(dir.service[0]), "tc-%s", n->cfg.node_id);
+	if (n->cfg.ha.enabled)
+		snprintf(dir.service[1], sizeof(dir.service[1]), "tc-%s", n->cfg.ha.peer_id);
+	return rc_relay_publish(&n->dp, &dir);
 }
 
 static void
@@ -362,6 +381,10 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_ha(n, err, errlen)) != 0 ||
 	    (rc = setup_tables(n, err, errlen)) != 0)
 		return rc;
+	if ((rc = publish_own_services(n)) != 0) {
+		snprintf(err, errlen, "cannot publish the node's services: %s", strerror(-rc));
+		return rc;
+	}
 	if (cfg->mgmt_address[0] != '\0') {
 		struct rc_mgmt_conf mc = {
 			.addr = cfg->mgmt_address,

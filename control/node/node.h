@@ -82,6 +82,9 @@ struct rc_node {
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rc_cluster_node *cn; /* the cluster state here (control/cluster/cluster_node.h) */
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
+	/* remote rooms (dataplane/relay_rooms.h): their ids, above every scope's */
+	uint32_t remote_hi, next_remote_id;
+	unsigned remote_rooms;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	struct rc_cluster_settings cluster_settings; /* the cluster wing's view of cfg */

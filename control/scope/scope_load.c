@@ -89,7 +89,7 @@ warm_room(void *arg, struct rc_room *r)
 	struct warm_rooms *wr = arg;
 	int rc;
 
-	if (r->scope != wr->s->idx || r->last_committed == 0)
+	if (r->kind != RC_ROOM_HOSTED || r->scope != wr->s->idx || r->last_committed == 0)
 		return 0;
 	rc_dedup_forget_from(r->dedup, 1);
 	rc_dedup_reserve(r->dedup, r->last_committed < UINT32_MAX ? (unsigned)r->last_committed :
@@ -210,7 +210,7 @@ pick_room(void *arg, struct rc_room *r)
 {
 	struct unload_ctx *c = arg;
 
-	if (r->scope == c->scope)
+	if (r->kind == RC_ROOM_HOSTED && r->scope == c->scope) /* remote rooms stay */
 		c->victims[c->count++] = r;
 	return c->count == RTE_DIM(c->victims);
 }
