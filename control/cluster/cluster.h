@@ -253,6 +253,14 @@ const struct rc_cl_node *rc_cluster_peer_of(const struct rc_cluster *c, const ch
 const struct rc_cl_node *rc_cluster_home_node(const struct rc_cluster *c, const char *cluster,
 					      const char *user, size_t user_len);
 
+/* Where a LOGIN of user that arrived at service address `arrived` (ours, or the HA peer's
+ * while we serve it) on node self_id must go instead: the user's home node in self_id's
+ * cluster when its VIP is not `arrived`; NULL when it is served here (no state, self_id not
+ * in it, no home, or the home's VIP is `arrived`). */
+const struct rc_cl_node *rc_cluster_login_redirect(const struct rc_cluster *c,
+						   const char *self_id, const char *user,
+						   size_t user_len, struct in_addr arrived);
+
 /* The group's database when both nodes have the same one ("" = none), NULL when they
  * differ (per-node databases, high availability off). */
 const char *rc_cluster_group_db(const struct rc_cl_group *g);

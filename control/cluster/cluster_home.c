@@ -65,3 +65,18 @@ rc_cluster_home_node(const struct rc_cluster *c, const char *cluster, const char
 		return NULL;
 	}
 }
+
+const struct rc_cl_node *
+rc_cluster_login_redirect(const struct rc_cluster *c, const char *self_id, const char *user,
+			  size_t user_len, struct in_addr arrived)
+{
+	const struct rc_cl_cluster *cl = NULL;
+	const struct rc_cl_node *home;
+
+	if (c == NULL || rc_cluster_find_node(c, self_id, NULL, &cl) == NULL)
+		return NULL;
+	home = rc_cluster_home_node(c, cl->name, user, user_len);
+	if (home == NULL || home->vip.s_addr == arrived.s_addr)
+		return NULL;
+	return home;
+}

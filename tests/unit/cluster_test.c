@@ -8,6 +8,7 @@
  *
  * Argument: the path of configs/cluster-example.conf.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1177,6 +1178,41 @@ test_home_node(void **state)
 	assert_null(rc_cluster_home_node(&cl, "c1", "", 0));
 }
 
+/* A LOGIN is redirected to the user's home node unless it came to that node's VIP. */
+static void
+test_login_redirect(void **state)
+{
+	const struct rc_cl_node *home, *other;
+	struct in_addr vip;
+	char user[32];
+	int len = 0;
+
+	(void)state;
+	load_base();
+	/* a user of g1 (balanced: n1, n2) */
+	for (unsigned i = 0;; i++) {
+		len = snprintf(user, sizeof(user), "u%u", i);
+		home = rc_cluster_home_node(&cl, "c1", user, (size_t)len);
+		if (home != NULL && strcmp(home->id, "n2") == 0)
+			break;
+	}
+	other = rc_cluster_find_node(&cl, "n1", NULL, NULL);
+	/* at n1's VIP (on n1): redirected to n2; the same from n3 */
+	assert_ptr_equal(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, other->vip), home);
+	assert_ptr_equal(rc_cluster_login_redirect(&cl, "n3", user, (size_t)len, other->vip), home);
+	/* at n2's VIP: served, on n2 or on n1 while it serves n2's VIP (failover) */
+	assert_null(rc_cluster_login_redirect(&cl, "n2", user, (size_t)len, home->vip));
+	assert_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, home->vip));
+	/* no home (assignment none), a node not in the state, no state: never redirected */
+	inet_pton(AF_INET, "198.18.0.9", &vip);
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "none", err, ERR), 0);
+	assert_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, vip));
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "balanced", err, ERR), 0);
+	assert_non_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, vip));
+	assert_null(rc_cluster_login_redirect(&cl, "n9", user, (size_t)len, vip));
+	assert_null(rc_cluster_login_redirect(NULL, "n1", user, (size_t)len, vip));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1206,6 +1242,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_apply_seed),
 		cmocka_unit_test(test_parse_mgmt),
 		cmocka_unit_test(test_home_node),
+		cmocka_unit_test(test_login_redirect),
 	};
 
 	if (argc < 2) {
