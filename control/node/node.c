@@ -249,8 +249,13 @@ setup_cluster(struct rc_node *n, char *err, size_t errlen)
 
 	n->max_rooms = n->cfg.max_rooms;
 	rc = rc_cluster_node_open(&n->cluster_settings, n->mgmt, &ops, &n->cn, err, errlen);
-	if (rc == 0 && n->relay_dir == NULL) /* an empty state is not applied */
-		rc_node_relay_publish(n, rc_cluster_node_state(n->cn));
+	if (rc != 0)
+		return rc;
+	/* room names need our services (NAME@SERVICE) from the first request on; an empty
+	 * state is not applied: publish here */
+	rc = rc_node_relay_publish(n, rc_cluster_node_state(n->cn));
+	if (rc != 0)
+		snprintf(err, errlen, "cannot publish the node's services: %s", strerror(-rc));
 	return rc;
 }
 
@@ -330,22 +335,6 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	return rc_scope_drainer_start(own, 0); /* once a database is known */
 }
 
-/* Room names need the services of our scopes (NAME@SERVICE) from the first request on:
- * until the relay directory (the other nodes, their keys) is published from the cluster
- * state, the dataplane knows our own service and the HA peer's. */
-static int
-publish_own_services(struct rc_node *n)
-{
-	static struct rc_relay_dir dir;
-
-	memset(&dir, 0, sizeof(dir));
-	snprintf(dir.self_id, sizeof(dir.self_id), "%s", n->cfg.node_id);
-	snprintf(dir.service[0], sizeof(dir.service[0]), "tc-%s", n->cfg.node_id);
-	if (n->cfg.ha.enabled)
-		snprintf(dir.service[1], sizeof(dir.service[1]), "tc-%s", n->cfg.ha.peer_id);
-	return rc_relay_publish(&n->dp, &dir);
-}
-
 static void
 copy_settings(struct rc_dp *dp, const struct rc_config *c)
 {
@@ -388,10 +377,6 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	    (rc = setup_storage(n, err, errlen)) != 0 || (rc = setup_ha(n, err, errlen)) != 0 ||
 	    (rc = setup_tables(n, err, errlen)) != 0)
 		return rc;
-	if ((rc = publish_own_services(n)) != 0) {
-		snprintf(err, errlen, "cannot publish the node's services: %s", strerror(-rc));
-		return rc;
-	}
 	if (cfg->mgmt_address[0] != '\0') {
 		struct rc_mgmt_conf mc = {
 			.addr = cfg->mgmt_address,

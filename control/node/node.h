@@ -179,8 +179,9 @@ void rc_node_list_rooms(struct rc_node *n, struct rc_work *wk);
  * state. b gets what was left out. 0, or -ENAMETOOLONG (our service name). Pure. */
 int rc_node_relay_dir(const struct rc_config *cfg, const struct rc_cluster *cl,
 		      struct rc_relay_dir *dir, struct rc_relay_build *b);
-/* Build and publish the directory (at start, on every change of the cluster state). */
-void rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
+/* Build and publish the directory (at start, on every change of the cluster state). 0, or
+ * -errno (logged). */
+int rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
 /* Control loop: ARP requests for the unresolved nodes (every second), the remote rooms'
  * interest refresh (every relay.refresh_ms, at once for a host whose MAC changed). */
 void rc_node_relay_tick(struct rc_node *n, uint64_t now_ms);

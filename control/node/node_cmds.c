@@ -87,12 +87,17 @@ static RC_ADMIN_HANDLER(cmd_status)
 	return 0;
 }
 
+/* A room with its service (the part of its canonical name after '@') and whether it is
+ * hosted here (one of our scopes) or a copy of a room another node hosts. */
 static json_t *
 room_json(const struct rc_room *r)
 {
-	return json_pack("{s:I,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id, "name",
-			 r->name, "home_worker", r->home, "members", (int)r->n_members,
-			 "last_seq",
+	const char *at = strchr(r->name, '@');
+
+	return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id,
+			 "name", r->name, "service", at != NULL ? at + 1 : "", "kind",
+			 r->kind == RC_ROOM_REMOTE ? "remote" : "hosted", "home_worker", r->home,
+			 "members", (int)r->n_members, "last_seq",
 			 (json_int_t)__atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
 			 "posts", (json_int_t)r->posts, "creator", r->creator, "created_ms",
 			 (json_int_t)r->created_ms);
@@ -105,7 +110,8 @@ struct list_ctx {
 
 static const struct rc_table_col room_cols[] = {
 	{ "ID", -8, "id" },
-	{ "ROOM", -24, "name" },
+	{ "ROOM", -32, "name" },
+	{ "KIND", -6, "kind" },
 	{ "MEMBERS", 8, "members" },
 	{ "LAST_SEQ", 10, "last_seq" },
 };

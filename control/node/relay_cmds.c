@@ -2,7 +2,8 @@
 /*
  * The relay's operator view: `relay status` (the directory as published, each node's
  * address and neighbour state, the workers' relay counters summed, the remote rooms), the
- * relay part of `stats` and the roomcast_relay_* metrics (node.h).
+ * relay part of `stats`, the roomcast_relay_* metrics (node.h), and `user home` (the node a
+ * user logs in to).
  *
  * Threads: the control thread (an RCU reader); the counters are read while the workers run.
  */
@@ -158,10 +159,50 @@ static RC_ADMIN_HANDLER(cmd_relay_status)
 	return 0;
 }
 
+/* user home USER: the node USER logs in to (rc_cluster_home_node), from this node's view. */
+static RC_ADMIN_HANDLER(cmd_user_home)
+{
+	struct rc_node *n = arg;
+	const struct rc_cluster *c = rc_cluster_node_state(n->cn);
+	const struct rc_cl_cluster *cl = NULL;
+	const struct rc_cl_group *g = NULL;
+	const struct rc_cl_node *home;
+	char vip[INET_ADDRSTRLEN];
+
+	if (c == NULL || rc_cluster_find_node(c, n->cfg.node_id, &g, &cl) == NULL) {
+		rc_text_printf(t, "%s: no home node (this node is in no cluster state): served "
+				  "where it logs in\n", argv[0]);
+		json_object_set_new(res, "user", json_string(argv[0]));
+		json_object_set_new(res, "node", json_null());
+		return 0;
+	}
+	home = rc_cluster_home_node(c, cl->name, argv[0], strlen(argv[0]));
+	json_object_set_new(res, "user", json_string(argv[0]));
+	json_object_set_new(res, "cluster", json_string(cl->name));
+	if (home == NULL) {
+		rc_text_printf(t, "%s: no home node (assignment none): served where it logs in\n",
+			       argv[0]);
+		json_object_set_new(res, "node", json_null());
+		return 0;
+	}
+	rc_cluster_find_node(c, home->id, &g, NULL);
+	inet_ntop(AF_INET, &home->vip, vip, sizeof(vip));
+	rc_text_printf(t, "%s: home node %s (group %s, %s), %s:%u\n", argv[0], home->id, g->name,
+		       rc_cl_assign_name(g->assign), vip, home->udp_port);
+	json_object_set_new(res, "node", json_string(home->id));
+	json_object_set_new(res, "group", json_string(g->name));
+	json_object_set_new(res, "assignment", json_string(rc_cl_assign_name(g->assign)));
+	json_object_set_new(res, "vip", json_string(vip));
+	json_object_set_new(res, "udp_port", json_integer(home->udp_port));
+	return 0;
+}
+
 static const struct rc_admin_cmd cmds[] = {
 	{ "relay status", "",
 	  "the relay directory (nodes, services, addresses, neighbours), its counters, remote rooms",
 	  cmd_relay_status },
+	{ "user home", "USER", "the home node USER logs in to (REDIRECT elsewhere)", cmd_user_home,
+	  1, 1 },
 };
 
 int

@@ -159,33 +159,48 @@ rc_node_relay_dir(const struct rc_config *cfg, const struct rc_cluster *cl,
 
 /* ---- on the node ---- */
 
-void
-rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl)
+/* Log what a new directory means: relaying off, nodes left out (each once). */
+static void
+relay_log(struct rc_node *n, const struct rc_relay_build *b)
 {
-	struct rc_relay_build b;
-	int rc;
+	const struct rc_relay_dir *d = n->relay_dir;
 
-	if (n->relay_dir == NULL && (n->relay_dir = calloc(1, sizeof(*n->relay_dir))) == NULL) {
-		RC_ERR("relay: no memory for the directory");
-		return;
-	}
-	rc = rc_node_relay_dir(&n->cfg, cl, n->relay_dir, &b);
-	if (rc == 0)
-		rc = rc_relay_publish(&n->dp, n->relay_dir);
-	if (rc != 0) {
-		RC_ERR("relay: cannot publish the directory: %s", strerror(-rc));
-		return;
-	}
 	if (n->cfg.relay.secret.len == 0 && !n->relay_off_logged)
 		RC_WARN("relay: no relay.secret_file: this node relays nothing (rooms hosted on "
 			"other nodes are unknown services here)");
 	n->relay_off_logged = n->cfg.relay.secret.len == 0;
-	if (b.skipped[0] != '\0' && strcmp(b.skipped, n->relay_skipped) != 0)
-		RC_WARN("relay: not in the directory: %s", b.skipped);
-	snprintf(n->relay_skipped, sizeof(n->relay_skipped), "%s", b.skipped);
-	RC_INFO("relay: service %s%s%s, %u other node(s) in the directory",
-		n->relay_dir->service[0], n->relay_dir->service[1][0] ? ", HA peer's " : "",
-		n->relay_dir->service[1], n->relay_dir->n_nodes);
+	if (b->skipped[0] != '\0' && strcmp(b->skipped, n->relay_skipped) != 0)
+		RC_WARN("relay: not in the directory: %s", b->skipped);
+	snprintf(n->relay_skipped, sizeof(n->relay_skipped), "%s", b->skipped);
+	RC_INFO("relay: service %s%s%s, %u other node(s) in the directory", d->service[0],
+		d->service[1][0] ? ", HA peer's " : "", d->service[1], d->n_nodes);
+}
+
+int
+rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl)
+{
+	struct rc_relay_dir *dir = malloc(sizeof(*dir));
+	struct rc_relay_build b;
+	int rc;
+
+	if (dir == NULL)
+		return -ENOMEM;
+	rc = rc_node_relay_dir(&n->cfg, cl, dir, &b);
+	if (rc == 0 && n->relay_dir != NULL && memcmp(dir, n->relay_dir, sizeof(*dir)) == 0) {
+		free(dir); /* unchanged: a change of the state elsewhere (chat settings...) */
+		return 0;
+	}
+	if (rc == 0)
+		rc = rc_relay_publish(&n->dp, dir);
+	if (rc != 0) {
+		RC_ERR("relay: cannot publish the directory: %s", strerror(-rc));
+		free(dir);
+		return rc;
+	}
+	free(n->relay_dir);
+	n->relay_dir = dir;
+	relay_log(n, &b);
+	return 0;
 }
 
 /* The directory nodes whose MAC changed since the last call (bit i: index i). */
