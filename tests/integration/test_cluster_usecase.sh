@@ -77,6 +77,18 @@ for i in 0 1 2 3; do # each user's session is on its home node, and there only
 		fi
 	done
 done
+# everyone's POSTs are acknowledged, and everyone hears everyone (rcha writes as it goes)
+acks() { awk -F'\t' -v u="$1" '$1 == "A" && $2 == u' "$OUT/acked.tsv" | wc -l; }
+heard() { awk -F'\t' -v u="$1" -v s="$2" '$1 == "D" && $2 == u && $7 == s' "$OUT/acked.tsv" |
+	wc -l; }
+for i in 0 1 2 3; do
+	[ "$(acks "${USERS[i]}")" -gt 0 ] || rc_fail "step 1: ${USERS[i]} (homed on ${C4_ID[i]})" \
+		"has no ACK after 5 s: its POSTs to $ROOM are not acknowledged"
+	for j in 0 1 2 3; do
+		[ "$(heard "${USERS[i]}" "${USERS[j]}")" -gt 0 ] || rc_fail "step 1: ${USERS[i]}" \
+			"(homed on ${C4_ID[i]}) got no message of ${USERS[j]} (homed on ${C4_ID[j]})"
+	done
+done
 c4_show_states
 
 rc_log "==== step 2: TC fails on 1a"
@@ -119,10 +131,8 @@ rc=0
 wait "$RCHA" || rc=$?
 cat "$RC_WORK/rcha-run.log"
 for f in pauses events users; do cp "$OUT/$f.tsv" "$RC_WORK/rcha-$f.log"; done
+column -t -s $'\t' "$OUT/users.tsv" 2>/dev/null || cat "$OUT/users.tsv"
 val() { sed -n "s/^$1: //p" "$2"; } # KEY FILE
-rc_assert_eq "$rc" 0 "rcha run exit status"
-rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
-rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins"
 ucol() { awk -v u="$1" -v c="$2" -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i }
 	$1 == u { for (i = 1; i <= NF; i++) if (h[i] == c || h[i] == "#" c) print $i }' \
 	"$OUT/users.tsv"; }
@@ -141,7 +151,12 @@ for i in 0 1 2 3; do
 	rc_assert_eq "$(ucol "$u" dup_deliveries)" 0 "$u: duplicate deliveries"
 	rc_assert_eq "$(ucol "$u" gap_skipped)" 0 "$u: seqs given up"
 	[ "$i" = 0 ] || rc_assert_eq "$(resumed "$u")" "" "$u (homed on ${C4_ID[i]}) never moved"
+	rc_assert_eq "$(ucol "$u" acked)" "$(ucol "$u" posts)" \
+		"$u (homed on ${C4_ID[i]}): every POST acknowledged"
 done
+rc_assert_eq "$rc" 0 "rcha run exit status"
+rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
+rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins"
 # Each user was handed every message of the room from the first one on, once and in order:
 # its DELIVERs are seqs 1..max, max the highest seq anyone was acknowledged.
 max_seq=$(awk -F'\t' '$1 == "A" && $5 > m { m = $5 } END { print m + 0 }' "$OUT/acked.tsv")

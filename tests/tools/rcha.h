@@ -19,7 +19,8 @@
  *                (server: where it logged in first; home: the node a REDIRECT sent it
  *                to, "-" if none)
  * Rooms are named as the node stores them (JOINED's canonical name, NAME@SERVICE).
- * Times are milliseconds since the start of the run.
+ * Times are milliseconds since the start of the run. Every line is written as it happens
+ * (line-buffered): the files can be read while the run goes on.
  *
  * Single-threaded: every client is polled from one loop.
  */

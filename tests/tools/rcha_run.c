@@ -332,6 +332,7 @@ out_file(const char *dir, const char *name, const char *header)
 		fprintf(stderr, "rcha: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
+	setvbuf(f, NULL, _IOLBF, 0); /* a test reads them while the run goes on */
 	fprintf(f, "#%s\n", header);
 	return f;
 }
