@@ -204,6 +204,14 @@ enum rc_rooms_state {
 /* Worker main loop (rte_eal_remote_launch target; arg = struct rc_worker *). */
 int rc_worker_main(void *arg);
 
+/*
+ * The worker's step for one frame m received on port index p (what rc_worker_main does with
+ * each): ARP and ICMP echo answered, a chat datagram to rc_req_input(), a relay datagram
+ * ("RN") to rc_relay_input(), ARP senders to the neighbour table; m is freed or queued. For
+ * tests; worker w's context.
+ */
+void rc_worker_rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m);
+
 /* Set by the daemon before launching workers. */
 extern struct rc_dp *rc_dp_global;
 

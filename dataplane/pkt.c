@@ -132,7 +132,7 @@ ipv4_input(struct rte_mbuf *m, struct rte_ether_hdr *eth, const struct rc_local 
 	rte_ether_addr_copy(&eth->src_addr, &peer->mac);
 	peer->port_idx = local->port_idx;
 	peer->vip = (uint8_t)vip;
-	peer->relay = 0; /* a relay peer is known by its envelope (relay.c), never by its address */
+	peer->relay = 0; /* a relay datagram's sender is named by its envelope */
 	return udp_input(ip, ip_len, local, peer, payload, len, why);
 }
 

@@ -361,7 +361,7 @@ next_counter(uint64_t *next, unsigned lane)
 {
 	if (*next == 0)
 		*next = rc_wall_us(); /* above whatever a previous run of this node sent */
-	return *next++ << RC_RELAY_LANE_BITS | lane;
+	return (*next)++ << RC_RELAY_LANE_BITS | lane;
 }
 
 /* The node of relay peer `to` in pub, or NULL. */
@@ -507,6 +507,25 @@ rc_relay_wrap(struct rc_dp *dp, struct rc_peer *to, struct rte_mbuf *m, const ui
 }
 
 /* ---- counters ---- */
+
+static const char *const drop_names[RC_RELAY_DROP_MAX] = {
+	[RC_RELAY_DROP_MALFORMED] = "relay_malformed",
+	[RC_RELAY_DROP_BAD_SENDER] = "relay_bad_sender",
+	[RC_RELAY_DROP_BAD_KEY] = "relay_bad_key",
+	[RC_RELAY_DROP_BAD_TAG] = "relay_bad_tag",
+	[RC_RELAY_DROP_REPLAY] = "relay_replay",
+	[RC_RELAY_DROP_NO_NEIGH] = "relay_no_neigh",
+	[RC_RELAY_DROP_NO_NODE] = "relay_no_node",
+	[RC_RELAY_DROP_TOO_BIG] = "relay_too_big",
+};
+
+const char *
+rc_relay_drop_name(unsigned reason)
+{
+	if (reason >= RC_RELAY_DROP_MAX || drop_names[reason] == NULL)
+		return "?";
+	return drop_names[reason];
+}
 
 static void
 stats_add(struct rc_relay_stats *out, const struct rc_relay_stats *s)

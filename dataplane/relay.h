@@ -70,6 +70,9 @@ enum rc_relay_drop {
 	RC_RELAY_DROP_MAX
 };
 
+/* "relay_malformed", "relay_bad_sender", ... (the counters' names); "?" out of range. */
+const char *rc_relay_drop_name(unsigned reason);
+
 /* A worker's relay counters (the control thread sums them: rc_relay_stats_sum). */
 struct rc_relay_stats {
 	uint64_t dgrams_in;  /* envelopes verified */
@@ -109,7 +112,8 @@ struct rc_worker;
 
 /*
  * Control thread: publish a copy of dir (RCU); the old one is freed after a grace period.
- * Indexes stay stable (see above); the neighbour entry of a node whose IP changed starts
+ * Call it once dp->n_workers is set: each worker gets its own keyed MAC context per node
+ * (without, a worker seals with a one-shot MAC, slower). Indexes stay stable (see above); the neighbour entry of a node whose IP changed starts
  * unresolved. 0, or -ENOMEM, -EINVAL (n_nodes too large, an id or a service not
  * NUL-terminated, an empty or duplicate id).
  */

@@ -45,6 +45,42 @@ reassembled(struct rc_frag_tap *tap, const struct rte_mbuf *m, uint64_t now)
 	return rc_frag_tap_reassembled(tap, eth + 1, now);
 }
 
+/* One received frame: answered in place, handed to the chat or relay input, or dropped. */
+static inline void
+rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	switch (rc_pkt_classify(m, &dp->ports[p].local, &peer, &payload, &len, &why)) {
+	case RC_V_REPLY:
+		rc_neigh_arp(dp, w, m, true);
+		m->port = (uint16_t)p;
+		rc_tx_frame(dp, w, m);
+		return;
+	case RC_V_CHAT:
+		if (unlikely(len >= 2 && payload[1] == 0x4E && payload[0] == 0x52))
+			rc_relay_input(dp, w, &peer, payload, len); /* "RN": another node */
+		else
+			rc_req_input(dp, w, &peer, payload, len);
+		break;
+	case RC_V_DROP:
+		w->stats.drops[why]++;
+		if (why == RC_DROP_ARP_NOT_US) /* ARP replies, gratuitous ARP */
+			rc_neigh_arp(dp, w, m, false);
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+void
+rc_worker_rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
+{
+	rx_frame(dp, w, p, m);
+}
+
 static unsigned
 rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 {
@@ -52,11 +88,8 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 	struct rc_frag_tap *tap = port->frag_tap[w->idx];
 	uint64_t now = 0, ignored = 0;
 	struct rte_mbuf *pkts[RC_BURST_MAX];
-	const uint8_t *payload;
-	struct rc_peer peer;
-	enum rc_drop why;
 	unsigned total = 0;
-	uint16_t q, n, i, len;
+	uint16_t q, n, i;
 
 	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
 		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
@@ -72,26 +105,7 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 				rte_pktmbuf_free(pkts[i]);
 				continue;
 			}
-			switch (rc_pkt_classify(pkts[i], &port->local, &peer, &payload, &len,
-						&why)) {
-			case RC_V_REPLY:
-				rc_neigh_arp(dp, w, pkts[i], true);
-				pkts[i]->port = (uint16_t)p;
-				rc_tx_frame(dp, w, pkts[i]);
-				continue;
-			case RC_V_CHAT:
-				if (unlikely(len >= 2 && payload[1] == 0x4E && payload[0] == 0x52))
-					rc_relay_input(dp, w, &peer, payload, len); /* "RN" */
-				else
-					rc_req_input(dp, w, &peer, payload, len);
-				break;
-			case RC_V_DROP:
-				w->stats.drops[why]++;
-				if (why == RC_DROP_ARP_NOT_US) /* replies, gratuitous ARP */
-					rc_neigh_arp(dp, w, pkts[i], false);
-				break;
-			}
-			rte_pktmbuf_free(pkts[i]);
+			rx_frame(dp, w, p, pkts[i]);
 		}
 		total += n;
 	}

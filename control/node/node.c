@@ -366,7 +366,8 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	n->cluster_settings = (struct rc_cluster_settings){
 		.node_id = n->cfg.node_id, .data_dir = n->cfg.data_dir,
 		.cluster_file = n->cfg.cluster_file, .mgmt_address = n->cfg.mgmt_address,
-		.service_ip = n->cfg.service_ip, .db_conninfo = n->cfg.db_conninfo,
+		.service_ip = n->cfg.service_ip, .udp_port = n->cfg.udp_port,
+		.db_conninfo = n->cfg.db_conninfo,
 		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
 		.secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
 	n->started_ms = rc_mono_ms();

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The relay envelope: the wrapper of every node-to-node datagram (PROTOCOL.md, "The relay
- * between nodes"):
+ * The relay envelope: the wrapper of every node-to-node datagram (PROTOCOL.md 13.1):
  *
  *   magic u16 0x524E ("RN") | version u8 1 | key_id u8 | counter u64 | sender str8
  *   | bundle (protocol messages) | tag: the first 16 bytes of HMAC-SHA256(pair key, every

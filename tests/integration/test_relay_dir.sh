@@ -14,6 +14,7 @@
 #     (logins_redirected, roomcast_logins_redirected_total); one homed on n1 gets LOGIN_OK.
 #  4. group set g1 assignment none: nobody is redirected any more.
 #  5. `room list` shows a room with its service and kind.
+#  6. n2 with a node.udp_port other than its entry's in the cluster state: refused at start.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -114,4 +115,15 @@ rc_assert_eq "$(jq_of "$j" '.rooms[] | select(.name | startswith("dir-room")) | 
 
 rc_stop_node || rc_fail "n1 did not stop cleanly (exit $RC_NODE_EXIT)"
 rc_stop_node2 || rc_fail "n2 did not stop cleanly (exit $RC_NODE_EXIT)"
+
+# 6. a node whose node.udp_port is not the one the state gives it (where the others relay)
+rc_log "step 6: node.udp_port against the state"
+sed 's/udp_port = [0-9]*;/udp_port = 6421;/' "$RC_CONF2" >"$RC_WORK/node2-port.conf"
+rc=0
+timeout 30 ip netns exec "$RC_NS_NODE" "$RC_ROOMCASTD" -c "$RC_WORK/node2-port.conf" \
+	>"$RC_WORK/node2-port.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || rc_fail "n2 with udp_port 6421: exit $rc, expected a refusal"
+rc_assert_file_match "$RC_WORK/node2-port.log" \
+	'the cluster state gives it udp_port 6420 \(the other nodes relay to it\), but node.udp_port is 6421' \
+	"n2 refuses a udp_port the state does not give it"
 rc_log "PASS"
