@@ -65,7 +65,13 @@ RC_BG_PIDS+=("$RCHA")
 sleep 5
 rc_alive "$RCHA" || rc_fail "step 1: the users could not log in and join $ROOM:" \
 	"$(tr '\n' ' ' <"$RC_WORK/rcha-run.log" | head -c 400)"
-rc_assert_match "$(rc_ha_ctl 0 room list)" "$ROOM" "step 1: 1a hosts $ROOM"
+# hosted I: node I hosts ROOM (a remote room is a home node's copy: not hosted)
+hosted() { rc_ha_ctl "$1" -j room list | jq -e --arg r "$ROOM" \
+	'[.rooms[] | select(.name == $r and .kind == "hosted")] | length == 1' >/dev/null; }
+rc_assert "step 1: 1a hosts $ROOM" hosted 0
+for i in 1 2 3; do
+	rc_assert_fails "step 1: ${C4_ID[i]} does not host $ROOM" hosted "$i"
+done
 for i in 0 1 2 3; do # each user's session is on its home node, and there only
 	sessions=$(rc_ha_ctl "$i" user list)
 	for j in 0 1 2 3; do
@@ -99,8 +105,16 @@ c4_wait_states 10 "Failed Over with Critical Services Not Running" "Running in B
 c4_show_states
 rc_assert_eq "$(c4_reason 0)" "Critical Service Down" "step 2: 1a's reason"
 rc_assert_eq "$(c4_reason 1)" "Critical Service Down" "step 2: 1b's reason (its peer's)"
-rc_assert_match "$(rc_ha_ctl 1 room list)" "$ROOM" "step 2: 1b hosts $ROOM"
-sleep 4
+rc_assert "step 2: 1b hosts $ROOM" hosted 1
+# while 1b serves the room, everyone's POSTs are acknowledged again
+acked_now=()
+for i in 0 1 2 3; do acked_now[i]=$(acks "${USERS[i]}"); done
+more_acks() { [ "$(acks "${USERS[$1]}")" -gt "${acked_now[$1]}" ]; }
+for i in 0 1 2 3; do
+	rc_wait_until 10 "step 2: ${USERS[i]} (homed on ${C4_ID[i]}) acknowledged while 1b serves" \
+		more_acks "$i"
+done
+sleep 3
 
 rc_log "==== step 3: TC runs again on 1a"
 c4_tc_resume 0
@@ -114,7 +128,8 @@ T_BACK=$(date +%s%3N)
 rc_ha_ctl 0 ha fallback 1a
 c4_wait_states 15 Normal Normal Normal Normal
 c4_show_states
-rc_assert_match "$(rc_ha_ctl 0 room list)" "$ROOM" "step 4: 1a hosts $ROOM again"
+rc_assert "step 4: 1a hosts $ROOM again" hosted 0
+rc_assert_fails "step 4: 1b no longer hosts $ROOM" hosted 1
 # each step's states, from every node's transition history since step 1
 for i in 0 1 2 3; do rc_log "${C4_ID[i]} went through: $(c4_path "$i")"; done
 rc_assert_match "$(c4_path 0)" "^(Failing Over > )?Failed Over with Critical Services Not \
