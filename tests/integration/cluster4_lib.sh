@@ -40,10 +40,12 @@
 # four idle nodes stay well under the machine's two cores. Timers: four nodes (plus whatever
 # else the machine runs) share those two cores, and one starting node stalls the others'
 # control threads for a moment: the heartbeat and lease timers default to dead_ms 1000 and
-# lease_ttl_ms 1500 here (RC_HA_DEAD_MS, RC_HA_TTL_MS override), so that the nodes do not
-# fail each other over on their own while the use case runs.
+# lease_ttl_ms 1500 here, and the TC watcher to stall_ms 2000 (RC_HA_DEAD_MS, RC_HA_TTL_MS,
+# RC_HA_EXTRA override), so that the nodes do not fail each other over on their own while
+# the use case runs.
 RC_HA_DEAD_MS=${RC_HA_DEAD_MS:-1000}
 RC_HA_TTL_MS=${RC_HA_TTL_MS:-1500}
+RC_HA_EXTRA=${RC_HA_EXTRA-stall_ms = 2000;}
 
 C4_ID=(1a 1b 2a 2b)
 C4_GROUP=(g1 g1 g2 g2)
