@@ -14,6 +14,8 @@
 static_assert(RC_RELAY_LANES <= 1u << RC_RELAY_LANE_BITS, "a lane fits in the counter's bits");
 static_assert(RC_DP_MAX_WORKERS <= RC_RELAY_LANE_CTRL, "every worker has a lane of its own");
 static_assert(RC_RELAY_MAX_NODES < 255, "rc_peer.relay holds 1 + a directory index");
+static_assert(sizeof(struct rc_relay_stats) % sizeof(uint64_t) == 0,
+	      "the counters are summed as an array of uint64_t");
 
 /* ---- publication (control thread) ---- */
 
@@ -56,21 +58,19 @@ index_in(const struct rc_relay_pub *pub, const char *id)
 	return -1;
 }
 
-/* A free index for a node new to the directory: one no node held before if any is left. */
+/* A free index for a node new to the directory: one never held by any node if any is left
+ * (an index kept by a room or a member keeps naming the node that left), else the first
+ * one held by none now. */
 static int
-free_index(const struct rc_relay_pub *old, const struct rc_relay_pub *pub, const bool *taken)
+free_index(const struct rc_relay *r, const bool *taken)
 {
-	int fallback = -1;
-
-	for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++) {
-		if (taken[i])
-			continue;
-		if (old == NULL || i >= old->dir.n_nodes || old->dir.nodes[i].id[0] == '\0')
+	for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++)
+		if (!taken[i] && !r->ever_held[i])
 			return (int)i;
-		if (fallback < 0 && index_in(pub, old->dir.nodes[i].id) < 0)
-			fallback = (int)i;
-	}
-	return fallback;
+	for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++)
+		if (!taken[i])
+			return (int)i;
+	return -1; /* not reached: at most RC_RELAY_MAX_NODES nodes (dir_check) */
 }
 
 /* Place dir's nodes in pub: a node keeps its old index; the others take free ones. */
@@ -93,7 +93,8 @@ place_nodes(struct rc_relay *r, const struct rc_relay_pub *old, struct rc_relay_
 	for (i = 0; i < dir->n_nodes; i++) {
 		if (placed[i])
 			continue;
-		at = free_index(old, pub, taken);
+		at = free_index(r, taken);
+		r->ever_held[at] = true;
 		pub->dir.nodes[at] = dir->nodes[i];
 		pub->gen[at] = ++r->next_gen == 0 ? ++r->next_gen : r->next_gen;
 		taken[at] = true;
@@ -109,7 +110,7 @@ pub_free(struct rc_relay_pub *pub)
 	for (unsigned w = 0; w < RC_DP_MAX_WORKERS; w++)
 		for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++)
 			rc_hmac_keyed_free(pub->mac[w][i]);
-	memset(pub, 0, sizeof(*pub)); /* the pair keys */
+	explicit_bzero(pub, sizeof(*pub)); /* the pair keys */
 	free(pub);
 }
 

@@ -13,7 +13,7 @@
  *
  * Directory indexes are stable: a node id keeps its index across publications (a node that
  * leaves the directory leaves an empty entry, id ""), so an index stored in a room or a
- * member stays valid; a later node may reuse a free index.
+ * member stays valid; a new node takes an index no node held before while one is left.
  *
  * Concurrency: rc_relay_publish(), rc_neigh_solicit() and rc_relay_destroy(): the control
  * thread. rc_relay_find_service(), rc_relay_find_node(), rc_relay_peer_of(),

@@ -42,6 +42,7 @@ struct rc_relay {
 	struct rc_relay_pub *pub; /* RCU; replaced under lock */
 	pthread_mutex_t lock;
 	uint32_t next_gen;        /* control thread */
+	bool ever_held[RC_RELAY_MAX_NODES]; /* control thread: an index some node had */
 	uint64_t ctrl_counter[RC_RELAY_MAX_NODES]; /* lane RC_RELAY_LANE_CTRL, under lock */
 	struct rc_relay_stats ctrl; /* counted outside the workers (relaxed atomics) */
 	struct rc_neigh neigh[RC_RELAY_MAX_NODES];
