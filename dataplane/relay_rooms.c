@@ -6,6 +6,7 @@
 #include "relay_rooms.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_mempool.h>
@@ -79,16 +80,19 @@ rc_room_resolve(struct rc_dp *dp, const struct rc_str *name, unsigned *where)
 	return RC_ROOM_REMOTE;
 }
 
-/* ---- sending ---- */
-
-static void
-hdr_of(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
+void
+rc_relay_no_service(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+		    unsigned type, const struct rc_str *name)
 {
-	memset(m, 0, sizeof(*m));
-	m->hdr.type = (uint8_t)type;
-	m->hdr.session = session;
-	m->hdr.request_id = request_id;
+	const char *at = memrchr(name->p, '@', name->len);
+	char text[RC_MAX_ERRTEXT + 1];
+	int n = at == NULL ? 0 : (int)(name->p + name->len - at - 1);
+
+	snprintf(text, sizeof(text), "unknown room: no service %.*s", n, at == NULL ? "" : at + 1);
+	rc_req_error(dp, w, who, RC_E_UNKNOWN_ROOM, type, text);
 }
+
+/* ---- sending ---- */
 
 /* m to the host of remote room r. An unreachable host (MAC unknown yet): dropped, counted
  * by rc_relay_peer_of; the client's resend or the next refresh repeats it. */
@@ -125,7 +129,7 @@ home_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct
 		return;
 	}
 	/* the host answers the client (JOINED, history, or ERROR) through us */
-	hdr_of(&m, RC_T_RJOIN, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_RJOIN, who->session, who->request_id);
 	m.u.rjoin.alias = r->id;
 	m.u.rjoin.since_seq = req->u.join.since_seq;
 	m.u.rjoin.user.p = who->user;
@@ -141,7 +145,7 @@ home_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struc
 	struct rc_msg m;
 
 	rc_room_member_remove(r, who->session); /* a member: checked (run_at_home) */
-	hdr_of(&m, RC_T_LEFT, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_LEFT, who->session, who->request_id);
 	m.u.left.room_id = r->id;
 	rc_tx_msg(dp, w, &who->peer, &m);
 	if (r->n_members == 0)
@@ -156,7 +160,7 @@ rc_relay_home_empty(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r)
 
 	if (host_id == 0)
 		return; /* the host never told its id: its node member expires by itself */
-	hdr_of(&m, RC_T_RLEAVE, 0, 0);
+	rc_req_hdr(&m, RC_T_RLEAVE, 0, 0);
 	m.u.rleave.room_id = host_id;
 	m.u.rleave.alias = r->id;
 	to_host(dp, w, r, &m);
@@ -213,7 +217,7 @@ ask_gap(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, uint64_t from,
 	uint64_t n = to - from;
 
 	w->relay_stats.gaps++;
-	hdr_of(&m, RC_T_RFETCH, 0, 0);
+	rc_req_hdr(&m, RC_T_RFETCH, 0, 0);
 	m.u.rfetch.room_id = __atomic_load_n(&r->host_room_id, __ATOMIC_RELAXED);
 	m.u.rfetch.alias = r->id;
 	m.u.rfetch.from_seq = from;
@@ -355,7 +359,7 @@ rc_relay_node_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
 
 	if (rc != 0)
 		return rc;
-	hdr_of(&m, RC_T_RJOINED, 0, who->request_id);
+	rc_req_hdr(&m, RC_T_RJOINED, 0, who->request_id);
 	m.u.rjoined.alias = who->alias;
 	m.u.rjoined.room_id = r->id;
 	m.u.rjoined.last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
@@ -399,7 +403,7 @@ host_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from,
 	uint32_t room_id = 0;
 	const struct rc_str *user = NULL;
 
-	hdr_of(&t, 0, m->hdr.session, m->hdr.request_id);
+	rc_req_hdr(&t, 0, m->hdr.session, m->hdr.request_id);
 	switch (m->hdr.type) {
 	case RC_T_RJOIN:
 		t.hdr.type = RC_T_JOIN;
@@ -499,7 +503,7 @@ refresh_room(void *arg, struct rc_room *r)
 	    !(f->mask >> (r->host_node & 63) & 1) ||
 	    rc_relay_peer_of(f->dp, r->host_node, &host) != 0)
 		return 0;
-	hdr_of(&m, RC_T_RJOIN, 0, 0);
+	rc_req_hdr(&m, RC_T_RJOIN, 0, 0);
 	m.u.rjoin.alias = r->id;
 	m.u.rjoin.since_seq = __atomic_load_n(&r->last_seq, __ATOMIC_RELAXED);
 	m.u.rjoin.user.p = NODE_USER;

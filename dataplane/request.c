@@ -40,8 +40,8 @@ rc_reply_ctx_from_who(struct rc_reply_ctx *c, const struct rc_who *who)
 	c->alias = who->alias;
 }
 
-static void
-reply_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
+void
+rc_req_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
 {
 	memset(m, 0, sizeof(*m));
 	m->hdr.type = (uint8_t)type;
@@ -55,7 +55,7 @@ rc_req_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who, un
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ERROR, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, who->session, who->request_id);
 	m.u.error.code = (uint16_t)code;
 	m.u.error.ref_type = (uint8_t)ref_type;
 	m.u.error.text.p = text;
@@ -77,7 +77,7 @@ send_error_unauth(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *p
 	}
 	if (ERR_HDR_LEN + tlen > req_len)
 		tlen = req_len - ERR_HDR_LEN;
-	reply_hdr(&m, RC_T_ERROR, 0, h->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, 0, h->request_id);
 	m.u.error.code = (uint16_t)code;
 	m.u.error.ref_type = h->type;
 	m.u.error.text.p = text;
@@ -131,7 +131,7 @@ do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		rc_req_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
 		return;
 	}
-	reply_hdr(&m, RC_T_JOINED, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_JOINED, who->session, who->request_id);
 	m.u.joined.room.p = r->name;
 	m.u.joined.room.len = r->name_len;
 	m.u.joined.room_id = rc_reply_room_id(r->id, who->alias);
@@ -168,7 +168,7 @@ do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct 
 		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
 		return;
 	}
-	reply_hdr(&m, RC_T_LEFT, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_LEFT, who->session, who->request_id);
 	m.u.left.room_id = r->id;
 	rc_tx_msg(dp, w, &who->peer, &m);
 }
@@ -184,7 +184,7 @@ do_members(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struc
 
 	(void)req;
 	do {
-		reply_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
+		rc_req_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
 		m.u.member_list.room_id = rc_reply_room_id(r->id, who->alias);
 		size = RC_HDR_LEN + 6;
 		for (n = 0; i < r->n_members; i++) {
@@ -223,7 +223,7 @@ send_ack(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to, uint64
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ACK, session, request_id);
+	rc_req_hdr(&m, RC_T_ACK, session, request_id);
 	m.u.ack.room_id = room_id;
 	m.u.ack.cmid = cmid;
 	m.u.ack.seq = seq;
@@ -324,7 +324,7 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	struct rc_msg m;
 
 	(void)r;
-	reply_hdr(&m, RC_T_PONG, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_PONG, who->session, who->request_id);
 	m.u.pong.nonce = req->u.ping.nonce;
 	rc_tx_msg(dp, w, &who->peer, &m);
 }
@@ -636,18 +636,6 @@ room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct re
 }
 
 static void
-unknown_service(struct rc_dp *dp, struct rc_worker *w, const struct req *q,
-		const struct rc_str *name)
-{
-	const char *at = memrchr(name->p, '@', name->len);
-	char text[RC_MAX_ERRTEXT + 1];
-	int n = at == NULL ? 0 : (int)(name->p + name->len - at - 1);
-
-	snprintf(text, sizeof(text), "unknown room: no service %.*s", n, at == NULL ? "" : at + 1);
-	rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, text);
-}
-
-static void
 room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
 	     struct req *q)
 {
@@ -668,7 +656,7 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	r = rc_room_lookup_name(dp->rooms, name.p, name.len);
 	kind = r != NULL ? r->kind : rc_room_resolve(dp, &name, &where);
 	if (kind < 0) {
-		unknown_service(dp, w, q, &name);
+		rc_relay_no_service(dp, w, &q->who, q->row->type, &name);
 		return;
 	}
 	/* a remote room is its host's to refuse */
@@ -731,7 +719,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	if (s == NULL && (q->row->needs & RC_REQ_GONE_BYE)) {
 		/* the session is gone already (its BYE was lost, it expired): a BYE is no
 		 * larger than the request (PROTOCOL.md 7.10) */
-		reply_hdr(&r, RC_T_BYE, 0, q->m->hdr.request_id);
+		rc_req_hdr(&r, RC_T_BYE, 0, q->m->hdr.request_id);
 		rc_tx_msg(dp, w, peer, &r);
 		return;
 	}
@@ -840,7 +828,7 @@ send_not_stored(struct rc_dp *dp, struct rc_worker *w, const struct rc_reply_ctx
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, c->session, c->request_id);
 	m.u.error.code = RC_E_BUSY;
 	m.u.error.ref_type = RC_T_POST;
 	m.u.error.text.p = text;
@@ -917,7 +905,7 @@ rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	send_ack(dp, w, &c->peer, c->session, c->request_id, rc_reply_room_id(r->id, c->alias),
 		 rec->cmid, rec->seq);
 
-	reply_hdr(&m, RC_T_DELIVER, 0, 0);
+	rc_req_hdr(&m, RC_T_DELIVER, 0, 0);
 	m.u.deliver.room_id = r->id;
 	m.u.deliver.seq = rec->seq;
 	m.u.deliver.ts_ms = rec->ts_ms;

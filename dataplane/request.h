@@ -89,6 +89,9 @@ rc_reply_room_id(uint32_t room_id, uint32_t alias)
 	return alias != 0 ? alias : room_id;
 }
 
+/* m emptied, with the header of a message of type for session / request_id. */
+void rc_req_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id);
+
 /* An ERROR for the request of who (to its session, or through its relay peer). */
 void rc_req_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
 		  unsigned code, unsigned ref_type, const char *text);

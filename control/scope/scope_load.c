@@ -40,6 +40,9 @@ load_room(void *arg, const struct rc_wal_room *sr)
 			s->next_room_id = sr->room_id + 1;
 		return 0;
 	}
+	r = rc_room_lookup_name(ss->dp->rooms, sr->name, (unsigned)strlen(sr->name));
+	if (r != NULL && r->kind == RC_ROOM_REMOTE) /* our copy while its host served it: the */
+		rc_room_del(ss->dp->rooms, r);      /* room takes its place; members JOIN again */
 	r = rc_room_add(ss->dp->rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % ss->dp->n_workers));
 	if (r == NULL && errno == EEXIST && ss->n > 1) {

@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <rte_arp.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
@@ -1397,28 +1396,16 @@ test_control_create_room_decoded(void **state)
 
 /* ---- the relay: relayed requests at the host, remote rooms at home ---- */
 
-/* The other node's MAC, as the workers learn it from its ARP reply. */
+/* The other node's MAC, as the workers learn it from an ARP request it sends. */
 static void
 learn_peer_mac(void)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.mbuf_pool);
-	struct rte_ether_hdr *eth;
-	struct rte_arp_hdr *arp;
+	struct rc_local peer = { .ip = rte_cpu_to_be_32(PEER_IP),
+				 .mac = { .addr_bytes = { 0x02, 0, 0, 0, 0, 0x22 } } };
 
 	assert_non_null(m);
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*arp));
-	memset(eth, 0, sizeof(*eth) + sizeof(*arp));
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-	arp = (struct rte_arp_hdr *)(eth + 1);
-	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	arp->arp_hlen = 6;
-	arp->arp_plen = 4;
-	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
-	arp->arp_data.arp_sha.addr_bytes[0] = 0x02;
-	arp->arp_data.arp_sha.addr_bytes[5] = 0x22;
-	arp->arp_data.arp_sip = rte_cpu_to_be_32(PEER_IP);
-	arp->arp_data.arp_tip = dp.ports[0].local.ip;
+	assert_int_equal(rc_pkt_arp_request(m, &peer, dp.ports[0].local.ip), 0);
 	rc_neigh_arp(&dp, dp.workers[0], m, false);
 	rte_pktmbuf_free(m);
 }
