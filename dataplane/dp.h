@@ -45,6 +45,7 @@ struct rc_reply_ctx {
 	struct rc_peer peer;
 	uint64_t seq_gen;     /* a POST's record: the room's seq_gen when its seq was assigned */
 	uint64_t incarnation; /* ... and the room instance's (room_table.h) */
+	uint32_t alias;       /* peer.relay != 0: the room's id at that node, in every reply */
 };
 
 /* A session's identity as the room's home worker needs it to answer and to deliver. */
@@ -53,7 +54,8 @@ struct rc_who {
 	uint32_t request_id;
 	uint8_t user_len;
 	uint8_t rx_worker; /* the worker that received the request */
-	struct rc_peer peer;
+	struct rc_peer peer; /* peer.relay != 0: a request relayed by that node (relay.h) */
+	uint32_t alias;      /* ... its id of the room: replies carry it as their room_id */
 	char user[RC_MAX_USER];
 };
 
@@ -64,6 +66,8 @@ enum rc_work_kind {
 	RC_WORK_CREATE_ROOM, /* to control: JOIN of a room that does not exist yet */
 	RC_WORK_PURGE,       /* to workers: remove session `who.session` from your rooms */
 	RC_WORK_ROOMS,       /* to control: list rooms by name prefix (ROOMS) */
+	RC_WORK_RELAY,       /* to workers: a host's node-level message for remote room
+			      * room_id (relay_rooms.h), `req` decoded into msg */
 };
 
 /*
@@ -91,6 +95,8 @@ struct rc_work {
 	struct rc_who who;
 	struct rc_msg req;         /* LOGIN, LOGOUT, CREATE_ROOM, REQUEST: decoded, into msg */
 	uint8_t msg[RC_MAX_DGRAM]; /* one whole message, header included */
+	char room[RC_MAX_ROOM];    /* the canonical room name req's room view points at, when
+				    * the client sent a bare name (request.c) */
 };
 
 struct rc_tx_slot {
@@ -164,6 +170,8 @@ struct rc_dp {
 	unsigned post_burst;
 	unsigned session_idle_s;
 	unsigned dedup_window;
+	unsigned relay_refresh_ms;    /* relay.refresh_ms (0: RC_RELAY_REFRESH_MS) */
+	uint64_t relay_refreshed_ms;  /* control thread: the last refresh (relay_rooms.c) */
 
 	/* written by the control thread, read by workers */
 	volatile uint8_t rooms_blocked; /* enum rc_rooms_state */

@@ -6,6 +6,8 @@
 
 #include <rte_ethdev.h>
 
+#include "bytes.h"
+
 static void
 tx_burst_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 {
@@ -159,9 +161,16 @@ rc_fanout_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 
 	if (n < 0)
 		return 0;
-	for (i = 0; i < r->n_members; i++)
-		if (rc_tx_append(dp, w, &r->members[i].peer, buf, (uint16_t)n) == 0)
+	for (i = 0; i < r->n_members; i++) {
+		const struct rc_member *mb = &r->members[i];
+
+		/* a node member gets its own id of the room (DELIVER's first field) */
+		rc_put_be32(buf + RC_HDR_LEN, mb->peer.relay != 0 ? mb->alias : r->id);
+		if (rc_tx_append(dp, w, &mb->peer, buf, (uint16_t)n) == 0) {
 			reached++;
+			w->relay_stats.delivers_out += mb->peer.relay != 0;
+		}
+	}
 	w->stats.msgs_out[RC_T_DELIVER] += reached;
 	w->stats.deliveries += reached;
 	return reached;

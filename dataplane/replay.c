@@ -32,6 +32,14 @@ replay_append(struct rc_replay *rp, const struct rc_reply_ctx *c, const struct r
 
 	if (n < 0)
 		return (int)n;
+	if (c->peer.relay != 0) { /* another node's: one sealed envelope each (relay.h) */
+		if (rc_dp_send_msg(rp->dp, c->rx_worker, &c->peer, msg) != 0) {
+			rp->dropped++;
+			return -ENOBUFS;
+		}
+		rp->sent++;
+		return 0;
+	}
 	if (rp->m != NULL && rc_pkt_payload_len(rp->m) + n > RC_MAX_DGRAM)
 		replay_flush(rp, c);
 	if (rp->m == NULL) {
@@ -60,7 +68,7 @@ replay_emit(void *arg, const struct rc_hist_req *r, const struct rc_wal_msg *s)
 	m.hdr.type = RC_T_DELIVER;
 	m.hdr.session = c->session;
 	m.hdr.request_id = c->request_id;
-	m.u.deliver.room_id = s->room_id;
+	m.u.deliver.room_id = c->alias != 0 ? c->alias : s->room_id; /* a relayed request */
 	m.u.deliver.seq = s->seq;
 	m.u.deliver.ts_ms = s->ts_ms;
 	m.u.deliver.cmid = s->cmid;
@@ -89,7 +97,7 @@ replay_end(void *arg, const struct rc_hist_req *r, unsigned count, uint64_t next
 		m.u.error.text.len = (uint16_t)strlen(m.u.error.text.p);
 	} else {
 		m.hdr.type = RC_T_FETCH_END;
-		m.u.fetch_end.room_id = r->room_id;
+		m.u.fetch_end.room_id = c->alias != 0 ? c->alias : r->room_id;
 		m.u.fetch_end.from_seq = r->from_seq;
 		m.u.fetch_end.next_seq = next_seq;
 		m.u.fetch_end.last_seq = r->to_seq;

@@ -25,6 +25,7 @@
 #include "room_table.h"
 #include "session.h"
 #include "lease_guard.h"
+#include "relay_rooms.h"
 
 #define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
 
@@ -36,10 +37,11 @@ rc_reply_ctx_from_who(struct rc_reply_ctx *c, const struct rc_who *who)
 	c->request_id = who->request_id;
 	c->rx_worker = who->rx_worker;
 	c->peer = who->peer;
+	c->alias = who->alias;
 }
 
-static void
-reply_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
+void
+rc_req_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id)
 {
 	memset(m, 0, sizeof(*m));
 	m->hdr.type = (uint8_t)type;
@@ -47,13 +49,13 @@ reply_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id
 	m->hdr.request_id = request_id;
 }
 
-static void
-send_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who, unsigned code,
-	   unsigned ref_type, const char *text)
+void
+rc_req_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who, unsigned code,
+	     unsigned ref_type, const char *text)
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ERROR, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, who->session, who->request_id);
 	m.u.error.code = (uint16_t)code;
 	m.u.error.ref_type = (uint8_t)ref_type;
 	m.u.error.text.p = text;
@@ -75,7 +77,7 @@ send_error_unauth(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *p
 	}
 	if (ERR_HDR_LEN + tlen > req_len)
 		tlen = req_len - ERR_HDR_LEN;
-	reply_hdr(&m, RC_T_ERROR, 0, h->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, 0, h->request_id);
 	m.u.error.code = (uint16_t)code;
 	m.u.error.ref_type = h->type;
 	m.u.error.text.p = text;
@@ -123,18 +125,22 @@ do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	int rc;
 
 	memcpy(mem.user, who->user, who->user_len);
-	rc = rc_room_member_add(r, &mem, dp->max_members);
+	rc = who->peer.relay != 0 ? rc_relay_node_join(dp, w, r, who)
+				  : rc_room_member_add(r, &mem, dp->max_members);
 	if (rc == -ENOSPC || rc == -ENOMEM) {
-		send_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
+		rc_req_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
 		return;
 	}
-	reply_hdr(&m, RC_T_JOINED, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_JOINED, who->session, who->request_id);
 	m.u.joined.room.p = r->name;
 	m.u.joined.room.len = r->name_len;
-	m.u.joined.room_id = r->id;
+	m.u.joined.room_id = rc_reply_room_id(r->id, who->alias);
 	m.u.joined.last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
 	m.u.joined.members = r->n_members;
-	rc_tx_msg(dp, w, &who->peer, &m);
+	if (who->session != 0) /* a node's own refresh: RJOINED alone */
+		rc_tx_msg(dp, w, &who->peer, &m);
+	if (since == 0 && who->session == 0)
+		return; /* the node had nothing yet: its live DELIVERs start now */
 	if (since == 0) /* FETCH_END.from_seq: the first of the latest history_on_join */
 		rc = ask_history(dp, w, r, who, RC_HIST_LATEST,
 				 m.u.joined.last_seq >= dp->history_on_join ?
@@ -144,7 +150,7 @@ do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		rc = ask_history(dp, w, r, who, RC_HIST_RANGE, since + 1, dp->max_fetch,
 				 RC_T_JOIN);
 	if (rc != 0)
-		send_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "history busy, FETCH later");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "history busy, FETCH later");
 }
 
 static void
@@ -154,11 +160,15 @@ do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct 
 	struct rc_msg m;
 
 	(void)req;
-	if (!rc_room_member_remove(r, who->session)) {
-		send_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
+	if (who->peer.relay != 0) { /* RLEAVE: the node has no member left */
+		rc_room_member_remove_at(r, (unsigned)rc_room_node_find(r, who->peer.relay));
 		return;
 	}
-	reply_hdr(&m, RC_T_LEFT, who->session, who->request_id);
+	if (!rc_room_member_remove(r, who->session)) {
+		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
+		return;
+	}
+	rc_req_hdr(&m, RC_T_LEFT, who->session, who->request_id);
 	m.u.left.room_id = r->id;
 	rc_tx_msg(dp, w, &who->peer, &m);
 }
@@ -174,15 +184,17 @@ do_members(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struc
 
 	(void)req;
 	do {
-		reply_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
-		m.u.member_list.room_id = r->id;
+		rc_req_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
+		m.u.member_list.room_id = rc_reply_room_id(r->id, who->alias);
 		size = RC_HDR_LEN + 6;
-		for (n = 0; i < r->n_members; i++, n++) {
+		for (n = 0; i < r->n_members; i++) {
+			if (r->members[i].peer.relay != 0)
+				continue; /* a node member: its users are listed at that node */
 			if (size + 1 + r->members[i].user_len > RC_MAX_DGRAM)
 				break;
 			users[n].p = r->members[i].user;
 			users[n].len = r->members[i].user_len;
-			size += 1 + users[n].len;
+			size += 1 + users[n++].len;
 		}
 		m.u.member_list.count = (uint16_t)n;
 		m.u.member_list.users = users;
@@ -202,7 +214,7 @@ do_fetch(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct 
 	if (ask_history(dp, w, r, who, RC_HIST_RANGE,
 			req->u.fetch.from_seq == 0 ? 1 : req->u.fetch.from_seq, max,
 			RC_T_FETCH) != 0)
-		send_error(dp, w, who, RC_E_BUSY, RC_T_FETCH, "history busy, retry");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_FETCH, "history busy, retry");
 }
 
 static void
@@ -211,7 +223,7 @@ send_ack(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to, uint64
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ACK, session, request_id);
+	rc_req_hdr(&m, RC_T_ACK, session, request_id);
 	m.u.ack.room_id = room_id;
 	m.u.ack.cmid = cmid;
 	m.u.ack.seq = seq;
@@ -271,34 +283,35 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 			return;
 		}
 		w->stats.resends_acked++;
-		send_ack(dp, w, &who->peer, who->session, who->request_id, r->id, cmid, seq);
+		send_ack(dp, w, &who->peer, who->session, who->request_id,
+			 rc_reply_room_id(r->id, who->alias), cmid, seq);
 		return;
 	}
 	if (dp->storage_full) {
-		send_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
+		rc_req_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
 		return;
 	}
 	if (dp->scope_no_peer[r->scope]) { /* ha.durability "peer-required" */
 		__atomic_fetch_add(&dp->peer_busy_refusals, 1, __ATOMIC_RELAXED);
-		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy: no HA peer copy, retry");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy: no HA peer copy, retry");
 		return;
 	}
 	rec = make_record(dp, w, r, who, req);
 	if (rec == NULL) {
-		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
 	if (rc_dedup_put(r->dedup, r->next_seq, who->user, who->user_len, cmid, true) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
 		w->stats.drops[RC_DROP_WINDOW_NOMEM]++;
-		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
 	if (rte_ring_enqueue(dp->wal_ring[r->scope], rec) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
 		rc_dedup_forget_from(r->dedup, r->next_seq);
 		w->stats.drops[RC_DROP_RING_WAL]++;
-		send_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
+		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
 	r->next_seq++;
@@ -311,7 +324,7 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	struct rc_msg m;
 
 	(void)r;
-	reply_hdr(&m, RC_T_PONG, who->session, who->request_id);
+	rc_req_hdr(&m, RC_T_PONG, who->session, who->request_id);
 	m.u.pong.nonce = req->u.ping.nonce;
 	rc_tx_msg(dp, w, &who->peer, &m);
 }
@@ -417,11 +430,17 @@ static void
 run_at_home(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r,
 	    const struct rc_req_row *row, const struct rc_who *who, const struct rc_msg *m)
 {
-	if (row->not_member != NULL && rc_room_member_find(r, who->session) < 0) {
-		send_error(dp, w, who, RC_E_NOT_MEMBER, row->type, row->not_member);
+	if (row->not_member != NULL &&
+	    (who->peer.relay != 0 ? !rc_relay_node_ok(r, who)
+				  : rc_room_member_find(r, who->session) < 0)) {
+		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, row->type,
+			     who->peer.relay != 0 ? "not a member: JOIN again" : row->not_member);
 		return;
 	}
-	row->fn(dp, w, r, who, m);
+	if (r->kind == RC_ROOM_REMOTE)
+		rc_relay_at_home(dp, w, r, who, m);
+	else
+		row->fn(dp, w, r, who, m);
 }
 
 static void
@@ -432,8 +451,9 @@ purge_session(struct rc_dp *dp, struct rc_worker *w, uint64_t session)
 
 	for (id = 1; id <= max; id++) {
 		r = rc_room_lookup_id(dp->rooms, id);
-		if (r != NULL && r->home == w->idx)
-			rc_room_member_remove(r, session);
+		if (r != NULL && r->home == w->idx && rc_room_member_remove(r, session) &&
+		    r->kind == RC_ROOM_REMOTE && r->n_members == 0)
+			rc_relay_home_empty(dp, w, r);
 	}
 }
 
@@ -448,10 +468,15 @@ rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 		purge_session(dp, w, wk->who.session);
 		return;
 	}
+	if (wk->kind == RC_WORK_RELAY) {
+		rc_relay_work(dp, w, wk);
+		return;
+	}
 	row = rc_req_row(wk->req.hdr.type);
 	if (row == NULL || row->runs != RC_REQ_ON_HOME)
 		return; /* routed by its row on RX: cannot happen */
-	if ((row->needs & RC_REQ_LIVE) && rc_session_lookup(dp->sessions, wk->who.session) == NULL)
+	if ((row->needs & RC_REQ_LIVE) && wk->who.peer.relay == 0 &&
+	    rc_session_lookup(dp->sessions, wk->who.session) == NULL)
 		return; /* the session ended (LOGOUT, expiry) while this waited (for its room) */
 	if (wk->room_id != 0) {
 		r = rc_room_lookup_id(dp->rooms, wk->room_id);
@@ -460,13 +485,13 @@ rc_req_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 		r = rc_room_lookup_name(dp->rooms, name->p, name->len);
 	}
 	if (r == NULL || r->home != w->idx) {
-		send_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, row->type, "unknown room");
+		rc_req_error(dp, w, &wk->who, RC_E_UNKNOWN_ROOM, row->type, "unknown room");
 		return;
 	}
-	if (!dp->scope_serving[r->scope]) {
+	if (r->kind == RC_ROOM_HOSTED && !dp->scope_serving[r->scope]) {
 		/* the scope stopped being served while this waited in the ring: nothing of
 		 * the room is touched (the control thread may be loading it again) */
-		send_error(dp, w, &wk->who, RC_E_NOT_OWNER, row->type,
+		rc_req_error(dp, w, &wk->who, RC_E_NOT_OWNER, row->type,
 			   "not the owner: these rooms are being moved between the HA pair");
 		return;
 	}
@@ -481,6 +506,7 @@ struct req {
 	const struct rc_msg *m;
 	const uint8_t *raw; /* its bytes in the datagram */
 	size_t raw_len;
+	const struct rc_str *canon; /* its room's canonical name when not the one in raw */
 	struct rc_who who;
 };
 
@@ -505,6 +531,13 @@ hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned 
 	memcpy(wk->msg, q->raw, q->raw_len);
 	wk->req = *q->m;
 	rc_msg_rebase(&wk->req, q->raw, wk->msg);
+	if (q->canon != NULL) {
+		struct rc_str *v = (struct rc_str *)room_name(q->row, &wk->req);
+
+		memcpy(wk->room, q->canon->p, q->canon->len);
+		v->p = wk->room;
+		v->len = q->canon->len;
+	}
 	if (rte_ring_enqueue(ring, wk) != 0) {
 		rte_mempool_put(dp->work_pool, wk);
 		w->stats.drops[full]++;
@@ -523,7 +556,8 @@ hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned 
 
 struct dgram {
 	unsigned n_creating;
-	struct rc_str creating[RC_DGRAM_CREATING]; /* point into the datagram */
+	uint8_t len[RC_DGRAM_CREATING];
+	char creating[RC_DGRAM_CREATING][RC_MAX_ROOM]; /* canonical names */
 };
 
 static bool
@@ -532,8 +566,7 @@ dgram_creating(const struct dgram *d, const struct rc_str *name)
 	unsigned i;
 
 	for (i = 0; i < d->n_creating; i++)
-		if (d->creating[i].len == name->len &&
-		    memcmp(d->creating[i].p, name->p, name->len) == 0)
+		if (d->len[i] == name->len && memcmp(d->creating[i], name->p, name->len) == 0)
 			return true;
 	return false;
 }
@@ -545,45 +578,49 @@ static void
 room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct req *q,
 	     const struct rc_str *name)
 {
-	bool follows = dgram_creating(d, name);
+	bool follows = d != NULL && dgram_creating(d, name);
 
 	if (!(q->row->needs & RC_REQ_CREATES) && !follows) {
-		send_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, "unknown room");
+		rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, "unknown room");
 		return;
 	}
 	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, q, 0, RC_DROP_RING_CTRL) != 0) {
-		send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
+		rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		return;
 	}
-	if (!follows && d->n_creating < RC_DGRAM_CREATING)
-		d->creating[d->n_creating++] = *name;
+	if (!follows && d != NULL && d->n_creating < RC_DGRAM_CREATING) {
+		d->len[d->n_creating] = (uint8_t)name->len;
+		memcpy(d->creating[d->n_creating++], name->p, name->len);
+	}
 }
 
-static void
-room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
-	     const struct req *q)
+/* A request for a room hosted here while the node or its scope does not serve rooms:
+ * refused (answered), true. */
+static bool
+hosted_refused(struct rc_dp *dp, struct rc_worker *w, const struct req *q, unsigned scope)
 {
-	const struct rc_str *name = room_name(q->row, q->m);
-	struct rc_room *r = rc_room_lookup_name(dp->rooms, name->p, name->len);
-
 	if (dp->rooms_blocked != RC_ROOMS_SERVED) {
-		send_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
-			   dp->rooms_blocked == RC_ROOMS_TC_STOPPED ?
-				   "text conference service stopped on this node" :
-				   "persistent chat is disabled");
-		return;
+		rc_req_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
+			     dp->rooms_blocked == RC_ROOMS_TC_STOPPED ?
+				     "text conference service stopped on this node" :
+				     "persistent chat is disabled");
+		return true;
 	}
-	if (!dp->scope_serving[r != NULL ? r->scope : (s->peer.vip & 1)]) {
-		send_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
-			   "not the owner: these rooms are being moved between the HA pair");
-		return;
+	if (!dp->scope_serving[scope]) {
+		rc_req_error(dp, w, &q->who, RC_E_NOT_OWNER, q->row->type,
+			     "not the owner: these rooms are being moved between the HA pair");
+		return true;
 	}
-	if ((q->row->needs & RC_REQ_RATED) &&
-	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
-		send_error(dp, w, &q->who, RC_E_RATE_LIMITED, q->row->type, "slow down");
-		return;
-	}
-	if (r == NULL || (d->n_creating != 0 && dgram_creating(d, name))) {
+	return false;
+}
+
+/* q for room r (NULL: none yet, `name` canonical) runs on r's home worker, or waits for the
+ * room's creation on the control thread. d: the datagram q came in (NULL: relayed). */
+static void
+room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct req *q,
+	 struct rc_room *r, const struct rc_str *name)
+{
+	if (r == NULL || (d != NULL && d->n_creating != 0 && dgram_creating(d, name))) {
 		room_missing(dp, w, d, q, name);
 		return;
 	}
@@ -593,9 +630,83 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	}
 	if (hand_off(dp, w, dp->workers[r->home]->in, q->row->work, q, r->id,
 		     RC_DROP_RING_WORKER) != 0)
-		send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
+		rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 	else
 		w->stats.forwarded++;
+}
+
+static void
+unknown_service(struct rc_dp *dp, struct rc_worker *w, const struct req *q,
+		const struct rc_str *name)
+{
+	const char *at = memrchr(name->p, '@', name->len);
+	char text[RC_MAX_ERRTEXT + 1];
+	int n = at == NULL ? 0 : (int)(name->p + name->len - at - 1);
+
+	snprintf(text, sizeof(text), "unknown room: no service %.*s", n, at == NULL ? "" : at + 1);
+	rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, text);
+}
+
+static void
+room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
+	     struct req *q)
+{
+	char buf[RC_MAX_ROOM];
+	struct rc_str name;
+	struct rc_room *r;
+	unsigned where = 0;
+	int kind, rc;
+
+	rc = rc_room_canonical(dp, room_name(q->row, q->m), s->peer.vip, buf, &name);
+	if (rc != 0) {
+		rc_req_error(dp, w, &q->who, rc == -EMSGSIZE ? RC_E_TOO_LARGE : RC_E_UNKNOWN_ROOM,
+			     q->row->type, rc == -EMSGSIZE ? "room name too long with its service"
+							   : "unknown room: no service here yet");
+		return;
+	}
+	q->canon = &name;
+	r = rc_room_lookup_name(dp->rooms, name.p, name.len);
+	kind = r != NULL ? r->kind : rc_room_resolve(dp, &name, &where);
+	if (kind < 0) {
+		unknown_service(dp, w, q, &name);
+		return;
+	}
+	/* a remote room is its host's to refuse */
+	if (kind == RC_ROOM_HOSTED && hosted_refused(dp, w, q, r != NULL ? r->scope : where))
+		return;
+	if ((q->row->needs & RC_REQ_RATED) &&
+	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
+		rc_req_error(dp, w, &q->who, RC_E_RATE_LIMITED, q->row->type, "slow down");
+		return;
+	}
+	room_run(dp, w, d, q, r, &name);
+}
+
+void
+rc_req_relayed(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+	       const struct rc_msg *m, const uint8_t *raw, size_t raw_len, uint32_t room_id)
+{
+	struct req q = { .row = &rows[m->hdr.type], .m = m, .raw = raw, .raw_len = raw_len,
+			 .who = *who };
+	const struct rc_str *name = room_id == 0 ? room_name(q.row, m) : NULL;
+	struct rc_room *r = room_id != 0 ? rc_room_lookup_id(dp->rooms, room_id)
+					 : rc_room_lookup_name(dp->rooms, name->p, name->len);
+	unsigned where = 0;
+
+	if (r == NULL && room_id != 0) { /* not (or no longer) here: the client re-JOINs */
+		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, q.row->type, "not a member: JOIN again");
+		return;
+	}
+	/* a node's own refresh never creates a room: only a user's JOIN does */
+	if ((r != NULL && r->kind != RC_ROOM_HOSTED) ||
+	    (r == NULL && (who->session == 0 ||
+			   rc_room_resolve(dp, name, &where) != RC_ROOM_HOSTED))) {
+		rc_req_error(dp, w, who, RC_E_UNKNOWN_ROOM, q.row->type,
+			     "unknown room: not hosted by this node");
+		return;
+	}
+	if (!hosted_refused(dp, w, &q, r != NULL ? r->scope : where))
+		room_run(dp, w, NULL, &q, r, name);
 }
 
 static void
@@ -620,7 +731,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	if (s == NULL && (q->row->needs & RC_REQ_GONE_BYE)) {
 		/* the session is gone already (its BYE was lost, it expired): a BYE is no
 		 * larger than the request (PROTOCOL.md 7.10) */
-		reply_hdr(&r, RC_T_BYE, 0, q->m->hdr.request_id);
+		rc_req_hdr(&r, RC_T_BYE, 0, q->m->hdr.request_id);
 		rc_tx_msg(dp, w, peer, &r);
 		return;
 	}
@@ -637,7 +748,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 		break;
 	case RC_REQ_ON_CONTROL:
 		if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0)
-			send_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
+			rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		break;
 	default:
 		room_request(dp, w, d, s, q);
@@ -670,7 +781,7 @@ bad_message(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 		return;
 	}
 	who_from_session(&who, s, peer, &m->hdr, w->idx);
-	send_error(dp, w, &who, rc_decode_err_code(rc), m->hdr.type,
+	rc_req_error(dp, w, &who, rc_decode_err_code(rc), m->hdr.type,
 		   rc == -EMSGSIZE ? "a field is too large" :
 		   rc == -EILSEQ  ? "invalid UTF-8" :
 		   rc == -ENOMSG  ? "unknown message type" : "malformed message");
@@ -729,7 +840,7 @@ send_not_stored(struct rc_dp *dp, struct rc_worker *w, const struct rc_reply_ctx
 {
 	struct rc_msg m;
 
-	reply_hdr(&m, RC_T_ERROR, c->session, c->request_id);
+	rc_req_hdr(&m, RC_T_ERROR, c->session, c->request_id);
 	m.u.error.code = RC_E_BUSY;
 	m.u.error.ref_type = RC_T_POST;
 	m.u.error.text.p = text;
@@ -803,9 +914,10 @@ rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	}
 	r->posts++;
 	w->stats.posts_stored++;
-	send_ack(dp, w, &c->peer, c->session, c->request_id, r->id, rec->cmid, rec->seq);
+	send_ack(dp, w, &c->peer, c->session, c->request_id, rc_reply_room_id(r->id, c->alias),
+		 rec->cmid, rec->seq);
 
-	reply_hdr(&m, RC_T_DELIVER, 0, 0);
+	rc_req_hdr(&m, RC_T_DELIVER, 0, 0);
 	m.u.deliver.room_id = r->id;
 	m.u.deliver.seq = rec->seq;
 	m.u.deliver.ts_ms = rec->ts_ms;
@@ -814,5 +926,7 @@ rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	m.u.deliver.sender.len = rec->user_len;
 	m.u.deliver.body.p = rec->body;
 	m.u.deliver.body.len = rec->body_len;
+	if (r->n_node_members != 0)
+		rc_relay_prune(dp, r, rc_mono_ms());
 	rc_fanout_room(dp, w, r, &m);
 }

@@ -81,4 +81,32 @@ void rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *
 /* Pack/unpack the reply context carried in WAL records and history requests. */
 void rc_reply_ctx_from_who(struct rc_reply_ctx *c, const struct rc_who *who);
 
+/* The room_id a reply carries: the room's id here, or the requesting node's alias for a
+ * relayed request (rc_who.alias, rc_reply_ctx.alias: 0 for a client). */
+static inline uint32_t
+rc_reply_room_id(uint32_t room_id, uint32_t alias)
+{
+	return alias != 0 ? alias : room_id;
+}
+
+/* m emptied, with the header of a message of type for session / request_id. */
+void rc_req_hdr(struct rc_msg *m, unsigned type, uint64_t session, uint32_t request_id);
+
+/* An ERROR for the request of who (to its session, or through its relay peer). */
+void rc_req_error(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+		  unsigned code, unsigned ref_type, const char *text);
+
+/*
+ * A request another node relayed (relay_rooms.c), as the client request it stands for: m
+ * is a JOIN (its room name canonical, room_id 0), or a POST, FETCH, LEAVE or MEMBERS of
+ * the room with our id room_id; its views point into raw[0..raw_len) (the bytes of the
+ * relayed message). who: the client's session at that node (0: the node itself), the
+ * request id, the user, peer = the node as a relay peer, alias = its id of the room. It
+ * runs as a client's request of the room's home worker, but for the membership (the node
+ * must be a node member with that alias) and the rate (checked at that node).
+ */
+void rc_req_relayed(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+		    const struct rc_msg *m, const uint8_t *raw, size_t raw_len,
+		    uint32_t room_id);
+
 #endif /* RC_REQUEST_H */

@@ -116,9 +116,9 @@ rc_room_lookup_id(struct rc_room_table *t, uint32_t id)
 	return rcu_dereference(t->by_id[id]);
 }
 
-struct rc_room *
-rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
-	    const char *creator, uint64_t created_ms, uint16_t home)
+static struct rc_room *
+room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+	 const char *creator, uint64_t created_ms, uint16_t home, int host_node)
 {
 	struct name_key k = { name, name_len };
 	struct rc_room *r;
@@ -148,6 +148,10 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	snprintf(r->creator, sizeof(r->creator), "%s", creator != NULL ? creator : "");
 	r->created_ms = created_ms;
 	r->next_seq = 1;
+	if (host_node >= 0) {
+		r->kind = RC_ROOM_REMOTE;
+		r->host_node = (uint16_t)host_node;
+	}
 	rte_spinlock_init(&r->lock);
 	cds_lfht_node_init(&r->node);
 	rcu_assign_pointer(t->by_id[id], r);
@@ -156,6 +160,20 @@ rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned nam
 	if (id > t->max_id)
 		t->max_id = id;
 	return r;
+}
+
+struct rc_room *
+rc_room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+	    const char *creator, uint64_t created_ms, uint16_t home)
+{
+	return room_add(t, id, name, name_len, creator, created_ms, home, -1);
+}
+
+struct rc_room *
+rc_room_add_remote(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_len,
+		   const char *creator, uint64_t created_ms, uint16_t home, uint16_t host_node)
+{
+	return room_add(t, id, name, name_len, creator, created_ms, home, host_node);
 }
 
 static void
@@ -216,19 +234,30 @@ rc_room_member_find(const struct rc_room *r, uint64_t session)
 	unsigned i;
 
 	for (i = 0; i < r->n_members; i++)
-		if (r->members[i].session == session)
+		if (r->members[i].session == session && r->members[i].peer.relay == 0)
 			return (int)i;
 	return -1;
 }
 
 int
-rc_room_member_add(struct rc_room *r, const struct rc_member *m, unsigned max)
+rc_room_node_find(const struct rc_room *r, uint8_t relay)
+{
+	unsigned i;
+
+	if (r->n_node_members == 0 || relay == 0)
+		return -1;
+	for (i = 0; i < r->n_members; i++)
+		if (r->members[i].peer.relay == relay)
+			return (int)i;
+	return -1;
+}
+
+static int
+member_append(struct rc_room *r, const struct rc_member *m, unsigned max)
 {
 	struct rc_member *grown;
 	unsigned cap;
 
-	if (rc_room_member_find(r, m->session) >= 0)
-		return -EEXIST;
 	if (r->n_members >= max)
 		return -ENOSPC;
 	if (r->n_members == r->cap_members) {
@@ -248,8 +277,45 @@ rc_room_member_add(struct rc_room *r, const struct rc_member *m, unsigned max)
 	}
 	rte_spinlock_lock(&r->lock);
 	r->members[r->n_members++] = *m;
+	r->n_node_members += m->peer.relay != 0;
 	rte_spinlock_unlock(&r->lock);
 	return 0;
+}
+
+int
+rc_room_member_add(struct rc_room *r, const struct rc_member *m, unsigned max)
+{
+	if (m->peer.relay != 0)
+		return -EINVAL;
+	if (rc_room_member_find(r, m->session) >= 0)
+		return -EEXIST;
+	return member_append(r, m, max);
+}
+
+int
+rc_room_node_set(struct rc_room *r, const struct rc_member *m, unsigned max)
+{
+	int i = rc_room_node_find(r, m->peer.relay);
+
+	if (m->peer.relay == 0)
+		return -EINVAL;
+	if (i < 0)
+		return member_append(r, m, max);
+	rte_spinlock_lock(&r->lock);
+	r->members[i] = *m;
+	rte_spinlock_unlock(&r->lock);
+	return 0;
+}
+
+void
+rc_room_member_remove_at(struct rc_room *r, unsigned i)
+{
+	if (i >= r->n_members)
+		return;
+	rte_spinlock_lock(&r->lock);
+	r->n_node_members -= r->members[i].peer.relay != 0;
+	r->members[i] = r->members[--r->n_members];
+	rte_spinlock_unlock(&r->lock);
 }
 
 bool
@@ -259,8 +325,6 @@ rc_room_member_remove(struct rc_room *r, uint64_t session)
 
 	if (i < 0)
 		return false;
-	rte_spinlock_lock(&r->lock);
-	r->members[i] = r->members[--r->n_members];
-	rte_spinlock_unlock(&r->lock);
+	rc_room_member_remove_at(r, (unsigned)i);
 	return true;
 }

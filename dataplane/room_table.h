@@ -30,11 +30,25 @@
 
 struct rc_dedup;
 
+/*
+ * A member: a session of this node, or (peer.relay != 0) a node member: another node that
+ * holds a remote copy of the room (its `alias` is that copy's id there). A node member
+ * stands for every user of that node in the room: one per node, session 0, no user; it is
+ * dropped when not refreshed (an accepted RJOIN) for 3 relay refresh periods.
+ */
 struct rc_member {
 	uint64_t session;
 	struct rc_peer peer;
 	uint8_t user_len;
+	uint32_t alias;        /* node member: the room's id at that node */
+	uint64_t refreshed_ms; /* node member: monotonic ms of its last RJOIN */
 	char user[RC_MAX_USER];
+};
+
+/* What a room of the table is. */
+enum rc_room_kind {
+	RC_ROOM_HOSTED = 0, /* a room of one of our scopes: stored, sequenced here */
+	RC_ROOM_REMOTE = 1, /* our copy of a room another node hosts: our members, relayed */
 };
 
 struct rc_room {
@@ -42,7 +56,8 @@ struct rc_room {
 	struct rcu_head rcu;
 	uint32_t id;
 	uint16_t home; /* worker index */
-	uint8_t scope; /* HA: 0 our own rooms, 1 the peer's (loaded on takeover) */
+	uint8_t scope; /* HA: 0 our own rooms, 1 the peer's (loaded on takeover); remote: 0 */
+	uint8_t kind;  /* enum rc_room_kind, set by the control thread before it is used */
 	uint8_t name_len;
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
@@ -59,7 +74,17 @@ struct rc_room {
 	rte_spinlock_t lock;     /* guards members against the admin reader */
 	unsigned n_members;
 	unsigned cap_members;
+	unsigned n_node_members; /* members with peer.relay != 0 (hosted rooms) */
 	struct rc_member *members;
+
+	/* a remote room (kind RC_ROOM_REMOTE), home worker but where said */
+	uint16_t host_node;      /* the host's directory index (relay.h); control thread */
+	uint32_t host_room_id;   /* the host's id of the room, 0 unknown; relaxed atomic */
+	uint64_t last_seq;       /* highest seq fanned out with nothing missing before it;
+				  * 0: no position yet; relaxed atomic (the refresh reads it) */
+	uint64_t seen_above;     /* bit i: last_seq + 1 + i fanned out already */
+	uint64_t top_seq;        /* highest seq fanned out */
+	uint64_t host_last_seq;  /* the host's last_seq as its last RJOINED said */
 };
 
 struct rc_room_table;
@@ -86,6 +111,12 @@ struct rc_room *rc_room_add(struct rc_room_table *t, uint32_t id, const char *na
 			    unsigned name_len, const char *creator, uint64_t created_ms,
 			    uint16_t home);
 
+/* Writer. The same for a remote room (kind RC_ROOM_REMOTE, hosted by directory index
+ * host_node), complete before readers can see it. */
+struct rc_room *rc_room_add_remote(struct rc_room_table *t, uint32_t id, const char *name,
+				   unsigned name_len, const char *creator, uint64_t created_ms,
+				   uint16_t home, uint16_t host_node);
+
 unsigned rc_room_count(const struct rc_room_table *t);
 uint32_t rc_room_max_id(const struct rc_room_table *t); /* highest id in use, 0 if none */
 unsigned rc_room_capacity(const struct rc_room_table *t);
@@ -93,9 +124,16 @@ unsigned rc_room_capacity(const struct rc_room_table *t);
 int rc_room_foreach(struct rc_room_table *t, int (*cb)(void *arg, struct rc_room *r),
 		    void *arg);
 
-/* Home worker. */
+/* Home worker. Sessions: node members are never found, added or removed by these. */
 int rc_room_member_find(const struct rc_room *r, uint64_t session);
 int rc_room_member_add(struct rc_room *r, const struct rc_member *m, unsigned max);
 bool rc_room_member_remove(struct rc_room *r, uint64_t session);
+
+/* Home worker. Node members by relay peer (rc_peer.relay): the index or -1; add, or
+ * refresh (peer, alias, refreshed_ms) the one of m->peer.relay: 0 or -errno as
+ * rc_room_member_add; remove the member at index i (any kind). */
+int rc_room_node_find(const struct rc_room *r, uint8_t relay);
+int rc_room_node_set(struct rc_room *r, const struct rc_member *m, unsigned max);
+void rc_room_member_remove_at(struct rc_room *r, unsigned i);
 
 #endif /* RC_ROOM_TABLE_H */

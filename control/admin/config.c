@@ -81,6 +81,8 @@ rc_config_defaults(struct rc_config *c)
 	strcpy(c->ha.durability, "peer");
 	c->ha.auto_fallback_s = 1800;
 	c->ha.key_id = 1;
+	c->relay.key_id = 1;
+	c->relay.refresh_ms = 1000;
 	for (unsigned i = 0; i < RC_MAX_PORTS; i++) {
 		struct rc_port_conf *p = &c->ports[i];
 
@@ -319,6 +321,8 @@ parse_lcores(struct rc_config_loader *ld, const config_setting_t *s, const char 
 
 static int parse_ports(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 		       const struct key *k, void *dst); /* the rows of port_keys, per port */
+static int parse_intercluster(struct rc_config_loader *ld, const config_setting_t *s,
+			      const char *key, const struct key *k, void *dst); /* ic_keys */
 
 static const struct key conf_keys[] = {
 	{ "node.id", STR, CONF(node_id), 1, 63, parse_str },
@@ -377,6 +381,11 @@ static const struct key conf_keys[] = {
 	{ "ha.auto_fallback_after_s", INT, CONF(ha.auto_fallback_s), 10, 86400, parse_uint },
 	{ "ha.key_id", INT, CONF(ha.key_id), 1, 255, parse_uint },
 	{ "ha.fault_injection", BOOL, CONF(ha.fault_injection), 0, 1, parse_bool },
+	{ "relay.secret_file", STR, CONF(relay.secret.file), 0, 255, parse_str },
+	{ "relay.key_id", INT, CONF(relay.key_id), 1, 255, parse_uint },
+	{ "relay.refresh_ms", INT, CONF(relay.refresh_ms), 100, 60000, parse_uint },
+	{ "relay.intercluster", CONFIG_TYPE_LIST, CONF(relay.intercluster), 0,
+	  RC_MAX_INTERCLUSTER, parse_intercluster },
 };
 
 static const struct key port_keys[] = {
@@ -390,10 +399,18 @@ static const struct key port_keys[] = {
 	{ "mtu", INT, PORT(mtu), 1500, 9600, parse_uint },
 };
 
+#define IC(f) offsetof(struct rc_relay_intercluster, f), \
+	sizeof(((struct rc_relay_intercluster *)0)->f)
+
+static const struct key ic_keys[] = {
+	{ "cluster", STR, IC(cluster), 1, 63, parse_str },
+	{ "secret_file", STR, IC(secret.file), 1, 255, parse_str },
+};
+
 #define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
 
 static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal",
-				       "db", "ha" };
+				       "db", "ha", "relay" };
 
 /* Look path up in a table; NULL if unknown. */
 static const struct key *
@@ -416,26 +433,49 @@ apply_key(struct rc_config_loader *ld, const config_setting_t *s, const char *ke
 	return k->parse(ld, s, key, k, (char *)base + k->off);
 }
 
+/* The members of group g, element idx of list `list`, by the rows of t, into base. */
 static int
-parse_port(struct rc_config_loader *ld, const config_setting_t *g, unsigned idx)
+parse_elem(struct rc_config_loader *ld, const config_setting_t *g, const struct key *t,
+	   size_t n, const char *list, unsigned idx, void *base)
 {
 	const char *names[N_KEYS(port_keys)];
 	char key[96];
 
-	for (size_t i = 0; i < N_KEYS(port_keys); i++)
-		names[i] = port_keys[i].path;
+	for (size_t i = 0; i < n && i < N_KEYS(names); i++)
+		names[i] = t[i].path;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, i);
 		const char *name = config_setting_name(s);
-		const struct key *k = find_key(port_keys, N_KEYS(port_keys), name);
+		const struct key *k = find_key(t, n, name);
 		int rc;
 
-		snprintf(key, sizeof(key), "ports[%u].%s", idx, name);
+		snprintf(key, sizeof(key), "%s[%u].%s", list, idx, name);
 		if (k == NULL)
-			return fail_unknown(ld, s, key, names, N_KEYS(port_keys), 0);
-		rc = apply_key(ld, s, key, k, &ld->c->ports[idx]);
+			return fail_unknown(ld, s, key, names, n, 0);
+		rc = apply_key(ld, s, key, k, base);
 		if (rc < 0)
 			return rc;
+	}
+	return 0;
+}
+
+/* Every element of list s must be a group; its count within the row's range. */
+static int
+check_list(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	   const struct key *k, const char *what)
+{
+	int n = config_setting_length(s);
+
+	if (n < k->min)
+		return fail(ld, s, key, "at least one %s is needed", what);
+	if (n > k->max)
+		return fail(ld, s, key, "%d %ss, at most %lld", n, what, k->max);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		if (!config_setting_is_group(g))
+			return fail(ld, g, key, "element %d: expected a group { ... }, got %s", i,
+				    type_name(config_setting_type(g)));
 	}
 	return 0;
 }
@@ -444,27 +484,37 @@ static int
 parse_ports(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 	    const struct key *k, void *dst)
 {
-	int n = config_setting_length(s);
+	int n = config_setting_length(s), rc = check_list(ld, s, key, k, "port");
 
 	(void)dst;
-	if (n < k->min)
-		return fail(ld, s, key, "at least one port is needed");
-	if (n > k->max)
-		return fail(ld, s, key, "%d ports, at most %lld", n, k->max);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; rc == 0 && i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(s, i);
-		int rc;
 
-		if (!config_setting_is_group(g))
-			return fail(ld, g, key, "element %d: expected a group { ... }, got %s", i,
-				    type_name(config_setting_type(g)));
 		ld->port_set[i] = g;
-		rc = parse_port(ld, g, i);
-		if (rc < 0)
-			return rc;
+		rc = parse_elem(ld, g, port_keys, N_KEYS(port_keys), "ports", i,
+				&ld->c->ports[i]);
 	}
-	ld->c->n_ports = n;
-	return 0;
+	if (rc == 0)
+		ld->c->n_ports = n;
+	return rc;
+}
+
+static int
+parse_intercluster(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+		   const struct key *k, void *dst)
+{
+	int n = config_setting_length(s), rc = check_list(ld, s, key, k, "cluster");
+	struct rc_relay_intercluster *ic = dst;
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		ld->ic_set[i] = g;
+		rc = parse_elem(ld, g, ic_keys, N_KEYS(ic_keys), key, i, &ic[i]);
+	}
+	if (rc == 0)
+		ld->c->relay.n_intercluster = n;
+	return rc;
 }
 
 /* ---- the walk ---- */
@@ -576,9 +626,18 @@ rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen)
 	if (rc == 0)
 		memcpy(c, ld.c, sizeof(*c));
 	config_destroy(&cf);
-	memset(ld.c->secret, 0, sizeof(ld.c->secret));
+	explicit_bzero(ld.c, sizeof(*ld.c)); /* the secrets */
 	free(ld.c);
 	return rc;
+}
+
+const struct rc_relay_secret *
+rc_config_intercluster(const struct rc_config *c, const char *cluster)
+{
+	for (unsigned i = 0; i < c->relay.n_intercluster; i++)
+		if (strcmp(c->relay.intercluster[i].cluster, cluster) == 0)
+			return &c->relay.intercluster[i].secret;
+	return NULL;
 }
 
 int

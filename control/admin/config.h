@@ -16,6 +16,8 @@
 
 #define RC_MAX_WORKERS 16
 #define RC_MAX_EAL_ARGS 32
+#define RC_MAX_INTERCLUSTER 7 /* the other clusters of a join (8 clusters at most) */
+#define RC_RELAY_SECRET_MAX 128
 
 /* The HA pair's section of the configuration (keys ha.*), the part the HA wing reads. */
 struct rc_ha_conf {
@@ -37,6 +39,27 @@ struct rc_ha_conf {
 	unsigned auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
 	unsigned key_id;              /* key id of the auth secret on the HA link; 1 */
 	bool fault_injection;         /* `roomcastctl ha fault` allowed (tests); false */
+};
+
+/* The relay between nodes (keys relay.*): the secrets its pair keys derive from. Never the
+ * auth secret: the loader refuses a relay secret equal to it. */
+struct rc_relay_secret {
+	char file[256];                       /* as configured, made absolute */
+	uint8_t key[RC_RELAY_SECRET_MAX];     /* raw bytes, 32..128 */
+	unsigned len;                         /* 0: none */
+};
+
+struct rc_relay_intercluster {
+	char cluster[64];                     /* the other cluster's name in the cluster state */
+	struct rc_relay_secret secret;        /* shared by the two clusters */
+};
+
+struct rc_relay_conf {
+	struct rc_relay_secret secret;  /* relay.secret_file; none: this node relays nothing */
+	unsigned key_id;                /* relay.key_id, 1..255; default 1 */
+	unsigned refresh_ms;            /* relay.refresh_ms: interest refresh; default 1000 */
+	unsigned n_intercluster;
+	struct rc_relay_intercluster intercluster[RC_MAX_INTERCLUSTER];
 };
 
 struct rc_config {
@@ -108,7 +131,14 @@ struct rc_config {
 	 * stream over TCP, both on ha.address's port) is authenticated with the auth secret,
 	 * which the two nodes of a pair share (they accept each other's users' tokens). */
 	struct rc_ha_conf ha;         /* the HA pair (keys ha.*) */
+
+	/* relay { }: node-to-node traffic of rooms hosted elsewhere (control/node/relay_conf.c) */
+	struct rc_relay_conf relay;
 };
+
+/* The secret of the cluster pair (ours, cluster) in c->relay.intercluster, or NULL. */
+const struct rc_relay_secret *rc_config_intercluster(const struct rc_config *c,
+						     const char *cluster);
 
 /* Fill c with every default (no file). */
 void rc_config_defaults(struct rc_config *c);

@@ -4,8 +4,9 @@
  * key of the file has been parsed (config.c): required keys, the defaults derived from other
  * keys (admin_socket and data_dir from node.id, tx_queues from the number of workers, port
  * names), worker lcores against the EAL arguments (never the main lcore, which runs the
- * control thread), unique ports, the mbuf pool against the rings, chat limits, and the secret
- * file (a regular file, not accessible to others, 32..128 bytes, kept raw in c->secret).
+ * control thread), unique ports, the mbuf pool against the rings, chat limits, the secret
+ * file (a regular file, not accessible to others, 32..128 bytes, kept raw in c->secret), and
+ * the relay's secrets (the same rules, and never equal to the auth secret).
  *
  * Threads: as config.c.
  */
@@ -276,38 +277,36 @@ check_chat(struct rc_config_loader *ld)
 	return 0;
 }
 
-/* Resolve a relative secret_file against the configuration file's directory. */
+/* Resolve a relative secret file path (in place, cap bytes) against the configuration
+ * file's directory. */
 static int
-resolve_secret_path(struct rc_config_loader *ld, const config_setting_t *s)
+resolve_secret_path(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+		    char *path, size_t cap)
 {
-	struct rc_config *c = ld->c;
 	const char *slash = strrchr(ld->path, '/');
-	char buf[sizeof(c->secret_file)];
+	char buf[256];
 	int n;
 
-	if (c->secret_file[0] == '/' || slash == NULL)
+	if (path[0] == '/' || slash == NULL)
 		return 0;
-	n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - ld->path), ld->path,
-		     c->secret_file);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return fail(ld, s, "auth.secret_file", "path too long once made absolute");
-	memcpy(c->secret_file, buf, n + 1);
+	n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - ld->path), ld->path, path);
+	if (n < 0 || (size_t)n >= sizeof(buf) || (size_t)n >= cap)
+		return fail(ld, s, key, "path too long once made absolute");
+	memcpy(path, buf, n + 1);
 	return 0;
 }
 
+/* Read the secret file at path (setting s, key) into out (32..cap bytes): a regular file not
+ * accessible to others. *len gets its length. */
 static int
-check_secret(struct rc_config_loader *ld)
+read_secret(struct rc_config_loader *ld, const config_setting_t *s, const char *k,
+	    const char *f, uint8_t *out, size_t cap, unsigned *len)
 {
-	struct rc_config *c = ld->c;
-	const config_setting_t *s = at(ld, "auth.secret_file");
-	const char *k = "auth.secret_file", *f = c->secret_file;
-	uint8_t buf[sizeof(c->secret) + 1];
+	uint8_t buf[RC_RELAY_SECRET_MAX + 1];
 	struct stat st;
 	ssize_t n;
 	int fd, rc;
 
-	if ((rc = require(ld, k)) < 0 || (rc = resolve_secret_path(ld, s)) < 0)
-		return rc;
 	fd = open(f, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(ld, s, k, "cannot open %s: %s", f, strerror(errno));
@@ -320,7 +319,7 @@ check_secret(struct rc_config_loader *ld)
 		return fail(ld, s, k, "%s is accessible to every user (mode %04o); chmod o-rw it",
 			    f, (unsigned)(st.st_mode & 07777));
 	}
-	if (st.st_size > (off_t)sizeof(c->secret))
+	if (st.st_size > (off_t)cap)
 		n = st.st_size; /* too long: say how long */
 	else
 		n = read(fd, buf, sizeof(buf));
@@ -328,13 +327,76 @@ check_secret(struct rc_config_loader *ld)
 	close(fd);
 	if (n < 0)
 		return fail(ld, s, k, "cannot read %s: %s", f, strerror(rc));
-	if (n < RC_SECRET_MIN || (size_t)n > sizeof(c->secret))
+	if (n < RC_SECRET_MIN || (size_t)n > cap)
 		return fail(ld, s, k, "%s holds %zd bytes; a secret needs %d..%zu", f, n,
-			    RC_SECRET_MIN, sizeof(c->secret));
-	memcpy(c->secret, buf, n);
-	c->secret_len = n;
-	memset(buf, 0, sizeof(buf));
+			    RC_SECRET_MIN, cap);
+	memcpy(out, buf, n);
+	*len = (unsigned)n;
+	explicit_bzero(buf, sizeof(buf));
 	return 0;
+}
+
+static int
+check_secret(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	const config_setting_t *s = at(ld, "auth.secret_file");
+	const char *k = "auth.secret_file";
+	int rc;
+
+	if ((rc = require(ld, k)) < 0 ||
+	    (rc = resolve_secret_path(ld, s, k, c->secret_file, sizeof(c->secret_file))) < 0)
+		return rc;
+	return read_secret(ld, s, k, c->secret_file, c->secret, sizeof(c->secret),
+			   &c->secret_len);
+}
+
+/* A relay secret (s: its setting, key): read, and never the auth secret (keys per purpose). */
+static int
+relay_secret(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+	     struct rc_relay_secret *rs)
+{
+	const struct rc_config *c = ld->c;
+	int rc;
+
+	if (rs->file[0] == '\0')
+		return 0;
+	if ((rc = resolve_secret_path(ld, s, key, rs->file, sizeof(rs->file))) < 0 ||
+	    (rc = read_secret(ld, s, key, rs->file, rs->key, sizeof(rs->key), &rs->len)) < 0)
+		return rc;
+	if (rs->len == c->secret_len && memcmp(rs->key, c->secret, rs->len) == 0)
+		return fail(ld, s, key, "%s holds the auth secret (auth.secret_file): the relay "
+			    "needs a secret of its own", rs->file);
+	return 0;
+}
+
+/* The relay: its secret, and one secret per other cluster, each cluster named once. */
+static int
+check_relay(struct rc_config_loader *ld)
+{
+	struct rc_relay_conf *r = &ld->c->relay;
+	char key[64];
+	int rc = relay_secret(ld, at(ld, "relay.secret_file"), "relay.secret_file", &r->secret);
+
+	for (unsigned i = 0; rc == 0 && i < r->n_intercluster; i++) {
+		struct rc_relay_intercluster *ic = &r->intercluster[i];
+		const config_setting_t *g = ld->ic_set[i];
+
+		snprintf(key, sizeof(key), "relay.intercluster[%u].%s", i,
+			 ic->cluster[0] == '\0' ? "cluster" : "secret_file");
+		if (ic->cluster[0] == '\0' || ic->secret.file[0] == '\0')
+			return fail(ld, g, key, "required key is missing");
+		snprintf(key, sizeof(key), "relay.intercluster[%u].cluster", i);
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(r->intercluster[j].cluster, ic->cluster) == 0)
+				return fail(ld, config_setting_lookup((config_setting_t *)g,
+								      "cluster"), key,
+					    "cluster \"%s\" is already listed", ic->cluster);
+		snprintf(key, sizeof(key), "relay.intercluster[%u].secret_file", i);
+		rc = relay_secret(ld, config_setting_lookup((config_setting_t *)g, "secret_file"),
+				  key, &ic->secret);
+	}
+	return rc;
 }
 
 /* The external database: a known drain method, and the password read from its file. */
@@ -428,7 +490,7 @@ rc_config_check(struct rc_config_loader *ld)
 	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
 	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0 ||
-	    (rc = check_ha(ld)) < 0)
+	    (rc = check_ha(ld)) < 0 || (rc = check_relay(ld)) < 0)
 		return rc;
 	return 0;
 }

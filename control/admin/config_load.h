@@ -26,6 +26,7 @@ struct rc_config_loader {
 	size_t errlen;
 	const config_setting_t *root;
 	const config_setting_t *port_set[RC_MAX_PORTS]; /* each port's group */
+	const config_setting_t *ic_set[RC_MAX_INTERCLUSTER]; /* each relay.intercluster group */
 };
 
 /* Write "FILE:LINE: KEY: problem" (the line of `at`; "FILE: KEY: problem" when at is NULL

@@ -11,8 +11,8 @@
  *   - a group with high availability on has two nodes;
  *   - node ids, management addresses and VIPs unique over all clusters;
  *   - database names unique; a database's ports list has one port or one per host;
- *     a node's database is defined; a database serves the nodes of
- *     one group at most; in a group with high availability on both nodes have the same one;
+ *     a node's database is defined; in a group with high availability on both nodes have
+ *     the same one (several groups may share a database: rooms differ by their service);
  *   - chat: messages_on_join <= max_archive_query;
  *   - merge jobs: unique ids below next_merge_id, a defined group, two distinct sources and
  *     a different target; an unfinished job's databases are defined.
@@ -555,11 +555,6 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 		if (rc_cluster_find_db(c, b->db) == NULL)
 			return cl_fail(e, k, "database %s is not defined (add it: db add %s ...)",
 				       b->db, b->db);
-		for (unsigned p = 0; p < i; p++)
-			if (r[p].g != r[i].g && strcmp(r[p].n->db, b->db) == 0)
-				return cl_fail(e, k, "database %s is already assigned to group %s; "
-					       "no two groups may share a database", b->db,
-					       r[p].g->name);
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  *
  *   clusters[]               named; at most RC_CL_MAX_GROUPS groups each
  *     groups[]               presence redundancy groups: name, ha on/off, assignment mode
- *       nodes[1..2]          id, management address, VIP, dataplane port, database, TC state
+ *       nodes[1..2]          id, management address, VIP, dataplane port, chat UDP port,
+ *                            database, TC state
  *   chat                     persistent chat settings (one set for the whole state)
  *   databases[]              external databases (PostgreSQL only); passwords stay in files
  *   merge_jobs[]             database merge jobs and their progress
@@ -21,8 +22,8 @@
  * Databases are assigned per node. `db assign NAME --group G` (rc_cluster_db_assign) assigns
  * one database to both nodes of G; a per-node assignment (rc_cluster_db_assign_node) exists
  * only for groups with high availability off: the state before a merge, when each node had
- * its own database. Rules: a database serves the nodes of one group at most; a group with
- * high availability on has both nodes on the same database (or none).
+ * its own database. Rules: a group with high availability on has both nodes on the same
+ * database (or none); several groups may share one (rooms are told apart by their service).
  *
  * Errors: 0 or -errno; the text goes to err (at most errlen bytes, always terminated when
  * errlen > 0). Rule violations are -EINVAL, unknown objects -ENOENT, an object that already
@@ -101,6 +102,7 @@ struct rc_cl_node {
 	char mgmt[64];            /* "IPV4:PORT" of the node's management server */
 	struct in_addr vip;       /* the service address its users talk to */
 	char port[32];            /* dataplane port name (rc_port_conf.name); default "chat0" */
+	uint16_t udp_port;        /* its chat port (node.udp_port): the relay's too; 6420 */
 	char db[RC_CL_NAME_MAX];  /* assigned database name, "" = none */
 	enum rc_cl_svc_state tc;  /* text conference service; default started */
 };
@@ -242,6 +244,23 @@ const struct rc_cl_merge *rc_cluster_find_merge(const struct rc_cluster *c, uint
 /* The other node of id's group; NULL when id is unknown or alone in its group. */
 const struct rc_cl_node *rc_cluster_peer_of(const struct rc_cluster *c, const char *id);
 
+/* The home node of user (user_len bytes) in cluster (by name): the node the user logs in to.
+ * Stable (the name and the cluster's groups alone decide), the same on every node. The group
+ * is FNV-1a 64 of the name modulo the cluster's groups; in it, by the group's assignment:
+ * balanced, one of its nodes by a second hash (users spread over both); active-standby, its
+ * first node; none, NULL (no home: the user stays where he logs in). NULL also when the
+ * cluster is unknown or empty. */
+const struct rc_cl_node *rc_cluster_home_node(const struct rc_cluster *c, const char *cluster,
+					      const char *user, size_t user_len);
+
+/* Where a LOGIN of user that arrived at service address `arrived` (ours, or the HA peer's
+ * while we serve it) on node self_id must go instead: the user's home node in self_id's
+ * cluster when its VIP is not `arrived`; NULL when it is served here (no state, self_id not
+ * in it, no home, or the home's VIP is `arrived`). */
+const struct rc_cl_node *rc_cluster_login_redirect(const struct rc_cluster *c,
+						   const char *self_id, const char *user,
+						   size_t user_len, struct in_addr arrived);
+
 /* The group's database when both nodes have the same one ("" = none), NULL when they
  * differ (per-node databases, high availability off). */
 const char *rc_cluster_group_db(const struct rc_cl_group *g);
@@ -291,8 +310,7 @@ int rc_cluster_list_count(const char *s, bool (*ok)(const char *item));
 /* Refused (-EBUSY) while assigned to a node or named by an unfinished merge job. */
 int rc_cluster_db_remove(struct rc_cluster *c, const char *origin, const char *name, char *err,
 			 size_t errlen);
-/* Both nodes of the group. Refused when the database serves another group, or while a merge
- * job of the group runs. */
+/* Both nodes of the group. Refused while a merge job of the group runs. */
 int rc_cluster_db_assign(struct rc_cluster *c, const char *origin, const char *name,
 			 const char *group, char *err, size_t errlen);
 /* One node; only in a group with high availability off. */
@@ -356,7 +374,7 @@ json_t *rc_cluster_describe_merges(const struct rc_cluster *c);
 json_t *rc_cluster_describe_merge(const struct rc_cluster *c, uint32_t id);
 /* The administrator's high-availability prerequisites (MISSION.md), each with ok and a
  * detail: persistent chat enabled; high availability on for each group; each group's two
- * nodes on the same, unique database; TC started on every node. {ok, checks: [...]} */
+ * nodes on the same database; TC started on every node. {ok, checks: [...]} */
 json_t *rc_cluster_describe_checks(const struct rc_cluster *c);
 
 #endif /* RC_CLUSTER_H */

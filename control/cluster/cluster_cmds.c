@@ -239,9 +239,11 @@ group_text(struct rc_text *t, const json_t *g)
 	json_array_foreach(nodes, i, node) {
 		const char *ndb = json_string_value(json_object_get(node, "database"));
 
-		rc_text_printf(t, "  node %s: vip %s, mgmt %s, port %s, tc %s, database %s\n",
+		rc_text_printf(t, "  node %s: vip %s:%" JSON_INTEGER_FORMAT ", mgmt %s, port %s, "
+			       "tc %s, database %s\n",
 			       json_string_value(json_object_get(node, "id")),
 			       json_string_value(json_object_get(node, "vip")),
+			       json_integer_value(json_object_get(node, "udp_port")),
 			       json_string_value(json_object_get(node, "mgmt")),
 			       json_string_value(json_object_get(node, "port")),
 			       json_string_value(json_object_get(node, "tc")), ndb ? ndb : "none");

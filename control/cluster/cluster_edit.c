@@ -3,8 +3,8 @@
  * The operator's changes to the cluster state (cluster.h, "mutations").
  *
  * Each one copies the state, checks its own preconditions with a message meant for the
- * operator ("database pg1 is already assigned to group g1; no two groups may share a
- * database"), applies the change to the copy, validates the whole copy (the same rules as
+ * operator ("group g1 has high availability on: both nodes of a group must be assigned the
+ * same database"), applies the change to the copy, validates the whole copy (the same rules as
  * a loaded or received state, as a safety net), and only then replaces the state with
  * version + 1, origin and updated_ms. A change that changes nothing succeeds without a new
  * version, so repeating a command does not make the nodes exchange state.
@@ -155,7 +155,7 @@ cl_group_serving(const struct rc_cluster *c, const char *db, const struct rc_cl_
 	return NULL;
 }
 
-/* A refusal when database db serves a group other than g. */
+/* A refusal when database db serves a group other than g (a merge target: it must be empty). */
 int
 cl_refuse_other_group(const struct rc_cluster *c, const char *db, const struct rc_cl_group *g,
 		   char *err, size_t errlen)
@@ -164,8 +164,8 @@ cl_refuse_other_group(const struct rc_cluster *c, const char *db, const struct r
 
 	if (o == NULL || o == g || strcmp(o->name, g->name) == 0)
 		return 0;
-	return cl_refuse(err, errlen, -EBUSY, "database %s is already assigned to group %s; no "
-			 "two groups may share a database", db, o->name);
+	return cl_refuse(err, errlen, -EBUSY, "database %s serves group %s: a merge target must "
+			 "serve no other group", db, o->name);
 }
 
 /* -EBUSY with the refusal while a merge job of the group runs. */
@@ -500,9 +500,7 @@ rc_cluster_db_assign(struct rc_cluster *c, const char *origin, const char *name,
 	g = cl_need_group(n, group, err, errlen);
 	if (g == NULL)
 		return cl_edit_abort(n, -ENOENT);
-	rc = cl_refuse_other_group(n, name, g, err, errlen);
-	if (rc == 0)
-		rc = cl_refuse_running_merge(n, g->name, "assigning a database", err, errlen);
+	rc = cl_refuse_running_merge(n, g->name, "assigning a database", err, errlen);
 	if (rc < 0)
 		return cl_edit_abort(n, rc);
 	for (unsigned i = 0; i < g->n_nodes; i++)
@@ -531,9 +529,7 @@ rc_cluster_db_assign_node(struct rc_cluster *c, const char *origin, const char *
 					       "availability on: both nodes of a group must be "
 					       "assigned the same database (db assign %s --group "
 					       "%s)", g->name, name, g->name));
-	rc = cl_refuse_other_group(n, name, g, err, errlen);
-	if (rc == 0)
-		rc = cl_refuse_running_merge(n, g->name, "assigning a database", err, errlen);
+	rc = cl_refuse_running_merge(n, g->name, "assigning a database", err, errlen);
 	if (rc < 0)
 		return cl_edit_abort(n, rc);
 	snprintf(nd->db, sizeof(nd->db), "%s", name);

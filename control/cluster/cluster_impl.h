@@ -139,7 +139,7 @@ const struct rc_cl_db *cl_need_db(const struct rc_cluster *n, const char *name, 
 /* The group whose nodes use database db (NULL: none); *node (may be NULL) its first node. */
 const struct rc_cl_group *cl_group_serving(const struct rc_cluster *c, const char *db,
 					   const struct rc_cl_node **node);
-/* -EBUSY with the refusal when db serves a group other than g; else 0. */
+/* -EBUSY with the refusal when db serves a group other than g; else 0 (merge targets). */
 int cl_refuse_other_group(const struct rc_cluster *c, const char *db,
 			  const struct rc_cl_group *g, char *err, size_t errlen);
 

@@ -177,6 +177,7 @@ node_init(void *elem)
 
 	memset(n, 0, sizeof(*n));
 	strcpy(n->port, "chat0");
+	n->udp_port = 6420;
 	n->tc = RC_CL_SVC_STARTED;
 }
 
@@ -216,6 +217,7 @@ static const struct cl_field node_fields[] = {
 	{ "mgmt", &cl_kind_mgmt, NODE(mgmt), 0, 0, true, NULL },
 	{ "vip", &cl_kind_ipv4, NODE(vip), 0, 0, true, NULL },
 	{ "port", &cl_kind_name, NODE(port), 1, 0, false, NULL },
+	{ "udp_port", &cl_kind_uint, NODE(udp_port), 1, 65535, false, NULL },
 	{ "database", &cl_kind_name, NODE(db), 0, 0, false, NULL },
 	{ "tc", &cl_kind_svc, NODE(tc), 0, 0, false, NULL },
 };

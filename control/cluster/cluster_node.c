@@ -295,6 +295,12 @@ check_self(struct rc_cluster_node *cn, char *err, size_t errlen)
 				      "node.service_ip says otherwise", self->id, inet_ntoa(self->vip));
 		return -EINVAL;
 	}
+	if (cn->cfg->udp_port != 0 && self->udp_port != cn->cfg->udp_port) {
+		snprintf(err, errlen, "node %s: the cluster state gives it udp_port %u (the other "
+				      "nodes relay to it), but node.udp_port is %u", self->id,
+			 self->udp_port, cn->cfg->udp_port);
+		return -EINVAL;
+	}
 	if (cn->cfg->mgmt_address[0] != '\0' && strcmp(self->mgmt, cn->cfg->mgmt_address) != 0) {
 		snprintf(err, errlen, "node %s: the cluster state gives it management address %s, "
 				      "but node.mgmt_address is %s", self->id, self->mgmt,

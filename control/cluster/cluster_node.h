@@ -49,6 +49,7 @@ struct rc_cluster_settings {
 	const char *cluster_file;     /* the seed file, or "" */
 	const char *mgmt_address;     /* "IP:PORT", or "" */
 	struct in_addr service_ip;
+	uint16_t udp_port;            /* node.udp_port: the state's entry must agree */
 	const char *db_conninfo;      /* without the password, or "" */
 	const char *db_password;
 	const char *db_password_file;

@@ -43,10 +43,11 @@ node_json(const struct rc_cluster *c, const struct rc_cl_cluster *cl,
 	char vip[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &n->vip, vip, sizeof(vip));
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "id", n->id,
-			 "cluster", cl->name, "group", g->name, "ha", g->ha, "assignment",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s}", "id",
+			 n->id, "cluster", cl->name, "group", g->name, "ha", g->ha, "assignment",
 			 rc_cl_assign_name(g->assign), "mgmt", n->mgmt, "vip", vip, "port",
-			 n->port, "peer", null_or_string(peer ? peer->id : NULL), "database",
+			 n->port, "udp_port", (int)n->udp_port, "peer",
+			 null_or_string(peer ? peer->id : NULL), "database",
 			 null_or_string(n->db), "tc", rc_cl_svc_name(n->tc));
 }
 

@@ -220,6 +220,7 @@ cluster_apply(void *arg, const struct rc_cluster *c, const struct rc_cl_node *se
 						   "not served: TC service stopped" :
 						   "not served: persistent chat disabled");
 	__atomic_store_n(&dp->rooms_blocked, block, __ATOMIC_RELEASE);
+	rc_node_relay_publish(n, c); /* the nodes and their addresses may have changed */
 }
 
 static int
@@ -244,8 +245,18 @@ setup_cluster(struct rc_node *n, char *err, size_t errlen)
 	const struct rc_cluster_node_ops ops = { n, cluster_apply, cluster_db_switch,
 						 cluster_db_current };
 
+	int rc;
+
 	n->max_rooms = n->cfg.max_rooms;
-	return rc_cluster_node_open(&n->cluster_settings, n->mgmt, &ops, &n->cn, err, errlen);
+	rc = rc_cluster_node_open(&n->cluster_settings, n->mgmt, &ops, &n->cn, err, errlen);
+	if (rc != 0)
+		return rc;
+	/* room names need our services (NAME@SERVICE) from the first request on; an empty
+	 * state is not applied: publish here */
+	rc = rc_node_relay_publish(n, rc_cluster_node_state(n->cn));
+	if (rc != 0)
+		snprintf(err, errlen, "cannot publish the node's services: %s", strerror(-rc));
+	return rc;
 }
 
 static int
@@ -292,8 +303,11 @@ setup_tables(struct rc_node *n, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
-	dp->rooms = rc_room_table_create(n->cfg.ha.enabled ? 2 * n->cfg.max_rooms :
-							      n->cfg.max_rooms);
+	/* the scopes' ids (one or two ranges of max_rooms), then as many remote rooms */
+	i = n->cfg.ha.enabled ? 2 : 1;
+	n->next_remote_id = i * n->cfg.max_rooms + 1;
+	n->remote_hi = (i + 1) * n->cfg.max_rooms;
+	dp->rooms = rc_room_table_create((i + 1) * n->cfg.max_rooms);
 	if (dp->rooms != NULL)
 		rc_room_table_set_dedup_window(dp->rooms, n->cfg.dedup_window);
 	dp->sessions = rc_session_table_create(n->cfg.max_sessions);
@@ -335,6 +349,7 @@ copy_settings(struct rc_dp *dp, const struct rc_config *c)
 	dp->post_burst = c->post_burst;
 	dp->session_idle_s = c->session_idle_s;
 	dp->dedup_window = c->dedup_window;
+	dp->relay_refresh_ms = c->relay.refresh_ms;
 }
 
 int
@@ -351,7 +366,8 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	n->cluster_settings = (struct rc_cluster_settings){
 		.node_id = n->cfg.node_id, .data_dir = n->cfg.data_dir,
 		.cluster_file = n->cfg.cluster_file, .mgmt_address = n->cfg.mgmt_address,
-		.service_ip = n->cfg.service_ip, .db_conninfo = n->cfg.db_conninfo,
+		.service_ip = n->cfg.service_ip, .udp_port = n->cfg.udp_port,
+		.db_conninfo = n->cfg.db_conninfo,
 		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
 		.secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
 	n->started_ms = rc_mono_ms();
@@ -393,7 +409,7 @@ rc_node_admin_register(struct rc_node *n)
 	int rc;
 
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
-	    (rc = rc_node_cmds_register(n)) != 0 ||
+	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_node_relay_cmds_register(n)) != 0 ||
 	    (rc = rc_cluster_cmds_register(n->cn, &n->cluster_settings, n->admin, n->mgmt)) != 0 ||
 	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->ha_settings, &n->dp, n->cn)) != 0)
 		return rc;
@@ -536,6 +552,7 @@ rc_node_run(struct rc_node *n)
 		rc_ha_node_tick(n->ha);
 		n->dp.storage_full = rc_wal_full(rc_node_own(n)->wal);
 		now = rc_mono_ms();
+		rc_node_relay_tick(n, now);
 		if (now >= next_expiry) {
 			rc_node_expire_sessions(n);
 			next_expiry = now + 1000;
@@ -573,6 +590,9 @@ rc_node_fini(struct rc_node *n)
 	for (i = 0; i < n->n_ports_up; i++)
 		rc_port_stop(&n->ports[i]);
 	close_frag_taps(n);
+	rc_relay_destroy(&n->dp);
+	free(n->relay_dir);
+	n->relay_dir = NULL;
 	rcu_thread_offline();
 	rc_session_table_destroy(n->dp.sessions);
 	rc_room_table_destroy(n->dp.rooms);

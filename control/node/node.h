@@ -16,11 +16,14 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "cluster_node.h"
 #include "ha_node.h"
 #include "dp.h"
 #include "port.h"
+#include "relay.h"
 #include "replay.h"
 #include "scope.h"
 
@@ -33,6 +36,7 @@ struct rc_ha_node;
 struct rc_metrics_buf;
 struct rc_mgmt;
 struct rc_session;
+struct rc_text;
 
 struct rc_pending_room {
 	uint32_t id; /* 0: free slot */
@@ -71,6 +75,12 @@ struct rc_recent_login {
 	char user[RC_MAX_USER];
 };
 
+/* What rc_node_relay_dir left out of the directory, for the log. */
+struct rc_relay_build {
+	uint16_t port_idx;  /* our port toward the other nodes */
+	char skipped[512];  /* "cluster c3 (no relay.intercluster secret), ..." or "" */
+};
+
 struct rc_node {
 	struct rc_config cfg;
 	struct rc_dp dp;
@@ -82,6 +92,9 @@ struct rc_node {
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rc_cluster_node *cn; /* the cluster state here (control/cluster/cluster_node.h) */
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
+	/* remote rooms (dataplane/relay_rooms.h): their ids, above every scope's */
+	uint32_t remote_hi, next_remote_id;
+	unsigned remote_rooms;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	struct rc_cluster_settings cluster_settings; /* the cluster wing's view of cfg */
@@ -98,6 +111,13 @@ struct rc_node {
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
 	struct rc_recent_login recent_logins[RC_RECENT_LOGINS];
 	unsigned recent_login_next;
+	uint64_t logins_redirected; /* LOGINs answered REDIRECT: the user's home is another node */
+	/* the relay (relay_conf.c): the directory last published, its log state, the loop's */
+	struct rc_relay_dir *relay_dir;
+	bool relay_off_logged;
+	char relay_skipped[512];
+	uint64_t relay_solicited_ms;
+	uint32_t relay_neigh_gen[RC_RELAY_MAX_NODES];
 	volatile sig_atomic_t stop;
 };
 
@@ -150,6 +170,32 @@ void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
 /* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms of this node's table whose
  * name starts with the request's prefix, sorted by name. */
 void rc_node_list_rooms(struct rc_node *n, struct rc_work *wk);
+
+/* ---- the relay between nodes (relay_conf.c) ---- */
+
+/* The directory from cfg and the cluster state cl (NULL: none): our services, every other
+ * node with its service, VIP, chat port and pair key (relay.secret_file in our cluster,
+ * relay.intercluster across; none without relay.secret_file), the HA peer even without a
+ * state. b gets what was left out. 0, or -ENAMETOOLONG (our service name). Pure. */
+int rc_node_relay_dir(const struct rc_config *cfg, const struct rc_cluster *cl,
+		      struct rc_relay_dir *dir, struct rc_relay_build *b);
+/* Build and publish the directory (at start, on every change of the cluster state). 0, or
+ * -errno (logged). */
+int rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
+/* Control loop: ARP requests for the unresolved nodes (every second), the remote rooms'
+ * interest refresh (every relay.refresh_ms, at once for a host whose MAC changed). */
+void rc_node_relay_tick(struct rc_node *n, uint64_t now_ms);
+/* `relay status` (relay_cmds.c). */
+int rc_node_relay_cmds_register(struct rc_node *n);
+/* "relay_bad_tag" ... for enum rc_relay_drop; "?" out of range. */
+const char *rc_node_relay_drop_name(unsigned reason);
+/* Rooms of kind RC_ROOM_REMOTE in the table. */
+unsigned rc_node_remote_rooms(struct rc_node *n);
+/* The workers' relay counters summed, as JSON (a new reference); their text into t unless
+ * NULL (`stats`, `relay status`). */
+json_t *rc_node_relay_counters(struct rc_node *n, struct rc_text *t);
+/* The roomcast_relay_* metrics. */
+void rc_node_relay_metrics(struct rc_node *n, struct rc_metrics_buf *b);
 
 /* The admin commands (status, room, user, stats): node_cmds.c. */
 int rc_node_cmds_register(struct rc_node *n);

@@ -17,6 +17,7 @@
 #include "drainer.h"
 #include "history.h"
 #include "node.h"
+#include "relay_rooms.h"
 #include "room_table.h"
 #include "session.h"
 #include "wal.h"
@@ -86,12 +87,17 @@ static RC_ADMIN_HANDLER(cmd_status)
 	return 0;
 }
 
+/* A room with its service (the part of its canonical name after '@') and whether it is
+ * hosted here (one of our scopes) or a copy of a room another node hosts. */
 static json_t *
 room_json(const struct rc_room *r)
 {
-	return json_pack("{s:I,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id, "name",
-			 r->name, "home_worker", r->home, "members", (int)r->n_members,
-			 "last_seq",
+	const char *at = strchr(r->name, '@');
+
+	return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id,
+			 "name", r->name, "service", at != NULL ? at + 1 : "", "kind",
+			 r->kind == RC_ROOM_REMOTE ? "remote" : "hosted", "home_worker", r->home,
+			 "members", (int)r->n_members, "last_seq",
 			 (json_int_t)__atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
 			 "posts", (json_int_t)r->posts, "creator", r->creator, "created_ms",
 			 (json_int_t)r->created_ms);
@@ -104,7 +110,8 @@ struct list_ctx {
 
 static const struct rc_table_col room_cols[] = {
 	{ "ID", -8, "id" },
-	{ "ROOM", -24, "name" },
+	{ "ROOM", -32, "name" },
+	{ "KIND", -6, "kind" },
 	{ "MEMBERS", 8, "members" },
 	{ "LAST_SEQ", 10, "last_seq" },
 };
@@ -151,13 +158,27 @@ members_json(struct rc_room *r, json_t *arr, struct rc_text *t)
 	rte_spinlock_unlock(&r->lock);
 }
 
+/* A room by its canonical name, or a bare one of our services (ours first). */
+static struct rc_room *
+room_by_name(struct rc_node *n, const char *name)
+{
+	struct rc_str in = { name, (uint16_t)strnlen(name, RC_MAX_ROOM + 1) }, c;
+	char buf[RC_MAX_ROOM];
+	struct rc_room *r = NULL;
+
+	for (unsigned vip = 0; r == NULL && vip < n->scopes.n; vip++)
+		if (in.len <= RC_MAX_ROOM && rc_room_canonical(&n->dp, &in, vip, buf, &c) == 0)
+			r = rc_room_lookup_name(n->dp.rooms, c.p, c.len);
+	return r;
+}
+
 static RC_ADMIN_HANDLER(cmd_room_show)
 {
 	struct rc_node *n = arg;
 	json_t *room, *members;
 	struct rc_room *r;
 
-	r = rc_room_lookup_name(n->dp.rooms, argv[0], (unsigned)strlen(argv[0]));
+	r = room_by_name(n, argv[0]);
 	if (r == NULL) {
 		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
 		return -ENOENT;
@@ -285,8 +306,8 @@ login_refused_json(const struct rc_node *n, struct rc_text *t)
 	json_t *o = json_object();
 	unsigned i;
 
-	rc_text_printf(t, "logins: ok %" PRIu64 ", repeated %" PRIu64 ", refused:", n->logins_ok,
-		       n->logins_repeated);
+	rc_text_printf(t, "logins: ok %" PRIu64 ", repeated %" PRIu64 ", redirected %" PRIu64
+			  ", refused:", n->logins_ok, n->logins_repeated, n->logins_redirected);
 	for (i = 0; i < RC_LOGIN_REFUSAL_MAX; i++) {
 		uint64_t v = rc_node_login_refused(n, i);
 
@@ -351,6 +372,9 @@ static RC_ADMIN_HANDLER(cmd_stats)
 				      login_refused_json(n, t)));
 	rc_text_printf(t, "scopes: session purges dropped %" PRIu64 ", rooms not loaded (name clash) %"
 			  PRIu64 "\n", n->scopes.purges_dropped, n->scopes.rooms_name_clash);
+	json_object_set_new(json_object_get(res, "control"), "logins_redirected",
+			    json_integer((json_int_t)n->logins_redirected));
+	json_object_set_new(res, "relay", rc_node_relay_counters(n, t));
 	return 0;
 }
 

@@ -188,6 +188,9 @@ static const struct rc_metric_row login_rows[] = {
 	{ "roomcast_logins_repeated_total",
 	  "LOGINs answered with the session of the LOGIN they repeat", NULL,
 	  NS(logins_repeated) },
+	{ "roomcast_logins_redirected_total",
+	  "LOGINs answered REDIRECT: the user's home is another node", NULL,
+	  NS(logins_redirected) },
 };
 
 static const struct rc_metric_row control_rows[] = {
@@ -220,6 +223,7 @@ rc_node_metrics(void *arg, struct rc_metrics_buf *b)
 	message_metrics(n, b);
 	storage_metrics(n, b);
 	db_metrics(n, b);
+	rc_node_relay_metrics(n, b);
 	rc_ha_node_metrics(n->ha, b);
 	return b->err;
 }

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "cluster_node.h"
 #include "log.h"
+#include "relay_rooms.h"
 #include "request.h"
 #include "room_table.h"
 
@@ -62,11 +63,10 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 	return false;
 }
 
-/* A room `name` may be created in scope sc for this JOIN: 0, or -errno once refused (the
+/* A room may be created in scope sc for this JOIN: 0, or -errno once refused (the
  * JOIN answered). */
 static int
-creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *sc,
-		 const struct rc_str *name)
+creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *sc)
 {
 	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
 		rc_node_reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
@@ -85,14 +85,8 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 				    "busy: no HA peer copy, retry", 0);
 		return -EAGAIN;
 	}
-	if (rc_scopes_room_elsewhere(&n->scopes, sc, name->p, name->len)) {
-		rc_node_reply_error(n, &wk->who, RC_E_NOT_OWNER, RC_T_JOIN,
-				    "not the owner: the room is hosted by the other node of the pair",
-				    0);
-		return -EXDEV;
-	}
 	if (sc->next_room_id > sc->room_hi ||
-	    rc_room_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
+	    rc_room_count(n->dp.rooms) - n->remote_rooms >= n->max_rooms * n->scopes.n) {
 		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
 				    0);
 		return -ENOSPC;
@@ -100,16 +94,53 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 	return 0;
 }
 
+/* Our copy of a room another node hosts (directory index host), for this JOIN: a table
+ * entry with ids above the scopes', no record (the host stores the room). Kept once
+ * created: an id is never reused. */
+static int
+create_remote(struct rc_node *n, struct rc_work *wk, const struct rc_str *name, unsigned host)
+{
+	uint32_t id = n->next_remote_id;
+	struct rc_room *r;
+	char creator[RC_MAX_USER + 1];
+
+	if (id == 0 || id > n->remote_hi) {
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
+				    0);
+		return -ENOSPC;
+	}
+	snprintf(creator, sizeof(creator), "%.*s", wk->who.user_len, wk->who.user);
+	r = rc_room_add_remote(n->dp.rooms, id, name->p, name->len, creator, rc_wall_ms(),
+			       (uint16_t)(id % n->dp.n_workers), (uint16_t)host);
+	if (r == NULL) {
+		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
+		return -errno;
+	}
+	n->next_remote_id++;
+	n->remote_rooms++;
+	RC_INFO("remote room %u \"%s\" (host: directory entry %u), home worker %u", r->id,
+		r->name, host, r->home);
+	return forward_to_home(n, r, wk);
+}
+
 static int
 start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 {
-	struct rc_scope *sc = rc_scopes_of_vip(&n->scopes, wk->who.peer.vip);
-	unsigned scope = sc->idx;
+	struct rc_scope *sc;
+	unsigned scope = 0;
 	struct rc_pending_room *p;
 	struct rc_wal_rec *rec;
-	int rc;
+	int rc = rc_room_resolve(&n->dp, name, &scope);
 
-	if ((rc = creation_allowed(n, wk, sc, name)) != 0)
+	if (rc == RC_ROOM_REMOTE)
+		return create_remote(n, wk, name, scope);
+	if (rc < 0 || scope >= n->scopes.n) {
+		rc_node_reply_error(n, &wk->who, RC_E_UNKNOWN_ROOM, RC_T_JOIN,
+				    "unknown room: no such service", 0);
+		return -ENOENT;
+	}
+	sc = &n->scopes.sc[scope];
+	if ((rc = creation_allowed(n, wk, sc)) != 0)
 		return rc;
 	for (p = n->pending; p < n->pending + RC_PENDING_ROOMS && p->id != 0; p++)
 		;
@@ -230,8 +261,9 @@ pick_room(void *arg, struct rc_room *r)
 {
 	struct room_pick *p = arg;
 
-	if (r->name_len < p->prefix->len || memcmp(r->name, p->prefix->p, p->prefix->len) != 0)
-		return 0;
+	if (r->kind != RC_ROOM_HOSTED || r->name_len < p->prefix->len ||
+	    memcmp(r->name, p->prefix->p, p->prefix->len) != 0)
+		return 0; /* a remote room is listed by its host */
 	if (p->n == p->cap)
 		return 1; /* the table grew since it was counted: only this thread adds rooms */
 	p->rooms[p->n++] = r;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The control thread's half of the chat protocol, sessions (node.h): LOGIN (the token
- * checked, a repeated LOGIN answered with its session), LOGOUT, the end of a session (the
+ * checked; a user whose home node is another one redirected there, REDIRECT; a repeated
+ * LOGIN answered with its session), LOGOUT, the end of a session (the
  * HA peer told, the workers purge it) and idle expiry; the replies to the workers' hand-offs.
  */
 #include "node.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,10 +120,43 @@ login_ok(struct rc_node *n, struct rc_work *wk, const struct rc_session *s)
 	rc_node_reply(n, &wk->who, &m);
 }
 
+/* The user's home node when it is not the node whose service address (ours, or the HA
+ * peer's while we serve it) the LOGIN came to; NULL: served here. */
+static const struct rc_cl_node *
+home_elsewhere(struct rc_node *n, const struct rc_who *who, const struct rc_str *user)
+{
+	struct in_addr arrived;
+
+	if (who->peer.port_idx >= n->dp.n_ports)
+		return NULL;
+	arrived.s_addr = rc_local_ip(&n->dp.ports[who->peer.port_idx].local, who->peer.vip);
+	return rc_cluster_login_redirect(rc_cluster_node_state(n->cn), n->cfg.node_id, user->p,
+					 user->len, arrived);
+}
+
+/* REDIRECT: log in at the home node instead (same token); not a session. */
+static void
+login_redirect(struct rc_node *n, struct rc_work *wk, const struct rc_cl_node *home)
+{
+	struct rc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_REDIRECT;
+	m.u.redirect.node.p = home->id;
+	m.u.redirect.node.len = (uint8_t)strlen(home->id);
+	m.u.redirect.ip = ntohl(home->vip.s_addr);
+	m.u.redirect.udp_port = home->udp_port;
+	n->logins_redirected++;
+	RC_DEBUG("login %.*s redirected to its home node %s", (int)wk->req.u.login.user.len,
+		 wk->req.u.login.user.p, home->id);
+	rc_node_reply(n, &wk->who, &m);
+}
+
 void
 rc_node_login(struct rc_node *n, struct rc_work *wk)
 {
 	const struct rc_msg *m = &wk->req; /* as the RX worker decoded it, views into wk->msg */
+	const struct rc_cl_node *home;
 	struct rc_session *s;
 	bool repeat = false;
 	int rc;
@@ -137,6 +172,11 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
 				    rc == -EKEYEXPIRED ? "token expired" : "bad token",
 				    wk->msg_len);
+		return;
+	}
+	home = home_elsewhere(n, &wk->who, &m->u.login.user);
+	if (home != NULL) {
+		login_redirect(n, wk, home);
 		return;
 	}
 	s = login_repeated(n, &wk->who, &m->u.login.user);

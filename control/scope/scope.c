@@ -259,35 +259,6 @@ rc_scopes_of_room(struct rc_scopes *ss, uint32_t id)
 	return NULL;
 }
 
-struct name_find {
-	const char *name;
-	unsigned len;
-};
-
-static int
-find_name(void *arg, const struct rc_wal_room *r)
-{
-	const struct name_find *f = arg;
-
-	return strlen(r->name) == f->len && memcmp(r->name, f->name, f->len) == 0;
-}
-
-bool
-rc_scopes_room_elsewhere(struct rc_scopes *ss, const struct rc_scope *s, const char *name,
-			 unsigned len)
-{
-	struct name_find f = { name, len };
-
-	for (unsigned i = 0; i < ss->n; i++) {
-		struct rc_scope *o = &ss->sc[i];
-
-		/* one served here: the room table has its rooms */
-		if (o != s && !o->loaded && rc_wal_load_rooms(o->wal, find_name, &f) == 1)
-			return true;
-	}
-	return false;
-}
-
 static void
 purge_everywhere(struct rc_scopes *ss, uint64_t session)
 {
@@ -422,7 +393,7 @@ count_room(void *arg, struct rc_room *r)
 {
 	struct count_ctx *c = arg;
 
-	c->n += r->scope == c->scope;
+	c->n += r->kind == RC_ROOM_HOSTED && r->scope == c->scope;
 	return 0;
 }
 

@@ -143,12 +143,6 @@ rc_scopes_of_vip(struct rc_scopes *ss, unsigned vip)
 /* The scope that holds room id `id`, or NULL. */
 struct rc_scope *rc_scopes_of_room(struct rc_scopes *ss, uint32_t id);
 
-/* A room `name` would be created in scope s: true when another scope not loaded here holds
- * it (the room lives on the other node of the pair: ERROR 8). An LMDB scan: room creations
- * are rare. */
-bool rc_scopes_room_elsewhere(struct rc_scopes *ss, const struct rc_scope *s, const char *name,
-			      unsigned len);
-
 /* End a session: out of the table, and the workers drop it from their rooms (a purge per
  * worker; one that cannot be handed over within a few ms is dropped, counted). */
 void rc_scopes_end_session(struct rc_scopes *ss, struct rc_session *s);

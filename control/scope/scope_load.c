@@ -40,6 +40,9 @@ load_room(void *arg, const struct rc_wal_room *sr)
 			s->next_room_id = sr->room_id + 1;
 		return 0;
 	}
+	r = rc_room_lookup_name(ss->dp->rooms, sr->name, (unsigned)strlen(sr->name));
+	if (r != NULL && r->kind == RC_ROOM_REMOTE) /* our copy while its host served it: the */
+		rc_room_del(ss->dp->rooms, r);      /* room takes its place; members JOIN again */
 	r = rc_room_add(ss->dp->rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % ss->dp->n_workers));
 	if (r == NULL && errno == EEXIST && ss->n > 1) {
@@ -89,7 +92,7 @@ warm_room(void *arg, struct rc_room *r)
 	struct warm_rooms *wr = arg;
 	int rc;
 
-	if (r->scope != wr->s->idx || r->last_committed == 0)
+	if (r->kind != RC_ROOM_HOSTED || r->scope != wr->s->idx || r->last_committed == 0)
 		return 0;
 	rc_dedup_forget_from(r->dedup, 1);
 	rc_dedup_reserve(r->dedup, r->last_committed < UINT32_MAX ? (unsigned)r->last_committed :
@@ -210,7 +213,7 @@ pick_room(void *arg, struct rc_room *r)
 {
 	struct unload_ctx *c = arg;
 
-	if (r->scope == c->scope)
+	if (r->kind == RC_ROOM_HOSTED && r->scope == c->scope) /* remote rooms stay */
 		c->victims[c->count++] = r;
 	return c->count == RTE_DIM(c->victims);
 }

@@ -474,6 +474,30 @@ def check_resend_full(c, a):
              (m.error() if m is not None and m.type == T["ERROR"] else m,))
 
 
+def check_redirect(c, a):
+    """LOGIN of a user homed elsewhere: REDIRECT (node, ip, udp_port) as --expect-home says
+    ("NODE IP PORT"), no session; --expect-home none: LOGIN_OK (served here)."""
+    c.send(login(a.user, a.token, 0, 1))
+    m = c.recv_until(lambda m: m.rid == 1 and m.type in (T["LOGIN_OK"], T["REDIRECT"],
+                                                         T["ERROR"]), "the LOGIN's answer")
+    if m is None:
+        return
+    if a.expect_home == "none":
+        if m.type != T["LOGIN_OK"]:
+            fail("LOGIN at the home node: %s, expected LOGIN_OK" % (m,))
+        return
+    if m.type != T["REDIRECT"]:
+        fail("LOGIN away from the home node: %s, expected REDIRECT" % (m,))
+        return
+    node, off = m.str8(0)
+    ip, port = struct.unpack_from("!IH", m.body, off)
+    got = "%s %s %d" % (node.decode(), socket.inet_ntoa(struct.pack("!I", ip)), port)
+    if got != a.expect_home:
+        fail("REDIRECT to %s, expected %s" % (got, a.expect_home))
+    if m.session != 0:
+        fail("REDIRECT carries session %x: it is no session" % m.session)
+
+
 def check_rooms(c, a):
     """ROOMS(prefix): ROOM_LISTs (MORE on all but the last) naming the rooms that start with
     the prefix, with their last seq; a prefix nothing matches: one empty ROOM_LIST
@@ -546,6 +570,7 @@ CHECKS = {
     "logout-twice": check_logout_twice,
     "overrun": check_overrun,
     "join-history": check_join_history,
+    "redirect": check_redirect,
 }
 
 
@@ -560,6 +585,8 @@ def main():
     p.add_argument("--history", type=int, default=20, help="the node's history_on_join")
     p.add_argument("--cmid", type=int, default=1)
     p.add_argument("--seq", type=int, default=0)
+    p.add_argument("--expect-home", default="none",
+                   help="redirect: \"NODE IP PORT\" of the REDIRECT expected, or none")
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for an expected answer before failing")
     p.add_argument("check", choices=sorted(CHECKS))

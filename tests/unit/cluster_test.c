@@ -8,6 +8,7 @@
  *
  * Argument: the path of configs/cluster-example.conf.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -209,6 +210,7 @@ test_seed_base_defaults(void **state)
 	assert_int_equal(g->assign, RC_CL_ASSIGN_BALANCED);
 	assert_string_equal(rc_cluster_group_db(g), "");
 	assert_null(rc_cluster_peer_of(&cl, "n3"));
+	assert_int_equal(g->nodes[0].udp_port, 6420);
 	assert_int_equal(cl.chat.max_rooms, 100);
 	assert_int_equal(cl.chat.default_max_occupants, 1000);
 	assert_int_equal(cl.chat.messages_on_join, 20);
@@ -223,6 +225,12 @@ static void
 test_seed_errors(void **state)
 {
 	(void)state;
+	expect_seed_error(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = "
+			  "\"198.18.0.3\"; udp_port = 0; } ); }",
+			  ":8: clusters[0].groups[1].nodes[0].udp_port: 0 is out of range 1..65535");
+	assert_int_equal(seed_with(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; "
+				   "vip = \"198.18.0.3\"; udp_port = 7000; } ); }"), 0);
+	assert_int_equal(rc_cluster_find_node(&cl, "n3", NULL, NULL)->udp_port, 7000);
 	expect_seed_error(5, "      nodes = ( { id = \"n1\"; mgmt = \"127.0.0.1:8441\"; "
 			  "viip = \"198.18.0.1\"; },",
 			  ":5: clusters[0].groups[0].nodes[0].viip: unknown key (did you mean "
@@ -290,14 +298,12 @@ test_seed_rules(void **state)
 			  "\"198.18.0.5\"; } ); }",
 			  ":8: clusters[0].groups[1].nodes: 3 nodes, at most 2 per group (a "
 			  "presence redundancy group is a pair)");
-	/* a database shared by two groups: blamed on the group's "database" line */
-	expect_seed_error(7, "    { name = \"g2\"; ha = false; database = \"pg1\";",
-			  ":7: clusters[0].groups[1].database: database pg1 is already assigned to"
-			  " group g1; no two groups may share a database");
-	expect_seed_error(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = "
-			  "\"198.18.0.3\"; database = \"pg1\"; } ); }",
-			  ":8: clusters[0].groups[1].nodes[0].database: database pg1 is already "
-			  "assigned to group g1; no two groups may share a database");
+	/* a database shared by two groups is fine: rooms differ by their service */
+	assert_int_equal(seed_with(7, "    { name = \"g2\"; ha = false; database = \"pg1\";"), 0);
+	assert_string_equal(rc_cluster_find_node(&cl, "n3", NULL, NULL)->db, "pg1");
+	assert_string_equal(rc_cluster_find_node(&cl, "n1", NULL, NULL)->db, "pg1");
+	assert_int_equal(seed_with(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; "
+				   "vip = \"198.18.0.3\"; database = \"pg1\"; } ); }"), 0);
 	expect_seed_error(8, "      nodes = ( { id = \"n3\"; mgmt = \"127.0.0.1:8443\"; vip = "
 			  "\"198.18.0.3\"; database = \"pg1\"; } ); database = \"pg2\"; }",
 			  ":8: clusters[0].groups[1].database: \"pg2\" conflicts with node n3's "
@@ -360,8 +366,7 @@ test_validate(void **state)
 		       "both nodes of a group must be assigned the same database");
 	strcpy(g1->nodes[1].db, "pg2");
 	g1->ha = false;
-	expect_invalid("clusters[0].groups[1].nodes[0].database: database pg2 is already "
-		       "assigned to group g1; no two groups may share a database");
+	assert_int_equal(rc_cluster_validate(&cl, err, ERR), 0); /* pg2 shared with g2 */
 	load_base();
 	cl.clusters[0].groups[0].assign = 7;
 	expect_invalid("clusters[0].groups[0].assignment: 7: expected \"balanced\", "
@@ -587,12 +592,14 @@ test_db_assign_remove(void **state)
 	(void)state;
 	load_base();
 	before = cl;
-	expect_refusal(rc_cluster_db_assign(&cl, "n3", "pg1", "g2", err, ERR), -EBUSY,
-		       "database pg1 is already assigned to group g1; no two groups may share a "
-		       "database", &before);
-	expect_refusal(rc_cluster_db_assign_node(&cl, "n3", "pg1", "n3", err, ERR), -EBUSY,
-		       "database pg1 is already assigned to group g1; no two groups may share a "
-		       "database", &before);
+	/* two groups on one database (the seeds' minimum): allowed, per group and per node */
+	assert_int_equal(rc_cluster_db_assign(&cl, "n3", "pg1", "g2", err, ERR), 0);
+	assert_string_equal(rc_cluster_find_node(&cl, "n3", NULL, NULL)->db, "pg1");
+	assert_int_equal(rc_cluster_db_unassign(&cl, "n3", "g2", NULL, err, ERR), 0);
+	assert_int_equal(rc_cluster_db_assign_node(&cl, "n3", "pg1", "n3", err, ERR), 0);
+	assert_string_equal(rc_cluster_find_node(&cl, "n3", NULL, NULL)->db, "pg1");
+	assert_int_equal(rc_cluster_db_unassign(&cl, "n3", "g2", NULL, err, ERR), 0);
+	before = cl;
 	expect_refusal(rc_cluster_db_assign(&cl, "n3", "pgx", "g2", err, ERR), -ENOENT,
 		       "database \"pgx\" does not exist (databases: pg1, pg2)", &before);
 	expect_refusal(rc_cluster_db_remove(&cl, "n3", "pg1", err, ERR), -EBUSY,
@@ -740,8 +747,8 @@ test_merge_check_sources(void **state)
 	assert_string_equal(err, "cannot tell which group to merge for: neither pgt nor pg2 is "
 			    "assigned to a node; name the group");
 	assert_int_equal(rc_cluster_merge_add(&cl, "n1", src, "pg1", "g2", &id, err, ERR), -EBUSY);
-	assert_string_equal(err, "database pg1 is already assigned to group g1; no two groups "
-			    "may share a database");
+	assert_string_equal(err, "database pg1 serves group g1: a merge target must serve no "
+			    "other group");
 	assert_int_equal(rc_cluster_merge_add(&cl, "n1", src, "pg1", "g3", &id, err, ERR),
 			 -ENOENT);
 	assert_string_equal(err, "group \"g3\" does not exist (groups: g1, g2)");
@@ -863,6 +870,7 @@ test_json_round_trip(void **state)
 
 	(void)state;
 	load_busy();
+	cl.clusters[0].groups[1].nodes[0].udp_port = 7001;
 	j = rc_cluster_to_json(&cl);
 	assert_non_null(j);
 	memset(&back, 0xa5, sizeof(back));
@@ -878,6 +886,8 @@ test_json_round_trip(void **state)
 	assert_int_equal(back.merges[0].tables[RC_CL_TABLE_ROOMS].source_b, 2);
 	assert_int_equal(rc_cluster_find_node(&back, "n3", NULL, NULL)->tc, RC_CL_SVC_STOPPED);
 	assert_string_equal(rc_cluster_find_node(&back, "n2", NULL, NULL)->db, "pg2");
+	assert_int_equal(rc_cluster_find_node(&back, "n3", NULL, NULL)->udp_port, 7001);
+	assert_int_equal(rc_cluster_find_node(&back, "n1", NULL, NULL)->udp_port, 6420);
 	assert_false(rc_cluster_newer(&cl, &back));
 	assert_false(rc_cluster_newer(&back, &cl));
 	free(a);
@@ -1112,6 +1122,97 @@ test_parse_mgmt(void **state)
 	assert_false(rc_cluster_parse_mgmt("0.0.0.0:80", &sa));
 }
 
+/* ---- home nodes ---- */
+
+/* How many of users u0..u(n-1) rc_cluster_home_node puts on each node of cluster c1 (by id
+ * n1..n3 -> [1..3]; [0]: no home). */
+static void
+count_homes(unsigned n, unsigned counts[4])
+{
+	char user[32];
+
+	memset(counts, 0, 4 * sizeof(counts[0]));
+	for (unsigned i = 0; i < n; i++) {
+		int len = snprintf(user, sizeof(user), "u%u", i);
+		const struct rc_cl_node *h = rc_cluster_home_node(&cl, "c1", user, (size_t)len);
+
+		counts[h == NULL ? 0 : h->id[1] - '0']++;
+	}
+}
+
+static void
+test_home_node(void **state)
+{
+	const struct rc_cl_node *a, *b;
+	unsigned counts[4];
+
+	(void)state;
+	load_base();
+	/* stable: the same answer every time, from the name alone (no NUL needed) */
+	a = rc_cluster_home_node(&cl, "c1", "alice", 5);
+	assert_non_null(a);
+	b = rc_cluster_home_node(&cl, "c1", "alice-and-more", 5);
+	assert_ptr_equal(a, b);
+	/* two groups (g1 balanced: n1, n2; g2: n3): every node gets users */
+	count_homes(3000, counts);
+	assert_int_equal(counts[0], 0);
+	assert_in_range(counts[3], 1300, 1700); /* half of them go to g2 */
+	assert_in_range(counts[1], 600, 900);   /* balanced: g1's half over both nodes */
+	assert_in_range(counts[2], 600, 900);
+	/* active-standby: g1's users on its first node only */
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "active-standby", err, ERR),
+			 0);
+	count_homes(3000, counts);
+	assert_int_equal(counts[2], 0);
+	assert_in_range(counts[1], 1300, 1700);
+	/* none: g1's users have no home (they stay where they log in); g2's still do */
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "none", err, ERR), 0);
+	count_homes(3000, counts);
+	assert_int_equal(counts[1] + counts[2], 0);
+	assert_in_range(counts[0], 1300, 1700);
+	/* the group is chosen before the mode: g2's users keep their node */
+	assert_int_equal(counts[3], 3000 - counts[0]);
+	/* unknown cluster, no cluster, empty name */
+	assert_null(rc_cluster_home_node(&cl, "c9", "alice", 5));
+	assert_null(rc_cluster_home_node(&cl, NULL, "alice", 5));
+	assert_null(rc_cluster_home_node(&cl, "c1", "", 0));
+}
+
+/* A LOGIN is redirected to the user's home node unless it came to that node's VIP. */
+static void
+test_login_redirect(void **state)
+{
+	const struct rc_cl_node *home, *other;
+	struct in_addr vip;
+	char user[32];
+	int len = 0;
+
+	(void)state;
+	load_base();
+	/* a user of g1 (balanced: n1, n2) */
+	for (unsigned i = 0;; i++) {
+		len = snprintf(user, sizeof(user), "u%u", i);
+		home = rc_cluster_home_node(&cl, "c1", user, (size_t)len);
+		if (home != NULL && strcmp(home->id, "n2") == 0)
+			break;
+	}
+	other = rc_cluster_find_node(&cl, "n1", NULL, NULL);
+	/* at n1's VIP (on n1): redirected to n2; the same from n3 */
+	assert_ptr_equal(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, other->vip), home);
+	assert_ptr_equal(rc_cluster_login_redirect(&cl, "n3", user, (size_t)len, other->vip), home);
+	/* at n2's VIP: served, on n2 or on n1 while it serves n2's VIP (failover) */
+	assert_null(rc_cluster_login_redirect(&cl, "n2", user, (size_t)len, home->vip));
+	assert_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, home->vip));
+	/* no home (assignment none), a node not in the state, no state: never redirected */
+	inet_pton(AF_INET, "198.18.0.9", &vip);
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "none", err, ERR), 0);
+	assert_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, vip));
+	assert_int_equal(rc_cluster_group_set_assign(&cl, "n1", "g1", "balanced", err, ERR), 0);
+	assert_non_null(rc_cluster_login_redirect(&cl, "n1", user, (size_t)len, vip));
+	assert_null(rc_cluster_login_redirect(&cl, "n9", user, (size_t)len, vip));
+	assert_null(rc_cluster_login_redirect(NULL, "n1", user, (size_t)len, vip));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1140,6 +1241,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_apply_seed),
 		cmocka_unit_test(test_parse_mgmt),
+		cmocka_unit_test(test_home_node),
+		cmocka_unit_test(test_login_redirect),
 	};
 
 	if (argc < 2) {

@@ -22,6 +22,8 @@
 static char dir[64];
 static char conf_path[128];
 static char secret_path[128];
+static char relay_path[128];   /* a relay secret (other bytes than the auth secret) */
+static char ic_path[128];      /* an intercluster secret */
 static char err[1024];
 static struct rc_config cfg;
 static char text_want[1024];
@@ -55,14 +57,21 @@ write_file(const char *path, const void *data, size_t len, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
+/* A secret of len bytes at path; seed 1 is the auth secret's content. */
 static void
-write_secret(size_t len, mode_t mode)
+write_secret_at(const char *path, size_t len, mode_t mode, unsigned seed)
 {
 	uint8_t buf[512];
 
 	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (uint8_t)(i * 7 + 1);
-	write_file(secret_path, buf, len, mode);
+		buf[i] = (uint8_t)(i * 7 + seed);
+	write_file(path, buf, len, mode);
+}
+
+static void
+write_secret(size_t len, mode_t mode)
+{
+	write_secret_at(secret_path, len, mode, 1);
 }
 
 /* Write the base with line l1 replaced by t1 and l2 by t2 (0: none) and load it. */
@@ -110,6 +119,8 @@ setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(conf_path, sizeof(conf_path), "%s/node.conf", dir);
 	snprintf(secret_path, sizeof(secret_path), "%s/secret", dir);
+	snprintf(relay_path, sizeof(relay_path), "%s/relay", dir);
+	snprintf(ic_path, sizeof(ic_path), "%s/relay-c2", dir);
 	return 0;
 }
 
@@ -118,6 +129,8 @@ setup_each(void **state)
 {
 	(void)state;
 	write_secret(32, 0600);
+	write_secret_at(relay_path, 32, 0600, 2);
+	write_secret_at(ic_path, 48, 0600, 3);
 	return 0;
 }
 
@@ -127,6 +140,8 @@ teardown(void **state)
 	(void)state;
 	unlink(conf_path);
 	unlink(secret_path);
+	unlink(relay_path);
+	unlink(ic_path);
 	rmdir(dir);
 	return 0;
 }
@@ -481,6 +496,18 @@ test_admin_socket_only(void **state)
 /* configs/node-example.conf (argv[1]) loads, and every value it shows is the default. */
 static const char *example_path;
 
+/* Replace the first `from` in text (cap bytes) with "to" (quoted). */
+static void
+replace_once(char *text, size_t cap, const char *from, const char *to)
+{
+	static char tail[65536];
+	char *at = strstr(text, from);
+
+	assert_non_null(at);
+	snprintf(tail, sizeof(tail), "%s", at + strlen(from));
+	snprintf(at, cap - (size_t)(at - text), "\"%s\"%s", to, tail);
+}
+
 static void
 test_example_file(void **state)
 {
@@ -488,7 +515,7 @@ test_example_file(void **state)
 	struct rc_config d;
 	FILE *f;
 	size_t n;
-	char *at, out[65536 + 128];
+	char out[65536];
 
 	(void)state;
 	if (example_path == NULL)
@@ -498,11 +525,10 @@ test_example_file(void **state)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	at = strstr(text, "secret_file = \"/etc/roomcast/secret\";");
-	assert_non_null(at);
-	*at = '\0';
-	n = snprintf(out, sizeof(out), "%ssecret_file = \"%s\";%s", text, secret_path,
-		     at + strlen("secret_file = \"/etc/roomcast/secret\";"));
+	replace_once(text, sizeof(text), "\"/etc/roomcast/secret\"", secret_path);
+	replace_once(text, sizeof(text), "\"/etc/roomcast/relay-secret\"", relay_path);
+	replace_once(text, sizeof(text), "\"/etc/roomcast/relay-cluster2\"", ic_path);
+	n = snprintf(out, sizeof(out), "%s", text);
 	write_file(conf_path, out, n, 0644);
 	if (rc_config_load(conf_path, &cfg, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
@@ -533,6 +559,11 @@ test_example_file(void **state)
 	assert_int_equal(cfg.ports[0].rx_desc, d.ports[0].rx_desc);
 	assert_int_equal(cfg.ports[0].tx_desc, d.ports[0].tx_desc);
 	assert_int_equal(cfg.ports[0].mtu, d.ports[0].mtu);
+	assert_string_equal(cfg.relay.secret.file, relay_path);
+	assert_int_equal(cfg.relay.key_id, d.relay.key_id);
+	assert_int_equal(cfg.relay.refresh_ms, d.relay.refresh_ms);
+	assert_int_equal(cfg.relay.n_intercluster, 1);
+	assert_int_equal(cfg.relay.intercluster[0].secret.len, 48);
 }
 
 static void
@@ -713,6 +744,132 @@ test_ha_unknown_key(void **state)
 	expect_ha_error(13, "hx = {", ":13: hx: unknown key (did you mean \"ha\"?)");
 }
 
+/* ---- relay { }: the relay between nodes ---- */
+
+/* The base's line 11 (auth) followed by a relay group (fmt). */
+static int __attribute__((format(printf, 1, 2)))
+load_relay(const char *fmt, ...)
+{
+	char line[1024], relay[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(relay, sizeof(relay), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s relay = { %s };", base[10], relay);
+	return load_with(11, line);
+}
+
+/* Expect load_relay(relay) to fail with "FILE" want (a format: its %s is path). */
+static void
+expect_relay_error(const char *relay, const char *want_fmt, const char *path)
+{
+	char tail[768], want[1024];
+
+	snprintf(tail, sizeof(tail), want_fmt, path);
+	snprintf(want, sizeof(want), "%s%s", conf_path, tail);
+	assert_int_equal(load_relay("%s", relay), -EINVAL);
+	assert_string_equal(err, want);
+}
+
+static void
+test_relay_defaults(void **state)
+{
+	(void)state;
+	rc_config_defaults(&cfg);
+	assert_int_equal(cfg.relay.key_id, 1);
+	assert_int_equal(cfg.relay.refresh_ms, 1000);
+	assert_int_equal(cfg.relay.secret.len, 0);
+	assert_int_equal(cfg.relay.n_intercluster, 0);
+	/* no relay section: a node that relays nothing */
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_int_equal(cfg.relay.secret.len, 0);
+	assert_string_equal(cfg.relay.secret.file, "");
+	assert_null(rc_config_intercluster(&cfg, "c2"));
+	assert_int_equal(load_relay("secret_file = \"\";"), 0);
+	assert_int_equal(cfg.relay.secret.len, 0);
+}
+
+static void
+test_relay(void **state)
+{
+	const struct rc_relay_secret *ic;
+
+	(void)state;
+	assert_int_equal(load_relay("secret_file = \"relay\"; key_id = 9; refresh_ms = 250;"
+				    " intercluster = ( { cluster = \"c2\"; secret_file = \"%s\"; },"
+				    " { cluster = \"c3\"; secret_file = \"%s\"; } );",
+				    ic_path, relay_path),
+			 0);
+	assert_string_equal(err, "");
+	assert_string_equal(cfg.relay.secret.file, relay_path); /* relative to the file */
+	assert_int_equal(cfg.relay.secret.len, 32);
+	assert_int_equal(cfg.relay.secret.key[1], 7 + 2);
+	assert_int_equal(cfg.relay.key_id, 9);
+	assert_int_equal(cfg.relay.refresh_ms, 250);
+	assert_int_equal(cfg.relay.n_intercluster, 2);
+	ic = rc_config_intercluster(&cfg, "c2");
+	assert_non_null(ic);
+	assert_int_equal(ic->len, 48);
+	assert_int_equal(ic->key[1], 7 + 3);
+	assert_ptr_equal(rc_config_intercluster(&cfg, "c3"), &cfg.relay.intercluster[1].secret);
+	assert_null(rc_config_intercluster(&cfg, "c1"));
+}
+
+static void
+test_relay_errors(void **state)
+{
+	static const char own[] = "the relay needs a secret of its own";
+	char want[256];
+
+	(void)state;
+	/* never the auth secret: the same file, or the same bytes in another file */
+	snprintf(want, sizeof(want), ":11: relay.secret_file: %%s holds the auth secret "
+		 "(auth.secret_file): %s", own);
+	expect_relay_error("secret_file = \"secret\";", want, secret_path);
+	write_secret_at(relay_path, 32, 0600, 1);
+	expect_relay_error("secret_file = \"relay\";", want, relay_path);
+	snprintf(want, sizeof(want), ":11: relay.intercluster[0].secret_file: %%s holds the auth "
+		 "secret (auth.secret_file): %s", own);
+	expect_relay_error("intercluster = ( { cluster = \"c2\"; secret_file = \"relay\"; } );",
+			   want, relay_path);
+	/* the secret file's own rules */
+	write_secret_at(relay_path, 31, 0600, 2);
+	expect_relay_error("secret_file = \"relay\";",
+			   ":11: relay.secret_file: %s holds 31 bytes; a secret needs 32..128",
+			   relay_path);
+	write_secret_at(relay_path, 32, 0604, 2);
+	expect_relay_error("secret_file = \"relay\";",
+			   ":11: relay.secret_file: %s is accessible to every user (mode 0604); "
+			   "chmod o-rw it", relay_path);
+	expect_relay_error("secret_file = \"none\";",
+			   ":11: relay.secret_file: cannot open %s/none: No such file or directory",
+			   dir);
+	/* the keys */
+	expect_relay_error("key_id = 0;", ":11: relay.key_id: 0 is out of range 1..255", NULL);
+	expect_relay_error("refresh_ms = 10;", ":11: relay.refresh_ms: 10 is out of range "
+			   "100..60000", NULL);
+	expect_relay_error("refresh_m = 10;", ":11: relay.refresh_m: unknown key (did you mean "
+			   "\"refresh_ms\"?)", NULL);
+	/* the intercluster list */
+	expect_relay_error("intercluster = ( { cluster = \"c2\"; secret_file = \"relay-c2\"; },"
+			   " { cluster = \"c2\"; secret_file = \"relay-c2\"; } );",
+			   ":11: relay.intercluster[1].cluster: cluster \"c2\" is already listed",
+			   NULL);
+	expect_relay_error("intercluster = ( { cluster = \"c2\"; } );",
+			   ":11: relay.intercluster[0].secret_file: required key is missing", NULL);
+	expect_relay_error("intercluster = ( { secret_file = \"relay-c2\"; } );",
+			   ":11: relay.intercluster[0].cluster: required key is missing", NULL);
+	expect_relay_error("intercluster = ( { clustr = \"c2\"; } );",
+			   ":11: relay.intercluster[0].clustr: unknown key (did you mean "
+			   "\"cluster\"?)", NULL);
+	expect_relay_error("intercluster = ( \"c2\" );",
+			   ":11: relay.intercluster: element 0: expected a group { ... }, got a "
+			   "string", NULL);
+	expect_relay_error("intercluster = ( {}, {}, {}, {}, {}, {}, {}, {} );",
+			   ":11: relay.intercluster: 8 clusters, at most 7", NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -741,6 +898,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_ha_pair, setup_each),
 		cmocka_unit_test_setup(test_ha_errors, setup_each),
 		cmocka_unit_test_setup(test_ha_unknown_key, setup_each),
+		cmocka_unit_test_setup(test_relay_defaults, setup_each),
+		cmocka_unit_test_setup(test_relay, setup_each),
+		cmocka_unit_test_setup(test_relay_errors, setup_each),
 	};
 
 	example_path = argc > 1 ? argv[1] : NULL;

@@ -48,6 +48,7 @@
 #include "fanout.h"
 #include "history.h"
 #include "node.h"
+#include "relay_rooms.h"
 #include "room_table.h"
 #include "session.h"
 #include "token.h"
@@ -56,6 +57,8 @@
 
 #define NW 2
 #define MAX_OUT 512
+#define SELF_SERVICE "tc-n1" /* this node's TC service (the directory the test publishes) */
+#define PEER_SERVICE "tc-n2" /* the other node's, at directory index 0 */
 
 static struct rc_dp dp;
 static struct rc_wal *wal;
@@ -70,6 +73,7 @@ struct out {
 	uint8_t raw[RC_MAX_DGRAM];
 	rte_be32_t to_ip;
 	uint16_t to_port;
+	bool relayed; /* inside a relay envelope */
 };
 static struct out outs[MAX_OUT];
 static unsigned n_out;
@@ -155,7 +159,12 @@ collect(void)
 			const struct rte_ipv4_hdr *ip = (const void *)(p + 14);
 			const struct rte_udp_hdr *udp = (const void *)(p + 14 + 20);
 			size_t len = rte_be_to_cpu_16(udp->dgram_len) - 8, off = 0, used;
+			bool relayed = p[42] == 0x52 && p[43] == 0x4e; /* "RN" */
 
+			if (relayed) { /* the envelope's header and tag around the bundle */
+				off = RC_RELAY_FIXED_LEN + 1 + p[42 + RC_RELAY_FIXED_LEN];
+				len -= RC_RELAY_TAG_LEN;
+			}
 			while (off < len && n_out < MAX_OUT) {
 				struct out *o = &outs[n_out];
 
@@ -163,6 +172,7 @@ collect(void)
 				assert_int_equal(rc_decode(o->raw, len - off, &o->m, &used), 0);
 				o->to_ip = ip->dst_addr;
 				o->to_port = rte_be_to_cpu_16(udp->dst_port);
+				o->relayed = relayed;
 				off += used;
 				n_out++;
 			}
@@ -333,6 +343,27 @@ ring(const char *what, unsigned i, unsigned flags)
 	return r;
 }
 
+#define PEER_IP 0xc6120002u /* the other node's service address */
+
+/* The relay directory: this node n1 (service tc-n1), the other node n2 at index 0. */
+static void
+publish_dir(void)
+{
+	static struct rc_relay_dir d;
+
+	memset(&d, 0, sizeof(d));
+	strcpy(d.self_id, "n1");
+	strcpy(d.service[0], SELF_SERVICE);
+	d.n_nodes = 1;
+	strcpy(d.nodes[0].id, "n2");
+	strcpy(d.nodes[0].service, PEER_SERVICE);
+	d.nodes[0].ip = rte_cpu_to_be_32(PEER_IP);
+	d.nodes[0].udp_port = rte_cpu_to_be_16(RC_DEFAULT_UDP_PORT);
+	memset(d.nodes[0].key, 7, sizeof(d.nodes[0].key));
+	d.nodes[0].key_id = 1;
+	assert_int_equal(rc_relay_publish(&dp, &d), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -410,6 +441,7 @@ setup(void **state)
 	dp.dedup_window = 64;
 	dp.scope_serving[0] = true;
 	dp.rooms_blocked = RC_ROOMS_SERVED;
+	publish_dir();
 	n_out = 0;
 	return 0;
 }
@@ -425,6 +457,7 @@ teardown(void **state)
 	rc_wal_close(wal);
 	rc_room_table_destroy(dp.rooms);
 	rc_session_table_destroy(dp.sessions);
+	rc_relay_destroy(&dp);
 	for (unsigned i = 0; i < NW; i++)
 		rte_free(dp.workers[i]);
 	while (n_rings > 0)
@@ -437,12 +470,18 @@ teardown(void **state)
 	return 0;
 }
 
-/* A room with id `id` homed on worker `home`, and sessions joined to it (no replies kept). */
+/* A room with id `id` homed on worker `home`, and sessions joined to it (no replies kept).
+ * A bare name is stored as the node's canonical NAME@SERVICE, as rooms.c stores it (a name
+ * too long for that stays as it is). */
 static struct rc_room *
 room(uint32_t id, const char *name, unsigned home)
 {
-	struct rc_room *r = rc_room_add(dp.rooms, id, name, (unsigned)strlen(name), "t", 1,
-					(uint16_t)home);
+	char canon[RC_MAX_ROOM + 1];
+	struct rc_room *r;
+
+	if (strchr(name, '@') == NULL && strlen(name) + sizeof("@" SELF_SERVICE) <= sizeof(canon))
+		name = strcat(strcpy(canon, name), "@" SELF_SERVICE);
+	r = rc_room_add(dp.rooms, id, name, (unsigned)strlen(name), "t", 1, (uint16_t)home);
 
 	assert_non_null(r);
 	return r;
@@ -975,8 +1014,8 @@ take_work(struct rte_ring *r)
 static bool
 inside(const struct rc_work *wk, const struct rc_str *v)
 {
-	return (const uint8_t *)v->p >= wk->msg &&
-	       (const uint8_t *)v->p + v->len <= wk->msg + wk->msg_len;
+	return (const uint8_t *)v->p >= (const uint8_t *)wk &&
+	       (const uint8_t *)v->p + v->len <= (const uint8_t *)(wk + 1);
 }
 
 /* A request forwarded to its room's home worker travels decoded: the room's id and the
@@ -1214,8 +1253,8 @@ test_control_rooms(void **state)
 				assert_int_equal(r.len, RC_MAX_ROOM);
 				assert_int_equal(r.p[5], '0' + total);
 			} else {
-				assert_int_equal(r.len, 6);
-				assert_memory_equal(r.p, "lounge", 6);
+				assert_int_equal(r.len, strlen("lounge@" SELF_SERVICE));
+				assert_memory_equal(r.p, "lounge@" SELF_SERVICE, r.len);
 				assert_int_equal(seq, 42);
 			}
 		}
@@ -1274,9 +1313,8 @@ creation_under_way(unsigned slot, uint32_t id, const char *name)
 {
 	struct rc_pending_room *p = &node.pending[slot];
 
-	p->id = id;
-	p->name_len = (uint8_t)strlen(name);
-	memcpy(p->name, name, p->name_len + 1);
+	p->id = id; /* stored, as every room, under its canonical name */
+	p->name_len = (uint8_t)snprintf(p->name, sizeof(p->name), "%s@" SELF_SERVICE, name);
 	return p;
 }
 
@@ -1356,6 +1394,329 @@ test_control_create_room_decoded(void **state)
 	assert_int_equal(rte_mempool_avail_count(dp.work_pool), avail);
 }
 
+/* ---- the relay: relayed requests at the host, remote rooms at home ---- */
+
+/* The other node's MAC, as the workers learn it from an ARP request it sends. */
+static void
+learn_peer_mac(void)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.mbuf_pool);
+	struct rc_local peer = { .ip = rte_cpu_to_be_32(PEER_IP),
+				 .mac = { .addr_bytes = { 0x02, 0, 0, 0, 0, 0x22 } } };
+
+	assert_non_null(m);
+	assert_int_equal(rc_pkt_arp_request(m, &peer, dp.ports[0].local.ip), 0);
+	rc_neigh_arp(&dp, dp.workers[0], m, false);
+	rte_pktmbuf_free(m);
+}
+
+/* m as the other node (directory index 0) relays it to worker wi, envelope verified. */
+static void
+relay_in(unsigned wi, const struct rc_msg *m)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	ssize_t n = rc_encode(buf, sizeof(buf), m);
+	struct rc_peer from;
+
+	assert_true(n > 0);
+	assert_int_equal(rc_relay_peer_of(&dp, 0, &from), 0);
+	rc_relay_inner(&dp, dp.workers[wi], 0, &from, buf, (uint16_t)n);
+}
+
+static void
+rjoin(uint64_t session, uint32_t alias, const char *user, const char *name, uint64_t since)
+{
+	struct rc_msg m = req(RC_T_RJOIN, session, 9);
+
+	m.u.rjoin.alias = alias;
+	m.u.rjoin.since_seq = since;
+	m.u.rjoin.user = str(user);
+	m.u.rjoin.room = str(name);
+	relay_in(0, &m);
+}
+
+static void
+rpost(uint64_t session, uint32_t room_id, uint32_t alias, const char *user, uint64_t cmid)
+{
+	struct rc_msg m = req(RC_T_RPOST, session, (uint32_t)cmid);
+
+	m.u.rpost.room_id = room_id;
+	m.u.rpost.alias = alias;
+	m.u.rpost.cmid = cmid;
+	m.u.rpost.user = str(user);
+	m.u.rpost.body = str("from afar");
+	relay_in(0, &m);
+}
+
+/* The nth message of type sent to the other node (in an envelope). */
+static const struct rc_msg *
+to_peer(unsigned type, unsigned nth)
+{
+	for (unsigned i = 0; i < n_out; i++)
+		if (outs[i].m.hdr.type == type && outs[i].relayed &&
+		    outs[i].to_ip == rte_cpu_to_be_32(PEER_IP) && nth-- == 0)
+			return &outs[i].m;
+	return NULL;
+}
+
+/* A client-level RJOIN: the node becomes one node member (its alias), told our id
+ * (RJOINED), and the client gets JOINED with the alias and its history, through the node; a
+ * second user of the same node adds no member. A local POST then reaches the node once, with
+ * the alias as its room id, and the local member with ours. */
+static void
+test_relay_host_join(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_hist_req *q = NULL;
+	struct rc_room *r;
+	const struct rc_msg *m;
+
+	(void)state;
+	learn_peer_mac();
+	r = room(3, "lobby", 1); /* homed on worker 1: the relayed JOIN is handed over */
+	rjoin(0x55, 77, "carol", "lobby@" SELF_SERVICE, 0);
+	run_handoffs();
+	collect();
+	assert_int_equal(r->n_members, 1);
+	assert_int_equal(r->n_node_members, 1);
+	assert_int_equal(r->members[0].alias, 77);
+	m = to_peer(RC_T_RJOINED, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.session, 0);
+	assert_int_equal(m->u.rjoined.alias, 77);
+	assert_int_equal(m->u.rjoined.room_id, 3);
+	m = to_peer(RC_T_JOINED, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.session, 0x55);
+	assert_int_equal(m->u.joined.room_id, 77);
+	assert_int_equal(m->u.joined.room.len, strlen("lobby@" SELF_SERVICE));
+	assert_int_equal(rte_ring_dequeue(dp.hist_ring[0], (void **)&q), 0);
+	assert_int_equal(((struct rc_reply_ctx *)q->ctx)->alias, 77);
+	assert_int_equal(((struct rc_reply_ctx *)q->ctx)->session, 0x55);
+	rte_mempool_put(dp.hist_pool[0], q);
+
+	rjoin(0x56, 77, "dave", "lobby@" SELF_SERVICE, 0);
+	run_handoffs();
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	assert_int_equal(r->n_members, 1);
+
+	joined(a, 1, "lobby");
+	post(0, 1, a->id, "lobby", 1, "hello");
+	run_handoffs();
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(count_sent(RC_T_DELIVER), 2);
+	assert_int_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.room_id, 3);
+	m = to_peer(RC_T_DELIVER, 0);
+	assert_non_null(m);
+	assert_int_equal(m->u.deliver.room_id, 77);
+	assert_int_equal(m->hdr.session, 0);
+	assert_null(to_peer(RC_T_DELIVER, 1));
+
+	/* not refreshed for three periods: the node member is dropped */
+	r->members[rc_room_node_find(r, 1)].refreshed_ms -= 4 * RC_RELAY_REFRESH_MS;
+	post(0, 1, a->id, "lobby", 2, "again");
+	run_handoffs();
+	commit_queued(0);
+	collect();
+	assert_null(to_peer(RC_T_DELIVER, 0));
+	assert_int_equal(r->n_node_members, 0);
+}
+
+/* RPOST: stored once per (user, cmid), ACKed with the alias to the client's session; one
+ * with another alias, or from a node that never joined, is refused ERROR 2. */
+static void
+test_relay_host_post(void **state)
+{
+	const struct rc_msg *m;
+
+	(void)state;
+	learn_peer_mac();
+	room(3, "lobby", 0);
+	rpost(0x55, 3, 77, "carol", 5);
+	collect();
+	m = to_peer(RC_T_ERROR, 0);
+	assert_non_null(m);
+	assert_int_equal(m->u.error.code, RC_E_NOT_MEMBER);
+	assert_int_equal(m->hdr.session, 0x55);
+
+	rjoin(0x55, 77, "carol", "lobby@" SELF_SERVICE, 0);
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	rpost(0x55, 3, 77, "carol", 5);
+	assert_int_equal(commit_queued(0), 1);
+	rpost(0x55, 3, 77, "carol", 5); /* the client's resend, relayed again */
+	assert_int_equal(commit_queued(0), 0);
+	collect();
+	expect_stored(3, 1, 1);
+	assert_non_null(to_peer(RC_T_ACK, 1));
+	for (unsigned i = 0; i < 2; i++) {
+		m = to_peer(RC_T_ACK, i);
+		assert_int_equal(m->u.ack.room_id, 77);
+		assert_int_equal(m->u.ack.seq, 1);
+		assert_int_equal(m->hdr.session, 0x55);
+	}
+
+	rpost(0x55, 3, 78, "carol", 6);
+	collect();
+	m = to_peer(RC_T_ERROR, 0);
+	assert_non_null(m);
+	assert_int_equal(m->u.error.code, RC_E_NOT_MEMBER);
+	assert_int_equal(commit_queued(0), 0);
+}
+
+static void
+host_deliver(uint32_t alias, uint64_t seq)
+{
+	struct rc_msg m = req(RC_T_DELIVER, 0, 0);
+
+	m.u.deliver.room_id = alias;
+	m.u.deliver.seq = seq;
+	m.u.deliver.ts_ms = 1;
+	m.u.deliver.cmid = seq;
+	m.u.deliver.sender = str("carol");
+	m.u.deliver.body = str("from the host");
+	relay_in(0, &m);
+}
+
+/* Home side: a JOIN of a room of the other node's service makes a remote room (created by
+ * the control thread) and relays RJOIN; a POST before the host's RJOINED is busy, after it
+ * relayed as RPOST; the host's DELIVERs are fanned out once each, a gap asks RFETCH, a
+ * duplicate is dropped; a reply for a session is forwarded to it byte for byte; the last
+ * member's LEAVE is answered here and tells the host (RLEAVE). */
+static void
+test_relay_home(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_room *r;
+	struct rc_work *wk;
+	const struct rc_msg *m;
+	struct rc_msg rj, ack;
+
+	(void)state;
+	learn_peer_mac();
+	node_around_dp();
+	node.next_remote_id = 11; /* above the scope's ids, within the table */
+	node.remote_hi = 16;
+	join(0, 1, a->id, "lobby@" PEER_SERVICE);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_CREATE_ROOM);
+	assert_true(rc_node_create_room(&node, wk));
+	r = rc_room_lookup_name(dp.rooms, "lobby@" PEER_SERVICE, strlen("lobby@" PEER_SERVICE));
+	assert_non_null(r);
+	assert_int_equal(r->kind, RC_ROOM_REMOTE);
+	assert_int_equal(r->id, 11);
+	run_handoffs();
+	collect();
+	assert_int_equal(r->n_members, 1);
+	m = to_peer(RC_T_RJOIN, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.session, a->id);
+	assert_int_equal(m->u.rjoin.alias, 11);
+	assert_int_equal(m->u.rjoin.room.len, strlen("lobby@" PEER_SERVICE));
+
+	post(0, 1, a->id, "lobby@" PEER_SERVICE, 1, "early");
+	run_handoffs();
+	collect();
+	expect_error(1, RC_E_BUSY, RC_T_POST);
+
+	rj = req(RC_T_RJOINED, 0, 9);
+	rj.u.rjoined = (typeof(rj.u.rjoined)){ .alias = 11, .room_id = 3, .last_seq = 10 };
+	relay_in(0, &rj);
+	run_handoffs();
+	assert_int_equal(r->host_room_id, 3);
+	assert_int_equal(r->last_seq, 10);
+	post(0, 1, a->id, "lobby@" PEER_SERVICE, 1, "now");
+	run_handoffs();
+	collect();
+	m = to_peer(RC_T_RPOST, 0);
+	assert_non_null(m);
+	assert_int_equal(m->u.rpost.room_id, 3);
+	assert_int_equal(m->u.rpost.alias, 11);
+	assert_int_equal(m->hdr.session, a->id);
+	assert_int_equal(m->u.rpost.user.len, 5);
+
+	host_deliver(11, 11);
+	host_deliver(11, 11);
+	run_handoffs();
+	collect();
+	assert_int_equal(count_sent(RC_T_DELIVER), 1);
+	assert_int_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.seq, 11);
+	assert_int_equal(dp.workers[1]->relay_stats.duplicates, 1);
+	host_deliver(11, 14);
+	run_handoffs();
+	collect();
+	assert_int_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.seq, 14);
+	m = to_peer(RC_T_RFETCH, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.session, 0);
+	assert_int_equal(m->u.rfetch.from_seq, 12);
+	assert_int_equal(m->u.rfetch.max, 2);
+	assert_int_equal(dp.workers[1]->relay_stats.gaps, 1);
+	host_deliver(11, 12);
+	host_deliver(11, 13);
+	host_deliver(11, 14);
+	run_handoffs();
+	collect();
+	assert_int_equal(count_sent(RC_T_DELIVER), 2);
+	assert_int_equal(r->last_seq, 14);
+
+	ack = req(RC_T_ACK, a->id, 1);
+	ack.u.ack = (typeof(ack.u.ack)){ .room_id = 11, .cmid = 1, .seq = 15 };
+	relay_in(0, &ack);
+	collect();
+	assert_int_equal(n_out, 1);
+	assert_non_null(sent(RC_T_ACK, 1, 0));
+	{
+		uint8_t buf[RC_MAX_DGRAM];
+		ssize_t n = rc_encode(buf, sizeof(buf), &ack);
+
+		assert_memory_equal(outs[0].raw, buf, (size_t)n);
+	}
+
+	rj = req(RC_T_LEAVE, a->id, 3);
+	rj.u.leave.room = str("lobby@" PEER_SERVICE);
+	input(0, 1, &rj);
+	run_handoffs();
+	collect();
+	assert_non_null(sent(RC_T_LEFT, 1, 0));
+	assert_int_equal(sent(RC_T_LEFT, 1, 0)->u.left.room_id, 11);
+	m = to_peer(RC_T_RLEAVE, 0);
+	assert_non_null(m);
+	assert_int_equal(m->u.rleave.room_id, 3);
+	assert_int_equal(m->u.rleave.alias, 11);
+}
+
+/* Canonical names: a bare name is the node's own service's; JOINED names the room in full;
+ * a service nobody serves is ERROR 1, a canonical form over 200 bytes ERROR 3. */
+static void
+test_canonical_names(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	char long_name[RC_MAX_ROOM];
+	const struct rc_msg *m;
+
+	(void)state;
+	room(2, "lobby", 0);
+	joined(a, 1, "lobby");
+	m = sent(RC_T_JOINED, 1, 0);
+	assert_int_equal(m->u.joined.room_id, 2);
+	assert_memory_equal(m->u.joined.room.p, "lobby@" SELF_SERVICE, m->u.joined.room.len);
+	joined(a, 1, "lobby@" SELF_SERVICE);
+	assert_int_equal(sent(RC_T_JOINED, 1, 0)->u.joined.room_id, 2);
+
+	join(0, 1, a->id, "lobby@tc-nowhere");
+	collect();
+	expect_error(1, RC_E_UNKNOWN_ROOM, RC_T_JOIN);
+	assert_non_null(strstr(sent(RC_T_ERROR, 1, 0)->u.error.text.p, "no service tc-nowhere"));
+
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	join(0, 1, a->id, long_name);
+	collect();
+	expect_error(1, RC_E_TOO_LARGE, RC_T_JOIN);
+	assert_int_equal(rte_ring_count(dp.ctrl_ring), 0);
+}
+
 int
 main(void)
 {
@@ -1374,6 +1735,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused_type, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_relay_types, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_rooms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_host_join, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_host_post, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_canonical_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
