@@ -187,8 +187,6 @@ int rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
 void rc_node_relay_tick(struct rc_node *n, uint64_t now_ms);
 /* `relay status` (relay_cmds.c). */
 int rc_node_relay_cmds_register(struct rc_node *n);
-/* "relay_bad_tag" ... for enum rc_relay_drop; "?" out of range. */
-const char *rc_node_relay_drop_name(unsigned reason);
 /* Rooms of kind RC_ROOM_REMOTE in the table. */
 unsigned rc_node_remote_rooms(struct rc_node *n);
 /* The workers' relay counters summed, as JSON (a new reference); their text into t unless

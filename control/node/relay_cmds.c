@@ -20,18 +20,13 @@
 #include "relay.h"
 #include "room_table.h"
 
-/* The names of enum rc_relay_drop, as PROTOCOL.md and the stats show them. */
-static const char *const drop_names[RC_RELAY_DROP_MAX] = {
-	[RC_RELAY_DROP_MALFORMED] = "relay_malformed", [RC_RELAY_DROP_BAD_SENDER] = "relay_bad_sender",
-	[RC_RELAY_DROP_BAD_KEY] = "relay_bad_key",     [RC_RELAY_DROP_BAD_TAG] = "relay_bad_tag",
-	[RC_RELAY_DROP_REPLAY] = "relay_replay",       [RC_RELAY_DROP_NO_NEIGH] = "relay_no_neigh",
-	[RC_RELAY_DROP_NO_NODE] = "relay_no_node",     [RC_RELAY_DROP_TOO_BIG] = "relay_too_big",
-};
-
-const char *
-rc_node_relay_drop_name(unsigned reason)
+/* A drop reason without its "relay_" prefix (the text lines, the metrics' label). */
+static const char *
+drop_reason(unsigned reason)
 {
-	return reason < RC_RELAY_DROP_MAX && drop_names[reason] != NULL ? drop_names[reason] : "?";
+	const char *name = rc_relay_drop_name(reason);
+
+	return strncmp(name, "relay_", 6) == 0 ? name + 6 : name;
 }
 
 static int
@@ -92,7 +87,7 @@ rc_node_relay_counters(struct rc_node *n, struct rc_text *t)
 
 	rc_relay_stats_sum(&n->dp, &s);
 	for (unsigned i = 0; i < RC_RELAY_DROP_MAX; i++)
-		json_object_set_new(d, drop_names[i], json_integer((json_int_t)s.drops[i]));
+		json_object_set_new(d, rc_relay_drop_name(i), json_integer((json_int_t)s.drops[i]));
 	for (unsigned i = 1; i < RC_T_MAX; i++) {
 		relayed += s.requests_out[i];
 		if (s.requests_out[i] != 0)
@@ -113,12 +108,12 @@ rc_node_relay_counters(struct rc_node *n, struct rc_text *t)
 	rc_text_printf(t, "relay: datagrams in %" PRIu64 " (%" PRIu64 " bytes), out %" PRIu64
 			  " (%" PRIu64 " bytes); requests relayed %" PRIu64 ", replies forwarded %"
 			  PRIu64 ", delivers in %" PRIu64 " out %" PRIu64 ", duplicates %" PRIu64
-			  ", gaps %" PRIu64 "\n", s.dgrams_in, s.bytes_in, s.dgrams_out, s.bytes_out,
-		       relayed, s.replies_forwarded, s.delivers_in, s.delivers_out, s.duplicates,
+			  ", gaps %" PRIu64 "\n",
+		       s.dgrams_in, s.bytes_in, s.dgrams_out, s.bytes_out, relayed, s.replies_forwarded, s.delivers_in, s.delivers_out, s.duplicates,
 		       s.gaps);
 	rc_text_printf(t, "relay drops:");
 	for (unsigned i = 0; i < RC_RELAY_DROP_MAX; i++)
-		rc_text_printf(t, " %s %" PRIu64, drop_names[i] + 6, s.drops[i]);
+		rc_text_printf(t, " %s %" PRIu64, drop_reason(i), s.drops[i]);
 	rc_text_printf(t, "\n");
 	return o;
 }
@@ -199,7 +194,7 @@ static RC_ADMIN_HANDLER(cmd_user_home)
 
 static const struct rc_admin_cmd cmds[] = {
 	{ "relay status", "",
-	  "the relay directory (nodes, services, addresses, neighbours), its counters, remote rooms",
+	  "the relay directory (nodes, services, addresses, neighbours), counters, remote rooms",
 	  cmd_relay_status },
 	{ "user home", "USER", "the home node USER logs in to (REDIRECT elsewhere)", cmd_user_home,
 	  1, 1 },
@@ -248,11 +243,12 @@ rc_node_relay_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 		if (s.requests_out[t] != 0)
 			rc_metric_counter(b, "roomcast_relay_requests_total",
 					  "Requests relayed to a hosting node, by type",
-					  RC_LABELS("type", rc_msg_type_name(t)), s.requests_out[t]);
+					  RC_LABELS("type", rc_msg_type_name(t)),
+					  s.requests_out[t]);
 	for (unsigned r = 0; r < RC_RELAY_DROP_MAX; r++)
 		rc_metric_counter(b, "roomcast_relay_drops_total",
 				  "Relay datagrams dropped, by reason",
-				  RC_LABELS("reason", drop_names[r] + 6), s.drops[r]);
+				  RC_LABELS("reason", drop_reason(r)), s.drops[r]);
 	rc_metric_gauge(b, "roomcast_relay_nodes", "Other nodes in the relay directory", NULL,
 			n->relay_dir != NULL ? n->relay_dir->n_nodes : 0);
 	rc_metric_gauge(b, "roomcast_relay_remote_rooms",

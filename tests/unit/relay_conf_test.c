@@ -203,9 +203,9 @@ test_long_names(void **state)
 	assert_int_equal(rc_node_relay_dir(&cfg, &cl, &dir, &b), 0);
 	assert_int_equal(dir.n_nodes, 1);
 	assert_non_null(find("n2"));
-	assert_string_equal(b.skipped, "node aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
-				       "(service name too long), cluster c2 (no relay.intercluster "
-				       "secret)");
+	assert_string_equal(b.skipped, "node aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				       "aaaaaaaaaaaaaaaa (service name too long), cluster c2 (no "
+				       "relay.intercluster secret)");
 	/* our own */
 	strcpy(cfg.node_id, id);
 	strcpy(cl.clusters[0].groups[0].nodes[0].id, id);
