@@ -12,6 +12,8 @@
 #   rc_rcload ARGS          rcload in the CLI namespace, pointed at the node
 #   rc_rcproto USER TOKEN CHECK   tests/tools/rcproto.py (raw protocol checks) likewise
 #   rc_stat JQ / rc_drops_total   read `roomcastctl -j stats`
+#   rc_room NAME [NODE]     the canonical name (as stored) of room NAME joined by its bare name
+#                             at NODE's service address, outside a cluster: NAME@tc-NODE
 #   rc_assert*, rc_fail     print what failed (and the node log's end), exit 1
 #
 # A second roomcastd in the same NODE namespace (tests of a pair of nodes):
@@ -441,6 +443,11 @@ rc_stop_pg() {
 		rc_fail "PostgreSQL did not stop"
 	rc_log "PostgreSQL stopped"
 }
+
+# rc_room NAME [NODE]: a room joined by its bare name at node NODE's address (default
+# RC_NODE_ID, else n1) is stored under NAME@SERVICE; the service of a node outside any
+# cluster is tc-NODE.
+rc_room() { printf '%s@tc-%s\n' "$1" "${2:-${RC_NODE_ID:-n1}}"; }
 
 rc_psql() { # SQL: one row per line, fields separated by |
 	psql "$RC_PG_CONNINFO" -XAtq -v ON_ERROR_STOP=1 -c "$1"

@@ -59,7 +59,7 @@ check_room() { # ROOM N: exactly seq 1..N, once each, N distinct (sender, cmid)
 	local room=$1 n=$2 got
 	got=$(rc_psql "SELECT count(*), count(DISTINCT seq), coalesce(min(seq),0),
 			coalesce(max(seq),0), count(DISTINCT (sender, cmid))
-			FROM messages WHERE room = '$room'")
+			FROM messages WHERE room = '$(rc_room "$room")'")
 	rc_assert_eq "$got" "$n|$n|1|$n|$n" \
 		"room $room in PostgreSQL: rows|distinct seqs|min|max|distinct (sender,cmid)"
 }
@@ -76,7 +76,7 @@ rc_assert "FETCH of all 200 (PostgreSQL + LMDB)" \
 	rc_rcload --verify-history 200 --users 4 --posts 50 --room f-one \
 	--bind-ip "${RC_CLIENT_IPS[0]}"
 standby_rows=$(psql "host=$STANDBY_DIR port=$(cat "$STANDBY_DIR/port") user=postgres \
-	dbname=roomcast" -XAtqc "SELECT count(*) FROM messages WHERE room = 'f-one'")
+	dbname=roomcast" -XAtqc "SELECT count(*) FROM messages WHERE room = '$(rc_room f-one)'")
 rc_assert_eq "$standby_rows" 200 "the synchronous standby holds the drained rows"
 
 rc_log "step 2: db check says the database is replicated synchronously"
@@ -106,7 +106,7 @@ rounds() { cat "$RC_WORK/load.rounds" 2>/dev/null || echo 0; }
 load_loop &
 load=$!
 RC_BG_PIDS+=("$load")
-in_db() { rc_psql "SELECT count(*) FROM messages WHERE room = 'f-two'" 2>/dev/null || echo 0; }
+in_db() { rc_psql "SELECT count(*) FROM messages WHERE room = '$(rc_room f-two)'" 2>/dev/null || echo 0; }
 started() { [ "$(in_db)" -gt 0 ] && [ "$(rounds)" -ge 2 ]; }
 rc_wait_until 60 "the drain of f-two runs on the primary" started
 before=$(in_db)

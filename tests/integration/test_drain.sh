@@ -46,7 +46,7 @@ check_room() {
 	local room=$1 n=$2 got
 	got=$(rc_psql "SELECT count(*), count(DISTINCT seq), coalesce(min(seq),0),
 			coalesce(max(seq),0), count(DISTINCT (sender, cmid))
-			FROM messages WHERE room = '$room'")
+			FROM messages WHERE room = '$(rc_room "$room")'")
 	rc_assert_eq "$got" "$n|$n|1|$n|$n" \
 		"room $room in PostgreSQL: rows|distinct seqs|min|max|distinct (sender,cmid)"
 }
@@ -59,7 +59,7 @@ want=$(sed -n 's/^#define RC_SCHEMA_VERSION \([0-9]*\).*/\1/p' "$RC_ROOT/storage
 rc_assert_eq "$(rc_psql 'SELECT max(version) FROM roomcast_schema')" "$want" \
 	"schema version (RC_SCHEMA_VERSION)"
 check_room d-one 200
-rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room row"
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = '$(rc_room d-one)'")" 1 "room row"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms"
 
 rc_log "step 2: the recent window and a FETCH spanning LMDB and PostgreSQL"
@@ -100,7 +100,7 @@ rc_assert "2000 messages ACKed into LMDB while PostgreSQL is down" \
 before=$(db_backlog)
 rc_assert_int_gt "$before" 1999 "backlog before the drain"
 rc_start_pg
-in_db() { rc_psql "SELECT count(*) FROM messages WHERE room = 'd-three'" 2>/dev/null || echo 0; }
+in_db() { rc_psql "SELECT count(*) FROM messages WHERE room = '$(rc_room d-three)'" 2>/dev/null || echo 0; }
 started() { [ "$(in_db)" -gt 0 ]; }
 rc_wait_until 60 "the drain starts" started
 rc_kill_node
@@ -116,28 +116,28 @@ rc_assert "history of d-three after the kill" \
 	--bind-ip "${RC_CLIENT_IPS[1]}"
 
 rc_log "step 5: cleanup"
-rc_psql "UPDATE messages SET ts_ms = ts_ms - 3 * 86400000 WHERE room = 'd-one' AND seq <= 20"
+rc_psql "UPDATE messages SET ts_ms = ts_ms - 3 * 86400000 WHERE room = '$(rc_room d-one)' AND seq <= 20"
 rc_assert "db cleanup --days 1" rc_ctl db cleanup --days 1
 cleaned() { [ "$(rc_ctl -j db status | jq -r '.database.cleanup_deleted')" -ge 20 ]; }
 rc_wait_until 30 "the cleanup ran" cleaned
-rc_assert_eq "$(rc_psql "SELECT count(*), min(seq) FROM messages WHERE room = 'd-one'")" \
+rc_assert_eq "$(rc_psql "SELECT count(*), min(seq) FROM messages WHERE room = '$(rc_room d-one)'")" \
 	"180|21" "d-one after the cleanup: 180 rows from seq 21"
-rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = 'd-one'")" 1 "room kept"
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = '$(rc_room d-one)'")" 1 "room kept"
 rc_assert_fails "db cleanup with a bad argument" rc_ctl db cleanup --days x
 
 rc_log "step 6: a record the database refuses goes to drain_dead_letters; the drain goes on"
 rc_psql "ALTER TABLE messages ADD CONSTRAINT test_refuse_one
-	CHECK (NOT (room = 'd-four' AND seq = 37))" >/dev/null
+	CHECK (NOT (room = '$(rc_room d-four)' AND seq = 37))" >/dev/null
 rc_assert "200 messages to d-four" rc_rcload --users 4 --posts 50 --room d-four --prefix p \
 	"${BIND[@]}"
 rc_assert "200 messages to d-five after it" rc_rcload --users 4 --posts 50 --room d-five \
 	--prefix q "${BIND[@]}"
 rc_wait_until 60 "the backlog drains past the refused record" backlog_empty
 rc_assert_eq "$(rc_psql "SELECT count(*), count(DISTINCT seq), min(seq), max(seq)
-	FROM messages WHERE room = 'd-four'")" "199|199|1|200" "d-four: every row but seq 37"
+	FROM messages WHERE room = '$(rc_room d-four)'")" "199|199|1|200" "d-four: every row but seq 37"
 check_room d-five 200
 rc_assert_eq "$(rc_psql "SELECT room, seq, kind, sqlstate, error LIKE '%test_refuse_one%',
-	length(body) > 0 FROM drain_dead_letters")" "d-four|37|message|23514|t|t" \
+	length(body) > 0 FROM drain_dead_letters")" "$(rc_room d-four)|37|message|23514|t|t" \
 	"the dead letter: room, seq, kind, SQLSTATE, the server's error, the body"
 rc_assert_eq "$(rc_psql "SELECT count(*) FROM drain_dead_letters
 	WHERE sender <> '' AND cmid <> 0 AND ts_ms > 0 AND lsn > 0 AND node <> ''")" 1 \

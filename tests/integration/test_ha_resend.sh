@@ -87,9 +87,9 @@ rc_assert_eq "$(resend alice 1001)" 202 "alice's cmid 1001 after the fallback: s
 rc_log "step 4: PostgreSQL"
 rc_wait_until 60 "both backlogs drain" backlog_empty
 rc_assert_eq "$(rc_psql "SELECT count(*), count(DISTINCT seq), min(seq), max(seq),
-		count(DISTINCT (sender, cmid)) FROM messages WHERE room = 'lobby'")" \
+		count(DISTINCT (sender, cmid)) FROM messages WHERE room = '$(rc_room lobby n1)'")" \
 	"202|202|1|202|202" "lobby in PostgreSQL: seqs 1..202 once each, each (sender, cmid) once"
-rc_assert_eq "$(rc_psql "SELECT count(*) FROM messages WHERE room = 'elsewhere'")" 10000 \
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM messages WHERE room = '$(rc_room elsewhere n1)'")" 10000 \
 	"the 10 000 other POSTs"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no drain alarm"
 rc_ha_stop 1 || rc_fail "n2 did not exit cleanly"

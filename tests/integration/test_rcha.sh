@@ -47,7 +47,7 @@ rc_assert "rcha verify through psql" "$RC_RCHA" verify --out "$OUT" \
 	--psql "psql '$RC_PG_CONNINFO'" >"$RC_WORK/verify-psql.log" 2>&1
 
 rc_log "delete one acknowledged row: verify must fail"
-rc_psql "DELETE FROM messages WHERE room = 'ha-room-0' AND seq = 3"
+rc_psql "DELETE FROM messages WHERE room = '$(rc_room ha-room-0)' AND seq = 3"
 rc=0
 "$RC_RCHA" verify --out "$OUT" --conninfo "$RC_PG_CONNINFO" >"$RC_WORK/verify2.log" 2>&1 || rc=$?
 cat "$RC_WORK/verify2.log"

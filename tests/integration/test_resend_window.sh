@@ -72,12 +72,12 @@ rc_assert_eq "$(resend alice 1002)" 304 "a new POST continues at 304"
 rc_log "step 4: PostgreSQL"
 rc_wait_until 60 "the backlog drains" backlog_empty
 rc_assert_eq "$(rc_psql "SELECT count(*), count(DISTINCT seq), min(seq), max(seq)
-		FROM messages WHERE room = 'lobby'")" "304|304|1|304" \
+		FROM messages WHERE room = '$(rc_room lobby)'")" "304|304|1|304" \
 	"lobby in PostgreSQL: seqs 1..304 once each"
 rc_assert_eq "$(rc_psql "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM messages
-		WHERE room = 'lobby' AND cmid IN (1000, 1001)")" "1,302,303" \
+		WHERE room = '$(rc_room lobby)' AND cmid IN (1000, 1001)")" "1,302,303" \
 	"cmid 1000 once (alice), cmid 1001 once for each user"
-rc_assert_eq "$(rc_psql "SELECT count(*) FROM messages WHERE room = 'elsewhere'")" 10000 \
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM messages WHERE room = '$(rc_room elsewhere)'")" 10000 \
 	"the 10 000 other POSTs"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no drain alarm"
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"

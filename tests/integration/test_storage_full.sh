@@ -64,7 +64,7 @@ rc_assert_match "$(grep '^rcload: info' "$RC_WORK/load.log")" "7:[0-9]+" \
 rc_log "step 3: nothing acknowledged was lost"
 backlog_empty() { [ "$(rc_ctl -j db status | jq -r '.backlog.records')" = 0 ]; }
 rc_wait_until 120 "the backlog drains" backlog_empty
-got=$(rc_psql "SELECT count(*), count(DISTINCT seq), max(seq) FROM messages WHERE room = 'full'")
+got=$(rc_psql "SELECT count(*), count(DISTINCT seq), max(seq) FROM messages WHERE room = '$(rc_room full)'")
 rc_assert_eq "$got" "$TOTAL|$TOTAL|$TOTAL" "PostgreSQL holds every message once"
 rc_assert "history of the room, LMDB window + PostgreSQL" \
 	rc_rcload --verify-history "$TOTAL" --users "$USERS" --posts "$POSTS" --room full \

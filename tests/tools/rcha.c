@@ -6,6 +6,7 @@
  *            --rooms K [--rooms-per-user M] --rate POSTS_PER_S --duration S
  *            (--secret FILE | --tokens FILE) --out DIR [--user-prefix U] [--drain S]
  *            [--window W] [--pause-ms MS] [--give-up S] [--bind-ip IP]...
+ *            [--user NAME]... [--room NAME]...
  *   rcha verify --out DIR (--conninfo STR | --psql "PSQL COMMAND PREFIX")
  *
  * run: users U0..U{N-1}, each one rcclient (its own UDP socket) on server i % (number of
@@ -75,6 +76,7 @@ usage(FILE *f)
 		"                --duration S (--secret FILE | --tokens FILE) --out DIR\n"
 		"                [--user-prefix U] [--drain S] [--window W] [--pause-ms MS]\n"
 		"                [--give-up S] [--bind-ip IP]...\n"
+		"                [--user NAME]... [--room NAME]...\n"
 		"       rcha verify --out DIR (--conninfo STR | --psql \"PSQL COMMAND PREFIX\")\n"
 		"run: users split round-robin over the servers; each logs in once, joins its rooms\n"
 		"and posts \"user:cmid\"; ACKs, deliveries, pauses, RESUMEs go to DIR.\n"
@@ -126,7 +128,7 @@ read_secret(struct rh_opts *o, const char *path)
 
 enum { O_SERVER = 256, O_PORT, O_USERS, O_UPREFIX, O_RPREFIX, O_ROOMS, O_RPU, O_RATE, O_DUR,
        O_DRAIN, O_WINDOW, O_PAUSE, O_GIVEUP, O_SECRET, O_TOKENS, O_BIND, O_OUT, O_CONNINFO,
-       O_PSQL };
+       O_PSQL, O_USER, O_ROOM };
 
 static const struct option long_opts[] = {
 	{ "server", 1, NULL, O_SERVER },	 { "port", 1, NULL, O_PORT },
@@ -139,8 +141,20 @@ static const struct option long_opts[] = {
 	{ "tokens", 1, NULL, O_TOKENS },	 { "bind-ip", 1, NULL, O_BIND },
 	{ "out", 1, NULL, O_OUT },		 { "conninfo", 1, NULL, O_CONNINFO },
 	{ "psql", 1, NULL, O_PSQL },		 { "help", 0, NULL, 'h' },
+	{ "user", 1, NULL, O_USER },		 { "room", 1, NULL, O_ROOM },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --user / --room: one more name; the count becomes --users / --rooms. */
+static int
+add_name(const char **list, unsigned *n, unsigned *count, const char *arg)
+{
+	if (*n == RH_MAX_NAMES || !*arg)
+		return -EINVAL;
+	list[(*n)++] = arg;
+	*count = *n;
+	return 0;
+}
 
 /* One option into o; -EINVAL names the problem on stderr. */
 static int
@@ -210,6 +224,12 @@ parse_opt(struct rh_opts *o, int opt, const char *arg)
 	case O_RPREFIX:
 		o->room_prefix = arg;
 		break;
+	case O_USER:
+		rc = add_name(o->user_name, &o->nuser_names, &o->users, arg);
+		break;
+	case O_ROOM:
+		rc = add_name(o->room_name, &o->nroom_names, &o->rooms, arg);
+		break;
 	case O_OUT:
 		o->out = arg;
 		break;
@@ -234,8 +254,13 @@ check_opts(const struct rh_opts *o, bool run)
 		return o->conninfo || o->psql ? NULL : "--conninfo or --psql is required";
 	if (o->nservers == 0)
 		return "--server is required";
-	if (!o->users || !o->rooms || !o->room_prefix || o->rate <= 0 || !o->duration_s)
-		return "--users, --room-prefix, --rooms, --rate and --duration are required";
+	if (!o->users || !o->rooms || (!o->room_prefix && !o->nroom_names) || o->rate <= 0 ||
+	    !o->duration_s)
+		return "--users (or --user), --room-prefix and --rooms (or --room), --rate and "
+		       "--duration are required";
+	if ((o->nuser_names && o->users != o->nuser_names) ||
+	    (o->nroom_names && o->rooms != o->nroom_names))
+		return "--users / --rooms do not match the number of --user / --room names";
 	if (!o->secret && !o->tokens_file)
 		return "--secret FILE or --tokens FILE is required";
 	if (o->rooms_per_user > o->rooms)

@@ -14,7 +14,13 @@
  *                                                   consecutive ACKs/deliveries
  *   events.tsv   t_ms user event detail             RESUMEs, re-logins, failures
  *   summary.tsv  key value                          the summary (verify reads relogins)
- * Times are milliseconds since the start of the run.
+ *   users.tsv    user server home posts acked delivered dup_deliveries gaps
+ *                gaps_filled gap_skipped resumes relogins max_pause_ms   one line per user
+ *                (server: where it logged in first; home: the node a REDIRECT sent it
+ *                to, "-" if none)
+ * Rooms are named as the node stores them (JOINED's canonical name, NAME@SERVICE).
+ * Times are milliseconds since the start of the run. Every line is written as it happens
+ * (line-buffered): the files can be read while the run goes on.
  *
  * Single-threaded: every client is polled from one loop.
  */
@@ -27,6 +33,7 @@
 
 #define RH_MAX_SERVERS 8
 #define RH_MAX_BIND    64
+#define RH_MAX_NAMES   64
 
 struct rh_opts {
 	char server_ip[RH_MAX_SERVERS][64];
@@ -36,6 +43,10 @@ struct rh_opts {
 	unsigned users;
 	const char *user_prefix;
 	const char *room_prefix;
+	const char *user_name[RH_MAX_NAMES]; /* --user: these names instead of PREFIX0.. */
+	unsigned nuser_names;
+	const char *room_name[RH_MAX_NAMES]; /* --room: these names instead of PREFIX0.. */
+	unsigned nroom_names;
 	unsigned rooms, rooms_per_user;
 	double rate; /* POSTs per second per user */
 	unsigned duration_s, drain_s, window, pause_ms, give_up_s;

@@ -43,7 +43,7 @@ struct rh_user {
 	unsigned room[64], nrooms, next_room;
 	unsigned inflight;
 	uint64_t next_post_ms, last_ev_ms;
-	uint64_t posts, acked, failed;
+	uint64_t posts, acked, failed, max_pause;
 	struct rh_post *failed_list;
 };
 
@@ -94,6 +94,8 @@ pause_end(struct rh_user *u, uint64_t now)
 	H->gap[H->ngap++] = gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
 	if (gap > H->max_pause)
 		H->max_pause = gap;
+	if (gap > u->max_pause)
+		u->max_pause = gap;
 	if (gap > H->o->pause_ms) {
 		H->npauses++;
 		fprintf(H->pauses, "%s\t%" PRIu64 "\t%" PRIu64 "\n", u->name, rel(H, u->last_ev_ms),
@@ -113,13 +115,23 @@ activity(struct rh_user *u)
 	u->last_ev_ms = now;
 }
 
+/* The room's name as the node stores it (JOINED's canonical NAME@SERVICE), so that verify
+ * finds its rows; the name the run gave until the room is joined. */
+static const char *
+stored_name(const struct rh_user *u, const char *room)
+{
+	const char *canon = rc_client_room_name(u->c, room);
+
+	return canon ? canon : room;
+}
+
 static void
 on_deliver(void *arg, const struct rc_delivery *d)
 {
 	struct rh_user *u = arg;
 
 	fprintf(u->H->acked, "D\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", u->name,
-		d->room, d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
+		stored_name(u, d->room), d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
 	activity(u);
 }
 
@@ -127,7 +139,7 @@ static void
 record_ack(struct rh_user *u, unsigned room, uint64_t cmid, uint64_t seq)
 {
 	fprintf(u->H->acked, "A\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", u->name,
-		u->H->room_name[room], cmid, seq, rel(u->H, rc_mono_ms_precise()));
+		stored_name(u, u->H->room_name[room]), cmid, seq, rel(u->H, rc_mono_ms_precise()));
 	u->acked++;
 	activity(u);
 }
@@ -209,7 +221,10 @@ user_setup(struct rh *H, struct rh_user *u, unsigned i)
 	int rc;
 
 	u->H = H;
-	snprintf(u->name, sizeof(u->name), "%s%u", o->user_prefix, i);
+	if (o->nuser_names)
+		snprintf(u->name, sizeof(u->name), "%s", o->user_name[i]);
+	else
+		snprintf(u->name, sizeof(u->name), "%s%u", o->user_prefix, i);
 	u->c = rc_client_new(o->server_ip[s], o->server_port[s] ? o->server_port[s] : o->port,
 			     o->nbind ? o->bind_ip[i % o->nbind] : NULL);
 	if (!u->c)
@@ -317,6 +332,7 @@ out_file(const char *dir, const char *name, const char *header)
 		fprintf(stderr, "rcha: %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
+	setvbuf(f, NULL, _IOLBF, 0); /* a test reads them while the run goes on */
 	fprintf(f, "#%s\n", header);
 	return f;
 }
@@ -335,6 +351,33 @@ pct(const struct rh *H, double p)
 	if (H->ngap == 0)
 		return 0;
 	return H->gap[(size_t)(p * (double)(H->ngap - 1) + 0.5)];
+}
+
+/* users.tsv: what each client saw (rcha.h). */
+static void
+user_lines(struct rh *H)
+{
+	const struct rh_opts *o = H->o;
+	FILE *f = out_file(o->out, "users.tsv",
+			   "user\tserver\thome\tposts\tacked\tdelivered\tdup_deliveries\tgaps\t"
+			   "gaps_filled\tgap_skipped\tresumes\trelogins\tmax_pause_ms");
+
+	if (!f)
+		return;
+	for (unsigned i = 0; i < o->users; i++) {
+		const struct rh_user *u = &H->u[i];
+		const char *home = rc_client_home_node(u->c);
+		struct rc_client_stats st;
+
+		rc_client_stats(u->c, &st);
+		fprintf(f,
+			"%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+			"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n",
+			u->name, o->server_ip[i % o->nservers], *home ? home : "-", u->posts,
+			u->acked, st.delivered, st.dup_deliveries, st.gaps, st.gaps_filled,
+			st.gap_skipped, st.resumes, st.relogins, u->max_pause);
+	}
+	fclose(f);
 }
 
 static int
@@ -356,6 +399,7 @@ summary(struct rh *H)
 		relogins += st.relogins;
 	}
 	unacked = posts - acked;
+	user_lines(H);
 	qsort(H->gap, H->ngap, sizeof(*H->gap), cmp_u32);
 	snprintf(path, sizeof(path), "%s/summary.tsv", o->out);
 	f = fopen(path, "w");
@@ -403,7 +447,10 @@ rh_run(const struct rh_opts *o)
 	if (!H.u || !H.room_name || !pfd || !H.acked || !H.pauses || !H.events)
 		goto out;
 	for (unsigned r = 0; r < o->rooms; r++)
-		snprintf(H.room_name[r], sizeof(H.room_name[r]), "%s%u", o->room_prefix, r);
+		if (o->nroom_names)
+			snprintf(H.room_name[r], sizeof(H.room_name[r]), "%s", o->room_name[r]);
+		else
+			snprintf(H.room_name[r], sizeof(H.room_name[r]), "%s%u", o->room_prefix, r);
 	H.t0 = rc_mono_ms_precise();
 	for (unsigned i = 0; i < o->users; i++) {
 		if (user_setup(&H, &H.u[i], i) < 0) {
