@@ -11,10 +11,11 @@
                     latency_p50_ms X / latency_p99_ms X / latency_max_ms X / latency_samples N
   pauses DIR --cycles FILE --users U,U...
                   the failover repetitions: FILE has "n t_fail t_back" lines (ms on rcha's
-                  clock). A member's pause for a repetition = the longest gap between two of
-                  its consecutive deliveries that ends after t_fail and starts before t_back
-                  (the fallback); its fallback pause = the same from t_back, starting before
-                  t_back + 5 s. Prints a line per (repetition, member), then
+                  clock). A member's failover pause for a repetition = the longest gap
+                  between two of its consecutive deliveries that ends after t_fail and
+                  starts before t_fail + 1 s (what was in flight at the failure may still
+                  arrive); its fallback pause = the same around t_back. Prints a line per
+                  (repetition, member), then
                     failover_pause_p50_ms X / failover_pause_max_ms X / samples N
                     fallback_pause_p50_ms X / fallback_pause_max_ms X
 
@@ -87,8 +88,8 @@ def pauses(d, cycles, users):
     for n, t_fail, t_back in reps:
         for u in users:
             ts = sorted(dels.get(u, []))
-            p = longest_gap(ts, t_fail, t_back)
-            q = longest_gap(ts, t_back, t_back + 5000)
+            p = longest_gap(ts, t_fail, min(t_fail + 1000, t_back))
+            q = longest_gap(ts, t_back, t_back + 1000)
             print(f"rep {n} {u}: failover pause {p} ms, fallback pause {q} ms")
             if p is None:
                 rc = 1  # no delivery after the failure: that member never resumed
@@ -113,9 +114,13 @@ def main():
     ap.add_argument("--cycles")
     ap.add_argument("--users", default="")
     a = ap.parse_args()
-    if a.what == "phase":
-        return phase(a.dir)
-    return pauses(a.dir, a.cycles, [u for u in a.users.split(",") if u])
+    try:
+        if a.what == "phase":
+            return phase(a.dir)
+        return pauses(a.dir, a.cycles, [u for u in a.users.split(",") if u])
+    except OSError as e:
+        print(f"cluster_spread_stats: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
