@@ -6,6 +6,7 @@
 #include "relay_rooms.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <rte_mempool.h>
@@ -77,6 +78,18 @@ rc_room_resolve(struct rc_dp *dp, const struct rc_str *name, unsigned *where)
 		return -ENOENT;
 	*where = (unsigned)idx;
 	return RC_ROOM_REMOTE;
+}
+
+void
+rc_relay_no_service(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+		    unsigned type, const struct rc_str *name)
+{
+	const char *at = memrchr(name->p, '@', name->len);
+	char text[RC_MAX_ERRTEXT + 1];
+	int n = at == NULL ? 0 : (int)(name->p + name->len - at - 1);
+
+	snprintf(text, sizeof(text), "unknown room: no service %.*s", n, at == NULL ? "" : at + 1);
+	rc_req_error(dp, w, who, RC_E_UNKNOWN_ROOM, type, text);
 }
 
 /* ---- sending ---- */

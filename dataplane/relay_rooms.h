@@ -48,6 +48,11 @@ int rc_room_canonical(struct rc_dp *dp, const struct rc_str *in, unsigned vip, c
  * RC_ROOM_REMOTE (*where = the host's directory index), or -ENOENT: no such service. */
 int rc_room_resolve(struct rc_dp *dp, const struct rc_str *name, unsigned *where);
 
+/* ERROR 1 "unknown room: no service SERVICE" for canonical room `name` (who's request of
+ * type). */
+void rc_relay_no_service(struct rc_dp *dp, struct rc_worker *w, const struct rc_who *who,
+			 unsigned type, const struct rc_str *name);
+
 /* ---- home side (worker w = the remote room's home worker) ---- */
 
 /* A client request m (JOIN, POST, FETCH, MEMBERS, LEAVE) of remote room r, membership

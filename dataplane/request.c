@@ -636,18 +636,6 @@ room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct re
 }
 
 static void
-unknown_service(struct rc_dp *dp, struct rc_worker *w, const struct req *q,
-		const struct rc_str *name)
-{
-	const char *at = memrchr(name->p, '@', name->len);
-	char text[RC_MAX_ERRTEXT + 1];
-	int n = at == NULL ? 0 : (int)(name->p + name->len - at - 1);
-
-	snprintf(text, sizeof(text), "unknown room: no service %.*s", n, at == NULL ? "" : at + 1);
-	rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, text);
-}
-
-static void
 room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
 	     struct req *q)
 {
@@ -668,7 +656,7 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	r = rc_room_lookup_name(dp->rooms, name.p, name.len);
 	kind = r != NULL ? r->kind : rc_room_resolve(dp, &name, &where);
 	if (kind < 0) {
-		unknown_service(dp, w, q, &name);
+		rc_relay_no_service(dp, w, &q->who, q->row->type, &name);
 		return;
 	}
 	/* a remote room is its host's to refuse */
