@@ -31,6 +31,7 @@
 #                    showing every node's state and reason; "*" matches anything
 #   c4_show_states   one line per node: id, HA state, reason (logged)
 #   c4_backlogs_empty I...    the drain backlogs of nodes I are empty
+#   c4_relay_dump    every node's `relay status` and `room list` (to explain a failure)
 #
 # C4_RELAY: 1 when roomcastd accepts the relay block (relay.secret_file, checked with
 # roomcastd --check), else 0 (c4_write_confs leaves the block out). C4_RELAY_SECRET is a file
@@ -40,10 +41,12 @@
 # four idle nodes stay well under the machine's two cores. Timers: four nodes (plus whatever
 # else the machine runs) share those two cores, and one starting node stalls the others'
 # control threads for a moment: the heartbeat and lease timers default to dead_ms 1000 and
-# lease_ttl_ms 1500 here (RC_HA_DEAD_MS, RC_HA_TTL_MS override), so that the nodes do not
-# fail each other over on their own while the use case runs.
+# lease_ttl_ms 1500 here, and the TC watcher to stall_ms 2000 (RC_HA_DEAD_MS, RC_HA_TTL_MS,
+# RC_HA_EXTRA override), so that the nodes do not fail each other over on their own while
+# the use case runs.
 RC_HA_DEAD_MS=${RC_HA_DEAD_MS:-1000}
 RC_HA_TTL_MS=${RC_HA_TTL_MS:-1500}
+RC_HA_EXTRA=${RC_HA_EXTRA-stall_ms = 2000;}
 
 C4_ID=(1a 1b 2a 2b)
 C4_GROUP=(g1 g1 g2 g2)
@@ -340,6 +343,15 @@ c4_wait_states() { # SECONDS S0 S1 S2 S3
 			rc_fail "not [$*] within $secs s: $(c4_states)"
 		fi
 		sleep 0.2
+	done
+}
+
+c4_relay_dump() { # every node's relay state and rooms (to explain a failure)
+	local i
+	for i in 0 1 2 3; do
+		echo "---- ${C4_ID[i]}: relay status, room list"
+		rc_ha_ctl "$i" relay status 2>&1 || true
+		rc_ha_ctl "$i" room list 2>&1 || true
 	done
 }
 

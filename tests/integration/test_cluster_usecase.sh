@@ -110,9 +110,16 @@ rc_assert "step 2: 1b hosts $ROOM" hosted 1
 acked_now=()
 for i in 0 1 2 3; do acked_now[i]=$(acks "${USERS[i]}"); done
 more_acks() { [ "$(acks "${USERS[$1]}")" -gt "${acked_now[$1]}" ]; }
+deadline=$((SECONDS + 10))
 for i in 0 1 2 3; do
-	rc_wait_until 10 "step 2: ${USERS[i]} (homed on ${C4_ID[i]}) acknowledged while 1b serves" \
-		more_acks "$i"
+	until more_acks "$i"; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			c4_relay_dump
+			rc_fail "step 2: ${USERS[i]} (homed on ${C4_ID[i]}) not acknowledged in 10 s" \
+				"while 1b serves $ROOM"
+		fi
+		sleep 0.2
+	done
 done
 sleep 3
 
