@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: MIT
 """The figures of tests/bench/cluster_spread, from what each `rcha run` left behind.
 
-  phase DIR       one load phase: rcha's acked.tsv (A: ACKs, D: deliveries, t_ms since rcha's
-                  start) and latency.tsv (POST -> delivery, us). Prints, one per line:
+  phase DIR...    load phases (one rcha run each, pooled): rcha's acked.tsv (A: ACKs,
+                  D: deliveries, t_ms since rcha's start) and latency.tsv (POST -> delivery,
+                  us). Prints, one per line:
                     messages N   (POSTs acknowledged)
                     deliveries N (DELIVERs handed to members)
-                    deliveries_per_s X  (deliveries between the first ACK + 1 s and the last
-                                 ACK, over that time: the steady state, no log-in, no drain)
+                    deliveries_per_s X  (per run, the deliveries between the first ACK + 1 s
+                                 and the last ACK; their sum over the sum of those times:
+                                 the steady state, no log-in, no drain)
                     latency_p50_ms X / latency_p99_ms X / latency_max_ms X / latency_samples N
   pauses DIR --cycles FILE --users U,U...
                   the failover repetitions: FILE has "n t_fail t_back" lines (ms on rcha's
@@ -47,29 +49,30 @@ def read_acked(d):
     return acks, dels
 
 
-def phase(d):
-    acks, dels = read_acked(d)
-    lat = []
-    with open(f"{d}/latency.tsv") as f:
-        for line in f:
-            if not line.startswith("#"):
-                lat.append(int(line.split("\t")[4]) / 1000.0)
+def phase(dirs):
+    n_msgs, n_all, n_win, span, lat = 0, 0, 0, 0, []
+    for d in dirs:
+        acks, dels = read_acked(d)
+        with open(f"{d}/latency.tsv") as f:
+            for line in f:
+                if not line.startswith("#"):
+                    lat.append(int(line.split("\t")[4]) / 1000.0)
+        alld = [t for ts in dels.values() for t in ts]
+        n_msgs += len(acks)
+        n_all += len(alld)
+        if acks and max(acks) > min(acks) + 1000:
+            lo, hi = min(acks) + 1000, max(acks)
+            n_win += sum(1 for t in alld if lo <= t <= hi)
+            span += hi - lo
     lat.sort()
-    alld = sorted(t for ts in dels.values() for t in ts)
-    n_del = 0
-    rate = 0.0
-    if acks:
-        lo, hi = min(acks) + 1000, max(acks)
-        n_del = sum(1 for t in alld if lo <= t <= hi)
-        rate = n_del * 1000.0 / (hi - lo) if hi > lo else 0.0
-    print(f"messages {len(acks)}")
-    print(f"deliveries {len(alld)}")
-    print(f"deliveries_per_s {rate:.1f}")
+    print(f"messages {n_msgs}")
+    print(f"deliveries {n_all}")
+    print(f"deliveries_per_s {n_win * 1000.0 / span if span else 0.0:.1f}")
     print(f"latency_p50_ms {pct(lat, 50):.2f}")
     print(f"latency_p99_ms {pct(lat, 99):.2f}")
     print(f"latency_max_ms {lat[-1] if lat else float('nan'):.2f}")
     print(f"latency_samples {len(lat)}")
-    return 0 if acks and lat else 1
+    return 0 if n_msgs and lat else 1
 
 
 def longest_gap(ts, end_after, start_before):
@@ -110,14 +113,14 @@ def pauses(d, cycles, users):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["phase", "pauses"])
-    ap.add_argument("dir")
+    ap.add_argument("dir", nargs="+")
     ap.add_argument("--cycles")
     ap.add_argument("--users", default="")
     a = ap.parse_args()
     try:
         if a.what == "phase":
             return phase(a.dir)
-        return pauses(a.dir, a.cycles, [u for u in a.users.split(",") if u])
+        return pauses(a.dir[0], a.cycles, [u for u in a.users.split(",") if u])
     except OSError as e:
         print(f"cluster_spread_stats: {e}", file=sys.stderr)
         return 1
