@@ -2,8 +2,9 @@
 # shellcheck source-path=SCRIPTDIR
 # Integration test of tests/tools/rcha (the HA traffic checker) against one node with a real
 # PostgreSQL: `rcha run` (8 users, 2 rooms, ~5 s of posting), the drain finishes, then
-# `rcha verify` finds every acknowledged message exactly once with no gap; after one row is
-# deleted from messages, verify exits 1 with lost_acked: 1.
+# `rcha verify` finds every acknowledged message exactly once with no gap (and every delivery
+# has its POST-to-delivery latency); after one row is deleted from messages, verify exits 1
+# with lost_acked: 1.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -34,6 +35,12 @@ rc_assert_int_gt "$(val acked "$RC_WORK/rcha-run.log")" 100 "ACKs in 5 s"
 rc_assert_eq "$(val unacked "$RC_WORK/rcha-run.log")" 0 "unacked at the end"
 rc_assert_eq "$(val relogins "$RC_WORK/rcha-run.log")" 0 "relogins"
 rc_assert_file_match "$OUT/acked.tsv" '^D	' "deliveries recorded"
+# every delivery is of a POST of this run (the rooms are new, posting starts once all joined):
+# each has its latency, from its sender's POST, within the run
+rc_assert_eq "$(grep -vc '^#' "$OUT/latency.tsv")" "$(grep -c '^D' "$OUT/acked.tsv")" \
+	"a latency line per delivery"
+rc_assert_eq "$(awk -F'\t' '!/^#/ && ($5 <= 0 || $5 > 10000000)' "$OUT/latency.tsv" | wc -l)" 0 \
+	"latencies between 0 and 10 s"
 rc_wait_until 30 "the backlog drains" backlog_empty
 
 rc_log "rcha verify"

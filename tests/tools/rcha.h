@@ -13,6 +13,10 @@
  *   pauses.tsv   user start_ms length_ms            a gap > --pause-ms between a client's
  *                                                   consecutive ACKs/deliveries
  *   events.tsv   t_ms user event detail             RESUMEs, re-logins, failures
+ *   latency.tsv  user sender seq t_ms latency_us    a delivery of a POST of this run: the
+ *                                                   time from the sender's POST (first
+ *                                                   send) to the delivery, one monotonic
+ *                                                   clock (the same process)
  *   summary.tsv  key value                          the summary (verify reads relogins)
  *   users.tsv    user server home posts acked delivered dup_deliveries gaps
  *                gaps_filled gap_skipped resumes relogins max_pause_ms   one line per user

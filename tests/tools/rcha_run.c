@@ -26,6 +26,9 @@
 #include "token.h"
 
 #define POLL_MS 5
+/* Send times kept per user, by cmid modulo this: far more than --window POSTs in flight
+ * plus what a member's delivery can lag behind (cmids are consecutive per client). */
+#define SENT_RING 4096
 
 struct rh;
 
@@ -36,9 +39,15 @@ struct rh_post {
 	struct rh_post *next;
 };
 
+/* When a POST was first handed to the client library (a delivery's latency starts here). */
+struct rh_sent {
+	uint64_t cmid, t_us;
+};
+
 struct rh_user {
 	struct rh *H;
 	struct rc_client *c;
+	struct rh_sent *sent; /* SENT_RING entries */
 	char name[96];
 	unsigned room[64], nrooms, next_room;
 	unsigned inflight;
@@ -51,7 +60,7 @@ struct rh {
 	const struct rh_opts *o;
 	struct rh_user *u;
 	char (*room_name)[256];
-	FILE *acked, *pauses, *events;
+	FILE *acked, *pauses, *events, *latency;
 	uint64_t t0, end_ms;
 	uint32_t *gap;
 	size_t ngap, capgap;
@@ -125,11 +134,33 @@ stored_name(const struct rh_user *u, const char *room)
 	return canon ? canon : room;
 }
 
+/* latency.tsv: from the sender's POST to this delivery, when the sender is a user of this
+ * run (one process, one clock) and its send time is still in its ring. */
+static void
+record_latency(struct rh_user *u, const struct rc_delivery *d, uint64_t now_us)
+{
+	const struct rh *H = u->H;
+
+	for (unsigned i = 0; i < H->o->users; i++) {
+		const struct rh_user *s = &H->u[i];
+		const struct rh_sent *e;
+
+		if (s->sent == NULL || strcmp(s->name, d->sender) != 0)
+			continue;
+		e = &s->sent[d->cmid % SENT_RING];
+		if (e->cmid == d->cmid && e->t_us != 0 && now_us >= e->t_us)
+			fprintf(H->latency, "%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n",
+				u->name, d->sender, d->seq, rel(H, now_us / 1000), now_us - e->t_us);
+		return;
+	}
+}
+
 static void
 on_deliver(void *arg, const struct rc_delivery *d)
 {
 	struct rh_user *u = arg;
 
+	record_latency(u, d, rc_mono_us());
 	fprintf(u->H->acked, "D\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\n", u->name,
 		stored_name(u, d->room), d->cmid, d->seq, rel(u->H, rc_mono_ms_precise()), d->sender);
 	activity(u);
@@ -221,6 +252,9 @@ user_setup(struct rh *H, struct rh_user *u, unsigned i)
 	int rc;
 
 	u->H = H;
+	u->sent = calloc(SENT_RING, sizeof(*u->sent));
+	if (!u->sent)
+		return -ENOMEM;
 	if (o->nuser_names)
 		snprintf(u->name, sizeof(u->name), "%s", o->user_name[i]);
 	else
@@ -270,6 +304,7 @@ post_one(struct rh_user *u, uint64_t now, uint64_t interval)
 		u->next_post_ms = now + interval; /* table full: try later */
 		return;
 	}
+	u->sent[p->cmid % SENT_RING] = (struct rh_sent){ .cmid = p->cmid, .t_us = rc_mono_us() };
 	u->posts++;
 	u->inflight++;
 	u->next_post_ms += interval;
@@ -444,7 +479,8 @@ rh_run(const struct rh_opts *o)
 	H.acked = out_file(o->out, "acked.tsv", "kind\tuser\troom\tcmid\tseq\tt_ms\tsender");
 	H.pauses = out_file(o->out, "pauses.tsv", "user\tstart_ms\tlength_ms");
 	H.events = out_file(o->out, "events.tsv", "t_ms\tuser\tevent\tdetail");
-	if (!H.u || !H.room_name || !pfd || !H.acked || !H.pauses || !H.events)
+	H.latency = out_file(o->out, "latency.tsv", "user\tsender\tseq\tt_ms\tlatency_us");
+	if (!H.u || !H.room_name || !pfd || !H.acked || !H.pauses || !H.events || !H.latency)
 		goto out;
 	for (unsigned r = 0; r < o->rooms; r++)
 		if (o->nroom_names)
@@ -475,8 +511,9 @@ out:
 			free(p);
 		}
 		rc_client_free(H.u[i].c); /* no LOGOUT: the sessions expire on the node */
+		free(H.u[i].sent);
 	}
-	for (FILE **f = (FILE *[]){ H.acked, H.pauses, H.events, NULL }; *f; f++)
+	for (FILE **f = (FILE *[]){ H.acked, H.pauses, H.events, H.latency, NULL }; *f; f++)
 		fclose(*f);
 	free(H.u);
 	free(H.room_name);
