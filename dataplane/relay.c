@@ -108,8 +108,10 @@ static void
 pub_free(struct rc_relay_pub *pub)
 {
 	for (unsigned w = 0; w < RC_DP_MAX_WORKERS; w++)
-		for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++)
+		for (unsigned i = 0; i < RC_RELAY_MAX_NODES; i++) {
 			rc_hmac_keyed_free(pub->mac[w][i]);
+			rc_hmac_keyed_free(pub->peer_mac[w][i]);
+		}
 	explicit_bzero(pub, sizeof(*pub)); /* the pair keys */
 	free(pub);
 }
@@ -135,6 +137,14 @@ relay_state(struct rc_dp *dp)
 	return r;
 }
 
+static bool
+has_peer_key(const struct rc_relay_node *n)
+{
+	static const uint8_t zero[sizeof(n->peer_key)];
+
+	return memcmp(n->peer_key, zero, sizeof(zero)) != 0;
+}
+
 static void
 pub_fill(struct rc_dp *dp, struct rc_relay *r, struct rc_relay_pub *pub)
 {
@@ -145,8 +155,12 @@ pub_fill(struct rc_dp *dp, struct rc_relay *r, struct rc_relay_pub *pub)
 		pub->id_len[i] = (uint8_t)strlen(d->nodes[i].id);
 		pub->service_len[i] = (uint8_t)strlen(d->nodes[i].service);
 		rc_neigh_set(r, i, i < d->n_nodes ? d->nodes[i].ip : 0, d->nodes[i].port_idx);
-		for (unsigned w = 0; w < dp->n_workers && pub->id_len[i] != 0; w++)
+		for (unsigned w = 0; w < dp->n_workers && pub->id_len[i] != 0; w++) {
 			pub->mac[w][i] = rc_hmac_keyed_new(d->nodes[i].key, RC_RELAY_KEY_LEN);
+			if (has_peer_key(&d->nodes[i]))
+				pub->peer_mac[w][i] =
+					rc_hmac_keyed_new(d->nodes[i].peer_key, RC_RELAY_KEY_LEN);
+		}
 	}
 }
 
@@ -282,31 +296,45 @@ sender_of(const struct rc_relay_pub *pub, const struct rc_peer *peer,
 	return -1;
 }
 
-/* The replay window of (sender idx, lane of c) on worker w, emptied when idx changed node. */
+/* The replay window of (address vip, sender idx, lane of c) on worker w, emptied when idx
+ * changed node. */
 static struct rc_relay_window *
-window_of(struct rc_worker *w, const struct rc_relay_pub *pub, unsigned idx, uint64_t c)
+window_of(struct rc_worker *w, const struct rc_relay_pub *pub, unsigned vip, unsigned idx,
+	  uint64_t c)
 {
 	unsigned lane = (unsigned)(c & ((1u << RC_RELAY_LANE_BITS) - 1));
 
 	if (lane >= RC_RELAY_LANES)
 		return NULL;
 	if (w->relay.win_gen[idx] != pub->gen[idx]) {
-		memset(w->relay.win[idx], 0, sizeof(w->relay.win[idx]));
+		for (unsigned v = 0; v < 2; v++)
+			memset(w->relay.win[v][idx], 0, sizeof(w->relay.win[v][idx]));
 		w->relay.win_gen[idx] = pub->gen[idx];
 	}
-	return &w->relay.win[idx][lane];
+	return &w->relay.win[vip & 1][idx][lane];
 }
 
+/*
+ * The tag of a datagram from node idx to our address vip: sealed with the pair key (us, it),
+ * or, sent to our HA peer's address while we serve it, with the pair key (peer, it): the
+ * sender addressed the node whose service it wanted, and it does not know the address moved.
+ */
 static bool
-tag_ok(const struct rc_relay_pub *pub, unsigned w, unsigned idx, const uint8_t *p,
-       const struct rc_relay_env *e)
+tag_ok(const struct rc_relay_pub *pub, unsigned w, unsigned vip, unsigned idx,
+       const uint8_t *p, const struct rc_relay_env *e)
 {
+	const struct rc_relay_node *node = &pub->dir.nodes[idx];
+	struct rc_hmac_keyed *k = NULL;
 	uint8_t tag[RC_RELAY_TAG_LEN];
 	size_t n = (size_t)(e->tag - p);
-	int rc = w < RC_DP_MAX_WORKERS && pub->mac[w][idx] != NULL
-			 ? rc_relay_tag_keyed(pub->mac[w][idx], p, n, tag)
-			 : rc_relay_tag(pub->dir.nodes[idx].key, p, n, tag);
+	int rc;
 
+	if (vip != 0 && !has_peer_key(node))
+		return false;
+	if (w < RC_DP_MAX_WORKERS)
+		k = vip != 0 ? pub->peer_mac[w][idx] : pub->mac[w][idx];
+	rc = k != NULL ? rc_relay_tag_keyed(k, p, n, tag)
+		       : rc_relay_tag(vip != 0 ? node->peer_key : node->key, p, n, tag);
 	return rc == 0 && rc_relay_tag_equal(tag, e->tag);
 }
 
@@ -325,10 +353,10 @@ verify(const struct rc_relay_pub *pub, struct rc_worker *w, const struct rc_peer
 		return -1 - RC_RELAY_DROP_BAD_SENDER;
 	if (e->key_id != pub->dir.nodes[idx].key_id)
 		return -1 - RC_RELAY_DROP_BAD_KEY;
-	win = window_of(w, pub, (unsigned)idx, e->counter);
+	win = window_of(w, pub, peer->vip, (unsigned)idx, e->counter);
 	if (win == NULL || !rc_relay_window_fresh(win, e->counter))
 		return -1 - RC_RELAY_DROP_REPLAY;
-	if (!tag_ok(pub, w->idx, (unsigned)idx, p, e))
+	if (!tag_ok(pub, w->idx, peer->vip & 1, (unsigned)idx, p, e))
 		return -1 - RC_RELAY_DROP_BAD_TAG;
 	rc_relay_window_accept(win, e->counter);
 	return idx;

@@ -47,6 +47,9 @@ struct rc_relay_node {
 	rte_be16_t udp_port;          /* its chat port (network order) */
 	uint16_t port_idx;            /* our port that reaches it (0) */
 	uint8_t key[32];              /* the pair key (us, it) */
+	/* the pair key (our HA peer, it): what it seals a datagram to the peer's address with,
+	 * which we receive while we serve that address (a takeover); all zero without a peer */
+	uint8_t peer_key[32];
 	uint8_t key_id;
 };
 
@@ -103,7 +106,9 @@ struct rc_relay_stats {
 /* A worker's own relay state (in struct rc_worker, zeroed at creation). */
 struct rc_relay_wstate {
 	uint64_t counter[RC_RELAY_MAX_NODES]; /* next counter's upper bits per node (0: unset) */
-	struct rc_relay_window win[RC_RELAY_MAX_NODES][RC_RELAY_LANES];
+	/* per address it came to (rc_peer.vip: ours, the HA peer's): a sender counts per
+	 * receiving node, and datagrams for our peer's address come from the peer's stream */
+	struct rc_relay_window win[2][RC_RELAY_MAX_NODES][RC_RELAY_LANES];
 	uint32_t win_gen[RC_RELAY_MAX_NODES]; /* the directory entry the windows belong to */
 };
 

@@ -36,6 +36,8 @@ struct rc_relay_pub {
 	uint32_t gen[RC_RELAY_MAX_NODES]; /* changes when an index gets another node */
 	/* per worker and node: the pair key, keyed once (NULL: sealed by the one-shot MAC) */
 	struct rc_hmac_keyed *mac[RC_DP_MAX_WORKERS][RC_RELAY_MAX_NODES];
+	/* the same with the peer key, for datagrams to our HA peer's address (NULL: none) */
+	struct rc_hmac_keyed *peer_mac[RC_DP_MAX_WORKERS][RC_RELAY_MAX_NODES];
 };
 
 struct rc_relay {

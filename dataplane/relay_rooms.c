@@ -273,13 +273,17 @@ home_rjoined(struct rc_room *r, const struct rc_msg *m)
 	}
 }
 
-/* A node-level message m for remote room r from directory index idx, at r's home. */
+/*
+ * A node-level message m for remote room r, at r's home. Any node
+ * of the directory may send it, not only the one whose service hosts the room: after a
+ * takeover the room's backup serves it and sends from its own address (relay.h); the alias
+ * is ours and seqs are the room's, so a late copy from the former host is a duplicate.
+ */
 static void
-home_node_msg(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, unsigned idx,
-	      const struct rc_msg *m)
+home_node_msg(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_msg *m)
 {
-	if (r->kind != RC_ROOM_REMOTE || r->host_node != idx)
-		return; /* not this host's room (any more) */
+	if (r->kind != RC_ROOM_REMOTE)
+		return; /* the room is hosted here now */
 	if (m->hdr.type == RC_T_RJOINED) {
 		home_rjoined(r, m);
 		return;
@@ -295,13 +299,13 @@ rc_relay_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 	struct rc_room *r = rc_room_lookup_id(dp->rooms, wk->room_id);
 
 	if (r != NULL && r->home == w->idx)
-		home_node_msg(dp, w, r, rc_relay_idx(&wk->who.peer), &wk->req);
+		home_node_msg(dp, w, r, &wk->req);
 }
 
 /* A host's DELIVER or RJOINED for our remote room `alias`: to its home worker. */
 static void
-to_remote_room(struct rc_dp *dp, struct rc_worker *w, unsigned idx, const struct rc_peer *from,
-	       uint32_t alias, const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+to_remote_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, uint32_t alias,
+	       const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
 {
 	struct rc_room *r = rc_room_lookup_id(dp->rooms, alias);
 	struct rc_work *wk;
@@ -309,7 +313,7 @@ to_remote_room(struct rc_dp *dp, struct rc_worker *w, unsigned idx, const struct
 	if (r == NULL || r->kind != RC_ROOM_REMOTE)
 		return;
 	if (r->home == w->idx) {
-		home_node_msg(dp, w, r, idx, m);
+		home_node_msg(dp, w, r, m);
 		return;
 	}
 	if (rte_mempool_get(dp->work_pool, (void **)&wk) != 0) {
@@ -452,19 +456,19 @@ is_relayed_request(unsigned type)
 }
 
 static void
-relay_msg(struct rc_dp *dp, struct rc_worker *w, unsigned idx, const struct rc_peer *from,
-	  const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+relay_msg(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, const struct rc_msg *m,
+	  const uint8_t *raw, size_t raw_len)
 {
 	unsigned type = m->hdr.type;
 
 	if (is_relayed_request(type))
 		host_request(dp, w, from, m, raw, raw_len);
 	else if (type == RC_T_RJOINED)
-		to_remote_room(dp, w, idx, from, m->u.rjoined.alias, m, raw, raw_len);
+		to_remote_room(dp, w, from, m->u.rjoined.alias, m, raw, raw_len);
 	else if (m->hdr.session != 0)
 		forward_reply(dp, w, m, raw, raw_len);
 	else if (type == RC_T_DELIVER)
-		to_remote_room(dp, w, idx, from, m->u.deliver.room_id, m, raw, raw_len);
+		to_remote_room(dp, w, from, m->u.deliver.room_id, m, raw, raw_len);
 	/* else a node-level FETCH_END or ERROR: the next refresh or gap repeats the ask */
 }
 
@@ -475,13 +479,14 @@ rc_relay_inner(struct rc_dp *dp, struct rc_worker *w, unsigned idx,
 	size_t off = 0, used;
 	struct rc_msg m;
 
+	(void)idx; /* `from` names the sender too (rc_relay_idx) */
 	while (off < len) {
 		if (rc_decode(bundle + off, len - off, &m, &used) != 0 || used == 0) {
 			w->stats.drops[RC_DROP_MSG_MALFORMED]++;
 			return; /* the sender is trusted: a bad message is a bug, not an attack */
 		}
 		w->relay_stats.msgs_in++;
-		relay_msg(dp, w, idx, from, &m, bundle + off, used);
+		relay_msg(dp, w, from, &m, bundle + off, used);
 		off += used;
 	}
 }

@@ -83,6 +83,8 @@ add_node(const struct rc_config *cfg, struct rc_relay_dir *dir, struct rc_relay_
 	e->port_idx = b->port_idx;
 	e->key_id = (uint8_t)cfg->relay.key_id;
 	rc_relay_pair_key(secret->key, secret->len, cfg->node_id, id, e->key);
+	if (cfg->ha.enabled && strcmp(id, cfg->ha.peer_id) != 0)
+		rc_relay_pair_key(secret->key, secret->len, cfg->ha.peer_id, id, e->peer_key);
 	dir->n_nodes++;
 }
 

@@ -18,6 +18,36 @@
 
 /* ---- rooms ---- */
 
+static void resume_session(struct rc_scope *s, const struct rc_session *se, unsigned reason);
+
+/*
+ * Room r changes kind here (our remote copy of it gives way to the room itself when we take
+ * its service over, or the room gives way to a remote copy when we hand the service back):
+ * its members whose sessions stay on this node (not of scope `leaving`; -1: none leaves)
+ * lose the room id they know. Each gets a RESUME (reason "other", PROTOCOL.md 10.2): the
+ * client re-JOINs with its last seq and reaches the room where it now lives, with nothing
+ * missed; a member that only reads would otherwise stop receiving. Control thread; the
+ * members are read under the room's lock, as the admin reader does.
+ */
+static void
+resume_members(struct rc_scope *s, struct rc_room *r, int leaving)
+{
+	struct rc_session *se;
+	unsigned i;
+
+	rte_spinlock_lock(&r->lock);
+	for (i = 0; i < r->n_members; i++) {
+		const struct rc_member *m = &r->members[i];
+
+		if (m->peer.relay != 0 || (leaving >= 0 && (m->peer.vip & 1) == (unsigned)leaving))
+			continue;
+		se = rc_session_lookup(s->set->dp->sessions, m->session);
+		if (se != NULL)
+			resume_session(s, se, RC_RESUME_OTHER);
+	}
+	rte_spinlock_unlock(&r->lock);
+}
+
 static int
 load_room(void *arg, const struct rc_wal_room *sr)
 {
@@ -41,8 +71,10 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		return 0;
 	}
 	r = rc_room_lookup_name(ss->dp->rooms, sr->name, (unsigned)strlen(sr->name));
-	if (r != NULL && r->kind == RC_ROOM_REMOTE) /* our copy while its host served it: the */
-		rc_room_del(ss->dp->rooms, r);      /* room takes its place; members JOIN again */
+	if (r != NULL && r->kind == RC_ROOM_REMOTE) { /* our copy while its host served it: */
+		resume_members(s, r, -1);             /* the room takes its place */
+		rc_room_del(ss->dp->rooms, r);
+	}
 	r = rc_room_add(ss->dp->rooms, sr->room_id, sr->name, (unsigned)strlen(sr->name),
 			sr->creator, sr->created_ms, (uint16_t)(sr->room_id % ss->dp->n_workers));
 	if (r == NULL && errno == EEXIST && ss->n > 1) {
@@ -254,8 +286,11 @@ rc_scope_unload(struct rc_scope *s)
 	do {
 		c.count = 0;
 		rc_room_foreach(ss->dp->rooms, pick_room, &c);
-		for (unsigned i = 0; i < c.count; i++)
+		for (unsigned i = 0; i < c.count; i++) {
+			/* our own users in it reach it through the relay from now on */
+			resume_members(s, c.victims[i], (int)s->idx);
 			rc_room_del(ss->dp->rooms, c.victims[i]);
+		}
 	} while (c.count == RTE_DIM(c.victims));
 	s->loaded = false;
 }

@@ -225,7 +225,7 @@ c4_index_in_group() { # GROUP: its first node's index
 _c4_write_seed() {
 	local c g dbs sep=""
 	C4_SEED="$RC_WORK/cluster.conf"
-	dbs=$(for g in $(c4_groups); do _c4_has_db "$g" && _c4_db_of "$g"; done | sort -u)
+	dbs=$(for g in $(c4_groups); do if _c4_has_db "$g"; then _c4_db_of "$g"; fi; done | sort -u)
 	{
 		echo "# the cluster(s) of tests/integration/cluster4_lib.sh"
 		echo "clusters = ("

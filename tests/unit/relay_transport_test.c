@@ -561,10 +561,11 @@ test_send_msg_wrap(void **state)
 	assert_int_equal(stats(&A).drops[RC_RELAY_DROP_NO_NODE], 1);
 }
 
-/* One sealed frame from A's worker wi to B, its payload copied into buf; the rx peer B
- * sees. */
+/* One sealed frame from A's worker wi to A's directory node idx, received by B: its payload
+ * copied into buf; the rx peer B sees. */
 static uint16_t
-sealed_from_a(unsigned wi, uint8_t *buf, struct rc_peer *peer, uint64_t seq_no)
+sealed_from_a_to(unsigned idx, unsigned wi, uint8_t *buf, struct rc_peer *peer,
+		 uint64_t seq_no)
 {
 	struct rte_mbuf *out[2];
 	const uint8_t *pl;
@@ -573,7 +574,7 @@ sealed_from_a(unsigned wi, uint8_t *buf, struct rc_peer *peer, uint64_t seq_no)
 	enum rc_drop why;
 	uint16_t len;
 
-	assert_int_equal(rc_relay_peer_of(&A.dp, 0, &to), 0);
+	assert_int_equal(rc_relay_peer_of(&A.dp, idx, &to), 0);
 	assert_int_equal(rc_tx_append(&A.dp, A.dp.workers[wi], &to, m, deliver(m, seq_no, 8)),
 			 0);
 	rc_tx_flush(&A.dp, A.dp.workers[wi]);
@@ -583,6 +584,12 @@ sealed_from_a(unsigned wi, uint8_t *buf, struct rc_peer *peer, uint64_t seq_no)
 	memcpy(buf, pl, len);
 	rte_pktmbuf_free(out[0]);
 	return len;
+}
+
+static uint16_t
+sealed_from_a(unsigned wi, uint8_t *buf, struct rc_peer *peer, uint64_t seq_no)
+{
+	return sealed_from_a_to(0, wi, buf, peer, seq_no);
 }
 
 static void
@@ -663,6 +670,67 @@ test_lanes(void **state)
 	assert_int_equal(stats(&B).drops[RC_RELAY_DROP_REPLAY], 0);
 }
 
+/*
+ * B is the HA peer of 1c and serves 1c's address (a takeover). A, which does not know the
+ * address moved, seals for 1c with the pair key (1a, 1c): B accepts it on 1c's address with
+ * its peer key, never on its own address, and a datagram sealed for B is refused on 1c's
+ * address. A's two streams (to 1b, to 1c) count apart and are windowed apart.
+ */
+static void
+test_peer_address(void **state)
+{
+	uint8_t key_ac[32], to_b[RC_MAX_DGRAM], to_c[RC_MAX_DGRAM];
+	struct rc_peer pb, pc, wrong;
+	struct rc_relay_dir d;
+	uint16_t nb, nc;
+
+	(void)state;
+	rc_relay_pair_key("s3cret", 6, "1a", "1c", key_ac);
+	dir_of(&d, "1a", "1b", IP_B, key_ab, 1);
+	d.n_nodes = 2;
+	snprintf(d.nodes[1].id, sizeof(d.nodes[1].id), "1c");
+	snprintf(d.nodes[1].service, RC_SERVICE_MAX, "tc-1c.c1");
+	d.nodes[1].ip = rte_cpu_to_be_32(IP_C);
+	d.nodes[1].udp_port = rte_cpu_to_be_16(6420);
+	memcpy(d.nodes[1].key, key_ac, 32);
+	d.nodes[1].key_id = 1;
+	assert_int_equal(rc_relay_publish(&A.dp, &d), 0);
+	dir_of(&d, "1b", "1a", IP_A, key_ab, 1);
+	snprintf(d.service[1], RC_SERVICE_MAX, "tc-1c.c1");
+	memcpy(d.nodes[0].peer_key, key_ac, 32);
+	assert_int_equal(rc_relay_publish(&B.dp, &d), 0);
+	B.dp.ports[0].local.peer_ip = rte_cpu_to_be_32(IP_C);
+	B.dp.ports[0].local.peer_ip_on = true;
+	resolve_pair();
+	/* B's gratuitous ARP for 1c's address */
+	rc_worker_rx_frame(&A.dp, A.dp.workers[0], 0,
+			   arp_frame(RTE_ARP_OP_REQUEST, IP_C, &mac_b, IP_C));
+
+	/* A's stream to 1b far ahead of its stream to 1c */
+	A.dp.workers[0]->relay.counter[0] = 1000000;
+	A.dp.workers[0]->relay.counter[1] = 1000;
+	nb = sealed_from_a_to(0, 0, to_b, &pb, 1);
+	nc = sealed_from_a_to(1, 0, to_c, &pc, 2);
+	assert_int_equal(pb.vip, 0);
+	assert_int_equal(pc.vip, 1);
+
+	wrong = pc;
+	wrong.vip = 0; /* sealed for 1c, presented to B's own address */
+	rc_relay_input(&B.dp, B.dp.workers[0], &wrong, to_c, nc);
+	assert_int_equal(stats(&B).drops[RC_RELAY_DROP_BAD_TAG], 1);
+	wrong = pb;
+	wrong.vip = 1; /* sealed for B, presented to 1c's address */
+	rc_relay_input(&B.dp, B.dp.workers[0], &wrong, to_b, nb);
+	assert_int_equal(stats(&B).drops[RC_RELAY_DROP_BAD_TAG], 2);
+	assert_int_equal(inner.calls, 0);
+
+	rc_relay_input(&B.dp, B.dp.workers[0], &pb, to_b, nb);
+	rc_relay_input(&B.dp, B.dp.workers[0], &pc, to_c, nc); /* far behind, its own window */
+	assert_int_equal(inner.calls, 2);
+	assert_int_equal(inner.from.relay, 1); /* from 1a, whichever address it came to */
+	assert_int_equal(stats(&B).drops[RC_RELAY_DROP_REPLAY], 0);
+}
+
 static void
 test_drop_names(void **state)
 {
@@ -689,6 +757,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_send_msg_wrap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_address, setup, teardown),
 		cmocka_unit_test(test_drop_names),
 	};
 	int rc;

@@ -1659,6 +1659,28 @@ test_relay_home(void **state)
 	collect();
 	assert_int_equal(count_sent(RC_T_DELIVER), 2);
 	assert_int_equal(r->last_seq, 14);
+	{
+		/* the room's backup serves it now (a takeover) and sends from its own address:
+		 * another node of the directory than the room's service, and still delivered */
+		struct rc_msg d = req(RC_T_DELIVER, 0, 0);
+		uint8_t buf[RC_MAX_DGRAM];
+		struct rc_peer from;
+		ssize_t n;
+
+		d.u.deliver = (typeof(d.u.deliver)){ .room_id = 11, .seq = 15, .ts_ms = 1,
+						      .cmid = 15, .sender = str("carol"),
+						      .body = str("from the backup") };
+		n = rc_encode(buf, sizeof(buf), &d);
+		assert_int_equal(rc_relay_peer_of(&dp, 0, &from), 0);
+		from.relay = 2;
+		from.ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 9));
+		rc_relay_inner(&dp, dp.workers[0], 1, &from, buf, (uint16_t)n);
+		run_handoffs();
+		collect();
+		assert_int_equal(count_sent(RC_T_DELIVER), 1);
+		assert_int_equal(sent(RC_T_DELIVER, 1, 0)->u.deliver.seq, 15);
+		assert_int_equal(r->last_seq, 15);
+	}
 
 	ack = req(RC_T_ACK, a->id, 1);
 	ack.u.ack = (typeof(ack.u.ack)){ .room_id = 11, .cmid = 1, .seq = 15 };
