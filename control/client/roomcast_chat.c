@@ -130,6 +130,14 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 		fprintf(stderr, "* %" PRIu64 " messages of %s could not be fetched\n", value, room);
 		break;
 	case RC_EV_RESUMED:
+		if (value == RC_RESUME_OTHER) {
+			/* our session stayed where it was: a room of ours moved to or from our
+			 * home node (PROTOCOL.md 13.2); the library re-joins it, nothing missed */
+			fprintf(stderr, "* rooms re-joined on ");
+			print_clean(stderr, room);
+			fprintf(stderr, " (a room moved to or from it)\n");
+			break;
+		}
 		printf("[resumed on ");
 		print_clean(stdout, room);
 		printf(" (%s)]\n", rc_resume_reason_name((unsigned)value));
