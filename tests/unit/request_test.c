@@ -1578,7 +1578,8 @@ host_deliver(uint32_t alias, uint64_t seq)
 	relay_in(0, &m);
 }
 
-/* Home side: a JOIN of a room of the other node's service makes a remote room (created by
+/* Home side (with this node's own TC service stopped: that blocks only rooms hosted here):
+ * a JOIN of a room of the other node's service makes a remote room (created by
  * the control thread) and relays RJOIN; a POST before the host's RJOINED is busy, after it
  * relayed as RPOST; the host's DELIVERs are fanned out once each, a gap asks RFETCH, a
  * duplicate is dropped; a reply for a session is forwarded to it byte for byte; the last
@@ -1597,6 +1598,8 @@ test_relay_home(void **state)
 	node_around_dp();
 	node.next_remote_id = 11; /* above the scope's ids, within the table */
 	node.remote_hi = 16;
+	/* our TC service is stopped: it hosts nothing, yet our users reach rooms elsewhere */
+	dp.rooms_blocked = RC_ROOMS_TC_STOPPED;
 	join(0, 1, a->id, "lobby@" PEER_SERVICE);
 	wk = take_work(dp.ctrl_ring);
 	assert_int_equal(wk->kind, RC_WORK_CREATE_ROOM);
