@@ -68,6 +68,8 @@ enum rc_work_kind {
 	RC_WORK_ROOMS,       /* to control: list rooms by name prefix (ROOMS) */
 	RC_WORK_RELAY,       /* to workers: a host's node-level message for remote room
 			      * room_id (relay_rooms.h), `req` decoded into msg */
+	RC_WORK_ROOM_DIR,    /* to control: another node's ROOM_LIST (its hosted rooms) for
+			      * the cluster's room directory; who.peer is that node */
 };
 
 /*

@@ -302,6 +302,35 @@ rc_relay_work(struct rc_dp *dp, struct rc_worker *w, struct rc_work *wk)
 		home_node_msg(dp, w, r, &wk->req);
 }
 
+/* Another node's ROOMS (the rooms we host, for its room directory) or its answer to ours
+ * (a node-level ROOM_LIST): to the control thread, decoded, from that node. */
+static void
+to_control(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, unsigned kind,
+	   const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
+{
+	struct rc_work *wk;
+
+	if (raw_len > sizeof(wk->msg) || rte_mempool_get(dp->work_pool, (void **)&wk) != 0) {
+		w->stats.drops[RC_DROP_NO_MBUF]++;
+		return;
+	}
+	wk->kind = (uint8_t)kind;
+	wk->room_id = 0;
+	memset(&wk->who, 0, sizeof(wk->who));
+	wk->who.session = m->hdr.session;
+	wk->who.request_id = m->hdr.request_id;
+	wk->who.rx_worker = (uint8_t)w->idx;
+	wk->who.peer = *from;
+	wk->msg_len = (uint16_t)raw_len;
+	memcpy(wk->msg, raw, raw_len);
+	wk->req = *m;
+	rc_msg_rebase(&wk->req, raw, wk->msg);
+	if (rte_ring_enqueue(dp->ctrl_ring, wk) != 0) {
+		rte_mempool_put(dp->work_pool, wk);
+		w->stats.drops[RC_DROP_RING_CTRL]++;
+	}
+}
+
 /* A host's DELIVER or RJOINED for our remote room `alias`: to its home worker. */
 static void
 to_remote_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, uint32_t alias,
@@ -463,6 +492,10 @@ relay_msg(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, con
 
 	if (is_relayed_request(type))
 		host_request(dp, w, from, m, raw, raw_len);
+	else if (type == RC_T_ROOMS)
+		to_control(dp, w, from, RC_WORK_ROOMS, m, raw, raw_len);
+	else if (type == RC_T_ROOM_LIST && m->hdr.session == 0)
+		to_control(dp, w, from, RC_WORK_ROOM_DIR, m, raw, raw_len);
 	else if (type == RC_T_RJOINED)
 		to_remote_room(dp, w, from, m->u.rjoined.alias, m, raw, raw_len);
 	else if (m->hdr.session != 0)

@@ -456,6 +456,8 @@ serve_handoffs(struct rc_node *n)
 			kept = rc_node_create_room(n, wk);
 		else if (wk->kind == RC_WORK_ROOMS)
 			rc_node_list_rooms(n, wk);
+		else if (wk->kind == RC_WORK_ROOM_DIR)
+			rc_room_dir_heard(n, wk);
 		if (!kept)
 			rte_mempool_put(n->dp.work_pool, wk);
 	}
@@ -618,6 +620,7 @@ rc_node_fini(struct rc_node *n)
 	rc_relay_destroy(&n->dp);
 	free(n->relay_dir);
 	n->relay_dir = NULL;
+	rc_room_dir_free(n);
 	rcu_thread_offline();
 	rc_session_table_destroy(n->dp.sessions);
 	rc_room_table_destroy(n->dp.rooms);

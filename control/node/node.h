@@ -35,6 +35,7 @@ struct rc_cluster_node;
 struct rc_ha_node;
 struct rc_metrics_buf;
 struct rc_mgmt;
+struct rc_room_dir;
 struct rc_session;
 struct rc_text;
 
@@ -116,6 +117,7 @@ struct rc_node {
 	uint64_t logins_redirected; /* LOGINs answered REDIRECT: the user's home is another node */
 	/* the relay (relay_conf.c): the directory last published, its log state, the loop's */
 	struct rc_relay_dir *relay_dir;
+	struct rc_room_dir *room_dir; /* the other nodes' rooms (room_dir.c); NULL until used */
 	bool relay_off_logged;
 	char relay_skipped[512];
 	uint64_t relay_solicited_ms;
@@ -175,9 +177,24 @@ bool rc_node_create_room(struct rc_node *n, struct rc_work *wk);
 /* A room record's WAL completion: the room into the table, its waiting requests to its
  * home worker. */
 void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
-/* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms of this node's table whose
- * name starts with the request's prefix, sorted by name. */
+/* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms whose name starts with the
+ * request's prefix, sorted by name: to a client, those of the whole cluster (ours and the
+ * room directory's); to another node (relayed), those this node hosts. */
 void rc_node_list_rooms(struct rc_node *n, struct rc_work *wk);
+
+/* ---- the cluster's room directory (room_dir.c), control thread ---- */
+
+/* Every 2 s: ask each node of the relay directory for the rooms it hosts (node-level ROOMS). */
+void rc_room_dir_poll(struct rc_node *n, uint64_t now_ms);
+/* A node's ROOM_LIST answering that (RC_WORK_ROOM_DIR): its list, once complete. */
+void rc_room_dir_heard(struct rc_node *n, struct rc_work *wk);
+/* Up to cap rooms of the directory (nodes heard within 6 s) starting with prefix, into out;
+ * the views stay valid until the next rc_room_dir_heard. How many. */
+unsigned rc_room_dir_pick(struct rc_node *n, const struct rc_str *prefix,
+			  struct rc_room_entry *out, unsigned cap);
+/* Rooms in the directory (an upper bound of what rc_room_dir_pick gives). */
+unsigned rc_room_dir_count(const struct rc_node *n);
+void rc_room_dir_free(struct rc_node *n);
 
 /* ---- the relay between nodes (relay_conf.c) ---- */
 

@@ -231,4 +231,5 @@ rc_node_relay_tick(struct rc_node *n, uint64_t now_ms)
 		n->relay_solicited_ms = now_ms;
 	}
 	rc_relay_rooms_refresh(&n->dp, now_ms, neigh_changes(n));
+	rc_room_dir_poll(n, now_ms);
 }

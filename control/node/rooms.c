@@ -253,7 +253,7 @@ rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
 
 struct room_pick {
 	const struct rc_str *prefix;
-	struct rc_room **rooms;
+	struct rc_room_entry *rooms;
 	unsigned n, cap;
 };
 
@@ -267,62 +267,86 @@ pick_room(void *arg, struct rc_room *r)
 		return 0; /* a remote room is listed by its host */
 	if (p->n == p->cap)
 		return 1; /* the table grew since it was counted: only this thread adds rooms */
-	p->rooms[p->n++] = r;
+	p->rooms[p->n].room.p = r->name;
+	p->rooms[p->n].room.len = r->name_len;
+	p->rooms[p->n++].last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
 	return 0;
 }
 
 static int
 room_name_cmp(const void *a, const void *b)
 {
-	const struct rc_room *x = *(struct rc_room *const *)a, *y = *(struct rc_room *const *)b;
+	const struct rc_room_entry *x = a, *y = b;
+	int c = memcmp(x->room.p, y->room.p, x->room.len < y->room.len ? x->room.len : y->room.len);
 
-	return strcmp(x->name, y->name);
+	return c != 0 ? c : (int)x->room.len - (int)y->room.len;
+}
+
+/* Sorted by name, each name once (a room we host that a node still lists, its service
+ * having moved to us: the highest last seq heard). The count left. */
+static unsigned
+sort_unique(struct rc_room_entry *rooms, unsigned n)
+{
+	unsigned i, k = 0;
+
+	if (n > 1)
+		qsort(rooms, n, sizeof(*rooms), room_name_cmp);
+	for (i = 0; i < n; i++) {
+		if (k > 0 && room_name_cmp(&rooms[k - 1], &rooms[i]) == 0) {
+			if (rooms[i].last_seq > rooms[k - 1].last_seq)
+				rooms[k - 1].last_seq = rooms[i].last_seq;
+			continue;
+		}
+		rooms[k++] = rooms[i];
+	}
+	return k;
 }
 
 /* As many rooms from rooms[*i] as fit one datagram; *i moves past them. */
 static void
-room_list_fill(struct rc_msg *m, struct rc_room_entry *e, struct rc_room **rooms,
-	       unsigned cnt, unsigned *i)
+room_list_fill(struct rc_msg *m, const struct rc_room_entry *rooms, unsigned cnt, unsigned *i)
 {
 	size_t size = RC_HDR_LEN + 2;
-	unsigned k;
+	unsigned first = *i;
 
-	for (k = 0; *i < cnt; (*i)++, k++) {
-		const struct rc_room *r = rooms[*i];
-
-		if (size + 1 + r->name_len + 8 > RC_MAX_DGRAM)
+	for (; *i < cnt; (*i)++) {
+		if (size + 1 + rooms[*i].room.len + 8 > RC_MAX_DGRAM)
 			break;
-		e[k].room.p = r->name;
-		e[k].room.len = r->name_len;
-		e[k].last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
-		size += 1 + r->name_len + 8;
+		size += 1 + rooms[*i].room.len + 8;
 	}
-	m->u.room_list.count = (uint16_t)k;
-	m->u.room_list.rooms = e;
+	m->u.room_list.count = (uint16_t)(*i - first);
+	m->u.room_list.rooms = rooms + first;
 	m->hdr.flags = *i < cnt ? RC_F_MORE : 0;
 }
 
+/*
+ * ROOMS: a client gets the rooms of the whole cluster whose name starts with the prefix, ours
+ * and those the other nodes last listed (room_dir.c), sorted, each once; another node asking
+ * (over the relay) gets ours only, the rooms we host.
+ */
 void
 rc_node_list_rooms(struct rc_node *n, struct rc_work *wk)
 {
-	struct rc_room_entry e[RC_MAX_DGRAM / 10]; /* an entry takes 10 bytes at least */
+	bool client = wk->who.peer.relay == 0;
 	struct room_pick p = { &wk->req.u.rooms.prefix, NULL, 0, rc_room_count(n->dp.rooms) };
-	unsigned i = 0;
+	unsigned i = 0, cap;
 	struct rc_msg m;
 
 	if (wk->req.hdr.type != RC_T_ROOMS)
-		return; /* only ROOMS' row hands over RC_WORK_ROOMS (request.c) */
-	if (p.cap > 0 && (p.rooms = calloc(p.cap, sizeof(*p.rooms))) == NULL) {
+		return; /* only ROOMS' row hands over RC_WORK_ROOMS (request.c, relay_rooms.c) */
+	cap = p.cap + (client ? rc_room_dir_count(n) : 0);
+	if (cap > 0 && (p.rooms = calloc(cap, sizeof(*p.rooms))) == NULL) {
 		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_ROOMS, "busy, retry", 0);
 		return;
 	}
 	rc_room_foreach(n->dp.rooms, pick_room, &p);
-	if (p.n > 1)
-		qsort(p.rooms, p.n, sizeof(*p.rooms), room_name_cmp);
+	if (client)
+		p.n += rc_room_dir_pick(n, p.prefix, p.rooms + p.n, cap - p.n);
+	p.n = sort_unique(p.rooms, p.n);
 	do {
 		memset(&m, 0, sizeof(m));
 		m.hdr.type = RC_T_ROOM_LIST;
-		room_list_fill(&m, e, p.rooms, p.n, &i);
+		room_list_fill(&m, p.rooms, p.n, &i);
 		rc_node_reply(n, &wk->who, &m);
 	} while (i < p.n);
 	free(p.rooms);

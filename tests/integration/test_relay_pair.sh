@@ -13,6 +13,7 @@
 #     without a gap, each body once.
 #  3. n1 holds a remote copy of the room (its members), n2 the room itself; n1's relay
 #     counters show the relayed requests and the live DELIVERs.
+#  4. ROOMS at n1 lists the rooms of the whole cluster: n2's room once, with its last seq.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -118,6 +119,17 @@ rc_assert_int_gt "$(printf '%s' "$relay_json" | jq -r '.relay.requests_out.RPOST
 	$((TOTAL - 1)) "n1 relayed every POST (RPOST)"
 rc_assert_int_gt "$(printf '%s' "$relay_json" | jq -r '.relay.delivers_in // 0')" \
 	$((TOTAL - 1)) "n1 received every live DELIVER from n2 (once per node, not per user)"
+
+rc_log "==== step 4: the room directory: a user of n1 lists the rooms of the whole cluster"
+# n1 asks n2 for the rooms it hosts every 2 s (a node-level ROOMS over the relay): the room
+# appears once, n2's, with its last seq; n1's own copy of it is not listed besides
+lists_pair_once() {
+	[ "$(rc_rcproto lister "$(rc_token lister)" rooms-list --room "" 2>/dev/null |
+		grep -c "^rcproto: room $ROOM ")" = 1 ] &&
+		rc_rcproto lister "$(rc_token lister)" rooms-list --room "pa" 2>/dev/null |
+		grep -qx "rcproto: room $ROOM $TOTAL"
+}
+rc_wait_until 15 "n1 lists $ROOM (hosted by n2) once, with its last seq" lists_pair_once
 rc_stop_node
 rc_stop_node2
 rc_log "PASS: relay pair"

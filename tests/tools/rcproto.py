@@ -586,6 +586,25 @@ def check_rooms(c, a):
             fail("ROOMS %r listed %s, expected %s" % (prefix, got, want))
 
 
+def check_rooms_list(c, a):
+    """ROOMS(--room as the prefix) as a client sees it: every listed room, one "rcproto: room
+    NAME LAST_SEQ" line each, in the order received (the test checks the rooms of the whole
+    cluster are there, PROTOCOL.md 11)."""
+    c.login()
+    rid = c.next_rid()
+    c.send(msg(T["ROOMS"], s8(a.room.encode()), c.session, rid))
+    while True:
+        m = c.recv_until(lambda m, r=rid: m.rid == r and m.type in (T["ROOM_LIST"], T["ERROR"]),
+                         "ROOM_LIST")
+        if m is None or m.type != T["ROOM_LIST"] or m.room_list() is None:
+            fail("ROOMS: %s" % (m.error() if m and m.type == T["ERROR"] else m))
+            return
+        for name, seq in m.room_list():
+            print("rcproto: room %s %d" % (name, seq), flush=True)
+        if not m.flags & 1:
+            break
+
+
 def check_relay_refused(c, a):
     """The node-to-node types (and REDIRECT, ROOM_LIST) in a client's datagram, with a live
     session: dropped without an answer (PROTOCOL.md 5)."""
@@ -617,6 +636,7 @@ def check_relay_refused(c, a):
 CHECKS = {
     "ha-off": check_ha_off,
     "rooms": check_rooms,
+    "rooms-list": check_rooms_list,
     "relay-refused": check_relay_refused,
     "post": check_post,
     "resend-full": check_resend_full,

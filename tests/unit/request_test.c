@@ -1578,6 +1578,109 @@ host_deliver(uint32_t alias, uint64_t seq)
 	relay_in(0, &m);
 }
 
+/* The names in the ROOM_LISTs sent to client peer 1, in order, "," separated. */
+static const char *
+listed_rooms(void)
+{
+	static char buf[1024];
+	const struct rc_msg *l;
+	struct rc_str r;
+	uint64_t seq;
+
+	buf[0] = '\0';
+	for (unsigned d = 0; (l = sent(RC_T_ROOM_LIST, 1, d)) != NULL; d++)
+		for (size_t off = 0; rc_room_list_next(l, &off, &r, &seq);)
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%.*s:%llu",
+				 buf[0] ? "," : "", r.len, r.p, (unsigned long long)seq);
+	return buf;
+}
+
+/* The other node's ROOM_LIST for our query rid (entries name:last_seq), relayed to us and
+ * run by the control thread as it would. */
+static void
+dir_answer(uint32_t rid, const char *name, uint64_t last_seq, bool more)
+{
+	struct rc_room_entry e = { str(name), last_seq };
+	struct rc_msg l = req(RC_T_ROOM_LIST, 0, rid);
+	struct rc_work *wk;
+
+	l.u.room_list.count = 1;
+	l.u.room_list.rooms = &e;
+	l.hdr.flags = more ? RC_F_MORE : 0;
+	relay_in(0, &l);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_ROOM_DIR);
+	rc_room_dir_heard(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+}
+
+/*
+ * The cluster's room directory: another node's ROOMS (over the relay) gets the rooms we host,
+ * never our remote copies; we ask the other node (every 2 s) and its answer, once complete
+ * (no MORE), joins our rooms in a client's ROOMS, sorted, each once; an answer to a query we
+ * did not send changes nothing.
+ */
+static void
+test_room_directory(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	static struct rc_relay_dir d;
+	struct rc_msg q = req(RC_T_ROOMS, 0, 41);
+	const struct rc_msg *m;
+	struct rc_work *wk;
+	uint32_t rid;
+
+	(void)state;
+	learn_peer_mac();
+	node_around_dp();
+	room(1, "attic", 0)->last_committed = 3;
+	node.next_remote_id = 11;
+	node.remote_hi = 16;
+	assert_non_null(rc_room_add_remote(dp.rooms, 11, "lobby@" PEER_SERVICE,
+					   strlen("lobby@" PEER_SERVICE), "t", 1, 0, 0));
+
+	q.u.rooms.prefix = str("");
+	relay_in(0, &q);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_ROOMS);
+	rc_node_list_rooms(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	m = to_peer(RC_T_ROOM_LIST, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.request_id, 41);
+	assert_int_equal(m->hdr.session, 0);
+	assert_int_equal(m->u.room_list.count, 1); /* attic, not our copy of lobby */
+
+	memset(&d, 0, sizeof(d));
+	strcpy(d.nodes[0].id, "n2");
+	d.n_nodes = 1;
+	node.relay_dir = &d;
+	rc_room_dir_poll(&node, 10000);
+	collect();
+	m = to_peer(RC_T_ROOMS, 0);
+	assert_non_null(m);
+	assert_int_equal(m->hdr.session, 0);
+	rid = m->hdr.request_id;
+	assert_int_not_equal(rid, 0);
+
+	dir_answer(rid, "lobby@" PEER_SERVICE, 9, true);
+	list_rooms(a, "", 7); /* its answer is not complete yet */
+	assert_string_equal(listed_rooms(), "attic@" SELF_SERVICE ":3");
+	dir_answer(rid, "bar@" PEER_SERVICE, 5, false);
+	list_rooms(a, "", 8);
+	assert_string_equal(listed_rooms(), "attic@" SELF_SERVICE ":3,bar@" PEER_SERVICE
+			    ":5,lobby@" PEER_SERVICE ":9");
+	list_rooms(a, "lob", 9);
+	assert_string_equal(listed_rooms(), "lobby@" PEER_SERVICE ":9");
+	dir_answer(rid + 5, "stray@" PEER_SERVICE, 1, false); /* not asked: ignored */
+	list_rooms(a, "", 10);
+	assert_string_equal(listed_rooms(), "attic@" SELF_SERVICE ":3,bar@" PEER_SERVICE
+			    ":5,lobby@" PEER_SERVICE ":9");
+	node.relay_dir = NULL;
+	rc_room_dir_free(&node);
+}
+
 /* Home side (with this node's own TC service stopped: that blocks only rooms hosted here):
  * a JOIN of a room of the other node's service makes a remote room (created by
  * the control thread) and relays RJOIN; a POST before the host's RJOINED is busy, after it
@@ -1763,6 +1866,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_host_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_host_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canonical_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
