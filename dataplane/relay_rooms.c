@@ -114,18 +114,15 @@ to_host(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 
 /* ---- home side: a remote room's requests ---- */
 
+/* A JOIN of remote room r: relayed; the session becomes a member here when the host's
+ * JOINED comes back (home_joined), so that a JOIN the host refuses (ERROR) leaves nothing. */
 static void
 home_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
 	  const struct rc_msg *req)
 {
-	struct rc_member mem = { .session = who->session, .peer = who->peer,
-				 .user_len = who->user_len };
 	struct rc_msg m;
-	int rc;
 
-	memcpy(mem.user, who->user, who->user_len);
-	rc = rc_room_member_add(r, &mem, dp->max_members);
-	if (rc == -ENOSPC || rc == -ENOMEM) {
+	if (r->n_members >= dp->max_members && rc_room_member_find(r, who->session) < 0) {
 		rc_req_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
 		return;
 	}
@@ -261,6 +258,20 @@ deliver_new(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, uint64_t s
 	return true;
 }
 
+/* The host accepted a session's JOIN (its JOINED, already forwarded): a member here. */
+static void
+home_joined(struct rc_dp *dp, struct rc_room *r, const struct rc_msg *m)
+{
+	struct rc_session *s = rc_session_lookup(dp->sessions, m->hdr.session);
+	struct rc_member mem;
+
+	if (s == NULL)
+		return; /* it ended meanwhile */
+	mem = (struct rc_member){ .session = s->id, .peer = s->peer, .user_len = s->user_len };
+	memcpy(mem.user, s->user, s->user_len);
+	(void)rc_room_member_add(r, &mem, dp->max_members); /* a member already: as it was */
+}
+
 static void
 home_rjoined(struct rc_room *r, const struct rc_msg *m)
 {
@@ -286,6 +297,10 @@ home_node_msg(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const st
 		return; /* the room is hosted here now */
 	if (m->hdr.type == RC_T_RJOINED) {
 		home_rjoined(r, m);
+		return;
+	}
+	if (m->hdr.type == RC_T_JOINED) {
+		home_joined(dp, r, m);
 		return;
 	}
 	w->relay_stats.delivers_in++;
@@ -331,7 +346,8 @@ to_control(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, un
 	}
 }
 
-/* A host's DELIVER or RJOINED for our remote room `alias`: to its home worker. */
+/* A host's DELIVER or RJOINED for our remote room `alias`, or its JOINED of one of our
+ * sessions: to the room's home worker. */
 static void
 to_remote_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, uint32_t alias,
 	       const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
@@ -498,7 +514,10 @@ relay_msg(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, con
 		to_control(dp, w, from, RC_WORK_ROOM_DIR, m, raw, raw_len);
 	else if (type == RC_T_RJOINED)
 		to_remote_room(dp, w, from, m->u.rjoined.alias, m, raw, raw_len);
-	else if (m->hdr.session != 0)
+	else if (m->hdr.session != 0 && type == RC_T_JOINED) {
+		forward_reply(dp, w, m, raw, raw_len);
+		to_remote_room(dp, w, from, m->u.joined.room_id, m, raw, raw_len);
+	} else if (m->hdr.session != 0)
 		forward_reply(dp, w, m, raw, raw_len);
 	else if (type == RC_T_DELIVER)
 		to_remote_room(dp, w, from, m->u.deliver.room_id, m, raw, raw_len);

@@ -1683,14 +1683,15 @@ test_room_directory(void **state)
 
 /* Home side (with this node's own TC service stopped: that blocks only rooms hosted here):
  * a JOIN of a room of the other node's service makes a remote room (created by
- * the control thread) and relays RJOIN; a POST before the host's RJOINED is busy, after it
+ * the control thread) and relays RJOIN; the session is a member once the host's JOINED
+ * comes back, and one whose JOIN the host refuses is none; a POST before the host's RJOINED is busy, after it
  * relayed as RPOST; the host's DELIVERs are fanned out once each, a gap asks RFETCH, a
  * duplicate is dropped; a reply for a session is forwarded to it byte for byte; the last
  * member's LEAVE is answered here and tells the host (RLEAVE). */
 static void
 test_relay_home(void **state)
 {
-	struct rc_session *a = login_as("alice", 1);
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
 	struct rc_room *r;
 	struct rc_work *wk;
 	const struct rc_msg *m;
@@ -1713,12 +1714,36 @@ test_relay_home(void **state)
 	assert_int_equal(r->id, 11);
 	run_handoffs();
 	collect();
-	assert_int_equal(r->n_members, 1);
+	assert_int_equal(r->n_members, 0); /* a member once the host has accepted it */
 	m = to_peer(RC_T_RJOIN, 0);
 	assert_non_null(m);
 	assert_int_equal(m->hdr.session, a->id);
 	assert_int_equal(m->u.rjoin.alias, 11);
 	assert_int_equal(m->u.rjoin.room.len, strlen("lobby@" PEER_SERVICE));
+
+	/* the host refuses bob's JOIN: its ERROR reaches bob, and bob is no member here */
+	join(0, 2, b->id, "lobby@" PEER_SERVICE);
+	run_handoffs();
+	collect();
+	assert_non_null(to_peer(RC_T_RJOIN, 0));
+	rj = req(RC_T_ERROR, b->id, 7);
+	rj.u.error = (typeof(rj.u.error)){ .code = RC_E_LIMIT_REACHED, .ref_type = RC_T_JOIN,
+					   .text = str("room is full") };
+	relay_in(0, &rj);
+	run_handoffs();
+	collect();
+	expect_error(2, RC_E_LIMIT_REACHED, RC_T_JOIN);
+	assert_int_equal(r->n_members, 0);
+	/* it accepts alice's: JOINED (with our id) reaches her, and she is a member */
+	rj = req(RC_T_JOINED, a->id, 7);
+	rj.u.joined = (typeof(rj.u.joined)){ .room = str("lobby@" PEER_SERVICE), .room_id = 11,
+					     .last_seq = 10, .members = 2 };
+	relay_in(0, &rj);
+	run_handoffs();
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 1, 0));
+	assert_int_equal(r->n_members, 1);
+	assert_int_equal(r->members[0].session, a->id);
 
 	post(0, 1, a->id, "lobby@" PEER_SERVICE, 1, "early");
 	run_handoffs();
