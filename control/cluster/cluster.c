@@ -647,6 +647,19 @@ canonical(const struct rc_cluster *c)
 }
 
 bool
+rc_cluster_jump_ok(const struct rc_cluster *ours, const struct rc_cluster *theirs, char *err,
+		   size_t errlen)
+{
+	if (theirs->version <= ours->version ||
+	    theirs->version - ours->version <= RC_CL_VERSION_JUMP_MAX)
+		return true;
+	snprintf(err, errlen, "version: %llu is more than %llu ahead of ours (%llu)",
+		 (unsigned long long)theirs->version, (unsigned long long)RC_CL_VERSION_JUMP_MAX,
+		 (unsigned long long)ours->version);
+	return false;
+}
+
+bool
 rc_cluster_newer(const struct rc_cluster *a, const struct rc_cluster *b)
 {
 	char *sa, *sb;

@@ -54,6 +54,13 @@
 #define RC_CL_USER_MAX 65      /* a chat user name: 1..64 bytes */
 #define RC_CL_MAX_MERGES 32
 #define RC_CL_FORMAT 1         /* "format" of the JSON form */
+/* Versions stay below 2^53 (exact in every JSON reader, far from overflow): a change at the
+ * limit is refused, and so is a state that claims more, so the stored state always loads. */
+#define RC_CL_VERSION_MAX (1ULL << 53)
+/* A pushed state more than this many versions ahead of ours is refused: a peer does not
+ * make a million changes between two pushes, and a jump to the limit would wedge the
+ * cluster (no change possible after it). */
+#define RC_CL_VERSION_JUMP_MAX 1000000ULL
 
 enum rc_cl_assign {
 	RC_CL_ASSIGN_BALANCED = 0,   /* users spread over both nodes of the pair */
@@ -209,6 +216,11 @@ int rc_cluster_validate(const struct rc_cluster *c, char *err, size_t errlen);
 /* Is a newer than b: a higher version; on equal versions the higher origin (strcmp), then
  * the higher canonical JSON (strcmp), so two nodes always agree. False when equal. */
 bool rc_cluster_newer(const struct rc_cluster *a, const struct rc_cluster *b);
+
+/* May a state pushed by a peer (theirs) replace ours: false (why in err) when its version
+ * is more than RC_CL_VERSION_JUMP_MAX ahead of ours. */
+bool rc_cluster_jump_ok(const struct rc_cluster *ours, const struct rc_cluster *theirs,
+			char *err, size_t errlen);
 
 /* The libconfig seed file (configs/cluster-example.conf): clusters, chat, databases. Version
  * 1, origin "". Password files are not opened here. 0, -EINVAL with "FILE:LINE: KEY: problem"

@@ -56,6 +56,10 @@ cl_edit_commit(struct rc_cluster *c, struct rc_cluster *n, const char *origin, c
 
 	if (rc < 0) {
 		cl_err_out(&e, rc, err, errlen);
+	} else if (memcmp(n, c, sizeof(*n)) != 0 && c->version >= RC_CL_VERSION_MAX) {
+		rc = -EOVERFLOW;
+		snprintf(err, errlen, "version: %llu is the last one: no change is possible",
+			 (unsigned long long)c->version);
 	} else if (memcmp(n, c, sizeof(*n)) != 0) {
 		n->version = c->version + 1;
 		snprintf(n->origin, sizeof(n->origin), "%s", origin);

@@ -326,7 +326,7 @@ const struct cl_object cl_merge_obj = {
 
 static const struct cl_field root_json_fields[] = {
 	{ "format", &cl_kind_format, 0, 0, 0, 0, true, NULL },
-	{ "version", &cl_kind_uint, ROOT(version), 0, U64MAX, true, NULL },
+	{ "version", &cl_kind_uint, ROOT(version), 0, RC_CL_VERSION_MAX, true, NULL },
 	{ "origin", &cl_kind_name, ROOT(origin), 0, 0, false, NULL },
 	{ "updated_ms", &cl_kind_uint, ROOT(updated_ms), 0, U64MAX, false, NULL },
 	{ "next_merge_id", &cl_kind_uint, ROOT(next_merge_id), 1, UINT32_MAX, false, NULL },

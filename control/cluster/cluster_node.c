@@ -234,7 +234,8 @@ on_push(void *arg, const struct rc_mgmt_push *p)
 		return;
 	j = json_loadb(p->body, p->len, 0, &je);
 	c = malloc(sizeof(*c));
-	if (j == NULL || c == NULL || rc_cluster_from_json(j, c, err, sizeof(err)) != 0) {
+	if (j == NULL || c == NULL || rc_cluster_from_json(j, c, err, sizeof(err)) != 0 ||
+	    !rc_cluster_jump_ok(cn->cl, c, err, sizeof(err))) {
 		RC_WARN("cluster state pushed by %s refused: %s", p->node,
 			j == NULL ? je.text : c == NULL ? "out of memory" : err);
 	} else if (rc_cluster_newer(c, cn->cl)) {

@@ -438,6 +438,41 @@ test_version_bump(void **state)
 	assert_int_equal(cl.version, v);
 }
 
+/*
+ * S9 (security review): a state whose version reached the limit takes no change (refused,
+ * nothing changed) and still loads from its JSON form; a pushed state more than
+ * RC_CL_VERSION_JUMP_MAX versions ahead of ours is refused, one within it accepted.
+ */
+static void
+test_version_limits(void **state)
+{
+	struct rc_cluster theirs, back;
+	json_t *j;
+
+	(void)state;
+	load_base();
+	cl.version = RC_CL_VERSION_MAX;
+	theirs = cl;
+	assert_int_equal(rc_cluster_chat_set(&cl, "n1", "max_rooms", "500", err, ERR), -EOVERFLOW);
+	assert_string_equal(err, "version: 9007199254740992 is the last one: no change is possible");
+	assert_memory_equal(&cl, &theirs, sizeof(cl));
+	j = rc_cluster_to_json(&cl);
+	assert_non_null(j);
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), 0);
+	assert_int_equal(back.version, RC_CL_VERSION_MAX);
+	json_decref(j);
+
+	load_base();
+	theirs = cl;
+	theirs.version = cl.version + RC_CL_VERSION_JUMP_MAX;
+	assert_true(rc_cluster_jump_ok(&cl, &theirs, err, ERR));
+	theirs.version++;
+	assert_false(rc_cluster_jump_ok(&cl, &theirs, err, ERR));
+	assert_non_null(strstr(err, "is more than 1000000 ahead of ours"));
+	theirs.version = 0; /* behind us: not a jump (rc_cluster_newer decides) */
+	assert_true(rc_cluster_jump_ok(&cl, &theirs, err, ERR));
+}
+
 static void
 test_group_ha(void **state)
 {
@@ -918,7 +953,10 @@ test_json_errors(void **state)
 	expect_json_error("{\"format\": 1, \"version\": 1, \"clusterz\": []}",
 			  "clusterz: unknown key (did you mean \"clusters\"?)");
 	expect_json_error("{\"format\": 1, \"version\": -1}",
-			  "version: -1 is out of range 0..9223372036854775807");
+			  "version: -1 is out of range 0..9007199254740992");
+	/* S9: a version at the top of int64 would wedge the cluster (the next change overflows) */
+	expect_json_error("{\"format\": 1, \"version\": 9223372036854775807}",
+			  "version: 9223372036854775807 is out of range 0..9007199254740992");
 	expect_json_error("{\"format\": 1, \"version\": 1, \"databases\": [{\"name\": \"x\", "
 			  "\"type\": \"sqlserver\", \"host\": \"h\", \"dbname\": \"d\", "
 			  "\"user\": \"u\"}]}",
@@ -1317,6 +1355,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_seed_rules),
 		cmocka_unit_test(test_seed_io_errors),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_version_limits),
 		cmocka_unit_test(test_version_bump),
 		cmocka_unit_test(test_group_ha),
 		cmocka_unit_test(test_chat_set),
