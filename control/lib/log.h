@@ -16,4 +16,8 @@ void rc_log_set_level(enum rc_log_level lvl);
 #define RC_INFO(...) rc_log(RC_LOG_INFO, __VA_ARGS__)
 #define RC_DEBUG(...) rc_log(RC_LOG_DEBUG, __VA_ARGS__)
 
+/* A session id as a log shows it, with "session *%04x": its last 16 bits only. A session id
+ * is a bearer credential: the whole of it never goes to a log. */
+#define RC_LOG_SID(id) ((unsigned)((id) & 0xffffu))
+
 #endif /* RC_LOG_H */

@@ -200,8 +200,7 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	}
 	login_remember(n, &wk->who, s);
 	n->logins_ok++;
-	RC_DEBUG("login %.*s session %016llx", (int)s->user_len, s->user,
-		 (unsigned long long)s->id);
+	RC_DEBUG("login %.*s session *%04x", (int)s->user_len, s->user, RC_LOG_SID(s->id));
 	login_ok(n, wk, s);
 	rc_ha_node_session(n->ha, s, true);
 }
@@ -252,7 +251,7 @@ rc_node_expire_sessions(struct rc_node *n)
 
 	rc_session_foreach(n->dp.sessions, find_idle, &e);
 	for (i = 0; i < e.count; i++) {
-		RC_DEBUG("session %016llx of %.*s expired", (unsigned long long)e.victims[i]->id,
+		RC_DEBUG("session *%04x of %.*s expired", RC_LOG_SID(e.victims[i]->id),
 			 (int)e.victims[i]->user_len, e.victims[i]->user);
 		rc_node_end_session(n, e.victims[i]);
 		n->sessions_expired++;

@@ -191,7 +191,7 @@ rc_scope_resume_one(struct rc_scope *s, const struct rc_scope_sess *e, unsigned 
 	if (se == NULL)
 		se = rc_session_add_id(t, e->id, e->user, e->user_len, &p, rc_mono_ms());
 	if (se == NULL) {
-		RC_ERR("ha: session %016" PRIx64 " of %.*s cannot be taken over: %s", e->id,
+		RC_ERR("ha: session *%04x of %.*s cannot be taken over: %s", RC_LOG_SID(e->id),
 		       (int)e->user_len, e->user, strerror(errno));
 		return NULL;
 	}

@@ -45,6 +45,7 @@
 
 #include "request.h"
 #include "dedup.h"
+#include "log.h"
 #include "fanout.h"
 #include "history.h"
 #include "node.h"
@@ -1160,12 +1161,37 @@ login_msg(const char *user, const char *token, uint32_t request_id)
 	return m;
 }
 
+/* The control thread's log (stderr, at DEBUG) while wk's LOGIN runs, into buf. */
+static void
+login_logged(struct rc_work *wk, char *buf, size_t cap)
+{
+	FILE *f = tmpfile();
+	int saved;
+	size_t n;
+
+	assert_non_null(f);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0 && dup2(fileno(f), 2) == 2);
+	rc_log_set_level(RC_LOG_DEBUG);
+	rc_node_login(&node, wk);
+	rc_log_set_level(RC_LOG_INFO);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	rewind(f);
+	n = fread(buf, 1, cap - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
 /* LOGIN on the control thread: the token is verified against the bytes the RX worker decoded
- * (in the item's copy), without decoding them again. */
+ * (in the item's copy), without decoding them again. The log names the session by its last
+ * 16 bits, never the whole id (a bearer credential; security review S21). */
 static void
 test_control_login_decoded(void **state)
 {
-	char token[RC_TOKEN_LEN_MAX];
+	char token[RC_TOKEN_LEN_MAX], logged[4096], text[32];
 	struct rc_msg m;
 	struct rc_work *wk;
 	struct rc_session *s;
@@ -1176,12 +1202,18 @@ test_control_login_decoded(void **state)
 				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
 	m = login_msg("bob", token, 11);
 	wk = to_control(3, &m, RC_WORK_LOGIN);
-	rc_node_login(&node, wk);
+	login_logged(wk, logged, sizeof(logged));
 	rte_mempool_put(dp.work_pool, wk);
 	collect();
 	assert_non_null(sent(RC_T_LOGIN_OK, 3, 0));
 	s = rc_session_lookup(dp.sessions, sent(RC_T_LOGIN_OK, 3, 0)->u.login_ok.session);
 	assert_non_null(s);
+	snprintf(text, sizeof(text), "%016llx", (unsigned long long)s->id);
+	assert_null(strstr(logged, text));
+	snprintf(text, sizeof(text), "%llx", (unsigned long long)s->id);
+	assert_null(strstr(logged, text));
+	snprintf(text, sizeof(text), "login bob session *%04x", (unsigned)(s->id & 0xffff));
+	assert_non_null(strstr(logged, text));
 	assert_int_equal(s->user_len, 3);
 	assert_memory_equal(s->user, "bob", 3);
 	assert_int_equal(node.logins_ok, 1);
