@@ -8,32 +8,16 @@
  * a consumed length that lets the walk move on (or stop, for -EPROTO). rc_utf8_valid is
  * also checked against a slow reference validator written from the definition.
  *
- * Built two ways:
- *   - with -DRC_LIBFUZZER and -fsanitize=fuzzer: libFuzzer supplies main();
- *   - otherwise: the main() below replays files and directories (the seed corpus in
- *     tests/fuzz/corpus/proto/) through the target, as the meson test proto_fuzz_replay.
- * Single-threaded.
+ * Built as fuzz.h says (libFuzzer, or replay.c over tests/fuzz/corpus/proto/). Single-threaded.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "fuzz.h"
 #include "proto.h"
-
-#define CHECK(cond)                                                                         \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
-				#cond);                                                     \
-			abort();                                                            \
-		}                                                                           \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Reference UTF-8 check: decode each code point naively, then test the rules. */
 static bool
@@ -152,70 +136,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifndef RC_LIBFUZZER
-
-static int
-replay_file(const char *path)
-{
-	static uint8_t buf[1 << 20];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (f == NULL) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	LLVMFuzzerTestOneInput(buf, n);
-	return 1;
-}
-
-/* Returns the number of files replayed, or -errno. */
-static int
-replay_dir(const char *dir)
-{
-	char path[4096];
-	struct dirent *e;
-	int count = 0, rc = 0;
-	DIR *d = opendir(dir);
-
-	if (d == NULL) {
-		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
-		return -errno;
-	}
-	while (rc >= 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		rc = replay_file(path);
-		count += rc > 0;
-	}
-	closedir(d);
-	return rc < 0 ? rc : count;
-}
-
-int
-main(int argc, char **argv)
-{
-	int total = 0;
-
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		int rc;
-
-		if (stat(argv[i], &st) < 0) {
-			fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
-			return 1;
-		}
-		rc = S_ISDIR(st.st_mode) ? replay_dir(argv[i]) : replay_file(argv[i]);
-		if (rc < 0)
-			return 1;
-		total += rc;
-	}
-	printf("replayed %d input(s)\n", total);
-	return total > 0 ? 0 : 1; /* an empty corpus is a broken test, not a pass */
-}
-
-#endif /* RC_LIBFUZZER */
