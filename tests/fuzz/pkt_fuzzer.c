@@ -24,8 +24,8 @@
 #include "pkt.h"
 #include "proto.h"
 
-#define OUR_IP RTE_IPV4(198, 18, 0, 1)
-#define PEER_IP RTE_IPV4(198, 18, 0, 2)
+#define OUR_IP 0xc6120001u /* 198.18.0.1 (RTE_IPV4 shifts an int: UBSan) */
+#define PEER_IP 0xc6120002u /* 198.18.0.2 */
 #define CHAT_PORT 6420
 
 static const struct rte_ether_addr our_mac = { { 0x02, 0, 0, 0, 0, 0x01 } };

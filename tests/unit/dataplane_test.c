@@ -23,6 +23,7 @@
 #include <rte_udp.h>
 
 #include "counters.h"
+#include "eal_fixture.h"
 #include "dedup.h"
 #include "frag_tap.h"
 #include "pkt.h"
@@ -988,7 +989,7 @@ main(void)
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-dpt-%d", (int)getpid());
-	if (rte_eal_init(7, eal) < 0) {
+	if (fx_eal_start(7, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
@@ -998,6 +999,6 @@ main(void)
 	rcu_register_thread();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();
-	rte_eal_cleanup();
+	fx_eal_stop();
 	return rc;
 }

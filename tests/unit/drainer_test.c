@@ -1412,6 +1412,6 @@ main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_eal_cleanup();
+	fx_eal_stop();
 	return rc;
 }

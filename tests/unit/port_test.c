@@ -31,6 +31,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "eal_fixture.h"
 #include "port.h"
 
 #define TEST_ETHERTYPE 0x88b5 /* IEEE local experimental */
@@ -519,7 +520,7 @@ main(void)
 		return 1;
 	}
 	memcpy(argv, a.argv, sizeof(argv));
-	if (rte_eal_init(a.argc, argv) < 0) {
+	if (fx_eal_start(a.argc, argv) < 0) {
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
@@ -531,7 +532,7 @@ main(void)
 	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);
-	rte_eal_cleanup();
+	fx_eal_stop();
 	veth_delete();
 	return rc;
 }

@@ -39,6 +39,7 @@
 #include <urcu-qsbr.h>
 
 #include "dp.h"
+#include "eal_fixture.h"
 #include "fanout.h"
 #include "relay.h"
 #include "relay_wire.h"
@@ -763,7 +764,7 @@ main(void)
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-rlt-%d", (int)getpid());
-	if (rte_eal_init(7, eal) < 0) {
+	if (fx_eal_start(7, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
@@ -773,6 +774,6 @@ main(void)
 	rcu_register_thread();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rcu_unregister_thread();
-	rte_eal_cleanup();
+	fx_eal_stop();
 	return rc;
 }

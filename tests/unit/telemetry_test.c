@@ -29,6 +29,8 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include "eal_fixture.h"
+
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static char prefix_arg[64];
 
@@ -151,26 +153,9 @@ test_several_clients(void **state)
 	close(b);
 }
 
-/* EAL leaves its runtime directory behind (the telemetry socket itself is removed). */
-static void
-remove_run_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-	rmdir(dir);
-}
-
 int
 main(void)
 {
-	static char run_dir[PATH_MAX];
 	char *eal[] = { "telemetry_test", "--no-huge", "--no-pci", "-m", "128", prefix_arg,
 			"--vdev=net_null0", "--vdev=net_null1", "--log-level=3", NULL };
 	const struct CMUnitTest tests[] = {
@@ -181,19 +166,17 @@ main(void)
 	int rc;
 
 	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=rc-tel-%d", (int)getpid());
-	if (rte_eal_init(9, eal) < 0) {
+	if (fx_eal_start(9, eal) < 0) {
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
 	if (rte_eth_dev_count_avail() != 2) {
 		fprintf(stderr, "expected 2 net_null ports, found %u\n", rte_eth_dev_count_avail());
-		rte_eal_cleanup();
+		fx_eal_stop();
 		return 1;
 	}
 	snprintf(sock_path, sizeof(sock_path), "%s/dpdk_telemetry.v2", rte_eal_get_runtime_dir());
-	snprintf(run_dir, sizeof(run_dir), "%s", rte_eal_get_runtime_dir());
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_eal_cleanup();
-	remove_run_dir(run_dir);
+	fx_eal_stop();
 	return rc;
 }

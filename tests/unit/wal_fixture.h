@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the WAL and history unit tests (and the WAL benchmark): the EAL with
- * --no-huge, a scratch LMDB directory, and record builders. Single-threaded helpers unless
+ * --no-huge (eal_fixture.h: nothing left behind), a scratch LMDB directory, and record builders. Single-threaded helpers unless
  * noted; they are header-only so that every test stays one file.
  */
 #ifndef RC_WAL_FIXTURE_H
@@ -17,6 +17,8 @@
 
 #include <rte_eal.h>
 
+#include "eal_fixture.h"
+
 #include "wal.h"
 
 /* Initialises the EAL once per process, with a per-process file prefix; lcores (an -l
@@ -29,7 +31,7 @@ fx_eal_init_lcores(const char *name, const char *lcores)
 			 "--log-level=3", "-l", (char *)lcores };
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-walt-%d", (int)getpid());
-	return rte_eal_init(lcores != NULL ? (int)RTE_DIM(argv) : (int)RTE_DIM(argv) - 2, argv);
+	return fx_eal_start(lcores != NULL ? (int)RTE_DIM(argv) : (int)RTE_DIM(argv) - 2, argv);
 }
 
 static inline int
