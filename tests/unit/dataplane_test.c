@@ -988,7 +988,7 @@ main(void)
 	};
 	int rc;
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-dpt-%d", (int)getpid());
+	fx_eal_prefix(prefix, sizeof(prefix), "dpt");
 	if (fx_eal_start(7, eal) < 0) {
 		fprintf(stderr, "EAL init failed\n");
 		return 1;

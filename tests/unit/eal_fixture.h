@@ -3,8 +3,9 @@
  * The EAL of a test program, started so that it leaves nothing behind: the EAL's runtime
  * directory (/var/run/dpdk/PREFIX for root) is removed when the program ends, however main()
  * returns or exit() is called, after rte_eal_cleanup. tests/run fails the unit suite when a
- * test leaves one (a crash still does: nothing runs after an abort). Header-only, for the
- * main thread of a test.
+ * test leaves one (a crash still does: nothing runs after an abort): it sets RC_TEST_RUN,
+ * which fx_eal_prefix puts in the directory's name, so that it finds its own tests' only.
+ * Header-only, for the main thread of a test.
  */
 #ifndef RC_EAL_FIXTURE_H
 #define RC_EAL_FIXTURE_H
@@ -14,11 +15,26 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
 
 static char fx_eal_run_dir[PATH_MAX];
+
+/* "--file-prefix=rc-TAG-PID", or "--file-prefix=rc-TAG-rRUN-PID" under tests/run (RUN: its
+ * RC_TEST_RUN, digits only). */
+static inline void
+fx_eal_prefix(char *buf, size_t len, const char *tag)
+{
+	const char *run = getenv("RC_TEST_RUN");
+	bool digits = run != NULL && run[0] != '\0' && strspn(run, "0123456789") == strlen(run);
+
+	if (digits)
+		snprintf(buf, len, "--file-prefix=rc-%s-r%s-%d", tag, run, (int)getpid());
+	else
+		snprintf(buf, len, "--file-prefix=rc-%s-%d", tag, (int)getpid());
+}
 static bool fx_eal_up;
 
 /* Remove the runtime directory (flat: sockets, the config and fbarray files). */

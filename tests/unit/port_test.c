@@ -512,7 +512,7 @@ main(void)
 	rc_eal_args_push(&a, "-l");
 	rc_eal_args_push(&a, "0");
 	rc_eal_args_push(&a, "--log-level=*:warning");
-	snprintf(arg, sizeof(arg), "--file-prefix=rc-port-test-%d", (int)getpid());
+	fx_eal_prefix(arg, sizeof(arg), "port-test");
 	rc_eal_args_push(&a, arg);
 	if (rc_port_eal_args(&a, pc, 3, err, sizeof(err)) < 0 ||
 	    rc_port_eal_args(&a, pc + 3, n - 3, err, sizeof(err)) < 0) {

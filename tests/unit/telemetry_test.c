@@ -165,7 +165,7 @@ main(void)
 	};
 	int rc;
 
-	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=rc-tel-%d", (int)getpid());
+	fx_eal_prefix(prefix_arg, sizeof(prefix_arg), "tel");
 	if (fx_eal_start(9, eal) < 0) {
 		fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
 		return 1;

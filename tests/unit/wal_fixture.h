@@ -30,7 +30,7 @@ fx_eal_init_lcores(const char *name, const char *lcores)
 	char *argv[] = { (char *)name, "--no-huge", "--no-pci", "-m", "128", prefix,
 			 "--log-level=3", "-l", (char *)lcores };
 
-	snprintf(prefix, sizeof(prefix), "--file-prefix=rc-walt-%d", (int)getpid());
+	fx_eal_prefix(prefix, sizeof(prefix), "walt");
 	return fx_eal_start(lcores != NULL ? (int)RTE_DIM(argv) : (int)RTE_DIM(argv) - 2, argv);
 }
 
