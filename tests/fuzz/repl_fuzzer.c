@@ -163,6 +163,14 @@ handshake(struct repl_conn *c)
 	return true;
 }
 
+/* AUX messages go to the control thread's ring: take them as it would. */
+static void
+on_aux(void *arg, const char *scope, const void *buf, uint16_t len)
+{
+	(void)arg;
+	CHECK(strcmp(scope, SCOPE) == 0 && buf != NULL && len > 0);
+}
+
 /* The input's frames, sealed. */
 static void
 frames(struct repl_conn *c, const uint8_t *p, size_t n)
@@ -206,6 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		;
 	if ((data[0] & 3) != 1)
 		CHECK(rc_wal_last_lsn(wal) == before);
+	(void)rc_repl_poll_aux(repl, on_aux, NULL);
 	close(c->fd);
 	rc_repl_seal_free(c);
 	free(c->rx);
