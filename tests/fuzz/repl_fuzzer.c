@@ -193,6 +193,7 @@ frames(struct repl_conn *c, const uint8_t *p, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	struct repl_conn *c;
 	uint8_t sink[4096];
 	uint64_t before = rc_wal_last_lsn(wal);
@@ -215,6 +216,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] & 3) != 1)
 		CHECK(rc_wal_last_lsn(wal) == before);
 	(void)rc_repl_poll_aux(repl, on_aux, NULL);
+	/* a reset, not a TIME_WAIT: thousands of connections a minute would use up the ports */
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(c->fd);
 	rc_repl_seal_free(c);
 	free(c->rx);
