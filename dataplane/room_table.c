@@ -24,10 +24,35 @@ struct name_key {
 	unsigned len;
 };
 
+/* rte_hash_crc's value, with every read through memcpy: a name inside a datagram has any
+ * alignment, and rte_hash_crc loads 8, 4 and 2 bytes as integers at the pointer it is given
+ * (undefined behaviour when misaligned; UBSan stops there). */
 static unsigned long
 name_hash(const char *name, unsigned len)
 {
-	return rte_hash_crc(name, len, 0x726f6f6d);
+	uint32_t h = 0x726f6f6d;
+	unsigned i = 0;
+	uint64_t v8;
+	uint32_t v4;
+	uint16_t v2;
+
+	for (; len - i >= 8; i += 8) {
+		memcpy(&v8, name + i, 8);
+		h = rte_hash_crc_8byte(v8, h);
+	}
+	if (len & 4) {
+		memcpy(&v4, name + i, 4);
+		h = rte_hash_crc_4byte(v4, h);
+		i += 4;
+	}
+	if (len & 2) {
+		memcpy(&v2, name + i, 2);
+		h = rte_hash_crc_2byte(v2, h);
+		i += 2;
+	}
+	if (len & 1)
+		h = rte_hash_crc_1byte((uint8_t)name[i], h);
+	return h;
 }
 
 static int

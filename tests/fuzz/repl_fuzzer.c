@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <rte_ring.h>
 
 #include "../unit/wal_fixture.h"
@@ -58,6 +60,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256] = "";
 
 	(void)argc, (void)argv;
+	/* OpenSSL's first use sets up per-thread state that a thread other than the first
+	 * never frees; the daemon's main thread uses it (keys, tokens) before rc-repl starts. */
+	CHECK(OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL) == 1);
 	CHECK(fx_eal_init("repl_fuzzer") >= 0);
 	fx_tmpdir(dir, sizeof(dir), NULL);
 	wc = fx_conf(dir);

@@ -34,6 +34,32 @@ static struct rte_mempool *pool;
 
 /* ---- room table ---- */
 
+/* Names of every length class (the hash reads 8, 4, 2 and 1 bytes), stored from one address
+ * and looked up from another of every alignment, as names inside datagrams are: found. Under
+ * -Dsanitize=true this also checks that the hash makes no misaligned load. */
+static void
+test_room_lookup_unaligned(void **state)
+{
+	static const char name[] = "a-room-name-of-23-bytes";
+	struct rc_room_table *t = rc_room_table_create(32);
+	char buf[64];
+
+	(void)state;
+	assert_non_null(t);
+	for (unsigned len = 1; len <= 23; len++)
+		assert_non_null(rc_room_add(t, len, name, len, "alice", 10, 0));
+	for (unsigned off = 0; off < 8; off++)
+		for (unsigned len = 1; len <= 23; len++) {
+			struct rc_room *r;
+
+			memcpy(buf + off, name, len);
+			r = rc_room_lookup_name(t, buf + off, len);
+			assert_non_null(r);
+			assert_int_equal(r->id, len);
+		}
+	rc_room_table_destroy(t);
+}
+
 static void
 test_room_add_lookup(void **state)
 {
@@ -471,7 +497,7 @@ static const struct rte_ether_addr their_mac = { { 0x02, 0, 0, 0, 0, 2 } };
 static struct rc_local
 local(void)
 {
-	struct rc_local l = { .ip_on = true, .mac = our_mac, .ip = RTE_IPV4(198, 18, 0, 1),
+	struct rc_local l = { .ip_on = true, .mac = our_mac, .ip = RTE_IPV4(198u, 18, 0, 1),
 			      .udp_port = 6420, .port_idx = 0 };
 
 	l.ip = rte_cpu_to_be_32(l.ip);
@@ -493,7 +519,7 @@ udp_frame(uint32_t dst_ip, uint16_t dport, const char *payload, uint16_t plen)
 	memcpy(rte_pktmbuf_append(m, plen), payload, plen);
 	/* frame it as if sent by the client to us: swap the roles */
 	l.mac = their_mac;
-	l.ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10));
+	l.ip = rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 10));
 	l.udp_port = rte_cpu_to_be_16(40000);
 	to.ip = rte_cpu_to_be_32(dst_ip);
 	rc_pkt_finish(m, &l, &to);
@@ -507,7 +533,7 @@ static void
 test_classify_udp(void **state)
 {
 	struct rc_local l = local();
-	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "hello", 5);
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, "hello", 5);
 	const uint8_t *payload;
 	struct rc_peer peer;
 	enum rc_drop why;
@@ -517,17 +543,17 @@ test_classify_udp(void **state)
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_CHAT);
 	assert_int_equal(len, 5);
 	assert_memory_equal(payload, "hello", 5);
-	assert_int_equal(peer.ip, rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10)));
+	assert_int_equal(peer.ip, rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 10)));
 	assert_int_equal(peer.udp_port, rte_cpu_to_be_16(40000));
 	assert_true(rte_is_same_ether_addr(&peer.mac, &their_mac));
 	rte_pktmbuf_free(m);
 
-	m = udp_frame(RTE_IPV4(198, 18, 0, 9), 6420, "x", 1);
+	m = udp_frame(RTE_IPV4(198u, 18, 0, 9), 6420, "x", 1);
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_IP_NOT_US);
 	rte_pktmbuf_free(m);
 
-	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 53, "x", 1);
+	m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 53, "x", 1);
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_UDP_PORT);
 	rte_pktmbuf_free(m);
@@ -537,7 +563,7 @@ static void
 test_classify_bad_frames(void **state)
 {
 	struct rc_local l = local();
-	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "hello", 5);
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, "hello", 5);
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
@@ -608,11 +634,11 @@ test_classify_oversize(void **state)
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
-	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, big, RC_MAX_DGRAM);
+	m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, big, RC_MAX_DGRAM);
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_CHAT);
 	assert_int_equal(len, RC_MAX_DGRAM);
 	rte_pktmbuf_free(m);
-	m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, big, RC_MAX_DGRAM + 1);
+	m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, big, RC_MAX_DGRAM + 1);
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_UDP_OVERSIZE);
 	assert_string_equal(rc_drop_name(why), "udp_oversize");
@@ -655,7 +681,7 @@ arp_request(uint32_t target)
 	arp->arp_plen = 4;
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
 	arp->arp_data.arp_sha = their_mac;
-	arp->arp_data.arp_sip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 10));
+	arp->arp_data.arp_sip = rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 10));
 	memset(&arp->arp_data.arp_tha, 0, 6);
 	arp->arp_data.arp_tip = rte_cpu_to_be_32(target);
 	return m;
@@ -665,7 +691,7 @@ static void
 test_arp(void **state)
 {
 	struct rc_local l = local();
-	struct rte_mbuf *m = arp_request(RTE_IPV4(198, 18, 0, 1));
+	struct rte_mbuf *m = arp_request(RTE_IPV4(198u, 18, 0, 1));
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
 	const uint8_t *payload;
@@ -681,7 +707,7 @@ test_arp(void **state)
 	assert_int_equal(arp->arp_data.arp_sip, l.ip);
 	rte_pktmbuf_free(m);
 
-	m = arp_request(RTE_IPV4(198, 18, 0, 77));
+	m = arp_request(RTE_IPV4(198u, 18, 0, 77));
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_ARP_NOT_US);
 	rte_pktmbuf_free(m);
@@ -694,7 +720,7 @@ static void
 test_garp(void **state)
 {
 	struct rc_local l = local();
-	rte_be32_t ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 2));
+	rte_be32_t ip = rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 2));
 	const uint8_t *payload;
 	struct rc_peer peer;
 	enum rc_drop why;
@@ -731,8 +757,8 @@ test_garp(void **state)
 
 /* ---- HA: the peer's service address ---- */
 
-#define PEER_IP RTE_IPV4(198, 18, 0, 2)
-#define CLIENT_IP RTE_IPV4(198, 18, 0, 10)
+#define PEER_IP RTE_IPV4(198u, 18, 0, 2)
+#define CLIENT_IP RTE_IPV4(198u, 18, 0, 10)
 
 static struct rc_local
 local_pair(bool peer_on)
@@ -792,7 +818,7 @@ test_peer_ip_arp(void **state)
 	rte_pktmbuf_free(m);
 
 	/* our own address still answers as itself */
-	assert_int_equal(arp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &why, &m), RC_V_REPLY);
+	assert_int_equal(arp_verdict(&l, RTE_IPV4(198u, 18, 0, 1), &why, &m), RC_V_REPLY);
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	arp = (struct rte_arp_hdr *)(eth + 1);
 	assert_int_equal(arp->arp_data.arp_sip, l.ip);
@@ -800,7 +826,7 @@ test_peer_ip_arp(void **state)
 
 	/* our own address while we do not serve our rooms (HA: fenced, or handed over) */
 	l.ip_on = false;
-	assert_int_equal(arp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &why, NULL), RC_V_DROP);
+	assert_int_equal(arp_verdict(&l, RTE_IPV4(198u, 18, 0, 1), &why, NULL), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_ARP_NOT_US);
 	assert_int_equal(arp_verdict(&l, PEER_IP, &why, NULL), RC_V_REPLY);
 
@@ -843,7 +869,7 @@ test_peer_ip_udp(void **state)
 	(void)state;
 	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_IP_NOT_US);
-	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_CHAT);
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198u, 18, 0, 1), &peer, &why), RC_V_CHAT);
 	assert_int_equal(peer.vip, 0);
 
 	l.peer_ip_on = true;
@@ -852,12 +878,12 @@ test_peer_ip_udp(void **state)
 	assert_int_equal(peer.ip, rte_cpu_to_be_32(CLIENT_IP));
 	assert_int_equal(peer.udp_port, rte_cpu_to_be_16(40000));
 	assert_true(rte_is_same_ether_addr(&peer.mac, &their_mac));
-	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_CHAT);
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198u, 18, 0, 1), &peer, &why), RC_V_CHAT);
 	assert_int_equal(peer.vip, 0);
 
 	/* our own address off, the peer's on */
 	l.ip_on = false;
-	assert_int_equal(udp_verdict(&l, RTE_IPV4(198, 18, 0, 1), &peer, &why), RC_V_DROP);
+	assert_int_equal(udp_verdict(&l, RTE_IPV4(198u, 18, 0, 1), &peer, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_IP_NOT_US);
 	assert_int_equal(udp_verdict(&l, PEER_IP, &peer, &why), RC_V_CHAT);
 	assert_int_equal(peer.vip, 1);
@@ -907,7 +933,7 @@ static void
 test_icmp_echo(void **state)
 {
 	struct rc_local l = local();
-	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "12345678abcd", 12);
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, "12345678abcd", 12);
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
@@ -962,6 +988,7 @@ main(void)
 			"--log-level=3", NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_room_add_lookup),
+		cmocka_unit_test(test_room_lookup_unaligned),
 		cmocka_unit_test(test_room_members),
 		cmocka_unit_test(test_room_del),
 		cmocka_unit_test(test_sessions),

@@ -58,9 +58,9 @@ static struct node A, B;
 static unsigned seq;
 static uint8_t key_ab[32];
 
-#define IP_A RTE_IPV4(198, 18, 0, 1)
-#define IP_B RTE_IPV4(198, 18, 0, 2)
-#define IP_C RTE_IPV4(198, 18, 0, 3)
+#define IP_A RTE_IPV4(198u, 18, 0, 1)
+#define IP_B RTE_IPV4(198u, 18, 0, 2)
+#define IP_C RTE_IPV4(198u, 18, 0, 3)
 static const struct rte_ether_addr mac_a = { { 0x02, 0, 0, 0, 0, 0x0a } };
 static const struct rte_ether_addr mac_b = { { 0x02, 0, 0, 0, 0, 0x0b } };
 static const struct rte_ether_addr mac_b2 = { { 0x02, 0, 0, 0, 0, 0xb2 } };
@@ -302,7 +302,7 @@ test_publish_lookup(void **state)
 	d.nodes[2] = d.nodes[1];
 	snprintf(d.nodes[2].id, 64, "2b");
 	snprintf(d.nodes[2].service, RC_SERVICE_MAX, "tc-2b.c1");
-	d.nodes[2].ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 4));
+	d.nodes[2].ip = rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 4));
 	assert_int_equal(rc_relay_publish(&A.dp, &d), 0);
 	assert_string_equal(rc_relay_scope_service(&A.dp, 0), "tc-1a.c1");
 	assert_string_equal(rc_relay_scope_service(&A.dp, 1), "tc-1b.c1");

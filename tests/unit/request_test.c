@@ -1836,7 +1836,7 @@ test_relay_home(void **state)
 		n = rc_encode(buf, sizeof(buf), &d);
 		assert_int_equal(rc_relay_peer_of(&dp, 0, &from), 0);
 		from.relay = 2;
-		from.ip = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 9));
+		from.ip = rte_cpu_to_be_32(RTE_IPV4(198u, 18, 0, 9));
 		rc_relay_inner(&dp, dp.workers[0], 1, &from, buf, (uint16_t)n);
 		run_handoffs();
 		collect();
