@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CHECK(cond)                                                                         \
 	do {                                                                                \
@@ -26,6 +27,18 @@
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A writable copy of data[0..n) in a buffer of exactly n bytes (AddressSanitizer sees a read
+ * past the end), for a harness that repairs its input in place. free() it. */
+static inline uint8_t *
+fuzz_copy(const uint8_t *data, size_t n)
+{
+	uint8_t *p = malloc(n ? n : 1);
+
+	CHECK(p != NULL);
+	memcpy(p, data, n);
+	return p;
+}
 
 /* Optional (weak in replay.c): called once before the first input. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);

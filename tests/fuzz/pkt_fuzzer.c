@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "bundle.h"
 #include "fuzz.h"
 #include "pkt.h"
 #include "proto.h"
@@ -84,21 +85,6 @@ check_verdict(const struct rte_mbuf *m, const uint8_t *f, size_t n, enum rc_verd
 	(void)rc_pkt_arp_sender(m, v == RC_V_REPLY, &ip, &mac);
 }
 
-static void
-decode_all(const uint8_t *p, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		struct rc_msg msg;
-		size_t consumed = 0;
-
-		(void)rc_decode(p + off, len - off, &msg, &consumed);
-		CHECK(consumed > 0 && consumed <= len - off);
-		off += consumed;
-	}
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -115,9 +101,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size - 1 > UINT16_MAX)
 		return 0;
 	n = size - 1;
-	f = malloc(n ? n : 1);
-	CHECK(f != NULL);
-	memcpy(f, data + 1, n);
+	f = fuzz_copy(data + 1, n);
 	local.ip = rte_cpu_to_be_32(OUR_IP);
 	local.peer_ip = rte_cpu_to_be_32(PEER_IP);
 	local.udp_port = rte_cpu_to_be_16(CHAT_PORT);
@@ -134,7 +118,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = rc_pkt_classify(&m, &local, &peer, &payload, &len, &why);
 	check_verdict(&m, f, n, v, payload, len, why);
 	if (v == RC_V_CHAT)
-		decode_all(payload, len);
+		fuzz_decode_bundle(payload, len);
 	free(f);
 	return 0;
 }

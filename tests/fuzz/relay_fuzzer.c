@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "bytes.h"
 #include "fuzz.h"
 #include "hmac.h"
@@ -67,23 +68,6 @@ tag_right(const uint8_t *buf, size_t len)
 	return rc_relay_tag_equal(t1, tag);
 }
 
-static void
-decode_bundle(const uint8_t *p, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		struct rc_msg m;
-		size_t consumed = 0;
-		int rc = rc_decode(p + off, len - off, &m, &consumed);
-
-		CHECK(consumed > 0 && consumed <= len - off);
-		CHECK(rc == 0 || rc == -EPROTO || rc == -EBADMSG || rc == -ENOMSG ||
-		      rc == -EMSGSIZE || rc == -EILSEQ);
-		off += consumed;
-	}
-}
-
 /* The window against a model: the set of counters accepted so far (at most 256). */
 static void
 window_model(const uint8_t *p, size_t len)
@@ -121,9 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size - 1 > UINT16_MAX)
 		return 0;
 	len = size - 1;
-	buf = malloc(len ? len : 1);
-	CHECK(buf != NULL);
-	memcpy(buf, data + 1, len);
+	buf = fuzz_copy(data + 1, len);
 	if ((data[0] & 2) != 0)
 		window_model(buf, len);
 	if ((data[0] & 1) != 0 && len >= RC_RELAY_TAG_LEN)
@@ -134,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		check_header(buf, len, &e);
 		if (tag_right(buf, len))
-			decode_bundle(e.bundle, e.bundle_len);
+			fuzz_decode_bundle(e.bundle, e.bundle_len);
 		else
 			CHECK((data[0] & 1) == 0);
 	}

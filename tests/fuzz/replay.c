@@ -21,8 +21,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* 1 when the file ran, or -errno. The input gets a buffer of its own exact size, so that
- * AddressSanitizer sees a read past its end as libFuzzer's build would. */
+/* 1 when the file ran, or -errno. The input gets a buffer of its own exact size (fuzz_copy),
+ * so that AddressSanitizer sees a read past its end as libFuzzer's build would. */
 static int
 replay_file(const char *path)
 {
@@ -37,10 +37,7 @@ replay_file(const char *path)
 	}
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	copy = malloc(n ? n : 1);
-	if (copy == NULL)
-		return -ENOMEM;
-	memcpy(copy, buf, n);
+	copy = fuzz_copy(buf, n);
 	LLVMFuzzerTestOneInput(copy, n);
 	free(copy);
 	return 1;
