@@ -435,7 +435,8 @@ summary(struct rh *H)
 	}
 	unacked = posts - acked;
 	user_lines(H);
-	qsort(H->gap, H->ngap, sizeof(*H->gap), cmp_u32);
+	if (H->ngap > 0) /* no gap yet: gap is NULL, which qsort may not be given */
+		qsort(H->gap, H->ngap, sizeof(*H->gap), cmp_u32);
 	snprintf(path, sizeof(path), "%s/summary.tsv", o->out);
 	f = fopen(path, "w");
 	for (int k = 0; k < 2; k++) {

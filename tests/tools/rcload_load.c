@@ -646,7 +646,8 @@ check_room_seqs(struct load *L, struct tally *t)
 		if (L->rec[k].seq)
 			s[m++] = L->rec[k].seq;
 	qsort(s, m, sizeof(*s), cmp_u64);
-	qsort(L->foreign, L->nforeign, sizeof(*L->foreign), cmp_u64);
+	if (L->nforeign > 0) /* qsort of NULL (no foreign seqs yet) is undefined, even for 0 */
+		qsort(L->foreign, L->nforeign, sizeof(*L->foreign), cmp_u64);
 	for (size_t k = 1; k < m; k++) {
 		if (s[k] == s[k - 1])
 			twice++;
