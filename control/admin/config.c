@@ -333,6 +333,7 @@ static const struct key conf_keys[] = {
 	{ "node.admin_group", STR, CONF(admin_group), 0, 63, parse_str },
 	{ "node.mgmt_address", STR, CONF(mgmt_address), 0, 63, parse_str },
 	{ "node.cluster_file", STR, CONF(cluster_file), 0, 255, parse_str },
+	{ "node.secrets_dir", STR, CONF(secrets_dir), 0, 255, parse_str },
 	{ "eal.args", ARRAY, CONF(eal_argv), 0, RC_MAX_EAL_ARGS, parse_eal_args },
 	{ "ports", CONFIG_TYPE_LIST, CONF(ports), 1, RC_MAX_PORTS, parse_ports },
 	{ "workers.lcores", ARRAY, CONF(worker_lcores), 1, RC_MAX_WORKERS, parse_lcores },

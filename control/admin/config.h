@@ -74,6 +74,8 @@ struct rc_config {
 	char admin_group[64];      /* besides root, members of this group may use the socket */
 	char cluster_file[256];    /* seed of the cluster state (configs/cluster-example.conf) or "" */
 	char mgmt_address[64];     /* "IP:PORT" of the management endpoint (metrics, peers), or "" */
+	char secrets_dir[256];     /* every secret and password file lives here (default: the
+				    * configuration file's directory); see control/lib/secfile.h */
 
 	/* eal { args = [...]; } */
 	unsigned eal_argc;
