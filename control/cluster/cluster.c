@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "secfile.h"
 
 /* ---- names ---- */
 
@@ -300,31 +301,20 @@ rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out)
 }
 
 int
-rc_cluster_check_password_file(const char *path, char *err, size_t errlen)
+rc_cluster_check_password_file(const char *secrets_dir, const char *path, char *err,
+			       size_t errlen)
 {
-	struct stat st;
-	int fd, rc;
+	char pw[1024];
+	size_t len;
+	int rc;
 
 	if (path == NULL || path[0] != '/')
 		return cl_refuse(err, errlen, -EINVAL, "password file \"%s\" must be an absolute "
 				 "path", path ? path : "");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
-	}
-	rc = fstat(fd, &st) < 0 ? -errno : 0;
-	close(fd);
-	if (rc < 0)
-		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
-	if (!S_ISREG(st.st_mode))
-		return cl_refuse(err, errlen, -EINVAL, "password file %s is not a regular file",
-				 path);
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		return cl_refuse(err, errlen, -EPERM, "password file %s is accessible to every "
-				 "user (mode %04o); chmod o-rw it", path,
-				 (unsigned)(st.st_mode & 07777));
-	return 0;
+	rc = rc_secfile_read(secrets_dir, path, (uint8_t *)pw, sizeof(pw), &len,
+			     RC_SECFILE_LINE, err, errlen);
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
 }
 
 /* ---- the empty state ---- */

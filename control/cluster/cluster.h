@@ -285,8 +285,10 @@ size_t rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap);
 bool rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out);
 
 /* The password file rules, for db add and for a check at any time: an absolute path to a
- * regular file that exists and is not readable or writable by every user. 0 or -errno. */
-int rc_cluster_check_password_file(const char *path, char *err, size_t errlen);
+ * file the secure reader (secfile.h) accepts in secrets_dir (the node's node.secrets_dir:
+ * inside it, owned by root or the daemon's user, mode 0600/0400, no link). 0 or -errno. */
+int rc_cluster_check_password_file(const char *secrets_dir, const char *path, char *err,
+				   size_t errlen);
 
 /* ---- mutations: origin is the node id making the change ---- */
 
@@ -305,8 +307,9 @@ extern const char *const rc_cluster_chat_keys[]; /* NULL-terminated */
 /* type: "postgresql" (or "postgres", "pg", "pgsql", any case); any other type (Oracle, SQL
  * Server, ...) is refused with -EOPNOTSUPP and "database type \"oracle\" is not supported:
  * roomcast supports PostgreSQL only (type postgresql)". port 0 = 5432. password_file: "" (no
- * password) or a file that passes rc_cluster_check_password_file (checked here, on the node
- * that runs the command). -EEXIST when the name is taken, -ENOSPC when the table is full. */
+ * password) or an absolute path; the file itself is checked by the node's command against
+ * its secrets directory (rc_cluster_check_password_file), and again by every node that
+ * reads it. -EEXIST when the name is taken, -ENOSPC when the table is full. */
 int rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name,
 		      const char *type, const char *host, unsigned port, const char *dbname,
 		      const char *user, const char *password_file, char *err, size_t errlen);

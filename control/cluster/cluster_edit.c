@@ -430,11 +430,9 @@ rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *na
 	if (c->n_dbs == RC_CL_MAX_DBS)
 		return cl_refuse(err, errlen, -ENOSPC, "%d databases are defined, the most there "
 				 "can be: remove one first", RC_CL_MAX_DBS);
-	if (password_file != NULL && password_file[0] != '\0') {
-		rc = rc_cluster_check_password_file(password_file, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	if (password_file != NULL && password_file[0] != '\0' && password_file[0] != '/')
+		return cl_refuse(err, errlen, -EINVAL, "password file \"%s\" must be an absolute "
+				 "path", password_file);
 	n = cl_edit_begin(c, origin, err, errlen);
 	if (n == NULL)
 		return -errno;

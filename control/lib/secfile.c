@@ -75,7 +75,8 @@ place(const char *dir, const char *path, char *full, size_t cap, const char **re
 		return -EINVAL;
 	}
 	if (path[0] == '/') {
-		if (strncmp(path, dir, dlen) != 0 || (dlen > 1 && path[dlen] != '/')) {
+		if (strncmp(path, dir, dlen) != 0 ||
+		    (dlen > 1 && path[dlen] != '/' && path[dlen] != '\0')) {
 			snprintf(err, errlen, "%s is outside the secrets directory %.*s "
 				 "(node.secrets_dir): move it there, mode 0600", path, (int)dlen,
 				 dir);
@@ -106,7 +107,10 @@ step(int dfd, const char *name, bool last, const char *full, char *err, size_t e
 		rc = -EINVAL;
 	} else if ((fd = openat(dfd, name, fl | (last ? 0 : O_DIRECTORY))) < 0) {
 		rc = -errno;
-		if (rc == -ELOOP || (rc == -ENOTDIR && !last))
+		if (rc == -ELOOP && last)
+			snprintf(err, errlen, "%s is a symbolic link (links are not followed)",
+				 full);
+		else if (rc == -ELOOP || rc == -ENOTDIR)
 			snprintf(err, errlen, "%s: a symbolic link or not a directory on the way "
 				 "(links are not followed)", full);
 		else

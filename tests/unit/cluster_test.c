@@ -585,23 +585,27 @@ test_db_add(void **state)
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 70000, "d", "u", "",
 					 err, ERR), -EINVAL, "port 70000 is out of range 1..65535",
 		       &before);
-	/* the password file: absolute, existing, regular, not for everyone */
+	/* the password file: an absolute path in the state */
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", "pw", err,
 					 ERR), -EINVAL,
 		       "password file \"pw\" must be an absolute path", &before);
+	/* the file itself: the node's command checks it in its secrets directory (secfile.h) */
 	snprintf(p, sizeof(p), "%s/missing", dir);
-	snprintf(want, sizeof(want), "password file %s: No such file or directory", p);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", p, err, ERR),
-		       -ENOENT, want, &before);
-	snprintf(want, sizeof(want), "password file %s is not a regular file", dir);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", dir, err,
-					 ERR), -EINVAL, want, &before);
+	snprintf(want, sizeof(want), "cannot open %s: No such file or directory", p);
+	assert_int_equal(rc_cluster_check_password_file(dir, p, err, ERR), -ENOENT);
+	assert_string_equal(err, want);
+	assert_int_equal(rc_cluster_check_password_file(dir, "pw", err, ERR), -EINVAL);
+	assert_int_equal(rc_cluster_check_password_file(dir, dir, err, ERR), -EISDIR);
 	assert_int_equal(chmod(pw_path, 0644), 0);
-	snprintf(want, sizeof(want), "password file %s is accessible to every user (mode 0644);"
-		 " chmod o-rw it", pw_path);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", pw_path, err,
-					 ERR), -EPERM, want, &before);
-	assert_int_equal(chmod(pw_path, 0640), 0);
+	snprintf(want, sizeof(want), "%s has mode 0644; a secret must be 0600 or 0400 (chmod "
+		 "0600 it)", pw_path);
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), -EPERM);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(pw_path, 0640), 0); /* group-readable: refused too */
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), -EPERM);
+	assert_int_equal(rc_cluster_check_password_file("/etc", pw_path, err, ERR), -EPERM);
+	assert_int_equal(chmod(pw_path, 0600), 0);
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), 0);
 	assert_int_equal(rc_cluster_db_add(&cl, "n1", "pg3", "Postgres", "/run/postgresql", 0,
 					   "rc_3", "rc@host", pw_path, err, ERR), 0);
 	assert_string_equal(cl.dbs[2].type, "postgresql");
