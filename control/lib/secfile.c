@@ -17,9 +17,8 @@ trusted_owner(const struct stat *st)
 	return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
-/* A directory on the way to a secret: ours and writable by nobody else. */
-static int
-check_dirfd(int fd, const char *name, char *err, size_t errlen)
+int
+rc_secfile_check_dirfd(int fd, const char *name, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -32,8 +31,8 @@ check_dirfd(int fd, const char *name, char *err, size_t errlen)
 		return -ENOTDIR;
 	}
 	if (!trusted_owner(&st) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen, "secrets directory %s must be owned by root (or the daemon's "
-			 "user) and writable by nobody else (uid %u, mode %04o)", name,
+		snprintf(err, errlen, "directory %s must be owned by root (or the daemon's user) "
+			 "and writable by nobody else (uid %u, mode %04o)", name,
 			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
@@ -56,7 +55,7 @@ rc_secfile_check_dir(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "secrets directory %s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	rc = check_dirfd(fd, dir, err, errlen);
+	rc = rc_secfile_check_dirfd(fd, dir, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -115,7 +114,7 @@ step(int dfd, const char *name, bool last, const char *full, char *err, size_t e
 				 "(links are not followed)", full);
 		else
 			snprintf(err, errlen, "cannot open %s: %s", full, strerror(-rc));
-	} else if (!last && (rc = check_dirfd(fd, full, err, errlen)) < 0) {
+	} else if (!last && (rc = rc_secfile_check_dirfd(fd, full, err, errlen)) < 0) {
 		close(fd);
 	}
 	close(dfd);

@@ -41,4 +41,8 @@ int rc_secfile_read(const char *dir, const char *path, uint8_t *out, size_t cap,
  * other-writable, absolute): 0 or -errno with err set. For start-up, before any file. */
 int rc_secfile_check_dir(const char *dir, char *err, size_t errlen);
 
+/* The same for the open directory fd (name: for the message). Also for any directory the
+ * daemon creates files in by name (the admin socket's). 0, -EPERM, -ENOTDIR or -errno. */
+int rc_secfile_check_dirfd(int fd, const char *name, char *err, size_t errlen);
+
 #endif /* RC_SECFILE_H */
