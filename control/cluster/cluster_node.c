@@ -121,10 +121,39 @@ apply_db(struct rc_cluster_node *cn)
 
 /* ---- applying the state ---- */
 
+/* Who may push to us: the management addresses of the state's other nodes; anyone (with
+ * the secret) while the state does not name this node: it is not in a cluster yet. */
+static void
+set_put_peers(struct rc_cluster_node *cn, const struct rc_cl_node *self)
+{
+	uint32_t ips[256];
+	unsigned n = 0;
+	struct sockaddr_in sin;
+
+	if (cn->mgmt == NULL)
+		return;
+	if (self == NULL) {
+		rc_mgmt_set_put_peers(cn->mgmt, NULL, 0);
+		return;
+	}
+	for (unsigned i = 0; i < cn->cl->n_clusters; i++)
+		for (unsigned j = 0; j < cn->cl->clusters[i].n_groups; j++) {
+			const struct rc_cl_group *g = &cn->cl->clusters[i].groups[j];
+
+			for (unsigned k = 0; k < g->n_nodes && n < 256; k++)
+				if (&g->nodes[k] != self &&
+				    rc_cluster_parse_mgmt(g->nodes[k].mgmt, &sin))
+					ips[n++] = sin.sin_addr.s_addr;
+		}
+	rc_mgmt_set_put_peers(cn->mgmt, ips, n);
+}
+
 static void
 apply(struct rc_cluster_node *cn)
 {
 	const struct rc_cl_node *self = rc_cluster_node_self(cn, NULL);
+
+	set_put_peers(cn, self);
 
 	if (cn->cl->version != 0 || self != NULL) /* empty: the node config rules */
 		cn->ops.apply(cn->ops.arg, cn->cl, self);

@@ -8,11 +8,13 @@
  *   - a state the node adopts (a seed or a pushed state: both go through adopting),
  *   - `db add --password-file` on the admin socket, then `db assign --node`.
  * The node must never hand such a password to the database layer (db_switch).
+ * Also here: the node lets only the state's other nodes push to its management endpoint.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include "admin.h"
 #include "cluster_cmds.h"
 #include "cluster_node.h"
+#include "mgmt.h"
 
 static char dir[64];      /* secrets directory and data directory */
 static char out_dir[80];  /* outside it: a root-only file */
@@ -213,12 +216,52 @@ test_cli_db_add(void **st)
 	rc_cluster_node_close(cn);
 }
 
+/* The seed names n1 (this node, 127.0.0.1) and n2 at other; a push from 127.0.0.1. */
+static long
+push_with_peer(const char *other, bool name_self)
+{
+	struct rc_mgmt_conf mc = { .addr = "127.0.0.1:0", .cred = { cfg.secret, 32, "n1" } };
+	struct rc_mgmt_cred n2 = { cfg.secret, 32, "n2" };
+	struct rc_cluster_node *cn;
+	char text[1024], err[256], peer[32];
+	struct rc_mgmt *m;
+	long status = 0;
+
+	m = rc_mgmt_open(&mc, err, sizeof(err));
+	assert_non_null(m);
+	snprintf(text, sizeof(text),
+		 "clusters = ( { name = \"c1\"; groups = ( { name = \"g1\"; ha = false;\n"
+		 "  nodes = ( { id = \"%s\"; mgmt = \"127.0.0.1:8441\"; vip = \"198.18.0.1\"; },\n"
+		 "            { id = \"n2\"; mgmt = \"%s:8442\"; vip = \"198.18.0.2\"; } ); }"
+		 " ); } );\n", name_self ? "n1" : "n9", other);
+	unlink(state);
+	write_text(seed, text, 0644);
+	if (rc_cluster_node_open(&cfg, m, &ops, &cn, err, sizeof(err)) != 0)
+		fail_msg("open: %s", err);
+	snprintf(peer, sizeof(peer), "127.0.0.1:%u", rc_mgmt_port(m));
+	assert_int_equal(rc_mgmt_push(&n2, peer, "/v1/cluster", "{}", 2, &status, NULL), 0);
+	rc_cluster_node_close(cn);
+	rc_mgmt_close(m);
+	return status;
+}
+
+/* The management endpoint takes pushes only from the state's other nodes. */
+static void
+test_put_peers(void **st)
+{
+	(void)st;
+	assert_int_equal(push_with_peer("127.0.0.2", true), 403); /* 127.0.0.1 is only n1 */
+	assert_int_equal(push_with_peer("127.0.0.1", true), 202); /* n2 */
+	assert_int_equal(push_with_peer("127.0.0.2", false), 202); /* not in a cluster yet */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_adopted_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_db_add, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_peers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
