@@ -363,6 +363,8 @@ static const struct key conf_keys[] = {
 	{ "db.conninfo", STR, CONF(db_conninfo), 0, 511, parse_str },
 	{ "db.password_file", STR, CONF(db_password_file), 0, 255, parse_str },
 	{ "db.method", STR, CONF(db_method), 1, 15, parse_str },
+	{ "db.sslmode", STR, CONF(db_sslmode), 0, 15, parse_str },
+	{ "db.sslrootcert", STR, CONF(db_sslrootcert), 0, 255, parse_str },
 	{ "db.batch_max", INT, CONF(db_batch_max), 1, 100000, parse_uint },
 	{ "db.retry_max_ms", INT, CONF(db_retry_max_ms), 100, 600000, parse_uint },
 	{ "db.cleanup_days", INT, CONF(db_cleanup_days), 0, 36500, parse_uint },

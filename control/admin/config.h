@@ -124,6 +124,8 @@ struct rc_config {
 	char db_password_file[256];      /* file holding the password (mode 0600), or "" */
 	char db_password[128];           /* read from db_password_file; never logged */
 	char db_method[16];              /* "copy" (default) or "pipeline" */
+	char db_sslmode[16];             /* libpq sslmode ("" = libpq's default), added to conninfo */
+	char db_sslrootcert[256];        /* libpq sslrootcert: the CA file, or "" */
 	unsigned db_batch_max;           /* records per drain transaction; default 10000 */
 	unsigned db_retry_max_ms;        /* reconnect back-off cap; default 5000 */
 	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */

@@ -437,6 +437,45 @@ check_db(struct rc_config_loader *ld)
 	return rc < 0 ? fail(ld, s, k, "%s", err) : 0;
 }
 
+/* db.sslmode and db.sslrootcert: checked, then added to db.conninfo (after it: they win over
+ * the same keywords there). A mode that checks the server's certificate needs the CA file
+ * named: libpq would otherwise look in the daemon's home directory and fail at connect. */
+static int
+check_db_tls(struct rc_config_loader *ld)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					      "verify-ca", "verify-full" };
+	struct rc_config *c = ld->c;
+	const char *ca = c->db_sslrootcert, *mode = c->db_sslmode;
+	size_t i, n = sizeof(modes) / sizeof(modes[0]), len;
+
+	for (i = 0; mode[0] != '\0' && i < n && strcmp(mode, modes[i]) != 0; i++)
+		;
+	if (i == n)
+		return fail(ld, at(ld, "db.sslmode"), "db.sslmode", "\"%s\": expected disable, "
+			    "allow, prefer, require, verify-ca or verify-full", mode);
+	if (strncmp(mode, "verify-", 7) == 0 && ca[0] == '\0')
+		return fail(ld, at(ld, "db.sslmode"), "db.sslmode", "%s checks the server's "
+			    "certificate: name the CA that signed it in db.sslrootcert", mode);
+	if (ca[0] != '\0' && strcmp(ca, "system") != 0 &&
+	    (ca[0] != '/' || strpbrk(ca, "'\\") != NULL || access(ca, R_OK) != 0))
+		return fail(ld, at(ld, "db.sslrootcert"), "db.sslrootcert", "%s: %s", ca,
+			    ca[0] != '/' ? "not an absolute path" :
+			    strpbrk(ca, "'\\") ? "quotes and backslashes are not allowed" :
+			    strerror(errno));
+	len = strlen(c->db_conninfo);
+	if (c->db_conninfo[0] != '\0' && mode[0] != '\0')
+		len += (size_t)snprintf(c->db_conninfo + len, sizeof(c->db_conninfo) - len,
+					" sslmode=%s", mode);
+	if (c->db_conninfo[0] != '\0' && ca[0] != '\0' && len < sizeof(c->db_conninfo))
+		len += (size_t)snprintf(c->db_conninfo + len, sizeof(c->db_conninfo) - len,
+					" sslrootcert='%s'", ca);
+	if (len >= sizeof(c->db_conninfo))
+		return fail(ld, at(ld, "db.conninfo"), "db.conninfo", "too long with db.sslmode "
+			    "and db.sslrootcert (at most %zu bytes)", sizeof(c->db_conninfo) - 1);
+	return 0;
+}
+
 /* The HA pair: the peer, both ends of the HA link, the timing, a database for the lease. */
 static int
 check_ha(struct rc_config_loader *ld)
@@ -489,6 +528,7 @@ rc_config_check(struct rc_config_loader *ld)
 	    (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
 	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0 ||
+	    (rc = check_db_tls(ld)) < 0 ||
 	    (rc = check_ha(ld)) < 0 || (rc = check_relay(ld)) < 0)
 		return rc;
 	return 0;

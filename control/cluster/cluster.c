@@ -271,7 +271,23 @@ rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap)
 	 * that the conninfo shown by db list and db check tells) */
 	if (strchr(d->host, ',') != NULL)
 		len = conninfo_add(buf, cap, len, "target_session_attrs", "read-write");
+	if (d->sslmode[0] != '\0')
+		len = conninfo_add(buf, cap, len, "sslmode", d->sslmode);
+	if (d->sslrootcert[0] != '\0')
+		len = conninfo_add(buf, cap, len, "sslrootcert", d->sslrootcert);
 	return len;
+}
+
+bool
+rc_cluster_sslmode_ok(const char *mode)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					      "verify-ca", "verify-full" };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(mode, modes[i]) == 0)
+			return true;
+	return false;
 }
 
 bool
@@ -521,6 +537,11 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 		if (rc_cluster_find_db(c, d->name) != d) {
 			snprintf(k, sizeof(k), "databases[%u].name", i);
 			return cl_fail(e, k, "database %s is defined twice", d->name);
+		}
+		if (strncmp(d->sslmode, "verify-", 7) == 0 && d->sslrootcert[0] == '\0') {
+			snprintf(k, sizeof(k), "databases[%u].sslmode", i);
+			return cl_fail(e, k, "%s checks the server's certificate: name the CA that "
+				       "signed it in sslrootcert", d->sslmode);
 		}
 		ports = d->ports[0] != '\0' ? rc_cluster_list_count(d->ports, cl_port_ok) : 0;
 		if (ports > 1 && ports != hosts) {

@@ -157,6 +157,8 @@ struct rc_cl_db {
 	char dbname[64];
 	char user[64];
 	char password_file[256]; /* absolute path, or "" (no password); never the password */
+	char sslmode[16];        /* libpq sslmode, or "" (libpq's default) */
+	char sslrootcert[256];   /* the CA file (absolute path), or "": verify-* need one */
 };
 
 struct rc_cl_counts {
@@ -281,6 +283,9 @@ const char *rc_cluster_group_db(const struct rc_cl_group *g);
  * "host=H port=P dbname=D user=U" (values quoted when needed). snprintf-like. */
 size_t rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap);
 
+/* One of libpq's sslmode values (disable .. verify-full). */
+bool rc_cluster_sslmode_ok(const char *mode);
+
 /* "IPV4:PORT" -> address (network order). false when malformed. */
 bool rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out);
 
@@ -313,6 +318,10 @@ extern const char *const rc_cluster_chat_keys[]; /* NULL-terminated */
 int rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name,
 		      const char *type, const char *host, unsigned port, const char *dbname,
 		      const char *user, const char *password_file, char *err, size_t errlen);
+/* TLS to database name: libpq's sslmode ("" = libpq's default) and the CA file sslrootcert
+ * (absolute path, or ""); verify-ca and verify-full need sslrootcert. 0, -ENOENT, -EINVAL. */
+int rc_cluster_db_set_tls(struct rc_cluster *c, const char *origin, const char *name,
+			  const char *sslmode, const char *sslrootcert, char *err, size_t errlen);
 /* The same with the port(s) as text: NULL or "" (5432), one port (of every host), or one
  * port per host of a comma-separated host list ("5432,5433" with host "a,b"). */
 int rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *name,

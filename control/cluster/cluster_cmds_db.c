@@ -3,6 +3,7 @@
  * The external database commands (cluster_cmds_impl.h):
  *
  *   db add NAME --type T --host H [--port P] --dbname D --user U [--password-file F]
+ *          [--sslmode M] [--sslrootcert CA]
  *   db list | db remove NAME
  *   db assign NAME --group G | --node N
  *   db unassign --group G [--node N]
@@ -58,7 +59,7 @@ cc_db_conninfo(const struct cc_ctx *x, const struct rc_cl_db *d, char *out, size
 /* ---- db add ---- */
 
 struct db_add {
-	const char *name, *type, *host, *port, *dbname, *user, *pwfile;
+	const char *name, *type, *host, *port, *dbname, *user, *pwfile, *sslmode, *sslrootcert;
 	unsigned port_num;
 };
 
@@ -66,10 +67,14 @@ static int
 mut_db_add(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
 {
 	const struct db_add *a = arg;
+	int rc = rc_cluster_db_add_hosts(c, origin, a->name, a->type, a->host,
+					 a->port != NULL ? a->port : "5432", a->dbname, a->user,
+					 a->pwfile ? a->pwfile : "", err, errlen);
 
-	return rc_cluster_db_add_hosts(c, origin, a->name, a->type, a->host,
-				       a->port != NULL ? a->port : "5432", a->dbname, a->user,
-				       a->pwfile ? a->pwfile : "", err, errlen);
+	if (rc == 0 && (a->sslmode != NULL || a->sslrootcert != NULL))
+		rc = rc_cluster_db_set_tls(c, origin, a->name, a->sslmode ? a->sslmode : "",
+					   a->sslrootcert ? a->sslrootcert : "", err, errlen);
+	return rc;
 }
 
 /* Is type one that db add takes? Asked of cluster.h itself, on a scratch state, so that the
@@ -113,6 +118,7 @@ db_add_args(int argc, char **argv, struct db_add *a, char *err, size_t errlen)
 		{ "--type", { &a->type, NULL } },	  { "--host", { &a->host, NULL } },
 		{ "--port", { &a->port, NULL } },	  { "--dbname", { &a->dbname, NULL } },
 		{ "--user", { &a->user, NULL } },	  { "--password-file", { &a->pwfile, NULL } },
+		{ "--sslmode", { &a->sslmode, NULL } },	  { "--sslrootcert", { &a->sslrootcert, NULL } },
 	};
 	const char *pos[1];
 	unsigned n_pos;
@@ -348,7 +354,8 @@ static RC_ADMIN_HANDLER(cmd_db_unassign)
 
 static const struct rc_admin_cmd cmds[] = {
 	{ "db add",
-	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F]",
+	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F] "
+	  "[--sslmode M] [--sslrootcert CA]",
 	  "define an external database (PostgreSQL); the password stays in F", cmd_db_add, 0,
 	  RC_ADMIN_ANY },
 	{ "db list", "", "the external databases and where they are assigned (no passwords)",

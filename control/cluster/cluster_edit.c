@@ -452,6 +452,26 @@ rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *na
 }
 
 int
+rc_cluster_db_set_tls(struct rc_cluster *c, const char *origin, const char *name,
+		      const char *sslmode, const char *sslrootcert, char *err, size_t errlen)
+{
+	struct rc_cluster *n = cl_edit_begin(c, origin, err, errlen);
+	struct rc_cl_db *d;
+
+	if (n == NULL)
+		return -errno;
+	d = (struct rc_cl_db *)cl_need_db(n, name, err, errlen);
+	if (d == NULL)
+		return cl_edit_abort(n, -ENOENT);
+	if (strlen(sslmode) >= sizeof(d->sslmode) || strlen(sslrootcert) >= sizeof(d->sslrootcert))
+		return cl_edit_abort(n, cl_refuse(err, errlen, -EINVAL, "sslmode or sslrootcert "
+						  "too long"));
+	snprintf(d->sslmode, sizeof(d->sslmode), "%s", sslmode);
+	snprintf(d->sslrootcert, sizeof(d->sslrootcert), "%s", sslrootcert);
+	return cl_edit_commit(c, n, origin, err, errlen);
+}
+
+int
 rc_cluster_db_remove(struct rc_cluster *c, const char *origin, const char *name, char *err,
 		     size_t errlen)
 {

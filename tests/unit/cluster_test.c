@@ -623,6 +623,44 @@ test_db_add(void **state)
 	assert_string_equal(want, "host='a");
 }
 
+/* TLS to a cluster database: libpq's sslmode and the CA file, in the state and the conninfo;
+ * a mode that checks the certificate without a CA is refused with the reason. */
+static void
+test_db_tls(void **state)
+{
+	struct rc_cluster before, back;
+	char ci[512];
+	json_t *j;
+
+	(void)state;
+	load_base();
+	before = cl;
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-full", "", err, ERR),
+		       -EINVAL, "databases[0].sslmode: verify-full checks the server's "
+		       "certificate: name the CA that signed it in sslrootcert", &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "strict", "", err, ERR), -EINVAL,
+		       "databases[0].sslmode: \"strict\": expected disable, allow, prefer, "
+		       "require, verify-ca or verify-full", &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-ca", "ca.pem", err, ERR),
+		       -EINVAL, "databases[0].sslrootcert: \"ca.pem\" is not an absolute path",
+		       &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pgx", "require", "", err, ERR), -ENOENT,
+		       "database \"pgx\" does not exist (databases: pg1, pg2)", &before);
+	rc_cluster_db_conninfo(&cl.dbs[0], ci, sizeof(ci));
+	assert_null(strstr(ci, "ssl")); /* nothing by default */
+	assert_int_equal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-full", "/etc/pg ca.pem",
+					       err, ERR), 0);
+	rc_cluster_db_conninfo(&cl.dbs[0], ci, sizeof(ci));
+	assert_string_equal(ci, "host=127.0.0.1 port=5432 dbname=rc1 user=rc sslmode=verify-full "
+			    "sslrootcert='/etc/pg ca.pem'");
+	j = rc_cluster_to_json(&cl);
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), 0);
+	json_decref(j);
+	assert_string_equal(back.dbs[0].sslmode, "verify-full");
+	assert_string_equal(back.dbs[0].sslrootcert, "/etc/pg ca.pem");
+	assert_string_equal(back.dbs[1].sslmode, "");
+}
+
 static void
 test_db_assign_remove(void **state)
 {
@@ -1364,6 +1402,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_group_ha),
 		cmocka_unit_test(test_chat_set),
 		cmocka_unit_test(test_db_add),
+		cmocka_unit_test(test_db_tls),
 		cmocka_unit_test(test_db_multi_host),
 		cmocka_unit_test(test_db_assign_remove),
 		cmocka_unit_test(test_service),

@@ -522,6 +522,37 @@ test_secrets_dir(void **state)
 	assert_string_equal(cfg.secrets_dir, dir); /* the default: the file's directory */
 }
 
+/* db.sslmode and db.sslrootcert reach libpq through db.conninfo; a mode that checks the
+ * server's certificate without a CA file is refused at start, not at the first connect. */
+static void
+test_db_tls(void **state)
+{
+	char ca[160], text[512];
+
+	(void)state;
+	expect_refused_with("db = { conninfo = \"host=db\"; sslmode = \"verify-full\"; };",
+			    "db.sslmode: verify-full checks the server's certificate: name the CA "
+			    "that signed it in db.sslrootcert");
+	expect_refused_with("db = { conninfo = \"host=db\"; sslmode = \"verify-ca\"; };",
+			    "name the CA");
+	expect_refused_with("db = { sslmode = \"strict\"; };", "db.sslmode: \"strict\": "
+			    "expected disable, allow, prefer, require, verify-ca or verify-full");
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(text, sizeof(text), "db = { conninfo = \"host=db\"; sslmode = \"verify-full\"; "
+		 "sslrootcert = \"%s\"; };", ca);
+	expect_refused_with(text, "db.sslrootcert: ");
+	write_file(ca, "-----BEGIN CERTIFICATE-----\n", 28, 0644);
+	snprintf(text, sizeof(text), "chat = { max_fetch = 200; }; db = { conninfo = \"host=db "
+		 "sslmode=disable\"; sslmode = \"verify-full\"; sslrootcert = \"%s\"; };", ca);
+	assert_int_equal(load_with(10, text), 0);
+	snprintf(text, sizeof(text), "host=db sslmode=disable sslmode=verify-full "
+		 "sslrootcert='%s'", ca);
+	assert_string_equal(cfg.db_conninfo, text); /* the last sslmode is libpq's */
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_string_equal(cfg.db_conninfo, ""); /* nothing added by default */
+	unlink(ca);
+}
+
 static void
 test_secret_size(void **state)
 {
@@ -991,6 +1022,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_secret_size, setup_each),
 		cmocka_unit_test_setup(test_secret_attacks, setup_each),
 		cmocka_unit_test_setup(test_secrets_dir, setup_each),
+		cmocka_unit_test_setup(test_db_tls, setup_each),
 		cmocka_unit_test_setup(test_syntax_error, setup_each),
 		cmocka_unit_test_setup(test_unreadable, setup_each),
 		cmocka_unit_test_setup(test_admin_group, setup_each),
