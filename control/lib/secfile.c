@@ -23,8 +23,10 @@ rc_secfile_check_dirfd(int fd, const char *name, char *err, size_t errlen)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", name, strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		snprintf(err, errlen, "%s: %s", name, strerror(-rc));
+		return rc;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s is not a directory", name);
@@ -129,8 +131,9 @@ open_below(const char *dir, const char *rel, const char *full, char *err, size_t
 	int fd;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "secrets directory %s: %s", dir, strerror(errno));
-		return -errno;
+		fd = -errno;
+		snprintf(err, errlen, "secrets directory %s: %s", dir, strerror(-fd));
+		return fd;
 	}
 	snprintf(buf, sizeof(buf), "%s", rel);
 	name = strtok_r(buf, "/", &save);
@@ -153,8 +156,10 @@ check_file(int fd, const char *full, struct stat *st, char *err, size_t errlen)
 	unsigned mode;
 
 	if (fstat(fd, st) < 0) {
-		snprintf(err, errlen, "%s: %s", full, strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		snprintf(err, errlen, "%s: %s", full, strerror(-rc));
+		return rc;
 	}
 	mode = (unsigned)(st->st_mode & 07777);
 	if (!S_ISREG(st->st_mode)) {
