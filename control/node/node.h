@@ -54,6 +54,7 @@ enum rc_login_refusal {
 	RC_LOGIN_TOKEN_EXPIRED,   /* ERROR 5: past its expiry */
 	RC_LOGIN_TOO_MANY,        /* ERROR 10: max_sessions reached */
 	RC_LOGIN_BUSY,            /* ERROR 9 (or dropped): the control thread's ring was full */
+	RC_LOGIN_ADDRESS_LIMIT,   /* ERROR 10: chat.max_sessions_per_address reached */
 	RC_LOGIN_REFUSAL_MAX
 };
 const char *rc_login_refusal_name(unsigned reason);
@@ -112,6 +113,8 @@ struct rc_node {
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
+	uint64_t sessions_replaced; /* ended by a LOGIN of their user from their address */
+	uint64_t sessions_evicted;  /* ended (BYE) by a LOGIN beyond max_sessions_per_user */
 	struct rc_recent_login recent_logins[RC_RECENT_LOGINS];
 	unsigned recent_login_next;
 	uint64_t logins_redirected; /* LOGINs answered REDIRECT: the user's home is another node */

@@ -1127,7 +1127,9 @@ static void
 node_around_dp(void)
 {
 	memset(&node, 0, sizeof(node));
+	rc_config_defaults(&node.cfg);
 	node.dp = dp;
+	node.scopes.dp = &node.dp;
 	node.cfg.secret_len = 32;
 	memset(node.cfg.secret, 's', node.cfg.secret_len);
 	node.cfg.session_idle_s = 120;
@@ -1231,6 +1233,152 @@ test_control_login_decoded(void **state)
 	assert_int_equal(node.login_refused[RC_LOGIN_BAD_TOKEN], 1);
 	assert_int_equal(node.logins_failed, 1);
 	assert_int_equal(node.logins_ok, 1);
+}
+
+/* LOGIN of user with token from ip:port (network order) as worker 0 hands it to the control
+ * thread, run there; the purges and replies it caused are carried out and collected. */
+static void
+login_from(uint32_t ip, uint16_t port, const char *user, const char *token, uint32_t rid)
+{
+	struct rc_peer p = { .ip = ip, .udp_port = rte_cpu_to_be_16(port), .port_idx = 0 };
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_msg m = login_msg(user, token, rid);
+	ssize_t len = rc_encode(buf, sizeof(buf), &m);
+	struct rc_work *wk;
+
+	assert_true(len > 0);
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)len);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_LOGIN);
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	run_handoffs();
+	collect();
+}
+
+static void
+mint(const char *user, char *token)
+{
+	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, user, strlen(user),
+				  (uint64_t)time(NULL) + 3600, token, RC_TOKEN_LEN_MAX) > 0);
+}
+
+/* One token opens thousands of sessions from one address (one socket, then many ports, each
+ * LOGIN a new request id) and keeps them: the table must still take another user. */
+static void
+test_login_one_token_floods(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX], tb[RC_TOKEN_LEN_MAX];
+	uint32_t ip = peer_of(1).ip;
+
+	(void)state;
+	node_around_dp();
+	mint("alice", token);
+	for (uint32_t i = 0; i < 3000; i++)
+		login_from(ip, (uint16_t)(40000 + (i < 1000 ? 0 : i % 200)), "alice", token,
+			   i + 1);
+	assert_true(rc_session_count(dp.sessions) <= 8); /* chat.max_sessions_per_user */
+	mint("bob", tb);
+	login_from(peer_of(5).ip, 40005, "bob", tb, 1);
+	assert_non_null(sent(RC_T_LOGIN_OK, 5, 0));
+	assert_null(sent(RC_T_ERROR, 5, 0));
+}
+
+/* The message of `type` sent to ip:port (network order, host-order port) since collect(). */
+static const struct rc_msg *
+sent_at(unsigned type, uint32_t ip, uint16_t port)
+{
+	for (unsigned i = 0; i < n_out; i++)
+		if (outs[i].m.hdr.type == type && outs[i].to_ip == ip && outs[i].to_port == port)
+			return &outs[i].m;
+	return NULL;
+}
+
+static uint64_t
+login_ok_at(uint32_t ip, uint16_t port)
+{
+	const struct rc_msg *m = sent_at(RC_T_LOGIN_OK, ip, port);
+
+	assert_non_null(m);
+	return m->u.login_ok.session;
+}
+
+/* chat.max_sessions_per_user: beyond it the user's oldest session ends, BYE to it; a LOGIN
+ * from the address and port of one of its sessions replaces that one (no BYE: that socket
+ * asked); a retransmitted LOGIN (same request id) keeps its session. */
+static void
+test_login_user_cap(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX];
+	uint32_t ip1 = peer_of(1).ip, ip2 = peer_of(2).ip;
+	uint64_t s1, s2, s3, s4;
+	const struct rc_msg *bye;
+
+	(void)state;
+	node_around_dp();
+	node.cfg.max_sessions_per_user = 2;
+	mint("alice", token);
+	login_from(ip1, 41001, "alice", token, 1);
+	s1 = login_ok_at(ip1, 41001);
+	login_from(ip1, 41002, "alice", token, 2);
+	s2 = login_ok_at(ip1, 41002);
+	login_from(ip2, 41003, "alice", token, 3);
+	s3 = login_ok_at(ip2, 41003);
+	bye = sent_at(RC_T_BYE, ip1, 41001);
+	assert_non_null(bye);
+	assert_int_equal(bye->hdr.session, s1);
+	assert_null(rc_session_lookup(dp.sessions, s1));
+	assert_non_null(rc_session_lookup(dp.sessions, s2));
+	assert_int_equal(rc_session_user_count(dp.sessions, "alice", 5), 2);
+	assert_int_equal(node.sessions_evicted, 1);
+
+	login_from(ip2, 41003, "alice", token, 4); /* the same socket again */
+	s4 = login_ok_at(ip2, 41003);
+	assert_true(s4 != s3);
+	assert_null(rc_session_lookup(dp.sessions, s3));
+	assert_non_null(rc_session_lookup(dp.sessions, s2));
+	assert_null(sent_at(RC_T_BYE, ip2, 41003));
+	assert_int_equal(node.sessions_replaced, 1);
+	assert_int_equal(node.sessions_evicted, 1);
+	login_from(ip2, 41003, "alice", token, 4); /* retransmitted */
+	assert_int_equal(login_ok_at(ip2, 41003), s4);
+	assert_int_equal(rc_session_count(dp.sessions), 2);
+
+	node.cfg.max_sessions_per_user = 0; /* no cap */
+	for (uint16_t i = 0; i < 5; i++)
+		login_from(ip2, (uint16_t)(42000 + i), "alice", token, 10 + i);
+	assert_int_equal(rc_session_user_count(dp.sessions, "alice", 5), 7);
+	assert_int_equal(node.sessions_evicted, 1);
+}
+
+/* chat.max_sessions_per_address: beyond it a LOGIN from that address is refused, ERROR 10,
+ * whoever the user; other addresses are not affected. */
+static void
+test_login_address_cap(void **state)
+{
+	static const char *const users[] = { "u0", "u1", "u2", "u3" };
+	char token[RC_TOKEN_LEN_MAX];
+	uint32_t ip1 = peer_of(1).ip, ip2 = peer_of(2).ip;
+	const struct rc_msg *e;
+
+	(void)state;
+	node_around_dp();
+	node.cfg.max_sessions_per_address = 3;
+	for (uint16_t i = 0; i < 4; i++) {
+		mint(users[i], token);
+		login_from(ip1, (uint16_t)(41000 + i), users[i], token, 1);
+	}
+	assert_int_equal(rc_session_addr_count(dp.sessions, ip1), 3);
+	e = sent_at(RC_T_ERROR, ip1, 41003);
+	assert_non_null(e);
+	assert_int_equal(e->u.error.code, RC_E_LIMIT_REACHED);
+	assert_int_equal(e->u.error.ref_type, RC_T_LOGIN);
+	assert_int_equal(node.login_refused[RC_LOGIN_ADDRESS_LIMIT], 1);
+	login_from(ip2, 41003, "u3", token, 2);
+	login_ok_at(ip2, 41003);
+	node.cfg.max_sessions_per_address = 4;
+	login_from(ip1, 41003, "u3", token, 3);
+	login_ok_at(ip1, 41003);
 }
 
 /* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
@@ -1928,6 +2076,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_one_token_floods, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_user_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_address_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 	};
 
