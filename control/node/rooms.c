@@ -50,11 +50,9 @@ forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 }
 
 static bool
-is_admin(const struct rc_node *n, const struct rc_who *who)
+is_admin(const struct rc_cl_chat *ch, const struct rc_who *who)
 {
 	unsigned i;
-
-	const struct rc_cl_chat *ch = &rc_cluster_node_state(n->cn)->chat;
 
 	for (i = 0; i < ch->n_admins; i++)
 		if (strlen(ch->admins[i]) == who->user_len &&
@@ -68,7 +66,9 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 static int
 creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *sc)
 {
-	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
+	const struct rc_cluster *cl = rc_cluster_node_state(n->cn); /* NULL: none yet */
+
+	if (cl != NULL && cl->chat.admins_only_create && !is_admin(&cl->chat, &wk->who)) {
 		rc_node_reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
 				    "only administrators create rooms here", 0);
 		return -EPERM;

@@ -20,7 +20,9 @@
  * thread's half (control/node: sessions.c, rooms.c, on a node around this dataplane) reads
  * the items as decoded too: LOGIN (the token checked in the item's copy) and room creation
  * (waiting for a creation under way, created, refused, found meanwhile) with the items'
- * headers scribbled over.
+ * headers scribbled over; the caps on sessions per user and per address (one token
+ * flooding the table); a JOIN for a missing room reading no WAL (LMDB transactions
+ * counted through a linker wrap).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
@@ -1574,6 +1577,118 @@ test_control_create_room_decoded(void **state)
 	assert_int_equal(rte_mempool_avail_count(dp.work_pool), avail);
 }
 
+/* LMDB transactions begun (every WAL read and write begins one), counted while armed: the
+ * linker sends mdb_txn_begin here (tests/unit/meson.build). */
+static unsigned txn_begun;
+static bool txn_counting;
+
+int __real_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
+int __wrap_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
+
+int
+__wrap_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn)
+{
+	if (txn_counting)
+		txn_begun++;
+	return __real_mdb_txn_begin(env, parent, flags, txn);
+}
+
+/* A WAL in its own directory (removed at close) holding n rooms "pI@" PEER_SERVICE,
+ * ids from first: the HA peer's scope as this node keeps it while the peer serves it. */
+static struct rc_wal *
+peer_wal_with_rooms(char *dir, size_t cap, uint32_t first, unsigned n)
+{
+	struct rc_wal_conf wc = { .dir = dir, .map_size = 32u << 20, .high_water_pct = 90,
+				  .batch_max = 64, .ring_size = 1024, .pool_size = 1023,
+				  .nosync = true, .socket_id = SOCKET_ID_ANY };
+	struct rc_wal_rec *rec = calloc(1, sizeof(*rec));
+	char err[256];
+	struct rc_wal *w;
+
+	snprintf(dir, cap, "%s-peer", wal_dir);
+	w = rc_wal_open(&wc, err, sizeof(err));
+	assert_non_null(w);
+	assert_non_null(rec);
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_wal_rec *one = rec;
+
+		memset(rec, 0, sizeof(*rec));
+		rec->kind = RC_WAL_ROOM;
+		rec->room_id = first + i;
+		rec->ts_ms = 1;
+		rec->user_len = 1;
+		rec->user[0] = 'p';
+		rec->body_len = (uint16_t)snprintf(rec->body, sizeof(rec->body), "p%u@" PEER_SERVICE,
+						   i);
+		assert_int_equal(rc_wal_commit_now(w, &one, 1), 0);
+	}
+	free(rec);
+	return w;
+}
+
+/* A JOIN of room `name` from session s at peer 1, run by the control thread while the
+ * LMDB transactions it begins are counted; returns that count. */
+static unsigned
+join_counting_reads(const struct rc_session *s, const char *name, bool *kept)
+{
+	struct rc_msg m = req(RC_T_JOIN, s->id, 9);
+	struct rc_work *wk;
+
+	m.u.join.room = str(name);
+	input(0, 1, &m);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_CREATE_ROOM);
+	txn_begun = 0;
+	txn_counting = true;
+	*kept = rc_node_create_room(&node, wk);
+	txn_counting = false;
+	if (!*kept)
+		rte_mempool_put(dp.work_pool, wk);
+	collect();
+	return txn_begun;
+}
+
+/* A JOIN for a room that does not exist reads no WAL on the control thread (which also runs
+ * the heartbeats): not the HA peer's, whose 2000 rooms are in its WAL and not loaded, nor
+ * ours; the same once max_rooms is reached (refused, ERROR 10, before anything else). */
+static void
+test_join_miss_reads_no_wal(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_wal_rec *rec = NULL;
+	char peer_dir[96], cmd[160];
+	struct rc_wal *pw;
+	bool kept;
+
+	(void)state;
+	node_around_dp();
+	pw = peer_wal_with_rooms(peer_dir, sizeof(peer_dir), 101, 2000);
+	node.max_rooms = 1; /* per scope */
+	node.scopes.n = 2;
+	node.scopes.sc[1].idx = 1;
+	node.scopes.sc[1].wal = pw;
+	node.scopes.sc[1].room_lo = 101;
+	node.scopes.sc[1].room_hi = 3000;
+	node.scopes.sc[0].next_room_id = 1;
+	assert_int_equal(join_counting_reads(a, "p7", &kept), 0); /* created: queued to the WAL */
+	assert_true(kept);
+	assert_int_equal(rte_ring_dequeue(dp.wal_ring[0], (void **)&rec), 0);
+	rte_mempool_put(dp.wal_pool[0], rec);
+	rte_mempool_put(dp.work_pool, node.pending[0].joins[0]);
+	node.pending[0].id = 0;
+	/* a name of the peer's: its host is another node (here no remote id is left) */
+	assert_int_equal(join_counting_reads(a, "p7@" PEER_SERVICE, &kept), 0);
+	assert_false(kept);
+	room(2, "full0", 0);
+	room(3, "full1", 0);
+	assert_int_equal(join_counting_reads(a, "p8", &kept), 0);
+	assert_false(kept);
+	expect_error(1, RC_E_LIMIT_REACHED, RC_T_JOIN);
+	rc_wal_close(pw);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", peer_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- the relay: relayed requests at the host, remote rooms at home ---- */
 
 /* The other node's MAC, as the workers learn it from an ARP request it sends. */
@@ -2080,6 +2195,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_user_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_address_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_miss_reads_no_wal, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
