@@ -39,6 +39,17 @@ struct rc_room_dir;
 struct rc_session;
 struct rc_text;
 
+/* Room creations per user (chat.room_create_per_min): a token bucket per user, in a fixed
+ * table by the name's hash (a user that takes another's slot starts with a full bucket). */
+#define RC_ROOM_RATE_SLOTS 1024
+
+struct rc_room_rate {
+	uint64_t stamp_ms; /* last refill; 0: free */
+	uint64_t tokens;   /* in 1/60000 of a creation: refilled by room_create_per_min a ms */
+	uint8_t user_len;
+	char user[RC_MAX_USER];
+};
+
 struct rc_pending_room {
 	uint32_t id; /* 0: free slot */
 	uint8_t name_len;
@@ -99,6 +110,9 @@ struct rc_node {
 	unsigned remote_rooms;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
+	struct rc_room_rate room_rate[RC_ROOM_RATE_SLOTS];
+	uint64_t rooms_refused_quota; /* JOINs refused: chat.max_rooms_per_user */
+	uint64_t rooms_refused_rate;  /* JOINs refused: chat.room_create_per_min */
 	struct rc_cluster_settings cluster_settings; /* the cluster wing's view of cfg */
 	struct rc_ha_settings ha_settings; /* HA's view of cfg (its section, our identity) */
 	struct rc_ha_node *ha;      /* NULL without ha.enabled (control/ha/ha_node.h) */

@@ -307,6 +307,9 @@ control_json_more(const struct rc_node *n, json_t *c)
 	json_object_set_new(c, "logins_redirected", json_integer((json_int_t)n->logins_redirected));
 	json_object_set_new(c, "sessions_replaced", json_integer((json_int_t)n->sessions_replaced));
 	json_object_set_new(c, "sessions_evicted", json_integer((json_int_t)n->sessions_evicted));
+	json_object_set_new(c, "rooms_refused_quota",
+			    json_integer((json_int_t)n->rooms_refused_quota));
+	json_object_set_new(c, "rooms_refused_rate", json_integer((json_int_t)n->rooms_refused_rate));
 }
 
 static json_t *

@@ -1689,6 +1689,122 @@ test_join_miss_reads_no_wal(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* The WAL writer's part for room creations: commits what is queued and hands each
+ * completion to the control thread; returns how many. */
+static unsigned
+commit_rooms(void)
+{
+	struct rc_wal_rec *recs[64];
+	unsigned n = rte_ring_dequeue_burst(dp.wal_ring[0], (void **)recs, RTE_DIM(recs), NULL);
+
+	if (n > 0)
+		assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
+	for (unsigned i = 0; i < n; i++) {
+		rc_node_room_created(&node, recs[i]);
+		rte_mempool_put(dp.wal_pool[0], recs[i]);
+	}
+	run_handoffs();
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	return n;
+}
+
+/* Session s at peer k JOINs a new room `name`, through the control thread and the WAL; the
+ * reply's type (JOINED, or the ERROR's code + 100). */
+static unsigned
+create_as(const struct rc_session *s, unsigned k, const char *name)
+{
+	struct rc_msg m = req(RC_T_JOIN, s->id, 11);
+	const struct rc_msg *e;
+	struct rc_work *wk;
+
+	m.u.join.room = str(name);
+	input(0, k, &m);
+	wk = take_work(dp.ctrl_ring);
+	if (!rc_node_create_room(&node, wk))
+		rte_mempool_put(dp.work_pool, wk);
+	commit_rooms();
+	collect();
+	if (sent(RC_T_JOINED, (int)k, 0) != NULL)
+		return RC_T_JOINED;
+	e = sent(RC_T_ERROR, (int)k, 0);
+	assert_non_null(e);
+	return 100u + e->u.error.code;
+}
+
+/* One user creates rooms until the node's max_rooms is reached: another user must still be
+ * able to create one. */
+static void
+test_rooms_one_user_exhausts(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+	char name[32];
+	unsigned i, got;
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 12;
+	node.scopes.sc[0].next_room_id = 1;
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "junk%u", i);
+		got = create_as(a, 1, name);
+		if (got != RC_T_JOINED)
+			break;
+	}
+	assert_int_equal(create_as(c, 3, "carols"), RC_T_JOINED);
+}
+
+/* chat.max_rooms_per_user: rooms a user created that exist (a room of the table loaded at
+ * start counts: the quota survives a restart); beyond it ERROR 10, others unaffected; 0 no
+ * cap. */
+static void
+test_rooms_user_quota(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 14;
+	node.cfg.room_create_per_min = 0;
+	node.cfg.max_rooms_per_user = 3;
+	node.scopes.sc[0].next_room_id = 3;
+	/* stored before a restart, loaded with its creator */
+	assert_non_null(rc_room_add(dp.rooms, 1, "old@" SELF_SERVICE, 4 + strlen(SELF_SERVICE),
+				    "alice", 1, 0));
+	assert_int_equal(create_as(a, 1, "a1"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a2"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a3"), 100 + RC_E_LIMIT_REACHED);
+	assert_int_equal(node.rooms_refused_quota, 1);
+	assert_int_equal(create_as(c, 3, "c1"), RC_T_JOINED);
+	node.cfg.max_rooms_per_user = 0;
+	assert_int_equal(create_as(a, 1, "a3"), RC_T_JOINED);
+}
+
+/* chat.room_create_per_min: a bucket per user as deep as the rate; beyond it ERROR 4,
+ * others unaffected; it refills with time (moved back here, not waited for). */
+static void
+test_rooms_user_rate(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 14;
+	node.cfg.room_create_per_min = 2;
+	node.scopes.sc[0].next_room_id = 1;
+	assert_int_equal(create_as(a, 1, "a1"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a2"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a3"), 100 + RC_E_RATE_LIMITED);
+	assert_int_equal(node.rooms_refused_rate, 1);
+	assert_int_equal(create_as(c, 3, "c1"), RC_T_JOINED);
+	for (unsigned i = 0; i < RC_ROOM_RATE_SLOTS; i++)
+		if (node.room_rate[i].user_len == 5 && memcmp(node.room_rate[i].user, "alice", 5) == 0)
+			node.room_rate[i].stamp_ms -= 30000; /* half a minute: one creation at 2/min */
+	assert_int_equal(create_as(a, 1, "a3"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a4"), 100 + RC_E_RATE_LIMITED);
+	node.cfg.room_create_per_min = 0;
+	assert_int_equal(create_as(a, 1, "a4"), RC_T_JOINED);
+}
+
 /* ---- the relay: relayed requests at the host, remote rooms at home ---- */
 
 /* The other node's MAC, as the workers learn it from an ARP request it sends. */
@@ -2196,6 +2312,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_address_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_miss_reads_no_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_one_user_exhausts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_user_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_user_rate, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
