@@ -99,6 +99,7 @@ for i in 0 1; do
 	rc_wait_until 5 "${RC_HA_ID[i]}: a /metrics snapshot with the busy periods" \
 		metrics_caught_up "$i"
 	m=$(metrics "$i")
+	printf '%s\n' "$m" >"$RC_WORK/metrics-${RC_HA_ID[i]}.txt" # whole, for a failure's reader
 	rc_assert_match "$m" '^roomcast_ha_durability_downgrades_total 0$' \
 		"${RC_HA_ID[i]}: /metrics: no downgrade"
 	rc_assert_match "$m" '^roomcast_ha_peer_busy_refusals_total [1-9][0-9]*$' \

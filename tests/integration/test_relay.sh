@@ -89,6 +89,9 @@ m=$(metrics)
 rc_assert_match "$m" '# TYPE roomcast_drops_total counter' "Prometheus: the drops family"
 rc_assert_match "$m" 'roomcast_rooms 1' "Prometheus: the rooms gauge"
 rc_assert_match "$m" 'roomcast_storage_full 0' "Prometheus: the storage-full gauge"
+# the node runs its WAL synced (wal.nosync = false): status and /metrics read it from LMDB
+rc_assert_match "$m" 'roomcast_wal_nosync 0' "Prometheus: the WAL is synced"
+rc_assert_eq "$(rc_ctl -j status | jq -r '.wal.nosync')" false "status -j: wal.nosync"
 # the scopes' counters are shown (a single node has one scope: no room can clash)
 rc_assert_eq "$(rc_stat '.control.purges_dropped | type')" number "stats -j: control.purges_dropped"
 rc_assert_eq "$(rc_stat '.control.rooms_name_clash')" 0 "stats -j: control.rooms_name_clash"
