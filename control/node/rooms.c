@@ -133,17 +133,18 @@ user_may_create(struct rc_node *n, struct rc_work *wk, const struct rc_cluster *
 {
 	if (cl != NULL && is_admin(&cl->chat, &wk->who))
 		return 0;
-	if (n->cfg.max_rooms_per_user != 0 && rooms_of(n, &wk->who) >= n->cfg.max_rooms_per_user) {
-		n->rooms_refused_quota++;
-		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN,
-				    "too many rooms created by this user", 0);
-		return -EDQUOT;
-	}
+	/* the rate first: it is cheap, and the quota walks the table */
 	if (!room_rate_take(n, &wk->who)) {
 		n->rooms_refused_rate++;
 		rc_node_reply_error(n, &wk->who, RC_E_RATE_LIMITED, RC_T_JOIN,
 				    "room creation rate limited", 0);
 		return -EAGAIN;
+	}
+	if (n->cfg.max_rooms_per_user != 0 && rooms_of(n, &wk->who) >= n->cfg.max_rooms_per_user) {
+		n->rooms_refused_quota++;
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN,
+				    "too many rooms created by this user", 0);
+		return -EDQUOT;
 	}
 	return 0;
 }

@@ -182,6 +182,7 @@ login_make_room(struct rc_node *n, const struct rc_who *who, const struct rc_str
 	unsigned per_user = n->cfg.max_sessions_per_user;
 	unsigned per_addr = n->cfg.max_sessions_per_address;
 	struct rc_session *s = rc_session_user_at(t, user->p, user->len, &who->peer);
+	unsigned have;
 
 	if (s != NULL) {
 		RC_DEBUG("session *%04x of %.*s replaced by a LOGIN from its address",
@@ -191,7 +192,8 @@ login_make_room(struct rc_node *n, const struct rc_who *who, const struct rc_str
 	}
 	if (per_addr != 0 && rc_session_addr_count(t, who->peer.ip) >= per_addr)
 		return -EDQUOT;
-	while (per_user != 0 && rc_session_user_count(t, user->p, user->len) >= per_user) {
+	have = rc_session_user_count(t, user->p, user->len);
+	for (; per_user != 0 && have >= per_user; have--) {
 		s = rc_session_user_oldest(t, user->p, user->len);
 		RC_DEBUG("session *%04x of %.*s ended: max_sessions_per_user", RC_LOG_SID(s->id),
 			 (int)user->len, user->p);
