@@ -107,7 +107,6 @@ struct rc_node {
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
 	/* remote rooms (dataplane/relay_rooms.h): their ids, above every scope's */
 	uint32_t remote_hi, next_remote_id;
-	unsigned remote_rooms;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	struct rc_room_rate room_rate[RC_ROOM_RATE_SLOTS];

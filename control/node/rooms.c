@@ -175,7 +175,7 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 		return -EAGAIN;
 	}
 	if (sc->next_room_id > sc->room_hi ||
-	    rc_room_count(n->dp.rooms) - n->remote_rooms >= n->max_rooms * n->scopes.n) {
+	    rc_room_hosted_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
 		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
 				    0);
 		return -ENOSPC;
@@ -206,7 +206,6 @@ create_remote(struct rc_node *n, struct rc_work *wk, const struct rc_str *name, 
 		return -errno;
 	}
 	n->next_remote_id++;
-	n->remote_rooms++;
 	RC_INFO("remote room %u \"%s\" (host: directory entry %u), home worker %u", r->id,
 		r->name, host, r->home);
 	return forward_to_home(n, r, wk);

@@ -99,7 +99,7 @@ static void
 test_room_del(void **state)
 {
 	struct rc_room_table *t = rc_room_table_create(4);
-	struct rc_room *a, *b, *c;
+	struct rc_room *a, *b, *c, *d;
 
 	(void)state;
 	assert_non_null(t);
@@ -127,6 +127,14 @@ test_room_del(void **state)
 	assert_ptr_equal(rc_room_lookup_name(t, "lobby", 5), c);
 	assert_string_equal(c->creator, "carol");
 	assert_int_equal(rc_room_count(t), 2);
+	/* a remote room counts in the table, not among the hosted ones, also once deleted */
+	d = rc_room_add_remote(t, 3, "far@n2", 6, "bob", 13, 0, 0);
+	assert_non_null(d);
+	assert_int_equal(rc_room_count(t), 3);
+	assert_int_equal(rc_room_hosted_count(t), 2);
+	assert_int_equal(rc_room_del(t, d), 0);
+	assert_int_equal(rc_room_count(t), 2);
+	assert_int_equal(rc_room_hosted_count(t), 2);
 	assert_int_equal(rc_room_del(t, a), -ENOENT); /* the old pointer is not slot 1's room */
 	assert_ptr_equal(rc_room_lookup_id(t, 1), c);
 
@@ -134,6 +142,7 @@ test_room_del(void **state)
 	assert_int_equal(rc_room_del(t, b), 0);
 	assert_int_equal(rc_room_del(t, c), 0);
 	assert_int_equal(rc_room_count(t), 0);
+	assert_int_equal(rc_room_hosted_count(t), 0);
 	assert_null(rc_room_lookup_id(t, 1));
 	assert_null(rc_room_lookup_id(t, 2));
 	assert_null(rc_room_lookup_name(t, "other", 5));

@@ -1805,6 +1805,34 @@ test_rooms_user_rate(void **state)
 	assert_int_equal(create_as(a, 1, "a4"), RC_T_JOINED);
 }
 
+/* max_rooms counts the rooms we host: our copy of a room another node hosts does not count,
+ * nor does it once it left the table (an HA takeover puts the real room in its place). */
+static void
+test_rooms_count_hosted_only(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_msg m = req(RC_T_JOIN, a->id, 5);
+	struct rc_room *far;
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 1;
+	node.scopes.sc[0].next_room_id = 1;
+	node.next_remote_id = 10;
+	node.remote_hi = 16;
+	m.u.join.room = str("far@" PEER_SERVICE);
+	input(0, 1, &m);
+	assert_true(rc_node_create_room(&node, take_work(dp.ctrl_ring)));
+	run_handoffs();
+	collect();
+	far = rc_room_lookup_id(dp.rooms, 10);
+	assert_non_null(far);
+	assert_int_equal(far->kind, RC_ROOM_REMOTE);
+	assert_int_equal(rc_room_del(dp.rooms, far), 0); /* as a scope load replaces it */
+	assert_int_equal(create_as(a, 1, "mine"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "second"), 100 + RC_E_LIMIT_REACHED);
+}
+
 /* ---- the relay: relayed requests at the host, remote rooms at home ---- */
 
 /* The other node's MAC, as the workers learn it from an ARP request it sends. */
@@ -2315,6 +2343,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rooms_one_user_exhausts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rooms_user_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rooms_user_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_count_hosted_only, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
