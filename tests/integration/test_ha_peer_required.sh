@@ -93,7 +93,7 @@ metrics() { ip netns exec "${RC_HA_NS[$1]}" curl -s "http://${RC_HA_LINK_IP[$1]}
 # the endpoint serves a snapshot the control thread renews every second: wait for the one
 # taken after the counters above were read
 metrics_caught_up() {
-	metrics "$1" | grep -Eq '^roomcast_ha_durability_busy_periods_total [1-9][0-9]*$'
+	grep -Eq '^roomcast_ha_durability_busy_periods_total [1-9][0-9]*$' <<<"$(metrics "$1")"
 }
 for i in 0 1; do
 	rc_wait_until 5 "${RC_HA_ID[i]}: a /metrics snapshot with the busy periods" \

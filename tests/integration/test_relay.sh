@@ -82,7 +82,7 @@ tx=$(rc_stat '[.lcores[]?.tx // 0] | add // 0')
 rc_assert_int_gt "$rx" 0 "stats: packets received by the worker lcores (sum of lcores[].rx)"
 rc_assert_int_gt "$tx" 0 "stats: packets sent by the worker lcores (sum of lcores[].tx)"
 metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
-metrics_caught_up() { metrics | grep -Eq '^roomcast_posts_stored_total\{lcore="1",worker="0"\} 200$'; }
+metrics_caught_up() { grep -Eq '^roomcast_posts_stored_total\{lcore="1",worker="0"\} 200$' <<<"$(metrics)"; }
 rc_wait_until 5 "Prometheus (GET /metrics on the management address): posts stored per lcore" \
 	metrics_caught_up
 m=$(metrics)
