@@ -58,7 +58,11 @@ rc_config_defaults(struct rc_config *c)
 	c->max_fetch = 200;
 	c->session_idle_s = 120;
 	c->max_sessions = 65536;
+	c->max_sessions_per_user = 8;
+	c->max_sessions_per_address = 64;
 	c->max_rooms = 10000;
+	c->max_rooms_per_user = 50;
+	c->room_create_per_min = 10;
 	c->max_members = 1000;
 	c->post_rate = 50;
 	c->post_burst = 100;
@@ -346,7 +350,13 @@ static const struct key conf_keys[] = {
 	{ "chat.max_fetch", INT, CONF(max_fetch), 1, 1000, parse_uint },
 	{ "chat.session_idle_s", INT, CONF(session_idle_s), 5, 86400, parse_uint },
 	{ "chat.max_sessions", INT, CONF(max_sessions), 1, 16777216, parse_uint },
+	{ "chat.max_sessions_per_user", INT, CONF(max_sessions_per_user), 0, 16777216,
+	  parse_uint },
+	{ "chat.max_sessions_per_address", INT, CONF(max_sessions_per_address), 0, 16777216,
+	  parse_uint },
 	{ "chat.max_rooms", INT, CONF(max_rooms), 1, 16777216, parse_uint },
+	{ "chat.max_rooms_per_user", INT, CONF(max_rooms_per_user), 0, 16777216, parse_uint },
+	{ "chat.room_create_per_min", INT, CONF(room_create_per_min), 0, 60000, parse_uint },
 	{ "chat.max_members", INT, CONF(max_members), 1, 65535, parse_uint },
 	{ "chat.post_rate", INT, CONF(post_rate), 1, 100000, parse_uint },
 	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },

@@ -99,7 +99,11 @@ struct rc_config {
 	unsigned max_fetch;              /* FETCH cap; default 200 */
 	unsigned session_idle_s;         /* default 120 */
 	unsigned max_sessions;           /* default 65536 */
+	unsigned max_sessions_per_user;  /* 0: no cap; default 8 (over it: the oldest ends) */
+	unsigned max_sessions_per_address; /* 0: no cap; default 64 (over it: ERROR 10) */
 	unsigned max_rooms;              /* default 10000 */
+	unsigned max_rooms_per_user;     /* rooms one user created that exist; 0: no cap; 50 */
+	unsigned room_create_per_min;    /* room creations per user per minute; 0: no limit; 10 */
 	unsigned max_members;            /* per room; default 1000 */
 	unsigned post_rate;              /* POSTs per second per session; default 50 */
 	unsigned post_burst;             /* token bucket depth; default 100 */

@@ -163,6 +163,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg.max_fetch, 200);
 	assert_int_equal(cfg.session_idle_s, 120);
 	assert_int_equal(cfg.max_sessions, 65536);
+	assert_int_equal(cfg.max_sessions_per_user, 8);
+	assert_int_equal(cfg.max_sessions_per_address, 64);
+	assert_int_equal(cfg.max_rooms_per_user, 50);
+	assert_int_equal(cfg.room_create_per_min, 10);
 	assert_int_equal(cfg.max_rooms, 10000);
 	assert_int_equal(cfg.max_members, 1000);
 	assert_int_equal(cfg.post_rate, 50);
@@ -221,7 +225,9 @@ test_full_file(void **state)
 		     "workers = { lcores = [0, 1, 2]; burst = 64; idle_backoff = false;\n"
 		     "  idle_polls = 10; idle_sleep_us = 50; mbufs = 32767; };\n"
 		     "chat = { history_on_join = 5; max_fetch = 100; session_idle_s = 30;\n"
-		     "  max_sessions = 100; max_rooms = 50; max_members = 10; post_rate = 5;\n"
+		     "  max_sessions = 100; max_sessions_per_user = 0; max_sessions_per_address = 3;\n"
+		     "  max_rooms = 50; max_rooms_per_user = 0; room_create_per_min = 7;\n"
+		     "  max_members = 10; post_rate = 5;\n"
 		     "  post_burst = 10; dedup_window = 64; };\n"
 		     "auth = { secret_file = \"%s\"; token_ttl_s = 3600; };\n"
 		     "wal = { map_size_mb = 64L; high_water_pct = 80; batch_max = 128;\n"
@@ -256,6 +262,10 @@ test_full_file(void **state)
 	assert_int_equal(cfg.max_fetch, 100);
 	assert_int_equal(cfg.session_idle_s, 30);
 	assert_int_equal(cfg.max_sessions, 100);
+	assert_int_equal(cfg.max_sessions_per_user, 0);
+	assert_int_equal(cfg.max_sessions_per_address, 3);
+	assert_int_equal(cfg.max_rooms_per_user, 0);
+	assert_int_equal(cfg.room_create_per_min, 7);
 	assert_int_equal(cfg.max_rooms, 50);
 	assert_int_equal(cfg.max_members, 10);
 	assert_int_equal(cfg.post_rate, 5);
