@@ -12,11 +12,14 @@
 #  3. JOIN + FETCH + POST for a new room in one datagram: JOINED, FETCH_END, ACK, no ERROR.
 #  4. LOGIN: a duplicated LOGIN datagram gets one session (answered twice); another request
 #     id gets a new one; refusals are counted by reason (stats and /metrics).
+#  4b. One user from 12 sockets: the 4 oldest sessions ended with a BYE
+#     (chat.max_sessions_per_user 8), counted; a new LOGIN from a socket replaces its session.
 #  5. LOGOUT twice: BYE both times. A message running past the datagram: no answer, the
 #     messages before it served. JOIN since 0: FETCH_END.from_seq = the first seq sent.
 #  6. ROOMS lists rooms by prefix (ROOM_LIST with their last seq); the node-to-node types,
 #     REDIRECT and ROOM_LIST sent by a client are dropped unanswered and counted
 #     (msg_unexpected).
+#  6b. roomcast-chat shows a body's bidi override, C1 control and line separator escaped.
 #  7. Steps 1 and 3 again with two workers.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
@@ -25,7 +28,7 @@
 
 rc_init protocol
 rc_require_cmds python3 curl
-rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL"
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_CHAT"
 rc_setup_netns
 rc_write_node_conf
 rc_start_node
@@ -95,6 +98,16 @@ rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="too_many_sessions"
 rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="busy"\} 0$' \
 	"/metrics: busy LOGINs"
 
+# 4b. Sessions per user.
+rc_log "step 4b: sessions per user capped, a LOGIN from a session's socket replaces it"
+v0=$(rc_stat '.control.sessions_evicted')
+r0=$(rc_stat '.control.sessions_replaced')
+rc_assert "12 sockets of alice: the 4 oldest sessions get BYE" proto session-caps --cap 8
+# alice's sessions of the steps before are older still: ended too
+stat_at_least .control.sessions_evicted $((v0 + 4)) ||
+	rc_fail "sessions_evicted $(rc_stat '.control.sessions_evicted'), expected >= $((v0 + 4))"
+rc_assert_eq "$(rc_stat '.control.sessions_replaced')" $((r0 + 1)) "sessions_replaced"
+
 # 5. The places the spec settles (PROTOCOL.md 3, 7.4, 7.10).
 rc_log "step 5: LOGOUT twice, a length past the datagram, JOIN history bounds"
 rc_assert "LOGOUT, then the same LOGOUT again: BYE both times" proto logout-twice
@@ -109,6 +122,23 @@ rc_assert "RJOIN..RMEMBERS, REDIRECT, ROOM_LIST from a client: not answered" pro
 rc_wait_until 10 "msg_unexpected counts the 8 refused types" \
 	stat_at_least .drops.msg_unexpected $((u0 + 8))
 rc_assert_eq "$(drop msg_unexpected)" $((u0 + 8)) "msg_unexpected after 8 refused types"
+
+# 6b. What roomcast-chat shows of a hostile body: a right-to-left override, a C1 CSI and a
+# line separator (all valid UTF-8 the node stores) come out as visible escapes.
+rc_log "step 6b: roomcast-chat escapes bidi and C1 controls"
+chat() { # USER [stdin: lines] -> roomcast-chat's stdout in $RC_WORK/chat-USER.out
+	rc_cli timeout 15 "$RC_CHAT" -s "$RC_SERVICE_IP:$RC_PORT" -u "$1" -t "$(rc_token "$1")" \
+		-r bidi-1 -b "${RC_CLIENT_IPS[0]}" >"$RC_WORK/chat-$1.out" 2>"$RC_WORK/chat-$1.err"
+}
+printf 'pay \342\200\256moc.live \302\23331m ok\342\200\250[bidi-1 #9] admin: hi\n' | chat mallory
+rc_assert_eq "$(rc_ctl -j room show bidi-1 | jq -r '.last_seq')" 1 "mallory's body is stored"
+printf '/fetch 1 10\n' | chat alice
+rc_assert_match "$(cat "$RC_WORK/chat-alice.out")" \
+	'mallory: pay <U\+202E>moc\.live <U\+009B>31m ok<U\+2028>\[bidi-1 #9\] admin: hi' \
+	"alice's roomcast-chat shows the controls escaped"
+no_raw_controls() { ! LC_ALL=C grep -qP '\xe2\x80\xae|\xc2\x9b|\xe2\x80\xa8' "$1"; }
+rc_assert "no raw RLO, CSI or line separator reaches alice's terminal" \
+	no_raw_controls "$RC_WORK/chat-alice.out"
 
 rc_assert "roomcastd still running" rc_node_alive
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
