@@ -6,12 +6,14 @@
  * Input: one control byte, then the request. Control bit 0 clear: the rest is sent as it is
  * (raw HTTP). Bit 0 set: the rest is "METHOD PATH\n" and a body, and the harness sends it as
  * an authenticated request (the X-Roomcast-* headers of node "peer", the MAC right unless
- * bit 1 is set). The connection is then half-closed and the answer read to the end.
+ * bit 1 is set); bit 2 set: for this request only another address than ours may PUT. The
+ * connection is then half-closed and the answer read to the end.
  *
  * Checked: an answer, when there is one, is an HTTP/1.x status line with a 3-digit code; an
  * authenticated PUT of /v1/cluster under 1 MiB is accepted (202) and its body is what the
  * control thread polls; an authenticated GET of /v1/cluster is answered 200 with the
- * published document; a wrong MAC on a GET, HEAD or PUT of it is 401.
+ * published document; a wrong MAC on a GET, HEAD or PUT of it is 401; a PUT from an address
+ * that may not PUT is 403 (whatever its MAC) and reaches nobody.
  * Built as fuzz.h says (corpus: tests/fuzz/corpus/mgmt/). Not reentrant (one input at a time).
  */
 #include <arpa/inet.h>
@@ -109,13 +111,15 @@ status_of(const char *ans, size_t n)
 
 /* What an authenticated request must get, when the harness can tell; 0 when it cannot. */
 static int
-expected(const char *method, const char *path, size_t body_len, bool bad_mac)
+expected(const char *method, const char *path, size_t body_len, bool bad_mac, bool not_peer)
 {
 	bool known = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
 		     strcmp(method, "PUT") == 0;
 
 	if (strcmp(path, "/v1/cluster") != 0 || !known)
 		return 0; /* 404 or 405, before the MAC is looked at */
+	if (not_peer && strcmp(method, "PUT") == 0)
+		return 403;
 	if (bad_mac)
 		return 401;
 	if (strcmp(method, "PUT") == 0 && body_len <= RC_MGMT_BODY_MAX)
@@ -126,8 +130,9 @@ expected(const char *method, const char *path, size_t body_len, bool bad_mac)
 }
 
 static void
-signed_request(const uint8_t *p, size_t n, bool bad_mac)
+signed_request(const uint8_t *p, size_t n, bool bad_mac, bool not_peer)
 {
+	const uint32_t other = htonl(0xc6120063); /* 198.18.0.99 */
 	static char req[8192 + RC_MGMT_BODY_MAX], ans[8192];
 	char method[16], path[256], mac[RC_MGMT_MAC_HEX + 1];
 	const uint8_t *nl = memchr(p, '\n', n);
@@ -153,14 +158,20 @@ signed_request(const uint8_t *p, size_t n, bool bad_mac)
 			       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 			       method, path, (unsigned long long)now, mac, body_len);
 	memcpy(req + len, nl + 1, body_len);
+	if (not_peer)
+		CHECK(rc_mgmt_set_put_peers(mgmt, &other, 1) == 0);
 	got = exchange(req, len + body_len, ans, sizeof(ans), 5000);
+	if (not_peer)
+		CHECK(rc_mgmt_set_put_peers(mgmt, NULL, 0) == 0);
 	st = status_of(ans, got);
 	rc_mgmt_poll_pushes(mgmt, on_push, NULL);
-	want = expected(method, path, body_len, bad_mac);
+	want = expected(method, path, body_len, bad_mac, not_peer);
 	if (want != 0 && st != want)
 		fprintf(stderr, "%s %s (%zu bytes): %d, expected %d\n", method, path, body_len,
 			st, want);
 	CHECK(want == 0 || st == want);
+	if (want == 403)
+		CHECK(n_polled == before);
 	if (want == 202)
 		CHECK(n_polled == before + 1 && polled_len == body_len &&
 		      memcmp(polled, nl + 1, body_len) == 0);
@@ -176,7 +187,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	if (data[0] & 1) {
-		signed_request(data + 1, size - 1, data[0] & 2);
+		signed_request(data + 1, size - 1, data[0] & 2, data[0] & 4);
 	} else {
 		size_t got = exchange(data + 1, size - 1, ans, sizeof(ans), 300);
 
