@@ -630,7 +630,9 @@ rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen)
 	}
 	config_init(&cf);
 	set_include_dir(&cf, path, dir, sizeof(dir));
-	rc = read_file(&cf, path, err, errlen);
+	rc = rc_config_includes_ok(path, config_get_include_dir(&cf), err, errlen);
+	if (rc == 0)
+		rc = read_file(&cf, path, err, errlen);
 	ld.root = config_root_setting(&cf);
 	for (int i = 0; rc == 0 && i < config_setting_length(ld.root); i++)
 		rc = load_top(&ld, config_setting_get_elem(ld.root, i));

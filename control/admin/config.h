@@ -155,6 +155,13 @@ void rc_config_defaults(struct rc_config *c);
  * "PATH:LINE: KEY: problem" in err (or -errno when the file cannot be read). */
 int rc_config_load(const char *path, struct rc_config *c, char *err, size_t errlen);
 
+/* Every @include of the libconfig file at path (and of the files it includes) names a
+ * regular file or nothing, include_dir being libconfig's include directory (NULL: none): run
+ * before libconfig reads a file, which exit()s the process on an include it cannot read as
+ * a file (a directory). 0, or -EINVAL with "FILE:LINE: @include "NAME": PATH is not a regular
+ * file" in err (config_include.c). */
+int rc_config_includes_ok(const char *path, const char *include_dir, char *err, size_t errlen);
+
 /* Only the admin socket path of the file at path (node.admin_socket, else the default derived
  * from node.id), without validating the rest and without reading the secret: for roomcastctl,
  * which may run as a non-root member of admin_group. 0, -EINVAL (syntax) or -errno. */

@@ -12,6 +12,7 @@
  * Threads: no shared state.
  */
 #include "cluster_impl.h"
+#include "config.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -193,6 +194,9 @@ read_seed(config_t *cf, const char *path, char *err, size_t errlen)
 		dir[slash - path] = '\0';
 		config_set_include_dir(cf, dir[0] ? dir : "/");
 	}
+	rc = rc_config_includes_ok(path, config_get_include_dir(cf), err, errlen);
+	if (rc != 0)
+		return rc;
 	errno = 0;
 	if (config_read_file(cf, path))
 		return 0;

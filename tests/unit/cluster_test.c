@@ -332,6 +332,10 @@ test_seed_io_errors(void **state)
 	assert_int_equal(seed_with(11, "chat = { max_rooms = ; };"), -EINVAL);
 	snprintf(p, sizeof(p), "%s:11: syntax error: ", seed_path);
 	assert_memory_equal(err, p, strlen(p));
+	/* an include libconfig cannot read as a file would exit() the process: refused */
+	assert_int_equal(seed_with(11, "@include \"/\""), -EINVAL);
+	assert_memory_equal(err, seed_path, strlen(seed_path));
+	assert_string_equal(err + strlen(seed_path), ":11: @include \"/\": / is not a regular file");
 }
 
 /* ---- validate on structs ---- */

@@ -134,6 +134,41 @@ setup_each(void **state)
 	return 0;
 }
 
+/* An @include of a directory (the include directory itself by an empty name or a name cut
+ * by a NUL, a sub-directory, "/"), here or in an included file, is refused with its file and
+ * line: libconfig would exit() the process on it. A regular file is included, a missing one
+ * is libconfig's own error. */
+static void
+test_include_not_a_file(void **state)
+{
+	char sub[160], inc[160], want[512];
+	static const char nul_name[] = "@include \"\0x\"";
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/conf.d", dir);
+	snprintf(inc, sizeof(inc), "%s/inc.conf", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	expect_error(10, "@include \"\"", ":10: @include \"\": %s/ is not a regular file", dir);
+	expect_error(10, "  @include \"conf.d\"", ":10: @include \"conf.d\": %s is not a regular file",
+		     sub);
+	expect_error(10, "@include \"/\"", ":10: @include \"/\": / is not a regular file");
+	write_file(conf_path, nul_name, sizeof(nul_name) - 1, 0644);
+	assert_int_equal(rc_config_load(conf_path, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1: @include \"\": %s/ is not a regular file", conf_path,
+		 dir);
+	assert_string_equal(err, want);
+	write_file(inc, "@include \"conf.d\"\n", 18, 0644);
+	snprintf(want, sizeof(want), "%s:1: @include \"conf.d\": %s is not a regular file", inc, sub);
+	assert_int_equal(load_with(10, "@include \"inc.conf\""), -EINVAL);
+	assert_string_equal(err, want);
+	write_file(inc, "chat = { max_fetch = 77; };\n", 28, 0644);
+	assert_int_equal(load_with(10, "@include \"inc.conf\""), 0);
+	assert_int_equal(cfg.max_fetch, 77);
+	assert_int_equal(load_with(10, "@include \"missing.conf\""), -EINVAL);
+	unlink(inc);
+	rmdir(sub);
+}
+
 static int
 teardown(void **state)
 {
@@ -1020,6 +1055,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_base_derived, setup_each),
 		cmocka_unit_test_setup(test_full_file, setup_each),
 		cmocka_unit_test_setup(test_unknown_keys, setup_each),
+		cmocka_unit_test_setup(test_include_not_a_file, setup_each),
 		cmocka_unit_test_setup(test_wrong_type, setup_each),
 		cmocka_unit_test_setup(test_out_of_range, setup_each),
 		cmocka_unit_test_setup(test_bad_ip, setup_each),
