@@ -377,8 +377,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
 	n->ha_settings = (struct rc_ha_settings){ .ha = &n->cfg.ha, .node_id = n->cfg.node_id,
-						  .secret = n->cfg.secret,
-						  .secret_len = n->cfg.secret_len,
+						  .keys = &n->cfg.keys[RC_KEY_HA],
 						  .n_workers = n->cfg.n_workers };
 	n->cluster_settings = (struct rc_cluster_settings){
 		.node_id = n->cfg.node_id, .data_dir = n->cfg.data_dir,
@@ -386,7 +385,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 		.service_ip = n->cfg.service_ip, .udp_port = n->cfg.udp_port,
 		.db_conninfo = n->cfg.db_conninfo,
 		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
-		.secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
+		.keys = &n->cfg.keys[RC_KEY_CLUSTER] };
 	n->started_ms = rc_mono_ms();
 	copy_settings(&n->dp, cfg);
 	rc_dp_global = &n->dp;
@@ -398,7 +397,9 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if (cfg->mgmt_address[0] != '\0') {
 		struct rc_mgmt_conf mc = {
 			.addr = cfg->mgmt_address,
-			.cred = { n->cfg.secret, n->cfg.secret_len, n->cfg.node_id },
+			.cred = { n->cfg.keys[RC_KEY_CLUSTER].k[0].key,
+				  n->cfg.keys[RC_KEY_CLUSTER].k[0].len, n->cfg.node_id,
+				  &n->cfg.keys[RC_KEY_CLUSTER] },
 		};
 
 		n->mgmt = rc_mgmt_open(&mc, err, errlen);

@@ -26,6 +26,7 @@
 #include "relay.h"
 #include "replay.h"
 #include "scope.h"
+#include "token_revoke.h"
 
 #define RC_PENDING_ROOMS 64 /* room creations waiting for their WAL commit */
 #define RC_PENDING_JOINS 32 /* JOINs waiting for one room's creation */
@@ -54,6 +55,8 @@ enum rc_login_refusal {
 	RC_LOGIN_TOKEN_EXPIRED,   /* ERROR 5: past its expiry */
 	RC_LOGIN_TOO_MANY,        /* ERROR 10: max_sessions reached */
 	RC_LOGIN_BUSY,            /* ERROR 9 (or dropped): the control thread's ring was full */
+	RC_LOGIN_TOKEN_REVOKED,   /* ERROR 5: issued before a revocation of its user or of all */
+	RC_LOGIN_TOKEN_TOO_LONG,  /* ERROR 5: a lifetime above auth.token_ttl_max_s */
 	RC_LOGIN_REFUSAL_MAX
 };
 const char *rc_login_refusal_name(unsigned reason);
@@ -90,6 +93,7 @@ struct rc_node {
 	struct rc_scopes scopes;    /* ours, and (HA) the peer's: control/scope/scope.h */
 	struct rc_replay replay;
 	struct rc_admin *admin;
+	struct rc_revocations revoked; /* login tokens revoked (token_revoke.h) */
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rc_cluster_node *cn; /* the cluster state here (control/cluster/cluster_node.h) */
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
