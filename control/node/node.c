@@ -190,7 +190,16 @@ static int
 setup_storage(struct rc_node *n, char *err, size_t errlen)
 {
 	struct rc_scopes_conf sc;
+	char path[512];
+	int rc;
 
+	/* the token revocations, kept beside the WAL so that they survive a restart */
+	snprintf(path, sizeof(path), "%s/revocations", n->cfg.data_dir);
+	rc = rc_revocations_open(&n->revoked, path);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
 	n->replay.dp = &n->dp;
 	scopes_conf(n, &sc);
 	return rc_scopes_open(&n->scopes, &sc, err, errlen);
@@ -429,6 +438,7 @@ rc_node_admin_register(struct rc_node *n)
 
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
 	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_node_relay_cmds_register(n)) != 0 ||
+	    (rc = rc_node_keys_cmds_register(n)) != 0 ||
 	    (rc = rc_cluster_cmds_register(n->cn, &n->cluster_settings, n->admin, n->mgmt)) != 0 ||
 	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->ha_settings, &n->dp, n->cn)) != 0)
 		return rc;
@@ -602,6 +612,7 @@ rc_node_fini(struct rc_node *n)
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	rc_cluster_cmds_set_report(NULL, NULL);
+	rc_revocations_close(&n->revoked);
 	if (n->ha != NULL) {
 		rc_cluster_cmds_set_ha(NULL, NULL);
 		rc_ha_node_destroy(n->ha);

@@ -216,6 +216,8 @@ int rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
 void rc_node_relay_tick(struct rc_node *n, uint64_t now_ms);
 /* `relay status` (relay_cmds.c). */
 int rc_node_relay_cmds_register(struct rc_node *n);
+/* keys show|reload, token revoke|revocations (keys_cmds.c). 0 or -errno. */
+int rc_node_keys_cmds_register(struct rc_node *n);
 /* Rooms of kind RC_ROOM_REMOTE in the table. */
 unsigned rc_node_remote_rooms(struct rc_node *n);
 /* The workers' relay counters summed, as JSON (a new reference); their text into t unless

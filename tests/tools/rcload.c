@@ -29,6 +29,8 @@
 
 #include "clock.h"
 #include "rcload.h"
+#include <openssl/crypto.h>
+
 #include "token.h"
 
 #define SECRET_MAX (1u << 20)
@@ -120,7 +122,13 @@ int
 rl_mint(const struct rl_opts *o, const char *user, char *tok, size_t cap)
 {
 	uint64_t expiry = (uint64_t)time(NULL) + o->timeout_s + 3600;
-	int rc = rc_token_mint(o->secret, o->secret_len, user, strlen(user), expiry, tok, cap);
+	struct rc_key k;
+	int rc = rc_key_derive(o->secret, o->secret_len, RC_KEY_TOKENS, 1, &k);
+
+	if (rc == 0)
+		rc = rc_token_mint(&k, user, strlen(user), (uint64_t)time(NULL) * 1000, expiry, tok,
+				   cap);
+	OPENSSL_cleanse(&k, sizeof(k));
 
 	return rc < 0 ? rc : 0;
 }

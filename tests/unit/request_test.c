@@ -1198,8 +1198,9 @@ test_control_login_decoded(void **state)
 
 	(void)state;
 	node_around_dp();
-	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
-				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3,
+				  (uint64_t)time(NULL) * 1000, (uint64_t)time(NULL) + 3600, token,
+				  sizeof(token)) > 0);
 	m = login_msg("bob", token, 11);
 	wk = to_control(3, &m, RC_WORK_LOGIN);
 	login_logged(wk, logged, sizeof(logged));
