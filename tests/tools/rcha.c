@@ -18,8 +18,8 @@
  * no (room, cmid, sender) twice, seqs 1..max per room; prints lost_acked, duplicates, gaps,
  * relogins; exit 1 if any is non-zero.
  *
- * Tokens: --secret FILE mints them (all the file's bytes are the cluster secret, as rcload
- * does); --tokens FILE gives one "user token" per line.
+ * Tokens: --secret FILE mints them (with the tokens key derived from that auth secret, key
+ * id 1, as rcload does); --tokens FILE gives one "user token" per line.
  * Single-threaded.
  */
 #include <arpa/inet.h>

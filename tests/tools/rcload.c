@@ -9,7 +9,8 @@
  *          --posts M] [--prefix P]
  *   rcload --server ... --secret FILE --malformed N [--room ROOM] [--seed S]
  *
- * Users are P0..P{N-1}; their tokens are minted here from the secret file (all its bytes).
+ * Users are P0..P{N-1}; their tokens are minted here with the tokens key derived from the
+ * secret file (key id 1).
  * Output: "rcload: FAIL: reason" per failed check, then one summary line "rcload: k=v ..."
  * and one "rcload: info k=v ..." line (with --json: one JSON object on stdout instead,
  * the text lines on stderr). Exit 0 iff every check passed, 1 if one failed, 2 on usage.

@@ -24,11 +24,13 @@
 #include "config.h"
 #include "ha_node.h"
 #include "heartbeat.h"
+#include "hmac.h"
 #include "mgmt.h"
 #include "token.h"
 
 static char dir[64], conf_path[128], err[1024];
 static struct rc_config cfg;
+static const char *auth_line = "auth = { secret_file = \"secret\"; };";
 
 
 static void
@@ -64,8 +66,8 @@ load(const char *extra)
 			 "node = { id = \"n1\"; service_ip = \"198.18.0.1\"; };\n"
 			 "eal = { args = [\"--no-huge\"]; };\n"
 			 "ports = ( { name = \"chat0\"; device = \"net_null0\"; } );\n"
-			 "auth = { secret_file = \"secret\"; };\n%s",
-			 extra);
+			 "%s\n%s",
+			 auth_line, extra);
 
 	write_file("node.conf", buf, (size_t)n, 0644);
 	memset(&cfg, 0, sizeof(cfg));
@@ -206,6 +208,88 @@ test_token_key_forges_nothing_files(void **state)
 	attack();
 }
 
+/* Derived keys: HKDF-SHA256 of the auth secret, one per purpose, as computed independently
+ * (Python: hmac over RFC 5869, as tests/tools/rcproto.py derives the tokens key). */
+static void
+test_derived(void **state)
+{
+	static const char want_tokens[] =
+		"0a555332b9032d906cc4f4d8566c1c148e17d080d62261de463476ab1a1afca0";
+	const struct rc_key *k;
+	char hex[65];
+
+	(void)state;
+	assert_int_equal(load("ha = { key_id = 9; };\n"), 0);
+	k = rc_keyring_signer(&cfg.keys[RC_KEY_TOKENS]);
+	rc_hex(hex, k->key, k->len);
+	assert_string_equal(hex, want_tokens);
+	assert_int_equal(k->id, 1);
+	assert_true(cfg.keys[RC_KEY_TOKENS].derived);
+	assert_int_equal(cfg.keys[RC_KEY_HA].k[0].id, 9);
+	assert_int_equal(cfg.keys[RC_KEY_CLUSTER].k[0].id, 1);
+	for (unsigned p = 0; p < RC_KEY_PURPOSE_MAX; p++) {
+		assert_int_equal(cfg.keys[p].n, 1);
+		assert_int_equal(cfg.keys[p].k[0].len, RC_KEY_DERIVED_LEN);
+		/* never the secret itself */
+		assert_int_not_equal(memcmp(cfg.keys[p].k[0].key, cfg.secret, 32), 0);
+	}
+	assert_false(rc_keyring_overlap(&cfg.keys[RC_KEY_TOKENS], &cfg.keys[RC_KEY_HA]));
+	assert_false(rc_keyring_overlap(&cfg.keys[RC_KEY_HA], &cfg.keys[RC_KEY_CLUSTER]));
+}
+
+/* A keys section: two keys in a ring (the first signs), a purpose left derived, and the
+ * rules: ids unique, no bytes shared between purposes or with the relay, the auth secret
+ * needed only for a purpose not listed, token lifetimes. */
+static void
+test_keys_section(void **state)
+{
+	char extra[512];
+
+	(void)state;
+	write_key("t2.key", 20);
+	write_key("t1.key", 21);
+	write_key("h1.key", 22);
+	assert_int_equal(load("keys = { tokens = ( { id = 2; file = \"t2.key\"; },\n"
+			      "                    { id = 1; file = \"t1.key\"; } ); };\n"),
+			 0);
+	assert_int_equal(cfg.keys[RC_KEY_TOKENS].n, 2);
+	assert_int_equal(rc_keyring_signer(&cfg.keys[RC_KEY_TOKENS])->id, 2);
+	assert_non_null(rc_keyring_find(&cfg.keys[RC_KEY_TOKENS], 1));
+	assert_false(cfg.keys[RC_KEY_TOKENS].derived);
+	assert_true(cfg.keys[RC_KEY_HA].derived);
+	assert_int_equal(load("keys = { tokens = ( { id = 2; file = \"t2.key\"; },\n"
+			      "                    { id = 2; file = \"t1.key\"; } ); };\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "key id 2 is listed twice"));
+	assert_int_equal(load("keys = { tokens = ( { id = 1; file = \"t1.key\"; } );\n"
+			      "         ha = ( { id = 1; file = \"t1.key\"; } ); };\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "the tokens and ha keys share a key"));
+	assert_int_equal(load("relay = { secret_file = \"t1.key\"; };\n"
+			      "keys = { tokens = ( { id = 1; file = \"t1.key\"; } ); };\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "holds the tokens key"));
+	assert_int_equal(load("keys = { tokens = ( { id = 1; file = \"nope.key\"; } ); };\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "keys.tokens[0].file"));
+	/* all three listed: no auth secret needed */
+	auth_line = "";
+	snprintf(extra, sizeof(extra), "keys = { tokens = ( { id = 1; file = \"t1.key\"; } );\n"
+		 "  ha = ( { id = 1; file = \"h1.key\"; } );\n"
+		 "  cluster = ( { id = 1; file = \"t2.key\"; } ); };\n");
+	assert_int_equal(load(extra), 0);
+	assert_false(cfg.keys[RC_KEY_CLUSTER].derived);
+	/* ... but one not listed needs it */
+	assert_int_equal(load("keys = { tokens = ( { id = 1; file = \"t1.key\"; } ); };\n"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "auth.secret_file: required key is missing"));
+	auth_line = "auth = { secret_file = \"secret\"; token_ttl_s = 7200; "
+		    "token_ttl_max_s = 3600; };";
+	assert_int_equal(load(""), -EINVAL);
+	assert_non_null(strstr(err, "auth.token_ttl_s: 7200 is more than auth.token_ttl_max_s"));
+	auth_line = "auth = { secret_file = \"secret\"; };";
+}
+
 static int
 setup(void **state)
 {
@@ -234,6 +318,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token_key_forges_nothing_derived),
 		cmocka_unit_test(test_token_key_forges_nothing_files),
+		cmocka_unit_test(test_derived),
+		cmocka_unit_test(test_keys_section),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
