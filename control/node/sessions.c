@@ -157,7 +157,7 @@ login_redirect(struct rc_node *n, struct rc_work *wk, const struct rc_cl_node *h
 
 /* The ERROR text of a token refused for reason. */
 static const char *
-refusal_text(int reason)
+refusal_text(unsigned reason)
 {
 	switch (reason) {
 	case RC_LOGIN_TOKEN_EXPIRED: return "token expired";
@@ -167,9 +167,10 @@ refusal_text(int reason)
 	}
 }
 
-/* The token of a LOGIN: 0 if it lets user in, else the refusal (enum rc_login_refusal). */
-static int
-login_token(struct rc_node *n, const struct rc_str *user, const struct rc_str *token)
+/* The token of a LOGIN lets user in; else *why gets the refusal (enum rc_login_refusal). */
+static bool
+login_token(struct rc_node *n, const struct rc_str *user, const struct rc_str *token,
+	    unsigned *why)
 {
 	struct rc_token_info ti;
 	struct timespec now;
@@ -179,12 +180,14 @@ login_token(struct rc_node *n, const struct rc_str *user, const struct rc_str *t
 	rc = rc_token_verify(&n->cfg.keys[RC_KEY_TOKENS], user->p, user->len, token->p,
 			     token->len, (uint64_t)now.tv_sec, &ti);
 	if (rc != 0)
-		return rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN;
-	if (ti.expiry * 1000 > ti.issued_ms + (uint64_t)n->cfg.token_ttl_max_s * 1000)
-		return RC_LOGIN_TOKEN_TOO_LONG;
-	if (rc_revoked(&n->revoked, user->p, user->len, ti.issued_ms))
-		return RC_LOGIN_TOKEN_REVOKED;
-	return 0;
+		*why = rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN;
+	else if (ti.expiry * 1000 > ti.issued_ms + (uint64_t)n->cfg.token_ttl_max_s * 1000)
+		*why = RC_LOGIN_TOKEN_TOO_LONG;
+	else if (rc_revoked(&n->revoked, user->p, user->len, ti.issued_ms))
+		*why = RC_LOGIN_TOKEN_REVOKED;
+	else
+		return true;
+	return false;
 }
 
 void
@@ -194,16 +197,15 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	const struct rc_cl_node *home;
 	struct rc_session *s;
 	bool repeat = false;
-	int rc;
+	unsigned why;
 
 	if (m->hdr.type != RC_T_LOGIN)
 		return; /* only LOGIN's row hands over RC_WORK_LOGIN (request.c) */
 	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
-	rc = login_token(n, &m->u.login.user, &m->u.login.token);
-	if (rc != 0) {
-		login_refused(n, (unsigned)rc);
-		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
-				    refusal_text(rc), wk->msg_len);
+	if (!login_token(n, &m->u.login.user, &m->u.login.token, &why)) {
+		login_refused(n, why);
+		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN, refusal_text(why),
+				    wk->msg_len);
 		return;
 	}
 	home = home_elsewhere(n, &wk->who, &m->u.login.user);
