@@ -120,9 +120,9 @@ rc_config_vfail(struct rc_config_loader *ld, const config_setting_t *at, const c
 	return -EINVAL;
 }
 
-static int __attribute__((format(printf, 4, 5)))
-fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
-     ...)
+int
+rc_config_fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key,
+	       const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -131,6 +131,14 @@ fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, c
 	rc = rc_config_vfail(ld, at, key, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+#define fail rc_config_fail
+
+const config_setting_t *
+rc_config_at(struct rc_config_loader *ld, const char *path)
+{
+	return config_setting_lookup((config_setting_t *)ld->root, path);
 }
 
 static const char *

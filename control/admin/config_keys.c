@@ -10,7 +10,6 @@
  * Threads: as config.c (one loader per call).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,24 +17,8 @@
 #include "config.h"
 #include "config_load.h"
 
-static int __attribute__((format(printf, 4, 5)))
-fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
-     ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = rc_config_vfail(ld, at, key, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static const config_setting_t *
-at(struct rc_config_loader *ld, const char *path)
-{
-	return config_setting_lookup((config_setting_t *)ld->root, path);
-}
+#define fail rc_config_fail
+#define at   rc_config_at
 
 /* A purpose not listed: its key derived from the auth secret, id 1 (ha: ha.key_id). */
 static int

@@ -40,6 +40,11 @@ int rc_config_vfail(struct rc_config_loader *ld, const config_setting_t *at, con
  * arguments, ports, chat limits, and the secret file (read into c->secret). 0 or -EINVAL. */
 int rc_config_check(struct rc_config_loader *ld);
 
+/* rc_config_vfail with its arguments; and the setting at path ("node.id") or NULL. */
+int rc_config_fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const config_setting_t *rc_config_at(struct rc_config_loader *ld, const char *path);
+
 /* Resolve path (in place, cap bytes; relative to the configuration file's directory) and
  * read the secret file it names into out (32..outcap bytes, length in *len), with the
  * checks every secret file gets. s and key name the setting in messages. 0 or -EINVAL. */

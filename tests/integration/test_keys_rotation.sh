@@ -54,6 +54,8 @@ set_keys 1 1
 rc_ha_pair_up
 mapfile -t BIND < <(rc_bind_args)
 st() { rc_ha_ctl "$1" -j ha status | jq -r "$2"; } # I JQ-FILTER
+is() { [ "$(st "$1" "$2")" = "$3" ]; }      # I JQ-FILTER VALUE (evaluated at each call)
+above() { [ "$(st "$1" "$2")" -gt "$3" ]; } # I JQ-FILTER N
 val() { sed -n "s/^$1: //p" "$2"; }                 # KEY FILE
 token_of() { rc_ha_ctl "$1" token mint "$2" | grep -oE 'v2\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{64}'; }
 
@@ -96,7 +98,7 @@ ip netns exec "$RC_NS_CLI" "$RC_RCHA" run --server "${RC_HA_VIP[0]}" \
 	"${BIND[@]}" >"$RC_WORK/rcha-keys.log" 2>&1 &
 RCHA=$!
 RC_BG_PIDS+=("$RCHA")
-rc_wait_until 20 "n1 stores POSTs" [ "$(st 0 '.scopes[0].last_lsn')" -gt 20 ]
+rc_wait_until 20 "n1 stores POSTs" above 0 '.scopes[0].last_lsn' 20
 dead=$(($(st 0 .heartbeat_peer_dead) + $(st 1 .heartbeat_peer_dead)))
 moves=$(($(st 0 '.takeovers + .fences') + $(st 1 '.takeovers + .fences')))
 hb_bad() { # the heartbeats either node dropped for their keys or MAC
@@ -123,8 +125,8 @@ for spec in "1 2|1 2" "2 1|2 1" "2|2"; do
 		rc_assert_eq "$(rc_ha_state "$i")" Normal "${RC_HA_ID[i]} after step $step"
 	done
 done
-rc_wait_until 10 "heartbeats signed with ha key 2 on both sides" \
-	[ "$(st 0 .heartbeat_key_id)/$(st 1 .heartbeat_key_id)" = "2/2" ]
+rc_wait_until 10 "n1 signs heartbeats with ha key 2" is 0 .heartbeat_key_id 2
+rc_wait_until 10 "n2 signs heartbeats with ha key 2" is 1 .heartbeat_key_id 2
 rc_log "==== the old tokens key is gone"
 if login 0 old-token "$tok1"; then rc_fail "a token of key 1 still logs in"; fi
 rc_assert_int_gt "$(rc_ha_ctl 0 -j stats | jq '.control.login_refused.bad_token')" 0 \
@@ -134,9 +136,8 @@ if ip netns exec "${RC_HA_NS[0]}" ss -K dst "${RC_HA_LINK_IP[1]}" dport = "$RC_H
 	>/dev/null 2>&1; then
 	acc=$(st 1 .stream_listener.accepted)
 	rc_wait_until 10 "the stream to n2, cut, handshakes again with ha key 2" \
-		[ "$(st 1 .stream_listener.accepted)" -gt "$acc" ]
-	rc_wait_until 10 "n1's stream is up again" \
-		[ "$(st 0 '.scopes[0].stream_connected')" = true ]
+		above 1 .stream_listener.accepted "$acc"
+	rc_wait_until 10 "n1's stream is up again" is 0 '.scopes[0].stream_connected' true
 else
 	rc_log "ss -K unsupported here: the stream's new handshake is left to the repl unit test"
 fi

@@ -541,6 +541,19 @@ test_reset_when_trimmed(void **state)
 	assert_true(wait_lsn(f->wb, 50));
 }
 
+/* Wait (1 s at most) until r counts two failed handshakes of SCOPE; its status in *st. */
+static void
+wait_auth_failures(struct rc_repl *r, struct rc_repl_status *st)
+{
+	for (unsigned i = 0; i < 200; i++) {
+		rc_repl_get_status(r, SCOPE, st);
+		if (st->auth_failures >= 2)
+			break;
+		sleep_ms(5);
+	}
+	assert_true(st->auth_failures >= 2);
+}
+
 static void
 test_wrong_key(void **state)
 {
@@ -551,13 +564,7 @@ test_wrong_key(void **state)
 	post_room(f->wa, 1, "lobby");
 	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
 	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
-	for (unsigned i = 0; i < 200; i++) {
-		rc_repl_get_status(f->ra, SCOPE, &st);
-		if (st.auth_failures >= 2)
-			break;
-		sleep_ms(5);
-	}
-	assert_true(st.auth_failures >= 2);
+	wait_auth_failures(f->ra, &st);
 	assert_false(st.connected);
 	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
 	rc_repl_get_status(f->rb, SCOPE, &st);
@@ -615,13 +622,7 @@ test_key_not_accepted(void **state)
 	assert_int_equal(rc_repl_start(f->rb), 0);
 	post_room(f->wa, 1, "lobby");
 	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
-	for (unsigned i = 0; i < 200; i++) { /* the replica refuses each HELLO */
-		rc_repl_get_status(f->rb, SCOPE, &st);
-		if (st.auth_failures >= 2)
-			break;
-		sleep_ms(5);
-	}
-	assert_true(st.auth_failures >= 2);
+	wait_auth_failures(f->rb, &st); /* the replica refuses each HELLO */
 	assert_false(st.connected);
 	rc_repl_get_status(f->ra, SCOPE, &st);
 	assert_false(st.connected);
