@@ -541,11 +541,11 @@ test_reset_when_trimmed(void **state)
 	assert_true(wait_lsn(f->wb, 50));
 }
 
-/* Wait (1 s at most) until r counts two failed handshakes of SCOPE; its status in *st. */
+/* Wait (5 s at most) until r counts two failed handshakes of SCOPE; its status in *st. */
 static void
 wait_auth_failures(struct rc_repl *r, struct rc_repl_status *st)
 {
-	for (unsigned i = 0; i < 200; i++) {
+	for (unsigned i = 0; i < 1000; i++) {
 		rc_repl_get_status(r, SCOPE, st);
 		if (st->auth_failures >= 2)
 			break;
