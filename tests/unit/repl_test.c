@@ -609,15 +609,17 @@ test_key_rotation(void **state)
 	assert_true(st.connected);
 }
 
-/* The writer signs with a key the replica does not list: no handshake succeeds. */
+/* The writer signs with a key the replica does not list (the replica's ring set before it
+ * starts): no handshake succeeds. */
 static void
 test_key_not_accepted(void **state)
 {
 	struct fx *f = *state;
-	const struct rc_repl_key only2[] = { key_of(2, 0x77) };
+	const struct rc_repl_key only2[] = { key_of(2, 0x77) }, only3[] = { key_of(3, 0x33) };
 	struct rc_repl_status st;
 
 	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_set_keys(f->rb, only3, 1), 0);
 	assert_int_equal(rc_repl_set_keys(f->ra, only2, 1), 0);
 	assert_int_equal(rc_repl_start(f->rb), 0);
 	post_room(f->wa, 1, "lobby");
