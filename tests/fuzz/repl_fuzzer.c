@@ -199,7 +199,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	struct timeval quiet = { .tv_usec = 50000 };
+	struct timeval quiet = { .tv_usec = 20000 };
 	struct repl_conn *c;
 	uint8_t sink[4096];
 	uint64_t before = rc_wal_last_lsn(wal);
@@ -216,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			frames(c, data + 1, size - 1);
 	}
-	/* Read what the replica answers until it closes or is quiet for 50 ms, then reset: a FIN
+	/* Read what the replica answers until it closes or is quiet for 20 ms, then reset: a FIN
 	 * of ours would leave a TIME_WAIT per input, and hundreds of inputs a second use up the
 	 * ports within a minute. The replica has read what it was sent by then (or drops it on
 	 * the reset: only less is applied). */
