@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Integration test: LOGIN floods against one roomcastd (review S11), with tests/tools/rcflood
+# sending from a client address of its own while 20 genuine users log in from another one
+# (rcload: its client library retransmits a LOGIN that is not answered).
+#  1. A flood of LOGINs with well-formed tokens whose MAC is wrong, one per datagram: every
+#     genuine user logs in and posts; the control thread verified no more of the flood's
+#     tokens than the per-source bucket lets through (chat.login_burst + chat.login_rate
+#     a second), the rest were dropped on the worker and counted (drops.login_rate).
+#  2. The same with 32 LOGINs bundled in each datagram: the genuine users log in; one LOGIN
+#     of a datagram at most is looked at, the others dropped and counted (login_bundled).
+# Asserts counts only, never timings.
+# rc-timeout: 300
+# shellcheck disable=SC2119 # rc_* helpers take optional arguments
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+RATE=10
+BURST=20
+export RC_CHAT_EXTRA="login_rate = $RATE; login_burst = $BURST;"
+rc_init login_flood
+RC_FLOOD="$RC_BUILD/tests/tools/rcflood"
+rc_require_cmds jq
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCLOAD" "$RC_FLOOD"
+rc_setup_netns
+rc_write_node_conf
+rc_start_node
+MALLORY=$(rc_token mallory)
+GENUINE=${RC_CLIENT_IPS[0]}
+
+bad_tokens() { rc_stat '.control.login_refused.bad_token'; }
+drop() { rc_stat ".drops.$1 // 0"; }
+
+# flood SECONDS SOURCE ARGS...: rcflood login in the background, its pid in FLOOD_PID
+flood() {
+	local secs=$1 src=$2
+	shift 2
+	rc_cli "$RC_FLOOD" login --to "$RC_SERVICE_IP:$RC_PORT" --seconds "$secs" \
+		--token "$MALLORY" --bind "$src" "$@" >>"$RC_WORK/rcflood.log" 2>&1 &
+	FLOOD_PID=$!
+}
+
+# at_most_let_through B0 T0 WHAT: the flood's tokens verified since B0 (counted at T0 on
+# this script's clock) fit in one source's bucket: its burst plus its rate over the time
+# elapsed, and 2 s of slack
+at_most_let_through() {
+	local b0=$1 t0=$2 what=$3 got
+	got=$(($(bad_tokens) - b0))
+	rc_log "$what: $got bad tokens verified in $((SECONDS - t0)) s"
+	[ "$got" -le $((BURST + RATE * (SECONDS - t0 + 2))) ] ||
+		rc_fail "$what: $got bad tokens reached the control thread, more than one source's" \
+			"bucket allows ($BURST + $RATE/s over $((SECONDS - t0)) s)"
+}
+
+rc_log "step 1: a bad-token LOGIN flood, one LOGIN per datagram"
+b0=$(bad_tokens)
+t0=$SECONDS
+flood 12 "${RC_CLIENT_IPS[1]}" --pps 20000
+sleep 1
+rc_assert "20 genuine users log in and post during the flood" \
+	rc_rcload --users 20 --posts 2 --room lf-a --prefix g1- --bind-ip "$GENUINE" --timeout 60
+wait "$FLOOD_PID" || rc_fail "rcflood failed (see $RC_WORK/rcflood.log)"
+at_most_let_through "$b0" "$t0" "bad-token flood"
+rc_assert_int_gt "$(drop login_rate)" 0 "drops.login_rate counts the flood's LOGINs"
+
+rc_log "step 2: 32 LOGINs bundled in each datagram"
+b0=$(bad_tokens)
+bundled0=$(drop login_bundled)
+t0=$SECONDS
+flood 8 "${RC_CLIENT_IPS[2]}" --pps 32000 --per-dgram 32
+sleep 1
+rc_assert "20 genuine users log in and post during the bundled flood" \
+	rc_rcload --users 20 --posts 2 --room lf-b --prefix g2- --bind-ip "$GENUINE" --timeout 60
+wait "$FLOOD_PID" || rc_fail "rcflood failed (see $RC_WORK/rcflood.log)"
+at_most_let_through "$b0" "$t0" "bundled flood"
+rc_assert_int_gt "$(($(drop login_bundled) - bundled0))" 30 \
+	"drops.login_bundled counts the LOGINs after the first of a datagram"
+
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
+rc_log "PASS"
