@@ -25,6 +25,7 @@
 #include "room_table.h"
 #include "session.h"
 #include "lease_guard.h"
+#include "login.h"
 #include "relay_rooms.h"
 
 #define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
@@ -555,6 +556,7 @@ hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned 
 #define RC_DGRAM_CREATING (RC_MAX_DGRAM / (RC_HDR_LEN + 10)) /* JOINs a datagram can hold */
 
 struct dgram {
+	unsigned n_logins;
 	unsigned n_creating;
 	uint8_t len[RC_DGRAM_CREATING];
 	char creating[RC_DGRAM_CREATING][RC_MAX_ROOM]; /* canonical names */
@@ -744,14 +746,17 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	}
 }
 
-/* A request without a session: the LOGIN that makes one, verified by the control thread. */
+/* A request without a session: the LOGIN that makes one, verified by the control thread
+ * once the worker admits it (login.h). */
 static void
-sessionless_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-		    struct req *q)
+sessionless_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
+		    const struct rc_peer *peer, struct req *q)
 {
+	if (!rc_login_admit(dp, w, peer, q->m, q->raw_len, d->n_logins++))
+		return;
 	q->who = (struct rc_who){ .request_id = q->m->hdr.request_id,
 				  .rx_worker = (uint8_t)w->idx, .peer = *peer };
-	if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0) {
+	if (hand_off(dp, w, dp->login_ring, q->row->work, q, 0, RC_DROP_RING_LOGIN) != 0) {
 		w->stats.logins_busy++;
 		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_BUSY, "busy, retry");
 	}
@@ -786,7 +791,7 @@ dispatch(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct rc
 	else if (q->row->needs & RC_REQ_SESSION)
 		session_request(dp, w, d, peer, q);
 	else
-		sessionless_request(dp, w, peer, q);
+		sessionless_request(dp, w, d, peer, q);
 }
 
 void
@@ -794,7 +799,7 @@ rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 	     const uint8_t *p, uint16_t len)
 {
 	size_t off = 0, used;
-	struct dgram d = { .n_creating = 0 };
+	struct dgram d = { .n_logins = 0, .n_creating = 0 };
 	struct rc_msg m;
 	struct req q;
 	int rc;

@@ -398,6 +398,7 @@ setup(void **state)
 	assert_non_null(dp.hist_pool[0]);
 	dp.hist_ring[0] = ring("hist", 0, 0);
 	dp.ctrl_ring = ring("ctrl", 0, 0);
+	dp.login_ring = ring("login", 0, 0);
 	dp.wal_ring[0] = rc_wal_ring(wal);
 	dp.wal_pool[0] = rc_wal_pool(wal);
 
@@ -439,6 +440,10 @@ setup(void **state)
 	dp.max_members = 8;
 	dp.post_rate = 1000;
 	dp.post_burst = 1000;
+	dp.login_rate = 1000;
+	dp.login_burst = 1000;
+	dp.request_rate = 100000;
+	dp.request_burst = 100000;
 	dp.dedup_window = 64;
 	dp.scope_serving[0] = true;
 	dp.rooms_blocked = RC_ROOMS_SERVED;
@@ -524,7 +529,7 @@ test_session_checks(void **state)
 	m.u.login.user = str("bob");
 	m.u.login.token = str("t0ken-t0ken-t0ken-t0ken");
 	input(0, 3, &m);
-	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
 	m = req(RC_T_LOGOUT, s->id, 4);
 	input(1, 1, &m);
 	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
@@ -1144,7 +1149,7 @@ to_control(unsigned k, const struct rc_msg *m, unsigned kind)
 	struct rc_work *wk;
 
 	input(0, k, m);
-	wk = take_work(dp.ctrl_ring);
+	wk = take_work(kind == RC_WORK_LOGIN ? dp.login_ring : dp.ctrl_ring);
 	assert_int_equal(wk->kind, kind);
 	assert_int_equal(wk->req.hdr.type, m->hdr.type);
 	memset(wk->msg, 0, RC_HDR_LEN);
@@ -1231,6 +1236,88 @@ test_control_login_decoded(void **state)
 	assert_int_equal(node.login_refused[RC_LOGIN_BAD_TOKEN], 1);
 	assert_int_equal(node.logins_failed, 1);
 	assert_int_equal(node.logins_ok, 1);
+}
+
+/* n LOGINs bundled in one datagram from peer k to worker 0. */
+static void
+input_logins(unsigned k, unsigned n, uint32_t request_id)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_peer p = peer_of(k);
+	size_t off = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_msg m = login_msg("mallory", "1.bad-token", request_id + i);
+		ssize_t len = rc_encode(buf + off, sizeof(buf) - off, &m);
+
+		assert_true(len > 0);
+		off += (size_t)len;
+	}
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)off);
+}
+
+static void
+test_login_bundled(void **state)
+{
+	uint64_t *drops = dp.workers[0]->stats.drops;
+
+	(void)state;
+	input_logins(3, 5, 1);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drops[RC_DROP_LOGIN_BUNDLED], 4);
+	input_logins(3, 1, 10); /* the next datagram has its own first LOGIN */
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drops[RC_DROP_LOGIN_BUNDLED], 4);
+}
+
+/* LOGINs of one source beyond chat.login_burst are dropped on the worker, unanswered;
+ * another source has a bucket of its own; the setting moves the limit. */
+static void
+test_login_rate_per_source(void **state)
+{
+	uint64_t *drops = dp.workers[0]->stats.drops;
+
+	(void)state;
+	dp.login_rate = 1;
+	dp.login_burst = 2;
+	for (unsigned i = 0; i < 5; i++)
+		input_logins(3, 1, 20 + i);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 2);
+	assert_int_equal(drops[RC_DROP_LOGIN_RATE], 3);
+	collect();
+	assert_int_equal(n_out, 0);
+	input_logins(4, 1, 30);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+
+	dp.login_burst = 4; /* a source seen anew (another slot's owner took its place) */
+	memset(&dp.workers[0]->login_src, 0, sizeof(dp.workers[0]->login_src));
+	for (unsigned i = 0; i < 5; i++)
+		input_logins(3, 1, 40 + i);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 4);
+	assert_int_equal(drops[RC_DROP_LOGIN_RATE], 4);
+}
+
+/* LOGINs have a ring of their own: when it is full, a LOGIN is answered busy, and a JOIN
+ * that creates a room still reaches the control thread. */
+static void
+test_login_ring_apart(void **state)
+{
+	struct rc_session *s = login_as("alice", 1);
+	void *obj;
+	unsigned filled = 0;
+
+	(void)state;
+	while (rte_ring_enqueue(dp.login_ring, &dp) == 0)
+		filled++;
+	input_logins(3, 1, 50);
+	collect();
+	expect_error(3, RC_E_BUSY, RC_T_LOGIN);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_RING_LOGIN], 1);
+	join(0, 1, s->id, "made-during-a-flood");
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_CREATE_ROOM, false), 1);
+	while (rte_ring_dequeue(dp.login_ring, &obj) == 0)
+		filled--;
+	assert_int_equal(filled, 0);
 }
 
 /* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
@@ -1928,6 +2015,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_bundled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_rate_per_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_ring_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 	};
 
