@@ -19,6 +19,7 @@
 
 #include <rte_mempool.h>
 
+#include "budget.h"
 #include "dedup.h"
 #include "fanout.h"
 #include "handoff.h"
@@ -339,14 +340,14 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 #define CREATES RC_REQ_CREATES
 #define LIVE RC_REQ_LIVE
 #define GONE_BYE RC_REQ_GONE_BYE
-#define ROW(t, runs, needs, work, room, not_member, fn) \
-	[RC_T_##t] = { RC_T_##t, RC_REQ_##runs, needs, work, room, not_member, fn }
-#define CONTROL(t, needs, work) ROW(t, ON_CONTROL, needs, RC_WORK_##work, 0, NULL, NULL)
-#define RX(t, needs, fn) ROW(t, ON_RX, needs, 0, 0, NULL, fn)
+#define ROW(t, runs, needs, work, cost, room, not_member, fn) \
+	[RC_T_##t] = { RC_T_##t, RC_REQ_##runs, needs, work, RC_COST_##cost, room, not_member, fn }
+#define CONTROL(t, needs, work) ROW(t, ON_CONTROL, needs, RC_WORK_##work, ONE, 0, NULL, NULL)
+#define RX(t, needs, fn) ROW(t, ON_RX, needs, 0, ONE, 0, NULL, fn)
 #define ROOM(body) offsetof(struct rc_msg, u.body.room)
-#define HOME(t, needs, body, not_member, fn) \
-	ROW(t, ON_HOME, needs, RC_WORK_REQUEST, ROOM(body), not_member, fn)
-#define REFUSED(t) ROW(t, REFUSED, 0, 0, 0, NULL, NULL)
+#define HOME(t, needs, body, cost, not_member, fn) \
+	ROW(t, ON_HOME, needs, RC_WORK_REQUEST, cost, ROOM(body), not_member, fn)
+#define REFUSED(t) ROW(t, REFUSED, 0, 0, ONE, 0, NULL, NULL)
 
 /*
  * One row per message type. Checked in this order (rc_req_input): the session (needs);
@@ -363,12 +364,12 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 	CONTROL(ROOMS,  SESSION,           ROOMS),
 	/*      type    needs              handler */
 	RX(PING,        SESSION,           do_ping),
-	/*   type       needs                      room     non-members refused with  handler */
-	HOME(JOIN,      SESSION | CREATES | LIVE,  join,    NULL,                     do_join),
-	HOME(LEAVE,     SESSION,                   leave,   "not a member",           do_leave),
-	HOME(MEMBERS,   SESSION,                   members, "not a member",           do_members),
-	HOME(FETCH,     SESSION,                   fetch,   "not a member",           do_fetch),
-	HOME(POST,      SESSION | RATED,           post,    "join the room first",    do_post),
+	/*   type     needs                     room     cost     non-members refused with handler */
+	HOME(JOIN,    SESSION | CREATES | LIVE, join,    JOIN,    NULL,                    do_join),
+	HOME(LEAVE,   SESSION,                  leave,   ONE,     "not a member",          do_leave),
+	HOME(MEMBERS, SESSION,                  members, MEMBERS, "not a member",        do_members),
+	HOME(FETCH,   SESSION,                  fetch,   FETCH,   "not a member",          do_fetch),
+	HOME(POST,    SESSION | RATED,          post,    ONE,     "join the room first",   do_post),
 	/* what the node sends: never accepted from a client */
 	REFUSED(LOGIN_OK),
 	REFUSED(JOINED),
@@ -638,6 +639,20 @@ room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct re
 		w->stats.forwarded++;
 }
 
+/* Takes q's cost for room r (NULL: none) from session s's budget (budget.h); false when
+ * over it: answered ERROR 4, counted. */
+static bool
+within_budget(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
+	      const struct req *q, const struct rc_room *r)
+{
+	if (rc_budget_take(dp, s, rc_budget_cost(dp, q->row->cost, r, q->m)))
+		return true;
+	w->stats.drops[RC_DROP_REQUEST_BUDGET]++;
+	rc_req_error(dp, w, &q->who, RC_E_RATE_LIMITED, q->row->type,
+		     "over the request budget, slow down");
+	return false;
+}
+
 static void
 room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
 	     struct req *q)
@@ -664,6 +679,8 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	}
 	/* a remote room is its host's to refuse */
 	if (kind == RC_ROOM_HOSTED && hosted_refused(dp, w, q, r != NULL ? r->scope : where))
+		return;
+	if (!within_budget(dp, w, s, q, r))
 		return;
 	if ((q->row->needs & RC_REQ_RATED) &&
 	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
@@ -733,6 +750,10 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	}
 	rc_session_touch(s, rc_mono_ms());
 	who_from_session(&q->who, s, peer, &q->m->hdr, w->idx);
+	/* ending a session is never refused; a room's request pays once its room is known */
+	if (q->row->runs != RC_REQ_ON_HOME && !(q->row->needs & RC_REQ_GONE_BYE) &&
+	    !within_budget(dp, w, s, q, NULL))
+		return;
 	switch (q->row->runs) {
 	case RC_REQ_ON_RX:
 		q->row->fn(dp, w, NULL, &q->who, q->m);

@@ -9,7 +9,8 @@
  *    reader's next quiescent state.
  *  - rc_session_add(), rc_session_del(), rc_session_table_destroy(): the control thread
  *    only (the single writer). Deleted sessions are freed after a grace period (call_rcu).
- *  - last_seen_ms and the rate bucket are updated by workers with relaxed atomics.
+ *  - last_seen_ms and the rate and budget buckets are updated by workers with relaxed
+ *    atomics.
  */
 #ifndef RC_SESSION_H
 #define RC_SESSION_H
@@ -20,6 +21,7 @@
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include "limit.h"
 #include "pkt.h"
 #include "proto.h"
 
@@ -31,6 +33,7 @@ struct rc_session {
 	uint64_t last_seen_ms;  /* monotonic ms; relaxed atomic */
 	uint64_t rate_stamp_ms; /* token bucket: last refill; relaxed atomic */
 	uint32_t rate_tokens;   /* token bucket: tokens left, in 1/1000 of a POST */
+	struct rc_bucket budget; /* the request budget (budget.h); zeroed: full */
 	uint8_t user_len;
 	struct rc_peer peer;
 	char user[RC_MAX_USER + 1];

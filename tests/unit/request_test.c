@@ -43,6 +43,7 @@
 #include <rte_udp.h>
 #include <urcu-qsbr.h>
 
+#include "budget.h"
 #include "request.h"
 #include "dedup.h"
 #include "log.h"
@@ -1320,6 +1321,74 @@ test_login_ring_apart(void **state)
 	assert_int_equal(filled, 0);
 }
 
+static void
+fetch_from(unsigned k, uint64_t session, const char *name, uint64_t from, unsigned max)
+{
+	struct rc_msg m = req(RC_T_FETCH, session, 8);
+
+	m.u.fetch.room = str(name);
+	m.u.fetch.from_seq = from;
+	m.u.fetch.max = (uint16_t)max;
+	input(0, k, &m);
+}
+
+/* Every request takes from its session's budget by its cost: JOIN and FETCH by the
+ * messages they return, MEMBERS by its datagrams, others 1; over it, ERROR 4 and counted,
+ * nothing asked of the history thread. chat.request_burst moves the limit. */
+static void
+test_request_budget(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
+	struct rc_room *r = room(1, "busy", 0);
+	uint64_t *drops = dp.workers[0]->stats.drops;
+	struct rc_msg m;
+
+	(void)state;
+	dp.request_rate = 1;
+	dp.request_burst = 30;
+	__atomic_store_n(&r->last_committed, 50, __ATOMIC_RELAXED);
+	joined(a, 1, "busy"); /* 1 + 20 replayed: 9 left */
+	fetch_from(1, a->id, "busy", 1, 100); /* 1 + 50 */
+	collect();
+	expect_error(1, RC_E_RATE_LIMITED, RC_T_FETCH);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 1);
+	assert_int_equal(rte_ring_count(dp.hist_ring[0]), 0);
+	fetch_from(1, a->id, "busy", 44, 100); /* 1 + 7: fits */
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_RANGE, true), 1);
+	m = req(RC_T_PING, a->id, 9);
+	input(0, 1, &m); /* 1 left */
+	input(0, 1, &m);
+	collect();
+	assert_int_equal(count_sent(RC_T_PONG), 1);
+	expect_error(1, RC_E_RATE_LIMITED, RC_T_PING);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 2);
+	m = req(RC_T_LOGOUT, a->id, 10); /* ending a session is never refused */
+	input(0, 1, &m);
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
+
+	dp.request_burst = 100;
+	joined(b, 2, "busy");
+	fetch_from(2, b->id, "busy", 1, 100);
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_RANGE, true), 1);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 2);
+}
+
+/* MEMBERS costs the datagrams its answer may take: one per MEMBER_LIST of 64-byte names. */
+static void
+test_request_budget_members(void **state)
+{
+	struct rc_room *r = room(1, "crowd", 0);
+	struct rc_msg m = req(RC_T_MEMBERS, 1, 1);
+	unsigned per_dgram = (RC_MAX_DGRAM - RC_HDR_LEN - 6) / (1 + RC_MAX_USER);
+
+	(void)state;
+	assert_int_equal(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m), 1);
+	r->n_members = 1000; /* the cost reads the count alone */
+	assert_int_equal(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m), 1 + 1000 / per_dgram);
+	assert_true(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m) >= 45);
+	r->n_members = 0;
+}
+
 /* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
 static void
 list_rooms(const struct rc_session *s, const char *prefix, uint32_t request_id)
@@ -2018,6 +2087,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_bundled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_rate_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_ring_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_budget_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 	};
 
