@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 
 #include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
+#include "cookie.h"
 #include "counters.h"
 #include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "limit.h"
@@ -127,6 +128,7 @@ struct rc_worker {
 	struct rc_src_table login_src;     /* LOGINs per source address (chat.login_rate) */
 	struct rc_src_table icmp_src;      /* ICMP echoes per source (workers.icmp_source_rate) */
 	struct rc_bucket icmp_all;         /* ICMP echoes of this worker (workers.icmp_rate) */
+	struct rc_cookie_keys cookie;      /* its LOGIN cookies' keys (cookie.h) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;
@@ -179,6 +181,8 @@ struct rc_dp {
 	unsigned post_burst;
 	unsigned login_rate;      /* LOGINs a second per source address and worker */
 	unsigned login_burst;
+	unsigned login_cookie_threshold; /* LOGINs waiting on login_ring from which a LOGIN
+					  * needs a cookie (0: always) */
 	unsigned request_rate;    /* request budget of a session: cost units a second */
 	unsigned request_burst;
 	unsigned icmp_rate;       /* ICMP echoes answered a second per worker (0: none) */

@@ -360,6 +360,7 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 static const struct rc_req_row rows[RC_T_MAX] = {
 	/*      type    needs              hand-off (enum rc_work_kind) */
 	CONTROL(LOGIN,  0,                 LOGIN),
+	CONTROL(LOGIN_COOKIE, 0,           LOGIN), /* a LOGIN with its COOKIE (login.h) */
 	CONTROL(LOGOUT, SESSION | GONE_BYE, LOGOUT),
 	CONTROL(ROOMS,  SESSION,           ROOMS),
 	/*      type    needs              handler */
@@ -384,6 +385,7 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 	REFUSED(RESUME),
 	REFUSED(REDIRECT),
 	REFUSED(ROOM_LIST),
+	REFUSED(COOKIE),
 	/* node to node: accepted only inside a relay envelope, never in a client's datagram */
 	REFUSED(RJOIN),
 	REFUSED(RJOINED),

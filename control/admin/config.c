@@ -64,6 +64,7 @@ rc_config_defaults(struct rc_config *c)
 	c->post_burst = 100;
 	c->login_rate = 20;
 	c->login_burst = 40;
+	c->login_cookie_threshold = 256;
 	c->request_rate = 2000;
 	c->request_burst = 10000;
 	c->icmp_rate = 1000;
@@ -359,6 +360,7 @@ static const struct key conf_keys[] = {
 	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },
 	{ "chat.login_rate", INT, CONF(login_rate), 1, 100000, parse_uint },
 	{ "chat.login_burst", INT, CONF(login_burst), 1, 1000000, parse_uint },
+	{ "chat.login_cookie_threshold", INT, CONF(login_cookie_threshold), 0, 65536, parse_uint },
 	{ "chat.request_rate", INT, CONF(request_rate), 1, 1000000, parse_uint },
 	{ "chat.request_burst", INT, CONF(request_burst), 1, 10000000, parse_uint },
 	{ "chat.dedup_window", INT, CONF(dedup_window), 16, 1048576, parse_uint },

@@ -105,6 +105,7 @@ struct rc_config {
 	unsigned post_burst;             /* token bucket depth; default 100 */
 	unsigned login_rate;             /* LOGINs a second per source address; default 20 */
 	unsigned login_burst;            /* its bucket's depth; default 40 */
+	unsigned login_cookie_threshold; /* LOGINs queued from which cookies are asked; 256 */
 	unsigned request_rate;           /* request budget per session, cost a second; 2000 */
 	unsigned request_burst;          /* its bucket's depth; default 10000 */
 	unsigned dedup_window;           /* recent (user, cmid) remembered per room; default 4096 */

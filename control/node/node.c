@@ -368,6 +368,7 @@ copy_settings(struct rc_dp *dp, const struct rc_config *c)
 	dp->post_burst = c->post_burst;
 	dp->login_rate = c->login_rate;
 	dp->login_burst = c->login_burst;
+	dp->login_cookie_threshold = c->login_cookie_threshold;
 	dp->request_rate = c->request_rate;
 	dp->request_burst = c->request_burst;
 	dp->icmp_rate = c->icmp_rate;

@@ -161,8 +161,8 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	bool repeat = false;
 	int rc;
 
-	if (m->hdr.type != RC_T_LOGIN)
-		return; /* only LOGIN's row hands over RC_WORK_LOGIN (request.c) */
+	if (m->hdr.type != RC_T_LOGIN && m->hdr.type != RC_T_LOGIN_COOKIE)
+		return; /* only LOGIN's rows hand over RC_WORK_LOGIN (request.c) */
 	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
 	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m->u.login.user.p,
 			     m->u.login.user.len, m->u.login.token.p, m->u.login.token.len,

@@ -443,6 +443,7 @@ setup(void **state)
 	dp.post_burst = 1000;
 	dp.login_rate = 1000;
 	dp.login_burst = 1000;
+	dp.login_cookie_threshold = 1024; /* not under load */
 	dp.request_rate = 100000;
 	dp.request_burst = 100000;
 	dp.dedup_window = 64;
@@ -908,14 +909,14 @@ test_dispatch_table(void **state)
 {
 	static const unsigned accepted[] = { RC_T_LOGIN, RC_T_LOGOUT, RC_T_PING, RC_T_JOIN,
 					     RC_T_LEAVE, RC_T_MEMBERS, RC_T_FETCH, RC_T_POST,
-					     RC_T_ROOMS };
+					     RC_T_ROOMS, RC_T_LOGIN_COOKIE };
 	static const unsigned refused[] = { RC_T_LOGIN_OK, RC_T_JOINED,    RC_T_LEFT,
 					    RC_T_ACK,      RC_T_DELIVER,   RC_T_FETCH_END,
 					    RC_T_MEMBER_LIST, RC_T_PONG,   RC_T_BYE,
 					    RC_T_ERROR,    RC_T_RESUME,    RC_T_REDIRECT,
 					    RC_T_ROOM_LIST, RC_T_RJOIN,    RC_T_RJOINED,
 					    RC_T_RPOST,    RC_T_RFETCH,    RC_T_RLEAVE,
-					    RC_T_RMEMBERS };
+					    RC_T_RMEMBERS, RC_T_COOKIE };
 	unsigned listed[RC_T_MAX] = { 0 };
 
 	(void)state;
@@ -1387,6 +1388,75 @@ test_request_budget_members(void **state)
 	assert_int_equal(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m), 1 + 1000 / per_dgram);
 	assert_true(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m) >= 45);
 	r->n_members = 0;
+}
+
+/* Under load, a LOGIN is answered with a COOKIE for its source address and port, and only a
+ * LOGIN_COOKIE carrying it goes on; the control thread logs a LOGIN_COOKIE in like a LOGIN. */
+static void
+test_login_cookie(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX];
+	struct rc_msg m = login_msg("bob", "1.bad-token", 60), c;
+	const struct rc_msg *got;
+	struct rc_work *wk;
+
+	(void)state;
+	dp.login_cookie_threshold = 0; /* always */
+	input(0, 3, &m);
+	assert_int_equal(rte_ring_count(dp.login_ring), 0);
+	collect();
+	got = sent(RC_T_COOKIE, 3, 0);
+	assert_non_null(got);
+	assert_int_equal(got->hdr.request_id, 60);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_LOGIN_COOKIE], 1);
+	c = m;
+	c.hdr.type = RC_T_LOGIN_COOKIE;
+	c.u.login.cookie_slot = got->u.cookie.slot;
+	c.u.login.cookie_mac = got->u.cookie.mac;
+	input(0, 4, &c); /* another source: a cookie of its own */
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 4, 0));
+	c.u.login.cookie_mac ^= 1;
+	input(0, 3, &c);
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 3, 0));
+	assert_int_equal(rte_ring_count(dp.login_ring), 0);
+	c.u.login.cookie_mac ^= 1;
+	input(0, 3, &c);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_LOGIN_COOKIE], 3);
+
+	dp.login_cookie_threshold = 1; /* not under load: a LOGIN goes on as it is */
+	input(0, 5, &m);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+
+	node_around_dp();
+	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
+				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
+	c.u.login.token = str(token);
+	wk = to_control(3, &c, RC_WORK_LOGIN);
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	assert_non_null(sent(RC_T_LOGIN_OK, 3, 0));
+}
+
+/* A cookie is good for its source, in its slot and the next one only. */
+static void
+test_cookie_slots(void **state)
+{
+	struct rc_cookie_keys k = { 0 };
+	uint64_t t = 1000 * (uint64_t)RC_COOKIE_SLOT_MS, mac;
+	uint32_t slot;
+
+	(void)state;
+	rc_cookie_make(&k, t, 0x0a000001, 4000, &slot, &mac);
+	assert_true(rc_cookie_ok(&k, t, 0x0a000001, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000001, 4001, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000002, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000001, 4000, slot + 1, mac));
+	assert_true(rc_cookie_ok(&k, t + RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t + 2 * RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
 }
 
 /* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
@@ -2088,6 +2158,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_rate_per_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_ring_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_cookie, setup, teardown),
+		cmocka_unit_test(test_cookie_slots),
 		cmocka_unit_test_setup_teardown(test_request_budget_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
 	};
