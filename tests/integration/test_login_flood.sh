@@ -9,6 +9,11 @@
 #     a second), the rest were dropped on the worker and counted (drops.login_rate).
 #  2. The same with 32 LOGINs bundled in each datagram: the genuine users log in; one LOGIN
 #     of a datagram at most is looked at, the others dropped and counted (login_bundled).
+#  3. Cookies (chat.login_cookie_threshold = 0: always, as under load): a flood rotating over
+#     64 source addresses (a full bucket each, as spoofed sources would have) gets COOKIEs
+#     and never sends them back: not one of its tokens reaches the control thread
+#     (login_cookie counts them); the genuine users' client library answers its COOKIE with
+#     a LOGIN_COOKIE and they log in.
 # Asserts counts only, never timings.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
@@ -75,6 +80,29 @@ wait "$FLOOD_PID" || rc_fail "rcflood failed (see $RC_WORK/rcflood.log)"
 at_most_let_through "$b0" "$t0" "bundled flood"
 rc_assert_int_gt "$(($(drop login_bundled) - bundled0))" 30 \
 	"drops.login_bundled counts the LOGINs after the first of a datagram"
+
+rc_log "step 3: cookies, a flood from 64 sources"
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
+export RC_CHAT_EXTRA="$RC_CHAT_EXTRA login_cookie_threshold = 0;"
+rc_write_node_conf
+rc_start_node
+sources=()
+for i in $(seq 100 163); do
+	ip -n "$RC_NS_CLI" addr add "198.18.0.$i/24" dev "$RC_IF_CLI"
+	sources+=(--bind "198.18.0.$i")
+done
+b0=$(bad_tokens)
+c0=$(drop login_cookie)
+flood 8 "${RC_CLIENT_IPS[3]}" --pps 20000 "${sources[@]}"
+sleep 1
+out=$(rc_rcload --users 20 --posts 2 --room lf-c --prefix g3- --bind-ip "$GENUINE" --timeout 60) ||
+	rc_fail "20 genuine users did not log in and post during the flood from 64 sources"
+printf '%s\n' "$out" | grep -o 'cookies=[0-9]*'
+wait "$FLOOD_PID" || rc_fail "rcflood failed (see $RC_WORK/rcflood.log)"
+rc_assert_eq "$(($(bad_tokens) - b0))" 0 "bad tokens verified during the flood with cookies"
+rc_assert_int_gt "$(($(drop login_cookie) - c0))" 1000 "drops.login_cookie counts the flood"
+rc_assert_match "$out" "cookies=([2-9][0-9]|[1-9][0-9]{2,})" \
+	"the genuine users' LOGINs were answered with COOKIEs, and followed them"
 
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 rc_log "PASS"
