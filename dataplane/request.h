@@ -69,6 +69,9 @@ const struct rc_req_row *rc_req_row(unsigned type);
  * type names no room. */
 const struct rc_str *rc_req_room(const struct rc_msg *m);
 
+/* The handlers of the rows that read a room or change its members (request_rooms.c). */
+rc_req_fn rc_req_join, rc_req_leave, rc_req_members, rc_req_fetch, rc_req_ping;
+
 /* One received UDP payload (a bundle of messages) from `peer`. */
 void rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 		  const uint8_t *p, uint16_t len);
