@@ -904,46 +904,6 @@ test_finish_vip(void **state)
 	}
 }
 
-static void
-test_icmp_echo(void **state)
-{
-	struct rc_local l = local();
-	struct rte_mbuf *m = udp_frame(RTE_IPV4(198, 18, 0, 1), 6420, "12345678abcd", 12);
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
-	const uint8_t *payload;
-	struct rc_peer peer;
-	enum rc_drop why;
-	uint16_t len;
-
-	(void)state;
-	ip->next_proto_id = IPPROTO_ICMP;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
-	icmp->icmp_code = 0;
-	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
-	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_REPLY);
-	assert_int_equal(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
-	assert_int_equal(rte_raw_cksum(icmp, 20), 0xffff); /* still a valid checksum */
-	assert_int_equal(ip->src_addr, l.ip);
-	assert_int_equal(rte_raw_cksum(ip, 20), 0xffff);
-	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
-
-	icmp->icmp_type = 13; /* timestamp request: not served */
-	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
-	ip->dst_addr = l.ip;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	eth->dst_addr = our_mac;
-	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
-	assert_int_equal(why, RC_DROP_ICMP_OTHER);
-	rte_pktmbuf_free(m);
-}
-
 /* An ICMP echo request from src to our address (a valid checksum). */
 static struct rte_mbuf *
 echo_frame(uint32_t src)
@@ -962,6 +922,39 @@ echo_frame(uint32_t src)
 	icmp->icmp_cksum = 0;
 	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
 	return m;
+}
+
+static void
+test_icmp_echo(void **state)
+{
+	struct rc_local l = local();
+	struct rte_mbuf *m = echo_frame(RTE_IPV4(198, 18, 0, 10));
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
+	const uint8_t *payload;
+	struct rc_peer peer;
+	enum rc_drop why;
+	uint16_t len;
+
+	(void)state;
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_REPLY);
+	assert_int_equal(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+	assert_int_equal(rte_raw_cksum(icmp, 20), 0xffff); /* still a valid checksum */
+	assert_int_equal(ip->src_addr, l.ip);
+	assert_int_equal(rte_raw_cksum(ip, 20), 0xffff);
+	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &their_mac));
+
+	icmp->icmp_type = 13; /* timestamp request: not served */
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
+	ip->dst_addr = l.ip;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	eth->dst_addr = our_mac;
+	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
+	assert_int_equal(why, RC_DROP_ICMP_OTHER);
+	rte_pktmbuf_free(m);
 }
 
 /* Echo replies leave within the asker's rate, then the worker's; the rest are dropped and
