@@ -801,6 +801,7 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 {
 	uint64_t drained = rc_wal_drained_lsn(w), last = RTE_MAX(rc_wal_last_lsn(w), drained);
 	struct wal_space s;
+	unsigned flags;
 
 	*st = (struct rc_wal_stats){
 		.commits = wal_read_count(&w->ctr.commits),
@@ -829,6 +830,8 @@ rc_wal_get_stats(struct rc_wal *w, struct rc_wal_stats *st)
 		.truncated = wal_read_count(&w->ctr.truncated),
 		.resets = wal_read_count(&w->ctr.resets),
 	};
+	if (mdb_env_get_flags(w->env, &flags) == 0)
+		st->nosync = (flags & MDB_NOSYNC) != 0;
 	if (wal_space_get(w, &s, true) == 0) {
 		st->map_size = s.map_size;
 		st->map_used = s.end - s.free;

@@ -79,6 +79,9 @@ struct rc_wal_stats {
 	uint64_t rooms;           /* rooms stored */
 	uint64_t messages;        /* messages stored */
 	bool full;                /* above the high-water mark */
+	bool nosync;              /* the environment commits without fsync (wal.nosync): an
+				   * acknowledged message can be lost in a crash; read from the
+				   * running LMDB environment, not the configuration */
 	uint64_t lost_completions; /* stored but freed unreported: reply_to had no ring, or
 				    * the ring stayed full for 1 s during rc_wal_stop() */
 	/* the commit log and the drain (README "Storage") */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "display.h"
 #include "rcclient.h"
 
 #define LINE_MAX_BYTES 8192
@@ -65,12 +66,37 @@ usage(FILE *f)
 		RC_DEFAULT_UDP_PORT);
 }
 
-/* Terminal safety: the node validates bodies, but never print raw control characters. */
+/* Terminal safety: names on one line, bodies with their newlines indented, and nothing a
+ * terminal would act on or reorder (display.h). */
+static void
+print_text(FILE *f, const char *s, int multiline)
+{
+	size_t cap = strlen(s) * 8 + 1; /* "<U+XXXX>" is the widest escape of any byte */
+	char small[512], *out = cap <= sizeof(small) ? small : malloc(cap);
+
+	if (out == NULL) {
+		fputs("<unprintable>", f);
+		return;
+	}
+	rc_display_escape(s, multiline, out, cap);
+	fputs(out, f);
+	if (out != small)
+		free(out);
+}
+
 static void
 print_clean(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		fputc((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' ? '?' : *s, f);
+	print_text(f, s, 0);
+}
+
+/* A name or an error text from the node, escaped into buf for a printf (cut if over long). */
+#define ESC_CAP 2048
+static const char *
+esc(const char *s, char *buf)
+{
+	rc_display_escape(s ? s : "", 0, buf, ESC_CAP);
+	return buf;
 }
 
 static void
@@ -87,7 +113,7 @@ print_msg(const struct rc_delivery *d)
 	printf(" #%" PRIu64 " %s] ", d->seq, hms);
 	print_clean(stdout, d->sender);
 	printf(": ");
-	print_clean(stdout, d->body);
+	print_text(stdout, d->body, 1);
 	printf("\n");
 }
 
@@ -101,14 +127,18 @@ on_deliver(void *arg, const struct rc_delivery *d)
 static void
 on_error(void *arg, uint16_t code, uint8_t ref_type, const char *text)
 {
+	char e[ESC_CAP];
+
 	(void)arg;
 	fprintf(stderr, "* error %u (%s) to %s: %s\n", code, rc_err_name(code),
-		rc_msg_type_name(ref_type), text);
+		rc_msg_type_name(ref_type), esc(text, e));
 }
 
 static void
 on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 {
+	char e[ESC_CAP];
+
 	(void)arg;
 	switch (ev) {
 	case RC_EV_SESSION_LOST:
@@ -118,7 +148,7 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 		fprintf(stderr, "* logged in again\n");
 		break;
 	case RC_EV_REJOINED:
-		fprintf(stderr, "* rejoined %s after #%" PRIu64 "\n", room, value);
+		fprintf(stderr, "* rejoined %s after #%" PRIu64 "\n", esc(room, e), value);
 		break;
 	case RC_EV_RELOGIN_FAILED:
 		fprintf(stderr, "* node not answering, retrying in %" PRIu64 " ms\n", value);
@@ -127,7 +157,8 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 		fprintf(stderr, "* token refused: logged out\n");
 		break;
 	case RC_EV_GAP_SKIPPED:
-		fprintf(stderr, "* %" PRIu64 " messages of %s could not be fetched\n", value, room);
+		fprintf(stderr, "* %" PRIu64 " messages of %s could not be fetched\n", value,
+			esc(room, e));
 		break;
 	case RC_EV_RESUMED:
 		if (value == RC_RESUME_OTHER) {
@@ -144,7 +175,8 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 		fflush(stdout);
 		break;
 	case RC_EV_MEMBERSHIP_LOST:
-		fprintf(stderr, "* no longer a member of %s (takeover?): joining again\n", room);
+		fprintf(stderr, "* no longer a member of %s (takeover?): joining again\n",
+			esc(room, e));
 		break;
 	case RC_EV_REDIRECTED:
 		printf("[redirected to ");
@@ -162,12 +194,13 @@ static const char *
 why(const struct rc_client *c, int rc)
 {
 	static char buf[160];
+	char e[ESC_CAP];
 	const char *text;
 	uint16_t code = rc_client_last_error(c, &text);
 
 	if (code == 0 || rc != -rc_client_errno(code))
 		return rc == -ETIMEDOUT ? "no answer from the node" : strerror(-rc);
-	snprintf(buf, sizeof(buf), "%s%s%s", rc_err_name(code), *text ? ": " : "", text);
+	snprintf(buf, sizeof(buf), "%s%s%s", rc_err_name(code), *text ? ": " : "", esc(text, e));
 	return buf;
 }
 
@@ -175,8 +208,9 @@ static void
 print_member(void *arg, const char *user)
 {
 	int *n = arg;
+	char e[ESC_CAP];
 
-	printf("%s%s", (*n)++ ? ", " : "* members: ", user);
+	printf("%s%s", (*n)++ ? ", " : "* members: ", esc(user, e));
 }
 
 static void
@@ -415,6 +449,7 @@ session(struct chat *ch, const char *user, const char *token)
 	};
 	uint64_t last;
 	uint32_t id;
+	char e[ESC_CAP];
 	int rc;
 
 	rc_client_set_callbacks(ch->c, &cb);
@@ -430,7 +465,7 @@ session(struct chat *ch, const char *user, const char *token)
 		return 1;
 	}
 	fprintf(stderr, "* joined %s as %s (room id %" PRIu32 ", last #%" PRIu64 ")\n",
-		rc_client_room_name(ch->c, ch->room), user, id, last);
+		esc(rc_client_room_name(ch->c, ch->room), e), user, id, last);
 	rc = run(ch);
 	if (rc < 0)
 		fprintf(stderr, "roomcast-chat: %s\n", strerror(-rc));

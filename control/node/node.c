@@ -549,6 +549,26 @@ report_alarms(struct rc_node *n)
 	n->dead_letters_logged = dead; /* also down: a drainer stopped */
 }
 
+/* Renew the /metrics snapshot; when it cannot be, the last one stays served, so say so once
+ * (and once again when it recovers) rather than serve stale figures silently. */
+static void
+refresh_metrics(struct rc_node *n)
+{
+	int rc;
+
+	if (n->mgmt == NULL)
+		return;
+	rc = rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n);
+	if (rc == n->metrics_err)
+		return;
+	if (rc != 0)
+		RC_WARN("/metrics snapshot not renewed (%s): the previous one is still served",
+			strerror(-rc));
+	else
+		RC_INFO("/metrics snapshot renewed again");
+	n->metrics_err = rc;
+}
+
 static void
 scheduled_cleanup(struct rc_node *n, uint64_t now)
 {
@@ -606,8 +626,7 @@ rc_node_run(struct rc_node *n)
 			scheduled_cleanup(n, now);
 			report_alarms(n);
 			rc_node_publish_report(n);
-			if (n->mgmt != NULL && rc_mgmt_refresh_metrics(n->mgmt, rc_node_metrics, n) != 0)
-				RC_DEBUG("metrics snapshot incomplete");
+			refresh_metrics(n);
 		}
 		rcu_quiescent_state();
 	}

@@ -109,6 +109,7 @@ struct rc_node {
 	bool encoding_logged;         /* "the database is not UTF8" reported in the log */
 	bool report_due;              /* the cluster state was applied: publish the report */
 	uint64_t ha_changes;          /* rc_ha_node_changes when the report was published */
+	int metrics_err;              /* the last /metrics snapshot's error (0: renewed) */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */

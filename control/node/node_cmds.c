@@ -36,13 +36,13 @@ wal_json(struct rc_node *n)
 	struct rc_wal_stats st;
 
 	rc_wal_get_stats(rc_node_own(n)->wal, &st);
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "commits",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "commits",
 			 (json_int_t)st.commits, "records", (json_int_t)st.records, "bytes",
 			 (json_int_t)st.bytes, "commit_errors", (json_int_t)st.commit_errors,
 			 "max_batch", (json_int_t)st.max_batch, "map_size",
 			 (json_int_t)st.map_size, "map_used", (json_int_t)st.map_used, "rooms",
 			 (json_int_t)st.rooms, "messages", (json_int_t)st.messages, "full",
-			 st.full);
+			 st.full, "nosync", st.nosync);
 }
 
 static RC_ADMIN_HANDLER(cmd_status)
@@ -74,6 +74,9 @@ static RC_ADMIN_HANDLER(cmd_status)
 		       (uint64_t)json_integer_value(json_object_get(wal, "map_used")),
 		       (uint64_t)json_integer_value(json_object_get(wal, "map_size")),
 		       (uint64_t)json_integer_value(json_object_get(wal, "messages")));
+	if (json_is_true(json_object_get(wal, "nosync")))
+		rc_text_printf(t, "ALARM: storage NOT SYNCED (wal.nosync = true): an acknowledged "
+				  "message can be lost in a crash; for tests and benchmarks only\n");
 	json_object_set_new(res, "node", json_string(n->cfg.node_id));
 	json_object_set_new(res, "service_ip", json_string(ip));
 	json_object_set_new(res, "udp_port", json_integer(n->cfg.udp_port));

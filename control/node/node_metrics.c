@@ -132,6 +132,9 @@ storage_metrics(struct rc_node *n, struct rc_metrics_buf *b)
 	rc_metric_rows(b, wal_rows, RTE_DIM(wal_rows), &ws);
 	rc_metric_gauge(b, "roomcast_storage_full", "1 while POSTs are refused: LMDB full", NULL,
 			ws.full ? 1 : 0);
+	rc_metric_gauge(b, "roomcast_wal_nosync",
+			"1 while LMDB commits are not synced (wal.nosync): ACKs are not durable",
+			NULL, ws.nosync ? 1 : 0);
 	rc_metric_rows(b, wal_trim_rows, RTE_DIM(wal_trim_rows), &ws);
 	if (rc_node_own(n)->drainer == NULL)
 		return; /* no database: nothing is ever drained, there is no backlog */

@@ -38,6 +38,9 @@ scope_open(struct rc_scopes *ss, struct rc_scope *s, const char *dir_name, char 
 	s->wal = rc_wal_open(&wc, err, errlen);
 	if (s->wal == NULL)
 		return -errno;
+	if (wc.nosync)
+		RC_WARN("ALARM: wal.nosync = true: %s commits without fsync, an acknowledged "
+			"message can be lost in a crash (for tests and benchmarks only)", dir_name);
 	s->hist = rc_history_create(s->wal, 4096, (int)rte_socket_id(), &rc_replay_ops,
 				    ss->conf.replay);
 	if (s->hist == NULL) {

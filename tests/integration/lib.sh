@@ -130,7 +130,9 @@ rc_assert_int_gt() { # A B DESC: integers, A > B
 }
 
 rc_assert_match() { # TEXT ERE DESC
-	printf '%s\n' "$1" | grep -Eq -- "$2" ||
+	# a here-string, not a pipe: grep -q stops at the first match, and under pipefail the
+	# writer's SIGPIPE on a long text (a /metrics page is over 64 KiB) would fail the check
+	grep -Eq -- "$2" <<<"$1" ||
 		rc_fail "$3: /$2/ not found in: $(printf '%s' "$1" | head -c 600)"
 }
 

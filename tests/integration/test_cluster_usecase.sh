@@ -79,7 +79,7 @@ for i in 0 1 2 3; do # each user's session is on its home node, and there only
 		if [ "$i" = "$j" ]; then
 			rc_assert_match "$sessions" "\\b${USERS[j]}\\b" \
 				"step 1: ${USERS[j]} has a session on its home node ${C4_ID[i]}"
-		elif printf '%s\n' "$sessions" | grep -qw "${USERS[j]}"; then
+		elif grep -qw "${USERS[j]}" <<<"$sessions"; then
 			rc_fail "step 1: ${USERS[j]} has a session on ${C4_ID[i]}, not its home: $sessions"
 		fi
 	done

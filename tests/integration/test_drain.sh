@@ -148,7 +148,7 @@ rc_assert_match "$status" 'ALARM: 1 dead letters' "db status shows the alarm"
 rc_assert_eq "$(rc_ctl -j db status | jq -c '.dead_letters')" \
 	'{"alarm":true,"rows":1,"set_aside":1}' "db status -j: dead_letters"
 metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
-metrics_alarm() { metrics | grep -q '^roomcast_db_dead_letter_rows 1$'; }
+metrics_alarm() { grep -q '^roomcast_db_dead_letter_rows 1$' <<<"$(metrics)"; }
 rc_wait_until 10 "/metrics (a snapshot) shows the alarm's gauge" metrics_alarm
 m=$(metrics)
 rc_log "/metrics: $(grep dead_letter <<<"$m" | grep -v '^#' | tr '\n' ' ')"

@@ -46,7 +46,7 @@ rc_ha_ctl 1 ha status
 rc_ha_ctl 1 room list
 rc_assert_match "$(rc_ha_ctl 1 room list)" "room-0" "n2 hosts n1's room"
 metrics() { ip netns exec "${RC_HA_NS[1]}" curl -s "http://${RC_HA_LINK_IP[1]}:9465/metrics"; }
-backup_metrics() { metrics | grep -q '^roomcast_ha_state{state="Running in Backup Mode"} 1'; }
+backup_metrics() { grep -q '^roomcast_ha_state{state="Running in Backup Mode"} 1' <<<"$(metrics)"; }
 rc_wait_until 5 "n2's /metrics shows its HA state" backup_metrics
 rc_assert_match "$(metrics)" 'roomcast_ha_takeovers_total 1' "n2's /metrics counts the takeover"
 rc_assert_int_gt "$(rc_ha_ctl 1 -j ha status | jq -r .garps_sent)" 0 \

@@ -93,12 +93,13 @@ metrics() { ip netns exec "${RC_HA_NS[$1]}" curl -s "http://${RC_HA_LINK_IP[$1]}
 # the endpoint serves a snapshot the control thread renews every second: wait for the one
 # taken after the counters above were read
 metrics_caught_up() {
-	metrics "$1" | grep -Eq '^roomcast_ha_durability_busy_periods_total [1-9][0-9]*$'
+	grep -Eq '^roomcast_ha_durability_busy_periods_total [1-9][0-9]*$' <<<"$(metrics "$1")"
 }
 for i in 0 1; do
 	rc_wait_until 5 "${RC_HA_ID[i]}: a /metrics snapshot with the busy periods" \
 		metrics_caught_up "$i"
 	m=$(metrics "$i")
+	printf '%s\n' "$m" >"$RC_WORK/metrics-${RC_HA_ID[i]}.txt" # whole, for a failure's reader
 	rc_assert_match "$m" '^roomcast_ha_durability_downgrades_total 0$' \
 		"${RC_HA_ID[i]}: /metrics: no downgrade"
 	rc_assert_match "$m" '^roomcast_ha_peer_busy_refusals_total [1-9][0-9]*$' \

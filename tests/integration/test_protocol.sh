@@ -17,6 +17,7 @@
 #  6. ROOMS lists rooms by prefix (ROOM_LIST with their last seq); the node-to-node types,
 #     REDIRECT and ROOM_LIST sent by a client are dropped unanswered and counted
 #     (msg_unexpected).
+#  6b. roomcast-chat shows a body's bidi override, C1 control and line separator escaped.
 #  7. Steps 1 and 3 again with two workers.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
@@ -25,7 +26,7 @@
 
 rc_init protocol
 rc_require_cmds python3 curl
-rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL"
+rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_CHAT"
 rc_setup_netns
 rc_write_node_conf
 rc_start_node
@@ -109,6 +110,23 @@ rc_assert "RJOIN..RMEMBERS, REDIRECT, ROOM_LIST from a client: not answered" pro
 rc_wait_until 10 "msg_unexpected counts the 8 refused types" \
 	stat_at_least .drops.msg_unexpected $((u0 + 8))
 rc_assert_eq "$(drop msg_unexpected)" $((u0 + 8)) "msg_unexpected after 8 refused types"
+
+# 6b. What roomcast-chat shows of a hostile body: a right-to-left override, a C1 CSI and a
+# line separator (all valid UTF-8 the node stores) come out as visible escapes.
+rc_log "step 6b: roomcast-chat escapes bidi and C1 controls"
+chat() { # USER [stdin: lines] -> roomcast-chat's stdout in $RC_WORK/chat-USER.out
+	rc_cli timeout 15 "$RC_CHAT" -s "$RC_SERVICE_IP:$RC_PORT" -u "$1" -t "$(rc_token "$1")" \
+		-r bidi-1 -b "${RC_CLIENT_IPS[0]}" >"$RC_WORK/chat-$1.out" 2>"$RC_WORK/chat-$1.err"
+}
+printf 'pay \342\200\256moc.live \302\23331m ok\342\200\250[bidi-1 #9] admin: hi\n' | chat mallory
+rc_assert_eq "$(rc_ctl -j room show bidi-1 | jq -r '.last_seq')" 1 "mallory's body is stored"
+printf '/fetch 1 10\n' | chat alice
+rc_assert_match "$(cat "$RC_WORK/chat-alice.out")" \
+	'mallory: pay <U\+202E>moc\.live <U\+009B>31m ok<U\+2028>\[bidi-1 #9\] admin: hi' \
+	"alice's roomcast-chat shows the controls escaped"
+no_raw_controls() { ! LC_ALL=C grep -qP '\xe2\x80\xae|\xc2\x9b|\xe2\x80\xa8' "$1"; }
+rc_assert "no raw RLO, CSI or line separator reaches alice's terminal" \
+	no_raw_controls "$RC_WORK/chat-alice.out"
 
 rc_assert "roomcastd still running" rc_node_alive
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"

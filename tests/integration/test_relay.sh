@@ -82,13 +82,16 @@ tx=$(rc_stat '[.lcores[]?.tx // 0] | add // 0')
 rc_assert_int_gt "$rx" 0 "stats: packets received by the worker lcores (sum of lcores[].rx)"
 rc_assert_int_gt "$tx" 0 "stats: packets sent by the worker lcores (sum of lcores[].tx)"
 metrics() { rc_ns "$RC_NS_NODE" curl -sf "http://127.0.0.1:${RC_MGMT_PORT:-9464}/metrics"; }
-metrics_caught_up() { metrics | grep -Eq '^roomcast_posts_stored_total\{lcore="1",worker="0"\} 200$'; }
+metrics_caught_up() { grep -Eq '^roomcast_posts_stored_total\{lcore="1",worker="0"\} 200$' <<<"$(metrics)"; }
 rc_wait_until 5 "Prometheus (GET /metrics on the management address): posts stored per lcore" \
 	metrics_caught_up
 m=$(metrics)
 rc_assert_match "$m" '# TYPE roomcast_drops_total counter' "Prometheus: the drops family"
 rc_assert_match "$m" 'roomcast_rooms 1' "Prometheus: the rooms gauge"
 rc_assert_match "$m" 'roomcast_storage_full 0' "Prometheus: the storage-full gauge"
+# the node runs its WAL synced (wal.nosync = false): status and /metrics read it from LMDB
+rc_assert_match "$m" 'roomcast_wal_nosync 0' "Prometheus: the WAL is synced"
+rc_assert_eq "$(rc_ctl -j status | jq -r '.wal.nosync')" false "status -j: wal.nosync"
 # the scopes' counters are shown (a single node has one scope: no room can clash)
 rc_assert_eq "$(rc_stat '.control.purges_dropped | type')" number "stats -j: control.purges_dropped"
 rc_assert_eq "$(rc_stat '.control.rooms_name_clash')" 0 "stats -j: control.rooms_name_clash"

@@ -65,7 +65,7 @@ rc_assert_eq "$(jq_of "$j" '[.nodes[] | "\(.id) \(.service) \(.ip):\(.udp_port)"
 	"n2 tc-n2.c1 198.18.0.2:6420" "relay status -j: the directory"
 rc_assert_eq "$(jq_of "$j" '.counters.drops.relay_bad_tag')" 0 "relay status -j: drops by reason"
 rc_assert_eq "$(rc_stat '.relay.drops | length')" 8 "stats -j: the relay's drop reasons"
-metrics_relay() { metrics | grep -Eq '^roomcast_relay_nodes 1$'; }
+metrics_relay() { grep -Eq '^roomcast_relay_nodes 1$' <<<"$(metrics)"; }
 rc_wait_until 5 "GET /metrics: roomcast_relay_nodes 1" metrics_relay
 rc_assert_match "$(metrics)" 'roomcast_relay_drops_total\{reason="bad_tag"\} 0' \
 	"GET /metrics: relay drops by reason"
@@ -95,7 +95,7 @@ rc_assert "LOGIN of $U2 at n1: REDIRECT to n2" \
 rc_assert "LOGIN of $U1 at n1: served" rc_rcproto "$U1" "$(rc_token "$U1")" redirect
 rc_assert_eq "$(rc_stat '.control.logins_redirected')" 1 "stats: one LOGIN redirected"
 rc_assert_eq "$(rc_stat '.control.logins_ok')" 1 "stats: one LOGIN served"
-metrics_redirected() { metrics | grep -Eq '^roomcast_logins_redirected_total 1$'; }
+metrics_redirected() { grep -Eq '^roomcast_logins_redirected_total 1$' <<<"$(metrics)"; }
 rc_wait_until 5 "GET /metrics: roomcast_logins_redirected_total 1" metrics_redirected
 
 # 4. assignment none: no home

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "display.h"
 #include "rcclient.h"
 #include "seqtrack.h"
 
@@ -1108,6 +1109,45 @@ test_rooms_more(void **state)
 	free(f);
 }
 
+/* What roomcast-chat prints of names and bodies: the controls a terminal acts on (C1, DEL),
+ * the bidirectional overrides and isolates and the line separators come out as visible
+ * escapes; a body's newline indents the next line; plain text, accents and emoji pass. */
+static void
+test_display_escape(void **state)
+{
+	char out[256];
+
+	(void)state;
+	/* "alice" followed by RLO + "ecila": would show as "alicealice" */
+	assert_int_equal(rc_display_escape("alice\xe2\x80\xae" "ecila", 0, out, sizeof(out)), 1);
+	assert_string_equal(out, "alice<U+202E>ecila");
+	/* CSI (U+009B) "31m" would turn the rest red; DEL; LRI..PDI; ALM; LRM */
+	assert_int_equal(rc_display_escape("a\xc2\x9b" "31mb\x7f", 0, out, sizeof(out)), 2);
+	assert_string_equal(out, "a<U+009B>31mb<U+007F>");
+	assert_int_equal(rc_display_escape("\xe2\x81\xa6x\xe2\x81\xa9\xd8\x9c\xe2\x80\x8e",
+					   0, out, sizeof(out)), 4);
+	assert_string_equal(out, "<U+2066>x<U+2069><U+061C><U+200E>");
+	/* a line separator would start a fake line */
+	rc_display_escape("hi\xe2\x80\xa8[lobby #9] admin: hi", 1, out, sizeof(out));
+	assert_string_equal(out, "hi<U+2028>[lobby #9] admin: hi");
+	/* a body's newline: kept, the next line indented; in a name: escaped */
+	assert_int_equal(rc_display_escape("one\n[lobby #7 10:00:00] admin: two", 1, out,
+					   sizeof(out)), 0);
+	assert_string_equal(out, "one\n" RC_DISPLAY_INDENT "[lobby #7 10:00:00] admin: two");
+	assert_int_equal(rc_display_escape("a\nb\tc", 0, out, sizeof(out)), 2);
+	assert_string_equal(out, "a<U+000A>b<U+0009>c");
+	/* C0, invalid UTF-8 and a surrogate are escaped; accents and emoji are not */
+	assert_int_equal(rc_display_escape("\x1b[2J\xff\xed\xa0\x80", 1, out, sizeof(out)), 5);
+	assert_string_equal(out, "<U+001B>[2J<FF><ED><A0><80>");
+	assert_int_equal(rc_display_escape("caf\xc3\xa9 \xf0\x9f\x98\x80", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	/* too small: cut at a whole character or escape, always terminated */
+	rc_display_escape("ab\xe2\x80\xae" "cd", 0, out, 8);
+	assert_string_equal(out, "ab");
+	rc_display_escape("caf\xc3\xa9", 0, out, 5);
+	assert_string_equal(out, "caf");
+}
+
 int
 main(void)
 {
@@ -1134,6 +1174,7 @@ main(void)
 		cmocka_unit_test(test_redirect_once),
 		cmocka_unit_test(test_joined_canonical),
 		cmocka_unit_test(test_rooms_more),
+		cmocka_unit_test(test_display_escape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

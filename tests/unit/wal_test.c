@@ -307,6 +307,7 @@ test_reopen_keeps_data(void **state)
 	struct got g;
 
 	f->w = open_ok(&c);
+	assert_true(stats(f->w).nosync); /* the fixture's default: unsynced, and shown so */
 	commit_room(f->w, 1, 1000, "alice", "lobby");
 	commit_room(f->w, 2, 2000, "bob", "dev");
 	commit_range(f->w, 1, 1, 3);
@@ -475,6 +476,8 @@ test_group_commit(void **state)
 	c.batch_max = 128;
 	c.pool_size = 1024;
 	f->w = open_ok(&c);
+	/* what runs, not the setting: synced here, unsynced in the fixture's default */
+	assert_false(stats(f->w).nosync);
 	for (unsigned i = 0; i < 2; i++)
 		p[i] = (struct producer){ .w = f->w, .idx = i,
 					  .done = completion_ring(f->w, i, 2048) };
