@@ -1429,6 +1429,12 @@ test_login_cookie(void **state)
 	dp.login_cookie_threshold = 1; /* not under load: a LOGIN goes on as it is */
 	input(0, 5, &m);
 	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(rte_ring_enqueue(dp.login_ring, &dp), 0); /* one LOGIN waiting: load */
+	input(0, 5, &m);
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 5, 0));
+	assert_int_equal(rte_ring_count(dp.login_ring), 1);
+	assert_int_equal(rte_ring_dequeue(dp.login_ring, (void **)&wk), 0);
 
 	node_around_dp();
 	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
