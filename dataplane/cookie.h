@@ -20,6 +20,11 @@
 #include <stdint.h>
 
 #define RC_COOKIE_SLOT_MS 16000
+/* COOKIEs a worker sends a second at most (its burst too): beyond it a LOGIN without a cookie
+ * is dropped unanswered, so that a spoofed flood is neither reflected in full nor lets the
+ * replies crowd out the worker's own receiving; a genuine client's retransmission gets a
+ * COOKIE later. */
+#define RC_COOKIE_RATE 5000
 
 struct rc_cookie_keys {
 	uint64_t slot;       /* the slot of key[slot & 1]; key[!(slot & 1)] is the one before */

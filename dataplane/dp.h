@@ -129,6 +129,7 @@ struct rc_worker {
 	struct rc_src_table icmp_src;      /* ICMP echoes per source (workers.icmp_source_rate) */
 	struct rc_bucket icmp_all;         /* ICMP echoes of this worker (workers.icmp_rate) */
 	struct rc_cookie_keys cookie;      /* its LOGIN cookies' keys (cookie.h) */
+	struct rc_bucket cookies_sent;     /* COOKIEs it sends (RC_COOKIE_RATE) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;

@@ -21,6 +21,8 @@ send_cookie(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 {
 	struct rc_msg c;
 
+	if (!rc_bucket_take(&w->cookies_sent, now, RC_COOKIE_RATE, RC_COOKIE_RATE, 1))
+		return;
 	memset(&c, 0, sizeof(c));
 	c.hdr.type = RC_T_COOKIE;
 	c.hdr.request_id = m->hdr.request_id;
@@ -45,21 +47,20 @@ rc_login_admit(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer
 		w->stats.drops[RC_DROP_LOGIN_BUNDLED]++;
 		return false;
 	}
-	/* under load, the address is proven first: a COOKIE costs a SipHash and is no larger
-	 * than the LOGIN, and the source's bucket then counts only LOGINs that would reach
-	 * the control thread (a genuine client's LOGIN and LOGIN_COOKIE take one token) */
-	if (under_load(dp) &&
-	    !(m->hdr.type == RC_T_LOGIN_COOKIE &&
-	      rc_cookie_ok(&w->cookie, now, peer->ip, peer->udp_port, m->u.login.cookie_slot,
-			   m->u.login.cookie_mac))) {
-		/* a LOGIN, or a cookie from another address or too old: a (new) COOKIE */
-		w->stats.drops[RC_DROP_LOGIN_COOKIE]++;
-		send_cookie(dp, w, peer, m, raw_len, now);
-		return false;
-	}
+	/* the source's bucket first: it also bounds the COOKIEs one address gets (reflected
+	 * to it if spoofed), so that a flood from a few addresses leaves the worker's COOKIEs
+	 * to everyone else; a genuine client's LOGIN and LOGIN_COOKIE take a token each */
 	if (!rc_src_take(&w->login_src, peer->ip, now, dp->login_rate, dp->login_burst)) {
 		w->stats.drops[RC_DROP_LOGIN_RATE]++;
 		return false;
 	}
-	return true;
+	if (!under_load(dp) ||
+	    (m->hdr.type == RC_T_LOGIN_COOKIE &&
+	     rc_cookie_ok(&w->cookie, now, peer->ip, peer->udp_port, m->u.login.cookie_slot,
+			  m->u.login.cookie_mac)))
+		return true;
+	/* a LOGIN, or a cookie from another address or too old: a (new) COOKIE */
+	w->stats.drops[RC_DROP_LOGIN_COOKIE]++;
+	send_cookie(dp, w, peer, m, raw_len, now);
+	return false;
 }

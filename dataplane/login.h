@@ -3,11 +3,11 @@
  * What a worker lets through of the LOGINs it receives, before the control thread pays for
  * a token's MAC (review S11). In order:
  *  1. one LOGIN per datagram: the others of a bundle are dropped (login_bundled);
- *  2. under load (chat.login_cookie_threshold LOGINs waiting on the control thread), a
+ *  2. a token bucket per source address (chat.login_rate, chat.login_burst) on each worker:
+ *     over it, dropped unanswered (login_rate);
+ *  3. under load (chat.login_cookie_threshold LOGINs waiting on the control thread), a
  *     LOGIN without a valid cookie for its address (cookie.h) is answered with a COOKIE
- *     and goes no further (login_cookie);
- *  3. a token bucket per source address (chat.login_rate, chat.login_burst) on each worker:
- *     over it, dropped unanswered (login_rate).
+ *     (RC_COOKIE_RATE a second at most) and goes no further (login_cookie).
  * What passes is handed to the control thread on its LOGIN ring (dp->login_ring), apart
  * from room creation and LOGOUT (dp->ctrl_ring): a full LOGIN ring refuses LOGINs only.
  *
