@@ -15,6 +15,7 @@ struct rc_room_table {
 	unsigned max;
 	unsigned dedup_window; /* each new room's re-sent POST window */
 	unsigned count;   /* control thread */
+	unsigned remote;  /* control thread: rooms of kind RC_ROOM_REMOTE among count */
 	uint32_t max_id;  /* control thread */
 	uint64_t incarnations; /* control thread: rooms ever added */
 };
@@ -157,6 +158,7 @@ room_add(struct rc_room_table *t, uint32_t id, const char *name, unsigned name_l
 	rcu_assign_pointer(t->by_id[id], r);
 	cds_lfht_add_unique(t->ht, name_hash(name, name_len), match_name, &k, &r->node);
 	t->count++;
+	t->remote += r->kind == RC_ROOM_REMOTE;
 	if (id > t->max_id)
 		t->max_id = id;
 	return r;
@@ -191,6 +193,7 @@ rc_room_del(struct rc_room_table *t, struct rc_room *r)
 		return -ENOENT;
 	rcu_assign_pointer(t->by_id[r->id], NULL);
 	t->count--;
+	t->remote -= r->kind == RC_ROOM_REMOTE;
 	call_rcu(&r->rcu, room_free_rcu);
 	return 0;
 }
@@ -199,6 +202,12 @@ unsigned
 rc_room_count(const struct rc_room_table *t)
 {
 	return t->count;
+}
+
+unsigned
+rc_room_hosted_count(const struct rc_room_table *t)
+{
+	return t->count - t->remote;
 }
 
 uint32_t

@@ -118,6 +118,8 @@ struct rc_room *rc_room_add_remote(struct rc_room_table *t, uint32_t id, const c
 				   uint16_t home, uint16_t host_node);
 
 unsigned rc_room_count(const struct rc_room_table *t);
+/* Writer. The rooms of kind RC_ROOM_HOSTED (what max_rooms bounds). */
+unsigned rc_room_hosted_count(const struct rc_room_table *t);
 uint32_t rc_room_max_id(const struct rc_room_table *t); /* highest id in use, 0 if none */
 unsigned rc_room_capacity(const struct rc_room_table *t);
 

@@ -11,6 +11,10 @@
  *    only (the single writer). Deleted sessions are freed after a grace period (call_rcu).
  *  - last_seen_ms and the rate and budget buckets are updated by workers with relaxed
  *    atomics.
+ *  - The per-user and per-address index (rc_session_user_count(), rc_session_addr_count(),
+ *    rc_session_user_oldest(), rc_session_user_at()): the control thread only; it is kept
+ *    by rc_session_add*() and rc_session_del(), so that the caps on sessions per user and
+ *    per address cost no walk of the table.
  */
 #ifndef RC_SESSION_H
 #define RC_SESSION_H
@@ -37,6 +41,8 @@ struct rc_session {
 	uint8_t user_len;
 	struct rc_peer peer;
 	char user[RC_MAX_USER + 1];
+	/* control thread only: the user's sessions, oldest first (the index) */
+	struct rc_session *user_prev, *user_next;
 };
 
 struct rc_session_table;
@@ -60,6 +66,17 @@ struct rc_session *rc_session_add_id(struct rc_session_table *t, uint64_t id,
 void rc_session_del(struct rc_session_table *t, struct rc_session *s);
 
 unsigned rc_session_count(const struct rc_session_table *t);
+
+/* Writer. Live sessions of this user; of this IPv4 address (network order). */
+unsigned rc_session_user_count(const struct rc_session_table *t, const char *user,
+			       unsigned user_len);
+unsigned rc_session_addr_count(const struct rc_session_table *t, uint32_t ip);
+/* Writer. The user's oldest live session (first created), or NULL. */
+struct rc_session *rc_session_user_oldest(const struct rc_session_table *t, const char *user,
+					  unsigned user_len);
+/* Writer. The user's live session bound to peer's address and UDP port, or NULL. */
+struct rc_session *rc_session_user_at(const struct rc_session_table *t, const char *user,
+				      unsigned user_len, const struct rc_peer *peer);
 
 /* Iterate (reader or writer): cb returns non-zero to stop. */
 int rc_session_foreach(struct rc_session_table *t, int (*cb)(void *arg, struct rc_session *s),

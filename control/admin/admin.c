@@ -13,6 +13,11 @@
  *                |  request > 64 KiB: error reply    |
  *                +-- deadline: error reply, close    +-- deadline: close
  *
+ * Where: the socket's directory must be owned by root (or the daemon's user) and writable by
+ * nobody else (refused otherwise: in a directory others can write to, a name swapped between
+ * bind() and a later change by path could redirect that change to any file). The socket is
+ * born 0660 in admin_group (umask and fsgid around bind()); nothing is changed by path.
+ *
  * Access: the socket file is mode 0660, owner root, group admin_group; on top of that every
  * peer's SO_PEERCRED is checked: uid 0, or a primary or supplementary group (SO_PEERGROUPS)
  * equal to admin_group. Others get {"ok": false, "error": "permission denied: ..."}.
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +43,7 @@
 
 #include "admin_cmd.h"
 #include "clock.h"
+#include "secfile.h"
 
 #define ADMIN_MAX_CONNS 16
 #define ADMIN_REQ_MAX (64 * 1024)
@@ -88,7 +95,7 @@ rc_admin_call(struct rc_admin *a, int argc, char **argv)
 
 /* ---- opening ---- */
 
-/* mkdir -p of path's parent directory (0755). */
+/* mkdir -p of path's parent directory (0755: admin-group members must reach the socket). */
 static int
 mkdir_parent(const char *path)
 {
@@ -138,14 +145,81 @@ clear_stale(const struct sockaddr_un *sa, char *err, size_t errlen)
 	return unlink(sa->sun_path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
-/* Create, bind, restrict and listen. The mode and group are set before listen(), so
- * nobody can connect while they are still the defaults. */
+/* Open the directory of path (cut at the last '/' in dir) and check that nobody but root
+ * (or us) can write to it: names in it are then ours alone. fd or -errno. */
+static int
+open_socket_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		snprintf(err, errlen, "admin socket %s: not an absolute path", path);
+		return -EINVAL;
+	}
+	slash[slash == dir ? 1 : 0] = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "admin socket directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	rc = rc_secfile_check_dirfd(fd, dir, err, errlen);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* bind() with the socket born mode 0660 (umask) and, with an admin group, in that group
+ * (the thread's fsgid): nothing is changed by path afterwards. 0 or -errno. */
+static int
+bind_restricted(struct rc_admin *a, const struct sockaddr_un *sa)
+{
+	mode_t old_mask = umask(0117);
+	int old_gid = a->have_group ? setfsgid(a->gid) : -1;
+	int rc = bind(a->lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
+
+	if (a->have_group)
+		setfsgid((gid_t)old_gid);
+	umask(old_mask);
+	return rc;
+}
+
+/* The bound socket, seen through the directory (no link followed): a socket, 0660, in the
+ * admin group (a set-group-id directory gives its own group: changed here, by the name in
+ * a directory nobody else can write to). Its identity goes to a->dev/ino. 0 or -errno. */
+static int
+check_bound(struct rc_admin *a, int dfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	if (a->have_group && st.st_gid != a->gid &&
+	    (fchownat(dfd, name, (uid_t)-1, a->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0))
+		return -errno;
+	if ((st.st_mode & 07777) != 0660)
+		return -EPERM;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	return 0;
+}
+
+/* Create, bind and listen, in a directory nobody else can write to. The mode and group are
+ * the socket's from its birth, so nobody can connect while they are still the defaults. */
 static int
 admin_listen(struct rc_admin *a, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int rc;
+	int dfd, rc;
 
 	memcpy(sa.sun_path, a->path, sizeof(a->path));
 	if ((rc = mkdir_parent(a->path)) < 0) {
@@ -153,19 +227,21 @@ admin_listen(struct rc_admin *a, char *err, size_t errlen)
 			 strerror(-rc));
 		return rc;
 	}
+	if ((dfd = open_socket_dir(a->path, err, errlen)) < 0)
+		return dfd;
 	if ((rc = clear_stale(&sa, err, errlen)) < 0)
-		return rc;
+		goto out;
 	a->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (a->lfd < 0 || bind(a->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(a->path, 0660) < 0 || (a->have_group && chown(a->path, -1, a->gid) < 0) ||
-	    stat(a->path, &st) < 0 || listen(a->lfd, ADMIN_BACKLOG) < 0) {
+	rc = a->lfd < 0 ? -errno : bind_restricted(a, &sa);
+	if (rc == 0)
+		rc = check_bound(a, dfd, strrchr(a->path, '/') + 1);
+	if (rc == 0 && listen(a->lfd, ADMIN_BACKLOG) < 0)
 		rc = -errno;
-		snprintf(err, errlen, "cannot listen on %s: %s", a->path, strerror(errno));
-		return rc;
-	}
-	a->dev = st.st_dev;
-	a->ino = st.st_ino;
-	return 0;
+	if (rc < 0)
+		snprintf(err, errlen, "cannot listen on %s: %s", a->path, strerror(-rc));
+out:
+	close(dfd);
+	return rc;
 }
 
 static int

@@ -58,7 +58,11 @@ rc_config_defaults(struct rc_config *c)
 	c->max_fetch = 200;
 	c->session_idle_s = 120;
 	c->max_sessions = 65536;
+	c->max_sessions_per_user = 8;
+	c->max_sessions_per_address = 64;
 	c->max_rooms = 10000;
+	c->max_rooms_per_user = 50;
+	c->room_create_per_min = 10;
 	c->max_members = 1000;
 	c->post_rate = 50;
 	c->post_burst = 100;
@@ -340,6 +344,7 @@ static const struct key conf_keys[] = {
 	{ "node.admin_group", STR, CONF(admin_group), 0, 63, parse_str },
 	{ "node.mgmt_address", STR, CONF(mgmt_address), 0, 63, parse_str },
 	{ "node.cluster_file", STR, CONF(cluster_file), 0, 255, parse_str },
+	{ "node.secrets_dir", STR, CONF(secrets_dir), 0, 255, parse_str },
 	{ "eal.args", ARRAY, CONF(eal_argv), 0, RC_MAX_EAL_ARGS, parse_eal_args },
 	{ "ports", CONFIG_TYPE_LIST, CONF(ports), 1, RC_MAX_PORTS, parse_ports },
 	{ "workers.lcores", ARRAY, CONF(worker_lcores), 1, RC_MAX_WORKERS, parse_lcores },
@@ -354,7 +359,13 @@ static const struct key conf_keys[] = {
 	{ "chat.max_fetch", INT, CONF(max_fetch), 1, 1000, parse_uint },
 	{ "chat.session_idle_s", INT, CONF(session_idle_s), 5, 86400, parse_uint },
 	{ "chat.max_sessions", INT, CONF(max_sessions), 1, 16777216, parse_uint },
+	{ "chat.max_sessions_per_user", INT, CONF(max_sessions_per_user), 0, 16777216,
+	  parse_uint },
+	{ "chat.max_sessions_per_address", INT, CONF(max_sessions_per_address), 0, 16777216,
+	  parse_uint },
 	{ "chat.max_rooms", INT, CONF(max_rooms), 1, 16777216, parse_uint },
+	{ "chat.max_rooms_per_user", INT, CONF(max_rooms_per_user), 0, 16777216, parse_uint },
+	{ "chat.room_create_per_min", INT, CONF(room_create_per_min), 0, 60000, parse_uint },
 	{ "chat.max_members", INT, CONF(max_members), 1, 65535, parse_uint },
 	{ "chat.post_rate", INT, CONF(post_rate), 1, 100000, parse_uint },
 	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },
@@ -376,6 +387,8 @@ static const struct key conf_keys[] = {
 	{ "db.conninfo", STR, CONF(db_conninfo), 0, 511, parse_str },
 	{ "db.password_file", STR, CONF(db_password_file), 0, 255, parse_str },
 	{ "db.method", STR, CONF(db_method), 1, 15, parse_str },
+	{ "db.sslmode", STR, CONF(db_sslmode), 0, 15, parse_str },
+	{ "db.sslrootcert", STR, CONF(db_sslrootcert), 0, 255, parse_str },
 	{ "db.batch_max", INT, CONF(db_batch_max), 1, 100000, parse_uint },
 	{ "db.retry_max_ms", INT, CONF(db_retry_max_ms), 100, 600000, parse_uint },
 	{ "db.cleanup_days", INT, CONF(db_cleanup_days), 0, 36500, parse_uint },

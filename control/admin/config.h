@@ -74,6 +74,8 @@ struct rc_config {
 	char admin_group[64];      /* besides root, members of this group may use the socket */
 	char cluster_file[256];    /* seed of the cluster state (configs/cluster-example.conf) or "" */
 	char mgmt_address[64];     /* "IP:PORT" of the management endpoint (metrics, peers), or "" */
+	char secrets_dir[256];     /* every secret and password file lives here (default: the
+				    * configuration file's directory); see control/lib/secfile.h */
 
 	/* eal { args = [...]; } */
 	unsigned eal_argc;
@@ -99,7 +101,11 @@ struct rc_config {
 	unsigned max_fetch;              /* FETCH cap; default 200 */
 	unsigned session_idle_s;         /* default 120 */
 	unsigned max_sessions;           /* default 65536 */
+	unsigned max_sessions_per_user;  /* 0: no cap; default 8 (over it: the oldest ends) */
+	unsigned max_sessions_per_address; /* 0: no cap; default 64 (over it: ERROR 10) */
 	unsigned max_rooms;              /* default 10000 */
+	unsigned max_rooms_per_user;     /* rooms one user created that exist; 0: no cap; 50 */
+	unsigned room_create_per_min;    /* room creations per user per minute; 0: no limit; 10 */
 	unsigned max_members;            /* per room; default 1000 */
 	unsigned post_rate;              /* POSTs per second per session; default 50 */
 	unsigned post_burst;             /* token bucket depth; default 100 */
@@ -129,6 +135,8 @@ struct rc_config {
 	char db_password_file[256];      /* file holding the password (mode 0600), or "" */
 	char db_password[128];           /* read from db_password_file; never logged */
 	char db_method[16];              /* "copy" (default) or "pipeline" */
+	char db_sslmode[16];             /* libpq sslmode ("" = libpq's default), added to conninfo */
+	char db_sslrootcert[256];        /* libpq sslrootcert: the CA file, or "" */
 	unsigned db_batch_max;           /* records per drain transaction; default 10000 */
 	unsigned db_retry_max_ms;        /* reconnect back-off cap; default 5000 */
 	unsigned db_cleanup_days;        /* scheduled cleanup: delete older messages; 0 = off */

@@ -4,9 +4,11 @@
  * key of the file has been parsed (config.c): required keys, the defaults derived from other
  * keys (admin_socket and data_dir from node.id, tx_queues from the number of workers, port
  * names), worker lcores against the EAL arguments (never the main lcore, which runs the
- * control thread), unique ports, the mbuf pool against the rings, chat limits, the secret
- * file (a regular file, not accessible to others, 32..128 bytes, kept raw in c->secret), and
- * the relay's secrets (the same rules, and never equal to the auth secret).
+ * control thread), unique ports, the mbuf pool against the rings, chat limits, the secrets
+ * directory (node.secrets_dir), the secret file (read by the secure reader of secfile.h:
+ * inside that directory, ours, mode 0600/0400, no link; 32..128 bytes, kept raw in
+ * c->secret), the relay's secrets (the same rules, and never equal to the auth secret) and
+ * the database password file (the same rules, first line only).
  *
  * Threads: as config.c.
  */
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 
 #include "config_load.h"
 #include "mgmt.h"
+#include "secfile.h"
 
 static int __attribute__((format(printf, 4, 5)))
 fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
@@ -277,63 +281,68 @@ check_chat(struct rc_config_loader *ld)
 	return 0;
 }
 
-/* Resolve a relative secret file path (in place, cap bytes) against the configuration
- * file's directory. */
+/* Resolve a relative secret file path (in place, cap bytes) against node.secrets_dir. */
 static int
 resolve_secret_path(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
 		    char *path, size_t cap)
 {
-	const char *slash = strrchr(ld->path, '/');
-	char buf[256];
+	const char *dir = ld->c->secrets_dir;
+	char buf[512];
 	int n;
 
-	if (path[0] == '/' || slash == NULL)
+	if (path[0] == '/')
 		return 0;
-	n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - ld->path), ld->path, path);
+	n = snprintf(buf, sizeof(buf), "%s/%s", dir, path);
 	if (n < 0 || (size_t)n >= sizeof(buf) || (size_t)n >= cap)
 		return fail(ld, s, key, "path too long once made absolute");
 	memcpy(path, buf, n + 1);
 	return 0;
 }
 
-/* Read the secret file at path (setting s, key) into out (32..cap bytes): a regular file not
- * accessible to others. *len gets its length. */
+/* Read the secret file at path f (setting s, key k) into out (32..cap bytes) with the secure
+ * reader: inside node.secrets_dir, ours, mode 0600/0400, no link. *len gets its length. */
 static int
 read_secret(struct rc_config_loader *ld, const config_setting_t *s, const char *k,
 	    const char *f, uint8_t *out, size_t cap, unsigned *len)
 {
-	uint8_t buf[RC_RELAY_SECRET_MAX + 1];
-	struct stat st;
-	ssize_t n;
-	int fd, rc;
+	char err[400];
+	size_t n = 0;
+	int rc;
 
-	fd = open(f, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(ld, s, k, "cannot open %s: %s", f, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fail(ld, s, k, "%s is not a regular file", f);
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		close(fd);
-		return fail(ld, s, k, "%s is accessible to every user (mode %04o); chmod o-rw it",
-			    f, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_size > (off_t)cap)
-		n = st.st_size; /* too long: say how long */
-	else
-		n = read(fd, buf, sizeof(buf));
-	rc = errno;
-	close(fd);
-	if (n < 0)
-		return fail(ld, s, k, "cannot read %s: %s", f, strerror(rc));
-	if (n < RC_SECRET_MIN || (size_t)n > cap)
-		return fail(ld, s, k, "%s holds %zd bytes; a secret needs %d..%zu", f, n,
+	rc = rc_secfile_read(ld->c->secrets_dir, f, out, cap, &n, 0, err, sizeof(err));
+	if (rc < 0 && rc != -EFBIG)
+		return fail(ld, s, k, "%s", err);
+	if (rc == -EFBIG || n < RC_SECRET_MIN) {
+		explicit_bzero(out, cap);
+		return fail(ld, s, k, "%s holds %zu bytes; a secret needs %d..%zu", f, n,
 			    RC_SECRET_MIN, cap);
-	memcpy(out, buf, n);
+	}
 	*len = (unsigned)n;
-	explicit_bzero(buf, sizeof(buf));
 	return 0;
+}
+
+/* node.secrets_dir: by default the configuration file's directory (made absolute); it
+ * must be ours and writable by nobody else. */
+static int
+check_secrets_dir(struct rc_config_loader *ld)
+{
+	struct rc_config *c = ld->c;
+	const char *k = "node.secrets_dir";
+	char dir[PATH_MAX], real[PATH_MAX], err[400];
+	const char *slash = strrchr(ld->path, '/');
+	int rc;
+
+	if (c->secrets_dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - ld->path) : 1,
+			 slash ? (slash == ld->path ? "/" : ld->path) : ".");
+		if (realpath(dir, real) == NULL)
+			return fail(ld, NULL, k, "cannot resolve %s: %s", dir, strerror(errno));
+		if (strlen(real) >= sizeof(c->secrets_dir))
+			return fail(ld, NULL, k, "%s: path too long", real);
+		snprintf(c->secrets_dir, sizeof(c->secrets_dir), "%s", real);
+	}
+	rc = rc_secfile_check_dir(c->secrets_dir, err, sizeof(err));
+	return rc < 0 ? fail(ld, at(ld, k), k, "%s", err) : 0;
 }
 
 static int
@@ -406,11 +415,11 @@ check_db(struct rc_config_loader *ld)
 	struct rc_config *c = ld->c;
 	const char *k = "db.password_file";
 	const config_setting_t *s = at(ld, k);
-	struct stat st;
+	char err[400];
 	uint32_t ip;
 	uint16_t port;
-	ssize_t n;
-	int fd, rc;
+	size_t n;
+	int rc;
 
 	if (c->mgmt_address[0] != '\0' && rc_mgmt_parse_addr(c->mgmt_address, &ip, &port) != 0)
 		return fail(ld, at(ld, "node.mgmt_address"), "node.mgmt_address",
@@ -420,22 +429,50 @@ check_db(struct rc_config_loader *ld)
 			    "\"%s\": expected \"copy\" or \"pipeline\"", c->db_method);
 	if (c->db_password_file[0] == '\0')
 		return 0;
-	fd = open(c->db_password_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(ld, s, k, "cannot open %s: %s", c->db_password_file, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & (S_IROTH | S_IWOTH))) {
-		close(fd);
-		return fail(ld, s, k, "%s must be a regular file not accessible to every user",
-			    c->db_password_file);
-	}
-	n = read(fd, c->db_password, sizeof(c->db_password) - 1);
-	rc = errno;
-	close(fd);
-	if (n < 0)
-		return fail(ld, s, k, "cannot read %s: %s", c->db_password_file, strerror(rc));
-	while (n > 0 && (c->db_password[n - 1] == '\n' || c->db_password[n - 1] == '\r'))
-		n--;
-	c->db_password[n] = '\0';
+	if ((rc = resolve_secret_path(ld, s, k, c->db_password_file,
+				      sizeof(c->db_password_file))) < 0)
+		return rc;
+	rc = rc_secfile_read(c->secrets_dir, c->db_password_file, (uint8_t *)c->db_password,
+			     sizeof(c->db_password), &n, RC_SECFILE_LINE, err, sizeof(err));
+	return rc < 0 ? fail(ld, s, k, "%s", err) : 0;
+}
+
+/* db.sslmode and db.sslrootcert: checked, then added to db.conninfo (after it: they win over
+ * the same keywords there). A mode that checks the server's certificate needs the CA file
+ * named: libpq would otherwise look in the daemon's home directory and fail at connect. */
+static int
+check_db_tls(struct rc_config_loader *ld)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					      "verify-ca", "verify-full" };
+	struct rc_config *c = ld->c;
+	const char *ca = c->db_sslrootcert, *mode = c->db_sslmode;
+	size_t i, n = sizeof(modes) / sizeof(modes[0]), len;
+
+	for (i = 0; mode[0] != '\0' && i < n && strcmp(mode, modes[i]) != 0; i++)
+		;
+	if (i == n)
+		return fail(ld, at(ld, "db.sslmode"), "db.sslmode", "\"%s\": expected disable, "
+			    "allow, prefer, require, verify-ca or verify-full", mode);
+	if (strncmp(mode, "verify-", 7) == 0 && ca[0] == '\0')
+		return fail(ld, at(ld, "db.sslmode"), "db.sslmode", "%s checks the server's "
+			    "certificate: name the CA that signed it in db.sslrootcert", mode);
+	if (ca[0] != '\0' && strcmp(ca, "system") != 0 &&
+	    (ca[0] != '/' || strpbrk(ca, "'\\") != NULL || access(ca, R_OK) != 0))
+		return fail(ld, at(ld, "db.sslrootcert"), "db.sslrootcert", "%s: %s", ca,
+			    ca[0] != '/' ? "not an absolute path" :
+			    strpbrk(ca, "'\\") ? "quotes and backslashes are not allowed" :
+			    strerror(errno));
+	len = strlen(c->db_conninfo);
+	if (c->db_conninfo[0] != '\0' && mode[0] != '\0')
+		len += (size_t)snprintf(c->db_conninfo + len, sizeof(c->db_conninfo) - len,
+					" sslmode=%s", mode);
+	if (c->db_conninfo[0] != '\0' && ca[0] != '\0' && len < sizeof(c->db_conninfo))
+		len += (size_t)snprintf(c->db_conninfo + len, sizeof(c->db_conninfo) - len,
+					" sslrootcert='%s'", ca);
+	if (len >= sizeof(c->db_conninfo))
+		return fail(ld, at(ld, "db.conninfo"), "db.conninfo", "too long with db.sslmode "
+			    "and db.sslrootcert (at most %zu bytes)", sizeof(c->db_conninfo) - 1);
 	return 0;
 }
 
@@ -487,9 +524,11 @@ rc_config_check(struct rc_config_loader *ld)
 {
 	int rc;
 
-	if ((rc = check_node(ld)) < 0 || (rc = check_workers(ld)) < 0 ||
+	if ((rc = check_node(ld)) < 0 || (rc = check_secrets_dir(ld)) < 0 ||
+	    (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
 	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0 ||
+	    (rc = check_db_tls(ld)) < 0 ||
 	    (rc = check_ha(ld)) < 0 || (rc = check_relay(ld)) < 0)
 		return rc;
 	return 0;

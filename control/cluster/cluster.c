@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "secfile.h"
 
 /* ---- names ---- */
 
@@ -270,7 +271,23 @@ rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap)
 	 * that the conninfo shown by db list and db check tells) */
 	if (strchr(d->host, ',') != NULL)
 		len = conninfo_add(buf, cap, len, "target_session_attrs", "read-write");
+	if (d->sslmode[0] != '\0')
+		len = conninfo_add(buf, cap, len, "sslmode", d->sslmode);
+	if (d->sslrootcert[0] != '\0')
+		len = conninfo_add(buf, cap, len, "sslrootcert", d->sslrootcert);
 	return len;
+}
+
+bool
+rc_cluster_sslmode_ok(const char *mode)
+{
+	static const char *const modes[] = { "disable", "allow", "prefer", "require",
+					      "verify-ca", "verify-full" };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(mode, modes[i]) == 0)
+			return true;
+	return false;
 }
 
 bool
@@ -300,31 +317,20 @@ rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out)
 }
 
 int
-rc_cluster_check_password_file(const char *path, char *err, size_t errlen)
+rc_cluster_check_password_file(const char *secrets_dir, const char *path, char *err,
+			       size_t errlen)
 {
-	struct stat st;
-	int fd, rc;
+	char pw[1024];
+	size_t len;
+	int rc;
 
 	if (path == NULL || path[0] != '/')
 		return cl_refuse(err, errlen, -EINVAL, "password file \"%s\" must be an absolute "
 				 "path", path ? path : "");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
-	}
-	rc = fstat(fd, &st) < 0 ? -errno : 0;
-	close(fd);
-	if (rc < 0)
-		return cl_refuse(err, errlen, rc, "password file %s: %s", path, strerror(-rc));
-	if (!S_ISREG(st.st_mode))
-		return cl_refuse(err, errlen, -EINVAL, "password file %s is not a regular file",
-				 path);
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		return cl_refuse(err, errlen, -EPERM, "password file %s is accessible to every "
-				 "user (mode %04o); chmod o-rw it", path,
-				 (unsigned)(st.st_mode & 07777));
-	return 0;
+	rc = rc_secfile_read(secrets_dir, path, (uint8_t *)pw, sizeof(pw), &len,
+			     RC_SECFILE_LINE, err, errlen);
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
 }
 
 /* ---- the empty state ---- */
@@ -531,6 +537,11 @@ check_dbs(const struct rc_cluster *c, const struct node_ref *r, unsigned n, stru
 		if (rc_cluster_find_db(c, d->name) != d) {
 			snprintf(k, sizeof(k), "databases[%u].name", i);
 			return cl_fail(e, k, "database %s is defined twice", d->name);
+		}
+		if (strncmp(d->sslmode, "verify-", 7) == 0 && d->sslrootcert[0] == '\0') {
+			snprintf(k, sizeof(k), "databases[%u].sslmode", i);
+			return cl_fail(e, k, "%s checks the server's certificate: name the CA that "
+				       "signed it in sslrootcert", d->sslmode);
 		}
 		ports = d->ports[0] != '\0' ? rc_cluster_list_count(d->ports, cl_port_ok) : 0;
 		if (ports > 1 && ports != hosts) {

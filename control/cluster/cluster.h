@@ -157,6 +157,8 @@ struct rc_cl_db {
 	char dbname[64];
 	char user[64];
 	char password_file[256]; /* absolute path, or "" (no password); never the password */
+	char sslmode[16];        /* libpq sslmode, or "" (libpq's default) */
+	char sslrootcert[256];   /* the CA file (absolute path), or "": verify-* need one */
 };
 
 struct rc_cl_counts {
@@ -281,12 +283,17 @@ const char *rc_cluster_group_db(const struct rc_cl_group *g);
  * "host=H port=P dbname=D user=U" (values quoted when needed). snprintf-like. */
 size_t rc_cluster_db_conninfo(const struct rc_cl_db *d, char *buf, size_t cap);
 
+/* One of libpq's sslmode values (disable .. verify-full). */
+bool rc_cluster_sslmode_ok(const char *mode);
+
 /* "IPV4:PORT" -> address (network order). false when malformed. */
 bool rc_cluster_parse_mgmt(const char *s, struct sockaddr_in *out);
 
 /* The password file rules, for db add and for a check at any time: an absolute path to a
- * regular file that exists and is not readable or writable by every user. 0 or -errno. */
-int rc_cluster_check_password_file(const char *path, char *err, size_t errlen);
+ * file the secure reader (secfile.h) accepts in secrets_dir (the node's node.secrets_dir:
+ * inside it, owned by root or the daemon's user, mode 0600/0400, no link). 0 or -errno. */
+int rc_cluster_check_password_file(const char *secrets_dir, const char *path, char *err,
+				   size_t errlen);
 
 /* ---- mutations: origin is the node id making the change ---- */
 
@@ -305,11 +312,16 @@ extern const char *const rc_cluster_chat_keys[]; /* NULL-terminated */
 /* type: "postgresql" (or "postgres", "pg", "pgsql", any case); any other type (Oracle, SQL
  * Server, ...) is refused with -EOPNOTSUPP and "database type \"oracle\" is not supported:
  * roomcast supports PostgreSQL only (type postgresql)". port 0 = 5432. password_file: "" (no
- * password) or a file that passes rc_cluster_check_password_file (checked here, on the node
- * that runs the command). -EEXIST when the name is taken, -ENOSPC when the table is full. */
+ * password) or an absolute path; the file itself is checked by the node's command against
+ * its secrets directory (rc_cluster_check_password_file), and again by every node that
+ * reads it. -EEXIST when the name is taken, -ENOSPC when the table is full. */
 int rc_cluster_db_add(struct rc_cluster *c, const char *origin, const char *name,
 		      const char *type, const char *host, unsigned port, const char *dbname,
 		      const char *user, const char *password_file, char *err, size_t errlen);
+/* TLS to database name: libpq's sslmode ("" = libpq's default) and the CA file sslrootcert
+ * (absolute path, or ""); verify-ca and verify-full need sslrootcert. 0, -ENOENT, -EINVAL. */
+int rc_cluster_db_set_tls(struct rc_cluster *c, const char *origin, const char *name,
+			  const char *sslmode, const char *sslrootcert, char *err, size_t errlen);
 /* The same with the port(s) as text: NULL or "" (5432), one port (of every host), or one
  * port per host of a comma-separated host list ("5432,5433" with host "a,b"). */
 int rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *name,

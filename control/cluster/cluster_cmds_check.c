@@ -106,11 +106,11 @@ resolve_target(struct cc_ctx *x, struct target *tg, struct rc_dbcheck_report *r)
 		snprintf(tg->database, sizeof(tg->database), "%s", d->name);
 		snprintf(tg->password_file, sizeof(tg->password_file), "%s", d->password_file);
 		rc_cluster_db_conninfo(d, tg->shown, sizeof(tg->shown));
-		rc = cc_db_conninfo(d, tg->conninfo, sizeof(tg->conninfo), err, sizeof(err));
+		rc = cc_db_conninfo(x, d, tg->conninfo, sizeof(tg->conninfo), err, sizeof(err));
 		if (rc != 0) {
-			snprintf(fix, sizeof(fix), "put the password of role %s in %s (mode 0600), "
-				 "or define the database again with the right --password-file",
-				 d->user, d->password_file);
+			snprintf(fix, sizeof(fix), "put the password of role %s in %s (in %s, owned "
+				 "by root, mode 0600), or define the database again with the right "
+				 "--password-file", d->user, d->password_file, x->cfg->secrets_dir);
 			rc_dbcheck_add(r, "", "password_file", RC_DBCHECK_FAIL, rc, fix, "%s", err);
 		}
 		return rc;

@@ -3,12 +3,13 @@
  * The external database commands (cluster_cmds_impl.h):
  *
  *   db add NAME --type T --host H [--port P] --dbname D --user U [--password-file F]
+ *          [--sslmode M] [--sslrootcert CA]
  *   db list | db remove NAME
  *   db assign NAME --group G | --node N
  *   db unassign --group G [--node N]
  *
  * and cc_db_conninfo(), which reads a database's password file when a connection is about to
- * be made. The password is never part of the state, of a reply, of a log line or of a
+ * be made, through the secure reader (secfile.h) in the node's secrets directory. The password is never part of the state, of a reply, of a log line or of a
  * published document: only the file's path is.
  *
  * Threads: the control thread (cc_db_conninfo: any thread).
@@ -23,43 +24,18 @@
 #include "admin_table.h"
 #include "clock.h"
 #include "cluster_cmds_impl.h"
+#include "secfile.h"
 
 #define PASSWORD_MAX 1024
 
 /* ---- conninfo with the password ---- */
 
-/* The first line of path (without its line end) into pw. 0 or -errno with the reason. */
-static int
-read_password(const char *path, char *pw, size_t cap, char *err, size_t errlen)
-{
-	ssize_t len;
-	int fd, rc;
-
-	rc = rc_cluster_check_password_file(path, err, errlen);
-	if (rc != 0)
-		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "password file %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	len = read(fd, pw, cap - 1);
-	rc = len < 0 ? -errno : 0;
-	close(fd);
-	if (rc != 0) {
-		snprintf(err, errlen, "password file %s: %s", path, strerror(-rc));
-		return rc;
-	}
-	pw[len] = '\0';
-	pw[strcspn(pw, "\r\n")] = '\0';
-	return 0;
-}
-
 int
-cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_t errlen)
+cc_db_conninfo(const struct cc_ctx *x, const struct rc_cl_db *d, char *out, size_t cap,
+	       char *err, size_t errlen)
 {
 	char pw[PASSWORD_MAX];
+	size_t len;
 	int rc = 0;
 
 	if (rc_cluster_db_conninfo(d, out, cap) >= cap) {
@@ -68,7 +44,8 @@ cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_
 	}
 	if (d->password_file[0] == '\0')
 		return 0;
-	rc = read_password(d->password_file, pw, sizeof(pw), err, errlen);
+	rc = rc_secfile_read(x->cfg->secrets_dir, d->password_file, (uint8_t *)pw, sizeof(pw),
+			     &len, RC_SECFILE_LINE, err, errlen);
 	if (rc == 0 && pw[0] != '\0' && rc_cluster_append_password(out, cap, pw) != 0) {
 		snprintf(err, errlen, "database %s: the password is too long", d->name);
 		rc = -ENOSPC;
@@ -82,7 +59,7 @@ cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_
 /* ---- db add ---- */
 
 struct db_add {
-	const char *name, *type, *host, *port, *dbname, *user, *pwfile;
+	const char *name, *type, *host, *port, *dbname, *user, *pwfile, *sslmode, *sslrootcert;
 	unsigned port_num;
 };
 
@@ -90,10 +67,14 @@ static int
 mut_db_add(struct rc_cluster *c, const char *origin, void *arg, char *err, size_t errlen)
 {
 	const struct db_add *a = arg;
+	int rc = rc_cluster_db_add_hosts(c, origin, a->name, a->type, a->host,
+					 a->port != NULL ? a->port : "5432", a->dbname, a->user,
+					 a->pwfile ? a->pwfile : "", err, errlen);
 
-	return rc_cluster_db_add_hosts(c, origin, a->name, a->type, a->host,
-				       a->port != NULL ? a->port : "5432", a->dbname, a->user,
-				       a->pwfile ? a->pwfile : "", err, errlen);
+	if (rc == 0 && (a->sslmode != NULL || a->sslrootcert != NULL))
+		rc = rc_cluster_db_set_tls(c, origin, a->name, a->sslmode ? a->sslmode : "",
+					   a->sslrootcert ? a->sslrootcert : "", err, errlen);
+	return rc;
 }
 
 /* Is type one that db add takes? Asked of cluster.h itself, on a scratch state, so that the
@@ -137,6 +118,7 @@ db_add_args(int argc, char **argv, struct db_add *a, char *err, size_t errlen)
 		{ "--type", { &a->type, NULL } },	  { "--host", { &a->host, NULL } },
 		{ "--port", { &a->port, NULL } },	  { "--dbname", { &a->dbname, NULL } },
 		{ "--user", { &a->user, NULL } },	  { "--password-file", { &a->pwfile, NULL } },
+		{ "--sslmode", { &a->sslmode, NULL } },	  { "--sslrootcert", { &a->sslrootcert, NULL } },
 	};
 	const char *pos[1];
 	unsigned n_pos;
@@ -179,6 +161,11 @@ static RC_ADMIN_HANDLER(cmd_db_add)
 
 	if (rc != 0)
 		return rc;
+	/* the file is checked here, in this node's secrets directory, before the state names
+	 * it; every node that later connects reads it through the same reader */
+	if (a.pwfile != NULL && a.pwfile[0] != '\0' &&
+	    (rc = rc_cluster_check_password_file(x->cfg->secrets_dir, a.pwfile, err, errlen)) < 0)
+		return rc == -EINVAL ? -EPERM : rc;
 	rc = cc_change(x, mut_db_add, &a, err, errlen);
 	if (rc != 0)
 		return rc;
@@ -367,7 +354,8 @@ static RC_ADMIN_HANDLER(cmd_db_unassign)
 
 static const struct rc_admin_cmd cmds[] = {
 	{ "db add",
-	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F]",
+	  "NAME --type postgresql --host H [--port P] --dbname D --user U [--password-file F] "
+	  "[--sslmode M] [--sslrootcert CA]",
 	  "define an external database (PostgreSQL); the password stays in F", cmd_db_add, 0,
 	  RC_ADMIN_ANY },
 	{ "db list", "", "the external databases and where they are assigned (no passwords)",

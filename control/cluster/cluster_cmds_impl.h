@@ -80,10 +80,11 @@ int cc_change(struct cc_ctx *x, rc_cluster_mut_fn fn, void *arg, char *err, size
 
 /* ---- databases (cluster_cmds_db.c) ---- */
 
-/* d's libpq conninfo with the password read from its password_file now (never logged,
- * never stored): 0, or -errno with the reason in err. Wipe out with explicit_bzero after
- * use. */
-int cc_db_conninfo(const struct rc_cl_db *d, char *out, size_t cap, char *err, size_t errlen);
+/* d's libpq conninfo with the password read from its password_file now, through the secure
+ * reader in the node's secrets directory (never logged, never stored): 0, or -errno with
+ * the reason in err. Wipe out with explicit_bzero after use. */
+int cc_db_conninfo(const struct cc_ctx *x, const struct rc_cl_db *d, char *out, size_t cap,
+		   char *err, size_t errlen);
 
 /* ---- reports (cluster_cmds_check.c) ---- */
 

@@ -96,8 +96,8 @@ job_of(const struct rc_cluster *c, const struct rc_cl_merge *m, struct rc_merge_
 
 /* The connections and the TC states for p, into the buffers of run. 0 or -errno. */
 static int
-params_of(const struct rc_cluster *c, const struct rc_cl_merge *m, struct cc_run *run,
-	  char *err, size_t errlen)
+params_of(const struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_merge *m,
+	  struct cc_run *run, char *err, size_t errlen)
 {
 	const char *names[RC_MERGE_DB_MAX] = { m->sources[0], m->sources[1], m->target };
 	const struct rc_cl_group *g = rc_cluster_find_group(c, m->group, NULL);
@@ -121,7 +121,8 @@ params_of(const struct rc_cluster *c, const struct rc_cl_merge *m, struct cc_run
 			snprintf(err, errlen, "database %s does not exist", names[d]);
 			return -ENOENT;
 		}
-		rc = cc_db_conninfo(db, run->conninfo[d], sizeof(run->conninfo[d]), err, errlen);
+		rc = cc_db_conninfo(x, db, run->conninfo[d], sizeof(run->conninfo[d]), err,
+				    errlen);
 		if (rc != 0)
 			return rc;
 		run->p.conninfo[d] = run->conninfo[d];
@@ -515,7 +516,7 @@ validate_job(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_me
 	int rc;
 
 	job_of(c, *m, &v->job);
-	rc = params_of(c, *m, v, err, errlen);
+	rc = params_of(x, c, *m, v, err, errlen);
 	if (rc != 0)
 		return rc;
 	rc_merge_validate(&v->job, &v->p, &v->r); /* the verdict is in v->job and v->r */
@@ -650,7 +651,7 @@ run_start(struct cc_ctx *x, const struct rc_cluster *c, const struct rc_cl_merge
 
 	run->id = id;
 	job_of(c, m, &run->job);
-	rc = params_of(c, m, run, err, errlen);
+	rc = params_of(x, c, m, run, err, errlen);
 	if (rc == 0)
 		rc = record_keep(x, m, RC_CL_MERGE_RUNNING, "", err, errlen);
 	if (rc != 0)

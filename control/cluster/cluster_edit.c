@@ -430,11 +430,9 @@ rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *na
 	if (c->n_dbs == RC_CL_MAX_DBS)
 		return cl_refuse(err, errlen, -ENOSPC, "%d databases are defined, the most there "
 				 "can be: remove one first", RC_CL_MAX_DBS);
-	if (password_file != NULL && password_file[0] != '\0') {
-		rc = rc_cluster_check_password_file(password_file, err, errlen);
-		if (rc < 0)
-			return rc;
-	}
+	if (password_file != NULL && password_file[0] != '\0' && password_file[0] != '/')
+		return cl_refuse(err, errlen, -EINVAL, "password file \"%s\" must be an absolute "
+				 "path", password_file);
 	n = cl_edit_begin(c, origin, err, errlen);
 	if (n == NULL)
 		return -errno;
@@ -450,6 +448,26 @@ rc_cluster_db_add_hosts(struct rc_cluster *c, const char *origin, const char *na
 	snprintf(d->user, sizeof(d->user), "%s", user);
 	snprintf(d->password_file, sizeof(d->password_file), "%s",
 		 password_file ? password_file : "");
+	return cl_edit_commit(c, n, origin, err, errlen);
+}
+
+int
+rc_cluster_db_set_tls(struct rc_cluster *c, const char *origin, const char *name,
+		      const char *sslmode, const char *sslrootcert, char *err, size_t errlen)
+{
+	struct rc_cluster *n = cl_edit_begin(c, origin, err, errlen);
+	struct rc_cl_db *d;
+
+	if (n == NULL)
+		return -errno;
+	d = (struct rc_cl_db *)cl_need_db(n, name, err, errlen);
+	if (d == NULL)
+		return cl_edit_abort(n, -ENOENT);
+	if (strlen(sslmode) >= sizeof(d->sslmode) || strlen(sslrootcert) >= sizeof(d->sslrootcert))
+		return cl_edit_abort(n, cl_refuse(err, errlen, -EINVAL, "sslmode or sslrootcert "
+						  "too long"));
+	snprintf(d->sslmode, sizeof(d->sslmode), "%s", sslmode);
+	snprintf(d->sslrootcert, sizeof(d->sslrootcert), "%s", sslrootcert);
 	return cl_edit_commit(c, n, origin, err, errlen);
 }
 

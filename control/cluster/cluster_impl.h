@@ -82,6 +82,8 @@ extern const struct cl_object cl_merge_obj; /* one merge job (its view) */
 
 /* The kinds (cluster_kinds.c). */
 extern const struct cl_kind cl_kind_ports; /* "" or comma-separated ports; omitted when "" */
+/* libpq's sslmode, and an absolute path (the CA file); both omitted when "" */
+extern const struct cl_kind cl_kind_sslmode, cl_kind_cafile;
 extern const struct cl_kind cl_kind_name, cl_kind_text, cl_kind_host, cl_kind_ident,
 	cl_kind_path, cl_kind_mgmt, cl_kind_dbtype, cl_kind_uint, cl_kind_bool, cl_kind_format,
 	cl_kind_ipv4, cl_kind_users, cl_kind_pair, cl_kind_group_db, cl_kind_objects,

@@ -274,6 +274,8 @@ static const struct cl_field db_fields[] = {
 	{ "dbname", &cl_kind_ident, DB(dbname), 0, 0, true, NULL },
 	{ "user", &cl_kind_ident, DB(user), 0, 0, true, NULL },
 	{ "password_file", &cl_kind_path, DB(password_file), 0, 0, false, NULL },
+	{ "sslmode", &cl_kind_sslmode, DB(sslmode), 0, 0, false, NULL },
+	{ "sslrootcert", &cl_kind_cafile, DB(sslrootcert), 0, 0, false, NULL },
 };
 static const struct cl_object db_obj = {
 	db_fields, N_FIELDS(db_fields), sizeof(struct rc_cl_db), db_init,

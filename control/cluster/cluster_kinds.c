@@ -116,6 +116,16 @@ check_ident(const void *src, const struct cl_field *f, const char *key, struct c
 }
 
 static int
+check_sslmode(const void *src, const struct cl_field *f, const char *key, struct cl_err *e)
+{
+	(void)f;
+	if (((const char *)src)[0] != '\0' && !rc_cluster_sslmode_ok(src))
+		return cl_fail(e, key, "\"%s\": expected disable, allow, prefer, require, "
+			       "verify-ca or verify-full", (const char *)src);
+	return 0;
+}
+
+static int
 check_path(const void *src, const struct cl_field *f, const char *key, struct cl_err *e)
 {
 	const char *s = src;
@@ -566,6 +576,8 @@ const struct cl_kind cl_kind_name = { parse_string, emit_string, check_name };
 const struct cl_kind cl_kind_text = { parse_string, emit_string, NULL };
 const struct cl_kind cl_kind_host = { parse_string, emit_string, check_host };
 const struct cl_kind cl_kind_ports = { parse_string, emit_string, check_ports, omit_empty };
+const struct cl_kind cl_kind_sslmode = { parse_string, emit_string, check_sslmode, omit_empty };
+const struct cl_kind cl_kind_cafile = { parse_string, emit_string, check_path, omit_empty };
 const struct cl_kind cl_kind_ident = { parse_string, emit_string, check_ident };
 const struct cl_kind cl_kind_path = { parse_string, emit_string, check_path };
 const struct cl_kind cl_kind_mgmt = { parse_string, emit_string, check_mgmt };

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "mgmt.h"
+#include "secfile.h"
 
 #define CLUSTER_FILE "cluster.json"
 
@@ -69,28 +70,6 @@ rc_cluster_conninfo_password(const char *conninfo, const char *password, char *o
 	return rc_cluster_append_password(out, cap, password);
 }
 
-static int
-read_password(const char *path, char *buf, size_t len)
-{
-	ssize_t got;
-	int fd;
-
-	buf[0] = '\0';
-	if (path[0] == '\0')
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	got = read(fd, buf, len - 1);
-	close(fd);
-	if (got < 0)
-		return -EIO;
-	while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
-		got--;
-	buf[got] = '\0';
-	return 0;
-}
-
 /* The conninfo (password included) this node should drain to: its assignment in the
  * state, else the node config's db section. "" = none. */
 static int
@@ -98,7 +77,8 @@ wanted_conninfo(struct rc_cluster_node *cn, char *out, size_t cap)
 {
 	const struct rc_cl_node *self = rc_cluster_node_self(cn, NULL);
 	const struct rc_cl_db *db;
-	char pw[128];
+	char pw[256], err[400];
+	size_t len;
 	int rc;
 
 	if (self == NULL || self->db[0] == '\0' ||
@@ -106,10 +86,14 @@ wanted_conninfo(struct rc_cluster_node *cn, char *out, size_t cap)
 		return rc_cluster_conninfo_password(cn->cfg->db_conninfo, cn->cfg->db_password,
 						    out, cap);
 	rc_cluster_db_conninfo(db, out, cap);
-	rc = read_password(db->password_file, pw, sizeof(pw));
+	pw[0] = '\0';
+	/* a state pushed by a peer names the file: read it only through the secure reader */
+	rc = db->password_file[0] == '\0' ? 0 :
+		rc_secfile_read(cn->cfg->secrets_dir, db->password_file, (uint8_t *)pw,
+				sizeof(pw), &len, RC_SECFILE_LINE, err, sizeof(err));
 	if (rc != 0) {
-		RC_ERR("database %s: cannot read its password file %s: %s", db->name,
-		       db->password_file, strerror(-rc));
+		RC_ERR("database %s: password file refused, database not used: %s", db->name,
+		       err);
 		return rc;
 	}
 	rc = rc_cluster_conninfo_password(out, pw, out, cap);
@@ -137,10 +121,39 @@ apply_db(struct rc_cluster_node *cn)
 
 /* ---- applying the state ---- */
 
+/* Who may push to us: the management addresses of the state's other nodes; anyone (with
+ * the secret) while the state does not name this node: it is not in a cluster yet. */
+static void
+set_put_peers(struct rc_cluster_node *cn, const struct rc_cl_node *self)
+{
+	uint32_t ips[256];
+	unsigned n = 0;
+	struct sockaddr_in sin;
+
+	if (cn->mgmt == NULL)
+		return;
+	if (self == NULL) {
+		rc_mgmt_set_put_peers(cn->mgmt, NULL, 0);
+		return;
+	}
+	for (unsigned i = 0; i < cn->cl->n_clusters; i++)
+		for (unsigned j = 0; j < cn->cl->clusters[i].n_groups; j++) {
+			const struct rc_cl_group *g = &cn->cl->clusters[i].groups[j];
+
+			for (unsigned k = 0; k < g->n_nodes && n < 256; k++)
+				if (&g->nodes[k] != self &&
+				    rc_cluster_parse_mgmt(g->nodes[k].mgmt, &sin))
+					ips[n++] = sin.sin_addr.s_addr;
+		}
+	rc_mgmt_set_put_peers(cn->mgmt, ips, n);
+}
+
 static void
 apply(struct rc_cluster_node *cn)
 {
 	const struct rc_cl_node *self = rc_cluster_node_self(cn, NULL);
+
+	set_put_peers(cn, self);
 
 	if (cn->cl->version != 0 || self != NULL) /* empty: the node config rules */
 		cn->ops.apply(cn->ops.arg, cn->cl, self);

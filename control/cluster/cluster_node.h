@@ -53,6 +53,7 @@ struct rc_cluster_settings {
 	const char *db_conninfo;      /* without the password, or "" */
 	const char *db_password;
 	const char *db_password_file;
+	const char *secrets_dir;      /* node.secrets_dir: every password file is read there */
 	const uint8_t *secret;
 	unsigned secret_len;
 };

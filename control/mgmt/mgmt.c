@@ -35,7 +35,9 @@
 
 #define MAX_DOCS 16
 #define MAX_PUT_NAMES 8
-#define CONN_TIMEOUT_S 10
+#define CONN_TIMEOUT_S 5       /* idle: a request's bytes must keep coming */
+#define CONN_MEMORY (16 * 1024) /* per connection (headers; bodies are ours, PUT only) */
+#define MAX_PEERS 256
 #define CT_JSON "application/json"
 #define CT_TEXT "text/plain; charset=utf-8"
 
@@ -87,6 +89,10 @@ struct rc_mgmt {
 	struct blob *metrics;
 	struct pushed *queue; /* ring of queue_len */
 	unsigned queue_len, q_head, q_count;
+
+	bool peers_any;               /* until rc_mgmt_set_put_peers names them */
+	unsigned n_peers;
+	uint32_t peers[MAX_PEERS];    /* who may PUT (network order), under lock */
 
 	struct rc_metrics_buf mbuf; /* control thread: rc_mgmt_refresh_metrics */
 	struct rc_mgmt_stats st;    /* atomics */
@@ -221,6 +227,7 @@ static const struct rc_metric_row mgmt_rows[] = {
 	  RC_LABELS("reason", "not_found"), MS(not_found) },
 	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "bad_method"), MS(bad_method) },
 	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "too_large"), MS(too_large) },
+	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "not_peer"), MS(not_peer) },
 	{ "roomcast_mgmt_refused_total", NULL, RC_LABELS("reason", "queue_full"),
 	  MS(pushes_dropped) },
 	{ "roomcast_mgmt_pushes_received_total",
@@ -242,12 +249,16 @@ rc_mgmt_write_metrics(const struct rc_mgmt *m, struct rc_metrics_buf *b)
 void
 rc_mgmt_get_stats(const struct rc_mgmt *m, struct rc_mgmt_stats *st)
 {
+	const union MHD_DaemonInfo *info;
 	const uint64_t *src = (const uint64_t *)&m->st;
 	uint64_t *dst = (uint64_t *)st;
 	size_t i;
 
 	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	info = m->d != NULL ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+			    : NULL;
+	st->connections = info != NULL ? info->num_connections : 0;
 }
 
 /* ---- the push queue ---- */
@@ -401,6 +412,41 @@ hdr(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* May the client of c PUT? A configured peer's address (or anyone, before the node knows
+ * its peers). */
+static bool
+from_peer(struct rc_mgmt *m, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr_in *sin;
+	bool ok = false;
+
+	if (ci == NULL || ci->client_addr == NULL || ci->client_addr->sa_family != AF_INET)
+		return false;
+	sin = (const struct sockaddr_in *)ci->client_addr;
+	pthread_mutex_lock(&m->lock);
+	ok = m->peers_any;
+	for (unsigned i = 0; !ok && i < m->n_peers; i++)
+		ok = m->peers[i] == sin->sin_addr.s_addr;
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
+
+int
+rc_mgmt_set_put_peers(struct rc_mgmt *m, const uint32_t *ips, unsigned n)
+{
+	if (ips != NULL && n > MAX_PEERS)
+		return -ENOSPC;
+	pthread_mutex_lock(&m->lock);
+	m->peers_any = ips == NULL;
+	m->n_peers = ips == NULL ? 0 : n;
+	if (n != 0 && ips != NULL)
+		memcpy(m->peers, ips, n * sizeof(*ips));
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 /* Headers are in: route, then refuse early what needs no body to be refused. Returns
  * MHD_YES with *r set to go on reading, or the result of an answer already queued. */
 static enum MHD_Result
@@ -427,6 +473,11 @@ start_request(struct rc_mgmt *m, struct MHD_Connection *c, const char *url,
 				 MHD_HTTP_HEADER_ALLOW,
 				 q.route == ROUTE_DOC && put_allowed(m, q.name) ? "GET, HEAD, PUT"
 										 : "GET, HEAD");
+	}
+	if (put && !from_peer(m, c)) {
+		COUNT(m, not_peer);
+		return send_text(m, c, MHD_HTTP_FORBIDDEN, "PUT only from the cluster's nodes\n",
+				 NULL, NULL);
 	}
 	if (cl != NULL && (sscanf(cl, "%llu", &v) != 1 || v > RC_MGMT_BODY_MAX))
 		return refuse_size(m, c);
@@ -622,7 +673,9 @@ start_daemon(struct rc_mgmt *m, const struct rc_mgmt_conf *conf, char *err, size
 				on_request, m, MHD_OPTION_SOCK_ADDR, &sin,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned)(conf->max_conns != 0 ? conf->max_conns : 64),
+				(unsigned)(conf->max_conns != 0 ? conf->max_conns : 256),
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)RC_MGMT_PER_IP,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -648,6 +701,7 @@ rc_mgmt_open(const struct rc_mgmt_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	m->peers_any = true;
 	rc_metrics_buf_init(&m->mbuf);
 	rc = copy_conf(m, conf, err, errlen);
 	if (rc == -ENOMEM)

@@ -8,9 +8,14 @@
  *   GET  /v1/NAME     the document last published under NAME (rc_mgmt_publish), e.g.
  *                     /v1/cluster, /v1/dbcheck; authenticated; 404 until published
  *   PUT  /v1/NAME     a peer pushes a document (NAME in conf.put_names, default "cluster");
- *                     authenticated; body at most 1 MiB (413); queued for the control thread
- *                     and answered 202 Accepted (503 + Retry-After when the queue is full)
+ *                     only from a peer's address (rc_mgmt_set_put_peers; 403 otherwise, on
+ *                     the headers); authenticated; body at most 1 MiB (413); queued for the
+ *                     control thread and answered 202 Accepted (503 + Retry-After when the
+ *                     queue is full)
  *   anything else     404 unknown path, 405 (with Allow) wrong method
+ *
+ * Limits (so that one address cannot hold the endpoint): RC_MGMT_PER_IP connections per
+ * client address, 256 in all, 16 KiB of libmicrohttpd memory per connection, 5 s idle.
  *
  * Authentication (every /v1/ request): the headers
  *   X-Roomcast-Node: the sender's node id ([A-Za-z0-9._-]{1,63})
@@ -48,6 +53,7 @@
 #define RC_MGMT_MAC_HEX 64
 #define RC_MGMT_BODY_MAX (1u << 20) /* documents and pushed bodies: 1 MiB */
 #define RC_MGMT_SKEW_S 60
+#define RC_MGMT_PER_IP 8          /* connections one client address may hold */
 
 /* Who we are to the peer: the cluster secret and our node id (both borrowed). */
 struct rc_mgmt_cred {
@@ -87,7 +93,7 @@ struct rc_mgmt_conf {
 	struct rc_mgmt_cred cred;      /* copied */
 	const char *const *put_names;  /* NULL-terminated names accepting PUT; NULL: "cluster" */
 	unsigned queue_len;            /* pushes waiting for the control thread; 0: 16 */
-	unsigned max_conns;            /* simultaneous connections; 0: 64 */
+	unsigned max_conns;            /* simultaneous connections; 0: 256 (RC_MGMT_PER_IP each) */
 };
 
 /* A pushed document, valid during the callback only. */
@@ -114,11 +120,19 @@ struct rc_mgmt_stats {
 	uint64_t too_large;         /* 413 */
 	uint64_t not_found;         /* 404 */
 	uint64_t bad_method;        /* 405 */
+	uint64_t not_peer;          /* 403: a PUT from an address that is not a peer's */
+	uint64_t connections;       /* open now (a gauge, from libmicrohttpd) */
 };
 
 /* Listen on conf->addr and serve from libmicrohttpd's own thread. NULL + errno (and a
  * message in err) when the address is bad (EINVAL) or cannot be bound. */
 struct rc_mgmt *rc_mgmt_open(const struct rc_mgmt_conf *conf, char *err, size_t errlen);
+
+/* Who may PUT from now on: the configured peers' addresses ips[0..n) (IPv4, network order);
+ * ips NULL: any address (the default: a node that is in no cluster state yet takes its
+ * first state from whoever holds the secret). A PUT from another address is answered 403
+ * on its headers, before any body is read. 0 or -ENOSPC (more than 256). */
+int rc_mgmt_set_put_peers(struct rc_mgmt *m, const uint32_t *ips, unsigned n);
 
 /* The TCP port listened on (the one picked when conf->addr asked for port 0). */
 uint16_t rc_mgmt_port(const struct rc_mgmt *m);

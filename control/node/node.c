@@ -395,7 +395,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 		.service_ip = n->cfg.service_ip, .udp_port = n->cfg.udp_port,
 		.db_conninfo = n->cfg.db_conninfo,
 		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
-		.secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
+		.secrets_dir = n->cfg.secrets_dir, .secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
 	n->started_ms = rc_mono_ms();
 	copy_settings(&n->dp, cfg);
 	rc_dp_global = &n->dp;

@@ -39,6 +39,17 @@ struct rc_room_dir;
 struct rc_session;
 struct rc_text;
 
+/* Room creations per user (chat.room_create_per_min): a token bucket per user, in a fixed
+ * table by the name's hash (a user that takes another's slot starts with a full bucket). */
+#define RC_ROOM_RATE_SLOTS 1024
+
+struct rc_room_rate {
+	uint64_t stamp_ms; /* last refill; 0: free */
+	uint64_t tokens;   /* in 1/60000 of a creation: refilled by room_create_per_min a ms */
+	uint8_t user_len;
+	char user[RC_MAX_USER];
+};
+
 struct rc_pending_room {
 	uint32_t id; /* 0: free slot */
 	uint8_t name_len;
@@ -54,6 +65,7 @@ enum rc_login_refusal {
 	RC_LOGIN_TOKEN_EXPIRED,   /* ERROR 5: past its expiry */
 	RC_LOGIN_TOO_MANY,        /* ERROR 10: max_sessions reached */
 	RC_LOGIN_BUSY,            /* ERROR 9 (or dropped): the control thread's ring was full */
+	RC_LOGIN_ADDRESS_LIMIT,   /* ERROR 10: chat.max_sessions_per_address reached */
 	RC_LOGIN_REFUSAL_MAX
 };
 const char *rc_login_refusal_name(unsigned reason);
@@ -95,9 +107,11 @@ struct rc_node {
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
 	/* remote rooms (dataplane/relay_rooms.h): their ids, above every scope's */
 	uint32_t remote_hi, next_remote_id;
-	unsigned remote_rooms;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
+	struct rc_room_rate room_rate[RC_ROOM_RATE_SLOTS];
+	uint64_t rooms_refused_quota; /* JOINs refused: chat.max_rooms_per_user */
+	uint64_t rooms_refused_rate;  /* JOINs refused: chat.room_create_per_min */
 	struct rc_cluster_settings cluster_settings; /* the cluster wing's view of cfg */
 	struct rc_ha_settings ha_settings; /* HA's view of cfg (its section, our identity) */
 	struct rc_ha_node *ha;      /* NULL without ha.enabled (control/ha/ha_node.h) */
@@ -113,6 +127,8 @@ struct rc_node {
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
+	uint64_t sessions_replaced; /* ended by a LOGIN of their user from their address */
+	uint64_t sessions_evicted;  /* ended (BYE) by a LOGIN beyond max_sessions_per_user */
 	struct rc_recent_login recent_logins[RC_RECENT_LOGINS];
 	unsigned recent_login_next;
 	uint64_t logins_redirected; /* LOGINs answered REDIRECT: the user's home is another node */

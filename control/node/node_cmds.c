@@ -303,6 +303,18 @@ rc_node_login_refused(const struct rc_node *n, unsigned reason)
 	return v;
 }
 
+/* The control counters beyond json_pack's reach. */
+static void
+control_json_more(const struct rc_node *n, json_t *c)
+{
+	json_object_set_new(c, "logins_redirected", json_integer((json_int_t)n->logins_redirected));
+	json_object_set_new(c, "sessions_replaced", json_integer((json_int_t)n->sessions_replaced));
+	json_object_set_new(c, "sessions_evicted", json_integer((json_int_t)n->sessions_evicted));
+	json_object_set_new(c, "rooms_refused_quota",
+			    json_integer((json_int_t)n->rooms_refused_quota));
+	json_object_set_new(c, "rooms_refused_rate", json_integer((json_int_t)n->rooms_refused_rate));
+}
+
 static json_t *
 login_refused_json(const struct rc_node *n, struct rc_text *t)
 {
@@ -375,8 +387,7 @@ static RC_ADMIN_HANDLER(cmd_stats)
 				      login_refused_json(n, t)));
 	rc_text_printf(t, "scopes: session purges dropped %" PRIu64 ", rooms not loaded (name clash) %"
 			  PRIu64 "\n", n->scopes.purges_dropped, n->scopes.rooms_name_clash);
-	json_object_set_new(json_object_get(res, "control"), "logins_redirected",
-			    json_integer((json_int_t)n->logins_redirected));
+	control_json_more(n, json_object_get(res, "control"));
 	json_object_set_new(res, "relay", rc_node_relay_counters(n, t));
 	return 0;
 }

@@ -199,6 +199,16 @@ static const struct rc_metric_row login_rows[] = {
 static const struct rc_metric_row control_rows[] = {
 	{ "roomcast_sessions_expired_total", "Sessions ended by idleness", NULL,
 	  NS(sessions_expired) },
+	{ "roomcast_sessions_replaced_total",
+	  "Sessions ended by a LOGIN of their user from their address and port", NULL,
+	  NS(sessions_replaced) },
+	{ "roomcast_sessions_evicted_total",
+	  "Sessions ended (BYE) by a LOGIN of their user beyond chat.max_sessions_per_user",
+	  NULL, NS(sessions_evicted) },
+	{ "roomcast_rooms_refused_total", "Room creations refused by a per-user limit",
+	  RC_LABELS("reason", "quota"), NS(rooms_refused_quota) },
+	{ "roomcast_rooms_refused_total", NULL, RC_LABELS("reason", "rate"),
+	  NS(rooms_refused_rate) },
 	{ "roomcast_session_purges_dropped_total",
 	  "Session purges not handed to a worker in time (its room memberships stay until the"
 	  " room is left or unloaded)", NULL, NS(scopes.purges_dropped) },

@@ -29,20 +29,10 @@ drop_reason(unsigned reason)
 	return strncmp(name, "relay_", 6) == 0 ? name + 6 : name;
 }
 
-static int
-count_remote(void *arg, struct rc_room *r)
-{
-	*(unsigned *)arg += r->kind == RC_ROOM_REMOTE;
-	return 0;
-}
-
 unsigned
 rc_node_remote_rooms(struct rc_node *n)
 {
-	unsigned count = 0;
-
-	rc_room_foreach(n->dp.rooms, count_remote, &count);
-	return count;
+	return rc_room_count(n->dp.rooms) - rc_room_hosted_count(n->dp.rooms);
 }
 
 /* ---- relay status ---- */

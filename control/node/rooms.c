@@ -50,11 +50,9 @@ forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 }
 
 static bool
-is_admin(const struct rc_node *n, const struct rc_who *who)
+is_admin(const struct rc_cl_chat *ch, const struct rc_who *who)
 {
 	unsigned i;
-
-	const struct rc_cl_chat *ch = &rc_cluster_node_state(n->cn)->chat;
 
 	for (i = 0; i < ch->n_admins; i++)
 		if (strlen(ch->admins[i]) == who->user_len &&
@@ -63,12 +61,102 @@ is_admin(const struct rc_node *n, const struct rc_who *who)
 	return false;
 }
 
+static bool
+same_user(const char *a, unsigned alen, const char *b, unsigned blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+struct owned {
+	const struct rc_who *who;
+	unsigned n;
+};
+
+static int
+count_owned(void *arg, struct rc_room *r)
+{
+	struct owned *o = arg;
+
+	o->n += r->kind == RC_ROOM_HOSTED &&
+		same_user(r->creator, (unsigned)strlen(r->creator), o->who->user, o->who->user_len);
+	return 0;
+}
+
+/* Rooms this user created that exist here: the table's (loaded from the WAL at start, so a
+ * restart does not reset the count) and the creations under way. */
+static unsigned
+rooms_of(struct rc_node *n, const struct rc_who *who)
+{
+	struct owned o = { who, 0 };
+	unsigned i;
+
+	rc_room_foreach(n->dp.rooms, count_owned, &o);
+	for (i = 0; i < RC_PENDING_ROOMS; i++)
+		o.n += n->pending[i].id != 0 &&
+		       same_user(n->pending[i].creator, (unsigned)strlen(n->pending[i].creator),
+				 who->user, who->user_len);
+	return o.n;
+}
+
+/* One creation from the user's bucket (chat.room_create_per_min, as deep as the rate);
+ * false when it is empty. Units: 1/60000 of a creation, refilled by the rate each ms. */
+static bool
+room_rate_take(struct rc_node *n, const struct rc_who *who)
+{
+	uint64_t per_min = n->cfg.room_create_per_min, cap = per_min * 60000, now = rc_mono_ms();
+	uint32_t h = 2166136261u; /* FNV-1a */
+	struct rc_room_rate *b;
+
+	if (per_min == 0)
+		return true;
+	for (unsigned i = 0; i < who->user_len; i++)
+		h = (h ^ (uint8_t)who->user[i]) * 16777619u;
+	b = &n->room_rate[h % RC_ROOM_RATE_SLOTS];
+	if (!same_user(b->user, b->user_len, who->user, who->user_len)) {
+		b->user_len = who->user_len;
+		memcpy(b->user, who->user, who->user_len);
+		b->tokens = cap;
+	} else if (now > b->stamp_ms) {
+		b->tokens = RTE_MIN(cap, b->tokens + (now - b->stamp_ms) * per_min);
+	}
+	b->stamp_ms = now;
+	if (b->tokens < 60000)
+		return false;
+	b->tokens -= 60000;
+	return true;
+}
+
+/* The user's quota and rate of room creations (administrators exempt): 0, or -errno once
+ * refused (the JOIN answered). */
+static int
+user_may_create(struct rc_node *n, struct rc_work *wk, const struct rc_cluster *cl)
+{
+	if (cl != NULL && is_admin(&cl->chat, &wk->who))
+		return 0;
+	/* the rate first: it is cheap, and the quota walks the table */
+	if (!room_rate_take(n, &wk->who)) {
+		n->rooms_refused_rate++;
+		rc_node_reply_error(n, &wk->who, RC_E_RATE_LIMITED, RC_T_JOIN,
+				    "room creation rate limited", 0);
+		return -EAGAIN;
+	}
+	if (n->cfg.max_rooms_per_user != 0 && rooms_of(n, &wk->who) >= n->cfg.max_rooms_per_user) {
+		n->rooms_refused_quota++;
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN,
+				    "too many rooms created by this user", 0);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 /* A room may be created in scope sc for this JOIN: 0, or -errno once refused (the
  * JOIN answered). */
 static int
 creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *sc)
 {
-	if (rc_cluster_node_state(n->cn)->chat.admins_only_create && !is_admin(n, &wk->who)) {
+	const struct rc_cluster *cl = rc_cluster_node_state(n->cn); /* NULL: none yet */
+
+	if (cl != NULL && cl->chat.admins_only_create && !is_admin(&cl->chat, &wk->who)) {
 		rc_node_reply_error(n, &wk->who, RC_E_BAD_REQUEST, RC_T_JOIN,
 				    "only administrators create rooms here", 0);
 		return -EPERM;
@@ -87,12 +175,12 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 		return -EAGAIN;
 	}
 	if (sc->next_room_id > sc->room_hi ||
-	    rc_room_count(n->dp.rooms) - n->remote_rooms >= n->max_rooms * n->scopes.n) {
+	    rc_room_hosted_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
 		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
 				    0);
 		return -ENOSPC;
 	}
-	return 0;
+	return user_may_create(n, wk, cl);
 }
 
 /* Our copy of a room another node hosts (directory index host), for this JOIN: a table
@@ -118,7 +206,6 @@ create_remote(struct rc_node *n, struct rc_work *wk, const struct rc_str *name, 
 		return -errno;
 	}
 	n->next_remote_id++;
-	n->remote_rooms++;
 	RC_INFO("remote room %u \"%s\" (host: directory entry %u), home worker %u", r->id,
 		r->name, host, r->home);
 	return forward_to_home(n, r, wk);

@@ -2,7 +2,8 @@
 /*
  * The control thread's half of the chat protocol, sessions (node.h): LOGIN (the token
  * checked; a user whose home node is another one redirected there, REDIRECT; a repeated
- * LOGIN answered with its session), LOGOUT, the end of a session (the
+ * LOGIN answered with its session; the caps on sessions per user and per address), LOGOUT,
+ * the end of a session (the
  * HA peer told, the workers purge it) and idle expiry; the replies to the workers' hand-offs.
  */
 #include "node.h"
@@ -56,6 +57,7 @@ rc_login_refusal_name(unsigned reason)
 		[RC_LOGIN_TOKEN_EXPIRED] = "token_expired",
 		[RC_LOGIN_TOO_MANY] = "too_many_sessions",
 		[RC_LOGIN_BUSY] = "busy",
+		[RC_LOGIN_ADDRESS_LIMIT] = "address_limit",
 	};
 
 	return reason < RC_LOGIN_REFUSAL_MAX && names[reason] != NULL ? names[reason] : "?";
@@ -152,13 +154,84 @@ login_redirect(struct rc_node *n, struct rc_work *wk, const struct rc_cl_node *h
 	rc_node_reply(n, &wk->who, &m);
 }
 
+/* BYE, unasked, to session s that a LOGIN of its user ended. */
+static void
+bye_evicted(struct rc_node *n, const struct rc_who *who, const struct rc_session *s)
+{
+	struct rc_who to = *who;
+	struct rc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = RC_T_BYE;
+	to.session = s->id;
+	to.request_id = 0;
+	to.peer = s->peer;
+	rc_node_reply(n, &to, &m);
+}
+
+/*
+ * Room for a new session of this user from who's address, so that one token cannot fill the
+ * table: the user's session bound to the same address and port ends (replaced: the same
+ * socket asked again); beyond chat.max_sessions_per_address the LOGIN is refused
+ * (-EDQUOT); beyond chat.max_sessions_per_user the user's oldest session ends (BYE to it).
+ */
+static int
+login_make_room(struct rc_node *n, const struct rc_who *who, const struct rc_str *user)
+{
+	struct rc_session_table *t = n->dp.sessions;
+	unsigned per_user = n->cfg.max_sessions_per_user;
+	unsigned per_addr = n->cfg.max_sessions_per_address;
+	struct rc_session *s = rc_session_user_at(t, user->p, user->len, &who->peer);
+	unsigned have;
+
+	if (s != NULL) {
+		RC_DEBUG("session *%04x of %.*s replaced by a LOGIN from its address",
+			 RC_LOG_SID(s->id), (int)user->len, user->p);
+		rc_node_end_session(n, s);
+		n->sessions_replaced++;
+	}
+	if (per_addr != 0 && rc_session_addr_count(t, who->peer.ip) >= per_addr)
+		return -EDQUOT;
+	have = rc_session_user_count(t, user->p, user->len);
+	for (; per_user != 0 && have >= per_user; have--) {
+		s = rc_session_user_oldest(t, user->p, user->len);
+		RC_DEBUG("session *%04x of %.*s ended: max_sessions_per_user", RC_LOG_SID(s->id),
+			 (int)user->len, user->p);
+		bye_evicted(n, who, s);
+		rc_node_end_session(n, s);
+		n->sessions_evicted++;
+	}
+	return 0;
+}
+
+/* A new session for this LOGIN, or NULL once refused (the LOGIN answered). */
+static struct rc_session *
+login_new_session(struct rc_node *n, struct rc_work *wk)
+{
+	const struct rc_str *user = &wk->req.u.login.user;
+	struct rc_session *s = NULL;
+
+	if (login_make_room(n, &wk->who, user) != 0) {
+		login_refused(n, RC_LOGIN_ADDRESS_LIMIT);
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN,
+				    "too many sessions from this address", wk->msg_len);
+		return NULL;
+	}
+	s = rc_session_add(n->dp.sessions, user->p, user->len, &wk->who.peer, rc_mono_ms());
+	if (s == NULL) {
+		login_refused(n, RC_LOGIN_TOO_MANY);
+		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN,
+				    "too many sessions", wk->msg_len);
+	}
+	return s;
+}
+
 void
 rc_node_login(struct rc_node *n, struct rc_work *wk)
 {
 	const struct rc_msg *m = &wk->req; /* as the RX worker decoded it, views into wk->msg */
 	const struct rc_cl_node *home;
 	struct rc_session *s;
-	bool repeat = false;
 	int rc;
 
 	if (m->hdr.type != RC_T_LOGIN && m->hdr.type != RC_T_LOGIN_COOKIE)
@@ -181,23 +254,14 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	}
 	s = login_repeated(n, &wk->who, &m->u.login.user);
 	if (s != NULL) {
-		repeat = true;
 		n->logins_repeated++;
-	} else {
-		s = rc_session_add(n->dp.sessions, m->u.login.user.p, m->u.login.user.len,
-				   &wk->who.peer, rc_mono_ms());
-	}
-	if (s == NULL) {
-		login_refused(n, RC_LOGIN_TOO_MANY);
-		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_LOGIN,
-				    "too many sessions", wk->msg_len);
-		return;
-	}
-	if (repeat) {
 		rc_session_touch(s, rc_mono_ms());
 		login_ok(n, wk, s);
 		return;
 	}
+	s = login_new_session(n, wk);
+	if (s == NULL)
+		return;
 	login_remember(n, &wk->who, s);
 	n->logins_ok++;
 	RC_DEBUG("login %.*s session *%04x", (int)s->user_len, s->user, RC_LOG_SID(s->id));

@@ -283,10 +283,10 @@ refused 1 'database type "oracle" is not supported: roomcast supports PostgreSQL
 	1 db add ora --type oracle --host db.example --dbname x --user u
 refused 1 'database type "sqlserver" is not supported: roomcast supports PostgreSQL only' \
 	1 db add mss --type sqlserver "${PGA[@]}" --dbname x --password-file "$PW_GOOD"
-refused 1 "password file $RC_WORK/missing: No such file" \
+refused 1 "cannot open $RC_WORK/missing: No such file" \
 	1 db add pg_x --type postgresql "${PGA[@]}" --dbname pg_g1 --password-file "$RC_WORK/missing"
 chmod 0644 "$PW_BAD"
-refused 1 "accessible to every user" \
+refused 1 "has mode 0644; a secret must be 0600 or 0400" \
 	1 db add pg_bad --type postgresql "${PGA[@]}" --dbname pg_g1 --password-file "$PW_BAD"
 chmod 0600 "$PW_BAD"
 refused 2 'db add needs NAME, --host, --dbname and --user' 1 db add pg_x --host h

@@ -99,6 +99,43 @@ run_refused "no auth.secret_file at all" -c "$f"
 rc_assert_match "$out" "$(ere_quote "$f"):[0-9]+: .*secret_file" \
 	"no auth.secret_file: message names the file, a line and secret_file"
 
+# Secrets and passwords are read only inside node.secrets_dir (by default the file's own
+# directory, RC_WORK): a group-readable secret, a root-only file elsewhere, a symbolic link to
+# it, and the same for db.password_file, are each refused (the review's rows S4 and S18).
+OUTSIDE=$(mktemp -d /tmp/roomcast-outside.XXXXXX)
+rc_state_add workdir "$OUTSIDE"
+(umask 077 && head -c 32 /dev/urandom >"$OUTSIDE/root-only" &&
+	head -c 32 /dev/urandom >"$RC_WORK/group-secret")
+chmod 0640 "$RC_WORK/group-secret"
+ln -s "$OUTSIDE/root-only" "$RC_WORK/linked-secret"
+bad_conf secret-0640 "a group-readable (0640) secret" "secret_file" "find:secret_file" \
+	"s|secret_file = \"[^\"]*\"|secret_file = \"$RC_WORK/group-secret\"|"
+rc_assert_match "$out" "has mode 0640; a secret must be 0600 or 0400" "0640: says the mode"
+bad_conf secret-outside "a root-only secret outside the secrets directory" "secret_file" \
+	"find:secret_file" "s|secret_file = \"[^\"]*\"|secret_file = \"$OUTSIDE/root-only\"|"
+rc_assert_match "$out" "is outside the secrets directory" "outside: says so"
+bad_conf secret-link "a symbolic link to it" "secret_file" "find:secret_file" \
+	"s|secret_file = \"[^\"]*\"|secret_file = \"linked-secret\"|"
+rc_assert_match "$out" "is a symbolic link" "link: says so"
+for pw in group-secret linked-secret "$OUTSIDE/root-only"; do
+	bad_conf "password-${pw##*/}" "db.password_file $pw" "password_file" \
+		"find:password_file" "\$a\\db = { password_file = \"$pw\"; };"
+done
+bad_conf secrets-dir "a secrets directory others can write to" "secrets_dir" \
+	"find:secrets_dir" "/^node = {/a\\  secrets_dir = \"/tmp\";"
+# The admin socket only in a directory nobody else can write to (S19).
+mkdir -m 1777 "$RC_WORK/shared"
+f="$RC_WORK/bad-admin-dir.conf"
+sed -e "s|admin_socket = \"[^\"]*\"|admin_socket = \"$RC_WORK/shared/admin.sock\"|" \
+	"$GOOD" >"$f"
+run_refused "the admin socket in a world-writable directory" -c "$f"
+rc_assert_match "$out" "writable by nobody else" "admin socket directory: says why"
+[ ! -e "$RC_WORK/shared/admin.sock" ] || rc_fail "admin socket created in $RC_WORK/shared"
+# db.sslmode that checks the server's certificate needs its CA.
+bad_conf sslmode-no-ca "db.sslmode verify-full without db.sslrootcert" "sslmode" \
+	"find:sslmode" "\$a\\db = { sslmode = \"verify-full\"; };"
+rc_assert_match "$out" "name the CA that signed it in db.sslrootcert" "verify-full: says why"
+
 # Syntax errors: libconfig's own line number.
 bad_conf syntax "a syntax error" "" "find:udp_port" 's/udp_port = \([0-9]*\);/udp_port = = \1;/'
 

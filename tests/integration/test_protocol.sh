@@ -12,6 +12,8 @@
 #  3. JOIN + FETCH + POST for a new room in one datagram: JOINED, FETCH_END, ACK, no ERROR.
 #  4. LOGIN: a duplicated LOGIN datagram gets one session (answered twice); another request
 #     id gets a new one; refusals are counted by reason (stats and /metrics).
+#  4b. One user from 12 sockets: the 4 oldest sessions ended with a BYE
+#     (chat.max_sessions_per_user 8), counted; a new LOGIN from a socket replaces its session.
 #  5. LOGOUT twice: BYE both times. A message running past the datagram: no answer, the
 #     messages before it served. JOIN since 0: FETCH_END.from_seq = the first seq sent.
 #  6. ROOMS lists rooms by prefix (ROOM_LIST with their last seq); the node-to-node types,
@@ -95,6 +97,16 @@ rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="too_many_sessions"
 	"/metrics: every reason is listed"
 rc_assert_match "$m" '^roomcast_login_refusals_total\{reason="busy"\} 0$' \
 	"/metrics: busy LOGINs"
+
+# 4b. Sessions per user.
+rc_log "step 4b: sessions per user capped, a LOGIN from a session's socket replaces it"
+v0=$(rc_stat '.control.sessions_evicted')
+r0=$(rc_stat '.control.sessions_replaced')
+rc_assert "12 sockets of alice: the 4 oldest sessions get BYE" proto session-caps --cap 8
+# alice's sessions of the steps before are older still: ended too
+stat_at_least .control.sessions_evicted $((v0 + 4)) ||
+	rc_fail "sessions_evicted $(rc_stat '.control.sessions_evicted'), expected >= $((v0 + 4))"
+rc_assert_eq "$(rc_stat '.control.sessions_replaced')" $((r0 + 1)) "sessions_replaced"
 
 # 5. The places the spec settles (PROTOCOL.md 3, 7.4, 7.10).
 rc_log "step 5: LOGOUT twice, a length past the datagram, JOIN history bounds"

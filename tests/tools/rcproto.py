@@ -341,6 +341,34 @@ def check_login_dup(c, a):
     print("rcproto: sessions %x %x" % (s1, third.login_ok()[0] if third else 0))
 
 
+def check_session_caps(c, a):
+    """One user logging in from --cap + 4 sockets: each gets LOGIN_OK, the first 4 sessions
+    are ended with an unasked BYE (chat.max_sessions_per_user, PROTOCOL.md 7.1) and refused
+    afterwards (ERROR 5); a new LOGIN from a socket replaces its session."""
+    socks = []
+    for i in range(a.cap + 4):
+        k = Client(a)
+        socks.append((k, k.login(1)))
+    for k, sid in socks[:4]:
+        bye = k.recv_until(lambda m: m.type == T["BYE"], "the BYE of an evicted session")
+        if bye is not None and bye.session != sid:
+            fail("BYE for session %x, expected %x" % (bye.session, sid))
+        k.send(ping(7, sid, 9))
+        e = k.recv_until(lambda m: m.rid == 9, "the answer to a PING of an evicted session")
+        if e is not None and (e.type != T["ERROR"] or e.error()[0] != 5):
+            fail("PING of an evicted session: %s (expected ERROR 5)" % e)
+    k, old = socks[-1]
+    new = k.login(2)
+    k.send(ping(8, old, 10))
+    e = k.recv_until(lambda m: m.rid == 10, "the answer to a PING of a replaced session")
+    if new == old or e is None or e.type != T["ERROR"] or e.error()[0] != 5:
+        fail("LOGIN from the socket of session %x: %x, its PING %s (expected a new "
+             "session, ERROR 5)" % (old, new, e))
+    k.send(ping(9, new, 11))
+    if k.recv_until(lambda m: m.rid == 11, "PONG").type != T["PONG"]:
+        fail("the replacing session does not answer PING")
+
+
 def mint(secret_file, user, expiry):
     """A token as PROTOCOL.md 5 (LOGIN) defines it, from the secret file's bytes."""
     with open(secret_file, "rb") as f:
@@ -645,6 +673,7 @@ CHECKS = {
     "oversize": check_oversize,
     "bundle-new-room": check_bundle_new_room,
     "login-dup": check_login_dup,
+    "session-caps": check_session_caps,
     "bad-login": check_bad_login,
     "logout-twice": check_logout_twice,
     "overrun": check_overrun,
@@ -663,6 +692,7 @@ def main():
     p.add_argument("--room", default="proto-room")
     p.add_argument("--history", type=int, default=20, help="the node's history_on_join")
     p.add_argument("--cmid", type=int, default=1)
+    p.add_argument("--cap", type=int, default=8, help="session-caps: max_sessions_per_user")
     p.add_argument("--seq", type=int, default=0)
     p.add_argument("--expect-home", default="none",
                    help="redirect: \"NODE IP PORT\" of the REDIRECT expected, or none")

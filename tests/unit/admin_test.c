@@ -813,6 +813,50 @@ test_socket_lifecycle(void **state)
 	rmdir(nested);
 }
 
+/* The socket's directory: only one nobody else can write to (a symlink swapped in there
+ * between bind() and a chmod/chown by path would redirect them), whoever asks. The socket
+ * is born 0660 in the admin group (umask and fsgid at bind, no chmod/chown by path). */
+static void
+test_socket_directory(void **state)
+{
+	static const mode_t bad[] = { 0777, 01777, 0775, 0757 };
+	char err[256], d[160], p[200];
+	struct rc_admin *a;
+	struct stat st;
+	mode_t old;
+
+	(void)state;
+	snprintf(d, sizeof(d), "%s/shared", dir);
+	assert_int_equal(mkdir(d, 0755), 0);
+	snprintf(p, sizeof(p), "%s/x.sock", d);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(chmod(d, bad[i]), 0);
+		a = rc_admin_open(p, NULL, err, sizeof(err));
+		if (a != NULL)
+			fail_msg("admin socket accepted in a directory of mode %04o", bad[i]);
+		assert_int_equal(errno, EPERM);
+		assert_contains(err, "writable by nobody else");
+		assert_int_equal(lstat(p, &st), -1); /* nothing created there */
+	}
+	assert_int_equal(chmod(d, 0755), 0);
+	assert_int_equal(chown(d, NOBODY, NOBODY), 0); /* another user's directory */
+	assert_null(rc_admin_open(p, NULL, err, sizeof(err)));
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(chown(d, 0, 0), 0);
+	/* born with its mode and group: nothing changed by path after bind() */
+	old = umask(022);
+	umask(old);
+	a = rc_admin_open(p, "nogroup", err, sizeof(err));
+	if (a == NULL)
+		fail_msg("rc_admin_open: %s", err);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, NOBODY);
+	assert_int_equal(umask(old), old); /* the process umask is back */
+	rc_admin_close(a);
+	rmdir(d);
+}
+
 /* ---- tests: the command table without a socket ---- */
 
 static int
@@ -1149,6 +1193,7 @@ main(int argc, char **argv)
 						teardown_server),
 		cmocka_unit_test(test_local_help_and_mint),
 		cmocka_unit_test(test_socket_lifecycle),
+		cmocka_unit_test(test_socket_directory),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_table_render),

@@ -585,23 +585,27 @@ test_db_add(void **state)
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 70000, "d", "u", "",
 					 err, ERR), -EINVAL, "port 70000 is out of range 1..65535",
 		       &before);
-	/* the password file: absolute, existing, regular, not for everyone */
+	/* the password file: an absolute path in the state */
 	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", "pw", err,
 					 ERR), -EINVAL,
 		       "password file \"pw\" must be an absolute path", &before);
+	/* the file itself: the node's command checks it in its secrets directory (secfile.h) */
 	snprintf(p, sizeof(p), "%s/missing", dir);
-	snprintf(want, sizeof(want), "password file %s: No such file or directory", p);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", p, err, ERR),
-		       -ENOENT, want, &before);
-	snprintf(want, sizeof(want), "password file %s is not a regular file", dir);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", dir, err,
-					 ERR), -EINVAL, want, &before);
+	snprintf(want, sizeof(want), "cannot open %s: No such file or directory", p);
+	assert_int_equal(rc_cluster_check_password_file(dir, p, err, ERR), -ENOENT);
+	assert_string_equal(err, want);
+	assert_int_equal(rc_cluster_check_password_file(dir, "pw", err, ERR), -EINVAL);
+	assert_int_equal(rc_cluster_check_password_file(dir, dir, err, ERR), -EISDIR);
 	assert_int_equal(chmod(pw_path, 0644), 0);
-	snprintf(want, sizeof(want), "password file %s is accessible to every user (mode 0644);"
-		 " chmod o-rw it", pw_path);
-	expect_refusal(rc_cluster_db_add(&cl, "n1", "pg3", "pg", "h", 0, "d", "u", pw_path, err,
-					 ERR), -EPERM, want, &before);
-	assert_int_equal(chmod(pw_path, 0640), 0);
+	snprintf(want, sizeof(want), "%s has mode 0644; a secret must be 0600 or 0400 (chmod "
+		 "0600 it)", pw_path);
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), -EPERM);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(pw_path, 0640), 0); /* group-readable: refused too */
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), -EPERM);
+	assert_int_equal(rc_cluster_check_password_file("/etc", pw_path, err, ERR), -EPERM);
+	assert_int_equal(chmod(pw_path, 0600), 0);
+	assert_int_equal(rc_cluster_check_password_file(dir, pw_path, err, ERR), 0);
 	assert_int_equal(rc_cluster_db_add(&cl, "n1", "pg3", "Postgres", "/run/postgresql", 0,
 					   "rc_3", "rc@host", pw_path, err, ERR), 0);
 	assert_string_equal(cl.dbs[2].type, "postgresql");
@@ -617,6 +621,44 @@ test_db_add(void **state)
 	assert_string_equal(want, "host='a b\\'c' port=5432 dbname=rc_3 user=rc@host");
 	assert_int_equal(rc_cluster_db_conninfo(&cl.dbs[2], want, 8), n); /* truncated */
 	assert_string_equal(want, "host='a");
+}
+
+/* TLS to a cluster database: libpq's sslmode and the CA file, in the state and the conninfo;
+ * a mode that checks the certificate without a CA is refused with the reason. */
+static void
+test_db_tls(void **state)
+{
+	struct rc_cluster before, back;
+	char ci[512];
+	json_t *j;
+
+	(void)state;
+	load_base();
+	before = cl;
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-full", "", err, ERR),
+		       -EINVAL, "databases[0].sslmode: verify-full checks the server's "
+		       "certificate: name the CA that signed it in sslrootcert", &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "strict", "", err, ERR), -EINVAL,
+		       "databases[0].sslmode: \"strict\": expected disable, allow, prefer, "
+		       "require, verify-ca or verify-full", &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-ca", "ca.pem", err, ERR),
+		       -EINVAL, "databases[0].sslrootcert: \"ca.pem\" is not an absolute path",
+		       &before);
+	expect_refusal(rc_cluster_db_set_tls(&cl, "n1", "pgx", "require", "", err, ERR), -ENOENT,
+		       "database \"pgx\" does not exist (databases: pg1, pg2)", &before);
+	rc_cluster_db_conninfo(&cl.dbs[0], ci, sizeof(ci));
+	assert_null(strstr(ci, "ssl")); /* nothing by default */
+	assert_int_equal(rc_cluster_db_set_tls(&cl, "n1", "pg1", "verify-full", "/etc/pg ca.pem",
+					       err, ERR), 0);
+	rc_cluster_db_conninfo(&cl.dbs[0], ci, sizeof(ci));
+	assert_string_equal(ci, "host=127.0.0.1 port=5432 dbname=rc1 user=rc sslmode=verify-full "
+			    "sslrootcert='/etc/pg ca.pem'");
+	j = rc_cluster_to_json(&cl);
+	assert_int_equal(rc_cluster_from_json(j, &back, err, ERR), 0);
+	json_decref(j);
+	assert_string_equal(back.dbs[0].sslmode, "verify-full");
+	assert_string_equal(back.dbs[0].sslrootcert, "/etc/pg ca.pem");
+	assert_string_equal(back.dbs[1].sslmode, "");
 }
 
 static void
@@ -1360,6 +1402,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_group_ha),
 		cmocka_unit_test(test_chat_set),
 		cmocka_unit_test(test_db_add),
+		cmocka_unit_test(test_db_tls),
 		cmocka_unit_test(test_db_multi_host),
 		cmocka_unit_test(test_db_assign_remove),
 		cmocka_unit_test(test_service),

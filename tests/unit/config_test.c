@@ -163,6 +163,10 @@ test_defaults(void **state)
 	assert_int_equal(cfg.max_fetch, 200);
 	assert_int_equal(cfg.session_idle_s, 120);
 	assert_int_equal(cfg.max_sessions, 65536);
+	assert_int_equal(cfg.max_sessions_per_user, 8);
+	assert_int_equal(cfg.max_sessions_per_address, 64);
+	assert_int_equal(cfg.max_rooms_per_user, 50);
+	assert_int_equal(cfg.room_create_per_min, 10);
 	assert_int_equal(cfg.max_rooms, 10000);
 	assert_int_equal(cfg.max_members, 1000);
 	assert_int_equal(cfg.post_rate, 50);
@@ -221,14 +225,16 @@ test_full_file(void **state)
 		     "workers = { lcores = [0, 1, 2]; burst = 64; idle_backoff = false;\n"
 		     "  idle_polls = 10; idle_sleep_us = 50; mbufs = 32767; };\n"
 		     "chat = { history_on_join = 5; max_fetch = 100; session_idle_s = 30;\n"
-		     "  max_sessions = 100; max_rooms = 50; max_members = 10; post_rate = 5;\n"
+		     "  max_sessions = 100; max_sessions_per_user = 0; max_sessions_per_address = 3;\n"
+		     "  max_rooms = 50; max_rooms_per_user = 0; room_create_per_min = 7;\n"
+		     "  max_members = 10; post_rate = 5;\n"
 		     "  post_burst = 10; dedup_window = 64; };\n"
 		     "auth = { secret_file = \"%s\"; token_ttl_s = 3600; };\n"
 		     "wal = { map_size_mb = 64L; high_water_pct = 80; batch_max = 128;\n"
 		     "  nosync = true; };\n",
 		     secret_path);
 	write_file(conf_path, text, n, 0644);
-	write_secret(128, 0640);
+	write_secret(128, 0600);
 	assert_int_equal(rc_config_load(conf_path, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.node_id, "node-a_1.x");
 	assert_int_equal(cfg.service_ip.s_addr, htonl(0xc6120007));
@@ -256,6 +262,10 @@ test_full_file(void **state)
 	assert_int_equal(cfg.max_fetch, 100);
 	assert_int_equal(cfg.session_idle_s, 30);
 	assert_int_equal(cfg.max_sessions, 100);
+	assert_int_equal(cfg.max_sessions_per_user, 0);
+	assert_int_equal(cfg.max_sessions_per_address, 3);
+	assert_int_equal(cfg.max_rooms_per_user, 0);
+	assert_int_equal(cfg.room_create_per_min, 7);
 	assert_int_equal(cfg.max_rooms, 50);
 	assert_int_equal(cfg.max_members, 10);
 	assert_int_equal(cfg.post_rate, 5);
@@ -415,14 +425,142 @@ test_secret_world_readable(void **state)
 	(void)state;
 	write_secret(32, 0644);
 	expect_error(0, NULL,
-		     ":11: auth.secret_file: %s is accessible to every user (mode 0644); "
-		     "chmod o-rw it",
+		     ":11: auth.secret_file: %s has mode 0644; a secret must be 0600 or 0400 "
+		     "(chmod 0600 it)",
 		     secret_path);
 	write_secret(32, 0602);
 	expect_error(0, NULL,
-		     ":11: auth.secret_file: %s is accessible to every user (mode 0602); "
-		     "chmod o-rw it",
+		     ":11: auth.secret_file: %s has mode 0602; a secret must be 0600 or 0400 "
+		     "(chmod 0600 it)",
 		     secret_path);
+}
+
+/* Load the base with line 10 also holding text; expect a refusal whose message holds want. */
+static void
+expect_refused_with(const char *text, const char *want)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "chat = { max_fetch = 200; }; %s", text);
+	assert_int_equal(load_with(10, line), -EINVAL);
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", want, err);
+}
+
+/* A directory beside the test's (outside the secrets directory) with a root 0600 file. */
+static void
+outside_file(char *out, size_t cap)
+{
+	char d[160];
+
+	snprintf(d, sizeof(d), "%s.out", dir);
+	mkdir(d, 0700);
+	snprintf(out, cap, "%s/root-only", d);
+	write_file(out, "root:hash:::\nsecond line\n", 26, 0600);
+}
+
+/* Secrets and the database password are read only from node.secrets_dir (by default the
+ * configuration's directory): owner root or us, mode 0600/0400, no link, not outside. */
+static void
+test_secret_attacks(void **state)
+{
+	char text[512], out[200], link_path[200];
+
+	(void)state;
+	write_secret(32, 0640); /* group-readable */
+	expect_error(0, NULL, ":11: auth.secret_file: %s has mode 0640; a secret must be 0600 "
+		     "or 0400 (chmod 0600 it)", secret_path);
+	write_secret(32, 0600);
+	assert_int_equal(chown(secret_path, 65534, 65534), 0); /* another user's */
+	assert_int_equal(load_with(0, NULL), -EINVAL);
+	assert_non_null(strstr(err, "must be owned by root"));
+	write_secret(32, 0600);
+	outside_file(out, sizeof(out));
+	snprintf(text, sizeof(text), "auth = { secret_file = \"%s\"; };", out);
+	assert_int_equal(load_with(11, text), -EINVAL);
+	assert_non_null(strstr(err, "is outside the secrets directory"));
+	snprintf(link_path, sizeof(link_path), "%s/link", dir);
+	unlink(link_path);
+	assert_int_equal(symlink(out, link_path), 0);
+	assert_int_equal(load_with(11, "auth = { secret_file = \"link\"; };"), -EINVAL);
+	assert_non_null(strstr(err, "symbolic link"));
+	/* the database password file: the same rules */
+	expect_refused_with("db = { password_file = \"link\"; };", "symbolic link");
+	snprintf(text, sizeof(text), "db = { password_file = \"%s\"; };", out);
+	expect_refused_with(text, "is outside the secrets directory");
+	snprintf(text, sizeof(text), "%s/pw", dir);
+	write_file(text, "pw1\nline2\n", 10, 0640);
+	expect_refused_with("db = { password_file = \"pw\"; };", "has mode 0640");
+	assert_int_equal(chmod(text, 0600), 0);
+	assert_int_equal(load_with(10, "chat = { max_fetch = 200; }; db = { password_file = "
+				       "\"pw\"; };"), 0);
+	assert_string_equal(cfg.db_password, "pw1");
+	unlink(text);
+	unlink(link_path);
+	unlink(out);
+	*strrchr(out, '/') = '\0';
+	rmdir(out);
+}
+
+/* node.secrets_dir acts: relative secret paths are taken there, and it must be safe. */
+static void
+test_secrets_dir(void **state)
+{
+	char sd[160], text[300], p[200];
+
+	(void)state;
+	snprintf(sd, sizeof(sd), "%s.sec", dir);
+	mkdir(sd, 0700);
+	snprintf(p, sizeof(p), "%s/secret", sd);
+	write_secret_at(p, 40, 0600, 1);
+	snprintf(text, sizeof(text), "  udp_port = 6420; secrets_dir = \"%s\";", sd);
+	assert_int_equal(load_with(4, text), 0);
+	assert_string_equal(cfg.secrets_dir, sd);
+	assert_int_equal(cfg.secret_len, 40); /* this one, not the configuration's neighbour */
+	assert_string_equal(cfg.secret_file, p);
+	/* the configuration directory's own secret is now outside */
+	snprintf(p, sizeof(p), "auth = { secret_file = \"%s\"; };", secret_path);
+	assert_int_equal(load_with2(4, text, 11, p), -EINVAL);
+	assert_non_null(strstr(err, "is outside the secrets directory"));
+	assert_int_equal(chmod(sd, 0777), 0);
+	snprintf(text, sizeof(text), "  udp_port = 6420; secrets_dir = \"%s\";", sd);
+	assert_int_equal(load_with(4, text), -EINVAL);
+	assert_non_null(strstr(err, "writable by nobody else"));
+	unlink(p);
+	rmdir(sd);
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_string_equal(cfg.secrets_dir, dir); /* the default: the file's directory */
+}
+
+/* db.sslmode and db.sslrootcert reach libpq through db.conninfo; a mode that checks the
+ * server's certificate without a CA file is refused at start, not at the first connect. */
+static void
+test_db_tls(void **state)
+{
+	char ca[160], text[512];
+
+	(void)state;
+	expect_refused_with("db = { conninfo = \"host=db\"; sslmode = \"verify-full\"; };",
+			    "db.sslmode: verify-full checks the server's certificate: name the CA "
+			    "that signed it in db.sslrootcert");
+	expect_refused_with("db = { conninfo = \"host=db\"; sslmode = \"verify-ca\"; };",
+			    "name the CA");
+	expect_refused_with("db = { sslmode = \"strict\"; };", "db.sslmode: \"strict\": "
+			    "expected disable, allow, prefer, require, verify-ca or verify-full");
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(text, sizeof(text), "db = { conninfo = \"host=db\"; sslmode = \"verify-full\"; "
+		 "sslrootcert = \"%s\"; };", ca);
+	expect_refused_with(text, "db.sslrootcert: ");
+	write_file(ca, "-----BEGIN CERTIFICATE-----\n", 28, 0644);
+	snprintf(text, sizeof(text), "chat = { max_fetch = 200; }; db = { conninfo = \"host=db "
+		 "sslmode=disable\"; sslmode = \"verify-full\"; sslrootcert = \"%s\"; };", ca);
+	assert_int_equal(load_with(10, text), 0);
+	snprintf(text, sizeof(text), "host=db sslmode=disable sslmode=verify-full "
+		 "sslrootcert='%s'", ca);
+	assert_string_equal(cfg.db_conninfo, text); /* the last sslmode is libpq's */
+	assert_int_equal(load_with(0, NULL), 0);
+	assert_string_equal(cfg.db_conninfo, ""); /* nothing added by default */
+	unlink(ca);
 }
 
 static void
@@ -437,7 +575,11 @@ test_secret_size(void **state)
 		     ":11: auth.secret_file: %s holds 129 bytes; a secret needs 32..128",
 		     secret_path);
 	expect_error(11, "auth = { secret_file = \"/\"; };",
-		     ":11: auth.secret_file: / is not a regular file");
+		     ":11: auth.secret_file: / is outside the secrets directory %s "
+		     "(node.secrets_dir): move it there, mode 0600", dir);
+	expect_error(11, "auth = { secret_file = \".\"; };",
+		     ":11: auth.secret_file: %s/.: \".\" and \"..\" are not allowed in a "
+		     "secret's path", dir);
 }
 
 static void
@@ -840,8 +982,8 @@ test_relay_errors(void **state)
 			   relay_path);
 	write_secret_at(relay_path, 32, 0604, 2);
 	expect_relay_error("secret_file = \"relay\";",
-			   ":11: relay.secret_file: %s is accessible to every user (mode 0604); "
-			   "chmod o-rw it", relay_path);
+			   ":11: relay.secret_file: %s has mode 0604; a secret must be 0600 or 0400 "
+			   "(chmod 0600 it)", relay_path);
 	expect_relay_error("secret_file = \"none\";",
 			   ":11: relay.secret_file: cannot open %s/none: No such file or directory",
 			   dir);
@@ -888,6 +1030,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_secret_missing, setup_each),
 		cmocka_unit_test_setup(test_secret_world_readable, setup_each),
 		cmocka_unit_test_setup(test_secret_size, setup_each),
+		cmocka_unit_test_setup(test_secret_attacks, setup_each),
+		cmocka_unit_test_setup(test_secrets_dir, setup_each),
+		cmocka_unit_test_setup(test_db_tls, setup_each),
 		cmocka_unit_test_setup(test_syntax_error, setup_each),
 		cmocka_unit_test_setup(test_unreadable, setup_each),
 		cmocka_unit_test_setup(test_admin_group, setup_each),

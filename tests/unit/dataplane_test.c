@@ -101,7 +101,7 @@ static void
 test_room_del(void **state)
 {
 	struct rc_room_table *t = rc_room_table_create(4);
-	struct rc_room *a, *b, *c;
+	struct rc_room *a, *b, *c, *d;
 
 	(void)state;
 	assert_non_null(t);
@@ -129,6 +129,14 @@ test_room_del(void **state)
 	assert_ptr_equal(rc_room_lookup_name(t, "lobby", 5), c);
 	assert_string_equal(c->creator, "carol");
 	assert_int_equal(rc_room_count(t), 2);
+	/* a remote room counts in the table, not among the hosted ones, also once deleted */
+	d = rc_room_add_remote(t, 3, "far@n2", 6, "bob", 13, 0, 0);
+	assert_non_null(d);
+	assert_int_equal(rc_room_count(t), 3);
+	assert_int_equal(rc_room_hosted_count(t), 2);
+	assert_int_equal(rc_room_del(t, d), 0);
+	assert_int_equal(rc_room_count(t), 2);
+	assert_int_equal(rc_room_hosted_count(t), 2);
 	assert_int_equal(rc_room_del(t, a), -ENOENT); /* the old pointer is not slot 1's room */
 	assert_ptr_equal(rc_room_lookup_id(t, 1), c);
 
@@ -136,6 +144,7 @@ test_room_del(void **state)
 	assert_int_equal(rc_room_del(t, b), 0);
 	assert_int_equal(rc_room_del(t, c), 0);
 	assert_int_equal(rc_room_count(t), 0);
+	assert_int_equal(rc_room_hosted_count(t), 0);
 	assert_null(rc_room_lookup_id(t, 1));
 	assert_null(rc_room_lookup_id(t, 2));
 	assert_null(rc_room_lookup_name(t, "other", 5));
@@ -207,6 +216,51 @@ test_session_add_id(void **state)
 	assert_true(a->id == id);
 	assert_ptr_equal(rc_session_lookup(t, id), a);
 	assert_int_equal(rc_session_count(t), 2);
+	rc_session_table_destroy(t);
+}
+
+/* The caps' index: sessions per user (oldest first) and per address, kept by add and del,
+ * a refused add (id live, table full) leaving it as it was. */
+static void
+test_session_index(void **state)
+{
+	struct rc_session_table *t = rc_session_table_create(4);
+	struct rc_peer p1 = { .ip = 1, .udp_port = 10 }, p2 = { .ip = 2, .udp_port = 20 };
+	struct rc_session *a, *b, *c;
+
+	(void)state;
+	assert_int_equal(rc_session_user_count(t, "alice", 5), 0);
+	assert_null(rc_session_user_oldest(t, "alice", 5));
+	a = rc_session_add_id(t, 7, "alice", 5, &p1, 1000);
+	b = rc_session_add(t, "alice", 5, &p2, 1001);
+	c = rc_session_add(t, "bob", 3, &p1, 1002);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_null(rc_session_add_id(t, 7, "alice", 5, &p2, 1003)); /* EEXIST */
+	assert_int_equal(rc_session_user_count(t, "alice", 5), 2);
+	assert_int_equal(rc_session_user_count(t, "bob", 3), 1);
+	assert_int_equal(rc_session_user_count(t, "alic", 4), 0);
+	assert_int_equal(rc_session_addr_count(t, 1), 2);
+	assert_int_equal(rc_session_addr_count(t, 2), 1);
+	assert_ptr_equal(rc_session_user_oldest(t, "alice", 5), a);
+	assert_ptr_equal(rc_session_user_at(t, "alice", 5, &p2), b);
+	assert_null(rc_session_user_at(t, "bob", 3, &p2));
+	p2.udp_port = 21;
+	assert_null(rc_session_user_at(t, "alice", 5, &p2)); /* another port */
+	rc_session_del(t, a);
+	assert_ptr_equal(rc_session_user_oldest(t, "alice", 5), b);
+	assert_int_equal(rc_session_addr_count(t, 1), 1);
+	rc_session_del(t, b);
+	rc_session_del(t, c);
+	assert_int_equal(rc_session_user_count(t, "alice", 5), 0);
+	assert_null(rc_session_user_oldest(t, "alice", 5));
+	assert_int_equal(rc_session_addr_count(t, 1), 0);
+	assert_int_equal(rc_session_addr_count(t, 2), 0);
+	a = rc_session_add(t, "alice", 5, &p1, 2000);
+	assert_ptr_equal(rc_session_user_oldest(t, "alice", 5), a);
+	assert_int_equal(rc_session_addr_count(t, 1), 1);
+	synchronize_rcu();
 	rc_session_table_destroy(t);
 }
 
@@ -1015,6 +1069,7 @@ main(void)
 		cmocka_unit_test(test_room_del),
 		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_session_add_id),
+		cmocka_unit_test(test_session_index),
 		cmocka_unit_test(test_rate_bucket),
 		cmocka_unit_test(test_dedup),
 		cmocka_unit_test(test_dedup_window_edge),

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,14 +78,21 @@ struct http {
 	size_t len;
 };
 
+static const char *src_addr; /* the clients' source address (NULL: the kernel's choice) */
+
 static int
 connect_to(uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_true(fd >= 0);
+	if (src_addr != NULL) {
+		assert_int_equal(inet_pton(AF_INET, src_addr, &src.sin_addr), 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	}
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	return fd;
 }
@@ -791,6 +799,111 @@ test_put_refused(void **state)
 	rc_mgmt_close(m);
 }
 
+/* Has the server closed fd (EOF or reset)? */
+static bool
+closed_by_server(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, 0) == 1 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
+/* The review's slowloris: 64 connections from one address, each holding an unfinished
+ * request. /metrics must stay reachable from another address, and one address holds at
+ * most RC_MGMT_PER_IP connections. */
+static void
+test_slowloris(void **state)
+{
+	static const char part[] = "GET /metrics HTTP/1.1\r\nHost: t\r\nX-Slow: a";
+	struct rc_mgmt *m = server("127.0.0.1:0", &cred_a, 0);
+	uint16_t port = rc_mgmt_port(m);
+	struct rc_mgmt_stats st;
+	static struct http h;
+	unsigned closed = 0;
+	int fds[64], calls = 0;
+
+	(void)state;
+	assert_int_equal(rc_mgmt_refresh_metrics(m, node_metrics, &calls), 0);
+	src_addr = "127.0.0.1";
+	for (int i = 0; i < 64; i++) {
+		fds[i] = connect_to(port);
+		send_all(fds[i], part, sizeof(part) - 1);
+	}
+	/* wait until the server has taken or dropped each of them */
+	for (uint64_t end = mono_ms() + 5000; mono_ms() < end; usleep(10000)) {
+		closed = 0;
+		for (int i = 0; i < 64; i++)
+			closed += closed_by_server(fds[i]);
+		rc_mgmt_get_stats(m, &st);
+		if (st.connections + closed >= 64)
+			break;
+	}
+	src_addr = "127.0.0.2";
+	http_req(port, "GET", "/metrics", NULL, 0, NULL, NULL, 0, &h);
+	src_addr = NULL;
+	assert_int_equal(h.status, 200);
+	assert_true(closed >= 64 - RC_MGMT_PER_IP);
+	for (int i = 0; i < 64; i++)
+		close(fds[i]);
+	rc_mgmt_close(m);
+}
+
+/* PUT only from the peers' addresses, refused on the headers: the body is never read. */
+static void
+test_put_peers(void **state)
+{
+	static const char doc[] = "{\"version\": 11}";
+	struct rc_mgmt *m = server("127.0.0.1:0", &cred_a, 0);
+	uint16_t port = rc_mgmt_port(m);
+	char mac[RC_MGMT_MAC_HEX + 1], hdrs[512];
+	struct polled pl = { 0 };
+	struct rc_mgmt_stats st;
+	static struct http h;
+	uint32_t peer;
+	size_t n;
+	int fd;
+
+	(void)state;
+	inet_pton(AF_INET, "127.0.0.2", &peer);
+	assert_int_equal(rc_mgmt_set_put_peers(m, &peer, 1), 0);
+	/* a signed PUT announcing 1 MiB, from 127.0.0.1: 403 before a byte of body is sent */
+	assert_int_equal(rc_mgmt_sign(cred_b.secret, cred_b.secret_len, "n2", now_s(), "PUT",
+				      "/v1/cluster", doc, strlen(doc), mac), 0);
+	src_addr = "127.0.0.1";
+	fd = connect_to(port);
+	n = (size_t)snprintf(hdrs, sizeof(hdrs),
+			     "PUT /v1/cluster HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+			     "X-Roomcast-Node: n2\r\nX-Roomcast-Time: %llu\r\n"
+			     "X-Roomcast-Mac: %s\r\nContent-Length: %u\r\n\r\n",
+			     (unsigned long long)now_s(), mac, RC_MGMT_BODY_MAX);
+	send_all(fd, hdrs, n);
+	read_answer(fd, &h);
+	assert_int_equal(h.status, 403);
+	http_req(port, "PUT", "/v1/cluster", &cred_b, now_s(), NULL, doc, strlen(doc), &h);
+	assert_int_equal(h.status, 403);
+	http_req(port, "GET", "/metrics", NULL, 0, NULL, NULL, 0, &h); /* GET: anyone */
+	assert_int_equal(h.status, 503);
+	/* from the peer: accepted */
+	src_addr = "127.0.0.2";
+	http_req(port, "PUT", "/v1/cluster", &cred_b, now_s(), NULL, doc, strlen(doc), &h);
+	assert_int_equal(h.status, 202);
+	/* no peer at all: nobody; NULL: anyone again */
+	assert_int_equal(rc_mgmt_set_put_peers(m, &peer, 0), 0);
+	http_req(port, "PUT", "/v1/cluster", &cred_b, now_s(), NULL, doc, strlen(doc), &h);
+	assert_int_equal(h.status, 403);
+	assert_int_equal(rc_mgmt_set_put_peers(m, NULL, 0), 0);
+	src_addr = "127.0.0.1";
+	http_req(port, "PUT", "/v1/cluster", &cred_b, now_s(), NULL, doc, strlen(doc), &h);
+	assert_int_equal(h.status, 202);
+	src_addr = NULL;
+	rc_mgmt_get_stats(m, &st);
+	assert_int_equal(st.not_peer, 3);
+	assert_int_equal(st.pushes_received, 2);
+	assert_int_equal(rc_mgmt_poll_pushes(m, on_push, &pl), 2);
+	rc_mgmt_close(m);
+}
+
 static void
 test_routes(void **state)
 {
@@ -1127,7 +1240,8 @@ main(void)
 		cmocka_unit_test(test_queue_full),       cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_client_errors),    cmocka_unit_test(test_syncer_late_peer),
 		cmocka_unit_test(test_syncer_refusals),  cmocka_unit_test(test_prom_rows),
-		cmocka_unit_test(test_prom_rows_labeled),
+		cmocka_unit_test(test_prom_rows_labeled), cmocka_unit_test(test_slowloris),
+		cmocka_unit_test(test_put_peers),
 	};
 
 	/* The management client must ignore proxies the environment names. */

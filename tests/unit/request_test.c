@@ -20,7 +20,9 @@
  * thread's half (control/node: sessions.c, rooms.c, on a node around this dataplane) reads
  * the items as decoded too: LOGIN (the token checked in the item's copy) and room creation
  * (waiting for a creation under way, created, refused, found meanwhile) with the items'
- * headers scribbled over.
+ * headers scribbled over; the caps on sessions per user and per address (one token
+ * flooding the table); a JOIN for a missing room reading no WAL (LMDB transactions
+ * counted through a linker wrap).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
@@ -1134,7 +1137,9 @@ static void
 node_around_dp(void)
 {
 	memset(&node, 0, sizeof(node));
+	rc_config_defaults(&node.cfg);
 	node.dp = dp;
+	node.scopes.dp = &node.dp;
 	node.cfg.secret_len = 32;
 	memset(node.cfg.secret, 's', node.cfg.secret_len);
 	node.cfg.session_idle_s = 120;
@@ -1465,6 +1470,153 @@ test_cookie_slots(void **state)
 	assert_false(rc_cookie_ok(&k, t + 2 * RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
 }
 
+/* LOGIN of user with token from ip:port (network order) as worker 0 hands it to the control
+ * thread, run there; the purges and replies it caused are carried out and collected. */
+static void
+login_from(uint32_t ip, uint16_t port, const char *user, const char *token, uint32_t rid)
+{
+	struct rc_peer p = { .ip = ip, .udp_port = rte_cpu_to_be_16(port), .port_idx = 0 };
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_msg m = login_msg(user, token, rid);
+	ssize_t len = rc_encode(buf, sizeof(buf), &m);
+	struct rc_work *wk;
+
+	assert_true(len > 0);
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)len);
+	wk = take_work(dp.login_ring);
+	assert_int_equal(wk->kind, RC_WORK_LOGIN);
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	run_handoffs();
+	collect();
+}
+
+static void
+mint(const char *user, char *token)
+{
+	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, user, strlen(user),
+				  (uint64_t)time(NULL) + 3600, token, RC_TOKEN_LEN_MAX) > 0);
+}
+
+/* One token opens thousands of sessions from one address (one socket, then many ports, each
+ * LOGIN a new request id) and keeps them: the table must still take another user. */
+static void
+test_login_one_token_floods(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX], tb[RC_TOKEN_LEN_MAX];
+	uint32_t ip = peer_of(1).ip;
+
+	(void)state;
+	dp.login_burst = 4000; /* the per-source LOGIN bucket would stop most: not checked here */
+	node_around_dp();
+	mint("alice", token);
+	for (uint32_t i = 0; i < 3000; i++)
+		login_from(ip, (uint16_t)(40000 + (i < 1000 ? 0 : i % 200)), "alice", token,
+			   i + 1);
+	assert_true(rc_session_count(dp.sessions) <= 8); /* chat.max_sessions_per_user */
+	mint("bob", tb);
+	login_from(peer_of(5).ip, 40005, "bob", tb, 1);
+	assert_non_null(sent(RC_T_LOGIN_OK, 5, 0));
+	assert_null(sent(RC_T_ERROR, 5, 0));
+}
+
+/* The message of `type` sent to ip:port (network order, host-order port) since collect(). */
+static const struct rc_msg *
+sent_at(unsigned type, uint32_t ip, uint16_t port)
+{
+	for (unsigned i = 0; i < n_out; i++)
+		if (outs[i].m.hdr.type == type && outs[i].to_ip == ip && outs[i].to_port == port)
+			return &outs[i].m;
+	return NULL;
+}
+
+static uint64_t
+login_ok_at(uint32_t ip, uint16_t port)
+{
+	const struct rc_msg *m = sent_at(RC_T_LOGIN_OK, ip, port);
+
+	assert_non_null(m);
+	return m->u.login_ok.session;
+}
+
+/* chat.max_sessions_per_user: beyond it the user's oldest session ends, BYE to it; a LOGIN
+ * from the address and port of one of its sessions replaces that one (no BYE: that socket
+ * asked); a retransmitted LOGIN (same request id) keeps its session. */
+static void
+test_login_user_cap(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX];
+	uint32_t ip1 = peer_of(1).ip, ip2 = peer_of(2).ip;
+	uint64_t s1, s2, s3, s4;
+	const struct rc_msg *bye;
+
+	(void)state;
+	node_around_dp();
+	node.cfg.max_sessions_per_user = 2;
+	mint("alice", token);
+	login_from(ip1, 41001, "alice", token, 1);
+	s1 = login_ok_at(ip1, 41001);
+	login_from(ip1, 41002, "alice", token, 2);
+	s2 = login_ok_at(ip1, 41002);
+	login_from(ip2, 41003, "alice", token, 3);
+	s3 = login_ok_at(ip2, 41003);
+	bye = sent_at(RC_T_BYE, ip1, 41001);
+	assert_non_null(bye);
+	assert_int_equal(bye->hdr.session, s1);
+	assert_null(rc_session_lookup(dp.sessions, s1));
+	assert_non_null(rc_session_lookup(dp.sessions, s2));
+	assert_int_equal(rc_session_user_count(dp.sessions, "alice", 5), 2);
+	assert_int_equal(node.sessions_evicted, 1);
+
+	login_from(ip2, 41003, "alice", token, 4); /* the same socket again */
+	s4 = login_ok_at(ip2, 41003);
+	assert_true(s4 != s3);
+	assert_null(rc_session_lookup(dp.sessions, s3));
+	assert_non_null(rc_session_lookup(dp.sessions, s2));
+	assert_null(sent_at(RC_T_BYE, ip2, 41003));
+	assert_int_equal(node.sessions_replaced, 1);
+	assert_int_equal(node.sessions_evicted, 1);
+	login_from(ip2, 41003, "alice", token, 4); /* retransmitted */
+	assert_int_equal(login_ok_at(ip2, 41003), s4);
+	assert_int_equal(rc_session_count(dp.sessions), 2);
+
+	node.cfg.max_sessions_per_user = 0; /* no cap */
+	for (uint16_t i = 0; i < 5; i++)
+		login_from(ip2, (uint16_t)(42000 + i), "alice", token, 10 + i);
+	assert_int_equal(rc_session_user_count(dp.sessions, "alice", 5), 7);
+	assert_int_equal(node.sessions_evicted, 1);
+}
+
+/* chat.max_sessions_per_address: beyond it a LOGIN from that address is refused, ERROR 10,
+ * whoever the user; other addresses are not affected. */
+static void
+test_login_address_cap(void **state)
+{
+	static const char *const users[] = { "u0", "u1", "u2", "u3" };
+	char token[RC_TOKEN_LEN_MAX];
+	uint32_t ip1 = peer_of(1).ip, ip2 = peer_of(2).ip;
+	const struct rc_msg *e;
+
+	(void)state;
+	node_around_dp();
+	node.cfg.max_sessions_per_address = 3;
+	for (uint16_t i = 0; i < 4; i++) {
+		mint(users[i], token);
+		login_from(ip1, (uint16_t)(41000 + i), users[i], token, 1);
+	}
+	assert_int_equal(rc_session_addr_count(dp.sessions, ip1), 3);
+	e = sent_at(RC_T_ERROR, ip1, 41003);
+	assert_non_null(e);
+	assert_int_equal(e->u.error.code, RC_E_LIMIT_REACHED);
+	assert_int_equal(e->u.error.ref_type, RC_T_LOGIN);
+	assert_int_equal(node.login_refused[RC_LOGIN_ADDRESS_LIMIT], 1);
+	login_from(ip2, 41003, "u3", token, 2);
+	login_ok_at(ip2, 41003);
+	node.cfg.max_sessions_per_address = 4;
+	login_from(ip1, 41003, "u3", token, 3);
+	login_ok_at(ip1, 41003);
+}
+
 /* ROOMS(prefix) from session s at peer 1, run by the control thread; its answers collected. */
 static void
 list_rooms(const struct rc_session *s, const char *prefix, uint32_t request_id)
@@ -1656,6 +1808,262 @@ test_control_create_room_decoded(void **state)
 	collect();
 	expect_error(1, RC_E_UNKNOWN_ROOM, RC_T_POST);
 	assert_int_equal(rte_mempool_avail_count(dp.work_pool), avail);
+}
+
+/* LMDB transactions begun (every WAL read and write begins one), counted while armed: the
+ * linker sends mdb_txn_begin here (tests/unit/meson.build). */
+static unsigned txn_begun;
+static bool txn_counting;
+
+int __real_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
+int __wrap_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn);
+
+int
+__wrap_mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn)
+{
+	if (txn_counting)
+		txn_begun++;
+	return __real_mdb_txn_begin(env, parent, flags, txn);
+}
+
+/* A WAL in its own directory (removed at close) holding n rooms "pI@" PEER_SERVICE,
+ * ids from first: the HA peer's scope as this node keeps it while the peer serves it. */
+static struct rc_wal *
+peer_wal_with_rooms(char *dir, size_t cap, uint32_t first, unsigned n)
+{
+	struct rc_wal_conf wc = { .dir = dir, .map_size = 32u << 20, .high_water_pct = 90,
+				  .batch_max = 64, .ring_size = 1024, .pool_size = 1023,
+				  .nosync = true, .socket_id = SOCKET_ID_ANY };
+	struct rc_wal_rec *rec = calloc(1, sizeof(*rec));
+	char err[256];
+	struct rc_wal *w;
+
+	snprintf(dir, cap, "%s-peer", wal_dir);
+	w = rc_wal_open(&wc, err, sizeof(err));
+	assert_non_null(w);
+	assert_non_null(rec);
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_wal_rec *one = rec;
+
+		memset(rec, 0, sizeof(*rec));
+		rec->kind = RC_WAL_ROOM;
+		rec->room_id = first + i;
+		rec->ts_ms = 1;
+		rec->user_len = 1;
+		rec->user[0] = 'p';
+		rec->body_len = (uint16_t)snprintf(rec->body, sizeof(rec->body), "p%u@" PEER_SERVICE,
+						   i);
+		assert_int_equal(rc_wal_commit_now(w, &one, 1), 0);
+	}
+	free(rec);
+	return w;
+}
+
+/* A JOIN of room `name` from session s at peer 1, run by the control thread while the
+ * LMDB transactions it begins are counted; returns that count. */
+static unsigned
+join_counting_reads(const struct rc_session *s, const char *name, bool *kept)
+{
+	struct rc_msg m = req(RC_T_JOIN, s->id, 9);
+	struct rc_work *wk;
+
+	m.u.join.room = str(name);
+	input(0, 1, &m);
+	wk = take_work(dp.ctrl_ring);
+	assert_int_equal(wk->kind, RC_WORK_CREATE_ROOM);
+	txn_begun = 0;
+	txn_counting = true;
+	*kept = rc_node_create_room(&node, wk);
+	txn_counting = false;
+	if (!*kept)
+		rte_mempool_put(dp.work_pool, wk);
+	collect();
+	return txn_begun;
+}
+
+/* A JOIN for a room that does not exist reads no WAL on the control thread (which also runs
+ * the heartbeats): not the HA peer's, whose 2000 rooms are in its WAL and not loaded, nor
+ * ours; the same once max_rooms is reached (refused, ERROR 10, before anything else). */
+static void
+test_join_miss_reads_no_wal(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_wal_rec *rec = NULL;
+	char peer_dir[96], cmd[160];
+	struct rc_wal *pw;
+	bool kept;
+
+	(void)state;
+	node_around_dp();
+	pw = peer_wal_with_rooms(peer_dir, sizeof(peer_dir), 101, 2000);
+	node.max_rooms = 1; /* per scope */
+	node.scopes.n = 2;
+	node.scopes.sc[1].idx = 1;
+	node.scopes.sc[1].wal = pw;
+	node.scopes.sc[1].room_lo = 101;
+	node.scopes.sc[1].room_hi = 3000;
+	node.scopes.sc[0].next_room_id = 1;
+	assert_int_equal(join_counting_reads(a, "p7", &kept), 0); /* created: queued to the WAL */
+	assert_true(kept);
+	assert_int_equal(rte_ring_dequeue(dp.wal_ring[0], (void **)&rec), 0);
+	rte_mempool_put(dp.wal_pool[0], rec);
+	rte_mempool_put(dp.work_pool, node.pending[0].joins[0]);
+	node.pending[0].id = 0;
+	/* a name of the peer's: its host is another node (here no remote id is left) */
+	assert_int_equal(join_counting_reads(a, "p7@" PEER_SERVICE, &kept), 0);
+	assert_false(kept);
+	room(2, "full0", 0);
+	room(3, "full1", 0);
+	assert_int_equal(join_counting_reads(a, "p8", &kept), 0);
+	assert_false(kept);
+	expect_error(1, RC_E_LIMIT_REACHED, RC_T_JOIN);
+	rc_wal_close(pw);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", peer_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The WAL writer's part for room creations: commits what is queued and hands each
+ * completion to the control thread; returns how many. */
+static unsigned
+commit_rooms(void)
+{
+	struct rc_wal_rec *recs[64];
+	unsigned n = rte_ring_dequeue_burst(dp.wal_ring[0], (void **)recs, RTE_DIM(recs), NULL);
+
+	if (n > 0)
+		assert_int_equal(rc_wal_commit_now(wal, recs, n), 0);
+	for (unsigned i = 0; i < n; i++) {
+		rc_node_room_created(&node, recs[i]);
+		rte_mempool_put(dp.wal_pool[0], recs[i]);
+	}
+	run_handoffs();
+	drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true);
+	return n;
+}
+
+/* Session s at peer k JOINs a new room `name`, through the control thread and the WAL; the
+ * reply's type (JOINED, or the ERROR's code + 100). */
+static unsigned
+create_as(const struct rc_session *s, unsigned k, const char *name)
+{
+	struct rc_msg m = req(RC_T_JOIN, s->id, 11);
+	const struct rc_msg *e;
+	struct rc_work *wk;
+
+	m.u.join.room = str(name);
+	input(0, k, &m);
+	wk = take_work(dp.ctrl_ring);
+	if (!rc_node_create_room(&node, wk))
+		rte_mempool_put(dp.work_pool, wk);
+	commit_rooms();
+	collect();
+	if (sent(RC_T_JOINED, (int)k, 0) != NULL)
+		return RC_T_JOINED;
+	e = sent(RC_T_ERROR, (int)k, 0);
+	assert_non_null(e);
+	return 100u + e->u.error.code;
+}
+
+/* One user creates rooms until the node's max_rooms is reached: another user must still be
+ * able to create one. */
+static void
+test_rooms_one_user_exhausts(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+	char name[32];
+	unsigned i, got;
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 12;
+	node.scopes.sc[0].next_room_id = 1;
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "junk%u", i);
+		got = create_as(a, 1, name);
+		if (got != RC_T_JOINED)
+			break;
+	}
+	assert_int_equal(create_as(c, 3, "carols"), RC_T_JOINED);
+}
+
+/* chat.max_rooms_per_user: rooms a user created that exist (a room of the table loaded at
+ * start counts: the quota survives a restart); beyond it ERROR 10, others unaffected; 0 no
+ * cap. */
+static void
+test_rooms_user_quota(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 14;
+	node.cfg.room_create_per_min = 0;
+	node.cfg.max_rooms_per_user = 3;
+	node.scopes.sc[0].next_room_id = 3;
+	/* stored before a restart, loaded with its creator */
+	assert_non_null(rc_room_add(dp.rooms, 1, "old@" SELF_SERVICE, 4 + strlen(SELF_SERVICE),
+				    "alice", 1, 0));
+	assert_int_equal(create_as(a, 1, "a1"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a2"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a3"), 100 + RC_E_LIMIT_REACHED);
+	assert_int_equal(node.rooms_refused_quota, 1);
+	assert_int_equal(create_as(c, 3, "c1"), RC_T_JOINED);
+	node.cfg.max_rooms_per_user = 0;
+	assert_int_equal(create_as(a, 1, "a3"), RC_T_JOINED);
+}
+
+/* chat.room_create_per_min: a bucket per user as deep as the rate; beyond it ERROR 4,
+ * others unaffected; it refills with time (moved back here, not waited for). */
+static void
+test_rooms_user_rate(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *c = login_as("carol", 3);
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 14;
+	node.cfg.room_create_per_min = 2;
+	node.scopes.sc[0].next_room_id = 1;
+	assert_int_equal(create_as(a, 1, "a1"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a2"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a3"), 100 + RC_E_RATE_LIMITED);
+	assert_int_equal(node.rooms_refused_rate, 1);
+	assert_int_equal(create_as(c, 3, "c1"), RC_T_JOINED);
+	for (unsigned i = 0; i < RC_ROOM_RATE_SLOTS; i++)
+		if (node.room_rate[i].user_len == 5 && memcmp(node.room_rate[i].user, "alice", 5) == 0)
+			node.room_rate[i].stamp_ms -= 30000; /* half a minute: one creation at 2/min */
+	assert_int_equal(create_as(a, 1, "a3"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "a4"), 100 + RC_E_RATE_LIMITED);
+	node.cfg.room_create_per_min = 0;
+	assert_int_equal(create_as(a, 1, "a4"), RC_T_JOINED);
+}
+
+/* max_rooms counts the rooms we host: our copy of a room another node hosts does not count,
+ * nor does it once it left the table (an HA takeover puts the real room in its place). */
+static void
+test_rooms_count_hosted_only(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+	struct rc_msg m = req(RC_T_JOIN, a->id, 5);
+	struct rc_room *far;
+
+	(void)state;
+	node_around_dp();
+	node.max_rooms = 1;
+	node.scopes.sc[0].next_room_id = 1;
+	node.next_remote_id = 10;
+	node.remote_hi = 16;
+	m.u.join.room = str("far@" PEER_SERVICE);
+	input(0, 1, &m);
+	assert_true(rc_node_create_room(&node, take_work(dp.ctrl_ring)));
+	run_handoffs();
+	collect();
+	far = rc_room_lookup_id(dp.rooms, 10);
+	assert_non_null(far);
+	assert_int_equal(far->kind, RC_ROOM_REMOTE);
+	assert_int_equal(rc_room_del(dp.rooms, far), 0); /* as a scope load replaces it */
+	assert_int_equal(create_as(a, 1, "mine"), RC_T_JOINED);
+	assert_int_equal(create_as(a, 1, "second"), 100 + RC_E_LIMIT_REACHED);
 }
 
 /* ---- the relay: relayed requests at the host, remote rooms at home ---- */
@@ -2167,7 +2575,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_cookie, setup, teardown),
 		cmocka_unit_test(test_cookie_slots),
 		cmocka_unit_test_setup_teardown(test_request_budget_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_one_token_floods, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_user_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_address_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_create_room_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_join_miss_reads_no_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_one_user_exhausts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_user_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_user_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_count_hosted_only, setup, teardown),
 	};
 
 	if (fx_eal_init("request_test") < 0) {
