@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# Integration test: LOGIN floods against one roomcastd (review S11), with tests/tools/rcflood
-# sending from a client address of its own while 20 genuine users log in from another one
-# (rcload: its client library retransmits a LOGIN that is not answered).
+# Integration test: floods against one roomcastd (review S11, S15, S23). LOGIN floods come
+# from tests/tools/rcflood, from a client address of their own, while 20 genuine users log
+# in from another one (rcload: its client library retransmits a LOGIN not answered).
 #  1. A flood of LOGINs with well-formed tokens whose MAC is wrong, one per datagram: every
 #     genuine user logs in and posts; the control thread verified no more of the flood's
 #     tokens than the per-source bucket lets through (chat.login_burst + chat.login_rate
 #     a second), the rest were dropped on the worker and counted (drops.login_rate).
 #  2. The same with 32 LOGINs bundled in each datagram: the genuine users log in; one LOGIN
 #     of a datagram at most is looked at, the others dropped and counted (login_bundled).
-#  3. Cookies (chat.login_cookie_threshold = 0: always, as under load): a flood rotating over
+#  3. One session FETCHes its room's 30 messages 100 times as fast as it can (rcproto
+#     fetch-flood): its request budget (chat.request_burst 1000, a FETCH costing 31) serves
+#     some and refuses the rest with ERROR 4 (drops.request_budget counts them).
+#  4. A ping flood (500 echoes, 2 ms apart): answered within the source's rate
+#     (workers.icmp_source_rate 10/s), the rest dropped and counted (drops.icmp_rate).
+#  5. Cookies (chat.login_cookie_threshold = 0: always, as under load): a flood rotating over
 #     64 source addresses (a full bucket each, as spoofed sources would have) gets COOKIEs
 #     and never sends them back: not one of its tokens reaches the control thread
 #     (login_cookie counts them); the genuine users' client library answers its COOKIE with
@@ -22,8 +27,9 @@
 
 RATE=10
 BURST=20
-export RC_CHAT_EXTRA="login_rate = $RATE; login_burst = $BURST;"
-rc_init login_flood
+export RC_CHAT_EXTRA="login_rate = $RATE; login_burst = $BURST; request_rate = 100;
+	request_burst = 1000;"
+rc_init floods
 RC_FLOOD="$RC_BUILD/tests/tools/rcflood"
 rc_require_cmds jq
 rc_require_bins "$RC_ROOMCASTD" "$RC_ROOMCASTCTL" "$RC_RCLOAD" "$RC_FLOOD"
@@ -81,7 +87,23 @@ at_most_let_through "$b0" "$t0" "bundled flood"
 rc_assert_int_gt "$(($(drop login_bundled) - bundled0))" 30 \
 	"drops.login_bundled counts the LOGINs after the first of a datagram"
 
-rc_log "step 3: cookies, a flood from 64 sources"
+rc_log "step 3: a FETCH flood of one session"
+r0=$(drop request_budget)
+rc_assert "FETCHes over the session's request budget are refused with ERROR 4" \
+	rc_rcproto fetcher "$(rc_token fetcher)" fetch-flood --room ff --history 30 --count 100
+rc_assert_int_gt "$(($(drop request_budget) - r0))" 0 "drops.request_budget counts them"
+
+rc_log "step 4: a ping flood"
+i0=$(drop icmp_rate)
+t0=$SECONDS
+got=$(rc_cli ping -q -n -i 0.002 -c 500 -W 1 "$RC_SERVICE_IP" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+rc_log "ping flood: ${got:-?} of 500 echoes answered in $((SECONDS - t0)) s"
+[ -n "$got" ] && [ "$got" -le $((10 + 10 * (SECONDS - t0 + 2))) ] ||
+	rc_fail "ping flood: ${got:-?} echoes answered, more than one source's rate allows" \
+		"(10 + 10/s over $((SECONDS - t0)) s)"
+rc_assert_int_gt "$(($(drop icmp_rate) - i0))" 300 "drops.icmp_rate counts the echoes not answered"
+
+rc_log "step 5: cookies, a flood from 64 sources"
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 export RC_CHAT_EXTRA="$RC_CHAT_EXTRA login_cookie_threshold = 0;"
 rc_write_node_conf
