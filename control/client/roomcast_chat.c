@@ -193,7 +193,7 @@ on_event(void *arg, enum rc_client_event ev, const char *room, uint64_t value)
 static const char *
 why(const struct rc_client *c, int rc)
 {
-	static char buf[160];
+	static char buf[ESC_CAP + 64];
 	char e[ESC_CAP];
 	const char *text;
 	uint16_t code = rc_client_last_error(c, &text);
