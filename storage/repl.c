@@ -136,6 +136,7 @@ conn_free(struct repl_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	rc_repl_seal_free(c);
+	OPENSSL_cleanse(&c->key, sizeof(c->key));
 	free(c->rx);
 	free(c->tx);
 	free(c);
@@ -621,7 +622,9 @@ rc_repl_create(const struct rc_repl_conf *conf)
 	pthread_mutex_init(&r->ev_lock, NULL);
 	snprintf(r->node_id, sizeof(r->node_id), "%s", conf->node_id);
 	snprintf(r->peer_id, sizeof(r->peer_id), "%s", conf->peer_id);
-	r->key = conf->key;
+	pthread_mutex_init(&r->key_lock, NULL);
+	r->keys[0] = conf->key;
+	r->n_keys = 1;
 	r->backoff_min = conf->reconnect_min_ms != 0 ? conf->reconnect_min_ms : 100;
 	r->backoff_max = RTE_MAX(conf->reconnect_max_ms != 0 ? conf->reconnect_max_ms : 2000,
 				 r->backoff_min);
@@ -670,7 +673,8 @@ rc_repl_destroy(struct rc_repl *r)
 	if (r->efd >= 0)
 		close(r->efd);
 	pthread_mutex_destroy(&r->ev_lock);
-	OPENSSL_cleanse(&r->key, sizeof(r->key));
+	OPENSSL_cleanse(r->keys, sizeof(r->keys));
+	pthread_mutex_destroy(&r->key_lock);
 	free(r);
 }
 

@@ -167,6 +167,8 @@ struct rc_repl_key {
 	uint8_t key[RC_REPL_KEY_MAX];
 };
 
+#define RC_REPL_KEYS_MAX 4 /* keys accepted at once (a rotation needs two) */
+
 struct rc_repl_conf {
 	const char *node_id;     /* ours, 1..RC_REPL_ID_MAX bytes */
 	const char *peer_id;     /* the peer's */
@@ -237,6 +239,11 @@ struct rc_repl;
 struct rc_repl *rc_repl_create(const struct rc_repl_conf *conf);
 /* Stops the thread, closes everything, wipes the key. */
 void rc_repl_destroy(struct rc_repl *r);
+
+/* Replace the keys: keys[0] signs new handshakes (as writer), every one of the n (1..
+ * RC_REPL_KEYS_MAX, ids distinct) is accepted in a HELLO (as replica). Links already up keep
+ * their connection keys. 0 or -EINVAL. Any thread. */
+int rc_repl_set_keys(struct rc_repl *r, const struct rc_repl_key *keys, unsigned n);
 
 /* The listener's port (host order). */
 uint16_t rc_repl_listen_port(const struct rc_repl *r);

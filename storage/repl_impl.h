@@ -91,6 +91,7 @@ struct repl_conn {
 	uint64_t peer_last;     /* R's last_lsn from CHALLENGE */
 	uint64_t peer_ws;       /* R's own writer start from CHALLENGE (W side) */
 	struct repl_seal seal_tx, seal_rx;
+	struct rc_repl_key key; /* the handshake's key, chosen at HELLO (rc_repl_key_pick) */
 	uint64_t last_rx_ms;
 	uint64_t last_tx_ms;
 	uint64_t opened_ms;
@@ -135,7 +136,9 @@ struct rc_repl {
 	char peer_id[RC_REPL_ID_MAX + 1];
 	struct sockaddr_in peer;
 	bool peer_set;
-	struct rc_repl_key key;
+	pthread_mutex_t key_lock;  /* keys, n_keys: rc_repl_set_keys from another thread */
+	struct rc_repl_key keys[RC_REPL_KEYS_MAX]; /* keys[0] signs; all are accepted */
+	unsigned n_keys;
 	uint32_t backoff_min, backoff_max, dead_ms;
 	unsigned aux_ring;
 	int lfd, efd;
@@ -255,6 +258,9 @@ int rc_repl_frame_put_name(struct repl_conn *c, const char *s);
 int rc_repl_frame_end(struct repl_conn *c, long off);
 /* A frame with a u64 body (ACK, DRAINED, TRUNCATE, RESET). */
 int rc_repl_frame_u64(struct repl_conn *c, uint8_t type, uint64_t v);
+
+/* The key with id (0: the signing key) copied into out, under the key lock. 0 or -ENOKEY. */
+int rc_repl_key_pick(struct rc_repl *r, unsigned id, struct rc_repl_key *out);
 
 /* mac = HMAC-SHA256(key, label | nonce_w | nonce_r | lp(writer) | lp(replica) |
  * lp(scope) | u64s[0..n)), n at most RC_REPL_MAC_U64_MAX. 0, -EINVAL or -EIO. Any thread. */

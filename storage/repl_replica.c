@@ -42,14 +42,14 @@ rc_repl_replica_on_hello(struct rc_repl *r, struct repl_conn *c, struct rd *b)
 		return -ENOENT;
 	}
 	c->sc = sc;
-	if (key_id != r->key.id || strcmp(writer, r->peer_id) != 0)
+	if (rc_repl_key_pick(r, key_id, &c->key) != 0 || strcmp(writer, r->peer_id) != 0)
 		return -EACCES;
 	memcpy(c->nonce_w, nonce, RC_REPL_NONCE_LEN);
 	if (getrandom(c->nonce_r, sizeof(c->nonce_r), 0) != sizeof(c->nonce_r))
 		return -EIO;
 	v[0] = rc_wal_last_lsn(sc->wal);
 	v[1] = rc_wal_writer_start(sc->wal);
-	if (rc_repl_mac(&r->key, "rcrp2 replica", c, writer, r->node_id, sc->name, v, 2, mac) != 0)
+	if (rc_repl_mac(&c->key, "rcrp2 replica", c, writer, r->node_id, sc->name, v, 2, mac) != 0)
 		return -EIO;
 	off = rc_repl_frame_begin(c, RC_REPL_T_CHALLENGE, 128);
 	if (off < 0 || rc_repl_frame_put(c, c->nonce_r, RC_REPL_NONCE_LEN) != 0 ||
@@ -77,12 +77,12 @@ rc_repl_replica_on_auth(struct rc_repl *r, struct repl_conn *c, struct rd *b)
 	peer_mac = rc_repl_rd_take(b, RC_REPL_MAC_LEN);
 	if (b->bad || b->left != 0)
 		return -EPROTO;
-	if (rc_repl_mac(&r->key, "rcrp2 writer", c, r->peer_id, r->node_id, sc->name, u, 5,
+	if (rc_repl_mac(&c->key, "rcrp2 writer", c, r->peer_id, r->node_id, sc->name, u, 5,
 		     mac) != 0 ||
 	    CRYPTO_memcmp(mac, peer_mac, sizeof(mac)) != 0)
 		return -EACCES;
 	/* everything after AUTH, both ways, is sealed under this connection's keys */
-	if (rc_repl_seal_start(c, &r->key, r->peer_id, r->node_id, sc->name, false) != 0)
+	if (rc_repl_seal_start(c, &c->key, r->peer_id, r->node_id, sc->name, false) != 0)
 		return -EIO;
 	return rc_repl_frame_u64(c, RC_REPL_T_ACK, rc_wal_last_lsn(sc->wal));
 }

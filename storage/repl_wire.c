@@ -332,3 +332,40 @@ rc_repl_mac(const struct rc_repl_key *k, const char *label, const struct repl_co
 	parts[9] = (struct rc_hmac_part){ u, 8 * (size_t)n };
 	return rc_hmac_sha256(k->key, k->len, parts, 10, mac);
 }
+
+int
+rc_repl_key_pick(struct rc_repl *r, unsigned id, struct rc_repl_key *out)
+{
+	int rc = -ENOKEY;
+
+	pthread_mutex_lock(&r->key_lock);
+	for (unsigned i = 0; i < r->n_keys; i++)
+		if (id == 0 ? i == 0 : r->keys[i].id == id) {
+			*out = r->keys[i];
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&r->key_lock);
+	return rc;
+}
+
+int
+rc_repl_set_keys(struct rc_repl *r, const struct rc_repl_key *keys, unsigned n)
+{
+	if (r == NULL || keys == NULL || n == 0 || n > RC_REPL_KEYS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (keys[i].id == 0 || keys[i].len < RC_REPL_KEY_MIN ||
+		    keys[i].len > RC_REPL_KEY_MAX)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (keys[j].id == keys[i].id)
+				return -EINVAL;
+	}
+	pthread_mutex_lock(&r->key_lock);
+	OPENSSL_cleanse(r->keys, sizeof(r->keys));
+	memcpy(r->keys, keys, n * sizeof(*keys));
+	r->n_keys = n;
+	pthread_mutex_unlock(&r->key_lock);
+	return 0;
+}

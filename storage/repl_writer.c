@@ -27,11 +27,12 @@ writer_send_hello(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *c)
 {
 	long off;
 
-	if (getrandom(c->nonce_w, sizeof(c->nonce_w), 0) != sizeof(c->nonce_w))
+	if (getrandom(c->nonce_w, sizeof(c->nonce_w), 0) != sizeof(c->nonce_w) ||
+	    rc_repl_key_pick(r, 0, &c->key) != 0)
 		return -EIO;
 	off = rc_repl_frame_begin(c, RC_REPL_T_HELLO, 128);
 	if (off < 0 || rc_repl_frame_put(c, RC_REPL_MAGIC, 4) != 0 ||
-	    rc_repl_frame_put8(c, RC_REPL_VERSION) != 0 || rc_repl_frame_put8(c, r->key.id) != 0 ||
+	    rc_repl_frame_put8(c, RC_REPL_VERSION) != 0 || rc_repl_frame_put8(c, c->key.id) != 0 ||
 	    rc_repl_frame_put(c, c->nonce_w, sizeof(c->nonce_w)) != 0 ||
 	    rc_repl_frame_put_name(c, r->node_id) != 0 || rc_repl_frame_put_name(c, sc->name) != 0 ||
 	    rc_repl_frame_end(c, off) != 0)
@@ -101,7 +102,7 @@ writer_on_challenge(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 		return -EPROTO;
 	memcpy(c->nonce_r, nonce, RC_REPL_NONCE_LEN);
 	if (strcmp(replica, r->peer_id) != 0 ||
-	    rc_repl_mac(&r->key, "rcrp2 replica", c, r->node_id, replica, sc->name, rv, 2,
+	    rc_repl_mac(&c->key, "rcrp2 replica", c, r->node_id, replica, sc->name, rv, 2,
 		     mac) != 0 ||
 	    CRYPTO_memcmp(mac, peer_mac, sizeof(mac)) != 0)
 		return -EACCES;
@@ -114,7 +115,7 @@ writer_on_challenge(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 	u[2] = ws;
 	u[3] = first;
 	u[4] = wlast;
-	if (rc_repl_mac(&r->key, "rcrp2 writer", c, r->node_id, replica, sc->name, u, 5, mac) != 0)
+	if (rc_repl_mac(&c->key, "rcrp2 writer", c, r->node_id, replica, sc->name, u, 5, mac) != 0)
 		return -EIO;
 	off = rc_repl_frame_begin(c, RC_REPL_T_AUTH, 24 + RC_REPL_MAC_LEN);
 	if (off < 0 || rc_repl_frame_put64(c, ws) != 0 || rc_repl_frame_put64(c, first) != 0 ||
@@ -122,7 +123,7 @@ writer_on_challenge(struct rc_repl *r, struct repl_scope *sc, struct repl_conn *
 	    rc_repl_frame_end(c, off) != 0)
 		return -ENOMEM;
 	/* everything after AUTH, both ways, is sealed under this connection's keys */
-	if (rc_repl_seal_start(c, &r->key, r->node_id, replica, sc->name, true) != 0)
+	if (rc_repl_seal_start(c, &c->key, r->node_id, replica, sc->name, true) != 0)
 		return -EIO;
 	c->peer_last = rv[0];
 	c->peer_ws = rv[1];

@@ -74,7 +74,8 @@ rc_config_defaults(struct rc_config *c)
 	c->icmp_rate = 1000;
 	c->icmp_source_rate = 10;
 	c->dedup_window = 4096;
-	c->token_ttl_s = 86400;
+	c->token_ttl_s = 3600;
+	c->token_ttl_max_s = 86400;
 	c->wal_map_size = 1024ULL << 20;
 	c->wal_high_water_pct = 90;
 	c->wal_batch_max = 512;
@@ -130,9 +131,9 @@ rc_config_vfail(struct rc_config_loader *ld, const config_setting_t *at, const c
 	return -EINVAL;
 }
 
-static int __attribute__((format(printf, 4, 5)))
-fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, const char *fmt,
-     ...)
+int
+rc_config_fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key,
+	       const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -141,6 +142,14 @@ fail(struct rc_config_loader *ld, const config_setting_t *at, const char *key, c
 	rc = rc_config_vfail(ld, at, key, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+#define fail rc_config_fail
+
+const config_setting_t *
+rc_config_at(struct rc_config_loader *ld, const char *path)
+{
+	return config_setting_lookup((config_setting_t *)ld->root, path);
 }
 
 static const char *
@@ -334,6 +343,8 @@ static int parse_ports(struct rc_config_loader *ld, const config_setting_t *s, c
 		       const struct key *k, void *dst); /* the rows of port_keys, per port */
 static int parse_intercluster(struct rc_config_loader *ld, const config_setting_t *s,
 			      const char *key, const struct key *k, void *dst); /* ic_keys */
+static int parse_key_files(struct rc_config_loader *ld, const config_setting_t *s,
+			   const char *key, const struct key *k, void *dst); /* key_file_keys */
 
 static const struct key conf_keys[] = {
 	{ "node.id", STR, CONF(node_id), 1, 63, parse_str },
@@ -377,6 +388,13 @@ static const struct key conf_keys[] = {
 	{ "chat.dedup_window", INT, CONF(dedup_window), 16, 1048576, parse_uint },
 	{ "auth.secret_file", STR, CONF(secret_file), 1, 255, parse_str },
 	{ "auth.token_ttl_s", INT, CONF(token_ttl_s), 60, 315360000, parse_uint },
+	{ "auth.token_ttl_max_s", INT, CONF(token_ttl_max_s), 60, 315360000, parse_uint },
+	{ "keys.tokens", CONFIG_TYPE_LIST, CONF(key_files[RC_KEY_TOKENS]), 1, RC_KEYRING_MAX,
+	  parse_key_files },
+	{ "keys.ha", CONFIG_TYPE_LIST, CONF(key_files[RC_KEY_HA]), 1, RC_KEYRING_MAX,
+	  parse_key_files },
+	{ "keys.cluster", CONFIG_TYPE_LIST, CONF(key_files[RC_KEY_CLUSTER]), 1, RC_KEYRING_MAX,
+	  parse_key_files },
 	{ "wal.map_size_mb", INT, CONF(wal_map_size), 16, 1048576, parse_mb },
 	{ "wal.high_water_pct", INT, CONF(wal_high_water_pct), 50, 99, parse_uint },
 	{ "wal.batch_max", INT, CONF(wal_batch_max), 1, 65536, parse_uint },
@@ -436,8 +454,15 @@ static const struct key ic_keys[] = {
 
 #define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "wal",
-				       "db", "ha", "relay" };
+#define KF(f) offsetof(struct rc_key_file, f), sizeof(((struct rc_key_file *)0)->f)
+
+static const struct key key_file_keys[] = {
+	{ "id", INT, KF(id), 1, 255, parse_uint },
+	{ "file", STR, KF(file), 1, 255, parse_str },
+};
+
+static const char *const groups[] = { "node", "eal", "ports", "workers", "chat", "auth", "keys",
+				       "wal", "db", "ha", "relay" };
 
 /* Look path up in a table; NULL if unknown. */
 static const struct key *
@@ -541,6 +566,26 @@ parse_intercluster(struct rc_config_loader *ld, const config_setting_t *s, const
 	}
 	if (rc == 0)
 		ld->c->relay.n_intercluster = n;
+	return rc;
+}
+
+/* keys.PURPOSE = ( { id = N; file = "F"; }, ... ): the first signs. */
+static int
+parse_key_files(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+		const struct key *k, void *dst)
+{
+	int n = config_setting_length(s), rc = check_list(ld, s, key, k, "key");
+	struct rc_key_files *kf = dst;
+	size_t p = (size_t)(kf - ld->c->key_files);
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		ld->key_set[p][i] = g;
+		rc = parse_elem(ld, g, key_file_keys, N_KEYS(key_file_keys), key, i, &kf->f[i]);
+	}
+	if (rc == 0)
+		kf->n = n;
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "keyring.h"   /* struct rc_keyring, enum rc_key_purpose (control/lib) */
 #include "port_conf.h" /* struct rc_port_conf, RC_MAX_PORTS (drivers/) */
 
 #define RC_MAX_WORKERS 16
@@ -37,7 +38,7 @@ struct rc_ha_conf {
 					  * after the local synced commit) */
 	bool auto_fallback;           /* default false */
 	unsigned auto_fallback_s;     /* healthy period before an automatic fallback; 1800 */
-	unsigned key_id;              /* key id of the auth secret on the HA link; 1 */
+	unsigned key_id;              /* id of the HA key derived from auth.secret_file; 1 */
 	bool fault_injection;         /* `roomcastctl ha fault` allowed (tests); false */
 };
 
@@ -47,6 +48,17 @@ struct rc_relay_secret {
 	char file[256];                       /* as configured, made absolute */
 	uint8_t key[RC_RELAY_SECRET_MAX];     /* raw bytes, 32..128 */
 	unsigned len;                         /* 0: none */
+};
+
+/* One entry of a keys.PURPOSE list: a key id and the file holding the key. */
+struct rc_key_file {
+	unsigned id;     /* 1..255 */
+	char file[256];  /* as configured, made absolute */
+};
+
+struct rc_key_files {
+	unsigned n;      /* 0: the purpose's key is derived from auth.secret_file */
+	struct rc_key_file f[RC_KEYRING_MAX];
 };
 
 struct rc_relay_intercluster {
@@ -117,10 +129,17 @@ struct rc_config {
 	unsigned dedup_window;           /* recent (user, cmid) remembered per room; default 4096 */
 
 	/* auth { } */
-	char secret_file[256];           /* the cluster's token secret (>= 32 bytes) */
+	char secret_file[256];           /* the keys of unlisted purposes derive from it, or "" */
 	uint8_t secret[128];
 	unsigned secret_len;
-	unsigned token_ttl_s;            /* default for `token mint`; default 86400 */
+	unsigned token_ttl_s;            /* default for `token mint`; default 3600 */
+	unsigned token_ttl_max_s;        /* longest lifetime a token may have; default 86400 */
+
+	/* keys { tokens = (...); ha = (...); cluster = (...); }: per purpose, the key files
+	 * (first signs) as configured, and the rings read from them or derived from the auth
+	 * secret (keyring.h) */
+	struct rc_key_files key_files[RC_KEY_PURPOSE_MAX];
+	struct rc_keyring keys[RC_KEY_PURPOSE_MAX];
 
 	/* wal { } */
 	uint64_t wal_map_size;           /* bytes; default 1 GiB (key map_size_mb) */
@@ -143,8 +162,8 @@ struct rc_config {
 	unsigned db_cleanup_interval_s;  /* how often the scheduled cleanup runs; default 3600 */
 
 	/* ha { }: the HA pair (control/ha/ha_node.c). The HA link (heartbeats over UDP and the WAL
-	 * stream over TCP, both on ha.address's port) is authenticated with the auth secret,
-	 * which the two nodes of a pair share (they accept each other's users' tokens). */
+	 * stream over TCP, both on ha.address's port) is authenticated with the "ha" key ring,
+	 * which the two nodes of a pair share. */
 	struct rc_ha_conf ha;         /* the HA pair (keys ha.*) */
 
 	/* relay { }: node-to-node traffic of rooms hosted elsewhere (control/node/relay_conf.c) */
@@ -154,6 +173,11 @@ struct rc_config {
 /* The secret of the cluster pair (ours, cluster) in c->relay.intercluster, or NULL. */
 const struct rc_relay_secret *rc_config_intercluster(const struct rc_config *c,
 						     const char *cluster);
+
+/* Only the key rings of the file at path (loaded and validated whole, as rc_config_load):
+ * for a live reload. 0, -EINVAL (message in err) or -errno. rings are wiped on failure. */
+int rc_config_load_keys(const char *path, struct rc_keyring rings[RC_KEY_PURPOSE_MAX],
+			char *err, size_t errlen);
 
 /* Fill c with every default (no file). */
 void rc_config_defaults(struct rc_config *c);

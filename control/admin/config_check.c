@@ -321,6 +321,25 @@ read_secret(struct rc_config_loader *ld, const config_setting_t *s, const char *
 	return 0;
 }
 
+/* Every purpose has key files of its own: nothing is derived from an auth secret. */
+static bool
+keys_all_listed(const struct rc_config *c)
+{
+	for (unsigned p = 0; p < RC_KEY_PURPOSE_MAX; p++)
+		if (c->key_files[p].n == 0)
+			return false;
+	return true;
+}
+
+int
+rc_config_read_key(struct rc_config_loader *ld, const config_setting_t *s, const char *key,
+		   char *path, size_t cap, uint8_t *out, size_t outcap, unsigned *len)
+{
+	int rc = resolve_secret_path(ld, s, key, path, cap);
+
+	return rc < 0 ? rc : read_secret(ld, s, key, path, out, outcap, len);
+}
+
 /* node.secrets_dir: by default the configuration file's directory (made absolute); it
  * must be ours and writable by nobody else. */
 static int
@@ -353,6 +372,8 @@ check_secret(struct rc_config_loader *ld)
 	const char *k = "auth.secret_file";
 	int rc;
 
+	if (c->secret_file[0] == '\0' && keys_all_listed(c))
+		return 0;
 	if ((rc = require(ld, k)) < 0 ||
 	    (rc = resolve_secret_path(ld, s, k, c->secret_file, sizeof(c->secret_file))) < 0)
 		return rc;
@@ -527,9 +548,10 @@ rc_config_check(struct rc_config_loader *ld)
 	if ((rc = check_node(ld)) < 0 || (rc = check_secrets_dir(ld)) < 0 ||
 	    (rc = check_workers(ld)) < 0 ||
 	    (rc = check_ports(ld)) < 0 || (rc = check_chat(ld)) < 0 ||
-	    (rc = check_secret(ld)) < 0 || (rc = check_db(ld)) < 0 ||
-	    (rc = check_db_tls(ld)) < 0 ||
-	    (rc = check_ha(ld)) < 0 || (rc = check_relay(ld)) < 0)
+	    (rc = check_secret(ld)) < 0 || (rc = rc_config_check_keys(ld)) < 0 ||
+	    (rc = check_db(ld)) < 0 || (rc = check_db_tls(ld)) < 0 ||
+	    (rc = check_ha(ld)) < 0 || (rc = check_relay(ld)) < 0 ||
+	    (rc = rc_config_check_keys_relay(ld)) < 0)
 		return rc;
 	return 0;
 }

@@ -12,7 +12,7 @@
  * check that found problems); 2 usage error (ours or the daemon's: its reply
  * then carries a "usage"); 3 the daemon is unreachable (no socket, refused, no reply).
  * When the daemon is unreachable, "help" still prints the commands this roomcastctl knows,
- * and "token mint" with -c CONFIG mints from the configuration's secret_file itself.
+ * and "token mint" with -c CONFIG mints with the configuration's tokens key itself.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -293,7 +293,7 @@ local_help(int argc, char **argv)
 	return EXIT_UNREACHABLE;
 }
 
-/* "token mint USER [--ttl S]" from -c CONFIG's secret, with the daemon's own handler. */
+/* "token mint USER [--ttl S]" with -c CONFIG's tokens key, with the daemon's own handler. */
 static int
 local_mint(const struct opts *o, int argc, char **argv)
 {
@@ -311,7 +311,8 @@ local_mint(const struct opts *o, int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	fprintf(stderr, "roomcastctl: minting locally from %s\n", cfg->secret_file);
+	fprintf(stderr, "roomcastctl: minting locally from %s (tokens key %u)\n", o->config,
+		cfg->keys[RC_KEY_TOKENS].k[0].id);
 	rc = rc_token_admin_mint(cfg, argc - 2, argv + 2, result, &text, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "roomcastctl: %s\n", err[0] ? err : strerror(-rc));

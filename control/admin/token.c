@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Login tokens: "EXPIRY.MAC", MAC = lower-case hex of HMAC-SHA256(secret,
- * "roomcast-token-v1" NUL user NUL EXPIRY), EXPIRY the decimal digits exactly as they appear
- * in the token (canonical: no sign, no leading zero). A token is valid while now < EXPIRY.
+ * Login tokens: "v2.KID.IAT.EXP.MAC" (token.h). The MAC covers the domain, the user and the
+ * token's text before the last '.', exactly as it appears in the token. A token is valid
+ * while now < EXP.
  *
- * Verification order: syntax (-EBADMSG), then the MAC (-EKEYREJECTED, compared in constant
- * time), then the expiry (-EKEYEXPIRED): an expired token is only reported as such when it
- * is genuine. User names are 1..64 bytes without NUL or ASCII control characters (the wire
- * limit of LOGIN); a token can never be valid for any other name.
+ * Verification order: syntax (-EBADMSG), then the key id and the MAC (-EKEYREJECTED, compared
+ * in constant time), then the expiry (-EKEYEXPIRED): an expired token is only reported as
+ * such when it is genuine. User names are 1..64 bytes without NUL or ASCII control
+ * characters (the wire limit of LOGIN); a token can never be valid for any other name.
  *
  * Threads: reentrant (hmac.h); no allocation here (OpenSSL allocates its MAC context
  * internally).
@@ -22,9 +22,10 @@
 
 #include "hmac.h"
 
-#define TOKEN_DOMAIN "roomcast-token-v1" /* hashed with its NUL */
+#define TOKEN_DOMAIN "roomcast-token-v2" /* hashed with its NUL */
+#define TOKEN_PREFIX "v2."
 #define TOKEN_MAC_HEX 64
-#define TOKEN_EXPIRY_DIGITS 20
+#define TOKEN_NUM_DIGITS 20
 #define TOKEN_USER_MAX 64
 
 static bool
@@ -38,19 +39,19 @@ user_ok(const char *user, size_t len)
 	return true;
 }
 
-/* hex = lower-case hex of the MAC over (user, expiry digits). 0 or -EIO. */
+/* hex = lower-case hex of the MAC over (user, the signed text). 0 or -EIO. */
 static int
-token_mac(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
-	  const char *expiry, size_t expiry_len, char hex[TOKEN_MAC_HEX + 1])
+token_mac(const struct rc_key *k, const char *user, size_t user_len, const char *text,
+	  size_t text_len, char hex[TOKEN_MAC_HEX + 1])
 {
 	const struct rc_hmac_part parts[] = {
 		{ TOKEN_DOMAIN, sizeof(TOKEN_DOMAIN) },
 		{ user, user_len },
 		{ "", 1 },
-		{ expiry, expiry_len },
+		{ text, text_len },
 	};
 	uint8_t mac[RC_HMAC_SHA256_LEN];
-	int rc = rc_hmac_sha256(secret, secret_len, parts, sizeof(parts) / sizeof(parts[0]), mac);
+	int rc = rc_hmac_sha256(k->key, k->len, parts, sizeof(parts) / sizeof(parts[0]), mac);
 
 	if (rc == 0)
 		rc_hex(hex, mac, sizeof(mac));
@@ -59,73 +60,96 @@ token_mac(const uint8_t *secret, size_t secret_len, const char *user, size_t use
 }
 
 int
-rc_token_mint(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
+rc_token_mint(const struct rc_key *k, const char *user, size_t user_len, uint64_t issued_ms,
 	      uint64_t expiry, char *out, size_t cap)
 {
-	char digits[TOKEN_EXPIRY_DIGITS + 1], hex[TOKEN_MAC_HEX + 1];
-	int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)expiry);
-	int rc;
+	char text[RC_TOKEN_LEN_MAX], hex[TOKEN_MAC_HEX + 1];
+	int n, rc;
 
-	if (secret == NULL || secret_len == 0 || !user_ok(user, user_len))
+	if (k == NULL || k->id == 0 || k->len == 0 || !user_ok(user, user_len))
 		return -EINVAL;
+	n = snprintf(text, sizeof(text), TOKEN_PREFIX "%u.%llu.%llu", k->id,
+		     (unsigned long long)issued_ms, (unsigned long long)expiry);
 	if (out == NULL || cap < (size_t)n + 1 + TOKEN_MAC_HEX + 1)
 		return -ENOSPC;
-	rc = token_mac(secret, secret_len, user, user_len, digits, n, hex);
+	rc = token_mac(k, user, user_len, text, n, hex);
 	if (rc < 0)
 		return rc;
-	memcpy(out, digits, n);
+	memcpy(out, text, n);
 	out[n] = '.';
 	memcpy(out + n + 1, hex, TOKEN_MAC_HEX + 1);
 	return n + 1 + TOKEN_MAC_HEX;
 }
 
-/* Split token into its expiry digits (value in *expiry) and MAC. 0 or -EBADMSG. */
+/* A canonical decimal at *pos up to the next '.', into *v; *pos moves past the '.'.
+ * 0 or -EBADMSG. */
 static int
-token_parse(const char *token, size_t len, size_t *digits, uint64_t *expiry)
+take_num(const char *t, size_t len, size_t *pos, uint64_t *v)
 {
-	uint64_t v = 0;
-	size_t n = 0;
+	size_t i = *pos, start = i;
 
-	if (token == NULL || len > RC_TOKEN_LEN_MAX)
-		return -EBADMSG;
-	while (n < len && token[n] >= '0' && token[n] <= '9') {
-		unsigned d = token[n] - '0';
+	*v = 0;
+	while (i < len && t[i] >= '0' && t[i] <= '9') {
+		unsigned d = t[i] - '0';
 
-		if (v > (UINT64_MAX - d) / 10)
+		if (*v > (UINT64_MAX - d) / 10)
 			return -EBADMSG;
-		v = v * 10 + d;
-		n++;
+		*v = *v * 10 + d;
+		i++;
 	}
-	if (n == 0 || n > TOKEN_EXPIRY_DIGITS || (n > 1 && token[0] == '0'))
+	if (i == start || i - start > TOKEN_NUM_DIGITS || (i - start > 1 && t[start] == '0') ||
+	    i >= len || t[i] != '.')
 		return -EBADMSG;
-	if (len != n + 1 + TOKEN_MAC_HEX || token[n] != '.')
+	*pos = i + 1;
+	return 0;
+}
+
+/* Split token: its fields into info, *text_len the length of the signed text. */
+static int
+token_parse(const char *t, size_t len, struct rc_token_info *info, size_t *text_len)
+{
+	size_t pos = sizeof(TOKEN_PREFIX) - 1;
+	uint64_t kid;
+
+	if (t == NULL || len > RC_TOKEN_LEN_MAX || len < pos ||
+	    memcmp(t, TOKEN_PREFIX, pos) != 0)
 		return -EBADMSG;
-	for (size_t i = n + 1; i < len; i++)
-		if (!((token[i] >= '0' && token[i] <= '9') || (token[i] >= 'a' && token[i] <= 'f')))
+	if (take_num(t, len, &pos, &kid) != 0 || kid == 0 || kid > 255 ||
+	    take_num(t, len, &pos, &info->issued_ms) != 0 ||
+	    take_num(t, len, &pos, &info->expiry) != 0)
+		return -EBADMSG;
+	if (len != pos + TOKEN_MAC_HEX)
+		return -EBADMSG;
+	for (size_t i = pos; i < len; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
 			return -EBADMSG;
-	*digits = n;
-	*expiry = v;
+	info->key_id = (unsigned)kid;
+	*text_len = pos - 1;
 	return 0;
 }
 
 int
-rc_token_verify(const uint8_t *secret, size_t secret_len, const char *user, size_t user_len,
-		const char *token, size_t token_len, uint64_t now)
+rc_token_verify(const struct rc_keyring *ring, const char *user, size_t user_len,
+		const char *token, size_t token_len, uint64_t now, struct rc_token_info *info)
 {
 	char hex[TOKEN_MAC_HEX + 1];
-	uint64_t expiry;
+	struct rc_token_info ti;
+	const struct rc_key *k;
 	size_t n;
-	int rc = token_parse(token, token_len, &n, &expiry);
+	int rc = token_parse(token, token_len, &ti, &n);
 
 	if (rc < 0)
 		return rc;
-	if (secret == NULL || secret_len == 0 || !user_ok(user, user_len))
+	k = rc_keyring_find(ring, ti.key_id);
+	if (k == NULL || !user_ok(user, user_len))
 		return -EKEYREJECTED;
-	if (token_mac(secret, secret_len, user, user_len, token, n, hex) < 0)
+	if (token_mac(k, user, user_len, token, n, hex) < 0)
 		return -EKEYREJECTED; /* fail closed */
 	if (CRYPTO_memcmp(hex, token + n + 1, TOKEN_MAC_HEX) != 0)
 		return -EKEYREJECTED;
-	if (now >= expiry)
+	if (now >= ti.expiry)
 		return -EKEYEXPIRED;
+	if (info != NULL)
+		*info = ti;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * "token mint USER [--ttl SECONDS]": see token_admin.h. Bad arguments return -EINVAL with a
+ * "token mint USER [--ttl SECONDS]": see token_admin.h. Signed with the signing key of the
+ * tokens ring (keyring.h), at most auth.token_ttl_max_s. Bad arguments return -EINVAL with a
  * message, so the admin server answers with the command's usage.
  *
  * Threads: the control thread (or roomcastctl); no state of its own.
@@ -16,19 +17,19 @@
 #include "token.h"
 
 #define TTL_MIN 1
-#define TTL_MAX 315360000ULL /* ten years */
 
+/* --ttl up to auth.token_ttl_max_s (a longer token would be refused at LOGIN). */
 static int
-parse_ttl(const char *s, uint64_t *ttl, char *err, size_t errlen)
+parse_ttl(const char *s, uint64_t max, uint64_t *ttl, char *err, size_t errlen)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < TTL_MIN || v > TTL_MAX) {
-		snprintf(err, errlen, "--ttl: \"%s\" is not a number of seconds in %d..%llu", s,
-			 TTL_MIN, TTL_MAX);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < TTL_MIN || v > max) {
+		snprintf(err, errlen, "--ttl: \"%s\" is not a number of seconds in %d..%llu "
+			 "(auth.token_ttl_max_s)", s, TTL_MIN, (unsigned long long)max);
 		return -EINVAL;
 	}
 	*ttl = v;
@@ -37,7 +38,8 @@ parse_ttl(const char *s, uint64_t *ttl, char *err, size_t errlen)
 
 /* USER and --ttl in any order; --ttl=S accepted too. */
 static int
-parse_args(int argc, char **argv, const char **user, uint64_t *ttl, char *err, size_t errlen)
+parse_args(int argc, char **argv, uint64_t max, const char **user, uint64_t *ttl, char *err,
+	   size_t errlen)
 {
 	*user = NULL;
 	for (int i = 0; i < argc; i++) {
@@ -48,9 +50,9 @@ parse_args(int argc, char **argv, const char **user, uint64_t *ttl, char *err, s
 				snprintf(err, errlen, "--ttl needs a value");
 				return -EINVAL;
 			}
-			rc = parse_ttl(argv[i], ttl, err, errlen);
+			rc = parse_ttl(argv[i], max, ttl, err, errlen);
 		} else if (strncmp(argv[i], "--ttl=", 6) == 0) {
-			rc = parse_ttl(argv[i] + 6, ttl, err, errlen);
+			rc = parse_ttl(argv[i] + 6, max, ttl, err, errlen);
 		} else if (argv[i][0] == '-' || *user != NULL) {
 			snprintf(err, errlen, "unexpected argument \"%s\"", argv[i]);
 			return -EINVAL;
@@ -73,10 +75,12 @@ rc_token_admin_mint(void *arg, int argc, char **argv, json_t *result, struct rc_
 {
 	const struct rc_config *cfg = arg;
 	char token[RC_TOKEN_LEN_MAX];
-	uint64_t ttl = cfg->token_ttl_s, expiry;
+	const struct rc_key *k = rc_keyring_signer(&cfg->keys[RC_KEY_TOKENS]);
+	uint64_t ttl = cfg->token_ttl_s, expiry, issued_ms;
+	struct timespec ts;
 	const char *user;
 	json_t *juser;
-	int rc = parse_args(argc, argv, &user, &ttl, err, errlen);
+	int rc = parse_args(argc, argv, cfg->token_ttl_max_s, &user, &ttl, err, errlen);
 
 	if (rc < 0)
 		return rc;
@@ -85,9 +89,10 @@ rc_token_admin_mint(void *arg, int argc, char **argv, json_t *result, struct rc_
 		snprintf(err, errlen, "bad user name: not UTF-8");
 		return -EINVAL;
 	}
-	expiry = (uint64_t)time(NULL) + ttl;
-	rc = rc_token_mint(cfg->secret, cfg->secret_len, user, strlen(user), expiry, token,
-			   sizeof(token));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	issued_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	expiry = (uint64_t)ts.tv_sec + ttl;
+	rc = rc_token_mint(k, user, strlen(user), issued_ms, expiry, token, sizeof(token));
 	if (rc < 0) {
 		json_decref(juser);
 		if (rc == -EINVAL)
@@ -100,6 +105,8 @@ rc_token_admin_mint(void *arg, int argc, char **argv, json_t *result, struct rc_
 	json_object_set_new(result, "user", juser);
 	json_object_set_new(result, "expiry", json_integer((json_int_t)expiry));
 	json_object_set_new(result, "ttl", json_integer((json_int_t)ttl));
+	json_object_set_new(result, "key_id", json_integer(k->id));
+	json_object_set_new(result, "issued_ms", json_integer((json_int_t)issued_ms));
 	json_object_set_new(result, "token", json_string(token));
 	rc_text_printf(text, "%s\n", token);
 	return 0;

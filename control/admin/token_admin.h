@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The admin command "token mint USER [--ttl SECONDS]": mints a login token (token.h) from the
- * configuration's secret. roomcastd registers it on its admin socket; roomcastctl calls the
+ * configuration's tokens key. roomcastd registers it on its admin socket; roomcastctl calls the
  * same handler locally (-c CONFIG) when no daemon answers, so both print the same thing.
  *
  * Threads: the control thread (or roomcastctl's only thread). cfg must outlive the admin
@@ -21,7 +21,7 @@
 int rc_token_admin_register(struct rc_admin *a, const struct rc_config *cfg);
 
 /* The handler itself (rc_admin_fn; arg is the const struct rc_config *). result gets
- * {"user", "expiry", "ttl", "token"}; text is the token and a newline. */
+ * {"user", "expiry", "ttl", "key_id", "issued_ms", "token"}; text is the token and a newline. */
 int rc_token_admin_mint(void *arg, int argc, char **argv, json_t *result, struct rc_text *text,
 			char *err, size_t errlen);
 

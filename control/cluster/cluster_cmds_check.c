@@ -343,8 +343,8 @@ peer_block(struct cc_peer *p, struct rc_text *t)
 	} else if (p->reply.status != 200) {
 		snprintf(detail, sizeof(detail), "answered HTTP %ld at %s: %.200s",
 			 p->reply.status, p->mgmt, p->reply.body ? p->reply.body : "");
-		snprintf(fix, sizeof(fix), "check that both nodes share the cluster secret "
-					   "(auth.secret_file) and run the same version");
+		snprintf(fix, sizeof(fix), "check that both nodes share a cluster key "
+					   "(roomcastctl keys show) and run the same version");
 	} else if ((doc = json_loads(p->reply.body ? p->reply.body : "", 0, NULL)) == NULL ||
 		   !json_is_array(json_object_get(doc, "checks"))) {
 		snprintf(detail, sizeof(detail), "published a malformed database check");
@@ -401,8 +401,8 @@ static RC_ADMIN_HANDLER(cmd_db_check)
 {
 	struct cc_ctx *x = arg;
 	const struct rc_cluster *c = cc_state(x, err, errlen);
-	const struct rc_mgmt_cred cred = { x->cfg->secret, x->cfg->secret_len,
-					   x->cfg->node_id };
+	const struct rc_mgmt_cred cred = { x->cfg->keys->k[0].key, x->cfg->keys->k[0].len,
+					   x->cfg->node_id, x->cfg->keys };
 	const struct rc_dbcheck_opts o = { .node_name = cc_self_id(x) };
 	struct rc_dbcheck_report *r;
 	struct target *tg;

@@ -59,7 +59,8 @@ peer_report(struct cc_peer *p)
 static json_t *
 gather(struct cc_ctx *x, const struct rc_cluster *c)
 {
-	const struct rc_mgmt_cred cred = { x->cfg->secret, x->cfg->secret_len, x->cfg->node_id };
+	const struct rc_mgmt_cred cred = { x->cfg->keys->k[0].key, x->cfg->keys->k[0].len,
+					   x->cfg->node_id, x->cfg->keys };
 	json_t *all = json_object(), *self = report_fn ? report_fn(report_arg) : NULL;
 	struct cc_peer *peers;
 	unsigned n = 0;

@@ -342,7 +342,8 @@ rc_cluster_node_open(const struct rc_cluster_settings *cfg, struct rc_mgmt *mgmt
 		return rc;
 	if (cn->mgmt != NULL) {
 		struct rc_syncer_conf sc = {
-			.cred = { cfg->secret, cfg->secret_len, cfg->node_id },
+			.cred = { cfg->keys->k[0].key, cfg->keys->k[0].len, cfg->node_id,
+				  cfg->keys },
 		};
 
 		cn->syncer = rc_syncer_start(&sc);
@@ -355,6 +356,16 @@ rc_cluster_node_open(const struct rc_cluster_settings *cfg, struct rc_mgmt *mgmt
 	RC_INFO("cluster state v%llu (%s)", (unsigned long long)cn->cl->version, cn->path);
 	publish_and_push(cn, NULL); /* a peer with a newer state answers with it */
 	return 0;
+}
+
+int
+rc_cluster_node_keys_changed(struct rc_cluster_node *cn)
+{
+	const struct rc_key *k = rc_keyring_signer(cn->cfg->keys);
+
+	if (k == NULL)
+		return -EINVAL;
+	return cn->syncer != NULL ? rc_syncer_set_key(cn->syncer, k->key, k->len) : 0;
 }
 
 void

@@ -40,7 +40,7 @@ struct rc_cluster_node;
 typedef int (*rc_cluster_mut_fn)(struct rc_cluster *c, const char *origin, void *arg,
 				 char *err, size_t errlen);
 
-/* What the cluster wing reads of the node's configuration: the node's identity and secret,
+/* What the cluster wing reads of the node's configuration: the node's identity and keys,
  * where its files are, its service and management addresses, its start-up database. The
  * node fills it; it and the strings it points to outlive the wing. */
 struct rc_cluster_settings {
@@ -54,8 +54,7 @@ struct rc_cluster_settings {
 	const char *db_password;
 	const char *db_password_file;
 	const char *secrets_dir;      /* node.secrets_dir: every password file is read there */
-	const uint8_t *secret;
-	unsigned secret_len;
+	const struct rc_keyring *keys; /* the cluster documents' ring (k[0] signs) */
 };
 
 /* What applying the state asks of the node. */
@@ -79,6 +78,10 @@ int rc_cluster_node_open(const struct rc_cluster_settings *cfg, struct rc_mgmt *
 			 char *err, size_t errlen);
 /* Stop the syncer and free it. NULL-safe. */
 void rc_cluster_node_close(struct rc_cluster_node *cn);
+
+/* The cluster key ring changed (cfg->keys, in place): sign the next pushes with its first
+ * key. 0 or -EINVAL. */
+int rc_cluster_node_keys_changed(struct rc_cluster_node *cn);
 
 /* Control loop: take the pushes that peers sent. */
 void rc_cluster_node_poll(struct rc_cluster_node *cn);

@@ -232,6 +232,8 @@ ha_status_json(const struct ha_cmds *x, const struct ha_status *st, json_t *scop
 								      __ATOMIC_RELAXED),
 					  "heartbeats_rx", (json_int_t)st->hs.rx));
 	json_object_set_new(res, "garps_sent", json_integer((json_int_t)ha->garps_sent));
+	json_object_set_new(res, "heartbeat_key_id", json_integer(st->hs.tx_key_id));
+	json_object_set_new(res, "heartbeat_peer_key_id", json_integer(st->hs.rx_key_id));
 }
 
 /* The JSON's durability, heartbeat drop and stream listener counters. */

@@ -479,16 +479,58 @@ rc_ha_node_tick(struct rc_ha_node *ha)
 
 /* ---- set-up ---- */
 
-static int
-make_key(const struct rc_ha_node *ha, struct rc_hb_keys *k)
+static void
+hb_key_of(const struct rc_key *from, struct rc_hb_key *to)
+{
+	to->id = from->id;
+	to->len = from->len < RC_HB_KEY_MAX ? from->len : RC_HB_KEY_MAX;
+	memcpy(to->key, from->key, to->len);
+}
+
+int
+rc_ha_hb_keys(const struct rc_keyring *r, struct rc_hb_keys *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->current.id = (uint8_t)ha->cfg->ha->key_id;
-	k->current.len = ha->cfg->secret_len < RC_HB_KEY_MAX ? ha->cfg->secret_len : RC_HB_KEY_MAX;
-	if (k->current.len < RC_HB_KEY_MIN)
+	if (r == NULL || r->n == 0)
 		return -EINVAL;
-	memcpy(k->current.key, ha->cfg->secret, k->current.len);
-	return 0;
+	hb_key_of(&r->k[0], &k->current);
+	if (r->n > 1)
+		hb_key_of(&r->k[1], &k->previous);
+	return k->current.len < RC_HB_KEY_MIN ? -EINVAL : 0;
+}
+
+/* The ring as the stream's keys (the first signs, all accepted). */
+static int
+repl_keys(struct rc_repl *repl, const struct rc_keyring *r)
+{
+	struct rc_repl_key k[RC_REPL_KEYS_MAX];
+	unsigned n = r->n < RC_REPL_KEYS_MAX ? r->n : RC_REPL_KEYS_MAX;
+	int rc;
+
+	memset(k, 0, sizeof(k));
+	for (unsigned i = 0; i < n; i++) {
+		k[i].id = r->k[i].id;
+		k[i].len = r->k[i].len < RC_REPL_KEY_MAX ? r->k[i].len : RC_REPL_KEY_MAX;
+		memcpy(k[i].key, r->k[i].key, k[i].len);
+	}
+	rc = rc_repl_set_keys(repl, k, n);
+	explicit_bzero(k, sizeof(k));
+	return rc;
+}
+
+int
+rc_ha_node_keys_changed(struct rc_ha_node *ha)
+{
+	struct rc_hb_keys k;
+	int rc;
+
+	if (ha == NULL)
+		return 0;
+	rc = rc_ha_hb_keys(ha->cfg->keys, &k);
+	if (rc == 0)
+		rc = rc_hb_set_keys(ha->hb, &k, rc_ha_now_ms());
+	explicit_bzero(&k, sizeof(k));
+	return rc == 0 ? repl_keys(ha->repl, ha->cfg->keys) : rc;
 }
 
 static int
@@ -502,6 +544,8 @@ open_heartbeats(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err,
 		.peer_addr = c->ha->peer_address,
 		.interval_ms = c->ha->interval_ms,
 		.dead_ms = c->ha->dead_ms,
+		/* the operator ends a rotation (keyring.h): no grace runs out before */
+		.key_grace_ms = UINT32_MAX,
 	};
 	int rc;
 
@@ -534,6 +578,10 @@ open_stream(struct rc_ha_node *ha, const struct rc_hb_keys *keys, char *err, siz
 	memcpy(rcf.key.key, keys->current.key, rcf.key.len);
 	ha->repl = rc_repl_create(&rcf);
 	explicit_bzero(&rcf.key, sizeof(rcf.key));
+	if (ha->repl != NULL && repl_keys(ha->repl, c->keys) != 0) {
+		snprintf(err, errlen, "ha: bad HA keys");
+		return -EINVAL;
+	}
 	if (ha->repl == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "ha: cannot open the WAL stream listener on %s: %s",
@@ -574,7 +622,7 @@ ha_open(struct rc_ha_node *ha, char *err, size_t errlen)
 	rc_ha_fsm_set_auto_fallback(&ha->fsm, c->ha->auto_fallback,
 				    (uint64_t)c->ha->auto_fallback_s * 1000);
 	ha->health = rc_health_create(c->n_workers, c->ha->stall_ms);
-	if (ha->health == NULL || make_key(ha, &keys) != 0) {
+	if (ha->health == NULL || rc_ha_hb_keys(c->keys, &keys) != 0) {
 		snprintf(err, errlen, "ha: cannot set up the health watcher or the key");
 		return -EINVAL;
 	}

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keyring.h"
+
 struct rc_admin;
 struct rc_cluster_node;
 struct rc_ha_conf;
@@ -35,15 +37,15 @@ struct rc_metrics_buf;
 struct rc_scopes;
 struct rc_session;
 struct rc_ha_node;
+struct rc_hb_keys;
 
 /* What the HA wing reads of the node's configuration: its own section (keys ha.*) and the
- * node's identity (the heartbeats and the stream authenticate with the node's secret). The
+ * node's identity (the heartbeats and the stream authenticate with the "ha" key ring). The
  * node fills it; it and what it points to outlive the HA wing. */
 struct rc_ha_settings {
 	const struct rc_ha_conf *ha;
 	const char *node_id;
-	const uint8_t *secret;
-	unsigned secret_len;
+	const struct rc_keyring *keys; /* the HA link's ring: k[0] signs, k[1] the previous */
 	unsigned n_workers;
 };
 
@@ -100,5 +102,13 @@ int rc_ha_cmds_register(struct rc_admin *admin, struct rc_ha_node *ha,
 /* The HA metrics (ha_metrics.c): the state (Unknown while ha is NULL), counters,
  * durability, what the HA link refused. */
 void rc_ha_node_metrics(struct rc_ha_node *ha, struct rc_metrics_buf *b);
+
+/* The HA key ring as heartbeat keys: k[0] the current key, k[1] (if any) the previous one
+ * (heartbeat.h "Keys and rotation"). 0 or -EINVAL (empty ring, key too short). */
+int rc_ha_hb_keys(const struct rc_keyring *r, struct rc_hb_keys *k);
+
+/* The HA ring (settings' keys) changed in place: install it on the heartbeats (a new first
+ * key starts a rotation) and the stream (new handshakes). 0 or -errno. Control thread. */
+int rc_ha_node_keys_changed(struct rc_ha_node *ha);
 
 #endif /* RC_HA_NODE_H */

@@ -466,6 +466,7 @@ rc_hb_send(struct rc_hb *hb, uint64_t now_ms, const struct rc_hb_status *mine)
 	keys_expire(hb, now_ms);
 	hb->next_send_ms = now_ms + hb->interval_ms;
 	k = send_key(hb);
+	hb->stats.tx_key_id = k->id;
 	hb_build(hb, k, mine, __atomic_add_fetch(&seq_counter, 1, __ATOMIC_RELAXED), b);
 	rc = hb_mac(k, b, b + RC_HB_OFF_MAC);
 	if (rc < 0)
@@ -586,6 +587,7 @@ hb_accept(struct rc_hb *hb, const uint8_t *b, size_t n, uint64_t now, struct rc_
 	hb->peer_seq = seq;
 	hb->last_rx_ms = now;
 	hb->peer_key_cur = b[RC_HB_OFF_KEY_CUR];
+	hb->stats.rx_key_id = b[RC_HB_OFF_KEY_ID];
 	if (k == &hb->cur)
 		prev_retire(hb); /* the peer has the current key */
 	if (rebooted) {

@@ -234,6 +234,8 @@ struct rc_hb_stats {
 	uint64_t peer_up;     /* RC_HB_PEER_UP events */
 	uint64_t peer_dead;   /* RC_HB_PEER_DEAD events */
 	uint64_t peer_reboot; /* RC_HB_PEER_REBOOTED events */
+	uint8_t tx_key_id;    /* the key that signed our last heartbeat (0: none sent) */
+	uint8_t rx_key_id;    /* the key of the peer's last valid heartbeat (0: none yet) */
 };
 
 struct rc_hb;

@@ -77,8 +77,7 @@ struct req {
 struct rc_mgmt {
 	struct MHD_Daemon *d;
 	uint16_t port;
-	uint8_t *secret;
-	size_t secret_len;
+	struct rc_keyring keys; /* k[0] signs replies; all verify requests (under lock) */
 	char node_id[RC_MGMT_NODE_MAX + 1];
 	char put_names[MAX_PUT_NAMES][RC_MGMT_NAME_MAX + 1];
 	unsigned n_put_names;
@@ -355,8 +354,16 @@ send_blob(struct rc_mgmt *m, struct MHD_Connection *c, struct blob *b, const cha
 		return MHD_NO;
 	}
 	if (req_mac != NULL) { /* a signed reply, bound to the request by its MAC */
-		if (rc_mgmt_sign(m->secret, m->secret_len, m->node_id, now, "REPLY", req_mac,
-				 b->data, b->len, mac) != 0) {
+		struct rc_key k;
+		int rc;
+
+		pthread_mutex_lock(&m->lock);
+		k = m->keys.k[0];
+		pthread_mutex_unlock(&m->lock);
+		rc = rc_mgmt_sign(k.key, k.len, m->node_id, now, "REPLY", req_mac, b->data, b->len,
+				  mac);
+		OPENSSL_cleanse(&k, sizeof(k));
+		if (rc != 0) {
 			MHD_destroy_response(resp);
 			return MHD_NO;
 		}
@@ -518,6 +525,34 @@ absorb(struct req *r, const char *data, size_t n)
 	r->body[r->len] = '\0';
 }
 
+/* The request's MAC verifies under a key of the ring. */
+static bool
+request_genuine(struct rc_mgmt *m, const char *node, const char *t, const char *method,
+		const char *url, const struct req *r, const char *mac)
+{
+	struct rc_keyring ring;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	ring = m->keys;
+	pthread_mutex_unlock(&m->lock);
+	rc = rc_mgmt_verify_any(NULL, 0, &ring, node, t, method, url, r->body, r->len, mac,
+				(uint64_t)time(NULL));
+	rc_keyring_wipe(&ring);
+	return rc == 0;
+}
+
+int
+rc_mgmt_set_keys(struct rc_mgmt *m, const struct rc_keyring *ring)
+{
+	if (m == NULL || ring == NULL || ring->n == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	m->keys = *ring;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 static enum MHD_Result
 finish_doc(struct rc_mgmt *m, struct MHD_Connection *c, const char *url, const char *method,
 	   struct req *r)
@@ -527,8 +562,7 @@ finish_doc(struct rc_mgmt *m, struct MHD_Connection *c, const char *url, const c
 	struct blob *b = NULL;
 	unsigned i, n;
 
-	if (rc_mgmt_verify(m->secret, m->secret_len, node, t, method, url, r->body, r->len, mac,
-			   (uint64_t)time(NULL)) != 0)
+	if (!request_genuine(m, node, t, method, url, r, mac))
 		return refuse_auth(m, c);
 	if (strcmp(method, MHD_HTTP_METHOD_PUT) == 0) {
 		if (!queue_push(m, r, node, strtoull(t, NULL, 10))) {
@@ -640,10 +674,14 @@ copy_conf(struct rc_mgmt *m, const struct rc_mgmt_conf *conf, char *err, size_t 
 		}
 		snprintf(m->put_names[m->n_put_names++], RC_MGMT_NAME_MAX + 1, "%s", *puts);
 	}
-	if ((m->secret = malloc(cr->secret_len)) == NULL)
-		return -ENOMEM;
-	memcpy(m->secret, cr->secret, cr->secret_len);
-	m->secret_len = cr->secret_len;
+	if (cr->secret_len > RC_KEY_MAX)
+		return -EINVAL;
+	m->keys.n = 1;
+	m->keys.k[0].len = (unsigned)cr->secret_len;
+	memcpy(m->keys.k[0].key, cr->secret, cr->secret_len);
+	for (unsigned i = 0; cr->accept != NULL && i < cr->accept->n && m->keys.n < RC_KEYRING_MAX;
+	     i++)
+		m->keys.k[m->keys.n++] = cr->accept->k[i];
 	snprintf(m->node_id, sizeof(m->node_id), "%s", cr->node_id);
 	m->queue_len = conf->queue_len != 0 ? conf->queue_len : 16;
 	m->queue = calloc(m->queue_len, sizeof(*m->queue));
@@ -737,9 +775,7 @@ rc_mgmt_close(struct rc_mgmt *m)
 	for (i = 0; i < m->q_count; i++)
 		free(m->queue[(m->q_head + i) % m->queue_len].body);
 	free(m->queue);
-	if (m->secret != NULL)
-		OPENSSL_cleanse(m->secret, m->secret_len);
-	free(m->secret);
+	rc_keyring_wipe(&m->keys);
 	rc_metrics_buf_free(&m->mbuf);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keyring.h"
 #include "prom.h"
 
 #define RC_MGMT_NODE_MAX 63        /* node id length, as node.id in the configuration */
@@ -55,11 +56,14 @@
 #define RC_MGMT_SKEW_S 60
 #define RC_MGMT_PER_IP 8          /* connections one client address may hold */
 
-/* Who we are to the peer: the cluster secret and our node id (both borrowed). */
+/* Who we are to the peer: the cluster key we sign with and our node id (both borrowed);
+ * accept (may be NULL): further keys whose MACs are accepted (the cluster key ring during a
+ * rotation, keyring.h). */
 struct rc_mgmt_cred {
 	const uint8_t *secret;
 	size_t secret_len;
 	const char *node_id;
+	const struct rc_keyring *accept;
 };
 
 /* ---- authentication (pure; reentrant) ---- */
@@ -77,6 +81,12 @@ int rc_mgmt_sign(const uint8_t *secret, size_t secret_len, const char *node, uin
 int rc_mgmt_verify(const uint8_t *secret, size_t secret_len, const char *node,
 		   const char *time, const char *method, const char *path, const void *body,
 		   size_t len, const char *mac, uint64_t now);
+
+/* rc_mgmt_verify with secret, then with every key of accept (may be NULL): 0 when one of
+ * them verifies, else the first key's result. */
+int rc_mgmt_verify_any(const uint8_t *secret, size_t secret_len, const struct rc_keyring *accept,
+		       const char *node, const char *time, const char *method, const char *path,
+		       const void *body, size_t len, const char *mac, uint64_t now);
 
 bool rc_mgmt_node_id_ok(const char *id);
 bool rc_mgmt_name_ok(const char *name);
@@ -136,6 +146,10 @@ int rc_mgmt_set_put_peers(struct rc_mgmt *m, const uint32_t *ips, unsigned n);
 
 /* The TCP port listened on (the one picked when conf->addr asked for port 0). */
 uint16_t rc_mgmt_port(const struct rc_mgmt *m);
+
+/* Replace the keys (ring->k[0] signs replies; every key verifies requests), for a live key
+ * rotation. 0 or -EINVAL. Any thread. */
+int rc_mgmt_set_keys(struct rc_mgmt *m, const struct rc_keyring *ring);
 
 /* Stop the server (waits for its thread; requests in flight are cut) and free everything,
  * queued pushes included. NULL is a no-op. */
@@ -242,5 +256,9 @@ int rc_syncer_write_metrics(struct rc_syncer *s, struct rc_metrics_buf *b);
 
 /* Stop the thread (an attempt in flight is cancelled) and free the queue. NULL: no-op. */
 void rc_syncer_stop(struct rc_syncer *s);
+
+/* Sign the next pushes with key (len bytes, at most RC_KEY_MAX): a live key rotation.
+ * 0 or -EINVAL. Any thread. */
+int rc_syncer_set_key(struct rc_syncer *s, const uint8_t *key, size_t len);
 
 #endif /* RC_MGMT_H */

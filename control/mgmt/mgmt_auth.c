@@ -171,3 +171,17 @@ rc_mgmt_verify(const uint8_t *secret, size_t secret_len, const char *node, const
 		return -EKEYEXPIRED;
 	return 0;
 }
+
+int
+rc_mgmt_verify_any(const uint8_t *secret, size_t secret_len, const struct rc_keyring *accept,
+		   const char *node, const char *time, const char *method, const char *path,
+		   const void *body, size_t len, const char *mac, uint64_t now)
+{
+	int rc = rc_mgmt_verify(secret, secret_len, node, time, method, path, body, len, mac, now);
+
+	for (unsigned i = 0; rc == -EKEYREJECTED && accept != NULL && i < accept->n; i++)
+		if (rc_mgmt_verify(accept->k[i].key, accept->k[i].len, node, time, method, path,
+				   body, len, mac, now) == 0)
+			return 0;
+	return rc;
+}

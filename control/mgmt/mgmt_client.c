@@ -261,8 +261,8 @@ rc_mgmt_get(const struct rc_mgmt_cred *c, const char *peer, const char *path,
 	memset(r, 0, sizeof(*r));
 	rc = request(c, peer, path, "GET", NULL, 0, &x, &r->status, mac);
 	if (rc == 0 && r->status == 200 &&
-	    rc_mgmt_verify(c->secret, c->secret_len, x.node, x.time, "REPLY", mac, x.body, x.len,
-			   x.mac, (uint64_t)time(NULL)) != 0)
+	    rc_mgmt_verify_any(c->secret, c->secret_len, c->accept, x.node, x.time, "REPLY", mac,
+			       x.body, x.len, x.mac, (uint64_t)time(NULL)) != 0)
 		rc = -EBADMSG;
 	if (rc != 0) {
 		free(x.body);

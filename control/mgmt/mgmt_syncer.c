@@ -144,7 +144,8 @@ static void *
 syncer_main(void *arg)
 {
 	struct rc_syncer *s = arg;
-	struct rc_mgmt_cred cred = { s->secret, s->secret_len, s->node_id };
+	uint8_t key[RC_KEY_MAX];
+	struct rc_mgmt_cred cred = { key, 0, s->node_id, NULL };
 	uint64_t wait_ms;
 	struct entry *e;
 	long status;
@@ -158,6 +159,9 @@ syncer_main(void *arg)
 			continue;
 		}
 		e->in_flight = true;
+		/* a copy: rc_syncer_set_key may replace the key meanwhile */
+		memcpy(key, s->secret, s->secret_len);
+		cred.secret_len = s->secret_len;
 		pthread_mutex_unlock(&s->lock);
 		/* The entry's peer, path and body do not change while it is in flight. */
 		status = 0;
@@ -166,7 +170,20 @@ syncer_main(void *arg)
 		settle(s, e, rc, status);
 	}
 	pthread_mutex_unlock(&s->lock);
+	OPENSSL_cleanse(key, sizeof(key));
 	return NULL;
+}
+
+int
+rc_syncer_set_key(struct rc_syncer *s, const uint8_t *key, size_t len)
+{
+	if (s == NULL || key == NULL || len == 0 || len > RC_KEY_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->secret, key, len);
+	s->secret_len = len;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 /* With the lock held: the entry of (peer, path), else a free one (used = false), or NULL. */
@@ -295,7 +312,7 @@ syncer_free(struct rc_syncer *s)
 	}
 	free(s->e);
 	if (s->secret != NULL)
-		OPENSSL_cleanse(s->secret, s->secret_len);
+		OPENSSL_cleanse(s->secret, RC_KEY_MAX);
 	free(s->secret);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
@@ -311,7 +328,8 @@ rc_syncer_start(const struct rc_syncer_conf *conf)
 	sigset_t all, old;
 	int rc;
 
-	if (c->secret == NULL || c->secret_len == 0 || !rc_mgmt_node_id_ok(c->node_id)) {
+	if (c->secret == NULL || c->secret_len == 0 || c->secret_len > RC_KEY_MAX ||
+	    !rc_mgmt_node_id_ok(c->node_id)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -327,7 +345,7 @@ rc_syncer_start(const struct rc_syncer_conf *conf)
 	s->n_entries = conf->max_entries != 0 ? conf->max_entries : 64;
 	snprintf(s->node_id, sizeof(s->node_id), "%s", c->node_id);
 	s->e = calloc(s->n_entries, sizeof(*s->e));
-	s->secret = malloc(c->secret_len);
+	s->secret = malloc(RC_KEY_MAX);
 	if (s->e == NULL || s->secret == NULL) {
 		syncer_free(s);
 		errno = ENOMEM;

@@ -192,7 +192,16 @@ static int
 setup_storage(struct rc_node *n, char *err, size_t errlen)
 {
 	struct rc_scopes_conf sc;
+	char path[512];
+	int rc;
 
+	/* the token revocations, kept beside the WAL so that they survive a restart */
+	snprintf(path, sizeof(path), "%s/revocations", n->cfg.data_dir);
+	rc = rc_revocations_open(&n->revoked, path);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
 	n->replay.dp = &n->dp;
 	scopes_conf(n, &sc);
 	return rc_scopes_open(&n->scopes, &sc, err, errlen);
@@ -386,8 +395,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	memset(n, 0, sizeof(*n));
 	n->cfg = *cfg;
 	n->ha_settings = (struct rc_ha_settings){ .ha = &n->cfg.ha, .node_id = n->cfg.node_id,
-						  .secret = n->cfg.secret,
-						  .secret_len = n->cfg.secret_len,
+						  .keys = &n->cfg.keys[RC_KEY_HA],
 						  .n_workers = n->cfg.n_workers };
 	n->cluster_settings = (struct rc_cluster_settings){
 		.node_id = n->cfg.node_id, .data_dir = n->cfg.data_dir,
@@ -395,7 +403,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 		.service_ip = n->cfg.service_ip, .udp_port = n->cfg.udp_port,
 		.db_conninfo = n->cfg.db_conninfo,
 		.db_password = n->cfg.db_password, .db_password_file = n->cfg.db_password_file,
-		.secrets_dir = n->cfg.secrets_dir, .secret = n->cfg.secret, .secret_len = n->cfg.secret_len };
+		.secrets_dir = n->cfg.secrets_dir, .keys = &n->cfg.keys[RC_KEY_CLUSTER] };
 	n->started_ms = rc_mono_ms();
 	copy_settings(&n->dp, cfg);
 	rc_dp_global = &n->dp;
@@ -407,7 +415,9 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	if (cfg->mgmt_address[0] != '\0') {
 		struct rc_mgmt_conf mc = {
 			.addr = cfg->mgmt_address,
-			.cred = { n->cfg.secret, n->cfg.secret_len, n->cfg.node_id },
+			.cred = { n->cfg.keys[RC_KEY_CLUSTER].k[0].key,
+				  n->cfg.keys[RC_KEY_CLUSTER].k[0].len, n->cfg.node_id,
+				  &n->cfg.keys[RC_KEY_CLUSTER] },
 		};
 
 		n->mgmt = rc_mgmt_open(&mc, err, errlen);
@@ -437,6 +447,7 @@ rc_node_admin_register(struct rc_node *n)
 
 	if ((rc = rc_token_admin_register(n->admin, &n->cfg)) != 0 ||
 	    (rc = rc_node_cmds_register(n)) != 0 || (rc = rc_node_relay_cmds_register(n)) != 0 ||
+	    (rc = rc_node_keys_cmds_register(n)) != 0 ||
 	    (rc = rc_cluster_cmds_register(n->cn, &n->cluster_settings, n->admin, n->mgmt)) != 0 ||
 	    (rc = rc_ha_cmds_register(n->admin, n->ha, &n->ha_settings, &n->dp, n->cn)) != 0)
 		return rc;
@@ -642,6 +653,7 @@ rc_node_fini(struct rc_node *n)
 	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
 	rc_cluster_cmds_set_report(NULL, NULL);
+	rc_revocations_close(&n->revoked);
 	if (n->ha != NULL) {
 		rc_cluster_cmds_set_ha(NULL, NULL);
 		rc_ha_node_destroy(n->ha);

@@ -26,6 +26,7 @@
 #include "relay.h"
 #include "replay.h"
 #include "scope.h"
+#include "token_revoke.h"
 
 #define RC_PENDING_ROOMS 64 /* room creations waiting for their WAL commit */
 #define RC_PENDING_JOINS 32 /* JOINs waiting for one room's creation */
@@ -66,6 +67,8 @@ enum rc_login_refusal {
 	RC_LOGIN_TOO_MANY,        /* ERROR 10: max_sessions reached */
 	RC_LOGIN_BUSY,            /* ERROR 9 (or dropped): the control thread's ring was full */
 	RC_LOGIN_ADDRESS_LIMIT,   /* ERROR 10: chat.max_sessions_per_address reached */
+	RC_LOGIN_TOKEN_REVOKED,   /* ERROR 5: issued before a revocation of its user or of all */
+	RC_LOGIN_TOKEN_TOO_LONG,  /* ERROR 5: a lifetime above auth.token_ttl_max_s */
 	RC_LOGIN_REFUSAL_MAX
 };
 const char *rc_login_refusal_name(unsigned reason);
@@ -102,6 +105,7 @@ struct rc_node {
 	struct rc_scopes scopes;    /* ours, and (HA) the peer's: control/scope/scope.h */
 	struct rc_replay replay;
 	struct rc_admin *admin;
+	struct rc_revocations revoked; /* login tokens revoked (token_revoke.h) */
 	struct rc_mgmt *mgmt;       /* NULL without node.mgmt_address */
 	struct rc_cluster_node *cn; /* the cluster state here (control/cluster/cluster_node.h) */
 	unsigned max_rooms;         /* the cluster's chat.max_rooms capped by the table size */
@@ -229,6 +233,8 @@ int rc_node_relay_publish(struct rc_node *n, const struct rc_cluster *cl);
 void rc_node_relay_tick(struct rc_node *n, uint64_t now_ms);
 /* `relay status` (relay_cmds.c). */
 int rc_node_relay_cmds_register(struct rc_node *n);
+/* keys show|reload, token revoke|revocations (keys_cmds.c). 0 or -errno. */
+int rc_node_keys_cmds_register(struct rc_node *n);
 /* Rooms of kind RC_ROOM_REMOTE in the table. */
 unsigned rc_node_remote_rooms(struct rc_node *n);
 /* The workers' relay counters summed, as JSON (a new reference); their text into t unless

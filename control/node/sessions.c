@@ -19,6 +19,7 @@
 #include "log.h"
 #include "session.h"
 #include "token.h"
+#include "token_revoke.h"
 
 void
 rc_node_reply(struct rc_node *n, const struct rc_who *who, struct rc_msg *m)
@@ -58,6 +59,8 @@ rc_login_refusal_name(unsigned reason)
 		[RC_LOGIN_TOO_MANY] = "too_many_sessions",
 		[RC_LOGIN_BUSY] = "busy",
 		[RC_LOGIN_ADDRESS_LIMIT] = "address_limit",
+		[RC_LOGIN_TOKEN_REVOKED] = "token_revoked",
+		[RC_LOGIN_TOKEN_TOO_LONG] = "token_too_long",
 	};
 
 	return reason < RC_LOGIN_REFUSAL_MAX && names[reason] != NULL ? names[reason] : "?";
@@ -154,6 +157,41 @@ login_redirect(struct rc_node *n, struct rc_work *wk, const struct rc_cl_node *h
 	rc_node_reply(n, &wk->who, &m);
 }
 
+/* The ERROR text of a token refused for reason. */
+static const char *
+refusal_text(unsigned reason)
+{
+	switch (reason) {
+	case RC_LOGIN_TOKEN_EXPIRED: return "token expired";
+	case RC_LOGIN_TOKEN_REVOKED: return "token revoked";
+	case RC_LOGIN_TOKEN_TOO_LONG: return "token lifetime above the maximum";
+	default: return "bad token";
+	}
+}
+
+/* The token of a LOGIN lets user in; else *why gets the refusal (enum rc_login_refusal). */
+static bool
+login_token(struct rc_node *n, const struct rc_str *user, const struct rc_str *token,
+	    unsigned *why)
+{
+	struct rc_token_info ti;
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	rc = rc_token_verify(&n->cfg.keys[RC_KEY_TOKENS], user->p, user->len, token->p,
+			     token->len, (uint64_t)now.tv_sec, &ti);
+	if (rc != 0)
+		*why = rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN;
+	else if (ti.expiry * 1000 > ti.issued_ms + (uint64_t)n->cfg.token_ttl_max_s * 1000)
+		*why = RC_LOGIN_TOKEN_TOO_LONG;
+	else if (rc_revoked(&n->revoked, user->p, user->len, ti.issued_ms))
+		*why = RC_LOGIN_TOKEN_REVOKED;
+	else
+		return true;
+	return false;
+}
+
 /* BYE, unasked, to session s that a LOGIN of its user ended. */
 static void
 bye_evicted(struct rc_node *n, const struct rc_who *who, const struct rc_session *s)
@@ -232,18 +270,14 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	const struct rc_msg *m = &wk->req; /* as the RX worker decoded it, views into wk->msg */
 	const struct rc_cl_node *home;
 	struct rc_session *s;
-	int rc;
+	unsigned why;
 
 	if (m->hdr.type != RC_T_LOGIN && m->hdr.type != RC_T_LOGIN_COOKIE)
 		return; /* only LOGIN's rows hand over RC_WORK_LOGIN (request.c) */
 	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
-	rc = rc_token_verify(n->cfg.secret, n->cfg.secret_len, m->u.login.user.p,
-			     m->u.login.user.len, m->u.login.token.p, m->u.login.token.len,
-			     (uint64_t)time(NULL));
-	if (rc != 0) {
-		login_refused(n, rc == -EKEYEXPIRED ? RC_LOGIN_TOKEN_EXPIRED : RC_LOGIN_BAD_TOKEN);
-		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN,
-				    rc == -EKEYEXPIRED ? "token expired" : "bad token",
+	if (!login_token(n, &m->u.login.user, &m->u.login.token, &why)) {
+		login_refused(n, why);
+		rc_node_reply_error(n, &wk->who, RC_E_NOT_AUTH, RC_T_LOGIN, refusal_text(why),
 				    wk->msg_len);
 		return;
 	}

@@ -599,7 +599,7 @@ rc_drops_total() {
 rc_token() {
 	local out tok
 	out=$(rc_ctl token mint "$1") || rc_fail "roomcastctl token mint $1 failed: $out"
-	tok=$(printf '%s\n' "$out" | grep -oE '[0-9]+\.[0-9a-f]{64}' | head -n 1)
+	tok=$(printf '%s\n' "$out" | grep -oE 'v2\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{64}' | head -n 1)
 	[ -n "$tok" ] || rc_fail "roomcastctl token mint $1 printed no token: $out"
 	printf '%s\n' "$tok"
 }

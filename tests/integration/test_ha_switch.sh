@@ -75,7 +75,7 @@ rc_wait_until 10 "verify ha fails: high availability off" fails_with 0 \
 failing 0
 rc_assert_fails "verify ha exits 1" rc_ha_ctl 0 verify ha
 
-TOKEN=$(rc_ha_ctl 0 token mint alice | grep -oE '[0-9]+\.[0-9a-f]{64}' | head -n 1)
+TOKEN=$(rc_ha_ctl 0 token mint alice | grep -oE 'v2\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{64}' | head -n 1)
 [ -n "$TOKEN" ] || rc_fail "no token for alice"
 PROTO_LOG="$RC_WORK/rcproto-ha-off.log"
 rc_cli python3 -B "$RC_ROOT/tests/tools/rcproto.py" --server "${RC_HA_VIP[0]}:$RC_PORT" \

@@ -178,7 +178,7 @@ rc_ha_stop 2 || rc_fail "3a did not exit cleanly"
 rc_ha_start 2
 rc_ha_wait_state 2 Unknown 20
 rc_wait_until 20 "3a relays to 1a and 1b" dir_lists 2 "1a 1b"
-tok=$(rc_ha_ctl 2 token mint erin | grep -oE '[0-9]+\.[0-9a-f]{64}' | head -n 1)
+tok=$(rc_ha_ctl 2 token mint erin | grep -oE 'v2\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{64}' | head -n 1)
 [ -n "$tok" ] || rc_fail "no token for erin from 3a"
 RC_SERVICE_IP=${C4_VIP[2]} rc_assert_fails "step 4: erin (homed on 3a) cannot join $ROOM" \
 	rc_rcproto erin "$tok" post --room "$ROOM" --wait 5

@@ -18,8 +18,8 @@
  * no (room, cmid, sender) twice, seqs 1..max per room; prints lost_acked, duplicates, gaps,
  * relogins; exit 1 if any is non-zero.
  *
- * Tokens: --secret FILE mints them (all the file's bytes are the cluster secret, as rcload
- * does); --tokens FILE gives one "user token" per line.
+ * Tokens: --secret FILE mints them (with the tokens key derived from that auth secret, key
+ * id 1, as rcload does); --tokens FILE gives one "user token" per line.
  * Single-threaded.
  */
 #include <arpa/inet.h>
@@ -32,6 +32,8 @@
 
 #include "clock.h"
 #include "rcha.h"
+#include <openssl/crypto.h>
+
 #include "token.h"
 
 #define SECRET_MAX (1u << 20)
@@ -57,13 +59,18 @@ token_from_file(const char *path, const char *user, char *tok, size_t cap)
 int
 rh_token(const struct rh_opts *o, const char *user, char *tok, size_t cap)
 {
+	struct rc_key k;
 	uint64_t expiry;
 	int rc;
 
 	if (o->tokens_file)
 		return token_from_file(o->tokens_file, user, tok, cap);
 	expiry = (uint64_t)time(NULL) + o->duration_s + o->drain_s + 3600;
-	rc = rc_token_mint(o->secret, o->secret_len, user, strlen(user), expiry, tok, cap);
+	rc = rc_key_derive(o->secret, o->secret_len, RC_KEY_TOKENS, 1, &k);
+	if (rc == 0)
+		rc = rc_token_mint(&k, user, strlen(user), (uint64_t)time(NULL) * 1000, expiry, tok,
+				   cap);
+	OPENSSL_cleanse(&k, sizeof(k));
 	return rc < 0 ? rc : 0;
 }
 

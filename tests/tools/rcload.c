@@ -9,7 +9,8 @@
  *          --posts M] [--prefix P]
  *   rcload --server ... --secret FILE --malformed N [--room ROOM] [--seed S]
  *
- * Users are P0..P{N-1}; their tokens are minted here from the secret file (all its bytes).
+ * Users are P0..P{N-1}; their tokens are minted here with the tokens key derived from the
+ * secret file (key id 1).
  * Output: "rcload: FAIL: reason" per failed check, then one summary line "rcload: k=v ..."
  * and one "rcload: info k=v ..." line (with --json: one JSON object on stdout instead,
  * the text lines on stderr). Exit 0 iff every check passed, 1 if one failed, 2 on usage.
@@ -29,6 +30,8 @@
 
 #include "clock.h"
 #include "rcload.h"
+#include <openssl/crypto.h>
+
 #include "token.h"
 
 #define SECRET_MAX (1u << 20)
@@ -121,7 +124,13 @@ int
 rl_mint(const struct rl_opts *o, const char *user, char *tok, size_t cap)
 {
 	uint64_t expiry = (uint64_t)time(NULL) + o->timeout_s + 3600;
-	int rc = rc_token_mint(o->secret, o->secret_len, user, strlen(user), expiry, tok, cap);
+	struct rc_key k;
+	int rc = rc_key_derive(o->secret, o->secret_len, RC_KEY_TOKENS, 1, &k);
+
+	if (rc == 0)
+		rc = rc_token_mint(&k, user, strlen(user), (uint64_t)time(NULL) * 1000, expiry, tok,
+				   cap);
+	OPENSSL_cleanse(&k, sizeof(k));
 
 	return rc < 0 ? rc : 0;
 }

@@ -341,6 +341,13 @@ def check_login_dup(c, a):
     print("rcproto: sessions %x %x" % (s1, third.login_ok()[0] if third else 0))
 
 
+def tokens_key(secret):
+    """The tokens key derived from the auth secret: HKDF-SHA256 (RFC 5869, no salt, info
+    "roomcast tokens"), 32 bytes."""
+    prk = hmac.new(b"\0" * 32, secret, hashlib.sha256).digest()
+    return hmac.new(prk, b"roomcast tokens\x01", hashlib.sha256).digest()
+
+
 def check_session_caps(c, a):
     """One user logging in from --cap + 4 sockets: each gets LOGIN_OK, the first 4 sessions
     are ended with an unasked BYE (chat.max_sessions_per_user, PROTOCOL.md 7.1) and refused
@@ -370,19 +377,21 @@ def check_session_caps(c, a):
 
 
 def mint(secret_file, user, expiry):
-    """A token as PROTOCOL.md 5 (LOGIN) defines it, from the secret file's bytes."""
+    """A token as PROTOCOL.md 5 (LOGIN) defines it ("v2.KID.IAT.EXP.MAC", key id 1, issued a
+    minute before expiry), from the tokens key derived from the secret file's bytes."""
     with open(secret_file, "rb") as f:
-        key = f.read()
-    mac = hmac.new(key, b"roomcast-token-v1\0" + user.encode() + b"\0" + str(expiry).encode(),
+        key = tokens_key(f.read())
+    text = "v2.1.%d.%d" % ((expiry - 60) * 1000, expiry)
+    mac = hmac.new(key, b"roomcast-token-v2\0" + user.encode() + b"\0" + text.encode(),
                    hashlib.sha256).hexdigest()
-    return "%d.%s" % (expiry, mac)
+    return "%s.%s" % (text, mac)
 
 
 def check_bad_login(c, a):
     """LOGINs refused: a bad MAC and a genuine but expired token (--secret). Answered ERROR 5,
     counted by reason (the shell checks the counters)."""
-    exp, mac = a.token.split(".")
-    bad = exp + "." + ("0" if mac[0] != "0" else "1") + mac[1:]
+    signed, mac = a.token.rsplit(".", 1)
+    bad = signed + "." + ("0" if mac[0] != "0" else "1") + mac[1:]
     if not a.secret:
         fail("bad-login needs --secret")
         return

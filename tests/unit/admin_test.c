@@ -459,20 +459,20 @@ test_token_mint_daemon(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r, "ttl")), 120);
 	assert_in_range(json_integer_value(json_object_get(r, "expiry")), now + 119, now + 122);
 	tok = json_string_value(json_object_get(r, "token"));
-	assert_int_equal(rc_token_verify(cfg.secret, cfg.secret_len, "alice", 5, tok, strlen(tok),
-					 now),
+	assert_int_equal(rc_token_verify(&cfg.keys[RC_KEY_TOKENS], "alice", 5, tok, strlen(tok),
+					 now, NULL),
 			 0);
 	json_decref(r);
 	/* Text: the token alone. */
 	assert_int_equal(run_ctl("-s", sock, "token", "mint", "bob", NULL), 0);
-	assert_int_equal(strlen(out), 10 + 1 + 64 + 1);
+	assert_int_equal(strlen(out), 3 + 2 + 13 + 1 + 10 + 1 + 64 + 1); /* v2.1.IAT.EXP.MAC */
 	out[strlen(out) - 1] = '\0';
-	assert_int_equal(rc_token_verify(cfg.secret, cfg.secret_len, "bob", 3, out, strlen(out),
-					 now + 86399),
+	assert_int_equal(rc_token_verify(&cfg.keys[RC_KEY_TOKENS], "bob", 3, out, strlen(out),
+					 now + 3599, NULL),
 			 0);
 	assert_int_equal(run_ctl("-s", sock, "token", "mint", "bob", "--ttl", "0", NULL), 2);
 	assert_string_equal(errout, "roomcastctl: --ttl: \"0\" is not a number of seconds in "
-				    "1..315360000\n"
+				    "1..86400 (auth.token_ttl_max_s)\n"
 				    "usage: roomcastctl token mint USER [--ttl SECONDS]\n");
 	assert_int_equal(run_ctl("-s", sock, "token", "mint", "a\tb", NULL), 2);
 	assert_contains(errout, "bad user name");
@@ -752,10 +752,10 @@ test_local_help_and_mint(void **state)
 	assert_contains(errout, "minting locally from ");
 	r = json_loads(out, 0, NULL);
 	assert_non_null(r);
-	assert_int_equal(rc_token_verify(cfg.secret, cfg.secret_len, "carol", 5,
+	assert_int_equal(rc_token_verify(&cfg.keys[RC_KEY_TOKENS], "carol", 5,
 					 json_string_value(json_object_get(r, "token")),
 					 strlen(json_string_value(json_object_get(r, "token"))),
-					 now),
+					 now, NULL),
 			 0);
 	json_decref(r);
 	assert_int_equal(run_ctl("-c", conf, "token", "mint", NULL), 2);

@@ -75,6 +75,8 @@ op_current(void *arg)
 
 static const struct rc_cluster_node_ops ops = { NULL, op_apply, op_switch, op_current };
 static struct rc_cluster_settings cfg;
+static struct rc_keyring cluster_keys = { .n = 1, .k = { { .id = 1, .len = 32,
+	.key = "0123456789abcdef0123456789abcdef" } } };
 
 /* A seed with n1 (this node) in g1, whose database pg1 has password_file pw. */
 static void
@@ -127,9 +129,7 @@ setup(void **st)
 	cfg = (struct rc_cluster_settings){ .node_id = "n1", .data_dir = dir, .cluster_file = seed,
 					    .mgmt_address = "", .db_conninfo = "",
 					    .db_password = "", .db_password_file = "",
-					    .secrets_dir = dir,
-					    .secret = (const uint8_t *)"0123456789abcdef0123456789abcdef",
-					    .secret_len = 32 };
+					    .secrets_dir = dir, .keys = &cluster_keys };
 	inet_pton(AF_INET, "198.18.0.1", &cfg.service_ip);
 	return 0;
 }
@@ -220,8 +220,9 @@ test_cli_db_add(void **st)
 static long
 push_with_peer(const char *other, bool name_self)
 {
-	struct rc_mgmt_conf mc = { .addr = "127.0.0.1:0", .cred = { cfg.secret, 32, "n1" } };
-	struct rc_mgmt_cred n2 = { cfg.secret, 32, "n2" };
+	struct rc_mgmt_conf mc = { .addr = "127.0.0.1:0",
+				   .cred = { cfg.keys->k[0].key, 32, "n1", NULL } };
+	struct rc_mgmt_cred n2 = { cfg.keys->k[0].key, 32, "n2", NULL };
 	struct rc_cluster_node *cn;
 	char text[1024], err[256], peer[32];
 	struct rc_mgmt *m;

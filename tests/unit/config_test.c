@@ -142,6 +142,13 @@ teardown(void **state)
 	unlink(secret_path);
 	unlink(relay_path);
 	unlink(ic_path);
+	for (unsigned i = 0; i < 3; i++) {
+		static const char *const names[] = { "tokens-1.key", "ha-1.key", "cluster-1.key" };
+		char path[192];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
 	rmdir(dir);
 	return 0;
 }
@@ -172,7 +179,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.post_rate, 50);
 	assert_int_equal(cfg.post_burst, 100);
 	assert_int_equal(cfg.dedup_window, 4096);
-	assert_int_equal(cfg.token_ttl_s, 86400);
+	assert_int_equal(cfg.token_ttl_s, 3600);
+	assert_int_equal(cfg.token_ttl_max_s, 86400);
 	assert_true(cfg.wal_map_size == 1024ULL << 20);
 	assert_int_equal(cfg.wal_high_water_pct, 90);
 	assert_int_equal(cfg.wal_batch_max, 512);
@@ -670,6 +678,15 @@ test_example_file(void **state)
 	replace_once(text, sizeof(text), "\"/etc/roomcast/secret\"", secret_path);
 	replace_once(text, sizeof(text), "\"/etc/roomcast/relay-secret\"", relay_path);
 	replace_once(text, sizeof(text), "\"/etc/roomcast/relay-cluster2\"", ic_path);
+	for (unsigned i = 0; i < 3; i++) { /* the keys section's files */
+		static const char *const names[] = { "tokens-1.key", "ha-1.key", "cluster-1.key" };
+		char from[64], path[192];
+
+		snprintf(from, sizeof(from), "\"/etc/roomcast/%s\"", names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		write_secret_at(path, 32, 0600, 10 + i);
+		replace_once(text, sizeof(text), from, path);
+	}
 	n = snprintf(out, sizeof(out), "%s", text);
 	write_file(conf_path, out, n, 0644);
 	if (rc_config_load(conf_path, &cfg, err, sizeof(err)) != 0)

@@ -640,6 +640,52 @@ test_cluster_get(void **state)
 	rc_mgmt_close(m);
 }
 
+/* A rotation of the cluster key on a running endpoint: a request signed with the new key is
+ * refused until rc_mgmt_set_keys lists it, accepted while both are listed (the reply is
+ * signed with the ring's first key, which a client accepts through its own ring), and the
+ * old key refused once dropped. */
+static void
+test_key_rotation(void **state)
+{
+	static const char doc[] = "{\"version\": 3}";
+	struct rc_keyring both = { .n = 2 }, new_only = { .n = 1 };
+	struct rc_mgmt *m = server("127.0.0.1:0", &cred_a, 0);
+	struct rc_mgmt_cred old_c = cred_b, new_c = cred_bad;
+	struct rc_mgmt_reply r;
+	char peer[32];
+
+	(void)state;
+	both.k[0].id = 2;
+	both.k[0].len = (unsigned)cred_bad.secret_len;
+	memcpy(both.k[0].key, cred_bad.secret, cred_bad.secret_len);
+	both.k[1].id = 1;
+	both.k[1].len = (unsigned)cred_a.secret_len;
+	memcpy(both.k[1].key, cred_a.secret, cred_a.secret_len);
+	new_only.k[0] = both.k[0];
+	old_c.accept = &both; /* a client that already knows the new key */
+	new_c.accept = &both;
+	peer_of(m, peer, sizeof(peer));
+	assert_int_equal(rc_mgmt_publish_cluster(m, doc, strlen(doc)), 0);
+	assert_int_equal(rc_mgmt_get(&new_c, peer, "/v1/cluster", &r), 0);
+	assert_int_equal(r.status, 401);
+	rc_mgmt_reply_free(&r);
+	assert_int_equal(rc_mgmt_set_keys(m, &both), 0);
+	assert_int_equal(rc_mgmt_get(&new_c, peer, "/v1/cluster", &r), 0);
+	assert_int_equal(r.status, 200);
+	rc_mgmt_reply_free(&r);
+	assert_int_equal(rc_mgmt_get(&old_c, peer, "/v1/cluster", &r), 0);
+	assert_int_equal(r.status, 200);
+	rc_mgmt_reply_free(&r);
+	/* a client that knows only the old key refuses the reply signed with the new one */
+	assert_int_equal(rc_mgmt_get(&cred_b, peer, "/v1/cluster", &r), -EBADMSG);
+	assert_int_equal(rc_mgmt_set_keys(m, &new_only), 0);
+	assert_int_equal(rc_mgmt_get(&old_c, peer, "/v1/cluster", &r), 0);
+	assert_int_equal(r.status, 401);
+	rc_mgmt_reply_free(&r);
+	assert_int_equal(rc_mgmt_set_keys(m, &(struct rc_keyring){ .n = 0 }), -EINVAL);
+	rc_mgmt_close(m);
+}
+
 static void
 test_publish_errors(void **state)
 {
@@ -1235,6 +1281,7 @@ main(void)
 		cmocka_unit_test(test_prom_values),      cmocka_unit_test(test_prom_buffer),
 		cmocka_unit_test(test_auth),             cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_metrics_endpoint), cmocka_unit_test(test_cluster_get),
+		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_publish_errors),   cmocka_unit_test(test_put_queued),
 		cmocka_unit_test(test_put_refused),      cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_queue_full),       cmocka_unit_test(test_open_errors),

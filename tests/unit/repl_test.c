@@ -541,6 +541,19 @@ test_reset_when_trimmed(void **state)
 	assert_true(wait_lsn(f->wb, 50));
 }
 
+/* Wait (5 s at most) until r counts two failed handshakes of SCOPE; its status in *st. */
+static void
+wait_auth_failures(struct rc_repl *r, struct rc_repl_status *st)
+{
+	for (unsigned i = 0; i < 1000; i++) {
+		rc_repl_get_status(r, SCOPE, st);
+		if (st->auth_failures >= 2)
+			break;
+		sleep_ms(5);
+	}
+	assert_true(st->auth_failures >= 2);
+}
+
 static void
 test_wrong_key(void **state)
 {
@@ -551,18 +564,71 @@ test_wrong_key(void **state)
 	post_room(f->wa, 1, "lobby");
 	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
 	write_msgs(f->wa, f->cqa, 1, 1, 5, "a");
-	for (unsigned i = 0; i < 200; i++) {
-		rc_repl_get_status(f->ra, SCOPE, &st);
-		if (st.auth_failures >= 2)
-			break;
-		sleep_ms(5);
-	}
-	assert_true(st.auth_failures >= 2);
+	wait_auth_failures(f->ra, &st);
 	assert_false(st.connected);
 	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
 	rc_repl_get_status(f->rb, SCOPE, &st);
 	assert_false(st.connected);
 	assert_int_equal(st.records_rx, 0);
+}
+
+static struct rc_repl_key
+key_of(uint8_t id, uint8_t byte)
+{
+	struct rc_repl_key k = { .id = id, .len = 32 };
+
+	memset(k.key, byte, k.len);
+	return k;
+}
+
+/* Key rings: the writer signs with its first key (2; its ring 2, 1), the replica accepts
+ * every key of its ring (3, 2; not 1): the stream comes up (a HELLO with key 1, if one left
+ * before the rings were set, is refused and the writer reconnects) and carries everything.
+ * Bad rings (duplicate ids, empty) are refused. */
+static void
+test_key_rotation(void **state)
+{
+	struct fx *f = *state;
+	const struct rc_repl_key wkeys[] = { key_of(2, 0x77), key_of(1, 0x5a) };
+	const struct rc_repl_key rkeys[] = { key_of(3, 0x33), key_of(2, 0x77) };
+	const struct rc_repl_key dup[] = { key_of(2, 0x77), key_of(2, 0x5a) };
+	struct rc_repl_status st;
+
+	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_set_keys(f->ra, dup, 2), -EINVAL);
+	assert_int_equal(rc_repl_set_keys(f->ra, wkeys, 0), -EINVAL);
+	assert_int_equal(rc_repl_set_keys(f->ra, wkeys, 2), 0);
+	assert_int_equal(rc_repl_set_keys(f->rb, rkeys, 2), 0);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 20, "a");
+	assert_true(wait_lsn(f->wb, 21));
+	assert_same(f->wa, f->wb, 1);
+	rc_repl_get_status(f->rb, SCOPE, &st);
+	assert_true(st.connected);
+}
+
+/* The writer signs with a key the replica does not list (the replica's ring set before it
+ * starts): no handshake succeeds. */
+static void
+test_key_not_accepted(void **state)
+{
+	struct fx *f = *state;
+	const struct rc_repl_key only2[] = { key_of(2, 0x77) }, only3[] = { key_of(3, 0x33) };
+	struct rc_repl_status st;
+
+	fx_up(f, 0, false);
+	assert_int_equal(rc_repl_set_keys(f->rb, only3, 1), 0);
+	assert_int_equal(rc_repl_set_keys(f->ra, only2, 1), 0);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	wait_auth_failures(f->rb, &st); /* the replica refuses each HELLO */
+	assert_false(st.connected);
+	rc_repl_get_status(f->ra, SCOPE, &st);
+	assert_false(st.connected);
+	assert_int_equal(rc_wal_last_lsn(f->wb), 0);
 }
 
 static void
@@ -1445,6 +1511,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_after_flip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_when_trimmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_not_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aux, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_injection, setup, teardown),

@@ -1131,7 +1131,7 @@ test_bundle_new_room(void **state)
 
 static struct rc_node node;
 
-/* A node around the test's dataplane (the same tables, rings and pools): its token secret,
+/* A node around the test's dataplane (the same tables, rings and pools): its tokens key,
  * one scope of room ids 1..100 served. */
 static void
 node_around_dp(void)
@@ -1140,8 +1140,10 @@ node_around_dp(void)
 	rc_config_defaults(&node.cfg);
 	node.dp = dp;
 	node.scopes.dp = &node.dp;
-	node.cfg.secret_len = 32;
-	memset(node.cfg.secret, 's', node.cfg.secret_len);
+	node.cfg.keys[RC_KEY_TOKENS].n = 1;
+	node.cfg.keys[RC_KEY_TOKENS].k[0].id = 1;
+	node.cfg.keys[RC_KEY_TOKENS].k[0].len = 32;
+	memset(node.cfg.keys[RC_KEY_TOKENS].k[0].key, 's', 32);
 	node.cfg.session_idle_s = 120;
 	node.scopes.n = 1;
 	node.scopes.sc[0].room_lo = 1;
@@ -1210,8 +1212,9 @@ test_control_login_decoded(void **state)
 
 	(void)state;
 	node_around_dp();
-	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
-				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3,
+				  (uint64_t)time(NULL) * 1000, (uint64_t)time(NULL) + 3600, token,
+				  sizeof(token)) > 0);
 	m = login_msg("bob", token, 11);
 	wk = to_control(3, &m, RC_WORK_LOGIN);
 	login_logged(wk, logged, sizeof(logged));
@@ -1442,8 +1445,9 @@ test_login_cookie(void **state)
 	assert_int_equal(rte_ring_dequeue(dp.login_ring, (void **)&wk), 0);
 
 	node_around_dp();
-	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, "bob", 3,
-				  (uint64_t)time(NULL) + 3600, token, sizeof(token)) > 0);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3,
+				  (uint64_t)time(NULL) * 1000, (uint64_t)time(NULL) + 3600, token,
+				  sizeof(token)) > 0);
 	c.u.login.token = str(token);
 	wk = to_control(3, &c, RC_WORK_LOGIN);
 	rc_node_login(&node, wk);
@@ -1470,6 +1474,64 @@ test_cookie_slots(void **state)
 	assert_false(rc_cookie_ok(&k, t + 2 * RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
 }
 
+/* A LOGIN of user with token from peer 3, run by the control thread: the answer's type. */
+static unsigned
+control_login(const char *user, const char *token, uint32_t request_id)
+{
+	struct rc_msg m = login_msg(user, token, request_id);
+	struct rc_work *wk = to_control(3, &m, RC_WORK_LOGIN);
+	const struct rc_msg *r;
+
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	r = n_out > 0 ? &outs[n_out - 1].m : NULL;
+	return r != NULL ? r->hdr.type : 0;
+}
+
+/* LOGIN refuses (ERROR 5, counted by reason) a token of a key id the tokens ring does not
+ * list, one whose lifetime is above auth.token_ttl_max_s, and one issued before a
+ * revocation of its user; a token of another user, or issued after, still logs in. */
+static void
+test_control_login_refusals(void **state)
+{
+	char path[] = "/tmp/rc-request-revoked.XXXXXX", tok[RC_TOKEN_LEN_MAX];
+	struct rc_key other = node.cfg.keys[RC_KEY_TOKENS].k[0];
+	uint64_t now = (uint64_t)time(NULL);
+	int fd = mkstemp(path);
+
+	(void)state;
+	node_around_dp();
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(rc_revocations_open(&node.revoked, path), 0);
+	other = node.cfg.keys[RC_KEY_TOKENS].k[0];
+	other.id = 2; /* the same bytes under an id the ring does not list */
+	assert_true(rc_token_mint(&other, "bob", 3, now * 1000, now + 60, tok, sizeof(tok)) > 0);
+	assert_int_equal(control_login("bob", tok, 21), RC_T_ERROR);
+	assert_int_equal(node.login_refused[RC_LOGIN_BAD_TOKEN], 1);
+	/* a day and a minute: above the maximum */
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3, now * 1000,
+				  now + 86460, tok, sizeof(tok)) > 0);
+	assert_int_equal(control_login("bob", tok, 22), RC_T_ERROR);
+	assert_int_equal(node.login_refused[RC_LOGIN_TOKEN_TOO_LONG], 1);
+	/* revoked: bob's tokens issued before now + 1 s */
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3, now * 1000,
+				  now + 60, tok, sizeof(tok)) > 0);
+	assert_int_equal(control_login("bob", tok, 23), RC_T_LOGIN_OK);
+	assert_int_equal(rc_revocations_add(&node.revoked, "bob", now * 1000 + 1000), 0);
+	assert_int_equal(control_login("bob", tok, 24), RC_T_ERROR);
+	assert_int_equal(node.login_refused[RC_LOGIN_TOKEN_REVOKED], 1);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3,
+				  now * 1000 + 1000, now + 60, tok, sizeof(tok)) > 0);
+	assert_int_equal(control_login("bob", tok, 25), RC_T_LOGIN_OK);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "carol", 5, now * 1000,
+				  now + 60, tok, sizeof(tok)) > 0);
+	assert_int_equal(control_login("carol", tok, 26), RC_T_LOGIN_OK);
+	rc_revocations_close(&node.revoked);
+	unlink(path);
+}
+
 /* LOGIN of user with token from ip:port (network order) as worker 0 hands it to the control
  * thread, run there; the purges and replies it caused are carried out and collected. */
 static void
@@ -1494,8 +1556,9 @@ login_from(uint32_t ip, uint16_t port, const char *user, const char *token, uint
 static void
 mint(const char *user, char *token)
 {
-	assert_true(rc_token_mint(node.cfg.secret, node.cfg.secret_len, user, strlen(user),
-				  (uint64_t)time(NULL) + 3600, token, RC_TOKEN_LEN_MAX) > 0);
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], user, strlen(user),
+				  (uint64_t)time(NULL) * 1000, (uint64_t)time(NULL) + 3600, token,
+				  RC_TOKEN_LEN_MAX) > 0);
 }
 
 /* One token opens thousands of sessions from one address (one socket, then many ports, each
@@ -2575,6 +2638,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_cookie, setup, teardown),
 		cmocka_unit_test(test_cookie_slots),
 		cmocka_unit_test_setup_teardown(test_request_budget_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_login_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_one_token_floods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_user_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_address_cap, setup, teardown),
