@@ -79,7 +79,7 @@ no_chat_fds() {
 }
 chat() {
 	local user=$1 ip=$2 node=$3 room=$4 tok label fifo fd
-	tok=$(rc_ha_ctl 0 token mint "$user" | grep -oE '[0-9]+\.[0-9a-f]{64}' | head -n 1)
+	tok=$(rc_ha_ctl 0 token mint "$user" | grep -oE 'v2\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9a-f]{64}' | head -n 1)
 	[ -n "$tok" ] || rc_fail "no token for $user"
 	fifo="$RC_WORK/chat-$user.in"
 	mkfifo "$fifo"

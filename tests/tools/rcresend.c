@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include "rcclient.h"
+#include <openssl/crypto.h>
+
 #include "token.h"
 
 #define SECRET_MAX 4096
@@ -57,6 +59,7 @@ main(int argc, char **argv)
 	unsigned long long cmid = 0, timeout_ms = 8000;
 	uint8_t key[SECRET_MAX];
 	size_t key_len = 0;
+	struct rc_key tk;
 	struct rc_client *c;
 	uint16_t port = 6420;
 	uint64_t seq = 0, last;
@@ -98,8 +101,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "rcresend: cannot read %s\n", secret);
 		return 2;
 	}
-	rc = rc_token_mint(key, key_len, user, strlen(user), (uint64_t)time(NULL) + 3600, tok,
-			   sizeof(tok));
+	rc = rc_key_derive(key, key_len, RC_KEY_TOKENS, 1, &tk);
+	if (rc == 0)
+		rc = rc_token_mint(&tk, user, strlen(user), (uint64_t)time(NULL) * 1000,
+				   (uint64_t)time(NULL) + 3600, tok, sizeof(tok));
+	OPENSSL_cleanse(&tk, sizeof(tk));
 	if (rc < 0) {
 		fprintf(stderr, "rcresend: cannot mint a token: %s\n", strerror(-rc));
 		return 2;
