@@ -42,6 +42,19 @@ struct key {
 	key_parse_fn parse;
 };
 
+/* What a flood meets: LOGINs per source, cookies, request budgets, ICMP echo rates. */
+static void
+flood_defaults(struct rc_config *c)
+{
+	c->login_rate = 20;
+	c->login_burst = 40;
+	c->login_cookie_threshold = 256;
+	c->request_rate = 2000;
+	c->request_burst = 10000;
+	c->icmp_rate = 1000;
+	c->icmp_source_rate = 10;
+}
+
 void
 rc_config_defaults(struct rc_config *c)
 {
@@ -66,13 +79,7 @@ rc_config_defaults(struct rc_config *c)
 	c->max_members = 1000;
 	c->post_rate = 50;
 	c->post_burst = 100;
-	c->login_rate = 20;
-	c->login_burst = 40;
-	c->login_cookie_threshold = 256;
-	c->request_rate = 2000;
-	c->request_burst = 10000;
-	c->icmp_rate = 1000;
-	c->icmp_source_rate = 10;
+	flood_defaults(c);
 	c->dedup_window = 4096;
 	c->token_ttl_s = 3600;
 	c->token_ttl_max_s = 86400;
