@@ -27,6 +27,12 @@ static const char *const drop_names[RC_DROP_MAX] = {
 	[RC_DROP_NO_MBUF] = "no_mbuf",
 	[RC_DROP_TX_FULL] = "tx_full",
 	[RC_DROP_WINDOW_NOMEM] = "window_nomem",
+	[RC_DROP_LOGIN_RATE] = "login_rate",
+	[RC_DROP_LOGIN_BUNDLED] = "login_bundled",
+	[RC_DROP_RING_LOGIN] = "ring_login",
+	[RC_DROP_REQUEST_BUDGET] = "request_budget",
+	[RC_DROP_ICMP_RATE] = "icmp_rate",
+	[RC_DROP_LOGIN_COOKIE] = "login_cookie",
 };
 
 const char *

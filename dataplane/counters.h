@@ -32,7 +32,7 @@ enum rc_drop {
 	RC_DROP_MSG_UNEXPECTED,   /* a server-to-client type sent to the node */
 	RC_DROP_AMPLIFICATION,    /* reply withheld: larger than the request before login */
 	RC_DROP_RESEND_PENDING,   /* re-sent POST whose first copy is still being stored */
-	RC_DROP_RING_CTRL,        /* control thread's ring full (LOGIN, room creation) */
+	RC_DROP_RING_CTRL,        /* control thread's ring full (room creation, LOGOUT, ROOMS) */
 	RC_DROP_RING_WORKER,      /* another worker's ring full */
 	RC_DROP_RING_WAL,         /* WAL ring full (answered BUSY) */
 	RC_DROP_RING_HIST,        /* history ring full */
@@ -40,6 +40,12 @@ enum rc_drop {
 	RC_DROP_TX_FULL,          /* NIC TX queue full */
 	RC_DROP_WINDOW_NOMEM,     /* POST answered BUSY: its room's re-sent POST window could
 				   * not grow (out of memory) */
+	RC_DROP_LOGIN_RATE,       /* LOGIN over its source address's bucket (chat.login_rate) */
+	RC_DROP_LOGIN_BUNDLED,    /* a LOGIN after the first of its datagram */
+	RC_DROP_RING_LOGIN,       /* the control thread's LOGIN ring full (answered BUSY) */
+	RC_DROP_REQUEST_BUDGET,   /* request over its session's budget (answered ERROR 4) */
+	RC_DROP_ICMP_RATE,        /* ICMP echo over the worker's or its source's rate */
+	RC_DROP_LOGIN_COOKIE,     /* LOGIN under load without a valid cookie (answered COOKIE) */
 	RC_DROP_MAX
 };
 

@@ -20,8 +20,10 @@
 #include <rte_ring.h>
 
 #include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
+#include "cookie.h"
 #include "counters.h"
 #include "lease_guard.h" /* RC_MAX_SCOPES */
+#include "limit.h"
 #include "pkt.h"
 #include "proto.h"
 #include "relay.h"
@@ -123,6 +125,11 @@ struct rc_worker {
 	struct rc_lcore_stats stats;
 	struct rc_relay_stats relay_stats; /* relay.h */
 	struct rc_relay_wstate relay;      /* send counters and replay windows (relay.c) */
+	struct rc_src_table login_src;     /* LOGINs per source address (chat.login_rate) */
+	struct rc_src_table icmp_src;      /* ICMP echoes per source (workers.icmp_source_rate) */
+	struct rc_bucket icmp_all;         /* ICMP echoes of this worker (workers.icmp_rate) */
+	struct rc_cookie_keys cookie;      /* its LOGIN cookies' keys (cookie.h) */
+	struct rc_bucket cookies_sent;     /* COOKIEs it sends (RC_COOKIE_RATE) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;
@@ -144,7 +151,10 @@ struct rc_dp {
 	/* threads and hand-offs */
 	unsigned n_workers;
 	struct rc_worker *workers[RC_DP_MAX_WORKERS];
-	struct rte_ring *ctrl_ring;      /* rc_work for the control thread */
+	struct rte_ring *ctrl_ring;      /* rc_work for the control thread: room creation, LOGOUT,
+					  * ROOMS, a node's room directory */
+	struct rte_ring *login_ring;     /* rc_work for the control thread: LOGINs alone, so that
+					  * a LOGIN flood never crowds out the others */
 	struct rte_mempool *work_pool;   /* struct rc_work */
 	struct rte_mempool *mbuf_pool;
 	/* storage, per HA scope: [0] our own rooms, [1] the HA peer's (NULL without HA) */
@@ -170,6 +180,14 @@ struct rc_dp {
 	unsigned max_members;
 	unsigned post_rate;
 	unsigned post_burst;
+	unsigned login_rate;      /* LOGINs a second per source address and worker */
+	unsigned login_burst;
+	unsigned login_cookie_threshold; /* LOGINs waiting on login_ring from which a LOGIN
+					  * needs a cookie (0: always) */
+	unsigned request_rate;    /* request budget of a session: cost units a second */
+	unsigned request_burst;
+	unsigned icmp_rate;       /* ICMP echoes answered a second per worker (0: none) */
+	unsigned icmp_source_rate; /* ... per source address and worker */
 	unsigned session_idle_s;
 	unsigned dedup_window;
 	unsigned relay_refresh_ms;    /* relay.refresh_ms (0: RC_RELAY_REFRESH_MS) */

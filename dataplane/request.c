@@ -8,8 +8,10 @@
  * that each step it names is a function of the file it names). Here: rc_req_input on the
  * worker that received the datagram, hand_off / rc_req_work when the room's home worker is
  * another one, run_at_home -> do_post -> make_record onto the WAL ring, rc_req_committed
- * when the record comes back stored. LOGIN, LOGOUT and a JOIN that creates its room go to
- * the control thread (ctrl_ring); JOIN back-fill and FETCH to the history thread (hist_ring).
+ * when the record comes back stored. The other rows' handlers are in request_rooms.c.
+ * LOGINs go to the control thread (login_ring) once login.c admits them; LOGOUT and a JOIN
+ * that creates its room go there too (ctrl_ring); JOIN back-fill and FETCH to the history
+ * thread (hist_ring). Every request of a session pays its cost first (budget.h).
  */
 #include "request.h"
 
@@ -19,12 +21,14 @@
 
 #include <rte_mempool.h>
 
+#include "budget.h"
 #include "dedup.h"
 #include "fanout.h"
 #include "handoff.h"
 #include "room_table.h"
 #include "session.h"
 #include "lease_guard.h"
+#include "login.h"
 #include "relay_rooms.h"
 
 #define ERR_HDR_LEN (RC_HDR_LEN + 4) /* an ERROR with an empty text */
@@ -86,136 +90,6 @@ send_error_unauth(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *p
 }
 
 /* ---- handlers ---- */
-
-static int
-ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
-	    const struct rc_who *who, unsigned kind, uint64_t from, unsigned max,
-	    unsigned reply_type)
-{
-	struct rc_hist_req *q;
-
-	if (rte_mempool_get(dp->hist_pool[r->scope], (void **)&q) != 0) {
-		w->stats.drops[RC_DROP_NO_MBUF]++;
-		return -ENOBUFS;
-	}
-	q->kind = (uint8_t)kind;
-	q->reply_type = (uint8_t)reply_type;
-	q->max = (uint16_t)max;
-	q->room_id = r->id;
-	q->from_seq = from;
-	q->to_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
-	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_HIST_CTX_LEN);
-	rc_reply_ctx_from_who((struct rc_reply_ctx *)q->ctx, who);
-	if (rte_ring_enqueue(dp->hist_ring[r->scope], q) != 0) {
-		rte_mempool_put(dp->hist_pool[r->scope], q);
-		w->stats.drops[RC_DROP_RING_HIST]++;
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-static void
-do_join(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	const struct rc_msg *req)
-{
-	struct rc_member mem = { .session = who->session, .peer = who->peer,
-				 .user_len = who->user_len };
-	uint64_t since = req->u.join.since_seq;
-	struct rc_msg m;
-	int rc;
-
-	memcpy(mem.user, who->user, who->user_len);
-	rc = who->peer.relay != 0 ? rc_relay_node_join(dp, w, r, who)
-				  : rc_room_member_add(r, &mem, dp->max_members);
-	if (rc == -ENOSPC || rc == -ENOMEM) {
-		rc_req_error(dp, w, who, RC_E_LIMIT_REACHED, RC_T_JOIN, "room is full");
-		return;
-	}
-	rc_req_hdr(&m, RC_T_JOINED, who->session, who->request_id);
-	m.u.joined.room.p = r->name;
-	m.u.joined.room.len = r->name_len;
-	m.u.joined.room_id = rc_reply_room_id(r->id, who->alias);
-	m.u.joined.last_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
-	m.u.joined.members = r->n_members;
-	if (who->session != 0) /* a node's own refresh: RJOINED alone */
-		rc_tx_msg(dp, w, &who->peer, &m);
-	if (since == 0 && who->session == 0)
-		return; /* the node had nothing yet: its live DELIVERs start now */
-	if (since == 0) /* FETCH_END.from_seq: the first of the latest history_on_join */
-		rc = ask_history(dp, w, r, who, RC_HIST_LATEST,
-				 m.u.joined.last_seq >= dp->history_on_join ?
-					 m.u.joined.last_seq - dp->history_on_join + 1 : 1,
-				 dp->history_on_join, RC_T_JOIN);
-	else
-		rc = ask_history(dp, w, r, who, RC_HIST_RANGE, since + 1, dp->max_fetch,
-				 RC_T_JOIN);
-	if (rc != 0)
-		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_JOIN, "history busy, FETCH later");
-}
-
-static void
-do_leave(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	 const struct rc_msg *req)
-{
-	struct rc_msg m;
-
-	(void)req;
-	if (who->peer.relay != 0) { /* RLEAVE: the node has no member left */
-		rc_room_member_remove_at(r, (unsigned)rc_room_node_find(r, who->peer.relay));
-		return;
-	}
-	if (!rc_room_member_remove(r, who->session)) {
-		rc_req_error(dp, w, who, RC_E_NOT_MEMBER, RC_T_LEAVE, "not a member");
-		return;
-	}
-	rc_req_hdr(&m, RC_T_LEFT, who->session, who->request_id);
-	m.u.left.room_id = r->id;
-	rc_tx_msg(dp, w, &who->peer, &m);
-}
-
-static void
-do_members(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	   const struct rc_msg *req)
-{
-	struct rc_str users[RC_MAX_DGRAM / 2];
-	unsigned i = 0, n;
-	size_t size;
-	struct rc_msg m;
-
-	(void)req;
-	do {
-		rc_req_hdr(&m, RC_T_MEMBER_LIST, who->session, who->request_id);
-		m.u.member_list.room_id = rc_reply_room_id(r->id, who->alias);
-		size = RC_HDR_LEN + 6;
-		for (n = 0; i < r->n_members; i++) {
-			if (r->members[i].peer.relay != 0)
-				continue; /* a node member: its users are listed at that node */
-			if (size + 1 + r->members[i].user_len > RC_MAX_DGRAM)
-				break;
-			users[n].p = r->members[i].user;
-			users[n].len = r->members[i].user_len;
-			size += 1 + users[n++].len;
-		}
-		m.u.member_list.count = (uint16_t)n;
-		m.u.member_list.users = users;
-		m.hdr.flags = i < r->n_members ? RC_F_MORE : 0;
-		rc_tx_msg(dp, w, &who->peer, &m);
-	} while (i < r->n_members);
-}
-
-static void
-do_fetch(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	 const struct rc_msg *req)
-{
-	unsigned max = req->u.fetch.max;
-
-	if (max > dp->max_fetch)
-		max = dp->max_fetch;
-	if (ask_history(dp, w, r, who, RC_HIST_RANGE,
-			req->u.fetch.from_seq == 0 ? 1 : req->u.fetch.from_seq, max,
-			RC_T_FETCH) != 0)
-		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_FETCH, "history busy, retry");
-}
 
 static void
 send_ack(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to, uint64_t session,
@@ -317,18 +191,6 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 	r->next_seq++;
 }
 
-static void
-do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct rc_who *who,
-	const struct rc_msg *req)
-{
-	struct rc_msg m;
-
-	(void)r;
-	rc_req_hdr(&m, RC_T_PONG, who->session, who->request_id);
-	m.u.pong.nonce = req->u.ping.nonce;
-	rc_tx_msg(dp, w, &who->peer, &m);
-}
-
 /* ---- the dispatch table ---- */
 
 /* clang-format off */
@@ -338,14 +200,14 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 #define CREATES RC_REQ_CREATES
 #define LIVE RC_REQ_LIVE
 #define GONE_BYE RC_REQ_GONE_BYE
-#define ROW(t, runs, needs, work, room, not_member, fn) \
-	[RC_T_##t] = { RC_T_##t, RC_REQ_##runs, needs, work, room, not_member, fn }
-#define CONTROL(t, needs, work) ROW(t, ON_CONTROL, needs, RC_WORK_##work, 0, NULL, NULL)
-#define RX(t, needs, fn) ROW(t, ON_RX, needs, 0, 0, NULL, fn)
+#define ROW(t, runs, needs, work, cost, room, not_member, fn) \
+	[RC_T_##t] = { RC_T_##t, RC_REQ_##runs, needs, work, RC_COST_##cost, room, not_member, fn }
+#define CONTROL(t, needs, work) ROW(t, ON_CONTROL, needs, RC_WORK_##work, ONE, 0, NULL, NULL)
+#define RX(t, needs, fn) ROW(t, ON_RX, needs, 0, ONE, 0, NULL, fn)
 #define ROOM(body) offsetof(struct rc_msg, u.body.room)
-#define HOME(t, needs, body, not_member, fn) \
-	ROW(t, ON_HOME, needs, RC_WORK_REQUEST, ROOM(body), not_member, fn)
-#define REFUSED(t) ROW(t, REFUSED, 0, 0, 0, NULL, NULL)
+#define HOME(t, needs, body, cost, not_member, fn) \
+	ROW(t, ON_HOME, needs, RC_WORK_REQUEST, cost, ROOM(body), not_member, fn)
+#define REFUSED(t) ROW(t, REFUSED, 0, 0, ONE, 0, NULL, NULL)
 
 /*
  * One row per message type. Checked in this order (rc_req_input): the session (needs);
@@ -358,16 +220,22 @@ do_ping(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 static const struct rc_req_row rows[RC_T_MAX] = {
 	/*      type    needs              hand-off (enum rc_work_kind) */
 	CONTROL(LOGIN,  0,                 LOGIN),
+	CONTROL(LOGIN_COOKIE, 0,           LOGIN), /* a LOGIN with its COOKIE (login.h) */
 	CONTROL(LOGOUT, SESSION | GONE_BYE, LOGOUT),
 	CONTROL(ROOMS,  SESSION,           ROOMS),
 	/*      type    needs              handler */
-	RX(PING,        SESSION,           do_ping),
-	/*   type       needs                      room     non-members refused with  handler */
-	HOME(JOIN,      SESSION | CREATES | LIVE,  join,    NULL,                     do_join),
-	HOME(LEAVE,     SESSION,                   leave,   "not a member",           do_leave),
-	HOME(MEMBERS,   SESSION,                   members, "not a member",           do_members),
-	HOME(FETCH,     SESSION,                   fetch,   "not a member",           do_fetch),
-	HOME(POST,      SESSION | RATED,           post,    "join the room first",    do_post),
+	RX(PING,        SESSION,           rc_req_ping),
+	/*   type     needs                     room     cost     non-members refused with */
+	HOME(JOIN,    SESSION | CREATES | LIVE, join,    JOIN,    NULL,
+	     rc_req_join),
+	HOME(LEAVE,   SESSION,                  leave,   ONE,     "not a member",
+	     rc_req_leave),
+	HOME(MEMBERS, SESSION,                  members, MEMBERS, "not a member",
+	     rc_req_members),
+	HOME(FETCH,   SESSION,                  fetch,   FETCH,   "not a member",
+	     rc_req_fetch),
+	HOME(POST,    SESSION | RATED,          post,    ONE,     "join the room first",
+	     do_post),
 	/* what the node sends: never accepted from a client */
 	REFUSED(LOGIN_OK),
 	REFUSED(JOINED),
@@ -382,6 +250,7 @@ static const struct rc_req_row rows[RC_T_MAX] = {
 	REFUSED(RESUME),
 	REFUSED(REDIRECT),
 	REFUSED(ROOM_LIST),
+	REFUSED(COOKIE),
 	/* node to node: accepted only inside a relay envelope, never in a client's datagram */
 	REFUSED(RJOIN),
 	REFUSED(RJOINED),
@@ -555,6 +424,7 @@ hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned 
 #define RC_DGRAM_CREATING (RC_MAX_DGRAM / (RC_HDR_LEN + 10)) /* JOINs a datagram can hold */
 
 struct dgram {
+	unsigned n_logins;
 	unsigned n_creating;
 	uint8_t len[RC_DGRAM_CREATING];
 	char creating[RC_DGRAM_CREATING][RC_MAX_ROOM]; /* canonical names */
@@ -636,6 +506,20 @@ room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct re
 		w->stats.forwarded++;
 }
 
+/* Takes q's cost for room r (NULL: none) from session s's budget (budget.h); false when
+ * over it: answered ERROR 4, counted. */
+static bool
+within_budget(struct rc_dp *dp, struct rc_worker *w, struct rc_session *s,
+	      const struct req *q, const struct rc_room *r)
+{
+	if (rc_budget_take(dp, s, rc_budget_cost(dp, q->row->cost, r, q->m)))
+		return true;
+	w->stats.drops[RC_DROP_REQUEST_BUDGET]++;
+	rc_req_error(dp, w, &q->who, RC_E_RATE_LIMITED, q->row->type,
+		     "over the request budget, slow down");
+	return false;
+}
+
 static void
 room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_session *s,
 	     struct req *q)
@@ -662,6 +546,8 @@ room_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, struct rc_s
 	}
 	/* a remote room is its host's to refuse */
 	if (kind == RC_ROOM_HOSTED && hosted_refused(dp, w, q, r != NULL ? r->scope : where))
+		return;
+	if (!within_budget(dp, w, s, q, r))
 		return;
 	if ((q->row->needs & RC_REQ_RATED) &&
 	    !rc_session_take_token(s, rc_mono_ms(), dp->post_rate, dp->post_burst)) {
@@ -731,6 +617,10 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	}
 	rc_session_touch(s, rc_mono_ms());
 	who_from_session(&q->who, s, peer, &q->m->hdr, w->idx);
+	/* ending a session is never refused; a room's request pays once its room is known */
+	if (q->row->runs != RC_REQ_ON_HOME && !(q->row->needs & RC_REQ_GONE_BYE) &&
+	    !within_budget(dp, w, s, q, NULL))
+		return;
 	switch (q->row->runs) {
 	case RC_REQ_ON_RX:
 		q->row->fn(dp, w, NULL, &q->who, q->m);
@@ -744,14 +634,17 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	}
 }
 
-/* A request without a session: the LOGIN that makes one, verified by the control thread. */
+/* A request without a session: the LOGIN that makes one, verified by the control thread
+ * once the worker admits it (login.h). */
 static void
-sessionless_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
-		    struct req *q)
+sessionless_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
+		    const struct rc_peer *peer, struct req *q)
 {
+	if (!rc_login_admit(dp, w, peer, q->m, q->raw_len, d->n_logins++))
+		return;
 	q->who = (struct rc_who){ .request_id = q->m->hdr.request_id,
 				  .rx_worker = (uint8_t)w->idx, .peer = *peer };
-	if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0) {
+	if (hand_off(dp, w, dp->login_ring, q->row->work, q, 0, RC_DROP_RING_LOGIN) != 0) {
 		w->stats.logins_busy++;
 		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_BUSY, "busy, retry");
 	}
@@ -786,7 +679,7 @@ dispatch(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct rc
 	else if (q->row->needs & RC_REQ_SESSION)
 		session_request(dp, w, d, peer, q);
 	else
-		sessionless_request(dp, w, peer, q);
+		sessionless_request(dp, w, d, peer, q);
 }
 
 void
@@ -794,7 +687,7 @@ rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,
 	     const uint8_t *p, uint16_t len)
 {
 	size_t off = 0, used;
-	struct dgram d = { .n_creating = 0 };
+	struct dgram d = { .n_logins = 0, .n_creating = 0 };
 	struct rc_msg m;
 	struct req q;
 	int rc;

@@ -4,7 +4,8 @@
  *
  * One table, one row per message type (struct rc_req_row, rc_req_row()), says how a
  * request is dispatched: whether it needs a session, where its room name is, whether it
- * needs membership or a POST rate token, and where it runs: on the worker that received
+ * needs membership or a POST rate token, what it costs its session's request budget
+ * (budget.h), and where it runs: on the worker that received
  * it, on its room's home worker, or on the control thread. A new request type is one codec
  * row (wire/proto.c), one row here and one handler.
  *
@@ -55,6 +56,7 @@ struct rc_req_row {
 	uint8_t runs;  /* enum rc_req_run */
 	uint8_t needs; /* RC_REQ_* */
 	uint8_t work;  /* enum rc_work_kind: ON_CONTROL's hand-off, ON_HOME's forwarding */
+	uint8_t cost;  /* enum rc_req_cost (budget.h): what it takes from its session's budget */
 	uint16_t room; /* offset of the room name (struct rc_str) in struct rc_msg; 0: none */
 	const char *not_member; /* ON_HOME: text of the ERROR 2 for a non-member; NULL: anyone */
 	rc_req_fn *fn;          /* ON_RX and ON_HOME */
@@ -66,6 +68,9 @@ const struct rc_req_row *rc_req_row(unsigned type);
 /* The room name of m by its row's room column (a view into m's bytes), or NULL when its
  * type names no room. */
 const struct rc_str *rc_req_room(const struct rc_msg *m);
+
+/* The handlers of the rows that read a room or change its members (request_rooms.c). */
+rc_req_fn rc_req_join, rc_req_leave, rc_req_members, rc_req_fetch, rc_req_ping;
 
 /* One received UDP payload (a bundle of messages) from `peer`. */
 void rc_req_input(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *peer,

@@ -9,7 +9,8 @@
  *    reader's next quiescent state.
  *  - rc_session_add(), rc_session_del(), rc_session_table_destroy(): the control thread
  *    only (the single writer). Deleted sessions are freed after a grace period (call_rcu).
- *  - last_seen_ms and the rate bucket are updated by workers with relaxed atomics.
+ *  - last_seen_ms and the rate and budget buckets are updated by workers with relaxed
+ *    atomics.
  *  - The per-user and per-address index (rc_session_user_count(), rc_session_addr_count(),
  *    rc_session_user_oldest(), rc_session_user_at()): the control thread only; it is kept
  *    by rc_session_add*() and rc_session_del(), so that the caps on sessions per user and
@@ -24,6 +25,7 @@
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include "limit.h"
 #include "pkt.h"
 #include "proto.h"
 
@@ -35,6 +37,7 @@ struct rc_session {
 	uint64_t last_seen_ms;  /* monotonic ms; relaxed atomic */
 	uint64_t rate_stamp_ms; /* token bucket: last refill; relaxed atomic */
 	uint32_t rate_tokens;   /* token bucket: tokens left, in 1/1000 of a POST */
+	struct rc_bucket budget; /* the request budget (budget.h); zeroed: full */
 	uint8_t user_len;
 	struct rc_peer peer;
 	char user[RC_MAX_USER + 1];

@@ -45,6 +45,26 @@ reassembled(struct rc_frag_tap *tap, const struct rte_mbuf *m, uint64_t now)
 	return rc_frag_tap_reassembled(tap, eth + 1, now);
 }
 
+/*
+ * Whether the reply rc_pkt_classify built in m may leave: an ARP reply always; an ICMP echo
+ * reply within its asker's rate and then the worker's (each echo is a 1:1 reflection and
+ * worker time: a flood of them, spoofed or not, is answered at those rates at most).
+ */
+static bool
+reply_allowed(struct rc_dp *dp, struct rc_worker *w, const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	uint64_t now = rc_mono_ms();
+
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return true;
+	/* the reply is addressed to the asker already */
+	return rc_src_take(&w->icmp_src, ip->dst_addr, now, dp->icmp_source_rate,
+			   dp->icmp_source_rate) &&
+	       rc_bucket_take(&w->icmp_all, now, dp->icmp_rate, dp->icmp_rate, 1);
+}
+
 /* One received frame: answered in place, handed to the chat or relay input, or dropped. */
 static inline void
 rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
@@ -56,6 +76,10 @@ rx_frame(struct rc_dp *dp, struct rc_worker *w, unsigned p, struct rte_mbuf *m)
 
 	switch (rc_pkt_classify(m, &dp->ports[p].local, &peer, &payload, &len, &why)) {
 	case RC_V_REPLY:
+		if (!reply_allowed(dp, w, m)) {
+			w->stats.drops[RC_DROP_ICMP_RATE]++;
+			break;
+		}
 		rc_neigh_arp(dp, w, m, true);
 		m->port = (uint16_t)p;
 		rc_tx_frame(dp, w, m);

@@ -42,6 +42,19 @@ struct key {
 	key_parse_fn parse;
 };
 
+/* What a flood meets: LOGINs per source, cookies, request budgets, ICMP echo rates. */
+static void
+flood_defaults(struct rc_config *c)
+{
+	c->login_rate = 20;
+	c->login_burst = 40;
+	c->login_cookie_threshold = 256;
+	c->request_rate = 2000;
+	c->request_burst = 10000;
+	c->icmp_rate = 1000;
+	c->icmp_source_rate = 10;
+}
+
 void
 rc_config_defaults(struct rc_config *c)
 {
@@ -66,6 +79,7 @@ rc_config_defaults(struct rc_config *c)
 	c->max_members = 1000;
 	c->post_rate = 50;
 	c->post_burst = 100;
+	flood_defaults(c);
 	c->dedup_window = 4096;
 	c->token_ttl_s = 3600;
 	c->token_ttl_max_s = 86400;
@@ -357,6 +371,8 @@ static const struct key conf_keys[] = {
 	{ "workers.idle_polls", INT, CONF(idle_polls), 1, 1000000, parse_uint },
 	{ "workers.idle_sleep_us", INT, CONF(idle_sleep_us), 1, 1000000, parse_uint },
 	{ "workers.mbufs", INT, CONF(mbufs), 1023, 16777215, parse_uint },
+	{ "workers.icmp_rate", INT, CONF(icmp_rate), 0, 1000000, parse_uint },
+	{ "workers.icmp_source_rate", INT, CONF(icmp_source_rate), 0, 1000000, parse_uint },
 	{ "chat.history_on_join", INT, CONF(history_on_join), 0, 1000, parse_uint },
 	{ "chat.max_fetch", INT, CONF(max_fetch), 1, 1000, parse_uint },
 	{ "chat.session_idle_s", INT, CONF(session_idle_s), 5, 86400, parse_uint },
@@ -371,6 +387,11 @@ static const struct key conf_keys[] = {
 	{ "chat.max_members", INT, CONF(max_members), 1, 65535, parse_uint },
 	{ "chat.post_rate", INT, CONF(post_rate), 1, 100000, parse_uint },
 	{ "chat.post_burst", INT, CONF(post_burst), 1, 1000000, parse_uint },
+	{ "chat.login_rate", INT, CONF(login_rate), 1, 100000, parse_uint },
+	{ "chat.login_burst", INT, CONF(login_burst), 1, 1000000, parse_uint },
+	{ "chat.login_cookie_threshold", INT, CONF(login_cookie_threshold), 0, 65536, parse_uint },
+	{ "chat.request_rate", INT, CONF(request_rate), 1, 1000000, parse_uint },
+	{ "chat.request_burst", INT, CONF(request_burst), 1, 10000000, parse_uint },
 	{ "chat.dedup_window", INT, CONF(dedup_window), 16, 1048576, parse_uint },
 	{ "auth.secret_file", STR, CONF(secret_file), 1, 255, parse_str },
 	{ "auth.token_ttl_s", INT, CONF(token_ttl_s), 60, 315360000, parse_uint },

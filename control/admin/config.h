@@ -105,6 +105,8 @@ struct rc_config {
 	unsigned idle_polls;             /* empty polls before sleeping; default 100 */
 	unsigned idle_sleep_us;          /* default 100 */
 	unsigned mbufs;                  /* mbuf pool size; default 16383 */
+	unsigned icmp_rate;              /* echo replies a second per worker; default 1000 */
+	unsigned icmp_source_rate;       /* ... per source address and worker; default 10 */
 
 	/* chat { } */
 	unsigned history_on_join;        /* messages sent after JOINED; default 20 */
@@ -119,6 +121,11 @@ struct rc_config {
 	unsigned max_members;            /* per room; default 1000 */
 	unsigned post_rate;              /* POSTs per second per session; default 50 */
 	unsigned post_burst;             /* token bucket depth; default 100 */
+	unsigned login_rate;             /* LOGINs a second per source address; default 20 */
+	unsigned login_burst;            /* its bucket's depth; default 40 */
+	unsigned login_cookie_threshold; /* LOGINs queued from which cookies are asked; 256 */
+	unsigned request_rate;           /* request budget per session, cost a second; 2000 */
+	unsigned request_burst;          /* its bucket's depth; default 10000 */
 	unsigned dedup_window;           /* recent (user, cmid) remembered per room; default 4096 */
 
 	/* auth { } */

@@ -126,6 +126,7 @@ struct rc_client_stats {
 	uint64_t dgrams_sent, dgrams_rcvd, bytes_sent, bytes_rcvd;
 	uint64_t sent;		   /* requests sent (first transmissions) */
 	uint64_t retransmits;	   /* request retransmissions (timeouts, rate limits) */
+	uint64_t cookies;	   /* COOKIEs answered (the node under a LOGIN flood) */
 	uint64_t raw_sent;	   /* rc_client_send_raw() datagrams */
 	uint64_t timeouts;	   /* requests given up after max_tries */
 	uint64_t acked;		   /* POSTs acknowledged */

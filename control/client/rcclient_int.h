@@ -192,6 +192,7 @@ void rcc_internal_failed(struct rc_client *c, struct rcc_pending *p, int status)
 void rcc_fail_all(struct rc_client *c, int status, bool held_only);
 void rcc_resume(struct rc_client *c, const struct rc_msg *m, uint64_t now);
 void rcc_redirect(struct rc_client *c, const struct rc_msg *m, uint64_t now);
+void rcc_cookie(struct rc_client *c, const struct rc_msg *m, uint64_t now);
 bool rcc_not_member(struct rc_client *c, struct rcc_pending *p, uint64_t now);
 bool rcc_must_hold(const struct rc_client *c, uint8_t type, enum rcc_purpose purpose);
 

@@ -315,6 +315,9 @@ rcc_dispatch(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 	case RC_T_REDIRECT:
 		rcc_redirect(c, m, now);
 		return;
+	case RC_T_COOKIE:
+		rcc_cookie(c, m, now);
+		return;
 	default:
 		break;
 	}

@@ -12,7 +12,9 @@
  *                        +--LOGIN refused--> FAILED (RC_EV_AUTH_FAILED)
  *
  * A LOGIN answered REDIRECT (PROTOCOL.md section 12) goes again, the same request with the
- * same token, to the home node it names; the socket is connected there for good.
+ * same token, to the home node it names; the socket is connected there for good. A LOGIN
+ * answered COOKIE (PROTOCOL.md 7.1: the node under a LOGIN flood) goes again at once as a
+ * LOGIN_COOKIE, the same request carrying the cookie.
  *
  * After a takeover by the other node of an HA pair (PROTOCOL.md section 10) the session is
  * still valid but in no room, and every room id is void. On RESUME, or on ERROR not a member
@@ -26,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -324,6 +327,40 @@ rcc_redirect(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 		c->next_due = p->due_ms;
 	rcc_send_pending(c, p, now);
 	rcc_event(c, RC_EV_REDIRECTED, c->home_node, (uint64_t)ip << 16 | port);
+}
+
+/*
+ * COOKIE to a LOGIN: the node is under a LOGIN flood and verifies only LOGINs that prove
+ * their source address (PROTOCOL.md 7.1): the LOGIN goes again at once, the same request
+ * id, as a LOGIN_COOKIE carrying the cookie; its retransmissions carry it too, and a later
+ * COOKIE (the cookie went stale) replaces it.
+ */
+void
+rcc_cookie(struct rc_client *c, const struct rc_msg *m, uint64_t now)
+{
+	struct rcc_pending *p = rcc_find(c, m->hdr.request_id);
+	uint8_t buf[RC_MAX_DGRAM], *msg;
+	struct rc_msg l;
+	size_t used;
+	ssize_t len;
+
+	if (!p || p->type != RC_T_LOGIN || rc_decode(p->msg, p->len, &l, &used) != 0) {
+		c->st.unmatched++;
+		return;
+	}
+	l.hdr.type = RC_T_LOGIN_COOKIE;
+	l.u.login.cookie_slot = m->u.cookie.slot;
+	l.u.login.cookie_mac = m->u.cookie.mac;
+	len = rc_encode(buf, sizeof(buf), &l); /* before p->msg, which l points into, goes */
+	msg = len > 0 ? malloc((size_t)len) : NULL;
+	if (!msg)
+		return; /* the LOGIN's retransmission asks for a cookie again */
+	memcpy(msg, buf, (size_t)len);
+	free(p->msg);
+	p->msg = msg;
+	p->len = (uint16_t)len;
+	c->st.cookies++;
+	rcc_send_pending(c, p, now);
 }
 
 void

@@ -32,6 +32,7 @@
 #include "wal.h"
 
 #define CTRL_RING_SIZE 4096
+#define LOGIN_RING_SIZE 1024 /* LOGINs waiting for their MAC: more are answered busy */
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
 
@@ -136,10 +137,11 @@ setup_pools(struct rc_node *n, char *err, size_t errlen)
 	dp->work_pool = rte_mempool_create("rc_work", WORK_POOL_SIZE, sizeof(struct rc_work), 64,
 					   0, NULL, NULL, NULL, NULL, socket, 0);
 	dp->ctrl_ring = rte_ring_create("rc_ctrl", CTRL_RING_SIZE, socket, RING_F_SC_DEQ);
+	dp->login_ring = rte_ring_create("rc_login", LOGIN_RING_SIZE, socket, RING_F_SC_DEQ);
 	/* multi-producer: the own and the HA peer's WAL writers complete into it */
 	n->ctrl_done = rte_ring_create("rc_ctrl_done", 1024, socket, RING_F_SC_DEQ);
 	if (dp->mbuf_pool == NULL || dp->work_pool == NULL || dp->ctrl_ring == NULL ||
-	    n->ctrl_done == NULL) {
+	    dp->login_ring == NULL || n->ctrl_done == NULL) {
 		snprintf(err, errlen, "cannot allocate pools and rings: %s",
 			 rte_strerror(rte_errno));
 		return -ENOMEM;
@@ -373,6 +375,13 @@ copy_settings(struct rc_dp *dp, const struct rc_config *c)
 	dp->max_members = c->max_members;
 	dp->post_rate = c->post_rate;
 	dp->post_burst = c->post_burst;
+	dp->login_rate = c->login_rate;
+	dp->login_burst = c->login_burst;
+	dp->login_cookie_threshold = c->login_cookie_threshold;
+	dp->request_rate = c->request_rate;
+	dp->request_burst = c->request_burst;
+	dp->icmp_rate = c->icmp_rate;
+	dp->icmp_source_rate = c->icmp_source_rate;
 	dp->session_idle_s = c->session_idle_s;
 	dp->dedup_window = c->dedup_window;
 	dp->relay_refresh_ms = c->relay.refresh_ms;
@@ -447,15 +456,16 @@ rc_node_admin_register(struct rc_node *n)
 
 /* ---- the control loop ---- */
 
+/* Up to 32 hand-offs of one of the control thread's rings; how many. */
 static unsigned
-serve_handoffs(struct rc_node *n)
+serve_ring(struct rc_node *n, struct rte_ring *ring)
 {
 	void *objs[32];
-	unsigned i, k, done = 0;
+	unsigned i, k;
 	struct rc_work *wk;
 	bool kept;
 
-	k = rte_ring_dequeue_burst(n->dp.ctrl_ring, objs, 32, NULL);
+	k = rte_ring_dequeue_burst(ring, objs, 32, NULL);
 	for (i = 0; i < k; i++) {
 		wk = objs[i];
 		kept = false;
@@ -472,7 +482,19 @@ serve_handoffs(struct rc_node *n)
 		if (!kept)
 			rte_mempool_put(n->dp.work_pool, wk);
 	}
-	done += k;
+	return k;
+}
+
+/* The workers' hand-offs, the other rings' before the LOGINs' (a LOGIN flood waits behind
+ * room creation, never the reverse), and the rooms the WAL writers created. */
+static unsigned
+serve_handoffs(struct rc_node *n)
+{
+	void *objs[32];
+	unsigned i, k, done;
+
+	done = serve_ring(n, n->dp.ctrl_ring);
+	done += serve_ring(n, n->dp.login_ring);
 	k = rte_ring_dequeue_burst(n->ctrl_done, objs, 32, NULL);
 	for (i = 0; i < k; i++) {
 		rc_node_room_created(n, objs[i]);

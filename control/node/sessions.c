@@ -272,8 +272,8 @@ rc_node_login(struct rc_node *n, struct rc_work *wk)
 	struct rc_session *s;
 	unsigned why;
 
-	if (m->hdr.type != RC_T_LOGIN)
-		return; /* only LOGIN's row hands over RC_WORK_LOGIN (request.c) */
+	if (m->hdr.type != RC_T_LOGIN && m->hdr.type != RC_T_LOGIN_COOKIE)
+		return; /* only LOGIN's rows hand over RC_WORK_LOGIN (request.c) */
 	/* the header session of a LOGIN is ignored (PROTOCOL.md 7.1) */
 	if (!login_token(n, &m->u.login.user, &m->u.login.token, &why)) {
 		login_refused(n, why);

@@ -85,6 +85,16 @@ static const struct rc_field f_login[] = {
 	F(STR8, USER, login.user),
 	F(STR8, TOKEN, login.token),
 };
+static const struct rc_field f_login_cookie[] = {
+	F(STR8, USER, login.user),
+	F(STR8, TOKEN, login.token),
+	F(U32, NONE, login.cookie_slot),
+	F(U64, NONE, login.cookie_mac),
+};
+static const struct rc_field f_cookie[] = {
+	F(U32, NONE, cookie.slot),
+	F(U64, NONE, cookie.mac),
+};
 static const struct rc_field f_login_ok[] = {
 	F(U64, NONE, login_ok.session),
 	F(U32, NONE, login_ok.idle_timeout_s),
@@ -230,6 +240,8 @@ static const struct rc_layout layouts[RC_T_MAX] = {
 	[RC_T_RMEMBERS] = L(f_rref),
 	[RC_T_ROOMS] = L(f_rooms),
 	[RC_T_ROOM_LIST] = L(f_room_list),
+	[RC_T_COOKIE] = L(f_cookie),
+	[RC_T_LOGIN_COOKIE] = L(f_login_cookie),
 };
 
 #undef L
@@ -843,6 +855,8 @@ static const char *const msg_type_names[RC_T_MAX] = {
 	[RC_T_RMEMBERS] = "RMEMBERS",
 	[RC_T_ROOMS] = "ROOMS",
 	[RC_T_ROOM_LIST] = "ROOM_LIST",
+	[RC_T_COOKIE] = "COOKIE",
+	[RC_T_LOGIN_COOKIE] = "LOGIN_COOKIE",
 };
 
 static const char *const err_names[RC_E_MAX] = {

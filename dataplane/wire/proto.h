@@ -65,6 +65,10 @@ enum rc_msg_type {
 	/* The room directory: rooms of the cluster by canonical-name prefix. */
 	RC_T_ROOMS = 27,
 	RC_T_ROOM_LIST = 28,
+	/* Under a LOGIN flood: the node's proof-of-address challenge and the LOGIN that answers
+	 * it (PROTOCOL.md 7.1). */
+	RC_T_COOKIE = 29,
+	RC_T_LOGIN_COOKIE = 30,
 	RC_T_MAX
 };
 
@@ -122,7 +126,13 @@ struct rc_msg {
 	union {
 		struct {
 			struct rc_str user, token;
-		} login;
+			uint32_t cookie_slot; /* LOGIN_COOKIE only: the COOKIE's fields */
+			uint64_t cookie_mac;
+		} login; /* LOGIN, LOGIN_COOKIE */
+		struct {
+			uint32_t slot; /* opaque to the client: sent back as it came */
+			uint64_t mac;
+		} cookie;
 		struct {
 			uint64_t session;
 			uint32_t idle_timeout_s;

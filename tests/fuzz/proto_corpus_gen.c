@@ -61,6 +61,16 @@ sample(uint8_t type)
 		m.u.login.user = S("alice");
 		m.u.login.token = S(TOKEN);
 		break;
+	case RC_T_LOGIN_COOKIE:
+		m.u.login.user = S("alice");
+		m.u.login.token = S(TOKEN);
+		m.u.login.cookie_slot = 110399;
+		m.u.login.cookie_mac = 0x0c00c1e5a1ad5eedull;
+		break;
+	case RC_T_COOKIE:
+		m.u.cookie.slot = 110399;
+		m.u.cookie.mac = 0x0c00c1e5a1ad5eedull;
+		break;
 	case RC_T_LOGIN_OK:
 		m.u.login_ok.session = 0x5eed5eed5eed5eedull;
 		m.u.login_ok.idle_timeout_s = 120;

@@ -22,7 +22,8 @@
 #   rc_write_node2_conf     its config: net_null0 (no traffic), mgmt 127.0.0.1:RC_MGMT_PORT2
 #   rc_start_node2 / rc_stop_node2 / rc_kill_node2 / rc_ctl2
 # rc_write_node_conf's knobs (environment): RC_NODE_ID (n1), RC_CONF_SERVICE_IP, RC_CONF_DATA_DIR,
-# RC_CONF_ADMIN_SOCK, RC_CONF_FILE_PREFIX, RC_MGMT_PORT (9464), RC_CLUSTER_FILE (node.cluster_file).
+# RC_CONF_ADMIN_SOCK, RC_CONF_FILE_PREFIX, RC_MGMT_PORT (9464), RC_CLUSTER_FILE (node.cluster_file),
+# RC_CHAT_EXTRA (more chat settings, e.g. "login_rate = 10;"), RC_WORKERS_EXTRA (workers ones).
 #
 # Everything created (namespaces, veth, processes, DPDK runtime dir, work dir) is removed by an
 # EXIT trap, also on failure. Each live run is recorded in RC_STATE_DIR so that
@@ -408,10 +409,11 @@ eal = { args = ["--no-huge", "--no-pci", "-m", "256",
 ports = ( { name = "chat0"; device = "$dev"; args = "$devargs";
             rx_queues = $queues; tx_queues = $queues; rx_desc = 1024; tx_desc = 1024; mtu = 1500; } );
 workers = { lcores = $workers; burst = 32; idle_backoff = true; idle_polls = 100;
-            idle_sleep_us = 100; mbufs = 16383; };
+            idle_sleep_us = 100; mbufs = 16383; ${RC_WORKERS_EXTRA:-} };
 chat = { history_on_join = 20; max_fetch = 200; session_idle_s = 120; max_sessions = 65536;
          max_rooms = 10000; max_members = 1000; post_rate = ${RC_POST_RATE:-50};
-         post_burst = ${RC_POST_BURST:-100}; dedup_window = ${RC_DEDUP_WINDOW:-4096}; };
+         post_burst = ${RC_POST_BURST:-100}; dedup_window = ${RC_DEDUP_WINDOW:-4096};
+         ${RC_CHAT_EXTRA:-} };
 auth = { secret_file = "$RC_SECRET"; token_ttl_s = 86400; };
 wal = { map_size_mb = ${RC_MAP_MB:-64}; high_water_pct = ${RC_HIGH_WATER:-90}; batch_max = 512;
         nosync = false; keep_records = ${RC_KEEP_RECORDS:-100000}; };

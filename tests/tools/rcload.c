@@ -100,6 +100,7 @@ rl_info_stats(struct rl_report *r, const struct rc_client_stats *s)
 	rl_info(r, "reordered", "%" PRIu64, s->reordered);
 	rl_info(r, "fetch_dups", "%" PRIu64, s->fetch_dups);
 	rl_info(r, "relogins", "%" PRIu64, s->relogins);
+	rl_info(r, "cookies", "%" PRIu64, s->cookies);
 	rl_info(r, "decode_errors", "%" PRIu64, s->decode_errors);
 	for (unsigned c = 0; c < RC_E_MAX && n < sizeof(codes) - 8; c++)
 		if (s->errors[c])

@@ -24,7 +24,7 @@ MAGIC, VERSION, HDR = 0x5243, 1, 20
 T = dict(LOGIN=1, LOGIN_OK=2, JOIN=3, JOINED=4, LEAVE=5, LEFT=6, POST=7, ACK=8, DELIVER=9,
          FETCH=10, FETCH_END=11, MEMBERS=12, MEMBER_LIST=13, PING=14, PONG=15, LOGOUT=16,
          BYE=17, ERROR=18, RESUME=19, REDIRECT=20, RJOIN=21, RJOINED=22, RPOST=23, RFETCH=24,
-         RLEAVE=25, RMEMBERS=26, ROOMS=27, ROOM_LIST=28)
+         RLEAVE=25, RMEMBERS=26, ROOMS=27, ROOM_LIST=28, COOKIE=29, LOGIN_COOKIE=30)
 NAME = {v: k for k, v in T.items()}
 MAX_DGRAM = 1472
 # <linux/in.h>: not all Python builds export these
@@ -467,6 +467,47 @@ def check_join_history(c, a):
              (frm, nxt, lst, count, want))
 
 
+def check_fetch_flood(c, a):
+    """One session FETCHes its room's whole history --count times, one datagram each, as
+    fast as it can (review S15): the node serves what the session's request budget pays for
+    (a FETCH costs 1 + the messages it returns, PROTOCOL.md 7.11) and refuses the rest with
+    ERROR 4. The room gets --history messages first. Prints what was served and refused;
+    fails if nothing was refused."""
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    c.login()
+    join_room(c, a.room)
+    for i in range(a.history):
+        r = c.next_rid()
+        c.send(post(a.room, 0xF1000000 + i + 1, "fetched %d" % i, c.session, r))
+        ack = c.recv_until(lambda m, r=r: m.rid == r and m.type in (T["ACK"], T["ERROR"]),
+                           "ACK")
+        if ack is None or ack.type != T["ACK"]:
+            fail("POST %d: %s" % (i, ack.error() if ack else None))
+            return
+    rids = set()
+    for _ in range(a.count):
+        rids.add(c.next_rid())
+        c.send(fetch(a.room, 1, a.history, c.session, max(rids)))
+    served = refused = 0
+    c.sock.settimeout(1.5)
+    while True:
+        try:
+            data, _ = c.sock.recvfrom(65535)
+        except socket.timeout:
+            break
+        for m in decode(data):
+            if m.rid not in rids:
+                continue
+            if m.type == T["FETCH_END"]:
+                served += 1
+            elif m.type == T["ERROR"] and m.error()[0] == 4:
+                refused += 1
+    print("rcproto: fetch-flood served=%d refused=%d of %d" % (served, refused, a.count))
+    if refused == 0:
+        fail("%d FETCHes of %d messages each: none refused over the request budget" %
+             (a.count, a.history))
+
+
 def join_room(c, room):
     rid = c.next_rid()
     c.send(join(room, 0, c.session, rid))
@@ -688,6 +729,7 @@ CHECKS = {
     "overrun": check_overrun,
     "join-history": check_join_history,
     "redirect": check_redirect,
+    "fetch-flood": check_fetch_flood,
 }
 
 
@@ -701,6 +743,7 @@ def main():
     p.add_argument("--room", default="proto-room")
     p.add_argument("--history", type=int, default=20, help="the node's history_on_join")
     p.add_argument("--cmid", type=int, default=1)
+    p.add_argument("--count", type=int, default=100, help="fetch-flood: FETCHes sent")
     p.add_argument("--cap", type=int, default=8, help="session-caps: max_sessions_per_user")
     p.add_argument("--seq", type=int, default=0)
     p.add_argument("--expect-home", default="none",

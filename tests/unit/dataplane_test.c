@@ -19,10 +19,12 @@
 #include <rte_eal.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
 #include "counters.h"
+#include "dp.h"
 #include "eal_fixture.h"
 #include "dedup.h"
 #include "frag_tap.h"
@@ -983,11 +985,31 @@ test_finish_vip(void **state)
 	}
 }
 
+/* An ICMP echo request from src to our address (a valid checksum). */
+static struct rte_mbuf *
+echo_frame(uint32_t src)
+{
+	struct rte_mbuf *m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, "12345678abcd", 12);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
+
+	ip->src_addr = rte_cpu_to_be_32(src);
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+	icmp->icmp_code = 0;
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
+	return m;
+}
+
 static void
 test_icmp_echo(void **state)
 {
 	struct rc_local l = local();
-	struct rte_mbuf *m = udp_frame(RTE_IPV4(198u, 18, 0, 1), 6420, "12345678abcd", 12);
+	struct rte_mbuf *m = echo_frame(RTE_IPV4(198u, 18, 0, 10));
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
@@ -997,13 +1019,6 @@ test_icmp_echo(void **state)
 	uint16_t len;
 
 	(void)state;
-	ip->next_proto_id = IPPROTO_ICMP;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
-	icmp->icmp_code = 0;
-	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 20);
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_REPLY);
 	assert_int_equal(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
 	assert_int_equal(rte_raw_cksum(icmp, 20), 0xffff); /* still a valid checksum */
@@ -1021,6 +1036,41 @@ test_icmp_echo(void **state)
 	assert_int_equal(rc_pkt_classify(m, &l, &peer, &payload, &len, &why), RC_V_DROP);
 	assert_int_equal(why, RC_DROP_ICMP_OTHER);
 	rte_pktmbuf_free(m);
+}
+
+/* Echo replies leave within the asker's rate, then the worker's; the rest are dropped and
+ * counted (icmp_rate); 0 answers none. */
+static void
+test_icmp_rate(void **state)
+{
+	static struct rc_dp dp;
+	struct rc_worker *w = rte_zmalloc("t_w", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	uint32_t a = RTE_IPV4(198u, 18, 0, 10), b = RTE_IPV4(198u, 18, 0, 11);
+
+	(void)state;
+	assert_non_null(w);
+	memset(&dp, 0, sizeof(dp));
+	dp.n_ports = 1;
+	dp.ports[0].local = local();
+	dp.icmp_source_rate = 3;
+	dp.icmp_rate = 5;
+	for (unsigned i = 0; i < 4; i++)
+		rc_worker_rx_frame(&dp, w, 0, echo_frame(a));
+	assert_int_equal(w->txq_n[0], 3);
+	assert_int_equal(w->stats.drops[RC_DROP_ICMP_RATE], 1);
+	for (unsigned i = 0; i < 4; i++)
+		rc_worker_rx_frame(&dp, w, 0, echo_frame(b));
+	assert_int_equal(w->txq_n[0], 5); /* the worker's 5 */
+	assert_int_equal(w->stats.drops[RC_DROP_ICMP_RATE], 3);
+
+	for (unsigned j = 0; j < w->txq_n[0]; j++)
+		rte_pktmbuf_free(w->txq[0][j]);
+	memset(w, 0, sizeof(*w));
+	dp.icmp_rate = 0;
+	rc_worker_rx_frame(&dp, w, 0, echo_frame(a));
+	assert_int_equal(w->txq_n[0], 0);
+	assert_int_equal(w->stats.drops[RC_DROP_ICMP_RATE], 1);
+	rte_free(w);
 }
 
 static void
@@ -1066,6 +1116,7 @@ main(void)
 		cmocka_unit_test(test_peer_ip_udp),
 		cmocka_unit_test(test_finish_vip),
 		cmocka_unit_test(test_icmp_echo),
+		cmocka_unit_test(test_icmp_rate),
 		cmocka_unit_test(test_drop_names),
 	};
 	int rc;

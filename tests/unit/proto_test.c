@@ -219,6 +219,16 @@ sample(uint8_t type)
 		m.u.login.user = S("alice");
 		m.u.login.token = S("1700000000.0123456789abcdef");
 		break;
+	case RC_T_LOGIN_COOKIE:
+		m.u.login.user = S("alice");
+		m.u.login.token = S("1700000000.0123456789abcdef");
+		m.u.login.cookie_slot = 110399;
+		m.u.login.cookie_mac = 0x0c00c1e5a1ad5eedull;
+		break;
+	case RC_T_COOKIE:
+		m.u.cookie.slot = 110399;
+		m.u.cookie.mac = 0x0c00c1e5a1ad5eedull;
+		break;
 	case RC_T_LOGIN_OK:
 		m.u.login_ok.session = 0xfeedfacecafebeefull;
 		m.u.login_ok.idle_timeout_s = 120;
@@ -371,6 +381,16 @@ assert_relay_eq(const struct rc_msg *a, const struct rc_msg *d)
 		break;
 	case RC_T_ROOM_LIST:
 		assert_int_equal(a->u.room_list.count, d->u.room_list.count);
+		break;
+	case RC_T_LOGIN_COOKIE:
+		assert_str_eq(a->u.login.user, d->u.login.user);
+		assert_str_eq(a->u.login.token, d->u.login.token);
+		assert_int_equal(a->u.login.cookie_slot, d->u.login.cookie_slot);
+		assert_int_equal(a->u.login.cookie_mac, d->u.login.cookie_mac);
+		break;
+	case RC_T_COOKIE:
+		assert_int_equal(a->u.cookie.slot, d->u.cookie.slot);
+		assert_int_equal(a->u.cookie.mac, d->u.cookie.mac);
 		break;
 	default:
 		break;
@@ -1625,7 +1645,8 @@ test_name_tables_complete(void **state)
 	assert_string_equal(rc_msg_type_name(RC_T_REDIRECT), "REDIRECT");
 	assert_string_equal(rc_msg_type_name(RC_T_RMEMBERS), "RMEMBERS");
 	assert_string_equal(rc_msg_type_name(RC_T_ROOM_LIST), "ROOM_LIST");
-	assert_int_equal(RC_T_MAX, 29);
+	assert_string_equal(rc_msg_type_name(RC_T_LOGIN_COOKIE), "LOGIN_COOKIE");
+	assert_int_equal(RC_T_MAX, 31);
 	assert_string_equal(rc_err_name(RC_E_NOT_AUTH), "not authenticated");
 	for (unsigned r = 0; r < RC_RESUME_MAX; r++)
 		assert_string_not_equal(rc_resume_reason_name(r), "?");

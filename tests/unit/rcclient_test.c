@@ -466,6 +466,10 @@ struct fake {
 	unsigned nstored, nlog, err2_sent, logins;
 	struct fk_entry log[FK_LOG];
 	uint16_t redirect_port; /* LOGIN answered REDIRECT to 127.0.0.1 here (0: LOGIN_OK) */
+	uint64_t cookie;	/* non-zero: LOGIN answered COOKIE(1, cookie), and only a
+				 * LOGIN_COOKIE carrying it is logged in */
+	unsigned stale_cookies; /* so many valid LOGIN_COOKIEs answered with a new COOKIE */
+	unsigned cookie_logins; /* LOGIN_COOKIEs received */
 	const char *service;	/* JOINED names a bare room NAME@service (NULL: as sent) */
 };
 
@@ -623,6 +627,31 @@ fk_rooms(struct fake *f, const struct rc_msg *m)
 	}
 }
 
+/* A LOGIN (or a LOGIN_COOKIE) without the cookie, or a valid one while stale_cookies
+ * last: a COOKIE (a new one for the latter); true when it was sent. */
+static bool
+fk_cookie(struct fake *f, const struct rc_msg *m)
+{
+	struct rc_msg o;
+
+	if (m->hdr.type == RC_T_LOGIN_COOKIE) {
+		f->cookie_logins++;
+		if (m->u.login.cookie_slot == 1 && m->u.login.cookie_mac == f->cookie &&
+		    f->stale_cookies == 0)
+			return false;
+		if (m->u.login.cookie_mac == f->cookie) {
+			f->stale_cookies--;
+			f->cookie++;
+		}
+	}
+	fk_reply(f, &o, RC_T_COOKIE, m->hdr.request_id);
+	o.hdr.session = 0;
+	o.u.cookie.slot = 1;
+	o.u.cookie.mac = f->cookie;
+	fk_send(f, &o);
+	return true;
+}
+
 static void
 fk_request(struct fake *f, const struct rc_msg *m)
 {
@@ -630,7 +659,10 @@ fk_request(struct fake *f, const struct rc_msg *m)
 
 	switch (m->hdr.type) {
 	case RC_T_LOGIN:
-		f->logins++;
+	case RC_T_LOGIN_COOKIE:
+		f->logins += m->hdr.type == RC_T_LOGIN;
+		if (f->cookie != 0 && fk_cookie(f, m))
+			break;
 		if (f->redirect_port != 0) {
 			fk_redirect(f, m);
 			break;
@@ -1000,6 +1032,34 @@ test_redirect_followed(void **state)
 	free(b);
 }
 
+/* A node under a LOGIN flood answers COOKIE: the LOGIN goes again at once as a LOGIN_COOKIE
+ * (the same request id) carrying it; a new COOKIE (the first went stale) is followed too. */
+static void
+test_login_cookie(void **state)
+{
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c;
+	struct rc_client_stats st;
+
+	(void)state;
+	f->cookie = 0xc0ffee;
+	f->stale_cookies = 1;
+	c = fk_client_new(f, &s);
+	assert_int_equal(rc_client_login(c, "alice", "1.tok"), 0);
+	assert_true(rc_client_logged_in(c));
+	assert_int_equal(rc_client_session(c), f->session);
+	fk_stop(f);
+	assert_int_equal(f->logins, 1);
+	assert_int_equal(f->cookie_logins, 2);
+	assert_int_equal(f->cookie, 0xc0ffee + 1);
+	rc_client_stats(c, &st);
+	assert_int_equal(st.cookies, 2);
+	assert_int_equal(st.retransmits, 0); /* followed at once, not on a timeout */
+	rc_client_free(c);
+	free(f);
+}
+
 /* The home node redirects again: one REDIRECT per LOGIN is followed, the second fails it. */
 static void
 test_redirect_once(void **state)
@@ -1171,6 +1231,7 @@ main(void)
 		cmocka_unit_test(test_resume_rejoins_and_resends),
 		cmocka_unit_test(test_lost_resume_not_member),
 		cmocka_unit_test(test_redirect_followed),
+		cmocka_unit_test(test_login_cookie),
 		cmocka_unit_test(test_redirect_once),
 		cmocka_unit_test(test_joined_canonical),
 		cmocka_unit_test(test_rooms_more),

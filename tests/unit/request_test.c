@@ -46,6 +46,7 @@
 #include <rte_udp.h>
 #include <urcu-qsbr.h>
 
+#include "budget.h"
 #include "request.h"
 #include "dedup.h"
 #include "log.h"
@@ -401,6 +402,7 @@ setup(void **state)
 	assert_non_null(dp.hist_pool[0]);
 	dp.hist_ring[0] = ring("hist", 0, 0);
 	dp.ctrl_ring = ring("ctrl", 0, 0);
+	dp.login_ring = ring("login", 0, 0);
 	dp.wal_ring[0] = rc_wal_ring(wal);
 	dp.wal_pool[0] = rc_wal_pool(wal);
 
@@ -442,6 +444,11 @@ setup(void **state)
 	dp.max_members = 8;
 	dp.post_rate = 1000;
 	dp.post_burst = 1000;
+	dp.login_rate = 1000;
+	dp.login_burst = 1000;
+	dp.login_cookie_threshold = 1024; /* not under load */
+	dp.request_rate = 100000;
+	dp.request_burst = 100000;
 	dp.dedup_window = 64;
 	dp.scope_serving[0] = true;
 	dp.rooms_blocked = RC_ROOMS_SERVED;
@@ -527,7 +534,7 @@ test_session_checks(void **state)
 	m.u.login.user = str("bob");
 	m.u.login.token = str("t0ken-t0ken-t0ken-t0ken");
 	input(0, 3, &m);
-	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
 	m = req(RC_T_LOGOUT, s->id, 4);
 	input(1, 1, &m);
 	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
@@ -905,14 +912,14 @@ test_dispatch_table(void **state)
 {
 	static const unsigned accepted[] = { RC_T_LOGIN, RC_T_LOGOUT, RC_T_PING, RC_T_JOIN,
 					     RC_T_LEAVE, RC_T_MEMBERS, RC_T_FETCH, RC_T_POST,
-					     RC_T_ROOMS };
+					     RC_T_ROOMS, RC_T_LOGIN_COOKIE };
 	static const unsigned refused[] = { RC_T_LOGIN_OK, RC_T_JOINED,    RC_T_LEFT,
 					    RC_T_ACK,      RC_T_DELIVER,   RC_T_FETCH_END,
 					    RC_T_MEMBER_LIST, RC_T_PONG,   RC_T_BYE,
 					    RC_T_ERROR,    RC_T_RESUME,    RC_T_REDIRECT,
 					    RC_T_ROOM_LIST, RC_T_RJOIN,    RC_T_RJOINED,
 					    RC_T_RPOST,    RC_T_RFETCH,    RC_T_RLEAVE,
-					    RC_T_RMEMBERS };
+					    RC_T_RMEMBERS, RC_T_COOKIE };
 	unsigned listed[RC_T_MAX] = { 0 };
 
 	(void)state;
@@ -1151,7 +1158,7 @@ to_control(unsigned k, const struct rc_msg *m, unsigned kind)
 	struct rc_work *wk;
 
 	input(0, k, m);
-	wk = take_work(dp.ctrl_ring);
+	wk = take_work(kind == RC_WORK_LOGIN ? dp.login_ring : dp.ctrl_ring);
 	assert_int_equal(wk->kind, kind);
 	assert_int_equal(wk->req.hdr.type, m->hdr.type);
 	memset(wk->msg, 0, RC_HDR_LEN);
@@ -1241,6 +1248,232 @@ test_control_login_decoded(void **state)
 	assert_int_equal(node.logins_ok, 1);
 }
 
+/* n LOGINs bundled in one datagram from peer k to worker 0. */
+static void
+input_logins(unsigned k, unsigned n, uint32_t request_id)
+{
+	uint8_t buf[RC_MAX_DGRAM];
+	struct rc_peer p = peer_of(k);
+	size_t off = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_msg m = login_msg("mallory", "1.bad-token", request_id + i);
+		ssize_t len = rc_encode(buf + off, sizeof(buf) - off, &m);
+
+		assert_true(len > 0);
+		off += (size_t)len;
+	}
+	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)off);
+}
+
+static void
+test_login_bundled(void **state)
+{
+	uint64_t *drops = dp.workers[0]->stats.drops;
+
+	(void)state;
+	input_logins(3, 5, 1);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drops[RC_DROP_LOGIN_BUNDLED], 4);
+	input_logins(3, 1, 10); /* the next datagram has its own first LOGIN */
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(drops[RC_DROP_LOGIN_BUNDLED], 4);
+}
+
+/* LOGINs of one source beyond chat.login_burst are dropped on the worker, unanswered;
+ * another source has a bucket of its own; the setting moves the limit. */
+static void
+test_login_rate_per_source(void **state)
+{
+	uint64_t *drops = dp.workers[0]->stats.drops;
+
+	(void)state;
+	dp.login_rate = 1;
+	dp.login_burst = 2;
+	for (unsigned i = 0; i < 5; i++)
+		input_logins(3, 1, 20 + i);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 2);
+	assert_int_equal(drops[RC_DROP_LOGIN_RATE], 3);
+	collect();
+	assert_int_equal(n_out, 0);
+	input_logins(4, 1, 30);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+
+	dp.login_burst = 4; /* a source seen anew (another slot's owner took its place) */
+	memset(&dp.workers[0]->login_src, 0, sizeof(dp.workers[0]->login_src));
+	for (unsigned i = 0; i < 5; i++)
+		input_logins(3, 1, 40 + i);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 4);
+	assert_int_equal(drops[RC_DROP_LOGIN_RATE], 4);
+}
+
+/* LOGINs have a ring of their own: when it is full, a LOGIN is answered busy, and a JOIN
+ * that creates a room still reaches the control thread. */
+static void
+test_login_ring_apart(void **state)
+{
+	struct rc_session *s = login_as("alice", 1);
+	void *obj;
+	unsigned filled = 0;
+
+	(void)state;
+	while (rte_ring_enqueue(dp.login_ring, &dp) == 0)
+		filled++;
+	input_logins(3, 1, 50);
+	collect();
+	expect_error(3, RC_E_BUSY, RC_T_LOGIN);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_RING_LOGIN], 1);
+	join(0, 1, s->id, "made-during-a-flood");
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_CREATE_ROOM, false), 1);
+	while (rte_ring_dequeue(dp.login_ring, &obj) == 0)
+		filled--;
+	assert_int_equal(filled, 0);
+}
+
+static void
+fetch_from(unsigned k, uint64_t session, const char *name, uint64_t from, unsigned max)
+{
+	struct rc_msg m = req(RC_T_FETCH, session, 8);
+
+	m.u.fetch.room = str(name);
+	m.u.fetch.from_seq = from;
+	m.u.fetch.max = (uint16_t)max;
+	input(0, k, &m);
+}
+
+/* Every request takes from its session's budget by its cost: JOIN and FETCH by the
+ * messages they return, MEMBERS by its datagrams, others 1; over it, ERROR 4 and counted,
+ * nothing asked of the history thread. chat.request_burst moves the limit. */
+static void
+test_request_budget(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
+	struct rc_room *r = room(1, "busy", 0);
+	uint64_t *drops = dp.workers[0]->stats.drops;
+	struct rc_msg m;
+
+	(void)state;
+	dp.request_rate = 1;
+	dp.request_burst = 30;
+	__atomic_store_n(&r->last_committed, 50, __ATOMIC_RELAXED);
+	joined(a, 1, "busy"); /* 1 + 20 replayed: 9 left */
+	fetch_from(1, a->id, "busy", 1, 100); /* 1 + 50 */
+	collect();
+	expect_error(1, RC_E_RATE_LIMITED, RC_T_FETCH);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 1);
+	assert_int_equal(rte_ring_count(dp.hist_ring[0]), 0);
+	fetch_from(1, a->id, "busy", 44, 100); /* 1 + 7: fits */
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_RANGE, true), 1);
+	m = req(RC_T_PING, a->id, 9);
+	input(0, 1, &m); /* 1 left */
+	input(0, 1, &m);
+	collect();
+	assert_int_equal(count_sent(RC_T_PONG), 1);
+	expect_error(1, RC_E_RATE_LIMITED, RC_T_PING);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 2);
+	m = req(RC_T_LOGOUT, a->id, 10); /* ending a session is never refused */
+	input(0, 1, &m);
+	assert_int_equal(drain_ring(dp.ctrl_ring, dp.work_pool, RC_WORK_LOGOUT, false), 1);
+
+	dp.request_burst = 100;
+	joined(b, 2, "busy");
+	fetch_from(2, b->id, "busy", 1, 100);
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_RANGE, true), 1);
+	assert_int_equal(drops[RC_DROP_REQUEST_BUDGET], 2);
+}
+
+/* MEMBERS costs the datagrams its answer may take: one per MEMBER_LIST of 64-byte names. */
+static void
+test_request_budget_members(void **state)
+{
+	struct rc_room *r = room(1, "crowd", 0);
+	struct rc_msg m = req(RC_T_MEMBERS, 1, 1);
+	unsigned per_dgram = (RC_MAX_DGRAM - RC_HDR_LEN - 6) / (1 + RC_MAX_USER);
+
+	(void)state;
+	assert_int_equal(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m), 1);
+	r->n_members = 1000; /* the cost reads the count alone */
+	assert_int_equal(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m), 1 + 1000 / per_dgram);
+	assert_true(rc_budget_cost(&dp, RC_COST_MEMBERS, r, &m) >= 45);
+	r->n_members = 0;
+}
+
+/* Under load, a LOGIN is answered with a COOKIE for its source address and port, and only a
+ * LOGIN_COOKIE carrying it goes on; the control thread logs a LOGIN_COOKIE in like a LOGIN. */
+static void
+test_login_cookie(void **state)
+{
+	char token[RC_TOKEN_LEN_MAX];
+	struct rc_msg m = login_msg("bob", "1.bad-token", 60), c;
+	const struct rc_msg *got;
+	struct rc_work *wk;
+
+	(void)state;
+	dp.login_cookie_threshold = 0; /* always */
+	input(0, 3, &m);
+	assert_int_equal(rte_ring_count(dp.login_ring), 0);
+	collect();
+	got = sent(RC_T_COOKIE, 3, 0);
+	assert_non_null(got);
+	assert_int_equal(got->hdr.request_id, 60);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_LOGIN_COOKIE], 1);
+	c = m;
+	c.hdr.type = RC_T_LOGIN_COOKIE;
+	c.u.login.cookie_slot = got->u.cookie.slot;
+	c.u.login.cookie_mac = got->u.cookie.mac;
+	input(0, 4, &c); /* another source: a cookie of its own */
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 4, 0));
+	c.u.login.cookie_mac ^= 1;
+	input(0, 3, &c);
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 3, 0));
+	assert_int_equal(rte_ring_count(dp.login_ring), 0);
+	c.u.login.cookie_mac ^= 1;
+	input(0, 3, &c);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(dp.workers[0]->stats.drops[RC_DROP_LOGIN_COOKIE], 3);
+
+	dp.login_cookie_threshold = 1; /* not under load: a LOGIN goes on as it is */
+	input(0, 5, &m);
+	assert_int_equal(drain_ring(dp.login_ring, dp.work_pool, RC_WORK_LOGIN, false), 1);
+	assert_int_equal(rte_ring_enqueue(dp.login_ring, &dp), 0); /* one LOGIN waiting: load */
+	input(0, 5, &m);
+	collect();
+	assert_non_null(sent(RC_T_COOKIE, 5, 0));
+	assert_int_equal(rte_ring_count(dp.login_ring), 1);
+	assert_int_equal(rte_ring_dequeue(dp.login_ring, (void **)&wk), 0);
+
+	node_around_dp();
+	assert_true(rc_token_mint(&node.cfg.keys[RC_KEY_TOKENS].k[0], "bob", 3,
+				  (uint64_t)time(NULL) * 1000, (uint64_t)time(NULL) + 3600, token,
+				  sizeof(token)) > 0);
+	c.u.login.token = str(token);
+	wk = to_control(3, &c, RC_WORK_LOGIN);
+	rc_node_login(&node, wk);
+	rte_mempool_put(dp.work_pool, wk);
+	collect();
+	assert_non_null(sent(RC_T_LOGIN_OK, 3, 0));
+}
+
+/* A cookie is good for its source, in its slot and the next one only. */
+static void
+test_cookie_slots(void **state)
+{
+	struct rc_cookie_keys k = { 0 };
+	uint64_t t = 1000 * (uint64_t)RC_COOKIE_SLOT_MS, mac;
+	uint32_t slot;
+
+	(void)state;
+	rc_cookie_make(&k, t, 0x0a000001, 4000, &slot, &mac);
+	assert_true(rc_cookie_ok(&k, t, 0x0a000001, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000001, 4001, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000002, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t, 0x0a000001, 4000, slot + 1, mac));
+	assert_true(rc_cookie_ok(&k, t + RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
+	assert_false(rc_cookie_ok(&k, t + 2 * RC_COOKIE_SLOT_MS, 0x0a000001, 4000, slot, mac));
+}
+
 /* A LOGIN of user with token from peer 3, run by the control thread: the answer's type. */
 static unsigned
 control_login(const char *user, const char *token, uint32_t request_id)
@@ -1312,7 +1545,7 @@ login_from(uint32_t ip, uint16_t port, const char *user, const char *token, uint
 
 	assert_true(len > 0);
 	rc_req_input(&dp, dp.workers[0], &p, buf, (uint16_t)len);
-	wk = take_work(dp.ctrl_ring);
+	wk = take_work(dp.login_ring);
 	assert_int_equal(wk->kind, RC_WORK_LOGIN);
 	rc_node_login(&node, wk);
 	rte_mempool_put(dp.work_pool, wk);
@@ -1337,6 +1570,7 @@ test_login_one_token_floods(void **state)
 	uint32_t ip = peer_of(1).ip;
 
 	(void)state;
+	dp.login_burst = 4000; /* the per-source LOGIN bucket would stop most: not checked here */
 	node_around_dp();
 	mint("alice", token);
 	for (uint32_t i = 0; i < 3000; i++)
@@ -2397,6 +2631,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bundle_new_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_bundled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_rate_per_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_ring_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_cookie, setup, teardown),
+		cmocka_unit_test(test_cookie_slots),
+		cmocka_unit_test_setup_teardown(test_request_budget_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_control_login_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_one_token_floods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_user_cap, setup, teardown),

@@ -1754,6 +1754,6 @@ main(void)
 		return 1;
 	}
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_eal_cleanup();
+	fx_eal_stop();
 	return rc;
 }
