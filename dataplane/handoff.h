@@ -17,8 +17,16 @@
 
 enum rc_wal_kind {
 	RC_WAL_MSG = 1,  /* a chat message: room_id, seq, ts_ms, cmid, user, body */
-	RC_WAL_ROOM = 2, /* a room's creation: room_id, ts_ms, user = creator, body = name */
+	RC_WAL_ROOM = 2, /* a room's creation: room_id, ts_ms, user = creator, body = name,
+			  * cmid = its state flags (RC_WAL_ROOM_ARCHIVED...) */
+	RC_WAL_ROOM_SET = 3, /* a stored room's new state: room_id, cmid = its flags; the
+			      * writer rewrites the room's record and logs it as an RC_WAL_ROOM
+			      * entry (wal_format.h: a state change) */
 };
+
+/* A room's state flags (the cmid of RC_WAL_ROOM and RC_WAL_ROOM_SET records). */
+#define RC_WAL_ROOM_ARCHIVED 0x01u /* read-only: POSTs refused, history served */
+#define RC_WAL_ROOM_FLAGS 0x01u    /* every flag known */
 
 #define RC_WAL_CTX_LEN 64
 
@@ -26,6 +34,7 @@ struct rc_wal_rec {
 	uint8_t kind;      /* enum rc_wal_kind */
 	int8_t status;     /* set by the writer before completion: 0, or a negative errno:
 			    * -EEXIST (room, seq) or room stored already; -EINVAL malformed;
+			    * -ENOENT a state change of a room not stored;
 			    * -ESPIPE a message whose seq does not follow its room's last
 			    * stored seq (a seq before it was not stored: no gap is ever
 			    * stored); -ENOTCONN stored, but the peer did not confirm it */

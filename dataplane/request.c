@@ -161,6 +161,10 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 			 rc_reply_room_id(r->id, who->alias), cmid, seq);
 		return;
 	}
+	if (rc_room_archived(r)) { /* (a resend of a POST stored before still gets its ACK) */
+		rc_req_error(dp, w, who, RC_E_ARCHIVED, RC_T_POST, "room archived: read-only");
+		return;
+	}
 	if (dp->storage_full) {
 		rc_req_error(dp, w, who, RC_E_STORAGE_FULL, RC_T_POST, "storage full, retry later");
 		return;

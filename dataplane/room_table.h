@@ -62,6 +62,8 @@ struct rc_room {
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
 	uint64_t created_ms;
+	uint8_t archived; /* read-only (POSTs refused): the control thread sets it, the home
+			   * worker reads it; relaxed atomic (rc_room_archived) */
 
 	/* home worker */
 	uint64_t next_seq;       /* the next sequence number to assign */
@@ -116,6 +118,19 @@ struct rc_room *rc_room_add(struct rc_room_table *t, uint32_t id, const char *na
 struct rc_room *rc_room_add_remote(struct rc_room_table *t, uint32_t id, const char *name,
 				   unsigned name_len, const char *creator, uint64_t created_ms,
 				   uint16_t home, uint16_t host_node);
+
+/* Archived (read-only): any thread; set by the control thread only. */
+static inline bool
+rc_room_archived(const struct rc_room *r)
+{
+	return __atomic_load_n(&r->archived, __ATOMIC_RELAXED) != 0;
+}
+
+static inline void
+rc_room_set_archived(struct rc_room *r, bool on)
+{
+	__atomic_store_n(&r->archived, on ? 1 : 0, __ATOMIC_RELAXED);
+}
 
 unsigned rc_room_count(const struct rc_room_table *t);
 /* Writer. The rooms of kind RC_ROOM_HOSTED (what max_rooms bounds). */

@@ -43,13 +43,15 @@
  *   ACK       R->W  u64 the replica's last_lsn (after applying everything before it)
  *   RECORDS   W->R  u16 count (1..RC_REPL_BATCH_MAX), count times: u64 lsn, u8 kind,
  *                   u32 room_id, u64 seq, u64 ts_ms, u64 cmid, u8 user_len,
- *                   u16 body_len, user, body
+ *                   u16 body_len, user, body (a room: seq 0 or its state mark, cmid
+ *                   its flags; wal_format.h)
  *   DRAINED   W->R  u64 the writer's drained LSN
  *   TRUNCATE  W->R  u64 lsn: drop every record above it; the rest is the writer's copy
  *                   (rc_wal_truncate_above, which clears the replica's writer_start)
  *   ROOMS     W->R  u16 count (1..RC_REPL_BATCH_MAX), count times: u32 room_id,
- *                   u64 created_ms, u64 last_seq, u8 name_len, u8 creator_len, name,
- *                   creator (rc_wal_apply_rooms)
+ *                   u64 created_ms, u64 last_seq, u8 name_len, u8 creator_len,
+ *                   u8 flags (RC_WAL_ROOM_ARCHIVED...), name, creator
+ *                   (rc_wal_apply_rooms)
  *   RESET     W->R  u64 lsn: the next record is lsn + 1 (rc_wal_reset_to)
  *   AUX       W->R  1..65535 opaque bytes for the peer's control thread (not stored)
  *   PING      W->R  empty; answered with an ACK. Sent when nothing else was for dead_ms/4.

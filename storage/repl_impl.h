@@ -54,7 +54,7 @@
 #define REPL_SEALED_HDR (REPL_HDR + REPL_SEQ_LEN)
 #define REPL_KEY_LEN 32             /* per-direction key (ChaCha20-Poly1305) */
 #define REPL_REC_FIXED 40           /* a record's bytes besides user and body */
-#define REPL_ROOM_FIXED 22
+#define REPL_ROOM_FIXED 23
 #define REPL_EVENTS 64
 #define REPL_AUX_BURST 32
 

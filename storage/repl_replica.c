@@ -176,7 +176,7 @@ replica_rooms_decode(const struct repl_scope *sc, struct rd *b, unsigned n,
 		     struct rc_wal_room *rooms, struct rx_room *s)
 {
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t nl, cl;
+		uint8_t nl, cl, fl;
 		const uint8_t *np, *cp;
 
 		memset(&rooms[i], 0, sizeof(rooms[i]));
@@ -185,10 +185,13 @@ replica_rooms_decode(const struct repl_scope *sc, struct rd *b, unsigned n,
 		rooms[i].last_seq = rc_repl_rd64(b);
 		nl = rc_repl_rd8(b);
 		cl = rc_repl_rd8(b);
+		fl = rc_repl_rd8(b);
 		np = rc_repl_rd_take(b, nl);
 		cp = rc_repl_rd_take(b, cl);
-		if (b->bad || memchr(np, '\0', nl) != NULL || memchr(cp, '\0', cl) != NULL)
+		if (b->bad || memchr(np, '\0', nl) != NULL || memchr(cp, '\0', cl) != NULL ||
+		    (fl & ~RC_WAL_ROOM_FLAGS) != 0)
 			return -EPROTO;
+		rooms[i].flags = fl;
 		{
 			struct rc_wal_logrec lr = {
 				.kind = RC_WAL_ROOM, .room_id = rooms[i].room_id,

@@ -281,6 +281,7 @@ room_frames_add(void *arg, const struct rc_wal_room *room)
 	rc_put_be64(h + 12, room->last_seq);
 	h[20] = (uint8_t)nl;
 	h[21] = (uint8_t)cl;
+	h[22] = room->flags;
 	if (rc_repl_frame_put(c, h, sizeof(h)) != 0 || rc_repl_frame_put(c, room->name, nl) != 0 ||
 	    rc_repl_frame_put(c, room->creator, cl) != 0)
 		return -ENOMEM;

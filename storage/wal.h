@@ -126,7 +126,7 @@ struct rc_wal_logrec {
 	uint32_t room_id;
 	uint64_t seq;   /* RC_WAL_MSG */
 	uint64_t ts_ms;
-	uint64_t cmid;  /* RC_WAL_MSG */
+	uint64_t cmid;  /* RC_WAL_MSG; a room: its flags (as stored now) */
 	struct rc_str user; /* sender, or the room's creator */
 	struct rc_str body; /* message body, or the room's name */
 	uint32_t value_len; /* stored bytes, for backlog accounting */
@@ -160,6 +160,7 @@ struct rc_wal_room {
 	const char *creator;
 	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
 	uint8_t creator_len;
+	uint8_t flags;       /* RC_WAL_ROOM_ARCHIVED... */
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised

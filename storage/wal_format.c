@@ -96,6 +96,13 @@ rc_wal_rec_check(const struct rc_wal_rec *r)
 		return -EINVAL;
 	if (r->kind == RC_WAL_MSG)
 		return r->seq != 0 && r->body_len <= RC_MAX_BODY ? 0 : -EINVAL;
+	if (r->cmid & ~(uint64_t)RC_WAL_ROOM_FLAGS)
+		return -EINVAL; /* a room's: its flags */
+	if (r->kind == RC_WAL_ROOM_SET)
+		return 0;
+	if (r->kind == RC_WAL_ROOM && r->seq != 0 &&
+	    (r->seq & ~(uint64_t)0xff) != RC_WAL_STATE_MARK)
+		return -EINVAL;
 	if (r->kind == RC_WAL_ROOM)
 		return r->body_len >= 1 && r->body_len <= RC_MAX_ROOM ? 0 : -EINVAL;
 	return -EINVAL;
@@ -121,7 +128,10 @@ rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r)
 	buf[9] = r->user_len;
 	memcpy(buf + ROOM_HDR_LEN, r->body, r->body_len);
 	memcpy(buf + ROOM_HDR_LEN + r->body_len, r->user, r->user_len);
-	return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len;
+	if (r->cmid == 0)
+		return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len;
+	buf[ROOM_HDR_LEN + r->body_len + r->user_len] = (uint8_t)r->cmid;
+	return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len + 1;
 }
 
 int
@@ -149,11 +159,12 @@ rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 		   char creator[RC_MAX_USER + 1])
 {
 	const uint8_t *v = val;
+	size_t base;
 
 	if (klen != RC_WAL_ROOM_KEY_LEN || vlen < ROOM_HDR_LEN)
 		return -EIO;
-	if (v[8] > RC_MAX_ROOM || v[9] > RC_MAX_USER ||
-	    (size_t)ROOM_HDR_LEN + v[8] + v[9] != vlen)
+	base = (size_t)ROOM_HDR_LEN + v[8] + v[9];
+	if (v[8] > RC_MAX_ROOM || v[9] > RC_MAX_USER || (vlen != base && vlen != base + 1))
 		return -EIO;
 	memcpy(name, v + ROOM_HDR_LEN, v[8]);
 	name[v[8]] = '\0';
@@ -164,6 +175,7 @@ rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 				   .name = name,
 				   .creator = creator,
 				   .name_len = v[8],
-				   .creator_len = v[9] };
+				   .creator_len = v[9],
+				   .flags = vlen > base ? v[base] : 0 };
 	return 0;
 }

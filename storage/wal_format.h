@@ -11,11 +11,13 @@
  *            "writer_start"       -> u64 the first LSN this node wrote as the writer, the
  *                                    last time it became one (absent: never)
  *   "rooms"  u32 room_id          -> u64 created_ms, u8 name_len, u8 creator_len, name,
- *                                    creator
+ *                                    creator[, u8 flags: present when not 0]
  *   "msgs"   u32 room_id, u64 seq -> u64 ts_ms, u64 cmid, u8 user_len, u16 body_len, user,
  *                                    body
- *   "log"    u64 lsn              -> u8 kind, u32 room_id, u64 seq (0 for a room),
- *                                    u32 value_len (of its "rooms" or "msgs" value)
+ *   "log"    u64 lsn              -> u8 kind, u32 room_id, u64 seq (0 for a room's
+ *                                    creation; a room's state change: RC_WAL_STATE_MARK |
+ *                                    the flags it replaced), u32 value_len (of its "rooms"
+ *                                    or "msgs" value)
  *   "seqs"   u32 room_id          -> u64 the room's highest seq ever stored (survives the
  *                                    trimming of its messages)
  *
@@ -48,6 +50,11 @@
 #define RC_WAL_DB_LOG "log"
 #define RC_WAL_DB_SEQS "seqs"
 #define RC_WAL_DB_DKEYS "dkeys" /* (room, seq) -> (cmid, user): re-sent POST keys */
+
+/* The seq of a room's log entry that changed its state (archived...) rather than created
+ * it; the low byte holds the flags it replaced (a truncation puts them back). A log entry
+ * reads the room's record as it is now: its flags in rc_wal_logrec.cmid. */
+#define RC_WAL_STATE_MARK 0x100u
 
 #define RC_WAL_ROOM_KEY_LEN 4
 #define RC_WAL_MSG_KEY_LEN 12

@@ -285,6 +285,7 @@ wal_logrec_fill(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 	rc = rc_wal_room_decode(key.mv_data, key.mv_size, val.mv_data, val.mv_size, &r, name,
 				creator);
 	lr->ts_ms = r.created_ms;
+	lr->cmid = r.flags;
 	/* the stored lengths, not strlen: a NUL inside must reach the checks (wal_valid.h) */
 	lr->user = (struct rc_str){ .p = creator, .len = r.creator_len };
 	lr->body = (struct rc_str){ .p = name, .len = r.name_len };

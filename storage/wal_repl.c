@@ -153,9 +153,9 @@ wal_rec_from_log(struct rc_wal_rec *r, const struct rc_wal_logrec *lr)
 	memset(r, 0, offsetof(struct rc_wal_rec, body));
 	r->kind = lr->kind;
 	r->room_id = lr->room_id;
-	r->seq = lr->kind == RC_WAL_MSG ? lr->seq : 0;
+	r->seq = lr->seq; /* a room's: 0, or its state mark (wal_format.h) */
 	r->ts_ms = lr->ts_ms;
-	r->cmid = lr->kind == RC_WAL_MSG ? lr->cmid : 0;
+	r->cmid = lr->cmid; /* a room's: its flags */
 	r->user_len = (uint8_t)lr->user.len;
 	r->body_len = lr->body.len;
 	if (r->user_len > 0)
@@ -269,7 +269,7 @@ wal_fill_rooms(struct rc_wal *w, struct wal_txn *t, void *arg)
 	for (unsigned i = 0; i < a->n && rc == 0; i++) {
 		const struct rc_wal_room *room = &a->rooms[i];
 		struct rc_wal_logrec lr = { .kind = RC_WAL_ROOM, .room_id = room->room_id,
-					    .ts_ms = room->created_ms };
+					    .ts_ms = room->created_ms, .cmid = room->flags };
 		size_t vlen;
 
 		if (room->name == NULL || room->creator == NULL)
@@ -319,6 +319,8 @@ struct wal_cut {
 	uint32_t room_id;
 	uint64_t seq;  /* its first removed message (0: none) */
 	bool room;     /* its creation was removed too */
+	bool state;    /* a state change was undone: the first one removed (the oldest) says
+			* what the room was before */
 };
 
 struct wal_cuts {
@@ -346,7 +348,39 @@ wal_cut_of(struct wal_cuts *c, uint32_t room_id)
 	return &c->v[c->n++];
 }
 
-/* Deletes the record of log entry e (a message, or a room with its last seq). */
+/* Puts the flags a state change replaced back into room_id's record (a truncated state
+ * change); a room no longer stored stays so. */
+static int
+wal_cut_state(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint8_t flags)
+{
+	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
+	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
+	MDB_val key = { .mv_size = rc_wal_room_key(kbuf, room_id), .mv_data = kbuf }, val;
+	struct rc_wal_logrec lr = { .kind = RC_WAL_ROOM, .room_id = room_id, .cmid = flags };
+	struct rc_wal_rec r;
+	struct rc_wal_room cur;
+	int rc = mdb_get(txn, w->rooms, &key, &val);
+
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return wal_err(rc);
+	rc = rc_wal_room_decode(key.mv_data, key.mv_size, val.mv_data, val.mv_size, &cur, name,
+				creator);
+	if (rc != 0)
+		return rc;
+	lr.ts_ms = cur.created_ms;
+	lr.user = (struct rc_str){ .p = creator, .len = cur.creator_len };
+	lr.body = (struct rc_str){ .p = name, .len = cur.name_len };
+	rc = wal_rec_from_log(&r, &lr);
+	if (rc != 0)
+		return rc;
+	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &r), .mv_data = vbuf };
+	return wal_err(mdb_put(txn, w->rooms, &key, &val, 0));
+}
+
+/* Deletes the record of log entry e (a message, or a room with its last seq), or undoes a
+ * room's state change. */
 static int
 wal_cut_record(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 	       struct wal_cuts *c)
@@ -369,6 +403,11 @@ wal_cut_record(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 		}
 		if (cut->seq == 0 || e->seq < cut->seq)
 			cut->seq = e->seq;
+	} else if (e->seq != 0) {
+		if (cut->state || cut->room)
+			return 0;
+		cut->state = true;
+		return wal_cut_state(w, txn, e->room_id, (uint8_t)(e->seq & RC_WAL_ROOM_FLAGS));
 	} else {
 		key.mv_size = rc_wal_room_key(kbuf, e->room_id);
 		rc = mdb_del(txn, w->rooms, &key, NULL);

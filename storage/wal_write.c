@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <rte_common.h>
 
@@ -106,6 +107,49 @@ wal_seq_follows(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t 
 	return last == seq - 1 ? 0 : -ESPIPE;
 }
 
+/* A stored room's new flags (RC_WAL_ROOM_SET): its record rewritten, logged as a room
+ * entry whose seq says what it replaced. Status -ENOENT when the room is not stored. */
+static int
+wal_put_room_state(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
+{
+	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
+	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
+	MDB_val key = { .mv_size = rc_wal_room_key(kbuf, r->room_id), .mv_data = kbuf };
+	MDB_val val;
+	struct rc_wal_rec room;
+	struct rc_wal_room cur;
+	int rc = mdb_get(t->txn, w->rooms, &key, &val);
+
+	if (rc == MDB_NOTFOUND) {
+		r->status = -ENOENT;
+		return 0;
+	}
+	if (rc != 0)
+		return wal_err(rc);
+	if (rc_wal_room_decode(key.mv_data, key.mv_size, val.mv_data, val.mv_size, &cur, name,
+			       creator) != 0) {
+		r->status = -EIO;
+		return 0;
+	}
+	memset(&room, 0, offsetof(struct rc_wal_rec, ctx));
+	room.ts_ms = cur.created_ms;
+	room.cmid = r->cmid;
+	room.user_len = cur.creator_len;
+	room.body_len = cur.name_len;
+	memcpy(room.user, creator, cur.creator_len);
+	memcpy(room.body, name, cur.name_len);
+	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &room), .mv_data = vbuf };
+	rc = wal_err(mdb_put(t->txn, w->rooms, &key, &val, 0));
+	if (rc == 0)
+		rc = wal_log_append(w, t, RC_WAL_ROOM, r->room_id, RC_WAL_STATE_MARK | cur.flags,
+				    val.mv_size);
+	if (rc == 0) {
+		t->stored++;
+		t->bytes += val.mv_size;
+	}
+	return rc;
+}
+
 /* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
  * transaction failed (it must then be aborted). */
 static int
@@ -119,6 +163,12 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 	r->status = (int8_t)rc_wal_rec_check(r);
 	if (r->status != 0)
 		return 0;
+	if (r->kind == RC_WAL_ROOM_SET)
+		return wal_put_room_state(w, t, r);
+	if (r->kind == RC_WAL_ROOM && r->seq != 0) {
+		r->status = -EINVAL; /* a state mark comes from the writer's log only */
+		return 0;
+	}
 	if (msg) {
 		rc = wal_seq_follows(w, t, r->room_id, r->seq);
 		if (rc == -ESPIPE || rc == -EEXIST) {

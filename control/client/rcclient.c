@@ -45,6 +45,7 @@ rc_client_errno(uint16_t code)
 		[RC_E_NOT_AUTH] = EACCES,     [RC_E_BAD_REQUEST] = EBADMSG,
 		[RC_E_STORAGE_FULL] = ENOSPC, [RC_E_NOT_OWNER] = EXDEV,
 		[RC_E_BUSY] = EBUSY,	      [RC_E_LIMIT_REACHED] = EDQUOT,
+		[RC_E_ARCHIVED] = EROFS,
 	};
 
 	return code < RC_E_MAX && map[code] ? map[code] : EPROTO;

@@ -250,7 +250,7 @@ void rc_client_stats(const struct rc_client *c, struct rc_client_stats *out);
 uint16_t rc_client_last_error(const struct rc_client *c, const char **text);
 
 /* errno for an ERROR code: ENOENT, EPERM, EMSGSIZE, EAGAIN, EACCES, EBADMSG, ENOSPC,
- * EXDEV, EBUSY, EDQUOT for codes 1..10; EPROTO otherwise. */
+ * EXDEV, EBUSY, EDQUOT, EROFS for codes 1..11; EPROTO otherwise. */
 int rc_client_errno(uint16_t code);
 const char *rc_client_event_name(unsigned ev);
 

@@ -871,6 +871,7 @@ static const char *const err_names[RC_E_MAX] = {
 	[RC_E_NOT_OWNER] = "not the owner of this room",
 	[RC_E_BUSY] = "busy",
 	[RC_E_LIMIT_REACHED] = "limit reached",
+	[RC_E_ARCHIVED] = "room archived",
 };
 
 const char *

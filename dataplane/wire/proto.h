@@ -93,6 +93,7 @@ enum rc_err_code {
 	RC_E_NOT_OWNER = 8,
 	RC_E_BUSY = 9,          /* the node is overloaded; retry later */
 	RC_E_LIMIT_REACHED = 10, /* max rooms, members or sessions reached */
+	RC_E_ARCHIVED = 11,      /* POST to an archived room: read-only */
 	RC_E_MAX
 };
 

@@ -1341,6 +1341,49 @@ fetch_from(unsigned k, uint64_t session, const char *name, uint64_t from, unsign
 	input(0, k, &m);
 }
 
+/* An archived room is read-only: a POST gets ERROR 11 and nothing reaches the WAL ring;
+ * JOIN, FETCH and MEMBERS are served as before; unarchived, POSTs are stored again. */
+static void
+test_archived_room(void **state)
+{
+	struct rc_session *a = login_as("alice", 1), *b = login_as("bob", 2);
+	struct rc_room *r;
+	struct rc_msg m;
+
+	(void)state;
+	r = room(1, "lobby", 0);
+	joined(a, 1, "lobby");
+	post(0, 1, a->id, "lobby", 1, "before");
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+
+	rc_room_set_archived(r, true);
+	post(0, 1, a->id, "lobby", 2, "after");
+	collect();
+	expect_error(1, RC_E_ARCHIVED, RC_T_POST);
+	assert_int_equal(rte_ring_count(dp.wal_ring[0]), 0);
+
+	join(0, 2, b->id, "lobby");
+	collect();
+	assert_non_null(sent(RC_T_JOINED, 2, 0));
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_LATEST, true), 1);
+	fetch_from(2, b->id, "lobby", 1, 10);
+	assert_int_equal(drain_ring(dp.hist_ring[0], dp.hist_pool[0], RC_HIST_RANGE, true), 1);
+	m = req(RC_T_MEMBERS, b->id, 9);
+	m.u.members.room = str("lobby");
+	input(0, 2, &m);
+	collect();
+	assert_non_null(sent(RC_T_MEMBER_LIST, 2, 0));
+	assert_int_equal(count_sent(RC_T_ERROR), 0);
+
+	rc_room_set_archived(r, false);
+	post(0, 1, a->id, "lobby", 2, "after");
+	assert_int_equal(commit_queued(0), 1);
+	collect();
+	assert_int_equal(sent(RC_T_ACK, 1, 0)->u.ack.seq, 2);
+	expect_stored(1, 1, 2);
+}
+
 /* Every request takes from its session's budget by its cost: JOIN and FETCH by the
  * messages they return, MEMBERS by its datagrams, others 1; over it, ERROR 4 and counted,
  * nothing asked of the history thread. chat.request_burst moves the limit. */
@@ -2614,6 +2657,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_post_ack_deliver_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archived_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_gen_interleaved, setup, teardown),

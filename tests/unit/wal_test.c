@@ -270,6 +270,7 @@ struct room_seen {
 	uint32_t room_id;
 	uint64_t created_ms;
 	uint64_t last_seq;
+	uint8_t flags;
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
 };
@@ -292,6 +293,7 @@ rooms_cb(void *arg, const struct rc_wal_room *r)
 	s->room_id = r->room_id;
 	s->created_ms = r->created_ms;
 	s->last_seq = r->last_seq;
+	s->flags = r->flags;
 	snprintf(s->name, sizeof(s->name), "%s", r->name);
 	snprintf(s->creator, sizeof(s->creator), "%s", r->creator);
 	return g->stop_at != 0 && g->n == g->stop_at ? 42 : 0;
@@ -777,6 +779,73 @@ test_load_rooms(void **state)
 	rg = (struct rooms_got){ .stop_at = 2 };
 	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 42);
 	assert_int_equal(rg.n, 2);
+}
+
+/* Commits a state change of room_id (flags); returns the record's status. */
+static int
+commit_room_state(struct rc_wal *w, uint32_t room_id, uint8_t flags)
+{
+	struct rc_wal_rec r, *rp = &r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = RC_WAL_ROOM_SET;
+	r.room_id = room_id;
+	r.cmid = flags;
+	assert_int_equal(rc_wal_commit_now(w, &rp, 1), 0);
+	return r.status;
+}
+
+/* A room archived: its record rewritten with the flag and logged as a room record (what
+ * the drainer and the HA stream read), kept across a reopen, its messages untouched; an
+ * unknown room or flag refused; unarchived again. */
+static void
+test_room_archived(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rooms_got rg = { 0 };
+	struct log_got g;
+	static const uint64_t both[] = { 1, 2 };
+	char name[RC_MAX_ROOM + 1];
+
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 10, "carol", "ops"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 2);              /* LSN 2, 3 */
+	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_ARCHIVED), 0); /* LSN 4 */
+	assert_int_equal(commit_room_state(f->w, 9, RC_WAL_ROOM_ARCHIVED), -ENOENT);
+	assert_int_equal(commit_room_state(f->w, 1, 0x80), -EINVAL);
+	assert_int_equal(rc_wal_last_lsn(f->w), 4);
+
+	log_read_ok(f->w, 4, 10, 1, &g);
+	assert_int_equal(g.r[0].kind, RC_WAL_ROOM);
+	assert_int_equal(g.r[0].room_id, 1);
+	assert_int_equal(g.r[0].cmid, RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(g.r[0].ts_ms, 10);
+	assert_string_equal(g.r[0].user, "carol");
+	assert_string_equal(g.r[0].body, "ops");
+	free(g.r);
+
+	reopen(f, &c);
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.n, 1);
+	assert_int_equal(rg.r[0].flags, RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(rg.r[0].last_seq, 2);
+	assert_int_equal(rg.r[0].created_ms, 10);
+	assert_string_equal(rg.r[0].name, "ops");
+	assert_string_equal(rg.r[0].creator, "carol");
+	check_read(f->w, 1, 1, 10, 10, both, 2);
+	assert_int_equal(rc_wal_room_name(f->w, 1, name, sizeof(name)), 0);
+	assert_string_equal(name, "ops");
+
+	assert_int_equal(commit_room_state(f->w, 1, 0), 0);
+	reopen(f, &c);
+	rg = (struct rooms_got){ 0 };
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.r[0].flags, 0);
+	log_read_ok(f->w, 1, 10, 5, &g);
+	assert_int_equal(g.r[0].cmid, 0); /* every room entry reads the room as it is now */
+	assert_int_equal(g.r[4].cmid, 0);
+	free(g.r);
 }
 
 static void
@@ -1731,6 +1800,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_water, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_rooms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_archived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_newer_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
