@@ -198,6 +198,13 @@ bool rc_node_create_room(struct rc_node *n, struct rc_work *wk);
 /* A room record's WAL completion: the room into the table, its waiting requests to its
  * home worker. */
 void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
+/* Archive (on) or unarchive a room this node hosts and serves: the table refuses its POSTs
+ * at once, and a state record goes to its scope's WAL (kept across restarts, streamed to
+ * the HA peer); its completion comes back through rc_node_room_created. 0; -EXDEV a remote
+ * room (archived on its host); -EBUSY the WAL ring or pool is full (nothing changed); err
+ * says why. Control thread. */
+int rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err,
+			 size_t errlen);
 /* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms whose name starts with the
  * request's prefix, sorted by name: to a client, those of the whole cluster (ours and the
  * room directory's); to another node (relayed), those this node hosts. */

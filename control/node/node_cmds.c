@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The node's admin commands: status, room list, room show, user list, stats.
+ * The node's admin commands: status, room list, room show, room archive, user list, stats.
  * They run on the control thread (an RCU reader) and read the workers' counters without
  * stopping them; member lists are copied under the room's lock.
  */
@@ -97,13 +97,13 @@ room_json(const struct rc_room *r)
 {
 	const char *at = strchr(r->name, '@');
 
-	return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:s,s:I}", "id", (json_int_t)r->id,
+	return json_pack("{s:I,s:s,s:s,s:s,s:i,s:i,s:I,s:I,s:s,s:I,s:b}", "id", (json_int_t)r->id,
 			 "name", r->name, "service", at != NULL ? at + 1 : "", "kind",
 			 r->kind == RC_ROOM_REMOTE ? "remote" : "hosted", "home_worker", r->home,
 			 "members", (int)r->n_members, "last_seq",
 			 (json_int_t)__atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
 			 "posts", (json_int_t)r->posts, "creator", r->creator, "created_ms",
-			 (json_int_t)r->created_ms);
+			 (json_int_t)r->created_ms, "archived", rc_room_archived(r));
 }
 
 struct list_ctx {
@@ -117,6 +117,7 @@ static const struct rc_table_col room_cols[] = {
 	{ "KIND", -6, "kind" },
 	{ "MEMBERS", 8, "members" },
 	{ "LAST_SEQ", 10, "last_seq" },
+	{ "ARCHIVED", 9, "archived" },
 };
 
 static int
@@ -188,14 +189,46 @@ static RC_ADMIN_HANDLER(cmd_room_show)
 	}
 	room = room_json(r);
 	members = json_array();
-	rc_text_printf(t, "room %u \"%s\": last seq %" PRIu64 ", %" PRIu64
+	rc_text_printf(t, "room %u \"%s\"%s: last seq %" PRIu64 ", %" PRIu64
 			  " posts since start, created by %s, home worker %u\nmembers:\n",
-		       r->id, r->name, __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED),
-		       r->posts, r->creator, r->home);
+		       r->id, r->name, rc_room_archived(r) ? " (archived: read-only)" : "",
+		       __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED), r->posts, r->creator,
+		       r->home);
 	members_json(r, members, t);
 	json_object_set_new(room, "member_list", members);
 	json_object_update(res, room);
 	json_decref(room);
+	return 0;
+}
+
+/* room archive ROOM [--off]: read-only (POSTs refused, ERROR 11), or writable again. The
+ * table changes at once; the state record is stored by the WAL writer right after (a
+ * failure is logged and undone in the table). */
+static RC_ADMIN_HANDLER(cmd_room_archive)
+{
+	struct rc_node *n = arg;
+	bool on = true;
+	struct rc_room *r;
+	int rc;
+
+	if (argc == 2 && strcmp(argv[1], "--off") == 0)
+		on = false;
+	else if (argc != 1)
+		return -EINVAL;
+	r = room_by_name(n, argv[0]);
+	if (r == NULL) {
+		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
+		return -ENOENT;
+	}
+	rc = rc_node_room_archive(n, r, on, err, errlen);
+	if (rc != 0)
+		return rc;
+	json_object_set_new(res, "id", json_integer((json_int_t)r->id));
+	json_object_set_new(res, "name", json_string(r->name));
+	json_object_set_new(res, "archived", json_boolean(on));
+	rc_text_printf(t, "room %u \"%s\" %s\n", r->id, r->name,
+		       on ? "archived: read-only (POSTs refused; JOIN, FETCH, MEMBERS served)" :
+			    "unarchived: POSTs accepted again");
 	return 0;
 }
 
@@ -568,6 +601,9 @@ static const struct rc_admin_cmd cmds[] = {
 	{ "status", "", "node, ports, rooms, sessions, storage", cmd_status },
 	{ "room list", "", "every room with members and last sequence", cmd_room_list },
 	{ "room show", "ROOM", "one room and its members", cmd_room_show, 1, 1 },
+	{ "room archive", "ROOM [--off]",
+	  "make a room read-only (history kept), or writable again with --off", cmd_room_archive,
+	  1, 2 },
 	{ "user list", "", "logged-in sessions", cmd_user_list },
 	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type", cmd_stats },
 	{ "db status", "", "drain backlog, LMDB use, database connection and alarms",

@@ -294,14 +294,69 @@ rc_node_create_room(struct rc_node *n, struct rc_work *wk)
 	return start_creation(n, wk, name) == 0;
 }
 
+/* ---- archived rooms ---- */
+
+int
+rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err, size_t errlen)
+{
+	struct rc_wal_rec *rec;
+
+	if (r->kind != RC_ROOM_HOSTED) {
+		snprintf(err, errlen, "room \"%s\" is hosted by another node: archive it there",
+			 r->name);
+		return -EXDEV;
+	}
+	if (r->scope >= n->scopes.n ||
+	    rte_mempool_get(n->dp.wal_pool[r->scope], (void **)&rec) != 0) {
+		snprintf(err, errlen, "busy, retry");
+		return -EBUSY;
+	}
+	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
+	rec->kind = RC_WAL_ROOM_SET;
+	rec->reply_to = RC_CTRL_IDX;
+	rec->room_id = r->id;
+	rec->cmid = on ? RC_WAL_ROOM_ARCHIVED : 0;
+	/* refused from now on: a POST queued before the record is stored before it */
+	rc_room_set_archived(r, on);
+	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
+		rte_mempool_put(n->dp.wal_pool[r->scope], rec);
+		rc_room_set_archived(r, !on);
+		snprintf(err, errlen, "busy, retry");
+		return -EBUSY;
+	}
+	RC_INFO("room %u \"%s\" %s", r->id, r->name, on ? "archived: read-only" : "unarchived");
+	return 0;
+}
+
+/* A state record's completion: on failure the table goes back to what is stored, unless a
+ * later command changed it again. */
+static void
+room_state_stored(struct rc_node *n, const struct rc_wal_rec *rec)
+{
+	struct rc_room *r = rc_room_lookup_id(n->dp.rooms, rec->room_id);
+	bool on = rec->cmid & RC_WAL_ROOM_ARCHIVED;
+
+	if (rec->status == 0)
+		return;
+	RC_ERR("room %u: its %s could not be stored: %s", rec->room_id,
+	       on ? "archiving" : "unarchiving", strerror(-rec->status));
+	if (r != NULL && r->kind == RC_ROOM_HOSTED && rc_room_archived(r) == on)
+		rc_room_set_archived(r, !on);
+}
+
 void
 rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
 {
-	struct rc_pending_room *p = pending_find(n, NULL, 0, rec->room_id);
+	struct rc_pending_room *p;
 	struct rc_scope *sc;
 	struct rc_room *r = NULL;
 	unsigned i;
 
+	if (rec->kind == RC_WAL_ROOM_SET) {
+		room_state_stored(n, rec);
+		return;
+	}
+	p = pending_find(n, NULL, 0, rec->room_id);
 	if (p == NULL)
 		return;
 	sc = rc_scopes_of_room(&n->scopes, p->id);

@@ -66,6 +66,7 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		/* already in the table (created meanwhile): keep it and its counters (its
 		 * window is filled below like every other room of the scope) */
 		r->scope = (uint8_t)s->idx;
+		rc_room_set_archived(r, sr->flags & RC_WAL_ROOM_ARCHIVED);
 		if (sr->room_id >= s->next_room_id)
 			s->next_room_id = sr->room_id + 1;
 		return 0;
@@ -91,6 +92,7 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		return -errno;
 	}
 	r->scope = (uint8_t)s->idx;
+	rc_room_set_archived(r, sr->flags & RC_WAL_ROOM_ARCHIVED);
 	r->next_seq = sr->last_seq + 1;
 	r->last_committed = sr->last_seq;
 	if (sr->room_id >= s->next_room_id)

@@ -20,7 +20,9 @@
 #     REDIRECT and ROOM_LIST sent by a client are dropped unanswered and counted
 #     (msg_unexpected).
 #  6b. roomcast-chat shows a body's bidi override, C1 control and line separator escaped.
-#  7. Steps 1 and 3 again with two workers.
+#  6c. `room archive`: a POST to the room gets ERROR 11, JOIN, FETCH and MEMBERS are served.
+#  7. Steps 1 and 3 again with two workers, after a restart: the room of 6c is still
+#     archived (its state is in the WAL); `room archive --off` lets POSTs in again.
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -140,6 +142,13 @@ no_raw_controls() { ! LC_ALL=C grep -qP '\xe2\x80\xae|\xc2\x9b|\xe2\x80\xa8' "$1
 rc_assert "no raw RLO, CSI or line separator reaches alice's terminal" \
 	no_raw_controls "$RC_WORK/chat-alice.out"
 
+# 6c. An archived room: read-only, its history served.
+rc_log "step 6c: room archive"
+rc_assert "roomcastctl room archive bundled-1" rc_ctl room archive bundled-1
+rc_assert_eq "$(rc_ctl -j room show bundled-1 | jq -r '.archived')" true "room show: archived"
+rc_assert "archived bundled-1: POST refused (ERROR 11), JOIN, FETCH, MEMBERS served" \
+	proto archived --room bundled-1 --seq 1 --cmid 77
+
 rc_assert "roomcastd still running" rc_node_alive
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 
@@ -149,6 +158,14 @@ rc_log "step 7: the same with two workers"
 ip -n "$RC_NS_NODE" link set "$RC_IF_NODE" mtu 1500
 RC_WORKERS=2 rc_write_node_conf
 rc_start_node
+rc_assert_eq "$(rc_ctl -j room show bundled-1 | jq -r '.archived')" true \
+	"after a restart: bundled-1 still archived"
+rc_assert "after a restart: POST to bundled-1 refused, JOIN, FETCH, MEMBERS served" \
+	proto archived --room bundled-1 --seq 1 --cmid 78
+rc_assert "roomcastctl room archive bundled-1 --off" rc_ctl room archive bundled-1 --off
+rc_assert "unarchived: a POST to bundled-1 is stored" proto post --room bundled-1 --cmid 79
+rc_assert_eq "$(rc_ctl -j room show bundled-1 | jq -r '.last_seq')" 2 \
+	"bundled-1: the POST after unarchiving is stored"
 f0=$(drop ip_fragment)
 rc_assert "2 workers: a PING in two IP fragments is not answered" proto frag-ping
 rc_assert "2 workers: a 1484-byte datagram fragmented on the wire is not answered" \

@@ -536,6 +536,28 @@ def check_post(c, a):
     print("rcproto: seq %d" % m.u("Q", 12))
 
 
+def check_archived(c, a):
+    """An archived room (--room, holding --seq messages): JOINED with last seq --seq, a new
+    POST (--cmid) gets ERROR 11, a FETCH from 1 returns the --seq messages, MEMBERS answers."""
+    c.login()
+    m = join_room(c, a.room)
+    if m.joined()[2] != a.seq:
+        fail("JOINED last seq %d, expected %d" % (m.joined()[2], a.seq))
+    m = post_wait(c, a.room, a.cmid, "into an archived room")
+    if m is None or m.type != T["ERROR"] or m.error()[0] != 11:
+        fail("a POST to an archived room: %s, expected ERROR 11" %
+             (m.error() if m is not None and m.type == T["ERROR"] else m,))
+    rid = c.next_rid()
+    c.send(fetch(a.room, 1, 100, c.session, rid))
+    fe = c.recv_until(lambda m: m.rid == rid and m.type == T["FETCH_END"], "FETCH_END")
+    if fe is not None and fe.fetch_end()[4] != a.seq:
+        fail("FETCH of an archived room: %d messages, expected %d" %
+             (fe.fetch_end()[4], a.seq))
+    rid = c.next_rid()
+    c.send(msg(T["MEMBERS"], s8(a.room.encode()), c.session, rid))
+    c.recv_until(lambda m: m.rid == rid and m.type == T["MEMBER_LIST"], "MEMBER_LIST")
+
+
 def check_resend_full(c, a):
     """While storage is full: a resend of a stored POST (same user, --cmid) is acknowledged
     with its seq (--seq), from another session of the user too; a new POST gets ERROR 7
@@ -717,6 +739,7 @@ CHECKS = {
     "rooms-list": check_rooms_list,
     "relay-refused": check_relay_refused,
     "post": check_post,
+    "archived": check_archived,
     "resend-full": check_resend_full,
     "frag-ping": check_frag_ping,
     "frag-big": check_frag_big,
