@@ -26,6 +26,7 @@
 
 #include "repl.h"
 #include "wal_fixture.h"
+#include "wal_format.h"
 
 #define SCOPE "rooms:A"
 #define WAIT_MS 5000
@@ -184,6 +185,18 @@ post_room(struct rc_wal *w, uint32_t room, const char *name)
 }
 
 static void
+post_room_state(struct rc_wal *w, uint32_t room, uint8_t flags)
+{
+	struct rc_wal_rec *r = rec_get(w);
+
+	memset(r, 0, offsetof(struct rc_wal_rec, ctx));
+	r->kind = RC_WAL_ROOM_SET;
+	r->room_id = room;
+	r->cmid = flags;
+	post(w, r);
+}
+
+static void
 post_msg(struct rc_wal *w, uint32_t room, uint64_t seq, const char *tag)
 {
 	struct rc_wal_rec *r = rec_get(w);
@@ -289,9 +302,9 @@ dump_room_cb(void *arg, const struct rc_wal_room *r)
 {
 	char line[1024];
 
-	snprintf(line, sizeof(line), "room %u %llu %llu %s %s\n", r->room_id,
+	snprintf(line, sizeof(line), "room %u %llu %llu %s %s%s\n", r->room_id,
 		 (unsigned long long)r->created_ms, (unsigned long long)r->last_seq, r->name,
-		 r->creator);
+		 r->creator, r->flags & RC_WAL_ROOM_ARCHIVED ? " archived" : "");
 	dump_add(arg, line);
 	return 0;
 }
@@ -505,10 +518,12 @@ test_reset_when_trimmed(void **state)
 	assert_true(wait_connected(f->ra, false));
 	post_room(f->wa, 2, "while-away");
 	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	post_room_state(f->wa, 2, RC_WAL_ROOM_ARCHIVED); /* reaches B in the ROOMS frames */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
 	write_msgs(f->wa, f->cqa, 1, 6, 40, "a");
 	write_msgs(f->wa, f->cqa, 2, 1, 3, "a");
 	last = rc_wal_last_lsn(f->wa);
-	assert_int_equal(last, 45);
+	assert_int_equal(last, 46);
 	rc_wal_set_drained(f->wa, last);
 	for (unsigned i = 0; i < 400 && first <= 7; i++) {
 		sleep_ms(5);
@@ -533,12 +548,13 @@ test_reset_when_trimmed(void **state)
 		*strstr(rooms_a, "msg ") = '\0';
 		*strstr(rooms_b, "msg ") = '\0';
 		assert_string_equal(x, y);
+		assert_non_null(strstr(y, " while-away alice archived\n"));
 		free(x);
 		free(y);
 	}
 	/* B continues from there */
 	write_msgs(f->wa, f->cqa, 1, 41, 45, "a");
-	assert_true(wait_lsn(f->wb, 50));
+	assert_true(wait_lsn(f->wb, 51));
 }
 
 /* Wait (5 s at most) until r counts two failed handshakes of SCOPE; its status in *st. */
@@ -821,9 +837,61 @@ test_wal_apply_rules(void **state)
 	{
 		char *x = dump(f->wa, 1);
 
-		assert_non_null(strstr(x, "room 9 1 77 nine c"));
+		assert_non_null(strstr(x, "room 9 1 77 nine c\n"));
 		free(x);
 	}
+	/* a room's state change: applied, and undone by a truncation; a bad mark refused */
+	lr = (struct rc_wal_logrec){ .lsn = 101, .kind = RC_WAL_ROOM, .room_id = 9, .ts_ms = 1,
+				     .seq = 5, .cmid = RC_WAL_ROOM_ARCHIVED,
+				     .user = { "c", 1 }, .body = { "nine", 4 } };
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), -EINVAL);
+	lr.seq = RC_WAL_STATE_MARK;
+	assert_int_equal(rc_wal_apply(f->wa, &lr, 1), 0);
+	{
+		char *x = dump(f->wa, 101);
+
+		assert_non_null(strstr(x, "room 9 1 77 nine c archived\n"));
+		free(x);
+	}
+	assert_int_equal(rc_wal_truncate_above(f->wa, 100), 0);
+	{
+		char *x = dump(f->wa, 1);
+
+		assert_non_null(strstr(x, "room 9 1 77 nine c\n"));
+		free(x);
+	}
+}
+
+/* A room archived on the writer: streamed as a room record, the replica's copy archived
+ * (what the peer loads on a takeover), its messages kept. */
+static void
+test_room_state_stream(void **state)
+{
+	struct fx *f = *state;
+	char *x;
+
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a");
+	/* (before the change: an entry streamed after it reads the room with its flag, one
+	 * byte longer on the replica than the writer's value_len) */
+	assert_true(wait_lsn(f->wb, 4));
+	post_room_state(f->wa, 1, RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 5));
+	assert_same(f->wa, f->wb, 1);
+	x = dump(f->wb, 5);
+	assert_non_null(strstr(x, "room 1 1700000000001 3 lobby alice archived\n"));
+	assert_non_null(strstr(x, "msg 1 3 "));
+	free(x);
+	post_room_state(f->wa, 1, 0);
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 6));
+	assert_same(f->wa, f->wb, 1);
+	x = dump(f->wb, 6);
+	assert_non_null(strstr(x, "room 1 1700000000001 3 lobby alice\n"));
+	free(x);
 }
 
 static void
@@ -1506,6 +1574,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_wal_apply_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_state_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_after_flip, setup, teardown),
