@@ -3,7 +3,8 @@
 # Integration test of the drain to PostgreSQL (issue 3), with a real PostgreSQL started by the
 # test (tests/pg/pg-fixture.sh) and roomcastd on net_af_packet in its namespace.
 #  1. Steady state: 200 messages are ACKed, drained, and stored exactly once in the database
-#     (one row per (room, seq), seq 1..200, every cmid once); the schema was created.
+#     (one row per (room, seq), seq 1..200, every cmid once); the schema was created. The
+#     room archived and unarchived: its two state records drain (one room row, no alarm).
 #  2. The recent window: with wal.keep_records = 50 and dedup_window = 128 the drained records
 #     beyond both (the newest 50 overall, the room's last 128) are trimmed from LMDB, and a
 #     FETCH of the whole room (rcload --verify-history) returns all 200 messages in order:
@@ -61,6 +62,16 @@ rc_assert_eq "$(rc_psql 'SELECT max(version) FROM roomcast_schema')" "$want" \
 check_room d-one 200
 rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = '$(rc_room d-one)'")" 1 "room row"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms"
+db_drained() { rc_ctl -j db status | jq -r '.backlog.drained_lsn'; }
+drained_at_least() { [ "$(db_drained)" -ge "$1" ]; }
+lsn0=$(rc_ctl -j db status | jq -r '.backlog.last_lsn')
+rc_assert "room archive d-one" rc_ctl room archive d-one
+rc_assert "room archive d-one --off" rc_ctl room archive d-one --off
+rc_wait_until 30 "both state records of d-one drain" drained_at_least $((lsn0 + 2))
+rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = '$(rc_room d-one)'")" 1 \
+	"one room row after its state records"
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms after them"
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_dead_letters')" 0 "no dead letters"
 
 rc_log "step 2: the recent window and a FETCH spanning LMDB and PostgreSQL"
 trimmed=$(rc_ctl -j db status | jq -r '.lmdb.trimmed')
