@@ -128,7 +128,8 @@
 struct rc_wal;
 
 #define RC_REPL_MAGIC "RCRP"
-#define RC_REPL_VERSION 2 /* 2: frames after the handshake are sealed (see above) */
+#define RC_REPL_VERSION 3 /* 2: frames after the handshake are sealed (see above); 3: ROOMS
+			   * frames carry each room's flags */
 #define RC_REPL_FRAME_MAX (1u << 20) /* bytes after the length field */
 #define RC_REPL_BATCH_MAX 1024u      /* records or rooms per frame */
 #define RC_REPL_NONCE_LEN 32
