@@ -3,8 +3,10 @@
  * The write-ahead buffer: one LMDB environment per node and the group-commit writer thread
  * that is the only one to write it while it runs.
  *
- * The on-disk layout (schema version 2: "meta", "rooms", "msgs", "log", "seqs") is
- * wal_format.h's. A version-1 environment is migrated at open, inside the open transaction:
+ * The on-disk layout (schema version 3: "meta", "rooms", "msgs", "log", "seqs") is
+ * wal_format.h's. A version-2 environment only gets the new version number (version 3 added
+ * a room's optional flags byte, which an older build would read as a malformed room). A
+ * version-1 environment is migrated at open, inside the open transaction:
  * every stored record gets an LSN, room by room in room_id order (a room's record first,
  * then its messages in seq order), all undrained; when the map has no room for the new
  * log the open fails with a clear error and the environment stays as it was. A build
@@ -574,9 +576,12 @@ wal_schema_check(struct rc_wal *w, MDB_txn *txn, char *err, size_t errlen)
 	}
 	if (version == RC_WAL_SCHEMA_VERSION)
 		return 0;
-	rc = wal_migrate_v1(w, txn, err, errlen); /* version 1, or a new environment */
-	if (rc != 0)
-		return rc;
+	/* version 2 -> 3 changes nothing stored (a room's flags byte is new, and optional) */
+	if (version != 2) {
+		rc = wal_migrate_v1(w, txn, err, errlen); /* version 1, or a new environment */
+		if (rc != 0)
+			return rc;
+	}
 	rc_put_be32(buf, RC_WAL_SCHEMA_VERSION);
 	val = (MDB_val){ .mv_size = sizeof(buf), .mv_data = buf };
 	rc = mdb_put(txn, w->meta, &key, &val, 0);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The WAL's on-disk layout, schema version 2: how rooms, messages and the commit log become
+ * The WAL's on-disk layout, schema version 3: how rooms, messages and the commit log become
  * LMDB keys and values, and back. Five named databases in one environment; every integer
  * big-endian, so LMDB's default memcmp order walks a room's messages in seq order and the
  * log in LSN order:
@@ -39,7 +39,7 @@
 
 #include "wal.h"
 
-#define RC_WAL_SCHEMA_VERSION 2u
+#define RC_WAL_SCHEMA_VERSION 3u
 #define RC_WAL_SCHEMA_KEY "schema_version"
 #define RC_WAL_LAST_LSN_KEY "last_lsn"
 #define RC_WAL_DRAINED_KEY "drained_lsn"

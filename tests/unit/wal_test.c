@@ -929,13 +929,38 @@ test_schema_newer_refused(void **state)
 	f->w = open_ok(&c);
 	rc_wal_close(f->w);
 	f->w = NULL;
-	set_schema_version(f->dir, 3);
+	set_schema_version(f->dir, RC_WAL_SCHEMA_VERSION + 1);
 	errno = 0;
 	assert_null(rc_wal_open(&c, err, sizeof(err)));
 	assert_int_equal(errno, ENOTSUP);
-	assert_non_null(strstr(err, "schema version 3 is newer"));
+	assert_non_null(strstr(err, "schema version 4 is newer"));
+	set_schema_version(f->dir, RC_WAL_SCHEMA_VERSION);
+	f->w = open_ok(&c);
+}
+
+/* Version 2 -> 3 keeps everything: the log, its LSNs, the drained marker (no rebuild). */
+static void
+test_schema_2_kept(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 10, "carol", "ops");
+	commit_range(f->w, 1, 1, 4);
+	rc_wal_set_drained(f->w, 3);
+	settle(f->w);
+	rc_wal_close(f->w);
+	f->w = NULL;
 	set_schema_version(f->dir, 2);
 	f->w = open_ok(&c);
+	assert_int_equal(rc_wal_last_lsn(f->w), 5);
+	assert_int_equal(rc_wal_drained_lsn(f->w), 3);
+	rc_wal_close(f->w);
+	f->w = NULL;
+	set_schema_version(f->dir, RC_WAL_SCHEMA_VERSION + 1); /* 3 was written */
+	assert_null(rc_wal_open(&c, NULL, 0));
+	assert_int_equal(errno, ENOTSUP);
 }
 
 static void
@@ -1786,7 +1811,7 @@ test_migrate_v1(void **state)
 	check_backlog(f->w, 8, 0, bytes + range_len(3, 7), 1000);
 	rc_wal_close(f->w);
 	f->w = NULL;
-	set_schema_version(f->dir, 3); /* and the version written was 2 */
+	set_schema_version(f->dir, RC_WAL_SCHEMA_VERSION + 1); /* and the version written */
 	assert_null(rc_wal_open(&c, NULL, 0));
 	assert_int_equal(errno, ENOTSUP);
 }
@@ -1800,6 +1825,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_water, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_rooms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_2_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_archived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_newer_refused, setup, teardown),
