@@ -443,6 +443,7 @@ test_db_failover(void **state)
 	struct rc_ha_lease_ev ev;
 	char sql[160], ci2[700];
 	uint64_t e1, e2, t0, t_promoted, got = 0;
+	unsigned refusals = 0;
 	long long row;
 
 	e1 = win(&f->n1, 0, 80);
@@ -481,6 +482,14 @@ test_db_failover(void **state)
 		/* n1's own lease may have run out during the outage: LOST of scope 0 is fine */
 		if (is_db_event(ev.kind) || (ev.kind == RC_HAL_LOST && ev.scope == 0))
 			continue;
+		/* a renewal of n2's that was waiting on the stopped primary can land on the new
+		 * one after the drop (it grants n2 nothing: its guard stays revoked); n1 sees the
+		 * lease renewed and is refused; it asks again */
+		if (ev.kind == RC_HAL_REFUSED && ev.scope == 1 && refusals++ < 3) {
+			assert_false(guard_ok(&f->n2, 0));
+			rc_ha_lease_acquire(f->n1.l, 1, 82, false);
+			continue;
+		}
 		fail_msg("n1: unexpected %s scope %u: %s", kind_name(ev.kind), ev.scope, ev.detail);
 	}
 	print_message("n1 won n2's rooms %" PRIu64 " ms after the promotion: epoch %" PRIu64
