@@ -159,6 +159,8 @@ rcc_free_pending(struct rc_client *c, struct rcc_pending *p)
 {
 	if (p->room && p->room->gap_req == p->req_id)
 		p->room->gap_req = 0;
+	if (p->room && p->room->tail_req == p->req_id)
+		p->room->tail_req = 0;
 	if (p->room && p->room->ufetch_req == p->req_id)
 		p->room->ufetch_req = 0;
 	if (c->ka_req == p->req_id)

@@ -138,6 +138,8 @@ struct rc_client_stats {
 	uint64_t gaps;		   /* gaps that needed a FETCH */
 	uint64_t gaps_filled;	   /* missing seqs recovered */
 	uint64_t gap_skipped;	   /* seqs given up */
+	uint64_t tail_checks;	   /* FETCHes of a quiet room's tail */
+	uint64_t tail_found;	   /* messages a tail check brought (lost last DELIVERs) */
 	uint64_t dropped_far;	   /* DELIVERs beyond the reorder window (fetched again) */
 	uint64_t unknown_room;	   /* DELIVERs for a room not joined (yet) */
 	uint64_t relogins;	   /* sessions lost and logged in again */
@@ -160,6 +162,10 @@ void rc_client_free(struct rc_client *c);
 void rc_client_set_retry(struct rc_client *c, unsigned rto_ms, unsigned max_tries);
 /* Delay before FETCHing a gap (reordering tolerance), default 100 ms. */
 void rc_client_set_gap_delay(struct rc_client *c, unsigned ms);
+/* A live DELIVER is sent once and a lost one is noticed only from a later seq: so the
+ * client FETCHes a room's tail once it has been quiet for ms after a message (default
+ * 1000; 0: never). A tail lost in the last datagram of a conversation is recovered too. */
+void rc_client_set_tail_check(struct rc_client *c, unsigned ms);
 void rc_client_set_keepalive(struct rc_client *c, bool on);
 void rc_client_set_callbacks(struct rc_client *c, const struct rc_client_cb *cb);
 
@@ -241,6 +247,9 @@ bool rc_client_logged_in(const struct rc_client *c);
 unsigned rc_client_pending(const struct rc_client *c);
 /* The room is joined, its history start is known, nothing is held or known missing. */
 bool rc_client_room_synced(const struct rc_client *c, const char *room);
+/* Synced, and its tail checked since the room last moved (or tail checks off): every
+ * message the room held then was handed over. */
+bool rc_client_room_settled(const struct rc_client *c, const char *room);
 /* The seq before the next one to hand over for room (0: not started / not joined). */
 uint64_t rc_client_room_last(const struct rc_client *c, const char *room);
 /* The room is known to hold seqs up to last_seq: FETCH what is missing. */

@@ -92,6 +92,7 @@ rc_client_new(const char *server_ip, uint16_t port, const char *bind_ip)
 	c->rto_ms = DEF_RTO_MS;
 	c->max_tries = DEF_TRIES;
 	c->gap_delay_ms = RC_SEQTRACK_GAP_DELAY_MS;
+	c->tail_check_ms = TAIL_CHECK_DEF_MS;
 	c->keepalive = true;
 	c->ka_ms = KEEPALIVE_DEF_MS;
 	c->next_due = UINT64_MAX;
@@ -127,6 +128,15 @@ rc_client_set_gap_delay(struct rc_client *c, unsigned ms)
 	c->gap_delay_ms = ms;
 	for (unsigned i = 0; i < c->nrooms; i++)
 		c->rooms[i]->trk.gap_delay_ms = ms;
+}
+
+void
+rc_client_set_tail_check(struct rc_client *c, unsigned ms)
+{
+	c->tail_check_ms = ms;
+	for (unsigned i = 0; i < c->nrooms; i++)
+		if (ms == 0 || c->rooms[i]->tail_due != 0)
+			c->rooms[i]->tail_due = ms ? rc_mono_ms_precise() + ms : 0;
 }
 
 void
@@ -523,6 +533,14 @@ rc_client_room_synced(const struct rc_client *c, const char *room)
 	const struct rcc_room *r = rcc_room_find(c, room);
 
 	return r && r->joined && rc_seqtrack_synced(&r->trk);
+}
+
+bool
+rc_client_room_settled(const struct rc_client *c, const char *room)
+{
+	const struct rcc_room *r = rcc_room_find(c, room);
+
+	return r && rcc_room_settled(r);
 }
 
 uint64_t

@@ -35,6 +35,7 @@
 #define START_FALLBACK_MS 1500 /* start a since_seq=0 room without its FETCH_END */
 #define GAP_MAX_TRIES	  5    /* gap FETCHes without progress before giving up */
 #define GAP_FETCH_MAX	  1000 /* FETCH.max of a gap FETCH (the node caps it) */
+#define TAIL_CHECK_DEF_MS 1000 /* a room quiet this long after a DELIVER: FETCH its tail once */
 #define RELOGIN_MIN_MS	  1000
 #define RELOGIN_MAX_MS	  8000
 #define KEEPALIVE_DEF_MS  30000
@@ -61,6 +62,7 @@ enum rcc_purpose {
 	RCC_P_RELOGIN,
 	RCC_P_REJOIN,
 	RCC_P_GAP_FETCH,
+	RCC_P_TAIL_FETCH, /* a quiet room's tail check (rcclient_room.c) */
 	RCC_P_KEEPALIVE,
 };
 
@@ -114,7 +116,10 @@ struct rcc_room {
 	uint64_t since;		 /* since_seq of the last JOIN */
 	uint64_t joined_last;	 /* JOINED.last_seq */
 	uint64_t start_deadline; /* start without FETCH_END at this time (0: none) */
-	uint32_t gap_req;	 /* gap FETCH in flight */
+	uint32_t gap_req;	 /* gap FETCH or tail check in flight */
+	uint64_t tail_high;	 /* trk.high when the room was last seen to move */
+	uint64_t tail_due;	 /* check its tail then (0: checked since it last moved) */
+	uint32_t tail_req;	 /* the tail check in flight (its DELIVERs carry its id) */
 	uint32_t ufetch_req;	 /* rc_client_fetch() in flight */
 	uint64_t ufrom, uto;	 /* its range [ufrom, uto) */
 	struct rc_seqtrack trk;
@@ -131,7 +136,7 @@ struct rc_client {
 	bool corked;
 	volatile sig_atomic_t interrupted;
 	int cb_depth;
-	unsigned rto_ms, max_tries, gap_delay_ms;
+	unsigned rto_ms, max_tries, gap_delay_ms, tail_check_ms;
 	uint32_t next_req;
 	uint32_t ka_req;
 	unsigned npend;
@@ -207,6 +212,7 @@ void rcc_room_fetch_end(struct rc_client *c, struct rcc_room *r, const struct rc
 			bool history, uint64_t now);
 void rcc_room_join_resent(struct rc_client *c, struct rcc_room *r, uint64_t now);
 void rcc_room_tick(struct rc_client *c, struct rcc_room *r, uint64_t now);
+bool rcc_room_settled(const struct rcc_room *r);
 uint64_t rcc_room_deadline(const struct rcc_room *r);
 struct rcc_pending *rcc_room_send_join(struct rc_client *c, struct rcc_room *r, uint64_t since,
 				       enum rcc_kind kind, enum rcc_purpose purpose);

@@ -189,6 +189,7 @@ void
 rcc_room_deliver(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 {
 	struct rcc_room *r = rcc_room_by_id(c, m->u.deliver.room_id);
+	enum rc_seq_verdict v;
 	struct rc_delivery d;
 	struct held_msg *h;
 
@@ -209,7 +210,11 @@ rcc_room_deliver(struct rc_client *c, const struct rc_msg *m, uint64_t now)
 	d.body_len = copy_wire(c->bbuf, sizeof(c->bbuf), m->u.deliver.body);
 	if (r->ufetch_req)
 		to_user_fetch(c, r, &d);
-	switch (rc_seqtrack_offer(&r->trk, d.seq, now)) {
+	v = rc_seqtrack_offer(&r->trk, d.seq, now);
+	if ((v == RC_SEQ_NEXT || v == RC_SEQ_HOLD) && r->tail_req != 0 &&
+	    m->hdr.request_id == r->tail_req)
+		c->st.tail_found++; /* new, and brought by the tail check */
+	switch (v) {
 	case RC_SEQ_NEXT:
 		hand_over(c, &d);
 		drain(c, r, now);
@@ -335,6 +340,54 @@ fetch_gap(struct rc_client *c, struct rcc_room *r, uint64_t from, uint16_t count
 	rc_seqtrack_asked(&r->trk, from, from + count - 1, now, EXPECT_TTL_MS, true);
 }
 
+/*
+ * The node sends a live DELIVER once, and a lost one shows only as a gap before a later seq:
+ * the last message of a conversation, lost, would stay missing until someone speaks again.
+ * So once a room has been quiet for tail_check_ms after it last moved, and nothing is known
+ * missing, FETCH from the next seq: the answer brings the lost tail (or nothing), and its
+ * FETCH_END.last_seq opens a gap for the rest if more was lost.
+ */
+static void
+tail_check(struct rc_client *c, struct rcc_room *r, uint64_t now)
+{
+	struct rc_msg m = {.hdr.type = RC_T_FETCH};
+	struct rcc_pending *p;
+	uint64_t from;
+
+	if (r->trk.high != r->tail_high) {
+		r->tail_high = r->trk.high;
+		r->tail_due = c->tail_check_ms ? now + c->tail_check_ms : 0;
+		return;
+	}
+	if (r->tail_due == 0 || now < r->tail_due)
+		return;
+	if (!rc_seqtrack_synced(&r->trk)) {
+		r->tail_due = now + c->tail_check_ms; /* its gap first */
+		return;
+	}
+	from = r->trk.next;
+	m.u.fetch.room = (struct rc_str){r->name, (uint16_t)strlen(r->name)};
+	m.u.fetch.from_seq = from;
+	m.u.fetch.max = GAP_FETCH_MAX;
+	p = rcc_issue(c, &m, RCC_INTERNAL, RCC_P_TAIL_FETCH, r);
+	if (!p) {
+		r->tail_due = now + c->tail_check_ms; /* table full: later */
+		return;
+	}
+	r->gap_req = p->req_id;
+	r->tail_req = p->req_id;
+	r->tail_due = 0;
+	c->st.tail_checks++;
+	rc_seqtrack_asked(&r->trk, from, from + GAP_FETCH_MAX - 1, now, EXPECT_TTL_MS, false);
+}
+
+bool
+rcc_room_settled(const struct rcc_room *r)
+{
+	return r->joined && rc_seqtrack_synced(&r->trk) && r->gap_req == 0 &&
+	       r->tail_high == r->trk.high && r->tail_due == 0;
+}
+
 void
 rcc_room_tick(struct rc_client *c, struct rcc_room *r, uint64_t now)
 {
@@ -350,8 +403,10 @@ rcc_room_tick(struct rc_client *c, struct rcc_room *r, uint64_t now)
 	}
 	if (r->gap_req != 0 || c->state != RCC_LIVE)
 		return;
-	if (!rc_seqtrack_gap_due(&r->trk, now, GAP_FETCH_MAX, &from, &count))
+	if (!rc_seqtrack_gap_due(&r->trk, now, GAP_FETCH_MAX, &from, &count)) {
+		tail_check(c, r, now);
 		return;
+	}
 	if (r->trk.gap_tries >= GAP_MAX_TRIES)
 		skip_gap(c, r, now);
 	else
@@ -369,5 +424,9 @@ rcc_room_deadline(const struct rcc_room *r)
 		return r->start_deadline ? r->start_deadline : UINT64_MAX;
 	if (r->gap_req == 0 && rc_seqtrack_gap_deadline(&r->trk, &when))
 		return when;
+	if (r->gap_req == 0 && r->tail_high != r->trk.high)
+		return 0; /* it moved: arm its tail check now */
+	if (r->gap_req == 0 && r->tail_due != 0)
+		return r->tail_due;
 	return UINT64_MAX;
 }

@@ -102,7 +102,7 @@ rcc_session_lost(struct rc_client *c, uint64_t now)
 			continue;
 		/* the library's own requests are made again after the re-login */
 		if (p->purpose == RCC_P_KEEPALIVE || p->purpose == RCC_P_REJOIN ||
-		    p->purpose == RCC_P_GAP_FETCH)
+		    p->purpose == RCC_P_GAP_FETCH || p->purpose == RCC_P_TAIL_FETCH)
 			rcc_free_pending(c, p);
 		else
 			p->held = true;
@@ -177,7 +177,7 @@ hold_pending(struct rc_client *c)
 		if (p->req_id == 0)
 			continue;
 		if (p->purpose == RCC_P_KEEPALIVE || p->purpose == RCC_P_REJOIN ||
-		    p->purpose == RCC_P_GAP_FETCH)
+		    p->purpose == RCC_P_GAP_FETCH || p->purpose == RCC_P_TAIL_FETCH)
 			rcc_free_pending(c, p);
 		else
 			p->held = true;

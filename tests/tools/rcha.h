@@ -19,7 +19,10 @@
  *                                                   clock (the same process)
  *   summary.tsv  key value                          the summary (verify reads relogins)
  *   users.tsv    user server home posts acked delivered dup_deliveries gaps
- *                gaps_filled gap_skipped resumes relogins max_pause_ms   one line per user
+ *                gaps_filled gap_skipped resumes relogins max_pause_ms tail_checks
+ *                tail_found                                       one line per user
+ *                (tail_found: messages whose live DELIVER was lost with no later seq to
+ *                show it, recovered by the client's FETCH of a quiet room's tail)
  *                (server: where it logged in first; home: the node a REDIRECT sent it
  *                to, "-" if none)
  * Rooms are named as the node stores them (JOINED's canonical name, NAME@SERVICE).

@@ -6,7 +6,8 @@
  * Phases: log in and join every client (blocking, one after the other); post at --rate
  * per user (round-robin over its rooms, at most --window POSTs in flight, no catch-up burst
  * after a pause) until --duration; then stop posting and wait up to --drain seconds for
- * the outstanding ACKs. A pause is the time between two consecutive events (ACK or
+ * the outstanding ACKs and for every room to settle (the client library FETCHes a quiet
+ * room's tail: a last DELIVER lost on the way is recovered, not missed). A pause is the time between two consecutive events (ACK or
  * delivery) of one client while posting; the last one runs to the end of the posting
  * phase. Requests are retransmitted for --give-up seconds before the library gives up.
  *
@@ -322,6 +323,18 @@ inflight_total(const struct rh *H)
 	return n;
 }
 
+/* Every room of every user handed over all it held once the posting stopped: synced, and
+ * its tail checked after its last message (a last DELIVER lost on the way is FETCHed). */
+static bool
+settled(const struct rh *H)
+{
+	for (unsigned i = 0; i < H->o->users; i++)
+		for (unsigned j = 0; j < H->u[i].nrooms; j++)
+			if (!rc_client_room_settled(H->u[i].c, H->room_name[H->u[i].room[j]]))
+				return false;
+	return true;
+}
+
 static void
 loop(struct rh *H, struct pollfd *pfd)
 {
@@ -339,7 +352,7 @@ loop(struct rh *H, struct pollfd *pfd)
 			for (unsigned i = 0; i < o->users; i++)
 				pause_end(&H->u[i], H->end_ms);
 		}
-		if (ended && (inflight_total(H) == 0 || now >= stop))
+		if (ended && ((inflight_total(H) == 0 && settled(H)) || now >= stop))
 			return;
 		for (unsigned i = 0; i < o->users && !ended; i++) {
 			struct rh_user *u = &H->u[i];
@@ -395,7 +408,8 @@ user_lines(struct rh *H)
 	const struct rh_opts *o = H->o;
 	FILE *f = out_file(o->out, "users.tsv",
 			   "user\tserver\thome\tposts\tacked\tdelivered\tdup_deliveries\tgaps\t"
-			   "gaps_filled\tgap_skipped\tresumes\trelogins\tmax_pause_ms");
+			   "gaps_filled\tgap_skipped\tresumes\trelogins\tmax_pause_ms\ttail_checks\t"
+			   "tail_found");
 
 	if (!f)
 		return;
@@ -407,10 +421,12 @@ user_lines(struct rh *H)
 		rc_client_stats(u->c, &st);
 		fprintf(f,
 			"%s\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
-			"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n",
+			"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+			"\t%" PRIu64 "\n",
 			u->name, o->server_ip[i % o->nservers], *home ? home : "-", u->posts,
 			u->acked, st.delivered, st.dup_deliveries, st.gaps, st.gaps_filled,
-			st.gap_skipped, st.resumes, st.relogins, u->max_pause);
+			st.gap_skipped, st.resumes, st.relogins, u->max_pause, st.tail_checks,
+			st.tail_found);
 	}
 	fclose(f);
 }

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "display.h"
 #include "rcclient.h"
 #include "seqtrack.h"
@@ -463,7 +464,7 @@ struct fake {
 		unsigned room;
 		uint64_t cmid, seq;
 	} stored[64];
-	unsigned nstored, nlog, err2_sent, logins;
+	unsigned nstored, nlog, err2_sent, logins, fetches;
 	struct fk_entry log[FK_LOG];
 	uint16_t redirect_port; /* LOGIN answered REDIRECT to 127.0.0.1 here (0: LOGIN_OK) */
 	uint64_t cookie;	/* non-zero: LOGIN answered COOKIE(1, cookie), and only a
@@ -588,6 +589,52 @@ fk_post(struct fake *f, const struct rc_msg *m)
 	fk_send(f, &o);
 }
 
+/* FETCH: the stored messages of the room from from_seq on, then FETCH_END. */
+static void
+fk_fetch(struct fake *f, const struct rc_msg *m)
+{
+	int r = fk_room(f, m->u.fetch.room);
+	uint64_t from = m->u.fetch.from_seq ? m->u.fetch.from_seq : 1, next = from;
+	struct rc_msg o;
+	uint16_t n = 0;
+
+	if (fk_not_member(f, r, RC_T_FETCH, m->hdr.request_id))
+		return;
+	f->fetches++;
+	for (uint64_t seq = from; seq <= f->room[r].last && n < m->u.fetch.max; seq++) {
+		for (unsigned i = 0; i < f->nstored; i++) {
+			if (f->stored[i].room != (unsigned)r || f->stored[i].seq != seq)
+				continue;
+			fk_reply(f, &o, RC_T_DELIVER, m->hdr.request_id);
+			o.u.deliver = (typeof(o.u.deliver)){ .room_id = f->id_base + (uint32_t)r,
+							     .seq = seq, .ts_ms = 1,
+							     .cmid = f->stored[i].cmid };
+			o.u.deliver.sender = (struct rc_str){ "bob", 3 };
+			o.u.deliver.body = (struct rc_str){ "x", 1 };
+			fk_send(f, &o);
+			n++;
+		}
+		next = seq + 1;
+	}
+	fk_reply(f, &o, RC_T_FETCH_END, m->hdr.request_id);
+	o.u.fetch_end.room_id = f->id_base + (uint32_t)r;
+	o.u.fetch_end.from_seq = from;
+	o.u.fetch_end.next_seq = next;
+	o.u.fetch_end.last_seq = f->room[r].last;
+	o.u.fetch_end.count = n;
+	fk_send(f, &o);
+}
+
+/* Another user's POST to room 0 is stored, and its live DELIVER to us lost. */
+static void
+fk_lost_deliver(struct fake *f)
+{
+	assert_true(f->nstored < 64);
+	f->room[0].last++;
+	f->stored[f->nstored++] = (typeof(f->stored[0])){ 0, 9000 + f->room[0].last,
+							  f->room[0].last };
+}
+
 static void
 fk_redirect(struct fake *f, const struct rc_msg *m)
 {
@@ -681,6 +728,9 @@ fk_request(struct fake *f, const struct rc_msg *m)
 	case RC_T_ROOMS:
 		fk_rooms(f, m);
 		break;
+	case RC_T_FETCH:
+		fk_fetch(f, m);
+		break;
 	case RC_T_PING:
 		fk_reply(f, &o, RC_T_PONG, m->hdr.request_id);
 		o.u.pong.nonce = m->u.ping.nonce;
@@ -736,6 +786,8 @@ fk_main(void *arg)
 				return NULL;
 			if (cmd == 'p')
 				f->paused = true;
+			else if (cmd == 'x')
+				fk_lost_deliver(f);
 			else if (cmd == 'w') /* a RESUME for another session: ignored */
 				fk_takeover(f, true, f->session + 1);
 			else
@@ -873,6 +925,75 @@ poll_posted(struct rc_client *c, const struct seen *s, unsigned want)
 		rc_client_poll(c, 10, NULL);
 	for (int i = 0; i < 10; i++) /* the DELIVERs after the last ACK */
 		rc_client_poll(c, 10, NULL);
+}
+
+/* Poll the client for ms milliseconds. */
+static void
+poll_for(struct rc_client *c, unsigned ms)
+{
+	uint64_t end = rc_mono_ms_precise() + ms;
+
+	while (rc_mono_ms_precise() < end)
+		rc_client_poll(c, 10, NULL);
+}
+
+/*
+ * The last message of a conversation, its live DELIVER lost: no later seq reveals the gap,
+ * so the client FETCHes the room's tail once it has been quiet for the tail check delay,
+ * and hands the message over. Then nothing more is asked while the room stays quiet. With
+ * the check off, the message stays missing (and the room looks synced: nothing shows it).
+ */
+static void
+test_lost_last_deliver_fetched(void **state)
+{
+	struct rc_client_stats st;
+	struct fake *f = fk_start();
+	struct seen s = { 0 };
+	struct rc_client *c = fk_client(f, &s);
+	uint64_t seq;
+
+	(void)state;
+	rc_client_set_tail_check(c, 200);
+	assert_int_equal(rc_client_join(c, "lobby", 0, NULL, NULL), 0);
+	assert_int_equal(rc_client_post(c, "lobby", "hi", 2, &seq), 0);
+	assert_int_equal(seq, 1);
+	fk_cmd(f, 'x'); /* bob's seq 2: stored, its DELIVER to us lost */
+	poll_for(c, 150);
+	assert_int_equal(s.delivered, 1);
+	assert_false(rc_client_room_settled(c, "lobby")); /* its tail check is due */
+	poll_for(c, 1000);
+	assert_int_equal(s.delivered, 2);
+	assert_int_equal(rc_client_room_last(c, "lobby"), 2);
+	assert_true(rc_client_room_settled(c, "lobby"));
+	rc_client_stats(c, &st);
+	assert_int_equal(st.tail_found, 1);
+	assert_int_equal(st.dup_deliveries, 0);
+	assert_int_equal(st.gap_skipped, 0);
+	/* one check after seq 1, one after seq 2 came: none while the room stays quiet */
+	assert_int_equal(st.tail_checks, 2);
+	poll_for(c, 600);
+	rc_client_stats(c, &st);
+	assert_int_equal(st.tail_checks, 2);
+	assert_int_equal(f->fetches, 2);
+
+	/* the check off: bob's seq 3, lost, stays missing */
+	rc_client_set_tail_check(c, 0);
+	fk_cmd(f, 'x');
+	poll_for(c, 600);
+	assert_int_equal(s.delivered, 2);
+	assert_true(rc_client_room_settled(c, "lobby"));
+	assert_int_equal(f->fetches, 2);
+	/* the next message shows seq 3 missing (its ACK says 4): a gap, FETCHed as usual */
+	rc_client_set_tail_check(c, 200);
+	assert_int_equal(rc_client_post(c, "lobby", "again", 5, &seq), 0);
+	assert_int_equal(seq, 4);
+	poll_for(c, 800);
+	assert_int_equal(s.delivered, 4);
+	rc_client_stats(c, &st);
+	assert_int_equal(st.gap_skipped, 0);
+	rc_client_free(c);
+	fk_stop(f);
+	free(f);
 }
 
 static void
@@ -1228,6 +1349,7 @@ main(void)
 		cmocka_unit_test(test_names_complete),
 		cmocka_unit_test(test_errno_map),
 		cmocka_unit_test(test_client_args),
+		cmocka_unit_test(test_lost_last_deliver_fetched),
 		cmocka_unit_test(test_resume_rejoins_and_resends),
 		cmocka_unit_test(test_lost_resume_not_member),
 		cmocka_unit_test(test_redirect_followed),
