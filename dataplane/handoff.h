@@ -26,7 +26,9 @@ enum rc_wal_kind {
 
 /* A room's state flags (the cmid of RC_WAL_ROOM and RC_WAL_ROOM_SET records). */
 #define RC_WAL_ROOM_ARCHIVED 0x01u /* read-only: POSTs refused, history served */
-#define RC_WAL_ROOM_FLAGS 0x01u    /* every flag known */
+#define RC_WAL_ROOM_DELETED 0x02u  /* a tombstone: not a room any more; its id returns once
+				    * the WAL has trimmed past the entry that set it */
+#define RC_WAL_ROOM_FLAGS 0x03u    /* every flag known */
 
 #define RC_WAL_CTX_LEN 64
 
