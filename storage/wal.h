@@ -146,6 +146,13 @@ void rc_wal_set_drained(struct rc_wal *w, uint64_t lsn);
 uint64_t rc_wal_drained_lsn(const struct rc_wal *w);
 uint64_t rc_wal_last_lsn(const struct rc_wal *w);
 
+/* Every log entry at or below this LSN is gone (the trim point the writing thread
+ * published; 0 while nothing was trimmed, always 0 with keep_records 0). A deleted room's
+ * id may be created again once its deleted_lsn is at or below it: its entries were all
+ * drained and, with HA, acknowledged by the peer (the trim is bounded by both). Any
+ * thread. */
+uint64_t rc_wal_trimmed_lsn(const struct rc_wal *w);
+
 /* The room's name by id, copied into buf (NUL-terminated). 0; -ENOENT (no such room);
  * -ERANGE when buf is too small for the name; -EINVAL for a NULL buf or len 0; -EIO for a
  * malformed record; -errno. On -ENOENT, -ERANGE and -EIO buf holds "". Read txn. */
@@ -161,6 +168,8 @@ struct rc_wal_room {
 	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
 	uint8_t creator_len;
 	uint8_t flags;       /* RC_WAL_ROOM_ARCHIVED... */
+	uint64_t deleted_lsn; /* the LSN of the log entry that set RC_WAL_ROOM_DELETED (0
+			       * unless flags has it) */
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised

@@ -138,7 +138,10 @@ rc_wal_read_dkeys(struct rc_wal *w, uint32_t room_id,
 	rc = wal_read_begin(w, w->dkeys, &txn, &cur);
 	if (rc != 0)
 		return rc;
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	/* a deleted room's keys stay until its id is created again: not served */
+	for (rc = wal_room_gone(w, txn, room_id) ? MDB_NOTFOUND :
+						   mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == 0;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		const uint8_t *v = val.mv_data;
 
