@@ -62,7 +62,8 @@
 
 /* The seq of a room's log entry that changed its state (archived...) rather than created
  * it; the low byte holds the flags it replaced (a truncation puts them back). A log entry
- * reads the room's record as it is now: its flags in rc_wal_logrec.cmid (so a replica that
+ * reads the room's record as it is now: its flags in rc_wal_logrec.cmid, RC_WAL_ROOM_DELETED
+ * only in the entry whose LSN is the room's deleted_lsn (so a replica that
  * receives a room's creation after a state change stores the flags at once, and counts
  * that entry's value_len one byte longer than the writer does). */
 #define RC_WAL_STATE_MARK 0x100u
