@@ -148,7 +148,7 @@ wal_put_room_state(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 
 /* A creation whose id is stored already: -EEXIST, unless the stored room is a tombstone
  * the log is trimmed past (every entry of it drained and, with HA, acknowledged): then what
- * is left of it goes, and the caller stores the new room over it (1). */
+ * is left of it goes, and the caller stores the new room over it (0). */
 static int
 wal_room_reuse(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r)
 {
@@ -161,8 +161,22 @@ wal_room_reuse(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r)
 		return -EEXIST;
 	if (rc != 0)
 		return rc;
-	rc = wal_room_purge(w, t, r->room_id, cur.deleted_lsn);
-	return rc == 0 ? 1 : rc;
+	return wal_room_purge(w, t, r->room_id, cur.deleted_lsn);
+}
+
+/* Stores a new room's record (val), over a tombstone its id may reuse. 0, -EEXIST or
+ * -errno. */
+static int
+wal_room_put(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r, MDB_val *key,
+	     MDB_val val)
+{
+	MDB_val v = val; /* a refused put points it at the stored value */
+	int rc = mdb_put(t->txn, w->rooms, key, &v, MDB_NOOVERWRITE);
+
+	if (rc != MDB_KEYEXIST)
+		return wal_err(rc);
+	rc = wal_room_reuse(w, t, r);
+	return rc == 0 ? wal_err(mdb_put(t->txn, w->rooms, key, &val, 0)) : rc;
 }
 
 /* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
@@ -199,24 +213,14 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 		key.mv_size = rc_wal_room_key(kbuf, r->room_id);
 		val.mv_size = rc_wal_room_val(vbuf, r, 0);
 	}
-	rc = mdb_put(t->txn, msg ? w->msgs : w->rooms, &key, &val, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST && !msg) {
-		rc = wal_room_reuse(w, t, r);
-		/* (the refused put pointed val at the stored value) */
-		val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, r, 0), .mv_data = vbuf };
-		if (rc == 1)
-			rc = mdb_put(t->txn, w->rooms, &key, &val, 0);
-		else if (rc == -EEXIST)
-			rc = MDB_KEYEXIST;
-		else if (rc != 0)
-			return rc;
-	}
-	if (rc == MDB_KEYEXIST) {
+	rc = msg ? wal_err(mdb_put(t->txn, w->msgs, &key, &val, MDB_NOOVERWRITE)) :
+		   wal_room_put(w, t, r, &key, val);
+	if (rc == -EEXIST) {
 		r->status = -EEXIST;
 		return 0;
 	}
-	rc = rc != 0 ? wal_err(rc) :
-		       wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
+	if (rc == 0)
+		rc = wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
 	if (rc == 0 && msg)
 		rc = wal_dkey_put(w, t->txn, r);
 	if (rc == 0 && msg)
