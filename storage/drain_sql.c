@@ -139,7 +139,25 @@ static const char *const drain_setup_sql =
 	" new_ts_ms, new_body, new_epoch, node, lsn)"
 	" SELECT m.room, m.seq, m.cmid, m.sender, $6, $3, $4, $5, $7, $8, $9 FROM messages m"
 	" WHERE m.room = $1 AND m.seq = $2 AND (m.cmid, m.sender) <> ($6, $3)"
-	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING";
+	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING;"
+	/* The messages' fence (schema.c, version 2) guards inserts only: deleting a deleted
+	 * room's rows is fenced by this check, run first in the same transaction. It refuses
+	 * as the fence does (SQLSTATE RC001: the transaction fails, -ESTALE), and holds the
+	 * lease row FOR KEY SHARE to the end: a takeover waits for the deletion to commit, a
+	 * deletion after it sees the new epoch. A session's own function (pg_temp), so the
+	 * schema stays as it is. */
+	"CREATE OR REPLACE FUNCTION pg_temp.rc_delete_fence(p_node text, p_epoch bigint)"
+	" RETURNS void LANGUAGE plpgsql AS $$"
+	" DECLARE l record;"
+	" BEGIN"
+	"  SELECT h.owner_scope, h.holder, h.epoch INTO l FROM ha_lease h"
+	"   WHERE h.owner_scope = 'rooms:' || p_node FOR KEY SHARE;"
+	"  IF FOUND AND l.epoch <> p_epoch THEN"
+	"   RAISE EXCEPTION 'epoch % of node % is stale: lease % is at epoch % (held by %)',"
+	"    p_epoch, p_node, l.owner_scope, l.epoch, l.holder USING ERRCODE = 'RC001',"
+	"    HINT = 'another term owns these rooms: a deleted room''s rows are its to delete';"
+	"  END IF;"
+	" END $$";
 
 void
 drain_stmt_params(struct rc_drainer *d, const struct drain_rec *r, char nums[5][24],
@@ -537,18 +555,24 @@ static const char *const drain_delete_sql =
 	" DELETE FROM rooms WHERE name = $1 AND"
 	" (room_id = $2 OR (room_id IS NULL AND hosting_node = $3))";
 
-/* Sends the deletion of the rows of the room the batch's last record deleted, if any. */
+/* Sends the deletion of the rows of the room the batch's last record deleted, if any,
+ * behind the lease check (drain_setup_sql). */
 static int
 pl_delete_room(struct rc_drainer *d, struct pl *p)
 {
 	const struct drain_rec *r = &d->recs[d->nrecs - 1];
-	char id[24];
+	char id[24], epoch[24];
 	const char *pm[3] = { r->room, id, d->node_id };
+	const char *fence[2] = { d->node_id, epoch };
+	int rc;
 
 	if (r->bad != NULL || !drain_rec_deletes(r->kind, r->cmid))
 		return 0; /* a name the database cannot hold has no rows there */
 	snprintf(id, sizeof(id), "%" PRIu32, r->room_id);
-	return drain_pl_send(p, PL_OTHER, NULL, drain_delete_sql, 3, pm);
+	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t)d->conf.epoch);
+	rc = drain_pl_send(p, PL_OTHER, NULL, "SELECT pg_temp.rc_delete_fence($1, $2)", 2,
+			   fence);
+	return rc == 0 ? drain_pl_send(p, PL_OTHER, NULL, drain_delete_sql, 3, pm) : rc;
 }
 
 static const char *const drain_state_sql =
