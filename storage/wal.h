@@ -145,6 +145,7 @@ void rc_wal_set_drained(struct rc_wal *w, uint64_t lsn);
  * rc_wal_last_lsn() (it can lag a commit that readers already see). Any thread. */
 uint64_t rc_wal_drained_lsn(const struct rc_wal *w);
 uint64_t rc_wal_last_lsn(const struct rc_wal *w);
+uint64_t rc_wal_trimmed_lsn(const struct rc_wal *w); /* TEMP stub */
 
 /* The room's name by id, copied into buf (NUL-terminated). 0; -ENOENT (no such room);
  * -ERANGE when buf is too small for the name; -EINVAL for a NULL buf or len 0; -EIO for a
@@ -161,6 +162,7 @@ struct rc_wal_room {
 	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
 	uint8_t creator_len;
 	uint8_t flags;       /* RC_WAL_ROOM_ARCHIVED... */
+	uint64_t deleted_lsn; /* TEMP stub */
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised

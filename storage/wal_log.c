@@ -404,3 +404,8 @@ wal_log_state_load(struct rc_wal *w)
 	w->trim_to = v[3] - 1;
 	return 0;
 }
+uint64_t
+rc_wal_trimmed_lsn(const struct rc_wal *w) /* TEMP stub */
+{
+	return __atomic_load_n(&w->trim_to, __ATOMIC_ACQUIRE);
+}
