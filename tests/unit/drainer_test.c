@@ -26,6 +26,7 @@
 #include "pg_fixture.h"
 #include "schema.h"
 #include "wal_fixture.h"
+#include "wal_format.h" /* RC_WAL_STATE_MARK: a log entry as the stream carries it */
 
 struct fx {
 	enum rc_drain_method method;
@@ -1519,6 +1520,49 @@ test_room_deleted_fenced(void **state)
 	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
 }
 
+/* One log entry applied as the HA stream applies the writer's (rc_wal_apply). */
+static void
+apply_rec(struct rc_wal *w, uint8_t kind, uint32_t id, uint64_t seq, uint64_t cmid,
+	  const char *user, const char *body)
+{
+	struct rc_wal_logrec lr = {
+		.lsn = rc_wal_last_lsn(w) + 1, .kind = kind, .room_id = id, .seq = seq,
+		.ts_ms = 1700000000000ull + seq, .cmid = cmid,
+		.user = { user, (uint16_t)strlen(user) }, .body = { body, (uint16_t)strlen(body) },
+	};
+
+	assert_int_equal(rc_wal_apply(w, &lr, 1), 0);
+}
+
+/* A deleted room's id used again by a room of another name (a copy of the writer's log,
+ * the way a replica gets it, drained after each of two takeovers): the drainer knew the id
+ * by the old name, and now files the new room's creation and messages under the new one. */
+static void
+test_room_id_reused(void **state)
+{
+	struct fx *f = *state;
+
+	f->w = wal_open(f->dir, 0);
+	apply_rec(f->w, RC_WAL_ROOM, 1, 0, 0, "creator", "old");
+	apply_rec(f->w, RC_WAL_MSG, 1, 1, 1001, "alice", "hello 1");
+	apply_rec(f->w, RC_WAL_ROOM, 1, RC_WAL_STATE_MARK, RC_WAL_ROOM_DELETED, "creator", "old");
+	assert_int_equal(rc_wal_become_writer(f->w), 0); /* the drain ceiling: all of it */
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 3);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 0);
+	apply_rec(f->w, RC_WAL_ROOM, 1, 0, 0, "creator", "new");
+	apply_rec(f->w, RC_WAL_MSG, 1, 1, 2001, "bob", "hello again");
+	assert_int_equal(rc_wal_become_writer(f->w), 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'new' AND"
+				" sender = 'bob' AND cmid = 2001"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'new' AND"
+				" room_id = 1 AND next_seq = 2"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms"), 1);
+	assert_clean(f);
+}
+
 #define BOTH(t) FX_BOTH_METHODS(t, setup, teardown)
 
 int
@@ -1537,6 +1581,7 @@ main(int argc, char **argv)
 		BOTH(test_room_deleted),
 		BOTH(test_room_recreated),
 		BOTH(test_room_deleted_fenced),
+		BOTH(test_room_id_reused),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
