@@ -28,8 +28,9 @@
  * rows go in LSN order: a room created again under the name after the deletion lands in a
  * later transaction, its seq 1, 2... no conflict. A deleted room never gets a rooms row.
  * The deletion runs only at the lease's epoch (as the messages fence: an old term deletes
- * nothing, -ESTALE). A drain_state marker at such an entry is not adopted (its room's rows
- * are gone, nothing shows it drained): the batches before it are drained again.
+ * nothing, -ESTALE). A drain_state marker at such an entry is usually not adopted (the
+ * check looks for a rooms row of the name, gone with the room): the batches before it are
+ * drained again, their rows going in and out again in the same order.
  *
  * The drain ceiling: a batch reads only LSNs <= rc_wal_drain_ceiling() (wal.h): with peer
  * durability, what the peer holds or what was acknowledged without it; PostgreSQL
