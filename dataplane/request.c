@@ -454,7 +454,10 @@ room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struc
 {
 	bool follows = d != NULL && dgram_creating(d, name);
 
-	if (!(q->row->needs & RC_REQ_CREATES) && !follows) {
+	/* a home node's refresh of its copy (a node-level RJOIN, session 0) keeps an interest
+	 * alive: it never creates the room again (the operator deleted it) */
+	if ((!(q->row->needs & RC_REQ_CREATES) && !follows) ||
+	    (q->who.alias != 0 && q->who.session == 0)) {
 		rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, "unknown room");
 		return;
 	}

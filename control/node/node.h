@@ -129,6 +129,7 @@ struct rc_node {
 	uint64_t ha_changes;          /* rc_ha_node_changes when the report was published */
 	int metrics_err;              /* the last /metrics snapshot's error (0: renewed) */
 	uint64_t logins_ok, logins_failed, sessions_expired, rooms_created;
+	uint64_t rooms_deleted, room_delete_failures; /* room delete: done; tombstone not stored */
 	uint64_t login_refused[RC_LOGIN_REFUSAL_MAX]; /* _BUSY: from the workers' stats */
 	uint64_t logins_repeated; /* LOGINs answered with the session of the same LOGIN */
 	uint64_t sessions_replaced; /* ended by a LOGIN of their user from their address */
@@ -205,6 +206,13 @@ void rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec);
  * says why. Control thread. */
 int rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err,
 			 size_t errlen);
+/* Delete a room this node hosts and serves: it leaves the table at once (its members lose
+ * it; a JOIN of its name creates a new room), and a tombstone goes to its scope's WAL (kept
+ * across restarts, streamed to the HA peer, its database rows deleted as it drains); its id
+ * is reused once the WAL has trimmed past the tombstone. 0; -EXDEV a remote room; -EAGAIN
+ * its scope is not served here now; -EBUSY the WAL ring or pool is full (nothing changed).
+ * Control thread. */
+int rc_node_room_delete(struct rc_node *n, struct rc_room *r, char *err, size_t errlen);
 /* ROOMS: answer ROOM_LIST (MORE between datagrams) with the rooms whose name starts with the
  * request's prefix, sorted by name: to a client, those of the whole cluster (ours and the
  * room directory's); to another node (relayed), those this node hosts. */

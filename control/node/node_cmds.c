@@ -232,6 +232,34 @@ static RC_ADMIN_HANDLER(cmd_room_archive)
 	return 0;
 }
 
+/* room delete ROOM: out of the table at once, its tombstone into the WAL right after. */
+static RC_ADMIN_HANDLER(cmd_room_delete)
+{
+	struct rc_node *n = arg;
+	struct rc_room *r = room_by_name(n, argv[0]);
+	char name[RC_MAX_ROOM + 1];
+	uint32_t id;
+	int rc;
+
+	(void)argc;
+	if (r == NULL) {
+		snprintf(err, errlen, "no room named \"%s\" (see: room list)", argv[0]);
+		return -ENOENT;
+	}
+	id = r->id;
+	snprintf(name, sizeof(name), "%s", r->name);
+	rc = rc_node_room_delete(n, r, err, errlen); /* r is gone when it succeeds */
+	if (rc != 0)
+		return rc;
+	json_object_set_new(res, "id", json_integer((json_int_t)id));
+	json_object_set_new(res, "name", json_string(name));
+	json_object_set_new(res, "deleted", json_true());
+	rc_text_printf(t, "room %u \"%s\" deleted: its members lost it, its history goes from "
+			  "the WAL and the database; a JOIN of its name creates a new room\n",
+		       id, name);
+	return 0;
+}
+
 /* "%15s:%-5u": at least as wide as the column (21). */
 static void
 user_address(const json_t *u, char *buf, size_t cap)
@@ -337,6 +365,17 @@ rc_node_login_refused(const struct rc_node *n, unsigned reason)
 }
 
 /* The control counters beyond json_pack's reach. */
+/* Deleted rooms' ids not reusable yet (the WAL has not trimmed past their tombstones). */
+static unsigned
+ids_waiting(const struct rc_node *n)
+{
+	unsigned w = 0;
+
+	for (unsigned i = 0; i < n->scopes.n; i++)
+		w += rc_scope_ids_waiting(&n->scopes.sc[i]);
+	return w;
+}
+
 static void
 control_json_more(const struct rc_node *n, json_t *c)
 {
@@ -346,6 +385,10 @@ control_json_more(const struct rc_node *n, json_t *c)
 	json_object_set_new(c, "rooms_refused_quota",
 			    json_integer((json_int_t)n->rooms_refused_quota));
 	json_object_set_new(c, "rooms_refused_rate", json_integer((json_int_t)n->rooms_refused_rate));
+	json_object_set_new(c, "rooms_deleted", json_integer((json_int_t)n->rooms_deleted));
+	json_object_set_new(c, "room_delete_failures",
+			    json_integer((json_int_t)n->room_delete_failures));
+	json_object_set_new(c, "room_ids_waiting", json_integer((json_int_t)ids_waiting(n)));
 }
 
 static json_t *
@@ -604,6 +647,8 @@ static const struct rc_admin_cmd cmds[] = {
 	{ "room archive", "ROOM [--off]",
 	  "make a room read-only (history kept), or writable again with --off", cmd_room_archive,
 	  1, 2 },
+	{ "room delete", "ROOM", "delete a room and its history (its name and id become free)",
+	  cmd_room_delete, 1, 1 },
 	{ "user list", "", "logged-in sessions", cmd_user_list },
 	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type", cmd_stats },
 	{ "db status", "", "drain backlog, LMDB use, database connection and alarms",

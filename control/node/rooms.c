@@ -8,6 +8,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,7 +175,7 @@ creation_allowed(struct rc_node *n, struct rc_work *wk, const struct rc_scope *s
 				    "busy: no HA peer copy, retry", 0);
 		return -EAGAIN;
 	}
-	if (sc->next_room_id > sc->room_hi ||
+	if (!rc_scope_id_available(sc) ||
 	    rc_room_hosted_count(n->dp.rooms) >= n->max_rooms * n->scopes.n) {
 		rc_node_reply_error(n, &wk->who, RC_E_LIMIT_REACHED, RC_T_JOIN, "too many rooms",
 				    0);
@@ -211,6 +212,17 @@ create_remote(struct rc_node *n, struct rc_work *wk, const struct rc_str *name, 
 	return forward_to_home(n, r, wk);
 }
 
+/* An id taken for a creation that did not happen: the next one again if it was that, else
+ * a deleted one again (reusable once the WAL has trimmed past lsn). */
+static void
+id_give_back(struct rc_scope *sc, uint32_t id, uint64_t lsn)
+{
+	if (id + 1 == sc->next_room_id && lsn == 0)
+		sc->next_room_id = id;
+	else
+		(void)rc_scope_id_deleted(sc, id, lsn);
+}
+
 static int
 start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 {
@@ -240,18 +252,19 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
 	rec->kind = RC_WAL_ROOM;
 	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = sc->next_room_id;
+	rec->room_id = rc_scope_id_take(sc); /* not 0: creation_allowed checked */
 	rec->ts_ms = rc_wall_ms();
 	rec->user_len = wk->who.user_len;
 	memcpy(rec->user, wk->who.user, wk->who.user_len);
 	rec->body_len = name->len;
 	memcpy(rec->body, name->p, name->len);
 	if (rte_ring_enqueue(n->dp.wal_ring[scope], rec) != 0) {
+		id_give_back(sc, rec->room_id, 0);
 		rte_mempool_put(n->dp.wal_pool[scope], rec);
 		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
 		return -ENOBUFS;
 	}
-	p->id = sc->next_room_id++;
+	p->id = rec->room_id;
 	p->name_len = (uint8_t)name->len;
 	memcpy(p->name, name->p, name->len);
 	p->name[name->len] = '\0';
@@ -328,6 +341,63 @@ rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err, s
 	return 0;
 }
 
+int
+rc_node_room_delete(struct rc_node *n, struct rc_room *r, char *err, size_t errlen)
+{
+	struct rc_wal_rec *rec;
+
+	if (r->kind != RC_ROOM_HOSTED) {
+		snprintf(err, errlen, "room \"%s\" is hosted by another node: delete it there",
+			 r->name);
+		return -EXDEV;
+	}
+	if (r->scope >= n->scopes.n || !n->dp.scope_serving[r->scope]) {
+		snprintf(err, errlen, "room \"%s\" is not served here now (HA move): retry",
+			 r->name);
+		return -EAGAIN;
+	}
+	if (rte_mempool_get(n->dp.wal_pool[r->scope], (void **)&rec) != 0) {
+		snprintf(err, errlen, "busy, retry");
+		return -EBUSY;
+	}
+	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
+	rec->kind = RC_WAL_ROOM_SET;
+	rec->reply_to = RC_CTRL_IDX;
+	rec->room_id = r->id;
+	rec->cmid = RC_WAL_ROOM_DELETED | (rc_room_archived(r) ? RC_WAL_ROOM_ARCHIVED : 0);
+	/* a POST a worker queues after this record (it looked the room up before it left
+	 * the table) is refused by the WAL writer: nothing is stored after the tombstone */
+	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
+		rte_mempool_put(n->dp.wal_pool[r->scope], rec);
+		snprintf(err, errlen, "busy, retry");
+		return -EBUSY;
+	}
+	RC_INFO("room %u \"%s\" deleted (%u members dropped, last seq %" PRIu64 ")", r->id,
+		r->name, r->n_members, __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED));
+	n->rooms_deleted++;
+	rc_room_del(n->dp.rooms, r); /* freed after the workers' grace period */
+	return 0;
+}
+
+/* A tombstone's completion: its id waits for the WAL to trim past it. Not stored: the room
+ * is out of the table but still in the WAL, where a restart or a takeover finds it. */
+static void
+room_deletion_stored(struct rc_node *n, const struct rc_wal_rec *rec)
+{
+	struct rc_scope *sc = rc_scopes_of_room(&n->scopes, rec->room_id);
+
+	if (rec->status != 0) {
+		RC_ERR("ALARM: room %u: its deletion could not be stored (%s): it is back after "
+		       "a restart or a takeover; delete it again then", rec->room_id,
+		       strerror(-rec->status));
+		n->room_delete_failures++;
+		return;
+	}
+	/* the tombstone's LSN is at most the last one now: the id waits at least that long */
+	if (sc != NULL)
+		(void)rc_scope_id_deleted(sc, rec->room_id, rc_wal_last_lsn(sc->wal));
+}
+
 /* A state record's completion: on failure the table goes back to what is stored, unless a
  * later command changed it again. */
 static void
@@ -336,6 +406,10 @@ room_state_stored(struct rc_node *n, const struct rc_wal_rec *rec)
 	struct rc_room *r = rc_room_lookup_id(n->dp.rooms, rec->room_id);
 	bool on = rec->cmid & RC_WAL_ROOM_ARCHIVED;
 
+	if (rec->cmid & RC_WAL_ROOM_DELETED) {
+		room_deletion_stored(n, rec);
+		return;
+	}
 	if (rec->status == 0)
 		return;
 	RC_ERR("room %u: its %s could not be stored: %s", rec->room_id,
@@ -373,6 +447,9 @@ rc_node_room_created(struct rc_node *n, struct rc_wal_rec *rec)
 	} else {
 		RC_ERR("room %u \"%s\" could not be created: %s", p->id, p->name,
 		       rec->status != 0 ? strerror(-rec->status) : strerror(errno));
+		/* a deleted room's id the WAL still holds (its tombstone not trimmed): later */
+		if (rec->status == -EEXIST && sc != NULL)
+			id_give_back(sc, p->id, rc_wal_last_lsn(sc->wal));
 	}
 	for (i = 0; i < p->n_joins; i++) {
 		struct rc_work *wk = p->joins[i];

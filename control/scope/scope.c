@@ -159,6 +159,7 @@ rc_scopes_close(struct rc_scopes *ss)
 		if (s->wal != NULL)
 			rc_wal_close(s->wal);
 		free(s->sess);
+		rc_scope_ids_free(s);
 		memset(s, 0, sizeof(*s));
 	}
 	explicit_bzero(ss->db_conninfo, sizeof(ss->db_conninfo));

@@ -62,7 +62,13 @@ struct rc_scope {
 	uint64_t epoch;           /* the drainer's epoch while draining (0 without a lease) */
 	unsigned drainer_gen;     /* +1 each time its drainer is replaced (its counters reset) */
 	bool loaded;              /* its rooms are in the table */
-	uint32_t room_lo, room_hi, next_room_id; /* its room ids, the next free one */
+	uint32_t room_lo, room_hi, next_room_id; /* its room ids, the next never used */
+	/* its deleted rooms' ids, each with the LSN of its tombstone (scope_ids.c) */
+	struct rc_scope_deleted {
+		uint32_t id;
+		uint64_t lsn;
+	} *deleted;
+	unsigned n_deleted, cap_deleted;
 	/* the sessions its writer replicated to us (HA) */
 	struct rc_scope_sess *sess;
 	unsigned n_sess, cap_sess;
@@ -191,5 +197,20 @@ void rc_scope_sess_clear(struct rc_scope *s);
 
 /* Rooms of the scope in the table. */
 unsigned rc_scope_room_count(const struct rc_scope *s);
+
+/* ---- room ids (scope_ids.c; control thread) ---- */
+
+/* Forget every id of the scope: none used, none deleted (before its rooms are loaded). */
+void rc_scope_ids_reset(struct rc_scope *s);
+/* Room id was deleted by the WAL entry at lsn (a tombstone loaded, or just stored); it
+ * comes back once the WAL has trimmed past lsn. 0, -ERANGE not the scope's, -ENOMEM. */
+int rc_scope_id_deleted(struct rc_scope *s, uint32_t id, uint64_t lsn);
+/* A room may be created: an id never used, or a deleted one the WAL has trimmed past. */
+bool rc_scope_id_available(const struct rc_scope *s);
+/* Takes such an id (never used ones first); 0 if none. */
+uint32_t rc_scope_id_take(struct rc_scope *s);
+/* Deleted ids still waiting for the WAL to trim past their tombstone. */
+unsigned rc_scope_ids_waiting(const struct rc_scope *s);
+void rc_scope_ids_free(struct rc_scope *s);
 
 #endif /* RC_SCOPE_H */

@@ -61,6 +61,8 @@ load_room(void *arg, const struct rc_wal_room *sr)
 		       sr->room_id, sr->name, s->room_lo, s->room_hi);
 		return -ERANGE;
 	}
+	if (sr->flags & RC_WAL_ROOM_DELETED) /* a tombstone: its id only */
+		return rc_scope_id_deleted(s, sr->room_id, sr->deleted_lsn);
 	r = rc_room_lookup_id(ss->dp->rooms, sr->room_id);
 	if (r != NULL && strcmp(r->name, sr->name) == 0) {
 		/* already in the table (created meanwhile): keep it and its counters (its
@@ -149,7 +151,7 @@ load_rooms(struct rc_scope *s)
 	uint64_t t0 = rc_mono_ms();
 	int rc;
 
-	s->next_room_id = s->room_lo;
+	rc_scope_ids_reset(s);
 	rc = rc_wal_load_rooms(s->wal, load_room, s);
 	if (rc != 0)
 		return rc;

@@ -558,6 +558,39 @@ def check_archived(c, a):
     c.recv_until(lambda m: m.rid == rid and m.type == T["MEMBER_LIST"], "MEMBER_LIST")
 
 
+def check_deleted(c, a):
+    """A deleted room (--room): a POST to it gets ERROR 1 (unknown room); with --expect
+    fresh a JOIN creates a new room of that name (JOINED: last seq 0, a FETCH from 1 brings
+    nothing; it prints the room id); with --expect full the JOIN gets ERROR 10."""
+    c.login()
+    m = post_wait(c, a.room, a.cmid, "into a deleted room")
+    if m is None or m.type != T["ERROR"] or m.error()[0] != 1:
+        fail("a POST to a deleted room: %s, expected ERROR 1" %
+             (m.error() if m is not None and m.type == T["ERROR"] else m,))
+    rid = c.next_rid()
+    c.send(join(a.room, 0, c.session, rid))
+    m = c.recv_until(lambda m: m.rid == rid and m.type in (T["JOINED"], T["ERROR"]), "JOINED")
+    if m is None:
+        return
+    if a.expect == "full":
+        if m.type != T["ERROR"] or m.error()[0] != 10:
+            fail("JOIN with every room id taken: %s, expected ERROR 10" %
+                 (m.error() if m.type == T["ERROR"] else m.joined(),))
+        return
+    if m.type != T["JOINED"]:
+        fail("JOIN of a deleted room's name: %s" % (m.error(),))
+        return
+    _, room_id, last, _ = m.joined()
+    print("rcproto: room id %d" % room_id)
+    if last != 0:
+        fail("JOIN of a deleted room's name: last seq %d, expected a new room, empty" % last)
+    rid = c.next_rid()
+    c.send(fetch(a.room, 1, 100, c.session, rid))
+    fe = c.recv_until(lambda m: m.rid == rid and m.type == T["FETCH_END"], "FETCH_END")
+    if fe is not None and fe.fetch_end()[4] != 0:
+        fail("FETCH of the new room: %d messages of the deleted one" % fe.fetch_end()[4])
+
+
 def check_resend_full(c, a):
     """While storage is full: a resend of a stored POST (same user, --cmid) is acknowledged
     with its seq (--seq), from another session of the user too; a new POST gets ERROR 7
@@ -740,6 +773,7 @@ CHECKS = {
     "relay-refused": check_relay_refused,
     "post": check_post,
     "archived": check_archived,
+    "deleted": check_deleted,
     "resend-full": check_resend_full,
     "frag-ping": check_frag_ping,
     "frag-big": check_frag_big,
@@ -769,6 +803,8 @@ def main():
     p.add_argument("--count", type=int, default=100, help="fetch-flood: FETCHes sent")
     p.add_argument("--cap", type=int, default=8, help="session-caps: max_sessions_per_user")
     p.add_argument("--seq", type=int, default=0)
+    p.add_argument("--expect", choices=("fresh", "full"), default="fresh",
+                   help="deleted: what a JOIN of the deleted room's name gets")
     p.add_argument("--expect-home", default="none",
                    help="redirect: \"NODE IP PORT\" of the REDIRECT expected, or none")
 
