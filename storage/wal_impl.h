@@ -326,6 +326,10 @@ int wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, bool de
 /* Clears it, in a transaction without pending seqs (a truncation). */
 int wal_tomb_unmark(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
 
+/* Deletes the entries (room_id, seq <= to) of a database keyed like "msgs" ("msgs",
+ * "dkeys"). In txn. */
+int wal_drop_room_keys(MDB_txn *txn, MDB_dbi dbi, uint32_t room_id, uint64_t to);
+
 /* Deletes what is left of room_id before its id is created again: its log entries up to
  * LSN upto, messages, re-sent POST keys and "seqs" (not its "rooms" entry: the caller
  * overwrites it). In t. */

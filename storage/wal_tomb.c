@@ -93,9 +93,8 @@ wal_tomb_unmark(struct rc_wal *w, MDB_txn *txn, uint32_t room_id)
 	return wal_tomb_set(w, txn, room_id, false);
 }
 
-/* Deletes every entry of room_id in dbi (keys that start with the room id: "msgs"). */
-static int
-wal_drop_room_keys(MDB_txn *txn, MDB_dbi dbi, uint32_t room_id)
+int
+wal_drop_room_keys(MDB_txn *txn, MDB_dbi dbi, uint32_t room_id, uint64_t to)
 {
 	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
 	MDB_val key, val;
@@ -108,7 +107,8 @@ wal_drop_room_keys(MDB_txn *txn, MDB_dbi dbi, uint32_t room_id)
 	for (;;) {
 		key = (MDB_val){ .mv_size = rc_wal_msg_key(kbuf, room_id, 0), .mv_data = kbuf };
 		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc != 0 || !rc_wal_msg_key_room(key.mv_data, key.mv_size, &id) || id != room_id)
+		if (rc != 0 || !rc_wal_msg_key_room(key.mv_data, key.mv_size, &id) ||
+		    id != room_id || rc_get_be64((const uint8_t *)key.mv_data + 4) > to)
 			break;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc != 0)
@@ -158,7 +158,7 @@ wal_room_purge(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t u
 	if (rc == 0)
 		rc = wal_drop_room_log(w, t, room_id, upto);
 	if (rc == 0)
-		rc = wal_drop_room_keys(t->txn, w->msgs, room_id);
+		rc = wal_drop_room_keys(t->txn, w->msgs, room_id, UINT64_MAX);
 	if (rc == 0)
 		rc = wal_dkeys_drop_room(w, t->txn, room_id);
 	if (rc == 0) {
