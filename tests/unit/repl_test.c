@@ -1576,6 +1576,17 @@ test_big_backlog(void **state)
 
 /* ---- deleted rooms (tombstones) ---- */
 
+/* Whether dump(w, from) holds line. */
+static bool
+dump_has(struct rc_wal *w, uint64_t from, const char *line)
+{
+	char *x = dump(w, from);
+	bool has = strstr(x, line) != NULL;
+
+	free(x);
+	return has;
+}
+
 static void
 post_room_at(struct rc_wal *w, uint32_t room, uint64_t created, const char *name)
 {
@@ -1625,7 +1636,6 @@ test_wal_apply_tombstone(void **state)
 	struct rc_wal_logrec msg = { .lsn = 2, .kind = RC_WAL_MSG, .room_id = 9, .seq = 1,
 				     .user = { "u", 1 }, .body = { "b", 1 } };
 	struct rc_wal_logrec tomb = room;
-	char *x;
 
 	f->wa = wal_open(f, "a", &f->cqa);
 	assert_int_equal(rc_wal_apply(f->wa, &room, 1), 0);
@@ -1634,9 +1644,7 @@ test_wal_apply_tombstone(void **state)
 	tomb.seq = RC_WAL_STATE_MARK;
 	tomb.cmid = RC_WAL_ROOM_DELETED;
 	assert_int_equal(rc_wal_apply(f->wa, &tomb, 1), 0);
-	x = dump(f->wa, 1);
-	assert_non_null(strstr(x, "room 9 1 1 nine c deleted@3\n"));
-	free(x);
+	assert_true(dump_has(f->wa, 1, "room 9 1 1 nine c deleted@3\n"));
 	msg.lsn = 4;
 	msg.seq = 2;
 	assert_int_equal(rc_wal_apply(f->wa, &msg, 1), -EINVAL);
@@ -1646,14 +1654,10 @@ test_wal_apply_tombstone(void **state)
 	assert_int_equal(rc_wal_apply(f->wa, &tomb, 1), -EINVAL);
 	assert_int_equal(rc_wal_last_lsn(f->wa), 3);
 	assert_int_equal(rc_wal_truncate_above(f->wa, 2), 0);
-	x = dump(f->wa, 1);
-	assert_non_null(strstr(x, "room 9 1 1 nine c\n"));
-	free(x);
+	assert_true(dump_has(f->wa, 1, "room 9 1 1 nine c\n"));
 	msg.lsn = 3;
 	assert_int_equal(rc_wal_apply(f->wa, &msg, 1), 0);
-	x = dump(f->wa, 1);
-	assert_non_null(strstr(x, "room 9 1 2 nine c\n"));
-	free(x);
+	assert_true(dump_has(f->wa, 1, "room 9 1 2 nine c\n"));
 }
 
 /* A room deleted on the writer: the tombstone streamed (RECORDS) with the same deleted_lsn;

@@ -1880,6 +1880,14 @@ test_room_tombstone(void **state)
 	assert_int_equal(commit_room_state(f->w, 1, 0), -ENOENT);
 	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_DELETED), -ENOENT);
 	assert_int_equal(commit_room_status(f->w, 1, 30, "ops"), -EEXIST);
+	{
+		struct rc_wal_rec r, *rp = &r; /* a room is deleted by a state change only */
+
+		fx_room(&r, 3, 30, "dave", "born-deleted");
+		r.cmid = RC_WAL_ROOM_DELETED;
+		assert_int_equal(rc_wal_commit_now(f->w, &rp, 1), 0);
+		assert_int_equal(r.status, -EINVAL);
+	}
 	assert_int_equal(rc_wal_last_lsn(f->w), 6);
 	assert_int_equal(stats(f->w).messages, 2);
 	/* the other room is untouched */
