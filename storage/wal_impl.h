@@ -320,9 +320,9 @@ bool wal_room_gone(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
 int wal_room_get(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, struct rc_wal_room *r,
 		 char name[RC_MAX_ROOM + 1], char creator[RC_MAX_USER + 1]);
 
-/* Sets (deleted) or clears room_id's tombstone byte in "seqs", after the seqs of the
- * messages t stored so far (their last seq counts, later ones are refused). */
-int wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, bool deleted);
+/* Sets room_id's tombstone byte in "seqs", after the seqs of the messages t stored so far
+ * (their last seq counts, later ones are refused). */
+int wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id);
 /* Clears it, in a transaction without pending seqs (a truncation). */
 int wal_tomb_unmark(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
 

@@ -223,7 +223,7 @@ wal_apply_one(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_logrec *l
 	if (rc == 0 && r->kind == RC_WAL_MSG)
 		rc = wal_seq_note(w, t, r->room_id, r->seq);
 	if (rc == 0 && del)
-		rc = wal_tomb_mark(w, t, r->room_id, true);
+		rc = wal_tomb_mark(w, t, r->room_id);
 	if (rc == 0) {
 		t->stored++;
 		t->bytes += vlen;
@@ -344,7 +344,7 @@ wal_fill_rooms(struct rc_wal *w, struct wal_txn *t, void *arg)
 		if (rc == 0 && room->last_seq > 0)
 			rc = wal_seq_raise(w, t->txn, room->room_id, room->last_seq);
 		if (rc == 0 && del)
-			rc = wal_tomb_mark(w, t, room->room_id, true);
+			rc = wal_tomb_mark(w, t, room->room_id);
 		t->dirty = true;
 	}
 	return rc;

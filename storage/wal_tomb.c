@@ -80,11 +80,11 @@ wal_tomb_set(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, bool deleted)
 }
 
 int
-wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, bool deleted)
+wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id)
 {
 	int rc = wal_seqs_flush(w, t); /* this batch's messages before the mark */
 
-	return rc == 0 ? wal_tomb_set(w, t->txn, room_id, deleted) : rc;
+	return rc == 0 ? wal_tomb_set(w, t->txn, room_id, true) : rc;
 }
 
 int

@@ -138,7 +138,7 @@ wal_put_room_state(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 		rc = wal_log_append(w, t, RC_WAL_ROOM, r->room_id, RC_WAL_STATE_MARK | cur.flags,
 				    val.mv_size);
 	if (rc == 0 && del)
-		rc = wal_tomb_mark(w, t, r->room_id, true);
+		rc = wal_tomb_mark(w, t, r->room_id);
 	if (rc == 0) {
 		t->stored++;
 		t->bytes += val.mv_size;
