@@ -184,25 +184,34 @@ wal_put_copy(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r, uint64_
 	return rc == 0 ? wal_dkey_put(w, txn, r) : rc;
 }
 
-/* The writer's rules for a tombstoned room, on the replica: nothing is stored for it but a
- * new room of its id, which first takes what is left of the old one (the writer trimmed
- * past the tombstone before it created that room). -EINVAL for a record the writer would
- * have refused. */
+/* The writer's rules for a tombstoned room, on the replica: a record from before its
+ * deletion (streamed after a reset whose ROOMS brought the tombstone) is its past: stored,
+ * but a room entry leaves the tombstone's record as it is (1); the tombstone's own entry
+ * is written again (0); after it, only a new room of its id, which first takes what is
+ * left of the old one (the writer trimmed past the tombstone before it created that room).
+ * -EINVAL for a record the writer would have refused. */
 static int
-wal_apply_tomb_rules(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r)
+wal_apply_tomb_rules(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_logrec *lr,
+		     const struct rc_wal_rec *r)
 {
 	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
 	struct rc_wal_room cur;
+	uint64_t dl;
 	int rc;
 
 	if (!wal_room_gone(w, t->txn, r->room_id))
 		return 0;
-	if (r->kind != RC_WAL_ROOM || r->seq != 0)
-		return -EINVAL;
 	rc = wal_room_get(w, t->txn, r->room_id, &cur, name, creator);
 	if (rc != 0 && rc != -ENOENT && rc != -EIO)
 		return rc;
-	return wal_room_purge(w, t, r->room_id, rc == 0 ? cur.deleted_lsn : UINT64_MAX);
+	dl = rc == 0 ? cur.deleted_lsn : 0;
+	if (lr->lsn < dl)
+		return r->kind == RC_WAL_MSG ? 0 : 1;
+	if (lr->lsn == dl && r->kind == RC_WAL_ROOM && (r->cmid & RC_WAL_ROOM_DELETED))
+		return 0;
+	if (r->kind != RC_WAL_ROOM || r->seq != 0)
+		return -EINVAL;
+	return wal_room_purge(w, t, r->room_id, dl != 0 ? dl : UINT64_MAX);
 }
 
 /* Applies one of the writer's log records in t. */
@@ -211,14 +220,17 @@ wal_apply_one(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_logrec *l
 	      struct rc_wal_rec *r)
 {
 	bool del = lr->kind == RC_WAL_ROOM && (lr->cmid & RC_WAL_ROOM_DELETED);
+	uint8_t vbuf[RC_WAL_VAL_MAX];
 	size_t vlen;
 	int rc = wal_rec_from_log(r, lr);
 
 	if (rc == 0)
-		rc = wal_apply_tomb_rules(w, t, r);
-	if (rc == 0)
+		rc = wal_apply_tomb_rules(w, t, lr, r);
+	if (rc == 1) /* the room's past: its log entry only */
+		vlen = rc_wal_room_val(vbuf, r, 0);
+	else if (rc == 0)
 		rc = wal_put_copy(w, t->txn, r, del ? lr->lsn : 0, &vlen);
-	if (rc == 0)
+	if (rc == 0 || rc == 1)
 		rc = wal_log_append(w, t, r->kind, r->room_id, r->seq, vlen);
 	if (rc == 0 && r->kind == RC_WAL_MSG)
 		rc = wal_seq_note(w, t, r->room_id, r->seq);

@@ -1768,6 +1768,42 @@ test_room_tombstone_reset(void **state)
 	free(x);
 }
 
+/* A reset whose ROOMS frames bring a tombstone whose own entry (and messages before it)
+ * are still to stream: those records are the room's past, applied without undoing the
+ * tombstone; the replica catches up. */
+static void
+test_room_tombstone_reset_before(void **state)
+{
+	struct fx *f = *state;
+	uint64_t first = 0;
+
+	f->keep = 5;
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 1));
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_room(f->wa, 4, "short"); /* LSN 2 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 4, 1, 14, "s"); /* LSN 3..16 */
+	post_room_state(f->wa, 4, RC_WAL_ROOM_DELETED); /* LSN 17 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	rc_wal_set_drained(f->wa, 14); /* trimmed up to 12 (keep 5): 13..17 still to stream */
+	for (unsigned i = 0; i < 400 && first <= 2; i++) {
+		sleep_ms(5);
+		assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	}
+	assert_int_equal(first, 13);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_lsn(f->wb, 17));
+	assert_true(dump_has(f->wb, 13, "room 4 1700000000004 14 short alice deleted@17\n"));
+	assert_same(f->wa, f->wb, 13);
+	/* and it goes on from there */
+	write_msgs(f->wa, f->cqa, 1, 1, 2, "a");
+	assert_true(wait_lsn(f->wb, 19));
+}
+
 int
 main(void)
 {
@@ -1777,6 +1813,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_apply_tombstone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_tombstone_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_tombstone_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone_reset_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_after_flip, setup, teardown),
