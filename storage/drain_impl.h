@@ -64,8 +64,8 @@ struct drain_rec {
 	char body[RC_MAX_BODY + 1]; /* message body, or the room's name; NUL-terminated too */
 };
 
-/* A room's log entry that shows it deleted (a tombstone: its flags as stored now, so any
- * entry of a room deleted since): the database must lose the room's rows at this point of
+/* A room's log entry that shows it deleted (the tombstone's own entry: wal.h shows the flag
+ * there only): the database must lose the room's rows at this point of
  * the log. Such an entry ends its batch (drain_read), and the batch's end deletes the rows
  * after everything else of the batch (drain_pl_finish): what the log holds after it, a
  * room created again under the name included, lands in a later transaction. */

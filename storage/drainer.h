@@ -22,7 +22,7 @@
  * a dead letter counts as drained. The alarm: dead_letter_rows > 0 (stats).
  *
  * Deleted rooms: a room's log entry that shows the room deleted (RC_WAL_ROOM_DELETED in its
- * flags: the tombstone, or any entry of a room deleted since) ends its batch, and the
+ * flags: the tombstone's own entry only, wal.h) ends its batch, and the
  * batch's transaction ends by deleting the room's rows: its messages (by name), its rooms
  * row (its id, or an id-less row of this node's next_seq), its members (cascade). So the
  * rows go in LSN order: a room created again under the name after the deletion lands in a
