@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * roomcast-gen's worker lcore: one loop, burst RX then the phase's work then burst TX, with
+ * an idle pause after idle_polls empty polls (two pollers share a core on small machines).
+ * Phases, in order: ARP (the node's MAC), LOGIN (every user), JOIN (creators first, then
+ * every membership), POST (until every POST is sent, or --duration), DRAIN (the missing
+ * ACKs and DELIVERs, resends included, at most --drain), LOGOUT, DONE; FAILED when the setup
+ * does not finish in --setup-timeout or the node refuses it.
+ */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "gen.h"
+
+#define LOGINS_INFLIGHT 64
+#define JOINS_PER_TICK 256
+#define LOGOUT_WAIT_MS 300
+
+bool
+rg_tx(struct rg_gen *g, struct rte_mbuf *m)
+{
+	if (g->txq_n == RG_TXQ) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	g->txq[g->txq_n++] = m;
+	return true;
+}
+
+static unsigned
+tx_flush(struct rg_gen *g)
+{
+	uint16_t sent;
+
+	if (g->txq_n == 0)
+		return 0;
+	sent = rte_eth_tx_burst(g->port_id, 0, g->txq, (uint16_t)RTE_MIN(g->txq_n, 512u));
+	if (sent < g->txq_n)
+		memmove(g->txq, g->txq + sent, (g->txq_n - sent) * sizeof(g->txq[0]));
+	g->txq_n -= sent;
+	RG_ADD(g, tx_frames, sent);
+	return sent;
+}
+
+static void
+set_phase(struct rg_gen *g, enum rg_phase ph, uint64_t now)
+{
+	RG_SET(g, phase, ph);
+	g->t_phase = now;
+}
+
+static bool
+elapsed(const struct rg_gen *g, uint64_t since, uint64_t now, double s)
+{
+	return (double)(now - since) > s * (double)g->hz;
+}
+
+static void
+step_arp(struct rg_gen *g, uint64_t now)
+{
+	struct rte_mbuf *m;
+	unsigned i;
+
+	if (!rte_is_zero_ether_addr(&g->node_mac)) {
+		for (i = 0; i < g->o->users; i++)
+			rg_net_user_hdr(g, &g->users[i]);
+		set_phase(g, RG_PH_LOGIN, now);
+		return;
+	}
+	if (g->t_phase != 0 && now - g->t_phase < g->resend_cyc / 4)
+		return;
+	g->t_phase = now;
+	m = rg_net_arp(g, false, NULL, g->o->client_ip, g->o->server_ip);
+	if (m != NULL)
+		rg_tx(g, m);
+}
+
+static void
+step_login(struct rg_gen *g, uint64_t now)
+{
+	unsigned i, inflight = 0;
+
+	for (i = 0; i < g->o->users; i++) {
+		struct rg_user *u = &g->users[i];
+
+		if (u->state == RG_U_LOGIN) {
+			inflight++;
+			if (now - u->tx_tsc > g->resend_cyc)
+				rg_send_login(g, u, now);
+		}
+	}
+	for (i = g->next_login; i < g->o->users && inflight < LOGINS_INFLIGHT; i++, inflight++)
+		rg_send_login(g, &g->users[i], now);
+	g->next_login = i;
+	if (RG_GET(g, logged_in) == g->o->users)
+		set_phase(g, RG_PH_JOIN, now);
+}
+
+/* Send u's JOINs that are due: never sent, or unanswered for resend_ms; a room only once
+ * its creator's JOIN created it. */
+static unsigned
+joins_of(struct rg_gen *g, unsigned i, uint64_t now, unsigned budget)
+{
+	struct rg_user *u = &g->users[i];
+	unsigned j, sent = 0;
+
+	for (j = 0; j < g->o->rooms_per_user && sent < budget; j++) {
+		const struct rg_room *rm = &g->rooms[(i + j) % g->o->rooms];
+		uint64_t t = u->join_tsc[j];
+
+		if (t == UINT64_MAX || (t != 0 && now - t <= g->resend_cyc))
+			continue;
+		if (!rm->created && rm->creator != i)
+			continue;
+		if (rg_send_join(g, u, j, now) == 0)
+			sent++;
+	}
+	return sent;
+}
+
+static void
+step_join(struct rg_gen *g, uint64_t now)
+{
+	unsigned n, budget = JOINS_PER_TICK;
+
+	for (n = 0; n < g->o->users && budget > 0; n++) {
+		budget -= joins_of(g, g->next_join_user, now, budget);
+		g->next_join_user = (g->next_join_user + 1) % g->o->users;
+	}
+	if (RG_GET(g, joined) == RG_GET(g, joins_wanted)) {
+		set_phase(g, RG_PH_POST, now);
+		g->t_tokens = now;
+		g->tokens = 0;
+	}
+}
+
+/* How many POSTs the rate lets go now (all of them without a rate). */
+static unsigned
+rate_allows(struct rg_gen *g, uint64_t now, unsigned want)
+{
+	double cap = (double)g->o->bundle * RG_BURST;
+
+	if (g->o->rate <= 0)
+		return want;
+	g->tokens += (double)(now - g->t_tokens) * g->o->rate / (double)g->hz;
+	g->t_tokens = now;
+	if (g->tokens > cap)
+		g->tokens = cap;
+	return g->tokens < (double)want ? (unsigned)g->tokens : want;
+}
+
+/* Up to RG_BURST datagrams of POSTs, round-robin over the posters. */
+static unsigned
+post_burst(struct rg_gen *g, uint64_t now)
+{
+	unsigned dgrams = 0, tried, n, sent;
+
+	for (tried = 0; tried < g->o->posters && dgrams < RG_BURST; tried++) {
+		if (g->txq_n >= RG_TXQ - 1)
+			break;
+		n = rate_allows(g, now, g->o->bundle);
+		if (n == 0)
+			break;
+		sent = rg_send_posts(g, &g->users[g->next_poster], n, now);
+		g->next_poster = (g->next_poster + 1) % g->o->posters;
+		if (sent) {
+			g->tokens -= g->o->rate > 0 ? sent : 0;
+			dgrams++;
+			tried = 0;
+		}
+	}
+	return dgrams;
+}
+
+static bool
+all_answered(struct rg_gen *g)
+{
+	return RG_GET(g, posts_acked) + RG_GET(g, posts_failed) == RG_GET(g, posts_sent);
+}
+
+/* The periodic part of POST and DRAIN: resends, and the end of the phase. */
+static void
+tick_post(struct rg_gen *g, uint64_t now)
+{
+	unsigned i;
+
+	if (now - g->t_resend > g->resend_cyc / 8) { /* a scan of every window: not each tick */
+		for (i = 0; i < g->o->posters; i++)
+			rg_resend_posts(g, &g->users[i], now);
+		g->t_resend = now;
+	}
+	if (RG_GET(g, phase) == RG_PH_POST) {
+		if ((RG_GET(g, posts_sent) == g->o->posts && all_answered(g)) ||
+		    elapsed(g, g->t_phase, now, g->o->duration_s)) {
+			g->t_post_end = now;
+			set_phase(g, RG_PH_DRAIN, now);
+		}
+		return;
+	}
+	if ((all_answered(g) && RG_GET(g, deliveries) >= RG_GET(g, deliveries_expected)) ||
+	    elapsed(g, g->t_phase, now, g->o->drain_s))
+		set_phase(g, g->o->logout ? RG_PH_LOGOUT : RG_PH_DONE, now);
+}
+
+static void
+step_logout(struct rg_gen *g, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < g->o->users; i++) {
+		struct rg_user *u = &g->users[i];
+
+		if (u->state == RG_U_IN && u->tx_tsc < g->t_phase && g->txq_n < RG_TXQ - 1)
+			rg_send_logout(g, u, now);
+	}
+	if (RG_GET(g, byes) >= g->o->users || elapsed(g, g->t_phase, now, LOGOUT_WAIT_MS / 1e3))
+		set_phase(g, RG_PH_DONE, now);
+}
+
+/* The phase's periodic work (every millisecond or so). */
+static void
+tick(struct rg_gen *g, uint64_t now)
+{
+	enum rg_phase ph = (enum rg_phase)RG_GET(g, phase);
+
+	if (ph <= RG_PH_JOIN && elapsed(g, g->t_start, now, g->o->setup_s)) {
+		g->fail_msg = ph == RG_PH_ARP ? "no ARP reply from the node"
+			      : ph == RG_PH_LOGIN ? "not every user logged in"
+						  : "not every JOIN was answered";
+		set_phase(g, RG_PH_FAILED, now);
+		return;
+	}
+	switch (ph) {
+	case RG_PH_ARP: step_arp(g, now); break;
+	case RG_PH_LOGIN: step_login(g, now); break;
+	case RG_PH_JOIN: step_join(g, now); break;
+	case RG_PH_POST: case RG_PH_DRAIN: tick_post(g, now); break;
+	case RG_PH_LOGOUT: step_logout(g, now); break;
+	default: break;
+	}
+}
+
+static unsigned
+rx_burst(struct rg_gen *g, uint64_t now)
+{
+	struct rte_mbuf *pkts[RG_BURST];
+	uint16_t n = rte_eth_rx_burst(g->port_id, 0, pkts, RG_BURST), i;
+
+	for (i = 0; i < n; i++)
+		rg_net_rx(g, pkts[i], now);
+	if (n) {
+		rte_pktmbuf_free_bulk(pkts, n);
+		RG_ADD(g, rx_frames, n);
+	}
+	return n;
+}
+
+int
+rg_run_worker(void *arg)
+{
+	struct rg_gen *g = arg;
+	uint64_t now = rte_rdtsc(), next_tick = now, tick_cyc = g->hz / 1000;
+	unsigned idle = 0, work;
+	enum rg_phase ph;
+
+	g->t_start = now;
+	RG_SET(g, joins_wanted, (uint64_t)g->o->users * g->o->rooms_per_user);
+	set_phase(g, RG_PH_ARP, 0);
+	while ((ph = (enum rg_phase)RG_GET(g, phase)) != RG_PH_DONE && ph != RG_PH_FAILED) {
+		now = rte_rdtsc();
+		work = rx_burst(g, now);
+		if (ph == RG_PH_POST)
+			work += post_burst(g, now);
+		if (now >= next_tick) {
+			tick(g, now);
+			next_tick = now + tick_cyc;
+		}
+		work += tx_flush(g);
+		if (g->stop)
+			set_phase(g, RG_PH_DONE, now);
+		if (work != 0 || g->o->idle_sleep_us == 0) {
+			idle = 0;
+		} else if (++idle >= g->o->idle_polls) {
+			rte_delay_us_sleep(g->o->idle_sleep_us);
+		}
+	}
+	while (g->txq_n && tx_flush(g)) /* the last LOGOUTs */
+		;
+	return ph == RG_PH_FAILED ? -1 : 0;
+}
