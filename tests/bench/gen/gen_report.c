@@ -108,6 +108,12 @@ rg_report_loop(struct rg_gen *g, unsigned worker_lcore)
 		now = tmp;
 		tprev = t;
 	}
+	t = rte_rdtsc(); /* the last part of a second, so that a short run has its line too */
+	if (!g->o->quiet && t - tprev > g->hz / 100) {
+		snap(g, now);
+		interval_line(g, (double)(t - t0) / (double)g->hz,
+			      (double)(t - tprev) / (double)g->hz, now, then);
+	}
 }
 
 struct summary {
@@ -150,7 +156,7 @@ per_s(uint64_t n, double s)
 static void
 lat_text(const char *what, const struct rg_hist *h)
 {
-	printf("  %-12s p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us, mean %.1f us "
+	printf("  %-16s p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us, mean %.1f us "
 	       "(%lu samples)\n", what, us(rg_hist_quantile(h, .5)), us(rg_hist_quantile(h, .99)),
 	       us(rg_hist_quantile(h, .999)), us(h->max), rg_hist_mean(h) / 1e3, h->n);
 }
@@ -172,33 +178,36 @@ summary_text(struct rg_gen *g, const struct summary *s, int status)
 	unsigned e;
 
 	printf("roomcast-gen summary (run %08x)\n", g->run);
-	printf("  workload     %u users, %u rooms, %.1f members per room, %u posters, body %u B,"
-	       " bundle %u, window %u, rate %s%.0f\n", o->users, o->rooms,
-	       (double)s->members / o->rooms, o->posters, o->body, o->bundle, o->window,
-	       o->rate > 0 ? "" : "max ", o->rate);
-	printf("  posts        sent %lu, acked %lu, failed %lu, unanswered %lu, resent %lu, "
+	char rate[32] = "as fast as the windows allow";
+
+	if (o->rate > 0)
+		snprintf(rate, sizeof(rate), "%.0f POSTs/s", o->rate);
+	printf("  workload         %u users, %u rooms, %.1f members per room, %u posters, body %u B,"
+	       " bundle %u, window %u, %s\n", o->users, o->rooms,
+	       (double)s->members / o->rooms, o->posters, o->body, o->bundle, o->window, rate);
+	printf("  posts            sent %lu, acked %lu, failed %lu, unanswered %lu, resent %lu, "
 	       "unsent %lu\n", c->posts_sent, c->posts_acked, c->posts_failed, s->unanswered,
 	       c->resends, s->unsent);
-	printf("  deliveries   %lu of %lu expected, gaps %lu, duplicates %lu, history %lu, "
+	printf("  deliveries       %lu of %lu expected, gaps %lu, duplicates %lu, history %lu, "
 	       "foreign %lu\n", c->deliveries, c->deliveries_expected, s->gaps, c->duplicates,
 	       c->history, c->foreign);
-	printf("  rates        %.0f posts/s over %.3f s, %.0f deliveries/s over %.3f s\n",
+	printf("  rates            %.0f posts/s over %.3f s, %.0f deliveries/s over %.3f s\n",
 	       per_s(c->posts_acked, s->post_s), s->post_s, per_s(c->deliveries, s->dlv_s),
 	       s->dlv_s);
 	lat_text("post-to-ACK", &g->ack_lat);
 	lat_text("post-to-deliver", &g->dlv_lat);
-	printf("  errors      ");
+	printf("  errors          ");
 	for (e = 1; e < RC_E_MAX; e++)
 		if (c->errors[e])
 			printf(" %s %lu,", rc_err_name(e), c->errors[e]);
 	printf(" cookies %lu, resumes %lu, bad %lu\n", c->cookies, c->resumes, c->rx_bad);
-	printf("  port         rx %lu, tx %lu, imissed %lu, rx_nombuf %lu, oerrors %lu\n",
+	printf("  port             rx %lu, tx %lu, imissed %lu, rx_nombuf %lu, oerrors %lu\n",
 	       s->port.ipackets, s->port.opackets, s->port.imissed, s->port.rx_nombuf,
 	       s->port.oerrors);
-	printf("  result       %s%s\n", status == 0 ? "OK" : "FAILED",
+	printf("  result           %s%s\n", status == 0 ? "OK" : "FAILED",
 	       status == 2 ? g->fail_msg ? ": setup: " : ": setup" : status == 1 ? ": losses" : "");
 	if (status == 2 && g->fail_msg)
-		printf("               %s\n", g->fail_msg);
+		printf("                   %s\n", g->fail_msg);
 }
 
 static void
