@@ -66,6 +66,7 @@ struct rg_opts {
 	bool logout;          /* LOGOUT every user at the end */
 	/* DPDK */
 	const char *memif;    /* socket path: net_memif0, client role */
+	unsigned memif_rsize; /* log2 of its rings' slots (the client sizes them) */
 	const char *device;   /* else this device ... */
 	const char *devargs;  /* ... with these arguments */
 	unsigned idle_sleep_us; /* 0: poll without pause */

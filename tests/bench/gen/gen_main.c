@@ -75,7 +75,8 @@ port_conf(const struct rg_opts *o, struct rc_port_conf *pc)
 		rte_ether_format_addr(mac, sizeof(mac), &o->mac);
 		snprintf(pc->device, sizeof(pc->device), "net_memif0");
 		n = snprintf(pc->args, sizeof(pc->args),
-			     "role=client,id=0,socket=%s,socket-abstract=no,mac=%s", o->memif, mac);
+			     "role=client,id=0,socket=%s,socket-abstract=no,mac=%s,rsize=%u", o->memif, mac,
+			     o->memif_rsize);
 	} else {
 		snprintf(pc->device, sizeof(pc->device), "%s", o->device);
 		n = snprintf(pc->args, sizeof(pc->args), "%s", o->devargs ? o->devargs : "");

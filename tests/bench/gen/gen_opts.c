@@ -73,6 +73,8 @@ static const char usage_text[] =
 "        --no-logout          leave the sessions open at the end (LOGOUT by default)\n"
 "  DPDK\n"
 "        --memif SOCKET       net_memif0 as a memif client on SOCKET (a file, not abstract)\n"
+"        --memif-rsize N      its rings hold 2^N frames, 8..14 (14: room for the bursts of\n"
+"                             a fan-out while the generator is off its core)\n"
 "        --device DEV         or another DPDK device (net_af_packet0, a PCI address, ...)\n"
 "        --devargs ARGS       its arguments\n"
 "        --idle-polls N       empty polls before a pause (100)\n"
@@ -111,7 +113,7 @@ rg_usage(FILE *f)
 
 enum { O_NODE_MAC = 256, O_CLIENT_IP, O_PER_IP, O_CLIENT_PORT, O_MAC, O_TOKENS_KEY, O_KEY_ID,
        O_RPU, O_UPREFIX, O_RPREFIX, O_SETUP, O_RESEND, O_NO_LOGOUT, O_MEMIF, O_DEVICE,
-       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP };
+       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP, O_RSIZE };
 
 static const struct option long_opts[] = {
 	{ "server", 1, NULL, 's' },	      { "node-mac", 1, NULL, O_NODE_MAC },
@@ -130,7 +132,7 @@ static const struct option long_opts[] = {
 	{ "no-logout", 0, NULL, O_NO_LOGOUT }, { "memif", 1, NULL, O_MEMIF },
 	{ "device", 1, NULL, O_DEVICE },      { "devargs", 1, NULL, O_DEVARGS },
 	{ "idle-polls", 1, NULL, O_IDLE_POLLS }, { "idle-sleep-us", 1, NULL, O_IDLE_SLEEP },
-	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
+	{ "memif-rsize", 1, NULL, O_RSIZE },	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
 static int
@@ -217,6 +219,7 @@ defaults(struct rg_opts *o)
 	o->logout = true;
 	o->idle_polls = 100;
 	o->idle_sleep_us = 50;
+	o->memif_rsize = 14;
 }
 
 /* Options of the workload (numbers); -EINVAL when c is not one of them or out of range. */
@@ -254,6 +257,7 @@ workload_opt(struct rg_opts *o, int c, const char *a)
 	case O_KEY_ID: return uint_opt(a, 1, 255, &o->key_id);
 	case O_IDLE_POLLS: return uint_opt(a, 1, 100000000, &o->idle_polls);
 	case O_IDLE_SLEEP: return uint_opt(a, 0, 1000000, &o->idle_sleep_us);
+	case O_RSIZE: return uint_opt(a, 8, 14, &o->memif_rsize);
 	}
 	return -ENOENT;
 }

@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -119,8 +120,20 @@ rg_report_loop(struct rg_gen *g, unsigned worker_lcore)
 struct summary {
 	uint64_t gaps, members, unanswered, unsent;
 	double post_s, dlv_s;
+	double cpu_s; /* the generator's own CPU time (user + system), setup included */
 	struct rte_eth_stats port;
 };
+
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static void
 summarize(struct rg_gen *g, struct summary *s)
@@ -145,6 +158,7 @@ summarize(struct rg_gen *g, struct summary *s)
 	if (c->t_last_deliver > c->t_first_post)
 		s->dlv_s = (double)(c->t_last_deliver - c->t_first_post) / (double)g->hz;
 	rte_eth_stats_get(g->port_id, &s->port);
+	s->cpu_s = cpu_seconds();
 }
 
 static double
@@ -175,11 +189,10 @@ summary_text(struct rg_gen *g, const struct summary *s, int status)
 {
 	const struct rg_opts *o = g->o;
 	const struct rg_counters *c = &g->c;
+	char rate[32] = "as fast as the windows allow";
 	unsigned e;
 
 	printf("roomcast-gen summary (run %08x)\n", g->run);
-	char rate[32] = "as fast as the windows allow";
-
 	if (o->rate > 0)
 		snprintf(rate, sizeof(rate), "%.0f POSTs/s", o->rate);
 	printf("  workload         %u users, %u rooms, %.1f members per room, %u posters, body %u B,"
@@ -204,10 +217,15 @@ summary_text(struct rg_gen *g, const struct summary *s, int status)
 	printf("  port             rx %lu, tx %lu, imissed %lu, rx_nombuf %lu, oerrors %lu\n",
 	       s->port.ipackets, s->port.opackets, s->port.imissed, s->port.rx_nombuf,
 	       s->port.oerrors);
+	printf("  generator CPU    %.3f s\n", s->cpu_s);
 	printf("  result           %s%s\n", status == 0 ? "OK" : "FAILED",
 	       status == 2 ? g->fail_msg ? ": setup: " : ": setup" : status == 1 ? ": losses" : "");
 	if (status == 2 && g->fail_msg)
 		printf("                   %s\n", g->fail_msg);
+	if (s->gaps && s->port.imissed == 0)
+		printf("                   gaps with nothing missed here: the node dropped what its TX "
+		       "queue could not take\n                   (roomcastctl stats: tx_full); offer "
+		       "less at once (--window, --posters, --rate)\n");
 }
 
 static void
@@ -237,7 +255,8 @@ summary_json(struct rg_gen *g, const struct summary *s, int status)
 	printf(",\"errors\":{");
 	for (e = 1; e < RC_E_MAX; e++)
 		printf("%s\"%u\":%lu", e > 1 ? "," : "", e, c->errors[e]);
-	printf("},\"port\":{\"rx\":%lu,\"tx\":%lu,\"imissed\":%lu,\"rx_nombuf\":%lu,"
+	printf("},\"gen_cpu_s\":%.3f,\"port\":{", s->cpu_s);
+	printf("\"rx\":%lu,\"tx\":%lu,\"imissed\":%lu,\"rx_nombuf\":%lu,"
 	       "\"oerrors\":%lu}}\n", s->port.ipackets, s->port.opackets, s->port.imissed,
 	       s->port.rx_nombuf, s->port.oerrors);
 }
