@@ -9,6 +9,8 @@
 #     datagram, at a fixed rate (3 s): the same accounting, lines per second, and the node
 #     stored every POST once.
 #  3. Text output: the line per second and the summary as people read them.
+#  4. Members that never post outlive the node's session idle timeout (5 s here): the
+#     generator keeps their sessions alive (PING), they miss nothing of an 8-second run.
 # rc-timeout: 240
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -27,6 +29,8 @@ GEN_PREFIX="$RC_FILE_PREFIX-gen"
 rc_state_add dpdk "/var/run/dpdk/$GEN_PREFIX"
 RC_POST_RATE=100000 RC_POST_BURST=100000 \
 	rc_write_node_conf "$RC_CONF" net_memif0 "role=server,id=0,socket=$MEMIF_SOCK,socket-abstract=no"
+sed -i 's/session_idle_s = 120;/session_idle_s = 5;/' "$RC_CONF"
+rc_assert_file_match "$RC_CONF" 'session_idle_s = 5;' "the node's sessions expire after 5 s idle"
 rc_start_node
 
 # gen NAME ARGS...: roomcast-gen in the node's namespace; output to WORK/NAME.out. Returns
@@ -98,6 +102,10 @@ rc_assert_file_match "$RC_WORK/text.out" '^  deliveries +800 of 800 expected, ga
 rc_assert_file_match "$RC_WORK/text.out" '^  post-to-deliver +p50 [0-9.]+ us, p99 [0-9.]+ us, p99.9' \
 	"text: the latency line"
 rc_assert_file_match "$RC_WORK/text.out" '^  result +OK$' "text: the result"
+
+rc_log "step 4: members that never post, longer than the session idle timeout"
+gen idle -u 4 -P 1 -n 56 -r 7 -j --room-prefix idle || rc_fail "roomcast-gen (idle) exited $?"
+check_run idle 56 224
 
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 rc_log "PASS"

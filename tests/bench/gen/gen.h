@@ -141,6 +141,7 @@ struct rg_user {
 	bool cookie;          /* the node asked for a LOGIN_COOKIE */
 	uint64_t session;
 	uint64_t tx_tsc;      /* last LOGIN / LOGOUT sent */
+	uint64_t req_tsc;     /* last request of the session (it expires when idle) */
 	uint32_t cookie_slot;
 	uint64_t cookie_mac;
 	char name[RG_NAME_MAX];
@@ -169,9 +170,10 @@ struct rg_gen {
 	uint32_t *room_map;   /* open addressing: node room id -> index + 1 (0 empty) */
 	unsigned room_map_mask;
 	unsigned win_mask;    /* window ring size - 1 */
+	uint64_t keepalive_cyc; /* a session idle this long PINGs (a third of its timeout) */
 	char *body_tpl;
 	/* the worker's own state */
-	uint64_t t_start, t_phase, t_post_end, t_resend;
+	uint64_t t_start, t_phase, t_post_end, t_resend, t_keepalive;
 	double ns_per_cyc;
 	double tokens;        /* rate limit: POSTs that may be sent now */
 	uint64_t t_tokens;
@@ -215,6 +217,7 @@ void rg_req_rx(struct rg_gen *g, struct rg_user *u, const uint8_t *p, uint16_t l
 int rg_send_login(struct rg_gen *g, struct rg_user *u, uint64_t now);
 int rg_send_join(struct rg_gen *g, struct rg_user *u, unsigned slot, uint64_t now);
 int rg_send_logout(struct rg_gen *g, struct rg_user *u, uint64_t now);
+int rg_send_ping(struct rg_gen *g, struct rg_user *u, uint64_t now);
 /* One datagram of up to n POSTs of u (window and quota permitting); the POSTs sent. */
 unsigned rg_send_posts(struct rg_gen *g, struct rg_user *u, unsigned n, uint64_t now);
 /* Resend u's POSTs not acknowledged for resend_ms. */

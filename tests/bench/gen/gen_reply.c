@@ -25,6 +25,9 @@ on_login_ok(struct rg_gen *g, struct rg_user *u, const struct rc_msg *m)
 		return; /* a retransmitted LOGIN's answer: the same session */
 	u->session = m->u.login_ok.session;
 	u->state = RG_U_IN;
+	u->req_tsc = u->tx_tsc;
+	if (g->keepalive_cyc == 0 || m->u.login_ok.idle_timeout_s * g->hz / 3 < g->keepalive_cyc)
+		g->keepalive_cyc = m->u.login_ok.idle_timeout_s * g->hz / 3;
 	RG_INC(g, logged_in);
 }
 

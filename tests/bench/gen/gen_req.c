@@ -315,6 +315,17 @@ rg_send_join(struct rg_gen *g, struct rg_user *u, unsigned slot, uint64_t now)
 	m.u.join.room = (struct rc_str){ g->rooms[r].name, g->rooms[r].name_len };
 	m.u.join.since_seq = 0;
 	u->join_tsc[slot] = now;
+	u->req_tsc = now;
+	return send_one(g, u, &m);
+}
+
+int
+rg_send_ping(struct rg_gen *g, struct rg_user *u, uint64_t now)
+{
+	struct rc_msg m = { .hdr = { .type = RC_T_PING, .request_id = RG_RID_LOGOUT } };
+
+	m.u.ping.nonce = now;
+	u->req_tsc = now;
 	return send_one(g, u, &m);
 }
 
@@ -374,6 +385,7 @@ rg_send_posts(struct rg_gen *g, struct rg_user *u, unsigned n, uint64_t now)
 		plen += write_post(g, u, p + plen, claim(g, u, now));
 	rg_net_finish(m, plen);
 	(void)rg_tx(g, m); /* dropped: the slots stay, their resends will go */
+	u->req_tsc = now;
 	if (g->c.posts_sent == 0)
 		RG_SET(g, t_first_post, now);
 	RG_ADD(g, posts_sent, n);

@@ -220,6 +220,25 @@ step_logout(struct rg_gen *g, uint64_t now)
 		set_phase(g, RG_PH_DONE, now);
 }
 
+/* Sessions that sent nothing for a third of their idle timeout PING: a member that does not
+ * post would expire and leave its rooms. */
+static void
+keepalive(struct rg_gen *g, uint64_t now)
+{
+	unsigned i;
+
+	if (g->keepalive_cyc == 0 || now - g->t_keepalive < g->hz / 4)
+		return;
+	g->t_keepalive = now;
+	for (i = 0; i < g->o->users; i++) {
+		struct rg_user *u = &g->users[i];
+
+		if (u->state == RG_U_IN && now - u->req_tsc > g->keepalive_cyc &&
+		    g->txq_n < RG_TXQ - 1)
+			rg_send_ping(g, u, now);
+	}
+}
+
 /* The phase's periodic work (every millisecond or so). */
 static void
 tick(struct rg_gen *g, uint64_t now)
@@ -233,6 +252,8 @@ tick(struct rg_gen *g, uint64_t now)
 		set_phase(g, RG_PH_FAILED, now);
 		return;
 	}
+	if (ph >= RG_PH_LOGIN && ph <= RG_PH_DRAIN)
+		keepalive(g, now);
 	switch (ph) {
 	case RG_PH_ARP: step_arp(g, now); break;
 	case RG_PH_LOGIN: step_login(g, now); break;
