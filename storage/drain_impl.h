@@ -64,7 +64,19 @@ struct drain_rec {
 	char body[RC_MAX_BODY + 1]; /* message body, or the room's name; NUL-terminated too */
 };
 
-/* room_id -> name; open addressing, grows, never evicts. `gen`/`max_seq` aggregate the
+/* A room's log entry that shows it deleted (a tombstone: its flags as stored now, so any
+ * entry of a room deleted since): the database must lose the room's rows at this point of
+ * the log. Such an entry ends its batch (drain_read), and the batch's end deletes the rows
+ * after everything else of the batch (drain_pl_finish): what the log holds after it, a
+ * room created again under the name included, lands in a later transaction. */
+static inline bool
+drain_rec_deletes(uint8_t kind, uint64_t flags)
+{
+	return kind == RC_WAL_ROOM && (flags & RC_WAL_ROOM_DELETED) != 0;
+}
+
+/* room_id -> name; open addressing, grows, never evicts (a room's creation entry renames
+ * the slot of an id used again after a deleted room). `gen`/`max_seq` aggregate the
  * current batch, `rgen` dedups the batch's room records. */
 struct room_slot {
 	uint32_t id;
@@ -145,6 +157,8 @@ struct rc_drainer {
 	char *node_id;
 	char appname[64]; /* "roomcastd-drainer rooms:NODE eEPOCH" (schema.c, version 3) */
 	uint64_t ceiling; /* the batch being read stops before LSNs above this */
+	bool cut; /* the batch read so far ends with a deleted room's entry (drain_rec_deletes):
+		   * nothing after it joins the batch */
 	/* isolating a record the database refuses (see "Dead letters" in drainer.h) */
 	uint64_t fail_lsn;  /* first LSN of the batch that failed with a data error */
 	unsigned fail_n;    /* its consecutive data-error failures */
@@ -260,8 +274,8 @@ int drain_pl_sync(struct pl *p);
 /* Reads every result still due and leaves pipeline mode. */
 int drain_pl_end(struct pl *p);
 /* Sends the end of the batch's transaction: the rooms created in the batch, its dead
- * letters, rooms.next_seq, drain_state, COMMIT, and a sync point; drain_pl_end() reads
- * the answers. */
+ * letters, rooms.next_seq, the rows of a room deleted by its last record, drain_state,
+ * COMMIT, and a sync point; drain_pl_end() reads the answers. */
 int drain_pl_finish(struct rc_drainer *d, struct pl *p);
 
 /* ---- drain_read.c ---- */
@@ -272,8 +286,8 @@ struct room_slot *drain_rooms_find(struct room_cache *c, uint32_t id);
 int drain_rooms_grow(struct room_cache *c);
 void drain_rooms_free(struct room_cache *c);
 
-/* Reads up to max records from lsn into d->recs (emptied first). Returns the count or
- * -errno. */
+/* Reads up to max records from lsn into d->recs (emptied first), ending after a record
+ * that deletes a room (drain_rec_deletes). Returns the count or -errno. */
 int drain_read(struct rc_drainer *d, uint64_t from, unsigned max);
 /* Appends up to max more records (the batch stays within batch_max). Returns how many. */
 int drain_read_more(struct rc_drainer *d, unsigned max);

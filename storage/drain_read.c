@@ -40,27 +40,36 @@ drain_rooms_grow(struct room_cache *c)
 	return 0;
 }
 
-/* The slot of id, inserted with name when missing. Slot pointers are valid until the next
- * insertion. NULL when out of memory. */
+/* The slot of id, inserted with name when missing, renamed when it holds another name
+ * (the id of a deleted room, used again once the log was trimmed past its tombstone: no
+ * record of the batch still points at the old name, the tombstone ended an earlier batch).
+ * Slot pointers are valid until the next insertion. NULL when out of memory. */
 static struct room_slot *
 rooms_put(struct room_cache *c, uint32_t id, const char *name, size_t len)
 {
 	struct room_slot *s;
+	char *copy;
 
 	if ((c->n + 1) * 2 > c->cap && drain_rooms_grow(c) != 0)
 		return NULL;
 	s = drain_rooms_find(c, id);
-	if (s->used)
+	if (s->used && s->name_len == len && memcmp(s->name, name, len) == 0)
 		return s;
-	s->name = malloc(len + 1);
-	if (s->name == NULL)
+	copy = malloc(len + 1);
+	if (copy == NULL)
 		return NULL;
-	memcpy(s->name, name, len);
-	s->name[len] = '\0';
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	if (s->used) {
+		free(s->name);
+	} else {
+		s->used = true;
+		s->id = id;
+		c->n++;
+	}
+	s->name = copy;
 	s->name_len = (uint16_t)len;
-	s->used = true;
-	s->id = id;
-	c->n++;
+	s->bad_name = false;
 	return s;
 }
 
@@ -77,7 +86,8 @@ drain_rooms_free(struct room_cache *c)
 
 /* Copies a log record out, with its exact lengths, and checks it (wal_valid.h): a record
  * that breaks the rules, or the one the database refused alone (poison_lsn), is marked for
- * the dead-letter table. Stops (returns 1) at the drain ceiling. */
+ * the dead-letter table. Stops (returns 1) at the drain ceiling, and after a record that
+ * deletes a room (the batch ends with it). */
 static int
 drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 {
@@ -85,8 +95,9 @@ drain_copy_rec(void *arg, const struct rc_wal_logrec *l)
 	struct drain_rec *r;
 	size_t ul = l->user.len, bl = l->body.len < RC_MAX_BODY ? l->body.len : RC_MAX_BODY;
 
-	if (l->lsn > d->ceiling)
+	if (l->lsn > d->ceiling || d->cut)
 		return 1;
+	d->cut = drain_rec_deletes(l->kind, l->cmid);
 	r = &d->recs[d->nrecs++];
 	r->bad = NULL;
 	r->bad_state = "";
@@ -126,6 +137,7 @@ drain_read(struct rc_drainer *d, uint64_t from, unsigned max)
 	int rc;
 
 	d->nrecs = 0;
+	d->cut = false;
 	d->ceiling = rc_wal_drain_ceiling(d->wal);
 	rc = rc_wal_log_read(d->wal, from, RTE_MIN(max, drain_limit(d)), drain_copy_rec, d);
 	return rc < 0 ? rc : (int)d->nrecs;
@@ -138,7 +150,7 @@ drain_read_more(struct rc_drainer *d, unsigned max)
 	int rc;
 
 	max = RTE_MIN(max, drain_limit(d) - RTE_MIN(d->nrecs, drain_limit(d)));
-	if (max == 0 || d->nrecs == 0)
+	if (max == 0 || d->nrecs == 0 || d->cut)
 		return 0;
 	rc = rc_wal_log_read(d->wal, d->recs[d->nrecs - 1].lsn + 1, max, drain_copy_rec, d);
 	return rc < 0 ? rc : (int)(d->nrecs - before);

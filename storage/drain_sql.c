@@ -9,6 +9,9 @@
  *   will not hold                  of messages / rooms rows
  *   rooms.next_seq                 greatest(existing, max seq of the batch + 1), in name
  *                                  order (two drainers lock the rows in the same order)
+ *   a room deleted by the batch's  its messages (by name) and its rooms row (that id, or
+ *   last record                    none yet: a next_seq row of this node), members by
+ *                                  cascade; last: in LSN order with the rest of the batch
  *   drain_state(node)              the batch's last LSN
  *   COMMIT
  *
@@ -136,7 +139,25 @@ static const char *const drain_setup_sql =
 	" new_ts_ms, new_body, new_epoch, node, lsn)"
 	" SELECT m.room, m.seq, m.cmid, m.sender, $6, $3, $4, $5, $7, $8, $9 FROM messages m"
 	" WHERE m.room = $1 AND m.seq = $2 AND (m.cmid, m.sender) <> ($6, $3)"
-	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING";
+	" ON CONFLICT (room, seq, new_cmid, new_sender) DO NOTHING;"
+	/* The messages' fence (schema.c, version 2) guards inserts only: deleting a deleted
+	 * room's rows is fenced by this check, run first in the same transaction. It refuses
+	 * as the fence does (SQLSTATE RC001: the transaction fails, -ESTALE), and holds the
+	 * lease row FOR KEY SHARE to the end: a takeover waits for the deletion to commit, a
+	 * deletion after it sees the new epoch. A session's own function (pg_temp), so the
+	 * schema stays as it is. */
+	"CREATE OR REPLACE FUNCTION pg_temp.rc_delete_fence(p_node text, p_epoch bigint)"
+	" RETURNS void LANGUAGE plpgsql AS $$"
+	" DECLARE l record;"
+	" BEGIN"
+	"  SELECT h.owner_scope, h.holder, h.epoch INTO l FROM ha_lease h"
+	"   WHERE h.owner_scope = 'rooms:' || p_node FOR KEY SHARE;"
+	"  IF FOUND AND l.epoch <> p_epoch THEN"
+	"   RAISE EXCEPTION 'epoch % of node % is stale: lease % is at epoch % (held by %)',"
+	"    p_epoch, p_node, l.owner_scope, l.epoch, l.holder USING ERRCODE = 'RC001',"
+	"    HINT = 'another term owns these rooms: a deleted room''s rows are its to delete';"
+	"  END IF;"
+	" END $$";
 
 void
 drain_stmt_params(struct rc_drainer *d, const struct drain_rec *r, char nums[5][24],
@@ -468,8 +489,8 @@ drain_room_arrays(struct rc_drainer *d)
 		const struct drain_rec *r = &d->recs[i];
 		struct room_slot *s;
 
-		if (r->kind != RC_WAL_ROOM || r->bad != NULL)
-			continue;
+		if (r->kind != RC_WAL_ROOM || r->bad != NULL || drain_rec_deletes(r->kind, r->cmid))
+			continue; /* a deleted room is not a room: no row */
 		s = drain_rooms_find(&d->rooms, r->room_id);
 		if (s->rgen == d->gen)
 			continue;
@@ -525,6 +546,34 @@ static const char *const drain_next_seq_sql =
 	"INSERT INTO rooms AS r (name, hosting_node, next_seq)"
 	" SELECT n, $1, s + 1 FROM unnest($2::text[], $3::bigint[]) AS u(n, s)"
 	" ON CONFLICT (name) DO UPDATE SET next_seq = greatest(r.next_seq, EXCLUDED.next_seq)";
+
+/* A deleted room's rows: its messages, and its rooms row when it is that room's (the id
+ * its creation stored, or none yet: the row next_seq added for this node's messages; a row
+ * of another room of the name, another id, stays). */
+static const char *const drain_delete_sql =
+	"WITH m AS (DELETE FROM messages WHERE room = $1)"
+	" DELETE FROM rooms WHERE name = $1 AND"
+	" (room_id = $2 OR (room_id IS NULL AND hosting_node = $3))";
+
+/* Sends the deletion of the rows of the room the batch's last record deleted, if any,
+ * behind the lease check (drain_setup_sql). */
+static int
+pl_delete_room(struct rc_drainer *d, struct pl *p)
+{
+	const struct drain_rec *r = &d->recs[d->nrecs - 1];
+	char id[24], epoch[24];
+	const char *pm[3] = { r->room, id, d->node_id };
+	const char *fence[2] = { d->node_id, epoch };
+	int rc;
+
+	if (r->bad != NULL || !drain_rec_deletes(r->kind, r->cmid))
+		return 0; /* a name the database cannot hold has no rows there */
+	snprintf(id, sizeof(id), "%" PRIu32, r->room_id);
+	snprintf(epoch, sizeof(epoch), "%" PRId64, (int64_t)d->conf.epoch);
+	rc = drain_pl_send(p, PL_OTHER, NULL, "SELECT pg_temp.rc_delete_fence($1, $2)", 2,
+			   fence);
+	return rc == 0 ? drain_pl_send(p, PL_OTHER, NULL, drain_delete_sql, 3, pm) : rc;
+}
 
 static const char *const drain_state_sql =
 	"INSERT INTO drain_state (node, drained_lsn) VALUES ($1, $2)"
@@ -625,6 +674,8 @@ drain_pl_finish(struct rc_drainer *d, struct pl *p)
 		pm[2] = d->a[1].p;
 		rc = drain_pl_send(p, PL_OTHER, NULL, drain_next_seq_sql, 3, pm);
 	}
+	if (rc == 0)
+		rc = pl_delete_room(d, p);
 	snprintf(lsn, sizeof(lsn), "%" PRIu64, d->recs[d->nrecs - 1].lsn);
 	pm[1] = lsn;
 	if (rc == 0)

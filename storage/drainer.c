@@ -24,6 +24,8 @@
  *        records PostgreSQL cannot hold    drain_dead_letters rows (exact bytes, why), in
  *        or refused alone                  place of messages / rooms rows
  *        rooms.next_seq                    greatest(existing, max seq of the batch + 1)
+ *        a room deleted by the batch's     its messages and rooms row deleted (the entry
+ *        last record                       ends the batch: drain_read; drainer.h)
  *        drain_state(node)                 the batch's last LSN
  *      COMMIT
  *   -> rc_wal_set_drained(last LSN). Only now.

@@ -21,6 +21,17 @@
  * server's error; then the batches grow back. Every other record goes on in LSN order;
  * a dead letter counts as drained. The alarm: dead_letter_rows > 0 (stats).
  *
+ * Deleted rooms: a room's log entry that shows the room deleted (RC_WAL_ROOM_DELETED in its
+ * flags: the tombstone, or any entry of a room deleted since) ends its batch, and the
+ * batch's transaction ends by deleting the room's rows: its messages (by name), its rooms
+ * row (its id, or an id-less row of this node's next_seq), its members (cascade). So the
+ * rows go in LSN order: a room created again under the name after the deletion lands in a
+ * later transaction, its seq 1, 2... no conflict. A deleted room never gets a rooms row.
+ * The deletion runs only at the lease's epoch (as the messages fence: an old term deletes
+ * nothing, -ESTALE). A drain_state marker at such an entry is usually not adopted (the
+ * check looks for a rooms row of the name, gone with the room): the batches before it are
+ * drained again, their rows going in and out again in the same order.
+ *
  * The drain ceiling: a batch reads only LSNs <= rc_wal_drain_ceiling() (wal.h): with peer
  * durability, what the peer holds or what was acknowledged without it; PostgreSQL
  * never gets a record a surviving peer may lack.

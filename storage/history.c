@@ -209,6 +209,9 @@ hist_db_read(struct hist_walk *hw, bool latest, uint64_t lo, uint64_t hi, unsign
 	PGresult *res;
 	int rc, rows;
 
+	/* By name: a room created again under a deleted room's name shares its rows' key.
+	 * PostgreSQL is asked only for seqs up to the room's last committed one that LMDB no
+	 * longer holds: trimmed, so drained, and the deletion (earlier in the log) with them. */
 	if (rc_wal_room_name(h->wal, hw->req->room_id, room, sizeof(room)) != 0)
 		return 0;
 	hist_count(&h->db_requests, 1);

@@ -5,6 +5,9 @@
 #  1. Steady state: 200 messages are ACKed, drained, and stored exactly once in the database
 #     (one row per (room, seq), seq 1..200, every cmid once); the schema was created. The
 #     room archived and unarchived: its two state records drain (one room row, no alarm).
+#     A room deleted (`room delete`) and joined again at once under its name (a new room, a
+#     new id): the database keeps only the new room's rows (seq 1.., its id in rooms), no
+#     alarm, no dead letter.
 #  2. The recent window: with wal.keep_records = 50 and dedup_window = 128 the drained records
 #     beyond both (the newest 50 overall, the room's last 128) are trimmed from LMDB, and a
 #     FETCH of the whole room (rcload --verify-history) returns all 200 messages in order:
@@ -72,6 +75,21 @@ rc_assert_eq "$(rc_psql "SELECT count(*) FROM rooms WHERE name = '$(rc_room d-on
 	"one room row after its state records"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms after them"
 rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_dead_letters')" 0 "no dead letters"
+rc_assert "relay round in d-del" rc_rcload --users 2 --posts 15 --room d-del "${BIND[@]}"
+rc_wait_until 30 "the backlog drains" backlog_empty
+check_room d-del 30
+old_id=$(rc_ctl -j room show d-del | jq -r '.id')
+rc_assert "room delete d-del" rc_ctl room delete d-del
+rc_assert "d-del again: a new room" rc_rcload --users 2 --posts 5 --room d-del "${BIND[@]}"
+new_id=$(rc_ctl -j room show d-del | jq -r '.id')
+rc_assert_int_gt "$new_id" "$old_id" "the new d-del has a new id"
+rc_wait_until 30 "the backlog drains" backlog_empty
+check_room d-del 10
+rc_assert_eq "$(rc_psql "SELECT room_id, next_seq FROM rooms WHERE name = '$(rc_room d-del)'")" \
+	"$new_id|11" "one room row: the new d-del's"
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_alarms')" 0 "no alarms after the deletion"
+rc_assert_eq "$(rc_psql 'SELECT count(*) FROM drain_dead_letters')" 0 \
+	"no dead letters after the deletion"
 
 rc_log "step 2: the recent window and a FETCH spanning LMDB and PostgreSQL"
 trimmed=$(rc_ctl -j db status | jq -r '.lmdb.trimmed')

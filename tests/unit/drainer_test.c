@@ -26,6 +26,7 @@
 #include "pg_fixture.h"
 #include "schema.h"
 #include "wal_fixture.h"
+#include "wal_format.h" /* RC_WAL_STATE_MARK: a log entry as the stream carries it */
 
 struct fx {
 	enum rc_drain_method method;
@@ -68,10 +69,10 @@ commit_room(struct rc_wal *w, uint32_t id, const char *name)
 	commit_rec(w, &r);
 }
 
-/* Messages first..last of a room, sender alice, body "hello SEQ" (+ extra), in batches. */
+/* Messages first..last of a room, sender user, body "hello SEQ" (+ extra), in batches. */
 static void
-commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, const char *extra,
-	    uint64_t ts_ms)
+commit_msgs_by(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last,
+	       const char *extra, uint64_t ts_ms, const char *user)
 {
 	static struct rc_wal_rec recs[64];
 	struct rc_wal_rec *rp[64];
@@ -81,7 +82,7 @@ commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, cons
 		char body[256];
 
 		snprintf(body, sizeof(body), "hello %" PRIu64 "%s", s, extra != NULL ? extra : "");
-		fx_msg(&recs[n], room, s, "alice", body);
+		fx_msg(&recs[n], room, s, user, body);
 		if (ts_ms != 0)
 			recs[n].ts_ms = ts_ms;
 		rp[n] = &recs[n];
@@ -92,6 +93,27 @@ commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, cons
 			n = 0;
 		}
 	}
+}
+
+/* The same, sender alice. */
+static void
+commit_msgs(struct rc_wal *w, uint32_t room, uint64_t first, uint64_t last, const char *extra,
+	    uint64_t ts_ms)
+{
+	commit_msgs_by(w, room, first, last, extra, ts_ms, "alice");
+}
+
+/* A stored room's new state flags (RC_WAL_ROOM_SET), committed. */
+static void
+commit_room_state(struct rc_wal *w, uint32_t id, uint8_t flags)
+{
+	struct rc_wal_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = RC_WAL_ROOM_SET;
+	r.room_id = id;
+	r.cmid = flags;
+	commit_rec(w, &r);
 }
 
 static struct rc_drainer *
@@ -1383,6 +1405,164 @@ test_create_errors(void **state)
 	rc_drainer_stop(f->d);
 }
 
+/* ---- deleted rooms ---- */
+
+/* No alarm, no dead letter, everything drained. */
+static void
+assert_clean(struct fx *f)
+{
+	struct rc_drainer_stats st;
+
+	rc_drainer_get_stats(f->d, &st);
+	assert_int_equal(st.conflicts, 0);
+	assert_int_equal(st.dead_letters, 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_alarms"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM drain_dead_letters"), 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state"), rc_wal_last_lsn(f->w));
+}
+
+/* A room deleted after its rows were drained: its tombstone drains, and PostgreSQL loses
+ * the room's messages, its rooms row and (by cascade) its members; another room keeps
+ * everything. */
+static void
+test_room_deleted(void **state)
+{
+	struct fx *f = *state;
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_room(f->w, 2, "gone");
+	commit_msgs(f->w, 1, 1, 5, NULL, 0);
+	commit_msgs(f->w, 2, 1, 250, NULL, 0);
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 2 + 255);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'gone'"), 250);
+	assert_int_equal(pgfx_exec(f->conninfo, "INSERT INTO room_members (room, user_name)"
+						" VALUES ('gone', 'alice'), ('lobby', 'alice')"), 0);
+	commit_msgs(f->w, 2, 251, 260, NULL, 0);
+	commit_room_state(f->w, 2, RC_WAL_ROOM_DELETED);
+	assert_int_equal(rc_drainer_drain_now(f->d), 11);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'gone'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'gone'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM room_members WHERE room = 'gone'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 5);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'lobby' AND"
+				" room_id = 1 AND next_seq = 6"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM room_members"), 1);
+	assert_clean(f);
+}
+
+/* A room archived, deleted and created again under its name (a new id) before any of it
+ * drained, with a backlog longer than a batch's first read: the old room's rows land and
+ * go in LSN order, so only the new room's rows remain (its seq 1, 2... are no conflict),
+ * and a room of another name is untouched. */
+static void
+test_room_recreated(void **state)
+{
+	struct fx *f = *state;
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "lobby");
+	commit_room(f->w, 2, "again");
+	commit_msgs(f->w, 2, 1, 150, NULL, 0);
+	commit_room_state(f->w, 2, RC_WAL_ROOM_ARCHIVED);
+	commit_msgs(f->w, 1, 1, 3, NULL, 0);
+	commit_room_state(f->w, 2, 0);
+	commit_msgs(f->w, 2, 151, 300, NULL, 0);
+	commit_room_state(f->w, 2, RC_WAL_ROOM_DELETED);
+	commit_room(f->w, 3, "again");
+	commit_msgs_by(f->w, 3, 1, 120, " again", 0, "bob");
+	commit_msgs(f->w, 1, 4, 6, NULL, 0);
+	f->d = drainer_new(f, 2000);
+	assert_int_equal(rc_drainer_drain_now(f->d), (int)rc_wal_last_lsn(f->w));
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'again'"), 120);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'again' AND"
+				" sender = 'bob' AND body = 'hello ' || seq || ' again'"), 120);
+	assert_int_equal(num(f, "SELECT max(seq) FROM messages WHERE room = 'again'"), 120);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'again' AND"
+				" room_id = 3 AND next_seq = 121"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'lobby'"), 6);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms"), 2);
+	assert_clean(f);
+}
+
+/* A drainer of an old term (its epoch below the lease's: the scope was taken over) deletes
+ * nothing, even in a batch without messages for the fence to refuse: the new term may have
+ * drained a room of the same name since. At the lease's epoch the rows go. */
+static void
+test_room_deleted_fenced(void **state)
+{
+	struct fx *f = *state;
+	struct rc_drainer_stats st;
+	uint64_t drained;
+
+	f->w = wal_open(f->dir, 0);
+	commit_room(f->w, 1, "gone");
+	commit_msgs(f->w, 1, 1, 20, NULL, 0);
+	f->d = drainer_new(f, 1000); /* epoch 7 */
+	assert_int_equal(rc_drainer_drain_now(f->d), 21);
+	drained = rc_wal_drained_lsn(f->w);
+	assert_int_equal(pgfx_exec(f->conninfo, "INSERT INTO ha_lease VALUES ('rooms:n1', 'n2',"
+						" 8, now() + interval '1 hour', now(), now())"), 0);
+	commit_room_state(f->w, 1, RC_WAL_ROOM_DELETED);
+	assert_int_equal(rc_drainer_drain_now(f->d), -ESTALE);
+	rc_drainer_get_stats(f->d, &st);
+	assert_non_null(strstr(st.last_error, "stale epoch: fenced: "));
+	assert_int_equal(rc_wal_drained_lsn(f->w), drained);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'gone'"), 20);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'gone'"), 1);
+	assert_int_equal(num(f, "SELECT drained_lsn FROM drain_state"), (long long)drained);
+	assert_int_equal(pgfx_exec(f->conninfo, "UPDATE ha_lease SET epoch = 7"), 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'gone'"), 0);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'gone'"), 0);
+	assert_int_equal(rc_wal_drained_lsn(f->w), rc_wal_last_lsn(f->w));
+}
+
+/* One log entry applied as the HA stream applies the writer's (rc_wal_apply). */
+static void
+apply_rec(struct rc_wal *w, uint8_t kind, uint32_t id, uint64_t seq, uint64_t cmid,
+	  const char *user, const char *body)
+{
+	struct rc_wal_logrec lr = {
+		.lsn = rc_wal_last_lsn(w) + 1, .kind = kind, .room_id = id, .seq = seq,
+		.ts_ms = 1700000000000ull + seq, .cmid = cmid,
+		.user = { user, (uint16_t)strlen(user) }, .body = { body, (uint16_t)strlen(body) },
+	};
+
+	assert_int_equal(rc_wal_apply(w, &lr, 1), 0);
+}
+
+/* A deleted room's id used again by a room of another name (a copy of the writer's log,
+ * the way a replica gets it, drained after each of two takeovers): the drainer knew the id
+ * by the old name, and now files the new room's creation and messages under the new one. */
+static void
+test_room_id_reused(void **state)
+{
+	struct fx *f = *state;
+
+	f->w = wal_open(f->dir, 0);
+	apply_rec(f->w, RC_WAL_ROOM, 1, 0, 0, "creator", "old");
+	apply_rec(f->w, RC_WAL_MSG, 1, 1, 1001, "alice", "hello 1");
+	apply_rec(f->w, RC_WAL_ROOM, 1, RC_WAL_STATE_MARK, RC_WAL_ROOM_DELETED, "creator", "old");
+	assert_int_equal(rc_wal_become_writer(f->w), 0); /* the drain ceiling: all of it */
+	f->d = drainer_new(f, 1000);
+	assert_int_equal(rc_drainer_drain_now(f->d), 3);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 0);
+	apply_rec(f->w, RC_WAL_ROOM, 1, 0, 0, "creator", "new");
+	apply_rec(f->w, RC_WAL_MSG, 1, 1, 2001, "bob", "hello again");
+	assert_int_equal(rc_wal_become_writer(f->w), 0);
+	assert_int_equal(rc_drainer_drain_now(f->d), 2);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages WHERE room = 'new' AND"
+				" sender = 'bob' AND cmid = 2001"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms WHERE name = 'new' AND"
+				" room_id = 1 AND next_seq = 2"), 1);
+	assert_int_equal(num(f, "SELECT count(*) FROM rooms"), 1);
+	assert_clean(f);
+}
+
 #define BOTH(t) FX_BOTH_METHODS(t, setup, teardown)
 
 int
@@ -1398,6 +1578,10 @@ main(int argc, char **argv)
 		BOTH(test_dead_letters_many),
 		BOTH(test_encoding),
 		BOTH(test_ceiling),
+		BOTH(test_room_deleted),
+		BOTH(test_room_recreated),
+		BOTH(test_room_deleted_fenced),
+		BOTH(test_room_id_reused),
 		cmocka_unit_test_setup_teardown(test_unreachable_and_newer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleanup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_spanning, setup, teardown),
