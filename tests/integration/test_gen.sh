@@ -11,6 +11,8 @@
 #  3. Text output: the line per second and the summary as people read them.
 #  4. Members that never post outlive the node's session idle timeout (5 s here): the
 #     generator keeps their sessions alive (PING), they miss nothing of an 8-second run.
+#  5. Refusals: tokens of another secret end the setup (exit 2, the summary says why); a
+#     bad option exits 2; --help is the manual.
 # rc-timeout: 240
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -106,6 +108,18 @@ rc_assert_file_match "$RC_WORK/text.out" '^  result +OK$' "text: the result"
 rc_log "step 4: members that never post, longer than the session idle timeout"
 gen idle -u 4 -P 1 -n 56 -r 7 -j --room-prefix idle || rc_fail "roomcast-gen (idle) exited $?"
 check_run idle 56 224
+
+rc_log "step 5: refusals"
+head -c 32 /dev/urandom >"$RC_WORK/other-secret"
+rc=0
+gen badkey -u 2 -n 10 -j --setup-timeout 5 -k "$RC_WORK/other-secret" || rc=$?
+rc_assert_eq "$rc" 2 "tokens of another secret: setup failed"
+rc_assert_eq "$(summary badkey .fail)" "a LOGIN was refused (ERROR)" "badkey: why"
+rc_assert_eq "$(summary badkey '.errors."5"')" 2 "badkey: ERROR 5 for each user"
+rc=0
+"$RC_GEN" --users 0 >/dev/null 2>&1 || rc=$?
+rc_assert_eq "$rc" 2 "a bad option"
+rc_assert_match "$("$RC_GEN" --help)" '^NAME' "--help: the manual"
 
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 rc_log "PASS"
