@@ -75,6 +75,8 @@ check_run() { # NAME POSTS DELIVERIES: the accounting of a JSON run
 			"$RC_WORK/$name.out" >/dev/null
 	done
 	rc_assert_int_gt "$(summary "$name" '.deliveries_per_s | floor')" 0 "$name: deliveries/s"
+	rc_assert_eq "$(jq -s '[.[] | select(.type == "interval")] | last | .missing' \
+		"$RC_WORK/$name.out")" 0 "$name: the last line: nothing missing"
 }
 
 rc_log "step 1: 20 users in 2 rooms, 2000 POSTs"

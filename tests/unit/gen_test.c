@@ -133,6 +133,7 @@ test_seq_in_order(void **state)
 	assert_int_equal(s.got, 5000);
 	assert_int_equal(s.dups, 0);
 	assert_int_equal(rg_seq_missing(&s, 5000), 0);
+	assert_int_equal(rg_seq_holes(&s), 0);
 	/* nothing yet of 5001..5010 */
 	assert_int_equal(rg_seq_missing(&s, 5010), 10);
 	assert_int_equal(rg_seq_add(&s, 5000), RG_SEQ_DUP);
@@ -150,6 +151,7 @@ test_seq_history_and_start(void **state)
 	assert_int_equal(rg_seq_add(&s, 100), RG_SEQ_HISTORY);
 	assert_int_equal(rg_seq_add(&s, 101), RG_SEQ_NEW);
 	assert_int_equal(s.got, 1);
+	assert_int_equal(rg_seq_holes(&s), 0); /* history is no hole */
 	assert_int_equal(rg_seq_missing(&s, 50), 0);
 	assert_int_equal(rg_seq_missing(&s, 101), 0);
 	assert_int_equal(rg_seq_missing(&s, 103), 2);
@@ -166,11 +168,14 @@ test_seq_reorder_gaps_dups(void **state)
 	assert_int_equal(rg_seq_add(&s, 5), RG_SEQ_NEW);
 	/* 2 and 4 missing so far */
 	assert_int_equal(rg_seq_missing(&s, 5), 2);
+	assert_int_equal(rg_seq_holes(&s), 2);
 	assert_int_equal(rg_seq_add(&s, 2), RG_SEQ_NEW);
 	assert_int_equal(rg_seq_add(&s, 2), RG_SEQ_DUP);
 	assert_int_equal(rg_seq_missing(&s, 5), 1);
+	assert_int_equal(rg_seq_holes(&s), 1);
 	assert_int_equal(rg_seq_add(&s, 4), RG_SEQ_NEW);
 	assert_int_equal(rg_seq_missing(&s, 5), 0);
+	assert_int_equal(rg_seq_holes(&s), 0);
 	assert_int_equal(s.base, 5); /* the window slid past the run */
 	assert_int_equal(s.got, 5);
 	assert_int_equal(s.dups, 2);
@@ -190,6 +195,7 @@ test_seq_beyond_window(void **state)
 	assert_int_equal(s.given_up, far - RG_SEQ_WINDOW - 2);
 	/* every seq up to far except 1, 3 and far is missing, however it is counted */
 	assert_int_equal(rg_seq_missing(&s, far), far - 3);
+	assert_int_equal(rg_seq_holes(&s), far - 3);
 	/* a given-up seq arriving late cannot be told from a duplicate */
 	assert_int_equal(rg_seq_add(&s, 2), RG_SEQ_DUP);
 	/* just beyond the window, one slot: a shift by one keeps the rest */

@@ -96,6 +96,7 @@ struct rg_counters {
 	uint64_t deliveries;       /* DELIVERs of this run, first copy per (member, room, seq) */
 	uint64_t deliveries_expected; /* members of the room, summed over the ACKs */
 	uint64_t duplicates;
+	uint64_t missing;          /* seqs missing below the highest each member received */
 	uint64_t history;          /* DELIVERs at or below the JOIN's last seq */
 	uint64_t foreign;          /* DELIVERs of another run or client, or of an unknown room */
 	uint64_t errors[RC_E_MAX]; /* ERRORs received, by code */

@@ -154,7 +154,8 @@ static void
 on_deliver(struct rg_gen *g, struct rg_user *u, const struct rc_msg *m, uint64_t now)
 {
 	int r = rg_room_index(g, m->u.deliver.room_id);
-	uint64_t ts, idx;
+	uint64_t ts, idx, holes;
+	enum rg_seq_verdict v;
 	unsigned slot;
 
 	if (r < 0 || !rg_room_member(g, (unsigned)(u - g->users), (unsigned)r, &slot) ||
@@ -162,7 +163,11 @@ on_deliver(struct rg_gen *g, struct rg_user *u, const struct rc_msg *m, uint64_t
 		RG_INC(g, foreign);
 		return;
 	}
-	switch (rg_seq_add(&u->seq[slot], m->u.deliver.seq)) {
+	holes = rg_seq_holes(&u->seq[slot]);
+	v = rg_seq_add(&u->seq[slot], m->u.deliver.seq);
+	if (rg_seq_holes(&u->seq[slot]) != holes) /* a seq skipped, or one filled in */
+		RG_ADD(g, missing, rg_seq_holes(&u->seq[slot]) - holes);
+	switch (v) {
 	case RG_SEQ_HISTORY:
 		RG_INC(g, history);
 		return;

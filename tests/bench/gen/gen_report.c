@@ -55,12 +55,12 @@ interval_line(struct rg_gen *g, double t, double dt, const struct tick_snap *now
 		       "\"joined\":%lu,\"posts\":%lu,\"posts_per_s\":%.0f,\"acks_per_s\":%.0f,"
 		       "\"deliveries_per_s\":%.0f,\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f,"
 		       "\"deliver_p50_us\":%.1f,\"deliver_p99_us\":%.1f,\"resends\":%lu,"
-		       "\"failed\":%lu,\"duplicates\":%lu}\n",
+		       "\"failed\":%lu,\"duplicates\":%lu,\"missing\":%lu}\n",
 		       t, phase_name(ph), RG_GET(g, logged_in), RG_GET(g, joined), now->posts,
 		       posts, acks, dl, us(rg_hist_quantile(&ack, .5)),
 		       us(rg_hist_quantile(&ack, .99)), us(rg_hist_quantile(&dlv, .5)),
 		       us(rg_hist_quantile(&dlv, .99)), RG_GET(g, resends), RG_GET(g, posts_failed),
-		       RG_GET(g, duplicates));
+		       RG_GET(g, duplicates), RG_GET(g, missing));
 	} else if (ph <= RG_PH_JOIN) {
 		printf("[%6.1fs] %-6s users %lu/%u logged in, joins %lu/%lu\n", t, phase_name(ph),
 		       RG_GET(g, logged_in), g->o->users, RG_GET(g, joined),
@@ -68,11 +68,12 @@ interval_line(struct rg_gen *g, double t, double dt, const struct tick_snap *now
 	} else {
 		printf("[%6.1fs] %-6s posts %lu | posts/s %.0f acks/s %.0f deliveries/s %.0f | "
 		       "ack p50/p99 %.0f/%.0f us | deliver p50/p99 %.0f/%.0f us | resends %lu "
-		       "failed %lu dups %lu\n",
+		       "failed %lu dups %lu missing %lu\n",
 		       t, phase_name(ph), now->posts, posts, acks, dl,
 		       us(rg_hist_quantile(&ack, .5)), us(rg_hist_quantile(&ack, .99)),
 		       us(rg_hist_quantile(&dlv, .5)), us(rg_hist_quantile(&dlv, .99)),
-		       RG_GET(g, resends), RG_GET(g, posts_failed), RG_GET(g, duplicates));
+		       RG_GET(g, resends), RG_GET(g, posts_failed), RG_GET(g, duplicates),
+		       RG_GET(g, missing));
 	}
 	fflush(stdout);
 }

@@ -10,6 +10,7 @@ rg_seq_init(struct rg_seq *s, uint64_t start)
 	memset(s, 0, sizeof(*s));
 	s->start = start;
 	s->base = start;
+	s->top = start;
 }
 
 static inline int
@@ -86,6 +87,8 @@ rg_seq_add(struct rg_seq *s, uint64_t seq)
 		s->dups++;
 		return RG_SEQ_DUP;
 	}
+	if (seq > s->top)
+		s->top = seq;
 	if (seq == s->base + 1 && s->inwin == 0) { /* in order, nothing pending above */
 		s->base++;
 		s->got++;
@@ -104,6 +107,12 @@ rg_seq_add(struct rg_seq *s, uint64_t seq)
 	if (i == 0)
 		advance(s);
 	return RG_SEQ_NEW;
+}
+
+uint64_t
+rg_seq_holes(const struct rg_seq *s)
+{
+	return s->top - s->start - s->got;
 }
 
 uint64_t

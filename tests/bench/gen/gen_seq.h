@@ -25,6 +25,7 @@ struct rg_seq {
 	uint64_t dups;     /* seqs received again (or after they were given up) */
 	uint64_t given_up; /* seqs pushed out of the window unseen */
 	uint64_t inwin;    /* bits set in the window (0: in order so far, the fast path) */
+	uint64_t top;      /* the highest seq received (start before any) */
 	uint64_t bits[RG_SEQ_WORDS]; /* bit i: seq base + 1 + i received */
 };
 
@@ -39,6 +40,9 @@ void rg_seq_init(struct rg_seq *s, uint64_t start);
 
 /* Record seq (> 0). */
 enum rg_seq_verdict rg_seq_add(struct rg_seq *s, uint64_t seq);
+
+/* How many seqs below the highest one received are still missing: lost, or late. */
+uint64_t rg_seq_holes(const struct rg_seq *s);
 
 /* How many of the seqs start + 1 .. last this member never received (0 when last <= start). */
 uint64_t rg_seq_missing(const struct rg_seq *s, uint64_t last);
