@@ -117,7 +117,8 @@ rc=0
 gen badkey -u 2 -n 10 -j --setup-timeout 5 -k "$RC_WORK/other-secret" || rc=$?
 rc_assert_eq "$rc" 2 "tokens of another secret: setup failed"
 rc_assert_eq "$(summary badkey .fail)" "a LOGIN was refused (ERROR)" "badkey: why"
-rc_assert_eq "$(summary badkey '.errors."5"')" 2 "badkey: ERROR 5 for each user"
+# the first refusal ends the run: the other user's may not have been read
+rc_assert_int_gt "$(summary badkey '.errors."5"')" 0 "badkey: ERROR 5 (not authenticated)"
 rc=0
 "$RC_GEN" --users 0 >/dev/null 2>&1 || rc=$?
 rc_assert_eq "$rc" 2 "a bad option"

@@ -147,7 +147,8 @@ struct rg_user {
 	uint64_t cookie_mac;
 	char name[RG_NAME_MAX];
 	char token[RC_MAX_TOKEN + 1];
-	uint8_t hdr[RG_L2L4]; /* Ethernet/IPv4/UDP to the node, lengths and checksum 0 */
+	uint8_t hdr[RG_L2L4] __rte_aligned(8); /* Ethernet/IPv4/UDP to the node, lengths and
+						* checksum 0 */
 	/* rooms: slot j is room (i + j) % rooms, j < rooms_per_user */
 	uint64_t *join_tsc;   /* per slot: 0 never sent, UINT64_MAX joined, else last JOIN */
 	struct rg_seq *seq;   /* per slot */
