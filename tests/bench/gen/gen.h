@@ -28,6 +28,8 @@
 
 #define RG_MAX_USERS 65536
 #define RG_MAX_ROOMS 4096
+#define RG_MAX_MEMBERSHIPS (1u << 20)
+#define RG_MAX_SLOTS (1u << 24)
 #define RG_BURST 32
 #define RG_TXQ 1024           /* frames waiting for the TX queue */
 #define RG_L2L4 42            /* Ethernet + IPv4 (no options) + UDP */

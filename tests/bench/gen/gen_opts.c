@@ -306,6 +306,11 @@ check(struct rg_opts *o)
 		return "--rooms-per-user is more than --rooms";
 	if (o->posters == 0 || o->posters > o->users)
 		o->posters = o->users;
+	/* memory: a seq tracker (about 200 bytes) per membership, a slot per POST of a window */
+	if ((uint64_t)o->users * o->rooms_per_user > RG_MAX_MEMBERSHIPS)
+		return "--users x --rooms-per-user is over 1048576 memberships";
+	if ((uint64_t)o->users * o->window > RG_MAX_SLOTS)
+		return "--users x --window is over 16777216";
 	if ((uint64_t)o->client_port + RTE_MIN(o->users, o->users_per_ip) - 1 > 65535)
 		return "--client-port + --users-per-ip goes beyond port 65535";
 	if (o->bundle * (RC_HDR_LEN + 11u + strlen(o->room_prefix) + 5 + o->body) > RC_MAX_DGRAM)
