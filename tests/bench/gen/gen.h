@@ -9,8 +9,10 @@
  * Everything else (users, rooms, windows, seq trackers) belongs to the worker alone.
  *
  * Files: gen_opts.c options and usage; gen_net.c Ethernet/ARP/IPv4/UDP; gen_req.c the
- * requests (LOGIN, JOIN, POST, LOGOUT) and the replies; gen_run.c the worker's loop and
- * phases; gen_report.c the lines and the summary; gen_main.c EAL, port, launch.
+ * users, rooms and requests (LOGIN, JOIN, POST, PING, LOGOUT); gen_reply.c the replies;
+ * gen_run.c the worker's loop and phases; gen_report.c the lines and the summary;
+ * gen_main.c EAL, port, launch. Pure, and unit-tested (tests/unit/gen_test.c): gen_hist.c
+ * the latency histogram, gen_seq.c the seq tracking, gen_body.c the body format.
  */
 #ifndef RG_GEN_H
 #define RG_GEN_H
