@@ -4,7 +4,8 @@
 # DPDK process each, the node the memif server on a socket file in the work dir.
 #  1. 20 users all in 2 rooms, 2000 POSTs: every POST acknowledged, every member got every
 #     message once (deliveries = posts x members, 0 gaps, 0 duplicates), latencies
-#     reported, the JSON lines parse (one per second, then the summary).
+#     reported, the JSON lines parse (one per second, then the summary), the histograms
+#     written as CSV hold every sample.
 #  2. The same users spread one room each (10 members per room), bundles of 4 POSTs per
 #     datagram, at a fixed rate (3 s): the same accounting, lines per second, and the node
 #     stored every POST once.
@@ -81,8 +82,14 @@ check_run() { # NAME POSTS DELIVERIES: the accounting of a JSON run
 }
 
 rc_log "step 1: 20 users in 2 rooms, 2000 POSTs"
-gen all -u 20 -R 2 -n 2000 -w 8 -j || rc_fail "roomcast-gen (all in every room) exited $?"
+gen all -u 20 -R 2 -n 2000 -w 8 -j --hist "$RC_WORK/all.csv" ||
+	rc_fail "roomcast-gen (all in every room) exited $?"
 check_run all 2000 40000
+# the histograms as CSV: every sample in a bucket
+rc_assert_eq "$(awk -F, '$1 == "ack" { n += $4 } END { print n }' "$RC_WORK/all.csv")" 2000 \
+	"all: the ACK latency histogram holds every ACK"
+rc_assert_eq "$(awk -F, '$1 == "deliver" { n += $4 } END { print n }' "$RC_WORK/all.csv")" \
+	40000 "all: the deliver latency histogram holds every delivery"
 rc_assert_eq "$(summary all .members)" 40 "all: 20 members in each of 2 rooms"
 
 rc_log "step 2: spread (1 room per user), bundles of 4, 400 POSTs/s"

@@ -68,6 +68,7 @@ struct rg_opts {
 	bool json;
 	bool quiet;           /* no line per second */
 	bool logout;          /* LOGOUT every user at the end */
+	const char *hist_file; /* the latency histograms as CSV, for plots */
 	/* DPDK */
 	const char *memif;    /* socket path: net_memif0, client role */
 	unsigned memif_rsize; /* log2 of its rings' slots (the client sizes them) */

@@ -71,6 +71,9 @@ static const char usage_text[] =
 "                             then the summary (\"type\":\"summary\")\n"
 "    -q, --quiet              no line per second\n"
 "        --no-logout          leave the sessions open at the end (LOGOUT by default)\n"
+"        --hist FILE          write both latency histograms to FILE as CSV, one line per\n"
+"                             bucket that holds values: kind (ack, deliver), lo_ns, hi_ns,\n"
+"                             count (buckets are 1/64 of their value wide)\n"
 "  DPDK\n"
 "        --memif SOCKET       net_memif0 as a memif client on SOCKET (a file, not abstract)\n"
 "        --memif-rsize N      its rings hold 2^N frames, 8..14 (14: room for the bursts of\n"
@@ -116,7 +119,7 @@ rg_usage(FILE *f)
 
 enum { O_NODE_MAC = 256, O_CLIENT_IP, O_PER_IP, O_CLIENT_PORT, O_MAC, O_TOKENS_KEY, O_KEY_ID,
        O_RPU, O_UPREFIX, O_RPREFIX, O_SETUP, O_RESEND, O_NO_LOGOUT, O_MEMIF, O_DEVICE,
-       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP, O_RSIZE };
+       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP, O_RSIZE, O_HIST };
 
 static const struct option long_opts[] = {
 	{ "server", 1, NULL, 's' },	      { "node-mac", 1, NULL, O_NODE_MAC },
@@ -135,7 +138,7 @@ static const struct option long_opts[] = {
 	{ "no-logout", 0, NULL, O_NO_LOGOUT }, { "memif", 1, NULL, O_MEMIF },
 	{ "device", 1, NULL, O_DEVICE },      { "devargs", 1, NULL, O_DEVARGS },
 	{ "idle-polls", 1, NULL, O_IDLE_POLLS }, { "idle-sleep-us", 1, NULL, O_IDLE_SLEEP },
-	{ "memif-rsize", 1, NULL, O_RSIZE },	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
+	{ "memif-rsize", 1, NULL, O_RSIZE },	{ "hist", 1, NULL, O_HIST },	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
 static int
@@ -283,6 +286,7 @@ other_opt(struct rg_opts *o, int c, char *a)
 	case 'j': o->json = true; return 0;
 	case 'q': o->quiet = true; return 0;
 	case O_NO_LOGOUT: o->logout = false; return 0;
+	case O_HIST: o->hist_file = a; return 0;
 	case O_MEMIF: o->memif = a; return 0;
 	case O_DEVICE: o->device = a; return 0;
 	case O_DEVARGS: o->devargs = a; return 0;

@@ -4,6 +4,7 @@
  * counters and the interval's histograms, read relaxed), then the summary once it is done
  * (its state is then ours to read). Text for people, JSON lines with -j.
  */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -284,11 +285,38 @@ rg_exit_status(struct rg_gen *g)
 	return status_of(g, &s);
 }
 
+static void
+hist_csv(FILE *f, const char *kind, const struct rg_hist *h)
+{
+	unsigned b;
+
+	for (b = 0; b < RG_HIST_BUCKETS; b++)
+		if (h->b[b])
+			fprintf(f, "%s,%lu,%lu,%lu\n", kind, rg_hist_bucket_lo(b),
+				rg_hist_bucket_hi(b), h->b[b]);
+}
+
+/* The histograms to o->hist_file; 0 or -errno. */
+static int
+write_hists(const struct rg_gen *g)
+{
+	FILE *f = fopen(g->o->hist_file, "w");
+	int rc;
+
+	if (f == NULL)
+		return -errno;
+	fprintf(f, "kind,lo_ns,hi_ns,count\n");
+	hist_csv(f, "ack", &g->ack_lat);
+	hist_csv(f, "deliver", &g->dlv_lat);
+	rc = ferror(f) ? -EIO : 0;
+	return fclose(f) != 0 && rc == 0 ? -errno : rc;
+}
+
 void
 rg_report_summary(struct rg_gen *g)
 {
 	struct summary s;
-	int status;
+	int status, rc;
 
 	summarize(g, &s);
 	status = status_of(g, &s);
@@ -297,4 +325,8 @@ rg_report_summary(struct rg_gen *g)
 	else
 		summary_text(g, &s, status);
 	fflush(stdout);
+	rc = g->o->hist_file ? write_hists(g) : 0;
+	if (rc < 0)
+		fprintf(stderr, "roomcast-gen: cannot write %s: %s\n", g->o->hist_file,
+			strerror(-rc));
 }
