@@ -15,6 +15,9 @@
 #     generator keeps their sessions alive (PING), they miss nothing of an 8-second run.
 #  5. Refusals: tokens of another secret end the setup (exit 2, the summary says why); a
 #     bad option exits 2; --help is the manual.
+#  6. A node with two workers (two memif queue pairs: memif has no RSS, queue q is worker
+#     q's), the generator on two queues, four rooms: the same accounting, both workers
+#     received and stored POSTs.
 # rc-timeout: 240
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -136,5 +139,20 @@ rc=0
 rc_assert_eq "$rc" 2 "a bad option"
 rc_assert_match "$("$RC_GEN" --help)" '^NAME' "--help: the manual"
 
+rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
+
+rc_log "step 6: two workers, two queue pairs"
+RC_WORKERS=2 RC_POST_RATE=100000 RC_POST_BURST=100000 \
+	rc_write_node_conf "$RC_CONF" net_memif0 "role=server,id=0,socket=$MEMIF_SOCK,socket-abstract=no"
+sed -i 's/,qpairs=2//' "$RC_CONF" # an af_packet argument: memif takes the queue counts as they are
+rc_assert_file_match "$RC_CONF" 'rx_queues = 2; tx_queues = 2;' "two queue pairs"
+rc_start_node
+gen two -u 20 -R 4 --rooms-per-user 2 -n 2000 -w 8 -j --queues 2 --room-prefix two ||
+	rc_fail "roomcast-gen (two workers) exited $?"
+check_run two 2000 20000
+for w in 0 1; do
+	rc_assert_int_gt "$(rc_stat ".lcores[$w].rx")" 0 "worker $w received on its queue"
+	rc_assert_int_gt "$(rc_stat ".lcores[$w].posts_stored")" 0 "worker $w stored POSTs"
+done
 rc_stop_node || rc_fail "roomcastd did not exit cleanly on SIGTERM (exit $RC_NODE_EXIT)"
 rc_log "PASS"

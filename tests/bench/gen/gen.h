@@ -33,7 +33,8 @@
 #define RG_MAX_MEMBERSHIPS (1u << 20)
 #define RG_MAX_SLOTS (1u << 24)
 #define RG_BURST 32
-#define RG_TXQ 1024           /* frames waiting for the TX queue */
+#define RG_TXQ 1024           /* frames waiting for a TX queue */
+#define RG_MAX_QUEUES 8
 #define RG_L2L4 42            /* Ethernet + IPv4 (no options) + UDP */
 #define RG_NAME_MAX 48
 
@@ -72,6 +73,7 @@ struct rg_opts {
 	/* DPDK */
 	const char *memif;    /* socket path: net_memif0, client role */
 	unsigned memif_rsize; /* log2 of its rings' slots (the client sizes them) */
+	unsigned queues;      /* queue pairs: user i sends on queue i % queues */
 	const char *device;   /* else this device ... */
 	const char *devargs;  /* ... with these arguments */
 	unsigned idle_sleep_us; /* 0: poll without pause */
@@ -144,6 +146,7 @@ struct rg_user {
 	uint32_t ip;          /* host order */
 	uint16_t port;
 	uint8_t state;        /* enum rg_user_state */
+	uint8_t q;            /* the queue it sends on */
 	bool cookie;          /* the node asked for a LOGIN_COOKIE */
 	uint64_t session;
 	uint64_t tx_tsc;      /* last LOGIN / LOGOUT sent */
@@ -186,8 +189,10 @@ struct rg_gen {
 	uint64_t t_tokens;
 	unsigned next_poster, next_login, next_join_user;
 	uint64_t logins_inflight;
-	struct rte_mbuf *txq[RG_TXQ];
-	unsigned txq_n;
+	struct rg_txq {
+		struct rte_mbuf *m[RG_TXQ];
+		unsigned n;
+	} txq[RG_MAX_QUEUES];
 	volatile int stop;    /* set by the main lcore (a signal) */
 	const char *fail_msg;
 	/* shared with the main lcore */
@@ -234,8 +239,14 @@ int rg_room_index(const struct rg_gen *g, uint32_t room_id);
 
 /* gen_run.c */
 int rg_run_worker(void *arg);
-/* Queue m for TX (sent by the loop); false when the queue is full (m is freed). */
-bool rg_tx(struct rg_gen *g, struct rte_mbuf *m);
+/* Queue m for TX queue q (sent by the loop); false when it is full (m is freed). */
+bool rg_tx(struct rg_gen *g, unsigned q, struct rte_mbuf *m);
+/* Room for more than one frame on TX queue q. */
+static inline bool
+rg_tx_room(const struct rg_gen *g, unsigned q)
+{
+	return g->txq[q].n < RG_TXQ - 1;
+}
 
 /* gen_report.c */
 void rg_report_loop(struct rg_gen *g, unsigned worker_lcore);

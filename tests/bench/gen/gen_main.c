@@ -81,7 +81,7 @@ port_conf(const struct rg_opts *o, struct rc_port_conf *pc)
 		snprintf(pc->device, sizeof(pc->device), "%s", o->device);
 		n = snprintf(pc->args, sizeof(pc->args), "%s", o->devargs ? o->devargs : "");
 	}
-	pc->rx_queues = pc->tx_queues = 1;
+	pc->rx_queues = pc->tx_queues = o->queues;
 	pc->rx_desc = pc->tx_desc = 1024;
 	pc->mtu = 1500;
 	return n < 0 || n >= (int)sizeof(pc->args) ? -ENAMETOOLONG : 0;

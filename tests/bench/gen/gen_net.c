@@ -130,7 +130,7 @@ arp_rx(struct rg_gen *g, struct rte_mbuf *m)
 		return;
 	r = rg_net_arp(g, true, &arp->arp_data.arp_sha, tip, sip);
 	if (r != NULL)
-		rg_tx(g, r);
+		rg_tx(g, 0, r);
 }
 
 void

@@ -78,6 +78,8 @@ static const char usage_text[] =
 "        --memif SOCKET       net_memif0 as a memif client on SOCKET (a file, not abstract)\n"
 "        --memif-rsize N      its rings hold 2^N frames, 8..14 (14: room for the bursts of\n"
 "                             a fan-out while the generator is off its core)\n"
+"        --queues N           queue pairs, 1..%u (1): user i sends on queue i %% N; for a node\n"
+"                             with N workers over memif (no RSS: queue q reaches worker q)\n"
 "        --device DEV         or another DPDK device (net_af_packet0, a PCI address, ...)\n"
 "        --devargs ARGS       its arguments\n"
 "        --idle-polls N       empty polls before a pause (100)\n"
@@ -114,12 +116,12 @@ static const char usage_text[] =
 void
 rg_usage(FILE *f)
 {
-	fprintf(f, usage_text, RG_BODY_MIN, RC_MAX_BODY);
+	fprintf(f, usage_text, RG_BODY_MIN, RC_MAX_BODY, RG_MAX_QUEUES);
 }
 
 enum { O_NODE_MAC = 256, O_CLIENT_IP, O_PER_IP, O_CLIENT_PORT, O_MAC, O_TOKENS_KEY, O_KEY_ID,
        O_RPU, O_UPREFIX, O_RPREFIX, O_SETUP, O_RESEND, O_NO_LOGOUT, O_MEMIF, O_DEVICE,
-       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP, O_RSIZE, O_HIST };
+       O_DEVARGS, O_IDLE_POLLS, O_IDLE_SLEEP, O_RSIZE, O_HIST, O_QUEUES };
 
 static const struct option long_opts[] = {
 	{ "server", 1, NULL, 's' },	      { "node-mac", 1, NULL, O_NODE_MAC },
@@ -138,7 +140,7 @@ static const struct option long_opts[] = {
 	{ "no-logout", 0, NULL, O_NO_LOGOUT }, { "memif", 1, NULL, O_MEMIF },
 	{ "device", 1, NULL, O_DEVICE },      { "devargs", 1, NULL, O_DEVARGS },
 	{ "idle-polls", 1, NULL, O_IDLE_POLLS }, { "idle-sleep-us", 1, NULL, O_IDLE_SLEEP },
-	{ "memif-rsize", 1, NULL, O_RSIZE },	{ "hist", 1, NULL, O_HIST },	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
+	{ "queues", 1, NULL, O_QUEUES },	{ "memif-rsize", 1, NULL, O_RSIZE },	{ "hist", 1, NULL, O_HIST },	{ "help", 0, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
 static int
@@ -226,6 +228,7 @@ defaults(struct rg_opts *o)
 	o->idle_polls = 100;
 	o->idle_sleep_us = 50;
 	o->memif_rsize = 14;
+	o->queues = 1;
 }
 
 /* Options of the workload (numbers); -EINVAL when c is not one of them or out of range. */
@@ -264,6 +267,7 @@ workload_opt(struct rg_opts *o, int c, const char *a)
 	case O_IDLE_POLLS: return uint_opt(a, 1, 100000000, &o->idle_polls);
 	case O_IDLE_SLEEP: return uint_opt(a, 0, 1000000, &o->idle_sleep_us);
 	case O_RSIZE: return uint_opt(a, 8, 14, &o->memif_rsize);
+	case O_QUEUES: return uint_opt(a, 1, RG_MAX_QUEUES, &o->queues);
 	}
 	return -ENOENT;
 }

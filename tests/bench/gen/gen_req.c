@@ -206,6 +206,7 @@ users_setup(struct rg_gen *g)
 		snprintf(u->name, sizeof(u->name), "%s%u", o->user_prefix, i);
 		u->ip = o->client_ip + i / o->users_per_ip;
 		u->port = (uint16_t)(o->client_port + i % o->users_per_ip);
+		u->q = (uint8_t)(i % o->queues);
 		u->quota = i < o->posters ? (uint64_t)o->posts / o->posters + (i < rest) : 0;
 		u->join_tsc = calloc(o->rooms_per_user, sizeof(*u->join_tsc));
 		u->seq = calloc(o->rooms_per_user, sizeof(*u->seq));
@@ -287,7 +288,7 @@ send_one(struct rg_gen *g, struct rg_user *u, struct rc_msg *msg)
 		return (int)n;
 	}
 	rg_net_finish(m, (uint16_t)n);
-	return rg_tx(g, m) ? 0 : -ENOBUFS;
+	return rg_tx(g, u->q, m) ? 0 : -ENOBUFS;
 }
 
 int
@@ -384,7 +385,7 @@ rg_send_posts(struct rg_gen *g, struct rg_user *u, unsigned n, uint64_t now)
 	for (i = 0; i < n; i++)
 		plen += write_post(g, u, p + plen, claim(g, u, now));
 	rg_net_finish(m, plen);
-	(void)rg_tx(g, m); /* dropped: the slots stay, their resends will go */
+	(void)rg_tx(g, u->q, m); /* dropped: the slots stay, their resends will go */
 	u->req_tsc = now;
 	if (g->c.posts_sent == 0)
 		RG_SET(g, t_first_post, now);
@@ -408,7 +409,7 @@ rg_resend_posts(struct rg_gen *g, struct rg_user *u, uint64_t now)
 		if (m == NULL)
 			return;
 		rg_net_finish(m, write_post(g, u, p, k));
-		if (!rg_tx(g, m))
+		if (!rg_tx(g, u->q, m))
 			return;
 		s->last_tsc = now;
 		RG_INC(g, resends);

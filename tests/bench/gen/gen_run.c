@@ -20,29 +20,49 @@
 #define RX_BURSTS 8
 
 bool
-rg_tx(struct rg_gen *g, struct rte_mbuf *m)
+rg_tx(struct rg_gen *g, unsigned q, struct rte_mbuf *m)
 {
-	if (g->txq_n == RG_TXQ) {
+	struct rg_txq *t = &g->txq[q];
+
+	if (t->n == RG_TXQ) {
 		rte_pktmbuf_free(m);
 		return false;
 	}
-	g->txq[g->txq_n++] = m;
+	t->m[t->n++] = m;
 	return true;
 }
 
+/* What the TX queues take now; the rest waits for the next loop. */
 static unsigned
 tx_flush(struct rg_gen *g)
 {
+	unsigned q, total = 0;
 	uint16_t sent;
 
-	if (g->txq_n == 0)
-		return 0;
-	sent = rte_eth_tx_burst(g->port_id, 0, g->txq, (uint16_t)RTE_MIN(g->txq_n, 512u));
-	if (sent < g->txq_n)
-		memmove(g->txq, g->txq + sent, (g->txq_n - sent) * sizeof(g->txq[0]));
-	g->txq_n -= sent;
-	RG_ADD(g, tx_frames, sent);
-	return sent;
+	for (q = 0; q < g->o->queues; q++) {
+		struct rg_txq *t = &g->txq[q];
+
+		if (t->n == 0)
+			continue;
+		sent = rte_eth_tx_burst(g->port_id, (uint16_t)q, t->m,
+					(uint16_t)RTE_MIN(t->n, 512u));
+		if (sent < t->n)
+			memmove(t->m, t->m + sent, (t->n - sent) * sizeof(t->m[0]));
+		t->n -= sent;
+		total += sent;
+	}
+	RG_ADD(g, tx_frames, total);
+	return total;
+}
+
+static unsigned
+tx_pending(const struct rg_gen *g)
+{
+	unsigned q, n = 0;
+
+	for (q = 0; q < g->o->queues; q++)
+		n += g->txq[q].n;
+	return n;
 }
 
 static void
@@ -75,7 +95,7 @@ step_arp(struct rg_gen *g, uint64_t now)
 	g->t_phase = now;
 	m = rg_net_arp(g, false, NULL, g->o->client_ip, g->o->server_ip);
 	if (m != NULL)
-		rg_tx(g, m);
+		rg_tx(g, 0, m);
 }
 
 static void
@@ -159,7 +179,7 @@ post_burst(struct rg_gen *g, uint64_t now)
 	unsigned dgrams = 0, tried, n, sent;
 
 	for (tried = 0; tried < g->o->posters && dgrams < RG_BURST; tried++) {
-		if (g->txq_n >= RG_TXQ - 1)
+		if (!rg_tx_room(g, g->users[g->next_poster].q))
 			break;
 		n = rate_allows(g, now, g->o->bundle);
 		if (n == 0)
@@ -213,7 +233,7 @@ step_logout(struct rg_gen *g, uint64_t now)
 	for (i = 0; i < g->o->users; i++) {
 		struct rg_user *u = &g->users[i];
 
-		if (u->state == RG_U_IN && u->tx_tsc < g->t_phase && g->txq_n < RG_TXQ - 1)
+		if (u->state == RG_U_IN && u->tx_tsc < g->t_phase && rg_tx_room(g, u->q))
 			rg_send_logout(g, u, now);
 	}
 	if (RG_GET(g, byes) >= g->o->users || elapsed(g, g->t_phase, now, LOGOUT_WAIT_MS / 1e3))
@@ -234,7 +254,7 @@ keepalive(struct rg_gen *g, uint64_t now)
 		struct rg_user *u = &g->users[i];
 
 		if (u->state == RG_U_IN && now - u->req_tsc > g->keepalive_cyc &&
-		    g->txq_n < RG_TXQ - 1)
+		    rg_tx_room(g, u->q))
 			rg_send_ping(g, u, now);
 	}
 }
@@ -270,20 +290,21 @@ static unsigned
 rx_burst(struct rg_gen *g, uint64_t now)
 {
 	struct rte_mbuf *pkts[RG_BURST];
-	unsigned total = 0, b;
+	unsigned total = 0, b, q;
 	uint16_t n, i;
 
-	for (b = 0; b < RX_BURSTS; b++) {
-		n = rte_eth_rx_burst(g->port_id, 0, pkts, RG_BURST);
-		for (i = 0; i < n; i++)
-			rg_net_rx(g, pkts[i], now);
-		if (n == 0)
-			break;
-		rte_pktmbuf_free_bulk(pkts, n);
-		total += n;
-		if (n < RG_BURST)
-			break;
-	}
+	for (q = 0; q < g->o->queues; q++)
+		for (b = 0; b < RX_BURSTS; b++) {
+			n = rte_eth_rx_burst(g->port_id, (uint16_t)q, pkts, RG_BURST);
+			for (i = 0; i < n; i++)
+				rg_net_rx(g, pkts[i], now);
+			if (n == 0)
+				break;
+			rte_pktmbuf_free_bulk(pkts, n);
+			total += n;
+			if (n < RG_BURST)
+				break;
+		}
 	RG_ADD(g, rx_frames, total);
 	return total;
 }
@@ -317,7 +338,7 @@ rg_run_worker(void *arg)
 			rte_delay_us_sleep(g->o->idle_sleep_us);
 		}
 	}
-	while (g->txq_n && tx_flush(g)) /* the last LOGOUTs */
+	while (tx_pending(g) && tx_flush(g)) /* the last LOGOUTs */
 		;
 	return ph == RG_PH_FAILED ? -1 : 0;
 }
