@@ -50,7 +50,8 @@
  *                   (rc_wal_truncate_above, which clears the replica's writer_start)
  *   ROOMS     W->R  u16 count (1..RC_REPL_BATCH_MAX), count times: u32 room_id,
  *                   u64 created_ms, u64 last_seq, u8 name_len, u8 creator_len,
- *                   u8 flags (RC_WAL_ROOM_ARCHIVED...), name, creator
+ *                   u8 flags (RC_WAL_ROOM_ARCHIVED...), [u64 deleted_lsn: iff flags
+ *                   has RC_WAL_ROOM_DELETED], name, creator
  *                   (rc_wal_apply_rooms)
  *   RESET     W->R  u64 lsn: the next record is lsn + 1 (rc_wal_reset_to)
  *   AUX       W->R  1..65535 opaque bytes for the peer's control thread (not stored)
@@ -129,7 +130,7 @@ struct rc_wal;
 
 #define RC_REPL_MAGIC "RCRP"
 #define RC_REPL_VERSION 3 /* 2: frames after the handshake are sealed (see above); 3: ROOMS
-			   * frames carry each room's flags */
+			   * frames carry each room's flags (and a tombstone's deleted_lsn) */
 #define RC_REPL_FRAME_MAX (1u << 20) /* bytes after the length field */
 #define RC_REPL_BATCH_MAX 1024u      /* records or rooms per frame */
 #define RC_REPL_NONCE_LEN 32

@@ -186,10 +186,13 @@ replica_rooms_decode(const struct repl_scope *sc, struct rd *b, unsigned n,
 		nl = rc_repl_rd8(b);
 		cl = rc_repl_rd8(b);
 		fl = rc_repl_rd8(b);
+		if (fl & RC_WAL_ROOM_DELETED)
+			rooms[i].deleted_lsn = rc_repl_rd64(b);
 		np = rc_repl_rd_take(b, nl);
 		cp = rc_repl_rd_take(b, cl);
 		if (b->bad || memchr(np, '\0', nl) != NULL || memchr(cp, '\0', cl) != NULL ||
-		    (fl & ~RC_WAL_ROOM_FLAGS) != 0)
+		    (fl & ~RC_WAL_ROOM_FLAGS) != 0 ||
+		    ((fl & RC_WAL_ROOM_DELETED) && rooms[i].deleted_lsn == 0))
 			return -EPROTO;
 		rooms[i].flags = fl;
 		{

@@ -261,7 +261,7 @@ room_frames_add(void *arg, const struct rc_wal_room *room)
 	struct room_frames *f = arg;
 	struct repl_conn *c = f->c;
 	size_t nl = strlen(room->name), cl = strlen(room->creator);
-	uint8_t h[REPL_ROOM_FIXED];
+	uint8_t h[REPL_ROOM_FIXED + 8]; /* and a tombstone's deleted_lsn */
 
 	if (f->off >= 0 && f->n == RC_REPL_BATCH_MAX && room_frames_close(f) != 0)
 		return -ENOMEM;
@@ -282,7 +282,10 @@ room_frames_add(void *arg, const struct rc_wal_room *room)
 	h[20] = (uint8_t)nl;
 	h[21] = (uint8_t)cl;
 	h[22] = room->flags;
-	if (rc_repl_frame_put(c, h, sizeof(h)) != 0 || rc_repl_frame_put(c, room->name, nl) != 0 ||
+	rc_put_be64(h + REPL_ROOM_FIXED, room->deleted_lsn); /* sent for a tombstone only */
+	if (rc_repl_frame_put(c, h, room->flags & RC_WAL_ROOM_DELETED ? sizeof(h) : REPL_ROOM_FIXED) !=
+		    0 ||
+	    rc_repl_frame_put(c, room->name, nl) != 0 ||
 	    rc_repl_frame_put(c, room->creator, cl) != 0)
 		return -ENOMEM;
 	f->n++;

@@ -76,7 +76,7 @@ struct rc_wal_stats {
 	uint64_t map_size;        /* bytes */
 	uint64_t map_used;        /* bytes in use: the pages up to the last one in use minus
 				   * the free pages on LMDB's freelist, times the page size */
-	uint64_t rooms;           /* rooms stored */
+	uint64_t rooms;           /* room records stored (a deleted room's tombstone too) */
 	uint64_t messages;        /* messages stored */
 	bool full;                /* above the high-water mark */
 	bool nosync;              /* the environment commits without fsync (wal.nosync): an
@@ -120,13 +120,26 @@ struct rc_wal_stats {
  * log entry goes once drained, its room record never (keep_records 0: nothing is
  * trimmed). Trimming runs in bounded chunks so that it never holds up a commit long.
  */
+/*
+ * Deleted rooms. An RC_WAL_ROOM_SET record whose flags have RC_WAL_ROOM_DELETED makes the
+ * room a tombstone: its record stays (name, creator, flags) with deleted_lsn, the LSN of
+ * the log entry that set it. Then the writer completes with status -ENOENT a message
+ * (RC_WAL_MSG) for it, stored nothing (a POST that was on its way when the room was
+ * deleted), and an RC_WAL_ROOM_SET for it (no undelete); an RC_WAL_ROOM creating its id
+ * gets -EEXIST until rc_wal_trimmed_lsn() >= deleted_lsn, and then replaces it in the same
+ * transaction: what is left of the old room (messages, log entries, re-sent POST keys, its
+ * last seq) goes, and the new room starts from seq 1. An RC_WAL_ROOM with the flag is
+ * refused (-EINVAL): a room is deleted by a state change only.
+ */
+
 struct rc_wal_logrec {
 	uint64_t lsn;
 	uint8_t kind; /* enum rc_wal_kind */
 	uint32_t room_id;
 	uint64_t seq;   /* RC_WAL_MSG */
 	uint64_t ts_ms;
-	uint64_t cmid;  /* RC_WAL_MSG; a room: its flags (as stored now) */
+	uint64_t cmid;  /* RC_WAL_MSG; a room: its flags (as stored now; RC_WAL_ROOM_DELETED
+			 * only in the entry that deleted it, lsn == its deleted_lsn) */
 	struct rc_str user; /* sender, or the room's creator */
 	struct rc_str body; /* message body, or the room's name */
 	uint32_t value_len; /* stored bytes, for backlog accounting */
@@ -145,9 +158,16 @@ void rc_wal_set_drained(struct rc_wal *w, uint64_t lsn);
  * rc_wal_last_lsn() (it can lag a commit that readers already see). Any thread. */
 uint64_t rc_wal_drained_lsn(const struct rc_wal *w);
 uint64_t rc_wal_last_lsn(const struct rc_wal *w);
-uint64_t rc_wal_trimmed_lsn(const struct rc_wal *w); /* TEMP stub */
 
-/* The room's name by id, copied into buf (NUL-terminated). 0; -ENOENT (no such room);
+/* Every log entry at or below this LSN is gone (the trim point the writing thread
+ * published; 0 while nothing was trimmed, always 0 with keep_records 0). A deleted room's
+ * id may be created again once its deleted_lsn is at or below it: its entries were all
+ * drained and, with HA, acknowledged by the peer (the trim is bounded by both). Any
+ * thread. */
+uint64_t rc_wal_trimmed_lsn(const struct rc_wal *w);
+
+/* The room's name by id, copied into buf (NUL-terminated); a deleted room's too (the log's
+ * readers need it for its entries). 0; -ENOENT (no such room);
  * -ERANGE when buf is too small for the name; -EINVAL for a NULL buf or len 0; -EIO for a
  * malformed record; -errno. On -ENOENT, -ERANGE and -EIO buf holds "". Read txn. */
 int rc_wal_room_name(struct rc_wal *w, uint32_t room_id, char *buf, size_t len);
@@ -162,7 +182,8 @@ struct rc_wal_room {
 	uint8_t name_len;    /* the stored lengths (a damaged or injected name may hold a NUL) */
 	uint8_t creator_len;
 	uint8_t flags;       /* RC_WAL_ROOM_ARCHIVED... */
-	uint64_t deleted_lsn; /* TEMP stub */
+	uint64_t deleted_lsn; /* the LSN of the log entry that set RC_WAL_ROOM_DELETED (0
+			       * unless flags has it) */
 };
 
 /* Open (creating if needed) the environment, ring and record pool. Needs an initialised
@@ -188,13 +209,16 @@ struct rte_ring *rc_wal_ring(struct rc_wal *w);
 bool rc_wal_full(const struct rc_wal *w);
 
 /* Call cb for every stored room, in room_id order; a non-zero return from cb stops the
- * walk and is returned. Else 0, or -errno (-EIO for a malformed record). */
+ * walk and is returned. Else 0, or -errno (-EIO for a malformed record). A deleted room
+ * (tombstone) is reported too, with RC_WAL_ROOM_DELETED and its deleted_lsn: not a room
+ * to serve, an id to reuse once rc_wal_trimmed_lsn() reaches its deleted_lsn. */
 int rc_wal_load_rooms(struct rc_wal *w, int (*cb)(void *arg, const struct rc_wal_room *r),
 		      void *arg);
 
 /* Call cb for the messages of room_id with from_seq <= seq <= to_seq, in seq order, at most
  * max of them; a non-zero return from cb stops (that message is not counted). Returns the
- * number of messages cb took (returned 0 for), or -errno. */
+ * number of messages cb took (returned 0 for), or -errno. A deleted room has none (here
+ * and in rc_wal_read_last*, rc_wal_read_dkeys). */
 int rc_wal_read(struct rc_wal *w, uint32_t room_id, uint64_t from_seq, uint64_t to_seq,
 		unsigned max, int (*cb)(void *arg, const struct rc_wal_msg *m), void *arg);
 
@@ -243,14 +267,21 @@ int rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n);
  * conf.nosync), with their LSNs: recs[0].lsn must be rc_wal_last_lsn() + 1 and the rest
  * consecutive, else -EINVAL and nothing is written. A MSG is stored as the writer stores it
  * (its message, log entry and the room's last seq), a ROOM creates the room; an entry
- * already stored under the same key is overwritten (the writer's copy wins). The same
- * transaction persists a drained marker set meanwhile and trims. 0 or -errno (-EINVAL also
- * for a malformed record). Any thread but a worker lcore; see above. */
+ * already stored under the same key is overwritten (the writer's copy wins). A room entry
+ * with RC_WAL_ROOM_DELETED makes a tombstone whose deleted_lsn is the entry's LSN; after it
+ * a message or state change of that room is refused (-EINVAL, nothing written), and a
+ * creation of its id first deletes what is left of the old room here (its log entries up
+ * to deleted_lsn, messages, keys, last seq). The same transaction persists a drained
+ * marker set meanwhile and trims. 0 or -errno (-EINVAL also for a malformed record). Any
+ * thread but a worker lcore; see above. */
 int rc_wal_apply(struct rc_wal *w, const struct rc_wal_logrec *recs, unsigned n);
 
 /* Stores rooms without log entries or LSNs (a reset's snapshot of the writer's rooms):
- * each room is created or overwritten, and its last seq raised to r->last_seq. One
- * transaction. 0, -EINVAL (malformed: empty or long name) or -errno. */
+ * each room is created or overwritten, and its last seq raised to r->last_seq; a tombstone
+ * keeps r->deleted_lsn. A stored room that is not the writer's (another name, creator or
+ * creation time, or a tombstone where the writer has a room: deleted and created again
+ * meanwhile) loses its messages, log entries, keys and last seq first. One transaction.
+ * 0, -EINVAL (malformed: empty or long name) or -errno. */
 int rc_wal_apply_rooms(struct rc_wal *w, const struct rc_wal_room *rooms, unsigned n);
 
 /* Deletes every log record with an LSN above lsn and what it created (a message; a ROOM
@@ -258,7 +289,9 @@ int rc_wal_apply_rooms(struct rc_wal *w, const struct rc_wal_room *rooms, unsign
  * message, and makes lsn the last LSN (persisted; the drained marker, the peer's ack and
  * the trim point are lowered to it if above). Records above lsn whose log entries were
  * already trimmed cannot be found and stay. It also clears the writer start (persisted):
- * the log is now a copy of the current writer's, none of it written here. lsn at or above
+ * the log is now a copy of the current writer's, none of it written here. A removed state
+ * change puts back the flags it replaced (a removed deletion: the room again, messages
+ * accepted). lsn at or above
  * the last LSN only clears the writer start. 0 or -errno. */
 int rc_wal_truncate_above(struct rc_wal *w, uint64_t lsn);
 

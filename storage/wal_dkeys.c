@@ -28,26 +28,7 @@
 static int
 dkeys_drop_upto(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t to)
 {
-	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
-	MDB_val key, val;
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, w->dkeys, &cur);
-
-	if (rc != 0)
-		return wal_err(rc);
-	for (;;) {
-		key = (MDB_val){ .mv_size = rc_wal_msg_key(kbuf, room_id, 0), .mv_data = kbuf };
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc != 0 || key.mv_size != RC_WAL_MSG_KEY_LEN ||
-		    rc_get_be32(key.mv_data) != room_id ||
-		    rc_get_be64((const uint8_t *)key.mv_data + 4) > to)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : wal_err(rc);
+	return wal_drop_room_keys(txn, w->dkeys, room_id, to);
 }
 
 int
@@ -138,7 +119,10 @@ rc_wal_read_dkeys(struct rc_wal *w, uint32_t room_id,
 	rc = wal_read_begin(w, w->dkeys, &txn, &cur);
 	if (rc != 0)
 		return rc;
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+	/* a deleted room's keys stay until its id is created again: not served */
+	for (rc = wal_room_gone(w, txn, room_id) ? MDB_NOTFOUND :
+						   mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == 0;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		const uint8_t *v = val.mv_data;
 

@@ -72,6 +72,18 @@ rc_wal_u64_decode(const void *val, size_t len, uint64_t *v)
 }
 
 bool
+rc_wal_seqs_decode(const void *val, size_t len, uint64_t *last, bool *deleted)
+{
+	const uint8_t *v = val;
+
+	if (len != RC_WAL_U64_LEN && (len != RC_WAL_SEQS_TOMB_LEN || v[RC_WAL_U64_LEN] != 1))
+		return false;
+	*last = rc_get_be64(v);
+	*deleted = len == RC_WAL_SEQS_TOMB_LEN;
+	return true;
+}
+
+bool
 rc_wal_msg_key_next(uint8_t *key)
 {
 	for (int i = RC_WAL_MSG_KEY_LEN - 1; i >= 0; i--)
@@ -103,6 +115,8 @@ rc_wal_rec_check(const struct rc_wal_rec *r)
 	if (r->kind == RC_WAL_ROOM && r->seq != 0 &&
 	    (r->seq & ~(uint64_t)0xff) != RC_WAL_STATE_MARK)
 		return -EINVAL;
+	if (r->kind == RC_WAL_ROOM && r->seq == 0 && (r->cmid & RC_WAL_ROOM_DELETED))
+		return -EINVAL; /* a room is deleted by a state change, never created so */
 	if (r->kind == RC_WAL_ROOM)
 		return r->body_len >= 1 && r->body_len <= RC_MAX_ROOM ? 0 : -EINVAL;
 	return -EINVAL;
@@ -121,17 +135,22 @@ rc_wal_msg_val(uint8_t *buf, const struct rc_wal_rec *r)
 }
 
 size_t
-rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r)
+rc_wal_room_val(uint8_t *buf, const struct rc_wal_rec *r, uint64_t deleted_lsn)
 {
+	size_t len = ROOM_HDR_LEN + (size_t)r->body_len + r->user_len;
+
 	rc_put_be64(buf, r->ts_ms);
 	buf[8] = (uint8_t)r->body_len;
 	buf[9] = r->user_len;
 	memcpy(buf + ROOM_HDR_LEN, r->body, r->body_len);
 	memcpy(buf + ROOM_HDR_LEN + r->body_len, r->user, r->user_len);
 	if (r->cmid == 0)
-		return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len;
-	buf[ROOM_HDR_LEN + r->body_len + r->user_len] = (uint8_t)r->cmid;
-	return ROOM_HDR_LEN + (size_t)r->body_len + r->user_len + 1;
+		return len;
+	buf[len++] = (uint8_t)r->cmid;
+	if (!(r->cmid & RC_WAL_ROOM_DELETED))
+		return len;
+	rc_put_be64(buf + len, deleted_lsn);
+	return len + RC_WAL_U64_LEN;
 }
 
 int
@@ -153,18 +172,31 @@ rc_wal_msg_decode(const void *key, size_t klen, const void *val, size_t vlen,
 	return 0;
 }
 
+/* The length a room value with a flags byte must have (base: without it): a tombstone's
+ * deleted_lsn follows the byte. */
+static size_t
+room_val_len(size_t base, uint8_t flags)
+{
+	return base + 1 + (flags & RC_WAL_ROOM_DELETED ? RC_WAL_U64_LEN : 0);
+}
+
 int
 rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 		   struct rc_wal_room *r, char name[RC_MAX_ROOM + 1],
 		   char creator[RC_MAX_USER + 1])
 {
 	const uint8_t *v = val;
+	uint8_t flags = 0;
 	size_t base;
 
 	if (klen != RC_WAL_ROOM_KEY_LEN || vlen < ROOM_HDR_LEN)
 		return -EIO;
 	base = (size_t)ROOM_HDR_LEN + v[8] + v[9];
-	if (v[8] > RC_MAX_ROOM || v[9] > RC_MAX_USER || (vlen != base && vlen != base + 1))
+	if (v[8] > RC_MAX_ROOM || v[9] > RC_MAX_USER || vlen < base)
+		return -EIO;
+	if (vlen > base)
+		flags = v[base];
+	if (vlen > base && vlen != room_val_len(base, flags))
 		return -EIO;
 	memcpy(name, v + ROOM_HDR_LEN, v[8]);
 	name[v[8]] = '\0';
@@ -176,6 +208,8 @@ rc_wal_room_decode(const void *key, size_t klen, const void *val, size_t vlen,
 				   .creator = creator,
 				   .name_len = v[8],
 				   .creator_len = v[9],
-				   .flags = vlen > base ? v[base] : 0 };
+				   .flags = flags,
+				   .deleted_lsn = flags & RC_WAL_ROOM_DELETED ?
+							  rc_get_be64(v + base + 1) : 0 };
 	return 0;
 }

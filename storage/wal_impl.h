@@ -115,6 +115,7 @@ struct rc_wal {
 	_Atomic uint64_t drain_req;     /* rc_wal_set_drained(), any thread; <= lsn_hi */
 	/* the writing thread's own */
 	uint64_t trim_to;        /* every message with an LSN <= trim_to is trimmed */
+	_Atomic uint64_t trimmed_lsn; /* trim_to, published (wal_set_trim_to) */
 	uint64_t space_check_us; /* the last freelist walk */
 	bool space_stale;        /* a commit skipped the walk: redo it when idle */
 	bool enospc;             /* the last commit of records failed with MDB_MAP_FULL */
@@ -291,6 +292,48 @@ bool wal_maint_pending(const struct rc_wal *w, bool marker_only);
 /* A transaction for the drained marker and at most budget deletions; the budget halves
  * while the map is full. 0 or -errno (counted). Writing thread; takes w->wlock. */
 int wal_maintain(struct rc_wal *w, unsigned budget);
+
+/* Sets w->trim_to and publishes it (rc_wal_trimmed_lsn). Writing thread. */
+static inline void
+wal_set_trim_to(struct rc_wal *w, uint64_t lsn)
+{
+	w->trim_to = lsn;
+	atomic_store_explicit(&w->trimmed_lsn, lsn, memory_order_release);
+}
+
+/* One "seqs" update per room noted so far in t (wal_seq_note). */
+int wal_seqs_flush(struct rc_wal *w, struct wal_txn *t);
+
+/* ---- wal_tomb.c: deleted rooms (tombstones) ---- */
+
+/* room_id's "seqs" value: its last seq and the tombstone byte. 0, -ENOENT (none: *last 0,
+ * *deleted false), -EIO (malformed) or -errno. Any transaction. */
+int wal_seqs_get(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t *last,
+		 bool *deleted);
+int wal_seqs_put(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t last,
+		 bool deleted);
+
+/* Whether room_id is a tombstone (its "seqs" value says so). Any transaction. */
+bool wal_room_gone(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
+
+/* room_id's "rooms" entry decoded: 0, -ENOENT, -EIO or -errno. Any transaction. */
+int wal_room_get(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, struct rc_wal_room *r,
+		 char name[RC_MAX_ROOM + 1], char creator[RC_MAX_USER + 1]);
+
+/* Sets room_id's tombstone byte in "seqs", after the seqs of the messages t stored so far
+ * (their last seq counts, later ones are refused). */
+int wal_tomb_mark(struct rc_wal *w, struct wal_txn *t, uint32_t room_id);
+/* Clears it, in a transaction without pending seqs (a truncation). */
+int wal_tomb_unmark(struct rc_wal *w, MDB_txn *txn, uint32_t room_id);
+
+/* Deletes the entries (room_id, seq <= to) of a database keyed like "msgs" ("msgs",
+ * "dkeys"). In txn. */
+int wal_drop_room_keys(MDB_txn *txn, MDB_dbi dbi, uint32_t room_id, uint64_t to);
+
+/* Deletes what is left of room_id before its id is created again: its log entries up to
+ * LSN upto, messages, re-sent POST keys and "seqs" (not its "rooms" entry: the caller
+ * overwrites it). In t. */
+int wal_room_purge(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t upto);
 
 /* ---- wal_log.c: the commit log ---- */
 

@@ -250,6 +250,12 @@ rc_wal_last_lsn(const struct rc_wal *w)
 	return wal_load(&w->last_lsn);
 }
 
+uint64_t
+rc_wal_trimmed_lsn(const struct rc_wal *w)
+{
+	return wal_load(&w->trimmed_lsn);
+}
+
 /* ---- reading the log ---- */
 
 /* The full record of log entry e, from its "msgs" or "rooms" entry in txn; a room's strings
@@ -285,7 +291,9 @@ wal_logrec_fill(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_logent *e,
 	rc = rc_wal_room_decode(key.mv_data, key.mv_size, val.mv_data, val.mv_size, &r, name,
 				creator);
 	lr->ts_ms = r.created_ms;
-	lr->cmid = r.flags;
+	/* the room as it is now, but deleted only in the tombstone's own entry: the entries
+	 * before it (its creation, state changes) describe a room its messages belonged to */
+	lr->cmid = e->lsn == r.deleted_lsn ? r.flags : r.flags & ~RC_WAL_ROOM_DELETED;
 	/* the stored lengths, not strlen: a NUL inside must reach the checks (wal_valid.h) */
 	lr->user = (struct rc_str){ .p = creator, .len = r.creator_len };
 	lr->body = (struct rc_str){ .p = name, .len = r.name_len };
@@ -401,11 +409,6 @@ wal_log_state_load(struct rc_wal *w)
 	wal_store(&w->drained, v[1]);
 	wal_store(&w->drain_req, v[1]);
 	wal_store(&w->backlog_bytes, v[2]);
-	w->trim_to = v[3] - 1;
+	wal_set_trim_to(w, v[3] - 1);
 	return 0;
-}
-uint64_t
-rc_wal_trimmed_lsn(const struct rc_wal *w) /* TEMP stub */
-{
-	return __atomic_load_n(&w->trim_to, __ATOMIC_ACQUIRE);
 }

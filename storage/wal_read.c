@@ -106,7 +106,10 @@ rc_wal_read(struct rc_wal *w, uint32_t room_id, uint64_t from_seq, uint64_t to_s
 	rc = wal_read_begin(w, w->msgs, &txn, &cur);
 	if (rc != 0)
 		return rc;
-	rc = wal_walk(cur, room_id, from_seq, to_seq, max, cb, arg);
+	if (wal_room_gone(w, txn, room_id))
+		rc = 0; /* deleted: its messages are no room's any more */
+	else
+		rc = wal_walk(cur, room_id, from_seq, to_seq, max, cb, arg);
 	wal_read_end(txn, cur);
 	return rc;
 }
@@ -125,7 +128,8 @@ rc_wal_read_last_to(struct rc_wal *w, uint32_t room_id, uint64_t to_seq, unsigne
 	rc = wal_read_begin(w, w->msgs, &txn, &cur);
 	if (rc != 0)
 		return rc;
-	rc = wal_first_of_last(cur, room_id, to_seq, n, &first);
+	rc = wal_room_gone(w, txn, room_id) ? MDB_NOTFOUND :
+					       wal_first_of_last(cur, room_id, to_seq, n, &first);
 	if (rc == 0)
 		rc = wal_walk(cur, room_id, first, to_seq, n, cb, arg);
 	else
@@ -147,12 +151,11 @@ rc_wal_read_last(struct rc_wal *w, uint32_t room_id, unsigned n,
 static int
 wal_room_last_seq(struct rc_wal *w, MDB_cursor *msgs, uint32_t room_id, uint64_t *last)
 {
-	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN];
 	MDB_val mkey, mval;
+	bool deleted;
 	int rc;
 
-	rc = wal_get_u64(mdb_cursor_txn(msgs), w->seqs, kbuf, rc_wal_room_key(kbuf, room_id),
-			 last);
+	rc = wal_seqs_get(w, mdb_cursor_txn(msgs), room_id, last, &deleted);
 	if (rc == -ENOENT || rc == -EIO)
 		*last = 0;
 	else if (rc != 0)

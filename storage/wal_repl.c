@@ -165,9 +165,11 @@ wal_rec_from_log(struct rc_wal_rec *r, const struct rc_wal_logrec *lr)
 	return rc_wal_rec_check(r);
 }
 
-/* Puts r (overwriting) into "msgs" or "rooms"; *vlen gets the value's length. */
+/* Puts r (overwriting) into "msgs" or "rooms" (a tombstone's with deleted_lsn); *vlen gets
+ * the value's length. */
 static int
-wal_put_copy(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r, size_t *vlen)
+wal_put_copy(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r, uint64_t deleted_lsn,
+	     size_t *vlen)
 {
 	uint8_t kbuf[RC_WAL_MSG_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
 	bool msg = r->kind == RC_WAL_MSG;
@@ -176,10 +178,69 @@ wal_put_copy(struct rc_wal *w, MDB_txn *txn, const struct rc_wal_rec *r, size_t 
 
 	key.mv_size = msg ? rc_wal_msg_key(kbuf, r->room_id, r->seq) :
 			    rc_wal_room_key(kbuf, r->room_id);
-	val.mv_size = msg ? rc_wal_msg_val(vbuf, r) : rc_wal_room_val(vbuf, r);
+	val.mv_size = msg ? rc_wal_msg_val(vbuf, r) : rc_wal_room_val(vbuf, r, deleted_lsn);
 	*vlen = val.mv_size;
 	rc = wal_err(mdb_put(txn, msg ? w->msgs : w->rooms, &key, &val, 0));
 	return rc == 0 ? wal_dkey_put(w, txn, r) : rc;
+}
+
+/* The writer's rules for a tombstoned room, on the replica: a record from before its
+ * deletion (streamed after a reset whose ROOMS brought the tombstone) is its past: stored,
+ * but a room entry leaves the tombstone's record as it is (1); the tombstone's own entry
+ * is written again (0); after it, only a new room of its id, which first takes what is
+ * left of the old one (the writer trimmed past the tombstone before it created that room).
+ * -EINVAL for a record the writer would have refused. */
+static int
+wal_apply_tomb_rules(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_logrec *lr,
+		     const struct rc_wal_rec *r)
+{
+	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
+	struct rc_wal_room cur;
+	uint64_t dl;
+	int rc;
+
+	if (!wal_room_gone(w, t->txn, r->room_id))
+		return 0;
+	rc = wal_room_get(w, t->txn, r->room_id, &cur, name, creator);
+	if (rc != 0 && rc != -ENOENT && rc != -EIO)
+		return rc;
+	dl = rc == 0 ? cur.deleted_lsn : 0;
+	if (lr->lsn < dl)
+		return r->kind == RC_WAL_MSG ? 0 : 1;
+	if (lr->lsn == dl && r->kind == RC_WAL_ROOM && (r->cmid & RC_WAL_ROOM_DELETED))
+		return 0;
+	if (r->kind != RC_WAL_ROOM || r->seq != 0)
+		return -EINVAL;
+	return wal_room_purge(w, t, r->room_id, dl != 0 ? dl : UINT64_MAX);
+}
+
+/* Applies one of the writer's log records in t. */
+static int
+wal_apply_one(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_logrec *lr,
+	      struct rc_wal_rec *r)
+{
+	bool del = lr->kind == RC_WAL_ROOM && (lr->cmid & RC_WAL_ROOM_DELETED);
+	uint8_t vbuf[RC_WAL_VAL_MAX];
+	size_t vlen;
+	int rc = wal_rec_from_log(r, lr);
+
+	if (rc == 0)
+		rc = wal_apply_tomb_rules(w, t, lr, r);
+	if (rc == 1) /* the room's past: its log entry only */
+		vlen = rc_wal_room_val(vbuf, r, 0);
+	else if (rc == 0)
+		rc = wal_put_copy(w, t->txn, r, del ? lr->lsn : 0, &vlen);
+	if (rc == 0 || rc == 1)
+		rc = wal_log_append(w, t, r->kind, r->room_id, r->seq, vlen);
+	if (rc == 0 && r->kind == RC_WAL_MSG)
+		rc = wal_seq_note(w, t, r->room_id, r->seq);
+	if (rc == 0 && del)
+		rc = wal_tomb_mark(w, t, r->room_id);
+	if (rc == 0) {
+		t->stored++;
+		t->bytes += vlen;
+	}
+	return rc;
 }
 
 struct wal_apply {
@@ -195,23 +256,9 @@ wal_fill_apply(struct rc_wal *w, struct wal_txn *t, void *arg)
 	int rc = 0;
 
 	for (unsigned i = 0; i < a->n && rc == 0; i++) {
-		const struct rc_wal_logrec *lr = &a->recs[i];
-		struct rc_wal_rec *r = &a->scratch;
-		size_t vlen;
-
-		if (lr->lsn != t->lsn + 1)
+		if (a->recs[i].lsn != t->lsn + 1)
 			return -EINVAL; /* checked before; the log moved under us */
-		rc = wal_rec_from_log(r, lr);
-		if (rc == 0)
-			rc = wal_put_copy(w, t->txn, r, &vlen);
-		if (rc == 0)
-			rc = wal_log_append(w, t, r->kind, r->room_id, r->seq, vlen);
-		if (rc == 0 && r->kind == RC_WAL_MSG)
-			rc = wal_seq_note(w, t, r->room_id, r->seq);
-		if (rc == 0) {
-			t->stored++;
-			t->bytes += vlen;
-		}
+		rc = wal_apply_one(w, t, &a->recs[i], &a->scratch);
 	}
 	return rc;
 }
@@ -260,6 +307,26 @@ struct wal_rooms {
 	struct rc_wal_rec scratch;
 };
 
+/* Whether the stored room of room's id is another room than the writer's (deleted there,
+ * and the id created again, while this replica was away): its remains go first. */
+static int
+wal_rooms_replaced(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_room *room)
+{
+	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
+	struct rc_wal_room cur;
+	int rc = wal_room_get(w, t->txn, room->room_id, &cur, name, creator);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0 && cur.created_ms == room->created_ms && strcmp(name, room->name) == 0 &&
+	    strcmp(creator, room->creator) == 0 &&
+	    (!(cur.flags & RC_WAL_ROOM_DELETED) || (room->flags & RC_WAL_ROOM_DELETED)))
+		return 0;
+	if (rc != 0 && rc != -EIO)
+		return rc;
+	return wal_room_purge(w, t, room->room_id, UINT64_MAX);
+}
+
 static int
 wal_fill_rooms(struct rc_wal *w, struct wal_txn *t, void *arg)
 {
@@ -269,7 +336,9 @@ wal_fill_rooms(struct rc_wal *w, struct wal_txn *t, void *arg)
 	for (unsigned i = 0; i < a->n && rc == 0; i++) {
 		const struct rc_wal_room *room = &a->rooms[i];
 		struct rc_wal_logrec lr = { .kind = RC_WAL_ROOM, .room_id = room->room_id,
-					    .ts_ms = room->created_ms, .cmid = room->flags };
+					    .ts_ms = room->created_ms,
+					    .cmid = room->flags & ~RC_WAL_ROOM_DELETED };
+		bool del = room->flags & RC_WAL_ROOM_DELETED;
 		size_t vlen;
 
 		if (room->name == NULL || room->creator == NULL)
@@ -279,10 +348,15 @@ wal_fill_rooms(struct rc_wal *w, struct wal_txn *t, void *arg)
 		lr.user = (struct rc_str){ .p = room->creator,
 					   .len = (uint16_t)strnlen(room->creator, RC_MAX_USER + 1) };
 		rc = wal_rec_from_log(&a->scratch, &lr);
+		a->scratch.cmid = room->flags;
 		if (rc == 0)
-			rc = wal_put_copy(w, t->txn, &a->scratch, &vlen);
+			rc = wal_rooms_replaced(w, t, room);
+		if (rc == 0)
+			rc = wal_put_copy(w, t->txn, &a->scratch, room->deleted_lsn, &vlen);
 		if (rc == 0 && room->last_seq > 0)
 			rc = wal_seq_raise(w, t->txn, room->room_id, room->last_seq);
+		if (rc == 0 && del)
+			rc = wal_tomb_mark(w, t, room->room_id);
 		t->dirty = true;
 	}
 	return rc;
@@ -349,7 +423,7 @@ wal_cut_of(struct wal_cuts *c, uint32_t room_id)
 }
 
 /* Puts the flags a state change replaced back into room_id's record (a truncated state
- * change); a room no longer stored stays so. */
+ * change; a tombstone becomes the room again); a room no longer stored stays so. */
 static int
 wal_cut_state(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint8_t flags)
 {
@@ -375,8 +449,11 @@ wal_cut_state(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint8_t flags)
 	rc = wal_rec_from_log(&r, &lr);
 	if (rc != 0)
 		return rc;
-	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &r), .mv_data = vbuf };
-	return wal_err(mdb_put(txn, w->rooms, &key, &val, 0));
+	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &r, cur.deleted_lsn), .mv_data = vbuf };
+	rc = wal_err(mdb_put(txn, w->rooms, &key, &val, 0));
+	if (rc == 0 && (cur.flags & RC_WAL_ROOM_DELETED) && !(flags & RC_WAL_ROOM_DELETED))
+		rc = wal_tomb_unmark(w, txn, room_id);
+	return rc;
 }
 
 /* Deletes the record of log entry e (a message, or a room with its last seq), or undoes a

@@ -24,21 +24,20 @@
 
 /* ---- records and their last seqs ---- */
 
-/* Raises room_id's last seq in "seqs" to seq (a malformed entry is replaced). */
+/* Raises room_id's last seq in "seqs" to seq (a malformed entry is replaced; a tombstone's
+ * stays: nothing is stored after it). */
 int
 wal_seq_raise(struct rc_wal *w, MDB_txn *txn, uint32_t room_id, uint64_t seq)
 {
-	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN];
 	uint64_t cur;
-	int rc;
+	bool deleted;
+	int rc = wal_seqs_get(w, txn, room_id, &cur, &deleted);
 
-	rc_wal_room_key(kbuf, room_id);
-	rc = wal_get_u64(txn, w->seqs, kbuf, sizeof(kbuf), &cur);
-	if (rc == 0 && cur >= seq)
+	if (rc == 0 && (cur >= seq || deleted))
 		return 0;
 	if (rc != 0 && rc != -ENOENT && rc != -EIO)
 		return rc;
-	return wal_put_u64(txn, w->seqs, kbuf, sizeof(kbuf), seq);
+	return wal_seqs_put(w, txn, room_id, seq, false);
 }
 
 static int
@@ -52,7 +51,7 @@ wal_seq_cmp(const void *a, const void *b)
 }
 
 /* One "seqs" update per room of w->seqbuf: its highest seq. */
-static int
+int
 wal_seqs_flush(struct rc_wal *w, struct wal_txn *t)
 {
 	struct wal_seq *s = w->seqbuf;
@@ -76,61 +75,56 @@ wal_seq_note(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq
 	return rc;
 }
 
-/* Whether a message with this seq may be stored in its room: seq 1, or right after the
- * room's last stored seq (its message, or "seqs" when that message was trimmed). A gap is
- * never stored (wal.h, -ESPIPE): the dataplane hands a refused seq back instead. */
+/* Whether a message with this seq may be stored in its room: not a tombstone (-ENOENT);
+ * with strict_seq, seq 1 or right after the room's last stored seq ("seqs", or its
+ * message stored earlier in this transaction). A gap is never stored (wal.h, -ESPIPE):
+ * the dataplane hands a refused seq back instead. */
 static int
-wal_seq_follows(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
+wal_msg_admit(struct rc_wal *w, struct wal_txn *t, uint32_t room_id, uint64_t seq)
 {
 	uint8_t kbuf[RC_WAL_MSG_KEY_LEN];
 	MDB_val key = { .mv_size = rc_wal_msg_key(kbuf, room_id, seq - 1), .mv_data = kbuf };
 	MDB_val val;
-	uint64_t last = 0;
-	int rc;
+	uint64_t last;
+	bool deleted;
+	int rc = wal_seqs_get(w, t->txn, room_id, &last, &deleted);
 
-	if (!w->strict_seq)
-		return 0;
-	if (seq > 1) {
-		rc = mdb_get(t->txn, w->msgs, &key, &val);
-		if (rc == 0)
-			return 0; /* (a (room, seq) stored already is refused by the put) */
-		if (rc != MDB_NOTFOUND)
-			return wal_err(rc);
-	}
-	rc = wal_get_u64(t->txn, w->seqs, kbuf, rc_wal_room_key(kbuf, room_id), &last);
 	if (rc != 0 && rc != -ENOENT && rc != -EIO)
 		return rc;
-	if (rc != 0)
-		last = 0;
+	if (deleted)
+		return -ENOENT;
+	if (!w->strict_seq || last == seq - 1)
+		return 0;
 	if (last >= seq)
 		return -EEXIST; /* the room is past it already (its message trimmed) */
-	return last == seq - 1 ? 0 : -ESPIPE;
+	if (seq == 1)
+		return -ESPIPE;
+	rc = mdb_get(t->txn, w->msgs, &key, &val); /* "seqs" is raised at the commit */
+	if (rc == 0)
+		return 0; /* (a (room, seq) stored already is refused by the put) */
+	return rc == MDB_NOTFOUND ? -ESPIPE : wal_err(rc);
 }
 
 /* A stored room's new flags (RC_WAL_ROOM_SET): its record rewritten, logged as a room
- * entry whose seq says what it replaced. Status -ENOENT when the room is not stored. */
+ * entry whose seq says what it replaced; deleting it makes a tombstone whose deleted_lsn is
+ * that entry's. Status -ENOENT when the room is not stored or is a tombstone already. */
 static int
 wal_put_room_state(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 {
 	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
 	uint8_t kbuf[RC_WAL_ROOM_KEY_LEN], vbuf[RC_WAL_VAL_MAX];
-	MDB_val key = { .mv_size = rc_wal_room_key(kbuf, r->room_id), .mv_data = kbuf };
-	MDB_val val;
+	MDB_val key = { .mv_size = rc_wal_room_key(kbuf, r->room_id), .mv_data = kbuf }, val;
+	bool del = r->cmid & RC_WAL_ROOM_DELETED;
 	struct rc_wal_rec room;
 	struct rc_wal_room cur;
-	int rc = mdb_get(t->txn, w->rooms, &key, &val);
+	int rc = wal_room_get(w, t->txn, r->room_id, &cur, name, creator);
 
-	if (rc == MDB_NOTFOUND) {
-		r->status = -ENOENT;
+	if (rc == -ENOENT || rc == -EIO || (rc == 0 && (cur.flags & RC_WAL_ROOM_DELETED))) {
+		r->status = (int8_t)(rc == -EIO ? -EIO : -ENOENT);
 		return 0;
 	}
 	if (rc != 0)
-		return wal_err(rc);
-	if (rc_wal_room_decode(key.mv_data, key.mv_size, val.mv_data, val.mv_size, &cur, name,
-			       creator) != 0) {
-		r->status = -EIO;
-		return 0;
-	}
+		return rc;
 	memset(&room, 0, offsetof(struct rc_wal_rec, ctx));
 	room.ts_ms = cur.created_ms;
 	room.cmid = r->cmid;
@@ -138,16 +132,51 @@ wal_put_room_state(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 	room.body_len = cur.name_len;
 	memcpy(room.user, creator, cur.creator_len);
 	memcpy(room.body, name, cur.name_len);
-	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &room), .mv_data = vbuf };
+	val = (MDB_val){ .mv_size = rc_wal_room_val(vbuf, &room, t->lsn + 1), .mv_data = vbuf };
 	rc = wal_err(mdb_put(t->txn, w->rooms, &key, &val, 0));
 	if (rc == 0)
 		rc = wal_log_append(w, t, RC_WAL_ROOM, r->room_id, RC_WAL_STATE_MARK | cur.flags,
 				    val.mv_size);
+	if (rc == 0 && del)
+		rc = wal_tomb_mark(w, t, r->room_id);
 	if (rc == 0) {
 		t->stored++;
 		t->bytes += val.mv_size;
 	}
 	return rc;
+}
+
+/* A creation whose id is stored already: -EEXIST, unless the stored room is a tombstone
+ * the log is trimmed past (every entry of it drained and, with HA, acknowledged): then what
+ * is left of it goes, and the caller stores the new room over it (0). */
+static int
+wal_room_reuse(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r)
+{
+	char name[RC_MAX_ROOM + 1], creator[RC_MAX_USER + 1];
+	struct rc_wal_room cur;
+	int rc = wal_room_get(w, t->txn, r->room_id, &cur, name, creator);
+
+	if (rc == -EIO || (rc == 0 && (!(cur.flags & RC_WAL_ROOM_DELETED) ||
+				       cur.deleted_lsn > t->trim_to)))
+		return -EEXIST;
+	if (rc != 0)
+		return rc;
+	return wal_room_purge(w, t, r->room_id, cur.deleted_lsn);
+}
+
+/* Stores a new room's record (val), over a tombstone its id may reuse. 0, -EEXIST or
+ * -errno. */
+static int
+wal_room_put(struct rc_wal *w, struct wal_txn *t, const struct rc_wal_rec *r, MDB_val *key,
+	     MDB_val val)
+{
+	MDB_val v = val; /* a refused put points it at the stored value */
+	int rc = mdb_put(t->txn, w->rooms, key, &v, MDB_NOOVERWRITE);
+
+	if (rc != MDB_KEYEXIST)
+		return wal_err(rc);
+	rc = wal_room_reuse(w, t, r);
+	return rc == 0 ? wal_err(mdb_put(t->txn, w->rooms, key, &val, 0)) : rc;
 }
 
 /* Puts one record with its log entry and sets its status. Returns 0, or -errno when the
@@ -170,8 +199,8 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 		return 0;
 	}
 	if (msg) {
-		rc = wal_seq_follows(w, t, r->room_id, r->seq);
-		if (rc == -ESPIPE || rc == -EEXIST) {
+		rc = wal_msg_admit(w, t, r->room_id, r->seq);
+		if (rc == -ESPIPE || rc == -EEXIST || rc == -ENOENT) {
 			r->status = (int8_t)rc;
 			t->seq_gaps += rc == -ESPIPE;
 			return 0;
@@ -182,15 +211,16 @@ wal_put_rec(struct rc_wal *w, struct wal_txn *t, struct rc_wal_rec *r)
 		val.mv_size = rc_wal_msg_val(vbuf, r);
 	} else {
 		key.mv_size = rc_wal_room_key(kbuf, r->room_id);
-		val.mv_size = rc_wal_room_val(vbuf, r);
+		val.mv_size = rc_wal_room_val(vbuf, r, 0);
 	}
-	rc = mdb_put(t->txn, msg ? w->msgs : w->rooms, &key, &val, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST) {
+	rc = msg ? wal_err(mdb_put(t->txn, w->msgs, &key, &val, MDB_NOOVERWRITE)) :
+		   wal_room_put(w, t, r, &key, val);
+	if (rc == -EEXIST) {
 		r->status = -EEXIST;
 		return 0;
 	}
-	rc = rc != 0 ? wal_err(rc) :
-		       wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
+	if (rc == 0)
+		rc = wal_log_append(w, t, r->kind, r->room_id, msg ? r->seq : 0, val.mv_size);
 	if (rc == 0 && msg)
 		rc = wal_dkey_put(w, t->txn, r);
 	if (rc == 0 && msg)
@@ -252,7 +282,7 @@ wal_txn_exec(struct rc_wal *w, wal_fill_fn fill, void *arg, unsigned trim_budget
 	if (rc != 0 || !t->dirty) {
 		mdb_txn_abort(t->txn);
 		if (rc == 0)
-			w->trim_to = t->trim_to; /* a target with nothing left below it */
+			wal_set_trim_to(w, t->trim_to); /* a target with nothing left below it */
 		return rc;
 	}
 	if (t->lsn > wal_load(&w->lsn_hi))
@@ -260,7 +290,7 @@ wal_txn_exec(struct rc_wal *w, wal_fill_fn fill, void *arg, unsigned trim_budget
 	rc = wal_err(mdb_txn_commit(t->txn));
 	if (rc != 0)
 		return rc;
-	w->trim_to = t->trim_to;
+	wal_set_trim_to(w, t->trim_to);
 	wal_publish(w, t);
 	return 0;
 }

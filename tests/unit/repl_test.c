@@ -37,6 +37,7 @@ struct fx {
 	struct rte_ring *cqa, *cqb;   /* their completion rings */
 	struct rc_repl *ra, *rb;
 	uint64_t keep;                /* keep_records of both */
+	uint64_t keep_b;              /* B's instead (0: keep) */
 };
 
 static unsigned ring_id;
@@ -64,7 +65,7 @@ wal_open(struct fx *f, const char *sub, struct rte_ring **cq)
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
 	c = fx_conf(path);
-	c.keep_records = f->keep;
+	c.keep_records = f->keep_b != 0 && strcmp(sub, "b") == 0 ? f->keep_b : f->keep;
 	w = rc_wal_open(&c, err, sizeof(err));
 	if (w == NULL)
 		fail_msg("rc_wal_open: %s", err);
@@ -302,9 +303,13 @@ dump_room_cb(void *arg, const struct rc_wal_room *r)
 {
 	char line[1024];
 
-	snprintf(line, sizeof(line), "room %u %llu %llu %s %s%s\n", r->room_id,
+	char del[32] = "";
+
+	if (r->flags & RC_WAL_ROOM_DELETED)
+		snprintf(del, sizeof(del), " deleted@%llu", (unsigned long long)r->deleted_lsn);
+	snprintf(line, sizeof(line), "room %u %llu %llu %s %s%s%s\n", r->room_id,
 		 (unsigned long long)r->created_ms, (unsigned long long)r->last_seq, r->name,
-		 r->creator, r->flags & RC_WAL_ROOM_ARCHIVED ? " archived" : "");
+		 r->creator, r->flags & RC_WAL_ROOM_ARCHIVED ? " archived" : "", del);
 	dump_add(arg, line);
 	return 0;
 }
@@ -1569,12 +1574,246 @@ test_big_backlog(void **state)
 			 0);
 }
 
+/* ---- deleted rooms (tombstones) ---- */
+
+/* Whether dump(w, from) holds line. */
+static bool
+dump_has(struct rc_wal *w, uint64_t from, const char *line)
+{
+	char *x = dump(w, from);
+	bool has = strstr(x, line) != NULL;
+
+	free(x);
+	return has;
+}
+
+static void
+post_room_at(struct rc_wal *w, uint32_t room, uint64_t created, const char *name)
+{
+	struct rc_wal_rec *r = rec_get(w);
+
+	fx_room(r, room, created, "alice", name);
+	post(w, r);
+}
+
+/* The next completion's status (5 s at most; 1: none came). */
+static int
+completion_status(struct rc_wal *w, struct rte_ring *cq)
+{
+	uint64_t end = ms_now() + WAIT_MS;
+	void *p;
+	int st;
+
+	while (rte_ring_dequeue(cq, &p) != 0)
+		if (ms_now() > end)
+			return 1;
+		else
+			sleep_ms(1);
+	st = ((struct rc_wal_rec *)p)->status;
+	rte_mempool_put(rc_wal_pool(w), p);
+	return st;
+}
+
+static bool
+wait_trimmed(struct rc_wal *w, uint64_t lsn)
+{
+	uint64_t end = ms_now() + WAIT_MS;
+
+	while (rc_wal_trimmed_lsn(w) < lsn && ms_now() < end)
+		sleep_ms(2);
+	return rc_wal_trimmed_lsn(w) >= lsn;
+}
+
+/* The WAL calls alone: a tombstone applied takes the entry's LSN; the writer's rules hold
+ * on the replica (no message, no state change after it); a truncation of the tombstone
+ * brings the room back, messages accepted again. */
+static void
+test_wal_apply_tombstone(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_logrec room = { .lsn = 1, .kind = RC_WAL_ROOM, .room_id = 9, .ts_ms = 1,
+				      .user = { "c", 1 }, .body = { "nine", 4 } };
+	struct rc_wal_logrec msg = { .lsn = 2, .kind = RC_WAL_MSG, .room_id = 9, .seq = 1,
+				     .user = { "u", 1 }, .body = { "b", 1 } };
+	struct rc_wal_logrec tomb = room;
+
+	f->wa = wal_open(f, "a", &f->cqa);
+	assert_int_equal(rc_wal_apply(f->wa, &room, 1), 0);
+	assert_int_equal(rc_wal_apply(f->wa, &msg, 1), 0);
+	tomb.lsn = 3;
+	tomb.seq = RC_WAL_STATE_MARK;
+	tomb.cmid = RC_WAL_ROOM_DELETED;
+	assert_int_equal(rc_wal_apply(f->wa, &tomb, 1), 0);
+	assert_true(dump_has(f->wa, 1, "room 9 1 1 nine c deleted@3\n"));
+	msg.lsn = 4;
+	msg.seq = 2;
+	assert_int_equal(rc_wal_apply(f->wa, &msg, 1), -EINVAL);
+	tomb.lsn = 4;
+	tomb.seq = RC_WAL_STATE_MARK | RC_WAL_ROOM_DELETED;
+	tomb.cmid = 0;
+	assert_int_equal(rc_wal_apply(f->wa, &tomb, 1), -EINVAL);
+	assert_int_equal(rc_wal_last_lsn(f->wa), 3);
+	assert_int_equal(rc_wal_truncate_above(f->wa, 2), 0);
+	assert_true(dump_has(f->wa, 1, "room 9 1 1 nine c\n"));
+	msg.lsn = 3;
+	assert_int_equal(rc_wal_apply(f->wa, &msg, 1), 0);
+	assert_true(dump_has(f->wa, 1, "room 9 1 2 nine c\n"));
+}
+
+/* A room deleted on the writer: the tombstone streamed (RECORDS) with the same deleted_lsn;
+ * once the writer trimmed past it, the id created again reaches the replica as a fresh room:
+ * the replica's own old entries of it are gone, its log reads, the old messages are not
+ * the new room's. */
+static void
+test_room_tombstone_stream(void **state)
+{
+	struct fx *f = *state;
+	char *x;
+
+	f->keep = 5;
+	f->keep_b = 1000; /* the replica keeps the old room's entries */
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 3, "a"); /* LSN 2..4 */
+	post_room_state(f->wa, 1, RC_WAL_ROOM_DELETED); /* LSN 5 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 5));
+	assert_same(f->wa, f->wb, 1);
+	x = dump(f->wb, 1);
+	assert_non_null(strstr(x, "room 1 1700000000001 3 lobby alice deleted@5\n"));
+	free(x);
+	post_msg(f->wa, 1, 4, "late");
+	assert_int_equal(completion_status(f->wa, f->cqa), -ENOENT);
+	post_room_at(f->wa, 1, 42, "again"); /* not trimmed yet */
+	assert_int_equal(completion_status(f->wa, f->cqa), -EEXIST);
+	/* push the writer's keep window past the tombstone */
+	post_room(f->wa, 2, "dev"); /* LSN 6 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 2, 1, 6, "a"); /* LSN 7..12 */
+	rc_wal_set_drained(f->wa, 12);
+	assert_true(wait_trimmed(f->wa, 5));
+	post_room_at(f->wa, 1, 42, "again"); /* LSN 13 */
+	assert_int_equal(completion_status(f->wa, f->cqa), 0);
+	write_msgs(f->wa, f->cqa, 1, 1, 2, "n"); /* LSN 14, 15 */
+	assert_true(wait_lsn(f->wb, 15));
+	x = dump(f->wb, 1);
+	assert_non_null(strstr(x, "room 1 42 2 again alice\n"));
+	assert_non_null(strstr(x, "msg 1 2 1002 n-r1s2\n"));
+	assert_null(strstr(x, "a-r1s"));       /* no old message, in the log or read */
+	assert_null(strstr(x, "\n5 "));         /* the replica's old tombstone entry */
+	assert_null(strstr(x, "lobby"));
+	free(x);
+	x = dump(f->wa, 13);
+	{
+		char *y = dump(f->wb, 13); /* (B keeps more of room 2's messages) */
+
+		*strstr(x, "msg ") = '\0';
+		*strstr(y, "msg ") = '\0';
+		assert_string_equal(x, y);
+		free(y);
+	}
+	free(x);
+}
+
+/* A replica away while rooms are deleted: the reset's ROOMS frames carry each tombstone
+ * with its deleted_lsn; a room deleted and created again meanwhile replaces the replica's
+ * copy of the old one (its old messages gone). */
+static void
+test_room_tombstone_reset(void **state)
+{
+	struct fx *f = *state;
+	uint64_t first = 0, last;
+	char *x;
+
+	f->keep = 5;
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	post_room(f->wa, 3, "old");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 3, 1, 3, "o"); /* LSN 3..5 */
+	assert_true(wait_lsn(f->wb, 5));
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_room(f->wa, 2, "gone"); /* LSN 6 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 2, 1, 2, "g"); /* LSN 7, 8 */
+	post_room_state(f->wa, 2, RC_WAL_ROOM_DELETED); /* LSN 9 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	post_room_state(f->wa, 3, RC_WAL_ROOM_DELETED); /* LSN 10 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 1, 1, 10, "a"); /* LSN 11..20 */
+	rc_wal_set_drained(f->wa, 20);
+	assert_true(wait_trimmed(f->wa, 10));
+	post_room_at(f->wa, 3, 77, "new"); /* LSN 21 */
+	assert_int_equal(completion_status(f->wa, f->cqa), 0);
+	write_msgs(f->wa, f->cqa, 3, 1, 1, "n"); /* LSN 22 (trimmed before B is back) */
+	write_msgs(f->wa, f->cqa, 1, 11, 15, "a"); /* LSN 23..27 */
+	last = rc_wal_last_lsn(f->wa);
+	assert_int_equal(last, 27);
+	rc_wal_set_drained(f->wa, last);
+	for (unsigned i = 0; i < 400 && first <= 6; i++) {
+		sleep_ms(5);
+		assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	}
+	assert_true(first > 6);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_lsn(f->wb, last));
+	x = dump(f->wb, first);
+	assert_non_null(strstr(x, "room 2 1700000000002 2 gone alice deleted@9\n"));
+	assert_non_null(strstr(x, "room 3 77 1 new alice\n"));
+	assert_null(strstr(x, "o-r3s"));
+	assert_null(strstr(x, "g-r2s")); /* a tombstone's messages are not served */
+	free(x);
+}
+
+/* A reset whose ROOMS frames bring a tombstone whose own entry (and messages before it)
+ * are still to stream: those records are the room's past, applied without undoing the
+ * tombstone; the replica catches up. */
+static void
+test_room_tombstone_reset_before(void **state)
+{
+	struct fx *f = *state;
+	uint64_t first = 0;
+
+	f->keep = 5;
+	fx_up(f, 0, true);
+	post_room(f->wa, 1, "lobby");
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	assert_true(wait_lsn(f->wb, 1));
+	rc_repl_stop(f->rb);
+	assert_true(wait_connected(f->ra, false));
+	post_room(f->wa, 4, "short"); /* LSN 2 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	write_msgs(f->wa, f->cqa, 4, 1, 14, "s"); /* LSN 3..16 */
+	post_room_state(f->wa, 4, RC_WAL_ROOM_DELETED); /* LSN 17 */
+	assert_int_equal(completions(f->wa, f->cqa, 1, WAIT_MS), 1);
+	rc_wal_set_drained(f->wa, 14); /* trimmed up to 12 (keep 5): 13..17 still to stream */
+	for (unsigned i = 0; i < 400 && first <= 2; i++) {
+		sleep_ms(5);
+		assert_int_equal(rc_wal_first_lsn(f->wa, &first), 0);
+	}
+	assert_int_equal(first, 13);
+	assert_int_equal(rc_repl_start(f->rb), 0);
+	assert_true(wait_lsn(f->wb, 17));
+	assert_true(dump_has(f->wb, 13, "room 4 1700000000004 14 short alice deleted@17\n"));
+	assert_same(f->wa, f->wb, 13);
+	/* and it goes on from there */
+	write_msgs(f->wa, f->cqa, 1, 1, 2, "a");
+	assert_true(wait_lsn(f->wb, 19));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_wal_apply_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_state_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_apply_tombstone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone_reset_before, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_after_flip, setup, teardown),

@@ -271,6 +271,7 @@ struct room_seen {
 	uint64_t created_ms;
 	uint64_t last_seq;
 	uint8_t flags;
+	uint64_t deleted_lsn;
 	char name[RC_MAX_ROOM + 1];
 	char creator[RC_MAX_USER + 1];
 };
@@ -294,6 +295,7 @@ rooms_cb(void *arg, const struct rc_wal_room *r)
 	s->created_ms = r->created_ms;
 	s->last_seq = r->last_seq;
 	s->flags = r->flags;
+	s->deleted_lsn = r->deleted_lsn;
 	snprintf(s->name, sizeof(s->name), "%s", r->name);
 	snprintf(s->creator, sizeof(s->creator), "%s", r->creator);
 	return g->stop_at != 0 && g->n == g->stop_at ? 42 : 0;
@@ -1729,7 +1731,7 @@ v1_rec(MDB_txn *txn, MDB_dbi rooms, MDB_dbi msgs, const struct rc_wal_rec *r)
 	uint8_t k[RC_WAL_MSG_KEY_LEN], v[RC_WAL_VAL_MAX];
 
 	if (r->kind == RC_WAL_ROOM)
-		v1_put(txn, rooms, k, rc_wal_room_key(k, r->room_id), v, rc_wal_room_val(v, r));
+		v1_put(txn, rooms, k, rc_wal_room_key(k, r->room_id), v, rc_wal_room_val(v, r, 0));
 	else
 		v1_put(txn, msgs, k, rc_wal_msg_key(k, r->room_id, r->seq), v,
 		       rc_wal_msg_val(v, r));
@@ -1816,6 +1818,203 @@ test_migrate_v1(void **state)
 	assert_int_equal(errno, ENOTSUP);
 }
 
+/* Commits message room_id / seq; returns its status. */
+static int
+commit_msg_status(struct rc_wal *w, uint32_t room_id, uint64_t seq)
+{
+	struct rc_wal_rec r, *rp = &r;
+
+	fx_msg(&r, room_id, seq, "alice", "late");
+	assert_int_equal(rc_wal_commit_now(w, &rp, 1), 0);
+	return r.status;
+}
+
+/* Commits a room creation; returns its status. */
+static int
+commit_room_status(struct rc_wal *w, uint32_t room_id, uint64_t created, const char *name)
+{
+	struct rc_wal_rec r, *rp = &r;
+
+	fx_room(&r, room_id, created, "dave", name);
+	assert_int_equal(rc_wal_commit_now(w, &rp, 1), 0);
+	return r.status;
+}
+
+/* A room deleted: a tombstone that keeps its record (name for the drainer, deleted_lsn the
+ * LSN of the entry that set it) across a reopen; a message or a state change after it is
+ * refused with -ENOENT and stores nothing; its messages and re-sent POST keys are no longer
+ * served; only the tombstone's own log entry reads as deleted. */
+static void
+test_room_tombstone(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rooms_got rg = { 0 };
+	struct log_got g;
+	char name[RC_MAX_ROOM + 1];
+
+	c.strict_seq = true;
+	c.keep_per_room = 4;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 10, "carol", "ops"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 2);              /* LSN 2, 3 */
+	commit_room(f->w, 2, 20, "carol", "dev"); /* LSN 4 */
+	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_ARCHIVED), 0); /* LSN 5 */
+	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_ARCHIVED | RC_WAL_ROOM_DELETED),
+			 0); /* LSN 6 */
+	assert_int_equal(rc_wal_last_lsn(f->w), 6);
+	for (unsigned round = 0; round < 2; round++) {
+		rg = (struct rooms_got){ 0 };
+		assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+		assert_int_equal(rg.n, 2);
+		assert_int_equal(rg.r[0].flags, RC_WAL_ROOM_ARCHIVED | RC_WAL_ROOM_DELETED);
+		assert_int_equal(rg.r[0].deleted_lsn, 6);
+		assert_int_equal(rg.r[0].last_seq, 2);
+		assert_string_equal(rg.r[0].name, "ops");
+		assert_int_equal(rg.r[1].flags, 0);
+		assert_int_equal(rg.r[1].deleted_lsn, 0);
+		reopen(f, &c);
+	}
+	/* refused: a message, a state change (no undelete), a creation (not trimmed) */
+	assert_int_equal(commit_msg_status(f->w, 1, 3), -ENOENT);
+	assert_int_equal(commit_room_state(f->w, 1, 0), -ENOENT);
+	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_DELETED), -ENOENT);
+	assert_int_equal(commit_room_status(f->w, 1, 30, "ops"), -EEXIST);
+	{
+		struct rc_wal_rec r, *rp = &r; /* a room is deleted by a state change only */
+
+		fx_room(&r, 3, 30, "dave", "born-deleted");
+		r.cmid = RC_WAL_ROOM_DELETED;
+		assert_int_equal(rc_wal_commit_now(f->w, &rp, 1), 0);
+		assert_int_equal(r.status, -EINVAL);
+	}
+	assert_int_equal(rc_wal_last_lsn(f->w), 6);
+	assert_int_equal(stats(f->w).messages, 2);
+	/* the other room is untouched */
+	assert_int_equal(commit_msg_status(f->w, 2, 1), 0); /* LSN 7 */
+	/* not served: messages and keys; the name stays for the log's readers */
+	check_read(f->w, 1, 1, 10, 10, NULL, 0);
+	check_last(f->w, 1, UINT64_MAX, 10, 1, 0);
+	check_dkeys(f->w, 1, 1, 0);
+	assert_int_equal(rc_wal_room_name(f->w, 1, name, sizeof(name)), 0);
+	assert_string_equal(name, "ops");
+	/* the log: only the tombstone's entry says deleted */
+	log_read_ok(f->w, 1, 10, 7, &g);
+	assert_int_equal(g.r[0].cmid, RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(g.r[4].cmid, RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(g.r[5].lsn, 6);
+	assert_int_equal(g.r[5].seq, RC_WAL_STATE_MARK | RC_WAL_ROOM_ARCHIVED);
+	assert_int_equal(g.r[5].cmid, RC_WAL_ROOM_ARCHIVED | RC_WAL_ROOM_DELETED);
+	assert_string_equal(g.r[5].body, "ops");
+	free(g.r);
+	/* keep_records 0: nothing is ever trimmed, the id never comes back */
+	assert_int_equal(rc_wal_trimmed_lsn(f->w), 0);
+	rc_wal_set_drained(f->w, 7);
+	settle(f->w);
+	assert_int_equal(rc_wal_trimmed_lsn(f->w), 0);
+	assert_int_equal(commit_room_status(f->w, 1, 30, "ops"), -EEXIST);
+}
+
+/* A message and the tombstone in one batch: the message before it is stored (and counted
+ * in the room's last seq), the one after it refused. */
+static void
+test_room_tombstone_batch(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec r[3], *rp[3] = { &r[0], &r[1], &r[2] };
+	struct rooms_got rg = { 0 };
+
+	c.strict_seq = true;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 10, "carol", "ops");
+	commit_range(f->w, 1, 1, 2);
+	fx_msg(&r[0], 1, 3, "alice", "r1s3");
+	memset(&r[1], 0, offsetof(struct rc_wal_rec, ctx));
+	r[1].kind = RC_WAL_ROOM_SET;
+	r[1].room_id = 1;
+	r[1].cmid = RC_WAL_ROOM_DELETED;
+	fx_msg(&r[2], 1, 4, "alice", "r1s4");
+	assert_int_equal(rc_wal_commit_now(f->w, rp, 3), 0);
+	assert_int_equal(r[0].status, 0);
+	assert_int_equal(r[1].status, 0);
+	assert_int_equal(r[2].status, -ENOENT);
+	assert_int_equal(rc_wal_last_lsn(f->w), 5);
+	assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+	assert_int_equal(rg.r[0].last_seq, 3);
+	assert_int_equal(rg.r[0].deleted_lsn, 5);
+}
+
+/* A room id comes back once the log is trimmed past its tombstone: before, its creation is
+ * refused; after, the new room starts fresh (seq 1 again, none of the old keys or
+ * messages), the log reads, and a reopen keeps it so. */
+static void
+test_room_reuse(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rooms_got rg = { 0 };
+	struct log_got g;
+	uint64_t last;
+
+	c.strict_seq = true;
+	c.keep_records = 3;
+	c.keep_per_room = 4;
+	f->w = open_ok(&c);
+	commit_room(f->w, 1, 10, "carol", "ops"); /* LSN 1 */
+	commit_range(f->w, 1, 1, 6);              /* LSN 2..7 */
+	assert_int_equal(commit_room_state(f->w, 1, RC_WAL_ROOM_DELETED), 0); /* LSN 8 */
+	check_dkeys(f->w, 1, 3, 0);
+	assert_int_equal(commit_room_status(f->w, 1, 30, "ops2"), -EEXIST);
+	rc_wal_set_drained(f->w, 8);
+	settle(f->w);
+	assert_int_equal(rc_wal_trimmed_lsn(f->w), 5); /* the newest 3 kept */
+	assert_int_equal(commit_room_status(f->w, 1, 30, "ops2"), -EEXIST);
+	commit_room(f->w, 2, 20, "carol", "dev"); /* LSN 9 */
+	commit_range(f->w, 2, 1, 3);              /* LSN 10..12 */
+	rc_wal_set_drained(f->w, 12);
+	settle(f->w);
+	assert_true(rc_wal_trimmed_lsn(f->w) >= 8);
+	assert_int_equal(commit_room_status(f->w, 1, 30, "ops2"), 0); /* LSN 13 */
+	assert_int_equal(commit_msg_status(f->w, 1, 2), -ESPIPE);
+	assert_int_equal(commit_msg_status(f->w, 1, 1), 0); /* LSN 14 */
+	{
+		struct got gm;
+
+		got_init(&gm, 8);
+		assert_int_equal(rc_wal_read(f->w, 1, 1, 100, 100, got_cb, &gm), 1);
+		assert_string_equal(gm.m[0].body, "late");
+		free(gm.m);
+	}
+	for (unsigned round = 0; round < 2; round++) {
+		struct dkeys_got dk = { .n = 0 };
+
+		rg = (struct rooms_got){ 0 };
+		assert_int_equal(rc_wal_load_rooms(f->w, rooms_cb, &rg), 0);
+		assert_int_equal(rg.n, 2);
+		assert_int_equal(rg.r[0].room_id, 1);
+		assert_int_equal(rg.r[0].flags, 0);
+		assert_int_equal(rg.r[0].deleted_lsn, 0);
+		assert_int_equal(rg.r[0].last_seq, 1);
+		assert_int_equal(rg.r[0].created_ms, 30);
+		assert_string_equal(rg.r[0].name, "ops2");
+		assert_int_equal(rc_wal_read_dkeys(f->w, 1, dkeys_cb, &dk), 1);
+		assert_int_equal(dk.seq[0], 1);
+		reopen(f, &c);
+	}
+	last = rc_wal_last_lsn(f->w);
+	assert_int_equal(last, 14);
+	g = (struct log_got){ .cap = 32 };
+	g.r = calloc(g.cap, sizeof(*g.r));
+	assert_non_null(g.r);
+	assert_true(rc_wal_log_read(f->w, 0, 100, log_cb, &g) >= 2);
+	assert_int_equal(g.r[g.n - 1].lsn, 14);
+	assert_int_equal(g.r[g.n - 2].lsn, 13);
+	assert_string_equal(g.r[g.n - 2].body, "ops2");
+	assert_int_equal(g.r[g.n - 2].cmid, 0);
+	free(g.r);
+}
+
 int
 main(void)
 {
@@ -1827,6 +2026,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_2_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_archived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_tombstone_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_room_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_newer_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
