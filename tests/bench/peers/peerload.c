@@ -9,6 +9,7 @@
  * confirmed and when the last delivery is in. One JSON line on stdout.
  */
 #include <arpa/inet.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -92,9 +93,15 @@ static double proc_cpu_s(int pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static pid_t kids[MAX_PUBS * 4];
+static int nkids;
+
+/* Say why and stop; the parent also stops its client processes (they would wait for a start). */
 static void die(const char *what)
 {
 	fprintf(stderr, "peerload %s: %s: %s\n", o.name, what, strerror(errno));
+	for (int i = 0; i < nkids; i++)
+		kill(kids[i], SIGKILL);
 	exit(2);
 }
 
@@ -165,7 +172,7 @@ static void setup_send(struct conn *c, int idx)
 static size_t xmpp_setup(struct conn *c, int idx)
 {
 	static const char *const want[] = { "</stream:features>", "<success", "</stream:features>",
-	                                    "</iq>", "110" };
+	                                    "</iq>", "code='110'" };
 	char b[512];
 	const char *m = memmem(c->rbuf, c->rlen, want[c->xstate], strlen(want[c->xstate]));
 	if (!m)
@@ -503,9 +510,11 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			die("fork");
 		if (pid == 0) {
+			nkids = 0;
 			close(start[1]);
 			child(k, ready[1], start[0], resfd[k][1]);
 		}
+		kids[nkids++] = pid;
 		close(resfd[k][1]);
 	}
 	close(start[0]);
