@@ -518,10 +518,13 @@ int main(int argc, char **argv)
 		close(resfd[k][1]);
 	}
 	close(start[0]);
+	close(ready[1]); /* a client process that dies closes its end: the read below sees EOF */
 	for (int k = 0; k < o.procs; k++) {
 		char b;
-		if (read(ready[0], &b, 1) != 1)
+		if (read(ready[0], &b, 1) != 1) {
+			errno = ECHILD;
 			die("a client process failed during setup");
+		}
 	}
 	double srv0 = proc_cpu_s(o.server_pid);
 	uint64_t t0 = now_ns();
@@ -533,8 +536,10 @@ int main(int argc, char **argv)
 		ssize_t n;
 		while (got < sizeof(r) && (n = read(resfd[k][0], (char *)&r + got, sizeof(r) - got)) > 0)
 			got += (size_t)n;
-		if (got != sizeof(r))
+		if (got != sizeof(r)) {
+			errno = ECHILD;
 			die("a client process failed");
+		}
 		all.deliveries += r.deliveries;
 		all.bad += r.bad;
 		pl_hist_merge(&all.h, &r.h);
