@@ -454,11 +454,21 @@ room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struc
 {
 	bool follows = d != NULL && dgram_creating(d, name);
 
+	unsigned where;
+
 	/* a home node's refresh of its copy (a node-level RJOIN, session 0) keeps an interest
 	 * alive: it never creates the room again (the operator deleted it) */
 	if ((!(q->row->needs & RC_REQ_CREATES) && !follows) ||
 	    (q->who.alias != 0 && q->who.session == 0)) {
-		rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type, "unknown room");
+		/* a room another node hosts, with no copy here (it has just moved back to its
+		 * host, or this session never joined it through us): the session is no member
+		 * of it here; ERROR 2 makes the client JOIN again and resend (PROTOCOL.md 6) */
+		if (d != NULL && rc_room_resolve(dp, name, &where) == RC_ROOM_REMOTE)
+			rc_req_error(dp, w, &q->who, RC_E_NOT_MEMBER, q->row->type,
+				     "not a member: JOIN again");
+		else
+			rc_req_error(dp, w, &q->who, RC_E_UNKNOWN_ROOM, q->row->type,
+				     "unknown room");
 		return;
 	}
 	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, q, 0, RC_DROP_RING_CTRL) != 0) {

@@ -2459,6 +2459,30 @@ test_room_directory(void **state)
 	rc_room_dir_free(&node);
 }
 
+/* A POST naming a room another node hosts, of which this node holds no copy (it has just
+ * moved back to its host: the copy comes with the member's next JOIN): ERROR 2, so that the
+ * client JOINs again and resends, as after a takeover. A POST to a room of our own service
+ * that does not exist: ERROR 1. Nothing reaches the control thread or the other node. */
+static void
+test_post_no_copy_not_member(void **state)
+{
+	struct rc_session *a = login_as("alice", 1);
+
+	(void)state;
+	learn_peer_mac();
+	node_around_dp();
+	post(0, 1, a->id, "lobby@" PEER_SERVICE, 5, "hi");
+	run_handoffs();
+	collect();
+	expect_error(1, RC_E_NOT_MEMBER, RC_T_POST);
+	assert_null(to_peer(RC_T_RPOST, 0));
+	post(0, 1, a->id, "nowhere@" SELF_SERVICE, 6, "hi");
+	run_handoffs();
+	collect();
+	expect_error(1, RC_E_UNKNOWN_ROOM, RC_T_POST);
+	assert_int_equal(rte_ring_count(dp.ctrl_ring), 0);
+}
+
 /* Home side (with this node's own TC service stopped: that blocks only rooms hosted here):
  * a JOIN of a room of the other node's service makes a remote room (created by
  * the control thread) and relays RJOIN; the session is a member once the host's JOINED
@@ -2670,6 +2694,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_relay_host_join, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_host_post, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_home, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_no_copy_not_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_canonical_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_decoded, setup, teardown),
