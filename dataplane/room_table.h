@@ -6,8 +6,9 @@
  * Concurrency contract:
  *  - rc_room_lookup_name(), rc_room_lookup_id(), rc_room_foreach(): registered RCU readers
  *    (workers) between quiescent states, and the control thread.
- *  - rc_room_add(), rc_room_table_destroy(): the control thread only (the single writer).
- *    Rooms are never removed while the node runs (persistent rooms).
+ *  - rc_room_add(), rc_room_del(), rc_room_table_destroy(): the control thread only (the
+ *    single writer). A room leaves the table when its scope is unloaded (HA) or the operator
+ *    deletes it (`room delete`); readers keep it until their next quiescent state.
  *  - the fields below "home worker" belong to the room's home worker (room->home): only it
  *    assigns sequence numbers and changes members. Members are also read by the control
  *    thread for the admin API under room->lock, which the home worker takes only when it

@@ -309,6 +309,27 @@ rc_node_create_room(struct rc_node *n, struct rc_work *wk)
 
 /* ---- archived rooms ---- */
 
+/* A state record (RC_WAL_ROOM_SET, cmid = flags) for hosted room r from its scope's pool,
+ * answered to the control thread; NULL when the pool is empty (err says "busy"). */
+static struct rc_wal_rec *
+state_record(struct rc_node *n, const struct rc_room *r, uint64_t flags, char *err,
+	     size_t errlen)
+{
+	struct rc_wal_rec *rec;
+
+	if (r->scope >= n->scopes.n ||
+	    rte_mempool_get(n->dp.wal_pool[r->scope], (void **)&rec) != 0) {
+		snprintf(err, errlen, "busy, retry");
+		return NULL;
+	}
+	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
+	rec->kind = RC_WAL_ROOM_SET;
+	rec->reply_to = RC_CTRL_IDX;
+	rec->room_id = r->id;
+	rec->cmid = flags;
+	return rec;
+}
+
 int
 rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err, size_t errlen)
 {
@@ -319,16 +340,9 @@ rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err, s
 			 r->name);
 		return -EXDEV;
 	}
-	if (r->scope >= n->scopes.n ||
-	    rte_mempool_get(n->dp.wal_pool[r->scope], (void **)&rec) != 0) {
-		snprintf(err, errlen, "busy, retry");
+	rec = state_record(n, r, on ? RC_WAL_ROOM_ARCHIVED : 0, err, errlen);
+	if (rec == NULL)
 		return -EBUSY;
-	}
-	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
-	rec->kind = RC_WAL_ROOM_SET;
-	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = r->id;
-	rec->cmid = on ? RC_WAL_ROOM_ARCHIVED : 0;
 	/* refused from now on: a POST queued before the record is stored before it */
 	rc_room_set_archived(r, on);
 	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
@@ -356,15 +370,11 @@ rc_node_room_delete(struct rc_node *n, struct rc_room *r, char *err, size_t errl
 			 r->name);
 		return -EAGAIN;
 	}
-	if (rte_mempool_get(n->dp.wal_pool[r->scope], (void **)&rec) != 0) {
-		snprintf(err, errlen, "busy, retry");
+	rec = state_record(n, r,
+			   RC_WAL_ROOM_DELETED | (rc_room_archived(r) ? RC_WAL_ROOM_ARCHIVED : 0),
+			   err, errlen);
+	if (rec == NULL)
 		return -EBUSY;
-	}
-	memset(rec, 0, offsetof(struct rc_wal_rec, ctx));
-	rec->kind = RC_WAL_ROOM_SET;
-	rec->reply_to = RC_CTRL_IDX;
-	rec->room_id = r->id;
-	rec->cmid = RC_WAL_ROOM_DELETED | (rc_room_archived(r) ? RC_WAL_ROOM_ARCHIVED : 0);
 	/* a POST a worker queues after this record (it looked the room up before it left
 	 * the table) is refused by the WAL writer: nothing is stored after the tombstone */
 	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
