@@ -373,7 +373,7 @@ to_remote_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from
 	memcpy(wk->msg, raw, raw_len);
 	wk->req = *m;
 	rc_msg_rebase(&wk->req, raw, wk->msg);
-	if (rte_ring_enqueue(dp->workers[r->home]->in, wk) != 0) {
+	if (rc_worker_push(dp->workers[r->home], dp->workers[r->home]->in, wk) != 0) {
 		rte_mempool_put(dp->work_pool, wk);
 		w->stats.drops[RC_DROP_RING_WORKER]++;
 	}

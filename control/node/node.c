@@ -315,7 +315,12 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 	w->done = rte_ring_create(name, 16384, socket, RING_F_SC_DEQ); /* both WAL writers */
 	if (w->in == NULL || w->tx == NULL || w->done == NULL)
 		goto fail;
-	if (rc_scopes_set_completion(&n->scopes, 1 + i, w->done) != 0)
+	if (rc_bell_init(&w->bell) != 0) {
+		snprintf(err, errlen, "cannot create worker %u's doorbell: %s", i,
+			 strerror(errno));
+		return NULL;
+	}
+	if (rc_scopes_set_completion(&n->scopes, 1 + i, w->done, &w->bell) != 0)
 		goto fail;
 	return w;
 fail:
@@ -370,6 +375,7 @@ copy_settings(struct rc_dp *dp, const struct rc_config *c)
 	dp->idle_backoff = c->idle_backoff;
 	dp->idle_polls = c->idle_polls;
 	dp->idle_sleep_us = c->idle_sleep_us;
+	dp->idle_sleep_max_us = c->idle_sleep_max_us;
 	dp->history_on_join = c->history_on_join;
 	dp->max_fetch = c->max_fetch;
 	dp->max_members = c->max_members;
@@ -650,7 +656,7 @@ rc_node_fini(struct rc_node *n)
 {
 	unsigned i;
 
-	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
+	rc_dp_quit(&n->dp); /* and wakes the idle workers */
 	rte_eal_mp_wait_lcore();
 	rc_cluster_cmds_set_report(NULL, NULL);
 	rc_revocations_close(&n->revoked);
