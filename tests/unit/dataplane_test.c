@@ -34,6 +34,43 @@
 
 static struct rte_mempool *pool;
 
+/* ---- the worker's idle back-off ---- */
+
+/* The waits of an idle worker from its first one on, n of them, with settings start/max. */
+static void
+idle_waits(unsigned start, unsigned max, unsigned *out, unsigned n)
+{
+	unsigned cur = start;
+
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = cur;
+		cur = rc_worker_idle_next_us(cur, start, max);
+	}
+}
+
+/* Each empty wake doubles the wait up to workers.idle_sleep_max_us: the setting is what
+ * the back-off reaches (1000 and 300 give different waits from the same start); a maximum
+ * below the start keeps the start; a wait is never below the start nor above the maximum. */
+static void
+test_idle_backoff(void **state)
+{
+	static const unsigned to_1000[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
+	static const unsigned to_300[] = { 100, 200, 300, 300, 300, 300, 300 };
+	unsigned got[7], flat[3];
+
+	(void)state;
+	idle_waits(100, 1000, got, 7);
+	assert_memory_equal(got, to_1000, sizeof(got));
+	idle_waits(100, 300, got, 7);
+	assert_memory_equal(got, to_300, sizeof(got));
+	idle_waits(100, 50, flat, 3); /* max below start */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(flat[i], 100);
+	assert_int_equal(rc_worker_idle_next_us(7, 100, 1000), 100);     /* below the start */
+	assert_int_equal(rc_worker_idle_next_us(900000, 1, 1000000), 1000000);
+	assert_int_equal(rc_worker_idle_next_us(4000000000u, 1, 1000000), 1000000); /* no wrap */
+}
+
 /* ---- room table ---- */
 
 /* Names of every length class (the hash reads 8, 4, 2 and 1 bytes), stored from one address
@@ -1091,6 +1128,7 @@ main(void)
 	char *eal[] = { "dataplane_test", "--no-huge", "--no-pci", "-m", "128", prefix,
 			"--log-level=3", NULL };
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idle_backoff),
 		cmocka_unit_test(test_room_add_lookup),
 		cmocka_unit_test(test_room_lookup_unaligned),
 		cmocka_unit_test(test_room_members),
