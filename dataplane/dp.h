@@ -158,6 +158,8 @@ struct rc_dp {
 					  * ROOMS, a node's room directory */
 	struct rte_ring *login_ring;     /* rc_work for the control thread: LOGINs alone, so that
 					  * a LOGIN flood never crowds out the others */
+	struct rc_bell *ctrl_bell;       /* the control thread's doorbell, rung after an enqueue
+					  * on either ring (NULL: none) */
 	struct rte_mempool *work_pool;   /* struct rc_work */
 	struct rte_mempool *mbuf_pool;
 	/* storage, per HA scope: [0] our own rooms, [1] the HA peer's (NULL without HA) */
@@ -180,7 +182,8 @@ struct rc_dp {
 	bool idle_backoff;
 	unsigned idle_polls;
 	unsigned idle_sleep_us;     /* the first idle wait ... */
-	unsigned idle_sleep_max_us; /* ... doubling on each empty wake up to this */
+	unsigned idle_sleep_max_us; /* ... doubling on each empty wake up to this, */
+	unsigned idle_backoff_after_ms; /* ... once the worker had no work for this long */
 	unsigned history_on_join;
 	unsigned max_fetch;
 	unsigned max_members;
@@ -237,11 +240,13 @@ enum rc_rooms_state {
 int rc_worker_main(void *arg);
 
 /*
- * The idle worker's next wait after one of cur microseconds ended with nothing to do:
- * twice as long, at least start and at most max (max below start: start). After work the
- * wait starts again at start (dp->idle_sleep_us); max is dp->idle_sleep_max_us.
+ * The idle worker's next wait after one of cur microseconds ended with nothing to do,
+ * quiet_ms after its last work: dp->idle_sleep_us while quiet_ms is below
+ * dp->idle_backoff_after_ms (a worker with recent traffic keeps its short waits: a packet
+ * waits for the end of the current one), then twice cur, at least idle_sleep_us and at
+ * most dp->idle_sleep_max_us (a maximum below idle_sleep_us: idle_sleep_us). Pure.
  */
-unsigned rc_worker_idle_next_us(unsigned cur, unsigned start, unsigned max);
+unsigned rc_worker_idle_next_us(const struct rc_dp *dp, unsigned cur, uint64_t quiet_ms);
 
 /*
  * Queues obj on ring, one of worker w's rings (in or tx), and wakes w if it sleeps.

@@ -473,7 +473,7 @@ room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struc
 				     "unknown room");
 		return;
 	}
-	if (hand_off(dp, w, dp->ctrl_ring, NULL, RC_WORK_CREATE_ROOM, q, 0,
+	if (hand_off(dp, w, dp->ctrl_ring, dp->ctrl_bell, RC_WORK_CREATE_ROOM, q, 0,
 		     RC_DROP_RING_CTRL) != 0) {
 		rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		return;
@@ -646,7 +646,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 		q->row->fn(dp, w, NULL, &q->who, q->m);
 		break;
 	case RC_REQ_ON_CONTROL:
-		if (hand_off(dp, w, dp->ctrl_ring, NULL, q->row->work, q, 0,
+		if (hand_off(dp, w, dp->ctrl_ring, dp->ctrl_bell, q->row->work, q, 0,
 			     RC_DROP_RING_CTRL) != 0)
 			rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		break;
@@ -665,7 +665,8 @@ sessionless_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 		return;
 	q->who = (struct rc_who){ .request_id = q->m->hdr.request_id,
 				  .rx_worker = (uint8_t)w->idx, .peer = *peer };
-	if (hand_off(dp, w, dp->login_ring, NULL, q->row->work, q, 0, RC_DROP_RING_LOGIN) != 0) {
+	if (hand_off(dp, w, dp->login_ring, dp->ctrl_bell, q->row->work, q, 0,
+		     RC_DROP_RING_LOGIN) != 0) {
 		w->stats.logins_busy++;
 		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_BUSY, "busy, retry");
 	}

@@ -5,9 +5,11 @@
  * DELIVER), the `tx` ring (replies built by control and history), then every open datagram
  * is closed and transmitted, then one RCU quiescent state. After idle_polls empty
  * iterations the worker goes RCU-offline and waits on its doorbell (doorbell.h: every
- * producer onto its in, tx and done rings rings it) for idle_sleep_us, doubling with each
- * empty wake up to idle_sleep_max_us: the NIC queues (memif, af_packet) have no interrupt,
- * so only the timeout notices a received frame. Any work starts the back-off over.
+ * producer onto its in, tx and done rings rings it) for idle_sleep_us; once it had no work
+ * for idle_backoff_after_ms, each empty wake doubles the wait up to idle_sleep_max_us
+ * (rc_worker_idle_next_us). The NIC queues (memif, af_packet) have no interrupt: only the
+ * end of a wait notices a received frame, so a light but steady load keeps the short
+ * waits, and only a quiet worker saves the wake-ups. Any work starts over.
  *
  * Nothing here blocks, allocates from the heap per packet, or logs.
  */
@@ -164,12 +166,13 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 }
 
 unsigned
-rc_worker_idle_next_us(unsigned cur, unsigned start, unsigned max)
+rc_worker_idle_next_us(const struct rc_dp *dp, unsigned cur, uint64_t quiet_ms)
 {
+	unsigned start = dp->idle_sleep_us, max = RTE_MAX(dp->idle_sleep_max_us, start);
 	uint64_t next = (uint64_t)cur * 2;
 
-	if (max < start)
-		max = start;
+	if (quiet_ms < dp->idle_backoff_after_ms)
+		return start;
 	return next < start ? start : next > max ? max : (unsigned)next;
 }
 
@@ -179,10 +182,11 @@ rings_empty(const struct rc_worker *w)
 	return rte_ring_empty(w->in) && rte_ring_empty(w->done) && rte_ring_empty(w->tx);
 }
 
-/* Nothing to do for idle_polls iterations: wait on the bell for *wait_us (then the next
- * wait is longer) unless the rings got work meanwhile or the node is stopping. */
+/* Nothing to do for idle_polls iterations (since quiet_since, rc_mono_ms): wait on the bell
+ * for *wait_us (then the next wait) unless the rings got work meanwhile or the node is
+ * stopping. */
 static void
-idle_wait(struct rc_dp *dp, struct rc_worker *w, unsigned *wait_us)
+idle_wait(struct rc_dp *dp, struct rc_worker *w, unsigned *wait_us, uint64_t quiet_since)
 {
 	rc_bell_arm(&w->bell);
 	if (!rings_empty(w) || __atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
@@ -194,7 +198,7 @@ idle_wait(struct rc_dp *dp, struct rc_worker *w, unsigned *wait_us)
 	if (rc_bell_wait(&w->bell, *wait_us))
 		w->stats.bell_wakes++;
 	rcu_thread_online();
-	*wait_us = rc_worker_idle_next_us(*wait_us, dp->idle_sleep_us, dp->idle_sleep_max_us);
+	*wait_us = rc_worker_idle_next_us(dp, *wait_us, rc_mono_ms() - quiet_since);
 }
 
 int
@@ -203,6 +207,7 @@ rc_worker_main(void *arg)
 	struct rc_worker *w = arg;
 	struct rc_dp *dp = rc_dp_global;
 	unsigned idle = 0, work, p, wait_us = dp->idle_sleep_us;
+	uint64_t quiet_since = rc_mono_ms();
 
 	rcu_register_thread();
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
@@ -225,10 +230,12 @@ rc_worker_main(void *arg)
 			wait_us = dp->idle_sleep_us;
 			continue;
 		}
-		if (idle < dp->idle_polls)
-			idle++;
-		else
-			idle_wait(dp, w, &wait_us);
+		if (idle < dp->idle_polls) {
+			if (++idle == dp->idle_polls)
+				quiet_since = rc_mono_ms();
+		} else {
+			idle_wait(dp, w, &wait_us, quiet_since);
+		}
 	}
 	rcu_unregister_thread();
 	return 0;

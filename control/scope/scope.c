@@ -32,6 +32,7 @@ scope_open(struct rc_scopes *ss, struct rc_scope *s, const char *dir_name, char 
 	struct rc_wal_conf wc = ss->conf.wal;
 	struct rc_dp *dp = ss->dp;
 	char dir[512];
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", ss->conf.data_dir, dir_name);
 	wc.dir = dir;
@@ -57,7 +58,8 @@ scope_open(struct rc_scopes *ss, struct rc_scope *s, const char *dir_name, char 
 	dp->scope_serving[s->idx] = false;
 	if (ss->leased)
 		dp->guard[s->idx] = &s->guard;
-	return rc_wal_set_completion(s->wal, RC_CTRL_IDX, ss->conf.ctrl_done);
+	rc = rc_wal_set_completion(s->wal, RC_CTRL_IDX, ss->conf.ctrl_done);
+	return rc != 0 ? rc : rc_wal_set_completion_bell(s->wal, RC_CTRL_IDX, ss->conf.ctrl_bell);
 }
 
 static int

@@ -93,6 +93,7 @@ struct rc_scope {
 struct rc_scopes_conf {
 	struct rc_dp *dp;            /* the tables, pools and per-scope arrays */
 	struct rte_ring *ctrl_done;  /* the control thread's completion ring */
+	struct rc_bell *ctrl_bell;   /* ... and its doorbell */
 	struct rc_replay *replay;    /* the history threads' replay (dataplane/replay.h) */
 	const char *data_dir;
 	const char *node_id;         /* this node (RESUME names it) */

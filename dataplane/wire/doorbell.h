@@ -11,6 +11,7 @@
  *	rc_bell_arm(b);                          sleeping = 1, then a seq_cst fence
  *	if (its sources have work) rc_bell_disarm(b);
  *	else rc_bell_wait(b, timeout_us);        ppoll(), sleeping = 0, eventfd drained
+ * (a consumer that blocks in a poll of its own adds b->fd to it, then rc_bell_clear()).
  * A producer, after it made its item visible (rte_ring enqueue, a flag set):
  *	rc_bell_ring(b);                         seq_cst fence, then if (sleeping) write()
  *
@@ -113,20 +114,29 @@ rc_bell_disarm(struct rc_bell *b)
 	atomic_store_explicit(&b->sleeping, false, memory_order_relaxed);
 }
 
+/* The consumer, awake again (after blocking on b->fd in a poll of its own): disarms and
+ * drains the eventfd. True when it was rung (the eventfd had a count). */
+static inline bool
+rc_bell_clear(struct rc_bell *b)
+{
+	uint64_t count = 0;
+
+	atomic_store_explicit(&b->sleeping, false, memory_order_relaxed);
+	return read(b->fd, &count, sizeof(count)) == (ssize_t)sizeof(count);
+}
+
 /* After rc_bell_arm() and an empty last look: blocks until a producer rings or timeout_us
- * passes (or a signal arrives), then disarms and drains the eventfd. True when it was
- * rung (the eventfd had a count). The consumer only. */
+ * passes (or a signal arrives), then rc_bell_clear(). True when it was rung. The consumer
+ * only. */
 static inline bool
 rc_bell_wait(struct rc_bell *b, unsigned timeout_us)
 {
 	struct timespec ts = { .tv_sec = timeout_us / 1000000u,
 			       .tv_nsec = (long)(timeout_us % 1000000u) * 1000 };
 	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
-	uint64_t count = 0;
 
 	(void)ppoll(&pfd, 1, &ts, NULL);
-	atomic_store_explicit(&b->sleeping, false, memory_order_relaxed);
-	return read(b->fd, &count, sizeof(count)) == (ssize_t)sizeof(count);
+	return rc_bell_clear(b);
 }
 
 #endif /* RC_DOORBELL_H */
