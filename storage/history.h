@@ -5,9 +5,9 @@
  *
  * Workers enqueue struct rc_hist_req pointers (allocated from rc_history_pool()) on the
  * ring from rc_history_ring() and ring rc_history_bell(); when the enqueue fails they free
- * the request and count a drop. The history thread reads the messages with an LMDB read transaction and hands
- * each one to ops->emit (which builds and queues the DELIVER), then calls ops->end once,
- * then frees the request. The callbacks run on the history thread.
+ * the request and count a drop. The history thread reads the messages with an LMDB read
+ * transaction and hands each one to ops->emit (which builds and queues the DELIVER), then
+ * calls ops->end once, then frees the request. The callbacks run on the history thread.
  *
  * With a database (rc_history_set_db), what LMDB no longer holds (trimmed after its drain)
  * comes from PostgreSQL, seamlessly: the messages of a request are still emitted in seq

@@ -34,11 +34,12 @@
  *    the marker before it returns. With nothing to do it blocks on its doorbell (w->bell:
  *    rung by the producers, rc_wal_peer_acked, rc_wal_set_peer_gate, rc_wal_set_drained,
  *    rc_wal_stop) for WAL_IDLE_WAIT_US, or WAL_IDLE_SLEEP_US while batches are held for
- *    the peer; it rings a completion ring's consumer's bell once per batch. While the peer gate is on, a committed batch's
- *    completions wait in w->hold until the peer acknowledged its last LSN (wal.h); the
- *    writer keeps committing, and stops dequeuing only while the hold has no room for a
- *    whole batch. Stopping, it waits WAL_STOP_HOLD_US for the acks of what it holds, then
- *    completes the rest with -ENOTCONN.
+ *    the peer; it rings a completion ring's consumer's bell once per batch. While the peer
+ *    gate is on, a committed batch's completions wait in w->hold until the peer
+ *    acknowledged its last LSN (wal.h); the writer keeps committing, and stops dequeuing
+ *    only while the hold has no room for a whole batch. Stopping, it waits
+ *    WAL_STOP_HOLD_US for the acks of what it holds, then completes the rest with
+ *    -ENOTCONN.
  *  - every write transaction runs under w->wlock, which wal_repl.c's replication calls
  *    (another thread) take too.
  *  - rc_wal_commit_now(): the same write from the caller's thread, when the writer is not
@@ -319,12 +320,13 @@ wal_has_input(struct rc_wal *w)
 				 h->b[h->bhead].lsn <= rc_wal_peer_acked_lsn(w));
 }
 
-/* Nothing to do: block on the bell for at most us (see doorbell.h for the last look). */
+/* Nothing to do: block on the bell for at most us (see doorbell.h for the last look); a
+ * stop request is news unless the loop saw it already (stopping). */
 static void
-wal_wait(struct rc_wal *w, unsigned us)
+wal_wait(struct rc_wal *w, unsigned us, bool stopping)
 {
 	rc_bell_arm(&w->bell);
-	if (wal_has_input(w) || wal_stopping(w))
+	if (wal_has_input(w) || (!stopping && wal_stopping(w)))
 		rc_bell_disarm(&w->bell);
 	else
 		rc_bell_wait(&w->bell, us);
@@ -348,13 +350,14 @@ wal_writer_main(void *arg)
 		if (n > 0)
 			wal_write_batch(w, w->batch, n);
 		else if (room < w->batch_max)
-			wal_wait(w, WAL_IDLE_SLEEP_US); /* the hold is full: wait for acks */
+			wal_wait(w, WAL_IDLE_SLEEP_US, stopping); /* the hold is full: wait for acks */
 		else if (wal_idle_work(w, stopping))
 			continue;
 		else if (stopping && w->hold.bcount == 0)
 			break;
 		else
-			wal_wait(w, w->hold.bcount > 0 ? WAL_IDLE_SLEEP_US : WAL_IDLE_WAIT_US);
+			wal_wait(w, w->hold.bcount > 0 ? WAL_IDLE_SLEEP_US : WAL_IDLE_WAIT_US,
+				 stopping);
 	}
 	return NULL;
 }

@@ -7,9 +7,9 @@
  * peer's (index 1, DATA_DIR/wal-peer), and runs the same code for both.
  *
  * The dataplane sees a scope through the per-scope arrays of struct rc_dp (wal_ring,
- * wal_pool, hist_ring, hist_pool, wal_bell, hist_bell, scope_serving, guard): the scope owns and sets them. A
- * room's scope is rc_room.scope; a session's is the service address it talks to
- * (rc_peer.vip).
+ * wal_pool, hist_ring, hist_pool, wal_bell, hist_bell, scope_serving, guard): the scope
+ * owns and sets them. A room's scope is rc_room.scope; a session's is the service address
+ * it talks to (rc_peer.vip).
  *
  * Life of a scope: open (WAL + history), start (their threads), load (its rooms with their
  * sequence counters and re-sent POST windows, and the sessions replicated to us, into the
