@@ -66,7 +66,7 @@ rc_config_defaults(struct rc_config *c)
 	c->idle_backoff = true;
 	c->idle_polls = 100;
 	c->idle_sleep_us = 100;
-	c->idle_sleep_max_us = 2000;
+	c->idle_sleep_max_us = 3000;
 	c->idle_backoff_after_ms = 250;
 	c->mbufs = 16383;
 	c->history_on_join = 20;

@@ -200,7 +200,7 @@ test_defaults(void **state)
 	assert_true(cfg.idle_backoff);
 	assert_int_equal(cfg.idle_polls, 100);
 	assert_int_equal(cfg.idle_sleep_us, 100);
-	assert_int_equal(cfg.idle_sleep_max_us, 2000);
+	assert_int_equal(cfg.idle_sleep_max_us, 3000);
 	assert_int_equal(cfg.idle_backoff_after_ms, 250);
 	assert_int_equal(cfg.mbufs, 16383);
 	assert_int_equal(cfg.history_on_join, 20);
