@@ -76,8 +76,8 @@
 #include "wal_impl.h"
 
 #define WAL_IDLE_SLEEP_US 50u  /* a wait while batches are held for the peer's ack */
-#define WAL_IDLE_WAIT_US 10000u /* a wait with nothing held: bounds the drained marker's and
-				* the trim's delay after an unrung change */
+#define WAL_IDLE_WAIT_US 100000u /* a wait with nothing held: bounds the drained marker's
+				 * and the trim's delay after an unrung change */
 #define WAL_BACKOFF_MIN_US 1000u
 #define WAL_BACKOFF_MAX_US 100000u
 #define WAL_STOP_GIVEUP_US 1000000u

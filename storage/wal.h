@@ -194,7 +194,7 @@ struct rc_wal *rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t err
 
 /* The writer's doorbell (doorbell.h): a producer rings it after each enqueue on
  * rc_wal_ring() (rc_bell_ring), else its record waits for the idle writer's timeout
- * (WAL_IDLE_WAIT_US, 10 ms). Valid from rc_wal_open() to rc_wal_close(). */
+ * (WAL_IDLE_WAIT_US, 100 ms). Valid from rc_wal_open() to rc_wal_close(). */
 struct rc_bell *rc_wal_bell(struct rc_wal *w);
 
 /* The doorbell of completion ring idx's consumer (NULL: none): the writer rings it once

@@ -35,7 +35,8 @@
 #define LOGIN_RING_SIZE 1024 /* LOGINs waiting for their MAC: more are answered busy */
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
-#define CTRL_IDLE_WAIT_MS 10 /* the idle control thread's wait (no HA) */
+#define CTRL_IDLE_WAIT_MS 20 /* the idle control thread's wait (no HA): relay.refresh_ms is
+			      * 100 at least, the expiry runs each second */
 
 /* ---- set-up ---- */
 
@@ -521,8 +522,8 @@ serve_handoffs(struct rc_node *n)
 }
 
 /* How long the control thread may wait in the admin poll: not at all while hand-offs
- * come; else until its doorbell rings, or the loop's timers (HA: every ms; alone,
- * CTRL_IDLE_WAIT_MS: the relay refresh and the expiry run each second). */
+ * come; else until its doorbell rings or the loop's timers are due (HA: every ms; alone:
+ * CTRL_IDLE_WAIT_MS). */
 static int
 ctrl_wait_ms(struct rc_node *n)
 {
