@@ -17,6 +17,7 @@ static const char *const stage_names[RC_LAT_MAX] = {
 	[RC_LAT_PEER] = "peer",
 	[RC_LAT_COMPLETION_QUEUE] = "completion_queue",
 	[RC_LAT_FANOUT] = "fanout",
+	[RC_LAT_TOTAL] = "total",
 };
 
 const char *
@@ -40,19 +41,21 @@ bucket_of(uint64_t ns)
 	       (unsigned)((ns >> (e - RC_LAT_SUB_BITS)) & (SUB - 1));
 }
 
-/* The largest value bucket i holds. */
+/* The middle of the values bucket i holds (the last one: its lowest). */
 static uint64_t
-bucket_top(unsigned i)
+bucket_mid(unsigned i)
 {
 	unsigned e, sub;
+	uint64_t low;
 
 	if (i < SUB)
 		return i;
 	e = (i >> RC_LAT_SUB_BITS) + RC_LAT_SUB_BITS - 1;
 	sub = i & (SUB - 1);
+	low = (uint64_t)(SUB + sub) << (e - RC_LAT_SUB_BITS);
 	if (i == RC_LAT_BUCKETS - 1)
-		return UINT64_MAX;
-	return (((uint64_t)(SUB + sub) + 1) << (e - RC_LAT_SUB_BITS)) - 1;
+		return low;
+	return low + ((1ull << (e - RC_LAT_SUB_BITS)) - 1) / 2;
 }
 
 static inline void
@@ -95,12 +98,14 @@ rc_lat_hist_quantile(const struct rc_lat_hist *h, double q)
 	rank = (uint64_t)(q * (double)total);
 	if ((double)rank < q * (double)total || rank == 0)
 		rank++; /* the rank rounded up: at least 1 */
+	if (rank >= total)
+		return h->max_ns;
 	for (i = 0; i < RC_LAT_BUCKETS; i++) {
 		seen += h->b[i];
 		if (seen >= rank)
 			break;
 	}
-	return bucket_top(i) < h->max_ns ? bucket_top(i) : h->max_ns;
+	return bucket_mid(i) < h->max_ns ? bucket_mid(i) : h->max_ns;
 }
 
 /* to - from, or 0 when a stamp is missing (or out of order: never with one clock). */
@@ -129,15 +134,23 @@ rc_lat_completions(struct rc_lat_budget *lb, struct rc_wal_rec *const *recs, uns
 		rc_lat_hist_record(&lb->st[RC_LAT_COMMIT], span(t->dequeued, t->committed), 1);
 		rc_lat_hist_record(&lb->st[RC_LAT_PEER], span(t->committed, t->completed), 1);
 		rc_lat_hist_record(&lb->st[RC_LAT_COMPLETION_QUEUE], span(t->completed, now), 1);
-		if (lb->fanout_waiting++ == 0)
+		if (lb->fanout_waiting == 0)
 			lb->fanout_since = now;
+		if (lb->fanout_waiting < RC_LAT_WAITING)
+			lb->waiting_rx[lb->fanout_waiting] = t->rx;
+		lb->fanout_waiting++;
 	}
 }
 
 void
 rc_lat_fanout_done(struct rc_lat_budget *lb)
 {
-	rc_lat_hist_record(&lb->st[RC_LAT_FANOUT], span(lb->fanout_since, rc_mono_ns()),
-			   lb->fanout_waiting);
+	uint64_t now = rc_mono_ns();
+	unsigned n = lb->fanout_waiting < RC_LAT_WAITING ? lb->fanout_waiting : RC_LAT_WAITING;
+
+	rc_lat_hist_record(&lb->st[RC_LAT_FANOUT], span(lb->fanout_since, now), lb->fanout_waiting);
+	for (unsigned i = 0; i < n; i++)
+		if (lb->waiting_rx[i] != 0)
+			rc_lat_hist_record(&lb->st[RC_LAT_TOTAL], span(lb->waiting_rx[i], now), 1);
 	lb->fanout_waiting = 0;
 }

@@ -18,6 +18,9 @@
  *   fanout            dequeued -> the last tx_burst of that loop iteration: ACK, DELIVER
  *                     encoded, one copy per member, TX
  *
+ * and the whole of it, `total` (RX burst -> that last tx_burst), per POST: the percentiles
+ * of the stages do not add up to the total's.
+ *
  * The clock is CLOCK_MONOTONIC (rc_mono_ns, clock.h), not the TSC: the stamps are compared
  * across threads (a worker lcore, the WAL writer, another worker), which the kernel's
  * monotonic clock guarantees and a TSC read on a VM's vCPUs does not; it reads the TSC
@@ -25,8 +28,8 @@
  * rdtsc: a few stamps per POST, or per burst, against a path of hundreds of microseconds),
  * and needs no EAL for its unit.
  *
- * Histograms: log-scale buckets (8 per power of two from 8 ns: within 12.5%), count and
- * max; a percentile is its bucket's upper bound, never above the max. Each worker keeps its
+ * Histograms: log-scale buckets (16 per power of two from 16 ns: 6.25% wide), count and
+ * max; a percentile is the middle of its bucket (within 3.2%), never above the max. Each worker keeps its
  * own (struct rc_lat_budget in struct rc_worker) and writes it alone; the control thread
  * reads them relaxed and sums them (rc_lat_hist_add): no lock anywhere.
  */
@@ -44,10 +47,13 @@ enum rc_lat_stage {
 	RC_LAT_PEER,
 	RC_LAT_COMPLETION_QUEUE,
 	RC_LAT_FANOUT,
+	RC_LAT_TOTAL, /* not a stage: RX burst -> the last tx_burst */
 	RC_LAT_MAX
 };
 
-#define RC_LAT_SUB_BITS 3                        /* 8 buckets per power of two */
+#define RC_LAT_WAITING 64 /* completions a loop iteration dequeues at most (RC_BURST_MAX) */
+
+#define RC_LAT_SUB_BITS 4                        /* 16 buckets per power of two */
 #define RC_LAT_TOP_EXP 40                        /* from 2^40 ns (18 min): the last bucket */
 #define RC_LAT_BUCKETS ((RC_LAT_TOP_EXP - RC_LAT_SUB_BITS + 1) << RC_LAT_SUB_BITS)
 
@@ -62,6 +68,7 @@ struct rc_lat_budget {
 	struct rc_lat_hist st[RC_LAT_MAX];
 	uint64_t fanout_since; /* when the waiting completions were dequeued */
 	unsigned fanout_waiting;
+	uint64_t waiting_rx[RC_LAT_WAITING]; /* their RX stamps, for the total */
 };
 
 /* "rx_to_enqueue", ...; "?" when out of range. */
@@ -73,8 +80,8 @@ void rc_lat_hist_record(struct rc_lat_hist *h, uint64_t ns, uint64_t n);
 /* sum += h, h read relaxed (its writer may be running). */
 void rc_lat_hist_add(struct rc_lat_hist *sum, const struct rc_lat_hist *h);
 
-/* The q-quantile (0 < q <= 1) in ns: the upper bound of the bucket that holds it, at most
- * the max; 0 for an empty histogram. */
+/* The q-quantile (0 < q <= 1) in ns: the middle of the bucket that holds it, at most the
+ * max; the max for the last sample; 0 for an empty histogram. */
 uint64_t rc_lat_hist_quantile(const struct rc_lat_hist *h, double q);
 
 /*
