@@ -680,6 +680,71 @@ test_post_ack_deliver_resend(void **state)
 	expect_stored(1, 1, 2);
 }
 
+/* Each member's DELIVERs of seqs first..last, once each and in order; returns how many. */
+static unsigned
+expect_in_order(unsigned k, uint64_t first, uint64_t last)
+{
+	struct rc_peer p = peer_of(k);
+	uint64_t want = first;
+
+	for (unsigned i = 0; i < n_out; i++)
+		if (outs[i].m.hdr.type == RC_T_DELIVER && outs[i].to_ip == p.ip &&
+		    outs[i].to_port == rte_be_to_cpu_16(p.udp_port))
+			assert_int_equal(outs[i].m.u.deliver.seq, want++);
+	assert_int_equal(want, last + 1);
+	return (unsigned)(last + 1 - first);
+}
+
+/*
+ * The messages one commit stored in a room go out together: every member gets them in as few
+ * datagrams as fit, in seq order (before, each DELIVER was a datagram of its own as soon as
+ * two members' datagrams shared a slot, which members on neighbouring ports did).
+ */
+static void
+test_deliver_batched(void **state)
+{
+	enum { MEMBERS = 40, POSTS = 10, BIG = 6 };
+	struct rc_session *s[MEMBERS];
+	struct rc_worker *w = dp.workers[0];
+	char body[601], name[16];
+	uint64_t dgrams, pkts;
+	unsigned k, i, got;
+
+	(void)state;
+	dp.max_members = MEMBERS;
+	room(1, "lobby", 0);
+	for (k = 0; k < MEMBERS; k++) {
+		snprintf(name, sizeof(name), "u%u", k);
+		s[k] = login_as(name, k + 1);
+		joined(s[k], k + 1, "lobby");
+	}
+	dgrams = w->stats.fan_datagrams;
+	pkts = w->stats.tx_pkts;
+	for (i = 0; i < POSTS; i++) /* two posters, small bodies: all fit one datagram */
+		post(0, 1 + i % 2, s[i % 2]->id, "lobby", 100 + i, "hello");
+	assert_int_equal(commit_queued(0), POSTS);
+	collect();
+	for (k = 0, got = 0; k < MEMBERS; k++)
+		got += expect_in_order(k + 1, 1, POSTS);
+	assert_int_equal(got, MEMBERS * POSTS);
+	assert_int_equal(w->stats.fan_datagrams - dgrams, MEMBERS);
+	/* and the two posters' ACKs, one datagram each */
+	assert_int_equal(w->stats.tx_pkts - pkts, MEMBERS + 2);
+	assert_int_equal(count_sent(RC_T_ACK), POSTS);
+
+	/* 600-byte bodies: two DELIVERs per datagram, cut between messages */
+	memset(body, 'x', 600);
+	body[600] = '\0';
+	dgrams = w->stats.fan_datagrams;
+	for (i = 0; i < BIG; i++)
+		post(0, 1, s[0]->id, "lobby", 200 + i, body);
+	assert_int_equal(commit_queued(0), BIG);
+	collect();
+	for (k = 0; k < MEMBERS; k++)
+		expect_in_order(k + 1, POSTS + 1, POSTS + BIG);
+	assert_int_equal(w->stats.fan_datagrams - dgrams, MEMBERS * BIG / 2);
+}
+
 static void
 test_forwarded(void **state)
 {
@@ -2679,6 +2744,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_session_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_members_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_ack_deliver_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_batched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_archived_room, setup, teardown),
