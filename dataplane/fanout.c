@@ -9,21 +9,66 @@
 
 #include "bytes.h"
 
+/* Sends the waiting frames of port p, oldest first, as far as the device takes them. */
+static void
+tx_wait_send(struct rc_dp *dp, struct rc_worker *w, unsigned p)
+{
+	uint16_t cap = w->tx_wait_cap, head, run, sent;
+
+	while (w->tx_wait_n[p] > 0) {
+		head = w->tx_wait_head[p];
+		run = (uint16_t)RTE_MIN(w->tx_wait_n[p], cap - head); /* up to the ring's end */
+		sent = rte_eth_tx_burst(dp->ports[p].port_id, (uint16_t)w->idx,
+					&w->tx_wait[p][head], run);
+		w->stats.tx_pkts += sent;
+		w->tx_wait_head[p] = (uint16_t)((head + sent) % cap);
+		w->tx_wait_n[p] = (uint16_t)(w->tx_wait_n[p] - sent);
+		if (sent < run)
+			return;
+	}
+}
+
+/* Frames ms[0..n) wait behind those waiting already; beyond the ring's room they are
+ * dropped (tx_full). */
+static void
+tx_wait_add(struct rc_worker *w, unsigned p, struct rte_mbuf **ms, uint16_t n)
+{
+	uint16_t cap = w->tx_wait_cap, room = (uint16_t)(cap - w->tx_wait_n[p]), i;
+
+	for (i = 0; i < n && i < room; i++)
+		w->tx_wait[p][(w->tx_wait_head[p] + w->tx_wait_n[p] + i) % cap] = ms[i];
+	w->tx_wait_n[p] = (uint16_t)(w->tx_wait_n[p] + i);
+	w->stats.tx_waited += i;
+	if (i < n) {
+		w->stats.drops[RC_DROP_TX_FULL] += n - i;
+		rte_pktmbuf_free_bulk(ms + i, n - i);
+	}
+}
+
+/*
+ * Transmits port p's queued frames behind any that wait from earlier (the order of a
+ * recipient's datagrams is kept). A queue the device does not take at once (a burst larger
+ * than its ring, a peer slow to read) leaves the rest waiting, tx_wait_cap frames at most,
+ * retried by every rc_tx_flush; only what does not fit there is dropped.
+ */
 static void
 tx_burst_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 {
 	uint16_t n = w->txq_n[p], sent = 0;
-	unsigned tries;
 
-	for (tries = 0; sent < n && tries < 4; tries++)
-		sent += rte_eth_tx_burst(dp->ports[p].port_id, (uint16_t)w->idx,
-					 w->txq[p] + sent, (uint16_t)(n - sent));
-	w->stats.tx_pkts += sent;
-	if (sent < n) {
-		w->stats.drops[RC_DROP_TX_FULL] += n - sent;
-		rte_pktmbuf_free_bulk(w->txq[p] + sent, n - sent);
-	}
 	w->txq_n[p] = 0;
+	if (w->tx_wait_n[p] > 0) {
+		tx_wait_send(dp, w, p);
+		if (w->tx_wait_n[p] > 0) {
+			tx_wait_add(w, p, w->txq[p], n);
+			return;
+		}
+	}
+	if (n > 0)
+		sent = rte_eth_tx_burst(dp->ports[p].port_id, (uint16_t)w->idx, w->txq[p], n);
+	w->stats.tx_pkts += sent;
+	if (sent < n)
+		tx_wait_add(w, p, w->txq[p] + sent, (uint16_t)(n - sent));
 }
 
 void
@@ -327,6 +372,6 @@ rc_tx_flush(struct rc_dp *dp, struct rc_worker *w)
 		close_open_slots(dp, w);
 	}
 	for (i = 0; i < dp->n_ports; i++)
-		if (w->txq_n[i] > 0)
+		if (w->txq_n[i] > 0 || w->tx_wait_n[i] > 0)
 			tx_burst_port(dp, w, i);
 }

@@ -745,6 +745,77 @@ test_deliver_batched(void **state)
 	assert_int_equal(w->stats.fan_datagrams - dgrams, MEMBERS * BIG / 2);
 }
 
+/* A frame for peer 1 whose payload is its index i. */
+static struct rte_mbuf *
+indexed_frame(uint32_t i)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.mbuf_pool);
+	struct rc_peer to = peer_of(1);
+	uint8_t *p;
+
+	assert_non_null(m);
+	assert_non_null(rc_pkt_init(m));
+	p = (uint8_t *)rte_pktmbuf_append(m, 4);
+	assert_non_null(p);
+	memcpy(p, &i, 4);
+	rc_pkt_finish(m, &dp.ports[0].local, &to);
+	m->port = 0;
+	return m;
+}
+
+/* Takes every frame the device sent, checking their indexes follow from *next. */
+static unsigned
+take_sent(uint32_t *next)
+{
+	struct rte_mbuf *m;
+	unsigned n = 0;
+	uint32_t i;
+
+	while (rte_ring_dequeue(txr[0], (void **)&m) == 0) {
+		memcpy(&i, rte_pktmbuf_mtod_offset(m, const uint8_t *, RC_L2L4_LEN), 4);
+		assert_int_equal(i, (*next)++);
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A TX queue that does not take a burst: the rest waits, in order, and goes out with the
+ * next flushes; only what does not fit the wait ring is dropped (before, all of it was).
+ */
+static void
+test_tx_full_waits(void **state)
+{
+	struct rc_worker *w = dp.workers[0];
+	uint32_t i, sent_next = 0, total;
+	unsigned dev = (unsigned)rte_ring_get_capacity(txr[0]);
+
+	(void)state;
+	w->tx_wait_cap = 100;
+	total = dev + 80; /* 80 more than the device's ring holds */
+	for (i = 0; i < total; i++)
+		rc_tx_frame(&dp, w, indexed_frame(i));
+	rc_tx_flush(&dp, w);
+	assert_int_equal(w->stats.drops[RC_DROP_TX_FULL], 0);
+	assert_int_equal(w->tx_wait_n[0], 80);
+	assert_int_equal(take_sent(&sent_next), dev);
+	rc_tx_flush(&dp, w); /* nothing new: the waiting ones go */
+	assert_int_equal(take_sent(&sent_next), 80);
+	assert_int_equal(w->tx_wait_n[0], 0);
+	assert_int_equal(w->stats.tx_pkts, total);
+
+	/* the device full again: 100 wait, 30 more are dropped, the order is kept */
+	for (i = 0; i < dev + 130; i++)
+		rc_tx_frame(&dp, w, indexed_frame(total + i));
+	rc_tx_flush(&dp, w);
+	assert_int_equal(w->stats.drops[RC_DROP_TX_FULL], 30);
+	assert_int_equal(take_sent(&sent_next), dev);
+	rc_tx_flush(&dp, w);
+	assert_int_equal(take_sent(&sent_next), 100);
+	assert_int_equal(w->stats.tx_waited, 80 + 100);
+}
+
 static void
 test_forwarded(void **state)
 {
@@ -2745,6 +2816,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_join_members_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_ack_deliver_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_full_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_archived_room, setup, teardown),
