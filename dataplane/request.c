@@ -831,5 +831,5 @@ rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	m.u.deliver.body.len = rec->body_len;
 	if (r->n_node_members != 0)
 		rc_relay_prune(dp, r, rc_mono_ms());
-	rc_fanout_room(dp, w, r, &m);
+	rc_fanout_add(dp, w, r, &m);
 }

@@ -327,6 +327,8 @@ lcore_json(const struct rc_worker *w, uint64_t *drops)
 	json_t *d = json_object();
 	unsigned i;
 
+	json_object_set_new(o, "fan_datagrams", json_integer((json_int_t)s->fan_datagrams));
+	json_object_set_new(o, "tx_waited", json_integer((json_int_t)s->tx_waited));
 	json_object_set_new(o, "seqs_handed_back", json_integer((json_int_t)s->seqs_handed_back));
 	json_object_set_new(o, "seq_conflicts", json_integer((json_int_t)s->seq_conflicts));
 	for (i = 0; i < RC_DROP_MAX; i++) {
