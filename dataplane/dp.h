@@ -22,6 +22,7 @@
 #include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
 #include "cookie.h"
 #include "counters.h"
+#include "latency.h"
 #include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "limit.h"
 #include "pkt.h"
@@ -61,6 +62,8 @@ struct rc_who {
 	uint8_t rx_worker; /* the worker that received the request */
 	struct rc_peer peer; /* peer.relay != 0: a request relayed by that node (relay.h) */
 	uint32_t alias;      /* ... its id of the room: replies carry it as their room_id */
+	uint64_t rx_ns;      /* the RX burst it came in (rc_mono_ns; 0: not from one): a POST's
+			      * record carries it (latency.h) */
 	char user[RC_MAX_USER];
 };
 
@@ -154,6 +157,8 @@ struct rc_worker {
 	struct rc_bucket icmp_all;         /* ICMP echoes of this worker (workers.icmp_rate) */
 	struct rc_cookie_keys cookie;      /* its LOGIN cookies' keys (cookie.h) */
 	struct rc_bucket cookies_sent;     /* COOKIEs it sends (RC_COOKIE_RATE) */
+	uint64_t rx_ns;                    /* its last non-empty RX burst (rc_mono_ns) */
+	struct rc_lat_budget lat;          /* where its POSTs' time went (latency.h) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;

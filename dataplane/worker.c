@@ -117,6 +117,8 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 
 	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
 		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
+		if (n != 0)
+			w->rx_ns = rc_mono_ns(); /* a POST's first stamp (latency.h) */
 		/* after the burst: the fragments of any datagram reassembled into it are in the
 		 * tap's ring by now (frag_tap.h) */
 		if (tap != NULL)
@@ -150,6 +152,7 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 	}
 	total += n;
 	n = rte_ring_dequeue_burst(w->done, objs, RC_BURST_MAX, NULL);
+	rc_lat_completions(&w->lat, (struct rc_wal_rec *const *)objs, n);
 	for (i = 0; i < n; i++) {
 		rc_req_committed(dp, w, objs[i]);
 		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
@@ -181,6 +184,7 @@ rc_worker_main(void *arg)
 			work += rx_port(dp, w, p);
 		work += drain_rings(dp, w);
 		rc_tx_flush(dp, w);
+		rc_lat_flushed(&w->lat);
 		w->stats.polls++;
 		__atomic_store_n(&w->last_heartbeat, w->stats.polls, __ATOMIC_RELAXED);
 		rcu_quiescent_state();
