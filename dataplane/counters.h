@@ -62,6 +62,8 @@ struct rc_lcore_stats {
 	uint64_t errors_out[RC_E_MAX]; /* ERROR replies by code */
 	uint64_t forwarded;           /* requests handed to the room's home worker */
 	uint64_t deliveries;          /* DELIVER messages sent */
+	uint64_t fan_datagrams;       /* datagrams of DELIVERs a room's fan-out built */
+	uint64_t tx_waited;           /* frames a full TX queue did not take at once (sent later) */
 	uint64_t posts_stored;        /* POSTs committed and acknowledged */
 	uint64_t resends_acked;       /* re-sent POSTs answered from the room's window */
 	uint64_t seqs_handed_back;    /* a record not stored: its seq assigned again (no gap) */

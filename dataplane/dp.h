@@ -23,6 +23,7 @@
 #include "cookie.h"
 #include "counters.h"
 #include "doorbell.h"
+#include "latency.h"
 #include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "limit.h"
 #include "pkt.h"
@@ -33,6 +34,9 @@
 #define RC_DP_MAX_PORTS 4
 #define RC_BURST_MAX 64
 #define RC_TX_SLOTS 256 /* open per-recipient datagrams during one loop iteration */
+#define RC_TX_WAIT 2048   /* frames per port that may wait for a full TX queue (at most) */
+#define RC_FAN_MSGS 64      /* DELIVERs of one room gathered before their fan-out */
+#define RC_FAN_BYTES 16384  /* ... and their encoded bytes */
 #define RC_CTRL_IDX 0   /* completion ring index of the control thread; workers use 1 + w */
 
 struct rc_room_table;
@@ -59,6 +63,8 @@ struct rc_who {
 	uint8_t rx_worker; /* the worker that received the request */
 	struct rc_peer peer; /* peer.relay != 0: a request relayed by that node (relay.h) */
 	uint32_t alias;      /* ... its id of the room: replies carry it as their room_id */
+	uint64_t rx_ns;      /* the RX burst it came in (rc_mono_ns; 0: not from one): a POST's
+			      * record carries it (latency.h) */
 	char user[RC_MAX_USER];
 };
 
@@ -111,6 +117,20 @@ struct rc_tx_slot {
 		       * its tag) */
 };
 
+/*
+ * The DELIVERs of one room the worker has stored in a row (fanout.h): encoded once, back to
+ * back, their room's id as every client member reads it; fanned out together, so a member
+ * gets them in as few datagrams as fit.
+ */
+struct rc_fan_batch {
+	uint32_t room_id;    /* 0: empty */
+	uint64_t incarnation;
+	uint16_t n;          /* messages */
+	uint16_t len;        /* bytes in buf */
+	uint16_t off[RC_FAN_MSGS + 1]; /* message i is buf[off[i] .. off[i + 1]) */
+	uint8_t buf[RC_FAN_BYTES];
+};
+
 struct rc_worker {
 	unsigned idx;   /* 0..n_workers-1 */
 	unsigned lcore;
@@ -124,6 +144,13 @@ struct rc_worker {
 	unsigned n_open;
 	struct rte_mbuf *txq[RC_DP_MAX_PORTS][RC_BURST_MAX];
 	uint16_t txq_n[RC_DP_MAX_PORTS];
+	/* frames the device did not take yet, oldest first (fanout.c tx_burst_port): a ring
+	 * of tx_wait_cap (0: none wait, a full queue drops at once) */
+	struct rte_mbuf *tx_wait[RC_DP_MAX_PORTS][RC_TX_WAIT];
+	uint16_t tx_wait_head[RC_DP_MAX_PORTS];
+	uint16_t tx_wait_n[RC_DP_MAX_PORTS];
+	uint16_t tx_wait_cap;
+	struct rc_fan_batch fan;
 	uint64_t last_heartbeat; /* bumped every loop; the control thread watches it */
 	struct rc_lcore_stats stats;
 	struct rc_relay_stats relay_stats; /* relay.h */
@@ -133,6 +160,8 @@ struct rc_worker {
 	struct rc_bucket icmp_all;         /* ICMP echoes of this worker (workers.icmp_rate) */
 	struct rc_cookie_keys cookie;      /* its LOGIN cookies' keys (cookie.h) */
 	struct rc_bucket cookies_sent;     /* COOKIEs it sends (RC_COOKIE_RATE) */
+	uint64_t rx_ns;                    /* its last non-empty RX burst (rc_mono_ns) */
+	struct rc_lat_budget lat;          /* where its POSTs' time went (latency.h) */
 } __rte_cache_aligned;
 
 struct rc_frag_tap;

@@ -27,11 +27,25 @@ int rc_tx_msg(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *to,
 unsigned rc_fanout_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 			const struct rc_msg *deliver);
 
+/*
+ * Add a stored message's DELIVER to the worker's batch of its room (dp.h rc_fan_batch);
+ * a batch of another room (or a full one) is fanned out first. The batch goes out at the
+ * latest with rc_tx_flush, in the same loop iteration: the room is looked up again by id
+ * then (a room unloaded meanwhile gets nothing). A client member gets the batch's DELIVERs
+ * in as few datagrams as fit (RC_MAX_DGRAM each), a node member each with its own id of the
+ * room. 0 or -errno (the message does not encode).
+ */
+int rc_fanout_add(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
+		  const struct rc_msg *deliver);
+
+/* Fan the worker's batch out now (nothing when it is empty). */
+void rc_fanout_flush(struct rc_dp *dp, struct rc_worker *w);
+
 /* Queue a finished frame (headers written) for transmission on its port (m->port holds
  * our port index). */
 void rc_tx_frame(struct rc_dp *dp, struct rc_worker *w, struct rte_mbuf *m);
 
-/* Close every open datagram and transmit everything queued. */
+/* Fan out the pending batch, close every open datagram and transmit everything queued. */
 void rc_tx_flush(struct rc_dp *dp, struct rc_worker *w);
 
 #endif /* RC_FANOUT_H */

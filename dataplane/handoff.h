@@ -32,6 +32,19 @@ enum rc_wal_kind {
 
 #define RC_WAL_CTX_LEN 64
 
+/*
+ * Where a chat message's time went before its completion (dataplane/latency.h: the latency
+ * budget): CLOCK_MONOTONIC ns (rc_mono_ns), 0 when not taken. Not stored.
+ */
+struct rc_wal_stamps {
+	uint64_t rx;        /* the receiving worker: the datagram's RX burst */
+	uint64_t enqueued;  /* the home worker: onto the WAL ring */
+	uint64_t dequeued;  /* the WAL writer: off the ring */
+	uint64_t committed; /* its transaction committed (synced unless nosync) */
+	uint64_t completed; /* onto the done ring: = committed, unless the peer gate held it
+			     * (HA): then when the peer's ACK released it */
+};
+
 struct rc_wal_rec {
 	uint8_t kind;      /* enum rc_wal_kind */
 	int8_t status;     /* set by the writer before completion: 0, or a negative errno:
@@ -49,6 +62,7 @@ struct rc_wal_rec {
 	uint16_t body_len;
 	char user[RC_MAX_USER];
 	_Alignas(8) uint8_t ctx[RC_WAL_CTX_LEN]; /* the producer's reply context; not stored */
+	struct rc_wal_stamps t; /* set by the producer (rx, enqueued; else 0) and the writer */
 	char body[RC_MAX_BODY];      /* message body, or the room name for RC_WAL_ROOM */
 };
 

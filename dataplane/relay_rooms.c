@@ -450,7 +450,8 @@ host_request(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from,
 	     const struct rc_msg *m, const uint8_t *raw, size_t raw_len)
 {
 	struct rc_who who = { .session = m->hdr.session, .request_id = m->hdr.request_id,
-			      .rx_worker = (uint8_t)w->idx, .peer = *from };
+			      .rx_worker = (uint8_t)w->idx, .peer = *from,
+			      .rx_ns = w->rx_ns };
 	struct rc_msg t;
 	uint32_t room_id = 0;
 	const struct rc_str *user = NULL;

@@ -125,6 +125,7 @@ make_record(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 	memcpy(rec->user, who->user, who->user_len);
 	rec->body_len = req->u.post.body.len;
 	memcpy(rec->body, req->u.post.body.p, req->u.post.body.len);
+	rec->t = (struct rc_wal_stamps){ .rx = who->rx_ns };
 	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_WAL_CTX_LEN);
 	rc_reply_ctx_from_who((struct rc_reply_ctx *)rec->ctx, who);
 	((struct rc_reply_ctx *)rec->ctx)->seq_gen = r->seq_gen;
@@ -185,6 +186,7 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		rc_req_error(dp, w, who, RC_E_BUSY, RC_T_POST, "busy, retry");
 		return;
 	}
+	rec->t.enqueued = rc_mono_ns();
 	if (rc_dp_wal_push(dp, r->scope, rec) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
 		rc_dedup_forget_from(r->dedup, r->next_seq);
@@ -613,6 +615,7 @@ who_from_session(struct rc_who *who, const struct rc_session *s, const struct rc
 	who->user_len = s->user_len;
 	who->rx_worker = (uint8_t)rx_worker;
 	who->peer = *peer;
+	who->rx_ns = 0;
 	memcpy(who->user, s->user, s->user_len);
 }
 
@@ -637,6 +640,7 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 	}
 	rc_session_touch(s, rc_mono_ms());
 	who_from_session(&q->who, s, peer, &q->m->hdr, w->idx);
+	q->who.rx_ns = w->rx_ns;
 	/* ending a session is never refused; a room's request pays once its room is known */
 	if (q->row->runs != RC_REQ_ON_HOME && !(q->row->needs & RC_REQ_GONE_BYE) &&
 	    !within_budget(dp, w, s, q, NULL))
@@ -832,5 +836,5 @@ rc_req_committed(struct rc_dp *dp, struct rc_worker *w, struct rc_wal_rec *rec)
 	m.u.deliver.body.len = rec->body_len;
 	if (r->n_node_members != 0)
 		rc_relay_prune(dp, r, rc_mono_ms());
-	rc_fanout_room(dp, w, r, &m);
+	rc_fanout_add(dp, w, r, &m);
 }

@@ -121,6 +121,8 @@ rx_port(struct rc_dp *dp, struct rc_worker *w, unsigned p)
 
 	for (q = (uint16_t)w->idx; q < port->n_rxq; q = (uint16_t)(q + dp->n_workers)) {
 		n = rte_eth_rx_burst(port->port_id, q, pkts, (uint16_t)dp->burst);
+		if (n != 0)
+			w->rx_ns = rc_mono_ns(); /* a POST's first stamp (latency.h) */
 		/* after the burst: the fragments of any datagram reassembled into it are in the
 		 * tap's ring by now (frag_tap.h) */
 		if (tap != NULL)
@@ -154,6 +156,7 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 	}
 	total += n;
 	n = rte_ring_dequeue_burst(w->done, objs, RC_BURST_MAX, NULL);
+	rc_lat_completions(&w->lat, (struct rc_wal_rec *const *)objs, n);
 	for (i = 0; i < n; i++) {
 		rc_req_committed(dp, w, objs[i]);
 		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
@@ -182,6 +185,17 @@ rings_empty(const struct rc_worker *w)
 	return rte_ring_empty(w->in) && rte_ring_empty(w->done) && rte_ring_empty(w->tx);
 }
 
+/* Frames wait for a full TX queue (fanout.c): the worker is not quiet, its waits stay
+ * short so that the next flushes come soon. */
+static bool
+tx_waiting(const struct rc_dp *dp, const struct rc_worker *w)
+{
+	for (unsigned p = 0; p < dp->n_ports; p++)
+		if (w->tx_wait_n[p] > 0)
+			return true;
+	return false;
+}
+
 /* Nothing to do for idle_polls iterations (since quiet_since, rc_mono_ms): wait on the bell
  * for *wait_us (then the next wait) unless the rings got work meanwhile or the node is
  * stopping. */
@@ -198,7 +212,8 @@ idle_wait(struct rc_dp *dp, struct rc_worker *w, unsigned *wait_us, uint64_t qui
 	if (rc_bell_wait(&w->bell, *wait_us))
 		w->stats.bell_wakes++;
 	rcu_thread_online();
-	*wait_us = rc_worker_idle_next_us(dp, *wait_us, rc_mono_ms() - quiet_since);
+	*wait_us = rc_worker_idle_next_us(dp, *wait_us,
+					  tx_waiting(dp, w) ? 0 : rc_mono_ms() - quiet_since);
 }
 
 int
@@ -222,6 +237,7 @@ rc_worker_main(void *arg)
 			work += rx_port(dp, w, p);
 		work += drain_rings(dp, w);
 		rc_tx_flush(dp, w);
+		rc_lat_flushed(&w->lat);
 		w->stats.polls++;
 		__atomic_store_n(&w->last_heartbeat, w->stats.polls, __ATOMIC_RELAXED);
 		rcu_quiescent_state();

@@ -165,7 +165,7 @@ wal_hold_pop(struct rc_wal *w, uint64_t now, int status)
 {
 	struct wal_hold *h = &w->hold;
 	struct wal_held_batch *b = &h->b[h->bhead];
-	uint64_t held_us = now > b->t_us ? now - b->t_us : 0;
+	uint64_t held_us = now > b->t_us ? now - b->t_us : 0, now_ns = rc_mono_ns();
 
 	if (status == 0 && !rc_wal_peer_gate(w)) /* released by the gate turned off */
 		wal_raise(&w->acked_alone, b->lsn);
@@ -173,6 +173,7 @@ wal_hold_pop(struct rc_wal *w, uint64_t now, int status)
 		struct rc_wal_rec *r = h->recs[h->head];
 
 		h->head = (h->head + 1) % h->cap;
+		r->t.completed = now_ns; /* released: the latency budget's peer stage ends */
 		if (status != 0) {
 			r->status = (int8_t)status;
 			wal_count(&w->ctr.unacked_completions, 1);
@@ -225,7 +226,10 @@ wal_done(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 {
 	struct wal_hold *h = &w->hold;
 	int fd = atomic_load_explicit(&w->notify_fd, memory_order_relaxed);
-	uint64_t one = 1;
+	uint64_t one = 1, now = rc_mono_ns();
+
+	for (unsigned i = 0; i < n; i++) /* the latency budget (handoff.h) */
+		recs[i]->t.committed = recs[i]->t.completed = now;
 
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
 		/* a full counter still wakes the reader */
@@ -347,8 +351,13 @@ wal_writer_main(void *arg)
 		room = RTE_MIN(wal_hold_room(w), w->batch_max);
 		if (room == w->batch_max)
 			n = rte_ring_dequeue_burst(w->ring, (void **)w->batch, room, NULL);
-		if (n > 0)
+		if (n > 0) {
+			uint64_t now = rc_mono_ns();
+
+			for (unsigned i = 0; i < n; i++) /* the latency budget (handoff.h) */
+				w->batch[i]->t.dequeued = now;
 			wal_write_batch(w, w->batch, n);
+		}
 		else if (room < w->batch_max)
 			wal_wait(w, WAL_IDLE_SLEEP_US, stopping); /* the hold is full: wait for acks */
 		else if (wal_idle_work(w, stopping))

@@ -304,6 +304,16 @@ setup_ha(struct rc_node *n, char *err, size_t errlen)
 	return rc_ha_node_create(&n->ha_settings, &n->scopes, &n->dp, &n->ha, err, errlen);
 }
 
+/* Frames that may wait per worker and port for a full TX queue: a quarter of the mbufs,
+ * shared out, at most RC_TX_WAIT (what waits holds mbufs that RX also needs). */
+static uint16_t
+tx_wait_cap(const struct rc_config *c)
+{
+	unsigned cap = c->mbufs / 4 / (c->n_workers * (c->n_ports ? c->n_ports : 1));
+
+	return (uint16_t)RTE_MIN(cap, (unsigned)RC_TX_WAIT);
+}
+
 static struct rc_worker *
 worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 {
@@ -315,6 +325,7 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 		goto fail;
 	w->idx = i;
 	w->lcore = n->cfg.worker_lcores[i];
+	w->tx_wait_cap = tx_wait_cap(&n->cfg);
 	snprintf(name, sizeof(name), "rc_in_%u", i);
 	w->in = rte_ring_create(name, WORKER_RING_SIZE, socket, RING_F_SC_DEQ);
 	snprintf(name, sizeof(name), "rc_tx_%u", i);

@@ -16,6 +16,7 @@
 #include "admin_table.h"
 #include "drainer.h"
 #include "history.h"
+#include "latency.h"
 #include "node.h"
 #include "relay_rooms.h"
 #include "room_table.h"
@@ -327,6 +328,8 @@ lcore_json(const struct rc_worker *w, uint64_t *drops)
 	unsigned i;
 
 	json_object_set_new(o, "bell_wakes", json_integer((json_int_t)s->bell_wakes));
+	json_object_set_new(o, "fan_datagrams", json_integer((json_int_t)s->fan_datagrams));
+	json_object_set_new(o, "tx_waited", json_integer((json_int_t)s->tx_waited));
 	json_object_set_new(o, "seqs_handed_back", json_integer((json_int_t)s->seqs_handed_back));
 	json_object_set_new(o, "seq_conflicts", json_integer((json_int_t)s->seq_conflicts));
 	for (i = 0; i < RC_DROP_MAX; i++) {
@@ -410,6 +413,43 @@ login_refused_json(const struct rc_node *n, struct rc_text *t)
 	return o;
 }
 
+static json_t *
+lat_us(uint64_t ns)
+{
+	return json_real((double)(ns / 100) / 10.0); /* 0.1 us */
+}
+
+/*
+ * The latency budget of the POSTs stored since the start (latency.h), every worker's
+ * histograms summed: per stage count, p50, p99, max in microseconds; a table in the text.
+ */
+static json_t *
+latency_budget_json(const struct rc_node *n, struct rc_text *t)
+{
+	static struct rc_lat_hist sum; /* the admin socket's thread only; 2.4 KiB */
+	json_t *o = json_object();
+
+	rc_text_printf(t, "latency budget (us):  %-16s %10s %9s %9s %9s\n", "stage", "count",
+		       "p50", "p99", "max");
+	for (unsigned s = 0; s < RC_LAT_MAX; s++) {
+		uint64_t p50, p99;
+
+		memset(&sum, 0, sizeof(sum));
+		for (unsigned k = 0; k < n->dp.n_workers; k++)
+			rc_lat_hist_add(&sum, &n->dp.workers[k]->lat.st[s]);
+		p50 = rc_lat_hist_quantile(&sum, 0.5);
+		p99 = rc_lat_hist_quantile(&sum, 0.99);
+		json_object_set_new(o, rc_lat_stage_name(s),
+				    json_pack("{s:I,s:o,s:o,s:o}", "count", (json_int_t)sum.count,
+					      "p50_us", lat_us(p50), "p99_us", lat_us(p99),
+					      "max_us", lat_us(sum.max_ns)));
+		rc_text_printf(t, "                      %-16s %10" PRIu64 " %9.1f %9.1f %9.1f\n",
+			       rc_lat_stage_name(s), sum.count, p50 / 1e3, p99 / 1e3,
+			       sum.max_ns / 1e3);
+	}
+	return o;
+}
+
 static RC_ADMIN_HANDLER(cmd_stats)
 {
 	struct rc_node *n = arg;
@@ -466,6 +506,7 @@ static RC_ADMIN_HANDLER(cmd_stats)
 			  PRIu64 "\n", n->scopes.purges_dropped, n->scopes.rooms_name_clash);
 	control_json_more(n, json_object_get(res, "control"));
 	json_object_set_new(res, "relay", rc_node_relay_counters(n, t));
+	json_object_set_new(res, "latency_budget", latency_budget_json(n, t));
 	return 0;
 }
 
@@ -651,7 +692,8 @@ static const struct rc_admin_cmd cmds[] = {
 	{ "room delete", "ROOM", "delete a room and its history (its name and id become free)",
 	  cmd_room_delete, 1, 1 },
 	{ "user list", "", "logged-in sessions", cmd_user_list },
-	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type", cmd_stats },
+	{ "stats", "", "per-lcore packet counts, drops by reason, messages by type, the latency budget of POSTs",
+	  cmd_stats },
 	{ "db status", "", "drain backlog, LMDB use, database connection and alarms",
 	  cmd_db_status },
 	{ "db cleanup", "[--days N]",

@@ -306,69 +306,7 @@ int_size(uint8_t kind)
 	return sizes[kind];
 }
 
-/* ---- UTF-8 and string validation ---- */
-
-/* Length of the sequence led by c, and the bounds of its second byte; 0 if c cannot lead. */
-static unsigned
-utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
-{
-	*lo = 0x80;
-	*hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF)
-		return 2;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if (c == 0xE0)
-			*lo = 0xA0; /* no overlongs */
-		if (c == 0xED)
-			*hi = 0x9F; /* no surrogates U+D800..U+DFFF */
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if (c == 0xF0)
-			*lo = 0x90; /* no overlongs */
-		if (c == 0xF4)
-			*hi = 0x8F; /* nothing above U+10FFFF */
-		return 4;
-	}
-	return 0; /* continuation byte, C0/C1 overlong lead, or F5..FF */
-}
-
-static bool
-ascii_ok(uint8_t c, bool allow_newlines)
-{
-	if (c >= 0x20)
-		return true; /* includes DEL (0x7F): it is not a C0 control */
-	return allow_newlines && (c == '\t' || c == '\n' || c == '\r');
-}
-
-bool
-rc_utf8_valid(const char *s, size_t len, bool allow_newlines)
-{
-	const uint8_t *p = (const uint8_t *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t lo, hi;
-		unsigned n;
-
-		if (p[i] < 0x80) {
-			if (!ascii_ok(p[i], allow_newlines))
-				return false;
-			i++;
-			continue;
-		}
-		n = utf8_lead(p[i], &lo, &hi);
-		if (n == 0 || len - i < n)
-			return false;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (unsigned k = 2; k < n; k++)
-			if ((p[i + k] & 0xC0) != 0x80)
-				return false;
-		i += n;
-	}
-	return true;
-}
+/* ---- string validation (UTF-8: utf8.c) ---- */
 
 static bool
 token_chars_ok(const struct rc_str *s)

@@ -296,6 +296,9 @@ bool rc_room_list_next(const struct rc_msg *m, size_t *off, struct rc_str *room,
 /* True if s[0..len) is well-formed UTF-8 with no C0 control characters other than
  * TAB/LF/CR (allow_newlines) or none at all (!allow_newlines), and no NUL. */
 bool rc_utf8_valid(const char *s, size_t len, bool allow_newlines);
+/* The same verdict, read one byte at a time (utf8.c): the reference rc_utf8_valid, which
+ * skips printable ASCII a word at a time, is tested and measured against. */
+bool rc_utf8_valid_bytes(const char *s, size_t len, bool allow_newlines);
 
 const char *rc_msg_type_name(unsigned type); /* "LOGIN", ...; "?" when out of range */
 const char *rc_err_name(unsigned code);      /* "unknown room", ...; "?" when out of range */

@@ -377,7 +377,9 @@ rc_setup_netns() {
 # rc_write_node_conf [FILE [DEVICE [DEVICE_ARGS]]]: a node config for this layout (default
 # RC_CONF, net_af_packet0 on the node-side veth). Creates the secret file if missing.
 # RC_WORKERS=2 gives two worker lcores (lcores 1 and 2, both on CPU 1) with two queue pairs on
-# the port (af_packet qpairs=2: the kernel fans flows out over the two RX queues).
+# the port (af_packet qpairs=2: the kernel fans flows out over the two RX queues; memif: two
+# queue pairs, the peer's queue q reaches worker q). RC_LCORES replaces the EAL's lcore map
+# (e.g. "0@0,1@0,2@1": the workers on two CPUs).
 rc_write_node_conf() {
 	local file=${1:-$RC_CONF} dev=${2-net_af_packet0} devargs=${3-iface=$RC_IF_NODE}
 	local lcores='"-l", "0-1"' workers='[1]' queues=1
@@ -385,8 +387,9 @@ rc_write_node_conf() {
 		lcores='"--lcores", "0@0,1@1,2@1"'
 		workers='[1, 2]'
 		queues=2
-		devargs="$devargs,qpairs=2"
+		[[ $dev != net_af_packet* ]] || devargs="$devargs,qpairs=2"
 	fi
+	[ -z "${RC_LCORES:-}" ] || lcores="\"--lcores\", \"$RC_LCORES\""
 	if [ ! -f "$RC_SECRET" ]; then
 		(umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$RC_SECRET")
 		chmod 0600 "$RC_SECRET"

@@ -5,7 +5,9 @@
 #  1. 20 users all in 2 rooms, 2000 POSTs: every POST acknowledged, every member got every
 #     message once (deliveries = posts x members, 0 gaps, 0 duplicates), latencies
 #     reported, the JSON lines parse (one per second, then the summary), the histograms
-#     written as CSV hold every sample.
+#     written as CSV hold every sample; the node's latency budget (stats) counts the 2000
+#     POSTs in each of its six stages and the total, in order, 0 <= p50 <= p99 <= max, the
+#     peer stage 0.
 #  2. The same users spread one room each (10 members per room), bundles of 4 POSTs per
 #     datagram, at a fixed rate (3 s): the same accounting, lines per second, and the node
 #     stored every POST once.
@@ -94,6 +96,19 @@ rc_assert_eq "$(awk -F, '$1 == "ack" { n += $4 } END { print n }' "$RC_WORK/all.
 rc_assert_eq "$(awk -F, '$1 == "deliver" { n += $4 } END { print n }' "$RC_WORK/all.csv")" \
 	40000 "all: the deliver latency histogram holds every delivery"
 rc_assert_eq "$(summary all .members)" 40 "all: 20 members in each of 2 rooms"
+# the node's latency budget: each of the 2000 stored POSTs in every stage, figures in order
+budget=$(rc_stat .latency_budget)
+for st in rx_to_enqueue wal_queue commit peer completion_queue fanout total; do
+	rc_assert_eq "$(jq -r ".$st.count" <<<"$budget")" 2000 "latency budget: $st counts every POST"
+	rc_assert "latency budget: $st: 0 <= p50 <= p99 <= max" jq -e \
+		".$st | .p50_us >= 0 and .p50_us <= .p99_us and .p99_us <= .max_us" <<<"$budget" >/dev/null
+done
+rc_assert_eq "$(jq -r '.peer.max_us' <<<"$budget")" 0 "latency budget: no HA peer gate, no peer stage"
+rc_assert_eq "$(jq -r 'keys_unsorted | join(" ")' <<<"$budget")" \
+	"rx_to_enqueue wal_queue commit peer completion_queue fanout total" \
+	"latency budget: the stages in order, then the total"
+rc_assert_match "$(rc_ctl stats)" '^latency budget \(us\): +stage +count +p50 +p99 +max' \
+	"latency budget: the table in the text output"
 
 rc_log "step 2: spread (1 room per user), bundles of 4, 400 POSTs/s"
 gen spread -u 20 -R 2 --rooms-per-user 1 -n 1200 -B 4 -r 400 -j --room-prefix spread ||

@@ -7,6 +7,7 @@
 #   2. `ha fallback` on n1: n1 Taking Back / n2 Falling Back, then both Normal, under load;
 # then rcha verify compares what the clients saw acknowledged with the database: 0 lost,
 # 0 duplicates, no gap in any room's seqs, no client logged in twice (sessions kept).
+# Before step 1, n1's latency budget (stats) shows its POSTs held for the peer (HA.md).
 # rc-timeout: 300
 # shellcheck disable=SC2119 # rc_* helpers take optional arguments
 # shellcheck source=lib.sh
@@ -37,6 +38,11 @@ RCHA=$!
 RC_BG_PIDS+=("$RCHA")
 
 sleep 4
+# the latency budget under the peer gate: n1's stored POSTs were held for n2's ACK
+budget=$(rc_ha_ctl 0 -j stats | jq -c .latency_budget)
+rc_assert_int_gt "$(jq -r .peer.count <<<"$budget")" 0 "n1's latency budget: POSTs counted"
+rc_assert "n1's latency budget: held for the peer (peer stage above 0)" \
+	jq -e '.peer.max_us > 0' <<<"$budget" >/dev/null
 rc_log "step 1: SIGKILL n1"
 rc_ha_kill 0
 t0=$SECONDS

@@ -680,6 +680,142 @@ test_post_ack_deliver_resend(void **state)
 	expect_stored(1, 1, 2);
 }
 
+/* Each member's DELIVERs of seqs first..last, once each and in order; returns how many. */
+static unsigned
+expect_in_order(unsigned k, uint64_t first, uint64_t last)
+{
+	struct rc_peer p = peer_of(k);
+	uint64_t want = first;
+
+	for (unsigned i = 0; i < n_out; i++)
+		if (outs[i].m.hdr.type == RC_T_DELIVER && outs[i].to_ip == p.ip &&
+		    outs[i].to_port == rte_be_to_cpu_16(p.udp_port))
+			assert_int_equal(outs[i].m.u.deliver.seq, want++);
+	assert_int_equal(want, last + 1);
+	return (unsigned)(last + 1 - first);
+}
+
+/*
+ * The messages one commit stored in a room go out together: every member gets them in as few
+ * datagrams as fit, in seq order (before, each DELIVER was a datagram of its own as soon as
+ * two members' datagrams shared a slot, which members on neighbouring ports did).
+ */
+static void
+test_deliver_batched(void **state)
+{
+	enum { MEMBERS = 40, POSTS = 10, BIG = 6 };
+	struct rc_session *s[MEMBERS];
+	struct rc_worker *w = dp.workers[0];
+	char body[601], name[16];
+	uint64_t dgrams, pkts;
+	unsigned k, i, got;
+
+	(void)state;
+	dp.max_members = MEMBERS;
+	room(1, "lobby", 0);
+	for (k = 0; k < MEMBERS; k++) {
+		snprintf(name, sizeof(name), "u%u", k);
+		s[k] = login_as(name, k + 1);
+		joined(s[k], k + 1, "lobby");
+	}
+	dgrams = w->stats.fan_datagrams;
+	pkts = w->stats.tx_pkts;
+	for (i = 0; i < POSTS; i++) /* two posters, small bodies: all fit one datagram */
+		post(0, 1 + i % 2, s[i % 2]->id, "lobby", 100 + i, "hello");
+	assert_int_equal(commit_queued(0), POSTS);
+	collect();
+	for (k = 0, got = 0; k < MEMBERS; k++)
+		got += expect_in_order(k + 1, 1, POSTS);
+	assert_int_equal(got, MEMBERS * POSTS);
+	assert_int_equal(w->stats.fan_datagrams - dgrams, MEMBERS);
+	/* and the two posters' ACKs, one datagram each */
+	assert_int_equal(w->stats.tx_pkts - pkts, MEMBERS + 2);
+	assert_int_equal(count_sent(RC_T_ACK), POSTS);
+
+	/* 600-byte bodies: two DELIVERs per datagram, cut between messages */
+	memset(body, 'x', 600);
+	body[600] = '\0';
+	dgrams = w->stats.fan_datagrams;
+	for (i = 0; i < BIG; i++)
+		post(0, 1, s[0]->id, "lobby", 200 + i, body);
+	assert_int_equal(commit_queued(0), BIG);
+	collect();
+	for (k = 0; k < MEMBERS; k++)
+		expect_in_order(k + 1, POSTS + 1, POSTS + BIG);
+	assert_int_equal(w->stats.fan_datagrams - dgrams, MEMBERS * BIG / 2);
+}
+
+/* A frame for peer 1 whose payload is its index i. */
+static struct rte_mbuf *
+indexed_frame(uint32_t i)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.mbuf_pool);
+	struct rc_peer to = peer_of(1);
+	uint8_t *p;
+
+	assert_non_null(m);
+	assert_non_null(rc_pkt_init(m));
+	p = (uint8_t *)rte_pktmbuf_append(m, 4);
+	assert_non_null(p);
+	memcpy(p, &i, 4);
+	rc_pkt_finish(m, &dp.ports[0].local, &to);
+	m->port = 0;
+	return m;
+}
+
+/* Takes every frame the device sent, checking their indexes follow from *next. */
+static unsigned
+take_sent(uint32_t *next)
+{
+	struct rte_mbuf *m;
+	unsigned n = 0;
+	uint32_t i;
+
+	while (rte_ring_dequeue(txr[0], (void **)&m) == 0) {
+		memcpy(&i, rte_pktmbuf_mtod_offset(m, const uint8_t *, RC_L2L4_LEN), 4);
+		assert_int_equal(i, (*next)++);
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A TX queue that does not take a burst: the rest waits, in order, and goes out with the
+ * next flushes; only what does not fit the wait ring is dropped (before, all of it was).
+ */
+static void
+test_tx_full_waits(void **state)
+{
+	struct rc_worker *w = dp.workers[0];
+	uint32_t i, sent_next = 0, total;
+	unsigned dev = (unsigned)rte_ring_get_capacity(txr[0]);
+
+	(void)state;
+	w->tx_wait_cap = 100;
+	total = dev + 80; /* 80 more than the device's ring holds */
+	for (i = 0; i < total; i++)
+		rc_tx_frame(&dp, w, indexed_frame(i));
+	rc_tx_flush(&dp, w);
+	assert_int_equal(w->stats.drops[RC_DROP_TX_FULL], 0);
+	assert_int_equal(w->tx_wait_n[0], 80);
+	assert_int_equal(take_sent(&sent_next), dev);
+	rc_tx_flush(&dp, w); /* nothing new: the waiting ones go */
+	assert_int_equal(take_sent(&sent_next), 80);
+	assert_int_equal(w->tx_wait_n[0], 0);
+	assert_int_equal(w->stats.tx_pkts, total);
+
+	/* the device full again: 100 wait, 30 more are dropped, the order is kept */
+	for (i = 0; i < dev + 130; i++)
+		rc_tx_frame(&dp, w, indexed_frame(total + i));
+	rc_tx_flush(&dp, w);
+	assert_int_equal(w->stats.drops[RC_DROP_TX_FULL], 30);
+	assert_int_equal(take_sent(&sent_next), dev);
+	rc_tx_flush(&dp, w);
+	assert_int_equal(take_sent(&sent_next), 100);
+	assert_int_equal(w->stats.tx_waited, 80 + 100);
+}
+
 static void
 test_forwarded(void **state)
 {
@@ -2679,6 +2815,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_session_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_join_members_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_ack_deliver_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_full_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_archived_room, setup, teardown),
