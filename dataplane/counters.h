@@ -55,7 +55,8 @@ struct rc_lcore_stats {
 	uint64_t tx_pkts;
 	uint64_t tx_bytes;
 	uint64_t polls;
-	uint64_t idle_sleeps;
+	uint64_t idle_sleeps;         /* idle waits (workers.idle_backoff) */
+	uint64_t bell_wakes;          /* ... ended early by a producer's doorbell */
 	uint64_t msgs_in[RC_T_MAX];   /* decoded requests by type */
 	uint64_t msgs_out[RC_T_MAX];  /* messages sent by type */
 	uint64_t errors_out[RC_E_MAX]; /* ERROR replies by code */

@@ -22,6 +22,7 @@
 #include "clock.h" /* rc_wall_ms(), rc_mono_ms(): part of dp.h's contract */
 #include "cookie.h"
 #include "counters.h"
+#include "doorbell.h"
 #include "latency.h"
 #include "lease_guard.h" /* RC_MAX_SCOPES */
 #include "limit.h"
@@ -136,6 +137,8 @@ struct rc_worker {
 	struct rte_ring *in;   /* rc_work from other workers and control (MP/SC) */
 	struct rte_ring *tx;   /* ready mbufs from control and history (MP/SC) */
 	struct rte_ring *done; /* rc_wal_rec completions from the WAL writer (SP/SC) */
+	struct rc_bell bell;   /* rung by every producer onto in, tx and done: the worker
+				* waits on it when idle (rc_worker_push, doorbell.h) */
 	struct rc_tx_slot slots[RC_TX_SLOTS];
 	uint16_t open_slots[RC_TX_SLOTS]; /* slots opened since the last flush (may repeat) */
 	unsigned n_open;
@@ -184,6 +187,8 @@ struct rc_dp {
 					  * ROOMS, a node's room directory */
 	struct rte_ring *login_ring;     /* rc_work for the control thread: LOGINs alone, so that
 					  * a LOGIN flood never crowds out the others */
+	struct rc_bell *ctrl_bell;       /* the control thread's doorbell, rung after an enqueue
+					  * on either ring (NULL: none) */
 	struct rte_mempool *work_pool;   /* struct rc_work */
 	struct rte_mempool *mbuf_pool;
 	/* storage, per HA scope: [0] our own rooms, [1] the HA peer's (NULL without HA) */
@@ -191,6 +196,8 @@ struct rc_dp {
 	struct rte_mempool *wal_pool[RC_MAX_SCOPES];
 	struct rte_ring *hist_ring[RC_MAX_SCOPES];     /* struct rc_hist_req* to its history thread */
 	struct rte_mempool *hist_pool[RC_MAX_SCOPES];
+	struct rc_bell *wal_bell[RC_MAX_SCOPES];  /* its WAL writer's and history thread's */
+	struct rc_bell *hist_bell[RC_MAX_SCOPES]; /* doorbells (NULL: nobody to wake) */
 
 	/* tables (RCU) */
 	struct rc_room_table *rooms;
@@ -203,7 +210,9 @@ struct rc_dp {
 	unsigned burst;
 	bool idle_backoff;
 	unsigned idle_polls;
-	unsigned idle_sleep_us;
+	unsigned idle_sleep_us;     /* the first idle wait ... */
+	unsigned idle_sleep_max_us; /* ... doubling on each empty wake up to this, */
+	unsigned idle_backoff_after_ms; /* ... once the worker had no work for this long */
 	unsigned history_on_join;
 	unsigned max_fetch;
 	unsigned max_members;
@@ -258,6 +267,51 @@ enum rc_rooms_state {
 
 /* Worker main loop (rte_eal_remote_launch target; arg = struct rc_worker *). */
 int rc_worker_main(void *arg);
+
+/*
+ * The idle worker's next wait after one of cur microseconds ended with nothing to do,
+ * quiet_ms after its last work: dp->idle_sleep_us while quiet_ms is below
+ * dp->idle_backoff_after_ms (a worker with recent traffic keeps its short waits: a packet
+ * waits for the end of the current one), then twice cur, at least idle_sleep_us and at
+ * most dp->idle_sleep_max_us (a maximum below idle_sleep_us: idle_sleep_us). Pure.
+ */
+unsigned rc_worker_idle_next_us(const struct rc_dp *dp, unsigned cur, uint64_t quiet_ms);
+
+/*
+ * Queues obj on ring, one of worker w's rings (in or tx), and wakes w if it sleeps.
+ * 0, or -ENOBUFS when the ring is full (obj not queued: the caller frees it). Any thread.
+ */
+static inline int
+rc_worker_push(struct rc_worker *w, struct rte_ring *ring, void *obj)
+{
+	if (rte_ring_enqueue(ring, obj) != 0)
+		return -ENOBUFS;
+	rc_bell_ring(&w->bell);
+	return 0;
+}
+
+/* The same for scope s's WAL writer (a struct rc_wal_rec) and history thread (a struct
+ * rc_hist_req). */
+static inline int
+rc_dp_wal_push(struct rc_dp *dp, unsigned s, void *rec)
+{
+	if (rte_ring_enqueue(dp->wal_ring[s], rec) != 0)
+		return -ENOBUFS;
+	rc_bell_ring(dp->wal_bell[s]);
+	return 0;
+}
+
+static inline int
+rc_dp_hist_push(struct rc_dp *dp, unsigned s, void *req)
+{
+	if (rte_ring_enqueue(dp->hist_ring[s], req) != 0)
+		return -ENOBUFS;
+	rc_bell_ring(dp->hist_bell[s]);
+	return 0;
+}
+
+/* Sets dp->quit and wakes every worker (the control thread, at shutdown). */
+void rc_dp_quit(struct rc_dp *dp);
 
 /*
  * The worker's step for one frame m received on port index p (what rc_worker_main does with

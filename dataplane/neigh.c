@@ -117,7 +117,7 @@ rc_neigh_solicit(struct rc_dp *dp, uint64_t now_ms)
 			return;
 		}
 		m->port = n->port_idx;
-		if (rte_ring_enqueue(dp->workers[0]->tx, m) != 0)
+		if (rc_worker_push(dp->workers[0], dp->workers[0]->tx, m) != 0)
 			rte_pktmbuf_free(m);
 	}
 }

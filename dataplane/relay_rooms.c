@@ -343,7 +343,9 @@ to_control(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from, un
 	if (rte_ring_enqueue(dp->ctrl_ring, wk) != 0) {
 		rte_mempool_put(dp->work_pool, wk);
 		w->stats.drops[RC_DROP_RING_CTRL]++;
+		return;
 	}
+	rc_bell_ring(dp->ctrl_bell);
 }
 
 /* A host's DELIVER or RJOINED for our remote room `alias`, or its JOINED of one of our
@@ -373,7 +375,7 @@ to_remote_room(struct rc_dp *dp, struct rc_worker *w, const struct rc_peer *from
 	memcpy(wk->msg, raw, raw_len);
 	wk->req = *m;
 	rc_msg_rebase(&wk->req, raw, wk->msg);
-	if (rte_ring_enqueue(dp->workers[r->home]->in, wk) != 0) {
+	if (rc_worker_push(dp->workers[r->home], dp->workers[r->home]->in, wk) != 0) {
 		rte_mempool_put(dp->work_pool, wk);
 		w->stats.drops[RC_DROP_RING_WORKER]++;
 	}

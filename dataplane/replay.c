@@ -9,13 +9,15 @@ replay_flush(struct rc_replay *rp, const struct rc_reply_ctx *c)
 {
 	struct rc_dp *dp = rp->dp;
 	struct rte_mbuf *m = rp->m;
+	struct rc_worker *w;
 
 	if (m == NULL)
 		return;
 	rp->m = NULL;
 	rc_pkt_finish(m, &dp->ports[c->peer.port_idx].local, &c->peer);
 	m->port = c->peer.port_idx;
-	if (rte_ring_enqueue(dp->workers[c->rx_worker]->tx, m) != 0) {
+	w = dp->workers[c->rx_worker];
+	if (rc_worker_push(w, w->tx, m) != 0) {
 		rte_pktmbuf_free(m);
 		rp->dropped++;
 		return;

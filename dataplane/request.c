@@ -187,7 +187,7 @@ do_post(struct rc_dp *dp, struct rc_worker *w, struct rc_room *r, const struct r
 		return;
 	}
 	rec->t.enqueued = rc_mono_ns();
-	if (rte_ring_enqueue(dp->wal_ring[r->scope], rec) != 0) {
+	if (rc_dp_wal_push(dp, r->scope, rec) != 0) {
 		rte_mempool_put(dp->wal_pool[r->scope], rec);
 		rc_dedup_forget_from(r->dedup, r->next_seq);
 		w->stats.drops[RC_DROP_RING_WAL]++;
@@ -385,11 +385,12 @@ struct req {
 	struct rc_who who;
 };
 
-/* Hands q to another thread, decoded: its bytes are copied into the item (the mbuf is freed
- * after RX) and its views moved onto the copy. */
+/* Hands q to another thread, decoded, on ring (bell: its consumer's doorbell, NULL: none):
+ * its bytes are copied into the item (the mbuf is freed after RX) and its views moved onto
+ * the copy. */
 static int
-hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned kind,
-	 const struct req *q, uint32_t room_id, enum rc_drop full)
+hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, struct rc_bell *bell,
+	 unsigned kind, const struct req *q, uint32_t room_id, enum rc_drop full)
 {
 	struct rc_work *wk;
 
@@ -418,6 +419,7 @@ hand_off(struct rc_dp *dp, struct rc_worker *w, struct rte_ring *ring, unsigned 
 		w->stats.drops[full]++;
 		return -ENOBUFS;
 	}
+	rc_bell_ring(bell);
 	return 0;
 }
 
@@ -473,7 +475,8 @@ room_missing(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struc
 				     "unknown room");
 		return;
 	}
-	if (hand_off(dp, w, dp->ctrl_ring, RC_WORK_CREATE_ROOM, q, 0, RC_DROP_RING_CTRL) != 0) {
+	if (hand_off(dp, w, dp->ctrl_ring, dp->ctrl_bell, RC_WORK_CREATE_ROOM, q, 0,
+		     RC_DROP_RING_CTRL) != 0) {
 		rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		return;
 	}
@@ -518,8 +521,8 @@ room_run(struct rc_dp *dp, struct rc_worker *w, struct dgram *d, const struct re
 		run_at_home(dp, w, r, q->row, &q->who, q->m);
 		return;
 	}
-	if (hand_off(dp, w, dp->workers[r->home]->in, q->row->work, q, r->id,
-		     RC_DROP_RING_WORKER) != 0)
+	if (hand_off(dp, w, dp->workers[r->home]->in, &dp->workers[r->home]->bell, q->row->work,
+		     q, r->id, RC_DROP_RING_WORKER) != 0)
 		rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 	else
 		w->stats.forwarded++;
@@ -647,7 +650,8 @@ session_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 		q->row->fn(dp, w, NULL, &q->who, q->m);
 		break;
 	case RC_REQ_ON_CONTROL:
-		if (hand_off(dp, w, dp->ctrl_ring, q->row->work, q, 0, RC_DROP_RING_CTRL) != 0)
+		if (hand_off(dp, w, dp->ctrl_ring, dp->ctrl_bell, q->row->work, q, 0,
+			     RC_DROP_RING_CTRL) != 0)
 			rc_req_error(dp, w, &q->who, RC_E_BUSY, q->row->type, "busy, retry");
 		break;
 	default:
@@ -665,7 +669,8 @@ sessionless_request(struct rc_dp *dp, struct rc_worker *w, struct dgram *d,
 		return;
 	q->who = (struct rc_who){ .request_id = q->m->hdr.request_id,
 				  .rx_worker = (uint8_t)w->idx, .peer = *peer };
-	if (hand_off(dp, w, dp->login_ring, q->row->work, q, 0, RC_DROP_RING_LOGIN) != 0) {
+	if (hand_off(dp, w, dp->login_ring, dp->ctrl_bell, q->row->work, q, 0,
+		     RC_DROP_RING_LOGIN) != 0) {
 		w->stats.logins_busy++;
 		send_error_unauth(dp, w, peer, &q->m->hdr, q->raw_len, RC_E_BUSY, "busy, retry");
 	}

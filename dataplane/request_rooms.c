@@ -38,7 +38,7 @@ ask_history(struct rc_dp *dp, struct rc_worker *w, const struct rc_room *r,
 	q->to_seq = __atomic_load_n(&r->last_committed, __ATOMIC_RELAXED);
 	RTE_BUILD_BUG_ON(sizeof(struct rc_reply_ctx) > RC_HIST_CTX_LEN);
 	rc_reply_ctx_from_who((struct rc_reply_ctx *)q->ctx, who);
-	if (rte_ring_enqueue(dp->hist_ring[r->scope], q) != 0) {
+	if (rc_dp_hist_push(dp, r->scope, q) != 0) {
 		rte_mempool_put(dp->hist_pool[r->scope], q);
 		w->stats.drops[RC_DROP_RING_HIST]++;
 		return -ENOBUFS;

@@ -4,8 +4,12 @@
  * ring (requests forwarded to this home worker), the `done` ring (stored records: ACK +
  * DELIVER), the `tx` ring (replies built by control and history), then every open datagram
  * is closed and transmitted, then one RCU quiescent state. After idle_polls empty
- * iterations the worker goes RCU-offline and sleeps idle_sleep_us (the idle back-off that
- * lets two pollers share a small machine).
+ * iterations the worker goes RCU-offline and waits on its doorbell (doorbell.h: every
+ * producer onto its in, tx and done rings rings it) for idle_sleep_us; once it had no work
+ * for idle_backoff_after_ms, each empty wake doubles the wait up to idle_sleep_max_us
+ * (rc_worker_idle_next_us). The NIC queues (memif, af_packet) have no interrupt: only the
+ * end of a wait notices a received frame, so a light but steady load keeps the short
+ * waits, and only a quiet worker saves the wake-ups. Any work starts over.
  *
  * Nothing here blocks, allocates from the heap per packet, or logs.
  */
@@ -164,12 +168,61 @@ drain_rings(struct rc_dp *dp, struct rc_worker *w)
 	return total + n;
 }
 
+unsigned
+rc_worker_idle_next_us(const struct rc_dp *dp, unsigned cur, uint64_t quiet_ms)
+{
+	unsigned start = dp->idle_sleep_us, max = RTE_MAX(dp->idle_sleep_max_us, start);
+	uint64_t next = (uint64_t)cur * 2;
+
+	if (quiet_ms < dp->idle_backoff_after_ms)
+		return start;
+	return next < start ? start : next > max ? max : (unsigned)next;
+}
+
+static bool
+rings_empty(const struct rc_worker *w)
+{
+	return rte_ring_empty(w->in) && rte_ring_empty(w->done) && rte_ring_empty(w->tx);
+}
+
+/* Frames wait for a full TX queue (fanout.c): the worker is not quiet, its waits stay
+ * short so that the next flushes come soon. */
+static bool
+tx_waiting(const struct rc_dp *dp, const struct rc_worker *w)
+{
+	for (unsigned p = 0; p < dp->n_ports; p++)
+		if (w->tx_wait_n[p] > 0)
+			return true;
+	return false;
+}
+
+/* Nothing to do for idle_polls iterations (since quiet_since, rc_mono_ms): wait on the bell
+ * for *wait_us (then the next wait) unless the rings got work meanwhile or the node is
+ * stopping. */
+static void
+idle_wait(struct rc_dp *dp, struct rc_worker *w, unsigned *wait_us, uint64_t quiet_since)
+{
+	rc_bell_arm(&w->bell);
+	if (!rings_empty(w) || __atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
+		rc_bell_disarm(&w->bell);
+		return;
+	}
+	w->stats.idle_sleeps++;
+	rcu_thread_offline();
+	if (rc_bell_wait(&w->bell, *wait_us))
+		w->stats.bell_wakes++;
+	rcu_thread_online();
+	*wait_us = rc_worker_idle_next_us(dp, *wait_us,
+					  tx_waiting(dp, w) ? 0 : rc_mono_ms() - quiet_since);
+}
+
 int
 rc_worker_main(void *arg)
 {
 	struct rc_worker *w = arg;
 	struct rc_dp *dp = rc_dp_global;
-	unsigned idle = 0, work, p;
+	unsigned idle = 0, work, p, wait_us = dp->idle_sleep_us;
+	uint64_t quiet_since = rc_mono_ms();
 
 	rcu_register_thread();
 	while (!__atomic_load_n(&dp->quit, __ATOMIC_RELAXED)) {
@@ -190,14 +243,15 @@ rc_worker_main(void *arg)
 		rcu_quiescent_state();
 		if (work != 0 || !dp->idle_backoff) {
 			idle = 0;
+			wait_us = dp->idle_sleep_us;
 			continue;
 		}
-		if (++idle < dp->idle_polls)
-			continue;
-		w->stats.idle_sleeps++;
-		rcu_thread_offline();
-		usleep(dp->idle_sleep_us);
-		rcu_thread_online();
+		if (idle < dp->idle_polls) {
+			if (++idle == dp->idle_polls)
+				quiet_since = rc_mono_ms();
+		} else {
+			idle_wait(dp, w, &wait_us, quiet_since);
+		}
 	}
 	rcu_unregister_thread();
 	return 0;
@@ -234,7 +288,7 @@ rc_dp_send_msg(struct rc_dp *dp, unsigned w, const struct rc_peer *to, const str
 	}
 	rc_pkt_finish(mb, &dp->ports[to->port_idx].local, &dst);
 	mb->port = to->port_idx;
-	if (rte_ring_enqueue(dp->workers[w]->tx, mb) != 0) {
+	if (rc_worker_push(dp->workers[w], dp->workers[w]->tx, mb) != 0) {
 		rte_pktmbuf_free(mb);
 		return -ENOBUFS;
 	}
@@ -259,11 +313,20 @@ rc_dp_send_garp(struct rc_dp *dp, bool peer)
 				return sent;
 			}
 			m->port = (uint16_t)p;
-			if (rte_ring_enqueue(dp->workers[0]->tx, m) != 0)
+			if (rc_worker_push(dp->workers[0], dp->workers[0]->tx, m) != 0)
 				rte_pktmbuf_free(m);
 			else
 				sent++;
 		}
 	}
 	return sent;
+}
+
+void
+rc_dp_quit(struct rc_dp *dp)
+{
+	__atomic_store_n(&dp->quit, true, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		if (dp->workers[i] != NULL)
+			rc_bell_kick(&dp->workers[i]->bell);
 }

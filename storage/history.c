@@ -11,7 +11,8 @@
  *    (rc_wal_read / rc_wal_read_last_to), ops->emit for every message, ops->end once, then
  *    it frees the request. The callbacks run on this thread; an emit that returns non-zero
  *    has not taken that message: the request ends there, and next_seq points at it.
- *    When the ring is empty it sleeps 100 us.
+ *    When the ring is empty it blocks on its doorbell (rc_history_bell: producers ring it
+ *    after their enqueue; rc_history_stop too) for HIST_IDLE_WAIT_US at most.
  *  - rc_history_stop() serves what is queued, then joins. Counters are written by the
  *    history thread only and read relaxed.
  *  - with a database (rc_history_set_db): the history thread owns the libpq connection.
@@ -37,6 +38,7 @@
 #include <rte_ring.h>
 
 #include "clock.h"
+#include "doorbell.h"
 #include "history.h"
 #include "pgdb.h"
 
@@ -45,7 +47,7 @@
 #define HIST_DB_BACKOFF_MIN_MS 1000u
 #define HIST_DB_BACKOFF_MAX_MS 30000u
 #define HIST_DB_FAST_FAIL_MS 100u /* a connection refused this fast costs the thread nothing */
-#define HIST_IDLE_SLEEP_US 100
+#define HIST_IDLE_WAIT_US 50000 /* bounds the wait of a request whose producer did not ring */
 #define HIST_POOL_SLACK 64 /* requests being filled by workers or served */
 
 /* A message copied out of LMDB, for requests that may need PostgreSQL first. */
@@ -74,6 +76,7 @@ struct rc_history {
 	pthread_t thread;
 	bool running;
 	atomic_bool stopping;
+	struct rc_bell bell; /* the thread waits on it when the ring is empty */
 	_Atomic uint64_t requests;
 	_Atomic uint64_t messages;
 	_Atomic uint64_t errors;
@@ -348,12 +351,15 @@ hist_serve(struct rc_history *h, const struct rc_hist_req *r)
 		   rc < 0 ? rc : 0);
 }
 
+/* The ring was empty: block on the bell unless a request or the stop came meanwhile. */
 static void
-hist_sleep_us(unsigned us)
+hist_wait(struct rc_history *h)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)us * 1000 };
-
-	nanosleep(&ts, NULL);
+	rc_bell_arm(&h->bell);
+	if (!rte_ring_empty(h->ring) || atomic_load_explicit(&h->stopping, memory_order_acquire))
+		rc_bell_disarm(&h->bell);
+	else
+		rc_bell_wait(&h->bell, HIST_IDLE_WAIT_US);
 }
 
 static void *
@@ -374,7 +380,7 @@ hist_main(void *arg)
 		if (n == 0 && stopping)
 			break;
 		if (n == 0)
-			hist_sleep_us(HIST_IDLE_SLEEP_US);
+			hist_wait(h);
 	}
 	return NULL;
 }
@@ -416,7 +422,10 @@ rc_history_create(struct rc_wal *w, unsigned ring_size, int socket_id,
 	h->wal = w;
 	h->ops = *ops;
 	h->arg = arg;
-	rc = hist_queues_create(h, ring_size, socket_id);
+	h->bell.fd = -1;
+	rc = rc_bell_init(&h->bell);
+	if (rc == 0)
+		rc = hist_queues_create(h, ring_size, socket_id);
 	if (rc != 0) {
 		rc_history_destroy(h);
 		errno = -rc;
@@ -446,6 +455,7 @@ rc_history_stop(struct rc_history *h)
 	if (h == NULL || !h->running)
 		return;
 	atomic_store_explicit(&h->stopping, true, memory_order_release);
+	rc_bell_kick(&h->bell);
 	pthread_join(h->thread, NULL);
 	h->running = false;
 }
@@ -494,6 +504,7 @@ rc_history_destroy(struct rc_history *h)
 	explicit_bzero(h->db.db.conninfo, sizeof(h->db.db.conninfo));
 	free(h->db.conninfo);
 	free(h->db.buf);
+	rc_bell_fini(&h->bell);
 	free(h);
 }
 
@@ -507,6 +518,12 @@ struct rte_ring *
 rc_history_ring(struct rc_history *h)
 {
 	return h->ring;
+}
+
+struct rc_bell *
+rc_history_bell(struct rc_history *h)
+{
+	return &h->bell;
 }
 
 void

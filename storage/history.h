@@ -4,10 +4,10 @@
  * worker lcores never touch LMDB.
  *
  * Workers enqueue struct rc_hist_req pointers (allocated from rc_history_pool()) on the
- * ring from rc_history_ring(); when the enqueue fails they free the request and count a
- * drop. The history thread reads the messages with an LMDB read transaction and hands
- * each one to ops->emit (which builds and queues the DELIVER), then calls ops->end once,
- * then frees the request. The callbacks run on the history thread.
+ * ring from rc_history_ring() and ring rc_history_bell(); when the enqueue fails they free
+ * the request and count a drop. The history thread reads the messages with an LMDB read
+ * transaction and hands each one to ops->emit (which builds and queues the DELIVER), then
+ * calls ops->end once, then frees the request. The callbacks run on the history thread.
  *
  * With a database (rc_history_set_db), what LMDB no longer holds (trimmed after its drain)
  * comes from PostgreSQL, seamlessly: the messages of a request are still emitted in seq
@@ -36,6 +36,7 @@
 
 #include "wal.h"
 
+struct rc_bell;
 struct rc_history;
 
 struct rc_history *rc_history_create(struct rc_wal *w, unsigned ring_size, int socket_id,
@@ -51,6 +52,9 @@ void rc_history_destroy(struct rc_history *h);
 
 struct rte_mempool *rc_history_pool(struct rc_history *h);
 struct rte_ring *rc_history_ring(struct rc_history *h);
+/* The history thread's doorbell (doorbell.h): ring it after each enqueue on the ring, else
+ * the request waits for the idle thread's timeout (50 ms). Valid until destroy. */
+struct rc_bell *rc_history_bell(struct rc_history *h);
 
 struct rc_history_stats {
 	uint64_t requests;

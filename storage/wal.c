@@ -31,11 +31,15 @@
  *    still failing after 1 s completes its records with the error (none of them was
  *    acknowledged), so that stopping always ends. With an empty ring it runs a transaction
  *    of its own for a drained marker to persist or records to trim; stopping, it persists
- *    the marker before it returns. While the peer gate is on, a committed batch's
- *    completions wait in w->hold until the peer acknowledged its last LSN (wal.h); the
- *    writer keeps committing, and stops dequeuing only while the hold has no room for a
- *    whole batch. Stopping, it waits WAL_STOP_HOLD_US for the acks of what it holds, then
- *    completes the rest with -ENOTCONN.
+ *    the marker before it returns. With nothing to do it blocks on its doorbell (w->bell:
+ *    rung by the producers, rc_wal_peer_acked, rc_wal_set_peer_gate, rc_wal_set_drained,
+ *    rc_wal_stop) for WAL_IDLE_WAIT_US, or WAL_IDLE_SLEEP_US while batches are held for
+ *    the peer; it rings a completion ring's consumer's bell once per batch. While the peer
+ *    gate is on, a committed batch's completions wait in w->hold until the peer
+ *    acknowledged its last LSN (wal.h); the writer keeps committing, and stops dequeuing
+ *    only while the hold has no room for a whole batch. Stopping, it waits
+ *    WAL_STOP_HOLD_US for the acks of what it holds, then completes the rest with
+ *    -ENOTCONN.
  *  - every write transaction runs under w->wlock, which wal_repl.c's replication calls
  *    (another thread) take too.
  *  - rc_wal_commit_now(): the same write from the caller's thread, when the writer is not
@@ -71,7 +75,9 @@
 #include "clock.h"
 #include "wal_impl.h"
 
-#define WAL_IDLE_SLEEP_US 50u
+#define WAL_IDLE_SLEEP_US 50u  /* a wait while batches are held for the peer's ack */
+#define WAL_IDLE_WAIT_US 100000u /* a wait with nothing held: bounds the drained marker's
+				 * and the trim's delay after an unrung change */
 #define WAL_BACKOFF_MIN_US 1000u
 #define WAL_BACKOFF_MAX_US 100000u
 #define WAL_STOP_GIVEUP_US 1000000u
@@ -100,6 +106,18 @@ wal_stopping(struct rc_wal *w)
 	return atomic_load_explicit(&w->stopping, memory_order_acquire);
 }
 
+/* Wakes the consumers of the completion rings filled since the last call. */
+static void
+wal_bells_flush(struct rc_wal *w)
+{
+	while (w->bells_due != 0) {
+		unsigned i = (unsigned)__builtin_ctzll(w->bells_due);
+
+		w->bells_due &= w->bells_due - 1;
+		rc_bell_ring(w->completion_bells[i]);
+	}
+}
+
 static void
 wal_complete_one(struct rc_wal *w, struct rc_wal_rec *r)
 {
@@ -110,13 +128,16 @@ wal_complete_one(struct rc_wal *w, struct rc_wal_rec *r)
 	while (cr != NULL && rte_ring_enqueue(cr, r) != 0) {
 		if (wal_stopping(w) && waited >= WAL_STOP_GIVEUP_US)
 			break;
+		rc_bell_ring(w->completion_bells[r->reply_to]); /* its consumer may sleep */
 		wal_sleep_us(WAL_COMPLETION_RETRY_US);
 		waited += WAL_COMPLETION_RETRY_US;
 	}
 	if (cr == NULL || waited >= WAL_STOP_GIVEUP_US) {
 		wal_count(&w->ctr.lost_completions, 1);
 		rte_mempool_put(w->pool, r);
+		return;
 	}
+	w->bells_due |= 1ull << r->reply_to;
 }
 
 static void
@@ -127,6 +148,7 @@ wal_complete(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n, int status)
 			recs[i]->status = (int8_t)status;
 		wal_complete_one(w, recs[i]);
 	}
+	wal_bells_flush(w);
 }
 
 /* ---- the peer gate's hold ---- */
@@ -194,6 +216,7 @@ wal_hold_release(struct rc_wal *w, bool stopping)
 		}
 		wal_hold_pop(w, now, status);
 	}
+	wal_bells_flush(w);
 }
 
 /* A committed part of a batch: complete it, or hold it while the gate is on (or older
@@ -288,6 +311,31 @@ wal_idle_work(struct rc_wal *w, bool stopping)
 	return true;
 }
 
+/* Whether the writer has work a producer or the peer's ack has given it since it last
+ * looked: records it can take, or the oldest held batch acknowledged. */
+static bool
+wal_has_input(struct rc_wal *w)
+{
+	const struct wal_hold *h = &w->hold;
+
+	if (wal_hold_room(w) >= w->batch_max && !rte_ring_empty(w->ring))
+		return true;
+	return h->bcount > 0 && (!rc_wal_peer_gate(w) ||
+				 h->b[h->bhead].lsn <= rc_wal_peer_acked_lsn(w));
+}
+
+/* Nothing to do: block on the bell for at most us (see doorbell.h for the last look); a
+ * stop request is news unless the loop saw it already (stopping). */
+static void
+wal_wait(struct rc_wal *w, unsigned us, bool stopping)
+{
+	rc_bell_arm(&w->bell);
+	if (wal_has_input(w) || (!stopping && wal_stopping(w)))
+		rc_bell_disarm(&w->bell);
+	else
+		rc_bell_wait(&w->bell, us);
+}
+
 static void *
 wal_writer_main(void *arg)
 {
@@ -311,13 +359,14 @@ wal_writer_main(void *arg)
 			wal_write_batch(w, w->batch, n);
 		}
 		else if (room < w->batch_max)
-			wal_sleep_us(WAL_IDLE_SLEEP_US); /* the hold is full: wait for acks */
+			wal_wait(w, WAL_IDLE_SLEEP_US, stopping); /* the hold is full: wait for acks */
 		else if (wal_idle_work(w, stopping))
 			continue;
 		else if (stopping && w->hold.bcount == 0)
 			break;
 		else
-			wal_sleep_us(WAL_IDLE_SLEEP_US);
+			wal_wait(w, w->hold.bcount > 0 ? WAL_IDLE_SLEEP_US : WAL_IDLE_WAIT_US,
+				 stopping);
 	}
 	return NULL;
 }
@@ -343,6 +392,7 @@ rc_wal_stop(struct rc_wal *w)
 	if (w == NULL || !w->running)
 		return;
 	atomic_store_explicit(&w->stopping, true, memory_order_release);
+	rc_bell_kick(&w->bell);
 	pthread_join(w->thread, NULL);
 	w->running = false;
 }
@@ -361,6 +411,17 @@ rc_wal_commit_now(struct rc_wal *w, struct rc_wal_rec **recs, unsigned n)
 		return rc;
 	}
 	return wal_maint_pending(w, false) ? wal_maintain(w, WAL_TRIM_CHUNK) : 0;
+}
+
+int
+rc_wal_set_completion_bell(struct rc_wal *w, unsigned idx, struct rc_bell *bell)
+{
+	if (idx >= RC_WAL_MAX_COMPLETIONS)
+		return -EINVAL;
+	if (w->running)
+		return -EBUSY;
+	w->completion_bells[idx] = bell;
+	return 0;
 }
 
 int
@@ -723,8 +784,14 @@ rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen)
 	}
 	w->lock_fd = -1;
 	atomic_init(&w->notify_fd, -1);
+	if (rc_bell_init(&w->bell) != 0) {
+		wal_errf(err, errlen, "wal: eventfd: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
 	if (pthread_mutex_init(&w->wlock, NULL) != 0) {
 		wal_errf(err, errlen, "wal: mutex: out of memory");
+		rc_bell_fini(&w->bell);
 		free(w);
 		errno = ENOMEM;
 		return NULL;
@@ -774,6 +841,7 @@ rc_wal_close(struct rc_wal *w)
 	wal_hold_free(w);
 	if (w->wlock_ok)
 		pthread_mutex_destroy(&w->wlock);
+	rc_bell_fini(&w->bell);
 	free(w);
 }
 
@@ -787,6 +855,12 @@ struct rte_ring *
 rc_wal_ring(struct rc_wal *w)
 {
 	return w->ring;
+}
+
+struct rc_bell *
+rc_wal_bell(struct rc_wal *w)
+{
+	return &w->bell;
 }
 
 /* ---- statistics ---- */

@@ -38,6 +38,7 @@
 
 struct rte_mempool;
 struct rte_ring;
+struct rc_bell;
 struct rc_wal;
 
 #define RC_WAL_MAX_COMPLETIONS 64 /* completion rings (rc_wal_rec.reply_to) */
@@ -190,6 +191,16 @@ struct rc_wal_room {
  * EAL. Returns NULL and sets errno on failure (EBUSY: another rc_wal holds the
  * directory); the text of the error goes to err. */
 struct rc_wal *rc_wal_open(const struct rc_wal_conf *conf, char *err, size_t errlen);
+
+/* The writer's doorbell (doorbell.h): a producer rings it after each enqueue on
+ * rc_wal_ring() (rc_bell_ring), else its record waits for the idle writer's timeout
+ * (WAL_IDLE_WAIT_US, 100 ms). Valid from rc_wal_open() to rc_wal_close(). */
+struct rc_bell *rc_wal_bell(struct rc_wal *w);
+
+/* The doorbell of completion ring idx's consumer (NULL: none): the writer rings it once
+ * per batch that put completions on that ring. Before rc_wal_start; 0, -EINVAL or -EBUSY
+ * as rc_wal_set_completion(). */
+int rc_wal_set_completion_bell(struct rc_wal *w, unsigned idx, struct rc_bell *bell);
 
 /* Register the completion ring with index idx (before rc_wal_start). 0, -EINVAL (idx out
  * of range) or -EBUSY (the writer runs). */

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "bytes.h"
+#include "doorbell.h"
 #include "wal.h"
 #include "wal_format.h"
 
@@ -101,6 +102,9 @@ struct rc_wal {
 	struct rte_ring *ring;
 	struct rte_mempool *pool;
 	struct rte_ring *completions[RC_WAL_MAX_COMPLETIONS];
+	struct rc_bell *completion_bells[RC_WAL_MAX_COMPLETIONS]; /* their consumers' (or NULL) */
+	uint64_t bells_due; /* writer: completion rings filled since their bells last rang */
+	struct rc_bell bell; /* the writer waits on it: rung by producers, acks, the drainer */
 	struct rc_wal_rec **batch;
 	struct wal_seq *seqbuf; /* batch_max entries */
 	pthread_t thread;

@@ -234,6 +234,7 @@ rc_wal_set_drained(struct rc_wal *w, uint64_t lsn)
 								     memory_order_acq_rel,
 								     memory_order_acquire))
 		;
+	rc_bell_ring(&w->bell); /* a marker to persist, records to trim */
 }
 
 uint64_t

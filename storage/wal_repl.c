@@ -70,6 +70,7 @@ void
 rc_wal_set_peer_gate(struct rc_wal *w, bool on)
 {
 	atomic_store_explicit(&w->peer_gate, on, memory_order_release);
+	rc_bell_ring(&w->bell); /* off: the held batches go */
 }
 
 bool
@@ -87,6 +88,7 @@ rc_wal_peer_acked(struct rc_wal *w, uint64_t lsn)
 								     memory_order_acq_rel,
 								     memory_order_acquire))
 		;
+	rc_bell_ring(&w->bell); /* held batches may go */
 }
 
 uint64_t

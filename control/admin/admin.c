@@ -72,6 +72,7 @@ struct rc_admin {
 	struct rc_admin_table table;
 	struct admin_conn conns[ADMIN_MAX_CONNS];
 	unsigned n_conns;
+	int wake_fd; /* rc_admin_set_wake_fd (-1: none) */
 };
 
 int
@@ -272,6 +273,7 @@ rc_admin_new(void)
 	if (a == NULL)
 		return NULL;
 	a->lfd = -1;
+	a->wake_fd = -1;
 	for (unsigned i = 0; i < ADMIN_MAX_CONNS; i++)
 		a->conns[i].fd = -1;
 	return a;
@@ -533,7 +535,7 @@ poll_timeout(const struct rc_admin *a, int timeout_ms, int64_t now)
 int
 rc_admin_poll(struct rc_admin *a, int timeout_ms)
 {
-	struct pollfd pfd[ADMIN_MAX_CONNS + 1];
+	struct pollfd pfd[ADMIN_MAX_CONNS + 2];
 	struct admin_conn *who[ADMIN_MAX_CONNS + 1];
 	int n = 0, served = 0, rc;
 
@@ -548,7 +550,8 @@ rc_admin_poll(struct rc_admin *a, int timeout_ms)
 	who[n] = NULL;
 	pfd[n++] = (struct pollfd){ .fd = a->n_conns < ADMIN_MAX_CONNS ? a->lfd : -1,
 				    .events = POLLIN };
-	rc = poll(pfd, n, poll_timeout(a, timeout_ms, (int64_t)rc_mono_ms_precise()));
+	pfd[n] = (struct pollfd){ .fd = a->wake_fd, .events = POLLIN }; /* not served here */
+	rc = poll(pfd, n + 1, poll_timeout(a, timeout_ms, (int64_t)rc_mono_ms_precise()));
 	if (rc < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n - 1; i++)
@@ -558,6 +561,12 @@ rc_admin_poll(struct rc_admin *a, int timeout_ms)
 		served += accept_ready(a);
 	expire(a, (int64_t)rc_mono_ms_precise());
 	return served;
+}
+
+void
+rc_admin_set_wake_fd(struct rc_admin *a, int fd)
+{
+	a->wake_fd = fd;
 }
 
 void

@@ -85,6 +85,10 @@ json_t *rc_admin_call(struct rc_admin *a, int argc, char **argv);
 /* Serve what is ready, waiting at most timeout_ms. Returns requests served, or -errno. */
 int rc_admin_poll(struct rc_admin *a, int timeout_ms);
 
+/* rc_admin_poll() also returns when fd (-1: none) is readable; the caller reads it (the
+ * control thread's doorbell: doorbell.h). */
+void rc_admin_set_wake_fd(struct rc_admin *a, int fd);
+
 void rc_admin_close(struct rc_admin *a);
 
 #endif /* RC_ADMIN_H */

@@ -66,6 +66,8 @@ rc_config_defaults(struct rc_config *c)
 	c->idle_backoff = true;
 	c->idle_polls = 100;
 	c->idle_sleep_us = 100;
+	c->idle_sleep_max_us = 3000;
+	c->idle_backoff_after_ms = 250;
 	c->mbufs = 16383;
 	c->history_on_join = 20;
 	c->max_fetch = 200;
@@ -370,6 +372,9 @@ static const struct key conf_keys[] = {
 	{ "workers.idle_backoff", BOOL, CONF(idle_backoff), 0, 1, parse_bool },
 	{ "workers.idle_polls", INT, CONF(idle_polls), 1, 1000000, parse_uint },
 	{ "workers.idle_sleep_us", INT, CONF(idle_sleep_us), 1, 1000000, parse_uint },
+	{ "workers.idle_sleep_max_us", INT, CONF(idle_sleep_max_us), 1, 1000000, parse_uint },
+	{ "workers.idle_backoff_after_ms", INT, CONF(idle_backoff_after_ms), 0, 3600000,
+	  parse_uint },
 	{ "workers.mbufs", INT, CONF(mbufs), 1023, 16777215, parse_uint },
 	{ "workers.icmp_rate", INT, CONF(icmp_rate), 0, 1000000, parse_uint },
 	{ "workers.icmp_source_rate", INT, CONF(icmp_source_rate), 0, 1000000, parse_uint },

@@ -103,7 +103,9 @@ struct rc_config {
 	unsigned burst;                  /* default 32 */
 	bool idle_backoff;               /* sleep after empty polls (default true) */
 	unsigned idle_polls;             /* empty polls before sleeping; default 100 */
-	unsigned idle_sleep_us;          /* default 100 */
+	unsigned idle_sleep_us;          /* the first idle wait; default 100 */
+	unsigned idle_sleep_max_us;      /* the longest (doubling from idle_sleep_us); 3000 */
+	unsigned idle_backoff_after_ms;  /* no work this long before waits grow; 250 */
 	unsigned mbufs;                  /* mbuf pool size; default 16383 */
 	unsigned icmp_rate;              /* echo replies a second per worker; default 1000 */
 	unsigned icmp_source_rate;       /* ... per source address and worker; default 10 */

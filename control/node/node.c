@@ -35,6 +35,8 @@
 #define LOGIN_RING_SIZE 1024 /* LOGINs waiting for their MAC: more are answered busy */
 #define WORKER_RING_SIZE 4096
 #define WORK_POOL_SIZE 16383
+#define CTRL_IDLE_WAIT_MS 20 /* the idle control thread's wait (no HA): relay.refresh_ms is
+			      * 100 at least, the expiry runs each second */
 
 /* ---- set-up ---- */
 
@@ -146,6 +148,12 @@ setup_pools(struct rc_node *n, char *err, size_t errlen)
 			 rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	if (rc_bell_init(&n->ctrl_bell) != 0) {
+		snprintf(err, errlen, "cannot create the control thread's doorbell: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	dp->ctrl_bell = &n->ctrl_bell;
 	return 0;
 }
 
@@ -158,6 +166,7 @@ scopes_conf(struct rc_node *n, struct rc_scopes_conf *sc)
 	*sc = (struct rc_scopes_conf){
 		.dp = &n->dp,
 		.ctrl_done = n->ctrl_done,
+		.ctrl_bell = &n->ctrl_bell,
 		.replay = &n->replay,
 		.data_dir = c->data_dir,
 		.node_id = c->node_id,
@@ -326,7 +335,12 @@ worker_create(struct rc_node *n, unsigned i, char *err, size_t errlen)
 	w->done = rte_ring_create(name, 16384, socket, RING_F_SC_DEQ); /* both WAL writers */
 	if (w->in == NULL || w->tx == NULL || w->done == NULL)
 		goto fail;
-	if (rc_scopes_set_completion(&n->scopes, 1 + i, w->done) != 0)
+	if (rc_bell_init(&w->bell) != 0) {
+		snprintf(err, errlen, "cannot create worker %u's doorbell: %s", i,
+			 strerror(errno));
+		return NULL;
+	}
+	if (rc_scopes_set_completion(&n->scopes, 1 + i, w->done, &w->bell) != 0)
 		goto fail;
 	return w;
 fail:
@@ -381,6 +395,8 @@ copy_settings(struct rc_dp *dp, const struct rc_config *c)
 	dp->idle_backoff = c->idle_backoff;
 	dp->idle_polls = c->idle_polls;
 	dp->idle_sleep_us = c->idle_sleep_us;
+	dp->idle_sleep_max_us = c->idle_sleep_max_us;
+	dp->idle_backoff_after_ms = c->idle_backoff_after_ms;
 	dp->history_on_join = c->history_on_join;
 	dp->max_fetch = c->max_fetch;
 	dp->max_members = c->max_members;
@@ -404,6 +420,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	int rc;
 
 	memset(n, 0, sizeof(*n));
+	n->ctrl_bell.fd = -1;
 	n->cfg = *cfg;
 	n->ha_settings = (struct rc_ha_settings){ .ha = &n->cfg.ha, .node_id = n->cfg.node_id,
 						  .keys = &n->cfg.keys[RC_KEY_HA],
@@ -442,6 +459,7 @@ rc_node_init(struct rc_node *n, const struct rc_config *cfg, char *err, size_t e
 	n->admin = rc_admin_open(cfg->admin_socket, cfg->admin_group, err, errlen);
 	if (n->admin == NULL)
 		return -errno;
+	rc_admin_set_wake_fd(n->admin, n->ctrl_bell.fd);
 	rc = rc_node_admin_register(n);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot register the admin commands: %s", strerror(-rc));
@@ -512,6 +530,23 @@ serve_handoffs(struct rc_node *n)
 		rte_mempool_put(rte_mempool_from_obj(objs[i]), objs[i]);
 	}
 	return done + k;
+}
+
+/* How long the control thread may wait in the admin poll: not at all while hand-offs
+ * come; else until its doorbell rings or the loop's timers are due (HA: every ms; alone:
+ * CTRL_IDLE_WAIT_MS). */
+static int
+ctrl_wait_ms(struct rc_node *n)
+{
+	if (serve_handoffs(n) != 0)
+		return 0;
+	rc_bell_arm(&n->ctrl_bell);
+	if (!rte_ring_empty(n->dp.ctrl_ring) || !rte_ring_empty(n->dp.login_ring) ||
+	    !rte_ring_empty(n->ctrl_done)) {
+		rc_bell_disarm(&n->ctrl_bell);
+		return 0;
+	}
+	return n->ha != NULL ? 1 : CTRL_IDLE_WAIT_MS;
 }
 
 /* ---- run and stop ---- */
@@ -629,8 +664,9 @@ rc_node_run(struct rc_node *n)
 		inet_ntoa(n->cfg.service_ip), n->cfg.udp_port, n->dp.n_workers);
 	while (!n->stop) {
 		/* RCU-online throughout: the hand-offs and the admin commands read and write
-		 * the tables (the 1 ms wait only delays a grace period that long) */
-		rc_admin_poll(n->admin, serve_handoffs(n) != 0 ? 0 : 1);
+		 * the tables (the wait only delays a grace period that long) */
+		rc_admin_poll(n->admin, ctrl_wait_ms(n));
+		rc_bell_clear(&n->ctrl_bell);
 		rc_cluster_node_poll(n->cn);
 		rc_cluster_cmds_poll(n->cn);
 		rc_ha_node_tick(n->ha);
@@ -661,7 +697,7 @@ rc_node_fini(struct rc_node *n)
 {
 	unsigned i;
 
-	__atomic_store_n(&n->dp.quit, true, __ATOMIC_RELEASE);
+	rc_dp_quit(&n->dp); /* and wakes the idle workers */
 	rte_eal_mp_wait_lcore();
 	rc_cluster_cmds_set_report(NULL, NULL);
 	rc_revocations_close(&n->revoked);
@@ -690,5 +726,6 @@ rc_node_fini(struct rc_node *n)
 	rc_room_table_destroy(n->dp.rooms);
 	rcu_thread_online();
 	rc_scopes_close(&n->scopes);
+	rc_bell_fini(&n->ctrl_bell);
 	rcu_unregister_thread();
 }

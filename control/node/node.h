@@ -112,6 +112,8 @@ struct rc_node {
 	/* remote rooms (dataplane/relay_rooms.h): their ids, above every scope's */
 	uint32_t remote_hi, next_remote_id;
 	struct rte_ring *ctrl_done; /* WAL completions of room creations */
+	struct rc_bell ctrl_bell;   /* rung by the producers onto ctrl_done, dp.ctrl_ring and
+				     * dp.login_ring: the control thread's wait ends */
 	struct rc_pending_room pending[RC_PENDING_ROOMS];
 	struct rc_room_rate room_rate[RC_ROOM_RATE_SLOTS];
 	uint64_t rooms_refused_quota; /* JOINs refused: chat.max_rooms_per_user */

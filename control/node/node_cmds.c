@@ -327,6 +327,7 @@ lcore_json(const struct rc_worker *w, uint64_t *drops)
 	json_t *d = json_object();
 	unsigned i;
 
+	json_object_set_new(o, "bell_wakes", json_integer((json_int_t)s->bell_wakes));
 	json_object_set_new(o, "fan_datagrams", json_integer((json_int_t)s->fan_datagrams));
 	json_object_set_new(o, "tx_waited", json_integer((json_int_t)s->tx_waited));
 	json_object_set_new(o, "seqs_handed_back", json_integer((json_int_t)s->seqs_handed_back));
@@ -463,9 +464,9 @@ static RC_ADMIN_HANDLER(cmd_stats)
 		json_array_append_new(lcores, lcore_json(n->dp.workers[i], drops));
 		rc_text_printf(t, "lcore %u (worker %u): rx %" PRIu64 " tx %" PRIu64
 				  " deliveries %" PRIu64 " stored %" PRIu64 " idle sleeps %" PRIu64
-				  "\n",
+				  " (bell wakes %" PRIu64 ")\n",
 			       n->dp.workers[i]->lcore, i, s->rx_pkts, s->tx_pkts, s->deliveries,
-			       s->posts_stored, s->idle_sleeps);
+			       s->posts_stored, s->idle_sleeps, s->bell_wakes);
 	}
 	rc_text_printf(t, "drops:\n");
 	for (i = 0; i < RC_DROP_MAX; i++) {

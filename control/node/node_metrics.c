@@ -46,6 +46,8 @@ static const struct rc_metric_row lcore_rows[] = {
 	  "POSTs refused by the WAL because their room already stored that seq (alarm)", NULL,
 	  LS(seq_conflicts) },
 	{ "roomcast_idle_sleeps_total", "Idle back-off sleeps", NULL, LS(idle_sleeps) },
+	{ "roomcast_bell_wakes_total", "Idle back-off sleeps ended early by a doorbell", NULL,
+	  LS(bell_wakes) },
 };
 
 static void

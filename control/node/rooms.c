@@ -43,7 +43,7 @@ static int
 forward_to_home(struct rc_node *n, struct rc_room *r, struct rc_work *wk)
 {
 	wk->kind = RC_WORK_REQUEST;
-	if (rte_ring_enqueue(n->dp.workers[r->home]->in, wk) != 0) {
+	if (rc_worker_push(n->dp.workers[r->home], n->dp.workers[r->home]->in, wk) != 0) {
 		rc_node_reply_error(n, &wk->who, RC_E_BUSY, wk->req.hdr.type, "busy, retry", 0);
 		return -ENOBUFS;
 	}
@@ -258,7 +258,7 @@ start_creation(struct rc_node *n, struct rc_work *wk, const struct rc_str *name)
 	memcpy(rec->user, wk->who.user, wk->who.user_len);
 	rec->body_len = name->len;
 	memcpy(rec->body, name->p, name->len);
-	if (rte_ring_enqueue(n->dp.wal_ring[scope], rec) != 0) {
+	if (rc_dp_wal_push(&n->dp, scope, rec) != 0) {
 		id_give_back(sc, rec->room_id, 0);
 		rte_mempool_put(n->dp.wal_pool[scope], rec);
 		rc_node_reply_error(n, &wk->who, RC_E_BUSY, RC_T_JOIN, "busy, retry", 0);
@@ -345,7 +345,7 @@ rc_node_room_archive(struct rc_node *n, struct rc_room *r, bool on, char *err, s
 		return -EBUSY;
 	/* refused from now on: a POST queued before the record is stored before it */
 	rc_room_set_archived(r, on);
-	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
+	if (rc_dp_wal_push(&n->dp, r->scope, rec) != 0) {
 		rte_mempool_put(n->dp.wal_pool[r->scope], rec);
 		rc_room_set_archived(r, !on);
 		snprintf(err, errlen, "busy, retry");
@@ -377,7 +377,7 @@ rc_node_room_delete(struct rc_node *n, struct rc_room *r, char *err, size_t errl
 		return -EBUSY;
 	/* a POST a worker queues after this record (it looked the room up before it left
 	 * the table) is refused by the WAL writer: nothing is stored after the tombstone */
-	if (rte_ring_enqueue(n->dp.wal_ring[r->scope], rec) != 0) {
+	if (rc_dp_wal_push(&n->dp, r->scope, rec) != 0) {
 		rte_mempool_put(n->dp.wal_pool[r->scope], rec);
 		snprintf(err, errlen, "busy, retry");
 		return -EBUSY;

@@ -32,6 +32,7 @@ scope_open(struct rc_scopes *ss, struct rc_scope *s, const char *dir_name, char 
 	struct rc_wal_conf wc = ss->conf.wal;
 	struct rc_dp *dp = ss->dp;
 	char dir[512];
+	int rc;
 
 	snprintf(dir, sizeof(dir), "%s/%s", ss->conf.data_dir, dir_name);
 	wc.dir = dir;
@@ -52,10 +53,13 @@ scope_open(struct rc_scopes *ss, struct rc_scope *s, const char *dir_name, char 
 	dp->wal_pool[s->idx] = rc_wal_pool(s->wal);
 	dp->hist_ring[s->idx] = rc_history_ring(s->hist);
 	dp->hist_pool[s->idx] = rc_history_pool(s->hist);
+	dp->wal_bell[s->idx] = rc_wal_bell(s->wal);
+	dp->hist_bell[s->idx] = rc_history_bell(s->hist);
 	dp->scope_serving[s->idx] = false;
 	if (ss->leased)
 		dp->guard[s->idx] = &s->guard;
-	return rc_wal_set_completion(s->wal, RC_CTRL_IDX, ss->conf.ctrl_done);
+	rc = rc_wal_set_completion(s->wal, RC_CTRL_IDX, ss->conf.ctrl_done);
+	return rc != 0 ? rc : rc_wal_set_completion_bell(s->wal, RC_CTRL_IDX, ss->conf.ctrl_bell);
 }
 
 static int
@@ -104,12 +108,14 @@ rc_scopes_open(struct rc_scopes *ss, const struct rc_scopes_conf *c, char *err, 
 }
 
 int
-rc_scopes_set_completion(struct rc_scopes *ss, unsigned idx, struct rte_ring *ring)
+rc_scopes_set_completion(struct rc_scopes *ss, unsigned idx, struct rte_ring *ring,
+			 struct rc_bell *bell)
 {
 	int rc;
 
 	for (unsigned i = 0; i < ss->n; i++)
-		if ((rc = rc_wal_set_completion(ss->sc[i].wal, idx, ring)) != 0)
+		if ((rc = rc_wal_set_completion(ss->sc[i].wal, idx, ring)) != 0 ||
+		    (rc = rc_wal_set_completion_bell(ss->sc[i].wal, idx, bell)) != 0)
 			return rc;
 	return 0;
 }
@@ -289,7 +295,7 @@ purge_everywhere(struct rc_scopes *ss, uint64_t session)
 		wk->kind = RC_WORK_PURGE;
 		wk->msg_len = 0;
 		wk->who.session = session;
-		while ((rc = rte_ring_enqueue(dp->workers[i]->in, wk)) != 0 &&
+		while ((rc = rc_worker_push(dp->workers[i], dp->workers[i]->in, wk)) != 0 &&
 		       rc_mono_ms() < give_up)
 			rte_pause();
 		if (rc != 0) {

@@ -7,9 +7,9 @@
  * peer's (index 1, DATA_DIR/wal-peer), and runs the same code for both.
  *
  * The dataplane sees a scope through the per-scope arrays of struct rc_dp (wal_ring,
- * wal_pool, hist_ring, hist_pool, scope_serving, guard): the scope owns and sets them. A
- * room's scope is rc_room.scope; a session's is the service address it talks to
- * (rc_peer.vip).
+ * wal_pool, hist_ring, hist_pool, wal_bell, hist_bell, scope_serving, guard): the scope
+ * owns and sets them. A room's scope is rc_room.scope; a session's is the service address
+ * it talks to (rc_peer.vip).
  *
  * Life of a scope: open (WAL + history), start (their threads), load (its rooms with their
  * sequence counters and re-sent POST windows, and the sessions replicated to us, into the
@@ -93,6 +93,7 @@ struct rc_scope {
 struct rc_scopes_conf {
 	struct rc_dp *dp;            /* the tables, pools and per-scope arrays */
 	struct rte_ring *ctrl_done;  /* the control thread's completion ring */
+	struct rc_bell *ctrl_bell;   /* ... and its doorbell */
 	struct rc_replay *replay;    /* the history threads' replay (dataplane/replay.h) */
 	const char *data_dir;
 	const char *node_id;         /* this node (RESUME names it) */
@@ -123,8 +124,10 @@ struct rc_scopes {
  * -errno with the reason in err. */
 int rc_scopes_open(struct rc_scopes *ss, const struct rc_scopes_conf *c, char *err,
 		   size_t errlen);
-/* Register completion ring idx on every scope's WAL (before rc_scopes_start). */
-int rc_scopes_set_completion(struct rc_scopes *ss, unsigned idx, struct rte_ring *ring);
+/* Register completion ring idx and its consumer's doorbell (NULL: none) on every scope's
+ * WAL (before rc_scopes_start). */
+int rc_scopes_set_completion(struct rc_scopes *ss, unsigned idx, struct rte_ring *ring,
+			     struct rc_bell *bell);
 /* Start every scope's WAL writer, history thread and drainer. 0 or -errno. */
 int rc_scopes_start(struct rc_scopes *ss);
 /* Stop their threads (the WALs drain their rings); then close frees everything. */

@@ -54,6 +54,7 @@
 #include <rte_ring.h>
 
 #include "../unit/wal_fixture.h"
+#include "doorbell.h"
 #include "drainer.h"
 #include "pgdb.h"
 #include "schema.h"
@@ -239,6 +240,7 @@ fill(struct rc_wal *w, struct rte_ring *done, uint64_t first, uint64_t n, uint64
 		}
 		while (rte_ring_enqueue_bulk(rc_wal_ring(w), objs, k, NULL) == 0)
 			completed += reap(w, done, &bad);
+		rc_bell_ring(rc_wal_bell(w));
 		sent += k;
 	}
 	while (completed < sent)

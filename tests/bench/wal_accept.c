@@ -21,6 +21,7 @@
 #include <rte_ring.h>
 
 #include "../unit/wal_fixture.h"
+#include "doorbell.h"
 
 #define ROOMS 64
 #define BODY_LEN 200
@@ -87,6 +88,7 @@ produce(struct rc_wal *w, struct rte_ring *done, const struct opts *o, unsigned 
 			fill(objs[i], sent + i, seqs);
 		while (rte_ring_enqueue_bulk(rc_wal_ring(w), objs, n, NULL) == 0)
 			completed += drain(w, done, bad);
+		rc_bell_ring(rc_wal_bell(w));
 		sent += n;
 	}
 	while (completed < sent)

@@ -200,6 +200,8 @@ test_defaults(void **state)
 	assert_true(cfg.idle_backoff);
 	assert_int_equal(cfg.idle_polls, 100);
 	assert_int_equal(cfg.idle_sleep_us, 100);
+	assert_int_equal(cfg.idle_sleep_max_us, 3000);
+	assert_int_equal(cfg.idle_backoff_after_ms, 250);
 	assert_int_equal(cfg.mbufs, 16383);
 	assert_int_equal(cfg.history_on_join, 20);
 	assert_int_equal(cfg.max_fetch, 200);
@@ -266,7 +268,9 @@ test_full_file(void **state)
 		     "  rx_queues = 2; tx_queues = 4; rx_desc = 512; tx_desc = 256;\n"
 		     "  mtu = 9000; } );\n"
 		     "workers = { lcores = [0, 1, 2]; burst = 64; idle_backoff = false;\n"
-		     "  idle_polls = 10; idle_sleep_us = 50; mbufs = 32767; };\n"
+		     "  idle_polls = 10; idle_sleep_us = 50; idle_sleep_max_us = 400;\n"
+		     "  idle_backoff_after_ms = 0;\n"
+		     "  mbufs = 32767; };\n"
 		     "chat = { history_on_join = 5; max_fetch = 100; session_idle_s = 30;\n"
 		     "  max_sessions = 100; max_sessions_per_user = 0; max_sessions_per_address = 3;\n"
 		     "  max_rooms = 50; max_rooms_per_user = 0; room_create_per_min = 7;\n"
@@ -300,6 +304,8 @@ test_full_file(void **state)
 	assert_false(cfg.idle_backoff);
 	assert_int_equal(cfg.idle_polls, 10);
 	assert_int_equal(cfg.idle_sleep_us, 50);
+	assert_int_equal(cfg.idle_sleep_max_us, 400);
+	assert_int_equal(cfg.idle_backoff_after_ms, 0);
 	assert_int_equal(cfg.mbufs, 32767);
 	assert_int_equal(cfg.history_on_join, 5);
 	assert_int_equal(cfg.max_fetch, 100);
@@ -737,6 +743,8 @@ test_example_file(void **state)
 	assert_int_equal(cfg.idle_backoff, d.idle_backoff);
 	assert_int_equal(cfg.idle_polls, d.idle_polls);
 	assert_int_equal(cfg.idle_sleep_us, d.idle_sleep_us);
+	assert_int_equal(cfg.idle_sleep_max_us, d.idle_sleep_max_us);
+	assert_int_equal(cfg.idle_backoff_after_ms, d.idle_backoff_after_ms);
 	assert_int_equal(cfg.mbufs, d.mbufs);
 	assert_memory_equal(&cfg.history_on_join, &d.history_on_join,
 			    offsetof(struct rc_config, secret_file) -

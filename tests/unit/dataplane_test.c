@@ -34,6 +34,61 @@
 
 static struct rte_mempool *pool;
 
+/* ---- the worker's idle back-off ---- */
+
+/* The waits of an idle worker from its first one on, n of them, with settings start/max,
+ * quiet for quiet_ms (and each wait adding its own length to that). */
+static void
+idle_waits(unsigned start, unsigned max, unsigned after_ms, uint64_t quiet_us, unsigned *out,
+	   unsigned n)
+{
+	struct rc_dp dp = { .idle_sleep_us = start, .idle_sleep_max_us = max,
+			    .idle_backoff_after_ms = after_ms };
+	unsigned cur = start;
+
+	for (unsigned i = 0; i < n; i++) {
+		out[i] = cur;
+		quiet_us += cur;
+		cur = rc_worker_idle_next_us(&dp, cur, quiet_us / 1000);
+	}
+}
+
+/* Once quiet for workers.idle_backoff_after_ms, each empty wake doubles the wait up to
+ * workers.idle_sleep_max_us: the setting is what the back-off reaches (1000 and 300 give
+ * different waits from the same start); before that the wait stays at idle_sleep_us, and
+ * the quiet time setting moves the moment the doubling starts; a maximum below the start
+ * keeps the start; a wait is never below the start nor above the maximum. */
+static void
+test_idle_backoff(void **state)
+{
+	static const unsigned to_1000[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
+	static const unsigned to_300[] = { 100, 200, 300, 300, 300, 300, 300 };
+	static const unsigned after_1ms[] = { 100, 100, 100, 100, 100, 100, 100, 100, 100, 100,
+					      200, 400 };
+	struct rc_dp dp = { .idle_sleep_us = 1, .idle_sleep_max_us = 1000000 };
+	unsigned got[12];
+
+	(void)state;
+	idle_waits(100, 1000, 0, 0, got, 7);
+	assert_memory_equal(got, to_1000, sizeof(to_1000));
+	idle_waits(100, 300, 0, 0, got, 7);
+	assert_memory_equal(got, to_300, sizeof(to_300));
+	idle_waits(100, 1000, 1, 0, got, 12); /* doubling once quiet for 1 ms: 10 waits */
+	assert_memory_equal(got, after_1ms, sizeof(after_1ms));
+	idle_waits(100, 1000, 1000, 5000000, got, 7); /* quiet for long already */
+	assert_memory_equal(got, to_1000, sizeof(to_1000));
+	idle_waits(100, 1000, 1000, 0, got, 12); /* recent work: short waits only */
+	for (unsigned i = 0; i < 12; i++)
+		assert_int_equal(got[i], 100);
+	idle_waits(100, 50, 0, 0, got, 3); /* max below start */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(got[i], 100);
+	assert_int_equal(rc_worker_idle_next_us(&dp, 900000, 0), 1000000);
+	assert_int_equal(rc_worker_idle_next_us(&dp, 4000000000u, 0), 1000000); /* no wrap */
+	dp.idle_sleep_us = 100;
+	assert_int_equal(rc_worker_idle_next_us(&dp, 7, 0), 100); /* below the start */
+}
+
 /* ---- room table ---- */
 
 /* Names of every length class (the hash reads 8, 4, 2 and 1 bytes), stored from one address
@@ -1091,6 +1146,7 @@ main(void)
 	char *eal[] = { "dataplane_test", "--no-huge", "--no-pci", "-m", "128", prefix,
 			"--log-level=3", NULL };
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_idle_backoff),
 		cmocka_unit_test(test_room_add_lookup),
 		cmocka_unit_test(test_room_lookup_unaligned),
 		cmocka_unit_test(test_room_members),

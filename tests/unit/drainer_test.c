@@ -20,6 +20,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "doorbell.h"
 #include "drain_fixture.h"
 #include "drainer.h"
 #include "history.h"
@@ -1158,6 +1159,7 @@ run_cases(struct rc_history *h, struct hlog *lg, const struct hcase *cs, unsigne
 		q->room_id = 1;
 		memcpy(q->ctx, &c, sizeof(c));
 		assert_int_equal(rte_ring_enqueue(rc_history_ring(h), q), 0);
+		rc_bell_ring(rc_history_bell(h));
 	}
 	for (unsigned t = 0; t < 1000 && atomic_load(&lg->ends) < n; t++)
 		usleep(10000);

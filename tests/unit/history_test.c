@@ -17,6 +17,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "doorbell.h"
 #include "history.h"
 #include "wal_fixture.h"
 
@@ -140,6 +141,7 @@ enqueue_req(struct rc_history *h, const struct rc_hist_req *tmpl, unsigned id, u
 	memcpy(obj, tmpl, sizeof(*tmpl));
 	memcpy(((struct rc_hist_req *)obj)->ctx, &c, sizeof(c));
 	assert_int_equal(rte_ring_enqueue(rc_history_ring(h), obj), 0);
+	rc_bell_ring(rc_history_bell(h));
 }
 
 static void

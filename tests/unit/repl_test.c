@@ -24,6 +24,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "doorbell.h"
 #include "repl.h"
 #include "wal_fixture.h"
 #include "wal_format.h"
@@ -174,6 +175,7 @@ post(struct rc_wal *w, struct rc_wal_rec *r)
 {
 	r->reply_to = 0;
 	assert_int_equal(rte_ring_enqueue(rc_wal_ring(w), r), 0);
+	rc_bell_ring(rc_wal_bell(w));
 }
 
 static void

@@ -21,6 +21,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "doorbell.h"
 #include "wal_fixture.h"
 #include "wal_format.h"
 
@@ -416,6 +417,7 @@ producer_main(void *arg)
 		producer_fill(obj, p, seq);
 		while (rte_ring_enqueue(rc_wal_ring(p->w), obj) != 0)
 			usleep(10);
+		rc_bell_ring(rc_wal_bell(p->w));
 		producer_drain(p);
 	}
 	while (p->completed < GC_PER_PRODUCER && !p->timed_out) {
@@ -559,6 +561,47 @@ enqueue_copy(struct rc_wal *w, const struct rc_wal_rec *r)
 	assert_int_equal(rte_mempool_get(rc_wal_pool(w), &obj), 0);
 	memcpy(obj, r, sizeof(*r));
 	assert_int_equal(rte_ring_enqueue(rc_wal_ring(w), obj), 0);
+	rc_bell_ring(rc_wal_bell(w));
+}
+
+/* The doorbells: the idle writer blocks on its bell; a producer's ring wakes it; a batch
+ * completed onto a ring whose consumer sleeps rings that consumer's bell once, not once per
+ * record (64 records, one batch, one write). */
+static void
+test_doorbells(void **state)
+{
+	struct fx *f = *state;
+	struct rc_wal_conf c = fx_conf(f->dir);
+	struct rc_wal_rec out[64];
+	void *objs[64];
+	struct rte_ring *done;
+	struct rc_bell cb;
+	uint64_t count = 0;
+
+	f->w = open_ok(&c);
+	assert_int_equal(rc_bell_init(&cb), 0);
+	done = completion_ring(f->w, 2, 128);
+	assert_int_equal(rc_wal_set_completion_bell(f->w, 2, &cb), 0);
+	assert_int_equal(rc_wal_set_completion_bell(f->w, RC_WAL_MAX_COMPLETIONS, &cb), -EINVAL);
+	assert_int_equal(rc_wal_start(f->w), 0);
+	assert_int_equal(rc_wal_set_completion_bell(f->w, 2, &cb), -EBUSY);
+	for (unsigned t = 0; t < 5000 && !atomic_load(&rc_wal_bell(f->w)->sleeping); t++)
+		usleep(1000);
+	assert_true(atomic_load(&rc_wal_bell(f->w)->sleeping)); /* idle: blocked on its bell */
+	assert_int_equal(rte_mempool_get_bulk(rc_wal_pool(f->w), objs, 64), 0);
+	for (unsigned i = 0; i < 64; i++) {
+		fx_msg(objs[i], 1, i + 1, "alice", "hello");
+		((struct rc_wal_rec *)objs[i])->reply_to = 2;
+	}
+	rc_bell_arm(&cb); /* the consumer of ring 2 sleeps from now on */
+	assert_int_equal(rte_ring_enqueue_bulk(rc_wal_ring(f->w), objs, 64, NULL), 64);
+	rc_bell_ring(rc_wal_bell(f->w));
+	assert_true(rc_bell_wait(&cb, 60u * 1000000u)); /* woken by the writer, not the timeout */
+	assert_int_equal(take_completions(f->w, done, out, 64), 64);
+	assert_int_equal(atomic_load(&cb.rings), 1);
+	assert_int_equal(read(cb.fd, &count, sizeof(count)), -1); /* drained by the wait */
+	rc_wal_stop(f->w); /* the stop wakes the idle writer */
+	rc_bell_fini(&cb);
 }
 
 static void
@@ -2022,6 +2065,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_doorbells, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_water, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_rooms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_2_kept, setup, teardown),
